@@ -1,0 +1,82 @@
+"""The FastAPI application. ``create_app`` builds it; the database is opened in the
+lifespan (or handed in by tests), never at import time."""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from services.api import docs, problems
+from services.api.auth.router import router as auth_router
+from services.api.guarantees.router import router as guarantees_router
+from services.api.health import router as health_router
+from services.api.households.router import router as households_router
+from services.api.income.router import router as income_router
+from services.api.middleware import RequestContext
+from services.api.regions.router import router as regions_router
+from services.api.responses import JSON
+from services.core.db import Database, create_engine, resolve_database_url
+from services.core.settings import Settings, get_settings
+
+DESCRIPTION = """
+**Guardline 防止返贫动态监测和帮扶** — the household registry, income and the
+"three guarantees + safe water" of a county, for grid workers, cadres, township and county
+staff and department systems.
+
+* Log in with `POST /api/v1/auth/token` (the **Authorize** button above), then try the
+  endpoints. Everything you see is limited to your region (区划范围): something outside it
+  answers 404, exactly as if it did not exist.
+* Errors are RFC 9457 `application/problem+json` with the field at fault; send
+  `Accept-Language: zh` for Chinese messages.
+* Updates need `If-Match` with the ETag you read; POSTs accept `Idempotency-Key` so that
+  retries on a bad network never apply twice.
+* Money is a string with two decimals in yuan (`"8500.00"`); times are China time.
+"""
+
+TAGS = [
+    {"name": "auth 登录", "description": "Log in and see who you are."},
+    {"name": "regions 区划", "description": "Administrative divisions (统计用区划代码)."},
+    {"name": "households 农户", "description": "Households, members, splits and merges."},
+    {"name": "persons 人员", "description": "Persons: look up by ID number, change, move, record death."},
+    {"name": "income 收入", "description": "Quarterly income and yearly totals (per-capita net income)."},
+    {"name": "guarantees 三保障和饮水安全", "description": "Education, medical care, housing and water."},
+    {"name": "health 运行状态", "description": "Liveness and readiness probes."},
+]
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        owned = database is None
+        if owned:
+            url = resolve_database_url(settings)
+            app.state.db = Database(create_engine(url, settings, "api"))
+        else:
+            app.state.db = database
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.db.dispose()
+
+    app = FastAPI(
+        title="Guardline API",
+        version="0.1.0",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        default_response_class=JSON,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    if database is not None:
+        app.state.db = database
+    problems.install(app)
+    docs.install(app)
+    for router in (health_router, auth_router, regions_router, households_router, income_router, guarantees_router):
+        app.include_router(router)
+    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
+    return app

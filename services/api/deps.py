@@ -1,0 +1,80 @@
+"""Dependencies that endpoints name in their signatures: ``Session``, ``CurrentCaller``."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.api import idempotency
+from services.core.accounts.roles import Permission, allows
+from services.core.accounts.security import Caller, TokenInvalid, read_token
+from services.core.errors import Forbidden, Unauthorized
+from services.core.scope import bind_scope
+from services.core.settings import Settings
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def current_caller(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Caller:
+    if not token:
+        raise Unauthorized("not_authenticated", headers=_CHALLENGE)
+    try:
+        caller = read_token(request.app.state.settings, token)
+    except TokenInvalid:
+        raise Unauthorized("token_invalid", headers=_CHALLENGE) from None
+    request.state.caller = caller
+    return caller
+
+
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
+
+
+async def scoped_session(request: Request, caller: CurrentCaller) -> AsyncSession:
+    """The request's session, limited to the caller's regions. A POST with an
+    ``Idempotency-Key`` is claimed here, inside the request's transaction."""
+    session: AsyncSession = request.state.session
+    bind_scope(session, caller.region_prefix)
+    key = request.headers.get("idempotency-key")
+    if request.method == "POST" and key is not None:
+        request.state.idempotency = await idempotency.claim(
+            session, request, caller.principal, key, request.app.state.settings
+        )
+    return session
+
+
+Session = Annotated[AsyncSession, Depends(scoped_session)]
+
+
+def ensure(caller: Caller, permission: Permission) -> None:
+    """403 for a role without the permission. Call it *after* the scoped lookup of the
+    target, so that something outside the caller's regions answers 404 instead."""
+    if not allows(caller.role, permission):
+        raise Forbidden("forbidden")
+
+
+
+
+def check_if_match(request: Request, current_etag: str) -> None:
+    """Updates need ``If-Match`` with the current ETag: 428 without it, 412 when stale."""
+    from services.core.errors import PreconditionFailed, PreconditionRequired
+
+    header = request.headers.get("if-match")
+    if header is None:
+        raise PreconditionRequired("precondition_required", field="If-Match")
+    tags = {t.strip() for t in header.split(",")}
+    if "*" not in tags and current_etag not in tags:
+        raise PreconditionFailed("precondition_failed", field="If-Match", current=current_etag)
+
+
+def check_optional_if_match(request: Request, current_etag: str) -> None:
+    """Actions sent with POST may carry If-Match; when they do, it must be current."""
+    if request.headers.get("if-match") is not None:
+        check_if_match(request, current_etag)

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
+
+from services.api.deps import CurrentCaller, Session, check_if_match, ensure
+from services.api.errors_doc import responses
+from services.api.pagination import Page, decode_cursor, page_of
+from services.api.responses import JSON, etag
+from services.api.routing import GuardlineRoute
+from services.core.accounts.roles import Permission
+from services.core.guarantees import service
+from services.core.guarantees.models import HouseholdGuarantees
+from services.core.guarantees.schemas import GuaranteeChangeOut, GuaranteesOut, GuaranteesUpdate
+
+router = APIRouter(prefix="/api/v1/households/{household_id}/guarantees", route_class=GuardlineRoute,
+                   tags=["guarantees 三保障和饮水安全"])
+
+HouseholdId = Annotated[int, PathParam(ge=1, le=2**62)]
+
+
+def _out(g: HouseholdGuarantees) -> JSON:
+    body = {f: getattr(g, f) for f in GuaranteesOut.model_fields if f != "all_secure"}
+    body["all_secure"] = service.all_secure(g)
+    return JSON(body, headers={"ETag": etag("guarantees", g.household_id, g.version)})
+
+
+@router.get("", response_model=GuaranteesOut, operation_id="getGuarantees", responses=responses(404),
+            summary="Three guarantees and safe water 两不愁三保障及饮水安全")
+async def get_guarantees(household_id: HouseholdId, session: Session):
+    return _out(await service.get(session, household_id))
+
+
+@router.put("", response_model=GuaranteesOut, operation_id="updateGuarantees",
+            responses=responses(403, 404, 412, 428), summary="Set the status (needs If-Match) 更新保障状况")
+async def put_guarantees(request: Request, household_id: HouseholdId, body: GuaranteesUpdate, session: Session,
+                         caller: CurrentCaller):
+    current = await service.get(session, household_id, for_update=True)
+    ensure(caller, Permission.guarantees_write)
+    check_if_match(request, etag("guarantees", household_id, current.version))
+    return _out(await service.update(session, current, body, caller.user_id))
+
+
+@router.get("/history", response_model=Page[GuaranteeChangeOut], operation_id="listGuaranteeChanges",
+            responses=responses(404), summary="History of changes, newest first 变更记录")
+async def guarantee_history(request: Request, household_id: HouseholdId, session: Session,
+                            limit: Annotated[int | None, Query(ge=1)] = None, cursor: str | None = None):
+    await service.get(session, household_id)
+    paging = request.app.state.settings.paging
+    limit = min(limit or paging.default_limit, paging.max_limit)
+    before = decode_cursor(cursor)
+    rows = await service.changes(session, household_id, int(before[0]) if before else None, limit)
+    rows, next_cursor = page_of(rows, limit, lambda c: [c.id])
+    return JSON({"items": [{f: getattr(c, f) for f in GuaranteeChangeOut.model_fields} for c in rows],
+                 "next_cursor": next_cursor})

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from services.api.responses import JSON
+from services.core.errors import ServiceUnavailable
+
+router = APIRouter(tags=["health 运行状态"])
+
+
+class Health(BaseModel):
+    status: str
+
+
+@router.get("/healthz", response_model=Health, operation_id="healthz", summary="The process is up")
+async def healthz():
+    return JSON({"status": "ok"})
+
+
+@router.get("/readyz", response_model=Health, operation_id="readyz", summary="The database answers",
+            responses={503: {"description": "Database not reachable"}})
+async def readyz(request: Request):
+    try:
+        async with request.app.state.db.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any failure means not ready
+        raise ServiceUnavailable("service_unavailable") from None
+    return JSON({"status": "ready"})

@@ -1,0 +1,222 @@
+"""Households and persons. Thin: parse, check permission after the scoped lookup, call the
+service, shape the response."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
+from starlette.responses import Response
+
+from services.api.deps import CurrentCaller, Session, check_if_match, check_optional_if_match, ensure
+from services.api.errors_doc import responses
+from services.api.pagination import Page, decode_cursor, page_of
+from services.api.responses import JSON, etag
+from services.api.routing import GuardlineRoute
+from services.core.accounts.roles import Permission
+from services.core.errors import Unprocessable
+from services.core.households import service
+from services.core.households.enums import Category, Flag, HouseholdStatus
+from services.core.households.schemas import (
+    DeathRequest,
+    HouseholdCreate,
+    HouseholdDetail,
+    HouseholdHistory,
+    HouseholdSummary,
+    HouseholdUpdate,
+    MergeRequest,
+    MoveRequest,
+    PersonCreate,
+    PersonLookup,
+    PersonOut,
+    PersonUpdate,
+    SplitRequest,
+)
+from services.core.regions.service import check_prefix_visible, get_village
+
+router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
+
+HouseholdId = Annotated[int, PathParam(ge=1, le=2**62, description="Household id")]
+PersonId = Annotated[int, PathParam(ge=1, le=2**62, description="Person id")]
+IDEMPOTENCY_DOC = "Send an `Idempotency-Key` header so a retried request is not applied twice."
+
+
+def _raw(version: int, document: str, kind: str, ident: int, status: int = 200, location: str | None = None
+         ) -> Response:
+    headers = {"ETag": etag(kind, ident, version)}
+    if location:
+        headers["Location"] = location
+    return Response(content=document, status_code=status, media_type="application/json", headers=headers)
+
+
+async def _household_response(session, household_id: int, status: int = 200) -> Response:
+    version, document = await service.household_detail(session, household_id)
+    location = f"/api/v1/households/{household_id}" if status == 201 else None
+    return _raw(version, document, "household", household_id, status, location)
+
+
+async def _person_response(session, person_id: int, status: int = 200) -> Response:
+    version, document = await service.person_json(session, person_id)
+    return _raw(version, document, "person", person_id, status)
+
+
+# ---- households -----------------------------------------------------------------------
+
+@router.get("/households", response_model=Page[HouseholdSummary], operation_id="listHouseholds",
+            tags=["households 农户"], responses=responses(404), summary="Find households 农户查询")
+async def list_households(
+    request: Request,
+    session: Session,
+    region: Annotated[str | None, Query(description="Region code prefix (2/4/6/9/12 digits) 区划前缀")] = None,
+    category: Annotated[Category | None, Query(description="户类型")] = None,
+    flags: Annotated[list[Flag] | None, Query(description="All of these flags 标识（全部满足）")] = None,
+    income_below: Annotated[Decimal | None, Query(ge=0, max_digits=12, decimal_places=2,
+                                                  description="Per-capita net income below (yuan) 人均纯收入低于")] = None,
+    income_year: Annotated[int | None, Query(ge=2000, le=2100, description="Year of income_below")] = None,
+    name: Annotated[str | None, Query(min_length=1, max_length=50, description="A member's name starts with 姓名")] = None,
+    status: Annotated[HouseholdStatus | None, Query()] = HouseholdStatus.active,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    cursor: str | None = None,
+):
+    paging = request.app.state.settings.paging
+    limit = min(limit or paging.default_limit, paging.max_limit)
+    if region is not None:
+        await check_prefix_visible(session, region, field="region")
+    if (income_below is None) != (income_year is None):
+        raise Unprocessable("income_below_needs_year", field="income_year" if income_year is None else "income_below")
+    after = decode_cursor(cursor)
+    rows = await service.list_households(
+        session, region=region, category=category, flags=flags, income_below=income_below,
+        income_year=income_year, name=name, status=status, after_id=int(after[0]) if after else None, limit=limit,
+    )
+    rows, next_cursor = page_of(rows, limit, lambda r: [r["id"]])
+    return JSON({"items": rows, "next_cursor": next_cursor})
+
+
+@router.post("/households", status_code=201, response_model=HouseholdDetail, operation_id="createHousehold",
+             tags=["households 农户"], responses=responses(403, 404, 409), summary="Register a household 新增农户",
+             description=IDEMPOTENCY_DOC)
+async def create_household(request: Request, body: HouseholdCreate, session: Session, caller: CurrentCaller):
+    await get_village(session, body.region_code)
+    ensure(caller, Permission.households_write)
+    household = await service.create_household(session, body, key=request.app.state.settings.id_hash_key,
+                                               actor_id=caller.user_id)
+    return await _household_response(session, household.id, status=201)
+
+
+@router.get("/households/{household_id}", response_model=HouseholdDetail, operation_id="getHousehold",
+            tags=["households 农户"], responses=responses(404), summary="One household with its members 农户详情")
+async def get_household(household_id: HouseholdId, session: Session):
+    return await _household_response(session, household_id)
+
+
+@router.patch("/households/{household_id}", response_model=HouseholdDetail, operation_id="updateHousehold",
+              tags=["households 农户"], responses=responses(403, 404, 409, 412, 428),
+              summary="Change a household (needs If-Match) 修改农户信息")
+async def update_household(request: Request, household_id: HouseholdId, body: HouseholdUpdate, session: Session,
+                           caller: CurrentCaller):
+    household = await service.get_household(session, household_id, for_update=True)
+    ensure(caller, Permission.households_write)
+    check_if_match(request, etag("household", household.id, household.version))
+    await service.update_household(session, household, body, caller.user_id)
+    return await _household_response(session, household_id)
+
+
+@router.get("/households/{household_id}/history", response_model=HouseholdHistory,
+            operation_id="getHouseholdHistory", tags=["households 农户"], responses=responses(404),
+            summary="Members over time, splits and merges 家庭成员变动历史")
+async def household_history(household_id: HouseholdId, session: Session):
+    return JSON(await service.history(session, household_id))
+
+
+@router.post("/households/{household_id}/members", status_code=201, response_model=PersonOut,
+             operation_id="addMember", tags=["households 农户"], responses=responses(403, 404, 409, 412),
+             summary="Add a new member 新增家庭成员", description=IDEMPOTENCY_DOC)
+async def add_member(request: Request, household_id: HouseholdId, body: PersonCreate, session: Session,
+                     caller: CurrentCaller):
+    household = await service.get_active_household(session, household_id)
+    ensure(caller, Permission.households_write)
+    check_optional_if_match(request, etag("household", household.id, household.version))
+    person = await service.add_member(session, household, body, key=request.app.state.settings.id_hash_key,
+                                      actor_id=caller.user_id)
+    return await _person_response(session, person.id, status=201)
+
+
+@router.post("/households/{household_id}/split", status_code=201, response_model=HouseholdDetail,
+             operation_id="splitHousehold", tags=["households 农户"], responses=responses(403, 404, 409, 412),
+             summary="Split members off into a new household 分户", description=IDEMPOTENCY_DOC)
+async def split_household(request: Request, household_id: HouseholdId, body: SplitRequest, session: Session,
+                          caller: CurrentCaller):
+    household = await service.get_active_household(session, household_id)
+    ensure(caller, Permission.households_write)
+    check_optional_if_match(request, etag("household", household.id, household.version))
+    new = await service.split_household(session, household, body, actor_id=caller.user_id)
+    return await _household_response(session, new.id, status=201)
+
+
+@router.post("/households/{household_id}/merge", response_model=HouseholdDetail, operation_id="mergeHousehold",
+             tags=["households 农户"], responses=responses(403, 404, 409, 412),
+             summary="Merge another household into this one 合户", description=IDEMPOTENCY_DOC)
+async def merge_household(request: Request, household_id: HouseholdId, body: MergeRequest, session: Session,
+                          caller: CurrentCaller):
+    household = await service.get_active_household(session, household_id)
+    ensure(caller, Permission.households_write)
+    check_optional_if_match(request, etag("household", household.id, household.version))
+    await service.merge_households(session, household, body, actor_id=caller.user_id)
+    return await _household_response(session, household_id)
+
+
+# ---- persons --------------------------------------------------------------------------
+
+@router.post("/persons/lookup", response_model=PersonOut, operation_id="lookupPerson", tags=["persons 人员"],
+             responses=responses(404),
+             summary="Find a person by ID number 按身份证号查询",
+             description="The ID number travels in the body, never in the URL, so it stays out of access logs.")
+async def lookup_person(request: Request, body: PersonLookup, session: Session):
+    version, person_id, document = await service.person_by_id_number(
+        session, body.id_number, request.app.state.settings.id_hash_key
+    )
+    return _raw(version, document, "person", person_id)
+
+
+@router.get("/persons/{person_id}", response_model=PersonOut, operation_id="getPerson", tags=["persons 人员"],
+            responses=responses(404), summary="One person 人员详情")
+async def get_person(person_id: PersonId, session: Session):
+    return await _person_response(session, person_id)
+
+
+@router.patch("/persons/{person_id}", response_model=PersonOut, operation_id="updatePerson", tags=["persons 人员"],
+              responses=responses(403, 404, 409, 412, 428), summary="Change a person (needs If-Match) 修改人员信息")
+async def update_person(request: Request, person_id: PersonId, body: PersonUpdate, session: Session,
+                        caller: CurrentCaller):
+    person = await service.get_person(session, person_id, for_update=True)
+    ensure(caller, Permission.households_write)
+    check_if_match(request, etag("person", person.id, person.version))
+    await service.update_person(session, person, body)
+    return await _person_response(session, person_id)
+
+
+@router.post("/persons/{person_id}/move", response_model=PersonOut, operation_id="movePerson", tags=["persons 人员"],
+             responses=responses(403, 404, 409, 412), summary="Move to another household 迁移至他户",
+             description=IDEMPOTENCY_DOC)
+async def move_person(request: Request, person_id: PersonId, body: MoveRequest, session: Session,
+                      caller: CurrentCaller):
+    person = await service.get_person(session, person_id, for_update=True)
+    target = await service.get_active_household(session, body.household_id, field="household_id")
+    ensure(caller, Permission.households_write)
+    check_optional_if_match(request, etag("person", person.id, person.version))
+    await service.move_person(session, person, target, body.relation, caller.user_id)
+    return await _person_response(session, person_id)
+
+
+@router.post("/persons/{person_id}/death", response_model=PersonOut, operation_id="recordDeath",
+             tags=["persons 人员"], responses=responses(403, 404, 409, 412), summary="Record a death 登记死亡",
+             description=IDEMPOTENCY_DOC)
+async def record_death(request: Request, person_id: PersonId, body: DeathRequest, session: Session,
+                       caller: CurrentCaller):
+    person = await service.get_person(session, person_id, for_update=True)
+    ensure(caller, Permission.households_write)
+    check_optional_if_match(request, etag("person", person.id, person.version))
+    await service.record_death(session, person, body.date_of_death, caller.user_id)
+    return await _person_response(session, person_id)

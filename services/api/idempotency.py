@@ -1,0 +1,95 @@
+"""Idempotency-Key for POST: the same key and body replay the first response; the same key
+with another body is refused (422).
+
+The key is claimed with an INSERT in the request's own transaction and the response is
+stored before that transaction commits, so the write and its stored response land
+together or not at all. A concurrent retry with the same key waits on the key's unique
+index until the first request finishes, then replays its response.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from fastapi import Request
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from services.core.errors import Unprocessable
+from services.core.idempotency import IdempotencyRecord
+from services.core.settings import Settings
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+_KEPT_HEADERS = ("content-type", "etag", "location", "content-language")
+
+
+class Replay(Exception):
+    """Raised from the session dependency to answer with the stored response."""
+
+    def __init__(self, response: Response):
+        self.response = response
+
+
+@dataclass
+class Claim:
+    principal: str
+    key: str
+
+    async def remember(self, session: AsyncSession, response: Response) -> None:
+        headers = {k: v for k, v in response.headers.items() if k.lower() in _KEPT_HEADERS}
+        record = await session.get(IdempotencyRecord, (self.principal, self.key))
+        assert record is not None
+        record.status_code = response.status_code
+        record.headers = headers
+        record.body = bytes(response.body)
+
+
+async def request_hash(request: Request) -> bytes:
+    body = await request.body()
+    h = hashlib.sha256()
+    for part in (request.method.encode(), request.url.path.encode(), request.url.query.encode(), body):
+        h.update(len(part).to_bytes(8, "big"))
+        h.update(part)
+    return h.digest()
+
+
+def _valid_key(key: str, settings: Settings) -> bool:
+    return 0 < len(key) <= settings.idempotency.max_key_length and all(33 <= ord(c) <= 126 for c in key)
+
+
+async def claim(session: AsyncSession, request: Request, principal: str, key: str, settings: Settings) -> Claim:
+    if not _valid_key(key, settings):
+        raise Unprocessable(
+            "idempotency_key_invalid", field="Idempotency-Key", max=settings.idempotency.max_key_length
+        )
+    digest = await request_hash(request)
+    expiry = datetime.now(timezone.utc) - timedelta(hours=settings.idempotency.retention_hours)
+    # An expired record of the same key no longer binds the client.
+    await session.execute(
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.principal == principal,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.created_at < expiry,
+        )
+    )
+    inserted = await session.execute(
+        insert(IdempotencyRecord)
+        .values(principal=principal, key=key, request_hash=digest, status_code=0, headers={}, body=b"")
+        .on_conflict_do_nothing()
+        .returning(IdempotencyRecord.key)
+    )
+    if inserted.first() is not None:
+        return Claim(principal, key)
+    stored = (
+        await session.execute(
+            select(IdempotencyRecord).where(IdempotencyRecord.principal == principal, IdempotencyRecord.key == key)
+        )
+    ).scalar_one()
+    if stored.request_hash != digest:
+        raise Unprocessable("idempotency_key_reused", field="Idempotency-Key")
+    headers = dict(stored.headers)
+    headers[REPLAYED_HEADER] = "true"
+    raise Replay(Response(content=stored.body, status_code=stored.status_code, headers=headers))

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
+from starlette.responses import Response
+
+from services.api.deps import CurrentCaller, Session, check_if_match, ensure
+from services.api.errors_doc import responses
+from services.api.responses import JSON, etag
+from services.api.routing import GuardlineRoute
+from services.core.accounts.roles import Permission
+from services.core.households.service import get_active_household, get_household
+from services.core.income import service
+from services.core.income.models import IncomeRecord, IncomeYear
+from services.core.income.schemas import IncomeCreate, IncomeRecordOut, IncomeUpdate, IncomeYearOut
+
+router = APIRouter(prefix="/api/v1", tags=["income 收入"], route_class=GuardlineRoute)
+
+HouseholdId = Annotated[int, PathParam(ge=1, le=2**62)]
+RecordId = Annotated[int, PathParam(ge=1, le=2**62)]
+
+_RECORD_FIELDS = tuple(IncomeRecordOut.model_fields)
+_YEAR_FIELDS = tuple(IncomeYearOut.model_fields)
+
+
+def record_out(r: IncomeRecord) -> dict:
+    return {f: getattr(r, f) for f in _RECORD_FIELDS}
+
+
+def year_out(y: IncomeYear) -> dict:
+    return {f: getattr(y, f) for f in _YEAR_FIELDS}
+
+
+def _record_response(record: IncomeRecord, status: int = 200) -> JSON:
+    headers = {"ETag": etag("income", record.id, record.version)}
+    if status == 201:
+        headers["Location"] = f"/api/v1/income-records/{record.id}"
+    return JSON(record_out(record), status_code=status, headers=headers)
+
+
+@router.get("/households/{household_id}/income-records", response_model=list[IncomeRecordOut],
+            operation_id="listIncomeRecords", responses=responses(404), summary="Quarterly income 季度收入")
+async def list_records(household_id: HouseholdId, session: Session,
+                       year: Annotated[int | None, Query(ge=2000, le=2100)] = None):
+    await get_household(session, household_id)
+    return JSON([record_out(r) for r in await service.records_for(session, household_id, year)])
+
+
+@router.post("/households/{household_id}/income-records", status_code=201, response_model=IncomeRecordOut,
+             operation_id="createIncomeRecord", responses=responses(403, 404, 409),
+             summary="Record a quarter's income 登记季度收入",
+             description="Net and per-capita income are computed by the server. Send an `Idempotency-Key`.")
+async def create_record(request: Request, household_id: HouseholdId, body: IncomeCreate, session: Session,
+                        caller: CurrentCaller):
+    household = await get_active_household(session, household_id)
+    ensure(caller, Permission.income_write)
+    record = await service.create_record(session, household, body, request.app.state.settings, caller.user_id)
+    return _record_response(record, 201)
+
+
+@router.get("/households/{household_id}/income-years", response_model=list[IncomeYearOut],
+            operation_id="listIncomeYears", responses=responses(404), summary="Yearly totals 年度收入合计")
+async def list_years(household_id: HouseholdId, session: Session):
+    await get_household(session, household_id)
+    return JSON([year_out(y) for y in await service.years_for(session, household_id)])
+
+
+@router.get("/income-records/{record_id}", response_model=IncomeRecordOut, operation_id="getIncomeRecord",
+            responses=responses(404), summary="One quarter's income 收入记录")
+async def get_record(record_id: RecordId, session: Session):
+    return _record_response(await service.get_record(session, record_id))
+
+
+@router.put("/income-records/{record_id}", response_model=IncomeRecordOut, operation_id="updateIncomeRecord",
+            responses=responses(403, 404, 409, 412, 428), summary="Correct a quarter's income (needs If-Match) 更正收入")
+async def update_record(request: Request, record_id: RecordId, body: IncomeUpdate, session: Session,
+                        caller: CurrentCaller):
+    record = await service.get_record(session, record_id, for_update=True)
+    ensure(caller, Permission.income_write)
+    check_if_match(request, etag("income", record.id, record.version))
+    record = await service.update_record(session, record, body, request.app.state.settings, caller.user_id)
+    return _record_response(record)
+
+
+@router.delete("/income-records/{record_id}", status_code=204, operation_id="deleteIncomeRecord",
+               responses=responses(403, 404, 412, 428), summary="Delete a wrong record (needs If-Match) 删除收入记录")
+async def delete_record(request: Request, record_id: RecordId, session: Session, caller: CurrentCaller):
+    record = await service.get_record(session, record_id, for_update=True)
+    ensure(caller, Permission.income_write)
+    check_if_match(request, etag("income", record.id, record.version))
+    await service.delete_record(session, record)
+    return Response(status_code=204)

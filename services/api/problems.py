@@ -1,0 +1,112 @@
+"""RFC 9457 problem details for every error, in English or Chinese."""
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.api.responses import ProblemJSON
+from services.core.errors import FieldError, GuardlineError
+from services.core.i18n import MESSAGES, message, wants_chinese
+
+log = logging.getLogger("guardline.api")
+
+TYPE_PREFIX = "urn:guardline:problem:"
+
+
+def problem(
+    request: Request,
+    status: int,
+    code: str,
+    params: dict[str, Any] | None = None,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> ProblemJSON:
+    zh = wants_chinese(request.headers.get("accept-language"))
+    body: dict[str, Any] = {
+        "type": TYPE_PREFIX + code,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": message(code, zh, params),
+        "code": code,
+        "instance": request.url.path,
+    }
+    if errors:
+        body["errors"] = [
+            {
+                "field": e.field,
+                "code": e.code,
+                "message": e.message if (e.message and e.code not in MESSAGES) else message(e.code, zh, e.params),
+            }
+            for e in errors
+        ]
+        body["field"] = errors[0].field
+    request_id = getattr(request.state, "request_id", None)
+    if request_id:
+        body["request_id"] = request_id
+    response = ProblemJSON(body, status_code=status, headers=headers)
+    response.headers["Content-Language"] = "zh-CN" if zh else "en"
+    return response
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    """("body", "members", 0, "id_number") -> "members[0].id_number"; query and path keep their name."""
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + str(item))
+    path = "".join(parts)
+    for prefix in ("body.", "query.", "path.", "header."):
+        if path.startswith(prefix):
+            return path[len(prefix):]
+    return path
+
+
+def _validation_errors(exc: RequestValidationError) -> list[FieldError]:
+    out: list[FieldError] = []
+    for err in exc.errors():
+        kind = err.get("type", "value_error")
+        ctx = dict(err.get("ctx") or {})
+        loc = tuple(err.get("loc", ()))
+        # Our own validators raise ValueError("code") with a message code.
+        # ``ValueError("code@field")`` from a model validator names the field at fault.
+        if kind == "value_error" and isinstance(ctx.get("error"), Exception):
+            candidate, _, field = str(ctx["error"]).partition("@")
+            if candidate in MESSAGES:
+                kind, ctx = candidate, {}
+                if field:
+                    loc = tuple(loc) + tuple(field.split("."))
+        if kind == "json_invalid":
+            loc = ("body",)
+        params = {k: (v if isinstance(v, (str, int, float)) else str(v)) for k, v in ctx.items()}
+        out.append(FieldError(_field_path(loc) or "body", kind, params, message=err.get("msg")))
+    return out
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(GuardlineError)
+    async def _guardline(request: Request, exc: GuardlineError):
+        return problem(request, exc.status, exc.code, exc.params, exc.errors, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        return problem(request, 422, "validation_failed", errors=_validation_errors(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        code = {404: "route_not_found", 405: "method_not_allowed", 401: "not_authenticated"}.get(
+            exc.status_code, "bad_request"
+        )
+        return problem(request, exc.status_code, code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        # Logged with the request id only; the client sees no stack trace, SQL or data.
+        log.exception("unhandled error, request_id=%s", getattr(request.state, "request_id", "-"))
+        return problem(request, 500, "internal_error")

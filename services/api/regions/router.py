@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from services.api.deps import Session
+from services.api.errors_doc import responses
+from services.api.pagination import Page, decode_cursor, page_of
+from services.api.routing import GuardlineRoute
+from services.core.regions.models import Region
+from services.core.regions.service import get_region
+
+router = APIRouter(prefix="/api/v1/regions", tags=["regions 区划"], route_class=GuardlineRoute)
+
+
+class RegionOut(BaseModel):
+    code: str
+    name: str
+    level: int
+    parent_code: str | None
+
+
+@router.get("", response_model=Page[RegionOut], operation_id="listRegions", responses=responses(404),
+            summary="Regions you can see 区划列表")
+async def list_regions(
+    session: Session,
+    parent: Annotated[str | None, Query(description="Children of this region code")] = None,
+    level: Annotated[int | None, Query(ge=1, le=5, description="1 province … 5 village")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    cursor: str | None = None,
+):
+    stmt = select(Region)
+    if parent is not None:
+        await get_region(session, parent, field="parent")
+        stmt = stmt.where(Region.parent_code == parent)
+    if level is not None:
+        stmt = stmt.where(Region.level == level)
+    after = decode_cursor(cursor)
+    if after:
+        stmt = stmt.where(Region.code > str(after[0]))
+    rows = list((await session.execute(stmt.order_by(Region.code).limit(limit + 1))).scalars())
+    rows, next_cursor = page_of(rows, limit, lambda r: [r.code])
+    return Page[RegionOut](items=[RegionOut.model_validate(r, from_attributes=True) for r in rows],
+                           next_cursor=next_cursor)
+
+
+@router.get("/{code}", response_model=RegionOut, operation_id="getRegion", responses=responses(404),
+            summary="One region 区划")
+async def one_region(session: Session, code: Annotated[str, Path(max_length=12)]):
+    return RegionOut.model_validate(await get_region(session, code, field="code"), from_attributes=True)

@@ -1,0 +1,43 @@
+"""JSON rendering with orjson: Decimal as a string with two places ("8500.00"), dates ISO."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from starlette.responses import JSONResponse
+
+
+from services.core.timeutil import CHINA
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, Decimal):
+        return str(obj)
+    if isinstance(obj, datetime):
+        # Times are shown in China time, whatever zone the driver returned.
+        return (obj.astimezone(CHINA) if obj.tzinfo else obj).isoformat()
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def dumps(content: Any) -> bytes:
+    return orjson.dumps(content, default=_default, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME)
+
+
+class JSON(JSONResponse):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content)
+
+
+class ProblemJSON(JSON):
+    media_type = "application/problem+json"
+
+
+def etag(kind: str, ident: Any, version: int) -> str:
+    """Strong ETag naming the resource and its version, e.g. "household-12-v3"."""
+    return f'"{kind}-{ident}-v{version}"'

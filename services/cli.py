@@ -1,0 +1,224 @@
+"""``guardline``: serve, migrate, demo-data, openapi, regions-import, sync."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OPENAPI_FILE = ROOT / "openapi" / "openapi.json"
+DEFAULT_DEMO_PERSONS = 20_000
+
+
+def _settings():
+    from services.core.settings import get_settings
+
+    try:
+        return get_settings()
+    except Exception as exc:  # pydantic ValidationError: say what is wrong, no traceback
+        print(f"guardline: settings refused:\n{exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _url(settings) -> str:
+    from services.core.db import resolve_database_url
+
+    return resolve_database_url(settings)
+
+
+def cmd_migrate(args) -> int:
+    from services.core.migrate import upgrade
+
+    settings = _settings()
+    upgrade(_url(settings), args.revision)
+    print(f"database migrated to {args.revision}")
+    return 0
+
+
+async def _household_count(url: str, settings) -> int:
+    from sqlalchemy import text
+
+    from services.core.db import create_engine
+
+    engine = create_engine(url, settings, "cli")
+    try:
+        async with engine.connect() as conn:
+            return (await conn.execute(text("SELECT count(*) FROM households"))).scalar_one()
+    finally:
+        await engine.dispose()
+
+
+async def _load_demo(url: str, settings, persons: int) -> None:
+    from services.core.db import Database, create_engine
+    from services.core.demo.loader import create_demo_users, load_demo
+    from services.core.scope import UNRESTRICTED, bind_scope
+
+    started = time.perf_counter()
+    summary = await load_demo(url, settings, persons=persons)
+    db = Database(create_engine(url, settings, "cli"))
+    try:
+        async with db.session() as session:
+            bind_scope(session, UNRESTRICTED)
+            users = await create_demo_users(session, settings)
+            await session.commit()
+    finally:
+        await db.dispose()
+    print(f"demo county loaded in {time.perf_counter() - started:.1f} s: {summary}; {len(users)} demo users")
+
+
+def cmd_demo_data(args) -> int:
+    from services.core.migrate import upgrade
+
+    settings = _settings()
+    if not settings.demo_allowed:
+        print("guardline: demo data is refused in production (GUARDLINE_ENV=production)", file=sys.stderr)
+        return 2
+    url = _url(settings)
+    upgrade(url)
+    asyncio.run(_load_demo(url, settings, args.persons))
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from services.api.app import create_app
+    from services.core.migrate import upgrade
+    from services.core.settings import DEMO_PASSWORD
+
+    settings = _settings()
+    url = _url(settings)
+    upgrade(url)
+    if args.demo:
+        if not settings.demo_allowed:
+            print("guardline: --demo is refused in production (GUARDLINE_ENV=production)", file=sys.stderr)
+            return 2
+        if asyncio.run(_household_count(url, settings)) == 0:
+            asyncio.run(_load_demo(url, settings, args.persons))
+        else:
+            print("demo county already loaded (use `guardline demo-data` to reload it)")
+    base = f"http://{args.host}:{args.port}"
+    print(f"\nGuardline API on {base}\n  interactive docs: {base}/docs")
+    if args.demo:
+        print(f"  demo login: user county_staff.county (or any <role>.<county|township|village>), "
+              f"password {DEMO_PASSWORD}\n")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, loop="uvloop", http="httptools",
+                log_level=args.log_level, access_log=args.access_log)
+    return 0
+
+
+def openapi_document() -> str:
+    from services.api.app import create_app
+    from services.core.settings import Settings
+
+    spec = create_app(Settings(env="development")).openapi()
+    return json.dumps(spec, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+def cmd_openapi(args) -> int:
+    document = openapi_document()
+    target = Path(args.output)
+    if args.check:
+        current = target.read_text(encoding="utf-8") if target.exists() else ""
+        if current != document:
+            print(f"{target} is stale: run `guardline openapi` and commit the result", file=sys.stderr)
+            return 1
+        print(f"{target} is up to date")
+        return 0
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(document, encoding="utf-8")
+    print(f"wrote {target}")
+    return 0
+
+
+def cmd_regions_import(args) -> int:
+    from services.core.db import Database, create_engine
+    from services.core.migrate import upgrade
+    from services.core.regions.importer import import_regions_csv
+    from services.core.scope import UNRESTRICTED, bind_scope
+
+    settings = _settings()
+    url = _url(settings)
+    upgrade(url)
+
+    async def run():
+        db = Database(create_engine(url, settings, "cli"))
+        try:
+            async with db.session() as session:
+                bind_scope(session, UNRESTRICTED)
+                report = await import_regions_csv(session, Path(args.file))
+                await session.commit()
+                return report
+        finally:
+            await db.dispose()
+
+    report = asyncio.run(run())
+    print(f"regions: {report.inserted} inserted, {report.updated} updated, {len(report.rejected)} rejected")
+    for line, code, reason in report.rejected:
+        print(f"  line {line}: {code!r}: {reason}")
+    return 1 if report.rejected else 0
+
+
+def cmd_sync(args) -> int:
+    from services.sync.worker import run_forever, run_once
+
+    settings = _settings()
+    if args.once:
+        print(json.dumps(asyncio.run(run_once(settings)), ensure_ascii=False))
+        return 0
+    try:
+        asyncio.run(run_forever(settings, args.interval))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="guardline", description="Guardline — 防止返贫动态监测和帮扶")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="migrate the database, then run the API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--demo", action="store_true", help="load the demo county first if the database is empty")
+    p.add_argument("--persons", type=int, default=DEFAULT_DEMO_PERSONS, help="persons in the demo county")
+    p.add_argument("--log-level", default="info")
+    p.add_argument("--no-access-log", dest="access_log", action="store_false")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("migrate", help="apply database migrations")
+    p.add_argument("revision", nargs="?", default="head")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("demo-data", help="(re)load the demo county with synthetic households")
+    p.add_argument("--persons", type=int, default=DEFAULT_DEMO_PERSONS)
+    p.set_defaults(func=cmd_demo_data)
+
+    p = sub.add_parser("openapi", help="write openapi/openapi.json")
+    p.add_argument("--check", action="store_true", help="exit 1 if the committed file is stale")
+    p.add_argument("--output", default=str(OPENAPI_FILE))
+    p.set_defaults(func=cmd_openapi)
+
+    p = sub.add_parser("regions-import", help="import region codes from a CSV file (code,name)")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_regions_import)
+
+    p = sub.add_parser("sync", help="run the department sync worker (skeleton)")
+    p.add_argument("--once", action="store_true", help="one pass, print its status and exit")
+    p.add_argument("--interval", type=float, default=3600.0)
+    p.set_defaults(func=cmd_sync)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

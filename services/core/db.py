@@ -1,0 +1,102 @@
+"""Database connection: the configured PostgreSQL, or an embedded one in the data folder.
+
+Nothing here runs at import time; the API's lifespan, the worker and the CLI call
+``resolve_database_url`` and ``create_engine`` when they start.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine, AsyncSession
+
+from services.core.settings import Settings
+
+log = logging.getLogger("guardline.db")
+
+DEFAULT_DB_NAME = "guardline"
+
+
+def _embedded_server(data_dir: Path):
+    """Start, or join, the embedded PostgreSQL in ``data_dir/pgdata``.
+
+    pgserver keeps a list of the processes that use the server and stops it when the last
+    one exits, so the API, the worker and the CLI can share one server.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        os.environ.setdefault("XDG_RUNTIME_DIR", str(Path("/tmp") / f"guardline-run-{os.getuid()}"))
+        Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
+        import pgserver  # imported lazily: it is only needed without DATABASE_URL
+
+    data_dir = data_dir.expanduser().resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return pgserver.get_server(data_dir / "pgdata", cleanup_mode="stop")
+
+
+def embedded_url(data_dir: Path, database: str = DEFAULT_DB_NAME) -> str:
+    """URL of the embedded server's ``database`` (created on first use)."""
+    server = _embedded_server(data_dir)
+    uri = server.get_uri()  # postgresql://postgres:@/postgres?host=/socket/dir
+    host = parse_qs(urlparse(uri).query)["host"][0]
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+    if "(1 row)" not in exists:
+        server.psql(f'CREATE DATABASE "{database}";')
+    return f"postgresql+asyncpg://postgres@/{database}?host={host}"
+
+
+def resolve_database_url(settings: Settings, database: str = DEFAULT_DB_NAME) -> str:
+    if settings.database_url:
+        url = settings.database_url
+        for plain in ("postgresql://", "postgres://"):
+            if url.startswith(plain):
+                url = "postgresql+asyncpg://" + url[len(plain):]
+        return url
+    return embedded_url(settings.data_dir, database)
+
+
+def create_engine(url: str, settings: Settings, application_name: str) -> AsyncEngine:
+    import orjson
+
+    return create_async_engine(
+        url,
+        json_serializer=lambda obj: orjson.dumps(obj, default=_json_default).decode(),
+        json_deserializer=orjson.loads,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=False,
+        connect_args={
+            "server_settings": {"application_name": f"guardline-{application_name}", "timezone": "Asia/Shanghai"}
+        },
+    )
+
+
+def _json_default(obj):
+    from decimal import Decimal
+
+    if isinstance(obj, Decimal):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+class Database:
+    """Engine and sessions of one process. Reads (GET) use an autocommit session, which
+    saves the BEGIN and ROLLBACK round trips; writes get one transaction per request."""
+
+    def __init__(self, engine: AsyncEngine):
+        self.engine = engine
+        self._rw = create_sessionmaker(engine)
+        self._ro = create_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+    def session(self, readonly: bool = False) -> AsyncSession:
+        return (self._ro if readonly else self._rw)()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

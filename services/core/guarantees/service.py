@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.core.errors import NotFound
+from services.core.guarantees.models import GuaranteeChange, HouseholdGuarantees, Item, Status
+from services.core.guarantees.schemas import GuaranteesUpdate
+
+
+def all_secure(g: HouseholdGuarantees) -> bool:
+    """两不愁三保障 and water are secured when no item is at risk or unverified."""
+    return all(getattr(g, item.value) in (Status.secure, Status.not_applicable) for item in Item)
+
+
+async def get(session: AsyncSession, household_id: int, for_update: bool = False) -> HouseholdGuarantees:
+    stmt = select(HouseholdGuarantees).where(HouseholdGuarantees.household_id == household_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = (await session.execute(stmt)).scalar_one_or_none()
+    if row is None:
+        raise NotFound("household_not_found", field="household_id", id=household_id)
+    return row
+
+
+async def update(session: AsyncSession, current: HouseholdGuarantees, data: GuaranteesUpdate,
+                 actor_id: int | None) -> HouseholdGuarantees:
+    for item in Item:
+        new = getattr(data, item.value)
+        old = getattr(current, item.value)
+        if new != old:
+            session.add(GuaranteeChange(household_id=current.household_id, region_code=current.region_code,
+                                        item=item, old_status=old, new_status=new, note=data.note,
+                                        changed_by=actor_id))
+            setattr(current, item.value, new)
+    current.housing_grade = data.housing_grade
+    current.note = data.note
+    current.updated_by = actor_id
+    await session.flush()
+    return current
+
+
+async def changes(session: AsyncSession, household_id: int, before_id: int | None, limit: int) -> list[GuaranteeChange]:
+    stmt = select(GuaranteeChange).where(GuaranteeChange.household_id == household_id)
+    if before_id is not None:
+        stmt = stmt.where(GuaranteeChange.id < before_id)
+    return list((await session.execute(stmt.order_by(GuaranteeChange.id.desc()).limit(limit + 1))).scalars())

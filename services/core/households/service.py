@@ -1,0 +1,543 @@
+"""The household registry: households, their members, moves, splits and merges.
+
+Services flush but never commit (the request or job owns the transaction). Every query
+goes through the scoped session, so a household outside the caller's regions is simply
+not found.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import String, and_, case, cast, func, literal, select, text, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.core import idnumber
+from services.core.base import RegionScoped
+from services.core.errors import Conflict, NotFound, Unprocessable
+from services.core.guarantees.models import HouseholdGuarantees
+from services.core.households.enums import (
+    HouseholdEventKind,
+    HouseholdStatus,
+    MembershipChange,
+    PersonStatus,
+    Relation,
+)
+from services.core.households.models import Household, HouseholdEvent, Membership, Person
+from services.core.households.schemas import (
+    HouseholdCreate,
+    HouseholdUpdate,
+    MergeRequest,
+    PersonCreate,
+    PersonUpdate,
+    SplitRequest,
+)
+from services.core.regions.service import get_village
+from services.core.scope import scope_of
+from services.core.timeutil import now
+
+
+# ---- reads ----------------------------------------------------------------------------
+
+def masked_id_sql(column):
+    return func.left(column, 6) + literal("********") + func.right(column, 4)
+
+
+def _person_json(p=Person):
+    """JSON of one person, built by PostgreSQL so a read needs no per-row Python work."""
+    return func.json_build_object(
+        "id", p.id, "id_number", masked_id_sql(p.id_number), "name", p.name, "sex", p.sex,
+        "birth_date", p.birth_date, "household_id", p.household_id, "region_code", p.region_code,
+        "relation", p.relation, "health", p.health, "disability_grade", p.disability_grade,
+        "illness", p.illness, "labour_capacity", p.labour_capacity, "education_level", p.education_level,
+        "schooling", p.schooling, "school", p.school, "medical_insurance", p.medical_insurance,
+        "pension_insurance", p.pension_insurance, "family_doctor", p.family_doctor,
+        "employment", p.employment, "employment_place", p.employment_place,
+        "employment_months", p.employment_months, "employment_income", cast(p.employment_income, String),
+        "phone", p.phone, "status", p.status, "date_of_death", p.date_of_death, "version", p.version,
+    )
+
+
+# Members in a stable order: the head first, then the spouse, then by age.
+_MEMBER_ORDER = (
+    case((Person.relation == "head", 0), (Person.relation == "spouse", 1), else_=2),
+    Person.birth_date,
+    Person.id,
+)
+
+
+def household_detail_statement(household_id):
+    """One round trip: the household with its members as a JSON document, and its version.
+
+    ``household_id`` may be a value or a bind parameter; the benchmark's bare endpoint
+    runs the same SQL compiled from here."""
+    members = (
+        select(func.coalesce(func.json_agg(aggregate_order_by(_person_json(), *_MEMBER_ORDER)), text("'[]'::json")))
+        .where(Person.household_id == Household.id)
+        .correlate(Household)
+        .scalar_subquery()
+    )
+    h = Household
+    doc = func.json_build_object(
+        "id", h.id, "household_no", h.household_no, "region_code", h.region_code, "category", h.category,
+        "previous_category", h.previous_category, "flags", h.flags, "resettlement_site", h.resettlement_site,
+        "address", h.address, "phone", h.phone, "status", h.status, "head_name", h.head_name,
+        "member_count", h.member_count, "version", h.version, "created_at", h.created_at,
+        "updated_at", h.updated_at, "members", members,
+    )
+    return select(h.version, cast(doc, String)).where(h.id == household_id)
+
+
+async def household_detail(session: AsyncSession, household_id: int) -> tuple[int, str]:
+    row = (await session.execute(household_detail_statement(household_id))).first()
+    if row is None:
+        raise NotFound("household_not_found", field="household_id", id=household_id)
+    return row[0], row[1]
+
+
+def person_lookup_statement(id_hash):
+    return select(Person.version, Person.id, cast(_person_json(), String)).where(Person.id_hash == id_hash)
+
+
+async def person_by_id_number(session: AsyncSession, number: str, key: bytes) -> tuple[int, int, str]:
+    row = (await session.execute(person_lookup_statement(idnumber.keyed_hash(number, key)))).first()
+    if row is None:
+        raise NotFound("person_not_found", field="id_number", id=idnumber.mask(number))
+    return row[0], row[1], row[2]
+
+
+async def person_json(session: AsyncSession, person_id: int) -> tuple[int, str]:
+    row = (
+        await session.execute(select(Person.version, cast(_person_json(), String)).where(Person.id == person_id))
+    ).first()
+    if row is None:
+        raise NotFound("person_not_found", field="person_id", id=person_id)
+    return row[0], row[1]
+
+
+SUMMARY_COLUMNS = (
+    Household.id, Household.household_no, Household.region_code, Household.category, Household.flags,
+    Household.head_name, Household.member_count, Household.status, Household.version,
+)
+
+
+async def list_households(
+    session: AsyncSession,
+    *,
+    region: str | None = None,
+    category: Any = None,
+    flags: list[Any] | None = None,
+    income_below: Any = None,
+    income_year: int | None = None,
+    name: str | None = None,
+    status: HouseholdStatus | None = HouseholdStatus.active,
+    after_id: int | None = None,
+    limit: int = 50,
+) -> list[Any]:
+    """A page of households ordered by id (keyset: ``after_id``), ``limit + 1`` rows."""
+    from services.core.income.models import IncomeYear
+
+    stmt = select(*SUMMARY_COLUMNS)
+    if region:
+        stmt = stmt.where(Household.region_code.startswith(region))
+    if category is not None:
+        stmt = stmt.where(Household.category == category)
+    if flags:
+        stmt = stmt.where(Household.flags.contains([f.value if hasattr(f, "value") else f for f in flags]))
+    if status is not None:
+        stmt = stmt.where(Household.status == status)
+    if income_below is not None:
+        stmt = stmt.join(
+            IncomeYear, and_(IncomeYear.household_id == Household.id, IncomeYear.year == income_year)
+        ).where(IncomeYear.per_capita_net < income_below)
+    if name:
+        stmt = stmt.where(
+            Household.id.in_(select(Person.household_id).where(Person.name.startswith(name, autoescape=True)))
+        )
+    if after_id is not None:
+        stmt = stmt.where(Household.id > after_id)
+    rows = await session.execute(stmt.order_by(Household.id).limit(limit + 1))
+    return [row._asdict() for row in rows]
+
+
+async def get_household(session: AsyncSession, household_id: int, *, for_update: bool = False,
+                        field: str = "household_id") -> Household:
+    stmt = select(Household).where(Household.id == household_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    household = (await session.execute(stmt)).scalar_one_or_none()
+    if household is None:
+        raise NotFound("household_not_found", field=field, id=household_id)
+    return household
+
+
+async def get_active_household(session: AsyncSession, household_id: int, field: str = "household_id") -> Household:
+    household = await get_household(session, household_id, for_update=True, field=field)
+    if household.status != HouseholdStatus.active:
+        raise Conflict("household_dissolved", field=field, id=household_id)
+    return household
+
+
+async def get_person(session: AsyncSession, person_id: int, *, for_update: bool = False,
+                     field: str = "person_id") -> Person:
+    stmt = select(Person).where(Person.id == person_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    person = (await session.execute(stmt)).scalar_one_or_none()
+    if person is None:
+        raise NotFound("person_not_found", field=field, id=person_id)
+    return person
+
+
+async def current_members(session: AsyncSession, household_id: int) -> list[Person]:
+    rows = await session.execute(
+        select(Person)
+        .where(Person.household_id == household_id)
+        .order_by(Person.id)
+        .with_for_update()
+    )
+    return list(rows.scalars())
+
+
+async def history(session: AsyncSession, household_id: int) -> dict[str, Any]:
+    await get_household(session, household_id)
+    memberships = await session.execute(
+        select(Membership, Person.name)
+        .join(Person, Person.id == Membership.person_id)
+        .where(Membership.household_id == household_id)
+        .order_by(Membership.started_at, Membership.id)
+    )
+    events = await session.execute(
+        select(HouseholdEvent).where(HouseholdEvent.household_id == household_id).order_by(HouseholdEvent.id)
+    )
+    return {
+        "household_id": household_id,
+        "memberships": [
+            {
+                "person_id": m.person_id, "person_name": name, "relation": m.relation,
+                "started_at": m.started_at, "start_reason": m.start_reason, "ended_at": m.ended_at,
+                "end_reason": m.end_reason,
+            }
+            for m, name in memberships
+        ],
+        "events": [
+            {
+                "kind": e.kind, "other_household_id": e.other_household_id, "person_ids": e.person_ids,
+                "note": e.note, "actor_id": e.actor_id, "at": e.at,
+            }
+            for e in events.scalars()
+        ],
+    }
+
+
+# ---- writes ---------------------------------------------------------------------------
+
+async def _check_new_id_numbers(session: AsyncSession, numbers: Iterable[str], key: bytes, field: str) -> None:
+    """One living person is in one household: a known ID number is a conflict. The
+    existing household is named only when the caller may see it."""
+    hashes = {idnumber.keyed_hash(n, key): i for i, n in enumerate(numbers)}
+    persons = Person.__table__
+    # Deliberately unscoped (Core table, not the ORM entity): the duplicate must be found
+    # wherever it lives. Only its existence is used unless the scoped check below sees it.
+    found = (
+        await session.execute(
+            select(persons.c.id_hash, persons.c.household_id, persons.c.region_code).where(
+                persons.c.id_hash.in_(list(hashes))
+            )
+        )
+    ).first()
+    if found is None:
+        return
+    position = hashes[found.id_hash]
+    where = field if field == "id_number" else f"{field}[{position}].id_number"
+    prefix = scope_of(session)
+    if found.household_id is not None and found.region_code.startswith(prefix):
+        household = await get_household(session, found.household_id)
+        raise Conflict(
+            "id_number_duplicate_in", field=where, household_no=household.household_no, household_id=household.id
+        )
+    raise Conflict("id_number_duplicate", field=where)
+
+
+def _new_person(data: PersonCreate, household: Household, key: bytes) -> Person:
+    parsed = idnumber.normalise(data.id_number)
+    fields = data.model_dump(exclude={"id_number"})
+    return Person(
+        id_number=parsed.value,
+        id_hash=idnumber.keyed_hash(parsed.value, key),
+        sex=parsed.sex,
+        birth_date=parsed.birth_date,
+        household_id=household.id,
+        region_code=household.region_code,
+        status=PersonStatus.alive,
+        **fields,
+    )
+
+
+async def _refresh_summary(session: AsyncSession, household: Household) -> None:
+    """Keep head_name and member_count in step with the members (lists read them)."""
+    await session.flush()
+    row = (
+        await session.execute(
+            select(
+                func.count(Person.id),
+                func.max(Person.name).filter(Person.relation == Relation.head),
+            ).where(Person.household_id == household.id)
+        )
+    ).one()
+    household.member_count = row[0]
+    household.head_name = row[1]
+    household.updated_at = now()
+
+
+def _event(household: Household, kind: HouseholdEventKind, actor_id: int | None, **kw: Any) -> HouseholdEvent:
+    return HouseholdEvent(household_id=household.id, region_code=household.region_code, kind=kind,
+                          actor_id=actor_id, **kw)
+
+
+def _join(person: Person, household: Household, reason: MembershipChange, actor_id: int | None) -> Membership:
+    return Membership(person_id=person.id, household_id=household.id, region_code=household.region_code,
+                      relation=person.relation, start_reason=reason, actor_id=actor_id)
+
+
+async def _leave(session: AsyncSession, person: Person, reason: MembershipChange) -> None:
+    await session.execute(
+        update(Membership)
+        .where(Membership.person_id == person.id, Membership.ended_at.is_(None))
+        .values(ended_at=now(), end_reason=reason)
+    )
+
+
+async def _next_household_no(session: AsyncSession, region_code: str) -> tuple[int, str]:
+    new_id = (await session.execute(select(func.nextval(func.pg_get_serial_sequence("households", "id"))))).scalar_one()
+    return new_id, f"{region_code}{new_id:07d}"
+
+
+async def _check_household_no(session: AsyncSession, household_no: str, field: str = "household_no") -> None:
+    table = Household.__table__
+    # Unscoped on purpose: numbers are unique across the whole registry.
+    taken = (await session.execute(select(table.c.id).where(table.c.household_no == household_no))).first()
+    if taken is not None:
+        raise Conflict("household_no_taken", field=field, household_no=household_no)
+
+
+async def create_household(session: AsyncSession, data: HouseholdCreate, *, key: bytes,
+                           actor_id: int | None) -> Household:
+    village = await get_village(session, data.region_code)
+    await _check_new_id_numbers(session, [m.id_number for m in data.members], key, "members")
+    if data.household_no:
+        await _check_household_no(session, data.household_no)
+        household = Household(household_no=data.household_no)
+    else:
+        new_id, number = await _next_household_no(session, village.code)
+        household = Household(id=new_id, household_no=number)
+    household.region_code = village.code
+    household.category = data.category
+    household.flags = [f.value for f in data.flags]
+    household.resettlement_site = data.resettlement_site
+    household.address = data.address
+    household.phone = data.phone
+    household.status = HouseholdStatus.active
+    session.add(household)
+    await session.flush()
+    persons = [_new_person(m, household, key) for m in data.members]
+    session.add_all(persons)
+    await session.flush()
+    session.add_all([_join(p, household, MembershipChange.registered, actor_id) for p in persons])
+    session.add(_event(household, HouseholdEventKind.created, actor_id, person_ids=[p.id for p in persons]))
+    session.add(HouseholdGuarantees(household_id=household.id, region_code=household.region_code))
+    await _refresh_summary(session, household)
+    await session.flush()
+    return household
+
+
+async def _set_region(session: AsyncSession, household: Household, region_code: str) -> None:
+    """Relocation: every row that carries the household's region moves with it."""
+    for mapper in RegionScoped.__subclasses__():
+        table = getattr(mapper, "__table__", None)
+        if table is None or "household_id" not in table.c or mapper is Household:
+            continue
+        await session.execute(
+            update(table).where(table.c.household_id == household.id).values(region_code=region_code)
+        )
+    household.region_code = region_code
+
+
+async def update_household(session: AsyncSession, household: Household, data: HouseholdUpdate,
+                           actor_id: int | None) -> Household:
+    if household.status != HouseholdStatus.active:
+        raise Conflict("household_dissolved", field="household_id", id=household.id)
+    changes = data.model_dump(exclude_unset=True)
+    if "region_code" in changes and data.region_code and data.region_code != household.region_code:
+        village = await get_village(session, data.region_code)
+        await _set_region(session, household, village.code)
+    for name in ("category", "resettlement_site", "address", "phone"):
+        if name in changes:
+            setattr(household, name, changes[name])
+    if "flags" in changes and data.flags is not None:
+        household.flags = [f.value for f in data.flags]
+    if "relocated" in household.flags and not household.resettlement_site:
+        raise Unprocessable("flags_resettlement", field="resettlement_site")
+    if data.head_person_id is not None:
+        members = {p.id: p for p in await current_members(session, household.id)}
+        new_head = members.get(data.head_person_id)
+        if new_head is None:
+            raise Unprocessable("person_not_member", field="head_person_id", id=data.head_person_id,
+                                household_id=household.id)
+        for person in members.values():
+            if person.relation == Relation.head and person.id != new_head.id:
+                person.relation = data.former_head_relation
+        new_head.relation = Relation.head
+    session.add(_event(household, HouseholdEventKind.updated, actor_id, note=",".join(sorted(changes))))
+    await _refresh_summary(session, household)
+    await session.flush()
+    return household
+
+
+async def add_member(session: AsyncSession, household: Household, data: PersonCreate, *, key: bytes,
+                     actor_id: int | None) -> Person:
+    if data.relation == Relation.head:
+        raise Unprocessable("one_head", field="relation")
+    await _check_new_id_numbers(session, [data.id_number], key, "id_number")
+    person = _new_person(data, household, key)
+    session.add(person)
+    await session.flush()
+    session.add(_join(person, household, MembershipChange.added, actor_id))
+    await _refresh_summary(session, household)
+    await session.flush()
+    return person
+
+
+async def update_person(session: AsyncSession, person: Person, data: PersonUpdate) -> Person:
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("relation") == Relation.head or (
+        "relation" in changes and person.relation == Relation.head
+    ):
+        raise Unprocessable("one_head", field="relation")
+    for name, value in changes.items():
+        setattr(person, name, value)
+    if person.household_id is not None and "name" in changes:
+        household = await get_household(session, person.household_id, for_update=True)
+        await _refresh_summary(session, household)
+    await session.flush()
+    return person
+
+
+def _require_alive(person: Person, field: str = "person_id") -> None:
+    if person.status != PersonStatus.alive:
+        raise Conflict("person_deceased", field=field, id=person.id)
+
+
+async def _dissolve_if_empty(session: AsyncSession, household: Household) -> None:
+    await _refresh_summary(session, household)
+    if household.member_count == 0:
+        household.status = HouseholdStatus.dissolved
+
+
+async def move_person(session: AsyncSession, person: Person, target: Household, relation: Relation,
+                      actor_id: int | None) -> Person:
+    _require_alive(person)
+    if person.household_id == target.id:
+        raise Conflict("same_household", field="household_id")
+    source = None
+    if person.household_id is not None:
+        source = await get_active_household(session, person.household_id)
+        if person.relation == Relation.head and source.member_count > 1:
+            raise Conflict("head_cannot_leave", field="person_id")
+    await _leave(session, person, MembershipChange.moved)
+    person.household_id = target.id
+    person.region_code = target.region_code
+    person.relation = relation
+    await session.flush()
+    session.add(_join(person, target, MembershipChange.moved, actor_id))
+    if source is not None:
+        await _dissolve_if_empty(session, source)
+    await _refresh_summary(session, target)
+    await session.flush()
+    return person
+
+
+async def record_death(session: AsyncSession, person: Person, date_of_death, actor_id: int | None) -> Person:
+    _require_alive(person)
+    person.status = PersonStatus.deceased
+    person.date_of_death = date_of_death
+    household_id = person.household_id
+    await _leave(session, person, MembershipChange.deceased)
+    person.household_id = None
+    if household_id is not None:
+        household = await get_household(session, household_id, for_update=True)
+        await _refresh_summary(session, household)
+    await session.flush()
+    return person
+
+
+async def split_household(session: AsyncSession, source: Household, data: SplitRequest, *, actor_id: int | None
+                          ) -> Household:
+    members = {p.id: p for p in await current_members(session, source.id)}
+    for i, pid in enumerate(data.person_ids):
+        if pid not in members:
+            raise Unprocessable("person_not_member", field=f"person_ids[{i}]", id=pid, household_id=source.id)
+    leaving = [members[pid] for pid in data.person_ids]
+    staying = [p for pid, p in members.items() if pid not in set(data.person_ids)]
+    if not staying:
+        raise Conflict("split_needs_remaining", field="person_ids")
+    old_head_leaves = any(p.relation == Relation.head for p in leaving)
+    if old_head_leaves:
+        new_source_head = next((p for p in staying if p.id == data.remaining_head_person_id), None)
+        if new_source_head is None:
+            raise Conflict("head_cannot_leave", field="remaining_head_person_id")
+        new_source_head.relation = Relation.head
+    village = await get_village(session, data.region_code or source.region_code)
+    if data.household_no:
+        await _check_household_no(session, data.household_no)
+        new = Household(household_no=data.household_no)
+    else:
+        new_id, number = await _next_household_no(session, village.code)
+        new = Household(id=new_id, household_no=number)
+    new.region_code = village.code
+    new.category = data.category or source.category
+    new.flags = []
+    new.address = data.address or source.address
+    new.status = HouseholdStatus.active
+    session.add(new)
+    await session.flush()
+    for person in leaving:
+        await _leave(session, person, MembershipChange.split)
+        person.household_id = new.id
+        person.region_code = new.region_code
+        person.relation = Relation.head if person.id == data.head_person_id else data.relations.get(person.id, Relation.other)
+    await session.flush()
+    session.add_all([_join(p, new, MembershipChange.split, actor_id) for p in leaving])
+    ids = [p.id for p in leaving]
+    session.add(_event(new, HouseholdEventKind.split_off, actor_id, other_household_id=source.id, person_ids=ids))
+    session.add(_event(source, HouseholdEventKind.split_from, actor_id, other_household_id=new.id, person_ids=ids))
+    session.add(HouseholdGuarantees(household_id=new.id, region_code=new.region_code))
+    await _refresh_summary(session, source)
+    await _refresh_summary(session, new)
+    await session.flush()
+    return new
+
+
+async def merge_households(session: AsyncSession, target: Household, data: MergeRequest, *, actor_id: int | None
+                           ) -> Household:
+    if data.household_id == target.id:
+        raise Conflict("merge_same_household", field="household_id")
+    source = await get_active_household(session, data.household_id)
+    incoming = await current_members(session, source.id)
+    for person in incoming:
+        await _leave(session, person, MembershipChange.merged)
+        person.household_id = target.id
+        person.region_code = target.region_code
+        relation = data.relations.get(person.id, Relation.other)
+        person.relation = Relation.other if relation == Relation.head else relation
+    await session.flush()
+    session.add_all([_join(p, target, MembershipChange.merged, actor_id) for p in incoming])
+    ids = [p.id for p in incoming]
+    session.add(_event(target, HouseholdEventKind.merged_in, actor_id, other_household_id=source.id, person_ids=ids))
+    session.add(_event(source, HouseholdEventKind.merged_into, actor_id, other_household_id=target.id, person_ids=ids))
+    source.status = HouseholdStatus.dissolved
+    await _refresh_summary(session, source)
+    await _refresh_summary(session, target)
+    await session.flush()
+    return target

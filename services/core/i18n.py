@@ -1,0 +1,165 @@
+"""Messages in English and Chinese. ``Accept-Language: zh*`` gets Chinese, anything else English.
+
+Every error code a service can raise has an entry here (a test checks it)."""
+from __future__ import annotations
+
+from typing import Any
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # generic
+    "bad_request": ("The request is not valid.", "请求无效。"),
+    "validation_failed": ("Some fields are not valid.", "部分字段不符合要求。"),
+    "not_authenticated": ("Log in first: a valid bearer token is required.", "请先登录：需要有效的访问令牌。"),
+    "token_invalid": ("The access token is invalid or has expired.", "访问令牌无效或已过期。"),
+    "login_failed": ("Wrong username or password.", "用户名或密码错误。"),
+    "forbidden": ("Your role may not do this.", "您的角色无权执行此操作。"),
+    "not_found": ("Not found.", "未找到。"),
+    "route_not_found": ("There is no such endpoint.", "接口不存在。"),
+    "method_not_allowed": ("This method is not allowed here.", "不支持该请求方法。"),
+    "conflict": ("The request conflicts with the current state.", "请求与当前状态冲突。"),
+    "precondition_failed": (
+        "The resource has changed since you read it (ETag {current}); read it again and retry.",
+        "该记录在您读取后已被修改（当前 ETag {current}），请重新读取后再提交。",
+    ),
+    "precondition_required": (
+        "This update needs an If-Match header with the resource's ETag.",
+        "修改操作需要携带 If-Match 请求头（资源的 ETag）。",
+    ),
+    "payload_too_large": ("The request body is larger than {limit} bytes.", "请求体超过 {limit} 字节上限。"),
+    "service_unavailable": ("The database is not reachable.", "数据库无法连接。"),
+    "internal_error": ("An internal error occurred; it has been logged.", "服务器内部错误，已记录。"),
+    "idempotency_key_reused": (
+        "This Idempotency-Key was already used with a different request.",
+        "该 Idempotency-Key 已用于另一个不同的请求。",
+    ),
+    "idempotency_key_invalid": (
+        "An Idempotency-Key must be 1 to {max} visible ASCII characters.",
+        "Idempotency-Key 须为 1 至 {max} 个可见 ASCII 字符。",
+    ),
+    "cursor_invalid": ("The page cursor is not valid; start again from the first page.", "分页游标无效，请从第一页重新开始。"),
+    "unknown_field": ("This field is not accepted here.", "不接受该字段。"),
+    # field validation (pydantic error types)
+    "missing": ("This field is required.", "此字段为必填项。"),
+    "extra_forbidden": ("This field is not accepted here.", "不接受该字段。"),
+    "string_too_long": ("At most {max_length} characters.", "最多 {max_length} 个字符。"),
+    "string_too_short": ("At least {min_length} characters.", "至少 {min_length} 个字符。"),
+    "string_pattern_mismatch": ("The format is not valid.", "格式不正确。"),
+    "enum": ("Must be one of: {expected}.", "取值须为：{expected}。"),
+    "literal_error": ("Must be one of: {expected}.", "取值须为：{expected}。"),
+    "int_parsing": ("Must be a whole number.", "须为整数。"),
+    "int_type": ("Must be a whole number.", "须为整数。"),
+    "decimal_parsing": ("Must be an amount such as 1234.50.", "须为金额，如 1234.50。"),
+    "decimal_type": ("Must be an amount such as 1234.50.", "须为金额，如 1234.50。"),
+    "decimal_max_places": ("At most {decimal_places} decimal places (yuan and fen).", "最多 {decimal_places} 位小数（元、角、分）。"),
+    "decimal_max_digits": ("The amount is too large.", "金额过大。"),
+    "greater_than_equal": ("Must be at least {ge}.", "不得小于 {ge}。"),
+    "less_than_equal": ("Must be at most {le}.", "不得大于 {le}。"),
+    "greater_than": ("Must be greater than {gt}.", "须大于 {gt}。"),
+    "less_than": ("Must be less than {lt}.", "须小于 {lt}。"),
+    "bool_parsing": ("Must be true or false.", "须为 true 或 false。"),
+    "bool_type": ("Must be true or false.", "须为 true 或 false。"),
+    "date_parsing": ("Must be a date such as 2026-01-31.", "须为日期，如 2026-01-31。"),
+    "date_from_datetime_parsing": ("Must be a date such as 2026-01-31.", "须为日期，如 2026-01-31。"),
+    "string_type": ("Must be text.", "须为文本。"),
+    "list_type": ("Must be a list.", "须为列表。"),
+    "dict_type": ("Must be an object.", "须为对象。"),
+    "model_type": ("Must be an object.", "须为对象。"),
+    "json_invalid": ("The body is not valid JSON.", "请求体不是有效的 JSON。"),
+    "too_short": ("At least {min_length} items.", "至少 {min_length} 项。"),
+    "too_long": ("At most {max_length} items.", "最多 {max_length} 项。"),
+    "value_error": ("The value is not valid.", "取值无效。"),
+    # ID numbers
+    "id_number_format": (
+        "An ID number has 17 digits followed by a digit or X.",
+        "身份证号码应为 17 位数字加 1 位数字或 X。",
+    ),
+    "id_number_birth_date": ("The ID number contains an impossible birth date.", "身份证号码中的出生日期无效。"),
+    "id_number_check_digit": ("The ID number's check digit is wrong.", "身份证号码校验位错误。"),
+    "id_number_duplicate": (
+        "A person with this ID number is already registered.",
+        "该身份证号码的人员已登记。",
+    ),
+    "id_number_duplicate_in": (
+        "A person with this ID number is already a member of household {household_no} (id {household_id}).",
+        "该身份证号码的人员已是户 {household_no}（id {household_id}）的成员。",
+    ),
+    "id_number_repeated": ("The same ID number appears twice in this request.", "同一身份证号码在本次请求中重复出现。"),
+    "phone_invalid": ("A mobile number is 11 digits starting with 13–19.", "手机号码应为 1 开头的 11 位数字（第二位 3–9）。"),
+    # regions
+    "region_code_malformed": (
+        "A region code has 12 digits: province, city, county, township, village.",
+        "区划代码应为 12 位数字（省、市、县、乡、村）。",
+    ),
+    "region_prefix_malformed": (
+        "A region prefix has 2, 4, 6, 9 or 12 digits.",
+        "区划前缀应为 2、4、6、9 或 12 位数字。",
+    ),
+    "region_not_found": ("There is no region {code} you can see.", "区划 {code} 不存在或不在您的权限范围内。"),
+    "region_not_village": ("A household must belong to a village (a 12-digit village code).", "农户须归属到村（12 位村级区划代码）。"),
+    # households and persons
+    "household_not_found": ("There is no household {id} you can see.", "户 {id} 不存在或不在您的权限范围内。"),
+    "household_no_taken": ("Household number {household_no} is already used.", "户编号 {household_no} 已被使用。"),
+    "household_dissolved": ("Household {id} has been dissolved and cannot change.", "户 {id} 已注销，不能再修改。"),
+    "person_not_found": ("There is no person {id} you can see.", "人员 {id} 不存在或不在您的权限范围内。"),
+    "person_not_member": ("Person {id} is not a current member of household {household_id}.", "人员 {id} 不是户 {household_id} 的现有成员。"),
+    "person_deceased": ("Person {id} is recorded as deceased.", "人员 {id} 已登记死亡。"),
+    "one_head": ("A household has exactly one head (relation 'head').", "一户有且只有一名户主（relation 为 head）。"),
+    "head_cannot_leave": (
+        "The head cannot leave the household; name a new head first or split the household.",
+        "户主不能直接迁出，请先变更户主或办理分户。",
+    ),
+    "split_needs_remaining": ("A split must leave at least one member behind.", "分户后原户须至少保留一名成员。"),
+    "merge_same_household": ("A household cannot be merged into itself.", "不能将一户并入其自身。"),
+    "same_household": ("The person is already a member of that household.", "该人员已是该户成员。"),
+    "flags_resettlement": ("A relocated household needs its resettlement site.", "易地扶贫搬迁户须填写安置点。"),
+    "category_monitored_reserved": (
+        "A household becomes 'monitored' only through a monitoring case.",
+        "监测户身份只能通过监测对象识别程序认定。",
+    ),
+    "date_in_future": ("The date cannot be in the future.", "日期不能晚于今天。"),
+    # income
+    "income_quarter_exists": (
+        "Income for {year} Q{quarter} is already recorded (record {id}); change it with PUT and If-Match.",
+        "{year} 年第 {quarter} 季度收入已登记（记录 {id}），请使用 PUT 并携带 If-Match 修改。",
+    ),
+    "income_record_not_found": ("There is no income record {id} you can see.", "收入记录 {id} 不存在或不在您的权限范围内。"),
+    "income_detail_unknown": ("Unknown detail item {item} for {part}.", "{part} 下不存在明细项 {item}。"),
+    "income_details_exceed_part": (
+        "The detail items of {part} add up to {total}, more than the part itself ({amount}).",
+        "{part} 的明细合计 {total} 超过该项收入 {amount}。",
+    ),
+    "income_year_future": ("Income cannot be recorded for a quarter that has not begun.", "不能登记尚未开始的季度收入。"),
+    "household_empty": ("The household has no living members.", "该户没有在世成员。"),
+    "income_below_needs_year": (
+        "income_below and income_year must be given together.",
+        "income_below 与 income_year 须同时提供。",
+    ),
+}
+
+
+def wants_chinese(accept_language: str | None) -> bool:
+    """True when the first language the client prefers is Chinese (zh, zh-CN, zh-Hans …)."""
+    if not accept_language:
+        return False
+    best, best_q = None, -1.0
+    for part in accept_language.split(","):
+        lang, _, params = part.strip().partition(";")
+        q = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                q = float(params[2:])
+            except ValueError:
+                q = 0.0
+        if q > best_q:
+            best, best_q = lang.strip().lower(), q
+    return bool(best) and best.startswith("zh")
+
+
+def message(code: str, chinese: bool, params: dict[str, Any] | None = None) -> str:
+    en, zh = MESSAGES.get(code, MESSAGES["bad_request"])
+    template = zh if chinese else en
+    try:
+        return template.format(**(params or {}))
+    except (KeyError, IndexError, ValueError):
+        return template

@@ -1,0 +1,15 @@
+"""Every table, imported in one place for Alembic and for tests."""
+from services.core.base import Base
+from services.core.regions.models import Region
+from services.core.households.models import Household, HouseholdEvent, Membership, Person
+from services.core.income.models import IncomeRecord, IncomeYear
+from services.core.guarantees.models import GuaranteeChange, HouseholdGuarantees
+from services.core.accounts.models import User
+from services.core.idempotency import IdempotencyRecord
+
+metadata = Base.metadata
+
+__all__ = [
+    "Base", "metadata", "Region", "Household", "HouseholdEvent", "Membership", "Person", "IncomeRecord",
+    "IncomeYear", "GuaranteeChange", "HouseholdGuarantees", "User", "IdempotencyRecord",
+]

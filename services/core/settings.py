@@ -1,0 +1,105 @@
+"""One settings class for API, worker and CLI (environment prefix ``GUARDLINE_``).
+
+Policy figures (income lines, deadlines, ratios) are *not* here: they vary by year and
+region and live in database tables that administrators edit. What is here is how the
+service runs.
+"""
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Published in the README so that a demo can be tried; refused outside demo/dev/test.
+DEMO_SECRET_KEY = "guardline-demo-secret-do-not-use-in-production-0000"
+DEMO_ID_HASH_KEY = "guardline-demo-id-hash-key-do-not-use-in-production"
+DEMO_PASSWORD = "Demo-2026!"
+
+
+class Environment(StrEnum):
+    production = "production"
+    demo = "demo"
+    development = "development"
+    test = "test"
+
+
+class AuthSettings(BaseModel):
+    secret_key: SecretStr = SecretStr(DEMO_SECRET_KEY)
+    algorithm: str = "HS256"
+    access_token_minutes: int = Field(30, ge=1, le=24 * 60)
+    issuer: str = "guardline"
+
+
+class DataProtectionSettings(BaseModel):
+    # Key of the HMAC that indexes ID numbers for lookup. Changing it needs a re-index.
+    id_hash_key: SecretStr = SecretStr(DEMO_ID_HASH_KEY)
+
+
+class PagingSettings(BaseModel):
+    default_limit: int = Field(50, ge=1)
+    max_limit: int = Field(200, ge=1)
+
+
+class IdempotencySettings(BaseModel):
+    # How long a stored response is replayed for the same Idempotency-Key.
+    retention_hours: int = Field(24, ge=1)
+    max_key_length: int = 200
+
+
+class IncomeSettings(BaseModel):
+    # DOMAIN.md: net income = the four parts less production costs. Whether eligible
+    # out-of-pocket spending (合规自付支出) is also deducted differs between provinces.
+    deduct_eligible_spending: bool = False
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GUARDLINE_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    env: Environment = Environment.development
+    # Empty: start (or join) an embedded PostgreSQL in ``data_dir``.
+    database_url: str | None = None
+    data_dir: Path = Path(".guardline")
+    db_pool_size: int = Field(10, ge=1)
+    db_max_overflow: int = Field(10, ge=0)
+    # Upper bound on a request body (bytes); larger bodies get 413.
+    max_body_bytes: int = Field(1_000_000, ge=1024)
+    auth: AuthSettings = AuthSettings()
+    data_protection: DataProtectionSettings = DataProtectionSettings()
+    paging: PagingSettings = PagingSettings()
+    idempotency: IdempotencySettings = IdempotencySettings()
+    income: IncomeSettings = IncomeSettings()
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_defaults(self) -> "Settings":
+        if self.env == Environment.production:
+            key = self.auth.secret_key.get_secret_value()
+            if key == DEMO_SECRET_KEY or len(key) < 32:
+                raise ValueError(
+                    "GUARDLINE_AUTH__SECRET_KEY must be set to a private value of at least "
+                    "32 characters in production (the demo key is refused)"
+                )
+            hash_key = self.data_protection.id_hash_key.get_secret_value()
+            if hash_key == DEMO_ID_HASH_KEY or len(hash_key) < 32:
+                raise ValueError(
+                    "GUARDLINE_DATA_PROTECTION__ID_HASH_KEY must be set to a private value of at "
+                    "least 32 characters in production (the demo key is refused)"
+                )
+        return self
+
+    @property
+    def id_hash_key(self) -> bytes:
+        return self.data_protection.id_hash_key.get_secret_value().encode()
+
+    @property
+    def demo_allowed(self) -> bool:
+        return self.env != Environment.production
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,69 @@
+"""Validated field types shared by request schemas of every domain."""
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+
+from services.core import idnumber
+from services.core.regions.rules import InvalidRegionCode, is_valid_prefix, level_of
+
+_PHONE = re.compile(r"^1[3-9]\d{9}$")
+
+
+def _id_number(value: str) -> str:
+    try:
+        return idnumber.normalise(value).value
+    except idnumber.InvalidIdNumber as exc:
+        raise ValueError(f"id_number_{exc.code}") from None
+
+
+def _phone(value: str) -> str:
+    value = idnumber.clean(value)
+    if not _PHONE.match(value):
+        raise ValueError("phone_invalid")
+    return value
+
+
+def _region_code(value: str) -> str:
+    try:
+        level_of(value)
+    except InvalidRegionCode:
+        raise ValueError("region_code_malformed") from None
+    return value
+
+
+def _region_prefix(value: str) -> str:
+    if not is_valid_prefix(value):
+        raise ValueError("region_prefix_malformed")
+    return value
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+IdNumberStr = Annotated[
+    str,
+    Field(description="居民身份证号码 (18 characters; full-width digits, lower-case x and spaces are accepted)",
+          examples=["11010519491231002X"], max_length=40),
+    AfterValidator(_id_number),
+]
+Phone = Annotated[str, Field(max_length=20, examples=["13812345678"]), AfterValidator(_phone)]
+RegionCodeStr = Annotated[
+    str, Field(description="12-digit region code (统计用区划代码)", examples=["529901001001"]),
+    AfterValidator(_region_code),
+]
+RegionPrefixStr = Annotated[
+    str, Field(description="Region code prefix: 2, 4, 6, 9 or 12 digits", examples=["529901001"]),
+    AfterValidator(_region_prefix),
+]
+Name = Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=50)]
+Text200 = Annotated[str, BeforeValidator(_strip), StringConstraints(max_length=200)]
+Money = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=12, decimal_places=2, description="Yuan with at most two decimals (元)", examples=["1250.00"]),
+]
+SignedMoney = Annotated[Decimal, Field(max_digits=12, decimal_places=2)]

@@ -1,0 +1,155 @@
+"""Test harness: one embedded PostgreSQL per test session (or GUARDLINE_TEST_DATABASE_URL),
+migrated with Alembic; each test runs inside a transaction that is rolled back.
+
+Two counties are loaded once: 529901 清溪县 (townships 001 and 002) and 529902 (another
+county) so that every test can check what is outside a caller's scope.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from services.api.app import create_app
+from services.core.accounts.models import User
+from services.core.accounts.roles import Role
+from services.core.accounts.security import Caller, hash_password, issue_token
+from services.core.db import Database, create_engine, embedded_url
+from services.core.migrate import upgrade_on
+from services.core.regions.models import Region
+from services.core.regions.rules import level_of, parent_of
+from services.core.scope import UNRESTRICTED, bind_scope
+from services.core.settings import Settings
+from tests.factories import REGIONS, USERS
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_DB = "guardline_test"
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings(env="test", data_dir=ROOT / ".guardline", database_url=None)
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    external = os.environ.get("GUARDLINE_TEST_DATABASE_URL")
+    if external:
+        url = external.replace("postgresql://", "postgresql+asyncpg://", 1)
+    else:
+        # A fresh database on the embedded server for every test session.
+        maintenance = embedded_url(settings.data_dir, "postgres")
+        url = maintenance.replace("/postgres?", f"/{TEST_DB}?", 1)
+        admin = create_engine(maintenance, settings, "tests")
+        async with admin.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)'))
+            await conn.execute(text(f'CREATE DATABASE "{TEST_DB}"'))
+        await admin.dispose()
+    eng = create_engine(url, settings, "tests")
+    async with eng.begin() as conn:
+        await conn.run_sync(upgrade_on)
+    await _load_base_data(eng)
+    yield eng
+    await eng.dispose()
+
+
+async def _load_base_data(eng: AsyncEngine) -> None:
+    password_hash = hash_password("Test-Password-1")
+    async with AsyncSession(eng) as session:
+        bind_scope(session, UNRESTRICTED)
+        for code, name in sorted(REGIONS.items(), key=lambda kv: level_of(kv[0])):
+            session.add(Region(code=code, name=name, level=int(level_of(code)), parent_code=parent_of(code)))
+            await session.flush()
+        for username, (role, prefix) in USERS.items():
+            session.add(User(username=username, display_name=username, password_hash=password_hash,
+                             role=role, region_prefix=prefix))
+        await session.commit()
+
+
+class RolledBackDatabase(Database):
+    """Sessions of the test's connection; their commits only release savepoints."""
+
+    def __init__(self, engine: AsyncEngine, connection: AsyncConnection):
+        self.engine = engine
+        self.connection = connection
+
+    def session(self, readonly: bool = False) -> AsyncSession:
+        return AsyncSession(bind=self.connection, join_transaction_mode="create_savepoint",
+                            expire_on_commit=False, autoflush=False)
+
+
+@pytest.fixture
+async def db(engine: AsyncEngine) -> AsyncIterator[RolledBackDatabase]:
+    async with engine.connect() as conn:
+        outer = await conn.begin()
+        try:
+            yield RolledBackDatabase(engine, conn)
+        finally:
+            await outer.rollback()
+
+
+@pytest.fixture
+async def session(db: RolledBackDatabase) -> AsyncIterator[AsyncSession]:
+    s = db.session()
+    bind_scope(s, UNRESTRICTED)
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+def _client(app) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+                             base_url="http://testserver")
+
+
+@pytest.fixture
+async def client(settings: Settings, db: RolledBackDatabase) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, database=db)
+    async with _client(app) as c:
+        yield c
+
+
+@pytest.fixture
+async def committing_client(settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    """Real transactions and a connection pool, for tests of concurrent requests. The
+    registry tables are emptied afterwards."""
+    app = create_app(settings, database=Database(engine))
+    try:
+        async with _client(app) as c:
+            yield c
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text(
+                "TRUNCATE households, persons, memberships, household_events, income_records, income_years, "
+                "household_guarantees, guarantee_changes, idempotency_keys CASCADE"
+            ))
+
+
+_USER_IDS: dict[str, int] = {}
+
+
+@pytest.fixture(scope="session")
+async def user_ids(engine: AsyncEngine) -> dict[str, int]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(text("SELECT username, id FROM users"))
+        return {name: uid for name, uid in rows}
+
+
+@pytest.fixture
+def auth(settings: Settings, user_ids: dict[str, int]):
+    """``auth("county_staff.a")`` → headers with a bearer token of that test user."""
+
+    def headers(username: str, **extra: str) -> dict[str, str]:
+        role, prefix = USERS[username]
+        token, _ = issue_token(settings, Caller(user_ids[username], username, role, prefix))
+        return {"Authorization": f"Bearer {token}", **extra}
+
+    return headers
