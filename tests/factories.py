@@ -69,7 +69,7 @@ def household(region: str = VILLAGE, members: list[dict] | None = None, **kw) ->
     body = {
         "region_code": region,
         "category": "lifted_out",
-        "members": members or [person("head"), person("spouse", name="王芳"), person("child", name="张小明", male=True)],
+        "members": members if members is not None else [person("head"), person("spouse", name="王芳"), person("child", name="张小明", male=True)],
     }
     body.update(kw)
     return body

@@ -74,8 +74,7 @@ def _validation_errors(exc: RequestValidationError) -> list[FieldError]:
         kind = err.get("type", "value_error")
         ctx = dict(err.get("ctx") or {})
         loc = tuple(err.get("loc", ()))
-        # Our own validators raise ValueError("code") with a message code.
-        # ``ValueError("code@field")`` from a model validator names the field at fault.
+        # A model validator names the field at fault as ValueError(<code>@<field>).
         if kind == "value_error" and isinstance(ctx.get("error"), Exception):
             candidate, _, field = str(ctx["error"]).partition("@")
             if candidate in MESSAGES:

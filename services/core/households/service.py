@@ -34,7 +34,7 @@ from services.core.households.schemas import (
     SplitRequest,
 )
 from services.core.regions.service import get_village
-from services.core.scope import scope_of
+from services.core.scope import scope_of, under
 from services.core.timeutil import now
 
 
@@ -140,7 +140,7 @@ async def list_households(
 
     stmt = select(*SUMMARY_COLUMNS)
     if region:
-        stmt = stmt.where(Household.region_code.startswith(region))
+        stmt = stmt.where(under(Household.region_code, region))
     if category is not None:
         stmt = stmt.where(Household.category == category)
     if flags:

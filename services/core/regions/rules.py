@@ -25,16 +25,19 @@ class InvalidRegionCode(ValueError):
 
 
 def level_of(code: str) -> Level:
-    """Level of a well-formed 12-digit code; raises for malformed codes (e.g. 000 inside)."""
+    """Level of a well-formed 12-digit code. Every segment down to the region's own level
+    is non-zero and everything after it is zero; anything else is malformed."""
     if not _CODE.match(code or ""):
         raise InvalidRegionCode("a region code has exactly 12 digits")
-    for level in (Level.province, Level.city, Level.county, Level.township):
-        n = PREFIX_LENGTH[level]
-        if set(code[n:]) == {"0"}:
-            if set(code[n - (2 if n <= 6 else 3):n]) == {"0"}:
-                raise InvalidRegionCode("a region code's own segment cannot be all zeros")
+    start = 0
+    for level in Level:
+        end = PREFIX_LENGTH[level]
+        if set(code[start:end]) == {"0"}:
+            raise InvalidRegionCode("a region code's own segment cannot be all zeros")
+        if set(code[end:]) <= {"0"}:
             return level
-    return Level.village
+        start = end
+    raise AssertionError("unreachable: the village segment ends the code")
 
 
 def prefix_of(code: str) -> str:

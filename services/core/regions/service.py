@@ -16,7 +16,7 @@ async def get_region(session: AsyncSession, code: str, field: str = "region_code
         raise Unprocessable("region_code_malformed", field=field) from None
     region = (await session.execute(select(Region).where(Region.code == code))).scalar_one_or_none()
     if region is None:
-        raise NotFound("region_not_found", field=field, code=code)
+        raise NotFound("region_not_found", field=field, region=code)
     return region
 
 

@@ -1,0 +1,77 @@
+from datetime import date
+
+import pytest
+
+from services.core import idnumber
+from services.core.idnumber import InvalidIdNumber, normalise
+
+
+def test_domain_example_is_valid():
+    parsed = normalise("11010519491231002X")
+    assert parsed.birth_date == date(1949, 12, 31)
+    assert parsed.sex == "female"  # sequence 002 is even
+    assert parsed.address_code == "110105"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "11010519491231002x",  # lower-case x
+        " 110105 19491231 002X ",  # spaces
+        "１１０１０５１９４９１２３１００２Ｘ",  # full-width digits and X
+        "110105194912310０2ｘ",  # mixed
+        "110105\u300019491231002X",  # ideographic space
+    ],
+)
+def test_department_spellings_normalise(raw):
+    assert normalise(raw).value == "11010519491231002X"
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("11010519491231002Y", "format"),
+        ("1101051949123100", "format"),
+        ("110105194912310021X", "format"),
+        ("11010519491331002X", "birth_date"),  # month 13
+        ("11010519490230002X", "birth_date"),  # 30 February
+        ("11010518001231002X", "birth_date"),  # before 1880
+        ("110105194912310021", "check_digit"),
+        ("", "format"),
+    ],
+)
+def test_invalid_numbers_name_the_defect(raw, code):
+    with pytest.raises(InvalidIdNumber) as err:
+        normalise(raw)
+    assert err.value.code == code
+
+
+def test_future_birth_date_is_refused():
+    first17 = "110105" + f"{date.today().year + 1}0101" + "001"
+    with pytest.raises(InvalidIdNumber) as err:
+        normalise(first17 + idnumber.check_character(first17))
+    assert err.value.code == "birth_date"
+
+
+def test_fifteen_digit_numbers_upgrade_only_when_allowed():
+    old = "110105491231002"
+    with pytest.raises(InvalidIdNumber):
+        normalise(old)
+    assert normalise(old, allow_15=True).value == "11010519491231002X"
+
+
+def test_sex_from_sequence():
+    first17 = "52990119800517013"
+    assert normalise(first17 + idnumber.check_character(first17)).sex == "male"
+
+
+def test_mask_keeps_first_six_and_last_four():
+    assert idnumber.mask("11010519491231002X") == "110105********002X"
+    assert idnumber.mask("123") == "***"
+
+
+def test_keyed_hash_depends_on_key():
+    a = idnumber.keyed_hash("11010519491231002X", b"k1")
+    assert a == idnumber.keyed_hash("11010519491231002X", b"k1")
+    assert a != idnumber.keyed_hash("11010519491231002X", b"k2")
+    assert len(a) == 32
