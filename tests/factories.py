@@ -73,3 +73,11 @@ def household(region: str = VILLAGE, members: list[dict] | None = None, **kw) ->
     }
     body.update(kw)
     return body
+
+
+def code_of(response) -> str:
+    """The most specific problem code: the first field error's for a 422, else the problem's."""
+    body = response.json()
+    if response.status_code == 422 and body.get("errors"):
+        return body["errors"][0]["code"]
+    return body["code"]

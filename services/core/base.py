@@ -69,7 +69,7 @@ class Versioned:
     def __mapper_args__(cls) -> dict[str, Any]:
         # SQLAlchemy adds "AND version = :old" to every UPDATE and raises StaleDataError
         # when another transaction changed the row first.
-        return {"version_id_col": cls.__table__.c.version}
+        return {"version_id_col": cls.__table__.c.version, "eager_defaults": True}
 
 
 def bigint_pk() -> Mapped[int]:

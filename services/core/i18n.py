@@ -101,6 +101,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "household_no_taken": ("Household number {household_no} is already used.", "户编号 {household_no} 已被使用。"),
     "household_dissolved": ("Household {id} has been dissolved and cannot change.", "户 {id} 已注销，不能再修改。"),
     "person_not_found": ("There is no person {id} you can see.", "人员 {id} 不存在或不在您的权限范围内。"),
+    "person_id_number_not_found": (
+        "No person with this ID number is registered in your regions.",
+        "您的权限范围内没有该身份证号码的人员。",
+    ),
     "person_not_member": ("Person {id} is not a current member of household {household_id}.", "人员 {id} 不是户 {household_id} 的现有成员。"),
     "person_deceased": ("Person {id} is recorded as deceased.", "人员 {id} 已登记死亡。"),
     "one_head": ("A household has exactly one head (relation 'head').", "一户有且只有一名户主（relation 为 head）。"),

@@ -103,7 +103,7 @@ def person_lookup_statement(id_hash):
 async def person_by_id_number(session: AsyncSession, number: str, key: bytes) -> tuple[int, int, str]:
     row = (await session.execute(person_lookup_statement(idnumber.keyed_hash(number, key)))).first()
     if row is None:
-        raise NotFound("person_not_found", field="id_number", id=idnumber.mask(number))
+        raise NotFound("person_id_number_not_found", field="id_number")
     return row[0], row[1], row[2]
 
 

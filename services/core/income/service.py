@@ -41,7 +41,7 @@ async def _living_members(session: AsyncSession, household_id: int) -> int:
 def _apply(record: IncomeRecord, data: IncomeFields, members: int, settings: Settings) -> None:
     for name in (*rules.PARTS, "production_costs", "eligible_spending"):
         setattr(record, name, getattr(data, name))
-    record.details = {part: {k: str(v) for k, v in items.items()} for part, items in data.details.items()}
+    record.details = {part: {k: str(rules.yuan(v)) for k, v in items.items()} for part, items in data.details.items()}
     record.member_count = members
     record.net_income = rules.net_income(_figures(data), deduct_eligible_spending=settings.income.deduct_eligible_spending)
     record.per_capita_net = rules.per_capita(record.net_income, members)

@@ -1,0 +1,487 @@
+"""Read-path benchmark: our API against a bare Starlette + asyncpg endpoint, side by side.
+
+    .venv/bin/python -m benchmarks [--persons N] [--seconds S] [--warmup W]
+                                   [--concurrency C] [--only household|lookup]
+
+With the demo county loaded (``--persons``, default 1,000,000) it measures, under C
+concurrent keep-alive clients, two reads of our API (uvicorn, uvloop, httptools, one
+worker) and the same reads from ``benchmarks/bare_app.py``, which runs the byte-identical
+SQL on the same database, one right after the other:
+
+* household: ``GET /api/v1/households/{id}``  vs  ``GET /households/{id}``
+* lookup:    ``POST /api/v1/persons/lookup``  vs  ``POST /persons/lookup`` (same JSON body)
+
+and prints requests/s, p50/p99 latency and errors, the throughput ratio ours/bare and
+PASS/FAIL against the targets (ratio >= 0.5, our p99 < 50 ms). The figures are also
+written to ``benchmarks/results/latest.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import platform
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
+BENCH_DB = "guardline_bench"
+PREFIX = "529901"  # the demo county; the caller's region scope
+SAMPLE = 20_000
+SEED = 2026
+TARGET_RATIO = 0.5
+TARGET_P99_MS = 50.0
+
+SCENARIOS = {
+    "household": {
+        "title": "GET one household",
+        "ours": {"kind": "get", "path": "/api/v1/households/{}"},
+        "bare": {"kind": "get", "path": "/households/{}"},
+        "values": "household_ids",
+    },
+    "lookup": {
+        "title": "look up a person by ID number",
+        "ours": {"kind": "post", "path": "/api/v1/persons/lookup", "body_field": "id_number"},
+        "bare": {"kind": "post", "path": "/persons/lookup", "body_field": "id_number"},
+        "values": "id_numbers",
+    },
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--persons", type=int, default=1_000_000, help="persons in the demo county (1,000,000)")
+    parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per run (15)")
+    parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds before each run (3)")
+    parser.add_argument("--concurrency", type=int, default=32, help="concurrent keep-alive clients (32)")
+    parser.add_argument("--only", choices=sorted(SCENARIOS), help="run one scenario")
+    args = parser.parse_args(argv)
+    if args.persons < 100 or args.seconds <= 0 or args.warmup < 0 or args.concurrency < 1:
+        parser.error("need --persons >= 100, --seconds > 0, --warmup >= 0, --concurrency >= 1")
+    return args
+
+
+# ---- database ---------------------------------------------------------------------------
+
+def plain_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def prepare_database(settings, persons: int) -> str:
+    """Start (or join) the embedded server, and make sure the bench database holds at least
+    ``persons`` persons; when it holds fewer it is recreated, migrated and loaded."""
+    from services.core.db import embedded_url
+    from services.core.migrate import upgrade
+
+    url = embedded_url(settings.data_dir, BENCH_DB)
+    upgrade(url)
+    have = asyncio.run(_count_persons(url))
+    if have >= persons:
+        print(f"database {BENCH_DB}: {have:,} persons already loaded")
+        return url
+    print(f"database {BENCH_DB}: {have:,} persons, {persons:,} wanted: recreating and loading "
+          f"(about a minute or two for 1,000,000) ...", flush=True)
+    asyncio.run(_recreate(url))
+    upgrade(url)
+    started = time.perf_counter()
+    summary = asyncio.run(_load(url, settings, persons))
+    print(f"loaded in {time.perf_counter() - started:.1f} s: {summary}", flush=True)
+    return url
+
+
+async def _count_persons(url: str) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(plain_dsn(url))
+    try:
+        return await conn.fetchval("SELECT count(*) FROM persons")
+    finally:
+        await conn.close()
+
+
+async def _recreate(url: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(plain_dsn(url).replace(f"/{BENCH_DB}?", "/postgres?", 1))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    finally:
+        await conn.close()
+
+
+async def _load(url: str, settings, persons: int) -> dict:
+    try:
+        from services.core.demo.loader import load_demo
+    except ImportError:
+        from benchmarks._synthetic import load_synthetic as load_demo
+
+        print("  services.core.demo.loader is not available: loading synthetic stand-in data")
+    return await load_demo(url, settings, persons=persons, seed=SEED, progress=lambda *a: print(*a, flush=True))
+
+
+async def sample(url: str) -> dict:
+    """Random household ids and ID numbers of the county, and some facts about the data."""
+    import asyncpg
+
+    conn = await asyncpg.connect(plain_dsn(url))
+    try:
+        await conn.execute(f"SELECT setseed({SEED / 10_000})")
+        scope = "region_code >= $1 AND region_code < $1 || ':'"
+        household_ids = [r[0] for r in await conn.fetch(
+            f"SELECT id FROM households WHERE {scope} ORDER BY random() LIMIT {SAMPLE}", PREFIX)]
+        id_numbers = [r[0] for r in await conn.fetch(
+            f"SELECT id_number FROM persons WHERE {scope} ORDER BY random() LIMIT {SAMPLE}", PREFIX)]
+        facts = {
+            "persons": await conn.fetchval("SELECT count(*) FROM persons"),
+            "households": await conn.fetchval("SELECT count(*) FROM households"),
+            "postgresql": await conn.fetchval("SHOW server_version"),
+        }
+    finally:
+        await conn.close()
+    if not household_ids or not id_numbers:
+        raise SystemExit(f"no households or persons under region {PREFIX} in {BENCH_DB}")
+    rng = random.Random(SEED)
+    rng.shuffle(household_ids)
+    rng.shuffle(id_numbers)
+    return {"household_ids": household_ids, "id_numbers": id_numbers, **facts}
+
+
+# ---- the SQL, exactly as the ORM runs it --------------------------------------------------
+
+def compiled_statements() -> dict:
+    """SQL text and positional parameters of both reads, compiled from the service's own
+    statements with the region filter of the scope, for the bare app."""
+    from sqlalchemy import bindparam
+    from sqlalchemy.dialects.postgresql.asyncpg import dialect
+
+    import services.core.models  # noqa: F401 - every mapper configured
+    from services.core.households.service import household_detail_statement, person_lookup_statement
+    from services.core.scope import limit_to
+
+    out = {}
+    for name, statement, slot_name in (
+        ("household", household_detail_statement(bindparam("bench_household_id")), "bench_household_id"),
+        ("lookup", person_lookup_statement(bindparam("bench_id_hash")), "bench_id_hash"),
+    ):
+        compiled = limit_to(statement, PREFIX).compile(dialect=dialect())
+        order = list(compiled.positiontup)
+        params = [compiled.params[key] for key in order]
+        slot = order.index(slot_name)
+        params[slot] = None
+        for value in params:
+            if not (value is None or isinstance(value, (str, int))):
+                raise TypeError(f"unexpected literal parameter {value!r} in the {name} statement")
+        out[name] = {"sql": compiled.string, "params": params, "slot": slot}
+    return out
+
+
+async def orm_executions(url: str, settings, household_id: int, id_number: str) -> dict:
+    """What the ORM really sends for the two reads (statement text and parameters)."""
+    from sqlalchemy import event
+
+    from services.core.db import Database, create_engine
+    from services.core.households import service
+    from services.core.scope import bind_scope
+
+    engine = create_engine(url, settings, "bench-verify")
+    seen: list[tuple[str, tuple]] = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement, tuple(parameters)))
+
+    db = Database(engine)
+    try:
+        async with db.session(readonly=True) as session:
+            bind_scope(session, PREFIX)
+            await service.household_detail(session, household_id)
+        household = seen[-1]
+        async with db.session() as session:
+            bind_scope(session, PREFIX)
+            await service.person_by_id_number(session, id_number, settings.id_hash_key)
+            await session.rollback()
+        lookup = next(s for s in reversed(seen) if "persons.id_hash" in s[0])
+    finally:
+        await db.dispose()
+    return {"household": household, "lookup": lookup}
+
+
+def verify_sql(statements: dict, orm: dict, household_id: int, id_hash: bytes) -> None:
+    for name, value in (("household", household_id), ("lookup", id_hash)):
+        ours = statements[name]
+        params = list(ours["params"])
+        params[ours["slot"]] = value
+        sql, orm_params = orm[name]
+        if sql != ours["sql"] or list(orm_params) != params:
+            raise SystemExit(f"the {name} SQL compiled for the bare app differs from what the ORM runs:\n"
+                             f"ORM:  {sql}\n      {orm_params}\nbare: {ours['sql']}\n      {params}")
+    print("SQL check: the bare app runs byte-identical SQL with the same parameters as the ORM")
+
+
+# ---- processes --------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, name: str, target: list[str], env: dict, logdir: Path):
+        self.name = name
+        self.port = free_port()
+        self.log_path = logdir / f"{name}.log"
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", *target, "--host", "127.0.0.1", "--port", str(self.port),
+             "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"],
+            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def get(self, path: str, headers: dict | None = None, body: bytes | None = None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request("POST" if body is not None else "GET", path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            conn.close()
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"{self.name} server exited (code {self.proc.returncode}):\n{self.log_tail()}")
+            try:
+                if self.get("/healthz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise SystemExit(f"{self.name} server did not answer /healthz in {timeout:.0f} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+        self._log.close()
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    except ProcessLookupError:
+        pass
+
+
+def run_load(config: dict, workdir: Path, children: list) -> dict:
+    path = workdir / f"load-{config['app']}-{config['scenario']}.json"
+    path.write_text(json.dumps(config))
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.loadgen", str(path)], cwd=ROOT,
+                            stdout=subprocess.PIPE, start_new_session=True)
+    children.append(proc)
+    try:
+        out, _ = proc.communicate(timeout=config["warmup"] + config["seconds"] + 60)
+    finally:
+        stop_process(proc)
+    if proc.returncode != 0:
+        raise SystemExit(f"load generator failed (exit {proc.returncode})")
+    return json.loads(out)
+
+
+def postmaster_pid(url: str) -> int | None:
+    host = parse_qs(urlparse(url).query).get("host", [None])[0]
+    try:
+        return int((Path(host) / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError, TypeError):
+        return None
+
+
+# ---- checks and output --------------------------------------------------------------------
+
+def compare_responses(ours: Server, bare: Server, token: str, data: dict) -> list[str]:
+    """The two apps must answer the same bodies and ETags (a few samples of each read)."""
+    problems = []
+    auth = {"Authorization": f"Bearer {token}"}
+    for hid in data["household_ids"][:5]:
+        a = ours.get(f"/api/v1/households/{hid}", auth)
+        b = bare.get(f"/households/{hid}")
+        if a[0] != 200 or (a[0], a[1].get("etag"), a[2]) != (b[0], b[1].get("etag"), b[2]):
+            problems.append(f"household {hid}: ours {a[0]} {a[1].get('etag')}, bare {b[0]} {b[1].get('etag')}")
+    for number in data["id_numbers"][:5]:
+        body = json.dumps({"id_number": number}).encode()
+        headers = {**auth, "Content-Type": "application/json"}
+        a = ours.get("/api/v1/persons/lookup", headers, body)
+        b = bare.get("/persons/lookup", {"Content-Type": "application/json"}, body)
+        if a[0] != 200 or (a[0], a[1].get("etag"), a[2]) != (b[0], b[1].get("etag"), b[2]):
+            problems.append(f"lookup {number[:6]}…: ours {a[0]} {a[1].get('etag')}, bare {b[0]} {b[1].get('etag')}")
+    missing = (ours.get(f"/api/v1/households/{2**62}", auth)[0], bare.get(f"/households/{2**62}")[0])
+    if missing != (404, 404):
+        problems.append(f"missing household: ours {missing[0]}, bare {missing[1]}")
+    return problems
+
+
+def fmt(value, spec: str = ".1f") -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def per_request_us(result: dict, key: str):
+    cpu = result.get(key)
+    return None if cpu is None or not result["requests"] else cpu / result["requests"] * 1e6
+
+
+def print_table(rows: list[dict], meta: dict) -> None:
+    print()
+    print(f"Results — {meta['persons']:,} persons, {meta['households']:,} households, "
+          f"{meta['concurrency']} clients, {meta['seconds']:g} s per run after {meta['warmup']:g} s warm-up, "
+          f"{meta['cpus']} CPUs, PostgreSQL {meta['postgresql']}")
+    header = (f"{'scenario':<10} {'app':<5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+              f"{'errors':>7} {'app CPU µs/req':>15} {'db CPU µs/req':>14}")
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        for app in ("ours", "bare"):
+            r = row[app]
+            print(f"{row['scenario']:<10} {app:<5} {r['rps']:>8.0f} {fmt(r['p50_ms']):>8} {fmt(r['p99_ms']):>8} "
+                  f"{fmt(r['max_ms']):>8} {r['errors']:>7} {fmt(per_request_us(r, 'server_cpu_s'), '.0f'):>15} "
+                  f"{fmt(per_request_us(r, 'db_cpu_s'), '.0f'):>14}")
+        v = row["verdict"]
+        print(f"{'':<10} ours/bare throughput {fmt(v['ratio'], '.2f')} (target ≥ {TARGET_RATIO}) "
+              f"{'PASS' if v['ratio_ok'] else 'FAIL'}; ours p99 {fmt(row['ours']['p99_ms'])} ms "
+              f"(target < {TARGET_P99_MS:g} ms) {'PASS' if v['p99_ok'] else 'FAIL'}; "
+              f"errors {'none' if v['no_errors'] else 'YES'} → {'PASS' if v['pass'] else 'FAIL'}")
+        print("-" * len(header))
+    overall = all(row["verdict"]["pass"] for row in rows)
+    print(f"overall: {'PASS' if overall else 'FAIL'}   (written to {RESULTS.relative_to(ROOT)})")
+
+
+def verdict(ours: dict, bare: dict) -> dict:
+    ratio = ours["rps"] / bare["rps"] if bare["rps"] else None
+    ratio_ok = ratio is not None and ratio >= TARGET_RATIO
+    p99_ok = ours["p99_ms"] is not None and ours["p99_ms"] < TARGET_P99_MS
+    no_errors = ours["errors"] == 0 and bare["errors"] == 0
+    return {"ratio": ratio, "ratio_ok": ratio_ok, "p99_ok": p99_ok, "no_errors": no_errors,
+            "pass": ratio_ok and p99_ok and no_errors}
+
+
+# ---- main ---------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.chdir(ROOT)
+    os.environ["GUARDLINE_ENV"] = "development"
+    os.environ.pop("GUARDLINE_DATABASE_URL", None)
+
+    from services.core.accounts.roles import Role
+    from services.core.accounts.security import Caller, issue_token
+    from services.core.idnumber import keyed_hash
+    from services.core.settings import Settings
+
+    settings = Settings(env="development", database_url=None)
+    url = prepare_database(settings, args.persons)
+    os.environ["GUARDLINE_DATABASE_URL"] = url
+    settings = Settings(env="development", database_url=url)
+
+    data = asyncio.run(sample(url))
+    statements = compiled_statements()
+    orm = asyncio.run(orm_executions(url, settings, data["household_ids"][0], data["id_numbers"][0]))
+    verify_sql(statements, orm, data["household_ids"][0], keyed_hash(data["id_numbers"][0], settings.id_hash_key))
+
+    pool_max = settings.db_pool_size + settings.db_max_overflow
+    names = [args.only] if args.only else list(SCENARIOS)
+    servers: list[Server] = []
+    children: list[subprocess.Popen] = []
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="guardline-bench-") as tmp:
+        workdir = Path(tmp)
+        bare_config = workdir / "bare.json"
+        bare_config.write_text(json.dumps({
+            "dsn": plain_dsn(url),
+            "id_hash_key": settings.data_protection.id_hash_key.get_secret_value(),
+            # Same pool bounds and session settings as the API's engine.
+            "pool_min": settings.db_pool_size,
+            "pool_max": pool_max,
+            "server_settings": {"application_name": "guardline-bench-bare", "timezone": "Asia/Shanghai"},
+            **statements,
+        }))
+        env = {**os.environ, "GUARDLINE_ENV": "development", "GUARDLINE_DATABASE_URL": url,
+               "GUARDLINE_BENCH_BARE_CONFIG": str(bare_config), "PYTHONUNBUFFERED": "1"}
+        try:
+            ours = Server("ours", ["--factory", "services.api.app:create_app"], env, workdir)
+            servers.append(ours)
+            bare = Server("bare", ["benchmarks.bare_app:app"], env, workdir)
+            servers.append(bare)
+            ours.wait_healthy()
+            bare.wait_healthy()
+            token, _ = issue_token(settings, Caller(1, "county_staff.county", Role.county_staff, PREFIX))
+            problems = compare_responses(ours, bare, token, data)
+            if problems:
+                print("WARNING: the two apps answer differently:\n  " + "\n  ".join(problems))
+            else:
+                print("response check: both apps answer identical bodies and ETags")
+            pg_pid = postmaster_pid(url)
+            for name in names:
+                scenario = SCENARIOS[name]
+                row = {"scenario": name, "title": scenario["title"]}
+                for app, server in (("ours", ours), ("bare", bare)):
+                    print(f"{name}: {app} … ({args.warmup:g} s warm-up + {args.seconds:g} s)", flush=True)
+                    result = run_load({
+                        "scenario": name, "app": app, "port": server.port,
+                        "token": token, "values": data[scenario["values"]],
+                        "concurrency": args.concurrency, "warmup": args.warmup, "seconds": args.seconds,
+                        "server_pid": server.proc.pid, "postmaster_pid": pg_pid, **scenario[app],
+                    }, workdir, children)
+                    print(f"  {result['rps']:.0f} req/s, p50 {fmt(result['p50_ms'])} ms, "
+                          f"p99 {fmt(result['p99_ms'])} ms, errors {result['errors']}"
+                          + (f" {result['statuses']} {result['failures']}" if result["errors"] else ""),
+                          flush=True)
+                    row[app] = result
+                row["verdict"] = verdict(row["ours"], row["bare"])
+                rows.append(row)
+        except KeyboardInterrupt:
+            print("\ninterrupted: stopping the servers")
+            return 130
+        finally:
+            for proc in children:
+                stop_process(proc)
+            for server in servers:
+                server.stop()
+
+    meta = {
+        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "persons": data["persons"], "households": data["households"], "postgresql": data["postgresql"],
+        "concurrency": args.concurrency, "seconds": args.seconds, "warmup": args.warmup,
+        "cpus": os.cpu_count(), "python": platform.python_version(), "sample": SAMPLE,
+        "targets": {"throughput_ratio_min": TARGET_RATIO, "ours_p99_ms_max": TARGET_P99_MS},
+        "response_check": problems or "identical",
+    }
+    print_table(rows, meta)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"meta": meta, "scenarios": rows}, indent=2, ensure_ascii=False) + "\n")
+    return 0  # a benchmark reports; FAIL is in the table and the JSON, not the exit code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
