@@ -102,7 +102,8 @@ QUARTER_SHARES = (
     (250, 250, 250, 250), (250, 250, 250, 250), (250, 250, 250, 250), (0, 500, 0, 500), (0, 300, 700, 0),
     (250, 250, 250, 250),
 )
-EVEN = (250, 250, 250, 250)
+_ITEM_KEYS = tuple(f'"{name}": "' for name in ITEMS)
+_PART_KEYS = tuple(f'"{name}": {{' for name in PARTS)
 
 CRITICISED_LINE = 710_000  # fen: households below 7,100 yuan last year "should have been monitored" [003]
 
@@ -272,15 +273,15 @@ class DemoGenerator:
 
         x = r()
         if x < 0.25:
-            category, previous = Category.lifted_out.value, None
+            category, previous = _LIFTED, None
         elif x < 0.28:
-            category = Category.monitored.value
-            previous = Category.lifted_out.value if r() < 0.65 else Category.ordinary.value
+            category = _MONITORED
+            previous = _LIFTED if r() < 0.65 else _ORDINARY
         else:
-            category, previous = Category.ordinary.value, None
-        poor = category != Category.ordinary.value
+            category, previous = _ORDINARY, None
+        poor = category != _ORDINARY
         # How much more often illness and disability occur than in ordinary households.
-        frailty = 1.0 if not poor else (1.7 if category == Category.lifted_out.value else 3.0)
+        frailty = 1.0 if not poor else (1.7 if category == _LIFTED else 3.0)
 
         members = self._composition(size, v_index)
         people = [self._person(m, village, poor, frailty) for m in members]
@@ -289,8 +290,8 @@ class DemoGenerator:
         # ---- flags --------------------------------------------------------------------
         flags = []
         site = None
-        if (category == Category.lifted_out.value or previous == Category.lifted_out.value) and r() < 0.05:
-            flags.append(Flag.relocated.value)
+        if (category == _LIFTED or previous == _LIFTED) and r() < 0.05:
+            flags.append(_F_RELOCATED)
             site = self._sites[int(r() * len(self._sites))]
         nobody_works = all(p.labour in _NO_LABOUR for p in people)
         ill = any(p.health == _SERIOUS for p in people)
@@ -304,23 +305,23 @@ class DemoGenerator:
         elif size == 2 and nobody_works:
             tekun = r() < 0.04
         if tekun:
-            flags.append(Flag.tekun.value)
+            flags.append(_F_TEKUN)
         else:
-            p_dibao = 0.15 if category == Category.lifted_out.value else (0.35 if poor else 0.022)
+            p_dibao = 0.15 if category == _LIFTED else (0.35 if poor else 0.022)
             if nobody_works:
                 p_dibao *= 2.2
             if ill or disabled:
                 p_dibao *= 1.5
             if r() < p_dibao:
-                flags.append(Flag.dibao.value)
+                flags.append(_F_DIBAO)
         if disabled:
-            flags.append(Flag.disabled.value)
+            flags.append(_F_DISABLED)
         if ill:
-            flags.append(Flag.serious_illness.value)
+            flags.append(_F_SERIOUS)
         able = any(p.able for p in people)
         employed = any(p.employment != _NONE_EMPLOYMENT for p in people)
         if able and not employed:
-            flags.append(Flag.zero_employment.value)
+            flags.append(_F_ZERO)
 
         # ---- income -------------------------------------------------------------------
         self._income(batch, hid, village.code, category, people, flags)
@@ -690,17 +691,17 @@ class DemoGenerator:
             return (lo + int(r() * (hi - lo + 1))) * 100
 
         # Last year's per-capita net income the household is drawn towards (yuan).
-        if category == Category.lifted_out.value:
+        if category == _LIFTED:
             if r() < 0.045:
                 target = 5300 + r() * 1750  # below 7,100 and not monitored: the criticised case
             else:
                 target = min(26000.0, max(7200.0, rng.lognormvariate(9.29, 0.22)))  # median ≈ 10,800
-        elif category == Category.monitored.value:
+        elif category == _MONITORED:
             target = 5000 + r() * 4000 if r() < 0.85 else 9000 + r() * 3500
         else:
             target = min(36000.0, max(8200.0, rng.lognormvariate(9.53, 0.24)))  # median ≈ 13,800
         target_net = int(target * 100) * n
-        poor = category != Category.ordinary.value
+        poor = category != _ORDINARY
 
         y = [0] * len(ITEMS)
         # transfers that do not depend on the household's effort
@@ -709,9 +710,9 @@ class DemoGenerator:
                 y[PENSIONS] += amount(1560, 2400)  # 城乡居民基础养老金, ~130–200 yuan a month
             if p.health == _DISABLED:
                 y[OTHER_TRANSFERS] += amount(600, 1320)  # 残疾人两项补贴
-        if Flag.dibao.value in flags:
+        if _F_DIBAO in flags:
             y[DIBAO] = amount(2400, 4300) * n
-        if Flag.tekun.value in flags:
+        if _F_TEKUN in flags:
             y[TEKUN] = amount(7200, 9800) * n
         fixed = y[PENSIONS] + y[OTHER_TRANSFERS] + y[DIBAO] + y[TEKUN]
         # discretionary parts: scaled down when the target is low
@@ -798,52 +799,64 @@ class DemoGenerator:
         growth = 960 + int(r() * 140) if not poor else 980 + int(r() * 160)  # this year vs last, per mille
         nz = [i for i, v in enumerate(y) if v]
         deduct = self.deduct_eligible_spending
+        # (part, [(item, '"item": "')]) of the items this household has, in part order
+        groups: list[tuple[int, list[tuple[int, str]]]] = []
+        for i in nz:
+            part = PART_OF_ITEM[i]
+            if not groups or groups[-1][0] != part:
+                groups.append((part, []))
+            groups[-1][1].append((i, _ITEM_KEYS[i]))
+        records = batch.income_records
         for year, quarters in ((self.last_year, 4), (self.this_year, self.quarters_this_year)):
             if quarters == 0:
                 continue
-            if year == self.this_year:
-                yearly = {i: y[i] * growth // 1000 for i in nz}
-                spend_year = spending * growth // 1000
-            else:
-                yearly = {i: y[i] for i in nz}
-                spend_year = spending
+            factor = growth if year == self.this_year else 1000
+            by_item = {}
+            for i in nz:
+                total = y[i] * factor // 1000
+                shares = QUARTER_SHARES[i]
+                vals = [total * shares[q] // 1000 for q in range(quarters)]
+                if quarters == 4:  # the year's amount exactly
+                    vals[3] = total - vals[0] - vals[1] - vals[2]
+                by_item[i] = vals
+            spend_total = spending * factor // 1000
+            spends = [spend_total // 4] * quarters
+            if quarters == 4:
+                spends[3] = spend_total - 3 * spends[0]
             sums = [0, 0, 0, 0]
-            cost_sum = spend_sum = net_sum = 0
-            taken = dict.fromkeys(nz, 0)
-            spend_taken = 0
+            cost_sum = net_sum = 0
             for q in range(quarters):
                 parts = [0, 0, 0, 0]
-                detail_parts: list[list[str]] = [[], [], [], []]
-                last = q == 3
-                for i in nz:
-                    v = yearly[i] - taken[i] if last else yearly[i] * QUARTER_SHARES[i][q] // 1000
-                    if v:
-                        taken[i] += v
-                        part = PART_OF_ITEM[i]
-                        parts[part] += v
-                        detail_parts[part].append(f'"{ITEMS[i]}": "{fen_text(v)}"')
-                spend = spend_year - spend_taken if last else spend_year * EVEN[q] // 1000
-                spend_taken += spend
+                chunks = []
+                for part, items in groups:
+                    inner = []
+                    subtotal = 0
+                    for i, key in items:
+                        v = by_item[i][q]
+                        if v:
+                            subtotal += v
+                            inner.append(f'{key}{v // 100}.{v % 100:02d}"')
+                    if inner:
+                        parts[part] = subtotal
+                        chunks.append(_PART_KEYS[part] + ", ".join(inner) + "}")
                 costs = parts[1] * cost_ratio // 1000
                 net = parts[0] + parts[1] + parts[2] + parts[3] - costs
                 if deduct:
-                    net -= spend
-                details = "{" + ", ".join(
-                    f'"{PARTS[k]}": {{{", ".join(d)}}}' for k, d in enumerate(detail_parts) if d
-                ) + "}"
+                    net -= spends[q]
                 rid = self.next_income_id
-                self.next_income_id += 1
-                batch.income_records.append((
-                    rid, hid, region, year, q + 1, parts[0], parts[1], parts[2], parts[3], details, costs, spend,
-                    n, net, per_capita_fen(net, n), 1,
+                self.next_income_id = rid + 1
+                records.append((
+                    rid, hid, region, year, q + 1, parts[0], parts[1], parts[2], parts[3],
+                    "{" + ", ".join(chunks) + "}", costs, spends[q], n, net, per_capita_fen(net, n), 1,
                 ))
-                for k in range(4):
-                    sums[k] += parts[k]
+                sums[0] += parts[0]
+                sums[1] += parts[1]
+                sums[2] += parts[2]
+                sums[3] += parts[3]
                 cost_sum += costs
-                spend_sum += spend
                 net_sum += net
             batch.income_years.append((
-                hid, year, region, quarters, sums[0], sums[1], sums[2], sums[3], cost_sum, spend_sum, n,
+                hid, year, region, quarters, sums[0], sums[1], sums[2], sums[3], cost_sum, sum(spends), n,
                 net_sum, per_capita_fen(net_sum, n),
             ))
 
@@ -851,8 +864,8 @@ class DemoGenerator:
 
     def _guarantees(self, hid: int, region: str, category: str, people: list["_P"]) -> tuple:
         r = self.rng.random
-        poor = category != Category.ordinary.value
-        monitored = category == Category.monitored.value
+        poor = category != _ORDINARY
+        monitored = category == _MONITORED
         compulsory = [p for p in people if 6 <= p.age <= 15]
         if not compulsory:
             education = _NA
@@ -920,6 +933,10 @@ _NONE_EMPLOYMENT, _LOCAL, _MIGRANT, _PWP, _SELF = (
     Employment.none.value, Employment.local.value, Employment.migrant.value,
     Employment.public_welfare_post.value, Employment.self_employed.value,
 )
+_LIFTED, _MONITORED, _ORDINARY = Category.lifted_out.value, Category.monitored.value, Category.ordinary.value
+_F_RELOCATED, _F_DIBAO, _F_TEKUN, _F_DISABLED, _F_SERIOUS, _F_ZERO = (f.value for f in (
+    Flag.relocated, Flag.dibao, Flag.tekun, Flag.disabled, Flag.serious_illness, Flag.zero_employment,
+))
 _ALIVE = PersonStatus.alive.value
 _ACTIVE = HouseholdStatus.active.value
 _REGISTERED = MembershipChange.registered.value

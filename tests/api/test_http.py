@@ -1,0 +1,75 @@
+"""Protocol-level behaviour: problem details, body cap, request ids, probes, offline docs."""
+import re
+
+from tests.factories import household
+
+
+async def test_unknown_route_and_method_are_problems(client, auth):
+    r = await client.get("/api/v1/nothing-here", headers=auth("county_staff.county"))
+    assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["code"] == "route_not_found"
+    r = await client.delete("/api/v1/households", headers=auth("county_staff.county"))
+    assert r.status_code == 405 and r.json()["code"] == "method_not_allowed"
+
+
+async def test_malformed_json_names_the_body(client, auth):
+    r = await client.post("/api/v1/households", content=b'{"region_code": ', headers={
+        **auth("village_staff.village"), "Content-Type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["code"] == "json_invalid"
+
+
+async def test_oversized_body_is_413(client, auth, settings):
+    big = household(address="x" * (settings.max_body_bytes + 10))
+    r = await client.post("/api/v1/households", json=big, headers=auth("village_staff.village"))
+    assert r.status_code == 413
+    assert r.json()["code"] == "payload_too_large"
+    r = await client.post("/api/v1/households", json=big,
+                          headers={**auth("village_staff.village"), "Accept-Language": "zh"})
+    assert "字节" in r.json()["detail"]
+
+
+async def test_request_id_is_echoed_or_made(client):
+    r = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert r.headers["x-request-id"] == "abc-123"
+    r = await client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert re.fullmatch(r"[0-9a-f]{32}", r.headers["x-request-id"])
+
+
+async def test_probes(client):
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    assert (await client.get("/readyz")).json() == {"status": "ready"}
+
+
+async def test_readyz_reports_an_unreachable_database(settings):
+    import httpx
+    from services.api.app import create_app
+    from services.core.db import Database, create_engine
+
+    broken = Database(create_engine("postgresql+asyncpg://nobody@/nodb?host=/nonexistent", settings, "tests"))
+    app = create_app(settings, database=broken)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        r = await c.get("/readyz")
+    assert (r.status_code, r.json()["code"]) == (503, "service_unavailable")
+    assert "nonexistent" not in r.text
+    await broken.dispose()
+
+
+async def test_docs_load_nothing_from_the_internet(client):
+    page = await client.get("/docs")
+    assert page.status_code == 200
+    urls = re.findall(r'(?:src|href)=["\']([^"\']+)', page.text) + re.findall(r"url: ?'([^']+)'", page.text)
+    assert urls, page.text
+    assert all(u.startswith("/") for u in urls), urls
+    assert "http://" not in page.text and "https://" not in page.text.replace("https://swagger.io", "")
+    for asset in ("/docs-static/swagger-ui-bundle.js", "/docs-static/swagger-ui.css"):
+        r = await client.get(asset)
+        assert r.status_code == 200 and len(r.content) > 10_000, asset
+    spec = await client.get("/openapi.json")
+    assert spec.status_code == 200 and "OAuth2PasswordBearer" in spec.text
+
+
+async def test_errors_never_leak_internals(client, auth):
+    r = await client.get("/api/v1/households/1", headers=auth("county_staff.county"))
+    for word in ("Traceback", "SELECT", "sqlalchemy", "asyncpg"):
+        assert word not in r.text
