@@ -799,26 +799,31 @@ class DemoGenerator:
         growth = 960 + int(r() * 140) if not poor else 980 + int(r() * 160)  # this year vs last, per mille
         nz = [i for i, v in enumerate(y) if v]
         deduct = self.deduct_eligible_spending
-        # (part, [(item, '"item": "')]) of the items this household has, in part order
-        groups: list[tuple[int, list[tuple[int, str]]]] = []
-        for i in nz:
-            part = PART_OF_ITEM[i]
-            if not groups or groups[-1][0] != part:
-                groups.append((part, []))
-            groups[-1][1].append((i, _ITEM_KEYS[i]))
         records = batch.income_records
+        next_id = self.next_income_id
+        half = 2 * n
         for year, quarters in ((self.last_year, 4), (self.this_year, self.quarters_this_year)):
             if quarters == 0:
                 continue
             factor = growth if year == self.this_year else 1000
-            by_item = {}
+            # (part, [(key, amount of each quarter)]) of the items this household has
+            groups: list[tuple[int, list]] = []
+            last_part = -1
             for i in nz:
                 total = y[i] * factor // 1000
                 shares = QUARTER_SHARES[i]
-                vals = [total * shares[q] // 1000 for q in range(quarters)]
-                if quarters == 4:  # the year's amount exactly
-                    vals[3] = total - vals[0] - vals[1] - vals[2]
-                by_item[i] = vals
+                if quarters == 4:  # the quarters add up to the year's amount exactly
+                    a = total * shares[0] // 1000
+                    b = total * shares[1] // 1000
+                    c = total * shares[2] // 1000
+                    vals = (a, b, c, total - a - b - c)
+                else:
+                    vals = [total * shares[q] // 1000 for q in range(quarters)]
+                part = PART_OF_ITEM[i]
+                if part != last_part:
+                    groups.append((part, []))
+                    last_part = part
+                groups[-1][1].append((_ITEM_KEYS[i], vals))
             spend_total = spending * factor // 1000
             spends = [spend_total // 4] * quarters
             if quarters == 4:
@@ -831,34 +836,33 @@ class DemoGenerator:
                 for part, items in groups:
                     inner = []
                     subtotal = 0
-                    for i, key in items:
-                        v = by_item[i][q]
+                    for key, vals in items:
+                        v = vals[q]
                         if v:
                             subtotal += v
                             inner.append(f'{key}{v // 100}.{v % 100:02d}"')
                     if inner:
                         parts[part] = subtotal
+                        sums[part] += subtotal
                         chunks.append(_PART_KEYS[part] + ", ".join(inner) + "}")
                 costs = parts[1] * cost_ratio // 1000
                 net = parts[0] + parts[1] + parts[2] + parts[3] - costs
                 if deduct:
                     net -= spends[q]
-                rid = self.next_income_id
-                self.next_income_id = rid + 1
+                # per-capita, rounded half-up (away from zero) like income.rules.per_capita
+                pc = (2 * net + n) // half if net >= 0 else -((n - 2 * net) // half)
                 records.append((
-                    rid, hid, region, year, q + 1, parts[0], parts[1], parts[2], parts[3],
-                    "{" + ", ".join(chunks) + "}", costs, spends[q], n, net, per_capita_fen(net, n), 1,
+                    next_id, hid, region, year, q + 1, parts[0], parts[1], parts[2], parts[3],
+                    "{" + ", ".join(chunks) + "}", costs, spends[q], n, net, pc, 1,
                 ))
-                sums[0] += parts[0]
-                sums[1] += parts[1]
-                sums[2] += parts[2]
-                sums[3] += parts[3]
+                next_id += 1
                 cost_sum += costs
                 net_sum += net
             batch.income_years.append((
                 hid, year, region, quarters, sums[0], sums[1], sums[2], sums[3], cost_sum, sum(spends), n,
                 net_sum, per_capita_fen(net_sum, n),
             ))
+        self.next_income_id = next_id
 
     # ---- guarantees --------------------------------------------------------------------
 

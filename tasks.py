@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Guardline's two set-up commands (and a few more), for a fresh machine with only Python.
+
+    python3 tasks.py demo     # the API with a demo county, docs at http://127.0.0.1:8000/docs
+    python3 tasks.py test     # the whole test suite (what CI runs)
+
+Also: ``bench`` (benchmark suite), ``openapi`` (regenerate openapi/openapi.json).
+The first run creates .venv/ and installs the project into it; later runs reuse it and
+reinstall only when pyproject.toml changes. Uses only the standard library.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".guardline-installed"
+
+
+def _python() -> Path:
+    return BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def bootstrap() -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"Guardline needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text().strip() == wanted and _python().exists():
+        return
+    if not _python().exists():
+        print("creating .venv …", flush=True)
+        try:
+            venv.EnvBuilder(with_pip=True).create(VENV)
+        except Exception as exc:  # e.g. Debian without python3-venv
+            sys.exit(f"could not create a virtual environment ({exc}); install the python3-venv package")
+    print("installing Guardline and its dependencies into .venv …", flush=True)
+    pip = [str(_python()), "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "install", "--upgrade", "pip"], check=False)
+    subprocess.run([*pip, "install", "-e", f"{ROOT}[test]"], check=True)
+    STAMP.write_text(wanted)
+
+
+def run(argv: list[str]) -> int:
+    return subprocess.call(argv, cwd=ROOT)
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    command = args[0] if args else "help"
+    rest = args[1:]
+    if command in ("help", "-h", "--help"):
+        print(__doc__)
+        return 0
+    bootstrap()
+    if command == "demo":
+        return run([str(BIN / "guardline"), "serve", "--demo", *rest])
+    if command == "test":
+        code = run([str(_python()), "-m", "pytest", *rest])
+        return 0 if code == 5 and rest else code  # 5: a filter selected no test
+    if command == "bench":
+        return run([str(_python()), "-m", "benchmarks", *rest])
+    if command == "openapi":
+        return run([str(BIN / "guardline"), "openapi", *rest])
+    if command == "guardline":
+        return run([str(BIN / "guardline"), *rest])
+    print(f"unknown command {command!r}\n{__doc__}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
