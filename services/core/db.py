@@ -48,14 +48,14 @@ def embedded_url(data_dir: Path, database: str = DEFAULT_DB_NAME) -> str:
     return f"postgresql+asyncpg://postgres@/{database}?host={host}"
 
 
-def resolve_database_url(settings: Settings, database: str = DEFAULT_DB_NAME) -> str:
+def resolve_database_url(settings: Settings, database: str | None = None) -> str:
     if settings.database_url:
         url = settings.database_url
         for plain in ("postgresql://", "postgres://"):
             if url.startswith(plain):
                 url = "postgresql+asyncpg://" + url[len(plain):]
         return url
-    return embedded_url(settings.data_dir, database)
+    return embedded_url(settings.data_dir, database or settings.database_name)
 
 
 def create_engine(url: str, settings: Settings, application_name: str) -> AsyncEngine:

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     # Empty: start (or join) an embedded PostgreSQL in ``data_dir``.
     database_url: str | None = None
     data_dir: Path = Path(".guardline")
+    # Database on the embedded server (ignored when database_url is set).
+    database_name: str = Field("guardline", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     db_pool_size: int = Field(10, ge=1)
     db_max_overflow: int = Field(10, ge=0)
     # Upper bound on a request body (bytes); larger bodies get 413.

@@ -21,6 +21,10 @@ async def run_once(settings: Settings) -> dict:
     db = Database(create_engine(resolve_database_url(settings), settings, "sync"))
     try:
         async with db.engine.connect() as conn:
+            migrated = (await conn.execute(text("SELECT to_regclass('alembic_version') IS NOT NULL"))).scalar_one()
+            if not migrated:
+                log.warning("the database is not migrated yet: run `guardline migrate` (or start the API)")
+                return {"schema": None, "households": None, "sources": []}
             version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one_or_none()
             households = (await conn.execute(text("SELECT count(*) FROM households"))).scalar_one()
         return {"schema": version, "households": households, "sources": []}
