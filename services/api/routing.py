@@ -57,7 +57,7 @@ class GuardlineRoute(APIRoute):
                     return replay.response
                 except StaleDataError:
                     await session.rollback()
-                    raise PreconditionFailed(current="?") from None
+                    raise PreconditionFailed("changed_concurrently", field="If-Match") from None
                 except IntegrityError as exc:
                     await session.rollback()
                     conflict = _conflict_from(exc)

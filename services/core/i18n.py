@@ -21,6 +21,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The resource has changed since you read it (ETag {current}); read it again and retry.",
         "该记录在您读取后已被修改（当前 ETag {current}），请重新读取后再提交。",
     ),
+    "changed_concurrently": (
+        "Someone else changed this record at the same moment; read it again and retry.",
+        "该记录刚被他人同时修改，请重新读取后再提交。",
+    ),
     "precondition_required": (
         "This update needs an If-Match header with the resource's ETag.",
         "修改操作需要携带 If-Match 请求头（资源的 ETag）。",

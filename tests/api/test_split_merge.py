@@ -113,3 +113,19 @@ async def test_patch_household_head_and_relocation(client, auth):
     assert r.status_code == 404
     r = await client.get(f"/api/v1/households/{a['id']}/guarantees", headers=auth("village_staff.village2"))
     assert r.status_code == 200
+
+
+async def test_monitored_category_cannot_be_edited_away(client, auth, session):
+    from sqlalchemy import update
+
+    from services.core.households.models import Household
+
+    h = auth("township_staff.township")
+    a = await create(client, auth)
+    await session.execute(update(Household).where(Household.id == a["id"]).values(category="monitored", version=Household.version + 1))
+    await session.flush()
+    etag = (await client.get(f"/api/v1/households/{a['id']}", headers=h)).headers["etag"]
+    r = await client.patch(f"/api/v1/households/{a['id']}", json={"category": "ordinary"}, headers={**h, "If-Match": etag})
+    assert (r.status_code, r.json()["code"]) == (409, "category_monitored_reserved")
+    r = await client.patch(f"/api/v1/households/{a['id']}", json={"address": "新址"}, headers={**h, "If-Match": etag})
+    assert r.status_code == 200 and r.json()["category"] == "monitored"

@@ -18,6 +18,7 @@ from services.core.base import RegionScoped
 from services.core.errors import Conflict, NotFound, Unprocessable
 from services.core.guarantees.models import HouseholdGuarantees
 from services.core.households.enums import (
+    Category,
     HouseholdEventKind,
     HouseholdStatus,
     MembershipChange,
@@ -369,6 +370,9 @@ async def update_household(session: AsyncSession, household: Household, data: Ho
     if household.status != HouseholdStatus.active:
         raise Conflict("household_dissolved", field="household_id", id=household.id)
     changes = data.model_dump(exclude_unset=True)
+    if changes.get("category") not in (None, household.category) and household.category == Category.monitored:
+        # A 监测户 leaves monitoring only through risk elimination, never by an edit.
+        raise Conflict("category_monitored_reserved", field="category")
     if "region_code" in changes and data.region_code and data.region_code != household.region_code:
         village = await get_village(session, data.region_code)
         await _set_region(session, household, village.code)
