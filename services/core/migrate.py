@@ -6,7 +6,16 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-ROOT = Path(__file__).resolve().parents[2]
+def _project_root() -> Path:
+    """The folder holding ``migrations/``: the source tree, or the working directory when
+    the package is installed elsewhere (as in the container image)."""
+    for candidate in (Path(__file__).resolve().parents[2], Path.cwd()):
+        if (candidate / "migrations" / "env.py").exists():
+            return candidate
+    raise FileNotFoundError("migrations/ not found next to the package or in the working directory")
+
+
+ROOT = _project_root()
 
 
 def alembic_config(url: str | None = None) -> Config:
