@@ -15,12 +15,11 @@ def _project_root() -> Path:
     raise FileNotFoundError("migrations/ not found next to the package or in the working directory")
 
 
-ROOT = _project_root()
-
 
 def alembic_config(url: str | None = None) -> Config:
-    cfg = Config(str(ROOT / "alembic.ini")) if (ROOT / "alembic.ini").exists() else Config()
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    root = _project_root()
+    cfg = Config(str(root / "alembic.ini")) if (root / "alembic.ini").exists() else Config()
+    cfg.set_main_option("script_location", str(root / "migrations"))
     if url:
         cfg.attributes["url"] = url
     return cfg
