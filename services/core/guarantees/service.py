@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.core.errors import NotFound
+from services.core.repository import one_or_404
 from services.core.guarantees.models import GuaranteeChange, HouseholdGuarantees, Item, Status
 from services.core.guarantees.schemas import GuaranteesUpdate
 
@@ -15,12 +15,8 @@ def all_secure(g: HouseholdGuarantees) -> bool:
 
 async def get(session: AsyncSession, household_id: int, for_update: bool = False) -> HouseholdGuarantees:
     stmt = select(HouseholdGuarantees).where(HouseholdGuarantees.household_id == household_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    row = (await session.execute(stmt)).scalar_one_or_none()
-    if row is None:
-        raise NotFound("household_not_found", field="household_id", id=household_id)
-    return row
+    return await one_or_404(session, stmt, "household_not_found", "household_id", for_update=for_update,
+                            id=household_id)
 
 
 async def update(session: AsyncSession, current: HouseholdGuarantees, data: GuaranteesUpdate,

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.core.households.enums import (
     Category,
@@ -77,11 +79,29 @@ def _unique_flags(flags: list[Flag]) -> list[Flag]:
     return sorted(set(flags), key=lambda f: f.value)
 
 
+def _not_monitored(value: Category) -> Category:
+    if value == Category.monitored:
+        raise ValueError("category_monitored_reserved")
+    return value
+
+
+def _not_head(value: Relation) -> Relation:
+    if value == Relation.head:
+        raise ValueError("one_head")
+    return value
+
+
+# A household becomes 监测户 only through a monitoring case, never by an edit.
+AssignableCategory = Annotated[Category, AfterValidator(_not_monitored)]
+# The head is set on the household; members are given any other relation.
+MemberRelation = Annotated[Relation, AfterValidator(_not_head)]
+
+
 class HouseholdCreate(Input):
     region_code: RegionCodeStr = Field(description="Village code (12 digits) 所属行政村")
     household_no: str | None = Field(None, min_length=1, max_length=32, pattern=r"^[0-9A-Za-z-]+$",
                                      description="户编号; generated when omitted")
-    category: Category = Field(Category.ordinary, description="户类型: lifted_out 脱贫户 / ordinary 一般农户")
+    category: AssignableCategory = Field(Category.ordinary, description="户类型: lifted_out 脱贫户 / ordinary 一般农户")
     flags: list[Flag] = Field(default_factory=list, description="标识: relocated 易地扶贫搬迁, dibao 低保, tekun 特困 …")
     resettlement_site: Text200 | None = Field(None, description="安置点 (relocated households)")
     address: Text200 | None = None
@@ -89,13 +109,6 @@ class HouseholdCreate(Input):
     members: list[PersonCreate] = Field(min_length=1, max_length=30)
 
     _flags = field_validator("flags")(_unique_flags)
-
-    @field_validator("category")
-    @classmethod
-    def _not_monitored(cls, value: Category) -> Category:
-        if value == Category.monitored:
-            raise ValueError("category_monitored_reserved")
-        return value
 
     @model_validator(mode="after")
     def _checks(self) -> "HouseholdCreate":
@@ -110,42 +123,21 @@ class HouseholdCreate(Input):
 
 
 class HouseholdUpdate(Input):
-    category: Category | None = None
+    category: AssignableCategory | None = None
     flags: list[Flag] | None = None
     resettlement_site: Text200 | None = None
     address: Text200 | None = None
     phone: Phone | None = None
     region_code: RegionCodeStr | None = Field(None, description="Move the household to another village (搬迁)")
     head_person_id: int | None = Field(None, description="Make this member the head (变更户主)")
-    former_head_relation: Relation = Field(Relation.other, description="Relation of the former head afterwards")
+    former_head_relation: MemberRelation = Field(Relation.other, description="Relation of the former head afterwards")
 
     _flags = field_validator("flags")(lambda v: None if v is None else _unique_flags(v))
-
-    @field_validator("category")
-    @classmethod
-    def _not_monitored(cls, value: Category | None) -> Category | None:
-        if value == Category.monitored:
-            raise ValueError("category_monitored_reserved")
-        return value
-
-    @field_validator("former_head_relation")
-    @classmethod
-    def _not_head(cls, value: Relation) -> Relation:
-        if value == Relation.head:
-            raise ValueError("one_head")
-        return value
 
 
 class MoveRequest(Input):
     household_id: int = Field(description="Target household 迁入户")
-    relation: Relation = Field(description="Relation to the target household's head")
-
-    @field_validator("relation")
-    @classmethod
-    def _not_head(cls, value: Relation) -> Relation:
-        if value == Relation.head:
-            raise ValueError("one_head")
-        return value
+    relation: MemberRelation = Field(description="Relation to the target household's head")
 
 
 class SplitRequest(Input):
@@ -158,7 +150,7 @@ class SplitRequest(Input):
     )
     household_no: str | None = Field(None, min_length=1, max_length=32, pattern=r"^[0-9A-Za-z-]+$")
     region_code: RegionCodeStr | None = Field(None, description="Village of the new household (default: the same)")
-    category: Category | None = Field(None, description="Default: the old household's category")
+    category: AssignableCategory | None = Field(None, description="Default: the old household's category")
     address: Text200 | None = None
     relations: dict[int, Relation] = Field(
         default_factory=dict, description="Relation of each leaving member to the new head (default: other)"
@@ -170,8 +162,6 @@ class SplitRequest(Input):
             raise ValueError("one_head@head_person_id")
         if len(set(self.person_ids)) != len(self.person_ids):
             raise ValueError("id_number_repeated@person_ids")
-        if self.category == Category.monitored:
-            raise ValueError("category_monitored_reserved@category")
         return self
 
 

@@ -35,6 +35,7 @@ from services.core.households.schemas import (
     SplitRequest,
 )
 from services.core.regions.service import get_village
+from services.core.repository import one_or_404
 from services.core.scope import scope_of, under
 from services.core.timeutil import now
 
@@ -164,13 +165,8 @@ async def list_households(
 
 async def get_household(session: AsyncSession, household_id: int, *, for_update: bool = False,
                         field: str = "household_id") -> Household:
-    stmt = select(Household).where(Household.id == household_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    household = (await session.execute(stmt)).scalar_one_or_none()
-    if household is None:
-        raise NotFound("household_not_found", field=field, id=household_id)
-    return household
+    return await one_or_404(session, select(Household).where(Household.id == household_id), "household_not_found",
+                            field, for_update=for_update, id=household_id)
 
 
 async def get_active_household(session: AsyncSession, household_id: int, field: str = "household_id") -> Household:
@@ -182,13 +178,8 @@ async def get_active_household(session: AsyncSession, household_id: int, field: 
 
 async def get_person(session: AsyncSession, person_id: int, *, for_update: bool = False,
                      field: str = "person_id") -> Person:
-    stmt = select(Person).where(Person.id == person_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    person = (await session.execute(stmt)).scalar_one_or_none()
-    if person is None:
-        raise NotFound("person_not_found", field=field, id=person_id)
-    return person
+    return await one_or_404(session, select(Person).where(Person.id == person_id), "person_not_found", field,
+                            for_update=for_update, id=person_id)
 
 
 async def current_members(session: AsyncSession, household_id: int) -> list[Person]:

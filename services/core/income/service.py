@@ -6,12 +6,13 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.core.errors import Conflict, FieldError, NotFound, Unprocessable
+from services.core.errors import Conflict, FieldError, Unprocessable
 from services.core.households.models import Household, Person
 from services.core.households.enums import PersonStatus
 from services.core.income import rules
 from services.core.income.models import IncomeRecord, IncomeYear
 from services.core.income.schemas import IncomeCreate, IncomeFields
+from services.core.repository import one_or_404
 from services.core.settings import Settings
 from services.core.timeutil import current_quarter
 
@@ -96,13 +97,8 @@ async def create_record(session: AsyncSession, household: Household, data: Incom
 
 
 async def get_record(session: AsyncSession, record_id: int, for_update: bool = False) -> IncomeRecord:
-    stmt = select(IncomeRecord).where(IncomeRecord.id == record_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    record = (await session.execute(stmt)).scalar_one_or_none()
-    if record is None:
-        raise NotFound("income_record_not_found", field="record_id", id=record_id)
-    return record
+    return await one_or_404(session, select(IncomeRecord).where(IncomeRecord.id == record_id),
+                            "income_record_not_found", "record_id", for_update=for_update, id=record_id)
 
 
 async def update_record(session: AsyncSession, record: IncomeRecord, data: IncomeFields, settings: Settings,
