@@ -122,13 +122,9 @@ async def _recreate(url: str) -> None:
 
 
 async def _load(url: str, settings, persons: int) -> dict:
-    try:
-        from services.core.demo.loader import load_demo
-    except ImportError:
-        from benchmarks._synthetic import load_synthetic as load_demo
+    from services.core.demo.loader import load_demo
 
-        print("  services.core.demo.loader is not available: loading synthetic stand-in data")
-    return await load_demo(url, settings, persons=persons, seed=SEED, progress=lambda *a: print(*a, flush=True))
+    return await load_demo(url, settings, persons=persons, seed=SEED, progress=lambda msg: print(f"  {msg}", flush=True))
 
 
 async def sample(url: str) -> dict:
@@ -357,24 +353,28 @@ def print_table(rows: list[dict], meta: dict) -> None:
     print(f"Results — {meta['persons']:,} persons, {meta['households']:,} households, "
           f"{meta['concurrency']} clients, {meta['seconds']:g} s per run after {meta['warmup']:g} s warm-up, "
           f"{meta['cpus']} CPUs, PostgreSQL {meta['postgresql']}")
-    header = (f"{'scenario':<10} {'app':<5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-              f"{'errors':>7} {'app CPU µs/req':>15} {'db CPU µs/req':>14}")
+    header = (f"{'scenario':<10} {'app':<5} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6}"
+              f" | {'app CPU':>7} {'db CPU':>6} {'new db':>6} {'CPUs':>5}")
+    units = (f"{'':<10} {'':<5} {'':>7} {'':>7} {'':>7} {'':>7} {'':>6}"
+             f" | {'µs/req':>7} {'µs/req':>6} {'conn/s':>6} {'busy':>5}")
     print(header)
+    print(units)
     print("-" * len(header))
     for row in rows:
         for app in ("ours", "bare"):
             r = row[app]
-            print(f"{row['scenario']:<10} {app:<5} {r['rps']:>8.0f} {fmt(r['p50_ms']):>8} {fmt(r['p99_ms']):>8} "
-                  f"{fmt(r['max_ms']):>8} {r['errors']:>7} {fmt(per_request_us(r, 'server_cpu_s'), '.0f'):>15} "
-                  f"{fmt(per_request_us(r, 'db_cpu_s'), '.0f'):>14}")
+            print(f"{row['scenario']:<10} {app:<5} {r['rps']:>7.0f} {fmt(r['p50_ms']):>7} {fmt(r['p99_ms']):>7} "
+                  f"{fmt(r['max_ms']):>7} {r['errors']:>6} | {fmt(per_request_us(r, 'server_cpu_s'), '.0f'):>7} "
+                  f"{fmt(per_request_us(r, 'db_cpu_s'), '.0f'):>6} {fmt(r.get('db_sessions_per_s'), '.0f'):>6} "
+                  f"{fmt(r.get('machine_busy_cpus'), '.2f'):>5}")
         v = row["verdict"]
         print(f"{'':<10} ours/bare throughput {fmt(v['ratio'], '.2f')} (target ≥ {TARGET_RATIO}) "
               f"{'PASS' if v['ratio_ok'] else 'FAIL'}; ours p99 {fmt(row['ours']['p99_ms'])} ms "
-              f"(target < {TARGET_P99_MS:g} ms) {'PASS' if v['p99_ok'] else 'FAIL'}; "
-              f"errors {'none' if v['no_errors'] else 'YES'} → {'PASS' if v['pass'] else 'FAIL'}")
+              f"(target < {TARGET_P99_MS:g}) {'PASS' if v['p99_ok'] else 'FAIL'}; "
+              f"errors: {'none' if v['no_errors'] else 'SOME'} → {'PASS' if v['pass'] else 'FAIL'}")
         print("-" * len(header))
     overall = all(row["verdict"]["pass"] for row in rows)
-    print(f"overall: {'PASS' if overall else 'FAIL'}   (written to {RESULTS.relative_to(ROOT)})")
+    print(f"overall: {'PASS' if overall else 'FAIL'}   (figures in {RESULTS.relative_to(ROOT)})")
 
 
 def verdict(ours: dict, bare: dict) -> dict:
@@ -388,8 +388,14 @@ def verdict(ours: dict, bare: dict) -> dict:
 
 # ---- main ---------------------------------------------------------------------------------
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM/SIGHUP: stop the servers like on Ctrl-C
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGHUP, _terminate)
     os.chdir(ROOT)
     os.environ["GUARDLINE_ENV"] = "development"
     os.environ.pop("GUARDLINE_DATABASE_URL", None)
@@ -423,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
             # Same pool bounds and session settings as the API's engine.
             "pool_min": settings.db_pool_size,
             "pool_max": pool_max,
+            "pool_reset": False,  # see bare_app._keep_session
             "server_settings": {"application_name": "guardline-bench-bare", "timezone": "Asia/Shanghai"},
             **statements,
         }))
@@ -451,7 +458,8 @@ def main(argv: list[str] | None = None) -> int:
                         "scenario": name, "app": app, "port": server.port,
                         "token": token, "values": data[scenario["values"]],
                         "concurrency": args.concurrency, "warmup": args.warmup, "seconds": args.seconds,
-                        "server_pid": server.proc.pid, "postmaster_pid": pg_pid, **scenario[app],
+                        "server_pid": server.proc.pid, "postmaster_pid": pg_pid, "dsn": plain_dsn(url),
+                        **scenario[app],
                     }, workdir, children)
                     print(f"  {result['rps']:.0f} req/s, p50 {fmt(result['p50_ms'])} ms, "
                           f"p99 {fmt(result['p99_ms'])} ms, errors {result['errors']}"

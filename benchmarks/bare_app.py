@@ -41,6 +41,11 @@ _BAD_REQUEST = b'{"status":400,"title":"Bad Request"}'
 pool: asyncpg.Pool | None = None
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Release without asyncpg's reset query (one more round trip): these read-only
+    queries change no session state, and our API's engine sends no reset either."""
+
+
 @asynccontextmanager
 async def lifespan(app):
     global pool
@@ -50,6 +55,7 @@ async def lifespan(app):
         max_size=_config["pool_max"],
         # The same session settings as the API's engine (the timezone shapes the JSON).
         server_settings=_config["server_settings"],
+        reset=None if _config.get("pool_reset") else _keep_session,
     )
     try:
         yield

@@ -138,8 +138,16 @@ class CpuMeter:
             pids += [self.postmaster_pid, *_children_of(self.postmaster_pid)]
         return {pid: cpu for pid in pids if (cpu := _cpu_seconds(pid)) is not None}
 
+    @staticmethod
+    def _machine() -> tuple[int, int]:
+        """(busy, total) jiffies of all CPUs from /proc/stat."""
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+        return sum(fields) - idle, sum(fields)
+
     def begin(self) -> None:
         self.start = self._sample()
+        self.machine_start = self._machine()
 
     def end(self) -> dict[str, float | None]:
         now = self._sample()
@@ -149,7 +157,10 @@ class CpuMeter:
         db = None
         if self.postmaster_pid:
             db = sum(cpu - self.start.get(pid, 0.0) for pid, cpu in now.items() if pid != self.server_pid)
-        return {"server_cpu_s": server, "db_cpu_s": db}
+        busy, total = self._machine()
+        busy0, total0 = self.machine_start
+        machine = (busy - busy0) / (total - total0) * (os.cpu_count() or 1) if total > total0 else None
+        return {"server_cpu_s": server, "db_cpu_s": db, "machine_busy_cpus": machine}
 
 
 async def run(config: dict) -> dict:
@@ -201,18 +212,39 @@ async def run(config: dict) -> dict:
                 statuses[status] += 1
         conn.transport.close()
 
+    async def db_sessions(db) -> int | None:
+        if db is None:
+            return None
+        await db.execute("SELECT pg_stat_clear_snapshot()")
+        return await db.fetchval("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+
     async def cpu_window() -> None:
-        await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
-        meter.begin()
-        await asyncio.sleep(max(0.0, stop_at - time.perf_counter()))
-        cpu.update(meter.end())
+        db = None
+        if config.get("dsn"):
+            import asyncpg
+
+            db = await asyncpg.connect(config["dsn"])
+        try:
+            await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+            meter.begin()
+            sessions0 = await db_sessions(db)
+            await asyncio.sleep(max(0.0, stop_at - time.perf_counter()))
+            cpu.update(meter.end())
+            # Backends report their start to the statistics within a second or so.
+            await asyncio.sleep(1.0)
+            sessions1 = await db_sessions(db)
+            if sessions0 is not None and sessions1 is not None:
+                cpu["db_sessions_per_s"] = (sessions1 - sessions0) / seconds
+        finally:
+            if db is not None:
+                await db.close()
 
     cpu: dict = {}
     client_cpu_0 = time.process_time()
     tasks = [asyncio.ensure_future(worker(i)) for i in range(concurrency)]
     meter_task = asyncio.ensure_future(cpu_window())
     # Everything is bounded by time: a request hanging past the end (plus grace) is dropped.
-    done, pending = await asyncio.wait([*tasks, meter_task], timeout=warmup + seconds + 10)
+    done, pending = await asyncio.wait([*tasks, meter_task], timeout=warmup + seconds + 15)
     for task in pending:
         task.cancel()
         failures["timeout"] += 1

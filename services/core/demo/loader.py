@@ -22,16 +22,26 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import multiprocessing
+import json
+import os
+import sys
 import time
-from collections import deque
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from datetime import date
 
 import asyncpg
 
-from services.core.demo.generator import Batch, DemoGenerator, fen_text, villages_from_regions
+from services.core.demo.generator import (
+    STREAMS,
+    Batch,
+    ChunkPlan,
+    DemoGenerator,
+    Village,
+    fen_text,
+    plan_chunks,
+    villages_from_regions,
+)
 from services.core.regions.importer import DEMO_REGIONS_CSV, import_regions_csv, parse_regions_csv
 from services.core.settings import DEMO_PASSWORD, Settings
 
@@ -63,7 +73,7 @@ COPY_COLUMNS = {
                              "housing_grade", "note", "version"),
 }
 
-CHUNK_PERSONS = 50_000
+CHUNK_PERSONS = 25_000
 IN_PROCESS_BELOW = 150_000  # smaller loads are generated in this process (no worker start-up)
 
 # ---- COPY text format --------------------------------------------------------------------
@@ -77,87 +87,159 @@ def _t(v) -> str:
     return N if v is None else str(v)
 
 
-def _money(v) -> str:
-    return N if v is None else fen_text(v)
-
-
 def render(batch: Batch, id_hash_key: bytes) -> list[tuple[str, bytes, int]]:
-    """(table, COPY text, rows) for each table of a batch, in load order."""
+    """(table, COPY text, rows) for each table of a batch, in load order.
+
+    Money is exact decimal text from integer fen (``fen_text``); amounts that cannot be
+    negative are formatted inline, which is measurably faster than a call per value."""
     digest = hmac.digest
+    ft = fen_text
     out: list[tuple[str, bytes, int]] = []
 
     lines = [
-        f"{hid}\t{no}\t{region}\t{cat}\t{_t(prev)}\t{{{','.join(flags)}}}\t{_t(site)}\t{_t(addr)}\t{_t(phone)}\t"
-        f"{status}\t{_t(head)}\t{members}\t{version}\n"
+        f"{hid}\t{no}\t{region}\t{cat}\t{N if prev is None else prev}\t{{{','.join(flags)}}}\t"
+        f"{N if site is None else site}\t{N if addr is None else addr}\t{N if phone is None else phone}\t"
+        f"{status}\t{N if head is None else head}\t{members}\t{version}\n"
         for hid, no, region, cat, prev, flags, site, addr, phone, status, head, members, version in batch.households
     ]
     out.append(("households", "".join(lines).encode(), len(lines)))
 
     lines = [
         f"{pid}\t{idn}\t\\\\x{digest(id_hash_key, idn.encode(), 'sha256').hex()}\t{name}\t{sex}\t{born}\t{hid}\t"
-        f"{region}\t{_t(rel)}\t{health}\t{_t(grade)}\t{_t(illness)}\t{labour}\t{_t(edu)}\t{schooling}\t"
-        f"{_t(school)}\t{'t' if med else 'f'}\t{'t' if pension else 'f'}\t{'t' if doctor else 'f'}\t{emp}\t"
-        f"{_t(place)}\t{_t(months)}\t{_money(income)}\t{_t(phone)}\t{status}\t{version}\n"
+        f"{region}\t{N if rel is None else rel}\t{health}\t{N if grade is None else grade}\t"
+        f"{N if illness is None else illness}\t{labour}\t{N if edu is None else edu}\t{schooling}\t"
+        f"{N if school is None else school}\t{'t' if med else 'f'}\t{'t' if pension else 'f'}\t"
+        f"{'t' if doctor else 'f'}\t{emp}\t{N if place is None else place}\t{N if months is None else months}\t"
+        f"{N if income is None else ft(income)}\t{N if phone is None else phone}\t{status}\t{version}\n"
         for (pid, idn, name, sex, born, hid, region, rel, health, grade, illness, labour, edu, schooling, school,
              med, pension, doctor, emp, place, months, income, phone, status, version) in batch.persons
     ]
     out.append(("persons", "".join(lines).encode(), len(lines)))
 
     lines = [
-        f"{mid}\t{pid}\t{hid}\t{region}\t{_t(rel)}\t{reason}\n"
+        f"{mid}\t{pid}\t{hid}\t{region}\t{N if rel is None else rel}\t{reason}\n"
         for mid, pid, hid, region, rel, reason in batch.memberships
     ]
     out.append(("memberships", "".join(lines).encode(), len(lines)))
 
     lines = [
-        f"{eid}\t{hid}\t{region}\t{kind}\t{{{','.join(map(str, pids))}}}\t{_t(note)}\n"
+        f"{eid}\t{hid}\t{region}\t{kind}\t{{{','.join(map(str, pids))}}}\t{N if note is None else note}\n"
         for eid, hid, region, kind, pids, note in batch.events
     ]
     out.append(("household_events", "".join(lines).encode(), len(lines)))
 
-    ft = fen_text
+    # The four parts, costs and spending are never negative; net income can be.
     lines = [
-        f"{rid}\t{hid}\t{region}\t{year}\t{quarter}\t{ft(w)}\t{ft(b)}\t{ft(p)}\t{ft(t)}\t{details}\t{ft(costs)}\t"
-        f"{ft(spend)}\t{n}\t{ft(net)}\t{ft(pc)}\t{version}\n"
-        for rid, hid, region, year, quarter, w, b, p, t, details, costs, spend, n, net, pc, version
-        in batch.income_records
+        f"{rid}\t{hid}\t{region}\t{year}\t{quarter}\t{w // 100}.{w % 100:02d}\t{b // 100}.{b % 100:02d}\t"
+        f"{p // 100}.{p % 100:02d}\t{t // 100}.{t % 100:02d}\t{details}\t{c // 100}.{c % 100:02d}\t"
+        f"{e // 100}.{e % 100:02d}\t{n}\t{ft(net)}\t{ft(pc)}\t{version}\n"
+        for rid, hid, region, year, quarter, w, b, p, t, details, c, e, n, net, pc, version in batch.income_records
     ]
     out.append(("income_records", "".join(lines).encode(), len(lines)))
 
     lines = [
-        f"{hid}\t{year}\t{region}\t{quarters}\t{ft(w)}\t{ft(b)}\t{ft(p)}\t{ft(t)}\t{ft(costs)}\t{ft(spend)}\t"
+        f"{hid}\t{year}\t{region}\t{quarters}\t{ft(w)}\t{ft(b)}\t{ft(p)}\t{ft(t)}\t{ft(c)}\t{ft(e)}\t"
         f"{n}\t{ft(net)}\t{ft(pc)}\n"
-        for hid, year, region, quarters, w, b, p, t, costs, spend, n, net, pc in batch.income_years
+        for hid, year, region, quarters, w, b, p, t, c, e, n, net, pc in batch.income_years
     ]
     out.append(("income_years", "".join(lines).encode(), len(lines)))
 
     lines = [
-        f"{hid}\t{region}\t{edu}\t{med}\t{housing}\t{water}\t{_t(grade)}\t{_t(note)}\t{version}\n"
+        f"{hid}\t{region}\t{edu}\t{med}\t{housing}\t{water}\t{N if grade is None else grade}\t"
+        f"{N if note is None else note}\t{version}\n"
         for hid, region, edu, med, housing, water, grade, note, version in batch.guarantees
     ]
     out.append(("household_guarantees", "".join(lines).encode(), len(lines)))
+    assert all(part[0] == table for part, table in zip(out, REGISTRY_TABLES))
     return out
 
 
-# ---- generation (in this process or in a worker process) ---------------------------------
+# ---- generation (in this process or in worker processes) --------------------------------
 
-_worker: tuple[DemoGenerator, bytes] | None = None
-
-
-def _start_generator(villages, seed: int, today: date, id_hash_key: bytes, deduct: bool) -> None:
-    global _worker
-    _worker = (DemoGenerator(villages, seed=seed, today=today, deduct_eligible_spending=deduct), id_hash_key)
+Rendered = list[tuple[str, bytes, int]]
 
 
-def _next_chunk(persons: int) -> list[tuple[str, bytes, int]]:
-    """The next ``persons`` people (whole households) as COPY text."""
-    assert _worker is not None, "generator not started"
-    generator, key = _worker
-    batch = Batch()
-    made = 0
-    while made < persons:
-        made += generator.household(batch, limit=persons - made)
-    return render(batch, key)
+def _streams(params: dict, stream_ids) -> dict[int, DemoGenerator]:
+    return {
+        s: DemoGenerator(params["villages"], seed=params["seed"], today=params["today"], stream=s,
+                         deduct_eligible_spending=params["deduct"])
+        for s in stream_ids
+    }
+
+
+async def _local_chunks(params: dict, plans: list[ChunkPlan]) -> AsyncIterator[Rendered]:
+    streams = _streams(params, range(STREAMS))
+    for plan in plans:
+        yield render(streams[plan.index % STREAMS].chunk(plan), params["key"])
+
+
+async def _worker_chunks(params: dict, plans: list[ChunkPlan]) -> AsyncIterator[Rendered]:
+    """Chunks generated by ``STREAMS`` processes ``python -m services.core.demo.loader
+    --worker``, stream s making chunks s, s + STREAMS, …; they are read in order.
+
+    Child processes rather than multiprocessing: the caller's script needs no
+    ``if __name__ == "__main__"`` guard, and no event loop or connection is inherited. The
+    parameters (with the hash key) go through stdin; each table of a chunk comes back on
+    stdout as a line "<rows> <bytes>" and the COPY text. The pipes' back-pressure keeps a
+    worker at most one chunk ahead, so memory stays bounded."""
+    header = {
+        "villages": [[v.code, v.name, v.township_name] for v in params["villages"]],
+        "seed": params["seed"], "today": params["today"].isoformat(), "key": params["key"].hex(),
+        "deduct": params["deduct"], "persons": params["persons"], "chunk_persons": params["chunk_persons"],
+    }
+    procs = []
+    try:
+        for s in range(min(STREAMS, len(plans))):
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "services.core.demo.loader", "--worker",
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            )
+            procs.append(proc)
+            proc.stdin.write(json.dumps({**header, "stream": s}).encode() + b"\n")
+            await proc.stdin.drain()
+            proc.stdin.close()
+        for plan in plans:
+            proc = procs[plan.index % STREAMS]
+            rendered = []
+            for table in REGISTRY_TABLES:
+                line = await proc.stdout.readline()
+                if not line:
+                    code = await proc.wait()
+                    raise RuntimeError(f"a demo generator process stopped early (exit code {code})")
+                rows, size = (int(x) for x in line.split())
+                rendered.append((table, await proc.stdout.readexactly(size), rows))
+            yield rendered
+        for proc in procs:
+            if await proc.wait() != 0:
+                raise RuntimeError(f"a demo generator process failed (exit code {proc.returncode})")
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+
+
+def _worker_main() -> int:
+    """Entry point of a generator process (see ``_worker_chunks``)."""
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # stray prints must not corrupt the data stream
+    header = json.loads(sys.stdin.buffer.readline())
+    params = {
+        "villages": [Village(*v) for v in header["villages"]], "seed": header["seed"],
+        "today": date.fromisoformat(header["today"]), "deduct": header["deduct"],
+    }
+    stream = header["stream"]
+    generator = _streams(params, [stream])[stream]
+    key = bytes.fromhex(header["key"])
+    plans = plan_chunks(header["persons"], seed=params["seed"], today=params["today"],
+                        chunk_persons=header["chunk_persons"])
+    for plan in plans[stream::STREAMS]:
+        for _table, data, rows in render(generator.chunk(plan), key):
+            out.write(b"%d %d\n" % (rows, len(data)))
+            out.write(data)
+        out.flush()
+    out.close()
+    return 0
 
 
 def demo_villages():
@@ -182,6 +264,14 @@ def china_today() -> date:
 
 
 # ---- indexes and constraints -------------------------------------------------------------
+
+# Indexes whose keys arrive in ascending order (rows are loaded by household and person
+# id): appending to them during COPY costs the server less than a rebuild, and the server
+# has time to spare while the generator processes work. Every other index is rebuilt.
+KEEP_DURING_COPY = frozenset({
+    "ix_persons_household_id", "ix_memberships_household_id", "ix_memberships_person_id",
+    "ix_household_events_household_id", "uq_income_records_household_id_year_quarter",
+})
 
 _SECONDARY_INDEXES = """
 SELECT quote_ident(n.nspname) || '.' || quote_ident(ci.relname) AS name, pg_get_indexdef(i.indexrelid) AS ddl
@@ -208,8 +298,10 @@ ORDER BY c.contype DESC, c.conrelid::regclass::text, c.conname
 
 async def _drop_secondary(conn: asyncpg.Connection, tables: tuple[str, ...]) -> tuple[list, list]:
     """Drop what slows COPY down; return what is needed to put it back exactly."""
-    indexes = [(r["name"], r["ddl"]) for r in await conn.fetch(_SECONDARY_INDEXES, list(tables))]
-    constraints = [(r["contype"], r["tbl"], r["name"], r["ddl"]) for r in await conn.fetch(_CONSTRAINTS, list(tables))]
+    indexes = [(r["name"], r["ddl"]) for r in await conn.fetch(_SECONDARY_INDEXES, list(tables))
+               if r["name"].rpartition(".")[2] not in KEEP_DURING_COPY]
+    constraints = [(r["contype"], r["tbl"], r["name"], r["ddl"]) for r in await conn.fetch(_CONSTRAINTS, list(tables))
+                   if r["name"] not in KEEP_DURING_COPY]
     for kind, table, name, _ in constraints:
         await conn.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
     for name, _ in indexes:
@@ -270,9 +362,7 @@ async def load_demo(url: str, settings: Settings, *, persons: int, seed: int = 2
     day = today or china_today()
     key = settings.id_hash_key
     deduct = settings.income.deduct_eligible_spending
-    chunks = [chunk_persons] * (persons // chunk_persons)
-    if persons % chunk_persons:
-        chunks.append(persons % chunk_persons)
+    plans = plan_chunks(persons, seed=seed, today=day, chunk_persons=chunk_persons)
     if parallel is None:
         parallel = persons >= IN_PROCESS_BELOW
 
@@ -280,7 +370,6 @@ async def load_demo(url: str, settings: Settings, *, persons: int, seed: int = 2
     conn = await asyncpg.connect(asyncpg_dsn(url), server_settings={
         "application_name": "guardline-demo", "timezone": "Asia/Shanghai",
     })
-    pool = None
     try:
         async with conn.transaction():
             await conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
@@ -290,42 +379,18 @@ async def load_demo(url: str, settings: Settings, *, persons: int, seed: int = 2
             indexes, constraints = await _drop_secondary(conn, REGISTRY_TABLES)
             say(f"registry emptied; {len(indexes)} indexes and {len(constraints)} constraints set aside  {elapsed()}")
 
-            loop = asyncio.get_running_loop()
-            if parallel:
-                pool = ProcessPoolExecutor(
-                    max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_start_generator, initargs=(villages, seed, day, key, deduct),
-                )
-
-                def submit(n: int):
-                    return asyncio.wrap_future(pool.submit(_next_chunk, n), loop=loop)
-            else:
-                _start_generator(villages, seed, day, key, deduct)
-
-                def submit(n: int):
-                    future = loop.create_future()
-                    future.set_result(_next_chunk(n))
-                    return future
-
-            pending = deque(submit(n) for n in chunks[:2])  # one chunk ahead of the COPY
-            queued = len(pending)
-            done = 0
-            for n in chunks:
-                rendered = await pending.popleft()
-                if queued < len(chunks):
-                    pending.append(submit(chunks[queued]))
-                    queued += 1
-                for table, data, rows in rendered:
-                    if rows:
-                        # A memoryview: asyncpg would take bytes for a file name.
-                        await conn.copy_to_table(table, source=memoryview(data), columns=COPY_COLUMNS[table],
-                                                 format="text", freeze=True)
-                        counts[table] += rows
-                done += n
-                say(f"persons {done:,}/{persons:,}  {elapsed()}")
-            if pool is not None:
-                pool.shutdown()
-                pool = None
+            params = {"villages": villages, "seed": seed, "today": day, "key": key, "deduct": deduct,
+                      "persons": persons, "chunk_persons": chunk_persons}
+            source = (_worker_chunks if parallel else _local_chunks)(params, plans)
+            async with aclosing(source):  # stops the worker if a COPY fails
+                async for rendered in source:
+                    for table, data, rows in rendered:
+                        if rows:
+                            # A memoryview: asyncpg would take bytes for a file name.
+                            await conn.copy_to_table(table, source=memoryview(data), columns=COPY_COLUMNS[table],
+                                                     format="text", freeze=True)
+                            counts[table] += rows
+                    say(f"persons {counts['persons']:,}/{persons:,}  {elapsed()}")
 
             say(f"rebuilding {len(indexes)} indexes and {len(constraints)} constraints  {elapsed()}")
             await _restore_secondary(conn, indexes, constraints)
@@ -338,8 +403,6 @@ async def load_demo(url: str, settings: Settings, *, persons: int, seed: int = 2
         await conn.execute(f"ANALYZE {', '.join(REGISTRY_TABLES)}")
         say(f"analysed  {elapsed()}")
     finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
         await conn.close()
     counts["seconds"] = round(time.perf_counter() - started, 1)
     return counts
@@ -389,3 +452,7 @@ async def create_demo_users(session, settings: Settings) -> list[dict]:
     )
     await session.execute(stmt)
     return users
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--worker"]:
+    raise SystemExit(_worker_main())

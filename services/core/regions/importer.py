@@ -76,7 +76,7 @@ def check_code(code: str) -> str | None:
     if len(code) != 12 or not code.isascii() or not code.isdigit():
         return "code must have exactly 12 digits"
     try:
-        level_of(code)
+        level_of(code)  # also refuses a segment of zeros above the region's own level
     except InvalidRegionCode as exc:
         return str(exc)
     return None
