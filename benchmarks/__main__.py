@@ -157,38 +157,33 @@ async def sample(url: str) -> dict:
 # ---- the SQL, exactly as the ORM runs it --------------------------------------------------
 
 def compiled_statements() -> dict:
-    """SQL text and positional parameters of both reads, compiled from the service's own
-    statements with the region filter of the scope, for the bare app."""
-    from sqlalchemy import bindparam
+    """SQL text and positional parameters of both reads, as our API runs them
+    (``ScopedRead.compile`` with the region prefix of the scope), for the bare app."""
     from sqlalchemy.dialects.postgresql.asyncpg import dialect
 
     import services.core.models  # noqa: F401 - every mapper configured
-    from services.core.households.service import household_detail_statement, person_lookup_statement
-    from services.core.scope import limit_to
+    from services.core.households.service import HOUSEHOLD_DETAIL, PERSON_LOOKUP
 
     out = {}
-    for name, statement, slot_name in (
-        ("household", household_detail_statement(bindparam("bench_household_id")), "bench_household_id"),
-        ("lookup", person_lookup_statement(bindparam("bench_id_hash")), "bench_id_hash"),
-    ):
-        compiled = limit_to(statement, PREFIX).compile(dialect=dialect())
-        order = list(compiled.positiontup)
-        params = [compiled.params[key] for key in order]
-        slot = order.index(slot_name)
-        params[slot] = None
-        for value in params:
+    for name, read in (("household", HOUSEHOLD_DETAIL), ("lookup", PERSON_LOOKUP)):
+        sql, args, slots = read.compile(PREFIX, dialect())
+        (slot, _name, processor), = slots
+        if processor is not None:
+            raise TypeError(f"the {name} statement's parameter needs a conversion the bare app does not make")
+        for value in args:
             if not (value is None or isinstance(value, (str, int))):
                 raise TypeError(f"unexpected literal parameter {value!r} in the {name} statement")
-        out[name] = {"sql": compiled.string, "params": params, "slot": slot}
+        out[name] = {"sql": sql, "params": args, "slot": slot}
     return out
 
 
-async def orm_executions(url: str, settings, household_id: int, id_number: str) -> dict:
-    """What the ORM really sends for the two reads (statement text and parameters)."""
+async def orm_executions(url: str, settings, household_id: int, id_hash: bytes) -> dict:
+    """What the ORM sends when it runs the same two statements through a scoped session
+    (statement text and parameters), to check that the compiled SQL is the ORM's."""
     from sqlalchemy import event
 
     from services.core.db import Database, create_engine
-    from services.core.households import service
+    from services.core.households.service import HOUSEHOLD_DETAIL, PERSON_LOOKUP
     from services.core.scope import bind_scope
 
     engine = create_engine(url, settings, "bench-verify")
@@ -199,19 +194,17 @@ async def orm_executions(url: str, settings, household_id: int, id_number: str) 
         seen.append((statement, tuple(parameters)))
 
     db = Database(engine)
+    out = {}
     try:
-        async with db.session(readonly=True) as session:
-            bind_scope(session, PREFIX)
-            await service.household_detail(session, household_id)
-        household = seen[-1]
-        async with db.session() as session:
-            bind_scope(session, PREFIX)
-            await service.person_by_id_number(session, id_number, settings.id_hash_key)
-            await session.rollback()
-        lookup = next(s for s in reversed(seen) if "persons.id_hash" in s[0])
+        for name, read, params in (("household", HOUSEHOLD_DETAIL, {"household_id": household_id}),
+                                   ("lookup", PERSON_LOOKUP, {"id_hash": id_hash})):
+            async with db.session(readonly=True) as session:
+                bind_scope(session, PREFIX)
+                await session.execute(read.statement, params)
+            out[name] = seen[-1]
     finally:
         await db.dispose()
-    return {"household": household, "lookup": lookup}
+    return out
 
 
 def verify_sql(statements: dict, orm: dict, household_id: int, id_hash: bytes) -> None:
@@ -223,7 +216,7 @@ def verify_sql(statements: dict, orm: dict, household_id: int, id_hash: bytes) -
         if sql != ours["sql"] or list(orm_params) != params:
             raise SystemExit(f"the {name} SQL compiled for the bare app differs from what the ORM runs:\n"
                              f"ORM:  {sql}\n      {orm_params}\nbare: {ours['sql']}\n      {params}")
-    print("SQL check: the bare app runs byte-identical SQL with the same parameters as the ORM")
+    print("SQL check: both apps run the SQL the ORM compiles for these statements, byte for byte, with the same parameters")
 
 
 # ---- processes --------------------------------------------------------------------------
@@ -402,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from services.core.accounts.roles import Role
     from services.core.accounts.security import Caller, issue_token
+    from services.core.db import session_settings
     from services.core.idnumber import keyed_hash
     from services.core.settings import Settings
 
@@ -412,10 +406,12 @@ def main(argv: list[str] | None = None) -> int:
 
     data = asyncio.run(sample(url))
     statements = compiled_statements()
-    orm = asyncio.run(orm_executions(url, settings, data["household_ids"][0], data["id_numbers"][0]))
-    verify_sql(statements, orm, data["household_ids"][0], keyed_hash(data["id_numbers"][0], settings.id_hash_key))
+    id_hash = keyed_hash(data["id_numbers"][0], settings.id_hash_key)
+    orm = asyncio.run(orm_executions(url, settings, data["household_ids"][0], id_hash))
+    verify_sql(statements, orm, data["household_ids"][0], id_hash)
 
-    pool_max = settings.db_pool_size + settings.db_max_overflow
+    # The bare app's pool is as large as the pool our API runs these reads on.
+    pool_size = settings.db_read_pool_size
     names = [args.only] if args.only else list(SCENARIOS)
     servers: list[Server] = []
     children: list[subprocess.Popen] = []
@@ -426,11 +422,11 @@ def main(argv: list[str] | None = None) -> int:
         bare_config.write_text(json.dumps({
             "dsn": plain_dsn(url),
             "id_hash_key": settings.data_protection.id_hash_key.get_secret_value(),
-            # Same pool bounds and session settings as the API's engine.
-            "pool_min": settings.db_pool_size,
-            "pool_max": pool_max,
+            # Same pool size and session settings as the API's read pool.
+            "pool_min": pool_size,
+            "pool_max": pool_size,
             "pool_reset": False,  # see bare_app._keep_session
-            "server_settings": {"application_name": "guardline-bench-bare", "timezone": "Asia/Shanghai"},
+            "server_settings": session_settings("bench-bare"),
             **statements,
         }))
         env = {**os.environ, "GUARDLINE_ENV": "development", "GUARDLINE_DATABASE_URL": url,

@@ -84,6 +84,11 @@ class RolledBackDatabase(Database):
         return AsyncSession(bind=self.connection, join_transaction_mode="create_savepoint",
                             expire_on_commit=False, autoflush=False)
 
+    async def fetch_row(self, sql: str, args: list):
+        """The hot reads run on the test's connection too, so they see its data."""
+        raw = await self.connection.get_raw_connection()
+        return await raw.driver_connection.fetchrow(sql, *args)
+
 
 @pytest.fixture
 async def db(engine: AsyncEngine) -> AsyncIterator[RolledBackDatabase]:

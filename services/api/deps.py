@@ -11,7 +11,7 @@ from services.api import idempotency
 from services.core.accounts.roles import Permission, allows
 from services.core.accounts.security import Caller, TokenInvalid, read_token
 from services.core.errors import Forbidden, Unauthorized
-from services.core.scope import bind_scope
+from services.core.scope import Reader, bind_scope
 from services.core.settings import Settings
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -23,7 +23,10 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def current_caller(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Caller:
+Token = Annotated[str | None, Depends(oauth2)]
+
+
+def caller_of(request: Request, token: str | None) -> Caller:
     if not token:
         raise Unauthorized("not_authenticated", headers=_CHALLENGE)
     try:
@@ -34,16 +37,32 @@ def current_caller(request: Request, token: Annotated[str | None, Depends(oauth2
     return caller
 
 
+async def current_caller(request: Request, token: Token) -> Caller:
+    return caller_of(request, token)
+
+
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 
 
-async def scoped_session(request: Request, caller: CurrentCaller) -> AsyncSession:
-    """The request's session, limited to the caller's regions. A POST with an
-    ``Idempotency-Key`` is claimed here, inside the request's transaction."""
-    session: AsyncSession = request.state.session
-    bind_scope(session, caller.region_prefix)
+def open_session(request: Request, prefix: str) -> AsyncSession:
+    """Open the request's session with a region scope; ``GuardlineRoute`` ends it."""
+    session: AsyncSession = request.app.state.db.session(readonly=request.state.readonly)
+    bind_scope(session, prefix)
+    request.state.session = session
+    return session
+
+
+# The dependencies below name the token rather than ``CurrentCaller``: one level less of
+# dependency solving on every request (the token check itself is cached).
+async def scoped_session(request: Request, token: Token) -> AsyncSession:
+    """The request's session, limited to the caller's regions (``GuardlineRoute`` commits
+    and closes it). A POST with an ``Idempotency-Key`` is claimed here, inside the
+    request's transaction."""
+    caller = caller_of(request, token)
+    state = request.state
+    session = open_session(request, caller.region_prefix)
     key = request.headers.get("idempotency-key")
-    if request.method == "POST" and key is not None:
+    if not state.readonly and request.method == "POST" and key is not None:
         request.state.idempotency = await idempotency.claim(
             session, request, caller.principal, key, request.app.state.settings
         )
@@ -51,6 +70,14 @@ async def scoped_session(request: Request, caller: CurrentCaller) -> AsyncSessio
 
 
 Session = Annotated[AsyncSession, Depends(scoped_session)]
+
+
+async def scoped_reader(request: Request, token: Token) -> Reader:
+    """For the hottest reads: no session, the region prefix of the caller."""
+    return Reader(request.app.state.db, caller_of(request, token).region_prefix)
+
+
+ReadAccess = Annotated[Reader, Depends(scoped_reader)]
 
 
 def ensure(caller: Caller, permission: Permission) -> None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-import uuid
+import os
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,7 +32,7 @@ class RequestContext:
                 incoming = value.decode("latin-1")
             elif name == b"content-length":
                 length = value
-        request_id = incoming if incoming and _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if incoming and _SAFE_ID.match(incoming) else os.urandom(16).hex()
         scope.setdefault("state", {})["request_id"] = request_id
         header = (b"x-request-id", request_id.encode())
 

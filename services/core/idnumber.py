@@ -44,6 +44,8 @@ def check_character(first17: str) -> str:
 
 def clean(raw: str) -> str:
     """Full-width to half-width, drop every kind of space, upper-case the X."""
+    if raw.isascii() and raw.isalnum():  # the common case: nothing to translate or drop
+        return raw.upper()
     text = raw.translate(_FULLWIDTH)
     return "".join(text.split()).replace("\u3000", "").upper()
 

@@ -5,8 +5,15 @@ a user or client, ``bind_scope(session, UNRESTRICTED)`` for the CLI and the work
 session without a scope refuses to query (fail closed). The filter is added by a
 ``do_orm_execute`` hook with ``with_loader_criteria``, so it also reaches joins, subqueries,
 relationship loads and ORM UPDATE/DELETE statements; a handler cannot forget it.
+
+The few reads that run many times a second (``ScopedRead``) skip the ORM at run time, but
+their SQL is compiled from ``limit_to`` with the prefix of the session or ``Reader`` they
+are given — the same filter, applied in the same place.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, event
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
@@ -71,3 +78,88 @@ def _limit_to_scope(state: ORMExecuteState) -> None:
     if prefix is None:
         raise ScopeMissing("query on a session without a region scope")
     state.statement = limit_to(state.statement, prefix)
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Access for reads that need no session: the process's ``Database`` and the caller's
+    region prefix (from the verified token, never from the request). Only ``ScopedRead``
+    uses it, so the region filter is the same ``limit_to`` as everywhere else."""
+
+    db: Any
+    prefix: str
+
+
+class ScopedRead:
+    """A read that runs many times a second (one household, a person by ID number).
+
+    Building a large statement, computing its cache key and going through the ORM's
+    result machinery costs more than PostgreSQL's work for such a read. So its SQL — with
+    exactly the region filter ``limit_to`` adds — is compiled once per region prefix and
+    run on the session's own driver connection. The prefix comes from the session, as in
+    the ORM hook above, so a session without a scope still refuses to query.
+
+    ``names`` are the statement's bind parameters given per call; every other parameter
+    (the region bounds, constants in the SQL) is fixed at compile time."""
+
+    MAX_PREFIXES = 1024
+
+    def __init__(self, statement, *names: str):
+        self.statement = statement
+        self.names = frozenset(names)
+        self._compiled: dict[tuple[str, str], tuple[str, list, list]] = {}
+
+    def compile(self, prefix: str, dialect) -> tuple[str, list, list]:
+        """(SQL text, positional arguments with the per-call slots empty, the slots as
+        (position, name, bind processor or None))."""
+        key = (dialect.name, prefix)
+        found = self._compiled.get(key)
+        if found is not None:
+            return found
+        compiled = limit_to(self.statement, prefix).compile(dialect=dialect)
+        processors = compiled._bind_processors
+        order = list(compiled.positiontup or ())
+        args: list = []
+        slots: list = []
+        for position, name in enumerate(order):
+            processor = processors.get(name)
+            if name in self.names:
+                slots.append((position, name, processor))
+                args.append(None)
+            else:
+                value = compiled.params[name]
+                args.append(processor(value) if processor else value)
+        if {name for _, name, _ in slots} != self.names:
+            raise ValueError(f"statement lacks parameters {sorted(self.names - {n for _, n, _ in slots})}")
+        if len(self._compiled) >= self.MAX_PREFIXES:
+            self._compiled.clear()
+        found = self._compiled[key] = (compiled.string, args, slots)
+        return found
+
+    def _bind(self, prefix: str, dialect, values: dict) -> tuple[str, list]:
+        sql, template, slots = self.compile(prefix, dialect)
+        args = list(template)
+        for position, name, processor in slots:
+            value = values[name]
+            args[position] = processor(value) if processor else value
+        return sql, args
+
+    async def first(self, source, **values):
+        """The first row (a driver record, indexable by position), or None.
+
+        ``source`` is a scoped session (the read then sees the session's own changes) or a
+        ``Reader`` (the read runs on the database's read pool)."""
+        if isinstance(source, Reader):
+            sql, args = self._bind(source.prefix, source.db.engine.dialect, values)
+            return await source.db.fetch_row(sql, args)
+        prefix = scope_of(source)
+        connection = await source.connection()
+        sql, args = self._bind(prefix, connection.dialect, values)
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        try:
+            return await driver.fetchrow(sql, *args)
+        except Exception as exc:
+            if driver.is_closed():  # the pool must not hand out a dead connection again
+                await connection.invalidate(exc)
+            raise

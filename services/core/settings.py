@@ -66,8 +66,13 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".guardline")
     # Database on the embedded server (ignored when database_url is set).
     database_name: str = Field("guardline", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
-    db_pool_size: int = Field(10, ge=1)
-    db_max_overflow: int = Field(10, ge=0)
+    # Connections per process. Requests beyond the pool wait for a free connection; extra
+    # "overflow" connections would be opened and closed under load, and a new connection
+    # costs the server more than many queries.
+    db_pool_size: int = Field(20, ge=1)
+    db_max_overflow: int = Field(0, ge=0)
+    # Plain driver connections for the hottest reads (one household, a person by ID number).
+    db_read_pool_size: int = Field(10, ge=1)
     # Upper bound on a request body (bytes); larger bodies get 413.
     max_body_bytes: int = Field(1_000_000, ge=1024)
     auth: AuthSettings = AuthSettings()

@@ -6,13 +6,13 @@ from fastapi import APIRouter, Depends, Form, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from services.api.deps import CurrentCaller
+from services.api.deps import CurrentCaller, open_session
 from services.api.errors_doc import responses
 from services.api.routing import GuardlineRoute
 from services.core.accounts.models import User
 from services.core.accounts.security import Caller, issue_token, verify_password
 from services.core.errors import Unauthorized
-from services.core.scope import UNRESTRICTED, bind_scope
+from services.core.scope import UNRESTRICTED
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth 登录"], route_class=GuardlineRoute)
 
@@ -36,9 +36,8 @@ class Me(BaseModel):
              summary="Log in (OAuth2 password flow) 登录")
 async def login(request: Request, username: Annotated[str, Form(max_length=64)],
                 password: Annotated[str, Form(max_length=200)]) -> Token:
-    session = request.state.session
     # Login looks users up before anyone is known: the users table is not region-scoped.
-    bind_scope(session, UNRESTRICTED)
+    session = open_session(request, UNRESTRICTED)
     user = (await session.execute(select(User).where(User.username == username))).scalar_one_or_none()
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.active:

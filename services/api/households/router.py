@@ -9,11 +9,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from starlette.responses import Response
 
-from services.api.deps import CurrentCaller, Session, check_if_match, check_optional_if_match, ensure
+from services.api.deps import CurrentCaller, ReadAccess, Session, check_if_match, check_optional_if_match, ensure
 from services.api.errors_doc import responses
 from services.api.pagination import Page, decode_cursor, page_of
 from services.api.responses import JSON, etag
-from services.api.routing import GuardlineRoute
+from services.api.routing import GuardlineRoute, hot_read
 from services.core.accounts.roles import Permission
 from services.core.errors import Unprocessable
 from services.core.households import service
@@ -59,6 +59,20 @@ async def _household_response(session, household_id: int, status: int = 200) -> 
 async def _person_response(session, person_id: int, status: int = 200) -> Response:
     version, document = await service.person_json(session, person_id)
     return _raw(version, document, "person", person_id, status)
+
+
+# ---- the lookup first: routes are matched in order, and it is the busiest --------------
+
+@router.post("/persons/lookup", response_model=PersonOut, operation_id="lookupPerson", tags=["persons 人员"],
+             responses=responses(404),
+             summary="Find a person by ID number 按身份证号查询",
+             description="The ID number travels in the body, never in the URL, so it stays out of access logs.")
+@hot_read
+async def lookup_person(request: Request, body: PersonLookup, reader: ReadAccess):
+    version, person_id, document = await service.person_by_id_number(
+        reader, body.id_number, request.app.state.settings.id_hash_key
+    )
+    return _raw(version, document, "person", person_id)
 
 
 # ---- households -----------------------------------------------------------------------
@@ -107,8 +121,8 @@ async def create_household(request: Request, body: HouseholdCreate, session: Ses
 
 @router.get("/households/{household_id}", response_model=HouseholdDetail, operation_id="getHousehold",
             tags=["households 农户"], responses=responses(404), summary="One household with its members 农户详情")
-async def get_household(household_id: HouseholdId, session: Session):
-    return await _household_response(session, household_id)
+async def get_household(household_id: HouseholdId, reader: ReadAccess):
+    return await _household_response(reader, household_id)
 
 
 @router.patch("/households/{household_id}", response_model=HouseholdDetail, operation_id="updateHousehold",
@@ -168,17 +182,6 @@ async def merge_household(request: Request, household_id: HouseholdId, body: Mer
 
 
 # ---- persons --------------------------------------------------------------------------
-
-@router.post("/persons/lookup", response_model=PersonOut, operation_id="lookupPerson", tags=["persons 人员"],
-             responses=responses(404),
-             summary="Find a person by ID number 按身份证号查询",
-             description="The ID number travels in the body, never in the URL, so it stays out of access logs.")
-async def lookup_person(request: Request, body: PersonLookup, session: Session):
-    version, person_id, document = await service.person_by_id_number(
-        session, body.id_number, request.app.state.settings.id_hash_key
-    )
-    return _raw(version, document, "person", person_id)
-
 
 @router.get("/persons/{person_id}", response_model=PersonOut, operation_id="getPerson", tags=["persons 人员"],
             responses=responses(404), summary="One person 人员详情")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, func, literal, select, text, update
+from sqlalchemy import BigInteger, LargeBinary, String, and_, bindparam, case, cast, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,7 +36,7 @@ from services.core.households.schemas import (
 )
 from services.core.regions.service import get_village
 from services.core.repository import one_or_404
-from services.core.scope import scope_of, under
+from services.core.scope import ScopedRead, scope_of, under
 from services.core.timeutil import now
 
 
@@ -91,8 +91,13 @@ def household_detail_statement(household_id):
     return select(h.version, cast(doc, String)).where(h.id == household_id)
 
 
+# The hot reads are built once: constructing a statement of this size costs more than
+# running it. Only the bound values change per request.
+HOUSEHOLD_DETAIL = ScopedRead(household_detail_statement(bindparam("household_id", type_=BigInteger)), "household_id")
+
+
 async def household_detail(session: AsyncSession, household_id: int) -> tuple[int, str]:
-    row = (await session.execute(household_detail_statement(household_id))).first()
+    row = await HOUSEHOLD_DETAIL.first(session, household_id=household_id)
     if row is None:
         raise NotFound("household_not_found", field="household_id", id=household_id)
     return row[0], row[1]
@@ -102,17 +107,21 @@ def person_lookup_statement(id_hash):
     return select(Person.version, Person.id, cast(_person_json(), String)).where(Person.id_hash == id_hash)
 
 
+PERSON_LOOKUP = ScopedRead(person_lookup_statement(bindparam("id_hash", type_=LargeBinary)), "id_hash")
+_PERSON_BY_ID = select(Person.version, cast(_person_json(), String)).where(
+    Person.id == bindparam("person_id", type_=BigInteger)
+)
+
+
 async def person_by_id_number(session: AsyncSession, number: str, key: bytes) -> tuple[int, int, str]:
-    row = (await session.execute(person_lookup_statement(idnumber.keyed_hash(number, key)))).first()
+    row = await PERSON_LOOKUP.first(session, id_hash=idnumber.keyed_hash(number, key))
     if row is None:
         raise NotFound("person_id_number_not_found", field="id_number")
     return row[0], row[1], row[2]
 
 
 async def person_json(session: AsyncSession, person_id: int) -> tuple[int, str]:
-    row = (
-        await session.execute(select(Person.version, cast(_person_json(), String)).where(Person.id == person_id))
-    ).first()
+    row = (await session.execute(_PERSON_BY_ID, {"person_id": person_id})).first()
     if row is None:
         raise NotFound("person_not_found", field="person_id", id=person_id)
     return row[0], row[1]
