@@ -7,13 +7,13 @@ transaction, and database conflicts become problem responses here.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Coroutine
+from typing import Annotated, Any, Callable, Coroutine
 
 import orjson
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.responses import Response
@@ -40,15 +40,17 @@ def _conflict_from(exc: IntegrityError) -> Conflict | None:
 
 
 def hot_read(endpoint):
-    """A read endpoint (a POST that changes nothing, such as a lookup with its key in the
-    body: no transaction, no idempotency record) busy enough to be served without FastAPI's general
-    request machinery, which costs about as much as the whole read.
+    """A read endpoint busy enough to be served without FastAPI's general request
+    machinery, which costs about as much as the whole read. It runs without a session
+    (a ``ReadAccess``); a POST marked so (a lookup with its key in the body) changes
+    nothing: no transaction, no idempotency record.
 
     Its signature still declares the route (OpenAPI, the body model, the security
-    scheme), and it is checked when the route is built: only ``request: Request``, one
-    body model and a ``ReadAccess`` may appear. The direct handler does what FastAPI would
-    do for exactly those: the caller from the bearer token (401 as usual), the JSON body
-    validated by the same model with the same error locations (422 as usual)."""
+    scheme), and it is checked when the route is built: only ``request: Request``, path
+    parameters, at most one body model and a ``ReadAccess`` may appear. The direct handler does what FastAPI would
+    do for exactly those: the caller from the bearer token (401 as usual), path parameters
+    and the JSON body validated by the same annotations with the same error locations
+    (422 as usual). ``tests/api/test_hot_read.py`` holds it to that, input by input."""
     endpoint.guardline_read_only = True
     endpoint.guardline_hot = True
     return endpoint
@@ -62,20 +64,24 @@ class _DirectRead:
 
         dependant = route.dependant
         name = route.endpoint.__qualname__
-        if dependant.path_params or dependant.query_params or dependant.header_params or dependant.cookie_params:
-            raise TypeError(f"hot_read {name}: path, query, header or cookie parameters are not supported")
-        if len(dependant.body_params) != 1 or route.body_field is None:
-            raise TypeError(f"hot_read {name}: needs exactly one body model")
-        body = dependant.body_params[0]
-        model = body.field_info.annotation
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            raise TypeError(f"hot_read {name}: the body must be a pydantic model")
+        if dependant.query_params or dependant.header_params or dependant.cookie_params:
+            raise TypeError(f"hot_read {name}: query, header or cookie parameters are not supported")
+        if len(dependant.body_params) > 1:
+            raise TypeError(f"hot_read {name}: at most one body model")
+        self.model = self.body_name = None
+        if dependant.body_params:
+            body = dependant.body_params[0]
+            model = body.field_info.annotation
+            if not (isinstance(model, type) and issubclass(model, BaseModel)):
+                raise TypeError(f"hot_read {name}: the body must be a pydantic model")
+            self.model, self.body_name = model, body.name
+        # Path parameters validated by their own annotation and constraints, as FastAPI does.
+        self.path = [(p.name, p.alias, TypeAdapter(Annotated[p.field_info.annotation, p.field_info]))
+                     for p in dependant.path_params]
         readers = [d for d in dependant.dependencies if d.call is scoped_reader]
         if len(readers) != 1 or len(dependant.dependencies) != 1:
             raise TypeError(f"hot_read {name}: the only dependency may be ReadAccess")
         self.endpoint = route.endpoint
-        self.model = model
-        self.body_name = body.name
         self.reader_name = readers[0].name
         self.request_name = dependant.request_param_name
         self.reader = scoped_reader
@@ -84,7 +90,20 @@ class _DirectRead:
         from services.api.deps import oauth2
 
         reader = await self.reader(request, await oauth2(request))
-        kwargs = {self.reader_name: reader, self.body_name: await self._body(request)}
+        kwargs = {self.reader_name: reader}
+        errors: list = []
+        for name, alias, adapter in self.path:
+            try:
+                kwargs[name] = adapter.validate_python(request.path_params[alias])
+            except ValidationError as exc:
+                errors += _located(exc, "path", alias)
+        if self.model is not None:
+            try:
+                kwargs[self.body_name] = await self._body(request)
+            except RequestValidationError as exc:
+                errors += exc.errors()
+        if errors:
+            raise RequestValidationError(errors)
         if self.request_name:
             kwargs[self.request_name] = request
         return await self.endpoint(**kwargs)
@@ -106,10 +125,14 @@ class _DirectRead:
         try:
             return self.model.model_validate(data, from_attributes=True)  # as FastAPI validates bodies
         except ValidationError as exc:
-            errors = exc.errors(include_url=False)
-            for err in errors:
-                err["loc"] = ("body", *err["loc"])
-            raise RequestValidationError(errors) from None
+            raise RequestValidationError(_located(exc, "body")) from None
+
+
+def _located(exc: ValidationError, *prefix: str) -> list[dict]:
+    errors = exc.errors(include_url=False)
+    for err in errors:
+        err["loc"] = (*prefix, *err["loc"])
+    return errors
 
 
 def _is_json(content_type: str) -> bool:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Request
 
 from services.api.app import create_app
 from services.api.deps import ReadAccess, Session
-from services.api.households.router import lookup_person
+from services.api.households.router import HouseholdId, get_household, lookup_person
 from services.api.routing import GuardlineRoute, _DirectRead, hot_read
 from services.core.households.schemas import PersonLookup
 from tests.api.test_households import create
@@ -26,6 +26,10 @@ async def twin_client(settings, db):
     @twin.post("/twin/lookup")
     async def twin_lookup(request: Request, body: PersonLookup, reader: ReadAccess):
         return await lookup_person(request=request, body=body, reader=reader)
+
+    @twin.get("/twin/households/{household_id}")
+    async def twin_household(household_id: HouseholdId, reader: ReadAccess):
+        return await get_household(household_id=household_id, reader=reader)
 
     app.include_router(twin)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
@@ -87,12 +91,27 @@ async def test_direct_lookup_opens_no_transaction(twin_client, auth):
     assert (first.status_code, other.status_code) == (200, 404)  # not refused as a reused key
 
 
-@pytest.mark.parametrize("signature", ["path", "two_bodies", "session", "no_reader"])
+async def test_direct_household_answers_like_fastapi(twin_client, auth):
+    created = await create(twin_client, auth, members=[person("head")])
+    hidden = await create(twin_client, auth, members=[person("head")], region=VILLAGE_2, user="county_staff.county")
+    token = auth("village_staff.village")
+    for ident, headers in (
+        (created["id"], token), (created["id"], {**token, "Accept-Language": "zh"}),
+        (hidden["id"], token),  # outside the scope: 404
+        (2**62, token), (2**62 + 1, token), (0, token), (-3, token), ("abc", token), ("1.5", token),
+        (created["id"], {}), (created["id"], {"Authorization": "Bearer x.y.z"}),
+    ):
+        direct = await twin_client.get(f"/api/v1/households/{ident}", headers=headers)
+        general = await twin_client.get(f"/twin/households/{ident}", headers=headers)
+        _same(direct, general)
+
+
+@pytest.mark.parametrize("signature", ["query", "two_bodies", "session", "no_reader"])
 def test_hot_read_refuses_what_it_cannot_serve(signature):
     router = APIRouter(route_class=GuardlineRoute)
-    if signature == "path":
+    if signature == "query":
         async def endpoint(item: int, body: PersonLookup, reader: ReadAccess): ...
-        path = "/x/{item}"
+        path = "/x"
     elif signature == "two_bodies":
         async def endpoint(body: PersonLookup, other: Annotated[PersonLookup, Body()], reader: ReadAccess): ...
         path = "/x"

@@ -121,6 +121,7 @@ async def create_household(request: Request, body: HouseholdCreate, session: Ses
 
 @router.get("/households/{household_id}", response_model=HouseholdDetail, operation_id="getHousehold",
             tags=["households 农户"], responses=responses(404), summary="One household with its members 农户详情")
+@hot_read
 async def get_household(household_id: HouseholdId, reader: ReadAccess):
     return await _household_response(reader, household_id)
 
