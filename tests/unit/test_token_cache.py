@@ -1,0 +1,78 @@
+"""Verified tokens are remembered, but only under the secret and issuer that signed them,
+and never past their expiry."""
+import jwt
+import pytest
+
+from services.core.accounts import security
+from services.core.accounts.roles import Role
+from services.core.accounts.security import Caller, TokenInvalid, issue_token, read_token
+from services.core.settings import AuthSettings, Settings
+
+CALLER = Caller(7, "grid_worker.village", Role.grid_worker, "529901001001")
+
+
+def _settings(secret: str = "a" * 40, issuer: str = "guardline") -> Settings:
+    return Settings(env="test", auth=AuthSettings(secret_key=secret, issuer=issuer))
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    security._VERIFIED.clear()
+    yield
+    security._VERIFIED.clear()
+
+
+def test_second_read_comes_from_the_cache(monkeypatch):
+    settings = _settings()
+    token, _ = issue_token(settings, CALLER)
+    assert read_token(settings, token) == CALLER
+    monkeypatch.setattr(security, "_verify", lambda *_: pytest.fail("verified twice"))
+    assert read_token(settings, token) == CALLER
+
+
+def test_cached_token_is_refused_under_another_secret_or_issuer():
+    settings = _settings()
+    token, _ = issue_token(settings, CALLER)
+    read_token(settings, token)
+    for other in (_settings(secret="b" * 40), _settings(issuer="elsewhere")):
+        with pytest.raises(TokenInvalid):
+            read_token(other, token)
+
+
+def test_cached_token_is_refused_after_it_expires(monkeypatch):
+    settings = _settings()
+    token, ttl = issue_token(settings, CALLER)
+    issued = jwt.decode(token, options={"verify_signature": False})["iat"]
+    read_token(settings, token)
+    monkeypatch.setattr(security.time, "time", lambda: issued + ttl - 1)
+    assert read_token(settings, token) == CALLER  # still valid: from the cache
+
+    def verify_again(*_):  # past its expiry the token is checked afresh (PyJWT refuses it)
+        raise TokenInvalid("Signature has expired")
+
+    monkeypatch.setattr(security, "_verify", verify_again)
+    monkeypatch.setattr(security.time, "time", lambda: issued + ttl)
+    with pytest.raises(TokenInvalid):
+        read_token(settings, token)
+    assert not security._VERIFIED
+
+
+def test_tampered_token_is_refused_even_when_the_original_is_cached():
+    settings = _settings()
+    token, _ = issue_token(settings, CALLER)
+    read_token(settings, token)
+    header, payload, signature = token.split(".")
+    forged = jwt.encode({**jwt.decode(token, options={"verify_signature": False}), "scope_prefix": ""},
+                        "not-the-secret" * 3, algorithm="HS256")
+    for bad in (forged, f"{header}.{payload}.{signature[:-2]}xx"):
+        with pytest.raises(TokenInvalid):
+            read_token(settings, bad)
+
+
+def test_cache_is_bounded(monkeypatch):
+    monkeypatch.setattr(security, "_VERIFIED_MAX", 3)
+    settings = _settings()
+    for user_id in range(10):
+        token, _ = issue_token(settings, Caller(user_id, "u", Role.grid_worker, "52"))
+        assert read_token(settings, token).user_id == user_id
+        assert len(security._VERIFIED) <= 3
