@@ -1,0 +1,464 @@
+"""The demo loader and the region importer against a real database.
+
+``load_demo`` commits and truncates, so it runs on a database of its own on the same server
+(``guardline_test_demo``), created and migrated here and dropped at the end of the module.
+Every test loads what it needs itself, so the tests do not depend on their order.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import date
+
+import httpx
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from services.api.app import create_app
+from services.core.accounts.models import User
+from services.core.db import Database, create_engine
+from services.core.demo.generator import income_quarters, plan_chunks
+from services.core.demo.loader import (
+    COPY_COLUMNS,
+    DEPENDENT_TABLES,
+    REGISTRY_TABLES,
+    SERIAL_TABLES,
+    create_demo_users,
+    demo_villages,
+    load_demo,
+)
+from services.core.households.enums import Category
+from services.core.households.models import Household
+from services.core.idnumber import keyed_hash, normalise
+from services.core.migrate import upgrade
+from services.core.models import metadata
+from services.core.regions.importer import DEMO_REGIONS_CSV, import_regions_csv, parse_regions_csv
+from services.core.regions.models import Region
+from services.core.scope import UNRESTRICTED, bind_scope
+from services.core.settings import DEMO_PASSWORD, Settings
+
+DEMO_DB = "guardline_test_demo"
+TODAY = date(2025, 10, 15)  # in the past (ID numbers refuse future births); Q1–Q3 ended: 4 + 3 records
+SEED = 11
+PERSONS = 3_000
+CHUNK = 500  # several chunks, so both generator streams (and both worker processes) are used
+
+VILLAGE = "529901001001"  # the village of the demo users *.village
+OTHER_VILLAGE = "529901002001"
+
+
+# ---- the scratch database -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+async def demo_url(engine: AsyncEngine) -> AsyncIterator[str]:
+    """URL of a freshly migrated database next to the test database (embedded or external)."""
+    url = engine.url.set(database=DEMO_DB).render_as_string(hide_password=False)
+
+    async def recreate(create: bool) -> None:
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{DEMO_DB}" WITH (FORCE)'))
+            if create:
+                await conn.execute(text(f'CREATE DATABASE "{DEMO_DB}"'))
+
+    await recreate(True)
+    # ``upgrade`` runs Alembic's env.py, which calls asyncio.run: not inside this loop.
+    await asyncio.to_thread(upgrade, url)
+    try:
+        yield url
+    finally:
+        await recreate(False)
+
+
+@pytest.fixture(scope="module")
+async def demo_engine(demo_url: str, settings: Settings) -> AsyncIterator[AsyncEngine]:
+    eng = create_engine(demo_url, settings, "tests-demo")
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture(scope="module")
+async def migrated_catalog(demo_engine: AsyncEngine) -> dict:
+    """Indexes and constraints as the migrations made them (taken before any load)."""
+    return await _catalog(demo_engine)
+
+
+_INDEXES = """
+SELECT c.relname AS tbl, ci.relname AS name, pg_get_indexdef(i.indexrelid) AS ddl, i.indisvalid, i.indisready
+FROM pg_index i
+JOIN pg_class ci ON ci.oid = i.indexrelid
+JOIN pg_class c ON c.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'public'
+ORDER BY 1, 2
+"""
+_CONSTRAINTS = """
+SELECT conrelid::regclass::text AS tbl, conname, contype, pg_get_constraintdef(oid) AS ddl, convalidated
+FROM pg_constraint
+WHERE connamespace = 'public'::regnamespace
+ORDER BY 1, 2
+"""
+
+
+async def _catalog(eng: AsyncEngine) -> dict:
+    async with eng.connect() as conn:
+        return {
+            "indexes": [tuple(r) for r in await conn.execute(text(_INDEXES))],
+            "constraints": [tuple(r) for r in await conn.execute(text(_CONSTRAINTS))],
+        }
+
+
+async def _counts(eng: AsyncEngine, tables=REGISTRY_TABLES + DEPENDENT_TABLES + ("regions", "users")) -> dict:
+    async with eng.connect() as conn:
+        return {t: (await conn.execute(text(f"SELECT count(*) FROM {t}"))).scalar_one() for t in tables}
+
+
+async def _fingerprint(eng: AsyncEngine) -> dict[str, str]:
+    """md5 of every generated column of every registry row (timestamps that the server
+    fills in, such as created_at, are left out), in a fixed order."""
+    out = {}
+    async with eng.connect() as conn:
+        for table in REGISTRY_TABLES:
+            row = "ROW(" + ", ".join(COPY_COLUMNS[table]) + ")::text"
+            out[table] = (await conn.execute(text(
+                f"SELECT count(*) || ':' || coalesce(md5(string_agg({row}, E'\\n' ORDER BY {row})), '') FROM {table}"
+            ))).scalar_one()
+    return out
+
+
+async def _load(url: str, settings: Settings, persons: int = PERSONS, **kw) -> tuple[dict, list[str]]:
+    messages: list[str] = []
+    kw = {"seed": SEED, "today": TODAY, "chunk_persons": CHUNK, "parallel": False, **kw}
+    counts = await load_demo(url, settings, persons=persons, progress=messages.append, **kw)
+    return counts, messages
+
+
+async def _scalar(eng: AsyncEngine, sql: str, **params):
+    async with eng.connect() as conn:
+        return (await conn.execute(text(sql), params)).scalar_one()
+
+
+async def _rows(eng: AsyncEngine, sql: str, **params) -> list:
+    async with eng.connect() as conn:
+        return [tuple(r) for r in await conn.execute(text(sql), params)]
+
+
+# ---- 1. an in-process load ------------------------------------------------------------------
+
+async def test_in_process_load_makes_a_consistent_registry(demo_url, demo_engine, settings, migrated_catalog):
+    counts, messages = await _load(demo_url, settings)
+
+    # The counts it reports are what is in the tables.
+    in_db = await _counts(demo_engine)
+    assert counts["persons"] == in_db["persons"] == PERSONS
+    for table in REGISTRY_TABLES:
+        assert counts[table] == in_db[table] > 0, table
+    households = in_db["households"]
+    assert in_db["memberships"] == PERSONS
+    assert in_db["household_events"] == in_db["household_guarantees"] == households
+    assert in_db["income_records"] == households * sum(income_quarters(TODAY))
+    assert isinstance(counts["seconds"], float)
+    # ids are contiguous from 1 (the identities were restarted)
+    assert await _scalar(demo_engine, "SELECT min(id) || '-' || max(id) FROM persons") == f"1-{PERSONS}"
+    assert await _scalar(demo_engine, "SELECT max(id) FROM households") == households
+
+    # ID numbers are valid, distinct, and their lookup hash is the keyed hash of the number.
+    people = await _rows(demo_engine, "SELECT id_number, id_hash, birth_date, sex FROM persons")
+    assert len({p[0] for p in people}) == PERSONS
+    for id_number, id_hash, born, sex in people:
+        parsed = normalise(id_number)
+        assert parsed.value == id_number
+        assert (parsed.birth_date, parsed.sex) == (born, sex)
+        assert bytes(id_hash) == keyed_hash(id_number, settings.id_hash_key)
+
+    # Every person lives in a demo village, the village of their household.
+    villages = {v.code for v in demo_villages()}
+    used = {r[0] for r in await _rows(demo_engine, "SELECT DISTINCT region_code FROM persons")}
+    assert used <= villages and len(used) > len(villages) // 2
+    assert await _scalar(demo_engine, "SELECT count(*) FROM persons WHERE household_id IS NULL") == 0
+    for table in ("persons", "memberships", "household_events", "income_records", "income_years",
+                  "household_guarantees"):
+        mismatched = await _scalar(demo_engine, f"""
+            SELECT count(*) FROM {table} t JOIN households h ON h.id = t.household_id
+            WHERE t.region_code <> h.region_code""")
+        assert mismatched == 0, table
+
+    # One head per household; its name and the member count are denormalised correctly.
+    bad = await _rows(demo_engine, """
+        SELECT h.id FROM households h LEFT JOIN persons p ON p.household_id = h.id
+        GROUP BY h.id, h.head_name, h.member_count
+        HAVING count(*) FILTER (WHERE p.relation = 'head') <> 1
+            OR count(p.id) <> h.member_count
+            OR max(p.name) FILTER (WHERE p.relation = 'head') IS DISTINCT FROM h.head_name""")
+    assert bad == []
+
+    # Every index and constraint is back, exactly as the migrations made it, valid.
+    after = await _catalog(demo_engine)
+    assert after == migrated_catalog
+    assert all(valid and ready for *_, valid, ready in after["indexes"])
+    assert all(validated for *_, validated in after["constraints"])
+    async with demo_engine.connect() as conn:
+        diff = await conn.run_sync(
+            lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), metadata))
+    assert diff == [], diff
+
+    # The id sequences continue after the loaded rows: the next ORM insert gets max(id) + 1.
+    async with AsyncSession(demo_engine) as session:
+        bind_scope(session, UNRESTRICTED)
+        h = Household(household_no="TEST-AFTER-LOAD", region_code=VILLAGE, category=Category.ordinary)
+        session.add(h)
+        await session.flush()
+        assert h.id == households + 1
+        for table in SERIAL_TABLES:
+            top = (await session.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}"))).scalar_one()
+            nxt = (await session.execute(text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id'))"))).scalar_one()
+            assert nxt > top, table
+        await session.rollback()
+
+    # ...and enforced: a duplicate household number and a dangling foreign key are refused
+    # (checked after the sequences, since a failed INSERT uses up an id).
+    async with demo_engine.connect() as conn:
+        with pytest.raises(IntegrityError, match="household_no"):
+            async with conn.begin():
+                await conn.execute(text(
+                    "INSERT INTO households (household_no, region_code, category, status, member_count, version) "
+                    "SELECT household_no, region_code, category, status, 0, 1 FROM households WHERE id = 1"))
+    async with demo_engine.connect() as conn:
+        with pytest.raises(IntegrityError, match="foreign key"):
+            async with conn.begin():
+                await conn.execute(text("UPDATE memberships SET person_id = :pid WHERE id = 1"),
+                                   {"pid": PERSONS + 100})
+
+    # Progress: the regions, one line per chunk ending with the full count, the commit.
+    chunks = len(plan_chunks(PERSONS, seed=SEED, today=TODAY, chunk_persons=CHUNK))
+    assert chunks >= 5
+    progress = [m for m in messages if m.startswith("persons ")]
+    assert len(progress) == chunks
+    assert progress[-1].startswith(f"persons {PERSONS:,}/{PERSONS:,} ")
+    assert messages[0].startswith("regions: ")
+    assert any(m.startswith("committed") for m in messages)
+
+
+# ---- 2. determinism independent of the process split ---------------------------------------
+
+async def test_parallel_load_gives_the_same_rows_as_in_process(demo_url, demo_engine, settings):
+    local_counts, _ = await _load(demo_url, settings, parallel=False)
+    local = await _fingerprint(demo_engine)
+
+    parallel_counts, messages = await _load(demo_url, settings, parallel=True)
+    assert parallel_counts["persons"] == PERSONS
+    assert {t: parallel_counts[t] for t in REGISTRY_TABLES} == {t: local_counts[t] for t in REGISTRY_TABLES}
+    assert await _fingerprint(demo_engine) == local
+    assert messages[-1].startswith("analysed")
+
+    # The fingerprint does see a difference: another seed gives other rows.
+    await _load(demo_url, settings, persons=PERSONS, seed=SEED + 1)
+    other = await _fingerprint(demo_engine)
+    assert other["persons"] != local["persons"] and other["households"] != local["households"]
+
+
+# ---- 3. reloading ----------------------------------------------------------------------------
+
+async def test_reload_replaces_the_registry_and_keeps_users_and_regions(demo_url, demo_engine, settings):
+    await _load(demo_url, settings)
+    # Something of our own in every kind of table the reload must keep or clear.
+    async with demo_engine.begin() as conn:
+        await conn.execute(text("INSERT INTO regions (code, name, level, parent_code) "
+                                "VALUES ('529901001099', '自建村', 5, '529901001000') ON CONFLICT DO NOTHING"))
+        await conn.execute(text(
+            "INSERT INTO users (username, display_name, password_hash, role, region_prefix, active, version) "
+            "VALUES ('kept.user', 'kept', 'x', 'county_staff', '529901', true, 1) ON CONFLICT DO NOTHING"))
+        await conn.execute(text(
+            "INSERT INTO households (household_no, region_code, category, status, member_count, version) "
+            "VALUES ('LEFTOVER', '529901001099', 'ordinary', 'active', 0, 1)"))
+        await conn.execute(text(
+            "INSERT INTO guarantee_changes (household_id, region_code, item, old_status, new_status) "
+            "SELECT household_id, region_code, 'water', water, 'secure' FROM household_guarantees "
+            "WHERE household_id = 1"))
+    before = await _counts(demo_engine)
+
+    smaller = 1_234
+    counts, _ = await _load(demo_url, settings, persons=smaller, seed=SEED + 2)
+    after = await _counts(demo_engine)
+    assert counts["persons"] == after["persons"] == smaller
+    assert {t: after[t] for t in REGISTRY_TABLES} == {t: counts[t] for t in REGISTRY_TABLES}
+    assert after["households"] < before["households"]
+    assert await _scalar(demo_engine, "SELECT max(id) FROM persons") == smaller
+    assert await _scalar(demo_engine, "SELECT count(*) FROM households WHERE household_no = 'LEFTOVER'") == 0
+    assert before["guarantee_changes"] == 1
+    for table in DEPENDENT_TABLES:
+        assert after[table] == 0
+    # Users and regions are untouched, our own ones included.
+    assert (after["users"], after["regions"]) == (before["users"], before["regions"])
+    assert await _scalar(demo_engine, "SELECT name FROM regions WHERE code = '529901001099'") == "自建村"
+    assert await _scalar(demo_engine, "SELECT role FROM users WHERE username = 'kept.user'") == "county_staff"
+
+    # Zero persons empties the registry.
+    counts, _ = await _load(demo_url, settings, persons=0)
+    assert all(counts[t] == 0 for t in REGISTRY_TABLES)
+    assert all(n == 0 for t, n in (await _counts(demo_engine)).items() if t in REGISTRY_TABLES)
+
+
+# ---- 4. the API on a loaded county -----------------------------------------------------------
+
+async def test_demo_users_can_use_the_api_on_the_loaded_county(demo_url, demo_engine, settings):
+    await _load(demo_url, settings)
+    db = Database(create_engine(demo_url, settings, "tests-demo-api"))
+    try:
+        async with db.session() as session:
+            bind_scope(session, UNRESTRICTED)
+            users = await create_demo_users(session, settings)
+            await session.commit()
+        assert {u["username"] for u in users} >= {"county_staff.county", "village_staff.village"}
+        async with db.session() as session:
+            bind_scope(session, UNRESTRICTED)
+            stored = (await session.execute(
+                select(User.role, User.region_prefix).where(User.username == "village_staff.village"))).one()
+        assert tuple(stored) == ("village_staff", VILLAGE)
+
+        own = await _rows(demo_engine, "SELECT id, household_no FROM households WHERE region_code = :r "
+                                       "ORDER BY id LIMIT 1", r=VILLAGE)
+        other = await _rows(demo_engine, "SELECT id, household_no FROM households WHERE region_code = :r "
+                                         "ORDER BY id LIMIT 1", r=OTHER_VILLAGE)
+        assert own and other, "the demo load should reach both villages"
+        (own_id, own_no), (other_id, other_no) = own[0], other[0]
+        person_id, id_number = (await _rows(
+            demo_engine, "SELECT id, id_number FROM persons WHERE household_id = :h ORDER BY id LIMIT 1",
+            h=other_id))[0]
+
+        app = create_app(settings, database=db)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            async def login(username: str) -> dict[str, str]:
+                r = await client.post("/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD})
+                assert r.status_code == 200, r.text
+                return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+            wrong = await client.post("/api/v1/auth/token",
+                                      data={"username": "county_staff.county", "password": DEMO_PASSWORD + "x"})
+            assert wrong.status_code == 401
+
+            county = await login("county_staff.county")
+            r = await client.get(f"/api/v1/households/{other_id}", headers=county)
+            assert r.status_code == 200, r.text
+            assert (r.json()["id"], r.json()["household_no"], r.json()["region_code"]) == (
+                other_id, other_no, OTHER_VILLAGE)
+
+            r = await client.post("/api/v1/persons/lookup", json={"id_number": id_number}, headers=county)
+            assert r.status_code == 200, r.text
+            assert r.json()["id"] == person_id
+
+            village = await login("village_staff.village")
+            r = await client.get(f"/api/v1/households/{other_id}", headers=village)
+            assert r.status_code == 404, r.text
+            r = await client.get(f"/api/v1/households/{own_id}", headers=village)
+            assert r.status_code == 200, r.text
+            assert (r.json()["household_no"], r.json()["region_code"]) == (own_no, VILLAGE)
+            r = await client.post("/api/v1/persons/lookup", json={"id_number": id_number}, headers=village)
+            assert r.status_code == 404
+    finally:
+        await db.dispose()
+
+
+# ---- 5. production ---------------------------------------------------------------------------
+
+async def test_production_refuses_and_leaves_the_data_alone(demo_url, demo_engine, settings):
+    await _load(demo_url, settings, persons=400)
+    before = (await _counts(demo_engine), await _fingerprint(demo_engine))
+    production = Settings(env="production", data_dir=settings.data_dir, database_url=None,
+                          auth={"secret_key": "s" * 40}, data_protection={"id_hash_key": "h" * 40})
+    assert not production.demo_allowed
+
+    with pytest.raises(RuntimeError, match="production"):
+        await load_demo(demo_url, production, persons=10, today=TODAY, progress=None)
+    with pytest.raises(RuntimeError, match="production"):
+        await load_demo(demo_url, production, persons=10, today=TODAY, progress=None, parallel=True)
+    async with AsyncSession(demo_engine) as session:
+        bind_scope(session, UNRESTRICTED)
+        with pytest.raises(RuntimeError, match="production"):
+            await create_demo_users(session, production)
+        await session.rollback()
+
+    assert (await _counts(demo_engine), await _fingerprint(demo_engine)) == before
+
+
+# ---- 6. region import ------------------------------------------------------------------------
+
+@pytest.fixture
+async def empty_regions(demo_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session on the scratch database with no regions (nor anything that refers to
+    them), all rolled back afterwards."""
+    async with demo_engine.connect() as conn:
+        outer = await conn.begin()
+        try:
+            await conn.execute(text("TRUNCATE regions CASCADE"))
+            session = AsyncSession(bind=conn, join_transaction_mode="create_savepoint", autoflush=False)
+            bind_scope(session, UNRESTRICTED)
+            try:
+                yield session
+            finally:
+                await session.close()
+        finally:
+            await outer.rollback()
+
+
+async def _stored_regions(session: AsyncSession) -> dict[str, tuple[str, int, str | None]]:
+    rows = await session.execute(select(Region.code, Region.name, Region.level, Region.parent_code))
+    return {code: (name, level, parent) for code, name, level, parent in rows}
+
+
+async def test_importing_the_demo_regions_twice(empty_regions):
+    session = empty_regions
+    rows, _ = parse_regions_csv(DEMO_REGIONS_CSV.read_text(encoding="utf-8"))
+    n = len(rows)
+    assert n == 27
+
+    first = await import_regions_csv(session, DEMO_REGIONS_CSV)
+    assert (first.inserted, first.updated, first.unchanged, first.rejected) == (n, 0, 0, [])
+    stored = await _stored_regions(session)
+    assert stored == {r.code: (r.name, r.level, r.parent_code) for r in rows}
+
+    again = await import_regions_csv(session, DEMO_REGIONS_CSV)
+    assert (again.inserted, again.updated, again.unchanged, again.rejected) == (0, 0, n, [])
+    assert await _stored_regions(session) == stored
+
+
+async def test_importing_a_changed_name_updates_one_region(empty_regions):
+    session = empty_regions
+    await import_regions_csv(session, DEMO_REGIONS_CSV)
+    changed = DEMO_REGIONS_CSV.read_text(encoding="utf-8").replace("529901001003,杉木村", "529901001003,杉木新村")
+    report = await import_regions_csv(session, changed)
+    assert (report.inserted, report.updated, report.unchanged, report.rejected) == (0, 1, 26, [])
+    stored = await _stored_regions(session)
+    assert stored["529901001003"] == ("杉木新村", 5, "529901001000")
+    assert stored["529901001004"][0] == "大坪村"
+
+
+async def test_bad_rows_are_rejected_with_a_reason_and_good_rows_stored(empty_regions):
+    session = empty_regions
+    await import_regions_csv(session, DEMO_REGIONS_CSV)
+    csv_text = (
+        "code,name\n"
+        "529901001006,新建村\n"       # line 2: good, parent in the database
+        "52990100100X,坏码村\n"       # line 3: malformed code
+        "529901009001,无乡村\n"       # line 4: parent 529901009000 is nowhere
+        "529901005000,新设镇\n"       # line 5: good, parent (the county) in the database
+        "529901005001,新设村\n"       # line 6: good, parent is line 5 of this file
+    )
+    report = await import_regions_csv(session, csv_text)
+    assert (report.inserted, report.updated, report.unchanged) == (3, 0, 0)
+    reasons = {line: (code, reason) for line, code, reason in report.rejected}
+    assert set(reasons) == {3, 4}
+    assert reasons[3][0] == "52990100100X" and "12 digits" in reasons[3][1]
+    assert reasons[4] == ("529901009001", "parent region 529901009000 is not in the database or the file")
+
+    stored = await _stored_regions(session)
+    assert stored["529901001006"] == ("新建村", 5, "529901001000")
+    assert stored["529901005000"] == ("新设镇", 4, "529901000000")
+    assert stored["529901005001"] == ("新设村", 5, "529901005000")
+    assert "529901009001" not in stored and "52990100100X" not in stored
+    assert len(stored) == 27 + 3
