@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from operator import mul
 from dataclasses import dataclass
 from datetime import date
 
@@ -38,7 +39,7 @@ class IdNumber:
 
 
 def check_character(first17: str) -> str:
-    total = sum(int(c) * w for c, w in zip(first17, WEIGHTS))
+    total = sum(map(mul, map(int, first17), WEIGHTS))
     return CHECK_MAP[total % 11]
 
 

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(0, ge=0)
     # Plain driver connections for the hottest reads (one household, a person by ID number).
     db_read_pool_size: int = Field(10, ge=1)
+    # FastAPI's native OpenTelemetry (traces, metrics, logs to the process's global
+    # providers). Off by default: a closed network usually has no collector, and the
+    # checks cost time on every request.
+    telemetry: bool = False
     # Upper bound on a request body (bytes); larger bodies get 413.
     max_body_bytes: int = Field(1_000_000, ge=1024)
     auth: AuthSettings = AuthSettings()
