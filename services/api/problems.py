@@ -88,6 +88,23 @@ def _validation_errors(exc: RequestValidationError) -> list[FieldError]:
     return out
 
 
+def _database_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached or has no connection to spare: a passing condition
+    (503, try again), not a defect of the request or of the service (500)."""
+    import asyncpg
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    unreachable = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+                   asyncpg.TooManyConnectionsError)
+    if isinstance(exc, (PoolTimeout, *unreachable)):
+        return True
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc.orig, unreachable) or \
+            isinstance(getattr(exc.orig, "__cause__", None), unreachable)
+    return False
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(GuardlineError)
     async def _guardline(request: Request, exc: GuardlineError):
@@ -106,6 +123,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
+        if _database_unavailable(exc):
+            log.warning("database unavailable (%s), request_id=%s", type(exc).__name__,
+                        getattr(request.state, "request_id", "-"))
+            return problem(request, 503, "service_unavailable", headers={"Retry-After": "5"})
         # Logged with the request id only; the client sees no stack trace, SQL or data.
         log.exception("unhandled error, request_id=%s", getattr(request.state, "request_id", "-"))
         return problem(request, 500, "internal_error")

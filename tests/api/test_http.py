@@ -55,6 +55,34 @@ async def test_readyz_reports_an_unreachable_database(settings):
     await broken.dispose()
 
 
+async def test_an_unreachable_database_is_503_on_every_read_path(settings, auth):
+    """The hot reads (read pool) and the session reads answer alike: 503 with Retry-After,
+    in the caller's language, naming nothing of the server."""
+    import httpx
+    from services.api.app import create_app
+    from services.core.db import Database, create_engine
+
+    broken = Database(create_engine("postgresql+asyncpg://nobody@/nodb?host=/nonexistent", settings, "tests"))
+    app = create_app(settings, database=broken)
+    headers = auth("county_staff.county")
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+                                     base_url="http://t") as c:
+            for method, path, extra in (
+                ("GET", "/api/v1/households/1", {}),
+                ("POST", "/api/v1/persons/lookup", {"json": {"id_number": "11010519491231002X"}}),
+                ("GET", "/api/v1/households", {}),
+                ("GET", "/api/v1/households/1/history", {"headers": {**headers, "Accept-Language": "zh"}}),
+            ):
+                r = await c.request(method, path, **{"headers": headers, **extra})
+                assert (path, r.status_code, r.headers.get("retry-after")) == (path, 503, "5"), r.text
+                assert r.headers["content-type"] == "application/problem+json"
+                assert r.json()["code"] == "service_unavailable" and "nonexistent" not in r.text
+            assert r.json()["detail"] == "数据库无法连接。"
+    finally:
+        await broken.dispose()
+
+
 async def test_docs_load_nothing_from_the_internet(client):
     page = await client.get("/docs")
     assert page.status_code == 200
