@@ -12,15 +12,10 @@ from services.core.accounts.roles import Permission, allows
 from services.core.accounts.security import Caller, TokenInvalid, read_token
 from services.core.errors import Forbidden, Unauthorized
 from services.core.scope import Reader, bind_scope
-from services.core.settings import Settings
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
-
-
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
 
 
 Token = Annotated[str | None, Depends(oauth2)]

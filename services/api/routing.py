@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.responses import Response
 
+from services.api.deps import oauth2, scoped_reader
 from services.api.idempotency import Replay
 from services.core.errors import Conflict, PreconditionFailed
 
@@ -60,8 +61,6 @@ class _DirectRead:
     """The handler of a ``hot_read`` route (see there)."""
 
     def __init__(self, route: APIRoute):
-        from services.api.deps import scoped_reader
-
         dependant = route.dependant
         name = route.endpoint.__qualname__
         if dependant.query_params or dependant.header_params or dependant.cookie_params:
@@ -84,12 +83,9 @@ class _DirectRead:
         self.endpoint = route.endpoint
         self.reader_name = readers[0].name
         self.request_name = dependant.request_param_name
-        self.reader = scoped_reader
 
     async def __call__(self, request: Request) -> Response:
-        from services.api.deps import oauth2
-
-        reader = await self.reader(request, await oauth2(request))
+        reader = await scoped_reader(request, await oauth2(request))
         kwargs = {self.reader_name: reader}
         errors: list = []
         for name, alias, adapter in self.path:

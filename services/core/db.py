@@ -112,7 +112,7 @@ class Database:
         self._ro = create_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
         self._read_pool_size = read_pool_size
         self._read_pool = None
-        self._read_pool_opening: asyncio.Task | None = None
+        self._read_pool_lock = asyncio.Lock()  # one opening, however many requests wait
 
     def session(self, readonly: bool = False) -> AsyncSession:
         return (self._ro if readonly else self._rw)()
@@ -124,17 +124,11 @@ class Database:
             return await connection.fetchrow(sql, *args)
 
     async def read_pool(self):
-        """The asyncpg pool of the hot reads (with the engine's session settings)."""
-        if self._read_pool is not None:
-            return self._read_pool
-        if self._read_pool_opening is None:  # one opening, however many requests wait for it
-            self._read_pool_opening = asyncio.ensure_future(self._open_read_pool())
-        try:
-            self._read_pool = await asyncio.shield(self._read_pool_opening)
-        except BaseException:
-            if self._read_pool_opening.done():
-                self._read_pool_opening = None  # let the next request try again
-            raise
+        """The asyncpg pool of the hot reads (with the engine's session settings). If
+        opening it fails, the request fails and the next one tries again."""
+        async with self._read_pool_lock:
+            if self._read_pool is None:
+                self._read_pool = await self._open_read_pool()
         return self._read_pool
 
     async def _open_read_pool(self):
@@ -148,10 +142,7 @@ class Database:
         )
 
     async def dispose(self) -> None:
-        if self._read_pool_opening is not None and not self._read_pool_opening.done():
-            self._read_pool_opening.cancel()
         if self._read_pool is not None:
             await self._read_pool.close()
             self._read_pool = None
-        self._read_pool_opening = None
         await self.engine.dispose()
