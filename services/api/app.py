@@ -2,21 +2,28 @@
 lifespan (or handed in by tests), never at import time."""
 from __future__ import annotations
 
+import asyncio
 import gc
-from contextlib import asynccontextmanager
+import logging
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 
 from services.api import docs, problems
+from services.api.admin.router import router as admin_router
 from services.api.auth.router import router as auth_router
 from services.api.guarantees.router import router as guarantees_router
 from services.api.health import router as health_router
 from services.api.households.router import router as households_router
 from services.api.income.router import router as income_router
 from services.api.middleware import RequestContext
+from services.api.ratelimit import RateLimiter
 from services.api.regions.router import router as regions_router
 from services.api.responses import JSON
+from services.core.accounts.security import Revocations
+from services.core.accounts.service import sync_revocations
 from services.core.db import Database, create_engine, resolve_database_url
+from services.core.scope import UNRESTRICTED, bind_scope
 from services.core.settings import Settings, get_settings
 
 DESCRIPTION = """
@@ -41,8 +48,23 @@ TAGS = [
     {"name": "persons 人员", "description": "Persons: look up by ID number, change, move, record death."},
     {"name": "income 收入", "description": "Quarterly income and yearly totals (per-capita net income)."},
     {"name": "guarantees 三保障和饮水安全", "description": "Education, medical care, housing and water."},
+    {"name": "admin 系统管理", "description": "User accounts, roles and system clients (administrators only)."},
     {"name": "health 运行状态", "description": "Liveness and readiness probes."},
 ]
+
+log = logging.getLogger("guardline.api")
+
+
+async def poll_revocations(app: FastAPI) -> None:
+    """Learn revocations made by other API processes (logouts, role changes, revoked clients)."""
+    while True:
+        try:
+            async with app.state.db.session(readonly=True) as session:
+                bind_scope(session, UNRESTRICTED)
+                await sync_revocations(session, app.state.revocations)
+        except Exception:  # the database may be down for a moment; try again next time
+            log.warning("could not read revocations", exc_info=True)
+        await asyncio.sleep(app.state.settings.auth.revocation_poll_seconds)
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
@@ -60,9 +82,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         # keep it out of the collector's full passes, which otherwise stall requests.
         gc.collect()
         gc.freeze()
+        poller = asyncio.create_task(poll_revocations(app)) if owned else None
         try:
             yield
         finally:
+            if poller is not None:
+                poller.cancel()
+                with suppress(asyncio.CancelledError):
+                    await poller
             if owned:
                 await app.state.db.dispose()
 
@@ -78,12 +105,15 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         telemetry={"tracing": settings.telemetry, "metrics": settings.telemetry, "logs": settings.telemetry},
     )
     app.state.settings = settings
+    app.state.revocations = Revocations()
+    app.state.rate_limiter = RateLimiter()
     if database is not None:
         app.state.db = database
     problems.install(app)
     docs.install(app)
     # Routes are matched in order: the busiest first.
-    for router in (households_router, income_router, guarantees_router, regions_router, auth_router, health_router):
+    for router in (households_router, income_router, guarantees_router, regions_router, auth_router, admin_router,
+                   health_router):
         app.include_router(router)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     return app

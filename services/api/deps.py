@@ -1,19 +1,34 @@
-"""Dependencies that endpoints name in their signatures: ``Session``, ``CurrentCaller``."""
+"""Dependencies that endpoints name in their signatures: ``Session``, ``Allowed(...)``,
+``Reading(...)``.
+
+Permissions are declared per route as OAuth2 scopes (``Allowed(Permission.x)`` or
+``dependencies=[Needs(Permission.x)]``), so FastAPI states them in the OpenAPI document and
+the access-matrix test reads them from there. A caller without them gets 403 — unless an
+object named in the path lies outside the caller's regions (or does not exist), which
+answers 404 as it would for anyone: the 403 must not tell what exists elsewhere.
+"""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
-from fastapi.security import OAuth2PasswordBearer
+from fastapi import Depends, Request, Security
+from fastapi.security import OAuth2PasswordBearer, SecurityScopes
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api import idempotency
-from services.core.accounts.roles import Permission, allows
+from services.core.accounts.roles import DESCRIPTIONS, Permission
 from services.core.accounts.security import Caller, TokenInvalid, read_token
-from services.core.errors import Forbidden, Unauthorized
+from services.core.errors import Forbidden, NotFound, Unauthorized
 from services.core.scope import Reader, bind_scope
 
-oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+oauth2 = OAuth2PasswordBearer(
+    tokenUrl="/api/v1/auth/token",
+    scopes={p.value: DESCRIPTIONS[p] for p in Permission},
+    description="Users: password grant (with refresh tokens). System clients: client_credentials grant. "
+                "Each operation lists the permissions it needs as scopes.",
+    auto_error=False,
+)
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
@@ -25,7 +40,7 @@ def caller_of(request: Request, token: str | None) -> Caller:
     if not token:
         raise Unauthorized("not_authenticated", headers=_CHALLENGE)
     try:
-        caller = read_token(request.app.state.settings, token)
+        caller = read_token(request.app.state.settings, token, request.app.state.revocations)
     except TokenInvalid:
         raise Unauthorized("token_invalid", headers=_CHALLENGE) from None
     request.state.caller = caller
@@ -36,7 +51,52 @@ async def current_caller(request: Request, token: Token) -> Caller:
     return caller_of(request, token)
 
 
+# Any signed-in caller, whatever the role (e.g. "who am I", regions).
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
+
+
+# Objects named in paths, checked in the caller's scope before a 403 is given.
+PATH_OBJECTS: dict[str, tuple[Any, str]] = {}
+
+
+def path_object(name: str, model: Any, key: str = "id") -> None:
+    """Declare that path parameter ``name`` names a ``model`` row (by its ``key``)."""
+    PATH_OBJECTS[name] = (model, key)
+
+
+async def _deny(request: Request, caller: Caller) -> None:
+    session = request.state.session or open_session(request, caller.region_prefix)
+    for name, raw in request.path_params.items():
+        if name not in PATH_OBJECTS:
+            continue
+        model, key = PATH_OBJECTS[name]
+        column = getattr(model, key)
+        try:
+            value = column.type.python_type(raw)
+        except (TypeError, ValueError):
+            continue
+        if (await session.execute(select(column).where(column == value))).first() is None:
+            raise NotFound("not_found", field=name)
+    raise Forbidden("forbidden")
+
+
+async def authorized(request: Request, security_scopes: SecurityScopes, token: Token) -> Caller:
+    caller = caller_of(request, token)
+    permissions = caller.permissions
+    for scope in security_scopes.scopes:
+        if scope not in permissions:
+            await _deny(request, caller)
+    return caller
+
+
+def Allowed(*permissions: Permission) -> Any:  # noqa: N802 (reads as a type in signatures)
+    """The caller, who must hold every one of ``permissions``."""
+    return Annotated[Caller, Security(authorized, scopes=[p.value for p in permissions])]
+
+
+def Needs(*permissions: Permission) -> Any:  # noqa: N802
+    """For ``dependencies=[...]`` of a route that does not use the caller itself."""
+    return Security(authorized, scopes=[p.value for p in permissions])
 
 
 def open_session(request: Request, prefix: str) -> AsyncSession:
@@ -55,7 +115,7 @@ async def scoped_session(request: Request, token: Token) -> AsyncSession:
     request's transaction."""
     caller = caller_of(request, token)
     state = request.state
-    session = open_session(request, caller.region_prefix)
+    session = state.session or open_session(request, caller.region_prefix)
     key = request.headers.get("idempotency-key")
     if not state.readonly and request.method == "POST" and key is not None:
         request.state.idempotency = await idempotency.claim(
@@ -67,21 +127,27 @@ async def scoped_session(request: Request, token: Token) -> AsyncSession:
 Session = Annotated[AsyncSession, Depends(scoped_session)]
 
 
-async def scoped_reader(request: Request, token: Token) -> Reader:
-    """For the hottest reads: no session, the region prefix of the caller."""
-    return Reader(request.app.state.db, caller_of(request, token).region_prefix)
+async def scoped_reader(request: Request, security_scopes: SecurityScopes, token: Token) -> Reader:
+    """For the hottest reads: no session; the caller (with the permissions the route
+    declares) and its region prefix."""
+    caller = caller_of(request, token)
+    permissions = caller.permissions
+    for scope in security_scopes.scopes:
+        if scope not in permissions:
+            await _deny(request, caller)
+    return Reader(request.app.state.db, caller.region_prefix, caller)
 
 
-ReadAccess = Annotated[Reader, Depends(scoped_reader)]
+def Reading(*permissions: Permission) -> Any:  # noqa: N802
+    """A ``Reader`` for a ``hot_read`` endpoint whose caller holds ``permissions``."""
+    return Annotated[Reader, Security(scoped_reader, scopes=[p.value for p in permissions])]
 
 
 def ensure(caller: Caller, permission: Permission) -> None:
-    """403 for a role without the permission. Call it *after* the scoped lookup of the
-    target, so that something outside the caller's regions answers 404 instead."""
-    if not allows(caller.role, permission):
+    """403 for a caller without the permission, inside an endpoint (after the scoped
+    lookup of the target, so that something outside the caller's regions answers 404)."""
+    if permission not in caller.permissions:
         raise Forbidden("forbidden")
-
-
 
 
 def check_if_match(request: Request, current_etag: str) -> None:

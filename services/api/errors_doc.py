@@ -35,6 +35,7 @@ _DESCRIPTIONS = {
     413: "Request body too large",
     422: "Invalid input; `errors` lists each field",
     428: "If-Match header required",
+    429: "Too many requests; wait for Retry-After seconds",
 }
 
 
@@ -42,5 +43,5 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {
         code: {"model": Problem, "description": _DESCRIPTIONS[code],
                "content": {"application/problem+json": {}}}
-        for code in (401, 422, *codes)
+        for code in sorted({401, 403, 422, *codes})
     }

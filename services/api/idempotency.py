@@ -1,5 +1,6 @@
 """Idempotency-Key for POST: the same key and body replay the first response; the same key
-with another body is refused (422).
+with another body is refused (422). Responses marked ``Cache-Control: no-store`` (secrets
+shown once) are not kept.
 
 The key is claimed with an INSERT in the request's own transaction and the response is
 stored before that transaction commits, so the write and its stored response land
@@ -39,6 +40,11 @@ class Claim:
     key: str
 
     async def remember(self, session: AsyncSession, response: Response) -> None:
+        if "no-store" in response.headers.get("cache-control", ""):
+            # A response shown once (a new secret) is never kept; a retry acts anew.
+            await session.execute(delete(IdempotencyRecord).where(
+                IdempotencyRecord.principal == self.principal, IdempotencyRecord.key == self.key))
+            return
         headers = {k: v for k, v in response.headers.items() if k.lower() in _KEPT_HEADERS}
         record = await session.get(IdempotencyRecord, (self.principal, self.key))
         assert record is not None

@@ -13,6 +13,7 @@ import orjson
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from fastapi.security import SecurityScopes
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -43,12 +44,12 @@ def _conflict_from(exc: IntegrityError) -> Conflict | None:
 def hot_read(endpoint):
     """A read endpoint busy enough to be served without FastAPI's general request
     machinery, which costs about as much as the whole read. It runs without a session
-    (a ``ReadAccess``); a POST marked so (a lookup with its key in the body) changes
+    (a ``Reading(...)``); a POST marked so (a lookup with its key in the body) changes
     nothing: no transaction, no idempotency record.
 
     Its signature still declares the route (OpenAPI, the body model, the security
     scheme), and it is checked when the route is built: only ``request: Request``, path
-    parameters, at most one body model and a ``ReadAccess`` may appear. The direct handler does what FastAPI would
+    parameters, at most one body model and a ``Reading(...)`` may appear. The direct handler does what FastAPI would
     do for exactly those: the caller from the bearer token (401 as usual), path parameters
     and the JSON body validated by the same annotations with the same error locations
     (422 as usual). ``tests/api/test_hot_read.py`` holds it to that, input by input."""
@@ -79,13 +80,14 @@ class _DirectRead:
                      for p in dependant.path_params]
         readers = [d for d in dependant.dependencies if d.call is scoped_reader]
         if len(readers) != 1 or len(dependant.dependencies) != 1:
-            raise TypeError(f"hot_read {name}: the only dependency may be ReadAccess")
+            raise TypeError(f"hot_read {name}: the only dependency may be Reading(...)")
         self.endpoint = route.endpoint
         self.reader_name = readers[0].name
+        self.scopes = SecurityScopes(list(readers[0].own_oauth_scopes or ()))
         self.request_name = dependant.request_param_name
 
     async def __call__(self, request: Request) -> Response:
-        reader = await scoped_reader(request, await oauth2(request))
+        reader = await scoped_reader(request, self.scopes, await oauth2(request))
         kwargs = {self.reader_name: reader}
         errors: list = []
         for name, alias, adapter in self.path:

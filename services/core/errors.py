@@ -82,6 +82,11 @@ class PreconditionRequired(GuardlineError):
     default_code = "precondition_required"
 
 
+class TooManyRequests(GuardlineError):
+    status = 429
+    default_code = "rate_limited"
+
+
 class ServiceUnavailable(GuardlineError):
     status = 503
     default_code = "service_unavailable"

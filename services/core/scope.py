@@ -88,6 +88,7 @@ class Reader:
 
     db: Any
     prefix: str
+    caller: Any = None  # services.core.accounts.security.Caller
 
 
 class ScopedRead:

@@ -29,8 +29,33 @@ class Environment(StrEnum):
 class AuthSettings(BaseModel):
     secret_key: SecretStr = SecretStr(DEMO_SECRET_KEY)
     algorithm: str = "HS256"
-    access_token_minutes: int = Field(30, ge=1, le=24 * 60)
     issuer: str = "guardline"
+    # Access tokens are short-lived; a client keeps working with the refresh token.
+    access_token_minutes: int = Field(15, ge=1, le=60)
+    client_token_minutes: int = Field(15, ge=1, le=60)
+    # A login session ends when its refresh token is not used for this long (idle expiry) …
+    idle_minutes: int = Field(30, ge=5, le=24 * 60)
+    # … and in any case this long after the password was entered.
+    session_max_hours: int = Field(12, ge=1, le=7 * 24)
+    # Lockout (等保 2.0 login-failure handling): this many failures in a row lock the account.
+    max_failed_logins: int = Field(5, ge=3, le=20)
+    lockout_minutes: int = Field(15, ge=1)
+    # How often a process learns of revocations made by other processes.
+    revocation_poll_seconds: float = Field(5.0, gt=0, le=60)
+    totp_issuer: str = "Guardline"
+
+
+class PasswordSettings(BaseModel):
+    min_length: int = Field(10, ge=8, le=128)
+    # Of four classes: lower case, upper case, digits, other characters.
+    min_classes: int = Field(3, ge=1, le=4)
+
+
+class RateLimitSettings(BaseModel):
+    # Login attempts per minute, counted per client address and per username.
+    login_per_minute: int = Field(10, ge=1)
+    # List and search requests per minute per caller (user or system client).
+    bulk_reads_per_minute: int = Field(120, ge=1)
 
 
 class DataProtectionSettings(BaseModel):
@@ -80,6 +105,8 @@ class Settings(BaseSettings):
     # Upper bound on a request body (bytes); larger bodies get 413.
     max_body_bytes: int = Field(1_000_000, ge=1024)
     auth: AuthSettings = AuthSettings()
+    passwords: PasswordSettings = PasswordSettings()
+    rate_limits: RateLimitSettings = RateLimitSettings()
     data_protection: DataProtectionSettings = DataProtectionSettings()
     paging: PagingSettings = PagingSettings()
     idempotency: IdempotencySettings = IdempotencySettings()

@@ -9,7 +9,10 @@ import pytest
 from fastapi import APIRouter, Body, Request
 
 from services.api.app import create_app
-from services.api.deps import ReadAccess, Session
+from services.api.deps import Reading, Session
+from services.core.accounts.roles import Permission
+
+ReadAccess = Reading(Permission.registry_read)
 from services.api.households.router import HouseholdId, get_household, lookup_person
 from services.api.routing import GuardlineRoute, _DirectRead, hot_read
 from services.core.households.schemas import PersonLookup

@@ -1,6 +1,8 @@
 """The access matrix, generated: every /api/v1 route × every test user × a target inside and
-outside the user's regions. Outside answers 404, indistinguishable from a missing id;
-inside answers 2xx when the role has the permission and 403 when it does not.
+outside the user's regions. The permissions a route needs are read from its OpenAPI
+security scopes. A caller with them gets 2xx inside and 404 outside, indistinguishable from
+a missing id. A caller without them gets 403 — or 404 when an object named in the path lies
+outside the caller's regions, so that a 403 never tells what exists elsewhere.
 
 A new route fails ``test_every_route_is_in_the_matrix`` until it is described here.
 """
@@ -12,7 +14,9 @@ from datetime import date
 import pytest
 
 from services.api.app import create_app
-from services.core.accounts.roles import Permission, allows
+from services.core.accounts.models import ApiClient, User
+from services.core.accounts.roles import PERMISSIONS, Permission
+from services.core.accounts.security import hash_password
 from services.core.settings import Settings
 from tests.factories import OTHER_COUNTY_VILLAGE, USERS, VILLAGE, household, person
 
@@ -36,7 +40,8 @@ class Case:
     params: dict | None = None
     ok: int = 200
     # The body or query names the target (instead of the path).
-    needs_if_match: str | None = None  # "household" | "person" | "income" | "guarantees"
+    needs_if_match: str | None = None  # "household" | "person" | "income" | "guarantees" | "user" | "client"
+    targetless: bool = False  # a list of the caller's own regions: no target to be outside of
 
 
 def cases(t):
@@ -79,10 +84,47 @@ def cases(t):
         "listGuaranteeChanges": Case("GET", "/api/v1/households/{household_id}/guarantees/history", None),
         "listRegions": Case("GET", "/api/v1/regions", None, params={"parent": t["village"]}),
         "getRegion": Case("GET", "/api/v1/regions/{code}", None),
+        # administration: accounts whose region prefix is the target village
+        "listUsers": Case("GET", "/api/v1/admin/users", Permission.users_admin, targetless=True),
+        "createUser": Case("POST", "/api/v1/admin/users", Permission.users_admin, ok=201, body={
+            "username": f"new.{t['village']}", "display_name": "新用户", "role": "grid_worker",
+            "region_prefix": t["village"], "password": "Strong-Pass-2026"}),
+        "getUser": Case("GET", "/api/v1/admin/users/{user_id}", Permission.users_admin),
+        "updateUser": Case("PATCH", "/api/v1/admin/users/{user_id}", Permission.users_admin,
+                           body={"role": "village_staff"}, needs_if_match="user"),
+        "resetPassword": Case("POST", "/api/v1/admin/users/{user_id}/password", Permission.users_admin,
+                              body={"new_password": "Another-Pass-2026"}, ok=204),
+        "unlockUser": Case("POST", "/api/v1/admin/users/{user_id}/unlock", Permission.users_admin),
+        "resetTotp": Case("POST", "/api/v1/admin/users/{user_id}/totp/reset", Permission.users_admin),
+        "listClients": Case("GET", "/api/v1/admin/clients", Permission.clients_admin, targetless=True),
+        "createClient": Case("POST", "/api/v1/admin/clients", Permission.clients_admin, ok=201, body={
+            "name": f"dept.{t['village']}", "permissions": ["persons:lookup"], "region_prefix": t["village"]}),
+        "getClient": Case("GET", "/api/v1/admin/clients/{client_id}", Permission.clients_admin),
+        "updateClient": Case("PATCH", "/api/v1/admin/clients/{client_id}", Permission.clients_admin,
+                             body={"description": "医保"}, needs_if_match="client"),
+        "rotateClientSecret": Case("POST", "/api/v1/admin/clients/{client_id}/rotate", Permission.clients_admin),
+        "revokeClient": Case("POST", "/api/v1/admin/clients/{client_id}/revoke", Permission.clients_admin),
     }
 
 
-NOT_REGION_SCOPED = {"login", "whoAmI"}  # no regional object involved
+# The caller's own account and session: no regional object involved (tests/api/test_auth.py).
+NOT_REGION_SCOPED = {"login", "whoAmI", "logout", "changePassword", "beginTotp", "confirmTotp"}
+# Path parameters naming region-scoped rows (checked before a 403, see services/api/deps.py).
+SCOPED_PATH_OBJECTS = ("{household_id}", "{person_id}", "{member_id}", "{record_id}")
+
+
+def _scopes() -> dict[str, set[str]]:
+    spec = create_app(Settings(env="test")).openapi()
+    return {op["operationId"]: {s for req in op.get("security", []) for scopes in req.values() for s in scopes}
+            for item in spec["paths"].values() for op in item.values()}
+
+
+def test_every_declared_permission_is_a_scope_in_the_spec():
+    scopes = _scopes()
+    fake = {k: 1 for k in ("village", "member_id", "other_household_id", "id_number")}
+    for op, case in cases(fake).items():
+        declared = {case.permission.value} if case.permission else set()
+        assert declared <= scopes[op], f"{op}: the matrix expects {declared}, the route declares {scopes[op]}"
 
 
 def test_every_route_is_in_the_matrix():
@@ -93,14 +135,20 @@ def test_every_route_is_in_the_matrix():
     assert ops - NOT_REGION_SCOPED == set(cases(fake)), "describe new routes in tests/api/test_scope_matrix.py"
 
 
-async def _make_target(client, auth, user, village):
+async def _make_target(client, auth, db, user, village):
     h = auth(user)
     head = person("head")
     hh = (await client.post("/api/v1/households", json=household(region=village, members=[head, person("spouse"), person("child")]),
                             headers=h)).json()
     other = (await client.post("/api/v1/households", json=household(region=village, members=[person("head")]), headers=h)).json()
     rec = (await client.post(f"/api/v1/households/{hh['id']}/income-records", json=_income(), headers=h)).json()
-    return {
+    session = db.session()
+    account = User(username=f"target.{village}", display_name="目标", password_hash=hash_password("Target-Pass-2026"),
+                   role="grid_worker", region_prefix=village)
+    system = ApiClient(name=f"target.{village}", permissions=["persons:lookup"], region_prefix=village)
+    session.add_all([account, system])
+    await session.commit()
+    return {"user_id": account.id, "client_id": system.id,
         "village": village, "household_id": hh["id"], "person_id": hh["members"][0]["id"],
         "member_id": hh["members"][2]["id"], "record_id": rec["id"], "code": village,
         "other_household_id": other["id"], "id_number": head["id_number"],
@@ -114,7 +162,8 @@ def _visible(username: str, village: str) -> bool:
 async def _etag(client, kind, t, headers):
     path = {"household": f"/api/v1/households/{t['household_id']}", "person": f"/api/v1/persons/{t['person_id']}",
             "income": f"/api/v1/income-records/{t['record_id']}",
-            "guarantees": f"/api/v1/households/{t['household_id']}/guarantees"}[kind]
+            "guarantees": f"/api/v1/households/{t['household_id']}/guarantees",
+            "user": f"/api/v1/admin/users/{t['user_id']}", "client": f"/api/v1/admin/clients/{t['client_id']}"}[kind]
     r = await client.get(path, headers=headers)
     return r.headers.get("etag", '"none"')
 
@@ -133,8 +182,10 @@ STRIP = ("request_id", "instance", "detail", "errors")
 @pytest.mark.parametrize("target_village", [VILLAGE, OTHER_COUNTY_VILLAGE])
 async def test_access_matrix(client, auth, db, target_village):
     creator = "county_staff.county" if target_village == VILLAGE else "county_staff.other"
-    t = await _make_target(client, auth, creator, target_village)
-    missing = {**t, **{k: MISSING for k in ("household_id", "person_id", "member_id", "record_id")},
+    t = await _make_target(client, auth, db, creator, target_village)
+    scopes = _scopes()
+    missing = {**t, **{k: MISSING for k in ("household_id", "person_id", "member_id", "record_id", "user_id",
+                                            "client_id")},
                "code": "529901001999", "village": "529901001999", "id_number": person("head")["id_number"]}
     failures = []
     for op in cases(t):
@@ -146,10 +197,13 @@ async def test_access_matrix(client, auth, db, target_village):
                 r = await _send(client, case, t, headers)
             finally:
                 await savepoint.rollback()
-            if _visible(username, target_village):
-                expected = case.ok if case.permission is None or allows(role, case.permission) else 403
-            else:
+            visible = case.targetless or _visible(username, target_village)
+            if scopes[op] <= {p.value for p in PERMISSIONS[role]}:
+                expected = case.ok if visible else 404
+            elif not visible and any(name in case.path for name in SCOPED_PATH_OBJECTS):
                 expected = 404
+            else:
+                expected = 403
             if r.status_code != expected:
                 failures.append(f"{op} as {username} on {target_village}: {r.status_code} != {expected} {r.text[:160]}")
                 continue
@@ -167,10 +221,10 @@ async def test_access_matrix(client, auth, db, target_village):
 
 
 async def test_requests_without_token_are_401(client):
-    for op, case in cases({"village": VILLAGE, "household_id": 1, "person_id": 1, "member_id": 1, "record_id": 1,
-                           "code": VILLAGE, "other_household_id": 2, "id_number": person("head")["id_number"]}).items():
-        r = await client.request(case.method, case.path.format(household_id=1, person_id=1, member_id=1, record_id=1,
-                                                               code=VILLAGE), json=case.body, params=case.params)
+    ids = dict(household_id=1, person_id=1, member_id=1, record_id=1, user_id=1, client_id=1, code=VILLAGE)
+    for op, case in cases({"village": VILLAGE, "other_household_id": 2, "id_number": person("head")["id_number"],
+                           **ids}).items():
+        r = await client.request(case.method, case.path.format(**ids), json=case.body, params=case.params)
         assert r.status_code == 401, op
         assert r.headers["www-authenticate"] == "Bearer"
         assert r.headers["content-type"].startswith("application/problem+json")

@@ -1,53 +1,195 @@
+"""Login (OAuth2 password, refresh_token and client_credentials grants), logout, password
+change and the second factor. Every failure answers the same 401, whatever went wrong."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from starlette.responses import Response
 
-from services.api.deps import CurrentCaller, open_session
+from services.api.deps import CurrentCaller, Session, open_session
 from services.api.errors_doc import responses
+from services.api.ratelimit import client_address
+from services.api.responses import JSON
 from services.api.routing import GuardlineRoute
+from services.core.accounts import service
 from services.core.accounts.models import User
-from services.core.accounts.security import Caller, issue_token, verify_password
-from services.core.errors import Unauthorized
+from services.core.accounts.security import issue_token, verify_password
+from services.core.errors import Forbidden, Unauthorized, Unprocessable
+from services.core.households.schemas import Input
 from services.core.scope import UNRESTRICTED
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth 登录"], route_class=GuardlineRoute)
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 class Token(BaseModel):
     access_token: str
     token_type: str = "bearer"
     expires_in: int = Field(description="Seconds")
+    refresh_token: str | None = Field(None, description="Users only: exchange it for new tokens before it idles out")
     role: str
     region_prefix: str
+    permissions: list[str]
 
 
 class Me(BaseModel):
-    user_id: int
+    kind: Literal["user", "client"]
+    user_id: int | None
+    client_id: int | None
     username: str
     role: str
     region_prefix: str
+    permissions: list[str]
+    totp_enabled: bool | None = None
 
 
-@router.post("/token", response_model=Token, operation_id="login", responses=responses(),
-             summary="Log in (OAuth2 password flow) 登录")
-async def login(request: Request, username: Annotated[str, Form(max_length=64)],
-                password: Annotated[str, Form(max_length=200)]) -> Token:
-    # Login looks users up before anyone is known: the users table is not region-scoped.
-    session = open_session(request, UNRESTRICTED)
-    user = (await session.execute(select(User).where(User.username == username))).scalar_one_or_none()
-    ok = verify_password(user.password_hash if user else None, password)
-    if not ok or user is None or not user.active:
-        raise Unauthorized("login_failed", headers={"WWW-Authenticate": "Bearer"})
-    caller = Caller(user.id, user.username, user.role, user.region_prefix)
+class PasswordChange(Input):
+    current_password: str = Field(max_length=200)
+    new_password: str = Field(max_length=200)
+
+
+class TotpSetup(BaseModel):
+    secret: str = Field(description="Base32 secret for the authenticator app (shown once)")
+    otpauth_uri: str
+
+
+class TotpCode(Input):
+    code: str = Field(min_length=6, max_length=6, pattern=r"^[0-9]{6}$")
+
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _token_out(request: Request, caller, refresh: str | None = None) -> JSON:
     token, ttl = issue_token(request.app.state.settings, caller)
-    return Token(access_token=token, expires_in=ttl, role=user.role.value, region_prefix=user.region_prefix)
+    body = Token(access_token=token, expires_in=ttl, refresh_token=refresh, role=caller.role.value,
+                 region_prefix=caller.region_prefix, permissions=sorted(p.value for p in caller.permissions))
+    return JSON(body.model_dump(), headers=NO_STORE)
+
+
+def _failed() -> Unauthorized:
+    return Unauthorized("login_failed", headers=_CHALLENGE)
+
+
+def _required(**fields: str | None) -> None:
+    missing = [name for name, value in fields.items() if not value]
+    if missing:
+        raise Unprocessable("field_required", field=missing[0])
+
+
+@router.post("/token", response_model=Token, operation_id="login", responses=responses(429),
+             summary="Log in or refresh (OAuth2) 登录 / 刷新令牌",
+             description="`grant_type=password` with username, password (and `otp` when the account has a "
+                         "second factor); `refresh_token` with the refresh token; `client_credentials` with "
+                         "client_id and client_secret for system clients. Wrong input of any kind answers the "
+                         "same 401; repeated failures lock the account for a while.")
+async def login(
+    request: Request,
+    grant_type: Annotated[Literal["password", "refresh_token", "client_credentials"], Form()] = "password",
+    username: Annotated[str | None, Form(max_length=64)] = None,
+    password: Annotated[str | None, Form(max_length=200)] = None,
+    otp: Annotated[str | None, Form(max_length=10, description="One-time code (second factor)")] = None,
+    refresh_token: Annotated[str | None, Form(max_length=200)] = None,
+    client_id: Annotated[str | None, Form(max_length=64)] = None,
+    client_secret: Annotated[str | None, Form(max_length=200)] = None,
+) -> JSON:
+    settings = request.app.state.settings
+    limiter = request.app.state.rate_limiter
+    per_minute = settings.rate_limits.login_per_minute
+    limiter.hit(f"login-ip:{client_address(request)}", per_minute)
+    # Login looks accounts up before anyone is known: accounts are not region-scoped rows.
+    session = open_session(request, UNRESTRICTED)
+    revocations = request.app.state.revocations
+    if grant_type == "password":
+        _required(username=username, password=password)
+        limiter.hit(f"login-user:{username}", per_minute)
+        try:
+            user = await service.authenticate(session, settings, username, password, otp)
+        except service.LoginFailed:
+            await session.commit()  # the count of failures (and a lockout) must stay
+            raise _failed() from None
+        login_session, refresh = await service.start_session(
+            session, settings, user, client_address(request), request.headers.get("user-agent"))
+        return _token_out(request, service.caller_for_user(user, login_session.id), refresh)
+    if grant_type == "refresh_token":
+        _required(refresh_token=refresh_token)
+        try:
+            user, login_session, refresh = await service.refresh(session, settings, refresh_token, revocations)
+        except service.RefreshFailed:
+            await session.commit()  # a reused refresh token ends its session for good
+            raise Unauthorized("refresh_invalid", headers=_CHALLENGE) from None
+        return _token_out(request, service.caller_for_user(user, login_session.id), refresh)
+    _required(client_id=client_id, client_secret=client_secret)
+    limiter.hit(f"login-client:{client_id}", per_minute)
+    try:
+        client = await service.authenticate_client(session, client_id, client_secret)
+    except service.LoginFailed:
+        raise _failed() from None
+    return _token_out(request, service.caller_for_client(client))
+
+
+@router.post("/logout", status_code=204, operation_id="logout", responses=responses(),
+             summary="End this login session 退出登录",
+             description="The refresh token and every access token of this session stop working at once.")
+async def logout(request: Request, caller: CurrentCaller, session: Session) -> Response:
+    if caller.session_id is not None:
+        from services.core.accounts.models import LoginSession
+
+        login_session = await session.get(LoginSession, caller.session_id, with_for_update=True)
+        if login_session is not None:
+            await service.end_session(session, login_session, "logout", request.app.state.revocations)
+    return Response(status_code=204)
 
 
 @router.get("/me", response_model=Me, operation_id="whoAmI", responses=responses(), summary="Who am I 当前用户")
-async def me(caller: CurrentCaller) -> Me:
-    return Me(user_id=caller.user_id, username=caller.username, role=caller.role.value,
-              region_prefix=caller.region_prefix)
+async def me(caller: CurrentCaller, session: Session) -> Me:
+    totp_enabled = None
+    if caller.user_id is not None:
+        user = await session.get(User, caller.user_id)
+        totp_enabled = bool(user and user.totp_enabled)
+    return Me(kind="client" if caller.client_id is not None else "user", user_id=caller.user_id,
+              client_id=caller.client_id, username=caller.username, role=caller.role.value,
+              region_prefix=caller.region_prefix, permissions=sorted(p.value for p in caller.permissions),
+              totp_enabled=totp_enabled)
+
+
+async def _own_account(session, caller) -> User:
+    if caller.user_id is None:
+        raise Forbidden("users_only")
+    user = await session.get(User, caller.user_id, with_for_update=True)
+    if user is None or not user.active:
+        raise Unauthorized("token_invalid", headers=_CHALLENGE)
+    return user
+
+
+@router.post("/password", status_code=204, operation_id="changePassword", responses=responses(),
+             summary="Change your password 修改密码",
+             description="Every login session of the account ends; log in again with the new password.")
+async def change_password(request: Request, body: PasswordChange, caller: CurrentCaller, session: Session
+                          ) -> Response:
+    user = await _own_account(session, caller)
+    if not verify_password(user.password_hash, body.current_password):
+        raise Unprocessable("password_wrong", field="current_password")
+    await service.set_password(session, request.app.state.settings, user, body.new_password,
+                               request.app.state.revocations)
+    return Response(status_code=204)
+
+
+@router.post("/totp", response_model=TotpSetup, operation_id="beginTotp", responses=responses(409),
+             summary="Set up a second factor (TOTP) 设置双因素认证",
+             description="Returns the secret once; confirm with a code from the authenticator app.")
+async def begin_totp(request: Request, caller: CurrentCaller, session: Session) -> JSON:
+    user = await _own_account(session, caller)
+    secret, uri = await service.begin_totp(session, request.app.state.settings, user)
+    return JSON(TotpSetup(secret=secret, otpauth_uri=uri).model_dump(), headers=NO_STORE)
+
+
+@router.post("/totp/confirm", status_code=204, operation_id="confirmTotp", responses=responses(409),
+             summary="Confirm the second factor 确认双因素认证")
+async def confirm_totp(request: Request, body: TotpCode, caller: CurrentCaller, session: Session) -> Response:
+    user = await _own_account(session, caller)
+    await service.confirm_totp(session, request.app.state.settings, user, body.code)
+    return Response(status_code=204)

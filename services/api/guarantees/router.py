@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 
-from services.api.deps import CurrentCaller, Session, check_if_match, ensure
+from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.pagination import Page, decode_cursor, page_of
 from services.api.responses import JSON, etag
@@ -15,6 +15,7 @@ from services.core.guarantees import service
 from services.core.guarantees.models import HouseholdGuarantees
 from services.core.guarantees.schemas import GuaranteeChangeOut, GuaranteesOut, GuaranteesUpdate
 
+READ = [Needs(Permission.registry_read)]
 router = APIRouter(prefix="/api/v1/households/{household_id}/guarantees", route_class=GuardlineRoute,
                    tags=["guarantees 三保障和饮水安全"])
 
@@ -27,7 +28,7 @@ def _out(g: HouseholdGuarantees) -> JSON:
     return JSON(body, headers={"ETag": etag("guarantees", g.household_id, g.version)})
 
 
-@router.get("", response_model=GuaranteesOut, operation_id="getGuarantees", responses=responses(404),
+@router.get("", response_model=GuaranteesOut, operation_id="getGuarantees", dependencies=READ, responses=responses(404),
             summary="Three guarantees and safe water 两不愁三保障及饮水安全")
 async def get_guarantees(household_id: HouseholdId, session: Session):
     return _out(await service.get(session, household_id))
@@ -36,14 +37,13 @@ async def get_guarantees(household_id: HouseholdId, session: Session):
 @router.put("", response_model=GuaranteesOut, operation_id="updateGuarantees",
             responses=responses(403, 404, 412, 428), summary="Set the status (needs If-Match) 更新保障状况")
 async def put_guarantees(request: Request, household_id: HouseholdId, body: GuaranteesUpdate, session: Session,
-                         caller: CurrentCaller):
+                         caller: Allowed(Permission.guarantees_write)):
     current = await service.get(session, household_id, for_update=True)
-    ensure(caller, Permission.guarantees_write)
     check_if_match(request, etag("guarantees", household_id, current.version))
     return _out(await service.update(session, current, body, caller.user_id))
 
 
-@router.get("/history", response_model=Page[GuaranteeChangeOut], operation_id="listGuaranteeChanges",
+@router.get("/history", response_model=Page[GuaranteeChangeOut], operation_id="listGuaranteeChanges", dependencies=READ,
             responses=responses(404), summary="History of changes, newest first 变更记录")
 async def guarantee_history(request: Request, household_id: HouseholdId, session: Session,
                             limit: Annotated[int | None, Query(ge=1)] = None, cursor: str | None = None):

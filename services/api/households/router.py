@@ -5,12 +5,21 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from starlette.responses import Response
 
-from services.api.deps import CurrentCaller, ReadAccess, Session, check_if_match, check_optional_if_match, ensure
+from services.api.deps import (
+    Allowed,
+    Needs,
+    Reading,
+    Session,
+    check_if_match,
+    check_optional_if_match,
+    path_object,
+)
 from services.api.errors_doc import responses
+from services.api.ratelimit import bulk_read
 from services.api.pagination import Page, decode_cursor, page_of
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute, hot_read
@@ -18,6 +27,7 @@ from services.core.accounts.roles import Permission
 from services.core.errors import Unprocessable
 from services.core.households import service
 from services.core.households.enums import Category, Flag, HouseholdStatus
+from services.core.households.models import Household, Person
 from services.core.households.schemas import (
     DeathRequest,
     HouseholdCreate,
@@ -39,6 +49,11 @@ router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
 
 HouseholdId = Annotated[int, PathParam(ge=1, le=2**62, description="Household id")]
 PersonId = Annotated[int, PathParam(ge=1, le=2**62, description="Person id")]
+Writer = Allowed(Permission.households_write)
+READ = [Needs(Permission.registry_read)]
+path_object("household_id", Household)
+path_object("person_id", Person)
+
 IDEMPOTENCY_DOC = "Send an `Idempotency-Key` header so a retried request is not applied twice."
 
 
@@ -68,7 +83,7 @@ async def _person_response(session, person_id: int, status: int = 200) -> Respon
              summary="Find a person by ID number 按身份证号查询",
              description="The ID number travels in the body, never in the URL, so it stays out of access logs.")
 @hot_read
-async def lookup_person(request: Request, body: PersonLookup, reader: ReadAccess):
+async def lookup_person(request: Request, body: PersonLookup, reader: Reading(Permission.persons_lookup)):
     version, person_id, document = await service.person_by_id_number(
         reader, body.id_number, request.app.state.settings.id_hash_key
     )
@@ -77,7 +92,7 @@ async def lookup_person(request: Request, body: PersonLookup, reader: ReadAccess
 
 # ---- households -----------------------------------------------------------------------
 
-@router.get("/households", response_model=Page[HouseholdSummary], operation_id="listHouseholds",
+@router.get("/households", response_model=Page[HouseholdSummary], operation_id="listHouseholds", dependencies=[*READ, Depends(bulk_read)],
             tags=["households 农户"], responses=responses(404), summary="Find households 农户查询")
 async def list_households(
     request: Request,
@@ -111,9 +126,8 @@ async def list_households(
 @router.post("/households", status_code=201, response_model=HouseholdDetail, operation_id="createHousehold",
              tags=["households 农户"], responses=responses(403, 404, 409), summary="Register a household 新增农户",
              description=IDEMPOTENCY_DOC)
-async def create_household(request: Request, body: HouseholdCreate, session: Session, caller: CurrentCaller):
+async def create_household(request: Request, body: HouseholdCreate, session: Session, caller: Writer):
     await get_village(session, body.region_code)
-    ensure(caller, Permission.households_write)
     household = await service.create_household(session, body, key=request.app.state.settings.id_hash_key,
                                                actor_id=caller.user_id)
     return await _household_response(session, household.id, status=201)
@@ -122,7 +136,7 @@ async def create_household(request: Request, body: HouseholdCreate, session: Ses
 @router.get("/households/{household_id}", response_model=HouseholdDetail, operation_id="getHousehold",
             tags=["households 农户"], responses=responses(404), summary="One household with its members 农户详情")
 @hot_read
-async def get_household(household_id: HouseholdId, reader: ReadAccess):
+async def get_household(household_id: HouseholdId, reader: Reading(Permission.registry_read)):
     return await _household_response(reader, household_id)
 
 
@@ -130,16 +144,15 @@ async def get_household(household_id: HouseholdId, reader: ReadAccess):
               tags=["households 农户"], responses=responses(403, 404, 409, 412, 428),
               summary="Change a household (needs If-Match) 修改农户信息")
 async def update_household(request: Request, household_id: HouseholdId, body: HouseholdUpdate, session: Session,
-                           caller: CurrentCaller):
+                           caller: Writer):
     household = await service.get_household(session, household_id, for_update=True)
-    ensure(caller, Permission.households_write)
     check_if_match(request, etag("household", household.id, household.version))
     await service.update_household(session, household, body, caller.user_id)
     return await _household_response(session, household_id)
 
 
 @router.get("/households/{household_id}/history", response_model=HouseholdHistory,
-            operation_id="getHouseholdHistory", tags=["households 农户"], responses=responses(404),
+            operation_id="getHouseholdHistory", dependencies=READ, tags=["households 农户"], responses=responses(404),
             summary="Members over time, splits and merges 家庭成员变动历史")
 async def household_history(household_id: HouseholdId, session: Session):
     return JSON(await service.history(session, household_id))
@@ -149,9 +162,8 @@ async def household_history(household_id: HouseholdId, session: Session):
              operation_id="addMember", tags=["households 农户"], responses=responses(403, 404, 409, 412),
              summary="Add a new member 新增家庭成员", description=IDEMPOTENCY_DOC)
 async def add_member(request: Request, household_id: HouseholdId, body: PersonCreate, session: Session,
-                     caller: CurrentCaller):
+                     caller: Writer):
     household = await service.get_active_household(session, household_id)
-    ensure(caller, Permission.households_write)
     check_optional_if_match(request, etag("household", household.id, household.version))
     person = await service.add_member(session, household, body, key=request.app.state.settings.id_hash_key,
                                       actor_id=caller.user_id)
@@ -162,9 +174,8 @@ async def add_member(request: Request, household_id: HouseholdId, body: PersonCr
              operation_id="splitHousehold", tags=["households 农户"], responses=responses(403, 404, 409, 412),
              summary="Split members off into a new household 分户", description=IDEMPOTENCY_DOC)
 async def split_household(request: Request, household_id: HouseholdId, body: SplitRequest, session: Session,
-                          caller: CurrentCaller):
+                          caller: Writer):
     household = await service.get_active_household(session, household_id)
-    ensure(caller, Permission.households_write)
     check_optional_if_match(request, etag("household", household.id, household.version))
     new = await service.split_household(session, household, body, actor_id=caller.user_id)
     return await _household_response(session, new.id, status=201)
@@ -174,9 +185,8 @@ async def split_household(request: Request, household_id: HouseholdId, body: Spl
              tags=["households 农户"], responses=responses(403, 404, 409, 412),
              summary="Merge another household into this one 合户", description=IDEMPOTENCY_DOC)
 async def merge_household(request: Request, household_id: HouseholdId, body: MergeRequest, session: Session,
-                          caller: CurrentCaller):
+                          caller: Writer):
     household = await service.get_active_household(session, household_id)
-    ensure(caller, Permission.households_write)
     check_optional_if_match(request, etag("household", household.id, household.version))
     await service.merge_households(session, household, body, actor_id=caller.user_id)
     return await _household_response(session, household_id)
@@ -184,7 +194,7 @@ async def merge_household(request: Request, household_id: HouseholdId, body: Mer
 
 # ---- persons --------------------------------------------------------------------------
 
-@router.get("/persons/{person_id}", response_model=PersonOut, operation_id="getPerson", tags=["persons 人员"],
+@router.get("/persons/{person_id}", response_model=PersonOut, operation_id="getPerson", dependencies=READ, tags=["persons 人员"],
             responses=responses(404), summary="One person 人员详情")
 async def get_person(person_id: PersonId, session: Session):
     return await _person_response(session, person_id)
@@ -193,9 +203,8 @@ async def get_person(person_id: PersonId, session: Session):
 @router.patch("/persons/{person_id}", response_model=PersonOut, operation_id="updatePerson", tags=["persons 人员"],
               responses=responses(403, 404, 409, 412, 428), summary="Change a person (needs If-Match) 修改人员信息")
 async def update_person(request: Request, person_id: PersonId, body: PersonUpdate, session: Session,
-                        caller: CurrentCaller):
+                        caller: Writer):
     person = await service.get_person(session, person_id, for_update=True)
-    ensure(caller, Permission.households_write)
     check_if_match(request, etag("person", person.id, person.version))
     await service.update_person(session, person, body)
     return await _person_response(session, person_id)
@@ -205,10 +214,9 @@ async def update_person(request: Request, person_id: PersonId, body: PersonUpdat
              responses=responses(403, 404, 409, 412), summary="Move to another household 迁移至他户",
              description=IDEMPOTENCY_DOC)
 async def move_person(request: Request, person_id: PersonId, body: MoveRequest, session: Session,
-                      caller: CurrentCaller):
+                      caller: Writer):
     person = await service.get_person(session, person_id, for_update=True)
     target = await service.get_active_household(session, body.household_id, field="household_id")
-    ensure(caller, Permission.households_write)
     check_optional_if_match(request, etag("person", person.id, person.version))
     await service.move_person(session, person, target, body.relation, caller.user_id)
     return await _person_response(session, person_id)
@@ -218,9 +226,8 @@ async def move_person(request: Request, person_id: PersonId, body: MoveRequest, 
              tags=["persons 人员"], responses=responses(403, 404, 409, 412), summary="Record a death 登记死亡",
              description=IDEMPOTENCY_DOC)
 async def record_death(request: Request, person_id: PersonId, body: DeathRequest, session: Session,
-                       caller: CurrentCaller):
+                       caller: Writer):
     person = await service.get_person(session, person_id, for_update=True)
-    ensure(caller, Permission.households_write)
     check_optional_if_match(request, etag("person", person.id, person.version))
     await service.record_death(session, person, body.date_of_death, caller.user_id)
     return await _person_response(session, person_id)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from starlette.responses import Response
 
-from services.api.deps import CurrentCaller, Session, check_if_match, ensure
+from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
@@ -16,10 +16,12 @@ from services.core.income import service
 from services.core.income.models import IncomeRecord, IncomeYear
 from services.core.income.schemas import IncomeCreate, IncomeRecordOut, IncomeUpdate, IncomeYearOut
 
+READ = [Needs(Permission.registry_read)]
 router = APIRouter(prefix="/api/v1", tags=["income 收入"], route_class=GuardlineRoute)
 
 HouseholdId = Annotated[int, PathParam(ge=1, le=2**62)]
 RecordId = Annotated[int, PathParam(ge=1, le=2**62)]
+path_object("record_id", IncomeRecord)
 
 _RECORD_FIELDS = tuple(IncomeRecordOut.model_fields)
 _YEAR_FIELDS = tuple(IncomeYearOut.model_fields)
@@ -41,7 +43,7 @@ def _record_response(record: IncomeRecord, status: int = 200) -> JSON:
 
 
 @router.get("/households/{household_id}/income-records", response_model=list[IncomeRecordOut],
-            operation_id="listIncomeRecords", responses=responses(404), summary="Quarterly income 季度收入")
+            operation_id="listIncomeRecords", dependencies=READ, responses=responses(404), summary="Quarterly income 季度收入")
 async def list_records(household_id: HouseholdId, session: Session,
                        year: Annotated[int | None, Query(ge=2000, le=2100)] = None):
     await get_household(session, household_id)
@@ -53,21 +55,20 @@ async def list_records(household_id: HouseholdId, session: Session,
              summary="Record a quarter's income 登记季度收入",
              description="Net and per-capita income are computed by the server. Send an `Idempotency-Key`.")
 async def create_record(request: Request, household_id: HouseholdId, body: IncomeCreate, session: Session,
-                        caller: CurrentCaller):
+                        caller: Allowed(Permission.income_write)):
     household = await get_active_household(session, household_id)
-    ensure(caller, Permission.income_write)
     record = await service.create_record(session, household, body, request.app.state.settings, caller.user_id)
     return _record_response(record, 201)
 
 
 @router.get("/households/{household_id}/income-years", response_model=list[IncomeYearOut],
-            operation_id="listIncomeYears", responses=responses(404), summary="Yearly totals 年度收入合计")
+            operation_id="listIncomeYears", dependencies=READ, responses=responses(404), summary="Yearly totals 年度收入合计")
 async def list_years(household_id: HouseholdId, session: Session):
     await get_household(session, household_id)
     return JSON([year_out(y) for y in await service.years_for(session, household_id)])
 
 
-@router.get("/income-records/{record_id}", response_model=IncomeRecordOut, operation_id="getIncomeRecord",
+@router.get("/income-records/{record_id}", response_model=IncomeRecordOut, operation_id="getIncomeRecord", dependencies=READ,
             responses=responses(404), summary="One quarter's income 收入记录")
 async def get_record(record_id: RecordId, session: Session):
     return _record_response(await service.get_record(session, record_id))
@@ -76,9 +77,8 @@ async def get_record(record_id: RecordId, session: Session):
 @router.put("/income-records/{record_id}", response_model=IncomeRecordOut, operation_id="updateIncomeRecord",
             responses=responses(403, 404, 409, 412, 428), summary="Correct a quarter's income (needs If-Match) 更正收入")
 async def update_record(request: Request, record_id: RecordId, body: IncomeUpdate, session: Session,
-                        caller: CurrentCaller):
+                        caller: Allowed(Permission.income_write)):
     record = await service.get_record(session, record_id, for_update=True)
-    ensure(caller, Permission.income_write)
     check_if_match(request, etag("income", record.id, record.version))
     record = await service.update_record(session, record, body, request.app.state.settings, caller.user_id)
     return _record_response(record)
@@ -86,9 +86,8 @@ async def update_record(request: Request, record_id: RecordId, body: IncomeUpdat
 
 @router.delete("/income-records/{record_id}", status_code=204, operation_id="deleteIncomeRecord",
                responses=responses(403, 404, 412, 428), summary="Delete a wrong record (needs If-Match) 删除收入记录")
-async def delete_record(request: Request, record_id: RecordId, session: Session, caller: CurrentCaller):
+async def delete_record(request: Request, record_id: RecordId, session: Session, caller: Allowed(Permission.income_write)):
     record = await service.get_record(session, record_id, for_update=True)
-    ensure(caller, Permission.income_write)
     check_if_match(request, etag("income", record.id, record.version))
     await service.delete_record(session, record)
     return Response(status_code=204)

@@ -1,7 +1,12 @@
 """Roles and what each may do. Least privilege: a role has only the permissions listed.
 
 The region scope (a code prefix) is separate from the role: a township staff member and a
-county staff member have the same permissions over different regions.
+county staff member have the same permissions over different regions. System clients
+(department systems) carry their own list of permissions, chosen from ``CLIENT_GRANTABLE``.
+
+Each route declares the permissions it needs as OAuth2 scopes (``services.api.deps.Allowed``),
+so the OpenAPI document states them per operation and the access-matrix test reads them
+from there. The README's security section shows this table.
 """
 from __future__ import annotations
 
@@ -21,34 +26,55 @@ class Role(StrEnum):
 
 
 class Permission(StrEnum):
-    registry_read = "registry:read"
+    registry_read = "registry:read"  # households, persons, income, guarantees (ID numbers masked)
+    persons_lookup = "persons:lookup"  # find one person by ID number
+    registry_health = "registry:health"  # health and disability details in responses (audited)
+    registry_unmask = "registry:unmask"  # a full ID number, on request with a reason (audited)
     households_write = "households:write"
     income_write = "income:write"
     guarantees_write = "guarantees:write"
+    audit_read = "audit:read"
     users_admin = "users:admin"
+    clients_admin = "clients:admin"
 
 
-_FIELD_STAFF = {Role.grid_worker, Role.village_staff, Role.township_staff, Role.county_staff}
+DESCRIPTIONS: dict[Permission, str] = {
+    Permission.registry_read: "Read households, persons, income and guarantees; ID numbers masked 读取农户信息（脱敏）",
+    Permission.persons_lookup: "Find a person by ID number 按身份证号查询人员",
+    Permission.registry_health: "See health and disability details (each read audited) 查看健康、残疾信息",
+    Permission.registry_unmask: "See a full ID number, with a reason (audited) 查看完整身份证号",
+    Permission.households_write: "Register and change households and persons 维护农户、人员信息",
+    Permission.income_write: "Record income 录入收入",
+    Permission.guarantees_write: "Record the three guarantees and safe water 录入“三保障”和饮水安全",
+    Permission.audit_read: "Query the audit trail 查询审计日志",
+    Permission.users_admin: "Manage user accounts and roles 管理用户和角色",
+    Permission.clients_admin: "Manage system clients 管理系统接入方",
+}
+
+_READ = {Permission.registry_read, Permission.persons_lookup}
+_FIELD_WRITE = {Permission.households_write, Permission.income_write, Permission.guarantees_write}
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     role: frozenset(perms)
     for role, perms in {
-        Role.grid_worker: {Permission.registry_read, Permission.households_write, Permission.income_write,
-                           Permission.guarantees_write},
-        Role.assistance_cadre: {Permission.registry_read, Permission.income_write, Permission.guarantees_write},
-        Role.village_staff: {Permission.registry_read, Permission.households_write, Permission.income_write,
-                             Permission.guarantees_write},
-        Role.township_staff: {Permission.registry_read, Permission.households_write, Permission.income_write,
-                              Permission.guarantees_write},
-        Role.county_staff: {Permission.registry_read, Permission.households_write, Permission.income_write,
-                            Permission.guarantees_write},
-        Role.county_approver: {Permission.registry_read},
-        Role.department_system: {Permission.registry_read},
-        Role.auditor: {Permission.registry_read},
-        Role.admin: {Permission.registry_read, Permission.users_admin},
+        Role.grid_worker: _READ | _FIELD_WRITE | {Permission.registry_health},
+        Role.assistance_cadre: _READ | {Permission.registry_health, Permission.income_write,
+                                        Permission.guarantees_write},
+        Role.village_staff: _READ | _FIELD_WRITE | {Permission.registry_health, Permission.registry_unmask},
+        Role.township_staff: _READ | _FIELD_WRITE | {Permission.registry_health, Permission.registry_unmask},
+        Role.county_staff: _READ | _FIELD_WRITE | {Permission.registry_health, Permission.registry_unmask},
+        Role.county_approver: _READ | {Permission.registry_health},
+        # A department system's own permissions are set per client (see CLIENT_GRANTABLE);
+        # this is what a user account of that role (if any) gets.
+        Role.department_system: {Permission.persons_lookup},
+        Role.auditor: {Permission.registry_read, Permission.audit_read},
+        # Separation of duties (等保 三权分立): the administrator manages accounts, not people's data.
+        Role.admin: {Permission.users_admin, Permission.clients_admin},
     }.items()
 }
 
+# What a system client may be given. Never administration, audit or unmasking.
+CLIENT_GRANTABLE: frozenset[Permission] = frozenset({Permission.persons_lookup, Permission.registry_read})
 
 def allows(role: Role, permission: Permission) -> bool:
     return permission in PERMISSIONS[role]

@@ -1,15 +1,25 @@
-"""Password hashing (argon2) and access tokens (JWT)."""
+"""Passwords (argon2), access tokens (short-lived JWT), refresh tokens and revocation.
+
+An access token names its principal (``user:12`` or ``client:3``), role, region prefix
+and, for users, the login session it belongs to. Verified tokens are cached until they
+expire, but every use is checked against the in-process ``Revocations`` first, so a
+logout, a password or role change, or a revoked client takes effect at once in this
+process and within ``auth.revocation_poll_seconds`` in every other one.
+"""
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from services.core.accounts.roles import Role
+from services.core.accounts.roles import PERMISSIONS, Permission, Role
 from services.core.settings import Settings
 
 _hasher = PasswordHasher()
@@ -28,39 +38,94 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
+def new_secret() -> str:
+    """A random secret for refresh tokens and system clients (256 bits, URL-safe)."""
+    return secrets.token_urlsafe(32)
+
+
+def secret_digest(secret: str) -> bytes:
+    """Stored instead of a random secret. A random 256-bit secret needs no slow hash."""
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def same_secret(digest: bytes | None, secret: str) -> bool:
+    return digest is not None and hmac.compare_digest(digest, secret_digest(secret))
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
     """Who is calling: taken from a verified token, never from the request body."""
 
-    user_id: int
+    user_id: int | None
     username: str
     role: Role
     region_prefix: str
+    client_id: int | None = None
+    session_id: str | None = None
+    issued_at: float = 0.0
+    # A system client's own grants; users get their role's.
+    granted: frozenset[Permission] | None = None
+    permissions: frozenset[Permission] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "permissions", self.granted if self.granted is not None else PERMISSIONS[self.role])
 
     @property
     def principal(self) -> str:
-        return f"user:{self.user_id}"
+        return f"client:{self.client_id}" if self.client_id is not None else f"user:{self.user_id}"
+
+    def may(self, permission: Permission) -> bool:
+        return permission in self.permissions
 
 
 def issue_token(settings: Settings, caller: Caller) -> tuple[str, int]:
-    now = int(time.time())
-    ttl = settings.auth.access_token_minutes * 60
+    now = time.time()
+    minutes = settings.auth.client_token_minutes if caller.client_id is not None else settings.auth.access_token_minutes
+    ttl = minutes * 60
     claims = {
         "iss": settings.auth.issuer,
-        "sub": str(caller.user_id),
+        "sub": caller.principal,
         "name": caller.username,
         "role": caller.role.value,
         "scope_prefix": caller.region_prefix,
-        "iat": now,
-        "exp": now + ttl,
+        "iat": round(now, 3),
+        "exp": int(now) + ttl,
         "jti": uuid.uuid4().hex,
     }
+    if caller.session_id is not None:
+        claims["sid"] = caller.session_id
+    if caller.granted is not None:
+        claims["perms"] = sorted(p.value for p in caller.granted)
     token = jwt.encode(claims, settings.auth.secret_key.get_secret_value(), algorithm=settings.auth.algorithm)
     return token, ttl
 
 
 class TokenInvalid(Exception):
     pass
+
+
+class Revocations:
+    """What this process knows to be revoked: login sessions (logout, refresh-token reuse)
+    and principals whose tokens issued before a moment are void (password, role or scope
+    change, deactivation, a client's rotation or revocation)."""
+
+    def __init__(self) -> None:
+        self.sessions: set[str] = set()
+        self.not_before: dict[str, float] = {}
+        self.synced_until: float = 0.0
+
+    def revoke_session(self, session_id: str) -> None:
+        self.sessions.add(session_id)
+
+    def revoke_principal(self, principal: str, at: float) -> None:
+        if at > self.not_before.get(principal, 0.0):
+            self.not_before[principal] = at
+
+    def rejects(self, caller: Caller) -> bool:
+        if caller.session_id is not None and caller.session_id in self.sessions:
+            return True
+        cutoff = self.not_before.get(caller.principal)
+        return cutoff is not None and caller.issued_at < cutoff
 
 
 # Verified tokens, so that a client's next requests skip the signature check and JSON
@@ -70,17 +135,21 @@ _VERIFIED: dict[tuple[str, str, str], tuple[Caller, int]] = {}
 _VERIFIED_MAX = 10_000
 
 
-def read_token(settings: Settings, token: str) -> Caller:
+def read_token(settings: Settings, token: str, revocations: Revocations | None = None) -> Caller:
     key = (settings.auth.secret_key.get_secret_value(), settings.auth.issuer, token)
     hit = _VERIFIED.get(key)
-    if hit is not None:
-        if time.time() < hit[1]:
-            return hit[0]
+    if hit is not None and time.time() >= hit[1]:
         del _VERIFIED[key]
-    caller, expires = _verify(settings, token)
-    if len(_VERIFIED) >= _VERIFIED_MAX:
-        _VERIFIED.clear()
-    _VERIFIED[key] = (caller, expires)
+        hit = None
+    if hit is None:
+        hit = _verify(settings, token)
+        if len(_VERIFIED) >= _VERIFIED_MAX:
+            _VERIFIED.clear()
+        _VERIFIED[key] = hit
+    caller = hit[0]
+    if revocations is not None and revocations.rejects(caller):
+        _VERIFIED.pop(key, None)
+        raise TokenInvalid("revoked")
     return caller
 
 
@@ -91,14 +160,24 @@ def _verify(settings: Settings, token: str) -> tuple[Caller, int]:
             settings.auth.secret_key.get_secret_value(),
             algorithms=[settings.auth.algorithm],
             issuer=settings.auth.issuer,
-            options={"require": ["exp", "sub", "iss"]},
+            options={"require": ["exp", "sub", "iss", "iat"]},
         )
+        kind, _, ident = str(claims["sub"]).partition(":")
+        if kind not in ("user", "client"):
+            raise ValueError(f"a token for {kind!r}")
+        granted = None
+        if kind == "client":
+            granted = frozenset(Permission(p) for p in claims["perms"])
         caller = Caller(
-            user_id=int(claims["sub"]),
+            user_id=int(ident) if kind == "user" else None,
             username=str(claims["name"]),
             role=Role(claims["role"]),
             region_prefix=str(claims["scope_prefix"]),
+            client_id=int(ident) if kind == "client" else None,
+            session_id=claims.get("sid"),
+            issued_at=float(claims["iat"]),
+            granted=granted,
         )
         return caller, int(claims["exp"])
-    except (jwt.PyJWTError, KeyError, ValueError) as exc:
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
         raise TokenInvalid(str(exc)) from None

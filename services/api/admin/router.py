@@ -1,0 +1,327 @@
+"""Administration: user accounts, roles and system clients. Administrators only (403 for
+every other role), and only for accounts under the administrator's own region prefix
+(others answer 404). Every change of a role, a scope or a permission ends the tokens that
+carried the old ones."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
+from pydantic import BaseModel, Field, field_validator
+from starlette.responses import Response
+
+from services.api.deps import Allowed, Session, check_if_match
+from services.api.errors_doc import responses
+from services.api.pagination import Page, decode_cursor, page_of
+from services.api.ratelimit import bulk_read
+from services.api.responses import JSON, etag
+from services.api.routing import GuardlineRoute
+from services.core.accounts import service
+from services.core.accounts.models import ApiClient, User
+from services.core.accounts.roles import CLIENT_GRANTABLE, Permission, Role
+from services.core.accounts.security import hash_password
+from services.core.errors import Conflict
+from services.core.households.schemas import Input
+from services.core.regions.service import check_prefix_visible
+from services.core.timeutil import now
+
+router = APIRouter(prefix="/api/v1/admin", tags=["admin 系统管理"], route_class=GuardlineRoute)
+
+UserAdmin = Allowed(Permission.users_admin)
+ClientAdmin = Allowed(Permission.clients_admin)
+UserId = Annotated[int, PathParam(ge=1, le=2**62)]
+ClientId = Annotated[int, PathParam(ge=1, le=2**62)]
+USERNAME = r"^[A-Za-z0-9_.\-]{3,64}$"
+PREFIX = r"^[0-9]{2}([0-9]{2}([0-9]{2}([0-9]{3}([0-9]{3})?)?)?)?$"
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    region_prefix: str
+    active: bool
+    locked: bool
+    totp_enabled: bool
+    last_login_at: datetime | None
+    password_changed_at: datetime | None
+    version: int
+
+
+class UserCreate(Input):
+    username: str = Field(pattern=USERNAME)
+    display_name: str = Field(min_length=1, max_length=100)
+    role: Role
+    region_prefix: str = Field(pattern=PREFIX, description="Region code prefix: 2/4/6/9/12 digits 管辖区划")
+    password: str = Field(max_length=200, description="Initial password; the password rules apply")
+
+
+class UserUpdate(Input):
+    display_name: str | None = Field(None, min_length=1, max_length=100)
+    role: Role | None = None
+    region_prefix: str | None = Field(None, pattern=PREFIX)
+    active: bool | None = None
+
+
+class PasswordReset(Input):
+    new_password: str = Field(max_length=200)
+
+
+class ClientOut(BaseModel):
+    id: int
+    name: str
+    description: str | None
+    permissions: list[str]
+    region_prefix: str
+    active: bool
+    secret_hint: str | None = Field(description="First characters of the current secret, to tell secrets apart")
+    rotated_at: datetime | None
+    revoked_at: datetime | None
+    version: int
+
+
+class ClientWithSecret(ClientOut):
+    client_secret: str = Field(description="Shown once. Store it in the department system's secret store.")
+
+
+def _grantable(value: list[Permission] | None) -> list[Permission] | None:
+    if value is not None:
+        for p in value:
+            if p not in CLIENT_GRANTABLE:
+                raise ValueError("permission_not_grantable")
+        value = sorted(set(value))
+    return value
+
+
+class ClientCreate(Input):
+    name: str = Field(pattern=USERNAME, description="client_id for the token request")
+    description: str | None = Field(None, max_length=200)
+    permissions: list[Permission] = Field(min_length=1, description="Of: " + ", ".join(sorted(CLIENT_GRANTABLE)))
+    region_prefix: str = Field(pattern=PREFIX)
+
+    _p = field_validator("permissions")(_grantable)
+
+
+class ClientUpdate(Input):
+    description: str | None = Field(None, max_length=200)
+    permissions: list[Permission] | None = Field(None, min_length=1)
+    region_prefix: str | None = Field(None, pattern=PREFIX)
+
+    _p = field_validator("permissions")(_grantable)
+
+
+def user_out(user: User) -> dict:
+    return UserOut(
+        id=user.id, username=user.username, display_name=user.display_name, role=user.role,
+        region_prefix=user.region_prefix, active=user.active,
+        locked=user.locked_until is not None and user.locked_until > now(), totp_enabled=user.totp_enabled,
+        last_login_at=user.last_login_at, password_changed_at=user.password_changed_at, version=user.version,
+    ).model_dump()
+
+
+def _user_response(user: User, status: int = 200) -> JSON:
+    headers = {"ETag": etag("user", user.id, user.version)}
+    if status == 201:
+        headers["Location"] = f"/api/v1/admin/users/{user.id}"
+    return JSON(user_out(user), status_code=status, headers=headers)
+
+
+def client_out(client: ApiClient) -> dict:
+    return ClientOut.model_validate(client, from_attributes=True).model_dump()
+
+
+def _client_response(client: ApiClient, status: int = 200, secret: str | None = None) -> JSON:
+    headers = {"ETag": etag("client", client.id, client.version)}
+    body = client_out(client)
+    if secret is not None:
+        body["client_secret"] = secret
+        headers.update(NO_STORE)
+    if status == 201:
+        headers["Location"] = f"/api/v1/admin/clients/{client.id}"
+    return JSON(body, status_code=status, headers=headers)
+
+
+# ---- users ------------------------------------------------------------------------------
+
+@router.get("/users", response_model=Page[UserOut], operation_id="listUsers", responses=responses(429),
+            dependencies=[Depends(bulk_read)], summary="User accounts in your regions 用户列表")
+async def list_users(request: Request, session: Session, caller: UserAdmin,
+                     role: Role | None = None, limit: Annotated[int | None, Query(ge=1)] = None,
+                     cursor: str | None = None):
+    paging = request.app.state.settings.paging
+    limit = min(limit or paging.default_limit, paging.max_limit)
+    after = decode_cursor(cursor)
+    rows = await service.list_users(session, caller.region_prefix, int(after[0]) if after else None, limit, role)
+    rows, next_cursor = page_of(rows, limit, lambda u: [u.id])
+    return JSON({"items": [user_out(u) for u in rows], "next_cursor": next_cursor})
+
+
+@router.post("/users", status_code=201, response_model=UserOut, operation_id="createUser",
+             responses=responses(404, 409), summary="Create a user account 新增用户")
+async def create_user(request: Request, body: UserCreate, session: Session, caller: UserAdmin):
+    await check_prefix_visible(session, body.region_prefix, field="region_prefix")
+    await service.username_free(session, body.username)
+    from services.core.accounts import passwords
+
+    passwords.check(body.password, body.username, request.app.state.settings.passwords)
+    user = User(username=body.username, display_name=body.display_name, role=body.role,
+                region_prefix=body.region_prefix, password_hash=hash_password(body.password),
+                password_changed_at=now(), active=True, failed_logins=0, totp_enabled=False)
+    session.add(user)
+    await session.flush()
+    return _user_response(user, 201)
+
+
+@router.get("/users/{user_id}", response_model=UserOut, operation_id="getUser", responses=responses(404),
+            summary="One user account 用户详情")
+async def get_user(user_id: UserId, session: Session, caller: UserAdmin):
+    return _user_response(await service.get_user(session, user_id, caller.region_prefix))
+
+
+@router.patch("/users/{user_id}", response_model=UserOut, operation_id="updateUser",
+              responses=responses(404, 409, 412, 428),
+              summary="Change role, scope or status (needs If-Match) 修改角色、管辖范围或状态",
+              description="A change of role, scope or status ends the account's sessions and tokens.")
+async def update_user(request: Request, user_id: UserId, body: UserUpdate, session: Session, caller: UserAdmin):
+    user = await service.get_user(session, user_id, caller.region_prefix, for_update=True)
+    check_if_match(request, etag("user", user.id, user.version))
+    changes = body.model_dump(exclude_unset=True)
+    if user.id == caller.user_id and any(k in changes for k in ("role", "region_prefix", "active")):
+        raise Conflict("own_account", field=next(k for k in ("role", "region_prefix", "active") if k in changes))
+    if changes.get("region_prefix") is not None:
+        await check_prefix_visible(session, changes["region_prefix"], field="region_prefix")
+    access_changed = False
+    for name, value in changes.items():
+        if value is None:
+            continue
+        if getattr(user, name) != value and name in ("role", "region_prefix", "active"):
+            access_changed = True
+        setattr(user, name, value)
+    await session.flush()
+    if access_changed:
+        await service.revoke_principal(session, f"user:{user.id}", request.app.state.revocations,
+                                       end_sessions_of_user=user.id)
+    return _user_response(user)
+
+
+@router.post("/users/{user_id}/password", status_code=204, operation_id="resetPassword",
+             responses=responses(404), summary="Set a new password 重置密码",
+             description="The account's sessions end; tell the user the new password by a separate channel.")
+async def reset_password(request: Request, user_id: UserId, body: PasswordReset, session: Session,
+                         caller: UserAdmin) -> Response:
+    user = await service.get_user(session, user_id, caller.region_prefix, for_update=True)
+    await service.set_password(session, request.app.state.settings, user, body.new_password,
+                               request.app.state.revocations)
+    return Response(status_code=204)
+
+
+@router.post("/users/{user_id}/unlock", response_model=UserOut, operation_id="unlockUser",
+             responses=responses(404), summary="Lift a lockout 解除锁定")
+async def unlock_user(user_id: UserId, session: Session, caller: UserAdmin):
+    user = await service.get_user(session, user_id, caller.region_prefix, for_update=True)
+    user.failed_logins = 0
+    user.locked_until = None
+    await session.flush()
+    return _user_response(user)
+
+
+@router.post("/users/{user_id}/totp/reset", response_model=UserOut, operation_id="resetTotp",
+             responses=responses(404), summary="Remove a lost second factor 重置双因素认证")
+async def reset_totp(request: Request, user_id: UserId, session: Session, caller: UserAdmin):
+    user = await service.get_user(session, user_id, caller.region_prefix, for_update=True)
+    await service.disable_totp(session, user)
+    await service.revoke_principal(session, f"user:{user.id}", request.app.state.revocations,
+                                   end_sessions_of_user=user.id)
+    return _user_response(user)
+
+
+# ---- system clients ---------------------------------------------------------------------
+
+@router.get("/clients", response_model=Page[ClientOut], operation_id="listClients", responses=responses(429),
+            dependencies=[Depends(bulk_read)], summary="System clients in your regions 接入系统列表")
+async def list_clients(request: Request, session: Session, caller: ClientAdmin,
+                       limit: Annotated[int | None, Query(ge=1)] = None, cursor: str | None = None):
+    paging = request.app.state.settings.paging
+    limit = min(limit or paging.default_limit, paging.max_limit)
+    after = decode_cursor(cursor)
+    rows = await service.list_clients(session, caller.region_prefix, int(after[0]) if after else None, limit)
+    rows, next_cursor = page_of(rows, limit, lambda c: [c.id])
+    return JSON({"items": [client_out(c) for c in rows], "next_cursor": next_cursor})
+
+
+@router.post("/clients", status_code=201, response_model=ClientWithSecret, operation_id="createClient",
+             responses=responses(404, 409), summary="Register a system client 新增接入系统",
+             description="The answer holds the client secret, once; only its digest is stored.")
+async def create_client(body: ClientCreate, session: Session, caller: ClientAdmin):
+    await check_prefix_visible(session, body.region_prefix, field="region_prefix")
+    await service.client_name_free(session, body.name)
+    client = ApiClient(name=body.name, description=body.description, permissions=[p.value for p in body.permissions],
+                       region_prefix=body.region_prefix, active=True, created_by=caller.user_id)
+    secret = service.give_client_secret(client)
+    session.add(client)
+    await session.flush()
+    return _client_response(client, 201, secret)
+
+
+@router.get("/clients/{client_id}", response_model=ClientOut, operation_id="getClient", responses=responses(404),
+            summary="One system client 接入系统详情")
+async def get_client(client_id: ClientId, session: Session, caller: ClientAdmin):
+    return _client_response(await service.get_client(session, client_id, caller.region_prefix))
+
+
+@router.patch("/clients/{client_id}", response_model=ClientOut, operation_id="updateClient",
+              responses=responses(404, 412, 428), summary="Change permissions or scope (needs If-Match) 修改权限或范围",
+              description="Tokens issued before the change stop working.")
+async def update_client(request: Request, client_id: ClientId, body: ClientUpdate, session: Session,
+                        caller: ClientAdmin):
+    client = await service.get_client(session, client_id, caller.region_prefix, for_update=True)
+    check_if_match(request, etag("client", client.id, client.version))
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("region_prefix") is not None:
+        await check_prefix_visible(session, changes["region_prefix"], field="region_prefix")
+    if changes.get("permissions") is not None:
+        changes["permissions"] = [p.value for p in body.permissions]
+    access_changed = False
+    for name, value in changes.items():
+        if value is None and name != "description":
+            continue
+        if name in ("permissions", "region_prefix") and getattr(client, name) != value:
+            access_changed = True
+        setattr(client, name, value)
+    await session.flush()
+    if access_changed:
+        await service.revoke_principal(session, f"client:{client.id}", request.app.state.revocations)
+    return _client_response(client)
+
+
+@router.post("/clients/{client_id}/rotate", response_model=ClientWithSecret, operation_id="rotateClientSecret",
+             responses=responses(404, 409), summary="Issue a new secret 轮换密钥",
+             description="The old secret and every token issued with it stop working at once.")
+async def rotate_client(request: Request, client_id: ClientId, session: Session, caller: ClientAdmin):
+    client = await service.get_client(session, client_id, caller.region_prefix, for_update=True)
+    if not client.active:
+        raise Conflict("client_revoked", field="client_id")
+    secret = service.give_client_secret(client)
+    client.rotated_at = now()
+    await session.flush()
+    await service.revoke_principal(session, f"client:{client.id}", request.app.state.revocations)
+    return _client_response(client, secret=secret)
+
+
+@router.post("/clients/{client_id}/revoke", response_model=ClientOut, operation_id="revokeClient",
+             responses=responses(404), summary="Revoke a system client 停用接入系统",
+             description="Permanent: the client's secret and tokens stop working. Register a new client to "
+                         "connect the system again.")
+async def revoke_client(request: Request, client_id: ClientId, session: Session, caller: ClientAdmin):
+    client = await service.get_client(session, client_id, caller.region_prefix, for_update=True)
+    if client.active:
+        client.active = False
+        client.revoked_at = now()
+        client.secret_digest = None
+        await session.flush()
+        await service.revoke_principal(session, f"client:{client.id}", request.app.state.revocations)
+    return _client_response(client)

@@ -1,0 +1,317 @@
+"""Accounts: login with lockout and a second factor, login sessions with rotating refresh
+tokens, revocation, system clients, and user administration.
+
+The users and clients tables are not region-scoped rows; administrators are limited to
+accounts under their own region prefix here, explicitly (``_visible``).
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.core.accounts import passwords, totp
+from services.core.accounts.models import ApiClient, LoginSession, PrincipalRevocation, User
+from services.core.accounts.roles import Role
+from services.core.accounts.security import (
+    Caller,
+    Revocations,
+    hash_password,
+    new_secret,
+    same_secret,
+    secret_digest,
+    verify_password,
+)
+from services.core.errors import Conflict, NotFound
+from services.core.settings import Settings
+from services.core.timeutil import now
+
+
+class LoginFailed(Exception):
+    """Every failed login answers the same; ``reason`` is for the audit trail only."""
+
+    def __init__(self, reason: str, user: User | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.user = user
+
+
+def caller_for_user(user: User, session_id: str | None = None) -> Caller:
+    return Caller(user.id, user.username, user.role, user.region_prefix, session_id=session_id,
+                  issued_at=time.time())
+
+
+def caller_for_client(client: ApiClient) -> Caller:
+    from services.core.accounts.roles import Permission
+
+    return Caller(None, client.name, Role.department_system, client.region_prefix, client_id=client.id,
+                  issued_at=time.time(), granted=frozenset(Permission(p) for p in client.permissions))
+
+
+# ---- login ------------------------------------------------------------------------------
+
+async def authenticate(session: AsyncSession, settings: Settings, username: str, password: str,
+                       otp: str | None) -> User:
+    """The user, or ``LoginFailed``. The password is checked in every case (also for a
+    missing or locked account) so that the answer and its timing give nothing away.
+    Failures are counted; the caller must commit even when this raises."""
+    user = (await session.execute(
+        select(User).where(User.username == username).with_for_update()
+    )).scalar_one_or_none()
+    password_ok = verify_password(user.password_hash if user else None, password)
+    if user is None:
+        raise LoginFailed("unknown_user")
+    moment = now()
+    if not user.active:
+        raise LoginFailed("inactive", user)
+    if user.locked_until is not None and user.locked_until > moment:
+        raise LoginFailed("locked", user)
+    reason = None
+    if not password_ok:
+        reason = "bad_password"
+    elif user.totp_enabled:
+        counter = totp.verify(_totp_secret(settings, user), otp or "", last_counter=user.totp_last_counter)
+        if counter is None:
+            reason = "otp_missing" if not otp else "otp_invalid"
+        else:
+            user.totp_last_counter = counter
+    if reason is not None:
+        user.failed_logins = (user.failed_logins or 0) + 1
+        if user.failed_logins >= settings.auth.max_failed_logins:
+            user.locked_until = moment + timedelta(minutes=settings.auth.lockout_minutes)
+            user.failed_logins = 0
+            reason += ",locked_now"
+        await session.flush()
+        raise LoginFailed(reason, user)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = moment
+    await session.flush()
+    return user
+
+
+async def start_session(session: AsyncSession, settings: Settings, user: User, ip: str | None,
+                        user_agent: str | None) -> tuple[LoginSession, str]:
+    secret = new_secret()
+    moment = now()
+    login = LoginSession(
+        id=uuid.uuid4().hex, user_id=user.id, refresh_digest=secret_digest(secret), created_at=moment,
+        last_used_at=moment, expires_at=moment + timedelta(hours=settings.auth.session_max_hours),
+        ip=ip, user_agent=(user_agent or "")[:200] or None,
+    )
+    session.add(login)
+    await session.flush()
+    return login, f"{login.id}.{secret}"
+
+
+class RefreshFailed(Exception):
+    def __init__(self, reason: str, login: LoginSession | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.login = login
+
+
+async def refresh(session: AsyncSession, settings: Settings, token: str, revocations: Revocations
+                  ) -> tuple[User, LoginSession, str]:
+    """A new refresh token for the session (the old one is void). A refresh token used a
+    second time means it was copied: the whole session is revoked."""
+    sid, _, secret = token.partition(".")
+    if not sid or not secret or len(sid) > 32:
+        raise RefreshFailed("malformed")
+    login = await session.get(LoginSession, sid, with_for_update=True)
+    if login is None:
+        raise RefreshFailed("unknown_session")
+    moment = now()
+    if login.revoked_at is not None:
+        raise RefreshFailed("revoked", login)
+    if not same_secret(login.refresh_digest, secret):
+        await end_session(session, login, "refresh_reused", revocations)
+        raise RefreshFailed("refresh_reused", login)
+    if login.expires_at <= moment:
+        await end_session(session, login, "expired", revocations)
+        raise RefreshFailed("expired", login)
+    if login.last_used_at + timedelta(minutes=settings.auth.idle_minutes) <= moment:
+        await end_session(session, login, "idle", revocations)
+        raise RefreshFailed("idle", login)
+    user = await session.get(User, login.user_id)
+    if user is None or not user.active:
+        await end_session(session, login, "inactive", revocations)
+        raise RefreshFailed("inactive", login)
+    new = new_secret()
+    login.refresh_digest = secret_digest(new)
+    login.last_used_at = moment
+    await session.flush()
+    return user, login, f"{login.id}.{new}"
+
+
+async def end_session(session: AsyncSession, login: LoginSession, reason: str, revocations: Revocations) -> None:
+    if login.revoked_at is None:
+        login.revoked_at = now()
+        login.revoked_reason = reason
+        await session.flush()
+    revocations.revoke_session(login.id)
+
+
+async def revoke_principal(session: AsyncSession, principal: str, revocations: Revocations,
+                           end_sessions_of_user: int | None = None) -> None:
+    """Void every token of ``principal`` issued until now (and end the user's sessions)."""
+    moment = now()
+    await session.execute(
+        insert(PrincipalRevocation).values(principal=principal, not_before=moment, updated_at=moment)
+        .on_conflict_do_update(index_elements=["principal"], set_={"not_before": moment, "updated_at": moment})
+    )
+    if end_sessions_of_user is not None:
+        open_sessions = (await session.execute(
+            select(LoginSession).where(LoginSession.user_id == end_sessions_of_user,
+                                       LoginSession.revoked_at.is_(None))
+        )).scalars()
+        for login in open_sessions:
+            await end_session(session, login, "account_changed", revocations)
+    revocations.revoke_principal(principal, moment.timestamp())
+
+
+async def sync_revocations(session: AsyncSession, revocations: Revocations) -> None:
+    """Learn what other processes revoked since the last call (by database time)."""
+    db_now = (await session.execute(text("SELECT extract(epoch FROM now())"))).scalar_one()
+    since = datetime.fromtimestamp(revocations.synced_until - 2.0).astimezone()
+    for (sid,) in await session.execute(select(LoginSession.id).where(LoginSession.revoked_at >= since)):
+        revocations.revoke_session(sid)
+    rows = await session.execute(select(PrincipalRevocation.principal, PrincipalRevocation.not_before)
+                                 .where(PrincipalRevocation.updated_at >= since))
+    for principal, not_before in rows:
+        revocations.revoke_principal(principal, not_before.timestamp())
+    revocations.synced_until = float(db_now)
+
+
+# ---- second factor ----------------------------------------------------------------------
+
+def _totp_secret(settings: Settings, user: User) -> str:
+    from services.core.accounts.sealing import unseal
+
+    return unseal(settings, user.totp_secret or b"", b"users.totp_secret")
+
+
+async def begin_totp(session: AsyncSession, settings: Settings, user: User) -> tuple[str, str]:
+    from services.core.accounts.sealing import seal
+
+    if user.totp_enabled:
+        raise Conflict("totp_already_enabled", field="totp")
+    secret = totp.new_secret()
+    user.totp_secret = seal(settings, secret, b"users.totp_secret")
+    await session.flush()
+    return secret, totp.provisioning_uri(secret, user.username, settings.auth.totp_issuer)
+
+
+async def confirm_totp(session: AsyncSession, settings: Settings, user: User, code: str) -> None:
+    from services.core.errors import Unprocessable
+
+    if user.totp_secret is None or user.totp_enabled:
+        raise Conflict("totp_not_pending", field="code")
+    counter = totp.verify(_totp_secret(settings, user), code)
+    if counter is None:
+        raise Unprocessable("totp_code_wrong", field="code")
+    user.totp_enabled = True
+    user.totp_last_counter = counter
+    await session.flush()
+
+
+async def disable_totp(session: AsyncSession, user: User) -> None:
+    user.totp_enabled = False
+    user.totp_secret = None
+    user.totp_last_counter = None
+    await session.flush()
+
+
+# ---- passwords --------------------------------------------------------------------------
+
+async def set_password(session: AsyncSession, settings: Settings, user: User, password: str,
+                       revocations: Revocations, field: str = "new_password") -> None:
+    passwords.check(password, user.username, settings.passwords, field=field)
+    if verify_password(user.password_hash, password):
+        from services.core.errors import Unprocessable
+
+        raise Unprocessable("password_unchanged", field=field)
+    user.password_hash = hash_password(password)
+    user.password_changed_at = now()
+    user.failed_logins = 0
+    user.locked_until = None
+    await session.flush()
+    await revoke_principal(session, f"user:{user.id}", revocations, end_sessions_of_user=user.id)
+
+
+# ---- administration ---------------------------------------------------------------------
+
+def _visible(column, prefix: str):
+    return or_(column == prefix, column.startswith(prefix, autoescape=True)) if prefix else column.is_not(None)
+
+
+async def get_user(session: AsyncSession, user_id: int, admin_prefix: str, *, for_update: bool = False) -> User:
+    stmt = select(User).where(User.id == user_id, _visible(User.region_prefix, admin_prefix))
+    if for_update:
+        stmt = stmt.with_for_update()
+    user = (await session.execute(stmt)).scalar_one_or_none()
+    if user is None:
+        raise NotFound("user_not_found", field="user_id", id=user_id)
+    return user
+
+
+async def list_users(session: AsyncSession, admin_prefix: str, after_id: int | None, limit: int,
+                     role: Role | None = None) -> list[User]:
+    stmt = select(User).where(_visible(User.region_prefix, admin_prefix))
+    if role is not None:
+        stmt = stmt.where(User.role == role)
+    if after_id is not None:
+        stmt = stmt.where(User.id > after_id)
+    return list((await session.execute(stmt.order_by(User.id).limit(limit + 1))).scalars())
+
+
+async def username_free(session: AsyncSession, username: str) -> None:
+    if (await session.execute(select(User.id).where(User.username == username))).first() is not None:
+        raise Conflict("username_taken", field="username")
+
+
+async def get_client(session: AsyncSession, client_id: int, admin_prefix: str, *, for_update: bool = False
+                     ) -> ApiClient:
+    stmt = select(ApiClient).where(ApiClient.id == client_id, _visible(ApiClient.region_prefix, admin_prefix))
+    if for_update:
+        stmt = stmt.with_for_update()
+    client = (await session.execute(stmt)).scalar_one_or_none()
+    if client is None:
+        raise NotFound("client_not_found", field="client_id", id=client_id)
+    return client
+
+
+async def list_clients(session: AsyncSession, admin_prefix: str, after_id: int | None, limit: int
+                       ) -> list[ApiClient]:
+    stmt = select(ApiClient).where(_visible(ApiClient.region_prefix, admin_prefix))
+    if after_id is not None:
+        stmt = stmt.where(ApiClient.id > after_id)
+    return list((await session.execute(stmt.order_by(ApiClient.id).limit(limit + 1))).scalars())
+
+
+async def client_name_free(session: AsyncSession, name: str) -> None:
+    if (await session.execute(select(ApiClient.id).where(ApiClient.name == name))).first() is not None:
+        raise Conflict("client_name_taken", field="name")
+
+
+def give_client_secret(client: ApiClient) -> str:
+    secret = new_secret()
+    client.secret_digest = secret_digest(secret)
+    client.secret_hint = secret[:6]
+    return secret
+
+
+async def authenticate_client(session: AsyncSession, name: str, secret: str) -> ApiClient:
+    client = (await session.execute(select(ApiClient).where(ApiClient.name == name))).scalar_one_or_none()
+    ok = same_secret(client.secret_digest if client else secret_digest("-"), secret)
+    if client is None:
+        raise LoginFailed("unknown_client")
+    if not ok:
+        raise LoginFailed("bad_secret")
+    if not client.active or client.revoked_at is not None:
+        raise LoginFailed("client_revoked")
+    return client
