@@ -17,6 +17,7 @@ from services.api.middleware import RequestContext
 from services.api.regions.router import router as regions_router
 from services.api.responses import JSON
 from services.core.db import Database, create_engine, resolve_database_url
+from services.core.idnumber import install_log_redaction
 from services.core.settings import Settings, get_settings
 
 DESCRIPTION = """
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     if database is not None:
         app.state.db = database
     problems.install(app)
+    install_log_redaction()
     docs.install(app)
     # Routes are matched in order: the busiest first.
     for router in (households_router, income_router, guarantees_router, regions_router, auth_router, health_router):

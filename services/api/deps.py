@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.api import idempotency
 from services.core.accounts.roles import Permission, allows
 from services.core.accounts.security import Caller, TokenInvalid, read_token
+from services.core.crypto import Keyring, keyring
 from services.core.errors import Forbidden, Unauthorized
 from services.core.scope import Reader, bind_scope
 
@@ -57,11 +58,17 @@ async def scoped_session(request: Request, token: Token) -> AsyncSession:
     state = request.state
     session = open_session(request, caller.region_prefix)
     key = request.headers.get("idempotency-key")
-    if not state.readonly and request.method == "POST" and key is not None:
+    if not state.readonly and request.method == "POST" and key is not None and not _never_replayed(request):
         request.state.idempotency = await idempotency.claim(
             session, request, caller.principal, key, request.app.state.settings
         )
     return session
+
+
+def _never_replayed(request: Request) -> bool:
+    """Endpoints marked ``no_idempotency`` (an audited read that must not be answered from
+    a stored copy) ignore the Idempotency-Key."""
+    return getattr(request.scope.get("endpoint"), "guardline_no_idempotency", False)
 
 
 Session = Annotated[AsyncSession, Depends(scoped_session)]
@@ -69,10 +76,19 @@ Session = Annotated[AsyncSession, Depends(scoped_session)]
 
 async def scoped_reader(request: Request, token: Token) -> Reader:
     """For the hottest reads: no session, the region prefix of the caller."""
-    return Reader(request.app.state.db, caller_of(request, token).region_prefix)
+    caller = caller_of(request, token)
+    return Reader(request.app.state.db, caller.region_prefix, caller, health_keyring(request, caller))
 
 
 ReadAccess = Annotated[Reader, Depends(scoped_reader)]
+
+
+def health_keyring(request: Request, caller: Caller) -> Keyring | None:
+    """The keyring that decrypts health and disability details, only for a role allowed
+    to see them (``registry:health``); None leaves them out of the response."""
+    if allows(caller.role, Permission.registry_health):
+        return keyring(request.app.state.settings)
+    return None
 
 
 def ensure(caller: Caller, permission: Permission) -> None:

@@ -26,6 +26,8 @@ class Permission(StrEnum):
     income_write = "income:write"
     guarantees_write = "guarantees:write"
     users_admin = "users:admin"
+    registry_health = "registry:health"  # health, disability and illness details of persons
+    registry_unmask = "registry:unmask"  # a person's complete ID number (audited)
 
 
 _FIELD_STAFF = {Role.grid_worker, Role.village_staff, Role.township_staff, Role.county_staff}
@@ -34,15 +36,16 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
     role: frozenset(perms)
     for role, perms in {
         Role.grid_worker: {Permission.registry_read, Permission.households_write, Permission.income_write,
-                           Permission.guarantees_write},
-        Role.assistance_cadre: {Permission.registry_read, Permission.income_write, Permission.guarantees_write},
+                           Permission.guarantees_write, Permission.registry_health},
+        Role.assistance_cadre: {Permission.registry_read, Permission.income_write, Permission.guarantees_write,
+                                Permission.registry_health},
         Role.village_staff: {Permission.registry_read, Permission.households_write, Permission.income_write,
-                             Permission.guarantees_write},
+                             Permission.guarantees_write, Permission.registry_health, Permission.registry_unmask},
         Role.township_staff: {Permission.registry_read, Permission.households_write, Permission.income_write,
-                              Permission.guarantees_write},
+                              Permission.guarantees_write, Permission.registry_health, Permission.registry_unmask},
         Role.county_staff: {Permission.registry_read, Permission.households_write, Permission.income_write,
-                            Permission.guarantees_write},
-        Role.county_approver: {Permission.registry_read},
+                            Permission.guarantees_write, Permission.registry_health, Permission.registry_unmask},
+        Role.county_approver: {Permission.registry_read, Permission.registry_health},
         Role.department_system: {Permission.registry_read},
         Role.auditor: {Permission.registry_read},
         Role.admin: {Permission.registry_read, Permission.users_admin},
