@@ -176,6 +176,9 @@ def cmd_keys(args) -> int:
     from services.core.keys import key_counts, rotate
     from services.core.migrate import upgrade
 
+    if args.action == "rotate" and args.batch < 1:
+        print("guardline: --batch must be at least 1", file=sys.stderr)
+        return 2
     settings = _settings()
     url = _url(settings)
     upgrade(url)
