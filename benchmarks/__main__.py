@@ -127,9 +127,14 @@ async def _load(url: str, settings, persons: int) -> dict:
     return await load_demo(url, settings, persons=persons, seed=SEED, progress=lambda msg: print(f"  {msg}", flush=True))
 
 
-async def sample(url: str) -> dict:
+async def sample(url: str, settings) -> dict:
     """Random household ids and ID numbers of the county, and some facts about the data."""
     import asyncpg
+
+    from services.core.crypto import keyring
+    from services.core.households.sensitive import open_id_number
+
+    ring = keyring(settings)
 
     conn = await asyncpg.connect(plain_dsn(url))
     try:
@@ -137,8 +142,8 @@ async def sample(url: str) -> dict:
         scope = "region_code >= $1 AND region_code < $1 || ':'"
         household_ids = [r[0] for r in await conn.fetch(
             f"SELECT id FROM households WHERE {scope} ORDER BY random() LIMIT {SAMPLE}", PREFIX)]
-        id_numbers = [r[0] for r in await conn.fetch(
-            f"SELECT id_number FROM persons WHERE {scope} ORDER BY random() LIMIT {SAMPLE}", PREFIX)]
+        id_numbers = [open_id_number(ring, r[0]) for r in await conn.fetch(
+            f"SELECT id_number_enc FROM persons WHERE {scope} ORDER BY random() LIMIT {SAMPLE}", PREFIX)]
         facts = {
             "persons": await conn.fetchval("SELECT count(*) FROM persons"),
             "households": await conn.fetchval("SELECT count(*) FROM households"),
@@ -404,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["GUARDLINE_DATABASE_URL"] = url
     settings = Settings(env="development", database_url=url)
 
-    data = asyncio.run(sample(url))
+    data = asyncio.run(sample(url, settings))
     statements = compiled_statements()
     id_hash = keyed_hash(data["id_numbers"][0], settings.id_hash_key)
     orm = asyncio.run(orm_executions(url, settings, data["household_ids"][0], id_hash))

@@ -1,4 +1,4 @@
-"""``guardline``: serve, migrate, demo-data, openapi, regions-import, sync."""
+"""``guardline``: serve, migrate, demo-data, openapi, regions-import, keys, sync."""
 from __future__ import annotations
 
 import argparse
@@ -163,6 +163,50 @@ def cmd_regions_import(args) -> int:
     return 1 if report.rejected else 0
 
 
+def cmd_keys(args) -> int:
+    """Encryption keys: ``status`` (rows per key id), ``rotate`` (move every value to the
+    active key), ``new`` (print a fresh key for the settings)."""
+    if args.action == "new":
+        from services.core.crypto import new_key
+
+        print(new_key())
+        return 0
+    from services.core.crypto import keyring
+    from services.core.db import create_engine
+    from services.core.keys import key_counts, rotate
+    from services.core.migrate import upgrade
+
+    if args.action == "rotate" and args.batch < 1:
+        print("guardline: --batch must be at least 1", file=sys.stderr)
+        return 2
+    settings = _settings()
+    url = _url(settings)
+    upgrade(url)
+    ring = keyring(settings)
+
+    async def run() -> int:
+        engine = create_engine(url, settings, "cli")
+        try:
+            if args.action == "rotate":
+                moved = await rotate(engine, ring, batch=args.batch, progress=print)
+                for column, count in moved.items():
+                    print(f"{column}: {count} rows re-encrypted")
+            counts = await key_counts(engine)
+        finally:
+            await engine.dispose()
+        print(f"active key: {ring.active}")
+        stale = 0
+        for column, per_key in counts.items():
+            shown = ", ".join(f"{key_id}: {n}" for key_id, n in per_key.items()) or "no rows"
+            print(f"{column}: {shown}")
+            stale += sum(n for key_id, n in per_key.items() if key_id != ring.active)
+        if stale:
+            print(f"{stale} values are under an older key: run `guardline keys rotate` before removing it")
+        return 0
+
+    return asyncio.run(run())
+
+
 def cmd_sync(args) -> int:
     from services.sync.worker import run_forever, run_once
 
@@ -206,6 +250,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("regions-import", help="import region codes from a CSV file (code,name)")
     p.add_argument("file")
     p.set_defaults(func=cmd_regions_import)
+
+    p = sub.add_parser("keys", help="encryption keys of personal data: status, rotate, new")
+    keys = p.add_subparsers(dest="action", required=True)
+    keys.add_parser("status", help="rows per key id in every encrypted column")
+    rotate = keys.add_parser("rotate", help="re-encrypt every value under the active key (resumable)")
+    rotate.add_argument("--batch", type=int, default=5000, help="rows per transaction")
+    keys.add_parser("new", help="print a fresh key (base64 of 32 random bytes) for the settings")
+    p.set_defaults(func=cmd_keys)
 
     p = sub.add_parser("sync", help="run the department sync worker (skeleton)")
     p.add_argument("--once", action="store_true", help="one pass, print its status and exit")

@@ -40,7 +40,9 @@ def test_production_settings_without_secrets_exit_cleanly(settings, tmp_path):
 
 def test_demo_data_refused_in_production(settings, tmp_path):
     env = _env(settings, GUARDLINE_ENV="production", GUARDLINE_AUTH__SECRET_KEY="s" * 40,
-               GUARDLINE_DATA_PROTECTION__ID_HASH_KEY="h" * 40)
+               GUARDLINE_DATA_PROTECTION__ID_HASH_KEY="h" * 40,
+               GUARDLINE_DATA_PROTECTION__ENCRYPTION_KEYS='{"k1": "cHJpdmF0ZS10ZXN0LWtleS1ub3QtdGhlLWRlbW8tMDE="}',
+               GUARDLINE_DATA_PROTECTION__ACTIVE_KEY="k1")
     out = subprocess.run([*GUARDLINE, "demo-data", "--persons", "10"], cwd=tmp_path, env=env, capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 2 and "refused in production" in out.stderr

@@ -7,6 +7,7 @@ Every test loads what it needs itself, so the tests do not depend on their order
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 from datetime import date
 
@@ -33,7 +34,9 @@ from services.core.demo.loader import (
 )
 from services.core.households.enums import Category
 from services.core.households.models import Household
-from services.core.idnumber import keyed_hash, normalise
+from services.core.crypto import key_id_of, keyring
+from services.core.households.sensitive import health_json, open_id_number
+from services.core.idnumber import keyed_hash, mask, normalise
 from services.core.migrate import upgrade
 from services.core.models import metadata
 from services.core.regions.importer import DEMO_REGIONS_CSV, import_regions_csv, parse_regions_csv
@@ -117,16 +120,26 @@ async def _counts(eng: AsyncEngine, tables=REGISTRY_TABLES + DEPENDENT_TABLES + 
         return {t: (await conn.execute(text(f"SELECT count(*) FROM {t}"))).scalar_one() for t in tables}
 
 
-async def _fingerprint(eng: AsyncEngine) -> dict[str, str]:
+ENCRYPTED_COLUMNS = {"id_number_enc", "health_enc"}  # random nonces: compared by what they decrypt to
+
+
+async def _fingerprint(eng: AsyncEngine, settings: Settings) -> dict[str, str]:
     """md5 of every generated column of every registry row (timestamps that the server
-    fills in, such as created_at, are left out), in a fixed order."""
+    fills in, such as created_at, are left out), in a fixed order; encrypted columns by
+    their plaintext."""
     out = {}
     async with eng.connect() as conn:
         for table in REGISTRY_TABLES:
-            row = "ROW(" + ", ".join(COPY_COLUMNS[table]) + ")::text"
+            row = "ROW(" + ", ".join(c for c in COPY_COLUMNS[table] if c not in ENCRYPTED_COLUMNS) + ")::text"
             out[table] = (await conn.execute(text(
                 f"SELECT count(*) || ':' || coalesce(md5(string_agg({row}, E'\\n' ORDER BY {row})), '') FROM {table}"
             ))).scalar_one()
+        ring = keyring(settings)
+        plain = hashlib.md5()
+        for pid, number, health in await conn.execute(
+                text("SELECT id, id_number_enc, health_enc FROM persons ORDER BY id")):
+            plain.update(f"{pid}:{open_id_number(ring, number)}:{sorted(health_json(ring, health).items())}\n".encode())
+        out["persons (encrypted columns)"] = plain.hexdigest()
     return out
 
 
@@ -166,14 +179,21 @@ async def test_in_process_load_makes_a_consistent_registry(demo_url, demo_engine
     assert await _scalar(demo_engine, "SELECT min(id) || '-' || max(id) FROM persons") == f"1-{PERSONS}"
     assert await _scalar(demo_engine, "SELECT max(id) FROM households") == households
 
-    # ID numbers are valid, distinct, and their lookup hash is the keyed hash of the number.
-    people = await _rows(demo_engine, "SELECT id_number, id_hash, birth_date, sex FROM persons")
-    assert len({p[0] for p in people}) == PERSONS
-    for id_number, id_hash, born, sex in people:
+    # ID numbers are valid, distinct, and their lookup hash is the keyed hash of the number;
+    # they are stored encrypted under the active key, with the masked form beside them.
+    ring = keyring(settings)
+    people = await _rows(demo_engine, "SELECT id_number_enc, id_hash, id_masked, birth_date, sex FROM persons")
+    numbers = [open_id_number(ring, p[0]) for p in people]
+    assert len(set(numbers)) == PERSONS
+    for id_number, (blob, id_hash, masked, born, sex) in zip(numbers, people):
         parsed = normalise(id_number)
         assert parsed.value == id_number
         assert (parsed.birth_date, parsed.sex) == (born, sex)
         assert bytes(id_hash) == keyed_hash(id_number, settings.id_hash_key)
+        assert masked == mask(id_number) and key_id_of(blob) == ring.active
+    dump = await _scalar(demo_engine, "SELECT string_agg(p::text, E'\\n') FROM persons p")
+    assert not any(number in dump for number in numbers[:200])
+    assert not any(name in dump for name in ("高血压", "糖尿病", "脑梗")), "illness text in clear"
 
     # Every person lives in a demo village, the village of their household.
     villages = {v.code for v in demo_villages()}
@@ -247,17 +267,17 @@ async def test_in_process_load_makes_a_consistent_registry(demo_url, demo_engine
 
 async def test_parallel_load_gives_the_same_rows_as_in_process(demo_url, demo_engine, settings):
     local_counts, _ = await _load(demo_url, settings, parallel=False)
-    local = await _fingerprint(demo_engine)
+    local = await _fingerprint(demo_engine, settings)
 
     parallel_counts, messages = await _load(demo_url, settings, parallel=True)
     assert parallel_counts["persons"] == PERSONS
     assert {t: parallel_counts[t] for t in REGISTRY_TABLES} == {t: local_counts[t] for t in REGISTRY_TABLES}
-    assert await _fingerprint(demo_engine) == local
+    assert await _fingerprint(demo_engine, settings) == local
     assert messages[-1].startswith("analysed")
 
     # The fingerprint does see a difference: another seed gives other rows.
     await _load(demo_url, settings, persons=PERSONS, seed=SEED + 1)
-    other = await _fingerprint(demo_engine)
+    other = await _fingerprint(demo_engine, settings)
     assert other["persons"] != local["persons"] and other["households"] != local["households"]
 
 
@@ -326,9 +346,10 @@ async def test_demo_users_can_use_the_api_on_the_loaded_county(demo_url, demo_en
                                          "ORDER BY id LIMIT 1", r=OTHER_VILLAGE)
         assert own and other, "the demo load should reach both villages"
         (own_id, own_no), (other_id, other_no) = own[0], other[0]
-        person_id, id_number = (await _rows(
-            demo_engine, "SELECT id, id_number FROM persons WHERE household_id = :h ORDER BY id LIMIT 1",
+        person_id, blob = (await _rows(
+            demo_engine, "SELECT id, id_number_enc FROM persons WHERE household_id = :h ORDER BY id LIMIT 1",
             h=other_id))[0]
+        id_number = open_id_number(keyring(settings), blob)
 
         app = create_app(settings, database=db)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
@@ -368,9 +389,11 @@ async def test_demo_users_can_use_the_api_on_the_loaded_county(demo_url, demo_en
 
 async def test_production_refuses_and_leaves_the_data_alone(demo_url, demo_engine, settings):
     await _load(demo_url, settings, persons=400)
-    before = (await _counts(demo_engine), await _fingerprint(demo_engine))
+    before = (await _counts(demo_engine), await _fingerprint(demo_engine, settings))
     production = Settings(env="production", data_dir=settings.data_dir, database_url=None,
-                          auth={"secret_key": "s" * 40}, data_protection={"id_hash_key": "h" * 40})
+                          auth={"secret_key": "s" * 40}, data_protection={
+                              "id_hash_key": "h" * 40, "active_key": "k1",
+                              "encryption_keys": {"k1": "cHJpdmF0ZS10ZXN0LWtleS1ub3QtdGhlLWRlbW8tMDE="}})
     assert not production.demo_allowed
 
     with pytest.raises(RuntimeError, match="production"):
@@ -383,7 +406,7 @@ async def test_production_refuses_and_leaves_the_data_alone(demo_url, demo_engin
             await create_demo_users(session, production)
         await session.rollback()
 
-    assert (await _counts(demo_engine), await _fingerprint(demo_engine)) == before
+    assert (await _counts(demo_engine), await _fingerprint(demo_engine, settings)) == before
 
 
 # ---- 6. region import ------------------------------------------------------------------------

@@ -17,7 +17,9 @@ def test_compose_runs_postgres16_api_and_sync():
         assert env["GUARDLINE_DATABASE_URL"].startswith("postgresql://")
         assert "@db:5432/" in env["GUARDLINE_DATABASE_URL"]
         # production needs real secrets: compose refuses to start without them
-        assert ":?" in env["GUARDLINE_AUTH__SECRET_KEY"] and ":?" in env["GUARDLINE_DATA_PROTECTION__ID_HASH_KEY"]
+        for secret in ("GUARDLINE_AUTH__SECRET_KEY", "GUARDLINE_DATA_PROTECTION__ID_HASH_KEY",
+                       "GUARDLINE_DATA_PROTECTION__ENCRYPTION_KEYS", "GUARDLINE_DATA_PROTECTION__ACTIVE_KEY"):
+            assert ":?" in env[secret], secret
         assert services[name]["depends_on"]["db"]["condition"] == "service_healthy"
     assert services["api"]["command"][:2] == ["guardline", "serve"]
     assert services["sync"]["command"][:2] == ["guardline", "sync"]

@@ -24,6 +24,7 @@ from services.core.accounts.security import Revocations
 from services.core.accounts.service import sync_revocations
 from services.core.db import Database, create_engine, resolve_database_url
 from services.core.scope import UNRESTRICTED, bind_scope
+from services.core.idnumber import install_log_redaction
 from services.core.settings import Settings, get_settings
 
 DESCRIPTION = """
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     if database is not None:
         app.state.db = database
     problems.install(app)
+    install_log_redaction()
     docs.install(app)
     # Routes are matched in order: the busiest first.
     for router in (households_router, income_router, guarantees_router, regions_router, auth_router, admin_router,

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.api import idempotency
 from services.core.accounts.roles import DESCRIPTIONS, Permission
 from services.core.accounts.security import Caller, TokenInvalid, read_token
+from services.core.crypto import Keyring, keyring
 from services.core.errors import Forbidden, NotFound, Unauthorized
 from services.core.scope import Reader, bind_scope
 
@@ -117,11 +118,17 @@ async def scoped_session(request: Request, token: Token) -> AsyncSession:
     state = request.state
     session = state.session or open_session(request, caller.region_prefix)
     key = request.headers.get("idempotency-key")
-    if not state.readonly and request.method == "POST" and key is not None:
+    if not state.readonly and request.method == "POST" and key is not None and not _never_replayed(request):
         request.state.idempotency = await idempotency.claim(
             session, request, caller.principal, key, request.app.state.settings
         )
     return session
+
+
+def _never_replayed(request: Request) -> bool:
+    """Endpoints marked ``no_idempotency`` (an audited read that must not be answered from
+    a stored copy) ignore the Idempotency-Key."""
+    return getattr(request.scope.get("endpoint"), "guardline_no_idempotency", False)
 
 
 Session = Annotated[AsyncSession, Depends(scoped_session)]
@@ -135,12 +142,20 @@ async def scoped_reader(request: Request, security_scopes: SecurityScopes, token
     for scope in security_scopes.scopes:
         if scope not in permissions:
             await _deny(request, caller)
-    return Reader(request.app.state.db, caller.region_prefix, caller)
+    return Reader(request.app.state.db, caller.region_prefix, caller, health_keyring(request, caller))
 
 
 def Reading(*permissions: Permission) -> Any:  # noqa: N802
     """A ``Reader`` for a ``hot_read`` endpoint whose caller holds ``permissions``."""
     return Annotated[Reader, Security(scoped_reader, scopes=[p.value for p in permissions])]
+
+
+def health_keyring(request: Request, caller: Caller) -> Keyring | None:
+    """The keyring that decrypts health and disability details, only for a role allowed
+    to see them (``registry:health``); None leaves them out of the response."""
+    if Permission.registry_health in caller.permissions:
+        return keyring(request.app.state.settings)
+    return None
 
 
 def ensure(caller: Caller, permission: Permission) -> None:

@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from services.core.errors import Unprocessable
-from services.core.idempotency import IdempotencyRecord
+from services.core.crypto import Keyring, keyring
+from services.core.idempotency import BODY_AAD, IdempotencyRecord
 from services.core.settings import Settings
 
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -38,6 +39,7 @@ class Replay(Exception):
 class Claim:
     principal: str
     key: str
+    keyring: Keyring
 
     async def remember(self, session: AsyncSession, response: Response) -> None:
         if "no-store" in response.headers.get("cache-control", ""):
@@ -50,7 +52,8 @@ class Claim:
         assert record is not None
         record.status_code = response.status_code
         record.headers = headers
-        record.body = bytes(response.body)
+        # Responses carry personal data (health details): stored encrypted like the registry.
+        record.body = self.keyring.encrypt(bytes(response.body), BODY_AAD)
 
 
 async def request_hash(request: Request) -> bytes:
@@ -87,8 +90,9 @@ async def claim(session: AsyncSession, request: Request, principal: str, key: st
         .on_conflict_do_nothing()
         .returning(IdempotencyRecord.key)
     )
+    ring = keyring(settings)
     if inserted.first() is not None:
-        return Claim(principal, key)
+        return Claim(principal, key, ring)
     stored = (
         await session.execute(
             select(IdempotencyRecord).where(IdempotencyRecord.principal == principal, IdempotencyRecord.key == key)
@@ -98,4 +102,5 @@ async def claim(session: AsyncSession, request: Request, principal: str, key: st
         raise Unprocessable("idempotency_key_reused", field="Idempotency-Key")
     headers = dict(stored.headers)
     headers[REPLAYED_HEADER] = "true"
-    raise Replay(Response(content=stored.body, status_code=stored.status_code, headers=headers))
+    body = ring.decrypt(stored.body, BODY_AAD) if stored.body else b""
+    raise Replay(Response(content=body, status_code=stored.status_code, headers=headers))

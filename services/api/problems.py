@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.api.responses import ProblemJSON
 from services.core.errors import FieldError, GuardlineError
 from services.core.i18n import MESSAGES, message, wants_chinese
+from services.core.idnumber import redact
 
 log = logging.getLogger("guardline.api")
 
@@ -27,24 +28,28 @@ def problem(
     headers: dict[str, str] | None = None,
 ) -> ProblemJSON:
     zh = wants_chinese(request.headers.get("accept-language"))
+    # No full ID number ever leaves in an error, whatever the client sent (a number in the
+    # path, a number as a dictionary key): such text is masked. Inputs are never echoed.
     body: dict[str, Any] = {
         "type": TYPE_PREFIX + code,
         "title": HTTPStatus(status).phrase,
         "status": status,
-        "detail": message(code, zh, params),
+        "detail": redact(message(code, zh, params)),
         "code": code,
-        "instance": request.url.path,
+        "instance": redact(request.url.path),
     }
     if errors:
         body["errors"] = [
             {
-                "field": e.field,
+                "field": redact(e.field),
                 "code": e.code,
-                "message": e.message if (e.message and e.code not in MESSAGES) else message(e.code, zh, e.params),
+                "message": redact(
+                    e.message if (e.message and e.code not in MESSAGES) else message(e.code, zh, e.params)
+                ),
             }
             for e in errors
         ]
-        body["field"] = errors[0].field
+        body["field"] = body["errors"][0]["field"]
     request_id = getattr(request.state, "request_id", None)
     if request_id:
         body["request_id"] = request_id

@@ -58,6 +58,14 @@ def hot_read(endpoint):
     return endpoint
 
 
+def no_idempotency(endpoint):
+    """A POST that is never answered from a stored response: an ``Idempotency-Key`` is
+    ignored (for a read that must be audited every time and whose answer must not be
+    stored, such as a complete ID number)."""
+    endpoint.guardline_no_idempotency = True
+    return endpoint
+
+
 class _DirectRead:
     """The handler of a ``hot_read`` route (see there)."""
 

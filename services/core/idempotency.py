@@ -9,6 +9,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.core.base import Base
 
+# Associated data of the encrypted ``body`` (services.core.crypto).
+BODY_AAD = b"idempotency_keys.body"
+
 
 class IdempotencyRecord(Base):
     """The first response to a POST with an ``Idempotency-Key``, replayed on retries.
@@ -23,5 +26,5 @@ class IdempotencyRecord(Base):
     request_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
     status_code: Mapped[int] = mapped_column(Integer, nullable=False)
     headers: Mapped[dict] = mapped_column(JSONB, nullable=False)
-    body: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    body: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # AES-GCM blob of the response body
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False, index=True)

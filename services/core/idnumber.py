@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import re
 from operator import mul
 from dataclasses import dataclass
 from datetime import date
@@ -87,3 +89,43 @@ def mask(value: str) -> str:
 def keyed_hash(value: str, key: bytes) -> bytes:
     """Lookup key for an ID number: HMAC-SHA256, so a dump of the index reveals nothing."""
     return hmac.new(key, value.encode("ascii"), hashlib.sha256).digest()
+
+
+# Anything shaped like a full ID number (18 characters, or 15 digits of an old one), with
+# half- or full-width digits, standing alone (not inside a longer word such as a hex id).
+_ID_LIKE = re.compile(r"(?<![\dA-Za-zＸｘ])(?:\d{17}[\dXxＸｘ]|\d{15})(?![\dA-Za-zＸｘ])")
+
+
+def redact(text: str) -> str:
+    """``text`` with every full ID number in it masked (for error bodies and logs)."""
+    if not text or len(text) < 15:
+        return text
+    return _ID_LIKE.sub(lambda m: mask(m.group(0)), text)
+
+
+class RedactIdNumbers(logging.Filter):
+    """Masks full ID numbers in a log record's message, arguments and traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()}
+        if record.exc_info and record.exc_info[0] is not None:
+            record.exc_text = redact(record.exc_text or logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+# Loggers that may see request data: ours, and the server's (paths in the access log).
+REDACTED_LOGGERS = ("guardline", "guardline.api", "guardline.db", "guardline.sync", "uvicorn", "uvicorn.error",
+                    "uvicorn.access")
+
+
+def install_log_redaction(names=REDACTED_LOGGERS) -> None:
+    """A logger's filters see only its own records, so each logger gets one (once)."""
+    for name in names:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactIdNumbers) for f in logger.filters):
+            logger.addFilter(RedactIdNumbers())

@@ -84,11 +84,15 @@ def _limit_to_scope(state: ORMExecuteState) -> None:
 class Reader:
     """Access for reads that need no session: the process's ``Database`` and the caller's
     region prefix (from the verified token, never from the request). Only ``ScopedRead``
-    uses it, so the region filter is the same ``limit_to`` as everywhere else."""
+    uses it, so the region filter is the same ``limit_to`` as everywhere else.
+
+    ``caller`` is who reads (for the audit trail); ``health`` is the keyring that decrypts
+    health details, given only when the caller's role may see them."""
 
     db: Any
     prefix: str
     caller: Any = None  # services.core.accounts.security.Caller
+    health: Any = None
 
 
 class ScopedRead:

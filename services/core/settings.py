@@ -10,13 +10,16 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Published in the README so that a demo can be tried; refused outside demo/dev/test.
 DEMO_SECRET_KEY = "guardline-demo-secret-do-not-use-in-production-0000"
 DEMO_ID_HASH_KEY = "guardline-demo-id-hash-key-do-not-use-in-production"
 DEMO_PASSWORD = "Demo-2026!"
+# base64 of the 32 bytes b"guardline-demo-encryption-key-00": AES-256-GCM key of the demo data.
+DEMO_ENCRYPTION_KEY_ID = "demo-1"
+DEMO_ENCRYPTION_KEY = "Z3VhcmRsaW5lLWRlbW8tZW5jcnlwdGlvbi1rZXktMDA="
 
 
 class Environment(StrEnum):
@@ -59,8 +62,28 @@ class RateLimitSettings(BaseModel):
 
 
 class DataProtectionSettings(BaseModel):
+    # A refused setting must not print the keys it was given.
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     # Key of the HMAC that indexes ID numbers for lookup. Changing it needs a re-index.
     id_hash_key: SecretStr = SecretStr(DEMO_ID_HASH_KEY)
+    # AES-256-GCM keys of the encrypted columns (ID numbers, health details): key id ->
+    # base64 of 32 random bytes (`guardline keys new`). New values use ``active_key``;
+    # older keys stay listed until `guardline keys rotate` has moved their rows.
+    encryption_keys: dict[str, SecretStr] = Field(
+        default_factory=lambda: {DEMO_ENCRYPTION_KEY_ID: SecretStr(DEMO_ENCRYPTION_KEY)}
+    )
+    active_key: str = DEMO_ENCRYPTION_KEY_ID
+
+    @model_validator(mode="after")
+    def _keys_usable(self) -> "DataProtectionSettings":
+        from services.core.crypto import decode_key
+
+        for key_id, secret in self.encryption_keys.items():
+            decode_key(key_id, secret.get_secret_value())  # ValueError names the key id only
+        if self.active_key not in self.encryption_keys:
+            raise ValueError(f"active_key {self.active_key!r} is not one of encryption_keys")
+        return self
 
 
 class PagingSettings(BaseModel):
@@ -82,7 +105,8 @@ class IncomeSettings(BaseModel):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="GUARDLINE_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+        env_prefix="GUARDLINE_", env_nested_delimiter="__", env_file=".env", extra="ignore",
+        hide_input_in_errors=True,
     )
 
     env: Environment = Environment.development
@@ -126,6 +150,12 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "GUARDLINE_DATA_PROTECTION__ID_HASH_KEY must be set to a private value of at "
                     "least 32 characters in production (the demo key is refused)"
+                )
+            if any(secret.get_secret_value() == DEMO_ENCRYPTION_KEY
+                   for secret in self.data_protection.encryption_keys.values()):
+                raise ValueError(
+                    "GUARDLINE_DATA_PROTECTION__ENCRYPTION_KEYS must hold private keys in production "
+                    "(the demo encryption key is refused); create one with `guardline keys new`"
                 )
         return self
 

@@ -3,7 +3,9 @@ import time
 
 import jwt
 
-from services.core.settings import Settings
+from services.core.settings import DEMO_ENCRYPTION_KEY, Settings
+
+PRIVATE_KEY = "cHJpdmF0ZS10ZXN0LWtleS1ub3QtdGhlLWRlbW8tMDE="  # base64 of 32 bytes, not the demo key
 
 
 async def test_login_and_me(client):
@@ -49,9 +51,18 @@ def test_production_refuses_demo_secrets(monkeypatch):
         Settings(env="production")
     with pytest.raises(ValidationError, match="ID_HASH_KEY"):
         Settings(env="production", auth={"secret_key": "k" * 40})
-    ok = Settings(env="production", auth={"secret_key": "k" * 40}, data_protection={"id_hash_key": "h" * 40})
+    with pytest.raises(ValidationError, match="ENCRYPTION_KEYS"):
+        Settings(env="production", auth={"secret_key": "k" * 40}, data_protection={"id_hash_key": "h" * 40})
+    with pytest.raises(ValidationError, match="ENCRYPTION_KEYS"):  # the demo key, even when not active
+        Settings(env="production", auth={"secret_key": "k" * 40}, data_protection={
+            "id_hash_key": "h" * 40, "encryption_keys": {"k1": PRIVATE_KEY, "demo-1": DEMO_ENCRYPTION_KEY},
+            "active_key": "k1"})
+    ok = Settings(env="production", auth={"secret_key": "k" * 40}, data_protection={
+        "id_hash_key": "h" * 40, "encryption_keys": {"k1": PRIVATE_KEY}, "active_key": "k1"})
     assert not ok.demo_allowed
     monkeypatch.setenv("GUARDLINE_ENV", "production")
     monkeypatch.setenv("GUARDLINE_AUTH__SECRET_KEY", "s" * 40)
     monkeypatch.setenv("GUARDLINE_DATA_PROTECTION__ID_HASH_KEY", "t" * 40)
+    monkeypatch.setenv("GUARDLINE_DATA_PROTECTION__ENCRYPTION_KEYS", f'{{"2027-01": "{PRIVATE_KEY}"}}')
+    monkeypatch.setenv("GUARDLINE_DATA_PROTECTION__ACTIVE_KEY", "2027-01")
     assert Settings().auth.secret_key.get_secret_value() == "s" * 40

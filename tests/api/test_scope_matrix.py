@@ -62,6 +62,8 @@ def cases(t):
                                body={"household_id": t["other_household_id"]}),
         "lookupPerson": Case("POST", "/api/v1/persons/lookup", None, body={"id_number": t["id_number"]}),
         "getPerson": Case("GET", "/api/v1/persons/{person_id}", None),
+        "unmaskIdNumber": Case("POST", "/api/v1/persons/{person_id}/id-number", Permission.registry_unmask,
+                               body={"reason": "核对低保申请材料"}),
         "updatePerson": Case("PATCH", "/api/v1/persons/{person_id}", Permission.households_write,
                              body={"family_doctor": True}, needs_if_match="person"),
         "movePerson": Case("POST", "/api/v1/persons/{member_id}/move", Permission.households_write,

@@ -27,7 +27,10 @@ from services.core.demo.generator import (
 from services.core.demo.loader import COPY_COLUMNS, REGISTRY_TABLES, demo_villages, render
 from services.core.guarantees.models import Status
 from services.core.households import enums
-from services.core.idnumber import keyed_hash, normalise
+from services.core.crypto import keyring
+from services.core.households.sensitive import health_json, open_id_number
+from services.core.idnumber import keyed_hash, mask, normalise
+from services.core.settings import Settings
 from services.core.income.rules import DETAIL_ITEMS, Figures, detail_problems, net_income, per_capita
 
 TODAY = date(2026, 11, 23)  # Q1–Q3 of 2026 have ended
@@ -336,8 +339,9 @@ def test_money_helpers():
 
 def test_rendered_copy_text_matches_the_rows(county):
     key = b"test-key"
+    ring = keyring(Settings(env="test"))
     batch = next(generate(demo_villages(), 800, seed=5, today=TODAY))
-    rendered = render(batch, key)
+    rendered = render(batch, key, ring)
     assert [t for t, _, _ in rendered] == list(REGISTRY_TABLES)
     for table, data, rows in rendered:
         lines = data.decode().split("\n")
@@ -345,8 +349,21 @@ def test_rendered_copy_text_matches_the_rows(county):
         for line in lines[:-1]:
             assert line.count("\t") == len(COPY_COLUMNS[table]) - 1
     persons = rendered[1][1].decode().splitlines()
-    first = persons[0].split("\t")
-    assert first[2] == "\\\\x" + keyed_hash(first[1], key).hex()
+    first = dict(zip(COPY_COLUMNS["persons"], persons[0].split("\t")))
+    row = dict(zip(PERSON_COLUMNS, batch.persons[0]))
+    number = row["id_number"]
+    # Encrypted as the API stores them: the same functions read them back.
+    blob = bytes.fromhex(first["id_number_enc"].removeprefix("\\\\x"))
+    assert open_id_number(ring, blob) == number
+    assert first["id_hash"] == "\\\\x" + keyed_hash(number, key).hex()
+    assert first["id_masked"] == mask(number)
+    health = health_json(ring, bytes.fromhex(first["health_enc"].removeprefix("\\\\x")))
+    assert health == {k: row[k] for k in ("health", "disability_grade", "illness")}
+    # No clear ID number and no illness text in what is sent to the server.
+    text = rendered[1][1].decode()
+    for person in batch.persons:
+        p = dict(zip(PERSON_COLUMNS, person))
+        assert p["id_number"] not in text and (p["illness"] is None or p["illness"] not in text)
     # nothing the generator makes needs escaping in COPY text
     for b in (batch,):
         for rows in (b.households, b.persons, b.income_records, b.events, b.guarantees):

@@ -11,19 +11,23 @@ from starlette.responses import Response
 
 from services.api.deps import (
     Allowed,
+    CurrentCaller,
     Needs,
     Reading,
     Session,
     check_if_match,
     check_optional_if_match,
+    health_keyring,
     path_object,
 )
 from services.api.errors_doc import responses
 from services.api.ratelimit import bulk_read
 from services.api.pagination import Page, decode_cursor, page_of
 from services.api.responses import JSON, etag
-from services.api.routing import GuardlineRoute, hot_read
+from services.api.routing import GuardlineRoute, hot_read, no_idempotency
 from services.core.accounts.roles import Permission
+from services.core.accounts.security import Caller
+from services.core.crypto import Keyring, keyring
 from services.core.errors import Unprocessable
 from services.core.households import service
 from services.core.households.enums import Category, Flag, HouseholdStatus
@@ -42,6 +46,8 @@ from services.core.households.schemas import (
     PersonOut,
     PersonUpdate,
     SplitRequest,
+    UnmaskedIdNumber,
+    UnmaskRequest,
 )
 from services.core.regions.service import check_prefix_visible, get_village
 
@@ -65,14 +71,25 @@ def _raw(version: int, document: str, kind: str, ident: int, status: int = 200, 
     return Response(content=document, status_code=status, media_type="application/json", headers=headers)
 
 
-async def _household_response(session, household_id: int, status: int = 200) -> Response:
-    version, document = await service.household_detail(session, household_id)
+# ``health`` is the keyring from ``health_keyring`` (or the reader's): given only when the
+# caller's role may see health and disability details, which are then in the response.
+
+async def _household_response(source, household_id: int, caller: Caller, health: Keyring | None,
+                              status: int = 200) -> Response:
+    version, document = await service.household_detail(source, household_id, health)
+    if health is not None:
+        # AUDIT: sensitive read — caller saw the health details of household_id's members.
+        pass
     location = f"/api/v1/households/{household_id}" if status == 201 else None
     return _raw(version, document, "household", household_id, status, location)
 
 
-async def _person_response(session, person_id: int, status: int = 200) -> Response:
-    version, document = await service.person_json(session, person_id)
+async def _person_response(session, person_id: int, caller: Caller, health: Keyring | None,
+                           status: int = 200) -> Response:
+    version, document = await service.person_json(session, person_id, health)
+    if health is not None:
+        # AUDIT: sensitive read — caller saw the health details of person_id.
+        pass
     return _raw(version, document, "person", person_id, status)
 
 
@@ -85,8 +102,11 @@ async def _person_response(session, person_id: int, status: int = 200) -> Respon
 @hot_read
 async def lookup_person(request: Request, body: PersonLookup, reader: Reading(Permission.persons_lookup)):
     version, person_id, document = await service.person_by_id_number(
-        reader, body.id_number, request.app.state.settings.id_hash_key
+        reader, body.id_number, request.app.state.settings.id_hash_key, reader.health
     )
+    if reader.health is not None:
+        # AUDIT: sensitive read — reader.caller saw the health details of person_id.
+        pass
     return _raw(version, document, "person", person_id)
 
 
@@ -128,16 +148,17 @@ async def list_households(
              description=IDEMPOTENCY_DOC)
 async def create_household(request: Request, body: HouseholdCreate, session: Session, caller: Writer):
     await get_village(session, body.region_code)
-    household = await service.create_household(session, body, key=request.app.state.settings.id_hash_key,
+    settings = request.app.state.settings
+    household = await service.create_household(session, body, key=settings.id_hash_key, keyring=keyring(settings),
                                                actor_id=caller.user_id)
-    return await _household_response(session, household.id, status=201)
+    return await _household_response(session, household.id, caller, health_keyring(request, caller), status=201)
 
 
 @router.get("/households/{household_id}", response_model=HouseholdDetail, operation_id="getHousehold",
             tags=["households 农户"], responses=responses(404), summary="One household with its members 农户详情")
 @hot_read
 async def get_household(household_id: HouseholdId, reader: Reading(Permission.registry_read)):
-    return await _household_response(reader, household_id)
+    return await _household_response(reader, household_id, reader.caller, reader.health)
 
 
 @router.patch("/households/{household_id}", response_model=HouseholdDetail, operation_id="updateHousehold",
@@ -148,7 +169,7 @@ async def update_household(request: Request, household_id: HouseholdId, body: Ho
     household = await service.get_household(session, household_id, for_update=True)
     check_if_match(request, etag("household", household.id, household.version))
     await service.update_household(session, household, body, caller.user_id)
-    return await _household_response(session, household_id)
+    return await _household_response(session, household_id, caller, health_keyring(request, caller))
 
 
 @router.get("/households/{household_id}/history", response_model=HouseholdHistory,
@@ -165,9 +186,10 @@ async def add_member(request: Request, household_id: HouseholdId, body: PersonCr
                      caller: Writer):
     household = await service.get_active_household(session, household_id)
     check_optional_if_match(request, etag("household", household.id, household.version))
-    person = await service.add_member(session, household, body, key=request.app.state.settings.id_hash_key,
+    settings = request.app.state.settings
+    person = await service.add_member(session, household, body, key=settings.id_hash_key, keyring=keyring(settings),
                                       actor_id=caller.user_id)
-    return await _person_response(session, person.id, status=201)
+    return await _person_response(session, person.id, caller, health_keyring(request, caller), status=201)
 
 
 @router.post("/households/{household_id}/split", status_code=201, response_model=HouseholdDetail,
@@ -178,7 +200,7 @@ async def split_household(request: Request, household_id: HouseholdId, body: Spl
     household = await service.get_active_household(session, household_id)
     check_optional_if_match(request, etag("household", household.id, household.version))
     new = await service.split_household(session, household, body, actor_id=caller.user_id)
-    return await _household_response(session, new.id, status=201)
+    return await _household_response(session, new.id, caller, health_keyring(request, caller), status=201)
 
 
 @router.post("/households/{household_id}/merge", response_model=HouseholdDetail, operation_id="mergeHousehold",
@@ -189,15 +211,15 @@ async def merge_household(request: Request, household_id: HouseholdId, body: Mer
     household = await service.get_active_household(session, household_id)
     check_optional_if_match(request, etag("household", household.id, household.version))
     await service.merge_households(session, household, body, actor_id=caller.user_id)
-    return await _household_response(session, household_id)
+    return await _household_response(session, household_id, caller, health_keyring(request, caller))
 
 
 # ---- persons --------------------------------------------------------------------------
 
 @router.get("/persons/{person_id}", response_model=PersonOut, operation_id="getPerson", dependencies=READ, tags=["persons 人员"],
             responses=responses(404), summary="One person 人员详情")
-async def get_person(person_id: PersonId, session: Session):
-    return await _person_response(session, person_id)
+async def get_person(request: Request, person_id: PersonId, session: Session, caller: CurrentCaller):
+    return await _person_response(session, person_id, caller, health_keyring(request, caller))
 
 
 @router.patch("/persons/{person_id}", response_model=PersonOut, operation_id="updatePerson", tags=["persons 人员"],
@@ -206,8 +228,8 @@ async def update_person(request: Request, person_id: PersonId, body: PersonUpdat
                         caller: Writer):
     person = await service.get_person(session, person_id, for_update=True)
     check_if_match(request, etag("person", person.id, person.version))
-    await service.update_person(session, person, body)
-    return await _person_response(session, person_id)
+    await service.update_person(session, person, body, keyring=keyring(request.app.state.settings))
+    return await _person_response(session, person_id, caller, health_keyring(request, caller))
 
 
 @router.post("/persons/{person_id}/move", response_model=PersonOut, operation_id="movePerson", tags=["persons 人员"],
@@ -219,7 +241,7 @@ async def move_person(request: Request, person_id: PersonId, body: MoveRequest, 
     target = await service.get_active_household(session, body.household_id, field="household_id")
     check_optional_if_match(request, etag("person", person.id, person.version))
     await service.move_person(session, person, target, body.relation, caller.user_id)
-    return await _person_response(session, person_id)
+    return await _person_response(session, person_id, caller, health_keyring(request, caller))
 
 
 @router.post("/persons/{person_id}/death", response_model=PersonOut, operation_id="recordDeath",
@@ -230,4 +252,20 @@ async def record_death(request: Request, person_id: PersonId, body: DeathRequest
     person = await service.get_person(session, person_id, for_update=True)
     check_optional_if_match(request, etag("person", person.id, person.version))
     await service.record_death(session, person, body.date_of_death, caller.user_id)
-    return await _person_response(session, person_id)
+    return await _person_response(session, person_id, caller, health_keyring(request, caller))
+
+
+@router.post("/persons/{person_id}/id-number", response_model=UnmaskedIdNumber, operation_id="unmaskIdNumber",
+             tags=["persons 人员"], responses=responses(403, 404),
+             summary="The complete ID number, with a reason 查看完整身份证号码",
+             description="Only for roles allowed to unmask (`registry:unmask`); every call is recorded in the "
+                         "audit trail with its reason. Never cached, and an `Idempotency-Key` is ignored: each "
+                         "call is a new, audited read.")
+@no_idempotency
+async def unmask_id_number(request: Request, person_id: PersonId, body: UnmaskRequest, session: Session,
+                           caller: Allowed(Permission.registry_unmask)):
+    person = await service.get_person(session, person_id)
+    number = service.full_id_number(person, keyring(request.app.state.settings))
+    # AUDIT: unmask — caller saw the complete ID number of person_id, for body.reason.
+    return JSON({"person_id": person.id, "id_number": number},
+                headers={"Cache-Control": "no-store", "Pragma": "no-cache"})

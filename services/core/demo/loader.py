@@ -42,6 +42,8 @@ from services.core.demo.generator import (
     plan_chunks,
     villages_from_regions,
 )
+from services.core.crypto import Keyring, decode_key, keyring
+from services.core.households.sensitive import HEALTH_AAD, ID_NUMBER_AAD, health_plaintext
 from services.core.regions.importer import DEMO_REGIONS_CSV, import_regions_csv, parse_regions_csv
 from services.core.settings import DEMO_PASSWORD, Settings
 
@@ -57,8 +59,8 @@ SERIAL_TABLES = ("households", "persons", "memberships", "household_events", "in
 COPY_COLUMNS = {
     "households": ("id", "household_no", "region_code", "category", "previous_category", "flags",
                    "resettlement_site", "address", "phone", "status", "head_name", "member_count", "version"),
-    "persons": ("id", "id_number", "id_hash", "name", "sex", "birth_date", "household_id", "region_code",
-                "relation", "health", "disability_grade", "illness", "labour_capacity", "education_level",
+    "persons": ("id", "id_number_enc", "id_hash", "id_masked", "name", "sex", "birth_date", "household_id",
+                "region_code", "relation", "health_enc", "labour_capacity", "education_level",
                 "schooling", "school", "medical_insurance", "pension_insurance", "family_doctor", "employment",
                 "employment_place", "employment_months", "employment_income", "phone", "status", "version"),
     "memberships": ("id", "person_id", "household_id", "region_code", "relation", "start_reason"),
@@ -87,13 +89,17 @@ def _t(v) -> str:
     return N if v is None else str(v)
 
 
-def render(batch: Batch, id_hash_key: bytes) -> list[tuple[str, bytes, int]]:
+def render(batch: Batch, id_hash_key: bytes, keyring: Keyring) -> list[tuple[str, bytes, int]]:
     """(table, COPY text, rows) for each table of a batch, in load order.
 
     Money is exact decimal text from integer fen (``fen_text``); amounts that cannot be
-    negative are formatted inline, which is measurably faster than a call per value."""
+    negative are formatted inline, which is measurably faster than a call per value. ID
+    numbers and health details are encrypted here (in the worker processes of a large
+    load), as ``services.core.households.sensitive`` stores them."""
     digest = hmac.digest
     ft = fen_text
+    seal = keyring.encrypt
+    health_plain = health_plaintext
     out: list[tuple[str, bytes, int]] = []
 
     lines = [
@@ -105,9 +111,11 @@ def render(batch: Batch, id_hash_key: bytes) -> list[tuple[str, bytes, int]]:
     out.append(("households", "".join(lines).encode(), len(lines)))
 
     lines = [
-        f"{pid}\t{idn}\t\\\\x{digest(id_hash_key, idn.encode(), 'sha256').hex()}\t{name}\t{sex}\t{born}\t{hid}\t"
-        f"{region}\t{N if rel is None else rel}\t{health}\t{N if grade is None else grade}\t"
-        f"{N if illness is None else illness}\t{labour}\t{N if edu is None else edu}\t{schooling}\t"
+        f"{pid}\t\\\\x{seal(idn.encode(), ID_NUMBER_AAD).hex()}\t"
+        f"\\\\x{digest(id_hash_key, idn.encode(), 'sha256').hex()}\t{idn[:6]}********{idn[-4:]}\t{name}\t{sex}\t"
+        f"{born}\t{hid}\t{region}\t{N if rel is None else rel}\t"
+        f"\\\\x{seal(health_plain(health, grade, illness), HEALTH_AAD).hex()}\t{labour}\t"
+        f"{N if edu is None else edu}\t{schooling}\t"
         f"{N if school is None else school}\t{'t' if med else 'f'}\t{'t' if pension else 'f'}\t"
         f"{'t' if doctor else 'f'}\t{emp}\t{N if place is None else place}\t{N if months is None else months}\t"
         f"{N if income is None else ft(income)}\t{N if phone is None else phone}\t{status}\t{version}\n"
@@ -170,7 +178,7 @@ def _streams(params: dict, stream_ids) -> dict[int, DemoGenerator]:
 async def _local_chunks(params: dict, plans: list[ChunkPlan]) -> AsyncIterator[Rendered]:
     streams = _streams(params, range(STREAMS))
     for plan in plans:
-        yield render(streams[plan.index % STREAMS].chunk(plan), params["key"])
+        yield render(streams[plan.index % STREAMS].chunk(plan), params["key"], params["keyring"])
 
 
 async def _worker_chunks(params: dict, plans: list[ChunkPlan]) -> AsyncIterator[Rendered]:
@@ -179,12 +187,13 @@ async def _worker_chunks(params: dict, plans: list[ChunkPlan]) -> AsyncIterator[
 
     Child processes rather than multiprocessing: the caller's script needs no
     ``if __name__ == "__main__"`` guard, and no event loop or connection is inherited. The
-    parameters (with the hash key) go through stdin; each table of a chunk comes back on
+    parameters (with the hash key and the active encryption key) go through stdin; each table of a chunk comes back on
     stdout as a line "<rows> <bytes>" and the COPY text. The pipes' back-pressure keeps a
     worker at most one chunk ahead, so memory stays bounded."""
     header = {
         "villages": [[v.code, v.name, v.township_name] for v in params["villages"]],
         "seed": params["seed"], "today": params["today"].isoformat(), "key": params["key"].hex(),
+        "enc_key_id": params["keyring"].active, "enc_key": params["enc_key"].hex(),
         "deduct": params["deduct"], "persons": params["persons"], "chunk_persons": params["chunk_persons"],
     }
     procs = []
@@ -231,10 +240,11 @@ def _worker_main() -> int:
     stream = header["stream"]
     generator = _streams(params, [stream])[stream]
     key = bytes.fromhex(header["key"])
+    ring = Keyring({header["enc_key_id"]: bytes.fromhex(header["enc_key"])}, header["enc_key_id"])
     plans = plan_chunks(header["persons"], seed=params["seed"], today=params["today"],
                         chunk_persons=header["chunk_persons"])
     for plan in plans[stream::STREAMS]:
-        for _table, data, rows in render(generator.chunk(plan), key):
+        for _table, data, rows in render(generator.chunk(plan), key, ring):
             out.write(b"%d %d\n" % (rows, len(data)))
             out.write(data)
         out.flush()
@@ -361,6 +371,9 @@ async def load_demo(url: str, settings: Settings, *, persons: int, seed: int = 2
     villages = demo_villages()
     day = today or china_today()
     key = settings.id_hash_key
+    ring = keyring(settings)
+    protection = settings.data_protection
+    enc_key = decode_key(protection.active_key, protection.encryption_keys[protection.active_key].get_secret_value())
     deduct = settings.income.deduct_eligible_spending
     plans = plan_chunks(persons, seed=seed, today=day, chunk_persons=chunk_persons)
     if parallel is None:
@@ -379,7 +392,8 @@ async def load_demo(url: str, settings: Settings, *, persons: int, seed: int = 2
             indexes, constraints = await _drop_secondary(conn, REGISTRY_TABLES)
             say(f"registry emptied; {len(indexes)} indexes and {len(constraints)} constraints set aside  {elapsed()}")
 
-            params = {"villages": villages, "seed": seed, "today": day, "key": key, "deduct": deduct,
+            params = {"villages": villages, "seed": seed, "today": day, "key": key, "keyring": ring,
+                      "enc_key": enc_key, "deduct": deduct,
                       "persons": persons, "chunk_persons": chunk_persons}
             source = (_worker_chunks if parallel else _local_chunks)(params, plans)
             async with aclosing(source):  # stops the worker if a COPY fails

@@ -24,7 +24,6 @@ from services.core.households.enums import (
     Category,
     EducationLevel,
     Employment,
-    Health,
     HouseholdEventKind,
     HouseholdStatus,
     LabourCapacity,
@@ -72,18 +71,20 @@ class Person(RegionScoped, Versioned, Base):
     __tablename__ = "persons"
 
     id: Mapped[int] = bigint_pk()
-    # Normalised 18-character number; lookups go through the keyed hash.
-    id_number: Mapped[str] = mapped_column(String(18), nullable=False)
+    # The normalised 18-character number, AES-GCM encrypted (services.core.crypto); lookups
+    # and uniqueness go through the keyed hash; responses show the masked form.
+    id_number_enc: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     id_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False, unique=True)
+    id_masked: Mapped[str] = mapped_column(String(18), nullable=False)
     name: Mapped[str] = mapped_column(NAME, nullable=False, index=True)
     sex: Mapped[str] = mapped_column(String(6), nullable=False)
     birth_date: Mapped[date] = mapped_column(Date, nullable=False)
     household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"), index=True)
     region_code: Mapped[str] = mapped_column(RegionCode, ForeignKey("regions.code"), nullable=False, index=True)
     relation: Mapped[Relation | None] = mapped_column(str_enum(Relation, "relation"))
-    health: Mapped[Health] = mapped_column(str_enum(Health, "health"), nullable=False, default=Health.healthy)
-    disability_grade: Mapped[int | None] = mapped_column(SmallInteger)
-    illness: Mapped[str | None] = mapped_column(String(200))
+    # health, disability_grade and illness as one encrypted JSON object
+    # (services.core.households.sensitive); NULL reads as healthy, nothing recorded.
+    health_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     labour_capacity: Mapped[LabourCapacity] = mapped_column(
         str_enum(LabourCapacity, "labour_capacity"), nullable=False
     )

@@ -5,7 +5,7 @@ from datetime import date, datetime
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from services.core.households.enums import (
     Category,
@@ -189,6 +189,12 @@ class PersonLookup(Input):
     id_number: IdNumberStr
 
 
+class UnmaskRequest(Input):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)] = Field(
+        description="Why the complete number is needed (recorded in the audit trail) 查看事由"
+    )
+
+
 # ---- responses -------------------------------------------------------------------------
 
 class PersonOut(BaseModel):
@@ -200,9 +206,10 @@ class PersonOut(BaseModel):
     household_id: int | None
     region_code: str
     relation: Relation | None
-    health: Health
-    disability_grade: int | None
-    illness: str | None
+    health: Health | None = Field(None, description="健康状况. Present only for roles that may see health "
+                                                   "details (registry:health)")
+    disability_grade: int | None = Field(None, description="残疾等级. Present only with registry:health")
+    illness: str | None = Field(None, description="疾病名称. Present only with registry:health")
     labour_capacity: LabourCapacity
     education_level: EducationLevel | None
     schooling: Schooling
@@ -218,6 +225,11 @@ class PersonOut(BaseModel):
     status: PersonStatus
     date_of_death: date | None
     version: int
+
+
+class UnmaskedIdNumber(BaseModel):
+    person_id: int
+    id_number: str = Field(description="The complete ID number 完整身份证号码")
 
 
 class HouseholdSummary(BaseModel):

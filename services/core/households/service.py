@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import BigInteger, LargeBinary, String, and_, bindparam, case, cast, func, literal, select, text, update
+import orjson
+from sqlalchemy import BigInteger, LargeBinary, String, and_, bindparam, case, cast, func, select, text, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import idnumber
 from services.core.base import RegionScoped
+from services.core.crypto import Keyring
 from services.core.errors import Conflict, NotFound, Unprocessable
 from services.core.guarantees.models import HouseholdGuarantees
 from services.core.households.enums import (
@@ -25,6 +27,7 @@ from services.core.households.enums import (
     PersonStatus,
     Relation,
 )
+from services.core.households import sensitive
 from services.core.households.models import Household, HouseholdEvent, Membership, Person
 from services.core.households.schemas import (
     HouseholdCreate,
@@ -42,17 +45,15 @@ from services.core.timeutil import now
 
 # ---- reads ----------------------------------------------------------------------------
 
-def masked_id_sql(column):
-    return func.left(column, 6) + literal("********") + func.right(column, 4)
-
-
 def _person_json(p=Person):
-    """JSON of one person, built by PostgreSQL so a read needs no per-row Python work."""
+    """JSON of one person, built by PostgreSQL so a read needs no per-row Python work.
+
+    Without the health details: they are encrypted, and only some roles may see them
+    (``with_health``). The ID number is the stored masked form."""
     return func.json_build_object(
-        "id", p.id, "id_number", masked_id_sql(p.id_number), "name", p.name, "sex", p.sex,
+        "id", p.id, "id_number", p.id_masked, "name", p.name, "sex", p.sex,
         "birth_date", p.birth_date, "household_id", p.household_id, "region_code", p.region_code,
-        "relation", p.relation, "health", p.health, "disability_grade", p.disability_grade,
-        "illness", p.illness, "labour_capacity", p.labour_capacity, "education_level", p.education_level,
+        "relation", p.relation, "labour_capacity", p.labour_capacity, "education_level", p.education_level,
         "schooling", p.schooling, "school", p.school, "medical_insurance", p.medical_insurance,
         "pension_insurance", p.pension_insurance, "family_doctor", p.family_doctor,
         "employment", p.employment, "employment_place", p.employment_place,
@@ -70,16 +71,18 @@ _MEMBER_ORDER = (
 
 
 def household_detail_statement(household_id):
-    """One round trip: the household with its members as a JSON document, and its version.
+    """One round trip: the household's version, the household with its members as a JSON
+    document, and the members' encrypted health details in the same order as the members.
 
     ``household_id`` may be a value or a bind parameter; the benchmark's bare endpoint
     runs the same SQL compiled from here."""
-    members = (
-        select(func.coalesce(func.json_agg(aggregate_order_by(_person_json(), *_MEMBER_ORDER)), text("'[]'::json")))
-        .where(Person.household_id == Household.id)
-        .correlate(Household)
-        .scalar_subquery()
+    def of_members(aggregate):
+        return select(aggregate).where(Person.household_id == Household.id).correlate(Household).scalar_subquery()
+
+    members = of_members(
+        func.coalesce(func.json_agg(aggregate_order_by(_person_json(), *_MEMBER_ORDER)), text("'[]'::json"))
     )
+    health = of_members(func.array_agg(aggregate_order_by(Person.health_enc, *_MEMBER_ORDER)))
     h = Household
     doc = func.json_build_object(
         "id", h.id, "household_no", h.household_no, "region_code", h.region_code, "category", h.category,
@@ -88,7 +91,7 @@ def household_detail_statement(household_id):
         "member_count", h.member_count, "version", h.version, "created_at", h.created_at,
         "updated_at", h.updated_at, "members", members,
     )
-    return select(h.version, cast(doc, String)).where(h.id == household_id)
+    return select(h.version, cast(doc, String), health).where(h.id == household_id)
 
 
 # The hot reads are built once: constructing a statement of this size costs more than
@@ -96,35 +99,67 @@ def household_detail_statement(household_id):
 HOUSEHOLD_DETAIL = ScopedRead(household_detail_statement(bindparam("household_id", type_=BigInteger)), "household_id")
 
 
-async def household_detail(session: AsyncSession, household_id: int) -> tuple[int, str]:
-    row = await HOUSEHOLD_DETAIL.first(session, household_id=household_id)
+def household_with_health(document: str, blobs: list[bytes | None] | None, keyring: Keyring) -> bytes:
+    """The household document with each member's decrypted health details added."""
+    doc = orjson.loads(document)
+    members = doc["members"]
+    if len(members) != len(blobs or ()):
+        raise RuntimeError("members and their health details differ in number")
+    for member, blob in zip(members, blobs or ()):
+        member.update(sensitive.health_json(keyring, blob))
+    return orjson.dumps(doc)
+
+
+def person_with_health(document: str, blob: bytes | None, keyring: Keyring) -> bytes:
+    doc = orjson.loads(document)
+    doc.update(sensitive.health_json(keyring, blob))
+    return orjson.dumps(doc)
+
+
+async def household_detail(source, household_id: int, health: Keyring | None = None) -> tuple[int, str | bytes]:
+    """(version, JSON document) of a household and its members. The health details are
+    decrypted and included only when ``health`` (the keyring) is given: the caller's role
+    decides that, not this function."""
+    row = await HOUSEHOLD_DETAIL.first(source, household_id=household_id)
     if row is None:
         raise NotFound("household_not_found", field="household_id", id=household_id)
-    return row[0], row[1]
+    if health is None:
+        return row[0], row[1]
+    return row[0], household_with_health(row[1], row[2], health)
 
 
 def person_lookup_statement(id_hash):
-    return select(Person.version, Person.id, cast(_person_json(), String)).where(Person.id_hash == id_hash)
+    return select(Person.version, Person.id, cast(_person_json(), String), Person.health_enc).where(
+        Person.id_hash == id_hash
+    )
 
 
 PERSON_LOOKUP = ScopedRead(person_lookup_statement(bindparam("id_hash", type_=LargeBinary)), "id_hash")
-_PERSON_BY_ID = select(Person.version, cast(_person_json(), String)).where(
+_PERSON_BY_ID = select(Person.version, cast(_person_json(), String), Person.health_enc).where(
     Person.id == bindparam("person_id", type_=BigInteger)
 )
 
 
-async def person_by_id_number(session: AsyncSession, number: str, key: bytes) -> tuple[int, int, str]:
-    row = await PERSON_LOOKUP.first(session, id_hash=idnumber.keyed_hash(number, key))
+async def person_by_id_number(source, number: str, key: bytes, health: Keyring | None = None
+                              ) -> tuple[int, int, str | bytes]:
+    """(version, person id, JSON document) of the person with this ID number; health
+    details as in ``household_detail``."""
+    row = await PERSON_LOOKUP.first(source, id_hash=idnumber.keyed_hash(number, key))
     if row is None:
         raise NotFound("person_id_number_not_found", field="id_number")
-    return row[0], row[1], row[2]
+    if health is None:
+        return row[0], row[1], row[2]
+    return row[0], row[1], person_with_health(row[2], row[3], health)
 
 
-async def person_json(session: AsyncSession, person_id: int) -> tuple[int, str]:
+async def person_json(session: AsyncSession, person_id: int, health: Keyring | None = None
+                      ) -> tuple[int, str | bytes]:
     row = (await session.execute(_PERSON_BY_ID, {"person_id": person_id})).first()
     if row is None:
         raise NotFound("person_not_found", field="person_id", id=person_id)
-    return row[0], row[1]
+    if health is None:
+        return row[0], row[1]
+    return row[0], person_with_health(row[1], row[2], health)
 
 
 SUMMARY_COLUMNS = (
@@ -261,12 +296,14 @@ async def _check_new_id_numbers(session: AsyncSession, numbers: Iterable[str], k
     raise Conflict("id_number_duplicate", field=where)
 
 
-def _new_person(data: PersonCreate, household: Household, key: bytes) -> Person:
+def _new_person(data: PersonCreate, household: Household, key: bytes, keyring: Keyring) -> Person:
     parsed = idnumber.normalise(data.id_number)
-    fields = data.model_dump(exclude={"id_number"})
+    fields = data.model_dump(exclude={"id_number", *sensitive.HEALTH_FIELDS})
     return Person(
-        id_number=parsed.value,
-        id_hash=idnumber.keyed_hash(parsed.value, key),
+        **sensitive.protected_id_fields(keyring, key, parsed.value),
+        health_enc=sensitive.seal_health(
+            keyring, sensitive.HealthDetails(data.health, data.disability_grade, data.illness)
+        ),
         sex=parsed.sex,
         birth_date=parsed.birth_date,
         household_id=household.id,
@@ -323,7 +360,7 @@ async def _check_household_no(session: AsyncSession, household_no: str, field: s
         raise Conflict("household_no_taken", field=field, household_no=household_no)
 
 
-async def create_household(session: AsyncSession, data: HouseholdCreate, *, key: bytes,
+async def create_household(session: AsyncSession, data: HouseholdCreate, *, key: bytes, keyring: Keyring,
                            actor_id: int | None) -> Household:
     village = await get_village(session, data.region_code)
     await _check_new_id_numbers(session, [m.id_number for m in data.members], key, "members")
@@ -342,7 +379,7 @@ async def create_household(session: AsyncSession, data: HouseholdCreate, *, key:
     household.status = HouseholdStatus.active
     session.add(household)
     await session.flush()
-    persons = [_new_person(m, household, key) for m in data.members]
+    persons = [_new_person(m, household, key, keyring) for m in data.members]
     session.add_all(persons)
     await session.flush()
     session.add_all([_join(p, household, MembershipChange.registered, actor_id) for p in persons])
@@ -400,11 +437,11 @@ async def update_household(session: AsyncSession, household: Household, data: Ho
 
 
 async def add_member(session: AsyncSession, household: Household, data: PersonCreate, *, key: bytes,
-                     actor_id: int | None) -> Person:
+                     keyring: Keyring, actor_id: int | None) -> Person:
     if data.relation == Relation.head:
         raise Unprocessable("one_head", field="relation")
     await _check_new_id_numbers(session, [data.id_number], key, "id_number")
-    person = _new_person(data, household, key)
+    person = _new_person(data, household, key, keyring)
     session.add(person)
     await session.flush()
     session.add(_join(person, household, MembershipChange.added, actor_id))
@@ -413,19 +450,30 @@ async def add_member(session: AsyncSession, household: Household, data: PersonCr
     return person
 
 
-async def update_person(session: AsyncSession, person: Person, data: PersonUpdate) -> Person:
+async def update_person(session: AsyncSession, person: Person, data: PersonUpdate, *, keyring: Keyring) -> Person:
+    """A partial change; the health fields are merged into the person's encrypted details."""
     changes = data.model_dump(exclude_unset=True)
     if changes.get("relation") == Relation.head or (
         "relation" in changes and person.relation == Relation.head
     ):
         raise Unprocessable("one_head", field="relation")
+    if "health" in changes and changes["health"] is None:
+        raise Unprocessable("missing", field="health")  # it can be changed, not cleared
+    sensitive.update_health(person, keyring, changes)
     for name, value in changes.items():
-        setattr(person, name, value)
+        if name not in sensitive.HEALTH_FIELDS:
+            setattr(person, name, value)
     if person.household_id is not None and "name" in changes:
         household = await get_household(session, person.household_id, for_update=True)
         await _refresh_summary(session, household)
     await session.flush()
     return person
+
+
+def full_id_number(person: Person, keyring: Keyring) -> str:
+    """The person's complete ID number (the unmask endpoint: only for roles that may, and
+    every call is audited there)."""
+    return sensitive.id_number_of(person, keyring)
 
 
 def _require_alive(person: Person, field: str = "person_id") -> None:
