@@ -26,6 +26,7 @@ class Permission(StrEnum):
     income_write = "income:write"
     guarantees_write = "guarantees:write"
     users_admin = "users:admin"
+    audit_read = "audit:read"
 
 
 _FIELD_STAFF = {Role.grid_worker, Role.village_staff, Role.township_staff, Role.county_staff}
@@ -44,7 +45,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
                             Permission.guarantees_write},
         Role.county_approver: {Permission.registry_read},
         Role.department_system: {Permission.registry_read},
-        Role.auditor: {Permission.registry_read},
+        Role.auditor: {Permission.registry_read, Permission.audit_read},
         Role.admin: {Permission.registry_read, Permission.users_admin},
     }.items()
 }
