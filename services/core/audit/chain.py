@@ -68,11 +68,10 @@ def parse_head(value: str) -> tuple[int, bytes]:
     return int(ident), bytes.fromhex(digest)
 
 
-async def _latest_purge(connection: AsyncConnection) -> dict | None:
-    row = (await connection.execute(text(
-        "SELECT detail FROM audit_log WHERE action = :action ORDER BY id DESC LIMIT 1"
+async def _latest_purge(connection: AsyncConnection):
+    return (await connection.execute(text(
+        "SELECT id, detail FROM audit_log WHERE action = :action ORDER BY id DESC LIMIT 1"
     ), {"action": PURGE_ACTION})).first()
-    return row.detail if row is not None else None
 
 
 async def verify_chain(connection: AsyncConnection, expect_head: tuple[int, bytes] | None = None) -> VerifyReport:
@@ -80,34 +79,30 @@ async def verify_chain(connection: AsyncConnection, expect_head: tuple[int, byte
     connection's current transaction: give it a REPEATABLE READ one for a consistent view
     while others keep inserting (``verify_database`` does)."""
     report = VerifyReport()
-    purge = await _latest_purge(connection)
-    if purge is None:
+    marker = await _latest_purge(connection)
+    if marker is None:
         expected_id, expected_prev = 1, GENESIS_HASH
     else:
-        expected_id, expected_prev = int(purge["purged_to_id"]) + 1, bytes.fromhex(purge["last_purged_hash"])
-        report.notes.append(f"rows {purge['purged_from_id']}–{purge['purged_to_id']} were purged "
-                            f"on {purge['purged_at']} (retention {purge['retention_days']} days)")
+        purge = marker.detail or {}
+        try:
+            expected_id, expected_prev = int(purge["purged_to_id"]) + 1, bytes.fromhex(purge["last_purged_hash"])
+        except (KeyError, TypeError, ValueError):
+            report.broken = BrokenLink(marker.id, "the latest purge marker does not say what was purged",
+                                       "purged_to_id and last_purged_hash", str(purge)[:200])
+            return report
+        report.notes.append(f"rows {purge.get('purged_from_id')}–{purge['purged_to_id']} were purged "
+                            f"on {purge.get('purged_at')} (retention {purge.get('retention_days')} days)")
     head_id, head_hash = expect_head if expect_head is not None else (None, None)
-    result = await connection.stream(
-        text("SELECT id, prev_hash, hash, audit_canonical(a) AS canonical FROM audit_log a ORDER BY id")
-        .execution_options(yield_per=STREAM_BATCH)
-    )
-    try:
-        async for row in result:
-            if report.first_id is None:
-                report.first_id = row.id
-            broken = _check(row, expected_id, expected_prev)
-            if broken is None and row.id == head_id and row.hash != head_hash:
-                broken = BrokenLink(row.id, "the noted head row differs: the chain was rewritten",
-                                    head_hash.hex(), row.hash.hex())
-            if broken is not None:
-                report.broken = broken
-                return report
-            report.rows_checked += 1
-            report.head_id, report.head_hash = row.id, row.hash
-            expected_id, expected_prev = row.id + 1, row.hash
-    finally:
-        await result.close()
+    # A cursor of our own rather than the driver's: constant memory, and closed explicitly
+    # so the transaction can go on (the driver keeps its portal open to the end).
+    await connection.execute(text(
+        "DECLARE guardline_audit_verify NO SCROLL CURSOR FOR "
+        "SELECT id, prev_hash, hash, audit_canonical(a) AS canonical FROM audit_log a ORDER BY id"))
+    # On an error the transaction is lost anyway, and the cursor with it.
+    await _walk(connection, report, expected_id, expected_prev, head_id, head_hash)
+    await connection.execute(text("CLOSE guardline_audit_verify"))
+    if report.broken is not None:
+        return report
     if head_id is not None:
         if report.head_id is None or head_id > report.head_id:
             last = report.head_id or 0
@@ -118,6 +113,25 @@ async def verify_chain(connection: AsyncConnection, expect_head: tuple[int, byte
             report.notes.append(f"the noted head {head_id} precedes the first kept row {report.first_id} "
                                 "(purged); not compared")
     return report
+
+
+async def _walk(connection: AsyncConnection, report: VerifyReport, expected_id: int, expected_prev: bytes,
+                head_id: int | None, head_hash: bytes | None) -> None:
+    fetch = text(f"FETCH {STREAM_BATCH} FROM guardline_audit_verify")
+    while batch := (await connection.execute(fetch)).all():
+        for row in batch:
+            if report.first_id is None:
+                report.first_id = row.id
+            broken = _check(row, expected_id, expected_prev)
+            if broken is None and row.id == head_id and row.hash != head_hash:
+                broken = BrokenLink(row.id, "the noted head row differs: the chain was rewritten",
+                                    head_hash.hex(), row.hash.hex())
+            if broken is not None:
+                report.broken = broken
+                return
+            report.rows_checked += 1
+            report.head_id, report.head_hash = row.id, row.hash
+            expected_id, expected_prev = row.id + 1, row.hash
 
 
 def _check(row, expected_id: int, expected_prev: bytes) -> BrokenLink | None:

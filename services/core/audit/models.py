@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, LargeBinary, SmallInteger, String, func
+from sqlalchemy import BigInteger, FetchedValue, Index, LargeBinary, SmallInteger, String, func
 from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -43,7 +43,7 @@ class AuditEvent(Base):
 
     __tablename__ = "audit_log"
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False, server_default=FetchedValue())
     at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
     actor: Mapped[str | None] = mapped_column(String(64))  # "user:12", "client:3"; null if unknown
     actor_name: Mapped[str | None] = mapped_column(String(100))
