@@ -156,6 +156,13 @@ async def test_auditors_see_only_their_regions(client, db, auth):
     r = await client.get(f"{URL}/{township2}", headers=auth("auditor.township"))
     assert r.status_code == 404
     assert (await client.get(f"{URL}/{2**62}", headers=auth(AUDITOR))).status_code == 404
+    # Narrowed to a region of theirs; a region outside answers 404 as it does everywhere.
+    narrowed = await list_(client, auth, actor=actor, region=OTHER_TOWNSHIP_VILLAGE[:9])
+    assert [i["id"] for i in narrowed["items"]] == [township2]
+    r = await client.get(URL, params={"region": "529902"}, headers=auth(AUDITOR))
+    assert r.status_code == 404 and code_of(r) == "region_not_found"
+    r = await client.get(URL, params={"region": "5299"}, headers=auth("auditor.township"))
+    assert r.status_code == 404
 
 
 @pytest.mark.parametrize(("params", "field", "code"), [
@@ -173,6 +180,7 @@ async def test_auditors_see_only_their_regions(client, db, auth):
     ({"cursor": "not-a-cursor"}, "cursor", "cursor_invalid"),
     ({"cursor": "WyJ4Il0"}, "cursor", "cursor_invalid"),  # ["x"]
     ({"cursor": "Wy0xXQ"}, "cursor", "cursor_invalid"),  # [-1]
+    ({"region": "52990"}, "region", "region_prefix_malformed"),
 ])
 async def test_bad_filters_are_422_problems(client, auth, params, field, code):
     r = await client.get(URL, params=params, headers=auth(AUDITOR))

@@ -79,6 +79,8 @@ def cases(t):
         "listGuaranteeChanges": Case("GET", "/api/v1/households/{household_id}/guarantees/history", None),
         "listRegions": Case("GET", "/api/v1/regions", None, params={"parent": t["village"]}),
         "getRegion": Case("GET", "/api/v1/regions/{code}", None),
+        "listAuditEvents": Case("GET", "/api/v1/audit/events", Permission.audit_read, params={"region": t["village"]}),
+        "getAuditEvent": Case("GET", "/api/v1/audit/events/{event_id}", Permission.audit_read),
     }
 
 
@@ -93,7 +95,19 @@ def test_every_route_is_in_the_matrix():
     assert ops - NOT_REGION_SCOPED == set(cases(fake)), "describe new routes in tests/api/test_scope_matrix.py"
 
 
-async def _make_target(client, auth, user, village):
+async def _audit_event(db, village) -> int:
+    from services.core.audit import AuditRecord, record
+
+    session = db.session()
+    try:
+        ref = await record(session, AuditRecord(action="household.create", region_code=village))
+        await session.commit()
+    finally:
+        await session.close()
+    return ref.id
+
+
+async def _make_target(client, auth, user, village, db):
     h = auth(user)
     head = person("head")
     hh = (await client.post("/api/v1/households", json=household(region=village, members=[head, person("spouse"), person("child")]),
@@ -103,7 +117,7 @@ async def _make_target(client, auth, user, village):
     return {
         "village": village, "household_id": hh["id"], "person_id": hh["members"][0]["id"],
         "member_id": hh["members"][2]["id"], "record_id": rec["id"], "code": village,
-        "other_household_id": other["id"], "id_number": head["id_number"],
+        "other_household_id": other["id"], "id_number": head["id_number"], "event_id": await _audit_event(db, village),
     }
 
 
@@ -133,8 +147,8 @@ STRIP = ("request_id", "instance", "detail", "errors")
 @pytest.mark.parametrize("target_village", [VILLAGE, OTHER_COUNTY_VILLAGE])
 async def test_access_matrix(client, auth, db, target_village):
     creator = "county_staff.county" if target_village == VILLAGE else "county_staff.other"
-    t = await _make_target(client, auth, creator, target_village)
-    missing = {**t, **{k: MISSING for k in ("household_id", "person_id", "member_id", "record_id")},
+    t = await _make_target(client, auth, creator, target_village, db)
+    missing = {**t, **{k: MISSING for k in ("household_id", "person_id", "member_id", "record_id", "event_id")},
                "code": "529901001999", "village": "529901001999", "id_number": person("head")["id_number"]}
     failures = []
     for op in cases(t):
@@ -170,7 +184,8 @@ async def test_requests_without_token_are_401(client):
     for op, case in cases({"village": VILLAGE, "household_id": 1, "person_id": 1, "member_id": 1, "record_id": 1,
                            "code": VILLAGE, "other_household_id": 2, "id_number": person("head")["id_number"]}).items():
         r = await client.request(case.method, case.path.format(household_id=1, person_id=1, member_id=1, record_id=1,
-                                                               code=VILLAGE), json=case.body, params=case.params)
+                                                               code=VILLAGE, event_id=1),
+                                 json=case.body, params=case.params)
         assert r.status_code == 401, op
         assert r.headers["www-authenticate"] == "Bearer"
         assert r.headers["content-type"].startswith("application/problem+json")

@@ -1,6 +1,7 @@
-"""The audit trail for auditors (审计): query events by actor, object, action, result and
-time, newest first. Only roles with ``audit:read`` (the auditor) may read it, and only the
-events of their regions."""
+"""The audit trail for auditors (审计): query events by actor, object, action, result, region
+and time, newest first. Only roles with ``audit:read`` (the auditor) may read it, and only
+the events of their regions. As everywhere, something outside the caller's regions answers
+404 before the role is looked at (``deps.ensure``)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -19,6 +20,7 @@ from services.core.audit import service
 from services.core.audit.models import AuditResult
 from services.core.audit.schemas import AuditEventOut
 from services.core.errors import Unprocessable
+from services.core.regions.service import check_prefix_visible
 from services.core.timeutil import CHINA
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
@@ -35,12 +37,13 @@ def _china(moment: datetime | None) -> datetime | None:
 
 
 @router.get("/audit/events", response_model=Page[AuditEventOut], operation_id="listAuditEvents", tags=[TAG],
-            responses=responses(403), summary="Find audit events 审计日志查询",
+            responses=responses(403, 404), summary="Find audit events 审计日志查询",
             description="Newest first. Only auditors; only the events of the caller's regions. " + NAIVE_TIMES)
 async def list_audit_events(
     request: Request,
     session: Session,
     caller: CurrentCaller,
+    region: Annotated[str | None, Query(description="Region code prefix (2/4/6/9/12 digits) 区划前缀")] = None,
     actor: Annotated[str | None, Query(min_length=1, max_length=64, description='Who, e.g. "user:12" 操作者')] = None,
     action: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$", max_length=64,
                                         description='What, e.g. "household.update" 动作')] = None,
@@ -54,6 +57,8 @@ async def list_audit_events(
     limit: Annotated[int | None, Query(ge=1)] = None,
     cursor: str | None = None,
 ):
+    if region is not None:
+        await check_prefix_visible(session, region, field="region")
     ensure(caller, Permission.audit_read)
     paging = request.app.state.settings.paging
     limit = min(limit or paging.default_limit, paging.max_limit)
@@ -66,7 +71,7 @@ async def list_audit_events(
     if after is not None and not (isinstance(after[0], int) and after[0] >= 1):
         raise Unprocessable("cursor_invalid", field="cursor")
     rows = await service.list_events(
-        session, caller.region_prefix, actor=actor, action=action, object_type=object_type, object_id=object_id,
+        session, caller.region_prefix, region=region, actor=actor, action=action, object_type=object_type, object_id=object_id,
         result=result, since=since, until=until, before_id=after[0] if after else None, limit=limit,
     )
     rows, next_cursor = page_of(rows, limit, lambda r: [r["id"]])
@@ -76,5 +81,6 @@ async def list_audit_events(
 @router.get("/audit/events/{event_id}", response_model=AuditEventOut, operation_id="getAuditEvent", tags=[TAG],
             responses=responses(403, 404), summary="One audit event 审计记录详情")
 async def get_audit_event(event_id: EventId, session: Session, caller: CurrentCaller):
+    event = await service.get_event(session, caller.region_prefix, event_id)
     ensure(caller, Permission.audit_read)
-    return JSON(await service.get_event(session, caller.region_prefix, event_id))
+    return JSON(event)

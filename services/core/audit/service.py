@@ -94,6 +94,7 @@ async def list_events(
     target: AsyncSession | AsyncConnection,
     prefix: str,
     *,
+    region: str | None = None,
     actor: str | None = None,
     action: str | None = None,
     object_type: str | None = None,
@@ -106,6 +107,8 @@ async def list_events(
 ) -> list[dict[str, Any]]:
     """A page of events, newest first (keyset: ``before_id``), ``limit + 1`` rows."""
     stmt = _visible_to(select(*_COLUMNS), prefix)
+    if region:
+        stmt = stmt.where(under(audit_log.c.region_code, region))
     if actor is not None:
         stmt = stmt.where(audit_log.c.actor == actor)
     if action is not None:
