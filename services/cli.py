@@ -1,4 +1,4 @@
-"""``guardline``: serve, migrate, demo-data, openapi, regions-import, keys, sync."""
+"""``guardline``: serve, migrate, demo-data, openapi, regions-import, keys, audit, sync."""
 from __future__ import annotations
 
 import argparse
@@ -221,6 +221,60 @@ def cmd_sync(args) -> int:
     return 0
 
 
+async def _with_engine(settings, work):
+    from services.core.db import create_engine
+
+    engine = create_engine(_url(settings), settings, "cli")
+    try:
+        return await work(engine)
+    finally:
+        await engine.dispose()
+
+
+def cmd_audit_verify(args) -> int:
+    from services.core.audit.chain import parse_head, verify_database
+
+    settings = _settings()
+    expect = None
+    if args.expect_head:
+        try:
+            expect = parse_head(args.expect_head)
+        except ValueError as exc:
+            print(f"guardline: --expect-head: {exc}", file=sys.stderr)
+            return 2
+    report = asyncio.run(_with_engine(settings, lambda engine: verify_database(engine, expect)))
+    for note in report.notes:
+        print(f"note: {note}")
+    if not report.ok:
+        b = report.broken
+        print(f"audit chain BROKEN at row {b.row_id}: {b.reason}\n  expected: {b.expected}\n  stored:   {b.stored}\n"
+              f"  ({report.rows_checked} rows before it are intact)")
+        return 1
+    if report.head_id is None:
+        print("audit chain intact: the audit log is empty")
+    else:
+        print(f"audit chain intact: {report.rows_checked} rows checked (ids {report.first_id}–{report.head_id})\n"
+              f"head: {report.head}\n(note the head down; pass it as --expect-head next time to detect rows "
+              f"removed from the end)")
+    return 0
+
+
+def cmd_audit_purge(args) -> int:
+    from services.core.audit.chain import purge_database
+
+    settings = _settings()
+    days = settings.audit.retention_days
+    report = asyncio.run(_with_engine(settings, lambda engine: purge_database(engine, days, dry_run=args.dry_run)))
+    if not report.purged:
+        print(f"nothing to purge: no audit rows older than {days} days (before {report.cutoff:%Y-%m-%d %H:%M})")
+    elif args.dry_run:
+        print(f"would purge {report.purged} audit rows (ids {report.from_id}–{report.to_id}), older than {days} days")
+    else:
+        print(f"purged {report.purged} audit rows (ids {report.from_id}–{report.to_id}), older than {days} days; "
+              f"marker event {report.marker_id} records the last purged hash {report.last_hash.hex()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="guardline", description="Guardline — 防止返贫动态监测和帮扶")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -263,6 +317,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="one pass, print its status and exit")
     p.add_argument("--interval", type=float, default=3600.0)
     p.set_defaults(func=cmd_sync)
+
+    audit = sub.add_parser("audit", help="check the audit trail's hash chain, purge old audit rows")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    p = audit_sub.add_parser("verify", help="recompute the hash chain; exit 1 at the first broken link")
+    p.add_argument("--expect-head", metavar="ID:HEX", help="a head printed by an earlier verify: fail if that row "
+                                                           "is gone or differs (rows removed from the end)")
+    p.set_defaults(func=cmd_audit_verify)
+    p = audit_sub.add_parser("purge", help="delete audit rows older than GUARDLINE_AUDIT__RETENTION_DAYS "
+                                           "(needs the table owner's connection)")
+    p.add_argument("--dry-run", action="store_true", help="only say what would be purged")
+    p.set_defaults(func=cmd_audit_purge)
     return parser
 
 

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from services.api import docs, problems
 from services.api.admin.router import router as admin_router
+from services.api.audit.router import router as audit_router
 from services.api.auth.router import router as auth_router
 from services.api.guarantees.router import router as guarantees_router
 from services.api.health import router as health_router
@@ -49,6 +50,7 @@ TAGS = [
     {"name": "persons 人员", "description": "Persons: look up by ID number, change, move, record death."},
     {"name": "income 收入", "description": "Quarterly income and yearly totals (per-capita net income)."},
     {"name": "guarantees 三保障和饮水安全", "description": "Education, medical care, housing and water."},
+    {"name": "audit 审计", "description": "The audit trail, for auditors (append-only, hash-chained)."},
     {"name": "admin 系统管理", "description": "User accounts, roles and system clients (administrators only)."},
     {"name": "health 运行状态", "description": "Liveness and readiness probes."},
 ]
@@ -114,7 +116,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     install_log_redaction()
     docs.install(app)
     # Routes are matched in order: the busiest first.
-    for router in (households_router, income_router, guarantees_router, regions_router, auth_router, admin_router,
+    for router in (households_router, income_router, guarantees_router, regions_router, auth_router, audit_router,
+                   admin_router,
                    health_router):
         app.include_router(router)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)

@@ -170,6 +170,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "income_below and income_year must be given together.",
         "income_below 与 income_year 须同时提供。",
     ),
+    # audit trail
+    "audit_event_not_found": ("There is no audit event {id} you can see.", "审计记录 {id} 不存在或不在您的权限范围内。"),
+    "audit_object_id_needs_type": ("object_id needs object_type.", "按 object_id 查询时须同时提供 object_type。"),
+    "audit_time_range": ("since must be before until.", "起始时间（since）须早于截止时间（until）。"),
 }
 
 

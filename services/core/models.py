@@ -6,10 +6,12 @@ from services.core.income.models import IncomeRecord, IncomeYear
 from services.core.guarantees.models import GuaranteeChange, HouseholdGuarantees
 from services.core.accounts.models import User
 from services.core.idempotency import IdempotencyRecord
+from services.core.audit.models import AuditEvent
 
 metadata = Base.metadata
 
 __all__ = [
     "Base", "metadata", "Region", "Household", "HouseholdEvent", "Membership", "Person", "IncomeRecord",
     "IncomeYear", "GuaranteeChange", "HouseholdGuarantees", "User", "IdempotencyRecord",
+    "AuditEvent",
 ]

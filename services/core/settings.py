@@ -10,7 +10,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Published in the README so that a demo can be tried; refused outside demo/dev/test.
@@ -103,6 +103,27 @@ class IncomeSettings(BaseModel):
     deduct_eligible_spending: bool = False
 
 
+# 等保 2.0 level 3: audit records are kept at least six months. The database enforces the
+# same floor in the audit table's delete trigger (migration ``audit_log``), so lowering this
+# constant alone lets nothing be deleted earlier.
+AUDIT_RETENTION_FLOOR_DAYS = 183
+
+
+class AuditSettings(BaseModel):
+    # Rows older than this are removed by ``guardline audit purge``.
+    retention_days: int = 365
+
+    @field_validator("retention_days")
+    @classmethod
+    def _at_least_six_months(cls, days: int) -> int:
+        if days < AUDIT_RETENTION_FLOOR_DAYS:
+            raise ValueError(
+                f"GUARDLINE_AUDIT__RETENTION_DAYS must be at least {AUDIT_RETENTION_FLOOR_DAYS} "
+                "(audit records are kept for six months or more)"
+            )
+        return days
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GUARDLINE_", env_nested_delimiter="__", env_file=".env", extra="ignore",
@@ -135,6 +156,7 @@ class Settings(BaseSettings):
     paging: PagingSettings = PagingSettings()
     idempotency: IdempotencySettings = IdempotencySettings()
     income: IncomeSettings = IncomeSettings()
+    audit: AuditSettings = AuditSettings()
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> "Settings":

@@ -106,6 +106,8 @@ def cases(t):
                              body={"description": "医保"}, needs_if_match="client"),
         "rotateClientSecret": Case("POST", "/api/v1/admin/clients/{client_id}/rotate", Permission.clients_admin),
         "revokeClient": Case("POST", "/api/v1/admin/clients/{client_id}/revoke", Permission.clients_admin),
+        "listAuditEvents": Case("GET", "/api/v1/audit/events", Permission.audit_read, params={"region": t["village"]}),
+        "getAuditEvent": Case("GET", "/api/v1/audit/events/{event_id}", Permission.audit_read),
     }
 
 
@@ -137,6 +139,18 @@ def test_every_route_is_in_the_matrix():
     assert ops - NOT_REGION_SCOPED == set(cases(fake)), "describe new routes in tests/api/test_scope_matrix.py"
 
 
+async def _audit_event(db, village) -> int:
+    from services.core.audit import AuditRecord, record
+
+    session = db.session()
+    try:
+        ref = await record(session, AuditRecord(action="household.create", region_code=village))
+        await session.commit()
+    finally:
+        await session.close()
+    return ref.id
+
+
 async def _make_target(client, auth, db, user, village):
     h = auth(user)
     head = person("head")
@@ -153,7 +167,7 @@ async def _make_target(client, auth, db, user, village):
     return {"user_id": account.id, "client_id": system.id,
         "village": village, "household_id": hh["id"], "person_id": hh["members"][0]["id"],
         "member_id": hh["members"][2]["id"], "record_id": rec["id"], "code": village,
-        "other_household_id": other["id"], "id_number": head["id_number"],
+        "other_household_id": other["id"], "id_number": head["id_number"], "event_id": await _audit_event(db, village),
     }
 
 
@@ -186,8 +200,8 @@ async def test_access_matrix(client, auth, db, target_village):
     creator = "county_staff.county" if target_village == VILLAGE else "county_staff.other"
     t = await _make_target(client, auth, db, creator, target_village)
     scopes = _scopes()
-    missing = {**t, **{k: MISSING for k in ("household_id", "person_id", "member_id", "record_id", "user_id",
-                                            "client_id")},
+    missing = {**t, **{k: MISSING for k in ("household_id", "person_id", "member_id", "record_id", "event_id",
+                                            "user_id", "client_id")},
                "code": "529901001999", "village": "529901001999", "id_number": person("head")["id_number"]}
     failures = []
     for op in cases(t):
@@ -223,7 +237,7 @@ async def test_access_matrix(client, auth, db, target_village):
 
 
 async def test_requests_without_token_are_401(client):
-    ids = dict(household_id=1, person_id=1, member_id=1, record_id=1, user_id=1, client_id=1, code=VILLAGE)
+    ids = dict(household_id=1, person_id=1, member_id=1, record_id=1, user_id=1, client_id=1, event_id=1, code=VILLAGE)
     for op, case in cases({"village": VILLAGE, "other_household_id": 2, "id_number": person("head")["id_number"],
                            **ids}).items():
         r = await client.request(case.method, case.path.format(**ids), json=case.body, params=case.params)

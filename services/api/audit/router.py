@@ -1,0 +1,86 @@
+"""The audit trail for auditors (审计): query events by actor, object, action, result, region
+and time, newest first. Only roles with ``audit:read`` (the auditor) may read it, and only
+the events of their regions (404 for a region or event outside them)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
+
+from fastapi import Depends
+
+from services.api.deps import Allowed, Session
+from services.api.ratelimit import bulk_read
+from services.api.errors_doc import responses
+from services.api.pagination import Page, decode_cursor, page_of
+from services.api.responses import JSON
+from services.api.routing import GuardlineRoute
+from services.core.accounts.roles import Permission
+from services.core.audit import service
+from services.core.audit.models import AuditResult
+from services.core.audit.schemas import AuditEventOut
+from services.core.errors import Unprocessable
+from services.core.regions.service import check_prefix_visible
+from services.core.timeutil import CHINA
+
+router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
+
+TAG = "audit 审计"
+EventId = Annotated[int, PathParam(ge=1, le=2**62, description="Audit event id 审计记录序号")]
+Auditor = Allowed(Permission.audit_read)
+NAIVE_TIMES = "Times without a zone are China time."
+
+
+def _china(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=CHINA)
+    return moment
+
+
+@router.get("/audit/events", response_model=Page[AuditEventOut], operation_id="listAuditEvents", tags=[TAG],
+            dependencies=[Depends(bulk_read)], responses=responses(403, 404, 429), summary="Find audit events 审计日志查询",
+            description="Newest first. Only auditors; only the events of the caller's regions. " + NAIVE_TIMES)
+async def list_audit_events(
+    request: Request,
+    session: Session,
+    caller: Auditor,
+    region: Annotated[str | None, Query(description="Region code prefix (2/4/6/9/12 digits) 区划前缀")] = None,
+    actor: Annotated[str | None, Query(min_length=1, max_length=64, description='Who, e.g. "user:12" 操作者')] = None,
+    action: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$", max_length=64,
+                                        description='What, e.g. "household.update" 动作')] = None,
+    object_type: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]*$", max_length=64,
+                                             description='Kind of object, e.g. "household" 对象类型')] = None,
+    object_id: Annotated[str | None, Query(min_length=1, max_length=100,
+                                           description="The object's id (needs object_type) 对象标识")] = None,
+    result: Annotated[AuditResult | None, Query(description="success / failure / denied 结果")] = None,
+    since: Annotated[datetime | None, Query(description="At or after 起始时间")] = None,
+    until: Annotated[datetime | None, Query(description="Before 截止时间")] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    cursor: str | None = None,
+):
+    if region is not None:
+        await check_prefix_visible(session, region, field="region")
+    paging = request.app.state.settings.paging
+    limit = min(limit or paging.default_limit, paging.max_limit)
+    if object_id is not None and object_type is None:
+        raise Unprocessable("audit_object_id_needs_type", field="object_id")
+    since, until = _china(since), _china(until)
+    if since is not None and until is not None and since >= until:
+        raise Unprocessable("audit_time_range", field="until")
+    after = decode_cursor(cursor)
+    if after is not None and not (isinstance(after[0], int) and after[0] >= 1):
+        raise Unprocessable("cursor_invalid", field="cursor")
+    rows = await service.list_events(
+        session, caller.region_prefix, region=region, actor=actor, action=action, object_type=object_type, object_id=object_id,
+        result=result, since=since, until=until, before_id=after[0] if after else None, limit=limit,
+    )
+    rows, next_cursor = page_of(rows, limit, lambda r: [r["id"]])
+    return JSON({"items": rows, "next_cursor": next_cursor})
+
+
+@router.get("/audit/events/{event_id}", response_model=AuditEventOut, operation_id="getAuditEvent", tags=[TAG],
+            responses=responses(403, 404), summary="One audit event 审计记录详情")
+async def get_audit_event(event_id: EventId, session: Session, caller: Auditor):
+    return JSON(await service.get_event(session, caller.region_prefix, event_id))

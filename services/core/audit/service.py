@@ -1,0 +1,138 @@
+"""Writing audit events and reading them back for auditors.
+
+Two ways to write:
+
+* ``record(session, event)`` / ``record_many`` inside the request's own transaction, for
+  writes: the event commits with the data, or neither does;
+* ``record_now(database, event)`` in a short transaction of its own, for what must stay
+  recorded although the request fails or changes nothing (a failed login, a denied
+  request, a sensitive read).
+
+Each insert takes the chain lock (see the migration ``audit_log``), which is held until
+its transaction ends. So insert audit events at the *end* of a transaction, after the
+work that may take time; and never call ``record_now`` while the same task's transaction
+already holds an uncommitted audit row: the new connection would wait for that lock for
+ever.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from services.core.audit.models import AuditEvent, AuditResult
+from services.core.audit.schemas import AuditRecord
+from services.core.errors import NotFound
+from services.core.scope import UNRESTRICTED, under
+
+audit_log = AuditEvent.__table__
+
+
+class AuditRef(NamedTuple):
+    id: int
+    hash: bytes
+
+
+async def record(target: AsyncSession | AsyncConnection, event: AuditRecord) -> AuditRef:
+    """Insert one event in ``target``'s current transaction; its id and hash."""
+    return (await record_many(target, [event]))[0]
+
+
+async def record_many(target: AsyncSession | AsyncConnection, events: Sequence[AuditRecord]) -> list[AuditRef]:
+    """Insert several events with one statement (one round trip), chained in the given order."""
+    if not events:
+        return []
+    stmt = insert(audit_log).values([e.row() for e in events]).returning(audit_log.c.id, audit_log.c.hash)
+    rows = (await target.execute(stmt)).all()
+    return [AuditRef(row.id, row.hash) for row in rows]
+
+
+async def record_now(database: Any, event: AuditRecord) -> AuditRef:
+    """Insert one event in a transaction of its own and commit it at once.
+
+    ``database`` is the process's ``services.core.db.Database`` (a new session from its
+    pool) or an ``AsyncEngine``."""
+    if isinstance(database, AsyncEngine):
+        async with database.begin() as connection:
+            return await record(connection, event)
+    async with database.session() as session:
+        ref = await record(session, event)
+        await session.commit()
+        return ref
+
+
+# ---- reading --------------------------------------------------------------------------
+
+_COLUMNS = (
+    audit_log.c.id, audit_log.c.at, audit_log.c.actor, audit_log.c.actor_name, audit_log.c.client,
+    audit_log.c.role, audit_log.c.action, audit_log.c.object_type, audit_log.c.object_id,
+    audit_log.c.region_code, audit_log.c.result, audit_log.c.status, audit_log.c.request_id,
+    func.host(audit_log.c.ip).label("ip"), audit_log.c.before, audit_log.c.after, audit_log.c.detail,
+    func.encode(audit_log.c.prev_hash, "hex").label("prev_hash"), func.encode(audit_log.c.hash, "hex").label("hash"),
+)
+
+
+def _visible_to(stmt, prefix: str):
+    """Auditors see the events of their regions: ``region_code`` under their prefix. Events
+    without a region (a login under an unknown name, a purge) only reach an unrestricted
+    caller."""
+    if prefix == UNRESTRICTED:
+        return stmt
+    return stmt.where(under(audit_log.c.region_code, prefix))
+
+
+def _as_dict(row) -> dict[str, Any]:
+    out = row._asdict()
+    out["result"] = AuditResult(out["result"]).value if out["result"] is not None else None
+    return out
+
+
+async def list_events(
+    target: AsyncSession | AsyncConnection,
+    prefix: str,
+    *,
+    region: str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    result: AuditResult | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """A page of events, newest first (keyset: ``before_id``), ``limit + 1`` rows."""
+    stmt = _visible_to(select(*_COLUMNS), prefix)
+    if region:
+        stmt = stmt.where(under(audit_log.c.region_code, region))
+    if actor is not None:
+        stmt = stmt.where(audit_log.c.actor == actor)
+    if action is not None:
+        stmt = stmt.where(audit_log.c.action == action)
+    if object_type is not None:
+        stmt = stmt.where(audit_log.c.object_type == object_type)
+    if object_id is not None:
+        stmt = stmt.where(audit_log.c.object_id == object_id)
+    if result is not None:
+        stmt = stmt.where(audit_log.c.result == result.value)
+    if since is not None:
+        stmt = stmt.where(audit_log.c.at >= since)
+    if until is not None:
+        stmt = stmt.where(audit_log.c.at < until)
+    if before_id is not None:
+        stmt = stmt.where(audit_log.c.id < before_id)
+    rows = await target.execute(stmt.order_by(audit_log.c.id.desc()).limit(limit + 1))
+    return [_as_dict(row) for row in rows]
+
+
+async def get_event(target: AsyncSession | AsyncConnection, prefix: str, event_id: int) -> dict[str, Any]:
+    """One event, or NotFound — the same whether it does not exist or lies outside ``prefix``."""
+    stmt = _visible_to(select(*_COLUMNS).where(audit_log.c.id == event_id), prefix)
+    row = (await target.execute(stmt)).one_or_none()
+    if row is None:
+        raise NotFound("audit_event_not_found", field="event_id", id=event_id)
+    return _as_dict(row)
