@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager, suppress
 from fastapi import FastAPI
 
 from services.api import docs, problems
+from services.api.auditing import ReadAuditBuffer
 from services.api.admin.router import router as admin_router
 from services.api.audit.router import router as audit_router
 from services.api.auth.router import router as auth_router
@@ -86,13 +87,21 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         gc.collect()
         gc.freeze()
         poller = asyncio.create_task(poll_revocations(app)) if owned else None
+        flusher = None
+        if owned and settings.audit.read_flush_ms > 0:
+            app.state.read_audit = ReadAuditBuffer(app.state.db, settings.audit.read_flush_ms)
+            flusher = asyncio.create_task(app.state.read_audit.run())
         try:
             yield
         finally:
-            if poller is not None:
-                poller.cancel()
-                with suppress(asyncio.CancelledError):
-                    await poller
+            for task in (poller, flusher):
+                if task is not None:
+                    task.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await task
+            if flusher is not None:
+                await app.state.read_audit.flush()  # nothing pending is lost on a normal stop
+                app.state.read_audit = None
             if owned:
                 await app.state.db.dispose()
 
@@ -110,6 +119,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.revocations = Revocations()
     app.state.rate_limiter = RateLimiter()
+    app.state.read_audit = None  # sensitive reads are recorded one by one until the lifespan starts a buffer
     if database is not None:
         app.state.db = database
     problems.install(app)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api import idempotency
+from services.api.auditing import collect_changes
 from services.core.accounts.roles import DESCRIPTIONS, Permission
 from services.core.accounts.security import Caller, TokenInvalid, read_token
 from services.core.crypto import Keyring, keyring
@@ -104,6 +105,8 @@ def open_session(request: Request, prefix: str) -> AsyncSession:
     """Open the request's session with a region scope; ``GuardlineRoute`` ends it."""
     session: AsyncSession = request.app.state.db.session(readonly=request.state.readonly)
     bind_scope(session, prefix)
+    if not request.state.readonly:
+        collect_changes(session)
     request.state.session = session
     return session
 

@@ -19,9 +19,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.responses import Response
 
+from services.api import auditing
 from services.api.deps import oauth2, scoped_reader
 from services.api.idempotency import Replay
-from services.core.errors import Conflict, PreconditionFailed
+from services.core.errors import Conflict, GuardlineError, PreconditionFailed
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -158,13 +159,16 @@ class GuardlineRoute(APIRoute):
             state.readonly = always_read_only or request.method in SAFE_METHODS
             state.session = None
             state.idempotency = None
+            writes = not state.readonly
             try:
                 response = await endpoint(request)
                 session = state.session
-                if session is not None and not state.readonly:
+                if session is not None and writes:
                     claim = state.idempotency
                     if claim is not None:
                         await claim.remember(session, response)
+                    # Last, so the audit chain's lock is held only while committing.
+                    await auditing.record_write(request, session, response.status_code)
                     await session.commit()
                 return response
             except Replay as replay:
@@ -172,13 +176,28 @@ class GuardlineRoute(APIRoute):
                 return replay.response
             except StaleDataError:
                 await _rollback(state.session)
+                if writes:
+                    await auditing.record_failed_write(request, 412, "changed_concurrently")
                 raise PreconditionFailed("changed_concurrently", field="If-Match") from None
             except IntegrityError as exc:
                 await _rollback(state.session)
                 conflict = _conflict_from(exc)
+                if writes:
+                    await auditing.record_failed_write(request, 409 if conflict else 500,
+                                                       conflict.code if conflict else "internal_error")
                 if conflict is None:
                     raise
                 raise conflict from None
+            except GuardlineError as exc:
+                await _rollback(state.session)
+                if writes:
+                    await auditing.record_failed_write(request, exc.status, exc.code)
+                raise
+            except RequestValidationError:
+                await _rollback(state.session)
+                if writes:
+                    await auditing.record_failed_write(request, 422, "validation_failed")
+                raise
             except BaseException:
                 await _rollback(state.session)
                 raise

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.core.accounts.sealing import TOTP_AAD
+
 from services.core.crypto import Keyring
 from services.core.households.sensitive import HEALTH_AAD, ID_NUMBER_AAD
 from services.core.idempotency import BODY_AAD
@@ -39,6 +41,7 @@ class EncryptedColumn:
 ENCRYPTED = (
     EncryptedColumn("persons", "id_number_enc", ID_NUMBER_AAD, (("id", "bigint"),)),
     EncryptedColumn("persons", "health_enc", HEALTH_AAD, (("id", "bigint"),)),
+    EncryptedColumn("users", "totp_secret", TOTP_AAD, (("id", "bigint"),)),
     # A key being answered has status 0 and an empty body until its request commits.
     EncryptedColumn("idempotency_keys", "body", BODY_AAD, (("principal", "varchar"), ("key", "varchar")),
                     where="status_code <> 0"),

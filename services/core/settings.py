@@ -112,6 +112,10 @@ AUDIT_RETENTION_FLOOR_DAYS = 183
 class AuditSettings(BaseModel):
     # Rows older than this are removed by ``guardline audit purge``.
     retention_days: int = 365
+    # Sensitive reads (health details seen) are written in batches at most this often, so
+    # that busy reads do not queue on the audit chain one by one; a crash of the process can
+    # lose at most this window of read events. 0 writes each read event before answering.
+    read_flush_ms: int = Field(200, ge=0, le=5000)
 
     @field_validator("retention_days")
     @classmethod

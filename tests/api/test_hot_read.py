@@ -31,8 +31,8 @@ async def twin_client(settings, db):
         return await lookup_person(request=request, body=body, reader=reader)
 
     @twin.get("/twin/households/{household_id}")
-    async def twin_household(household_id: HouseholdId, reader: ReadAccess):
-        return await get_household(household_id=household_id, reader=reader)
+    async def twin_household(request: Request, household_id: HouseholdId, reader: ReadAccess):
+        return await get_household(request=request, household_id=household_id, reader=reader)
 
     app.include_router(twin)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from services.api.deps import CurrentCaller, Session, open_session
+from services.api.auditing import base_event
 from services.api.errors_doc import responses
 from services.api.ratelimit import client_address
 from services.api.responses import JSON
@@ -16,6 +17,7 @@ from services.api.routing import GuardlineRoute
 from services.core.accounts import service
 from services.core.accounts.models import User
 from services.core.accounts.security import issue_token, verify_password
+from services.core.audit import AuditRecord, AuditResult, record
 from services.core.errors import Forbidden, Unauthorized, Unprocessable
 from services.core.households.schemas import Input
 from services.core.scope import UNRESTRICTED
@@ -108,27 +110,58 @@ async def login(
         limiter.hit(f"login-user:{username}", per_minute)
         try:
             user = await service.authenticate(session, settings, username, password, otp)
-        except service.LoginFailed:
+        except service.LoginFailed as failed:
+            await _login_event(request, session, "auth.login", failed.user, username, failed.reason)
             await session.commit()  # the count of failures (and a lockout) must stay
             raise _failed() from None
         login_session, refresh = await service.start_session(
             session, settings, user, client_address(request), request.headers.get("user-agent"))
-        return _token_out(request, service.caller_for_user(user, login_session.id), refresh)
+        caller = service.caller_for_user(user, login_session.id)
+        await _login_event(request, session, "auth.login", user, username, None, caller)
+        return _token_out(request, caller, refresh)
     if grant_type == "refresh_token":
         _required(refresh_token=refresh_token)
         try:
             user, login_session, refresh = await service.refresh(session, settings, refresh_token, revocations)
-        except service.RefreshFailed:
+        except service.RefreshFailed as failed:
+            owner = await session.get(User, failed.login.user_id) if failed.login is not None else None
+            await _login_event(request, session, "auth.refresh", owner, None, failed.reason)
             await session.commit()  # a reused refresh token ends its session for good
             raise Unauthorized("refresh_invalid", headers=_CHALLENGE) from None
-        return _token_out(request, service.caller_for_user(user, login_session.id), refresh)
+        caller = service.caller_for_user(user, login_session.id)
+        await _login_event(request, session, "auth.refresh", user, None, None, caller)
+        return _token_out(request, caller, refresh)
     _required(client_id=client_id, client_secret=client_secret)
     limiter.hit(f"login-client:{client_id}", per_minute)
     try:
         client = await service.authenticate_client(session, client_id, client_secret)
-    except service.LoginFailed:
+    except service.LoginFailed as failed:
+        await record(session, AuditRecord(**base_event(
+            request, None, action="auth.client_token", result=AuditResult.failure, status=401,
+            actor_name=client_id, detail={"reason": failed.reason})))
+        await session.commit()
         raise _failed() from None
-    return _token_out(request, service.caller_for_client(client))
+    caller = service.caller_for_client(client)
+    await record(session, AuditRecord(**base_event(request, caller, action="auth.client_token", status=200,
+                                                   object_type="client", object_id=str(client.id))))
+    request.state.audited = True
+    return _token_out(request, caller)
+
+
+async def _login_event(request: Request, session, action: str, user: User | None, username: str | None,
+                       reason: str | None, caller=None) -> None:
+    """One event per login or refresh, success or failure, with the reason of a failure
+    (which the answer to the client never tells)."""
+    fields = base_event(request, caller, action=action, status=401 if reason else 200,
+                        result=AuditResult.failure if reason else AuditResult.success,
+                        detail={"reason": reason} if reason else None)
+    if caller is None:
+        fields.update(actor=f"user:{user.id}" if user else None, actor_name=user.username if user else username,
+                      role=user.role.value if user else None, region_code=user.region_prefix if user else None)
+    if user is not None:
+        fields.update(object_type="user", object_id=str(user.id))
+    await record(session, AuditRecord(**fields))
+    request.state.audited = True
 
 
 @router.post("/logout", status_code=204, operation_id="logout", responses=responses(),

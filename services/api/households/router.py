@@ -20,12 +20,14 @@ from services.api.deps import (
     health_keyring,
     path_object,
 )
+from services.api.auditing import base_event, record_sensitive_read
 from services.api.errors_doc import responses
 from services.api.ratelimit import bulk_read
 from services.api.pagination import Page, decode_cursor, page_of
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute, hot_read, no_idempotency
 from services.core.accounts.roles import Permission
+from services.core.audit import AuditRecord, record
 from services.core.accounts.security import Caller
 from services.core.crypto import Keyring, keyring
 from services.core.errors import Unprocessable
@@ -74,22 +76,20 @@ def _raw(version: int, document: str, kind: str, ident: int, status: int = 200, 
 # ``health`` is the keyring from ``health_keyring`` (or the reader's): given only when the
 # caller's role may see health and disability details, which are then in the response.
 
-async def _household_response(source, household_id: int, caller: Caller, health: Keyring | None,
-                              status: int = 200) -> Response:
+async def _household_response(request: Request, source, household_id: int, caller: Caller,
+                              health: Keyring | None, status: int = 200) -> Response:
     version, document = await service.household_detail(source, household_id, health)
-    if health is not None:
-        # AUDIT: sensitive read — caller saw the health details of household_id's members.
-        pass
+    if health is not None and request.method == "GET":  # a write's answer is audited with the write
+        await record_sensitive_read(request, caller, "household.read_health", "household", household_id)
     location = f"/api/v1/households/{household_id}" if status == 201 else None
     return _raw(version, document, "household", household_id, status, location)
 
 
-async def _person_response(session, person_id: int, caller: Caller, health: Keyring | None,
+async def _person_response(request: Request, session, person_id: int, caller: Caller, health: Keyring | None,
                            status: int = 200) -> Response:
     version, document = await service.person_json(session, person_id, health)
-    if health is not None:
-        # AUDIT: sensitive read — caller saw the health details of person_id.
-        pass
+    if health is not None and request.method == "GET":
+        await record_sensitive_read(request, caller, "person.read_health", "person", person_id)
     return _raw(version, document, "person", person_id, status)
 
 
@@ -105,8 +105,8 @@ async def lookup_person(request: Request, body: PersonLookup, reader: Reading(Pe
         reader, body.id_number, request.app.state.settings.id_hash_key, reader.health
     )
     if reader.health is not None:
-        # AUDIT: sensitive read — reader.caller saw the health details of person_id.
-        pass
+        await record_sensitive_read(request, reader.caller, "person.read_health", "person", person_id,
+                                    via="lookup")
     return _raw(version, document, "person", person_id)
 
 
@@ -151,14 +151,14 @@ async def create_household(request: Request, body: HouseholdCreate, session: Ses
     settings = request.app.state.settings
     household = await service.create_household(session, body, key=settings.id_hash_key, keyring=keyring(settings),
                                                actor_id=caller.user_id)
-    return await _household_response(session, household.id, caller, health_keyring(request, caller), status=201)
+    return await _household_response(request, session, household.id, caller, health_keyring(request, caller), status=201)
 
 
 @router.get("/households/{household_id}", response_model=HouseholdDetail, operation_id="getHousehold",
             tags=["households 农户"], responses=responses(404), summary="One household with its members 农户详情")
 @hot_read
-async def get_household(household_id: HouseholdId, reader: Reading(Permission.registry_read)):
-    return await _household_response(reader, household_id, reader.caller, reader.health)
+async def get_household(request: Request, household_id: HouseholdId, reader: Reading(Permission.registry_read)):
+    return await _household_response(request, reader, household_id, reader.caller, reader.health)
 
 
 @router.patch("/households/{household_id}", response_model=HouseholdDetail, operation_id="updateHousehold",
@@ -169,7 +169,7 @@ async def update_household(request: Request, household_id: HouseholdId, body: Ho
     household = await service.get_household(session, household_id, for_update=True)
     check_if_match(request, etag("household", household.id, household.version))
     await service.update_household(session, household, body, caller.user_id)
-    return await _household_response(session, household_id, caller, health_keyring(request, caller))
+    return await _household_response(request, session, household_id, caller, health_keyring(request, caller))
 
 
 @router.get("/households/{household_id}/history", response_model=HouseholdHistory,
@@ -189,7 +189,7 @@ async def add_member(request: Request, household_id: HouseholdId, body: PersonCr
     settings = request.app.state.settings
     person = await service.add_member(session, household, body, key=settings.id_hash_key, keyring=keyring(settings),
                                       actor_id=caller.user_id)
-    return await _person_response(session, person.id, caller, health_keyring(request, caller), status=201)
+    return await _person_response(request, session, person.id, caller, health_keyring(request, caller), status=201)
 
 
 @router.post("/households/{household_id}/split", status_code=201, response_model=HouseholdDetail,
@@ -200,7 +200,7 @@ async def split_household(request: Request, household_id: HouseholdId, body: Spl
     household = await service.get_active_household(session, household_id)
     check_optional_if_match(request, etag("household", household.id, household.version))
     new = await service.split_household(session, household, body, actor_id=caller.user_id)
-    return await _household_response(session, new.id, caller, health_keyring(request, caller), status=201)
+    return await _household_response(request, session, new.id, caller, health_keyring(request, caller), status=201)
 
 
 @router.post("/households/{household_id}/merge", response_model=HouseholdDetail, operation_id="mergeHousehold",
@@ -211,7 +211,7 @@ async def merge_household(request: Request, household_id: HouseholdId, body: Mer
     household = await service.get_active_household(session, household_id)
     check_optional_if_match(request, etag("household", household.id, household.version))
     await service.merge_households(session, household, body, actor_id=caller.user_id)
-    return await _household_response(session, household_id, caller, health_keyring(request, caller))
+    return await _household_response(request, session, household_id, caller, health_keyring(request, caller))
 
 
 # ---- persons --------------------------------------------------------------------------
@@ -219,7 +219,7 @@ async def merge_household(request: Request, household_id: HouseholdId, body: Mer
 @router.get("/persons/{person_id}", response_model=PersonOut, operation_id="getPerson", dependencies=READ, tags=["persons 人员"],
             responses=responses(404), summary="One person 人员详情")
 async def get_person(request: Request, person_id: PersonId, session: Session, caller: CurrentCaller):
-    return await _person_response(session, person_id, caller, health_keyring(request, caller))
+    return await _person_response(request, session, person_id, caller, health_keyring(request, caller))
 
 
 @router.patch("/persons/{person_id}", response_model=PersonOut, operation_id="updatePerson", tags=["persons 人员"],
@@ -229,7 +229,7 @@ async def update_person(request: Request, person_id: PersonId, body: PersonUpdat
     person = await service.get_person(session, person_id, for_update=True)
     check_if_match(request, etag("person", person.id, person.version))
     await service.update_person(session, person, body, keyring=keyring(request.app.state.settings))
-    return await _person_response(session, person_id, caller, health_keyring(request, caller))
+    return await _person_response(request, session, person_id, caller, health_keyring(request, caller))
 
 
 @router.post("/persons/{person_id}/move", response_model=PersonOut, operation_id="movePerson", tags=["persons 人员"],
@@ -241,7 +241,7 @@ async def move_person(request: Request, person_id: PersonId, body: MoveRequest, 
     target = await service.get_active_household(session, body.household_id, field="household_id")
     check_optional_if_match(request, etag("person", person.id, person.version))
     await service.move_person(session, person, target, body.relation, caller.user_id)
-    return await _person_response(session, person_id, caller, health_keyring(request, caller))
+    return await _person_response(request, session, person_id, caller, health_keyring(request, caller))
 
 
 @router.post("/persons/{person_id}/death", response_model=PersonOut, operation_id="recordDeath",
@@ -252,7 +252,7 @@ async def record_death(request: Request, person_id: PersonId, body: DeathRequest
     person = await service.get_person(session, person_id, for_update=True)
     check_optional_if_match(request, etag("person", person.id, person.version))
     await service.record_death(session, person, body.date_of_death, caller.user_id)
-    return await _person_response(session, person_id, caller, health_keyring(request, caller))
+    return await _person_response(request, session, person_id, caller, health_keyring(request, caller))
 
 
 @router.post("/persons/{person_id}/id-number", response_model=UnmaskedIdNumber, operation_id="unmaskIdNumber",
@@ -266,6 +266,9 @@ async def unmask_id_number(request: Request, person_id: PersonId, body: UnmaskRe
                            caller: Allowed(Permission.registry_unmask)):
     person = await service.get_person(session, person_id)
     number = service.full_id_number(person, keyring(request.app.state.settings))
-    # AUDIT: unmask — caller saw the complete ID number of person_id, for body.reason.
+    await record(session, AuditRecord(**base_event(
+        request, caller, action="person.unmask", object_type="person", object_id=str(person.id),
+        region_code=person.region_code, status=200, detail={"reason": body.reason})))
+    request.state.audited = True
     return JSON({"person_id": person.id, "id_number": number},
                 headers={"Cache-Control": "no-store", "Pragma": "no-cache"})

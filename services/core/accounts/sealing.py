@@ -1,13 +1,16 @@
-"""Small secrets kept in the database (a TOTP secret), sealed with the data-protection key.
-INTERIM: replaced by services.core.crypto at merge."""
+"""Small secrets kept in the users table (a TOTP secret), encrypted like personal data
+(AES-GCM with the data-protection keys; rotated by ``guardline keys rotate``)."""
 from __future__ import annotations
 
+from services.core import crypto
 from services.core.settings import Settings
 
-
-def seal(settings: Settings, value: str, aad: bytes) -> bytes:
-    return value.encode()
+TOTP_AAD = b"users.totp_secret"
 
 
-def unseal(settings: Settings, blob: bytes, aad: bytes) -> str:
-    return blob.decode()
+def seal(settings: Settings, value: str, aad: bytes = TOTP_AAD) -> bytes:
+    return crypto.encrypt(settings, value.encode(), aad)
+
+
+def unseal(settings: Settings, blob: bytes, aad: bytes = TOTP_AAD) -> str:
+    return crypto.decrypt(settings, blob, aad).decode()

@@ -1,0 +1,225 @@
+"""What the API writes to the audit trail, in one place.
+
+* Every write request (any method but GET/HEAD/OPTIONS) of a known caller: one event with
+  the changed rows before and after (collected from the session's flushes; ID numbers
+  masked, health and secrets redacted), inserted at the end of the request's transaction so
+  it commits with the data. A write that fails is recorded too (result ``failure`` or
+  ``denied``) in a transaction of its own, after the request's has been rolled back.
+* Logins, success and failure (``auth.login``), by the login endpoint itself.
+* Sensitive reads — a response that shows health details (``person.read_health``,
+  ``household.read_health``) or a full ID number (``person.unmask``).
+"""
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session as OrmSession
+
+from services.core.audit import AuditRecord, AuditResult, record, record_many, record_now
+from services.core.idempotency import IdempotencyRecord
+
+log = logging.getLogger("guardline.audit")
+
+CHANGES_KEY = "guardline.audit_changes"
+# Rows whose changes are not worth an audit entry of their own (bookkeeping of other events).
+_NOT_AUDITED = {IdempotencyRecord.__tablename__, "login_sessions"}
+_SKIPPED_COLUMNS = {"created_at", "updated_at"}
+
+
+def collect_changes(session) -> None:
+    """Make ``session`` (sync or async) remember what its flushes change."""
+    getattr(session, "sync_session", session).info[CHANGES_KEY] = []
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "[protected]"
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [_json(v) for v in value]
+    return value
+
+
+def _row_change(obj: Any, kind: str) -> dict[str, Any] | None:
+    state = inspect(obj)
+    mapper = state.mapper
+    table = mapper.persist_selectable.name
+    if table in _NOT_AUDITED:
+        return None
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for column in mapper.column_attrs:
+        key = column.key
+        if key in _SKIPPED_COLUMNS:
+            continue
+        if kind == "update":
+            history = state.attrs[key].history
+            if not history.has_changes():
+                continue
+            before[key] = _json(history.deleted[0]) if history.deleted else None
+            after[key] = _json(history.added[0]) if history.added else None
+        else:
+            value = _json(state.attrs[key].value)
+            if value is not None:
+                (after if kind == "create" else before)[key] = value
+    if kind == "update" and not after:
+        return None
+    identity = state.identity or ()
+    return {"table": table, "id": "/".join(str(i) for i in identity), "kind": kind,
+            "region_code": getattr(obj, "region_code", None), "before": before or None, "after": after or None}
+
+
+@event.listens_for(OrmSession, "after_flush")
+def _remember_flush(session, _context) -> None:
+    changes = session.info.get(CHANGES_KEY)
+    if changes is None:
+        return
+    for kind, objects in (("create", session.new), ("update", session.dirty), ("delete", session.deleted)):
+        for obj in objects:
+            if kind == "update" and not session.is_modified(obj, include_collections=False):
+                continue
+            change = _row_change(obj, kind)
+            if change is not None:
+                changes.append(change)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _action(request: Request) -> str:
+    route = request.scope.get("route")
+    operation = getattr(route, "operation_id", None) or getattr(route, "name", "request")
+    return f"api.{_snake(operation)}"
+
+
+def _path_object(request: Request) -> tuple[str | None, str | None]:
+    for name, value in request.path_params.items():
+        if name.endswith("_id") or name == "code":
+            return (name[:-3] if name.endswith("_id") else "region"), str(value)
+    return None, None
+
+
+def base_event(request: Request, caller, **fields: Any) -> dict[str, Any]:
+    """The who, where from and which request of an event."""
+    out: dict[str, Any] = {
+        "request_id": getattr(request.state, "request_id", None),
+        "ip": request.client.host if request.client else None,
+    }
+    if caller is not None:
+        out.update(actor=caller.principal, actor_name=caller.username, role=caller.role.value,
+                   client=caller.username if caller.client_id is not None else None,
+                   region_code=caller.region_prefix or None)
+    out.update(fields)
+    return out
+
+
+def _write_event(request: Request, caller, status: int, result: AuditResult, changes: list[dict] | None,
+                 error: str | None = None) -> AuditRecord:
+    object_type, object_id = _path_object(request)
+    changes = changes or []
+    if object_type is None and changes:
+        object_type, object_id = changes[0]["table"], changes[0]["id"]
+    region = next((c["region_code"] for c in changes if c.get("region_code")), None)
+    fields = base_event(request, caller, action=_action(request), result=result, status=status,
+                        object_type=object_type and re.sub(r"[^a-z0-9_]", "_", object_type.lower()),
+                        object_id=object_id)
+    if region:
+        fields["region_code"] = region
+    if changes:
+        fields["before"] = {f"{c['table']}/{c['id']}": c["before"] for c in changes if c["before"]} or None
+        fields["after"] = {f"{c['table']}/{c['id']}": c["after"] for c in changes if c["after"]} or None
+    detail = {"method": request.method, "path": request.url.path}
+    if changes:
+        detail["rows"] = [f"{c['kind']} {c['table']}/{c['id']}" for c in changes]
+    if error:
+        detail["error"] = error
+    fields["detail"] = detail
+    return AuditRecord(**fields)
+
+
+async def record_write(request: Request, session, status: int) -> None:
+    """At the end of a write's transaction, before it commits."""
+    if getattr(request.state, "audited", False):
+        return
+    caller = getattr(request.state, "caller", None)
+    if caller is None:
+        return
+    changes = getattr(session, "sync_session", session).info.pop(CHANGES_KEY, None)
+    await record(session, _write_event(request, caller, status, AuditResult.success, changes))
+
+
+async def record_failed_write(request: Request, status: int, code: str) -> None:
+    """After the request's transaction was rolled back: a refused or failed write."""
+    caller = getattr(request.state, "caller", None)
+    if caller is None or getattr(request.state, "audited", False):
+        return
+    result = AuditResult.denied if status in (403, 404) else AuditResult.failure
+    try:
+        await record_now(request.app.state.db, _write_event(request, caller, status, result, None, code))
+    except Exception:  # the answer to the client must not change; the log keeps the trace
+        log.exception("could not record a failed write in the audit trail")
+
+
+# ---- sensitive reads ----------------------------------------------------------------------
+
+class ReadAuditBuffer:
+    """Sensitive-read events written in batches (``audit.read_flush_ms``)."""
+
+    def __init__(self, database, flush_ms: int, max_batch: int = 500):
+        self.database = database
+        self.interval = flush_ms / 1000
+        self.max_batch = max_batch
+        self.pending: list[AuditRecord] = []
+        self.wake = asyncio.Event()
+
+    def add(self, event: AuditRecord) -> None:
+        self.pending.append(event)
+        if len(self.pending) >= self.max_batch:
+            self.wake.set()
+
+    async def flush(self) -> None:
+        while self.pending:
+            batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch:]
+            async with self.database.session() as session:
+                await record_many(session, batch)
+                await session.commit()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self.wake.wait(), self.interval)
+            except TimeoutError:
+                pass
+            self.wake.clear()
+            try:
+                await self.flush()
+            except Exception:  # kept in memory, retried next time
+                log.exception("could not write sensitive-read events; will retry")
+
+
+async def record_sensitive_read(request: Request, caller, action: str, object_type: str, object_id: Any,
+                                region_code: str | None = None, **detail: Any) -> None:
+    event_ = AuditRecord(**base_event(request, caller, action=action, object_type=object_type,
+                                      object_id=str(object_id), status=200,
+                                      detail={"path": request.url.path, **detail}))
+    if region_code:
+        event_ = event_.model_copy(update={"region_code": region_code})
+    buffer: ReadAuditBuffer | None = getattr(request.app.state, "read_audit", None)
+    if buffer is not None:
+        buffer.add(event_)
+    else:
+        await record_now(request.app.state.db, event_)
