@@ -249,14 +249,19 @@ def _visible(column, prefix: str):
     return or_(column == prefix, column.startswith(prefix, autoescape=True)) if prefix else column.is_not(None)
 
 
-async def get_user(session: AsyncSession, user_id: int, admin_prefix: str, *, for_update: bool = False) -> User:
-    stmt = select(User).where(User.id == user_id, _visible(User.region_prefix, admin_prefix))
+async def _one_visible(session: AsyncSession, model, ident: int, admin_prefix: str, for_update: bool,
+                       code: str, field: str):
+    stmt = select(model).where(model.id == ident, _visible(model.region_prefix, admin_prefix))
     if for_update:
         stmt = stmt.with_for_update()
-    user = (await session.execute(stmt)).scalar_one_or_none()
-    if user is None:
-        raise NotFound("user_not_found", field="user_id", id=user_id)
-    return user
+    found = (await session.execute(stmt)).scalar_one_or_none()
+    if found is None:
+        raise NotFound(code, field=field, id=ident)
+    return found
+
+
+async def get_user(session: AsyncSession, user_id: int, admin_prefix: str, *, for_update: bool = False) -> User:
+    return await _one_visible(session, User, user_id, admin_prefix, for_update, "user_not_found", "user_id")
 
 
 async def list_users(session: AsyncSession, admin_prefix: str, after_id: int | None, limit: int,
@@ -276,13 +281,7 @@ async def username_free(session: AsyncSession, username: str) -> None:
 
 async def get_client(session: AsyncSession, client_id: int, admin_prefix: str, *, for_update: bool = False
                      ) -> ApiClient:
-    stmt = select(ApiClient).where(ApiClient.id == client_id, _visible(ApiClient.region_prefix, admin_prefix))
-    if for_update:
-        stmt = stmt.with_for_update()
-    client = (await session.execute(stmt)).scalar_one_or_none()
-    if client is None:
-        raise NotFound("client_not_found", field="client_id", id=client_id)
-    return client
+    return await _one_visible(session, ApiClient, client_id, admin_prefix, for_update, "client_not_found", "client_id")
 
 
 async def list_clients(session: AsyncSession, admin_prefix: str, after_id: int | None, limit: int
