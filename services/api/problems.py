@@ -110,6 +110,21 @@ def _database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+def _value_not_storable(exc: BaseException) -> bool:
+    """A value from the request that the database cannot hold: a NUL character in text, or
+    an integer beyond 64 bits (asyncpg refuses to encode it). Fields should refuse these
+    when they are validated; this is the net for one that does not (422, not 500)."""
+    import asyncpg
+    from sqlalchemy.exc import DBAPIError
+
+    cause: BaseException | None = exc
+    if isinstance(exc, DBAPIError):
+        cause = getattr(exc.orig, "__cause__", None) or exc.orig
+    if isinstance(cause, (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError)):
+        return True
+    return type(cause) is asyncpg.DataError and isinstance(cause.__cause__, OverflowError)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(GuardlineError)
     async def _guardline(request: Request, exc: GuardlineError):
@@ -121,6 +136,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI answers 400 for a JSON body that is not UTF-8 but 422 for one that is not
+            # JSON; to a client both are the same fault (and the direct read handlers say 422).
+            return problem(request, 422, "validation_failed", errors=[FieldError("body", "json_invalid")])
         code = {404: "route_not_found", 405: "method_not_allowed", 401: "not_authenticated"}.get(
             exc.status_code, "bad_request"
         )
@@ -132,6 +151,8 @@ def install(app: FastAPI) -> None:
             log.warning("database unavailable (%s), request_id=%s", type(exc).__name__,
                         getattr(request.state, "request_id", "-"))
             return problem(request, 503, "service_unavailable", headers={"Retry-After": "5"})
+        if _value_not_storable(exc):
+            return problem(request, 422, "value_not_storable")
         # Logged with the request id only; the client sees no stack trace, SQL or data.
         log.exception("unhandled error, request_id=%s", getattr(request.state, "request_id", "-"))
         return problem(request, 500, "internal_error")

@@ -100,6 +100,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "too_short": ("At least {min_length} items.", "至少 {min_length} 项。"),
     "too_long": ("At most {max_length} items.", "最多 {max_length} 项。"),
     "value_error": ("The value is not valid.", "取值无效。"),
+    "value_not_storable": (
+        "A value in the request cannot be stored (a NUL character in text, or a number out of range).",
+        "请求中有无法保存的值（文本中含空字符，或数字超出范围）。",
+    ),
     # ID numbers
     "id_number_format": (
         "An ID number has 17 digits followed by a digit or X.",

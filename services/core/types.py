@@ -62,6 +62,7 @@ RegionPrefixStr = Annotated[
 ]
 Name = Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=50)]
 Text200 = Annotated[str, BeforeValidator(_strip), StringConstraints(max_length=200)]
+Text100 = Annotated[str, BeforeValidator(_strip), StringConstraints(max_length=100)]
 Money = Annotated[
     Decimal,
     Field(ge=0, max_digits=12, decimal_places=2, description="Yuan with at most two decimals (元)", examples=["1250.00"]),

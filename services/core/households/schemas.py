@@ -19,7 +19,7 @@ from services.core.households.enums import (
     Relation,
     Schooling,
 )
-from services.core.types import IdNumberStr, Money, Name, Phone, RegionCodeStr, Text200
+from services.core.types import IdNumberStr, Money, Name, Phone, RegionCodeStr, Text100, Text200
 
 
 class Input(BaseModel):
@@ -36,12 +36,12 @@ class PersonFields(Input):
     labour_capacity: LabourCapacity = Field(description="劳动技能")
     education_level: EducationLevel | None = Field(None, description="文化程度")
     schooling: Schooling = Field(Schooling.not_in_school, description="在校生状况")
-    school: Text200 | None = None
+    school: Text100 | None = None
     medical_insurance: bool = Field(False, description="参加基本医疗保险")
     pension_insurance: bool = Field(False, description="参加城乡居民基本养老保险")
     family_doctor: bool = Field(False, description="家庭医生签约")
     employment: Employment = Field(Employment.none, description="务工就业情况")
-    employment_place: Text200 | None = None
+    employment_place: Text100 | None = None
     employment_months: int | None = Field(None, ge=0, le=12, description="务工月数")
     employment_income: Money | None = Field(None, description="务工收入 (yuan)")
     phone: Phone | None = Field(None, description="联系电话")
@@ -54,22 +54,26 @@ class PersonCreate(PersonFields):
 
 class PersonUpdate(Input):
     """Partial update of a person. ``relation`` cannot be set to head here: change the head
-    on the household. The ID number cannot be changed."""
+    on the household. The ID number cannot be changed.
 
-    name: Name | None = None
+    A field left out keeps its value. Fields that always have a value (typed without
+    ``| None``) may be left out but not sent as null: the default is never validated, an
+    explicit null is refused (422) instead of reaching a NOT NULL column."""
+
+    name: Name = None
     relation: Relation | None = None
-    health: Health | None = None
+    health: Health = None
     disability_grade: int | None = Field(None, ge=1, le=4)
     illness: Text200 | None = None
-    labour_capacity: LabourCapacity | None = None
+    labour_capacity: LabourCapacity = None
     education_level: EducationLevel | None = None
-    schooling: Schooling | None = None
-    school: Text200 | None = None
-    medical_insurance: bool | None = None
-    pension_insurance: bool | None = None
-    family_doctor: bool | None = None
-    employment: Employment | None = None
-    employment_place: Text200 | None = None
+    schooling: Schooling = None
+    school: Text100 | None = None
+    medical_insurance: bool = None
+    pension_insurance: bool = None
+    family_doctor: bool = None
+    employment: Employment = None
+    employment_place: Text100 | None = None
     employment_months: int | None = Field(None, ge=0, le=12)
     employment_income: Money | None = None
     phone: Phone | None = None
@@ -123,7 +127,8 @@ class HouseholdCreate(Input):
 
 
 class HouseholdUpdate(Input):
-    category: AssignableCategory | None = None
+    # Left out: unchanged; null is refused (see PersonUpdate).
+    category: AssignableCategory = None
     flags: list[Flag] | None = None
     resettlement_site: Text200 | None = None
     address: Text200 | None = None

@@ -529,6 +529,9 @@ async def split_household(session: AsyncSession, source: Household, data: SplitR
     members = {p.id: p for p in await current_members(session, source.id)}
     for i, pid in enumerate(data.person_ids):
         if pid not in members:
+            # Someone the caller cannot see is answered like someone who does not exist (404);
+            # a visible person of another household is a mistake in the request (422).
+            await get_person(session, pid, field=f"person_ids[{i}]")
             raise Unprocessable("person_not_member", field=f"person_ids[{i}]", id=pid, household_id=source.id)
     leaving = [members[pid] for pid in data.person_ids]
     staying = [p for pid, p in members.items() if pid not in set(data.person_ids)]

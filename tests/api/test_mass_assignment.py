@@ -1,0 +1,215 @@
+"""Mass assignment: a client cannot write what the server owns.
+
+For every operation of the OpenAPI document that takes a JSON body, a valid body is sent
+with one extra field at a time — ids, regions, versions, audit fields, status, an unknown
+name — at the top level and inside each nested object (``members[0]``). Each must be
+refused with 422 problem+json naming that field, and the database must not change at all
+(every table's rows, versions included, are compared before and after).
+
+Which fields are legitimate is read from the request schema in the document (a household
+is created *with* a ``region_code``; a move names its target ``household_id``), so the
+forbidden ones are the list below minus those. A new write operation fails
+``test_every_write_operation_has_a_valid_body`` until it gets a valid body in ``VALID``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+
+import pytest
+
+from services.api.app import create_app
+from services.core.settings import Settings
+from tests.api.world import World, income_body, make_world
+from tests.dbstate import changed_tables, fingerprint
+from tests.factories import VILLAGE, VILLAGE_2, household, person
+
+DOCUMENT = create_app(Settings(env="test")).openapi()
+WRITER = "county_staff.county"
+
+
+def server_owned(w: World) -> dict[str, object]:
+    """Fields a client may never set, with plausible values (the refusal must be about the
+    field, not about its value)."""
+    return {
+        "id": w.home["id"],
+        "region_code": VILLAGE_2,
+        "household_id": w.neighbour["id"],
+        "version": 7,
+        "created_at": "2020-01-01T00:00:00+08:00",
+        "updated_at": "2020-01-01T00:00:00+08:00",
+        "created_by": 1,
+        "actor_id": 1,
+        "id_hash": "ab" * 32,
+        "status": "dissolved",
+        "is_admin_override": True,  # a name nothing knows
+    }
+
+
+@dataclass
+class Valid:
+    path: dict[str, int]  # path parameters
+    body: dict
+    ok: int = 200
+    user: str = WRITER
+
+ADMIN = "admin.county"
+
+
+# operationId -> a valid request against the world, answered ``ok`` for WRITER.
+VALID: dict[str, Callable[[World], Valid]] = {
+    "createHousehold": lambda w: Valid({}, household(region=VILLAGE, members=[person("head"), person("child")]),
+                                       201),
+    "updateHousehold": lambda w: Valid({"household_id": w.home["id"]}, {"address": "新地址"}),
+    "addMember": lambda w: Valid({"household_id": w.home["id"]}, person("child", name="张小红", male=False), 201),
+    "splitHousehold": lambda w: Valid({"household_id": w.home["id"]},
+                                      {"person_ids": [w.member("home", 2)], "head_person_id": w.member("home", 2)},
+                                      201),
+    "mergeHousehold": lambda w: Valid({"household_id": w.home["id"]}, {"household_id": w.neighbour["id"]}),
+    "lookupPerson": lambda w: Valid({}, {"id_number": w.home_id_number}),
+    "updatePerson": lambda w: Valid({"person_id": w.member("home", 2)}, {"family_doctor": True}),
+    "movePerson": lambda w: Valid({"person_id": w.member("home", 2)},
+                                  {"household_id": w.neighbour["id"], "relation": "other"}),
+    "recordDeath": lambda w: Valid({"person_id": w.member("home", 2)}, {"date_of_death": str(date.today())}),
+    "createIncomeRecord": lambda w: Valid({"household_id": w.home["id"]}, income_body(quarter=2), 201),
+    "updateIncomeRecord": lambda w: Valid({"record_id": w.record["id"]},
+                                          {k: v for k, v in income_body().items() if k not in ("year", "quarter")}),
+    "updateGuarantees": lambda w: Valid({"household_id": w.home["id"]},
+                                        {"education": "secure", "medical": "secure", "housing": "secure",
+                                         "water": "secure"}),
+    "unmaskIdNumber": lambda w: Valid({"person_id": w.member("home", 0)}, {"reason": "核对身份"}),
+    "changePassword": lambda w: Valid({}, {"current_password": "Test-Password-1", "new_password": "Brand-New-7x!"},
+                                      204, user="grid_worker.county"),
+    # No setup under way: the body is right, the state is not (409), which is enough here.
+    "confirmTotp": lambda w: Valid({}, {"code": "123456"}, 409, user=ADMIN),
+    "createUser": lambda w: Valid({}, {"username": "new.user", "display_name": "新用户", "role": "grid_worker",
+                                       "region_prefix": VILLAGE, "password": "Strong-Pass-2026"}, 201, user=ADMIN),
+    "updateUser": lambda w: Valid({"user_id": w.accounts["grid_worker.village"]}, {"display_name": "新名"},
+                                  user=ADMIN),
+    "resetPassword": lambda w: Valid({"user_id": w.accounts["grid_worker.village"]},
+                                     {"new_password": "Another-Pass-2026"}, 204, user=ADMIN),
+    "createClient": lambda w: Valid({}, {"name": "civil.affairs", "permissions": ["persons:lookup"],
+                                         "region_prefix": "529901"}, 201, user=ADMIN),
+    "updateClient": lambda w: Valid({"client_id": w.client["id"]}, {"description": "医保局"}, user=ADMIN),
+}
+
+
+# ---- the document ---------------------------------------------------------------------
+
+def _resolve(schema: dict) -> dict:
+    while "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        schema = DOCUMENT["components"]["schemas"][name]
+    for key in ("anyOf", "oneOf"):  # ``X | None``: the object alternative
+        if key in schema:
+            objects = [_resolve(s) for s in schema[key] if _resolve(s).get("type") in ("object", "array")]
+            if objects:
+                return objects[0]
+    return schema
+
+
+def write_operations() -> Iterator[tuple[str, str, str, dict]]:
+    """(operationId, method, path, body schema) of every operation with a JSON body."""
+    for path, item in DOCUMENT["paths"].items():
+        for method, op in item.items():
+            content = op.get("requestBody", {}).get("content", {})
+            if "application/json" in content:
+                yield op["operationId"], method.upper(), path, _resolve(content["application/json"]["schema"])
+
+
+WRITES = {op_id: (method, path, schema) for op_id, method, path, schema in write_operations()}
+
+
+def objects_in(body: dict, schema: dict, where: str = "") -> Iterator[tuple[str, dict, set[str]]]:
+    """Every object of the body that the schema describes field by field: (its location,
+    the object itself, its legitimate field names). Free-form maps (``relations``,
+    ``details``) have no field names to protect and are not entered."""
+    props = schema.get("properties")
+    if props is None:
+        return
+    yield where, body, set(props)
+    for name, value in body.items():
+        sub = _resolve(props.get(name, {}))
+        if isinstance(value, dict):
+            yield from objects_in(value, sub, f"{where}{name}.")
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            yield from objects_in(value[0], _resolve(sub.get("items", {})), f"{where}{name}[0].")
+
+
+# ---- tests ------------------------------------------------------------------------------
+
+def test_every_write_operation_has_a_valid_body():
+    missing = set(WRITES) - set(VALID)
+    assert not missing, f"give {sorted(missing)} a valid request in VALID (tests/api/test_mass_assignment.py)"
+    assert not set(VALID) - set(WRITES), "VALID names operations that take no JSON body any more"
+
+
+def test_the_legitimate_fields_come_from_the_document():
+    """The exceptions the issue names, read from the schemas rather than listed here."""
+    def legit(op_id):
+        return set(WRITES[op_id][2]["properties"])
+
+    assert "region_code" in legit("createHousehold") and "region_code" in legit("updateHousehold")
+    assert "region_code" in legit("splitHousehold") and "household_id" in legit("movePerson")
+    assert "household_id" in legit("mergeHousehold") and "region_code" not in legit("updatePerson")
+
+
+async def _send(client, auth, op_id: str, valid: Valid, body: dict):
+    method, path, _ = WRITES[op_id]
+    headers = auth(valid.user)
+    if method in ("PUT", "PATCH"):
+        headers["If-Match"] = "*"
+    return await client.request(method, path.format(**valid.path), json=body, headers=headers)
+
+
+@pytest.mark.parametrize("op_id", sorted(VALID))
+async def test_server_owned_fields_are_refused_and_nothing_changes(op_id, client, auth, db):
+    world = await make_world(client, auth)
+    _, _, schema = WRITES[op_id]
+    valid = VALID[op_id](world)
+
+    # The valid body itself is accepted, so the refusals below are about the extra field.
+    savepoint = await db.connection.begin_nested()
+    try:
+        r = await _send(client, auth, op_id, valid, valid.body)
+        assert r.status_code == valid.ok, f"the valid request of {op_id} fails: {r.status_code} {r.text[:300]}"
+    finally:
+        await savepoint.rollback()
+
+    failures = []
+    injected = 0
+    for where, obj, legitimate in list(objects_in(valid.body, schema)):
+        for name, value in server_owned(world).items():
+            if name in legitimate:
+                continue
+            injected += 1
+            before = await fingerprint(db.connection)
+            obj[name] = value
+            try:
+                r = await _send(client, auth, op_id, valid, valid.body)
+            finally:
+                del obj[name]
+            label = f"{op_id} with {where}{name}"
+            if r.status_code != 422 or not r.headers.get("content-type", "").startswith("application/problem+json"):
+                failures.append(f"{label}: {r.status_code} {r.text[:200]}")
+                continue
+            fields = [e["field"] for e in r.json().get("errors", [])]
+            if fields != [f"{where}{name}"] or r.json().get("field") != f"{where}{name}":
+                failures.append(f"{label}: the problem names {fields}, not {where}{name}")
+            changed = changed_tables(before, await fingerprint(db.connection))
+            if changed:
+                failures.append(f"{label}: tables changed: {changed}")
+    assert injected, f"{op_id}: every server-owned field is legitimate here?"
+    assert not failures, "\n".join(failures)
+
+
+async def test_an_extra_field_is_refused_even_with_an_invalid_body(client, auth, db):
+    """The refusal does not depend on the rest of the body being right: both faults are named."""
+    world = await make_world(client, auth)
+    before = await fingerprint(db.connection)
+    r = await client.post(f"/api/v1/households/{world.home['id']}/merge",
+                          json={"household_id": "x", "version": 3}, headers=auth(WRITER))
+    assert r.status_code == 422
+    assert {e["field"] for e in r.json()["errors"]} == {"household_id", "version"}
+    assert await fingerprint(db.connection) == before

@@ -1,0 +1,368 @@
+"""Schemathesis over the OpenAPI document of ``create_app``, for each role and without a token.
+
+Every operation of the document gets ``GUARDLINE_FUZZ_EXAMPLES`` generated requests per role
+and per generation mode (valid and invalid input). Each answer must:
+
+* not be a server error (5xx);
+* conform to the document: a documented status code, the documented content type and
+  headers, a body that matches the response schema;
+* if it is an error (4xx/5xx): be ``application/problem+json`` with ``type``, ``title`` and
+  a ``status`` equal to the HTTP status, and contain no stack trace, no SQL or driver name
+  and no unmasked ID number (an 18-character token ``\\d{17}[\\dXx]``).
+
+The requests run in-process on the test's own database connection (the ``client`` and
+``db`` fixtures), each in a savepoint that is rolled back, so nothing is left behind and
+every example starts from the same registry: a few households inside the caller's regions
+and one outside (``tests/api/world.py``). Generated ids are replaced, half of the time, by
+ids of those households so that requests reach past the 404.
+
+Hypothesis runs in a worker thread and hands each request to the test's event loop (the
+database connection belongs to that loop); schemathesis's own ASGI transport would run the
+app on another loop.
+
+Environment: ``GUARDLINE_FUZZ_EXAMPLES`` (default 6) examples per operation, role and mode;
+``GUARDLINE_FUZZ_RANDOM=1`` for a fresh random seed instead of the fixed one CI uses.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+from urllib.parse import unquote
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis.errors import Unsatisfiable
+from hypothesis import HealthCheck, Phase, given, settings as hypothesis_settings, strategies as st
+from schemathesis import GenerationMode
+from schemathesis.errors import FailureGroup
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from services.api.app import create_app
+from services.core.settings import Settings
+from tests.api.world import MISSING, World, make_world
+from tests.factories import COUNTY, OTHER_COUNTY_VILLAGE, VILLAGE, VILLAGE_2
+
+EXAMPLES = int(os.environ.get("GUARDLINE_FUZZ_EXAMPLES", "6"))
+RANDOM = os.environ.get("GUARDLINE_FUZZ_RANDOM", "") not in ("", "0")
+
+ROLES = (
+    "county_staff.county",
+    "village_staff.village",
+    "grid_worker.village",
+    "auditor.county",
+    "department_system.county",
+    "admin.county",
+    None,  # no token
+)
+
+DOCUMENT = create_app(Settings(env="test")).openapi()
+SCHEMA = schemathesis.openapi.from_dict(DOCUMENT)
+OPERATIONS = {op.definition.raw.get("operationId") or op.label: op
+              for op in (result.ok() for result in SCHEMA.get_all_operations())}
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
+          response_schema_conformance]
+
+# Failures found by this suite and not yet fixed: operationId -> reason. Each is an xfail,
+# so the checks stay as strict as they are for every other operation.
+KNOWN_FAILURES: dict[str, str] = {}
+
+TRACE_MARKERS = ("Traceback", 'File "')
+SQL_MARKERS = ("SELECT ", "INSERT ", "UPDATE ", "DELETE FROM")  # as SQL writes them, not as prose does
+DRIVER_MARKERS = ("asyncpg", "sqlalchemy", "psycopg")
+ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+
+
+# ---- where generated ids are replaced by ids of the seeded registry --------------------
+
+def pools(w: World) -> dict[str, list]:
+    """Values for parameters and body fields, by name: inside, outside and missing."""
+    persons = [m["id"] for h in (w.home, w.neighbour, w.village2, w.foreign) for m in h["members"]]
+    households = [w.home["id"], w.neighbour["id"], w.village2["id"], w.foreign["id"], MISSING]
+    regions = [VILLAGE, VILLAGE_2, OTHER_COUNTY_VILLAGE, COUNTY + "000000", "529901001999"]
+    return {
+        "household_id": households,
+        "person_id": persons + [MISSING],
+        "head_person_id": persons,
+        "remaining_head_person_id": persons,
+        "person_ids": [[p] for p in persons] + [persons[1:3], [persons[2], persons[-1]]],
+        "record_id": [w.record["id"], w.foreign_record["id"], MISSING],
+        "code": regions,
+        "parent": regions,
+        "region_code": regions,
+        "region": [COUNTY, VILLAGE[:9], VILLAGE_2, "529902", "529903"],
+        "id_number": [w.home_id_number, w.foreign_id_number],
+    }
+
+
+def _aim(case, data, values: dict[str, list]) -> None:
+    """Half of the time, each known id parameter or body field takes a seeded value."""
+    for container in (case.path_parameters, case.query, case.body):
+        if not isinstance(container, dict):
+            continue
+        for name in list(container):
+            if name in values and data.draw(st.booleans(), label=f"aim {name}"):
+                container[name] = data.draw(st.sampled_from(values[name]), label=name)
+
+
+@dataclass
+class Finding:
+    operation: str
+    role: str | None
+    request: str
+    status: int
+    problem: str
+    body: str = field(repr=False, default="")
+
+    def __str__(self) -> str:
+        return (f"{self.operation} as {self.role or 'no token'}: {self.problem}\n"
+                f"    request: {self.request}\n    response: {self.status} {self.body[:300]}")
+
+
+def _describe(kwargs: dict) -> str:
+    payload = kwargs.get("json", kwargs.get("content", kwargs.get("data")))
+    headers = {k: v for k, v in kwargs["headers"].items() if k.lower() in ("if-match", "idempotency-key")}
+    text = f"{kwargs['method']} {kwargs['url']}"
+    if kwargs.get("params"):
+        text += f" params={kwargs['params']}"
+    if headers:
+        text += f" headers={headers}"
+    if payload is not None:
+        text += f" body={json.dumps(payload, ensure_ascii=False, default=str)[:400]}"
+    return text
+
+
+def _echoes(response: httpx.Response, body) -> set[str]:
+    """ID-number-shaped tokens that only repeat the request's own structure: its URL (the
+    problem's ``instance``, a numeric id in a message) and the location of a field at fault
+    (``details.<key the client sent>``). Anywhere else such a token is an ID number."""
+    places = [unquote(str(response.request.url))]
+    if isinstance(body, dict):
+        places.append(str(body.get("field") or ""))
+        places += [str(e.get("field") or "") for e in body.get("errors") or [] if isinstance(e, dict)]
+    return {t for place in places for t in ID_NUMBER.findall(place)}
+
+
+def problem_failures(response: httpx.Response) -> list[str]:
+    """What an error response must be: problem+json, and nothing that helps an attacker."""
+    if response.status_code < 400:
+        return []
+    out = []
+    body = None
+    content_type = response.headers.get("content-type", "")
+    if not content_type.startswith("application/problem+json"):
+        out.append(f"error with content-type {content_type!r}, not application/problem+json")
+    else:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            out.append("problem body is not a JSON object")
+        else:
+            missing = [k for k in ("type", "title", "status") if k not in body]
+            if missing:
+                out.append(f"problem without {missing}")
+            elif body["status"] != response.status_code:
+                out.append(f"problem status {body['status']} != HTTP {response.status_code}")
+    text = response.text
+    out += [f"stack trace in the body ({m!r})" for m in TRACE_MARKERS if m in text]
+    out += [f"SQL in the body ({m!r})" for m in SQL_MARKERS if m in text]
+    out += [f"driver detail in the body ({m!r})" for m in DRIVER_MARKERS if m in text.lower()]
+    echoed = _echoes(response, body)
+    out += [f"unmasked ID number {t!r} in the body" for t in ID_NUMBER.findall(text) if t not in echoed]
+    return out
+
+
+def _to_httpx(kwargs: dict) -> dict:
+    out = {"method": kwargs["method"], "url": kwargs["url"], "headers": dict(kwargs.get("headers") or {}),
+           "params": kwargs.get("params") or None, "cookies": kwargs.get("cookies") or None}
+    if "json" in kwargs:
+        out["json"] = kwargs["json"]
+    elif isinstance(kwargs.get("data"), (bytes, str)):
+        out["content"] = kwargs["data"]
+    elif "data" in kwargs:
+        out["data"] = kwargs["data"]
+    return out
+
+
+def _set_header(headers: dict, name: str, value: str | None) -> None:
+    for key in [k for k in headers if k.lower() == name.lower()]:
+        del headers[key]
+    if value is not None:
+        headers[name] = value
+
+
+def fuzz(operation, role: str | None, token_headers: dict, values: dict, send, mode: GenerationMode
+         ) -> list[Finding]:
+    """Runs in a worker thread: generate, send through ``send`` (on the test's loop), check."""
+    findings: list[Finding] = []
+    method = operation.method.upper()
+
+    @hypothesis_settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=not RANDOM,
+                         phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy(generation_mode=mode), data=st.data())
+    def run(case, data):
+        if mode == GenerationMode.POSITIVE:
+            _aim(case, data, values)
+        kwargs = case.as_transport_kwargs(base_url="http://testserver")
+        headers = kwargs["headers"]
+        if role is None:
+            _set_header(headers, "Authorization", None)
+        else:
+            headers.update(token_headers)
+        if method in ("PUT", "PATCH", "DELETE"):
+            _set_header(headers, "If-Match", data.draw(st.sampled_from([None, "*", '"stale-v0"']), label="If-Match"))
+        if method == "POST":
+            _set_header(headers, "Idempotency-Key", data.draw(st.sampled_from([None, "fuzz-key-1"]), label="key"))
+        request = _to_httpx(kwargs)
+        response = send(request)
+        problems = problem_failures(response)
+        try:
+            case.validate_response(response, checks=CHECKS, headers=headers)
+        except FailureGroup as group:
+            problems += [f"{f.title}: {' '.join(f.message.split())}" for f in group.exceptions]
+        for p in problems:
+            findings.append(Finding(operation.label, role, _describe(kwargs), response.status_code, p, response.text))
+
+    try:
+        run()
+    except Unsatisfiable:
+        # Nothing of this operation can be made invalid (no parameters, no body).
+        if mode != GenerationMode.NEGATIVE:
+            raise
+    return findings
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen, out = set(), []
+    for f in findings:
+        key = (f.operation, f.role, f.problem.split("\n")[0][:120])
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def _params():
+    for op_id in OPERATIONS:
+        marks = [pytest.mark.xfail(reason=KNOWN_FAILURES[op_id], strict=False)] if op_id in KNOWN_FAILURES else []
+        yield pytest.param(op_id, id=op_id, marks=marks)
+
+
+def test_fuzz_reaches_every_operation():
+    """The suite is generated from the document: a new route is fuzzed without being listed."""
+    documented = {op.get("operationId") for item in DOCUMENT["paths"].values() for op in item.values()}
+    assert documented == set(OPERATIONS)
+    assert set(KNOWN_FAILURES) <= set(OPERATIONS), "KNOWN_FAILURES names operations that no longer exist"
+
+
+@pytest.mark.parametrize("operation_id", list(_params()))
+async def test_schemathesis(operation_id, client, db, auth):
+    world = await make_world(client, auth)
+    values = pools(world)
+    loop = asyncio.get_running_loop()
+
+    async def _send(request: dict) -> httpx.Response:
+        savepoint = await db.connection.begin_nested()
+        try:
+            return await client.request(**request)
+        finally:
+            await savepoint.rollback()
+
+    def send(request: dict) -> httpx.Response:
+        return asyncio.run_coroutine_threadsafe(_send(request), loop).result(timeout=60)
+
+    findings: list[Finding] = []
+    operation = OPERATIONS[operation_id]
+    for role in ROLES:
+        token = auth(role) if role else {}
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            findings += await asyncio.to_thread(fuzz, operation, role, token, values, send, mode)
+    findings = _dedupe(findings)
+    assert not findings, f"{len(findings)} finding(s):\n" + "\n".join(str(f) for f in findings[:25])
+
+
+# ---- what the fuzzing found, pinned down --------------------------------------------------
+
+async def _problem(response: httpx.Response, status: int, code: str, field: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert problem_failures(response) == []
+    if field is None:
+        assert body["code"] == code, body
+    else:
+        assert {"field": field, "code": code} in [{k: e[k] for k in ("field", "code")} for e in body["errors"]], body
+    return body
+
+
+async def test_body_that_is_not_utf8_is_invalid_json(client, auth):
+    """FastAPI said 400 (undocumented) for a JSON body that is not UTF-8; 422 like any invalid JSON."""
+    h = {**auth("county_staff.county"), "Content-Type": "application/json"}
+    for method, path in (("POST", "/api/v1/households"), ("PATCH", "/api/v1/persons/1"),
+                         ("POST", "/api/v1/persons/lookup")):
+        r = await client.request(method, path, content=b"\x8fAM\x93S\xd1P", headers=h)
+        await _problem(r, 422, "json_invalid", field="body")
+
+
+async def test_null_for_a_field_that_always_has_a_value_is_refused(client, auth, db):
+    """``{"category": null}`` reached a NOT NULL column (500); it is a 422 naming the field and
+    nothing changes. Leaving a field out still keeps it."""
+    from tests.dbstate import fingerprint
+
+    world = await make_world(client, auth)
+    h = {**auth("county_staff.county"), "If-Match": "*"}
+    before = await fingerprint(db.connection)
+    r = await client.patch(f"/api/v1/households/{world.home['id']}", json={"category": None}, headers=h)
+    await _problem(r, 422, "enum", field="category")
+    for name in ("name", "health", "labour_capacity", "schooling", "medical_insurance", "employment"):
+        r = await client.patch(f"/api/v1/persons/{world.member('home', 2)}", json={name: None}, headers=h)
+        assert r.status_code == 422 and r.json()["field"] == name, r.text
+    assert await fingerprint(db.connection) == before
+    # Nullable fields can still be cleared.
+    r = await client.patch(f"/api/v1/persons/{world.member('home', 2)}", json={"school": None, "phone": None},
+                           headers=h)
+    assert r.status_code == 200, r.text
+
+
+async def test_text_longer_than_its_column_is_refused(client, auth):
+    """school and employment_place allowed 200 characters for a 100-character column (500)."""
+    world = await make_world(client, auth)
+    h = {**auth("county_staff.county"), "If-Match": "*"}
+    for name in ("school", "employment_place"):
+        r = await client.patch(f"/api/v1/persons/{world.member('home', 2)}", json={name: "校" * 101}, headers=h)
+        await _problem(r, 422, "too_long", field=name)
+        r = await client.patch(f"/api/v1/persons/{world.member('home', 2)}", json={name: "校" * 100}, headers=h)
+        assert r.status_code == 200, r.text
+
+
+async def test_values_the_database_cannot_hold_are_422(client, auth, db):
+    """A NUL character in text and an id beyond 64 bits reached the driver (500)."""
+    from tests.dbstate import fingerprint
+
+    world = await make_world(client, auth)
+    h = auth("county_staff.county")
+    before = await fingerprint(db.connection)
+    cases = [
+        client.patch(f"/api/v1/persons/{world.member('home', 2)}", json={"name": "张\x00三"},
+                     headers={**h, "If-Match": "*"}),
+        client.post(f"/api/v1/persons/{world.member('home', 2)}/move", json={"household_id": 10**22,
+                                                                              "relation": "other"}, headers=h),
+        client.post(f"/api/v1/households/{world.home['id']}/merge", json={"household_id": -(2**70)}, headers=h),
+        client.get("/api/v1/households", params={"name": "张\x00"}, headers=h),
+        client.post("/api/v1/auth/token", data={"username": "admin\x00", "password": "x"}),
+    ]
+    for request in cases:
+        await _problem(await request, 422, "value_not_storable")
+    assert await fingerprint(db.connection) == before
