@@ -55,10 +55,13 @@ from tests.factories import COUNTY, OTHER_COUNTY_VILLAGE, VILLAGE, VILLAGE_2, id
 EXAMPLES = int(os.environ.get("GUARDLINE_FUZZ_EXAMPLES", "6"))
 RANDOM = os.environ.get("GUARDLINE_FUZZ_RANDOM", "") not in ("", "0")
 
-ROLES = (
+ROLES = (  # every role, at the level it usually works at
     "county_staff.county",
+    "county_approver.county",
+    "township_staff.township",
     "village_staff.village",
     "grid_worker.village",
+    "assistance_cadre.village",
     "auditor.county",
     "department_system.county",
     "admin.county",
@@ -385,3 +388,9 @@ async def test_values_the_database_cannot_hold_are_422(client, auth, db):
     for request in cases:
         await _problem(await request, 422, "value_not_storable")
     assert await fingerprint(db.connection) == before
+
+
+def test_every_role_is_fuzzed():
+    from services.core.accounts.roles import Role
+
+    assert {r.split(".")[0] for r in ROLES if r} == {r.value for r in Role}
