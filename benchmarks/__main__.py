@@ -56,6 +56,23 @@ SCENARIOS = {
         "bare": {"kind": "post", "path": "/persons/lookup", "body_field": "id_number"},
         "values": "id_numbers",
     },
+    # The same reads by roles that do not see health details: ours then neither decrypts
+    # them nor writes a sensitive-read event to the audit trail (the bare app still
+    # decrypts), so the difference to the rows above is the price of those two.
+    "household-masked": {
+        "title": "GET one household, as an auditor (no health details)",
+        "ours": {"kind": "get", "path": "/api/v1/households/{}"},
+        "bare": {"kind": "get", "path": "/households/{}"},
+        "values": "household_ids",
+        "role": "auditor",
+    },
+    "lookup-masked": {
+        "title": "look up by ID number, as a department system (no health details)",
+        "ours": {"kind": "post", "path": "/api/v1/persons/lookup", "body_field": "id_number"},
+        "bare": {"kind": "post", "path": "/persons/lookup", "body_field": "id_number"},
+        "values": "id_numbers",
+        "role": "department_system",
+    },
 }
 
 
@@ -443,7 +460,10 @@ def main(argv: list[str] | None = None) -> int:
             servers.append(bare)
             ours.wait_healthy()
             bare.wait_healthy()
-            token, _ = issue_token(settings, Caller(1, "county_staff.county", Role.county_staff, PREFIX))
+            # Users of the county: county staff see health details (each such read is audited).
+            tokens = {role.value: issue_token(settings, Caller(1, f"{role.value}.county", role, PREFIX))[0]
+                      for role in Role}
+            token = tokens["county_staff"]
             problems = compare_responses(ours, bare, token, data)
             if problems:
                 print("WARNING: the two apps answer differently:\n  " + "\n  ".join(problems))
@@ -457,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{name}: {app} … ({args.warmup:g} s warm-up + {args.seconds:g} s)", flush=True)
                     result = run_load({
                         "scenario": name, "app": app, "port": server.port,
-                        "token": token, "values": data[scenario["values"]],
+                        "token": tokens[scenario.get("role", "county_staff")], "values": data[scenario["values"]],
                         "concurrency": args.concurrency, "warmup": args.warmup, "seconds": args.seconds,
                         "server_pid": server.proc.pid, "postmaster_pid": pg_pid, "dsn": plain_dsn(url),
                         **scenario[app],

@@ -89,6 +89,10 @@ class RolledBackDatabase(Database):
         raw = await self.connection.get_raw_connection()
         return await raw.driver_connection.fetchrow(sql, *args)
 
+    async def fetch_rows(self, sql: str, args: list):
+        raw = await self.connection.get_raw_connection()
+        return await raw.driver_connection.fetch(sql, *args)
+
 
 @pytest.fixture
 async def db(engine: AsyncEngine) -> AsyncIterator[RolledBackDatabase]:

@@ -24,7 +24,8 @@ from fastapi import Request
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session as OrmSession
 
-from services.core.audit import AuditRecord, AuditResult, record, record_many, record_now
+from services.core.audit import AuditRecord, AuditResult, record, record_now
+from services.core.audit.service import INSERT_ROWS_SQL, rows_json
 from services.core.idempotency import IdempotencyRecord
 
 log = logging.getLogger("guardline.audit")
@@ -194,10 +195,9 @@ class ReadAuditBuffer:
 
     async def flush(self) -> None:
         while self.pending:
-            batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch:]
-            async with self.database.session() as session:
-                await record_many(session, batch)
-                await session.commit()
+            batch = self.pending[: self.max_batch]
+            await self.database.fetch_rows(INSERT_ROWS_SQL, [rows_json(batch)])
+            del self.pending[: len(batch)]  # only once written: a failed batch stays for the next try
 
     async def run(self) -> None:
         while True:

@@ -123,6 +123,13 @@ class Database:
         async with pool.acquire() as connection:
             return await connection.fetchrow(sql, *args)
 
+    async def fetch_rows(self, sql: str, args: list):
+        """Run one statement on the read pool's connections, in a transaction of its own
+        (used for batches of audit events, which must not wait for an ORM session)."""
+        pool = self._read_pool or await self.read_pool()
+        async with pool.acquire() as connection:
+            return await connection.fetch(sql, *args)
+
     async def read_pool(self):
         """The asyncpg pool of the hot reads (with the engine's session settings). If
         opening it fails, the request fails and the next one tries again."""

@@ -112,3 +112,35 @@ async def test_the_audit_table_holds_no_full_id_number(client, auth, session):
     await client.post("/api/v1/households", json=household(members=[head]), headers=auth("county_staff.county"))
     dump = (await session.execute(text("SELECT string_agg(a::text, ' ') FROM audit_log a"))).scalar_one()
     assert head["id_number"] not in dump and "白血病" not in dump
+
+
+async def test_the_read_buffer_writes_in_order_and_keeps_a_batch_that_failed(db, session):
+    from services.api.auditing import ReadAuditBuffer
+
+    class Flaky:
+        """The database, failing its first write."""
+
+        def __init__(self):
+            self.calls = 0
+
+        async def fetch_rows(self, sql, args):
+            self.calls += 1
+            if self.calls == 1:
+                raise ConnectionError("database restarting")
+            return await db.fetch_rows(sql, args)
+
+    flaky = Flaky()
+    buffer = ReadAuditBuffer(flaky, flush_ms=200, max_batch=2)
+    for n in range(5):
+        buffer.add({"action": "person.read_health", "result": "success", "object_type": "person",
+                    "object_id": str(n), "request_id": "buffer-test"})
+    try:
+        await buffer.flush()
+    except ConnectionError:
+        pass
+    assert len(buffer.pending) == 5  # nothing lost
+    await buffer.flush()
+    assert buffer.pending == []
+    rows = await session.execute(select(AuditEvent.object_id).where(AuditEvent.request_id == "buffer-test")
+                                 .order_by(AuditEvent.id))
+    assert [r for (r,) in rows] == ["0", "1", "2", "3", "4"]

@@ -54,6 +54,12 @@ _INSERT_ROWS = text(
     "CROSS JOIN LATERAL jsonb_populate_record(NULL::audit_log, e.doc) AS r ORDER BY e.n "
     "RETURNING id, hash"
 )
+# The same for a plain driver connection (``Database.fetch_rows``).
+INSERT_ROWS_SQL = _INSERT_ROWS.text.replace(":rows", "$1")
+
+
+def rows_json(events: Sequence[AuditRecord | dict[str, Any]]) -> str:
+    return orjson.dumps([e if isinstance(e, dict) else e.row() for e in events]).decode()
 
 
 async def record_many(target: AsyncSession | AsyncConnection, events: Sequence[AuditRecord | dict[str, Any]]
@@ -63,8 +69,7 @@ async def record_many(target: AsyncSession | AsyncConnection, events: Sequence[A
     API's sensitive-read recorder from trusted values)."""
     if not events:
         return []
-    rows = [e if isinstance(e, dict) else e.row() for e in events]
-    result = await target.execute(_INSERT_ROWS, {"rows": orjson.dumps(rows).decode()})
+    result = await target.execute(_INSERT_ROWS, {"rows": rows_json(events)})
     refs = [AuditRef(row.id, row.hash) for row in result.all()]
     return sorted(refs)
 
