@@ -18,17 +18,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api import idempotency
 from services.api.auditing import collect_changes
-from services.core.accounts.roles import DESCRIPTIONS, Permission
+from services.core.accounts.roles import DESCRIPTIONS, PERMISSIONS, Permission
 from services.core.accounts.security import Caller, TokenInvalid, read_token
 from services.core.crypto import Keyring, keyring
 from services.core.errors import Forbidden, NotFound, Unauthorized
 from services.core.scope import Reader, bind_scope
 
+def _roles_table() -> str:
+    rows = "\n".join(f"| `{role.value}` | {' '.join(f'`{p.value}`' for p in sorted(perms))} |"
+                     for role, perms in PERMISSIONS.items())
+    return ("Users: password grant (refresh tokens; `otp` when a second factor is set). System clients: "
+            "client_credentials grant, with the permissions given to the client. Each operation lists the "
+            "permissions it needs as scopes; the roles hold these:\n\n| role | permissions |\n| --- | --- |\n"
+            + rows)
+
+
 oauth2 = OAuth2PasswordBearer(
     tokenUrl="/api/v1/auth/token",
     scopes={p.value: DESCRIPTIONS[p] for p in Permission},
-    description="Users: password grant (with refresh tokens). System clients: client_credentials grant. "
-                "Each operation lists the permissions it needs as scopes.",
+    description=_roles_table(),
     auto_error=False,
 )
 
