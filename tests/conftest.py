@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from services.api.app import create_app
 from services.core.accounts.models import User
-from services.core.accounts.roles import Role
 from services.core.accounts.security import Caller, hash_password, issue_token
 from services.core.db import Database, create_engine, embedded_url
 from services.core.migrate import upgrade_on
@@ -71,6 +70,32 @@ async def _load_base_data(eng: AsyncEngine) -> None:
             session.add(User(username=username, display_name=username, password_hash=password_hash,
                              role=role, region_prefix=prefix))
         await session.commit()
+
+
+@asynccontextmanager
+async def scratch_database(engine: AsyncEngine, name: str) -> AsyncIterator[str]:
+    """URL of a freshly migrated database ``name`` next to the test database (embedded or
+    external), for tests that must commit; dropped afterwards."""
+    import asyncio
+
+    from services.core.migrate import upgrade
+
+    url = engine.url.set(database=name).render_as_string(hide_password=False)
+
+    async def recreate(create: bool) -> None:
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            if create:
+                await conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    await recreate(True)
+    # ``upgrade`` runs Alembic's env.py, which calls asyncio.run: not inside this loop.
+    await asyncio.to_thread(upgrade, url)
+    try:
+        yield url
+    finally:
+        await recreate(False)
 
 
 class RolledBackDatabase(Database):

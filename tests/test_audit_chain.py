@@ -17,25 +17,17 @@ from services.core.audit import AuditRecord, AuditResult, record, record_many
 from services.core.audit.chain import PURGE_ACTION, parse_head, purge, verify_chain
 from services.core.audit.models import GENESIS_HASH
 from services.core.db import create_engine
-from services.core.migrate import upgrade_on
+from tests.conftest import scratch_database
 
 SCRATCH = "guardline_audit_chain"
 
 
 @pytest.fixture(scope="module")
 async def chain_engine(engine: AsyncEngine, settings) -> AsyncIterator[AsyncEngine]:
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)'))
-        await conn.execute(text(f'CREATE DATABASE "{SCRATCH}"'))
-    eng = create_engine(engine.url.set(database=SCRATCH).render_as_string(hide_password=False), settings, "tests")
-    async with eng.begin() as conn:
-        await conn.run_sync(upgrade_on)
-    yield eng
-    await eng.dispose()
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)'))
+    async with scratch_database(engine, SCRATCH) as url:
+        eng = create_engine(url, settings, "tests")
+        yield eng
+        await eng.dispose()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from services.core.audit import AuditRecord, record, record_now
 from services.core.audit.chain import verify_database
 from services.core.db import Database, create_engine
-from services.core.migrate import upgrade_on
+from tests.conftest import scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
 GUARDLINE = [sys.executable, "-m", "services.cli"]
@@ -27,20 +27,12 @@ pytestmark = pytest.mark.skipif(bool(os.environ.get("GUARDLINE_TEST_DATABASE_URL
 
 @pytest.fixture
 async def committed(engine, settings):
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)'))
-        await conn.execute(text(f'CREATE DATABASE "{SCRATCH}"'))
-    eng = create_engine(engine.url.set(database=SCRATCH).render_as_string(hide_password=False), settings, "tests")
-    async with eng.begin() as conn:
-        await conn.run_sync(upgrade_on)
-    try:
-        yield eng
-    finally:
-        await eng.dispose()
-        async with engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)'))
+    async with scratch_database(engine, SCRATCH) as url:
+        eng = create_engine(url, settings, "tests")
+        try:
+            yield eng
+        finally:
+            await eng.dispose()
 
 
 def guardline(settings, *args: str, **env: str) -> subprocess.CompletedProcess:

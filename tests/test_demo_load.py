@@ -6,7 +6,6 @@ Every test loads what it needs itself, so the tests do not depend on their order
 """
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from datetime import date
@@ -37,12 +36,12 @@ from services.core.households.models import Household
 from services.core.crypto import key_id_of, keyring
 from services.core.households.sensitive import health_json, open_id_number
 from services.core.idnumber import keyed_hash, mask, normalise
-from services.core.migrate import upgrade
 from services.core.models import metadata
 from services.core.regions.importer import DEMO_REGIONS_CSV, import_regions_csv, parse_regions_csv
 from services.core.regions.models import Region
 from services.core.scope import UNRESTRICTED, bind_scope
 from services.core.settings import DEMO_PASSWORD, Settings
+from tests.conftest import scratch_database
 
 DEMO_DB = "guardline_test_demo"
 TODAY = date(2025, 10, 15)  # in the past (ID numbers refuse future births); Q1–Q3 ended: 4 + 3 records
@@ -59,22 +58,8 @@ OTHER_VILLAGE = "529901002001"
 @pytest.fixture(scope="module")
 async def demo_url(engine: AsyncEngine) -> AsyncIterator[str]:
     """URL of a freshly migrated database next to the test database (embedded or external)."""
-    url = engine.url.set(database=DEMO_DB).render_as_string(hide_password=False)
-
-    async def recreate(create: bool) -> None:
-        async with engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{DEMO_DB}" WITH (FORCE)'))
-            if create:
-                await conn.execute(text(f'CREATE DATABASE "{DEMO_DB}"'))
-
-    await recreate(True)
-    # ``upgrade`` runs Alembic's env.py, which calls asyncio.run: not inside this loop.
-    await asyncio.to_thread(upgrade, url)
-    try:
+    async with scratch_database(engine, DEMO_DB) as url:
         yield url
-    finally:
-        await recreate(False)
 
 
 @pytest.fixture(scope="module")

@@ -25,9 +25,9 @@ from services.core.db import Database, create_engine
 from services.core.demo.loader import load_demo
 from services.core.households.sensitive import open_id_number
 from services.core.keys import ENCRYPTED, key_counts, rotate
-from services.core.migrate import upgrade
 from services.core.settings import Settings
 from tests.factories import household, person
+from tests.conftest import scratch_database
 
 KEYS_DB = "guardline_test_keys"
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,21 +44,8 @@ def _settings(base: Settings, keys: dict[str, str], active: str) -> Settings:
 
 @pytest.fixture(scope="module")
 async def keys_url(engine: AsyncEngine) -> AsyncIterator[str]:
-    url = engine.url.set(database=KEYS_DB).render_as_string(hide_password=False)
-
-    async def recreate(create: bool) -> None:
-        async with engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{KEYS_DB}" WITH (FORCE)'))
-            if create:
-                await conn.execute(text(f'CREATE DATABASE "{KEYS_DB}"'))
-
-    await recreate(True)
-    await asyncio.to_thread(upgrade, url)
-    try:
+    async with scratch_database(engine, KEYS_DB) as url:
         yield url
-    finally:
-        await recreate(False)
 
 
 class Api:

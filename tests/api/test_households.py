@@ -3,7 +3,7 @@ from datetime import date
 
 import pytest
 
-from tests.factories import OTHER_COUNTY_VILLAGE, OTHER_TOWNSHIP_VILLAGE, TOWNSHIP, VILLAGE, VILLAGE_2, household, id_number, person
+from tests.factories import OTHER_TOWNSHIP_VILLAGE, TOWNSHIP, VILLAGE, VILLAGE_2, household, id_number, person
 
 PROBLEM = "application/problem+json"
 

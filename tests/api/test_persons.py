@@ -1,7 +1,6 @@
 """Persons: lookup by ID number, updates with ETags, moves, deaths, history."""
 from datetime import date, timedelta
 
-import pytest
 
 from tests.api.test_households import create
 from tests.factories import code_of, VILLAGE_2, household, person

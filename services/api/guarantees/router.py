@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 
-from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
+from services.api.deps import Allowed, Needs, Session, check_if_match
 from services.api.errors_doc import responses
 from services.api.pagination import Page, decode_cursor, page_of
 from services.api.responses import JSON, etag

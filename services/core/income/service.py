@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from decimal import Decimal
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
