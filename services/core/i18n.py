@@ -29,6 +29,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "totp_already_enabled": ("The second factor is already set up.", "已设置双因素认证。"),
     "totp_not_pending": ("Start the second-factor setup first.", "请先发起双因素认证设置。"),
     "totp_code_wrong": ("The one-time code is wrong or has expired.", "动态验证码错误或已过期。"),
+    "health_flags_forbidden": (
+        "Your role may not search by the flags that tell health (disabled, serious_illness).",
+        "您的角色无权按健康相关标识（残疾、重病）查询。",
+    ),
     "users_only": ("Only user accounts can do this.", "仅用户账号可执行此操作。"),
     "user_not_found": ("No user account {id} in your regions.", "您的管辖范围内没有用户 {id}。"),
     "client_not_found": ("No system client {id} in your regions.", "您的管辖范围内没有接入系统 {id}。"),

@@ -272,3 +272,23 @@ def test_log_records_are_redacted(caplog):
     text = caplog.text
     assert number not in text and mask(number) in text
     assert "ValueError: bad " + mask(number) in text
+
+
+async def test_flags_that_tell_health_follow_the_health_permission(client, auth):
+    body = household(members=[person("head", health="disabled", disability_grade=1)],
+                     flags=["disabled", "dibao"])
+    created = await client.post("/api/v1/households", json=body, headers=auth("county_staff.county"))
+    assert created.status_code == 201, created.text
+    assert set(created.json()["flags"]) == {"disabled", "dibao"}
+    hid = created.json()["id"]
+    for user, shown in (("county_staff.county", {"disabled", "dibao"}), ("auditor.county", {"dibao"})):
+        h = auth(user)
+        one = await client.get(f"/api/v1/households/{hid}", headers=h)
+        assert set(one.json()["flags"]) == shown, user
+        listed = await client.get("/api/v1/households", params={"flags": "dibao", "limit": 200}, headers=h)
+        assert {tuple(x["flags"]) for x in listed.json()["items"] if x["id"] == hid} == {tuple(sorted(shown))}, user
+    refused = await client.get("/api/v1/households", params={"flags": "disabled"}, headers=auth("auditor.county"))
+    assert (refused.status_code, refused.json()["code"], refused.json()["field"]) == (
+        403, "health_flags_forbidden", "flags")
+    allowed = await client.get("/api/v1/households", params={"flags": "disabled"}, headers=auth("county_staff.county"))
+    assert hid in {x["id"] for x in allowed.json()["items"]}

@@ -119,7 +119,8 @@ async def list_households(
     session: Session,
     region: Annotated[str | None, Query(description="Region code prefix (2/4/6/9/12 digits) 区划前缀")] = None,
     category: Annotated[Category | None, Query(description="户类型")] = None,
-    flags: Annotated[list[Flag] | None, Query(description="All of these flags 标识（全部满足）")] = None,
+    flags: Annotated[list[Flag] | None, Query(description="All of these flags 标识（全部满足）; disabled and "
+                                                           "serious_illness only with registry:health")] = None,
     income_below: Annotated[Decimal | None, Query(ge=0, max_digits=12, decimal_places=2,
                                                   description="Per-capita net income below (yuan) 人均纯收入低于")] = None,
     income_year: Annotated[int | None, Query(ge=2000, le=2100, description="Year of income_below")] = None,
@@ -138,6 +139,7 @@ async def list_households(
     rows = await service.list_households(
         session, region=region, category=category, flags=flags, income_below=income_below,
         income_year=income_year, name=name, status=status, after_id=int(after[0]) if after else None, limit=limit,
+        health=Permission.registry_health in request.state.caller.permissions,
     )
     rows, next_cursor = page_of(rows, limit, lambda r: [r["id"]])
     return JSON({"items": rows, "next_cursor": next_cursor})

@@ -10,17 +10,18 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from sqlalchemy import BigInteger, LargeBinary, String, and_, bindparam, case, cast, func, select, text, update
+from sqlalchemy import BigInteger, LargeBinary, String, and_, bindparam, case, cast, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import idnumber
 from services.core.base import RegionScoped
 from services.core.crypto import Keyring
-from services.core.errors import Conflict, NotFound, Unprocessable
+from services.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from services.core.guarantees.models import HouseholdGuarantees
 from services.core.households.enums import (
     Category,
+    Flag,
     HouseholdEventKind,
     HouseholdStatus,
     MembershipChange,
@@ -70,12 +71,27 @@ _MEMBER_ORDER = (
 )
 
 
-def household_detail_statement(household_id):
+# Flags that tell a member's health (残疾, 重病): shown and searchable only by callers who
+# may see health details, like the details themselves.
+HEALTH_FLAGS = (Flag.disabled, Flag.serious_illness)
+
+
+def flags_shown(column, health: bool):
+    """The flags column as a caller sees it."""
+    if health:
+        return column
+    for flag in HEALTH_FLAGS:
+        column = func.array_remove(column, literal(flag.value, String))
+    return column
+
+
+def household_detail_statement(household_id, *, health_flags: bool = True):
     """One round trip: the household's version, the household with its members as a JSON
     document, and the members' encrypted health details in the same order as the members.
 
     ``household_id`` may be a value or a bind parameter; the benchmark's bare endpoint
-    runs the same SQL compiled from here."""
+    runs the same SQL compiled from here. Without ``health_flags`` the flags that tell health are
+    left out (the encrypted details are returned either way; only a keyring opens them)."""
     def of_members(aggregate):
         return select(aggregate).where(Person.household_id == Household.id).correlate(Household).scalar_subquery()
 
@@ -86,7 +102,8 @@ def household_detail_statement(household_id):
     h = Household
     doc = func.json_build_object(
         "id", h.id, "household_no", h.household_no, "region_code", h.region_code, "category", h.category,
-        "previous_category", h.previous_category, "flags", h.flags, "resettlement_site", h.resettlement_site,
+        "previous_category", h.previous_category, "flags", flags_shown(h.flags, health_flags),
+        "resettlement_site", h.resettlement_site,
         "address", h.address, "phone", h.phone, "status", h.status, "head_name", h.head_name,
         "member_count", h.member_count, "version", h.version, "created_at", h.created_at,
         "updated_at", h.updated_at, "members", members,
@@ -97,6 +114,8 @@ def household_detail_statement(household_id):
 # The hot reads are built once: constructing a statement of this size costs more than
 # running it. Only the bound values change per request.
 HOUSEHOLD_DETAIL = ScopedRead(household_detail_statement(bindparam("household_id", type_=BigInteger)), "household_id")
+HOUSEHOLD_DETAIL_MASKED = ScopedRead(
+    household_detail_statement(bindparam("household_id", type_=BigInteger), health_flags=False), "household_id")
 
 
 def household_with_health(document: str, blobs: list[bytes | None] | None, keyring: Keyring) -> bytes:
@@ -120,7 +139,8 @@ async def household_detail(source, household_id: int, health: Keyring | None = N
     """(version, JSON document) of a household and its members. The health details are
     decrypted and included only when ``health`` (the keyring) is given: the caller's role
     decides that, not this function."""
-    row = await HOUSEHOLD_DETAIL.first(source, household_id=household_id)
+    read = HOUSEHOLD_DETAIL if health is not None else HOUSEHOLD_DETAIL_MASKED
+    row = await read.first(source, household_id=household_id)
     if row is None:
         raise NotFound("household_not_found", field="household_id", id=household_id)
     if health is None:
@@ -162,10 +182,12 @@ async def person_json(session: AsyncSession, person_id: int, health: Keyring | N
     return row[0], person_with_health(row[1], row[2], health)
 
 
-SUMMARY_COLUMNS = (
-    Household.id, Household.household_no, Household.region_code, Household.category, Household.flags,
-    Household.head_name, Household.member_count, Household.status, Household.version,
-)
+def summary_columns(health: bool) -> tuple:
+    return (
+        Household.id, Household.household_no, Household.region_code, Household.category,
+        flags_shown(Household.flags, health).label("flags"), Household.head_name, Household.member_count,
+        Household.status, Household.version,
+    )
 
 
 async def list_households(
@@ -180,11 +202,15 @@ async def list_households(
     status: HouseholdStatus | None = HouseholdStatus.active,
     after_id: int | None = None,
     limit: int = 50,
+    health: bool = True,
 ) -> list[Any]:
-    """A page of households ordered by id (keyset: ``after_id``), ``limit + 1`` rows."""
+    """A page of households ordered by id (keyset: ``after_id``), ``limit + 1`` rows.
+    Without ``health`` the health flags are neither shown nor searchable (403)."""
     from services.core.income.models import IncomeYear
 
-    stmt = select(*SUMMARY_COLUMNS)
+    if not health and flags and set(flags) & set(HEALTH_FLAGS):
+        raise Forbidden("health_flags_forbidden", field="flags")
+    stmt = select(*summary_columns(health))
     if region:
         stmt = stmt.where(under(Household.region_code, region))
     if category is not None:
