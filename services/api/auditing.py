@@ -232,8 +232,18 @@ async def record_sensitive_read(request: Request, caller, action: str, object_ty
         "region_code": caller.region_prefix or None, "request_id": request.scope.get("state", {}).get("request_id"),
         "ip": _address(request), "detail": {"path": request.scope["path"], **detail},
     }
-    buffer: ReadAuditBuffer | None = request.app.state.read_audit
-    if buffer is not None:
-        buffer.add(row)
+    pending = getattr(request.state, "read_events", None)
+    if pending is not None:
+        pending.append(row)  # written by GuardlineRoute once the request's session is closed
     else:
-        await record_now(request.app.state.db, row)
+        await write_reads(request, [row])
+
+
+async def write_reads(request: Request, rows: list[dict]) -> None:
+    """Hand sensitive-read events to the buffer, or write them now when there is none."""
+    buffer: ReadAuditBuffer | None = request.app.state.read_audit
+    for row in rows:
+        if buffer is not None:
+            buffer.add(row)
+        else:
+            await record_now(request.app.state.db, row)

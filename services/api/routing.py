@@ -159,6 +159,7 @@ class GuardlineRoute(APIRoute):
             state.readonly = always_read_only or request.method in SAFE_METHODS
             state.session = None
             state.idempotency = None
+            state.read_events = []
             writes = not state.readonly
             try:
                 response = await endpoint(request)
@@ -170,7 +171,6 @@ class GuardlineRoute(APIRoute):
                     # Last, so the audit chain's lock is held only while committing.
                     await auditing.record_write(request, session, response.status_code)
                     await session.commit()
-                return response
             except Replay as replay:
                 await _rollback(state.session)
                 return replay.response
@@ -204,6 +204,9 @@ class GuardlineRoute(APIRoute):
             finally:
                 if state.session is not None:
                     await state.session.close()
+            if state.read_events:  # sensitive reads of an answer that was given
+                await auditing.write_reads(request, state.read_events)
+            return response
 
         return handler
 

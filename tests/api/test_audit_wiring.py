@@ -144,3 +144,11 @@ async def test_the_read_buffer_writes_in_order_and_keeps_a_batch_that_failed(db,
     rows = await session.execute(select(AuditEvent.object_id).where(AuditEvent.request_id == "buffer-test")
                                  .order_by(AuditEvent.id))
     assert [r for (r,) in rows] == ["0", "1", "2", "3", "4"]
+
+
+async def test_reading_the_audit_trail_is_itself_recorded(client, auth, session, user_ids):
+    r = await client.get("/api/v1/audit/events", params={"action": "auth.login"}, headers=auth("auditor.county"))
+    assert r.status_code == 200
+    [event] = await _events(session, r)
+    assert (event.action, event.actor, event.detail["filters"]) == (
+        "audit.read", f"user:{user_ids['auditor.county']}", {"action": "auth.login"})

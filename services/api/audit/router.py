@@ -11,6 +11,7 @@ from fastapi import Path as PathParam
 
 from fastapi import Depends
 
+from services.api.auditing import record_sensitive_read
 from services.api.deps import Allowed, Session
 from services.api.ratelimit import bulk_read
 from services.api.errors_doc import responses
@@ -77,10 +78,18 @@ async def list_audit_events(
         result=result, since=since, until=until, before_id=after[0] if after else None, limit=limit,
     )
     rows, next_cursor = page_of(rows, limit, lambda r: [r["id"]])
+    # Who read the trail is part of the trail (等保: the audit administrator is audited too).
+    filters = {k: str(v) for k, v in (("region", region), ("actor", actor), ("action", action),
+                                       ("object_type", object_type), ("object_id", object_id), ("result", result),
+                                       ("since", since), ("until", until)) if v is not None}
+    await record_sensitive_read(request, caller, "audit.read", "audit_log", "list", filters=filters,
+                                rows=len(rows))
     return JSON({"items": rows, "next_cursor": next_cursor})
 
 
 @router.get("/audit/events/{event_id}", response_model=AuditEventOut, operation_id="getAuditEvent", tags=[TAG],
             responses=responses(403, 404), summary="One audit event 审计记录详情")
-async def get_audit_event(event_id: EventId, session: Session, caller: Auditor):
-    return JSON(await service.get_event(session, caller.region_prefix, event_id))
+async def get_audit_event(request: Request, event_id: EventId, session: Session, caller: Auditor):
+    event = await service.get_event(session, caller.region_prefix, event_id)
+    await record_sensitive_read(request, caller, "audit.read", "audit_event", event_id)
+    return JSON(event)
