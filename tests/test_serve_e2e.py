@@ -88,6 +88,26 @@ def test_serve_demo_on_a_fresh_machine(served, tmp_path):
         wrong = http.post("/api/v1/auth/token", data={"username": "county_staff.county", "password": "wrong"})
         assert wrong.status_code == 401 and wrong.headers["content-type"] == "application/problem+json"
 
+        # The running server writes health-detail reads in batches: the auditor finds them.
+        auditor = http.post("/api/v1/auth/token", data={"username": "auditor.county", "password": DEMO_PASSWORD})
+        audit_headers = {"Authorization": f"Bearer {auditor.json()['access_token']}"}
+        wanted = {"action": "household.read_health", "object_id": str(page["items"][0]["id"]),
+                  "object_type": "household"}
+        found = []
+        for _ in range(50):
+            found = http.get("/api/v1/audit/events", params=wanted, headers=audit_headers).json()["items"]
+            if found:
+                break
+            time.sleep(0.1)
+        assert found and found[0]["actor_name"] == "county_staff.county"
+        logins = http.get("/api/v1/audit/events", params={"action": "auth.login", "result": "failure"},
+                          headers=audit_headers).json()["items"]
+        assert logins and logins[0]["detail"]["reason"] == "bad_password"
+
+        # Logging out ends the token at once.
+        assert http.post("/api/v1/auth/logout", headers=headers).status_code == 204
+        assert http.get("/api/v1/auth/me", headers=headers).status_code == 401
+
     # Stopping the service stops the embedded PostgreSQL it started.
     os.killpg(proc.pid, signal.SIGINT)
     assert proc.wait(timeout=30) == 0
