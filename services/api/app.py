@@ -65,7 +65,7 @@ async def poll_revocations(app: FastAPI) -> None:
         try:
             async with app.state.db.session(readonly=True) as session:
                 bind_scope(session, UNRESTRICTED)
-                await sync_revocations(session, app.state.revocations)
+                await sync_revocations(session, app.state.revocations, app.state.settings)
         except Exception:  # the database may be down for a moment; try again next time
             log.warning("could not read revocations", exc_info=True)
         await asyncio.sleep(app.state.settings.auth.revocation_poll_seconds)

@@ -201,7 +201,7 @@ async def test_another_process_learns_of_a_logout_from_the_database(client, sess
     other_process = Revocations()
     assert read_token(app_settings, body["access_token"], other_process).username == "grid_worker.village"
     await client.post("/api/v1/auth/logout", headers=bearer(body["access_token"]))
-    await sync_revocations(session, other_process)
+    await sync_revocations(session, other_process, app_settings)
     from services.core.accounts.security import TokenInvalid
 
     with pytest.raises(TokenInvalid):

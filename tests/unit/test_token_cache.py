@@ -83,3 +83,18 @@ def test_cache_is_bounded(monkeypatch):
         token, _ = issue_token(settings, Caller(user_id, "u", Role.grid_worker, "52"))
         assert read_token(settings, token).user_id == user_id
         assert len(security._VERIFIED) <= 3
+
+
+def test_revocations_void_older_tokens_and_forget_what_has_expired():
+    from services.core.accounts.security import Revocations
+
+    revocations = Revocations()
+    caller = replace(CALLER, issued_at=100.0, session_id="s1")
+    assert not revocations.rejects(caller)
+    revocations.revoke_principal(caller.principal, 150.0)
+    assert revocations.rejects(caller)
+    assert not revocations.rejects(replace(caller, issued_at=151.0, session_id="s2"))
+    revocations.revoke_session("s2", 160.0)
+    assert revocations.rejects(replace(caller, issued_at=170.0, session_id="s2"))
+    revocations.forget_before(155.0)  # the principal's cutoff is older than any live token
+    assert not revocations.rejects(caller) and revocations.rejects(replace(caller, issued_at=170.0, session_id="s2"))

@@ -107,19 +107,24 @@ class TokenInvalid(Exception):
 class Revocations:
     """What this process knows to be revoked: login sessions (logout, refresh-token reuse)
     and principals whose tokens issued before a moment are void (password, role or scope
-    change, deactivation, a client's rotation or revocation)."""
+    change, deactivation, a client's rotation or revocation). Entries older than the
+    longest token lifetime are forgotten: every token they could void has expired."""
 
     def __init__(self) -> None:
-        self.sessions: set[str] = set()
+        self.sessions: dict[str, float] = {}
         self.not_before: dict[str, float] = {}
         self.synced_until: float = 0.0
 
-    def revoke_session(self, session_id: str) -> None:
-        self.sessions.add(session_id)
+    def revoke_session(self, session_id: str, at: float | None = None) -> None:
+        self.sessions.setdefault(session_id, time.time() if at is None else at)
 
     def revoke_principal(self, principal: str, at: float) -> None:
         if at > self.not_before.get(principal, 0.0):
             self.not_before[principal] = at
+
+    def forget_before(self, moment: float) -> None:
+        self.sessions = {k: v for k, v in self.sessions.items() if v >= moment}
+        self.not_before = {k: v for k, v in self.not_before.items() if v >= moment}
 
     def rejects(self, caller: Caller) -> bool:
         if caller.session_id is not None and caller.session_id in self.sessions:

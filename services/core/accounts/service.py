@@ -174,17 +174,22 @@ async def revoke_principal(session: AsyncSession, principal: str, revocations: R
     revocations.revoke_principal(principal, moment.timestamp())
 
 
-async def sync_revocations(session: AsyncSession, revocations: Revocations) -> None:
-    """Learn what other processes revoked since the last call (by database time)."""
-    db_now = (await session.execute(text("SELECT extract(epoch FROM now())"))).scalar_one()
-    since = datetime.fromtimestamp(revocations.synced_until - 2.0).astimezone()
-    for (sid,) in await session.execute(select(LoginSession.id).where(LoginSession.revoked_at >= since)):
-        revocations.revoke_session(sid)
+async def sync_revocations(session: AsyncSession, revocations: Revocations, settings: Settings) -> None:
+    """Learn what other processes revoked since the last call (by database time). Only
+    revocations younger than the longest token lifetime matter."""
+    db_now = float((await session.execute(text("SELECT extract(epoch FROM now())"))).scalar_one())
+    horizon = db_now - 60 * max(settings.auth.access_token_minutes, settings.auth.client_token_minutes) - 60
+    since = datetime.fromtimestamp(max(revocations.synced_until - 2.0, horizon)).astimezone()
+    rows = await session.execute(select(LoginSession.id, LoginSession.revoked_at)
+                                 .where(LoginSession.revoked_at >= since))
+    for sid, revoked_at in rows:
+        revocations.revoke_session(sid, revoked_at.timestamp())
     rows = await session.execute(select(PrincipalRevocation.principal, PrincipalRevocation.not_before)
                                  .where(PrincipalRevocation.updated_at >= since))
     for principal, not_before in rows:
         revocations.revoke_principal(principal, not_before.timestamp())
-    revocations.synced_until = float(db_now)
+    revocations.forget_before(horizon)
+    revocations.synced_until = db_now
 
 
 # ---- second factor ----------------------------------------------------------------------
