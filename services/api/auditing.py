@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import ipaddress
 import logging
 import re
@@ -212,13 +213,17 @@ class ReadAuditBuffer:
                 log.exception("could not write sensitive-read events; will retry")
 
 
-def _address(request: Request) -> str | None:
-    if not request.client:
-        return None
+@functools.lru_cache(maxsize=4096)
+def _valid_address(host: str) -> str | None:
     try:
-        return str(ipaddress.ip_address(request.client.host))
+        return str(ipaddress.ip_address(host))
     except ValueError:
         return None
+
+
+def _address(request: Request) -> str | None:
+    client = request.scope.get("client")
+    return _valid_address(client[0]) if client else None
 
 
 async def record_sensitive_read(request: Request, caller, action: str, object_type: str, object_id: Any,
