@@ -231,6 +231,19 @@ async def _with_engine(settings, work):
         await engine.dispose()
 
 
+def cmd_grant_app(args) -> int:
+    from services.core.grants import grant_application_role
+
+    settings = _settings()
+    try:
+        asyncio.run(_with_engine(settings, lambda engine: grant_application_role(engine, args.role)))
+    except ValueError as exc:
+        print(f"guardline: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.role} may now read and write the data, append to audit_log and nothing more")
+    return 0
+
+
 def cmd_audit_verify(args) -> int:
     from services.core.audit.chain import parse_head, verify_database
 
@@ -317,6 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="one pass, print its status and exit")
     p.add_argument("--interval", type=float, default=3600.0)
     p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser("grant-app", help="as the tables' owner: give the application role its privileges "
+                                         "(data read/write, audit_log append-only, no DDL)")
+    p.add_argument("role", help="the role the API and the worker connect as")
+    p.set_defaults(func=cmd_grant_app)
 
     audit = sub.add_parser("audit", help="check the audit trail's hash chain, purge old audit rows")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)

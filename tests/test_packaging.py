@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_compose_runs_postgres16_api_and_sync():
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text(encoding="utf-8"))
     services = compose["services"]
-    assert set(services) == {"db", "api", "sync"}
+    assert set(services) == {"db", "migrate", "api", "sync"}
     assert services["db"]["image"] == "postgres:16"
     assert "healthcheck" in services["db"]
     for name in ("api", "sync"):
@@ -21,6 +21,13 @@ def test_compose_runs_postgres16_api_and_sync():
                        "GUARDLINE_DATA_PROTECTION__ENCRYPTION_KEYS", "GUARDLINE_DATA_PROTECTION__ACTIVE_KEY"):
             assert ":?" in env[secret], secret
         assert services[name]["depends_on"]["db"]["condition"] == "service_healthy"
+    # The tables' owner migrates; the API and the worker connect as the application role.
+    assert "guardline_owner:" in services["migrate"]["environment"]["GUARDLINE_DATABASE_URL"]
+    assert "guardline grant-app guardline_app" in services["migrate"]["command"][-1]
+    for name in ("api", "sync"):
+        assert "guardline_app:" in services[name]["environment"]["GUARDLINE_DATABASE_URL"]
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert (ROOT / "deploy/postgres/10-application-role.sh").exists()
     assert services["api"]["command"][:2] == ["guardline", "serve"]
     assert services["sync"]["command"][:2] == ["guardline", "sync"]
 
