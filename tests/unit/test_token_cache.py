@@ -98,3 +98,19 @@ def test_revocations_void_older_tokens_and_forget_what_has_expired():
     assert revocations.rejects(replace(caller, issued_at=170.0, session_id="s2"))
     revocations.forget_before(155.0)  # the principal's cutoff is older than any live token
     assert not revocations.rejects(caller) and revocations.rejects(replace(caller, issued_at=170.0, session_id="s2"))
+
+
+def test_a_fresh_token_is_valid_at_once_whatever_the_fraction_of_its_second(monkeypatch):
+    """iat is kept in milliseconds, rounded down: a token read in the same millisecond it was
+    issued, or a moment later, is never "not yet valid"."""
+    settings = _settings()
+    for fraction in (0.0004, 0.0005, 0.0006, 0.9996, 0.9999):
+        moment = 1_800_000_000 + fraction
+        monkeypatch.setattr(security.time, "time", lambda: moment)
+        token, _ = issue_token(settings, CALLER)
+        issued = jwt.decode(token, options={"verify_signature": False})["iat"]
+        assert issued <= moment
+    monkeypatch.undo()
+    for _ in range(200):
+        token, _ = issue_token(settings, CALLER)
+        read_token(settings, token)

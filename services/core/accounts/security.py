@@ -9,6 +9,7 @@ process and within ``auth.revocation_poll_seconds`` in every other one.
 from __future__ import annotations
 
 import hashlib
+import math
 import hmac
 import secrets
 import time
@@ -88,7 +89,8 @@ def issue_token(settings: Settings, caller: Caller) -> tuple[str, int]:
         "name": caller.username,
         "role": caller.role.value,
         "scope_prefix": caller.region_prefix,
-        "iat": round(now, 3),
+        # Milliseconds, rounded down: a token is never "issued" after the moment it is read.
+        "iat": math.floor(now * 1000) / 1000,
         "exp": int(now) + ttl,
         "jti": uuid.uuid4().hex,
     }
@@ -98,6 +100,10 @@ def issue_token(settings: Settings, caller: Caller) -> tuple[str, int]:
         claims["perms"] = sorted(p.value for p in caller.granted)
     token = jwt.encode(claims, settings.auth.secret_key.get_secret_value(), algorithm=settings.auth.algorithm)
     return token, ttl
+
+
+# Clocks of several API hosts differ a little; a token is not refused for that.
+CLOCK_LEEWAY_SECONDS = 5
 
 
 class TokenInvalid(Exception):
@@ -165,6 +171,7 @@ def _verify(settings: Settings, token: str) -> tuple[Caller, int]:
             settings.auth.secret_key.get_secret_value(),
             algorithms=[settings.auth.algorithm],
             issuer=settings.auth.issuer,
+            leeway=CLOCK_LEEWAY_SECONDS,
             options={"require": ["exp", "sub", "iss", "iat"]},
         )
         kind, _, ident = str(claims["sub"]).partition(":")
