@@ -55,7 +55,20 @@ from tests.factories import COUNTY, OTHER_COUNTY_VILLAGE, VILLAGE, VILLAGE_2, id
 EXAMPLES = int(os.environ.get("GUARDLINE_FUZZ_EXAMPLES", "6"))
 RANDOM = os.environ.get("GUARDLINE_FUZZ_RANDOM", "") not in ("", "0")
 
-ROLES = (  # every role, at the level it usually works at
+SYSTEM_CLIENT = "system client"  # a department system's client-credentials token (its own permissions)
+
+
+def _system_client(settings) -> dict:
+    from services.core.accounts.roles import CLIENT_GRANTABLE, Role
+    from services.core.accounts.security import Caller, issue_token
+
+    caller = Caller(None, "fuzz.department", Role.department_system, "529901", client_id=424242,
+                    granted=CLIENT_GRANTABLE)
+    return {"Authorization": f"Bearer {issue_token(settings, caller)[0]}"}
+
+
+ROLES = (  # every role, at the level it usually works at, and a system client
+    SYSTEM_CLIENT,
     "county_staff.county",
     "county_approver.county",
     "township_staff.township",
@@ -290,7 +303,7 @@ def test_fuzz_reaches_every_operation():
 
 
 @pytest.mark.parametrize("operation_id", list(_params()))
-async def test_schemathesis(operation_id, client, db, auth):
+async def test_schemathesis(operation_id, client, db, auth, settings):
     world = await make_world(client, auth)
     values = pools(world)
     loop = asyncio.get_running_loop()
@@ -308,7 +321,7 @@ async def test_schemathesis(operation_id, client, db, auth):
     findings: list[Finding] = []
     operation = OPERATIONS[operation_id]
     for role in ROLES:
-        token = auth(role) if role else {}
+        token = _system_client(settings) if role == SYSTEM_CLIENT else auth(role) if role else {}
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             findings += await asyncio.to_thread(fuzz, operation, role, token, values, send, mode)
     findings = _dedupe(findings)
@@ -393,4 +406,5 @@ async def test_values_the_database_cannot_hold_are_422(client, auth, db):
 def test_every_role_is_fuzzed():
     from services.core.accounts.roles import Role
 
-    assert {r.split(".")[0] for r in ROLES if r} == {r.value for r in Role}
+    assert {r.split(".")[0] for r in ROLES if r and r != SYSTEM_CLIENT} == {r.value for r in Role}
+    assert SYSTEM_CLIENT in ROLES
