@@ -444,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
         bare_config.write_text(json.dumps({
             "dsn": plain_dsn(url),
             "id_hash_key": settings.data_protection.id_hash_key.get_secret_value(),
+            "encryption_keys": {k: v.get_secret_value() for k, v in settings.data_protection.encryption_keys.items()},
+            "active_key": settings.data_protection.active_key,
             # Same pool size and session settings as the API's read pool.
             "pool_min": pool_size,
             "pool_max": pool_size,

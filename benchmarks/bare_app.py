@@ -2,8 +2,9 @@
 
 It runs the very SQL text our API runs (compiled from the service's statements by the
 parent process and handed over in the JSON file named by ``GUARDLINE_BENCH_BARE_CONFIG``),
-with the same parameter values, and returns PostgreSQL's JSON document as the body with an
-ETag, or 404 when there is no row.
+with the same parameter values, and returns PostgreSQL's JSON document with the decrypted
+health details added (as for a role that may see them) as the body with an ETag, or 404
+when there is no row.
 
 Run: ``python -m uvicorn benchmarks.bare_app:app --loop uvloop --http httptools``.
 """
@@ -20,12 +21,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from services.core.crypto import Keyring, decode_key
+from services.core.households.sensitive import household_with_health, person_with_health
 from services.core.idnumber import keyed_hash
 
 CONFIG_ENV = "GUARDLINE_BENCH_BARE_CONFIG"
 
 _config = orjson.loads(Path(os.environ[CONFIG_ENV]).read_bytes())
 _key: bytes = _config["id_hash_key"].encode()
+# The caller of the benchmark may see health details: they are decrypted and added to the
+# document, as our API does for such a role.
+_keyring = Keyring({kid: decode_key(kid, secret) for kid, secret in _config["encryption_keys"].items()},
+                   _config["active_key"])
 
 _HOUSEHOLD_SQL: str = _config["household"]["sql"]
 _HOUSEHOLD_PARAMS: list = _config["household"]["params"]
@@ -75,7 +82,7 @@ async def household(request: Request) -> Response:
         row = await conn.fetchrow(_HOUSEHOLD_SQL, *params)
     if row is None:
         return Response(_NOT_FOUND, status_code=404, media_type="application/problem+json")
-    return Response(row[1], media_type="application/json",
+    return Response(household_with_health(row[1], row[2], _keyring), media_type="application/json",
                     headers={"ETag": f'"household-{household_id}-v{row[0]}"'})
 
 
@@ -91,7 +98,8 @@ async def lookup(request: Request) -> Response:
         row = await conn.fetchrow(_LOOKUP_SQL, *params)
     if row is None:
         return Response(_NOT_FOUND, status_code=404, media_type="application/problem+json")
-    return Response(row[2], media_type="application/json", headers={"ETag": f'"person-{row[1]}-v{row[0]}"'})
+    return Response(person_with_health(row[2], row[3], _keyring), media_type="application/json",
+                    headers={"ETag": f'"person-{row[1]}-v{row[0]}"'})
 
 
 app = Starlette(

@@ -74,6 +74,28 @@ def protected_id_fields(keyring: Keyring, hash_key: bytes, number: str) -> dict[
     }
 
 
+# ---- in responses ---------------------------------------------------------------------------
+# The reads build their JSON in PostgreSQL without health details and fetch the blobs
+# alongside; for a caller who may see them they are decrypted and added here.
+
+def household_with_health(document: str, blobs: list[bytes | None] | None, keyring: Keyring) -> bytes:
+    """The household document with each member's health details added (``blobs`` in the
+    order of the members)."""
+    doc = orjson.loads(document)
+    members = doc["members"]
+    if len(members) != len(blobs or ()):
+        raise RuntimeError("members and their health details differ in number")
+    for member, blob in zip(members, blobs or ()):
+        member.update(health_json(keyring, blob))
+    return orjson.dumps(doc)
+
+
+def person_with_health(document: str, blob: bytes | None, keyring: Keyring) -> bytes:
+    doc = orjson.loads(document)
+    doc.update(health_json(keyring, blob))
+    return orjson.dumps(doc)
+
+
 # ---- on a Person row --------------------------------------------------------------------
 
 def health_of(person, keyring: Keyring) -> HealthDetails:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
 from sqlalchemy import BigInteger, LargeBinary, String, and_, bindparam, case, cast, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,7 +49,7 @@ def _person_json(p=Person):
     """JSON of one person, built by PostgreSQL so a read needs no per-row Python work.
 
     Without the health details: they are encrypted, and only some roles may see them
-    (``with_health``). The ID number is the stored masked form."""
+    (``sensitive.household_with_health``). The ID number is the stored masked form."""
     return func.json_build_object(
         "id", p.id, "id_number", p.id_masked, "name", p.name, "sex", p.sex,
         "birth_date", p.birth_date, "household_id", p.household_id, "region_code", p.region_code,
@@ -118,23 +117,6 @@ HOUSEHOLD_DETAIL_MASKED = ScopedRead(
     household_detail_statement(bindparam("household_id", type_=BigInteger), health_flags=False), "household_id")
 
 
-def household_with_health(document: str, blobs: list[bytes | None] | None, keyring: Keyring) -> bytes:
-    """The household document with each member's decrypted health details added."""
-    doc = orjson.loads(document)
-    members = doc["members"]
-    if len(members) != len(blobs or ()):
-        raise RuntimeError("members and their health details differ in number")
-    for member, blob in zip(members, blobs or ()):
-        member.update(sensitive.health_json(keyring, blob))
-    return orjson.dumps(doc)
-
-
-def person_with_health(document: str, blob: bytes | None, keyring: Keyring) -> bytes:
-    doc = orjson.loads(document)
-    doc.update(sensitive.health_json(keyring, blob))
-    return orjson.dumps(doc)
-
-
 async def household_detail(source, household_id: int, health: Keyring | None = None) -> tuple[int, str | bytes]:
     """(version, JSON document) of a household and its members. The health details are
     decrypted and included only when ``health`` (the keyring) is given: the caller's role
@@ -145,7 +127,7 @@ async def household_detail(source, household_id: int, health: Keyring | None = N
         raise NotFound("household_not_found", field="household_id", id=household_id)
     if health is None:
         return row[0], row[1]
-    return row[0], household_with_health(row[1], row[2], health)
+    return row[0], sensitive.household_with_health(row[1], row[2], health)
 
 
 def person_lookup_statement(id_hash):
@@ -169,7 +151,7 @@ async def person_by_id_number(source, number: str, key: bytes, health: Keyring |
         raise NotFound("person_id_number_not_found", field="id_number")
     if health is None:
         return row[0], row[1], row[2]
-    return row[0], row[1], person_with_health(row[2], row[3], health)
+    return row[0], row[1], sensitive.person_with_health(row[2], row[3], health)
 
 
 async def person_json(session: AsyncSession, person_id: int, health: Keyring | None = None
@@ -179,7 +161,7 @@ async def person_json(session: AsyncSession, person_id: int, health: Keyring | N
         raise NotFound("person_not_found", field="person_id", id=person_id)
     if health is None:
         return row[0], row[1]
-    return row[0], person_with_health(row[1], row[2], health)
+    return row[0], sensitive.person_with_health(row[1], row[2], health)
 
 
 def summary_columns(health: bool) -> tuple:
