@@ -114,7 +114,7 @@ class RolledBackDatabase(Database):
         raw = await self.connection.get_raw_connection()
         return await raw.driver_connection.fetchrow(sql, *args)
 
-    async def fetch_rows(self, sql: str, args: list):
+    async def fetch_rows(self, sql: str, args: list, *, wait_for_disk: bool = True):
         raw = await self.connection.get_raw_connection()
         return await raw.driver_connection.fetch(sql, *args)
 

@@ -180,25 +180,35 @@ async def record_failed_write(request: Request, status: int, code: str) -> None:
 # ---- sensitive reads ----------------------------------------------------------------------
 
 class ReadAuditBuffer:
-    """Sensitive-read events written in batches (``audit.read_flush_ms``)."""
+    """Sensitive-read events written in batches (``audit.read_flush_ms``). Their commits do
+    not wait for the disk (the window a crash may lose is the buffer's anyway), so the
+    audit chain keeps up with busy reads. When events still pile up faster than they are
+    written, the readers wait for a flush instead of the buffer growing without end."""
 
-    def __init__(self, database, flush_ms: int, max_batch: int = 500):
+    def __init__(self, database, flush_ms: int, max_batch: int = 500, high_water: int = 20_000):
         self.database = database
         self.interval = flush_ms / 1000
         self.max_batch = max_batch
+        self.high_water = high_water
         self.pending: list[AuditRecord | dict] = []
         self.wake = asyncio.Event()
+        self._lock = asyncio.Lock()
 
     def add(self, event: AuditRecord | dict) -> None:
         self.pending.append(event)
         if len(self.pending) >= self.max_batch:
             self.wake.set()
 
+    @property
+    def backed_up(self) -> bool:
+        return len(self.pending) >= self.high_water
+
     async def flush(self) -> None:
-        while self.pending:
-            batch = self.pending[: self.max_batch]
-            await self.database.fetch_rows(INSERT_ROWS_SQL, [rows_json(batch)])
-            del self.pending[: len(batch)]  # only once written: a failed batch stays for the next try
+        async with self._lock:  # one writer at a time: a batch is removed only once written
+            while self.pending:
+                batch = self.pending[: self.max_batch]
+                await self.database.fetch_rows(INSERT_ROWS_SQL, [rows_json(batch)], wait_for_disk=False)
+                del self.pending[: len(batch)]  # a failed batch stays for the next try
 
     async def run(self) -> None:
         while True:
@@ -252,3 +262,5 @@ async def write_reads(request: Request, rows: list[dict]) -> None:
             buffer.add(row)
         else:
             await record_now(request.app.state.db, row)
+    if buffer is not None and buffer.backed_up:
+        await buffer.flush()  # back-pressure: this reader waits rather than the buffer growing

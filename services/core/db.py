@@ -123,12 +123,18 @@ class Database:
         async with pool.acquire() as connection:
             return await connection.fetchrow(sql, *args)
 
-    async def fetch_rows(self, sql: str, args: list):
+    async def fetch_rows(self, sql: str, args: list, *, wait_for_disk: bool = True):
         """Run one statement on the read pool's connections, in a transaction of its own
-        (used for batches of audit events, which must not wait for an ORM session)."""
+        (used for batches of audit events, which must not wait for an ORM session).
+        Without ``wait_for_disk`` the commit does not wait for the WAL flush: a crash of the
+        database may lose the last moment of such statements, never part of one."""
         pool = self._read_pool or await self.read_pool()
         async with pool.acquire() as connection:
-            return await connection.fetch(sql, *args)
+            if wait_for_disk:
+                return await connection.fetch(sql, *args)
+            async with connection.transaction():
+                await connection.execute("SET LOCAL synchronous_commit = off")
+                return await connection.fetch(sql, *args)
 
     async def read_pool(self):
         """The asyncpg pool of the hot reads (with the engine's session settings). If

@@ -123,11 +123,11 @@ async def test_the_read_buffer_writes_in_order_and_keeps_a_batch_that_failed(db,
         def __init__(self):
             self.calls = 0
 
-        async def fetch_rows(self, sql, args):
+        async def fetch_rows(self, sql, args, **options):
             self.calls += 1
             if self.calls == 1:
                 raise ConnectionError("database restarting")
-            return await db.fetch_rows(sql, args)
+            return await db.fetch_rows(sql, args, **options)
 
     flaky = Flaky()
     buffer = ReadAuditBuffer(flaky, flush_ms=200, max_batch=2)
@@ -152,3 +152,20 @@ async def test_reading_the_audit_trail_is_itself_recorded(client, auth, session,
     [event] = await _events(session, r)
     assert (event.action, event.actor, event.detail["filters"]) == (
         "audit.read", f"user:{user_ids['auditor.county']}", {"action": "auth.login"})
+
+
+async def test_concurrent_flushes_write_each_event_once_and_a_full_buffer_says_so(db, session):
+    import asyncio
+
+    from services.api.auditing import ReadAuditBuffer
+
+    buffer = ReadAuditBuffer(db, flush_ms=200, max_batch=2, high_water=4)
+    for n in range(5):
+        buffer.add({"action": "person.read_health", "result": "success", "object_id": str(n),
+                    "request_id": "concurrent-test"})
+    assert buffer.backed_up
+    await asyncio.gather(buffer.flush(), buffer.flush(), buffer.flush())
+    assert not buffer.backed_up and buffer.pending == []
+    rows = await session.execute(select(AuditEvent.object_id).where(AuditEvent.request_id == "concurrent-test")
+                                 .order_by(AuditEvent.id))
+    assert [r for (r,) in rows] == ["0", "1", "2", "3", "4"]
