@@ -90,13 +90,18 @@ async def _deny(request: Request, caller: Caller) -> None:
     raise Forbidden("forbidden")
 
 
-async def authorized(request: Request, security_scopes: SecurityScopes, token: Token) -> Caller:
+async def _holding(request: Request, scopes: SecurityScopes, token: str | None) -> Caller:
+    """The caller, who must hold every scope (403, or 404 for a path object out of scope)."""
     caller = caller_of(request, token)
     permissions = caller.permissions
-    for scope in security_scopes.scopes:
+    for scope in scopes.scopes:
         if scope not in permissions:
             await _deny(request, caller)
     return caller
+
+
+async def authorized(request: Request, security_scopes: SecurityScopes, token: Token) -> Caller:
+    return await _holding(request, security_scopes, token)
 
 
 def Allowed(*permissions: Permission) -> Any:  # noqa: N802 (reads as a type in signatures)
@@ -148,11 +153,7 @@ Session = Annotated[AsyncSession, Depends(scoped_session)]
 async def scoped_reader(request: Request, security_scopes: SecurityScopes, token: Token) -> Reader:
     """For the hottest reads: no session; the caller (with the permissions the route
     declares) and its region prefix."""
-    caller = caller_of(request, token)
-    permissions = caller.permissions
-    for scope in security_scopes.scopes:
-        if scope not in permissions:
-            await _deny(request, caller)
+    caller = await _holding(request, security_scopes, token)
     return Reader(request.app.state.db, caller.region_prefix, caller, health_keyring(request, caller))
 
 
