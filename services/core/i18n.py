@@ -41,8 +41,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "own_account": ("You cannot change your own role, scope or status.", "不能修改自己的角色、管辖范围或状态。"),
     "client_revoked": ("This system client has been revoked.", "该接入系统已停用。"),
     "permission_not_grantable": (
-        "System clients may only be given: persons:lookup, registry:read.",
-        "接入系统只能被授予 persons:lookup、registry:read 权限。",
+        "System clients may only be given: persons:lookup, registry:read, clues:report.",
+        "接入系统只能被授予 persons:lookup、registry:read、clues:report 权限。",
     ),
     "forbidden": ("Your role may not do this.", "您的角色无权执行此操作。"),
     "not_found": ("Not found.", "未找到。"),

@@ -7,11 +7,16 @@ from services.core.guarantees.models import GuaranteeChange, HouseholdGuarantees
 from services.core.accounts.models import User
 from services.core.idempotency import IdempotencyRecord
 from services.core.audit.models import AuditEvent
+from services.core.monitoring.models import (
+    CalendarDay, CalendarYear, CaseTransition, ClueReport, IncomeLine, Measure, MonitoringCase, MonitoringPolicyRow,
+    RiskClue, Visit,
+)
 
 metadata = Base.metadata
 
 __all__ = [
     "Base", "metadata", "Region", "Household", "HouseholdEvent", "Membership", "Person", "IncomeRecord",
     "IncomeYear", "GuaranteeChange", "HouseholdGuarantees", "User", "IdempotencyRecord",
-    "AuditEvent",
+    "AuditEvent", "CalendarDay", "CalendarYear", "CaseTransition", "ClueReport", "IncomeLine", "Measure",
+    "MonitoringCase", "MonitoringPolicyRow", "RiskClue", "Visit",
 ]

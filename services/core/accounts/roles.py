@@ -36,6 +36,16 @@ class Permission(StrEnum):
     audit_read = "audit:read"
     users_admin = "users:admin"
     clients_admin = "clients:admin"
+    monitoring_read = "monitoring:read"  # clues, cases, measures, visits, deadlines, statistics
+    clues_report = "clues:report"  # report a risk clue (any of the three channels)
+    clues_handle = "clues:handle"  # dismiss a clue or turn it into a case
+    cases_verify = "cases:verify"  # record the household verification visit (入户核实)
+    cases_village_review = "cases:village-review"  # village democratic review and public notice
+    cases_township_review = "cases:township-review"  # 乡镇审核
+    cases_approve = "cases:approve"  # county approval of identification and of elimination; termination
+    cases_assist = "cases:assist"  # measures, visits, proposing risk elimination
+    cases_assign = "cases:assign"  # name a case's assistance cadre
+    policy_write = "policy:write"  # income lines and the monitoring policy's figures
 
 
 DESCRIPTIONS: dict[Permission, str] = {
@@ -49,32 +59,52 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.audit_read: "Query the audit trail 查询审计日志",
     Permission.users_admin: "Manage user accounts and roles 管理用户和角色",
     Permission.clients_admin: "Manage system clients 管理系统接入方",
+    Permission.monitoring_read: "Read risk clues, monitoring cases, measures, visits and statistics 查看监测帮扶信息",
+    Permission.clues_report: "Report a risk clue 上报风险线索",
+    Permission.clues_handle: "Dismiss a clue or open a case from it 处理风险线索",
+    Permission.cases_verify: "Record the household verification visit 入户核实",
+    Permission.cases_village_review: "Village democratic review and public notice 村级民主评议和公示",
+    Permission.cases_township_review: "Township review 乡镇审核",
+    Permission.cases_approve: "County approval of identification and risk elimination 县级审批",
+    Permission.cases_assist: "Record measures and visits, propose risk elimination 落实帮扶措施、走访",
+    Permission.cases_assign: "Name a case's assistance cadre 明确帮扶责任人",
+    Permission.policy_write: "Set income lines and the monitoring policy's figures 设置监测标准和政策参数",
 }
 
 _READ = {Permission.registry_read, Permission.persons_lookup}
 _FIELD_WRITE = {Permission.households_write, Permission.income_write, Permission.guarantees_write}
+_FIELD_MONITORING = {Permission.monitoring_read, Permission.clues_report, Permission.cases_verify,
+                     Permission.cases_assist}
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     role: frozenset(perms)
     for role, perms in {
-        Role.grid_worker: _READ | _FIELD_WRITE | {Permission.registry_health},
-        Role.assistance_cadre: _READ | {Permission.registry_health, Permission.income_write,
-                                        Permission.guarantees_write},
-        Role.village_staff: _READ | _FIELD_WRITE | {Permission.registry_health, Permission.registry_unmask},
-        Role.township_staff: _READ | _FIELD_WRITE | {Permission.registry_health, Permission.registry_unmask},
-        Role.county_staff: _READ | _FIELD_WRITE | {Permission.registry_health, Permission.registry_unmask},
-        Role.county_approver: _READ | {Permission.registry_health},
+        Role.grid_worker: _READ | _FIELD_WRITE | _FIELD_MONITORING | {Permission.registry_health},
+        Role.assistance_cadre: _READ | _FIELD_MONITORING | {Permission.registry_health, Permission.income_write,
+                                                            Permission.guarantees_write},
+        Role.village_staff: _READ | _FIELD_WRITE | _FIELD_MONITORING | {
+            Permission.registry_health, Permission.registry_unmask, Permission.clues_handle,
+            Permission.cases_village_review},
+        Role.township_staff: _READ | _FIELD_WRITE | _FIELD_MONITORING | {
+            Permission.registry_health, Permission.registry_unmask, Permission.clues_handle,
+            Permission.cases_township_review, Permission.cases_assign},
+        Role.county_staff: _READ | _FIELD_WRITE | _FIELD_MONITORING | {
+            Permission.registry_health, Permission.registry_unmask, Permission.clues_handle,
+            Permission.cases_assign, Permission.policy_write},
+        Role.county_approver: _READ | {Permission.registry_health, Permission.monitoring_read,
+                                       Permission.cases_approve},
         # A department system's own permissions are set per client (see CLIENT_GRANTABLE);
         # this is what a user account of that role (if any) gets.
-        Role.department_system: {Permission.persons_lookup},
-        Role.auditor: {Permission.registry_read, Permission.audit_read},
+        Role.department_system: {Permission.persons_lookup, Permission.clues_report},
+        Role.auditor: {Permission.registry_read, Permission.audit_read, Permission.monitoring_read},
         # Separation of duties (等保 三权分立): the administrator manages accounts, not people's data.
         Role.admin: {Permission.users_admin, Permission.clients_admin},
     }.items()
 }
 
 # What a system client may be given. Never administration, audit or unmasking.
-CLIENT_GRANTABLE: frozenset[Permission] = frozenset({Permission.persons_lookup, Permission.registry_read})
+CLIENT_GRANTABLE: frozenset[Permission] = frozenset({Permission.persons_lookup, Permission.registry_read,
+                                                     Permission.clues_report})
 
 def allows(role: Role, permission: Permission) -> bool:
     return permission in PERMISSIONS[role]

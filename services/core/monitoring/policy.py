@@ -1,0 +1,85 @@
+"""The monitoring policy's figures: deadlines and the conditions of risk elimination.
+
+Every figure is a setting per year and region (DOMAIN.md: "configuration, not code").
+The defaults below are the figures of the seeds; table ``monitoring_policies`` holds
+overrides, each for a region prefix ("" = everywhere) from a year on. For a case in region
+R and year Y, the overrides of every prefix of R with a year ≤ Y apply, the wider region
+first and the older year first, so a village's or county's own rule wins over the
+province's, and a later year over an earlier one of the same region.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.core.households.enums import LabourCapacity
+from services.core.monitoring.enums import VisitMode
+from services.core.workdays import DayUnit
+
+
+class MonitoringPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # From the first risk clue to the county's identification decision [004 §17].
+    identification_days: int = Field(15, ge=1, le=180)
+    identification_unit: DayUnit = DayUnit.calendar
+    # Village public notice, at least [004 §17]; a notice cannot end earlier.
+    notice_min_days: int = Field(5, ge=1, le=60)
+    notice_unit: DayUnit = DayUnit.calendar
+    # Self-declarations (e.g. through an app) accepted by the township within (one
+    # county's rule: 2 days).
+    self_declaration_acceptance_days: int = Field(2, ge=1, le=60)
+    self_declaration_acceptance_unit: DayUnit = DayUnit.calendar
+    # An assistance cadre and a one-household-one-plan after identification [004 §17].
+    plan_days: int = Field(10, ge=1, le=90)
+    plan_unit: DayUnit = DayUnit.working
+    # At least this many visits in each calendar month while assisting [004 §17] …
+    visits_per_month: int = Field(1, ge=0, le=31)
+    # … counting visits made in these ways.
+    visit_modes_counted: list[VisitMode] = Field(default_factory=lambda: [VisitMode.in_person], min_length=1)
+    # Risk elimination [000, 002, 003]: identified at least this long …
+    elimination_min_months: int = Field(6, ge=0, le=60)
+    # … at least this many measures completed …
+    elimination_min_completed_measures: int = Field(1, ge=0, le=20)
+    # … income above the year's line in each of the last completed quarters (quarterly
+    # per-capita net income × 4 against the yearly line) …
+    elimination_income_quarters: int = Field(2, ge=0, le=8)
+    # … the three guarantees and safe water secured …
+    elimination_requires_guarantees: bool = True
+    # … and someone in the household able to work (otherwise it stays under social
+    # protection and is not marked eliminated).
+    elimination_requires_labour: bool = True
+    labour_capacities_able: list[LabourCapacity] = Field(
+        default_factory=lambda: [LabourCapacity.skilled, LabourCapacity.ordinary, LabourCapacity.weak], min_length=1
+    )
+
+
+FIELDS = frozenset(MonitoringPolicy.model_fields)
+
+
+class PolicyOverride(BaseModel):
+    """One row of ``monitoring_policies`` as the resolver sees it."""
+
+    region_prefix: str
+    year: int
+    values: dict[str, Any]
+
+
+def resolve(overrides: Iterable[PolicyOverride], region_code: str, year: int) -> MonitoringPolicy:
+    """The policy in force for ``region_code`` in ``year``."""
+    applicable = sorted(
+        (o for o in overrides if region_code.startswith(o.region_prefix) and o.year <= year),
+        key=lambda o: (len(o.region_prefix), o.year),
+    )
+    values: dict[str, Any] = {}
+    for override in applicable:
+        values.update(override.values)
+    return MonitoringPolicy.model_validate(values)
+
+
+def check_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Validate an override (only the named fields) and return it normalised."""
+    full = MonitoringPolicy.model_validate(values)
+    return {name: full.model_dump(mode="json")[name] for name in values}
