@@ -167,6 +167,7 @@ def upgrade() -> None:
     sa.Column('next_deadline', sa.Date(), nullable=True),
     sa.Column('next_deadline_kind', sa.Enum('clue_acceptance', 'identification', 'cadre_assignment', 'plan', 'monthly_visit', name='clue_deadline_kind', native_enum=False, create_constraint=True, length=32), nullable=True),
     sa.Column('deadline_provisional', sa.Boolean(), nullable=False),
+    sa.Column('deadline_breaches', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
     sa.Column('case_id', sa.BigInteger(), nullable=True),
     sa.Column('dismissal_reason', sa.Text(), nullable=True),
     sa.Column('handled_by', sa.BigInteger(), nullable=True),

@@ -26,6 +26,7 @@ def problem(
     params: dict[str, Any] | None = None,
     errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> ProblemJSON:
     zh = wants_chinese(request.headers.get("accept-language"))
     # No full ID number ever leaves in an error, whatever the client sent (a number in the
@@ -50,6 +51,8 @@ def problem(
             for e in errors
         ]
         body["field"] = body["errors"][0]["field"]
+    for name, value in (extra or {}).items():
+        body.setdefault(name, value)
     request_id = getattr(request.state, "request_id", None)
     if request_id:
         body["request_id"] = request_id
@@ -128,7 +131,7 @@ def _value_not_storable(exc: BaseException) -> bool:
 def install(app: FastAPI) -> None:
     @app.exception_handler(GuardlineError)
     async def _guardline(request: Request, exc: GuardlineError):
-        return problem(request, exc.status, exc.code, exc.params, exc.errors, exc.headers)
+        return problem(request, exc.status, exc.code, exc.params, exc.errors, exc.headers, exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):

@@ -28,6 +28,7 @@ class GuardlineError(Exception):
         field: str | None = None,
         errors: list[FieldError] | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
         **params: Any,
     ) -> None:
         self.code = code or self.default_code
@@ -35,6 +36,8 @@ class GuardlineError(Exception):
         self.params = params
         self.errors = errors or ([FieldError(field, self.code, params)] if field else [])
         self.headers = headers or {}
+        # Further members of the problem document (e.g. the transitions allowed from here).
+        self.extra = extra or {}
         super().__init__(f"{self.code} {params}")
 
 

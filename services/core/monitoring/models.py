@@ -60,6 +60,8 @@ class RiskClue(RegionScoped, Versioned, Base):
     next_deadline: Mapped[date | None] = mapped_column(Date)
     next_deadline_kind: Mapped[DeadlineKind | None] = mapped_column(str_enum(DeadlineKind, "clue_deadline_kind"))
     deadline_provisional: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # Deadlines met late: [{kind, due, met_on}] — recorded, never corrected.
+    deadline_breaches: Mapped[list] = mapped_column(JSONB, nullable=False, default=list)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("monitoring_cases.id"))
     dismissal_reason: Mapped[str | None] = mapped_column(Text)
     handled_by: Mapped[int | None] = mapped_column(BigInteger)
