@@ -234,7 +234,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "elimination_guarantees_unknown": (
         "The three guarantees and safe water have not been verified.", "“三保障”和饮水安全情况尚未核实。"),
     "elimination_guarantees_insecure": (
-        "Not secured: {items}.", "以下保障未落实：{items}。"),
+        "Not secured or not verified: {items}.", "以下保障未落实或未核实：{items}。"),
     "elimination_no_labour": (
         "Nobody in the household can work: it stays under social protection instead.",
         "家庭无劳动能力成员，应纳入兜底保障，不标注风险消除。",

@@ -154,7 +154,9 @@ async def open_from_clue(session: AsyncSession, rules: Rules, clue: RiskClue, da
     clue's risks instead (one open case per household); a household whose last case was
     eliminated gets a new case linked to it. Returns the case and whether it is new."""
     household = await get_active_household(session, clue.household_id)  # locks the household
-    day = today()
+    day = data.effective_on or today()
+    if day < clue.first_reported_on:
+        raise Unprocessable("effective_before_previous", field="effective_on", previous=clue.first_reported_on.isoformat())
     current = (await session.execute(
         select(MonitoringCase).where(MonitoringCase.household_id == household.id,
                                      MonitoringCase.status.in_(OPEN)).with_for_update())).scalar_one_or_none()
@@ -167,7 +169,8 @@ async def open_from_clue(session: AsyncSession, rules: Rules, clue: RiskClue, da
                                    from_status=current.status, to_status=current.status, comment=data.comment,
                                    attachments=[], details={"clue_id": clue.id, "added": added}, effective_on=day,
                                    actor_user_id=actor.user_id, actor_client_id=actor.client_id))
-        await clue_service.close(session, rules, clue, ClueStatus.converted, actor.user_id, case_id=current.id)
+        await clue_service.close(session, rules, clue, ClueStatus.converted, actor.user_id, case_id=current.id,
+                                 on=day)
         await _track(session, rules, current, before, day)
         return current, False
     previous = (await session.execute(
@@ -184,7 +187,7 @@ async def open_from_clue(session: AsyncSession, rules: Rules, clue: RiskClue, da
                                to_status=case.status, comment=data.comment, attachments=[],
                                details={"clue_id": clue.id, **({"reopened_from": previous} if previous else {})},
                                effective_on=day, actor_user_id=actor.user_id, actor_client_id=actor.client_id))
-    await clue_service.close(session, rules, clue, ClueStatus.converted, actor.user_id, case_id=case.id)
+    await clue_service.close(session, rules, clue, ClueStatus.converted, actor.user_id, case_id=case.id, on=day)
     await _track(session, rules, case, [], day)
     return case, True
 
@@ -196,9 +199,14 @@ def _not_allowed(case: MonitoringCase, action: Action) -> Conflict:
                     extra={"allowed": allowed(case.status)})
 
 
-async def _last_effective(session: AsyncSession, case: MonitoringCase) -> date | None:
-    stmt = select(func.max(CaseTransition.effective_on)).where(CaseTransition.case_id == case.id)
-    return (await session.execute(stmt)).scalar()
+STEP_ACTIONS = frozenset(Action) - {Action.open, Action.add_risks, Action.assign_cadre}
+
+
+async def _last_effective(session: AsyncSession, case: MonitoringCase) -> date:
+    """The day of the case's last step (or of its first clue): a step cannot be earlier."""
+    stmt = select(func.max(CaseTransition.effective_on)).where(CaseTransition.case_id == case.id,
+                                                              CaseTransition.action.in_(STEP_ACTIONS))
+    return (await session.execute(stmt)).scalar() or case.first_clue_on
 
 
 async def elimination_facts(session: AsyncSession, case: MonitoringCase, on: date, rules: Rules) -> EliminationFacts:
@@ -242,7 +250,7 @@ async def take_step(session: AsyncSession, rules: Rules, case: MonitoringCase, a
     before = await pending(session, rules, case)
     day = data.effective_on or today()
     previous = await _last_effective(session, case)
-    if previous is not None and day < previous:
+    if day < previous:
         raise Unprocessable("effective_before_previous", field="effective_on", previous=previous.isoformat())
     policy = rules.policy(case.region_code, day.year)
     details: dict[str, Any] = {"decision": decision.value}

@@ -99,7 +99,7 @@ def _require_open(clue: RiskClue) -> None:
 
 
 async def close(session: AsyncSession, rules: Rules, clue: RiskClue, status: ClueStatus, actor_id: int | None,
-                *, reason: str | None = None, case_id: int | None = None) -> None:
+                *, reason: str | None = None, case_id: int | None = None, on: date | None = None) -> None:
     """Dismiss the clue or mark it converted; a deadline it met late is recorded."""
     _require_open(clue)
     before = await pending(session, rules, clue)
@@ -108,7 +108,7 @@ async def close(session: AsyncSession, rules: Rules, clue: RiskClue, status: Clu
     clue.case_id = case_id
     clue.handled_by = actor_id
     clue.handled_at = now()
-    late = dl.breaches(before, [], today())
+    late = dl.breaches(before, [], on or today())
     if late:
         clue.deadline_breaches = list(clue.deadline_breaches) + late
     store_next(clue, [])

@@ -103,6 +103,12 @@ class ClueDismissal(Input):
 class CaseFromClue(Input):
     case_type: CaseType = Field(description="监测类型")
     comment: Comment | None = None
+    effective_on: date | None = Field(None, description="The day the clue was accepted (default today)")
+
+    @field_validator("effective_on")
+    @classmethod
+    def _past(cls, value):
+        return _not_in_future(value, "effective_on")
 
 
 class ClueReportOut(BaseModel):
