@@ -412,6 +412,7 @@ async def add_measure(session: AsyncSession, rules: Rules, case: MonitoringCase,
         case.plan_on = day
     await _track(session, rules, case, before, day)
     await session.flush()
+    await session.refresh(measure)  # money as stored (two places)
     return measure, True
 
 
@@ -427,6 +428,7 @@ async def update_measure(session: AsyncSession, measure: Measure, data: MeasureU
         if name != "category":
             setattr(measure, name, getattr(data, name))
     await session.flush()
+    await session.refresh(measure)
     return measure
 
 

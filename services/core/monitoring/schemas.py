@@ -55,7 +55,7 @@ def _not_in_future(value: date | None, name: str) -> date | None:
     from services.core.timeutil import today
 
     if value is not None and value > today():
-        raise ValueError(f"date_in_future@{name}")
+        raise ValueError("date_in_future")
     return value
 
 
