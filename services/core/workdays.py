@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 import chinese_calendar
 
@@ -20,8 +21,11 @@ class DayUnit(StrEnum):
     working = "working"  # 工作日
 
 
+@lru_cache(maxsize=8192)
 def _official(day: date) -> bool | None:
-    """True/False from the published schedule, None for a year it does not cover."""
+    """True/False from the published schedule, None for a year it does not cover. Cached:
+    the package scans its whole holiday table on every call (≈ 20 µs), and deadlines ask
+    for the same few hundred days again and again."""
     try:
         return chinese_calendar.is_workday(day)
     except NotImplementedError:

@@ -49,8 +49,18 @@ from services.core.households.enums import (
     Relation,
     Schooling,
 )
+from services.core.demo.monitoring import (
+    LIFTED_SHARE,
+    CaseMaker,
+    Fate,
+    Ids,
+    demo_income_line,
+    draw_fate,
+)
+from services.core.demo.monitoring import Household as CaseHousehold
 from services.core.guarantees.models import Status
 from services.core.idnumber import CHECK_MAP, WEIGHTS
+from services.core.monitoring.enums import RiskType
 
 # ---- row layouts -----------------------------------------------------------------------
 
@@ -188,6 +198,13 @@ class Batch:
     income_records: list[tuple] = field(default_factory=list)
     income_years: list[tuple] = field(default_factory=list)
     guarantees: list[tuple] = field(default_factory=list)
+    # monitoring (column orders: ``monitoring.*_COLUMNS``)
+    monitoring_cases: list[tuple] = field(default_factory=list)
+    risk_clues: list[tuple] = field(default_factory=list)
+    clue_reports: list[tuple] = field(default_factory=list)
+    case_transitions: list[tuple] = field(default_factory=list)
+    assistance_measures: list[tuple] = field(default_factory=list)
+    case_visits: list[tuple] = field(default_factory=list)
 
 
 def _cum(pairs):
@@ -198,6 +215,12 @@ def _cum(pairs):
 
 # Household sizes 1–7 (rural registered households average ≈ 3.4 people).
 _SIZE_VALUES, _SIZE_CUM = _cum(((1, 12), (2, 22), (3, 22), (4, 20), (5, 14), (6, 7), (7, 3)))
+
+
+def placeholder_cadres(villages: Sequence[Village], per_village: int = 3) -> dict[str, tuple[int, ...]]:
+    """User ids standing in for the villages' assistance cadres when the generator runs
+    without a database (the loader passes the ids of real accounts)."""
+    return {v.code: tuple(100_000 + i * per_village + k for k in range(per_village)) for i, v in enumerate(villages)}
 
 
 def villages_from_regions(rows: Sequence[tuple[str, str]]) -> list[Village]:
@@ -216,13 +239,24 @@ STREAMS = 2  # independent generator streams; chunk c comes from stream c % STRE
 @dataclass(frozen=True, slots=True)
 class ChunkPlan:
     """Whole households of one chunk, with the ids they start from. Planning all chunks
-    first lets independent streams (processes) generate chunks with contiguous ids."""
+    first lets independent streams (processes) generate chunks with contiguous ids. Each
+    household's category before any monitoring (``lifted``: formerly poor) and its
+    monitoring history (``fates``, see ``monitoring.draw_fate``) are planned here too, as
+    they fix how many cases, clues, reports and transitions the chunk holds."""
 
     index: int
     sizes: tuple[int, ...]
     first_household_id: int
     first_person_id: int
     first_income_id: int
+    lifted: tuple[bool, ...] = ()
+    fates: tuple[Fate | None, ...] = ()
+    first_case_id: int = 1
+    first_clue_id: int = 1
+    first_report_id: int = 1
+    first_transition_id: int = 1
+    # rows of the chunk: (cases, clues, reports, transitions)
+    monitoring_rows: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     @property
     def persons(self) -> int:
@@ -251,9 +285,20 @@ def plan_chunks(persons: int, *, seed: int, today: date, chunk_persons: int = 50
         size = min(left, _SIZE_VALUES[bisect(_SIZE_CUM, r() * top)])  # only the last one is cut short
         sizes.append(size)
         left -= size
+    # The households' monitoring histories, from a stream of their own (the sizes above
+    # stay what they were).
+    fate_rng = random.Random(f"{seed}/monitoring")
+    fr = fate_rng.random
+    lifted = []
+    fates = []
+    for _ in sizes:
+        was_poor = fr() < LIFTED_SHARE
+        lifted.append(was_poor)
+        fates.append(draw_fate(fr, was_poor))
     per_household = sum(q for q in income_quarters(today) if q)  # income records per household
     plans: list[ChunkPlan] = []
     hid = pid = iid = 1
+    case_id = clue_id = report_id = transition_id = 1
     start = 0
     while start < len(sizes):
         end = start
@@ -261,10 +306,20 @@ def plan_chunks(persons: int, *, seed: int, today: date, chunk_persons: int = 50
         while end < len(sizes) and people + sizes[end] <= chunk_persons:
             people += sizes[end]
             end += 1
-        plans.append(ChunkPlan(len(plans), tuple(sizes[start:end]), hid, pid, iid))
+        rows = [0, 0, 0, 0]
+        for fate in fates[start:end]:
+            if fate is not None:
+                for i, n in enumerate(fate.counts()):
+                    rows[i] += n
+        plans.append(ChunkPlan(len(plans), tuple(sizes[start:end]), hid, pid, iid, tuple(lifted[start:end]),
+                               tuple(fates[start:end]), case_id, clue_id, report_id, transition_id, tuple(rows)))
         hid += end - start
         pid += people
         iid += (end - start) * per_household
+        case_id += rows[0]
+        clue_id += rows[1]
+        report_id += rows[2]
+        transition_id += rows[3]
         start = end
     return plans
 
@@ -285,7 +340,7 @@ class DemoGenerator:
     def __init__(self, villages: Sequence[Village], *, seed: int = 2026, today: date,
                  stream: int = 0, streams: int = STREAMS,
                  address_code: str = "529901", county_name: str = "清溪县",
-                 deduct_eligible_spending: bool = False):
+                 deduct_eligible_spending: bool = False, cadres: dict[str, Sequence[int]] | None = None):
         if not villages:
             raise ValueError("the demo county needs at least one village")
         if not 0 <= stream < streams:
@@ -330,6 +385,14 @@ class DemoGenerator:
         self._streams = streams
         self._slots = len(range(stream, 499, streams))
         self._step = next(k for k in (97, 89, 83, 79, 73, 1) if math.gcd(k, self._slots) == 1)
+        # Monitoring: the assistance cadres (user ids) of each village, and the case maker
+        # drawing from this stream.
+        if cadres is None:
+            cadres = placeholder_cadres(self.villages)
+        self.cadres = {code: tuple(ids) for code, ids in cadres.items()}
+        self.cases = CaseMaker(self.rng, today, self.cadres)
+        self.ids = Ids(1, 1, 1, 1)
+        self.line_last_year = demo_income_line(self.last_year) if self.last_year >= 2021 else 0
 
     # ---- public ------------------------------------------------------------------------
 
@@ -338,13 +401,20 @@ class DemoGenerator:
         self.next_household_id = plan.first_household_id
         self.next_person_id = plan.first_person_id
         self.next_income_id = plan.first_income_id
+        ids = self.ids = Ids(plan.first_case_id, plan.first_clue_id, plan.first_report_id, plan.first_transition_id)
         batch = Batch()
-        for size in plan.sizes:
-            self.household(batch, size)
+        for size, lifted, fate in zip(plan.sizes, plan.lifted, plan.fates, strict=True):
+            self.household(batch, size, lifted, fate)
+        made = (ids.case - plan.first_case_id, ids.clue - plan.first_clue_id, ids.report - plan.first_report_id,
+                ids.transition - plan.first_transition_id)
+        if made != plan.monitoring_rows:
+            raise AssertionError(f"chunk {plan.index}: monitoring rows {made}, planned {plan.monitoring_rows}")
         return batch
 
-    def household(self, batch: Batch, size: int) -> None:
-        """Append one household of ``size`` people to ``batch``."""
+    def household(self, batch: Batch, size: int, lifted: bool | None = None, fate: Fate | None = None) -> None:
+        """Append one household of ``size`` people to ``batch``: formerly poor or not
+        (``lifted``, drawn when not given) before any monitoring, with the monitoring
+        history ``fate``; its category today follows from both."""
         if not 1 <= size <= 7:
             raise ValueError("a household has 1 to 7 members")
         rng = self.rng
@@ -354,14 +424,13 @@ class DemoGenerator:
         hid = self.next_household_id
         self.next_household_id += 1
 
-        x = r()
-        if x < 0.25:
-            category, previous = _LIFTED, None
-        elif x < 0.28:
-            category = _MONITORED
-            previous = _LIFTED if r() < 0.65 else _ORDINARY
+        if lifted is None:
+            lifted = r() < LIFTED_SHARE
+        base = _LIFTED if lifted else _ORDINARY
+        if fate is not None and fate.monitored:
+            category, previous = _MONITORED, base  # 监测户: identified, not yet eliminated
         else:
-            category, previous = _ORDINARY, None
+            category, previous = base, None  # never identified, or eliminated (category restored)
         poor = category != _ORDINARY
         # How much more often illness and disability occur than in ordinary households.
         frailty = 1.0 if not poor else (1.7 if category == _LIFTED else 3.0)
@@ -407,7 +476,9 @@ class DemoGenerator:
             flags.append(_F_ZERO)
 
         # ---- income -------------------------------------------------------------------
-        self._income(batch, hid, village.code, category, people, flags)
+        # A household whose risk was eliminated earns above the line again.
+        steady = fate is not None and fate.eliminated and category != _MONITORED
+        last_pc = self._income(batch, hid, village.code, category, people, flags, steady)
 
         # ---- rows ---------------------------------------------------------------------
         if site is not None:
@@ -434,7 +505,40 @@ class DemoGenerator:
             head.name, size, 1,
         ))
         batch.events.append((hid, hid, region, _CREATED, person_ids, "演示数据：建档登记"))
-        batch.guarantees.append(self._guarantees(hid, region, category, people))
+        guarantees = self._guarantees(hid, region, category, people)
+        batch.guarantees.append(guarantees)
+
+        # ---- monitoring -------------------------------------------------------------------
+        if fate is not None:
+            facts = CaseHousehold(hid, region, village.name, village.township_name, base, head.name, head.phone,
+                                  self._risk_weights(people, guarantees, last_pc, category))
+            self.cases.household(facts, fate, self.ids, batch)
+
+    def _risk_weights(self, people: list["_P"], guarantees: tuple, last_pc: int, category: str) -> list:
+        """The risks a household's facts suggest (with weights), for its clues and cases."""
+        out = []
+        if any(p.health == _SERIOUS for p in people):
+            out.append((RiskType.illness, 3.0))
+        elif any(p.health == _CHRONIC for p in people):
+            out.append((RiskType.illness, 0.8))
+        if any(p.health == _DISABLED for p in people):
+            out.append((RiskType.disability, 2.0))
+        _, _, education, _, housing, water, *_ = guarantees
+        if housing == _AT_RISK:
+            out.append((RiskType.unsafe_housing, 3.0))
+        if water == _AT_RISK:
+            out.append((RiskType.unsafe_water, 3.0))
+        if any(p.schooling == _DROPPED_OUT for p in people):
+            out.append((RiskType.out_of_school, 3.0))
+        if any(p.schooling in (_SENIOR, _VOCATIONAL, _UNIVERSITY) for p in people):
+            out.append((RiskType.schooling_costs, 1.0))
+        if not any(p.able for p in people):
+            out.append((RiskType.lack_of_labour, 2.0))
+        if last_pc < self.line_last_year or category == _MONITORED:
+            out.append((RiskType.income_below_line, 2.0 if last_pc < self.line_last_year else 0.5))
+        out += [(RiskType.unstable_employment, 1.5), (RiskType.industry_failure, 1.0), (RiskType.disaster, 0.5),
+                (RiskType.accident, 0.5), (RiskType.other, 0.2)]
+        return out
 
     # ---- people ------------------------------------------------------------------------
 
@@ -765,10 +869,14 @@ class DemoGenerator:
 
     # ---- income ------------------------------------------------------------------------
 
-    def _income(self, batch: Batch, hid: int, region: str, category: str, people: list["_P"], flags: list[str]) -> None:
+    def _income(self, batch: Batch, hid: int, region: str, category: str, people: list["_P"], flags: list[str],
+                steady: bool = False) -> int:
+        """The household's income records; returns last year's per-capita net income (fen).
+        ``steady``: not among the lifted-out households left below the line."""
         rng = self.rng
         r = rng.random
         n = len(people)
+        last_pc = 0
 
         def amount(lo: int, hi: int) -> int:
             """Whole yuan in [lo, hi], in fen."""
@@ -776,7 +884,7 @@ class DemoGenerator:
 
         # Last year's per-capita net income the household is drawn towards (yuan).
         if category == _LIFTED:
-            if r() < 0.045:
+            if r() < 0.045 and not steady:
                 target = 5300 + r() * 1750  # below 7,100 and not monitored: the criticised case
             else:
                 target = min(26000.0, max(7200.0, rng.lognormvariate(9.29, 0.22)))  # median ≈ 10,800
@@ -942,11 +1050,15 @@ class DemoGenerator:
                 next_id += 1
                 cost_sum += costs
                 net_sum += net
+            pc_year = per_capita_fen(net_sum, n)
+            if year == self.last_year:
+                last_pc = pc_year
             batch.income_years.append((
                 hid, year, region, quarters, sums[0], sums[1], sums[2], sums[3], cost_sum, sum(spends), n,
-                net_sum, per_capita_fen(net_sum, n),
+                net_sum, pc_year,
             ))
         self.next_income_id = next_id
+        return last_pc
 
     # ---- guarantees --------------------------------------------------------------------
 
@@ -1031,7 +1143,7 @@ _SECURE, _AT_RISK, _NA = Status.secure.value, Status.at_risk.value, Status.not_a
 
 __all__ = [
     "Batch", "ChunkPlan", "DemoGenerator", "STREAMS", "Village", "generate", "income_quarters", "plan_chunks",
-    "villages_from_regions", "fen_text", "fen_decimal", "per_capita_fen",
+    "villages_from_regions", "placeholder_cadres", "fen_text", "fen_decimal", "per_capita_fen",
     "HOUSEHOLD_COLUMNS", "PERSON_COLUMNS", "MEMBERSHIP_COLUMNS", "EVENT_COLUMNS", "INCOME_RECORD_COLUMNS",
     "INCOME_YEAR_COLUMNS", "GUARANTEE_COLUMNS", "MONEY_COLUMNS", "ITEMS", "PARTS", "CRITICISED_LINE",
 ]
