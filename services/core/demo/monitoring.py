@@ -18,7 +18,6 @@ Rows are tuples in the column orders of the ``*_COLUMNS`` constants; dates are
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from types import SimpleNamespace
@@ -302,14 +301,41 @@ _VERIFIED = "入户核实：风险属实，已签署承诺授权书"
 _ELIMINATION_VERIFIED = "入户核实：收入持续稳定高于监测标准，“三保障”和饮水安全有保障，风险已稳定消除"
 
 _POLICY = MonitoringPolicy()
+# version 4 and the RFC 4122 variant in a random 128-bit number
+_UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_UUID_SET = (0x4000 << 64) | (0x8000 << 48)
 
 
 def _policy_for(_year: int) -> MonitoringPolicy:
     return _POLICY
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
+_APPROVED = _ENCODER.encode({"decision": "approve"})
+
+
 def _json(value) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    if not value:
+        return "[]" if isinstance(value, list) else "{}"
+    if value == {"decision": "approve"}:  # most steps
+        return _APPROVED
+    return _ENCODER.encode(value)
+
+
+class CachedCalendar(WorkCalendar):
+    """``WorkCalendar()`` whose ``add`` remembers its answers: the deadline functions ask
+    for the same few hundred (start, days) again and again. Same answers, by construction."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._added: dict = {}
+
+    def add(self, start: date, days: int, unit):
+        key = (start, days, unit)
+        found = self._added.get(key)
+        if found is None:
+            found = self._added[key] = super().add(start, days, unit)
+        return found
 
 
 # ---- the rows of one household -------------------------------------------------------------
@@ -345,7 +371,7 @@ class CaseMaker:
         self.today = today
         self.t = today.toordinal()
         self.cadres = cadres
-        self.cal = WorkCalendar()
+        self.cal = CachedCalendar()
 
     # ---- small helpers -----------------------------------------------------------------
 
@@ -353,7 +379,9 @@ class CaseMaker:
         return lo + int(self.r() * (hi - lo + 1)) if hi > lo else lo
 
     def _uuid(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        """A random (version 4) UUID, as a mobile client would make it."""
+        h = f"{self.rng.getrandbits(128) & _UUID_CLEAR | _UUID_SET:032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def _pick(self, weighted) -> object:
         total = sum(w for _, w in weighted)
@@ -380,47 +408,41 @@ class CaseMaker:
         ids = self.cadres.get(h.region)
         return ids[int(self.r() * len(ids))] if ids else None
 
-    def _identification(self, first: int) -> list[int]:
-        """Ordinals of the identification steps from the first clue ``first``: opened,
-        verified, village review (the notice starts), notice result, township review,
-        county decision; and the notice's end at index 6."""
-        b = self._between
-        opened = first + (0 if self.r() < 0.5 else b(1, 3))
-        verified = opened + b(1, 2)
-        review = verified + b(1, 2)
-        end = dl.notice_min_end(date.fromordinal(review), _POLICY, self.cal)[0].toordinal()
-        if self.r() < 0.15:
-            end += b(1, 2)  # some villages post the notice longer than the minimum
-        result = end + (1 if self.r() < 0.7 else 2)
-        township = result + b(0, 1)
-        county = township + (b(1, 2) if self.r() < 0.9 else b(3, 8))
-        return [opened, verified, review, result, township, county, end]
+    def _identification_gaps(self) -> tuple[int, ...]:
+        """Days between the identification steps (see ``_chain``)."""
+        b, r = self._between, self.r
+        return (0 if r() < 0.5 else b(1, 3), b(1, 2), b(1, 2),
+                b(1, 2) if r() < 0.15 else 0,  # some villages post the notice longer than the minimum
+                1 if r() < 0.7 else 2, b(0, 1), b(1, 2) if r() < 0.9 else b(3, 8))
 
-    def _elimination(self, proposed: int) -> list[int]:
-        """Ordinals of the elimination steps: proposed, verified, village review (notice
-        start), notice result, township review, county decision; notice end at index 6."""
-        b = self._between
-        verified = proposed + b(1, 5)
-        review = verified + b(1, 4)
-        end = dl.notice_min_end(date.fromordinal(review), _POLICY, self.cal)[0].toordinal()
-        result = end + (1 if self.r() < 0.7 else 2)
-        township = result + b(1, 4)
-        county = township + b(1, 5)
-        return [proposed, verified, review, result, township, county, end]
+    def _elimination_gaps(self) -> tuple[int, ...]:
+        b, r = self._between, self.r
+        return (0, b(1, 5), b(1, 4), 0, 1 if r() < 0.7 else 2, b(1, 4), b(1, 5))
 
-    def _ending_at(self, make, index: int, day: int) -> tuple[int, list[int]]:
-        """The anchor and steps of a chain (``make(anchor)``) whose step ``index`` falls on
-        ``day`` (the default policy's notice is in calendar days, so a chain can be
-        shifted; a working-day notice might stretch it, and the loop then moves it back)."""
-        anchor = day - 20
-        for _ in range(5):
-            state = self.rng.getstate()
-            steps = make(anchor)
+    def _chain(self, anchor: int, gaps: tuple[int, ...]) -> list[int]:
+        """Ordinals of the steps of a phase from ``anchor`` (the first clue, or the day risk
+        elimination was proposed): the first step (the case opened / the proposal), the
+        verification, the village review (the notice starts), the notice result, the
+        township review, the county decision; and at index 6 the notice's last day, at
+        least the policy's minimum after its start."""
+        opened = anchor + gaps[0]
+        verified = opened + gaps[1]
+        review = verified + gaps[2]
+        end = dl.notice_min_end(date.fromordinal(review), _POLICY, self.cal)[0].toordinal() + gaps[3]
+        result = end + gaps[4]
+        township = result + gaps[5]
+        return [opened, verified, review, result, township, township + gaps[6], end]
+
+    def _ending_at(self, gaps: tuple[int, ...], index: int, day: int) -> tuple[int, list[int]]:
+        """The anchor and steps of a chain whose step ``index`` falls on ``day`` (a notice
+        in working days may stretch the chain when it moves: then it is moved again)."""
+        anchor = day - sum(gaps[:index + 1]) - (4 if index >= 3 else 0)
+        for _ in range(8):
+            steps = self._chain(anchor, gaps)
             if steps[index] == day:
-                return anchor, steps
-            self.rng.setstate(state)  # the same gaps again, from the moved anchor
+                break
             anchor += day - steps[index]
-        return anchor, make(anchor)
+        return anchor, steps
 
     # ---- one household ------------------------------------------------------------------
 
@@ -441,18 +463,18 @@ class CaseMaker:
         status = plan.status
         if status in (s.value for s in IDENTIFICATION_STEPS):
             wait = b(0, 3) if r() < 0.85 else b(4, 12)
-            first, steps = self._ending_at(self._identification, plan.stop, t - wait)
+            first, steps = self._ending_at(self._identification_gaps(), plan.stop, t - wait)
             return first, steps, None, None
         if status == S.rejected:
             first = b(t - 720, t - 25)
-            return first, self._identification(first), None, None
+            return first, self._chain(first, self._identification_gaps()), None, None
         if status == S.eliminated:
             if followed:
                 # an earlier case of a household that has an open one now: ended well before it
                 eliminated = b(t - 560, t - 330)
             else:
                 eliminated = b(t - 420, t - 2)
-            proposed, esteps = self._ending_at(self._elimination, 5, eliminated)
+            proposed, esteps = self._ending_at(self._elimination_gaps(), 5, eliminated)
             identified = proposed - b(184, 330)
         elif status == S.assisting:
             if previous is not None:
@@ -464,9 +486,9 @@ class CaseMaker:
             esteps = None
         else:  # elimination phase
             wait = b(0, 4) if r() < 0.85 else b(5, 10)
-            proposed, esteps = self._ending_at(self._elimination, plan.stop, t - wait)
+            proposed, esteps = self._ending_at(self._elimination_gaps(), plan.stop, t - wait)
             identified = proposed - b(184, 480)
-        first, steps = self._ending_at(self._identification, 5, identified)
+        first, steps = self._ending_at(self._identification_gaps(), 5, identified)
         return first, steps, identified, esteps
 
     def _case(self, h: Household, plan: CasePlan, ids: Ids, out, previous: tuple[int, int] | None,
