@@ -198,3 +198,21 @@ async def test_concurrent_steps_one_wins(committing_client, auth):
     assert now["status"] == winner["status"]
     steps = (await committing_client.get(f"/api/v1/monitoring-cases/{case['id']}/transitions", headers=grid)).json()
     assert [s["action"] for s in steps] == ["open", "verify"]
+
+
+async def test_household_filter_hidden_is_like_missing(client, auth):
+    from tests.factories import OTHER_COUNTY_VILLAGE, household, person
+
+    other = auth("county_staff.other")
+    foreign = (await client.post("/api/v1/households", json=household(region=OTHER_COUNTY_VILLAGE,
+                                                                        members=[person("head")]), headers=other)).json()
+    await report(client, other, foreign["id"], ["other"])
+    county = auth("county_staff.county")
+    for path in ("/api/v1/risk-clues", "/api/v1/monitoring-cases"):
+        hidden = await client.get(path, params={"household_id": foreign["id"]}, headers=county)
+        missing = await client.get(path, params={"household_id": 987654321}, headers=county)
+        assert (hidden.status_code, missing.status_code) == (404, 404)
+        assert hidden.json()["code"] == missing.json()["code"] == "household_not_found"
+        assert hidden.json()["field"] == "household_id"
+    own = await client.get("/api/v1/risk-clues", params={"household_id": foreign["id"]}, headers=other)
+    assert len(own.json()["items"]) == 1
