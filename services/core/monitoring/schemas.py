@@ -142,8 +142,8 @@ class ClueOut(BaseModel):
     first_reported_on: date
     report_count: int
     next_deadline: DeadlineOut | None
-    deadlines: list[DeadlineOut]
-    deadline_breaches: list[dict]
+    deadlines: list[DeadlineOut] | None = Field(None, description="Every pending deadline (on the single clue's page)")
+    deadline_breaches: list[dict] = Field(description="Deadlines met late or missed: kind, due, met_on")
     case_id: int | None
     dismissal_reason: str | None
     handled_by: int | None
@@ -257,8 +257,8 @@ class CaseOut(BaseModel):
     closed_on: date | None
     closed_reason: str | None
     next_deadline: DeadlineOut | None
-    deadlines: list[DeadlineOut]
-    deadline_breaches: list[dict]
+    deadlines: list[DeadlineOut] | None = Field(None, description="Every pending deadline (on the single case's page)")
+    deadline_breaches: list[dict] = Field(description="Deadlines met late or missed: kind, due, met_on")
     reopened_from_id: int | None
     allowed_actions: list[dict] = Field(description="What may be done next, and with which permission")
     created_at: datetime
