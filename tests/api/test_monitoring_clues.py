@@ -216,3 +216,26 @@ async def test_household_filter_hidden_is_like_missing(client, auth):
         assert hidden.json()["field"] == "household_id"
     own = await client.get("/api/v1/risk-clues", params={"household_id": foreign["id"]}, headers=other)
     assert len(own.json()["items"]) == 1
+
+
+async def test_self_declaration_by_id_number(client, auth):
+    """A self-declaration app knows the declarant's ID number, not the household's id."""
+    from tests.factories import household, person
+
+    head = person("head")
+    h = (await client.post("/api/v1/households", json=household(members=[head, person("spouse")]),
+                           headers=auth("county_staff.county"))).json()
+    made = await _new_client(client, auth, name="app.declare", permissions=["clues:report"])
+    app = bearer((await _client_token(client, made["name"], made["client_secret"])).json()["access_token"])
+    body = {"id_number": head["id_number"].lower(), "channel": "self_declaration", "risk_types": ["accident"],
+            "evidence": "车祸受伤，无法务工", "declarant_name": "张三", "declarant_phone": "13812345678"}
+    r = await client.post("/api/v1/risk-clues", json=body, headers=app)
+    assert r.status_code == 201, r.text
+    assert r.json()["household_id"] == h["id"] and head["id_number"] not in r.text
+    unknown = await client.post("/api/v1/risk-clues", headers=app, json={**body, "id_number": person("head")["id_number"]})
+    assert (unknown.status_code, code_of(unknown), unknown.json()["field"]) == (404, "person_id_number_not_found",
+                                                                                   "id_number")
+    both = await client.post("/api/v1/risk-clues", headers=app, json={**body, "household_id": h["id"]})
+    assert (both.status_code, code_of(both), both.json()["field"]) == (422, "household_or_id_number", "household_id")
+    bad = await client.post("/api/v1/risk-clues", headers=app, json={**body, "id_number": "110105194912310021"})
+    assert (bad.status_code, bad.json()["field"]) == (422, "id_number")

@@ -159,9 +159,10 @@ def _clue_response(clue: RiskClue, body: dict, status: int = 200) -> JSON:
                          "app) too. An open clue of the same household sharing a risk type takes the report "
                          "(200, `outcome: merged`); a source reference already known changes nothing (200, "
                          "`outcome: duplicate`). Send an `Idempotency-Key`.")
-async def report_clue(body: ClueIn, session: Session, caller: Allowed(Permission.clues_report)):
+async def report_clue(request: Request, body: ClueIn, session: Session, caller: Allowed(Permission.clues_report)):
     rules = await load_rules(session)
-    clue, outcome = await clue_service.report(session, rules, body, Reporter(caller.user_id, caller.client_id))
+    clue, outcome = await clue_service.report(session, rules, body, Reporter(caller.user_id, caller.client_id),
+                                              request.app.state.settings.id_hash_key)
     return _clue_response(clue, clue_body(clue, caller, outcome=outcome), 201 if outcome == "created" else 200)
 
 

@@ -23,7 +23,7 @@ from services.core.monitoring.enums import (
     RiskType,
     VisitMode,
 )
-from services.core.types import Money, Name, Phone, Text100
+from services.core.types import IdNumberStr, Money, Name, Phone, Text100
 
 
 def _strip(value):
@@ -68,7 +68,9 @@ class Reporter:
 
 
 class ClueIn(Input):
-    household_id: Ident
+    household_id: Ident | None = Field(None, description="The household; or give a member's `id_number` instead")
+    id_number: IdNumberStr | None = Field(None, description="A living member's ID number, when the reporter does not "
+                                                            "know the household (a self-declaration app)")
     channel: Channel = Field(description="发现途径: self_declaration 农户自主申报, visit 干部走访排查, "
                                          "department_screening 部门筛查预警")
     risk_types: RiskTypes
@@ -91,6 +93,8 @@ class ClueIn(Input):
 
     @model_validator(mode="after")
     def _consistent(self):
+        if (self.household_id is None) == (self.id_number is None):
+            raise ValueError("household_or_id_number@household_id")
         if self.external_ref is not None and self.source is None:
             raise ValueError("source_required@source")
         return self
