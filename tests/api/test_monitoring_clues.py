@@ -239,3 +239,23 @@ async def test_self_declaration_by_id_number(client, auth):
     assert (both.status_code, code_of(both), both.json()["field"]) == (422, "household_or_id_number", "household_id")
     bad = await client.post("/api/v1/risk-clues", headers=app, json={**body, "id_number": "110105194912310021"})
     assert (bad.status_code, bad.json()["field"]) == (422, "id_number")
+
+
+async def test_steps_are_audited_with_before_and_after(client, auth):
+    h = await create(client, auth)
+    case = await _identified(client, auth, h)
+    r = await client.get("/api/v1/audit/events", params={"action": "api.county_decision"},
+                         headers=auth("auditor.county"))
+    assert r.status_code == 200, r.text
+    [event] = [e for e in r.json()["items"] if e["object_id"] == str(case["id"])]
+    assert event["result"] == "success" and event["object_type"] == "case"
+    key = f"monitoring_cases/{case['id']}"
+    assert event["before"][key]["status"] == "county_approval" and event["after"][key]["status"] == "assisting"
+    assert event["after"][f"households/{h['id']}"]["category"] == "monitored"
+    # A refused step is recorded too.
+    r = await client.post(f"/api/v1/monitoring-cases/{case['id']}/county-decision", json={"decision": "approve"},
+                          headers={**auth("county_approver.county"), "If-Match": "*"})
+    assert r.status_code == 409
+    r = await client.get("/api/v1/audit/events", params={"action": "api.county_decision", "result": "failure"},
+                         headers=auth("auditor.county"))
+    assert [e["detail"]["error"] for e in r.json()["items"]] == ["transition_not_allowed"]
