@@ -259,3 +259,33 @@ async def test_steps_are_audited_with_before_and_after(client, auth):
     r = await client.get("/api/v1/audit/events", params={"action": "api.county_decision", "result": "failure"},
                          headers=auth("auditor.county"))
     assert [e["detail"]["error"] for e in r.json()["items"]] == ["transition_not_allowed"]
+
+
+async def test_a_relocated_household_takes_its_case_along(client, auth, session):
+    from sqlalchemy import text
+
+    from tests.factories import OTHER_TOWNSHIP_VILLAGE
+
+    county = auth("county_staff.county")
+    h = await create(client, auth)
+    case = await _identified(client, auth, h)
+    clue_id = case and (await client.get("/api/v1/risk-clues", params={"household_id": h["id"]},
+                                         headers=county)).json()["items"][0]["id"]
+    tag = (await client.get(f"/api/v1/households/{h['id']}", headers=county)).headers["etag"]
+    r = await client.patch(f"/api/v1/households/{h['id']}", json={"region_code": OTHER_TOWNSHIP_VILLAGE},
+                           headers={**county, "If-Match": tag})
+    assert r.status_code == 200, r.text
+    old, new = auth("village_staff.village"), auth("township_staff.county")
+    for path in (f"/api/v1/monitoring-cases/{case['id']}", f"/api/v1/monitoring-cases/{case['id']}/transitions",
+                 f"/api/v1/risk-clues/{clue_id}"):
+        assert (await client.get(path, headers=old)).status_code == 404, path
+        assert (await client.get(path, headers=new)).status_code == 200, path
+    steps = (await client.get(f"/api/v1/monitoring-cases/{case['id']}/transitions", headers=new)).json()
+    assert len(steps) == 6 and {s_["action"] for s_ in steps} >= {"open", "county_decision"}
+    reports = (await client.get(f"/api/v1/risk-clues/{clue_id}", headers=new)).json()["reports"]
+    assert len(reports) == 1
+    for table, key, ident in (("case_transitions", "case_id", case["id"]), ("clue_reports", "clue_id", clue_id),
+                              ("monitoring_cases", "id", case["id"]), ("risk_clues", "id", clue_id)):
+        regions = (await session.execute(text(f"SELECT DISTINCT region_code FROM {table} WHERE {key} = :i"),
+                                         {"i": ident})).scalars().all()
+        assert regions == [OTHER_TOWNSHIP_VILLAGE], table
