@@ -31,7 +31,7 @@ class World:
     foreign_id_number: str
     accounts: dict[str, int]  # user name -> id, as the county's administrator lists them
     client: dict  # a system client of the county
-
+    monitoring: dict | None = None  # tests/api/monitoring_helpers.monitoring_objects, when a test adds them
 
     def member(self, which: str, index: int) -> int:
         return getattr(self, which)["members"][index]["id"]
