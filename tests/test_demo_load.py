@@ -25,12 +25,18 @@ from services.core.demo.generator import income_quarters, plan_chunks
 from services.core.demo.loader import (
     COPY_COLUMNS,
     DEPENDENT_TABLES,
+    LOADED_TABLES,
+    MONITORING_TABLES,
     REGISTRY_TABLES,
     SERIAL_TABLES,
     create_demo_users,
     demo_villages,
     load_demo,
 )
+from services.core.demo.monitoring import demo_income_line
+from services.core.monitoring import cases as case_service
+from services.core.monitoring.context import load_rules
+from services.core.demo.generator import fen_decimal
 from services.core.households.enums import Category
 from services.core.households.models import Household
 from services.core.crypto import key_id_of, keyring
@@ -100,7 +106,7 @@ async def _catalog(eng: AsyncEngine) -> dict:
         }
 
 
-async def _counts(eng: AsyncEngine, tables=REGISTRY_TABLES + DEPENDENT_TABLES + ("regions", "users")) -> dict:
+async def _counts(eng: AsyncEngine, tables=LOADED_TABLES + DEPENDENT_TABLES + ("regions", "users")) -> dict:
     async with eng.connect() as conn:
         return {t: (await conn.execute(text(f"SELECT count(*) FROM {t}"))).scalar_one() for t in tables}
 
@@ -114,7 +120,7 @@ async def _fingerprint(eng: AsyncEngine, settings: Settings) -> dict[str, str]:
     their plaintext."""
     out = {}
     async with eng.connect() as conn:
-        for table in REGISTRY_TABLES:
+        for table in LOADED_TABLES:
             row = "ROW(" + ", ".join(c for c in COPY_COLUMNS[table] if c not in ENCRYPTED_COLUMNS) + ")::text"
             out[table] = (await conn.execute(text(
                 f"SELECT count(*) || ':' || coalesce(md5(string_agg({row}, E'\\n' ORDER BY {row})), '') FROM {table}"
@@ -153,7 +159,7 @@ async def test_in_process_load_makes_a_consistent_registry(demo_url, demo_engine
     # The counts it reports are what is in the tables.
     in_db = await _counts(demo_engine)
     assert counts["persons"] == in_db["persons"] == PERSONS
-    for table in REGISTRY_TABLES:
+    for table in LOADED_TABLES:
         assert counts[table] == in_db[table] > 0, table
     households = in_db["households"]
     assert in_db["memberships"] == PERSONS
@@ -238,6 +244,38 @@ async def test_in_process_load_makes_a_consistent_registry(demo_url, demo_engine
                 await conn.execute(text("UPDATE memberships SET person_id = :pid WHERE id = 1"),
                                    {"pid": PERSONS + 100})
 
+    # Monitoring: about one case per 20 persons; every 监测户 has exactly one open identified
+    # case (the partial unique index allows one open case of any status), others none.
+    assert 0.8 * PERSONS / 20 < in_db["monitoring_cases"] < 1.25 * PERSONS / 20
+    wrong = await _rows(demo_engine, """
+        SELECT h.id, h.category, h.previous_category,
+               count(c.id) FILTER (WHERE c.status IN ('assisting', 'elimination_verification', 'elimination_review',
+                                   'elimination_notice', 'elimination_township_review', 'elimination_approval')),
+               max(c.category_before) FILTER (WHERE c.status = 'assisting' OR c.status LIKE 'elimination\\_%')
+        FROM households h LEFT JOIN monitoring_cases c ON c.household_id = h.id
+        GROUP BY h.id
+        HAVING (h.category = 'monitored') <> (count(c.id) FILTER (WHERE c.status IN ('assisting',
+                    'elimination_verification', 'elimination_review', 'elimination_notice',
+                    'elimination_township_review', 'elimination_approval')) = 1)
+            OR (h.category = 'monitored' AND max(c.category_before) FILTER (
+                    WHERE c.status = 'assisting' OR c.status LIKE 'elimination\\_%') IS DISTINCT FROM h.previous_category)""")
+    assert wrong == []
+    assert await _scalar(demo_engine, "SELECT count(*) FROM households WHERE category = 'monitored'") > 0
+    for table in MONITORING_TABLES:
+        mismatched = await _scalar(demo_engine, f"""
+            SELECT count(*) FROM {table} t JOIN households h ON h.id = t.household_id
+            WHERE t.region_code <> h.region_code""") if table in (
+            "monitoring_cases", "risk_clues", "assistance_measures", "case_visits") else 0
+        assert mismatched == 0, table
+    # The cadres are demo accounts that may assist, in the case's village.
+    cadres = await _rows(demo_engine, """
+        SELECT DISTINCT u.role, u.region_prefix = c.region_code, u.username LIKE 'cadre.' || c.region_code || '.%'
+        FROM monitoring_cases c JOIN users u ON u.id = c.cadre_user_id""")
+    assert cadres == [("assistance_cadre", True, True)]
+    # The demo province's income lines, 2021 to the load's year.
+    lines = await _rows(demo_engine, "SELECT year, amount FROM income_lines WHERE province_code = '52' ORDER BY year")
+    assert lines == [(y, fen_decimal(demo_income_line(y))) for y in range(2021, TODAY.year + 1)]
+
     # Progress: the regions, one line per chunk ending with the full count, the commit.
     chunks = len(plan_chunks(PERSONS, seed=SEED, today=TODAY, chunk_persons=CHUNK))
     assert chunks >= 5
@@ -256,7 +294,7 @@ async def test_parallel_load_gives_the_same_rows_as_in_process(demo_url, demo_en
 
     parallel_counts, messages = await _load(demo_url, settings, parallel=True)
     assert parallel_counts["persons"] == PERSONS
-    assert {t: parallel_counts[t] for t in REGISTRY_TABLES} == {t: local_counts[t] for t in REGISTRY_TABLES}
+    assert {t: parallel_counts[t] for t in LOADED_TABLES} == {t: local_counts[t] for t in LOADED_TABLES}
     assert await _fingerprint(demo_engine, settings) == local
     assert messages[-1].startswith("analysed")
 
@@ -264,6 +302,7 @@ async def test_parallel_load_gives_the_same_rows_as_in_process(demo_url, demo_en
     await _load(demo_url, settings, persons=PERSONS, seed=SEED + 1)
     other = await _fingerprint(demo_engine, settings)
     assert other["persons"] != local["persons"] and other["households"] != local["households"]
+    assert other["monitoring_cases"] != local["monitoring_cases"]
 
 
 # ---- 3. reloading ----------------------------------------------------------------------------
@@ -290,7 +329,8 @@ async def test_reload_replaces_the_registry_and_keeps_users_and_regions(demo_url
     counts, _ = await _load(demo_url, settings, persons=smaller, seed=SEED + 2)
     after = await _counts(demo_engine)
     assert counts["persons"] == after["persons"] == smaller
-    assert {t: after[t] for t in REGISTRY_TABLES} == {t: counts[t] for t in REGISTRY_TABLES}
+    assert {t: after[t] for t in LOADED_TABLES} == {t: counts[t] for t in LOADED_TABLES}
+    assert after["monitoring_cases"] < before["monitoring_cases"]
     assert after["households"] < before["households"]
     assert await _scalar(demo_engine, "SELECT max(id) FROM persons") == smaller
     assert await _scalar(demo_engine, "SELECT count(*) FROM households WHERE household_no = 'LEFTOVER'") == 0
@@ -302,10 +342,10 @@ async def test_reload_replaces_the_registry_and_keeps_users_and_regions(demo_url
     assert await _scalar(demo_engine, "SELECT name FROM regions WHERE code = '529901001099'") == "自建村"
     assert await _scalar(demo_engine, "SELECT role FROM users WHERE username = 'kept.user'") == "county_staff"
 
-    # Zero persons empties the registry.
+    # Zero persons empties the registry and its monitoring.
     counts, _ = await _load(demo_url, settings, persons=0)
-    assert all(counts[t] == 0 for t in REGISTRY_TABLES)
-    assert all(n == 0 for t, n in (await _counts(demo_engine)).items() if t in REGISTRY_TABLES)
+    assert all(counts[t] == 0 for t in LOADED_TABLES)
+    assert all(n == 0 for t, n in (await _counts(demo_engine)).items() if t in LOADED_TABLES)
 
 
 # ---- 4. the API on a loaded county -----------------------------------------------------------
@@ -366,6 +406,31 @@ async def test_demo_users_can_use_the_api_on_the_loaded_county(demo_url, demo_en
             assert (r.json()["household_no"], r.json()["region_code"]) == (own_no, VILLAGE)
             r = await client.post("/api/v1/persons/lookup", json={"id_number": id_number}, headers=village)
             assert r.status_code == 404
+
+            # Monitoring: the overdue list of the load's day, nearest first, the village's own only.
+            r = await client.get("/api/v1/monitoring-cases/overdue",
+                                 params={"as_of": TODAY.isoformat(), "within_days": 7, "limit": 200}, headers=county)
+            assert r.status_code == 200, r.text
+            items = r.json()["items"]
+            assert items and any(i["days_late"] > 0 for i in items) and any(i["days_late"] <= 0 for i in items)
+            assert [(i["due"], i["subject"], i["id"]) for i in items] == sorted(
+                (i["due"], i["subject"], i["id"]) for i in items)
+            assert {i["subject"] for i in items} == {"case", "clue"}
+            r = await client.get("/api/v1/monitoring-cases/overdue",
+                                 params={"as_of": TODAY.isoformat(), "within_days": 31, "limit": 200}, headers=village)
+            assert r.status_code == 200, r.text
+            assert r.json()["items"] and {i["region_code"] for i in r.json()["items"]} == {VILLAGE}
+            case_id = next(i["id"] for i in items if i["subject"] == "case")
+            r = await client.get(f"/api/v1/monitoring-cases/{case_id}", headers=county)
+            assert r.status_code == 200, r.text
+            r = await client.get(f"/api/v1/monitoring-cases/{case_id}/transitions", headers=county)
+            assert r.status_code == 200 and r.json()[0]["action"] == "open", r.text
+
+        # The stored deadlines are what the API computes: recomputing them changes nothing.
+        async with db.session() as session:
+            bind_scope(session, UNRESTRICTED)
+            assert await case_service.refresh_deadlines(session, await load_rules(session), "529901") == 0
+            await session.rollback()
     finally:
         await db.dispose()
 

@@ -1,9 +1,11 @@
 """The synthetic demo county: consistency of what the generator makes (no database)."""
 import json
 import re
+import uuid
 from collections import Counter, defaultdict
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 
@@ -32,6 +34,20 @@ from services.core.households.sensitive import health_json, open_id_number
 from services.core.idnumber import keyed_hash, mask, normalise
 from services.core.settings import Settings
 from services.core.income.rules import DETAIL_ITEMS, Figures, detail_problems, net_income, per_capita
+from services.core.demo.monitoring import (
+    CASE_COLUMNS,
+    CLUE_COLUMNS,
+    MEASURE_COLUMNS,
+    REPORT_COLUMNS,
+    TRANSITION_COLUMNS,
+    VISIT_COLUMNS,
+    demo_income_line,
+)
+from services.core.monitoring import deadlines as dl
+from services.core.monitoring import enums as m
+from services.core.monitoring.machine import step_for
+from services.core.monitoring.policy import MonitoringPolicy
+from services.core.workdays import WorkCalendar
 
 TODAY = date(2026, 11, 23)  # Q1–Q3 of 2026 have ended
 PERSONS = 12_000
@@ -47,6 +63,7 @@ class County:
     def __init__(self, batches):
         self.households, self.persons, self.memberships, self.events = [], [], [], []
         self.records, self.years, self.guarantees = [], [], []
+        self.cases, self.clues, self.reports, self.transitions, self.measures, self.visits = [], [], [], [], [], []
         for b in batches:
             self.households += b.households
             self.persons += b.persons
@@ -55,6 +72,12 @@ class County:
             self.records += b.income_records
             self.years += b.income_years
             self.guarantees += b.guarantees
+            self.cases += [dict(zip(CASE_COLUMNS, row)) for row in b.monitoring_cases]
+            self.clues += [dict(zip(CLUE_COLUMNS, row)) for row in b.risk_clues]
+            self.reports += [dict(zip(REPORT_COLUMNS, row)) for row in b.clue_reports]
+            self.transitions += [dict(zip(TRANSITION_COLUMNS, row)) for row in b.case_transitions]
+            self.measures += [dict(zip(MEASURE_COLUMNS, row)) for row in b.assistance_measures]
+            self.visits += [dict(zip(VISIT_COLUMNS, row)) for row in b.case_visits]
         self.members = defaultdict(list)
         for p in self.persons:
             self.members[p[P["household_id"]]].append(p)
@@ -371,3 +394,295 @@ def test_rendered_copy_text_matches_the_rows(county):
                 for v in row:
                     if isinstance(v, str):
                         assert not set(v) & {"\t", "\n", "\r", "\\"}
+
+
+# ---- monitoring ------------------------------------------------------------------------------
+
+OPEN_IDENTIFIED = {s.value for s in m.UNDER_ASSISTANCE}
+FINAL = {s.value for s in m.FINAL}
+
+
+def by(rows, key):
+    out = defaultdict(list)
+    for row in rows:
+        out[row[key]].append(row)
+    return out
+
+
+def test_about_one_case_per_twenty_persons_with_contiguous_ids(county):
+    n = len(county.cases)
+    assert 0.8 * PERSONS / 20 < n < 1.25 * PERSONS / 20
+    for rows in (county.cases, county.clues, county.reports, county.transitions):
+        assert [r["id"] for r in rows] == list(range(1, len(rows) + 1))
+    for rows in (county.measures, county.visits):
+        ids = [r["id"] for r in rows]
+        assert len(set(ids)) == len(ids)
+        assert all(uuid.UUID(i).version == 4 for i in ids)
+    statuses = Counter(c["status"] for c in county.cases)
+    assert statuses["eliminated"] > statuses["assisting"] > statuses["rejected"] > 0
+    assert sum(statuses[s.value] for s in m.IDENTIFICATION_PHASE) > 0
+    assert sum(statuses[s.value] for s in m.ELIMINATION_PHASE) > 0
+    # every village has cases
+    assert {c["region_code"] for c in county.cases} == {v.code for v in demo_villages()}
+
+
+def test_each_monitored_household_has_one_open_identified_case(county):
+    cases = by(county.cases, "household_id")
+    for h in county.households:
+        hid = h[H["id"]]
+        mine = cases.get(hid, [])
+        open_cases = [c for c in mine if c["status"] not in FINAL]
+        assert len(open_cases) <= 1  # the database's partial unique index
+        assert all(c["household_id"] == hid and c["region_code"] == h[H["region_code"]] for c in mine)
+        if h[H["category"]] == "monitored":
+            assert len(open_cases) == 1 and open_cases[0]["status"] in OPEN_IDENTIFIED
+            assert open_cases[0]["category_before"] == h[H["previous_category"]] in {"lifted_out", "ordinary"}
+        else:
+            assert not [c for c in open_cases if c["status"] in OPEN_IDENTIFIED]
+            assert h[H["previous_category"]] is None
+            for c in mine:
+                if c["status"] == "eliminated":  # the category came back
+                    assert c["category_before"] == h[H["category"]]
+        for c in mine:
+            identified = c["identified_on"] is not None
+            assert identified == (c["status"] in OPEN_IDENTIFIED | {"eliminated"})
+            assert (c["category_before"] is not None) == identified
+            expected_type = {"lifted_out": {"unstable_lifted_out", "sudden_hardship"},
+                             "ordinary": {"marginal", "sudden_hardship"}}
+            if identified:
+                assert c["case_type"] in expected_type[c["category_before"]]
+            if c["status"] == "eliminated":
+                assert c["elimination_way"] in {"by_assistance", "natural"}
+                assert c["eliminated_on"] == c["closed_on"] and c["elimination_proposed_on"] < c["eliminated_on"]
+                assert c["eliminated_on"] >= c["identified_on"] + timedelta(days=180)
+            elif c["status"] == "rejected":
+                assert c["closed_on"] is not None and c["elimination_way"] is None
+            else:
+                assert c["closed_on"] is None and c["eliminated_on"] is None
+        # a new risk after elimination opened a new case, linked to the eliminated one
+        for c in mine:
+            if c["reopened_from_id"] is not None:
+                before = next(x for x in mine if x["id"] == c["reopened_from_id"])
+                assert before["status"] == "eliminated" and before["eliminated_on"] < c["first_clue_on"]
+
+
+def test_dates_are_in_order_and_within_two_years(county):
+    earliest = TODAY - timedelta(days=800)
+    for c in county.cases:
+        # the notice is the latest one: of the identification, or of the risk elimination
+        elimination_notice = c["status"] in ("elimination_notice", "elimination_township_review",
+                                             "elimination_approval", "eliminated")
+        days = [c[k] for k in ("first_clue_on", "opened_on", "consent_on", "notice_start", "identified_on",
+                               "elimination_proposed_on") if c[k] is not None]
+        if elimination_notice:
+            days.append(days.pop(3))
+        assert days == sorted(days) and earliest <= days[0] <= TODAY
+        if c["notice_start"] is not None:
+            assert c["notice_end"] >= c["notice_start"] + timedelta(days=4)  # 5 days at least, the first counted
+        for k in ("cadre_assigned_on", "plan_on", "last_visit_on", "elimination_proposed_on", "closed_on"):
+            if c[k] is not None:
+                assert c["first_clue_on"] <= c[k] <= TODAY, k
+        if c["identified_on"] is not None:
+            for k in ("cadre_assigned_on", "plan_on"):
+                assert c[k] is None or c[k] >= c["identified_on"]
+
+
+def test_transitions_replay_the_state_machine(county):
+    transitions = by(county.transitions, "case_id")
+    for c in county.cases:
+        steps = transitions[c["id"]]
+        assert steps[0]["action"] == "open" and steps[0]["from_status"] is None
+        assert steps[0]["to_status"] == "verification" and steps[0]["effective_on"] == c["opened_on"]
+        state = "verification"
+        for t in steps:
+            assert t["effective_on"] >= steps[0]["effective_on"]
+            details = json.loads(t["details"])
+            if t["action"] in ("open", "add_risks", "assign_cadre"):
+                assert t["to_status"] == state
+            else:
+                assert t["from_status"] == state
+                step = step_for(m.CaseStatus(state), m.Action(t["action"]))
+                assert step is not None, (state, t["action"])
+                assert step.outcomes[m.Decision(details["decision"])] == t["to_status"]
+            state = t["to_status"]
+            assert t["actor_user_id"] is None and t["region_code"] == c["region_code"]
+        assert state == c["status"]
+        days = [t["effective_on"] for t in steps]
+        assert days == sorted(days)
+        if c["cadre_user_id"] is not None:
+            cadre = [t for t in steps if t["action"] == "assign_cadre"]
+            assert len(cadre) == 1 and cadre[0]["effective_on"] == c["cadre_assigned_on"]
+            assert json.loads(cadre[0]["details"]) == {"cadre_user_id": c["cadre_user_id"]}
+        if c["identified_on"] is not None:
+            decision = next(t for t in steps if t["action"] == "county_decision")
+            assert decision["effective_on"] == c["identified_on"]
+            verify = next(t for t in steps if t["action"] == "verify")
+            assert verify["effective_on"] == c["consent_on"] and json.loads(verify["details"])["consent_signed"]
+
+
+def test_clues_and_reports_belong_to_their_cases(county):
+    reports = by(county.reports, "clue_id")
+    clues_of_case = by([c for c in county.clues if c["case_id"] is not None], "case_id")
+    cases = {c["id"]: c for c in county.cases}
+    open_case_households = {c["household_id"] for c in county.cases if c["status"] not in FINAL}
+    refs = set()
+    for clue in county.clues:
+        mine = reports[clue["id"]]
+        assert clue["report_count"] == len(mine) >= 1
+        assert clue["first_reported_on"] == min(r["reported_on"] for r in mine)
+        channels = []
+        for r in mine:
+            if r["channel"] not in channels:
+                channels.append(r["channel"])
+            assert r["region_code"] == clue["region_code"]
+            assert set(r["risk_types"]) <= set(clue["risk_types"])
+            if r["channel"] == "department_screening":
+                assert r["source"] and r["external_ref"] and (r["source"], r["external_ref"]) not in refs
+                refs.add((r["source"], r["external_ref"]))
+            else:
+                assert r["external_ref"] is None
+            if r["channel"] == "self_declaration":
+                assert r["declarant_name"] and r["reporter_user_id"] is None
+        assert sorted(channels) == sorted(clue["channels"]) and channels[0] == clue["channels"][0]
+        assert set(clue["risk_types"]) <= {r.value for r in m.RiskType}
+        if clue["status"] == "converted":
+            case = cases[clue["case_id"]]
+            assert case["household_id"] == clue["household_id"]
+            assert set(clue["risk_types"]) <= set(case["risk_types"])
+            assert clue["handled_at"] >= clue["first_reported_on"]
+        elif clue["status"] == "dismissed":
+            assert clue["dismissal_reason"] and clue["case_id"] is None
+        else:
+            assert clue["case_id"] is None and clue["handled_at"] is None
+            assert clue["household_id"] not in open_case_households  # it would have joined the open case
+    for c in county.cases:
+        mine = clues_of_case[c["id"]]
+        assert mine and min(x["first_reported_on"] for x in mine) == c["first_clue_on"]
+        assert set(c["risk_types"]) == {r for x in mine for r in x["risk_types"]}
+    statuses = Counter(c["status"] for c in county.clues)
+    assert statuses["open"] > 0 and statuses["dismissed"] > 0
+    channels = Counter(ch for c in county.clues for ch in c["channels"])
+    assert all(channels[ch.value] > 0 for ch in m.Channel)
+
+
+def test_measures_and_visits(county):
+    measures = by(county.measures, "case_id")
+    visits = by(county.visits, "case_id")
+    for c in county.cases:
+        mine = measures.get(c["id"], [])
+        if c["identified_on"] is None:
+            assert not mine and not visits.get(c["id"])
+            continue
+        assert (c["plan_on"] is None) == (not mine)
+        if mine:
+            assert c["plan_on"] == min(x["planned_on"] for x in mine)
+        for x in mine:
+            assert x["household_id"] == c["household_id"] and x["region_code"] == c["region_code"]
+            assert x["planned_on"] <= x["start_on"] and (x["end_on"] is None or x["end_on"] >= x["start_on"])
+            assert (x["status"] == "completed") == (x["result"] is not None)
+            assert x["status"] in {s.value for s in m.MeasureStatus}
+            assert x["amount"] is None or x["amount"] > 0
+        if c["status"] == "eliminated" or c["status"] in {s.value for s in m.ELIMINATION_PHASE}:
+            # the elimination guard: at least one measure carried out before the proposal
+            assert any(x["status"] == "completed" and x["end_on"] < c["elimination_proposed_on"] for x in mine)
+        seen = visits.get(c["id"], [])
+        assert not seen or c["cadre_user_id"] is not None
+        in_person = [v["visited_on"] for v in seen if v["mode"] == "in_person"]
+        assert c["last_visit_on"] == (max(in_person) if in_person else None)
+        for v in seen:
+            assert v["cadre_user_id"] == c["cadre_user_id"] and v["household_id"] == c["household_id"]
+            assert c["cadre_assigned_on"] <= v["visited_on"] <= (c["closed_on"] or TODAY)
+            assert v["visited_on"] > c["identified_on"]
+    assistance = [c for c in county.cases if c["status"] in OPEN_IDENTIFIED]
+    assert sum(c["cadre_user_id"] is not None for c in assistance) / len(assistance) > 0.9
+    assert sum(c["plan_on"] is not None for c in assistance) / len(assistance) > 0.9
+
+
+def _pending_case(c, visits):
+    counted = [v["visited_on"] for v in visits if v["mode"] == "in_person"]
+    facts = SimpleNamespace(**{**c, "status": m.CaseStatus(c["status"])})
+    return dl.case_deadlines(facts, counted, lambda year: MonitoringPolicy(), WorkCalendar())
+
+
+def test_stored_deadlines_are_the_api_functions_result(county):
+    visits = by(county.visits, "case_id")
+    late = 0
+    open_cases = [c for c in county.cases if c["status"] not in FINAL]
+    for c in county.cases:
+        pending = _pending_case(c, visits.get(c["id"], [])) if c["status"] not in FINAL else []
+        first = pending[0] if pending else None
+        assert (c["next_deadline"], c["next_deadline_kind"], c["deadline_provisional"]) == (
+            first.due if first else None, first.kind.value if first else None, any(d.provisional for d in pending))
+        late += c["next_deadline"] is not None and c["next_deadline"] < TODAY
+    # a realistic minority is late
+    assert 0.02 < late / len(open_cases) < 0.25
+    reports = by(county.reports, "clue_id")
+    for clue in county.clues:
+        self_declared = [r["reported_on"] for r in reports[clue["id"]] if r["channel"] == "self_declaration"]
+        pending = dl.clue_deadlines(m.ClueStatus(clue["status"]), clue["first_reported_on"],
+                                    min(self_declared) if self_declared else None, lambda year: MonitoringPolicy(),
+                                    WorkCalendar())
+        first = pending[0] if pending else None
+        assert (clue["next_deadline"], clue["next_deadline_kind"], clue["deadline_provisional"]) == (
+            first.due if first else None, first.kind.value if first else None, any(d.provisional for d in pending))
+        if clue["status"] != "open":  # deadlines met late: recorded on the clue when it was handled
+            while_open = dl.clue_deadlines(m.ClueStatus.open, clue["first_reported_on"],
+                                           min(self_declared) if self_declared else None,
+                                           lambda year: MonitoringPolicy(), WorkCalendar())
+            assert json.loads(clue["deadline_breaches"]) == dl.breaches(while_open, [], clue["handled_at"])
+
+
+def test_identification_deadline_breaches_are_recorded(county):
+    cal = WorkCalendar()
+    transitions = by(county.transitions, "case_id")
+    kinds = Counter()
+    for c in county.cases:
+        breaches = json.loads(c["deadline_breaches"])
+        kinds.update(b["kind"] for b in breaches)
+        due = cal.add(c["first_clue_on"], 15, MonitoringPolicy().identification_unit)[0]
+        ended = c["identified_on"] or (c["closed_on"] if c["status"] == "rejected" else None)
+        late = [b for b in breaches if b["kind"] == "identification"]
+        if ended is not None and ended > due:
+            assert late == [{"kind": "identification", "due": due.isoformat(), "met_on": ended.isoformat()}]
+            decision, = [t for t in transitions[c["id"]] if t["effective_on"] == ended
+                         and t["to_status"] in ("assisting", "rejected") and t["from_status"] != t["to_status"]]
+            assert json.loads(decision["details"])["breaches"] == late
+        else:
+            assert late == []
+        for b in breaches:
+            assert b["met_on"] > b["due"]
+    # most identifications are in time; some are not, and some cadres and plans came late
+    identified = sum(c["identified_on"] is not None for c in county.cases)
+    assert 0 < kinds["identification"] < 0.3 * identified
+    assert kinds["cadre_assignment"] > 0 and kinds["plan"] > 0
+
+
+def test_demo_income_lines_rise_from_6000():
+    lines = [demo_income_line(y) for y in range(2021, 2031)]
+    assert lines[0] == 600_000
+    assert all(100_00 <= b - a <= 1000_00 for a, b in zip(lines, lines[1:]))
+    assert demo_income_line(2025) == CRITICISED_LINE
+    with pytest.raises(ValueError):
+        demo_income_line(2020)
+
+
+def test_monitoring_copy_text_matches_the_rows():
+    batch = next(generate(demo_villages(), 3_000, seed=5, today=TODAY))
+    rendered = {t: (data, rows) for t, data, rows in render(batch, b"k", keyring(Settings(env="test")))}
+    for table, rows_of in (("monitoring_cases", batch.monitoring_cases), ("risk_clues", batch.risk_clues),
+                           ("clue_reports", batch.clue_reports), ("case_transitions", batch.case_transitions),
+                           ("assistance_measures", batch.assistance_measures), ("case_visits", batch.case_visits)):
+        data, rows = rendered[table]
+        assert rows == len(rows_of) > 0
+        lines = data.decode().split("\n")
+        assert lines[-1] == "" and len(lines) - 1 == rows
+        for line, row in zip(lines, rows_of):
+            fields = line.split("\t")
+            assert len(fields) == len(COPY_COLUMNS[table])
+            assert fields[0] == str(row[0])
+            for v in row:
+                if isinstance(v, str):
+                    assert not set(v) & {"\t", "\n", "\r", "\\"}
+    # JSON columns are JSON
+    for row in batch.case_transitions:
+        json.loads(row[TRANSITION_COLUMNS.index("details")])

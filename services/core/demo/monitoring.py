@@ -469,13 +469,10 @@ class CaseMaker:
             first = b(t - 720, t - 25)
             return first, self._chain(first, self._identification_gaps()), None, None
         if status == S.eliminated:
-            if followed:
-                # an earlier case of a household that has an open one now: ended well before it
-                eliminated = b(t - 560, t - 330)
-            else:
-                eliminated = b(t - 420, t - 2)
+            # (an earlier case of a household that has an open one now ended well before it)
+            eliminated = b(t - 480, t - 330) if followed else b(t - 420, t - 2)
             proposed, esteps = self._ending_at(self._elimination_gaps(), 5, eliminated)
-            identified = proposed - b(184, 330)
+            identified = proposed - (b(184, 240) if followed else b(184, 330))
         elif status == S.assisting:
             if previous is not None:
                 identified = b(max(previous[1] + 45, t - 300), t - 1)
