@@ -19,6 +19,7 @@ from services.api.health import router as health_router
 from services.api.households.router import router as households_router
 from services.api.income.router import router as income_router
 from services.api.middleware import RequestContext
+from services.api.monitoring.reports import router as monitoring_reports_router
 from services.api.ratelimit import RateLimiter
 from services.api.regions.router import router as regions_router
 from services.api.responses import JSON
@@ -51,6 +52,10 @@ TAGS = [
     {"name": "persons 人员", "description": "Persons: look up by ID number, change, move, record death."},
     {"name": "income 收入", "description": "Quarterly income and yearly totals (per-capita net income)."},
     {"name": "guarantees 三保障和饮水安全", "description": "Education, medical care, housing and water."},
+    {"name": "monitoring reports 监测统计", "description": "Statistics by region level, public notice lists, "
+                                                          "households the monitoring misses (应纳未纳)."},
+    {"name": "monitoring policy 监测标准和政策参数", "description": "Income lines per year and province, the "
+                                                                  "monitoring policy's figures per region and year."},
     {"name": "audit 审计", "description": "The audit trail, for auditors (append-only, hash-chained)."},
     {"name": "admin 系统管理", "description": "User accounts, roles and system clients (administrators only)."},
     {"name": "health 运行状态", "description": "Liveness and readiness probes."},
@@ -127,7 +132,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     docs.install(app)
     # Routes are matched in order: the busiest first.
     for router in (households_router, income_router, guarantees_router, regions_router, auth_router, audit_router,
-                   admin_router,
+                   admin_router, monitoring_reports_router,
                    health_router):
         app.include_router(router)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
