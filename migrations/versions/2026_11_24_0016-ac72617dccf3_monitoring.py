@@ -103,6 +103,7 @@ def upgrade() -> None:
     sa.Column('category', sa.Enum('industry', 'employment', 'finance', 'public_welfare_post', 'housing_safety', 'water_safety', 'health', 'compulsory_education', 'other_education', 'social_protection', 'social_assistance', 'relocation', 'living_conditions', 'infrastructure', name='measure_category', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('content', sa.Text(), nullable=False),
     sa.Column('responsible_unit', sa.String(length=100), nullable=False),
+    sa.Column('planned_on', sa.Date(), nullable=False),
     sa.Column('start_on', sa.Date(), nullable=False),
     sa.Column('end_on', sa.Date(), nullable=True),
     sa.Column('status', sa.Enum('planned', 'in_progress', 'completed', 'stopped', name='measure_status', native_enum=False, create_constraint=True, length=32), nullable=False),

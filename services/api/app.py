@@ -18,6 +18,7 @@ from services.api.guarantees.router import router as guarantees_router
 from services.api.health import router as health_router
 from services.api.households.router import router as households_router
 from services.api.income.router import router as income_router
+from services.api.monitoring.router import router as monitoring_router
 from services.api.middleware import RequestContext
 from services.api.monitoring.reports import router as monitoring_reports_router
 from services.api.ratelimit import RateLimiter
@@ -52,6 +53,11 @@ TAGS = [
     {"name": "persons 人员", "description": "Persons: look up by ID number, change, move, record death."},
     {"name": "income 收入", "description": "Quarterly income and yearly totals (per-capita net income)."},
     {"name": "guarantees 三保障和饮水安全", "description": "Education, medical care, housing and water."},
+    {"name": "risk clues 风险线索", "description": "Risk clues from the three channels, merged while open, "
+                                               "dismissed or turned into cases."},
+    {"name": "monitoring cases 监测对象", "description": "Identification, assistance and risk elimination as a state "
+                                                    "machine, with the policy's deadlines."},
+    {"name": "assistance 帮扶措施和走访", "description": "One household, one plan: measures, visits, the assistance cadre."},
     {"name": "monitoring reports 监测统计", "description": "Statistics by region level, public notice lists, "
                                                           "households the monitoring misses (应纳未纳)."},
     {"name": "monitoring policy 监测标准和政策参数", "description": "Income lines per year and province, the "
@@ -131,8 +137,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     install_log_redaction()
     docs.install(app)
     # Routes are matched in order: the busiest first.
-    for router in (households_router, income_router, guarantees_router, regions_router, auth_router, audit_router,
-                   admin_router, monitoring_reports_router,
+    for router in (households_router, income_router, guarantees_router, monitoring_router, regions_router,
+                   auth_router, audit_router, admin_router, monitoring_reports_router,
                    health_router):
         app.include_router(router)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)

@@ -40,16 +40,7 @@ def problem(
         "instance": redact(request.url.path),
     }
     if errors:
-        body["errors"] = [
-            {
-                "field": redact(e.field),
-                "code": e.code,
-                "message": redact(
-                    e.message if (e.message and e.code not in MESSAGES) else message(e.code, zh, e.params)
-                ),
-            }
-            for e in errors
-        ]
+        body["errors"] = rendered_errors(errors, zh)
         body["field"] = body["errors"][0]["field"]
     for name, value in (extra or {}).items():
         body.setdefault(name, value)
@@ -59,6 +50,18 @@ def problem(
     response = ProblemJSON(body, status_code=status, headers=headers)
     response.headers["Content-Language"] = "zh-CN" if zh else "en"
     return response
+
+
+def rendered_errors(errors: list[FieldError], zh: bool) -> list[dict[str, str]]:
+    """Field errors as the problem document's ``errors`` member, in the caller's language."""
+    return [
+        {
+            "field": redact(e.field),
+            "code": e.code,
+            "message": redact(e.message if (e.message and e.code not in MESSAGES) else message(e.code, zh, e.params)),
+        }
+        for e in errors
+    ]
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:

@@ -1,7 +1,8 @@
 """JSON rendering with orjson: Decimal as a string with two places ("8500.00"), dates ISO."""
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +19,10 @@ def _default(obj: Any) -> Any:
     if isinstance(obj, datetime):
         # Times are shown in China time, whatever zone the driver returned.
         return (obj.astimezone(CHINA) if obj.tzinfo else obj).isoformat()
+    if isinstance(obj, date):
+        return obj.isoformat()
+    if isinstance(obj, uuid.UUID) or type(obj).__name__ == "UUID":  # asyncpg returns its own UUID type
+        return str(obj)
     if hasattr(obj, "model_dump"):
         return obj.model_dump(mode="json")
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")

@@ -182,6 +182,85 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "audit_event_not_found": ("There is no audit event {id} you can see.", "审计记录 {id} 不存在或不在您的权限范围内。"),
     "audit_object_id_needs_type": ("object_id needs object_type.", "按 object_id 查询时须同时提供 object_type。"),
     "audit_time_range": ("since must be before until.", "起始时间（since）须早于截止时间（until）。"),
+    # monitoring — clues, cases, measures, visits
+    "clue_not_found": ("No risk clue {id} in your regions.", "您的管辖范围内没有风险线索 {id}。"),
+    "case_not_found": ("No monitoring case {id} in your regions.", "您的管辖范围内没有监测对象 {id}。"),
+    "measure_not_found": ("No assistance measure {id} in your regions.", "您的管辖范围内没有帮扶措施 {id}。"),
+    "clue_not_open": ("Clue {id} has been handled already ({status}).", "线索 {id} 已处理（{status}）。"),
+    "transition_not_allowed": (
+        "A case in status {status} does not allow '{action}'; see 'allowed' for what may be done from here.",
+        "处于“{status}”状态的监测对象不能执行“{action}”，可执行的操作见 allowed。",
+    ),
+    "effective_before_previous": (
+        "The step cannot take place before the case's previous step ({previous}).",
+        "办理日期不能早于上一步骤的日期（{previous}）。",
+    ),
+    "consent_required": (
+        "Confirming the risk needs the household's signed consent and authorisation (consent_signed).",
+        "确认风险须有农户签署的承诺授权书（consent_signed）。",
+    ),
+    "notice_before_review": ("The notice cannot start before the review ({day}).", "公示不能早于评议日期（{day}）开始。"),
+    "notice_too_short": (
+        "A public notice runs at least {days} days: it cannot end before {min_end}.",
+        "公示期不少于 {days} 天：结束日期不能早于 {min_end}。",
+    ),
+    "notice_not_over": (
+        "The public notice runs until {notice_end}; its result can be recorded from the day after.",
+        "公示期至 {notice_end}，期满后方可登记公示结果。",
+    ),
+    "way_required": ("Say how the risk was eliminated (way).", "请注明风险消除方式（way）。"),
+    "elimination_conditions_unmet": (
+        "The risk cannot be declared eliminated: {count} condition(s) unmet (listed in errors).",
+        "不符合风险消除条件：{count} 项条件未满足（见 errors）。",
+    ),
+    "elimination_not_identified": ("The case was never identified.", "该对象未经识别纳入监测。"),
+    "elimination_too_early": (
+        "Identified on {identified_on}: at least {months} months must pass (not before {earliest}).",
+        "{identified_on} 识别纳入，须满 {months} 个月（{earliest} 之前不得消除）。",
+    ),
+    "elimination_measures_missing": (
+        "At least {required} assistance measure(s) must be completed ({completed} so far).",
+        "须至少完成 {required} 项帮扶措施（目前完成 {completed} 项）。",
+    ),
+    "elimination_no_income_line": (
+        "No monitoring income line is set for {year} in province {province}.",
+        "{province} 省份未设置 {year} 年监测标准。",
+    ),
+    "elimination_income_missing": ("No income is recorded for {year} Q{quarter}.", "缺少 {year} 年第 {quarter} 季度收入记录。"),
+    "elimination_income_below_line": (
+        "Income in {year} Q{quarter} ({annualised} a year per person) is below the line ({line}).",
+        "{year} 年第 {quarter} 季度人均纯收入（折合全年 {annualised} 元）低于监测标准（{line} 元）。",
+    ),
+    "elimination_guarantees_unknown": (
+        "The three guarantees and safe water have not been verified.", "“三保障”和饮水安全情况尚未核实。"),
+    "elimination_guarantees_insecure": (
+        "Not secured or not verified: {items}.", "以下保障未落实或未核实：{items}。"),
+    "elimination_no_labour": (
+        "Nobody in the household can work: it stays under social protection instead.",
+        "家庭无劳动能力成员，应纳入兜底保障，不标注风险消除。",
+    ),
+    "cadre_not_eligible": (
+        "User {id} cannot be this case's assistance cadre (an active user who assists households in its region).",
+        "用户 {id} 不能担任该户帮扶责任人（须为负责该区域帮扶工作的在用账号）。",
+    ),
+    "client_id_reused": (
+        "This id is already used for another record; a re-upload must send the same content.",
+        "该 id 已被其他记录使用；重复上传须内容一致。",
+    ),
+    "case_not_assisting": (
+        "Measures belong to identified cases under assistance (this one is {status}).",
+        "帮扶措施只能添加到已识别、帮扶中的监测对象（当前状态：{status}）。",
+    ),
+    "measure_closed": ("A {status} measure keeps its status.", "已{status}的措施不能再改变状态。"),
+    "case_closed": ("The case is closed ({status}).", "该监测对象已结束（{status}）。"),
+    "health_risk_forbidden": (
+        "Your role may not search by the risk types that tell health (illness, disability).",
+        "您的角色无权按涉及健康的风险类型（因病、因残）查询。",
+    ),
+    "source_required": ("A source reference needs its source.", "填写来源编号时须注明来源。"),
+    "notice_end_before_start": ("The notice cannot end before it starts.", "公示结束日期不能早于开始日期。"),
+    "end_before_start": ("The end cannot be before the start.", "结束日期不能早于开始日期。"),
+    "measure_result_required": ("A completed measure needs its result.", "已完成的措施须填写成效。"),
     # monitoring: income lines, uncovered households, statistics, notices, policy settings (reports helper)
     "income_line_province_only": (
         "Only an account whose regions cover the whole province {province} may set its income line.",

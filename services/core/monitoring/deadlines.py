@@ -14,7 +14,6 @@ from datetime import date
 from services.core.monitoring.enums import (
     IDENTIFICATION_PHASE,
     UNDER_ASSISTANCE,
-    Channel,
     ClueStatus,
     DeadlineKind,
 )

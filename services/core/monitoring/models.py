@@ -188,6 +188,8 @@ class Measure(RegionScoped, Versioned, Base):
     category: Mapped[MeasureCategory] = mapped_column(str_enum(MeasureCategory, "measure_category"), nullable=False)
     content: Mapped[str] = mapped_column(Text, nullable=False)
     responsible_unit: Mapped[str] = mapped_column(String(100), nullable=False)
+    # The day the measure was decided (paper first, entered later): it makes the plan.
+    planned_on: Mapped[date] = mapped_column(Date, nullable=False)
     start_on: Mapped[date] = mapped_column(Date, nullable=False)
     end_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[MeasureStatus] = mapped_column(str_enum(MeasureStatus, "measure_status"), nullable=False)

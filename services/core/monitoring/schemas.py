@@ -55,7 +55,7 @@ def _not_in_future(value: date | None, name: str) -> date | None:
     from services.core.timeutil import today
 
     if value is not None and value > today():
-        raise ValueError(f"date_in_future@{name}")
+        raise ValueError("date_in_future")
     return value
 
 
@@ -103,6 +103,12 @@ class ClueDismissal(Input):
 class CaseFromClue(Input):
     case_type: CaseType = Field(description="监测类型")
     comment: Comment | None = None
+    effective_on: date | None = Field(None, description="The day the clue was accepted (default today)")
+
+    @field_validator("effective_on")
+    @classmethod
+    def _past(cls, value):
+        return _not_in_future(value, "effective_on")
 
 
 class ClueReportOut(BaseModel):
@@ -261,25 +267,34 @@ class CaseOut(BaseModel):
 
 # ---------------------------------------------------------------- measures and visits
 
+def _measure_dates(measure):
+    if measure.end_on is not None and measure.end_on < measure.start_on:
+        raise ValueError("end_before_start@end_on")
+    if measure.status == MeasureStatus.completed and not measure.result:
+        raise ValueError("measure_result_required@result")
+    return measure
+
+
 class MeasureIn(Input):
     id: uuid.UUID | None = Field(None, description="Client-generated id: uploading the same measure again "
                                                    "changes nothing (offline mobile clients)")
     category: MeasureCategory
     content: LongText
     responsible_unit: Text100 = Field(min_length=1, description="责任单位")
+    planned_on: date | None = Field(None, description="The day the measure was decided (default today; never in "
+                                                      "the future): the first one makes the household's plan")
     start_on: date
     end_on: date | None = None
     status: MeasureStatus = MeasureStatus.planned
     result: Comment | None = None
     amount: Money | None = Field(None, description="Money involved, if any (yuan)")
 
-    @model_validator(mode="after")
-    def _dates(self):
-        if self.end_on is not None and self.end_on < self.start_on:
-            raise ValueError("end_before_start@end_on")
-        if self.status == MeasureStatus.completed and not self.result:
-            raise ValueError("measure_result_required@result")
-        return self
+    @field_validator("planned_on")
+    @classmethod
+    def _past(cls, value):
+        return _not_in_future(value, "planned_on")
+
+    _dates = model_validator(mode="after")(lambda self: _measure_dates(self))
 
 
 class MeasureUpdate(Input):
@@ -291,7 +306,7 @@ class MeasureUpdate(Input):
     result: Comment | None = None
     amount: Money | None = None
 
-    _dates = MeasureIn._dates
+    _dates = model_validator(mode="after")(lambda self: _measure_dates(self))
 
 
 class MeasureOut(BaseModel):
@@ -302,6 +317,7 @@ class MeasureOut(BaseModel):
     category: MeasureCategory
     content: str
     responsible_unit: str
+    planned_on: date
     start_on: date
     end_on: date | None
     status: MeasureStatus

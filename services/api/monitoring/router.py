@@ -1,0 +1,454 @@
+"""Risk clues, monitoring cases and their steps, measures, visits, the overdue list. Thin:
+parse, look up in scope, check If-Match, call the service, shape the response."""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
+
+from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
+from services.api.errors_doc import responses
+from services.api.problems import rendered_errors
+from services.api.pagination import Page, decode_cursor, page_of
+from services.api.ratelimit import bulk_read
+from services.api.responses import JSON, etag
+from services.api.routing import GuardlineRoute
+from services.core.accounts.roles import Permission
+from services.core.accounts.security import Caller
+from services.core.errors import Forbidden, Unprocessable
+from services.core.i18n import wants_chinese
+from services.core.monitoring import cases as case_service
+from services.core.monitoring import clues as clue_service
+from services.core.monitoring import queries
+from services.core.monitoring.context import load_rules
+from services.core.monitoring.deadlines import Deadline
+from services.core.monitoring.enums import (
+    HEALTH_RISKS,
+    Action,
+    CaseStatus,
+    CaseType,
+    Channel,
+    ClueStatus,
+    DeadlineKind,
+    RiskType,
+)
+from services.core.monitoring.machine import allowed
+from services.core.monitoring.models import Measure, MonitoringCase, RiskClue
+from services.core.monitoring.schemas import (
+    CadreIn,
+    CaseFromClue,
+    CaseOut,
+    ClueDismissal,
+    ClueIn,
+    ClueOut,
+    CountyDecisionIn,
+    MeasureIn,
+    MeasureOut,
+    MeasureUpdate,
+    NoticeResultIn,
+    OverdueItem,
+    ProposalIn,
+    Reporter,
+    ReviewIn,
+    TerminationIn,
+    TransitionOut,
+    VerificationIn,
+    VillageReviewIn,
+    VisitIn,
+    VisitOut,
+)
+from services.core.regions.service import check_prefix_visible
+from services.core.timeutil import today
+
+router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
+CLUES = ["risk clues 风险线索"]
+CASES = ["monitoring cases 监测对象"]
+ASSIST = ["assistance 帮扶措施和走访"]
+
+READ = [Needs(Permission.monitoring_read)]
+LIST = [Needs(Permission.monitoring_read), Depends(bulk_read)]
+Id = Annotated[int, PathParam(ge=1, le=2**62)]
+ClueId = Id
+CaseId = Id
+MeasureId = Annotated[uuid.UUID, PathParam(description="Measure id (a UUID)")]
+Limit = Annotated[int | None, Query(ge=1)]
+RegionQ = Annotated[str | None, Query(description="Region code prefix (2/4/6/9/12 digits) 区划前缀")]
+path_object("clue_id", RiskClue)
+path_object("case_id", MonitoringCase)
+path_object("measure_id", Measure)
+
+IF_MATCH = "Needs `If-Match` with the case's ETag: of two concurrent steps exactly one wins, the other gets 412."
+
+
+def _limit(request: Request, limit: int | None) -> int:
+    paging = request.app.state.settings.paging
+    return min(limit or paging.default_limit, paging.max_limit)
+
+
+def _shows_health(caller: Caller) -> bool:
+    return Permission.registry_health in caller.permissions
+
+
+def _risks(risks: list[str], caller: Caller) -> list[str]:
+    """Risk types that tell health (illness, disability) only for roles that may see health."""
+    return risks if _shows_health(caller) else [r for r in risks if r not in HEALTH_RISKS]
+
+
+def _no_health_filter(risk_type: RiskType | None, caller: Caller) -> None:
+    if risk_type in HEALTH_RISKS and not _shows_health(caller):
+        raise Forbidden("health_risk_forbidden", field="risk_type")
+
+
+def _deadline(d: Deadline) -> dict:
+    return {"kind": d.kind, "due": d.due, "provisional": d.provisional}
+
+
+def _stored_next(row) -> dict | None:
+    if row.next_deadline is None:
+        return None
+    return {"kind": row.next_deadline_kind, "due": row.next_deadline, "provisional": row.deadline_provisional}
+
+
+def _actor(caller: Caller) -> case_service.Actor:
+    return case_service.Actor(caller.user_id, caller.client_id)
+
+
+# ---------------------------------------------------------------- clues
+
+def clue_body(clue: RiskClue, caller: Caller, deadlines: list[Deadline] | None = None,
+              reports: list | None = None, outcome: str | None = None) -> dict[str, Any]:
+    body = {f: getattr(clue, f) for f in ("id", "household_id", "region_code", "channels", "status",
+                                          "first_reported_on", "report_count", "deadline_breaches", "case_id",
+                                          "dismissal_reason", "handled_by", "handled_at")}
+    body["risk_types"] = _risks(clue.risk_types, caller)
+    body["next_deadline"] = _stored_next(clue)
+    body["deadlines"] = [_deadline(d) for d in deadlines] if deadlines is not None else None
+    if reports is not None:
+        body["reports"] = [{**{f: getattr(r, f) for f in ("id", "channel", "evidence", "attachments", "reported_on",
+                                                         "reporter_user_id", "reporter_client_id", "declarant_name",
+                                                         "source", "external_ref", "created_at")},
+                            "risk_types": _risks(r.risk_types, caller)} for r in reports]
+    body["outcome"] = outcome
+    return body
+
+
+def _clue_response(clue: RiskClue, body: dict, status: int = 200) -> JSON:
+    headers = {"ETag": etag("clue", clue.id, clue.version)}
+    if status == 201:
+        headers["Location"] = f"/api/v1/risk-clues/{clue.id}"
+    return JSON(body, status_code=status, headers=headers)
+
+
+@router.post("/risk-clues", status_code=201, response_model=ClueOut, operation_id="reportRiskClue", tags=CLUES,
+             responses=responses(403, 404, 409), summary="Report a risk clue 上报风险线索",
+             description="From any of the three channels; system clients (department screening, a self-declaration "
+                         "app) too. An open clue of the same household sharing a risk type takes the report "
+                         "(200, `outcome: merged`); a source reference already known changes nothing (200, "
+                         "`outcome: duplicate`). Send an `Idempotency-Key`.")
+async def report_clue(body: ClueIn, session: Session, caller: Allowed(Permission.clues_report)):
+    rules = await load_rules(session)
+    clue, outcome = await clue_service.report(session, rules, body, Reporter(caller.user_id, caller.client_id))
+    return _clue_response(clue, clue_body(clue, caller, outcome=outcome), 201 if outcome == "created" else 200)
+
+
+@router.get("/risk-clues", response_model=Page[ClueOut], operation_id="listRiskClues", tags=CLUES, dependencies=LIST,
+            responses=responses(403, 404), summary="Risk clues, newest first 风险线索列表")
+async def list_clues(request: Request, session: Session, caller: Allowed(Permission.monitoring_read),
+                     region: RegionQ = None, status: ClueStatus | None = None, channel: Channel | None = None,
+                     risk_type: RiskType | None = None,
+                     household_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+                     limit: Limit = None, cursor: str | None = None):
+    _no_health_filter(risk_type, caller)
+    if region is not None:
+        await check_prefix_visible(session, region)
+    limit = _limit(request, limit)
+    after = decode_cursor(cursor)
+    rows = await queries.list_clues(session, region=region, status=status, channel=channel, risk_type=risk_type,
+                                    household_id=household_id, before_id=int(after[0]) if after else None, limit=limit)
+    rows, next_cursor = page_of(rows, limit, lambda c: [c.id])
+    return JSON({"items": [clue_body(c, caller) for c in rows], "next_cursor": next_cursor})
+
+
+@router.get("/risk-clues/{clue_id}", response_model=ClueOut, operation_id="getRiskClue", tags=CLUES,
+            responses=responses(403, 404), summary="One clue with its reports 线索详情")
+async def get_clue(clue_id: ClueId, session: Session, caller: Allowed(Permission.monitoring_read)):
+    clue = await clue_service.get_clue(session, clue_id)
+    rules = await load_rules(session)
+    deadlines = await clue_service.pending(session, rules, clue)
+    reports = await clue_service.reports_of(session, clue.id)
+    return _clue_response(clue, clue_body(clue, caller, deadlines, reports))
+
+
+@router.post("/risk-clues/{clue_id}/dismissal", response_model=ClueOut, operation_id="dismissRiskClue", tags=CLUES,
+             responses=responses(403, 404, 409, 412, 428), summary="Dismiss a clue with a reason 排除线索",
+             description="Needs `If-Match` with the clue's ETag.")
+async def dismiss_clue(request: Request, clue_id: ClueId, body: ClueDismissal, session: Session,
+                       caller: Allowed(Permission.clues_handle)):
+    clue = await clue_service.get_clue(session, clue_id, for_update=True)
+    check_if_match(request, etag("clue", clue.id, clue.version))
+    rules = await load_rules(session)
+    await clue_service.close(session, rules, clue, ClueStatus.dismissed, caller.user_id, reason=body.reason)
+    return _clue_response(clue, clue_body(clue, caller, []))
+
+
+@router.post("/risk-clues/{clue_id}/case", status_code=201, response_model=CaseOut, operation_id="openCaseFromClue",
+             tags=CLUES, responses=responses(403, 404, 409, 412, 428),
+             summary="Turn a clue into a monitoring case 线索转为监测对象",
+             description="Opens a case at the verification visit (201). When the household already has an open "
+                         "case, the clue's risks join it instead (200); after an eliminated case a new one is "
+                         "opened, linked to it. Needs `If-Match` with the clue's ETag.")
+async def open_case(request: Request, clue_id: ClueId, body: CaseFromClue, session: Session,
+                    caller: Allowed(Permission.clues_handle)):
+    clue = await clue_service.get_clue(session, clue_id, for_update=True)
+    check_if_match(request, etag("clue", clue.id, clue.version))
+    rules = await load_rules(session)
+    case, created = await case_service.open_from_clue(session, rules, clue, body, _actor(caller))
+    return await _case_response(session, rules, case, caller, 201 if created else 200)
+
+
+# ---------------------------------------------------------------- cases
+
+def case_body(case: MonitoringCase, caller: Caller, deadlines: list[Deadline] | None = None) -> dict[str, Any]:
+    body = {f: getattr(case, f) for f in CaseOut.model_fields
+            if f not in ("risk_types", "next_deadline", "deadlines", "allowed_actions")}
+    body["risk_types"] = _risks(case.risk_types, caller)
+    body["next_deadline"] = _stored_next(case)
+    body["deadlines"] = [_deadline(d) for d in deadlines] if deadlines is not None else None
+    body["allowed_actions"] = allowed(case.status)
+    return body
+
+
+async def _case_response(session, rules, case: MonitoringCase, caller: Caller, status: int = 200) -> JSON:
+    deadlines = await case_service.pending(session, rules, case)
+    headers = {"ETag": etag("case", case.id, case.version)}
+    if status == 201:
+        headers["Location"] = f"/api/v1/monitoring-cases/{case.id}"
+    return JSON(case_body(case, caller, deadlines), status_code=status, headers=headers)
+
+
+@router.get("/monitoring-cases", response_model=Page[CaseOut], operation_id="listMonitoringCases", tags=CASES,
+            dependencies=LIST, responses=responses(403, 404), summary="Monitoring cases, newest first 监测对象列表")
+async def list_cases(request: Request, session: Session, caller: Allowed(Permission.monitoring_read),
+                     region: RegionQ = None, status: CaseStatus | None = None, case_type: CaseType | None = None,
+                     risk_type: RiskType | None = None,
+                     household_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+                     cadre_user_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+                     limit: Limit = None, cursor: str | None = None):
+    _no_health_filter(risk_type, caller)
+    if region is not None:
+        await check_prefix_visible(session, region)
+    limit = _limit(request, limit)
+    after = decode_cursor(cursor)
+    rows = await queries.list_cases(session, region=region, status=status, case_type=case_type, risk_type=risk_type,
+                                    household_id=household_id, cadre_user_id=cadre_user_id,
+                                    before_id=int(after[0]) if after else None, limit=limit)
+    rows, next_cursor = page_of(rows, limit, lambda c: [c.id])
+    return JSON({"items": [case_body(c, caller) for c in rows], "next_cursor": next_cursor})
+
+
+@router.get("/monitoring-cases/overdue", response_model=Page[OverdueItem], operation_id="listOverdue", tags=CASES,
+            dependencies=LIST, responses=responses(403, 404),
+            summary="Daily work list: deadlines past or due soon 逾期和临期事项",
+            description="Cases and open clues whose nearest deadline has passed (`days_late` > 0) or falls within "
+                        "`within_days` of `as_of` (default today, China time), nearest first. Deadlines follow "
+                        "China's working-day calendar; `provisional` marks those computed over a year whose "
+                        "official holiday schedule is not known yet.")
+async def list_overdue(request: Request, session: Session, region: RegionQ = None,
+                       within_days: Annotated[int, Query(ge=0, le=366)] = 0,
+                       as_of: date | None = None, kind: DeadlineKind | None = None,
+                       subject: Annotated[str | None, Query(pattern="^(case|clue)$")] = None,
+                       cadre_user_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+                       limit: Limit = None, cursor: str | None = None):
+    if region is not None:
+        await check_prefix_visible(session, region)
+    limit = _limit(request, limit)
+    raw = decode_cursor(cursor, 3)
+    after = None
+    if raw is not None:
+        try:
+            after = (date.fromisoformat(raw[0]), str(raw[1]), int(raw[2]))
+        except (TypeError, ValueError):
+            raise Unprocessable("cursor_invalid", field="cursor") from None
+    rows = await queries.overdue(session, as_of=as_of or today(), within_days=within_days, region=region, kind=kind,
+                                 subject=subject, cadre_user_id=cadre_user_id, after=after, limit=limit)
+    rows, next_cursor = page_of(rows, limit, lambda r: [r["due"].isoformat(), r["subject"], r["id"]])
+    return JSON({"items": rows, "next_cursor": next_cursor})
+
+
+@router.get("/monitoring-cases/{case_id}", response_model=CaseOut, operation_id="getMonitoringCase", tags=CASES,
+            responses=responses(403, 404), summary="One case, its deadlines and what may be done next 监测对象详情")
+async def get_case(case_id: CaseId, session: Session, caller: Allowed(Permission.monitoring_read)):
+    case = await case_service.get_case(session, case_id)
+    return await _case_response(session, await load_rules(session), case, caller)
+
+
+@router.get("/monitoring-cases/{case_id}/transitions", response_model=list[TransitionOut],
+            operation_id="listCaseTransitions", tags=CASES, dependencies=READ, responses=responses(403, 404),
+            summary="The case's steps, oldest first 办理记录")
+async def list_transitions(case_id: CaseId, session: Session):
+    case = await case_service.get_case(session, case_id)
+    return JSON([{f: getattr(t, f) for f in TransitionOut.model_fields}
+                 for t in await case_service.transitions_of(session, case.id)])
+
+
+@router.get("/monitoring-cases/{case_id}/elimination-check", operation_id="checkElimination", tags=CASES,
+            dependencies=READ, responses=responses(403, 404),
+            summary="Which risk-elimination conditions are unmet today 风险消除条件核查")
+async def elimination_check(request: Request, case_id: CaseId, session: Session, on: date | None = None):
+    case = await case_service.get_case(session, case_id)
+    rules = await load_rules(session)
+    day = on or today()
+    unmet = await case_service.elimination_check(session, rules, case, day)
+    zh = wants_chinese(request.headers.get("accept-language"))
+    return JSON({"case_id": case.id, "on": day, "met": not unmet, "unmet": rendered_errors(unmet, zh)})
+
+
+async def _step(request: Request, session, case_id: int, action: Action, body, caller: Caller) -> JSON:
+    case = await case_service.get_case(session, case_id, for_update=True)
+    check_if_match(request, etag("case", case.id, case.version))
+    rules = await load_rules(session)
+    await case_service.take_step(session, rules, case, action, body, _actor(caller))
+    return await _case_response(session, rules, case, caller)
+
+
+STEP_RESPONSES = responses(403, 404, 409, 412, 428)
+
+
+@router.post("/monitoring-cases/{case_id}/verification", response_model=CaseOut, operation_id="verifyCase",
+             tags=CASES, responses=STEP_RESPONSES, summary="Household verification visit 入户核实",
+             description="Identification: approve needs the household's signed consent (`consent_signed`). "
+                         "Elimination: approve = the risk is gone. " + IF_MATCH)
+async def verify_case(request: Request, case_id: CaseId, body: VerificationIn, session: Session,
+                      caller: Allowed(Permission.cases_verify)):
+    return await _step(request, session, case_id, Action.verify, body, caller)
+
+
+@router.post("/monitoring-cases/{case_id}/village-review", response_model=CaseOut, operation_id="villageReview",
+             tags=CASES, responses=STEP_RESPONSES, summary="Village democratic review; approval starts the notice 民主评议",
+             description="A notice runs at least the policy's days (5 by default); a shorter one is refused. " + IF_MATCH)
+async def village_review(request: Request, case_id: CaseId, body: VillageReviewIn, session: Session,
+                         caller: Allowed(Permission.cases_village_review)):
+    return await _step(request, session, case_id, Action.village_review, body, caller)
+
+
+@router.post("/monitoring-cases/{case_id}/notice-result", response_model=CaseOut, operation_id="noticeResult",
+             tags=CASES, responses=STEP_RESPONSES, summary="End of the public notice 公示结果",
+             description="approve (no objection upheld) only after the notice's last day; reject (an objection was "
+                         "upheld) at any time. " + IF_MATCH)
+async def notice_result(request: Request, case_id: CaseId, body: NoticeResultIn, session: Session,
+                        caller: Allowed(Permission.cases_village_review)):
+    return await _step(request, session, case_id, Action.notice_result, body, caller)
+
+
+@router.post("/monitoring-cases/{case_id}/township-review", response_model=CaseOut, operation_id="townshipReview",
+             tags=CASES, responses=STEP_RESPONSES, summary="Township review 乡镇审核", description=IF_MATCH)
+async def township_review(request: Request, case_id: CaseId, body: ReviewIn, session: Session,
+                          caller: Allowed(Permission.cases_township_review)):
+    return await _step(request, session, case_id, Action.township_review, body, caller)
+
+
+@router.post("/monitoring-cases/{case_id}/county-decision", response_model=CaseOut, operation_id="countyDecision",
+             tags=CASES, responses=STEP_RESPONSES, summary="County approval 县级审批",
+             description="Identification: the household becomes 监测户. Risk elimination: refused (409, every unmet "
+                         "condition listed) unless the policy's conditions hold; `way` is required; the household "
+                         "gets its previous category back. " + IF_MATCH)
+async def county_decision(request: Request, case_id: CaseId, body: CountyDecisionIn, session: Session,
+                          caller: Allowed(Permission.cases_approve)):
+    return await _step(request, session, case_id, Action.county_decision, body, caller)
+
+
+@router.post("/monitoring-cases/{case_id}/elimination-proposal", response_model=CaseOut,
+             operation_id="proposeElimination", tags=CASES, responses=STEP_RESPONSES,
+             summary="Propose risk elimination 提出风险消除", description=IF_MATCH)
+async def propose_elimination(request: Request, case_id: CaseId, body: ProposalIn, session: Session,
+                              caller: Allowed(Permission.cases_assist)):
+    return await _step(request, session, case_id, Action.propose_elimination, body, caller)
+
+
+@router.post("/monitoring-cases/{case_id}/termination", response_model=CaseOut, operation_id="terminateCase",
+             tags=CASES, responses=STEP_RESPONSES, summary="End a case otherwise (household dissolved …) 终止",
+             description=IF_MATCH)
+async def terminate_case(request: Request, case_id: CaseId, body: TerminationIn, session: Session,
+                         caller: Allowed(Permission.cases_approve)):
+    return await _step(request, session, case_id, Action.terminate, body, caller)
+
+
+@router.put("/monitoring-cases/{case_id}/cadre", response_model=CaseOut, operation_id="assignCadre", tags=ASSIST,
+            responses=responses(403, 404, 409, 412, 428), summary="Name the assistance cadre 明确帮扶责任人",
+            description=IF_MATCH)
+async def assign_cadre(request: Request, case_id: CaseId, body: CadreIn, session: Session,
+                       caller: Allowed(Permission.cases_assign)):
+    case = await case_service.get_case(session, case_id, for_update=True)
+    check_if_match(request, etag("case", case.id, case.version))
+    rules = await load_rules(session)
+    await case_service.assign_cadre(session, rules, case, body, _actor(caller))
+    return await _case_response(session, rules, case, caller)
+
+
+# ---------------------------------------------------------------- measures and visits
+
+def _measure_response(m: Measure, status: int = 200) -> JSON:
+    headers = {"ETag": etag("measure", m.id, m.version)}
+    if status == 201:
+        headers["Location"] = f"/api/v1/measures/{m.id}"
+    return JSON({f: getattr(m, f) for f in MeasureOut.model_fields}, status_code=status, headers=headers)
+
+
+@router.get("/monitoring-cases/{case_id}/measures", response_model=list[MeasureOut], operation_id="listMeasures",
+            tags=ASSIST, dependencies=READ, responses=responses(403, 404), summary="The case's measures 帮扶措施")
+async def list_measures(case_id: CaseId, session: Session):
+    case = await case_service.get_case(session, case_id)
+    return JSON([{f: getattr(m, f) for f in MeasureOut.model_fields}
+                 for m in await case_service.measures_of(session, case.id)])
+
+
+@router.post("/monitoring-cases/{case_id}/measures", status_code=201, response_model=MeasureOut,
+             operation_id="addMeasure", tags=ASSIST, responses=responses(403, 404, 409),
+             summary="Add a measure (一户一策) 添加帮扶措施",
+             description="Offline clients send their own `id` (UUID): the same measure uploaded again answers 200 "
+                         "and changes nothing; another measure under a used id is refused (409).")
+async def add_measure(case_id: CaseId, body: MeasureIn, session: Session, caller: Allowed(Permission.cases_assist)):
+    case = await case_service.get_case(session, case_id, for_update=True)
+    rules = await load_rules(session)
+    measure, created = await case_service.add_measure(session, rules, case, body, _actor(caller))
+    return _measure_response(measure, 201 if created else 200)
+
+
+@router.get("/measures/{measure_id}", response_model=MeasureOut, operation_id="getMeasure", tags=ASSIST,
+            dependencies=READ, responses=responses(403, 404), summary="One measure 帮扶措施详情")
+async def get_measure(measure_id: MeasureId, session: Session):
+    return _measure_response(await case_service.get_measure(session, measure_id))
+
+
+@router.put("/measures/{measure_id}", response_model=MeasureOut, operation_id="updateMeasure", tags=ASSIST,
+            responses=responses(403, 404, 409, 412, 428), summary="Update a measure's progress and result 更新措施",
+            description="Needs `If-Match` with the measure's ETag. A completed or stopped measure keeps its status.")
+async def update_measure(request: Request, measure_id: MeasureId, body: MeasureUpdate, session: Session,
+                         caller: Allowed(Permission.cases_assist)):
+    measure = await case_service.get_measure(session, measure_id, for_update=True)
+    check_if_match(request, etag("measure", measure.id, measure.version))
+    return _measure_response(await case_service.update_measure(session, measure, body))
+
+
+@router.get("/monitoring-cases/{case_id}/visits", response_model=list[VisitOut], operation_id="listVisits",
+            tags=ASSIST, dependencies=READ, responses=responses(403, 404), summary="The case's visits 走访记录")
+async def list_visits(case_id: CaseId, session: Session):
+    case = await case_service.get_case(session, case_id)
+    return JSON([{f: getattr(v, f) for f in VisitOut.model_fields}
+                 for v in await case_service.visits_of(session, case.id)])
+
+
+@router.post("/monitoring-cases/{case_id}/visits", status_code=201, response_model=VisitOut, operation_id="addVisit",
+             tags=ASSIST, responses=responses(403, 404, 409), summary="Record a visit 记录走访",
+             description="Client-generated `id` as for measures. Visits in the policy's counted modes (in person by "
+                         "default) meet the monthly visit.")
+async def add_visit(case_id: CaseId, body: VisitIn, session: Session, caller: Allowed(Permission.cases_assist)):
+    case = await case_service.get_case(session, case_id, for_update=True)
+    rules = await load_rules(session)
+    visit, created = await case_service.add_visit(session, rules, case, body, _actor(caller))
+    return JSON({f: getattr(visit, f) for f in VisitOut.model_fields}, status_code=201 if created else 200,
+                headers={"Location": f"/api/v1/monitoring-cases/{case.id}/visits"} if created else None)
+

@@ -1,0 +1,465 @@
+"""Monitoring cases: opening from clues, the steps of the state machine, measures, visits,
+the assistance cadre, and the bookkeeping of deadlines (the nearest one stored on the case,
+late ones recorded as breaches)."""
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.core.accounts.models import User
+from services.core.accounts.roles import PERMISSIONS, Permission
+from services.core.errors import Conflict, Unprocessable
+from services.core.guarantees.models import HouseholdGuarantees, Item
+from services.core.households.enums import Category, LabourCapacity, PersonStatus
+from services.core.households.models import Household, Person
+from services.core.households.service import get_active_household, get_household
+from services.core.income.models import IncomeRecord
+from services.core.monitoring import clues as clue_service
+from services.core.monitoring import deadlines as dl
+from services.core.monitoring.context import Rules
+from services.core.monitoring.enums import (
+    ELIMINATION_PHASE,
+    FINAL,
+    IDENTIFICATION_PHASE,
+    OPEN,
+    UNDER_ASSISTANCE,
+    Action,
+    CaseStatus,
+    ClueStatus,
+    Decision,
+    MeasureStatus,
+)
+from services.core.monitoring.guard import EliminationFacts, completed_quarters, unmet_conditions
+from services.core.monitoring.machine import allowed, step_for
+from services.core.monitoring.models import CaseTransition, IncomeLine, Measure, MonitoringCase, RiskClue, Visit
+from services.core.monitoring.schemas import CadreIn, CaseFromClue, MeasureIn, MeasureUpdate, VisitIn
+from services.core.repository import one_or_404
+from services.core.scope import under
+from services.core.timeutil import today
+
+
+class Actor:
+    """Who acts: a user or a system client."""
+
+    def __init__(self, user_id: int | None, client_id: int | None = None):
+        self.user_id = user_id
+        self.client_id = client_id
+
+
+async def get_case(session: AsyncSession, case_id: int, for_update: bool = False) -> MonitoringCase:
+    return await one_or_404(session, select(MonitoringCase).where(MonitoringCase.id == case_id), "case_not_found",
+                            "case_id", for_update=for_update, id=case_id)
+
+
+async def transitions_of(session: AsyncSession, case_id: int) -> list[CaseTransition]:
+    stmt = select(CaseTransition).where(CaseTransition.case_id == case_id).order_by(CaseTransition.id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def measures_of(session: AsyncSession, case_id: int) -> list[Measure]:
+    stmt = select(Measure).where(Measure.case_id == case_id).order_by(Measure.start_on, Measure.created_at)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def visits_of(session: AsyncSession, case_id: int) -> list[Visit]:
+    stmt = select(Visit).where(Visit.case_id == case_id).order_by(Visit.visited_on, Visit.created_at)
+    return list((await session.execute(stmt)).scalars())
+
+
+# ---------------------------------------------------------------- deadlines
+
+async def _counted_visits(session: AsyncSession, rules: Rules, cases: Sequence[MonitoringCase]
+                          ) -> dict[int, list[date]]:
+    """Dates of the visits that count towards the monthly visit, per case (identified ones)."""
+    ids = [c.id for c in cases if c.identified_on is not None and c.status in UNDER_ASSISTANCE]
+    out: dict[int, list[date]] = defaultdict(list)
+    if not ids:
+        return out
+    rows = await session.execute(select(Visit.case_id, Visit.visited_on, Visit.mode).where(Visit.case_id.in_(ids)))
+    by_id = {c.id: c for c in cases}
+    for case_id, visited_on, mode in rows:
+        case = by_id[case_id]
+        policy = rules.policy(case.region_code, visited_on.year)
+        if mode in policy.visit_modes_counted:
+            out[case_id].append(visited_on)
+    return out
+
+
+async def pending(session: AsyncSession, rules: Rules, case: MonitoringCase) -> list[dl.Deadline]:
+    visits = (await _counted_visits(session, rules, [case]))[case.id]
+    return dl.case_deadlines(case, visits, rules.policy_for(case.region_code), rules.calendar)
+
+
+async def _track(session: AsyncSession, rules: Rules, case: MonitoringCase, before: list[dl.Deadline],
+                 met_on: date) -> list[dict]:
+    """After a change: store the nearest pending deadline; record those met late."""
+    await session.flush()
+    after = await pending(session, rules, case)
+    late = dl.breaches(before, after, met_on)
+    if late:
+        case.deadline_breaches = list(case.deadline_breaches) + late
+    clue_service.store_next(case, after)
+    return late
+
+
+async def refresh_deadlines(session: AsyncSession, rules: Rules, prefix: str, batch: int = 2000) -> int:
+    """Recompute the stored deadlines of every open case and clue under ``prefix`` (after
+    the policy or the calendar changed). Returns how many rows changed."""
+    changed = 0
+    last = 0
+    while True:
+        stmt = (select(MonitoringCase).where(MonitoringCase.status.in_(OPEN), MonitoringCase.id > last,
+                                             under(MonitoringCase.region_code, prefix))
+                .order_by(MonitoringCase.id).limit(batch).with_for_update())
+        cases = list((await session.execute(stmt)).scalars())
+        if not cases:
+            break
+        visits = await _counted_visits(session, rules, cases)
+        for case in cases:
+            new = dl.case_deadlines(case, visits[case.id], rules.policy_for(case.region_code), rules.calendar)
+            old = (case.next_deadline, case.next_deadline_kind, case.deadline_provisional)
+            clue_service.store_next(case, new)
+            changed += old != (case.next_deadline, case.next_deadline_kind, case.deadline_provisional)
+        last = cases[-1].id
+        await session.flush()
+    last = 0
+    while True:
+        stmt = (select(RiskClue).where(RiskClue.status == ClueStatus.open, RiskClue.id > last,
+                                       under(RiskClue.region_code, prefix))
+                .order_by(RiskClue.id).limit(batch).with_for_update())
+        clues = list((await session.execute(stmt)).scalars())
+        if not clues:
+            break
+        for clue in clues:
+            old = (clue.next_deadline, clue.next_deadline_kind, clue.deadline_provisional)
+            clue_service.store_next(clue, await clue_service.pending(session, rules, clue))
+            changed += old != (clue.next_deadline, clue.next_deadline_kind, clue.deadline_provisional)
+        last = clues[-1].id
+        await session.flush()
+    return changed
+
+
+# ---------------------------------------------------------------- opening
+
+async def open_from_clue(session: AsyncSession, rules: Rules, clue: RiskClue, data: CaseFromClue,
+                         actor: Actor) -> tuple[MonitoringCase, bool]:
+    """Turn an open clue into a case. The household's open case, if it has one, takes the
+    clue's risks instead (one open case per household); a household whose last case was
+    eliminated gets a new case linked to it. Returns the case and whether it is new."""
+    household = await get_active_household(session, clue.household_id)  # locks the household
+    day = data.effective_on or today()
+    if day < clue.first_reported_on:
+        raise Unprocessable("effective_before_previous", field="effective_on", previous=clue.first_reported_on.isoformat())
+    current = (await session.execute(
+        select(MonitoringCase).where(MonitoringCase.household_id == household.id,
+                                     MonitoringCase.status.in_(OPEN)).with_for_update())).scalar_one_or_none()
+    if current is not None:
+        before = await pending(session, rules, current)
+        added = [r for r in clue.risk_types if r not in current.risk_types]
+        if added:
+            current.risk_types = current.risk_types + added
+        session.add(CaseTransition(case_id=current.id, region_code=current.region_code, action=Action.add_risks,
+                                   from_status=current.status, to_status=current.status, comment=data.comment,
+                                   attachments=[], details={"clue_id": clue.id, "added": added}, effective_on=day,
+                                   actor_user_id=actor.user_id, actor_client_id=actor.client_id))
+        await clue_service.close(session, rules, clue, ClueStatus.converted, actor.user_id, case_id=current.id,
+                                 on=day)
+        await _track(session, rules, current, before, day)
+        return current, False
+    previous = (await session.execute(
+        select(MonitoringCase.id).where(MonitoringCase.household_id == household.id,
+                                        MonitoringCase.status == CaseStatus.eliminated)
+        .order_by(MonitoringCase.id.desc()).limit(1))).scalar()
+    case = MonitoringCase(household_id=household.id, region_code=household.region_code, case_type=data.case_type,
+                          risk_types=list(clue.risk_types), status=CaseStatus.verification,
+                          first_clue_on=clue.first_reported_on, opened_on=day, deadline_breaches=[],
+                          reopened_from_id=previous)
+    session.add(case)
+    await session.flush()
+    session.add(CaseTransition(case_id=case.id, region_code=case.region_code, action=Action.open, from_status=None,
+                               to_status=case.status, comment=data.comment, attachments=[],
+                               details={"clue_id": clue.id, **({"reopened_from": previous} if previous else {})},
+                               effective_on=day, actor_user_id=actor.user_id, actor_client_id=actor.client_id))
+    await clue_service.close(session, rules, clue, ClueStatus.converted, actor.user_id, case_id=case.id, on=day)
+    await _track(session, rules, case, [], day)
+    return case, True
+
+
+# ---------------------------------------------------------------- steps
+
+def _not_allowed(case: MonitoringCase, action: Action) -> Conflict:
+    return Conflict("transition_not_allowed", field="status", status=case.status.value, action=action.value,
+                    extra={"allowed": allowed(case.status)})
+
+
+STEP_ACTIONS = frozenset(Action) - {Action.open, Action.add_risks, Action.assign_cadre}
+
+
+async def _last_effective(session: AsyncSession, case: MonitoringCase) -> date:
+    """The day of the case's last step (or of its first clue): a step cannot be earlier."""
+    stmt = select(func.max(CaseTransition.effective_on)).where(CaseTransition.case_id == case.id,
+                                                              CaseTransition.action.in_(STEP_ACTIONS))
+    return (await session.execute(stmt)).scalar() or case.first_clue_on
+
+
+async def elimination_facts(session: AsyncSession, case: MonitoringCase, on: date, rules: Rules) -> EliminationFacts:
+    policy = rules.policy(case.region_code, on.year)
+    quarters = completed_quarters(on, policy.elimination_income_quarters)
+    years = sorted({y for y, _ in quarters})
+    province = case.region_code[:2]
+    income = {}
+    if quarters:
+        rows = await session.execute(select(IncomeRecord.year, IncomeRecord.quarter, IncomeRecord.per_capita_net).where(
+            IncomeRecord.household_id == case.household_id, IncomeRecord.year.in_(years)))
+        income = {(y, q): v for y, q, v in rows}
+    lines = dict((await session.execute(select(IncomeLine.year, IncomeLine.amount).where(
+        IncomeLine.province_code == province, IncomeLine.year.in_(years)))).all()) if years else {}
+    guarantees = (await session.execute(select(HouseholdGuarantees).where(
+        HouseholdGuarantees.household_id == case.household_id))).scalar_one_or_none()
+    labour = (await session.execute(select(Person.labour_capacity).where(
+        Person.household_id == case.household_id, Person.status == PersonStatus.alive))).scalars().all()
+    completed = (await session.execute(select(func.count()).select_from(Measure).where(
+        Measure.case_id == case.id, Measure.status == MeasureStatus.completed))).scalar_one()
+    return EliminationFacts(
+        decided_on=on, identified_on=case.identified_on, completed_measures=completed, quarterly_income=income,
+        lines=lines, province_code=province,
+        guarantees=None if guarantees is None else {i.value: getattr(guarantees, i.value).value for i in Item},
+        labour=[LabourCapacity(v) for v in labour])
+
+
+async def elimination_check(session: AsyncSession, rules: Rules, case: MonitoringCase, on: date):
+    facts = await elimination_facts(session, case, on, rules)
+    return unmet_conditions(facts, rules.policy(case.region_code, on.year))
+
+
+async def take_step(session: AsyncSession, rules: Rules, case: MonitoringCase, action: Action, data: Any,
+                    actor: Actor) -> CaseTransition:
+    """One step of the state machine, with everything it entails. ``case`` is locked."""
+    step = step_for(case.status, action)
+    if step is None:
+        raise _not_allowed(case, action)
+    decision: Decision = getattr(data, "decision", Decision.approve)
+    target = step.outcomes[decision]
+    before = await pending(session, rules, case)
+    day = data.effective_on or today()
+    previous = await _last_effective(session, case)
+    if day < previous:
+        raise Unprocessable("effective_before_previous", field="effective_on", previous=previous.isoformat())
+    policy = rules.policy(case.region_code, day.year)
+    details: dict[str, Any] = {"decision": decision.value}
+    household: Household | None = None
+    identifying = case.status in IDENTIFICATION_PHASE
+
+    if action == Action.verify:
+        details["findings"] = data.findings
+        if identifying and decision == Decision.approve:
+            if not data.consent_signed:
+                raise Unprocessable("consent_required", field="consent_signed")
+            case.consent_on = day
+            details["consent_signed"] = True
+    elif action == Action.village_review and decision == Decision.approve:
+        start = data.notice_start or day
+        if start < day:
+            raise Unprocessable("notice_before_review", field="notice_start", day=day.isoformat())
+        min_end, provisional = dl.notice_min_end(start, policy, rules.calendar)
+        end = data.notice_end or min_end
+        if end < min_end:
+            raise Unprocessable("notice_too_short", field="notice_end", min_end=min_end.isoformat(),
+                                days=policy.notice_min_days)
+        case.notice_start, case.notice_end = start, end
+        details.update(notice_start=start.isoformat(), notice_end=end.isoformat())
+        if provisional:
+            details["notice_provisional"] = True
+    elif action == Action.notice_result:
+        if decision == Decision.approve and (case.notice_end is None or day <= case.notice_end):
+            raise Conflict("notice_not_over", field="effective_on",
+                           notice_end=case.notice_end.isoformat() if case.notice_end else "-")
+    elif action == Action.county_decision and decision == Decision.approve:
+        household = await get_household(session, case.household_id, for_update=True)
+        if identifying:
+            if data.case_type is not None:
+                details["case_type"] = data.case_type.value
+                case.case_type = data.case_type
+            case.identified_on = day
+            if household.category != Category.monitored:
+                case.category_before = household.category
+                household.previous_category = household.category
+                household.category = Category.monitored
+            else:
+                case.category_before = household.previous_category
+        else:
+            if data.way is None:
+                raise Unprocessable("way_required", field="way")
+            unmet = await elimination_check(session, rules, case, day)
+            if unmet:
+                raise Conflict("elimination_conditions_unmet", errors=unmet, count=len(unmet))
+            case.eliminated_on = day
+            case.elimination_way = data.way
+            details["way"] = data.way.value
+    elif action == Action.propose_elimination:
+        case.elimination_proposed_on = day
+    elif action == Action.terminate:
+        details["reason"] = data.reason
+        case.closed_reason = data.reason
+
+    if target in FINAL:
+        case.closed_on = day
+        if case.identified_on is not None and target in (CaseStatus.eliminated, CaseStatus.terminated):
+            household = household or await get_household(session, case.household_id, for_update=True)
+            if household.category == Category.monitored:
+                household.category = case.category_before or household.previous_category or Category.ordinary
+                household.previous_category = None
+    if case.status in ELIMINATION_PHASE and target == CaseStatus.assisting:
+        case.elimination_proposed_on = None
+
+    transition = CaseTransition(case_id=case.id, region_code=case.region_code, action=action,
+                                from_status=case.status, to_status=target, comment=data.comment,
+                                attachments=[a.model_dump() for a in data.attachments], details=details,
+                                effective_on=day, actor_user_id=actor.user_id, actor_client_id=actor.client_id)
+    case.status = target
+    session.add(transition)
+    # A step that ends the identification or the case meets its deadlines by deciding;
+    # termination is not a decision on time and records nothing late.
+    late = await _track(session, rules, case, [] if action == Action.terminate else before, day)
+    if late:
+        transition.details = {**details, "breaches": late}
+    await session.flush()
+    return transition
+
+
+# ---------------------------------------------------------------- cadre, measures, visits
+
+ASSISTING_ROLES = frozenset(role for role, perms in PERMISSIONS.items() if Permission.cases_assist in perms)
+
+
+async def assign_cadre(session: AsyncSession, rules: Rules, case: MonitoringCase, data: CadreIn,
+                       actor: Actor) -> MonitoringCase:
+    if case.status not in OPEN:
+        raise _not_allowed(case, Action.assign_cadre)
+    cadre = await _eligible_cadre(session, case, data.cadre_user_id, "cadre_user_id")
+    day = data.assigned_on or today()
+    before = await pending(session, rules, case)
+    case.cadre_user_id = cadre.id
+    case.cadre_assigned_on = day
+    session.add(CaseTransition(case_id=case.id, region_code=case.region_code, action=Action.assign_cadre,
+                               from_status=case.status, to_status=case.status, attachments=[],
+                               details={"cadre_user_id": cadre.id}, effective_on=day,
+                               actor_user_id=actor.user_id, actor_client_id=actor.client_id))
+    await _track(session, rules, case, before, day)
+    await session.flush()
+    return case
+
+
+async def _eligible_cadre(session: AsyncSession, case: MonitoringCase, user_id: int, field: str) -> User:
+    """An active user whose role assists households and whose regions include the case."""
+    user = await session.get(User, user_id)
+    if (user is None or not user.active or user.role not in ASSISTING_ROLES
+            or not case.region_code.startswith(user.region_prefix)):
+        raise Unprocessable("cadre_not_eligible", field=field, id=user_id)
+    return user
+
+
+def _same(existing: Any, data: Any, fields: Sequence[str]) -> bool:
+    for name in fields:
+        value = getattr(data, name)
+        if isinstance(value, list):
+            value = [v.model_dump() if hasattr(v, "model_dump") else v for v in value]
+        if getattr(existing, name) != value:
+            return False
+    return True
+
+
+async def _claim_id(session: AsyncSession, row: Any) -> bool:
+    """Add a row under a client-generated id. False when the id is taken already (by a row
+    the caller cannot see: ids are global), the row then not added."""
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+MEASURE_FIELDS = ("category", "content", "responsible_unit", "start_on", "end_on", "status", "result", "amount")
+
+
+async def add_measure(session: AsyncSession, rules: Rules, case: MonitoringCase, data: MeasureIn,
+                      actor: Actor) -> tuple[Measure, bool]:
+    if data.id is not None:
+        existing = (await session.execute(select(Measure).where(Measure.id == data.id))).scalar_one_or_none()
+        if existing is not None:
+            if existing.case_id != case.id or not _same(existing, data, MEASURE_FIELDS):
+                raise Conflict("client_id_reused", field="id")
+            return existing, False
+    if case.status not in UNDER_ASSISTANCE:
+        raise Conflict("case_not_assisting", field="case_id", status=case.status.value)
+    day = data.planned_on or today()
+    before = await pending(session, rules, case)
+    measure = Measure(id=data.id or uuid.uuid4(), case_id=case.id, household_id=case.household_id,
+                      region_code=case.region_code, recorded_by=actor.user_id, planned_on=day,
+                      **{name: getattr(data, name) for name in MEASURE_FIELDS})
+    if not await _claim_id(session, measure):
+        raise Conflict("client_id_reused", field="id")
+    if case.plan_on is None or day < case.plan_on:
+        case.plan_on = day
+    await _track(session, rules, case, before, day)
+    await session.flush()
+    await session.refresh(measure)  # money as stored (two places)
+    return measure, True
+
+
+async def get_measure(session: AsyncSession, measure_id: uuid.UUID, for_update: bool = False) -> Measure:
+    return await one_or_404(session, select(Measure).where(Measure.id == measure_id), "measure_not_found",
+                            "measure_id", for_update=for_update, id=str(measure_id))
+
+
+async def update_measure(session: AsyncSession, measure: Measure, data: MeasureUpdate) -> Measure:
+    if measure.status in (MeasureStatus.completed, MeasureStatus.stopped) and data.status != measure.status:
+        raise Conflict("measure_closed", field="status", status=measure.status.value)
+    for name in MEASURE_FIELDS:
+        if name != "category":
+            setattr(measure, name, getattr(data, name))
+    await session.flush()
+    await session.refresh(measure)
+    return measure
+
+
+VISIT_FIELDS = ("visited_on", "mode", "findings", "attachments")
+
+
+async def add_visit(session: AsyncSession, rules: Rules, case: MonitoringCase, data: VisitIn,
+                    actor: Actor) -> tuple[Visit, bool]:
+    if data.id is not None:
+        existing = (await session.execute(select(Visit).where(Visit.id == data.id))).scalar_one_or_none()
+        if existing is not None:
+            if existing.case_id != case.id or not _same(existing, data, VISIT_FIELDS):
+                raise Conflict("client_id_reused", field="id")
+            return existing, False
+    if case.status in (CaseStatus.rejected, CaseStatus.terminated):
+        raise Conflict("case_closed", field="case_id", status=case.status.value)
+    if data.cadre_user_id is not None and data.cadre_user_id != actor.user_id:
+        cadre_id = (await _eligible_cadre(session, case, data.cadre_user_id, "cadre_user_id")).id
+    elif actor.user_id is not None:
+        cadre_id = actor.user_id
+    else:
+        raise Unprocessable("field_required", field="cadre_user_id")
+    before = await pending(session, rules, case)
+    visit = Visit(id=data.id or uuid.uuid4(), visited_on=data.visited_on, mode=data.mode, findings=data.findings,
+                  attachments=[a.model_dump() for a in data.attachments], case_id=case.id,
+                  household_id=case.household_id, region_code=case.region_code, cadre_user_id=cadre_id,
+                  recorded_by=actor.user_id)
+    if not await _claim_id(session, visit):
+        raise Conflict("client_id_reused", field="id")
+    if data.mode in rules.policy(case.region_code, data.visited_on.year).visit_modes_counted:
+        case.last_visit_on = max(case.last_visit_on or data.visited_on, data.visited_on)
+    await _track(session, rules, case, before, data.visited_on)
+    await session.flush()
+    return visit, True

@@ -1,0 +1,200 @@
+"""Clues, measures and visits: merging, re-sent references, system clients, offline
+re-uploads, health risk types hidden from roles without health access, concurrency."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from tests.api.monitoring_helpers import etag_of, open_case, report, step
+from tests.api.test_admin_and_clients import _client_token, _new_client, bearer
+from tests.api.test_households import create
+from tests.factories import code_of
+
+
+async def test_open_clues_merge_by_shared_risk_only(client, auth):
+    grid = auth("grid_worker.village")
+    h = await create(client, auth)
+    a = await report(client, grid, h["id"], ["illness"])
+    b = await report(client, grid, h["id"], ["unsafe_housing"])
+    c = await report(client, grid, h["id"], ["unsafe_housing", "disaster"], channel="self_declaration")
+    assert (a["outcome"], b["outcome"], c["outcome"]) == ("created", "created", "merged")
+    assert c["id"] == b["id"] and c["risk_types"] == ["disaster", "unsafe_housing"] or \
+        c["risk_types"] == ["unsafe_housing", "disaster"]
+    assert c["channels"] == ["visit", "self_declaration"]
+    full = (await client.get(f"/api/v1/risk-clues/{b['id']}", headers=grid)).json()
+    assert [r["channel"] for r in full["reports"]] == ["visit", "self_declaration"]
+
+
+async def test_department_screening_from_a_system_client(client, auth):
+    h = await create(client, auth)
+    made = await _new_client(client, auth, name="civil.affairs", permissions=["clues:report"])
+    token = (await _client_token(client, made["name"], made["client_secret"])).json()["access_token"]
+    body = {"household_id": h["id"], "channel": "department_screening", "risk_types": ["income_below_line"],
+            "evidence": "低保新增对象", "source": "civil_affairs", "external_ref": "MZ-2026-0001"}
+    r = await client.post("/api/v1/risk-clues", json=body, headers=bearer(token))
+    assert r.status_code == 201, r.text
+    first = r.json()
+    again = await client.post("/api/v1/risk-clues", json=body, headers=bearer(token))
+    assert (again.status_code, again.json()["outcome"], again.json()["id"]) == (200, "duplicate", first["id"])
+    full = (await client.get(f"/api/v1/risk-clues/{first['id']}", headers=auth("village_staff.village"))).json()
+    assert full["report_count"] == 1 and full["reports"][0]["reporter_client_id"] == made["id"]
+    # Its region ends at the county: a household elsewhere does not exist for it.
+    r = await client.get(f"/api/v1/risk-clues/{first['id']}", headers=bearer(token))
+    assert r.status_code == 403  # reporting is all it may do
+
+
+async def test_bad_clues(client, auth):
+    grid = auth("grid_worker.village")
+    h = await create(client, auth)
+    for body, field in [
+        ({"household_id": h["id"], "channel": "visit", "risk_types": [], "evidence": "x"}, "risk_types"),
+        ({"household_id": h["id"], "channel": "visit", "risk_types": ["flood"], "evidence": "x"}, "risk_types[0]"),
+        ({"household_id": h["id"], "channel": "visit", "risk_types": ["other"], "evidence": " "}, "evidence"),
+        ({"household_id": h["id"], "channel": "visit", "risk_types": ["other"], "evidence": "x",
+          "reported_on": "2999-01-01"}, "reported_on"),
+        ({"household_id": h["id"], "channel": "visit", "risk_types": ["other"], "evidence": "x",
+          "external_ref": "A1"}, "source"),
+    ]:
+        r = await client.post("/api/v1/risk-clues", json=body, headers=grid)
+        assert (r.status_code, r.json()["field"]) == (422, field), r.text
+    r = await client.post("/api/v1/risk-clues", headers=grid,
+                          json={"household_id": 987654321, "channel": "visit", "risk_types": ["other"], "evidence": "x"})
+    assert (r.status_code, code_of(r)) == (404, "household_not_found")
+
+
+async def test_a_handled_clue_cannot_be_handled_again(client, auth):
+    village = auth("village_staff.village")
+    h = await create(client, auth)
+    clue = await report(client, village, h["id"])
+    await open_case(client, village, clue["id"])
+    tag = await etag_of(client, village, f"/api/v1/risk-clues/{clue['id']}")
+    r = await client.post(f"/api/v1/risk-clues/{clue['id']}/dismissal", json={"reason": "重复"},
+                          headers={**village, "If-Match": tag})
+    assert (r.status_code, code_of(r)) == (409, "clue_not_open")
+
+
+async def test_a_second_clue_joins_the_open_case(client, auth):
+    village = auth("village_staff.village")
+    h = await create(client, auth)
+    case = await open_case(client, village, (await report(client, village, h["id"], ["illness"]))["id"])
+    joined = await open_case(client, village, (await report(client, village, h["id"], ["disaster"]))["id"])
+    assert joined["id"] == case["id"] and joined["risk_types"] == ["illness", "disaster"]
+    steps = (await client.get(f"/api/v1/monitoring-cases/{case['id']}/transitions", headers=village)).json()
+    assert [s["action"] for s in steps] == ["open", "add_risks"]
+
+
+async def test_health_risks_hidden_from_roles_without_health_access(client, auth):
+    village, auditor = auth("village_staff.village"), auth("auditor.county")
+    h = await create(client, auth)
+    clue = await report(client, village, h["id"], ["illness", "schooling_costs"])
+    case = await open_case(client, village, clue["id"])
+    seen = (await client.get(f"/api/v1/monitoring-cases/{case['id']}", headers=auditor)).json()
+    assert seen["risk_types"] == ["schooling_costs"]
+    seen = (await client.get(f"/api/v1/risk-clues/{clue['id']}", headers=auditor)).json()
+    assert seen["risk_types"] == ["schooling_costs"] and seen["reports"][0]["risk_types"] == ["schooling_costs"]
+    r = await client.get("/api/v1/monitoring-cases", params={"risk_type": "illness"}, headers=auditor)
+    assert (r.status_code, code_of(r)) == (403, "health_risk_forbidden")
+    r = await client.get("/api/v1/monitoring-cases", params={"risk_type": "illness"}, headers=village)
+    assert [c["id"] for c in r.json()["items"]] == [case["id"]]
+
+
+async def _identified(client, auth, h) -> dict:
+    village, grid = auth("village_staff.village"), auth("grid_worker.village")
+    clue = await report(client, grid, h["id"], ["industry_failure"], on="2026-03-02")
+    cid = (await open_case(client, village, clue["id"], effective_on="2026-03-02"))["id"]
+    await step(client, grid, cid, "verification", {"decision": "approve", "consent_signed": True, "findings": "属实",
+                                                   "effective_on": "2026-03-03"})
+    await step(client, village, cid, "village-review", {"decision": "approve", "effective_on": "2026-03-04"})
+    await step(client, village, cid, "notice-result", {"decision": "approve", "effective_on": "2026-03-09"})
+    await step(client, auth("township_staff.township"), cid, "township-review",
+               {"decision": "approve", "effective_on": "2026-03-10"})
+    return await step(client, auth("county_approver.county"), cid, "county-decision",
+                      {"decision": "approve", "effective_on": "2026-03-11", "case_type": "unstable_lifted_out"})
+
+
+async def test_offline_measures_and_visits_upload_twice_harmlessly(client, auth):
+    cadre = auth("assistance_cadre.village")
+    h = await create(client, auth)
+    case = await _identified(client, auth, h)
+    assert case["case_type"] == "unstable_lifted_out"
+    mid, vid = str(uuid.uuid4()), str(uuid.uuid4())
+    measure = {"id": mid, "category": "industry", "content": "发展林下养鸡 200 羽", "responsible_unit": "镇农业服务中心",
+               "planned_on": "2026-03-12", "start_on": "2026-03-15", "amount": "3000"}
+    visit = {"id": vid, "visited_on": "2026-04-03", "findings": "鸡苗已到户", "mode": "in_person"}
+    path = f"/api/v1/monitoring-cases/{case['id']}"
+    first = await client.post(path + "/measures", json=measure, headers=cadre)
+    again = await client.post(path + "/measures", json=measure, headers=cadre)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json() == again.json() and first.json()["amount"] == "3000.00"
+    other = await client.post(path + "/measures", json={**measure, "content": "别的措施"}, headers=cadre)
+    assert (other.status_code, code_of(other)) == (409, "client_id_reused")
+    v1 = await client.post(path + "/visits", json=visit, headers=cadre)
+    v2 = await client.post(path + "/visits", json=visit, headers=cadre)
+    assert (v1.status_code, v2.status_code) == (201, 200)
+    assert len((await client.get(path + "/measures", headers=cadre)).json()) == 1
+    visits = (await client.get(path + "/visits", headers=cadre)).json()
+    assert [v["id"] for v in visits] == [vid]
+    assert visits[0]["cadre_user_id"] is not None
+    # The visit in April met April; May is next.
+    now = (await client.get(path, headers=cadre)).json()
+    assert now["last_visit_on"] == "2026-04-03" and now["plan_on"] == "2026-03-12"
+    assert {d["kind"]: d["due"] for d in now["deadlines"]}["monthly_visit"] == "2026-05-31"
+    # A completed measure keeps its status.
+    tag = (await client.get(f"/api/v1/measures/{mid}", headers=cadre)).headers["etag"]
+    done = {k: measure[k] for k in ("content", "responsible_unit", "start_on", "amount")}
+    r = await client.put(f"/api/v1/measures/{mid}", json={**done, "status": "completed"},
+                         headers={**cadre, "If-Match": tag})
+    assert (r.status_code, r.json()["field"]) == (422, "result")
+    r = await client.put(f"/api/v1/measures/{mid}", json={**done, "status": "completed", "result": "增收 4000 元"},
+                         headers={**cadre, "If-Match": tag})
+    assert r.status_code == 200, r.text
+    r = await client.put(f"/api/v1/measures/{mid}", json={**done, "status": "in_progress"},
+                         headers={**cadre, "If-Match": r.headers["etag"]})
+    assert (r.status_code, code_of(r)) == (409, "measure_closed")
+
+
+async def test_cadre_must_assist_in_the_households_region(client, auth, user_ids):
+    township = auth("township_staff.township")
+    h = await create(client, auth)
+    case = await _identified(client, auth, h)
+    path = f"/api/v1/monitoring-cases/{case['id']}/cadre"
+    for user in ("auditor.county", "county_staff.other", "village_staff.village2", "county_approver.county"):
+        tag = await etag_of(client, township, f"/api/v1/monitoring-cases/{case['id']}")
+        r = await client.put(path, json={"cadre_user_id": user_ids[user]}, headers={**township, "If-Match": tag})
+        assert (r.status_code, code_of(r), r.json()["field"]) == (422, "cadre_not_eligible", "cadre_user_id"), user
+    tag = await etag_of(client, township, f"/api/v1/monitoring-cases/{case['id']}")
+    r = await client.put(path, json={"cadre_user_id": user_ids["assistance_cadre.township"]},
+                         headers={**township, "If-Match": tag})
+    assert r.status_code == 200 and r.json()["cadre_user_id"] == user_ids["assistance_cadre.township"]
+    # the village can't name cadres
+    r = await client.put(path, json={"cadre_user_id": user_ids["assistance_cadre.township"]},
+                         headers={**auth("village_staff.village"), "If-Match": r.headers["etag"]})
+    assert (r.status_code, code_of(r)) == (403, "forbidden")
+
+
+async def test_measures_only_while_assisting(client, auth):
+    village, cadre = auth("village_staff.village"), auth("assistance_cadre.village")
+    h = await create(client, auth)
+    case = await open_case(client, village, (await report(client, village, h["id"]))["id"])
+    r = await client.post(f"/api/v1/monitoring-cases/{case['id']}/measures", headers=cadre, json={
+        "category": "health", "content": "x", "responsible_unit": "卫健局", "start_on": "2026-03-01"})
+    assert (r.status_code, code_of(r)) == (409, "case_not_assisting")
+
+
+async def test_concurrent_steps_one_wins(committing_client, auth):
+    village, grid = auth("village_staff.village"), auth("grid_worker.village")
+    h = await create(committing_client, auth)
+    case = await open_case(committing_client, village, (await report(committing_client, grid, h["id"]))["id"])
+    tag = await etag_of(committing_client, grid, f"/api/v1/monitoring-cases/{case['id']}")
+    bodies = [{"decision": "approve", "consent_signed": True, "findings": "属实"},
+              {"decision": "reject", "findings": "不属实"}] * 2
+    results = await asyncio.gather(*[
+        committing_client.post(f"/api/v1/monitoring-cases/{case['id']}/verification", json=b,
+                               headers={**grid, "If-Match": tag}) for b in bodies])
+    codes = sorted(r.status_code for r in results)
+    assert codes == [200, 412, 412, 412], [r.text for r in results]
+    winner = next(r for r in results if r.status_code == 200).json()
+    now = (await committing_client.get(f"/api/v1/monitoring-cases/{case['id']}", headers=grid)).json()
+    assert now["status"] == winner["status"]
+    steps = (await committing_client.get(f"/api/v1/monitoring-cases/{case['id']}/transitions", headers=grid)).json()
+    assert [s["action"] for s in steps] == ["open", "verify"]

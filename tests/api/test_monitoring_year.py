@@ -1,0 +1,168 @@
+"""A county's year, played through the API: a clue in January, identification within the
+deadline, assistance with a plan, monthly visits and quarterly income, the elimination
+guard refusing and then allowing, the household's category following, and a new risk
+opening a new case. Dates are given as the steps' days (paper first, entered later)."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from tests.api.monitoring_helpers import add_line, etag_of, open_case, report, step
+from tests.api.test_households import create
+from tests.factories import code_of
+
+YEAR = 2025
+
+pytestmark = pytest.mark.skipif(date.today() < date(2026, 2, 1), reason="plays a past year")
+
+
+async def _income(client, headers, household_id, quarter, wages):
+    body = {"year": YEAR, "quarter": quarter, "wages": wages, "business": "0", "property": "0", "transfers": "0"}
+    r = await client.post(f"/api/v1/households/{household_id}/income-records", json=body, headers=headers)
+    assert r.status_code == 201, r.text
+
+
+async def test_a_year_of_one_household(client, auth, session, user_ids):
+    grid, village = auth("grid_worker.village"), auth("village_staff.village")
+    township, approver = auth("township_staff.township"), auth("county_approver.county")
+    cadre = auth("assistance_cadre.village")
+    await add_line(session, YEAR, "7300.00")
+    home = await create(client, auth)  # lifted_out, three members, two able to work
+    hid = home["id"]
+
+    # January: a grid worker's visit finds the risk; a self-declaration of the same risk merges.
+    clue = await report(client, grid, hid, ["illness"], on="2025-01-06")
+    assert clue["outcome"] == "created" and clue["next_deadline"] == {
+        "kind": "identification", "due": "2025-01-21", "provisional": False}
+    again = await report(client, grid, hid, ["illness", "schooling_costs"], channel="self_declaration",
+                         on="2025-01-07", declarant_name="张三")
+    assert (again["id"], again["outcome"], again["report_count"]) == (clue["id"], "merged", 2)
+    assert again["risk_types"] == ["illness", "schooling_costs"]
+
+    case = await open_case(client, village, clue["id"], effective_on="2025-01-07")
+    cid = case["id"]
+    assert case["status"] == "verification" and case["first_clue_on"] == "2025-01-06"
+    assert [a["action"] for a in case["allowed_actions"]] == ["verify", "terminate"]
+
+    # Verification needs the household's consent.
+    r = await step(client, grid, cid, "verification",
+                   {"decision": "approve", "findings": "属实", "effective_on": "2025-01-08"}, expect=422)
+    assert r["field"] == "consent_signed"
+    await step(client, grid, cid, "verification", {"decision": "approve", "consent_signed": True,
+                                                   "findings": "属实", "effective_on": "2025-01-08",
+                                                   "attachments": [{"name": "承诺授权书", "ref": "doc://1"}]})
+    # A notice shorter than five days is refused; the shortest allowed is the default.
+    r = await step(client, village, cid, "village-review", {"decision": "approve", "effective_on": "2025-01-09",
+                                                             "notice_end": "2025-01-12"}, expect=422)
+    assert (r["field"], r["errors"][0]["code"]) == ("notice_end", "notice_too_short")
+    case = await step(client, village, cid, "village-review", {"decision": "approve", "effective_on": "2025-01-09"})
+    assert (case["notice_start"], case["notice_end"]) == ("2025-01-09", "2025-01-13")
+    r = await step(client, village, cid, "notice-result", {"decision": "approve", "effective_on": "2025-01-13"},
+                   expect=409)
+    assert r["code"] == "notice_not_over"
+    await step(client, village, cid, "notice-result", {"decision": "approve", "effective_on": "2025-01-14"})
+    await step(client, township, cid, "township-review", {"decision": "approve", "effective_on": "2025-01-16"})
+    case = await step(client, approver, cid, "county-decision", {"decision": "approve", "effective_on": "2025-01-20"})
+    assert (case["status"], case["identified_on"], case["category_before"]) == ("assisting", "2025-01-20", "lifted_out")
+    assert case["deadline_breaches"] == []
+    # Cadre and plan within 10 working days: Spring Festival 2025 (28 Jan – 4 Feb off, 26 Jan and
+    # 8 Feb worked) puts the day on Saturday 8 February.
+    assert {d["kind"]: d["due"] for d in case["deadlines"]} == {
+        "cadre_assignment": "2025-02-08", "plan": "2025-02-08", "monthly_visit": "2025-02-28"}
+    h = (await client.get(f"/api/v1/households/{hid}", headers=grid)).json()
+    assert h["category"] == "monitored"
+
+    tag = await etag_of(client, township, f"/api/v1/monitoring-cases/{cid}")
+    r = await client.put(f"/api/v1/monitoring-cases/{cid}/cadre", headers={**township, "If-Match": tag},
+                         json={"cadre_user_id": user_ids["assistance_cadre.village"], "assigned_on": "2025-01-24"})
+    assert r.status_code == 200, r.text
+    # The plan comes late (10 February): recorded as a breach, not corrected.
+    r = await client.post(f"/api/v1/monitoring-cases/{cid}/measures", headers=cadre, json={
+        "category": "health", "content": "落实大病保险和医疗救助", "responsible_unit": "县医保局",
+        "planned_on": "2025-02-10", "start_on": "2025-02-10"})
+    assert r.status_code == 201, r.text
+    measure = r.json()
+    case = (await client.get(f"/api/v1/monitoring-cases/{cid}", headers=cadre)).json()
+    assert case["deadline_breaches"] == [{"kind": "plan", "due": "2025-02-08", "met_on": "2025-02-10"}]
+    assert case["next_deadline"]["kind"] == "monthly_visit"
+
+    # Monthly visits February to July.
+    for month in range(2, 8):
+        r = await client.post(f"/api/v1/monitoring-cases/{cid}/visits", headers=cadre,
+                              json={"visited_on": f"2025-{month:02d}-15", "findings": "病情稳定"})
+        assert r.status_code == 201, r.text
+    case = (await client.get(f"/api/v1/monitoring-cases/{cid}", headers=cadre)).json()
+    assert case["next_deadline"] == {"kind": "monthly_visit", "due": "2025-08-31", "provisional": False}
+
+    # July: elimination proposed; the guard lists everything missing.
+    await step(client, cadre, cid, "elimination-proposal", {"effective_on": "2025-07-21"})
+    await step(client, grid, cid, "verification", {"decision": "approve", "findings": "风险已消除",
+                                                   "effective_on": "2025-07-22"})
+    await step(client, village, cid, "village-review", {"decision": "approve", "effective_on": "2025-07-23"})
+    await step(client, village, cid, "notice-result", {"decision": "approve", "effective_on": "2025-07-28"})
+    await step(client, township, cid, "township-review", {"decision": "approve", "effective_on": "2025-07-29"})
+    r = await step(client, approver, cid, "county-decision", {"decision": "approve", "way": "by_assistance",
+                                                               "effective_on": "2025-07-30"}, expect=409)
+    assert r["code"] == "elimination_conditions_unmet"
+    assert {e["code"] for e in r["errors"]} == {
+        "elimination_measures_missing", "elimination_income_missing", "elimination_guarantees_insecure"}
+    assert {e["field"] for e in r["errors"]} >= {"measures", "income[2025Q2]", "income[2025Q1]", "guarantees"}
+
+    # Put things right: the measure completed, income recorded, guarantees verified.
+    tag = (await client.get(f"/api/v1/measures/{measure['id']}", headers=cadre)).headers["etag"]
+    r = await client.put(f"/api/v1/measures/{measure['id']}", headers={**cadre, "If-Match": tag}, json={
+        "content": measure["content"], "responsible_unit": measure["responsible_unit"], "start_on": "2025-02-10",
+        "end_on": "2025-06-30", "status": "completed", "result": "报销后自付降至 3000 元"})
+    assert r.status_code == 200, r.text
+    await _income(client, cadre, hid, 1, "4000")
+    await _income(client, cadre, hid, 2, "6000")
+    tag = await etag_of(client, cadre, f"/api/v1/households/{hid}/guarantees")
+    r = await client.put(f"/api/v1/households/{hid}/guarantees", headers={**cadre, "If-Match": tag},
+                         json={"education": "secure", "medical": "secure", "housing": "secure", "water": "secure"})
+    assert r.status_code == 200, r.text
+    # Q1 (4000 / 3 members × 4 = 5333.33 a year) is still below the 7300 line.
+    r = await step(client, approver, cid, "county-decision", {"decision": "approve", "way": "by_assistance",
+                                                               "effective_on": "2025-07-30"}, expect=409)
+    assert [(e["code"], e["field"]) for e in r["errors"]] == [("elimination_income_below_line", "income[2025Q1]")]
+    check = (await client.get(f"/api/v1/monitoring-cases/{cid}/elimination-check", params={"on": "2025-10-08"},
+                              headers=approver)).json()
+    assert check["unmet"][0]["code"] == "elimination_income_missing"  # Q3 not recorded yet
+    await _income(client, cadre, hid, 3, "6000")
+    case = await step(client, approver, cid, "county-decision", {"decision": "approve", "way": "by_assistance",
+                                                                  "effective_on": "2025-10-08"})
+    assert (case["status"], case["eliminated_on"], case["elimination_way"]) == (
+        "eliminated", "2025-10-08", "by_assistance")
+    assert case["next_deadline"] is None and case["allowed_actions"] == []
+    h = (await client.get(f"/api/v1/households/{hid}", headers=grid)).json()
+    assert h["category"] == "lifted_out"
+    transitions = (await client.get(f"/api/v1/monitoring-cases/{cid}/transitions", headers=grid)).json()
+    assert [t["to_status"] for t in transitions][:3] == ["verification", "village_review", "identification_notice"]
+
+    # A new risk after elimination: a new case, linked to the old one.
+    clue = await report(client, grid, hid, ["disaster"], on="2025-12-02")
+    new = await open_case(client, village, clue["id"], case_type="sudden_hardship", effective_on="2025-12-03")
+    assert new["id"] != cid and new["reopened_from_id"] == cid and new["status"] == "verification"
+
+
+async def test_illegal_step_says_what_is_allowed(client, auth):
+    village, approver = auth("village_staff.village"), auth("county_approver.county")
+    home = await create(client, auth)
+    case = await open_case(client, village, (await report(client, village, home["id"]))["id"])
+    r = await step(client, approver, case["id"], "county-decision", {"decision": "approve"}, expect=409)
+    assert r["code"] == "transition_not_allowed"
+    assert [a["action"] for a in r["allowed"]] == ["verify", "terminate"]
+    assert r["allowed"][0] == {"action": "verify", "path": "verification", "permission": "cases:verify",
+                               "decisions": ["approve", "reject"]}
+
+
+async def test_step_needs_current_etag(client, auth):
+    village, grid = auth("village_staff.village"), auth("grid_worker.village")
+    home = await create(client, auth)
+    case = await open_case(client, village, (await report(client, village, home["id"]))["id"])
+    path = f"/api/v1/monitoring-cases/{case['id']}/verification"
+    body = {"decision": "reject", "findings": "不属实"}
+    assert (await client.post(path, json=body, headers=grid)).status_code == 428
+    stale = '"case-%d-v0"' % case["id"]
+    r = await client.post(path, json=body, headers={**grid, "If-Match": stale})
+    assert (r.status_code, code_of(r)) == (412, "precondition_failed")
