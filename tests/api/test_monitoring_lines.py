@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select, text
 
 from services.core.accounts.models import User
+from services.core.accounts.roles import Role
 from services.core.accounts.security import Caller, hash_password, issue_token
 from services.core.monitoring.models import MonitoringPolicyRow
 from tests.api.world import LAST_YEAR, LINE, make_world
@@ -26,7 +27,7 @@ async def national(db, settings):
     session.add(user)
     await session.commit()
     await session.close()
-    token, _ = issue_token(settings, Caller(user.id, user.username, "county_staff", ""))
+    token, _ = issue_token(settings, Caller(user.id, user.username, Role.county_staff, ""))
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.errors import Conflict, Forbidden
+from services.core.income.rules import yuan
 from services.core.monitoring.models import IncomeLine
 from services.core.regions.models import Region
 from services.core.regions.rules import Level
@@ -60,6 +61,7 @@ def check_may_set(prefix: str, province_code: str) -> None:
 async def set_line(session: AsyncSession, current: IncomeLine | None, year: int, province_code: str,
                    amount: Decimal, note: str | None, user_id: int | None) -> IncomeLine:
     """Create the line or replace the current one (the caller has checked If-Match)."""
+    amount = yuan(amount)
     if current is None:
         current = IncomeLine(year=year, province_code=province_code, amount=amount, note=note, updated_by=user_id)
         session.add(current)
@@ -80,7 +82,7 @@ async def require_lines(session: AsyncSession, year: int, region: str) -> dict[s
         provinces = sorted(code[:2] for code in codes.scalars())
     found = await session.execute(select(IncomeLine.province_code, IncomeLine.amount)
                                   .where(IncomeLine.year == year, IncomeLine.province_code.in_(list(provinces))))
-    lines = dict(found.tuples().all())
+    lines = {province: amount for province, amount in found}
     missing = [p for p in provinces if p not in lines]
     if missing:
         raise Conflict("income_line_missing", field="year", year=year, province=", ".join(missing))

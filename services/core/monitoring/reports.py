@@ -26,7 +26,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Integer, and_, cast, func, literal, null, or_, select
+from sqlalchemy import Integer, Text, and_, any_, cast, func, literal, literal_column, null, or_, select
 from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,7 +60,9 @@ def _obj(pairs: list[tuple[str, Any]]):
 def statistics_statement(region: str, level: Level, year: int, as_of: date):
     """One row: ``items`` (a JSON array, one object per region at ``level`` under
     ``region``, by code) and ``total`` (a JSON object for the whole of ``region``)."""
-    width = PREFIX_LENGTH[level]
+    # The width is written into the SQL (not a parameter) so that GROUP BY and the select
+    # list name the very same expression.
+    width = literal_column(str(PREFIX_LENGTH[level]))
     start, end = date(year, 1, 1), date(year, 12, 31)
     c = MonitoringCase
     identified = c.identified_on.between(start, end)
@@ -89,7 +91,7 @@ def statistics_statement(region: str, level: Level, year: int, as_of: date):
         ("total", total()),
         ("by_status", _obj([(s.value, total(g.status == s.value)) for s in CaseStatus])),
         ("by_case_type", _obj([(t.value, total(and_(is_open, g.case_type == t.value))) for t in CaseType])),
-        ("by_risk_type", _obj([(r.value, total(and_(is_open, g.risk_types.any(r.value)))) for r in RiskType])),
+        ("by_risk_type", _obj([(r.value, total(and_(is_open, literal(r.value) == any_(g.risk_types)))) for r in RiskType])),
     ])
     per_area = (
         select(
@@ -149,7 +151,8 @@ def statistics_statement(region: str, level: Level, year: int, as_of: date):
         .where(a_total.c.area.is_(None))
         .scalar_subquery()
     )
-    return select(cast(items, JSON).label("items"), total_row.label("total"))
+    # As text: the API hands PostgreSQL's JSON on as it is.
+    return select(cast(items, Text).label("items"), cast(total_row, Text).label("total"))
 
 
 def _empty_cases_json() -> str:
