@@ -92,6 +92,13 @@ VALID: dict[str, Callable[[World], Valid]] = {
     "createClient": lambda w: Valid({}, {"name": "civil.affairs", "permissions": ["persons:lookup"],
                                          "region_prefix": "529901"}, 201, user=ADMIN),
     "updateClient": lambda w: Valid({"client_id": w.client["id"]}, {"description": "医保局"}, user=ADMIN),
+    # monitoring reports and policy settings
+    "putIncomeLine": lambda w: Valid({"year": w.line["year"], "province_code": "52"}, {"amount": "6100.00"},
+                                     user="county_staff.province"),
+    "raiseUncoveredClues": lambda w: Valid({}, {"year": w.line["year"], "region": VILLAGE}),
+    "createMonitoringPolicy": lambda w: Valid({}, {"region_prefix": VILLAGE, "year": w.line["year"],
+                                                   "values": {"plan_days": 8}}, 201),
+    "updateMonitoringPolicy": lambda w: Valid({"policy_id": w.policy["id"]}, {"values": {"plan_days": 9}}),
 }
 
 

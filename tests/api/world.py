@@ -33,6 +33,7 @@ class World:
     accounts: dict[str, int]  # user name -> id, as the county's administrator lists them
     client: dict  # a system client of the county
     line: dict  # the monitoring income line of LAST_YEAR for the province (52) of both counties
+    policy: dict  # a policy override row of the county (LAST_YEAR; the default figures, so nothing changes)
 
 
     def member(self, which: str, index: int) -> int:
@@ -67,6 +68,7 @@ async def make_world(client, auth) -> World:
         accounts=await _accounts(client, auth("admin.county")),
         client=await _system_client(client, auth("admin.county")),
         line=await _income_line(client, auth("county_staff.province")),
+        policy=await _policy(client, county),
     )
 
 
@@ -86,5 +88,12 @@ async def _system_client(client, admin) -> dict:
 async def _income_line(client, provincial) -> dict:
     r = await client.put(f"/api/v1/income-lines/{LAST_YEAR}/52", json={"amount": LINE, "note": "省级文件"},
                          headers=provincial)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def _policy(client, county) -> dict:
+    r = await client.post("/api/v1/monitoring-policies", headers=county,
+                          json={"region_prefix": "529901", "year": LAST_YEAR, "values": {"plan_days": 10}})
     assert r.status_code == 201, r.text
     return r.json()
