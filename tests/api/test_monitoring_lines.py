@@ -307,3 +307,30 @@ async def test_override_post_is_idempotent(client, auth, session):
 @pytest.mark.parametrize("username", ["grid_worker.county", "county_approver.county", "auditor.county"])
 async def test_roles_without_policy_write_may_not_create_overrides(client, auth, username):
     assert (await _create(client, auth(username), COUNTY)).status_code == 403
+
+
+async def test_a_policy_change_recomputes_the_stored_deadlines(client, auth):
+    from datetime import timedelta
+
+    from services.core.timeutil import today
+    from tests.api.monitoring_helpers import report
+    from tests.factories import household, person
+
+    county = auth("county_staff.county")
+    hh = (await client.post("/api/v1/households", json=household(members=[person("head")]), headers=county)).json()
+    clue = await report(client, auth("grid_worker.village"), hh["id"], ["illness"])
+    day = today()
+    assert clue["next_deadline"]["due"] == (day + timedelta(days=15)).isoformat()
+
+    created = await _create(client, county, COUNTY, day.year, {"identification_days": 10})
+    assert created.json()["deadlines_refreshed"] == 1
+    now = (await client.get(f"/api/v1/risk-clues/{clue['id']}", headers=county)).json()
+    assert now["next_deadline"]["due"] == (day + timedelta(days=10)).isoformat()
+
+    # Outside the override's region nothing moves; removing it puts the default back.
+    gone = await client.delete(f"{POLICIES}/{created.json()['id']}", headers={**county, "If-Match": created.headers["etag"]})
+    assert gone.status_code == 204
+    back = (await client.get(f"/api/v1/risk-clues/{clue['id']}", headers=county)).json()
+    assert back["next_deadline"]["due"] == (day + timedelta(days=15)).isoformat()
+    other = await _create(client, county, "529901002", day.year, {"identification_days": 5})
+    assert other.json()["deadlines_refreshed"] == 0
