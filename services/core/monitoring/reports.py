@@ -26,7 +26,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Integer, Text, and_, any_, cast, func, literal, literal_column, null, or_, select
+from sqlalchemy import Date, Integer, Text, and_, any_, bindparam, cast, func, literal, literal_column, null, or_, select
 from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,11 +35,17 @@ from services.core.monitoring.enums import FINAL, CaseStatus, CaseType, ClueStat
 from services.core.monitoring.models import MonitoringCase, RiskClue
 from services.core.regions.models import Region
 from services.core.regions.rules import PREFIX_LENGTH, Level
-from services.core.scope import under
+from services.core.scope import ScopedRead, under
 
 # Levels a statistics table can be broken down by.
 STAT_LEVELS = {"county": Level.county, "township": Level.township, "village": Level.village}
-_FINAL = [s.value for s in FINAL]
+_FINAL = sorted(s.value for s in FINAL)
+
+
+def _open(status):
+    """Not final. Written as a chain of comparisons: an expanding IN cannot be compiled
+    once for a ``ScopedRead``."""
+    return and_(*(status != value for value in _FINAL))
 
 
 def default_level(region: str) -> Level:
@@ -57,13 +63,14 @@ def _obj(pairs: list[tuple[str, Any]]):
     return func.json_build_object(*args)
 
 
-def statistics_statement(region: str, level: Level, year: int, as_of: date):
+def statistics_statement(region: str, level: Level):
     """One row: ``items`` (a JSON array, one object per region at ``level`` under
-    ``region``, by code) and ``total`` (a JSON object for the whole of ``region``)."""
+    ``region``, by code) and ``total`` (a JSON object for the whole of ``region``).
+    Parameters: ``start`` and ``end`` (the year's first and last day), ``as_of`` (today)."""
     # The width is written into the SQL (not a parameter) so that GROUP BY and the select
     # list name the very same expression.
     width = literal_column(str(PREFIX_LENGTH[level]))
-    start, end = date(year, 1, 1), date(year, 12, 31)
+    start, end, as_of = bindparam("start", type_=Date), bindparam("end", type_=Date), bindparam("as_of", type_=Date)
     c = MonitoringCase
     identified = c.identified_on.between(start, end)
     groups = (
@@ -73,14 +80,14 @@ def statistics_statement(region: str, level: Level, year: int, as_of: date):
             func.count().filter(identified).label("identified"),
             func.count().filter(c.eliminated_on.between(start, end)).label("eliminated"),
             func.sum(cast(c.identified_on - c.first_clue_on, Integer)).filter(identified).label("days"),
-            func.count().filter(c.next_deadline < as_of, c.status.not_in(_FINAL)).label("overdue"),
+            func.count().filter(c.next_deadline < as_of, _open(c.status)).label("overdue"),
         )
         .where(under(c.region_code, region))
         .group_by(func.left(c.region_code, width), c.status, c.case_type, c.risk_types)
         .subquery("g")
     )
     g = groups.c
-    is_open = g.status.not_in(_FINAL)
+    is_open = _open(g.status)
 
     def total(condition=None):
         summed = func.sum(g.n) if condition is None else func.sum(g.n).filter(condition)
@@ -166,10 +173,28 @@ def _empty_cases_json() -> str:
     })
 
 
+# The statement is large: building it, computing its cache key and compiling it cost about
+# as much as PostgreSQL's work. So it is compiled once per (region, level) — and per caller
+# scope, with exactly the ORM's scope filter (``ScopedRead``) — and run on the driver.
+_READS: dict[tuple[str, Level], ScopedRead] = {}
+_MAX_READS = 1024
+
+
+def statistics_read(region: str, level: Level) -> ScopedRead:
+    key = (region, level)
+    found = _READS.get(key)
+    if found is None:
+        if len(_READS) >= _MAX_READS:
+            _READS.clear()
+        found = _READS[key] = ScopedRead(statistics_statement(region, level), "start", "end", "as_of")
+    return found
+
+
 async def statistics(session: AsyncSession, region: str, level: Level, year: int, as_of: date) -> tuple[str, str]:
-    """(items, total) as JSON text."""
-    found = (await session.execute(statistics_statement(region, level, year, as_of))).one()
-    return found.items, found.total
+    """(items, total) as JSON text: one statement, one round trip."""
+    found = await statistics_read(region, level).first(session, start=date(year, 1, 1), end=date(year, 12, 31),
+                                                       as_of=as_of)
+    return found[0], found[1]
 
 
 # ---- public notice lists ------------------------------------------------------------------
