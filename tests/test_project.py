@@ -76,7 +76,7 @@ def test_readme_roles_table_matches_the_code():
             continue
         _, roles_cell, perms_cell, *_ = line.split("|")
         for role in re.findall(r"`(\w+)`", roles_cell):
-            documented[role] = set(re.findall(r"`([a-z]+:[a-z]+)`", perms_cell))
+            documented[role] = set(re.findall(r"`([a-z]+:[a-z-]+)`", perms_cell))
     assert documented == {role.value: {p.value for p in perms} for role, perms in PERMISSIONS.items()}
     assert set(documented) == {r.value for r in Role}
 

@@ -144,10 +144,30 @@ def base_event(request: Request, caller, **fields: Any) -> dict[str, Any]:
     return out
 
 
+def merged_changes(changes: list[dict]) -> list[dict]:
+    """One entry per row: a write may flush the same row several times (a step changes the
+    case's status, then its deadline). Before keeps each column's first value, after its last."""
+    rows: dict[tuple[str, str], dict] = {}
+    for change in changes:
+        key = (change["table"], change["id"])
+        row = rows.get(key)
+        if row is None:
+            rows[key] = {**change, "before": dict(change["before"] or {}), "after": dict(change["after"] or {})}
+            continue
+        for column, value in (change["before"] or {}).items():
+            row["before"].setdefault(column, value)
+        row["after"].update(change["after"] or {})
+        if change["kind"] == "delete":
+            row["kind"] = "delete" if row["kind"] != "create" else "create+delete"
+    for row in rows.values():
+        row["before"], row["after"] = row["before"] or None, row["after"] or None
+    return list(rows.values())
+
+
 def _write_event(request: Request, caller, status: int, result: AuditResult, changes: list[dict] | None,
                  error: str | None = None) -> AuditRecord:
     object_type, object_id = _path_object(request)
-    changes = changes or []
+    changes = merged_changes(changes or [])
     if object_type is None and changes:
         object_type, object_id = changes[0]["table"], changes[0]["id"]
     region = next((c["region_code"] for c in changes if c.get("region_code")), None)

@@ -257,6 +257,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Your role may not search by the risk types that tell health (illness, disability).",
         "您的角色无权按涉及健康的风险类型（因病、因残）查询。",
     ),
+    "household_or_id_number": (
+        "Name the household (household_id) or a member (id_number), one of the two.",
+        "请填写户编号（household_id）或家庭成员身份证号（id_number），二者选一。",
+    ),
     "source_required": ("A source reference needs its source.", "填写来源编号时须注明来源。"),
     "notice_end_before_start": ("The notice cannot end before it starts.", "公示结束日期不能早于开始日期。"),
     "end_before_start": ("The end cannot be before the start.", "结束日期不能早于开始日期。"),

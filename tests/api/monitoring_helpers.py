@@ -41,3 +41,36 @@ async def step(client, headers, case_id: int, path: str, body: dict, expect: int
                           headers={**headers, "If-Match": tag})
     assert r.status_code == expect, r.text
     return r.json()
+
+
+async def monitoring_objects(client, headers, db, household_id: int, other_household_id: int) -> dict:
+    """Objects to aim monitoring requests at: a case at its verification visit (``case_id``)
+    for ``household_id``; for ``other_household_id`` an identified case under assistance
+    (``assisting_case_id``) with a measure (``measure_id``) and an open clue (``clue_id``)."""
+    import uuid
+    from datetime import date, timedelta
+
+    from services.core.monitoring.models import Measure, MonitoringCase
+
+    case = await open_case(client, headers, (await report(client, headers, household_id, ["disaster"]))["id"])
+    clue = await report(client, headers, other_household_id, ["unsafe_housing"])
+    session = db.session()
+    try:
+        region = (await client.get(f"/api/v1/households/{other_household_id}", headers=headers)).json()["region_code"]
+        start = date.today() - timedelta(days=60)
+        assisting = MonitoringCase(household_id=other_household_id, region_code=region, case_type="marginal",
+                                   risk_types=["unsafe_housing"], status="assisting", first_clue_on=start,
+                                   opened_on=start, identified_on=start + timedelta(days=10),
+                                   category_before="lifted_out", deadline_breaches=[])
+        session.add(assisting)
+        await session.flush()
+        measure = Measure(id=uuid.uuid4(), case_id=assisting.id, household_id=other_household_id, region_code=region,
+                          category="housing_safety", content="危房改造", responsible_unit="县住建局",
+                          planned_on=start + timedelta(days=12), start_on=start + timedelta(days=12), status="planned")
+        session.add(measure)
+        await session.commit()
+        ids = {"case_id": case["id"], "assisting_case_id": assisting.id, "measure_id": str(measure.id),
+               "clue_id": clue["id"]}
+    finally:
+        await session.close()
+    return ids

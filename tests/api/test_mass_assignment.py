@@ -21,6 +21,7 @@ import pytest
 
 from services.api.app import create_app
 from services.core.settings import Settings
+from tests.api.monitoring_helpers import monitoring_objects
 from tests.api.world import World, income_body, make_world
 from tests.dbstate import changed_tables, fingerprint
 from tests.factories import VILLAGE, VILLAGE_2, household, person
@@ -53,6 +54,7 @@ class Valid:
     body: dict
     ok: int = 200
     user: str = WRITER
+    if_match: bool = False  # an action sent with POST that needs If-Match
 
 ADMIN = "admin.county"
 
@@ -92,6 +94,37 @@ VALID: dict[str, Callable[[World], Valid]] = {
     "createClient": lambda w: Valid({}, {"name": "civil.affairs", "permissions": ["persons:lookup"],
                                          "region_prefix": "529901"}, 201, user=ADMIN),
     "updateClient": lambda w: Valid({"client_id": w.client["id"]}, {"description": "医保局"}, user=ADMIN),
+    # monitoring (w.monitoring: see tests/api/monitoring_helpers.monitoring_objects)
+    "reportRiskClue": lambda w: Valid({}, {"household_id": w.home["id"], "channel": "visit", "risk_types": ["other"],
+                                           "evidence": "走访发现"}, 201),
+    "dismissRiskClue": lambda w: Valid({"clue_id": w.monitoring["clue_id"]}, {"reason": "不属实"}, if_match=True),
+    "openCaseFromClue": lambda w: Valid({"clue_id": w.monitoring["clue_id"]}, {"case_type": "marginal"},
+                                        if_match=True),
+    "verifyCase": lambda w: Valid({"case_id": w.monitoring["case_id"]},
+                                  {"decision": "approve", "consent_signed": True, "findings": "属实"}, if_match=True),
+    # The case is at its verification visit: the bodies are right, the state is not (409).
+    "villageReview": lambda w: Valid({"case_id": w.monitoring["case_id"]}, {"decision": "approve"}, 409,
+                                     user="village_staff.village", if_match=True),
+    "noticeResult": lambda w: Valid({"case_id": w.monitoring["case_id"]}, {"decision": "approve"}, 409,
+                                    user="village_staff.village", if_match=True),
+    "townshipReview": lambda w: Valid({"case_id": w.monitoring["case_id"]}, {"decision": "approve"}, 409,
+                                      user="township_staff.township", if_match=True),
+    "countyDecision": lambda w: Valid({"case_id": w.monitoring["case_id"]}, {"decision": "approve"}, 409,
+                                      user="county_approver.county", if_match=True),
+    "proposeElimination": lambda w: Valid({"case_id": w.monitoring["assisting_case_id"]}, {"comment": "收入稳定"},
+                                          if_match=True),
+    "terminateCase": lambda w: Valid({"case_id": w.monitoring["case_id"]}, {"reason": "户已注销"},
+                                     user="county_approver.county", if_match=True),
+    "assignCadre": lambda w: Valid({"case_id": w.monitoring["assisting_case_id"]},
+                                   {"cadre_user_id": w.accounts["assistance_cadre.village"]}),
+    "addMeasure": lambda w: Valid({"case_id": w.monitoring["assisting_case_id"]},
+                                  {"category": "employment", "content": "推荐公益岗位", "responsible_unit": "县人社局",
+                                   "start_on": str(date.today())}, 201),
+    "updateMeasure": lambda w: Valid({"measure_id": w.monitoring["measure_id"]},
+                                     {"content": "危房改造", "responsible_unit": "县住建局", "start_on": str(date.today()),
+                                      "status": "in_progress"}),
+    "addVisit": lambda w: Valid({"case_id": w.monitoring["case_id"]},
+                                {"visited_on": str(date.today()), "findings": "了解情况"}, 201),
     # monitoring reports and policy settings
     "putIncomeLine": lambda w: Valid({"year": w.line["year"], "province_code": "52"}, {"amount": "6100.00"},
                                      user="county_staff.province"),
@@ -165,7 +198,7 @@ def test_the_legitimate_fields_come_from_the_document():
 async def _send(client, auth, op_id: str, valid: Valid, body: dict):
     method, path, _ = WRITES[op_id]
     headers = auth(valid.user)
-    if method in ("PUT", "PATCH"):
+    if method in ("PUT", "PATCH") or valid.if_match:
         headers["If-Match"] = "*"
     return await client.request(method, path.format(**valid.path), json=body, headers=headers)
 
@@ -173,6 +206,7 @@ async def _send(client, auth, op_id: str, valid: Valid, body: dict):
 @pytest.mark.parametrize("op_id", sorted(VALID))
 async def test_server_owned_fields_are_refused_and_nothing_changes(op_id, client, auth, db):
     world = await make_world(client, auth)
+    world.monitoring = await monitoring_objects(client, auth(WRITER), db, world.home["id"], world.neighbour["id"])
     _, _, schema = WRITES[op_id]
     valid = VALID[op_id](world)
 

@@ -198,3 +198,94 @@ async def test_concurrent_steps_one_wins(committing_client, auth):
     assert now["status"] == winner["status"]
     steps = (await committing_client.get(f"/api/v1/monitoring-cases/{case['id']}/transitions", headers=grid)).json()
     assert [s["action"] for s in steps] == ["open", "verify"]
+
+
+async def test_household_filter_hidden_is_like_missing(client, auth):
+    from tests.factories import OTHER_COUNTY_VILLAGE, household, person
+
+    other = auth("county_staff.other")
+    foreign = (await client.post("/api/v1/households", json=household(region=OTHER_COUNTY_VILLAGE,
+                                                                        members=[person("head")]), headers=other)).json()
+    await report(client, other, foreign["id"], ["other"])
+    county = auth("county_staff.county")
+    for path in ("/api/v1/risk-clues", "/api/v1/monitoring-cases"):
+        hidden = await client.get(path, params={"household_id": foreign["id"]}, headers=county)
+        missing = await client.get(path, params={"household_id": 987654321}, headers=county)
+        assert (hidden.status_code, missing.status_code) == (404, 404)
+        assert hidden.json()["code"] == missing.json()["code"] == "household_not_found"
+        assert hidden.json()["field"] == "household_id"
+    own = await client.get("/api/v1/risk-clues", params={"household_id": foreign["id"]}, headers=other)
+    assert len(own.json()["items"]) == 1
+
+
+async def test_self_declaration_by_id_number(client, auth):
+    """A self-declaration app knows the declarant's ID number, not the household's id."""
+    from tests.factories import household, person
+
+    head = person("head")
+    h = (await client.post("/api/v1/households", json=household(members=[head, person("spouse")]),
+                           headers=auth("county_staff.county"))).json()
+    made = await _new_client(client, auth, name="app.declare", permissions=["clues:report"])
+    app = bearer((await _client_token(client, made["name"], made["client_secret"])).json()["access_token"])
+    body = {"id_number": head["id_number"].lower(), "channel": "self_declaration", "risk_types": ["accident"],
+            "evidence": "车祸受伤，无法务工", "declarant_name": "张三", "declarant_phone": "13812345678"}
+    r = await client.post("/api/v1/risk-clues", json=body, headers=app)
+    assert r.status_code == 201, r.text
+    assert r.json()["household_id"] == h["id"] and head["id_number"] not in r.text
+    unknown = await client.post("/api/v1/risk-clues", headers=app, json={**body, "id_number": person("head")["id_number"]})
+    assert (unknown.status_code, code_of(unknown), unknown.json()["field"]) == (404, "person_id_number_not_found",
+                                                                                   "id_number")
+    both = await client.post("/api/v1/risk-clues", headers=app, json={**body, "household_id": h["id"]})
+    assert (both.status_code, code_of(both), both.json()["field"]) == (422, "household_or_id_number", "household_id")
+    bad = await client.post("/api/v1/risk-clues", headers=app, json={**body, "id_number": "110105194912310021"})
+    assert (bad.status_code, bad.json()["field"]) == (422, "id_number")
+
+
+async def test_steps_are_audited_with_before_and_after(client, auth):
+    h = await create(client, auth)
+    case = await _identified(client, auth, h)
+    r = await client.get("/api/v1/audit/events", params={"action": "api.county_decision"},
+                         headers=auth("auditor.county"))
+    assert r.status_code == 200, r.text
+    [event] = [e for e in r.json()["items"] if e["object_id"] == str(case["id"])]
+    assert event["result"] == "success" and event["object_type"] == "case"
+    key = f"monitoring_cases/{case['id']}"
+    assert event["before"][key]["status"] == "county_approval" and event["after"][key]["status"] == "assisting"
+    assert event["after"][f"households/{h['id']}"]["category"] == "monitored"
+    # A refused step is recorded too.
+    r = await client.post(f"/api/v1/monitoring-cases/{case['id']}/county-decision", json={"decision": "approve"},
+                          headers={**auth("county_approver.county"), "If-Match": "*"})
+    assert r.status_code == 409
+    r = await client.get("/api/v1/audit/events", params={"action": "api.county_decision", "result": "failure"},
+                         headers=auth("auditor.county"))
+    assert [e["detail"]["error"] for e in r.json()["items"]] == ["transition_not_allowed"]
+
+
+async def test_a_relocated_household_takes_its_case_along(client, auth, session):
+    from sqlalchemy import text
+
+    from tests.factories import OTHER_TOWNSHIP_VILLAGE
+
+    county = auth("county_staff.county")
+    h = await create(client, auth)
+    case = await _identified(client, auth, h)
+    clue_id = case and (await client.get("/api/v1/risk-clues", params={"household_id": h["id"]},
+                                         headers=county)).json()["items"][0]["id"]
+    tag = (await client.get(f"/api/v1/households/{h['id']}", headers=county)).headers["etag"]
+    r = await client.patch(f"/api/v1/households/{h['id']}", json={"region_code": OTHER_TOWNSHIP_VILLAGE},
+                           headers={**county, "If-Match": tag})
+    assert r.status_code == 200, r.text
+    old, new = auth("village_staff.village"), auth("township_staff.county")
+    for path in (f"/api/v1/monitoring-cases/{case['id']}", f"/api/v1/monitoring-cases/{case['id']}/transitions",
+                 f"/api/v1/risk-clues/{clue_id}"):
+        assert (await client.get(path, headers=old)).status_code == 404, path
+        assert (await client.get(path, headers=new)).status_code == 200, path
+    steps = (await client.get(f"/api/v1/monitoring-cases/{case['id']}/transitions", headers=new)).json()
+    assert len(steps) == 6 and {s_["action"] for s_ in steps} >= {"open", "county_decision"}
+    reports = (await client.get(f"/api/v1/risk-clues/{clue_id}", headers=new)).json()["reports"]
+    assert len(reports) == 1
+    for table, key, ident in (("case_transitions", "case_id", case["id"]), ("clue_reports", "clue_id", clue_id),
+                              ("monitoring_cases", "id", case["id"]), ("risk_clues", "id", clue_id)):
+        regions = (await session.execute(text(f"SELECT DISTINCT region_code FROM {table} WHERE {key} = :i"),
+                                         {"i": ident})).scalars().all()
+        assert regions == [OTHER_TOWNSHIP_VILLAGE], table

@@ -253,8 +253,14 @@ QUERY_TARGETS = {
 }
 NOT_TARGETS = {"category", "flags", "income_below", "income_year", "name", "status", "limit", "cursor", "year",
                "level", "role", "actor", "action", "object_type", "object_id", "result", "since", "until",
-               "province",  # income lines are public figures; the filter only narrows the caller's own list
-               "kind"}
+               "channel", "risk_type", "case_type", "within_days", "as_of", "kind", "subject", "on",
+               # A filter by user: lists of cases show the same (nothing) for a hidden or a missing user.
+               "cadre_user_id",
+               # Households by id: 404 for hidden and missing alike, tested with real ids in
+               # tests/api/test_monitoring_clues.py (this table holds fixed values only).
+               "household_id",
+               "province"}  # income lines are public figures; the filter only narrows the caller's own list
+
 
 
 def _allowed_user(op_id: str, username: str) -> str:

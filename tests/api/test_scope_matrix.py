@@ -18,6 +18,7 @@ from services.core.accounts.models import ApiClient, User
 from services.core.accounts.roles import PERMISSIONS, Permission
 from services.core.accounts.security import hash_password
 from services.core.settings import Settings
+from tests.api.monitoring_helpers import monitoring_objects
 from tests.factories import OTHER_COUNTY_VILLAGE, USERS, VILLAGE, household, person
 
 LAST_YEAR = date.today().year - 1
@@ -111,6 +112,56 @@ def cases(t):
         "revokeClient": Case("POST", "/api/v1/admin/clients/{client_id}/revoke", Permission.clients_admin),
         "listAuditEvents": Case("GET", "/api/v1/audit/events", Permission.audit_read, params={"region": t["village"]}),
         "getAuditEvent": Case("GET", "/api/v1/audit/events/{event_id}", Permission.audit_read),
+        # monitoring: {case_id} is at its verification visit, {assisting_case_id} identified (see
+        # tests/api/monitoring_helpers.monitoring_objects). Steps the state does not allow answer 409 to
+        # callers who may take them, which is all this matrix needs.
+        "reportRiskClue": Case("POST", "/api/v1/risk-clues", Permission.clues_report, ok=201, body={
+            "household_id": t["household_id"], "channel": "visit", "risk_types": ["other"], "evidence": "走访发现"}),
+        "listRiskClues": Case("GET", "/api/v1/risk-clues", Permission.monitoring_read, params={"region": t["village"]}),
+        "getRiskClue": Case("GET", "/api/v1/risk-clues/{clue_id}", Permission.monitoring_read),
+        "dismissRiskClue": Case("POST", "/api/v1/risk-clues/{clue_id}/dismissal", Permission.clues_handle,
+                                body={"reason": "不属实"}, needs_if_match="clue"),
+        "openCaseFromClue": Case("POST", "/api/v1/risk-clues/{clue_id}/case", Permission.clues_handle,
+                                 body={"case_type": "marginal"}, needs_if_match="clue"),
+        "listMonitoringCases": Case("GET", "/api/v1/monitoring-cases", Permission.monitoring_read,
+                                    params={"region": t["village"]}),
+        "listOverdue": Case("GET", "/api/v1/monitoring-cases/overdue", Permission.monitoring_read,
+                            params={"region": t["village"]}),
+        "getMonitoringCase": Case("GET", "/api/v1/monitoring-cases/{case_id}", Permission.monitoring_read),
+        "listCaseTransitions": Case("GET", "/api/v1/monitoring-cases/{case_id}/transitions", Permission.monitoring_read),
+        "checkElimination": Case("GET", "/api/v1/monitoring-cases/{assisting_case_id}/elimination-check",
+                                 Permission.monitoring_read),
+        "verifyCase": Case("POST", "/api/v1/monitoring-cases/{case_id}/verification", Permission.cases_verify,
+                           body={"decision": "approve", "consent_signed": True, "findings": "属实"},
+                           needs_if_match="case"),
+        "villageReview": Case("POST", "/api/v1/monitoring-cases/{case_id}/village-review",
+                              Permission.cases_village_review, body={"decision": "approve"}, ok=409,
+                              needs_if_match="case"),
+        "noticeResult": Case("POST", "/api/v1/monitoring-cases/{case_id}/notice-result",
+                             Permission.cases_village_review, body={"decision": "approve"}, ok=409,
+                             needs_if_match="case"),
+        "townshipReview": Case("POST", "/api/v1/monitoring-cases/{case_id}/township-review",
+                               Permission.cases_township_review, body={"decision": "approve"}, ok=409,
+                               needs_if_match="case"),
+        "countyDecision": Case("POST", "/api/v1/monitoring-cases/{case_id}/county-decision", Permission.cases_approve,
+                               body={"decision": "approve"}, ok=409, needs_if_match="case"),
+        "proposeElimination": Case("POST", "/api/v1/monitoring-cases/{assisting_case_id}/elimination-proposal",
+                                   Permission.cases_assist, body={}, needs_if_match="assisting_case"),
+        "terminateCase": Case("POST", "/api/v1/monitoring-cases/{case_id}/termination", Permission.cases_approve,
+                              body={"reason": "户已注销"}, needs_if_match="case"),
+        "assignCadre": Case("PUT", "/api/v1/monitoring-cases/{assisting_case_id}/cadre", Permission.cases_assign,
+                            body={"cadre_user_id": t["user_id"]}, needs_if_match="assisting_case"),
+        "listMeasures": Case("GET", "/api/v1/monitoring-cases/{assisting_case_id}/measures", Permission.monitoring_read),
+        "addMeasure": Case("POST", "/api/v1/monitoring-cases/{assisting_case_id}/measures", Permission.cases_assist,
+                           ok=201, body={"category": "employment", "content": "推荐公益岗位", "responsible_unit": "县人社局",
+                                         "start_on": str(date.today())}),
+        "getMeasure": Case("GET", "/api/v1/measures/{measure_id}", Permission.monitoring_read),
+        "updateMeasure": Case("PUT", "/api/v1/measures/{measure_id}", Permission.cases_assist, needs_if_match="measure",
+                              body={"content": "危房改造", "responsible_unit": "县住建局", "start_on": str(date.today()),
+                                    "status": "in_progress"}),
+        "listVisits": Case("GET", "/api/v1/monitoring-cases/{case_id}/visits", Permission.monitoring_read),
+        "addVisit": Case("POST", "/api/v1/monitoring-cases/{case_id}/visits", Permission.cases_assist, ok=201,
+                         body={"visited_on": str(date.today()), "findings": "了解情况"}),
         # monitoring reports: income lines, uncovered households, statistics, notices, policy settings
         "listIncomeLines": Case("GET", "/api/v1/income-lines", None, targetless=True),
         "getIncomeLine": Case("GET", "/api/v1/income-lines/{line_year}/{province}", None, targetless=True),
@@ -140,7 +191,8 @@ def cases(t):
 # The caller's own account and session: no regional object involved (tests/api/test_auth.py).
 NOT_REGION_SCOPED = {"login", "whoAmI", "logout", "changePassword", "beginTotp", "confirmTotp"}
 # Path parameters naming region-scoped rows (checked before a 403, see services/api/deps.py).
-SCOPED_PATH_OBJECTS = ("{household_id}", "{person_id}", "{member_id}", "{record_id}", "{policy_id}")
+SCOPED_PATH_OBJECTS = ("{household_id}", "{person_id}", "{member_id}", "{record_id}", "{clue_id}", "{case_id}",
+                       "{assisting_case_id}", "{measure_id}", "{policy_id}")
 
 
 def _scopes() -> dict[str, set[str]]:
@@ -151,7 +203,7 @@ def _scopes() -> dict[str, set[str]]:
 
 def test_every_declared_permission_is_a_scope_in_the_spec():
     scopes = _scopes()
-    fake = {k: 1 for k in ("village", "member_id", "other_household_id", "id_number")}
+    fake = {k: 1 for k in ("village", "member_id", "other_household_id", "id_number", "household_id", "user_id")}
     for op, case in cases(fake).items():
         declared = {case.permission.value} if case.permission else set()
         assert declared <= scopes[op], f"{op}: the matrix expects {declared}, the route declares {scopes[op]}"
@@ -161,7 +213,7 @@ def test_every_route_is_in_the_matrix():
     app = create_app(Settings(env="test"))
     ops = {op["operationId"] for path, item in app.openapi()["paths"].items() if path.startswith("/api/v1")
            for op in item.values()}
-    fake = {k: 1 for k in ("village", "member_id", "other_household_id", "id_number")}
+    fake = {k: 1 for k in ("village", "member_id", "other_household_id", "id_number", "household_id", "user_id")}
     assert ops - NOT_REGION_SCOPED == set(cases(fake)), "describe new routes in tests/api/test_scope_matrix.py"
 
 
@@ -196,7 +248,8 @@ async def _make_target(client, auth, db, user, village):
     system = ApiClient(name=f"target.{village}", permissions=["persons:lookup"], region_prefix=village)
     session.add_all([account, system])
     await session.commit()
-    return {"user_id": account.id, "client_id": system.id,
+    monitoring = await monitoring_objects(client, h, db, hh["id"], other["id"])
+    return {**monitoring, "user_id": account.id, "client_id": system.id,
         "village": village, "household_id": hh["id"], "person_id": hh["members"][0]["id"],
         "member_id": hh["members"][2]["id"], "record_id": rec["id"], "code": village,
         "other_household_id": other["id"], "id_number": head["id_number"], "event_id": await _audit_event(db, village),
@@ -213,6 +266,9 @@ async def _etag(client, kind, t, headers):
             "income": f"/api/v1/income-records/{t['record_id']}",
             "guarantees": f"/api/v1/households/{t['household_id']}/guarantees",
             "user": f"/api/v1/admin/users/{t['user_id']}", "client": f"/api/v1/admin/clients/{t['client_id']}",
+            "clue": f"/api/v1/risk-clues/{t['clue_id']}", "case": f"/api/v1/monitoring-cases/{t['case_id']}",
+            "assisting_case": f"/api/v1/monitoring-cases/{t['assisting_case_id']}",
+            "measure": f"/api/v1/measures/{t['measure_id']}",
             "income_line": f"/api/v1/income-lines/{t['line_year']}/{t['province']}",
             "policy": f"/api/v1/monitoring-policies/{t['policy_id']}"}[kind]
     r = await client.get(path, headers=headers)
@@ -236,7 +292,9 @@ async def test_access_matrix(client, auth, db, target_village):
     t = await _make_target(client, auth, db, creator, target_village)
     scopes = _scopes()
     missing = {**t, **{k: MISSING for k in ("household_id", "person_id", "member_id", "record_id", "event_id",
-                                            "user_id", "client_id", "policy_id")},
+                                            "user_id", "client_id", "clue_id", "case_id", "assisting_case_id",
+                                            "policy_id")},
+               "measure_id": "00000000-0000-4000-8000-000000000000",
                "code": "529901001999", "village": "529901001999", "id_number": person("head")["id_number"]}
     failures = []
     for op in cases(t):
@@ -275,6 +333,7 @@ async def test_access_matrix(client, auth, db, target_village):
 
 async def test_requests_without_token_are_401(client):
     ids = dict(household_id=1, person_id=1, member_id=1, record_id=1, user_id=1, client_id=1, event_id=1, code=VILLAGE,
+               clue_id=1, case_id=1, assisting_case_id=1, measure_id="00000000-0000-4000-8000-000000000000",
                line_year=LAST_YEAR, province="52", policy_id=1)
     for op, case in cases({"village": VILLAGE, "other_household_id": 2, "id_number": person("head")["id_number"],
                            **ids}).items():

@@ -34,7 +34,7 @@ class World:
     client: dict  # a system client of the county
     line: dict  # the monitoring income line of LAST_YEAR for the province (52) of both counties
     policy: dict  # a policy override row of the county (LAST_YEAR; the default figures, so nothing changes)
-
+    monitoring: dict | None = None  # tests/api/monitoring_helpers.monitoring_objects, when a test adds them
 
     def member(self, which: str, index: int) -> int:
         return getattr(self, which)["members"][index]["id"]

@@ -60,6 +60,7 @@ from services.core.monitoring.schemas import (
     VisitIn,
     VisitOut,
 )
+from services.core.households.service import get_household
 from services.core.regions.service import check_prefix_visible
 from services.core.timeutil import today
 
@@ -100,6 +101,16 @@ def _risks(risks: list[str], caller: Caller) -> list[str]:
 def _no_health_filter(risk_type: RiskType | None, caller: Caller) -> None:
     if risk_type in HEALTH_RISKS and not _shows_health(caller):
         raise Forbidden("health_risk_forbidden", field="risk_type")
+
+
+async def _check_filters(session, caller: Caller, region: str | None, risk_type: RiskType | None,
+                         household_id: int | None) -> None:
+    """List filters: a region or household the caller cannot see answers 404 as a missing one."""
+    _no_health_filter(risk_type, caller)
+    if region is not None:
+        await check_prefix_visible(session, region)
+    if household_id is not None:
+        await get_household(session, household_id)
 
 
 def _deadline(d: Deadline) -> dict:
@@ -148,9 +159,10 @@ def _clue_response(clue: RiskClue, body: dict, status: int = 200) -> JSON:
                          "app) too. An open clue of the same household sharing a risk type takes the report "
                          "(200, `outcome: merged`); a source reference already known changes nothing (200, "
                          "`outcome: duplicate`). Send an `Idempotency-Key`.")
-async def report_clue(body: ClueIn, session: Session, caller: Allowed(Permission.clues_report)):
+async def report_clue(request: Request, body: ClueIn, session: Session, caller: Allowed(Permission.clues_report)):
     rules = await load_rules(session)
-    clue, outcome = await clue_service.report(session, rules, body, Reporter(caller.user_id, caller.client_id))
+    clue, outcome = await clue_service.report(session, rules, body, Reporter(caller.user_id, caller.client_id),
+                                              request.app.state.settings.id_hash_key)
     return _clue_response(clue, clue_body(clue, caller, outcome=outcome), 201 if outcome == "created" else 200)
 
 
@@ -161,9 +173,7 @@ async def list_clues(request: Request, session: Session, caller: Allowed(Permiss
                      risk_type: RiskType | None = None,
                      household_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
                      limit: Limit = None, cursor: str | None = None):
-    _no_health_filter(risk_type, caller)
-    if region is not None:
-        await check_prefix_visible(session, region)
+    await _check_filters(session, caller, region, risk_type, household_id)
     limit = _limit(request, limit)
     after = decode_cursor(cursor)
     rows = await queries.list_clues(session, region=region, status=status, channel=channel, risk_type=risk_type,
@@ -237,9 +247,7 @@ async def list_cases(request: Request, session: Session, caller: Allowed(Permiss
                      household_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
                      cadre_user_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
                      limit: Limit = None, cursor: str | None = None):
-    _no_health_filter(risk_type, caller)
-    if region is not None:
-        await check_prefix_visible(session, region)
+    await _check_filters(session, caller, region, risk_type, household_id)
     limit = _limit(request, limit)
     after = decode_cursor(cursor)
     rows = await queries.list_cases(session, region=region, status=status, case_type=case_type, risk_type=risk_type,

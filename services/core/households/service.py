@@ -399,14 +399,21 @@ async def create_household(session: AsyncSession, data: HouseholdCreate, *, key:
 
 
 async def _set_region(session: AsyncSession, household: Household, region_code: str) -> None:
-    """Relocation: every row that carries the household's region moves with it."""
-    for mapper in RegionScoped.__subclasses__():
-        table = getattr(mapper, "__table__", None)
-        if table is None or "household_id" not in table.c or mapper is Household:
+    """Relocation: every row that carries the household's region moves with it — rows with
+    a ``household_id``, and rows that belong to one of those (a case's steps, a clue's
+    reports)."""
+    tables = [m.__table__ for m in RegionScoped.__subclasses__()
+              if getattr(m, "__table__", None) is not None and m is not Household]
+    for table in tables:
+        if "household_id" in table.c:
+            await session.execute(
+                update(table).where(table.c.household_id == household.id).values(region_code=region_code))
             continue
-        await session.execute(
-            update(table).where(table.c.household_id == household.id).values(region_code=region_code)
-        )
+        for fk in table.foreign_keys:
+            parent = fk.column.table
+            if parent in tables and "household_id" in parent.c:
+                owners = select(fk.column).where(parent.c.household_id == household.id)
+                await session.execute(update(table).where(fk.parent.in_(owners)).values(region_code=region_code))
     household.region_code = region_code
 
 

@@ -7,7 +7,10 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.core.errors import Conflict
+from services.core import idnumber
+from services.core.errors import Conflict, NotFound
+from services.core.households.enums import PersonStatus
+from services.core.households.models import Person
 from services.core.households.service import get_active_household
 from services.core.monitoring import deadlines as dl
 from services.core.monitoring.context import Rules
@@ -49,17 +52,32 @@ def store_next(target, pending_deadlines: list[dl.Deadline]) -> None:
     target.deadline_provisional = any(d.provisional for d in pending_deadlines)
 
 
-async def report(session: AsyncSession, rules: Rules, data: ClueIn, reporter: Reporter) -> tuple[RiskClue, str]:
+async def household_of(session: AsyncSession, id_number: str, id_hash_key: bytes) -> int:
+    """The household of a living person with this ID number, in the caller's regions."""
+    stmt = select(Person.household_id).where(Person.id_hash == idnumber.keyed_hash(id_number, id_hash_key),
+                                             Person.status == PersonStatus.alive, Person.household_id.is_not(None))
+    household_id = (await session.execute(stmt)).scalar()
+    if household_id is None:
+        raise NotFound("person_id_number_not_found", field="id_number")
+    return household_id
+
+
+async def report(session: AsyncSession, rules: Rules, data: ClueIn, reporter: Reporter,
+                 id_hash_key: bytes | None = None) -> tuple[RiskClue, str]:
     """Record a report. Returns the clue and "created", "merged" (an open clue of the same
     household sharing a risk type took it) or "duplicate" (the source's reference is known:
-    nothing new is written)."""
+    nothing new is written). A report naming a person by ID number needs ``id_hash_key``."""
     if data.external_ref is not None:
         known = (await session.execute(select(ClueReport.clue_id).where(
             ClueReport.source == data.source, ClueReport.external_ref == data.external_ref))).scalar()
         if known is not None:
             return await get_clue(session, known), "duplicate"
+    household_id = data.household_id
+    if household_id is None:
+        assert data.id_number is not None and id_hash_key is not None
+        household_id = await household_of(session, data.id_number, id_hash_key)
     # Locks the household: concurrent reports for it are merged one after the other.
-    household = await get_active_household(session, data.household_id)
+    household = await get_active_household(session, household_id)
     reported_on = data.reported_on or today()
     risks = [r.value for r in data.risk_types]
     stmt = (select(RiskClue)

@@ -23,7 +23,7 @@ from services.core.monitoring.enums import (
     RiskType,
     VisitMode,
 )
-from services.core.types import Money, Name, Phone, Text100
+from services.core.types import IdNumberStr, Money, Name, Phone, Text100
 
 
 def _strip(value):
@@ -68,7 +68,9 @@ class Reporter:
 
 
 class ClueIn(Input):
-    household_id: Ident
+    household_id: Ident | None = Field(None, description="The household; or give a member's `id_number` instead")
+    id_number: IdNumberStr | None = Field(None, description="A living member's ID number, when the reporter does not "
+                                                            "know the household (a self-declaration app)")
     channel: Channel = Field(description="发现途径: self_declaration 农户自主申报, visit 干部走访排查, "
                                          "department_screening 部门筛查预警")
     risk_types: RiskTypes
@@ -91,6 +93,8 @@ class ClueIn(Input):
 
     @model_validator(mode="after")
     def _consistent(self):
+        if (self.household_id is None) == (self.id_number is None):
+            raise ValueError("household_or_id_number@household_id")
         if self.external_ref is not None and self.source is None:
             raise ValueError("source_required@source")
         return self
@@ -142,8 +146,8 @@ class ClueOut(BaseModel):
     first_reported_on: date
     report_count: int
     next_deadline: DeadlineOut | None
-    deadlines: list[DeadlineOut]
-    deadline_breaches: list[dict]
+    deadlines: list[DeadlineOut] | None = Field(None, description="Every pending deadline (on the single clue's page)")
+    deadline_breaches: list[dict] = Field(description="Deadlines met late or missed: kind, due, met_on")
     case_id: int | None
     dismissal_reason: str | None
     handled_by: int | None
@@ -257,8 +261,8 @@ class CaseOut(BaseModel):
     closed_on: date | None
     closed_reason: str | None
     next_deadline: DeadlineOut | None
-    deadlines: list[DeadlineOut]
-    deadline_breaches: list[dict]
+    deadlines: list[DeadlineOut] | None = Field(None, description="Every pending deadline (on the single case's page)")
+    deadline_breaches: list[dict] = Field(description="Deadlines met late or missed: kind, due, met_on")
     reopened_from_id: int | None
     allowed_actions: list[dict] = Field(description="What may be done next, and with which permission")
     created_at: datetime
