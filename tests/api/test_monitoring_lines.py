@@ -334,3 +334,32 @@ async def test_a_policy_change_recomputes_the_stored_deadlines(client, auth):
     assert back["next_deadline"]["due"] == (day + timedelta(days=15)).isoformat()
     other = await _create(client, county, "529901002", day.year, {"identification_days": 5})
     assert other.json()["deadlines_refreshed"] == 0
+
+
+async def test_effective_policy_and_list_bad_requests_and_roles(client, auth):
+    county = auth("county_staff.county")
+    for params, field in [({"year": 1999}, "year"), ({"region": "52990"}, "region"), ({"region": "529901009"}, "region")]:
+        r = await client.get(f"{POLICIES}/effective", params=params, headers=county)
+        assert r.status_code in (404, 422) and r.json()["field"] == field
+    for path in (f"{POLICIES}/effective", POLICIES, "/api/v1/income-lines"):
+        assert (await client.get(path, headers=auth("admin.county"))).status_code == 403
+    assert (await client.get(POLICIES, params={"cursor": "bm9wZQ"}, headers=county)).status_code == 422
+    assert (await client.get(f"{POLICIES}/abc", headers=county)).status_code == 422
+    assert (await client.get("/api/v1/income-lines/2026/5", headers=county)).json()["field"] == "province_code"
+
+
+async def test_override_changes_are_checked_too(client, auth):
+    county = auth("county_staff.county")
+    r = await _create(client, county, COUNTY)
+    path, tag = f"{POLICIES}/{r.json()['id']}", r.headers["etag"]
+    bad = await client.put(path, json={"values": {"notice_min_days": 0}}, headers={**county, "If-Match": tag})
+    assert bad.status_code == 422 and bad.json()["field"] == "values.notice_min_days"
+    extra = await client.put(path, json={"values": {"plan_days": 9}, "year": 2030}, headers={**county, "If-Match": tag})
+    assert extra.status_code == 422 and extra.json()["field"] == "year"
+    denied = await client.put(path, json={"values": {"plan_days": 9}}, headers={**auth("grid_worker.county"), "If-Match": tag})
+    assert denied.status_code == 403
+    other = await client.put(path, json={"values": {"plan_days": 9}},
+                             headers={**auth("county_staff.other"), "If-Match": tag})
+    assert other.status_code == 404
+    ok = await client.put(path, json={"values": {"plan_days": 9}}, headers={**county, "If-Match": tag})
+    assert ok.status_code == 200 and ok.json()["values"] == {"plan_days": 9}
