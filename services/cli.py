@@ -1,4 +1,4 @@
-"""``guardline``: serve, migrate, demo-data, openapi, regions-import, keys, audit, sync."""
+"""``guardline``: serve, migrate, demo-data, openapi, regions-import, keys, audit, calendar, sync."""
 from __future__ import annotations
 
 import argparse
@@ -288,6 +288,100 @@ def cmd_audit_purge(args) -> int:
     return 0
 
 
+def cmd_calendar_set(args) -> int:
+    """Enter a year's official schedule from CSV (``date,workday,name``): every line is
+    checked first, and one bad line writes nothing. The stored deadlines of open cases and
+    clues are recomputed with the new calendar (they may stop being provisional)."""
+    from services.core.monitoring.schedule import official_status, parse_schedule
+
+    path = Path(args.file)
+    if not 2000 <= args.year <= 2100:
+        print(f"guardline: the year must lie between 2000 and 2100, not {args.year}", file=sys.stderr)
+        return 2
+    try:
+        content = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"guardline: cannot read {path}: {exc}", file=sys.stderr)
+        return 2
+    days, bad = parse_schedule(args.year, content.splitlines())
+    if bad:
+        print(f"{path}: {len(bad)} bad line(s); nothing was written:", file=sys.stderr)
+        for line in bad:
+            where = f"line {line.line}" if line.line else "file"
+            print(f"  {where}: {line.reason}" + (f"  ({line.text})" if line.text else ""), file=sys.stderr)
+        return 1
+    if official_status(args.year):
+        print(f"note: the chinese-calendar package knows {args.year}; the entered days take precedence over it")
+    settings = _settings()
+    url = _url(settings)
+    from services.core.migrate import upgrade
+
+    upgrade(url)
+
+    async def run() -> int:
+        from services.core.db import Database, create_engine
+        from services.core.monitoring.cases import refresh_deadlines
+        from services.core.monitoring.context import load_rules
+        from services.core.monitoring.schedule import enter_schedule
+        from services.core.scope import UNRESTRICTED, bind_scope
+
+        db = Database(create_engine(url, settings, "cli"))
+        try:
+            async with db.session() as session:
+                bind_scope(session, UNRESTRICTED)
+                await enter_schedule(session, args.year, days, f"{path.name} ({len(days)} days)")
+                changed = await refresh_deadlines(session, await load_rules(session), UNRESTRICTED)
+                await session.commit()
+                return changed
+        finally:
+            await db.dispose()
+
+    changed = asyncio.run(run())
+    holidays = sum(1 for d in days if not d.workday)
+    print(f"{args.year}: {len(days)} days entered ({holidays} days off, {len(days) - holidays} working days); "
+          f"the year is no longer provisional; {changed} stored deadlines recomputed")
+    return 0
+
+
+def cmd_calendar_show(args) -> int:
+    """The year's standing (official, entered, provisional) and each day that is not
+    ordinary (a weekday off, a weekend worked)."""
+    settings = _settings()
+    url = _url(settings)
+    from services.core.migrate import upgrade
+
+    upgrade(url)
+
+    async def run():
+        from services.core.db import Database, create_engine
+        from services.core.monitoring.schedule import year_schedule
+        from services.core.scope import UNRESTRICTED, bind_scope
+
+        db = Database(create_engine(url, settings, "cli"))
+        try:
+            async with db.session(readonly=True) as session:
+                bind_scope(session, UNRESTRICTED)
+                return await year_schedule(session, args.year)
+        finally:
+            await db.dispose()
+
+    status, days = asyncio.run(run())
+    explain = {
+        "official": "the published schedule, as the chinese-calendar package carries it",
+        "entered": "the published schedule, entered with `guardline calendar set`",
+        "provisional": "not known yet: Monday to Friday count as working days and deadlines over this year are "
+                       "marked provisional; enter it with `guardline calendar set`",
+    }[status.value]
+    print(f"{args.year}: {status.value} ({explain})")
+    weekdays = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    for d in days:
+        kind = "working day" if d.workday else "day off"
+        print(f"  {d.day.isoformat()} {weekdays[d.day.weekday()]}  {kind:<11}  {d.name or ''}".rstrip())
+    if not days and status.value != "provisional":
+        print("  (no day differs from Monday to Friday)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="guardline", description="Guardline — 防止返贫动态监测和帮扶")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -335,6 +429,19 @@ def build_parser() -> argparse.ArgumentParser:
                                          "(data read/write, audit_log append-only, no DDL)")
     p.add_argument("role", help="the role the API and the worker connect as")
     p.set_defaults(func=cmd_grant_app)
+
+    calendar = sub.add_parser("calendar", help="China's working-day calendar: enter a year's official schedule, "
+                                               "show a year")
+    calendar_sub = calendar.add_subparsers(dest="calendar_command", required=True)
+    p = calendar_sub.add_parser("set", help="enter YEAR's official schedule from a CSV file (date,workday,name); "
+                                            "replaces the year's entered days")
+    p.add_argument("year", type=int)
+    p.add_argument("file")
+    p.set_defaults(func=cmd_calendar_set)
+    p = calendar_sub.add_parser("show", help="whether YEAR is official, entered or provisional, and its "
+                                             "holidays and adjusted working days")
+    p.add_argument("year", type=int)
+    p.set_defaults(func=cmd_calendar_show)
 
     audit = sub.add_parser("audit", help="check the audit trail's hash chain, purge old audit rows")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)

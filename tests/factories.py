@@ -36,6 +36,8 @@ for role in Role:
     USERS[f"{role.value}.township"] = (role, TOWNSHIP)
     USERS[f"{role.value}.village"] = (role, VILLAGE)
 USERS["county_staff.other"] = (Role.county_staff, "529902")
+# Provincial staff (省级): the only level that may set the province's monitoring income line.
+USERS["county_staff.province"] = (Role.county_staff, "52")
 USERS["village_staff.village2"] = (Role.village_staff, VILLAGE_2)
 
 _seq = itertools.count(1)

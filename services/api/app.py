@@ -20,6 +20,7 @@ from services.api.households.router import router as households_router
 from services.api.income.router import router as income_router
 from services.api.monitoring.router import router as monitoring_router
 from services.api.middleware import RequestContext
+from services.api.monitoring.reports import router as monitoring_reports_router
 from services.api.ratelimit import RateLimiter
 from services.api.regions.router import router as regions_router
 from services.api.responses import JSON
@@ -57,6 +58,10 @@ TAGS = [
     {"name": "monitoring cases 监测对象", "description": "Identification, assistance and risk elimination as a state "
                                                     "machine, with the policy's deadlines."},
     {"name": "assistance 帮扶措施和走访", "description": "One household, one plan: measures, visits, the assistance cadre."},
+    {"name": "monitoring reports 监测统计", "description": "Statistics by region level, public notice lists, "
+                                                          "households the monitoring misses (应纳未纳)."},
+    {"name": "monitoring policy 监测标准和政策参数", "description": "Income lines per year and province, the "
+                                                                  "monitoring policy's figures per region and year."},
     {"name": "audit 审计", "description": "The audit trail, for auditors (append-only, hash-chained)."},
     {"name": "admin 系统管理", "description": "User accounts, roles and system clients (administrators only)."},
     {"name": "health 运行状态", "description": "Liveness and readiness probes."},
@@ -133,7 +138,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     docs.install(app)
     # Routes are matched in order: the busiest first.
     for router in (households_router, income_router, guarantees_router, monitoring_router, regions_router,
-                   auth_router, audit_router, admin_router,
+                   auth_router, audit_router, admin_router, monitoring_reports_router,
                    health_router):
         app.include_router(router)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)

@@ -199,6 +199,20 @@ async def record_write(request: Request, session, status: int) -> None:
     await record(session, _write_event(request, caller, status, AuditResult.success, changes))
 
 
+async def record_changes_so_far(request: Request, session) -> None:
+    """For a long write (a rule raising a clue for each of thousands of households): record
+    the changes collected so far as an event of their own, in the request's transaction, and
+    collect afresh, so that the request never holds every change at once. The rest is
+    recorded at the end as usual."""
+    caller = getattr(request.state, "caller", None)
+    info = getattr(session, "sync_session", session).info
+    changes = info.get(CHANGES_KEY)
+    if caller is None or not changes:
+        return
+    info[CHANGES_KEY] = []
+    await record(session, _write_event(request, caller, 200, AuditResult.success, changes))
+
+
 async def record_failed_write(request: Request, status: int, code: str) -> None:
     """After the request's transaction was rolled back: a refused or failed write."""
     caller = getattr(request.state, "caller", None)

@@ -9,6 +9,7 @@ answers 404 as it would for anyone: the 403 must not tell what exists elsewhere.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
@@ -66,12 +67,14 @@ CurrentCaller = Annotated[Caller, Depends(current_caller)]
 
 
 # Objects named in paths, checked in the caller's scope before a 403 is given.
-PATH_OBJECTS: dict[str, tuple[Any, str]] = {}
+PATH_OBJECTS: dict[str, tuple[Any, str, Callable[[str], Any] | None]] = {}
 
 
-def path_object(name: str, model: Any, key: str = "id") -> None:
-    """Declare that path parameter ``name`` names a ``model`` row (by its ``key``)."""
-    PATH_OBJECTS[name] = (model, key)
+def path_object(name: str, model: Any, key: str = "id", visible: Callable[[str], Any] | None = None) -> None:
+    """Declare that path parameter ``name`` names a ``model`` row (by its ``key``). A model
+    that is not region-scoped but not visible to everyone either says which of its rows a
+    caller with region prefix ``p`` sees: ``visible(p)``, a SQL condition."""
+    PATH_OBJECTS[name] = (model, key, visible)
 
 
 async def _deny(request: Request, caller: Caller) -> None:
@@ -79,13 +82,16 @@ async def _deny(request: Request, caller: Caller) -> None:
     for name, raw in request.path_params.items():
         if name not in PATH_OBJECTS:
             continue
-        model, key = PATH_OBJECTS[name]
+        model, key, visible = PATH_OBJECTS[name]
         column = getattr(model, key)
         try:
             value = column.type.python_type(raw)
         except (TypeError, ValueError):
             continue
-        if (await session.execute(select(column).where(column == value))).first() is None:
+        lookup = select(column).where(column == value)
+        if visible is not None:
+            lookup = lookup.where(visible(caller.region_prefix))
+        if (await session.execute(lookup)).first() is None:
             raise NotFound("not_found", field=name)
     raise Forbidden("forbidden")
 

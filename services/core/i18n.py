@@ -265,6 +265,35 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "notice_end_before_start": ("The notice cannot end before it starts.", "公示结束日期不能早于开始日期。"),
     "end_before_start": ("The end cannot be before the start.", "结束日期不能早于开始日期。"),
     "measure_result_required": ("A completed measure needs its result.", "已完成的措施须填写成效。"),
+    # monitoring: income lines, uncovered households, statistics, notices, policy settings (reports helper)
+    "income_line_province_only": (
+        "Only an account whose regions cover the whole province {province} may set its income line.",
+        "只有管辖范围覆盖整个省（{province}）的账号才能设置该省监测标准。",
+    ),
+    "income_line_not_found": ("There is no income line for {year} in province {province}.",
+                              "{province} 省尚未设置 {year} 年监测标准。"),
+    "income_line_missing": (
+        "No monitoring income line is set for {year} (province {province}); set it first.",
+        "{year} 年监测标准尚未设置（省份 {province}），请先设置。",
+    ),
+    "statistics_level_above_region": (
+        "The level must be the region's own level or below it.",
+        "统计层级须为所选区划本级或其下级。",
+    ),
+    "notice_needs_village": ("Public notice lists are per village: give a 12-digit village code.",
+                             "公示名单按村生成，请提供 12 位村级区划代码。"),
+    "policy_not_found": ("There is no policy override {id} you can see.", "政策参数调整记录 {id} 不存在或不在您的权限范围内。"),
+    "policy_region_too_wide": (
+        "This override is for a wider region than yours; only that region's staff may change it.",
+        "该参数调整适用于比您管辖范围更大的区域，只能由该区域的工作人员修改。",
+    ),
+    "policy_values_empty": ("Name at least one policy figure to override.", "请至少提供一项要调整的政策参数。"),
+    "policy_value_unknown": ("The monitoring policy has no such figure.", "监测政策中没有该参数。"),
+    "policy_value_invalid": ("Not a valid value for this figure: {reason}", "该参数取值无效：{reason}"),
+    "policy_exists": (
+        "An override for this region and year exists already; change it instead.",
+        "该区域该年度的参数调整已存在，请修改已有记录。",
+    ),
 }
 
 

@@ -125,6 +125,13 @@ VALID: dict[str, Callable[[World], Valid]] = {
                                       "status": "in_progress"}),
     "addVisit": lambda w: Valid({"case_id": w.monitoring["case_id"]},
                                 {"visited_on": str(date.today()), "findings": "了解情况"}, 201),
+    # monitoring reports and policy settings
+    "putIncomeLine": lambda w: Valid({"year": w.line["year"], "province_code": "52"}, {"amount": "6100.00"},
+                                     user="county_staff.province"),
+    "raiseUncoveredClues": lambda w: Valid({}, {"year": w.line["year"], "region": VILLAGE}),
+    "createMonitoringPolicy": lambda w: Valid({}, {"region_prefix": VILLAGE, "year": w.line["year"],
+                                                   "values": {"plan_days": 8}}, 201),
+    "updateMonitoringPolicy": lambda w: Valid({"policy_id": w.policy["id"]}, {"values": {"plan_days": 9}}),
 }
 
 

@@ -122,6 +122,13 @@ def pools(w: World) -> dict[str, list]:
         # Amounts and periods that pass validation, so income writes get past the 422.
         **{part: ["0", "1250.00"] for part in ("wages", "business", "property", "transfers")},
         "year": [LAST_YEAR], "quarter": [1, 2, 3, 4],
+        # monitoring reports and policy settings
+        "province_code": ["52", "11"],
+        "province": ["52", "11"],
+        "village": regions,
+        "region_prefix": [COUNTY, VILLAGE, "529902", "52"],
+        "policy_id": [w.policy["id"], MISSING],
+        "amount": ["6000.00", "7300"],
     }
 
 

@@ -195,6 +195,27 @@ async def test_region_codes_in_bodies_naming_hidden_villages(world, send, auth, 
         assert hidden.json()["code"] == "region_not_found"
 
 
+@pytest.mark.parametrize("username,region", [("county_staff.county", "529902"),
+                                              ("county_staff.county", OTHER_COUNTY_VILLAGE),
+                                              ("county_staff.village", VILLAGE_2),
+                                              ("county_staff.village", "529902001")])
+async def test_region_prefixes_in_monitoring_bodies_naming_hidden_regions(world, send, auth, username, region):
+    """The region the uncovered-households rule raises clues in, and the region a policy
+    override is for: a hidden one is answered as a missing one, and nothing is written."""
+    h = auth(username)
+    ghost = "529901001999" if len(region) == 12 else region[:-1] + "9"
+    requests = [
+        ("POST", "/api/v1/monitoring/uncovered-households/clues", lambda v: {"region": v}, "region"),
+        ("POST", "/api/v1/monitoring-policies",
+         lambda v: {"region_prefix": v, "year": 2030, "values": {"plan_days": 8}}, "region_prefix"),
+    ]
+    for method, path, body, field in requests:
+        hidden = await send.unchanged(method, path, json=body(region), headers=h)
+        missing = await send.unchanged(method, path, json=body(ghost), headers=h)
+        assert_same_answer(hidden, missing, region, ghost)
+        assert hidden.json()["code"] == "region_not_found" and hidden.json()["field"] == field
+
+
 async def test_nested_ids_of_hidden_persons_touch_nothing_of_theirs(world, client, auth):
     """``relations`` maps person ids to relations; naming someone of another county there
     must neither fail differently from a missing id nor reach that person."""
@@ -226,6 +247,9 @@ QUERY_TARGETS = {
                "village_staff.village": (VILLAGE_2, "529901001999")},
     "parent": {"county_staff.county": ("529902000000", "529903000000"),
                "village_staff.village": (VILLAGE_2, "529901001999")},
+    "village": {"county_staff.county": (OTHER_COUNTY_VILLAGE, "529901001999"),
+                "township_staff.township": (OTHER_COUNTY_VILLAGE, "529901001999"),
+                "village_staff.village": (VILLAGE_2, "529901001999")},
 }
 NOT_TARGETS = {"category", "flags", "income_below", "income_year", "name", "status", "limit", "cursor", "year",
                "level", "role", "actor", "action", "object_type", "object_id", "result", "since", "until",
@@ -234,7 +258,9 @@ NOT_TARGETS = {"category", "flags", "income_below", "income_year", "name", "stat
                "cadre_user_id",
                # Households by id: 404 for hidden and missing alike, tested with real ids in
                # tests/api/test_monitoring_clues.py (this table holds fixed values only).
-               "household_id"}
+               "household_id",
+               "province"}  # income lines are public figures; the filter only narrows the caller's own list
+
 
 
 def _allowed_user(op_id: str, username: str) -> str:

@@ -43,6 +43,9 @@ class Case:
     # The body or query names the target (instead of the path).
     needs_if_match: str | None = None  # "household" | "person" | "income" | "guarantees" | "user" | "client"
     targetless: bool = False  # a list of the caller's own regions: no target to be outside of
+    # Only a caller whose regions cover the target's whole province may (income lines). The
+    # target is public, so a narrower caller holding the permission gets 403, never 404.
+    province_wide: bool = False
 
 
 def cases(t):
@@ -159,6 +162,29 @@ def cases(t):
         "listVisits": Case("GET", "/api/v1/monitoring-cases/{case_id}/visits", Permission.monitoring_read),
         "addVisit": Case("POST", "/api/v1/monitoring-cases/{case_id}/visits", Permission.cases_assist, ok=201,
                          body={"visited_on": str(date.today()), "findings": "了解情况"}),
+        # monitoring reports: income lines, uncovered households, statistics, notices, policy settings
+        "listIncomeLines": Case("GET", "/api/v1/income-lines", None, targetless=True),
+        "getIncomeLine": Case("GET", "/api/v1/income-lines/{line_year}/{province}", None, targetless=True),
+        "putIncomeLine": Case("PUT", "/api/v1/income-lines/{line_year}/{province}", Permission.policy_write,
+                              body={"amount": "6500.00"}, needs_if_match="income_line", targetless=True,
+                              province_wide=True),
+        "listUncoveredHouseholds": Case("GET", "/api/v1/monitoring/uncovered-households", None,
+                                        params={"region": t["village"], "year": LAST_YEAR}),
+        "raiseUncoveredClues": Case("POST", "/api/v1/monitoring/uncovered-households/clues", Permission.clues_report,
+                                    body={"region": t["village"], "year": LAST_YEAR}),
+        "getMonitoringStatistics": Case("GET", "/api/v1/monitoring/statistics", None, params={"region": t["village"]}),
+        "getNoticeList": Case("GET", "/api/v1/monitoring/notices", None, params={"village": t["village"]}),
+        "getEffectivePolicy": Case("GET", "/api/v1/monitoring-policies/effective", None,
+                                   params={"region": t["village"]}),
+        "listMonitoringPolicies": Case("GET", "/api/v1/monitoring-policies", None, targetless=True),
+        "getMonitoringPolicy": Case("GET", "/api/v1/monitoring-policies/{policy_id}", None),
+        "createMonitoringPolicy": Case("POST", "/api/v1/monitoring-policies", Permission.policy_write, ok=201,
+                                       body={"region_prefix": t["village"], "year": LAST_YEAR + 2,
+                                             "values": {"plan_days": 8}}),
+        "updateMonitoringPolicy": Case("PUT", "/api/v1/monitoring-policies/{policy_id}", Permission.policy_write,
+                                       body={"values": {"plan_days": 9}}, needs_if_match="policy"),
+        "deleteMonitoringPolicy": Case("DELETE", "/api/v1/monitoring-policies/{policy_id}", Permission.policy_write,
+                                       ok=204, needs_if_match="policy"),
     }
 
 
@@ -166,7 +192,7 @@ def cases(t):
 NOT_REGION_SCOPED = {"login", "whoAmI", "logout", "changePassword", "beginTotp", "confirmTotp"}
 # Path parameters naming region-scoped rows (checked before a 403, see services/api/deps.py).
 SCOPED_PATH_OBJECTS = ("{household_id}", "{person_id}", "{member_id}", "{record_id}", "{clue_id}", "{case_id}",
-                       "{assisting_case_id}", "{measure_id}")
+                       "{assisting_case_id}", "{measure_id}", "{policy_id}")
 
 
 def _scopes() -> dict[str, set[str]]:
@@ -210,6 +236,12 @@ async def _make_target(client, auth, db, user, village):
                             headers=h)).json()
     other = (await client.post("/api/v1/households", json=household(region=village, members=[person("head")]), headers=h)).json()
     rec = (await client.post(f"/api/v1/households/{hh['id']}/income-records", json=_income(), headers=h)).json()
+    line = await client.put(f"/api/v1/income-lines/{LAST_YEAR}/52", json={"amount": "6000.00"},
+                            headers=auth("county_staff.province"))
+    assert line.status_code == 201, line.text
+    policy = await client.post("/api/v1/monitoring-policies", headers=h,
+                               json={"region_prefix": village, "year": LAST_YEAR, "values": {"plan_days": 7}})
+    assert policy.status_code == 201, policy.text
     session = db.session()
     account = User(username=f"target.{village}", display_name="目标", password_hash=hash_password("Target-Pass-2026"),
                    role="grid_worker", region_prefix=village)
@@ -221,6 +253,7 @@ async def _make_target(client, auth, db, user, village):
         "village": village, "household_id": hh["id"], "person_id": hh["members"][0]["id"],
         "member_id": hh["members"][2]["id"], "record_id": rec["id"], "code": village,
         "other_household_id": other["id"], "id_number": head["id_number"], "event_id": await _audit_event(db, village),
+        "line_year": LAST_YEAR, "province": "52", "policy_id": policy.json()["id"],
     }
 
 
@@ -235,7 +268,9 @@ async def _etag(client, kind, t, headers):
             "user": f"/api/v1/admin/users/{t['user_id']}", "client": f"/api/v1/admin/clients/{t['client_id']}",
             "clue": f"/api/v1/risk-clues/{t['clue_id']}", "case": f"/api/v1/monitoring-cases/{t['case_id']}",
             "assisting_case": f"/api/v1/monitoring-cases/{t['assisting_case_id']}",
-            "measure": f"/api/v1/measures/{t['measure_id']}"}[kind]
+            "measure": f"/api/v1/measures/{t['measure_id']}",
+            "income_line": f"/api/v1/income-lines/{t['line_year']}/{t['province']}",
+            "policy": f"/api/v1/monitoring-policies/{t['policy_id']}"}[kind]
     r = await client.get(path, headers=headers)
     return r.headers.get("etag", '"none"')
 
@@ -257,12 +292,13 @@ async def test_access_matrix(client, auth, db, target_village):
     t = await _make_target(client, auth, db, creator, target_village)
     scopes = _scopes()
     missing = {**t, **{k: MISSING for k in ("household_id", "person_id", "member_id", "record_id", "event_id",
-                                            "user_id", "client_id", "clue_id", "case_id", "assisting_case_id")},
+                                            "user_id", "client_id", "clue_id", "case_id", "assisting_case_id",
+                                            "policy_id")},
                "measure_id": "00000000-0000-4000-8000-000000000000",
                "code": "529901001999", "village": "529901001999", "id_number": person("head")["id_number"]}
     failures = []
     for op in cases(t):
-        for username, (role, _prefix) in USERS.items():
+        for username, (role, prefix) in USERS.items():
             headers = auth(username)
             case = cases(t)[op]
             savepoint = await db.connection.begin_nested()
@@ -273,6 +309,8 @@ async def test_access_matrix(client, auth, db, target_village):
             visible = case.targetless or _visible(username, target_village)
             if scopes[op] <= {p.value for p in PERMISSIONS[role]}:
                 expected = case.ok if visible else 404
+                if case.province_wide and not (len(prefix) <= 2 and t["province"].startswith(prefix)):
+                    expected = 403
             elif not visible and any(name in case.path for name in SCOPED_PATH_OBJECTS):
                 expected = 404
             else:
@@ -295,7 +333,8 @@ async def test_access_matrix(client, auth, db, target_village):
 
 async def test_requests_without_token_are_401(client):
     ids = dict(household_id=1, person_id=1, member_id=1, record_id=1, user_id=1, client_id=1, event_id=1, code=VILLAGE,
-               clue_id=1, case_id=1, assisting_case_id=1, measure_id="00000000-0000-4000-8000-000000000000")
+               clue_id=1, case_id=1, assisting_case_id=1, measure_id="00000000-0000-4000-8000-000000000000",
+               line_year=LAST_YEAR, province="52", policy_id=1)
     for op, case in cases({"village": VILLAGE, "other_household_id": 2, "id_number": person("head")["id_number"],
                            **ids}).items():
         r = await client.request(case.method, case.path.format(**ids), json=case.body, params=case.params)

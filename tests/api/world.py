@@ -13,6 +13,7 @@ from tests.factories import OTHER_COUNTY_VILLAGE, VILLAGE, VILLAGE_2, household,
 # An id no object has (sequences never get near it in a test session).
 MISSING = 987654321
 LAST_YEAR = date.today().year - 1
+LINE = "6000.00"  # the world's monitoring income line (province 52, LAST_YEAR)
 
 
 def income_body(year: int = LAST_YEAR, quarter: int = 1) -> dict:
@@ -31,6 +32,8 @@ class World:
     foreign_id_number: str
     accounts: dict[str, int]  # user name -> id, as the county's administrator lists them
     client: dict  # a system client of the county
+    line: dict  # the monitoring income line of LAST_YEAR for the province (52) of both counties
+    policy: dict  # a policy override row of the county (LAST_YEAR; the default figures, so nothing changes)
     monitoring: dict | None = None  # tests/api/monitoring_helpers.monitoring_objects, when a test adds them
 
     def member(self, which: str, index: int) -> int:
@@ -64,6 +67,8 @@ async def make_world(client, auth) -> World:
         home_id_number=home_head["id_number"], foreign_id_number=foreign_head["id_number"],
         accounts=await _accounts(client, auth("admin.county")),
         client=await _system_client(client, auth("admin.county")),
+        line=await _income_line(client, auth("county_staff.province")),
+        policy=await _policy(client, county),
     )
 
 
@@ -76,5 +81,19 @@ async def _accounts(client, admin) -> dict[str, int]:
 async def _system_client(client, admin) -> dict:
     r = await client.post("/api/v1/admin/clients", headers=admin,
                           json={"name": "world.medical", "permissions": ["persons:lookup"], "region_prefix": "529901"})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def _income_line(client, provincial) -> dict:
+    r = await client.put(f"/api/v1/income-lines/{LAST_YEAR}/52", json={"amount": LINE, "note": "省级文件"},
+                         headers=provincial)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def _policy(client, county) -> dict:
+    r = await client.post("/api/v1/monitoring-policies", headers=county,
+                          json={"region_prefix": "529901", "year": LAST_YEAR, "values": {"plan_days": 10}})
     assert r.status_code == 201, r.text
     return r.json()

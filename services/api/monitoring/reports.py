@@ -1,0 +1,320 @@
+"""Income lines, the uncovered-households rule, statistics, public notice lists and the
+monitoring policy's settings. Thin: parse, check, call ``services.core.monitoring``, shape."""
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
+from starlette.responses import Response
+
+from services.api.auditing import record_changes_so_far
+from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
+from services.api.errors_doc import responses
+from services.api.pagination import Page, decode_cursor, page_of
+from services.api.ratelimit import bulk_read
+from services.api.responses import JSON, etag
+from services.api.routing import GuardlineRoute
+from services.core.accounts.roles import Permission
+from services.core.accounts.security import Caller
+from services.core.errors import NotFound, PreconditionFailed, Unprocessable
+from services.core.monitoring import lines, overrides, reports
+from services.core.monitoring.enums import NoticeKind
+from services.core.monitoring.models import IncomeLine, MonitoringPolicyRow
+from services.core.monitoring.report_schemas import (
+    EffectivePolicy,
+    IncomeLineIn,
+    IncomeLineOut,
+    NoticeList,
+    PolicyRowIn,
+    PolicyRowOut,
+    PolicyRowUpdate,
+    StatLevel,
+    Statistics,
+    UncoveredCluesIn,
+    UncoveredCluesOut,
+    UncoveredHousehold,
+)
+from services.core.regions.rules import PREFIX_LENGTH, Level
+from services.core.regions.service import check_prefix_visible, get_region
+from services.core.timeutil import today
+
+router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
+
+REPORTS = ["monitoring reports 监测统计"]
+POLICY = ["monitoring policy 监测标准和政策参数"]
+READ = Needs(Permission.monitoring_read)
+
+YearPath = Annotated[int, PathParam(ge=2000, le=2100, description="Year 年度")]
+ProvincePath = Annotated[str, PathParam(pattern=r"^\d{2}$", description="Province: two digits 省级区划代码")]
+PolicyId = Annotated[int, PathParam(ge=1, le=2**62, description="Policy override id")]
+YearQuery = Annotated[int | None, Query(ge=2000, le=2100)]
+RegionQuery = Annotated[str | None, Query(description="Region code prefix (2/4/6/9/12 digits) 区划前缀; "
+                                                      "default: all your regions")]
+path_object("policy_id", MonitoringPolicyRow, visible=overrides.visible_to)
+
+IDEMPOTENCY_DOC = "Send an `Idempotency-Key` header so a retried request is not applied twice."
+
+
+def _limit(request: Request, limit: int | None) -> int:
+    paging = request.app.state.settings.paging
+    return min(limit or paging.default_limit, paging.max_limit)
+
+
+async def _region(session, caller: Caller, region: str | None, field: str = "region") -> str:
+    """The region a report covers: one the caller can see (404 otherwise), or its own."""
+    if region is None:
+        return caller.region_prefix
+    await check_prefix_visible(session, region, field=field)
+    return region
+
+
+# ---- income lines ------------------------------------------------------------------------
+
+_LINE_FIELDS = tuple(IncomeLineOut.model_fields)
+
+
+def _line_response(line: IncomeLine, status: int = 200) -> JSON:
+    headers = {"ETag": etag("income-line", f"{line.year}-{line.province_code}", line.version)}
+    if status == 201:
+        headers["Location"] = f"/api/v1/income-lines/{line.year}/{line.province_code}"
+    return JSON({f: getattr(line, f) for f in _LINE_FIELDS}, status_code=status, headers=headers)
+
+
+@router.get("/income-lines", response_model=list[IncomeLineOut], operation_id="listIncomeLines",
+            dependencies=[READ], tags=POLICY, responses=responses(),
+            summary="Monitoring income lines 监测标准",
+            description="The lines of the provinces your regions lie in (every province for a nation-wide "
+                        "account), newest year first. Lines are public figures.")
+async def list_income_lines(
+    session: Session, caller: Allowed(Permission.monitoring_read),
+    year: YearQuery = None,
+    province: Annotated[str | None, Query(pattern=r"^\d{2}$", description="Province, two digits")] = None,
+):
+    found = await lines.list_lines(session, caller.region_prefix, year, province)
+    return JSON([{f: getattr(line, f) for f in _LINE_FIELDS} for line in found])
+
+
+@router.get("/income-lines/{year}/{province_code}", response_model=IncomeLineOut, operation_id="getIncomeLine",
+            dependencies=[READ], tags=POLICY, responses=responses(404), summary="One income line 某年某省监测标准")
+async def get_income_line(year: YearPath, province_code: ProvincePath, session: Session):
+    line = await lines.get_line(session, year, province_code)
+    if line is None:
+        raise NotFound("income_line_not_found", field="year", year=year, province=province_code)
+    return _line_response(line)
+
+
+@router.put("/income-lines/{year}/{province_code}", response_model=IncomeLineOut, operation_id="putIncomeLine",
+            tags=POLICY, responses={**responses(403, 412, 428), 201: {"model": IncomeLineOut,
+                                                                      "description": "The line was created"}},
+            summary="Set a province's line for a year 设置监测标准",
+            description="Only for an account whose regions cover the whole province. Creating answers 201; "
+                        "replacing an existing line needs `If-Match` with its ETag (428 without, 412 when stale); "
+                        "`If-Match` on a line that does not exist yet fails (412).")
+async def put_income_line(request: Request, year: YearPath, province_code: ProvincePath, body: IncomeLineIn,
+                          session: Session, caller: Allowed(Permission.policy_write)):
+    lines.check_may_set(caller.region_prefix, province_code)
+    current = await lines.get_line(session, year, province_code, for_update=True)
+    if current is None:
+        if request.headers.get("if-match") is not None:
+            raise PreconditionFailed("precondition_failed", field="If-Match", current="none")
+    else:
+        check_if_match(request, etag("income-line", f"{year}-{province_code}", current.version))
+    line = await lines.set_line(session, current, year, province_code, body.amount, body.note, caller.user_id)
+    return _line_response(line, 201 if current is None else 200)
+
+
+# ---- uncovered households (应纳未纳) --------------------------------------------------------
+
+def _last_year() -> int:
+    return today().year - 1
+
+
+@router.get("/monitoring/uncovered-households", response_model=Page[UncoveredHousehold],
+            operation_id="listUncoveredHouseholds", dependencies=[Depends(bulk_read)], tags=REPORTS,
+            responses=responses(404, 409, 429),
+            summary="Formerly poor, below the line, not monitored 脱贫户收入低于监测标准且未纳入监测",
+            description="Households of category lifted_out (脱贫户) whose per-capita net income of `year` "
+                        "(default: last year) is below that year's line of their province and that have no open "
+                        "monitoring case. 409 naming `year` when a province has no line for it.")
+async def list_uncovered_households(
+    request: Request, session: Session, caller: Allowed(Permission.monitoring_read),
+    year: YearQuery = None, region: RegionQuery = None,
+    limit: Annotated[int | None, Query(ge=1)] = None, cursor: str | None = None,
+):
+    region = await _region(session, caller, region)
+    year = year or _last_year()
+    limit = _limit(request, limit)
+    after = decode_cursor(cursor)
+    after_id = after[0] if after else None
+    if after_id is not None and not isinstance(after_id, int):
+        raise Unprocessable("cursor_invalid", field="cursor")
+    await lines.require_lines(session, year, region)
+    rows = await lines.uncovered(session, year, region, after_id, limit)
+    rows, next_cursor = page_of(rows, limit, lambda r: [r["id"]])
+    return JSON({"items": rows, "next_cursor": next_cursor})
+
+
+@router.post("/monitoring/uncovered-households/clues", response_model=UncoveredCluesOut,
+             operation_id="raiseUncoveredClues", tags=REPORTS, responses=responses(404, 409),
+             summary="Raise a risk clue for each such household 将应纳未纳农户转为风险线索",
+             description="Each household the rule finds gets a risk clue (channel department_screening, risk "
+                         "income_below_line, source `rule:income_below_line`). The clue's reference is the "
+                         "household and income year, so running again creates nothing new. " + IDEMPOTENCY_DOC)
+async def raise_uncovered_clues(request: Request, body: UncoveredCluesIn, session: Session,
+                                caller: Allowed(Permission.clues_report)):
+    from services.core.monitoring.schemas import Reporter
+
+    region = await _region(session, caller, body.region)
+    year = body.year or _last_year()
+    await lines.require_lines(session, year, region)
+
+    async def after_batch() -> None:
+        await record_changes_so_far(request, session)
+
+    counts = await lines.raise_uncovered_clues(session, year, region, Reporter(caller.user_id, caller.client_id),
+                                               after_batch=after_batch)
+    return JSON({"year": year, **counts})
+
+
+# ---- statistics and notices ------------------------------------------------------------------
+
+@router.get("/monitoring/statistics", response_model=Statistics, operation_id="getMonitoringStatistics",
+            dependencies=[READ], tags=REPORTS, responses=responses(404),
+            summary="Statistics by region level 分级监测统计",
+            description="One row per region at `level` under `region` (default: your regions; level default: "
+                        "the level below) and a total row: cases by status, open cases by case type and by risk "
+                        "type, open clues, identified and eliminated in `year` (default: this year), mean days "
+                        "from the first clue to identification, and what is overdue today.")
+async def monitoring_statistics(
+    session: Session, caller: Allowed(Permission.monitoring_read), region: RegionQuery = None,
+    level: Annotated[StatLevel | None, Query(description="county 县 | township 乡镇 | village 村")] = None,
+    year: YearQuery = None,
+):
+    region = await _region(session, caller, region)
+    as_of = today()
+    year = year or as_of.year
+    depth = reports.STAT_LEVELS[level] if level is not None else reports.default_level(region)
+    if PREFIX_LENGTH[depth] < len(region):
+        raise Unprocessable("statistics_level_above_region", field="level")
+    items, total = await reports.statistics(session, region, depth, year, as_of)
+    return JSON({"region": region, "level": depth.name, "year": year, "as_of": as_of,
+                 "items": orjson.Fragment(items), "total": orjson.Fragment(total)})
+
+
+@router.get("/monitoring/notices", response_model=NoticeList, operation_id="getNoticeList",
+            dependencies=[READ], tags=REPORTS, responses=responses(404),
+            summary="A village's public notice list 村级公示名单",
+            description="The cases of the village now in public notice (identification or risk elimination), "
+                        "and those whose notice period still covers today: household number, head of household, "
+                        "members, case type and the notice's days. Never ID numbers, phone numbers, bank "
+                        "accounts, health conditions or risk types.")
+async def notice_list(
+    session: Session,
+    village: Annotated[str, Query(description="12-digit village code 村级区划代码")],
+    kind: Annotated[NoticeKind, Query(description="identification 识别公示 | elimination 风险消除公示")]
+    = NoticeKind.identification,
+):
+    region = await get_region(session, village, field="village")
+    if region.level != Level.village:
+        raise Unprocessable("notice_needs_village", field="village")
+    as_of = today()
+    items = await reports.notice_list(session, village, kind, as_of)
+    return JSON({"village": village, "village_name": region.name, "kind": kind, "as_of": as_of, "items": items})
+
+
+# ---- the monitoring policy's settings ------------------------------------------------------------
+
+_POLICY_FIELDS = tuple(f for f in PolicyRowOut.model_fields if f != "deadlines_refreshed")
+
+
+def _policy_out(row: MonitoringPolicyRow, refreshed: int | None = None) -> dict:
+    out = {f: getattr(row, f) for f in _POLICY_FIELDS}
+    if refreshed is not None:
+        out["deadlines_refreshed"] = refreshed
+    return out
+
+
+def _policy_etag(row: MonitoringPolicyRow) -> str:
+    return etag("policy", row.id, row.version)
+
+
+def _policy_response(row: MonitoringPolicyRow, status: int = 200, refreshed: int | None = None) -> JSON:
+    headers = {"ETag": _policy_etag(row)}
+    if status == 201:
+        headers["Location"] = f"/api/v1/monitoring-policies/{row.id}"
+    return JSON(_policy_out(row, refreshed), status_code=status, headers=headers)
+
+
+@router.get("/monitoring-policies/effective", response_model=EffectivePolicy, operation_id="getEffectivePolicy",
+            dependencies=[READ], tags=POLICY, responses=responses(404),
+            summary="The policy in force for a region and year 生效的监测政策参数")
+async def effective_policy(session: Session, caller: Allowed(Permission.monitoring_read),
+                           region: RegionQuery = None, year: YearQuery = None):
+    region = await _region(session, caller, region)
+    year = year or today().year
+    policy, rows = await overrides.effective(session, region, year)
+    return JSON({"region": region, "year": year, "policy": policy, "overrides": [_policy_out(r) for r in rows]})
+
+
+@router.get("/monitoring-policies", response_model=Page[PolicyRowOut], operation_id="listMonitoringPolicies",
+            dependencies=[READ], tags=POLICY, responses=responses(),
+            summary="Policy overrides you work under or set 监测政策参数调整",
+            description="Rows within your regions and those of the wider regions yours lie in, by id.")
+async def list_policies(request: Request, session: Session, caller: Allowed(Permission.monitoring_read),
+                        year: YearQuery = None, limit: Annotated[int | None, Query(ge=1)] = None,
+                        cursor: str | None = None):
+    limit = _limit(request, limit)
+    after = decode_cursor(cursor)
+    if after and not isinstance(after[0], int):
+        raise Unprocessable("cursor_invalid", field="cursor")
+    rows = await overrides.list_rows(session, caller.region_prefix, year, after[0] if after else None, limit)
+    rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
+    return JSON({"items": [_policy_out(r) for r in rows], "next_cursor": next_cursor})
+
+
+@router.get("/monitoring-policies/{policy_id}", response_model=PolicyRowOut, operation_id="getMonitoringPolicy",
+            dependencies=[READ], tags=POLICY, responses=responses(404), summary="One policy override 政策参数调整")
+async def get_policy(policy_id: PolicyId, session: Session, caller: Allowed(Permission.monitoring_read)):
+    return _policy_response(await overrides.get_row(session, caller.region_prefix, policy_id))
+
+
+@router.post("/monitoring-policies", status_code=201, response_model=PolicyRowOut,
+             operation_id="createMonitoringPolicy", tags=POLICY, responses=responses(403, 404, 409),
+             summary="Override policy figures for a region from a year on 调整政策参数",
+             description="`region_prefix` must lie within your regions. Each value is checked (422 naming "
+                         "`values.<field>`). The stored deadlines of open cases and clues under the prefix are "
+                         "recomputed. " + IDEMPOTENCY_DOC)
+async def create_policy(body: PolicyRowIn, session: Session, caller: Allowed(Permission.policy_write)):
+    row = await overrides.create_row(session, caller.region_prefix, body.region_prefix, body.year, body.values,
+                                     body.note, caller.user_id)
+    refreshed = await overrides.refresh_after_change(session, row.region_prefix)
+    return _policy_response(row, 201, refreshed)
+
+
+@router.put("/monitoring-policies/{policy_id}", response_model=PolicyRowOut, operation_id="updateMonitoringPolicy",
+            tags=POLICY, responses=responses(403, 404, 412, 428),
+            summary="Change a policy override (needs If-Match) 修改政策参数调整")
+async def update_policy(request: Request, policy_id: PolicyId, body: PolicyRowUpdate, session: Session,
+                        caller: Allowed(Permission.policy_write)):
+    row = await overrides.get_row(session, caller.region_prefix, policy_id, for_update=True)
+    overrides.check_change(caller.region_prefix, row)
+    check_if_match(request, _policy_etag(row))
+    row = await overrides.update_row(session, row, body.values, body.note, caller.user_id)
+    refreshed = await overrides.refresh_after_change(session, row.region_prefix)
+    return _policy_response(row, refreshed=refreshed)
+
+
+@router.delete("/monitoring-policies/{policy_id}", status_code=204, operation_id="deleteMonitoringPolicy",
+               tags=POLICY, responses=responses(403, 404, 412, 428),
+               summary="Remove a policy override (needs If-Match) 删除政策参数调整")
+async def delete_policy(request: Request, policy_id: PolicyId, session: Session,
+                        caller: Allowed(Permission.policy_write)):
+    row = await overrides.get_row(session, caller.region_prefix, policy_id, for_update=True)
+    overrides.check_change(caller.region_prefix, row)
+    check_if_match(request, _policy_etag(row))
+    prefix = row.region_prefix
+    await overrides.delete_row(session, row)
+    await overrides.refresh_after_change(session, prefix)
+    return Response(status_code=204)

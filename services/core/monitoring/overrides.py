@@ -1,0 +1,144 @@
+"""Rows of ``monitoring_policies``: overrides of the monitoring policy's figures for a
+region prefix from a year on (how they combine: ``services.core.monitoring.policy``).
+
+Who sees and who changes them:
+
+* a caller sees the rows of its own regions and of the wider regions it lies in (the rules
+  it works under: a county sees its province's row and the nation-wide one);
+* a caller changes only rows within its own regions. A wider region's row is visible, so
+  changing it is refused with 403; a row or region elsewhere answers 404 as if missing.
+
+Every change recomputes the stored deadlines of the open cases and clues under the row's
+prefix (``cases.refresh_deadlines``), with the rules read after the change.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
+from services.core.monitoring.models import MonitoringPolicyRow
+from services.core.monitoring.policy import MonitoringPolicy, PolicyOverride, check_values, resolve
+from services.core.regions.rules import InvalidRegionCode, code_of_prefix, prefix_of
+from services.core.regions.service import get_region
+from services.core.scope import under
+
+
+def visible_to(prefix: str):
+    """Rows within ``prefix`` or whose prefix ``prefix`` lies in (for ``path_object``)."""
+    row = MonitoringPolicyRow.region_prefix
+    return or_(under(row, prefix), func.left(literal(prefix), func.length(row)) == row)
+
+
+def may_change(prefix: str, row_prefix: str) -> bool:
+    return row_prefix.startswith(prefix)
+
+
+async def list_rows(session: AsyncSession, prefix: str, year: int | None, after_id: int | None, limit: int
+                    ) -> list[MonitoringPolicyRow]:
+    stmt = select(MonitoringPolicyRow).where(visible_to(prefix))
+    if year is not None:
+        stmt = stmt.where(MonitoringPolicyRow.year == year)
+    if after_id is not None:
+        stmt = stmt.where(MonitoringPolicyRow.id > after_id)
+    return list((await session.execute(stmt.order_by(MonitoringPolicyRow.id).limit(limit + 1))).scalars())
+
+
+async def get_row(session: AsyncSession, prefix: str, row_id: int, *, for_update: bool = False
+                  ) -> MonitoringPolicyRow:
+    stmt = select(MonitoringPolicyRow).where(MonitoringPolicyRow.id == row_id, visible_to(prefix))
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = (await session.execute(stmt)).scalar_one_or_none()
+    if row is None:
+        raise NotFound("policy_not_found", field="policy_id", id=row_id)
+    return row
+
+
+def check_change(prefix: str, row: MonitoringPolicyRow) -> None:
+    if not may_change(prefix, row.region_prefix):
+        raise Forbidden("policy_region_too_wide", field="region_prefix")
+
+
+async def effective(session: AsyncSession, region: str, year: int
+                    ) -> tuple[MonitoringPolicy, list[MonitoringPolicyRow]]:
+    """The policy in force in ``region`` in ``year`` and the rows that made it, in the
+    order they apply (wider region first, older year first)."""
+    row = MonitoringPolicyRow.region_prefix
+    stmt = select(MonitoringPolicyRow).where(func.left(literal(region), func.length(row)) == row,
+                                             MonitoringPolicyRow.year <= year)
+    rows = sorted((await session.execute(stmt)).scalars(), key=lambda r: (len(r.region_prefix), r.year))
+    overrides = [PolicyOverride(region_prefix=r.region_prefix, year=r.year, values=r.values) for r in rows]
+    return resolve(overrides, region, year), rows
+
+
+def checked_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The override validated field by field (422 naming ``values.<field>``), normalised."""
+    if not values:
+        raise Unprocessable("policy_values_empty", field="values")
+    try:
+        return check_values(values)
+    except ValidationError as exc:
+        errors = []
+        for err in exc.errors():
+            loc = ".".join(str(part) for part in err.get("loc", ()))
+            code = "policy_value_unknown" if err.get("type") == "extra_forbidden" else "policy_value_invalid"
+            errors.append(FieldError(f"values.{loc}" if loc else "values", code, {"reason": err.get("msg", "")}))
+        first = errors[0]
+        raise Unprocessable(first.code, field=first.field, errors=errors, **first.params) from None
+
+
+async def check_region_prefix(session: AsyncSession, prefix: str, region_prefix: str) -> None:
+    """``region_prefix`` must name a region within the caller's: a wider one it lies in is
+    refused (403), one elsewhere is not found (404, like a missing one)."""
+    if region_prefix:
+        try:
+            canonical = prefix_of(code_of_prefix(region_prefix))
+        except InvalidRegionCode:
+            raise Unprocessable("region_prefix_malformed", field="region_prefix") from None
+        if canonical != region_prefix:
+            raise Unprocessable("region_prefix_malformed", field="region_prefix")
+    if not region_prefix.startswith(prefix):
+        if prefix.startswith(region_prefix):
+            raise Forbidden("policy_region_too_wide", field="region_prefix")
+    if region_prefix:
+        await get_region(session, code_of_prefix(region_prefix), field="region_prefix")
+
+
+async def create_row(session: AsyncSession, prefix: str, region_prefix: str, year: int, values: dict[str, Any],
+                     note: str | None, user_id: int | None) -> MonitoringPolicyRow:
+    await check_region_prefix(session, prefix, region_prefix)
+    values = checked_values(values)
+    taken = await session.execute(select(MonitoringPolicyRow.id).where(
+        MonitoringPolicyRow.region_prefix == region_prefix, MonitoringPolicyRow.year == year))
+    if taken.first() is not None:
+        raise Conflict("policy_exists", field="year", year=year)
+    row = MonitoringPolicyRow(region_prefix=region_prefix, year=year, values=values, note=note, updated_by=user_id)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def update_row(session: AsyncSession, row: MonitoringPolicyRow, values: dict[str, Any], note: str | None,
+                     user_id: int | None) -> MonitoringPolicyRow:
+    row.values, row.note, row.updated_by = checked_values(values), note, user_id
+    await session.flush()
+    return row
+
+
+async def delete_row(session: AsyncSession, row: MonitoringPolicyRow) -> None:
+    await session.delete(row)
+    await session.flush()
+
+
+async def refresh_after_change(session: AsyncSession, region_prefix: str) -> int:
+    """Recompute the stored deadlines under ``region_prefix`` with the rules as they are now
+    (the change is flushed first, so the rules include it)."""
+    from services.core.monitoring.cases import refresh_deadlines
+    from services.core.monitoring.context import load_rules
+
+    await session.flush()
+    return await refresh_deadlines(session, await load_rules(session), region_prefix)

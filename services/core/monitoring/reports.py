@@ -1,0 +1,238 @@
+"""Statistics by region level (监测统计) and public notice lists (公示名单).
+
+**Statistics** are one SQL statement: the cases under a region are grouped once by (area,
+status, case type, risk combination) — a few hundred groups even for a county of 50,000
+cases — and those groups are folded into one row per area with ``FILTER`` aggregates and a
+``ROLLUP`` for the total; open clues are grouped the same way. PostgreSQL builds the JSON
+of each row, so Python touches neither cases nor rows.
+
+Definitions (the field descriptions in the API say the same):
+
+* ``cases.by_status``: every case under the area, by its current status (final ones too).
+* ``cases.by_case_type`` and ``cases.by_risk_type``: the *open* cases (not eliminated,
+  rejected or terminated); a case counts once under each risk type it carries.
+* ``identified`` / ``eliminated``: cases whose identification / elimination day lies in
+  ``year``; ``avg_days_to_identification``: over the cases identified in ``year``, the
+  mean of days from the first clue to identification (one decimal).
+* ``overdue``: open cases and open clues whose ``next_deadline`` is before ``as_of``.
+
+**Notice lists** (DOMAIN.md: "Public notices must not show ID numbers, phone numbers, bank
+accounts or health conditions"): household number, head's name, member count, case type
+and the notice's days — nothing else, in particular no risk types (two of them, illness and
+disability, tell health).
+"""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Date, Integer, Text, and_, any_, bindparam, cast, func, literal, literal_column, null, or_, select
+from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.core.households.models import Household
+from services.core.monitoring.enums import FINAL, CaseStatus, CaseType, ClueStatus, NoticeKind, RiskType
+from services.core.monitoring.models import MonitoringCase, RiskClue
+from services.core.regions.models import Region
+from services.core.regions.rules import PREFIX_LENGTH, Level
+from services.core.scope import limit_to, scope_of, under
+
+# Levels a statistics table can be broken down by.
+STAT_LEVELS = {"county": Level.county, "township": Level.township, "village": Level.village}
+_FINAL = sorted(s.value for s in FINAL)
+
+
+def _open(status):
+    """Not final (written out as comparisons: the statement's SQL is kept, see below)."""
+    return and_(*(status != value for value in _FINAL))
+
+
+def default_level(region: str) -> Level:
+    """One level below ``region`` (a county for a province or city), a village for a village."""
+    for level in (Level.county, Level.township, Level.village):
+        if PREFIX_LENGTH[level] > len(region):
+            return level
+    return Level.village
+
+
+def _obj(pairs: list[tuple[str, Any]]):
+    args: list[Any] = []
+    for key, value in pairs:
+        args.extend((literal(key), value))
+    return func.json_build_object(*args)
+
+
+def statistics_statement(region: str, level: Level):
+    """One row: ``items`` (a JSON array, one object per region at ``level`` under
+    ``region``, by code) and ``total`` (a JSON object for the whole of ``region``).
+    Parameters: ``start`` and ``end`` (the year's first and last day), ``as_of`` (today)."""
+    # The width is written into the SQL (not a parameter) so that GROUP BY and the select
+    # list name the very same expression.
+    width = literal_column(str(PREFIX_LENGTH[level]))
+    start, end, as_of = bindparam("start", type_=Date), bindparam("end", type_=Date), bindparam("as_of", type_=Date)
+    c = MonitoringCase
+    identified = c.identified_on.between(start, end)
+    groups = (
+        select(
+            func.left(c.region_code, width).label("area"), c.status, c.case_type, c.risk_types,
+            func.count().label("n"),
+            func.count().filter(identified).label("identified"),
+            func.count().filter(c.eliminated_on.between(start, end)).label("eliminated"),
+            func.sum(cast(c.identified_on - c.first_clue_on, Integer)).filter(identified).label("days"),
+            func.count().filter(c.next_deadline < as_of, _open(c.status)).label("overdue"),
+        )
+        .where(under(c.region_code, region))
+        .group_by(func.left(c.region_code, width), c.status, c.case_type, c.risk_types)
+        .subquery("g")
+    )
+    g = groups.c
+    is_open = _open(g.status)
+
+    def total(condition=None):
+        summed = func.sum(g.n) if condition is None else func.sum(g.n).filter(condition)
+        return func.coalesce(summed, 0)
+
+    identified_n = func.coalesce(func.sum(g.identified), 0)
+    cases_json = _obj([
+        ("total", total()),
+        ("by_status", _obj([(s.value, total(g.status == s.value)) for s in CaseStatus])),
+        ("by_case_type", _obj([(t.value, total(and_(is_open, g.case_type == t.value))) for t in CaseType])),
+        ("by_risk_type", _obj([(r.value, total(and_(is_open, literal(r.value) == any_(g.risk_types)))) for r in RiskType])),
+    ])
+    per_area = (
+        select(
+            g.area,
+            cases_json.label("cases"),
+            identified_n.label("identified"),
+            func.coalesce(func.sum(g.eliminated), 0).label("eliminated"),
+            func.round(func.sum(g.days) / func.nullif(func.sum(g.identified), 0), 1).label("avg_days"),
+            func.coalesce(func.sum(g.overdue), 0).label("overdue"),
+        )
+        .group_by(func.rollup(g.area))
+        .cte("per_area")
+    )
+    k = RiskClue
+    clues = (
+        select(func.left(k.region_code, width).label("area"), func.count().label("open"),
+               func.count().filter(k.next_deadline < as_of).label("overdue"))
+        .where(k.status == ClueStatus.open, under(k.region_code, region))
+        .group_by(func.rollup(func.left(k.region_code, width)))
+        .cte("clues")
+    )
+    empty_cases = cast(literal(_empty_cases_json()), JSON)
+
+    def row(code, name, a, q):
+        return _obj([
+            ("region_code", code), ("name", name),
+            ("cases", func.coalesce(a.c.cases, empty_cases)),
+            ("open_clues", func.coalesce(q.c.open, 0)),
+            ("identified", func.coalesce(a.c.identified, 0)),
+            ("eliminated", func.coalesce(a.c.eliminated, 0)),
+            ("avg_days_to_identification", a.c.avg_days),
+            ("overdue", _obj([("cases", func.coalesce(a.c.overdue, 0)), ("clues", func.coalesce(q.c.overdue, 0))])),
+        ])
+
+    area_key = func.left(Region.code, width)
+    areas = (
+        select(Region.code, Region.name, area_key.label("area"))
+        .where(Region.level == int(level), under(Region.code, region))
+        .subquery("areas")
+    )
+    a_rows, q_rows = per_area.alias("a"), clues.alias("q")
+    items = (
+        select(func.coalesce(func.json_agg(aggregate_order_by(row(areas.c.code, areas.c.name, a_rows, q_rows),
+                                                              areas.c.code)),
+                             cast(literal("[]"), JSON)))
+        .select_from(areas.outerjoin(a_rows, a_rows.c.area == areas.c.area)
+                     .outerjoin(q_rows, q_rows.c.area == areas.c.area))
+        .scalar_subquery()
+    )
+    a_total, q_total = per_area.alias("at"), clues.alias("qt")
+    region_code = region.ljust(12, "0") if region else None
+    name = (select(Region.name).where(Region.code == region_code).scalar_subquery()
+            if region_code else null())
+    total_row = (
+        select(row(literal(region_code) if region_code else null(), name, a_total, q_total))
+        .select_from(a_total.outerjoin(q_total, q_total.c.area.is_(None)))
+        .where(a_total.c.area.is_(None))
+        .scalar_subquery()
+    )
+    # As text: the API hands PostgreSQL's JSON on as it is.
+    return select(cast(items, Text).label("items"), cast(total_row, Text).label("total"))
+
+
+def _empty_cases_json() -> str:
+    import json
+
+    return json.dumps({
+        "total": 0,
+        "by_status": {s.value: 0 for s in CaseStatus},
+        "by_case_type": {t.value: 0 for t in CaseType},
+        "by_risk_type": {r.value: 0 for r in RiskType},
+    })
+
+
+# The statement is large: building it, computing its cache key and compiling it cost about
+# as much as PostgreSQL's work, so its SQL is kept, with the scope filter of the caller's
+# session (``limit_to``, as the ORM adds it) and every value written in. Written in, not
+# passed as parameters: with parameters PostgreSQL switches to a generic plan after a few
+# runs, which cannot know that the region covers the whole table and sorts 50,000 rows on
+# disk instead of hashing them (twice as slow). The values are the region (digits, checked
+# before), the level, dates and the enums' codes: nothing a client wrote.
+_SQL: dict[tuple[str, Level, str, int, date], str] = {}
+_MAX_SQL = 512
+
+
+async def statistics(session: AsyncSession, region: str, level: Level, year: int, as_of: date) -> tuple[str, str]:
+    """(items, total) as JSON text: one statement, one round trip."""
+    prefix = scope_of(session)
+    connection = await session.connection()
+    key = (region, level, prefix, year, as_of)
+    sql = _SQL.get(key)
+    if sql is None:
+        statement = statistics_statement(region, level).params(start=date(year, 1, 1), end=date(year, 12, 31),
+                                                               as_of=as_of)
+        sql = str(limit_to(statement, prefix).compile(dialect=connection.dialect,
+                                                      compile_kwargs={"literal_binds": True}))
+        if len(_SQL) >= _MAX_SQL:
+            _SQL.clear()
+        _SQL[key] = sql
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    try:
+        found = await driver.fetchrow(sql)
+    except Exception as exc:
+        if driver.is_closed():  # the pool must not hand out a dead connection again
+            await connection.invalidate(exc)
+        raise
+    return found[0], found[1]
+
+
+# ---- public notice lists ------------------------------------------------------------------
+
+# The status a case has while its notice is up, and the statuses that follow it (a notice
+# whose period still covers today stays on the list after the result has been recorded).
+NOTICE_STATUS = {NoticeKind.identification: CaseStatus.identification_notice,
+                 NoticeKind.elimination: CaseStatus.elimination_notice}
+AFTER_NOTICE = {
+    NoticeKind.identification: (CaseStatus.township_review, CaseStatus.county_approval, CaseStatus.assisting),
+    NoticeKind.elimination: (CaseStatus.elimination_township_review, CaseStatus.elimination_approval,
+                             CaseStatus.eliminated),
+}
+# What a notice shows. Nothing that identifies a person beyond the head's name, nothing about
+# health: no ID numbers, phones, bank accounts, risk types.
+NOTICE_COLUMNS = ("household_no", "head_name", "member_count", "case_type", "notice_start", "notice_end")
+
+
+async def notice_list(session: AsyncSession, village: str, kind: NoticeKind, as_of: date) -> list[dict[str, Any]]:
+    c = MonitoringCase
+    covers_today = and_(c.notice_start <= as_of, c.notice_end >= as_of, c.status.in_(AFTER_NOTICE[kind]))
+    stmt = (
+        select(Household.household_no, Household.head_name, Household.member_count, c.case_type,
+               c.notice_start, c.notice_end)
+        .join(Household, Household.id == c.household_id)
+        .where(c.region_code == village, or_(c.status == NOTICE_STATUS[kind], covers_today))
+        .order_by(c.notice_start, Household.household_no)
+    )
+    return [dict(zip(NOTICE_COLUMNS, r, strict=True)) for r in (await session.execute(stmt)).all()]
+
