@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from types import SimpleNamespace
 
 from services.core.monitoring import deadlines as dl
@@ -457,8 +457,9 @@ class CaseMaker:
             self._loose_clue(h, status, reports, ids, out)
 
     def _timeline(self, plan: CasePlan, previous: tuple[int, int] | None, followed: bool):
-        """(first clue, identification steps, identified on or None, elimination steps or None,
-        the rejecting step index or None) of a case, as ordinals."""
+        """(first clue, identification steps, identified on or None, elimination steps or
+        None) of a case, as ordinals (``previous``: the household's eliminated case this one
+        reopens; ``followed``: a later case of the household follows this one)."""
         t, b, r = self.t, self._between, self.r
         status = plan.status
         if status in (s.value for s in IDENTIFICATION_STEPS):
@@ -547,8 +548,8 @@ class CaseMaker:
             step(_STEP_ACTIONS[k], IDENTIFICATION_STEPS[k], S.rejected, steps[k + 1], _REJECTIONS[k], **details)
 
         # ---- deadline bookkeeping, with the API's functions
-        facts = SimpleNamespace(status=CaseStatus(status) if status in _IDENTIFIED else None,
-                                first_clue_on=d(first), identified_on=None, cadre_user_id=None, plan_on=None)
+        facts = SimpleNamespace(status=None, first_clue_on=d(first), identified_on=None, cadre_user_id=None,
+                                plan_on=None)
         breaches: list[dict] = []
 
         def pending(state_status, visits_until: int | None = None) -> list[dl.Deadline]:
