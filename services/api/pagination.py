@@ -19,6 +19,12 @@ class Page(BaseModel, Generic[T]):
     )
 
 
+def page_limit(request: Any, limit: int | None) -> int:
+    """The page size asked for, or the default, and never above the maximum (settings.paging)."""
+    paging = request.app.state.settings.paging
+    return min(limit or paging.default_limit, paging.max_limit)
+
+
 def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
 

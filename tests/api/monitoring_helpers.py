@@ -74,3 +74,21 @@ async def monitoring_objects(client, headers, db, household_id: int, other_house
     finally:
         await session.close()
     return ids
+
+
+async def identify(client, auth, household_id: int, days: list[str], risks=("disaster",), **decision) -> dict:
+    """Walk a new case through identification by the village's users; ``days`` are the days
+    of the clue (and opening), verification, village review, notice result, township review
+    and county approval."""
+    village, grid = auth("village_staff.village"), auth("grid_worker.village")
+    clue, verified, reviewed, noticed, township, county = days
+    cid = (await open_case(client, village, (await report(client, grid, household_id, list(risks), on=clue))["id"],
+                           effective_on=clue))["id"]
+    await step(client, grid, cid, "verification", {"decision": "approve", "consent_signed": True, "findings": "属实",
+                                                   "effective_on": verified})
+    await step(client, village, cid, "village-review", {"decision": "approve", "effective_on": reviewed})
+    await step(client, village, cid, "notice-result", {"decision": "approve", "effective_on": noticed})
+    await step(client, auth("township_staff.township"), cid, "township-review",
+               {"decision": "approve", "effective_on": township})
+    return await step(client, auth("county_approver.county"), cid, "county-decision",
+                      {"decision": "approve", "effective_on": county, **decision})

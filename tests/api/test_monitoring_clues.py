@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from tests.api.monitoring_helpers import etag_of, open_case, report, step
+from tests.api.monitoring_helpers import etag_of, identify, open_case, report
 from tests.api.test_admin_and_clients import _client_token, _new_client, bearer
 from tests.api.test_households import create
 from tests.factories import code_of
@@ -99,17 +99,8 @@ async def test_health_risks_hidden_from_roles_without_health_access(client, auth
 
 
 async def _identified(client, auth, h) -> dict:
-    village, grid = auth("village_staff.village"), auth("grid_worker.village")
-    clue = await report(client, grid, h["id"], ["industry_failure"], on="2026-03-02")
-    cid = (await open_case(client, village, clue["id"], effective_on="2026-03-02"))["id"]
-    await step(client, grid, cid, "verification", {"decision": "approve", "consent_signed": True, "findings": "属实",
-                                                   "effective_on": "2026-03-03"})
-    await step(client, village, cid, "village-review", {"decision": "approve", "effective_on": "2026-03-04"})
-    await step(client, village, cid, "notice-result", {"decision": "approve", "effective_on": "2026-03-09"})
-    await step(client, auth("township_staff.township"), cid, "township-review",
-               {"decision": "approve", "effective_on": "2026-03-10"})
-    return await step(client, auth("county_approver.county"), cid, "county-decision",
-                      {"decision": "approve", "effective_on": "2026-03-11", "case_type": "unstable_lifted_out"})
+    return await identify(client, auth, h["id"], ["2026-03-02", "2026-03-03", "2026-03-04", "2026-03-09", "2026-03-10",
+                                                  "2026-03-11"], ["industry_failure"], case_type="unstable_lifted_out")
 
 
 async def test_offline_measures_and_visits_upload_twice_harmlessly(client, auth):

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from services.core.monitoring.models import MonitoringPolicyRow
-from tests.api.monitoring_helpers import open_case, report, step
+from tests.api.monitoring_helpers import identify, report
 from tests.api.test_households import create
 from tests.factories import OTHER_COUNTY_VILLAGE, code_of, household, person
 
@@ -15,18 +15,8 @@ pytestmark = pytest.mark.skipif(date.today() < date(2026, 3, 10), reason="plays 
 
 
 async def identified_on_10_february(client, auth, household_id) -> dict:
-    village, grid = auth("village_staff.village"), auth("grid_worker.village")
-    clue = await report(client, grid, household_id, ["disaster"], on="2026-02-02")
-    case = await open_case(client, village, clue["id"], effective_on="2026-02-02")
-    cid = case["id"]
-    await step(client, grid, cid, "verification", {"decision": "approve", "consent_signed": True, "findings": "属实",
-                                                   "effective_on": "2026-02-03"})
-    await step(client, village, cid, "village-review", {"decision": "approve", "effective_on": "2026-02-04"})
-    await step(client, village, cid, "notice-result", {"decision": "approve", "effective_on": "2026-02-09"})
-    await step(client, auth("township_staff.township"), cid, "township-review",
-               {"decision": "approve", "effective_on": "2026-02-09"})
-    return await step(client, auth("county_approver.county"), cid, "county-decision",
-                      {"decision": "approve", "effective_on": "2026-02-10"})
+    return await identify(client, auth, household_id, ["2026-02-02", "2026-02-03", "2026-02-04", "2026-02-09",
+                                                       "2026-02-09", "2026-02-10"])
 
 
 async def overdue(client, headers, **params):

@@ -144,6 +144,35 @@ async def test_a_year_of_one_household(client, auth, session, user_ids):
     new = await open_case(client, village, clue["id"], case_type="sudden_hardship", effective_on="2025-12-03")
     assert new["id"] != cid and new["reopened_from_id"] == cid and new["status"] == "verification"
 
+    # The village's other households that year: one rejected by the township, one clue dismissed.
+    other = await create(client, auth)
+    c2 = await open_case(client, village, (await report(client, grid, other["id"], ["unstable_employment"],
+                                                        on="2025-03-03"))["id"], effective_on="2025-03-03")
+    await step(client, grid, c2["id"], "verification", {"decision": "approve", "consent_signed": True,
+                                                        "findings": "务工收入减少", "effective_on": "2025-03-04"})
+    await step(client, village, c2["id"], "village-review", {"decision": "approve", "effective_on": "2025-03-05"})
+    await step(client, village, c2["id"], "notice-result", {"decision": "approve", "effective_on": "2025-03-10"})
+    rejected = await step(client, township, c2["id"], "township-review",
+                          {"decision": "reject", "comment": "家庭收入高于监测标准", "effective_on": "2025-03-11"})
+    assert (rejected["status"], rejected["closed_on"], rejected["allowed_actions"]) == ("rejected", "2025-03-11", [])
+    assert (await client.get(f"/api/v1/households/{other['id']}", headers=grid)).json()["category"] == "lifted_out"
+    third = await create(client, auth)
+    dismissed = await report(client, grid, third["id"], ["other"], on="2025-05-06")
+    tag = await etag_of(client, village, f"/api/v1/risk-clues/{dismissed['id']}")
+    r = await client.post(f"/api/v1/risk-clues/{dismissed['id']}/dismissal", json={"reason": "经核实无风险"},
+                          headers={**village, "If-Match": tag})
+    assert r.status_code == 200 and r.json()["status"] == "dismissed"
+
+    # The year in figures, for the village (the county sees the same under its township).
+    stats = await client.get("/api/v1/monitoring/statistics",
+                             params={"region": "529901001001", "level": "village", "year": YEAR}, headers=village)
+    assert stats.status_code == 200, stats.text
+    [row] = stats.json()["items"]
+    assert {k: v for k, v in row["cases"]["by_status"].items() if v} == {
+        "eliminated": 1, "rejected": 1, "verification": 1}
+    assert (row["identified"], row["eliminated"], row["avg_days_to_identification"]) == (1, 1, 14)
+    assert row["open_clues"] == 0
+
 
 async def test_illegal_step_says_what_is_allowed(client, auth):
     village, approver = auth("village_staff.village"), auth("county_approver.county")

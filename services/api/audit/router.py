@@ -15,7 +15,7 @@ from services.api.auditing import record_sensitive_read
 from services.api.deps import Allowed, Session
 from services.api.ratelimit import bulk_read
 from services.api.errors_doc import responses
-from services.api.pagination import Page, decode_cursor, page_of
+from services.api.pagination import Page, decode_cursor, page_limit, page_of
 from services.api.responses import JSON
 from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
@@ -63,8 +63,7 @@ async def list_audit_events(
 ):
     if region is not None:
         await check_prefix_visible(session, region, field="region")
-    paging = request.app.state.settings.paging
-    limit = min(limit or paging.default_limit, paging.max_limit)
+    limit = page_limit(request, limit)
     if object_id is not None and object_type is None:
         raise Unprocessable("audit_object_id_needs_type", field="object_id")
     since, until = _china(since), _china(until)

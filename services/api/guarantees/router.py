@@ -7,7 +7,7 @@ from fastapi import Path as PathParam
 
 from services.api.deps import Allowed, Needs, Session, check_if_match
 from services.api.errors_doc import responses
-from services.api.pagination import Page, decode_cursor, page_of
+from services.api.pagination import Page, decode_cursor, page_limit, page_of
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
@@ -48,8 +48,7 @@ async def put_guarantees(request: Request, household_id: HouseholdId, body: Guar
 async def guarantee_history(request: Request, household_id: HouseholdId, session: Session,
                             limit: Annotated[int | None, Query(ge=1)] = None, cursor: str | None = None):
     await service.get(session, household_id)
-    paging = request.app.state.settings.paging
-    limit = min(limit or paging.default_limit, paging.max_limit)
+    limit = page_limit(request, limit)
     before = decode_cursor(cursor)
     rows = await service.changes(session, household_id, int(before[0]) if before else None, limit)
     rows, next_cursor = page_of(rows, limit, lambda c: [c.id])

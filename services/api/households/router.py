@@ -23,7 +23,7 @@ from services.api.deps import (
 from services.api.auditing import base_event, record_sensitive_read
 from services.api.errors_doc import responses
 from services.api.ratelimit import bulk_read
-from services.api.pagination import Page, decode_cursor, page_of
+from services.api.pagination import Page, decode_cursor, page_limit, page_of
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute, hot_read, no_idempotency
 from services.core.accounts.roles import Permission
@@ -129,8 +129,7 @@ async def list_households(
     limit: Annotated[int | None, Query(ge=1)] = None,
     cursor: str | None = None,
 ):
-    paging = request.app.state.settings.paging
-    limit = min(limit or paging.default_limit, paging.max_limit)
+    limit = page_limit(request, limit)
     if region is not None:
         await check_prefix_visible(session, region, field="region")
     if (income_below is None) != (income_year is None):

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from services.api.auditing import record_changes_so_far
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
-from services.api.pagination import Page, decode_cursor, page_of
+from services.api.pagination import Page, decode_cursor, page_limit, page_of
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
@@ -55,11 +55,6 @@ RegionQuery = Annotated[str | None, Query(description="Region code prefix (2/4/6
 path_object("policy_id", MonitoringPolicyRow, visible=overrides.visible_to)
 
 IDEMPOTENCY_DOC = "Send an `Idempotency-Key` header so a retried request is not applied twice."
-
-
-def _limit(request: Request, limit: int | None) -> int:
-    paging = request.app.state.settings.paging
-    return min(limit or paging.default_limit, paging.max_limit)
 
 
 async def _region(session, caller: Caller, region: str | None, field: str = "region") -> str:
@@ -145,7 +140,7 @@ async def list_uncovered_households(
 ):
     region = await _region(session, caller, region)
     year = year or _last_year()
-    limit = _limit(request, limit)
+    limit = page_limit(request, limit)
     after = decode_cursor(cursor)
     after_id = after[0] if after else None
     if after_id is not None and not isinstance(after_id, int):
@@ -265,7 +260,7 @@ async def effective_policy(session: Session, caller: Allowed(Permission.monitori
 async def list_policies(request: Request, session: Session, caller: Allowed(Permission.monitoring_read),
                         year: YearQuery = None, limit: Annotated[int | None, Query(ge=1)] = None,
                         cursor: str | None = None):
-    limit = _limit(request, limit)
+    limit = page_limit(request, limit)
     after = decode_cursor(cursor)
     if after and not isinstance(after[0], int):
         raise Unprocessable("cursor_invalid", field="cursor")

@@ -12,7 +12,7 @@ from fastapi import Path as PathParam
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.problems import rendered_errors
-from services.api.pagination import Page, decode_cursor, page_of
+from services.api.pagination import Page, decode_cursor, page_limit, page_of
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
@@ -82,11 +82,6 @@ path_object("case_id", MonitoringCase)
 path_object("measure_id", Measure)
 
 IF_MATCH = "Needs `If-Match` with the case's ETag: of two concurrent steps exactly one wins, the other gets 412."
-
-
-def _limit(request: Request, limit: int | None) -> int:
-    paging = request.app.state.settings.paging
-    return min(limit or paging.default_limit, paging.max_limit)
 
 
 def _shows_health(caller: Caller) -> bool:
@@ -174,7 +169,7 @@ async def list_clues(request: Request, session: Session, caller: Allowed(Permiss
                      household_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
                      limit: Limit = None, cursor: str | None = None):
     await _check_filters(session, caller, region, risk_type, household_id)
-    limit = _limit(request, limit)
+    limit = page_limit(request, limit)
     after = decode_cursor(cursor)
     rows = await queries.list_clues(session, region=region, status=status, channel=channel, risk_type=risk_type,
                                     household_id=household_id, before_id=int(after[0]) if after else None, limit=limit)
@@ -248,7 +243,7 @@ async def list_cases(request: Request, session: Session, caller: Allowed(Permiss
                      cadre_user_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
                      limit: Limit = None, cursor: str | None = None):
     await _check_filters(session, caller, region, risk_type, household_id)
-    limit = _limit(request, limit)
+    limit = page_limit(request, limit)
     after = decode_cursor(cursor)
     rows = await queries.list_cases(session, region=region, status=status, case_type=case_type, risk_type=risk_type,
                                     household_id=household_id, cadre_user_id=cadre_user_id,
@@ -272,7 +267,7 @@ async def list_overdue(request: Request, session: Session, region: RegionQ = Non
                        limit: Limit = None, cursor: str | None = None):
     if region is not None:
         await check_prefix_visible(session, region)
-    limit = _limit(request, limit)
+    limit = page_limit(request, limit)
     raw = decode_cursor(cursor, 3)
     after = None
     if raw is not None:
