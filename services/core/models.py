@@ -8,7 +8,8 @@ from services.core.accounts.models import User
 from services.core.idempotency import IdempotencyRecord
 from services.core.audit.models import AuditEvent
 from services.core.monitoring.models import (
-    CalendarDay, CalendarYear, CaseTransition, ClueReport, IncomeLine, Measure, MonitoringCase, MonitoringPolicyRow,
+    CalendarDay, CalendarYear, CaseTransition, ClueReport, IncomeLine, Measure, MonitoringCase, MonitoringCaseCount,
+    MonitoringPolicyRow,
     RiskClue, Visit,
 )
 
@@ -18,5 +19,5 @@ __all__ = [
     "Base", "metadata", "Region", "Household", "HouseholdEvent", "Membership", "Person", "IncomeRecord",
     "IncomeYear", "GuaranteeChange", "HouseholdGuarantees", "User", "IdempotencyRecord",
     "AuditEvent", "CalendarDay", "CalendarYear", "CaseTransition", "ClueReport", "IncomeLine", "Measure",
-    "MonitoringCase", "MonitoringPolicyRow", "RiskClue", "Visit",
+    "MonitoringCase", "MonitoringCaseCount", "MonitoringPolicyRow", "RiskClue", "Visit",
 ]

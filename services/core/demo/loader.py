@@ -58,6 +58,7 @@ from services.core.demo.monitoring import (
     demo_income_line,
 )
 from services.core.crypto import Keyring, decode_key, keyring
+from services.core.monitoring.counts import REBUILD_SQL
 from services.core.households.sensitive import HEALTH_AAD, ID_NUMBER_AAD, health_plaintext
 from services.core.regions.importer import DEMO_REGIONS_CSV, import_regions_csv, parse_regions_csv
 from services.core.settings import DEMO_PASSWORD, Settings
@@ -556,6 +557,8 @@ async def load_demo(url: str, settings: Settings, *, persons: int, seed: int = 2
             tables = ", ".join(LOADED_TABLES + DEPENDENT_TABLES)
             await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
             indexes, constraints = await _drop_secondary(conn, LOADED_TABLES)
+            # The statistics' running counts are computed once after the load, not per row.
+            await conn.execute("ALTER TABLE monitoring_cases DISABLE TRIGGER monitoring_cases_count")
             say(f"registry emptied; {lines} income lines; {len(indexes)} indexes and {len(constraints)} constraints "
                 f"set aside  {elapsed()}")
 
@@ -590,13 +593,16 @@ async def load_demo(url: str, settings: Settings, *, persons: int, seed: int = 2
 
             say(f"rebuilding {len(indexes)} indexes and {len(constraints)} constraints  {elapsed()}")
             await _restore_secondary(conn, indexes, constraints)
+            for sql in REBUILD_SQL:
+                await conn.execute(sql)
+            await conn.execute("ALTER TABLE monitoring_cases ENABLE TRIGGER monitoring_cases_count")
             for table in SERIAL_TABLES:
                 await conn.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
                 )
         say(f"committed  {elapsed()}")
-        await conn.execute(f"ANALYZE {', '.join(LOADED_TABLES)}")
+        await conn.execute(f"ANALYZE {', '.join(LOADED_TABLES)}, monitoring_case_counts")
         say(f"analysed  {elapsed()}")
     finally:
         await conn.close()

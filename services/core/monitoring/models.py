@@ -153,6 +153,20 @@ class MonitoringCase(RegionScoped, Versioned, Base):
     )
 
 
+class MonitoringCaseCount(RegionScoped, Base):
+    """Running counts of cases per village for statistics, kept by a trigger on
+    ``monitoring_cases`` (``services.core.monitoring.counts``)."""
+
+    __tablename__ = "monitoring_case_counts"
+
+    region_code: Mapped[str] = mapped_column(RegionCode, primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(32), primary_key=True)
+    year: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    days: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
 class CaseTransition(RegionScoped, Base):
     """One step of a case: who, when, what was decided, comment and attachments."""
 

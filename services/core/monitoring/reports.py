@@ -1,10 +1,11 @@
 """Statistics by region level (监测统计) and public notice lists (公示名单).
 
-**Statistics** are one SQL statement: the cases under a region are grouped once by (area,
-status, case type, risk combination) — a few hundred groups even for a county of 50,000
-cases — and those groups are folded into one row per area with ``FILTER`` aggregates and a
-``ROLLUP`` for the total; open clues are grouped the same way. PostgreSQL builds the JSON
-of each row, so Python touches neither cases nor rows.
+**Statistics** are one SQL statement over the running counts per village that a trigger
+keeps in the same transaction as every change of a case (``services.core.monitoring.counts``;
+a county of 50,000 cases has a few thousand count rows), folded into one row per area with
+``FILTER`` aggregates and a ``ROLLUP`` for the total. What depends on the day — overdue
+cases and clues — is counted live from the deadline indexes; open clues are grouped the
+same way. PostgreSQL builds the JSON of each row, so Python touches neither cases nor rows.
 
 Definitions (the field descriptions in the API say the same):
 
@@ -26,13 +27,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Date, Integer, Text, and_, any_, bindparam, cast, func, literal, literal_column, null, or_, select
+from sqlalchemy import Date, Integer, Text, and_, bindparam, cast, func, literal, literal_column, null, or_, select
 from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.households.models import Household
 from services.core.monitoring.enums import FINAL, CaseStatus, CaseType, ClueStatus, NoticeKind, RiskType
-from services.core.monitoring.models import MonitoringCase, RiskClue
+from services.core.monitoring.models import MonitoringCase, MonitoringCaseCount, RiskClue
 from services.core.regions.models import Region
 from services.core.regions.rules import PREFIX_LENGTH, Level
 from services.core.scope import limit_to, scope_of, under
@@ -65,50 +66,55 @@ def _obj(pairs: list[tuple[str, Any]]):
 def statistics_statement(region: str, level: Level):
     """One row: ``items`` (a JSON array, one object per region at ``level`` under
     ``region``, by code) and ``total`` (a JSON object for the whole of ``region``).
-    Parameters: ``start`` and ``end`` (the year's first and last day), ``as_of`` (today)."""
+    Parameters: ``year`` and ``as_of`` (today)."""
     # The width is written into the SQL (not a parameter) so that GROUP BY and the select
     # list name the very same expression.
     width = literal_column(str(PREFIX_LENGTH[level]))
-    start, end, as_of = bindparam("start", type_=Date), bindparam("end", type_=Date), bindparam("as_of", type_=Date)
-    c = MonitoringCase
-    identified = c.identified_on.between(start, end)
-    groups = (
-        select(
-            func.left(c.region_code, width).label("area"), c.status, c.case_type, c.risk_types,
-            func.count().label("n"),
-            func.count().filter(identified).label("identified"),
-            func.count().filter(c.eliminated_on.between(start, end)).label("eliminated"),
-            func.sum(cast(c.identified_on - c.first_clue_on, Integer)).filter(identified).label("days"),
-            func.count().filter(c.next_deadline < as_of, _open(c.status)).label("overdue"),
-        )
-        .where(under(c.region_code, region))
-        .group_by(func.left(c.region_code, width), c.status, c.case_type, c.risk_types)
-        .subquery("g")
-    )
-    g = groups.c
-    is_open = _open(g.status)
+    year, as_of = bindparam("year", type_=Integer), bindparam("as_of", type_=Date)
+    k = MonitoringCaseCount
+    area = func.left(k.region_code, width)
 
-    def total(condition=None):
-        summed = func.sum(g.n) if condition is None else func.sum(g.n).filter(condition)
-        return func.coalesce(summed, 0)
+    def counted(dimension: str, value: str | None = None, this_year: bool = False, column=None):
+        conditions = [k.dimension == dimension]
+        if value is not None:
+            conditions.append(k.value == value)
+        if this_year:
+            conditions.append(k.year == year)
+        return func.coalesce(func.sum(column if column is not None else k.n).filter(and_(*conditions)), 0)
 
-    identified_n = func.coalesce(func.sum(g.identified), 0)
     cases_json = _obj([
-        ("total", total()),
-        ("by_status", _obj([(s.value, total(g.status == s.value)) for s in CaseStatus])),
-        ("by_case_type", _obj([(t.value, total(and_(is_open, g.case_type == t.value))) for t in CaseType])),
-        ("by_risk_type", _obj([(r.value, total(and_(is_open, literal(r.value) == any_(g.risk_types)))) for r in RiskType])),
+        ("total", counted("status")),
+        ("by_status", _obj([(s.value, counted("status", s.value)) for s in CaseStatus])),
+        ("by_case_type", _obj([(t.value, counted("open_type", t.value)) for t in CaseType])),
+        ("by_risk_type", _obj([(r.value, counted("open_risk", r.value)) for r in RiskType])),
     ])
-    per_area = (
+    identified_n = counted("identified", this_year=True)
+    counts_per_area = (
         select(
-            g.area,
+            area.label("area"),
             cases_json.label("cases"),
             identified_n.label("identified"),
-            func.coalesce(func.sum(g.eliminated), 0).label("eliminated"),
-            func.round(func.sum(g.days) / func.nullif(func.sum(g.identified), 0), 1).label("avg_days"),
-            func.coalesce(func.sum(g.overdue), 0).label("overdue"),
+            counted("eliminated", this_year=True).label("eliminated"),
+            func.round(counted("identified", this_year=True, column=k.days) / func.nullif(identified_n, 0), 1)
+            .label("avg_days"),
         )
-        .group_by(func.rollup(g.area))
+        .where(under(k.region_code, region))
+        .group_by(func.rollup(area))
+        .subquery("counts")
+    )
+    # What depends on the day is counted live, from the deadline index.
+    c = MonitoringCase
+    late = (
+        select(func.left(c.region_code, width).label("area"), func.count().label("overdue"))
+        .where(c.next_deadline < as_of, _open(c.status), under(c.region_code, region))
+        .group_by(func.rollup(func.left(c.region_code, width)))
+        .subquery("late")
+    )
+    per_area = (
+        select(counts_per_area.c.area, counts_per_area.c.cases, counts_per_area.c.identified,
+               counts_per_area.c.eliminated, counts_per_area.c.avg_days,
+               func.coalesce(late.c.overdue, 0).label("overdue"))
+        .select_from(counts_per_area.outerjoin(late, late.c.area.is_not_distinct_from(counts_per_area.c.area)))
         .cte("per_area")
     )
     k = RiskClue
@@ -190,8 +196,7 @@ async def statistics(session: AsyncSession, region: str, level: Level, year: int
     key = (region, level, prefix, year, as_of)
     sql = _SQL.get(key)
     if sql is None:
-        statement = statistics_statement(region, level).params(start=date(year, 1, 1), end=date(year, 12, 31),
-                                                               as_of=as_of)
+        statement = statistics_statement(region, level).params(year=year, as_of=as_of)
         sql = str(limit_to(statement, prefix).compile(dialect=connection.dialect,
                                                       compile_kwargs={"literal_binds": True}))
         if len(_SQL) >= _MAX_SQL:
