@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import SecurityScopes
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.responses import Response
 
@@ -32,6 +33,13 @@ _UNIQUE_MESSAGES = {
     "uq_households_household_no": ("household_no_taken", "household_no"),
     "uq_income_records_household_id_year_quarter": ("conflict", "quarter"),
 }
+
+
+def _lost_a_race(exc: DBAPIError) -> bool:
+    import asyncpg
+
+    cause = getattr(exc.orig, "__cause__", None) or exc.orig
+    return isinstance(cause, (asyncpg.DeadlockDetectedError, asyncpg.SerializationError))
 
 
 def _conflict_from(exc: IntegrityError) -> Conflict | None:
@@ -188,6 +196,15 @@ class GuardlineRoute(APIRoute):
                 if conflict is None:
                     raise
                 raise conflict from None
+            except DBAPIError as exc:
+                if not _lost_a_race(exc):
+                    raise
+                # Two writes locked the same rows in opposite orders (PostgreSQL broke the
+                # deadlock) or a serialisable transaction lost: nothing was written; retry.
+                await _rollback(state.session)
+                if writes:
+                    await auditing.record_failed_write(request, 409, "changed_concurrently")
+                raise Conflict("changed_concurrently", headers={"Retry-After": "1"}) from None
             except GuardlineError as exc:
                 await _rollback(state.session)
                 if writes:
