@@ -4,42 +4,28 @@ under concurrent writers."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from services.core.audit import AuditRecord, record, record_now
 from services.core.audit.chain import verify_database
-from services.core.db import Database, create_engine
-from tests.conftest import scratch_database
+from services.core.db import Database
+from tests.cli import committed_engine, needs_embedded_server, run_guardline
 
-ROOT = Path(__file__).resolve().parents[1]
-GUARDLINE = [sys.executable, "-m", "services.cli"]
 SCRATCH = "guardline_audit_cli"
 
-pytestmark = pytest.mark.skipif(bool(os.environ.get("GUARDLINE_TEST_DATABASE_URL")),
-                                reason="the CLI joins the embedded server")
+pytestmark = needs_embedded_server
 
 
 @pytest.fixture
 async def committed(engine, settings):
-    async with scratch_database(engine, SCRATCH) as url:
-        eng = create_engine(url, settings, "tests")
-        try:
-            yield eng
-        finally:
-            await eng.dispose()
+    async with committed_engine(engine, settings, SCRATCH) as eng:
+        yield eng
 
 
-def guardline(settings, *args: str, **env: str) -> subprocess.CompletedProcess:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("GUARDLINE_")}
-    environ.update({"GUARDLINE_DATA_DIR": str(settings.data_dir), "GUARDLINE_ENV": "test",
-                    "GUARDLINE_DATABASE_NAME": SCRATCH, **env})
-    return subprocess.run([*GUARDLINE, *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120)
+def guardline(settings, *args: str, **env: str):
+    return run_guardline(settings, SCRATCH, *args, **env)
 
 
 def event(n: int) -> AuditRecord:

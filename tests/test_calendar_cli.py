@@ -4,31 +4,23 @@ where the rows are really committed (a scratch database, dropped afterwards)."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from datetime import date
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.core.db import create_engine
 from services.core.households.models import Household
 from services.core.monitoring.models import MonitoringPolicyRow, RiskClue
 from services.core.regions.models import Region
 from services.core.regions.rules import level_of, parent_of
 from services.core.scope import UNRESTRICTED, bind_scope
-from tests.conftest import scratch_database
+from tests.cli import committed_engine, needs_embedded_server, run_guardline
 
-ROOT = Path(__file__).resolve().parents[1]
-GUARDLINE = [sys.executable, "-m", "services.cli"]
 SCRATCH = "guardline_calendar_cli"
 VILLAGE = "529901001001"
 
-pytestmark = pytest.mark.skipif(bool(os.environ.get("GUARDLINE_TEST_DATABASE_URL")),
-                                reason="the CLI joins the embedded server")
+pytestmark = needs_embedded_server
 
 # A schedule for 2027 as the State Council might publish it (the real one is not known here).
 SCHEDULE_2027 = """date,workday,name
@@ -45,19 +37,12 @@ SCHEDULE_2027 = """date,workday,name
 
 @pytest.fixture
 async def committed(engine, settings):
-    async with scratch_database(engine, SCRATCH) as url:
-        eng = create_engine(url, settings, "tests")
-        try:
-            yield eng
-        finally:
-            await eng.dispose()
+    async with committed_engine(engine, settings, SCRATCH) as eng:
+        yield eng
 
 
-def guardline(settings, *args: str) -> subprocess.CompletedProcess:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("GUARDLINE_")}
-    environ.update({"GUARDLINE_DATA_DIR": str(settings.data_dir), "GUARDLINE_ENV": "test",
-                    "GUARDLINE_DATABASE_NAME": SCRATCH})
-    return subprocess.run([*GUARDLINE, *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120)
+def guardline(settings, *args: str, **env: str):
+    return run_guardline(settings, SCRATCH, *args, **env)
 
 
 async def _seed_open_clue(eng) -> int:

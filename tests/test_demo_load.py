@@ -27,7 +27,6 @@ from services.core.demo.loader import (
     DEPENDENT_TABLES,
     LOADED_TABLES,
     MONITORING_TABLES,
-    REGISTRY_TABLES,
     SERIAL_TABLES,
     create_demo_users,
     demo_villages,

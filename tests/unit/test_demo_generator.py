@@ -340,8 +340,8 @@ def test_guarantees_and_history_rows(county):
         assert e[EVENT_COLUMNS.index("kind")] == "created"
         assert sorted(e[EVENT_COLUMNS.index("person_ids")]) == sorted(
             p[P["id"]] for p in county.members[e[EVENT_COLUMNS.index("household_id")]])
-    for m in county.memberships:
-        assert m[MEMBERSHIP_COLUMNS.index("start_reason")] == "registered"
+    for membership in county.memberships:
+        assert membership[MEMBERSHIP_COLUMNS.index("start_reason")] == "registered"
 
 
 def test_no_quarter_of_this_year_in_the_first_quarter():
