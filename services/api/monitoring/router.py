@@ -118,8 +118,8 @@ def _stored_next(row) -> dict | None:
     return {"kind": row.next_deadline_kind, "due": row.next_deadline, "provisional": row.deadline_provisional}
 
 
-def _actor(caller: Caller) -> case_service.Actor:
-    return case_service.Actor(caller.user_id, caller.client_id)
+def _actor(caller: Caller) -> Reporter:
+    return Reporter(caller.user_id, caller.client_id)
 
 
 # ---------------------------------------------------------------- clues
@@ -156,7 +156,7 @@ def _clue_response(clue: RiskClue, body: dict, status: int = 200) -> JSON:
                          "`outcome: duplicate`). Send an `Idempotency-Key`.")
 async def report_clue(request: Request, body: ClueIn, session: Session, caller: Allowed(Permission.clues_report)):
     rules = await load_rules(session)
-    clue, outcome = await clue_service.report(session, rules, body, Reporter(caller.user_id, caller.client_id),
+    clue, outcome = await clue_service.report(session, rules, body, _actor(caller),
                                               request.app.state.settings.id_hash_key)
     return _clue_response(clue, clue_body(clue, caller, outcome=outcome), 201 if outcome == "created" else 200)
 

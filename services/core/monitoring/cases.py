@@ -39,18 +39,10 @@ from services.core.monitoring.enums import (
 from services.core.monitoring.guard import EliminationFacts, completed_quarters, unmet_conditions
 from services.core.monitoring.machine import allowed, step_for
 from services.core.monitoring.models import CaseTransition, IncomeLine, Measure, MonitoringCase, RiskClue, Visit
-from services.core.monitoring.schemas import CadreIn, CaseFromClue, MeasureIn, MeasureUpdate, VisitIn
+from services.core.monitoring.schemas import CadreIn, CaseFromClue, MeasureIn, MeasureUpdate, Reporter, VisitIn
 from services.core.repository import one_or_404
 from services.core.scope import under
 from services.core.timeutil import today
-
-
-class Actor:
-    """Who acts: a user or a system client."""
-
-    def __init__(self, user_id: int | None, client_id: int | None = None):
-        self.user_id = user_id
-        self.client_id = client_id
 
 
 async def get_case(session: AsyncSession, case_id: int, for_update: bool = False) -> MonitoringCase:
@@ -149,7 +141,7 @@ async def refresh_deadlines(session: AsyncSession, rules: Rules, prefix: str, ba
 # ---------------------------------------------------------------- opening
 
 async def open_from_clue(session: AsyncSession, rules: Rules, clue: RiskClue, data: CaseFromClue,
-                         actor: Actor) -> tuple[MonitoringCase, bool]:
+                         actor: Reporter) -> tuple[MonitoringCase, bool]:
     """Turn an open clue into a case. The household's open case, if it has one, takes the
     clue's risks instead (one open case per household); a household whose last case was
     eliminated gets a new case linked to it. Returns the case and whether it is new."""
@@ -240,7 +232,7 @@ async def elimination_check(session: AsyncSession, rules: Rules, case: Monitorin
 
 
 async def take_step(session: AsyncSession, rules: Rules, case: MonitoringCase, action: Action, data: Any,
-                    actor: Actor) -> CaseTransition:
+                    actor: Reporter) -> CaseTransition:
     """One step of the state machine, with everything it entails. ``case`` is locked."""
     step = step_for(case.status, action)
     if step is None:
@@ -340,7 +332,7 @@ ASSISTING_ROLES = frozenset(role for role, perms in PERMISSIONS.items() if Permi
 
 
 async def assign_cadre(session: AsyncSession, rules: Rules, case: MonitoringCase, data: CadreIn,
-                       actor: Actor) -> MonitoringCase:
+                       actor: Reporter) -> MonitoringCase:
     if case.status not in OPEN:
         raise _not_allowed(case, Action.assign_cadre)
     cadre = await _eligible_cadre(session, case, data.cadre_user_id, "cadre_user_id")
@@ -392,7 +384,7 @@ MEASURE_FIELDS = ("category", "content", "responsible_unit", "start_on", "end_on
 
 
 async def add_measure(session: AsyncSession, rules: Rules, case: MonitoringCase, data: MeasureIn,
-                      actor: Actor) -> tuple[Measure, bool]:
+                      actor: Reporter) -> tuple[Measure, bool]:
     if data.id is not None:
         existing = (await session.execute(select(Measure).where(Measure.id == data.id))).scalar_one_or_none()
         if existing is not None:
@@ -436,7 +428,7 @@ VISIT_FIELDS = ("visited_on", "mode", "findings", "attachments")
 
 
 async def add_visit(session: AsyncSession, rules: Rules, case: MonitoringCase, data: VisitIn,
-                    actor: Actor) -> tuple[Visit, bool]:
+                    actor: Reporter) -> tuple[Visit, bool]:
     if data.id is not None:
         existing = (await session.execute(select(Visit).where(Visit.id == data.id))).scalar_one_or_none()
         if existing is not None:

@@ -3,7 +3,6 @@ the policy overrides, read once per transaction (both tables are small)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,8 +40,3 @@ async def load_rules(session: AsyncSession) -> Rules:
     calendar = WorkCalendar({d: w for d, w in days}, frozenset(years))
     return Rules(calendar, [PolicyOverride(region_prefix=p, year=y, values=v) for p, y, v in rows])
 
-
-def as_of_date(value: date | None) -> date:
-    from services.core.timeutil import today
-
-    return value or today()

@@ -51,7 +51,7 @@ def _distinct_risks(value: list[RiskType]) -> list[RiskType]:
     return sorted(set(value), key=list(RiskType).index)
 
 
-def _not_in_future(value: date | None, name: str) -> date | None:
+def _not_in_future(value: date | None) -> date | None:
     from services.core.timeutil import today
 
     if value is not None and value > today():
@@ -63,6 +63,8 @@ def _not_in_future(value: date | None, name: str) -> date | None:
 
 @dataclass(frozen=True)
 class Reporter:
+    """Who reports or acts: a user or a system client."""
+
     user_id: int | None
     client_id: int | None
 
@@ -89,7 +91,7 @@ class ClueIn(Input):
     @field_validator("reported_on")
     @classmethod
     def _past(cls, value):
-        return _not_in_future(value, "reported_on")
+        return _not_in_future(value)
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -112,7 +114,7 @@ class CaseFromClue(Input):
     @field_validator("effective_on")
     @classmethod
     def _past(cls, value):
-        return _not_in_future(value, "effective_on")
+        return _not_in_future(value)
 
 
 class ClueReportOut(BaseModel):
@@ -169,7 +171,7 @@ class StepIn(Input):
     @field_validator("effective_on")
     @classmethod
     def _past(cls, value):
-        return _not_in_future(value, "effective_on")
+        return _not_in_future(value)
 
 
 class VerificationIn(StepIn):
@@ -220,7 +222,7 @@ class CadreIn(Input):
     @field_validator("assigned_on")
     @classmethod
     def _past(cls, value):
-        return _not_in_future(value, "assigned_on")
+        return _not_in_future(value)
 
 
 class TransitionOut(BaseModel):
@@ -296,7 +298,7 @@ class MeasureIn(Input):
     @field_validator("planned_on")
     @classmethod
     def _past(cls, value):
-        return _not_in_future(value, "planned_on")
+        return _not_in_future(value)
 
     _dates = model_validator(mode="after")(lambda self: _measure_dates(self))
 
@@ -343,7 +345,7 @@ class VisitIn(Input):
     @field_validator("visited_on")
     @classmethod
     def _past(cls, value):
-        return _not_in_future(value, "visited_on")
+        return _not_in_future(value)
 
 
 class VisitOut(BaseModel):
