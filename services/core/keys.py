@@ -19,6 +19,7 @@ from services.core.accounts.sealing import TOTP_AAD
 from services.core.crypto import Keyring
 from services.core.households.sensitive import HEALTH_AAD, ID_NUMBER_AAD
 from services.core.idempotency import BODY_AAD
+from services.core.sync.models import QUARANTINE_AAD, RAW_AAD
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ ENCRYPTED = (
     # A key being answered has status 0 and an empty body until its request commits.
     EncryptedColumn("idempotency_keys", "body", BODY_AAD, (("principal", "varchar"), ("key", "varchar")),
                     where="status_code <> 0"),
+    EncryptedColumn("dept_records", "raw_enc", RAW_AAD, (("id", "bigint"),)),
+    EncryptedColumn("sync_quarantine", "raw_enc", QUARANTINE_AAD, (("id", "bigint"),)),
 )
 
 # The key id inside a blob (see services.core.crypto): byte 1 is its length.

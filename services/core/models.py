@@ -12,6 +12,9 @@ from services.core.monitoring.models import (
     MonitoringPolicyRow,
     RiskClue, Visit,
 )
+from services.core.sync.models import (
+    DeptRecord, Finding, QuarantinedRecord, SourceState, SyncCursor, SyncRun,
+)
 
 metadata = Base.metadata
 
@@ -20,4 +23,5 @@ __all__ = [
     "IncomeYear", "GuaranteeChange", "HouseholdGuarantees", "User", "IdempotencyRecord",
     "AuditEvent", "CalendarDay", "CalendarYear", "CaseTransition", "ClueReport", "IncomeLine", "Measure",
     "MonitoringCase", "MonitoringCaseCount", "MonitoringPolicyRow", "RiskClue", "Visit",
+    "DeptRecord", "Finding", "QuarantinedRecord", "SourceState", "SyncCursor", "SyncRun",
 ]

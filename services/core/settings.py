@@ -6,6 +6,7 @@ service runs.
 """
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -128,6 +129,50 @@ class AuditSettings(BaseModel):
         return days
 
 
+class SyncRuleSettings(BaseModel):
+    """Thresholds of the reconciliation rules (DOMAIN.md "Department cross-checking"; local
+    practice varies, so each is a setting)."""
+
+    # 大额医疗支出: a household's out-of-pocket medical costs in a year above this amount …
+    large_cost_fixed_yuan: Decimal | None = Field(Decimal("10000"), ge=0)
+    # … or above this share of its previous year's total net income (seed 001 §五.1:
+    # 当年就医自负费用超过上年度家庭总收入, i.e. 1.0). None switches a test off.
+    large_cost_income_share: Decimal | None = Field(Decimal("1.0"), gt=0)
+    # 控辍保学: compulsory education covers ages 6 to 15 (nine years); the age is taken on
+    # 1 September of the term's school year.
+    compulsory_age_from: int = Field(6, ge=0, le=25)
+    compulsory_age_to: int = Field(15, ge=0, le=25)
+    # Student statuses that count as out of school (休学 may be added by a county).
+    out_of_school_statuses: list[str] = ["dropped_out"]
+
+
+class SyncSettings(BaseModel):
+    # The department sources (TOML). None: the built-in file, which points at the demo
+    # simulators on this machine.
+    sources_file: Path | None = None
+    page_size: int = Field(1000, ge=1, le=5000)
+    connect_timeout_seconds: float = Field(5.0, gt=0)
+    read_timeout_seconds: float = Field(30.0, gt=0)
+    # Attempts of one page (5xx, 429, time-outs, truncated or malformed pages) before the
+    # run fails; waits grow exponentially with full jitter, or follow Retry-After.
+    page_attempts: int = Field(6, ge=1, le=20)
+    backoff_base_seconds: float = Field(0.5, gt=0)
+    backoff_max_seconds: float = Field(30.0, gt=0)
+    retry_after_max_seconds: float = Field(300.0, gt=0)
+    # Circuit breaker per source: after this many failed runs in a row, no run of the
+    # source starts until the cool-down has passed.
+    breaker_threshold: int = Field(3, ge=1)
+    breaker_cooldown_seconds: float = Field(300.0, ge=0)
+    # A failed run is queued again this much later, up to ``run_attempts`` times.
+    run_retry_seconds: float = Field(600.0, ge=0)
+    run_attempts: int = Field(5, ge=1)
+    # How often an idle worker looks for runs and schedules.
+    poll_seconds: float = Field(2.0, gt=0)
+    # Risk findings also become risk clues (channel: department screening).
+    raise_clues: bool = True
+    rules: SyncRuleSettings = SyncRuleSettings()
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GUARDLINE_", env_nested_delimiter="__", env_file=".env", extra="ignore",
@@ -161,6 +206,7 @@ class Settings(BaseSettings):
     idempotency: IdempotencySettings = IdempotencySettings()
     income: IncomeSettings = IncomeSettings()
     audit: AuditSettings = AuditSettings()
+    sync: SyncSettings = SyncSettings()
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> "Settings":

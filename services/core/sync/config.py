@@ -1,0 +1,182 @@
+"""The department sources, from configuration (a TOML file), so a county adds a housing,
+disability or employment source without code: its kind, where and how to pull it, the
+credentials, the schedule and how its fields (API names and spreadsheet headers) map onto
+the canonical fields of ``kinds``.
+
+    [[sources]]
+    name = "civil-affairs"          # used in URLs, the CLI and findings
+    kind = "civil-affairs"          # civil-affairs | medical-insurance | education | generic
+    title = "县民政局 低保、特困、临时救助"
+    base_url = "http://127.0.0.1:8101"   # omit for a spreadsheet-only source
+    counties = ["529901"]
+    every_hours = 720               # the schedule; omit for runs on request only
+    key = ["record_id"]             # canonical fields that make the external key
+    [sources.auth]
+    client_id = "guardline"
+    client_secret_env = "CIVIL_AFFAIRS_SECRET"   # or client_secret = "…"
+    [sources.paging]
+    style = "cursor"                # or "updated_since"
+    path = "/api/assistance"
+    items = "data.records"
+    next_cursor = "data.next_cursor"
+    [sources.fields]                # canonical = [names the source uses]
+    id_number = ["sfzh", "身份证号", "身份证号码"]
+    [sources.values.benefit]        # extra spellings of enumerated values
+    "农村特困" = "tekun"
+"""
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from services.core.settings import Settings
+from services.core.sync.enums import SourceKind
+from services.core.sync.kinds import fields_of
+
+BUILTIN_SOURCES = Path(__file__).with_name("sources.toml")
+NAME = r"^[a-z][a-z0-9-]{1,62}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AuthConfig(_Strict):
+    style: Literal["client_credentials", "none"] = "client_credentials"
+    token_path: str = "/oauth/token"
+    client_id: str = ""
+    client_secret: SecretStr | None = None
+    client_secret_env: str | None = None  # an environment variable holding the secret
+
+    def secret(self) -> str:
+        if self.client_secret_env:
+            value = os.environ.get(self.client_secret_env)
+            if value:
+                return value
+        return self.client_secret.get_secret_value() if self.client_secret else ""
+
+
+class PagingConfig(_Strict):
+    style: Literal["cursor", "updated_since"]
+    path: str
+    items: str  # dotted path of the record list in a page
+    county_param: str = "county"
+    limit_param: str = "limit"
+    # cursor style: the next cursor's dotted path (null or "" ends), the query parameter
+    next_cursor: str | None = None
+    cursor_param: str = "cursor"
+    # updated-since style: the flag that more follows, the parameters and the record fields
+    has_more: str | None = None
+    since_param: str = "updated_since"
+    after_param: str = "after"
+    updated_field: str = "updated_at"  # the record's field (as the source names it)
+    key_field: str = "key"
+
+    @model_validator(mode="after")
+    def _complete(self) -> "PagingConfig":
+        if self.style == "cursor" and not self.next_cursor:
+            raise ValueError("cursor paging needs next_cursor")
+        if self.style == "updated_since" and not self.has_more:
+            raise ValueError("updated_since paging needs has_more")
+        return self
+
+
+class SourceConfig(_Strict):
+    name: str = Field(pattern=NAME)
+    kind: SourceKind
+    title: str = ""
+    base_url: str | None = None
+    counties: list[str] = Field(min_length=1)
+    every_hours: float | None = Field(None, gt=0)
+    key: list[str] = ["record_id"]
+    auth: AuthConfig = AuthConfig()
+    paging: PagingConfig | None = None
+    fields: dict[str, list[str]]
+    values: dict[str, dict[str, str]] = {}
+    # Whether a record whose ID number is not in the registry is itself a finding (a 低保
+    # recipient unknown to the registry is; most insured people of a county are not).
+    unmatched_findings: bool = False
+
+    @field_validator("counties")
+    @classmethod
+    def _counties(cls, counties: list[str]) -> list[str]:
+        for c in counties:
+            if not re.fullmatch(r"\d{6}", c):
+                raise ValueError(f"county {c!r} is not a 6-digit county code")
+        return counties
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "SourceConfig":
+        known = fields_of(self.kind)
+        if self.kind != SourceKind.generic:
+            unknown = set(self.fields) - set(known)
+            if unknown:
+                raise ValueError(f"source {self.name}: unknown fields {sorted(unknown)} for kind {self.kind}")
+        if "id_number" not in self.fields:
+            raise ValueError(f"source {self.name}: fields must map id_number")
+        missing = [k for k in self.key if k not in self.fields]
+        if missing:
+            raise ValueError(f"source {self.name}: key fields {missing} are not mapped")
+        if self.base_url and not self.paging:
+            raise ValueError(f"source {self.name}: base_url needs a paging section")
+        return self
+
+    @property
+    def pulls(self) -> bool:
+        return bool(self.base_url)
+
+
+class SourcesFile(_Strict):
+    sources: list[SourceConfig]
+
+    @model_validator(mode="after")
+    def _unique(self) -> "SourcesFile":
+        names = [s.name for s in self.sources]
+        if len(names) != len(set(names)):
+            raise ValueError("source names must be unique")
+        return self
+
+
+class UnknownSource(LookupError):
+    pass
+
+
+class Sources:
+    def __init__(self, sources: list[SourceConfig]):
+        self._by_name = {s.name: s for s in sources}
+
+    def __iter__(self):
+        return iter(self._by_name.values())
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def get(self, name: str) -> SourceConfig:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise UnknownSource(name) from None
+
+    def names(self) -> list[str]:
+        return list(self._by_name)
+
+
+def parse_sources(text: str) -> Sources:
+    return Sources(SourcesFile.model_validate(tomllib.loads(text)).sources)
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path, mtime: float) -> Sources:
+    return parse_sources(path.read_text(encoding="utf-8"))
+
+
+def load_sources(settings: Settings) -> Sources:
+    """The configured sources (cached until the file changes)."""
+    path = Path(settings.sync.sources_file or BUILTIN_SOURCES)
+    return _load(path, path.stat().st_mtime)
