@@ -208,17 +208,66 @@ def cmd_keys(args) -> int:
 
 
 def cmd_sync(args) -> int:
-    from services.sync.worker import run_forever, run_once
+    from services.sync import worker as w
 
     settings = _settings()
-    if args.once:
-        print(json.dumps(asyncio.run(run_once(settings)), ensure_ascii=False))
+    if args.sync_command == "status":
+        try:
+            print(json.dumps(asyncio.run(w.status(settings)), ensure_ascii=False, default=str))
+        except w.NotReady as exc:
+            print(f"guardline: {exc}", file=sys.stderr)
+            return 1
         return 0
+
+    async def run() -> int:
+        try:
+            session = await w.Session.open(settings)
+        except w.NotReady as exc:
+            print(f"guardline: {exc}", file=sys.stderr)
+            return 1
+        try:
+            if args.sync_command == "worker":
+                stop = asyncio.Event()
+                w.stop_on_signals(stop)
+                done = await w.work(session, stop=stop, once=args.once)
+                print(f"{done} runs carried out", file=sys.stderr)
+                return 0
+            try:
+                source = session.source(args.source)
+                county = w.county_of(source, args.county)
+            except LookupError:
+                print(f"guardline: unknown source {args.source!r} (configured: "
+                      f"{', '.join(session.ctx.sources.names())})", file=sys.stderr)
+                return 2
+            except ValueError as exc:
+                print(f"guardline: {exc}", file=sys.stderr)
+                return 2
+            progress = w.ProgressLine()
+            if args.sync_command == "run":
+                result = await w.run_now(session, source, county, progress)
+            else:
+                path = Path(args.file)
+                if not path.is_file():
+                    print(f"guardline: no such file: {path}", file=sys.stderr)
+                    return 2
+                try:
+                    result = await w.import_file(session, source, county, path, progress)
+                except RuntimeError as exc:
+                    print(f"guardline: {exc}", file=sys.stderr)
+                    return 1
+            progress(result)
+            if result.get("status") != "succeeded":
+                print(f"guardline: run {result.get('id')} failed: {result.get('error_code')}: {result.get('error')}",
+                      file=sys.stderr)
+                return 1
+            return 0
+        finally:
+            await session.close()
+
     try:
-        asyncio.run(run_forever(settings, args.interval))
+        return asyncio.run(run())
     except KeyboardInterrupt:
-        pass
-    return 0
+        return 130
 
 
 async def _with_engine(settings, work):
@@ -420,9 +469,23 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_parser("new", help="print a fresh key (base64 of 32 random bytes) for the settings")
     p.set_defaults(func=cmd_keys)
 
-    p = sub.add_parser("sync", help="run the department sync worker (skeleton)")
-    p.add_argument("--once", action="store_true", help="one pass, print its status and exit")
-    p.add_argument("--interval", type=float, default=3600.0)
+    sync = sub.add_parser("sync", help="department data: the worker, one run, a spreadsheet import, status")
+    sync_sub = sync.add_subparsers(dest="sync_command", required=True)
+    p = sync_sub.add_parser("worker", help="take runs from the queue and queue scheduled ones, until stopped "
+                                           "(start several to share the work)")
+    p.add_argument("--once", action="store_true", help="carry out the runs that are ready, then exit")
+    p.set_defaults(func=cmd_sync)
+    p = sync_sub.add_parser("run", help="pull one source now (for one county), with a progress line")
+    p.add_argument("--source", required=True)
+    p.add_argument("--county", help="6-digit county code (needed when the source serves several)")
+    p.set_defaults(func=cmd_sync)
+    p = sync_sub.add_parser("import", help="import a department spreadsheet (CSV or XLSX) through the same "
+                                           "normaliser, quarantine and reconciliation")
+    p.add_argument("--source", required=True)
+    p.add_argument("--county", help="6-digit county code (needed when the source serves several)")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_sync)
+    p = sync_sub.add_parser("status", help="configured sources and their last runs (JSON)")
     p.set_defaults(func=cmd_sync)
 
     p = sub.add_parser("grant-app", help="as the tables' owner: give the application role its privileges "

@@ -59,6 +59,14 @@ def resolve_database_url(settings: Settings, database: str | None = None) -> str
     return embedded_url(settings.data_dir, database or settings.database_name)
 
 
+def asyncpg_dsn(url: str) -> str:
+    """A SQLAlchemy URL (postgresql+asyncpg://…?host=/socket/dir) as an asyncpg DSN."""
+    for prefix in ("postgresql+asyncpg://", "postgres+asyncpg://"):
+        if url.startswith(prefix):
+            return "postgresql://" + url[len(prefix):]
+    return url
+
+
 def session_settings(application_name: str) -> dict[str, str]:
     """Settings of every database session: named for pg_stat_activity, and in China time
     (dates and times that PostgreSQL writes into JSON come out in Asia/Shanghai)."""

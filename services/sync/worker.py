@@ -1,39 +1,200 @@
-"""The sync worker: pulls department data and reconciles it with the registry.
-
-This is the skeleton: it joins the same database as the API (the embedded server is
-shared), checks that it answers and that the schema is current, and reports that no
-department sources are configured yet.
+"""The sync worker: takes runs from the queue (``queue``), carries them out (``runner``),
+and queues the scheduled ones. Start as many as you like, on one machine or many: they
+share the queue and never carry out a run twice. Stopping one (even with SIGKILL) loses
+nothing; its run is taken up again from the last committed page.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
 
+import asyncpg
 from sqlalchemy import text
 
-from services.core.db import Database, create_engine, resolve_database_url
+from services.core.db import Database, asyncpg_dsn, create_engine, resolve_database_url
 from services.core.settings import Settings
+from services.core.sync.config import SourceConfig, load_sources
+from services.sync import queue
+from services.sync.runner import Context, Progress, execute, import_records, run_counts
 
 log = logging.getLogger("guardline.sync")
 
 
-async def run_once(settings: Settings) -> dict:
-    db = Database(create_engine(resolve_database_url(settings), settings, "sync"))
-    try:
+class NotReady(RuntimeError):
+    pass
+
+
+@dataclass
+class Session:
+    """What a worker or a CLI command holds while it works: both pools and the sources."""
+
+    ctx: Context
+    dsn: str
+
+    @classmethod
+    async def open(cls, settings: Settings) -> "Session":
+        url = resolve_database_url(settings)
+        db = Database(create_engine(url, settings, "sync"))
         async with db.engine.connect() as conn:
-            migrated = (await conn.execute(text("SELECT to_regclass('alembic_version') IS NOT NULL"))).scalar_one()
-            if not migrated:
-                log.warning("the database is not migrated yet: run `guardline migrate` (or start the API)")
-                return {"schema": None, "households": None, "sources": []}
-            version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one_or_none()
-            households = (await conn.execute(text("SELECT count(*) FROM households"))).scalar_one()
-        return {"schema": version, "households": households, "sources": []}
+            if not (await conn.execute(text("SELECT to_regclass('sync_runs') IS NOT NULL"))).scalar_one():
+                await db.dispose()
+                raise NotReady("the database is not migrated yet: run `guardline migrate` (or start the API)")
+        dsn = asyncpg_dsn(url)
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4,
+                                         server_settings={"application_name": "guardline-sync"})
+        return cls(Context.build(settings, load_sources(settings), pool, db), dsn)
+
+    async def close(self) -> None:
+        await self.ctx.pool.close()
+        await self.ctx.db.dispose()
+
+    def source(self, name: str) -> SourceConfig:
+        return self.ctx.sources.get(name)
+
+
+def county_of(source: SourceConfig, county: str | None) -> str:
+    if county is None:
+        if len(source.counties) != 1:
+            raise ValueError(f"source {source.name} serves {', '.join(source.counties)}: name one with --county")
+        return source.counties[0]
+    if county not in source.counties:
+        raise ValueError(f"source {source.name} does not serve county {county} "
+                         f"(it serves {', '.join(source.counties)})")
+    return county
+
+
+async def work(session: Session, *, stop: asyncio.Event, once: bool = False, name: str | None = None) -> int:
+    """Claim and carry out runs until ``stop`` is set (or, with ``once``, until none is
+    ready). Returns how many runs this worker carried out."""
+    ctx = session.ctx
+    worker = name or queue.worker_name()
+    names = ctx.sources.names()
+    done = 0
+    while not stop.is_set():
+        due = [(s.name, c, s.every_hours) for s in ctx.sources if s.pulls and s.every_hours for c in s.counties]
+        if due and not once:
+            async with ctx.pool.acquire() as conn:
+                for run_id in await queue.schedule_due(conn, due):
+                    log.info("scheduled run %s", run_id)
+        claim = await queue.claim(session.dsn, names, worker)
+        if claim is None:
+            if once:
+                return done
+            try:
+                await asyncio.wait_for(stop.wait(), ctx.settings.sync.poll_seconds)
+            except asyncio.TimeoutError:
+                pass
+            continue
+        try:
+            log.info("run %s: %s for county %s (%s, attempt %s)", claim.run_id, claim.source, claim.county,
+                     claim.trigger, claim.attempts)
+            status = await execute(ctx, claim)
+            log.info("run %s %s", claim.run_id, status)
+            done += 1
+        finally:
+            await claim.release()
+    return done
+
+
+async def run_now(session: Session, source: SourceConfig, county: str, progress: Progress,
+                  *, trigger: str = "manual") -> dict:
+    """Queue a run (or join the one already queued or running) and carry it out here; when
+    another worker holds it, follow its progress until it ends."""
+    async with session.ctx.pool.acquire() as conn:
+        run_id, _ = await queue.enqueue(conn, source.name, county, trigger)
+    claim = await queue.claim(session.dsn, [source.name], queue.worker_name(), run_id=run_id)
+    if claim is None:
+        return await follow(session, run_id, progress)
+    try:
+        await execute(session.ctx, claim, progress)
     finally:
-        await db.dispose()
+        await claim.release()
+    return await run_counts(session.ctx.pool, run_id)
 
 
-async def run_forever(settings: Settings, interval_seconds: float) -> None:
+async def follow(session: Session, run_id: int, progress: Progress) -> dict:
     while True:
-        status = await run_once(settings)
-        log.info("sync pass: %s (no department sources configured yet)", status)
-        await asyncio.sleep(interval_seconds)
+        counts = await run_counts(session.ctx.pool, run_id)
+        progress(counts)
+        if counts.get("status") in ("succeeded", "failed"):
+            return counts
+        await asyncio.sleep(1.0)
+
+
+async def import_file(session: Session, source: SourceConfig, county: str, path: Path, progress: Progress) -> dict:
+    from services.sync.sheets import SheetError, records
+
+    claim = await queue.open_import(session.dsn, source.name, county, path.name, queue.worker_name())
+    if claim is None:
+        raise RuntimeError(f"a run of {source.name} for county {county} is queued or running; import when it ends")
+    try:
+        try:
+            rows = records(path, session.ctx.stager(source).normaliser)
+            await import_records(session.ctx, source, claim, rows, progress)
+        except (SheetError, OSError) as exc:
+            code = getattr(exc, "code", "unreadable")
+            async with session.ctx.pool.acquire() as conn:
+                await queue.record_failure(conn, claim.run_id, source.name, code, str(exc),
+                                           session.ctx.settings.sync, retry=False)
+    finally:
+        await claim.release()
+    return await run_counts(session.ctx.pool, claim.run_id)
+
+
+class ProgressLine:
+    """One status line, redrawn in place on a terminal, printed now and then otherwise."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.last = 0.0
+
+    def __call__(self, run: dict) -> None:
+        line = (f"run {run.get('id')} {run.get('status')}/{run.get('phase')}: {run.get('pages', 0)} pages, "
+                f"{run.get('fetched', 0)} fetched, {run.get('staged', 0)} staged, {run.get('unchanged', 0)} unchanged, "
+                f"{run.get('quarantined', 0)} quarantined")
+        if run.get("matched") is not None:
+            line += (f", {run['matched']} matched, {run['unmatched']} unmatched, findings +{run['findings_opened']} "
+                     f"-{run['findings_resolved']} ({run['findings_open']} open), {run['clues']} clues")
+        now = time.monotonic()
+        final = run.get("status") in ("succeeded", "failed")
+        if self.tty:
+            self.stream.write("\r\033[K" + line + ("\n" if final else ""))
+            self.stream.flush()
+        elif final or now - self.last > 5:
+            print(line, file=self.stream, flush=True)
+            self.last = now
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    import signal
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
+            pass
+
+
+async def status(settings: Settings) -> dict:
+    """Schema version, sources and their last runs (``guardline sync status``)."""
+    session = await Session.open(settings)
+    try:
+        out = {"sources": []}
+        for source in session.ctx.sources:
+            runs = await session.ctx.pool.fetch(
+                "SELECT DISTINCT ON (county) id, county, status, phase, error_code, fetched, staged, quarantined, "
+                "findings_open FROM sync_runs WHERE source = $1 ORDER BY county, id DESC", source.name)
+            out["sources"].append({"name": source.name, "kind": source.kind.value, "counties": source.counties,
+                                   "pulls": source.pulls, "last_runs": [dict(r) for r in runs]})
+        out["schema"] = await session.ctx.pool.fetchval("SELECT version_num FROM alembic_version")
+        return out
+    finally:
+        await session.close()
+
+

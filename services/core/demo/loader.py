@@ -57,6 +57,7 @@ from services.core.demo.monitoring import (
     VISIT_COLUMNS,
     demo_income_line,
 )
+from services.core.db import asyncpg_dsn
 from services.core.crypto import Keyring, decode_key, keyring
 from services.core.monitoring.counts import REBUILD_SQL
 from services.core.households.sensitive import HEALTH_AAD, ID_NUMBER_AAD, health_plaintext
@@ -351,14 +352,6 @@ def demo_villages():
     if rejected:
         raise RuntimeError(f"demo_regions.csv has bad rows: {rejected}")
     return villages_from_regions([(r.code, r.name) for r in rows])
-
-
-def asyncpg_dsn(url: str) -> str:
-    """A SQLAlchemy URL (postgresql+asyncpg://…?host=/socket/dir) as an asyncpg DSN."""
-    for prefix in ("postgresql+asyncpg://", "postgres+asyncpg://"):
-        if url.startswith(prefix):
-            return "postgresql://" + url[len(prefix):]
-    return url
 
 
 def china_today() -> date:

@@ -1,0 +1,200 @@
+"""The run queue, in PostgreSQL, shared by every worker on any machine.
+
+A worker claims a run by locking candidate rows with ``FOR UPDATE SKIP LOCKED`` and taking
+a session-level advisory lock on the run id on a connection it keeps for the run. While
+it lives, nobody else can take the run; if it dies (even by SIGKILL) its connection closes,
+PostgreSQL drops the lock, and the run — still ``running``, with its cursor committed —
+is claimed again and continues where the last committed page left it.
+
+Runs are per source and county, so several workers pull several sources or counties at
+once. A source whose circuit breaker is open is not claimed until it closes.
+"""
+from __future__ import annotations
+
+import asyncio
+import socket
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+import asyncpg
+
+from services.core.settings import SyncSettings
+
+# Advisory-lock namespace of sync runs (the first key of the two-key form).
+LOCK_SPACE = 0x5359  # "SY"
+
+_CANDIDATES = """
+SELECT r.id FROM sync_runs r
+WHERE r.status IN ('queued', 'running') AND r.not_before <= now()
+  AND r.source = ANY($1::text[])
+  AND NOT EXISTS (SELECT 1 FROM sync_source_states s WHERE s.source = r.source AND s.open_until > now())
+ORDER BY r.not_before, r.id
+FOR UPDATE OF r SKIP LOCKED
+LIMIT 16
+"""
+
+_START = """
+UPDATE sync_runs SET status = 'running', started_at = coalesce(started_at, now()), heartbeat_at = now(),
+       attempts = attempts + 1, worker = $2
+WHERE id = $1
+RETURNING id, source, county, trigger, attempts, phase
+"""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class Claim:
+    run_id: int
+    source: str
+    county: str
+    trigger: str
+    attempts: int
+    phase: str
+    lock: asyncpg.Connection  # holds the advisory lock; closing it frees the run
+
+    async def release(self) -> None:
+        if self.lock.is_closed():
+            return
+        try:
+            await self.lock.execute("SELECT pg_advisory_unlock($1, $2::int)", LOCK_SPACE, self.run_id)
+        finally:
+            await self.lock.close()
+
+
+async def claim(dsn: str, sources: list[str], worker: str, run_id: int | None = None) -> Claim | None:
+    """The next ready run (or run ``run_id``), locked for this worker; None when none is."""
+    conn = await asyncpg.connect(dsn, server_settings={"application_name": "guardline-sync-lock"})
+    try:
+        async with conn.transaction():
+            if run_id is None:
+                ids = [r["id"] for r in await conn.fetch(_CANDIDATES, sources)]
+            else:
+                ids = [r["id"] for r in await conn.fetch(
+                    "SELECT id FROM sync_runs WHERE id = $1 AND status IN ('queued', 'running') "
+                    "FOR UPDATE SKIP LOCKED", run_id)]
+            row = None
+            for candidate in ids:
+                # Run ids fit the int4 of the two-key advisory lock for a long time (2^31 runs).
+                if not await conn.fetchval("SELECT pg_try_advisory_lock($1, $2::int)", LOCK_SPACE, candidate):
+                    continue
+                if await conn.fetchval("SELECT trigger = 'spreadsheet' FROM sync_runs WHERE id = $1", candidate):
+                    # An import whose process is gone: the file is not here to go on with.
+                    await conn.execute(
+                        "UPDATE sync_runs SET status = 'failed', finished_at = now(), error_code = 'interrupted', "
+                        "error = 'the import was interrupted; import the file again (unchanged records are "
+                        "recognised)' WHERE id = $1", candidate)
+                    await conn.execute("SELECT pg_advisory_unlock($1, $2::int)", LOCK_SPACE, candidate)
+                    continue
+                row = await conn.fetchrow(_START, candidate, worker)
+                break
+        if row is None:
+            await conn.close()
+            return None
+        return Claim(row["id"], row["source"], row["county"], row["trigger"], row["attempts"], row["phase"], conn)
+    except BaseException:
+        await conn.close()
+        raise
+
+
+async def open_import(dsn: str, source: str, county: str, file_name: str, worker: str) -> Claim | None:
+    """A spreadsheet import's run, created running and locked by this process in one
+    transaction (no worker can see it unlocked). None when a run of the source and county
+    is already queued or running."""
+    conn = await asyncpg.connect(dsn, server_settings={"application_name": "guardline-sync-lock"})
+    try:
+        async with conn.transaction():
+            run_id, created = await enqueue(conn, source, county, "spreadsheet", file_name=file_name)
+            if not created:
+                await conn.close()
+                return None
+            await conn.execute("SELECT pg_advisory_lock($1, $2::int)", LOCK_SPACE, run_id)
+            await conn.execute("UPDATE sync_runs SET started_at = now(), heartbeat_at = now(), attempts = 1, "
+                               "worker = $2 WHERE id = $1", run_id, worker)
+        return Claim(run_id, source, county, "spreadsheet", 1, "fetching", conn)
+    except BaseException:
+        await conn.close()
+        raise
+
+
+async def enqueue(conn: asyncpg.Connection, source: str, county: str, trigger: str, *,
+                  requested_by: int | None = None, delay: timedelta | None = None,
+                  file_name: str | None = None) -> tuple[int, bool]:
+    """A queued run of ``source`` for ``county``; when one is already queued or running, that
+    one (``created`` False). The partial unique index keeps it to one even when two
+    workers or the API ask at the same moment."""
+    while True:
+        row = await conn.fetchrow(
+            "INSERT INTO sync_runs (source, county, trigger, requested_by, file_name, status, phase, not_before, "
+            "attempts, pages, fetched, staged, unchanged, quarantined, retries, created_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6, 'fetching', now() + $7::interval, 0, 0, 0, 0, 0, 0, 0, now()) "
+            "ON CONFLICT (source, county) WHERE status IN ('queued', 'running') DO NOTHING RETURNING id",
+            source, county, trigger, requested_by, file_name,
+            "running" if trigger == "spreadsheet" else "queued", delay or timedelta(0))
+        if row is not None:
+            return row["id"], True
+        existing = await conn.fetchval(
+            "SELECT id FROM sync_runs WHERE source = $1 AND county = $2 AND status IN ('queued', 'running')",
+            source, county)
+        if existing is not None:
+            return existing, False
+        await asyncio.sleep(0)  # it finished between the two statements: try again
+
+
+async def schedule_due(conn: asyncpg.Connection, due: list[tuple[str, str, float]]) -> list[int]:
+    """Queue a scheduled run for each (source, county, every_hours) whose last run was
+    created longer ago than its interval. Serialised by a transaction-level advisory
+    lock, so two workers looking at the same moment queue it once."""
+    queued = []
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1, 0)", LOCK_SPACE)
+        for source, county, hours in due:
+            recent = await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM sync_runs WHERE source = $1 AND county = $2 "
+                "AND (status IN ('queued', 'running') OR created_at > now() - $3::interval))",
+                source, county, timedelta(hours=hours))
+            if not recent:
+                run_id, created = await enqueue(conn, source, county, "schedule")
+                if created:
+                    queued.append(run_id)
+    return queued
+
+
+async def record_failure(conn: asyncpg.Connection, run_id: int, source: str, code: str, message: str,
+                         settings: SyncSettings, *, retry: bool) -> int | None:
+    """The run failed: say why, count it against the source's breaker (opening it at the
+    threshold), and queue a retry later while attempts remain. Returns the retry's id."""
+    async with conn.transaction():
+        await conn.execute(
+            "UPDATE sync_runs SET status = 'failed', finished_at = now(), error_code = $2, error = $3 WHERE id = $1",
+            run_id, code, message[:2000])
+        await conn.execute(
+            "INSERT INTO sync_source_states AS s (source, consecutive_failures, last_failure_at, last_error) "
+            "VALUES ($1, 1, now(), $2) ON CONFLICT (source) DO UPDATE "
+            "SET consecutive_failures = s.consecutive_failures + 1, last_failure_at = now(), last_error = $2",
+            source, f"{code}: {message}"[:2000])
+        await conn.execute(
+            "UPDATE sync_source_states SET open_until = now() + $2::interval "
+            "WHERE source = $1 AND consecutive_failures >= $3",
+            source, timedelta(seconds=settings.breaker_cooldown_seconds), settings.breaker_threshold)
+        if not retry:
+            return None
+        row = await conn.fetchrow("SELECT county, attempts, "
+                                  "(SELECT count(*) FROM sync_runs p WHERE p.source = r.source AND p.county = r.county "
+                                  " AND p.trigger = 'retry' AND p.created_at > now() - interval '1 day') AS retries "
+                                  "FROM sync_runs r WHERE id = $1", run_id)
+        if row["retries"] + 1 >= settings.run_attempts:
+            return None
+        retry_id, _ = await enqueue(conn, source, row["county"], "retry",
+                                    delay=timedelta(seconds=settings.run_retry_seconds))
+        return retry_id
+
+
+async def record_success(conn: asyncpg.Connection, source: str) -> None:
+    await conn.execute(
+        "INSERT INTO sync_source_states AS s (source, consecutive_failures, last_success_at) VALUES ($1, 0, now()) "
+        "ON CONFLICT (source) DO UPDATE SET consecutive_failures = 0, open_until = NULL, last_success_at = now()",
+        source)

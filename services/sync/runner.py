@@ -1,0 +1,213 @@
+"""Carrying out one claimed run: pull (or re-process quarantine), then reconcile.
+
+Each page is one transaction (``staging.write_page``); the reconciliation is one more.
+The run row says which phase it is in, so a run claimed again after a crash goes on from
+its committed cursor, or straight to the reconciliation when every page was in.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import asyncpg
+import orjson
+
+from services.core.crypto import Keyring, keyring
+from services.core.db import Database
+from services.core.settings import Settings
+from services.core.sync.config import SourceConfig, Sources, UnknownSource
+from services.core.sync.models import QUARANTINE_AAD
+from services.core.sync.normalise import Normaliser
+from services.sync.fetch import SourceClient, SourceDown
+from services.sync.queue import Claim, record_failure, record_success
+from services.sync.staging import Stager, write_page
+
+log = logging.getLogger("guardline.sync")
+Progress = Callable[[dict], None]
+REPROCESS_BATCH = 1000
+
+
+@dataclass
+class Context:
+    settings: Settings
+    sources: Sources
+    pool: asyncpg.Pool  # staging, the queue's bookkeeping
+    db: Database  # the reconciliation (ORM: risk clues go through the monitoring service)
+    keyring: Keyring
+    id_hash_key: bytes
+
+    @classmethod
+    def build(cls, settings: Settings, sources: Sources, pool: asyncpg.Pool, db: Database) -> "Context":
+        key = settings.data_protection.id_hash_key.get_secret_value().encode()
+        return cls(settings, sources, pool, db, keyring(settings), key)
+
+    def stager(self, source: SourceConfig) -> Stager:
+        return Stager(Normaliser(source), self.keyring, self.id_hash_key)
+
+
+async def run_counts(pool: asyncpg.Pool, run_id: int) -> dict:
+    row = await pool.fetchrow("SELECT * FROM sync_runs WHERE id = $1", run_id)
+    return dict(row) if row else {}
+
+
+async def execute(ctx: Context, claim: Claim, progress: Progress | None = None,
+                  client: SourceClient | None = None) -> str:
+    """Carry the run to ``succeeded`` or ``failed``; returns the status."""
+    try:
+        source = ctx.sources.get(claim.source)
+    except UnknownSource:
+        await _fail(ctx, claim, "unknown_source", f"source {claim.source!r} is not configured", retry=False)
+        return "failed"
+    if claim.county not in source.counties:
+        await _fail(ctx, claim, "unknown_county", f"source {source.name} does not serve county {claim.county}",
+                    retry=False)
+        return "failed"
+    try:
+        if claim.phase == "fetching":
+            if claim.trigger == "reprocess":
+                await reprocess(ctx, source, claim, progress)
+            elif source.pulls:
+                await pull(ctx, source, claim, progress, client)
+            else:
+                await _fail(ctx, claim, "not_pulled", f"source {source.name} is spreadsheet-only: use "
+                            "`guardline sync import`", retry=False)
+                return "failed"
+        await finish(ctx, source, claim, progress)
+    except SourceDown as exc:
+        log.warning("run %s of %s/%s failed: %s", claim.run_id, claim.source, claim.county, exc)
+        await _fail(ctx, claim, exc.code, str(exc), retry=True)
+        return "failed"
+    return "succeeded"
+
+
+async def _fail(ctx: Context, claim: Claim, code: str, message: str, *, retry: bool) -> None:
+    async with ctx.pool.acquire() as conn:
+        await record_failure(conn, claim.run_id, claim.source, code, message, ctx.settings.sync, retry=retry)
+
+
+async def _start_position(conn: asyncpg.Connection, source: SourceConfig, claim: Claim) -> tuple[dict | None, bool]:
+    """Where this run reads from: its own committed cursor when it is resuming; otherwise
+    the start (cursor paging reads everything each run) or, for updated-since paging,
+    the mark the last run left."""
+    row = await conn.fetchrow("SELECT position, run_id, complete FROM sync_cursors WHERE source = $1 AND county = $2",
+                              source.name, claim.county)
+    if row is not None and row["run_id"] == claim.run_id:
+        return (orjson.loads(row["position"]) if row["position"] else None), row["complete"]
+    keep = row is not None and source.paging.style == "updated_since" and row["position"]
+    position = orjson.loads(row["position"]) if keep else None
+    await conn.execute(
+        "INSERT INTO sync_cursors (source, county, position, run_id, complete, updated_at) "
+        "VALUES ($1, $2, $3::jsonb, $4, false, now()) ON CONFLICT (source, county) DO UPDATE "
+        "SET position = EXCLUDED.position, run_id = EXCLUDED.run_id, complete = false, updated_at = now()",
+        source.name, claim.county, orjson.dumps(position).decode() if position else None, claim.run_id)
+    return position, False
+
+
+async def pull(ctx: Context, source: SourceConfig, claim: Claim, progress: Progress | None,
+               client: SourceClient | None = None) -> None:
+    async with ctx.pool.acquire() as conn:
+        position, complete = await _start_position(conn, source, claim)
+    if complete:
+        return
+    stager = ctx.stager(source)
+    own = client is None
+    client = client or SourceClient(source, ctx.settings.sync)
+    ahead: asyncio.Task | None = None
+    try:
+        page = await client.page(position, claim.county)
+        while True:
+            prepared = stager.prepare(page.items)
+            # The next page travels while this one is written.
+            ahead = None if page.done else asyncio.create_task(client.page(page.position, claim.county))
+            async with ctx.pool.acquire() as conn, conn.transaction():
+                await write_page(conn, prepared, source=source.name, county=claim.county, run_id=claim.run_id,
+                                 position=page.position, complete=page.done, retries=page.retries)
+            if progress:
+                progress(await run_counts(ctx.pool, claim.run_id))
+            if ahead is None:
+                return
+            page = await ahead
+            ahead = None
+    finally:
+        if ahead is not None:
+            ahead.cancel()
+        if own:
+            await client.aclose()
+
+
+async def reprocess(ctx: Context, source: SourceConfig, claim: Claim, progress: Progress | None) -> None:
+    """Open quarantined records of the source and county through the normaliser again
+    (the configuration may have been mended): those that pass are staged and marked
+    ``reprocessed``; the others stay, with the reason of this try."""
+    stager = ctx.stager(source)
+    after = 0
+    while True:
+        rows = await ctx.pool.fetch(
+            "SELECT id, raw_enc FROM sync_quarantine WHERE source = $1 AND county = $2 AND status = 'open' "
+            "AND id > $3 ORDER BY id LIMIT $4", source.name, claim.county, after, REPROCESS_BATCH)
+        if not rows:
+            return
+        after = rows[-1]["id"]
+        raws = [orjson.loads(ctx.keyring.decrypt(r["raw_enc"], QUARANTINE_AAD)) for r in rows]
+        prepared = stager.prepare(raws)
+        passed = [rows[entry[0]]["id"] for entry in prepared.staged]
+        async with ctx.pool.acquire() as conn, conn.transaction():
+            await write_page(conn, prepared, source=source.name, county=claim.county, run_id=claim.run_id)
+            await conn.execute("UPDATE sync_quarantine SET status = 'reprocessed', resolved_at = now(), "
+                               "last_run_id = $2 WHERE id = ANY($1::bigint[])", passed, claim.run_id)
+        if progress:
+            progress(await run_counts(ctx.pool, claim.run_id))
+
+
+async def finish(ctx: Context, source: SourceConfig, claim: Claim, progress: Progress | None) -> None:
+    """Reconcile the source's records of the county and close the run, in one transaction."""
+    from sqlalchemy import text
+
+    from services.core.sync.reconcile import reconcile
+
+    await ctx.pool.execute("UPDATE sync_runs SET phase = 'reconciling', heartbeat_at = now() WHERE id = $1",
+                           claim.run_id)
+    if progress:
+        progress(await run_counts(ctx.pool, claim.run_id))
+    async with ctx.db.session() as session, session.begin():
+        counts = await reconcile(session, ctx.settings, source, claim.county, claim.run_id)
+        await session.execute(text(
+            "UPDATE sync_runs SET status = 'succeeded', phase = 'done', finished_at = now(), heartbeat_at = now(), "
+            "matched = :matched, unmatched = :unmatched, findings_opened = :findings_opened, "
+            "findings_resolved = :findings_resolved, findings_open = :findings_open, clues = :clues, "
+            "error_code = NULL, error = NULL WHERE id = :id"),
+            {"id": claim.run_id, **{k: counts.get(k, 0) for k in (
+                "matched", "unmatched", "findings_opened", "findings_resolved", "findings_open", "clues")}})
+    async with ctx.pool.acquire() as conn:
+        await record_success(conn, source.name)
+    if progress:
+        progress(await run_counts(ctx.pool, claim.run_id))
+
+
+async def import_records(ctx: Context, source: SourceConfig, claim: Claim, rows, progress: Progress | None) -> None:
+    """Stage ``rows`` ((location, record) pairs, e.g. from ``sheets.records``) a page at a
+    time, then reconcile. Unchanged records of a file imported twice are recognised."""
+    stager = ctx.stager(source)
+    size = ctx.settings.sync.page_size
+    batch: list = []
+    locations: list[str] = []
+
+    async def flush() -> None:
+        prepared = stager.prepare(batch, locations)
+        async with ctx.pool.acquire() as conn, conn.transaction():
+            await write_page(conn, prepared, source=source.name, county=claim.county, run_id=claim.run_id)
+        batch.clear()
+        locations.clear()
+        if progress:
+            progress(await run_counts(ctx.pool, claim.run_id))
+
+    for location, record in rows:
+        batch.append(record)
+        locations.append(location)
+        if len(batch) >= size:
+            await flush()
+    if batch:
+        await flush()
+    await finish(ctx, source, claim, progress)

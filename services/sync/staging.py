@@ -1,0 +1,152 @@
+"""Staging a page of department records, all in one transaction: the new and changed
+records (by source and external key; unchanged ones are recognised by the hash of the
+payload and not written), the rejected ones into quarantine, the cursor that follows the
+page and the run's counts. A crash before the commit leaves none of it; after, all of it —
+so a restarted run neither skips nor doubles a page.
+
+The page goes in with COPY into a temporary table, then one INSERT … ON CONFLICT
+(PERFORMANCE.md: COPY is ≈ 3× faster than row inserts).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from services.core.crypto import Keyring
+from services.core.idnumber import keyed_hash, mask
+from services.core.sync.models import QUARANTINE_AAD, RAW_AAD
+from services.core.sync.normalise import Normal, Normaliser, Rejected
+
+_STAGE_TABLE = """
+CREATE TEMP TABLE IF NOT EXISTS stage_in (
+    ord int, external_key text, record_type text, id_hash bytea, id_masked text, name text,
+    birth_date date, data text, raw_enc bytea, raw_hash bytea
+) ON COMMIT DELETE ROWS
+"""
+_STAGE_COLUMNS = ("ord", "external_key", "record_type", "id_hash", "id_masked", "name", "birth_date", "data",
+                  "raw_enc", "raw_hash")
+
+# The last of a key within a page wins; a record whose payload hash is unchanged is not
+# written at all (the WHERE of DO UPDATE), so ``RETURNING`` lists only inserts and changes.
+_UPSERT = """
+INSERT INTO dept_records AS d (source, external_key, county, record_type, id_hash, id_masked, name, birth_date,
+                               data, raw_enc, raw_hash, first_run_id, changed_run_id, changed_at)
+SELECT DISTINCT ON (external_key) $1, external_key, $2, record_type, id_hash, id_masked, name, birth_date,
+       data::jsonb, raw_enc, raw_hash, $3, $3, now()
+FROM stage_in ORDER BY external_key, ord DESC
+ON CONFLICT (source, external_key) DO UPDATE
+SET county = EXCLUDED.county, record_type = EXCLUDED.record_type, id_hash = EXCLUDED.id_hash,
+    id_masked = EXCLUDED.id_masked, name = EXCLUDED.name, birth_date = EXCLUDED.birth_date, data = EXCLUDED.data,
+    raw_enc = EXCLUDED.raw_enc, raw_hash = EXCLUDED.raw_hash, changed_run_id = EXCLUDED.changed_run_id,
+    changed_at = now()
+WHERE d.raw_hash <> EXCLUDED.raw_hash
+RETURNING 1
+"""
+
+_QUARANTINE = """
+INSERT INTO sync_quarantine AS q (source, county, first_run_id, last_run_id, external_key, reason, field, detail,
+                                  location, raw_enc, raw_hash, status)
+SELECT $1, $2, $3, $3, k, r, f, d, l, e, h, 'open'
+FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::bytea[])
+     AS t(k, r, f, d, l, e, h)
+ON CONFLICT (source, raw_hash) DO UPDATE
+SET last_run_id = EXCLUDED.last_run_id, last_seen_at = now(), reason = EXCLUDED.reason, field = EXCLUDED.field,
+    detail = EXCLUDED.detail, location = EXCLUDED.location
+RETURNING (xmax = 0) AS new
+"""
+
+_CURSOR = """
+INSERT INTO sync_cursors (source, county, position, run_id, complete, updated_at)
+VALUES ($1, $2, $3::jsonb, $4, $5, now())
+ON CONFLICT (source, county) DO UPDATE
+SET position = EXCLUDED.position, run_id = EXCLUDED.run_id, complete = EXCLUDED.complete, updated_at = now()
+"""
+
+_RUN_COUNTS = """
+UPDATE sync_runs SET pages = pages + 1, fetched = fetched + $2, staged = staged + $3, unchanged = unchanged + $4,
+       quarantined = quarantined + $5, retries = retries + $6, heartbeat_at = now()
+WHERE id = $1
+"""
+
+
+@dataclass
+class PageCounts:
+    fetched: int = 0
+    staged: int = 0
+    unchanged: int = 0
+    quarantined: int = 0  # rejected records of this page (new to quarantine or seen again)
+
+
+@dataclass
+class Prepared:
+    """A page turned into rows: the normalising and encrypting happen outside the
+    transaction (and, for a pipeline, while the previous page is being written)."""
+
+    staged: list[tuple] = field(default_factory=list)
+    rejected: list[tuple] = field(default_factory=list)
+    fetched: int = 0
+
+
+def payload_bytes(raw: Any) -> bytes:
+    return orjson.dumps(raw, option=orjson.OPT_SORT_KEYS, default=str)
+
+
+class Stager:
+    def __init__(self, normaliser: Normaliser, keyring: Keyring, id_hash_key: bytes):
+        self.normaliser = normaliser
+        self.keyring = keyring
+        self.id_hash_key = id_hash_key
+
+    def prepare(self, records: list[Any], locations: list[str] | None = None) -> Prepared:
+        out = Prepared(fetched=len(records))
+        encrypt = self.keyring.encrypt
+        normalise = self.normaliser.normalise
+        for i, raw in enumerate(records):
+            body = payload_bytes(raw)
+            digest = hashlib.sha256(body).digest()
+            where = locations[i] if locations else None
+            if not isinstance(raw, dict):
+                out.rejected.append((None, "invalid.record", None, "the record is not an object", where,
+                                     encrypt(body, QUARANTINE_AAD), digest))
+                continue
+            result = normalise(raw)
+            if isinstance(result, Rejected):
+                out.rejected.append((result.external_key, result.reason, result.field, result.detail, where,
+                                     encrypt(body, QUARANTINE_AAD), digest))
+                continue
+            assert isinstance(result, Normal)
+            data = result.data
+            if result.id_note:
+                data = {**data, "id_note": result.id_note}
+            out.staged.append((i, result.external_key, result.record_type,
+                               keyed_hash(result.id_number, self.id_hash_key), mask(result.id_number), result.name,
+                               result.birth_date, orjson.dumps(data).decode(), encrypt(body, RAW_AAD), digest))
+        return out
+
+
+KEEP_CURSOR = object()  # imports and re-processing leave the pull's cursor alone
+
+
+async def write_page(conn, prepared: Prepared, *, source: str, county: str, run_id: int,
+                     position: Any = KEEP_CURSOR, complete: bool = False, retries: int = 0) -> PageCounts:
+    """Everything of one page, on ``conn`` (asyncpg) inside the caller's transaction."""
+    counts = PageCounts(fetched=prepared.fetched)
+    if prepared.staged:
+        await conn.execute(_STAGE_TABLE)
+        await conn.copy_records_to_table("stage_in", records=prepared.staged, columns=_STAGE_COLUMNS)
+        written = await conn.fetch(_UPSERT, source, county, run_id)
+        counts.staged = len(written)
+        counts.unchanged = len(prepared.staged) - counts.staged
+    if prepared.rejected:
+        columns = list(zip(*prepared.rejected))
+        await conn.fetch(_QUARANTINE, source, county, run_id, *[list(c) for c in columns])
+        counts.quarantined = len(prepared.rejected)
+    if position is not KEEP_CURSOR:
+        await conn.execute(_CURSOR, source, county,
+                           orjson.dumps(position).decode() if position is not None else None, run_id, complete)
+    await conn.execute(_RUN_COUNTS, run_id, counts.fetched, counts.staged, counts.unchanged, counts.quarantined,
+                       retries)
+    return counts

@@ -1,0 +1,160 @@
+"""Pulling pages over HTTP: tokens, both paging styles, retries with backoff, Retry-After,
+truncated and malformed pages, a cursor that repeats, and giving up with a reason."""
+import httpx
+import pytest
+import respx
+
+from services.core.settings import Settings, SyncSettings
+from services.core.sync.config import load_sources
+from services.sync.fetch import SourceClient, SourceDown, retry_after_seconds
+
+SOURCES = load_sources(Settings())
+CIVIL = SOURCES.get("civil-affairs")
+MEDICAL = SOURCES.get("medical-insurance")
+BASE = CIVIL.base_url
+
+
+class Sleeps(list):
+    async def __call__(self, seconds):
+        self.append(seconds)
+
+
+def client(source=CIVIL, **settings):
+    sleeps = Sleeps()
+    c = SourceClient(source, SyncSettings(**settings), sleep=sleeps, rng=lambda: 1.0)
+    return c, sleeps
+
+
+def token_route(mock, base=BASE):
+    return mock.post(f"{base}/oauth/token").mock(return_value=httpx.Response(
+        200, json={"access_token": "t1", "token_type": "Bearer", "expires_in": 600}))
+
+
+def page(records, nxt):
+    return httpx.Response(200, json={"code": 0, "data": {"records": records, "next_cursor": nxt}})
+
+
+@respx.mock
+async def test_cursor_paging_with_token():
+    token = token_route(respx)
+    route = respx.get(f"{BASE}/api/assistance").mock(side_effect=[page([{"jzid": 1}], "c2"), page([{"jzid": 2}], None)])
+    c, sleeps = client()
+    first = await c.page(None, "529901")
+    assert first.items == [{"jzid": 1}] and first.position == {"cursor": "c2"} and not first.done
+    second = await c.page(first.position, "529901")
+    assert second.done and second.position is None
+    assert token.call_count == 1
+    sent = route.calls[1].request
+    assert sent.headers["Authorization"] == "Bearer t1"
+    assert sent.url.params["cursor"] == "c2" and sent.url.params["county"] == "529901"
+    assert sent.url.params["limit"] == "1000"
+    assert sleeps == []
+
+
+@respx.mock
+async def test_server_errors_are_retried_with_growing_jittered_waits():
+    token_route(respx)
+    respx.get(f"{BASE}/api/assistance").mock(side_effect=[
+        httpx.Response(500), httpx.Response(502), httpx.ConnectError("refused"), page([], None)])
+    c, sleeps = client(backoff_base_seconds=0.5, backoff_max_seconds=1.5)
+    result = await c.page(None, "529901")
+    assert result.done and result.retries == 3
+    assert sleeps == [0.5, 1.0, 1.5]  # base × 2^attempt, capped (rng = 1.0: the ceiling)
+
+
+@respx.mock
+async def test_retry_after_is_honoured():
+    token_route(respx)
+    respx.get(f"{BASE}/api/assistance").mock(side_effect=[
+        httpx.Response(429, headers={"Retry-After": "7"}), page([], None)])
+    c, sleeps = client()
+    await c.page(None, "529901")
+    assert len(sleeps) == 1 and 7.0 <= sleeps[0] <= 7.1
+
+
+@respx.mock
+async def test_truncated_and_malformed_pages_are_fetched_again():
+    token_route(respx)
+    respx.get(f"{BASE}/api/assistance").mock(side_effect=[
+        httpx.Response(200, content=b'{"code":0,"data":{"records":[{"jzid":'),
+        httpx.Response(200, content=b"<html>gateway</html>"),
+        httpx.Response(200, json={"code": 0, "data": {}}),
+        page([{"jzid": 1}], None)])
+    c, _ = client()
+    result = await c.page(None, "529901")
+    assert result.items == [{"jzid": 1}] and result.retries == 3
+
+
+@respx.mock
+async def test_expired_token_is_renewed_once():
+    token = token_route(respx)
+    respx.get(f"{BASE}/api/assistance").mock(side_effect=[
+        page([], "c2"), httpx.Response(401, json={"error": "invalid_token"}), page([], None)])
+    c, sleeps = client()
+    await c.page(None, "529901")
+    await c.page({"cursor": "c2"}, "529901")
+    assert token.call_count == 2 and sleeps == [0.0 + 0.1]
+
+
+@respx.mock
+async def test_wrong_credentials_fail_at_once():
+    respx.post(f"{BASE}/oauth/token").mock(return_value=httpx.Response(401, json={"error": "invalid_client"}))
+    c, sleeps = client()
+    with pytest.raises(SourceDown) as err:
+        await c.page(None, "529901")
+    assert err.value.code == "auth_failed" and sleeps == []
+
+
+@respx.mock
+async def test_a_source_that_stays_down_gives_up_with_the_reason():
+    token_route(respx)
+    route = respx.get(f"{BASE}/api/assistance").mock(return_value=httpx.Response(503))
+    c, sleeps = client(page_attempts=4)
+    with pytest.raises(SourceDown) as err:
+        await c.page(None, "529901")
+    assert err.value.code == "server_error" and "4 attempts" in str(err.value)
+    assert route.call_count == 4 and len(sleeps) == 3
+
+
+async def test_an_unreachable_source_is_named():
+    source = CIVIL.model_copy(update={"base_url": "http://127.0.0.1:9"})  # the discard port: refused
+    c, _ = client(source, page_attempts=2)
+    with pytest.raises(SourceDown) as err:
+        await c.page(None, "529901")
+    assert err.value.code == "unreachable"
+    await c.aclose()
+
+
+@respx.mock
+async def test_a_repeating_cursor_is_not_followed():
+    token_route(respx)
+    respx.get(f"{BASE}/api/assistance").mock(side_effect=[page([], "c2"), page([], "c2"), page([], "c2")])
+    c, _ = client(page_attempts=2)
+    first = await c.page(None, "529901")
+    with pytest.raises(SourceDown) as err:
+        await c.page(first.position, "529901")
+    assert err.value.code == "cursor_repeated"
+
+
+@respx.mock
+async def test_updated_since_paging_moves_its_mark():
+    base = MEDICAL.base_url
+    token_route(respx, base)
+    items = [{"key": "A", "updated_at": "2026-01-01T00:00:01+08:00"}, {"key": "B", "updated_at": "2026-01-01T00:00:02+08:00"}]
+    route = respx.get(f"{base}/api/v2/records").mock(side_effect=[
+        httpx.Response(200, json={"items": items, "has_more": True}),
+        httpx.Response(200, json={"items": items, "has_more": True}),  # the same page again: a repeat
+        httpx.Response(200, json={"items": [], "has_more": False})])
+    c, _ = client(MEDICAL)
+    first = await c.page(None, "529901")
+    assert first.position == {"since": "2026-01-01T00:00:02+08:00", "after": "B"} and not first.done
+    last = await c.page(first.position, "529901")
+    assert last.done and last.position == first.position and last.retries == 1
+    params = route.calls[1].request.url.params
+    assert params["updated_since"] == "2026-01-01T00:00:02+08:00" and params["after"] == "B"
+
+
+def test_retry_after_forms():
+    assert retry_after_seconds("120") == 120.0
+    assert retry_after_seconds(None) is None and retry_after_seconds("soon") is None
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0

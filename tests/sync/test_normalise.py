@@ -1,0 +1,152 @@
+"""The normaliser: department spellings in, canonical records or a quarantine reason out."""
+from datetime import date
+
+import pytest
+
+from services.core.settings import Settings
+from services.core.sync.config import load_sources, parse_sources
+from services.core.sync.normalise import Normal, Normaliser, Rejected, parse_date, parse_decimal
+
+SOURCES = load_sources(Settings())
+CIVIL = Normaliser(SOURCES.get("civil-affairs"))
+MEDICAL = Normaliser(SOURCES.get("medical-insurance"))
+EDUCATION = Normaliser(SOURCES.get("education"))
+VALID = "11010519491231002X"
+
+
+def civil(**over):
+    raw = {"jzid": "MZ1", "sfzh": VALID, "xm": "张三", "jzlx": "低保", "dbfl": "一类", "ksrq": "2023-05-01",
+           "yje": "580.00", "zt": "在保"}
+    raw.update(over)
+    return {k: v for k, v in raw.items() if v is not ...}
+
+
+def test_api_record_becomes_canonical():
+    out = CIVIL.normalise(civil())
+    assert isinstance(out, Normal)
+    assert (out.external_key, out.record_type, out.id_number, out.name) == ("MZ1", "assistance", VALID, "张三")
+    assert out.birth_date == date(1949, 12, 31)
+    assert out.data == {"benefit": "dibao", "dibao_class": "1", "start_date": "2023-05-01", "amount": "580.00",
+                        "status": "active"}
+
+
+def test_chinese_headers_full_width_digits_and_spaces():
+    raw = {"记录编号": "MZ9", "身份证号码": "１１０１０５ １９４９１２３１００２ｘ", "姓 名": " 张 三 ", "救助类型": "特困供养",
+           "开始日期": "2023年5月1日", "月救助金额": "￥1,200.5"}
+    out = CIVIL.normalise(raw)
+    assert isinstance(out, Normal), out
+    assert out.id_number == VALID and out.name == "张三"
+    assert out.data["benefit"] == "tekun" and out.data["start_date"] == "2023-05-01"
+    assert out.data["amount"] == "1200.50"
+
+
+def test_old_15_digit_number_is_converted_and_noted():
+    out = CIVIL.normalise(civil(sfzh="110105491231002"))
+    assert isinstance(out, Normal)
+    assert out.id_number == VALID and out.id_note == "old_15"
+
+
+@pytest.mark.parametrize("raw, reason, field", [
+    (civil(sfzh="110105194912310021"), "id_number.check_digit", "id_number"),
+    (civil(sfzh="11010519491331002X"), "id_number.birth_date", "id_number"),
+    (civil(sfzh="abc"), "id_number.format", "id_number"),
+    (civil(sfzh=...), "missing.id_number", "id_number"),
+    (civil(sfzh="  "), "missing.id_number", "id_number"),
+    (civil(jzid=...), "missing.record_id", "record_id"),
+    (civil(ksrq="2025-02-30"), "invalid.start_date", "start_date"),
+    (civil(ksrq=...), "missing.start_date", "start_date"),
+    (civil(yje="abc"), "invalid.amount", "amount"),
+    (civil(jzlx="慰问金"), "invalid.benefit", "benefit"),
+])
+def test_bad_records_are_rejected_with_reason_and_field(raw, reason, field):
+    out = CIVIL.normalise(raw)
+    assert isinstance(out, Rejected)
+    assert (out.reason, out.field) == (reason, field)
+    assert VALID not in out.detail  # never a full ID number in a reason
+
+
+def test_medical_record_types_and_required_fields():
+    claim = {"key": "JS1", "type": "claim", "id_no": VALID, "name": "x", "year": "2026", "settled_on": "20260601",
+             "total_cost": "100", "out_of_pocket": "20.5"}
+    out = MEDICAL.normalise(claim)
+    assert isinstance(out, Normal) and out.record_type == "claim"
+    assert out.data["year"] == 2026 and out.data["settled_on"] == "2026-06-01" and out.data["out_of_pocket"] == "20.50"
+    assert MEDICAL.normalise({**claim, "type": "结算"}).record_type == "claim"
+    missing = MEDICAL.normalise({k: v for k, v in claim.items() if k != "out_of_pocket"})
+    assert isinstance(missing, Rejected) and missing.reason == "missing.out_of_pocket"
+    enrol = MEDICAL.normalise({"key": "CB1", "type": "enrolment", "id_no": VALID, "year": 2026, "insured": False,
+                               "status": "未参保"})
+    assert isinstance(enrol, Normal) and enrol.data["insured"] is False and enrol.data["status"] == "not_insured"
+    unknown = MEDICAL.normalise({**claim, "type": "refund"})
+    assert isinstance(unknown, Rejected) and unknown.reason == "invalid.record_type"
+
+
+def test_education_key_joins_student_and_term():
+    out = EDUCATION.normalise({"xjh": "G1", "sfzjh": VALID, "xsxm": "李四", "xq": "2026秋", "xd": "初中", "xjzt": "辍学"})
+    assert isinstance(out, Normal)
+    assert out.external_key == "G1|2026秋"
+    assert out.data["status"] == "dropped_out" and out.data["stage"] == "junior_secondary"
+
+
+@pytest.mark.parametrize("text, day", [
+    ("2025-01-02", date(2025, 1, 2)), ("2025/1/2", date(2025, 1, 2)), ("20250102", date(2025, 1, 2)),
+    ("2025年1月2日", date(2025, 1, 2)), ("２０２５-０１-０２", date(2025, 1, 2)), (45659, date(2025, 1, 2)),
+    ("2025-01-02 08:00:00", date(2025, 1, 2)),
+])
+def test_dates_as_departments_write_them(text, day):
+    assert parse_date(text) == day
+
+
+def test_amounts_are_decimal_yuan():
+    assert str(parse_decimal("1,234.5")) == "1234.50"
+    assert str(parse_decimal(0.1)) == "0.10"
+
+
+def test_configuration_value_map_extends_the_builtin_one():
+    text = SOURCES_TOML.replace("#VALUES", '[sources.values.benefit]\n"农村特困" = "tekun"')
+    source = parse_sources(text).get("housing-test")
+    out = Normaliser(source).normalise({"id": "1", "sfzh": VALID, "jzlx": "农村特困", "ksrq": "2024-01-01"})
+    assert isinstance(out, Normal) and out.data["benefit"] == "tekun"
+
+
+SOURCES_TOML = """
+[[sources]]
+name = "housing-test"
+kind = "civil-affairs"
+counties = ["529901"]
+[sources.fields]
+record_id = ["id"]
+id_number = ["sfzh"]
+benefit = ["jzlx"]
+start_date = ["ksrq"]
+#VALUES
+"""
+
+
+def test_configuration_errors_are_refused():
+    with pytest.raises(ValueError, match="unknown fields"):
+        parse_sources(SOURCES_TOML.replace('benefit = ["jzlx"]', 'colour = ["ys"]'))
+    with pytest.raises(ValueError, match="id_number"):
+        parse_sources(SOURCES_TOML.replace('id_number = ["sfzh"]\n', ""))
+    with pytest.raises(ValueError, match="county"):
+        parse_sources(SOURCES_TOML.replace('"529901"', '"5299"'))
+    with pytest.raises(ValueError, match="paging"):
+        parse_sources(SOURCES_TOML.replace('counties =', 'base_url = "http://x"\ncounties ='))
+
+
+def test_a_generic_source_keeps_its_mapped_fields():
+    text = """
+[[sources]]
+name = "housing"
+kind = "generic"
+counties = ["529901"]
+[sources.fields]
+record_id = ["编号"]
+id_number = ["身份证号"]
+name = ["户主姓名"]
+house_grade = ["危房等级"]
+"""
+    out = Normaliser(parse_sources(text).get("housing")).normalise(
+        {"编号": "H1", "身份证号": VALID, "户主姓名": "张三", "危房等级": "D级"})
+    assert isinstance(out, Normal)
+    assert out.record_type == "generic" and out.data == {"house_grade": "D级"}
