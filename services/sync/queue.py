@@ -108,12 +108,13 @@ async def open_import(dsn: str, source: str, county: str, file_name: str, worker
     try:
         async with conn.transaction():
             run_id, created = await enqueue(conn, source, county, "spreadsheet", file_name=file_name)
-            if not created:
-                await conn.close()
-                return None
-            await conn.execute("SELECT pg_advisory_lock($1, $2::int)", LOCK_SPACE, run_id)
-            await conn.execute("UPDATE sync_runs SET started_at = now(), heartbeat_at = now(), attempts = 1, "
-                               "worker = $2 WHERE id = $1", run_id, worker)
+            if created:
+                await conn.execute("SELECT pg_advisory_lock($1, $2::int)", LOCK_SPACE, run_id)
+                await conn.execute("UPDATE sync_runs SET started_at = now(), heartbeat_at = now(), attempts = 1, "
+                                   "worker = $2 WHERE id = $1", run_id, worker)
+        if not created:
+            await conn.close()
+            return None
         return Claim(run_id, source, county, "spreadsheet", 1, "fetching", conn)
     except BaseException:
         await conn.close()

@@ -1,0 +1,177 @@
+"""Staging pages and the run queue, against a committed database: unchanged records
+skipped, bad ones quarantined once, the cursor written with the page, runs claimed by
+exactly one worker and taken up again when a worker's connection dies."""
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+import pytest
+
+from services.core.crypto import keyring
+from services.core.sync.config import load_sources
+from services.core.sync.models import QUARANTINE_AAD, RAW_AAD
+from services.core.sync.normalise import Normaliser
+from services.sync import queue
+from services.sync.staging import Stager, write_page
+
+VALID = "11010519491231002X"
+
+
+def stager(settings) -> Stager:
+    source = load_sources(settings).get("civil-affairs")
+    return Stager(Normaliser(source), keyring(settings),
+                  settings.data_protection.id_hash_key.get_secret_value().encode())
+
+
+def rec(key: str, **over) -> dict:
+    raw = {"jzid": key, "sfzh": VALID, "xm": "张三", "jzlx": "低保", "ksrq": "2023-05-01", "yje": "580.00"}
+    raw.update(over)
+    return raw
+
+
+async def new_run(pool, source="civil-affairs", county="529901") -> int:
+    async with pool.acquire() as conn:
+        run_id, created = await queue.enqueue(conn, source, county, "manual")
+    assert created
+    return run_id
+
+
+async def stage(pool, settings, run_id, records, position=None, complete=False):
+    prepared = stager(settings).prepare(records)
+    async with pool.acquire() as conn, conn.transaction():
+        return await write_page(conn, prepared, source="civil-affairs", county="529901", run_id=run_id,
+                                position=position, complete=complete)
+
+
+async def test_a_page_is_staged_with_its_cursor_and_counts(pool, settings):
+    run_id = await new_run(pool)
+    counts = await stage(pool, settings, run_id, [rec("A"), rec("B", sfzh="110105194912310021"), rec("C")],
+                         position={"cursor": "p2"})
+    assert (counts.fetched, counts.staged, counts.unchanged, counts.quarantined) == (3, 2, 0, 1)
+    row = await pool.fetchrow("SELECT * FROM dept_records WHERE external_key = 'A'")
+    assert row["record_type"] == "assistance" and row["id_masked"] == "110105********002X"
+    assert orjson.loads(row["data"])["benefit"] == "dibao"
+    # The payload is kept, encrypted: the full number only inside the blob.
+    assert orjson.loads(keyring(settings).decrypt(row["raw_enc"], RAW_AAD))["sfzh"] == VALID
+    assert VALID.encode() not in bytes(row["raw_enc"])
+    q = await pool.fetchrow("SELECT * FROM sync_quarantine")
+    assert (q["reason"], q["field"], q["external_key"], q["status"]) == ("id_number.check_digit", "id_number", "B",
+                                                                         "open")
+    assert orjson.loads(keyring(settings).decrypt(q["raw_enc"], QUARANTINE_AAD))["jzid"] == "B"
+    cursor = await pool.fetchrow("SELECT * FROM sync_cursors")
+    assert orjson.loads(cursor["position"]) == {"cursor": "p2"} and cursor["run_id"] == run_id
+    run = await pool.fetchrow("SELECT * FROM sync_runs WHERE id = $1", run_id)
+    assert (run["pages"], run["fetched"], run["staged"], run["unchanged"], run["quarantined"]) == (1, 3, 2, 0, 1)
+
+
+async def test_the_same_page_again_changes_nothing_and_a_change_is_written(pool, settings):
+    run_id = await new_run(pool)
+    await stage(pool, settings, run_id, [rec("A"), rec("B", sfzh="bad")])
+    before = await pool.fetchrow("SELECT id, changed_run_id, changed_at FROM dept_records")
+    again = await stage(pool, settings, run_id, [rec("A"), rec("B", sfzh="bad")])
+    assert (again.staged, again.unchanged, again.quarantined) == (0, 1, 1)
+    assert await pool.fetchval("SELECT count(*) FROM sync_quarantine") == 1  # the same bad record: one row
+    assert (await pool.fetchrow("SELECT id, changed_run_id, changed_at FROM dept_records")) == before
+    changed = await stage(pool, settings, run_id, [rec("A", yje="600.00")])
+    assert (changed.staged, changed.unchanged) == (1, 0)
+    assert orjson.loads(await pool.fetchval("SELECT data FROM dept_records"))["amount"] == "600.00"
+
+
+async def test_a_page_that_fails_to_commit_leaves_nothing(pool, settings):
+    run_id = await new_run(pool)
+    prepared = stager(settings).prepare([rec("A"), rec("B", sfzh="bad")])
+    with pytest.raises(RuntimeError):
+        async with pool.acquire() as conn, conn.transaction():
+            await write_page(conn, prepared, source="civil-affairs", county="529901", run_id=run_id,
+                             position={"cursor": "p2"}, complete=False)
+            raise RuntimeError("the worker dies here")
+    for table in ("dept_records", "sync_quarantine", "sync_cursors"):
+        assert await pool.fetchval(f"SELECT count(*) FROM {table}") == 0
+    assert await pool.fetchval("SELECT pages FROM sync_runs WHERE id = $1", run_id) == 0
+
+
+async def test_enqueue_joins_the_active_run(pool):
+    first = await new_run(pool)
+    async with pool.acquire() as conn:
+        again, created = await queue.enqueue(conn, "civil-affairs", "529901", "manual")
+        other, other_created = await queue.enqueue(conn, "education", "529901", "manual")
+    assert (again, created) == (first, False) and other_created and other != first
+
+
+async def test_concurrent_enqueues_make_one_run(pool):
+    async def ask():
+        async with pool.acquire() as conn:
+            return await queue.enqueue(conn, "civil-affairs", "529901", "manual")
+    results = await asyncio.gather(*(ask() for _ in range(5)))
+    assert len({r for r, _ in results}) == 1 and sum(created for _, created in results) == 1
+
+
+async def test_one_claim_per_run_and_a_dead_workers_run_is_taken_again(pool, dsn):
+    run_id = await new_run(pool)
+    names = ["civil-affairs"]
+    first = await queue.claim(dsn, names, "w1")
+    assert first is not None and first.run_id == run_id and first.attempts == 1
+    assert await queue.claim(dsn, names, "w2") is None  # held
+    await first.lock.close()  # the worker's connection dies (as with SIGKILL)
+    await asyncio.sleep(0.1)
+    second = await queue.claim(dsn, names, "w2")
+    assert second is not None and second.run_id == run_id and second.attempts == 2
+    row = await pool.fetchrow("SELECT status, worker FROM sync_runs WHERE id = $1", run_id)
+    assert tuple(row) == ("running", "w2")
+    await second.release()
+
+
+async def test_open_breaker_holds_the_sources_runs(pool, dsn, settings):
+    run_id = await new_run(pool)
+    await pool.execute("INSERT INTO sync_source_states (source, consecutive_failures, open_until) "
+                       "VALUES ('civil-affairs', 3, now() + interval '1 hour')")
+    assert await queue.claim(dsn, ["civil-affairs"], "w1") is None
+    await pool.execute("UPDATE sync_source_states SET open_until = now() - interval '1 second'")
+    claim = await queue.claim(dsn, ["civil-affairs"], "w1")
+    assert claim is not None and claim.run_id == run_id
+    await claim.release()
+
+
+async def test_failures_open_the_breaker_and_queue_a_retry_later(pool, settings):
+    sync = settings.sync.model_copy(update={"breaker_threshold": 2, "run_retry_seconds": 600})
+    first = await new_run(pool)
+    async with pool.acquire() as conn:
+        retry = await queue.record_failure(conn, first, "civil-affairs", "unreachable", "down", sync, retry=True)
+    row = await pool.fetchrow("SELECT status, error_code, error FROM sync_runs WHERE id = $1", first)
+    assert tuple(row) == ("failed", "unreachable", "down")
+    queued = await pool.fetchrow("SELECT status, trigger, not_before > now() + interval '9 minutes' AS later "
+                                 "FROM sync_runs WHERE id = $1", retry)
+    assert tuple(queued) == ("queued", "retry", True)
+    state = await pool.fetchrow("SELECT consecutive_failures, open_until FROM sync_source_states")
+    assert state["consecutive_failures"] == 1 and state["open_until"] is None
+    async with pool.acquire() as conn:
+        await queue.record_failure(conn, retry, "civil-affairs", "unreachable", "down", sync, retry=False)
+        assert await conn.fetchval("SELECT open_until > now() FROM sync_source_states")
+        await queue.record_success(conn, "civil-affairs")
+        state = await conn.fetchrow("SELECT consecutive_failures, open_until FROM sync_source_states")
+    assert tuple(state) == (0, None)
+
+
+async def test_an_interrupted_import_is_failed_not_resumed(pool, dsn):
+    claim = await queue.open_import(dsn, "civil-affairs", "529901", "list.xlsx", "cli")
+    assert claim is not None
+    assert await queue.open_import(dsn, "civil-affairs", "529901", "other.xlsx", "cli") is None  # busy
+    assert await queue.claim(dsn, ["civil-affairs"], "w1") is None  # alive: not a worker's
+    await claim.lock.close()  # the import's process dies
+    await asyncio.sleep(0.1)
+    assert await queue.claim(dsn, ["civil-affairs"], "w1") is None
+    row = await pool.fetchrow("SELECT status, error_code FROM sync_runs WHERE id = $1", claim.run_id)
+    assert tuple(row) == ("failed", "interrupted")
+
+
+async def test_schedule_queues_once_per_interval(pool):
+    due = [("civil-affairs", "529901", 24.0), ("education", "529901", 24.0)]
+    async with pool.acquire() as a, pool.acquire() as b:
+        first, second = await asyncio.gather(queue.schedule_due(a, due), queue.schedule_due(b, due))
+    assert len(first) + len(second) == 2
+    await pool.execute("UPDATE sync_runs SET status = 'succeeded'")
+    async with pool.acquire() as conn:
+        assert await queue.schedule_due(conn, due) == []  # ran within the interval
+        await conn.execute("UPDATE sync_runs SET created_at = now() - interval '25 hours'")
+        assert len(await queue.schedule_due(conn, due)) == 2
