@@ -256,6 +256,8 @@ def cmd_sync(args) -> int:
                     print(f"guardline: {exc}", file=sys.stderr)
                     return 1
             progress(result)
+            if args.json:
+                print(json.dumps(result, ensure_ascii=False, default=str))
             if result.get("status") != "succeeded":
                 print(f"guardline: run {result.get('id')} failed: {result.get('error_code')}: {result.get('error')}",
                       file=sys.stderr)
@@ -478,12 +480,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sync_sub.add_parser("run", help="pull one source now (for one county), with a progress line")
     p.add_argument("--source", required=True)
     p.add_argument("--county", help="6-digit county code (needed when the source serves several)")
+    p.add_argument("--json", action="store_true", help="print the finished run as JSON on stdout")
     p.set_defaults(func=cmd_sync)
     p = sync_sub.add_parser("import", help="import a department spreadsheet (CSV or XLSX) through the same "
                                            "normaliser, quarantine and reconciliation")
     p.add_argument("--source", required=True)
     p.add_argument("--county", help="6-digit county code (needed when the source serves several)")
     p.add_argument("file")
+    p.add_argument("--json", action="store_true", help="print the finished run as JSON on stdout")
     p.set_defaults(func=cmd_sync)
     p = sync_sub.add_parser("status", help="configured sources and their last runs (JSON)")
     p.set_defaults(func=cmd_sync)

@@ -82,6 +82,7 @@ def upgrade() -> None:
     sa.Column('not_before', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('reconcile_started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('worker', sa.String(length=200), nullable=True),
     sa.Column('attempts', sa.SmallInteger(), nullable=False),

@@ -167,7 +167,8 @@ async def finish(ctx: Context, source: SourceConfig, claim: Claim, progress: Pro
 
     from services.core.sync.reconcile import reconcile
 
-    await ctx.pool.execute("UPDATE sync_runs SET phase = 'reconciling', heartbeat_at = now() WHERE id = $1",
+    await ctx.pool.execute("UPDATE sync_runs SET phase = 'reconciling', heartbeat_at = now(), "
+                           "reconcile_started_at = now() WHERE id = $1",
                            claim.run_id)
     if progress:
         progress(await run_counts(ctx.pool, claim.run_id))
