@@ -1,0 +1,303 @@
+"""The whole flow over real sockets: the three department simulators serve a small demo
+county, the worker runs as its own process, and we check what landed — and that faults
+(a worker killed with SIGKILL, a source that is down, a flaky source) end in exactly the
+state of an undisturbed run.
+
+Two databases hold the same demo county (the loader is deterministic): A is disturbed,
+B is the reference. The simulators read A's registry (the same as B's)."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from services.core.db import asyncpg_dsn
+from services.core.sync.config import BUILTIN_SOURCES
+from services.simulators import launch
+from tests.cli import needs_embedded_server
+from tests.conftest import scratch_database
+
+pytestmark = needs_embedded_server
+ROOT = Path(__file__).resolve().parents[2]
+PERSONS = 2000
+KINDS = ("civil-affairs", "medical-insurance", "education")
+SYNC_TABLES = "sync_runs, sync_cursors, sync_source_states, dept_records, sync_quarantine, sync_findings"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def load(url: str, settings) -> None:
+    from services.core.demo.loader import load_demo
+
+    await load_demo(url, settings, persons=PERSONS, seed=2026)
+
+
+@pytest.fixture(scope="module")
+async def databases(engine, settings) -> AsyncIterator[tuple[str, str]]:
+    async with scratch_database(engine, "guardline_e2e_a") as a, scratch_database(engine, "guardline_e2e_b") as b:
+        await asyncio.gather(load(a, settings), load(b, settings))
+        yield a, b
+
+
+@pytest.fixture(scope="module")
+def ports() -> dict[str, int]:
+    return {kind: free_port() for kind in KINDS}
+
+
+@pytest.fixture(scope="module")
+def sources_file(ports, tmp_path_factory) -> Path:
+    text = BUILTIN_SOURCES.read_text(encoding="utf-8")
+    for kind, default in zip(KINDS, (8101, 8102, 8103)):
+        text = text.replace(f"127.0.0.1:{default}", f"127.0.0.1:{ports[kind]}")
+    path = tmp_path_factory.mktemp("sync") / "sources.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def simulators(databases, ports, settings):
+    env = _env(settings)
+    procs = {kind: launch.spawn(kind, ports[kind], "--database-url", databases[0], "--control", env=env)
+             for kind in KINDS}
+    try:
+        yield procs
+    finally:
+        for proc in procs.values():
+            launch.stop(proc)
+
+
+def _env(settings, **extra) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GUARDLINE_")}
+    env.update({"GUARDLINE_DATA_DIR": str(settings.data_dir), "GUARDLINE_ENV": "test", **extra})
+    return env
+
+
+def worker_env(settings, url: str, sources_file: Path, **extra) -> dict[str, str]:
+    return _env(settings, GUARDLINE_DATABASE_URL=url, GUARDLINE_SYNC__SOURCES_FILE=str(sources_file),
+                GUARDLINE_SYNC__BACKOFF_BASE_SECONDS="0.01", GUARDLINE_SYNC__BACKOFF_MAX_SECONDS="0.05",
+                GUARDLINE_SYNC__RETRY_AFTER_MAX_SECONDS="0.2", GUARDLINE_SYNC__PAGE_ATTEMPTS="12",
+                GUARDLINE_SYNC__POLL_SECONDS="0.2", **extra)
+
+
+def guardline(env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "services.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+async def reset(url: str) -> None:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await conn.execute(f"TRUNCATE {SYNC_TABLES} RESTART IDENTITY CASCADE")
+        # Clues the rules raised (and nothing else's) go too, so a rerun starts afresh.
+        await conn.execute("DELETE FROM clue_reports WHERE source LIKE 'sync:%'")
+        await conn.execute("DELETE FROM risk_clues c WHERE NOT EXISTS (SELECT 1 FROM clue_reports r "
+                           "WHERE r.clue_id = c.id) AND c.case_id IS NULL")
+    finally:
+        await conn.close()
+
+
+async def snapshot(url: str) -> dict:
+    """What a run leaves, without ids and times (which differ between databases)."""
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        records = await conn.fetch("SELECT source, external_key, raw_hash, data::text, county FROM dept_records "
+                                   "ORDER BY source, external_key")
+        quarantine = await conn.fetch("SELECT source, raw_hash, reason, field, status FROM sync_quarantine "
+                                      "ORDER BY source, raw_hash")
+        findings = await conn.fetch("SELECT fingerprint, rule_id, severity, status, region_code, values::text, "
+                                    "records::text, clue_id IS NOT NULL AS clue FROM sync_findings ORDER BY fingerprint")
+        cursors = await conn.fetch("SELECT source, county, position::text, complete FROM sync_cursors ORDER BY 1, 2")
+        runs = await conn.fetch("SELECT source, status, fetched, staged, unchanged, quarantined, matched, unmatched, "
+                                "findings_open FROM sync_runs WHERE status = 'succeeded' ORDER BY source, id")
+        return {"records": [tuple(r) for r in records], "quarantine": [tuple(r) for r in quarantine],
+                "findings": [tuple(r) for r in findings], "cursors": [tuple(r) for r in cursors],
+                "runs": [tuple(r) for r in runs]}
+    finally:
+        await conn.close()
+
+
+async def run_all(env: dict) -> None:
+    for kind in KINDS:
+        out = await asyncio.to_thread(guardline, env, "sync", "run", "--source", kind)
+        assert out.returncode == 0, out.stderr[-3000:]
+
+
+async def control(port: int, **faults) -> None:
+    import httpx
+
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"http://127.0.0.1:{port}/_control/faults", json=faults)
+        assert response.status_code == 200, response.text
+
+
+async def test_the_three_departments_give_findings_and_a_rerun_changes_nothing(
+        databases, simulators, sources_file, settings):
+    a, _ = databases
+    await reset(a)
+    env = worker_env(settings, a, sources_file)
+    await run_all(env)
+    first = await snapshot(a)
+    rules_by_source = {}
+    for fingerprint, rule, *_ in first["findings"]:
+        rules_by_source.setdefault(rule, 0)
+        rules_by_source[rule] += 1
+    conn = await asyncpg.connect(asyncpg_dsn(a))
+    try:
+        per_source = dict(await conn.fetch("SELECT source, count(*) FROM sync_findings GROUP BY source"))
+        clues = await conn.fetchval("SELECT count(*) FROM clue_reports WHERE source LIKE 'sync:%'")
+        channel = await conn.fetchval("SELECT DISTINCT channel FROM clue_reports WHERE source LIKE 'sync:%'")
+    finally:
+        await conn.close()
+    assert set(per_source) == set(KINDS), per_source  # findings from all three departments
+    for rule in ("name_mismatch", "dead_elsewhere", "not_insured", "large_medical_cost", "out_of_school"):
+        assert rules_by_source.get(rule), (rule, rules_by_source)
+    assert first["quarantine"], "the simulators' malformed records are quarantined"
+    assert clues > 0 and channel == "department_screening"
+    assert all(r[1] == "succeeded" and r[2] > 0 for r in first["runs"])
+
+    await run_all(env)
+    second = await snapshot(a)
+    assert second["records"] == first["records"] and second["quarantine"] == first["quarantine"]
+    assert second["findings"] == first["findings"]
+    reruns = [r for r in second["runs"] if r not in first["runs"]]
+    cursor_sources = {"civil-affairs", "education"}  # these re-read everything; nothing is new
+    for source, status, fetched, staged, unchanged, *_ in reruns:
+        if source in cursor_sources:
+            assert fetched > 0 and staged == 0
+    conn = await asyncpg.connect(asyncpg_dsn(a))
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM clue_reports WHERE source LIKE 'sync:%'") == clues
+    finally:
+        await conn.close()
+
+
+async def _wait_for_pages(url: str, source: str, pages: int, timeout: float = 120) -> int:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            row = await conn.fetchrow("SELECT id, pages, status FROM sync_runs WHERE source = $1 ORDER BY id DESC "
+                                      "LIMIT 1", source)
+            if row and row["pages"] >= pages:
+                return row["id"]
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no run of {source} reached {pages} pages")
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize("source", ["civil-affairs", "medical-insurance"])
+async def test_a_worker_killed_mid_run_ends_as_an_undisturbed_run(databases, simulators, sources_file, settings,
+                                                                  ports, source):
+    a, b = databases
+    await asyncio.gather(reset(a), reset(b))
+    small = {"GUARDLINE_SYNC__PAGE_SIZE": "40"}
+    reference = await asyncio.to_thread(guardline, worker_env(settings, b, sources_file, **small),
+                                        "sync", "run", "--source", source)
+    assert reference.returncode == 0, reference.stderr[-3000:]
+
+    await control(ports[source], slow_rate=1.0, slow_ms=40)
+    env = worker_env(settings, a, sources_file, **small)
+    conn = await asyncpg.connect(asyncpg_dsn(a))
+    try:
+        from services.sync.queue import enqueue
+        run_id, _ = await enqueue(conn, source, "529901", "manual")
+    finally:
+        await conn.close()
+    worker = subprocess.Popen([sys.executable, "-m", "services.cli", "sync", "worker"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert await _wait_for_pages(a, source, 3) == run_id
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    await control(ports[source], slow_rate=0.0)
+    conn = await asyncpg.connect(asyncpg_dsn(a))
+    try:
+        row = await conn.fetchrow("SELECT status, pages FROM sync_runs WHERE id = $1", run_id)
+        assert row["status"] == "running" and row["pages"] >= 3  # interrupted mid-run
+    finally:
+        await conn.close()
+    again = await asyncio.to_thread(guardline, env, "sync", "worker", "--once")
+    assert again.returncode == 0, again.stderr[-3000:]
+    disturbed, undisturbed = await asyncio.gather(snapshot(a), snapshot(b))
+    assert disturbed == undisturbed
+
+
+async def test_a_source_that_is_down_fails_the_run_with_the_reason_and_is_retried_later(
+        databases, simulators, sources_file, settings, ports):
+    a, _ = databases
+    await reset(a)
+    port = ports["education"]
+    launch.stop(simulators["education"])  # the department's server is off
+    try:
+        env = worker_env(settings, a, sources_file, GUARDLINE_SYNC__PAGE_ATTEMPTS="2")
+        out = await asyncio.to_thread(guardline, env, "sync", "run", "--source", "education", "--json")
+        assert out.returncode == 1
+        assert "unreachable" in out.stderr
+        conn = await asyncpg.connect(asyncpg_dsn(a))
+        try:
+            failed = await conn.fetchrow("SELECT status, error_code, error FROM sync_runs ORDER BY id LIMIT 1")
+            assert failed["status"] == "failed" and failed["error_code"] == "unreachable"
+            assert f"127.0.0.1:{port}" in failed["error"]
+            retry = await conn.fetchrow("SELECT id, status, trigger, not_before > now() AS later FROM sync_runs "
+                                        "ORDER BY id DESC LIMIT 1")
+            assert (retry["status"], retry["trigger"], retry["later"]) == ("queued", "retry", True)
+            # Not yet due: a worker leaves it.
+            idle = await asyncio.to_thread(guardline, env, "sync", "worker", "--once")
+            assert idle.returncode == 0
+            assert await conn.fetchval("SELECT status FROM sync_runs WHERE id = $1", retry["id"]) == "queued"
+            # The department is back and the time has come.
+            simulators["education"] = launch.spawn("education", port, "--database-url", a, "--control",
+                                                   env=_env(settings))
+            await conn.execute("UPDATE sync_runs SET not_before = now() WHERE id = $1", retry["id"])
+            done = await asyncio.to_thread(guardline, env, "sync", "worker", "--once")
+            assert done.returncode == 0, done.stderr[-3000:]
+            assert await conn.fetchval("SELECT status FROM sync_runs WHERE id = $1", retry["id"]) == "succeeded"
+            state = await conn.fetchrow("SELECT consecutive_failures, open_until FROM sync_source_states "
+                                        "WHERE source = 'education'")
+            assert tuple(state) == (0, None)
+        finally:
+            await conn.close()
+    finally:
+        if simulators["education"].poll() is not None:
+            simulators["education"] = launch.spawn("education", port, "--database-url", a, "--control",
+                                                   env=_env(settings))
+
+
+async def test_a_flaky_source_ends_as_a_steady_one(databases, simulators, sources_file, settings, ports):
+    a, b = databases
+    await asyncio.gather(reset(a), reset(b))
+    small = {"GUARDLINE_SYNC__PAGE_SIZE": "100"}
+    steady = await asyncio.to_thread(guardline, worker_env(settings, b, sources_file, **small),
+                                     "sync", "run", "--source", "medical-insurance")
+    assert steady.returncode == 0, steady.stderr[-3000:]
+    port = ports["medical-insurance"]
+    await control(port, fail_rate=0.2, truncate_rate=0.1, malformed_rate=0.1, repeat_cursor_rate=0.1,
+                  rate_limit=50)
+    try:
+        flaky = await asyncio.to_thread(guardline, worker_env(settings, a, sources_file, **small),
+                                        "sync", "run", "--source", "medical-insurance", "--json")
+    finally:
+        await control(port, fail_rate=0.0, truncate_rate=0.0, malformed_rate=0.0, repeat_cursor_rate=0.0,
+                      rate_limit=0)
+    assert flaky.returncode == 0, flaky.stderr[-3000:]
+    import json
+    run = json.loads(flaky.stdout.strip().splitlines()[-1])
+    assert run["retries"] > 0
+    assert await snapshot(a) == await snapshot(b)
