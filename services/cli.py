@@ -101,14 +101,54 @@ def cmd_serve(args) -> int:
             asyncio.run(_load_demo(url, settings, args.persons))
         else:
             print("demo county already loaded (use `guardline demo-data` to reload it)")
+    children = _start_departments(settings) if args.demo and args.departments else []
     base = f"http://{args.host}:{args.port}"
     print(f"\nGuardline API on {base}\n  interactive docs: {base}/docs")
     if args.demo:
         print(f"  demo login: user county_staff.county (or any <role>.<county|township|village>), "
-              f"password {DEMO_PASSWORD}\n")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, loop="uvloop", http="httptools",
-                log_level=args.log_level, access_log=args.access_log)
+              f"password {DEMO_PASSWORD}")
+        if children:
+            print("  department simulators on ports 8101-8103 and a sync worker are running; findings appear "
+                  "at /api/v1/findings as their first runs finish (GET /api/v1/sync/runs)\n")
+    try:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, loop="uvloop", http="httptools",
+                    log_level=args.log_level, access_log=args.access_log)
+    finally:
+        _stop_children(children)
     return 0
+
+
+def _start_departments(settings) -> list:
+    """The demo's three department simulators and a sync worker, as child processes: the
+    worker queues each source's first run at once (they are scheduled and never ran)."""
+    import subprocess
+
+    from services.core.sync.config import load_sources
+    from services.simulators import launch
+
+    import os
+
+    # The children join this process's embedded server wherever they start.
+    env = {**os.environ, "GUARDLINE_DATA_DIR": str(Path(settings.data_dir).resolve())}
+    children = []
+    for source in load_sources(settings):
+        port = int(source.base_url.rsplit(":", 1)[1]) if source.base_url else None
+        if port is None:
+            continue
+        try:
+            children.append(launch.spawn(source.kind.value, port, env=env))
+        except launch.SimulatorDidNotStart as exc:
+            print(f"guardline: the {source.name} simulator did not start ({exc}); its runs will fail and be "
+                  f"retried", file=sys.stderr)
+    children.append(subprocess.Popen([sys.executable, "-m", "services.cli", "sync", "worker"], env=env))
+    return children
+
+
+def _stop_children(children: list) -> None:
+    from services.simulators import launch
+
+    for proc in children:
+        launch.stop(proc)
 
 
 def openapi_document() -> str:
@@ -440,7 +480,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="migrate the database, then run the API")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--demo", action="store_true", help="load the demo county first if the database is empty")
+    p.add_argument("--demo", action="store_true", help="load the demo county first if the database is empty, and "
+                                                       "start the department simulators and a sync worker")
+    p.add_argument("--no-departments", dest="departments", action="store_false",
+                   help="with --demo: start neither the department simulators nor the sync worker")
     p.add_argument("--persons", type=int, default=DEFAULT_DEMO_PERSONS, help="persons in the demo county")
     p.add_argument("--log-level", default="info")
     p.add_argument("--no-access-log", dest="access_log", action="store_false")
