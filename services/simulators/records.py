@@ -1,6 +1,6 @@
 """Department records derived from registry persons: pure functions of (seed, kind, person).
 
-Every random choice about a person comes from ``random.Random`` seeded with a string of
+Every random choice about a person comes from ``Draws`` keyed with a string of
 the data seed, the department and the person id (households: the household id), so the
 same person always yields the same records, whatever page or request asks for them.
 Each stream draws a fixed number of values before any branch, so changing one share
@@ -11,7 +11,8 @@ Money is counted in fen (integers) and written as a 2-place decimal string; date
 """
 from __future__ import annotations
 
-import random
+import hashlib
+import struct
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
@@ -43,10 +44,49 @@ _HOSPITALS = ("{county}人民医院", "{county}中医医院", "青山市第一�
               "{county}妇幼保健院")
 
 
-def rng(*parts) -> random.Random:
-    """A generator seeded with the parts (string seeding hashes with SHA-512: stable across
-    processes and Python versions, unlike ``hash``)."""
-    return random.Random("|".join(map(str, parts)))
+class Draws:
+    """Uniform draws in [0, 1) from BLAKE2b of the parts and a block counter: the same
+    parts give the same draws in every process and Python version (unlike ``hash``), and
+    a person costs one hash per eight draws (seeding ``Draws`` cost several
+    times more, and the simulator derives records for every person of every page)."""
+
+    __slots__ = ("_key", "_block", "_values", "_next")
+
+    def __init__(self, key: bytes):
+        self._key = key
+        self._block = 0
+        self._values: tuple = ()
+        self._next = 8
+
+    def _refill(self) -> None:
+        digest = hashlib.blake2b(self._key + b"#%d" % self._block, digest_size=64).digest()
+        self._values = struct.unpack("<8Q", digest)
+        self._block += 1
+        self._next = 0
+
+    def random(self) -> float:
+        if self._next == 8:
+            self._refill()
+        value = self._values[self._next]
+        self._next += 1
+        return (value >> 11) * _TWO_TO_MINUS_53
+
+    def take(self, n: int) -> list[float]:
+        if self._next == 8 and n <= 8:  # the usual first call: one block, no per-draw calls
+            self._refill()
+            self._next = n
+            return [(v >> 11) * _TWO_TO_MINUS_53 for v in self._values[:n]]
+        return [self.random() for _ in range(n)]
+
+    def choice(self, items):
+        return items[int(self.random() * len(items))]
+
+
+_TWO_TO_MINUS_53 = 1.0 / (1 << 53)
+
+
+def rng(*parts) -> Draws:
+    return Draws("|".join(map(str, parts)).encode())
 
 
 def fen(n: int) -> str:
@@ -71,7 +111,7 @@ def iso(d: date | None) -> str | None:
 class Stranger:
     """Someone the department knows and the registry does not (an "unknown person")."""
 
-    def __init__(self, host: Person, r: random.Random, today: date, *, student: bool):
+    def __init__(self, host: Person, r: Draws, today: date, *, student: bool):
         self.id = host.id
         if student:
             born = today - timedelta(days=int(365.25 * (7 + 10 * r.random())))
@@ -131,9 +171,9 @@ class Deriver:
 
     def _civil(self, p: Person) -> list[dict]:
         h = rng(self.seed, self.kind, "h", p.household_id if p.household_id is not None else f"p{p.id}")
-        hu = [h.random() for _ in range(8)]
+        hu = h.take(8)
         r = rng(self.seed, self.kind, p.id)
-        pu = [r.random() for _ in range(8)]
+        pu = r.take(8)
         flags, today = p.flags, self.today
         out: list[tuple[str, dict]] = []
 
@@ -190,7 +230,7 @@ class Deriver:
             records.append(rec)
         return records
 
-    def _civil_stranger(self, s: Stranger, r: random.Random) -> dict:
+    def _civil_stranger(self, s: Stranger, r: Draws) -> dict:
         day = self._days_ago(r.random(), 10, 365)
         temporary = r.random() < 0.5
         return {"jzid": f"MZ{s.id:010d}99", "sfzh": s.id_number, "xm": s.name,
@@ -203,7 +243,7 @@ class Deriver:
 
     def _medical(self, p: Person) -> list[dict]:
         r = rng(self.seed, self.kind, p.id)
-        u = [r.random() for _ in range(8)]
+        u = r.take(8)
         stamp = self.updated_at(p.id).isoformat(timespec="seconds")
         death = None
         if not p.alive:
@@ -245,7 +285,7 @@ class Deriver:
             })
         return records
 
-    def _medical_stranger(self, s: Stranger, r: random.Random) -> dict:
+    def _medical_stranger(self, s: Stranger, r: Draws) -> dict:
         # The key sorts right after the host's enrolment (same updated_at, "CB…U" > "CB…").
         return {"key": f"CB{self.year}{s.id:010d}U", "type": "enrolment", "id_no": s.id_number,
                 "name": s.name, "year": self.year, "insured": True, "scheme": SCHEME, "status": "正常",
@@ -264,7 +304,7 @@ class Deriver:
             return "小学" if age <= 11 else "初中" if age <= 14 else "高中" if age <= 18 else "高校"
         return stage
 
-    def _school(self, stage: str, r: random.Random) -> str:
+    def _school(self, stage: str, r: Draws) -> str:
         return {"小学": f"{self.county_name}实验小学", "初中": f"{self.county_name}第二中学",
                 "高中": f"{self.county_name}第一中学", "中职": f"{self.county_name}中等职业学校",
                 "高校": "贵州大学"}[stage]
@@ -274,7 +314,7 @@ class Deriver:
         if not (6 <= age <= 22) or not p.alive or p.schooling in (None, "not_in_school", "preschool"):
             return []
         r = rng(self.seed, self.kind, p.id)
-        u = [r.random() for _ in range(6)]
+        u = r.take(6)
         stage = self._stage(p, age)
         if p.schooling == "dropped_out":
             status = "辍学"
@@ -301,7 +341,7 @@ class Deriver:
                  "xxmc": p.school or self._school(stage, r), "xd": stage, "xjzt": status,
                  "zzlx": aid, "zzje": fen(amount) if amount is not None else None}]
 
-    def _education_stranger(self, s: Stranger, r: random.Random) -> dict:
+    def _education_stranger(self, s: Stranger, r: Draws) -> dict:
         age = self.today.year - s.birth_date.year
         stage = "小学" if age <= 12 else "初中" if age <= 15 else "高中"
         return {"xjh": f"XW{s.id:012d}", "sfzjh": s.id_number, "xsxm": s.name, "xq": self.term,
@@ -314,7 +354,7 @@ class Deriver:
         person's defects; append an unknown person if one rides along."""
         rates = self.rates
         r = rng(self.seed, self.kind, p.id, "problems")
-        u = [r.random() for _ in range(8)]
+        u = r.take(8)
         number = p.id_number
         if u[0] < rates.bad_check_rate:
             wrong = [c for c in "0123456789X" if c != number[17]]
