@@ -22,8 +22,6 @@ from tests.simulators.conftest import (
     person_id,
 )
 
-pytestmark = pytest.mark.asyncio
-
 AMOUNT = re.compile(r"^\d+\.\d{2}$")
 STUDYING = {"primary", "junior_secondary", "senior_secondary", "vocational", "university"}
 

@@ -14,8 +14,6 @@ from services.simulators.config import KINDS, Faults
 from services.simulators.paging import START, Position
 from tests.simulators.conftest import COUNTY, unwrap
 
-pytestmark = pytest.mark.asyncio
-
 RECORDS_KEY = {"civil-affairs": "records", "medical-insurance": "items", "education": "students"}
 
 
