@@ -419,21 +419,3 @@ def other_name(name: str, u: float) -> str:
     i = len(name) - 1
     chars = [c for c in _OTHER_CHARS if c != name[i]]
     return name[:i] + chars[int(u * len(chars))]
-
-
-def problems_of(kind: str, rec: dict) -> set[str]:
-    """Which defects a record shows (for tests and the export's notes): ``bad_check``,
-    ``old_id``, ``messy_id``, ``malformed``. Unknown people and other names need the
-    registry to be told apart."""
-    found = set()
-    raw = rec.get(ID_FIELD[kind])
-    if raw is None:
-        return {"malformed"}
-    clean = "".join(raw.translate({ord(c): ord(c) - 0xFEE0 for c in "０１２３４５６７８９Ｘｘ"}).split()).upper()
-    if clean != raw:
-        found.add("messy_id")
-    if len(clean) == 15:
-        found.add("old_id")
-    elif len(clean) == 18 and clean[:17].isdigit() and check_character(clean[:17]) != clean[17]:
-        found.add("bad_check")
-    return found
