@@ -1,4 +1,4 @@
-"""``guardline``: serve, migrate, demo-data, openapi, regions-import, keys, audit, calendar, sync."""
+"""``guardline``: serve, migrate, demo-data, openapi, regions-import, keys, audit, calendar, sync, simulate."""
 from __future__ import annotations
 
 import argparse
@@ -312,6 +312,12 @@ def cmd_sync(args) -> int:
         return 130
 
 
+def cmd_simulate(args) -> int:
+    from services.simulators.main import run
+
+    return run(args, _settings())
+
+
 async def _with_engine(settings, work):
     from services.core.db import create_engine
 
@@ -534,6 +540,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sync)
     p = sync_sub.add_parser("status", help="configured sources and their last runs (JSON)")
     p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser("simulate", help="run a simulated department system (civil affairs, medical insurance, "
+                                         "education) on the registry's data, or export its records")
+    from services.simulators.main import add_arguments  # options only: nothing heavy is imported
+
+    add_arguments(p)
+    p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("grant-app", help="as the tables' owner: give the application role its privileges "
                                          "(data read/write, audit_log append-only, no DDL)")

@@ -1,0 +1,129 @@
+"""A department's records as the spreadsheet it would send instead of an API.
+
+Layout (what the import must cope with): row 1 a title such as
+"清溪县民政局社会救助对象名单（2026年11月）", row 2 blank, row 3 the Chinese headers below,
+then one row per record. Values are text (ID numbers must never become numbers), empty
+for none; booleans 是/否. The ID numbers keep the department's problems (full-width
+digits, spaces, 15-digit numbers …). CSV is UTF-8 with a BOM (as Excel writes it); XLSX
+has one sheet.
+
+Headers per department (record field → header):
+
+civil-affairs (民政)        medical-insurance (医保)        education (教育)
+  jzid  记录编号               key          记录编号             xjh    学籍号
+  sfzh  身份证号               type         记录类型 (参保/结算)  sfzjh  身份证件号
+  xm    姓名                   id_no        身份证号             xsxm   学生姓名
+  jzlx  救助类型               name         姓名                 xq     学期
+  dbfl  低保类别               year         年度                 xxmc   学校名称
+  ksrq  开始日期               insured      是否参保             xd     学段
+  jsrq  结束日期               scheme       险种                 xjzt   学籍状态
+  yje   月救助金额             status       参保状态             zzlx   资助类型
+  zt    状态                   death_date   死亡日期             zzje   资助金额
+  tbyy  停保原因               settled_on   结算日期
+  swrq  死亡日期               hospital     医疗机构
+  gxsj  更新时间               total_cost   医疗总费用
+                               out_of_pocket 个人自付费用
+                               updated_at   更新时间
+"""
+from __future__ import annotations
+
+import csv
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+
+from services.simulators import paging
+from services.simulators.records import Deriver
+from services.simulators.registry import Registry
+
+HEADERS: dict[str, list[tuple[str, str]]] = {
+    "civil-affairs": [
+        ("jzid", "记录编号"), ("sfzh", "身份证号"), ("xm", "姓名"), ("jzlx", "救助类型"), ("dbfl", "低保类别"),
+        ("ksrq", "开始日期"), ("jsrq", "结束日期"), ("yje", "月救助金额"), ("zt", "状态"), ("tbyy", "停保原因"),
+        ("swrq", "死亡日期"), ("gxsj", "更新时间"),
+    ],
+    "medical-insurance": [
+        ("key", "记录编号"), ("type", "记录类型"), ("id_no", "身份证号"), ("name", "姓名"), ("year", "年度"),
+        ("insured", "是否参保"), ("scheme", "险种"), ("status", "参保状态"), ("death_date", "死亡日期"),
+        ("settled_on", "结算日期"), ("hospital", "医疗机构"), ("total_cost", "医疗总费用"),
+        ("out_of_pocket", "个人自付费用"), ("updated_at", "更新时间"),
+    ],
+    "education": [
+        ("xjh", "学籍号"), ("sfzjh", "身份证件号"), ("xsxm", "学生姓名"), ("xq", "学期"), ("xxmc", "学校名称"),
+        ("xd", "学段"), ("xjzt", "学籍状态"), ("zzlx", "资助类型"), ("zzje", "资助金额"),
+    ],
+}
+_TYPES = {"enrolment": "参保", "claim": "结算"}
+SHEET_NAMES = {"civil-affairs": "社会救助对象", "medical-insurance": "参保及结算", "education": "学生名单"}
+_BATCH = 5000
+
+
+def title(kind: str, county_name: str, deriver: Deriver) -> str:
+    month = f"{deriver.today.year}年{deriver.today.month}月"
+    return {
+        "civil-affairs": f"{county_name}民政局社会救助对象名单（{month}）",
+        "medical-insurance": f"{county_name}医疗保障局城乡居民参保及结算明细（{month}）",
+        "education": f"{county_name}教育局学生学籍及资助名单（{deriver.term}）",
+    }[kind]
+
+
+def cell(field: str, value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if field == "type":
+        return _TYPES.get(value, value)
+    return str(value)
+
+
+async def all_records(registry: Registry, deriver: Deriver, county: str) -> AsyncIterator[dict]:
+    """Every record of the county, page by page (bounded memory)."""
+    if deriver.kind == "medical-insurance":
+        since = paging.Since()
+        while True:
+            items, more = await paging.since_page(registry, deriver, county, since, _BATCH)
+            for item in items:
+                yield item
+            if not more or not items:
+                return
+            since = paging.Since(datetime.fromisoformat(items[-1]["updated_at"]), items[-1]["key"])
+    at = paging.START
+    while at is not None:
+        records, at = await paging.cursor_page(registry, deriver, county, at, _BATCH)
+        for rec in records:
+            yield rec
+
+
+async def export(registry: Registry, deriver: Deriver, county: str, target: Path) -> int:
+    """Write the county's records to ``target`` (.csv or .xlsx); returns the record count."""
+    kind = deriver.kind
+    columns = HEADERS[kind]
+    heading = title(kind, await registry.county_name(county), deriver)
+    suffix = target.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise ValueError(f"the export file must end in .csv or .xlsx, not {target.name!r}")
+    count = 0
+    if suffix == ".csv":
+        with target.open("w", encoding="utf-8-sig", newline="") as handle:
+            out = csv.writer(handle)
+            out.writerow([heading])
+            out.writerow([])
+            out.writerow([header for _, header in columns])
+            async for rec in all_records(registry, deriver, county):
+                out.writerow([cell(field, rec.get(field)) for field, _ in columns])
+                count += 1
+        return count
+
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)  # rows go to disk as they come
+    sheet = book.create_sheet(SHEET_NAMES[kind])
+    sheet.append([heading])
+    sheet.append([])
+    sheet.append([header for _, header in columns])
+    async for rec in all_records(registry, deriver, county):
+        sheet.append([cell(field, rec.get(field)) for field, _ in columns])
+        count += 1
+    book.save(target)
+    return count

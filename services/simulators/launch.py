@@ -1,0 +1,79 @@
+"""Start a simulator as a child process and wait until it answers (``guardline serve
+--demo`` and the end-to-end tests use it)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+STARTUP_TIMEOUT = 30.0
+
+
+class SimulatorDidNotStart(RuntimeError):
+    pass
+
+
+def spawn(kind: str, port: int, *extra_args: str, env: dict[str, str] | None = None,
+          host: str = "127.0.0.1", timeout: float = STARTUP_TIMEOUT) -> subprocess.Popen:
+    """``guardline simulate KIND --port PORT *extra_args`` in a child process, returned once
+    ``GET /health`` answers 200. Its output goes to a temporary file (``proc.log_path``),
+    so a chatty server never blocks on a full pipe; the file is quoted if it fails."""
+    log = tempfile.NamedTemporaryFile(prefix=f"guardline-sim-{kind}-", suffix=".log", delete=False)
+    command = [sys.executable, "-m", "services.cli", "simulate", kind, "--port", str(port), "--host", host,
+               *extra_args]
+    environ = dict(os.environ if env is None else env)
+    environ.setdefault("PYTHONUNBUFFERED", "1")  # the log file shows what happened up to a crash
+    proc = subprocess.Popen(command, cwd=ROOT, env=environ,
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    log.close()
+    proc.log_path = log.name
+    deadline = time.monotonic() + timeout
+    url = f"http://{host}:{port}/health"
+    while True:
+        if proc.poll() is not None:
+            output = _tail(proc)
+            stop(proc)
+            raise SimulatorDidNotStart(f"the {kind} simulator exited with status {proc.returncode}:\n{output}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            output = _tail(proc)
+            stop(proc)
+            raise SimulatorDidNotStart(f"the {kind} simulator did not answer {url} within {timeout:.0f} s:\n"
+                                       f"{output}")
+        time.sleep(0.1)
+
+
+def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Ask the simulator to stop (SIGTERM: uvicorn shuts down cleanly), kill it if it does
+    not, and remove its log."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    path = getattr(proc, "log_path", None)
+    if path:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
+def _tail(proc: subprocess.Popen, lines: int = 30) -> str:
+    try:
+        text = Path(proc.log_path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no output)"
+    return "\n".join(text.splitlines()[-lines:]) or "(no output)"
