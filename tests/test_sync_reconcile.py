@@ -5,6 +5,7 @@ idempotent reruns, a condition gone (resolved) and back (open again)."""
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -354,3 +355,24 @@ async def test_county_without_records(session, settings, registry):
 async def test_unknown_county_region(session, settings):
     with pytest.raises(LookupError):
         await reconcile(session, settings, CIVIL, "119999", run_id=1)
+
+
+TERMS = ["2026秋", "2026秋季", "2026 autumn", " 2026秋 ", "2027春", "2027春季", "2027 Spring", "2026-2027-1",
+         "2026-2027-2", "2026", "秋季学期", "", "２０２６秋", "2026-27", "20261"]
+NAMES = [("张三", "张 三"), ("张三", "张\u3000三"), ("阿依古丽·买买提", "阿依古丽•买买提"), ("阿依古丽·买买提", "阿依古丽．买买提"),
+         ("Zhang San", "ＺＨＡＮＧ　ＳＡＮ"), ("王芳", "王芬"), ("王芳", " · "), ("李・四", "李‧四"), ("A", "a")]
+
+
+async def test_sql_agrees_with_the_predicates(session):
+    """The term ranks and name comparisons of the SQL are those of the plain functions."""
+    from services.core.sync import rules as r
+
+    for term in TERMS:
+        rank = (await session.execute(text(f"SELECT {r._TERM_RANK_SQL} FROM (SELECT CAST(:d AS jsonb) AS data) r"),
+                                      {"d": json.dumps({"term": term})})).scalar_one()
+        assert rank == r.term_rank(term), term
+    for registry, department in NAMES:
+        differ = (await session.execute(text(
+            f"SELECT {r._norm('CAST(:b AS text)')} <> '' AND {r._norm('CAST(:b AS text)')} <> {r._norm('CAST(:a AS text)')}"),
+            {"a": registry, "b": department})).scalar_one()
+        assert differ == r.names_differ(registry, department), (registry, department)
