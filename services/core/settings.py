@@ -144,6 +144,9 @@ class SyncRuleSettings(BaseModel):
     compulsory_age_to: int = Field(15, ge=0, le=25)
     # Student statuses that count as out of school (休学 may be added by a county).
     out_of_school_statuses: list[str] = ["dropped_out"]
+    # A student record in a compulsory stage (小学, 初中) for someone older than this on
+    # 1 September of the term's school year contradicts itself (a data-quality check).
+    compulsory_stage_max_age: int = Field(25, ge=0, le=120)
 
 
 class SyncSettings(BaseModel):

@@ -1,0 +1,261 @@
+"""Reconciliation of one source's staged records of one county with the registry, set-based
+inside the caller's transaction (the worker commits it with the run's counts):
+
+1. ``sync_rec``: the records joined by ID hash to persons, households and open cases,
+   materialised once (``CREATE TEMP TABLE … AS``: PostgreSQL hash-joins a million records
+   to a million persons in about a second; fetching them into Python would take minutes);
+2. ``sync_cand``: each rule of the source's kind as one ``INSERT … SELECT`` (``rules``);
+3. the merge into ``sync_findings``: ``INSERT … ON CONFLICT (fingerprint)`` (new ones
+   open, known ones seen again, resolved ones found again open again) and one ``UPDATE``
+   resolving what this run no longer finds;
+4. risk clues for new or reopened risk findings, through the monitoring workflow's
+   ``clues.report`` (the fingerprint is the clue's external reference, so a rerun adds
+   nothing).
+
+Fingerprints are ``<rule>:<source>:<county>:<subject>``: the same person found by two
+sources, or by one source in two counties, is two findings that each run resolves on its
+own, and a run never touches another run's findings.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.core.monitoring.enums import FINAL, Channel
+from services.core.settings import Settings
+from services.core.sync.config import SourceConfig
+from services.core.sync.rules import KIND_COLUMNS, REC_COLUMNS, RuleContext, rules_for
+from services.core.timeutil import today as china_today
+
+log = logging.getLogger(__name__)
+
+RESOLVED_NOTE = "condition no longer found"
+CLUE_BATCH = 200
+EXTERNAL_REF_MAX = 128  # clue_reports.external_ref
+CLUE_SOURCE_MAX = 64  # clue_reports.source
+EVIDENCE_MAX = 2000
+# Bind parameters in a statement, as SQLAlchemy's text() finds them.
+_BIND = re.compile(r"(?<![:\w\x5c]):(\w+)(?!:)")
+
+
+def fingerprint_prefix(rule_id: str, source: str, county: str) -> str:
+    return f"{rule_id}:{source}:{county}:"
+
+
+def clue_ref(fingerprint: str) -> str:
+    """The clue's external reference: the fingerprint, or (longer than the column) the rule
+    and a digest of it."""
+    if len(fingerprint) <= EXTERNAL_REF_MAX:
+        return fingerprint
+    return f"{fingerprint.split(':', 1)[0]}:{hashlib.sha256(fingerprint.encode()).hexdigest()[:40]}"
+
+
+def clue_source(source_name: str) -> str:
+    return f"sync:{source_name}"[:CLUE_SOURCE_MAX]
+
+
+def rule_params(settings: Settings, source: SourceConfig, county: str) -> dict[str, Any]:
+    rules = settings.sync.rules
+    day = china_today()
+    return {
+        "source": source.name, "county": county, "today": day, "year": day.year,
+        "fixed": rules.large_cost_fixed_yuan, "share": rules.large_cost_income_share,
+        "age_from": rules.compulsory_age_from, "age_to": rules.compulsory_age_to,
+        "oos": list(rules.out_of_school_statuses), "stage_max_age": rules.compulsory_stage_max_age,
+    }
+
+
+async def _run(session: AsyncSession, sql: str, params: dict[str, Any] | None = None):
+    """Execute with just the parameters the statement names."""
+    params = params or {}
+    used = {name: params[name] for name in _BIND.findall(sql) if name in params}
+    return await session.execute(text(sql), used)
+
+
+async def county_region(session: AsyncSession, county: str) -> str:
+    """The region of findings about no one in the registry: the county's row (its code
+    padded to 12 digits), else its city's or province's."""
+    candidates = [county + "000000", county[:4] + "00000000", county[:2] + "0000000000"]
+    found = set((await session.execute(text("SELECT code FROM regions WHERE code = ANY(:codes)"),
+                                       {"codes": candidates})).scalars())
+    for code in candidates:
+        if code in found:
+            return code
+    raise LookupError(f"county {county} is not in the regions table")
+
+
+_CREATE_REC = """
+CREATE TEMP TABLE sync_rec ON COMMIT DROP AS
+SELECT {columns}
+FROM dept_records r
+LEFT JOIN persons p ON p.id_hash = r.id_hash
+LEFT JOIN households h ON h.id = p.household_id
+LEFT JOIN (SELECT DISTINCT household_id FROM monitoring_cases WHERE status NOT IN ({final})) oc
+       ON oc.household_id = h.id
+WHERE r.source = :source AND r.county = :county"""
+
+_CREATE_CAND = """
+CREATE TEMP TABLE sync_cand (
+    fingerprint text PRIMARY KEY,
+    rule_id text NOT NULL,
+    severity text NOT NULL,
+    health boolean NOT NULL,
+    person_id bigint,
+    household_id bigint,
+    region_code text NOT NULL,
+    records jsonb NOT NULL,
+    detail jsonb NOT NULL
+) ON COMMIT DROP"""
+
+_ADD_CANDIDATES = """
+INSERT INTO sync_cand
+SELECT CAST(:prefix AS text) || q.subject, CAST(:rule_id AS text), CAST(:severity AS text), CAST(:health AS boolean),
+       q.person_id, q.household_id, coalesce(q.region_code, CAST(:county_region AS text)), q.records, q.detail
+FROM ({rule}) q"""
+
+# Candidates that are new or were resolved: after the merge they are the opened ones.
+_CREATE_FRESH = """
+CREATE TEMP TABLE sync_fresh ON COMMIT DROP AS
+SELECT c.fingerprint
+FROM sync_cand c
+LEFT JOIN sync_findings f ON f.fingerprint = c.fingerprint
+WHERE f.id IS NULL OR f.status = 'resolved'"""
+
+_MERGE = """
+INSERT INTO sync_findings AS f (
+    fingerprint, rule_id, severity, source, county, region_code, person_id, household_id, records, "values", health,
+    status, first_seen_at, last_seen_at, first_run_id, last_run_id, version, created_at, updated_at)
+SELECT fingerprint, rule_id, severity, CAST(:source AS text), CAST(:county AS text), region_code, person_id,
+       household_id, records, detail, health, 'open', CAST(:at AS timestamptz), CAST(:at AS timestamptz),
+       CAST(:run_id AS bigint), CAST(:run_id AS bigint), 1, CAST(:at AS timestamptz), CAST(:at AS timestamptz)
+FROM sync_cand
+ON CONFLICT (fingerprint) DO UPDATE SET
+    severity = EXCLUDED.severity, region_code = EXCLUDED.region_code, person_id = EXCLUDED.person_id,
+    household_id = EXCLUDED.household_id, records = EXCLUDED.records, "values" = EXCLUDED."values",
+    health = EXCLUDED.health, last_seen_at = EXCLUDED.last_seen_at, last_run_id = EXCLUDED.last_run_id,
+    status = CASE WHEN f.status = 'resolved' THEN 'open' ELSE f.status END,
+    resolved_at = CASE WHEN f.status = 'resolved' THEN NULL ELSE f.resolved_at END,
+    resolved_by = CASE WHEN f.status = 'resolved' THEN NULL ELSE f.resolved_by END,
+    note = CASE WHEN f.status = 'resolved' AND f.note = CAST(:resolved_note AS text) THEN NULL ELSE f.note END,
+    version = f.version + 1, updated_at = EXCLUDED.updated_at"""
+
+_RESOLVE = """
+UPDATE sync_findings f
+SET status = 'resolved', resolved_at = CAST(:at AS timestamptz), resolved_by = NULL,
+    note = CAST(:resolved_note AS text), version = f.version + 1, updated_at = CAST(:at AS timestamptz)
+WHERE f.source = CAST(:source AS text) AND f.county = CAST(:county AS text) AND f.rule_id = ANY(CAST(:rule_ids AS text[]))
+  AND f.status <> 'resolved'
+  AND NOT EXISTS (SELECT 1 FROM sync_cand c WHERE c.fingerprint = f.fingerprint)"""
+
+_CREATE_TODO = """
+CREATE TEMP TABLE sync_todo ON COMMIT DROP AS
+SELECT f.id, f.fingerprint, f.rule_id, f.household_id, f."values" AS detail
+FROM sync_fresh x
+JOIN sync_findings f ON f.fingerprint = x.fingerprint
+JOIN households h ON h.id = f.household_id AND h.status = 'active'
+WHERE f.rule_id = ANY(CAST(:risk_ids AS text[]))"""
+
+
+async def reconcile(session: AsyncSession, settings: Settings, source: SourceConfig, county: str,
+                    run_id: int) -> dict[str, int]:
+    """Reconcile ``source``'s records of ``county`` (run ``run_id``) in the caller's
+    transaction, which must commit (or roll back) everything together. Returns counts:
+    matched / unmatched records, findings_opened (new or reopened), findings_resolved,
+    findings_open (open or acknowledged findings of the source and county afterwards),
+    clues (risk clue reports created or merged)."""
+    kind = source.kind
+    params = rule_params(settings, source, county)
+    params["at"] = (await session.execute(text("SELECT clock_timestamp()"))).scalar_one()
+    params["run_id"] = run_id
+    params["resolved_note"] = RESOLVED_NOTE
+    params["county_region"] = await county_region(session, county)
+
+    # A second reconciliation in one transaction (tests, a CLI batch) starts afresh.
+    await session.execute(text("DROP TABLE IF EXISTS sync_rec, sync_cand, sync_fresh, sync_todo"))
+    final = ", ".join(f"'{s.value}'" for s in sorted(FINAL))
+    await _run(session, _CREATE_REC.format(columns=REC_COLUMNS + KIND_COLUMNS[kind], final=final), params)
+    # Temporary tables get no statistics unless asked; the rules' joins need them.
+    await session.execute(text("ANALYZE sync_rec"))
+    matched, unmatched = (await session.execute(text(
+        "SELECT count(person_id), count(*) - count(person_id) FROM sync_rec"))).one()
+
+    await session.execute(text(_CREATE_CAND))
+    ctx = RuleContext(kind=kind, rules=settings.sync.rules, unmatched_findings=source.unmatched_findings)
+    rules = rules_for(kind)
+    for rule in rules:
+        sql = rule.sql(ctx)
+        if sql is None:  # switched off: its open findings resolve below
+            continue
+        await _run(session, _ADD_CANDIDATES.format(rule=sql), params | {
+            "prefix": fingerprint_prefix(rule.id, source.name, county), "rule_id": rule.id,
+            "severity": rule.severity.value, "health": rule.health})
+    await session.execute(text("ANALYZE sync_cand"))
+
+    await session.execute(text(_CREATE_FRESH))
+    opened = (await session.execute(text("SELECT count(*) FROM sync_fresh"))).scalar_one()
+    await _run(session, _MERGE, params)
+    resolved = (await _run(session, _RESOLVE, params | {"rule_ids": [r.id for r in rules]})).rowcount
+    still_open = (await _run(session, "SELECT count(*) FROM sync_findings WHERE source = CAST(:source AS text) "
+                                      "AND county = CAST(:county AS text) AND status <> 'resolved'", params)).scalar_one()
+
+    clues = 0
+    risky = {r.id: r for r in rules if r.risk}
+    if settings.sync.raise_clues and risky:
+        clues = await _raise_clues(session, source, risky, params)
+    counts = {"matched": matched, "unmatched": unmatched, "findings_opened": opened, "findings_resolved": resolved,
+              "findings_open": still_open, "clues": clues}
+    log.info("reconciled %s/%s run %s: %s", source.name, county, run_id, counts)
+    return counts
+
+
+def evidence(source: SourceConfig, rule, detail: dict[str, Any]) -> str:
+    """The clue's evidence: which source and rule, and the values (never a full ID number:
+    findings hold none; the claim list, with hospitals, stays on the finding)."""
+    shown = {k: v for k, v in detail.items() if k != "claims"}
+    text_ = (f"部门筛查 {source.title or source.name} ({source.name}), rule {rule.id}: {rule.explanation_zh} "
+             f"{rule.explanation_en} {json.dumps(shown, ensure_ascii=False, sort_keys=True)}")
+    return text_[:EVIDENCE_MAX]
+
+
+async def _raise_clues(session: AsyncSession, source: SourceConfig, risky: dict, params: dict[str, Any]) -> int:
+    # Imported here: the monitoring workflow is only needed when there is something to raise.
+    from services.core.monitoring.clues import report
+    from services.core.monitoring.context import load_rules
+    from services.core.monitoring.schemas import ClueIn, Reporter
+
+    await _run(session, _CREATE_TODO, params | {"risk_ids": list(risky)})
+    await session.execute(text("ALTER TABLE sync_todo ADD PRIMARY KEY (id)"))
+    monitoring_rules = None
+    reporter = Reporter(user_id=None, client_id=None)  # the sync worker itself
+    raised, after = 0, 0
+    while True:
+        batch = (await session.execute(text(
+            "SELECT id, fingerprint, rule_id, household_id, detail FROM sync_todo WHERE id > :after "
+            "ORDER BY id LIMIT :limit"), {"after": after, "limit": CLUE_BATCH})).all()
+        if not batch:
+            return raised
+        if monitoring_rules is None:
+            monitoring_rules = await load_rules(session)
+        finding_ids, clue_ids = [], []
+        for finding_id, fingerprint, rule_id, household_id, detail in batch:
+            rule = risky[rule_id]
+            data = ClueIn(household_id=household_id, channel=Channel.department_screening,
+                          risk_types=[rule.risk_type], evidence=evidence(source, rule, detail),
+                          source=clue_source(source.name), external_ref=clue_ref(fingerprint))
+            clue, outcome = await report(session, monitoring_rules, data, reporter)
+            if outcome != "duplicate":
+                raised += 1
+            finding_ids.append(finding_id)
+            clue_ids.append(clue.id)
+        await session.execute(text(
+            "UPDATE sync_findings f SET clue_id = v.clue_id, version = f.version + 1 "
+            "FROM unnest(CAST(:ids AS bigint[]), CAST(:clue_ids AS bigint[])) AS v(id, clue_id) "
+            "WHERE f.id = v.id AND f.clue_id IS DISTINCT FROM v.clue_id"),
+            {"ids": finding_ids, "clue_ids": clue_ids})
+        after = batch[-1][0]

@@ -1,0 +1,378 @@
+"""Reconciliation against PostgreSQL: a small registry made through the API, department
+records staged directly (as the staging step writes them), ``reconcile`` run in the test's
+rolled-back transaction. Findings (rule, subject, values, region), risk clues raised once,
+idempotent reruns, a condition gone (resolved) and back (open again)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select, text
+
+from services.core import idnumber
+from services.core.income.models import IncomeYear
+from services.core.monitoring.models import ClueReport, IncomeLine, RiskClue
+from services.core.sync.config import SourceConfig
+from services.core.sync.models import DeptRecord, Finding
+from services.core.sync.reconcile import RESOLVED_NOTE, reconcile
+from services.core.timeutil import today
+from tests.factories import COUNTY, OTHER_TOWNSHIP_VILLAGE, VILLAGE, id_number, person
+
+Y = today().year
+LAST = Y - 1
+AUTUMN = f"{Y}秋"
+
+
+def source(name: str, kind: str, unmatched_findings: bool = False) -> SourceConfig:
+    return SourceConfig(name=name, kind=kind, counties=[COUNTY], unmatched_findings=unmatched_findings,
+                        fields={"record_id": ["id"], "id_number": ["sfzh"]})
+
+
+CIVIL = source("civil-affairs", "civil-affairs", unmatched_findings=True)
+MEDICAL = source("medical-insurance", "medical-insurance")
+EDUCATION = source("education", "education")
+
+
+@dataclass
+class Member:
+    id: int
+    household_id: int
+    id_number: str
+    region_code: str
+
+
+async def _household(client, auth, region: str, members: list[dict], category: str = "lifted_out") -> list[Member]:
+    r = await client.post("/api/v1/households", headers=auth("county_staff.county"),
+                          json={"region_code": region, "category": category, "members": members})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    by_name = {m["name"]: m for m in body["members"]}
+    return [Member(by_name[m["name"]]["id"], body["id"], m["id_number"], region) for m in members]
+
+
+class Stage:
+    """Writes dept_records rows the way the staging step does."""
+
+    def __init__(self, session, settings):
+        self.session, self.key = session, settings.id_hash_key
+        self.n = 0
+
+    async def add(self, src: SourceConfig, number: str, name: str | None, record_type: str, **data) -> DeptRecord:
+        self.n += 1
+        parsed = idnumber.normalise(number)
+        record = DeptRecord(
+            source=src.name, external_key=f"K{self.n:04d}", county=COUNTY, record_type=record_type,
+            id_hash=idnumber.keyed_hash(parsed.value, self.key), id_masked=idnumber.mask(parsed.value), name=name,
+            birth_date=parsed.birth_date, data=data, raw_enc=b"encrypted", raw_hash=hashlib.sha256(
+                f"{self.n}".encode()).digest(), first_run_id=1, changed_run_id=1)
+        self.session.add(record)
+        await self.session.flush()
+        return record
+
+
+async def findings(session, src: SourceConfig) -> dict[str, Finding]:
+    rows = (await session.execute(select(Finding).where(Finding.source == src.name)
+                                  .execution_options(populate_existing=True))).scalars()
+    return {f.fingerprint: f for f in rows}
+
+
+def one(found: dict[str, Finding], rule: str) -> Finding:
+    hits = [f for f in found.values() if f.rule_id == rule]
+    assert len(hits) == 1, (rule, [f.fingerprint for f in found.values()])
+    return hits[0]
+
+
+def rules_of(found: dict[str, Finding]) -> list[str]:
+    return sorted(f.rule_id for f in found.values())
+
+
+@pytest.fixture
+async def registry(client, auth, session):
+    """H1: lifted-out family (VILLAGE) with children of 15 and 16 on 1 September; H2:
+    lifted-out, other township, income below the line; H3: monitored, below the line; H4:
+    nobody can work; H5: nobody can work, 特困; H6: ordinary."""
+    h1 = await _household(client, auth, VILLAGE, [
+        person("head", name="张三"), person("spouse", name="王芳"),
+        person("child", name="张十五", male=True, born=date(Y - 16, 9, 2), schooling="junior_secondary"),
+        person("child", name="张十六", male=True, born=date(Y - 16, 9, 1), schooling="junior_secondary"),
+    ])
+    h2 = await _household(client, auth, OTHER_TOWNSHIP_VILLAGE, [person("head", name="陈二")])
+    h3 = await _household(client, auth, VILLAGE, [person("head", name="刘三")])
+    h4 = await _household(client, auth, VILLAGE, [person("head", name="孙四", labour_capacity="lost")])
+    h5 = await _household(client, auth, VILLAGE, [person("head", name="周五", labour_capacity="none")])
+    h6 = await _household(client, auth, VILLAGE, [person("head", name="李邻")], category="ordinary")
+    await session.execute(text("UPDATE households SET category = 'monitored' WHERE id = :id"),
+                          {"id": h3[0].household_id})
+    session.add(IncomeLine(year=LAST, province_code="52", amount=Decimal("6000.00")))
+    for member, per_capita in ((h2[0], "5000.00"), (h3[0], "5000.00")):
+        session.add(_income(member, LAST, Decimal(per_capita)))
+    await session.flush()
+    return {"h1": h1, "h2": h2, "h3": h3, "h4": h4, "h5": h5, "h6": h6}
+
+
+def _income(member: Member, year: int, net: Decimal) -> IncomeYear:
+    zero = Decimal("0.00")
+    return IncomeYear(household_id=member.household_id, year=year, region_code=member.region_code, quarters=4,
+                      wages=net, business=zero, property=zero, transfers=zero, production_costs=zero,
+                      eligible_spending=zero, member_count=1, net_income=net, per_capita_net=net)
+
+
+async def test_civil_affairs(session, settings, registry):
+    stage = Stage(session, settings)
+    h1, h2, h3, h4, h5, h6 = (registry[k] for k in ("h1", "h2", "h3", "h4", "h5", "h6"))
+    active = {"status": "active", "start_date": f"{LAST}-03-01"}
+    await stage.add(CIVIL, h1[0].id_number, "张 三", "assistance", benefit="temporary", **active)
+    await stage.add(CIVIL, h1[1].id_number, "王芬", "assistance", benefit="temporary", **active)
+    stranger = id_number(date(1960, 1, 1))
+    await stage.add(CIVIL, stranger, "路人", "assistance", benefit="dibao", **active)
+    grant = await stage.add(CIVIL, h2[0].id_number, "陈二", "assistance", benefit="dibao", dibao_class="2", **active)
+    await stage.add(CIVIL, h3[0].id_number, "刘三", "assistance", benefit="dibao", **active)
+    await stage.add(CIVIL, h5[0].id_number, "周五", "assistance", benefit="tekun", **active)
+    await stage.add(CIVIL, h6[0].id_number, "李邻", "assistance", benefit="dibao", status="stopped",
+                    start_date="2020-01-01", end_date=f"{LAST}-06-30", stop_reason="死亡")
+    odd = await stage.add(CIVIL, h1[0].id_number, "张三", "assistance", benefit="temporary", dibao_class="1",
+                          start_date=f"{LAST}-05-01", end_date=f"{LAST}-04-01", status="stopped")
+
+    counts = await reconcile(session, settings, CIVIL, COUNTY, run_id=11)
+    assert counts == {"matched": 7, "unmatched": 1, "findings_opened": 6, "findings_resolved": 0,
+                      "findings_open": 6, "clues": 1}
+    found = await findings(session, CIVIL)
+    assert rules_of(found) == ["assistance_not_monitored", "dead_elsewhere", "name_mismatch",
+                               "no_labour_no_assistance", "not_in_registry", "record_inconsistent"]
+
+    mismatch = one(found, "name_mismatch")  # "张 三" is 张三; 王芬 is not 王芳
+    assert mismatch.person_id == h1[1].id and mismatch.fingerprint == f"name_mismatch:civil-affairs:{COUNTY}:person:{h1[1].id}"
+    assert mismatch.values == {"registry_name": "王芳", "department_names": ["王芬"]}
+    assert mismatch.region_code == VILLAGE and mismatch.severity == "medium" and not mismatch.health
+
+    unknown = one(found, "not_in_registry")
+    assert unknown.person_id is None and unknown.household_id is None
+    assert unknown.region_code == COUNTY + "000000"  # the county's own region row
+    assert unknown.values == {"id_masked": idnumber.mask(stranger), "names": ["路人"], "record_types": ["assistance"]}
+    assert stranger not in str(unknown.values) and stranger not in unknown.fingerprint
+
+    dead = one(found, "dead_elsewhere")
+    assert dead.person_id == h6[0].id and dead.severity == "high"
+    assert dead.values == {"registry_status": "alive", "death_date": None, "department_stop_reason": ["死亡"]}
+
+    uncovered = one(found, "assistance_not_monitored")  # H3 (monitored) is not
+    assert uncovered.household_id == h2[0].household_id and uncovered.region_code == OTHER_TOWNSHIP_VILLAGE
+    assert uncovered.values == {"benefits": ["dibao"], "year": LAST, "per_capita_net": "5000.00", "line": "6000.00"}
+    assert uncovered.records == [{"source": "civil-affairs", "external_key": grant.external_key}]
+    assert uncovered.clue_id is not None and uncovered.status == "open" and uncovered.version >= 1
+
+    idle = one(found, "no_labour_no_assistance")  # H5 (特困) is not
+    assert idle.household_id == h4[0].household_id and idle.records == []
+    assert idle.values == {"living_members": 1, "labour_capacity": ["lost"]}
+
+    inconsistent = one(found, "record_inconsistent")
+    assert inconsistent.fingerprint.endswith(f":record:{odd.external_key}")
+    assert inconsistent.values["problems"] == ["end_before_start", "dibao_class_not_dibao"]
+
+    clue = (await session.execute(select(RiskClue).where(RiskClue.id == uncovered.clue_id))).scalar_one()
+    assert clue.household_id == h2[0].household_id and clue.risk_types == ["income_below_line"]
+    assert clue.channels == ["department_screening"] and clue.region_code == OTHER_TOWNSHIP_VILLAGE
+    report = (await session.execute(select(ClueReport).where(ClueReport.clue_id == clue.id))).scalar_one()
+    assert report.source == "sync:civil-affairs" and report.external_ref == uncovered.fingerprint
+    assert "assistance_not_monitored" in report.evidence and "civil-affairs" in report.evidence
+    assert report.reporter_user_id is None and report.reporter_client_id is None
+
+    # A rerun changes nothing but when the findings were last seen.
+    before = {fp: (f.last_seen_at, f.version) for fp, f in found.items()}
+    again = await reconcile(session, settings, CIVIL, COUNTY, run_id=12)
+    assert again == {"matched": 7, "unmatched": 1, "findings_opened": 0, "findings_resolved": 0,
+                     "findings_open": 6, "clues": 0}
+    found = await findings(session, CIVIL)
+    assert set(found) == set(before)
+    for fp, f in found.items():
+        assert f.last_seen_at > before[fp][0] and f.version == before[fp][1] + 1
+        assert f.first_run_id == 11 and f.last_run_id == 12
+    assert await _clue_reports(session) == 1
+
+    # The grant stops: the finding resolves itself …
+    grant.data = {**grant.data, "status": "stopped"}
+    await session.flush()
+    gone = await reconcile(session, settings, CIVIL, COUNTY, run_id=13)
+    assert (gone["findings_opened"], gone["findings_resolved"], gone["findings_open"]) == (0, 1, 5)
+    resolved = (await findings(session, CIVIL))[uncovered.fingerprint]
+    assert resolved.status == "resolved" and resolved.resolved_at is not None and resolved.resolved_by is None
+    assert resolved.note == RESOLVED_NOTE and resolved.last_run_id == 12
+
+    # … and opens again when the grant is back; the clue is not raised twice.
+    grant.data = {**grant.data, "status": "active"}
+    await session.flush()
+    back = await reconcile(session, settings, CIVIL, COUNTY, run_id=14)
+    assert (back["findings_opened"], back["findings_resolved"], back["findings_open"], back["clues"]) == (1, 0, 6, 0)
+    reopened = (await findings(session, CIVIL))[uncovered.fingerprint]
+    assert reopened.status == "open" and reopened.resolved_at is None and reopened.note is None
+    assert reopened.id == uncovered.id and reopened.first_run_id == 11 and reopened.last_run_id == 14
+    assert reopened.clue_id == uncovered.clue_id
+    assert await _clue_reports(session) == 1
+    assert (await session.execute(text("SELECT count(*) FROM sync_findings"))).scalar_one() == 6
+
+
+async def _clue_reports(session) -> int:
+    return (await session.execute(text("SELECT count(*) FROM clue_reports WHERE source LIKE 'sync:%'"))).scalar_one()
+
+
+async def test_acknowledged_finding_stays_acknowledged_and_resolves(session, settings, registry):
+    stage = Stage(session, settings)
+    h1 = registry["h1"]
+    record = await stage.add(CIVIL, h1[1].id_number, "王芬", "assistance", benefit="temporary", status="stopped",
+                             start_date=f"{LAST}-01-01")
+    await reconcile(session, settings, CIVIL, COUNTY, run_id=1)
+    mismatch = one(await findings(session, CIVIL), "name_mismatch")
+    await session.execute(text("UPDATE sync_findings SET status = 'acknowledged' WHERE id = :id"), {"id": mismatch.id})
+    counts = await reconcile(session, settings, CIVIL, COUNTY, run_id=2)
+    assert counts["findings_opened"] == 0 and counts["findings_open"] == 3  # and H4, H5: nobody can work
+    assert (await findings(session, CIVIL))[mismatch.fingerprint].status == "acknowledged"
+    record.name = "王芳"
+    await session.flush()
+    counts = await reconcile(session, settings, CIVIL, COUNTY, run_id=3)
+    assert counts["findings_resolved"] == 1
+    assert (await findings(session, CIVIL))[mismatch.fingerprint].status == "resolved"
+
+
+async def test_medical_insurance(session, settings, registry):
+    stage = Stage(session, settings)
+    h1, h4, h5, h6 = (registry[k] for k in ("h1", "h4", "h5", "h6"))
+    await stage.add(MEDICAL, h1[0].id_number, "张三", "enrolment", year=Y, insured=True, status="normal")
+    await stage.add(MEDICAL, h1[1].id_number, "王芳", "enrolment", year=Y, insured=False, status="not_insured")
+    await stage.add(MEDICAL, h6[0].id_number, "李邻", "enrolment", year=Y, insured=False, status="not_insured")
+    claims = [await stage.add(MEDICAL, h1[0].id_number, "张三", "claim", year=Y, settled_on=f"{Y}-01-02",
+                              hospital="县医院", total_cost="20000.00", out_of_pocket="6000.00"),
+              await stage.add(MEDICAL, h1[1].id_number, "王芳", "claim", year=Y, settled_on=f"{Y}-01-03",
+                              hospital="市医院", total_cost="9000.00", out_of_pocket="4000.01")]
+    # H4 exactly at both thresholds: not above; H5 above its previous year's income only.
+    await stage.add(MEDICAL, h4[0].id_number, "孙四", "claim", year=Y, settled_on=f"{Y}-01-04",
+                    total_cost="30000.00", out_of_pocket="10000.00")
+    await stage.add(MEDICAL, h5[0].id_number, "周五", "claim", year=Y, settled_on=f"{Y}-01-05",
+                    total_cost="5000.00", out_of_pocket="3000.00")
+    session.add_all([_income(h4[0], LAST, Decimal("10000.00")), _income(h5[0], LAST, Decimal("2999.99"))])
+    await stage.add(MEDICAL, h6[0].id_number, "李邻", "enrolment", year=Y - 1, status="deceased",
+                    death_date=f"{LAST}-12-01")
+    odd = await stage.add(MEDICAL, h6[0].id_number, "李邻", "claim", year=Y - 5, settled_on=f"{Y - 5}-02-01",
+                          total_cost="100.00", out_of_pocket="200.00")
+    await stage.add(MEDICAL, id_number(date(1990, 2, 2)), "路人", "enrolment", year=Y, insured=False)
+
+    counts = await reconcile(session, settings, MEDICAL, COUNTY, run_id=21)
+    assert counts["matched"] == 9 and counts["unmatched"] == 1  # no finding: unmatched_findings is off
+    found = await findings(session, MEDICAL)
+    assert rules_of(found) == ["dead_elsewhere", "large_medical_cost", "large_medical_cost", "not_insured",
+                               "record_inconsistent"]
+    assert counts["clues"] == 3 and counts["findings_open"] == 5
+
+    uninsured = one(found, "not_insured")  # H6 is ordinary: not a target
+    assert uninsured.person_id == h1[1].id and uninsured.fingerprint.endswith(f":person:{h1[1].id}:{Y}")
+    assert uninsured.values == {"year": Y, "insured": False, "status": "not_insured",
+                                "registry_medical_insurance": True, "registry_disagrees": True}
+    assert not uninsured.health and uninsured.clue_id is not None
+
+    costs = {f.household_id: f for f in found.values() if f.rule_id == "large_medical_cost"}
+    assert set(costs) == {h1[0].household_id, h5[0].household_id}
+    family = costs[h1[0].household_id]
+    assert family.health and family.severity == "high"
+    assert family.values["out_of_pocket"] == "10000.01" and family.values["thresholds_hit"] == ["fixed"]
+    assert family.values["claim_count"] == 2 and family.values["previous_year_net_income"] is None
+    assert [c["out_of_pocket"] for c in family.values["claims"]] == ["6000.00", "4000.01"]
+    assert family.records == [{"source": "medical-insurance", "external_key": c.external_key} for c in claims]
+    single = costs[h5[0].household_id]
+    assert single.values["thresholds_hit"] == ["income_share"] and single.values["income_threshold"] == "2999.99"
+
+    clue = (await session.execute(select(RiskClue).where(RiskClue.id == family.clue_id))).scalar_one()
+    # Clues merge only when they share a risk type: not insured ("other") is a clue of its own.
+    assert clue.risk_types == ["illness"] and uninsured.clue_id != family.clue_id
+
+    dead = one(found, "dead_elsewhere")
+    assert dead.person_id == h6[0].id and dead.values["death_date"] == f"{LAST}-12-01"
+    assert dead.values["department_status"] == ["deceased"]
+    assert one(found, "record_inconsistent").values["problems"] == ["out_of_pocket_above_total"]
+    assert odd.external_key in one(found, "record_inconsistent").fingerprint
+
+
+async def test_thresholds_come_from_settings(session, settings, registry):
+    stage = Stage(session, settings)
+    h4 = registry["h4"]
+    await stage.add(MEDICAL, h4[0].id_number, "孙四", "claim", year=Y, settled_on=f"{Y}-01-04",
+                    total_cost="3000.00", out_of_pocket="2000.00")
+    strict = settings.model_copy(update={"sync": settings.sync.model_copy(update={
+        "raise_clues": False,
+        "rules": settings.sync.rules.model_copy(update={"large_cost_fixed_yuan": Decimal("1999.99")})})})
+    counts = await reconcile(session, strict, MEDICAL, COUNTY, run_id=1)
+    assert counts["findings_opened"] == 1 and counts["clues"] == 0
+    finding = one(await findings(session, MEDICAL), "large_medical_cost")
+    assert finding.values["fixed_yuan"] == "1999.99" and finding.clue_id is None
+    # Both thresholds switched off: the rule finds nothing, and its findings resolve.
+    off = strict.model_copy(update={"sync": strict.sync.model_copy(update={
+        "rules": strict.sync.rules.model_copy(update={"large_cost_fixed_yuan": None,
+                                                      "large_cost_income_share": None})})})
+    counts = await reconcile(session, off, MEDICAL, COUNTY, run_id=2)
+    assert counts["findings_resolved"] == 1 and counts["findings_open"] == 0
+
+
+async def test_education(session, settings, registry):
+    stage = Stage(session, settings)
+    h1 = registry["h1"]
+    head, _, fifteen, sixteen = h1
+    await stage.add(EDUCATION, fifteen.id_number, "张十五", "student", term=f"{Y}春", stage="junior_secondary",
+                    status="enrolled", school="一中")
+    await stage.add(EDUCATION, fifteen.id_number, "张十五", "student", term=AUTUMN, stage="junior_secondary",
+                    status="dropped_out", school="一中")
+    await stage.add(EDUCATION, sixteen.id_number, "张十六", "student", term=AUTUMN, stage="junior_secondary",
+                    status="dropped_out", school="一中")
+    await stage.add(EDUCATION, head.id_number, "张三", "student", term=AUTUMN, stage="primary", status="enrolled")
+
+    counts = await reconcile(session, settings, EDUCATION, COUNTY, run_id=31)
+    found = await findings(session, EDUCATION)
+    assert rules_of(found) == ["out_of_school", "record_inconsistent", "schooling_differs", "schooling_differs"]
+    dropout = one(found, "out_of_school")  # 15 on 1 September; his brother is 16
+    assert dropout.person_id == fifteen.id
+    assert dropout.fingerprint == f"out_of_school:education:{COUNTY}:person:{fifteen.id}:{AUTUMN}"
+    assert dropout.values == {"term": AUTUMN, "school": "一中", "stage": "junior_secondary", "status": "dropped_out",
+                              "age_on_1_september": 15}
+    assert counts["clues"] == 1
+    clue = (await session.execute(select(RiskClue).where(RiskClue.id == dropout.clue_id))).scalar_one()
+    assert clue.risk_types == ["out_of_school"]
+    assert {f.person_id for f in found.values() if f.rule_id == "schooling_differs"} == {fifteen.id, sixteen.id}
+    over_age = one(found, "record_inconsistent")
+    assert over_age.person_id == head.id and over_age.values["problems"] == ["compulsory_stage_over_age"]
+
+
+async def test_county_without_records(session, settings, registry):
+    """A county with no records: nothing matched; the registry's households without labour
+    are still found (nobody there receives anything)."""
+    counts = await reconcile(session, settings, CIVIL, COUNTY, run_id=1)
+    assert counts == {"matched": 0, "unmatched": 0, "findings_opened": 2, "findings_resolved": 0,
+                      "findings_open": 2, "clues": 0}
+    assert await reconcile(session, settings, EDUCATION, COUNTY, run_id=2) == {
+        "matched": 0, "unmatched": 0, "findings_opened": 0, "findings_resolved": 0, "findings_open": 0, "clues": 0}
+
+
+async def test_unknown_county_region(session, settings):
+    with pytest.raises(LookupError):
+        await reconcile(session, settings, CIVIL, "119999", run_id=1)
+
+
+TERMS = ["2026秋", "2026秋季", "2026 autumn", " 2026秋 ", "2027春", "2027春季", "2027 Spring", "2026-2027-1",
+         "2026-2027-2", "2026", "秋季学期", "", "２０２６秋", "2026-27", "20261"]
+NAMES = [("张三", "张 三"), ("张三", "张\u3000三"), ("阿依古丽·买买提", "阿依古丽•买买提"), ("阿依古丽·买买提", "阿依古丽．买买提"),
+         ("Zhang San", "ＺＨＡＮＧ　ＳＡＮ"), ("王芳", "王芬"), ("王芳", " · "), ("李・四", "李‧四"), ("A", "a")]
+
+
+async def test_sql_agrees_with_the_predicates(session):
+    """The term ranks and name comparisons of the SQL are those of the plain functions."""
+    from services.core.sync import rules as r
+
+    for term in TERMS:
+        rank = (await session.execute(text(f"SELECT {r._TERM_RANK_SQL} FROM (SELECT CAST(:d AS jsonb) AS data) r"),
+                                      {"d": json.dumps({"term": term})})).scalar_one()
+        assert rank == r.term_rank(term), term
+    for registry, department in NAMES:
+        differ = (await session.execute(text(
+            f"SELECT {r._norm('CAST(:b AS text)')} <> '' AND {r._norm('CAST(:b AS text)')} <> {r._norm('CAST(:a AS text)')}"),
+            {"a": registry, "b": department})).scalar_one()
+        assert differ == r.names_differ(registry, department), (registry, department)
