@@ -16,6 +16,7 @@ import orjson
 
 from services.core.crypto import Keyring, keyring
 from services.core.db import Database
+from services.core.scope import UNRESTRICTED, bind_scope
 from services.core.settings import Settings
 from services.core.sync.config import SourceConfig, Sources, UnknownSource
 from services.core.sync.models import QUARANTINE_AAD
@@ -173,6 +174,7 @@ async def finish(ctx: Context, source: SourceConfig, claim: Claim, progress: Pro
     if progress:
         progress(await run_counts(ctx.pool, claim.run_id))
     async with ctx.db.session() as session, session.begin():
+        bind_scope(session, UNRESTRICTED)  # the worker reconciles the whole county
         counts = await reconcile(session, ctx.settings, source, claim.county, claim.run_id)
         await session.execute(text(
             "UPDATE sync_runs SET status = 'succeeded', phase = 'done', finished_at = now(), heartbeat_at = now(), "

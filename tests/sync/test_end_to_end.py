@@ -86,10 +86,11 @@ def _env(settings, **extra) -> dict[str, str]:
 
 
 def worker_env(settings, url: str, sources_file: Path, **extra) -> dict[str, str]:
-    return _env(settings, GUARDLINE_DATABASE_URL=url, GUARDLINE_SYNC__SOURCES_FILE=str(sources_file),
-                GUARDLINE_SYNC__BACKOFF_BASE_SECONDS="0.01", GUARDLINE_SYNC__BACKOFF_MAX_SECONDS="0.05",
-                GUARDLINE_SYNC__RETRY_AFTER_MAX_SECONDS="0.2", GUARDLINE_SYNC__PAGE_ATTEMPTS="12",
-                GUARDLINE_SYNC__POLL_SECONDS="0.2", **extra)
+    quick = {"GUARDLINE_DATABASE_URL": url, "GUARDLINE_SYNC__SOURCES_FILE": str(sources_file),
+             "GUARDLINE_SYNC__BACKOFF_BASE_SECONDS": "0.01", "GUARDLINE_SYNC__BACKOFF_MAX_SECONDS": "0.05",
+             "GUARDLINE_SYNC__RETRY_AFTER_MAX_SECONDS": "0.2", "GUARDLINE_SYNC__PAGE_ATTEMPTS": "12",
+             "GUARDLINE_SYNC__POLL_SECONDS": "0.2"}
+    return _env(settings, **{**quick, **extra})
 
 
 def guardline(env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -109,19 +110,24 @@ async def reset(url: str) -> None:
         await conn.close()
 
 
-async def snapshot(url: str) -> dict:
-    """What a run leaves, without ids and times (which differ between databases)."""
+async def snapshot(url: str, source: str | None = None) -> dict:
+    """What runs leave (of one source, or all), without ids and times (which differ between
+    databases)."""
     conn = await asyncpg.connect(asyncpg_dsn(url))
+    where = "WHERE source = $1" if source else "WHERE $1::text IS NULL"
     try:
         records = await conn.fetch("SELECT source, external_key, raw_hash, data::text, county FROM dept_records "
-                                   "ORDER BY source, external_key")
+                                   f"{where} ORDER BY source, external_key", source)
         quarantine = await conn.fetch("SELECT source, raw_hash, reason, field, status FROM sync_quarantine "
-                                      "ORDER BY source, raw_hash")
+                                      f"{where} ORDER BY source, raw_hash", source)
         findings = await conn.fetch("SELECT fingerprint, rule_id, severity, status, region_code, values::text, "
-                                    "records::text, clue_id IS NOT NULL AS clue FROM sync_findings ORDER BY fingerprint")
-        cursors = await conn.fetch("SELECT source, county, position::text, complete FROM sync_cursors ORDER BY 1, 2")
+                                    "records::text, clue_id IS NOT NULL AS clue FROM sync_findings "
+                                    f"{where} ORDER BY fingerprint", source)
+        cursors = await conn.fetch(f"SELECT source, county, position::text, complete FROM sync_cursors {where} "
+                                   "ORDER BY 1, 2", source)
         runs = await conn.fetch("SELECT source, status, fetched, staged, unchanged, quarantined, matched, unmatched, "
-                                "findings_open FROM sync_runs WHERE status = 'succeeded' ORDER BY source, id")
+                                f"findings_open FROM sync_runs {where} AND status = 'succeeded' ORDER BY source, id",
+                                source)
         return {"records": [tuple(r) for r in records], "quarantine": [tuple(r) for r in quarantine],
                 "findings": [tuple(r) for r in findings], "cursors": [tuple(r) for r in cursors],
                 "runs": [tuple(r) for r in runs]}
@@ -235,7 +241,8 @@ async def test_a_worker_killed_mid_run_ends_as_an_undisturbed_run(databases, sim
         await conn.close()
     again = await asyncio.to_thread(guardline, env, "sync", "worker", "--once")
     assert again.returncode == 0, again.stderr[-3000:]
-    disturbed, undisturbed = await asyncio.gather(snapshot(a), snapshot(b))
+    disturbed, undisturbed = await asyncio.gather(snapshot(a, source), snapshot(b, source))
+    assert disturbed["records"] and disturbed["findings"]
     assert disturbed == undisturbed
 
 
