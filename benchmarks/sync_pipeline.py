@@ -1,0 +1,267 @@
+"""Department sync benchmark (issue 5): a 1,000,000-record source end to end.
+
+    .venv/bin/python -m benchmarks --only sync [--persons N]
+
+With the demo county of ``--persons`` persons in the bench database, the medical-insurance
+simulator serves it (one enrolment per person for the year, plus claims for about 5 %:
+≈ 1.05 records per person). Then, in one run:
+
+1. **End to end**: ``guardline sync run --source medical-insurance`` as its own process
+   (pages of 5,000): simulator → normalised → staged → reconciled against the registry.
+   Printed: records/s of the pull (fetch + stage), seconds of the reconciliation, the whole
+   run, and the worker process's peak memory (its maximum resident set, from wait4).
+2. **Staging against a raw COPY, side by side**: the same records, read once from the
+   simulator into a file, are (a) COPYed raw with asyncpg into a plain table (key, type,
+   ID number, name, payload as jsonb), and (b) staged as the worker stages them
+   (normalise, hash, encrypt, COPY into the stage table, upsert, quarantine, cursor),
+   page by page, both timed on the same pages.
+
+Targets: staging ≥ 30 % of the COPY rate; reconciliation of 1,000,000 records < 60 s;
+worker peak memory < 500 MB. The figures go to ``benchmarks/results/sync.json``.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import asyncpg
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "sync.json"
+SOURCE = "medical-insurance"
+COUNTY = "529901"
+PAGE = 5000
+TARGET_STAGING_SHARE = 0.30
+TARGET_RECONCILE_S = 60.0
+TARGET_RSS_MB = 500.0
+SYNC_TABLES = "sync_runs, sync_cursors, sync_source_states, dept_records, sync_quarantine, sync_findings"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def reset(dsn: str) -> None:
+    """A first run, as on a new installation: no staged records, findings or sync clues."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f"TRUNCATE {SYNC_TABLES} RESTART IDENTITY CASCADE")
+        await conn.execute("DELETE FROM clue_reports WHERE source LIKE 'sync:%'")
+        await conn.execute("DELETE FROM risk_clues c WHERE c.case_id IS NULL AND NOT EXISTS "
+                           "(SELECT 1 FROM clue_reports r WHERE r.clue_id = c.id)")
+        await conn.execute("VACUUM ANALYZE dept_records")
+    finally:
+        await conn.close()
+
+
+def sources_file(workdir: Path, port: int) -> Path:
+    from services.core.sync.config import BUILTIN_SOURCES
+
+    path = workdir / "sources.toml"
+    path.write_text(BUILTIN_SOURCES.read_text(encoding="utf-8").replace("127.0.0.1:8102", f"127.0.0.1:{port}"),
+                    encoding="utf-8")
+    return path
+
+
+def end_to_end(env: dict) -> dict:
+    """The run as the worker does it, in its own process; returns the run and peak RSS."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "sync", "run", "--source", SOURCE, "--json"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = b"", b""
+    # Read both pipes while waiting (the progress line goes to stderr), then reap with wait4
+    # for the child's resource usage.
+    import threading
+
+    chunks: dict[str, list[bytes]] = {"out": [], "err": []}
+
+    def drain(stream, key):
+        for line in stream:
+            chunks[key].append(line)
+    threads = [threading.Thread(target=drain, args=(proc.stdout, "out")),
+               threading.Thread(target=drain, args=(proc.stderr, "err"))]
+    for t in threads:
+        t.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    for t in threads:
+        t.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    elapsed = time.perf_counter() - started
+    out, err = b"".join(chunks["out"]), b"".join(chunks["err"])
+    if proc.returncode != 0:
+        raise RuntimeError(f"sync run failed ({proc.returncode}):\n{err.decode(errors='replace')[-3000:]}")
+    run = json.loads(out.decode().strip().splitlines()[-1])
+    return {"run": run, "wall_s": elapsed, "peak_rss_mb": usage.ru_maxrss / 1024}
+
+
+def _seconds(a: str, b: str) -> float:
+    return (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds()
+
+
+async def dump_pages(settings, source, path: Path) -> int:
+    """The source's records, read once through the worker's client, one JSON page per line."""
+    from services.sync.fetch import SourceClient
+
+    client = SourceClient(source, settings.sync.model_copy(update={"page_size": PAGE}))
+    total = 0
+    position = None
+    try:
+        with path.open("wb") as f:
+            while True:
+                page = await client.page(position, COUNTY)
+                f.write(orjson.dumps(page.items) + b"\n")
+                total += len(page.items)
+                if page.done:
+                    return total
+                position = page.position
+    finally:
+        await client.aclose()
+
+
+def pages(path: Path):
+    with path.open("rb") as f:
+        for line in f:
+            yield orjson.loads(line)
+
+
+RAW_COLUMNS = ("key", "type", "id_no", "name", "payload")
+
+
+async def raw_copy(dsn: str, path: Path) -> float:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("DROP TABLE IF EXISTS bench_raw_copy")
+        await conn.execute("CREATE TABLE bench_raw_copy (key text, type text, id_no text, name text, payload jsonb)")
+        spent = 0.0
+        for items in pages(path):
+            began = time.perf_counter()
+            rows = [(r.get("key"), r.get("type"), str(r.get("id_no")), r.get("name"), orjson.dumps(r).decode())
+                    for r in items]
+            async with conn.transaction():
+                await conn.copy_records_to_table("bench_raw_copy", records=rows, columns=RAW_COLUMNS)
+            spent += time.perf_counter() - began
+        return spent
+    finally:
+        await conn.execute("DROP TABLE IF EXISTS bench_raw_copy")
+        await conn.close()
+
+
+async def staging(dsn: str, settings, source, path: Path) -> tuple[float, dict]:
+    from services.core.crypto import keyring
+    from services.core.sync.normalise import Normaliser
+    from services.sync.queue import enqueue
+    from services.sync.staging import Stager, write_page
+
+    name = "bench-staging"  # its own source name: every record is new, as on a first run
+    stager = Stager(Normaliser(source), keyring(settings),
+                    settings.data_protection.id_hash_key.get_secret_value().encode())
+    conn = await asyncpg.connect(dsn)
+    totals = {"fetched": 0, "staged": 0, "quarantined": 0}
+    try:
+        run_id, _ = await enqueue(conn, name, COUNTY, "manual")
+        spent = 0.0
+        for items in pages(path):
+            began = time.perf_counter()
+            prepared = stager.prepare(items)
+            async with conn.transaction():
+                counts = await write_page(conn, prepared, source=name, county=COUNTY, run_id=run_id,
+                                          position={"page": totals["fetched"]}, complete=False)
+            spent += time.perf_counter() - began
+            for key in totals:
+                totals[key] += getattr(counts, key)
+        return spent, totals
+    finally:
+        for table in ("dept_records", "sync_quarantine", "sync_cursors", "sync_runs"):
+            await conn.execute(f"DELETE FROM {table} WHERE source = $1", name)
+        await conn.close()
+
+
+def run(url: str, settings, env_base: dict) -> dict:
+    from services.core.db import asyncpg_dsn
+    from services.core.sync.config import parse_sources
+    from services.simulators import launch
+
+    dsn = asyncpg_dsn(url)
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="guardline-sync-bench-") as tmp:
+        workdir = Path(tmp)
+        conf = sources_file(workdir, port)
+        source = parse_sources(conf.read_text(encoding="utf-8")).get(SOURCE)
+        env = {**env_base, "GUARDLINE_DATABASE_URL": url, "GUARDLINE_SYNC__SOURCES_FILE": str(conf),
+               "GUARDLINE_SYNC__PAGE_SIZE": str(PAGE)}
+        print(f"sync: starting the {SOURCE} simulator on port {port} …", flush=True)
+        sim = launch.spawn(SOURCE, port, "--database-url", url, env=env)
+        try:
+            asyncio.run(reset(dsn))
+            print("sync: end to end (guardline sync run, its own process) …", flush=True)
+            e2e = end_to_end(env)
+            r = e2e["run"]
+            pull_s = _seconds(r["started_at"], r["reconcile_started_at"])
+            reconcile_s = _seconds(r["reconcile_started_at"], r["finished_at"])
+            print(f"  {r['fetched']:,} records: pull {pull_s:.1f} s ({r['fetched'] / pull_s:,.0f} records/s), "
+                  f"reconcile {reconcile_s:.1f} s, whole run {e2e['wall_s']:.1f} s, "
+                  f"peak memory {e2e['peak_rss_mb']:.0f} MB", flush=True)
+            print("sync: staging against a raw COPY of the same records …", flush=True)
+            dump = workdir / "pages.jsonl"
+            asyncio.run(dump_pages(settings, source, dump))
+        finally:
+            launch.stop(sim)
+        copy_s = asyncio.run(raw_copy(dsn, dump))
+        stage_s, staged = asyncio.run(staging(dsn, settings, source, dump))
+    records = staged["fetched"]
+    result = {
+        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source": SOURCE, "page_size": PAGE,
+        "records": r["fetched"], "staged": r["staged"], "quarantined": r["quarantined"],
+        "matched": r["matched"], "unmatched": r["unmatched"], "findings_open": r["findings_open"],
+        "clues": r["clues"],
+        "pull_s": round(pull_s, 2), "pull_records_per_s": round(r["fetched"] / pull_s),
+        "reconcile_s": round(reconcile_s, 2), "run_wall_s": round(e2e["wall_s"], 2),
+        "end_to_end_records_per_s": round(r["fetched"] / e2e["wall_s"]),
+        "worker_peak_rss_mb": round(e2e["peak_rss_mb"], 1),
+        "side_by_side": {"records": records, "copy_s": round(copy_s, 2), "copy_records_per_s": round(records / copy_s),
+                         "staging_s": round(stage_s, 2), "staging_records_per_s": round(records / stage_s),
+                         "staging_share_of_copy": round(copy_s / stage_s, 3)},
+        "targets": {"staging_share_min": TARGET_STAGING_SHARE, "reconcile_s_max": TARGET_RECONCILE_S,
+                    "worker_rss_mb_max": TARGET_RSS_MB},
+    }
+    result["verdict"] = {
+        "staging_share": "PASS" if copy_s / stage_s >= TARGET_STAGING_SHARE else "FAIL",
+        "reconcile": "PASS" if reconcile_s < TARGET_RECONCILE_S else "FAIL",
+        "memory": "PASS" if e2e["peak_rss_mb"] < TARGET_RSS_MB else "FAIL",
+    }
+    print_result(result)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    return result
+
+
+def print_result(res: dict) -> None:
+    s = res["side_by_side"]
+    v = res["verdict"]
+    print()
+    print(f"department sync, {res['source']}: {res['records']:,} records against the registry "
+          f"({res['matched']:,} matched, {res['unmatched']:,} unmatched, {res['quarantined']:,} quarantined, "
+          f"{res['findings_open']:,} findings open, {res['clues']:,} clues)")
+    print("| measure | figure | target | verdict |")
+    print("| --- | --- | --- | --- |")
+    print(f"| pull (fetch + normalise + stage) | {res['pull_records_per_s']:,} records/s ({res['pull_s']} s) | | |")
+    print(f"| reconciliation | {res['reconcile_s']} s | < {TARGET_RECONCILE_S:.0f} s | {v['reconcile']} |")
+    print(f"| whole run | {res['run_wall_s']} s ({res['end_to_end_records_per_s']:,} records/s) | | |")
+    print(f"| worker peak memory | {res['worker_peak_rss_mb']} MB | < {TARGET_RSS_MB:.0f} MB | {v['memory']} |")
+    print(f"| raw asyncpg COPY, same records | {s['copy_records_per_s']:,} records/s ({s['copy_s']} s) | | |")
+    print(f"| staging, same records | {s['staging_records_per_s']:,} records/s ({s['staging_s']} s) | | |")
+    print(f"| staging / COPY | {s['staging_share_of_copy']:.2f} | ≥ {TARGET_STAGING_SHARE:.2f} | "
+          f"{v['staging_share']} |")
