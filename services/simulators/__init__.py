@@ -6,8 +6,10 @@ writes the same records as a spreadsheet (``export``). Nothing here imports the 
 worker: a simulator only reads the registry of the database the settings point at.
 
 Data. Persons of the requested county are read in ``persons.id`` order (``registry``),
-and each person's records are derived by RNGs seeded with (seed, department, person id)
-(``records``), so a page is a pure function of its cursor and the registry.
+and each person's records are derived by draws keyed with (seed, department, person id)
+(``records``), so a page is a pure function of its cursor and the registry. Civil affairs
+knows few persons: whom it may know is decided by MD5 draws that the registry query
+computes too, so it reads only those (``registry._CIVIL_CANDIDATES``).
 
 - civil affairs: households flagged dibao get 低保 (with its class 一类/二类/三类), tekun
   households 特困; ~1 % of households neither flagged nor monitored get a 低保 granted in

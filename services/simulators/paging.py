@@ -64,10 +64,11 @@ async def cursor_page(registry: Registry, deriver: Deriver, county: str, at: Pos
     want = limit + 1
     taken: list[tuple[dict, int, int]] = []  # record, person id, its index + 1 among the person's
     students_on = deriver.today if deriver.kind == "education" else None
+    civil = deriver.civil_selection() if deriver.kind == "civil-affairs" else None
     batch = max(want, _FIRST_BATCH_MIN)
     after = at.person_id - 1
     while len(taken) < want:
-        persons = await registry.persons(county, after, batch, students_on=students_on)
+        persons = await registry.persons(county, after, batch, students_on=students_on, civil=civil)
         for p in persons:
             records = deriver.records(p)
             first = at.skip if p.id == at.person_id else 0

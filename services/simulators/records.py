@@ -12,6 +12,7 @@ Money is counted in fen (integers) and written as a 2-place decimal string; date
 from __future__ import annotations
 
 import hashlib
+import math
 import struct
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
@@ -87,6 +88,24 @@ _TWO_TO_MINUS_53 = 1.0 / (1 << 53)
 
 def rng(*parts) -> Draws:
     return Draws("|".join(map(str, parts)).encode())
+
+
+# Civil affairs knows about one person in eight: who it may know is decided by draws that
+# PostgreSQL computes too (the first 32 bits of MD5), so the registry query returns only
+# those persons instead of every person of the county (``registry.civil_candidates``).
+EDGE_SHARE = 0.02  # households 低保边缘
+TEMPORARY_SHARE = 0.01  # persons given 临时救助
+ORPHAN_SHARE = 0.005  # children (of those not head or spouse) who are 孤儿
+_SCALE = 1 << 32
+
+
+def selection_draw(key: str) -> float:
+    return int.from_bytes(hashlib.md5(key.encode()).digest()[:4], "big") / _SCALE
+
+
+def below(share: float) -> int:
+    """The 32-bit draws n with n / 2**32 < share are those with n < this bound."""
+    return math.ceil(share * _SCALE)
 
 
 def fen(n: int) -> str:
@@ -169,9 +188,21 @@ class Deriver:
 
     # ---- civil affairs (民政) -------------------------------------------------------------
 
+    def household_key(self, p: Person) -> str:
+        return str(p.household_id) if p.household_id is not None else f"p{p.id}"
+
+    def civil_selection(self) -> tuple[str, str, int, int, int, int]:
+        """The parameters of ``registry.civil_candidates``: key prefixes of the household
+        and person draws, and the bounds that select a household or person."""
+        return (f"{self.seed}|{self.kind}|select-h|", f"{self.seed}|{self.kind}|select-p|",
+                below(self.rates.unmonitored_dibao_rate), below(1 - EDGE_SHARE),
+                below(TEMPORARY_SHARE), below(1 - ORPHAN_SHARE))
+
     def _civil(self, p: Person) -> list[dict]:
-        h = rng(self.seed, self.kind, "h", p.household_id if p.household_id is not None else f"p{p.id}")
+        h = rng(self.seed, self.kind, "h", self.household_key(p))
         hu = h.take(8)
+        uh = selection_draw(f"{self.seed}|{self.kind}|select-h|{self.household_key(p)}")
+        up = selection_draw(f"{self.seed}|{self.kind}|select-p|{p.id}")
         r = rng(self.seed, self.kind, p.id)
         pu = r.take(8)
         flags, today = p.flags, self.today
@@ -190,7 +221,7 @@ class Deriver:
         if tekun:
             record("02", "特困", None, self._days_ago(hu[1], 365, 8 * 365), None, 100 * (700 + int(hu[5] * 300)))
         new_grant = (not tekun and "dibao" not in flags and p.category != "monitored"
-                     and hu[2] < self.rates.unmonitored_dibao_rate)
+                     and uh < self.rates.unmonitored_dibao_rate)
         if "dibao" in flags or new_grant:
             dbfl = "一类" if hu[0] < 0.2 else "二类" if hu[0] < 0.6 else "三类"
             monthly = {"一类": 620, "二类": 420, "三类": 220}[dbfl] + int(hu[5] * 100)
@@ -202,13 +233,13 @@ class Deriver:
                        "收入超过标准")
             else:
                 record("01", "低保", dbfl, self._days_ago(hu[1], 365, 6 * 365), None, 100 * monthly)
-        elif not tekun and hu[3] < 0.02:
+        elif not tekun and uh >= 1 - EDGE_SHARE:
             record("03", "低保边缘", None, self._days_ago(hu[1], 60, 3 * 365), None, 0)
-        if pu[0] < 0.01:
+        if up < TEMPORARY_SHARE:
             day = self._days_ago(pu[3], 10, 365)
             record("04", "临时救助", None, day, day, 100 * (500 + 100 * int(pu[4] * 46)))
         if (p.age_on(today) < 18 and p.relation not in ("head", "spouse") and p.alive
-                and pu[1] < 0.005):
+                and up >= 1 - ORPHAN_SHARE):
             record("05", "孤儿", None, self._days_ago(pu[5], 365, 5 * 365), None, 100 * (1200 + int(pu[6] * 300)))
         if not out:
             return []

@@ -27,6 +27,21 @@ _INCOME = ("(SELECT iy.net_income FROM income_years iy WHERE iy.household_id = p
            "ORDER BY iy.year DESC LIMIT 1)")
 
 
+def _draw(prefix: str, key: str) -> str:
+    """``records.selection_draw`` in SQL: the first 32 bits of MD5 as an integer."""
+    return f"('x' || left(md5({prefix} || {key}), 8))::bit(32)::bigint"
+
+
+_HOUSEHOLD_KEY = "coalesce(p.household_id::text, 'p' || p.id::text)"
+# A superset of the persons ``records.Deriver._civil`` gives records to (it decides exactly):
+# flagged households, and households or persons whose selection draw falls in a share.
+_CIVIL_CANDIDATES = f"""(
+    h.flags && ARRAY['dibao', 'tekun']::varchar[]
+    OR {_draw('$5', _HOUSEHOLD_KEY)} < $7 OR {_draw('$5', _HOUSEHOLD_KEY)} >= $8
+    OR {_draw('$6', 'p.id::text')} < $9 OR {_draw('$6', 'p.id::text')} >= $10
+)"""
+
+
 class Person:
     """One registry person with the household facts the departments derive records from."""
 
@@ -64,9 +79,11 @@ class Registry:
         self.ring = ring
         self._county_names: dict[str, str] = {}
 
-    def _sql(self, *, income: bool, students: bool, descending: bool) -> str:
+    def _sql(self, *, income: bool, students: bool, descending: bool, civil: bool = False) -> str:
         where = ["p.region_code >= $1", "p.region_code < $2",
                  "p.id <= $3" if descending else "p.id > $3"]
+        if civil:
+            where.append(_CIVIL_CANDIDATES)
         if students:
             # Ages 6-22 on $5, with a schooling status: only they can be students.
             where += ["p.birth_date > ($5::date - interval '23 years')",
@@ -79,13 +96,18 @@ class Registry:
                 f"WHERE {' AND '.join(where)} ORDER BY p.id {order} LIMIT $4")
 
     async def persons(self, county: str, after_id: int, limit: int, *, income: bool = False,
-                      students_on: date | None = None, descending: bool = False) -> list[Person]:
+                      students_on: date | None = None, descending: bool = False,
+                      civil: tuple | None = None) -> list[Person]:
         """Persons of ``county`` with id > ``after_id`` (``descending``: id <= ``after_id``,
-        newest first), at most ``limit``."""
-        sql = self._sql(income=income, students=students_on is not None, descending=descending)
+        newest first), at most ``limit``; only students on the day ``students_on``, only
+        civil-affairs candidates with ``civil`` (``Deriver.civil_selection()``)."""
+        sql = self._sql(income=income, students=students_on is not None, descending=descending,
+                        civil=civil is not None)
         args = [county, county + ":", after_id, limit]
         if students_on is not None:
             args.append(students_on)
+        if civil is not None:
+            args.extend(civil)
         rows = await self.database.fetch_rows(sql, args)
         return [Person(row, self.ring) for row in rows]
 

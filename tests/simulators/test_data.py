@@ -289,3 +289,27 @@ async def test_default_rates_change_nothing_for_most_persons(simulator, world):
                 and rec["id_no"] == world.persons.get(person_id("medical-insurance", rec)).id_number)
     enrolments = sum(1 for rec in records if rec["type"] == "enrolment" and not is_stranger("medical-insurance", rec))
     assert 0.9 * enrolments < exact < enrolments
+
+
+@pytest.mark.parametrize("problems", [clean(), Problems(), clean(unmonitored_dibao_rate=1.0),
+                                      clean(unmonitored_dibao_rate=0.0)])
+async def test_civil_affairs_candidates_query_misses_no_one(simulator, world, settings, problems):
+    """Civil affairs reads only the persons its selection draws can pick (computed in SQL):
+    deriving every person of the county without that filter gives the same records."""
+    from services.core.crypto import keyring
+    from services.core.db import Database, create_engine
+    from services.simulators.config import SimConfig
+    from services.simulators.records import Deriver
+    from services.simulators.registry import Registry
+
+    served = await fetch(simulator, "civil-affairs", problems=problems)
+    db = Database(create_engine(world.url, settings, "tests-sim"), read_pool_size=1)
+    try:
+        registry = Registry(db, keyring(settings))
+        deriver = Deriver(SimConfig("civil-affairs", today=TODAY, problems=problems),
+                          await registry.county_name(COUNTY))
+        everyone = await registry.persons(COUNTY, 0, 1_000_000)
+    finally:
+        await db.dispose()
+    assert len(everyone) == len(world.of_county(COUNTY))
+    assert [rec for p in everyone for rec in deriver.records(p)] == served
