@@ -177,7 +177,8 @@ async def finish(ctx: Context, source: SourceConfig, claim: Claim, progress: Pro
         bind_scope(session, UNRESTRICTED)  # the worker reconciles the whole county
         counts = await reconcile(session, ctx.settings, source, claim.county, claim.run_id)
         await session.execute(text(
-            "UPDATE sync_runs SET status = 'succeeded', phase = 'done', finished_at = now(), heartbeat_at = now(), "
+            "UPDATE sync_runs SET status = 'succeeded', phase = 'done', finished_at = clock_timestamp(), "
+            "heartbeat_at = clock_timestamp(), "
             "matched = :matched, unmatched = :unmatched, findings_opened = :findings_opened, "
             "findings_resolved = :findings_resolved, findings_open = :findings_open, clues = :clues, "
             "error_code = NULL, error = NULL WHERE id = :id"),
