@@ -28,7 +28,7 @@ from services.core.sync.enums import QuarantineStatus, RunStatus, Trigger
 from services.core.sync.models import QuarantinedRecord, SyncRun
 from services.core.sync.runs import enqueue
 from services.core.sync.schemas import QuarantineOut, ReprocessIn, RunIn, RunOut, RunQueuedOut, SourceOut
-from services.core.timeutil import now
+from services.core.timeutil import CHINA, now
 
 router = APIRouter(prefix="/api/v1/sync", route_class=GuardlineRoute)
 SYNC = ["sync 部门数据同步"]
@@ -179,7 +179,8 @@ async def _queue(request: Request, session, caller: Caller, source_name: str, co
     notice = None
     if is_open:
         zh = wants_chinese(request.headers.get("accept-language"))
-        notice = message("sync_breaker_open", zh, {"source": source_name, "until": state.open_until.isoformat()})
+        until = state.open_until.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+        notice = message("sync_breaker_open", zh, {"source": source_name, "until": until})
     extra = {"created": created, "breaker_open_until": state.open_until if is_open else None, "notice": notice}
     return _run_response(run, 202 if created else 200, extra)
 
