@@ -1,10 +1,18 @@
 """What each reconciliation rule means, in English and Chinese, for the findings API, and
 which rules tell a person's health.
 
-A stand-in until the rules themselves (``services.core.sync.rules``) carry their texts;
-an unknown rule id is explained by its id, never refused.
+The rules themselves (``services.core.sync.rules.BY_ID``: ``explanation_en``,
+``explanation_zh``, ``health``) are the authority; the table below stands in for them in a
+build without that module. An unknown rule id is explained by its id, never refused.
 """
 from __future__ import annotations
+
+from typing import Any
+
+try:
+    from services.core.sync.rules import BY_ID as _RULES
+except ImportError:  # a build without the reconciliation rules
+    _RULES: dict[str, Any] = {}
 
 RULE_TEXTS: dict[str, tuple[str, str]] = {
     "name_mismatch": ("The department record's name differs from the registry's for the same ID number.",
@@ -38,11 +46,13 @@ HEALTH_RULES: frozenset[str] = frozenset({"large_medical_cost", "illness_without
 
 
 def explain(rule_id: str, chinese: bool) -> str:
-    texts = RULE_TEXTS.get(rule_id)
+    rule = _RULES.get(rule_id)
+    texts = (rule.explanation_en, rule.explanation_zh) if rule is not None else RULE_TEXTS.get(rule_id)
     if texts is None:
         return rule_id
     return texts[1] if chinese else texts[0]
 
 
 def tells_health(rule_id: str) -> bool:
-    return rule_id in HEALTH_RULES
+    rule = _RULES.get(rule_id)
+    return bool(rule.health) if rule is not None else rule_id in HEALTH_RULES
