@@ -101,7 +101,8 @@ async def test_rotation_moves_old_rows_and_the_old_key_can_then_go(keys_url, set
             assert first.status_code == 201, first.text
         counts = await key_counts(engine)
         assert counts == {"persons.id_number_enc": {"old": PERSONS + 1}, "persons.health_enc": {"old": PERSONS + 1},
-                          "idempotency_keys.body": {"old": 1}, "users.totp_secret": {}}
+                          "idempotency_keys.body": {"old": 1}, "users.totp_secret": {}, "dept_records.raw_enc": {},
+                          "sync_quarantine.raw_enc": {}}
 
         # A new active key: old rows still read, the stored response still replays, and
         # new rows are written under the new key.
@@ -130,11 +131,13 @@ async def test_rotation_moves_old_rows_and_the_old_key_can_then_go(keys_url, set
         messages: list[str] = []
         moved = await rotate(engine, keyring(both), batch=100, progress=messages.append)
         assert moved == {"persons.id_number_enc": PERSONS - 99, "persons.health_enc": PERSONS + 1,
-                         "idempotency_keys.body": 1, "users.totp_secret": 0}
+                         "idempotency_keys.body": 1, "users.totp_secret": 0, "dept_records.raw_enc": 0,
+                         "sync_quarantine.raw_enc": 0}
         assert messages and all("re-encrypted under key 'new'" in m for m in messages)
         counts = await key_counts(engine)
         assert counts == {"persons.id_number_enc": {"new": PERSONS + 2}, "persons.health_enc": {"new": PERSONS + 2},
-                          "idempotency_keys.body": {"new": 2}, "users.totp_secret": {}}
+                          "idempotency_keys.body": {"new": 2}, "users.totp_secret": {}, "dept_records.raw_enc": {},
+                          "sync_quarantine.raw_enc": {}}
         assert await rotate(engine, keyring(both), batch=100) == {c.name: 0 for c in ENCRYPTED}
 
         # The old key removed from the settings: everything still reads.

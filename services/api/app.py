@@ -23,6 +23,8 @@ from services.api.middleware import RequestContext
 from services.api.monitoring.reports import router as monitoring_reports_router
 from services.api.ratelimit import RateLimiter
 from services.api.regions.router import router as regions_router
+from services.api.sync.findings import router as findings_router
+from services.api.sync.router import router as sync_router
 from services.api.responses import JSON
 from services.core.accounts.security import Revocations
 from services.core.accounts.service import sync_revocations
@@ -62,6 +64,10 @@ TAGS = [
                                                           "households the monitoring misses (应纳未纳)."},
     {"name": "monitoring policy 监测标准和政策参数", "description": "Income lines per year and province, the "
                                                                   "monitoring policy's figures per region and year."},
+    {"name": "sync 部门数据同步", "description": "Department sources (民政, 医保, 教育 …), sync runs and their "
+                                            "progress, quarantined records; queue a run."},
+    {"name": "findings 部门比对发现", "description": "What cross-checking department data with the registry found: "
+                                               "acknowledge, resolve, reopen."},
     {"name": "audit 审计", "description": "The audit trail, for auditors (append-only, hash-chained)."},
     {"name": "admin 系统管理", "description": "User accounts, roles and system clients (administrators only)."},
     {"name": "health 运行状态", "description": "Liveness and readiness probes."},
@@ -138,8 +144,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     docs.install(app)
     # Routes are matched in order: the busiest first.
     for router in (households_router, income_router, guarantees_router, monitoring_router, regions_router,
-                   auth_router, audit_router, admin_router, monitoring_reports_router,
-                   health_router):
+                   auth_router, audit_router, admin_router, monitoring_reports_router, findings_router,
+                   sync_router, health_router):
         app.include_router(router)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     return app

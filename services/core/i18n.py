@@ -294,6 +294,25 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "An override for this region and year exists already; change it instead.",
         "该区域该年度的参数调整已存在，请修改已有记录。",
     ),
+    # department sync: sources, runs, quarantine, findings (API)
+    "sync_source_not_found": ("There is no department source {source} serving a county you can see.",
+                              "不存在数据源 {source}，或其服务的县不在您的权限范围内。"),
+    "county_not_found": ("There is no county {county} you can see (runs and quarantine are seen from county "
+                         "level up).", "县 {county} 不存在或不在您的权限范围内（同步任务和隔离记录仅县级及以上可见）。"),
+    "sync_county_not_served": ("Source {source} does not serve county {county}.", "数据源 {source} 不含县 {county} 的数据。"),
+    "sync_run_not_found": ("There is no sync run {id} you can see.", "同步任务 {id} 不存在或不在您的权限范围内。"),
+    "quarantined_record_not_found": ("There is no quarantined record {id} you can see.",
+                                     "隔离记录 {id} 不存在或不在您的权限范围内。"),
+    "sync_breaker_open": (
+        "Source {source} is failing: its circuit breaker is open until {until}. The run is queued and starts after.",
+        "数据源 {source} 连续失败，已熔断至 {until}；同步任务已排队，届时开始。",
+    ),
+    "finding_not_found": ("There is no finding {id} you can see.", "比对发现 {id} 不存在或不在您的权限范围内。"),
+    "finding_note_required": ("Say what was done (note) to resolve a finding.", "标记为已处理时须填写处理说明（note）。"),
+    "health_rule_forbidden": (
+        "Your role may not search by the rules that tell health (large medical costs …).",
+        "您的角色无权按涉及健康的规则（大额医疗支出等）查询。",
+    ),
 }
 
 

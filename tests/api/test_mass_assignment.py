@@ -22,6 +22,7 @@ import pytest
 from services.api.app import create_app
 from services.core.settings import Settings
 from tests.api.monitoring_helpers import monitoring_objects
+from tests.api.sync_helpers import sync_objects
 from tests.api.world import World, income_body, make_world
 from tests.dbstate import changed_tables, fingerprint
 from tests.factories import VILLAGE, VILLAGE_2, household, person
@@ -132,6 +133,10 @@ VALID: dict[str, Callable[[World], Valid]] = {
     "createMonitoringPolicy": lambda w: Valid({}, {"region_prefix": VILLAGE, "year": w.line["year"],
                                                    "values": {"plan_days": 8}}, 201),
     "updateMonitoringPolicy": lambda w: Valid({"policy_id": w.policy["id"]}, {"values": {"plan_days": 9}}),
+    # department sync (w.sync: see tests/api/sync_helpers.sync_objects)
+    "createSyncRun": lambda w: Valid({}, {"source": "civil-affairs", "county": "529901"}, 202),
+    "reprocessQuarantine": lambda w: Valid({}, {"source": "civil-affairs", "county": "529901"}, 202),
+    "updateFinding": lambda w: Valid({"finding_id": w.sync["finding_id"]}, {"status": "resolved", "note": "已补缴医保"}),
 }
 
 
@@ -204,9 +209,10 @@ async def _send(client, auth, op_id: str, valid: Valid, body: dict):
 
 
 @pytest.mark.parametrize("op_id", sorted(VALID))
-async def test_server_owned_fields_are_refused_and_nothing_changes(op_id, client, auth, db):
+async def test_server_owned_fields_are_refused_and_nothing_changes(op_id, client, auth, db, settings):
     world = await make_world(client, auth)
     world.monitoring = await monitoring_objects(client, auth(WRITER), db, world.home["id"], world.neighbour["id"])
+    world.sync = await sync_objects(db, settings, VILLAGE, world.home)
     _, _, schema = WRITES[op_id]
     valid = VALID[op_id](world)
 

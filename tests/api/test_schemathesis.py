@@ -49,6 +49,7 @@ from schemathesis.specs.openapi.checks import (
 
 from services.api.app import create_app
 from services.core.settings import Settings
+from tests.api.sync_helpers import sync_objects
 from tests.api.world import LAST_YEAR, MISSING, World, make_world
 from tests.factories import COUNTY, OTHER_COUNTY_VILLAGE, VILLAGE, VILLAGE_2, id_number
 
@@ -129,6 +130,12 @@ def pools(w: World) -> dict[str, list]:
         "region_prefix": [COUNTY, VILLAGE, "529902", "52"],
         "policy_id": [w.policy["id"], MISSING],
         "amount": ["6000.00", "7300"],
+        # department sync (tests/api/sync_helpers.sync_objects): the county's run, quarantined
+        # record and finding; sources configured or not
+        **({"run_id": [w.sync["run_id"], MISSING], "quarantine_id": [w.sync["quarantine_id"], MISSING],
+            "finding_id": [w.sync["finding_id"], MISSING]} if w.sync else {}),
+        "county": [COUNTY, "529902", "529903"],
+        "source": ["civil-affairs", "medical-insurance", "housing"],
     }
 
 
@@ -312,6 +319,7 @@ def test_fuzz_reaches_every_operation():
 @pytest.mark.parametrize("operation_id", list(_params()))
 async def test_schemathesis(operation_id, client, db, auth, settings):
     world = await make_world(client, auth)
+    world.sync = await sync_objects(db, settings, VILLAGE, world.home)
     values = pools(world)
     loop = asyncio.get_running_loop()
 

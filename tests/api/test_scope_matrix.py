@@ -19,6 +19,8 @@ from services.core.accounts.roles import PERMISSIONS, Permission
 from services.core.accounts.security import hash_password
 from services.core.settings import Settings
 from tests.api.monitoring_helpers import monitoring_objects
+from tests.api.sync_helpers import settings_with_sources, sync_objects
+from tests.conftest import _client
 from tests.factories import OTHER_COUNTY_VILLAGE, USERS, VILLAGE, household, person
 
 LAST_YEAR = date.today().year - 1
@@ -46,6 +48,9 @@ class Case:
     # Only a caller whose regions cover the target's whole province may (income lines). The
     # target is public, so a narrower caller holding the permission gets 403, never 404.
     province_wide: bool = False
+    # The target is the village's county (sync runs, quarantine, sources): visible only to
+    # callers at county level and above.
+    county_level: bool = False
 
 
 def cases(t):
@@ -185,6 +190,25 @@ def cases(t):
                                        body={"values": {"plan_days": 9}}, needs_if_match="policy"),
         "deleteMonitoringPolicy": Case("DELETE", "/api/v1/monitoring-policies/{policy_id}", Permission.policy_write,
                                        ok=204, needs_if_match="policy"),
+        # department sync: {source} serves only the target's county (tests/api/sync_helpers.py);
+        # {run_id} finished, {quarantine_id} of that run, {finding_id} about the household's head
+        "listSyncSources": Case("GET", "/api/v1/sync/sources", Permission.sync_read, targetless=True),
+        "getSyncSource": Case("GET", "/api/v1/sync/sources/{source}", Permission.sync_read, county_level=True),
+        "listSyncRuns": Case("GET", "/api/v1/sync/runs", Permission.sync_read, params={"county": t["county"]},
+                             county_level=True),
+        "getSyncRun": Case("GET", "/api/v1/sync/runs/{run_id}", Permission.sync_read, county_level=True),
+        "createSyncRun": Case("POST", "/api/v1/sync/runs", Permission.sync_run, ok=202, county_level=True,
+                              body={"source": t["source"], "county": t["county"]}),
+        "listQuarantine": Case("GET", "/api/v1/sync/quarantine", Permission.sync_read, params={"county": t["county"]},
+                               county_level=True),
+        "getQuarantinedRecord": Case("GET", "/api/v1/sync/quarantine/{quarantine_id}", Permission.sync_read,
+                                     county_level=True),
+        "reprocessQuarantine": Case("POST", "/api/v1/sync/quarantine/reprocess", Permission.sync_run, ok=202,
+                                    county_level=True, body={"source": t["source"], "county": t["county"]}),
+        "listFindings": Case("GET", "/api/v1/findings", Permission.findings_read, params={"region": t["village"]}),
+        "getFinding": Case("GET", "/api/v1/findings/{finding_id}", Permission.findings_read),
+        "updateFinding": Case("PATCH", "/api/v1/findings/{finding_id}", Permission.findings_handle,
+                              body={"status": "acknowledged", "note": "已核实"}, needs_if_match="finding"),
     }
 
 
@@ -192,7 +216,19 @@ def cases(t):
 NOT_REGION_SCOPED = {"login", "whoAmI", "logout", "changePassword", "beginTotp", "confirmTotp"}
 # Path parameters naming region-scoped rows (checked before a 403, see services/api/deps.py).
 SCOPED_PATH_OBJECTS = ("{household_id}", "{person_id}", "{member_id}", "{record_id}", "{clue_id}", "{case_id}",
-                       "{assisting_case_id}", "{measure_id}", "{policy_id}")
+                       "{assisting_case_id}", "{measure_id}", "{policy_id}", "{run_id}", "{quarantine_id}",
+                       "{finding_id}")
+# Keys of a target that the fake targets below need besides ids.
+FAKE = {k: 1 for k in ("village", "member_id", "other_household_id", "id_number", "household_id", "user_id",
+                       "county", "source")}
+
+
+@pytest.fixture
+async def client(settings, db, tmp_path):
+    """The app with department sources in both test counties (each target gets its own)."""
+    app = create_app(settings_with_sources(settings, tmp_path), database=db)
+    async with _client(app) as c:
+        yield c
 
 
 def _scopes() -> dict[str, set[str]]:
@@ -203,8 +239,7 @@ def _scopes() -> dict[str, set[str]]:
 
 def test_every_declared_permission_is_a_scope_in_the_spec():
     scopes = _scopes()
-    fake = {k: 1 for k in ("village", "member_id", "other_household_id", "id_number", "household_id", "user_id")}
-    for op, case in cases(fake).items():
+    for op, case in cases(FAKE).items():
         declared = {case.permission.value} if case.permission else set()
         assert declared <= scopes[op], f"{op}: the matrix expects {declared}, the route declares {scopes[op]}"
 
@@ -213,8 +248,7 @@ def test_every_route_is_in_the_matrix():
     app = create_app(Settings(env="test"))
     ops = {op["operationId"] for path, item in app.openapi()["paths"].items() if path.startswith("/api/v1")
            for op in item.values()}
-    fake = {k: 1 for k in ("village", "member_id", "other_household_id", "id_number", "household_id", "user_id")}
-    assert ops - NOT_REGION_SCOPED == set(cases(fake)), "describe new routes in tests/api/test_scope_matrix.py"
+    assert ops - NOT_REGION_SCOPED == set(cases(FAKE)), "describe new routes in tests/api/test_scope_matrix.py"
 
 
 async def _audit_event(db, village) -> int:
@@ -229,7 +263,7 @@ async def _audit_event(db, village) -> int:
     return ref.id
 
 
-async def _make_target(client, auth, db, user, village):
+async def _make_target(client, auth, db, settings, user, village):
     h = auth(user)
     head = person("head")
     hh = (await client.post("/api/v1/households", json=household(region=village, members=[head, person("spouse"), person("child")]),
@@ -249,7 +283,8 @@ async def _make_target(client, auth, db, user, village):
     session.add_all([account, system])
     await session.commit()
     monitoring = await monitoring_objects(client, h, db, hh["id"], other["id"])
-    return {**monitoring, "user_id": account.id, "client_id": system.id,
+    sync = await sync_objects(db, settings, village, hh)
+    return {**monitoring, **sync, "user_id": account.id, "client_id": system.id,
         "village": village, "household_id": hh["id"], "person_id": hh["members"][0]["id"],
         "member_id": hh["members"][2]["id"], "record_id": rec["id"], "code": village,
         "other_household_id": other["id"], "id_number": head["id_number"], "event_id": await _audit_event(db, village),
@@ -257,8 +292,8 @@ async def _make_target(client, auth, db, user, village):
     }
 
 
-def _visible(username: str, village: str) -> bool:
-    return village.startswith(USERS[username][1])
+def _visible(username: str, village: str, county_level: bool = False) -> bool:
+    return (village[:6] if county_level else village).startswith(USERS[username][1])
 
 
 async def _etag(client, kind, t, headers):
@@ -270,7 +305,8 @@ async def _etag(client, kind, t, headers):
             "assisting_case": f"/api/v1/monitoring-cases/{t['assisting_case_id']}",
             "measure": f"/api/v1/measures/{t['measure_id']}",
             "income_line": f"/api/v1/income-lines/{t['line_year']}/{t['province']}",
-            "policy": f"/api/v1/monitoring-policies/{t['policy_id']}"}[kind]
+            "policy": f"/api/v1/monitoring-policies/{t['policy_id']}",
+            "finding": f"/api/v1/findings/{t['finding_id']}"}[kind]
     r = await client.get(path, headers=headers)
     return r.headers.get("etag", '"none"')
 
@@ -287,14 +323,14 @@ STRIP = ("request_id", "instance", "detail", "errors")
 
 
 @pytest.mark.parametrize("target_village", [VILLAGE, OTHER_COUNTY_VILLAGE])
-async def test_access_matrix(client, auth, db, target_village):
+async def test_access_matrix(client, auth, db, settings, target_village):
     creator = "county_staff.county" if target_village == VILLAGE else "county_staff.other"
-    t = await _make_target(client, auth, db, creator, target_village)
+    t = await _make_target(client, auth, db, settings, creator, target_village)
     scopes = _scopes()
     missing = {**t, **{k: MISSING for k in ("household_id", "person_id", "member_id", "record_id", "event_id",
                                             "user_id", "client_id", "clue_id", "case_id", "assisting_case_id",
-                                            "policy_id")},
-               "measure_id": "00000000-0000-4000-8000-000000000000",
+                                            "policy_id", "run_id", "quarantine_id", "finding_id")},
+               "measure_id": "00000000-0000-4000-8000-000000000000", "source": "no-such-source", "county": "529903",
                "code": "529901001999", "village": "529901001999", "id_number": person("head")["id_number"]}
     failures = []
     for op in cases(t):
@@ -306,7 +342,7 @@ async def test_access_matrix(client, auth, db, target_village):
                 r = await _send(client, case, t, headers)
             finally:
                 await savepoint.rollback()
-            visible = case.targetless or _visible(username, target_village)
+            visible = case.targetless or _visible(username, target_village, case.county_level)
             if scopes[op] <= {p.value for p in PERMISSIONS[role]}:
                 expected = case.ok if visible else 404
                 if case.province_wide and not (len(prefix) <= 2 and t["province"].startswith(prefix)):
@@ -334,7 +370,8 @@ async def test_access_matrix(client, auth, db, target_village):
 async def test_requests_without_token_are_401(client):
     ids = dict(household_id=1, person_id=1, member_id=1, record_id=1, user_id=1, client_id=1, event_id=1, code=VILLAGE,
                clue_id=1, case_id=1, assisting_case_id=1, measure_id="00000000-0000-4000-8000-000000000000",
-               line_year=LAST_YEAR, province="52", policy_id=1)
+               line_year=LAST_YEAR, province="52", policy_id=1, run_id=1, quarantine_id=1, finding_id=1,
+               source="civil-affairs", county="529901")
     for op, case in cases({"village": VILLAGE, "other_household_id": 2, "id_number": person("head")["id_number"],
                            **ids}).items():
         r = await client.request(case.method, case.path.format(**ids), json=case.body, params=case.params)

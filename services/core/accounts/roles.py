@@ -46,6 +46,10 @@ class Permission(StrEnum):
     cases_assist = "cases:assist"  # measures, visits, proposing risk elimination
     cases_assign = "cases:assign"  # name a case's assistance cadre
     policy_write = "policy:write"  # income lines and the monitoring policy's figures
+    sync_read = "sync:read"  # department sources, sync runs, quarantined records (a county's)
+    sync_run = "sync:run"  # queue a sync run, re-process quarantined records
+    findings_read = "findings:read"  # what the department cross-checks found in the caller's regions
+    findings_handle = "findings:handle"  # acknowledge, resolve or reopen a finding
 
 
 DESCRIPTIONS: dict[Permission, str] = {
@@ -69,34 +73,45 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.cases_assist: "Record measures and visits, propose risk elimination 落实帮扶措施、走访",
     Permission.cases_assign: "Name a case's assistance cadre 明确帮扶责任人",
     Permission.policy_write: "Set income lines and the monitoring policy's figures 设置监测标准和政策参数",
+    Permission.sync_read: "Read department sources, sync runs and quarantined records 查看部门数据同步情况",
+    Permission.sync_run: "Queue a department sync run, re-process quarantine 发起部门数据同步",
+    Permission.findings_read: "Read the findings of department cross-checks 查看部门比对发现的问题",
+    Permission.findings_handle: "Acknowledge, resolve or reopen a finding 处理比对发现的问题",
 }
 
 _READ = {Permission.registry_read, Permission.persons_lookup}
 _FIELD_WRITE = {Permission.households_write, Permission.income_write, Permission.guarantees_write}
 _FIELD_MONITORING = {Permission.monitoring_read, Permission.clues_report, Permission.cases_verify,
                      Permission.cases_assist}
+# Those who follow up department findings in their regions (cadres, village and township staff).
+_FINDINGS = {Permission.findings_read, Permission.findings_handle}
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     role: frozenset(perms)
     for role, perms in {
-        Role.grid_worker: _READ | _FIELD_WRITE | _FIELD_MONITORING | {Permission.registry_health},
-        Role.assistance_cadre: _READ | _FIELD_MONITORING | {Permission.registry_health, Permission.income_write,
-                                                            Permission.guarantees_write},
-        Role.village_staff: _READ | _FIELD_WRITE | _FIELD_MONITORING | {
+        # Grid workers see the findings of their village (they check them on the spot); the
+        # cadres and staff who follow them up also acknowledge and resolve them.
+        Role.grid_worker: _READ | _FIELD_WRITE | _FIELD_MONITORING | {Permission.registry_health,
+                                                                      Permission.findings_read},
+        Role.assistance_cadre: _READ | _FIELD_MONITORING | _FINDINGS | {
+            Permission.registry_health, Permission.income_write, Permission.guarantees_write},
+        Role.village_staff: _READ | _FIELD_WRITE | _FIELD_MONITORING | _FINDINGS | {
             Permission.registry_health, Permission.registry_unmask, Permission.clues_handle,
             Permission.cases_village_review},
-        Role.township_staff: _READ | _FIELD_WRITE | _FIELD_MONITORING | {
+        Role.township_staff: _READ | _FIELD_WRITE | _FIELD_MONITORING | _FINDINGS | {
             Permission.registry_health, Permission.registry_unmask, Permission.clues_handle,
             Permission.cases_township_review, Permission.cases_assign},
-        Role.county_staff: _READ | _FIELD_WRITE | _FIELD_MONITORING | {
+        # The county runs the department syncs (its sources, runs and quarantine are a county's).
+        Role.county_staff: _READ | _FIELD_WRITE | _FIELD_MONITORING | _FINDINGS | {
             Permission.registry_health, Permission.registry_unmask, Permission.clues_handle,
-            Permission.cases_assign, Permission.policy_write},
+            Permission.cases_assign, Permission.policy_write, Permission.sync_read, Permission.sync_run},
         Role.county_approver: _READ | {Permission.registry_health, Permission.monitoring_read,
-                                       Permission.cases_approve},
+                                       Permission.cases_approve, Permission.findings_read},
         # A department system's own permissions are set per client (see CLIENT_GRANTABLE);
         # this is what a user account of that role (if any) gets.
         Role.department_system: {Permission.persons_lookup, Permission.clues_report},
-        Role.auditor: {Permission.registry_read, Permission.audit_read, Permission.monitoring_read},
+        Role.auditor: {Permission.registry_read, Permission.audit_read, Permission.monitoring_read,
+                       Permission.findings_read, Permission.sync_read},
         # Separation of duties (等保 三权分立): the administrator manages accounts, not people's data.
         Role.admin: {Permission.users_admin, Permission.clients_admin},
     }.items()
