@@ -101,7 +101,7 @@ def mask(value: str) -> str:
 
 def keyed_hash(value: str, key: bytes) -> bytes:
     """Lookup key for an ID number: HMAC-SHA256, so a dump of the index reveals nothing."""
-    return hmac.new(key, value.encode("ascii"), hashlib.sha256).digest()
+    return hmac.digest(key, value.encode("ascii"), hashlib.sha256)
 
 
 # Anything shaped like a full ID number (18 characters, or 15 digits of an old one), with

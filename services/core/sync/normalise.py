@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from services.core.idnumber import InvalidIdNumber, normalise as normalise_id
+from services.core.idnumber import InvalidIdNumber, clean as clean_id, normalise as normalise_id
 from services.core.sync.config import SourceConfig
 from services.core.sync.enums import RecordType
 from services.core.sync.kinds import DEFAULT_TYPE, RECORD_TYPE_CHOICES, FieldSpec, fields_of
@@ -165,6 +165,7 @@ class Normaliser:
             self._choices["record_type"] = {header_key(k): v for k, v in RECORD_TYPE_CHOICES[source.kind].items()}
         self._default_type = DEFAULT_TYPE[source.kind]
         self._layouts: dict[tuple, list[tuple[str, str]]] = {}
+        self._single_key = source.key[0] if len(source.key) == 1 else None
         self._required = {t: [c for c, spec in self.specs.items() if t in spec.required_for] for t in RecordType}
 
     def canonical_of(self, header: Any) -> str | None:
@@ -191,22 +192,30 @@ class Normaliser:
         values: dict[str, Any] = {}
         for key, canonical in self._layout(raw):
             value = raw[key]
-            if isinstance(value, str):
+            if value is None:
+                continue
+            if type(value) is str:
                 value = value.strip()
                 if not value:
                     continue
-            if value is None:
-                continue
             values[canonical] = value
-        key_parts = [clean_text(values.get(k)) for k in self.source.key]
-        external_key = "|".join(p for p in key_parts if p) if all(key_parts) else None
+        if self._single_key:
+            part = values.get(self._single_key)
+            external_key = clean_text(part) if part is not None else None
+        else:
+            parts = [clean_text(values.get(k)) for k in self.source.key]
+            external_key = "|".join(parts) if all(parts) else None
         if external_key is None:
-            missing = next(k for k, p in zip(self.source.key, key_parts) if not p)
+            missing = next(k for k in self.source.key if not clean_text(values.get(k)))
             return Rejected(f"missing.{missing}", missing, "the record has no key", None)
 
         record_type = self._default_type
         if "record_type" in values or record_type is None:
-            found = self._choices["record_type"].get(header_key(values.get("record_type", "")))
+            given = values.get("record_type", "")
+            choices = self._choices["record_type"]
+            found = choices.get(given) if type(given) is str else None
+            if found is None:
+                found = choices.get(header_key(given))
             if found is None:
                 return Rejected("invalid.record_type", "record_type",
                                 f"unknown record type {_shape(values.get('record_type'))}", external_key)
@@ -215,12 +224,12 @@ class Normaliser:
         raw_id = values.pop("id_number", None)
         if raw_id is None:
             return Rejected("missing.id_number", "id_number", "the record has no ID number", external_key)
+        text_id = raw_id if type(raw_id) is str else (f"{raw_id:.0f}" if isinstance(raw_id, float) else str(raw_id))
         try:
-            text_id = str(raw_id) if not isinstance(raw_id, float) else f"{raw_id:.0f}"
             parsed = normalise_id(text_id, allow_15=True)
         except InvalidIdNumber as exc:
-            return Rejected(f"id_number.{exc.code}", "id_number", f"{exc} ({_id_shape(str(raw_id))})", external_key)
-        note = "old_15" if len(unicodedata.normalize("NFKC", str(raw_id)).replace(" ", "")) == 15 else None
+            return Rejected(f"id_number.{exc.code}", "id_number", f"{exc} ({_id_shape(text_id)})", external_key)
+        note = "old_15" if len(text_id) != 18 and len(clean_id(text_id)) == 15 else None
 
         data: dict[str, Any] = {}
         for canonical in self._required.get(record_type, ()):
