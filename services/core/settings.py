@@ -173,6 +173,9 @@ class SyncSettings(BaseModel):
     poll_seconds: float = Field(2.0, gt=0)
     # Risk findings also become risk clues (channel: department screening).
     raise_clues: bool = True
+    # PostgreSQL's work_mem during a reconciliation (its joins and aggregates of a million
+    # records stay in memory instead of spilling to disk in batches).
+    reconcile_work_mem: str = Field("256MB", pattern=r"^[0-9]+(kB|MB|GB)$")
     rules: SyncRuleSettings = SyncRuleSettings()
 
 

@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 from typing import Any
 
 from sqlalchemy import text
@@ -170,6 +171,12 @@ async def reconcile(session: AsyncSession, settings: Settings, source: SourceCon
     findings_open (open or acknowledged findings of the source and county afterwards),
     clues (risk clue reports created or merged)."""
     kind = source.kind
+    started = time.perf_counter()
+    phases: dict[str, float] = {}
+
+    def phase(name: str) -> None:
+        phases[name] = round(time.perf_counter() - started - sum(phases.values()), 3)
+
     params = rule_params(settings, source, county)
     params["at"] = (await session.execute(text("SELECT clock_timestamp()"))).scalar_one()
     params["run_id"] = run_id
@@ -178,12 +185,24 @@ async def reconcile(session: AsyncSession, settings: Settings, source: SourceCon
 
     # A second reconciliation in one transaction (tests, a CLI batch) starts afresh.
     await session.execute(text("DROP TABLE IF EXISTS sync_rec, sync_cand, sync_fresh, sync_todo"))
+    # Hash joins and aggregates of a million rows in memory rather than in batches on disk;
+    # for this transaction only, put back at the end.
+    work_mem = (await session.execute(text("SELECT current_setting('work_mem')"))).scalar_one()
+    await session.execute(text("SELECT set_config('work_mem', :v, true)"), {"v": settings.sync.reconcile_work_mem})
+    # Records staged moments ago are not yet in dept_records' statistics; a planner that
+    # expects a handful of them picks a nested loop over a million persons (minutes instead
+    # of seconds). Hash joins whatever the estimate (a temp table of the records first,
+    # analysed, would lose the parallel scan: measured slower).
+    nestloop = (await session.execute(text("SELECT current_setting('enable_nestloop')"))).scalar_one()
+    await session.execute(text("SELECT set_config('enable_nestloop', 'off', true)"))
     final = ", ".join(f"'{s.value}'" for s in sorted(FINAL))
     await _run(session, _CREATE_REC.format(columns=REC_COLUMNS + KIND_COLUMNS[kind], final=final), params)
-    # Temporary tables get no statistics unless asked; the rules' joins need them.
+    await session.execute(text("SELECT set_config('enable_nestloop', :v, true)"), {"v": nestloop})
+    # Temporary tables get no statistics unless asked (autovacuum never sees them).
     await session.execute(text("ANALYZE sync_rec"))
     matched, unmatched = (await session.execute(text(
         "SELECT count(person_id), count(*) - count(person_id) FROM sync_rec"))).one()
+    phase("match")
 
     await session.execute(text(_CREATE_CAND))
     ctx = RuleContext(kind=kind, rules=settings.sync.rules, unmatched_findings=source.unmatched_findings)
@@ -196,6 +215,7 @@ async def reconcile(session: AsyncSession, settings: Settings, source: SourceCon
             "prefix": fingerprint_prefix(rule.id, source.name, county), "rule_id": rule.id,
             "severity": rule.severity.value, "health": rule.health})
     await session.execute(text("ANALYZE sync_cand"))
+    phase("rules")
 
     await session.execute(text(_CREATE_FRESH))
     opened = (await session.execute(text("SELECT count(*) FROM sync_fresh"))).scalar_one()
@@ -203,14 +223,17 @@ async def reconcile(session: AsyncSession, settings: Settings, source: SourceCon
     resolved = (await _run(session, _RESOLVE, params | {"rule_ids": [r.id for r in rules]})).rowcount
     still_open = (await _run(session, "SELECT count(*) FROM sync_findings WHERE source = CAST(:source AS text) "
                                       "AND county = CAST(:county AS text) AND status <> 'resolved'", params)).scalar_one()
+    phase("merge")
 
     clues = 0
     risky = {r.id: r for r in rules if r.risk}
     if settings.sync.raise_clues and risky:
         clues = await _raise_clues(session, source, risky, params)
+    phase("clues")
+    await session.execute(text("SELECT set_config('work_mem', :v, true)"), {"v": work_mem})
     counts = {"matched": matched, "unmatched": unmatched, "findings_opened": opened, "findings_resolved": resolved,
               "findings_open": still_open, "clues": clues}
-    log.info("reconciled %s/%s run %s: %s", source.name, county, run_id, counts)
+    log.info("reconciled %s/%s run %s: %s; seconds %s", source.name, county, run_id, counts, phases)
     return counts
 
 
