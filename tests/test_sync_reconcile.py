@@ -18,13 +18,25 @@ from services.core.income.models import IncomeYear
 from services.core.monitoring.models import ClueReport, IncomeLine, RiskClue
 from services.core.sync.config import SourceConfig
 from services.core.sync.models import DeptRecord, Finding
-from services.core.sync.reconcile import RESOLVED_NOTE, reconcile
+from services.core.sync.reconcile import RESOLVED_NOTE, raise_clues, reconcile as reconcile_only
 from services.core.timeutil import today
 from tests.factories import COUNTY, OTHER_TOWNSHIP_VILLAGE, VILLAGE, id_number, person
 
 Y = today().year
 LAST = Y - 1
 AUTUMN = f"{Y}秋"
+
+
+async def reconcile(session, settings, source, county, run_id):
+    """What the worker does: the reconciliation, then risk clues a batch at a time (small
+    batches here, so the batching itself is exercised)."""
+    counts = await reconcile_only(session, settings, source, county, run_id)
+    counts["clues"], after = 0, 0
+    while True:
+        raised, after = await raise_clues(session, settings, source, county, after=after, limit=2)
+        if after is None:
+            return counts
+        counts["clues"] += raised
 
 
 def source(name: str, kind: str, unmatched_findings: bool = False) -> SourceConfig:

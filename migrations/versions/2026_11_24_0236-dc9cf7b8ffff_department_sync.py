@@ -37,8 +37,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_dept_records')),
     sa.UniqueConstraint('source', 'external_key', name=op.f('uq_dept_records_source_external_key'))
     )
-    op.create_index('ix_dept_records_id_hash', 'dept_records', ['id_hash'], unique=False)
-    op.create_index('ix_dept_records_source_county', 'dept_records', ['source', 'county'], unique=False)
     op.create_table('sync_cursors',
     sa.Column('source', sa.String(length=64), nullable=False),
     sa.Column('county', sa.String(length=6, collation='C'), nullable=False),
@@ -74,7 +72,7 @@ def upgrade() -> None:
     sa.Column('source', sa.String(length=64), nullable=False),
     sa.Column('county', sa.String(length=6, collation='C'), nullable=False),
     sa.Column('status', sa.Enum('queued', 'running', 'succeeded', 'failed', name='run_status', native_enum=False, create_constraint=True, length=32), nullable=False),
-    sa.Column('phase', sa.Enum('fetching', 'reconciling', 'done', name='run_phase', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('phase', sa.Enum('fetching', 'reconciling', 'clues', 'done', name='run_phase', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('trigger', sa.Enum('schedule', 'manual', 'retry', 'spreadsheet', 'reprocess', name='run_trigger', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('requested_by', sa.BigInteger(), nullable=True),
     sa.Column('file_name', sa.String(length=255), nullable=True),
@@ -83,6 +81,7 @@ def upgrade() -> None:
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('reconcile_started_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('clues_started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('worker', sa.String(length=200), nullable=True),
     sa.Column('attempts', sa.SmallInteger(), nullable=False),
@@ -169,7 +168,5 @@ def downgrade() -> None:
     op.drop_index('ix_sync_quarantine_list', table_name='sync_quarantine')
     op.drop_table('sync_quarantine')
     op.drop_table('sync_cursors')
-    op.drop_index('ix_dept_records_source_county', table_name='dept_records')
-    op.drop_index('ix_dept_records_id_hash', table_name='dept_records')
     op.drop_table('dept_records')
     # ### end Alembic commands ###

@@ -154,6 +154,9 @@ class SyncSettings(BaseModel):
     # simulators on this machine.
     sources_file: Path | None = None
     page_size: int = Field(1000, ge=1, le=5000)
+    # Processes that normalise, hash and encrypt pages beside the one that fetches and
+    # writes them (0: all in one process, as tests and small imports may prefer).
+    prepare_processes: int = Field(1, ge=0, le=8)
     connect_timeout_seconds: float = Field(5.0, gt=0)
     read_timeout_seconds: float = Field(30.0, gt=0)
     # Attempts of one page (5xx, 429, time-outs, truncated or malformed pages) before the

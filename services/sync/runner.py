@@ -6,7 +6,6 @@ its committed cursor, or straight to the reconciliation when every page was in.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from services.core.sync.models import QUARANTINE_AAD
 from services.core.sync.normalise import Normaliser
 from services.sync.fetch import SourceClient, SourceDown
 from services.sync.queue import Claim, record_failure, record_success
-from services.sync.staging import Stager, write_page
+from services.sync.staging import PageIn, Preparer, Stager, pipeline, write_page
 
 log = logging.getLogger("guardline.sync")
 Progress = Callable[[dict], None]
@@ -88,14 +87,15 @@ async def _fail(ctx: Context, claim: Claim, code: str, message: str, *, retry: b
         await record_failure(conn, claim.run_id, claim.source, code, message, ctx.settings.sync, retry=retry)
 
 
-async def _start_position(conn: asyncpg.Connection, source: SourceConfig, claim: Claim) -> tuple[dict | None, bool]:
+async def _start_position(conn: asyncpg.Connection, source: SourceConfig,
+                          claim: Claim) -> tuple[dict | None, bool, bool]:
     """Where this run reads from: its own committed cursor when it is resuming; otherwise
     the start (cursor paging reads everything each run) or, for updated-since paging,
-    the mark the last run left."""
+    the mark the last run left. Also whether every page is in, and whether the run is new."""
     row = await conn.fetchrow("SELECT position, run_id, complete FROM sync_cursors WHERE source = $1 AND county = $2",
                               source.name, claim.county)
     if row is not None and row["run_id"] == claim.run_id:
-        return (orjson.loads(row["position"]) if row["position"] else None), row["complete"]
+        return (orjson.loads(row["position"]) if row["position"] else None), row["complete"], False
     keep = row is not None and source.paging.style == "updated_since" and row["position"]
     position = orjson.loads(row["position"]) if keep else None
     await conn.execute(
@@ -103,39 +103,52 @@ async def _start_position(conn: asyncpg.Connection, source: SourceConfig, claim:
         "VALUES ($1, $2, $3::jsonb, $4, false, now()) ON CONFLICT (source, county) DO UPDATE "
         "SET position = EXCLUDED.position, run_id = EXCLUDED.run_id, complete = false, updated_at = now()",
         source.name, claim.county, orjson.dumps(position).decode() if position else None, claim.run_id)
-    return position, False
+    return position, False, True
 
 
 async def pull(ctx: Context, source: SourceConfig, claim: Claim, progress: Progress | None,
                client: SourceClient | None = None) -> None:
     async with ctx.pool.acquire() as conn:
-        position, complete = await _start_position(conn, source, claim)
+        position, complete, new = await _start_position(conn, source, claim)
+    if new:
+        # A new run first tries the quarantine again: a mended mapping, or a record that a
+        # request to re-process joined this run for, passes now.
+        await reprocess(ctx, source, claim, progress)
     if complete:
         return
-    stager = ctx.stager(source)
     own = client is None
     client = client or SourceClient(source, ctx.settings.sync)
-    ahead: asyncio.Task | None = None
-    try:
-        page = await client.page(position, claim.county)
+
+    async def pages():
+        at = position
         while True:
-            prepared = stager.prepare(page.items)
-            # The next page travels while this one is written.
-            ahead = None if page.done else asyncio.create_task(client.page(page.position, claim.county))
-            async with ctx.pool.acquire() as conn, conn.transaction():
-                await write_page(conn, prepared, source=source.name, county=claim.county, run_id=claim.run_id,
-                                 position=page.position, complete=page.done, retries=page.retries)
-            if progress:
-                progress(await run_counts(ctx.pool, claim.run_id))
-            if ahead is None:
+            page = await client.page(at, claim.county)
+            yield PageIn(page.items, None, page.position, page.done, page.retries)
+            if page.done:
                 return
-            page = await ahead
-            ahead = None
+            at = page.position
+
+    try:
+        await _stage(ctx, source, claim, pages(), progress)
     finally:
-        if ahead is not None:
-            ahead.cancel()
         if own:
             await client.aclose()
+
+
+async def _stage(ctx: Context, source: SourceConfig, claim: Claim, pages, progress: Progress | None) -> None:
+    """Pages through the pipeline: each written in its own transaction with its cursor."""
+    async def write(page: PageIn, prepared) -> None:
+        async with ctx.pool.acquire() as conn, conn.transaction():
+            await write_page(conn, prepared, source=source.name, county=claim.county, run_id=claim.run_id,
+                             position=page.position, complete=page.complete, retries=page.retries)
+        if progress:
+            progress(await run_counts(ctx.pool, claim.run_id))
+
+    preparer = Preparer(ctx.stager(source), source, ctx.settings, ctx.settings.sync.prepare_processes)
+    try:
+        await pipeline(pages, preparer, write)
+    finally:
+        preparer.close()
 
 
 async def reprocess(ctx: Context, source: SourceConfig, claim: Claim, progress: Progress | None) -> None:
@@ -163,27 +176,42 @@ async def reprocess(ctx: Context, source: SourceConfig, claim: Claim, progress: 
 
 
 async def finish(ctx: Context, source: SourceConfig, claim: Claim, progress: Progress | None) -> None:
-    """Reconcile the source's records of the county and close the run, in one transaction."""
+    """Reconcile the source's records of the county (one transaction), then raise risk
+    clues for its new risk findings (a transaction per batch), then close the run. The run's
+    phase says where a run taken up again goes on."""
     from sqlalchemy import text
 
-    from services.core.sync.reconcile import reconcile
+    from services.core.sync.reconcile import raise_clues, reconcile
 
-    await ctx.pool.execute("UPDATE sync_runs SET phase = 'reconciling', heartbeat_at = now(), "
-                           "reconcile_started_at = now() WHERE id = $1",
-                           claim.run_id)
-    if progress:
-        progress(await run_counts(ctx.pool, claim.run_id))
-    async with ctx.db.session() as session, session.begin():
-        bind_scope(session, UNRESTRICTED)  # the worker reconciles the whole county
-        counts = await reconcile(session, ctx.settings, source, claim.county, claim.run_id)
-        await session.execute(text(
-            "UPDATE sync_runs SET status = 'succeeded', phase = 'done', finished_at = clock_timestamp(), "
-            "heartbeat_at = clock_timestamp(), "
-            "matched = :matched, unmatched = :unmatched, findings_opened = :findings_opened, "
-            "findings_resolved = :findings_resolved, findings_open = :findings_open, clues = :clues, "
-            "error_code = NULL, error = NULL WHERE id = :id"),
-            {"id": claim.run_id, **{k: counts.get(k, 0) for k in (
-                "matched", "unmatched", "findings_opened", "findings_resolved", "findings_open", "clues")}})
+    if claim.phase != "clues":
+        await ctx.pool.execute("UPDATE sync_runs SET phase = 'reconciling', heartbeat_at = now(), "
+                               "reconcile_started_at = now() WHERE id = $1", claim.run_id)
+        if progress:
+            progress(await run_counts(ctx.pool, claim.run_id))
+        async with ctx.db.session() as session, session.begin():
+            bind_scope(session, UNRESTRICTED)  # the worker reconciles the whole county
+            counts = await reconcile(session, ctx.settings, source, claim.county, claim.run_id)
+            await session.execute(text(
+                "UPDATE sync_runs SET phase = 'clues', clues_started_at = clock_timestamp(), "
+                "heartbeat_at = clock_timestamp(), clues = 0, matched = :matched, unmatched = :unmatched, "
+                "findings_opened = :findings_opened, findings_resolved = :findings_resolved, "
+                "findings_open = :findings_open WHERE id = :id"), {"id": claim.run_id, **counts})
+        if progress:
+            progress(await run_counts(ctx.pool, claim.run_id))
+    after = 0
+    while True:
+        async with ctx.db.session() as session, session.begin():
+            bind_scope(session, UNRESTRICTED)
+            raised, after = await raise_clues(session, ctx.settings, source, claim.county, after=after)
+            if after is None:
+                break
+            await session.execute(text("UPDATE sync_runs SET clues = clues + :n, heartbeat_at = clock_timestamp() "
+                                       "WHERE id = :id"), {"n": raised, "id": claim.run_id})
+        if progress:
+            progress(await run_counts(ctx.pool, claim.run_id))
+    await ctx.pool.execute(
+        "UPDATE sync_runs SET status = 'succeeded', phase = 'done', finished_at = clock_timestamp(), "
+        "heartbeat_at = clock_timestamp(), error_code = NULL, error = NULL WHERE id = $1", claim.run_id)
     async with ctx.pool.acquire() as conn:
         await record_success(conn, source.name)
     if progress:
@@ -193,25 +221,19 @@ async def finish(ctx: Context, source: SourceConfig, claim: Claim, progress: Pro
 async def import_records(ctx: Context, source: SourceConfig, claim: Claim, rows, progress: Progress | None) -> None:
     """Stage ``rows`` ((location, record) pairs, e.g. from ``sheets.records``) a page at a
     time, then reconcile. Unchanged records of a file imported twice are recognised."""
-    stager = ctx.stager(source)
     size = ctx.settings.sync.page_size
-    batch: list = []
-    locations: list[str] = []
 
-    async def flush() -> None:
-        prepared = stager.prepare(batch, locations)
-        async with ctx.pool.acquire() as conn, conn.transaction():
-            await write_page(conn, prepared, source=source.name, county=claim.county, run_id=claim.run_id)
-        batch.clear()
-        locations.clear()
-        if progress:
-            progress(await run_counts(ctx.pool, claim.run_id))
+    async def pages():
+        batch: list = []
+        locations: list[str] = []
+        for location, record in rows:
+            batch.append(record)
+            locations.append(location)
+            if len(batch) >= size:
+                yield PageIn(batch, locations)
+                batch, locations = [], []
+        if batch:
+            yield PageIn(batch, locations)
 
-    for location, record in rows:
-        batch.append(record)
-        locations.append(location)
-        if len(batch) >= size:
-            await flush()
-    if batch:
-        await flush()
+    await _stage(ctx, source, claim, pages(), progress)
     await finish(ctx, source, claim, progress)

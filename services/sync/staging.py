@@ -150,3 +150,94 @@ async def write_page(conn, prepared: Prepared, *, source: str, county: str, run_
     await conn.execute(_RUN_COUNTS, run_id, counts.fetched, counts.staged, counts.unchanged, counts.quarantined,
                        retries)
     return counts
+
+
+# ---- the pipeline: fetch, prepare and write overlap ---------------------------------------
+
+@dataclass
+class PageIn:
+    """A page on its way in: its records, where each came from (spreadsheet rows), and what
+    the cursor becomes once it is written."""
+
+    items: list[Any]
+    locations: list[str] | None = None
+    position: Any = KEEP_CURSOR
+    complete: bool = False
+    retries: int = 0
+
+
+_CHILD_STAGER: Stager | None = None
+
+
+def _child_init(source, settings) -> None:
+    global _CHILD_STAGER
+    from services.core.crypto import keyring
+
+    _CHILD_STAGER = Stager(Normaliser(source), keyring(settings),
+                           settings.data_protection.id_hash_key.get_secret_value().encode())
+
+
+def _child_prepare(items: list[Any], locations: list[str] | None) -> Prepared:
+    assert _CHILD_STAGER is not None
+    return _CHILD_STAGER.prepare(items, locations)
+
+
+class Preparer:
+    """Normalising, hashing and encrypting a page: in a separate process when
+    ``processes`` > 0, so it runs on another core while the event loop writes the previous
+    page and fetches the next; in the event loop otherwise."""
+
+    def __init__(self, stager: Stager, source, settings, processes: int):
+        self.stager = stager
+        self._pool = None
+        if processes > 0:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_child_init, initargs=(source, settings))
+
+    async def prepare(self, page: PageIn) -> Prepared:
+        if self._pool is None:
+            return self.stager.prepare(page.items, page.locations)
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(self._pool, _child_prepare, page.items,
+                                                                page.locations)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+async def pipeline(pages, preparer: Preparer, write) -> None:
+    """Pages from the async iterator ``pages`` go through ``preparer`` and ``write(page,
+    prepared)`` in order, each stage working on its own page at once (at most two pages
+    wait between stages, so memory stays a few pages whatever the source's size). The first
+    error stops everything and is raised; pages written before it stay written."""
+    import asyncio
+
+    done = object()
+    fetched: asyncio.Queue = asyncio.Queue(maxsize=1)
+    prepared: asyncio.Queue = asyncio.Queue(maxsize=1)
+
+    async def fetch() -> None:
+        async for page in pages:
+            await fetched.put(page)
+        await fetched.put(done)
+
+    async def prepare() -> None:
+        while (page := await fetched.get()) is not done:
+            await prepared.put((page, await preparer.prepare(page)))
+        await prepared.put(done)
+
+    async def store() -> None:
+        while (item := await prepared.get()) is not done:
+            await write(*item)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for stage in (fetch, prepare, store):
+                group.create_task(stage())
+    except BaseExceptionGroup as failed:  # one stage failed and the others were cancelled
+        raise failed.exceptions[0] from None

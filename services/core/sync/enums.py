@@ -56,6 +56,7 @@ class RunStatus(StrEnum):
 class RunPhase(StrEnum):
     fetching = "fetching"
     reconciling = "reconciling"
+    clues = "clues"  # risk findings becoming risk clues, a batch per transaction
     done = "done"
 
 

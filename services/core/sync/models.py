@@ -52,6 +52,7 @@ class SyncRun(Base):
     started_at: Mapped[datetime | None] = mapped_column()
     heartbeat_at: Mapped[datetime | None] = mapped_column()
     reconcile_started_at: Mapped[datetime | None] = mapped_column()
+    clues_started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
     worker: Mapped[str | None] = mapped_column(String(200))
     attempts: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=0)
@@ -106,9 +107,9 @@ class DeptRecord(Base):
 
     __tablename__ = "dept_records"
     __table_args__ = (
+        # No other index: a reconciliation reads a source's records whole (hash joins), and
+        # every index is paid for on each staged page.
         UniqueConstraint("source", "external_key"),
-        Index("ix_dept_records_source_county", "source", "county"),
-        Index("ix_dept_records_id_hash", "id_hash"),
     )
 
     id: Mapped[int] = bigint_pk()

@@ -154,13 +154,16 @@ WHERE f.source = CAST(:source AS text) AND f.county = CAST(:county AS text) AND 
   AND f.status <> 'resolved'
   AND NOT EXISTS (SELECT 1 FROM sync_cand c WHERE c.fingerprint = f.fingerprint)"""
 
-_CREATE_TODO = """
-CREATE TEMP TABLE sync_todo ON COMMIT DROP AS
+# Open risk findings of a source and county that have no clue yet, in households still in
+# the registry: what ``raise_clues`` works through, a batch at a time.
+_CLUES_TODO = """
 SELECT f.id, f.fingerprint, f.rule_id, f.household_id, f."values" AS detail
-FROM sync_fresh x
-JOIN sync_findings f ON f.fingerprint = x.fingerprint
+FROM sync_findings f
 JOIN households h ON h.id = f.household_id AND h.status = 'active'
-WHERE f.rule_id = ANY(CAST(:risk_ids AS text[]))"""
+WHERE f.source = CAST(:source AS text) AND f.county = CAST(:county AS text) AND f.status = 'open'
+  AND f.clue_id IS NULL AND f.rule_id = ANY(CAST(:risk_ids AS text[])) AND f.id > CAST(:after AS bigint)
+ORDER BY f.id
+LIMIT CAST(:limit AS int)"""
 
 
 async def reconcile(session: AsyncSession, settings: Settings, source: SourceConfig, county: str,
@@ -168,8 +171,8 @@ async def reconcile(session: AsyncSession, settings: Settings, source: SourceCon
     """Reconcile ``source``'s records of ``county`` (run ``run_id``) in the caller's
     transaction, which must commit (or roll back) everything together. Returns counts:
     matched / unmatched records, findings_opened (new or reopened), findings_resolved,
-    findings_open (open or acknowledged findings of the source and county afterwards),
-    clues (risk clue reports created or merged)."""
+    findings_open (open or acknowledged findings of the source and county afterwards).
+    Risk clues follow, in their own transactions (``raise_clues``)."""
     kind = source.kind
     started = time.perf_counter()
     phases: dict[str, float] = {}
@@ -184,7 +187,7 @@ async def reconcile(session: AsyncSession, settings: Settings, source: SourceCon
     params["county_region"] = await county_region(session, county)
 
     # A second reconciliation in one transaction (tests, a CLI batch) starts afresh.
-    await session.execute(text("DROP TABLE IF EXISTS sync_rec, sync_cand, sync_fresh, sync_todo"))
+    await session.execute(text("DROP TABLE IF EXISTS sync_rec, sync_cand, sync_fresh"))
     # Hash joins and aggregates of a million rows in memory rather than in batches on disk;
     # for this transaction only, put back at the end.
     work_mem = (await session.execute(text("SELECT current_setting('work_mem')"))).scalar_one()
@@ -225,14 +228,9 @@ async def reconcile(session: AsyncSession, settings: Settings, source: SourceCon
                                       "AND county = CAST(:county AS text) AND status <> 'resolved'", params)).scalar_one()
     phase("merge")
 
-    clues = 0
-    risky = {r.id: r for r in rules if r.risk}
-    if settings.sync.raise_clues and risky:
-        clues = await _raise_clues(session, source, risky, params)
-    phase("clues")
     await session.execute(text("SELECT set_config('work_mem', :v, true)"), {"v": work_mem})
     counts = {"matched": matched, "unmatched": unmatched, "findings_opened": opened, "findings_resolved": resolved,
-              "findings_open": still_open, "clues": clues}
+              "findings_open": still_open}
     log.info("reconciled %s/%s run %s: %s; seconds %s", source.name, county, run_id, counts, phases)
     return counts
 
@@ -246,39 +244,43 @@ def evidence(source: SourceConfig, rule, detail: dict[str, Any]) -> str:
     return text_[:EVIDENCE_MAX]
 
 
-async def _raise_clues(session: AsyncSession, source: SourceConfig, risky: dict, params: dict[str, Any]) -> int:
+async def raise_clues(session: AsyncSession, settings: Settings, source: SourceConfig, county: str, *,
+                      after: int = 0, limit: int = CLUE_BATCH) -> tuple[int, int | None]:
+    """One batch of risk clues, through the monitoring workflow's intake (``clues.report``:
+    clues of a household merge, a re-sent reference changes nothing), for open risk
+    findings of ``source`` and ``county`` that have none yet. Runs in the caller's
+    transaction; each finding gets its clue's id in the same transaction, so a batch is
+    raised once even across a crash. Returns (clue reports created or merged, the last
+    finding id of the batch, or None when nothing was left)."""
     # Imported here: the monitoring workflow is only needed when there is something to raise.
     from services.core.monitoring.clues import report
     from services.core.monitoring.context import load_rules
     from services.core.monitoring.schemas import ClueIn, Reporter
 
-    await _run(session, _CREATE_TODO, params | {"risk_ids": list(risky)})
-    await session.execute(text("ALTER TABLE sync_todo ADD PRIMARY KEY (id)"))
-    monitoring_rules = None
+    risky = {r.id: r for r in rules_for(source.kind) if r.risk}
+    if not settings.sync.raise_clues or not risky:
+        return 0, None
+    batch = (await session.execute(text(_CLUES_TODO), {
+        "source": source.name, "county": county, "risk_ids": list(risky), "after": after, "limit": limit})).all()
+    if not batch:
+        return 0, None
+    monitoring_rules = await load_rules(session)
     reporter = Reporter(user_id=None, client_id=None)  # the sync worker itself
-    raised, after = 0, 0
-    while True:
-        batch = (await session.execute(text(
-            "SELECT id, fingerprint, rule_id, household_id, detail FROM sync_todo WHERE id > :after "
-            "ORDER BY id LIMIT :limit"), {"after": after, "limit": CLUE_BATCH})).all()
-        if not batch:
-            return raised
-        if monitoring_rules is None:
-            monitoring_rules = await load_rules(session)
-        finding_ids, clue_ids = [], []
-        for finding_id, fingerprint, rule_id, household_id, detail in batch:
-            rule = risky[rule_id]
-            data = ClueIn(household_id=household_id, channel=Channel.department_screening,
-                          risk_types=[rule.risk_type], evidence=evidence(source, rule, detail),
-                          source=clue_source(source.name), external_ref=clue_ref(fingerprint))
-            clue, outcome = await report(session, monitoring_rules, data, reporter)
-            if outcome != "duplicate":
-                raised += 1
-            finding_ids.append(finding_id)
-            clue_ids.append(clue.id)
-        await session.execute(text(
-            "UPDATE sync_findings f SET clue_id = v.clue_id, version = f.version + 1 "
-            "FROM unnest(CAST(:ids AS bigint[]), CAST(:clue_ids AS bigint[])) AS v(id, clue_id) "
-            "WHERE f.id = v.id AND f.clue_id IS DISTINCT FROM v.clue_id"),
-            {"ids": finding_ids, "clue_ids": clue_ids})
-        after = batch[-1][0]
+    raised = 0
+    finding_ids, clue_ids = [], []
+    for finding_id, fingerprint, rule_id, household_id, detail in batch:
+        rule = risky[rule_id]
+        data = ClueIn(household_id=household_id, channel=Channel.department_screening,
+                      risk_types=[rule.risk_type], evidence=evidence(source, rule, detail),
+                      source=clue_source(source.name), external_ref=clue_ref(fingerprint))
+        clue, outcome = await report(session, monitoring_rules, data, reporter)
+        if outcome != "duplicate":
+            raised += 1
+        finding_ids.append(finding_id)
+        clue_ids.append(clue.id)
+    await session.execute(text(
+        "UPDATE sync_findings f SET clue_id = v.clue_id, version = f.version + 1 "
+        "FROM unnest(CAST(:ids AS bigint[]), CAST(:clue_ids AS bigint[])) AS v(id, clue_id) "
+        "WHERE f.id = v.id AND f.clue_id IS DISTINCT FROM v.clue_id"),
+        {"ids": finding_ids, "clue_ids": clue_ids})
+    return raised, batch[-1][0]
