@@ -11,15 +11,20 @@ once. A source whose circuit breaker is open is not claimed until it closes.
 """
 from __future__ import annotations
 
-import asyncio
-import socket
 import os
+import socket
 from dataclasses import dataclass
 from datetime import timedelta
 
 import asyncpg
+from sqlalchemy import text
 
+from services.core import timeutil
+from services.core.db import Database
+from services.core.scope import UNRESTRICTED, bind_scope
 from services.core.settings import SyncSettings
+from services.core.sync import runs
+from services.core.sync.enums import Trigger
 
 # Advisory-lock namespace of sync runs (the first key of the two-key form).
 LOCK_SPACE = 0x5359  # "SY"
@@ -107,7 +112,15 @@ async def open_import(dsn: str, source: str, county: str, file_name: str, worker
     conn = await asyncpg.connect(dsn, server_settings={"application_name": "guardline-sync-lock"})
     try:
         async with conn.transaction():
-            run_id, created = await enqueue(conn, source, county, "spreadsheet", file_name=file_name)
+            # Not through ``runs.enqueue``: an import is not queued but running at once, and
+            # its lock must be taken in the transaction that creates it.
+            run_id = await conn.fetchval(
+                "INSERT INTO sync_runs (source, county, trigger, file_name, status, phase, not_before, attempts, "
+                "pages, fetched, staged, unchanged, quarantined, retries, created_at) "
+                "VALUES ($1, $2, 'spreadsheet', $3, 'running', 'fetching', now(), 0, 0, 0, 0, 0, 0, 0, now()) "
+                "ON CONFLICT (source, county) WHERE status IN ('queued', 'running') DO NOTHING RETURNING id",
+                source, county, file_name)
+            created = run_id is not None
             if created:
                 await conn.execute("SELECT pg_advisory_lock($1, $2::int)", LOCK_SPACE, run_id)
                 await conn.execute("UPDATE sync_runs SET started_at = now(), heartbeat_at = now(), attempts = 1, "
@@ -121,77 +134,67 @@ async def open_import(dsn: str, source: str, county: str, file_name: str, worker
         raise
 
 
-async def enqueue(conn: asyncpg.Connection, source: str, county: str, trigger: str, *,
-                  requested_by: int | None = None, delay: timedelta | None = None,
-                  file_name: str | None = None) -> tuple[int, bool]:
-    """A queued run of ``source`` for ``county``; when one is already queued or running, that
-    one (``created`` False). The partial unique index keeps it to one even when two
-    workers or the API ask at the same moment."""
-    while True:
-        row = await conn.fetchrow(
-            "INSERT INTO sync_runs (source, county, trigger, requested_by, file_name, status, phase, not_before, "
-            "attempts, pages, fetched, staged, unchanged, quarantined, retries, created_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, 'fetching', now() + $7::interval, 0, 0, 0, 0, 0, 0, 0, now()) "
-            "ON CONFLICT (source, county) WHERE status IN ('queued', 'running') DO NOTHING RETURNING id",
-            source, county, trigger, requested_by, file_name,
-            "running" if trigger == "spreadsheet" else "queued", delay or timedelta(0))
-        if row is not None:
-            return row["id"], True
-        existing = await conn.fetchval(
-            "SELECT id FROM sync_runs WHERE source = $1 AND county = $2 AND status IN ('queued', 'running')",
-            source, county)
-        if existing is not None:
-            return existing, False
-        await asyncio.sleep(0)  # it finished between the two statements: try again
+async def enqueue_run(db: Database, source: str, county: str, trigger: Trigger, *,
+                      delay: timedelta | None = None) -> tuple[int, bool]:
+    """``runs.enqueue`` (the one way a run is queued, shared with the API) in a
+    transaction of its own; returns (run id, created)."""
+    async with db.session() as session, session.begin():
+        bind_scope(session, UNRESTRICTED)
+        not_before = timeutil.now() + delay if delay else None
+        run, created = await runs.enqueue(session, source, county, trigger, not_before=not_before)
+        return run.id, created
 
 
-async def schedule_due(conn: asyncpg.Connection, due: list[tuple[str, str, float]]) -> list[int]:
+async def schedule_due(db: Database, due: list[tuple[str, str, float]]) -> list[int]:
     """Queue a scheduled run for each (source, county, every_hours) whose last run was
     created longer ago than its interval. Serialised by a transaction-level advisory
     lock, so two workers looking at the same moment queue it once."""
     queued = []
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1, 0)", LOCK_SPACE)
+    async with db.session() as session, session.begin():
+        bind_scope(session, UNRESTRICTED)
+        await session.execute(text("SELECT pg_advisory_xact_lock(:space, 0)"), {"space": LOCK_SPACE})
         for source, county, hours in due:
-            recent = await conn.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM sync_runs WHERE source = $1 AND county = $2 "
-                "AND (status IN ('queued', 'running') OR created_at > now() - $3::interval))",
-                source, county, timedelta(hours=hours))
+            recent = (await session.execute(text(
+                "SELECT EXISTS (SELECT 1 FROM sync_runs WHERE source = :source AND county = :county "
+                "AND (status IN ('queued', 'running') OR created_at > now() - make_interval(hours => :hours)))"),
+                {"source": source, "county": county, "hours": hours})).scalar_one()
             if not recent:
-                run_id, created = await enqueue(conn, source, county, "schedule")
+                run, created = await runs.enqueue(session, source, county, Trigger.schedule)
                 if created:
-                    queued.append(run_id)
+                    queued.append(run.id)
     return queued
 
 
-async def record_failure(conn: asyncpg.Connection, run_id: int, source: str, code: str, message: str,
+async def record_failure(db: Database, run_id: int, source: str, code: str, message: str,
                          settings: SyncSettings, *, retry: bool) -> int | None:
     """The run failed: say why, count it against the source's breaker (opening it at the
     threshold), and queue a retry later while attempts remain. Returns the retry's id."""
-    async with conn.transaction():
-        await conn.execute(
-            "UPDATE sync_runs SET status = 'failed', finished_at = now(), error_code = $2, error = $3 WHERE id = $1",
-            run_id, code, message[:2000])
-        await conn.execute(
+    async with db.session() as session, session.begin():
+        bind_scope(session, UNRESTRICTED)
+        run = (await session.execute(text(
+            "UPDATE sync_runs SET status = 'failed', finished_at = clock_timestamp(), error_code = :code, "
+            "error = :error WHERE id = :id RETURNING county"),
+            {"id": run_id, "code": code, "error": message[:2000]})).one()
+        await session.execute(text(
             "INSERT INTO sync_source_states AS s (source, consecutive_failures, last_failure_at, last_error) "
-            "VALUES ($1, 1, now(), $2) ON CONFLICT (source) DO UPDATE "
-            "SET consecutive_failures = s.consecutive_failures + 1, last_failure_at = now(), last_error = $2",
-            source, f"{code}: {message}"[:2000])
-        await conn.execute(
-            "UPDATE sync_source_states SET open_until = now() + $2::interval "
-            "WHERE source = $1 AND consecutive_failures >= $3",
-            source, timedelta(seconds=settings.breaker_cooldown_seconds), settings.breaker_threshold)
+            "VALUES (:source, 1, now(), :error) ON CONFLICT (source) DO UPDATE "
+            "SET consecutive_failures = s.consecutive_failures + 1, last_failure_at = now(), last_error = :error"),
+            {"source": source, "error": f"{code}: {message}"[:2000]})
+        await session.execute(text(
+            "UPDATE sync_source_states SET open_until = now() + make_interval(secs => :cooldown) "
+            "WHERE source = :source AND consecutive_failures >= :threshold"),
+            {"source": source, "cooldown": settings.breaker_cooldown_seconds,
+             "threshold": settings.breaker_threshold})
         if not retry:
             return None
-        row = await conn.fetchrow("SELECT county, attempts, "
-                                  "(SELECT count(*) FROM sync_runs p WHERE p.source = r.source AND p.county = r.county "
-                                  " AND p.trigger = 'retry' AND p.created_at > now() - interval '1 day') AS retries "
-                                  "FROM sync_runs r WHERE id = $1", run_id)
-        if row["retries"] + 1 >= settings.run_attempts:
+        retries = (await session.execute(text(
+            "SELECT count(*) FROM sync_runs WHERE source = :source AND county = :county AND trigger = 'retry' "
+            "AND created_at > now() - interval '1 day'"), {"source": source, "county": run.county})).scalar_one()
+        if retries + 1 >= settings.run_attempts:
             return None
-        retry_id, _ = await enqueue(conn, source, row["county"], "retry",
-                                    delay=timedelta(seconds=settings.run_retry_seconds))
-        return retry_id
+        later = timeutil.now() + timedelta(seconds=settings.run_retry_seconds)
+        queued, _ = await runs.enqueue(session, source, run.county, Trigger.retry, not_before=later)
+        return queued.id
 
 
 async def record_success(conn: asyncpg.Connection, source: str) -> None:

@@ -83,8 +83,7 @@ async def execute(ctx: Context, claim: Claim, progress: Progress | None = None,
 
 
 async def _fail(ctx: Context, claim: Claim, code: str, message: str, *, retry: bool) -> None:
-    async with ctx.pool.acquire() as conn:
-        await record_failure(conn, claim.run_id, claim.source, code, message, ctx.settings.sync, retry=retry)
+    await record_failure(ctx.db, claim.run_id, claim.source, code, message, ctx.settings.sync, retry=retry)
 
 
 async def _start_position(conn: asyncpg.Connection, source: SourceConfig,

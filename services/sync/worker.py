@@ -18,6 +18,7 @@ from sqlalchemy import text
 from services.core.db import Database, asyncpg_dsn, create_engine, resolve_database_url
 from services.core.settings import Settings
 from services.core.sync.config import SourceConfig, load_sources
+from services.core.sync.enums import Trigger
 from services.sync import queue
 from services.sync.runner import Context, Progress, execute, import_records, run_counts
 
@@ -77,9 +78,8 @@ async def work(session: Session, *, stop: asyncio.Event, once: bool = False, nam
     while not stop.is_set():
         due = [(s.name, c, s.every_hours) for s in ctx.sources if s.pulls and s.every_hours for c in s.counties]
         if due and not once:
-            async with ctx.pool.acquire() as conn:
-                for run_id in await queue.schedule_due(conn, due):
-                    log.info("scheduled run %s", run_id)
+            for run_id in await queue.schedule_due(ctx.db, due):
+                log.info("scheduled run %s", run_id)
         claim = await queue.claim(session.dsn, names, worker)
         if claim is None:
             if once:
@@ -101,11 +101,10 @@ async def work(session: Session, *, stop: asyncio.Event, once: bool = False, nam
 
 
 async def run_now(session: Session, source: SourceConfig, county: str, progress: Progress,
-                  *, trigger: str = "manual") -> dict:
+                  *, trigger: Trigger = Trigger.manual) -> dict:
     """Queue a run (or join the one already queued or running) and carry it out here; when
     another worker holds it, follow its progress until it ends."""
-    async with session.ctx.pool.acquire() as conn:
-        run_id, _ = await queue.enqueue(conn, source.name, county, trigger)
+    run_id, _ = await queue.enqueue_run(session.ctx.db, source.name, county, trigger)
     claim = await queue.claim(session.dsn, [source.name], queue.worker_name(), run_id=run_id)
     if claim is None:
         return await follow(session, run_id, progress)
@@ -137,9 +136,8 @@ async def import_file(session: Session, source: SourceConfig, county: str, path:
             await import_records(session.ctx, source, claim, rows, progress)
         except (SheetError, OSError) as exc:
             code = getattr(exc, "code", "unreadable")
-            async with session.ctx.pool.acquire() as conn:
-                await queue.record_failure(conn, claim.run_id, source.name, code, str(exc),
-                                           session.ctx.settings.sync, retry=False)
+            await queue.record_failure(session.ctx.db, claim.run_id, source.name, code, str(exc),
+                                       session.ctx.settings.sync, retry=False)
     finally:
         await claim.release()
     return await run_counts(session.ctx.pool, claim.run_id)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from services.core.db import asyncpg_dsn, create_engine
+from services.core.db import Database, asyncpg_dsn, create_engine
 from tests.conftest import _load_base_data, scratch_database
 
 SYNC_TABLES = "sync_runs, sync_cursors, sync_source_states, dept_records, sync_quarantine, sync_findings"
@@ -37,3 +37,12 @@ async def pool(sync_url) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture
 def dsn(sync_url) -> str:
     return asyncpg_dsn(sync_url)
+
+
+@pytest.fixture
+async def sync_db(sync_url, settings) -> AsyncIterator[Database]:
+    db = Database(create_engine(sync_url, settings, "tests"))
+    try:
+        yield db
+    finally:
+        await db.dispose()

@@ -20,9 +20,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from services.core.db import asyncpg_dsn
+from services.core.db import Database, asyncpg_dsn, create_engine
+from services.core.sync.enums import Trigger
 from services.core.sync.config import BUILTIN_SOURCES
 from services.simulators import launch
+from services.sync.queue import enqueue_run
 from tests.cli import needs_embedded_server
 from tests.conftest import scratch_database
 
@@ -217,12 +219,11 @@ async def test_a_worker_killed_mid_run_ends_as_an_undisturbed_run(databases, sim
 
     await control(ports[source], slow_rate=1.0, slow_ms=40)
     env = worker_env(settings, a, sources_file, **small)
-    conn = await asyncpg.connect(asyncpg_dsn(a))
+    db = Database(create_engine(a, settings, "tests"))
     try:
-        from services.sync.queue import enqueue
-        run_id, _ = await enqueue(conn, source, "529901", "manual")
+        run_id, _ = await enqueue_run(db, source, "529901", Trigger.manual)
     finally:
-        await conn.close()
+        await db.dispose()
     worker = subprocess.Popen([sys.executable, "-m", "services.cli", "sync", "worker"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

@@ -10,6 +10,7 @@ import pytest
 
 from services.core.crypto import keyring
 from services.core.sync.config import load_sources
+from services.core.sync.enums import Trigger
 from services.core.sync.models import QUARANTINE_AAD, RAW_AAD
 from services.core.sync.normalise import Normaliser
 from services.sync import queue
@@ -31,10 +32,11 @@ def rec(key: str, **over) -> dict:
 
 
 async def new_run(pool, source="civil-affairs", county="529901") -> int:
-    async with pool.acquire() as conn:
-        run_id, created = await queue.enqueue(conn, source, county, "manual")
-    assert created
-    return run_id
+    """A queued run, written as ``runs.enqueue`` would (the queue's tests below use it)."""
+    return await pool.fetchval(
+        "INSERT INTO sync_runs (source, county, trigger, status, phase, not_before, attempts, pages, fetched, staged, "
+        "unchanged, quarantined, retries) VALUES ($1, $2, 'manual', 'queued', 'fetching', now(), 0, 0, 0, 0, 0, 0, 0) "
+        "RETURNING id", source, county)
 
 
 async def stage(pool, settings, run_id, records, position=None, complete=False):
@@ -91,19 +93,16 @@ async def test_a_page_that_fails_to_commit_leaves_nothing(pool, settings):
     assert await pool.fetchval("SELECT pages FROM sync_runs WHERE id = $1", run_id) == 0
 
 
-async def test_enqueue_joins_the_active_run(pool):
-    first = await new_run(pool)
-    async with pool.acquire() as conn:
-        again, created = await queue.enqueue(conn, "civil-affairs", "529901", "manual")
-        other, other_created = await queue.enqueue(conn, "education", "529901", "manual")
-    assert (again, created) == (first, False) and other_created and other != first
+async def test_enqueue_joins_the_active_run(pool, sync_db):
+    first, created = await queue.enqueue_run(sync_db, "civil-affairs", "529901", Trigger.manual)
+    again, again_created = await queue.enqueue_run(sync_db, "civil-affairs", "529901", Trigger.manual)
+    other, other_created = await queue.enqueue_run(sync_db, "education", "529901", Trigger.manual)
+    assert created and (again, again_created) == (first, False) and other_created and other != first
 
 
-async def test_concurrent_enqueues_make_one_run(pool):
-    async def ask():
-        async with pool.acquire() as conn:
-            return await queue.enqueue(conn, "civil-affairs", "529901", "manual")
-    results = await asyncio.gather(*(ask() for _ in range(5)))
+async def test_concurrent_enqueues_make_one_run(pool, sync_db):
+    results = await asyncio.gather(*(queue.enqueue_run(sync_db, "civil-affairs", "529901", Trigger.manual)
+                                     for _ in range(5)))
     assert len({r for r, _ in results}) == 1 and sum(created for _, created in results) == 1
 
 
@@ -133,11 +132,10 @@ async def test_open_breaker_holds_the_sources_runs(pool, dsn, settings):
     await claim.release()
 
 
-async def test_failures_open_the_breaker_and_queue_a_retry_later(pool, settings):
+async def test_failures_open_the_breaker_and_queue_a_retry_later(pool, sync_db, settings):
     sync = settings.sync.model_copy(update={"breaker_threshold": 2, "run_retry_seconds": 600})
     first = await new_run(pool)
-    async with pool.acquire() as conn:
-        retry = await queue.record_failure(conn, first, "civil-affairs", "unreachable", "down", sync, retry=True)
+    retry = await queue.record_failure(sync_db, first, "civil-affairs", "unreachable", "down", sync, retry=True)
     row = await pool.fetchrow("SELECT status, error_code, error FROM sync_runs WHERE id = $1", first)
     assert tuple(row) == ("failed", "unreachable", "down")
     queued = await pool.fetchrow("SELECT status, trigger, not_before > now() + interval '9 minutes' AS later "
@@ -145,8 +143,10 @@ async def test_failures_open_the_breaker_and_queue_a_retry_later(pool, settings)
     assert tuple(queued) == ("queued", "retry", True)
     state = await pool.fetchrow("SELECT consecutive_failures, open_until FROM sync_source_states")
     assert state["consecutive_failures"] == 1 and state["open_until"] is None
+    await pool.execute("UPDATE sync_runs SET status = 'running' WHERE id = $1", retry)
+    assert await queue.record_failure(sync_db, retry, "civil-affairs", "unreachable", "down", sync,
+                                      retry=False) is None
     async with pool.acquire() as conn:
-        await queue.record_failure(conn, retry, "civil-affairs", "unreachable", "down", sync, retry=False)
         assert await conn.fetchval("SELECT open_until > now() FROM sync_source_states")
         await queue.record_success(conn, "civil-affairs")
         state = await conn.fetchrow("SELECT consecutive_failures, open_until FROM sync_source_states")
@@ -165,13 +165,11 @@ async def test_an_interrupted_import_is_failed_not_resumed(pool, dsn):
     assert tuple(row) == ("failed", "interrupted")
 
 
-async def test_schedule_queues_once_per_interval(pool):
+async def test_schedule_queues_once_per_interval(pool, sync_db):
     due = [("civil-affairs", "529901", 24.0), ("education", "529901", 24.0)]
-    async with pool.acquire() as a, pool.acquire() as b:
-        first, second = await asyncio.gather(queue.schedule_due(a, due), queue.schedule_due(b, due))
+    first, second = await asyncio.gather(queue.schedule_due(sync_db, due), queue.schedule_due(sync_db, due))
     assert len(first) + len(second) == 2
     await pool.execute("UPDATE sync_runs SET status = 'succeeded'")
-    async with pool.acquire() as conn:
-        assert await queue.schedule_due(conn, due) == []  # ran within the interval
-        await conn.execute("UPDATE sync_runs SET created_at = now() - interval '25 hours'")
-        assert len(await queue.schedule_due(conn, due)) == 2
+    assert await queue.schedule_due(sync_db, due) == []  # ran within the interval
+    await pool.execute("UPDATE sync_runs SET created_at = now() - interval '25 hours'")
+    assert len(await queue.schedule_due(sync_db, due)) == 2
