@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from services.core.settings import DEMO_PASSWORD
+from services.core.sync.config import BUILTIN_SOURCES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,10 +29,16 @@ def _free_port() -> int:
 def served(tmp_path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUARDLINE_")}
-    env.update({"GUARDLINE_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"})
+    # The demo's department simulators on free ports (the built-in sources use 8101-8103).
+    sources = BUILTIN_SOURCES.read_text(encoding="utf-8")
+    for default in (8101, 8102, 8103):
+        sources = sources.replace(f"127.0.0.1:{default}", f"127.0.0.1:{_free_port()}")
+    (tmp_path / "sources.toml").write_text(sources, encoding="utf-8")
+    env.update({"GUARDLINE_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1",
+                "GUARDLINE_SYNC__SOURCES_FILE": str(tmp_path / "sources.toml")})
     log = open(tmp_path / "serve.log", "w+b")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "serve", "--demo", "--persons", "400", "--port", str(port)],
+        [sys.executable, "-m", "services.cli", "serve", "--demo", "--persons", "2000", "--port", str(port)],
         cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
@@ -103,6 +110,21 @@ def test_serve_demo_on_a_fresh_machine(served, tmp_path):
         logins = http.get("/api/v1/audit/events", params={"action": "auth.login", "result": "failure"},
                           headers=audit_headers).json()["items"]
         assert logins and logins[0]["detail"]["reason"] == "bad_password"
+
+        # The demo's department simulators and sync worker run: findings from all three.
+        by_source: dict = {}
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            runs = http.get("/api/v1/sync/runs", headers=headers).json()["items"]
+            done = {r["source"] for r in runs if r["status"] == "succeeded"}
+            if done == {"civil-affairs", "medical-insurance", "education"}:
+                break
+            time.sleep(1)
+        assert done == {"civil-affairs", "medical-insurance", "education"}, runs
+        for source in sorted(done):
+            items = http.get("/api/v1/findings", params={"source": source}, headers=headers).json()["items"]
+            by_source[source] = len(items)
+        assert all(by_source.values()), by_source
 
         # Logging out ends the token at once.
         assert http.post("/api/v1/auth/logout", headers=headers).status_code == 204

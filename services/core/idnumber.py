@@ -53,8 +53,12 @@ def _today() -> date:
     return _TODAY[1]
 
 
+_DIGIT_BIAS = ord("0") * sum(WEIGHTS)
+
+
 def check_character(first17: str) -> str:
-    total = sum(map(mul, map(int, first17), WEIGHTS))
+    # The digits' code points weighted, less the weighted "0"s: no int() per character.
+    total = sum(map(mul, first17.encode("ascii"), WEIGHTS)) - _DIGIT_BIAS
     return CHECK_MAP[total % 11]
 
 
@@ -70,11 +74,12 @@ def normalise(raw: str, *, allow_15: bool = False) -> IdNumber:
     if not isinstance(raw, str):
         raise InvalidIdNumber("format", "ID number must be a string")
     text = clean(raw)
-    if allow_15 and len(text) == 15 and text.isdigit():
+    if allow_15 and len(text) == 15 and text.isascii() and text.isdigit():
         # Old numbers: 2-digit year of the 1900s, no check character.
         first17 = text[:6] + "19" + text[6:]
         text = first17 + check_character(first17)
-    if len(text) != 18 or not text[:17].isdigit() or not (text[17].isdigit() or text[17] == "X"):
+    if (len(text) != 18 or not text.isascii() or not text[:17].isdigit()
+            or not (text[17].isdigit() or text[17] == "X")):
         raise InvalidIdNumber("format", "ID number must have 17 digits followed by a digit or X")
     try:
         born = date(int(text[6:10]), int(text[10:12]), int(text[12:14]))

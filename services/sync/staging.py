@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from asyncpg.exceptions import UniqueViolationError
 
 from services.core.crypto import Keyring
 from services.core.idnumber import keyed_hash, mask
@@ -43,7 +44,6 @@ SET county = EXCLUDED.county, record_type = EXCLUDED.record_type, id_hash = EXCL
     raw_enc = EXCLUDED.raw_enc, raw_hash = EXCLUDED.raw_hash, changed_run_id = EXCLUDED.changed_run_id,
     changed_at = now()
 WHERE d.raw_hash <> EXCLUDED.raw_hash
-RETURNING 1
 """
 
 _QUARANTINE = """
@@ -127,6 +127,33 @@ class Stager:
         return out
 
 
+_EXISTING = "SELECT external_key, raw_hash FROM dept_records WHERE source = $1 AND external_key = ANY($2::text[])"
+_DIRECT_COLUMNS = ("source", "external_key", "county", "record_type", "id_hash", "id_masked", "name", "birth_date",
+                   "data", "raw_enc", "raw_hash", "first_run_id", "changed_run_id")
+
+
+async def _store(conn, rows: list[tuple], source: str, county: str, run_id: int) -> int:
+    """Write the new and changed records of a page; returns how many. The keys the table
+    already holds are looked up first (one index probe each): unchanged records are left
+    alone, new ones are COPYed straight into the table, and only changed ones take the
+    slower path through the stage table and an upsert."""
+    latest = {row[1]: row for row in rows}  # the last of a key within a page wins
+    known = {r["external_key"]: bytes(r["raw_hash"]) for r in await conn.fetch(_EXISTING, source, list(latest))}
+    new = [(source, key, county, *row[2:], run_id, run_id) for key, row in latest.items() if key not in known]
+    changed = [row for key, row in latest.items() if key in known and known[key] != row[9]]
+    if new:
+        try:
+            async with conn.transaction():  # a savepoint: a key another run wrote meanwhile
+                await conn.copy_records_to_table("dept_records", records=new, columns=_DIRECT_COLUMNS)
+        except UniqueViolationError:
+            changed.extend(latest[r[1]] for r in new)
+    if changed:
+        await conn.execute(_STAGE_TABLE)
+        await conn.copy_records_to_table("stage_in", records=changed, columns=_STAGE_COLUMNS)
+        await conn.execute(_UPSERT, source, county, run_id)
+    return len(new) + len(changed)
+
+
 KEEP_CURSOR = object()  # imports and re-processing leave the pull's cursor alone
 
 
@@ -135,10 +162,7 @@ async def write_page(conn, prepared: Prepared, *, source: str, county: str, run_
     """Everything of one page, on ``conn`` (asyncpg) inside the caller's transaction."""
     counts = PageCounts(fetched=prepared.fetched)
     if prepared.staged:
-        await conn.execute(_STAGE_TABLE)
-        await conn.copy_records_to_table("stage_in", records=prepared.staged, columns=_STAGE_COLUMNS)
-        written = await conn.fetch(_UPSERT, source, county, run_id)
-        counts.staged = len(written)
+        counts.staged = await _store(conn, prepared.staged, source, county, run_id)
         counts.unchanged = len(prepared.staged) - counts.staged
     if prepared.rejected:
         columns = list(zip(*prepared.rejected))
@@ -189,6 +213,7 @@ class Preparer:
 
     def __init__(self, stager: Stager, source, settings, processes: int):
         self.stager = stager
+        self.depth = max(1, processes)
         self._pool = None
         if processes > 0:
             import multiprocessing
@@ -212,14 +237,15 @@ class Preparer:
 
 async def pipeline(pages, preparer: Preparer, write) -> None:
     """Pages from the async iterator ``pages`` go through ``preparer`` and ``write(page,
-    prepared)`` in order, each stage working on its own page at once (at most two pages
-    wait between stages, so memory stays a few pages whatever the source's size). The first
-    error stops everything and is raised; pages written before it stay written."""
+    prepared)`` in order, the stages working on different pages at once: one fetched
+    ahead, up to ``preparer.depth`` being prepared, one being written — so memory stays a
+    few pages whatever the source's size. The first error stops everything and is raised;
+    pages written before it stay written."""
     import asyncio
 
     done = object()
     fetched: asyncio.Queue = asyncio.Queue(maxsize=1)
-    prepared: asyncio.Queue = asyncio.Queue(maxsize=1)
+    prepared: asyncio.Queue = asyncio.Queue(maxsize=preparer.depth)
 
     async def fetch() -> None:
         async for page in pages:
@@ -228,12 +254,15 @@ async def pipeline(pages, preparer: Preparer, write) -> None:
 
     async def prepare() -> None:
         while (page := await fetched.get()) is not done:
-            await prepared.put((page, await preparer.prepare(page)))
+            # Started now, awaited in order by ``store``: several pages can be prepared at
+            # once by several processes.
+            await prepared.put((page, asyncio.ensure_future(preparer.prepare(page))))
         await prepared.put(done)
 
     async def store() -> None:
         while (item := await prepared.get()) is not done:
-            await write(*item)
+            page, work = item
+            await write(page, await work)
 
     try:
         async with asyncio.TaskGroup() as group:

@@ -75,3 +75,11 @@ def test_keyed_hash_depends_on_key():
     assert a == idnumber.keyed_hash("11010519491231002X", b"k1")
     assert a != idnumber.keyed_hash("11010519491231002X", b"k2")
     assert len(a) == 32
+
+
+def test_digits_of_other_scripts_are_not_id_numbers():
+    # str.isdigit() accepts Arabic-Indic and superscript digits; an ID number has ASCII ones.
+    for text in ("١١٠١٠٥١٩٤٩١٢٣١٠٠٢X", "11010519491231002²"):
+        with pytest.raises(InvalidIdNumber) as err:
+            normalise(text)
+        assert err.value.code == "format"

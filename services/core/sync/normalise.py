@@ -166,6 +166,9 @@ class Normaliser:
         self._default_type = DEFAULT_TYPE[source.kind]
         self._layouts: dict[tuple, list[tuple[str, str]]] = {}
         self._single_key = source.key[0] if len(source.key) == 1 else None
+        self._generic = source.kind.value == "generic"
+        # One converter per canonical field, chosen once (record_type is handled apart).
+        self._converters = {c: self._converter(c, spec) for c, spec in self.specs.items() if c != "record_type"}
         self._required = {t: [c for c, spec in self.specs.items() if t in spec.required_for] for t in RecordType}
 
     def canonical_of(self, header: Any) -> str | None:
@@ -219,7 +222,7 @@ class Normaliser:
             if found is None:
                 return Rejected("invalid.record_type", "record_type",
                                 f"unknown record type {_shape(values.get('record_type'))}", external_key)
-            record_type = RecordType(found)
+            record_type = _RECORD_TYPES[found]
 
         raw_id = values.pop("id_number", None)
         if raw_id is None:
@@ -235,16 +238,16 @@ class Normaliser:
         for canonical in self._required.get(record_type, ()):
             if canonical not in values:
                 return Rejected(f"missing.{canonical}", canonical, f"{canonical} is required", external_key)
-        specs = self.specs
+        converters = self._converters
         for canonical, value in values.items():
-            spec = specs.get(canonical)
-            if spec is None or canonical == "record_type":
+            convert = converters.get(canonical)
+            if convert is None:
                 continue
             try:
-                data[canonical] = self._convert(canonical, spec, value)
+                data[canonical] = convert(value)
             except BadValue as exc:
                 return Rejected(f"invalid.{canonical}", canonical, f"{exc}: {_shape(value)}", external_key)
-        if self.source.kind.value == "generic":
+        if self._generic:
             for canonical, value in values.items():
                 if canonical not in data and canonical not in ("id_number", "record_type"):
                     data[canonical] = clean_text(value)
@@ -254,38 +257,53 @@ class Normaliser:
         data.pop("record_id", None)
         return Normal(external_key, record_type.value, parsed.value, note, name, parsed.birth_date, data)
 
-    def _convert(self, canonical: str, spec: FieldSpec, value: Any) -> Any:
+    def _converter(self, canonical: str, spec: FieldSpec):
         if spec.type == "text":
-            return clean_text(value)
+            return clean_text
         if spec.type == "date":
-            if type(value) is str and len(value) == 10 and value[4] == "-":
-                try:  # the common, already-ISO case
-                    return _checked_iso(date.fromisoformat(value))
-                except ValueError:
-                    pass
-            return parse_date(value).isoformat()
+            return _date_text
         if spec.type == "timestamp":
-            if type(value) is str and len(value) == 25:
-                try:
-                    return datetime.fromisoformat(value).isoformat()
-                except ValueError:
-                    pass
-            return parse_timestamp(value).isoformat()
+            return _timestamp_text
         if spec.type == "decimal":
-            return str(parse_decimal(value))
+            return lambda value: str(parse_decimal(value))
         if spec.type == "int":
-            return parse_int(value)
+            return parse_int
         if spec.type in ("enum", "bool"):
-            if isinstance(value, bool):
-                value = "true" if value else "false"
             choices = self._choices[canonical]
-            found = choices.get(value) if type(value) is str else None
-            if found is None:
-                found = choices.get(header_key(value))
-            if found is None:
-                raise BadValue(f"unknown value for {canonical}")
-            return found == "true" if spec.type == "bool" else found
-        raise BadValue(f"unknown field type {spec.type}")  # pragma: no cover - kinds.py is fixed
+            as_bool = spec.type == "bool"
+
+            def choose(value: Any) -> Any:
+                if isinstance(value, bool):
+                    value = "true" if value else "false"
+                found = choices.get(value) if type(value) is str else None
+                if found is None:
+                    found = choices.get(header_key(value))
+                if found is None:
+                    raise BadValue(f"unknown value for {canonical}")
+                return found == "true" if as_bool else found
+            return choose
+        raise ValueError(f"unknown field type {spec.type}")  # kinds.py is fixed
+
+
+def _date_text(value: Any) -> str:
+    if type(value) is str and len(value) == 10 and value[4] == "-":
+        try:  # the common, already-ISO case
+            return _checked_iso(date.fromisoformat(value))
+        except ValueError:
+            pass
+    return parse_date(value).isoformat()
+
+
+def _timestamp_text(value: Any) -> str:
+    if type(value) is str and len(value) == 25:
+        try:
+            return datetime.fromisoformat(value).isoformat()
+        except ValueError:
+            pass
+    return parse_timestamp(value).isoformat()
+
+
+_RECORD_TYPES = {t.value: t for t in RecordType}
 
 
 def _shape(value: Any) -> str:
