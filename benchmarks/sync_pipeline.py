@@ -75,6 +75,22 @@ def sources_file(workdir: Path, port: int) -> Path:
     return path
 
 
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants (Linux /proc), in MB."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status") as f:
+                total += next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total / 1024
+
+
 def end_to_end(env: dict) -> dict:
     """The run as the worker does it, in its own process; returns the run and peak RSS."""
     started = time.perf_counter()
@@ -90,11 +106,19 @@ def end_to_end(env: dict) -> dict:
     def drain(stream, key):
         for line in stream:
             chunks[key].append(line)
+    tree_peak = [0.0]
+    finished = threading.Event()
+
+    def sample():  # the worker with its preparing processes, twice a second
+        while not finished.wait(0.5):
+            tree_peak[0] = max(tree_peak[0], _tree_rss_mb(proc.pid))
     threads = [threading.Thread(target=drain, args=(proc.stdout, "out")),
-               threading.Thread(target=drain, args=(proc.stderr, "err"))]
+               threading.Thread(target=drain, args=(proc.stderr, "err")),
+               threading.Thread(target=sample, daemon=True)]
     for t in threads:
         t.start()
     _, status, usage = os.wait4(proc.pid, 0)
+    finished.set()
     for t in threads:
         t.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -103,7 +127,9 @@ def end_to_end(env: dict) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"sync run failed ({proc.returncode}):\n{err.decode(errors='replace')[-3000:]}")
     run = json.loads(out.decode().strip().splitlines()[-1])
-    return {"run": run, "wall_s": elapsed, "peak_rss_mb": usage.ru_maxrss / 1024}
+    # ru_maxrss: the largest single process (the worker or a preparing child); the tree's
+    # sampled sum is what the machine had to give the worker as a whole.
+    return {"run": run, "wall_s": elapsed, "peak_rss_mb": usage.ru_maxrss / 1024, "tree_peak_mb": tree_peak[0]}
 
 
 def _seconds(a: str, b: str) -> float:
@@ -225,15 +251,18 @@ def run(url: str, settings, env_base: dict) -> dict:
             clues_s = _seconds(r["clues_started_at"], r["finished_at"])
             print(f"  {r['fetched']:,} records: pull {pull_s:.1f} s ({r['fetched'] / pull_s:,.0f} records/s), "
                   f"reconcile {reconcile_s:.1f} s, {r['clues']:,} risk clues {clues_s:.1f} s, whole run "
-                  f"{e2e['wall_s']:.1f} s, peak memory {e2e['peak_rss_mb']:.0f} MB", flush=True)
+                  f"{e2e['wall_s']:.1f} s, peak memory {e2e['peak_rss_mb']:.0f} MB (with its preparing process "
+                  f"{e2e['tree_peak_mb']:.0f} MB)", flush=True)
             print("sync: staging against a raw COPY of the same records …", flush=True)
             dump = workdir / "pages.jsonl"
             asyncio.run(dump_pages(settings, source, dump))
         finally:
             launch.stop(sim)
         copy_s = asyncio.run(raw_copy(dsn, dump))
-        processes = settings.sync.prepare_processes
-        stage_s, staged = asyncio.run(staging(dsn, settings, source, dump, processes))
+        # With one preparing process (the default) and with two, one after the other.
+        staged_by = {n: asyncio.run(staging(dsn, settings, source, dump, n)) for n in (1, 2)}
+        processes = min(staged_by, key=lambda n: staged_by[n][0])
+        stage_s, staged = staged_by[processes]
     records = staged["fetched"]
     result = {
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -245,8 +274,9 @@ def run(url: str, settings, env_base: dict) -> dict:
         "reconcile_s": round(reconcile_s, 2), "clues_s": round(clues_s, 2),
         "clues_per_s": round(r["clues"] / clues_s, 1) if clues_s else None, "run_wall_s": round(e2e["wall_s"], 2),
         "end_to_end_records_per_s": round(r["fetched"] / e2e["wall_s"]),
-        "worker_peak_rss_mb": round(e2e["peak_rss_mb"], 1),
-        "side_by_side": {"records": records, "prepare_processes": processes, "copy_s": round(copy_s, 2), "copy_records_per_s": round(records / copy_s),
+        "worker_peak_rss_mb": round(e2e["peak_rss_mb"], 1), "worker_tree_peak_mb": round(e2e["tree_peak_mb"], 1),
+        "side_by_side": {"records": records, "prepare_processes": processes,
+                         "staging_records_per_s_by_processes": {n: round(records / t) for n, (t, _) in staged_by.items()}, "copy_s": round(copy_s, 2), "copy_records_per_s": round(records / copy_s),
                          "staging_s": round(stage_s, 2), "staging_records_per_s": round(records / stage_s),
                          "staging_share_of_copy": round(copy_s / stage_s, 3)},
         "targets": {"staging_share_min": TARGET_STAGING_SHARE, "reconcile_s_max": TARGET_RECONCILE_S,
@@ -255,7 +285,7 @@ def run(url: str, settings, env_base: dict) -> dict:
     result["verdict"] = {
         "staging_share": "PASS" if copy_s / stage_s >= TARGET_STAGING_SHARE else "FAIL",
         "reconcile": "PASS" if reconcile_s < TARGET_RECONCILE_S else "FAIL",
-        "memory": "PASS" if e2e["peak_rss_mb"] < TARGET_RSS_MB else "FAIL",
+        "memory": "PASS" if max(e2e["peak_rss_mb"], e2e["tree_peak_mb"]) < TARGET_RSS_MB else "FAIL",
     }
     print_result(result)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -278,8 +308,11 @@ def print_result(res: dict) -> None:
     print(f"| risk clues through the monitoring intake | {res['clues']:,} in {res['clues_s']} s "
           f"({res['clues_per_s']}/s) | | |")
     print(f"| whole run | {res['run_wall_s']} s ({res['end_to_end_records_per_s']:,} records/s) | | |")
-    print(f"| worker peak memory | {res['worker_peak_rss_mb']} MB | < {TARGET_RSS_MB:.0f} MB | {v['memory']} |")
+    print(f"| worker peak memory (largest process / worker with its preparing process) | "
+          f"{res['worker_peak_rss_mb']} MB / {res['worker_tree_peak_mb']} MB | < {TARGET_RSS_MB:.0f} MB | "
+          f"{v['memory']} |")
     print(f"| raw asyncpg COPY, same records | {s['copy_records_per_s']:,} records/s ({s['copy_s']} s) | | |")
-    print(f"| staging, same records | {s['staging_records_per_s']:,} records/s ({s['staging_s']} s) | | |")
+    for n, rate in s["staging_records_per_s_by_processes"].items():
+        print(f"| staging, same records, {n} preparing process{'es' if n > 1 else ''} | {rate:,} records/s | | |")
     print(f"| staging / COPY | {s['staging_share_of_copy']:.2f} | ≥ {TARGET_STAGING_SHARE:.2f} | "
           f"{v['staging_share']} |")

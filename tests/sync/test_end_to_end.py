@@ -309,3 +309,47 @@ async def test_a_flaky_source_ends_as_a_steady_one(databases, simulators, source
     run = json.loads(flaky.stdout.strip().splitlines()[-1])
     assert run["retries"] > 0
     assert await snapshot(a) == await snapshot(b)
+
+
+async def test_a_department_spreadsheet_goes_the_same_way(databases, simulators, sources_file, settings, tmp_path):
+    a, _ = databases
+    await reset(a)
+    sheet = tmp_path / "低保名单.xlsx"
+    exported = await asyncio.to_thread(guardline, _env(settings), "simulate", "civil-affairs", "--export", str(sheet),
+                                       "--county", "529901", "--database-url", a)
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    env = worker_env(settings, a, sources_file)
+    first = await asyncio.to_thread(guardline, env, "sync", "import", "--source", "civil-affairs", str(sheet), "--json")
+    assert first.returncode == 0, first.stderr[-3000:]
+    import json
+    run = json.loads(first.stdout.strip().splitlines()[-1])
+    assert run["trigger"] == "spreadsheet" and run["file_name"] == sheet.name
+    assert run["staged"] > 0 and run["quarantined"] > 0 and run["matched"] > 0 and run["findings_open"] > 0
+    conn = await asyncpg.connect(asyncpg_dsn(a))
+    try:
+        where = await conn.fetchval("SELECT location FROM sync_quarantine ORDER BY id LIMIT 1")
+        assert where.startswith("row ")  # a quarantined row says where it is in the file
+    finally:
+        await conn.close()
+    again = await asyncio.to_thread(guardline, env, "sync", "import", "--source", "civil-affairs", str(sheet), "--json")
+    assert again.returncode == 0, again.stderr[-3000:]
+    rerun = json.loads(again.stdout.strip().splitlines()[-1])
+    assert rerun["staged"] == 0 and rerun["unchanged"] == run["staged"]
+    assert rerun["findings_open"] == run["findings_open"] and rerun["findings_opened"] == 0
+
+
+async def test_a_file_that_is_not_a_department_list_fails_its_run_with_the_reason(databases, sources_file, settings,
+                                                                                  tmp_path):
+    a, _ = databases
+    await reset(a)
+    junk = tmp_path / "notes.csv"
+    junk.write_text("会议纪要\n第一项,第二项\n", encoding="utf-8")
+    out = await asyncio.to_thread(guardline, worker_env(settings, a, sources_file), "sync", "import", "--source",
+                                  "civil-affairs", str(junk))
+    assert out.returncode == 1 and "no_header" in out.stderr
+    conn = await asyncpg.connect(asyncpg_dsn(a))
+    try:
+        row = await conn.fetchrow("SELECT status, error_code FROM sync_runs ORDER BY id DESC LIMIT 1")
+    finally:
+        await conn.close()
+    assert tuple(row) == ("failed", "no_header")

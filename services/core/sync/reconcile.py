@@ -8,9 +8,11 @@ inside the caller's transaction (the worker commits it with the run's counts):
 3. the merge into ``sync_findings``: ``INSERT … ON CONFLICT (fingerprint)`` (new ones
    open, known ones seen again, resolved ones found again open again) and one ``UPDATE``
    resolving what this run no longer finds;
-4. risk clues for new or reopened risk findings, through the monitoring workflow's
-   ``clues.report`` (the fingerprint is the clue's external reference, so a rerun adds
-   nothing).
+4. afterwards, in transactions of their own (``raise_clues``, a batch each): risk clues
+   for open risk findings that have none yet, through the monitoring workflow's
+   ``clues.report`` (the fingerprint is the clue's external reference, and the clue's id
+   is stored on the finding in the same transaction, so nothing is raised twice; a
+   reopened finding keeps its clue).
 
 Fingerprints are ``<rule>:<source>:<county>:<subject>``: the same person found by two
 sources, or by one source in two counties, is two findings that each run resolves on its
