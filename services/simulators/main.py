@@ -62,14 +62,10 @@ def config_of(args) -> SimConfig:
 
 
 def database_url(args, settings) -> str:
-    if args.database_url:
-        url = args.database_url
-        for plain in ("postgresql://", "postgres://"):
-            if url.startswith(plain):
-                url = "postgresql+asyncpg://" + url[len(plain):]
-        return url
     from services.core.db import resolve_database_url
 
+    if args.database_url:
+        settings = settings.model_copy(update={"database_url": args.database_url})
     return resolve_database_url(settings)
 
 
