@@ -45,14 +45,6 @@ TARGET_RSS_MB = 500.0
 SYNC_TABLES = "sync_runs, sync_cursors, sync_source_states, dept_records, sync_quarantine, sync_findings"
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def reset(dsn: str) -> None:
     """A first run, as on a new installation: no staged records, findings or sync clues."""
     conn = await asyncpg.connect(dsn)
@@ -67,11 +59,10 @@ async def reset(dsn: str) -> None:
 
 
 def sources_file(workdir: Path, port: int) -> Path:
-    from services.core.sync.config import BUILTIN_SOURCES
+    from services.core.sync.config import builtin_sources_on
 
     path = workdir / "sources.toml"
-    path.write_text(BUILTIN_SOURCES.read_text(encoding="utf-8").replace("127.0.0.1:8102", f"127.0.0.1:{port}"),
-                    encoding="utf-8")
+    path.write_text(builtin_sources_on({SOURCE: port}), encoding="utf-8")
     return path
 
 
@@ -232,6 +223,8 @@ def run(url: str, settings, env_base: dict) -> dict:
     from services.simulators import launch
 
     dsn = asyncpg_dsn(url)
+    from benchmarks.__main__ import free_port
+
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="guardline-sync-bench-") as tmp:
         workdir = Path(tmp)
@@ -276,7 +269,9 @@ def run(url: str, settings, env_base: dict) -> dict:
         "end_to_end_records_per_s": round(r["fetched"] / e2e["wall_s"]),
         "worker_peak_rss_mb": round(e2e["peak_rss_mb"], 1), "worker_tree_peak_mb": round(e2e["tree_peak_mb"], 1),
         "side_by_side": {"records": records, "prepare_processes": processes,
-                         "staging_records_per_s_by_processes": {n: round(records / t) for n, (t, _) in staged_by.items()}, "copy_s": round(copy_s, 2), "copy_records_per_s": round(records / copy_s),
+                         "staging_records_per_s_by_processes": {n: round(records / t)
+                                                                 for n, (t, _) in staged_by.items()},
+                         "copy_s": round(copy_s, 2), "copy_records_per_s": round(records / copy_s),
                          "staging_s": round(stage_s, 2), "staging_records_per_s": round(records / stage_s),
                          "staging_share_of_copy": round(copy_s / stage_s, 3)},
         "targets": {"staging_share_min": TARGET_STAGING_SHARE, "reconcile_s_max": TARGET_RECONCILE_S,

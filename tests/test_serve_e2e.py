@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from services.core.settings import DEMO_PASSWORD
-from services.core.sync.config import BUILTIN_SOURCES
+from services.core.sync.config import builtin_sources_on
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,10 +30,8 @@ def served(tmp_path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUARDLINE_")}
     # The demo's department simulators on free ports (the built-in sources use 8101-8103).
-    sources = BUILTIN_SOURCES.read_text(encoding="utf-8")
-    for default in (8101, 8102, 8103):
-        sources = sources.replace(f"127.0.0.1:{default}", f"127.0.0.1:{_free_port()}")
-    (tmp_path / "sources.toml").write_text(sources, encoding="utf-8")
+    ports = {name: _free_port() for name in ("civil-affairs", "medical-insurance", "education")}
+    (tmp_path / "sources.toml").write_text(builtin_sources_on(ports), encoding="utf-8")
     env.update({"GUARDLINE_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1",
                 "GUARDLINE_SYNC__SOURCES_FILE": str(tmp_path / "sources.toml")})
     log = open(tmp_path / "serve.log", "w+b")

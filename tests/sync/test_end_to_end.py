@@ -22,17 +22,17 @@ import pytest
 
 from services.core.db import Database, asyncpg_dsn, create_engine
 from services.core.sync.enums import Trigger
-from services.core.sync.config import BUILTIN_SOURCES
+from services.core.sync.config import builtin_sources_on
 from services.simulators import launch
 from services.sync.queue import enqueue_run
 from tests.cli import needs_embedded_server
 from tests.conftest import scratch_database
+from tests.sync.conftest import SYNC_TABLES
 
 pytestmark = needs_embedded_server
 ROOT = Path(__file__).resolve().parents[2]
 PERSONS = 2000
 KINDS = ("civil-affairs", "medical-insurance", "education")
-SYNC_TABLES = "sync_runs, sync_cursors, sync_source_states, dept_records, sync_quarantine, sync_findings"
 
 
 def free_port() -> int:
@@ -61,11 +61,8 @@ def ports() -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def sources_file(ports, tmp_path_factory) -> Path:
-    text = BUILTIN_SOURCES.read_text(encoding="utf-8")
-    for kind, default in zip(KINDS, (8101, 8102, 8103)):
-        text = text.replace(f"127.0.0.1:{default}", f"127.0.0.1:{ports[kind]}")
     path = tmp_path_factory.mktemp("sync") / "sources.toml"
-    path.write_text(text, encoding="utf-8")
+    path.write_text(builtin_sources_on(ports), encoding="utf-8")
     return path
 
 

@@ -43,6 +43,17 @@ BUILTIN_SOURCES = Path(__file__).with_name("sources.toml")
 NAME = r"^[a-z][a-z0-9-]{1,62}$"
 
 
+def builtin_sources_on(ports: dict[str, int]) -> str:
+    """The built-in sources file with the named sources' simulators on other local ports
+    (tests and benchmarks run them on free ports)."""
+    text = BUILTIN_SOURCES.read_text(encoding="utf-8")
+    for source in parse_sources(text):
+        if source.name in ports and source.base_url:
+            text = text.replace(f'base_url = "{source.base_url}"',
+                                f'base_url = "http://127.0.0.1:{ports[source.name]}"')
+    return text
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
