@@ -7,7 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Enum, Integer, MetaData, Numeric, String, column, func
+from sqlalchemy import BigInteger, DateTime, Enum, Integer, MetaData, Numeric, SmallInteger, String, Text, column, func
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 NAMING_CONVENTION = {
@@ -70,6 +71,18 @@ class Versioned:
         # SQLAlchemy adds "AND version = :old" to every UPDATE and raises StaleDataError
         # when another transaction changed the row first.
         return {"version_id_col": cls.__table__.c.version, "eager_defaults": True}
+
+
+class PolicyOverrideRow:
+    """A policy's figures overridden for a region prefix ("" = everywhere) from a year on
+    (the monitoring policy, the funds policy)."""
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    region_prefix: Mapped[str] = mapped_column(RegionCode, nullable=False)
+    year: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    values: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    updated_by: Mapped[int | None] = mapped_column(BigInteger)
 
 
 def bigint_pk() -> Mapped[int]:

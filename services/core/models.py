@@ -16,6 +16,10 @@ from services.core.sync.models import (
     DeptRecord, Finding, QuarantinedRecord, SourceState, SyncCursor, SyncRun,
 )
 
+from services.core.funds.models import (
+    Allocation, Asset, AssetIncome, Beneficiary, Disbursement, Fund, FundFinding, FundPolicyRow, IncomeShare, Project,
+)
+
 metadata = Base.metadata
 
 __all__ = [
@@ -24,4 +28,6 @@ __all__ = [
     "AuditEvent", "CalendarDay", "CalendarYear", "CaseTransition", "ClueReport", "IncomeLine", "Measure",
     "MonitoringCase", "MonitoringCaseCount", "MonitoringPolicyRow", "RiskClue", "Visit",
     "DeptRecord", "Finding", "QuarantinedRecord", "SourceState", "SyncCursor", "SyncRun",
+    "Allocation", "Asset", "AssetIncome", "Beneficiary", "Disbursement", "Fund", "FundFinding", "FundPolicyRow",
+    "IncomeShare", "Project",
 ]

@@ -50,6 +50,10 @@ class Permission(StrEnum):
     sync_run = "sync:run"  # queue a sync run, re-process quarantined records
     findings_read = "findings:read"  # what the department cross-checks found in the caller's regions
     findings_handle = "findings:handle"  # acknowledge, resolve or reopen a finding
+    funds_read = "funds:read"  # funds, projects, beneficiaries, assets, indicators, fund findings
+    funds_write = "funds:write"  # funds, allocations to projects, disbursements (imports too)
+    projects_write = "projects:write"  # the project library: projects, their lifecycle, beneficiaries
+    assets_write = "assets:write"  # register project assets, their status and disposal, income and its distribution
 
 
 DESCRIPTIONS: dict[Permission, str] = {
@@ -77,6 +81,10 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.sync_run: "Queue a department sync run, re-process quarantine 发起部门数据同步",
     Permission.findings_read: "Read the findings of department cross-checks 查看部门比对发现的问题",
     Permission.findings_handle: "Acknowledge, resolve or reopen a finding 处理比对发现的问题",
+    Permission.funds_read: "Read funds, projects, assets and the compliance indicators 查看资金、项目、资产和监管指标",
+    Permission.funds_write: "Record funds, allocations and disbursements 管理资金下达和支出",
+    Permission.projects_write: "Manage the project library and project lifecycle 管理项目库和项目实施",
+    Permission.assets_write: "Register project assets, their income and its distribution 管理扶贫项目资产和收益分配",
 }
 
 _READ = {Permission.registry_read, Permission.persons_lookup}
@@ -85,6 +93,7 @@ _FIELD_MONITORING = {Permission.monitoring_read, Permission.clues_report, Permis
                      Permission.cases_assist}
 # Those who follow up department findings in their regions (cadres, village and township staff).
 _FINDINGS = {Permission.findings_read, Permission.findings_handle}
+_FUNDS = {Permission.funds_read, Permission.funds_write, Permission.projects_write, Permission.assets_write}
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     role: frozenset(perms)
@@ -97,21 +106,24 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.registry_health, Permission.income_write, Permission.guarantees_write},
         Role.village_staff: _READ | _FIELD_WRITE | _FIELD_MONITORING | _FINDINGS | {
             Permission.registry_health, Permission.registry_unmask, Permission.clues_handle,
-            Permission.cases_village_review},
+            Permission.cases_village_review, Permission.funds_read, Permission.assets_write},
+        # Townships propose and follow their projects; villages keep the assets handed to them.
         Role.township_staff: _READ | _FIELD_WRITE | _FIELD_MONITORING | _FINDINGS | {
             Permission.registry_health, Permission.registry_unmask, Permission.clues_handle,
-            Permission.cases_township_review, Permission.cases_assign},
-        # The county runs the department syncs (its sources, runs and quarantine are a county's).
-        Role.county_staff: _READ | _FIELD_WRITE | _FIELD_MONITORING | _FINDINGS | {
+            Permission.cases_township_review, Permission.cases_assign, Permission.funds_read,
+            Permission.projects_write},
+        # The county runs the department syncs (its sources, runs and quarantine are a county's)
+        # and manages the transition funds, the project library and the assets.
+        Role.county_staff: _READ | _FIELD_WRITE | _FIELD_MONITORING | _FINDINGS | _FUNDS | {
             Permission.registry_health, Permission.registry_unmask, Permission.clues_handle,
             Permission.cases_assign, Permission.policy_write, Permission.sync_read, Permission.sync_run},
         Role.county_approver: _READ | {Permission.registry_health, Permission.monitoring_read,
-                                       Permission.cases_approve, Permission.findings_read},
+                                       Permission.cases_approve, Permission.findings_read, Permission.funds_read},
         # A department system's own permissions are set per client (see CLIENT_GRANTABLE);
         # this is what a user account of that role (if any) gets.
         Role.department_system: {Permission.persons_lookup, Permission.clues_report},
         Role.auditor: {Permission.registry_read, Permission.audit_read, Permission.monitoring_read,
-                       Permission.findings_read, Permission.sync_read},
+                       Permission.findings_read, Permission.sync_read, Permission.funds_read},
         # Separation of duties (等保 三权分立): the administrator manages accounts, not people's data.
         Role.admin: {Permission.users_admin, Permission.clients_admin},
     }.items()

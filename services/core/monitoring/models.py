@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.core.base import Base, RegionCode, RegionScoped, Versioned, bigint_pk, str_enum
+from services.core.base import Base, PolicyOverrideRow, RegionCode, RegionScoped, Versioned, bigint_pk, str_enum
 from services.core.households.enums import Category
 from services.core.monitoring.enums import (
     FINAL,
@@ -245,19 +245,11 @@ class IncomeLine(Versioned, Base):
     updated_by: Mapped[int | None] = mapped_column(BigInteger)
 
 
-class MonitoringPolicyRow(Versioned, Base):
+class MonitoringPolicyRow(PolicyOverrideRow, Versioned, Base):
     """Overrides of the monitoring policy (``services.core.monitoring.policy``) for a region
     prefix ("" = everywhere), in force from ``year`` on."""
 
     __tablename__ = "monitoring_policies"
-
-    id: Mapped[int] = bigint_pk()
-    region_prefix: Mapped[str] = mapped_column(RegionCode, nullable=False)
-    year: Mapped[int] = mapped_column(SmallInteger, nullable=False)
-    values: Mapped[dict] = mapped_column(JSONB, nullable=False)
-    note: Mapped[str | None] = mapped_column(Text)
-    updated_by: Mapped[int | None] = mapped_column(BigInteger)
-
     __table_args__ = (UniqueConstraint("region_prefix", "year"),)
 
 
