@@ -85,3 +85,19 @@ class FundsPolicy(BaseModel):
 
 
 FIELDS = frozenset(FundsPolicy.model_fields)
+
+
+def table():
+    """The funds policy's override table, for ``services.core.monitoring.overrides``."""
+    from services.core.funds.models import FundPolicyRow
+    from services.core.monitoring.overrides import PolicyTable
+
+    return PolicyTable(FundPolicyRow, FundsPolicy)
+
+
+async def policy_for(session, region_code: str, year: int) -> FundsPolicy:
+    """The funds policy in force in ``region_code`` (a code or a prefix) in ``year``."""
+    from services.core.monitoring.overrides import effective
+
+    policy, _rows = await effective(session, region_code, year, table())
+    return policy

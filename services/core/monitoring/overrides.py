@@ -1,5 +1,6 @@
-"""Rows of ``monitoring_policies``: overrides of the monitoring policy's figures for a
-region prefix from a year on (how they combine: ``services.core.monitoring.policy``).
+"""Rows of ``monitoring_policies`` and ``fund_policies``: overrides of a policy's figures
+for a region prefix from a year on (how they combine: ``services.core.monitoring.policy``).
+Each function takes the ``table`` (a ``PolicyTable``); the monitoring policy's is the default.
 
 Who sees and who changes them:
 
@@ -8,11 +9,13 @@ Who sees and who changes them:
 * a caller changes only rows within its own regions. A wider region's row is visible, so
   changing it is refused with 403; a row or region elsewhere answers 404 as if missing.
 
-Every change recomputes the stored deadlines of the open cases and clues under the row's
-prefix (``cases.refresh_deadlines``), with the rules read after the change.
+Every change of the monitoring policy recomputes the stored deadlines of the open cases and
+clues under the row's prefix (``cases.refresh_deadlines``), with the rules read after the
+change.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -27,9 +30,18 @@ from services.core.regions.service import get_region
 from services.core.scope import under
 
 
-def visible_to(prefix: str):
+@dataclass(frozen=True)
+class PolicyTable:
+    row: Any  # the ORM class of the table
+    model: Any  # the pydantic model of the policy's figures
+
+
+MONITORING = PolicyTable(MonitoringPolicyRow, MonitoringPolicy)
+
+
+def visible_to(prefix: str, table: PolicyTable = MONITORING):
     """Rows within ``prefix`` or whose prefix ``prefix`` lies in (for ``path_object``)."""
-    row = MonitoringPolicyRow.region_prefix
+    row = table.row.region_prefix
     return or_(under(row, prefix), func.left(literal(prefix), func.length(row)) == row)
 
 
@@ -37,19 +49,20 @@ def may_change(prefix: str, row_prefix: str) -> bool:
     return row_prefix.startswith(prefix)
 
 
-async def list_rows(session: AsyncSession, prefix: str, year: int | None, after_id: int | None, limit: int
-                    ) -> list[MonitoringPolicyRow]:
-    stmt = select(MonitoringPolicyRow).where(visible_to(prefix))
+async def list_rows(session: AsyncSession, prefix: str, year: int | None, after_id: int | None, limit: int,
+                    table: PolicyTable = MONITORING) -> list:
+    Row = table.row
+    stmt = select(Row).where(visible_to(prefix, table))
     if year is not None:
-        stmt = stmt.where(MonitoringPolicyRow.year == year)
+        stmt = stmt.where(Row.year == year)
     if after_id is not None:
-        stmt = stmt.where(MonitoringPolicyRow.id > after_id)
-    return list((await session.execute(stmt.order_by(MonitoringPolicyRow.id).limit(limit + 1))).scalars())
+        stmt = stmt.where(Row.id > after_id)
+    return list((await session.execute(stmt.order_by(Row.id).limit(limit + 1))).scalars())
 
 
-async def get_row(session: AsyncSession, prefix: str, row_id: int, *, for_update: bool = False
-                  ) -> MonitoringPolicyRow:
-    stmt = select(MonitoringPolicyRow).where(MonitoringPolicyRow.id == row_id, visible_to(prefix))
+async def get_row(session: AsyncSession, prefix: str, row_id: int, *, for_update: bool = False,
+                  table: PolicyTable = MONITORING):
+    stmt = select(table.row).where(table.row.id == row_id, visible_to(prefix, table))
     if for_update:
         stmt = stmt.with_for_update()
     row = (await session.execute(stmt)).scalar_one_or_none()
@@ -58,29 +71,28 @@ async def get_row(session: AsyncSession, prefix: str, row_id: int, *, for_update
     return row
 
 
-def check_change(prefix: str, row: MonitoringPolicyRow) -> None:
+def check_change(prefix: str, row) -> None:
     if not may_change(prefix, row.region_prefix):
         raise Forbidden("policy_region_too_wide", field="region_prefix")
 
 
-async def effective(session: AsyncSession, region: str, year: int
-                    ) -> tuple[MonitoringPolicy, list[MonitoringPolicyRow]]:
+async def effective(session: AsyncSession, region: str, year: int, table: PolicyTable = MONITORING
+                    ) -> tuple[Any, list]:
     """The policy in force in ``region`` in ``year`` and the rows that made it, in the
     order they apply (wider region first, older year first)."""
-    row = MonitoringPolicyRow.region_prefix
-    stmt = select(MonitoringPolicyRow).where(func.left(literal(region), func.length(row)) == row,
-                                             MonitoringPolicyRow.year <= year)
+    row = table.row.region_prefix
+    stmt = select(table.row).where(func.left(literal(region), func.length(row)) == row, table.row.year <= year)
     rows = sorted((await session.execute(stmt)).scalars(), key=lambda r: (len(r.region_prefix), r.year))
     overrides = [PolicyOverride(region_prefix=r.region_prefix, year=r.year, values=r.values) for r in rows]
-    return resolve(overrides, region, year), rows
+    return resolve(overrides, region, year, table.model), rows
 
 
-def checked_values(values: dict[str, Any]) -> dict[str, Any]:
+def checked_values(values: dict[str, Any], table: PolicyTable = MONITORING) -> dict[str, Any]:
     """The override validated field by field (422 naming ``values.<field>``), normalised."""
     if not values:
         raise Unprocessable("policy_values_empty", field="values")
     try:
-        return check_values(values)
+        return check_values(values, table.model)
     except ValidationError as exc:
         errors = []
         for err in exc.errors():
@@ -109,27 +121,27 @@ async def check_region_prefix(session: AsyncSession, prefix: str, region_prefix:
 
 
 async def create_row(session: AsyncSession, prefix: str, region_prefix: str, year: int, values: dict[str, Any],
-                     note: str | None, user_id: int | None) -> MonitoringPolicyRow:
+                     note: str | None, user_id: int | None, table: PolicyTable = MONITORING):
     await check_region_prefix(session, prefix, region_prefix)
-    values = checked_values(values)
-    taken = await session.execute(select(MonitoringPolicyRow.id).where(
-        MonitoringPolicyRow.region_prefix == region_prefix, MonitoringPolicyRow.year == year))
+    values = checked_values(values, table)
+    taken = await session.execute(select(table.row.id).where(
+        table.row.region_prefix == region_prefix, table.row.year == year))
     if taken.first() is not None:
         raise Conflict("policy_exists", field="year", year=year)
-    row = MonitoringPolicyRow(region_prefix=region_prefix, year=year, values=values, note=note, updated_by=user_id)
+    row = table.row(region_prefix=region_prefix, year=year, values=values, note=note, updated_by=user_id)
     session.add(row)
     await session.flush()
     return row
 
 
-async def update_row(session: AsyncSession, row: MonitoringPolicyRow, values: dict[str, Any], note: str | None,
-                     user_id: int | None) -> MonitoringPolicyRow:
-    row.values, row.note, row.updated_by = checked_values(values), note, user_id
+async def update_row(session: AsyncSession, row, values: dict[str, Any], note: str | None, user_id: int | None,
+                     table: PolicyTable = MONITORING):
+    row.values, row.note, row.updated_by = checked_values(values, table), note, user_id
     await session.flush()
     return row
 
 
-async def delete_row(session: AsyncSession, row: MonitoringPolicyRow) -> None:
+async def delete_row(session: AsyncSession, row) -> None:
     await session.delete(row)
     await session.flush()
 

@@ -67,8 +67,10 @@ class PolicyOverride(BaseModel):
     values: dict[str, Any]
 
 
-def resolve(overrides: Iterable[PolicyOverride], region_code: str, year: int) -> MonitoringPolicy:
-    """The policy in force for ``region_code`` in ``year``."""
+def resolve(overrides: Iterable[PolicyOverride], region_code: str, year: int,
+            model: type[BaseModel] = MonitoringPolicy) -> Any:
+    """The policy (a ``model``: the monitoring policy, the funds policy) in force for
+    ``region_code`` in ``year``."""
     applicable = sorted(
         (o for o in overrides if region_code.startswith(o.region_prefix) and o.year <= year),
         key=lambda o: (len(o.region_prefix), o.year),
@@ -76,10 +78,10 @@ def resolve(overrides: Iterable[PolicyOverride], region_code: str, year: int) ->
     values: dict[str, Any] = {}
     for override in applicable:
         values.update(override.values)
-    return MonitoringPolicy.model_validate(values)
+    return model.model_validate(values)
 
 
-def check_values(values: dict[str, Any]) -> dict[str, Any]:
+def check_values(values: dict[str, Any], model: type[BaseModel] = MonitoringPolicy) -> dict[str, Any]:
     """Validate an override (only the named fields) and return it normalised."""
-    full = MonitoringPolicy.model_validate(values)
+    full = model.model_validate(values)
     return {name: full.model_dump(mode="json")[name] for name in values}
