@@ -23,7 +23,7 @@ from services.core.accounts.roles import DESCRIPTIONS, PERMISSIONS, Permission
 from services.core.accounts.security import Caller, TokenInvalid, read_token
 from services.core.crypto import Keyring, keyring
 from services.core.errors import Forbidden, NotFound, Unauthorized
-from services.core.scope import Reader, bind_scope
+from services.core.scope import UNRESTRICTED, Reader, bind_scope
 
 def _roles_table() -> str:
     rows = "\n".join(f"| `{role.value}` | {' '.join(f'`{p.value}`' for p in sorted(perms))} |"
@@ -154,6 +154,16 @@ def _never_replayed(request: Request) -> bool:
 
 
 Session = Annotated[AsyncSession, Depends(scoped_session)]
+
+
+async def public_session(request: Request) -> AsyncSession:
+    """The request's session for the public disclosure: no caller and no token, so no
+    caller's scope either. It sees every region (``UNRESTRICTED``); the public queries
+    themselves choose what may be shown (``services.core.funds.public``)."""
+    return request.state.session or open_session(request, UNRESTRICTED)
+
+
+PublicSession = Annotated[AsyncSession, Depends(public_session)]
 
 
 async def scoped_reader(request: Request, security_scopes: SecurityScopes, token: Token) -> Reader:

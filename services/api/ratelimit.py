@@ -43,3 +43,10 @@ async def bulk_read(request: Request, token: Token) -> None:
     caller = caller_of(request, token)
     request.app.state.rate_limiter.hit(f"bulk:{caller.principal}",
                                        request.app.state.settings.rate_limits.bulk_reads_per_minute)
+
+
+async def public_read(request: Request) -> None:
+    """For the public disclosure (no login): at most ``rate_limits.public_reads_per_minute``
+    per client address."""
+    request.app.state.rate_limiter.hit(f"public:{client_address(request)}",
+                                       request.app.state.settings.rate_limits.public_reads_per_minute)

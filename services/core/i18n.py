@@ -134,6 +134,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "A region prefix has 2, 4, 6, 9 or 12 digits.",
         "区划前缀应为 2、4、6、9 或 12 位数字。",
     ),
+    "public_project_not_found": ("There is no published project {id}.", "项目 {id} 不存在或尚未公示。"),
     "region_not_found": ("There is no region {region} you can see.", "区划 {region} 不存在或不在您的权限范围内。"),
     "region_not_village": ("A household must belong to a village (a 12-digit village code).", "农户须归属到村（12 位村级区划代码）。"),
     # households and persons

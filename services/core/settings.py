@@ -60,6 +60,9 @@ class RateLimitSettings(BaseModel):
     login_per_minute: int = Field(10, ge=1)
     # List and search requests per minute per caller (user or system client).
     bulk_reads_per_minute: int = Field(120, ge=1)
+    # Public disclosure reads (no login: notice boards, the county website) per minute per
+    # client address.
+    public_reads_per_minute: int = Field(120, ge=1)
 
 
 class DataProtectionSettings(BaseModel):
