@@ -214,6 +214,11 @@ def cases(t):
 
 # The caller's own account and session: no regional object involved (tests/api/test_auth.py).
 NOT_REGION_SCOPED = {"login", "whoAmI", "logout", "changePassword", "beginTotp", "confirmTotp"}
+# Public disclosure (公告公示): no login, the same answer for everyone, whatever token is sent
+# (tests/api/test_funds_public.py). Checked below: none of them asks for a token.
+PUBLIC = {"listPublicProjects": ("/api/v1/public/projects", {"region": VILLAGE, "year": LAST_YEAR}),
+          "getPublicProject": ("/api/v1/public/projects/987654321", None),
+          "getPublicFundSummary": ("/api/v1/public/fund-allocations", {"region": VILLAGE, "year": LAST_YEAR})}
 # Path parameters naming region-scoped rows (checked before a 403, see services/api/deps.py).
 SCOPED_PATH_OBJECTS = ("{household_id}", "{person_id}", "{member_id}", "{record_id}", "{clue_id}", "{case_id}",
                        "{assisting_case_id}", "{measure_id}", "{policy_id}", "{run_id}", "{quarantine_id}",
@@ -248,7 +253,34 @@ def test_every_route_is_in_the_matrix():
     app = create_app(Settings(env="test"))
     ops = {op["operationId"] for path, item in app.openapi()["paths"].items() if path.startswith("/api/v1")
            for op in item.values()}
-    assert ops - NOT_REGION_SCOPED == set(cases(FAKE)), "describe new routes in tests/api/test_scope_matrix.py"
+    assert ops - NOT_REGION_SCOPED - set(PUBLIC) == set(cases(FAKE)), \
+        "describe new routes in tests/api/test_scope_matrix.py"
+    assert set(PUBLIC) <= ops
+
+
+def test_public_operations_declare_no_security():
+    spec = create_app(Settings(env="test")).openapi()
+    public = {op["operationId"]: op for item in spec["paths"].values() for op in item.values()
+              if op["operationId"] in PUBLIC}
+    assert set(public) == set(PUBLIC)
+    assert all("security" not in op for op in public.values())
+    # Every other /api/v1 operation but login asks for a token.
+    others = [op for path, item in spec["paths"].items() if path.startswith("/api/v1") for op in item.values()
+              if op["operationId"] not in PUBLIC and op["operationId"] != "login"]
+    assert all(op.get("security") for op in others)
+
+
+async def test_public_operations_answer_without_token(client, auth):
+    """No token, a broken one, or any user's: the same answer (a missing project is 404 for all)."""
+    for op, (path, params) in PUBLIC.items():
+        answers = []
+        for headers in ({}, {"Authorization": "Bearer broken"}, auth("village_staff.village"),
+                        auth("county_staff.other")):
+            r = await client.get(path, params=params, headers=headers)
+            assert r.status_code != 401 and "www-authenticate" not in r.headers, op
+            answers.append((r.status_code, {k: v for k, v in r.json().items() if k not in STRIP}))
+        assert all(a == answers[0] for a in answers), op
+        assert answers[0][0] == (404 if op == "getPublicProject" else 200), (op, answers[0])
 
 
 async def _audit_event(db, village) -> int:
