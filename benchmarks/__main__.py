@@ -112,9 +112,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=None,
                         help=f"concurrent keep-alive clients ({DEFAULT_CONCURRENCY}; the monitoring scenarios: "
                              f"{MONITORING_CONCURRENCY})")
-    parser.add_argument("--only", choices=sorted([*SCENARIOS, "sync"]),
-                        help="run one scenario (sync: the department sync pipeline, issue 5)")
+    parser.add_argument("--only", choices=sorted([*SCENARIOS, "sync", "funds"]),
+                        help="run one scenario (sync: the department sync pipeline, issue 5; funds: the "
+                             "compliance indicators on province-sized data, issue 6)")
+    parser.add_argument("--funds-scale", type=float, default=None,
+                        help="funds data as a share of 20,000 projects, 200,000 disbursements, 50,000 assets "
+                             "(1; or GUARDLINE_BENCH_FUNDS_SCALE), e.g. 0.05 for a smoke run")
+    parser.add_argument("--funds-runs", type=int, default=20, help="timed runs per funds scenario (20)")
     args = parser.parse_args(argv)
+    if args.funds_runs < 1:
+        parser.error("need --funds-runs >= 1")
     if args.persons < 100 or args.seconds <= 0 or args.warmup < 0 or (args.concurrency or 1) < 1:
         parser.error("need --persons >= 100, --seconds > 0, --warmup >= 0, --concurrency >= 1")
     return args
@@ -504,6 +511,17 @@ def main(argv: list[str] | None = None) -> int:
     from services.core.settings import Settings
 
     settings = Settings(env="development", database_url=None)
+    if args.only == "funds":
+        # Regions and funds data of its own in the bench database: the persons of the demo
+        # county are not needed (benchmarks/funds.py).
+        from benchmarks import funds
+        from services.core.db import embedded_url
+        from services.core.migrate import upgrade
+
+        url = embedded_url(settings.data_dir, BENCH_DB)
+        upgrade(url)
+        funds.run(url, Settings(env="development", database_url=url), args.funds_scale, args.funds_runs)
+        return 0
     url = prepare_database(settings, args.persons)
     os.environ["GUARDLINE_DATABASE_URL"] = url
     settings = Settings(env="development", database_url=url)
