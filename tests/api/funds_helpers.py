@@ -46,3 +46,29 @@ async def walk(client, project_id: int, until: str, days: dict[str, str], header
     """Take the steps after ``proposed`` up to ``until``, each on its day in ``days``."""
     for status in LIFECYCLE[1:LIFECYCLE.index(until) + 1]:
         await step(client, project_id, status.value, days[status.value], headers)
+
+
+async def funds_objects(client, headers: dict, village: str, household_id: int) -> dict:
+    """For the route suites (access matrix, mass assignment, schemathesis): in ``village``'s
+    county a fund of this year, a proposed project and an approved one with money of the
+    fund, one payment, a beneficiary and a funds policy override for the village."""
+    today = date.today()
+    this_year = {"year": today.year, "planned_start": date(today.year, 1, 1).isoformat(),
+                 "planned_end": date(today.year, 12, 31).isoformat(), "proposed_on": today.isoformat()}
+    fund = await create(client, "/api/v1/funds", {**fund_body(received=today.isoformat()), "year": today.year,
+                                                  "region_code": village[:6] + "000000"}, headers)
+    proposed = await create(client, "/api/v1/projects", project_body(village, **this_year), headers)
+    approved = await create(client, "/api/v1/projects", project_body(village, name="通村路", **this_year), headers)
+    for status in ("reviewed", "approved"):
+        await step(client, approved["id"], status, today.isoformat(), headers)
+    await create(client, f"/api/v1/funds/{fund['id']}/allocations",
+                 {"project_id": approved["id"], "amount": "5000.00", "allocated_on": today.isoformat()}, headers)
+    await create(client, f"/api/v1/projects/{approved['id']}/disbursements",
+                 {"fund_id": fund["id"], "amount": "100.00", "paid_on": today.isoformat(), "voucher_ref": "记-1",
+                  "item": "materials"}, headers)
+    await create(client, f"/api/v1/projects/{approved['id']}/beneficiaries",
+                 {"household_id": household_id, "benefit": "务工"}, headers)
+    policy = await create(client, "/api/v1/fund-policies",
+                          {"region_prefix": village, "year": today.year, "values": {"asset_idle_months": 9}}, headers)
+    return {"fund_id": fund["id"], "project_id": proposed["id"], "approved_project_id": approved["id"],
+            "fund_policy_id": policy["id"], "county": village[:6], "fund_year": today.year}

@@ -50,6 +50,7 @@ from schemathesis.specs.openapi.checks import (
 from services.api.app import create_app
 from services.api.ratelimit import RateLimiter
 from services.core.settings import Settings
+from tests.api.funds_helpers import funds_objects
 from tests.api.sync_helpers import sync_objects
 from tests.api.world import LAST_YEAR, MISSING, World, make_world
 from tests.factories import COUNTY, OTHER_COUNTY_VILLAGE, VILLAGE, VILLAGE_2, id_number
@@ -137,6 +138,10 @@ def pools(w: World) -> dict[str, list]:
             "finding_id": [w.sync["finding_id"], MISSING]} if w.sync else {}),
         "county": [COUNTY, "529902", "529903"],
         "source": ["civil-affairs", "medical-insurance", "housing"],
+        # funds and projects (tests/api/funds_helpers.funds_objects): a proposed and an approved project
+        **({"fund_id": [w.funds["fund_id"], MISSING],
+            "project_id": [w.funds["project_id"], w.funds["approved_project_id"], MISSING],
+            "fund_policy_id": [w.funds["fund_policy_id"], MISSING]} if w.funds else {}),
     }
 
 
@@ -321,6 +326,7 @@ def test_fuzz_reaches_every_operation():
 async def test_schemathesis(operation_id, client, db, auth, settings):
     world = await make_world(client, auth)
     world.sync = await sync_objects(db, settings, VILLAGE, world.home)
+    world.funds = await funds_objects(client, auth("county_staff.county"), VILLAGE, world.home["id"])
     values = pools(world)
     loop = asyncio.get_running_loop()
 

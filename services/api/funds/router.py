@@ -143,8 +143,7 @@ async def fund_allocations(request: Request, fund_id: Id, session: Session, limi
 async def import_disbursements(request: Request, body: DisbursementImport, session: Session,
                                caller: Allowed(Permission.funds_write)):
     zh = wants_chinese(request.headers.get("accept-language"))
-    rows = [r.model_dump() for r in body.rows]
-    result = await service.import_disbursements(session, rows, caller.user_id,
+    result = await service.import_disbursements(session, body.rows, caller.user_id,
                                                 lambda code, params: message(code, zh, params))
     return JSON(result)
 

@@ -105,23 +105,12 @@ class DisbursementOut(BaseModel):
     created_at: datetime
 
 
-class ImportRow(BaseModel):
-    """One row of a disbursement import: checked row by row, never all-or-nothing."""
-
-    model_config = {"extra": "allow"}
-
-    project_id: Any = None
-    fund_id: Any = None
-    amount: Any = None
-    paid_on: Any = None
-    voucher_ref: Any = None
-    item: Any = None
-    payee: Any = None
-    note: Any = None
-
-
 class DisbursementImport(Input):
-    rows: list[ImportRow] = Field(min_length=1, max_length=5000)
+    rows: list[dict[str, Any]] = Field(
+        min_length=1, max_length=5000,
+        description="Rows of the finance system's books, each with project_id, fund_id, amount, paid_on, voucher_ref, "
+                    "item and optionally payee and note. Each row is checked on its own: a bad one is returned "
+                    "with its reason and never fails the others 逐行校验")
 
 
 class ImportRejected(BaseModel):

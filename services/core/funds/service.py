@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.errors import Conflict, GuardlineError, Unprocessable
 from services.core.funds import projects as project_service
-from services.core.funds.enums import SPENDABLE, FundFindingRule, ProjectStatus
+from services.core.funds.enums import SPENDABLE, FundFindingRule, FundKind, ProjectStatus
 from services.core.funds.models import Allocation, Disbursement, Fund, Project
 from services.core.funds.policy import FundsPolicy, policy_for
 from services.core.funds.schemas import AllocationIn, DisbursementIn, FundIn, FundUpdate
@@ -143,35 +143,39 @@ async def allocations(session: AsyncSession, *, fund_id: int | None = None, proj
 
 @dataclass
 class Checked:
-    fund: Fund
+    kind: FundKind  # the paying fund's kind
     negative: bool  # an item of the negative list for this fund's kind
 
 
 async def check_disbursement(session: AsyncSession, project: Project, data: DisbursementIn,
                              policy: FundsPolicy) -> Checked:
     """Everything but the negative list: the project may spend, the fund gave it enough,
-    the day is possible. ``project`` is locked by the caller."""
+    the day is possible. ``project`` is locked by the caller.
+
+    The fund is reached through its allocation to the project: whoever may see the project
+    (a township paying for its own project out of county funds) may pay from it, and a fund
+    that gave nothing to the project — elsewhere or missing — gets the same answer."""
     if project.status not in SPENDABLE:
         raise Conflict("project_not_approved", field="project_id", status=project.status.value)
-    fund = await get_fund(session, data.fund_id)
     _not_future(data.paid_on, "paid_on")
-    first = await session.scalar(select(func.min(Allocation.allocated_on)).where(
-        Allocation.fund_id == fund.id, Allocation.project_id == project.id))
+    mine = (Allocation.fund_id == data.fund_id, Allocation.project_id == project.id)
+    first, allocated = (await session.execute(
+        select(func.min(Allocation.allocated_on), func.sum(Allocation.amount)).where(*mine))).one()
     if first is None:
-        raise Conflict("fund_not_allocated_to_project", field="fund_id", fund_id=fund.id)
+        raise Conflict("fund_not_allocated_to_project", field="fund_id", fund_id=data.fund_id)
     if data.paid_on < first:
         raise Unprocessable("disbursement_before_allocation", field="paid_on", allocated_on=str(first))
-    allocated = await session.scalar(select(func.sum(Allocation.amount)).where(
-        Allocation.fund_id == fund.id, Allocation.project_id == project.id)) or ZERO
     paid = await session.scalar(select(func.sum(Disbursement.amount)).where(
-        Disbursement.fund_id == fund.id, Disbursement.project_id == project.id)) or ZERO
+        Disbursement.fund_id == data.fund_id, Disbursement.project_id == project.id)) or ZERO
     available = allocated - paid
     if data.amount > available:
         figures = {"allocated": str(allocated), "disbursed": str(paid), "available": str(available),
                    "requested": str(data.amount)}
         raise Conflict("disbursement_exceeds_allocation", field="amount", extra={"figures": figures}, **figures)
-    negative = data.item in policy.negative_list and fund.kind in policy.negative_list_fund_kinds
-    return Checked(fund, negative)
+    funds = Fund.__table__
+    kind = FundKind(await session.scalar(select(funds.c.kind).where(funds.c.id == data.fund_id)))
+    negative = data.item in policy.negative_list and kind in policy.negative_list_fund_kinds
+    return Checked(kind, negative)
 
 
 async def disburse(session: AsyncSession, project: Project, data: DisbursementIn, user_id: int | None,
@@ -181,7 +185,7 @@ async def disburse(session: AsyncSession, project: Project, data: DisbursementIn
     policy = await policy_for(session, project.region_code, project.year)
     checked = await check_disbursement(session, project, data, policy)
     if checked.negative and not imported:
-        raise Unprocessable("negative_list_item", field="item", item=data.item.value, kind=checked.fund.kind.value)
+        raise Unprocessable("negative_list_item", field="item", item=data.item.value, kind=checked.kind.value)
     row = Disbursement(project_id=project.id, region_code=project.region_code, imported=imported,
                        created_by=user_id, **data.model_dump())
     session.add(row)
