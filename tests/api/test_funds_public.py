@@ -288,3 +288,16 @@ def test_the_documented_answers_are_those_of_a_public_route():
         assert "security" not in op, path
         assert {"401", "403"}.isdisjoint(op["responses"]) and "429" in op["responses"], path
     assert json.dumps(spec["components"]["schemas"]["PublicStatus"]).count("proposed") == 0
+
+
+async def test_cancelled_projects_stay_published(client, session, data):
+    cancelled = _project(VILLAGE, "取消的项目", ProjectStatus.cancelled)
+    cancelled.cancelled_on, cancelled.cancel_reason = date(YEAR, 4, 1), "村民张三反映选址不当"
+    session.add(cancelled)
+    await session.commit()
+    r = await client.get(f"{PROJECTS}/{cancelled.id}")
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["cancelled_on"]) == ("cancelled", f"{YEAR}-04-01")
+    assert "张三" not in r.text  # the reason is free text, never published
+    listed = await client.get(PROJECTS, params={"region": VILLAGE, "year": YEAR, "status": "cancelled"})
+    assert [p["id"] for p in listed.json()["items"]] == [cancelled.id]
