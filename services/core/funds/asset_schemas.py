@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints, field_validator, model_validator
 
 from services.core.funds.enums import AssetClass, AssetStatus, DisposalMethod, FindingStatus, FundFindingRule
 from services.core.households.schemas import Input
@@ -29,11 +29,21 @@ OptText200 = Annotated[str, BeforeValidator(_strip), StringConstraints(max_lengt
 Note = Annotated[str, BeforeValidator(_strip), StringConstraints(max_length=2000)]
 LongText = Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=2000)]
 Ident = Annotated[int, Field(ge=1, le=2**62)]
+CENT = Decimal("0.01")
+
+
+def _cents(value: Decimal) -> Decimal:
+    """Stored and answered with two places ("200" is "200.00")."""
+    return value.quantize(CENT)
+
+
 PositiveMoney = Annotated[
     Decimal,
     Field(gt=0, max_digits=12, decimal_places=2, description="Yuan, more than zero, at most two decimals (元)",
           examples=["1250.00"]),
+    AfterValidator(_cents),
 ]
+Value = Annotated[Money, AfterValidator(_cents)]
 # What PUT may set: disposal is its own step.
 OperationalStatus = Literal["in_use", "idle", "damaged"]
 
@@ -41,7 +51,7 @@ OperationalStatus = Literal["in_use", "idle", "damaged"]
 class AssetIn(Input):
     name: Text200 = Field(description="资产名称")
     asset_class: AssetClass = Field(description="operating 经营性, public_welfare 公益性, household 到户类")
-    value: Money = Field(description="资产价值 (元)")
+    value: Value = Field(description="资产价值 (元)")
     owner: Text200 = Field(description="所有权人")
     custodian: OptText200 | None = Field(None, description="管护人 / 管护主体")
     household_id: Ident | None = Field(None, description="The household a household-class asset belongs to "

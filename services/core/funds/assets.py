@@ -18,6 +18,7 @@ from services.core.funds.enums import AssetClass, AssetStatus, ProjectStatus
 from services.core.funds.models import Asset, AssetIncome, IncomeShare, Project
 from services.core.households.enums import Category, HouseholdStatus
 from services.core.households.models import Household
+from services.core.regions.rules import prefix_of
 from services.core.regions.service import get_region
 from services.core.repository import one_or_404
 from services.core.scope import under
@@ -34,8 +35,9 @@ FOUR_PLACES = Decimal("0.0001")
 # ---------------------------------------------------------------- pure rules
 
 def check_region(project_region: str, asset_region: str) -> None:
-    """The asset's village lies within the project's region."""
-    if not asset_region.startswith(project_region):
+    """The asset's village lies within the project's region (a village, or a township's or
+    county's code: its significant prefix)."""
+    if not asset_region.startswith(prefix_of(project_region)):
         raise Unprocessable("asset_region_outside_project", field="region_code", region=asset_region,
                             project_region=project_region)
 
