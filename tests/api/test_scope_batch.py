@@ -268,7 +268,10 @@ NOT_TARGETS = {"category", "flags", "income_below", "income_year", "name", "stat
                # department sync: names of configured sources, reason codes, rule ids, severities
                # and times; persons by id answer 404 for hidden and missing alike (tested with real
                # ids in tests/api/test_sync_api.py)
-               "source", "reason", "rule_id", "severity", "seen_since", "person_id"}
+               "source", "reason", "rule_id", "severity", "seen_since", "person_id",
+               # project assets: projects and assets by id answer 404 for hidden and missing alike (tested
+               # with real ids in tests/api/test_funds_assets.py); the asset class is a vocabulary
+               "project_id", "asset_id", "asset_class"}
 
 
 
