@@ -22,6 +22,7 @@ import pytest
 from services.api.app import create_app
 from services.core.settings import Settings
 from tests.api.asset_helpers import asset_objects
+from tests.api.funds_helpers import funds_objects
 from tests.api.monitoring_helpers import monitoring_objects
 from tests.api.sync_helpers import sync_objects
 from tests.api.world import World, income_body, make_world
@@ -138,6 +139,39 @@ VALID: dict[str, Callable[[World], Valid]] = {
     "createSyncRun": lambda w: Valid({}, {"source": "civil-affairs", "county": "529901"}, 202),
     "reprocessQuarantine": lambda w: Valid({}, {"source": "civil-affairs", "county": "529901"}, 202),
     "updateFinding": lambda w: Valid({"finding_id": w.sync["finding_id"]}, {"status": "resolved", "note": "已补缴医保"}),
+    # funds and projects (w.funds: see tests/api/funds_helpers.funds_objects)
+    "createFund": lambda w: Valid({}, {"year": date.today().year, "level": "county", "kind": "transition",
+                                       "name": "县级衔接资金", "region_code": "529901000000", "amount": "1000.00",
+                                       "received_on": str(date.today())}, 201),
+    "updateFund": lambda w: Valid({"fund_id": w.funds["fund_id"]}, {"name": "更正", "amount": "2000000.00",
+                                                                    "received_on": str(date.today())}),
+    "allocateFund": lambda w: Valid({"fund_id": w.funds["fund_id"]}, {"project_id": w.funds["approved_project_id"],
+                                                                      "amount": "10.00",
+                                                                      "allocated_on": str(date.today())}, 201),
+    "importDisbursements": lambda w: Valid({}, {"rows": [{
+        "project_id": w.funds["approved_project_id"], "fund_id": w.funds["fund_id"], "amount": "1.00",
+        "paid_on": str(date.today()), "voucher_ref": "导-1", "item": "materials"}]}),
+    "createFundPolicy": lambda w: Valid({}, {"region_prefix": VILLAGE, "year": w.line["year"],
+                                             "values": {"asset_idle_months": 8}}, 201),
+    "updateFundPolicy": lambda w: Valid({"fund_policy_id": w.funds["fund_policy_id"]},
+                                        {"values": {"asset_idle_months": 10}}),
+    "createProject": lambda w: Valid({}, {"year": date.today().year, "region_code": VILLAGE, "name": "产业路",
+                                          "category": "infrastructure", "implementing_unit": "县交通局",
+                                          "budget": "10.00", "planned_start": str(date.today()),
+                                          "planned_end": str(date.today()),
+                                          "performance_targets": [{"indicator": "受益户", "target": "30"}]}, 201),
+    "updateProject": lambda w: Valid({"project_id": w.funds["project_id"]},
+                                     {"name": "产业路", "category": "infrastructure", "implementing_unit": "县交通局",
+                                      "budget": "20.00", "planned_start": str(date.today()),
+                                      "planned_end": str(date.today())}),
+    "advanceProject": lambda w: Valid({"project_id": w.funds["project_id"]},
+                                      {"status": "reviewed", "on": str(date.today())}, if_match=True),
+    "addBeneficiary": lambda w: Valid({"project_id": w.funds["project_id"]},
+                                      {"household_id": w.neighbour["id"], "benefit": "分红"}, 201),
+    "recordDisbursement": lambda w: Valid({"project_id": w.funds["approved_project_id"]},
+                                          {"fund_id": w.funds["fund_id"], "amount": "1.00",
+                                           "paid_on": str(date.today()), "voucher_ref": "记-2", "item": "materials"},
+                                          201),
     # project assets (w.assets: see tests/api/asset_helpers.asset_objects)
     "registerAsset": lambda w: Valid({"project_id": w.assets["accepted_project_id"]},
                                      {"name": "蔬菜大棚", "asset_class": "operating", "value": "1000.00",
@@ -226,6 +260,7 @@ async def test_server_owned_fields_are_refused_and_nothing_changes(op_id, client
     world = await make_world(client, auth)
     world.monitoring = await monitoring_objects(client, auth(WRITER), db, world.home["id"], world.neighbour["id"])
     world.sync = await sync_objects(db, settings, VILLAGE, world.home)
+    world.funds = await funds_objects(client, auth(WRITER), VILLAGE, world.home["id"])
     world.assets = await asset_objects(db, VILLAGE)
     _, _, schema = WRITES[op_id]
     valid = VALID[op_id](world)

@@ -19,6 +19,7 @@ from services.core.accounts.roles import PERMISSIONS, Permission
 from services.core.accounts.security import hash_password
 from services.core.settings import Settings
 from tests.api.asset_helpers import asset_objects
+from tests.api.funds_helpers import funds_objects
 from tests.api.monitoring_helpers import monitoring_objects
 from tests.api.sync_helpers import settings_with_sources, sync_objects
 from tests.conftest import _client
@@ -210,6 +211,65 @@ def cases(t):
         "getFinding": Case("GET", "/api/v1/findings/{finding_id}", Permission.findings_read),
         "updateFinding": Case("PATCH", "/api/v1/findings/{finding_id}", Permission.findings_handle,
                               body={"status": "acknowledged", "note": "已核实"}, needs_if_match="finding"),
+        # funds (tests/api/funds_helpers.funds_objects): a fund of the target's county (seen from county
+        # level up), {project_id} proposed, {approved_project_id} with money of the fund
+        "createFund": Case("POST", "/api/v1/funds", Permission.funds_write, ok=201, county_level=True,
+                           body={"year": date.today().year, "level": "county", "kind": "transition", "name": "县级衔接资金",
+                                 "region_code": f"{t['county']}000000", "amount": "1000.00",
+                                 "received_on": str(date.today())}),
+        "listFunds": Case("GET", "/api/v1/funds", Permission.funds_read, params={"region": t["county"]},
+                          county_level=True),
+        "getFund": Case("GET", "/api/v1/funds/{fund_id}", Permission.funds_read, county_level=True),
+        "updateFund": Case("PUT", "/api/v1/funds/{fund_id}", Permission.funds_write, county_level=True,
+                           needs_if_match="fund", body={"name": "更正", "amount": "2000000.00",
+                                                         "received_on": str(date.today())}),
+        "allocateFund": Case("POST", "/api/v1/funds/{fund_id}/allocations", Permission.funds_write, ok=201,
+                             county_level=True, body={"project_id": t["approved_project_id"], "amount": "10.00",
+                                                      "allocated_on": str(date.today())}),
+        "listFundAllocations": Case("GET", "/api/v1/funds/{fund_id}/allocations", Permission.funds_read,
+                                    county_level=True),
+        # Rows naming projects out of scope are answered per row, like missing ones (test_scope_batch).
+        "importDisbursements": Case("POST", "/api/v1/disbursements/import", Permission.funds_write, targetless=True,
+                                    body={"rows": [{"project_id": t["approved_project_id"], "fund_id": t["fund_id"],
+                                                    "amount": "1.00", "paid_on": str(date.today()),
+                                                    "voucher_ref": "导-1", "item": "materials"}]}),
+        "getFundIndicators": Case("GET", "/api/v1/fund-indicators", Permission.funds_read,
+                                  params={"region": t["county"]}, county_level=True),
+        "getEffectiveFundPolicy": Case("GET", "/api/v1/fund-policies/effective", Permission.funds_read,
+                                       params={"region": t["village"]}),
+        "listFundPolicies": Case("GET", "/api/v1/fund-policies", Permission.funds_read, targetless=True),
+        "getFundPolicy": Case("GET", "/api/v1/fund-policies/{fund_policy_id}", Permission.funds_read),
+        "createFundPolicy": Case("POST", "/api/v1/fund-policies", Permission.policy_write, ok=201,
+                                 body={"region_prefix": t["village"], "year": LAST_YEAR + 3,
+                                       "values": {"asset_idle_months": 8}}),
+        "updateFundPolicy": Case("PUT", "/api/v1/fund-policies/{fund_policy_id}", Permission.policy_write,
+                                 body={"values": {"asset_idle_months": 10}}, needs_if_match="fund_policy"),
+        "deleteFundPolicy": Case("DELETE", "/api/v1/fund-policies/{fund_policy_id}", Permission.policy_write,
+                                 ok=204, needs_if_match="fund_policy"),
+        "createProject": Case("POST", "/api/v1/projects", Permission.projects_write, ok=201,
+                              body={"year": date.today().year, "region_code": t["village"], "name": "产业路",
+                                    "category": "infrastructure", "implementing_unit": "县交通局", "budget": "10.00",
+                                    "planned_start": str(date.today()), "planned_end": str(date.today())}),
+        "listProjects": Case("GET", "/api/v1/projects", Permission.funds_read, params={"region": t["village"]}),
+        "getProject": Case("GET", "/api/v1/projects/{project_id}", Permission.funds_read),
+        "updateProject": Case("PUT", "/api/v1/projects/{project_id}", Permission.projects_write,
+                              needs_if_match="project",
+                              body={"name": "产业路（调整）", "category": "infrastructure", "implementing_unit": "县交通局",
+                                    "budget": "20.00", "planned_start": str(date.today()),
+                                    "planned_end": str(date.today())}),
+        "advanceProject": Case("POST", "/api/v1/projects/{project_id}/steps", Permission.projects_write,
+                               needs_if_match="project", body={"status": "reviewed", "on": str(date.today())}),
+        "addBeneficiary": Case("POST", "/api/v1/projects/{project_id}/beneficiaries", Permission.projects_write,
+                               ok=201, body={"household_id": t["household_id"], "benefit": "分红"}),
+        "listBeneficiaries": Case("GET", "/api/v1/projects/{approved_project_id}/beneficiaries", Permission.funds_read),
+        "recordDisbursement": Case("POST", "/api/v1/projects/{approved_project_id}/disbursements",
+                                   Permission.funds_write, ok=201,
+                                   body={"fund_id": t["fund_id"], "amount": "1.00", "paid_on": str(date.today()),
+                                         "voucher_ref": "记-2", "item": "materials"}),
+        "listProjectDisbursements": Case("GET", "/api/v1/projects/{approved_project_id}/disbursements",
+                                         Permission.funds_read),
+        "listProjectAllocations": Case("GET", "/api/v1/projects/{approved_project_id}/allocations",
+                                       Permission.funds_read),
         # project assets (tests/api/asset_helpers.asset_objects): {accepted_project_id} is accepted,
         # {asset_id} an operating asset in use, {fund_finding_id} an open finding about it
         "registerAsset": Case("POST", "/api/v1/projects/{accepted_project_id}/assets", Permission.assets_write, ok=201,
@@ -239,10 +299,11 @@ NOT_REGION_SCOPED = {"login", "whoAmI", "logout", "changePassword", "beginTotp",
 # Path parameters naming region-scoped rows (checked before a 403, see services/api/deps.py).
 SCOPED_PATH_OBJECTS = ("{household_id}", "{person_id}", "{member_id}", "{record_id}", "{clue_id}", "{case_id}",
                        "{assisting_case_id}", "{measure_id}", "{policy_id}", "{run_id}", "{quarantine_id}",
-                       "{finding_id}", "{accepted_project_id}", "{asset_id}", "{fund_finding_id}")
+                       "{finding_id}", "{fund_id}", "{project_id}", "{approved_project_id}", "{fund_policy_id}",
+                       "{accepted_project_id}", "{asset_id}", "{fund_finding_id}")
 # Keys of a target that the fake targets below need besides ids.
 FAKE = {k: 1 for k in ("village", "member_id", "other_household_id", "id_number", "household_id", "user_id",
-                       "county", "source")}
+                       "county", "source", "fund_id", "approved_project_id")}
 
 
 @pytest.fixture
@@ -306,8 +367,9 @@ async def _make_target(client, auth, db, settings, user, village):
     await session.commit()
     monitoring = await monitoring_objects(client, h, db, hh["id"], other["id"])
     sync = await sync_objects(db, settings, village, hh)
+    funds = await funds_objects(client, h, village, hh["id"])
     assets = await asset_objects(db, village)
-    return {**monitoring, **sync, **assets, "user_id": account.id, "client_id": system.id,
+    return {**monitoring, **sync, **funds, **assets, "user_id": account.id, "client_id": system.id,
         "village": village, "household_id": hh["id"], "person_id": hh["members"][0]["id"],
         "member_id": hh["members"][2]["id"], "record_id": rec["id"], "code": village,
         "other_household_id": other["id"], "id_number": head["id_number"], "event_id": await _audit_event(db, village),
@@ -329,7 +391,9 @@ async def _etag(client, kind, t, headers):
             "measure": f"/api/v1/measures/{t['measure_id']}",
             "income_line": f"/api/v1/income-lines/{t['line_year']}/{t['province']}",
             "policy": f"/api/v1/monitoring-policies/{t['policy_id']}",
-            "finding": f"/api/v1/findings/{t['finding_id']}",
+            "finding": f"/api/v1/findings/{t['finding_id']}", "fund": f"/api/v1/funds/{t['fund_id']}",
+            "project": f"/api/v1/projects/{t['project_id']}",
+            "fund_policy": f"/api/v1/fund-policies/{t['fund_policy_id']}",
             "asset": f"/api/v1/assets/{t['asset_id']}"}[kind]
     r = await client.get(path, headers=headers)
     return r.headers.get("etag", '"none"')
@@ -353,7 +417,8 @@ async def test_access_matrix(client, auth, db, settings, target_village):
     scopes = _scopes()
     missing = {**t, **{k: MISSING for k in ("household_id", "person_id", "member_id", "record_id", "event_id",
                                             "user_id", "client_id", "clue_id", "case_id", "assisting_case_id",
-                                            "policy_id", "run_id", "quarantine_id", "finding_id",
+                                            "policy_id", "run_id", "quarantine_id", "finding_id", "fund_id",
+                                            "project_id", "approved_project_id", "fund_policy_id",
                                             "accepted_project_id", "asset_id", "fund_finding_id")},
                "measure_id": "00000000-0000-4000-8000-000000000000", "source": "no-such-source", "county": "529903",
                "code": "529901001999", "village": "529901001999", "id_number": person("head")["id_number"]}
@@ -396,7 +461,8 @@ async def test_requests_without_token_are_401(client):
     ids = dict(household_id=1, person_id=1, member_id=1, record_id=1, user_id=1, client_id=1, event_id=1, code=VILLAGE,
                clue_id=1, case_id=1, assisting_case_id=1, measure_id="00000000-0000-4000-8000-000000000000",
                line_year=LAST_YEAR, province="52", policy_id=1, run_id=1, quarantine_id=1, finding_id=1,
-               source="civil-affairs", county="529901", accepted_project_id=1, asset_id=1, fund_finding_id=1)
+               source="civil-affairs", county="529901", fund_id=1, project_id=1, approved_project_id=1,
+               fund_policy_id=1, accepted_project_id=1, asset_id=1, fund_finding_id=1)
     for op, case in cases({"village": VILLAGE, "other_household_id": 2, "id_number": person("head")["id_number"],
                            **ids}).items():
         r = await client.request(case.method, case.path.format(**ids), json=case.body, params=case.params)

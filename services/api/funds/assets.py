@@ -21,7 +21,7 @@ from services.core.funds.asset_schemas import (
     AssetIn, AssetOut, AssetUpdate, DisposalIn, FundFindingOut, IncomeIn, IncomeOut, ScanIn, ScanOut,
 )
 from services.core.funds.enums import AssetClass, AssetStatus, FindingStatus, FundFindingRule
-from services.core.funds.models import Asset, AssetIncome, FundFinding, IncomeShare, Project
+from services.core.funds.models import Asset, AssetIncome, FundFinding, IncomeShare
 from services.core.funds.policy import policy_for
 from services.core.regions.service import check_prefix_visible
 from services.core.timeutil import today
@@ -36,7 +36,7 @@ Id = Annotated[int, PathParam(ge=1, le=2**62)]
 IdQ = Annotated[int | None, Query(ge=1, le=2**62)]
 Limit = Annotated[int | None, Query(ge=1)]
 RegionQ = Annotated[str | None, Query(description="Region code prefix (2/4/6/9/12 digits) 区划前缀")]
-path_object("project_id", Project)
+# project_id: declared by services/api/funds/projects.py
 path_object("asset_id", Asset)
 path_object("fund_finding_id", FundFinding)
 

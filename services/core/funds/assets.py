@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.core.errors import Conflict, NotFound, Unprocessable
 from services.core.funds.asset_schemas import AssetIn, AssetUpdate, DisposalIn, IncomeIn, ShareIn
 from services.core.funds.enums import AssetClass, AssetStatus, ProjectStatus
+from services.core.funds import projects as project_service
 from services.core.funds.models import Asset, AssetIncome, IncomeShare, Project
 from services.core.households.enums import Category, HouseholdStatus
 from services.core.households.models import Household
@@ -84,8 +85,7 @@ def distribution(shares: list[tuple[str, Decimal]]) -> Distribution:
 
 async def get_project(session: AsyncSession, project_id: int, *, for_update: bool = False,
                       field: str = "project_id") -> Project:
-    return await one_or_404(session, select(Project).where(Project.id == project_id), "project_not_found", field,
-                            for_update=for_update, id=project_id)
+    return await project_service.get(session, project_id, for_update=for_update, field=field)
 
 
 async def get_asset(session: AsyncSession, asset_id: int, *, for_update: bool = False) -> Asset:

@@ -1,0 +1,255 @@
+"""Funds, allocations, disbursements (and their import), the compliance indicators and the
+funds policy's settings. Thin: parse, look up in scope, check If-Match, call
+``services.core.funds``, shape the response."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Path as PathParam
+from pydantic import BaseModel
+
+from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
+from services.api.errors_doc import responses
+from services.api.pagination import Page, decode_cursor, page_limit, page_of
+from services.api.ratelimit import bulk_read
+from services.api.responses import JSON, etag
+from services.api.routing import GuardlineRoute
+from services.core.accounts.roles import Permission
+from services.core.accounts.security import Caller
+from services.core.errors import Unprocessable
+from services.core.funds import indicators
+from services.core.funds import policy as funds_policy
+from services.core.funds import service
+from services.core.funds.enums import FundKind, FundLevel
+from services.core.funds.models import Fund, FundPolicyRow
+from services.core.funds.policy import FundsPolicy
+from services.core.funds.schemas import (
+    AllocationIn, AllocationOut, DisbursementImport, FundIn, FundOut, FundUpdate, ImportResult, IndicatorSet,
+)
+from services.core.i18n import message, wants_chinese
+from services.core.monitoring import overrides
+from services.core.monitoring.report_schemas import PolicyRowIn, PolicyRowOut, PolicyRowUpdate
+from services.core.regions.service import check_prefix_visible
+from services.core.timeutil import today
+
+router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
+FUNDS = ["funds 衔接资金"]
+INDICATORS = ["compliance indicators 资金项目监管指标"]
+POLICY = ["funds policy 资金项目政策参数"]
+
+READ = [Needs(Permission.funds_read)]
+LIST = [Needs(Permission.funds_read), Depends(bulk_read)]
+Id = Annotated[int, PathParam(ge=1, le=2**62)]
+Limit = Annotated[int | None, Query(ge=1)]
+RegionQ = Annotated[str | None, Query(description="Region code prefix (2/4/6/9/12 digits) 区划前缀")]
+IDEMPOTENCY_DOC = "Send an `Idempotency-Key` header so a retried request is not applied twice."
+TABLE = funds_policy.table()
+
+path_object("fund_id", Fund)
+path_object("fund_policy_id", FundPolicyRow, visible=lambda prefix: overrides.visible_to(prefix, TABLE))
+
+
+def _after(cursor: str | None) -> int | None:
+    after = decode_cursor(cursor)
+    if after and not isinstance(after[0], int):
+        raise Unprocessable("cursor_invalid", field="cursor")
+    return after[0] if after else None
+
+
+async def _fund_response(session, fund: Fund, status: int = 200) -> JSON:
+    allocated, disbursed = (await service.fund_figures(session, [fund.id]))[fund.id]
+    headers = {"ETag": etag("fund", fund.id, fund.version)}
+    if status == 201:
+        headers["Location"] = f"/api/v1/funds/{fund.id}"
+    return JSON(_fund_body(fund, allocated, disbursed), status_code=status, headers=headers)
+
+
+def _fund_body(fund: Fund, allocated, disbursed) -> dict[str, Any]:
+    body = {f: getattr(fund, f) for f in FundOut.model_fields if f not in ("allocated", "available", "disbursed")}
+    return {**body, "allocated": allocated, "available": fund.amount - allocated, "disbursed": disbursed}
+
+
+@router.post("/funds", status_code=201, response_model=FundOut, operation_id="createFund", tags=FUNDS,
+             responses=responses(403, 404), summary="Record a fund received 登记资金指标",
+             description="A fund of a level and kind a county receives for a year. " + IDEMPOTENCY_DOC)
+async def create_fund(body: FundIn, session: Session, caller: Allowed(Permission.funds_write)):
+    return await _fund_response(session, await service.create_fund(session, body, caller.user_id), 201)
+
+
+@router.get("/funds", response_model=Page[FundOut], operation_id="listFunds", tags=FUNDS, dependencies=LIST,
+            responses=responses(404), summary="Funds, by id 资金列表")
+async def list_funds(request: Request, session: Session, region: RegionQ = None,
+                     year: Annotated[int | None, Query(ge=2000, le=2100)] = None, level: FundLevel | None = None,
+                     kind: FundKind | None = None, limit: Limit = None, cursor: str | None = None):
+    if region is not None:
+        await check_prefix_visible(session, region)
+    limit = page_limit(request, limit)
+    rows = await service.list_funds(session, region=region, year=year, level=level, kind=kind,
+                                    after_id=_after(cursor), limit=limit)
+    rows, next_cursor = page_of(rows, limit, lambda f: [f.id])
+    figures = await service.fund_figures(session, [f.id for f in rows])
+    return JSON({"items": [_fund_body(f, *figures[f.id]) for f in rows], "next_cursor": next_cursor})
+
+
+@router.get("/funds/{fund_id}", response_model=FundOut, operation_id="getFund", tags=FUNDS, dependencies=READ,
+            responses=responses(404), summary="One fund with what is allocated and paid 资金详情")
+async def get_fund(fund_id: Id, session: Session):
+    return await _fund_response(session, await service.get_fund(session, fund_id))
+
+
+@router.put("/funds/{fund_id}", response_model=FundOut, operation_id="updateFund", tags=FUNDS,
+            responses=responses(403, 404, 409, 412, 428), summary="Correct a fund (needs If-Match) 修改资金指标",
+            description="The amount never goes below what is already allocated (409 with the figures).")
+async def update_fund(request: Request, fund_id: Id, body: FundUpdate, session: Session,
+                      caller: Allowed(Permission.funds_write)):
+    fund = await service.get_fund(session, fund_id, for_update=True)
+    check_if_match(request, etag("fund", fund.id, fund.version))
+    return await _fund_response(session, await service.update_fund(session, fund, body))
+
+
+def _allocation_body(a) -> dict[str, Any]:
+    return {f: getattr(a, f) for f in AllocationOut.model_fields}
+
+
+@router.post("/funds/{fund_id}/allocations", status_code=201, response_model=AllocationOut,
+             operation_id="allocateFund", tags=FUNDS, responses=responses(403, 404, 409),
+             summary="Allocate money of a fund to a project 资金分配到项目",
+             description="The project must be in the library (reviewed or later), of the fund's year and county. "
+                         "More than the fund has left is refused (409, `figures`). " + IDEMPOTENCY_DOC)
+async def allocate(fund_id: Id, body: AllocationIn, session: Session, caller: Allowed(Permission.funds_write)):
+    fund = await service.get_fund(session, fund_id, for_update=True)
+    row = await service.allocate(session, fund, body, caller.user_id)
+    return JSON(_allocation_body(row), status_code=201)
+
+
+@router.get("/funds/{fund_id}/allocations", response_model=Page[AllocationOut], operation_id="listFundAllocations",
+            tags=FUNDS, dependencies=LIST, responses=responses(404), summary="A fund's allocations 资金分配明细")
+async def fund_allocations(request: Request, fund_id: Id, session: Session, limit: Limit = None,
+                           cursor: str | None = None):
+    await service.get_fund(session, fund_id)
+    limit = page_limit(request, limit)
+    rows = await service.allocations(session, fund_id=fund_id, after_id=_after(cursor), limit=limit)
+    rows, next_cursor = page_of(rows, limit, lambda a: [a.id])
+    return JSON({"items": [_allocation_body(a) for a in rows], "next_cursor": next_cursor})
+
+
+@router.post("/disbursements/import", response_model=ImportResult, operation_id="importDisbursements", tags=FUNDS,
+             responses=responses(403), summary="Import payments from the finance system 导入资金支出",
+             description="Rows are checked one by one: a row that cannot be taken is returned with its row number, "
+                         "field and reason and the others are kept. An item of the negative list is kept and "
+                         "raised as a finding (`GET /api/v1/fund-findings?rule_id=negative_list`). " + IDEMPOTENCY_DOC)
+async def import_disbursements(request: Request, body: DisbursementImport, session: Session,
+                               caller: Allowed(Permission.funds_write)):
+    zh = wants_chinese(request.headers.get("accept-language"))
+    result = await service.import_disbursements(session, body.rows, caller.user_id,
+                                                lambda code, params: message(code, zh, params))
+    return JSON(result)
+
+
+# ---- indicators -------------------------------------------------------------------------------
+
+@router.get("/fund-indicators", response_model=IndicatorSet, operation_id="getFundIndicators", tags=INDICATORS,
+            dependencies=READ, responses=responses(404),
+            summary="Compliance indicators of a region and year 资金项目监管指标",
+            description="For a county, city or province (`region`: 6, 4 or 2 digits; your own by default) and "
+                        "`year`, as of `as_of` (default today; a report for 30 June can be run in July). Each "
+                        "indicator gives value, target, status (met, on_track, behind) and the projects that pull "
+                        "it down. Figures from the funds policy in force for the region and year.")
+async def fund_indicators(session: Session, caller: Allowed(Permission.funds_read),
+                          region: RegionQ = None, year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+                          as_of: date | None = None):
+    region = region if region is not None else caller.region_prefix
+    await check_prefix_visible(session, region)
+    if len(region) > 6:
+        raise Unprocessable("indicator_region_level", field="region")
+    as_of = as_of or today()
+    year = year or as_of.year
+    return JSON(await indicators.compute(session, region, year, as_of))
+
+
+# ---- the funds policy's settings ----------------------------------------------------------------
+
+class EffectiveFundsPolicy(BaseModel):
+    region: str
+    year: int
+    policy: FundsPolicy
+    overrides: list[PolicyRowOut]
+
+
+_POLICY_FIELDS = tuple(f for f in PolicyRowOut.model_fields if f != "deadlines_refreshed")
+
+
+def _policy_response(row: FundPolicyRow, status: int = 200) -> JSON:
+    headers = {"ETag": etag("fund_policy", row.id, row.version)}
+    if status == 201:
+        headers["Location"] = f"/api/v1/fund-policies/{row.id}"
+    return JSON({f: getattr(row, f) for f in _POLICY_FIELDS}, status_code=status, headers=headers)
+
+
+@router.get("/fund-policies/effective", response_model=EffectiveFundsPolicy, operation_id="getEffectiveFundPolicy",
+            dependencies=READ, tags=POLICY, responses=responses(404),
+            summary="The funds policy in force for a region and year 生效的资金项目政策参数")
+async def effective_policy(session: Session, caller: Allowed(Permission.funds_read), region: RegionQ = None,
+                           year: Annotated[int | None, Query(ge=2000, le=2100)] = None):
+    region = region if region is not None else caller.region_prefix
+    await check_prefix_visible(session, region)
+    year = year or today().year
+    policy, rows = await overrides.effective(session, region, year, TABLE)
+    return JSON({"region": region, "year": year, "policy": policy,
+                 "overrides": [{f: getattr(r, f) for f in _POLICY_FIELDS} for r in rows]})
+
+
+@router.get("/fund-policies", response_model=Page[PolicyRowOut], operation_id="listFundPolicies",
+            dependencies=READ, tags=POLICY, responses=responses(),
+            summary="Funds policy overrides you work under or set 资金项目政策参数调整")
+async def list_policies(request: Request, session: Session, caller: Allowed(Permission.funds_read),
+                        year: Annotated[int | None, Query(ge=2000, le=2100)] = None, limit: Limit = None,
+                        cursor: str | None = None):
+    limit = page_limit(request, limit)
+    rows = await overrides.list_rows(session, caller.region_prefix, year, _after(cursor), limit, TABLE)
+    rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
+    return JSON({"items": [{f: getattr(r, f) for f in _POLICY_FIELDS} for r in rows], "next_cursor": next_cursor})
+
+
+@router.get("/fund-policies/{fund_policy_id}", response_model=PolicyRowOut, operation_id="getFundPolicy",
+            dependencies=READ, tags=POLICY, responses=responses(404), summary="One funds policy override")
+async def get_policy(fund_policy_id: Id, session: Session, caller: Allowed(Permission.funds_read)):
+    return _policy_response(await overrides.get_row(session, caller.region_prefix, fund_policy_id, table=TABLE))
+
+
+@router.post("/fund-policies", status_code=201, response_model=PolicyRowOut, operation_id="createFundPolicy",
+             tags=POLICY, responses=responses(403, 404, 409),
+             summary="Override funds policy figures for a region from a year on 调整资金项目政策参数",
+             description="`region_prefix` must lie within your regions; each value is checked (422 naming "
+                         "`values.<field>`). " + IDEMPOTENCY_DOC)
+async def create_policy(body: PolicyRowIn, session: Session, caller: Allowed(Permission.policy_write)):
+    row = await overrides.create_row(session, caller.region_prefix, body.region_prefix, body.year, body.values,
+                                     body.note, caller.user_id, TABLE)
+    return _policy_response(row, 201)
+
+
+async def _changeable(request: Request, session, caller: Caller, fund_policy_id: int) -> FundPolicyRow:
+    row = await overrides.get_row(session, caller.region_prefix, fund_policy_id, for_update=True, table=TABLE)
+    overrides.check_change(caller.region_prefix, row)
+    check_if_match(request, etag("fund_policy", row.id, row.version))
+    return row
+
+
+@router.put("/fund-policies/{fund_policy_id}", response_model=PolicyRowOut, operation_id="updateFundPolicy",
+            tags=POLICY, responses=responses(403, 404, 412, 428), summary="Change a funds policy override (If-Match)")
+async def update_policy(request: Request, fund_policy_id: Id, body: PolicyRowUpdate, session: Session,
+                        caller: Allowed(Permission.policy_write)):
+    row = await _changeable(request, session, caller, fund_policy_id)
+    return _policy_response(await overrides.update_row(session, row, body.values, body.note, caller.user_id, TABLE))
+
+
+@router.delete("/fund-policies/{fund_policy_id}", status_code=204, operation_id="deleteFundPolicy", tags=POLICY,
+               responses=responses(403, 404, 412, 428), summary="Remove a funds policy override (If-Match)")
+async def delete_policy(request: Request, fund_policy_id: Id, session: Session,
+                        caller: Allowed(Permission.policy_write)):
+    await overrides.delete_row(session, await _changeable(request, session, caller, fund_policy_id))
+    return Response(status_code=204)
+
+
