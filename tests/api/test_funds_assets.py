@@ -416,6 +416,26 @@ async def test_idle_months_come_from_the_county_policy(client, auth, db):
     assert await _findings(client, auth, asset["id"]) == []
 
 
+async def test_a_village_policy_overrides_its_county(client, auth, db):
+    """The idle months of a village with an override of its own (4) beat the county's (12)."""
+    from services.core.funds.models import FundPolicyRow
+    from services.core.scope import UNRESTRICTED, bind_scope
+
+    here = await _register(client, auth, await add_project(db, VILLAGE), handover_on=ago(150))
+    there = await _register(client, auth, await add_project(db, VILLAGE_2), handover_on=ago(150))
+    session = db.session()
+    bind_scope(session, UNRESTRICTED)
+    session.add_all([FundPolicyRow(region_prefix="529901", year=TODAY.year - 5, values={"asset_idle_months": 12}),
+                     FundPolicyRow(region_prefix=VILLAGE, year=TODAY.year - 5, values={"asset_idle_months": 4})])
+    await session.commit()
+    await session.close()
+    for region in ({}, {"region": VILLAGE}, {"region": VILLAGE[:9]}):
+        assert (await _scan(client, auth, **region))["rules"]["idle_operating_asset"]["found"] == 1, region
+    [finding] = await _findings(client, auth, here["id"])
+    assert finding["values"]["idle_months"] == 4
+    assert await _findings(client, auth, there["id"]) == []
+
+
 async def test_scan_public_asset_without_custodian(client, auth, db):
     project_id = await add_project(db, VILLAGE)
     road = await _register(client, auth, project_id, asset_class="public_welfare", name="通组路", custodian=None)

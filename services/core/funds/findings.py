@@ -13,7 +13,7 @@ import calendar
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -90,21 +90,23 @@ async def list_findings(session: AsyncSession, *, rule_id: FundFindingRule | Non
 
 # ---------------------------------------------------------------- the asset scan
 
-# The candidates of the three rules under the prefix, as of :as_of. ``cut`` gives each
-# county's idle cutoff (as_of minus the policy's months): an operating asset in use whose
-# last income on or before as_of (or, without one, its handover) is not after the cutoff
-# is idle.
+# The candidates of the three rules under the prefix, as of :as_of. ``cut`` gives the idle
+# cutoff (as_of minus the policy's months) of each county and of each finer region with a
+# policy override of its own; an asset takes the longest prefix it lies under. An operating
+# asset in use whose last income on or before as_of (or, without one, its handover) is not
+# after its cutoff is idle.
 _CANDIDATES = f"""
 cut AS (
-    SELECT * FROM unnest(CAST(:counties AS text[]), CAST(:cutoffs AS date[]), CAST(:months AS int[]))
-        AS t(county, cutoff, months)
+    SELECT * FROM unnest(CAST(:prefixes AS text[]), CAST(:cutoffs AS date[]), CAST(:months AS int[]))
+        AS t(prefix, cutoff, months)
 ),
 idle AS (
-    SELECT a.id, a.project_id, a.region_code, a.name, a.handover_on, cut.cutoff, cut.months,
+    SELECT a.id, a.project_id, a.region_code, a.name, a.handover_on, c.cutoff, c.months,
            (SELECT max(i.received_on) FROM asset_incomes i
              WHERE i.asset_id = a.id AND i.received_on <= :as_of) AS last_income_on
       FROM project_assets a
-      JOIN cut ON cut.county = substr(a.region_code, 1, 6)
+      JOIN LATERAL (SELECT cut.cutoff, cut.months FROM cut WHERE starts_with(a.region_code, cut.prefix)
+                     ORDER BY length(cut.prefix) DESC LIMIT 1) c ON true
      WHERE a.region_code >= :lo AND a.region_code < :hi
        AND a.asset_class = '{AssetClass.operating.value}' AND a.status = '{AssetStatus.in_use.value}'
        AND a.handover_on <= :as_of
@@ -178,19 +180,32 @@ async def counties_under(session: AsyncSession, region_prefix: str) -> list[str]
     return sorted((await session.execute(stmt)).scalars())
 
 
+async def policy_prefixes(session: AsyncSession, region_prefix: str) -> list[str]:
+    """Where the idle months may differ under the prefix: each county holding assets there,
+    and each township or village with a funds policy override of its own that overlaps it."""
+    from services.core.funds.models import FundPolicyRow
+
+    row = FundPolicyRow.region_prefix
+    finer = select(row).where(func.length(row) > 6).where(
+        or_(under(row, region_prefix), func.starts_with(region_prefix, row))).distinct()
+    prefixes = set(await counties_under(session, region_prefix))
+    prefixes.update(p for p in (await session.execute(finer)).scalars() if p[:6] in prefixes)
+    return sorted(prefixes)
+
+
 async def scan_assets(session: AsyncSession, region_prefix: str, as_of: date, policy_for) -> dict[str, dict[str, int]]:
     """Raise, refresh and resolve the three asset findings under ``region_prefix`` as of
-    ``as_of``. Each county's own funds policy (``policy_for(session, county, year)``) gives
-    its idle months. Returns, per rule: found (now open), new (opened by this scan: first
+    ``as_of``. The funds policy (``policy_for(session, prefix, year)``) of each county, or
+    of a township or village with an override of its own, gives the idle months. Returns, per rule: found (now open), new (opened by this scan: first
     seen or reopened) and resolved (no longer found)."""
-    counties, cutoffs, months = [], [], []
-    for county in await counties_under(session, region_prefix):
-        policy = await policy_for(session, county, as_of.year)
-        counties.append(county)
+    prefixes, cutoffs, months = [], [], []
+    for prefix in await policy_prefixes(session, region_prefix):
+        policy = await policy_for(session, prefix, as_of.year)
+        prefixes.append(prefix)
         months.append(policy.asset_idle_months)
         cutoffs.append(months_before(as_of, policy.asset_idle_months))
     counts = {rule.value: {"found": 0, "new": 0, "resolved": 0} for rule in ASSET_RULES}
-    params = {"counties": counties, "cutoffs": cutoffs, "months": months, "as_of": as_of,
+    params = {"prefixes": prefixes, "cutoffs": cutoffs, "months": months, "as_of": as_of,
               "lo": region_prefix, "hi": region_prefix + ":"}
     for rule_id, found, new, resolved in (await session.execute(_SCAN, params)).all():
         entry = counts[rule_id]
