@@ -533,3 +533,49 @@ async def test_record_inserts_refreshes_and_reopens(session):
     other = await findings.record(session, "negative_list", "disbursement:2", VILLAGE, {})
     assert other.id != first.id
     assert isinstance(other, FundFinding) and Decimal(again.values["amount"]) == Decimal("15.00")
+
+
+# ---------------------------------------------------------------- through the project library
+
+async def test_a_project_through_acceptance_to_assets_handover_and_income(client, auth):
+    """Through the project API: a project walked to acceptance registers its assets; the
+    handover step needs them; income is distributed and the findings follow it."""
+    from tests.api.funds_helpers import YEAR, create, d, project_body, step, walk
+
+    h = auth(COUNTY)
+    project = await create(client, "/api/v1/projects", project_body(VILLAGE, "industry", "茶叶加工厂"), h)
+    days = {"reviewed": d(2, 20), "approved": d(2, 28), "tendering": d(3, 5), "started": d(3, 20),
+            "completed": d(9, 30), "accepted": d(10, 15)}
+    await walk(client, project["id"], "completed", days, h)
+    r = await client.post(f"/api/v1/projects/{project['id']}/assets", json=asset_body(handover_on=d(10, 20)),
+                          headers=h)
+    _problem(r, 409, "project_not_accepted", "project_id")
+    await step(client, project["id"], "accepted", d(10, 15), h)
+    r = await client.post(f"/api/v1/projects/{project['id']}/assets", json=asset_body(handover_on=d(10, 14)),
+                          headers=h)
+    _problem(r, 422, "handover_before_acceptance", "handover_on")
+    factory = await _register(client, auth, project["id"], name="茶叶加工厂房", value="450000.00",
+                              handover_on=d(10, 20))
+    road = await _register(client, auth, project["id"], name="厂区道路", asset_class="public_welfare",
+                           value="50000.00", custodian=None, handover_on=d(10, 20))
+    await step(client, project["id"], "handed_over", d(10, 20), h)
+    listed = (await client.get("/api/v1/assets", params={"project_id": project["id"]}, headers=h)).json()["items"]
+    assert [a["id"] for a in listed] == [road["id"], factory["id"]]
+
+    lifted, ordinary = await _household(client, auth), await _household(client, auth, category="ordinary")
+    r = await client.post(f"/api/v1/assets/{factory['id']}/incomes", headers=h, json={
+        "received_on": d(12, 31), "amount": "36000.00", "note": f"{YEAR} 年租金",
+        "shares": [{"household_id": lifted["id"], "amount": "20000.00"},
+                   {"household_id": ordinary["id"], "amount": "4000.00"}]})
+    assert r.status_code == 201, r.text
+    assert (r.json()["distributed"], r.json()["priority_distributed"], r.json()["priority_share"]) == \
+        ("24000.00", "20000.00", "0.8333")
+    as_of = d(12, 31)
+    rules = (await _scan(client, auth, as_of=as_of))["rules"]
+    assert rules["idle_operating_asset"]["found"] == 0
+    assert rules["public_asset_no_custodian"] == {"found": 1, "new": 1, "resolved": 0}
+    [finding] = await _findings(client, auth, road["id"])
+    assert finding["project_id"] == project["id"] and finding["values"]["asset_name"] == "厂区道路"
+    r = await client.get("/api/v1/fund-findings", params={"project_id": project["id"], "rule_id":
+                                                          "public_asset_no_custodian"}, headers=h)
+    assert [f["id"] for f in r.json()["items"]] == [finding["id"]]
