@@ -208,6 +208,8 @@ async def test_region_prefixes_in_monitoring_bodies_naming_hidden_regions(world,
         ("POST", "/api/v1/monitoring/uncovered-households/clues", lambda v: {"region": v}, "region"),
         ("POST", "/api/v1/monitoring-policies",
          lambda v: {"region_prefix": v, "year": 2030, "values": {"plan_days": 8}}, "region_prefix"),
+        # the asset checks' region (its SQL is bounded by the prefix alone)
+        ("POST", "/api/v1/fund-findings/scan", lambda v: {"region": v}, "region"),
     ]
     for method, path, body, field in requests:
         hidden = await send.unchanged(method, path, json=body(region), headers=h)
