@@ -1,4 +1,4 @@
-"""``guardline``: serve, migrate, demo-data, openapi, regions-import, keys, audit, calendar, sync, simulate."""
+"""``guardline``: serve, migrate, demo-data, openapi, regions-import, keys, audit, calendar, sync, simulate, funds."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -440,6 +441,44 @@ def cmd_calendar_set(args) -> int:
     return 0
 
 
+def cmd_funds_scan(args) -> int:
+    """The asset checks (fund findings) under a region prefix as of a day: raised, refreshed
+    and resolved in one transaction; the counts per rule printed as JSON."""
+    from services.core.regions.rules import is_valid_prefix
+    from services.core.timeutil import today
+
+    region = args.region or ""
+    if region and not is_valid_prefix(region):
+        print(f"guardline: --region {region!r} is not a region prefix (2, 4, 6, 9 or 12 digits)", file=sys.stderr)
+        return 2
+    as_of = args.as_of or today()
+    settings = _settings()
+    url = _url(settings)
+    from services.core.migrate import upgrade
+
+    upgrade(url)
+
+    async def run() -> dict:
+        from services.core.db import Database, create_engine
+        from services.core.funds.findings import scan_assets
+        from services.core.funds.policy import policy_for
+        from services.core.scope import UNRESTRICTED, bind_scope
+
+        db = Database(create_engine(url, settings, "cli"))
+        try:
+            async with db.session() as session:
+                bind_scope(session, UNRESTRICTED)
+                counts = await scan_assets(session, region, as_of, policy_for)
+                await session.commit()
+                return counts
+        finally:
+            await db.dispose()
+
+    counts = asyncio.run(run())
+    print(json.dumps({"region": region, "as_of": as_of.isoformat(), "rules": counts}, ensure_ascii=False))
+    return 0
+
+
 def cmd_calendar_show(args) -> int:
     """The year's standing (official, entered, provisional) and each day that is not
     ordinary (a weekday off, a weekend worked)."""
@@ -565,6 +604,14 @@ def build_parser() -> argparse.ArgumentParser:
                                              "holidays and adjusted working days")
     p.add_argument("year", type=int)
     p.set_defaults(func=cmd_calendar_show)
+
+    funds = sub.add_parser("funds", help="funds, projects and assets: the asset checks")
+    funds_sub = funds.add_subparsers(dest="funds_command", required=True)
+    p = funds_sub.add_parser("scan", help="raise and resolve the asset findings (idle operating assets, public "
+                                          "assets without a custodian, household assets of households gone)")
+    p.add_argument("--region", help="region prefix (default: every region)")
+    p.add_argument("--as-of", type=date.fromisoformat, help="the day to judge by, YYYY-MM-DD (default today)")
+    p.set_defaults(func=cmd_funds_scan)
 
     audit = sub.add_parser("audit", help="check the audit trail's hash chain, purge old audit rows")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)

@@ -14,6 +14,7 @@ from services.api.auditing import ReadAuditBuffer
 from services.api.admin.router import router as admin_router
 from services.api.audit.router import router as audit_router
 from services.api.auth.router import router as auth_router
+from services.api.funds.assets import router as assets_router
 from services.api.funds.projects import router as projects_router
 from services.api.funds.public import router as public_router
 from services.api.funds.router import router as funds_router
@@ -150,7 +151,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     # Routes are matched in order: the busiest first.
     for router in (households_router, income_router, guarantees_router, monitoring_router, regions_router,
                    auth_router, audit_router, admin_router, monitoring_reports_router, findings_router,
-                   sync_router, projects_router, funds_router, public_router, health_router):
+                   sync_router, projects_router, funds_router, assets_router, public_router, health_router):
         app.include_router(router)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     return app

@@ -363,6 +363,37 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "beneficiary_exists": ("Household {id} is already a beneficiary of this project.", "农户 {id} 已是本项目的受益户。"),
     "indicator_region_level": ("Indicators are for a county, a city or a province (6, 4 or 2 digits).",
                                "监管指标按县、市或省统计（6、4 或 2 位区划代码）。"),
+    # funds — project assets, their income, fund findings
+    "asset_not_found": ("There is no asset {id} you can see.", "资产 {id} 不存在或不在您的权限范围内。"),
+    "fund_finding_not_found": ("There is no fund finding {id} you can see.", "监管发现 {id} 不存在或不在您的权限范围内。"),
+    "project_not_accepted": (
+        "Assets are registered from accepted projects; project {id} is {status}.",
+        "只有已验收的项目才能登记资产；项目 {id} 当前状态为 {status}。",
+    ),
+    "asset_household_required": ("A household asset names its household (household_id).",
+                                 "到户类资产须填写所属农户（household_id）。"),
+    "asset_household_forbidden": ("Only a household asset names a household.", "只有到户类资产才能填写所属农户。"),
+    "asset_region_outside_project": (
+        "The asset's region {region} lies outside the project's region {project_region}.",
+        "资产所在区划 {region} 不在项目区划 {project_region} 范围内。",
+    ),
+    "handover_before_acceptance": (
+        "The handover ({date}) cannot be before the project's acceptance ({earliest}).",
+        "移交日期（{date}）不能早于项目验收日期（{earliest}）。",
+    ),
+    "date_before_handover": (
+        "The date ({date}) cannot be before the asset's handover ({earliest}).",
+        "日期（{date}）不能早于资产移交日期（{earliest}）。",
+    ),
+    "asset_disposed": ("Asset {id} was disposed of on {disposed_on} and changes no more.",
+                       "资产 {id} 已于 {disposed_on} 处置，不能再变更。"),
+    "asset_earns_no_income": ("A {asset_class} asset does not record income here (asset {id}).",
+                              "{asset_class} 类资产不在此登记收益（资产 {id}）。"),
+    "shares_exceed_income": (
+        "The shares add up to {distributed}, more than the income ({amount}).",
+        "分配金额合计 {distributed} 超过收益金额 {amount}。",
+    ),
+    "share_household_twice": ("Household {id} has more than one share.", "农户 {id} 重复分配。"),
 }
 
 

@@ -21,6 +21,7 @@ import pytest
 
 from services.api.app import create_app
 from services.core.settings import Settings
+from tests.api.asset_helpers import asset_objects
 from tests.api.funds_helpers import funds_objects
 from tests.api.monitoring_helpers import monitoring_objects
 from tests.api.sync_helpers import sync_objects
@@ -171,6 +172,18 @@ VALID: dict[str, Callable[[World], Valid]] = {
                                           {"fund_id": w.funds["fund_id"], "amount": "1.00",
                                            "paid_on": str(date.today()), "voucher_ref": "记-2", "item": "materials"},
                                           201),
+    # project assets (w.assets: see tests/api/asset_helpers.asset_objects)
+    "registerAsset": lambda w: Valid({"project_id": w.assets["accepted_project_id"]},
+                                     {"name": "蔬菜大棚", "asset_class": "operating", "value": "1000.00",
+                                      "owner": "村集体", "handover_on": str(date.today())}, 201),
+    "updateAsset": lambda w: Valid({"asset_id": w.assets["asset_id"]}, {"owner": "村集体", "status": "idle"}),
+    "disposeAsset": lambda w: Valid({"asset_id": w.assets["asset_id"]},
+                                    {"method": "write_off", "reason": "灭失", "approval": "批1号",
+                                     "disposed_on": str(date.today())}, if_match=True),
+    "recordAssetIncome": lambda w: Valid({"asset_id": w.assets["asset_id"]},
+                                         {"received_on": str(date.today()), "amount": "100.00",
+                                          "shares": [{"household_id": w.home["id"], "amount": "60.00"}]}, 201),
+    "scanFundFindings": lambda w: Valid({}, {"region": VILLAGE}),
 }
 
 
@@ -248,6 +261,7 @@ async def test_server_owned_fields_are_refused_and_nothing_changes(op_id, client
     world.monitoring = await monitoring_objects(client, auth(WRITER), db, world.home["id"], world.neighbour["id"])
     world.sync = await sync_objects(db, settings, VILLAGE, world.home)
     world.funds = await funds_objects(client, auth(WRITER), VILLAGE, world.home["id"])
+    world.assets = await asset_objects(db, VILLAGE)
     _, _, schema = WRITES[op_id]
     valid = VALID[op_id](world)
 

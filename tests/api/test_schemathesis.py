@@ -50,6 +50,7 @@ from schemathesis.specs.openapi.checks import (
 from services.api.app import create_app
 from services.api.ratelimit import RateLimiter
 from services.core.settings import Settings
+from tests.api.asset_helpers import asset_objects
 from tests.api.funds_helpers import funds_objects
 from tests.api.sync_helpers import sync_objects
 from tests.api.world import LAST_YEAR, MISSING, World, make_world
@@ -137,10 +138,15 @@ def pools(w: World) -> dict[str, list]:
         **({"run_id": [w.sync["run_id"], MISSING], "quarantine_id": [w.sync["quarantine_id"], MISSING],
             "finding_id": [w.sync["finding_id"], MISSING]} if w.sync else {}),
         "county": [COUNTY, "529902", "529903"],
+        # project assets (tests/api/asset_helpers.asset_objects): the village's accepted project, its
+        # asset and the finding about it
+        **({"asset_id": [w.assets["asset_id"], MISSING], "fund_finding_id": [w.assets["fund_finding_id"], MISSING]}
+           if w.assets else {}),
         "source": ["civil-affairs", "medical-insurance", "housing"],
         # funds and projects (tests/api/funds_helpers.funds_objects): a proposed and an approved project
         **({"fund_id": [w.funds["fund_id"], MISSING],
-            "project_id": [w.funds["project_id"], w.funds["approved_project_id"], MISSING],
+            "project_id": [w.funds["project_id"], w.funds["approved_project_id"], MISSING]
+            + ([w.assets["accepted_project_id"]] if w.assets else []),
             "fund_policy_id": [w.funds["fund_policy_id"], MISSING]} if w.funds else {}),
     }
 
@@ -327,6 +333,7 @@ async def test_schemathesis(operation_id, client, db, auth, settings):
     world = await make_world(client, auth)
     world.sync = await sync_objects(db, settings, VILLAGE, world.home)
     world.funds = await funds_objects(client, auth("county_staff.county"), VILLAGE, world.home["id"])
+    world.assets = await asset_objects(db, VILLAGE)
     values = pools(world)
     loop = asyncio.get_running_loop()
 

@@ -18,6 +18,7 @@ from services.core.accounts.models import ApiClient, User
 from services.core.accounts.roles import PERMISSIONS, Permission
 from services.core.accounts.security import hash_password
 from services.core.settings import Settings
+from tests.api.asset_helpers import asset_objects
 from tests.api.funds_helpers import funds_objects
 from tests.api.monitoring_helpers import monitoring_objects
 from tests.api.sync_helpers import settings_with_sources, sync_objects
@@ -269,6 +270,27 @@ def cases(t):
                                          Permission.funds_read),
         "listProjectAllocations": Case("GET", "/api/v1/projects/{approved_project_id}/allocations",
                                        Permission.funds_read),
+        # project assets (tests/api/asset_helpers.asset_objects): {accepted_project_id} is accepted,
+        # {asset_id} an operating asset in use, {fund_finding_id} an open finding about it
+        "registerAsset": Case("POST", "/api/v1/projects/{accepted_project_id}/assets", Permission.assets_write, ok=201,
+                              body={"name": "蔬菜大棚", "asset_class": "operating", "value": "1000.00", "owner": "村集体",
+                                    "handover_on": str(date.today())}),
+        "listAssets": Case("GET", "/api/v1/assets", Permission.funds_read, params={"region": t["village"]}),
+        "getAsset": Case("GET", "/api/v1/assets/{asset_id}", Permission.funds_read),
+        "updateAsset": Case("PUT", "/api/v1/assets/{asset_id}", Permission.assets_write, needs_if_match="asset",
+                            body={"owner": "村集体", "custodian": "王管护", "status": "idle"}),
+        "disposeAsset": Case("POST", "/api/v1/assets/{asset_id}/disposal", Permission.assets_write,
+                             needs_if_match="asset", body={"method": "scrapping", "reason": "损毁", "approval": "批1号",
+                                                           "disposed_on": str(date.today())}),
+        "recordAssetIncome": Case("POST", "/api/v1/assets/{asset_id}/incomes", Permission.assets_write, ok=201,
+                                  body={"received_on": str(date.today()), "amount": "100.00",
+                                        "shares": [{"household_id": t["household_id"], "amount": "60.00"}]}),
+        "listAssetIncomes": Case("GET", "/api/v1/assets/{asset_id}/incomes", Permission.funds_read),
+        "listFundFindings": Case("GET", "/api/v1/fund-findings", Permission.funds_read,
+                                 params={"region": t["village"]}),
+        "getFundFinding": Case("GET", "/api/v1/fund-findings/{fund_finding_id}", Permission.funds_read),
+        "scanFundFindings": Case("POST", "/api/v1/fund-findings/scan", Permission.assets_write,
+                                 body={"region": t["village"]}),
     }
 
 
@@ -282,7 +304,8 @@ PUBLIC = {"listPublicProjects": ("/api/v1/public/projects", {"region": VILLAGE, 
 # Path parameters naming region-scoped rows (checked before a 403, see services/api/deps.py).
 SCOPED_PATH_OBJECTS = ("{household_id}", "{person_id}", "{member_id}", "{record_id}", "{clue_id}", "{case_id}",
                        "{assisting_case_id}", "{measure_id}", "{policy_id}", "{run_id}", "{quarantine_id}",
-                       "{finding_id}", "{fund_id}", "{project_id}", "{approved_project_id}", "{fund_policy_id}")
+                       "{finding_id}", "{fund_id}", "{project_id}", "{approved_project_id}", "{fund_policy_id}",
+                       "{accepted_project_id}", "{asset_id}", "{fund_finding_id}")
 # Keys of a target that the fake targets below need besides ids.
 FAKE = {k: 1 for k in ("village", "member_id", "other_household_id", "id_number", "household_id", "user_id",
                        "county", "source", "fund_id", "approved_project_id")}
@@ -377,7 +400,8 @@ async def _make_target(client, auth, db, settings, user, village):
     monitoring = await monitoring_objects(client, h, db, hh["id"], other["id"])
     sync = await sync_objects(db, settings, village, hh)
     funds = await funds_objects(client, h, village, hh["id"])
-    return {**monitoring, **sync, **funds, "user_id": account.id, "client_id": system.id,
+    assets = await asset_objects(db, village)
+    return {**monitoring, **sync, **funds, **assets, "user_id": account.id, "client_id": system.id,
         "village": village, "household_id": hh["id"], "person_id": hh["members"][0]["id"],
         "member_id": hh["members"][2]["id"], "record_id": rec["id"], "code": village,
         "other_household_id": other["id"], "id_number": head["id_number"], "event_id": await _audit_event(db, village),
@@ -401,7 +425,8 @@ async def _etag(client, kind, t, headers):
             "policy": f"/api/v1/monitoring-policies/{t['policy_id']}",
             "finding": f"/api/v1/findings/{t['finding_id']}", "fund": f"/api/v1/funds/{t['fund_id']}",
             "project": f"/api/v1/projects/{t['project_id']}",
-            "fund_policy": f"/api/v1/fund-policies/{t['fund_policy_id']}"}[kind]
+            "fund_policy": f"/api/v1/fund-policies/{t['fund_policy_id']}",
+            "asset": f"/api/v1/assets/{t['asset_id']}"}[kind]
     r = await client.get(path, headers=headers)
     return r.headers.get("etag", '"none"')
 
@@ -425,7 +450,8 @@ async def test_access_matrix(client, auth, db, settings, target_village):
     missing = {**t, **{k: MISSING for k in ("household_id", "person_id", "member_id", "record_id", "event_id",
                                             "user_id", "client_id", "clue_id", "case_id", "assisting_case_id",
                                             "policy_id", "run_id", "quarantine_id", "finding_id", "fund_id",
-                                            "project_id", "approved_project_id", "fund_policy_id")},
+                                            "project_id", "approved_project_id", "fund_policy_id",
+                                            "accepted_project_id", "asset_id", "fund_finding_id")},
                "measure_id": "00000000-0000-4000-8000-000000000000", "source": "no-such-source", "county": "529903",
                "code": "529901001999", "village": "529901001999", "id_number": person("head")["id_number"]}
     failures = []
@@ -468,7 +494,7 @@ async def test_requests_without_token_are_401(client):
                clue_id=1, case_id=1, assisting_case_id=1, measure_id="00000000-0000-4000-8000-000000000000",
                line_year=LAST_YEAR, province="52", policy_id=1, run_id=1, quarantine_id=1, finding_id=1,
                source="civil-affairs", county="529901", fund_id=1, project_id=1, approved_project_id=1,
-               fund_policy_id=1)
+               fund_policy_id=1, accepted_project_id=1, asset_id=1, fund_finding_id=1)
     for op, case in cases({"village": VILLAGE, "other_household_id": 2, "id_number": person("head")["id_number"],
                            **ids}).items():
         r = await client.request(case.method, case.path.format(**ids), json=case.body, params=case.params)
