@@ -361,8 +361,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "project_no_assets": ("Register the project's assets before handing them over.", "请先登记项目资产，再办理资产移交。"),
     "labour_pay_without_days": ("Labour pay needs the days worked.", "发放劳务报酬须填写务工天数。"),
     "beneficiary_exists": ("Household {id} is already a beneficiary of this project.", "农户 {id} 已是本项目的受益户。"),
-    "indicator_region_level": ("Indicators are for a county, a city or a province (6, 4 or 2 digits).",
-                               "监管指标按县、市或省统计（6、4 或 2 位区划代码）。"),
     # funds — project assets, their income, fund findings
     "asset_not_found": ("There is no asset {id} you can see.", "资产 {id} 不存在或不在您的权限范围内。"),
     "fund_finding_not_found": ("There is no fund finding {id} you can see.", "监管发现 {id} 不存在或不在您的权限范围内。"),

@@ -242,7 +242,6 @@ async def test_projects_are_seen_within_your_regions_and_paged(client, auth, h):
 
 
 @pytest.mark.parametrize("params, status, field", [
-    ({"region": "529901001"}, 422, "region"),
     ({"region": "5299x"}, 422, "region"),
     ({"region": "529902"}, 404, "region"),
     ({"year": 1900}, 422, "year"),

@@ -167,6 +167,13 @@ async def test_a_fund_year_and_its_indicators(client, auth):
                                     params={"region": "52", "year": YEAR, "as_of": d(12, 31)})).json())
     assert prov["spending_progress"]["value"] == "0.6933"
 
+    # A township has no funds of its own: its shares are of the money its projects got. Tea, road and
+    # training (the canal is in another township): 657,000 + 300,000 + 1,000 paid of 1,150,000.
+    town = _by_id((await client.get("/api/v1/fund-indicators", headers=auth("township_staff.township"),
+                                    params={"year": YEAR, "as_of": d(12, 31)})).json())
+    assert (town["spending_progress"]["value"], town["spending_progress"]["denominator"]) == ("0.8330", "1150000.00")
+    assert "labour_pay_share" not in town  # no work-relief project there
+
     # Another county sees nothing of it.
     r = await client.get("/api/v1/fund-indicators", params={"region": "529901", "year": YEAR},
                          headers=auth("county_staff.other"))

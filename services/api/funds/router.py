@@ -153,8 +153,8 @@ async def import_disbursements(request: Request, body: DisbursementImport, sessi
 @router.get("/fund-indicators", response_model=IndicatorSet, operation_id="getFundIndicators", tags=INDICATORS,
             dependencies=READ, responses=responses(404),
             summary="Compliance indicators of a region and year 资金项目监管指标",
-            description="For a county, city or province (`region`: 6, 4 or 2 digits; your own by default) and "
-                        "`year`, as of `as_of` (default today; a report for 30 June can be run in July). Each "
+            description="For a region (`region`: your own by default; for a township or a village the shares are of "
+                        "the money allocated to its projects, there being no funds of its own) and `year`, as of `as_of` (default today; a report for 30 June can be run in July). Each "
                         "indicator gives value, target, status (met, on_track, behind) and the projects that pull "
                         "it down. Figures from the funds policy in force for the region and year.")
 async def fund_indicators(session: Session, caller: Allowed(Permission.funds_read),
@@ -162,8 +162,6 @@ async def fund_indicators(session: Session, caller: Allowed(Permission.funds_rea
                           as_of: date | None = None):
     region = region if region is not None else caller.region_prefix
     await check_prefix_visible(session, region)
-    if len(region) > 6:
-        raise Unprocessable("indicator_region_level", field="region")
     as_of = as_of or today()
     year = year or as_of.year
     return JSON(await indicators.compute(session, region, year, as_of))

@@ -1,5 +1,5 @@
-"""Compliance indicators of funds and projects for a region (county, city or province) and
-year, as of any day — a report for 30 June run in July counts only what had happened by 30
+"""Compliance indicators of funds and projects for a region (a county, city or province; or a
+township or village, measured against the money allocated to its projects) and year, as of any day — a report for 30 June run in July counts only what had happened by 30
 June (allocations, payments and project steps are dated).
 
 * ``industry_share.<level>`` — of each level's funds (of the industry fund kinds) received,
@@ -34,6 +34,7 @@ from services.core.funds.policy import FundsPolicy, Milestone, policy_for
 ZERO = Decimal("0.00")
 PLACES = Decimal("0.0001")
 _LEVELS = [level.value for level in FundLevel]
+COUNTY_DIGITS = 6
 
 # The region's funds received by the day, per level and kind.
 _FUNDS = text("""
@@ -41,6 +42,15 @@ SELECT level, kind, sum(amount) AS amount FROM funds
 WHERE year = :year AND region_code >= :lo AND region_code < :hi AND received_on <= :as_of
 GROUP BY level, kind
 """)
+
+# Below a county (a township, a village) there are no funds of its own: the money allocated
+# to its projects by the day takes their place.
+_ALLOCATED = text("""
+SELECT f.level, f.kind, sum(al.amount) AS amount FROM fund_allocations al JOIN funds f ON f.id = al.fund_id
+WHERE f.year = :year AND al.region_code >= :lo AND al.region_code < :hi AND al.allocated_on <= :as_of
+GROUP BY f.level, f.kind
+""")
+
 
 def _top(where: str, order: str, figures: str) -> str:
     """The first ``:top`` projects of ``pr`` that satisfy ``where``, the worst first, as JSON."""
@@ -259,13 +269,16 @@ def evaluate(funds: dict[tuple[str, str], Decimal], totals: dict[str, Any], poli
 
 async def compute(session: AsyncSession, region_prefix: str, year: int, as_of: date,
                   policy: FundsPolicy | None = None) -> dict[str, Any]:
-    """The indicator set of ``region_prefix`` (a county or wider) for ``year`` as of ``as_of``."""
+    """The indicator set of ``region_prefix`` for ``year`` as of ``as_of``. For a county or
+    wider the shares are of the funds received; for a township or village, of the money
+    allocated to its projects."""
     if policy is None:
         policy = await policy_for(session, region_prefix, year)
     for statement in _SETTINGS:
         await session.execute(text(statement))
     bounds = {"lo": region_prefix, "hi": region_prefix + ":", "year": year, "as_of": as_of}
-    funds = {(lv, kind): amount for lv, kind, amount in (await session.execute(_FUNDS, bounds)).all()}
+    received = _FUNDS if len(region_prefix) <= COUNTY_DIGITS else _ALLOCATED
+    funds = {(lv, kind): amount for lv, kind, amount in (await session.execute(received, bounds)).all()}
     _target, expected = milestone_target(policy.spending_milestones, year, as_of)
     params = {**bounds, "industry_kinds": [k.value for k in policy.industry_fund_kinds],
               "spending_kinds": [k.value for k in policy.spending_fund_kinds],
