@@ -597,6 +597,12 @@ async def load_demo(url: str, settings: Settings, *, persons: int, seed: int = 2
         say(f"committed  {elapsed()}")
         await conn.execute(f"ANALYZE {', '.join(LOADED_TABLES)}, monitoring_case_counts")
         say(f"analysed  {elapsed()}")
+        from services.core.demo.funds import load_funds
+
+        funds = await load_funds(conn, villages[0].code[:6], day, seed)  # the demo is one county
+        counts.update(funds)
+        say(f"fund year: {funds['funds']} funds, {funds['projects']} projects, {funds['fund_disbursements']} "
+            f"payments, {funds['project_assets']} assets  {elapsed()}")
     finally:
         await conn.close()
     counts["seconds"] = round(time.perf_counter() - started, 1)
