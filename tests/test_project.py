@@ -82,13 +82,14 @@ def test_readme_roles_table_matches_the_code():
 
 
 async def test_public_endpoints_carry_no_personal_data(client):
-    """Only login and the probes answer without a token, and they hold nothing personal."""
+    """Only login, the probes and public disclosure answer without a token, and they hold nothing
+    personal (public disclosure: tests/api/test_funds_public.py)."""
     from services.api.app import create_app
 
     document = create_app(Settings(env="test")).openapi()
     public = {op["operationId"] for item in document["paths"].values() for op in item.values()
               if not op.get("security")}
-    assert public == {"login", "healthz", "readyz"}
+    assert public == {"login", "healthz", "readyz", "listPublicProjects", "getPublicProject", "getPublicFundSummary"}
     for path in ("/healthz", "/readyz"):
         r = await client.get(path)
         assert r.status_code == 200 and not re.search(r"\d{17}[\dXx]|\d{11}", r.text)

@@ -6,6 +6,7 @@ nothing; its run is taken up again from the last committed page.
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 import logging
 import sys
 import time
@@ -75,7 +76,10 @@ async def work(session: Session, *, stop: asyncio.Event, once: bool = False, nam
     worker = name or queue.worker_name()
     names = ctx.sources.names()
     done = 0
+    checked: date | None = None
     while not stop.is_set():
+        if not once and ctx.settings.sync.asset_checks:
+            checked = await daily_asset_checks(ctx, checked)
         due = [(s.name, c, s.every_hours) for s in ctx.sources if s.pulls and s.every_hours for c in s.counties]
         if due and not once:
             for run_id in await queue.schedule_due(ctx.db, due):
@@ -98,6 +102,30 @@ async def work(session: Session, *, stop: asyncio.Event, once: bool = False, nam
         finally:
             await claim.release()
     return done
+
+
+async def daily_asset_checks(ctx, last: date | None) -> date | None:
+    """The asset checks of every region as of today (China time), unless ``last`` is today.
+    Each worker runs them once a day; the scan is idempotent, so two workers doing it on the
+    same day change nothing more than one. A failure is logged and tried again next loop."""
+    from services.core.funds.findings import scan_assets
+    from services.core.funds.policy import policy_for
+    from services.core.scope import UNRESTRICTED, bind_scope
+    from services.core.timeutil import today
+
+    day = today()
+    if last == day:
+        return last
+    try:
+        async with ctx.db.session() as session:
+            bind_scope(session, UNRESTRICTED)
+            counts = await scan_assets(session, UNRESTRICTED, day, policy_for)
+            await session.commit()
+    except Exception:
+        log.exception("asset checks failed; trying again")
+        return last
+    log.info("asset checks as of %s: %s", day, {rule: c["found"] for rule, c in counts.items()})
+    return day
 
 
 async def run_now(session: Session, source: SourceConfig, county: str, progress: Progress,

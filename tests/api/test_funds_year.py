@@ -196,3 +196,52 @@ async def test_a_county_policy_changes_the_targets(client, auth):
     r = await client.post("/api/v1/fund-policies", headers=h, json={
         "region_prefix": "529901", "year": YEAR + 1, "values": {"labour_pay_min_share": "1.5"}})
     assert r.status_code == 422 and r.json()["errors"][0]["field"].startswith("values.labour_pay_min_share")
+
+
+async def test_the_year_ends_with_assets_their_income_shared_and_the_public_pages(client, auth):
+    w = await _year(client, auth)
+    h = auth(STAFF)
+    p1, p2 = w["p1"]["id"], w["p2"]["id"]
+    tea = await create(client, f"/api/v1/projects/{p1}/assets", {
+        "name": "茶园及加工厂", "asset_class": "operating", "value": "700000.00", "owner": "白岩村股份经济合作社",
+        "custodian": "白岩村委会", "handover_on": d(11, 1)}, h)
+    road = await create(client, f"/api/v1/projects/{p2}/assets", {
+        "name": "通组路", "asset_class": "public_welfare", "value": "400000.00", "owner": "青杠村村民委员会",
+        "handover_on": d(11, 10)}, h)
+    from tests.api.funds_helpers import step
+    r = await step(client, p1, "handed_over", d(11, 1), h)
+    assert r.json()["status"] == "handed_over" and r.json()["next_steps"] == []
+
+    # The tea base's first income: 10,000, of which 8,000 shared — 6,000 to the two lifted-out
+    # households that work there, 2,000 to an ordinary one.
+    beneficiaries = (await client.get(f"/api/v1/projects/{p1}/beneficiaries", headers=h)).json()["items"]
+    ordinary = await create(client, "/api/v1/households",
+                            household(region=VILLAGE, category="ordinary", members=[person("head")]), h)
+    shares = [{"household_id": b["household_id"], "amount": "3000.00"} for b in beneficiaries]
+    shares.append({"household_id": ordinary["id"], "amount": "2000.00"})
+    income = await create(client, f"/api/v1/assets/{tea['id']}/incomes",
+                          {"received_on": d(12, 20), "amount": "10000.00", "shares": shares}, h)
+    assert (income["distributed"], income["priority_distributed"], income["priority_share"]) == (
+        "8000.00", "6000.00", "0.7500")
+
+    # The year-end check: the road has no custodian; the tea base earns.
+    r = await client.post("/api/v1/fund-findings/scan", json={"region": "529901", "as_of": d(12, 31)}, headers=h)
+    assert r.status_code == 200, r.text
+    found = (await client.get("/api/v1/fund-findings", params={"status": "open"}, headers=h)).json()["items"]
+    assert [(f["rule_id"], f["asset_id"]) for f in found] == [("public_asset_no_custodian", road["id"])]
+
+    # What the county website shows: every project in the library, its money and sources, how many
+    # households it benefits — and nothing personal.
+    r = await client.get("/api/v1/public/projects", params={"region": "529901", "year": YEAR})
+    assert r.status_code == 200, r.text
+    public = {p["id"]: p for p in r.json()["items"]}
+    assert set(public) == {w[k]["id"] for k in ("p1", "p2", "p3", "p4")}
+    assert (public[p1]["allocated"], public[p1]["disbursed"], public[p1]["beneficiary_households"]) == (
+        "700000.00", "657000.00", 2)
+    assert sorted((s["level"], s["kind"], s["amount"]) for s in public[p1]["fund_sources"]) == [
+        ("central", "transition", "600000.00"), ("provincial", "transition", "100000.00")]
+    assert public[w["p3"]["id"]]["labour_pay"] == "32000.00"
+    text = r.text
+    for b in beneficiaries:
+        assert f'"household_id":{b["household_id"]}' not in text.replace(" ", "")
+    assert "household_id" not in text and "id_number" not in text and "voucher" not in text
