@@ -41,6 +41,17 @@ def decode_cursor(cursor: str | None, arity: int = 1) -> list[Any] | None:
     return values
 
 
+def cursor_id(cursor: str | None) -> int | None:
+    """The id a one-key cursor (``[id]``) holds, or None without a cursor (422 when it is
+    not a cursor of ours)."""
+    values = decode_cursor(cursor)
+    if values is None:
+        return None
+    if type(values[0]) is not int or not 0 <= values[0] < 2**63:
+        raise Unprocessable("cursor_invalid", field="cursor")
+    return values[0]
+
+
 def page_of(rows: list[Any], limit: int, key) -> tuple[list[Any], str | None]:
     """``rows`` was fetched with ``limit + 1``: the extra row tells whether a next page exists."""
     if len(rows) > limit:

@@ -68,3 +68,8 @@ Money = Annotated[
     Field(ge=0, max_digits=12, decimal_places=2, description="Yuan with at most two decimals (元)", examples=["1250.00"]),
 ]
 SignedMoney = Annotated[Decimal, Field(max_digits=12, decimal_places=2)]
+PositiveMoney = Annotated[
+    Decimal,
+    Field(gt=0, max_digits=12, decimal_places=2, description="Yuan, more than zero, at most two decimals (元)",
+          examples=["1250.00"]),
+]

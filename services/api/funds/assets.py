@@ -9,12 +9,12 @@ from fastapi import Path as PathParam
 
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
-from services.api.pagination import Page, decode_cursor, page_limit, page_of
+from services.api.pagination import Page, cursor_id, page_limit, page_of
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
-from services.core.errors import NotFound, Unprocessable
+from services.core.errors import NotFound
 from services.core.funds import assets as service
 from services.core.funds import findings
 from services.core.funds.asset_schemas import (
@@ -41,15 +41,6 @@ path_object("asset_id", Asset)
 path_object("fund_finding_id", FundFinding)
 
 IF_MATCH = "Needs `If-Match` with the asset's ETag (428 without it, 412 when stale)."
-
-
-def _before(cursor: str | None) -> int | None:
-    raw = decode_cursor(cursor)
-    if raw is None:
-        return None
-    if not isinstance(raw[0], int) or isinstance(raw[0], bool):
-        raise Unprocessable("cursor_invalid", field="cursor")
-    return raw[0]
 
 
 # ---------------------------------------------------------------- assets
@@ -88,7 +79,7 @@ async def list_assets(request: Request, session: Session, region: RegionQ = None
         await service.get_project(session, project_id)
     limit = page_limit(request, limit)
     rows = await service.list_assets(session, region=region, project_id=project_id, asset_class=asset_class,
-                                     status=status, before_id=_before(cursor), limit=limit)
+                                     status=status, before_id=cursor_id(cursor), limit=limit)
     rows, next_cursor = page_of(rows, limit, lambda a: [a.id])
     return JSON({"items": [asset_body(a) for a in rows], "next_cursor": next_cursor})
 
@@ -151,7 +142,7 @@ async def list_incomes(request: Request, asset_id: Id, session: Session, limit: 
                        cursor: str | None = None):
     asset = await service.get_asset(session, asset_id)
     limit = page_limit(request, limit)
-    rows = await service.list_incomes(session, asset.id, before_id=_before(cursor), limit=limit)
+    rows = await service.list_incomes(session, asset.id, before_id=cursor_id(cursor), limit=limit)
     rows, next_cursor = page_of(rows, limit, lambda r: [r[0].id])
     return JSON({"items": [income_body(i, s) for i, s in rows], "next_cursor": next_cursor})
 
@@ -175,7 +166,7 @@ async def list_fund_findings(request: Request, session: Session, rule_id: FundFi
         await service.get_asset(session, asset_id)
     limit = page_limit(request, limit)
     rows = await findings.list_findings(session, rule_id=rule_id, status=status, region=region,
-                                        project_id=project_id, asset_id=asset_id, before_id=_before(cursor),
+                                        project_id=project_id, asset_id=asset_id, before_id=cursor_id(cursor),
                                         limit=limit)
     rows, next_cursor = page_of(rows, limit, lambda f: [f.id])
     return JSON({"items": [finding_body(f) for f in rows], "next_cursor": next_cursor})

@@ -8,12 +8,11 @@ from fastapi import Path as PathParam
 
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
-from services.api.pagination import Page, decode_cursor, page_limit, page_of
+from services.api.pagination import Page, cursor_id, page_limit, page_of
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
-from services.core.errors import Unprocessable
 from services.core.funds import projects as service
 from services.core.funds import service as money
 from services.core.funds.enums import ProjectCategory, ProjectStatus
@@ -34,13 +33,6 @@ IDEMPOTENCY_DOC = "Send an `Idempotency-Key` header so a retried request is not 
 IF_MATCH = "Needs `If-Match` with the project's ETag."
 
 path_object("project_id", Project)
-
-
-def _after(cursor: str | None) -> int | None:
-    after = decode_cursor(cursor)
-    if after and not isinstance(after[0], int):
-        raise Unprocessable("cursor_invalid", field="cursor")
-    return after[0] if after else None
 
 
 _FIELDS = tuple(f for f in ProjectOut.model_fields if f not in ("next_steps", "allocated", "disbursed"))
@@ -77,7 +69,7 @@ async def list_projects(request: Request, session: Session,
         await check_prefix_visible(session, region)
     limit = page_limit(request, limit)
     rows = await service.list_projects(session, region=region, year=year, category=category, status=status,
-                                       after_id=_after(cursor), limit=limit)
+                                       after_id=cursor_id(cursor), limit=limit)
     rows, next_cursor = page_of(rows, limit, lambda p: [p.id])
     figures = await service.money_of(session, [p.id for p in rows])
     return JSON({"items": [_body(p, *figures[p.id]) for p in rows], "next_cursor": next_cursor})
@@ -136,7 +128,7 @@ async def list_beneficiaries(request: Request, project_id: Id, session: Session,
                              cursor: str | None = None):
     await service.get(session, project_id)
     limit = page_limit(request, limit)
-    rows = await service.beneficiaries(session, project_id, _after(cursor), limit)
+    rows = await service.beneficiaries(session, project_id, cursor_id(cursor), limit)
     rows, next_cursor = page_of(rows, limit, lambda r: [r[0].id])
     return JSON({"items": [_beneficiary(b, c) for b, c in rows], "next_cursor": next_cursor})
 
@@ -167,7 +159,7 @@ async def list_disbursements(request: Request, project_id: Id, session: Session,
                              cursor: str | None = None):
     await service.get(session, project_id)
     limit = page_limit(request, limit)
-    rows = await money.disbursements(session, project_id=project_id, after_id=_after(cursor), limit=limit)
+    rows = await money.disbursements(session, project_id=project_id, after_id=cursor_id(cursor), limit=limit)
     rows, next_cursor = page_of(rows, limit, lambda d: [d.id])
     return JSON({"items": [_disbursement(d) for d in rows], "next_cursor": next_cursor})
 
@@ -179,7 +171,7 @@ async def list_allocations(request: Request, project_id: Id, session: Session, l
                            cursor: str | None = None):
     await service.get(session, project_id)
     limit = page_limit(request, limit)
-    rows = await money.allocations(session, project_id=project_id, after_id=_after(cursor), limit=limit)
+    rows = await money.allocations(session, project_id=project_id, after_id=cursor_id(cursor), limit=limit)
     rows, next_cursor = page_of(rows, limit, lambda a: [a.id])
     return JSON({"items": [{f: getattr(a, f) for f in AllocationOut.model_fields} for a in rows],
                  "next_cursor": next_cursor})

@@ -15,12 +15,11 @@ from pydantic import BaseModel, Field
 
 from services.api.deps import PublicSession
 from services.api.errors_doc import responses
-from services.api.pagination import Page, decode_cursor, page_limit, page_of
+from services.api.pagination import Page, cursor_id, page_limit, page_of
 from services.api.ratelimit import public_read
 from services.api.responses import JSON
 from services.api.routing import GuardlineRoute
 from services.core.funds import public
-from services.core.errors import Unprocessable
 from services.core.funds.enums import FundKind, FundLevel, ProjectCategory
 
 CACHE = {"Cache-Control": "public, max-age=300"}
@@ -132,10 +131,7 @@ async def list_public_projects(
     limit: Annotated[int | None, Query(ge=1)] = None, cursor: str | None = None,
 ):
     limit = page_limit(request, limit)
-    after = decode_cursor(cursor)
-    after_id = after[0] if after else None
-    if after_id is not None and (type(after_id) is not int or not 0 <= after_id < 2**63):
-        raise Unprocessable("cursor_invalid", field="cursor")
+    after_id = cursor_id(cursor)
     rows = await public.list_projects(session, region, year, category=category, status=status and status.value,
                                       after_id=after_id, limit=limit)
     rows, next_cursor = page_of(rows, limit, lambda p: [p["id"]])

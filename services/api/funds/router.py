@@ -12,13 +12,12 @@ from pydantic import BaseModel
 
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
-from services.api.pagination import Page, decode_cursor, page_limit, page_of
+from services.api.pagination import Page, cursor_id, page_limit, page_of
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller
-from services.core.errors import Unprocessable
 from services.core.funds import indicators
 from services.core.funds import policy as funds_policy
 from services.core.funds import service
@@ -51,13 +50,6 @@ path_object("fund_id", Fund)
 path_object("fund_policy_id", FundPolicyRow, visible=lambda prefix: overrides.visible_to(prefix, TABLE))
 
 
-def _after(cursor: str | None) -> int | None:
-    after = decode_cursor(cursor)
-    if after and not isinstance(after[0], int):
-        raise Unprocessable("cursor_invalid", field="cursor")
-    return after[0] if after else None
-
-
 async def _fund_response(session, fund: Fund, status: int = 200) -> JSON:
     allocated, disbursed = (await service.fund_figures(session, [fund.id]))[fund.id]
     headers = {"ETag": etag("fund", fund.id, fund.version)}
@@ -87,7 +79,7 @@ async def list_funds(request: Request, session: Session, region: RegionQ = None,
         await check_prefix_visible(session, region)
     limit = page_limit(request, limit)
     rows = await service.list_funds(session, region=region, year=year, level=level, kind=kind,
-                                    after_id=_after(cursor), limit=limit)
+                                    after_id=cursor_id(cursor), limit=limit)
     rows, next_cursor = page_of(rows, limit, lambda f: [f.id])
     figures = await service.fund_figures(session, [f.id for f in rows])
     return JSON({"items": [_fund_body(f, *figures[f.id]) for f in rows], "next_cursor": next_cursor})
@@ -130,7 +122,7 @@ async def fund_allocations(request: Request, fund_id: Id, session: Session, limi
                            cursor: str | None = None):
     await service.get_fund(session, fund_id)
     limit = page_limit(request, limit)
-    rows = await service.allocations(session, fund_id=fund_id, after_id=_after(cursor), limit=limit)
+    rows = await service.allocations(session, fund_id=fund_id, after_id=cursor_id(cursor), limit=limit)
     rows, next_cursor = page_of(rows, limit, lambda a: [a.id])
     return JSON({"items": [_allocation_body(a) for a in rows], "next_cursor": next_cursor})
 
@@ -206,7 +198,7 @@ async def list_policies(request: Request, session: Session, caller: Allowed(Perm
                         year: Annotated[int | None, Query(ge=2000, le=2100)] = None, limit: Limit = None,
                         cursor: str | None = None):
     limit = page_limit(request, limit)
-    rows = await overrides.list_rows(session, caller.region_prefix, year, _after(cursor), limit, TABLE)
+    rows = await overrides.list_rows(session, caller.region_prefix, year, cursor_id(cursor), limit, TABLE)
     rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
     return JSON({"items": [{f: getattr(r, f) for f in _POLICY_FIELDS} for r in rows], "next_cursor": next_cursor})
 

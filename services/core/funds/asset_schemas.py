@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringCo
 
 from services.core.funds.enums import AssetClass, AssetStatus, DisposalMethod, FindingStatus, FundFindingRule
 from services.core.households.schemas import Input
-from services.core.types import Money, RegionCodeStr, RegionPrefixStr
+from services.core.types import Money, PositiveMoney, RegionCodeStr, RegionPrefixStr
 
 
 def _strip(value):
@@ -37,12 +37,7 @@ def _cents(value: Decimal) -> Decimal:
     return value.quantize(CENT)
 
 
-PositiveMoney = Annotated[
-    Decimal,
-    Field(gt=0, max_digits=12, decimal_places=2, description="Yuan, more than zero, at most two decimals (元)",
-          examples=["1250.00"]),
-    AfterValidator(_cents),
-]
+Amount = Annotated[PositiveMoney, AfterValidator(_cents)]
 Value = Annotated[Money, AfterValidator(_cents)]
 # What PUT may set: disposal is its own step.
 OperationalStatus = Literal["in_use", "idle", "damaged"]
@@ -91,12 +86,12 @@ class DisposalIn(Input):
 
 class ShareIn(Input):
     household_id: Ident
-    amount: PositiveMoney
+    amount: Amount
 
 
 class IncomeIn(Input):
     received_on: date = Field(description="收益日期: not before the handover, not in the future")
-    amount: PositiveMoney = Field(description="收益金额")
+    amount: Amount = Field(description="收益金额")
     note: Note | None = None
     shares: list[ShareIn] = Field(default_factory=list, max_length=2000,
                                   description="Distribution to households 收益分配 (together at most the amount)")

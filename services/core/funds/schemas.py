@@ -12,12 +12,8 @@ from services.core.funds.enums import (
     FundKind, FundLevel, IndicatorStatus, ProjectCategory, ProjectStatus, SpendingItem,
 )
 from services.core.households.schemas import Input
-from services.core.types import Money, RegionCodeStr, Text100, Text200
+from services.core.types import Money, PositiveMoney, RegionCodeStr, Text100, Text200
 
-PositiveMoney = Annotated[
-    Decimal, Field(gt=0, max_digits=12, decimal_places=2, description="Yuan, more than 0, at most two decimals (元)",
-                   examples=["250000.00"]),
-]
 Year = Annotated[int, Field(ge=2000, le=2100)]
 Note = Annotated[str | None, Field(None, max_length=2000)]
 
