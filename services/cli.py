@@ -116,6 +116,10 @@ def cmd_serve(args) -> int:
                     log_level=args.log_level, access_log=args.access_log)
     finally:
         _stop_children(children)
+        if children and not settings.database_url:
+            from services.core.db import forget_departed_users
+
+            forget_departed_users(Path(settings.data_dir))
     return 0
 
 

@@ -136,3 +136,25 @@ def test_serve_demo_on_a_fresh_machine(served, tmp_path):
     while (pgdata / "postmaster.pid").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not (pgdata / "postmaster.pid").exists()
+
+
+def test_departed_users_of_the_embedded_server_are_forgotten(settings):
+    """A process that died without its exit handlers stays on the embedded server's list of
+    users; ``serve`` forgets such processes after stopping its children, so its own exit
+    stops the server."""
+    from pathlib import Path
+
+    from pgserver.postgres_server import PostgresServer
+
+    from services.core.db import _embedded_server, forget_departed_users
+
+    if settings.database_url:
+        pytest.skip("an external database: no embedded server")
+    departed = subprocess.Popen([sys.executable, "-c", "pass"])
+    departed.wait()
+    server = _embedded_server(Path(settings.data_dir))
+    with PostgresServer._lock:
+        server.global_process_id_list.get_and_add(departed.pid)
+    assert departed.pid in forget_departed_users(Path(settings.data_dir))  # with any other departed one
+    users = server.global_process_id_list.get()
+    assert departed.pid not in users and os.getpid() in users

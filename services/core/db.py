@@ -38,6 +38,23 @@ def _embedded_server(data_dir: Path):
     return pgserver.get_server(data_dir / "pgdata", cleanup_mode="stop")
 
 
+def forget_departed_users(data_dir: Path) -> list[int]:
+    """Take processes that are gone from the embedded server's list of users (and return
+    them). A process ended by a signal that skips exit handlers stays on the list, and the
+    server would outlive the last real user; ``serve`` calls this once its children have
+    stopped, so that its own exit stops the server."""
+    from pgserver.postgres_server import PostgresServer
+    from pgserver.utils import process_is_running
+
+    server = _embedded_server(data_dir)
+    with PostgresServer._lock:  # the lock pgserver itself takes around the list
+        users = server.global_process_id_list.get()
+        gone = [pid for pid in users if not process_is_running(pid)]
+        if gone:
+            server.global_process_id_list.put([pid for pid in users if pid not in gone])
+    return gone
+
+
 def embedded_url(data_dir: Path, database: str = DEFAULT_DB_NAME) -> str:
     """URL of the embedded server's ``database`` (created on first use)."""
     server = _embedded_server(data_dir)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -54,10 +55,14 @@ def spawn(kind: str, port: int, *extra_args: str, env: dict[str, str] | None = N
 
 
 def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
-    """Ask the simulator to stop (SIGTERM: uvicorn shuts down cleanly), kill it if it does
-    not, and remove its log."""
+    """Ask the simulator to stop, kill it if it does not, and remove its log.
+
+    SIGINT, not SIGTERM: uvicorn shuts down cleanly on either, then raises the signals it
+    caught again — and a process ended by SIGTERM skips its exit handlers, among them the
+    one by which each process leaves the embedded PostgreSQL's list of users (the server
+    stops when the list is empty). SIGINT ends it through KeyboardInterrupt, handlers run."""
     if proc.poll() is None:
-        proc.terminate()
+        proc.send_signal(signal.SIGINT)
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
