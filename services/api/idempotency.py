@@ -24,6 +24,9 @@ from services.core.crypto import Keyring, keyring
 from services.core.idempotency import BODY_AAD, IdempotencyRecord
 from services.core.settings import Settings
 
+# For the descriptions of POST operations that honour the header.
+IDEMPOTENCY_DOC = "Send an `Idempotency-Key` header so a retried request is not applied twice."
+
 REPLAYED_HEADER = "Idempotent-Replayed"
 _KEPT_HEADERS = ("content-type", "etag", "location", "content-language")
 

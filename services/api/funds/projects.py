@@ -8,6 +8,7 @@ from fastapi import Path as PathParam
 
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
+from services.api.idempotency import IDEMPOTENCY_DOC
 from services.api.pagination import Page, cursor_id, page_limit, page_of
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
@@ -29,7 +30,6 @@ READ = [Needs(Permission.funds_read)]
 LIST = [Needs(Permission.funds_read), Depends(bulk_read)]
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
 Limit = Annotated[int | None, Query(ge=1)]
-IDEMPOTENCY_DOC = "Send an `Idempotency-Key` header so a retried request is not applied twice."
 IF_MATCH = "Needs `If-Match` with the project's ETag."
 
 path_object("project_id", Project)

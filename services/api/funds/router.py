@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
+from services.api.idempotency import IDEMPOTENCY_DOC
 from services.api.pagination import Page, cursor_id, page_limit, page_of
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
@@ -43,7 +44,6 @@ LIST = [Needs(Permission.funds_read), Depends(bulk_read)]
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
 Limit = Annotated[int | None, Query(ge=1)]
 RegionQ = Annotated[str | None, Query(description="Region code prefix (2/4/6/9/12 digits) 区划前缀")]
-IDEMPOTENCY_DOC = "Send an `Idempotency-Key` header so a retried request is not applied twice."
 TABLE = funds_policy.table()
 
 path_object("fund_id", Fund)

@@ -22,6 +22,7 @@ from services.api.deps import (
 )
 from services.api.auditing import base_event, record_sensitive_read
 from services.api.errors_doc import responses
+from services.api.idempotency import IDEMPOTENCY_DOC
 from services.api.ratelimit import bulk_read
 from services.api.pagination import Page, decode_cursor, page_limit, page_of
 from services.api.responses import JSON, etag
@@ -62,7 +63,6 @@ READ = [Needs(Permission.registry_read)]
 path_object("household_id", Household)
 path_object("person_id", Person)
 
-IDEMPOTENCY_DOC = "Send an `Idempotency-Key` header so a retried request is not applied twice."
 
 
 def _raw(version: int, document: str, kind: str, ident: int, status: int = 200, location: str | None = None

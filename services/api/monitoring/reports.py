@@ -12,6 +12,7 @@ from starlette.responses import Response
 from services.api.auditing import record_changes_so_far
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
+from services.api.idempotency import IDEMPOTENCY_DOC
 from services.api.pagination import Page, decode_cursor, page_limit, page_of
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
@@ -54,7 +55,6 @@ RegionQuery = Annotated[str | None, Query(description="Region code prefix (2/4/6
                                                       "default: all your regions")]
 path_object("policy_id", MonitoringPolicyRow, visible=overrides.visible_to)
 
-IDEMPOTENCY_DOC = "Send an `Idempotency-Key` header so a retried request is not applied twice."
 
 
 async def _region(session, caller: Caller, region: str | None, field: str = "region") -> str:
