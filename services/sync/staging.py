@@ -49,6 +49,7 @@ SET county = EXCLUDED.county, record_type = EXCLUDED.record_type, id_hash = EXCL
 WHERE d.raw_hash <> EXCLUDED.raw_hash
 """
 
+# Re-processing knows no location: the row a record came from stays as it was.
 _QUARANTINE = """
 INSERT INTO sync_quarantine AS q (source, county, first_run_id, last_run_id, external_key, reason, field, detail,
                                   location, raw_enc, raw_hash, status)
@@ -57,7 +58,7 @@ FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::byte
      AS t(k, r, f, d, l, e, h)
 ON CONFLICT (source, raw_hash) DO UPDATE
 SET last_run_id = EXCLUDED.last_run_id, last_seen_at = now(), reason = EXCLUDED.reason, field = EXCLUDED.field,
-    detail = EXCLUDED.detail, location = EXCLUDED.location
+    detail = EXCLUDED.detail, location = coalesce(EXCLUDED.location, q.location)
 RETURNING (xmax = 0) AS new
 """
 

@@ -409,9 +409,12 @@ def _date_text(value: Any) -> str:
 def _timestamp_text(value: Any) -> str:
     if type(value) is str and len(value) == 25:
         try:
-            return datetime.fromisoformat(value).isoformat()
+            moment = datetime.fromisoformat(value)
         except ValueError:
             pass
+        else:
+            _in_years(moment.date())
+            return moment.isoformat()
     return parse_timestamp(value).isoformat()
 
 
