@@ -224,7 +224,11 @@ async def write_page(conn, prepared: Prepared, *, source: str, county: str, run_
         counts.staged = await _store(conn, prepared.staged, source, county, run_id)
         counts.unchanged = len(prepared.staged) - counts.staged
     if prepared.rejected:
-        columns = list(zip(*prepared.rejected))
+        # The same payload twice in a page (a row a department's export repeats) is one
+        # quarantine row: one statement may not upsert a row twice. The last one wins, as it
+        # does across pages and for staged records.
+        rejected = list({row[6]: row for row in prepared.rejected}.values())
+        columns = list(zip(*rejected))
         await conn.fetch(_QUARANTINE, source, county, run_id, *[list(c) for c in columns])
         counts.quarantined = len(prepared.rejected)
     if position is not KEEP_CURSOR:

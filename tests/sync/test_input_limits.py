@@ -273,3 +273,15 @@ def test_payload_bytes_takes_what_json_cannot():
     assert hashlib.sha256(body).digest() == hashlib.sha256(payload_bytes({"a": 10 ** 30, "b": "\ud800",
                                                                          "c": 10 ** 20000})).digest()
     assert RAW_AAD  # the staged payload and the quarantined one share the encoding
+
+
+async def test_the_same_bad_row_twice_in_a_page_is_one_quarantine_row(session, pool, tmp_path):
+    path = tmp_path / "twice.csv"
+    path.write_bytes(csv_text([HEADER, good("MZ1"), good("MZ2", 开始日期="2025-02-30"), good("MZ2", 开始日期="2025-02-30"),
+                               good("MZ3", 备注="长" * 40_000), good("MZ3", 备注="长" * 40_000), good("MZ4")]))
+    run = await import_file(session, session.source("civil-affairs"), "529901", path, lambda r: None)
+    assert run["status"] == "succeeded", (run["error_code"], run["error"])
+    assert (run["fetched"], run["staged"], run["quarantined"]) == (6, 2, 4)
+    # The last of the same payload in a page wins, as across pages.
+    assert await quarantine(pool) == {"row 4": ("invalid.start_date", "start_date", "MZ2"),
+                                      "row 6": ("too_long.record", None, None)}

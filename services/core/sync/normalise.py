@@ -9,7 +9,7 @@ a ``Rejected`` with a reason code (``missing.<field>``, ``invalid.<field>``,
 ``too_long.<field>``, ``control_character.<field>``, ``id_number.<defect>``) and the field
 at fault; the record goes to quarantine.
 
-Every value is bounded before it is converted (``LIMITS``): what is staged must fit its
+Every value is bounded before it is converted (the ``MAX_*`` bounds below): what is staged must fit its
 column (``dept_records.name`` is varchar(100), ``external_key`` varchar(200)), be storable
 at all (PostgreSQL refuses NUL in text and jsonb) and be usable by the reconciliation's SQL
 (``year`` is cast to int, amounts are summed as numeric(14,2)). A value outside the bounds
@@ -280,7 +280,7 @@ class Normaliser:
             values[canonical] = value
         keys = self.source.key
         for canonical in keys:
-            problem = self._screen(canonical, values.get(canonical), _KEY_CONTROL, MAX_KEY_CHARS)
+            problem = self._screen(values.get(canonical), _KEY_CONTROL, MAX_KEY_CHARS)
             if problem:
                 return Rejected(f"{problem[0]}.{canonical}", canonical, problem[1], None)
         if self._single_key:
@@ -297,7 +297,7 @@ class Normaliser:
                             f"(at most {MAX_EXTERNAL_KEY_CHARS})", None)
         for canonical, value in values.items():
             if canonical not in keys:
-                problem = self._screen(canonical, value, _CONTROL, self._limits.get(canonical, MAX_TEXT_CHARS))
+                problem = self._screen(value, _CONTROL, self._limits.get(canonical, MAX_TEXT_CHARS))
                 if problem:
                     return Rejected(f"{problem[0]}.{canonical}", canonical, problem[1], external_key)
 
@@ -350,12 +350,12 @@ class Normaliser:
         return Normal(external_key, record_type.value, parsed.value, note, name, parsed.birth_date, data)
 
     @staticmethod
-    def _screen(canonical: str, value: Any, control: re.Pattern, limit: int) -> tuple[str, str] | None:
+    def _screen(value: Any, control: re.Pattern, limit: int) -> tuple[str, str] | None:
         """(reason family, detail) when ``value`` is too long for its field or holds control
         characters; checked before any conversion, so no converter meets such a value."""
         if isinstance(value, int) and not isinstance(value, bool):
             if abs(value) >= _LONG_INT:  # str() of a huge int raises; none is a real value
-                return "too_long", f"a number of more than {limit} digits"
+                return "too_long", f"a number of more than {MAX_VALUE_CHARS} digits"
             return None
         if type(value) is not str:
             return None
