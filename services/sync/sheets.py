@@ -201,7 +201,8 @@ def records(path: Path, normaliser: Normaliser,
             continue
         mapped = [normaliser.canonical_of(c) if not _blank(c) else None for c in row]
         if "id_number" in mapped and sum(1 for m in mapped if m) >= 2:
-            header = [str(c).strip() if not _blank(c) else None for c in row]
+            # A NUL in a header would make every row's payload unstorable evidence: it goes.
+            header = [str(c).replace("\x00", "").strip() or None if not _blank(c) else None for c in row]
             break
         if number >= HEADER_SEARCH_ROWS:
             break

@@ -285,3 +285,22 @@ async def test_the_same_bad_row_twice_in_a_page_is_one_quarantine_row(session, p
     # The last of the same payload in a page wins, as across pages.
     assert await quarantine(pool) == {"row 4": ("invalid.start_date", "start_date", "MZ2"),
                                       "row 6": ("too_long.record", None, None)}
+
+
+async def test_bad_rows_prepared_in_another_process(pool, sync_url, settings, tmp_path):
+    """The worker's default: pages are normalised in a separate process (evidence and all)."""
+    local = settings.model_copy(update={"database_url": sync_url, "sync": settings.sync.model_copy(
+        update={"prepare_processes": 1, "page_size": 2})})
+    path = tmp_path / "名单.csv"
+    header = [*HEADER[:-1], "备\x00注"]  # a NUL in a header is dropped, not held against every row
+    path.write_bytes(csv_text([header, good("MZ1"), good("MZ2", 姓名="张\x00三"), good("MZ3", 备注="长" * 40_000),
+                               good("MZ4", 备注="x")]))
+    session = await Session.open(local)
+    try:
+        run = await import_file(session, session.source("civil-affairs"), "529901", path, lambda r: None)
+    finally:
+        await session.close()
+    assert run["status"] == "succeeded", run["error"]
+    assert (run["pages"], run["staged"], run["quarantined"]) == (2, 2, 2)
+    assert await quarantine(pool) == {"row 3": ("control_character.name", "name", "MZ2"),
+                                      "row 4": ("too_long.record", None, None)}
