@@ -110,7 +110,7 @@ INSERT INTO sync_runs (source, county, trigger, file_name, status, phase, not_be
 VALUES ($1, $2, 'spreadsheet', $3, 'running', 'fetching', now(), 0, 0, 0, 0, 0, 0, 0, now())
 ON CONFLICT (source, county) WHERE status IN ('queued', 'running') DO NOTHING RETURNING id
 """
-_INTERRUPTED = ("the import was interrupted; import the file again (unchanged records are recognised)")
+_INTERRUPTED = "the import was interrupted; import the file again (unchanged records are recognised)"
 
 
 async def _end_interrupted_import(conn: asyncpg.Connection, source: str, county: str) -> bool:

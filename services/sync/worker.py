@@ -21,7 +21,9 @@ from services.core.settings import Settings
 from services.core.sync.config import SourceConfig, load_sources
 from services.core.sync.enums import Trigger
 from services.sync import queue
-from services.sync.runner import INTERNAL_ERROR, Context, Progress, execute, import_records, internal_message, run_counts
+from services.sync.runner import (
+    INTERNAL_ERROR, Context, Progress, execute, import_records, internal_message, run_counts,
+)
 
 log = logging.getLogger("guardline.sync")
 

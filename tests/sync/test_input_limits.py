@@ -92,7 +92,8 @@ async def test_bad_rows_of_a_csv_are_quarantined_one_by_one_and_the_rest_is_read
     assert {r["external_key"] for r in await pool.fetch("SELECT external_key FROM dept_records")} == {
         "MZ1", "MZ2", "MZ3", "MZ4"}
     ring = keyring(settings)
-    stored = {r["location"]: r for r in await pool.fetch("SELECT location, raw_enc, raw_hash, detail FROM sync_quarantine")}
+    stored = {r["location"]: r for r in await pool.fetch(
+        "SELECT location, raw_enc, raw_hash, detail FROM sync_quarantine")}
     # The record with the NUL is kept as received (encrypted, so storable as it is).
     assert orjson.loads(ring.decrypt(stored["row 6"]["raw_enc"], QUARANTINE_AAD))["备注"] == "核\x00查"
     # The 300,000 characters are not kept: a shortened copy with the digest of the whole.
@@ -148,7 +149,8 @@ async def test_numbers_out_of_range_in_a_medical_file(session, pool, tmp_path):
     path.write_bytes(csv_text(rows))
     run = await import_file(session, session.source("medical-insurance"), "529901", path, lambda r: None)
     assert run["status"] == "succeeded", run["error"]
-    assert await quarantine(pool) == {"row 3": ("invalid.year", "year", "CB2"), "row 4": ("too_long.year", "year", "CB3"),
+    assert await quarantine(pool) == {"row 3": ("invalid.year", "year", "CB2"),
+                                      "row 4": ("too_long.year", "year", "CB3"),
                                       "row 5": ("invalid.total_cost", "total_cost", "JS1"),
                                       "row 6": ("invalid.settled_on", "settled_on", "JS2")}
     claim = await pool.fetchval("SELECT data->>'out_of_pocket' FROM dept_records WHERE external_key = 'JS3'")

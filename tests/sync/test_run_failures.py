@@ -132,7 +132,8 @@ async def test_the_breaker_holds_a_failing_source_and_lets_it_run_after_the_cool
         await pool.execute("UPDATE sync_source_states SET open_until = now() - interval '1 second'")
         assert await work(session, stop=asyncio.Event(), once=True) == 1
         assert await pool.fetchval("SELECT status FROM sync_runs WHERE id = $1", retry) == "succeeded"
-        assert tuple(await pool.fetchrow("SELECT consecutive_failures, open_until FROM sync_source_states")) == (0, None)
+        state = await pool.fetchrow("SELECT consecutive_failures, open_until FROM sync_source_states")
+        assert tuple(state) == (0, None)
 
 
 async def test_an_import_that_fails_unexpectedly_ends_failed_and_the_next_import_proceeds(pool, sync_url, settings,
