@@ -185,6 +185,15 @@ class SyncSettings(BaseModel):
     # PostgreSQL's work_mem during a reconciliation (its joins and aggregates of a million
     # records stay in memory instead of spilling to disk in batches).
     reconcile_work_mem: str = Field("256MB", pattern=r"^[0-9]+(kB|MB|GB)$")
+    # Spreadsheet imports (docs/sync-input-limits.md). An XLSX file is a zip: before it is
+    # opened, its entries' declared sizes are added up (zipfile never reads an entry past
+    # its declared size), so a zip bomb is refused (``too_large``) instead of filling memory;
+    # the shared strings are held in memory whole while the sheet is read, hence their own
+    # bound. A CSV line longer than ``max_csv_line_chars`` is quarantined, not read.
+    max_xlsx_uncompressed_bytes: int = Field(200_000_000, ge=1_000_000)
+    max_xlsx_shared_strings_bytes: int = Field(64_000_000, ge=100_000)
+    max_xlsx_entries: int = Field(1000, ge=10)
+    max_csv_line_chars: int = Field(1_000_000, ge=10_000)
     rules: SyncRuleSettings = SyncRuleSettings()
 
 

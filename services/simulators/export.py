@@ -32,26 +32,33 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 
+from services.core.sync.headers import export_header
 from services.simulators import paging
 from services.simulators.records import Deriver
 from services.simulators.registry import Registry
 
-HEADERS: dict[str, list[tuple[str, str]]] = {
+# Record field → the canonical field it is (as the built-in sources.toml maps the API's
+# names); the header written is the canonical field's first standard header, the one the
+# import reads first (``services.core.sync.headers``): one table, so they cannot drift.
+FIELDS: dict[str, list[tuple[str, str]]] = {
     "civil-affairs": [
-        ("jzid", "记录编号"), ("sfzh", "身份证号"), ("xm", "姓名"), ("jzlx", "救助类型"), ("dbfl", "低保类别"),
-        ("ksrq", "开始日期"), ("jsrq", "结束日期"), ("yje", "月救助金额"), ("zt", "状态"), ("tbyy", "停保原因"),
-        ("swrq", "死亡日期"), ("gxsj", "更新时间"),
+        ("jzid", "record_id"), ("sfzh", "id_number"), ("xm", "name"), ("jzlx", "benefit"), ("dbfl", "dibao_class"),
+        ("ksrq", "start_date"), ("jsrq", "end_date"), ("yje", "amount"), ("zt", "status"), ("tbyy", "stop_reason"),
+        ("swrq", "death_date"), ("gxsj", "updated_at"),
     ],
     "medical-insurance": [
-        ("key", "记录编号"), ("type", "记录类型"), ("id_no", "身份证号"), ("name", "姓名"), ("year", "年度"),
-        ("insured", "是否参保"), ("scheme", "险种"), ("status", "参保状态"), ("death_date", "死亡日期"),
-        ("settled_on", "结算日期"), ("hospital", "医疗机构"), ("total_cost", "医疗总费用"),
-        ("out_of_pocket", "个人自付费用"), ("updated_at", "更新时间"),
+        ("key", "record_id"), ("type", "record_type"), ("id_no", "id_number"), ("name", "name"), ("year", "year"),
+        ("insured", "insured"), ("scheme", "scheme"), ("status", "status"), ("death_date", "death_date"),
+        ("settled_on", "settled_on"), ("hospital", "hospital"), ("total_cost", "total_cost"),
+        ("out_of_pocket", "out_of_pocket"), ("updated_at", "updated_at"),
     ],
     "education": [
-        ("xjh", "学籍号"), ("sfzjh", "身份证件号"), ("xsxm", "学生姓名"), ("xq", "学期"), ("xxmc", "学校名称"),
-        ("xd", "学段"), ("xjzt", "学籍状态"), ("zzlx", "资助类型"), ("zzje", "资助金额"),
+        ("xjh", "record_id"), ("sfzjh", "id_number"), ("xsxm", "name"), ("xq", "term"), ("xxmc", "school"),
+        ("xd", "stage"), ("xjzt", "status"), ("zzlx", "aid_kind"), ("zzje", "aid_amount"),
     ],
+}
+HEADERS: dict[str, list[tuple[str, str]]] = {
+    kind: [(name, export_header(kind, canonical)) for name, canonical in columns] for kind, columns in FIELDS.items()
 }
 _TYPES = {"enrolment": "参保", "claim": "结算"}
 SHEET_NAMES = {"civil-affairs": "社会救助对象", "medical-insurance": "参保及结算", "education": "学生名单"}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -56,6 +57,15 @@ def dig(document: Any, path: str) -> Any:
             raise KeyError(path)
         document = document[part]
     return document
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _storable(text: str) -> bool:
+    """Whether a position can be kept in ``sync_cursors`` (jsonb: no NUL) and sent back
+    as a query parameter: a source's cursor or key beyond this is a broken page."""
+    return len(text) <= 4096 and (text.isprintable() or not _CONTROL.search(text))
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -175,6 +185,8 @@ class SourceClient:
             if cursor in (None, ""):
                 return Page(items, None, True, 0)
             cursor = str(cursor)
+            if not _storable(cursor):
+                raise _Retry("malformed_page", "the next cursor is not usable (too long or with control characters)")
             if cursor in self._seen_cursors or (position and position.get("cursor") == cursor):
                 raise _Retry("cursor_repeated", "the source returned a cursor it had already given")
             return Page(items, {"cursor": cursor}, False, 0)
@@ -189,6 +201,8 @@ class SourceClient:
             mark = {"since": str(last[p.updated_field]), "after": str(last[p.key_field])}
         except (KeyError, TypeError):
             raise _Retry("malformed_page", "the last record has no update time or key") from None
+        if not (_storable(mark["since"]) and _storable(mark["after"])):
+            raise _Retry("malformed_page", "the last record's update time or key is not usable as a position")
         if position and (mark["since"], mark["after"]) <= (position["since"], position["after"]):
             raise _Retry("cursor_repeated", "the source repeated records already read")
         return Page(items, mark, not more, 0)

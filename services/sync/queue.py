@@ -90,8 +90,7 @@ async def claim(dsn: str, sources: list[str], worker: str, run_id: int | None = 
                     # An import whose process is gone: the file is not here to go on with.
                     await conn.execute(
                         "UPDATE sync_runs SET status = 'failed', finished_at = now(), error_code = 'interrupted', "
-                        "error = 'the import was interrupted; import the file again (unchanged records are "
-                        "recognised)' WHERE id = $1", candidate)
+                        "error = $2 WHERE id = $1", candidate, _INTERRUPTED)
                     await conn.execute("SELECT pg_advisory_unlock($1, $2::int)", LOCK_SPACE, candidate)
                     continue
                 row = await conn.fetchrow(_START, candidate, worker)
@@ -105,21 +104,47 @@ async def claim(dsn: str, sources: list[str], worker: str, run_id: int | None = 
         raise
 
 
+_OPEN_IMPORT = """
+INSERT INTO sync_runs (source, county, trigger, file_name, status, phase, not_before, attempts, pages, fetched, staged,
+                       unchanged, quarantined, retries, created_at)
+VALUES ($1, $2, 'spreadsheet', $3, 'running', 'fetching', now(), 0, 0, 0, 0, 0, 0, 0, now())
+ON CONFLICT (source, county) WHERE status IN ('queued', 'running') DO NOTHING RETURNING id
+"""
+_INTERRUPTED = "the import was interrupted; import the file again (unchanged records are recognised)"
+
+
+async def _end_interrupted_import(conn: asyncpg.Connection, source: str, county: str) -> bool:
+    """The active run of the source and county is an import whose process is gone (its
+    advisory lock is free): it is failed ``interrupted``, as a worker would fail it, so
+    that the next import need not wait for a worker to pass by. True when it was."""
+    candidate = await conn.fetchval(
+        "SELECT id FROM sync_runs WHERE source = $1 AND county = $2 AND status IN ('queued', 'running') "
+        "AND trigger = 'spreadsheet' FOR UPDATE SKIP LOCKED", source, county)
+    if candidate is None:
+        return False
+    if not await conn.fetchval("SELECT pg_try_advisory_lock($1, $2::int)", LOCK_SPACE, candidate):
+        return False  # alive
+    try:
+        await conn.execute("UPDATE sync_runs SET status = 'failed', finished_at = now(), error_code = 'interrupted', "
+                           "error = $2 WHERE id = $1", candidate, _INTERRUPTED)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1, $2::int)", LOCK_SPACE, candidate)
+    return True
+
+
 async def open_import(dsn: str, source: str, county: str, file_name: str, worker: str) -> Claim | None:
     """A spreadsheet import's run, created running and locked by this process in one
     transaction (no worker can see it unlocked). None when a run of the source and county
-    is already queued or running."""
+    is already queued or running — but an import left running by a process that died is
+    failed ``interrupted`` here and does not stand in the way."""
     conn = await asyncpg.connect(dsn, server_settings={"application_name": "guardline-sync-lock"})
     try:
         async with conn.transaction():
             # Not through ``runs.enqueue``: an import is not queued but running at once, and
             # its lock must be taken in the transaction that creates it.
-            run_id = await conn.fetchval(
-                "INSERT INTO sync_runs (source, county, trigger, file_name, status, phase, not_before, attempts, "
-                "pages, fetched, staged, unchanged, quarantined, retries, created_at) "
-                "VALUES ($1, $2, 'spreadsheet', $3, 'running', 'fetching', now(), 0, 0, 0, 0, 0, 0, 0, now()) "
-                "ON CONFLICT (source, county) WHERE status IN ('queued', 'running') DO NOTHING RETURNING id",
-                source, county, file_name)
+            run_id = await conn.fetchval(_OPEN_IMPORT, source, county, file_name)
+            if run_id is None and await _end_interrupted_import(conn, source, county):
+                run_id = await conn.fetchval(_OPEN_IMPORT, source, county, file_name)
             created = run_id is not None
             if created:
                 await conn.execute("SELECT pg_advisory_lock($1, $2::int)", LOCK_SPACE, run_id)
@@ -166,15 +191,19 @@ async def schedule_due(db: Database, due: list[tuple[str, str, float]]) -> list[
 
 
 async def record_failure(db: Database, run_id: int, source: str, code: str, message: str,
-                         settings: SyncSettings, *, retry: bool) -> int | None:
+                         settings: SyncSettings, *, retry: bool, breaker: bool = True) -> int | None:
     """The run failed: say why, count it against the source's breaker (opening it at the
-    threshold), and queue a retry later while attempts remain. Returns the retry's id."""
+    threshold; not for ``breaker=False``: a spreadsheet import says nothing of the
+    department's server), and queue a retry later while attempts remain. Returns the
+    retry's id."""
     async with db.session() as session, session.begin():
         bind_scope(session, UNRESTRICTED)
         run = (await session.execute(text(
             "UPDATE sync_runs SET status = 'failed', finished_at = clock_timestamp(), error_code = :code, "
             "error = :error WHERE id = :id RETURNING county"),
             {"id": run_id, "code": code, "error": message[:2000]})).one()
+        if not breaker:
+            return None
         await session.execute(text(
             "INSERT INTO sync_source_states AS s (source, consecutive_failures, last_failure_at, last_error) "
             "VALUES (:source, 1, now(), :error) ON CONFLICT (source) DO UPDATE "

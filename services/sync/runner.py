@@ -79,11 +79,35 @@ async def execute(ctx: Context, claim: Claim, progress: Progress | None = None,
         log.warning("run %s of %s/%s failed: %s", claim.run_id, claim.source, claim.county, exc)
         await _fail(ctx, claim, exc.code, str(exc), retry=True)
         return "failed"
+    except Exception as exc:  # noqa: BLE001 - whatever it is, the run ends failed and the source goes on
+        await _fail(ctx, claim, INTERNAL_ERROR, internal_message(claim.run_id, exc), retry=True)
+        return "failed"
     return "succeeded"
 
 
+INTERNAL_ERROR = "internal_error"
+
+
+def internal_message(run_id: int, exc: BaseException) -> str:
+    """The run's error for an unexpected exception, logged here with its traceback. The
+    message says only the exception's kind: a database error's text can quote the values
+    of the row it refused (ID numbers, names), and the run's error is shown to users. The
+    log gets the traceback's frames without the exception's text, for the same reason."""
+    import traceback
+
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("run %s failed with an unexpected %s:\n%s", run_id, exc.__class__.__name__, frames)
+    return (f"an unexpected {exc.__class__.__name__} stopped the run; the worker's log has where. "
+            "Records staged before it stay staged; the next run starts afresh.")
+
+
 async def _fail(ctx: Context, claim: Claim, code: str, message: str, *, retry: bool) -> None:
-    await record_failure(ctx.db, claim.run_id, claim.source, code, message, ctx.settings.sync, retry=retry)
+    """The run ends failed. A spreadsheet import is not retried (its file is not kept) and
+    does not count against the source's circuit breaker, which is about the department's
+    server; a pull does both."""
+    imported = claim.trigger == "spreadsheet"
+    await record_failure(ctx.db, claim.run_id, claim.source, code, message, ctx.settings.sync,
+                         retry=retry and not imported, breaker=not imported)
 
 
 async def _start_position(conn: asyncpg.Connection, source: SourceConfig,

@@ -19,7 +19,10 @@ from asyncpg.exceptions import UniqueViolationError
 from services.core.crypto import Keyring
 from services.core.idnumber import keyed_hash, mask
 from services.core.sync.models import QUARANTINE_AAD, RAW_AAD
-from services.core.sync.normalise import Normal, Normaliser, Rejected
+from services.core.sync.normalise import (
+    EVIDENCE, MAX_CELL_CHARS, MAX_RECORD_BYTES, Normal, Normaliser, Rejected, control_character_column, evidence,
+    oversized,
+)
 
 _STAGE_TABLE = """
 CREATE TEMP TABLE IF NOT EXISTS stage_in (
@@ -46,6 +49,7 @@ SET county = EXCLUDED.county, record_type = EXCLUDED.record_type, id_hash = EXCL
 WHERE d.raw_hash <> EXCLUDED.raw_hash
 """
 
+# Re-processing knows no location: the row a record came from stays as it was.
 _QUARANTINE = """
 INSERT INTO sync_quarantine AS q (source, county, first_run_id, last_run_id, external_key, reason, field, detail,
                                   location, raw_enc, raw_hash, status)
@@ -54,7 +58,7 @@ FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::byte
      AS t(k, r, f, d, l, e, h)
 ON CONFLICT (source, raw_hash) DO UPDATE
 SET last_run_id = EXCLUDED.last_run_id, last_seen_at = now(), reason = EXCLUDED.reason, field = EXCLUDED.field,
-    detail = EXCLUDED.detail, location = EXCLUDED.location
+    detail = EXCLUDED.detail, location = coalesce(EXCLUDED.location, q.location)
 RETURNING (xmax = 0) AS new
 """
 
@@ -91,7 +95,36 @@ class Prepared:
 
 
 def payload_bytes(raw: Any) -> bytes:
-    return orjson.dumps(raw, option=orjson.OPT_SORT_KEYS, default=str)
+    """The record as received, as JSON: what is encrypted and what its hash is of. A value
+    JSON cannot hold as such (an integer beyond 64 bits from a spreadsheet cell, a lone
+    surrogate) is written as text instead of failing the page."""
+    try:
+        return orjson.dumps(raw, option=orjson.OPT_SORT_KEYS, default=str)
+    except (orjson.JSONEncodeError, TypeError):
+        return orjson.dumps(_jsonable(raw, 0), option=orjson.OPT_SORT_KEYS, default=str)
+
+
+def _jsonable(value: Any, depth: int) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        if -(2 ** 63) <= value < 2 ** 64:
+            return value
+        return str(value) if value.bit_length() < 10_000 else f"<an integer of {value.bit_length()} bits>"
+    if depth > 32:
+        return "…"
+    if isinstance(value, dict):
+        return {_jsonable(str(k), depth + 1): _jsonable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, depth + 1) for v in value]
+    return _jsonable(str(value), depth + 1)
+
+
+def _column(text: str | None, width: int = 64) -> str | None:
+    """A reason or field for a varchar(64) column (a generic source's field names are free)."""
+    return text if text is None or len(text) <= width else text[:width]
 
 
 class Stager:
@@ -101,21 +134,47 @@ class Stager:
         self.id_hash_key = id_hash_key
 
     def prepare(self, records: list[Any], locations: list[str] | None = None) -> Prepared:
+        """Each record becomes a staged row or a quarantined one; nothing a record holds can
+        fail the page. Before the normaliser: a record too large to keep whole (a value
+        beyond ``MAX_CELL_CHARS``, more than ``MAX_RECORD_BYTES`` as JSON) is quarantined
+        as ``evidence`` with the digest of the whole; a NUL anywhere (PostgreSQL cannot
+        store it) quarantines the record with the column that holds it."""
         out = Prepared(fetched=len(records))
         encrypt = self.keyring.encrypt
         normalise = self.normaliser.normalise
         for i, raw in enumerate(records):
+            where = locations[i] if locations else None
+            if isinstance(raw, dict) and EVIDENCE in raw:  # kept shortened before: it stays so
+                body = payload_bytes(raw)
+                kept = raw[EVIDENCE]
+                out.rejected.append((None, _column(kept["reason"]), _column(kept.get("field")), kept.get("detail"),
+                                     where, encrypt(body, QUARANTINE_AAD), bytes.fromhex(kept["sha256"])))
+                continue
             body = payload_bytes(raw)
             digest = hashlib.sha256(body).digest()
-            where = locations[i] if locations else None
             if not isinstance(raw, dict):
                 out.rejected.append((None, "invalid.record", None, "the record is not an object", where,
                                      encrypt(body, QUARANTINE_AAD), digest))
                 continue
+            if len(body) > MAX_CELL_CHARS:
+                problem = oversized(raw, self.normaliser)
+                if problem is None and len(body) > MAX_RECORD_BYTES:
+                    problem = ("too_large.record", None, f"{len(body)} bytes as JSON (at most {MAX_RECORD_BYTES})")
+                if problem is not None:
+                    reason, fault, detail = problem
+                    kept = payload_bytes(evidence(reason, fault, detail, digest, len(body), raw))
+                    out.rejected.append((None, _column(reason), _column(fault), detail, where,
+                                         encrypt(kept, QUARANTINE_AAD), digest))
+                    continue
             result = normalise(raw)
+            if isinstance(result, Normal) and b"\\u0000" in body:
+                column = control_character_column(raw)
+                if column is not None:
+                    result = Rejected("control_character.record", None, f"a NUL character in column {column}",
+                                      result.external_key)
             if isinstance(result, Rejected):
-                out.rejected.append((result.external_key, result.reason, result.field, result.detail, where,
-                                     encrypt(body, QUARANTINE_AAD), digest))
+                out.rejected.append((result.external_key, _column(result.reason), _column(result.field),
+                                     result.detail, where, encrypt(body, QUARANTINE_AAD), digest))
                 continue
             assert isinstance(result, Normal)
             data = result.data
@@ -165,7 +224,11 @@ async def write_page(conn, prepared: Prepared, *, source: str, county: str, run_
         counts.staged = await _store(conn, prepared.staged, source, county, run_id)
         counts.unchanged = len(prepared.staged) - counts.staged
     if prepared.rejected:
-        columns = list(zip(*prepared.rejected))
+        # The same payload twice in a page (a row a department's export repeats) is one
+        # quarantine row: one statement may not upsert a row twice. The last one wins, as it
+        # does across pages and for staged records.
+        rejected = list({row[6]: row for row in prepared.rejected}.values())
+        columns = list(zip(*rejected))
         await conn.fetch(_QUARANTINE, source, county, run_id, *[list(c) for c in columns])
         counts.quarantined = len(prepared.rejected)
     if position is not KEEP_CURSOR:

@@ -21,7 +21,9 @@ from services.core.settings import Settings
 from services.core.sync.config import SourceConfig, load_sources
 from services.core.sync.enums import Trigger
 from services.sync import queue
-from services.sync.runner import Context, Progress, execute, import_records, run_counts
+from services.sync.runner import (
+    INTERNAL_ERROR, Context, Progress, execute, import_records, internal_message, run_counts,
+)
 
 log = logging.getLogger("guardline.sync")
 
@@ -99,6 +101,16 @@ async def work(session: Session, *, stop: asyncio.Event, once: bool = False, nam
             status = await execute(ctx, claim)
             log.info("run %s %s", claim.run_id, status)
             done += 1
+        except Exception:  # noqa: BLE001 - recording the failure failed (the database went away)
+            # The run stays ``running`` with its lock released below: the next claim takes
+            # it up again from its last committed page. The worker lives on.
+            log.exception("run %s could not be closed; it is taken up again", claim.run_id)
+            if once:
+                return done
+            try:
+                await asyncio.wait_for(stop.wait(), ctx.settings.sync.poll_seconds)
+            except asyncio.TimeoutError:
+                pass
         finally:
             await claim.release()
     return done
@@ -160,12 +172,16 @@ async def import_file(session: Session, source: SourceConfig, county: str, path:
         raise RuntimeError(f"a run of {source.name} for county {county} is queued or running; import when it ends")
     try:
         try:
-            rows = records(path, session.ctx.stager(source).normaliser)
+            rows = records(path, session.ctx.stager(source).normaliser, session.ctx.settings.sync)
             await import_records(session.ctx, source, claim, rows, progress)
         except (SheetError, OSError) as exc:
             code = getattr(exc, "code", "unreadable")
             await queue.record_failure(session.ctx.db, claim.run_id, source.name, code, str(exc),
-                                       session.ctx.settings.sync, retry=False)
+                                       session.ctx.settings.sync, retry=False, breaker=False)
+        except Exception as exc:  # noqa: BLE001 - the run ends failed with a code, never left running
+            await queue.record_failure(session.ctx.db, claim.run_id, source.name, INTERNAL_ERROR,
+                                       internal_message(claim.run_id, exc), session.ctx.settings.sync,
+                                       retry=False, breaker=False)
     finally:
         await claim.release()
     return await run_counts(session.ctx.pool, claim.run_id)

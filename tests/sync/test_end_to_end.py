@@ -350,3 +350,40 @@ async def test_a_file_that_is_not_a_department_list_fails_its_run_with_the_reaso
     finally:
         await conn.close()
     assert tuple(row) == ("failed", "no_header")
+
+
+async def test_sync_import_quarantines_bad_rows_and_refuses_a_zip_bomb(databases, sources_file, settings, tmp_path):
+    """``guardline sync import`` as an operator runs it: a file with bad rows imports, the
+    bad rows quarantined with their reasons; an XLSX that would unpack beyond the limit is
+    refused unopened with the reason, and the source's next import goes on."""
+    import json
+    import zipfile
+
+    from services.sync.sheets import csv_text
+
+    a, _ = databases
+    await reset(a)
+    env = worker_env(settings, a, sources_file)
+    valid = "11010519491231002X"
+    header = ["记录编号", "公民身份号码", "救助对象姓名", "救助类别", "享受开始时间", "月救助金额", "备注"]
+    rows = [header, ["MZ1", valid, "张三", "低保", "2024-01-01", "580", ""],
+            ["MZ2", valid, "张\x00三", "低保", "2024-01-01", "580", ""],
+            ["MZ3", valid, "张三", "低保", "2024-01-01", "580", "长" * 300_000],
+            ["MZ4", valid, "张三", "低保", "20251301", "580", ""],
+            ["MZ5", valid, "张三", "低保", "2024-01-01", "580", ""]]
+    sheet = tmp_path / "名单.csv"
+    sheet.write_bytes(csv_text(rows))
+    out = await asyncio.to_thread(guardline, env, "sync", "import", "--source", "civil-affairs", str(sheet), "--json")
+    assert out.returncode == 0, out.stderr[-3000:]
+    run = json.loads(out.stdout.strip().splitlines()[-1])
+    assert (run["status"], run["fetched"], run["staged"], run["quarantined"]) == ("succeeded", 5, 2, 3)
+
+    bomb = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as part:
+            for _ in range(300):
+                part.write(b"\0" * (1 << 20))  # 300 MiB of zeros: a few hundred kilobytes on disk
+    refused = await asyncio.to_thread(guardline, env, "sync", "import", "--source", "civil-affairs", str(bomb))
+    assert refused.returncode == 1 and "too_large" in refused.stderr and "refused unopened" in refused.stderr
+    again = await asyncio.to_thread(guardline, env, "sync", "import", "--source", "civil-affairs", str(sheet), "--json")
+    assert again.returncode == 0, again.stderr[-3000:]

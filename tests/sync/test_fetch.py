@@ -158,3 +158,17 @@ def test_retry_after_forms():
     assert retry_after_seconds("120") == 120.0
     assert retry_after_seconds(None) is None and retry_after_seconds("soon") is None
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+@respx.mock
+async def test_a_cursor_that_cannot_be_kept_is_a_broken_page():
+    token_route(respx)
+    respx.get(f"{BASE}/api/assistance").mock(side_effect=[page([{"jzid": 1}], "c\u00002"),
+                                                          page([{"jzid": 1}], "c" * 5000),
+                                                          page([{"jzid": 1}], "下一页\u3000c2")])
+    c, sleeps = client(page_attempts=2)
+    with pytest.raises(SourceDown) as err:
+        await c.page(None, "529901")
+    assert err.value.code == "malformed_page"
+    c, _ = client()
+    assert (await c.page(None, "529901")).position == {"cursor": "下一页\u3000c2"}  # not ASCII, yet usable

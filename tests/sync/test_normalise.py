@@ -150,3 +150,90 @@ house_grade = ["危房等级"]
         {"编号": "H1", "身份证号": VALID, "户主姓名": "张三", "危房等级": "D级"})
     assert isinstance(out, Normal)
     assert out.record_type == "generic" and out.data == {"house_grade": "D级"}
+
+
+def medical(**over):
+    raw = {"key": "CB1", "type": "enrolment", "id_no": VALID, "name": "张三", "year": "2026", "insured": "是",
+           "status": "正常"}
+    raw.update(over)
+    return raw
+
+
+@pytest.mark.parametrize("normaliser, raw, reason, field", [
+    (CIVIL, civil(xm="张" * 65), "too_long.name", "name"),
+    (CIVIL, civil(xm="\ufdfa" * 10), "too_long.name", "name"),  # NFKC makes each of these 18 characters
+    (CIVIL, civil(tbyy="因" * 501), "too_long.stop_reason", "stop_reason"),
+    (CIVIL, civil(jzid="M" * 65), "too_long.record_id", "record_id"),
+    (CIVIL, civil(jzid="MZ\x001"), "control_character.record_id", "record_id"),
+    (CIVIL, civil(jzid="MZ\n1"), "control_character.record_id", "record_id"),
+    (CIVIL, civil(xm="张\x00三"), "control_character.name", "name"),
+    (CIVIL, civil(tbyy="收入\x07超标"), "control_character.stop_reason", "stop_reason"),
+    (CIVIL, civil(sfzh=VALID + "\x00"), "control_character.id_number", "id_number"),
+    (CIVIL, civil(ksrq="20251301"), "invalid.start_date", "start_date"),
+    (CIVIL, civil(ksrq="2025-13-01"), "invalid.start_date", "start_date"),
+    (CIVIL, civil(ksrq="0001-01-01"), "invalid.start_date", "start_date"),
+    (CIVIL, civil(ksrq=2_000_000), "invalid.start_date", "start_date"),
+    (CIVIL, civil(ksrq="9" * 70), "too_long.start_date", "start_date"),
+    (CIVIL, civil(yje="1" * 13), "invalid.amount", "amount"),
+    (CIVIL, civil(yje="10000000000"), "invalid.amount", "amount"),
+    (CIVIL, civil(yje=10 ** 30), "invalid.amount", "amount"),
+    (CIVIL, civil(yje=10 ** 5000), "too_long.amount", "amount"),
+    (CIVIL, civil(yje="1e999999"), "invalid.amount", "amount"),
+    (MEDICAL, medical(year="99999999999"), "invalid.year", "year"),
+    (MEDICAL, medical(year=99999999999), "invalid.year", "year"),
+    (MEDICAL, medical(year="1" * 5000), "too_long.year", "year"),
+    (MEDICAL, medical(year="3000"), "invalid.year", "year"),
+    (MEDICAL, medical(updated_at="0001-01-01T00:00:00+08:00"), "invalid.updated_at", "updated_at"),
+])
+def test_values_beyond_their_bounds_are_rejected_with_the_field(normaliser, raw, reason, field):
+    out = normaliser.normalise(raw)
+    assert isinstance(out, Rejected), out
+    assert (out.reason, out.field) == (reason, field)
+    assert "\x00" not in out.detail and len(out.detail) < 200
+    assert out.external_key is None or (len(out.external_key) <= 200 and "\x00" not in out.external_key)
+
+
+def test_values_at_their_bounds_pass():
+    out = CIVIL.normalise(civil(xm="张" * 64, tbyy="因" * 500, jzid="M" * 64, yje="9999999999.99",
+                                ksrq="2100-12-31", zt="停保"))
+    assert isinstance(out, Normal), out
+    assert out.data["amount"] == "9999999999.99" and out.data["stop_reason"] == "因" * 500
+    tabbed = CIVIL.normalise(civil(tbyy="收入\t超标\r\n核实"))  # tabs and line breaks are text, not control
+    assert isinstance(tabbed, Normal)
+    year = MEDICAL.normalise(medical(year=2026.0))
+    assert isinstance(year, Normal) and year.data["year"] == 2026
+
+
+def test_standard_headers_are_read_besides_the_configured_ones():
+    raw = {"救助编号": "MZ1", "公民身份号码": VALID, "救助对象姓名": "张三", "保障类别": "低保", "享受开始时间": "2024-01-01",
+           "注销原因": "死亡", "备注": "x"}
+    out = CIVIL.normalise(raw)
+    assert isinstance(out, Normal), out
+    assert out.data["start_date"] == "2024-01-01" and out.data["stop_reason"] == "死亡"
+    claim = {"记录编号": "JS1", "业务类型": "结算", "证件号码": VALID, "年度": "2026", "结算日期": "2026-03-01",
+             "医疗总费用": "1000", "个人自付费用": "250.5"}
+    out = MEDICAL.normalise(claim)
+    assert isinstance(out, Normal), out
+    assert out.data["out_of_pocket"] == "250.50" and out.data["total_cost"] == "1000.00"
+
+
+def test_a_configured_column_wins_over_a_standard_header_for_the_same_field():
+    text = SOURCES_TOML.replace('benefit = ["jzlx"]', 'benefit = ["jzlx"]\nname = ["户主姓名"]')
+    normaliser = Normaliser(parse_sources(text).get("housing-test"))
+    out = normaliser.normalise({"姓名": "李四", "id": "1", "sfzh": VALID, "jzlx": "低保", "ksrq": "2024-01-01",
+                                "户主姓名": "张三"})
+    assert isinstance(out, Normal) and out.name == "张三"
+
+
+def test_the_header_table_names_real_fields_once_per_kind():
+    from services.core.sync.enums import SourceKind
+    from services.core.sync.headers import STANDARD_HEADERS
+    from services.core.sync.kinds import fields_of
+    from services.core.sync.normalise import header_key
+
+    for kind, table in STANDARD_HEADERS.items():
+        seen: dict[str, str] = {}
+        for canonical, headers in table.items():
+            assert canonical in fields_of(kind) or kind == SourceKind.generic, (kind, canonical)
+            for header in headers:
+                assert seen.setdefault(header_key(header), canonical) == canonical, (kind, header)

@@ -6,7 +6,15 @@ Departments send full-width digits, stray spaces, old 15-digit ID numbers, dates
 2025-01-02, 2025/1/2, 20250102, 2025年1月2日 or Excel serial numbers, and amounts with
 thousands separators or a yuan sign; all of that is accepted. What is not accepted becomes
 a ``Rejected`` with a reason code (``missing.<field>``, ``invalid.<field>``,
-``id_number.<defect>``) and the field at fault; the record goes to quarantine.
+``too_long.<field>``, ``control_character.<field>``, ``id_number.<defect>``) and the field
+at fault; the record goes to quarantine.
+
+Every value is bounded before it is converted (the ``MAX_*`` bounds below): what is staged must fit its
+column (``dept_records.name`` is varchar(100), ``external_key`` varchar(200)), be storable
+at all (PostgreSQL refuses NUL in text and jsonb) and be usable by the reconciliation's SQL
+(``year`` is cast to int, amounts are summed as numeric(14,2)). A value outside the bounds
+is the record's fault, never the run's: it is quarantined like any other bad value.
+docs/sync-input-limits.md lists the limits and reason codes.
 """
 from __future__ import annotations
 
@@ -20,6 +28,7 @@ from typing import Any
 from services.core.idnumber import InvalidIdNumber, clean as clean_id, normalise as normalise_id
 from services.core.sync.config import SourceConfig
 from services.core.sync.enums import RecordType
+from services.core.sync.headers import standard_headers
 from services.core.sync.kinds import DEFAULT_TYPE, RECORD_TYPE_CHOICES, FieldSpec, fields_of
 from services.core.timeutil import CHINA
 
@@ -28,6 +37,35 @@ _DATE_PARTS = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2}
 _SPACES = re.compile(r"\s+")
 _MONEY_NOISE = str.maketrans("", "", ",，¥￥元 ")
 CENT = Decimal("0.01")
+
+# A record as a whole: no spreadsheet cell holds more than Excel's 32,767 characters, and
+# no department record is anywhere near 256 KiB as JSON. Beyond these, quarantine keeps a
+# shortened copy of the record (``evidence``) with the digest of the whole.
+MAX_CELL_CHARS = 32_767
+MAX_RECORD_BYTES = 256 * 1024
+EVIDENCE = "_guardline_evidence"  # the marker key of such a shortened copy
+EVIDENCE_CHARS = 1000  # of each value kept in it
+
+# Bounds of values (characters after trimming). Keys and names are short by nature and
+# land in varchar columns; free text (a hospital, a stop reason) gets more room; a date,
+# number or code spelt in more than 64 characters is not one (and ``int()`` of a very long
+# digit string raises instead of answering).
+MAX_KEY_CHARS = 64  # each part of the external key; the whole key at most 200 (its column)
+MAX_EXTERNAL_KEY_CHARS = 200
+MAX_NAME_CHARS = 64
+MAX_TEXT_CHARS = 500
+MAX_VALUE_CHARS = 64  # dates, timestamps, amounts, numbers, enumerated codes
+# Amounts below 10^10 yuan: one record's amount fits numeric(14,2) with room for the
+# reconciliation to sum a household's records without overflowing it.
+MAX_AMOUNT = Decimal("1e10")
+INT_RANGE = (-(2 ** 31), 2 ** 31 - 1)  # PostgreSQL's int
+INT_RANGES = {"year": (1900, 2100)}  # canonical fields with tighter bounds
+YEARS = (1900, 2100)  # dates and timestamps
+# C0 control characters but tab, line feed and carriage return, and DEL: no department
+# means them, and NUL cannot be stored at all. Keys allow no line breaks or tabs either.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_KEY_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_LONG_INT = 10 ** MAX_VALUE_CHARS
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +108,14 @@ def clean_text(value: Any) -> str | None:
 
 def parse_date(value: Any) -> date:
     if isinstance(value, datetime):
-        return value.date()
+        return _in_years(value.date())
     if isinstance(value, date):
-        return value
+        return _in_years(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return _excel_serial(value)
     text = clean_text(value) or ""
+    if len(text) > MAX_VALUE_CHARS:
+        raise BadValue("too long for a date")
     if text.isdigit() and len(text) == 8:
         return _checked(int(text[:4]), int(text[4:6]), int(text[6:]))
     if re.fullmatch(r"\d{1,5}(\.\d+)?", text):
@@ -86,16 +126,20 @@ def parse_date(value: Any) -> date:
     return _checked(int(m[1]), int(m[2]), int(m[3]))
 
 
-def _checked_iso(day: date) -> str:
-    if not 1900 <= day.year <= 2100:
+def _in_years(day: date) -> date:
+    if not YEARS[0] <= day.year <= YEARS[1]:
         raise BadValue("date out of range")
-    return day.isoformat()
+    return day
+
+
+def _checked_iso(day: date) -> str:
+    return _in_years(day).isoformat()
 
 
 def _excel_serial(number: float) -> date:
     if not 1 <= number < 100_000:
         raise BadValue("not a date")
-    return EXCEL_EPOCH + timedelta(days=int(number))
+    return _in_years(EXCEL_EPOCH + timedelta(days=int(number)))
 
 
 def _checked(y: int, m: int, d: int) -> date:
@@ -103,19 +147,21 @@ def _checked(y: int, m: int, d: int) -> date:
         day = date(y, m, d)
     except ValueError:
         raise BadValue("impossible date") from None
-    if not 1900 <= y <= 2100:
-        raise BadValue("date out of range")
-    return day
+    return _in_years(day)
 
 
 def parse_timestamp(value: Any) -> datetime:
     if isinstance(value, datetime):
+        _in_years(value.date())
         return value if value.tzinfo else value.replace(tzinfo=CHINA)
     text = clean_text(value) or ""
+    if len(text) > MAX_VALUE_CHARS:
+        raise BadValue("too long for a time")
     try:
         moment = datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
     except ValueError:
         return datetime.combine(parse_date(text), datetime.min.time(), CHINA)
+    _in_years(moment.date())
     return moment if moment.tzinfo else moment.replace(tzinfo=CHINA)
 
 
@@ -124,25 +170,35 @@ def parse_decimal(value: Any) -> Decimal:
         raise BadValue("not an amount")
     if isinstance(value, float):
         value = repr(value)
+    if isinstance(value, int) and abs(value) >= MAX_AMOUNT:  # before str(): it refuses huge ints
+        raise BadValue("amount out of range")
     text = (clean_text(value) or "").translate(_MONEY_NOISE)
+    if len(text) > MAX_VALUE_CHARS:
+        raise BadValue("too long for an amount")
     try:
         amount = Decimal(text)
     except InvalidOperation:
         raise BadValue("not an amount") from None
-    if not amount.is_finite() or abs(amount) >= Decimal("1e12"):
+    if not amount.is_finite():
         raise BadValue("not an amount")
+    if abs(amount) >= MAX_AMOUNT:
+        raise BadValue("amount out of range")
     return amount.quantize(CENT)
 
 
-def parse_int(value: Any) -> int:
+def parse_int(value: Any, bounds: tuple[int, int] = INT_RANGE) -> int:
     if isinstance(value, bool):
         raise BadValue("not a number")
     if isinstance(value, int):
-        return value
-    text = clean_text(value) or ""
-    if re.fullmatch(r"[+-]?\d+(\.0+)?", text):
-        return int(text.split(".")[0])
-    raise BadValue("not a number")
+        number = value
+    else:
+        text = clean_text(value) or ""
+        if len(text) > MAX_VALUE_CHARS or not re.fullmatch(r"[+-]?\d+(\.0+)?", text):
+            raise BadValue("not a number")
+        number = int(text.split(".")[0])
+    if not bounds[0] <= number <= bounds[1]:
+        raise BadValue("number out of range")
+    return number
 
 
 class Normaliser:
@@ -152,10 +208,20 @@ class Normaliser:
     def __init__(self, source: SourceConfig):
         self.source = source
         self.specs: dict[str, FieldSpec] = fields_of(source.kind)
+        # Header → canonical field: the source's own names first, then the headers every
+        # department writes (``headers.STANDARD_HEADERS``, also what Guardline's exports
+        # write). A column under a configured name is preferred to one under a standard
+        # header for the same field (``_rank``).
         self._aliases: dict[str, str] = {}
+        self._rank: dict[str, int] = {}
         for canonical, names in source.fields.items():
             for name in [canonical, *names]:
-                self._aliases.setdefault(header_key(name), canonical)
+                if self._aliases.setdefault(header_key(name), canonical) == canonical:
+                    self._rank.setdefault(header_key(name), 0)
+        for canonical in self.specs if source.kind.value != "generic" else source.fields:
+            for name in standard_headers(source.kind, canonical):
+                if self._aliases.setdefault(header_key(name), canonical) == canonical:
+                    self._rank.setdefault(header_key(name), 1)
         self._choices: dict[str, dict[str, str]] = {}
         for canonical, spec in self.specs.items():
             merged = {header_key(k): v for k, v in spec.choices.items()}
@@ -169,10 +235,18 @@ class Normaliser:
         self._generic = source.kind.value == "generic"
         # One converter per canonical field, chosen once (record_type is handled apart).
         self._converters = {c: self._converter(c, spec) for c, spec in self.specs.items() if c != "record_type"}
+        self._limits = {c: MAX_TEXT_CHARS if spec.type == "text" else MAX_VALUE_CHARS for c, spec in self.specs.items()}
+        self._limits["name"] = MAX_NAME_CHARS
+        self._limits["id_number"] = MAX_VALUE_CHARS
         self._required = {t: [c for c, spec in self.specs.items() if t in spec.required_for] for t in RecordType}
 
     def canonical_of(self, header: Any) -> str | None:
         return self._aliases.get(header_key(header))
+
+    def headers_of(self, canonical: str) -> list[str]:
+        """The names this source reads ``canonical`` under, configured ones first."""
+        names = [*self.source.fields.get(canonical, ()), *standard_headers(self.source.kind, canonical)]
+        return list(dict.fromkeys(names))
 
     def knows(self, headers) -> int:
         """How many of ``headers`` this source maps (to find a spreadsheet's header row)."""
@@ -182,11 +256,13 @@ class Normaliser:
         keys = tuple(raw)
         layout = self._layouts.get(keys)
         if layout is None:
-            layout = []
+            chosen: dict[str, tuple[int, Any]] = {}  # canonical → (rank, key): the best column
             for k in keys:
-                canonical = self.canonical_of(k)
-                if canonical and all(c != canonical for _, c in layout):
-                    layout.append((k, canonical))
+                hk = header_key(k)
+                canonical = self._aliases.get(hk)
+                if canonical and (canonical not in chosen or self._rank[hk] < chosen[canonical][0]):
+                    chosen[canonical] = (self._rank[hk], k)
+            layout = [(k, canonical) for canonical, (_, k) in chosen.items()]
             if len(self._layouts) < 64:
                 self._layouts[keys] = layout
         return layout
@@ -202,6 +278,11 @@ class Normaliser:
                 if not value:
                     continue
             values[canonical] = value
+        keys = self.source.key
+        for canonical in keys:
+            problem = self._screen(values.get(canonical), _KEY_CONTROL, MAX_KEY_CHARS)
+            if problem:
+                return Rejected(f"{problem[0]}.{canonical}", canonical, problem[1], None)
         if self._single_key:
             part = values.get(self._single_key)
             external_key = clean_text(part) if part is not None else None
@@ -211,6 +292,14 @@ class Normaliser:
         if external_key is None:
             missing = next(k for k in self.source.key if not clean_text(values.get(k)))
             return Rejected(f"missing.{missing}", missing, "the record has no key", None)
+        if len(external_key) > MAX_EXTERNAL_KEY_CHARS:
+            return Rejected(f"too_long.{keys[0]}", keys[0], f"the key has {len(external_key)} characters "
+                            f"(at most {MAX_EXTERNAL_KEY_CHARS})", None)
+        for canonical, value in values.items():
+            if canonical not in keys:
+                problem = self._screen(value, _CONTROL, self._limits.get(canonical, MAX_TEXT_CHARS))
+                if problem:
+                    return Rejected(f"{problem[0]}.{canonical}", canonical, problem[1], external_key)
 
         record_type = self._default_type
         if "record_type" in values or record_type is None:
@@ -254,8 +343,30 @@ class Normaliser:
         name = data.pop("name", None)
         if name is not None:
             name = "".join(name.split())
+            if len(name) > MAX_NAME_CHARS:  # NFKC can lengthen: one character may become 18
+                return Rejected("too_long.name", "name", f"{len(name)} characters once normalised "
+                                f"(at most {MAX_NAME_CHARS})", external_key)
         data.pop("record_id", None)
         return Normal(external_key, record_type.value, parsed.value, note, name, parsed.birth_date, data)
+
+    @staticmethod
+    def _screen(value: Any, control: re.Pattern, limit: int) -> tuple[str, str] | None:
+        """(reason family, detail) when ``value`` is too long for its field or holds control
+        characters; checked before any conversion, so no converter meets such a value."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            if abs(value) >= _LONG_INT:  # str() of a huge int raises; none is a real value
+                return "too_long", f"a number of more than {MAX_VALUE_CHARS} digits"
+            return None
+        if type(value) is not str:
+            return None
+        if len(value) > limit:
+            return "too_long", f"{len(value)} characters (at most {limit})"
+        if value.isprintable():  # the usual case, in C: no control character
+            return None
+        found = control.search(value)
+        if found:
+            return "control_character", f"control character U+{ord(found.group()):04X} at position {found.start()}"
+        return None
 
     def _converter(self, canonical: str, spec: FieldSpec):
         if spec.type == "text":
@@ -267,7 +378,8 @@ class Normaliser:
         if spec.type == "decimal":
             return lambda value: str(parse_decimal(value))
         if spec.type == "int":
-            return parse_int
+            bounds = INT_RANGES.get(canonical, INT_RANGE)
+            return lambda value: parse_int(value, bounds)
         if spec.type in ("enum", "bool"):
             choices = self._choices[canonical]
             as_bool = spec.type == "bool"
@@ -297,9 +409,12 @@ def _date_text(value: Any) -> str:
 def _timestamp_text(value: Any) -> str:
     if type(value) is str and len(value) == 25:
         try:
-            return datetime.fromisoformat(value).isoformat()
+            moment = datetime.fromisoformat(value)
         except ValueError:
             pass
+        else:
+            _in_years(moment.date())
+            return moment.isoformat()
     return parse_timestamp(value).isoformat()
 
 
@@ -310,10 +425,76 @@ def _shape(value: Any) -> str:
     """A value for a quarantine reason, with anything long enough to be an ID number masked."""
     from services.core.idnumber import redact
 
-    text = str(value)
-    return repr(redact(text[:60]))
+    if isinstance(value, int) and abs(value) >= _LONG_INT:
+        return "a number of more than 64 digits"
+    text = value[:60] if type(value) is str else str(value)[:60]
+    return repr(redact(text))
 
 
 def _id_shape(value: str) -> str:
     text = "".join(unicodedata.normalize("NFKC", value).split())
     return f"{len(text)} characters"
+
+
+def evidence(reason: str, field: str | None, detail: str, digest: bytes, size: int, values: Any = None) -> dict:
+    """What quarantine keeps of a record too large to keep whole: the reason, the SHA-256
+    of the record as received (so the same record received again is the same quarantine
+    row) and its values cut to ``EVIDENCE_CHARS`` each. Re-processing recognises the marker
+    and leaves it in quarantine: a shortened record must never pass for the real one."""
+    return {EVIDENCE: {"reason": reason, "field": field, "detail": detail, "sha256": digest.hex(), "size": size},
+            "values": _shortened(values, 0)}
+
+
+def _shortened(value: Any, depth: int) -> Any:
+    if isinstance(value, str):
+        value = value.replace("\x00", "")
+        return value if len(value) <= EVIDENCE_CHARS else value[:EVIDENCE_CHARS] + f"…[{len(value)} characters]"
+    if isinstance(value, dict):
+        if depth > 3:
+            return "…"
+        items = list(value.items())
+        kept = {_shortened(str(k), depth + 1): _shortened(v, depth + 1) for k, v in items[:200]}
+        if len(items) > 200:
+            kept["…"] = f"{len(items) - 200} more"
+        return kept
+    if isinstance(value, (list, tuple)):
+        return "…" if depth > 3 else [_shortened(v, depth + 1) for v in value[:200]]
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        return value if -(2 ** 63) <= value < 2 ** 63 else _shape(value)
+    return _shortened(str(value), depth)
+
+
+def oversized(raw: dict, normaliser: "Normaliser") -> tuple[str, str | None, str] | None:
+    """(reason, field, detail) when a value of ``raw`` exceeds ``MAX_CELL_CHARS``: the
+    record is kept as ``evidence`` only. The column is named (headers are not personal)."""
+    for key, value in raw.items():
+        if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+            canonical = normaliser.canonical_of(key)
+            column = _shape(key)
+            detail = f"column {column}: {len(value)} characters (at most {MAX_CELL_CHARS})"
+            return (f"too_long.{canonical}" if canonical else "too_long.record"), canonical, detail
+    return None
+
+
+def control_character_column(raw: Any) -> str | None:
+    """The first top-level column of ``raw`` whose value (or name) holds NUL."""
+    if not isinstance(raw, dict):
+        return None
+    for key, value in raw.items():
+        if "\x00" in str(key) or _holds_nul(value, 0):
+            return _shape(str(key).replace("\x00", ""))
+    return None
+
+
+def _holds_nul(value: Any, depth: int) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if depth > 8:
+        return False
+    if isinstance(value, dict):
+        return any("\x00" in str(k) or _holds_nul(v, depth + 1) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_nul(v, depth + 1) for v in value)
+    return False

@@ -28,6 +28,7 @@ from services.core.regions.rules import Level
 from services.core.scope import under
 from services.core.sync.config import SourceConfig, Sources
 from services.core.sync.enums import FindingStatus, QuarantineStatus, RunStatus, Severity
+from services.core.sync.headers import standard_headers
 from services.core.sync.models import QUARANTINE_AAD, Finding, QuarantinedRecord, SourceState, SyncRun
 from services.core.sync.normalise import header_key
 from services.core.timeutil import now
@@ -190,6 +191,7 @@ def id_keys_of(source: SourceConfig | None) -> frozenset[str]:
     names = {"id_number", "idnumber", "sfzh", "身份证号", "身份证号码"}
     if source is not None:
         names.update(source.fields.get("id_number", []))
+        names.update(standard_headers(source.kind, "id_number"))  # read by the import too
     return frozenset(header_key(n) for n in names)
 
 
