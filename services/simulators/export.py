@@ -21,8 +21,8 @@ civil-affairs (民政)        medical-insurance (医保)        education (教�
   zt    状态                   death_date   死亡日期             zzje   资助金额
   tbyy  停保原因               settled_on   结算日期
   swrq  死亡日期               hospital     医疗机构
-  gxsj  更新时间               total_cost   医疗总费用
-                               out_of_pocket 个人自付费用
+  jtrks 家庭人口数             total_cost   医疗总费用
+  gxsj  更新时间               out_of_pocket 个人自付费用
                                updated_at   更新时间
 """
 from __future__ import annotations
@@ -44,7 +44,7 @@ FIELDS: dict[str, list[tuple[str, str]]] = {
     "civil-affairs": [
         ("jzid", "record_id"), ("sfzh", "id_number"), ("xm", "name"), ("jzlx", "benefit"), ("dbfl", "dibao_class"),
         ("ksrq", "start_date"), ("jsrq", "end_date"), ("yje", "amount"), ("zt", "status"), ("tbyy", "stop_reason"),
-        ("swrq", "death_date"), ("gxsj", "updated_at"),
+        ("swrq", "death_date"), ("jtrks", "household_size"), ("gxsj", "updated_at"),
     ],
     "medical-insurance": [
         ("key", "record_id"), ("type", "record_type"), ("id_no", "id_number"), ("name", "name"), ("year", "year"),

@@ -36,6 +36,7 @@ STANDARD_HEADERS: dict[SourceKind, dict[str, tuple[str, ...]]] = {
         "status": ("状态", "保障状态", "救助状态"),
         "stop_reason": ("停保原因", "注销原因", "退出原因", "终止原因", "停发原因"),
         "death_date": ("死亡日期", "死亡时间"),
+        "household_size": ("家庭人口数", "家庭人口", "户人口数", "保障人数", "共同生活家庭成员人数"),
         "updated_at": _COMMON["updated_at"],
     },
     SourceKind.medical_insurance: {
