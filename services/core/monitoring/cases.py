@@ -21,6 +21,7 @@ from services.core.households.enums import Category, LabourCapacity, PersonStatu
 from services.core.households.models import Household, Person
 from services.core.households.service import get_active_household, get_household
 from services.core.income.models import IncomeRecord
+from services.core.income.rolling import quarter_of_index
 from services.core.monitoring import clues as clue_service
 from services.core.monitoring import deadlines as dl
 from services.core.monitoring.context import Rules
@@ -36,7 +37,7 @@ from services.core.monitoring.enums import (
     Decision,
     MeasureStatus,
 )
-from services.core.monitoring.guard import EliminationFacts, completed_quarters, unmet_conditions
+from services.core.monitoring.guard import EliminationFacts, earliest_record_needed, unmet_conditions
 from services.core.monitoring.machine import allowed, step_for
 from services.core.monitoring.models import CaseTransition, IncomeLine, Measure, MonitoringCase, RiskClue, Visit
 from services.core.monitoring.schemas import CadreIn, CaseFromClue, MeasureIn, MeasureUpdate, Reporter, VisitIn
@@ -201,27 +202,31 @@ async def _last_effective(session: AsyncSession, case: MonitoringCase) -> date:
     return (await session.execute(stmt)).scalar() or case.first_clue_on
 
 
+# Measures that count as carried out (落实) on a day: started by then, not only planned and
+# not stopped (至少落实一项: carried out, not necessarily finished).
+CARRIED_OUT = (MeasureStatus.in_progress, MeasureStatus.completed)
+
+
 async def elimination_facts(session: AsyncSession, case: MonitoringCase, on: date, rules: Rules) -> EliminationFacts:
     policy = rules.policy(case.region_code, on.year)
-    quarters = completed_quarters(on, policy.elimination_income_quarters)
-    years = sorted({y for y, _ in quarters})
     province = case.region_code[:2]
-    income = {}
-    if quarters:
-        rows = await session.execute(select(IncomeRecord.year, IncomeRecord.quarter, IncomeRecord.per_capita_net).where(
-            IncomeRecord.household_id == case.household_id, IncomeRecord.year.in_(years)))
-        income = {(y, q): v for y, q, v in rows}
+    # The household's quarters, once, as far back as the earliest window judged reaches.
+    first_year, _ = quarter_of_index(earliest_record_needed(on, policy.elimination_income_quarters))
+    records = (await session.execute(
+        select(IncomeRecord.year, IncomeRecord.quarter, IncomeRecord.net_income, IncomeRecord.member_count).where(
+            IncomeRecord.household_id == case.household_id, IncomeRecord.year >= first_year,
+            IncomeRecord.year <= on.year))).tuples().all()
     lines = dict((await session.execute(select(IncomeLine.year, IncomeLine.amount).where(
-        IncomeLine.province_code == province, IncomeLine.year.in_(years)))).all()) if years else {}
+        IncomeLine.province_code == province, IncomeLine.year == on.year))).tuples().all())
     guarantees = (await session.execute(select(HouseholdGuarantees).where(
         HouseholdGuarantees.household_id == case.household_id))).scalar_one_or_none()
     labour = (await session.execute(select(Person.labour_capacity).where(
         Person.household_id == case.household_id, Person.status == PersonStatus.alive))).scalars().all()
-    completed = (await session.execute(select(func.count()).select_from(Measure).where(
-        Measure.case_id == case.id, Measure.status == MeasureStatus.completed))).scalar_one()
+    carried_out = (await session.execute(select(func.count()).select_from(Measure).where(
+        Measure.case_id == case.id, Measure.status.in_(CARRIED_OUT), Measure.start_on <= on))).scalar_one()
     return EliminationFacts(
-        decided_on=on, identified_on=case.identified_on, completed_measures=completed, quarterly_income=income,
-        lines=lines, province_code=province,
+        decided_on=on, identified_on=case.identified_on, measures_carried_out=carried_out,
+        income_records=[tuple(r) for r in records], lines=lines, province_code=province,
         guarantees=None if guarantees is None else {i.value: getattr(guarantees, i.value).value for i in Item},
         labour=[LabourCapacity(v) for v in labour])
 
@@ -229,6 +234,22 @@ async def elimination_facts(session: AsyncSession, case: MonitoringCase, on: dat
 async def elimination_check(session: AsyncSession, rules: Rules, case: MonitoringCase, on: date):
     facts = await elimination_facts(session, case, on, rules)
     return unmet_conditions(facts, rules.policy(case.region_code, on.year))
+
+
+def guards_elimination(status: CaseStatus, action: Action, decision: Decision) -> bool:
+    """Whether a step must meet the elimination conditions: the proposal and every approval
+    of the elimination phase (verification, democratic review before the notice, the
+    notice's result, township review, county approval). Rejections and termination never."""
+    if action == Action.propose_elimination:
+        return True
+    return status in ELIMINATION_PHASE and action != Action.terminate and decision == Decision.approve
+
+
+async def require_elimination_conditions(session: AsyncSession, rules: Rules, case: MonitoringCase, on: date) -> None:
+    """409 listing every unmet condition (the same list ``elimination_check`` gives)."""
+    unmet = await elimination_check(session, rules, case, on)
+    if unmet:
+        raise Conflict("elimination_conditions_unmet", errors=unmet, count=len(unmet))
 
 
 async def take_step(session: AsyncSession, rules: Rules, case: MonitoringCase, action: Action, data: Any,
@@ -246,6 +267,11 @@ async def take_step(session: AsyncSession, rules: Rules, case: MonitoringCase, a
         raise Unprocessable("effective_before_previous", field="effective_on", previous=previous.isoformat())
     policy = rules.policy(case.region_code, day.year)
     details: dict[str, Any] = {"decision": decision.value}
+    if guards_elimination(case.status, action, decision):
+        if action == Action.county_decision and data.way is None:
+            raise Unprocessable("way_required", field="way")
+        await require_elimination_conditions(session, rules, case, day)
+        details["elimination_conditions_met_on"] = day.isoformat()
     household: Household | None = None
     identifying = case.status in IDENTIFICATION_PHASE
 
@@ -289,9 +315,6 @@ async def take_step(session: AsyncSession, rules: Rules, case: MonitoringCase, a
         else:
             if data.way is None:
                 raise Unprocessable("way_required", field="way")
-            unmet = await elimination_check(session, rules, case, day)
-            if unmet:
-                raise Conflict("elimination_conditions_unmet", errors=unmet, count=len(unmet))
             case.eliminated_on = day
             case.elimination_way = data.way
             details["way"] = data.way.value
