@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,12 +35,21 @@ from services.core.monitoring.enums import (
     Action,
     CaseStatus,
     ClueStatus,
+    DeadlineKind,
     Decision,
     MeasureStatus,
 )
 from services.core.monitoring.guard import EliminationFacts, earliest_record_needed, unmet_conditions
 from services.core.monitoring.machine import allowed, step_for
-from services.core.monitoring.models import CaseTransition, IncomeLine, Measure, MonitoringCase, RiskClue, Visit
+from services.core.monitoring.models import (
+    CaseTransition,
+    IncomeLine,
+    Measure,
+    MonitoringCase,
+    RiskClue,
+    Visit,
+    VisitBreach,
+)
 from services.core.monitoring.schemas import CadreIn, CaseFromClue, MeasureIn, MeasureUpdate, Reporter, VisitIn
 from services.core.repository import one_or_404
 from services.core.scope import under
@@ -85,9 +95,87 @@ async def _counted_visits(session: AsyncSession, rules: Rules, cases: Sequence[M
     return out
 
 
+async def _breached_months(session: AsyncSession, cases: Sequence[MonitoringCase]) -> dict[int, set[date]]:
+    """The months recorded as missed (first days), per case (identified ones)."""
+    ids = [c.id for c in cases if c.identified_on is not None and c.status in UNDER_ASSISTANCE]
+    out: dict[int, set[date]] = defaultdict(set)
+    if ids:
+        rows = await session.execute(select(VisitBreach.case_id, VisitBreach.month).where(VisitBreach.case_id.in_(ids)))
+        for case_id, month in rows:
+            out[case_id].add(month)
+    return out
+
+
 async def pending(session: AsyncSession, rules: Rules, case: MonitoringCase) -> list[dl.Deadline]:
     visits = (await _counted_visits(session, rules, [case]))[case.id]
-    return dl.case_deadlines(case, visits, rules.policy_for(case.region_code), rules.calendar)
+    breached = (await _breached_months(session, [case]))[case.id]
+    return dl.case_deadlines(case, visits, rules.policy_for(case.region_code), rules.calendar, breached)
+
+
+async def record_missed_visits(session: AsyncSession, rules: Rules, case: MonitoringCase, as_of: date
+                               ) -> list[VisitBreach]:
+    """Record each month of assistance that ended before ``as_of`` without its visits, once
+    (the unique key (case, month) makes a second run, or a concurrent one, add nothing), on
+    the breach table and on the case's ``deadline_breaches`` (met_on null: missed). The
+    case's visit deadline then moves on to the next month lacking visits, at the latest the
+    month of ``as_of``. Returns the breaches recorded now. ``case`` is locked."""
+    if case.identified_on is None or case.status not in UNDER_ASSISTANCE:
+        return []
+    visits = (await _counted_visits(session, rules, [case]))[case.id]
+    breached = set((await _breached_months(session, [case]))[case.id])
+    recorded: list[VisitBreach] = []
+    notes: list[dict] = []
+    while True:
+        deadlines = dl.case_deadlines(case, visits, rules.policy_for(case.region_code), rules.calendar, breached)
+        visit = next((d for d in deadlines if d.kind == DeadlineKind.monthly_visit), None)
+        if visit is None or visit.due >= as_of:
+            break
+        month = visit.due.replace(day=1)
+        policy = rules.policy(case.region_code, month.year)
+        made = dl.visits_in(month, visits)
+        inserted = (await session.execute(
+            insert(VisitBreach).values(case_id=case.id, household_id=case.household_id,
+                                       region_code=case.region_code, cadre_user_id=case.cadre_user_id, month=month,
+                                       required=policy.visits_per_month, made=made, recorded_on=as_of)
+            .on_conflict_do_nothing(index_elements=[VisitBreach.case_id, VisitBreach.month])
+            .returning(VisitBreach.id))).scalar()
+        breached.add(month)
+        if inserted is not None:
+            recorded.append(await session.get(VisitBreach, inserted))
+            notes.append({"kind": DeadlineKind.monthly_visit.value, "due": visit.due.isoformat(), "met_on": None,
+                          "required": policy.visits_per_month, "made": made})
+    if notes:
+        case.deadline_breaches = list(case.deadline_breaches) + notes
+    clue_service.store_next(case, dl.case_deadlines(case, visits, rules.policy_for(case.region_code),
+                                                    rules.calendar, breached))
+    await session.flush()
+    return recorded
+
+
+async def record_missed_visits_under(session: AsyncSession, rules: Rules, prefix: str, as_of: date,
+                                     batch: int = 500) -> int:
+    """``record_missed_visits`` for every case under ``prefix`` whose nearest deadline has
+    passed (read from the deadline index). Idempotent; run daily by the worker. Returns
+    how many breaches were recorded."""
+    count = 0
+    last = 0
+    while True:
+        stmt = (select(MonitoringCase)
+                .where(MonitoringCase.next_deadline < as_of, MonitoringCase.status.in_(UNDER_ASSISTANCE),
+                       MonitoringCase.identified_on.is_not(None), MonitoringCase.id > last,
+                       under(MonitoringCase.region_code, prefix))
+                .order_by(MonitoringCase.id).limit(batch).with_for_update(skip_locked=True))
+        cases = list((await session.execute(stmt)).scalars())
+        if not cases:
+            return count
+        for case in cases:
+            count += len(await record_missed_visits(session, rules, case, as_of))
+        last = cases[-1].id
+
+
+async def visit_breaches_of(session: AsyncSession, case_id: int) -> list[VisitBreach]:
+    stmt = select(VisitBreach).where(VisitBreach.case_id == case_id).order_by(VisitBreach.month)
+    return list((await session.execute(stmt)).scalars())
 
 
 async def _track(session: AsyncSession, rules: Rules, case: MonitoringCase, before: list[dl.Deadline],
@@ -115,8 +203,10 @@ async def refresh_deadlines(session: AsyncSession, rules: Rules, prefix: str, ba
         if not cases:
             break
         visits = await _counted_visits(session, rules, cases)
+        breached = await _breached_months(session, cases)
         for case in cases:
-            new = dl.case_deadlines(case, visits[case.id], rules.policy_for(case.region_code), rules.calendar)
+            new = dl.case_deadlines(case, visits[case.id], rules.policy_for(case.region_code), rules.calendar,
+                                    breached[case.id])
             old = (case.next_deadline, case.next_deadline_kind, case.deadline_provisional)
             clue_service.store_next(case, new)
             changed += old != (case.next_deadline, case.next_deadline_kind, case.deadline_provisional)
@@ -466,6 +556,10 @@ async def add_visit(session: AsyncSession, rules: Rules, case: MonitoringCase, d
         cadre_id = actor.user_id
     else:
         raise Unprocessable("field_required", field="cadre_user_id")
+    # Months that ended before this visit without their visits are recorded first (once), so
+    # the visit answers its own month's deadline and clears the case from the overdue list.
+    # As of the visit's day, not today: visits are written on paper first and entered later.
+    await record_missed_visits(session, rules, case, data.visited_on)
     before = await pending(session, rules, case)
     visit = Visit(id=data.id or uuid.uuid4(), visited_on=data.visited_on, mode=data.mode, findings=data.findings,
                   attachments=[a.model_dump() for a in data.attachments], case_id=case.id,
