@@ -130,12 +130,19 @@ def _last_year() -> int:
             operation_id="listUncoveredHouseholds", dependencies=[Depends(bulk_read)], tags=REPORTS,
             responses=responses(404, 409, 429),
             summary="Formerly poor, below the line, not monitored 脱贫户收入低于监测标准且未纳入监测",
-            description="Households of category lifted_out (脱贫户) whose per-capita net income of `year` "
-                        "(default: last year) is below that year's line of their province and that have no open "
-                        "monitoring case. 409 naming `year` when a province has no line for it.")
+            description="Households of category lifted_out (脱贫户) that have no open monitoring case and whose "
+                        "per-capita net income over twelve months — the four quarters up to the end of `year` "
+                        "(default: last year), or up to today's quarter while `year` runs, ending in `year` — is "
+                        "below that year's line of their province (`income_complete` true). Households whose "
+                        "twelve months are incomplete (a quarter missing) cannot be judged and are listed with "
+                        "`income_complete` false (filter with `income_complete`); no clue is raised for them. "
+                        "409 naming `year` when a province has no line for it.")
 async def list_uncovered_households(
     request: Request, session: Session, caller: Allowed(Permission.monitoring_read),
     year: YearQuery = None, region: RegionQuery = None,
+    income_complete: Annotated[bool | None, Query(
+        description="true: only households judged below the line; false: only those whose twelve months are "
+                    "incomplete; absent: both")] = None,
     limit: Annotated[int | None, Query(ge=1)] = None, cursor: str | None = None,
 ):
     region = await _region(session, caller, region)
@@ -146,7 +153,7 @@ async def list_uncovered_households(
     if after_id is not None and not isinstance(after_id, int):
         raise Unprocessable("cursor_invalid", field="cursor")
     await lines.require_lines(session, year, region)
-    rows = await lines.uncovered(session, year, region, after_id, limit)
+    rows = await lines.uncovered(session, year, region, after_id, limit, income_complete)
     rows, next_cursor = page_of(rows, limit, lambda r: [r["id"]])
     return JSON({"items": rows, "next_cursor": next_cursor})
 
@@ -154,7 +161,8 @@ async def list_uncovered_households(
 @router.post("/monitoring/uncovered-households/clues", response_model=UncoveredCluesOut,
              operation_id="raiseUncoveredClues", tags=REPORTS, responses=responses(404, 409),
              summary="Raise a risk clue for each such household 将应纳未纳农户转为风险线索",
-             description="Each household the rule finds gets a risk clue (channel department_screening, risk "
+             description="Each household the rule finds below the line over a complete twelve months gets a risk "
+                         "clue (never one whose twelve months are incomplete; channel department_screening, risk "
                          "income_below_line, source `rule:income_below_line`). The clue's reference is the "
                          "household and income year, so running again creates nothing new. " + IDEMPOTENCY_DOC)
 async def raise_uncovered_clues(request: Request, body: UncoveredCluesIn, session: Session,
