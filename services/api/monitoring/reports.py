@@ -20,7 +20,7 @@ from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller
 from services.core.errors import NotFound, PreconditionFailed, Unprocessable
-from services.core.monitoring import lines, overrides, reports
+from services.core.monitoring import lines, overrides, queries, reports
 from services.core.monitoring.enums import NoticeKind
 from services.core.monitoring.models import IncomeLine, MonitoringPolicyRow
 from services.core.monitoring.report_schemas import (
@@ -37,6 +37,7 @@ from services.core.monitoring.report_schemas import (
     UncoveredCluesOut,
     UncoveredHousehold,
 )
+from services.core.monitoring.schemas import VisitBreachOut
 from services.core.regions.rules import PREFIX_LENGTH, Level
 from services.core.regions.service import check_prefix_visible, get_region
 from services.core.timeutil import today
@@ -179,6 +180,36 @@ async def raise_uncovered_clues(request: Request, body: UncoveredCluesIn, sessio
     counts = await lines.raise_uncovered_clues(session, year, region, Reporter(caller.user_id, caller.client_id),
                                                after_batch=after_batch)
     return JSON({"year": year, **counts})
+
+
+# ---- visit breaches (未按月走访) ------------------------------------------------------------------
+
+@router.get("/monitoring/visit-breaches", response_model=Page[VisitBreachOut], operation_id="listVisitBreaches",
+            dependencies=[Depends(bulk_read)], tags=REPORTS, responses=responses(403, 404, 429),
+            summary="Months of assistance without their visits 未按月走访情况",
+            description="Each month in which a monitored household under assistance did not get the policy's visits "
+                        "(`visits_per_month`, counted modes), recorded once per case and month when the month was "
+                        "found to have passed (by the daily worker, or when a later visit was entered). The case "
+                        "leaves the overdue list once its deadline moves on; this list keeps the breach. By id.")
+async def list_visit_breaches(
+    request: Request, session: Session, caller: Allowed(Permission.monitoring_read),
+    year: Annotated[int, Query(ge=2000, le=2100, description="The year of the months 年度")],
+    month: Annotated[int | None, Query(ge=1, le=12, description="One month of the year 月份")] = None,
+    region: RegionQuery = None,
+    cadre_user_id: Annotated[int | None, Query(ge=1, le=2**62, description="The case's cadre then")] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None, cursor: str | None = None,
+):
+    region = await _region(session, caller, region)
+    limit = page_limit(request, limit)
+    after = decode_cursor(cursor)
+    after_id = after[0] if after else None
+    if after_id is not None and not isinstance(after_id, int):
+        raise Unprocessable("cursor_invalid", field="cursor")
+    rows = await queries.visit_breaches(session, region=region, year=year, month=month, cadre_user_id=cadre_user_id,
+                                        after_id=after_id, limit=limit)
+    rows, next_cursor = page_of(rows, limit, lambda b: [b.id])
+    return JSON({"items": [{f: getattr(b, f) for f in VisitBreachOut.model_fields} for b in rows],
+                 "next_cursor": next_cursor})
 
 
 # ---- statistics and notices ------------------------------------------------------------------
