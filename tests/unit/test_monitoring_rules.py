@@ -93,6 +93,13 @@ def test_monthly_visit_finds_the_first_month_without_one():
     assert visit_due(date(2026, 1, 5), [date(2026, 1, 25)], 1) == date(2026, 2, 28)
 
 
+def test_a_month_recorded_as_missed_is_passed_over():
+    # March missed and recorded: the deadline moves to April, then (April visited) to May.
+    assert visit_due(date(2026, 1, 20), [date(2026, 2, 3)], 1, {date(2026, 3, 1)}) == date(2026, 4, 30)
+    assert visit_due(date(2026, 1, 20), [date(2026, 2, 3), date(2026, 4, 1)], 1, {date(2026, 3, 1)}) == \
+        date(2026, 5, 31)
+
+
 def test_final_cases_have_no_deadlines():
     for status in FINAL:
         assert case_deadlines(_case(status=status, identified_on=date(2026, 1, 1)), [], policy_for, CAL) == []

@@ -305,9 +305,9 @@ async def elimination_facts(session: AsyncSession, case: MonitoringCase, on: dat
     records = (await session.execute(
         select(IncomeRecord.year, IncomeRecord.quarter, IncomeRecord.net_income, IncomeRecord.member_count).where(
             IncomeRecord.household_id == case.household_id, IncomeRecord.year >= first_year,
-            IncomeRecord.year <= on.year))).tuples().all()
+            IncomeRecord.year <= on.year))).all()
     lines = dict((await session.execute(select(IncomeLine.year, IncomeLine.amount).where(
-        IncomeLine.province_code == province, IncomeLine.year == on.year))).tuples().all())
+        IncomeLine.province_code == province, IncomeLine.year == on.year))).all())
     guarantees = (await session.execute(select(HouseholdGuarantees).where(
         HouseholdGuarantees.household_id == case.household_id))).scalar_one_or_none()
     labour = (await session.execute(select(Person.labour_capacity).where(
