@@ -226,3 +226,45 @@ async def test_step_needs_current_etag(client, auth):
     stale = '"case-%d-v0"' % case["id"]
     r = await client.post(path, json=body, headers={**grid, "If-Match": stale})
     assert (r.status_code, code_of(r)) == (412, "precondition_failed")
+
+
+async def test_measures_carried_out_as_of_the_day(client, auth, session):
+    """至少落实一项: a measure counts once it has started (in progress or completed) by the
+    day checked; planned, stopped or starting later does not."""
+    import uuid
+    from datetime import date as day
+
+    from services.core.monitoring.models import Measure, MonitoringCase
+
+    home = await create(client, auth)
+    case = MonitoringCase(household_id=home["id"], region_code=home["region_code"], case_type="marginal",
+                          risk_types=["illness"], status="assisting", first_clue_on=day(2025, 1, 2),
+                          opened_on=day(2025, 1, 2), identified_on=day(2025, 1, 10), deadline_breaches=[])
+    session.add(case)
+    await session.flush()
+
+    def measure(status, start, **kw):
+        session.add(Measure(id=uuid.uuid4(), case_id=case.id, household_id=home["id"], region_code=case.region_code,
+                            category="health", content="医疗救助", responsible_unit="县医保局", planned_on=day(2025, 1, 12),
+                            start_on=start, status=status, **kw))
+
+    measure("planned", day(2025, 2, 1))
+    measure("stopped", day(2025, 2, 1))
+    measure("in_progress", day(2025, 9, 1))
+    await session.flush()
+    approver = auth("county_approver.county")
+
+    async def measures_unmet(on):
+        r = await client.get(f"/api/v1/monitoring-cases/{case.id}/elimination-check", params={"on": on},
+                             headers=approver)
+        assert r.status_code == 200, r.text
+        return [e["message"] for e in r.json()["unmet"] if e["field"] == "measures"]
+
+    [message] = await measures_unmet("2025-08-31")  # the public-welfare post starts on 1 September
+    assert "0 so far" in message and "2025-08-31" in message
+    assert await measures_unmet("2025-09-01") == []
+    # Completed ones count too, and from their start.
+    measure("completed", day(2025, 3, 1), result="已报销")
+    await session.flush()
+    assert await measures_unmet("2025-08-31") == []
+    assert len(await measures_unmet("2025-02-28")) == 1
