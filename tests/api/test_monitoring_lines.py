@@ -277,7 +277,8 @@ async def test_a_renamed_figure_is_refused_naming_the_new_one(client, auth):
                                           "values": {"elimination_min_completed_measures": 2}},
                           headers=auth("county_staff.county"))
     assert r.status_code == 422, r.text
-    assert (r.json()["code"], r.json()["field"]) == ("policy_value_renamed", "values.elimination_min_completed_measures")
+    assert (r.json()["code"], r.json()["field"]) == (
+        "policy_value_renamed", "values.elimination_min_completed_measures")
     assert "elimination_min_measures_carried_out" in r.json()["detail"]
     r = await client.post(POLICIES, json={"region_prefix": COUNTY, "year": THIS_YEAR,
                                           "values": {"elimination_min_measures_carried_out": 2}},

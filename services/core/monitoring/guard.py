@@ -67,7 +67,8 @@ def income_conditions(facts: EliminationFacts, policy: MonitoringPolicy) -> list
     year = facts.decided_on.year
     line = facts.lines.get(year)
     if line is None:
-        unmet.append(FieldError("income", "elimination_no_income_line", {"year": year, "province": facts.province_code}))
+        unmet.append(FieldError("income", "elimination_no_income_line",
+                                {"year": year, "province": facts.province_code}))
     recorded_at = {quarter_index(y, q) for y, q, _, _ in facts.income_records}
     for end in income_windows(facts.decided_on, policy.elimination_income_quarters):
         where = f"income[{label(end)}]"
