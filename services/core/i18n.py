@@ -220,17 +220,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{identified_on} 识别纳入，须满 {months} 个月（{earliest} 之前不得消除）。",
     ),
     "elimination_measures_missing": (
-        "At least {required} assistance measure(s) must be completed ({completed} so far).",
-        "须至少完成 {required} 项帮扶措施（目前完成 {completed} 项）。",
+        "At least {required} assistance measure(s) must have been carried out (started by {on} and in progress or "
+        "completed); {carried_out} so far.",
+        "须至少落实 {required} 项帮扶措施（{on} 前已开始实施、实施中或已完成），目前落实 {carried_out} 项。",
     ),
     "elimination_no_income_line": (
         "No monitoring income line is set for {year} in province {province}.",
         "{province} 省份未设置 {year} 年监测标准。",
     ),
-    "elimination_income_missing": ("No income is recorded for {year} Q{quarter}.", "缺少 {year} 年第 {quarter} 季度收入记录。"),
+    "elimination_income_incomplete": (
+        "Income over the twelve months {window} is incomplete: {quarters} of {required} quarters recorded, so it "
+        "cannot be judged against the line.",
+        "{window} 滚动12个月收入记录不全（已录入 {quarters} 个季度，应为 {required} 个），无法与监测标准比较。",
+    ),
     "elimination_income_below_line": (
-        "Income in {year} Q{quarter} ({annualised} a year per person) is below the line ({line}).",
-        "{year} 年第 {quarter} 季度人均纯收入（折合全年 {annualised} 元）低于监测标准（{line} 元）。",
+        "Per-capita net income over the twelve months {window} ({per_capita_net}) is below the {year} line ({line}).",
+        "{window} 滚动12个月人均纯收入（{per_capita_net} 元）低于 {year} 年监测标准（{line} 元）。",
     ),
     "elimination_guarantees_unknown": (
         "The three guarantees and safe water have not been verified.", "“三保障”和饮水安全情况尚未核实。"),
@@ -290,6 +295,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "policy_values_empty": ("Name at least one policy figure to override.", "请至少提供一项要调整的政策参数。"),
     "policy_value_unknown": ("The monitoring policy has no such figure.", "监测政策中没有该参数。"),
+    "policy_value_renamed": (
+        "The figure {name} has been renamed {new}; send the new name.",
+        "参数 {name} 已更名为 {new}，请使用新名称。",
+    ),
     "policy_value_invalid": ("Not a valid value for this figure: {reason}", "该参数取值无效：{reason}"),
     "sync_policy_below_county": (
         "Department cross-checks run per county: thresholds are set for a county or a wider region "

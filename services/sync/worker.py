@@ -79,9 +79,12 @@ async def work(session: Session, *, stop: asyncio.Event, once: bool = False, nam
     names = ctx.sources.names()
     done = 0
     checked: date | None = None
+    visits_checked: date | None = None
     while not stop.is_set():
         if not once and ctx.settings.sync.asset_checks:
             checked = await daily_asset_checks(ctx, checked)
+        if not once and ctx.settings.sync.visit_breaches:
+            visits_checked = await daily_visit_breaches(ctx, visits_checked)
         due = [(s.name, c, s.every_hours) for s in ctx.sources if s.pulls and s.every_hours for c in s.counties]
         if due and not once:
             for run_id in await queue.schedule_due(ctx.db, due):
@@ -137,6 +140,30 @@ async def daily_asset_checks(ctx, last: date | None) -> date | None:
         log.exception("asset checks failed; trying again")
         return last
     log.info("asset checks as of %s: %s", day, {rule: c["found"] for rule, c in counts.items()})
+    return day
+
+
+async def daily_visit_breaches(ctx, last: date | None) -> date | None:
+    """The monitored households' missed visit months of every region, recorded as of today
+    (China time), unless ``last`` is today. Idempotent (one breach per case and month), so
+    two workers doing it on the same day record nothing twice."""
+    from services.core.monitoring.cases import record_missed_visits_under
+    from services.core.monitoring.context import load_rules
+    from services.core.scope import UNRESTRICTED, bind_scope
+    from services.core.timeutil import today
+
+    day = today()
+    if last == day:
+        return last
+    try:
+        async with ctx.db.session() as session:
+            bind_scope(session, UNRESTRICTED)
+            recorded = await record_missed_visits_under(session, await load_rules(session), UNRESTRICTED, day)
+            await session.commit()
+    except Exception:
+        log.exception("visit breaches failed; trying again")
+        return last
+    log.info("visit breaches as of %s: %s recorded", day, recorded)
     return day
 
 

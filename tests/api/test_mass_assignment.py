@@ -114,8 +114,10 @@ VALID: dict[str, Callable[[World], Valid]] = {
                                       user="township_staff.township", if_match=True),
     "countyDecision": lambda w: Valid({"case_id": w.monitoring["case_id"]}, {"decision": "approve"}, 409,
                                       user="county_approver.county", if_match=True),
+    # The assisting case does not meet the elimination conditions (identified 50 days ago):
+    # the valid proposal is refused with 409, after the body has been checked.
     "proposeElimination": lambda w: Valid({"case_id": w.monitoring["assisting_case_id"]}, {"comment": "收入稳定"},
-                                          if_match=True),
+                                          ok=409, if_match=True),
     "terminateCase": lambda w: Valid({"case_id": w.monitoring["case_id"]}, {"reason": "户已注销"},
                                      user="county_approver.county", if_match=True),
     "assignCadre": lambda w: Valid({"case_id": w.monitoring["assisting_case_id"]},

@@ -272,6 +272,39 @@ async def test_override_values_are_checked_field_by_field(client, auth, values, 
     assert r.json()["field"] == field
 
 
+async def test_a_renamed_figure_is_refused_naming_the_new_one(client, auth):
+    r = await client.post(POLICIES, json={"region_prefix": COUNTY, "year": THIS_YEAR,
+                                          "values": {"elimination_min_completed_measures": 2}},
+                          headers=auth("county_staff.county"))
+    assert r.status_code == 422, r.text
+    assert (r.json()["code"], r.json()["field"]) == (
+        "policy_value_renamed", "values.elimination_min_completed_measures")
+    assert "elimination_min_measures_carried_out" in r.json()["detail"]
+    r = await client.post(POLICIES, json={"region_prefix": COUNTY, "year": THIS_YEAR,
+                                          "values": {"elimination_min_measures_carried_out": 2}},
+                          headers=auth("county_staff.county"))
+    assert r.status_code == 201, r.text
+
+
+async def test_the_migration_renames_the_figure_in_stored_overrides(db):
+    """Migration e5b7c9d1f311's statement, on a row written under the old name."""
+    import importlib.util
+    from pathlib import Path
+
+    from sqlalchemy import text
+
+    path = next(Path(__file__).resolve().parents[2].glob("migrations/versions/*e5b7c9d1f311*.py"))
+    spec = importlib.util.spec_from_file_location("m_e5b7c9d1f311", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    conn = db.connection
+    await conn.execute(text("INSERT INTO monitoring_policies (region_prefix, year, values, version) "
+                            "VALUES ('529901', 2001, '{\"elimination_min_completed_measures\": 2, \"plan_days\": 9}', 1)"))
+    await conn.execute(text(migration.RENAME.format(old=migration.OLD, new=migration.NEW)))
+    values = (await conn.execute(text("SELECT values FROM monitoring_policies WHERE year = 2001"))).scalar_one()
+    assert values == {"elimination_min_measures_carried_out": 2, "plan_days": 9}
+
+
 @pytest.mark.parametrize("prefix,status,code", [
     ("529902", 404, "region_not_found"),  # another county
     ("529901009", 404, "region_not_found"),  # missing

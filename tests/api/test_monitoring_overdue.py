@@ -111,3 +111,99 @@ async def test_foreign_case_not_listed(client, auth):
     await report(client, other, r.json()["id"], ["other"], on="2026-01-05")
     assert await overdue(client, auth("county_staff.county"), as_of="2026-03-01") == []
     assert len(await overdue(client, other, as_of="2026-03-01")) == 1
+
+
+# ---- monthly visits: a missed month is a breach, recorded once; the case moves on ----------
+
+async def _assisted(client, auth, user_ids) -> dict:
+    """A case identified on 10 February 2026 with its cadre and plan: only the monthly visit
+    is pending (first due at the end of March)."""
+    cadre, township = auth("assistance_cadre.village"), auth("township_staff.township")
+    home = await create(client, auth)
+    case = await identified_on_10_february(client, auth, home["id"])
+    tag = (await client.get(f"/api/v1/monitoring-cases/{case['id']}", headers=township)).headers["etag"]
+    r = await client.put(f"/api/v1/monitoring-cases/{case['id']}/cadre", headers={**township, "If-Match": tag},
+                         json={"cadre_user_id": user_ids["assistance_cadre.village"], "assigned_on": "2026-02-11"})
+    assert r.status_code == 200, r.text
+    r = await client.post(f"/api/v1/monitoring-cases/{case['id']}/measures", headers=cadre, json={
+        "category": "housing_safety", "content": "危房改造", "responsible_unit": "县住建局",
+        "planned_on": "2026-02-12", "start_on": "2026-02-12"})
+    assert r.status_code == 201, r.text
+    r = await client.get(f"/api/v1/monitoring-cases/{case['id']}", headers=cadre)
+    assert r.json()["next_deadline"] == {"kind": "monthly_visit", "due": "2026-03-31", "provisional": False}
+    return r.json()
+
+
+async def _visit(client, auth, case_id, day, mode="in_person"):
+    r = await client.post(f"/api/v1/monitoring-cases/{case_id}/visits", headers=auth("assistance_cadre.village"),
+                          json={"visited_on": day, "mode": mode, "findings": "了解情况"})
+    assert r.status_code == 201, r.text
+
+
+async def _sweep(session, as_of) -> int:
+    from services.core.monitoring.cases import record_missed_visits_under
+    from services.core.monitoring.context import load_rules
+    from services.core.scope import bind_scope
+
+    bind_scope(session, "529901")
+    return await record_missed_visits_under(session, await load_rules(session), "529901", as_of)
+
+
+async def test_a_missed_month_is_recorded_once_and_the_case_moves_on(client, auth, session, user_ids):
+    county = auth("county_staff.county")
+    case = await _assisted(client, auth, user_ids)
+    cid = case["id"]
+    # No visit in March: on 5 April the case is late …
+    [item] = await overdue(client, county, as_of="2026-04-05")
+    assert (item["id"], item["deadline_kind"], item["due"]) == (cid, "monthly_visit", "2026-03-31")
+    # … until the daily run records March as missed, once: the deadline moves to April.
+    assert await _sweep(session, date(2026, 4, 5)) == 1
+    assert await _sweep(session, date(2026, 4, 6)) == 0
+    assert await overdue(client, county, as_of="2026-04-05") == []
+    body = (await client.get(f"/api/v1/monitoring-cases/{cid}", headers=county)).json()
+    assert body["next_deadline"] == {"kind": "monthly_visit", "due": "2026-04-30", "provisional": False}
+    assert body["deadline_breaches"] == [
+        {"kind": "monthly_visit", "due": "2026-03-31", "met_on": None, "required": 1, "made": 0}]
+
+    # A phone call in April does not count (in person by default); nothing in May either. The
+    # June visit, entered with its day, records April and May first and then meets June.
+    await _visit(client, auth, cid, "2026-04-20", mode="phone")
+    await _visit(client, auth, cid, "2026-06-10")
+    body = (await client.get(f"/api/v1/monitoring-cases/{cid}", headers=county)).json()
+    assert body["next_deadline"]["due"] == "2026-07-31"
+    assert [(b["due"], b["made"]) for b in body["deadline_breaches"]] == [
+        ("2026-03-31", 0), ("2026-04-30", 0), ("2026-05-31", 0)]
+    assert await overdue(client, county, as_of="2026-06-11") == []
+    assert await _sweep(session, date(2026, 6, 11)) == 0
+
+    # The breaches stay: on the case, and in the county's report by month.
+    r = await client.get(f"/api/v1/monitoring-cases/{cid}/visit-breaches", headers=county)
+    assert [(b["month"], b["required"], b["made"], b["recorded_on"]) for b in r.json()] == [
+        ("2026-03-01", 1, 0, "2026-04-05"), ("2026-04-01", 1, 0, "2026-06-10"), ("2026-05-01", 1, 0, "2026-06-10")]
+    assert r.json()[0]["cadre_user_id"] == user_ids["assistance_cadre.village"]
+    r = await client.get("/api/v1/monitoring/visit-breaches", params={"year": 2026, "month": 4}, headers=county)
+    assert r.status_code == 200, r.text
+    assert [(b["case_id"], b["month"]) for b in r.json()["items"]] == [(cid, "2026-04-01")]
+    r = await client.get("/api/v1/monitoring/visit-breaches", params={"year": 2026, "limit": 2}, headers=county)
+    assert len(r.json()["items"]) == 2 and r.json()["next_cursor"]
+    r = await client.get("/api/v1/monitoring/visit-breaches", params={"year": 2026, "cursor": r.json()["next_cursor"]},
+                         headers=county)
+    assert [b["month"] for b in r.json()["items"]] == ["2026-05-01"]
+    # Other counties see none of it; a region outside one's own is 404.
+    r = await client.get("/api/v1/monitoring/visit-breaches", params={"year": 2026}, headers=auth("county_staff.other"))
+    assert r.json()["items"] == []
+    r = await client.get("/api/v1/monitoring/visit-breaches", params={"year": 2026, "region": "529902"},
+                         headers=county)
+    assert r.status_code == 404
+    r = await client.get("/api/v1/monitoring/visit-breaches", params={"year": 2026, "month": 13}, headers=county)
+    assert r.status_code == 422
+
+
+async def test_visits_entered_in_order_record_no_breach(client, auth, session, user_ids):
+    """Paper first, entered later: visits of March and April entered in May are on time."""
+    cid = (await _assisted(client, auth, user_ids))["id"]
+    await _visit(client, auth, cid, "2026-03-15")
+    await _visit(client, auth, cid, "2026-04-15")
+    body = (await client.get(f"/api/v1/monitoring-cases/{cid}", headers=auth("county_staff.county"))).json()
+    assert body["deadline_breaches"] == [] and body["next_deadline"]["due"] == "2026-05-31"
+    assert await _sweep(session, date(2026, 5, 20)) == 0

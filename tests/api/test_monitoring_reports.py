@@ -40,10 +40,14 @@ async def new_household(client, auth, region=VILLAGE, category="lifted_out", mem
     return r.json()
 
 
-async def income(client, auth, hh: dict, wages: str, year: int = LAST_YEAR, user=COUNTY_STAFF) -> None:
-    body = {"year": year, "quarter": 1, "wages": wages, "business": "0", "property": "0", "transfers": "0"}
-    r = await client.post(f"/api/v1/households/{hh['id']}/income-records", json=body, headers=auth(user))
-    assert r.status_code == 201, r.text
+async def income(client, auth, hh: dict, wages: str, year: int = LAST_YEAR, user=COUNTY_STAFF,
+                 quarters=(1, 2, 3, 4)) -> None:
+    """``wages`` over the year, a quarter of it in each of ``quarters``."""
+    for quarter in quarters:
+        body = {"year": year, "quarter": quarter, "wages": str(Decimal(wages) / 4), "business": "0", "property": "0",
+                "transfers": "0"}
+        r = await client.post(f"/api/v1/households/{hh['id']}/income-records", json=body, headers=auth(user))
+        assert r.status_code == 201, r.text
 
 
 async def add_case(session, hh: dict, status: str, case_type="marginal", risks=("illness",), **kw) -> MonitoringCase:
@@ -69,8 +73,9 @@ async def add_clue(session, hh: dict, status="open", risks=("illness",), **kw) -
 
 @pytest.fixture
 async def uncovered_world(client, auth, session):
-    """The world (a LAST_YEAR line of 6000 in province 52; ``home`` below it with no case)
-    and households for each side of the rule."""
+    """The world (a LAST_YEAR line of 6000 in province 52; ``home`` with only its first
+    quarter recorded, so its year cannot be judged) and households for each side of the
+    rule, each with four quarters of LAST_YEAR unless said otherwise."""
     w = await make_world(client, auth)
     grid = auth("grid_worker.village")
     made = {"home": w.home, "foreign": w.foreign}
@@ -98,6 +103,16 @@ async def uncovered_world(client, auth, session):
     made["clue"] = await report(client, auth("grid_worker.county"), made["with_clue"]["id"], ["income_below_line"])
     made["other_year"] = await new_household(client, auth)
     await income(client, auth, made["other_year"], "100", year=LAST_YEAR - 1)
+    # Incomplete years: never judged, listed as such.
+    made["q1_to_q3"] = await new_household(client, auth)
+    await income(client, auth, made["q1_to_q3"], "100", quarters=(1, 2, 3))
+    made["gap"] = await new_household(client, auth)  # Q3 never collected
+    await income(client, auth, made["gap"], "100", quarters=(1, 2, 4))
+    # Across the year boundary: LAST_YEAR's Q4 is missing but the four quarters up to Q3 make
+    # a year (the year before's Q4 and LAST_YEAR's Q1–Q3): judged, below.
+    made["boundary"] = await new_household(client, auth)
+    await income(client, auth, made["boundary"], "400", year=LAST_YEAR - 1, quarters=(4,))
+    await income(client, auth, made["boundary"], "400", quarters=(1, 2, 3))
     return made
 
 
@@ -105,30 +120,74 @@ def _ids(made, *names):
     return [made[n]["id"] for n in names]
 
 
+BELOW = ("poor", "eliminated", "with_clue", "boundary")  # judged below the line over twelve months
+INCOMPLETE = ("home", "q1_to_q3", "gap")  # twelve months incomplete: listed, never judged
+
+
 async def test_uncovered_households_follow_the_rule(client, auth, uncovered_world):
     made = uncovered_world
     r = await client.get(UNCOVERED, headers=auth(COUNTY_STAFF))
     assert r.status_code == 200, r.text
     items = r.json()["items"]
-    assert [i["id"] for i in items] == sorted(_ids(made, "home", "poor", "eliminated", "with_clue"))
+    assert [i["id"] for i in items] == sorted(_ids(made, *BELOW, *INCOMPLETE))
     by_id = {i["id"]: i for i in items}
     poor = by_id[made["poor"]["id"]]
     assert poor == {"id": made["poor"]["id"], "household_no": made["poor"]["household_no"], "head_name": "张三",
-                    "region_code": VILLAGE, "per_capita_net": "2500.00", "line": LINE, "open_clue_id": None}
+                    "region_code": VILLAGE, "per_capita_net": "2500.00", "line": LINE, "income_complete": True,
+                    "quarters": 4, "period": f"{LAST_YEAR}Q1–{LAST_YEAR}Q4", "open_clue_id": None}
     assert by_id[made["with_clue"]["id"]]["open_clue_id"] == made["clue"]["id"]
     assert r.json()["next_cursor"] is None
+    # Only Q1 recorded (100 for three people): the figure is shown, the year is not judged.
+    home = by_id[made["home"]["id"]]
+    assert (home["income_complete"], home["quarters"], home["period"], home["per_capita_net"]) == (
+        False, 1, f"{LAST_YEAR - 1}Q2–{LAST_YEAR}Q1", "33.33")
+    assert (by_id[made["q1_to_q3"]["id"]]["quarters"], by_id[made["q1_to_q3"]["id"]]["period"]) == (
+        3, f"{LAST_YEAR - 1}Q4–{LAST_YEAR}Q3")
+    assert (by_id[made["gap"]["id"]]["quarters"], by_id[made["gap"]["id"]]["period"]) == (
+        3, f"{LAST_YEAR}Q1–{LAST_YEAR}Q4")
+    boundary = by_id[made["boundary"]["id"]]  # 4 × 100 for two: 200 each
+    assert (boundary["income_complete"], boundary["period"], boundary["per_capita_net"]) == (
+        True, f"{LAST_YEAR - 1}Q4–{LAST_YEAR}Q3", "200.00")
+
+    # Judged ones only, incomplete ones only.
+    r = await client.get(UNCOVERED, params={"income_complete": "true"}, headers=auth(COUNTY_STAFF))
+    assert [i["id"] for i in r.json()["items"]] == sorted(_ids(made, *BELOW))
+    r = await client.get(UNCOVERED, params={"income_complete": "false"}, headers=auth(COUNTY_STAFF))
+    assert [i["id"] for i in r.json()["items"]] == sorted(_ids(made, *INCOMPLETE))
 
     # A region filter, and the village's own view.
     r = await client.get(UNCOVERED, params={"region": VILLAGE_2}, headers=auth(COUNTY_STAFF))
     assert [i["id"] for i in r.json()["items"]] == _ids(made, "with_clue")
     r = await client.get(UNCOVERED, headers=auth("grid_worker.village"))
-    assert [i["id"] for i in r.json()["items"]] == sorted(_ids(made, "home", "poor", "eliminated"))
-    # The other county sees its own.
+    assert [i["id"] for i in r.json()["items"]] == sorted(_ids(made, "home", "poor", "eliminated", "q1_to_q3", "gap",
+                                                                   "boundary"))
+    # The other county sees its own (its household has only Q1: incomplete).
     r = await client.get(UNCOVERED, headers=auth("county_staff.other"))
-    assert [i["id"] for i in r.json()["items"]] == _ids(made, "foreign")
+    assert [(i["id"], i["income_complete"]) for i in r.json()["items"]] == [(made["foreign"]["id"], False)]
     # The year before: only that year's income counts, and it has no line yet.
     r = await client.get(UNCOVERED, params={"year": LAST_YEAR - 1}, headers=auth(COUNTY_STAFF))
     assert r.status_code == 409 and r.json()["field"] == "year" and r.json()["code"] == "income_line_missing"
+
+
+async def test_the_running_year_reaches_todays_quarter(client, auth, session, uncovered_world):
+    """For the year that runs, the twelve months end at today's quarter (reaching back into
+    last year); households with nothing recorded this year are not judged for it."""
+    this_year, current = today().year, (today().month - 1) // 3 + 1
+    await add_line(session, this_year, "7000.00")
+    hh = await new_household(client, auth)  # two members
+    await income(client, auth, hh, "4000", year=this_year - 1, quarters=range(current + 1, 5))
+    await income(client, auth, hh, "4000", year=this_year, quarters=range(1, current + 1))
+    part = await new_household(client, auth)  # this year's quarters only: incomplete unless it is Q4
+    await income(client, auth, part, "4000", year=this_year, quarters=range(1, current + 1))
+    r = await client.get(UNCOVERED, params={"year": this_year}, headers=auth(COUNTY_STAFF))
+    assert r.status_code == 200, r.text
+    items = {i["id"]: i for i in r.json()["items"]}
+    assert set(items) == {hh["id"], part["id"]}
+    mine = items[hh["id"]]
+    first = f"{this_year - 1}Q{current + 1}" if current < 4 else f"{this_year}Q1"
+    assert (mine["income_complete"], mine["period"], mine["per_capita_net"], mine["line"]) == (
+        True, f"{first}–{this_year}Q{current}", "2000.00", "7000.00")
+    assert (items[part["id"]]["income_complete"], items[part["id"]]["quarters"]) == (current == 4, current)
 
 
 async def test_uncovered_households_in_pages(client, auth, uncovered_world):
@@ -141,7 +200,7 @@ async def test_uncovered_households_in_pages(client, auth, uncovered_world):
         cursor = r.json()["next_cursor"]
         if cursor is None:
             break
-    assert seen == sorted(_ids(uncovered_world, "home", "poor", "eliminated", "with_clue"))
+    assert seen == sorted(_ids(uncovered_world, *BELOW, *INCOMPLETE))
     bad = await client.get(UNCOVERED, params={"cursor": "bm90LWEtY3Vyc29y"}, headers=auth(COUNTY_STAFF))
     assert bad.status_code == 422 and bad.json()["field"] == "cursor"
 
@@ -177,6 +236,10 @@ async def test_the_rule_raises_clues_once(client, auth, session, uncovered_world
     r = await client.post(f"{UNCOVERED}/clues", json={}, headers=h)
     assert r.status_code == 200, r.text
     assert r.json() == {"year": LAST_YEAR, "households": 4, "created": 3, "merged": 1, "duplicate": 0}
+    # Never a clue on an incomplete year.
+    for name in INCOMPLETE:
+        assert (await session.execute(select(RiskClue).where(RiskClue.household_id == made[name]["id"]))).first() \
+            is None, name
 
     clue, reports = await _clue_of(session, made["poor"]["id"])
     assert clue.risk_types == ["income_below_line"] and clue.channels == ["department_screening"]
@@ -185,11 +248,12 @@ async def test_the_rule_raises_clues_once(client, auth, session, uncovered_world
     assert (reports[0].source, reports[0].external_ref) == (
         "rule:income_below_line", f"income_below_line:{LAST_YEAR}:{made['poor']['id']}")
     assert "2500.00" in reports[0].evidence and LINE in reports[0].evidence
+    assert f"{LAST_YEAR}Q1–{LAST_YEAR}Q4" in reports[0].evidence
     merged, merged_reports = await _clue_of(session, made["with_clue"]["id"])
     assert merged.id == made["clue"]["id"] and merged.report_count == 2
     assert merged_reports[-1].channel == "department_screening"
     # The list now names the clues.
-    listed = (await client.get(UNCOVERED, headers=h)).json()["items"]
+    listed = (await client.get(UNCOVERED, params={"income_complete": "true"}, headers=h)).json()["items"]
     assert all(i["open_clue_id"] is not None for i in listed)
 
     again = await client.post(f"{UNCOVERED}/clues", json={"year": LAST_YEAR, "region": COUNTY}, headers=h)

@@ -17,8 +17,8 @@ YEAR = 2025
 pytestmark = pytest.mark.skipif(date.today() < date(2026, 2, 1), reason="plays a past year")
 
 
-async def _income(client, headers, household_id, quarter, wages):
-    body = {"year": YEAR, "quarter": quarter, "wages": wages, "business": "0", "property": "0", "transfers": "0"}
+async def _income(client, headers, household_id, quarter, wages, year=YEAR):
+    body = {"year": year, "quarter": quarter, "wages": wages, "business": "0", "property": "0", "transfers": "0"}
     r = await client.post(f"/api/v1/households/{household_id}/income-records", json=body, headers=headers)
     assert r.status_code == 201, r.text
 
@@ -95,44 +95,75 @@ async def test_a_year_of_one_household(client, auth, session, user_ids):
     case = (await client.get(f"/api/v1/monitoring-cases/{cid}", headers=cadre)).json()
     assert case["next_deadline"] == {"kind": "monthly_visit", "due": "2025-08-31", "provisional": False}
 
-    # July: elimination proposed; the guard lists everything missing.
-    await step(client, cadre, cid, "elimination-proposal", {"effective_on": "2025-07-21"})
-    await step(client, grid, cid, "verification", {"decision": "approve", "findings": "风险已消除",
-                                                   "effective_on": "2025-07-22"})
-    await step(client, village, cid, "village-review", {"decision": "approve", "effective_on": "2025-07-23"})
-    await step(client, village, cid, "notice-result", {"decision": "approve", "effective_on": "2025-07-28"})
-    await step(client, township, cid, "township-review", {"decision": "approve", "effective_on": "2025-07-29"})
-    r = await step(client, approver, cid, "county-decision", {"decision": "approve", "way": "by_assistance",
-                                                               "effective_on": "2025-07-30"}, expect=409)
+    # July: elimination proposed. The conditions are checked at the proposal already (and at
+    # every step after it): the guard lists everything missing, and the case stays assisting.
+    r = await step(client, cadre, cid, "elimination-proposal", {"effective_on": "2025-07-21"}, expect=409)
     assert r["code"] == "elimination_conditions_unmet"
     assert {e["code"] for e in r["errors"]} == {
-        "elimination_measures_missing", "elimination_income_missing", "elimination_guarantees_insecure"}
-    assert {e["field"] for e in r["errors"]} >= {"measures", "income[2025Q2]", "income[2025Q1]", "guarantees"}
+        "elimination_measures_missing", "elimination_income_incomplete", "elimination_guarantees_insecure"}
+    assert [e["field"] for e in r["errors"] if e["field"].startswith("income")] == ["income[2025Q2]", "income[2025Q1]"]
+    # The measure is only planned: not carried out.
+    assert "2025-07-21" in next(e for e in r["errors"] if e["field"] == "measures")["message"]
+    assert (await client.get(f"/api/v1/monitoring-cases/{cid}", headers=cadre)).json()["status"] == "assisting"
 
-    # Put things right: the measure completed, income recorded, guarantees verified.
+    # Put things right: the measure under way (carried out, not necessarily finished), a year
+    # of income recorded, guarantees verified.
     tag = (await client.get(f"/api/v1/measures/{measure['id']}", headers=cadre)).headers["etag"]
     r = await client.put(f"/api/v1/measures/{measure['id']}", headers={**cadre, "If-Match": tag}, json={
         "content": measure["content"], "responsible_unit": measure["responsible_unit"], "start_on": "2025-02-10",
-        "end_on": "2025-06-30", "status": "completed", "result": "报销后自付降至 3000 元"})
+        "status": "in_progress"})
     assert r.status_code == 200, r.text
-    await _income(client, cadre, hid, 1, "4000")
-    await _income(client, cadre, hid, 2, "6000")
+    for year, quarter, wages in ((YEAR - 1, 2, "3000"), (YEAR - 1, 3, "3000"), (YEAR - 1, 4, "6000"),
+                                 (YEAR, 1, "6000"), (YEAR, 2, "9000")):
+        await _income(client, cadre, hid, quarter, wages, year)
     tag = await etag_of(client, cadre, f"/api/v1/households/{hid}/guarantees")
     r = await client.put(f"/api/v1/households/{hid}/guarantees", headers={**cadre, "If-Match": tag},
                          json={"education": "secure", "medical": "secure", "housing": "secure", "water": "secure"})
     assert r.status_code == 200, r.text
-    # Q1 (4000 / 3 members × 4 = 5333.33 a year) is still below the 7300 line.
-    r = await step(client, approver, cid, "county-decision", {"decision": "approve", "way": "by_assistance",
-                                                               "effective_on": "2025-07-30"}, expect=409)
+    # The twelve months to 2025Q2 (3000 + 6000 + 6000 + 9000 for three: 8000) are above the 7300 line,
+    # but the twelve months to 2025Q1 (18000 / 3 = 6000) were not: not stable for half a year yet.
+    r = await step(client, cadre, cid, "elimination-proposal", {"effective_on": "2025-07-21"}, expect=409)
     assert [(e["code"], e["field"]) for e in r["errors"]] == [("elimination_income_below_line", "income[2025Q1]")]
     check = (await client.get(f"/api/v1/monitoring-cases/{cid}/elimination-check", params={"on": "2025-10-08"},
                               headers=approver)).json()
-    assert check["unmet"][0]["code"] == "elimination_income_missing"  # Q3 not recorded yet
+    assert [(e["code"], e["field"]) for e in check["unmet"]] == [
+        ("elimination_income_incomplete", "income[2025Q3]")]  # Q3 not recorded yet
     await _income(client, cadre, hid, 3, "6000")
+    check = (await client.get(f"/api/v1/monitoring-cases/{cid}/elimination-check", params={"on": "2025-10-08"},
+                              headers=approver)).json()
+    assert check["met"] is True and check["unmet"] == [] and check["status"] == "assisting"
+
+    # October: proposed, verified; then the housing is found unsafe before the democratic
+    # review: the notice cannot go up (409, the same list), whoever asks sees why.
+    await step(client, cadre, cid, "elimination-proposal", {"effective_on": "2025-10-08"})
+    await step(client, grid, cid, "verification", {"decision": "approve", "findings": "风险已消除",
+                                                   "effective_on": "2025-10-09"})
+    tag = await etag_of(client, cadre, f"/api/v1/households/{hid}/guarantees")
+    r = await client.put(f"/api/v1/households/{hid}/guarantees", headers={**cadre, "If-Match": tag},
+                         json={"education": "secure", "medical": "secure", "housing": "at_risk", "water": "secure"})
+    assert r.status_code == 200, r.text
+    r = await step(client, village, cid, "village-review", {"decision": "approve", "effective_on": "2025-10-10"},
+                   expect=409)
+    assert [(e["code"], e["field"]) for e in r["errors"]] == [("elimination_guarantees_insecure", "guarantees")]
+    check = (await client.get(f"/api/v1/monitoring-cases/{cid}/elimination-check", params={"on": "2025-10-10"},
+                              headers=approver)).json()
+    assert (check["status"], check["met"], [e["code"] for e in check["unmet"]]) == (
+        "elimination_review", False, ["elimination_guarantees_insecure"])
+    tag = await etag_of(client, cadre, f"/api/v1/households/{hid}/guarantees")
+    r = await client.put(f"/api/v1/households/{hid}/guarantees", headers={**cadre, "If-Match": tag},
+                         json={"education": "secure", "medical": "secure", "housing": "secure", "water": "secure"})
+    assert r.status_code == 200, r.text
+    case = await step(client, village, cid, "village-review", {"decision": "approve", "effective_on": "2025-10-10"})
+    assert case["notice_end"] == "2025-10-14"
+    await step(client, village, cid, "notice-result", {"decision": "approve", "effective_on": "2025-10-15"})
+    await step(client, township, cid, "township-review", {"decision": "approve", "effective_on": "2025-10-16"})
+    transitions = (await client.get(f"/api/v1/monitoring-cases/{cid}/transitions", headers=grid)).json()
+    assert [t["details"].get("elimination_conditions_met_on") for t in transitions[-5:]] == [
+        "2025-10-08", "2025-10-09", "2025-10-10", "2025-10-15", "2025-10-16"]
     case = await step(client, approver, cid, "county-decision", {"decision": "approve", "way": "by_assistance",
-                                                                  "effective_on": "2025-10-08"})
+                                                                  "effective_on": "2025-10-20"})
     assert (case["status"], case["eliminated_on"], case["elimination_way"]) == (
-        "eliminated", "2025-10-08", "by_assistance")
+        "eliminated", "2025-10-20", "by_assistance")
     assert case["next_deadline"] is None and case["allowed_actions"] == []
     h = (await client.get(f"/api/v1/households/{hid}", headers=grid)).json()
     assert h["category"] == "lifted_out"
@@ -195,3 +226,45 @@ async def test_step_needs_current_etag(client, auth):
     stale = '"case-%d-v0"' % case["id"]
     r = await client.post(path, json=body, headers={**grid, "If-Match": stale})
     assert (r.status_code, code_of(r)) == (412, "precondition_failed")
+
+
+async def test_measures_carried_out_as_of_the_day(client, auth, session):
+    """至少落实一项: a measure counts once it has started (in progress or completed) by the
+    day checked; planned, stopped or starting later does not."""
+    import uuid
+    from datetime import date as day
+
+    from services.core.monitoring.models import Measure, MonitoringCase
+
+    home = await create(client, auth)
+    case = MonitoringCase(household_id=home["id"], region_code=home["region_code"], case_type="marginal",
+                          risk_types=["illness"], status="assisting", first_clue_on=day(2025, 1, 2),
+                          opened_on=day(2025, 1, 2), identified_on=day(2025, 1, 10), deadline_breaches=[])
+    session.add(case)
+    await session.flush()
+
+    def measure(status, start, **kw):
+        session.add(Measure(id=uuid.uuid4(), case_id=case.id, household_id=home["id"], region_code=case.region_code,
+                            category="health", content="医疗救助", responsible_unit="县医保局", planned_on=day(2025, 1, 12),
+                            start_on=start, status=status, **kw))
+
+    measure("planned", day(2025, 2, 1))
+    measure("stopped", day(2025, 2, 1))
+    measure("in_progress", day(2025, 9, 1))
+    await session.flush()
+    approver = auth("county_approver.county")
+
+    async def measures_unmet(on):
+        r = await client.get(f"/api/v1/monitoring-cases/{case.id}/elimination-check", params={"on": on},
+                             headers=approver)
+        assert r.status_code == 200, r.text
+        return [e["message"] for e in r.json()["unmet"] if e["field"] == "measures"]
+
+    [message] = await measures_unmet("2025-08-31")  # the public-welfare post starts on 1 September
+    assert "0 so far" in message and "2025-08-31" in message
+    assert await measures_unmet("2025-09-01") == []
+    # Completed ones count too, and from their start.
+    measure("completed", day(2025, 3, 1), result="已报销")
+    await session.flush()
+    assert await measures_unmet("2025-08-31") == []
+    assert len(await measures_unmet("2025-02-28")) == 1

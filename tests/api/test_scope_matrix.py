@@ -156,8 +156,9 @@ def cases(t):
                                needs_if_match="case"),
         "countyDecision": Case("POST", "/api/v1/monitoring-cases/{case_id}/county-decision", Permission.cases_approve,
                                body={"decision": "approve"}, ok=409, needs_if_match="case"),
+        # The assisting case was identified 50 days ago: the elimination conditions refuse it (409).
         "proposeElimination": Case("POST", "/api/v1/monitoring-cases/{assisting_case_id}/elimination-proposal",
-                                   Permission.cases_assist, body={}, needs_if_match="assisting_case"),
+                                   Permission.cases_assist, body={}, ok=409, needs_if_match="assisting_case"),
         "terminateCase": Case("POST", "/api/v1/monitoring-cases/{case_id}/termination", Permission.cases_approve,
                               body={"reason": "户已注销"}, needs_if_match="case"),
         "assignCadre": Case("PUT", "/api/v1/monitoring-cases/{assisting_case_id}/cadre", Permission.cases_assign,
@@ -171,6 +172,8 @@ def cases(t):
                               body={"content": "危房改造", "responsible_unit": "县住建局", "start_on": str(date.today()),
                                     "status": "in_progress"}),
         "listVisits": Case("GET", "/api/v1/monitoring-cases/{case_id}/visits", Permission.monitoring_read),
+        "listCaseVisitBreaches": Case("GET", "/api/v1/monitoring-cases/{assisting_case_id}/visit-breaches",
+                                      Permission.monitoring_read),
         "addVisit": Case("POST", "/api/v1/monitoring-cases/{case_id}/visits", Permission.cases_assist, ok=201,
                          body={"visited_on": str(date.today()), "findings": "了解情况"}),
         # monitoring reports: income lines, uncovered households, statistics, notices, policy settings
@@ -183,6 +186,8 @@ def cases(t):
                                         params={"region": t["village"], "year": LAST_YEAR}),
         "raiseUncoveredClues": Case("POST", "/api/v1/monitoring/uncovered-households/clues", Permission.clues_report,
                                     body={"region": t["village"], "year": LAST_YEAR}),
+        "listVisitBreaches": Case("GET", "/api/v1/monitoring/visit-breaches", None,
+                                  params={"region": t["village"], "year": LAST_YEAR}),
         "getMonitoringStatistics": Case("GET", "/api/v1/monitoring/statistics", None, params={"region": t["village"]}),
         "getNoticeList": Case("GET", "/api/v1/monitoring/notices", None, params={"village": t["village"]}),
         "getEffectivePolicy": Case("GET", "/api/v1/monitoring-policies/effective", None,

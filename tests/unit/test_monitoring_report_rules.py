@@ -2,6 +2,7 @@
 may set a province's line or change a policy override, statistics levels."""
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -10,23 +11,41 @@ from services.core.households.enums import Category
 from services.core.monitoring.lines import covers_province, provinces_seen_by
 from services.core.monitoring.overrides import may_change
 from services.core.monitoring.reports import default_level
-from services.core.monitoring.rules import external_ref, is_uncovered, uncovered_households
+from services.core.income.rolling import RollingIncome, quarter_index
+from services.core.monitoring.rules import external_ref, is_uncovered, uncovered_households, upto_of
 from services.core.regions.rules import Level
 
 LINE = Decimal("6000.00")
 
 
+def _year(per_capita: str, quarters=4, last=(2025, 4)) -> RollingIncome:
+    """Twelve months ending ``last`` with ``quarters`` of them recorded, one member."""
+    end = quarter_index(*last)
+    return RollingIncome(quarters, end - 3, end, Decimal(per_capita), 1, Decimal(per_capita))
+
+
 @pytest.mark.parametrize("category,income,line,open_case,expected", [
-    (Category.lifted_out, Decimal("5999.99"), LINE, False, True),
-    (Category.lifted_out, Decimal("6000.00"), LINE, False, False),  # at the line is not below it
-    (Category.lifted_out, Decimal("100"), LINE, True, False),  # an open case: monitored already
-    (Category.monitored, Decimal("100"), LINE, False, False),
-    (Category.ordinary, Decimal("100"), LINE, False, False),  # not formerly poor: another rule's business
-    (Category.lifted_out, None, LINE, False, False),  # no income recorded for the year
-    (Category.lifted_out, Decimal("100"), None, False, False),  # no line for the year
+    (Category.lifted_out, _year("5999.99"), LINE, False, True),
+    (Category.lifted_out, _year("6000.00"), LINE, False, False),  # at the line is not below it
+    (Category.lifted_out, _year("100"), LINE, True, False),  # an open case: monitored already
+    (Category.monitored, _year("100"), LINE, False, False),
+    (Category.ordinary, _year("100"), LINE, False, False),  # not formerly poor: another rule's business
+    (Category.lifted_out, None, LINE, False, False),  # no income recorded at all
+    (Category.lifted_out, _year("100", last=(2024, 4)), LINE, False, False),  # none in 2025: not the rule's
+    (Category.lifted_out, _year("100"), None, False, None),  # no line for the year: cannot be judged
+    (Category.lifted_out, _year("100", quarters=1, last=(2025, 1)), LINE, False, None),  # Q1 only: unknown
+    (Category.lifted_out, _year("100", quarters=3, last=(2025, 3)), LINE, False, None),  # Q1–Q3 only
+    (Category.lifted_out, _year("100", quarters=3), LINE, False, None),  # a gap
+    (Category.lifted_out, _year("100", last=(2025, 1)), LINE, False, True),  # 2024Q2–2025Q1: across the year
 ])
 def test_uncovered_rule(category, income, line, open_case, expected):
-    assert is_uncovered(category, income, line, open_case) is expected
+    assert is_uncovered(category, income, 2025, line, open_case) is expected
+
+
+def test_the_year_reaches_its_end_or_today():
+    assert upto_of(2025, date(2026, 12, 3)) == quarter_index(2025, 4)
+    assert upto_of(2026, date(2026, 5, 3)) == quarter_index(2026, 2)
+    assert upto_of(2027, date(2026, 5, 3)) == quarter_index(2026, 2)
 
 
 def test_the_rules_reference_names_year_and_household():
@@ -34,11 +53,15 @@ def test_the_rules_reference_names_year_and_household():
 
 
 def test_the_rule_as_sql_is_limited_to_the_region():
-    sql = str(uncovered_households(2025, "529901").compile(compile_kwargs={"literal_binds": True}))
+    upto = quarter_index(2025, 4)
+    sql = str(uncovered_households(2025, upto, "529901").compile(compile_kwargs={"literal_binds": True}))
     assert "households.region_code >= '529901'" in sql and "households.region_code < '529901:'" in sql
-    assert "income_years.year = 2025" in sql and "income_lines.year = 2025" in sql
+    assert f"JOIN LATERAL income_rolling(households.id, {upto})" in sql and "income_lines.year = 2025" in sql
+    assert f"rolling.last_q >= {quarter_index(2025, 1)}" in sql
     assert "NOT (EXISTS" in sql
-    assert "region_code >=" not in str(uncovered_households(2025).compile())
+    assert "region_code >=" not in str(uncovered_households(2025, upto).compile())
+    judged = str(uncovered_households(2025, upto, complete=True).compile(compile_kwargs={"literal_binds": True}))
+    assert "rolling.quarters < 4" not in judged and "rolling.quarters = 4 AND" in judged
 
 
 @pytest.mark.parametrize("prefix,province,covers", [

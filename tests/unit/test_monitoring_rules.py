@@ -12,7 +12,8 @@ import pytest
 from services.core.households.enums import LabourCapacity
 from services.core.monitoring.deadlines import breaches, case_deadlines, clue_deadlines, notice_min_end, visit_due
 from services.core.monitoring.enums import FINAL, CaseStatus, ClueStatus, DeadlineKind, Decision
-from services.core.monitoring.guard import EliminationFacts, completed_quarters, unmet_conditions
+from services.core.income.rolling import quarter_index
+from services.core.monitoring.guard import EliminationFacts, income_windows, unmet_conditions
 from services.core.monitoring.machine import STEPS, allowed, step_for
 from services.core.monitoring.policy import MonitoringPolicy, PolicyOverride, check_values, resolve
 from services.core.workdays import DayUnit, WorkCalendar, add_months, month_end
@@ -92,6 +93,13 @@ def test_monthly_visit_finds_the_first_month_without_one():
     assert visit_due(date(2026, 1, 5), [date(2026, 1, 25)], 1) == date(2026, 2, 28)
 
 
+def test_a_month_recorded_as_missed_is_passed_over():
+    # March missed and recorded: the deadline moves to April, then (April visited) to May.
+    assert visit_due(date(2026, 1, 20), [date(2026, 2, 3)], 1, {date(2026, 3, 1)}) == date(2026, 4, 30)
+    assert visit_due(date(2026, 1, 20), [date(2026, 2, 3), date(2026, 4, 1)], 1, {date(2026, 3, 1)}) == \
+        date(2026, 5, 31)
+
+
 def test_final_cases_have_no_deadlines():
     for status in FINAL:
         assert case_deadlines(_case(status=status, identified_on=date(2026, 1, 1)), [], policy_for, CAL) == []
@@ -150,14 +158,27 @@ def test_override_values_are_validated():
 
 # --------------------------------------------------------------- elimination guard
 
+def _year(year, net="6000.00", members=2, quarters=(1, 2, 3, 4)):
+    """Quarters of ``year`` (year, quarter, net income, members)."""
+    return [(year, q, Decimal(net), members) for q in quarters]
+
+
+# Decided on 10 August 2026: the windows judged end with 2026Q2 (2025Q3–2026Q2) and 2026Q1
+# (2025Q2–2026Q1). 6000 a quarter for two: 12000 a person a year, line 8000.
+INCOME = _year(2025) + _year(2026, quarters=(1, 2))
+
+
 def _facts(**kw):
-    base = dict(decided_on=date(2026, 8, 10), identified_on=date(2026, 1, 20), completed_measures=1,
-                quarterly_income={(2026, 1): Decimal("2500"), (2026, 2): Decimal("2600")},
-                lines={2026: Decimal("8000")}, province_code="52",
+    base = dict(decided_on=date(2026, 8, 10), identified_on=date(2026, 1, 20), measures_carried_out=1,
+                income_records=INCOME, lines={2026: Decimal("8000")}, province_code="52",
                 guarantees={"education": "secure", "medical": "secure", "housing": "not_applicable", "water": "secure"},
                 labour=[LabourCapacity.ordinary, LabourCapacity.none])
     base.update(kw)
     return EliminationFacts(**base)
+
+
+def _unmet(facts, policy=POLICY):
+    return [(e.field, e.code) for e in unmet_conditions(facts, policy)]
 
 
 def test_guard_passes_when_every_condition_holds():
@@ -165,28 +186,93 @@ def test_guard_passes_when_every_condition_holds():
 
 
 def test_guard_lists_every_unmet_condition():
-    facts = _facts(decided_on=date(2026, 7, 10), completed_measures=0,
-                   quarterly_income={(2026, 2): Decimal("1999.99")}, guarantees={"education": "at_risk"},
+    facts = _facts(decided_on=date(2026, 7, 10), measures_carried_out=0,
+                   income_records=_year(2026, "1000", quarters=(2,)), guarantees={"education": "at_risk"},
                    labour=[LabourCapacity.lost, LabourCapacity.none])
-    got = [(e.field, e.code) for e in unmet_conditions(facts, POLICY)]
-    assert got == [("identified_on", "elimination_too_early"), ("measures", "elimination_measures_missing"),
-                   ("income[2026Q2]", "elimination_income_below_line"), ("income[2026Q1]", "elimination_income_missing"),
-                   ("guarantees", "elimination_guarantees_insecure"), ("members", "elimination_no_labour")]
+    assert _unmet(facts) == [
+        ("identified_on", "elimination_too_early"), ("measures", "elimination_measures_missing"),
+        ("income[2026Q2]", "elimination_income_incomplete"), ("income[2026Q1]", "elimination_income_incomplete"),
+        ("guarantees", "elimination_guarantees_insecure"), ("members", "elimination_no_labour")]
 
 
 def test_guard_conditions_are_settings():
-    lenient = MonitoringPolicy(elimination_min_months=0, elimination_min_completed_measures=0,
+    lenient = MonitoringPolicy(elimination_min_months=0, elimination_min_measures_carried_out=0,
                                elimination_income_quarters=0, elimination_requires_guarantees=False,
                                elimination_requires_labour=False)
-    facts = _facts(identified_on=date(2026, 8, 1), completed_measures=0, quarterly_income={}, guarantees=None, labour=[])
+    facts = _facts(identified_on=date(2026, 8, 1), measures_carried_out=0, income_records=[], guarantees=None,
+                   labour=[], lines={})
     assert unmet_conditions(facts, lenient) == []
-    assert [e.code for e in unmet_conditions(_facts(lines={}), POLICY)] == ["elimination_no_income_line"] * 2
+    # without the year's line nothing can be judged: said once
+    assert _unmet(_facts(lines={2025: Decimal("1")})) == [("income", "elimination_no_income_line")]
     # exactly six months is enough
     assert unmet_conditions(_facts(decided_on=date(2026, 7, 20)), POLICY) == []
+    # four quarters of stability: windows ending 2026Q2, Q1, 2025Q4, Q3 (2024Q4 onwards needed)
+    strict = MonitoringPolicy(elimination_income_quarters=4)
+    assert _unmet(_facts(), strict) == [("income[2025Q3]", "elimination_income_incomplete")]
+    assert _unmet(_facts(income_records=_year(2024) + INCOME), strict) == []
 
 
-def test_completed_quarters():
-    assert completed_quarters(date(2026, 1, 5), 3) == [(2025, 4), (2025, 3), (2025, 2)]
+def test_income_q1_only_is_incomplete_not_below():
+    """Only 2026Q1 recorded, decided in July: no year of income, so unknown — never "below"."""
+    facts = _facts(income_records=_year(2026, "100", quarters=(1,)))
+    errors = unmet_conditions(facts, POLICY)
+    assert [(e.field, e.code, e.params["quarters"]) for e in errors] == [
+        ("income[2026Q2]", "elimination_income_incomplete", 1), ("income[2026Q1]", "elimination_income_incomplete", 1)]
+    assert errors[1].params["window"] == "2025Q2–2026Q1"
+
+
+def test_income_q1_to_q3_alone_is_incomplete():
+    """Decided in October 2026 with only 2026Q1–Q3: the windows lack 2025's quarters."""
+    facts = _facts(decided_on=date(2026, 10, 8), income_records=_year(2026, "9000", quarters=(1, 2, 3)))
+    assert [(e.field, e.params["quarters"]) for e in unmet_conditions(facts, POLICY)] == [
+        ("income[2026Q3]", 3), ("income[2026Q2]", 2)]
+    # With 2025 recorded the same quarters make complete windows.
+    assert unmet_conditions(_facts(decided_on=date(2026, 10, 8),
+                                   income_records=_year(2025) + _year(2026, quarters=(1, 2, 3))), POLICY) == []
+
+
+def test_income_gap_is_incomplete():
+    """2025Q4 never collected: both windows (2025Q3–2026Q2, 2025Q2–2026Q1) span the gap."""
+    facts = _facts(income_records=_year(2025, quarters=(1, 2, 3)) + _year(2026, quarters=(1, 2)))
+    assert _unmet(facts) == [("income[2026Q2]", "elimination_income_incomplete"),
+                             ("income[2026Q1]", "elimination_income_incomplete")]
+    # The last quarter missing: the window ending with it is incomplete, even though the
+    # four quarters before make a year.
+    facts = _facts(income_records=_year(2025) + _year(2026, quarters=(1,)))
+    assert _unmet(facts) == [("income[2026Q2]", "elimination_income_incomplete")]
+
+
+def test_income_across_the_year_boundary_against_the_decisions_line():
+    """Decided in January 2026: the windows are 2025 (Q1–Q4) and 2024Q4–2025Q3, both judged
+    against the 2026 line (the year of the decision)."""
+    records = _year(2024, "4000", quarters=(4,)) + _year(2025, "4000")  # 4000 × 4 / 2 = 8000 a person
+    facts = _facts(decided_on=date(2026, 1, 25), identified_on=date(2025, 6, 1), income_records=records,
+                   lines={2025: Decimal("7000"), 2026: Decimal("8000")})
+    assert unmet_conditions(facts, POLICY) == []
+    errors = unmet_conditions(_facts(decided_on=date(2026, 1, 25), identified_on=date(2025, 6, 1),
+                                     income_records=records, lines={2026: Decimal("8000.01")}), POLICY)
+    assert [(e.field, e.code) for e in errors] == [("income[2025Q4]", "elimination_income_below_line"),
+                                                   ("income[2025Q3]", "elimination_income_below_line")]
+    assert errors[0].params == {"window": "2025Q1–2025Q4", "per_capita_net": "8000.00", "line": "8000.01",
+                                "year": 2026}
+    assert errors[1].params["window"] == "2024Q4–2025Q3"
+
+
+def test_stability_the_earlier_window_below():
+    """The latest year is above the line, the one a quarter earlier is not: not yet stable."""
+    records = _year(2025, "2000", quarters=(2,)) + _year(2025, quarters=(3, 4)) + _year(2026, quarters=(1, 2)) \
+        + _year(2025, "2000", quarters=(1,))
+    # window to 2026Q2: 2025Q3–2026Q2 = 24000 / 2 = 12000 ≥ 8000; window to 2026Q1: 2025Q2–2026Q1 =
+    # 2000 + 18000 = 20000 / 2 = 10000 ≥ 8000 — both fine; lower the line to make the second fail.
+    assert unmet_conditions(_facts(income_records=records), POLICY) == []
+    assert _unmet(_facts(income_records=records, lines={2026: Decimal("11000")})) == [
+        ("income[2026Q1]", "elimination_income_below_line")]
+
+
+def test_income_windows():
+    assert income_windows(date(2026, 1, 5), 3) == [quarter_index(2025, 4), quarter_index(2025, 3),
+                                                  quarter_index(2025, 2)]
+    assert income_windows(date(2026, 3, 31), 0) == []
 
 
 # --------------------------------------------------------------- state machine

@@ -20,7 +20,7 @@ from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller
 from services.core.errors import NotFound, PreconditionFailed, Unprocessable
-from services.core.monitoring import lines, overrides, reports
+from services.core.monitoring import lines, overrides, queries, reports
 from services.core.monitoring.enums import NoticeKind
 from services.core.monitoring.models import IncomeLine, MonitoringPolicyRow
 from services.core.monitoring.report_schemas import (
@@ -37,6 +37,7 @@ from services.core.monitoring.report_schemas import (
     UncoveredCluesOut,
     UncoveredHousehold,
 )
+from services.core.monitoring.schemas import VisitBreachOut
 from services.core.regions.rules import PREFIX_LENGTH, Level
 from services.core.regions.service import check_prefix_visible, get_region
 from services.core.timeutil import today
@@ -130,12 +131,19 @@ def _last_year() -> int:
             operation_id="listUncoveredHouseholds", dependencies=[Depends(bulk_read)], tags=REPORTS,
             responses=responses(404, 409, 429),
             summary="Formerly poor, below the line, not monitored 脱贫户收入低于监测标准且未纳入监测",
-            description="Households of category lifted_out (脱贫户) whose per-capita net income of `year` "
-                        "(default: last year) is below that year's line of their province and that have no open "
-                        "monitoring case. 409 naming `year` when a province has no line for it.")
+            description="Households of category lifted_out (脱贫户) that have no open monitoring case and whose "
+                        "per-capita net income over twelve months — the four quarters up to the end of `year` "
+                        "(default: last year), or up to today's quarter while `year` runs, ending in `year` — is "
+                        "below that year's line of their province (`income_complete` true). Households whose "
+                        "twelve months are incomplete (a quarter missing) cannot be judged and are listed with "
+                        "`income_complete` false (filter with `income_complete`); no clue is raised for them. "
+                        "409 naming `year` when a province has no line for it.")
 async def list_uncovered_households(
     request: Request, session: Session, caller: Allowed(Permission.monitoring_read),
     year: YearQuery = None, region: RegionQuery = None,
+    income_complete: Annotated[bool | None, Query(
+        description="true: only households judged below the line; false: only those whose twelve months are "
+                    "incomplete; absent: both")] = None,
     limit: Annotated[int | None, Query(ge=1)] = None, cursor: str | None = None,
 ):
     region = await _region(session, caller, region)
@@ -146,7 +154,7 @@ async def list_uncovered_households(
     if after_id is not None and not isinstance(after_id, int):
         raise Unprocessable("cursor_invalid", field="cursor")
     await lines.require_lines(session, year, region)
-    rows = await lines.uncovered(session, year, region, after_id, limit)
+    rows = await lines.uncovered(session, year, region, after_id, limit, income_complete)
     rows, next_cursor = page_of(rows, limit, lambda r: [r["id"]])
     return JSON({"items": rows, "next_cursor": next_cursor})
 
@@ -154,7 +162,8 @@ async def list_uncovered_households(
 @router.post("/monitoring/uncovered-households/clues", response_model=UncoveredCluesOut,
              operation_id="raiseUncoveredClues", tags=REPORTS, responses=responses(404, 409),
              summary="Raise a risk clue for each such household 将应纳未纳农户转为风险线索",
-             description="Each household the rule finds gets a risk clue (channel department_screening, risk "
+             description="Each household the rule finds below the line over a complete twelve months gets a risk "
+                         "clue (never one whose twelve months are incomplete; channel department_screening, risk "
                          "income_below_line, source `rule:income_below_line`). The clue's reference is the "
                          "household and income year, so running again creates nothing new. " + IDEMPOTENCY_DOC)
 async def raise_uncovered_clues(request: Request, body: UncoveredCluesIn, session: Session,
@@ -171,6 +180,36 @@ async def raise_uncovered_clues(request: Request, body: UncoveredCluesIn, sessio
     counts = await lines.raise_uncovered_clues(session, year, region, Reporter(caller.user_id, caller.client_id),
                                                after_batch=after_batch)
     return JSON({"year": year, **counts})
+
+
+# ---- visit breaches (未按月走访) ------------------------------------------------------------------
+
+@router.get("/monitoring/visit-breaches", response_model=Page[VisitBreachOut], operation_id="listVisitBreaches",
+            dependencies=[Depends(bulk_read)], tags=REPORTS, responses=responses(403, 404, 429),
+            summary="Months of assistance without their visits 未按月走访情况",
+            description="Each month in which a monitored household under assistance did not get the policy's visits "
+                        "(`visits_per_month`, counted modes), recorded once per case and month when the month was "
+                        "found to have passed (by the daily worker, or when a later visit was entered). The case "
+                        "leaves the overdue list once its deadline moves on; this list keeps the breach. By id.")
+async def list_visit_breaches(
+    request: Request, session: Session, caller: Allowed(Permission.monitoring_read),
+    year: Annotated[int, Query(ge=2000, le=2100, description="The year of the months 年度")],
+    month: Annotated[int | None, Query(ge=1, le=12, description="One month of the year 月份")] = None,
+    region: RegionQuery = None,
+    cadre_user_id: Annotated[int | None, Query(ge=1, le=2**62, description="The case's cadre then")] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None, cursor: str | None = None,
+):
+    region = await _region(session, caller, region)
+    limit = page_limit(request, limit)
+    after = decode_cursor(cursor)
+    after_id = after[0] if after else None
+    if after_id is not None and not isinstance(after_id, int):
+        raise Unprocessable("cursor_invalid", field="cursor")
+    rows = await queries.visit_breaches(session, region=region, year=year, month=month, cadre_user_id=cadre_user_id,
+                                        after_id=after_id, limit=limit)
+    rows, next_cursor = page_of(rows, limit, lambda b: [b.id])
+    return JSON({"items": [{f: getattr(b, f) for f in VisitBreachOut.model_fields} for b in rows],
+                 "next_cursor": next_cursor})
 
 
 # ---- statistics and notices ------------------------------------------------------------------

@@ -45,6 +45,7 @@ from services.core.monitoring.schemas import (
     ClueIn,
     ClueOut,
     CountyDecisionIn,
+    EliminationCheckOut,
     MeasureIn,
     MeasureOut,
     MeasureUpdate,
@@ -57,6 +58,7 @@ from services.core.monitoring.schemas import (
     TransitionOut,
     VerificationIn,
     VillageReviewIn,
+    VisitBreachOut,
     VisitIn,
     VisitOut,
 )
@@ -82,6 +84,9 @@ path_object("case_id", MonitoringCase)
 path_object("measure_id", Measure)
 
 IF_MATCH = "Needs `If-Match` with the case's ETag: of two concurrent steps exactly one wins, the other gets 412."
+ELIMINATION_GUARD = ("Risk elimination: the proposal and every approval are refused (409 "
+                     "`elimination_conditions_unmet`, every unmet condition listed, as `elimination-check` gives "
+                     "them) unless the policy's conditions hold on the step's day; a rejection is always allowed. ")
 
 
 def _shows_health(caller: Caller) -> bool:
@@ -297,16 +302,22 @@ async def list_transitions(case_id: CaseId, session: Session):
                  for t in await case_service.transitions_of(session, case.id)])
 
 
-@router.get("/monitoring-cases/{case_id}/elimination-check", operation_id="checkElimination", tags=CASES,
-            dependencies=READ, responses=responses(403, 404),
-            summary="Which risk-elimination conditions are unmet today 风险消除条件核查")
+@router.get("/monitoring-cases/{case_id}/elimination-check", response_model=EliminationCheckOut,
+            operation_id="checkElimination", tags=CASES, dependencies=READ, responses=responses(403, 404),
+            summary="Which risk-elimination conditions are unmet today 风险消除条件核查",
+            description="The conditions every forward step of the elimination must meet — the proposal, the "
+                        "verification, the democratic review (before the notice), the notice's result, the township "
+                        "review and the county's approval — as of `on` (default today, China time): the same list a "
+                        "refused step answers with. Available at every status, so the village, the township and the "
+                        "county see the same list.")
 async def elimination_check(request: Request, case_id: CaseId, session: Session, on: date | None = None):
     case = await case_service.get_case(session, case_id)
     rules = await load_rules(session)
     day = on or today()
     unmet = await case_service.elimination_check(session, rules, case, day)
     zh = wants_chinese(request.headers.get("accept-language"))
-    return JSON({"case_id": case.id, "on": day, "met": not unmet, "unmet": rendered_errors(unmet, zh)})
+    return JSON({"case_id": case.id, "status": case.status, "on": day, "met": not unmet,
+                 "unmet": rendered_errors(unmet, zh)})
 
 
 async def _step(request: Request, session, case_id: int, action: Action, body, caller: Caller) -> JSON:
@@ -323,7 +334,7 @@ STEP_RESPONSES = responses(403, 404, 409, 412, 428)
 @router.post("/monitoring-cases/{case_id}/verification", response_model=CaseOut, operation_id="verifyCase",
              tags=CASES, responses=STEP_RESPONSES, summary="Household verification visit 入户核实",
              description="Identification: approve needs the household's signed consent (`consent_signed`). "
-                         "Elimination: approve = the risk is gone. " + IF_MATCH)
+                         "Elimination: approve = the risk is gone. " + ELIMINATION_GUARD + IF_MATCH)
 async def verify_case(request: Request, case_id: CaseId, body: VerificationIn, session: Session,
                       caller: Allowed(Permission.cases_verify)):
     return await _step(request, session, case_id, Action.verify, body, caller)
@@ -331,7 +342,8 @@ async def verify_case(request: Request, case_id: CaseId, body: VerificationIn, s
 
 @router.post("/monitoring-cases/{case_id}/village-review", response_model=CaseOut, operation_id="villageReview",
              tags=CASES, responses=STEP_RESPONSES, summary="Village democratic review; approval starts the notice 民主评议",
-             description="A notice runs at least the policy's days (5 by default); a shorter one is refused. " + IF_MATCH)
+             description="A notice runs at least the policy's days (5 by default); a shorter one is refused. "
+                         + ELIMINATION_GUARD + IF_MATCH)
 async def village_review(request: Request, case_id: CaseId, body: VillageReviewIn, session: Session,
                          caller: Allowed(Permission.cases_village_review)):
     return await _step(request, session, case_id, Action.village_review, body, caller)
@@ -340,14 +352,15 @@ async def village_review(request: Request, case_id: CaseId, body: VillageReviewI
 @router.post("/monitoring-cases/{case_id}/notice-result", response_model=CaseOut, operation_id="noticeResult",
              tags=CASES, responses=STEP_RESPONSES, summary="End of the public notice 公示结果",
              description="approve (no objection upheld) only after the notice's last day; reject (an objection was "
-                         "upheld) at any time. " + IF_MATCH)
+                         "upheld) at any time. " + ELIMINATION_GUARD + IF_MATCH)
 async def notice_result(request: Request, case_id: CaseId, body: NoticeResultIn, session: Session,
                         caller: Allowed(Permission.cases_village_review)):
     return await _step(request, session, case_id, Action.notice_result, body, caller)
 
 
 @router.post("/monitoring-cases/{case_id}/township-review", response_model=CaseOut, operation_id="townshipReview",
-             tags=CASES, responses=STEP_RESPONSES, summary="Township review 乡镇审核", description=IF_MATCH)
+             tags=CASES, responses=STEP_RESPONSES, summary="Township review 乡镇审核",
+             description=ELIMINATION_GUARD + IF_MATCH)
 async def township_review(request: Request, case_id: CaseId, body: ReviewIn, session: Session,
                           caller: Allowed(Permission.cases_township_review)):
     return await _step(request, session, case_id, Action.township_review, body, caller)
@@ -355,9 +368,8 @@ async def township_review(request: Request, case_id: CaseId, body: ReviewIn, ses
 
 @router.post("/monitoring-cases/{case_id}/county-decision", response_model=CaseOut, operation_id="countyDecision",
              tags=CASES, responses=STEP_RESPONSES, summary="County approval 县级审批",
-             description="Identification: the household becomes 监测户. Risk elimination: refused (409, every unmet "
-                         "condition listed) unless the policy's conditions hold; `way` is required; the household "
-                         "gets its previous category back. " + IF_MATCH)
+             description="Identification: the household becomes 监测户. Risk elimination: `way` is required; the "
+                         "household gets its previous category back. " + ELIMINATION_GUARD + IF_MATCH)
 async def county_decision(request: Request, case_id: CaseId, body: CountyDecisionIn, session: Session,
                           caller: Allowed(Permission.cases_approve)):
     return await _step(request, session, case_id, Action.county_decision, body, caller)
@@ -365,7 +377,7 @@ async def county_decision(request: Request, case_id: CaseId, body: CountyDecisio
 
 @router.post("/monitoring-cases/{case_id}/elimination-proposal", response_model=CaseOut,
              operation_id="proposeElimination", tags=CASES, responses=STEP_RESPONSES,
-             summary="Propose risk elimination 提出风险消除", description=IF_MATCH)
+             summary="Propose risk elimination 提出风险消除", description=ELIMINATION_GUARD + IF_MATCH)
 async def propose_elimination(request: Request, case_id: CaseId, body: ProposalIn, session: Session,
                               caller: Allowed(Permission.cases_assist)):
     return await _step(request, session, case_id, Action.propose_elimination, body, caller)
@@ -444,10 +456,23 @@ async def list_visits(case_id: CaseId, session: Session):
                  for v in await case_service.visits_of(session, case.id)])
 
 
+@router.get("/monitoring-cases/{case_id}/visit-breaches", response_model=list[VisitBreachOut],
+            operation_id="listCaseVisitBreaches", tags=ASSIST, dependencies=READ, responses=responses(403, 404),
+            summary="Months of assistance without their visits 未按月走访记录",
+            description="Each month that ended without the policy's visits, recorded once (by the daily worker, or "
+                        "when a later visit is entered). Never corrected; the case's visit deadline has moved on.")
+async def list_case_visit_breaches(case_id: CaseId, session: Session):
+    case = await case_service.get_case(session, case_id)
+    return JSON([{f: getattr(b, f) for f in VisitBreachOut.model_fields}
+                 for b in await case_service.visit_breaches_of(session, case.id)])
+
+
 @router.post("/monitoring-cases/{case_id}/visits", status_code=201, response_model=VisitOut, operation_id="addVisit",
              tags=ASSIST, responses=responses(403, 404, 409), summary="Record a visit 记录走访",
              description="Client-generated `id` as for measures. Visits in the policy's counted modes (in person by "
-                         "default) meet the monthly visit.")
+                         "default) meet the monthly visit. Months before the visit's month that ended without their "
+                         "visits are recorded as breaches first (once; see `visit-breaches`), so the visit meets its "
+                         "own month's deadline and the case leaves the overdue list.")
 async def add_visit(case_id: CaseId, body: VisitIn, session: Session, caller: Allowed(Permission.cases_assist)):
     case = await case_service.get_case(session, case_id, for_update=True)
     rules = await load_rules(session)

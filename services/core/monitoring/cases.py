@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +22,7 @@ from services.core.households.enums import Category, LabourCapacity, PersonStatu
 from services.core.households.models import Household, Person
 from services.core.households.service import get_active_household, get_household
 from services.core.income.models import IncomeRecord
+from services.core.income.rolling import quarter_of_index
 from services.core.monitoring import clues as clue_service
 from services.core.monitoring import deadlines as dl
 from services.core.monitoring.context import Rules
@@ -33,12 +35,21 @@ from services.core.monitoring.enums import (
     Action,
     CaseStatus,
     ClueStatus,
+    DeadlineKind,
     Decision,
     MeasureStatus,
 )
-from services.core.monitoring.guard import EliminationFacts, completed_quarters, unmet_conditions
+from services.core.monitoring.guard import EliminationFacts, earliest_record_needed, unmet_conditions
 from services.core.monitoring.machine import allowed, step_for
-from services.core.monitoring.models import CaseTransition, IncomeLine, Measure, MonitoringCase, RiskClue, Visit
+from services.core.monitoring.models import (
+    CaseTransition,
+    IncomeLine,
+    Measure,
+    MonitoringCase,
+    RiskClue,
+    Visit,
+    VisitBreach,
+)
 from services.core.monitoring.schemas import CadreIn, CaseFromClue, MeasureIn, MeasureUpdate, Reporter, VisitIn
 from services.core.repository import one_or_404
 from services.core.scope import under
@@ -84,9 +95,87 @@ async def _counted_visits(session: AsyncSession, rules: Rules, cases: Sequence[M
     return out
 
 
+async def _breached_months(session: AsyncSession, cases: Sequence[MonitoringCase]) -> dict[int, set[date]]:
+    """The months recorded as missed (first days), per case (identified ones)."""
+    ids = [c.id for c in cases if c.identified_on is not None and c.status in UNDER_ASSISTANCE]
+    out: dict[int, set[date]] = defaultdict(set)
+    if ids:
+        rows = await session.execute(select(VisitBreach.case_id, VisitBreach.month).where(VisitBreach.case_id.in_(ids)))
+        for case_id, month in rows:
+            out[case_id].add(month)
+    return out
+
+
 async def pending(session: AsyncSession, rules: Rules, case: MonitoringCase) -> list[dl.Deadline]:
     visits = (await _counted_visits(session, rules, [case]))[case.id]
-    return dl.case_deadlines(case, visits, rules.policy_for(case.region_code), rules.calendar)
+    breached = (await _breached_months(session, [case]))[case.id]
+    return dl.case_deadlines(case, visits, rules.policy_for(case.region_code), rules.calendar, breached)
+
+
+async def record_missed_visits(session: AsyncSession, rules: Rules, case: MonitoringCase, as_of: date
+                               ) -> list[VisitBreach]:
+    """Record each month of assistance that ended before ``as_of`` without its visits, once
+    (the unique key (case, month) makes a second run, or a concurrent one, add nothing), on
+    the breach table and on the case's ``deadline_breaches`` (met_on null: missed). The
+    case's visit deadline then moves on to the next month lacking visits, at the latest the
+    month of ``as_of``. Returns the breaches recorded now. ``case`` is locked."""
+    if case.identified_on is None or case.status not in UNDER_ASSISTANCE:
+        return []
+    visits = (await _counted_visits(session, rules, [case]))[case.id]
+    breached = set((await _breached_months(session, [case]))[case.id])
+    recorded: list[VisitBreach] = []
+    notes: list[dict] = []
+    while True:
+        deadlines = dl.case_deadlines(case, visits, rules.policy_for(case.region_code), rules.calendar, breached)
+        visit = next((d for d in deadlines if d.kind == DeadlineKind.monthly_visit), None)
+        if visit is None or visit.due >= as_of:
+            break
+        month = visit.due.replace(day=1)
+        policy = rules.policy(case.region_code, month.year)
+        made = dl.visits_in(month, visits)
+        inserted = (await session.execute(
+            insert(VisitBreach).values(case_id=case.id, household_id=case.household_id,
+                                       region_code=case.region_code, cadre_user_id=case.cadre_user_id, month=month,
+                                       required=policy.visits_per_month, made=made, recorded_on=as_of)
+            .on_conflict_do_nothing(index_elements=[VisitBreach.case_id, VisitBreach.month])
+            .returning(VisitBreach.id))).scalar()
+        breached.add(month)
+        if inserted is not None:
+            recorded.append(await session.get(VisitBreach, inserted))
+            notes.append({"kind": DeadlineKind.monthly_visit.value, "due": visit.due.isoformat(), "met_on": None,
+                          "required": policy.visits_per_month, "made": made})
+    if notes:
+        case.deadline_breaches = list(case.deadline_breaches) + notes
+    clue_service.store_next(case, dl.case_deadlines(case, visits, rules.policy_for(case.region_code),
+                                                    rules.calendar, breached))
+    await session.flush()
+    return recorded
+
+
+async def record_missed_visits_under(session: AsyncSession, rules: Rules, prefix: str, as_of: date,
+                                     batch: int = 500) -> int:
+    """``record_missed_visits`` for every case under ``prefix`` whose nearest deadline has
+    passed (read from the deadline index). Idempotent; run daily by the worker. Returns
+    how many breaches were recorded."""
+    count = 0
+    last = 0
+    while True:
+        stmt = (select(MonitoringCase)
+                .where(MonitoringCase.next_deadline < as_of, MonitoringCase.status.in_(UNDER_ASSISTANCE),
+                       MonitoringCase.identified_on.is_not(None), MonitoringCase.id > last,
+                       under(MonitoringCase.region_code, prefix))
+                .order_by(MonitoringCase.id).limit(batch).with_for_update(skip_locked=True))
+        cases = list((await session.execute(stmt)).scalars())
+        if not cases:
+            return count
+        for case in cases:
+            count += len(await record_missed_visits(session, rules, case, as_of))
+        last = cases[-1].id
+
+
+async def visit_breaches_of(session: AsyncSession, case_id: int) -> list[VisitBreach]:
+    stmt = select(VisitBreach).where(VisitBreach.case_id == case_id).order_by(VisitBreach.month)
+    return list((await session.execute(stmt)).scalars())
 
 
 async def _track(session: AsyncSession, rules: Rules, case: MonitoringCase, before: list[dl.Deadline],
@@ -114,8 +203,10 @@ async def refresh_deadlines(session: AsyncSession, rules: Rules, prefix: str, ba
         if not cases:
             break
         visits = await _counted_visits(session, rules, cases)
+        breached = await _breached_months(session, cases)
         for case in cases:
-            new = dl.case_deadlines(case, visits[case.id], rules.policy_for(case.region_code), rules.calendar)
+            new = dl.case_deadlines(case, visits[case.id], rules.policy_for(case.region_code), rules.calendar,
+                                    breached[case.id])
             old = (case.next_deadline, case.next_deadline_kind, case.deadline_provisional)
             clue_service.store_next(case, new)
             changed += old != (case.next_deadline, case.next_deadline_kind, case.deadline_provisional)
@@ -201,27 +292,31 @@ async def _last_effective(session: AsyncSession, case: MonitoringCase) -> date:
     return (await session.execute(stmt)).scalar() or case.first_clue_on
 
 
+# Measures that count as carried out (落实) on a day: started by then, not only planned and
+# not stopped (至少落实一项: carried out, not necessarily finished).
+CARRIED_OUT = (MeasureStatus.in_progress, MeasureStatus.completed)
+
+
 async def elimination_facts(session: AsyncSession, case: MonitoringCase, on: date, rules: Rules) -> EliminationFacts:
     policy = rules.policy(case.region_code, on.year)
-    quarters = completed_quarters(on, policy.elimination_income_quarters)
-    years = sorted({y for y, _ in quarters})
     province = case.region_code[:2]
-    income = {}
-    if quarters:
-        rows = await session.execute(select(IncomeRecord.year, IncomeRecord.quarter, IncomeRecord.per_capita_net).where(
-            IncomeRecord.household_id == case.household_id, IncomeRecord.year.in_(years)))
-        income = {(y, q): v for y, q, v in rows}
+    # The household's quarters, once, as far back as the earliest window judged reaches.
+    first_year, _ = quarter_of_index(earliest_record_needed(on, policy.elimination_income_quarters))
+    records = (await session.execute(
+        select(IncomeRecord.year, IncomeRecord.quarter, IncomeRecord.net_income, IncomeRecord.member_count).where(
+            IncomeRecord.household_id == case.household_id, IncomeRecord.year >= first_year,
+            IncomeRecord.year <= on.year))).all()
     lines = dict((await session.execute(select(IncomeLine.year, IncomeLine.amount).where(
-        IncomeLine.province_code == province, IncomeLine.year.in_(years)))).all()) if years else {}
+        IncomeLine.province_code == province, IncomeLine.year == on.year))).all())
     guarantees = (await session.execute(select(HouseholdGuarantees).where(
         HouseholdGuarantees.household_id == case.household_id))).scalar_one_or_none()
     labour = (await session.execute(select(Person.labour_capacity).where(
         Person.household_id == case.household_id, Person.status == PersonStatus.alive))).scalars().all()
-    completed = (await session.execute(select(func.count()).select_from(Measure).where(
-        Measure.case_id == case.id, Measure.status == MeasureStatus.completed))).scalar_one()
+    carried_out = (await session.execute(select(func.count()).select_from(Measure).where(
+        Measure.case_id == case.id, Measure.status.in_(CARRIED_OUT), Measure.start_on <= on))).scalar_one()
     return EliminationFacts(
-        decided_on=on, identified_on=case.identified_on, completed_measures=completed, quarterly_income=income,
-        lines=lines, province_code=province,
+        decided_on=on, identified_on=case.identified_on, measures_carried_out=carried_out,
+        income_records=[tuple(r) for r in records], lines=lines, province_code=province,
         guarantees=None if guarantees is None else {i.value: getattr(guarantees, i.value).value for i in Item},
         labour=[LabourCapacity(v) for v in labour])
 
@@ -229,6 +324,22 @@ async def elimination_facts(session: AsyncSession, case: MonitoringCase, on: dat
 async def elimination_check(session: AsyncSession, rules: Rules, case: MonitoringCase, on: date):
     facts = await elimination_facts(session, case, on, rules)
     return unmet_conditions(facts, rules.policy(case.region_code, on.year))
+
+
+def guards_elimination(status: CaseStatus, action: Action, decision: Decision) -> bool:
+    """Whether a step must meet the elimination conditions: the proposal and every approval
+    of the elimination phase (verification, democratic review before the notice, the
+    notice's result, township review, county approval). Rejections and termination never."""
+    if action == Action.propose_elimination:
+        return True
+    return status in ELIMINATION_PHASE and action != Action.terminate and decision == Decision.approve
+
+
+async def require_elimination_conditions(session: AsyncSession, rules: Rules, case: MonitoringCase, on: date) -> None:
+    """409 listing every unmet condition (the same list ``elimination_check`` gives)."""
+    unmet = await elimination_check(session, rules, case, on)
+    if unmet:
+        raise Conflict("elimination_conditions_unmet", errors=unmet, count=len(unmet))
 
 
 async def take_step(session: AsyncSession, rules: Rules, case: MonitoringCase, action: Action, data: Any,
@@ -246,6 +357,11 @@ async def take_step(session: AsyncSession, rules: Rules, case: MonitoringCase, a
         raise Unprocessable("effective_before_previous", field="effective_on", previous=previous.isoformat())
     policy = rules.policy(case.region_code, day.year)
     details: dict[str, Any] = {"decision": decision.value}
+    if guards_elimination(case.status, action, decision):
+        if action == Action.county_decision and data.way is None:
+            raise Unprocessable("way_required", field="way")
+        await require_elimination_conditions(session, rules, case, day)
+        details["elimination_conditions_met_on"] = day.isoformat()
     household: Household | None = None
     identifying = case.status in IDENTIFICATION_PHASE
 
@@ -289,9 +405,6 @@ async def take_step(session: AsyncSession, rules: Rules, case: MonitoringCase, a
         else:
             if data.way is None:
                 raise Unprocessable("way_required", field="way")
-            unmet = await elimination_check(session, rules, case, day)
-            if unmet:
-                raise Conflict("elimination_conditions_unmet", errors=unmet, count=len(unmet))
             case.eliminated_on = day
             case.elimination_way = data.way
             details["way"] = data.way.value
@@ -443,6 +556,10 @@ async def add_visit(session: AsyncSession, rules: Rules, case: MonitoringCase, d
         cadre_id = actor.user_id
     else:
         raise Unprocessable("field_required", field="cadre_user_id")
+    # Months that ended before this visit without their visits are recorded first (once), so
+    # the visit answers its own month's deadline and clears the case from the overdue list.
+    # As of the visit's day, not today: visits are written on paper first and entered later.
+    await record_missed_visits(session, rules, case, data.visited_on)
     before = await pending(session, rules, case)
     visit = Visit(id=data.id or uuid.uuid4(), visited_on=data.visited_on, mode=data.mode, findings=data.findings,
                   attachments=[a.model_dump() for a in data.attachments], case_id=case.id,

@@ -7,7 +7,7 @@ that met it (``breaches``), never corrected.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -55,24 +55,35 @@ def clue_deadlines(status: ClueStatus, first_reported_on: date, self_declared_on
     return _by_due(out)
 
 
-def visit_due(identified_on: date, counted_visits: Sequence[date], per_month: int) -> date:
+def visits_in(month: date, counted_visits: Sequence[date]) -> int:
+    return sum(1 for day in counted_visits if (day.year, day.month) == (month.year, month.month))
+
+
+def visit_due(identified_on: date, counted_visits: Sequence[date], per_month: int,
+              breached: Collection[date] = ()) -> date:
     """End of the first calendar month after identification that lacks its visits
-    (``per_month`` of them). The month of identification itself needs none: the
-    verification visit preceded the decision."""
+    (``per_month`` of them) and has not been recorded as missed (``breached``: first days
+    of months). The month of identification itself needs none: the verification visit
+    preceded the decision. A month recorded as missed is a breach, recorded once; the
+    deadline moves on to the next month, so a later visit clears the case from the
+    overdue list (docs/monitoring-rules.md)."""
     per_month_counts: dict[tuple[int, int], int] = {}
     for day in counted_visits:
         per_month_counts[(day.year, day.month)] = per_month_counts.get((day.year, day.month), 0) + 1
+    missed = {(m.year, m.month) for m in breached}
     month = add_months(identified_on.replace(day=1), 1)
-    while per_month_counts.get((month.year, month.month), 0) >= per_month:
+    while (per_month_counts.get((month.year, month.month), 0) >= per_month
+           or (month.year, month.month) in missed):
         month = add_months(month, 1)
     return month_end(month)
 
 
 def case_deadlines(case, counted_visits: Sequence[date], policy_for: PolicyFor,
-                   cal: WorkCalendar) -> list[Deadline]:
+                   cal: WorkCalendar, breached: Collection[date] = ()) -> list[Deadline]:
     """The pending deadlines of a case in its present state, nearest first. ``case`` is a
     ``MonitoringCase`` (or anything with its attributes); ``counted_visits`` the dates of
-    its visits that count towards the monthly visit."""
+    its visits that count towards the monthly visit; ``breached`` the months recorded as
+    missed."""
     out: list[Deadline] = []
     if case.status in IDENTIFICATION_PHASE:
         policy = policy_for(case.first_clue_on.year)
@@ -87,7 +98,8 @@ def case_deadlines(case, counted_visits: Sequence[date], policy_for: PolicyFor,
             out.append(Deadline(DeadlineKind.plan, due, provisional))
         if policy.visits_per_month > 0:
             out.append(Deadline(DeadlineKind.monthly_visit,
-                                visit_due(case.identified_on, counted_visits, policy.visits_per_month)))
+                                visit_due(case.identified_on, counted_visits, policy.visits_per_month,
+                                          breached)))
     return _by_due(out)
 
 

@@ -1,14 +1,29 @@
 """The risk-elimination guard (风险消除条件) as a plain function: every unmet condition is
-listed, so the approver sees all that is missing at once, not the first."""
+listed, so whoever takes the step sees all that is missing at once, not the first.
+
+The same conditions are checked at every step of the elimination that moves it forward —
+the village's proposal, the verification visit, the democratic review (before the notice
+goes up), the notice's result, the township's review and the county's approval — because
+the seeds put the conditions before the notice, not only at the end (DOMAIN.md "Readings to
+keep straight"; docs/monitoring-rules.md).
+
+**Income** is judged over a year, never a part year: the rolling twelve months
+(``services.core.income.rolling``) ending with the last completed quarter before the day of
+the step must be complete and at least the monitoring line of that day's year; and, for
+stability ("stably above the line for at least half a year"), so must the rolling twelve
+months ending at each of the policy's ``elimination_income_quarters`` last completed
+quarters (2 by default: the windows ending with the last two quarters, half a year).
+"""
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
 from services.core.errors import FieldError
 from services.core.households.enums import LabourCapacity
+from services.core.income.rolling import WINDOW, label, quarter_index, quarter_of, rolling
 from services.core.monitoring.policy import MonitoringPolicy
 from services.core.workdays import add_months
 
@@ -17,9 +32,11 @@ from services.core.workdays import add_months
 class EliminationFacts:
     decided_on: date
     identified_on: date | None
-    completed_measures: int
-    # (year, quarter) -> per-capita net income of that quarter
-    quarterly_income: Mapping[tuple[int, int], Decimal]
+    # measures of the case carried out (落实) as of ``decided_on``: started on or before it,
+    # in progress or completed (not planned only, not stopped)
+    measures_carried_out: int
+    # the household's recorded quarters: (year, quarter, net_income, member_count)
+    income_records: Sequence[tuple[int, int, Decimal, int]]
     # year -> the province's yearly monitoring line (absent: no line set)
     lines: Mapping[int, Decimal]
     province_code: str
@@ -29,16 +46,44 @@ class EliminationFacts:
     labour: Iterable[LabourCapacity] = field(default_factory=list)
 
 
-def completed_quarters(before: date, count: int) -> list[tuple[int, int]]:
-    """The ``count`` calendar quarters completed before ``before``, latest first."""
-    year, quarter = before.year, (before.month - 1) // 3 + 1
-    out = []
-    for _ in range(count):
-        quarter -= 1
-        if quarter == 0:
-            year, quarter = year - 1, 4
-        out.append((year, quarter))
-    return out
+def income_windows(before: date, count: int) -> list[int]:
+    """The quarter indexes of the ``count`` calendar quarters completed before ``before``,
+    latest first: the rolling windows that end with them are judged."""
+    last = quarter_of(before) - 1
+    return [last - k for k in range(count)]
+
+
+def earliest_record_needed(before: date, count: int) -> int:
+    """The first quarter index any judged window reaches back to."""
+    return quarter_of(before) - 1 - (count - 1) - (WINDOW - 1) if count else quarter_of(before)
+
+
+def income_conditions(facts: EliminationFacts, policy: MonitoringPolicy) -> list[FieldError]:
+    """The income conditions alone: each window complete and at least the line of the
+    decision's year. Errors name ``income[<the window's last quarter>]``."""
+    if policy.elimination_income_quarters == 0:
+        return []
+    unmet: list[FieldError] = []
+    year = facts.decided_on.year
+    line = facts.lines.get(year)
+    if line is None:
+        unmet.append(FieldError("income", "elimination_no_income_line",
+                                {"year": year, "province": facts.province_code}))
+    recorded_at = {quarter_index(y, q) for y, q, _, _ in facts.income_records}
+    for end in income_windows(facts.decided_on, policy.elimination_income_quarters):
+        where = f"income[{label(end)}]"
+        window = f"{label(end - WINDOW + 1)}–{label(end)}"
+        found = rolling(facts.income_records, end)
+        # The window must end with this very quarter: a window ending earlier is another year.
+        recorded = sum(1 for i in range(end - WINDOW + 1, end + 1) if i in recorded_at)
+        if recorded < WINDOW or found is None or found.per_capita_net is None:
+            unmet.append(FieldError(where, "elimination_income_incomplete",
+                                    {"window": window, "quarters": recorded, "required": WINDOW}))
+        elif line is not None and found.per_capita_net < line:
+            unmet.append(FieldError(where, "elimination_income_below_line", {
+                "window": window, "per_capita_net": f"{found.per_capita_net:.2f}", "line": f"{line:.2f}",
+                "year": year}))
+    return unmet
 
 
 def unmet_conditions(facts: EliminationFacts, policy: MonitoringPolicy) -> list[FieldError]:
@@ -51,21 +96,11 @@ def unmet_conditions(facts: EliminationFacts, policy: MonitoringPolicy) -> list[
             unmet.append(FieldError("identified_on", "elimination_too_early", {
                 "months": policy.elimination_min_months, "identified_on": facts.identified_on.isoformat(),
                 "earliest": earliest.isoformat()}))
-    if facts.completed_measures < policy.elimination_min_completed_measures:
+    if facts.measures_carried_out < policy.elimination_min_measures_carried_out:
         unmet.append(FieldError("measures", "elimination_measures_missing", {
-            "required": policy.elimination_min_completed_measures, "completed": facts.completed_measures}))
-    for year, quarter in completed_quarters(facts.decided_on, policy.elimination_income_quarters):
-        where = f"income[{year}Q{quarter}]"
-        line = facts.lines.get(year)
-        income = facts.quarterly_income.get((year, quarter))
-        if line is None:
-            unmet.append(FieldError(where, "elimination_no_income_line",
-                                    {"year": year, "province": facts.province_code}))
-        elif income is None:
-            unmet.append(FieldError(where, "elimination_income_missing", {"year": year, "quarter": quarter}))
-        elif income * 4 < line:
-            unmet.append(FieldError(where, "elimination_income_below_line", {
-                "year": year, "quarter": quarter, "annualised": f"{income * 4:.2f}", "line": f"{line:.2f}"}))
+            "required": policy.elimination_min_measures_carried_out, "carried_out": facts.measures_carried_out,
+            "on": facts.decided_on.isoformat()}))
+    unmet.extend(income_conditions(facts, policy))
     if policy.elimination_requires_guarantees:
         if facts.guarantees is None:
             unmet.append(FieldError("guarantees", "elimination_guarantees_unknown"))

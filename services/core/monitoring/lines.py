@@ -91,28 +91,37 @@ async def require_lines(session: AsyncSession, year: int, region: str) -> dict[s
 
 # ---- the uncovered-households rule (rules.uncovered_households), executed ----------------------
 
-async def uncovered(session: AsyncSession, year: int, region: str, after_id: int | None, limit: int
-                    ) -> list[dict[str, Any]]:
-    """A page (``limit + 1`` rows, keyset on id) of the households the rule finds."""
+async def uncovered(session: AsyncSession, year: int, region: str, after_id: int | None, limit: int,
+                    complete: bool | None = None) -> list[dict[str, Any]]:
+    """A page (``limit + 1`` rows, keyset on id) of the households the rule finds, each with
+    its twelve months (``period``, ``quarters``, ``income_complete``)."""
     from services.core.households.models import Household
-    from services.core.monitoring.rules import uncovered_households
+    from services.core.income.rolling import label
+    from services.core.monitoring.rules import uncovered_households, upto_of
+    from services.core.timeutil import today
 
-    stmt = uncovered_households(year, region or None)
+    stmt = uncovered_households(year, upto_of(year, today()), region or None, complete)
     if after_id is not None:
         stmt = stmt.where(Household.id > after_id)
-    return [row._asdict() for row in await session.execute(stmt.limit(limit + 1))]
+    out = []
+    for row in await session.execute(stmt.limit(limit + 1)):
+        item = row._asdict()
+        item["period"] = f"{label(item.pop('first_q'))}–{label(item.pop('last_q'))}"
+        out.append(item)
+    return out
 
 
-def evidence(year: int, per_capita_net: Decimal, line: Decimal) -> str:
-    return (f"{year}年人均纯收入 {per_capita_net} 元，低于监测标准 {line} 元（脱贫户，未纳入监测）。"
-            f"Per-capita net income {year}: {per_capita_net} yuan, below the monitoring line of {line} yuan "
-            f"(formerly poor, not monitored).")
+def evidence(year: int, per_capita_net: Decimal, line: Decimal, period: str) -> str:
+    return (f"{period} 滚动12个月人均纯收入 {per_capita_net} 元，低于 {year} 年监测标准 {line} 元（脱贫户，未纳入监测）。"
+            f"Per-capita net income over the twelve months {period}: {per_capita_net} yuan, below the {year} "
+            f"monitoring line of {line} yuan (formerly poor, not monitored).")
 
 
 async def raise_uncovered_clues(session: AsyncSession, year: int, region: str, reporter: Any,
                                 after_batch: Callable[[], Awaitable[None]] | None = None,
                                 batch: int = 200) -> dict[str, int]:
-    """A risk clue for every household the rule finds under ``region``, through the clue
+    """A risk clue for every household the rule finds below the line under ``region`` (a
+    complete year of income only: an incomplete one is never a clue on income), through the clue
     service (so clues merge and re-sent references are recognised). Households are read
     ``batch`` at a time by id, so a county of 300,000 households is never held at once;
     ``after_batch`` runs after each batch (the API records its audit event there)."""
@@ -126,11 +135,11 @@ async def raise_uncovered_clues(session: AsyncSession, year: int, region: str, r
     counts = {"households": 0, "created": 0, "merged": 0, "duplicate": 0}
     after_id: int | None = None
     while True:
-        page = await uncovered(session, year, region, after_id, batch - 1)
+        page = await uncovered(session, year, region, after_id, batch - 1, complete=True)
         for row in page:
             data = ClueIn(household_id=row["id"], channel=Channel.department_screening,
                           risk_types=[RiskType.income_below_line],
-                          evidence=evidence(year, row["per_capita_net"], row["line"]),
+                          evidence=evidence(year, row["per_capita_net"], row["line"], row["period"]),
                           source=RULE_SOURCE, external_ref=external_ref(year, row["id"]))
             _, outcome = await report(session, rules, data, reporter)
             counts[outcome] += 1

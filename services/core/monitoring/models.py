@@ -232,6 +232,33 @@ class Visit(RegionScoped, Base):
     __table_args__ = (Index("ix_case_visits_case_id_visited_on", "case_id", "visited_on"),)
 
 
+class VisitBreach(RegionScoped, Base):
+    """A calendar month of assistance that ended without the policy's visits (每月走访):
+    recorded once per case and month (unique), when the month is found to have passed
+    (``cases.record_missed_visits``). Never corrected: a visit entered later for that month
+    does not erase it (``made`` is what was recorded when the breach was). The case's visit
+    deadline then moves on, so the missed month does not keep the case on the overdue list;
+    counties report on these rows (``GET /api/v1/monitoring/visit-breaches``)."""
+
+    __tablename__ = "case_visit_breaches"
+
+    id: Mapped[int] = bigint_pk()
+    case_id: Mapped[int] = mapped_column(ForeignKey("monitoring_cases.id"), nullable=False)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), nullable=False)
+    region_code: Mapped[str] = mapped_column(RegionCode, nullable=False)
+    cadre_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # the case's cadre then
+    month: Mapped[date] = mapped_column(Date, nullable=False)  # the month's first day
+    required: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    made: Mapped[int] = mapped_column(SmallInteger, nullable=False)  # counted visits recorded for the month
+    recorded_on: Mapped[date] = mapped_column(Date, nullable=False)  # the day the breach was found
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("case_id", "month"),
+        Index("ix_case_visit_breaches_region_code_month", "region_code", "month"),
+    )
+
+
 class IncomeLine(Versioned, Base):
     """监测标准: the monitoring income line (per capita, per year) of a province. Public
     figures, not region-scoped data."""

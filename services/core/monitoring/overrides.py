@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from services.core.monitoring.models import MonitoringPolicyRow
-from services.core.monitoring.policy import MonitoringPolicy, PolicyOverride, check_values, resolve
+from services.core.monitoring.policy import RENAMED, MonitoringPolicy, PolicyOverride, check_values, resolve
 from services.core.regions.rules import InvalidRegionCode, code_of_prefix, prefix_of
 from services.core.regions.service import get_region
 from services.core.scope import under
@@ -91,6 +91,11 @@ def checked_values(values: dict[str, Any], table: PolicyTable = MONITORING) -> d
     """The override validated field by field (422 naming ``values.<field>``), normalised."""
     if not values:
         raise Unprocessable("policy_values_empty", field="values")
+    renamed = [name for name in values if name in RENAMED and name not in table.model.model_fields]
+    if renamed:
+        errors = [FieldError(f"values.{name}", "policy_value_renamed", {"name": name, "new": RENAMED[name]})
+                  for name in renamed]
+        raise Unprocessable("policy_value_renamed", field=errors[0].field, errors=errors, **errors[0].params)
     try:
         return check_values(values, table.model)
     except ValidationError as exc:

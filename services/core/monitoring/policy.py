@@ -41,10 +41,14 @@ class MonitoringPolicy(BaseModel):
     visit_modes_counted: list[VisitMode] = Field(default_factory=lambda: [VisitMode.in_person], min_length=1)
     # Risk elimination [000, 002, 003]: identified at least this long …
     elimination_min_months: int = Field(6, ge=0, le=60)
-    # … at least this many measures completed …
-    elimination_min_completed_measures: int = Field(1, ge=0, le=20)
-    # … income above the year's line in each of the last completed quarters (quarterly
-    # per-capita net income × 4 against the yearly line) …
+    # … at least this many measures carried out (落实: started by the day of the step, in
+    # progress or completed — not only planned, not stopped; formerly
+    # ``elimination_min_completed_measures``, renamed in stored overrides by the migration
+    # ``e5b7c9d1f311``) …
+    elimination_min_measures_carried_out: int = Field(1, ge=0, le=20)
+    # … and income stably above the line: the rolling twelve months ending with each of
+    # this many last completed quarters complete and at least the line of the step's year
+    # (2: half a year; ``services.core.monitoring.guard``) …
     elimination_income_quarters: int = Field(2, ge=0, le=8)
     # … the three guarantees and safe water secured …
     elimination_requires_guarantees: bool = True
@@ -57,6 +61,8 @@ class MonitoringPolicy(BaseModel):
 
 
 FIELDS = frozenset(MonitoringPolicy.model_fields)
+# Figures renamed: an override naming the old name is refused, pointing at the new one.
+RENAMED = {"elimination_min_completed_measures": "elimination_min_measures_carried_out"}
 
 
 class PolicyOverride(BaseModel):

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.households.models import Household
 from services.core.monitoring.enums import CaseStatus, CaseType, Channel, ClueStatus, DeadlineKind, RiskType
-from services.core.monitoring.models import MonitoringCase, RiskClue
+from services.core.monitoring.models import MonitoringCase, RiskClue, VisitBreach
 from services.core.scope import under
 
 
@@ -50,6 +50,22 @@ async def list_cases(session: AsyncSession, *, region: str | None, status: CaseS
     if before_id is not None:
         stmt = stmt.where(MonitoringCase.id < before_id)
     return list((await session.execute(stmt.order_by(MonitoringCase.id.desc()).limit(limit + 1))).scalars())
+
+
+async def visit_breaches(session: AsyncSession, *, region: str | None, year: int, month: int | None,
+                         cadre_user_id: int | None, after_id: int | None, limit: int) -> list[VisitBreach]:
+    """Months of assistance without their visits, recorded in ``year`` (one month of it when
+    ``month``), under ``region``, by id (keyset)."""
+    first = date(year, month or 1, 1)
+    end = date(year + (month is None or month == 12), (month % 12 + 1) if month else 1, 1)
+    stmt = select(VisitBreach).where(VisitBreach.month >= first, VisitBreach.month < end)
+    if region:
+        stmt = stmt.where(under(VisitBreach.region_code, region))
+    if cadre_user_id is not None:
+        stmt = stmt.where(VisitBreach.cadre_user_id == cadre_user_id)
+    if after_id is not None:
+        stmt = stmt.where(VisitBreach.id > after_id)
+    return list((await session.execute(stmt.order_by(VisitBreach.id).limit(limit + 1))).scalars())
 
 
 SUBJECTS = ("case", "clue")

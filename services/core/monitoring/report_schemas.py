@@ -47,8 +47,17 @@ class UncoveredHousehold(BaseModel):
     household_no: str
     head_name: str | None
     region_code: str
-    per_capita_net: Decimal = Field(description="人均纯收入 of the year")
+    per_capita_net: Decimal | None = Field(
+        description="人均纯收入 over the twelve months `period` (滚动12个月); when `income_complete` is false, over "
+                    "the quarters recorded only: shown, never judged. None when the latest quarter has no members")
     line: Decimal = Field(description="监测标准 of the year and province")
+    income_complete: bool = Field(
+        description="The twelve months are complete (four quarters recorded): the household is below the line. "
+                    "False: a quarter is missing, so income cannot be judged (收入记录不全，无法判断) — listed so it "
+                    "is collected, never raised as a clue")
+    quarters: int = Field(description="Quarters recorded in the twelve months (4: complete)")
+    period: str = Field(description="The twelve months, first and last quarter, e.g. 2025Q1–2025Q4",
+                        examples=["2025Q1–2025Q4"])
     open_clue_id: int | None = Field(description="An open risk clue that already names the household (oldest)")
 
 
@@ -59,7 +68,7 @@ class UncoveredCluesIn(Input):
 
 class UncoveredCluesOut(BaseModel):
     year: int
-    households: int = Field(description="Households the rule found")
+    households: int = Field(description="Households the rule found below the line (complete twelve months only)")
     created: int = Field(description="New clues")
     merged: int = Field(description="Added to an open clue of the same household and risk")
     duplicate: int = Field(description="Already raised by an earlier run (same reference)")

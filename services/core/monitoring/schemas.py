@@ -264,7 +264,9 @@ class CaseOut(BaseModel):
     closed_reason: str | None
     next_deadline: DeadlineOut | None
     deadlines: list[DeadlineOut] | None = Field(None, description="Every pending deadline (on the single case's page)")
-    deadline_breaches: list[dict] = Field(description="Deadlines met late or missed: kind, due, met_on")
+    deadline_breaches: list[dict] = Field(
+        description="Deadlines met late or missed: kind, due, met_on (null: missed — a month of assistance "
+                    "without its visits, with required and made)")
     reopened_from_id: int | None
     allowed_actions: list[dict] = Field(description="What may be done next, and with which permission")
     created_at: datetime
@@ -360,6 +362,36 @@ class VisitOut(BaseModel):
     attachments: list[Attachment]
     recorded_by: int | None
     created_at: datetime
+
+
+class UnmetCondition(BaseModel):
+    field: str = Field(description="measures, identified_on, guarantees, members, income or income[<quarter>] "
+                                   "(the twelve months ending with that quarter)")
+    code: str
+    message: str
+
+
+class EliminationCheckOut(BaseModel):
+    case_id: int
+    status: CaseStatus = Field(description="The case's status: the check is the one its next step of the "
+                                           "elimination (proposal, verification, review, notice, township, county) "
+                                           "must pass")
+    on: date
+    met: bool
+    unmet: list[UnmetCondition] = Field(description="Every unmet condition (风险消除条件), the list a refused step "
+                                                    "answers with (409 elimination_conditions_unmet)")
+
+
+class VisitBreachOut(BaseModel):
+    id: int
+    case_id: int
+    household_id: int
+    region_code: str
+    cadre_user_id: int | None = Field(description="The case's cadre when the breach was recorded")
+    month: date = Field(description="The month without its visits (its first day) 未按月走访的月份")
+    required: int = Field(description="Visits the policy required in the month")
+    made: int = Field(description="Counted visits recorded for the month when the breach was recorded")
+    recorded_on: date
 
 
 class OverdueItem(BaseModel):
