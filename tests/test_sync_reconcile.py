@@ -388,3 +388,85 @@ async def test_sql_agrees_with_the_predicates(session):
             f"SELECT {r._norm('CAST(:b AS text)')} <> '' AND {r._norm('CAST(:b AS text)')} <> {r._norm('CAST(:a AS text)')}"),
             {"a": registry, "b": department})).scalar_one()
         assert differ == r.names_differ(registry, department), (registry, department)
+
+
+async def test_reopened_finding_raises_a_new_clue_when_its_clue_ended(session, settings, registry):
+    """A dismissed clue holds while its finding stays open; the finding resolved and found
+    again raises a new clue (its own reference); a clue whose case is still running is
+    kept; one whose case has ended (rejected) is replaced again."""
+    from services.core.monitoring import clues as clue_service
+    from services.core.monitoring.context import load_rules
+    from services.core.monitoring.enums import ClueStatus
+    from services.core.monitoring.models import MonitoringCase
+
+    stage = Stage(session, settings)
+    h2 = registry["h2"][0]
+    grant = await stage.add(CIVIL, h2.id_number, "陈二", "assistance", benefit="dibao", status="active",
+                            start_date=f"{LAST}-03-01")
+    run = iter(range(21, 40))
+
+    async def again(status: str | None = None) -> tuple[Finding, int]:
+        if status is not None:
+            grant.data = {**grant.data, "status": status}
+            await session.flush()
+        counts = await reconcile(session, settings, CIVIL, COUNTY, run_id=next(run))
+        finding = one(await findings(session, CIVIL), "assistance_not_monitored") if status != "stopped" else None
+        return finding, counts["clues"]
+
+    async def clue_of(finding: Finding) -> RiskClue:
+        return (await session.execute(select(RiskClue).where(RiskClue.id == finding.clue_id)
+                                      .execution_options(populate_existing=True))).scalar_one()
+
+    first, raised = await again()
+    assert raised == 1 and first.clue_round == 0
+    first_clue, fingerprint = first.clue_id, first.fingerprint  # the row object is refreshed by each run
+    rules = await load_rules(session)
+    await clue_service.close(session, rules, await clue_of(first), ClueStatus.dismissed, None, reason="已核实，收入达标")
+
+    # Still open, clue dismissed: not raised again, run after run.
+    for _ in range(2):
+        still, raised = await again()
+        assert raised == 0 and still.clue_id == first_clue and still.clue_round == 0
+    assert await _clue_reports(session) == 1
+
+    # Gone, then back: a new clue under the next round's reference.
+    await again("stopped")
+    back, raised = await again("active")
+    assert raised == 1 and back.status == "open" and back.clue_round == 1
+    assert back.clue_id is not None and back.clue_id != first_clue
+    second = await clue_of(back)
+    assert second.status == ClueStatus.open and second.household_id == h2.household_id
+    report = (await session.execute(select(ClueReport).where(ClueReport.clue_id == second.id))).scalar_one()
+    assert report.external_ref == f"{fingerprint}:r1" and report.source == "sync:civil-affairs"
+    assert (await again())[1] == 0
+
+    # Turned into a case that is still running: the reopened finding keeps its clue.
+    case = MonitoringCase(household_id=h2.household_id, region_code=h2.region_code, case_type="marginal",
+                          risk_types=["income_below_line"], status="verification", first_clue_on=today(),
+                          opened_on=today(), deadline_breaches=[])
+    session.add(case)
+    await session.flush()
+    await clue_service.close(session, rules, second, ClueStatus.converted, None, case_id=case.id)
+    await again("stopped")
+    kept, raised = await again("active")
+    assert raised == 0 and kept.clue_id == second.id and kept.clue_round == 1
+
+    # The case ended (not taken into monitoring): found again, a third clue.
+    await session.execute(text("UPDATE monitoring_cases SET status = 'rejected' WHERE id = :id"), {"id": case.id})
+    await again("stopped")
+    third, raised = await again("active")
+    assert raised == 1 and third.clue_round == 2 and third.clue_id not in (first_clue, second.id)
+    refs = (await session.execute(text("SELECT external_ref FROM clue_reports WHERE source = 'sync:civil-affairs' "
+                                       "ORDER BY id"))).scalars().all()
+    assert refs == [fingerprint, f"{fingerprint}:r1", f"{fingerprint}:r2"]
+
+
+def test_clue_ref_of_later_rounds_fits_the_column():
+    from services.core.sync.reconcile import EXTERNAL_REF_MAX, clue_ref
+
+    short = f"out_of_school:education:{COUNTY}:person:12"
+    assert clue_ref(short) == short and clue_ref(short, 3) == short + ":r3"
+    long = f"record_inconsistent:{'x' * 60}:{COUNTY}:record:{'k' * 60}"
+    refs = {clue_ref(long, n) for n in range(4)}
+    assert len(refs) == 4 and all(len(r) <= EXTERNAL_REF_MAX and r.startswith("record_inconsistent:") for r in refs)
+    assert clue_ref(long) == f"record_inconsistent:{hashlib.sha256(long.encode()).hexdigest()[:40]}"
