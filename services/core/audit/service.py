@@ -36,6 +36,11 @@ audit_log = AuditEvent.__table__
 CHANGES_KEY = "guardline.audit_changes"
 
 
+def collects_changes(session: Any) -> bool:
+    """Whether the session's writes are collected for a request's audit event."""
+    return CHANGES_KEY in getattr(session, "sync_session", session).info
+
+
 def note_changes(session: Any, changes: Sequence[dict[str, Any]]) -> None:
     """Hand row changes written without the ORM's flushes (``{table, id, kind, region_code,
     before, after}``, values as JSON) to the request's audit, when the session collects them."""

@@ -41,7 +41,7 @@ from services.core.timeutil import today as china_today
 log = logging.getLogger(__name__)
 
 RESOLVED_NOTE = "condition no longer found"
-CLUE_BATCH = 200
+CLUE_BATCH = 1000  # findings per transaction of raise_clues (the bulk intake writes them in a few statements)
 EXTERNAL_REF_MAX = 128  # clue_reports.external_ref
 CLUE_SOURCE_MAX = 64  # clue_reports.source
 EVIDENCE_MAX = 2000
@@ -304,6 +304,7 @@ async def raise_clues(session: AsyncSession, settings: Settings, source: SourceC
     await session.execute(text(
         "UPDATE sync_findings f SET clue_id = v.clue_id, version = f.version + 1 "
         "FROM unnest(CAST(:ids AS bigint[]), CAST(:clue_ids AS bigint[])) AS v(id, clue_id) "
-        "WHERE f.id = v.id AND f.clue_id IS DISTINCT FROM v.clue_id"),
+        # f.id = ANY: an index scan of the batch's findings, not a hash of all the county's.
+        "WHERE f.id = v.id AND f.id = ANY(CAST(:ids AS bigint[])) AND f.clue_id IS DISTINCT FROM v.clue_id"),
         {"ids": finding_ids, "clue_ids": clue_ids})
     return raised, batch[-1][0]
