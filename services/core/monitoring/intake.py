@@ -19,7 +19,8 @@ The statements: one reading the known references, one locking the batch's househ
 (``ORDER BY id FOR UPDATE``: two batches wait for each other instead of deadlocking, and a
 clue of a household is merged under its lock as in ``report``), one reading (and locking)
 their open clues, one taking ids from the sequences (so each report knows its clue's id
-before anything is written), then one statement writing it all: a multi-row ``INSERT`` of
+before anything is written; the order of ``INSERT … RETURNING`` rows is not something
+PostgreSQL promises), then one statement writing it all: a multi-row ``INSERT`` of
 the new clues, one ``UPDATE`` of the merged ones and a multi-row ``INSERT`` of the reports.
 Rows travel as JSON arrays typed by the table's row type, so the SQL text never changes
 with the batch size.
@@ -201,7 +202,8 @@ async def report_many(session: AsyncSession, rules: Rules, items: Sequence[ClueI
     would; one (clue id, outcome) per item, in order: "created", "merged", "duplicate", or
     — only with ``strict=False`` — (None, "refused") for a household that is not active or
     not in the session's regions (with ``strict`` the error ``report`` raises is raised, and
-    nothing of the batch is written). Items name their household (``household_id``)."""
+    nothing of the batch is written). Items name their household (``household_id``).
+    Clue objects the session already holds are not refreshed (the writes bypass the ORM)."""
     if not items:
         return []
     if any(item.household_id is None for item in items):
