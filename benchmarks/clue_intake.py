@@ -134,7 +134,8 @@ def _db_cpu_seconds(data_dir: Path) -> float:
 def source_config():
     from services.core.sync.config import SourceConfig
 
-    return SourceConfig(name=SOURCE, kind=SOURCE, counties=[COUNTY], fields={"record_id": ["id"], "id_number": ["sfzh"]})
+    return SourceConfig(name=SOURCE, kind=SOURCE, counties=[COUNTY],
+                        fields={"record_id": ["id"], "id_number": ["sfzh"]})
 
 
 async def _raise_all(db, settings, source, raise_batch, batch: int,

@@ -96,8 +96,10 @@ ORDER BY c.id
 FOR UPDATE OF c"""
 
 _IDS = """
-SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('risk_clues', 'id')) FROM generate_series(1, CAST(:clues AS int))),
-       ARRAY(SELECT nextval(pg_get_serial_sequence('clue_reports', 'id')) FROM generate_series(1, CAST(:reports AS int)))"""
+SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('risk_clues', 'id'))
+             FROM generate_series(1, CAST(:clues AS int))),
+       ARRAY(SELECT nextval(pg_get_serial_sequence('clue_reports', 'id'))
+             FROM generate_series(1, CAST(:reports AS int)))"""
 
 _CLUE_COLUMNS = ("id", "household_id", "region_code", "risk_types", "channels", "status", "first_reported_on",
                  "report_count", "next_deadline", "next_deadline_kind", "deadline_provisional", "deadline_breaches",
@@ -222,7 +224,8 @@ async def report_many(session: AsyncSession, rules: Rules, items: Sequence[ClueI
             "sources": [k[0] for k in keys], "refs": [k[1] for k in keys], **bounds})
         known = {(source, ref): clue_id for source, ref, clue_id in rows}
 
-    wanted = sorted({i.household_id for i in items if i.external_ref is None or (i.source, i.external_ref) not in known})
+    wanted = sorted({i.household_id for i in items
+                     if i.external_ref is None or (i.source, i.external_ref) not in known})
     households: dict[int, tuple[str, str]] = {}
     open_clues: dict[int, list[_Clue]] = {}
     if wanted:
