@@ -5,6 +5,7 @@ stored deadlines and versions, statistics and audit entries. Ids are compared by
 place: the sequences are not rolled back with the savepoint."""
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -31,10 +32,13 @@ _CLUE_COLUMNS = [c.name for c in RiskClue.__table__.columns]
 _REPORT_COLUMNS = [c.name for c in ClueReport.__table__.columns]
 
 
+_numbers = itertools.count(1)
+
+
 async def _households(session, *specs: tuple[str, str]) -> list[int]:
     made = []
     for region, status in specs:
-        h = Household(household_no=f"T{region}{len(made)}{id(made) % 100000}", region_code=region,
+        h = Household(household_no=f"INTAKE{next(_numbers):06d}", region_code=region,
                       category="lifted_out", status=status, flags=[], member_count=1)
         session.add(h)
         made.append(h)

@@ -167,7 +167,8 @@ WHERE f.source = CAST(:source AS text) AND f.county = CAST(:county AS text) AND 
 # the next round's reference. A clue still open, or a case still running, is kept: the
 # report would only merge into what the cadres are already handling. A finding that stayed
 # open is not in ``sync_fresh``: a dismissal holds until the condition really goes away and
-# comes back (a cadre is not asked again every run).
+# comes back (a cadre is not asked again every run). The earlier clue stays findable by its
+# report's reference (``clue_ref`` of the fingerprint and the round it was raised in).
 _LET_GO_OF_ENDED_CLUES = """
 UPDATE sync_findings f
 SET clue_id = NULL, clue_round = f.clue_round + 1
