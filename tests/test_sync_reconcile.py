@@ -470,3 +470,24 @@ def test_clue_ref_of_later_rounds_fits_the_column():
     refs = {clue_ref(long, n) for n in range(4)}
     assert len(refs) == 4 and all(len(r) <= EXTERNAL_REF_MAX and r.startswith("record_inconsistent:") for r in refs)
     assert clue_ref(long) == f"record_inconsistent:{hashlib.sha256(long.encode()).hexdigest()[:40]}"
+
+
+async def test_findings_of_one_household_merge_within_a_batch(session, settings, registry):
+    """Two members of a family not insured: two findings of risk "other" in one batch make
+    one clue with two reports (created, then merged), and both findings name it."""
+    stage = Stage(session, settings)
+    h1 = registry["h1"]
+    for member, name in ((h1[0], "张三"), (h1[1], "王芳")):
+        await stage.add(MEDICAL, member.id_number, name, "enrolment", year=Y, insured=False, status="not_insured")
+    await reconcile_only(session, settings, MEDICAL, COUNTY, run_id=31)
+    raised, after = await raise_clues(session, settings, MEDICAL, COUNTY)
+    assert raised == 2 and after is not None
+    assert await raise_clues(session, settings, MEDICAL, COUNTY, after=after) == (0, None)
+    uninsured = [f for f in (await findings(session, MEDICAL)).values() if f.rule_id == "not_insured"]
+    assert len(uninsured) == 2 and uninsured[0].clue_id == uninsured[1].clue_id is not None
+    clue = (await session.execute(select(RiskClue).where(RiskClue.id == uninsured[0].clue_id))).scalar_one()
+    assert clue.report_count == 2 and clue.risk_types == ["other"] and clue.household_id == h1[0].household_id
+    assert clue.next_deadline is not None and clue.next_deadline_kind == "identification"
+    refs = (await session.execute(select(ClueReport.external_ref).where(ClueReport.clue_id == clue.id)
+                                  .order_by(ClueReport.id))).scalars().all()
+    assert sorted(refs) == sorted(f.fingerprint for f in uninsured)
