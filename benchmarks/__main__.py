@@ -112,14 +112,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=None,
                         help=f"concurrent keep-alive clients ({DEFAULT_CONCURRENCY}; the monitoring scenarios: "
                              f"{MONITORING_CONCURRENCY})")
-    parser.add_argument("--only", choices=sorted([*SCENARIOS, "sync", "funds"]),
+    parser.add_argument("--only", choices=sorted([*SCENARIOS, "sync", "funds", "clues"]),
                         help="run one scenario (sync: the department sync pipeline, issue 5; funds: the "
-                             "compliance indicators on province-sized data, issue 6)")
+                             "compliance indicators on province-sized data, issue 6; clues: the sync worker "
+                             "raising risk clues in bulk)")
     parser.add_argument("--funds-scale", type=float, default=None,
                         help="funds data as a share of 20,000 projects, 200,000 disbursements, 50,000 assets "
                              "(1; or GUARDLINE_BENCH_FUNDS_SCALE), e.g. 0.05 for a smoke run")
     parser.add_argument("--funds-runs", type=int, default=20, help="timed runs per funds scenario (20)")
+    parser.add_argument("--clues", type=int, default=20_000, help="findings to raise risk clues for (20,000)")
+    parser.add_argument("--clue-runs", type=int, default=3, help="timed runs of the clue intake (3)")
+    parser.add_argument("--clue-baseline", type=int, default=2000,
+                        help="findings raised the former way, one clues.report each, for comparison (2,000; 0: none)")
     args = parser.parse_args(argv)
+    if args.clues < 10 or args.clue_runs < 1 or args.clue_baseline < 0:
+        parser.error("need --clues >= 10, --clue-runs >= 1, --clue-baseline >= 0")
     if args.funds_runs < 1:
         parser.error("need --funds-runs >= 1")
     if args.persons < 100 or args.seconds <= 0 or args.warmup < 0 or (args.concurrency or 1) < 1:
@@ -521,6 +528,17 @@ def main(argv: list[str] | None = None) -> int:
         url = embedded_url(settings.data_dir, BENCH_DB)
         upgrade(url)
         funds.run(url, Settings(env="development", database_url=url), args.funds_scale, args.funds_runs)
+        return 0
+    if args.only == "clues":
+        # A county and households of its own, in a database of its own (benchmarks/clue_intake.py).
+        from benchmarks import clue_intake
+        from services.core.db import embedded_url
+        from services.core.migrate import upgrade
+
+        url = embedded_url(settings.data_dir, clue_intake.BENCH_DB)
+        upgrade(url)
+        clue_intake.run(url, Settings(env="development", database_url=url), args.clues, args.clue_runs,
+                        args.clue_baseline)
         return 0
     url = prepare_database(settings, args.persons)
     os.environ["GUARDLINE_DATABASE_URL"] = url

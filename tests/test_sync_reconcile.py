@@ -426,3 +426,106 @@ async def test_term_ranks_and_name_comparison_in_sql(session):
             f"SELECT {sql.norm('CAST(:b AS text)')} <> '' AND {sql.norm('CAST(:b AS text)')} <> {sql.norm('CAST(:a AS text)')}"),
             {"a": registry, "b": department})).scalar_one()
         assert differ == expected, (registry, department)
+
+
+async def test_reopened_finding_raises_a_new_clue_when_its_clue_ended(session, settings, registry):
+    """A dismissed clue holds while its finding stays open; the finding resolved and found
+    again raises a new clue (its own reference); a clue whose case is still running is
+    kept; one whose case has ended (rejected) is replaced again."""
+    from services.core.monitoring import clues as clue_service
+    from services.core.monitoring.context import load_rules
+    from services.core.monitoring.enums import ClueStatus
+    from services.core.monitoring.models import MonitoringCase
+
+    stage = Stage(session, settings)
+    h2 = registry["h2"][0]
+    grant = await stage.add(CIVIL, h2.id_number, "陈二", "assistance", benefit="dibao", status="active",
+                            start_date=f"{LAST}-03-01")
+    run = iter(range(21, 40))
+
+    async def again(status: str | None = None) -> tuple[Finding, int]:
+        if status is not None:
+            grant.data = {**grant.data, "status": status}
+            await session.flush()
+        counts = await reconcile(session, settings, CIVIL, COUNTY, run_id=next(run))
+        finding = one(await findings(session, CIVIL), "assistance_not_monitored") if status != "stopped" else None
+        return finding, counts["clues"]
+
+    async def clue_of(finding: Finding) -> RiskClue:
+        return (await session.execute(select(RiskClue).where(RiskClue.id == finding.clue_id)
+                                      .execution_options(populate_existing=True))).scalar_one()
+
+    first, raised = await again()
+    assert raised == 1 and first.clue_round == 0
+    first_clue, fingerprint = first.clue_id, first.fingerprint  # the row object is refreshed by each run
+    rules = await load_rules(session)
+    await clue_service.close(session, rules, await clue_of(first), ClueStatus.dismissed, None, reason="已核实，收入达标")
+
+    # Still open, clue dismissed: not raised again, run after run.
+    for _ in range(2):
+        still, raised = await again()
+        assert raised == 0 and still.clue_id == first_clue and still.clue_round == 0
+    assert await _clue_reports(session) == 1
+
+    # Gone, then back: a new clue under the next round's reference.
+    await again("stopped")
+    back, raised = await again("active")
+    assert raised == 1 and back.status == "open" and back.clue_round == 1
+    assert back.clue_id is not None and back.clue_id != first_clue
+    second = await clue_of(back)
+    assert second.status == ClueStatus.open and second.household_id == h2.household_id
+    report = (await session.execute(select(ClueReport).where(ClueReport.clue_id == second.id))).scalar_one()
+    assert report.external_ref == f"{fingerprint}:r1" and report.source == "sync:civil-affairs"
+    assert (await again())[1] == 0
+
+    # Turned into a case that is still running: the reopened finding keeps its clue.
+    case = MonitoringCase(household_id=h2.household_id, region_code=h2.region_code, case_type="marginal",
+                          risk_types=["income_below_line"], status="verification", first_clue_on=today(),
+                          opened_on=today(), deadline_breaches=[])
+    session.add(case)
+    await session.flush()
+    await clue_service.close(session, rules, second, ClueStatus.converted, None, case_id=case.id)
+    await again("stopped")
+    kept, raised = await again("active")
+    assert raised == 0 and kept.clue_id == second.id and kept.clue_round == 1
+
+    # The case ended (not taken into monitoring): found again, a third clue.
+    await session.execute(text("UPDATE monitoring_cases SET status = 'rejected' WHERE id = :id"), {"id": case.id})
+    await again("stopped")
+    third, raised = await again("active")
+    assert raised == 1 and third.clue_round == 2 and third.clue_id not in (first_clue, second.id)
+    refs = (await session.execute(text("SELECT external_ref FROM clue_reports WHERE source = 'sync:civil-affairs' "
+                                       "ORDER BY id"))).scalars().all()
+    assert refs == [fingerprint, f"{fingerprint}:r1", f"{fingerprint}:r2"]
+
+
+def test_clue_ref_of_later_rounds_fits_the_column():
+    from services.core.sync.reconcile import EXTERNAL_REF_MAX, clue_ref
+
+    short = f"out_of_school:education:{COUNTY}:person:12"
+    assert clue_ref(short) == short and clue_ref(short, 3) == short + ":r3"
+    long = f"record_inconsistent:{'x' * 60}:{COUNTY}:record:{'k' * 60}"
+    refs = {clue_ref(long, n) for n in range(4)}
+    assert len(refs) == 4 and all(len(r) <= EXTERNAL_REF_MAX and r.startswith("record_inconsistent:") for r in refs)
+    assert clue_ref(long) == f"record_inconsistent:{hashlib.sha256(long.encode()).hexdigest()[:40]}"
+
+
+async def test_findings_of_one_household_merge_within_a_batch(session, settings, registry):
+    """Two members of a family not insured: two findings of risk "other" in one batch make
+    one clue with two reports (created, then merged), and both findings name it."""
+    stage = Stage(session, settings)
+    h1 = registry["h1"]
+    for member, name in ((h1[0], "张三"), (h1[1], "王芳")):
+        await stage.add(MEDICAL, member.id_number, name, "enrolment", year=Y, insured=False, status="not_insured")
+    await reconcile_only(session, settings, MEDICAL, COUNTY, run_id=31)
+    raised, after = await raise_clues(session, settings, MEDICAL, COUNTY)
+    assert raised == 2 and after is not None
+    assert await raise_clues(session, settings, MEDICAL, COUNTY, after=after) == (0, None)
+    uninsured = [f for f in (await findings(session, MEDICAL)).values() if f.rule_id == "not_insured"]
+    assert len(uninsured) == 2 and uninsured[0].clue_id == uninsured[1].clue_id is not None
+    clue = (await session.execute(select(RiskClue).where(RiskClue.id == uninsured[0].clue_id))).scalar_one()
+    assert clue.report_count == 2 and clue.risk_types == ["other"] and clue.household_id == h1[0].household_id
+    assert clue.next_deadline is not None and clue.next_deadline_kind == "identification"
+    refs = (await session.execute(select(ClueReport.external_ref).where(ClueReport.clue_id == clue.id)
+                                  .order_by(ClueReport.id))).scalars().all()
+    assert sorted(refs) == sorted(f.fingerprint for f in uninsured)

@@ -26,12 +26,11 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session as OrmSession
 
 from services.core.audit import AuditRecord, AuditResult, record, record_now
-from services.core.audit.service import INSERT_ROWS_SQL, rows_json
+from services.core.audit.service import CHANGES_KEY, INSERT_ROWS_SQL, rows_json
 from services.core.idempotency import IdempotencyRecord
 
 log = logging.getLogger("guardline.audit")
 
-CHANGES_KEY = "guardline.audit_changes"
 # Rows whose changes are not worth an audit entry of their own (bookkeeping of other events).
 _NOT_AUDITED = {IdempotencyRecord.__tablename__, "login_sessions"}
 _SKIPPED_COLUMNS = {"created_at", "updated_at"}

@@ -31,6 +31,23 @@ from services.core.scope import UNRESTRICTED, under
 
 audit_log = AuditEvent.__table__
 
+# The session's list of row changes a request's audit event will name (collected from ORM
+# flushes by ``services.api.auditing``; set-based writes add theirs with ``note_changes``).
+CHANGES_KEY = "guardline.audit_changes"
+
+
+def collects_changes(session: Any) -> bool:
+    """Whether the session's writes are collected for a request's audit event."""
+    return CHANGES_KEY in getattr(session, "sync_session", session).info
+
+
+def note_changes(session: Any, changes: Sequence[dict[str, Any]]) -> None:
+    """Hand row changes written without the ORM's flushes (``{table, id, kind, region_code,
+    before, after}``, values as JSON) to the request's audit, when the session collects them."""
+    collected = getattr(session, "sync_session", session).info.get(CHANGES_KEY)
+    if collected is not None:
+        collected.extend(changes)
+
 
 class AuditRef(NamedTuple):
     id: int

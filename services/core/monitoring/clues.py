@@ -66,7 +66,8 @@ async def report(session: AsyncSession, rules: Rules, data: ClueIn, reporter: Re
                  id_hash_key: bytes | None = None) -> tuple[RiskClue, str]:
     """Record a report. Returns the clue and "created", "merged" (an open clue of the same
     household sharing a risk type took it) or "duplicate" (the source's reference is known:
-    nothing new is written). A report naming a person by ID number needs ``id_hash_key``."""
+    nothing new is written). A report naming a person by ID number needs ``id_hash_key``.
+    Many reports at once: ``intake.report_many``, which does the same for each."""
     if data.external_ref is not None:
         known = (await session.execute(select(ClueReport.clue_id).where(
             ClueReport.source == data.source, ClueReport.external_ref == data.external_ref))).scalar()

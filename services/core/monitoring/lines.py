@@ -121,12 +121,13 @@ async def raise_uncovered_clues(session: AsyncSession, year: int, region: str, r
                                 after_batch: Callable[[], Awaitable[None]] | None = None,
                                 batch: int = 200) -> dict[str, int]:
     """A risk clue for every household the rule finds below the line under ``region`` (a
-    complete year of income only: an incomplete one is never a clue on income), through the clue
-    service (so clues merge and re-sent references are recognised). Households are read
-    ``batch`` at a time by id, so a county of 300,000 households is never held at once;
-    ``after_batch`` runs after each batch (the API records its audit event there)."""
-    from services.core.monitoring.clues import report
+    complete year of income only: an incomplete one is never a clue on income), through the
+    clue service's bulk intake (``intake.report_many``: clues merge and re-sent references are
+    recognised, as by ``clues.report``). Households are read ``batch`` at a time by id, so a
+    county of 300,000 households is never held at once; ``after_batch`` runs after each
+    batch (the API records its audit event there, with the rows the batch wrote)."""
     from services.core.monitoring.context import load_rules
+    from services.core.monitoring.intake import report_many
     from services.core.monitoring.enums import Channel, RiskType
     from services.core.monitoring.rules import RULE_SOURCE, external_ref
     from services.core.monitoring.schemas import ClueIn
@@ -136,12 +137,11 @@ async def raise_uncovered_clues(session: AsyncSession, year: int, region: str, r
     after_id: int | None = None
     while True:
         page = await uncovered(session, year, region, after_id, batch - 1, complete=True)
-        for row in page:
-            data = ClueIn(household_id=row["id"], channel=Channel.department_screening,
-                          risk_types=[RiskType.income_below_line],
-                          evidence=evidence(year, row["per_capita_net"], row["line"], row["period"]),
-                          source=RULE_SOURCE, external_ref=external_ref(year, row["id"]))
-            _, outcome = await report(session, rules, data, reporter)
+        items = [ClueIn(household_id=row["id"], channel=Channel.department_screening,
+                        risk_types=[RiskType.income_below_line],
+                        evidence=evidence(year, row["per_capita_net"], row["line"], row["period"]),
+                        source=RULE_SOURCE, external_ref=external_ref(year, row["id"])) for row in page]
+        for _, outcome in await report_many(session, rules, items, reporter):
             counts[outcome] += 1
         counts["households"] += len(page)
         if after_batch is not None and page:

@@ -196,6 +196,8 @@ class Finding(RegionScoped, Versioned, Base):
     resolved_by: Mapped[int | None] = mapped_column(BigInteger)  # None with resolved_at: the condition went away
     note: Mapped[str | None] = mapped_column(Text)
     clue_id: Mapped[int | None] = mapped_column(ForeignKey("risk_clues.id"))
+    # Clues raised anew after reopening (the reconciliation's merge): 0 while it has its first.
+    clue_round: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=0, server_default=text("0"))
 
 
 class SyncPolicyRow(PolicyOverrideRow, Versioned, Base):

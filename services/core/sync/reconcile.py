@@ -9,10 +9,12 @@ inside the caller's transaction (the worker commits it with the run's counts):
    open, known ones seen again, resolved ones found again open again) and one ``UPDATE``
    resolving what this run no longer finds;
 4. afterwards, in transactions of their own (``raise_clues``, a batch each): risk clues
-   for open risk findings that have none yet, through the monitoring workflow's
-   ``clues.report`` (the fingerprint is the clue's external reference, and the clue's id
-   is stored on the finding in the same transaction, so nothing is raised twice; a
-   reopened finding keeps its clue).
+   for open risk findings that have none yet, through the monitoring workflow's bulk
+   intake ``intake.report_many`` (the fingerprint is the clue's external reference, and
+   the clue's id is stored on the finding in the same transaction, so nothing is raised
+   twice). A reopened finding keeps its clue while the clue is still being handled; when
+   the clue was dismissed or its case has ended, the merge lets go of it and the finding
+   raises a new clue (``_LET_GO_OF_ENDED_CLUES``).
 
 Fingerprints are ``<rule>:<source>:<county>:<subject>``: the same person found by two
 sources, or by one source in two counties, is two findings that each run resolves on its
@@ -42,7 +44,7 @@ from services.core.timeutil import today as china_today
 log = logging.getLogger(__name__)
 
 RESOLVED_NOTE = "condition no longer found"
-CLUE_BATCH = 200
+CLUE_BATCH = 1000  # findings per transaction of raise_clues (the bulk intake writes them in a few statements)
 EXTERNAL_REF_MAX = 128  # clue_reports.external_ref
 CLUE_SOURCE_MAX = 64  # clue_reports.source
 EVIDENCE_MAX = 2000
@@ -54,12 +56,15 @@ def fingerprint_prefix(rule_id: str, source: str, county: str) -> str:
     return f"{rule_id}:{source}:{county}:"
 
 
-def clue_ref(fingerprint: str) -> str:
-    """The clue's external reference: the fingerprint, or (longer than the column) the rule
-    and a digest of it."""
-    if len(fingerprint) <= EXTERNAL_REF_MAX:
-        return fingerprint
-    return f"{fingerprint.split(':', 1)[0]}:{hashlib.sha256(fingerprint.encode()).hexdigest()[:40]}"
+def clue_ref(fingerprint: str, clue_round: int = 0) -> str:
+    """The clue's external reference: the fingerprint, then for a clue raised anew after
+    reopening (``clue_round`` ≥ 1) ``:r<round>`` — a reference of its own, so the intake's
+    re-send check does not take it for the first clue's report. Longer than the column:
+    the rule and a digest of the whole."""
+    ref = fingerprint if clue_round == 0 else f"{fingerprint}:r{clue_round}"
+    if len(ref) <= EXTERNAL_REF_MAX:
+        return ref
+    return f"{fingerprint.split(':', 1)[0]}:{hashlib.sha256(ref.encode()).hexdigest()[:40]}"
 
 
 def clue_source(source_name: str) -> str:
@@ -157,10 +162,26 @@ WHERE f.source = CAST(:source AS text) AND f.county = CAST(:county AS text) AND 
   AND f.status <> 'resolved'
   AND NOT EXISTS (SELECT 1 FROM sync_cand c WHERE c.fingerprint = f.fingerprint)"""
 
+# A finding opened again by this run (in ``sync_fresh`` and holding a clue) lets go of a
+# clue that was dismissed or became a case that has ended (eliminated, rejected,
+# terminated): the condition is back, and the next ``raise_clues`` raises a new clue, under
+# the next round's reference. A clue still open, or a case still running, is kept: the
+# report would only merge into what the cadres are already handling. A finding that stayed
+# open is not in ``sync_fresh``: a dismissal holds until the condition really goes away and
+# comes back (a cadre is not asked again every run). The earlier clue stays findable by its
+# report's reference (``clue_ref`` of the fingerprint and the round it was raised in).
+_LET_GO_OF_ENDED_CLUES = """
+UPDATE sync_findings f
+SET clue_id = NULL, clue_round = f.clue_round + 1
+FROM sync_fresh s, risk_clues c
+LEFT JOIN monitoring_cases m ON m.id = c.case_id
+WHERE f.fingerprint = s.fingerprint AND c.id = f.clue_id
+  AND (c.status = 'dismissed' OR (c.status = 'converted' AND m.status IN ({final})))"""
+
 # Open risk findings of a source and county that have no clue yet, in households still in
 # the registry: what ``raise_clues`` works through, a batch at a time.
 _CLUES_TODO = """
-SELECT f.id, f.fingerprint, f.rule_id, f.household_id, f."values" AS detail
+SELECT f.id, f.fingerprint, f.rule_id, f.household_id, f."values" AS detail, f.clue_round
 FROM sync_findings f
 JOIN households h ON h.id = f.household_id AND h.status = 'active'
 WHERE f.source = CAST(:source AS text) AND f.county = CAST(:county AS text) AND f.status = 'open'
@@ -229,6 +250,7 @@ async def reconcile(session: AsyncSession, settings: Settings, source: SourceCon
     await session.execute(text(_CREATE_FRESH))
     opened = (await session.execute(text("SELECT count(*) FROM sync_fresh"))).scalar_one()
     await _run(session, _MERGE, params)
+    await session.execute(text(_LET_GO_OF_ENDED_CLUES.format(final=final)))
     resolved = (await _run(session, _RESOLVE, params | {"rule_ids": [r.id for r in rules]})).rowcount
     still_open = (await _run(session, "SELECT count(*) FROM sync_findings WHERE source = CAST(:source AS text) "
                                       "AND county = CAST(:county AS text) AND status <> 'resolved'", params)).scalar_one()
@@ -252,15 +274,17 @@ def evidence(source: SourceConfig, rule, detail: dict[str, Any]) -> str:
 
 async def raise_clues(session: AsyncSession, settings: Settings, source: SourceConfig, county: str, *,
                       after: int = 0, limit: int = CLUE_BATCH) -> tuple[int, int | None]:
-    """One batch of risk clues, through the monitoring workflow's intake (``clues.report``:
-    clues of a household merge, a re-sent reference changes nothing), for open risk
-    findings of ``source`` and ``county`` that have none yet. Runs in the caller's
-    transaction; each finding gets its clue's id in the same transaction, so a batch is
-    raised once even across a crash. Returns (clue reports created or merged, the last
+    """One batch of risk clues, through the monitoring workflow's bulk intake
+    (``intake.report_many``, as ``clues.report`` one after the other: clues of a household
+    merge, a re-sent reference changes nothing), for open risk findings of ``source`` and
+    ``county`` that have none yet. Runs in the caller's transaction; each finding gets its
+    clue's id in the same transaction, so a batch is raised once even across a crash. A
+    household dissolved since the batch was read is skipped (its finding keeps no clue; the
+    next run no longer picks it). Returns (clue reports created or merged, the last
     finding id of the batch, or None when nothing was left)."""
     # Imported here: the monitoring workflow is only needed when there is something to raise.
-    from services.core.monitoring.clues import report
     from services.core.monitoring.context import load_rules
+    from services.core.monitoring.intake import CREATED, MERGED, report_many
     from services.core.monitoring.schemas import ClueIn, Reporter
 
     risky = {r.id: r for r in rules_for(source.kind) if r.risk}
@@ -272,21 +296,20 @@ async def raise_clues(session: AsyncSession, settings: Settings, source: SourceC
         return 0, None
     monitoring_rules = await load_rules(session)
     reporter = Reporter(user_id=None, client_id=None)  # the sync worker itself
-    raised = 0
-    finding_ids, clue_ids = [], []
-    for finding_id, fingerprint, rule_id, household_id, detail in batch:
+    items = []
+    for _, fingerprint, rule_id, household_id, detail, clue_round in batch:
         rule = risky[rule_id]
-        data = ClueIn(household_id=household_id, channel=Channel.department_screening,
-                      risk_types=[rule.risk_type], evidence=evidence(source, rule, detail),
-                      source=clue_source(source.name), external_ref=clue_ref(fingerprint))
-        clue, outcome = await report(session, monitoring_rules, data, reporter)
-        if outcome != "duplicate":
-            raised += 1
-        finding_ids.append(finding_id)
-        clue_ids.append(clue.id)
+        items.append(ClueIn(household_id=household_id, channel=Channel.department_screening,
+                            risk_types=[rule.risk_type], evidence=evidence(source, rule, detail),
+                            source=clue_source(source.name), external_ref=clue_ref(fingerprint, clue_round)))
+    outcomes = await report_many(session, monitoring_rules, items, reporter, strict=False)
+    raised = sum(1 for _, outcome in outcomes if outcome in (CREATED, MERGED))
+    linked = [(row[0], clue_id) for row, (clue_id, _) in zip(batch, outcomes) if clue_id is not None]
+    finding_ids, clue_ids = [f for f, _ in linked], [c for _, c in linked]
     await session.execute(text(
         "UPDATE sync_findings f SET clue_id = v.clue_id, version = f.version + 1 "
         "FROM unnest(CAST(:ids AS bigint[]), CAST(:clue_ids AS bigint[])) AS v(id, clue_id) "
-        "WHERE f.id = v.id AND f.clue_id IS DISTINCT FROM v.clue_id"),
+        # f.id = ANY: an index scan of the batch's findings, not a hash of all the county's.
+        "WHERE f.id = v.id AND f.id = ANY(CAST(:ids AS bigint[])) AND f.clue_id IS DISTINCT FROM v.clue_id"),
         {"ids": finding_ids, "clue_ids": clue_ids})
     return raised, batch[-1][0]

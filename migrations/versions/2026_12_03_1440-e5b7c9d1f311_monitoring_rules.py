@@ -3,7 +3,7 @@
 elimination_min_measures_carried_out in stored overrides (docs/monitoring-rules.md)
 
 Revision ID: e5b7c9d1f311
-Revises: a1c3e5f70b21
+Revises: b7d2f4a9c310
 Create Date: 2026-12-03 14:00:00+08:00
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = 'e5b7c9d1f311'
-down_revision = 'a1c3e5f70b21'
+down_revision = 'b7d2f4a9c310'
 branch_labels = None
 depends_on = None
 
