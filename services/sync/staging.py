@@ -48,13 +48,13 @@ WHERE d.raw_hash <> EXCLUDED.raw_hash
 
 _QUARANTINE = """
 INSERT INTO sync_quarantine AS q (source, county, first_run_id, last_run_id, external_key, reason, field, detail,
-                                  location, raw_enc, raw_hash, status)
-SELECT $1, $2, $3, $3, k, r, f, d, l, e, h, 'open'
-FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::bytea[])
-     AS t(k, r, f, d, l, e, h)
+                                  location, raw_enc, raw_hash, id_masked, status)
+SELECT $1, $2, $3, $3, k, r, f, d, l, e, h, m, 'open'
+FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::bytea[], $11::text[])
+     AS t(k, r, f, d, l, e, h, m)
 ON CONFLICT (source, raw_hash) DO UPDATE
 SET last_run_id = EXCLUDED.last_run_id, last_seen_at = now(), reason = EXCLUDED.reason, field = EXCLUDED.field,
-    detail = EXCLUDED.detail, location = EXCLUDED.location
+    detail = EXCLUDED.detail, location = EXCLUDED.location, id_masked = EXCLUDED.id_masked
 RETURNING (xmax = 0) AS new
 """
 
@@ -110,12 +110,12 @@ class Stager:
             where = locations[i] if locations else None
             if not isinstance(raw, dict):
                 out.rejected.append((None, "invalid.record", None, "the record is not an object", where,
-                                     encrypt(body, QUARANTINE_AAD), digest))
+                                     encrypt(body, QUARANTINE_AAD), digest, None))
                 continue
             result = normalise(raw)
             if isinstance(result, Rejected):
                 out.rejected.append((result.external_key, result.reason, result.field, result.detail, where,
-                                     encrypt(body, QUARANTINE_AAD), digest))
+                                     encrypt(body, QUARANTINE_AAD), digest, result.id_masked))
                 continue
             assert isinstance(result, Normal)
             data = result.data
