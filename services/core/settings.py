@@ -182,6 +182,9 @@ class SyncSettings(BaseModel):
     # Once a day a worker checks the project assets of every region (idle operating assets,
     # public-welfare assets without a custodian, household assets of households gone).
     asset_checks: bool = True
+    # Once a day a worker runs the registry checks of every county with households (rules on
+    # the registry alone: services.core.sync.registry_check).
+    registry_checks: bool = True
     # PostgreSQL's work_mem during a reconciliation (its joins and aggregates of a million
     # records stay in memory instead of spilling to disk in batches).
     reconcile_work_mem: str = Field("256MB", pattern=r"^[0-9]+(kB|MB|GB)$")

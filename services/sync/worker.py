@@ -77,9 +77,12 @@ async def work(session: Session, *, stop: asyncio.Event, once: bool = False, nam
     names = ctx.sources.names()
     done = 0
     checked: date | None = None
+    registry_checked: date | None = None
     while not stop.is_set():
         if not once and ctx.settings.sync.asset_checks:
             checked = await daily_asset_checks(ctx, checked)
+        if not once and ctx.settings.sync.registry_checks:
+            registry_checked = await daily_registry_checks(ctx, registry_checked, worker)
         due = [(s.name, c, s.every_hours) for s in ctx.sources if s.pulls and s.every_hours for c in s.counties]
         if due and not once:
             for run_id in await queue.schedule_due(ctx.db, due):
@@ -126,6 +129,56 @@ async def daily_asset_checks(ctx, last: date | None) -> date | None:
         return last
     log.info("asset checks as of %s: %s", day, {rule: c["found"] for rule, c in counts.items()})
     return day
+
+
+async def check_registry(ctx, county: str, trigger: Trigger, worker: str | None = None) -> dict | None:
+    """The registry check of ``county`` in a transaction of its own (``registry_check``);
+    a scheduled one is skipped (None) when another worker already checked the county today."""
+    from services.core.scope import UNRESTRICTED, bind_scope
+    from services.core.sync.registry_check import check_registry as check, checked_today
+
+    async with ctx.db.session() as session, session.begin():
+        bind_scope(session, UNRESTRICTED)  # the check reads the whole county
+        if trigger == Trigger.schedule and await checked_today(session, county):
+            return None
+        return await check(session, ctx.settings, county, trigger=trigger, worker=worker)
+
+
+async def registry_counties(ctx) -> list[str]:
+    """The counties with households in the registry."""
+    from services.core.scope import UNRESTRICTED, bind_scope
+    from services.core.sync.registry_check import counties
+
+    async with ctx.db.session() as session:
+        bind_scope(session, UNRESTRICTED)
+        return await counties(session)
+
+
+async def daily_registry_checks(ctx, last: date | None, worker: str | None = None) -> date | None:
+    """The registry checks of every county with households, once a day (China time), like
+    the asset checks; a county another worker checked today is skipped (``check_registry``).
+    A county whose check fails is logged, and the day is tried again next loop."""
+    from services.core.timeutil import today
+
+    day = today()
+    if last == day:
+        return last
+    try:
+        names = await registry_counties(ctx)
+    except Exception:
+        log.exception("registry checks: counties not read; trying again")
+        return last
+    failed = False
+    for county in names:
+        try:
+            counts = await check_registry(ctx, county, Trigger.schedule, worker)
+        except Exception:
+            log.exception("registry check of %s failed; trying again", county)
+            failed = True
+            continue
+        if counts is not None:
+            log.info("registry check of %s as of %s: %s", county, day, counts)
+    return last if failed else day
 
 
 async def run_now(session: Session, source: SourceConfig, county: str, progress: Progress,
