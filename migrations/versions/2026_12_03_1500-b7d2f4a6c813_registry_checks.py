@@ -2,7 +2,7 @@
 id_number_invalid shows it; never the full number)
 
 Revision ID: b7d2f4a6c813
-Revises: a1c3e5f70b21
+Revises: b7d2f4a9c310
 Create Date: 2026-12-03 15:00:00+08:00
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = 'b7d2f4a6c813'
-down_revision = 'a1c3e5f70b21'
+down_revision = 'b7d2f4a9c310'
 branch_labels = None
 depends_on = None
 
