@@ -46,7 +46,8 @@ class Home:
 
 
 async def household(client, auth, members: list[dict], region: str = VILLAGE, category: str = "lifted_out") -> Home:
-    r = await client.post("/api/v1/households", headers=auth("county_staff.county"),
+    user = "county_staff.county" if region.startswith(COUNTY) else "county_staff.other"
+    r = await client.post("/api/v1/households", headers=auth(user),
                           json={"region_code": region, "category": category, "members": members})
     assert r.status_code == 201, r.text
     body = r.json()
@@ -320,12 +321,12 @@ async def test_phone_invalid(session, settings, client, auth):
     counts = await check(session, settings)
     found = {f.fingerprint: f for f in of_rule(await findings(session), "phone_invalid")}
     assert counts["rules"]["phone_invalid"] == 3
-    assert set(found) == {fp("phone_invalid", f"household:{home.id}:phone"),
-                          fp("phone_invalid", f"person:{m['乙']}:phone"),
-                          fp("phone_invalid", f"person:{m['丁']}:phone")}
-    assert found[fp("phone_invalid", f"household:{home.id}:phone")].values == {
+    assert set(found) == {fp("phone_invalid", f"phone:household:{home.id}"),
+                          fp("phone_invalid", f"phone:person:{m['乙']}"),
+                          fp("phone_invalid", f"phone:person:{m['丁']}")}
+    assert found[fp("phone_invalid", f"phone:household:{home.id}")].values == {
         "whose": "household", "phone_masked": "085*******56", "length": 12}
-    spouse = found[fp("phone_invalid", f"person:{m['乙']}:phone")]
+    spouse = found[fp("phone_invalid", f"phone:person:{m['乙']}")]
     assert spouse.values == {"whose": "person", "phone_masked": "128******78", "length": 11}
     assert spouse.person_id == m["乙"] and spouse.household_id == home.id and spouse.severity == "low"
     assert "12812345678" not in str(spouse.values)

@@ -26,11 +26,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.income.rolling import quarter_of
 from services.core.settings import Settings
+from services.core.sync import policy as sync_policy
 from services.core.sync.config import REGISTRY_SOURCE
+from services.core.sync.policy import SyncPolicy
 from services.core.sync.enums import Trigger
 from services.core.sync.reconcile import (
     _ADD_CANDIDATES, _CREATE_CAND, RESOLVED_NOTE, _run, county_region, fingerprint_prefix, merge_candidates,
 )
+from services.core.sync.rules import registry
+from services.core.sync.rules.base import RuleContext
 from services.core.timeutil import today as china_today
 
 log = logging.getLogger(__name__)
@@ -63,22 +67,16 @@ SELECT EXISTS (
 _COUNTIES = "SELECT DISTINCT left(region_code, 6) AS county FROM households WHERE status = 'active' ORDER BY 1"
 
 
-def registry_rules():
-    from services.core.sync.rules import registry_rules as rules
-
-    return rules()
-
-
 async def counties(session: AsyncSession) -> list[str]:
     return list((await session.execute(text(_COUNTIES))).scalars())
 
 
-def check_params(settings: Settings, county: str) -> dict[str, Any]:
-    from services.core.sync.rules import registry_params
-
+def check_params(policy: SyncPolicy, county: str) -> dict[str, Any]:
+    """The registry rules' bind parameters: the county and day, and every field of the
+    sync policy in force by its name (as a source's reconciliation passes them)."""
     day = china_today()
-    return {"source": REGISTRY_SOURCE, "county": county, "today": day, "year": day.year, "upto": quarter_of(day),
-            **registry_params(settings, county, day)}
+    return sync_policy.params(policy) | {
+        "source": REGISTRY_SOURCE, "county": county, "today": day, "year": day.year, "upto": quarter_of(day)}
 
 
 async def checked_today(session: AsyncSession, county: str) -> bool:
@@ -97,7 +95,8 @@ async def check_registry(session: AsyncSession, settings: Settings, county: str,
     reopened), findings_resolved, findings_open (open or acknowledged registry findings of
     the county afterwards), and per rule how many it found."""
     started = time.perf_counter()
-    params = check_params(settings, county)
+    policy = await sync_policy.policy_for(session, county, china_today().year)
+    params = check_params(policy, county)
     params["county_region"] = await county_region(session, county)
     params["at"] = (await session.execute(text("SELECT clock_timestamp()"))).scalar_one()
     params["resolved_note"] = RESOLVED_NOTE
@@ -106,12 +105,16 @@ async def check_registry(session: AsyncSession, settings: Settings, county: str,
         "at": params["at"]})).scalar_one()
     params["run_id"] = run_id
 
+    # The joins over a county's persons in memory, as a reconciliation's (put back at the end).
+    work_mem = (await session.execute(text("SELECT current_setting('work_mem')"))).scalar_one()
+    await session.execute(text("SELECT set_config('work_mem', :v, true)"), {"v": settings.sync.reconcile_work_mem})
     await session.execute(text("DROP TABLE IF EXISTS sync_cand, sync_fresh"))
     await session.execute(text(_CREATE_CAND))
-    rules = registry_rules()
+    rules = registry.RULES
+    ctx = RuleContext(kind=None, policy=policy, unmatched_findings=False)
     found: dict[str, int] = {}
     for rule in rules:
-        sql = rule.sql(params)
+        sql = rule.sql(ctx)
         if sql is None:  # switched off by policy: its open findings resolve below
             found[rule.id] = 0
             continue
@@ -123,6 +126,7 @@ async def check_registry(session: AsyncSession, settings: Settings, county: str,
     opened, resolved, still_open = await merge_candidates(session, params, [r.id for r in rules])
     counts = {"findings_opened": opened, "findings_resolved": resolved, "findings_open": still_open}
     await session.execute(text(_FINISH_RUN), {"run_id": run_id, **counts})
+    await session.execute(text("SELECT set_config('work_mem', :v, true)"), {"v": work_mem})
     log.info("registry check of %s (run %s): %s; found %s; %.2fs", county, run_id, counts, found,
              time.perf_counter() - started)
     return {"run_id": run_id, "county": county, **counts, "rules": found}
