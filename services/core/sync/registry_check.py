@@ -82,8 +82,8 @@ def check_params(policy: SyncPolicy, county: str) -> dict[str, Any]:
 async def checked_today(session: AsyncSession, county: str) -> bool:
     """Whether a scheduled check of ``county`` already succeeded today (China time); takes
     the county's lock for the rest of the transaction, so that two workers check it once."""
-    await session.execute(text("SELECT pg_advisory_xact_lock(:space, CAST(:county AS int))"),
-                          {"space": LOCK_SPACE, "county": county})
+    await session.execute(text("SELECT pg_advisory_xact_lock(:space, :county)"),
+                          {"space": LOCK_SPACE, "county": int(county)})
     return (await session.execute(text(_CHECKED_ON), {
         "source": REGISTRY_SOURCE, "county": county, "day": china_today()})).scalar_one()
 
