@@ -17,7 +17,7 @@ from services.core import idnumber
 from services.core.income.models import IncomeRecord
 from services.core.income.rolling import quarter_of, quarter_of_index
 from services.core.monitoring.models import Measure, MonitoringCase
-from services.core.sync.models import Finding, QuarantinedRecord
+from services.core.sync.models import Finding, QuarantinedRecord, SyncPolicyRow
 from services.core.sync.normalise import masked_id
 from services.core.sync.reconcile import RESOLVED_NOTE, reconcile
 from services.core.sync.registry_check import check_registry
@@ -232,6 +232,17 @@ async def test_child_employed(session, settings, client, auth):
     again = await check(session, settings)
     assert again["findings_resolved"] == 1
     assert {f.person_id for f in open_of_rule(await findings(session), "child_employed")} == {m["十岁"], m["九岁"]}
+
+    # The age is the county's policy: at 17, the sixteen-year-old is a child too; at 10,
+    # only the nine-year-old is.
+    session.add(SyncPolicyRow(region_prefix=COUNTY, year=TODAY.year, values={"child_employment_age": 17}))
+    await session.flush()
+    await check(session, settings)
+    older = {f.person_id: f for f in open_of_rule(await findings(session), "child_employed")}
+    assert set(older) == {m["十六"], m["十岁"], m["九岁"]} and older[m["十六"]].values["age_limit"] == 17
+    await sql(session, "UPDATE sync_policies SET values = '{\"child_employment_age\": 10}'")
+    await check(session, settings)
+    assert {f.person_id for f in open_of_rule(await findings(session), "child_employed")} == {m["九岁"]}
 
 
 # ---- monitored twice --------------------------------------------------------------------------
