@@ -120,3 +120,9 @@ async def test_check_registry_from_the_command_line(committed, settings):
     assert (county["county"], county["findings_resolved"], county["findings_open"]) == (COUNTY, 1, 0)
     bad = await asyncio.to_thread(run_guardline, settings, SCRATCH, "sync", "check-registry", "--county", "5299")
     assert bad.returncode == 2 and "6-digit" in bad.stderr
+    # `sync status` shows each county's last check.
+    status = await asyncio.to_thread(run_guardline, settings, SCRATCH, "sync", "status")
+    assert status.returncode == 0, status.stderr
+    [last] = json.loads(status.stdout.strip().splitlines()[-1])["registry_checks"]
+    assert (last["id"], last["county"], last["status"], last["findings_open"]) == (county["run_id"], COUNTY,
+                                                                                  "succeeded", 0)

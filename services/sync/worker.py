@@ -271,6 +271,11 @@ async def status(settings: Settings) -> dict:
                 "findings_open FROM sync_runs WHERE source = $1 ORDER BY county, id DESC", source.name)
             out["sources"].append({"name": source.name, "kind": source.kind.value, "counties": source.counties,
                                    "pulls": source.pulls, "last_runs": [dict(r) for r in runs]})
+        # The registry checks' last run per county (source ``registry``: rules on the registry alone).
+        runs = await session.ctx.pool.fetch(
+            "SELECT DISTINCT ON (county) id, county, trigger, status, finished_at, findings_open FROM sync_runs "
+            "WHERE source = 'registry' ORDER BY county, id DESC")
+        out["registry_checks"] = [dict(r) for r in runs]
         out["schema"] = await session.ctx.pool.fetchval("SELECT version_num FROM alembic_version")
         return out
     finally:
