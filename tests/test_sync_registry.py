@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 
 from services.core import idnumber
 from services.core.income.models import IncomeRecord
@@ -272,6 +273,22 @@ async def test_monitored_twice(session, settings, client, auth):
     [twice] = found
     assert twice.person_id == first.members["甲"] and twice.household_id == first.id
     assert twice.values == {"case_ids": [case_1.id, case_2.id], "household_ids": [first.id, second.id]}
+
+    # The other ways are closed by the schema: a second open case of one household, or a
+    # second person with the same ID number, is refused.
+    for statement, params, constraint in (
+            ("INSERT INTO monitoring_cases (household_id, region_code, case_type, risk_types, status, first_clue_on, "
+             "opened_on, deadline_breaches, version, deadline_provisional) VALUES (:h, :r, 'marginal', '{disaster}', "
+             "'verification', :d, :d, '[]', 1, false)", {"h": first.id, "r": VILLAGE, "d": TODAY},
+             "uq_monitoring_cases_open_household"),
+            ("INSERT INTO persons (id_number_enc, id_hash, id_masked, name, sex, birth_date, region_code, "
+             "labour_capacity, schooling, medical_insurance, pension_insurance, family_doctor, employment, status, "
+             "version) SELECT id_number_enc, id_hash, id_masked, '又一个', sex, birth_date, region_code, "
+             "labour_capacity, schooling, medical_insurance, pension_insurance, family_doctor, employment, status, 1 "
+             "FROM persons WHERE id = :p", {"p": first.members["甲"]}, "id_hash")):
+        with pytest.raises(IntegrityError, match=constraint):
+            async with session.begin_nested():
+                await session.execute(text(statement), params)
 
     # The old membership ended: resolved.
     await sql(session, "UPDATE memberships SET ended_at = now(), end_reason = 'moved' WHERE person_id = :p "
