@@ -463,16 +463,17 @@ async def test_id_number_invalid(session, settings):
     counts = await reconcile(session, settings, CIVIL, COUNTY, run_id=1)
     found = of_rule(await findings(session, "civil-affairs"), "id_number_invalid")
     assert counts["findings_opened"] == len(found) == 2
-    by_id = {f.values["quarantine_id"]: f for f in found}
-    finding = by_id[bad.id]
-    assert finding.fingerprint == f"id_number_invalid:civil-affairs:{COUNTY}:quarantine:{bad.id}"
-    assert finding.values == {"quarantine_id": bad.id, "reason": "id_number.check_digit",
+    by_id = {f.fingerprint.rsplit(":", 1)[1]: f for f in found}
+    finding = by_id[bad.raw_hash.hex()]
+    assert finding.fingerprint == f"id_number_invalid:civil-affairs:{COUNTY}:quarantine:{bad.raw_hash.hex()}"
+    assert finding.values == {"reason": "id_number.check_digit",
                               "id_masked": idnumber.mask(wrong), "location": "page 1",
                               "detail": "ID number check digit does not match (18 characters)"}
     assert finding.records == [{"source": "civil-affairs", "external_key": "A1"}]
     assert finding.person_id is None and finding.region_code == COUNTY + "000000"
     assert finding.severity == "medium" and not finding.health and finding.clue_id is None
-    assert by_id[short.id].records == [] and by_id[short.id].values["id_masked"] == idnumber.mask(good[:17])
+    assert by_id[short.raw_hash.hex()].records == []
+    assert by_id[short.raw_hash.hex()].values["id_masked"] == idnumber.mask(good[:17])
     assert wrong not in str(finding.values) and wrong not in finding.fingerprint
     assert of_rule(await findings(session, "education"), "id_number_invalid") == []
 

@@ -79,14 +79,16 @@ def _id_number_invalid_sql(ctx: RuleContext) -> str:
     # Not over ``sync_rec``: such records never reach it. Over the source's quarantine in
     # the county: each open record refused for its ID number (check digit, birth date,
     # format; ``missing.id_number`` is another matter), masked as the staging step kept it.
-    # A record that passes a later try is marked reprocessed, and its finding resolves.
+    # A record that passes a later try is marked reprocessed, and its finding resolves. The
+    # subject is the quarantine's own key (the payload's hash), not its row id: the same
+    # records give the same findings in any database, however a run was interrupted.
     return """
-    SELECT 'quarantine:' || q.id AS subject, NULL::bigint AS person_id, NULL::bigint AS household_id,
+    SELECT 'quarantine:' || encode(q.raw_hash, 'hex') AS subject, NULL::bigint AS person_id, NULL::bigint AS household_id,
            NULL::text AS region_code,
            CASE WHEN q.external_key IS NULL THEN '[]'::jsonb
                 ELSE jsonb_build_array(jsonb_build_object('source', CAST(:source AS text),
                                                           'external_key', q.external_key)) END AS records,
-           jsonb_build_object('quarantine_id', q.id, 'reason', q.reason, 'id_masked', q.id_masked,
+           jsonb_build_object('reason', q.reason, 'id_masked', q.id_masked,
                               'detail', q.detail, 'location', q.location) AS detail
     FROM sync_quarantine q
     WHERE q.source = CAST(:source AS text) AND q.county = CAST(:county AS text) AND q.status = 'open'
