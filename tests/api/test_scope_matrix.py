@@ -53,8 +53,9 @@ class Case:
     # The target is the village's county (sync runs, quarantine, sources): visible only to
     # callers at county level and above.
     county_level: bool = False
-    # The target is a row of the village's county (sync policies): visible to callers within
-    # the county too, but only callers whose regions cover the county may change it (403).
+    # The target is a row of the village's county (sync policies): visible to every caller
+    # within the county or above it, but only callers whose regions cover the county may
+    # change it (403 for the narrower ones).
     county_wide: bool = False
 
 
@@ -253,7 +254,8 @@ def cases(t):
         "getEffectiveSyncPolicy": Case("GET", "/api/v1/sync-policies/effective", Permission.sync_read,
                                        params={"region": t["village"]}),
         "listSyncPolicies": Case("GET", "/api/v1/sync-policies", Permission.sync_read, targetless=True),
-        "getSyncPolicy": Case("GET", "/api/v1/sync-policies/{sync_policy_id}", Permission.sync_read),
+        "getSyncPolicy": Case("GET", "/api/v1/sync-policies/{sync_policy_id}", Permission.sync_read,
+                              county_wide=True),
         "createSyncPolicy": Case("POST", "/api/v1/sync-policies", Permission.sync_run, ok=201, county_wide=True,
                                  body={"region_prefix": t["county"], "year": LAST_YEAR + 3,
                                        "values": {"new_grant_months": 6}}),
@@ -486,11 +488,13 @@ async def test_access_matrix(client, auth, db, settings, target_village):
             finally:
                 await savepoint.rollback()
             visible = case.targetless or _visible(username, target_village, case.county_level)
+            if case.county_wide:
+                visible = t["county"].startswith(prefix) or prefix.startswith(t["county"])
             if scopes[op] <= {p.value for p in PERMISSIONS[role]}:
                 expected = case.ok if visible else 404
                 if case.province_wide and not (len(prefix) <= 2 and t["province"].startswith(prefix)):
                     expected = 403
-                if case.county_wide and visible and not t["county"].startswith(prefix):
+                if case.county_wide and case.method != "GET" and visible and not t["county"].startswith(prefix):
                     expected = 403
             elif not visible and any(name in case.path for name in SCOPED_PATH_OBJECTS):
                 expected = 404

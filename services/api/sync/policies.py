@@ -99,8 +99,8 @@ async def get_policy(sync_policy_id: Id, session: Session, caller: Allowed(Permi
              summary="Override cross-check thresholds for a region from a year on 调整部门比对规则参数",
              description="`values`: fields of the sync policy (large-cost thresholds per household category, "
                          "compulsory-schooling ages, what counts as a new 低保/特困 grant …), each checked (422 "
-                         "naming `values.<field>`). `region_prefix` must lie within your regions and name a county or a wider "
-                         "region (cross-checks run per county: 422 otherwise). Runs of the "
+                         "naming `values.<field>`). `region_prefix` must lie within your regions and name a "
+                         "county or a wider region (cross-checks run per county: 422 otherwise). Runs of the "
                          "region's counties use it from their next reconciliation. " + IDEMPOTENCY_DOC)
 async def create_policy(body: PolicyRowIn, session: Session, caller: Allowed(Permission.sync_run)):
     await overrides.check_region_prefix(session, caller.region_prefix, body.region_prefix)
