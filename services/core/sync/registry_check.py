@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime, time as datetime_time
 from typing import Any
 
 from sqlalchemy import text
@@ -35,12 +36,12 @@ from services.core.sync.reconcile import (
 )
 from services.core.sync.rules import registry
 from services.core.sync.rules.base import RuleContext
-from services.core.timeutil import today as china_today
+from services.core.timeutil import CHINA, today as china_today
 
 log = logging.getLogger(__name__)
 
-# Serialises the checks of one county (two workers starting their daily checks at once):
-# the transaction-level advisory lock (LOCK_SPACE of the queue, the county's number).
+# Serialises the daily checks of one county (two workers starting them at once): a
+# transaction-level advisory lock on (LOCK_SPACE, the county's number).
 LOCK_SPACE = 0x5352  # "SR"
 
 _START_RUN = """
@@ -56,12 +57,12 @@ UPDATE sync_runs SET status = 'succeeded', phase = 'done', finished_at = clock_t
        findings_open = :findings_open, clues = 0
 WHERE id = :run_id"""
 
-# A scheduled check of the county that succeeded on ``day`` (China time).
-_CHECKED_ON = """
+# A scheduled check of the county that succeeded since ``since`` (the start of today, China time).
+_CHECKED_SINCE = """
 SELECT EXISTS (
     SELECT 1 FROM sync_runs
     WHERE source = :source AND county = :county AND trigger = 'schedule' AND status = 'succeeded'
-      AND (created_at AT TIME ZONE 'Asia/Shanghai')::date = :day)"""
+      AND created_at >= :since)"""
 
 # Counties with households in the registry (the worker checks each once a day).
 _COUNTIES = "SELECT DISTINCT left(region_code, 6) AS county FROM households WHERE status = 'active' ORDER BY 1"
@@ -84,8 +85,9 @@ async def checked_today(session: AsyncSession, county: str) -> bool:
     the county's lock for the rest of the transaction, so that two workers check it once."""
     await session.execute(text("SELECT pg_advisory_xact_lock(:space, :county)"),
                           {"space": LOCK_SPACE, "county": int(county)})
-    return (await session.execute(text(_CHECKED_ON), {
-        "source": REGISTRY_SOURCE, "county": county, "day": china_today()})).scalar_one()
+    since = datetime.combine(china_today(), datetime_time.min, CHINA)
+    return (await session.execute(text(_CHECKED_SINCE), {
+        "source": REGISTRY_SOURCE, "county": county, "since": since})).scalar_one()
 
 
 async def check_registry(session: AsyncSession, settings: Settings, county: str, *,
