@@ -491,3 +491,14 @@ def test_masked_id_never_shows_more_than_ten_characters():
     long = "5299011980010112341234567"
     assert masked_id(long) == "529901********4567" and len(masked_id(long)) == 18
     assert masked_id("12345") == "*****"
+
+
+def test_no_source_may_be_called_registry():
+    from pydantic import ValidationError
+
+    from services.core.sync.config import BUILTIN_SOURCES, parse_sources
+
+    builtin = BUILTIN_SOURCES.read_text(encoding="utf-8")
+    assert "registry" not in parse_sources(builtin).names()
+    with pytest.raises(ValidationError, match="reserved"):
+        parse_sources(builtin.replace('name = "education"', 'name = "registry"', 1))
