@@ -5,6 +5,7 @@ import argparse
 import asyncio
 import json
 import logging
+import re
 import sys
 import time
 from datetime import date
@@ -277,6 +278,8 @@ def cmd_sync(args) -> int:
                 done = await w.work(session, stop=stop, once=args.once)
                 print(f"{done} runs carried out", file=sys.stderr)
                 return 0
+            if args.sync_command == "check-registry":
+                return await _check_registry(w, session, args.county)
             try:
                 source = session.source(args.source)
                 county = w.county_of(source, args.county)
@@ -315,6 +318,26 @@ def cmd_sync(args) -> int:
         return asyncio.run(run())
     except KeyboardInterrupt:
         return 130
+
+
+async def _check_registry(w, session, county: str | None) -> int:
+    """``guardline sync check-registry``: the registry checks of one county (or of every
+    county with households), each a run of source ``registry``; the counts as JSON."""
+    from services.core.sync.enums import Trigger
+
+    if county is not None and not re.fullmatch(r"\d{6}", county):
+        print(f"guardline: --county {county!r} is not a 6-digit county code", file=sys.stderr)
+        return 2
+    counties = [county] if county is not None else await w.registry_counties(session.ctx)
+    results = []
+    for code in counties:
+        try:
+            results.append(await w.check_registry(session.ctx, code, Trigger.manual))
+        except LookupError as exc:
+            print(f"guardline: {exc}", file=sys.stderr)
+            return 2
+    print(json.dumps({"counties": results}, ensure_ascii=False, default=str))
+    return 0
 
 
 def cmd_simulate(args) -> int:
@@ -582,6 +605,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the finished run as JSON on stdout")
     p.set_defaults(func=cmd_sync)
     p = sync_sub.add_parser("status", help="configured sources and their last runs (JSON)")
+    p.set_defaults(func=cmd_sync)
+    p = sync_sub.add_parser("check-registry", help="run the registry checks (rules on the registry alone: head and "
+                                                   "spouse of one sex, invalid phones, a child employed …) now, as "
+                                                   "runs of source 'registry'; the counts as JSON")
+    p.add_argument("--county", help="6-digit county code (default: every county with households)")
     p.set_defaults(func=cmd_sync)
 
     p = sub.add_parser("simulate", help="run a simulated department system (civil affairs, medical insurance, "

@@ -164,6 +164,9 @@ class SyncSettings(BaseModel):
     # Once a day a worker records the months of assistance that ended without their visits
     # (once per case and month: ``monitoring.cases.record_missed_visits_under``).
     visit_breaches: bool = True
+    # Once a day a worker runs the registry checks of every county with households (rules on
+    # the registry alone: services.core.sync.registry_check).
+    registry_checks: bool = True
     # PostgreSQL's work_mem during a reconciliation (its joins and aggregates of a million
     # records stay in memory instead of spilling to disk in batches).
     reconcile_work_mem: str = Field("256MB", pattern=r"^[0-9]+(kB|MB|GB)$")

@@ -10,7 +10,10 @@ from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 from services.core import idnumber
 from services.core.regions.rules import InvalidRegionCode, is_valid_prefix, level_of
 
-_PHONE = re.compile(r"^1[3-9]\d{9}$")
+# A mainland mobile number (provincial data-quality checks: 1[3-9] and nine digits); the
+# registry's rule ``phone_invalid`` holds stored numbers to the same pattern.
+MOBILE_PATTERN = r"^1[3-9][0-9]{9}$"
+_PHONE = re.compile(MOBILE_PATTERN)
 
 
 def _id_number(value: str) -> str:

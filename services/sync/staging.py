@@ -52,13 +52,14 @@ WHERE d.raw_hash <> EXCLUDED.raw_hash
 # Re-processing knows no location: the row a record came from stays as it was.
 _QUARANTINE = """
 INSERT INTO sync_quarantine AS q (source, county, first_run_id, last_run_id, external_key, reason, field, detail,
-                                  location, raw_enc, raw_hash, status)
-SELECT $1, $2, $3, $3, k, r, f, d, l, e, h, 'open'
-FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::bytea[])
-     AS t(k, r, f, d, l, e, h)
+                                  location, raw_enc, raw_hash, id_masked, status)
+SELECT $1, $2, $3, $3, k, r, f, d, l, e, h, m, 'open'
+FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::bytea[], $11::text[])
+     AS t(k, r, f, d, l, e, h, m)
 ON CONFLICT (source, raw_hash) DO UPDATE
 SET last_run_id = EXCLUDED.last_run_id, last_seen_at = now(), reason = EXCLUDED.reason, field = EXCLUDED.field,
-    detail = EXCLUDED.detail, location = coalesce(EXCLUDED.location, q.location)
+    detail = EXCLUDED.detail, location = coalesce(EXCLUDED.location, q.location),
+    id_masked = EXCLUDED.id_masked
 RETURNING (xmax = 0) AS new
 """
 
@@ -154,7 +155,7 @@ class Stager:
             digest = hashlib.sha256(body).digest()
             if not isinstance(raw, dict):
                 out.rejected.append((None, "invalid.record", None, "the record is not an object", where,
-                                     encrypt(body, QUARANTINE_AAD), digest))
+                                     encrypt(body, QUARANTINE_AAD), digest, None))
                 continue
             if len(body) > MAX_CELL_CHARS:
                 problem = oversized(raw, self.normaliser)
@@ -174,7 +175,7 @@ class Stager:
                                       result.external_key)
             if isinstance(result, Rejected):
                 out.rejected.append((result.external_key, _column(result.reason), _column(result.field),
-                                     result.detail, where, encrypt(body, QUARANTINE_AAD), digest))
+                                     result.detail, where, encrypt(body, QUARANTINE_AAD), digest, result.id_masked))
                 continue
             assert isinstance(result, Normal)
             data = result.data

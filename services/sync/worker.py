@@ -80,11 +80,14 @@ async def work(session: Session, *, stop: asyncio.Event, once: bool = False, nam
     done = 0
     checked: date | None = None
     visits_checked: date | None = None
+    registry_checked: date | None = None
     while not stop.is_set():
         if not once and ctx.settings.sync.asset_checks:
             checked = await daily_asset_checks(ctx, checked)
         if not once and ctx.settings.sync.visit_breaches:
             visits_checked = await daily_visit_breaches(ctx, visits_checked)
+        if not once and ctx.settings.sync.registry_checks:
+            registry_checked = await daily_registry_checks(ctx, registry_checked, worker)
         due = [(s.name, c, s.every_hours) for s in ctx.sources if s.pulls and s.every_hours for c in s.counties]
         if due and not once:
             for run_id in await queue.schedule_due(ctx.db, due):
@@ -165,6 +168,56 @@ async def daily_visit_breaches(ctx, last: date | None) -> date | None:
         return last
     log.info("visit breaches as of %s: %s recorded", day, recorded)
     return day
+
+
+async def check_registry(ctx, county: str, trigger: Trigger, worker: str | None = None) -> dict | None:
+    """The registry check of ``county`` in a transaction of its own (``registry_check``);
+    a scheduled one is skipped (None) when another worker already checked the county today."""
+    from services.core.scope import UNRESTRICTED, bind_scope
+    from services.core.sync.registry_check import check_registry as check, checked_today
+
+    async with ctx.db.session() as session, session.begin():
+        bind_scope(session, UNRESTRICTED)  # the check reads the whole county
+        if trigger == Trigger.schedule and await checked_today(session, county):
+            return None
+        return await check(session, ctx.settings, county, trigger=trigger, worker=worker)
+
+
+async def registry_counties(ctx) -> list[str]:
+    """The counties with households in the registry."""
+    from services.core.scope import UNRESTRICTED, bind_scope
+    from services.core.sync.registry_check import counties
+
+    async with ctx.db.session() as session:
+        bind_scope(session, UNRESTRICTED)
+        return await counties(session)
+
+
+async def daily_registry_checks(ctx, last: date | None, worker: str | None = None) -> date | None:
+    """The registry checks of every county with households, once a day (China time), like
+    the asset checks; a county another worker checked today is skipped (``check_registry``).
+    A county whose check fails is logged, and the day is tried again next loop."""
+    from services.core.timeutil import today
+
+    day = today()
+    if last == day:
+        return last
+    try:
+        names = await registry_counties(ctx)
+    except Exception:
+        log.exception("registry checks: counties not read; trying again")
+        return last
+    failed = False
+    for county in names:
+        try:
+            counts = await check_registry(ctx, county, Trigger.schedule, worker)
+        except Exception:
+            log.exception("registry check of %s failed; trying again", county)
+            failed = True
+            continue
+        if counts is not None:
+            log.info("registry check of %s as of %s: %s", county, day, counts)
+    return last if failed else day
 
 
 async def run_now(session: Session, source: SourceConfig, county: str, progress: Progress,
@@ -261,6 +314,11 @@ async def status(settings: Settings) -> dict:
                 "findings_open FROM sync_runs WHERE source = $1 ORDER BY county, id DESC", source.name)
             out["sources"].append({"name": source.name, "kind": source.kind.value, "counties": source.counties,
                                    "pulls": source.pulls, "last_runs": [dict(r) for r in runs]})
+        # The registry checks' last run per county (source ``registry``: rules on the registry alone).
+        runs = await session.ctx.pool.fetch(
+            "SELECT DISTINCT ON (county) id, county, trigger, status, finished_at, findings_open FROM sync_runs "
+            "WHERE source = 'registry' ORDER BY county, id DESC")
+        out["registry_checks"] = [dict(r) for r in runs]
         out["schema"] = await session.ctx.pool.fetchval("SELECT version_num FROM alembic_version")
         return out
     finally:

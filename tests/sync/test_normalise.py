@@ -63,6 +63,10 @@ def test_bad_records_are_rejected_with_reason_and_field(raw, reason, field):
     assert isinstance(out, Rejected)
     assert (out.reason, out.field) == (reason, field)
     assert VALID not in out.detail  # never a full ID number in a reason
+    # The number that failed, masked, for the finding id_number_invalid (nothing otherwise).
+    expected = {"id_number.check_digit": "110105********0021", "id_number.birth_date": "110105********002X",
+                "id_number.format": "***"}
+    assert out.id_masked == expected.get(reason)
 
 
 def test_medical_record_types_and_required_fields():

@@ -38,7 +38,10 @@ def test_rule_table():
     assert r.BY_ID["assistance_granted_not_monitored"].risk_type == RiskType.income_below_line
     assert not r.BY_ID["assistance_income_unknown"].risk  # an unknown income raises no clue
     assert not r.BY_ID["name_mismatch"].risk and not r.BY_ID["household_size_differs"].risk
-    assert {x.id for x in r.rules_for(SourceKind.generic)} == {"name_mismatch", "not_in_registry"}
+    assert {x.id for x in r.rules_for(SourceKind.generic)} == {"name_mismatch", "not_in_registry", "id_number_invalid"}
+    # Registry rules belong to no source: only the registry check runs them.
+    assert all(x.id not in {y.id for kind in SourceKind for y in r.rules_for(kind)} for x in r.registry.RULES)
+    assert r.BY_ID["illness_without_cost"].health and r.BY_ID["child_employed"].thresholds == ("child_employment_age",)
     assert "large_medical_cost" in {x.id for x in r.rules_for(MEDICAL)}
     assert "large_medical_cost" not in {x.id for x in r.rules_for(CIVIL)}
     assert "household_size_differs" in {x.id for x in r.rules_for(CIVIL)}
@@ -57,7 +60,8 @@ def test_a_chinese_term_finds_its_rule(word, rule_id):
 def test_thresholds_are_bind_parameters(rule):
     """Each threshold a rule names is read as ``:field`` by its SQL (of some kind it runs
     for), and the SQL reads no policy field it does not name."""
-    sqls = [rule.sql(r.RuleContext(kind=kind, policy=POLICY, unmatched_findings=True)) for kind in rule.kinds]
+    kinds = rule.kinds or [None]  # None: a registry rule, run by the registry check
+    sqls = [rule.sql(r.RuleContext(kind=kind, policy=POLICY, unmatched_findings=True)) for kind in kinds]
     text = "\n".join(s for s in sqls if s)
     for name in p.FIELDS:
         assert (f":{name}" in text) == (name in rule.thresholds), (rule.id, name)

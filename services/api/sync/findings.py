@@ -102,7 +102,9 @@ async def _check_filters(session, caller: Caller, rule_id: str | None, region: s
 @router.get("/findings", response_model=Page[FindingOut], operation_id="listFindings", tags=FINDINGS,
             dependencies=[Depends(bulk_read)], responses=responses(404),
             summary="Findings of the department cross-checks, newest first 比对发现列表",
-            description="Findings in your regions. Findings that tell a person's health (large medical costs …) "
+            description="Findings in your regions: of the department sources' runs, and of the daily registry "
+                        "checks (`source=registry`: rules on the registry alone, with no department record). "
+                        "Findings that tell a person's health (large medical costs …) "
                         "appear only for roles that see health details, and filtering by such a rule is refused "
                         "(403) for the others. `seen_since`: findings seen again by a run since then (naive times "
                         "are China time).")

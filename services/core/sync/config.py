@@ -40,6 +40,9 @@ from services.core.sync.enums import SourceKind
 from services.core.sync.kinds import fields_of
 
 BUILTIN_SOURCES = Path(__file__).with_name("sources.toml")
+# The pseudo-source of the registry checks (rules on the registry alone, no department
+# record): their findings and runs carry it as their source. No configured source may.
+REGISTRY_SOURCE = "registry"
 NAME = r"^[a-z][a-z0-9-]{1,62}$"
 
 
@@ -151,6 +154,8 @@ class SourcesFile(_Strict):
         names = [s.name for s in self.sources]
         if len(names) != len(set(names)):
             raise ValueError("source names must be unique")
+        if REGISTRY_SOURCE in names:
+            raise ValueError(f"{REGISTRY_SOURCE!r} is reserved for the registry checks' findings and runs")
         return self
 
 

@@ -61,8 +61,8 @@ class RunPhase(StrEnum):
 
 
 class Trigger(StrEnum):
-    schedule = "schedule"
-    manual = "manual"  # the API or `guardline sync run`
+    schedule = "schedule"  # the worker's schedule (also its daily registry checks)
+    manual = "manual"  # the API, `guardline sync run` or `guardline sync check-registry`
     retry = "retry"  # a failed run tried again later
     spreadsheet = "spreadsheet"  # `guardline sync import`
     reprocess = "reprocess"  # quarantined records tried again

@@ -150,6 +150,8 @@ class QuarantinedRecord(Base):
     field: Mapped[str | None] = mapped_column(String(64))  # canonical field at fault
     detail: Mapped[str | None] = mapped_column(Text)  # the value's shape, never a full ID number
     location: Mapped[str | None] = mapped_column(String(64))  # spreadsheet row, page number
+    # The ID number of a record refused for it (id_number.*), masked like dept_records.id_masked.
+    id_masked: Mapped[str | None] = mapped_column(String(18))
     raw_enc: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     raw_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
     status: Mapped[QuarantineStatus] = mapped_column(str_enum(QuarantineStatus, "quarantine_status"),

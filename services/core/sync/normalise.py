@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from services.core.idnumber import InvalidIdNumber, clean as clean_id, normalise as normalise_id
+from services.core.idnumber import InvalidIdNumber, clean as clean_id, mask, normalise as normalise_id
 from services.core.sync.config import SourceConfig
 from services.core.sync.enums import RecordType
 from services.core.sync.headers import standard_headers
@@ -85,6 +85,7 @@ class Rejected:
     field: str | None
     detail: str
     external_key: str | None = None
+    id_masked: str | None = None  # an ID number that failed, masked (``masked_id``)
 
 
 class BadValue(ValueError):
@@ -320,7 +321,8 @@ class Normaliser:
         try:
             parsed = normalise_id(text_id, allow_15=True)
         except InvalidIdNumber as exc:
-            return Rejected(f"id_number.{exc.code}", "id_number", f"{exc} ({_id_shape(text_id)})", external_key)
+            return Rejected(f"id_number.{exc.code}", "id_number", f"{exc} ({_id_shape(text_id)})", external_key,
+                            masked_id(text_id))
         note = "old_15" if len(text_id) != 18 and len(clean_id(text_id)) == 15 else None
 
         data: dict[str, Any] = {}
@@ -429,6 +431,16 @@ def _shape(value: Any) -> str:
         return "a number of more than 64 digits"
     text = value[:60] if type(value) is str else str(value)[:60]
     return repr(redact(text))
+
+
+def masked_id(value: str) -> str:
+    """An ID number that failed its checks, cleaned and masked like a valid one (first 6 and
+    last 4 characters); a longer value keeps 8 masked characters in between, so it fits
+    the 18 characters of ``id_masked`` and never shows more than 10 of the value."""
+    text = clean_id(value)
+    if len(text) > 18:
+        text = text[:6] + "*" * 8 + text[-4:]
+    return mask(text)
 
 
 def _id_shape(value: str) -> str:

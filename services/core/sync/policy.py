@@ -63,6 +63,10 @@ class SyncPolicy(BaseModel):
     # 新纳入低保、特困: a grant that started within this many months is "new" (the civil
     # affairs office has just means-tested the household; the monitoring has not caught up).
     new_grant_months: int = Field(12, ge=1, le=60)
+    # Registry check (provincial data-quality check): a living person under this age
+    # (today) with employment records is a child employed (未满16周岁务工: the legal
+    # working age of 16).
+    child_employment_age: int = Field(16, ge=10, le=18)
 
     @field_validator("large_cost_fixed_yuan", "large_cost_income_share", mode="after")
     @classmethod

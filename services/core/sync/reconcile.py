@@ -190,6 +190,25 @@ ORDER BY f.id
 LIMIT CAST(:limit AS int)"""
 
 
+async def merge_candidates(session: AsyncSession, params: dict[str, Any], rule_ids: list[str]) -> tuple[int, int, int]:
+    """``sync_cand`` into ``sync_findings`` for ``params``' source and county (also ``at``,
+    ``run_id``, ``resolved_note``): new and resolved candidates open, known ones are seen
+    again, and open findings of ``rule_ids`` that are no longer candidates resolve. Shared
+    by a source's reconciliation and the registry check (``registry_check``). Returns
+    (opened, resolved, open or acknowledged findings of the source and county afterwards)."""
+    await session.execute(text(_CREATE_FRESH))
+    opened = (await session.execute(text("SELECT count(*) FROM sync_fresh"))).scalar_one()
+    await _run(session, _MERGE, params)
+    # A reopened finding whose clue was dismissed, or whose case has ended, lets go of it:
+    # ``raise_clues`` raises a new one (its next round).
+    final = ", ".join(f"'{s.value}'" for s in sorted(FINAL))
+    await session.execute(text(_LET_GO_OF_ENDED_CLUES.format(final=final)))
+    resolved = (await _run(session, _RESOLVE, params | {"rule_ids": rule_ids})).rowcount
+    still_open = (await _run(session, "SELECT count(*) FROM sync_findings WHERE source = CAST(:source AS text) "
+                                      "AND county = CAST(:county AS text) AND status <> 'resolved'", params)).scalar_one()
+    return opened, resolved, still_open
+
+
 async def reconcile(session: AsyncSession, settings: Settings, source: SourceConfig, county: str,
                     run_id: int) -> dict[str, int]:
     """Reconcile ``source``'s records of ``county`` (run ``run_id``) in the caller's
@@ -247,13 +266,7 @@ async def reconcile(session: AsyncSession, settings: Settings, source: SourceCon
     await session.execute(text("ANALYZE sync_cand"))
     phase("rules")
 
-    await session.execute(text(_CREATE_FRESH))
-    opened = (await session.execute(text("SELECT count(*) FROM sync_fresh"))).scalar_one()
-    await _run(session, _MERGE, params)
-    await session.execute(text(_LET_GO_OF_ENDED_CLUES.format(final=final)))
-    resolved = (await _run(session, _RESOLVE, params | {"rule_ids": [r.id for r in rules]})).rowcount
-    still_open = (await _run(session, "SELECT count(*) FROM sync_findings WHERE source = CAST(:source AS text) "
-                                      "AND county = CAST(:county AS text) AND status <> 'resolved'", params)).scalar_one()
+    opened, resolved, still_open = await merge_candidates(session, params, [r.id for r in rules])
     phase("merge")
 
     await session.execute(text("SELECT set_config('work_mem', :v, true)"), {"v": work_mem})

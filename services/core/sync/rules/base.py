@@ -15,7 +15,7 @@ NO_SEED = "provincial data-quality check"
 
 @dataclass(frozen=True)
 class RuleContext:
-    kind: SourceKind
+    kind: SourceKind | None  # None: the registry check (rules on the registry alone)
     policy: SyncPolicy  # the thresholds in force for the county and year of the run
     unmatched_findings: bool  # the source's records of unknown ID numbers are findings
 

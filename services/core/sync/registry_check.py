@@ -1,0 +1,134 @@
+"""The registry check of one county: the rules that need no department record (provincial
+data-quality checks on the registry alone, ``rules.registry``), through the same machinery
+as a source's reconciliation — each rule's candidates into ``sync_cand``, then
+``reconcile.merge_candidates`` (new ones open, known ones are seen again, resolved ones
+found again open again, what is no longer found resolves).
+
+Findings carry the pseudo-source ``registry`` (``REGISTRY_SOURCE``; no configured source
+may take the name), ``records: []`` and the values that triggered them; fingerprints are
+``<rule>:registry:<county>:<subject>``. Each check is a run row (source ``registry``,
+trigger ``schedule`` from the worker, ``manual`` from ``guardline sync check-registry``)
+written in the check's own transaction, so the run history shows it and its counts; it
+is never queued (no worker claims source ``registry``) and is never seen running: it
+commits ``succeeded`` with its findings, or not at all.
+
+Registry rules raise no risk clues: they are about the registry's own data, which the
+county mends itself.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, time as datetime_time
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.core.income.rolling import quarter_of
+from services.core.settings import Settings
+from services.core.sync import policy as sync_policy
+from services.core.sync.config import REGISTRY_SOURCE
+from services.core.sync.policy import SyncPolicy
+from services.core.sync.enums import Trigger
+from services.core.sync.reconcile import (
+    _ADD_CANDIDATES, _CREATE_CAND, RESOLVED_NOTE, _run, county_region, fingerprint_prefix, merge_candidates,
+)
+from services.core.sync.rules import registry
+from services.core.sync.rules.base import RuleContext
+from services.core.timeutil import CHINA, today as china_today
+
+log = logging.getLogger(__name__)
+
+# Serialises the daily checks of one county (two workers starting them at once): a
+# transaction-level advisory lock on (LOCK_SPACE, the county's number).
+LOCK_SPACE = 0x5352  # "SR"
+
+_START_RUN = """
+INSERT INTO sync_runs (source, county, trigger, status, phase, worker, attempts, pages, fetched, staged, unchanged,
+                       quarantined, retries, created_at, not_before, started_at, heartbeat_at, reconcile_started_at)
+VALUES (:source, :county, :trigger, 'running', 'reconciling', :worker, 1, 0, 0, 0, 0, 0, 0,
+        :at, :at, :at, :at, :at)
+RETURNING id"""
+
+_FINISH_RUN = """
+UPDATE sync_runs SET status = 'succeeded', phase = 'done', finished_at = clock_timestamp(),
+       heartbeat_at = clock_timestamp(), findings_opened = :findings_opened, findings_resolved = :findings_resolved,
+       findings_open = :findings_open, clues = 0
+WHERE id = :run_id"""
+
+# A scheduled check of the county that succeeded since ``since`` (the start of today, China time).
+_CHECKED_SINCE = """
+SELECT EXISTS (
+    SELECT 1 FROM sync_runs
+    WHERE source = :source AND county = :county AND trigger = 'schedule' AND status = 'succeeded'
+      AND created_at >= :since)"""
+
+# Counties with households in the registry (the worker checks each once a day).
+_COUNTIES = "SELECT DISTINCT left(region_code, 6) AS county FROM households WHERE status = 'active' ORDER BY 1"
+
+
+async def counties(session: AsyncSession) -> list[str]:
+    return list((await session.execute(text(_COUNTIES))).scalars())
+
+
+def check_params(policy: SyncPolicy, county: str) -> dict[str, Any]:
+    """The registry rules' bind parameters: the county and day, and every field of the
+    sync policy in force by its name (as a source's reconciliation passes them)."""
+    day = china_today()
+    return sync_policy.params(policy) | {
+        "source": REGISTRY_SOURCE, "county": county, "today": day, "year": day.year, "upto": quarter_of(day)}
+
+
+async def checked_today(session: AsyncSession, county: str) -> bool:
+    """Whether a scheduled check of ``county`` already succeeded today (China time); takes
+    the county's lock for the rest of the transaction, so that two workers check it once."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(:space, :county)"),
+                          {"space": LOCK_SPACE, "county": int(county)})
+    since = datetime.combine(china_today(), datetime_time.min, CHINA)
+    return (await session.execute(text(_CHECKED_SINCE), {
+        "source": REGISTRY_SOURCE, "county": county, "since": since})).scalar_one()
+
+
+async def check_registry(session: AsyncSession, settings: Settings, county: str, *,
+                         trigger: Trigger = Trigger.manual, worker: str | None = None) -> dict[str, Any]:
+    """The registry check of ``county`` in the caller's transaction (which commits the run
+    row and the findings together). Returns the run id and counts: findings_opened (new or
+    reopened), findings_resolved, findings_open (open or acknowledged registry findings of
+    the county afterwards), and per rule how many it found."""
+    started = time.perf_counter()
+    policy = await sync_policy.policy_for(session, county, china_today().year)
+    params = check_params(policy, county)
+    params["county_region"] = await county_region(session, county)
+    params["at"] = (await session.execute(text("SELECT clock_timestamp()"))).scalar_one()
+    params["resolved_note"] = RESOLVED_NOTE
+    run_id = (await session.execute(text(_START_RUN), {
+        "source": REGISTRY_SOURCE, "county": county, "trigger": trigger.value, "worker": worker,
+        "at": params["at"]})).scalar_one()
+    params["run_id"] = run_id
+
+    # The joins over a county's persons in memory, as a reconciliation's (put back at the end).
+    work_mem = (await session.execute(text("SELECT current_setting('work_mem')"))).scalar_one()
+    await session.execute(text("SELECT set_config('work_mem', :v, true)"), {"v": settings.sync.reconcile_work_mem})
+    await session.execute(text("DROP TABLE IF EXISTS sync_cand, sync_fresh"))
+    await session.execute(text(_CREATE_CAND))
+    rules = registry.RULES
+    ctx = RuleContext(kind=None, policy=policy, unmatched_findings=False)
+    found: dict[str, int] = {}
+    for rule in rules:
+        sql = rule.sql(ctx)
+        if sql is None:  # switched off by policy: its open findings resolve below
+            found[rule.id] = 0
+            continue
+        result = await _run(session, _ADD_CANDIDATES.format(rule=sql), params | {
+            "prefix": fingerprint_prefix(rule.id, REGISTRY_SOURCE, county), "rule_id": rule.id,
+            "severity": rule.severity.value, "health": rule.health})
+        found[rule.id] = result.rowcount
+    await session.execute(text("ANALYZE sync_cand"))
+    opened, resolved, still_open = await merge_candidates(session, params, [r.id for r in rules])
+    counts = {"findings_opened": opened, "findings_resolved": resolved, "findings_open": still_open}
+    await session.execute(text(_FINISH_RUN), {"run_id": run_id, **counts})
+    await session.execute(text("SELECT set_config('work_mem', :v, true)"), {"v": work_mem})
+    log.info("registry check of %s (run %s): %s; found %s; %.2fs", county, run_id, counts, found,
+             time.perf_counter() - started)
+    return {"run_id": run_id, "county": county, **counts, "rules": found}
