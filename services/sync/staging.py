@@ -149,7 +149,7 @@ class Stager:
                 body = payload_bytes(raw)
                 kept = raw[EVIDENCE]
                 out.rejected.append((None, _column(kept["reason"]), _column(kept.get("field")), kept.get("detail"),
-                                     where, encrypt(body, QUARANTINE_AAD), bytes.fromhex(kept["sha256"])))
+                                     where, encrypt(body, QUARANTINE_AAD), bytes.fromhex(kept["sha256"]), None))
                 continue
             body = payload_bytes(raw)
             digest = hashlib.sha256(body).digest()
@@ -165,7 +165,7 @@ class Stager:
                     reason, fault, detail = problem
                     kept = payload_bytes(evidence(reason, fault, detail, digest, len(body), raw))
                     out.rejected.append((None, _column(reason), _column(fault), detail, where,
-                                         encrypt(kept, QUARANTINE_AAD), digest))
+                                         encrypt(kept, QUARANTINE_AAD), digest, None))
                     continue
             result = normalise(raw)
             if isinstance(result, Normal) and b"\\u0000" in body:
