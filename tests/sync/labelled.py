@@ -1517,6 +1517,7 @@ class Score:
     households: int = 0
     persons: int = 0
     rows: int = 0
+    unstaged: list[str] = field(default_factory=list)  # files whose valid rows were not all staged
 
     def totals(self, exclude_known: bool = True) -> tuple[int, int, int]:
         tp = fp = fn = 0
@@ -1571,6 +1572,11 @@ class Score:
                 lines.append(f"  FN {r.rule}: {m}")
             for e in r.extras[:10]:
                 lines.append(f"  FP {r.rule}: {e}")
+        for m in self.unstaged:
+            lines.append(f"  not staged: {m}")
+        for kind, names in unmapped_export_headers().items():
+            lines.append(f"  note: the simulators' {kind} export has headers the source does not map: "
+                         f"{', '.join(names)}")
         for m in self.quarantine_wrong[:20]:
             lines.append(f"  quarantine wrong: {m}")
         for m in self.false_quarantines[:20]:
@@ -1652,9 +1658,29 @@ def score(w: World, files: list[SheetFile], findings, quarantine, id_hash_key: b
             if location in f.valid:
                 row = f.valid[location]
                 false_q.append(f"{f.path.name} {location} ({row.scenario}, {row.key}): {reason}")
+    unstaged = [f"{f.path.name}: {f.counts.get('staged')} staged of {len(f.valid)} valid rows"
+                for f in files if f.counts.get("staged") != len(f.valid)]
     rows = sum(len(v) for v in w.rows.values())
     persons = sum(len(h.members) for h in w.households)
-    return Score(rules, expected, right, wrong, false_q, files, defects, len(w.households), persons, rows)
+    return Score(rules, expected, right, wrong, false_q, files, defects, len(w.households), persons, rows, unstaged)
+
+
+def unmapped_export_headers() -> dict[str, list[str]]:
+    """Headers of the simulators' spreadsheet export (what a department sends) that the
+    built-in sources do not map: such a column is silently dropped on import."""
+    from services.core.settings import Settings
+    from services.core.sync.config import load_sources
+    from services.core.sync.normalise import Normaliser
+    from services.simulators.export import HEADERS
+
+    sources = load_sources(Settings(env="test", database_url=None))
+    out = {}
+    for kind, columns in HEADERS.items():
+        normaliser = Normaliser(sources.get(kind))
+        missing = [header for _, header in columns if normaliser.canonical_of(header) is None]
+        if missing:
+            out[kind] = missing
+    return out
 
 
 def e_key(e: Expect) -> tuple[str, str, str]:

@@ -39,6 +39,7 @@ async def test_the_labelled_county_is_judged_right(labelled_url, settings, tmp_p
     assert result.precision() >= MIN_PRECISION, result.table()
     assert result.quarantine_accuracy == 1.0, result.quarantine_wrong
     assert result.false_quarantines == []
+    assert result.unstaged == []
     # Every implemented rule is judged on at least one injected risk.
     implemented = [r for r in result.rules.values() if r.implemented]
     assert all(r.tp + r.fn > 0 for r in implemented), [r.rule for r in implemented if r.tp + r.fn == 0]
