@@ -327,7 +327,9 @@ class World:
                              status="normal" if insured else "not_insured", scheme="城乡居民基本医疗保险",
                              family_doctor=doctor)
                 if (EDUCATION, p.id) not in self.own and p.schooling in _STAGE_OF:
-                    aid = {"aid_kind": "生活补助", "aid_amount": Decimal("625.00")} if h.target else {}
+                    aid = ({"aid_kind": "国家助学金", "aid_amount": Decimal("2000.00")}
+                           if p.schooling == "senior_secondary" else
+                           {"aid_kind": "生活补助", "aid_amount": Decimal("625.00")}) if h.target else {}
                     self.row(EDUCATION, p, "background", own=False, school=_school(p), stage=_STAGE_OF[p.schooling],
                              status="enrolled", **aid)
                     if rng.random() < 0.3 and _age_on_school_start(p.born, SCHOOL_YEAR - 1) >= 6:
@@ -1405,7 +1407,7 @@ def write_files(w: World, directory: Path, sources) -> list[SheetFile]:
             sheet.append([("合计", "总计")[variant]] + [""] * (len(header) - 2) + [f"共{len(part)}条"])
             expected[f"row {len(sheet)}"] = (_TOTALS_REASON[kind], "malformed:totals_row")
             path = directory / f"{kind}-{variant + 1}.{suffix}"
-            _save(path, sheet)
+            _save(path, sheet, kind)
             out.append(SheetFile(kind, path, expected, valid))
     if w.hostile:
         from services.core.sync.normalise import Normaliser, Rejected
@@ -1432,10 +1434,16 @@ def write_files(w: World, directory: Path, sources) -> list[SheetFile]:
     return out
 
 
-def _save(path: Path, sheet: list[list[Any]]) -> None:
+# How each department's CSV comes: Excel's "CSV UTF-8" (with a BOM), Chinese Excel's plain
+# CSV (GB18030), a tab-separated text export without a BOM.
+_CSV_DIALECTS = {CIVIL: ("utf-8-sig", ","), MEDICAL: ("gb18030", ","), EDUCATION: ("utf-8", "\t")}
+
+
+def _save(path: Path, sheet: list[list[Any]], kind: str = CIVIL) -> None:
     if path.suffix == ".csv":
-        with path.open("w", encoding="utf-8-sig", newline="") as handle:
-            csv.writer(handle).writerows(sheet)
+        encoding, delimiter = _CSV_DIALECTS[kind]
+        with path.open("w", encoding=encoding, newline="") as handle:
+            csv.writer(handle, delimiter=delimiter).writerows(sheet)
         return
     from openpyxl import Workbook
 
