@@ -892,6 +892,40 @@ def _cost_at_and_under_the_fixed_amount(w: World, n: int) -> None:
 
 
 @control
+def _costs_spread_over_two_years(w: World, n: int) -> None:
+    s = "control_cost_under_fixed_in_each_of_two_years"
+    h = w.household(s, "ordinary")
+    people = w.family(h, 2)
+    w.income(h, Decimal("40000"))
+    _claims(w, people[0], s, Y - 1, w.t.fixed - Decimal("1000"))
+    _claims(w, people[1], s, Y, w.t.fixed - Decimal("1000"))
+
+
+@control
+def _consistent_at_the_edges(w: World, n: int) -> None:
+    """Records that only just agree with themselves: one-day grants, costs all paid by the
+    patient, the oldest age a compulsory stage allows."""
+    s = "control_record_consistent_at_the_edges"
+    h = w.household(s, "ordinary")
+    people = w.family(h, 2)
+    day = date(Y, 2, 14)
+    w.row(CIVIL, people[0], s, benefit="temporary", start_date=day, end_date=day, amount=Decimal("0"),
+          status="stopped", household_size=len(h.alive))
+    w.row(MEDICAL, people[1], s, own=False, record_type="claim", year=Y, settled_on=day, hospital="清溪县中医院",
+          total_cost=Decimal("456.70"), out_of_pocket=Decimal("456.70"))
+    adult = w.person(h, "child", born=w.born_school_age(25, "last"), labour="ordinary")
+    w.row(EDUCATION, adult, s, school="清溪县第二中学", stage="junior_secondary", status="enrolled")
+
+
+@control
+def _not_insured_but_dead(w: World, n: int) -> None:
+    s = "control_target_not_insured_but_dead"
+    h, parent = _with_parent(w, s)
+    parent.status, parent.died = "deceased", date(Y - 1, 11, 2)
+    w.row(MEDICAL, parent, s, record_type="enrolment", year=Y, insured=False, status="not_insured")
+
+
+@control
 def _cost_under_income_share(w: World, n: int) -> None:
     s = "control_cost_under_income_share"
     h = w.household(s, "lifted_out")
