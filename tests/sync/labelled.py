@@ -323,6 +323,7 @@ class World:
                 if (MEDICAL, p.id) not in self.own and (h.target or rng.random() < 0.6):
                     insured = h.target or rng.random() < 0.85
                     doctor = True if h.target else rng.random() < 0.5
+                    p.insured, p.family_doctor = insured, doctor  # the registry agrees
                     self.row(MEDICAL, p, "background", own=False, record_type="enrolment", year=Y, insured=insured,
                              status="normal" if insured else "not_insured", scheme="城乡居民基本医疗保险",
                              family_doctor=doctor)

@@ -88,3 +88,28 @@ def test_the_messy_cells_read_back_as_the_labelled_values(settings, tmp_path):
                 assert actual == value, (f.path.name, location, name, actual, value)
             checked += 1
     assert checked > 200
+
+
+def test_the_scorer_counts_rules_that_do_not_exist_yet_apart():
+    """Labels of a rule missing from ``BY_ID`` are pending (not in recall); a finding no
+    label asked for is a false positive of its rule; a missed label a false negative."""
+    from tests.sync.labelled import CIVIL, COUNTY, Expect, score
+
+    world = World(seed=1, households=0, reps=0)
+    h = world.household("scenario_a", "lifted_out")
+    world.family(h, 2)
+    world.expects = [Expect("name_mismatch", CIVIL, "person:1", "scenario_a"),
+                     Expect("name_mismatch", CIVIL, "person:2", "scenario_a"),
+                     Expect("no_such_rule_yet", CIVIL, "household:1", "scenario_a")]
+
+    def finding(rule, subject, household_id=None):
+        return {"rule_id": rule, "source": CIVIL, "fingerprint": f"{rule}:{CIVIL}:{COUNTY}:{subject}",
+                "person_id": None, "household_id": household_id, "records": "[]"}
+
+    result = score(world, [], [finding("name_mismatch", "person:1"), finding("dead_elsewhere", "person:2", 1),
+                               finding("no_such_rule_yet", "household:1")], [], b"key")
+    mismatch, dead, pending = (result.rules[r] for r in ("name_mismatch", "dead_elsewhere", "no_such_rule_yet"))
+    assert (mismatch.tp, mismatch.fp, mismatch.fn) == (1, 0, 1)
+    assert (dead.tp, dead.fp, dead.fn) == (0, 1, 0) and dead.extras == [f"scenario_a: {CIVIL} person:2"]
+    assert not pending.implemented and (pending.pending, pending.pending_found) == (1, 1)
+    assert result.totals(False) == (1, 1, 1)
