@@ -1563,6 +1563,8 @@ def _pc(net: Decimal, members: int) -> Decimal:
 async def run(url: str, settings, w: World, directory: Path, *, processes: int = 0) -> "Score":
     """Load ``w`` into the (migrated, empty) database at ``url``, import its files the way
     ``guardline sync import`` does, and score what came out."""
+    import time
+
     import asyncpg
 
     from services.core.db import Database, asyncpg_dsn, create_engine
@@ -1581,13 +1583,14 @@ async def run(url: str, settings, w: World, directory: Path, *, processes: int =
         files = write_files(w, directory, sources)
         session = worker.Session(Context.build(settings, sources, pool, db), dsn)
         for f in sorted(files, key=lambda f: f.hostile):  # the hostile file last: it may fail
+            started = time.perf_counter()
             try:
                 counts = await worker.import_file(session, sources.get(f.kind), COUNTY, f.path, lambda _: None)
             except Exception as exc:
                 if not f.hostile:
                     raise
                 counts = {"status": "crashed", "error": f"{exc.__class__.__name__}: {str(exc)[:200]}"}
-            f.run_id, f.counts = counts.get("id"), counts
+            f.run_id, f.counts = counts.get("id"), {**counts, "seconds": time.perf_counter() - started}
         if REGISTRY_CHECK is not None:
             await REGISTRY_CHECK(session)
         findings = await pool.fetch(
@@ -1681,6 +1684,11 @@ class Score:
             tp, fp, fn = self.totals(True)
             lines.append(f"{'  without known defects':34} {'':4} {tp:5} {fp:5} {fn:5} {pct(self.recall())} "
                          f"{pct(self.precision())}")
+        for f in self.files:
+            c = f.counts
+            lines.append(f"  {f.path.name:32} {c.get('status')}: {c.get('fetched')} rows, {c.get('staged')} staged, "
+                         f"{c.get('quarantined')} quarantined, {c.get('findings_open')} findings open, "
+                         f"{c.get('clues')} clues, {c.get('seconds', 0):.1f} s")
         lines.append(f"quarantine: {self.quarantine_right}/{self.quarantine_expected} malformed rows with the right "
                      f"reason ({pct(self.quarantine_accuracy).strip()} %), {len(self.false_quarantines)} valid rows "
                      f"quarantined")
