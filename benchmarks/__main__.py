@@ -112,13 +112,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=None,
                         help=f"concurrent keep-alive clients ({DEFAULT_CONCURRENCY}; the monitoring scenarios: "
                              f"{MONITORING_CONCURRENCY})")
-    parser.add_argument("--only", choices=sorted([*SCENARIOS, "sync", "funds"]),
+    parser.add_argument("--only", choices=sorted([*SCENARIOS, "sync", "funds", "labelled"]),
                         help="run one scenario (sync: the department sync pipeline, issue 5; funds: the "
                              "compliance indicators on province-sized data, issue 6)")
     parser.add_argument("--funds-scale", type=float, default=None,
                         help="funds data as a share of 20,000 projects, 200,000 disbursements, 50,000 assets "
                              "(1; or GUARDLINE_BENCH_FUNDS_SCALE), e.g. 0.05 for a smoke run")
     parser.add_argument("--funds-runs", type=int, default=20, help="timed runs per funds scenario (20)")
+    parser.add_argument("--labelled-households", type=int, default=5000,
+                        help="background households of the labelled county (--only labelled: recall and precision "
+                             "of the reconciliation rules, quarantine accuracy; tests/sync/labelled.py) (5000)")
     args = parser.parse_args(argv)
     if args.funds_runs < 1:
         parser.error("need --funds-runs >= 1")
@@ -522,6 +525,11 @@ def main(argv: list[str] | None = None) -> int:
         upgrade(url)
         funds.run(url, Settings(env="development", database_url=url), args.funds_scale, args.funds_runs)
         return 0
+    if args.only == "labelled":
+        # A database of its own, on the test server (tests/sync/labelled.py).
+        from tests.sync.labelled import main as labelled
+
+        return labelled(["--households", str(args.labelled_households)])
     url = prepare_database(settings, args.persons)
     os.environ["GUARDLINE_DATABASE_URL"] = url
     settings = Settings(env="development", database_url=url)
