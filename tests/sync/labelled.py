@@ -55,6 +55,13 @@ Y = TODAY.year
 SCHOOL_YEAR = Y if TODAY.month >= 9 else Y - 1  # the school year the current term belongs to
 TERM = f"{Y}秋" if TODAY.month >= 9 else f"{Y}春"
 PREVIOUS_TERM = f"{Y}春" if TODAY.month >= 9 else f"{Y - 1}秋"
+# Other spellings of the two terms that schools use (the key and the subject keep them).
+if TODAY.month >= 9:
+    TERM_SPELLINGS = (TERM, f"{SCHOOL_YEAR}-{SCHOOL_YEAR + 1}-1", f"{Y}秋季")
+    PREVIOUS_TERM_SPELLINGS = (PREVIOUS_TERM, f"{SCHOOL_YEAR - 1}-{SCHOOL_YEAR}-2", f"{Y}春季")
+else:
+    TERM_SPELLINGS = (TERM, f"{SCHOOL_YEAR}-{SCHOOL_YEAR + 1}-2", f"{Y}春季")
+    PREVIOUS_TERM_SPELLINGS = (PREVIOUS_TERM, f"{SCHOOL_YEAR}-{SCHOOL_YEAR + 1}-1", f"{Y - 1}秋季")
 # The province's monitoring income lines (per capita, yearly).
 LINES = {Y - 2: Decimal("7000.00"), Y - 1: Decimal("7300.00"), Y: Decimal("7600.00")}
 TOP_LINE = max(LINES.values())
@@ -655,9 +662,10 @@ def _child(w: World, s: str, category: str, born: date, schooling: str) -> tuple
 def _out_of_school(w: World, n: int) -> None:
     s = "out_of_school"
     h, child = _child(w, s, "lifted_out", w.born_school_age(w.rng.randint(7, 14)), "dropped_out")
-    w.row(EDUCATION, child, s, school=_school(child), stage="junior_secondary", status="dropped_out",
+    term = TERM_SPELLINGS[n % len(TERM_SPELLINGS)]
+    w.row(EDUCATION, child, s, term=term, school=_school(child), stage="junior_secondary", status="dropped_out",
           aid_kind="生活补助", aid_amount=Decimal("625"))
-    w.expect("out_of_school", EDUCATION, f"person:{child.id}:{TERM}", s)
+    w.expect("out_of_school", EDUCATION, f"person:{child.id}:{term}", s)
 
 
 @injector("out_of_school")
@@ -962,8 +970,11 @@ def _back_at_school(w: World, n: int) -> None:
     s = "control_dropped_out_then_back"
     h, child = _child(w, s, "monitored", w.born_school_age(12), "junior_secondary")
     aid = {"aid_kind": "生活补助", "aid_amount": Decimal("625")}
-    w.row(EDUCATION, child, s, term=PREVIOUS_TERM, school=_school(child), stage="primary", status="dropped_out", **aid)
-    w.row(EDUCATION, child, s, school=_school(child), stage="junior_secondary", status="enrolled", **aid)
+    spelling = n % len(TERM_SPELLINGS)  # the two terms spelled alike or not
+    w.row(EDUCATION, child, s, term=PREVIOUS_TERM_SPELLINGS[spelling], school=_school(child), stage="primary",
+          status="dropped_out", **aid)
+    w.row(EDUCATION, child, s, term=TERM_SPELLINGS[(spelling + n) % len(TERM_SPELLINGS)], school=_school(child),
+          stage="junior_secondary", status="enrolled", **aid)
 
 
 @control
@@ -1378,9 +1389,12 @@ class Mess:
         return number
 
     def date(self, d: date, hard: bool) -> Any:
-        r = self.rng.randrange(6) if not hard else 5
+        r = self.rng.randrange(7) if not hard else 5
         if self.xlsx and r == 0:
             return datetime(d.year, d.month, d.day)
+        if r == 6:  # an Excel serial number: a date cell that lost its format
+            serial = (d - date(1899, 12, 30)).days
+            return serial if self.xlsx else str(serial)
         return (d.isoformat(), f"{d.year}/{d.month}/{d.day}", f"{d:%Y%m%d}", f"{d.year}年{d.month}月{d.day}日",
                 f"{d.year}.{d.month}.{d.day}", f" {d.year}年{d.month:02d}月{d.day:02d}日 ")[r]
 
