@@ -117,8 +117,13 @@ class Thresholds:
 
     @classmethod
     def of(cls, settings) -> "Thresholds":
-        r = settings.sync.rules
-        return cls(r.large_cost_fixed_yuan, r.large_cost_income_share, r.compulsory_age_from, r.compulsory_age_to)
+        """The thresholds the rules will use (today the settings; where a setting is gone —
+        thresholds moving to a per-region, per-year policy — the defaults above, which must
+        then be the policy's for the county)."""
+        r = getattr(settings.sync, "rules", None)
+        d = cls()
+        return cls(getattr(r, "large_cost_fixed_yuan", d.fixed), getattr(r, "large_cost_income_share", d.share),
+                   getattr(r, "compulsory_age_from", d.age_from), getattr(r, "compulsory_age_to", d.age_to))
 
 
 # ---------------------------------------------------------------- the world
