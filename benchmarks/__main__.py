@@ -112,7 +112,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=None,
                         help=f"concurrent keep-alive clients ({DEFAULT_CONCURRENCY}; the monitoring scenarios: "
                              f"{MONITORING_CONCURRENCY})")
-    parser.add_argument("--only", choices=sorted([*SCENARIOS, "sync", "funds", "clues"]),
+    parser.add_argument("--only", choices=sorted([*SCENARIOS, "sync", "funds", "clues", "labelled"]),
                         help="run one scenario (sync: the department sync pipeline, issue 5; funds: the "
                              "compliance indicators on province-sized data, issue 6; clues: the sync worker "
                              "raising risk clues in bulk)")
@@ -124,6 +124,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clue-runs", type=int, default=3, help="timed runs of the clue intake (3)")
     parser.add_argument("--clue-baseline", type=int, default=2000,
                         help="findings raised the former way, one clues.report each, for comparison (2,000; 0: none)")
+    parser.add_argument("--labelled-households", type=int, default=5000,
+                        help="background households of the labelled county (--only labelled: recall and precision "
+                             "of the reconciliation rules, quarantine accuracy; tests/sync/labelled.py) (5000)")
     args = parser.parse_args(argv)
     if args.clues < 10 or args.clue_runs < 1 or args.clue_baseline < 0:
         parser.error("need --clues >= 10, --clue-runs >= 1, --clue-baseline >= 0")
@@ -540,6 +543,11 @@ def main(argv: list[str] | None = None) -> int:
         clue_intake.run(url, Settings(env="development", database_url=url), args.clues, args.clue_runs,
                         args.clue_baseline)
         return 0
+    if args.only == "labelled":
+        # A database of its own, on the test server (tests/sync/labelled.py).
+        from tests.sync.labelled import main as labelled
+
+        return labelled(["--households", str(args.labelled_households)])
     url = prepare_database(settings, args.persons)
     os.environ["GUARDLINE_DATABASE_URL"] = url
     settings = Settings(env="development", database_url=url)
