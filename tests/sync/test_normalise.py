@@ -241,3 +241,66 @@ def test_the_header_table_names_real_fields_once_per_kind():
             assert canonical in fields_of(kind) or kind == SourceKind.generic, (kind, canonical)
             for header in headers:
                 assert seen.setdefault(header_key(header), canonical) == canonical, (kind, header)
+
+
+# Spellings government spreadsheets use for valid values (the labelled judge's former
+# "known import gaps"): each must read as the value it means.
+@pytest.mark.parametrize("text, day", [
+    ("2026年1月2号", date(2026, 1, 2)), ("2026年01月02号", date(2026, 1, 2)), (" 2026年1月2号 ", date(2026, 1, 2)),
+])
+def test_dates_written_with_hao(text, day):
+    assert parse_date(text) == day
+    out = CIVIL.normalise(civil(ksrq=text))
+    assert isinstance(out, Normal) and out.data["start_date"] == day.isoformat()
+
+
+@pytest.mark.parametrize("dash", ["-", "—", "——", "－", "–", " - "])
+def test_a_dash_is_no_value_in_an_optional_amount_or_date(dash):
+    out = CIVIL.normalise(civil(yje=dash))
+    assert isinstance(out, Normal), out
+    assert "amount" not in out.data
+    out = CIVIL.normalise(civil() | {"结束日期": dash})
+    assert isinstance(out, Normal) and "end_date" not in out.data, out
+
+
+@pytest.mark.parametrize("dash", ["-", "—", "－"])
+def test_a_dash_in_a_required_field_is_missing(dash):
+    out = CIVIL.normalise(civil(ksrq=dash))
+    assert isinstance(out, Rejected) and out.reason == "missing.start_date"
+    claim = {"key": "JS1", "type": "claim", "id_no": VALID, "year": "2026", "settled_on": "20260601",
+             "total_cost": "100", "out_of_pocket": dash}
+    out = MEDICAL.normalise(claim)
+    assert isinstance(out, Rejected) and out.reason == "missing.out_of_pocket"
+
+
+def test_a_dash_is_not_a_negative_amount_nor_a_value_of_a_text_or_choice():
+    assert CIVIL.normalise(civil(yje="-300")).data["amount"] == "-300.00"
+    out = CIVIL.normalise(civil(jzlx="-"))
+    assert isinstance(out, Rejected) and out.reason == "invalid.benefit"
+
+
+@pytest.mark.parametrize("year", ["2026年度", "2026年", "2026 年度", "２０２６年度", 2026])
+def test_years_written_with_nian_or_niandu(year):
+    out = MEDICAL.normalise(medical(year=year))
+    assert isinstance(out, Normal), out
+    assert out.data["year"] == 2026
+
+
+def test_a_year_with_other_words_is_still_invalid():
+    for year in ("今年", "2026年度上半年", "年度"):
+        out = MEDICAL.normalise(medical(year=year))
+        assert isinstance(out, Rejected) and out.reason == "invalid.year", (year, out)
+
+
+@pytest.mark.parametrize("mark, insured", [("√", True), ("✓", True), ("✔", True), ("×", False), ("✗", False)])
+def test_ticks_and_crosses_on_booleans(mark, insured):
+    out = MEDICAL.normalise(medical(insured=mark))
+    assert isinstance(out, Normal), out
+    assert out.data["insured"] is insured
+
+
+@pytest.mark.parametrize("status", ["在籍", "正常", "在读", "在校"])
+def test_student_status_on_the_roll_is_enrolled(status):
+    out = EDUCATION.normalise({"xjh": "G1", "sfzjh": VALID, "xq": "2026秋", "xjzt": status})
+    assert isinstance(out, Normal), out
+    assert out.data["status"] == "enrolled"

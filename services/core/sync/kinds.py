@@ -46,13 +46,16 @@ _ENROLMENT_STATUS = {"normal": "normal", "not_insured": "not_insured", "deceased
                      "正常": "normal", "参保": "normal", "正常参保": "normal", "未参保": "not_insured",
                      "停保": "not_insured", "断保": "not_insured", "死亡注销": "deceased", "死亡": "deceased"}
 _BOOL = {"true": "true", "false": "false", "1": "true", "0": "false", "是": "true", "否": "false",
-         "yes": "true", "no": "false", "y": "true", "n": "false", "已参保": "true", "未参保": "false"}
+         "yes": "true", "no": "false", "y": "true", "n": "false", "已参保": "true", "未参保": "false",
+         # ticks and crosses as a clerk marks a column (是否参保 √)
+         "√": "true", "✓": "true", "✔": "true", "×": "false", "✗": "false", "✘": "false"}
 _MEDICAL_TYPES = {"enrolment": "enrolment", "claim": "claim", "参保": "enrolment", "参保登记": "enrolment",
                   "结算": "claim", "报销": "claim", "就医结算": "claim"}
 _STAGES = _same(SchoolStage) | {"小学": "primary", "初中": "junior_secondary", "高中": "senior_secondary",
                                 "普通高中": "senior_secondary", "中职": "vocational", "职高": "vocational",
                                 "高校": "higher", "大学": "higher", "高职": "higher"}
-_STUDENT_STATUS = _same(StudentStatus) | {"在读": "enrolled", "在校": "enrolled", "辍学": "dropped_out",
+_STUDENT_STATUS = _same(StudentStatus) | {"在读": "enrolled", "在校": "enrolled", "在籍": "enrolled",
+                                          "正常": "enrolled", "辍学": "dropped_out",
                                           "失学": "dropped_out", "休学": "suspended", "毕业": "graduated",
                                           "转学": "transferred", "转出": "transferred"}
 

@@ -33,7 +33,13 @@ from services.core.sync.kinds import DEFAULT_TYPE, RECORD_TYPE_CHOICES, FieldSpe
 from services.core.timeutil import CHINA
 
 EXCEL_EPOCH = date(1899, 12, 30)
-_DATE_PARTS = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
+_DATE_PARTS = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?$")
+# A dash alone (-, —, ——, －, –) is how a spreadsheet says "no value" in an amount, a date
+# or a count: read as a blank cell (so a required field is still ``missing.<field>``).
+_DASH = re.compile(r"^[-\u2010-\u2015\u2212\uff0d]{1,2}$")
+DASH_BLANK_TYPES = ("decimal", "date", "int")
+# A year written 2026年 or 2026年度 (参保年度).
+_YEAR_SUFFIX = re.compile(r"\s*年度?$")
 _SPACES = re.compile(r"\s+")
 _MONEY_NOISE = str.maketrans("", "", ",，¥￥元 ")
 CENT = Decimal("0.01")
@@ -240,6 +246,7 @@ class Normaliser:
         self._limits["name"] = MAX_NAME_CHARS
         self._limits["id_number"] = MAX_VALUE_CHARS
         self._required = {t: [c for c, spec in self.specs.items() if t in spec.required_for] for t in RecordType}
+        self._dash_blank = frozenset(c for c, spec in self.specs.items() if spec.type in DASH_BLANK_TYPES)
 
     def canonical_of(self, header: Any) -> str | None:
         return self._aliases.get(header_key(header))
@@ -278,6 +285,8 @@ class Normaliser:
                 value = value.strip()
                 if not value:
                     continue
+                if len(value) <= 2 and canonical in self._dash_blank and _DASH.match(value):
+                    continue  # a dash: no value
             values[canonical] = value
         keys = self.source.key
         for canonical in keys:
@@ -381,6 +390,8 @@ class Normaliser:
             return lambda value: str(parse_decimal(value))
         if spec.type == "int":
             bounds = INT_RANGES.get(canonical, INT_RANGE)
+            if canonical == "year":
+                return lambda value: parse_int(_year_text(value), bounds)
             return lambda value: parse_int(value, bounds)
         if spec.type in ("enum", "bool"):
             choices = self._choices[canonical]
@@ -397,6 +408,13 @@ class Normaliser:
                 return found == "true" if as_bool else found
             return choose
         raise ValueError(f"unknown field type {spec.type}")  # kinds.py is fixed
+
+
+def _year_text(value: Any) -> Any:
+    """2026年 and 2026年度 as 2026 (a year field only)."""
+    if type(value) is str and "年" in value and len(value) <= MAX_VALUE_CHARS:
+        return _YEAR_SUFFIX.sub("", clean_text(value) or "")
+    return value
 
 
 def _date_text(value: Any) -> str:
