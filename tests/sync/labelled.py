@@ -4,14 +4,18 @@ of the import.
 A seeded county (households, persons, open monitoring cases, quarterly income and the
 province's income lines) is loaded in bulk; the three departments' files are written as
 they really come (CSV and XLSX, title rows, Chinese headers, full-width digits, lower-case
-x, stray spaces, old 15-digit numbers, dates as 2025/1/2, 20250102 or 2025年1月2日,
-amounts with ¥ and thousands separators) and imported through ``worker.import_file``, the
-code behind ``guardline sync import``. The files hold
+x, stray spaces, old 15-digit numbers, dates as 2025/1/2, 20250102, 2025年1月2日 or
+2025年1月2号, amounts with ¥ and thousands separators, a dash for no amount or date, years
+as 2026年度, √ and × for yes and no, 在籍 for enrolled) and imported through
+``worker.import_file``, the code behind ``guardline sync import`` (with ``--roster`` for
+the complete rosters, once their rules exist: ``ROSTERS``). The registry check
+(``REGISTRY_CHECK``) then runs the registry-only rules. The files hold
 
 * clean records, which must raise nothing, among them near misses (``CONTROLS``);
 * injected risks (``INJECTORS``, keyed by rule id): each says which finding (rule, source,
   subject) it must produce;
-* malformed rows (``MALFORMED``), each with the quarantine reason it must get, and
+* malformed rows (``MALFORMED``), each with the quarantine reason it must get (and, for a
+  bad ID number, the ``id_number_invalid`` finding ``quarantine:<key>`` of its source), and
   messy-but-valid rows, which must not be quarantined.
 
 ``score`` compares the open findings and the quarantine with the labels: per rule true and
@@ -23,13 +27,15 @@ What is known to be wrong today is listed, reported and left out of the asserted
 until it is mended (then the table says so): scenarios where a rule errs
 (``KNOWN_DEFECTS``), valid spellings the import refuses (``GAPS``), and the hostile file
 (``HOSTILE``: over-long text, control characters) that the import hardening will quarantine
-row by row. Registry-only rules need ``REGISTRY_CHECK``.
+row by row. Labels follow the rules' documented definitions (docs/department-rules.md,
+docs/registry-rules.md, docs/rosters.md), not what the SQL happens to do.
 
 Add an injector for a new rule: write ``def _my_rule(w: World, n: int) -> None`` that builds
 a household (``w.household``), its department rows (``w.row``) and what must be found
 (``w.expect(rule_id, source, subject)``), and register it with ``@injector("rule_id")``.
 Subjects are the fingerprint's tail: ``person:<id>``, ``household:<id>``,
-``record:<external key>``, ``id:<hex of the keyed ID hash>``.
+``record:<external key>``, ``id:<hex of the keyed ID hash>``, ``case:<id>`` (a household's
+open case has the household's id), ``phone:household:<id>``, ``quarantine:<hash>``.
 
     python -m tests.sync.labelled --households 5000     # bigger, with the table
 """
@@ -73,11 +79,12 @@ TOP_LINE = max(LINES.values())
 CENT = Decimal("0.01")
 UNKNOWN_ID = "id-number:"  # an expected subject about an ID number the registry lacks
 
-# Rules other branches are adding, by the ids this judge expects (rename here if they land
-# under other names). Until ``BY_ID`` has them their labels are reported as pending.
+# Rule ids the injectors name (a rule missing from ``BY_ID`` has its labels reported as
+# pending until it lands).
 HOUSEHOLD_SIZE_DIFFERS = "household_size_differs"
 GRANTED_NOT_MONITORED = "assistance_granted_not_monitored"
-ABSENT_FROM_ROSTER = "absent_from_roster"
+MISSING_FROM_INSURANCE_ROSTER = "missing_from_insurance_roster"
+MISSING_FROM_SCHOOL_ROSTER = "missing_from_school_roster"
 STUDENT_WITHOUT_AID = "student_without_aid"
 NO_FAMILY_DOCTOR = "no_family_doctor"
 HEAD_SPOUSE_SAME_SEX = "head_spouse_same_sex"
@@ -89,6 +96,13 @@ CHILD_EMPLOYED = "child_employed"
 # as pending.
 REGISTRY_CHECK: Callable[[Any], Awaitable[None]] | None = None
 ID_REASONS = ("id_number.check_digit", "id_number.birth_date", "id_number.format")  # id_number_invalid's
+# Complete rosters (docs/rosters.md): once the rules of presence exist, the second file of
+# medical insurance is imported as the enrolment roster of the year (``--roster 2026``) and
+# the second of education as the school roster of the term; each holds every valid record
+# of its period (and no malformed row: a roster that refuses more than the policy's
+# ``roster_refused_share`` of its rows is not trusted), the first file the rest.
+ROSTERS = {MEDICAL: str(Y), EDUCATION: TERM}
+ROSTER_RULES = {MEDICAL: MISSING_FROM_INSURANCE_ROSTER, EDUCATION: MISSING_FROM_SCHOOL_ROSTER}
 # Headers for fields the built-in sources do not map yet (the source's own Chinese alias
 # is used as soon as it maps the field).
 PENDING_HEADERS = {"household_size": "家庭人口数", "family_doctor": "家庭医生签约"}
@@ -356,11 +370,15 @@ class World:
     # -- clean records of everyone a scenario has not written for
     def defaults(self) -> None:
         rng = self.rng
+        # Households of a key group of the family doctor rule by a 低保/特困 grant.
+        granted = {self.households[self._person(r.fields["id_number"]).household_id - 1].id
+                   for r in self.rows[CIVIL] if r.fields.get("benefit") in ("dibao", "tekun")
+                   and self._person(r.fields["id_number"]) is not None}
         for h in self.households:
             for p in h.alive:
                 if (MEDICAL, p.id) not in self.own and (h.target or rng.random() < 0.6):
                     insured = h.target or rng.random() < 0.85
-                    doctor = True if h.target else rng.random() < 0.5
+                    doctor = True if h.target or h.id in granted else rng.random() < 0.5
                     p.insured, p.family_doctor = insured, doctor  # the registry agrees
                     self.row(MEDICAL, p, "background", own=False, record_type="enrolment", year=Y, insured=insured,
                              status="normal" if insured else "not_insured", scheme="城乡居民基本医疗保险",
@@ -397,6 +415,11 @@ class World:
                     self.row(MEDICAL, member, "background", own=False, record_type="claim", year=Y,
                              settled_on=date(Y, rng.randint(1, TODAY.month), rng.randint(1, 28)),
                              hospital="清溪县人民医院", total_cost=total, out_of_pocket=_up(total * Decimal("0.3")))
+
+    def _person(self, id_number: str) -> Person | None:
+        if not hasattr(self, "_by_id"):
+            self._by_id = {p.id_number: p for h in self.households for p in h.members}
+        return self._by_id.get(id_number)
 
     def build(self) -> "World":
         for _ in range(self.background):
@@ -952,33 +975,122 @@ def _new_grant_beside_an_old_one(w: World, n: int) -> None:
     w.expect(GRANTED_NOT_MONITORED, CIVIL, _household_subject(h), s)
 
 
-@injector(ABSENT_FROM_ROSTER)
+@injector(MISSING_FROM_INSURANCE_ROSTER)
 def _absent_from_medical_roster(w: World, n: int) -> None:
-    s = "absent_from_medical_roster"
-    h = w.household(s, "lifted_out")
+    s = "missing_from_insurance_roster"
+    h = w.household(s, ("lifted_out", "monitored")[n % 2])
     people = w.family(h, 3)
     w.income(h, Decimal("14000"))
     missing = people[-1]
     w.own.add((MEDICAL, missing.id))  # no enrolment record at all
-    w.expect(ABSENT_FROM_ROSTER, MEDICAL, _person_subject(missing), s)
+    if n % 2:  # a claim of this year is no enrolment
+        _claims(w, missing, s, Y, Decimal("800.00"), parts=1)
+    w.expect(MISSING_FROM_INSURANCE_ROSTER, MEDICAL, f"person:{missing.id}:{ROSTERS[MEDICAL]}", s)
+
+
+@control
+def _enrolled_last_year_only_ordinary(w: World, n: int) -> None:
+    """Not in this year's roster, but of an ordinary household: not a target."""
+    s = "control_ordinary_missing_from_insurance_roster"
+    h = w.household(s, "ordinary")
+    head = w.family(h, 2)[0]
+    w.row(MEDICAL, head, s, record_type="enrolment", year=Y - 1, insured=True, status="normal", family_doctor=True)
+
+
+@injector(MISSING_FROM_SCHOOL_ROSTER)
+def _absent_from_school_roster(w: World, n: int) -> None:
+    """A child of compulsory age the term's roster leaves out (variant: listed last term)."""
+    s = ("missing_from_school_roster", "missing_from_school_roster_listed_last_term")[n % 2]
+    h = w.household(s, ("ordinary", "lifted_out")[n % 2])
+    w.family(h, 2)
+    if h.target:
+        w.income(h, Decimal("14000"))
+    child = w.person(h, "child", born=w.born_school_age(w.rng.randint(w.t.age_from, w.t.age_to)), male=n % 2 == 0)
+    w.own.add((EDUCATION, child.id))
+    if n % 2:
+        w.row(EDUCATION, child, s, term=PREVIOUS_TERM, school=_school(child), stage=_STAGE_OF.get(child.schooling),
+              status="enrolled", **({"aid_kind": "生活补助", "aid_amount": Decimal("625")} if h.target else {}))
+    w.expect(MISSING_FROM_SCHOOL_ROSTER, EDUCATION, f"person:{child.id}:{ROSTERS[EDUCATION]}", s)
+
+
+@control
+def _absent_from_school_roster_but_not_of_age(w: World, n: int) -> None:
+    s = "control_missing_from_school_roster_outside_compulsory_age"
+    h = w.household(s, "ordinary")
+    w.family(h, 2)
+    age, edge = ((w.t.age_to + 1, "first"), (w.t.age_from - 1, "last"))[n % 2]
+    child = w.person(h, "child", born=w.born_school_age(age, edge), schooling="not_in_school")
+    w.own.add((EDUCATION, child.id))
+
+
+@control
+def _absent_from_school_roster_enrolled_next_term(w: World, n: int) -> None:
+    """Not in this term's roster, but enrolled in a later term (another file)."""
+    s = "control_missing_from_school_roster_enrolled_later_term"
+    h, child = _child(w, s, "ordinary", w.born_school_age(10), "primary")
+    later = f"{SCHOOL_YEAR + 1}春" if TERM.endswith("秋") else f"{SCHOOL_YEAR + 1}秋"
+    w.row(EDUCATION, child, s, term=later, school=_school(child), stage="primary", status="enrolled")
 
 
 @injector(STUDENT_WITHOUT_AID)
 def _student_without_aid(w: World, n: int) -> None:
-    s = "student_without_aid"
-    h, child = _child(w, s, "lifted_out", w.born_school_age(10), "primary")
-    w.row(EDUCATION, child, s, school=_school(child), stage="primary", status="enrolled")
-    w.expect(STUDENT_WITHOUT_AID, EDUCATION, _person_subject(child), s)
+    """An enrolled student of a monitored household without aid (variant: a named aid of 0)."""
+    s = ("student_without_aid", "student_without_aid_zero_amount")[n % 2]
+    h, child = _child(w, s, ("monitored", "ordinary")[n % 2], w.born_school_age(10), "primary")
+    h.open_case = True
+    aid = {"aid_kind": "生活补助", "aid_amount": Decimal("0.00")} if n % 2 else {}
+    w.row(EDUCATION, child, s, school=_school(child), stage="primary", status="enrolled", **aid)
+    w.expect(STUDENT_WITHOUT_AID, EDUCATION, f"person:{child.id}:{TERM}", s)
+
+
+@control
+def _student_aided_without_amount(w: World, n: int) -> None:
+    """A named aid without an amount is aid; a formerly poor household is not monitored now."""
+    s = "control_student_named_aid_or_lifted_out_without_aid"
+    if n % 2 == 0:
+        h, child = _child(w, s, "monitored", w.born_school_age(11), "primary")
+        w.row(EDUCATION, child, s, school=_school(child), stage="primary", status="enrolled", aid_kind="营养餐补助")
+    else:
+        h, child = _child(w, s, "lifted_out", w.born_school_age(11), "primary")
+        w.row(EDUCATION, child, s, school=_school(child), stage="primary", status="enrolled")
 
 
 @injector(NO_FAMILY_DOCTOR)
 def _no_family_doctor(w: World, n: int) -> None:
-    s = "no_family_doctor"
+    s = "no_family_doctor_monitored"
     h = w.household(s, "monitored")
     head = w.family(h, 2)[0]
     w.income(h, Decimal("9000"))
     w.row(MEDICAL, head, s, record_type="enrolment", year=Y, insured=True, status="normal", family_doctor=False)
     w.expect(NO_FAMILY_DOCTOR, MEDICAL, _person_subject(head), s)
+
+
+@injector(NO_FAMILY_DOCTOR)
+def _no_family_doctor_new_dibao(w: World, n: int) -> None:
+    """An ordinary household is a key group by an active 低保 grant the civil-affairs office
+    sent (before the registry catches up) — newly granted, so found as such too."""
+    s = "no_family_doctor_ordinary_with_new_dibao"
+    h = w.household(s, "ordinary")
+    head = w.family(h, 2)[0]
+    w.income(h, Decimal("6000"), current=CURRENT)
+    _active_dibao(w, head, s, start_date=_months_ago(2))
+    w.row(MEDICAL, head, s, record_type="enrolment", year=Y, insured=True, status="normal", family_doctor=False)
+    w.expect(NO_FAMILY_DOCTOR, MEDICAL, _person_subject(head), s)
+    w.expect(GRANTED_NOT_MONITORED, CIVIL, _household_subject(h), s)
+
+
+@control
+def _family_doctor_latest_record_signed(w: World, n: int) -> None:
+    """Not signed last year, signed this year; and an ordinary household not signed."""
+    s = "control_family_doctor_signed_now_or_not_key_group"
+    h = w.household(s, "monitored")
+    head = w.family(h, 2)[0]
+    w.income(h, Decimal("9000"))
+    w.row(MEDICAL, head, s, record_type="enrolment", year=Y - 1, insured=True, status="normal", family_doctor=False)
+    w.row(MEDICAL, head, s, record_type="enrolment", year=Y, insured=True, status="normal", family_doctor=True)
+    o = w.household(s, "ordinary")
+    other = w.family(o, 1)[0]
+    w.row(MEDICAL, other, s, record_type="enrolment", year=Y, insured=True, status="normal", family_doctor=False)
 
 
 # -- registry-only rules (the registry check, source "registry"; docs/registry-rules.md)
@@ -1159,6 +1271,8 @@ def _uninsured(w: World, h: Household, p: Person, s: str, with_record: bool) -> 
     """``p`` uninsured in the registry; the department says so too, or sends nothing."""
     p.insured = False
     w.own.add((MEDICAL, p.id))
+    if not with_record and h.target and p.alive:
+        w.expect(MISSING_FROM_INSURANCE_ROSTER, MEDICAL, f"person:{p.id}:{ROSTERS[MEDICAL]}", s)
     if with_record:
         w.row(MEDICAL, p, s, record_type="enrolment", year=Y, insured=False, status="not_insured",
               family_doctor=True)
@@ -1561,7 +1675,8 @@ def _employed_at_sixteen(w: World, n: int) -> None:
     s = "control_employed_at_sixteen"
     h = w.household(s, "ordinary")
     w.family(h, 2)
-    w.person(h, "child", born=w.born_aged(16), schooling="not_in_school", employment="migrant", labour="ordinary")
+    w.person(h, "child", born=w.born_school_age(w.t.age_to + 1, "first"), schooling="not_in_school",
+             employment="migrant", labour="ordinary")
 
 
 @control
@@ -1892,6 +2007,7 @@ class SheetFile:
     valid: dict[str, Row]  # location → a row that must be staged
     pending: set[str] = field(default_factory=set)  # malformed rows the normaliser does not refuse yet
     hashes: dict[str, str] = field(default_factory=dict)  # location → quarantine key of a bad-ID-number row
+    roster: str | None = None  # the period the file is declared the complete roster of
     hostile: bool = False
     run_id: int | None = None
     counts: dict = field(default_factory=dict)
@@ -1906,7 +2022,17 @@ def write_files(w: World, directory: Path, sources) -> list[SheetFile]:
         rows = list(w.rows[kind])
         w.rng.shuffle(rows)
         halves = (rows[0::2], rows[1::2])
+        period = roster_of(kind)
+        if period:  # the second file the complete roster: every valid record of the period, no malformed row
+            listed = [r for r in rows if r.reason is None and _of_period(r, kind)]
+            listed_ids = {id(r) for r in listed}
+            rest = [r for r in rows if id(r) not in listed_ids]
+            valid_rest = [r for r in rest if r.reason is None]
+            halves = ([r for r in rest if r.reason is not None] + valid_rest[0::2], listed + valid_rest[1::2])
+            for part in halves:
+                w.rng.shuffle(part)
         for variant, (suffix, part) in enumerate((("csv", halves[0]), ("xlsx", halves[1]))):
+            roster = period if variant == 1 else None
             mess = Mess(random.Random(f"{kind}{suffix}{len(part)}"), xlsx=suffix == "xlsx")
             header = headers(sources.get(kind), kind, variant)
             title = f"{_TITLES[kind]}（{TODAY.year}年{TODAY.month}月）"
@@ -1924,13 +2050,16 @@ def write_files(w: World, directory: Path, sources) -> list[SheetFile]:
                     expected[location] = (row.reason, row.scenario)
                 else:
                     valid[location] = row
-            # (worded differently in each file: the same payload twice is one quarantine row)
-            sheet.append([("合计", "总计")[variant]] + [""] * (len(header) - 2) + [f"共{len(part)}条"])
-            expected[f"row {len(sheet)}"] = (_TOTALS_REASON[kind], "malformed:totals_row")
+            # (worded differently in each file: the same payload twice is one quarantine row; a
+            # roster export has none: at the default size one refused row of a hundred would be
+            # more than the policy's share and the roster not trusted)
+            if roster is None:
+                sheet.append([("合计", "总计")[variant]] + [""] * (len(header) - 2) + [f"共{len(part)}条"])
+                expected[f"row {len(sheet)}"] = (_TOTALS_REASON[kind], "malformed:totals_row")
             path = directory / f"{kind}-{variant + 1}.{suffix}"
             _save(path, sheet, kind)
-            out.append(SheetFile(kind, path, expected, valid, hashes=_quarantine_keys(path, sources.get(kind),
-                                                                                     expected)))
+            out.append(SheetFile(kind, path, expected, valid, roster=roster,
+                                 hashes=_quarantine_keys(path, sources.get(kind), expected)))
     if w.hostile:
         from services.core.sync.normalise import Normaliser, Rejected
 
@@ -1954,6 +2083,20 @@ def write_files(w: World, directory: Path, sources) -> list[SheetFile]:
         _save(path, sheet)
         out.append(SheetFile(MEDICAL, path, expected, valid, pending, hostile=True))
     return out
+
+
+def roster_of(kind: str) -> str | None:
+    """The period a kind's second file is declared the roster of, once its rule exists."""
+    return ROSTERS.get(kind) if ROSTER_RULES.get(kind) in implemented_rules() else None
+
+
+def _of_period(row: Row, kind: str) -> bool:
+    """Whether a row belongs to the roster of its kind's period: an enrolment record of the
+    year, a student record of the term (however the term is spelt)."""
+    f = row.fields
+    if kind == MEDICAL:
+        return f.get("record_type") == "enrolment" and f.get("year") == Y
+    return kind == EDUCATION and f.get("term") in TERM_SPELLINGS
 
 
 def _quarantine_keys(path: Path, source, expected: dict[str, tuple[str, str]]) -> dict[str, str]:
@@ -2110,8 +2253,14 @@ async def run(url: str, settings, w: World, directory: Path, *, processes: int =
         session = worker.Session(Context.build(settings, sources, pool, db), dsn)
         for f in sorted(files, key=lambda f: f.hostile):  # the hostile file last: it may fail
             started = time.perf_counter()
+            extra = ()
+            if f.roster:  # as ``guardline sync import --roster PERIOD``
+                from services.core.sync.rosters import declare
+
+                extra = (declare(sources.get(f.kind).kind, COUNTY, f.roster, None),)
             try:
-                counts = await worker.import_file(session, sources.get(f.kind), COUNTY, f.path, lambda _: None)
+                counts = await worker.import_file(session, sources.get(f.kind), COUNTY, f.path, lambda _: None,
+                                                  *extra)
             except Exception as exc:
                 if not f.hostile:
                     raise
