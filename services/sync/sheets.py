@@ -79,6 +79,22 @@ class _Lines:
         return "\n"
 
 
+def _fallback_dialect(sample: str) -> type[csv.Dialect]:
+    """When ``csv.Sniffer`` cannot decide (a title row, a blank row, lines of unequal width:
+    a tab-separated export of a few rows is enough), the delimiter used most in the sample
+    (a comma in an amount such as 1,234.50 is far rarer than the separator of every column);
+    a comma when none occurs."""
+    counts = {d: sample.count(d) for d in ",\t;"}
+    best = max(counts, key=lambda d: counts[d])
+    if counts[best] == 0 or best == ",":
+        return csv.excel
+    return csv.excel_tab if best == "\t" else _Semicolon
+
+
+class _Semicolon(csv.excel):
+    delimiter = ";"
+
+
 def _csv_rows(path: Path, limits: SyncSettings) -> Iterator[list[Any] | Oversize]:
     for encoding in ("utf-8-sig", "gb18030"):
         try:
@@ -99,7 +115,7 @@ def _csv_rows(path: Path, limits: SyncSettings) -> Iterator[list[Any] | Oversize
         try:
             dialect = csv.Sniffer().sniff(sample, delimiters=",\t;")
         except csv.Error:
-            dialect = csv.excel
+            dialect = _fallback_dialect(sample)
         lines = _Lines(f, cap)
         reader = csv.reader(lines, dialect)
         while True:

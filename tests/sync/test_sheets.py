@@ -37,6 +37,20 @@ def test_gb18030_csv(tmp_path):
     assert rec["姓名"] == "张三" and rec["救助类型"] == "特困"
 
 
+def test_tab_separated_export_the_sniffer_cannot_decide(tmp_path):
+    """A title row, a blank row and rows of unequal width (csv.Sniffer gives up on them):
+    the tabs still separate the columns, commas inside amounts notwithstanding."""
+    lines = ["清溪县教育局学生学籍及资助名单（2026年12月）", "", "\t".join(HEADER[:7]),
+             "\t".join(["MZ1", "张三\u3000", f" {VALID}\u3000", "低保", "一类", "2023年5月1号", "1,580.00"]),
+             "\t".join(["MZ2", "李四", VALID, "特困", "", "", ""])]
+    path = tmp_path / "学籍.csv"
+    path.write_bytes("\r\n".join(lines).encode("utf-8"))
+    rows = list(records(path, CIVIL))
+    assert [loc for loc, _ in rows] == ["row 4", "row 5"]
+    first = CIVIL.normalise(rows[0][1])
+    assert isinstance(first, Normal) and first.data["amount"] == "1580.00", first
+
+
 def test_xlsx_with_title_rows_numbers_and_dates(tmp_path):
     book = Workbook()
     sheet = book.active
