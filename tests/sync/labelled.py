@@ -96,13 +96,14 @@ CHILD_EMPLOYED = "child_employed"
 # as pending.
 REGISTRY_CHECK: Callable[[Any], Awaitable[None]] | None = None
 ID_REASONS = ("id_number.check_digit", "id_number.birth_date", "id_number.format")  # id_number_invalid's
-# Complete rosters (docs/rosters.md): once the rules of presence exist, the second file of
+# Complete rosters (docs/rosters.md): once the rules of presence exist, the CSV file of
 # medical insurance is imported as the enrolment roster of the year (``--roster 2026``) and
-# the second of education as the school roster of the term; each holds every valid record
-# of its period (and no malformed row: a roster that refuses more than the policy's
-# ``roster_refused_share`` of its rows is not trusted), the first file the rest.
+# the XLSX file of education as the school roster of the term; each holds every valid
+# record of its period (and no malformed row: a roster that refuses more than the policy's
+# ``roster_refused_share`` of its rows is not trusted), the other file the rest.
 ROSTERS = {MEDICAL: str(Y), EDUCATION: TERM}
 ROSTER_RULES = {MEDICAL: MISSING_FROM_INSURANCE_ROSTER, EDUCATION: MISSING_FROM_SCHOOL_ROSTER}
+ROSTER_FILE = {MEDICAL: 0, EDUCATION: 1}  # which of the kind's two files (0: CSV, 1: XLSX)
 # Headers for fields the built-in sources do not map yet (the source's own Chinese alias
 # is used as soon as it maps the field).
 PENDING_HEADERS = {"household_size": "家庭人口数", "family_doctor": "家庭医生签约"}
@@ -2029,10 +2030,12 @@ def write_files(w: World, directory: Path, sources) -> list[SheetFile]:
             rest = [r for r in rows if id(r) not in listed_ids]
             valid_rest = [r for r in rest if r.reason is None]
             halves = ([r for r in rest if r.reason is not None] + valid_rest[0::2], listed + valid_rest[1::2])
+            if ROSTER_FILE[kind] == 0:
+                halves = halves[::-1]
             for part in halves:
                 w.rng.shuffle(part)
         for variant, (suffix, part) in enumerate((("csv", halves[0]), ("xlsx", halves[1]))):
-            roster = period if variant == 1 else None
+            roster = period if variant == ROSTER_FILE.get(kind) else None
             mess = Mess(random.Random(f"{kind}{suffix}{len(part)}"), xlsx=suffix == "xlsx")
             header = headers(sources.get(kind), kind, variant)
             title = f"{_TITLES[kind]}（{TODAY.year}年{TODAY.month}月）"
