@@ -2377,7 +2377,8 @@ class Score:
                          f"{pct(self.precision())}")
         for f in self.files:
             c = f.counts
-            lines.append(f"  {f.path.name:32} {c.get('status')}: {c.get('fetched')} rows, {c.get('staged')} staged, "
+            name = f"{f.path.name} (roster {f.roster})" if f.roster else f.path.name
+            lines.append(f"  {name:32} {c.get('status')}: {c.get('fetched')} rows, {c.get('staged')} staged, "
                          f"{c.get('quarantined')} quarantined, {c.get('findings_open')} findings open, "
                          f"{c.get('clues')} clues, {c.get('seconds', 0):.1f} s")
         lines.append(f"quarantine: {self.quarantine_right}/{self.quarantine_expected} malformed rows with the right "
