@@ -203,6 +203,27 @@ async def test_household_size_differs(session, settings, client, auth):
     assert differs[three[0].household_id].clue_id is None
 
 
+async def test_no_labour_no_assistance_counts_only_grants_to_the_living(session, settings, client, auth):
+    """A stale active 低保 of a member dead in the registry is no assistance to the living."""
+    stage = Stage(session, settings)
+    stale = await _household(client, auth, VILLAGE, [
+        person("head", name="孤", labour_capacity="lost", born=date(1945, 1, 1)),
+        person("spouse", name="故", labour_capacity="none", born=date(1944, 1, 1))])
+    await session.execute(text("UPDATE persons SET status = 'deceased', date_of_death = :d WHERE id = :id"),
+                          {"d": today() - timedelta(days=200), "id": stale[1].id})
+    await stage.add(CIVIL, stale[1].id_number, None, "assistance", benefit="dibao", status="active",
+                    start_date=OLD)
+    aided = await _household(client, auth, VILLAGE, [
+        person("head", name="助", labour_capacity="lost", born=date(1946, 1, 1))])
+    await stage.add(CIVIL, aided[0].id_number, None, "assistance", benefit="tekun", status="active",
+                    start_date=OLD)
+
+    await reconcile(session, settings, CIVIL, COUNTY, run_id=1)
+    found = by_household(await findings(session, CIVIL), "no_labour_no_assistance")
+    assert set(found) == {stale[0].household_id}
+    assert found[stale[0].household_id].values == {"living_members": 1, "labour_capacity": ["lost"]}
+
+
 # ---- medical insurance ------------------------------------------------------------------
 
 async def test_large_medical_cost_per_category_and_income_basis(session, settings, client, auth):

@@ -862,6 +862,21 @@ def _no_labour_grandparent_and_child(w: World, n: int) -> None:
     w.expect("no_labour_no_assistance", CIVIL, _household_subject(h), s)
 
 
+@injector("no_labour_no_assistance")
+def _no_labour_grant_only_to_the_dead(w: World, n: int) -> None:
+    """The only active 低保 is a stale record of a member who died (in the registry): the
+    living receive nothing (a grant to the dead is no assistance; docs "Grants to members
+    who are dead in the registry do not count")."""
+    s = "no_labour_grant_only_to_member_dead_in_registry"
+    h = w.household(s, "lifted_out")
+    w.person(h, "head", age=w.rng.randint(70, 85), labour="lost", male=False)
+    spouse = w.person(h, "spouse", age=w.rng.randint(70, 85), labour="none", male=True)
+    w.income(h, Decimal("9000"))
+    spouse.status, spouse.died = "deceased", date(Y - 1, 10, 1)
+    _active_dibao(w, spouse, s, benefit="dibao", dibao_class="3", household_size=1)
+    w.expect("no_labour_no_assistance", CIVIL, _household_subject(h), s)
+
+
 # -- record_inconsistent
 @injector("record_inconsistent")
 def _civil_contradictions(w: World, n: int) -> None:

@@ -107,6 +107,8 @@ def _income_unknown_sql(ctx: RuleContext) -> str:
 def _no_labour_no_assistance_sql(ctx: RuleContext) -> str:
     # Every formerly poor or monitored household of the county, not only those the source
     # names: a household the civil-affairs records leave out receives nothing.
+    # A grant counts if its holder is alive in the registry: a stale record of a member who
+    # died is no assistance to the living (as for the three 低保/特困 rules).
     return f"""
     WITH households_without_labour AS (
         SELECT p.household_id, min(h.region_code) AS region_code, count(*) AS members,
@@ -123,7 +125,8 @@ def _no_labour_no_assistance_sql(ctx: RuleContext) -> str:
            '[]'::jsonb AS records,
            jsonb_build_object('living_members', w.members, 'labour_capacity', w.labour) AS detail
     FROM households_without_labour w
-    WHERE NOT EXISTS (SELECT 1 FROM sync_rec r WHERE r.household_id = w.household_id AND {ACTIVE_ASSISTANCE_SQL})"""
+    WHERE NOT EXISTS (SELECT 1 FROM sync_rec r
+                      WHERE r.household_id = w.household_id AND r.person_status = 'alive' AND {ACTIVE_ASSISTANCE_SQL})"""
 
 
 def _household_size_differs_sql(ctx: RuleContext) -> str:
