@@ -295,8 +295,20 @@ def cmd_sync(args) -> int:
                 if not path.is_file():
                     print(f"guardline: no such file: {path}", file=sys.stderr)
                     return 2
+                roster = None
+                if args.roster is not None:
+                    from services.core.sync.rosters import RosterError, declare
+
+                    try:
+                        roster = declare(source.kind, county, args.roster, args.roster_region)
+                    except RosterError as exc:
+                        print(f"guardline: {exc}", file=sys.stderr)
+                        return 2
+                elif args.roster_region is not None:
+                    print("guardline: --roster-region needs --roster PERIOD", file=sys.stderr)
+                    return 2
                 try:
-                    result = await w.import_file(session, source, county, path, progress)
+                    result = await w.import_file(session, source, county, path, progress, roster)
                 except RuntimeError as exc:
                     print(f"guardline: {exc}", file=sys.stderr)
                     return 1
@@ -579,6 +591,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", required=True)
     p.add_argument("--county", help="6-digit county code (needed when the source serves several)")
     p.add_argument("file")
+    p.add_argument("--roster", metavar="PERIOD",
+                   help="declare the file the complete roster of PERIOD: the enrolment of a year (medical "
+                        "insurance, e.g. 2026) or the students of a term (education, e.g. 2026秋); people it "
+                        "leaves out are then absent (docs/rosters.md). Counts only if the import succeeds")
+    p.add_argument("--roster-region", metavar="PREFIX",
+                   help="the region code prefix the roster covers (default: the county)")
     p.add_argument("--json", action="store_true", help="print the finished run as JSON on stdout")
     p.set_defaults(func=cmd_sync)
     p = sync_sub.add_parser("status", help="configured sources and their last runs (JSON)")

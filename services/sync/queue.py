@@ -25,6 +25,7 @@ from services.core.scope import UNRESTRICTED, bind_scope
 from services.core.settings import SyncSettings
 from services.core.sync import runs
 from services.core.sync.enums import Trigger
+from services.core.sync.rosters import Roster
 
 # Advisory-lock namespace of sync runs (the first key of the two-key form).
 LOCK_SPACE = 0x5359  # "SY"
@@ -105,10 +106,11 @@ async def claim(dsn: str, sources: list[str], worker: str, run_id: int | None = 
         raise
 
 
-async def open_import(dsn: str, source: str, county: str, file_name: str, worker: str) -> Claim | None:
+async def open_import(dsn: str, source: str, county: str, file_name: str, worker: str,
+                      roster: Roster | None = None) -> Claim | None:
     """A spreadsheet import's run, created running and locked by this process in one
     transaction (no worker can see it unlocked). None when a run of the source and county
-    is already queued or running."""
+    is already queued or running. ``roster``: the file is declared a complete roster."""
     conn = await asyncpg.connect(dsn, server_settings={"application_name": "guardline-sync-lock"})
     try:
         async with conn.transaction():
@@ -116,10 +118,13 @@ async def open_import(dsn: str, source: str, county: str, file_name: str, worker
             # its lock must be taken in the transaction that creates it.
             run_id = await conn.fetchval(
                 "INSERT INTO sync_runs (source, county, trigger, file_name, status, phase, not_before, attempts, "
-                "pages, fetched, staged, unchanged, quarantined, retries, created_at) "
-                "VALUES ($1, $2, 'spreadsheet', $3, 'running', 'fetching', now(), 0, 0, 0, 0, 0, 0, 0, now()) "
+                "pages, fetched, staged, unchanged, quarantined, retries, created_at, roster_period, roster_region, "
+                "roster_records, roster_rejected) "
+                "VALUES ($1, $2, 'spreadsheet', $3, 'running', 'fetching', now(), 0, 0, 0, 0, 0, 0, 0, now(), $4, $5, "
+                "$6, $6) "
                 "ON CONFLICT (source, county) WHERE status IN ('queued', 'running') DO NOTHING RETURNING id",
-                source, county, file_name)
+                source, county, file_name, roster.period if roster else None, roster.region if roster else None,
+                0 if roster else None)
             created = run_id is not None
             if created:
                 await conn.execute("SELECT pg_advisory_lock($1, $2::int)", LOCK_SPACE, run_id)

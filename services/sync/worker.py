@@ -20,6 +20,7 @@ from services.core.db import Database, asyncpg_dsn, create_engine, resolve_datab
 from services.core.settings import Settings
 from services.core.sync.config import SourceConfig, load_sources
 from services.core.sync.enums import Trigger
+from services.core.sync.rosters import Roster
 from services.sync import queue
 from services.sync.runner import Context, Progress, execute, import_records, run_counts
 
@@ -152,16 +153,19 @@ async def follow(session: Session, run_id: int, progress: Progress) -> dict:
         await asyncio.sleep(1.0)
 
 
-async def import_file(session: Session, source: SourceConfig, county: str, path: Path, progress: Progress) -> dict:
+async def import_file(session: Session, source: SourceConfig, county: str, path: Path, progress: Progress,
+                      roster: Roster | None = None) -> dict:
+    """Import a spreadsheet; ``roster`` (``rosters.declare``) declares it the complete roster
+    of a period and region: it counts only if the import succeeds."""
     from services.sync.sheets import SheetError, records
 
-    claim = await queue.open_import(session.dsn, source.name, county, path.name, queue.worker_name())
+    claim = await queue.open_import(session.dsn, source.name, county, path.name, queue.worker_name(), roster)
     if claim is None:
         raise RuntimeError(f"a run of {source.name} for county {county} is queued or running; import when it ends")
     try:
         try:
             rows = records(path, session.ctx.stager(source).normaliser)
-            await import_records(session.ctx, source, claim, rows, progress)
+            await import_records(session.ctx, source, claim, rows, progress, roster=roster is not None)
         except (SheetError, OSError) as exc:
             code = getattr(exc, "code", "unreadable")
             await queue.record_failure(session.ctx.db, claim.run_id, source.name, code, str(exc),
@@ -186,6 +190,9 @@ class ProgressLine:
         if run.get("matched") is not None:
             line += (f", {run['matched']} matched, {run['unmatched']} unmatched, findings +{run['findings_opened']} "
                      f"-{run['findings_resolved']} ({run['findings_open']} open), {run['clues']} clues")
+        if run.get("roster_region") is not None:
+            line += (f"; roster {run.get('roster_period') or '?'} of {run['roster_region']}: "
+                     f"{run.get('roster_records') or 0} rows, {run.get('roster_rejected') or 0} refused")
         now = time.monotonic()
         final = run.get("status") in ("succeeded", "failed")
         if self.tty:
@@ -215,7 +222,8 @@ async def status(settings: Settings) -> dict:
         for source in session.ctx.sources:
             runs = await session.ctx.pool.fetch(
                 "SELECT DISTINCT ON (county) id, county, status, phase, error_code, fetched, staged, quarantined, "
-                "findings_open FROM sync_runs WHERE source = $1 ORDER BY county, id DESC", source.name)
+                "findings_open, roster_period, roster_region, roster_records, roster_rejected "
+                "FROM sync_runs WHERE source = $1 ORDER BY county, id DESC", source.name)
             out["sources"].append({"name": source.name, "kind": source.kind.value, "counties": source.counties,
                                    "pulls": source.pulls, "last_runs": [dict(r) for r in runs]})
         out["schema"] = await session.ctx.pool.fetchval("SELECT version_num FROM alembic_version")

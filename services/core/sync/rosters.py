@@ -1,0 +1,121 @@
+"""Complete rosters (参保名册, 学籍名册): a run of a source may declare that what it reads is
+the whole enrolment of a year or the whole school roster of a term for a region, so that a
+person the roster leaves out is absent, not merely unmentioned (docs/rosters.md).
+
+The declaration lives on the run (``sync_runs.roster_*``); the records the run read, new,
+changed, unchanged or refused with a readable key, are its entries
+(``sync_roster_entries``). A roster is trusted only when its run succeeded (or is the run
+now reconciling, every page in) and refused no more rows than the policy allows; the
+rules read the rosters in force through ``IN_FORCE_SQL``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from services.core.sync.enums import RecordType, SourceKind
+
+# What a roster of a source kind lists, and how its period is written.
+ROSTER_RECORD_TYPE: dict[SourceKind, RecordType] = {
+    SourceKind.medical_insurance: RecordType.enrolment,
+    SourceKind.education: RecordType.student,
+}
+_YEAR = re.compile(r"^(19|20)[0-9]{2}$")
+_REGION = re.compile(r"^[0-9]{6,12}$")
+
+
+class RosterError(ValueError):
+    """A roster declaration that cannot stand (``code``: roster.kind, roster.period,
+    roster.region)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Roster:
+    period: str  # "2026" (an enrolment year) or a term as the school system writes it
+    region: str  # a region code prefix inside the run's county
+
+
+def term_rank(term: str) -> int | None:
+    # The rules' reading of a term (one definition): imported here, not copied.
+    from services.core.sync.rules import term_rank as rank
+
+    return rank(term)
+
+
+def parse_period(kind: SourceKind, period: str) -> str:
+    """The period as stored: a 4-digit year for an enrolment roster, a term the rules can
+    place in time for a school roster."""
+    if kind not in ROSTER_RECORD_TYPE:
+        raise RosterError("roster.kind", f"a {kind.value} source has no roster: only medical-insurance "
+                                         "(enrolment of a year) and education (students of a term) do")
+    period = (period or "").strip()
+    if kind == SourceKind.medical_insurance:
+        if not _YEAR.fullmatch(period):
+            raise RosterError("roster.period", f"an enrolment roster's period is a year such as 2026, not {period!r}")
+        return period
+    if term_rank(period) is None or len(period) > 32:
+        raise RosterError("roster.period", f"a school roster's period is a term such as 2026秋, 2027春 or "
+                                           f"2026-2027-1, not {period!r}")
+    return period
+
+
+def parse_region(county: str, region: str | None) -> str:
+    """The roster's region: a code prefix inside the county (default: the county)."""
+    if region is None or region == "":
+        return county
+    region = region.strip()
+    if not _REGION.fullmatch(region) or not region.startswith(county):
+        raise RosterError("roster.region", f"the roster's region must be a region code prefix inside county "
+                                           f"{county} (6 to 12 digits), not {region!r}")
+    return region
+
+
+def declare(kind: SourceKind, county: str, period: str, region: str | None = None) -> Roster:
+    return Roster(parse_period(kind, period), parse_region(county, region))
+
+
+# The period of a roster as a number that sorts in time: the year for an enrolment roster,
+# the rules' term rank for a school roster (the same CASE as ``rules._TERM_RANK_SQL``).
+def period_rank_sql(column: str) -> str:
+    t = f"btrim({column})"
+    return f"""CASE
+        WHEN {t} ~ '^[0-9]{{4}}$' THEN left({t}, 4)::int
+        WHEN {t} ~ '^[0-9]{{4}}-[0-9]{{4}}-[12]$' THEN left({t}, 4)::int * 2 + right({t}, 1)::int - 1
+        WHEN {t} ~* '^[0-9]{{4}} *(春|spring)' THEN (left({t}, 4)::int - 1) * 2 + 1
+        WHEN {t} ~ '^[0-9]{{4}}' THEN left({t}, 4)::int * 2
+    END"""
+
+
+# The rosters in force for the source and county being reconciled: for each region, the
+# trusted roster of the latest period (then the latest run). Trusted: the run succeeded, or
+# it is the run reconciling now (it reached the reconciliation, so every page is in); and
+# it refused at most :roster_refused_share of its rows. ``period_rank`` as above.
+IN_FORCE_SQL = f"""rosters AS (
+    SELECT DISTINCT ON (roster_region) id AS roster_run, roster_region, roster_period,
+           {period_rank_sql('roster_period')} AS period_rank
+    FROM sync_runs
+    WHERE source = CAST(:source AS text) AND county = CAST(:county AS text)
+      AND roster_period IS NOT NULL AND roster_region IS NOT NULL
+      AND (status = 'succeeded' OR id = CAST(:run_id AS bigint))
+      AND coalesce(roster_rejected, 0)
+          <= CAST(:roster_refused_share AS numeric) * (coalesce(roster_records, 0) + coalesce(roster_rejected, 0))
+    ORDER BY roster_region, {period_rank_sql('roster_period')} DESC, id DESC
+)"""
+
+# Entries of rosters that no longer count: runs that failed, and rosters replaced by a newer
+# one of the same region and period that succeeded refusing nothing (trusted under any
+# policy). Rosters still running stay.
+PRUNE_SQL = """
+DELETE FROM sync_roster_entries e
+USING sync_runs r
+WHERE e.run_id = r.id AND r.source = $1 AND r.county = $2
+  AND (r.status = 'failed'
+       OR (r.status = 'succeeded' AND EXISTS (
+            SELECT 1 FROM sync_runs n
+            WHERE n.source = r.source AND n.county = r.county AND n.status = 'succeeded' AND n.id > r.id
+              AND coalesce(n.roster_rejected, 0) = 0
+              AND n.roster_region = r.roster_region AND n.roster_period = r.roster_period)))"""
