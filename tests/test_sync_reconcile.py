@@ -17,7 +17,7 @@ from services.core import idnumber
 from services.core.income.models import IncomeYear
 from services.core.monitoring.models import ClueReport, IncomeLine, RiskClue
 from services.core.sync.config import SourceConfig
-from services.core.sync.models import DeptRecord, Finding
+from services.core.sync.models import DeptRecord, Finding, SyncPolicyRow
 from services.core.sync.reconcile import RESOLVED_NOTE, raise_clues, reconcile as reconcile_only
 from services.core.timeutil import today
 from tests.factories import COUNTY, OTHER_TOWNSHIP_VILLAGE, VILLAGE, id_number, person
@@ -123,7 +123,20 @@ async def registry(client, auth, session):
     for member, per_capita in ((h2[0], "5000.00"), (h3[0], "5000.00")):
         session.add(_income(member, LAST, Decimal(per_capita)))
     await session.flush()
+    for member in (h2[0], h3[0]):
+        await income_quarters(session, member, LAST, Decimal("1250.00"))
     return {"h1": h1, "h2": h2, "h3": h3, "h4": h4, "h5": h5, "h6": h6}
+
+
+async def income_quarters(session, member: Member, year: int, net: Decimal, quarters=(1, 2, 3, 4),
+                          members: int = 1) -> None:
+    """Quarterly income records (what ``income_rolling`` reads): ``net`` a quarter."""
+    for quarter in quarters:
+        await session.execute(text(
+            "INSERT INTO income_records (household_id, region_code, year, quarter, wages, business, property, "
+            "transfers, details, production_costs, eligible_spending, member_count, net_income, per_capita_net, "
+            "version) VALUES (:h, :r, :y, :q, :net, 0, 0, 0, '{}', 0, 0, :m, :net, 0, 1)"),
+            {"h": member.household_id, "r": member.region_code, "y": year, "q": quarter, "net": net, "m": members})
 
 
 def _income(member: Member, year: int, net: Decimal) -> IncomeYear:
@@ -136,7 +149,7 @@ def _income(member: Member, year: int, net: Decimal) -> IncomeYear:
 async def test_civil_affairs(session, settings, registry):
     stage = Stage(session, settings)
     h1, h2, h3, h4, h5, h6 = (registry[k] for k in ("h1", "h2", "h3", "h4", "h5", "h6"))
-    active = {"status": "active", "start_date": f"{LAST}-03-01"}
+    active = {"status": "active", "start_date": f"{Y - 2}-03-01"}  # long-standing grants
     await stage.add(CIVIL, h1[0].id_number, "张 三", "assistance", benefit="temporary", **active)
     await stage.add(CIVIL, h1[1].id_number, "王芬", "assistance", benefit="temporary", **active)
     stranger = id_number(date(1960, 1, 1))
@@ -150,11 +163,11 @@ async def test_civil_affairs(session, settings, registry):
                           start_date=f"{LAST}-05-01", end_date=f"{LAST}-04-01", status="stopped")
 
     counts = await reconcile(session, settings, CIVIL, COUNTY, run_id=11)
-    assert counts == {"matched": 7, "unmatched": 1, "findings_opened": 6, "findings_resolved": 0,
-                      "findings_open": 6, "clues": 1}
+    assert counts == {"matched": 7, "unmatched": 1, "findings_opened": 7, "findings_resolved": 0,
+                      "findings_open": 7, "clues": 1}
     found = await findings(session, CIVIL)
-    assert rules_of(found) == ["assistance_not_monitored", "dead_elsewhere", "name_mismatch",
-                               "no_labour_no_assistance", "not_in_registry", "record_inconsistent"]
+    assert rules_of(found) == ["assistance_income_unknown", "assistance_not_monitored", "dead_elsewhere",
+                               "name_mismatch", "no_labour_no_assistance", "not_in_registry", "record_inconsistent"]
 
     mismatch = one(found, "name_mismatch")  # "张 三" is 张三; 王芬 is not 王芳
     assert mismatch.person_id == h1[1].id and mismatch.fingerprint == f"name_mismatch:civil-affairs:{COUNTY}:person:{h1[1].id}"
@@ -173,9 +186,18 @@ async def test_civil_affairs(session, settings, registry):
 
     uncovered = one(found, "assistance_not_monitored")  # H3 (monitored) is not
     assert uncovered.household_id == h2[0].household_id and uncovered.region_code == OTHER_TOWNSHIP_VILLAGE
-    assert uncovered.values == {"benefits": ["dibao"], "year": LAST, "per_capita_net": "5000.00", "line": "6000.00"}
+    # Twelve months of income (the latest four recorded quarters), against the latest line
+    # set (this year's is not).
+    assert uncovered.values == {"benefits": ["dibao"], "assisted_since": f"{Y - 2}-03-01", "income_complete": True,
+                                "quarters": 4, "period": f"{LAST}Q1–{LAST}Q4", "net_income": "5000.00",
+                                "member_count": 1, "per_capita_net": "5000.00", "line": "6000.00",
+                                "line_year": LAST, "line_of_current_year": False}
     assert uncovered.records == [{"source": "civil-affairs", "external_key": grant.external_key}]
     assert uncovered.clue_id is not None and uncovered.status == "open" and uncovered.version >= 1
+
+    unknown_income = one(found, "assistance_income_unknown")  # H5: 特困, no income recorded: no clue
+    assert unknown_income.household_id == h5[0].household_id and unknown_income.clue_id is None
+    assert unknown_income.values["income_complete"] is False and unknown_income.values["quarters"] == 0
 
     idle = one(found, "no_labour_no_assistance")  # H5 (特困) is not
     assert idle.household_id == h4[0].household_id and idle.records == []
@@ -197,7 +219,7 @@ async def test_civil_affairs(session, settings, registry):
     before = {fp: (f.last_seen_at, f.version) for fp, f in found.items()}
     again = await reconcile(session, settings, CIVIL, COUNTY, run_id=12)
     assert again == {"matched": 7, "unmatched": 1, "findings_opened": 0, "findings_resolved": 0,
-                     "findings_open": 6, "clues": 0}
+                     "findings_open": 7, "clues": 0}
     found = await findings(session, CIVIL)
     assert set(found) == set(before)
     for fp, f in found.items():
@@ -209,7 +231,7 @@ async def test_civil_affairs(session, settings, registry):
     grant.data = {**grant.data, "status": "stopped"}
     await session.flush()
     gone = await reconcile(session, settings, CIVIL, COUNTY, run_id=13)
-    assert (gone["findings_opened"], gone["findings_resolved"], gone["findings_open"]) == (0, 1, 5)
+    assert (gone["findings_opened"], gone["findings_resolved"], gone["findings_open"]) == (0, 1, 6)
     resolved = (await findings(session, CIVIL))[uncovered.fingerprint]
     assert resolved.status == "resolved" and resolved.resolved_at is not None and resolved.resolved_by is None
     assert resolved.note == RESOLVED_NOTE and resolved.last_run_id == 12
@@ -218,13 +240,13 @@ async def test_civil_affairs(session, settings, registry):
     grant.data = {**grant.data, "status": "active"}
     await session.flush()
     back = await reconcile(session, settings, CIVIL, COUNTY, run_id=14)
-    assert (back["findings_opened"], back["findings_resolved"], back["findings_open"], back["clues"]) == (1, 0, 6, 0)
+    assert (back["findings_opened"], back["findings_resolved"], back["findings_open"], back["clues"]) == (1, 0, 7, 0)
     reopened = (await findings(session, CIVIL))[uncovered.fingerprint]
     assert reopened.status == "open" and reopened.resolved_at is None and reopened.note is None
     assert reopened.id == uncovered.id and reopened.first_run_id == 11 and reopened.last_run_id == 14
     assert reopened.clue_id == uncovered.clue_id
     assert await _clue_reports(session) == 1
-    assert (await session.execute(text("SELECT count(*) FROM sync_findings"))).scalar_one() == 6
+    assert (await session.execute(text("SELECT count(*) FROM sync_findings"))).scalar_one() == 7
 
 
 async def _clue_reports(session) -> int:
@@ -289,11 +311,14 @@ async def test_medical_insurance(session, settings, registry):
     family = costs[h1[0].household_id]
     assert family.health and family.severity == "high"
     assert family.values["out_of_pocket"] == "10000.01" and family.values["thresholds_hit"] == ["fixed"]
-    assert family.values["claim_count"] == 2 and family.values["previous_year_net_income"] is None
+    assert family.values["claim_count"] == 2 and family.values["income"] is None
+    assert family.values["income_complete"] is False and family.values["income_year"] == LAST
+    assert family.values["category"] == "lifted_out" and family.values["fixed_yuan"] == "10000.00"
     assert [c["out_of_pocket"] for c in family.values["claims"]] == ["6000.00", "4000.01"]
     assert family.records == [{"source": "medical-insurance", "external_key": c.external_key} for c in claims]
     single = costs[h5[0].household_id]
     assert single.values["thresholds_hit"] == ["income_share"] and single.values["income_threshold"] == "2999.99"
+    assert single.values["income_basis"] == "total" and single.values["income"] == "2999.99"
 
     clue = (await session.execute(select(RiskClue).where(RiskClue.id == family.clue_id))).scalar_one()
     # Clues merge only when they share a risk type: not insured ("other") is a clue of its own.
@@ -306,23 +331,31 @@ async def test_medical_insurance(session, settings, registry):
     assert odd.external_key in one(found, "record_inconsistent").fingerprint
 
 
-async def test_thresholds_come_from_settings(session, settings, registry):
+async def test_thresholds_come_from_the_policy(session, settings, registry):
+    """The sync policy of the county wins over its province's; a threshold switched off
+    resolves the rule's findings."""
     stage = Stage(session, settings)
     h4 = registry["h4"]
     await stage.add(MEDICAL, h4[0].id_number, "孙四", "claim", year=Y, settled_on=f"{Y}-01-04",
                     total_cost="3000.00", out_of_pocket="2000.00")
-    strict = settings.model_copy(update={"sync": settings.sync.model_copy(update={
-        "raise_clues": False,
-        "rules": settings.sync.rules.model_copy(update={"large_cost_fixed_yuan": Decimal("1999.99")})})})
-    counts = await reconcile(session, strict, MEDICAL, COUNTY, run_id=1)
+    quiet = settings.model_copy(update={"sync": settings.sync.model_copy(update={"raise_clues": False})})
+    session.add_all([
+        SyncPolicyRow(region_prefix=COUNTY[:2], year=Y - 3, values={"large_cost_fixed_yuan": {"lifted_out": "1000"}}),
+        SyncPolicyRow(region_prefix=COUNTY, year=Y - 1, values={"large_cost_fixed_yuan": {"lifted_out": "1999.99"}}),
+        SyncPolicyRow(region_prefix=COUNTY, year=Y + 1, values={"large_cost_fixed_yuan": {"lifted_out": "1"}}),
+    ])
+    await session.flush()
+    counts = await reconcile(session, quiet, MEDICAL, COUNTY, run_id=1)
     assert counts["findings_opened"] == 1 and counts["clues"] == 0
     finding = one(await findings(session, MEDICAL), "large_medical_cost")
-    assert finding.values["fixed_yuan"] == "1999.99" and finding.clue_id is None
-    # Both thresholds switched off: the rule finds nothing, and its findings resolve.
-    off = strict.model_copy(update={"sync": strict.sync.model_copy(update={
-        "rules": strict.sync.rules.model_copy(update={"large_cost_fixed_yuan": None,
-                                                      "large_cost_income_share": None})})})
-    counts = await reconcile(session, off, MEDICAL, COUNTY, run_id=2)
+    assert finding.values["fixed_yuan"] == "1999.99" and finding.values["thresholds_hit"] == ["fixed"]
+    assert finding.clue_id is None
+    # The county's row from this year switches both tests off for the category: the rule
+    # finds nothing, and its findings resolve.
+    session.add(SyncPolicyRow(region_prefix=COUNTY, year=Y, values={
+        "large_cost_fixed_yuan": {"lifted_out": None}, "large_cost_income_share": {"lifted_out": None}}))
+    await session.flush()
+    counts = await reconcile(session, quiet, MEDICAL, COUNTY, run_id=2)
     assert counts["findings_resolved"] == 1 and counts["findings_open"] == 0
 
 
@@ -369,22 +402,27 @@ async def test_unknown_county_region(session, settings):
         await reconcile(session, settings, CIVIL, "119999", run_id=1)
 
 
-TERMS = ["2026秋", "2026秋季", "2026 autumn", " 2026秋 ", "2027春", "2027春季", "2027 Spring", "2026-2027-1",
-         "2026-2027-2", "2026", "秋季学期", "", "２０２６秋", "2026-27", "20261"]
-NAMES = [("张三", "张 三"), ("张三", "张\u3000三"), ("阿依古丽·买买提", "阿依古丽•买买提"), ("阿依古丽·买买提", "阿依古丽．买买提"),
-         ("Zhang San", "ＺＨＡＮＧ　ＳＡＮ"), ("王芳", "王芬"), ("王芳", " · "), ("李・四", "李‧四"), ("A", "a")]
+TERMS = {"2026秋": 4052, "2026秋季": 4052, "2026 autumn": 4052, " 2026秋 ": 4052, "2027春": 4053, "2027春季": 4053,
+         "2027 Spring": 4053, "2026-2027-1": 4052, "2026-2027-2": 4053, "2026": 4052, "秋季学期": None, "": None,
+         "２０２６秋": None, "2026-27": 4052, "20261": 4052}
+NAMES = [("张三", "张 三", False), ("张三", "张\u3000三", False), ("阿依古丽·买买提", "阿依古丽•买买提", False),
+         ("阿依古丽·买买提", "阿依古丽．买买提", False), ("阿依古丽·买买提", "阿依古丽・买买提", False),
+         ("Zhang San", "ＺＨＡＮＧ　ＳＡＮ", False), ("王芳", "王芬", True), ("王芳", "王芳芳", True),
+         ("王芳", " · ", False), ("李・四", "李‧四", False), ("A", "a", False)]
 
 
-async def test_sql_agrees_with_the_predicates(session):
-    """The term ranks and name comparisons of the SQL are those of the plain functions."""
-    from services.core.sync import rules as r
+async def test_term_ranks_and_name_comparison_in_sql(session):
+    """How the SQL ranks terms (2 × the school year's first year, + 1 in spring; NULL when
+    not understood) and compares names (NFKC, separators and case ignored; a department
+    name of separators only disagrees with nothing)."""
+    from services.core.sync.rules import sql
 
-    for term in TERMS:
-        rank = (await session.execute(text(f"SELECT {r._TERM_RANK_SQL} FROM (SELECT CAST(:d AS jsonb) AS data) r"),
+    for term, expected in TERMS.items():
+        rank = (await session.execute(text(f"SELECT {sql.TERM_RANK_SQL} FROM (SELECT CAST(:d AS jsonb) AS data) r"),
                                       {"d": json.dumps({"term": term})})).scalar_one()
-        assert rank == r.term_rank(term), term
-    for registry, department in NAMES:
+        assert rank == expected, term
+    for registry, department, expected in NAMES:
         differ = (await session.execute(text(
-            f"SELECT {r._norm('CAST(:b AS text)')} <> '' AND {r._norm('CAST(:b AS text)')} <> {r._norm('CAST(:a AS text)')}"),
+            f"SELECT {sql.norm('CAST(:b AS text)')} <> '' AND {sql.norm('CAST(:b AS text)')} <> {sql.norm('CAST(:a AS text)')}"),
             {"a": registry, "b": department})).scalar_one()
-        assert differ == r.names_differ(registry, department), (registry, department)
+        assert differ == expected, (registry, department)

@@ -6,7 +6,6 @@ service runs.
 """
 from __future__ import annotations
 
-from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -132,26 +131,6 @@ class AuditSettings(BaseModel):
         return days
 
 
-class SyncRuleSettings(BaseModel):
-    """Thresholds of the reconciliation rules (DOMAIN.md "Department cross-checking"; local
-    practice varies, so each is a setting)."""
-
-    # 大额医疗支出: a household's out-of-pocket medical costs in a year above this amount …
-    large_cost_fixed_yuan: Decimal | None = Field(Decimal("10000"), ge=0)
-    # … or above this share of its previous year's total net income (seed 001 §五.1:
-    # 当年就医自负费用超过上年度家庭总收入, i.e. 1.0). None switches a test off.
-    large_cost_income_share: Decimal | None = Field(Decimal("1.0"), gt=0)
-    # 控辍保学: compulsory education covers ages 6 to 15 (nine years); the age is taken on
-    # 1 September of the term's school year.
-    compulsory_age_from: int = Field(6, ge=0, le=25)
-    compulsory_age_to: int = Field(15, ge=0, le=25)
-    # Student statuses that count as out of school (休学 may be added by a county).
-    out_of_school_statuses: list[str] = ["dropped_out"]
-    # A student record in a compulsory stage (小学, 初中) for someone older than this on
-    # 1 September of the term's school year contradicts itself (a data-quality check).
-    compulsory_stage_max_age: int = Field(25, ge=0, le=120)
-
-
 class SyncSettings(BaseModel):
     # The department sources (TOML). None: the built-in file, which points at the demo
     # simulators on this machine.
@@ -185,7 +164,6 @@ class SyncSettings(BaseModel):
     # PostgreSQL's work_mem during a reconciliation (its joins and aggregates of a million
     # records stay in memory instead of spilling to disk in batches).
     reconcile_work_mem: str = Field("256MB", pattern=r"^[0-9]+(kB|MB|GB)$")
-    rules: SyncRuleSettings = SyncRuleSettings()
 
 
 class Settings(BaseSettings):

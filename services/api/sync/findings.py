@@ -27,7 +27,7 @@ from services.core.sync import service
 from services.core.sync.enums import FindingStatus, Severity
 from services.core.sync.models import Finding
 from services.core.sync.schemas import FindingOut, FindingUpdate
-from services.core.sync.texts import explain, tells_health
+from services.core.sync.rules import explain, tells_health
 from services.core.timeutil import CHINA
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)

@@ -11,7 +11,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.core.base import Base, RegionCode, RegionScoped, Versioned, bigint_pk, str_enum
+from services.core.base import Base, PolicyOverrideRow, RegionCode, RegionScoped, Versioned, bigint_pk, str_enum
 from services.core.sync.enums import FindingStatus, QuarantineStatus, RunPhase, RunStatus, Severity, Trigger
 
 SOURCE = String(64)
@@ -216,3 +216,11 @@ class Finding(RegionScoped, Versioned, Base):
     resolved_by: Mapped[int | None] = mapped_column(BigInteger)  # None with resolved_at: the condition went away
     note: Mapped[str | None] = mapped_column(Text)
     clue_id: Mapped[int | None] = mapped_column(ForeignKey("risk_clues.id"))
+
+
+class SyncPolicyRow(PolicyOverrideRow, Versioned, Base):
+    """Overrides of the cross-check rules' thresholds (``services.core.sync.policy``) for a
+    region prefix ("" = everywhere), in force from ``year`` on."""
+
+    __tablename__ = "sync_policies"
+    __table_args__ = (UniqueConstraint("region_prefix", "year"),)

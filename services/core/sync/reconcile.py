@@ -32,7 +32,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.monitoring.enums import FINAL, Channel
 from services.core.settings import Settings
+from services.core.income.rolling import quarter_of
+from services.core.sync import policy as sync_policy
 from services.core.sync.config import SourceConfig
+from services.core.sync.policy import SyncPolicy
 from services.core.sync.rules import KIND_COLUMNS, REC_COLUMNS, RuleContext, rules_for
 from services.core.timeutil import today as china_today
 
@@ -63,14 +66,12 @@ def clue_source(source_name: str) -> str:
     return f"sync:{source_name}"[:CLUE_SOURCE_MAX]
 
 
-def rule_params(settings: Settings, source: SourceConfig, county: str) -> dict[str, Any]:
-    rules = settings.sync.rules
+def rule_params(policy: SyncPolicy, source: SourceConfig, county: str) -> dict[str, Any]:
+    """The rules' bind parameters: the run's source, county and day, and every field of
+    the sync policy in force by its name (``services.core.sync.policy.params``)."""
     day = china_today()
-    return {
-        "source": source.name, "county": county, "today": day, "year": day.year,
-        "fixed": rules.large_cost_fixed_yuan, "share": rules.large_cost_income_share,
-        "age_from": rules.compulsory_age_from, "age_to": rules.compulsory_age_to,
-        "oos": list(rules.out_of_school_statuses), "stage_max_age": rules.compulsory_stage_max_age,
+    return sync_policy.params(policy) | {
+        "source": source.name, "county": county, "today": day, "year": day.year, "upto": quarter_of(day),
     }
 
 
@@ -182,7 +183,10 @@ async def reconcile(session: AsyncSession, settings: Settings, source: SourceCon
     def phase(name: str) -> None:
         phases[name] = round(time.perf_counter() - started - sum(phases.values()), 3)
 
-    params = rule_params(settings, source, county)
+    # The thresholds in force for the county this year (a county's own row wins over its
+    # province's, a later year over an earlier one).
+    policy = await sync_policy.policy_for(session, county, china_today().year)
+    params = rule_params(policy, source, county)
     params["at"] = (await session.execute(text("SELECT clock_timestamp()"))).scalar_one()
     params["run_id"] = run_id
     params["resolved_note"] = RESOLVED_NOTE
@@ -210,7 +214,7 @@ async def reconcile(session: AsyncSession, settings: Settings, source: SourceCon
     phase("match")
 
     await session.execute(text(_CREATE_CAND))
-    ctx = RuleContext(kind=kind, rules=settings.sync.rules, unmatched_findings=source.unmatched_findings)
+    ctx = RuleContext(kind=kind, policy=policy, unmatched_findings=source.unmatched_findings)
     rules = rules_for(kind)
     for rule in rules:
         sql = rule.sql(ctx)
