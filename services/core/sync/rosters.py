@@ -6,7 +6,7 @@ The declaration lives on the run (``sync_runs.roster_*``); the records the run r
 changed, unchanged or refused with a readable key, are its entries
 (``sync_roster_entries``). A roster is trusted only when its run succeeded (or is the run
 now reconciling, every page in) and refused no more rows than the policy allows; the
-rules read the rosters in force through ``IN_FORCE_SQL``.
+rules read the rosters in force through ``in_force_sql``.
 """
 from __future__ import annotations
 
@@ -39,11 +39,25 @@ class Roster:
     region: str  # a region code prefix inside the run's county
 
 
-def term_rank(term: str) -> int | None:
-    # The rules' reading of a term (one definition): imported here, not copied.
-    from services.core.sync.rules import term_rank as rank
+# Terms as the rules read them (``rules.sql.TERM_RANK_SQL``, held to this by the tests):
+# "2026秋" / "2026 autumn" / "2026-2027-1" (school year 2026–27, first half), "2027春" /
+# "2027 spring" / "2026-2027-2" (its second half), or a bare year (its autumn).
+_TERM_ACADEMIC = re.compile(r"^[0-9]{4}-[0-9]{4}-[12]$")
+_TERM_SPRING = re.compile(r"^[0-9]{4} *(春|spring)", re.IGNORECASE)
+_TERM_YEAR = re.compile(r"^[0-9]{4}")
 
-    return rank(term)
+
+def term_rank(term: str) -> int | None:
+    """2 × the year the term's school year starts + 0 (autumn) or 1 (spring); None for a
+    term not understood."""
+    term = term.strip()
+    if _TERM_ACADEMIC.match(term):
+        return int(term[:4]) * 2 + int(term[-1]) - 1
+    if _TERM_SPRING.match(term):
+        return (int(term[:4]) - 1) * 2 + 1
+    if _TERM_YEAR.match(term):
+        return int(term[:4]) * 2
+    return None
 
 
 def parse_period(kind: SourceKind, period: str) -> str:
@@ -78,33 +92,49 @@ def declare(kind: SourceKind, county: str, period: str, region: str | None = Non
     return Roster(parse_period(kind, period), parse_region(county, region))
 
 
-# The period of a roster as a number that sorts in time: the year for an enrolment roster,
-# the rules' term rank for a school roster (the same CASE as ``rules._TERM_RANK_SQL``).
-def period_rank_sql(column: str) -> str:
-    t = f"btrim({column})"
+def term_rank_sql(expr: str) -> str:
+    """``term_rank`` in SQL, of any text expression."""
+    t = f"btrim({expr})"
     return f"""CASE
-        WHEN {t} ~ '^[0-9]{{4}}$' THEN left({t}, 4)::int
         WHEN {t} ~ '^[0-9]{{4}}-[0-9]{{4}}-[12]$' THEN left({t}, 4)::int * 2 + right({t}, 1)::int - 1
         WHEN {t} ~* '^[0-9]{{4}} *(春|spring)' THEN (left({t}, 4)::int - 1) * 2 + 1
         WHEN {t} ~ '^[0-9]{{4}}' THEN left({t}, 4)::int * 2
     END"""
 
 
-# The rosters in force for the source and county being reconciled: for each region, the
-# trusted roster of the latest period (then the latest run). Trusted: the run succeeded, or
-# it is the run reconciling now (it reached the reconciliation, so every page is in); and
-# it refused at most :roster_refused_share of its rows. ``period_rank`` as above.
-IN_FORCE_SQL = f"""rosters AS (
-    SELECT DISTINCT ON (roster_region) id AS roster_run, roster_region, roster_period,
-           {period_rank_sql('roster_period')} AS period_rank
+def period_rank_sql(kind: SourceKind, expr: str) -> str:
+    """A roster period as a number that sorts in time: the year of an enrolment roster
+    (validated as 4 digits when declared), the term rank of a school roster."""
+    return f"({expr})::int" if kind == SourceKind.medical_insurance else term_rank_sql(expr)
+
+
+def in_force_sql(kind: SourceKind) -> str:
+    """``rosters``: the rosters in force for the source and county being reconciled — for
+    each region, the trusted roster of the latest period (then the latest run). Trusted:
+    the run succeeded, or it is the run reconciling now (it reached the reconciliation, so
+    every page is in), and it refused at most ``:roster_refused_share`` of its rows."""
+    rank = period_rank_sql(kind, "roster_period")
+    return f"""rosters AS (
+    SELECT DISTINCT ON (roster_region) id AS roster_run, roster_region, roster_period, file_name,
+           {rank} AS period_rank
     FROM sync_runs
     WHERE source = CAST(:source AS text) AND county = CAST(:county AS text)
       AND roster_period IS NOT NULL AND roster_region IS NOT NULL
       AND (status = 'succeeded' OR id = CAST(:run_id AS bigint))
       AND coalesce(roster_rejected, 0)
           <= CAST(:roster_refused_share AS numeric) * (coalesce(roster_records, 0) + coalesce(roster_rejected, 0))
-    ORDER BY roster_region, {period_rank_sql('roster_period')} DESC, id DESC
+    ORDER BY roster_region, {rank} DESC, id DESC
 )"""
+
+
+def covering_roster_sql(region: str) -> str:
+    """A LATERAL subquery: the roster in force whose region holds ``region`` (a person's
+    code), the narrowest when several do (a township's own roster over the county's)."""
+    return f"""LATERAL (
+        SELECT * FROM rosters ro
+        WHERE left({region}, length(ro.roster_region)) = ro.roster_region
+        ORDER BY length(ro.roster_region) DESC LIMIT 1)"""
+
 
 # Entries of rosters that no longer count: runs that failed, and rosters replaced by a newer
 # one of the same region and period that succeeded refusing nothing (trusted under any

@@ -2,8 +2,8 @@
 roster of a term (sync_runs.roster_*), and the records it read (sync_roster_entries)
 (services/core/sync/rosters.py, docs/rosters.md)
 
-Revision ID: b7d2f4a91c60
-Revises: a1c3e5f70b21
+Revision ID: 5c8e1d7a2b94
+Revises: b7d2f4a9c310
 Create Date: 2026-12-03 15:00:00+08:00
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = 'b7d2f4a91c60'
-down_revision = 'a1c3e5f70b21'
+revision = '5c8e1d7a2b94'
+down_revision = 'b7d2f4a9c310'
 branch_labels = None
 depends_on = None
 
