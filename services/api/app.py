@@ -28,6 +28,7 @@ from services.api.monitoring.reports import router as monitoring_reports_router
 from services.api.ratelimit import RateLimiter
 from services.api.regions.router import router as regions_router
 from services.api.sync.findings import router as findings_router
+from services.api.sync.policies import router as sync_policies_router
 from services.api.sync.router import router as sync_router
 from services.api.responses import JSON
 from services.core.accounts.security import Revocations
@@ -151,7 +152,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     # Routes are matched in order: the busiest first.
     for router in (households_router, income_router, guarantees_router, monitoring_router, regions_router,
                    auth_router, audit_router, admin_router, monitoring_reports_router, findings_router,
-                   sync_router, projects_router, funds_router, assets_router, public_router, health_router):
+                   sync_router, sync_policies_router, projects_router, funds_router, assets_router, public_router,
+                   health_router):
         app.include_router(router)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     return app

@@ -291,6 +291,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "policy_values_empty": ("Name at least one policy figure to override.", "请至少提供一项要调整的政策参数。"),
     "policy_value_unknown": ("The monitoring policy has no such figure.", "监测政策中没有该参数。"),
     "policy_value_invalid": ("Not a valid value for this figure: {reason}", "该参数取值无效：{reason}"),
+    "sync_policy_below_county": (
+        "Department cross-checks run per county: thresholds are set for a county or a wider region "
+        "(a region prefix of at most 6 digits).",
+        "部门比对按县开展：规则参数只能按县级或更大范围设置（区划前缀不超过6位）。",
+    ),
     "policy_exists": (
         "An override for this region and year exists already; change it instead.",
         "该区域该年度的参数调整已存在，请修改已有记录。",

@@ -17,6 +17,8 @@ computes too, so it reads only those (``registry._CIVIL_CANDIDATES``).
   of persons 临时救助 (one-off, the amount in ``yje``); a few children 孤儿; ~3 % of the
   flagged 低保 stopped for 收入超过标准. Record holders the registry has alive are reported
   dead (停保, tbyy 死亡, swrq) at ``--death-rate``; the registry's dead are dead here too.
+  Every record carries the household's size (jtrks 家庭人口数: its living members), one
+  more or one less in ~1 % of households (``--household-size-rate``).
 - medical insurance: one enrolment per person for the current year (~1.5 % 未参保,
   ``--not-insured-rate``; 死亡注销 at ``--death-rate`` for persons alive in the registry);
   claims for ~5 % of persons (×4 in households flagged serious_illness), and at

@@ -34,6 +34,7 @@ class Problems:
     # What the department knows and the registry may not (not defects, but findings):
     death_rate: float = 0.005  # persons alive in the registry reported dead (civil affairs: of record holders)
     unmonitored_dibao_rate: float = 0.01  # households neither flagged nor monitored granted 低保
+    household_size_rate: float = 0.01  # households whose civil-affairs 家庭人口数 is one more or one less
     not_insured_rate: float = 0.015
     claims_rate: float = 0.05
     large_cost_rate: float = 0.01

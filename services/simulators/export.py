@@ -21,7 +21,7 @@ civil-affairs (民政)        medical-insurance (医保)        education (教�
   zt    状态                   death_date   死亡日期             zzje   资助金额
   tbyy  停保原因               family_doctor 家庭医生签约
   swrq  死亡日期               settled_on   结算日期
-                               hospital     医疗机构
+  jtrks 家庭人口数             hospital     医疗机构
   gxsj  更新时间               total_cost   医疗总费用
                                out_of_pocket 个人自付费用
                                updated_at   更新时间
@@ -41,7 +41,7 @@ HEADERS: dict[str, list[tuple[str, str]]] = {
     "civil-affairs": [
         ("jzid", "记录编号"), ("sfzh", "身份证号"), ("xm", "姓名"), ("jzlx", "救助类型"), ("dbfl", "低保类别"),
         ("ksrq", "开始日期"), ("jsrq", "结束日期"), ("yje", "月救助金额"), ("zt", "状态"), ("tbyy", "停保原因"),
-        ("swrq", "死亡日期"), ("gxsj", "更新时间"),
+        ("swrq", "死亡日期"), ("jtrks", "家庭人口数"), ("gxsj", "更新时间"),
     ],
     "medical-insurance": [
         ("key", "记录编号"), ("type", "记录类型"), ("id_no", "身份证号"), ("name", "姓名"), ("year", "年度"),

@@ -214,8 +214,14 @@ class Deriver:
             out.append((code, {
                 "jzid": f"MZ{p.id:010d}{code}", "sfzh": None, "xm": None, "jzlx": jzlx, "dbfl": dbfl,
                 "ksrq": start, "jsrq": end, "yje": amount_fen, "zt": "停保" if stopped_for else "在保",
-                "tbyy": stopped_for, "swrq": None,
+                "tbyy": stopped_for, "swrq": None, "jtrks": size,
             }))
+
+        # 家庭人口数: the household's living members, one more or one less for a few
+        # households (a birth, a death or a move the other side has not recorded yet).
+        size = p.household_size if p.household_id is not None else 1
+        if size and hu[7] < self.rates.household_size_rate:
+            size = size + 1 if hu[3] < 0.5 or size == 1 else size - 1
 
         tekun = "tekun" in flags
         if tekun:
@@ -268,7 +274,7 @@ class Deriver:
                 "jzlx": "临时救助" if temporary else "低保", "dbfl": None if temporary else "三类",
                 "ksrq": iso(day), "jsrq": iso(day) if temporary else None,
                 "yje": fen(100 * (800 if temporary else 260)), "zt": "在保", "tbyy": None, "swrq": None,
-                "gxsj": self._stamp(day, s.id)}
+                "jtrks": 1, "gxsj": self._stamp(day, s.id)}
 
     # ---- medical insurance (医保) ---------------------------------------------------------
 

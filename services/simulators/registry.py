@@ -17,11 +17,13 @@ from services.core.households.sensitive import open_id_number
 COUNTY = re.compile(r"^\d{6}$")
 
 # Every kind gets the same columns; the income is only read by medical insurance (the
-# lateral subquery costs an index probe per person).
+# lateral subquery costs an index probe per person). The household's living members: the
+# household size civil affairs reports (家庭人口数).
 _COLUMNS = """
     p.id, p.id_number_enc, p.name, p.sex, p.birth_date, p.status::text, p.date_of_death,
     p.relation::text, p.schooling::text, p.school, p.household_id,
-    h.category::text, coalesce(h.flags, '{}'::varchar[]), <income>
+    h.category::text, coalesce(h.flags, '{}'::varchar[]), <income>,
+    (SELECT count(*)::int FROM persons m WHERE m.household_id = p.household_id AND m.status = 'alive')
 """
 _INCOME = ("(SELECT iy.net_income FROM income_years iy WHERE iy.household_id = p.household_id "
            "ORDER BY iy.year DESC LIMIT 1)")
@@ -46,12 +48,13 @@ class Person:
     """One registry person with the household facts the departments derive records from."""
 
     __slots__ = ("id", "_blob", "name", "sex", "birth_date", "status", "date_of_death", "relation",
-                 "schooling", "school", "household_id", "category", "flags", "net_income", "_ring", "_number")
+                 "schooling", "school", "household_id", "category", "flags", "net_income", "household_size", "_ring",
+                 "_number")
 
     def __init__(self, row, ring: Keyring):
         (self.id, self._blob, self.name, self.sex, self.birth_date, self.status, self.date_of_death,
          self.relation, self.schooling, self.school, self.household_id, self.category, flags,
-         self.net_income) = row
+         self.net_income, self.household_size) = row
         self.flags = frozenset(flags)
         self._ring = ring
         self._number: str | None = None

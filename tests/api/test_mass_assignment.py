@@ -155,6 +155,10 @@ VALID: dict[str, Callable[[World], Valid]] = {
                                              "values": {"asset_idle_months": 8}}, 201),
     "updateFundPolicy": lambda w: Valid({"fund_policy_id": w.funds["fund_policy_id"]},
                                         {"values": {"asset_idle_months": 10}}),
+    # the cross-check thresholds (a county's: cross-checks run per county)
+    "createSyncPolicy": lambda w: Valid({}, {"region_prefix": VILLAGE[:6], "year": w.line["year"],
+                                             "values": {"new_grant_months": 6}}, 201),
+    "updateSyncPolicy": lambda w: Valid({"sync_policy_id": w.sync_policy_id}, {"values": {"new_grant_months": 18}}),
     "createProject": lambda w: Valid({}, {"year": date.today().year, "region_code": VILLAGE, "name": "产业路",
                                           "category": "infrastructure", "implementing_unit": "县交通局",
                                           "budget": "10.00", "planned_start": str(date.today()),
@@ -262,6 +266,10 @@ async def test_server_owned_fields_are_refused_and_nothing_changes(op_id, client
     world.sync = await sync_objects(db, settings, VILLAGE, world.home)
     world.funds = await funds_objects(client, auth(WRITER), VILLAGE, world.home["id"])
     world.assets = await asset_objects(db, VILLAGE)
+    thresholds = await client.post("/api/v1/sync-policies", headers=auth(WRITER), json={
+        "region_prefix": VILLAGE[:6], "year": world.line["year"] - 1, "values": {"new_grant_months": 9}})
+    assert thresholds.status_code == 201, thresholds.text
+    world.sync_policy_id = thresholds.json()["id"]
     _, _, schema = WRITES[op_id]
     valid = VALID[op_id](world)
 

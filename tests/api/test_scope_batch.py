@@ -210,6 +210,9 @@ async def test_region_prefixes_in_monitoring_bodies_naming_hidden_regions(world,
          lambda v: {"region_prefix": v, "year": 2030, "values": {"plan_days": 8}}, "region_prefix"),
         # the asset checks' region (its SQL is bounded by the prefix alone)
         ("POST", "/api/v1/fund-findings/scan", lambda v: {"region": v}, "region"),
+        # the cross-check thresholds (the region is checked before the county-level rule)
+        ("POST", "/api/v1/sync-policies",
+         lambda v: {"region_prefix": v, "year": 2030, "values": {"new_grant_months": 6}}, "region_prefix"),
     ]
     for method, path, body, field in requests:
         hidden = await send.unchanged(method, path, json=body(region), headers=h)

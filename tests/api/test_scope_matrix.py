@@ -53,6 +53,10 @@ class Case:
     # The target is the village's county (sync runs, quarantine, sources): visible only to
     # callers at county level and above.
     county_level: bool = False
+    # The target is a row of the village's county (sync policies): visible to every caller
+    # within the county or above it, but only callers whose regions cover the county may
+    # change it (403 for the narrower ones).
+    county_wide: bool = False
 
 
 def cases(t):
@@ -246,6 +250,20 @@ def cases(t):
                                  body={"values": {"asset_idle_months": 10}}, needs_if_match="fund_policy"),
         "deleteFundPolicy": Case("DELETE", "/api/v1/fund-policies/{fund_policy_id}", Permission.policy_write,
                                  ok=204, needs_if_match="fund_policy"),
+        # {sync_policy_id}: an override of the cross-check thresholds for the village's county
+        "getEffectiveSyncPolicy": Case("GET", "/api/v1/sync-policies/effective", Permission.sync_read,
+                                       params={"region": t["village"]}),
+        "listSyncPolicies": Case("GET", "/api/v1/sync-policies", Permission.sync_read, targetless=True),
+        "getSyncPolicy": Case("GET", "/api/v1/sync-policies/{sync_policy_id}", Permission.sync_read,
+                              county_wide=True),
+        "createSyncPolicy": Case("POST", "/api/v1/sync-policies", Permission.sync_run, ok=201, county_wide=True,
+                                 body={"region_prefix": t["county"], "year": LAST_YEAR + 3,
+                                       "values": {"new_grant_months": 6}}),
+        "updateSyncPolicy": Case("PUT", "/api/v1/sync-policies/{sync_policy_id}", Permission.sync_run,
+                                 county_wide=True, body={"values": {"compulsory_age_to": 16}},
+                                 needs_if_match="sync_policy"),
+        "deleteSyncPolicy": Case("DELETE", "/api/v1/sync-policies/{sync_policy_id}", Permission.sync_run, ok=204,
+                                 county_wide=True, needs_if_match="sync_policy"),
         "createProject": Case("POST", "/api/v1/projects", Permission.projects_write, ok=201,
                               body={"year": date.today().year, "region_code": t["village"], "name": "产业路",
                                     "category": "infrastructure", "implementing_unit": "县交通局", "budget": "10.00",
@@ -305,7 +323,7 @@ PUBLIC = {"listPublicProjects": ("/api/v1/public/projects", {"region": VILLAGE, 
 SCOPED_PATH_OBJECTS = ("{household_id}", "{person_id}", "{member_id}", "{record_id}", "{clue_id}", "{case_id}",
                        "{assisting_case_id}", "{measure_id}", "{policy_id}", "{run_id}", "{quarantine_id}",
                        "{finding_id}", "{fund_id}", "{project_id}", "{approved_project_id}", "{fund_policy_id}",
-                       "{accepted_project_id}", "{asset_id}", "{fund_finding_id}")
+                       "{accepted_project_id}", "{asset_id}", "{fund_finding_id}", "{sync_policy_id}")
 # Keys of a target that the fake targets below need besides ids.
 FAKE = {k: 1 for k in ("village", "member_id", "other_household_id", "id_number", "household_id", "user_id",
                        "county", "source", "fund_id", "approved_project_id")}
@@ -391,6 +409,9 @@ async def _make_target(client, auth, db, settings, user, village):
     policy = await client.post("/api/v1/monitoring-policies", headers=h,
                                json={"region_prefix": village, "year": LAST_YEAR, "values": {"plan_days": 7}})
     assert policy.status_code == 201, policy.text
+    thresholds = await client.post("/api/v1/sync-policies", headers=h, json={
+        "region_prefix": village[:6], "year": LAST_YEAR, "values": {"new_grant_months": 9}})
+    assert thresholds.status_code == 201, thresholds.text
     session = db.session()
     account = User(username=f"target.{village}", display_name="目标", password_hash=hash_password("Target-Pass-2026"),
                    role="grid_worker", region_prefix=village)
@@ -406,6 +427,7 @@ async def _make_target(client, auth, db, settings, user, village):
         "member_id": hh["members"][2]["id"], "record_id": rec["id"], "code": village,
         "other_household_id": other["id"], "id_number": head["id_number"], "event_id": await _audit_event(db, village),
         "line_year": LAST_YEAR, "province": "52", "policy_id": policy.json()["id"],
+        "sync_policy_id": thresholds.json()["id"],
     }
 
 
@@ -426,6 +448,7 @@ async def _etag(client, kind, t, headers):
             "finding": f"/api/v1/findings/{t['finding_id']}", "fund": f"/api/v1/funds/{t['fund_id']}",
             "project": f"/api/v1/projects/{t['project_id']}",
             "fund_policy": f"/api/v1/fund-policies/{t['fund_policy_id']}",
+            "sync_policy": f"/api/v1/sync-policies/{t['sync_policy_id']}",
             "asset": f"/api/v1/assets/{t['asset_id']}"}[kind]
     r = await client.get(path, headers=headers)
     return r.headers.get("etag", '"none"')
@@ -451,7 +474,7 @@ async def test_access_matrix(client, auth, db, settings, target_village):
                                             "user_id", "client_id", "clue_id", "case_id", "assisting_case_id",
                                             "policy_id", "run_id", "quarantine_id", "finding_id", "fund_id",
                                             "project_id", "approved_project_id", "fund_policy_id",
-                                            "accepted_project_id", "asset_id", "fund_finding_id")},
+                                            "accepted_project_id", "asset_id", "fund_finding_id", "sync_policy_id")},
                "measure_id": "00000000-0000-4000-8000-000000000000", "source": "no-such-source", "county": "529903",
                "code": "529901001999", "village": "529901001999", "id_number": person("head")["id_number"]}
     failures = []
@@ -465,9 +488,13 @@ async def test_access_matrix(client, auth, db, settings, target_village):
             finally:
                 await savepoint.rollback()
             visible = case.targetless or _visible(username, target_village, case.county_level)
+            if case.county_wide:
+                visible = t["county"].startswith(prefix) or prefix.startswith(t["county"])
             if scopes[op] <= {p.value for p in PERMISSIONS[role]}:
                 expected = case.ok if visible else 404
                 if case.province_wide and not (len(prefix) <= 2 and t["province"].startswith(prefix)):
+                    expected = 403
+                if case.county_wide and case.method != "GET" and visible and not t["county"].startswith(prefix):
                     expected = 403
             elif not visible and any(name in case.path for name in SCOPED_PATH_OBJECTS):
                 expected = 404
@@ -494,7 +521,7 @@ async def test_requests_without_token_are_401(client):
                clue_id=1, case_id=1, assisting_case_id=1, measure_id="00000000-0000-4000-8000-000000000000",
                line_year=LAST_YEAR, province="52", policy_id=1, run_id=1, quarantine_id=1, finding_id=1,
                source="civil-affairs", county="529901", fund_id=1, project_id=1, approved_project_id=1,
-               fund_policy_id=1, accepted_project_id=1, asset_id=1, fund_finding_id=1)
+               fund_policy_id=1, accepted_project_id=1, asset_id=1, fund_finding_id=1, sync_policy_id=1)
     for op, case in cases({"village": VILLAGE, "other_household_id": 2, "id_number": person("head")["id_number"],
                            **ids}).items():
         r = await client.request(case.method, case.path.format(**ids), json=case.body, params=case.params)

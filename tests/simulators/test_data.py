@@ -175,6 +175,30 @@ async def test_dibao_granted_but_not_monitored(simulator, world):
     assert monitored and not any(p.id in dibao for p in monitored)
 
 
+async def test_household_size(simulator, world):
+    """家庭人口数 is the household's living members; at --household-size-rate one more or one
+    less, for every record of the household alike."""
+    living: dict[int, int] = {}
+    for p in world.persons.values():
+        if p.household_id is not None and p.status == "alive":
+            living[p.household_id] = living.get(p.household_id, 0) + 1
+    exact = await fetch(simulator, "civil-affairs", problems=clean(household_size_rate=0))
+    holders = [(world.persons[person_id("civil-affairs", rec)], rec) for rec in exact
+               if not is_stranger("civil-affairs", rec)]
+    assert len(holders) > 50
+    for p, rec in holders:
+        assert rec["jtrks"] == (living.get(p.household_id, 0) if p.household_id is not None else 1)
+    off = await fetch(simulator, "civil-affairs", problems=clean(household_size_rate=1.0))
+    sizes: dict[int, set[int]] = {}
+    for rec in off:
+        if not is_stranger("civil-affairs", rec):
+            p = world.persons[person_id("civil-affairs", rec)]
+            if p.household_id is not None:
+                assert abs(rec["jtrks"] - living.get(p.household_id, 0)) == 1
+                sizes.setdefault(p.household_id, set()).add(rec["jtrks"])
+    assert sizes and all(len(s) == 1 for s in sizes.values())
+
+
 async def test_not_insured(simulator, world):
     records = await fetch(simulator, "medical-insurance", problems=clean(not_insured_rate=1.0, death_rate=0))
     for rec in records:

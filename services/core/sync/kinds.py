@@ -71,6 +71,7 @@ KIND_FIELDS: dict[SourceKind, dict[str, FieldSpec]] = {
         "status": FieldSpec("enum", choices=_ASSISTANCE_STATUS),
         "stop_reason": FieldSpec("text"),
         "death_date": FieldSpec("date"),
+        "household_size": FieldSpec("int"),  # 家庭人口数
     },
     SourceKind.medical_insurance: {
         "year": FieldSpec("int", _req(RecordType.enrolment, RecordType.claim)),

@@ -153,13 +153,14 @@ def _household_size_differs_sql(ctx: RuleContext) -> str:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule(id="dead_elsewhere", term_zh="部门记录已死亡（死亡、亡故、去世、身故）", seed=NO_SEED, severity=Severity.high,
+    Rule(id="dead_elsewhere", term_zh="部门记录已死亡（死亡、亡故、去世、身故）", seed="DOMAIN (Readings to keep straight)",
+         severity=Severity.high,
          kinds=frozenset({CIVIL, MEDICAL}),
          explanation_en="The department records the person as dead (a death date, a stop reason such as 死亡 or "
                         "去世, or a deceased status); the registry has them alive.",
          explanation_zh="部门记录该人员已死亡（死亡日期、停保/注销原因为死亡、亡故、去世、身故等），系统中仍为健在。",
          build_sql=_dead_elsewhere_sql),
-    Rule(id="assistance_granted_not_monitored", term_zh="新纳入低保、特困未纳入监测", seed="001, DOMAIN (民政部门认定的低保、特困人员)",
+    Rule(id="assistance_granted_not_monitored", term_zh="新纳入低保、特困未纳入监测", seed="002 §一(一); DOMAIN",
          severity=Severity.high, kinds=frozenset({CIVIL}),
          explanation_en="The household was newly granted 低保 or 特困 (minimum living allowance or support for "
                         "the destitute) and is not monitored: to be verified whatever its income.",
@@ -168,7 +169,7 @@ RULES: tuple[Rule, ...] = (
          thresholds=("new_grant_months",)),
     # Poor by the department's own means test and below our line over a complete year, yet
     # not monitored: the same 应纳未纳 risk the monitoring rule raises.
-    Rule(id="assistance_not_monitored", term_zh="应纳未纳（低保、特困）", seed="004 §17, DOMAIN",
+    Rule(id="assistance_not_monitored", term_zh="应纳未纳（低保、特困）", seed="002 §一(一); 004 §17; DOMAIN",
          severity=Severity.high, kinds=frozenset({CIVIL}),
          explanation_en="The household receives 低保 or 特困, its per-capita net income over the last twelve "
                         "months is below the monitoring line, and it is not monitored.",
@@ -187,7 +188,7 @@ RULES: tuple[Rule, ...] = (
                         "or 特困.",
          explanation_zh="脱贫户或监测户家庭成员均无劳动能力，但无人享受低保或特困供养。",
          build_sql=_no_labour_no_assistance_sql),
-    Rule(id="household_size_differs", term_zh="家庭人口数不一致", seed=NO_SEED, severity=Severity.medium,
+    Rule(id="household_size_differs", term_zh="家庭人口数不一致", seed="DOMAIN (data that disagree)", severity=Severity.medium,
          kinds=frozenset({CIVIL}),
          explanation_en="The household size on the department's current records differs from the registry's "
                         "number of living members.",

@@ -6,7 +6,7 @@ from services.core.households.enums import Schooling
 from services.core.monitoring.enums import RiskType
 from services.core.sync.enums import Severity, SourceKind
 from services.core.sync.rosters import covering_roster_sql, in_force_sql, term_rank_sql
-from services.core.sync.rules.base import EDUCATION, Rule, RuleContext
+from services.core.sync.rules.base import EDUCATION, NO_SEED, Rule, RuleContext
 from services.core.sync.rules.sql import LATEST_TERM, ONE_RECORD, RECORDS, sql_in
 
 IN_SCHOOL = (Schooling.primary, Schooling.junior_secondary, Schooling.senior_secondary, Schooling.vocational,
@@ -107,7 +107,7 @@ RULES: tuple[Rule, ...] = (
          explanation_zh="义务教育阶段适龄儿童最近学期为辍学（控辍保学）。",
          build_sql=_out_of_school_sql, risk_type=RiskType.out_of_school,
          thresholds=("compulsory_age_from", "compulsory_age_to", "out_of_school_statuses")),
-    Rule(id="schooling_differs", term_zh="在校状况不一致", seed="provincial data-quality check", severity=Severity.medium,
+    Rule(id="schooling_differs", term_zh="在校状况不一致", seed=NO_SEED, severity=Severity.medium,
          kinds=frozenset({EDUCATION}),
          explanation_en="The registry's schooling status and the latest term's status disagree.",
          explanation_zh="系统在校状况与教育部门最近学期状态不一致。",

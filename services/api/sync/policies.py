@@ -1,0 +1,135 @@
+"""The cross-check rules' thresholds (the sync policy) per region and year: overrides and
+the policy in force. Same model as the funds and monitoring policies
+(``services.core.monitoring.overrides``): rows of the caller's regions and of the wider
+regions it lies in are visible; only rows within the caller's regions change. Reading needs
+``sync:read``, changing ``sync:run`` (those who run a county's department syncs)."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Path as PathParam
+from pydantic import BaseModel
+
+from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
+from services.api.errors_doc import responses
+from services.api.idempotency import IDEMPOTENCY_DOC
+from services.api.pagination import Page, cursor_id, page_limit, page_of
+from services.api.ratelimit import bulk_read
+from services.api.responses import JSON, etag
+from services.api.routing import GuardlineRoute
+from services.core.accounts.roles import Permission
+from services.core.accounts.security import Caller
+from services.core.errors import Unprocessable
+from services.core.monitoring import overrides
+from services.core.monitoring.report_schemas import PolicyRowIn, PolicyRowOut, PolicyRowUpdate
+from services.core.regions.service import check_prefix_visible
+from services.core.sync import policy as sync_policy
+from services.core.sync.models import SyncPolicyRow
+from services.core.sync.policy import SyncPolicy
+from services.core.timeutil import today
+
+router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
+POLICY = ["sync policy 部门比对规则参数"]
+
+READ = [Needs(Permission.sync_read)]
+Id = Annotated[int, PathParam(ge=1, le=2**62)]
+Limit = Annotated[int | None, Query(ge=1)]
+Year = Annotated[int | None, Query(ge=2000, le=2100)]
+RegionQ = Annotated[str | None, Query(description="Region code prefix (2/4/6/9/12 digits) 区划前缀")]
+TABLE = sync_policy.table()
+
+path_object("sync_policy_id", SyncPolicyRow, visible=lambda prefix: overrides.visible_to(prefix, TABLE))
+
+
+class EffectiveSyncPolicy(BaseModel):
+    region: str
+    year: int
+    policy: SyncPolicy
+    overrides: list[PolicyRowOut]
+
+
+_FIELDS = tuple(f for f in PolicyRowOut.model_fields if f != "deadlines_refreshed")
+
+
+def _row(row: SyncPolicyRow) -> dict:
+    return {f: getattr(row, f) for f in _FIELDS}
+
+
+def _response(row: SyncPolicyRow, status: int = 200) -> JSON:
+    headers = {"ETag": etag("sync_policy", row.id, row.version)}
+    if status == 201:
+        headers["Location"] = f"/api/v1/sync-policies/{row.id}"
+    return JSON(_row(row), status_code=status, headers=headers)
+
+
+@router.get("/sync-policies/effective", response_model=EffectiveSyncPolicy, operation_id="getEffectiveSyncPolicy",
+            dependencies=READ, tags=POLICY, responses=responses(404),
+            summary="The cross-check thresholds in force for a region and year 生效的部门比对规则参数",
+            description="What a reconciliation of the region's county uses: the defaults, then the overrides of "
+                        "every prefix of `region` from a year up to `year` (wider region and older year first).")
+async def effective_policy(session: Session, caller: Allowed(Permission.sync_read), region: RegionQ = None,
+                           year: Year = None):
+    region = region if region is not None else caller.region_prefix
+    await check_prefix_visible(session, region)
+    year = year or today().year
+    policy, rows = await overrides.effective(session, region, year, TABLE)
+    return JSON({"region": region, "year": year, "policy": policy, "overrides": [_row(r) for r in rows]})
+
+
+@router.get("/sync-policies", response_model=Page[PolicyRowOut], operation_id="listSyncPolicies",
+            dependencies=[*READ, Depends(bulk_read)], tags=POLICY, responses=responses(),
+            summary="Cross-check threshold overrides you work under or set 部门比对规则参数调整")
+async def list_policies(request: Request, session: Session, caller: Allowed(Permission.sync_read),
+                        year: Year = None, limit: Limit = None, cursor: str | None = None):
+    limit = page_limit(request, limit)
+    rows = await overrides.list_rows(session, caller.region_prefix, year, cursor_id(cursor), limit, TABLE)
+    rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
+    return JSON({"items": [_row(r) for r in rows], "next_cursor": next_cursor})
+
+
+@router.get("/sync-policies/{sync_policy_id}", response_model=PolicyRowOut, operation_id="getSyncPolicy",
+            dependencies=READ, tags=POLICY, responses=responses(404), summary="One cross-check threshold override")
+async def get_policy(sync_policy_id: Id, session: Session, caller: Allowed(Permission.sync_read)):
+    return _response(await overrides.get_row(session, caller.region_prefix, sync_policy_id, table=TABLE))
+
+
+@router.post("/sync-policies", status_code=201, response_model=PolicyRowOut, operation_id="createSyncPolicy",
+             tags=POLICY, responses=responses(403, 404, 409),
+             summary="Override cross-check thresholds for a region from a year on 调整部门比对规则参数",
+             description="`values`: fields of the sync policy (large-cost thresholds per household category, "
+                         "compulsory-schooling ages, what counts as a new 低保/特困 grant …), each checked (422 "
+                         "naming `values.<field>`). `region_prefix` must lie within your regions and name a "
+                         "county or a wider region (cross-checks run per county: 422 otherwise). Runs of the "
+                         "region's counties use it from their next reconciliation. " + IDEMPOTENCY_DOC)
+async def create_policy(body: PolicyRowIn, session: Session, caller: Allowed(Permission.sync_run)):
+    await overrides.check_region_prefix(session, caller.region_prefix, body.region_prefix)
+    if len(body.region_prefix) > 6:  # reconciliation reads the county's policy: a village's would never apply
+        raise Unprocessable("sync_policy_below_county", field="region_prefix")
+    row = await overrides.create_row(session, caller.region_prefix, body.region_prefix, body.year, body.values,
+                                     body.note, caller.user_id, TABLE)
+    return _response(row, 201)
+
+
+async def _changeable(request: Request, session, caller: Caller, sync_policy_id: int) -> SyncPolicyRow:
+    row = await overrides.get_row(session, caller.region_prefix, sync_policy_id, for_update=True, table=TABLE)
+    overrides.check_change(caller.region_prefix, row)
+    check_if_match(request, etag("sync_policy", row.id, row.version))
+    return row
+
+
+@router.put("/sync-policies/{sync_policy_id}", response_model=PolicyRowOut, operation_id="updateSyncPolicy",
+            tags=POLICY, responses=responses(403, 404, 412, 428),
+            summary="Change a cross-check threshold override (If-Match)")
+async def update_policy(request: Request, sync_policy_id: Id, body: PolicyRowUpdate, session: Session,
+                        caller: Allowed(Permission.sync_run)):
+    row = await _changeable(request, session, caller, sync_policy_id)
+    return _response(await overrides.update_row(session, row, body.values, body.note, caller.user_id, TABLE))
+
+
+@router.delete("/sync-policies/{sync_policy_id}", status_code=204, operation_id="deleteSyncPolicy", tags=POLICY,
+               responses=responses(403, 404, 412, 428), summary="Remove a cross-check threshold override (If-Match)")
+async def delete_policy(request: Request, sync_policy_id: Id, session: Session,
+                        caller: Allowed(Permission.sync_run)):
+    await overrides.delete_row(session, await _changeable(request, session, caller, sync_policy_id))
+    return Response(status_code=204)
