@@ -65,7 +65,7 @@ def _missing_from_school_roster_sql(ctx: RuleContext) -> str:
     )
     SELECT 'person:' || c.person_id || ':' || c.roster_period AS subject, c.person_id, c.household_id,
            c.region_code, '[]'::jsonb AS records,
-           jsonb_build_object('term', c.roster_period, 'roster_run', c.roster_run, 'roster_region', c.roster_region,
+           jsonb_build_object('term', c.roster_period, 'roster_region', c.roster_region,
                               'roster_file', c.file_name, 'age_on_1_september', c.age,
                               'registry_schooling', c.schooling) AS detail
     FROM children c

@@ -105,7 +105,7 @@ def _missing_from_insurance_roster_sql(ctx: RuleContext) -> str:
     )
     SELECT 'person:' || t.person_id || ':' || t.roster_period AS subject, t.person_id, t.household_id,
            t.region_code, '[]'::jsonb AS records,
-           jsonb_build_object('year', t.period_rank, 'roster_run', t.roster_run, 'roster_region', t.roster_region,
+           jsonb_build_object('year', t.period_rank, 'roster_region', t.roster_region,
                               'roster_file', t.file_name, 'category', t.category, 'open_case', t.open_case) AS detail
     FROM targets t
     WHERE NOT EXISTS (SELECT 1 FROM present pr WHERE pr.run_id = t.roster_run AND pr.id_hash = t.id_hash)"""
