@@ -368,7 +368,8 @@ async def test_a_spreadsheet_declared_a_roster_makes_absence_a_finding(databases
     sheet = tmp_path / "参保名册.csv"
     exported = await asyncio.to_thread(
         guardline, _env(settings), "simulate", "medical-insurance", "--export", str(sheet), "--county", "529901",
-        "--database-url", a, "--unenrolled-rate", "0.05", "--no-family-doctor-rate", "0.2")
+        "--database-url", a, "--unenrolled-rate", "0.05", "--no-family-doctor-rate", "0.2",
+        "--claims-rate", "0", "--large-cost-rate", "0")  # a 参保名册 lists enrolments, not claims
     assert exported.returncode == 0, exported.stderr[-3000:]
     year = str(today().year)
     refused = await asyncio.to_thread(guardline, env, "sync", "import", "--source", "medical-insurance",
