@@ -148,6 +148,8 @@ def pools(w: World) -> dict[str, list]:
             "project_id": [w.funds["project_id"], w.funds["approved_project_id"], MISSING]
             + ([w.assets["accepted_project_id"]] if w.assets else []),
             "fund_policy_id": [w.funds["fund_policy_id"], MISSING]} if w.funds else {}),
+        # the county's override of the cross-check thresholds
+        **({"sync_policy_id": [w.sync_policy_id, MISSING]} if getattr(w, "sync_policy_id", None) else {}),
     }
 
 
@@ -334,6 +336,10 @@ async def test_schemathesis(operation_id, client, db, auth, settings):
     world.sync = await sync_objects(db, settings, VILLAGE, world.home)
     world.funds = await funds_objects(client, auth("county_staff.county"), VILLAGE, world.home["id"])
     world.assets = await asset_objects(db, VILLAGE)
+    thresholds = await client.post("/api/v1/sync-policies", headers=auth("county_staff.county"), json={
+        "region_prefix": VILLAGE[:6], "year": 2020, "values": {"new_grant_months": 9}})
+    assert thresholds.status_code == 201, thresholds.text
+    world.sync_policy_id = thresholds.json()["id"]
     values = pools(world)
     loop = asyncio.get_running_loop()
 

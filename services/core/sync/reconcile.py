@@ -30,9 +30,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.core.income.rolling import quarter_of
 from services.core.monitoring.enums import FINAL, Channel
 from services.core.settings import Settings
-from services.core.income.rolling import quarter_of
 from services.core.sync import policy as sync_policy
 from services.core.sync.config import SourceConfig
 from services.core.sync.policy import SyncPolicy
