@@ -146,6 +146,15 @@ async def test_the_roster_region_and_the_narrowest_roster(session, settings, peo
     await roster_run(session, MEDICAL, str(Y), everyone, region=COUNTY)
     await reconcile(session, settings, MEDICAL, COUNTY, await plain_run(session, MEDICAL))
     assert set(of(await findings(session, MEDICAL), "missing_from_insurance_roster")) == {b[0].id, d[0].id}
+    # A county roster of next year that lists 乙一 judges everyone: this year's township
+    # list is older.
+    ahead = [await stage.add(MEDICAL, m.id_number, None, "enrolment", year=Y + 1, insured=True)
+             for m in (a[0], a[1], b[0])]
+    await roster_run(session, MEDICAL, str(Y + 1), ahead, region=COUNTY)
+    await reconcile(session, settings, MEDICAL, COUNTY, await plain_run(session, MEDICAL))
+    open_ = {p: f for p, f in of(await findings(session, MEDICAL), "missing_from_insurance_roster").items()
+             if f.status == "open"}
+    assert set(open_) == {d[0].id} and open_[d[0].id].values["year"] == Y + 1
 
 
 async def test_the_latest_period_and_resolution(session, settings, people):

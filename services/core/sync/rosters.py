@@ -129,11 +129,13 @@ def in_force_sql(kind: SourceKind) -> str:
 
 def covering_roster_sql(region: str) -> str:
     """A LATERAL subquery: the roster in force whose region holds ``region`` (a person's
-    code), the narrowest when several do (a township's own roster over the county's)."""
+    code): of the latest period, and the narrowest of those (a township's own roster over
+    the county's of the same period; a county roster of this year over a township's of
+    last year)."""
     return f"""LATERAL (
         SELECT * FROM rosters ro
         WHERE left({region}, length(ro.roster_region)) = ro.roster_region
-        ORDER BY length(ro.roster_region) DESC LIMIT 1)"""
+        ORDER BY ro.period_rank DESC, length(ro.roster_region) DESC LIMIT 1)"""
 
 
 # Entries of rosters that no longer count: runs that failed, and rosters replaced by a newer
