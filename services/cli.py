@@ -289,7 +289,11 @@ def cmd_sync(args) -> int:
                 return 2
             progress = w.ProgressLine()
             if args.sync_command == "run":
-                result = await w.run_now(session, source, county, progress)
+                try:
+                    result = await w.run_now(session, source, county, progress, full=args.full)
+                except RuntimeError as exc:
+                    print(f"guardline: {exc}", file=sys.stderr)
+                    return 1
             else:
                 path = Path(args.file)
                 if not path.is_file():
@@ -584,6 +588,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sync_sub.add_parser("run", help="pull one source now (for one county), with a progress line")
     p.add_argument("--source", required=True)
     p.add_argument("--county", help="6-digit county code (needed when the source serves several)")
+    p.add_argument("--full", action="store_true",
+                   help="read everything from the start, not only what changed since the last run (updated-since "
+                        "sources); a roster source's full pull is a complete roster (docs/rosters.md)")
     p.add_argument("--json", action="store_true", help="print the finished run as JSON on stdout")
     p.set_defaults(func=cmd_sync)
     p = sync_sub.add_parser("import", help="import a department spreadsheet (CSV or XLSX) through the same "

@@ -139,6 +139,26 @@ async def open_import(dsn: str, source: str, county: str, file_name: str, worker
         raise
 
 
+_FORGET_MARK = """
+DELETE FROM sync_cursors c
+WHERE c.source = $1 AND c.county = $2
+  AND NOT EXISTS (SELECT 1 FROM sync_runs r WHERE r.source = $1 AND r.county = $2 AND r.status IN ('queued', 'running'))
+"""
+
+
+async def forget_mark(pool: asyncpg.Pool, source: str, county: str) -> bool:
+    """Let the next run of ``source`` for ``county`` read from the start (updated-since
+    paging otherwise reads only what changed since the mark): a full pull, which a roster
+    source declares a complete roster (docs/rosters.md). Not while a run is queued or
+    running (it may be resuming from its cursor): False then."""
+    active = await pool.fetchval("SELECT count(*) FROM sync_runs WHERE source = $1 AND county = $2 "
+                                 "AND status IN ('queued', 'running')", source, county)
+    if active:
+        return False
+    await pool.execute(_FORGET_MARK, source, county)
+    return True
+
+
 async def enqueue_run(db: Database, source: str, county: str, trigger: Trigger, *,
                       delay: timedelta | None = None) -> tuple[int, bool]:
     """``runs.enqueue`` (the one way a run is queued, shared with the API) in a

@@ -130,9 +130,13 @@ async def daily_asset_checks(ctx, last: date | None) -> date | None:
 
 
 async def run_now(session: Session, source: SourceConfig, county: str, progress: Progress,
-                  *, trigger: Trigger = Trigger.manual) -> dict:
+                  *, trigger: Trigger = Trigger.manual, full: bool = False) -> dict:
     """Queue a run (or join the one already queued or running) and carry it out here; when
-    another worker holds it, follow its progress until it ends."""
+    another worker holds it, follow its progress until it ends. ``full``: read from the
+    start, not from the last run's mark (refused while a run is queued or running)."""
+    if full and not await queue.forget_mark(session.ctx.pool, source.name, county):
+        raise RuntimeError(f"a run of {source.name} for county {county} is queued or running; "
+                           "ask for a full pull when it ends")
     run_id, _ = await queue.enqueue_run(session.ctx.db, source.name, county, trigger)
     claim = await queue.claim(session.dsn, [source.name], queue.worker_name(), run_id=run_id)
     if claim is None:

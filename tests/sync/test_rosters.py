@@ -217,3 +217,11 @@ async def test_an_updated_since_roster_is_only_the_full_pull(ctx, pool, dsn):
     assert await entries(pool, full) == {"E1"}
     since = await _pull(ctx, dsn, "medical-insurance", handler)  # from the mark: only what changed
     assert await roster_of(pool, since) == ("succeeded", None, None, None, None)
+    # Asked for a full pull (`guardline sync run --full`), the next run reads from the start
+    # and is a roster again; never while a run is waiting.
+    waiting, _ = await queue.enqueue_run(ctx.db, "medical-insurance", COUNTY, Trigger.manual)
+    assert await queue.forget_mark(pool, "medical-insurance", COUNTY) is False
+    await pool.execute("UPDATE sync_runs SET status = 'failed' WHERE id = $1", waiting)
+    assert await queue.forget_mark(pool, "medical-insurance", COUNTY) is True
+    again = await _pull(ctx, dsn, "medical-insurance", handler)
+    assert await roster_of(pool, again) == ("succeeded", str(year), COUNTY, 1, 0)
