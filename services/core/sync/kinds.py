@@ -47,6 +47,11 @@ _ENROLMENT_STATUS = {"normal": "normal", "not_insured": "not_insured", "deceased
                      "停保": "not_insured", "断保": "not_insured", "死亡注销": "deceased", "死亡": "deceased"}
 _BOOL = {"true": "true", "false": "false", "1": "true", "0": "false", "是": "true", "否": "false",
          "yes": "true", "no": "false", "y": "true", "n": "false", "已参保": "true", "未参保": "false"}
+# 家庭医生签约 (seed 004 §10; seed 000 签约一人、做实一人): whether the person has signed a
+# family doctor contract.
+_SIGNED = {"true": "true", "false": "false", "1": "true", "0": "false", "是": "true", "否": "false",
+           "yes": "true", "no": "false", "y": "true", "n": "false", "已签约": "true", "未签约": "false",
+           "签约": "true", "未签": "false", "已签": "true"}
 _MEDICAL_TYPES = {"enrolment": "enrolment", "claim": "claim", "参保": "enrolment", "参保登记": "enrolment",
                   "结算": "claim", "报销": "claim", "就医结算": "claim"}
 _STAGES = _same(SchoolStage) | {"小学": "primary", "初中": "junior_secondary", "高中": "senior_secondary",
@@ -73,6 +78,7 @@ KIND_FIELDS: dict[SourceKind, dict[str, FieldSpec]] = {
         "insured": FieldSpec("bool", choices=_BOOL),
         "status": FieldSpec("enum", choices=_ENROLMENT_STATUS),
         "scheme": FieldSpec("text"),
+        "family_doctor": FieldSpec("bool", choices=_SIGNED),
         "death_date": FieldSpec("date"),
         "settled_on": FieldSpec("date", _req(RecordType.claim)),
         "hospital": FieldSpec("text"),
