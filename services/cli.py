@@ -292,14 +292,30 @@ def cmd_sync(args) -> int:
                 return 2
             progress = w.ProgressLine()
             if args.sync_command == "run":
-                result = await w.run_now(session, source, county, progress)
+                try:
+                    result = await w.run_now(session, source, county, progress, full=args.full)
+                except RuntimeError as exc:
+                    print(f"guardline: {exc}", file=sys.stderr)
+                    return 1
             else:
                 path = Path(args.file)
                 if not path.is_file():
                     print(f"guardline: no such file: {path}", file=sys.stderr)
                     return 2
+                roster = None
+                if args.roster is not None:
+                    from services.core.sync.rosters import RosterError, declare
+
+                    try:
+                        roster = declare(source.kind, county, args.roster, args.roster_region)
+                    except RosterError as exc:
+                        print(f"guardline: {exc}", file=sys.stderr)
+                        return 2
+                elif args.roster_region is not None:
+                    print("guardline: --roster-region needs --roster PERIOD", file=sys.stderr)
+                    return 2
                 try:
-                    result = await w.import_file(session, source, county, path, progress)
+                    result = await w.import_file(session, source, county, path, progress, roster)
                 except RuntimeError as exc:
                     print(f"guardline: {exc}", file=sys.stderr)
                     return 1
@@ -595,6 +611,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sync_sub.add_parser("run", help="pull one source now (for one county), with a progress line")
     p.add_argument("--source", required=True)
     p.add_argument("--county", help="6-digit county code (needed when the source serves several)")
+    p.add_argument("--full", action="store_true",
+                   help="read everything from the start, not only what changed since the last run (updated-since "
+                        "sources); a roster source's full pull is a complete roster (docs/rosters.md)")
     p.add_argument("--json", action="store_true", help="print the finished run as JSON on stdout")
     p.set_defaults(func=cmd_sync)
     p = sync_sub.add_parser("import", help="import a department spreadsheet (CSV or XLSX) through the same "
@@ -602,6 +621,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", required=True)
     p.add_argument("--county", help="6-digit county code (needed when the source serves several)")
     p.add_argument("file")
+    p.add_argument("--roster", metavar="PERIOD",
+                   help="declare the file the complete roster of PERIOD: the enrolment of a year (medical "
+                        "insurance, e.g. 2026) or the students of a term (education, e.g. 2026秋); people it "
+                        "leaves out are then absent (docs/rosters.md). Counts only if the import succeeds")
+    p.add_argument("--roster-region", metavar="PREFIX",
+                   help="the region code prefix the roster covers (default: the county)")
     p.add_argument("--json", action="store_true", help="print the finished run as JSON on stdout")
     p.set_defaults(func=cmd_sync)
     p = sync_sub.add_parser("status", help="configured sources and their last runs (JSON)")

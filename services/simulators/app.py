@@ -227,7 +227,8 @@ def create_app(config: SimConfig, settings: Settings, database_url: str) -> Star
                     if items:
                         return {"items": items, "has_more": True}, "items"
                 items, more = await paging.since_page(registry, deriver, county, since, limit)
-                return {"items": items, "has_more": more or repeat}, "items"
+                # Read from the start, the pages are the year's complete enrolment roster.
+                return {"items": items, "has_more": more or repeat, "roster": {"year": deriver.year}}, "items"
             return serve_medical
 
         token_name, size_name = ("cursor", "limit") if kind == "civil-affairs" else ("page_token", "page_size")
@@ -243,7 +244,8 @@ def create_app(config: SimConfig, settings: Settings, database_url: str) -> Star
             nxt = after.encode(county) if after is not None else None
             if kind == "civil-affairs":
                 return {"code": 0, "data": {"records": records, "next_cursor": nxt}}, "records"
-            return {"students": records, "nextPageToken": nxt or ""}, "students"
+            # Every pull is the term's complete school roster (学籍名册) of the county.
+            return {"students": records, "nextPageToken": nxt or "", "roster": {"term": deriver.term}}, "students"
         return serve_cursor
 
     def _drop(body: dict, records_key: str) -> None:

@@ -39,6 +39,14 @@ class Problems:
     claims_rate: float = 0.05
     large_cost_rate: float = 0.01
     dropout_rate: float = 0.01  # compulsory-age pupils reported 辍学
+    # Absent from a complete roster (docs/rosters.md): persons with no enrolment record at all
+    # (应保尽保), compulsory-age pupils with no record in the term's roster (控辍保学).
+    unenrolled_rate: float = 0.004
+    unlisted_pupil_rate: float = 0.004
+    # Key groups (低保, 特困, monitored, lifted out) without a family doctor contract (签约一人、做实一人).
+    no_family_doctor_rate: float = 0.03
+    # Enrolled students of lifted-out, monitored, 低保 or 特困 households given no aid this term.
+    no_aid_rate: float = 0.05
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Layout (what the import must cope with): row 1 a title such as
 "清溪县民政局社会救助对象名单（2026年11月）", row 2 blank, row 3 the Chinese headers below,
 then one row per record. Values are text (ID numbers must never become numbers), empty
-for none; booleans 是/否. The ID numbers keep the department's problems (full-width
+for none; booleans 是/否 (家庭医生签约 as the department writes it: 已签约/未签约). The ID numbers keep the department's problems (full-width
 digits, spaces, 15-digit numbers …). CSV is UTF-8 with a BOM (as Excel writes it); XLSX
 has one sheet.
 
@@ -19,10 +19,11 @@ civil-affairs (民政)        medical-insurance (医保)        education (教�
   jsrq  结束日期               scheme       险种                 xjzt   学籍状态
   yje   月救助金额             status       参保状态             zzlx   资助类型
   zt    状态                   death_date   死亡日期             zzje   资助金额
-  tbyy  停保原因               settled_on   结算日期
-  swrq  死亡日期               hospital     医疗机构
-  jtrks 家庭人口数             total_cost   医疗总费用
-  gxsj  更新时间               out_of_pocket 个人自付费用
+  tbyy  停保原因               family_doctor 家庭医生签约
+  swrq  死亡日期               settled_on   结算日期
+  jtrks 家庭人口数             hospital     医疗机构
+  gxsj  更新时间               total_cost   医疗总费用
+                               out_of_pocket 个人自付费用
                                updated_at   更新时间
 """
 from __future__ import annotations
@@ -49,6 +50,7 @@ FIELDS: dict[str, list[tuple[str, str]]] = {
     "medical-insurance": [
         ("key", "record_id"), ("type", "record_type"), ("id_no", "id_number"), ("name", "name"), ("year", "year"),
         ("insured", "insured"), ("scheme", "scheme"), ("status", "status"), ("death_date", "death_date"),
+        ("family_doctor", "family_doctor"),
         ("settled_on", "settled_on"), ("hospital", "hospital"), ("total_cost", "total_cost"),
         ("out_of_pocket", "out_of_pocket"), ("updated_at", "updated_at"),
     ],

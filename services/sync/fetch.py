@@ -49,6 +49,7 @@ class Page:
     position: dict | None  # where the next page starts
     done: bool
     retries: int
+    roster_period: str | None = None  # the period the page names, for a roster source (``roster.period_path``)
 
 
 def dig(document: Any, path: str) -> Any:
@@ -173,7 +174,19 @@ class SourceClient:
             raise _Retry("malformed_page", "the page is not readable (truncated or malformed)") from None
         if not isinstance(items, list):
             raise _Retry("malformed_page", "the page's record list is not a list")
-        return self._next(document, items, position)
+        page = self._next(document, items, position)
+        page.roster_period = self._roster_period(document)
+        return page
+
+    def _roster_period(self, document: Any) -> str | None:
+        roster = self.source.roster
+        if roster is None or not roster.period_path:
+            return None
+        try:
+            value = dig(document, roster.period_path)
+        except KeyError:
+            return None
+        return None if value in (None, "") else str(value)
 
     def _next(self, document: Any, items: list, position: dict | None) -> Page:
         p = self.paging

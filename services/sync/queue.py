@@ -25,6 +25,7 @@ from services.core.scope import UNRESTRICTED, bind_scope
 from services.core.settings import SyncSettings
 from services.core.sync import runs
 from services.core.sync.enums import Trigger
+from services.core.sync.rosters import Roster
 
 # Advisory-lock namespace of sync runs (the first key of the two-key form).
 LOCK_SPACE = 0x5359  # "SY"
@@ -106,8 +107,9 @@ async def claim(dsn: str, sources: list[str], worker: str, run_id: int | None = 
 
 _OPEN_IMPORT = """
 INSERT INTO sync_runs (source, county, trigger, file_name, status, phase, not_before, attempts, pages, fetched, staged,
-                       unchanged, quarantined, retries, created_at)
-VALUES ($1, $2, 'spreadsheet', $3, 'running', 'fetching', now(), 0, 0, 0, 0, 0, 0, 0, now())
+                       unchanged, quarantined, retries, created_at, roster_period, roster_region, roster_records,
+                       roster_rejected)
+VALUES ($1, $2, 'spreadsheet', $3, 'running', 'fetching', now(), 0, 0, 0, 0, 0, 0, 0, now(), $4, $5, $6, $6)
 ON CONFLICT (source, county) WHERE status IN ('queued', 'running') DO NOTHING RETURNING id
 """
 _INTERRUPTED = "the import was interrupted; import the file again (unchanged records are recognised)"
@@ -132,19 +134,22 @@ async def _end_interrupted_import(conn: asyncpg.Connection, source: str, county:
     return True
 
 
-async def open_import(dsn: str, source: str, county: str, file_name: str, worker: str) -> Claim | None:
+async def open_import(dsn: str, source: str, county: str, file_name: str, worker: str,
+                      roster: Roster | None = None) -> Claim | None:
     """A spreadsheet import's run, created running and locked by this process in one
     transaction (no worker can see it unlocked). None when a run of the source and county
     is already queued or running — but an import left running by a process that died is
-    failed ``interrupted`` here and does not stand in the way."""
+    failed ``interrupted`` here and does not stand in the way. ``roster``: the file is
+    declared a complete roster."""
     conn = await asyncpg.connect(dsn, server_settings={"application_name": "guardline-sync-lock"})
     try:
         async with conn.transaction():
             # Not through ``runs.enqueue``: an import is not queued but running at once, and
             # its lock must be taken in the transaction that creates it.
-            run_id = await conn.fetchval(_OPEN_IMPORT, source, county, file_name)
+            declared = (roster.period if roster else None, roster.region if roster else None, 0 if roster else None)
+            run_id = await conn.fetchval(_OPEN_IMPORT, source, county, file_name, *declared)
             if run_id is None and await _end_interrupted_import(conn, source, county):
-                run_id = await conn.fetchval(_OPEN_IMPORT, source, county, file_name)
+                run_id = await conn.fetchval(_OPEN_IMPORT, source, county, file_name, *declared)
             created = run_id is not None
             if created:
                 await conn.execute("SELECT pg_advisory_lock($1, $2::int)", LOCK_SPACE, run_id)
@@ -157,6 +162,26 @@ async def open_import(dsn: str, source: str, county: str, file_name: str, worker
     except BaseException:
         await conn.close()
         raise
+
+
+_FORGET_MARK = """
+DELETE FROM sync_cursors c
+WHERE c.source = $1 AND c.county = $2
+  AND NOT EXISTS (SELECT 1 FROM sync_runs r WHERE r.source = $1 AND r.county = $2 AND r.status IN ('queued', 'running'))
+"""
+
+
+async def forget_mark(pool: asyncpg.Pool, source: str, county: str) -> bool:
+    """Let the next run of ``source`` for ``county`` read from the start (updated-since
+    paging otherwise reads only what changed since the mark): a full pull, which a roster
+    source declares a complete roster (docs/rosters.md). Not while a run is queued or
+    running (it may be resuming from its cursor): False then."""
+    active = await pool.fetchval("SELECT count(*) FROM sync_runs WHERE source = $1 AND county = $2 "
+                                 "AND status IN ('queued', 'running')", source, county)
+    if active:
+        return False
+    await pool.execute(_FORGET_MARK, source, county)
+    return True
 
 
 async def enqueue_run(db: Database, source: str, county: str, trigger: Trigger, *,

@@ -10,6 +10,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from services.core.timeutil import today as china_today
+
 import asyncpg
 import orjson
 
@@ -20,6 +22,7 @@ from services.core.settings import Settings
 from services.core.sync.config import SourceConfig, Sources, UnknownSource
 from services.core.sync.models import QUARANTINE_AAD
 from services.core.sync.normalise import Normaliser
+from services.core.sync.rosters import PRUNE_SQL, RosterError, parse_period
 from services.sync.fetch import SourceClient, SourceDown
 from services.sync.queue import Claim, record_failure, record_success
 from services.sync.staging import PageIn, Preparer, Stager, pipeline, write_page
@@ -129,10 +132,33 @@ async def _start_position(conn: asyncpg.Connection, source: SourceConfig,
     return position, False, True
 
 
+@dataclass
+class RosterPageIn(PageIn):
+    """A page of a pull, with the roster period the page names (``roster.period_path``)."""
+
+    roster_period: str | None = None
+
+
+async def _pull_roster(conn: asyncpg.Connection, source: SourceConfig, claim: Claim, position, new: bool) -> bool:
+    """Whether this pull is a complete roster (docs/rosters.md): a new run of a roster
+    source that reads from the start declares one (of the run's county; of this year unless
+    the pages name the period); a run taken up again keeps what it declared."""
+    if not new:
+        return bool(await conn.fetchval("SELECT roster_region IS NOT NULL FROM sync_runs WHERE id = $1",
+                                        claim.run_id))
+    if source.roster is None or position is not None:
+        return False
+    period = None if source.roster.period_path else str(china_today().year)
+    await conn.execute("UPDATE sync_runs SET roster_period = $2, roster_region = $3, roster_records = 0, "
+                       "roster_rejected = 0 WHERE id = $1", claim.run_id, period, claim.county)
+    return True
+
+
 async def pull(ctx: Context, source: SourceConfig, claim: Claim, progress: Progress | None,
                client: SourceClient | None = None) -> None:
     async with ctx.pool.acquire() as conn:
         position, complete, new = await _start_position(conn, source, claim)
+        roster = await _pull_roster(conn, source, claim, position, new)
     if new:
         # A new run first tries the quarantine again: a mended mapping, or a record that a
         # request to re-process joined this run for, passes now.
@@ -146,24 +172,55 @@ async def pull(ctx: Context, source: SourceConfig, claim: Claim, progress: Progr
         at = position
         while True:
             page = await client.page(at, claim.county)
-            yield PageIn(page.items, None, page.position, page.done, page.retries)
+            yield RosterPageIn(page.items, None, page.position, page.done, page.retries, page.roster_period)
             if page.done:
                 return
             at = page.position
 
     try:
-        await _stage(ctx, source, claim, pages(), progress)
+        await _stage(ctx, source, claim, pages(), progress, roster=roster)
     finally:
         if own:
             await client.aclose()
 
 
-async def _stage(ctx: Context, source: SourceConfig, claim: Claim, pages, progress: Progress | None) -> None:
-    """Pages through the pipeline: each written in its own transaction with its cursor."""
+_ROSTER_ENTRIES = ("INSERT INTO sync_roster_entries (run_id, external_key) SELECT $1, unnest($2::text[]) "
+                   "ON CONFLICT DO NOTHING")
+_ROSTER_COUNTS = ("UPDATE sync_runs SET roster_records = coalesce(roster_records, 0) + $2, "
+                  "roster_rejected = coalesce(roster_rejected, 0) + $3 WHERE id = $1")
+
+
+async def _roster_page(conn: asyncpg.Connection, source: SourceConfig, prepared, page: PageIn, run_id: int) -> None:
+    """A roster's page, in the page's transaction: the keys it read, new, changed or
+    unchanged (staging writes only the first two), and those it refused when their key is
+    readable (a person whose row is refused now but known from before is not absent)."""
+    period = getattr(page, "roster_period", None)
+    if period is not None:
+        try:
+            period = parse_period(source.kind, period)
+        except RosterError as exc:
+            raise SourceDown("roster_period", str(exc)) from None
+        declared = await conn.fetchval(
+            "UPDATE sync_runs SET roster_period = coalesce(roster_period, $2) WHERE id = $1 RETURNING roster_period",
+            run_id, period)
+        if declared != period:
+            raise SourceDown("roster_changed", f"a page names roster period {period!r}, an earlier one {declared!r}")
+    keys = [row[1] for row in prepared.staged] + [row[0] for row in prepared.rejected if row[0] is not None]
+    if keys:
+        await conn.execute(_ROSTER_ENTRIES, run_id, keys)
+    await conn.execute(_ROSTER_COUNTS, run_id, len(prepared.staged), len(prepared.rejected))
+
+
+async def _stage(ctx: Context, source: SourceConfig, claim: Claim, pages, progress: Progress | None,
+                 *, roster: bool = False) -> None:
+    """Pages through the pipeline: each written in its own transaction with its cursor (and,
+    for a roster, its entries)."""
     async def write(page: PageIn, prepared) -> None:
         async with ctx.pool.acquire() as conn, conn.transaction():
             await write_page(conn, prepared, source=source.name, county=claim.county, run_id=claim.run_id,
                              position=page.position, complete=page.complete, retries=page.retries)
+            if roster:
+                await _roster_page(conn, source, prepared, page, claim.run_id)
         if progress:
             progress(await run_counts(ctx.pool, claim.run_id))
 
@@ -237,13 +294,18 @@ async def finish(ctx: Context, source: SourceConfig, claim: Claim, progress: Pro
         "heartbeat_at = clock_timestamp(), error_code = NULL, error = NULL WHERE id = $1", claim.run_id)
     async with ctx.pool.acquire() as conn:
         await record_success(conn, source.name)
+        # Entries of rosters that no longer count (failed, or replaced by a newer one).
+        await conn.execute(PRUNE_SQL, source.name, claim.county)
     if progress:
         progress(await run_counts(ctx.pool, claim.run_id))
 
 
-async def import_records(ctx: Context, source: SourceConfig, claim: Claim, rows, progress: Progress | None) -> None:
+async def import_records(ctx: Context, source: SourceConfig, claim: Claim, rows, progress: Progress | None,
+                         *, roster: bool = False) -> None:
     """Stage ``rows`` ((location, record) pairs, e.g. from ``sheets.records``) a page at a
-    time, then reconcile. Unchanged records of a file imported twice are recognised."""
+    time, then reconcile. Unchanged records of a file imported twice are recognised. With
+    ``roster`` the run was declared a complete roster (``queue.open_import``): the rows it
+    reads are its entries."""
     size = ctx.settings.sync.page_size
 
     async def pages():
@@ -258,5 +320,5 @@ async def import_records(ctx: Context, source: SourceConfig, claim: Claim, rows,
         if batch:
             yield PageIn(batch, locations)
 
-    await _stage(ctx, source, claim, pages(), progress)
+    await _stage(ctx, source, claim, pages(), progress, roster=roster)
     await finish(ctx, source, claim, progress)

@@ -20,6 +20,7 @@ from services.core.db import Database, asyncpg_dsn, create_engine, resolve_datab
 from services.core.settings import Settings
 from services.core.sync.config import SourceConfig, load_sources
 from services.core.sync.enums import Trigger
+from services.core.sync.rosters import Roster
 from services.sync import queue
 from services.sync.runner import (
     INTERNAL_ERROR, Context, Progress, execute, import_records, internal_message, run_counts,
@@ -221,9 +222,13 @@ async def daily_registry_checks(ctx, last: date | None, worker: str | None = Non
 
 
 async def run_now(session: Session, source: SourceConfig, county: str, progress: Progress,
-                  *, trigger: Trigger = Trigger.manual) -> dict:
+                  *, trigger: Trigger = Trigger.manual, full: bool = False) -> dict:
     """Queue a run (or join the one already queued or running) and carry it out here; when
-    another worker holds it, follow its progress until it ends."""
+    another worker holds it, follow its progress until it ends. ``full``: read from the
+    start, not from the last run's mark (refused while a run is queued or running)."""
+    if full and not await queue.forget_mark(session.ctx.pool, source.name, county):
+        raise RuntimeError(f"a run of {source.name} for county {county} is queued or running; "
+                           "ask for a full pull when it ends")
     run_id, _ = await queue.enqueue_run(session.ctx.db, source.name, county, trigger)
     claim = await queue.claim(session.dsn, [source.name], queue.worker_name(), run_id=run_id)
     if claim is None:
@@ -244,16 +249,19 @@ async def follow(session: Session, run_id: int, progress: Progress) -> dict:
         await asyncio.sleep(1.0)
 
 
-async def import_file(session: Session, source: SourceConfig, county: str, path: Path, progress: Progress) -> dict:
+async def import_file(session: Session, source: SourceConfig, county: str, path: Path, progress: Progress,
+                      roster: Roster | None = None) -> dict:
+    """Import a spreadsheet; ``roster`` (``rosters.declare``) declares it the complete roster
+    of a period and region: it counts only if the import succeeds."""
     from services.sync.sheets import SheetError, records
 
-    claim = await queue.open_import(session.dsn, source.name, county, path.name, queue.worker_name())
+    claim = await queue.open_import(session.dsn, source.name, county, path.name, queue.worker_name(), roster)
     if claim is None:
         raise RuntimeError(f"a run of {source.name} for county {county} is queued or running; import when it ends")
     try:
         try:
             rows = records(path, session.ctx.stager(source).normaliser, session.ctx.settings.sync)
-            await import_records(session.ctx, source, claim, rows, progress)
+            await import_records(session.ctx, source, claim, rows, progress, roster=roster is not None)
         except (SheetError, OSError) as exc:
             code = getattr(exc, "code", "unreadable")
             await queue.record_failure(session.ctx.db, claim.run_id, source.name, code, str(exc),
@@ -282,6 +290,9 @@ class ProgressLine:
         if run.get("matched") is not None:
             line += (f", {run['matched']} matched, {run['unmatched']} unmatched, findings +{run['findings_opened']} "
                      f"-{run['findings_resolved']} ({run['findings_open']} open), {run['clues']} clues")
+        if run.get("roster_region") is not None:
+            line += (f"; roster {run.get('roster_period') or '?'} of {run['roster_region']}: "
+                     f"{run.get('roster_records') or 0} rows, {run.get('roster_rejected') or 0} refused")
         now = time.monotonic()
         final = run.get("status") in ("succeeded", "failed")
         if self.tty:
@@ -311,7 +322,8 @@ async def status(settings: Settings) -> dict:
         for source in session.ctx.sources:
             runs = await session.ctx.pool.fetch(
                 "SELECT DISTINCT ON (county) id, county, status, phase, error_code, fetched, staged, quarantined, "
-                "findings_open FROM sync_runs WHERE source = $1 ORDER BY county, id DESC", source.name)
+                "findings_open, roster_period, roster_region, roster_records, roster_rejected "
+                "FROM sync_runs WHERE source = $1 ORDER BY county, id DESC", source.name)
             out["sources"].append({"name": source.name, "kind": source.kind.value, "counties": source.counties,
                                    "pulls": source.pulls, "last_runs": [dict(r) for r in runs]})
         # The registry checks' last run per county (source ``registry``: rules on the registry alone).

@@ -508,3 +508,19 @@ async def test_handling_is_for_those_who_follow_findings_up_in_their_regions(cli
                                  ("assistance_cadre.village", "home", 200), ("township_staff.township", "home", 200)]:
         r = await client.patch(f"/api/v1/findings/{f[target].id}", json=body, headers=auth(user, **{"If-Match": "*"}))
         assert r.status_code == status, (user, target, r.text)
+
+
+async def test_a_run_shows_its_roster_declaration(client, auth, session, seeded):
+    """A run declared a complete roster says so (period, region, rows read and refused);
+    others carry ``roster: null``."""
+    _, runs, _ = seeded
+    declared = await add_run(session, "medical-insurance", "529901", trigger=Trigger.spreadsheet,
+                             file_name="参保名册.xlsx", roster_period="2026", roster_region="529901001",
+                             roster_records=1200, roster_rejected=3)
+    await session.commit()
+    h = auth(COUNTY)
+    shown = (await client.get(f"/api/v1/sync/runs/{declared.id}", headers=h)).json()
+    assert shown["roster"] == {"period": "2026", "region": "529901001", "records": 1200, "refused": 3}
+    assert (await client.get(f"/api/v1/sync/runs/{runs['ca'].id}", headers=h)).json()["roster"] is None
+    listed = {x["id"]: x["roster"] for x in (await client.get("/api/v1/sync/runs", headers=h)).json()["items"]}
+    assert listed[declared.id]["period"] == "2026" and listed[runs["ca"].id] is None

@@ -43,7 +43,7 @@ TODAY = china_today()
 
 # No data problems: what a clean department would send (the findings' shares stay).
 CLEAN = Problems(bad_check_rate=0, old_id_rate=0, messy_id_rate=0, unknown_rate=0, name_mismatch_rate=0,
-                 malformed_record_rate=0)
+                 malformed_record_rate=0, unenrolled_rate=0, unlisted_pupil_rate=0)
 
 
 @dataclass

@@ -229,6 +229,46 @@ async def test_compulsory_age_dropouts(simulator, world):
     assert any(rec["xjzt"] == "在读" for rec in older)
 
 
+def _key_group(p) -> bool:
+    return p.category in ("lifted_out", "monitored") or bool(p.flags & {"dibao", "tekun"})
+
+
+async def test_family_doctor_contracts(simulator, world):
+    """Key groups are signed up (签约一人); at --no-family-doctor-rate 1 none of them is."""
+    county = world.of_county(COUNTY)
+    signed = await fetch(simulator, "medical-insurance", problems=clean(no_family_doctor_rate=0.0))
+    enrolments = [(county[person_id("medical-insurance", r)], r) for r in signed if r["type"] == "enrolment"]
+    assert {r["family_doctor"] for _, r in enrolments} == {"已签约", "未签约"}
+    assert all(r["family_doctor"] == "已签约" for p, r in enrolments if _key_group(p))
+    assert all("family_doctor" not in r for r in signed if r["type"] == "claim")
+    unsigned = await fetch(simulator, "medical-insurance", problems=clean(no_family_doctor_rate=1.0))
+    keys = [r for r in unsigned if r["type"] == "enrolment" and _key_group(county[person_id("medical-insurance", r)])]
+    assert len(keys) > 50 and all(r["family_doctor"] == "未签约" for r in keys)
+
+
+async def test_left_out_of_the_rosters(simulator, world):
+    """At the forced rates the living have no enrolment record at all (the dead keep
+    theirs), and compulsory-age pupils are not in the term's list."""
+    county = world.of_county(COUNTY)
+    medical = await fetch(simulator, "medical-insurance", problems=clean(unenrolled_rate=1.0, death_rate=0))
+    assert medical and all(county[person_id("medical-insurance", r)].status == "deceased" for r in medical)
+    pupils = await fetch(simulator, "education", problems=clean(unlisted_pupil_rate=1.0))
+    ages = [age(county[person_id("education", r)].birth_date) for r in pupils]
+    assert ages and all(a > 15 for a in ages)
+
+
+async def test_student_aid(simulator, world):
+    """Enrolled students of formerly poor, monitored, 低保 and 特困 households get aid; at
+    --no-aid-rate 1 none of them does."""
+    county = world.of_county(COUNTY)
+    aided = await fetch(simulator, "education", problems=clean(no_aid_rate=0.0, dropout_rate=0.0))
+    poor = [r for r in aided if r["xjzt"] == "在读" and _key_group(county[person_id("education", r)])]
+    assert len(poor) > 20 and all(r["zzlx"] and Decimal(r["zzje"]) > 0 for r in poor)
+    none = await fetch(simulator, "education", problems=clean(no_aid_rate=1.0, dropout_rate=0.0))
+    poor = [r for r in none if r["xjzt"] == "在读" and _key_group(county[person_id("education", r)])]
+    assert poor and all(r["zzlx"] is None and r["zzje"] is None for r in poor)
+
+
 # ---- problems at forced rates -------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -337,3 +377,23 @@ async def test_civil_affairs_candidates_query_misses_no_one(simulator, world, se
         await db.dispose()
     assert len(everyone) == len(world.of_county(COUNTY))
     assert [rec for p in everyone for rec in deriver.records(p)] == served
+
+
+def test_export_headers_of_the_new_fields_are_read_by_the_import():
+    """家庭医生签约 and the aid columns come back through the built-in sources' mapping, and
+    the values the simulators write are ones the normaliser knows."""
+    from services.core.settings import Settings
+    from services.core.sync.config import load_sources
+    from services.core.sync.normalise import Normaliser
+    from services.simulators.export import HEADERS
+
+    sources = load_sources(Settings())
+    for kind, wanted in (("medical-insurance", {"family_doctor"}), ("education", {"aid_kind", "aid_amount"})):
+        normaliser = Normaliser(sources.get(kind))
+        mapped = {normaliser.canonical_of(header): header for _, header in HEADERS[kind]}
+        assert wanted <= set(mapped), (kind, mapped)
+    medical = Normaliser(sources.get("medical-insurance"))
+    for value, expected in (("已签约", True), ("未签约", False), ("是", True), ("否", False)):
+        record = {"记录编号": "K1", "记录类型": "参保", "身份证号": "11010519491231002X", "年度": "2026",
+                  "家庭医生签约": value}
+        assert medical.normalise(record).data["family_doctor"] is expected

@@ -151,7 +151,8 @@ async def test_medical_updated_since(simulator, world):
             # after the last item: nothing more
             last = items[-1]
             r = (await sim.page(client, headers, updated_since=last["updated_at"], after=last["key"])).json()
-            assert r == {"items": [], "has_more": False}
+            # every page names the enrolment year it is the roster of (docs/rosters.md)
+            assert r == {"items": [], "has_more": False, "roster": {"year": sim.config.today.year}}
             # the current year's enrolments, with statuses of the protocol
             assert {item["year"] for item in items} == {sim.config.today.year}
             assert {item["status"] for item in items if item["type"] == "enrolment"} <= {"正常", "未参保", "死亡注销"}

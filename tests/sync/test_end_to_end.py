@@ -387,3 +387,49 @@ async def test_sync_import_quarantines_bad_rows_and_refuses_a_zip_bomb(databases
     assert refused.returncode == 1 and "too_large" in refused.stderr and "refused unopened" in refused.stderr
     again = await asyncio.to_thread(guardline, env, "sync", "import", "--source", "civil-affairs", str(sheet), "--json")
     assert again.returncode == 0, again.stderr[-3000:]
+
+
+async def test_a_spreadsheet_declared_a_roster_makes_absence_a_finding(databases, simulators, sources_file, settings,
+                                                                      tmp_path):
+    """The medical-insurance export, imported with --roster: the living formerly poor and
+    monitored people it leaves out are found (应保尽保), key groups without a family doctor
+    too; the same file imported without the declaration changes nothing; a period that is
+    not a year is refused before anything is read. The pull declared its own rosters."""
+    import json
+
+    from services.core.timeutil import today
+
+    a, _ = databases
+    await reset(a)
+    env = worker_env(settings, a, sources_file)
+    sheet = tmp_path / "参保名册.csv"
+    exported = await asyncio.to_thread(
+        guardline, _env(settings), "simulate", "medical-insurance", "--export", str(sheet), "--county", "529901",
+        "--database-url", a, "--unenrolled-rate", "0.05", "--no-family-doctor-rate", "0.2",
+        "--claims-rate", "0", "--large-cost-rate", "0")  # a 参保名册 lists enrolments, not claims
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    year = str(today().year)
+    refused = await asyncio.to_thread(guardline, env, "sync", "import", "--source", "medical-insurance",
+                                      "--roster", f"{year}秋", str(sheet))
+    assert refused.returncode == 2 and "a year such as" in refused.stderr
+    out = await asyncio.to_thread(guardline, env, "sync", "import", "--source", "medical-insurance", "--roster", year,
+                                  str(sheet), "--json")
+    assert out.returncode == 0, out.stderr[-3000:]
+    run = json.loads(out.stdout.strip().splitlines()[-1])
+    assert (run["roster_period"], run["roster_region"]) == (year, "529901")
+    assert run["roster_records"] > 0 and run["roster_rejected"] <= 0.01 * (run["roster_records"] + run["roster_rejected"])
+    assert "roster " + year in out.stderr  # the progress line shows the declaration
+    conn = await asyncpg.connect(asyncpg_dsn(a))
+    try:
+        count = ("SELECT rule_id, count(*) FROM sync_findings WHERE status = 'open' GROUP BY rule_id")
+        found = dict(await conn.fetch(count))
+        assert found.get("missing_from_insurance_roster", 0) > 0 and found.get("no_family_doctor", 0) > 0, found
+        plain = await asyncio.to_thread(guardline, env, "sync", "import", "--source", "medical-insurance", str(sheet))
+        assert plain.returncode == 0, plain.stderr[-3000:]
+        assert dict(await conn.fetch(count)) == found  # the roster stays in force
+        await run_all(env)
+        declared = dict(await conn.fetch("SELECT source, roster_period FROM sync_runs WHERE trigger = 'manual' "
+                                         "AND status = 'succeeded' AND roster_period IS NOT NULL"))
+        assert set(declared) == {"medical-insurance", "education"}, declared
+    finally:
+        await conn.close()

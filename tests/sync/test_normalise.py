@@ -304,3 +304,10 @@ def test_student_status_on_the_roll_is_enrolled(status):
     out = EDUCATION.normalise({"xjh": "G1", "sfzjh": VALID, "xq": "2026秋", "xjzt": status})
     assert isinstance(out, Normal), out
     assert out.data["status"] == "enrolled"
+
+
+@pytest.mark.parametrize("mark, signed", [("√", True), ("✓", True), ("×", False), ("✗", False)])
+def test_ticks_and_crosses_on_the_family_doctor_contract(mark, signed):
+    out = MEDICAL.normalise(medical(family_doctor=mark))
+    assert isinstance(out, Normal), out
+    assert out.data["family_doctor"] is signed

@@ -126,6 +126,9 @@ def run_body(run: SyncRun) -> dict[str, Any]:
                                          "finished_at", "worker", "attempts", "error_code")}
     body["error_message"] = _text(run.error)
     body["counts"] = {f: getattr(run, f) for f in COUNT_FIELDS}
+    body["roster"] = None if run.roster_region is None else {
+        "period": run.roster_period, "region": run.roster_region, "records": run.roster_records,
+        "refused": run.roster_rejected}
     return body
 
 

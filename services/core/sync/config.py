@@ -23,6 +23,9 @@ the canonical fields of ``kinds``.
     id_number = ["sfzh", "身份证号", "身份证号码"]
     [sources.values.benefit]        # extra spellings of enumerated values
     "农村特困" = "tekun"
+    [sources.roster]                # a full pull is a complete roster (docs/rosters.md)
+    of = "enrolment"                # enrolment (medical insurance) | term (education)
+    period_path = "roster.period"   # where a page names its period (required for a term)
 """
 from __future__ import annotations
 
@@ -101,6 +104,29 @@ class PagingConfig(_Strict):
         return self
 
 
+# The record type a roster lists, by what it is a roster of.
+ROSTER_RECORD_TYPES = {"enrolment": "enrolment", "term": "student"}
+ROSTER_KINDS = {"enrolment": SourceKind.medical_insurance, "term": SourceKind.education}
+
+
+class RosterConfig(_Strict):
+    """Each full pull of the source (every run of cursor paging; a run of updated-since
+    paging that starts with no mark) is the complete roster of one period of the run's
+    county: the enrolment of a year (参保名册) or the school roster of a term (学籍名册)."""
+
+    of: Literal["enrolment", "term"]
+    # The dotted path in a page that names the period ("2026", "2026秋"); without it an
+    # enrolment roster is of the year the run starts in (China time). A term roster needs
+    # it: which term a pull lists is the school system's to say, not a calendar's guess.
+    period_path: str | None = None
+
+    @model_validator(mode="after")
+    def _period(self) -> "RosterConfig":
+        if self.of == "term" and not self.period_path:
+            raise ValueError("a term roster needs period_path: the page names its term")
+        return self
+
+
 class SourceConfig(_Strict):
     name: str = Field(pattern=NAME)
     kind: SourceKind
@@ -116,6 +142,7 @@ class SourceConfig(_Strict):
     # Whether a record whose ID number is not in the registry is itself a finding (a 低保
     # recipient unknown to the registry is; most insured people of a county are not).
     unmatched_findings: bool = False
+    roster: RosterConfig | None = None
 
     @field_validator("counties")
     @classmethod
@@ -139,6 +166,13 @@ class SourceConfig(_Strict):
             raise ValueError(f"source {self.name}: key fields {missing} are not mapped")
         if self.base_url and not self.paging:
             raise ValueError(f"source {self.name}: base_url needs a paging section")
+        if self.roster is not None:
+            if ROSTER_KINDS[self.roster.of] != self.kind:
+                raise ValueError(f"source {self.name}: a roster of {self.roster.of} needs kind "
+                                 f"{ROSTER_KINDS[self.roster.of]}")
+            if not self.base_url:
+                raise ValueError(f"source {self.name}: roster is for pulled sources; a spreadsheet is declared "
+                                 "a roster when it is imported (--roster)")
         return self
 
     @property

@@ -46,6 +46,15 @@ class StudentStatus(StrEnum):
     transferred = "transferred"  # 转学
 
 
+class KeyGroup(StrEnum):
+    """Key groups of the family doctor contract (家庭医生签约服务重点人群; seed 004 §10, seed 000)."""
+
+    dibao = "dibao"  # 农村低保对象 (the household's flag, or an active grant a civil-affairs source sent)
+    tekun = "tekun"  # 特困人员 (likewise)
+    monitored = "monitored"  # 监测对象 (category monitored or an open case)
+    lifted_out = "lifted_out"  # 脱贫人口 (seed 000: 持续做好脱贫人口家庭医生签约服务)
+
+
 class RunStatus(StrEnum):
     queued = "queued"
     running = "running"

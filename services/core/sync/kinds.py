@@ -45,10 +45,16 @@ _DIBAO_CLASS = {"1": "1", "2": "2", "3": "3", "一类": "1", "二类": "2", "三
 _ENROLMENT_STATUS = {"normal": "normal", "not_insured": "not_insured", "deceased": "deceased",
                      "正常": "normal", "参保": "normal", "正常参保": "normal", "未参保": "not_insured",
                      "停保": "not_insured", "断保": "not_insured", "死亡注销": "deceased", "死亡": "deceased"}
+# Ticks and crosses as a clerk marks a yes/no column (是否参保 √, 家庭医生签约 ×).
+_TICKS = {"√": "true", "✓": "true", "✔": "true", "×": "false", "✗": "false", "✘": "false"}
 _BOOL = {"true": "true", "false": "false", "1": "true", "0": "false", "是": "true", "否": "false",
          "yes": "true", "no": "false", "y": "true", "n": "false", "已参保": "true", "未参保": "false",
-         # ticks and crosses as a clerk marks a column (是否参保 √)
-         "√": "true", "✓": "true", "✔": "true", "×": "false", "✗": "false", "✘": "false"}
+         **_TICKS}
+# 家庭医生签约 (seed 004 §10; seed 000 签约一人、做实一人): whether the person has signed a
+# family doctor contract.
+_SIGNED = {"true": "true", "false": "false", "1": "true", "0": "false", "是": "true", "否": "false",
+           "yes": "true", "no": "false", "y": "true", "n": "false", "已签约": "true", "未签约": "false",
+           "签约": "true", "未签": "false", "已签": "true", **_TICKS}
 _MEDICAL_TYPES = {"enrolment": "enrolment", "claim": "claim", "参保": "enrolment", "参保登记": "enrolment",
                   "结算": "claim", "报销": "claim", "就医结算": "claim"}
 _STAGES = _same(SchoolStage) | {"小学": "primary", "初中": "junior_secondary", "高中": "senior_secondary",
@@ -76,6 +82,7 @@ KIND_FIELDS: dict[SourceKind, dict[str, FieldSpec]] = {
         "insured": FieldSpec("bool", choices=_BOOL),
         "status": FieldSpec("enum", choices=_ENROLMENT_STATUS),
         "scheme": FieldSpec("text"),
+        "family_doctor": FieldSpec("bool", choices=_SIGNED),
         "death_date": FieldSpec("date"),
         "settled_on": FieldSpec("date", _req(RecordType.claim)),
         "hospital": FieldSpec("text"),

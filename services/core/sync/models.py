@@ -70,6 +70,26 @@ class SyncRun(Base):
     findings_open: Mapped[int | None] = mapped_column(Integer)
     clues: Mapped[int | None] = mapped_column(Integer)
     retries: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # HTTP retries of pages
+    # A complete roster (docs/rosters.md): the run declares that what it reads is the whole
+    # enrolment of a year (参保名册, period "2026") or the whole school roster of a term
+    # (学籍名册, period "2026秋") of the region ``roster_region`` (a code prefix). Only a run
+    # that succeeded, with no more refused rows than the policy allows, is trusted.
+    roster_period: Mapped[str | None] = mapped_column(String(32))
+    roster_region: Mapped[str | None] = mapped_column(String(12, collation="C"))
+    roster_records: Mapped[int | None] = mapped_column(Integer)  # rows of the roster read (staged or unchanged)
+    roster_rejected: Mapped[int | None] = mapped_column(Integer)  # rows of the roster the normaliser refused
+
+
+class RosterEntry(Base):
+    """A record a roster run read (new, changed or unchanged): what makes absence from the
+    roster mean something. Kept for the latest trusted roster of each source, county, region
+    and period and for runs still going; older ones are pruned when a newer one succeeds."""
+
+    __tablename__ = "sync_roster_entries"
+
+    run_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("sync_runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    external_key: Mapped[str] = mapped_column(String(200), primary_key=True)
 
 
 class SyncCursor(Base):

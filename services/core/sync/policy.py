@@ -22,7 +22,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.core.households.enums import Category
-from services.core.sync.enums import StudentStatus
+from services.core.sync.enums import KeyGroup, StudentStatus
 
 Yuan = Annotated[Decimal, Field(ge=0, le=10_000_000, max_digits=12, decimal_places=2)]
 Share = Annotated[Decimal, Field(gt=0, le=10, max_digits=6, decimal_places=4)]
@@ -67,6 +67,13 @@ class SyncPolicy(BaseModel):
     # (today) with employment records is a child employed (未满16周岁务工: the legal
     # working age of 16).
     child_employment_age: int = Field(16, ge=10, le=18)
+    # 完整名册 (docs/rosters.md): a declared roster (参保名册, 学籍名册) is trusted only if the
+    # rows it refused (quarantined, so their people unknown) are at most this share of its
+    # rows; 0: a roster with any refused row judges nobody absent.
+    roster_refused_share: Decimal = Field(Decimal("0.01"), ge=0, le=1, max_digits=6, decimal_places=4)
+    # 家庭医生签约服务重点人群: whose missing contract is a finding. Seed 004 §10 extends the key
+    # groups to 农村低保对象、特困人员、监测对象; seed 000 keeps 脱贫人口 among them.
+    family_doctor_groups: list[KeyGroup] = Field(default_factory=lambda: list(KeyGroup))
 
     @field_validator("large_cost_fixed_yuan", "large_cost_income_share", mode="after")
     @classmethod

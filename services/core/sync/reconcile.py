@@ -254,7 +254,8 @@ async def reconcile(session: AsyncSession, settings: Settings, source: SourceCon
     phase("match")
 
     await session.execute(text(_CREATE_CAND))
-    ctx = RuleContext(kind=kind, policy=policy, unmatched_findings=source.unmatched_findings)
+    ctx = RuleContext(kind=kind, policy=policy, unmatched_findings=source.unmatched_findings,
+                      fields=frozenset(source.fields))
     rules = rules_for(kind)
     for rule in rules:
         sql = rule.sql(ctx)

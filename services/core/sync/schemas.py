@@ -90,6 +90,16 @@ class RunCounts(BaseModel):
     clues: int | None = Field(description="Risk clues raised (channel: department screening)")
 
 
+class RunRoster(BaseModel):
+    period: str | None = Field(description="The enrolment year (参保名册, e.g. 2026) or school term (学籍名册, e.g. "
+                                           "2026秋) the run is the complete roster of; null until a page names it "
+                                           "名册期间")
+    region: str = Field(description="The region code prefix the roster covers 名册覆盖区划")
+    records: int | None = Field(description="Rows of the roster read (new, changed or unchanged) 名册记录数")
+    refused: int | None = Field(description="Rows of the roster the normaliser refused (quarantined); above the "
+                                            "policy's share the roster is not trusted 拒收记录数")
+
+
 class RunOut(BaseModel):
     id: int
     source: str
@@ -109,6 +119,9 @@ class RunOut(BaseModel):
     error_code: str | None
     error_message: str | None
     counts: RunCounts = Field(description="Committed so far: they move while the run is running 进度")
+    roster: RunRoster | None = Field(
+        description="Set when the run is declared a complete roster: then, once it has succeeded, a person the roster "
+                    "leaves out is absent (应保尽保, 控辍保学). A failed run declares nothing 完整名册声明")
 
 
 class RunQueuedOut(RunOut):

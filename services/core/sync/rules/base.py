@@ -18,6 +18,13 @@ class RuleContext:
     kind: SourceKind | None  # None: the registry check (rules on the registry alone)
     policy: SyncPolicy  # the thresholds in force for the county and year of the run
     unmatched_findings: bool  # the source's records of unknown ID numbers are findings
+    # The canonical fields the source maps (None: all of them): a rule that needs a field
+    # the source does not carry judges nothing.
+    fields: frozenset[str] | None = None
+
+    def carries(self, *names: str) -> bool:
+        """Whether the source maps any of these canonical fields."""
+        return self.fields is None or any(n in self.fields for n in names)
 
 
 @dataclass(frozen=True)

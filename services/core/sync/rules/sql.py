@@ -50,10 +50,11 @@ KIND_COLUMNS: dict[SourceKind, str] = {
     (r.data->>'year')::int AS year, (r.data->>'insured')::boolean AS insured, r.data->>'status' AS status,
     (r.data->>'death_date')::date AS death_date, (r.data->>'settled_on')::date AS settled_on,
     r.data->>'hospital' AS hospital, (r.data->>'total_cost')::numeric AS total_cost,
-    (r.data->>'out_of_pocket')::numeric AS out_of_pocket""",
+    (r.data->>'out_of_pocket')::numeric AS out_of_pocket, (r.data->>'family_doctor')::boolean AS family_doctor""",
     SourceKind.education: f""",
     r.data->>'term' AS term, r.data->>'school' AS school, r.data->>'stage' AS stage, r.data->>'status' AS status,
-    (r.data->>'aid_amount')::numeric AS aid_amount, {TERM_RANK_SQL} AS term_rank""",
+    r.data->>'aid_kind' AS aid_kind, (r.data->>'aid_amount')::numeric AS aid_amount,
+    {TERM_RANK_SQL} AS term_rank""",
     SourceKind.generic: "",
 }
 
