@@ -49,6 +49,7 @@ STANDARD_HEADERS: dict[SourceKind, dict[str, tuple[str, ...]]] = {
         "scheme": ("险种", "险种类型", "参保险种"),
         "status": ("参保状态", "人员参保状态"),
         "death_date": ("死亡日期", "死亡时间"),
+        "family_doctor": ("家庭医生签约", "是否签约家庭医生", "签约状态"),
         "settled_on": ("结算日期", "结算时间"),
         "hospital": ("医疗机构", "就诊医院", "医疗机构名称", "定点医疗机构", "就诊机构"),
         "total_cost": ("医疗总费用", "总费用", "医疗费用总额", "费用总额"),
