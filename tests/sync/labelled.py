@@ -104,8 +104,8 @@ ID_REASONS = ("id_number.check_digit", "id_number.birth_date", "id_number.format
 ROSTERS = {MEDICAL: str(Y), EDUCATION: TERM}
 ROSTER_RULES = {MEDICAL: MISSING_FROM_INSURANCE_ROSTER, EDUCATION: MISSING_FROM_SCHOOL_ROSTER}
 ROSTER_FILE = {MEDICAL: 0, EDUCATION: 1}  # which of the kind's two files (0: CSV, 1: XLSX)
-# Headers for fields the built-in sources do not map yet (the source's own Chinese alias
-# is used as soon as it maps the field).
+# Headers for a field a source might not map (the source's own Chinese alias is used
+# whenever it maps the field, as the built-in sources now all do).
 PENDING_HEADERS = {"household_size": "家庭人口数", "family_doctor": "家庭医生签约"}
 
 # Scenarios where the current rules are known to be wrong (reported in the table, left out
@@ -130,8 +130,8 @@ class Thresholds:
     @classmethod
     def of(cls, settings=None) -> "Thresholds":
         """The thresholds the rules will use: the sync policy in force for the county, which
-        is the defaults (``SyncPolicy()``; the labelled database sets no override) — for the
-        county's categories of the labelled households (ordinary, lifted out: one amount)."""
+        is the defaults (``SyncPolicy()``: the labelled database sets no override). The large
+        cost labels assume one amount and one share for every category, as the defaults are."""
         from services.core.households.enums import Category
         from services.core.sync.policy import SyncPolicy
 
