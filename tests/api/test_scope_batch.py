@@ -261,7 +261,7 @@ QUERY_TARGETS = {
 }
 # The value of each parameter that names something of the caller's own (answered 200).
 OWN_VALUES = {"county": "529901"}
-NOT_TARGETS = {"category", "flags", "income_below", "income_year", "name", "status", "limit", "cursor", "year",
+NOT_TARGETS = {"category", "flags", "income_below", "income_year", "name", "status", "limit", "cursor", "year", "month", "income_complete",
                "level", "role", "actor", "action", "object_type", "object_id", "result", "since", "until",
                "channel", "risk_type", "case_type", "within_days", "as_of", "kind", "subject", "on",
                # A filter by user: lists of cases show the same (nothing) for a hidden or a missing user.

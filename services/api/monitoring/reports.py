@@ -193,13 +193,14 @@ async def raise_uncovered_clues(request: Request, body: UncoveredCluesIn, sessio
                         "leaves the overdue list once its deadline moves on; this list keeps the breach. By id.")
 async def list_visit_breaches(
     request: Request, session: Session, caller: Allowed(Permission.monitoring_read),
-    year: Annotated[int, Query(ge=2000, le=2100, description="The year of the months 年度")],
+    year: Annotated[int | None, Query(ge=2000, le=2100, description="The year of the months 年度 (default: this year)")] = None,
     month: Annotated[int | None, Query(ge=1, le=12, description="One month of the year 月份")] = None,
     region: RegionQuery = None,
     cadre_user_id: Annotated[int | None, Query(ge=1, le=2**62, description="The case's cadre then")] = None,
     limit: Annotated[int | None, Query(ge=1)] = None, cursor: str | None = None,
 ):
     region = await _region(session, caller, region)
+    year = year if year is not None else today().year
     limit = page_limit(request, limit)
     after = decode_cursor(cursor)
     after_id = after[0] if after else None
