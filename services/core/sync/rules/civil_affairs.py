@@ -156,14 +156,14 @@ def _household_size_differs_sql(ctx: RuleContext) -> str:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule(id="dead_elsewhere", term_zh="部门记录已死亡（死亡、亡故、去世、身故）", seed="DOMAIN (Readings to keep straight)",
+    Rule(id="dead_elsewhere", term_zh="部门记录已死亡（死亡、亡故、去世、身故）", seed="001 §二(二) (部门信息比对); deaths as stop reasons (停保/注销原因)",
          severity=Severity.high,
          kinds=frozenset({CIVIL, MEDICAL}),
          explanation_en="The department records the person as dead (a death date, a stop reason such as 死亡 or "
                         "去世, or a deceased status); the registry has them alive.",
          explanation_zh="部门记录该人员已死亡（死亡日期、停保/注销原因为死亡、亡故、去世、身故等），系统中仍为健在。",
          build_sql=_dead_elsewhere_sql),
-    Rule(id="assistance_granted_not_monitored", term_zh="新纳入低保、特困未纳入监测", seed="002 §一(一); DOMAIN",
+    Rule(id="assistance_granted_not_monitored", term_zh="新纳入低保、特困未纳入监测", seed="002 §二(一) (低保 given instead of monitoring); 002 §三(四)",
          severity=Severity.high, kinds=frozenset({CIVIL}),
          explanation_en="The household was newly granted 低保 or 特困 (minimum living allowance or support for "
                         "the destitute) and is not monitored: to be verified whatever its income.",
@@ -172,13 +172,13 @@ RULES: tuple[Rule, ...] = (
          thresholds=("new_grant_months",)),
     # Poor by the department's own means test and below our line over a complete year, yet
     # not monitored: the same 应纳未纳 risk the monitoring rule raises.
-    Rule(id="assistance_not_monitored", term_zh="应纳未纳（低保、特困）", seed="002 §一(一); 004 §17; DOMAIN",
+    Rule(id="assistance_not_monitored", term_zh="应纳未纳（低保、特困）", seed="002 §二(一); 004 §17",
          severity=Severity.high, kinds=frozenset({CIVIL}),
          explanation_en="The household receives 低保 or 特困, its per-capita net income over the last twelve "
                         "months is below the monitoring line, and it is not monitored.",
          explanation_zh="享受低保或特困供养、近12个月人均纯收入低于监测标准，但未纳入监测（应纳未纳）。",
          build_sql=_not_monitored_sql, risk_type=RiskType.income_below_line, thresholds=("new_grant_months",)),
-    Rule(id="assistance_income_unknown", term_zh="低保、特困户收入不全（应纳未纳待核）", seed="DOMAIN (Readings to keep straight)",
+    Rule(id="assistance_income_unknown", term_zh="低保、特困户收入不全（应纳未纳待核）", seed="income over twelve months (docs/README.md): an incomplete year is unknown",
          severity=Severity.medium, kinds=frozenset({CIVIL}),
          explanation_en="The household receives 低保 or 特困 and is not monitored, but its income over the last "
                         "twelve months is incomplete (or there is no line): it cannot be judged until it is "
@@ -191,7 +191,7 @@ RULES: tuple[Rule, ...] = (
                         "or 特困.",
          explanation_zh="脱贫户或监测户家庭成员均无劳动能力，但无人享受低保或特困供养。",
          build_sql=_no_labour_no_assistance_sql),
-    Rule(id="household_size_differs", term_zh="家庭人口数不一致", seed="DOMAIN (data that disagree)", severity=Severity.medium,
+    Rule(id="household_size_differs", term_zh="家庭人口数不一致", seed="001 §二(二) (部门信息比对: data that disagree)", severity=Severity.medium,
          kinds=frozenset({CIVIL}),
          explanation_en="The household size on the department's current records differs from the registry's "
                         "number of living members.",

@@ -110,7 +110,7 @@ RULES: tuple[Rule, ...] = (
                         "costs above the total, a primary-school pupil of 30 …).",
          explanation_zh="部门记录自相矛盾（如结束日期早于开始日期、自付费用高于总费用、义务教育学段年龄过大）。",
          build_sql=_record_inconsistent_sql, thresholds=("compulsory_stage_max_age",)),
-    Rule(id="id_number_invalid", term_zh="身份证号码错误（校验位、出生日期、格式）", seed="DOMAIN (Identifiers: GB 11643)",
+    Rule(id="id_number_invalid", term_zh="身份证号码错误（校验位、出生日期、格式）", seed="GB 11643-1999 (citizen ID number)",
          severity=Severity.medium, kinds=ANY_KIND,
          explanation_en="The department sent a record whose ID number fails its check digit, holds an impossible "
                         "birth date or is malformed: it is quarantined and matches no one until the department "

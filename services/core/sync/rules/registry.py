@@ -172,7 +172,7 @@ RULES: tuple[Rule, ...] = (
                         "shows no eligible out-of-pocket spending (合规自付支出) over the last twelve months.",
          explanation_zh="监测对象风险类型为因病，但近12个月收入台账中合规自付支出为零。",
          build_sql=_illness_without_cost_sql, health=True),
-    Rule(id="uninsured_without_measure", term_zh="未参保且无健康或综合保障措施", seed=f"{NO_SEED}; DOMAIN (应保尽保)",
+    Rule(id="uninsured_without_measure", term_zh="未参保且无健康或综合保障措施", seed=f"{NO_SEED}; 004 §10 (应保尽保)",
          severity=Severity.high, kinds=NO_KIND,
          explanation_en="A living member of a monitored household has no basic medical insurance, and the case "
                         "has no health, social protection or social assistance measure.",
