@@ -13,12 +13,12 @@ from pydantic import BaseModel
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
+from services.api.policies import PolicyRoutes
 from services.api.pagination import Page, cursor_id, page_limit, page_of
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
-from services.core.accounts.security import Caller
 from services.core.funds import indicators
 from services.core.funds import policy as funds_policy
 from services.core.funds import service
@@ -168,14 +168,7 @@ class EffectiveFundsPolicy(BaseModel):
     overrides: list[PolicyRowOut]
 
 
-_POLICY_FIELDS = tuple(f for f in PolicyRowOut.model_fields if f != "deadlines_refreshed")
-
-
-def _policy_response(row: FundPolicyRow, status: int = 200) -> JSON:
-    headers = {"ETag": etag("fund_policy", row.id, row.version)}
-    if status == 201:
-        headers["Location"] = f"/api/v1/fund-policies/{row.id}"
-    return JSON({f: getattr(row, f) for f in _POLICY_FIELDS}, status_code=status, headers=headers)
+POLICY_ROUTES = PolicyRoutes(TABLE, "fund_policy", "/api/v1/fund-policies")
 
 
 @router.get("/fund-policies/effective", response_model=EffectiveFundsPolicy, operation_id="getEffectiveFundPolicy",
@@ -188,7 +181,7 @@ async def effective_policy(session: Session, caller: Allowed(Permission.funds_re
     year = year or today().year
     policy, rows = await overrides.effective(session, region, year, TABLE)
     return JSON({"region": region, "year": year, "policy": policy,
-                 "overrides": [{f: getattr(r, f) for f in _POLICY_FIELDS} for r in rows]})
+                 "overrides": [POLICY_ROUTES.out(r) for r in rows]})
 
 
 @router.get("/fund-policies", response_model=Page[PolicyRowOut], operation_id="listFundPolicies",
@@ -200,13 +193,13 @@ async def list_policies(request: Request, session: Session, caller: Allowed(Perm
     limit = page_limit(request, limit)
     rows = await overrides.list_rows(session, caller.region_prefix, year, cursor_id(cursor), limit, TABLE)
     rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
-    return JSON({"items": [{f: getattr(r, f) for f in _POLICY_FIELDS} for r in rows], "next_cursor": next_cursor})
+    return JSON({"items": [POLICY_ROUTES.out(r) for r in rows], "next_cursor": next_cursor})
 
 
 @router.get("/fund-policies/{fund_policy_id}", response_model=PolicyRowOut, operation_id="getFundPolicy",
             dependencies=READ, tags=POLICY, responses=responses(404), summary="One funds policy override")
 async def get_policy(fund_policy_id: Id, session: Session, caller: Allowed(Permission.funds_read)):
-    return _policy_response(await overrides.get_row(session, caller.region_prefix, fund_policy_id, table=TABLE))
+    return POLICY_ROUTES.response(await overrides.get_row(session, caller.region_prefix, fund_policy_id, table=TABLE))
 
 
 @router.post("/fund-policies", status_code=201, response_model=PolicyRowOut, operation_id="createFundPolicy",
@@ -217,29 +210,22 @@ async def get_policy(fund_policy_id: Id, session: Session, caller: Allowed(Permi
 async def create_policy(body: PolicyRowIn, session: Session, caller: Allowed(Permission.policy_write)):
     row = await overrides.create_row(session, caller.region_prefix, body.region_prefix, body.year, body.values,
                                      body.note, caller.user_id, TABLE)
-    return _policy_response(row, 201)
-
-
-async def _changeable(request: Request, session, caller: Caller, fund_policy_id: int) -> FundPolicyRow:
-    row = await overrides.get_row(session, caller.region_prefix, fund_policy_id, for_update=True, table=TABLE)
-    overrides.check_change(caller.region_prefix, row)
-    check_if_match(request, etag("fund_policy", row.id, row.version))
-    return row
+    return POLICY_ROUTES.response(row, 201)
 
 
 @router.put("/fund-policies/{fund_policy_id}", response_model=PolicyRowOut, operation_id="updateFundPolicy",
             tags=POLICY, responses=responses(403, 404, 412, 428), summary="Change a funds policy override (If-Match)")
 async def update_policy(request: Request, fund_policy_id: Id, body: PolicyRowUpdate, session: Session,
                         caller: Allowed(Permission.policy_write)):
-    row = await _changeable(request, session, caller, fund_policy_id)
-    return _policy_response(await overrides.update_row(session, row, body.values, body.note, caller.user_id, TABLE))
+    row = await POLICY_ROUTES.changeable(request, session, caller, fund_policy_id)
+    return POLICY_ROUTES.response(await overrides.update_row(session, row, body.values, body.note, caller.user_id, TABLE))
 
 
 @router.delete("/fund-policies/{fund_policy_id}", status_code=204, operation_id="deleteFundPolicy", tags=POLICY,
                responses=responses(403, 404, 412, 428), summary="Remove a funds policy override (If-Match)")
 async def delete_policy(request: Request, fund_policy_id: Id, session: Session,
                         caller: Allowed(Permission.policy_write)):
-    await overrides.delete_row(session, await _changeable(request, session, caller, fund_policy_id))
+    await overrides.delete_row(session, await POLICY_ROUTES.changeable(request, session, caller, fund_policy_id))
     return Response(status_code=204)
 
 

@@ -13,6 +13,7 @@ from services.api.auditing import record_changes_so_far
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
+from services.api.policies import PolicyRoutes
 from services.api.pagination import Page, decode_cursor, page_limit, page_of
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
@@ -261,25 +262,7 @@ async def notice_list(
 
 # ---- the monitoring policy's settings ------------------------------------------------------------
 
-_POLICY_FIELDS = tuple(f for f in PolicyRowOut.model_fields if f != "deadlines_refreshed")
-
-
-def _policy_out(row: MonitoringPolicyRow, refreshed: int | None = None) -> dict:
-    out = {f: getattr(row, f) for f in _POLICY_FIELDS}
-    if refreshed is not None:
-        out["deadlines_refreshed"] = refreshed
-    return out
-
-
-def _policy_etag(row: MonitoringPolicyRow) -> str:
-    return etag("policy", row.id, row.version)
-
-
-def _policy_response(row: MonitoringPolicyRow, status: int = 200, refreshed: int | None = None) -> JSON:
-    headers = {"ETag": _policy_etag(row)}
-    if status == 201:
-        headers["Location"] = f"/api/v1/monitoring-policies/{row.id}"
-    return JSON(_policy_out(row, refreshed), status_code=status, headers=headers)
+POLICY_ROUTES = PolicyRoutes(overrides.MONITORING, "policy", "/api/v1/monitoring-policies")
 
 
 @router.get("/monitoring-policies/effective", response_model=EffectivePolicy, operation_id="getEffectivePolicy",
@@ -290,7 +273,7 @@ async def effective_policy(session: Session, caller: Allowed(Permission.monitori
     region = await _region(session, caller, region)
     year = year or today().year
     policy, rows = await overrides.effective(session, region, year)
-    return JSON({"region": region, "year": year, "policy": policy, "overrides": [_policy_out(r) for r in rows]})
+    return JSON({"region": region, "year": year, "policy": policy, "overrides": [POLICY_ROUTES.out(r) for r in rows]})
 
 
 @router.get("/monitoring-policies", response_model=Page[PolicyRowOut], operation_id="listMonitoringPolicies",
@@ -306,13 +289,13 @@ async def list_policies(request: Request, session: Session, caller: Allowed(Perm
         raise Unprocessable("cursor_invalid", field="cursor")
     rows = await overrides.list_rows(session, caller.region_prefix, year, after[0] if after else None, limit)
     rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
-    return JSON({"items": [_policy_out(r) for r in rows], "next_cursor": next_cursor})
+    return JSON({"items": [POLICY_ROUTES.out(r) for r in rows], "next_cursor": next_cursor})
 
 
 @router.get("/monitoring-policies/{policy_id}", response_model=PolicyRowOut, operation_id="getMonitoringPolicy",
             dependencies=[READ], tags=POLICY, responses=responses(404), summary="One policy override 政策参数调整")
 async def get_policy(policy_id: PolicyId, session: Session, caller: Allowed(Permission.monitoring_read)):
-    return _policy_response(await overrides.get_row(session, caller.region_prefix, policy_id))
+    return POLICY_ROUTES.response(await overrides.get_row(session, caller.region_prefix, policy_id))
 
 
 @router.post("/monitoring-policies", status_code=201, response_model=PolicyRowOut,
@@ -325,7 +308,7 @@ async def create_policy(body: PolicyRowIn, session: Session, caller: Allowed(Per
     row = await overrides.create_row(session, caller.region_prefix, body.region_prefix, body.year, body.values,
                                      body.note, caller.user_id)
     refreshed = await overrides.refresh_after_change(session, row.region_prefix)
-    return _policy_response(row, 201, refreshed)
+    return POLICY_ROUTES.response(row, 201, refreshed)
 
 
 @router.put("/monitoring-policies/{policy_id}", response_model=PolicyRowOut, operation_id="updateMonitoringPolicy",
@@ -333,12 +316,10 @@ async def create_policy(body: PolicyRowIn, session: Session, caller: Allowed(Per
             summary="Change a policy override (needs If-Match) 修改政策参数调整")
 async def update_policy(request: Request, policy_id: PolicyId, body: PolicyRowUpdate, session: Session,
                         caller: Allowed(Permission.policy_write)):
-    row = await overrides.get_row(session, caller.region_prefix, policy_id, for_update=True)
-    overrides.check_change(caller.region_prefix, row)
-    check_if_match(request, _policy_etag(row))
+    row = await POLICY_ROUTES.changeable(request, session, caller, policy_id)
     row = await overrides.update_row(session, row, body.values, body.note, caller.user_id)
     refreshed = await overrides.refresh_after_change(session, row.region_prefix)
-    return _policy_response(row, refreshed=refreshed)
+    return POLICY_ROUTES.response(row, refreshed=refreshed)
 
 
 @router.delete("/monitoring-policies/{policy_id}", status_code=204, operation_id="deleteMonitoringPolicy",
@@ -346,9 +327,7 @@ async def update_policy(request: Request, policy_id: PolicyId, body: PolicyRowUp
                summary="Remove a policy override (needs If-Match) 删除政策参数调整")
 async def delete_policy(request: Request, policy_id: PolicyId, session: Session,
                         caller: Allowed(Permission.policy_write)):
-    row = await overrides.get_row(session, caller.region_prefix, policy_id, for_update=True)
-    overrides.check_change(caller.region_prefix, row)
-    check_if_match(request, _policy_etag(row))
+    row = await POLICY_ROUTES.changeable(request, session, caller, policy_id)
     prefix = row.region_prefix
     await overrides.delete_row(session, row)
     await overrides.refresh_after_change(session, prefix)

@@ -11,15 +11,15 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel
 
-from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
+from services.api.deps import Allowed, Needs, Session, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
+from services.api.policies import PolicyRoutes
 from services.api.pagination import Page, cursor_id, page_limit, page_of
 from services.api.ratelimit import bulk_read
-from services.api.responses import JSON, etag
+from services.api.responses import JSON
 from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
-from services.core.accounts.security import Caller
 from services.core.errors import Unprocessable
 from services.core.monitoring import overrides
 from services.core.monitoring.report_schemas import PolicyRowIn, PolicyRowOut, PolicyRowUpdate
@@ -49,18 +49,7 @@ class EffectiveSyncPolicy(BaseModel):
     overrides: list[PolicyRowOut]
 
 
-_FIELDS = tuple(f for f in PolicyRowOut.model_fields if f != "deadlines_refreshed")
-
-
-def _row(row: SyncPolicyRow) -> dict:
-    return {f: getattr(row, f) for f in _FIELDS}
-
-
-def _response(row: SyncPolicyRow, status: int = 200) -> JSON:
-    headers = {"ETag": etag("sync_policy", row.id, row.version)}
-    if status == 201:
-        headers["Location"] = f"/api/v1/sync-policies/{row.id}"
-    return JSON(_row(row), status_code=status, headers=headers)
+ROUTES = PolicyRoutes(TABLE, "sync_policy", "/api/v1/sync-policies")
 
 
 @router.get("/sync-policies/effective", response_model=EffectiveSyncPolicy, operation_id="getEffectiveSyncPolicy",
@@ -74,7 +63,7 @@ async def effective_policy(session: Session, caller: Allowed(Permission.sync_rea
     await check_prefix_visible(session, region)
     year = year or today().year
     policy, rows = await overrides.effective(session, region, year, TABLE)
-    return JSON({"region": region, "year": year, "policy": policy, "overrides": [_row(r) for r in rows]})
+    return JSON({"region": region, "year": year, "policy": policy, "overrides": [ROUTES.out(r) for r in rows]})
 
 
 @router.get("/sync-policies", response_model=Page[PolicyRowOut], operation_id="listSyncPolicies",
@@ -85,13 +74,13 @@ async def list_policies(request: Request, session: Session, caller: Allowed(Perm
     limit = page_limit(request, limit)
     rows = await overrides.list_rows(session, caller.region_prefix, year, cursor_id(cursor), limit, TABLE)
     rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
-    return JSON({"items": [_row(r) for r in rows], "next_cursor": next_cursor})
+    return JSON({"items": [ROUTES.out(r) for r in rows], "next_cursor": next_cursor})
 
 
 @router.get("/sync-policies/{sync_policy_id}", response_model=PolicyRowOut, operation_id="getSyncPolicy",
             dependencies=READ, tags=POLICY, responses=responses(404), summary="One cross-check threshold override")
 async def get_policy(sync_policy_id: Id, session: Session, caller: Allowed(Permission.sync_read)):
-    return _response(await overrides.get_row(session, caller.region_prefix, sync_policy_id, table=TABLE))
+    return ROUTES.response(await overrides.get_row(session, caller.region_prefix, sync_policy_id, table=TABLE))
 
 
 @router.post("/sync-policies", status_code=201, response_model=PolicyRowOut, operation_id="createSyncPolicy",
@@ -108,14 +97,7 @@ async def create_policy(body: PolicyRowIn, session: Session, caller: Allowed(Per
         raise Unprocessable("sync_policy_below_county", field="region_prefix")
     row = await overrides.create_row(session, caller.region_prefix, body.region_prefix, body.year, body.values,
                                      body.note, caller.user_id, TABLE)
-    return _response(row, 201)
-
-
-async def _changeable(request: Request, session, caller: Caller, sync_policy_id: int) -> SyncPolicyRow:
-    row = await overrides.get_row(session, caller.region_prefix, sync_policy_id, for_update=True, table=TABLE)
-    overrides.check_change(caller.region_prefix, row)
-    check_if_match(request, etag("sync_policy", row.id, row.version))
-    return row
+    return ROUTES.response(row, 201)
 
 
 @router.put("/sync-policies/{sync_policy_id}", response_model=PolicyRowOut, operation_id="updateSyncPolicy",
@@ -123,13 +105,13 @@ async def _changeable(request: Request, session, caller: Caller, sync_policy_id:
             summary="Change a cross-check threshold override (If-Match)")
 async def update_policy(request: Request, sync_policy_id: Id, body: PolicyRowUpdate, session: Session,
                         caller: Allowed(Permission.sync_run)):
-    row = await _changeable(request, session, caller, sync_policy_id)
-    return _response(await overrides.update_row(session, row, body.values, body.note, caller.user_id, TABLE))
+    row = await ROUTES.changeable(request, session, caller, sync_policy_id)
+    return ROUTES.response(await overrides.update_row(session, row, body.values, body.note, caller.user_id, TABLE))
 
 
 @router.delete("/sync-policies/{sync_policy_id}", status_code=204, operation_id="deleteSyncPolicy", tags=POLICY,
                responses=responses(403, 404, 412, 428), summary="Remove a cross-check threshold override (If-Match)")
 async def delete_policy(request: Request, sync_policy_id: Id, session: Session,
                         caller: Allowed(Permission.sync_run)):
-    await overrides.delete_row(session, await _changeable(request, session, caller, sync_policy_id))
+    await overrides.delete_row(session, await ROUTES.changeable(request, session, caller, sync_policy_id))
     return Response(status_code=204)
