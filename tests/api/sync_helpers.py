@@ -12,6 +12,32 @@ from services.core.crypto import keyring
 from services.core.settings import Settings
 from services.core.sync.models import QUARANTINE_AAD, Finding, QuarantinedRecord, SourceState, SyncRun
 
+def civil_affairs_pull(base_url: str) -> str:
+    """A sources file of one civil-affairs source pulled with cursor pages and no sign-in
+    (the sync tests' stand-in department at ``base_url``)."""
+    return f"""
+[[sources]]
+name = "civil-affairs"
+kind = "civil-affairs"
+base_url = "{base_url}"
+counties = ["529901"]
+[sources.auth]
+style = "none"
+[sources.paging]
+style = "cursor"
+path = "/api/assistance"
+items = "records"
+next_cursor = "next"
+[sources.fields]
+record_id = ["jzid"]
+id_number = ["sfzh"]
+name = ["xm"]
+benefit = ["jzlx"]
+start_date = ["ksrq"]
+amount = ["yje"]
+"""
+
+
 # civil-affairs: pulled, county 529901; medical-insurance: pulled, both counties;
 # housing: spreadsheets only, county 529902.
 SOURCES_TOML = """

@@ -24,6 +24,7 @@ from services.sync.runner import execute
 from services.sync.sheets import csv_text
 from services.sync.fetch import SourceClient
 from services.sync.worker import Session, import_file
+from tests.api.sync_helpers import civil_affairs_pull
 
 VALID = "11010519491231002X"
 OTHER = "110105194912310013"
@@ -210,27 +211,7 @@ async def test_an_xlsx_zip_bomb_is_refused_unopened(session, pool, tmp_path, ent
         "succeeded"
 
 
-PULLED = """
-[[sources]]
-name = "civil-affairs"
-kind = "civil-affairs"
-base_url = "http://department.test"
-counties = ["529901"]
-[sources.auth]
-style = "none"
-[sources.paging]
-style = "cursor"
-path = "/api/assistance"
-items = "records"
-next_cursor = "next"
-[sources.fields]
-record_id = ["jzid"]
-id_number = ["sfzh"]
-name = ["xm"]
-benefit = ["jzlx"]
-start_date = ["ksrq"]
-amount = ["yje"]
-"""
+PULLED = civil_affairs_pull("http://department.test")
 
 
 def _api(records: list[dict]) -> list[dict]:

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from services.core.sync.config import parse_sources
 from services.core.sync.enums import Trigger
+from tests.api.sync_helpers import civil_affairs_pull
 from services.sync import queue
 from services.sync.sheets import csv_text
 from services.sync.worker import Session, import_file, run_now, work
@@ -48,27 +49,6 @@ def base_url() -> Iterator[str]:
         yield url
 
 
-def sources_text(base_url: str) -> str:
-    return f"""
-[[sources]]
-name = "civil-affairs"
-kind = "civil-affairs"
-base_url = "{base_url}"
-counties = ["529901"]
-[sources.auth]
-style = "none"
-[sources.paging]
-style = "cursor"
-path = "/api/assistance"
-items = "records"
-next_cursor = "next"
-[sources.fields]
-record_id = ["jzid"]
-id_number = ["sfzh"]
-name = ["xm"]
-benefit = ["jzlx"]
-start_date = ["ksrq"]
-"""
 
 
 @asynccontextmanager
@@ -76,7 +56,7 @@ async def opened(sync_url, settings, base_url, **sync):
     local = settings.model_copy(update={"database_url": sync_url, "sync": settings.sync.model_copy(
         update={"prepare_processes": 0, "poll_seconds": 0.05, **sync})})
     session = await Session.open(local)
-    session.ctx.sources = parse_sources(sources_text(base_url))
+    session.ctx.sources = parse_sources(civil_affairs_pull(base_url))
     try:
         yield session
     finally:
