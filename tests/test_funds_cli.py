@@ -16,6 +16,7 @@ from services.core.regions.models import Region
 from services.core.regions.rules import level_of, parent_of
 from services.core.scope import UNRESTRICTED, bind_scope
 from tests.cli import committed_engine, needs_embedded_server, run_guardline
+from services.core.timeutil import today as china_today
 
 SCRATCH = "guardline_funds_cli"
 VILLAGE = "529901001001"
@@ -36,7 +37,7 @@ async def _seed(eng) -> int:
         for code in ("520000000000", "529900000000", "529901000000", "529901001000", VILLAGE):
             session.add(Region(code=code, name=code, level=int(level_of(code)), parent_code=parent_of(code)))
             await session.flush()
-        day = date.today() - timedelta(days=400)
+        day = china_today() - timedelta(days=400)
         project = Project(year=day.year, name="光伏", category="industry", region_code=VILLAGE,
                           implementing_unit="县乡村振兴局", budget=Decimal("100.00"), planned_start=day,
                           planned_end=day, status="accepted", proposed_on=day, accepted_on=day)
@@ -61,7 +62,7 @@ async def test_scan_from_the_command_line(committed, settings):
         finding = (await session.execute(select(FundFinding).where(FundFinding.asset_id == asset_id))).scalar_one()
         assert finding.status == "open" and finding.rule_id == "idle_operating_asset"
     # judged as of the handover day, nothing is idle yet: the finding is resolved
-    early = (date.today() - timedelta(days=399)).isoformat()
+    early = (china_today() - timedelta(days=399)).isoformat()
     done = await asyncio.to_thread(run_guardline, settings, SCRATCH, "funds", "scan", "--as-of", early)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1])["rules"]["idle_operating_asset"]["resolved"] == 1

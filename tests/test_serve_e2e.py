@@ -130,7 +130,9 @@ def test_serve_demo_on_a_fresh_machine(served, tmp_path):
 
     # Stopping the service stops the embedded PostgreSQL it started.
     os.killpg(proc.pid, signal.SIGINT)
-    assert proc.wait(timeout=30) == 0
+    code = proc.wait(timeout=30)
+    log.seek(0)
+    assert code == 0, log.read().decode(errors="replace")[-4000:]
     pgdata = tmp_path / "data" / "pgdata"
     deadline = time.monotonic() + 15
     while (pgdata / "postmaster.pid").exists() and time.monotonic() < deadline:

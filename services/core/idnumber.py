@@ -14,6 +14,7 @@ import time
 from operator import mul
 from dataclasses import dataclass
 from datetime import date
+from services.core.timeutil import today as china_today
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_MAP = "10X98765432"
@@ -49,7 +50,7 @@ def _today() -> date:
     would otherwise ask the clock a million times)."""
     now = time.monotonic()
     if now - _TODAY[0] > 60:
-        _TODAY[:] = [now, date.today()]
+        _TODAY[:] = [now, china_today()]
     return _TODAY[1]
 
 

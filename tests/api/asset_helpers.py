@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from services.core.funds.enums import ProjectCategory, ProjectStatus
+from services.core.timeutil import today as china_today
 
 
 async def add_project(db, village: str, status: ProjectStatus = ProjectStatus.accepted,
@@ -14,8 +15,8 @@ async def add_project(db, village: str, status: ProjectStatus = ProjectStatus.ac
     from services.core.funds.models import Project
     from services.core.scope import UNRESTRICTED, bind_scope
 
-    start = date.today() - timedelta(days=700)
-    accepted = accepted_on or date.today() - timedelta(days=400)
+    start = china_today() - timedelta(days=700)
+    accepted = accepted_on or china_today() - timedelta(days=400)
     done = status in (ProjectStatus.accepted, ProjectStatus.handed_over)
     project = Project(
         year=start.year, name=kw.pop("name", "白岩村蔬菜大棚"), category=kw.pop("category", ProjectCategory.industry),
@@ -38,7 +39,7 @@ async def add_project(db, village: str, status: ProjectStatus = ProjectStatus.ac
 
 def asset_body(**kw) -> dict:
     body = {"name": "蔬菜大棚", "asset_class": "operating", "value": "320000.00", "owner": "白岩村股份经济合作社",
-            "custodian": "王管护", "handover_on": str(date.today() - timedelta(days=300))}
+            "custodian": "王管护", "handover_on": str(china_today() - timedelta(days=300))}
     body.update(kw)
     return {k: v for k, v in body.items() if v is not None}
 
@@ -58,7 +59,7 @@ async def asset_objects(db, village: str) -> dict:
     try:
         asset = Asset(project_id=project_id, region_code=village, name="光伏电站", asset_class="operating",
                       value=Decimal("800000.00"), owner="村股份经济合作社", custodian="村委会",
-                      handover_on=date.today() - timedelta(days=365), status="in_use")
+                      handover_on=china_today() - timedelta(days=365), status="in_use")
         session.add(asset)
         await session.flush()
         finding = await findings.record(session, FundFindingRule.idle_operating_asset, f"asset:{asset.id}", village,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 from services.core.funds.enums import LIFECYCLE
+from services.core.timeutil import today as china_today
 
-YEAR = date.today().year - 1  # a whole past year: every day of it may be entered
+YEAR = china_today().year - 1  # a whole past year: every day of it may be entered
 
 
 def d(month: int, day: int, year: int = YEAR) -> str:
@@ -52,7 +53,7 @@ async def funds_objects(client, headers: dict, village: str, household_id: int) 
     """For the route suites (access matrix, mass assignment, schemathesis): in ``village``'s
     county a fund of this year, a proposed project and an approved one with money of the
     fund, one payment, a beneficiary and a funds policy override for the village."""
-    today = date.today()
+    today = china_today()
     this_year = {"year": today.year, "planned_start": date(today.year, 1, 1).isoformat(),
                  "planned_end": date(today.year, 12, 31).isoformat(), "proposed_on": today.isoformat()}
     fund = await create(client, "/api/v1/funds", {**fund_body(received=today.isoformat()), "year": today.year,

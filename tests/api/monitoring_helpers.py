@@ -4,6 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from services.core.monitoring.models import IncomeLine
+from services.core.timeutil import today as china_today
 
 
 async def add_line(session, year: int, amount: str, province: str = "52") -> None:
@@ -57,7 +58,7 @@ async def monitoring_objects(client, headers, db, household_id: int, other_house
     session = db.session()
     try:
         region = (await client.get(f"/api/v1/households/{other_household_id}", headers=headers)).json()["region_code"]
-        start = date.today() - timedelta(days=60)
+        start = china_today() - timedelta(days=60)
         assisting = MonitoringCase(household_id=other_household_id, region_code=region, case_type="marginal",
                                    risk_types=["unsafe_housing"], status="assisting", first_clue_on=start,
                                    opened_on=start, identified_on=start + timedelta(days=10),

@@ -8,6 +8,7 @@ import pytest
 
 from tests.api.funds_helpers import YEAR, create, d, fund_body, project_body, step, walk
 from tests.factories import OTHER_COUNTY_VILLAGE, TOWNSHIP, VILLAGE, code_of, household, person
+from services.core.timeutil import today as china_today
 
 STAFF = "county_staff.county"
 DAYS = {"reviewed": d(2, 20), "approved": d(2, 28), "tendering": d(3, 5), "started": d(3, 20),
@@ -36,7 +37,7 @@ async def _approved(client, h, region=VILLAGE, **kw):
     ({"amount": "0"}, "amount", "greater_than"),
     ({"region_code": "529901001000"}, "region_code", "fund_region_not_county"),
     ({"region_code": "5299"}, "region_code", "region_code_malformed"),
-    ({"received_on": str(date.today() + timedelta(days=400))}, "received_on", "date_in_future"),
+    ({"received_on": str(china_today() + timedelta(days=400))}, "received_on", "date_in_future"),
     ({"received_on": f"{YEAR + 1}-01-01"}, "received_on", "fund_received_after_year"),
     ({"level": "township"}, "level", "enum"),
     ({"id": 5}, "id", "extra_forbidden"),
@@ -134,7 +135,7 @@ async def test_the_lifecycle_goes_step_by_step(client, h):
     assert _field(r) == "status"
     r = await step(client, p["id"], "reviewed", d(2, 5), h, expect=422)  # before it was proposed (10 Feb)
     assert (_field(r), code_of(r)) == ("on", "project_step_before_previous")
-    r = await step(client, p["id"], "reviewed", str(date.today() + timedelta(days=2)), h, expect=422)
+    r = await step(client, p["id"], "reviewed", str(china_today() + timedelta(days=2)), h, expect=422)
     assert code_of(r) == "date_in_future"
     await walk(client, p["id"], "accepted", DAYS, h)
     r = await step(client, p["id"], "cancelled", d(10, 20), h, note="不再实施", expect=409)

@@ -12,11 +12,12 @@ from sqlalchemy import update
 from services.core.funds.enums import ProjectStatus
 from tests.api.asset_helpers import add_project, asset_body
 from tests.factories import OTHER_COUNTY_VILLAGE, VILLAGE, VILLAGE_2, household, person
+from services.core.timeutil import today as china_today
 
 COUNTY = "county_staff.county"
 OTHER = "county_staff.other"
 MISSING = 987654321
-TODAY = date.today()
+TODAY = china_today()
 
 
 def ago(days: int) -> str:

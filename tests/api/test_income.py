@@ -6,8 +6,9 @@ import pytest
 from services.core.timeutil import current_quarter
 from tests.api.test_households import create
 from tests.factories import code_of, person
+from services.core.timeutil import today as china_today
 
-LAST_YEAR = date.today().year - 1
+LAST_YEAR = china_today().year - 1
 
 
 def quarter(q, year=LAST_YEAR, **kw):

@@ -13,9 +13,10 @@ from services.core.accounts.security import Caller, hash_password, issue_token
 from services.core.monitoring.models import MonitoringPolicyRow
 from tests.api.world import LAST_YEAR, LINE, make_world
 from tests.factories import COUNTY, TOWNSHIP, VILLAGE
+from services.core.timeutil import today as china_today
 
 PROVINCIAL = "county_staff.province"
-THIS_YEAR = date.today().year
+THIS_YEAR = china_today().year
 
 
 @pytest.fixture

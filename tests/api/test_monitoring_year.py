@@ -11,10 +11,11 @@ import pytest
 from tests.api.monitoring_helpers import add_line, etag_of, open_case, report, step
 from tests.api.test_households import create
 from tests.factories import code_of
+from services.core.timeutil import today as china_today
 
 YEAR = 2025
 
-pytestmark = pytest.mark.skipif(date.today() < date(2026, 2, 1), reason="plays a past year")
+pytestmark = pytest.mark.skipif(china_today() < date(2026, 2, 1), reason="plays a past year")
 
 
 async def _income(client, headers, household_id, quarter, wages, year=YEAR):

@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 from tests.api.test_households import create
 from tests.factories import code_of, VILLAGE_2, household, person
+from services.core.timeutil import today as china_today
 
 
 async def test_lookup_by_id_number_in_body(client, auth):
@@ -127,13 +128,13 @@ async def test_death_removes_member_and_cannot_repeat(client, auth):
     h = auth("village_staff.village")
     a = await create(client, auth)
     spouse = a["members"][1]
-    r = await client.post(f"/api/v1/persons/{spouse['id']}/death", json={"date_of_death": str(date.today())}, headers=h)
+    r = await client.post(f"/api/v1/persons/{spouse['id']}/death", json={"date_of_death": str(china_today())}, headers=h)
     assert r.status_code == 200
     assert r.json()["status"] == "deceased" and r.json()["household_id"] is None
     assert (await client.get(f"/api/v1/households/{a['id']}", headers=h)).json()["member_count"] == 2
-    r = await client.post(f"/api/v1/persons/{spouse['id']}/death", json={"date_of_death": str(date.today())}, headers=h)
+    r = await client.post(f"/api/v1/persons/{spouse['id']}/death", json={"date_of_death": str(china_today())}, headers=h)
     assert (r.status_code, r.json()["code"]) == (409, "person_deceased")
-    tomorrow = str(date.today() + timedelta(days=2))
+    tomorrow = str(china_today() + timedelta(days=2))
     r = await client.post(f"/api/v1/persons/{a['members'][2]['id']}/death", json={"date_of_death": tomorrow}, headers=h)
     assert (r.status_code, r.json()["errors"][0]["code"]) == (422, "date_in_future")
     # The deceased person is still on record but cannot be registered again.
@@ -144,7 +145,7 @@ async def test_death_removes_member_and_cannot_repeat(client, auth):
 async def test_add_member_and_duplicate(client, auth):
     h = auth("village_staff.village")
     a = await create(client, auth)
-    baby = person("grandchild", born=date.today() - timedelta(days=40), name="张小宝")
+    baby = person("grandchild", born=china_today() - timedelta(days=40), name="张小宝")
     r = await client.post(f"/api/v1/households/{a['id']}/members", json=baby, headers=h)
     assert r.status_code == 201, r.text
     r = await client.post(f"/api/v1/households/{a['id']}/members", json=baby, headers=h)

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import date
 
 from tests.factories import OTHER_COUNTY_VILLAGE, VILLAGE, VILLAGE_2, household, person
+from services.core.timeutil import today as china_today
 
 # An id no object has (sequences never get near it in a test session).
 MISSING = 987654321
-LAST_YEAR = date.today().year - 1
+LAST_YEAR = china_today().year - 1
 LINE = "6000.00"  # the world's monitoring income line (province 52, LAST_YEAR)
 
 

@@ -11,6 +11,7 @@ from services.core.errors import Unprocessable
 from services.core.funds import assets
 from services.core.funds.asset_schemas import AssetIn, IncomeIn, ShareIn
 from services.core.funds.findings import fingerprint, months_before
+from services.core.timeutil import today as china_today
 
 
 def _shares(*pairs) -> list[ShareIn]:
@@ -77,7 +78,7 @@ def test_not_before():
 
 def _asset(**kw) -> dict:
     return {"name": "大棚", "asset_class": "operating", "value": "10", "owner": "村集体",
-            "handover_on": str(date.today()), **kw}
+            "handover_on": str(china_today()), **kw}
 
 
 def test_asset_input():
@@ -88,15 +89,15 @@ def test_asset_input():
     with pytest.raises(ValidationError, match="asset_household_forbidden"):
         AssetIn(**_asset(household_id=3))
     with pytest.raises(ValidationError, match="date_in_future"):
-        AssetIn(**_asset(handover_on=str(date.today() + timedelta(days=1))))
+        AssetIn(**_asset(handover_on=str(china_today() + timedelta(days=1))))
     for value in ("-0.01", "1.234"):
         with pytest.raises(ValidationError):
             AssetIn(**_asset(value=value))
 
 
 def test_income_input():
-    i = IncomeIn(received_on=date.today(), amount="7", shares=[{"household_id": 1, "amount": "3.5"}])
+    i = IncomeIn(received_on=china_today(), amount="7", shares=[{"household_id": 1, "amount": "3.5"}])
     assert str(i.amount) == "7.00" and str(i.shares[0].amount) == "3.50"
     for amount in ("0", "-1", "0.001"):
         with pytest.raises(ValidationError):
-            IncomeIn(received_on=date.today(), amount=amount)
+            IncomeIn(received_on=china_today(), amount=amount)
