@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -25,31 +26,60 @@ def page_limit(request: Any, limit: int | None) -> int:
     return min(limit or paging.default_limit, paging.max_limit)
 
 
+# A cursor is base64url (unpadded) of a JSON list: the sort key of the last row given out.
+# Longer input than any key we make is refused before it is decoded.
+MAX_CURSOR_CHARS = 512
+MAX_TEXT_KEY_CHARS = 100
+_BIGINT = 2**63
+
+
 def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, arity: int = 1) -> list[Any] | None:
+def decode_cursor(cursor: str | None, types: tuple[type, ...]) -> tuple[Any, ...] | None:
+    """The key a cursor holds, one value per entry of ``types`` (``int``: a bigint >= 0;
+    ``str``: text without NUL; ``date`` / ``datetime``: ISO 8601 text), or None without a
+    cursor. Anything else (not base64url, not JSON, another shape, a value of another type
+    or out of range) is 422 ``cursor_invalid`` naming the field ``cursor``: a cursor is
+    input like any other and never reaches a query unchecked."""
     if cursor is None:
         return None
     try:
-        values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, orjson.JSONDecodeError):
+        if len(cursor) > MAX_CURSOR_CHARS:
+            raise ValueError("too long")
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        values = orjson.loads(raw)
+        if type(values) is not list or len(values) != len(types):
+            raise ValueError("shape")
+        return tuple(_key(value, kind) for value, kind in zip(values, types))
+    except ValueError:  # also binascii.Error, orjson.JSONDecodeError, UnicodeEncodeError
         raise Unprocessable("cursor_invalid", field="cursor") from None
-    if not isinstance(values, list) or len(values) != arity:
-        raise Unprocessable("cursor_invalid", field="cursor")
-    return values
+
+
+def _key(value: Any, kind: type) -> Any:
+    if kind is int:
+        if type(value) is int and 0 <= value < _BIGINT:  # not bool, not float
+            return value
+    elif kind is str:
+        if type(value) is str and len(value) <= MAX_TEXT_KEY_CHARS and "\x00" not in value:
+            return value
+    elif kind is datetime:
+        if type(value) is str and len(value) <= 40:
+            return datetime.fromisoformat(value)
+    elif kind is date:
+        if type(value) is str and len(value) == 10:
+            return date.fromisoformat(value)
+    else:
+        raise TypeError(f"no cursor key of type {kind.__name__}")
+    raise ValueError("key")
 
 
 def cursor_id(cursor: str | None) -> int | None:
     """The id a one-key cursor (``[id]``) holds, or None without a cursor (422 when it is
     not a cursor of ours)."""
-    values = decode_cursor(cursor)
-    if values is None:
-        return None
-    if type(values[0]) is not int or not 0 <= values[0] < 2**63:
-        raise Unprocessable("cursor_invalid", field="cursor")
-    return values[0]
+    key = decode_cursor(cursor, (int,))
+    return None if key is None else key[0]
 
 
 def page_of(rows: list[Any], limit: int, key) -> tuple[list[Any], str | None]:

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from services.api.deps import Allowed, Session, check_if_match
 from services.api.errors_doc import responses
-from services.api.pagination import Page, decode_cursor, page_limit, page_of
+from services.api.pagination import Page, cursor_id, page_limit, page_of
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
@@ -153,8 +153,7 @@ async def list_users(request: Request, session: Session, caller: UserAdmin,
                      role: Role | None = None, limit: Annotated[int | None, Query(ge=1)] = None,
                      cursor: str | None = None):
     limit = page_limit(request, limit)
-    after = decode_cursor(cursor)
-    rows = await service.list_users(session, caller.region_prefix, int(after[0]) if after else None, limit, role)
+    rows = await service.list_users(session, caller.region_prefix, cursor_id(cursor), limit, role)
     rows, next_cursor = page_of(rows, limit, lambda u: [u.id])
     return JSON({"items": [user_out(u) for u in rows], "next_cursor": next_cursor})
 
@@ -245,8 +244,7 @@ async def reset_totp(request: Request, user_id: UserId, session: Session, caller
 async def list_clients(request: Request, session: Session, caller: ClientAdmin,
                        limit: Annotated[int | None, Query(ge=1)] = None, cursor: str | None = None):
     limit = page_limit(request, limit)
-    after = decode_cursor(cursor)
-    rows = await service.list_clients(session, caller.region_prefix, int(after[0]) if after else None, limit)
+    rows = await service.list_clients(session, caller.region_prefix, cursor_id(cursor), limit)
     rows, next_cursor = page_of(rows, limit, lambda c: [c.id])
     return JSON({"items": [client_out(c) for c in rows], "next_cursor": next_cursor})
 

@@ -15,7 +15,7 @@ from services.api.auditing import record_sensitive_read
 from services.api.deps import Allowed, Session
 from services.api.ratelimit import bulk_read
 from services.api.errors_doc import responses
-from services.api.pagination import Page, decode_cursor, page_limit, page_of
+from services.api.pagination import Page, cursor_id, page_limit, page_of
 from services.api.responses import JSON
 from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
@@ -69,12 +69,10 @@ async def list_audit_events(
     since, until = _china(since), _china(until)
     if since is not None and until is not None and since >= until:
         raise Unprocessable("audit_time_range", field="until")
-    after = decode_cursor(cursor)
-    if after is not None and not (isinstance(after[0], int) and after[0] >= 1):
-        raise Unprocessable("cursor_invalid", field="cursor")
+    before_id = cursor_id(cursor)
     rows = await service.list_events(
         session, caller.region_prefix, region=region, actor=actor, action=action, object_type=object_type, object_id=object_id,
-        result=result, since=since, until=until, before_id=after[0] if after else None, limit=limit,
+        result=result, since=since, until=until, before_id=before_id, limit=limit,
     )
     rows, next_cursor = page_of(rows, limit, lambda r: [r["id"]])
     # Who read the trail is part of the trail (等保: the audit administrator is audited too).

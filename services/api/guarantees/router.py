@@ -7,7 +7,7 @@ from fastapi import Path as PathParam
 
 from services.api.deps import Allowed, Needs, Session, check_if_match
 from services.api.errors_doc import responses
-from services.api.pagination import Page, decode_cursor, page_limit, page_of
+from services.api.pagination import Page, cursor_id, page_limit, page_of
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
@@ -49,8 +49,7 @@ async def guarantee_history(request: Request, household_id: HouseholdId, session
                             limit: Annotated[int | None, Query(ge=1)] = None, cursor: str | None = None):
     await service.get(session, household_id)
     limit = page_limit(request, limit)
-    before = decode_cursor(cursor)
-    rows = await service.changes(session, household_id, int(before[0]) if before else None, limit)
+    rows = await service.changes(session, household_id, cursor_id(cursor), limit)
     rows, next_cursor = page_of(rows, limit, lambda c: [c.id])
     return JSON({"items": [{f: getattr(c, f) for f in GuaranteeChangeOut.model_fields} for c in rows],
                  "next_cursor": next_cursor})

@@ -24,7 +24,7 @@ from services.api.auditing import base_event, record_sensitive_read
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
 from services.api.ratelimit import bulk_read
-from services.api.pagination import Page, decode_cursor, page_limit, page_of
+from services.api.pagination import Page, cursor_id, page_limit, page_of
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute, hot_read, no_idempotency
 from services.core.accounts.roles import Permission
@@ -134,10 +134,9 @@ async def list_households(
         await check_prefix_visible(session, region, field="region")
     if (income_below is None) != (income_year is None):
         raise Unprocessable("income_below_needs_year", field="income_year" if income_year is None else "income_below")
-    after = decode_cursor(cursor)
     rows = await service.list_households(
         session, region=region, category=category, flags=flags, income_below=income_below,
-        income_year=income_year, name=name, status=status, after_id=int(after[0]) if after else None, limit=limit,
+        income_year=income_year, name=name, status=status, after_id=cursor_id(cursor), limit=limit,
         health=Permission.registry_health in request.state.caller.permissions,
     )
     rows, next_cursor = page_of(rows, limit, lambda r: [r["id"]])

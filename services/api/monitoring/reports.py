@@ -14,7 +14,7 @@ from services.api.deps import Allowed, Needs, Session, check_if_match, path_obje
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
 from services.api.policies import PolicyRoutes
-from services.api.pagination import Page, decode_cursor, page_limit, page_of
+from services.api.pagination import Page, cursor_id, page_limit, page_of
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
@@ -150,12 +150,8 @@ async def list_uncovered_households(
     region = await _region(session, caller, region)
     year = year or _last_year()
     limit = page_limit(request, limit)
-    after = decode_cursor(cursor)
-    after_id = after[0] if after else None
-    if after_id is not None and not isinstance(after_id, int):
-        raise Unprocessable("cursor_invalid", field="cursor")
     await lines.require_lines(session, year, region)
-    rows = await lines.uncovered(session, year, region, after_id, limit, income_complete)
+    rows = await lines.uncovered(session, year, region, cursor_id(cursor), limit, income_complete)
     rows, next_cursor = page_of(rows, limit, lambda r: [r["id"]])
     return JSON({"items": rows, "next_cursor": next_cursor})
 
@@ -203,12 +199,8 @@ async def list_visit_breaches(
     region = await _region(session, caller, region)
     year = year if year is not None else today().year
     limit = page_limit(request, limit)
-    after = decode_cursor(cursor)
-    after_id = after[0] if after else None
-    if after_id is not None and not isinstance(after_id, int):
-        raise Unprocessable("cursor_invalid", field="cursor")
     rows = await queries.visit_breaches(session, region=region, year=year, month=month, cadre_user_id=cadre_user_id,
-                                        after_id=after_id, limit=limit)
+                                        after_id=cursor_id(cursor), limit=limit)
     rows, next_cursor = page_of(rows, limit, lambda b: [b.id])
     return JSON({"items": [{f: getattr(b, f) for f in VisitBreachOut.model_fields} for b in rows],
                  "next_cursor": next_cursor})
@@ -284,10 +276,7 @@ async def list_policies(request: Request, session: Session, caller: Allowed(Perm
                         year: YearQuery = None, limit: Annotated[int | None, Query(ge=1)] = None,
                         cursor: str | None = None):
     limit = page_limit(request, limit)
-    after = decode_cursor(cursor)
-    if after and not isinstance(after[0], int):
-        raise Unprocessable("cursor_invalid", field="cursor")
-    rows = await overrides.list_rows(session, caller.region_prefix, year, after[0] if after else None, limit)
+    rows = await overrides.list_rows(session, caller.region_prefix, year, cursor_id(cursor), limit)
     rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
     return JSON({"items": [POLICY_ROUTES.out(r) for r in rows], "next_cursor": next_cursor})
 

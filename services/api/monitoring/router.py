@@ -12,13 +12,13 @@ from fastapi import Path as PathParam
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.problems import rendered_errors
-from services.api.pagination import Page, decode_cursor, page_limit, page_of
+from services.api.pagination import Page, cursor_id, decode_cursor, page_limit, page_of
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller
-from services.core.errors import Forbidden, Unprocessable
+from services.core.errors import Forbidden
 from services.core.i18n import wants_chinese
 from services.core.monitoring import cases as case_service
 from services.core.monitoring import clues as clue_service
@@ -175,9 +175,8 @@ async def list_clues(request: Request, session: Session, caller: Allowed(Permiss
                      limit: Limit = None, cursor: str | None = None):
     await _check_filters(session, caller, region, risk_type, household_id)
     limit = page_limit(request, limit)
-    after = decode_cursor(cursor)
     rows = await queries.list_clues(session, region=region, status=status, channel=channel, risk_type=risk_type,
-                                    household_id=household_id, before_id=int(after[0]) if after else None, limit=limit)
+                                    household_id=household_id, before_id=cursor_id(cursor), limit=limit)
     rows, next_cursor = page_of(rows, limit, lambda c: [c.id])
     return JSON({"items": [clue_body(c, caller) for c in rows], "next_cursor": next_cursor})
 
@@ -249,10 +248,9 @@ async def list_cases(request: Request, session: Session, caller: Allowed(Permiss
                      limit: Limit = None, cursor: str | None = None):
     await _check_filters(session, caller, region, risk_type, household_id)
     limit = page_limit(request, limit)
-    after = decode_cursor(cursor)
     rows = await queries.list_cases(session, region=region, status=status, case_type=case_type, risk_type=risk_type,
                                     household_id=household_id, cadre_user_id=cadre_user_id,
-                                    before_id=int(after[0]) if after else None, limit=limit)
+                                    before_id=cursor_id(cursor), limit=limit)
     rows, next_cursor = page_of(rows, limit, lambda c: [c.id])
     return JSON({"items": [case_body(c, caller) for c in rows], "next_cursor": next_cursor})
 
@@ -273,13 +271,7 @@ async def list_overdue(request: Request, session: Session, region: RegionQ = Non
     if region is not None:
         await check_prefix_visible(session, region)
     limit = page_limit(request, limit)
-    raw = decode_cursor(cursor, 3)
-    after = None
-    if raw is not None:
-        try:
-            after = (date.fromisoformat(raw[0]), str(raw[1]), int(raw[2]))
-        except (TypeError, ValueError):
-            raise Unprocessable("cursor_invalid", field="cursor") from None
+    after = decode_cursor(cursor, (date, str, int))
     rows = await queries.overdue(session, as_of=as_of or today(), within_days=within_days, region=region, kind=kind,
                                  subject=subject, cadre_user_id=cadre_user_id, after=after, limit=limit)
     rows, next_cursor = page_of(rows, limit, lambda r: [r["due"].isoformat(), r["subject"], r["id"]])

@@ -38,9 +38,9 @@ async def list_regions(
         stmt = stmt.where(Region.parent_code == parent)
     if level is not None:
         stmt = stmt.where(Region.level == level)
-    after = decode_cursor(cursor)
+    after = decode_cursor(cursor, (str,))
     if after:
-        stmt = stmt.where(Region.code > str(after[0]))
+        stmt = stmt.where(Region.code > after[0])
     rows = list((await session.execute(stmt.order_by(Region.code).limit(limit + 1))).scalars())
     rows, next_cursor = page_of(rows, limit, lambda r: [r.code])
     return Page[RegionOut](items=[RegionOut.model_validate(r, from_attributes=True) for r in rows],

@@ -11,11 +11,11 @@ from fastapi import Path as PathParam
 from services.api.auditing import record_sensitive_read
 from services.api.deps import Allowed, Session, check_if_match, path_object
 from services.api.errors_doc import responses
-from services.api.pagination import Page, decode_cursor, page_limit, page_of
+from services.api.pagination import Page, cursor_id, page_limit, page_of
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
-from services.api.sync.router import SourceQ, cursor_id
+from services.api.sync.router import SourceQ
 from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller
 from services.core.errors import Forbidden
@@ -120,7 +120,7 @@ async def list_findings(request: Request, session: Session, caller: Allowed(Perm
     rows = await service.list_findings(
         session, sees_health=_sees_health(caller), rule_id=rule_id, severity=severity, status=status, source=source,
         region=region, household_id=household_id, person_id=person_id, seen_since=seen_since,
-        before_id=cursor_id(decode_cursor(cursor)), limit=limit)
+        before_id=cursor_id(cursor), limit=limit)
     rows, next_cursor = page_of(rows, limit, lambda f: [f.id])
     await _audit_health(request, caller, rows, "list")
     return JSON({"items": await _bodies(request, session, rows), "next_cursor": next_cursor})

@@ -12,14 +12,13 @@ from fastapi import Path as PathParam
 
 from services.api.deps import Allowed, Session, path_object
 from services.api.errors_doc import responses
-from services.api.pagination import Page, decode_cursor, page_limit, page_of
+from services.api.pagination import Page, cursor_id, page_limit, page_of
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON
 from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller
 from services.core.crypto import keyring
-from services.core.errors import Unprocessable
 from services.core.i18n import message, wants_chinese
 from services.core.idnumber import redact
 from services.core.sync import service
@@ -149,20 +148,11 @@ async def list_runs(request: Request, session: Session, caller: Allowed(Permissi
                     limit: Limit = None, cursor: str | None = None):
     await _check_filters(session, caller, county)
     limit = page_limit(request, limit)
-    after = decode_cursor(cursor)
     rows = await service.list_runs(session, caller.region_prefix, source=source, county=county, status=status,
-                                   before_id=cursor_id(after), limit=limit)
+                                   before_id=cursor_id(cursor), limit=limit)
     rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
     return JSON({"items": [run_body(r) for r in rows], "next_cursor": next_cursor})
 
-
-def cursor_id(after: list | None) -> int | None:
-    if after is None:
-        return None
-    value = after[0]
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= 2**62:
-        raise Unprocessable("cursor_invalid", field="cursor")
-    return value
 
 
 @router.get("/runs/{run_id}", response_model=RunOut, operation_id="getSyncRun", tags=SYNC,
@@ -246,9 +236,8 @@ async def list_quarantine(request: Request, session: Session, caller: Allowed(Pe
                           status: QuarantineStatus | None = None, limit: Limit = None, cursor: str | None = None):
     await _check_filters(session, caller, county)
     limit = page_limit(request, limit)
-    after = decode_cursor(cursor)
     rows = await service.list_quarantine(session, caller.region_prefix, source=source, county=county, reason=reason,
-                                         status=status, before_id=cursor_id(after), limit=limit)
+                                         status=status, before_id=cursor_id(cursor), limit=limit)
     rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
     return JSON({"items": _shown(request, caller, rows), "next_cursor": next_cursor})
 
