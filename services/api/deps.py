@@ -194,15 +194,22 @@ def ensure(caller: Caller, permission: Permission) -> None:
 
 
 def check_if_match(request: Request, current_etag: str) -> None:
-    """Updates need ``If-Match`` with the current ETag: 428 without it, 412 when stale."""
-    from services.core.errors import PreconditionFailed, PreconditionRequired
+    """Updates need ``If-Match`` with the current ETag: 428 without it, 412 when stale.
+    ``If-Match: *`` is refused too (412): in HTTP it matches any current version, which
+    would let a client overwrite a change it never saw; here an update must name the
+    version it was based on."""
+    from services.core.errors import FieldError, PreconditionFailed, PreconditionRequired
 
     header = request.headers.get("if-match")
     if header is None:
         raise PreconditionRequired("precondition_required", field="If-Match")
     tags = {t.strip() for t in header.split(",")}
-    if "*" not in tags and current_etag not in tags:
-        raise PreconditionFailed("precondition_failed", field="If-Match", current=current_etag)
+    if current_etag in tags:
+        return
+    if "*" in tags:
+        raise PreconditionFailed("precondition_failed", current=current_etag,
+                                 errors=[FieldError("If-Match", "if_match_wildcard", {"current": current_etag})])
+    raise PreconditionFailed("precondition_failed", field="If-Match", current=current_etag)
 
 
 def check_optional_if_match(request: Request, current_etag: str) -> None:

@@ -4,18 +4,26 @@ from __future__ import annotations
 import re
 import os
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """A body that grew over the cap while it was read (chunked, or longer than its
+    Content-Length said). An HTTPException so that FastAPI's body reading passes it on
+    unchanged (it turns other errors into 400); ``problems`` answers it with 413."""
+
+    def __init__(self, limit: int):
+        super().__init__(413)
+        self.limit = limit
 
 
 class RequestContext:
-    """Gives each request an id (X-Request-ID, echoed back) and refuses bodies over the cap
-    with 413 before the endpoint reads them."""
+    """Gives each request an id (X-Request-ID, echoed back), refuses bodies over the cap
+    with 413 before the endpoint reads them, and answers every error that no exception
+    handler took (never raising it to the server)."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int):
         self.app = app
@@ -53,13 +61,41 @@ class RequestContext:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body:
-                    raise BodyTooLarge()
+                    raise BodyTooLarge(self.max_body)
             return message
 
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send_with_id(message)
+
         try:
-            await self.app(scope, capped_receive, send_with_id)
+            await self.app(scope, capped_receive, send_tracked)
         except BodyTooLarge:
-            await self._too_large(scope, send_with_id)
+            if not started:
+                await self._too_large(scope, send_with_id)
+        except Exception as exc:  # noqa: BLE001 (every error ends here, answered or not)
+            await self._unexpected(scope, send_with_id, exc, started)
+
+    async def _unexpected(self, scope: Scope, send: Send, exc: Exception, started: bool) -> None:
+        """An error no exception handler took is answered here (problem+json, see
+        ``problems.unexpected``) and not raised further: Starlette's outermost middleware
+        would raise it again after answering, and the server would then log it with its
+        message (a database error's message holds the statement's values: personal data)
+        and close the connection. After the response has started nothing can be answered;
+        the error is logged by class only."""
+        from starlette.requests import Request
+
+        from services.api.problems import described, log, unexpected
+
+        if started:
+            log.error("error after the response started: %s, request_id=%s", described(exc),
+                      scope.get("state", {}).get("request_id", "-"))
+            return
+        response = await unexpected(Request(scope), exc)
+        await response(scope, lambda: None, send)  # type: ignore[arg-type]
 
     async def _too_large(self, scope: Scope, send: Send) -> None:
         from starlette.requests import Request

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from http import HTTPStatus
 from typing import Any
 
@@ -9,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.api.middleware import BodyTooLarge
 from services.api.responses import ProblemJSON
 from services.core.errors import FieldError, GuardlineError
 from services.core.i18n import MESSAGES, message, wants_chinese
@@ -142,6 +144,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
+        if isinstance(exc, BodyTooLarge):  # a chunked body read past the cap
+            return problem(request, 413, "payload_too_large", {"limit": exc.limit})
         if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
             # FastAPI answers 400 for a JSON body that is not UTF-8 but 422 for one that is not
             # JSON; to a client both are the same fault (and the direct read handlers say 422).
@@ -151,14 +155,38 @@ def install(app: FastAPI) -> None:
         )
         return problem(request, exc.status_code, code, headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception):
-        if _database_unavailable(exc):
-            log.warning("database unavailable (%s), request_id=%s", type(exc).__name__,
-                        getattr(request.state, "request_id", "-"))
-            return problem(request, 503, "service_unavailable", headers={"Retry-After": "5"})
-        if _value_not_storable(exc):
-            return problem(request, 422, "value_not_storable")
-        # Logged with the request id only; the client sees no stack trace, SQL or data.
-        log.exception("unhandled error, request_id=%s", getattr(request.state, "request_id", "-"))
-        return problem(request, 500, "internal_error")
+    # Reached only for an error raised outside ``RequestContext`` (which answers all others
+    # itself, see ``unexpected``): Starlette raises it again after this answer.
+    app.exception_handler(Exception)(unexpected)
+
+
+async def unexpected(request: Request, exc: Exception) -> ProblemJSON:
+    """The answer to an error no handler took: 503 while the database cannot be reached,
+    422 for a value it cannot store, else 500. ``RequestContext`` calls this and does not
+    raise the error again: the connection stays usable and nothing but this log line
+    records it."""
+    if _database_unavailable(exc):
+        log.warning("database unavailable (%s), request_id=%s", type(exc).__name__,
+                    getattr(request.state, "request_id", "-"))
+        return problem(request, 503, "service_unavailable", headers={"Retry-After": "5"})
+    if _value_not_storable(exc):
+        return problem(request, 422, "value_not_storable")
+    # The client sees no stack trace, SQL or data; the log has the request id and where
+    # the error arose, not its message.
+    log.error("unhandled error %s, request_id=%s\n%s", described(exc),
+              getattr(request.state, "request_id", "-"), "".join(traceback.format_tb(exc.__traceback__)).rstrip())
+    return problem(request, 500, "internal_error")
+
+
+def described(exc: BaseException) -> str:
+    """An exception and its causes by class only (``sqlalchemy.exc.DBAPIError <-
+    asyncpg.exceptions.DataError``): their messages may carry the values of the request
+    (a database error quotes the statement's parameters), which must not reach the logs."""
+    names: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(names) < 8:
+        seen.add(id(current))
+        names.append(f"{type(current).__module__}.{type(current).__qualname__}")
+        current = current.__cause__ or current.__context__
+    return " <- ".join(names)

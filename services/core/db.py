@@ -100,6 +100,9 @@ def create_engine(url: str, settings: Settings, application_name: str) -> AsyncE
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=False,
+        # A statement's parameters are the request's values (names, addresses): an error's
+        # message (which may be logged) must not quote them.
+        hide_parameters=True,
         connect_args={
             "server_settings": session_settings(application_name)
         },

@@ -57,6 +57,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Someone else changed this record at the same moment; read it again and retry.",
         "该记录刚被他人同时修改，请重新读取后再提交。",
     ),
+    "if_match_wildcard": (
+        "If-Match: * is not accepted; send the ETag you read (current: {current}).",
+        "不接受 If-Match: *，请携带您读取到的 ETag（当前为 {current}）。",
+    ),
     "precondition_required": (
         "This update needs an If-Match header with the resource's ETag.",
         "修改操作需要携带 If-Match 请求头（资源的 ETag）。",

@@ -244,8 +244,9 @@ async def test_steps_are_audited_with_before_and_after(client, auth):
     assert event["before"][key]["status"] == "county_approval" and event["after"][key]["status"] == "assisting"
     assert event["after"][f"households/{h['id']}"]["category"] == "monitored"
     # A refused step is recorded too.
+    current = (await client.get(f"/api/v1/monitoring-cases/{case['id']}", headers=auth("county_approver.county")))
     r = await client.post(f"/api/v1/monitoring-cases/{case['id']}/county-decision", json={"decision": "approve"},
-                          headers={**auth("county_approver.county"), "If-Match": "*"})
+                          headers={**auth("county_approver.county"), "If-Match": current.headers["etag"]})
     assert r.status_code == 409
     r = await client.get("/api/v1/audit/events", params={"action": "api.county_decision", "result": "failure"},
                          headers=auth("auditor.county"))

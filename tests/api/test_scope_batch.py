@@ -165,8 +165,8 @@ async def test_move_a_hidden_person_into_a_visible_household(world, send, auth, 
 
 @pytest.mark.parametrize("username,where", OUT_OF_SCOPE)
 async def test_new_head_naming_a_hidden_person(world, send, auth, username, where):
-    h = {**auth(username), "If-Match": "*"}
     path = f"/api/v1/households/{world.home['id']}"
+    h = {**auth(username), "If-Match": (await send.client.get(path, headers=auth(username))).headers["etag"]}
     stranger = world.member(where, 1)
     hidden = await send.unchanged("PATCH", path, json={"head_person_id": stranger}, headers=h)
     missing = await send.unchanged("PATCH", path, json={"head_person_id": MISSING}, headers=h)
@@ -181,8 +181,10 @@ async def test_region_codes_in_bodies_naming_hidden_villages(world, send, auth, 
     """Moving a household, splitting into, or registering in a village one cannot see."""
     h = auth(username)
     ghost = "529901001999"
+    home = f"/api/v1/households/{world.home['id']}"
+    current = (await send.client.get(home, headers=h)).headers["etag"]
     requests = [
-        ("PATCH", f"/api/v1/households/{world.home['id']}", lambda v: {"region_code": v}, {"If-Match": "*"}),
+        ("PATCH", home, lambda v: {"region_code": v}, {"If-Match": current}),
         ("POST", f"/api/v1/households/{world.home['id']}/split",
          lambda v: {"person_ids": [world.member("home", 2)], "head_person_id": world.member("home", 2),
                     "region_code": v}, {}),

@@ -489,7 +489,8 @@ async def test_handle_a_finding_with_if_match(client, auth, seeded, session, use
     assert (event.action, event.object_type, event.region_code) == ("api.update_finding", "finding", VILLAGE)
     assert event.before[key]["status"] == "acknowledged" and event.after[key]["status"] == "resolved"
 
-    reopened = await client.patch(path, json={"status": "open"}, headers=auth(user, **{"If-Match": "*"}))
+    reopened = await client.patch(path, json={"status": "open"},
+                                  headers=auth(user, **{"If-Match": resolved.headers["etag"]}))
     assert reopened.status_code == 200
     assert (reopened.json()["status"], reopened.json()["resolved_at"], reopened.json()["resolved_by"]) == \
         ("open", None, None)
@@ -506,7 +507,10 @@ async def test_handling_is_for_those_who_follow_findings_up_in_their_regions(cli
                                  ("village_staff.village", "village2", 404), ("county_staff.other", "home", 404),
                                  ("admin.county", "foreign", 404),  # 404 before 403 outside one's regions
                                  ("assistance_cadre.village", "home", 200), ("township_staff.township", "home", 200)]:
-        r = await client.patch(f"/api/v1/findings/{f[target].id}", json=body, headers=auth(user, **{"If-Match": "*"}))
+        path = f"/api/v1/findings/{f[target].id}"
+        # the current ETag where the caller may change the finding; any where it is refused first
+        tag = (await client.get(path, headers=auth(user))).headers["etag"] if status == 200 else '"any"'
+        r = await client.patch(path, json=body, headers=auth(user, **{"If-Match": tag}))
         assert r.status_code == status, (user, target, r.text)
 
 
