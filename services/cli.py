@@ -89,7 +89,7 @@ def cmd_serve(args) -> int:
     import uvicorn
 
     from services.api.app import create_app
-    from services.api.server import GuardlineHttpProtocol
+    from services.api.server import uvicorn_options
     from services.core.migrate import upgrade
     from services.core.settings import DEMO_PASSWORD
 
@@ -114,11 +114,8 @@ def cmd_serve(args) -> int:
             print("  department simulators on ports 8101-8103 and a sync worker are running; findings appear "
                   "at /api/v1/findings as their first runs finish (GET /api/v1/sync/runs)\n")
     try:
-        # The client's address is the peer's; X-Forwarded-For counts only from the proxies
-        # of ``trusted_proxies``, which the app itself checks (uvicorn's own proxy headers
-        # would trust it from any local peer).
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, loop="uvloop", http=GuardlineHttpProtocol,
-                    log_level=args.log_level, access_log=args.access_log, proxy_headers=False)
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, loop="uvloop", log_level=args.log_level,
+                    access_log=args.access_log, **uvicorn_options())
     finally:
         _stop_children(children)
         if children and not settings.database_url:

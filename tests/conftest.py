@@ -123,6 +123,10 @@ class RolledBackDatabase(Database):
 async def db(engine: AsyncEngine) -> AsyncIterator[RolledBackDatabase]:
     async with engine.connect() as conn:
         outer = await conn.begin()
+        # The driver begins the transaction with the first statement; statements sent to the
+        # driver connection directly (hot reads, rate-limit counts) must not come first and
+        # commit on their own.
+        await conn.execute(text("SELECT 1"))
         try:
             yield RolledBackDatabase(engine, conn)
         finally:

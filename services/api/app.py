@@ -25,7 +25,7 @@ from services.api.income.router import router as income_router
 from services.api.monitoring.router import router as monitoring_router
 from services.api.middleware import RequestContext
 from services.api.monitoring.reports import router as monitoring_reports_router
-from services.api.ratelimit import RateLimiter
+from services.api.ratelimit import RateLimiter, SharedCounts
 from services.api.regions.router import router as regions_router
 from services.api.sync.findings import router as findings_router
 from services.api.sync.policies import router as sync_policies_router
@@ -142,7 +142,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.state.revocations = Revocations()
-    app.state.rate_limiter = RateLimiter()
+    app.state.rate_limiter = RateLimiter(SharedCounts(lambda: app.state.db))
     app.state.read_audit = None  # sensitive reads are recorded one by one until the lifespan starts a buffer
     if database is not None:
         app.state.db = database
@@ -155,5 +155,5 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                    sync_router, sync_policies_router, projects_router, funds_router, assets_router, public_router,
                    health_router):
         app.include_router(router)
-    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes, trusted_proxies=settings.trusted_proxies)
     return app

@@ -5,6 +5,7 @@ import re
 import os
 
 from starlette.exceptions import HTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -21,12 +22,16 @@ class BodyTooLarge(HTTPException):
 
 
 class RequestContext:
-    """Gives each request an id (X-Request-ID, echoed back), refuses bodies over the cap
-    with 413 before the endpoint reads them, and answers every error that no exception
-    handler took (never raising it to the server)."""
+    """Gives each request an id (X-Request-ID, echoed back), takes the client's address
+    from X-Forwarded-For only behind a trusted proxy, refuses bodies over the cap with 413
+    before the endpoint reads them, adds the RateLimit headers of rate-limited routes, and
+    answers every error that no exception handler took (never raising it to the server)."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int):
-        self.app = app
+    def __init__(self, app: ASGIApp, max_body_bytes: int, trusted_proxies: list[str] | None = None):
+        # The client's address (rate limits, the audit trail) is the peer's. Only a peer among
+        # ``trusted_proxies`` may name another in X-Forwarded-For: the right-most address
+        # there that is not itself a trusted proxy (uvicorn's middleware, with our list).
+        self.app = ProxyHeadersMiddleware(app, trusted_hosts=trusted_proxies) if trusted_proxies else app
         self.max_body = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -41,12 +46,16 @@ class RequestContext:
             elif name == b"content-length":
                 length = value
         request_id = incoming if incoming and _SAFE_ID.match(incoming) else os.urandom(16).hex()
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
         header = (b"x-request-id", request_id.encode())
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", []), header]
+                counted = state.get("ratelimit")  # a rate-limited route (services.api.ratelimit)
+                if counted is not None:
+                    message["headers"] += counted.headers()
             await send(message)
 
         if length is not None and length.isdigit() and int(length) > self.max_body:

@@ -1,52 +1,122 @@
-"""Rate limits per client (fixed one-minute windows, in this process). With several API
-processes behind a balancer each process counts for itself, so the effective limit is the
-setting times the number of processes; the lockout in the database does not depend on it."""
+"""Rate limits per client, in fixed one-minute windows, counted in PostgreSQL
+(``services.core.ratelimit``) so that a limit holds across every API process behind a
+balancer. Each counted request costs one statement on the read pool (measured: see the
+README's security section); a client already over its limit is answered from memory until
+its window ends, so a flood costs the database nothing.
+
+Rate-limited routes answer with the headers of the IETF draft *RateLimit header fields for
+HTTP* (``RateLimit-Policy: "bulk";q=120;w=60`` and ``RateLimit: "bulk";r=37;t=21``:
+quota, window, remaining, seconds to the window's end) and 429 with ``Retry-After``."""
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from fastapi import Request
 
 from services.api.deps import Token, caller_of
+from services.core import ratelimit as shared
 from services.core.errors import TooManyRequests
 
-WINDOW = 60.0
+WINDOW = 60
+clock = time.time  # seconds since the epoch; windows start at whole minutes (tests set it)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A counted request: the policy's name and quota, what is left and when it resets."""
+    policy: str
+    quota: int
+    remaining: int
+    reset: int  # seconds until the window ends
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return [(b"ratelimit-policy", f'"{self.policy}";q={self.quota};w={WINDOW}'.encode()),
+                (b"ratelimit", f'"{self.policy}";r={self.remaining};t={self.reset}'.encode())]
+
+
+class LocalCounts:
+    """Counts of this process only (tests, or a single process that needs no database for
+    them)."""
+
+    MAX_KEYS = 100_000
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, int], int] = {}
+
+    async def __call__(self, key: str, window_start: int) -> int:
+        if len(self._counts) >= self.MAX_KEYS:
+            self._counts = {k: v for k, v in self._counts.items() if k[1] >= window_start}
+        count = self._counts.get((key, window_start), 0) + 1
+        self._counts[(key, window_start)] = count
+        return count
+
+
+class SharedCounts:
+    """Counts in the database, shared by every process (``services.core.ratelimit``)."""
+
+    def __init__(self, database: Callable[[], object]) -> None:
+        self._database = database
+        self._pruned = 0
+
+    async def __call__(self, key: str, window_start: int) -> int:
+        db = self._database()
+        if window_start > self._pruned:  # once per window and process: drop the windows before the last
+            self._pruned = window_start
+            await shared.prune(db, window_start - WINDOW)
+        return await shared.count_hit(db, key, window_start)
 
 
 class RateLimiter:
     MAX_KEYS = 100_000
 
-    def __init__(self) -> None:
-        self._windows: dict[str, tuple[float, int]] = {}
+    def __init__(self, counts: Callable[[str, int], Awaitable[int]] | None = None) -> None:
+        self._counts = counts or LocalCounts()
+        # Keys over their limit, by window: answered 429 without counting further.
+        self._exhausted: dict[str, int] = {}
 
-    def hit(self, key: str, limit: int, now: float | None = None) -> None:
+    async def hit(self, key: str, limit: int, now: float | None = None, policy: str = "default") -> Verdict:
         """Count one request for ``key``; 429 with Retry-After once ``limit`` is passed."""
-        moment = time.monotonic() if now is None else now
-        start, count = self._windows.get(key, (moment, 0))
-        if moment - start >= WINDOW:
-            start, count = moment, 0
-        if count >= limit:
-            retry = max(1, math.ceil(start + WINDOW - moment))
-            raise TooManyRequests("rate_limited", headers={"Retry-After": str(retry)}, retry_after=retry)
-        if len(self._windows) >= self.MAX_KEYS:
-            self._windows = {k: v for k, v in self._windows.items() if moment - v[0] < WINDOW}
-        self._windows[key] = (start, count + 1)
+        moment = clock() if now is None else now
+        window_start = int(moment // WINDOW) * WINDOW
+        reset = max(1, math.ceil(window_start + WINDOW - moment))
+        if self._exhausted.get(key) != window_start:
+            count = await self._counts(key, window_start)
+            if count <= limit:
+                return Verdict(policy, limit, limit - count, reset)
+            if len(self._exhausted) >= self.MAX_KEYS:
+                self._exhausted = {k: w for k, w in self._exhausted.items() if w >= window_start}
+            self._exhausted[key] = window_start
+        raise TooManyRequests("rate_limited", headers={"Retry-After": str(reset)}, retry_after=reset)
 
 
 def client_address(request: Request) -> str:
+    """The client's address: the peer's, or, behind a proxy of ``trusted_proxies``, the one
+    it forwarded (``RequestContext`` puts it in the scope)."""
     return request.client.host if request.client else "-"
+
+
+async def limit(request: Request, policy: str, key: str, per_minute: int) -> None:
+    """Count the request under ``policy``; the response carries the RateLimit headers."""
+    try:
+        verdict = await request.app.state.rate_limiter.hit(f"{policy}:{key}", per_minute, policy=policy)
+    except TooManyRequests as refused:
+        verdict = Verdict(policy, per_minute, 0, refused.params["retry_after"])
+        refused.headers.update({k.decode(): v.decode() for k, v in verdict.headers()})
+        raise
+    request.scope.setdefault("state", {})["ratelimit"] = verdict
 
 
 async def bulk_read(request: Request, token: Token) -> None:
     """For lists and searches: at most ``rate_limits.bulk_reads_per_minute`` per caller."""
     caller = caller_of(request, token)
-    request.app.state.rate_limiter.hit(f"bulk:{caller.principal}",
-                                       request.app.state.settings.rate_limits.bulk_reads_per_minute)
+    await limit(request, "bulk", caller.principal, request.app.state.settings.rate_limits.bulk_reads_per_minute)
 
 
 async def public_read(request: Request) -> None:
     """For the public disclosure (no login): at most ``rate_limits.public_reads_per_minute``
     per client address."""
-    request.app.state.rate_limiter.hit(f"public:{client_address(request)}",
-                                       request.app.state.settings.rate_limits.public_reads_per_minute)
+    await limit(request, "public", client_address(request),
+                request.app.state.settings.rate_limits.public_reads_per_minute)

@@ -34,6 +34,14 @@ def percent_encode_request_line(data: bytes) -> bytes:
     return line + data[end:]
 
 
+def uvicorn_options() -> dict[str, Any]:
+    """What ``guardline serve`` gives uvicorn besides the app, host and port: this protocol,
+    and no proxy headers: uvicorn would take X-Forwarded-For from any peer on this machine
+    (its default ``forwarded_allow_ips``); the app takes it from ``trusted_proxies`` only
+    (``services.api.middleware.RequestContext``)."""
+    return {"http": GuardlineHttpProtocol, "proxy_headers": False}
+
+
 class GuardlineHttpProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -6,6 +6,7 @@ from services.core.income.models import IncomeRecord, IncomeYear
 from services.core.guarantees.models import GuaranteeChange, HouseholdGuarantees
 from services.core.accounts.models import User
 from services.core.idempotency import IdempotencyRecord
+from services.core.ratelimit import RateLimitCount
 from services.core.audit.models import AuditEvent
 from services.core.monitoring.models import (
     CalendarDay, CalendarYear, CaseTransition, ClueReport, IncomeLine, Measure, MonitoringCase, MonitoringCaseCount,
@@ -24,7 +25,7 @@ metadata = Base.metadata
 
 __all__ = [
     "Base", "metadata", "Region", "Household", "HouseholdEvent", "Membership", "Person", "IncomeRecord",
-    "IncomeYear", "GuaranteeChange", "HouseholdGuarantees", "User", "IdempotencyRecord",
+    "IncomeYear", "GuaranteeChange", "HouseholdGuarantees", "User", "IdempotencyRecord", "RateLimitCount",
     "AuditEvent", "CalendarDay", "CalendarYear", "CaseTransition", "ClueReport", "IncomeLine", "Measure",
     "MonitoringCase", "MonitoringCaseCount", "MonitoringPolicyRow", "RiskClue", "Visit",
     "DeptRecord", "Finding", "QuarantinedRecord", "SourceState", "SyncCursor", "SyncRun",

@@ -206,6 +206,10 @@ class Settings(BaseSettings):
     telemetry: bool = False
     # Upper bound on a request body (bytes); larger bodies get 413.
     max_body_bytes: int = Field(1_000_000, ge=1024)
+    # Addresses or networks (CIDR) of the reverse proxies in front of the API. Only a peer
+    # among them may name the client in X-Forwarded-For (the right-most address there that
+    # is not a trusted proxy); from any other peer the header is ignored. Empty: nobody.
+    trusted_proxies: list[str] = Field(default_factory=list)
     auth: AuthSettings = AuthSettings()
     passwords: PasswordSettings = PasswordSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()
@@ -215,6 +219,18 @@ class Settings(BaseSettings):
     income: IncomeSettings = IncomeSettings()
     audit: AuditSettings = AuditSettings()
     sync: SyncSettings = SyncSettings()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, entries: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"GUARDLINE_TRUSTED_PROXIES: {entry!r} is not an IP address or network") from None
+        return entries
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> "Settings":

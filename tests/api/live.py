@@ -13,7 +13,8 @@ from contextlib import contextmanager
 import uvicorn
 
 from services.api.app import create_app
-from services.api.server import GuardlineHttpProtocol
+from services.api.ratelimit import RateLimiter
+from services.api.server import uvicorn_options
 from services.core.settings import Settings
 
 
@@ -24,13 +25,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(settings: Settings, database_url: str) -> Iterator[str]:
+def live_server(settings: Settings, database_url: str, rate_limiter: RateLimiter | None = None) -> Iterator[str]:
     """``http://127.0.0.1:<port>`` of an app on ``database_url`` (it opens its own pool in
-    the server's event loop)."""
+    the server's event loop), run with ``guardline serve``'s uvicorn options. A
+    ``rate_limiter`` of its own keeps its counts out of the shared table."""
     port = free_port()
     app = create_app(settings.model_copy(update={"database_url": database_url}))
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, loop="asyncio", http=GuardlineHttpProtocol,
-                            log_config=None, access_log=False, lifespan="on", proxy_headers=False)
+    if rate_limiter is not None:
+        app.state.rate_limiter = rate_limiter
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, loop="asyncio", log_config=None, access_log=False,
+                            lifespan="on", **uvicorn_options())
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from services.api.deps import CurrentCaller, Session, open_session
 from services.api.auditing import base_event
 from services.api.errors_doc import responses
-from services.api.ratelimit import client_address
+from services.api.ratelimit import client_address, limit
 from services.api.responses import JSON
 from services.api.routing import GuardlineRoute
 from services.core.accounts import service
@@ -99,15 +99,14 @@ async def login(
     client_secret: Annotated[str | None, Form(max_length=200)] = None,
 ) -> JSON:
     settings = request.app.state.settings
-    limiter = request.app.state.rate_limiter
     per_minute = settings.rate_limits.login_per_minute
-    limiter.hit(f"login-ip:{client_address(request)}", per_minute)
+    await limit(request, "login-ip", client_address(request), per_minute)
     # Login looks accounts up before anyone is known: accounts are not region-scoped rows.
     session = open_session(request, UNRESTRICTED)
     revocations = request.app.state.revocations
     if grant_type == "password":
         _required(username=username, password=password)
-        limiter.hit(f"login-user:{username}", per_minute)
+        await limit(request, "login-user", username, per_minute)
         try:
             user = await service.authenticate(session, settings, username, password, otp)
         except service.LoginFailed as failed:
@@ -132,7 +131,7 @@ async def login(
         await _login_event(request, session, "auth.refresh", user, None, None, caller)
         return _token_out(request, caller, refresh)
     _required(client_id=client_id, client_secret=client_secret)
-    limiter.hit(f"login-client:{client_id}", per_minute)
+    await limit(request, "login-client", client_id, per_minute)
     try:
         client = await service.authenticate_client(session, client_id, client_secret)
     except service.LoginFailed as failed:

@@ -1,0 +1,42 @@
+"""Rate-limit counts shared by every API process: one row per key and fixed window, counted
+up in PostgreSQL (``INSERT … ON CONFLICT … RETURNING``), so that the limit holds however
+many processes serve the API. The table is UNLOGGED (no WAL: cheap to write, emptied
+after a crash of the database, which only forgets some counts) and old windows are
+pruned as processes move on to new ones."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.core.base import Base
+
+
+class RateLimitCount(Base):
+    __tablename__ = "rate_limit_counts"
+    __table_args__ = {"prefixes": ["UNLOGGED"]}
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # epoch seconds
+    count: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+COUNT_HIT = (
+    "INSERT INTO rate_limit_counts (key, window_start, count) VALUES ($1, $2, 1) "
+    "ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limit_counts.count + 1 "
+    "RETURNING count"
+)
+PRUNE = "DELETE FROM rate_limit_counts WHERE window_start < $1"
+
+
+async def count_hit(db: Any, key: str, window_start: int) -> int:
+    """One more request of ``key`` in the window starting at ``window_start``: the count
+    so far, this one included (``db``: a ``services.core.db.Database``)."""
+    row = await db.fetch_row(COUNT_HIT, [key, window_start])
+    return row[0]
+
+
+async def prune(db: Any, before: int) -> None:
+    """Forget the windows that started before ``before``."""
+    await db.fetch_rows(PRUNE, [before], wait_for_disk=False)
