@@ -47,11 +47,11 @@ def decode_cursor(cursor: str | None, types: tuple[type, ...]) -> tuple[Any, ...
         return None
     try:
         if len(cursor) > MAX_CURSOR_CHARS:
-            raise ValueError("too long")
+            raise ValueError("longer than any cursor we make")
         raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
         values = orjson.loads(raw)
         if type(values) is not list or len(values) != len(types):
-            raise ValueError("shape")
+            raise ValueError("not a list of the key's length")
         return tuple(_key(value, kind) for value, kind in zip(values, types))
     except ValueError:  # also binascii.Error, orjson.JSONDecodeError, UnicodeEncodeError
         raise Unprocessable("cursor_invalid", field="cursor") from None
@@ -72,7 +72,7 @@ def _key(value: Any, kind: type) -> Any:
             return date.fromisoformat(value)
     else:
         raise TypeError(f"no cursor key of type {kind.__name__}")
-    raise ValueError("key")
+    raise ValueError("not a value of the key's type")
 
 
 def cursor_id(cursor: str | None) -> int | None:
