@@ -220,8 +220,10 @@ async def record_failed_write(request: Request, status: int, code: str) -> None:
     result = AuditResult.denied if status in (403, 404) else AuditResult.failure
     try:
         await record_now(request.app.state.db, _write_event(request, caller, status, result, None, code))
-    except Exception:  # the answer to the client must not change; the log keeps the trace
-        log.exception("could not record a failed write in the audit trail")
+    except Exception as exc:  # the answer to the client must not change; the log keeps the trace
+        from services.api.problems import described, frames  # (their messages may hold the values)
+
+        log.error("could not record a failed write in the audit trail: %s\n%s", described(exc), frames(exc))
 
 
 # ---- sensitive reads ----------------------------------------------------------------------
@@ -266,8 +268,10 @@ class ReadAuditBuffer:
             self.wake.clear()
             try:
                 await self.flush()
-            except Exception:  # kept in memory, retried next time
-                log.exception("could not write sensitive-read events; will retry")
+            except Exception as exc:  # kept in memory, retried next time
+                from services.api.problems import described, frames
+
+                log.error("could not write sensitive-read events; will retry: %s\n%s", described(exc), frames(exc))
 
 
 async def record_sensitive_read(request: Request, caller, action: str, object_type: str, object_id: Any,

@@ -174,8 +174,14 @@ async def unexpected(request: Request, exc: Exception) -> ProblemJSON:
     # The client sees no stack trace, SQL or data; the log has the request id and where
     # the error arose, not its message.
     log.error("unhandled error %s, request_id=%s\n%s", described(exc),
-              getattr(request.state, "request_id", "-"), "".join(traceback.format_tb(exc.__traceback__)).rstrip())
+              getattr(request.state, "request_id", "-"), frames(exc))
     return problem(request, 500, "internal_error")
+
+
+def frames(exc: BaseException) -> str:
+    """Where ``exc`` was raised (file, line, function, source line): its traceback without
+    its message."""
+    return "".join(traceback.format_tb(exc.__traceback__)).rstrip()
 
 
 def described(exc: BaseException) -> str:
