@@ -7,8 +7,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.core.models import metadata
 
-# Tables that record attempts rather than hold data: a refused request is audited there.
-RECORDS_ATTEMPTS = {"audit_log"}
+# Tables that record attempts rather than hold data: a refused request is audited there, and
+# counted against its caller's rate limit.
+RECORDS_ATTEMPTS = {"audit_log", "rate_limit_counts"}
 
 
 async def fingerprint(conn: AsyncConnection) -> dict[str, tuple[int, str]]:

@@ -1,12 +1,13 @@
-"""Pure ASGI middleware (cheaper than BaseHTTPMiddleware): request ids and a body cap."""
+"""Pure ASGI middleware (cheaper than BaseHTTPMiddleware): request ids, the client's
+address, a body cap, rate-limit headers and the last answer to any error."""
 from __future__ import annotations
 
-import re
 import os
+import re
 
 from starlette.exceptions import HTTPException
-from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -49,9 +50,12 @@ class RequestContext:
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         header = (b"x-request-id", request_id.encode())
+        started = False
 
         async def send_with_id(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message["headers"] = [*message.get("headers", []), header]
                 counted = state.get("ratelimit")  # a rate-limited route (services.api.ratelimit)
                 if counted is not None:
@@ -73,15 +77,8 @@ class RequestContext:
                     raise BodyTooLarge(self.max_body)
             return message
 
-        started = False
-
-        async def send_tracked(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send_with_id(message)
-
         try:
-            await self.app(scope, capped_receive, send_tracked)
+            await self.app(scope, capped_receive, send_with_id)
         except BodyTooLarge:
             if not started:
                 await self._too_large(scope, send_with_id)

@@ -33,8 +33,14 @@ PRUNE = "DELETE FROM rate_limit_counts WHERE window_start < $1"
 async def count_hit(db: Any, key: str, window_start: int) -> int:
     """One more request of ``key`` in the window starting at ``window_start``: the count
     so far, this one included (``db``: a ``services.core.db.Database``)."""
-    row = await db.fetch_row(COUNT_HIT, [key, window_start])
+    row = await db.fetch_row(COUNT_HIT, [storable(key), window_start])
     return row[0]
+
+
+def storable(key: str) -> str:
+    """``key`` as text PostgreSQL stores: a key holds what a client sent (a user name), which
+    may hold a NUL character or a lone surrogate; those are written as escapes."""
+    return key.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
 async def prune(db: Any, before: int) -> None:
