@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from services.api.app import create_app
+from services.api.ratelimit import RateLimiter
 from tests.api.live import address as _address, live_server, raw_exchange, read_response
 from tests.factories import household, person
 
@@ -64,7 +65,8 @@ async def test_an_unexpected_error_is_logged_without_its_message(settings, db, a
 
 @pytest.fixture
 def server(settings, engine):
-    with live_server(settings, engine.url.render_as_string(hide_password=False)) as base:
+    # (its own rate limiter: counts committed to the shared table would reach other tests)
+    with live_server(settings, engine.url.render_as_string(hide_password=False), RateLimiter()) as base:
         yield base
 
 
