@@ -40,7 +40,7 @@ def client_address(request: Request) -> str:
 
 async def bulk_read(request: Request, token: Token) -> None:
     """For lists and searches: at most ``rate_limits.bulk_reads_per_minute`` per caller."""
-    caller = caller_of(request, token)
+    caller = await caller_of(request, token)
     request.app.state.rate_limiter.hit(f"bulk:{caller.principal}",
                                        request.app.state.settings.rate_limits.bulk_reads_per_minute)
 

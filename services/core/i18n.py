@@ -26,6 +26,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "password_contains_username": ("The password must not contain the username.", "密码不得包含用户名。"),
     "password_unchanged": ("The new password must differ from the current one.", "新密码不能与当前密码相同。"),
     "password_wrong": ("The current password is wrong.", "当前密码错误。"),
+    "password_published": ("This password is published (the demo password) and may not be used.",
+                           "该密码已公开（演示密码），不得使用。"),
+    "password_change_required": (
+        "Set your own password first (POST /api/v1/auth/password): the one you were given is for one use.",
+        "请先修改密码（POST /api/v1/auth/password）：发给您的密码只能使用一次。",
+    ),
     "totp_already_enabled": ("The second factor is already set up.", "已设置双因素认证。"),
     "totp_not_pending": ("Start the second-factor setup first.", "请先发起双因素认证设置。"),
     "totp_code_wrong": ("The one-time code is wrong or has expired.", "动态验证码错误或已过期。"),

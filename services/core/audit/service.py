@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import func, select, text
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from services.core.audit.models import AuditEvent, AuditResult
@@ -116,13 +116,22 @@ _COLUMNS = (
 )
 
 
+# Failed logins under a name that is no account's (guessing, typing errors): no region is
+# known, yet a county deployment's auditor must see them, so every auditor does. They hold
+# the name typed (printable, at most 64 characters) and the address, never the password.
+UNKNOWN_NAME_LOGINS = ("auth.login", "auth.client_token")
+
+
 def _visible_to(stmt, prefix: str):
-    """Auditors see the events of their regions: ``region_code`` under their prefix. Events
-    without a region (a login under an unknown name, a purge) only reach an unrestricted
-    caller."""
+    """Auditors see the events of their regions: ``region_code`` under their prefix, and
+    the failed logins under unknown names (``UNKNOWN_NAME_LOGINS``). Other events without a
+    region (a purge) only reach an unrestricted caller."""
     if prefix == UNRESTRICTED:
         return stmt
-    return stmt.where(under(audit_log.c.region_code, prefix))
+    unknown_name = and_(audit_log.c.region_code.is_(None), audit_log.c.actor.is_(None),
+                        audit_log.c.action.in_(UNKNOWN_NAME_LOGINS),
+                        audit_log.c.result == AuditResult.failure.value)
+    return stmt.where(or_(under(audit_log.c.region_code, prefix), unknown_name))
 
 
 def _as_dict(row) -> dict[str, Any]:
