@@ -312,6 +312,62 @@ async def set_password(session: AsyncSession, settings: Settings, user: User, pa
     await revoke_principal(session, f"user:{user.id}", revocations, end_sessions_of_user=user.id)
 
 
+# ---- accounts made outside the API (``guardline admin``) --------------------------------------
+
+# The demo's accounts: ``<role>.<county|township|village>`` and ``cadre.<village>.<nnn>``
+# (services.core.demo.loader), all created with the published ``DEMO_PASSWORD``.
+DEMO_USERNAME = r"^([a-z_]+\.(county|township|village)|cadre\.[0-9]{12}\.[0-9]{3})$"
+
+
+async def demo_accounts(session: AsyncSession) -> list[User]:
+    """Active accounts the demo created that still open with the published demo password
+    (production refuses to start while any is left: ``guardline admin disable-demo``).
+    The demo hashes its password once per load, so few distinct hashes are checked."""
+    found = (await session.execute(
+        select(User).where(User.active, User.username.regexp_match(DEMO_USERNAME)).order_by(User.id)
+    )).scalars().all()
+    opens = {h: verify_password(h, DEMO_PASSWORD) for h in {u.password_hash for u in found}}
+    return [u for u in found if opens[u.password_hash]]
+
+
+async def disable_demo_accounts(session: AsyncSession) -> list[User]:
+    """Deactivate the demo's accounts that still have the demo password (accounts are never
+    deleted: the audit trail names them); their tokens stop working."""
+    found = await demo_accounts(session)
+    revocations = Revocations()
+    for user in found:
+        user.active = False
+        await revoke_principal(session, f"user:{user.id}", revocations, end_sessions_of_user=user.id)
+    await session.flush()
+    return found
+
+
+def one_time_password(settings: Settings) -> str:
+    """A random password that meets the rules (given once, changed at first login)."""
+    import secrets
+    import string
+
+    alphabet = string.ascii_letters + string.digits + "-_.!"
+    while True:
+        candidate = "".join(secrets.choice(alphabet) for _ in range(max(16, settings.passwords.min_length)))
+        if not passwords.problems(candidate, "", settings.passwords):
+            return candidate
+
+
+async def create_first_admin(session: AsyncSession, settings: Settings, username: str, region_prefix: str,
+                             display_name: str | None = None) -> tuple[User, str]:
+    """An administrator with a one-time password (``must_change_password``): the way in to
+    a new installation, from the command line. The password is returned, never stored."""
+    await username_free(session, username)
+    password = one_time_password(settings)
+    user = User(username=username, display_name=display_name or username, role=Role.admin,
+                region_prefix=region_prefix, password_hash=hash_password(password), active=True,
+                must_change_password=True, password_changed_at=now())
+    session.add(user)
+    await session.flush()
+    return user, password
+
+
 # ---- administration ---------------------------------------------------------------------
 
 def _visible(column, prefix: str):
