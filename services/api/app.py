@@ -33,7 +33,7 @@ from services.api.sync.router import router as sync_router
 from services.api.responses import JSON
 from services.core.accounts.security import Revocations
 from services.core.accounts.service import sync_revocations
-from services.core.db import Database, create_engine, resolve_database_url
+from services.core.db import Database, application_url, create_engine
 from services.core.scope import UNRESTRICTED, bind_scope
 from services.core.idnumber import install_log_redaction
 from services.core.settings import Settings, get_settings
@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     async def lifespan(app: FastAPI):
         owned = database is None
         if owned:
-            url = resolve_database_url(settings)
+            url = application_url(settings)  # never the owner: the audit trail stays append-only
             app.state.db = Database(create_engine(url, settings, "api"), read_pool_size=settings.db_read_pool_size)
         else:
             app.state.db = database

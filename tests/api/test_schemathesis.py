@@ -62,12 +62,21 @@ RANDOM = os.environ.get("GUARDLINE_FUZZ_RANDOM", "") not in ("", "0")
 SYSTEM_CLIENT = "system client"  # a department system's client-credentials token (its own permissions)
 
 
-def _system_client(settings) -> dict:
+async def _system_client(db, settings) -> dict:
+    """A token of a real client (a token must agree with its account) holding every
+    permission a client may be given."""
+    from services.core.accounts.models import ApiClient
     from services.core.accounts.roles import CLIENT_GRANTABLE, Role
     from services.core.accounts.security import Caller, issue_token
 
-    caller = Caller(None, "fuzz.department", Role.department_system, "529901", client_id=424242,
-                    granted=CLIENT_GRANTABLE)
+    session = db.session()
+    client = ApiClient(name="fuzz.department", permissions=sorted(p.value for p in CLIENT_GRANTABLE),
+                       region_prefix="529901", active=True)
+    session.add(client)
+    await session.commit()
+    await session.close()
+    caller = Caller(None, "fuzz.department", Role.department_system, "529901", client_id=client.id,
+                    granted=frozenset(CLIENT_GRANTABLE))
     return {"Authorization": f"Bearer {issue_token(settings, caller)[0]}"}
 
 
@@ -356,11 +365,12 @@ async def test_schemathesis(operation_id, client, db, auth, settings):
     findings: list[Finding] = []
     operation = OPERATIONS[operation_id]
     app = client._transport.app
+    system_client = await _system_client(db, settings)
     for role in ROLES:
         # Every role here sends from the same address: a fresh limiter per role keeps the
         # public disclosure (limited per address) from answering only 429 after a while.
         app.state.rate_limiter = RateLimiter()
-        token = _system_client(settings) if role == SYSTEM_CLIENT else auth(role) if role else {}
+        token = system_client if role == SYSTEM_CLIENT else auth(role) if role else {}
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             findings += await asyncio.to_thread(fuzz, operation, role, token, values, send, mode)
     findings = _dedupe(findings)
