@@ -82,7 +82,14 @@ def _app_password(data_dir: Path) -> str:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return path.read_text(encoding="ascii").strip()
+        for _ in range(50):  # another process may have created it an instant ago
+            password = path.read_text(encoding="ascii").strip()
+            if password:
+                return password
+            import time
+
+            time.sleep(0.1)
+        raise RuntimeError(f"{path} is empty: remove it to have a new password generated") from None
     password = secrets.token_urlsafe(32)  # letters, digits, '-' and '_': safe inside SQL quotes
     with os.fdopen(fd, "w", encoding="ascii") as out:
         out.write(password + "\n")
@@ -110,19 +117,23 @@ def embedded_application_url(data_dir: Path, database: str = DEFAULT_DB_NAME) ->
     password = _app_password(data_dir)
     role = EMBEDDED_APP_ROLE
     grants = ";\n".join(statements(role))
+    # One process at a time (the API and a worker may start together); the role is the
+    # cluster's, its privileges are per database.
     _psql(server, database, f"""
+BEGIN;
+SELECT pg_advisory_xact_lock(hashtext('guardline: application role'));
 DO $$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
-    CREATE ROLE "{role}" LOGIN PASSWORD '{password}' NOSUPERUSER NOCREATEDB NOCREATEROLE;
-  ELSE
-    ALTER ROLE "{role}" LOGIN PASSWORD '{password}' NOSUPERUSER NOCREATEDB NOCREATEROLE;
-  END IF;
+  CREATE ROLE "{role}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
+EXCEPTION WHEN duplicate_object THEN NULL;
 END $$;
+ALTER ROLE "{role}" LOGIN PASSWORD '{password}' NOSUPERUSER NOCREATEDB NOCREATEROLE;
 SELECT to_regclass('audit_log') IS NOT NULL AS migrated \\gset
 \\if :migrated
 {grants};
 \\endif
+COMMIT;
 """)
+
     host = parse_qs(urlparse(owner.replace("postgresql+asyncpg://", "postgresql://", 1)).query)["host"][0]
     return f"postgresql+asyncpg://{role}:{password}@/{database}?host={host}"
 
