@@ -17,13 +17,13 @@ OPENAPI_FILE = ROOT / "openapi" / "openapi.json"
 DEFAULT_DEMO_PERSONS = 20_000
 
 
-def _settings(**overrides):
+def _settings(hint: str = "", **overrides):
     from services.core.settings import Settings, get_settings
 
     try:
         return Settings(**overrides) if overrides else get_settings()
     except Exception as exc:  # pydantic ValidationError: say what is wrong, no traceback
-        print(f"guardline: settings refused:\n{exc}", file=sys.stderr)
+        print(f"guardline: settings refused:\n{exc}{hint}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
@@ -35,7 +35,9 @@ def _serve_settings(demo: bool):
 
     settings = _settings()
     if "env" not in settings.model_fields_set:
-        settings = _settings(env=Environment.demo if demo else Environment.production)
+        hint = ("\n(`guardline serve` runs in production unless GUARDLINE_ENV says otherwise; "
+                "`guardline serve --demo` runs the demo)")
+        settings = _settings(hint, env=Environment.demo if demo else Environment.production)
     return settings
 
 

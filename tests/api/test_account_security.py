@@ -159,3 +159,28 @@ async def test_the_county_auditor_sees_failed_logins_under_unknown_names(client,
         assert event["detail"] == {"reason": "unknown_user"} and event["region_code"] is None
         assert event["actor_name"] == ("no.suchuser[31m" + "x" * 40)[:64]
         assert "Secret-Guess-1" not in str(event)
+
+
+# ---- a password an administrator set is for one use ---------------------------------------------
+
+async def test_a_password_set_by_an_administrator_must_be_changed_first(client, auth, user_ids):
+    admin = auth("admin.county")
+    r = await client.post(f"/api/v1/admin/users/{user_ids['grid_worker.township']}/password", headers=admin,
+                          json={"new_password": "Given-By-Admin-7"})
+    assert r.status_code == 204, r.text
+    created = await client.post("/api/v1/admin/users", headers=admin, json={
+        "username": "li.si", "display_name": "李四", "role": "grid_worker", "region_prefix": VILLAGE,
+        "password": "Given-By-Admin-8"})
+    assert created.status_code == 201, created.text
+    for username, given in (("grid_worker.township", "Given-By-Admin-7"), ("li.si", "Given-By-Admin-8")):
+        login = await client.post(TOKEN, data={"username": username, "password": given})
+        assert login.status_code == 200 and login.json()["must_change_password"] is True
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        r = await client.get("/api/v1/households", headers=headers)
+        assert (r.status_code, r.json()["code"]) == (403, "password_change_required")
+        r = await client.post("/api/v1/auth/password", headers=headers,
+                              json={"current_password": given, "new_password": "Only-I-Know-2026"})
+        assert r.status_code == 204, r.text
+        login = await client.post(TOKEN, data={"username": username, "password": "Only-I-Know-2026"})
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        assert (await client.get("/api/v1/households", headers=headers)).status_code == 200

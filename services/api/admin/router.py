@@ -160,7 +160,9 @@ async def list_users(request: Request, session: Session, caller: UserAdmin,
 
 
 @router.post("/users", status_code=201, response_model=UserOut, operation_id="createUser",
-             responses=responses(404, 409), summary="Create a user account 新增用户")
+             responses=responses(404, 409), summary="Create a user account 新增用户",
+             description="The password is for one use: after logging in with it the user must set their own "
+                         "(403 `password_change_required` until then).")
 async def create_user(request: Request, body: UserCreate, session: Session, caller: UserAdmin):
     await check_prefix_visible(session, body.region_prefix, field="region_prefix")
     await service.username_free(session, body.username)
@@ -169,7 +171,8 @@ async def create_user(request: Request, body: UserCreate, session: Session, call
     passwords.check(body.password, body.username, request.app.state.settings.passwords)
     user = User(username=body.username, display_name=body.display_name, role=body.role,
                 region_prefix=body.region_prefix, password_hash=hash_password(body.password),
-                password_changed_at=now(), active=True, failed_logins=0, totp_enabled=False)
+                password_changed_at=now(), active=True, failed_logins=0, totp_enabled=False,
+                must_change_password=True)  # the administrator knows it: the user sets their own
     session.add(user)
     await session.flush()
     return _user_response(user, 201)
@@ -209,12 +212,15 @@ async def update_user(request: Request, user_id: UserId, body: UserUpdate, sessi
 
 @router.post("/users/{user_id}/password", status_code=204, operation_id="resetPassword",
              responses=responses(404), summary="Set a new password 重置密码",
-             description="The account's sessions end; tell the user the new password by a separate channel.")
+             description="The account's sessions end; tell the user the new password by a separate channel. "
+                         "It is for one use: after logging in with it the user must set their own "
+                         "(403 `password_change_required` until then).")
 async def reset_password(request: Request, user_id: UserId, body: PasswordReset, session: Session,
                          caller: UserAdmin) -> Response:
     user = await service.get_user(session, user_id, caller.region_prefix, for_update=True)
     await service.set_password(session, request.app.state.settings, user, body.new_password,
                                request.app.state.revocations)
+    user.must_change_password = True  # the administrator knows it: the user sets their own at next login
     return Response(status_code=204)
 
 
