@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from services.api.responses import ProblemJSON
 from services.core.errors import FieldError, GuardlineError
@@ -131,6 +132,16 @@ def _value_not_storable(exc: BaseException) -> bool:
     return type(cause) is asyncpg.DataError and isinstance(cause.__cause__, OverflowError)
 
 
+def allowed_methods(request: Request) -> str:
+    """The methods of every route on the request's path. Starlette's 405 names only the
+    first route that matched the path, though GET and PATCH of one path are two routes."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if getattr(route, "methods", None) and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(GuardlineError)
     async def _guardline(request: Request, exc: GuardlineError):
@@ -149,7 +160,10 @@ def install(app: FastAPI) -> None:
         code = {404: "route_not_found", 405: "method_not_allowed", 401: "not_authenticated"}.get(
             exc.status_code, "bad_request"
         )
-        return problem(request, exc.status_code, code, headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
+        return problem(request, exc.status_code, code, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

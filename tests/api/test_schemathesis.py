@@ -330,8 +330,8 @@ def test_fuzz_reaches_every_operation():
     assert set(KNOWN_FAILURES) <= set(OPERATIONS), "KNOWN_FAILURES names operations that no longer exist"
 
 
-@pytest.mark.parametrize("operation_id", list(_params()))
-async def test_schemathesis(operation_id, client, db, auth, settings):
+async def seeded_world(client, db, auth, settings) -> World:
+    """The registry every example starts from (see the module's docstring)."""
     world = await make_world(client, auth)
     world.sync = await sync_objects(db, settings, VILLAGE, world.home)
     world.funds = await funds_objects(client, auth("county_staff.county"), VILLAGE, world.home["id"])
@@ -340,7 +340,12 @@ async def test_schemathesis(operation_id, client, db, auth, settings):
         "region_prefix": VILLAGE[:6], "year": 2020, "values": {"new_grant_months": 9}})
     assert thresholds.status_code == 201, thresholds.text
     world.sync_policy_id = thresholds.json()["id"]
-    values = pools(world)
+    return world
+
+
+@pytest.mark.parametrize("operation_id", list(_params()))
+async def test_schemathesis(operation_id, client, db, auth, settings):
+    values = pools(await seeded_world(client, db, auth, settings))
     loop = asyncio.get_running_loop()
 
     async def _send(request: dict) -> httpx.Response:

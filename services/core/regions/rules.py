@@ -8,6 +8,18 @@ _CODE = re.compile(r"^\d{12}$")
 _PREFIX = re.compile(r"^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12})$")
 
 
+# The same rules as JSON Schema patterns, for the API's documentation (each level's own
+# segment is not all zeros; a code of a higher level ends in zeros).
+_P, _C, _K = "(0[1-9]|[1-9][0-9])", "(0[1-9]|[1-9][0-9])", "(0[1-9]|[1-9][0-9])"
+_T = _V = "(00[1-9]|0[1-9][0-9]|[1-9][0-9]{2})"
+PREFIX_PATTERN = f"^{_P}({_C}({_K}({_T}({_V})?)?)?)?$"
+"""A region code prefix that ``is_valid_prefix`` and ``level_of`` (of its padded code) accept."""
+CODE_PATTERN = f"^{_P}(0{{10}}|{_C}(0{{8}}|{_K}(0{{6}}|{_T}(000|{_V}))))$"
+"""A 12-digit region code that ``level_of`` accepts."""
+VILLAGE_PATTERN = f"^{_P}{_C}{_K}{_T}{_V}$"
+"""A 12-digit village code."""
+
+
 class Level(IntEnum):
     province = 1
     city = 2
