@@ -8,7 +8,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from fastapi.routing import iter_route_contexts
+from starlette.routing import compile_path
 
 from services.api.responses import ProblemJSON
 from services.core.errors import FieldError, GuardlineError
@@ -135,11 +136,13 @@ def _value_not_storable(exc: BaseException) -> bool:
 def allowed_methods(request: Request) -> str:
     """The methods of every route on the request's path. Starlette's 405 names only the
     first route that matched the path, though GET and PATCH of one path are two routes."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        if getattr(route, "methods", None) and route.matches(request.scope)[0] != Match.NONE:
-            methods |= route.methods
-    return ", ".join(sorted(methods))
+    table = getattr(request.app.state, "method_table", None)
+    if table is None:
+        table = [(compile_path(route.path)[0], frozenset(route.methods or ()))
+                 for route in iter_route_contexts(request.app.router.routes) if route.methods]
+        request.app.state.method_table = table
+    path = request.scope.get("path", "")
+    return ", ".join(sorted({m for regex, methods in table if regex.match(path) for m in methods}))
 
 
 def install(app: FastAPI) -> None:
