@@ -24,15 +24,20 @@ CURSOR_MAX_LENGTH = 512
 PLAIN_TEXT_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
 
 
-def _matching(pattern: str, code: str):
+def _check(pattern: str, code: str):
+    """A value of ``pattern`` (or none); otherwise the error ``code`` (problems.py names the field)."""
     compiled = re.compile(pattern)
 
-    def check(value: str | None) -> str | None:
-        if value is not None and not compiled.match(value):
+    def check(value):
+        if value is not None and not (isinstance(value, str) and compiled.match(value)):
             raise ValueError(code)
         return value
 
-    return AfterValidator(check)
+    return check
+
+
+def _matching(pattern: str, code: str) -> AfterValidator:
+    return AfterValidator(_check(pattern, code))
 
 
 Cursor = Annotated[str | None, Query(
@@ -71,5 +76,5 @@ AMOUNT_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
 def amount(description: str):
     """``?income_below=1250.00``: plain digits, no exponent, no sign, at most two decimals."""
     return Annotated[Decimal | None, Query(description=description),
-                     BeforeValidator(_matching(AMOUNT_PATTERN, "decimal_parsing").func),
+                     BeforeValidator(_check(AMOUNT_PATTERN, "decimal_parsing")),
                      WithJsonSchema({"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["1250.00"]})]

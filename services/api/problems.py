@@ -134,15 +134,19 @@ def _value_not_storable(exc: BaseException) -> bool:
 
 
 def allowed_methods(request: Request) -> str:
-    """The methods of every route on the request's path. Starlette's 405 names only the
-    first route that matched the path, though GET and PATCH of one path are two routes."""
+    """The methods of the path the request names. Starlette's 405 names only the first
+    route that matched, though GET and PATCH of one path are two routes. Where several
+    paths match (``/persons/lookup`` and ``/persons/{person_id}``), the one with the fewest
+    parameters is the path meant, as the document lists it."""
     table = getattr(request.app.state, "method_table", None)
     if table is None:
-        table = [(compile_path(route.path)[0], frozenset(route.methods or ()))
+        table = [(compile_path(route.path)[0], route.path.count("{"), frozenset(route.methods or ()))
                  for route in iter_route_contexts(request.app.router.routes) if route.methods]
         request.app.state.method_table = table
     path = request.scope.get("path", "")
-    return ", ".join(sorted({m for regex, methods in table if regex.match(path) for m in methods}))
+    matching = [(params, methods) for regex, params, methods in table if regex.match(path)]
+    fewest = min((params for params, _ in matching), default=0)
+    return ", ".join(sorted({m for params, methods in matching if params == fewest for m in methods}))
 
 
 def install(app: FastAPI) -> None:

@@ -281,11 +281,15 @@ def test_region_patterns_are_the_region_rules():
 async def test_405_allows_every_method_of_the_path(client, auth):
     """Starlette's 405 named only the first route of the path ("GET" for a GET + PATCH path)."""
     h = auth("county_staff.county")
-    for path, sample in (("/api/v1/households/{household_id}", "/api/v1/households/1"),
-                         ("/api/v1/income-records/{record_id}", "/api/v1/income-records/1"),
-                         ("/api/v1/households", "/api/v1/households")):
+    for path, sample, unused in (("/api/v1/households/{household_id}", "/api/v1/households/1", "DELETE"),
+                                 ("/api/v1/income-records/{record_id}", "/api/v1/income-records/1", "POST"),
+                                 ("/api/v1/households", "/api/v1/households", "PUT"),
+                                 # a literal path beside a parameter's: only the literal one's methods
+                                 ("/api/v1/persons/lookup", "/api/v1/persons/lookup", "DELETE"),
+                                 ("/api/v1/monitoring-policies/effective", "/api/v1/monitoring-policies/effective",
+                                  "POST")):
         documented = {m.upper() for m in DOC["paths"][path]}
-        unused = next(m for m in ("DELETE", "PUT", "PATCH", "POST", "GET") if m not in documented)
+        assert unused not in documented
         r = await client.request(unused, sample, headers=h)
         assert r.status_code == 405, r.text
         assert r.headers["content-type"].startswith("application/problem+json")
@@ -332,3 +336,21 @@ def test_if_match_is_documented_where_it_is_checked():
             if declared and not declared[0]["required"]:
                 assert "412" in op["responses"], (method, path)
     assert _operation("updateHousehold")[2]["parameters"]
+
+
+async def test_an_empty_if_match_is_no_if_match(client, auth, db):
+    """``If-Match:`` with nothing in it was read as a stale ETag (412, which a client cannot
+    tell from a lost race); it names no version: 428, as without the header, on required and
+    optional If-Match alike, and nothing changes."""
+    from tests.dbstate import fingerprint
+
+    world = await make_world(client, auth)
+    h = auth("county_staff.county")
+    before = await fingerprint(db.connection)
+    for method, path, body in (
+            ("PATCH", f"/api/v1/households/{world.home['id']}", {"address": "新地址"}),
+            ("POST", f"/api/v1/persons/{world.member('home', 2)}/death", {"date_of_death": "2020-01-01"})):
+        for empty in ("", " "):
+            r = await client.request(method, path, json=body, headers={**h, "If-Match": empty})
+            assert r.status_code == 428 and r.json()["field"] == "If-Match", r.text
+    assert await fingerprint(db.connection) == before

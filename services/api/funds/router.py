@@ -3,7 +3,6 @@ funds policy's settings. Thin: parse, look up in scope, check If-Match, call
 ``services.core.funds``, shape the response."""
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response

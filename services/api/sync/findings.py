@@ -2,7 +2,6 @@
 Region-scoped like households; findings that tell health only for roles that see health."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
