@@ -183,9 +183,12 @@ class GuardlineRoute(APIRoute):
         if RATE_LIMITED & _calls(self.dependant) and 429 not in self.responses:
             self.responses = {**self.responses, 429: responses(429)[429]}
         if 412 in self.responses or 428 in self.responses:
+            required = 428 in self.responses
             extra = dict(self.openapi_extra or {})
-            extra["parameters"] = [*extra.get("parameters", []), {**IF_MATCH, "required": 428 in self.responses}]
+            extra["parameters"] = [*extra.get("parameters", []), {**IF_MATCH, "required": required}]
             self.openapi_extra = extra
+            if not required:  # an empty If-Match is a 428 there too (deps.check_if_match)
+                self.responses = {**self.responses, 428: responses(428)[428]}
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         endpoint = _DirectRead(self) if getattr(self.endpoint, "guardline_hot", False) else super().get_route_handler()
