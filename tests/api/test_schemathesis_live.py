@@ -287,7 +287,13 @@ async def test_405_allows_every_method_of_the_path(client, auth):
                                  # a literal path beside a parameter's: only the literal one's methods
                                  ("/api/v1/persons/lookup", "/api/v1/persons/lookup", "DELETE"),
                                  ("/api/v1/monitoring-policies/effective", "/api/v1/monitoring-policies/effective",
-                                  "POST")):
+                                  "POST"),
+                                 # … also where the parameter's path has that method (it took
+                                 # "effective" or "scan" for an id: a 422 before)
+                                 ("/api/v1/monitoring-policies/effective", "/api/v1/monitoring-policies/effective",
+                                  "DELETE"),
+                                 ("/api/v1/fund-findings/scan", "/api/v1/fund-findings/scan", "GET"),
+                                 ("/api/v1/persons/lookup", "/api/v1/persons/lookup", "PATCH")):
         documented = {m.upper() for m in DOC["paths"][path]}
         assert unused not in documented
         r = await client.request(unused, sample, headers=h)
