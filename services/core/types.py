@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 from services.core import idnumber
-from services.core.regions.rules import InvalidRegionCode, is_valid_prefix, level_of
+from services.core.regions.rules import CODE_PATTERN, InvalidRegionCode, is_valid_prefix, level_of
 
 # A mainland mobile number (provincial data-quality checks: 1[3-9] and nine digits); the
 # registry's rule ``phone_invalid`` holds stored numbers to the same pattern.
@@ -57,7 +57,8 @@ IdNumberStr = Annotated[
 ]
 Phone = Annotated[str, Field(max_length=20, examples=["13812345678"]), AfterValidator(_phone)]
 RegionCodeStr = Annotated[
-    str, Field(description="12-digit region code (统计用区划代码)", examples=["529901001001"]),
+    str, Field(description="12-digit region code (统计用区划代码)", examples=["529901001001"],
+               json_schema_extra={"pattern": CODE_PATTERN}),  # the rule ``_region_code`` checks
     AfterValidator(_region_code),
 ]
 RegionPrefixStr = Annotated[
