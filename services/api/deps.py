@@ -209,7 +209,7 @@ def check_if_match(request: Request, current_etag: str) -> None:
     from services.core.errors import PreconditionFailed, PreconditionRequired
 
     header = request.headers.get("if-match")
-    if header is None:
+    if header is None or not header.strip():  # an empty If-Match names no version
         raise PreconditionRequired("precondition_required", field="If-Match")
     tags = {t.strip() for t in header.split(",")}
     if "*" not in tags and current_etag not in tags:

@@ -50,3 +50,7 @@ async def public_read(request: Request) -> None:
     per client address."""
     request.app.state.rate_limiter.hit(f"public:{client_address(request)}",
                                        request.app.state.settings.rate_limits.public_reads_per_minute)
+
+
+RATE_LIMITED = frozenset({bulk_read, public_read})
+"""Dependencies that may answer 429: a route with one documents it (``routing.GuardlineRoute``)."""

@@ -102,6 +102,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "bool_type": ("Must be true or false.", "须为 true 或 false。"),
     "date_parsing": ("Must be a date such as 2026-01-31.", "须为日期，如 2026-01-31。"),
     "date_from_datetime_parsing": ("Must be a date such as 2026-01-31.", "须为日期，如 2026-01-31。"),
+    "datetime_parsing": ("Must be a time such as 2026-01-31T08:30:00+08:00.", "须为时间，如 2026-01-31T08:30:00+08:00。"),
     "string_type": ("Must be text.", "须为文本。"),
     "list_type": ("Must be a list.", "须为列表。"),
     "dict_type": ("Must be an object.", "须为对象。"),

@@ -11,6 +11,7 @@ from fastapi import Path as PathParam
 
 from fastapi import Depends
 
+from services.api.params import Cursor, RegionPrefix, plain_text
 from services.api.auditing import record_sensitive_read
 from services.api.deps import Allowed, Session
 from services.api.ratelimit import bulk_read
@@ -18,6 +19,7 @@ from services.api.errors_doc import responses
 from services.api.pagination import Page, decode_cursor, page_limit, page_of
 from services.api.responses import JSON
 from services.api.routing import GuardlineRoute
+from services.core.types import Moment
 from services.core.accounts.roles import Permission
 from services.core.audit import service
 from services.core.audit.models import AuditResult
@@ -47,19 +49,18 @@ async def list_audit_events(
     request: Request,
     session: Session,
     caller: Auditor,
-    region: Annotated[str | None, Query(description="Region code prefix (2/4/6/9/12 digits) 区划前缀")] = None,
-    actor: Annotated[str | None, Query(min_length=1, max_length=64, description='Who, e.g. "user:12" 操作者')] = None,
+    region: RegionPrefix = None,
+    actor: plain_text(1, 64, 'Who, e.g. "user:12" 操作者') = None,
     action: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$", max_length=64,
                                         description='What, e.g. "household.update" 动作')] = None,
     object_type: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]*$", max_length=64,
                                              description='Kind of object, e.g. "household" 对象类型')] = None,
-    object_id: Annotated[str | None, Query(min_length=1, max_length=100,
-                                           description="The object's id (needs object_type) 对象标识")] = None,
+    object_id: plain_text(1, 100, "The object's id (needs object_type) 对象标识") = None,
     result: Annotated[AuditResult | None, Query(description="success / failure / denied 结果")] = None,
-    since: Annotated[datetime | None, Query(description="At or after 起始时间")] = None,
-    until: Annotated[datetime | None, Query(description="Before 截止时间")] = None,
+    since: Annotated[Moment | None, Query(description="At or after 起始时间")] = None,
+    until: Annotated[Moment | None, Query(description="Before 截止时间")] = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
-    cursor: str | None = None,
+    cursor: Cursor = None,
 ):
     if region is not None:
         await check_prefix_visible(session, region, field="region")

@@ -2,13 +2,13 @@
 service, shape the response."""
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from starlette.responses import Response
 
+from services.api.params import Cursor, RegionPrefix, amount, plain_text
 from services.api.deps import (
     Allowed,
     CurrentCaller,
@@ -117,17 +117,16 @@ async def lookup_person(request: Request, body: PersonLookup, reader: Reading(Pe
 async def list_households(
     request: Request,
     session: Session,
-    region: Annotated[str | None, Query(description="Region code prefix (2/4/6/9/12 digits) 区划前缀")] = None,
+    region: RegionPrefix = None,
     category: Annotated[Category | None, Query(description="户类型")] = None,
     flags: Annotated[list[Flag] | None, Query(description="All of these flags 标识（全部满足）; disabled and "
                                                            "serious_illness only with registry:health")] = None,
-    income_below: Annotated[Decimal | None, Query(ge=0, max_digits=12, decimal_places=2,
-                                                  description="Per-capita net income below (yuan) 人均纯收入低于")] = None,
-    income_year: Annotated[int | None, Query(ge=2000, le=2100, description="Year of income_below")] = None,
-    name: Annotated[str | None, Query(min_length=1, max_length=50, description="A member's name starts with 姓名")] = None,
+    income_below: amount("Per-capita net income below (yuan); needs income_year 人均纯收入低于") = None,
+    income_year: Annotated[int | None, Query(ge=2000, le=2100, description="Year of income_below (both or neither)")] = None,
+    name: plain_text(1, 50, "A member's name starts with 姓名") = None,
     status: Annotated[HouseholdStatus | None, Query()] = HouseholdStatus.active,
     limit: Annotated[int | None, Query(ge=1)] = None,
-    cursor: str | None = None,
+    cursor: Cursor = None,
 ):
     limit = page_limit(request, limit)
     if region is not None:

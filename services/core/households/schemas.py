@@ -19,7 +19,7 @@ from services.core.households.enums import (
     Relation,
     Schooling,
 )
-from services.core.types import IdNumberStr, Money, Name, Phone, RegionCodeStr, Text100, Text200
+from services.core.types import Day, IdNumberStr, Money, Name, Phone, RegionCodeStr, Text100, Text200
 
 
 class Input(BaseModel):
@@ -178,7 +178,7 @@ class MergeRequest(Input):
 
 
 class DeathRequest(Input):
-    date_of_death: date
+    date_of_death: Day
 
     @field_validator("date_of_death")
     @classmethod
@@ -207,7 +207,7 @@ class PersonOut(BaseModel):
     id_number: str = Field(description="Masked: first 6 and last 4 characters 脱敏显示")
     name: str
     sex: str
-    birth_date: date
+    birth_date: Day
     household_id: int | None
     region_code: str
     relation: Relation | None
@@ -228,7 +228,7 @@ class PersonOut(BaseModel):
     employment_income: str | None = Field(description="Yuan, two decimals, as a string")
     phone: str | None
     status: PersonStatus
-    date_of_death: date | None
+    date_of_death: Day | None
     version: int
 
 
