@@ -59,9 +59,6 @@ PENDING: dict[str, set[str] | str] = {
         "updateGuarantees", "updateHousehold", "updateMeasure", "updateMonitoringPolicy", "updatePerson",
         "updateProject", "updateSyncPolicy", "updateUser", "verifyCase", "villageReview", "http"
     },
-    # tokens checked against the account (a forged claim was believed)
-    "token_claims": {"unknown_user", "wider_region", "stronger_role", "unknown_client",
-                     "every_user-wider_region", "every_user-stronger_role"},
     # trusted proxies: X-Forwarded-For only from a configured proxy
     "xff": {"live"},
 }
@@ -367,7 +364,8 @@ def forgeries(settings, user_ids: dict, user: str) -> dict[str, str]:
         "alg_none": _unsigned(own),
         "expired": _signed(settings, {**own, "iat": time.time() - 7200, "exp": int(time.time()) - 3600}),
         "unknown_user": _signed(settings, {**own, "sub": f"user:{MISSING}", "name": "nobody"}),
-        "wider_region": _signed(settings, {**own, "scope_prefix": "52"}),
+        # the province ("52") for anyone below it; every region ("") for the province's own staff
+        "wider_region": _signed(settings, {**own, "scope_prefix": "52" if prefix != "52" else ""}),
         "stronger_role": _signed(settings, {**own, "role": stronger}),
         "unknown_client": _signed(settings, _claims(settings, f"client:{MISSING}", "ghost", "department_system",
                                                     "52", perms=sorted(p.value for p in Permission))),
