@@ -35,6 +35,7 @@ from services.core.errors import Unprocessable
 from services.core.households import service
 from services.core.households.enums import Category, Flag, HouseholdStatus
 from services.core.households.models import Household, Person
+from services.core.households.sensitive import sees_birth_date
 from services.core.households.schemas import (
     DeathRequest,
     HouseholdCreate,
@@ -75,10 +76,13 @@ def _raw(version: int, document: str, kind: str, ident: int, status: int = 200, 
 
 # ``health`` is the keyring from ``health_keyring`` (or the reader's): given only when the
 # caller's role may see health and disability details, which are then in the response.
+# Birth dates only for roles that may reveal the ID number (``sees_birth_date``); the
+# others get the birth year.
 
 async def _household_response(request: Request, source, household_id: int, caller: Caller,
                               health: Keyring | None, status: int = 200) -> Response:
-    version, document = await service.household_detail(source, household_id, health)
+    version, document = await service.household_detail(source, household_id, health,
+                                                        birth_date=sees_birth_date(caller.permissions))
     if health is not None and request.method == "GET":  # a write's answer is audited with the write
         await record_sensitive_read(request, caller, "household.read_health", "household", household_id)
     location = f"/api/v1/households/{household_id}" if status == 201 else None
@@ -87,7 +91,8 @@ async def _household_response(request: Request, source, household_id: int, calle
 
 async def _person_response(request: Request, session, person_id: int, caller: Caller, health: Keyring | None,
                            status: int = 200) -> Response:
-    version, document = await service.person_json(session, person_id, health)
+    version, document = await service.person_json(session, person_id, health,
+                                                  birth_date=sees_birth_date(caller.permissions))
     if health is not None and request.method == "GET":
         await record_sensitive_read(request, caller, "person.read_health", "person", person_id)
     return _raw(version, document, "person", person_id, status)
@@ -102,8 +107,8 @@ async def _person_response(request: Request, session, person_id: int, caller: Ca
 @hot_read
 async def lookup_person(request: Request, body: PersonLookup, reader: Reading(Permission.persons_lookup)):
     version, person_id, document = await service.person_by_id_number(
-        reader, body.id_number, request.app.state.settings.id_hash_key, reader.health
-    )
+        reader, body.id_number, request.app.state.settings.id_hash_key, reader.health,
+        birth_date=sees_birth_date(reader.caller.permissions))
     if reader.health is not None:
         await record_sensitive_read(request, reader.caller, "person.read_health", "person", person_id,
                                     via="lookup")
