@@ -29,6 +29,7 @@ from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute, hot_read, no_idempotency
 from services.core.accounts.roles import Permission
 from services.core.audit import AuditRecord, record
+from services.core.audit.service import REVEAL_ACTION, check_reveal_rate
 from services.core.accounts.security import Caller
 from services.core.crypto import Keyring, keyring
 from services.core.errors import Unprocessable
@@ -262,18 +263,23 @@ async def record_death(request: Request, person_id: PersonId, body: DeathRequest
 
 
 @router.post("/persons/{person_id}/id-number", response_model=UnmaskedIdNumber, operation_id="unmaskIdNumber",
-             tags=["persons 人员"], responses=responses(403, 404),
+             tags=["persons 人员"], responses=responses(403, 404, 429),
              summary="The complete ID number, with a reason 查看完整身份证号码",
              description="Only for roles allowed to unmask (`registry:unmask`); every call is recorded in the "
                          "audit trail with its reason. Never cached, and an `Idempotency-Key` is ignored: each "
-                         "call is a new, audited read.")
+                         "call is a new, audited read. At most `rate_limits.reveals_per_hour` (30) reveals per "
+                         "user in an hour and `rate_limits.reveals_per_day` (100) in 24 hours: beyond, 429 "
+                         "`reveal_rate_limited` with Retry-After (the refusal is in the audit trail too; "
+                         "auditors see the counts at GET /api/v1/audit/reveals).")
 @no_idempotency
 async def unmask_id_number(request: Request, person_id: PersonId, body: UnmaskRequest, session: Session,
                            caller: Allowed(Permission.registry_unmask)):
+    limits = request.app.state.settings.rate_limits
+    await check_reveal_rate(session, caller.principal, limits.reveals_per_hour, limits.reveals_per_day)
     person = await service.get_person(session, person_id)
     number = service.full_id_number(person, keyring(request.app.state.settings))
     await record(session, AuditRecord(**base_event(
-        request, caller, action="person.unmask", object_type="person", object_id=str(person.id),
+        request, caller, action=REVEAL_ACTION, object_type="person", object_id=str(person.id),
         region_code=person.region_code, status=200, detail={"reason": body.reason})))
     request.state.audited = True
     return JSON({"person_id": person.id, "id_number": number},

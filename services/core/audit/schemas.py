@@ -155,3 +155,21 @@ class AuditEventOut(BaseModel):
     detail: dict[str, Any] | None = Field(description="Anything else worth keeping 详情")
     prev_hash: str = Field(description="Hash of the previous event, hex 前一条哈希")
     hash: str = Field(description="sha256(prev_hash || canonical text), hex 本条哈希")
+
+
+class RevealCount(BaseModel):
+    """How many complete ID numbers one user revealed in the period asked for."""
+
+    actor: str = Field(description='Who: "user:12" 操作者')
+    actor_name: str | None = Field(description="Username 用户名")
+    role: str | None = Field(description="Role at the time 角色")
+    reveals: int = Field(description="Complete ID numbers revealed 查看完整身份证号次数")
+    refused: int = Field(description="Reveals refused by the rate limit (429) 因频率限制被拒次数")
+    first_at: datetime = Field(description="First reveal or refusal in the period 首次")
+    last_at: datetime = Field(description="Last reveal or refusal in the period 最近一次")
+
+
+class RevealReport(BaseModel):
+    since: datetime
+    until: datetime | None
+    items: list[RevealCount] = Field(description="Most reveals first 按次数从多到少")

@@ -19,10 +19,10 @@ from services.core.households.enums import (
     Relation,
     Schooling,
 )
-from services.core.types import IdNumberStr, Money, Name, Phone, RegionCodeStr, Text100, Text200
+from services.core.types import CheckedText, IdNumberStr, Money, Name, Phone, RegionCodeStr, Text100, Text200
 
 
-class Input(BaseModel):
+class Input(CheckedText):
     """Inputs refuse unknown fields: ids, versions, regions of other objects, audit fields …"""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
