@@ -147,8 +147,8 @@ RegionPrefixStr = Annotated[
 ]
 # Single-line text (the check itself is ``CheckedText``'s, for every string of a request).
 # A name keeps ordinary Chinese and Latin letters, the middle dot of transcribed names
-# (阿卜杜拉·买买提, U+00B7; the katakana middle dot U+30FB and the full-width ． typed by some
-# input methods too) and inner spaces.
+# (阿卜杜拉·买买提, U+00B7; the katakana middle dot U+30FB some input methods type) and inner
+# spaces.
 Name = Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=50)]
 Text200 = Annotated[str, BeforeValidator(_strip), StringConstraints(max_length=200)]
 Text100 = Annotated[str, BeforeValidator(_strip), StringConstraints(max_length=100)]

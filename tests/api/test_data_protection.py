@@ -249,6 +249,25 @@ async def test_no_role_without_unmask_can_rebuild_an_id_number(client, auth, rol
                 assert born.isoformat() not in r.text and f"{born:%Y%m%d}" not in r.text
 
 
+async def test_the_audit_trail_keeps_birth_dates_to_their_year(client, auth):
+    """The auditor may not reveal numbers: the rows of a registration in the trail carry the
+    masked number and the birth year, never the date."""
+    members = _sick_family()
+    created = await create(client, auth, members=members)
+    r = await client.get("/api/v1/audit/events", params={"region": VILLAGE, "action": "api.create_household"},
+                         headers=auth("auditor.county"))
+    assert r.status_code == 200, r.text
+    event = next(e for e in r.json()["items"] if e["object_id"] == str(created["id"]) or
+                 any(str(created["id"]) in row for row in (e["detail"] or {}).get("rows", [])))
+    persons = [row for key, row in (event["after"] or {}).items() if key.startswith("persons/")]
+    assert len(persons) == len(members)
+    assert sorted(row["birth_date"] for row in persons) == sorted(
+        f"{normalise(m['id_number']).birth_date.year}-**-**" for m in members)
+    for member in members:
+        born = normalise(member["id_number"]).birth_date
+        assert born.isoformat() not in r.text and member["id_number"] not in r.text
+
+
 # ---- unmask ---------------------------------------------------------------------------------
 
 UNMASK = "/api/v1/persons/{}/id-number"

@@ -39,8 +39,6 @@ def text_fields(body: dict, schema: dict, where: str = "") -> Iterator[tuple[str
     gives the objects of the body (present in the valid body or not)."""
     props = schema.get("properties") or {}
     for name, sub in props.items():
-        if "password" in name:
-            continue  # never displayed; any character a user can type is theirs
         if _free_string(sub):
             yield f"{where}{name}", body, name
         value = body.get(name)

@@ -3,7 +3,7 @@ and time, newest first. Only roles with ``audit:read`` (the auditor) may read it
 the events of their regions (404 for a region or event outside them)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -32,6 +32,12 @@ TAG = "audit 审计"
 EventId = Annotated[int, PathParam(ge=1, le=2**62, description="Audit event id 审计记录序号")]
 Auditor = Allowed(Permission.audit_read)
 NAIVE_TIMES = "Times without a zone are China time."
+
+
+def _beijing(moment: datetime | None) -> str | None:
+    """A time echoed as UTC+08:00 text (Asia/Shanghai of a distant year, as the JSON encoder
+    would give it, carries its local mean time: +08:05:43, not a valid date-time)."""
+    return moment.astimezone(timezone(timedelta(hours=8))).isoformat() if moment is not None else None
 
 
 def _china(moment: datetime | None) -> datetime | None:
@@ -113,4 +119,4 @@ async def list_reveal_counts(
     await record_sensitive_read(request, caller, "audit.read", "audit_log", "reveals",
                                 filters={"since": str(since), **({"until": str(until)} if until else {})},
                                 rows=len(items))
-    return JSON({"since": since, "until": until, "items": items})
+    return JSON({"since": _beijing(since), "until": _beijing(until), "items": items})
