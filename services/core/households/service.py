@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, null, String, and_, bindparam, case, cast, func, literal, select, text, update
+from sqlalchemy import (BigInteger, Integer, LargeBinary, String, and_, bindparam, case, cast, func, literal, null,
+                        select, text, update)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,7 +57,8 @@ def _person_json(p=Person, birth_date: bool = False):
     return func.json_build_object(
         "id", p.id, "id_number", p.id_masked, "name", p.name, "sex", p.sex,
         "birth_date", p.birth_date if birth_date else null(),
-        "birth_year", cast(func.date_part("year", p.birth_date), Integer), "household_id", p.household_id, "region_code", p.region_code,
+        "birth_year", cast(func.date_part("year", p.birth_date), Integer),
+        "household_id", p.household_id, "region_code", p.region_code,
         "relation", p.relation, "labour_capacity", p.labour_capacity, "education_level", p.education_level,
         "schooling", p.schooling, "school", p.school, "medical_insurance", p.medical_insurance,
         "pension_insurance", p.pension_insurance, "family_doctor", p.family_doctor,
@@ -100,7 +102,8 @@ def household_detail_statement(household_id, *, health_flags: bool = True, birth
         return select(aggregate).where(Person.household_id == Household.id).correlate(Household).scalar_subquery()
 
     members = of_members(
-        func.coalesce(func.json_agg(aggregate_order_by(_person_json(birth_date=birth_date), *_MEMBER_ORDER)), text("'[]'::json"))
+        func.coalesce(func.json_agg(aggregate_order_by(_person_json(birth_date=birth_date), *_MEMBER_ORDER)),
+                      text("'[]'::json"))
     )
     health = of_members(func.array_agg(aggregate_order_by(Person.health_enc, *_MEMBER_ORDER)))
     h = Household
