@@ -18,6 +18,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "refresh_invalid": ("The refresh token is invalid or has expired; log in again.", "刷新令牌无效或已过期，请重新登录。"),
     "field_required": ("This field is required.", "该字段为必填项。"),
     "rate_limited": ("Too many requests; try again in {retry_after} seconds.", "请求过于频繁，请 {retry_after} 秒后再试。"),
+    "reveal_rate_limited": ("You have revealed {limit} complete ID numbers in the last {window}; try again in "
+                            "{retry_after} seconds.",
+                            "最近{window_zh}内已查看 {limit} 个完整身份证号码，请 {retry_after} 秒后再试。"),
     "password_too_short": ("The password needs at least {min_length} characters.", "密码长度至少为 {min_length} 位。"),
     "password_too_simple": (
         "The password needs characters of at least {min_classes} kinds: lower case, upper case, digits, others.",
@@ -120,6 +123,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "An ID number has 17 digits followed by a digit or X.",
         "身份证号码应为 17 位数字加 1 位数字或 X。",
     ),
+    "text_forbidden_characters": (
+        "The text contains a control character or an invisible character (a bidirectional or zero-width mark); "
+        "only line breaks and tabs are allowed, and only in multi-line text.",
+        "文本中含有控制字符或不可见字符（如双向文本控制符、零宽字符）；只有多行文本可以包含换行和制表符。"),
     "id_number_birth_date": ("The ID number contains an impossible birth date.", "身份证号码中的出生日期无效。"),
     "id_number_check_digit": ("The ID number's check digit is wrong.", "身份证号码校验位错误。"),
     "id_number_duplicate": (

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringCo
 
 from services.core.funds.enums import AssetClass, AssetStatus, DisposalMethod, FindingStatus, FundFindingRule
 from services.core.households.schemas import Input
-from services.core.types import Day, Money, PositiveMoney, RegionCodeStr, RegionPrefixStr
+from services.core.types import Day, MULTILINE, Money, PositiveMoney, RegionCodeStr, RegionPrefixStr
 
 
 def _strip(value):
@@ -26,8 +26,8 @@ def _not_in_future(value: date | None) -> date | None:
 
 Text200 = Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=200)]
 OptText200 = Annotated[str, BeforeValidator(_strip), StringConstraints(max_length=200)]
-Note = Annotated[str, BeforeValidator(_strip), StringConstraints(max_length=2000)]
-LongText = Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=2000)]
+Note = Annotated[str, MULTILINE, BeforeValidator(_strip), StringConstraints(max_length=2000)]
+LongText = Annotated[str, MULTILINE, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=2000)]
 Ident = Annotated[int, Field(ge=1, le=2**62)]
 CENT = Decimal("0.01")
 

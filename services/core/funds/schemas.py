@@ -12,10 +12,10 @@ from services.core.funds.enums import (
     FundKind, FundLevel, IndicatorStatus, ProjectCategory, ProjectStatus, SpendingItem,
 )
 from services.core.households.schemas import Input
-from services.core.types import Day, Money, PositiveMoney, RegionCodeStr, Text100, Text200
+from services.core.types import Day, MULTILINE, Money, PositiveMoney, RegionCodeStr, Text100, Text200
 
 Year = Annotated[int, Field(ge=2000, le=2100)]
-Note = Annotated[str | None, Field(None, max_length=2000)]
+Note = Annotated[str | None, MULTILINE, Field(None, max_length=2000)]
 
 
 # ---- funds ------------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ class ProjectFields(Input):
     category: ProjectCategory
     location: Text200 | None = Field(None, description="建设地点")
     implementing_unit: Text200 = Field(min_length=1, description="实施单位")
-    content: Annotated[str | None, Field(None, max_length=4000, description="建设内容及规模")]
+    content: Annotated[str | None, MULTILINE, Field(None, max_length=4000, description="建设内容及规模")]
     budget: Money = Field(description="计划投资 (元)")
     performance_targets: list[Target] = Field(default_factory=list, max_length=50, description="绩效目标")
     farmer_links: Annotated[str | None, Field(None, max_length=4000, description="联农带农机制")]

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
+from services.core.types import MULTILINE
 
 from services.core.types import Day
 from services.core.households.schemas import Input
@@ -15,7 +16,7 @@ from services.core.monitoring.enums import CaseStatus, CaseType, NoticeKind, Ris
 from services.core.monitoring.policy import MonitoringPolicy
 
 Year = Annotated[int, Field(ge=2000, le=2100)]
-Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+Note = Annotated[str, MULTILINE, StringConstraints(strip_whitespace=True, max_length=500)]
 ProvinceCode = Annotated[str, StringConstraints(pattern=r"^\d{2}$")]
 # "" is every region (only for a caller whose own regions are everywhere).
 PolicyPrefix = Annotated[str, StringConstraints(pattern=r"^(|\d{2}|\d{4}|\d{6}|\d{9}|\d{12})$")]

@@ -23,15 +23,15 @@ from services.core.monitoring.enums import (
     RiskType,
     VisitMode,
 )
-from services.core.types import Day, IdNumberStr, Money, Name, Phone, Text100
+from services.core.types import Day, IdNumberStr, MULTILINE, Money, Name, Phone, Text100
 
 
 def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-LongText = Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=2000)]
-Comment = Annotated[str, BeforeValidator(_strip), StringConstraints(max_length=2000)]
+LongText = Annotated[str, MULTILINE, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=2000)]
+Comment = Annotated[str, MULTILINE, BeforeValidator(_strip), StringConstraints(max_length=2000)]
 Ident = Annotated[int, Field(ge=1, le=2**62)]
 
 
