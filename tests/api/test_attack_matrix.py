@@ -48,17 +48,6 @@ PENDING: dict[str, set[str] | str] = {
     "cursor": {"listAuditEvents", "listClients", "listGuaranteeChanges", "listHouseholds", "listMonitoringCases",
                "listMonitoringPolicies", "listRegions", "listRiskClues", "listUncoveredHouseholds", "listUsers",
                "listVisitBreaches"},
-    # control characters, bidi overrides and zero-width characters refused in body text
-    "control_chars": {
-        "addBeneficiary", "addMeasure", "addMember", "addVisit", "advanceProject", "allocateFund", "countyDecision",
-        "createClient", "createFund", "createFundPolicy", "createHousehold", "createMonitoringPolicy",
-        "createProject", "createSyncPolicy", "createUser", "dismissRiskClue", "disposeAsset", "login",
-        "noticeResult", "openCaseFromClue", "proposeElimination", "putIncomeLine", "recordAssetIncome",
-        "recordDisbursement", "registerAsset", "reportRiskClue", "splitHousehold", "terminateCase", "townshipReview",
-        "unmaskIdNumber", "updateAsset", "updateClient", "updateFinding", "updateFund", "updateFundPolicy",
-        "updateGuarantees", "updateHousehold", "updateMeasure", "updateMonitoringPolicy", "updatePerson",
-        "updateProject", "updateSyncPolicy", "updateUser", "verifyCase", "villageReview", "http"
-    },
     # trusted proxies: X-Forwarded-For only from a configured proxy
     "xff": {"live"},
 }
@@ -271,6 +260,10 @@ BODY_MODELS = {route.operation_id: route.body_field for route in ROUTES
 TEXT_FIELDS = {op_id: _text_fields(_body_schema(op)) for op_id, (_, _, op) in OPERATIONS.items()
                if _body_schema(op) and op_id in BODY_MODELS}
 TEXT_FIELDS = {op_id: fields for op_id, fields in TEXT_FIELDS.items() if fields}
+# The login form's names are credentials: compared, never stored. A name holding hidden
+# characters matches no account (401) and the attempt reaches the auditor with them removed
+# (test_account_security.py::test_the_county_auditor_sees_failed_logins_under_unknown_names).
+TEXT_FIELDS.pop("login", None)
 
 
 def _refused_at(op_id: str, location: tuple, value: str) -> bool:
