@@ -195,6 +195,22 @@ async def _load(url: str, settings, persons: int) -> dict:
     return await load_demo(url, settings, persons=persons, seed=SEED, progress=lambda msg: print(f"  {msg}", flush=True))
 
 
+async def bench_users(url: str, roles: list[str]) -> dict[str, int]:
+    """Ids of the accounts ``<role>.county`` over the bench county (made if missing)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(plain_dsn(url))
+    try:
+        rows = await conn.fetch(
+            "INSERT INTO users (username, display_name, password_hash, role, region_prefix, active, version) "
+            "SELECT r || '.county', r, '-', r, $2, true, 1 FROM unnest($1::text[]) AS r "
+            "ON CONFLICT (username) DO UPDATE SET role = excluded.role, region_prefix = excluded.region_prefix, "
+            "active = true RETURNING id, role", roles, PREFIX)
+        return {r["role"]: r["id"] for r in rows}
+    finally:
+        await conn.close()
+
+
 async def sample(url: str, settings) -> dict:
     """Random household ids and ID numbers of the county, and some facts about the data."""
     import asyncpg
@@ -600,7 +616,10 @@ def main(argv: list[str] | None = None) -> int:
             for server in apps.values():
                 server.wait_healthy()
             # Users of the county: county staff see health details (each such read is audited).
-            tokens = {role.value: issue_token(settings, Caller(1, f"{role.value}.county", role, PREFIX))[0]
+            # A token must agree with an account: one per role, at the county (created if absent).
+            ids = asyncio.run(bench_users(url, [role.value for role in Role]))
+            tokens = {role.value: issue_token(settings, Caller(ids[role.value], f"{role.value}.county", role,
+                                                               PREFIX))[0]
                       for role in Role}
             token = tokens["county_staff"]
             problems = []

@@ -1,4 +1,5 @@
-"""``guardline``: serve, migrate, demo-data, openapi, regions-import, keys, audit, calendar, sync, simulate, funds."""
+"""``guardline``: serve, migrate, demo-data, openapi, regions-import, keys, audit, calendar, sync, simulate, funds,
+admin."""
 from __future__ import annotations
 
 import argparse
@@ -16,14 +17,42 @@ OPENAPI_FILE = ROOT / "openapi" / "openapi.json"
 DEFAULT_DEMO_PERSONS = 20_000
 
 
-def _settings():
-    from services.core.settings import get_settings
+def _settings(hint: str = "", **overrides):
+    from services.core.settings import Settings, get_settings
 
     try:
-        return get_settings()
+        return Settings(**overrides) if overrides else get_settings()
     except Exception as exc:  # pydantic ValidationError: say what is wrong, no traceback
-        print(f"guardline: settings refused:\n{exc}", file=sys.stderr)
+        print(f"guardline: settings refused:\n{exc}{hint}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _serve_settings(demo: bool):
+    """``serve`` is production unless GUARDLINE_ENV says otherwise (or ``--demo`` asks for
+    the demo): a server started with nothing set must not sign tokens with the published
+    key, and production refuses to start without private keys."""
+    from services.core.settings import Environment
+
+    settings = _settings()
+    if "env" not in settings.model_fields_set:
+        hint = ("\n(`guardline serve` runs in production unless GUARDLINE_ENV says otherwise; "
+                "`guardline serve --demo` runs the demo)")
+        settings = _settings(hint, env=Environment.demo if demo else Environment.production)
+    return settings
+
+
+async def _demo_accounts_left(url: str, settings) -> list[str]:
+    from services.core.accounts.service import demo_accounts
+    from services.core.db import Database, create_engine
+    from services.core.scope import UNRESTRICTED, bind_scope
+
+    db = Database(create_engine(url, settings, "cli"))
+    try:
+        async with db.session(readonly=True) as session:
+            bind_scope(session, UNRESTRICTED)
+            return [u.username for u in await demo_accounts(session)]
+    finally:
+        await db.dispose()
 
 
 def _url(settings) -> str:
@@ -93,9 +122,19 @@ def cmd_serve(args) -> int:
     from services.core.migrate import upgrade
     from services.core.settings import DEMO_PASSWORD
 
-    settings = _settings()
+    from services.core.settings import Environment
+
+    settings = _serve_settings(args.demo)
     url = _url(settings)
     upgrade(url)
+    if settings.env == Environment.production:
+        left = asyncio.run(_demo_accounts_left(url, settings))
+        if left:
+            shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+            print(f"guardline: refusing to start in production: {len(left)} demo account(s) still open with the "
+                  f"published demo password ({shown}). Deactivate them with `guardline admin disable-demo` "
+                  f"(or reset their passwords), then start again.", file=sys.stderr)
+            return 2
     if args.demo:
         if not settings.demo_allowed:
             print("guardline: --demo is refused in production (GUARDLINE_ENV=production)", file=sys.stderr)
@@ -135,8 +174,9 @@ def _start_departments(settings) -> list:
 
     import os
 
-    # The children join this process's embedded server wherever they start.
-    env = {**os.environ, "GUARDLINE_DATA_DIR": str(Path(settings.data_dir).resolve())}
+    # The children join this process's embedded server wherever they start, in its environment.
+    env = {**os.environ, "GUARDLINE_DATA_DIR": str(Path(settings.data_dir).resolve()),
+           "GUARDLINE_ENV": settings.env.value}
     children = []
     for source in load_sources(settings):
         port = int(source.base_url.rsplit(":", 1)[1]) if source.base_url else None
@@ -562,6 +602,69 @@ def cmd_calendar_show(args) -> int:
     return 0
 
 
+def cmd_admin(args) -> int:
+    """``admin create``: the first administrator, with a one-time password printed once;
+    ``admin disable-demo``: deactivate the demo's accounts (production refuses to start
+    while they still open with the published password)."""
+    from services.core.migrate import upgrade
+    from services.core.regions.rules import is_valid_prefix
+
+    if args.admin_command == "create":
+        if not re.fullmatch(r"[A-Za-z0-9_.\-]{3,64}", args.username):
+            print(f"guardline: --username {args.username!r}: 3 to 64 letters, digits, '_', '.', '-'", file=sys.stderr)
+            return 2
+        if not is_valid_prefix(args.region):
+            print(f"guardline: --region {args.region!r} is not a region prefix (2, 4, 6, 9 or 12 digits)",
+                  file=sys.stderr)
+            return 2
+    settings = _settings()
+    url = _url(settings)
+    upgrade(url)
+
+    async def run():
+        from services.core.accounts import service
+        from services.core.audit import AuditRecord, record
+        from services.core.db import Database, create_engine
+        from services.core.errors import Conflict
+        from services.core.scope import UNRESTRICTED, bind_scope
+
+        db = Database(create_engine(url, settings, "cli"))
+        try:
+            async with db.session() as session:
+                bind_scope(session, UNRESTRICTED)
+                if args.admin_command == "create":
+                    try:
+                        user, password = await service.create_first_admin(
+                            session, settings, args.username, args.region, args.display_name)
+                    except Conflict:
+                        print(f"guardline: the username {args.username!r} is taken", file=sys.stderr)
+                        return 1
+                    await record(session, AuditRecord(
+                        action="user.create", actor_name="guardline admin create", role="cli", object_type="user",
+                        object_id=str(user.id), region_code=user.region_prefix,
+                        after={"username": user.username, "role": user.role.value,
+                               "region_prefix": user.region_prefix, "must_change_password": True}))
+                    await session.commit()
+                    print(f"administrator {user.username} (id {user.id}, region {user.region_prefix}) created.\n"
+                          f"one-time password: {password}\n"
+                          f"It is shown only now. Log in with it and set your own password "
+                          f"(POST /api/v1/auth/password); until then every other call answers 403.")
+                    return 0
+                users = await service.disable_demo_accounts(session)
+                for user in users:
+                    await record(session, AuditRecord(
+                        action="user.deactivate", actor_name="guardline admin disable-demo", role="cli",
+                        object_type="user", object_id=str(user.id), region_code=user.region_prefix or None,
+                        detail={"reason": "demo_account"}))
+                await session.commit()
+                print(f"{len(users)} demo account(s) deactivated")
+                return 0
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="guardline", description="Guardline — 防止返贫动态监测和帮扶")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -670,6 +773,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", help="region prefix (default: every region)")
     p.add_argument("--as-of", type=date.fromisoformat, help="the day to judge by, YYYY-MM-DD (default today)")
     p.set_defaults(func=cmd_funds_scan)
+
+    admin = sub.add_parser("admin", help="accounts from the command line: the first administrator, the demo's "
+                                         "accounts")
+    admin_sub = admin.add_subparsers(dest="admin_command", required=True)
+    p = admin_sub.add_parser("create", help="create an administrator and print a one-time password (to be changed "
+                                            "at the first login)")
+    p.add_argument("--username", required=True)
+    p.add_argument("--region", required=True, help="the region prefix the administrator manages (2/4/6/9/12 digits)")
+    p.add_argument("--display-name")
+    p.set_defaults(func=cmd_admin)
+    p = admin_sub.add_parser("disable-demo", help="deactivate the demo's accounts that still have the published "
+                                                  "demo password")
+    p.set_defaults(func=cmd_admin)
 
     audit = sub.add_parser("audit", help="check the audit trail's hash chain, purge old audit rows")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)

@@ -54,10 +54,17 @@ class Api:
     def __init__(self, url: str, settings: Settings):
         self.db = Database(create_engine(url, settings, "tests-keys"))
         self.app = create_app(settings, database=self.db)
-        token, _ = issue_token(settings, Caller(1, "county_staff.county", Role.county_staff, "529901"))
-        self.headers = {"Authorization": f"Bearer {token}"}
+        self.settings = settings
 
     async def __aenter__(self) -> httpx.AsyncClient:
+        # A token must name a real account with its role and region: the county's staff.
+        async with self.db.engine.begin() as conn:
+            user_id = (await conn.execute(text(
+                "INSERT INTO users (username, display_name, password_hash, role, region_prefix, active, version) "
+                "VALUES ('county_staff.county', 'county', '-', 'county_staff', '529901', true, 1) "
+                "ON CONFLICT (username) DO UPDATE SET active = true RETURNING id"))).scalar_one()
+        token, _ = issue_token(self.settings, Caller(user_id, "county_staff.county", Role.county_staff, "529901"))
+        self.headers = {"Authorization": f"Bearer {token}"}
         transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False)
         self.client = httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=self.headers)
         return self.client

@@ -3,7 +3,7 @@ key and one-minute window, in an UNLOGGED table (no WAL; a crash of the database
 forgets counts)
 
 Revision ID: 1ff503e77e70
-Revises: 5c8e1d7a2b94
+Revises: e427120e58d4
 Create Date: 2026-12-03 17:00:00+08:00
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision = '1ff503e77e70'
-down_revision = '5c8e1d7a2b94'
+down_revision = 'e427120e58d4'
 branch_labels = None
 depends_on = None
 

@@ -24,6 +24,7 @@ from services.api.households.router import router as households_router
 from services.api.income.router import router as income_router
 from services.api.monitoring.router import router as monitoring_router
 from services.api.middleware import RequestContext
+from services.api import security_headers
 from services.api.monitoring.reports import router as monitoring_reports_router
 from services.api.ratelimit import RateLimiter, SharedCounts
 from services.api.regions.router import router as regions_router
@@ -33,7 +34,7 @@ from services.api.sync.router import router as sync_router
 from services.api.responses import JSON
 from services.core.accounts.security import Revocations
 from services.core.accounts.service import sync_revocations
-from services.core.db import Database, create_engine, resolve_database_url
+from services.core.db import Database, application_url, create_engine
 from services.core.scope import UNRESTRICTED, bind_scope
 from services.core.idnumber import install_log_redaction
 from services.core.settings import Settings, get_settings
@@ -102,7 +103,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     async def lifespan(app: FastAPI):
         owned = database is None
         if owned:
-            url = resolve_database_url(settings)
+            url = application_url(settings)  # never the owner: the audit trail stays append-only
             app.state.db = Database(create_engine(url, settings, "api"), read_pool_size=settings.db_read_pool_size)
         else:
             app.state.db = database
@@ -156,4 +157,5 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                    health_router):
         app.include_router(router)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes, trusted_proxies=settings.trusted_proxies)
+    security_headers.install(app)  # outermost: every response, a 500 too
     return app

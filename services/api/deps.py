@@ -21,6 +21,7 @@ from services.api import idempotency
 from services.api.auditing import collect_changes
 from services.core.accounts.roles import DESCRIPTIONS, PERMISSIONS, Permission
 from services.core.accounts.security import Caller, TokenInvalid, read_token
+from services.core.accounts.service import confirm_account
 from services.core.crypto import Keyring, keyring
 from services.core.errors import Forbidden, NotFound, Unauthorized
 from services.core.scope import UNRESTRICTED, Reader, bind_scope
@@ -47,19 +48,29 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 Token = Annotated[str | None, Depends(oauth2)]
 
 
-def caller_of(request: Request, token: str | None) -> Caller:
+# What an account with a one-time password may do before it has set its own.
+PASSWORD_CHANGE_PATHS = frozenset({"/api/v1/auth/password", "/api/v1/auth/me", "/api/v1/auth/logout"})
+
+
+async def caller_of(request: Request, token: str | None) -> Caller:
+    """The verified caller: a token signed by us, not revoked, and agreeing with its account
+    (which must exist and be active, with the token's role and region prefix)."""
     if not token:
         raise Unauthorized("not_authenticated", headers=_CHALLENGE)
+    state = request.app.state
     try:
-        caller = read_token(request.app.state.settings, token, request.app.state.revocations)
+        caller = read_token(state.settings, token, state.revocations)
+        account = await confirm_account(state.db, state.revocations, caller)
     except TokenInvalid:
         raise Unauthorized("token_invalid", headers=_CHALLENGE) from None
+    if account.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+        raise Forbidden("password_change_required")
     request.state.caller = caller
     return caller
 
 
 async def current_caller(request: Request, token: Token) -> Caller:
-    return caller_of(request, token)
+    return await caller_of(request, token)
 
 
 # Any signed-in caller, whatever the role (e.g. "who am I", regions).
@@ -98,7 +109,7 @@ async def _deny(request: Request, caller: Caller) -> None:
 
 async def _holding(request: Request, scopes: SecurityScopes, token: str | None) -> Caller:
     """The caller, who must hold every scope (403, or 404 for a path object out of scope)."""
-    caller = caller_of(request, token)
+    caller = await caller_of(request, token)
     permissions = caller.permissions
     for scope in scopes.scopes:
         if scope not in permissions:
@@ -136,7 +147,7 @@ async def scoped_session(request: Request, token: Token) -> AsyncSession:
     """The request's session, limited to the caller's regions (``GuardlineRoute`` commits
     and closes it). A POST with an ``Idempotency-Key`` is claimed here, inside the
     request's transaction."""
-    caller = caller_of(request, token)
+    caller = await caller_of(request, token)
     state = request.state
     session = state.session or open_session(request, caller.region_prefix)
     key = request.headers.get("idempotency-key")
@@ -201,7 +212,7 @@ def check_if_match(request: Request, current_etag: str) -> None:
     from services.core.errors import FieldError, PreconditionFailed, PreconditionRequired
 
     header = request.headers.get("if-match")
-    if header is None:
+    if header is None or not header.strip():  # an empty If-Match names no version
         raise PreconditionRequired("precondition_required", field="If-Match")
     tags = {t.strip() for t in header.split(",")}
     if current_etag in tags:

@@ -39,9 +39,15 @@ _DESCRIPTIONS = {
 }
 
 
+_HEADERS = {
+    429: {"Retry-After": {"description": "Seconds to wait before trying again",
+                          "schema": {"type": "integer", "minimum": 1}}},
+}
+
+
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {
         code: {"model": Problem, "description": _DESCRIPTIONS[code],
-               "content": {"application/problem+json": {}}}
+               "content": {"application/problem+json": {}}, **({"headers": _HEADERS[code]} if code in _HEADERS else {})}
         for code in sorted({401, 403, 422, *codes})
     }

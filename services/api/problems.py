@@ -9,6 +9,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi.routing import iter_route_contexts
+from starlette.routing import compile_path
 
 from services.api.middleware import BodyTooLarge
 from services.api.responses import ProblemJSON
@@ -133,6 +135,38 @@ def _value_not_storable(exc: BaseException) -> bool:
     return type(cause) is asyncpg.DataError and isinstance(cause.__cause__, OverflowError)
 
 
+def _paths_matching(request: Request) -> list[tuple[int, frozenset[str]]]:
+    """(number of parameters, methods) of every route whose path matches the request's."""
+    table = getattr(request.app.state, "method_table", None)
+    if table is None:
+        table = [(compile_path(route.path)[0], route.path.count("{"), frozenset(route.methods or ()))
+                 for route in iter_route_contexts(request.app.router.routes) if route.methods]
+        request.app.state.method_table = table
+    path = request.scope.get("path", "")
+    return [(params, methods) for regex, params, methods in table if regex.match(path)]
+
+
+def allowed_methods(request: Request) -> str:
+    """The methods of the path the request names. Starlette's 405 names only the first
+    route that matched, though GET and PATCH of one path are two routes. Where several
+    paths match (``/persons/lookup`` and ``/persons/{person_id}``), the one with the fewest
+    parameters is the path meant, as the document lists it."""
+    matching = _paths_matching(request)
+    fewest = min((params for params, _ in matching), default=0)
+    return ", ".join(sorted({m for params, methods in matching if params == fewest for m in methods}))
+
+
+def _meant_a_literal_path(request: Request) -> bool:
+    """``DELETE /monitoring-policies/effective`` was routed to ``/monitoring-policies/{policy_id}``
+    (whose DELETE took "effective" for an id) although the literal path has no DELETE: the
+    request names that path, so the answer is its 405, not a 422 about an id."""
+    route = request.scope.get("route")
+    if route is None or not getattr(route, "path", None):
+        return False
+    fewest = min((params for params, _ in _paths_matching(request)), default=0)
+    return route.path.count("{") > fewest
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(GuardlineError)
     async def _guardline(request: Request, exc: GuardlineError):
@@ -140,6 +174,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
+        if _meant_a_literal_path(request):
+            return problem(request, 405, "method_not_allowed", headers={"Allow": allowed_methods(request)})
         return problem(request, 422, "validation_failed", errors=_validation_errors(exc))
 
     @app.exception_handler(StarletteHTTPException)
@@ -153,7 +189,10 @@ def install(app: FastAPI) -> None:
         code = {404: "route_not_found", 405: "method_not_allowed", 401: "not_authenticated"}.get(
             exc.status_code, "bad_request"
         )
-        return problem(request, exc.status_code, code, headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
+        return problem(request, exc.status_code, code, headers=headers)
 
     # Reached only for an error raised outside ``RequestContext`` (which answers all others
     # itself, see ``unexpected``): Starlette raises it again after this answer.

@@ -111,7 +111,7 @@ async def limit(request: Request, policy: str, key: str, per_minute: int) -> Non
 
 async def bulk_read(request: Request, token: Token) -> None:
     """For lists and searches: at most ``rate_limits.bulk_reads_per_minute`` per caller."""
-    caller = caller_of(request, token)
+    caller = await caller_of(request, token)
     await limit(request, "bulk", caller.principal, request.app.state.settings.rate_limits.bulk_reads_per_minute)
 
 
@@ -120,3 +120,7 @@ async def public_read(request: Request) -> None:
     per client address."""
     await limit(request, "public", client_address(request),
                 request.app.state.settings.rate_limits.public_reads_per_minute)
+
+
+RATE_LIMITED = frozenset({bulk_read, public_read})
+"""Dependencies that may answer 429: a route with one documents it (``routing.GuardlineRoute``)."""

@@ -155,7 +155,41 @@ def _is_json(content_type: str) -> bool:
     return subtype == "json" or subtype.endswith("+json")
 
 
+def _calls(dependant) -> set:
+    """Every dependency a route runs, however deeply nested."""
+    out = set()
+    for dep in dependant.dependencies:
+        out.add(dep.call)
+        out |= _calls(dep)
+    return out
+
+
+IF_MATCH = {"name": "If-Match", "in": "header", "schema": {"type": "string", "minLength": 1},
+            "description": 'The ETag you read (e.g. `"household-12-v3"`), or `*` 读取时的 ETag'}
+
+
 class GuardlineRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self._document_preconditions()
+
+    def _document_preconditions(self) -> None:
+        """What the route's dependencies and checks impose, in its OpenAPI: a rate limit
+        (429 with Retry-After) and If-Match (required where a missing one is a 428,
+        optional where only a stale one is refused)."""
+        from services.api.errors_doc import responses
+        from services.api.ratelimit import RATE_LIMITED
+
+        if RATE_LIMITED & _calls(self.dependant) and 429 not in self.responses:
+            self.responses = {**self.responses, 429: responses(429)[429]}
+        if 412 in self.responses or 428 in self.responses:
+            required = 428 in self.responses
+            extra = dict(self.openapi_extra or {})
+            extra["parameters"] = [*extra.get("parameters", []), {**IF_MATCH, "required": required}]
+            self.openapi_extra = extra
+            if not required:  # an empty If-Match is a 428 there too (deps.check_if_match)
+                self.responses = {**self.responses, 428: responses(428)[428]}
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         endpoint = _DirectRead(self) if getattr(self.endpoint, "guardline_hot", False) else super().get_route_handler()
         always_read_only = getattr(self.endpoint, "guardline_read_only", False)

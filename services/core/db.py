@@ -66,7 +66,90 @@ def embedded_url(data_dir: Path, database: str = DEFAULT_DB_NAME) -> str:
     return f"postgresql+asyncpg://postgres@/{database}?host={host}"
 
 
+# The role the API and the sync worker connect as on the embedded server: it owns nothing,
+# so it can neither change the audit trail nor run DDL (``services.core.grants``), as the
+# application role of a production server (compose.yaml, deploy/postgres).
+EMBEDDED_APP_ROLE = "guardline_app"
+APP_PASSWORD_FILE = "app-role-password"
+
+
+def _app_password(data_dir: Path) -> str:
+    """The embedded application role's password: generated once, kept in the data folder
+    readable by its owner only (0600)."""
+    import secrets
+
+    path = data_dir.expanduser().resolve() / APP_PASSWORD_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another process may have created it an instant ago
+            password = path.read_text(encoding="ascii").strip()
+            if password:
+                return password
+            import time
+
+            time.sleep(0.1)
+        raise RuntimeError(f"{path} is empty: remove it to have a new password generated") from None
+    password = secrets.token_urlsafe(32)  # letters, digits, '-' and '_': safe inside SQL quotes
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(password + "\n")
+    return password
+
+
+def _psql(server, database: str, sql: str) -> None:
+    import subprocess
+
+    from pgserver.postgres_server import POSTGRES_BIN_PATH
+
+    # The SQL (with the password) goes through stdin, never the command line.
+    subprocess.run([str(POSTGRES_BIN_PATH / "psql"), "-q", "-v", "ON_ERROR_STOP=1", server.get_uri(database)],
+                   input=sql.encode(), check=True, stdout=subprocess.DEVNULL)
+
+
+def embedded_application_url(data_dir: Path, database: str = DEFAULT_DB_NAME) -> str:
+    """URL of the embedded server's ``database`` for the application: as
+    ``EMBEDDED_APP_ROLE`` (created on first use, its privileges granted again on every
+    start so that tables of new migrations are covered). Migrate first, as the owner."""
+    from services.core.grants import statements
+
+    owner = embedded_url(data_dir, database)
+    server = _embedded_server(data_dir)
+    password = _app_password(data_dir)
+    role = EMBEDDED_APP_ROLE
+    grants = ";\n".join(statements(role))
+    # One process at a time (the API and a worker may start together); the role is the
+    # cluster's, its privileges are per database.
+    _psql(server, database, f"""
+BEGIN;
+SELECT pg_advisory_xact_lock(hashtext('guardline: application role'));
+DO $$ BEGIN
+  CREATE ROLE "{role}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
+EXCEPTION WHEN duplicate_object THEN NULL;
+END $$;
+ALTER ROLE "{role}" LOGIN PASSWORD '{password}' NOSUPERUSER NOCREATEDB NOCREATEROLE;
+SELECT to_regclass('audit_log') IS NOT NULL AS migrated \\gset
+\\if :migrated
+{grants};
+\\endif
+COMMIT;
+""")
+
+    host = parse_qs(urlparse(owner.replace("postgresql+asyncpg://", "postgresql://", 1)).query)["host"][0]
+    return f"postgresql+asyncpg://{role}:{password}@/{database}?host={host}"
+
+
+def application_url(settings: Settings) -> str:
+    """Where the API and the sync worker connect: the configured URL (whose role the
+    operator has limited with ``guardline grant-app``), or the embedded server as its
+    restricted application role. Migrations and the demo loader use the owner's
+    ``resolve_database_url`` instead."""
+    if settings.database_url:
+        return resolve_database_url(settings)
+    return embedded_application_url(settings.data_dir, settings.database_name)
+
+
 def resolve_database_url(settings: Settings, database: str | None = None) -> str:
+    """The owner's URL: the configured one, or the embedded server's superuser."""
     if settings.database_url:
         url = settings.database_url
         for plain in ("postgresql://", "postgres://"):

@@ -18,6 +18,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "refresh_invalid": ("The refresh token is invalid or has expired; log in again.", "刷新令牌无效或已过期，请重新登录。"),
     "field_required": ("This field is required.", "该字段为必填项。"),
     "rate_limited": ("Too many requests; try again in {retry_after} seconds.", "请求过于频繁，请 {retry_after} 秒后再试。"),
+    "reveal_rate_limited": ("You have revealed {limit} complete ID numbers in the last {window}; try again in "
+                            "{retry_after} seconds.",
+                            "最近{window_zh}内已查看 {limit} 个完整身份证号码，请 {retry_after} 秒后再试。"),
     "password_too_short": ("The password needs at least {min_length} characters.", "密码长度至少为 {min_length} 位。"),
     "password_too_simple": (
         "The password needs characters of at least {min_classes} kinds: lower case, upper case, digits, others.",
@@ -26,6 +29,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "password_contains_username": ("The password must not contain the username.", "密码不得包含用户名。"),
     "password_unchanged": ("The new password must differ from the current one.", "新密码不能与当前密码相同。"),
     "password_wrong": ("The current password is wrong.", "当前密码错误。"),
+    "password_published": ("This password is published (the demo password) and may not be used.",
+                           "该密码已公开（演示密码），不得使用。"),
+    "password_change_required": (
+        "Set your own password first (POST /api/v1/auth/password): the one you were given is for one use.",
+        "请先修改密码（POST /api/v1/auth/password）：发给您的密码只能使用一次。",
+    ),
     "totp_already_enabled": ("The second factor is already set up.", "已设置双因素认证。"),
     "totp_not_pending": ("Start the second-factor setup first.", "请先发起双因素认证设置。"),
     "totp_code_wrong": ("The one-time code is wrong or has expired.", "动态验证码错误或已过期。"),
@@ -100,6 +109,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "bool_type": ("Must be true or false.", "须为 true 或 false。"),
     "date_parsing": ("Must be a date such as 2026-01-31.", "须为日期，如 2026-01-31。"),
     "date_from_datetime_parsing": ("Must be a date such as 2026-01-31.", "须为日期，如 2026-01-31。"),
+    "datetime_parsing": ("Must be a time such as 2026-01-31T08:30:00+08:00.", "须为时间，如 2026-01-31T08:30:00+08:00。"),
     "string_type": ("Must be text.", "须为文本。"),
     "list_type": ("Must be a list.", "须为列表。"),
     "dict_type": ("Must be an object.", "须为对象。"),
@@ -117,6 +127,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "An ID number has 17 digits followed by a digit or X.",
         "身份证号码应为 17 位数字加 1 位数字或 X。",
     ),
+    "text_forbidden_characters": (
+        "The text contains a control character or an invisible character (a bidirectional or zero-width mark); "
+        "only line breaks and tabs are allowed, and only in multi-line text.",
+        "文本中含有控制字符或不可见字符（如双向文本控制符、零宽字符）；只有多行文本可以包含换行和制表符。"),
     "id_number_birth_date": ("The ID number contains an impossible birth date.", "身份证号码中的出生日期无效。"),
     "id_number_check_digit": ("The ID number's check digit is wrong.", "身份证号码校验位错误。"),
     "id_number_duplicate": (

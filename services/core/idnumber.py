@@ -98,11 +98,19 @@ def normalise(raw: str, *, allow_15: bool = False) -> IdNumber:
     )
 
 
+# Characters of a number a mask shows: the address code (the person's county, known from
+# the household anyway). The birth date, the sequence (with the sex) and the check
+# character stay hidden, so the mask together with what a reader without the reveal
+# permission sees (region, birth year, sex) leaves some 180,000 candidate numbers
+# (docs/personal-data.md has the arithmetic).
+MASK_SHOWN = 6
+
+
 def mask(value: str) -> str:
-    """First 6 and last 4 characters shown: 110105********002X."""
+    """Only the first 6 characters (the address code) shown: 110105************."""
     if len(value) < 10:
         return "*" * len(value)
-    return value[:6] + "*" * (len(value) - 10) + value[-4:]
+    return value[:MASK_SHOWN] + "*" * (len(value) - MASK_SHOWN)
 
 
 def keyed_hash(value: str, key: bytes) -> bytes:

@@ -62,6 +62,11 @@ class RateLimitSettings(BaseModel):
     # Public disclosure reads (no login: notice boards, the county website) per minute per
     # client address.
     public_reads_per_minute: int = Field(120, ge=1)
+    # Complete ID numbers revealed (unmaskIdNumber) per user, in the last hour and the last
+    # 24 hours. Counted from the audit trail (shared by every API process); a refused
+    # reveal is itself in the trail, and GET /api/v1/audit/reveals shows who revealed how many.
+    reveals_per_hour: int = Field(30, ge=1)
+    reveals_per_day: int = Field(100, ge=1)
 
 
 class DataProtectionSettings(BaseModel):

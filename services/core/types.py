@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any, get_args
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints, ValidationInfo,
+                      field_validator)
 
 from services.core import idnumber
-from services.core.regions.rules import InvalidRegionCode, is_valid_prefix, level_of
+from services.core.regions.rules import CODE_PATTERN, InvalidRegionCode, is_valid_prefix, level_of
 
 # A mainland mobile number (provincial data-quality checks: 1[3-9] and nine digits); the
 # registry's rule ``phone_invalid`` holds stored numbers to the same pattern.
@@ -48,6 +50,87 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
+# ---- characters no text accepts (docs/personal-data.md) ----------------------------------
+# Invisible characters that change how text reads or compares without being seen: the
+# Unicode bidirectional marks, embeddings, overrides and isolates (U+200E, U+200F, U+061C,
+# U+202A–U+202E, U+2066–U+2069: "Trojan Source", a name that displays reversed), the zero-width
+# space, joiners and word joiner (U+200B–U+200D, U+2060), the byte-order mark (U+FEFF) and the
+# line and paragraph separators (U+2028, U+2029).
+INVISIBLE = r"\u061c\u200b-\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff"
+C1 = r"\x7f-\x9f"  # DEL and the C1 controls
+# Names, codes, addresses and every other single-line value: no control character at all.
+SINGLE_LINE_FORBIDDEN = re.compile(rf"[\x00-\x1f{C1}{INVISIBLE}]")
+# Multi-line free text (notes, reasons, findings, descriptions): line feed and tab allowed
+# (a CR LF from a text box arrives as LF); nothing else.
+MULTILINE_FORBIDDEN = re.compile(rf"[\x00-\x08\x0b-\x1f{C1}{INVISIBLE}]")
+
+
+class _Multiline:
+    """Marks a text type as multi-line (``MultilineText``, or in ``Annotated[str, MULTILINE]``)."""
+
+    def __repr__(self) -> str:
+        return "MULTILINE"
+
+
+MULTILINE = _Multiline()
+
+
+def forbidden_character(value: str, multiline: bool = False) -> str | None:
+    """The first character ``value`` may not hold, or None."""
+    if value.isprintable():  # the usual case, in C: none of them (all are unprintable)
+        return None
+    found = (MULTILINE_FORBIDDEN if multiline else SINGLE_LINE_FORBIDDEN).search(value)
+    return found.group() if found else None
+
+
+def checked_text(value: Any, multiline: bool = False) -> Any:
+    """``value`` (a string, or lists and maps of them: keys are single-line) with the forbidden
+    characters refused: ValueError("text_forbidden_characters"). Multi-line text has its
+    CR LF made LF."""
+    if isinstance(value, str):
+        if multiline and "\r\n" in value:
+            value = value.replace("\r\n", "\n")
+        if forbidden_character(value, multiline) is not None:
+            raise ValueError("text_forbidden_characters")
+        return value
+    if isinstance(value, list):
+        return [checked_text(v, multiline) for v in value]
+    if isinstance(value, dict):
+        return {checked_text(k): checked_text(v, multiline) for k, v in value.items()}
+    return value
+
+
+def _annotated_multiline(annotation: Any) -> bool:
+    if annotation is MULTILINE:
+        return True
+    return any(_annotated_multiline(a) for a in get_args(annotation)) or any(
+        m is MULTILINE for m in getattr(annotation, "__metadata__", ()))
+
+
+def multiline_fields(model: type[BaseModel]) -> frozenset[str]:
+    """Fields of a request model declared multi-line (their type carries ``MULTILINE``)."""
+    found = model.__dict__.get("__multiline_fields__")
+    if found is None:
+        found = frozenset(name for name, info in model.model_fields.items()
+                          if any(m is MULTILINE for m in info.metadata) or _annotated_multiline(info.annotation))
+        setattr(model, "__multiline_fields__", found)
+    return found
+
+
+class CheckedText(BaseModel):
+    """Base of request models: every string of every field — names, addresses, codes, notes —
+    is refused with 422 ``text_forbidden_characters`` (naming the field) when it holds a
+    control character, a bidirectional control or a zero-width character. Multi-line
+    fields (``MultilineText``) may hold line feeds and tabs."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_hidden_characters(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, (str, list, dict)):
+            return checked_text(value, info.field_name in multiline_fields(cls))
+        return value
+
+
 IdNumberStr = Annotated[
     str,
     Field(description="居民身份证号码 (18 characters; full-width digits, lower-case x and spaces are accepted)",
@@ -56,16 +139,23 @@ IdNumberStr = Annotated[
 ]
 Phone = Annotated[str, Field(max_length=20, examples=["13812345678"]), AfterValidator(_phone)]
 RegionCodeStr = Annotated[
-    str, Field(description="12-digit region code (统计用区划代码)", examples=["529901001001"]),
+    str, Field(description="12-digit region code (统计用区划代码)", examples=["529901001001"],
+               json_schema_extra={"pattern": CODE_PATTERN}),  # the rule ``_region_code`` checks
     AfterValidator(_region_code),
 ]
 RegionPrefixStr = Annotated[
     str, Field(description="Region code prefix: 2, 4, 6, 9 or 12 digits", examples=["529901001"]),
     AfterValidator(_region_prefix),
 ]
+# Single-line text (the check itself is ``CheckedText``'s, for every string of a request).
+# A name keeps ordinary Chinese and Latin letters, the middle dot of transcribed names
+# (阿卜杜拉·买买提, U+00B7; the katakana middle dot U+30FB some input methods type) and inner
+# spaces.
 Name = Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=50)]
 Text200 = Annotated[str, BeforeValidator(_strip), StringConstraints(max_length=200)]
 Text100 = Annotated[str, BeforeValidator(_strip), StringConstraints(max_length=100)]
+# Multi-line free text: notes, reasons, findings, descriptions.
+MultilineText = Annotated[str, MULTILINE, BeforeValidator(_strip)]
 Money = Annotated[
     Decimal,
     Field(ge=0, max_digits=12, decimal_places=2, description="Yuan with at most two decimals (元)", examples=["1250.00"]),
@@ -76,3 +166,31 @@ PositiveMoney = Annotated[
     Field(gt=0, max_digits=12, decimal_places=2, description="Yuan, more than zero, at most two decimals (元)",
           examples=["1250.00"]),
 ]
+
+
+# Dates and times only as ISO 8601 text. Pydantic's lax mode reads a number (``0``, ``"0"``)
+# as a Unix timestamp, so ``?on=0`` meant 1970-01-01; here it is a 422 naming the field.
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:?\d{2})?$")
+
+
+def _iso_day(value):
+    if isinstance(value, date):  # from Python (a row, a default), not from a client
+        return value
+    if isinstance(value, str) and _ISO_DAY.match(value):
+        return value
+    raise ValueError("date_parsing")
+
+
+def _iso_moment(value):
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_MOMENT.match(value):
+        return value
+    raise ValueError("datetime_parsing")
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]
+"""A calendar day, sent as ``YYYY-MM-DD`` (no timestamps, no other formats)."""
+Moment = Annotated[datetime, BeforeValidator(_iso_moment)]
+"""A point in time, sent as ISO 8601 ``YYYY-MM-DDTHH:MM[:SS[.ffffff]][Z|±HH:MM]``."""

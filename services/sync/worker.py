@@ -16,7 +16,7 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy import text
 
-from services.core.db import Database, asyncpg_dsn, create_engine, resolve_database_url
+from services.core.db import Database, application_url, asyncpg_dsn, create_engine
 from services.core.settings import Settings
 from services.core.sync.config import SourceConfig, load_sources
 from services.core.sync.enums import Trigger
@@ -42,7 +42,7 @@ class Session:
 
     @classmethod
     async def open(cls, settings: Settings) -> "Session":
-        url = resolve_database_url(settings)
+        url = application_url(settings)  # the application's restricted role, not the owner
         db = Database(create_engine(url, settings, "sync"))
         async with db.engine.connect() as conn:
             if not (await conn.execute(text("SELECT to_regclass('sync_runs') IS NOT NULL"))).scalar_one():

@@ -274,8 +274,8 @@ async def _send(client, auth, op_id: str, valid: Valid, body: dict):
     return await client.request(method, path, json=body, headers=headers)
 
 
-@pytest.mark.parametrize("op_id", sorted(VALID))
-async def test_server_owned_fields_are_refused_and_nothing_changes(op_id, client, auth, db, settings):
+async def full_world(client, auth, db, settings) -> World:
+    """The world with every kind of object a write operation of ``VALID`` may name."""
     world = await make_world(client, auth)
     world.monitoring = await monitoring_objects(client, auth(WRITER), db, world.home["id"], world.neighbour["id"])
     world.sync = await sync_objects(db, settings, VILLAGE, world.home)
@@ -285,6 +285,12 @@ async def test_server_owned_fields_are_refused_and_nothing_changes(op_id, client
         "region_prefix": VILLAGE[:6], "year": world.line["year"] - 1, "values": {"new_grant_months": 9}})
     assert thresholds.status_code == 201, thresholds.text
     world.sync_policy_id = thresholds.json()["id"]
+    return world
+
+
+@pytest.mark.parametrize("op_id", sorted(VALID))
+async def test_server_owned_fields_are_refused_and_nothing_changes(op_id, client, auth, db, settings):
+    world = await full_world(client, auth, db, settings)
     _, _, schema = WRITES[op_id]
     valid = VALID[op_id](world)
 

@@ -124,6 +124,7 @@ def cases(t):
         "revokeClient": Case("POST", "/api/v1/admin/clients/{client_id}/revoke", Permission.clients_admin),
         "listAuditEvents": Case("GET", "/api/v1/audit/events", Permission.audit_read, params={"region": t["village"]}),
         "getAuditEvent": Case("GET", "/api/v1/audit/events/{event_id}", Permission.audit_read),
+        "listRevealCounts": Case("GET", "/api/v1/audit/reveals", Permission.audit_read, targetless=True),
         # monitoring: {case_id} is at its verification visit, {assisting_case_id} identified (see
         # tests/api/monitoring_helpers.monitoring_objects). Steps the state does not allow answer 409 to
         # callers who may take them, which is all this matrix needs.

@@ -64,7 +64,7 @@ def test_bad_records_are_rejected_with_reason_and_field(raw, reason, field):
     assert (out.reason, out.field) == (reason, field)
     assert VALID not in out.detail  # never a full ID number in a reason
     # The number that failed, masked, for the finding id_number_invalid (nothing otherwise).
-    expected = {"id_number.check_digit": "110105********0021", "id_number.birth_date": "110105********002X",
+    expected = {"id_number.check_digit": "110105************", "id_number.birth_date": "110105************",
                 "id_number.format": "***"}
     assert out.id_masked == expected.get(reason)
 
@@ -171,6 +171,12 @@ def medical(**over):
     (CIVIL, civil(jzid="MZ\x001"), "control_character.record_id", "record_id"),
     (CIVIL, civil(jzid="MZ\n1"), "control_character.record_id", "record_id"),
     (CIVIL, civil(xm="张\x00三"), "control_character.name", "name"),
+    # A name that would display reversed or hide a character: quarantined, never stored.
+    (CIVIL, civil(xm="张\u202e三"), "control_character.name", "name"),
+    (CIVIL, civil(xm="张\u200b三"), "control_character.name", "name"),
+    (CIVIL, civil(xm="\u2066张三\u2069"), "control_character.name", "name"),
+    (CIVIL, civil(tbyy="收入\x85超标"), "control_character.stop_reason", "stop_reason"),
+    (CIVIL, civil(jzid="MZ\ufeff1"), "control_character.record_id", "record_id"),
     (CIVIL, civil(tbyy="收入\x07超标"), "control_character.stop_reason", "stop_reason"),
     (CIVIL, civil(sfzh=VALID + "\x00"), "control_character.id_number", "id_number"),
     (CIVIL, civil(ksrq="20251301"), "invalid.start_date", "start_date"),
@@ -204,6 +210,8 @@ def test_values_at_their_bounds_pass():
     assert out.data["amount"] == "9999999999.99" and out.data["stop_reason"] == "因" * 500
     tabbed = CIVIL.normalise(civil(tbyy="收入\t超标\r\n核实"))  # tabs and line breaks are text, not control
     assert isinstance(tabbed, Normal)
+    dotted = CIVIL.normalise(civil(xm="阿卜杜拉·买买提"))  # the middle dot of transcribed names
+    assert isinstance(dotted, Normal) and dotted.name == "阿卜杜拉·买买提"
     year = MEDICAL.normalise(medical(year=2026.0))
     assert isinstance(year, Normal) and year.data["year"] == 2026
 

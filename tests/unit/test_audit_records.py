@@ -6,7 +6,7 @@ from services.core.audit import REDACTED, AuditRecord, redact
 from services.core.settings import AUDIT_RETENTION_FLOOR_DAYS, Settings
 
 ID = "11010519491231002X"
-MASKED = "110105********002X"
+MASKED = "110105************"
 
 
 def test_redact_masks_id_numbers_and_hides_health_text_at_any_depth():
@@ -25,7 +25,7 @@ def test_redact_masks_id_numbers_and_hides_health_text_at_any_depth():
         "head_id_number": MASKED,
         "illness": REDACTED,
         "members": [{"ID_NUMBER": MASKED, "Illness": None, "name": "张三"}],
-        "note": f"核对身份证 {MASKED}，旧号 110105*****1002",
+        "note": f"核对身份证 {MASKED}，旧号 110105*********",
         "phone": "13812345678",
         "count": 3,
     }

@@ -106,11 +106,11 @@ def test_health_details_and_id_numbers_round_trip():
 
 
 def test_redact_masks_full_id_numbers_only():
-    assert redact("/api/v1/persons/11010519491231002X/move") == "/api/v1/persons/110105********002X/move"
-    assert redact("a 11010519491231002x b") == "a 110105********002x b"
-    assert redact("old 110105491231002.") == "old 110105*****1002."
+    assert redact("/api/v1/persons/11010519491231002X/move") == "/api/v1/persons/110105************/move"
+    assert redact("a 11010519491231002x b") == "a 110105************ b"
+    assert redact("old 110105491231002.") == "old 110105*********."
     full_width = "１１０１０５１９４９１２３１００２Ｘ"
     assert full_width not in redact(full_width)
     for kept in ("529901001001", "household 5299010010010000123", "req 9f3a110105194912310021ab", "", None):
         assert redact(kept) == kept
-    assert mask("11010519491231002X") == "110105********002X"
+    assert mask("11010519491231002X") == "110105************"

@@ -66,8 +66,8 @@ def test_sex_from_sequence():
     assert normalise(first17 + idnumber.check_character(first17)).sex == "male"
 
 
-def test_mask_keeps_first_six_and_last_four():
-    assert idnumber.mask("11010519491231002X") == "110105********002X"
+def test_mask_keeps_only_the_address_code():
+    assert idnumber.mask("11010519491231002X") == "110105************"
     assert idnumber.mask("123") == "***"
 
 

@@ -12,6 +12,7 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, Field, field_validator
 from starlette.responses import Response
 
+from services.api.params import Cursor
 from services.api.deps import Allowed, Session, check_if_match
 from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, page_limit, page_of
@@ -151,7 +152,7 @@ def _client_response(client: ApiClient, status: int = 200, secret: str | None = 
             dependencies=[Depends(bulk_read)], summary="User accounts in your regions 用户列表")
 async def list_users(request: Request, session: Session, caller: UserAdmin,
                      role: Role | None = None, limit: Annotated[int | None, Query(ge=1)] = None,
-                     cursor: str | None = None):
+                     cursor: Cursor = None):
     limit = page_limit(request, limit)
     rows = await service.list_users(session, caller.region_prefix, cursor_id(cursor), limit, role)
     rows, next_cursor = page_of(rows, limit, lambda u: [u.id])
@@ -159,7 +160,9 @@ async def list_users(request: Request, session: Session, caller: UserAdmin,
 
 
 @router.post("/users", status_code=201, response_model=UserOut, operation_id="createUser",
-             responses=responses(404, 409), summary="Create a user account 新增用户")
+             responses=responses(404, 409), summary="Create a user account 新增用户",
+             description="The password is for one use: after logging in with it the user must set their own "
+                         "(403 `password_change_required` until then).")
 async def create_user(request: Request, body: UserCreate, session: Session, caller: UserAdmin):
     await check_prefix_visible(session, body.region_prefix, field="region_prefix")
     await service.username_free(session, body.username)
@@ -168,7 +171,8 @@ async def create_user(request: Request, body: UserCreate, session: Session, call
     passwords.check(body.password, body.username, request.app.state.settings.passwords)
     user = User(username=body.username, display_name=body.display_name, role=body.role,
                 region_prefix=body.region_prefix, password_hash=hash_password(body.password),
-                password_changed_at=now(), active=True, failed_logins=0, totp_enabled=False)
+                password_changed_at=now(), active=True, failed_logins=0, totp_enabled=False,
+                must_change_password=True)  # the administrator knows it: the user sets their own
     session.add(user)
     await session.flush()
     return _user_response(user, 201)
@@ -208,12 +212,15 @@ async def update_user(request: Request, user_id: UserId, body: UserUpdate, sessi
 
 @router.post("/users/{user_id}/password", status_code=204, operation_id="resetPassword",
              responses=responses(404), summary="Set a new password 重置密码",
-             description="The account's sessions end; tell the user the new password by a separate channel.")
+             description="The account's sessions end; tell the user the new password by a separate channel. "
+                         "It is for one use: after logging in with it the user must set their own "
+                         "(403 `password_change_required` until then).")
 async def reset_password(request: Request, user_id: UserId, body: PasswordReset, session: Session,
                          caller: UserAdmin) -> Response:
     user = await service.get_user(session, user_id, caller.region_prefix, for_update=True)
     await service.set_password(session, request.app.state.settings, user, body.new_password,
                                request.app.state.revocations)
+    user.must_change_password = True  # the administrator knows it: the user sets their own at next login
     return Response(status_code=204)
 
 
@@ -242,7 +249,7 @@ async def reset_totp(request: Request, user_id: UserId, session: Session, caller
 @router.get("/clients", response_model=Page[ClientOut], operation_id="listClients", responses=responses(429),
             dependencies=[Depends(bulk_read)], summary="System clients in your regions 接入系统列表")
 async def list_clients(request: Request, session: Session, caller: ClientAdmin,
-                       limit: Annotated[int | None, Query(ge=1)] = None, cursor: str | None = None):
+                       limit: Annotated[int | None, Query(ge=1)] = None, cursor: Cursor = None):
     limit = page_limit(request, limit)
     rows = await service.list_clients(session, caller.region_prefix, cursor_id(cursor), limit)
     rows, next_cursor = page_of(rows, limit, lambda c: [c.id])

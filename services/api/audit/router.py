@@ -3,7 +3,7 @@ and time, newest first. Only roles with ``audit:read`` (the auditor) may read it
 the events of their regions (404 for a region or event outside them)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -11,6 +11,7 @@ from fastapi import Path as PathParam
 
 from fastapi import Depends
 
+from services.api.params import Cursor, RegionPrefix, plain_text
 from services.api.auditing import record_sensitive_read
 from services.api.deps import Allowed, Session
 from services.api.ratelimit import bulk_read
@@ -18,13 +19,14 @@ from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, page_limit, page_of
 from services.api.responses import JSON
 from services.api.routing import GuardlineRoute
+from services.core.types import Moment
 from services.core.accounts.roles import Permission
 from services.core.audit import service
 from services.core.audit.models import AuditResult
-from services.core.audit.schemas import AuditEventOut
+from services.core.audit.schemas import AuditEventOut, RevealReport
 from services.core.errors import Unprocessable
 from services.core.regions.service import check_prefix_visible
-from services.core.timeutil import CHINA
+from services.core.timeutil import CHINA, now
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
 
@@ -32,6 +34,12 @@ TAG = "audit 审计"
 EventId = Annotated[int, PathParam(ge=1, le=2**62, description="Audit event id 审计记录序号")]
 Auditor = Allowed(Permission.audit_read)
 NAIVE_TIMES = "Times without a zone are China time."
+
+
+def _beijing(moment: datetime | None) -> str | None:
+    """A time echoed as UTC+08:00 text (Asia/Shanghai of a distant year, as the JSON encoder
+    would give it, carries its local mean time: +08:05:43, not a valid date-time)."""
+    return moment.astimezone(timezone(timedelta(hours=8))).isoformat() if moment is not None else None
 
 
 def _china(moment: datetime | None) -> datetime | None:
@@ -47,19 +55,18 @@ async def list_audit_events(
     request: Request,
     session: Session,
     caller: Auditor,
-    region: Annotated[str | None, Query(description="Region code prefix (2/4/6/9/12 digits) 区划前缀")] = None,
-    actor: Annotated[str | None, Query(min_length=1, max_length=64, description='Who, e.g. "user:12" 操作者')] = None,
+    region: RegionPrefix = None,
+    actor: plain_text(1, 64, 'Who, e.g. "user:12" 操作者') = None,
     action: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$", max_length=64,
                                         description='What, e.g. "household.update" 动作')] = None,
     object_type: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]*$", max_length=64,
                                              description='Kind of object, e.g. "household" 对象类型')] = None,
-    object_id: Annotated[str | None, Query(min_length=1, max_length=100,
-                                           description="The object's id (needs object_type) 对象标识")] = None,
+    object_id: plain_text(1, 100, "The object's id (needs object_type) 对象标识") = None,
     result: Annotated[AuditResult | None, Query(description="success / failure / denied 结果")] = None,
-    since: Annotated[datetime | None, Query(description="At or after 起始时间")] = None,
-    until: Annotated[datetime | None, Query(description="Before 截止时间")] = None,
+    since: Annotated[Moment | None, Query(description="At or after 起始时间")] = None,
+    until: Annotated[Moment | None, Query(description="Before 截止时间")] = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
-    cursor: str | None = None,
+    cursor: Cursor = None,
 ):
     if region is not None:
         await check_prefix_visible(session, region, field="region")
@@ -90,3 +97,25 @@ async def get_audit_event(request: Request, event_id: EventId, session: Session,
     event = await service.get_event(session, caller.region_prefix, event_id)
     await record_sensitive_read(request, caller, "audit.read", "audit_event", event_id)
     return JSON(event)
+
+
+@router.get("/audit/reveals", response_model=RevealReport, operation_id="listRevealCounts", tags=[TAG],
+            dependencies=[Depends(bulk_read)], responses=responses(403, 429),
+            summary="Who revealed how many complete ID numbers 完整身份证号码查看统计",
+            description="Per user, the complete ID numbers revealed (unmaskIdNumber) of persons in the "
+                        "auditor's regions between `since` (default: 24 hours ago) and `until`, and how many "
+                        "reveals the rate limit refused; most reveals first, at most 100 users. " + NAIVE_TIMES)
+async def list_reveal_counts(
+    request: Request, session: Session, caller: Auditor,
+    since: Annotated[datetime | None, Query(description="At or after 起始时间")] = None,
+    until: Annotated[datetime | None, Query(description="Before 截止时间")] = None,
+):
+    since = _china(since) or now() - timedelta(days=1)
+    until = _china(until)
+    if until is not None and since >= until:
+        raise Unprocessable("audit_time_range", field="until")
+    items = await service.reveal_counts(session, caller.region_prefix, since=since, until=until)
+    await record_sensitive_read(request, caller, "audit.read", "audit_log", "reveals",
+                                filters={"since": str(since), **({"until": str(until)} if until else {})},
+                                rows=len(items))
+    return JSON({"since": _beijing(since), "until": _beijing(until), "items": items})

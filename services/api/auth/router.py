@@ -35,6 +35,8 @@ class Token(BaseModel):
     role: str
     region_prefix: str
     permissions: list[str]
+    must_change_password: bool = Field(False, description="The password was given for one use: every call but "
+                                                         "POST /auth/password answers 403 until it is changed")
 
 
 class Me(BaseModel):
@@ -65,10 +67,11 @@ class TotpCode(Input):
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def _token_out(request: Request, caller, refresh: str | None = None) -> JSON:
+def _token_out(request: Request, caller, refresh: str | None = None, must_change_password: bool = False) -> JSON:
     token, ttl = issue_token(request.app.state.settings, caller)
     body = Token(access_token=token, expires_in=ttl, refresh_token=refresh, role=caller.role.value,
-                 region_prefix=caller.region_prefix, permissions=sorted(p.value for p in caller.permissions))
+                 region_prefix=caller.region_prefix, permissions=sorted(p.value for p in caller.permissions),
+                 must_change_password=must_change_password)
     return JSON(body.model_dump(), headers=NO_STORE)
 
 
@@ -117,7 +120,7 @@ async def login(
             session, settings, user, client_address(request), request.headers.get("user-agent"))
         caller = service.caller_for_user(user, login_session.id)
         await _login_event(request, session, "auth.login", user, username, None, caller)
-        return _token_out(request, caller, refresh)
+        return _token_out(request, caller, refresh, user.must_change_password)
     if grant_type == "refresh_token":
         _required(refresh_token=refresh_token)
         try:
@@ -129,7 +132,7 @@ async def login(
             raise Unauthorized("refresh_invalid", headers=_CHALLENGE) from None
         caller = service.caller_for_user(user, login_session.id)
         await _login_event(request, session, "auth.refresh", user, None, None, caller)
-        return _token_out(request, caller, refresh)
+        return _token_out(request, caller, refresh, user.must_change_password)
     _required(client_id=client_id, client_secret=client_secret)
     await limit(request, "login-client", client_id, per_minute)
     try:
@@ -137,7 +140,7 @@ async def login(
     except service.LoginFailed as failed:
         await record(session, AuditRecord(**base_event(
             request, None, action="auth.client_token", result=AuditResult.failure, status=401,
-            actor_name=client_id, detail={"reason": failed.reason})))
+            actor_name=attempted_name(client_id), detail={"reason": failed.reason})))
         await session.commit()
         raise _failed() from None
     caller = service.caller_for_client(client)
@@ -147,15 +150,25 @@ async def login(
     return _token_out(request, caller)
 
 
+def attempted_name(name: str | None) -> str | None:
+    """A name somebody typed, fit for the audit trail: printable characters only, at most
+    64 (never the password)."""
+    if name is None:
+        return None
+    return "".join(c for c in name if c.isprintable())[:64] or None
+
+
 async def _login_event(request: Request, session, action: str, user: User | None, username: str | None,
-                       reason: str | None, caller=None) -> None:
+                       reason: str | None, caller=None, status: int = 401) -> None:
     """One event per login or refresh, success or failure, with the reason of a failure
-    (which the answer to the client never tells)."""
-    fields = base_event(request, caller, action=action, status=401 if reason else 200,
+    (which the answer to the client never tells). A failure under an unknown name has no
+    region: every auditor sees those (``services.core.audit.service``)."""
+    fields = base_event(request, caller, action=action, status=status if reason else 200,
                         result=AuditResult.failure if reason else AuditResult.success,
                         detail={"reason": reason} if reason else None)
     if caller is None:
-        fields.update(actor=f"user:{user.id}" if user else None, actor_name=user.username if user else username,
+        fields.update(actor=f"user:{user.id}" if user else None,
+                      actor_name=user.username if user else attempted_name(username),
                       role=user.role.value if user else None, region_code=user.region_prefix if user else None)
     if user is not None:
         fields.update(object_type="user", object_id=str(user.id))
@@ -203,9 +216,18 @@ async def _own_account(session, caller) -> User:
 async def change_password(request: Request, body: PasswordChange, caller: CurrentCaller, session: Session
                           ) -> Response:
     user = await _own_account(session, caller)
-    if not verify_password(user.password_hash, body.current_password):
+    settings = request.app.state.settings
+    # A wrong current password counts towards the lockout like a failed login (a stolen
+    # token must not serve to guess the password); a locked account changes nothing.
+    password_ok = verify_password(user.password_hash, body.current_password)
+    if service.is_locked(user) or not password_ok:
+        reason = "locked" if service.is_locked(user) else "bad_password"
+        if reason == "bad_password" and await service.count_failure(session, settings, user):
+            reason += ",locked_now"
+        await _login_event(request, session, "auth.password_change", user, user.username, reason, status=422)
+        await session.commit()  # the count of failures (and a lockout) must stay
         raise Unprocessable("password_wrong", field="current_password")
-    await service.set_password(session, request.app.state.settings, user, body.new_password,
+    await service.set_password(session, settings, user, body.new_password,
                                request.app.state.revocations)
     return Response(status_code=204)
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
+from services.api.params import Cursor, RegionPrefix
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, page_limit, page_of
@@ -35,7 +36,7 @@ LIST = [Needs(Permission.funds_read), Depends(bulk_read)]
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
 IdQ = Annotated[int | None, Query(ge=1, le=2**62)]
 Limit = Annotated[int | None, Query(ge=1)]
-RegionQ = Annotated[str | None, Query(description="Region code prefix (2/4/6/9/12 digits) 区划前缀")]
+RegionQ = RegionPrefix
 # project_id: declared by services/api/funds/projects.py
 path_object("asset_id", Asset)
 path_object("fund_finding_id", FundFinding)
@@ -72,7 +73,7 @@ async def register_asset(project_id: Id, body: AssetIn, session: Session, caller
             responses=responses(404), summary="Assets, newest first 项目资产列表")
 async def list_assets(request: Request, session: Session, region: RegionQ = None, project_id: IdQ = None,
                       asset_class: AssetClass | None = None, status: AssetStatus | None = None, limit: Limit = None,
-                      cursor: str | None = None):
+                      cursor: Cursor = None):
     if region is not None:
         await check_prefix_visible(session, region)
     if project_id is not None:
@@ -139,7 +140,7 @@ async def record_income(asset_id: Id, body: IncomeIn, session: Session, caller: 
             tags=ASSETS, dependencies=READ, responses=responses(404),
             summary="The asset's income and its distribution, newest first 资产收益分配记录")
 async def list_incomes(request: Request, asset_id: Id, session: Session, limit: Limit = None,
-                       cursor: str | None = None):
+                       cursor: Cursor = None):
     asset = await service.get_asset(session, asset_id)
     limit = page_limit(request, limit)
     rows = await service.list_incomes(session, asset.id, before_id=cursor_id(cursor), limit=limit)
@@ -157,7 +158,7 @@ def finding_body(f: FundFinding) -> dict[str, Any]:
             dependencies=LIST, responses=responses(404), summary="Fund and asset findings, newest first 监管发现列表")
 async def list_fund_findings(request: Request, session: Session, rule_id: FundFindingRule | None = None,
                              status: FindingStatus | None = None, region: RegionQ = None, project_id: IdQ = None,
-                             asset_id: IdQ = None, limit: Limit = None, cursor: str | None = None):
+                             asset_id: IdQ = None, limit: Limit = None, cursor: Cursor = None):
     if region is not None:
         await check_prefix_visible(session, region)
     if project_id is not None:

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
+from services.api.params import Cursor, RegionPrefix
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
@@ -61,10 +62,10 @@ async def create_project(body: ProjectIn, session: Session, caller: Allowed(Perm
 @router.get("/projects", response_model=Page[ProjectOut], operation_id="listProjects", tags=TAGS, dependencies=LIST,
             responses=responses(404), summary="Projects of the library, by id 项目库")
 async def list_projects(request: Request, session: Session,
-                        region: Annotated[str | None, Query(description="Region code prefix 区划前缀")] = None,
+                        region: RegionPrefix = None,
                         year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
                         category: ProjectCategory | None = None, status: ProjectStatus | None = None,
-                        limit: Limit = None, cursor: str | None = None):
+                        limit: Limit = None, cursor: Cursor = None):
     if region is not None:
         await check_prefix_visible(session, region)
     limit = page_limit(request, limit)
@@ -125,7 +126,7 @@ async def add_beneficiary(project_id: Id, body: BeneficiaryIn, session: Session,
             operation_id="listBeneficiaries", tags=TAGS, dependencies=LIST, responses=responses(404),
             summary="The households a project benefits 受益农户")
 async def list_beneficiaries(request: Request, project_id: Id, session: Session, limit: Limit = None,
-                             cursor: str | None = None):
+                             cursor: Cursor = None):
     await service.get(session, project_id)
     limit = page_limit(request, limit)
     rows = await service.beneficiaries(session, project_id, cursor_id(cursor), limit)
@@ -156,7 +157,7 @@ async def record_disbursement(project_id: Id, body: DisbursementIn, session: Ses
             operation_id="listProjectDisbursements", tags=TAGS, dependencies=LIST, responses=responses(404),
             summary="A project's payments 项目支出明细")
 async def list_disbursements(request: Request, project_id: Id, session: Session, limit: Limit = None,
-                             cursor: str | None = None):
+                             cursor: Cursor = None):
     await service.get(session, project_id)
     limit = page_limit(request, limit)
     rows = await money.disbursements(session, project_id=project_id, after_id=cursor_id(cursor), limit=limit)
@@ -168,7 +169,7 @@ async def list_disbursements(request: Request, project_id: Id, session: Session,
             operation_id="listProjectAllocations", tags=TAGS, dependencies=LIST, responses=responses(404),
             summary="The funds allocated to a project 项目资金来源")
 async def list_allocations(request: Request, project_id: Id, session: Session, limit: Limit = None,
-                           cursor: str | None = None):
+                           cursor: Cursor = None):
     await service.get(session, project_id)
     limit = page_limit(request, limit)
     rows = await money.allocations(session, project_id=project_id, after_id=cursor_id(cursor), limit=limit)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
+from services.api.params import Cursor, region_prefix
 from services.api.deps import PublicSession
 from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, page_limit, page_of
@@ -39,8 +40,8 @@ def _documented(*codes: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
-Region = Annotated[str, Query(max_length=12, description="Region code prefix: 2 (province), 4, 6 (county), 9 "
-                                                         "(township) or 12 (village) digits 区划代码前缀")]
+Region = region_prefix("Region code prefix: 2 (province), 4, 6 (county), 9 (township) or 12 (village) digits "
+                       "区划代码前缀", optional=False)
 Year = Annotated[int, Query(ge=2000, le=2100, description="Fund and project year 年度")]
 
 
@@ -128,7 +129,7 @@ class PublicFundSummary(BaseModel):
 async def list_public_projects(
     request: Request, session: PublicSession, region: Region, year: Year,
     category: ProjectCategory | None = None, status: PublicStatus | None = None,
-    limit: Annotated[int | None, Query(ge=1)] = None, cursor: str | None = None,
+    limit: Annotated[int | None, Query(ge=1)] = None, cursor: Cursor = None,
 ):
     limit = page_limit(request, limit)
     after_id = cursor_id(cursor)

@@ -3,13 +3,13 @@ funds policy's settings. Thin: parse, look up in scope, check If-Match, call
 ``services.core.funds``, shape the response."""
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel
 
+from services.api.params import Cursor, RegionPrefix
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
@@ -18,6 +18,7 @@ from services.api.pagination import Page, cursor_id, page_limit, page_of
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
+from services.core.types import Day
 from services.core.accounts.roles import Permission
 from services.core.funds import indicators
 from services.core.funds import policy as funds_policy
@@ -43,7 +44,7 @@ READ = [Needs(Permission.funds_read)]
 LIST = [Needs(Permission.funds_read), Depends(bulk_read)]
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
 Limit = Annotated[int | None, Query(ge=1)]
-RegionQ = Annotated[str | None, Query(description="Region code prefix (2/4/6/9/12 digits) 区划前缀")]
+RegionQ = RegionPrefix
 TABLE = funds_policy.table()
 
 path_object("fund_id", Fund)
@@ -74,7 +75,7 @@ async def create_fund(body: FundIn, session: Session, caller: Allowed(Permission
             responses=responses(404), summary="Funds, by id 资金列表")
 async def list_funds(request: Request, session: Session, region: RegionQ = None,
                      year: Annotated[int | None, Query(ge=2000, le=2100)] = None, level: FundLevel | None = None,
-                     kind: FundKind | None = None, limit: Limit = None, cursor: str | None = None):
+                     kind: FundKind | None = None, limit: Limit = None, cursor: Cursor = None):
     if region is not None:
         await check_prefix_visible(session, region)
     limit = page_limit(request, limit)
@@ -119,7 +120,7 @@ async def allocate(fund_id: Id, body: AllocationIn, session: Session, caller: Al
 @router.get("/funds/{fund_id}/allocations", response_model=Page[AllocationOut], operation_id="listFundAllocations",
             tags=FUNDS, dependencies=LIST, responses=responses(404), summary="A fund's allocations 资金分配明细")
 async def fund_allocations(request: Request, fund_id: Id, session: Session, limit: Limit = None,
-                           cursor: str | None = None):
+                           cursor: Cursor = None):
     await service.get_fund(session, fund_id)
     limit = page_limit(request, limit)
     rows = await service.allocations(session, fund_id=fund_id, after_id=cursor_id(cursor), limit=limit)
@@ -151,7 +152,7 @@ async def import_disbursements(request: Request, body: DisbursementImport, sessi
                         "it down. Figures from the funds policy in force for the region and year.")
 async def fund_indicators(session: Session, caller: Allowed(Permission.funds_read),
                           region: RegionQ = None, year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
-                          as_of: date | None = None):
+                          as_of: Day | None = None):
     region = region if region is not None else caller.region_prefix
     await check_prefix_visible(session, region)
     as_of = as_of or today()
@@ -189,7 +190,7 @@ async def effective_policy(session: Session, caller: Allowed(Permission.funds_re
             summary="Funds policy overrides you work under or set 资金项目政策参数调整")
 async def list_policies(request: Request, session: Session, caller: Allowed(Permission.funds_read),
                         year: Annotated[int | None, Query(ge=2000, le=2100)] = None, limit: Limit = None,
-                        cursor: str | None = None):
+                        cursor: Cursor = None):
     limit = page_limit(request, limit)
     rows = await overrides.list_rows(session, caller.region_prefix, year, cursor_id(cursor), limit, TABLE)
     rows, next_cursor = page_of(rows, limit, lambda r: [r.id])

@@ -2,13 +2,13 @@
 service, shape the response."""
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from starlette.responses import Response
 
+from services.api.params import Cursor, RegionPrefix, amount, plain_text
 from services.api.deps import (
     Allowed,
     CurrentCaller,
@@ -29,12 +29,14 @@ from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute, hot_read, no_idempotency
 from services.core.accounts.roles import Permission
 from services.core.audit import AuditRecord, record
+from services.core.audit.service import REVEAL_ACTION, check_reveal_rate
 from services.core.accounts.security import Caller
 from services.core.crypto import Keyring, keyring
 from services.core.errors import Unprocessable
 from services.core.households import service
 from services.core.households.enums import Category, Flag, HouseholdStatus
 from services.core.households.models import Household, Person
+from services.core.households.sensitive import sees_birth_date
 from services.core.households.schemas import (
     DeathRequest,
     HouseholdCreate,
@@ -75,10 +77,13 @@ def _raw(version: int, document: str, kind: str, ident: int, status: int = 200, 
 
 # ``health`` is the keyring from ``health_keyring`` (or the reader's): given only when the
 # caller's role may see health and disability details, which are then in the response.
+# Birth dates only for roles that may reveal the ID number (``sees_birth_date``); the
+# others get the birth year.
 
 async def _household_response(request: Request, source, household_id: int, caller: Caller,
                               health: Keyring | None, status: int = 200) -> Response:
-    version, document = await service.household_detail(source, household_id, health)
+    version, document = await service.household_detail(source, household_id, health,
+                                                        birth_date=sees_birth_date(caller.permissions))
     if health is not None and request.method == "GET":  # a write's answer is audited with the write
         await record_sensitive_read(request, caller, "household.read_health", "household", household_id)
     location = f"/api/v1/households/{household_id}" if status == 201 else None
@@ -87,7 +92,8 @@ async def _household_response(request: Request, source, household_id: int, calle
 
 async def _person_response(request: Request, session, person_id: int, caller: Caller, health: Keyring | None,
                            status: int = 200) -> Response:
-    version, document = await service.person_json(session, person_id, health)
+    version, document = await service.person_json(session, person_id, health,
+                                                  birth_date=sees_birth_date(caller.permissions))
     if health is not None and request.method == "GET":
         await record_sensitive_read(request, caller, "person.read_health", "person", person_id)
     return _raw(version, document, "person", person_id, status)
@@ -102,8 +108,8 @@ async def _person_response(request: Request, session, person_id: int, caller: Ca
 @hot_read
 async def lookup_person(request: Request, body: PersonLookup, reader: Reading(Permission.persons_lookup)):
     version, person_id, document = await service.person_by_id_number(
-        reader, body.id_number, request.app.state.settings.id_hash_key, reader.health
-    )
+        reader, body.id_number, request.app.state.settings.id_hash_key, reader.health,
+        birth_date=sees_birth_date(reader.caller.permissions))
     if reader.health is not None:
         await record_sensitive_read(request, reader.caller, "person.read_health", "person", person_id,
                                     via="lookup")
@@ -117,17 +123,16 @@ async def lookup_person(request: Request, body: PersonLookup, reader: Reading(Pe
 async def list_households(
     request: Request,
     session: Session,
-    region: Annotated[str | None, Query(description="Region code prefix (2/4/6/9/12 digits) 区划前缀")] = None,
+    region: RegionPrefix = None,
     category: Annotated[Category | None, Query(description="户类型")] = None,
     flags: Annotated[list[Flag] | None, Query(description="All of these flags 标识（全部满足）; disabled and "
                                                            "serious_illness only with registry:health")] = None,
-    income_below: Annotated[Decimal | None, Query(ge=0, max_digits=12, decimal_places=2,
-                                                  description="Per-capita net income below (yuan) 人均纯收入低于")] = None,
-    income_year: Annotated[int | None, Query(ge=2000, le=2100, description="Year of income_below")] = None,
-    name: Annotated[str | None, Query(min_length=1, max_length=50, description="A member's name starts with 姓名")] = None,
+    income_below: amount("Per-capita net income below (yuan); needs income_year 人均纯收入低于") = None,
+    income_year: Annotated[int | None, Query(ge=2000, le=2100, description="Year of income_below (both or neither)")] = None,
+    name: plain_text(1, 50, "A member's name starts with 姓名") = None,
     status: Annotated[HouseholdStatus | None, Query()] = HouseholdStatus.active,
     limit: Annotated[int | None, Query(ge=1)] = None,
-    cursor: str | None = None,
+    cursor: Cursor = None,
 ):
     limit = page_limit(request, limit)
     if region is not None:
@@ -256,18 +261,23 @@ async def record_death(request: Request, person_id: PersonId, body: DeathRequest
 
 
 @router.post("/persons/{person_id}/id-number", response_model=UnmaskedIdNumber, operation_id="unmaskIdNumber",
-             tags=["persons 人员"], responses=responses(403, 404),
+             tags=["persons 人员"], responses=responses(403, 404, 429),
              summary="The complete ID number, with a reason 查看完整身份证号码",
              description="Only for roles allowed to unmask (`registry:unmask`); every call is recorded in the "
                          "audit trail with its reason. Never cached, and an `Idempotency-Key` is ignored: each "
-                         "call is a new, audited read.")
+                         "call is a new, audited read. At most `rate_limits.reveals_per_hour` (30) reveals per "
+                         "user in an hour and `rate_limits.reveals_per_day` (100) in 24 hours: beyond, 429 "
+                         "`reveal_rate_limited` with Retry-After (the refusal is in the audit trail too; "
+                         "auditors see the counts at GET /api/v1/audit/reveals).")
 @no_idempotency
 async def unmask_id_number(request: Request, person_id: PersonId, body: UnmaskRequest, session: Session,
                            caller: Allowed(Permission.registry_unmask)):
+    limits = request.app.state.settings.rate_limits
+    await check_reveal_rate(session, caller.principal, limits.reveals_per_hour, limits.reveals_per_day)
     person = await service.get_person(session, person_id)
     number = service.full_id_number(person, keyring(request.app.state.settings))
     await record(session, AuditRecord(**base_event(
-        request, caller, action="person.unmask", object_type="person", object_id=str(person.id),
+        request, caller, action=REVEAL_ACTION, object_type="person", object_id=str(person.id),
         region_code=person.region_code, status=200, detail={"reason": body.reason})))
     request.state.audited = True
     return JSON({"person_id": person.id, "id_number": number},

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from starlette.responses import Response
 
+from services.api.params import Cursor, VillageCode, region_prefix
 from services.api.auditing import record_changes_so_far
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
@@ -53,8 +54,7 @@ YearPath = Annotated[int, PathParam(ge=2000, le=2100, description="Year 年度")
 ProvincePath = Annotated[str, PathParam(pattern=r"^\d{2}$", description="Province: two digits 省级区划代码")]
 PolicyId = Annotated[int, PathParam(ge=1, le=2**62, description="Policy override id")]
 YearQuery = Annotated[int | None, Query(ge=2000, le=2100)]
-RegionQuery = Annotated[str | None, Query(description="Region code prefix (2/4/6/9/12 digits) 区划前缀; "
-                                                      "default: all your regions")]
+RegionQuery = region_prefix("Region code prefix (2/4/6/9/12 digits) 区划前缀; default: all your regions")
 path_object("policy_id", MonitoringPolicyRow, visible=overrides.visible_to)
 
 
@@ -145,7 +145,7 @@ async def list_uncovered_households(
     income_complete: Annotated[bool | None, Query(
         description="true: only households judged below the line; false: only those whose twelve months are "
                     "incomplete; absent: both")] = None,
-    limit: Annotated[int | None, Query(ge=1)] = None, cursor: str | None = None,
+    limit: Annotated[int | None, Query(ge=1)] = None, cursor: Cursor = None,
 ):
     region = await _region(session, caller, region)
     year = year or _last_year()
@@ -194,7 +194,7 @@ async def list_visit_breaches(
     month: Annotated[int | None, Query(ge=1, le=12, description="One month of the year 月份")] = None,
     region: RegionQuery = None,
     cadre_user_id: Annotated[int | None, Query(ge=1, le=2**62, description="The case's cadre then")] = None,
-    limit: Annotated[int | None, Query(ge=1)] = None, cursor: str | None = None,
+    limit: Annotated[int | None, Query(ge=1)] = None, cursor: Cursor = None,
 ):
     region = await _region(session, caller, region)
     year = year if year is not None else today().year
@@ -240,7 +240,7 @@ async def monitoring_statistics(
                         "accounts, health conditions or risk types.")
 async def notice_list(
     session: Session,
-    village: Annotated[str, Query(description="12-digit village code 村级区划代码")],
+    village: VillageCode,
     kind: Annotated[NoticeKind, Query(description="identification 识别公示 | elimination 风险消除公示")]
     = NoticeKind.identification,
 ):
@@ -274,7 +274,7 @@ async def effective_policy(session: Session, caller: Allowed(Permission.monitori
             description="Rows within your regions and those of the wider regions yours lie in, by id.")
 async def list_policies(request: Request, session: Session, caller: Allowed(Permission.monitoring_read),
                         year: YearQuery = None, limit: Annotated[int | None, Query(ge=1)] = None,
-                        cursor: str | None = None):
+                        cursor: Cursor = None):
     limit = page_limit(request, limit)
     rows = await overrides.list_rows(session, caller.region_prefix, year, cursor_id(cursor), limit)
     rows, next_cursor = page_of(rows, limit, lambda r: [r.id])

@@ -3,12 +3,12 @@ parse, look up in scope, check If-Match, call the service, shape the response.""
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
+from services.api.params import Cursor, RegionPrefix
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.problems import rendered_errors
@@ -16,6 +16,7 @@ from services.api.pagination import Page, cursor_id, decode_cursor, page_limit, 
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
+from services.core.types import Day
 from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller
 from services.core.errors import Forbidden
@@ -78,7 +79,7 @@ ClueId = Id
 CaseId = Id
 MeasureId = Annotated[uuid.UUID, PathParam(description="Measure id (a UUID)")]
 Limit = Annotated[int | None, Query(ge=1)]
-RegionQ = Annotated[str | None, Query(description="Region code prefix (2/4/6/9/12 digits) 区划前缀")]
+RegionQ = RegionPrefix
 path_object("clue_id", RiskClue)
 path_object("case_id", MonitoringCase)
 path_object("measure_id", Measure)
@@ -172,7 +173,7 @@ async def list_clues(request: Request, session: Session, caller: Allowed(Permiss
                      region: RegionQ = None, status: ClueStatus | None = None, channel: Channel | None = None,
                      risk_type: RiskType | None = None,
                      household_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-                     limit: Limit = None, cursor: str | None = None):
+                     limit: Limit = None, cursor: Cursor = None):
     await _check_filters(session, caller, region, risk_type, household_id)
     limit = page_limit(request, limit)
     rows = await queries.list_clues(session, region=region, status=status, channel=channel, risk_type=risk_type,
@@ -245,7 +246,7 @@ async def list_cases(request: Request, session: Session, caller: Allowed(Permiss
                      risk_type: RiskType | None = None,
                      household_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
                      cadre_user_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-                     limit: Limit = None, cursor: str | None = None):
+                     limit: Limit = None, cursor: Cursor = None):
     await _check_filters(session, caller, region, risk_type, household_id)
     limit = page_limit(request, limit)
     rows = await queries.list_cases(session, region=region, status=status, case_type=case_type, risk_type=risk_type,
@@ -264,10 +265,10 @@ async def list_cases(request: Request, session: Session, caller: Allowed(Permiss
                         "official holiday schedule is not known yet.")
 async def list_overdue(request: Request, session: Session, region: RegionQ = None,
                        within_days: Annotated[int, Query(ge=0, le=366)] = 0,
-                       as_of: date | None = None, kind: DeadlineKind | None = None,
+                       as_of: Day | None = None, kind: DeadlineKind | None = None,
                        subject: Annotated[str | None, Query(pattern="^(case|clue)$")] = None,
                        cadre_user_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-                       limit: Limit = None, cursor: str | None = None):
+                       limit: Limit = None, cursor: Cursor = None):
     if region is not None:
         await check_prefix_visible(session, region)
     limit = page_limit(request, limit)
@@ -302,7 +303,7 @@ async def list_transitions(case_id: CaseId, session: Session):
                         "review and the county's approval — as of `on` (default today, China time): the same list a "
                         "refused step answers with. Available at every status, so the village, the township and the "
                         "county see the same list.")
-async def elimination_check(request: Request, case_id: CaseId, session: Session, on: date | None = None):
+async def elimination_check(request: Request, case_id: CaseId, session: Session, on: Day | None = None):
     case = await case_service.get_case(session, case_id)
     rules = await load_rules(session)
     day = on or today()

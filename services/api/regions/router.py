@@ -6,10 +6,12 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from services.api.params import Cursor, RegionCode
 from services.api.deps import Session
 from services.api.errors_doc import responses
 from services.api.pagination import Page, decode_cursor, page_of
 from services.api.routing import GuardlineRoute
+from services.core.regions.rules import CODE_PATTERN
 from services.core.regions.models import Region
 from services.core.regions.service import get_region
 
@@ -27,10 +29,10 @@ class RegionOut(BaseModel):
             summary="Regions you can see 区划列表")
 async def list_regions(
     session: Session,
-    parent: Annotated[str | None, Query(description="Children of this region code")] = None,
+    parent: RegionCode = None,
     level: Annotated[int | None, Query(ge=1, le=5, description="1 province … 5 village")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    cursor: str | None = None,
+    cursor: Cursor = None,
 ):
     stmt = select(Region)
     if parent is not None:
@@ -49,5 +51,5 @@ async def list_regions(
 
 @router.get("/{code}", response_model=RegionOut, operation_id="getRegion", responses=responses(404),
             summary="One region 区划")
-async def one_region(session: Session, code: Annotated[str, Path(max_length=12)]):
+async def one_region(session: Session, code: Annotated[str, Path(max_length=12, json_schema_extra={"pattern": CODE_PATTERN})]):
     return RegionOut.model_validate(await get_region(session, code, field="code"), from_attributes=True)

@@ -2,12 +2,12 @@
 Region-scoped like households; findings that tell health only for roles that see health."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
+from services.api.params import Cursor, RegionPrefix
 from services.api.auditing import record_sensitive_read
 from services.api.deps import Allowed, Session, check_if_match, path_object
 from services.api.errors_doc import responses
@@ -16,6 +16,7 @@ from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
 from services.api.sync.router import SourceQ
+from services.core.types import Moment
 from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller
 from services.core.errors import Forbidden
@@ -36,7 +37,7 @@ FINDINGS = ["findings 部门比对发现"]
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
 IdQ = Annotated[int | None, Query(ge=1, le=2**62)]
 RuleQ = Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="Rule id, e.g. not_insured 规则")]
-RegionQ = Annotated[str | None, Query(description="Region code prefix (2/4/6/9/12 digits) 区划前缀")]
+RegionQ = RegionPrefix
 path_object("finding_id", Finding)
 
 
@@ -111,8 +112,8 @@ async def _check_filters(session, caller: Caller, rule_id: str | None, region: s
 async def list_findings(request: Request, session: Session, caller: Allowed(Permission.findings_read),
                         rule_id: RuleQ = None, severity: Severity | None = None,
                         status: FindingStatus | None = None, source: SourceQ = None, region: RegionQ = None,
-                        household_id: IdQ = None, person_id: IdQ = None, seen_since: datetime | None = None,
-                        limit: Annotated[int | None, Query(ge=1)] = None, cursor: str | None = None):
+                        household_id: IdQ = None, person_id: IdQ = None, seen_since: Moment | None = None,
+                        limit: Annotated[int | None, Query(ge=1)] = None, cursor: Cursor = None):
     await _check_filters(session, caller, rule_id, region, household_id, person_id)
     if seen_since is not None and seen_since.tzinfo is None:
         seen_since = seen_since.replace(tzinfo=CHINA)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel
 
+from services.api.params import Cursor, RegionPrefix
 from services.api.deps import Allowed, Needs, Session, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
@@ -36,7 +37,7 @@ READ = [Needs(Permission.sync_read)]
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
 Limit = Annotated[int | None, Query(ge=1)]
 Year = Annotated[int | None, Query(ge=2000, le=2100)]
-RegionQ = Annotated[str | None, Query(description="Region code prefix (2/4/6/9/12 digits) 区划前缀")]
+RegionQ = RegionPrefix
 TABLE = sync_policy.table()
 
 path_object("sync_policy_id", SyncPolicyRow, visible=lambda prefix: overrides.visible_to(prefix, TABLE))
@@ -70,7 +71,7 @@ async def effective_policy(session: Session, caller: Allowed(Permission.sync_rea
             dependencies=[*READ, Depends(bulk_read)], tags=POLICY, responses=responses(),
             summary="Cross-check threshold overrides you work under or set 部门比对规则参数调整")
 async def list_policies(request: Request, session: Session, caller: Allowed(Permission.sync_read),
-                        year: Year = None, limit: Limit = None, cursor: str | None = None):
+                        year: Year = None, limit: Limit = None, cursor: Cursor = None):
     limit = page_limit(request, limit)
     rows = await overrides.list_rows(session, caller.region_prefix, year, cursor_id(cursor), limit, TABLE)
     rows, next_cursor = page_of(rows, limit, lambda r: [r.id])

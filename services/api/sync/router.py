@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
+from services.api.params import Cursor, plain_text
 from services.api.deps import Allowed, Session, path_object
 from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, page_limit, page_of
@@ -145,7 +146,7 @@ async def _check_filters(session, caller: Caller, county: str | None) -> None:
             responses=responses(404), summary="Sync runs, newest first 同步任务列表", description=COUNTY_SCOPE)
 async def list_runs(request: Request, session: Session, caller: Allowed(Permission.sync_read),
                     source: SourceQ = None, county: CountyQ = None, status: RunStatus | None = None,
-                    limit: Limit = None, cursor: str | None = None):
+                    limit: Limit = None, cursor: Cursor = None):
     await _check_filters(session, caller, county)
     limit = page_limit(request, limit)
     rows = await service.list_runs(session, caller.region_prefix, source=source, county=county, status=status,
@@ -231,9 +232,9 @@ def _shown(request: Request, caller: Caller, records: list[QuarantinedRecord]) -
                         "The payload as received is shown with every ID number masked. " + COUNTY_SCOPE)
 async def list_quarantine(request: Request, session: Session, caller: Allowed(Permission.sync_read),
                           source: SourceQ = None, county: CountyQ = None,
-                          reason: Annotated[str | None, Query(max_length=64, description="e.g. id_number.check_digit")]
+                          reason: plain_text(1, 64, "e.g. id_number.check_digit")
                           = None,
-                          status: QuarantineStatus | None = None, limit: Limit = None, cursor: str | None = None):
+                          status: QuarantineStatus | None = None, limit: Limit = None, cursor: Cursor = None):
     await _check_filters(session, caller, county)
     limit = page_limit(request, limit)
     rows = await service.list_quarantine(session, caller.region_prefix, source=source, county=county, reason=reason,

@@ -27,6 +27,10 @@ class User(Versioned, Base):
     locked_until: Mapped[datetime | None] = mapped_column()
     last_login_at: Mapped[datetime | None] = mapped_column()
     password_changed_at: Mapped[datetime | None] = mapped_column()
+    # A one-time password (``guardline admin create``): every call but the password change
+    # answers 403 ``password_change_required`` until the user has set their own.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                                       server_default="false")
     # Second factor: the TOTP secret (encrypted), set up first and then confirmed by a code.
     totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default="false")

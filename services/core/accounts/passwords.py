@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from services.core.errors import FieldError, Unprocessable
-from services.core.settings import PasswordSettings
+from services.core.settings import DEMO_PASSWORD, PasswordSettings
 
 _CLASSES = (str.islower, str.isupper, str.isdigit)
 
@@ -17,6 +17,8 @@ def problems(password: str, username: str, rules: PasswordSettings) -> list[str]
         found.append("password_too_simple")
     if username and username.lower() in password.lower():
         found.append("password_contains_username")
+    if password == DEMO_PASSWORD:
+        found.append("password_published")  # printed in the README: never an account's own
     return found
 
 

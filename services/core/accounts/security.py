@@ -5,6 +5,11 @@ and, for users, the login session it belongs to. Verified tokens are cached unti
 expire, but every use is checked against the in-process ``Revocations`` first, so a
 logout, a password or role change, or a revoked client takes effect at once in this
 process and within ``auth.revocation_poll_seconds`` in every other one.
+
+A signature alone is not enough: the token's role, region prefix (and a client's
+permissions) must also be those of the account as the database has it
+(``Account``, cached per principal in ``Revocations.accounts`` and dropped whenever the
+principal is revoked, i.e. on every role, scope, password or activity change).
 """
 from __future__ import annotations
 
@@ -110,16 +115,47 @@ class TokenInvalid(Exception):
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class Account:
+    """An active account as the database has it, which a token must agree with."""
+
+    role: Role
+    region_prefix: str
+    granted: frozenset[Permission] | None = None  # a system client's permissions
+    must_change_password: bool = False
+    loaded_at: float = 0.0  # when the read began (``time.time()``)
+
+    def vouches_for(self, caller: Caller) -> bool:
+        return (caller.role == self.role and caller.region_prefix == self.region_prefix
+                and caller.granted == self.granted)
+
+
 class Revocations:
     """What this process knows to be revoked: login sessions (logout, refresh-token reuse)
     and principals whose tokens issued before a moment are void (password, role or scope
     change, deactivation, a client's rotation or revocation). Entries older than the
     longest token lifetime are forgotten: every token they could void has expired."""
 
+    ACCOUNTS_MAX = 100_000
+
     def __init__(self) -> None:
         self.sessions: dict[str, float] = {}
         self.not_before: dict[str, float] = {}
         self.synced_until: float = 0.0
+        # Accounts read from the database, by principal; dropped when the principal is revoked.
+        self.accounts: dict[str, Account] = {}
+
+    def account(self, principal: str) -> Account | None:
+        """The cached account, unless it was read before the principal's last change."""
+        found = self.accounts.get(principal)
+        if found is not None and found.loaded_at < self.not_before.get(principal, 0.0):
+            return None
+        return found
+
+    def remember(self, principal: str, account: Account) -> None:
+        if len(self.accounts) >= self.ACCOUNTS_MAX:
+            self.accounts.clear()
+        self.accounts[principal] = account
 
     def revoke_session(self, session_id: str, at: float | None = None) -> None:
         self.sessions.setdefault(session_id, time.time() if at is None else at)
@@ -127,6 +163,7 @@ class Revocations:
     def revoke_principal(self, principal: str, at: float) -> None:
         if at > self.not_before.get(principal, 0.0):
             self.not_before[principal] = at
+        self.accounts.pop(principal, None)
 
     def forget_before(self, moment: float) -> None:
         self.sessions = {k: v for k, v in self.sessions.items() if v >= moment}

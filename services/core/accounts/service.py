@@ -18,8 +18,10 @@ from services.core.accounts import passwords, totp
 from services.core.accounts.models import ApiClient, LoginSession, PrincipalRevocation, User
 from services.core.accounts.roles import Role
 from services.core.accounts.security import (
+    Account,
     Caller,
     Revocations,
+    TokenInvalid,
     hash_password,
     new_secret,
     same_secret,
@@ -27,7 +29,7 @@ from services.core.accounts.security import (
     verify_password,
 )
 from services.core.errors import Conflict, NotFound
-from services.core.settings import Settings
+from services.core.settings import DEMO_PASSWORD, Settings
 from services.core.timeutil import now
 
 
@@ -73,6 +75,9 @@ async def authenticate(session: AsyncSession, settings: Settings, username: str,
     reason = None
     if not password_ok:
         reason = "bad_password"
+    elif password == DEMO_PASSWORD and not settings.demo_allowed:
+        # The demo password is published: outside demo and development it opens nothing.
+        reason = "demo_password"
     elif user.totp_enabled:
         counter = totp.verify(_totp_secret(settings, user), otp or "", last_counter=user.totp_last_counter)
         if counter is None:
@@ -80,18 +85,32 @@ async def authenticate(session: AsyncSession, settings: Settings, username: str,
         else:
             user.totp_last_counter = counter
     if reason is not None:
-        user.failed_logins = (user.failed_logins or 0) + 1
-        if user.failed_logins >= settings.auth.max_failed_logins:
-            user.locked_until = moment + timedelta(minutes=settings.auth.lockout_minutes)
-            user.failed_logins = 0
+        if await count_failure(session, settings, user, moment):
             reason += ",locked_now"
-        await session.flush()
         raise LoginFailed(reason, user)
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = moment
     await session.flush()
     return user
+
+
+async def count_failure(session: AsyncSession, settings: Settings, user: User, moment: datetime | None = None
+                        ) -> bool:
+    """One more wrong password (at login or when changing it); True when this one locks the
+    account. The caller must commit even when it then refuses the request."""
+    moment = moment or now()
+    user.failed_logins = (user.failed_logins or 0) + 1
+    locked = user.failed_logins >= settings.auth.max_failed_logins
+    if locked:
+        user.locked_until = moment + timedelta(minutes=settings.auth.lockout_minutes)
+        user.failed_logins = 0
+    await session.flush()
+    return locked
+
+
+def is_locked(user: User) -> bool:
+    return user.locked_until is not None and user.locked_until > now()
 
 
 async def start_session(session: AsyncSession, settings: Settings, user: User, ip: str | None,
@@ -192,6 +211,50 @@ async def sync_revocations(session: AsyncSession, revocations: Revocations, sett
     revocations.synced_until = db_now
 
 
+# ---- the account behind a token -------------------------------------------------------------
+
+_USER_SQL = "SELECT role, region_prefix, must_change_password FROM users WHERE id = $1 AND active"
+_CLIENT_SQL = ("SELECT permissions, region_prefix FROM api_clients "
+               "WHERE id = $1 AND active AND revoked_at IS NULL")
+
+
+async def read_account(db, principal: str) -> Account | None:
+    """The active account of ``principal`` from the database (``db``: a ``Database``), or None."""
+    from services.core.accounts.roles import Permission
+
+    kind, _, ident = principal.partition(":")
+    started = time.time()
+    if kind == "user":
+        row = await db.fetch_row(_USER_SQL, [int(ident)])
+        if row is None:
+            return None
+        return Account(Role(row["role"]), row["region_prefix"], None, row["must_change_password"], started)
+    row = await db.fetch_row(_CLIENT_SQL, [int(ident)])
+    if row is None:
+        return None
+    return Account(Role.department_system, row["region_prefix"], frozenset(Permission(p) for p in row["permissions"]),
+                   False, started)
+
+
+async def confirm_account(db, revocations: Revocations, caller: Caller) -> Account:
+    """The account that vouches for ``caller`` (a verified token), or ``TokenInvalid``: a
+    token for an account that does not exist or is inactive, or whose role, region prefix
+    or permissions differ from the account's. Cached per principal: after the first
+    request this is one dictionary lookup."""
+    principal = caller.principal
+    account = revocations.account(principal)
+    if account is not None and account.vouches_for(caller):
+        return account
+    # Not cached, or cached but different (perhaps read just before a change): read it.
+    account = await read_account(db, principal)
+    if account is None:
+        raise TokenInvalid("no such account")
+    revocations.remember(principal, account)
+    if not account.vouches_for(caller):
+        raise TokenInvalid("the token differs from the account")
+    return account
+
+
 # ---- second factor ----------------------------------------------------------------------
 
 def _totp_secret(settings: Settings, user: User) -> str:
@@ -244,8 +307,65 @@ async def set_password(session: AsyncSession, settings: Settings, user: User, pa
     user.password_changed_at = now()
     user.failed_logins = 0
     user.locked_until = None
+    user.must_change_password = False
     await session.flush()
     await revoke_principal(session, f"user:{user.id}", revocations, end_sessions_of_user=user.id)
+
+
+# ---- accounts made outside the API (``guardline admin``) --------------------------------------
+
+# The demo's accounts: ``<role>.<county|township|village>`` and ``cadre.<village>.<nnn>``
+# (services.core.demo.loader), all created with the published ``DEMO_PASSWORD``.
+DEMO_USERNAME = r"^([a-z_]+\.(county|township|village)|cadre\.[0-9]{12}\.[0-9]{3})$"
+
+
+async def demo_accounts(session: AsyncSession) -> list[User]:
+    """Active accounts the demo created that still open with the published demo password
+    (production refuses to start while any is left: ``guardline admin disable-demo``).
+    The demo hashes its password once per load, so few distinct hashes are checked."""
+    found = (await session.execute(
+        select(User).where(User.active, User.username.regexp_match(DEMO_USERNAME)).order_by(User.id)
+    )).scalars().all()
+    opens = {h: verify_password(h, DEMO_PASSWORD) for h in {u.password_hash for u in found}}
+    return [u for u in found if opens[u.password_hash]]
+
+
+async def disable_demo_accounts(session: AsyncSession) -> list[User]:
+    """Deactivate the demo's accounts that still have the demo password (accounts are never
+    deleted: the audit trail names them); their tokens stop working."""
+    found = await demo_accounts(session)
+    revocations = Revocations()
+    for user in found:
+        user.active = False
+        await revoke_principal(session, f"user:{user.id}", revocations, end_sessions_of_user=user.id)
+    await session.flush()
+    return found
+
+
+def one_time_password(settings: Settings) -> str:
+    """A random password that meets the rules (given once, changed at first login)."""
+    import secrets
+    import string
+
+    alphabet = string.ascii_letters + string.digits + "-_.!"
+    while True:
+        candidate = "".join(secrets.choice(alphabet) for _ in range(max(16, settings.passwords.min_length)))
+        if not passwords.problems(candidate, "", settings.passwords):
+            return candidate
+
+
+async def create_first_admin(session: AsyncSession, settings: Settings, username: str, region_prefix: str,
+                             display_name: str | None = None) -> tuple[User, str]:
+    """An administrator with a one-time password (``must_change_password``): the way in to
+    a new installation, from the command line. The password is returned, never stored."""
+    await username_free(session, username)
+    password = one_time_password(settings)
+    user = User(username=username, display_name=display_name or username, role=Role.admin,
+                region_prefix=region_prefix, password_hash=hash_password(password), active=True,
+                must_change_password=True, password_changed_at=now())
+    session.add(user)
+    await session.flush()
+    return user, password
 
 
 # ---- administration ---------------------------------------------------------------------

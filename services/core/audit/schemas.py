@@ -19,6 +19,12 @@ REDACTED = "[redacted]"
 DEFAULT_SENSITIVE_KEYS = frozenset({"illness", "password", "password_hash", "secret", "token", "access_token",
                                     "id_hash"})
 
+# A person's birth date: kept to its year ("1949-**-**"). Beside the masked ID number the full
+# date would narrow the number down to a few hundred (docs/personal-data.md), and auditors
+# may not reveal numbers; the date only ever changes with the ID number, whose change is
+# recorded anyway.
+BIRTH_DATE_KEYS = frozenset({"birth_date", "date_of_birth", "birthday"})
+
 # An 18-character ID number (or an old 15-digit one) standing alone in any text.
 _ID_NUMBER_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
 
@@ -31,8 +37,9 @@ def redact(data: Mapping[str, Any] | None, sensitive_keys: Iterable[str] = DEFAU
            ) -> dict[str, Any] | None:
     """A copy of ``data`` fit for the audit trail: values under ``sensitive_keys`` replaced by
     ``"[redacted]"``, values under keys naming an ID number (``id_number``,
-    ``head_id_number`` …) masked as the API shows them (``110105********002X``), and any ID
-    number found inside other text masked too. Nested dicts and lists are followed.
+    ``head_id_number`` …) masked as the API shows them (``110105************``), birth dates
+    kept to their year (``1949-**-**``), and any ID number found inside other text masked
+    too. Nested dicts and lists are followed.
 
     ``AuditRecord`` applies it with the default keys to ``before``, ``after`` and
     ``detail``; pass more keys for a domain's own sensitive fields."""
@@ -50,6 +57,8 @@ def _redact_mapping(data: Mapping[str, Any], keys: frozenset[str]) -> dict[str, 
             out[key] = None if value is None else REDACTED
         elif "id_number" in name and isinstance(value, str):
             out[key] = idnumber.mask(idnumber.clean(value))
+        elif name in BIRTH_DATE_KEYS and value is not None:
+            out[key] = str(value)[:4] + "-**-**"
         else:
             out[key] = _redact_value(value, keys)
     return out
@@ -155,3 +164,21 @@ class AuditEventOut(BaseModel):
     detail: dict[str, Any] | None = Field(description="Anything else worth keeping 详情")
     prev_hash: str = Field(description="Hash of the previous event, hex 前一条哈希")
     hash: str = Field(description="sha256(prev_hash || canonical text), hex 本条哈希")
+
+
+class RevealCount(BaseModel):
+    """How many complete ID numbers one user revealed in the period asked for."""
+
+    actor: str = Field(description='Who: "user:12" 操作者')
+    actor_name: str | None = Field(description="Username 用户名")
+    role: str | None = Field(description="Role at the time 角色")
+    reveals: int = Field(description="Complete ID numbers revealed 查看完整身份证号次数")
+    refused: int = Field(description="Reveals refused by the rate limit (429) 因频率限制被拒次数")
+    first_at: datetime = Field(description="First reveal or refusal in the period 首次")
+    last_at: datetime = Field(description="Last reveal or refusal in the period 最近一次")
+
+
+class RevealReport(BaseModel):
+    since: datetime
+    until: datetime | None
+    items: list[RevealCount] = Field(description="Most reveals first 按次数从多到少")

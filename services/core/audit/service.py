@@ -17,16 +17,16 @@ ever.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import func, select, text
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from services.core.audit.models import AuditEvent, AuditResult
 from services.core.audit.schemas import AuditRecord
-from services.core.errors import NotFound
+from services.core.errors import NotFound, TooManyRequests
 from services.core.scope import UNRESTRICTED, under
 
 audit_log = AuditEvent.__table__
@@ -116,13 +116,22 @@ _COLUMNS = (
 )
 
 
+# Failed logins under a name that is no account's (guessing, typing errors): no region is
+# known, yet a county deployment's auditor must see them, so every auditor does. They hold
+# the name typed (printable, at most 64 characters) and the address, never the password.
+UNKNOWN_NAME_LOGINS = ("auth.login", "auth.client_token")
+
+
 def _visible_to(stmt, prefix: str):
-    """Auditors see the events of their regions: ``region_code`` under their prefix. Events
-    without a region (a login under an unknown name, a purge) only reach an unrestricted
-    caller."""
+    """Auditors see the events of their regions: ``region_code`` under their prefix, and
+    the failed logins under unknown names (``UNKNOWN_NAME_LOGINS``). Other events without a
+    region (a purge) only reach an unrestricted caller."""
     if prefix == UNRESTRICTED:
         return stmt
-    return stmt.where(under(audit_log.c.region_code, prefix))
+    unknown_name = and_(audit_log.c.region_code.is_(None), audit_log.c.actor.is_(None),
+                        audit_log.c.action.in_(UNKNOWN_NAME_LOGINS),
+                        audit_log.c.result == AuditResult.failure.value)
+    return stmt.where(or_(under(audit_log.c.region_code, prefix), unknown_name))
 
 
 def _as_dict(row) -> dict[str, Any]:
@@ -177,3 +186,56 @@ async def get_event(target: AsyncSession | AsyncConnection, prefix: str, event_i
     if row is None:
         raise NotFound("audit_event_not_found", field="event_id", id=event_id)
     return _as_dict(row)
+
+
+# ---- reveals of complete ID numbers -------------------------------------------------------
+
+REVEAL_ACTION = "person.unmask"
+# The failed write the API records when a reveal is refused (services.api.auditing).
+REVEAL_REFUSED_ACTION = "api.unmask_id_number"
+_WINDOWS = ((timedelta(hours=1), "hour", "1 小时"), (timedelta(days=1), "24 hours", "24 小时"))
+
+# The ``limit``-th most recent reveal of the actor inside the window: while there is one,
+# the actor has revealed ``limit`` numbers in it, and may again once it ages out.
+_NTH_REVEAL = text(
+    "SELECT ceil(extract(epoch FROM (at + :window - now())))::int AS wait FROM audit_log "
+    "WHERE action = :action AND actor = :actor AND result = 'success' "
+    "AND at > now() - :window ORDER BY at DESC OFFSET :offset LIMIT 1")
+
+
+async def check_reveal_rate(session: AsyncSession, actor: str, per_hour: int, per_day: int) -> None:
+    """429 (``reveal_rate_limited``, Retry-After) when ``actor`` has revealed ``per_hour``
+    complete ID numbers in the last hour or ``per_day`` in the last 24 hours.
+
+    Counted from the audit trail, which every API process writes: the limit holds across
+    processes. A transaction-scoped advisory lock per actor makes two reveals of the same
+    user at once count one after the other (the reveal's own event is inserted before the
+    lock is released, at commit)."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                          {"key": f"guardline.reveal:{actor}"})
+    for (window, name, name_zh), limit in zip(_WINDOWS, (per_hour, per_day)):
+        wait = (await session.execute(_NTH_REVEAL, {"window": window, "action": REVEAL_ACTION, "actor": actor,
+                                                    "offset": limit - 1})).scalar()
+        if wait is not None:
+            wait = max(1, int(wait))
+            raise TooManyRequests("reveal_rate_limited", headers={"Retry-After": str(wait)}, retry_after=wait,
+                                  limit=limit, window=name, window_zh=name_zh)
+
+
+async def reveal_counts(target: AsyncSession | AsyncConnection, prefix: str, *, since: datetime,
+                        until: datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Who revealed how many complete ID numbers between ``since`` and ``until`` (of the
+    persons under ``prefix``), and how many of their reveals were refused by the rate limit;
+    most reveals first."""
+    a = audit_log.c
+    revealed = func.count().filter((a.action == REVEAL_ACTION) & (a.result == AuditResult.success.value))
+    refused = func.count().filter((a.action == REVEAL_REFUSED_ACTION) & (a.status == 429))
+    stmt = _visible_to(select(
+        a.actor, func.max(a.actor_name).label("actor_name"), func.max(a.role).label("role"),
+        revealed.label("reveals"), refused.label("refused"),
+        func.min(a.at).label("first_at"), func.max(a.at).label("last_at"),
+    ), prefix).where(a.action.in_((REVEAL_ACTION, REVEAL_REFUSED_ACTION)), a.at >= since, a.actor.is_not(None))
+    if until is not None:
+        stmt = stmt.where(a.at < until)
+    stmt = stmt.group_by(a.actor).order_by(revealed.desc(), refused.desc(), a.actor).limit(limit)
+    return [row._asdict() for row in await target.execute(stmt)]

@@ -60,6 +60,7 @@ from services.core.demo.monitoring import (
 from services.core.db import asyncpg_dsn
 from services.core.crypto import Keyring, decode_key, keyring
 from services.core.monitoring.counts import REBUILD_SQL
+from services.core.idnumber import mask
 from services.core.households.sensitive import HEALTH_AAD, ID_NUMBER_AAD, health_plaintext
 from services.core.regions.importer import DEMO_REGIONS_CSV, import_regions_csv, parse_regions_csv
 from services.core.settings import DEMO_PASSWORD, Settings
@@ -205,7 +206,7 @@ def render(batch: Batch, id_hash_key: bytes, keyring: Keyring) -> list[tuple[str
 
     lines = [
         f"{pid}\t\\\\x{seal(idn.encode(), ID_NUMBER_AAD).hex()}\t"
-        f"\\\\x{digest(id_hash_key, idn.encode(), 'sha256').hex()}\t{idn[:6]}********{idn[-4:]}\t{name}\t{sex}\t"
+        f"\\\\x{digest(id_hash_key, idn.encode(), 'sha256').hex()}\t{mask(idn)}\t{name}\t{sex}\t"
         f"{born}\t{hid}\t{region}\t{N if rel is None else rel}\t"
         f"\\\\x{seal(health_plain(health, grade, illness), HEALTH_AAD).hex()}\t{labour}\t"
         f"{N if edu is None else edu}\t{schooling}\t"

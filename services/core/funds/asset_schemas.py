@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringCo
 
 from services.core.funds.enums import AssetClass, AssetStatus, DisposalMethod, FindingStatus, FundFindingRule
 from services.core.households.schemas import Input
-from services.core.types import Money, PositiveMoney, RegionCodeStr, RegionPrefixStr
+from services.core.types import Day, MULTILINE, Money, PositiveMoney, RegionCodeStr, RegionPrefixStr
 
 
 def _strip(value):
@@ -26,8 +26,8 @@ def _not_in_future(value: date | None) -> date | None:
 
 Text200 = Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=200)]
 OptText200 = Annotated[str, BeforeValidator(_strip), StringConstraints(max_length=200)]
-Note = Annotated[str, BeforeValidator(_strip), StringConstraints(max_length=2000)]
-LongText = Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=2000)]
+Note = Annotated[str, MULTILINE, BeforeValidator(_strip), StringConstraints(max_length=2000)]
+LongText = Annotated[str, MULTILINE, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=2000)]
 Ident = Annotated[int, Field(ge=1, le=2**62)]
 CENT = Decimal("0.01")
 
@@ -53,7 +53,7 @@ class AssetIn(Input):
                                                          "(required for that class, not allowed for the others)")
     region_code: RegionCodeStr | None = Field(None, description="The asset's village; the project's region by "
                                                                 "default, and within it")
-    handover_on: date = Field(description="移交日期: not before the project's acceptance, not in the future")
+    handover_on: Day = Field(description="移交日期: not before the project's acceptance, not in the future")
     note: Note | None = None
 
     _future = field_validator("handover_on")(_not_in_future)
@@ -79,7 +79,7 @@ class DisposalIn(Input):
                                               "write_off 核销, scrapping 报废")
     reason: LongText = Field(description="处置原因")
     approval: Text200 = Field(description="批准文号")
-    disposed_on: date = Field(description="处置日期: not before the handover, not in the future")
+    disposed_on: Day = Field(description="处置日期: not before the handover, not in the future")
 
     _future = field_validator("disposed_on")(_not_in_future)
 
@@ -90,7 +90,7 @@ class ShareIn(Input):
 
 
 class IncomeIn(Input):
-    received_on: date = Field(description="收益日期: not before the handover, not in the future")
+    received_on: Day = Field(description="收益日期: not before the handover, not in the future")
     amount: Amount = Field(description="收益金额")
     note: Note | None = None
     shares: list[ShareIn] = Field(default_factory=list, max_length=2000,
@@ -109,13 +109,13 @@ class AssetOut(BaseModel):
     owner: str
     custodian: str | None
     household_id: int | None
-    handover_on: date
+    handover_on: Day
     status: AssetStatus
     disposal_method: DisposalMethod | None
     disposal_reason: str | None
     disposal_approval: str | None
-    disposed_on: date | None
-    last_income_on: date | None
+    disposed_on: Day | None
+    last_income_on: Day | None
     note: str | None
     version: int
     created_at: datetime
@@ -133,7 +133,7 @@ class IncomeOut(BaseModel):
     id: int
     asset_id: int
     region_code: str
-    received_on: date
+    received_on: Day
     amount: Decimal
     distributed: Decimal
     priority_distributed: Decimal = Field(description="To lifted-out (脱贫户) and monitored (监测户) households")
@@ -161,7 +161,7 @@ class FundFindingOut(BaseModel):
 
 class ScanIn(Input):
     region: RegionPrefixStr | None = Field(None, description="Region prefix to scan (default: all your regions)")
-    as_of: date | None = Field(None, description="The day to judge by (default today, China time)")
+    as_of: Day | None = Field(None, description="The day to judge by (default today, China time)")
 
     _future = field_validator("as_of")(_not_in_future)
 
@@ -174,5 +174,5 @@ class ScanCount(BaseModel):
 
 class ScanOut(BaseModel):
     region: str
-    as_of: date
+    as_of: Day
     rules: dict[str, ScanCount]

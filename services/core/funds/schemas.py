@@ -12,10 +12,10 @@ from services.core.funds.enums import (
     FundKind, FundLevel, IndicatorStatus, ProjectCategory, ProjectStatus, SpendingItem,
 )
 from services.core.households.schemas import Input
-from services.core.types import Money, PositiveMoney, RegionCodeStr, Text100, Text200
+from services.core.types import Day, MULTILINE, Money, PositiveMoney, RegionCodeStr, Text100, Text200
 
 Year = Annotated[int, Field(ge=2000, le=2100)]
-Note = Annotated[str | None, Field(None, max_length=2000)]
+Note = Annotated[str | None, MULTILINE, Field(None, max_length=2000)]
 
 
 # ---- funds ------------------------------------------------------------------------------------
@@ -29,7 +29,7 @@ class FundIn(Input):
     document_ref: Text100 | None = Field(None, description="指标文件文号")
     region_code: RegionCodeStr = Field(description="The county receiving it (12-digit code of a county) 县级区划代码")
     amount: PositiveMoney
-    received_on: date = Field(description="下达日期")
+    received_on: Day = Field(description="下达日期")
     note: Note
 
 
@@ -37,7 +37,7 @@ class FundUpdate(Input):
     name: Text200 = Field(min_length=1)
     document_ref: Text100 | None = None
     amount: PositiveMoney = Field(description="Never below what is already allocated 不得低于已分配金额")
-    received_on: date
+    received_on: Day
     note: Note
 
 
@@ -53,7 +53,7 @@ class FundOut(BaseModel):
     allocated: Decimal
     available: Decimal
     disbursed: Decimal
-    received_on: date
+    received_on: Day
     note: str | None
     version: int
 
@@ -61,7 +61,7 @@ class FundOut(BaseModel):
 class AllocationIn(Input):
     project_id: int = Field(ge=1, le=2**62)
     amount: PositiveMoney
-    allocated_on: date = Field(description="下达到项目的日期")
+    allocated_on: Day = Field(description="下达到项目的日期")
     note: Note
 
 
@@ -71,7 +71,7 @@ class AllocationOut(BaseModel):
     project_id: int
     region_code: str
     amount: Decimal
-    allocated_on: date
+    allocated_on: Day
     note: str | None
     created_at: datetime
 
@@ -79,7 +79,7 @@ class AllocationOut(BaseModel):
 class DisbursementIn(Input):
     fund_id: int = Field(ge=1, le=2**62)
     amount: PositiveMoney
-    paid_on: date = Field(description="支付日期")
+    paid_on: Day = Field(description="支付日期")
     voucher_ref: Text100 = Field(min_length=1, description="凭证号")
     item: SpendingItem = Field(description="What it paid for 支出事项 (the negative list is refused)")
     payee: Text200 | None = None
@@ -92,7 +92,7 @@ class DisbursementOut(BaseModel):
     project_id: int
     region_code: str
     amount: Decimal
-    paid_on: date
+    paid_on: Day
     voucher_ref: str
     item: SpendingItem
     payee: str | None
@@ -137,12 +137,12 @@ class ProjectFields(Input):
     category: ProjectCategory
     location: Text200 | None = Field(None, description="建设地点")
     implementing_unit: Text200 = Field(min_length=1, description="实施单位")
-    content: Annotated[str | None, Field(None, max_length=4000, description="建设内容及规模")]
+    content: Annotated[str | None, MULTILINE, Field(None, max_length=4000, description="建设内容及规模")]
     budget: Money = Field(description="计划投资 (元)")
     performance_targets: list[Target] = Field(default_factory=list, max_length=50, description="绩效目标")
     farmer_links: Annotated[str | None, Field(None, max_length=4000, description="联农带农机制")]
-    planned_start: date
-    planned_end: date
+    planned_start: Day
+    planned_end: Day
 
     @model_validator(mode="after")
     def _in_order(self):
@@ -154,7 +154,7 @@ class ProjectFields(Input):
 class ProjectIn(ProjectFields):
     year: Year
     region_code: RegionCodeStr = Field(description="The township or village of the project 项目所在乡镇或村")
-    proposed_on: date | None = Field(None, description="申报日期 (default today)")
+    proposed_on: Day | None = Field(None, description="申报日期 (default today)")
 
 
 class ProjectUpdate(ProjectFields):
@@ -163,7 +163,7 @@ class ProjectUpdate(ProjectFields):
 
 class StepIn(Input):
     status: ProjectStatus = Field(description="The next step (or cancelled) 下一环节")
-    on: date = Field(description="The day of the step 环节日期 (not before the previous step, not in the future)")
+    on: Day = Field(description="The day of the step 环节日期 (not before the previous step, not in the future)")
     note: Note
 
 
@@ -179,18 +179,18 @@ class ProjectOut(BaseModel):
     budget: Decimal
     performance_targets: list[dict]
     farmer_links: str | None
-    planned_start: date
-    planned_end: date
+    planned_start: Day
+    planned_end: Day
     status: ProjectStatus
-    proposed_on: date
-    reviewed_on: date | None
-    approved_on: date | None
-    tendering_on: date | None
-    started_on: date | None
-    completed_on: date | None
-    accepted_on: date | None
-    handed_over_on: date | None
-    cancelled_on: date | None
+    proposed_on: Day
+    reviewed_on: Day | None
+    approved_on: Day | None
+    tendering_on: Day | None
+    started_on: Day | None
+    completed_on: Day | None
+    accepted_on: Day | None
+    handed_over_on: Day | None
+    cancelled_on: Day | None
     cancel_reason: str | None
     history: list[dict]
     next_steps: list[ProjectStatus]
@@ -248,5 +248,5 @@ class Indicator(BaseModel):
 class IndicatorSet(BaseModel):
     region: str
     year: int
-    as_of: date
+    as_of: Day
     indicators: list[Indicator]

@@ -19,10 +19,10 @@ from services.core.households.enums import (
     Relation,
     Schooling,
 )
-from services.core.types import IdNumberStr, Money, Name, Phone, RegionCodeStr, Text100, Text200
+from services.core.types import CheckedText, Day, IdNumberStr, Money, Name, Phone, RegionCodeStr, Text100, Text200
 
 
-class Input(BaseModel):
+class Input(CheckedText):
     """Inputs refuse unknown fields: ids, versions, regions of other objects, audit fields …"""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -178,7 +178,7 @@ class MergeRequest(Input):
 
 
 class DeathRequest(Input):
-    date_of_death: date
+    date_of_death: Day
 
     @field_validator("date_of_death")
     @classmethod
@@ -204,10 +204,15 @@ class UnmaskRequest(Input):
 
 class PersonOut(BaseModel):
     id: int
-    id_number: str = Field(description="Masked: first 6 and last 4 characters 脱敏显示")
+    id_number: str = Field(description="Masked: only the first 6 characters (the address code) shown, "
+                                       "110105************ 脱敏显示. The complete number: unmaskIdNumber")
     name: str
     sex: str
-    birth_date: date
+    birth_date: date | None = Field(description="出生日期. Only for roles that may reveal the ID number "
+                                                "(registry:unmask); null for every other role, which sees "
+                                                "`birth_year`: a full date beside the masked number would "
+                                                "give most of the number back")
+    birth_year: int = Field(description="出生年份. For every role")
     household_id: int | None
     region_code: str
     relation: Relation | None
@@ -228,7 +233,7 @@ class PersonOut(BaseModel):
     employment_income: str | None = Field(description="Yuan, two decimals, as a string")
     phone: str | None
     status: PersonStatus
-    date_of_death: date | None
+    date_of_death: Day | None
     version: int
 
 

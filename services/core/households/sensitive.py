@@ -75,6 +75,16 @@ def protected_id_fields(keyring: Keyring, hash_key: bytes, number: str) -> dict[
 
 
 # ---- in responses ---------------------------------------------------------------------------
+
+def sees_birth_date(permissions) -> bool:
+    """Whether a caller sees persons' full birth dates: only a role that may reveal the
+    complete ID number (``registry:unmask``). Others see the birth year: the masked number
+    hides the birth date, and a full date beside it would give most of it back
+    (docs/personal-data.md)."""
+    from services.core.accounts.roles import Permission
+
+    return Permission.registry_unmask in permissions
+
 # The reads build their JSON in PostgreSQL without health details and fetch the blobs
 # alongside; for a caller who may see them they are decrypted and added here.
 

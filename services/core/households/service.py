@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import BigInteger, LargeBinary, String, and_, bindparam, case, cast, func, literal, select, text, update
+from sqlalchemy import (BigInteger, Integer, LargeBinary, String, and_, bindparam, case, cast, func, literal, null,
+                        select, text, update)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,14 +46,19 @@ from services.core.timeutil import now
 
 # ---- reads ----------------------------------------------------------------------------
 
-def _person_json(p=Person):
+def _person_json(p=Person, birth_date: bool = False):
     """JSON of one person, built by PostgreSQL so a read needs no per-row Python work.
 
     Without the health details: they are encrypted, and only some roles may see them
-    (``sensitive.household_with_health``). The ID number is the stored masked form."""
+    (``sensitive.household_with_health``). The ID number is the stored masked form. The
+    birth date is given only with ``birth_date`` (roles that may reveal the number,
+    ``sensitive.sees_birth_date``); everyone sees the birth year: a full date beside the
+    masked number would narrow it down to a few candidates (docs/personal-data.md)."""
     return func.json_build_object(
         "id", p.id, "id_number", p.id_masked, "name", p.name, "sex", p.sex,
-        "birth_date", p.birth_date, "household_id", p.household_id, "region_code", p.region_code,
+        "birth_date", p.birth_date if birth_date else null(),
+        "birth_year", cast(func.date_part("year", p.birth_date), Integer),
+        "household_id", p.household_id, "region_code", p.region_code,
         "relation", p.relation, "labour_capacity", p.labour_capacity, "education_level", p.education_level,
         "schooling", p.schooling, "school", p.school, "medical_insurance", p.medical_insurance,
         "pension_insurance", p.pension_insurance, "family_doctor", p.family_doctor,
@@ -84,18 +90,20 @@ def flags_shown(column, health: bool):
     return column
 
 
-def household_detail_statement(household_id, *, health_flags: bool = True):
+def household_detail_statement(household_id, *, health_flags: bool = True, birth_date: bool = True):
     """One round trip: the household's version, the household with its members as a JSON
     document, and the members' encrypted health details in the same order as the members.
 
     ``household_id`` may be a value or a bind parameter; the benchmark's bare endpoint
     runs the same SQL compiled from here. Without ``health_flags`` the flags that tell health are
-    left out (the encrypted details are returned either way; only a keyring opens them)."""
+    left out (the encrypted details are returned either way; only a keyring opens them);
+    without ``birth_date`` the members' birth dates are null (their birth years remain)."""
     def of_members(aggregate):
         return select(aggregate).where(Person.household_id == Household.id).correlate(Household).scalar_subquery()
 
     members = of_members(
-        func.coalesce(func.json_agg(aggregate_order_by(_person_json(), *_MEMBER_ORDER)), text("'[]'::json"))
+        func.coalesce(func.json_agg(aggregate_order_by(_person_json(birth_date=birth_date), *_MEMBER_ORDER)),
+                      text("'[]'::json"))
     )
     health = of_members(func.array_agg(aggregate_order_by(Person.health_enc, *_MEMBER_ORDER)))
     h = Household
@@ -112,16 +120,22 @@ def household_detail_statement(household_id, *, health_flags: bool = True):
 
 # The hot reads are built once: constructing a statement of this size costs more than
 # running it. Only the bound values change per request.
-HOUSEHOLD_DETAIL = ScopedRead(household_detail_statement(bindparam("household_id", type_=BigInteger)), "household_id")
-HOUSEHOLD_DETAIL_MASKED = ScopedRead(
-    household_detail_statement(bindparam("household_id", type_=BigInteger), health_flags=False), "household_id")
+# One per (health flags shown, birth dates shown).
+_HOUSEHOLD_READS = {
+    (health, born): ScopedRead(household_detail_statement(bindparam("household_id", type_=BigInteger),
+                                                          health_flags=health, birth_date=born), "household_id")
+    for health in (True, False) for born in (True, False)
+}
+HOUSEHOLD_DETAIL = _HOUSEHOLD_READS[True, True]
+HOUSEHOLD_DETAIL_MASKED = _HOUSEHOLD_READS[False, False]
 
 
-async def household_detail(source, household_id: int, health: Keyring | None = None) -> tuple[int, str | bytes]:
+async def household_detail(source, household_id: int, health: Keyring | None = None, *,
+                           birth_date: bool = False) -> tuple[int, str | bytes]:
     """(version, JSON document) of a household and its members. The health details are
-    decrypted and included only when ``health`` (the keyring) is given: the caller's role
-    decides that, not this function."""
-    read = HOUSEHOLD_DETAIL if health is not None else HOUSEHOLD_DETAIL_MASKED
+    decrypted and included only when ``health`` (the keyring) is given, the birth dates
+    only with ``birth_date``: the caller's role decides that, not this function."""
+    read = _HOUSEHOLD_READS[health is not None, birth_date]
     row = await read.first(source, household_id=household_id)
     if row is None:
         raise NotFound("household_not_found", field="household_id", id=household_id)
@@ -130,23 +144,23 @@ async def household_detail(source, household_id: int, health: Keyring | None = N
     return row[0], sensitive.household_with_health(row[1], row[2], health)
 
 
-def person_lookup_statement(id_hash):
-    return select(Person.version, Person.id, cast(_person_json(), String), Person.health_enc).where(
-        Person.id_hash == id_hash
-    )
+def person_lookup_statement(id_hash, birth_date: bool = True):
+    return select(Person.version, Person.id, cast(_person_json(birth_date=birth_date), String),
+                  Person.health_enc).where(Person.id_hash == id_hash)
 
 
-PERSON_LOOKUP = ScopedRead(person_lookup_statement(bindparam("id_hash", type_=LargeBinary)), "id_hash")
-_PERSON_BY_ID = select(Person.version, cast(_person_json(), String), Person.health_enc).where(
-    Person.id == bindparam("person_id", type_=BigInteger)
-)
+_PERSON_LOOKUPS = {born: ScopedRead(person_lookup_statement(bindparam("id_hash", type_=LargeBinary), born), "id_hash")
+                   for born in (True, False)}
+PERSON_LOOKUP = _PERSON_LOOKUPS[True]
+_PERSON_BY_ID = {born: select(Person.version, cast(_person_json(birth_date=born), String), Person.health_enc).where(
+    Person.id == bindparam("person_id", type_=BigInteger)) for born in (True, False)}
 
 
-async def person_by_id_number(source, number: str, key: bytes, health: Keyring | None = None
-                              ) -> tuple[int, int, str | bytes]:
+async def person_by_id_number(source, number: str, key: bytes, health: Keyring | None = None, *,
+                              birth_date: bool = False) -> tuple[int, int, str | bytes]:
     """(version, person id, JSON document) of the person with this ID number; health
-    details as in ``household_detail``."""
-    row = await PERSON_LOOKUP.first(source, id_hash=idnumber.keyed_hash(number, key))
+    details and birth date as in ``household_detail``."""
+    row = await _PERSON_LOOKUPS[birth_date].first(source, id_hash=idnumber.keyed_hash(number, key))
     if row is None:
         raise NotFound("person_id_number_not_found", field="id_number")
     if health is None:
@@ -154,9 +168,9 @@ async def person_by_id_number(source, number: str, key: bytes, health: Keyring |
     return row[0], row[1], sensitive.person_with_health(row[2], row[3], health)
 
 
-async def person_json(session: AsyncSession, person_id: int, health: Keyring | None = None
-                      ) -> tuple[int, str | bytes]:
-    row = (await session.execute(_PERSON_BY_ID, {"person_id": person_id})).first()
+async def person_json(session: AsyncSession, person_id: int, health: Keyring | None = None, *,
+                      birth_date: bool = False) -> tuple[int, str | bytes]:
+    row = (await session.execute(_PERSON_BY_ID[birth_date], {"person_id": person_id})).first()
     if row is None:
         raise NotFound("person_not_found", field="person_id", id=person_id)
     if health is None:

@@ -8,13 +8,15 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
+from services.core.types import MULTILINE
 
+from services.core.types import Day
 from services.core.households.schemas import Input
 from services.core.monitoring.enums import CaseStatus, CaseType, NoticeKind, RiskType
 from services.core.monitoring.policy import MonitoringPolicy
 
 Year = Annotated[int, Field(ge=2000, le=2100)]
-Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+Note = Annotated[str, MULTILINE, StringConstraints(strip_whitespace=True, max_length=500)]
 ProvinceCode = Annotated[str, StringConstraints(pattern=r"^\d{2}$")]
 # "" is every region (only for a caller whose own regions are everywhere).
 PolicyPrefix = Annotated[str, StringConstraints(pattern=r"^(|\d{2}|\d{4}|\d{6}|\d{9}|\d{12})$")]
@@ -111,7 +113,7 @@ class Statistics(BaseModel):
     region: str = Field(description="The region prefix the table covers")
     level: str
     year: int
-    as_of: date = Field(description="Today (China time): the day overdue is counted on")
+    as_of: Day = Field(description="Today (China time): the day overdue is counted on")
     items: list[StatisticsRow] = Field(description="One row per region at the level, by code")
     total: StatisticsRow
 
@@ -126,15 +128,15 @@ class NoticeItem(BaseModel):
     head_name: str | None = Field(description="户主姓名")
     member_count: int = Field(description="家庭人口")
     case_type: CaseType = Field(description="监测类型")
-    notice_start: date | None
-    notice_end: date | None
+    notice_start: Day | None
+    notice_end: Day | None
 
 
 class NoticeList(BaseModel):
     village: str
     village_name: str
     kind: NoticeKind
-    as_of: date
+    as_of: Day
     items: list[NoticeItem]
 
 

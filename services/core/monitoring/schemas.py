@@ -23,15 +23,15 @@ from services.core.monitoring.enums import (
     RiskType,
     VisitMode,
 )
-from services.core.types import IdNumberStr, Money, Name, Phone, Text100
+from services.core.types import Day, IdNumberStr, MULTILINE, Money, Name, Phone, Text100
 
 
 def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-LongText = Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=2000)]
-Comment = Annotated[str, BeforeValidator(_strip), StringConstraints(max_length=2000)]
+LongText = Annotated[str, MULTILINE, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=2000)]
+Comment = Annotated[str, MULTILINE, BeforeValidator(_strip), StringConstraints(max_length=2000)]
 Ident = Annotated[int, Field(ge=1, le=2**62)]
 
 
@@ -78,7 +78,7 @@ class ClueIn(Input):
     risk_types: RiskTypes
     evidence: LongText = Field(description="线索内容: what was seen or reported")
     attachments: Attachments
-    reported_on: date | None = Field(None, description="When the risk was reported (default today, China time)")
+    reported_on: Day | None = Field(None, description="When the risk was reported (default today, China time)")
     declarant_name: Name | None = Field(None, description="Self-declaration: who in the household declared")
     declarant_phone: Phone | None = None
     source: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
@@ -109,7 +109,7 @@ class ClueDismissal(Input):
 class CaseFromClue(Input):
     case_type: CaseType = Field(description="监测类型")
     comment: Comment | None = None
-    effective_on: date | None = Field(None, description="The day the clue was accepted (default today)")
+    effective_on: Day | None = Field(None, description="The day the clue was accepted (default today)")
 
     @field_validator("effective_on")
     @classmethod
@@ -123,7 +123,7 @@ class ClueReportOut(BaseModel):
     risk_types: list[RiskType]
     evidence: str
     attachments: list[Attachment]
-    reported_on: date
+    reported_on: Day
     reporter_user_id: int | None
     reporter_client_id: int | None
     declarant_name: str | None
@@ -134,7 +134,7 @@ class ClueReportOut(BaseModel):
 
 class DeadlineOut(BaseModel):
     kind: DeadlineKind
-    due: date
+    due: Day
     provisional: bool = Field(description="Computed over a year whose official holiday schedule is not known yet")
 
 
@@ -145,7 +145,7 @@ class ClueOut(BaseModel):
     risk_types: list[RiskType]
     channels: list[Channel]
     status: ClueStatus
-    first_reported_on: date
+    first_reported_on: Day
     report_count: int
     next_deadline: DeadlineOut | None
     deadlines: list[DeadlineOut] | None = Field(None, description="Every pending deadline (on the single clue's page)")
@@ -164,7 +164,7 @@ class ClueOut(BaseModel):
 class StepIn(Input):
     comment: Comment | None = None
     attachments: Attachments
-    effective_on: date | None = Field(
+    effective_on: Day | None = Field(
         None, description="The day the step took place (paper first, entered later); default today, never in "
                           "the future nor before the previous step")
 
@@ -183,8 +183,8 @@ class VerificationIn(StepIn):
 
 class VillageReviewIn(StepIn):
     decision: Decision
-    notice_start: date | None = Field(None, description="On approval: first day of the public notice (default: the step's day)")
-    notice_end: date | None = Field(None, description="Last day of the notice (default: the shortest allowed)")
+    notice_start: Day | None = Field(None, description="On approval: first day of the public notice (default: the step's day)")
+    notice_end: Day | None = Field(None, description="Last day of the notice (default: the shortest allowed)")
 
     @model_validator(mode="after")
     def _order(self):
@@ -217,7 +217,7 @@ class TerminationIn(StepIn):
 
 class CadreIn(Input):
     cadre_user_id: Ident = Field(description="User id of the assistance cadre (帮扶责任人)")
-    assigned_on: date | None = None
+    assigned_on: Day | None = None
 
     @field_validator("assigned_on")
     @classmethod
@@ -233,7 +233,7 @@ class TransitionOut(BaseModel):
     comment: str | None
     attachments: list[Attachment]
     details: dict
-    effective_on: date
+    effective_on: Day
     actor_user_id: int | None
     actor_client_id: int | None
     at: datetime
@@ -246,21 +246,21 @@ class CaseOut(BaseModel):
     case_type: CaseType
     risk_types: list[RiskType]
     status: CaseStatus
-    first_clue_on: date
-    opened_on: date
-    consent_on: date | None
-    notice_start: date | None
-    notice_end: date | None
-    identified_on: date | None
+    first_clue_on: Day
+    opened_on: Day
+    consent_on: Day | None
+    notice_start: Day | None
+    notice_end: Day | None
+    identified_on: Day | None
     category_before: str | None
     cadre_user_id: int | None
-    cadre_assigned_on: date | None
-    plan_on: date | None
-    last_visit_on: date | None
-    elimination_proposed_on: date | None
-    eliminated_on: date | None
+    cadre_assigned_on: Day | None
+    plan_on: Day | None
+    last_visit_on: Day | None
+    elimination_proposed_on: Day | None
+    eliminated_on: Day | None
     elimination_way: EliminationWay | None
-    closed_on: date | None
+    closed_on: Day | None
     closed_reason: str | None
     next_deadline: DeadlineOut | None
     deadlines: list[DeadlineOut] | None = Field(None, description="Every pending deadline (on the single case's page)")
@@ -289,10 +289,10 @@ class MeasureIn(Input):
     category: MeasureCategory
     content: LongText
     responsible_unit: Text100 = Field(min_length=1, description="责任单位")
-    planned_on: date | None = Field(None, description="The day the measure was decided (default today; never in "
+    planned_on: Day | None = Field(None, description="The day the measure was decided (default today; never in "
                                                       "the future): the first one makes the household's plan")
-    start_on: date
-    end_on: date | None = None
+    start_on: Day
+    end_on: Day | None = None
     status: MeasureStatus = MeasureStatus.planned
     result: Comment | None = None
     amount: Money | None = Field(None, description="Money involved, if any (yuan)")
@@ -308,8 +308,8 @@ class MeasureIn(Input):
 class MeasureUpdate(Input):
     content: LongText
     responsible_unit: Text100 = Field(min_length=1)
-    start_on: date
-    end_on: date | None = None
+    start_on: Day
+    end_on: Day | None = None
     status: MeasureStatus
     result: Comment | None = None
     amount: Money | None = None
@@ -325,9 +325,9 @@ class MeasureOut(BaseModel):
     category: MeasureCategory
     content: str
     responsible_unit: str
-    planned_on: date
-    start_on: date
-    end_on: date | None
+    planned_on: Day
+    start_on: Day
+    end_on: Day | None
     status: MeasureStatus
     result: str | None
     amount: str | None
@@ -338,7 +338,7 @@ class MeasureOut(BaseModel):
 
 class VisitIn(Input):
     id: uuid.UUID | None = Field(None, description="Client-generated id (see measures)")
-    visited_on: date
+    visited_on: Day
     mode: VisitMode = VisitMode.in_person
     findings: LongText
     attachments: Attachments
@@ -356,7 +356,7 @@ class VisitOut(BaseModel):
     household_id: int
     region_code: str
     cadre_user_id: int
-    visited_on: date
+    visited_on: Day
     mode: VisitMode
     findings: str
     attachments: list[Attachment]
@@ -376,7 +376,7 @@ class EliminationCheckOut(BaseModel):
     status: CaseStatus = Field(description="The case's status: the check is the one its next step of the "
                                            "elimination (proposal, verification, review, notice, township, county) "
                                            "must pass")
-    on: date
+    on: Day
     met: bool
     unmet: list[UnmetCondition] = Field(description="Every unmet condition (风险消除条件), the list a refused step "
                                                     "answers with (409 elimination_conditions_unmet)")
@@ -388,10 +388,10 @@ class VisitBreachOut(BaseModel):
     household_id: int
     region_code: str
     cadre_user_id: int | None = Field(description="The case's cadre when the breach was recorded")
-    month: date = Field(description="The month without its visits (its first day) 未按月走访的月份")
+    month: Day = Field(description="The month without its visits (its first day) 未按月走访的月份")
     required: int = Field(description="Visits the policy required in the month")
     made: int = Field(description="Counted visits recorded for the month when the breach was recorded")
-    recorded_on: date
+    recorded_on: Day
 
 
 class OverdueItem(BaseModel):
@@ -402,7 +402,7 @@ class OverdueItem(BaseModel):
     region_code: str
     status: str
     deadline_kind: DeadlineKind
-    due: date
+    due: Day
     days_late: int = Field(description="Days past the deadline on the list's day (negative: days left)")
     provisional: bool
     cadre_user_id: int | None

@@ -8,6 +8,22 @@ _CODE = re.compile(r"^\d{12}$")
 _PREFIX = re.compile(r"^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12})$")
 
 
+# The same rules as JSON Schema patterns, for the API's documentation (each level's own
+# segment is not all zeros; a code of a higher level ends in zeros).
+_P, _C, _K = "(0[1-9]|[1-9][0-9])", "(0[1-9]|[1-9][0-9])", "(0[1-9]|[1-9][0-9])"
+_T = _V = "(00[1-9]|0[1-9][0-9]|[1-9][0-9]{2})"
+_TAILS = ("", "00", _C, "0{4}", f"{_C}00", f"{_C}{_K}", "0{7}", f"{_C}0{{5}}", f"{_C}{_K}000", f"{_C}{_K}{_T}",
+          "0{10}", f"{_C}0{{8}}", f"{_C}{_K}0{{6}}", f"{_C}{_K}{_T}000", f"{_C}{_K}{_T}{_V}")
+PREFIX_PATTERN = f"^{_P}({'|'.join(_TAILS)})$"
+"""A region code prefix that ``is_valid_prefix`` and ``level_of`` (of its padded code) accept:
+2, 4, 6, 9 or 12 digits that, padded with zeros, are a region's code (``520100`` is the
+city 5201 as much as ``5201`` is)."""
+CODE_PATTERN = f"^{_P}(0{{10}}|{_C}(0{{8}}|{_K}(0{{6}}|{_T}(000|{_V}))))$"
+"""A 12-digit region code that ``level_of`` accepts."""
+VILLAGE_PATTERN = f"^{_P}{_C}{_K}{_T}{_V}$"
+"""A 12-digit village code."""
+
+
 class Level(IntEnum):
     province = 1
     city = 2

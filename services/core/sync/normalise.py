@@ -31,6 +31,7 @@ from services.core.sync.enums import RecordType
 from services.core.sync.headers import standard_headers
 from services.core.sync.kinds import DEFAULT_TYPE, RECORD_TYPE_CHOICES, FieldSpec, fields_of
 from services.core.timeutil import CHINA
+from services.core.types import C1, INVISIBLE, SINGLE_LINE_FORBIDDEN
 
 EXCEL_EPOCH = date(1899, 12, 30)
 _DATE_PARTS = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?$")
@@ -67,10 +68,13 @@ MAX_AMOUNT = Decimal("1e10")
 INT_RANGE = (-(2 ** 31), 2 ** 31 - 1)  # PostgreSQL's int
 INT_RANGES = {"year": (1900, 2100)}  # canonical fields with tighter bounds
 YEARS = (1900, 2100)  # dates and timestamps
-# C0 control characters but tab, line feed and carriage return, and DEL: no department
-# means them, and NUL cannot be stored at all. Keys allow no line breaks or tabs either.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_KEY_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0 control characters but tab, line feed and carriage return, DEL and the C1 controls, and
+# the invisible characters the API refuses too (bidirectional controls, zero-width
+# characters: services.core.types.INVISIBLE): no department means them, NUL cannot be stored
+# at all, and a name with a hidden override would display as another. Keys allow no line
+# breaks or tabs either (the API's single-line rule).
+_CONTROL = re.compile(rf"[\x00-\x08\x0b\x0c\x0e-\x1f{C1}{INVISIBLE}]")
+_KEY_CONTROL = SINGLE_LINE_FORBIDDEN
 _LONG_INT = 10 ** MAX_VALUE_CHARS
 
 
@@ -376,7 +380,8 @@ class Normaliser:
             return None
         found = control.search(value)
         if found:
-            return "control_character", f"control character U+{ord(found.group()):04X} at position {found.start()}"
+            return "control_character", (f"control or invisible character U+{ord(found.group()):04X} "
+                                         f"at position {found.start()}")
         return None
 
     def _converter(self, canonical: str, spec: FieldSpec):
@@ -452,13 +457,9 @@ def _shape(value: Any) -> str:
 
 
 def masked_id(value: str) -> str:
-    """An ID number that failed its checks, cleaned and masked like a valid one (first 6 and
-    last 4 characters); a longer value keeps 8 masked characters in between, so it fits
-    the 18 characters of ``id_masked`` and never shows more than 10 of the value."""
-    text = clean_id(value)
-    if len(text) > 18:
-        text = text[:6] + "*" * 8 + text[-4:]
-    return mask(text)
+    """An ID number that failed its checks, cleaned and masked like a valid one (only the
+    first 6 characters); a longer value is cut to 18 characters, so it fits ``id_masked``."""
+    return mask(clean_id(value)[:18])
 
 
 def _id_shape(value: str) -> str:

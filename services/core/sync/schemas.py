@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
+from services.core.types import MULTILINE
 
 from services.core.households.schemas import Input
 from services.core.sync.config import NAME
@@ -25,7 +26,7 @@ def _strip(value):
 
 SourceName = Annotated[str, StringConstraints(pattern=NAME), Field(description="The source's name 数据源名称")]
 CountyCode = Annotated[str, StringConstraints(pattern=r"^\d{6}$"), Field(description="County code, 6 digits 县级区划代码")]
-Note = Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=2000)]
+Note = Annotated[str, MULTILINE, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=2000)]
 
 
 # ---- sources ------------------------------------------------------------------------------

@@ -1,0 +1,80 @@
+"""Query parameters shared by many routes, declared with the constraints they are checked
+by, so that the OpenAPI document says exactly which values are valid: a generated client
+(or schemathesis) that sends a value the document allows is not refused as malformed, and
+one the document forbids is refused with a 422 naming the parameter.
+
+Each check raises the same error code the service used before (``cursor_invalid``,
+``region_prefix_malformed`` …); the pattern in the document is the same rule.
+"""
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import Query
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
+
+from services.core.regions.rules import CODE_PATTERN, PREFIX_PATTERN, VILLAGE_PATTERN
+
+# What ``pagination.encode_cursor`` writes: unpadded base64url (padding is tolerated).
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+={0,2}$"
+CURSOR_MAX_LENGTH = 512
+# Free text in a query (a name, an actor): no control characters (C0, DEL, C1).
+PLAIN_TEXT_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+
+
+def _check(pattern: str, code: str):
+    """A value of ``pattern`` (or none); otherwise the error ``code`` (problems.py names the field)."""
+    compiled = re.compile(pattern)
+
+    def check(value):
+        if value is not None and not (isinstance(value, str) and compiled.match(value)):
+            raise ValueError(code)
+        return value
+
+    return check
+
+
+def _matching(pattern: str, code: str) -> AfterValidator:
+    return AfterValidator(_check(pattern, code))
+
+
+Cursor = Annotated[str | None, Query(
+    min_length=1, max_length=CURSOR_MAX_LENGTH, json_schema_extra={"pattern": CURSOR_PATTERN},
+    description="`next_cursor` of the previous page (opaque) 下一页游标"),
+    _matching(CURSOR_PATTERN, "cursor_invalid")]
+"""``?cursor=``: the previous page's ``next_cursor``; anything else is a 422 ``cursor_invalid``."""
+
+
+def region_prefix(description: str = "Region code prefix (2/4/6/9/12 digits) 区划前缀", optional: bool = True):
+    """``?region=`` (or another name): a region code prefix of 2, 4, 6, 9 or 12 digits."""
+    return Annotated[str | None if optional else str,
+                     Query(json_schema_extra={"pattern": PREFIX_PATTERN}, description=description),
+                     _matching(PREFIX_PATTERN, "region_prefix_malformed")]
+
+
+RegionPrefix = region_prefix()
+RegionCode = Annotated[str | None, Query(json_schema_extra={"pattern": CODE_PATTERN},
+                                         description="A 12-digit region code 区划代码"),
+                       _matching(CODE_PATTERN, "region_code_malformed")]
+VillageCode = Annotated[str, Query(json_schema_extra={"pattern": VILLAGE_PATTERN},
+                                   description="12-digit village code 村级区划代码"),
+                        _matching(VILLAGE_PATTERN, "notice_needs_village")]
+
+
+def plain_text(min_length: int = 1, max_length: int = 100, description: str | None = None):
+    """Free text in a query: no control characters (a NUL cannot even be stored)."""
+    return Annotated[str | None, Query(min_length=min_length, max_length=max_length, pattern=PLAIN_TEXT_PATTERN,
+                                       description=description)]
+
+
+# An amount of yuan in a query: digits with at most two decimals (what ``Money`` holds).
+AMOUNT_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
+
+
+def amount(description: str):
+    """``?income_below=1250.00``: plain digits, no exponent, no sign, at most two decimals."""
+    return Annotated[Decimal | None, Query(description=description),
+                     BeforeValidator(_check(AMOUNT_PATTERN, "decimal_parsing")),
+                     WithJsonSchema({"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["1250.00"]})]
