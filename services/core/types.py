@@ -58,6 +58,8 @@ def _strip(value):
 # line and paragraph separators (U+2028, U+2029).
 INVISIBLE = r"\u061c\u200b-\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff"
 C1 = r"\x7f-\x9f"  # DEL and the C1 controls
+# Lone surrogates (JSON's "\\ud800" escapes): not text at all, and not storable as UTF-8.
+C1 += r"\ud800-\udfff"
 # Names, codes, addresses and every other single-line value: no control character at all.
 SINGLE_LINE_FORBIDDEN = re.compile(rf"[\x00-\x1f{C1}{INVISIBLE}]")
 # Multi-line free text (notes, reasons, findings, descriptions): line feed and tab allowed

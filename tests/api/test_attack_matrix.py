@@ -1,9 +1,8 @@
 """The attack matrix, generated from the OpenAPI document: what an attacker sends, on every
 route it applies to, and what must come back.
 
-* **Crafted cursors** (base64 of ``["x"]``, ``[null]``, ``[true]``, ``"str"``, ``{}``, a
-  number too big for 64 bits, a list of the wrong length; text that is not base64) on
-  every operation with a ``cursor`` parameter → 422 naming ``cursor``.
+* **Crafted cursors**: every list that takes one, with three dozen crafted values →
+  422 naming ``cursor`` (``tests/api/test_cursors.py``, driven by this document too).
 * **Control characters, bidi overrides and zero-width characters** in every free-text
   field of every request body → refused, naming the field (checked on the body models the
   routes validate with, and end to end for a few routes: a 422 naming the field).
@@ -14,9 +13,6 @@ route it applies to, and what must come back.
   does not change, in-process and through a real uvicorn server.
 * Never a 5xx, anywhere.
 
-Cases that fail because a fix made elsewhere is not merged yet are listed in ``PENDING``
-(category → the case ids, or ``ALL``) and marked ``xfail(strict=True)``: remove an entry
-when its fix is in, and the cases must pass.
 """
 from __future__ import annotations
 
@@ -39,44 +35,6 @@ from tests.api.test_schemathesis import DOCUMENT, pools, seeded_world
 from tests.api.test_schemathesis_live import live  # noqa: F401  (the fixture: uvicorn on a free port)
 from tests.api.world import MISSING, make_world
 from tests.factories import USERS, VILLAGE
-
-ALL = "ALL"
-
-# ---- pending fixes made in other branches: category -> failing case ids (or ALL) ----------
-PENDING: dict[str, set[str] | str] = {
-}
-PENDING_REASONS = {
-    "cursor": "pending: the cursor codec",
-    "control_chars": "pending: control-character refusal in text fields",
-    "token_claims": "pending: tokens checked against the account",
-    "xff": "pending: trusted proxies for X-Forwarded-For",
-}
-
-
-def _marks(category: str, key: str) -> list:
-    pending = PENDING.get(category, set())
-    if pending == ALL or key in pending:
-        return [pytest.mark.xfail(strict=True, reason=PENDING_REASONS[category])]
-    return []
-
-
-def _param(category: str, case_id: str, *values, key: str | None = None):
-    """A case, marked xfail(strict) while ``PENDING[category]`` holds ``key`` (default: its id)."""
-    return pytest.param(*values, id=case_id, marks=_marks(category, key or case_id))
-
-
-def pending(category: str, key: str):
-    """The same for a test that is not parametrized."""
-    def mark(test):
-        for m in _marks(category, key):
-            test = m(test)
-        return test
-    return mark
-
-
-def test_pending_names_real_categories():
-    assert set(PENDING) <= set(PENDING_REASONS)
-
 
 # ---- the document ----------------------------------------------------------------------------
 
@@ -138,61 +96,6 @@ def _error_fields(response: httpx.Response) -> list[str]:
 
 
 # ---- crafted cursors -------------------------------------------------------------------------
-
-def _b64(value) -> str:
-    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
-
-
-CURSORS = {
-    "list_of_text": _b64(["x"]),
-    "list_of_null": _b64([None]),
-    "list_of_true": _b64([True]),
-    "text": _b64("str"),
-    "object": _b64({}),
-    "huge_number": _b64([2**80]),
-    "negative": _b64([-1]),
-    "float": _b64([1.5]),
-    "wrong_length": _b64(["2026-01-01", 1, 2, 3]),
-    "nested": _b64([[1]]),
-    "not_base64": "!!not-base64!!",
-    "not_json": base64.urlsafe_b64encode(b"\xff\xfe[").decode().rstrip("="),
-}
-CURSOR_OPERATIONS = sorted(op_id for op_id, (_, _, op) in OPERATIONS.items()
-                           if any(p["name"] == "cursor" for p in op.get("parameters", [])))
-
-
-def _cursor_cases():
-    for op_id in CURSOR_OPERATIONS:
-        yield _param("cursor", op_id, op_id)
-
-
-def _required_query(op: dict, values: dict) -> dict:
-    return {p["name"]: values[p["name"]][0] for p in op.get("parameters", [])
-            if p["in"] == "query" and p.get("required")}
-
-
-@pytest.mark.parametrize("operation_id", list(_cursor_cases()))
-async def test_crafted_cursors_are_422(operation_id, client, db, auth, settings):
-    method, path, op = OPERATIONS[operation_id]
-    # Lists under an object need the object; the others answer an empty first page.
-    values = pools(await seeded_world(client, db, auth, settings)) if "{" in path else {
-        "region": ["529901"], "year": [2025]}
-    sender = _sender(op)
-    headers = auth(sender) if sender else {}
-    url = _path(path, values)
-    query = _required_query(op, values)
-    app = client._transport.app
-    baseline = await client.request(method, url, params=query, headers=headers)
-    assert baseline.status_code == 200, baseline.text  # the request reaches the list
-    wrong = []
-    for name, cursor in CURSORS.items():
-        app.state.rate_limiter = RateLimiter()
-        r = await client.request(method, url, params={**query, "cursor": cursor}, headers=headers)
-        _not_5xx(r)
-        if r.status_code != 422 or "cursor" not in _error_fields(r):
-            wrong.append(f"{name}: {r.status_code} {r.text[:200]}")
-    assert not wrong, "\n".join(wrong)
-
 
 # ---- control characters, bidi overrides, zero-width characters in text ----------------------
 
@@ -274,7 +177,7 @@ def _refused_at(op_id: str, location: tuple, value: str) -> bool:
 def _text_cases():
     for op_id in sorted(TEXT_FIELDS):
         for kind in EVIL:
-            yield _param("control_chars", f"{op_id}-{kind}", op_id, kind, key=op_id)
+            yield pytest.param(op_id, kind, id=f"{op_id}-{kind}")
 
 
 def test_the_matrix_sees_the_text_fields():
@@ -294,7 +197,7 @@ def test_text_fields_refuse_invisible_characters(operation_id, kind):
 
 def _http_text_cases():
     for kind in EVIL:
-        yield _param("control_chars", f"http-{kind}", kind, key="http")
+        yield pytest.param(kind, id=f"http-{kind}")
 
 
 @pytest.mark.parametrize("kind", list(_http_text_cases()))
@@ -363,11 +266,6 @@ FORGERIES = ("wrong_key", "alg_none", "expired", "unknown_user", "wider_region",
 LOGIN_OPERATIONS = sorted(op_id for op_id, (_, _, op) in OPERATIONS.items() if _scopes(op) is not None)
 
 
-def _forgery_cases():
-    for forgery in FORGERIES:
-        yield _param("token_claims", forgery, forgery)
-
-
 async def _sweep(client, settings, user_ids, values, user: str, forgery: str, operations) -> list[str]:
     token = forgeries(settings, user_ids, user)[forgery]
     wrong = []
@@ -389,7 +287,7 @@ async def values(client, auth) -> dict:
     return pools(await make_world(client, auth))
 
 
-@pytest.mark.parametrize("forgery", list(_forgery_cases()))
+@pytest.mark.parametrize("forgery", FORGERIES)
 async def test_forged_tokens_are_401_on_every_route(forgery, client, settings, user_ids, values):
     """Every route needing a login, a forged token modelled on a village grid worker's."""
     wrong = await _sweep(client, settings, user_ids, values, "grid_worker.village", forgery, LOGIN_OPERATIONS)
@@ -402,7 +300,7 @@ ROLE_ROUTES = ("whoAmI", "listHouseholds", "getHousehold", "updateHousehold", "l
 
 def _forgery_by_role_cases():
     for forgery in ("wider_region", "stronger_role", "alg_none", "wrong_key"):
-        yield _param("token_claims", f"every_user-{forgery}", forgery)
+        yield pytest.param(forgery, id=f"every_user-{forgery}")
 
 
 @pytest.mark.parametrize("forgery", list(_forgery_by_role_cases()))
@@ -468,12 +366,10 @@ async def _spoof(app, http, auth, settings) -> None:
     assert not await _public_limit_evaded(http)
 
 
-@pending("xff", "in_process")
 async def test_spoofed_forwarded_for_changes_nothing(client, auth, settings):
     await _spoof(client._transport.app, client, auth, settings)
 
 
-@pending("xff", "live")
 async def test_spoofed_forwarded_for_changes_nothing_through_uvicorn(live, auth, settings):
     """Through a real server from 127.0.0.1: uvicorn believes X-Forwarded-For from
     127.0.0.1 by default (``forwarded_allow_ips``), so a local client could pose as anyone."""

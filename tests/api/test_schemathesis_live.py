@@ -44,6 +44,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from services.api.ratelimit import RateLimiter
+from services.api.server import uvicorn_options
 from tests.api.test_schemathesis import DOCUMENT, OPERATIONS, _aim, pools, problem_failures, seeded_world
 from tests.api.world import make_world
 from tests.factories import OTHER_COUNTY_VILLAGE, VILLAGE, VILLAGE_2
@@ -126,11 +127,12 @@ def fuzz_live(base: str, token: dict, values: dict, reset) -> list[str]:
 
 @pytest.fixture
 async def live(client):
-    """uvicorn serving the test's app on a free port of 127.0.0.1, on this event loop."""
+    """uvicorn serving the test's app on a free port of 127.0.0.1, on this event loop, with the
+    options ``guardline serve`` gives it."""
     app = client._transport.app
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
+    config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False, **uvicorn_options())
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:

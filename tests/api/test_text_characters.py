@@ -119,3 +119,16 @@ def test_the_character_rules():
         checked_text({"好": ["ok", "bad\u202e"]})
     with pytest.raises(ValueError, match="text_forbidden_characters"):
         checked_text({"bad\u200bkey": "ok"})
+
+
+async def test_a_lone_surrogate_is_refused_like_a_hidden_character(client, auth):
+    """JSON can escape half a surrogate pair ("\\ud800"): no text, and not storable as UTF-8."""
+    created = await create(client, auth, members=[person("head", name=NAMES[0])])
+    h = auth("village_staff.village")
+    path = f"/api/v1/persons/{created['members'][0]['id']}"
+    etag = (await client.get(path, headers=h)).headers["etag"]
+    r = await client.patch(path, content=b'{"name": "\\u5f20\\ud800"}',
+                           headers={**h, "If-Match": etag, "Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "name"  # (the JSON reader refuses it: string_unicode)
+    assert forbidden_character("张\ud800") == "\ud800"  # and so does the text rule, for any other way in

@@ -3,6 +3,7 @@ parse, look up in scope, check If-Match, call the service, shape the response.""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
