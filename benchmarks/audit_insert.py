@@ -27,6 +27,8 @@ import statistics
 import time
 from pathlib import Path
 
+from benchmarks import fresh_database
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "audit_insert.json"
 BENCH_DB = "guardline_bench_audit"
@@ -56,17 +58,6 @@ def _args(worker: int, n: int) -> tuple:
     return (f"user:{worker}", f"bench-{worker}", "county_staff", "person.unmask", "person", str(n),
             "529901001001", "success", 200, f"bench-{worker}-{n}", "10.0.0.1",
             json.dumps({"phone": "13800000000"}), json.dumps({"phone": "13900000000"}))
-
-
-async def _setup(url: str) -> None:
-    import asyncpg
-
-    admin = await asyncpg.connect(url.replace(f"/{BENCH_DB}?", "/postgres?", 1))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    finally:
-        await admin.close()
 
 
 async def _create_plain(url: str) -> None:
@@ -150,7 +141,7 @@ def main(argv=None) -> int:
     # Create (or join) the server; the database itself is recreated below.
     url = embedded_url(settings.data_dir, "postgres").replace("/postgres?", f"/{BENCH_DB}?", 1)
     plain = url.replace("postgresql+asyncpg://", "postgresql://", 1)
-    asyncio.run(_setup(plain))
+    asyncio.run(fresh_database(plain, BENCH_DB))
     upgrade(url)
     asyncio.run(_create_plain(plain))
     rows = []

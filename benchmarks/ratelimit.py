@@ -14,18 +14,9 @@ import asyncio
 import statistics
 import time
 
+from benchmarks import fresh_database
+
 BENCH_DB = "guardline_bench_ratelimit"
-
-
-async def _setup(url: str) -> None:
-    import asyncpg
-
-    admin = await asyncpg.connect(url.replace(f"/{BENCH_DB}?", "/postgres?", 1))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    finally:
-        await admin.close()
 
 
 async def _time(limiter, hits: int, keys: int) -> list[float]:
@@ -63,7 +54,7 @@ def main(argv=None) -> int:
     parser.add_argument("--hits", type=int, default=5000, help="hits per scenario (5000)")
     args = parser.parse_args(argv)
     url = embedded_url(Settings(env="test").data_dir, "postgres").replace("/postgres?", f"/{BENCH_DB}?", 1)
-    asyncio.run(_setup(url.replace("postgresql+asyncpg://", "postgresql://", 1)))
+    asyncio.run(fresh_database(url.replace("postgresql+asyncpg://", "postgresql://", 1), BENCH_DB))
     upgrade(url)
     print(f"\n{'counts':<34} {'median µs':>10} {'p99 µs':>8}")
     for name, took in asyncio.run(run(url, args.hits)):

@@ -3,6 +3,7 @@ admin."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import asyncio
 import json
 import logging
@@ -43,14 +44,23 @@ def _serve_settings(demo: bool):
 
 async def _demo_accounts_left(url: str, settings) -> list[str]:
     from services.core.accounts.service import demo_accounts
+
+    async with _owner_session(url, settings, readonly=True) as session:
+        return [u.username for u in await demo_accounts(session)]
+
+
+@contextlib.asynccontextmanager
+async def _owner_session(url: str, settings, readonly: bool = False):
+    """A session of the database's owner that sees every region, for a command's one unit of
+    work (its engine is disposed of afterwards)."""
     from services.core.db import Database, create_engine
     from services.core.scope import UNRESTRICTED, bind_scope
 
     db = Database(create_engine(url, settings, "cli"))
     try:
-        async with db.session(readonly=True) as session:
+        async with db.session(readonly=readonly) as session:
             bind_scope(session, UNRESTRICTED)
-            return [u.username for u in await demo_accounts(session)]
+            yield session
     finally:
         await db.dispose()
 
@@ -84,20 +94,13 @@ async def _household_count(url: str, settings) -> int:
 
 
 async def _load_demo(url: str, settings, persons: int) -> None:
-    from services.core.db import Database, create_engine
     from services.core.demo.loader import create_demo_users, load_demo
-    from services.core.scope import UNRESTRICTED, bind_scope
 
     started = time.perf_counter()
     summary = await load_demo(url, settings, persons=persons)
-    db = Database(create_engine(url, settings, "cli"))
-    try:
-        async with db.session() as session:
-            bind_scope(session, UNRESTRICTED)
-            users = await create_demo_users(session, settings)
-            await session.commit()
-    finally:
-        await db.dispose()
+    async with _owner_session(url, settings) as session:
+        users = await create_demo_users(session, settings)
+        await session.commit()
     print(f"demo county loaded in {time.perf_counter() - started:.1f} s: {summary}; {len(users)} demo users")
 
 
@@ -223,25 +226,18 @@ def cmd_openapi(args) -> int:
 
 
 def cmd_regions_import(args) -> int:
-    from services.core.db import Database, create_engine
     from services.core.migrate import upgrade
     from services.core.regions.importer import import_regions_csv
-    from services.core.scope import UNRESTRICTED, bind_scope
 
     settings = _settings()
     url = _url(settings)
     upgrade(url)
 
     async def run():
-        db = Database(create_engine(url, settings, "cli"))
-        try:
-            async with db.session() as session:
-                bind_scope(session, UNRESTRICTED)
-                report = await import_regions_csv(session, Path(args.file))
-                await session.commit()
-                return report
-        finally:
-            await db.dispose()
+        async with _owner_session(url, settings) as session:
+            report = await import_regions_csv(session, Path(args.file))
+            await session.commit()
+            return report
 
     report = asyncio.run(run())
     print(f"regions: {report.inserted} inserted, {report.updated} updated, {len(report.rejected)} rejected")
@@ -501,22 +497,16 @@ def cmd_calendar_set(args) -> int:
     upgrade(url)
 
     async def run() -> int:
-        from services.core.db import Database, create_engine
         from services.core.monitoring.cases import refresh_deadlines
         from services.core.monitoring.context import load_rules
         from services.core.monitoring.schedule import enter_schedule
-        from services.core.scope import UNRESTRICTED, bind_scope
+        from services.core.scope import UNRESTRICTED
 
-        db = Database(create_engine(url, settings, "cli"))
-        try:
-            async with db.session() as session:
-                bind_scope(session, UNRESTRICTED)
-                await enter_schedule(session, args.year, days, f"{path.name} ({len(days)} days)")
-                changed = await refresh_deadlines(session, await load_rules(session), UNRESTRICTED)
-                await session.commit()
-                return changed
-        finally:
-            await db.dispose()
+        async with _owner_session(url, settings) as session:
+            await enter_schedule(session, args.year, days, f"{path.name} ({len(days)} days)")
+            changed = await refresh_deadlines(session, await load_rules(session), UNRESTRICTED)
+            await session.commit()
+            return changed
 
     changed = asyncio.run(run())
     holidays = sum(1 for d in days if not d.workday)
@@ -543,20 +533,13 @@ def cmd_funds_scan(args) -> int:
     upgrade(url)
 
     async def run() -> dict:
-        from services.core.db import Database, create_engine
         from services.core.funds.findings import scan_assets
         from services.core.funds.policy import policy_for
-        from services.core.scope import UNRESTRICTED, bind_scope
 
-        db = Database(create_engine(url, settings, "cli"))
-        try:
-            async with db.session() as session:
-                bind_scope(session, UNRESTRICTED)
-                counts = await scan_assets(session, region, as_of, policy_for)
-                await session.commit()
-                return counts
-        finally:
-            await db.dispose()
+        async with _owner_session(url, settings) as session:
+            counts = await scan_assets(session, region, as_of, policy_for)
+            await session.commit()
+            return counts
 
     counts = asyncio.run(run())
     print(json.dumps({"region": region, "as_of": as_of.isoformat(), "rules": counts}, ensure_ascii=False))
@@ -573,17 +556,10 @@ def cmd_calendar_show(args) -> int:
     upgrade(url)
 
     async def run():
-        from services.core.db import Database, create_engine
         from services.core.monitoring.schedule import year_schedule
-        from services.core.scope import UNRESTRICTED, bind_scope
 
-        db = Database(create_engine(url, settings, "cli"))
-        try:
-            async with db.session(readonly=True) as session:
-                bind_scope(session, UNRESTRICTED)
-                return await year_schedule(session, args.year)
-        finally:
-            await db.dispose()
+        async with _owner_session(url, settings, readonly=True) as session:
+            return await year_schedule(session, args.year)
 
     status, days = asyncio.run(run())
     explain = {
@@ -624,43 +600,36 @@ def cmd_admin(args) -> int:
     async def run():
         from services.core.accounts import service
         from services.core.audit import AuditRecord, record
-        from services.core.db import Database, create_engine
         from services.core.errors import Conflict
-        from services.core.scope import UNRESTRICTED, bind_scope
 
-        db = Database(create_engine(url, settings, "cli"))
-        try:
-            async with db.session() as session:
-                bind_scope(session, UNRESTRICTED)
-                if args.admin_command == "create":
-                    try:
-                        user, password = await service.create_first_admin(
-                            session, settings, args.username, args.region, args.display_name)
-                    except Conflict:
-                        print(f"guardline: the username {args.username!r} is taken", file=sys.stderr)
-                        return 1
-                    await record(session, AuditRecord(
-                        action="user.create", actor_name="guardline admin create", role="cli", object_type="user",
-                        object_id=str(user.id), region_code=user.region_prefix,
-                        after={"username": user.username, "role": user.role.value,
-                               "region_prefix": user.region_prefix, "must_change_password": True}))
-                    await session.commit()
-                    print(f"administrator {user.username} (id {user.id}, region {user.region_prefix}) created.\n"
-                          f"one-time password: {password}\n"
-                          f"It is shown only now. Log in with it and set your own password "
-                          f"(POST /api/v1/auth/password); until then every other call answers 403.")
-                    return 0
-                users = await service.disable_demo_accounts(session)
-                for user in users:
-                    await record(session, AuditRecord(
-                        action="user.deactivate", actor_name="guardline admin disable-demo", role="cli",
-                        object_type="user", object_id=str(user.id), region_code=user.region_prefix or None,
-                        detail={"reason": "demo_account"}))
+        async with _owner_session(url, settings) as session:
+            if args.admin_command == "create":
+                try:
+                    user, password = await service.create_first_admin(
+                        session, settings, args.username, args.region, args.display_name)
+                except Conflict:
+                    print(f"guardline: the username {args.username!r} is taken", file=sys.stderr)
+                    return 1
+                await record(session, AuditRecord(
+                    action="user.create", actor_name="guardline admin create", role="cli", object_type="user",
+                    object_id=str(user.id), region_code=user.region_prefix,
+                    after={"username": user.username, "role": user.role.value,
+                           "region_prefix": user.region_prefix, "must_change_password": True}))
                 await session.commit()
-                print(f"{len(users)} demo account(s) deactivated")
+                print(f"administrator {user.username} (id {user.id}, region {user.region_prefix}) created.\n"
+                      f"one-time password: {password}\n"
+                      f"It is shown only now. Log in with it and set your own password "
+                      f"(POST /api/v1/auth/password); until then every other call answers 403.")
                 return 0
-        finally:
-            await db.dispose()
+            users = await service.disable_demo_accounts(session)
+            for user in users:
+                await record(session, AuditRecord(
+                    action="user.deactivate", actor_name="guardline admin disable-demo", role="cli",
+                    object_type="user", object_id=str(user.id), region_code=user.region_prefix or None,
+                    detail={"reason": "demo_account"}))
+            await session.commit()
+            print(f"{len(users)} demo account(s) deactivated")
+            return 0
 
     return asyncio.run(run())
 
