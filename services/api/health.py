@@ -10,16 +10,18 @@ from services.core.errors import ServiceUnavailable
 router = APIRouter(tags=["health 运行状态"])
 
 
-class Health(BaseModel):
+class ProbeStatus(BaseModel):
+    """What a liveness or readiness probe answers."""
+
     status: str
 
 
-@router.get("/healthz", response_model=Health, operation_id="healthz", summary="The process is up")
+@router.get("/healthz", response_model=ProbeStatus, operation_id="healthz", summary="The process is up")
 async def healthz():
     return JSON({"status": "ok"})
 
 
-@router.get("/readyz", response_model=Health, operation_id="readyz", summary="The database answers",
+@router.get("/readyz", response_model=ProbeStatus, operation_id="readyz", summary="The database answers",
             responses={503: {"description": "Database not reachable"}})
 async def readyz(request: Request):
     try:

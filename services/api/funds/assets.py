@@ -21,7 +21,7 @@ from services.core.funds import findings
 from services.core.funds.asset_schemas import (
     AssetIn, AssetOut, AssetUpdate, DisposalIn, FundFindingOut, IncomeIn, IncomeOut, ScanIn, ScanOut,
 )
-from services.core.funds.enums import AssetClass, AssetStatus, FindingStatus, FundFindingRule
+from services.core.funds.enums import AssetClass, AssetStatus, FundFindingStatus, FundFindingRule
 from services.core.funds.models import Asset, AssetIncome, FundFinding, IncomeShare
 from services.core.funds.policy import policy_for
 from services.core.regions.service import check_prefix_visible
@@ -157,7 +157,7 @@ def finding_body(f: FundFinding) -> dict[str, Any]:
 @router.get("/fund-findings", response_model=Page[FundFindingOut], operation_id="listFundFindings", tags=FINDINGS,
             dependencies=LIST, responses=responses(404), summary="Fund and asset findings, newest first 监管发现列表")
 async def list_fund_findings(request: Request, session: Session, rule_id: FundFindingRule | None = None,
-                             status: FindingStatus | None = None, region: RegionQ = None, project_id: IdQ = None,
+                             status: FundFindingStatus | None = None, region: RegionQ = None, project_id: IdQ = None,
                              asset_id: IdQ = None, limit: Limit = None, cursor: Cursor = None):
     if region is not None:
         await check_prefix_visible(session, region)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints, field_validator, model_validator
 
-from services.core.funds.enums import AssetClass, AssetStatus, DisposalMethod, FindingStatus, FundFindingRule
+from services.core.funds.enums import AssetClass, AssetStatus, DisposalMethod, FundFindingStatus, FundFindingRule
 from services.core.households.schemas import Input
 from services.core.types import Day, MULTILINE, Money, PositiveMoney, RegionCodeStr, RegionPrefixStr
 
@@ -147,7 +147,7 @@ class IncomeOut(BaseModel):
 class FundFindingOut(BaseModel):
     id: int
     rule_id: FundFindingRule
-    status: FindingStatus
+    status: FundFindingStatus
     region_code: str
     project_id: int | None
     asset_id: int | None

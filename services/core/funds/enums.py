@@ -117,6 +117,6 @@ class FundFindingRule(StrEnum):
     household_asset_orphaned = "household_asset_orphaned"  # 到户资产的农户已不在册
 
 
-class FindingStatus(StrEnum):
+class FundFindingStatus(StrEnum):
     open = "open"
     resolved = "resolved"

@@ -17,7 +17,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.core.funds.enums import AssetClass, AssetStatus, FindingStatus, FundFindingRule
+from services.core.funds.enums import AssetClass, AssetStatus, FundFindingStatus, FundFindingRule
 from services.core.funds.models import Asset, FundFinding
 from services.core.households.enums import HouseholdStatus
 from services.core.repository import one_or_404
@@ -51,12 +51,12 @@ async def record(session: AsyncSession, rule: FundFindingRule | str, key: str, r
     fp = fingerprint(rule, key)
     stmt = pg_insert(FundFinding).values(
         fingerprint=fp, rule_id=FundFindingRule(rule).value, region_code=region_code, project_id=project_id,
-        asset_id=asset_id, disbursement_id=disbursement_id, values=values, status=FindingStatus.open.value,
+        asset_id=asset_id, disbursement_id=disbursement_id, values=values, status=FundFindingStatus.open.value,
         version=1)
     stmt = stmt.on_conflict_do_update(
         index_elements=[FundFinding.fingerprint],
         set_={"values": stmt.excluded["values"], "last_seen_at": func.clock_timestamp(),
-              "status": FindingStatus.open.value, "resolved_at": None, "version": FundFinding.version + 1,
+              "status": FundFindingStatus.open.value, "resolved_at": None, "version": FundFinding.version + 1,
               "updated_at": func.clock_timestamp()},
     ).returning(FundFinding)
     result = await session.execute(stmt, execution_options={"populate_existing": True})
@@ -69,7 +69,7 @@ async def get_finding(session: AsyncSession, finding_id: int) -> FundFinding:
 
 
 async def list_findings(session: AsyncSession, *, rule_id: FundFindingRule | None = None,
-                        status: FindingStatus | None = None, region: str | None = None,
+                        status: FundFindingStatus | None = None, region: str | None = None,
                         project_id: int | None = None, asset_id: int | None = None, before_id: int | None = None,
                         limit: int = 50) -> list[FundFinding]:
     stmt = select(FundFinding)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.core.base import Base, PolicyOverrideRow, RegionCode, RegionScoped, Versioned, bigint_pk, str_enum
 from services.core.funds.enums import (
-    AssetClass, AssetStatus, DisposalMethod, FindingStatus, FundFindingRule, FundKind, FundLevel, ProjectCategory,
+    AssetClass, AssetStatus, DisposalMethod, FundFindingStatus, FundFindingRule, FundKind, FundLevel, ProjectCategory,
     ProjectStatus, SpendingItem,
 )
 
@@ -255,8 +255,8 @@ class FundFinding(RegionScoped, Versioned, Base):
     asset_id: Mapped[int | None] = mapped_column(ForeignKey("project_assets.id"))
     disbursement_id: Mapped[int | None] = mapped_column(ForeignKey("fund_disbursements.id"))
     values: Mapped[dict] = mapped_column(JSONB, nullable=False)
-    status: Mapped[FindingStatus] = mapped_column(str_enum(FindingStatus, "fund_finding_status"), nullable=False,
-                                                  default=FindingStatus.open)
+    status: Mapped[FundFindingStatus] = mapped_column(str_enum(FundFindingStatus, "fund_finding_status"), nullable=False,
+                                                  default=FundFindingStatus.open)
     first_seen_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
     last_seen_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
     resolved_at: Mapped[datetime | None] = mapped_column()
