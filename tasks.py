@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -46,6 +47,34 @@ def bootstrap() -> None:
     STAMP.write_text(wanted)
 
 
+# The browser test of the docs pages (tests/api/test_docs_browser.py) drives Debian's chromium;
+# a Chinese font makes its screenshots show the Chinese. Package: the file it installs.
+BROWSER_PACKAGES = {"chromium": Path("/usr/bin/chromium"),
+                    "fonts-wqy-microhei": Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")}
+
+
+def ensure_chromium() -> None:
+    """Install the browser packages that are missing, with apt-get, when this is a root shell
+    on a Debian-like machine; otherwise say so (the browser test then skips, or fails in CI)."""
+    missing = [name for name, path in BROWSER_PACKAGES.items() if not path.exists()]
+    if not missing:
+        return
+    apt = shutil.which("apt-get")
+    if apt is None or not hasattr(os, "geteuid") or os.geteuid() != 0:
+        print(f"not installed: {' '.join(missing)} (installing needs root and apt-get); "
+              "the browser test of the docs will not run", flush=True)
+        return
+    install = [apt, "install", "-y", "--no-install-recommends", *missing]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    print(f"for the browser test of the docs: {' '.join(install)}", flush=True)
+    if subprocess.call(install, env=env) != 0:
+        print(f"that failed; {apt} update, then again", flush=True)
+        subprocess.call([apt, "update"], env=env)
+        subprocess.call(install, env=env)
+    still = [name for name in missing if not BROWSER_PACKAGES[name].exists()]
+    print(f"still missing: {' '.join(still)}" if still else f"installed: {' '.join(missing)}", flush=True)
+
+
 def run(argv: list[str]) -> int:
     return subprocess.call(argv, cwd=ROOT)
 
@@ -61,6 +90,7 @@ def main() -> int:
     if command == "demo":
         return run([str(BIN / "guardline"), "serve", "--demo", *rest])
     if command == "test":
+        ensure_chromium()
         code = run([str(_python()), "-m", "pytest", *rest])
         return 0 if code == 5 and rest else code  # 5: a filter selected no test
     if command == "bench":

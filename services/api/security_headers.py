@@ -7,10 +7,11 @@
   households, findings, cases and the audit trail must not stay in a browser's or a proxy's
   cache; errors too (a 404 tells whether someone exists);
 * JSON and every other non-HTML response: ``API_CSP`` (nothing may load, nothing may frame);
-* HTML (the interactive docs and their OAuth2 redirect page): ``html_policy``: scripts
-  and styles only from the service itself, the page's own inline scripts allowed by their
-  SHA-256 hashes (computed from the page as sent, so a new docs page needs no change
-  here), no framing.
+* HTML (the interactive docs — Swagger UI at ``/docs``, ReDoc at ``/redoc`` — and the OAuth2
+  redirect page): ``html_policy``: scripts and styles only from the service itself, the
+  page's own inline scripts allowed by their SHA-256 hashes (computed from the page as
+  sent, so a new docs page needs no change here), workers from the service or from
+  ``blob:`` URLs its own scripts made (ReDoc's search), no framing.
 
 A pure ASGI middleware (``BaseHTTPMiddleware`` costs too much per request), wrapped around
 the whole application, outside Starlette's error middleware, so a 500 carries the headers
@@ -27,9 +28,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PUBLIC_PREFIX = "/api/v1/public/"
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# ReDoc runs its search in a worker it creates from a blob: URL (worker-src blob:).
 _HTML_CSP = ("default-src 'none'; script-src 'self'{scripts}; style-src 'self' 'unsafe-inline'; "
-             "img-src 'self' data:; font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; "
-             "frame-ancestors 'none'")
+             "img-src 'self' data:; font-src 'self'; connect-src 'self'; worker-src 'self' blob:; "
+             "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 # Inline scripts (no src attribute): what a hash must cover is the text between the tags.
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
 
