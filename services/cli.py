@@ -148,7 +148,7 @@ def cmd_serve(args) -> int:
             print("demo county already loaded (use `guardline demo-data` to reload it)")
     children = _start_departments(settings) if args.demo and args.departments else []
     base = f"http://{args.host}:{args.port}"
-    print(f"\nGuardline API on {base}\n  interactive docs: {base}/docs")
+    print(f"\nGuardline API on {base}\n  interactive docs: {base}/docs (Swagger UI), {base}/redoc (ReDoc)")
     if args.demo:
         print(f"  demo login: user county_staff.county (or any <role>.<county|township|village>), "
               f"password {DEMO_PASSWORD}")

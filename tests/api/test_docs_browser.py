@@ -31,7 +31,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 DOCS_DB = "guardline_test_docs_browser"
 USER, PASSWORD = "county_staff.county", "Test-Password-1"  # loaded by conftest's _load_base_data
 ME = "/api/v1/auth/me"
-TIMEOUT_MS = 20_000
+TIMEOUT_MS = 30_000  # for a busy machine: ReDoc takes seconds to lay out the 140 operations
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 def _require_chromium() -> None:
@@ -39,7 +40,7 @@ def _require_chromium() -> None:
         return
     reason = (f"{CHROMIUM} is not installed: `python3 tasks.py test` installs it as root with apt-get "
               "(or: apt-get install --no-install-recommends chromium)")
-    if os.environ.get("CI"):
+    if os.environ.get("CI", "").lower() not in ("", "0", "false"):
         pytest.fail(reason)
     pytest.skip(reason)
 
@@ -132,20 +133,30 @@ async def test_swagger_ui_lists_the_operations_authorizes_and_tries_one_out(watc
     await page.screenshot(path=shot)
     _show(capsys, shot)
 
-    # Authorize: the dialog may offer several OAuth2 flows; fill in the password one.
+    # Authorize: the dialog may offer several OAuth2 flows; the password one is used. A wrong
+    # password first: the dialog says so and stays unauthorized.
     await page.locator(".auth-wrapper .authorize").click()
-    dialog = page.locator(".dialog-ux .modal-ux")
     password_flow = _password_flow(page)
     await expect(password_flow).to_have_count(1)
+    authorize = password_flow.get_by_role("button", name="Apply given OAuth2 credentials")
     await password_flow.locator("#oauth_username").fill(USER)
+    await password_flow.locator("#oauth_password").fill("wrong")
+    await authorize.click()
+    await expect(password_flow.locator(".errors")).to_contain_text("Unauthorized")
+    await expect(password_flow.locator("h6")).to_have_count(0)
+    # The browser itself logs the token endpoint's 401; nothing else may be logged.
+    refused = "Failed to load resource: the server responded with a status of 401 (Unauthorized)"
+    assert len([p for p in watched.problems if refused in p]) == 1, watched.problems
+    watched.problems = [p for p in watched.problems if refused not in p]
+
     await password_flow.locator("#oauth_password").fill(PASSWORD)
-    await password_flow.get_by_role("button", name="Apply given OAuth2 credentials").click()
+    await authorize.click()
     await expect(password_flow.locator("h6")).to_have_text("Authorized")
     await expect(password_flow.get_by_role("button", name="Remove authorization")).to_be_visible()
     await expect(password_flow.locator("#oauth_username")).to_have_count(0)  # now shown, not asked
     await expect(password_flow).to_contain_text(USER)
     await expect(password_flow.locator(".errors")).to_have_count(0)
-    await dialog.locator("button.btn-done").click()
+    await page.locator(".dialog-ux .modal-ux button.btn-done").click()
     await expect(page.locator(".auth-wrapper .authorize.locked")).to_be_visible()
 
     # Try it out on GET /api/v1/auth/me: 200, the user's own account.
@@ -157,27 +168,11 @@ async def test_swagger_ui_lists_the_operations_authorizes_and_tries_one_out(watc
     await expect(response.locator(".response-col_status")).to_have_text("200")
     await expect(response.locator(".response-col_description")).to_contain_text(f'"username": "{USER}"')
     await expect(operation.locator(".request-url")).to_contain_text(ME)
+    await expect(operation.locator(".curl-command")).to_contain_text("Authorization: Bearer ")
     await operation.scroll_into_view_if_needed()
     shot = screenshots / "docs-swagger-ui-try-it-out.png"
     await page.screenshot(path=shot)
     _show(capsys, shot)
-    watched.assert_clean()
-
-
-async def test_a_wrong_password_is_shown_in_the_authorize_dialog(watched):
-    page = watched.page
-    await page.goto(f"{watched.base}/docs")
-    await page.locator(".auth-wrapper .authorize").click()
-    password_flow = _password_flow(page)
-    await password_flow.locator("#oauth_username").fill(USER)
-    await password_flow.locator("#oauth_password").fill("wrong")
-    await password_flow.get_by_role("button", name="Apply given OAuth2 credentials").click()
-    await expect(password_flow.locator(".errors")).to_be_visible()
-    print(await password_flow.locator(".errors").inner_text())
-    await expect(password_flow.locator("h6")).to_have_count(0)
-    await expect(password_flow.get_by_role("button", name="Remove authorization")).to_have_count(0)
-    # The 401 of the token endpoint is logged by the browser itself; nothing else may be.
-    watched.problems = [p for p in watched.problems if "401" not in p]
     watched.assert_clean()
 
 
@@ -194,3 +189,13 @@ async def test_redoc_renders_the_operations(watched, screenshots, capsys):
     await page.screenshot(path=shot)
     _show(capsys, shot)
     watched.assert_clean()
+
+
+def test_without_chromium_the_browser_test_skips_but_fails_in_ci(monkeypatch):
+    monkeypatch.setattr(f"{__name__}.CHROMIUM", Path("/nonexistent/chromium"))
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="tasks.py test"):
+        _require_chromium()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="is not installed"):
+        _require_chromium()

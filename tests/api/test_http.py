@@ -84,17 +84,38 @@ async def test_an_unreachable_database_is_503_on_every_read_path(settings, auth)
 
 
 async def test_docs_load_nothing_from_the_internet(client):
-    page = await client.get("/docs")
-    assert page.status_code == 200
-    urls = re.findall(r'(?:src|href)=["\']([^"\']+)', page.text) + re.findall(r"url: ?'([^']+)'", page.text)
-    assert urls, page.text
-    assert all(u.startswith("/") for u in urls), urls
-    assert "http://" not in page.text and "https://" not in page.text.replace("https://swagger.io", "")
-    for asset in ("/docs-static/swagger-ui-bundle.js", "/docs-static/swagger-ui.css"):
-        r = await client.get(asset)
-        assert r.status_code == 200 and len(r.content) > 10_000, asset
+    for path in ("/docs", "/redoc"):
+        page = await client.get(path)
+        assert page.status_code == 200
+        assert "防止返贫监测帮扶" in re.search(r"<title>(.*?)</title>", page.text).group(1)
+        urls = (re.findall(r'(?:src|href)=["\']([^"\']+)', page.text) + re.findall(r"url: ?'([^']+)'", page.text)
+                + re.findall(r'spec-url="([^"]+)"', page.text))
+        assert urls, page.text
+        assert all(u.startswith("/") and not u.startswith("//") for u in urls), urls
+        assert "http://" not in page.text and "https://" not in page.text, path
+        for asset in re.findall(r'(?:src|href)="([^"]+)"', page.text):
+            r = await client.get(asset)
+            assert r.status_code == 200 and len(r.content) > 1_000, asset
     spec = await client.get("/openapi.json")
     assert spec.status_code == 200 and "OAuth2PasswordBearer" in spec.text
+
+
+async def test_the_docs_are_swagger_ui_5_and_redoc_2(client):
+    """Swagger UI 4 cannot read OpenAPI 3.1 ("Unable to render this definition")."""
+    swagger = await client.get("/docs-static/swagger-ui-bundle.js")
+    assert swagger.status_code == 200
+    versions = set(re.findall(r'PACKAGE_VERSION:"(\d+)\.\d+\.\d+"', swagger.text))
+    assert versions == {"5"}, versions
+    assert (await client.get("/openapi.json")).json()["openapi"].startswith("3.1")
+    page = await client.get("/docs")
+    assert '"persistAuthorization": true' in page.text and '"displayRequestDuration": true' in page.text
+    assert '"validatorUrl": null' in page.text  # no badge fetched from validator.swagger.io
+    redoc = await client.get("/docs-static/redoc.standalone.js")
+    assert redoc.status_code == 200 and redoc.headers["content-type"].startswith("text/javascript")
+    assert set(re.findall(r'ReDoc Version: ","(\d+)\.\d+\.\d+"', redoc.text)) == {"2"}
+    # The one file ReDoc would fetch from the internet, the logo of its footer, is not asked for.
+    assert "cdn.redoc.ly" not in redoc.text and "data:image/gif;base64," in redoc.text
+    assert len(redoc.content) > 1_000_000
 
 
 async def test_errors_never_leak_internals(client, auth):
