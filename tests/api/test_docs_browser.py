@@ -156,7 +156,7 @@ async def test_swagger_ui_lists_the_operations_authorizes_and_tries_one_out(watc
     await expect(password_flow.locator("#oauth_username")).to_have_count(0)  # now shown, not asked
     await expect(password_flow).to_contain_text(USER)
     await expect(password_flow.locator(".errors")).to_have_count(0)
-    await page.locator(".dialog-ux .modal-ux button.btn-done").click()
+    await password_flow.get_by_role("button", name="Close").click()
     await expect(page.locator(".auth-wrapper .authorize.locked")).to_be_visible()
 
     # Try it out on GET /api/v1/auth/me: 200, the user's own account.
