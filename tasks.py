@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -57,15 +58,19 @@ def install_contract_tools() -> None:
     """The client generator and the OpenAPI linter, each in .tools/ (once per pinned version).
     Offline or without npm this only says so: the tests that need a tool then skip, or fail
     where CI=true."""
-    generator = TOOLS / "openapi-python-client"
-    _install_once(generator, " ".join(OPENAPI_PYTHON_CLIENT), lambda: (
-        venv.EnvBuilder(with_pip=True, clear=True).create(generator),
-        subprocess.run([str(_python(generator)), "-m", "pip", "--disable-pip-version-check", "-q",
-                        "install", *OPENAPI_PYTHON_CLIENT], check=True)))
-    linter = TOOLS / "redocly"
-    _install_once(linter, REDOCLY_CLI, lambda: subprocess.run(
-        ["npm", "install", "--prefix", str(linter), "--no-audit", "--no-fund", "--loglevel=error", REDOCLY_CLI],
-        check=True))
+    _install_once(TOOLS / "openapi-python-client", " ".join(OPENAPI_PYTHON_CLIENT), _install_generator)
+    _install_once(TOOLS / "redocly", REDOCLY_CLI, _install_linter)
+
+
+def _install_generator(where: Path) -> None:
+    venv.EnvBuilder(with_pip=True, clear=True).create(where)
+    subprocess.run([str(_python(where)), "-m", "pip", "--disable-pip-version-check", "-q", "install",
+                    *OPENAPI_PYTHON_CLIENT], check=True)
+
+
+def _install_linter(where: Path) -> None:
+    subprocess.run([shutil.which("npm") or "npm", "install", "--prefix", str(where), "--no-audit", "--no-fund", "--loglevel=error",
+                    REDOCLY_CLI], check=True)
 
 
 def _install_once(where: Path, version: str, install) -> None:
@@ -75,7 +80,7 @@ def _install_once(where: Path, version: str, install) -> None:
     print(f"installing {version} into {where.relative_to(ROOT)} …", flush=True)
     try:
         where.mkdir(parents=True, exist_ok=True)
-        install()
+        install(where)
     except (OSError, subprocess.CalledProcessError) as exc:
         print(f"could not install {version} ({exc}); the tests that need it skip (fail where CI=true)",
               file=sys.stderr, flush=True)
