@@ -112,7 +112,6 @@ def _households(base: str) -> None:
 
 
 async def test_the_generated_client_tours_a_live_server(generated, smoke_server):
-    assert not generated.findings(), "openapi-python-client:\n" + generated.output
     log = await asyncio.to_thread(smoke.run, smoke.Api(), smoke_server, USER, PASSWORD,
                                   admin=ADMIN, admin_password=PASSWORD)
     print("\n".join(log))
