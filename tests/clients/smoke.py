@@ -68,6 +68,7 @@ class Api:
         api = importlib.import_module(f"{package}.api")
         self._modules = {info.name.rsplit(".", 1)[1]: info.name
                          for info in pkgutil.walk_packages(api.__path__, f"{api.__name__}.") if not info.ispkg}
+        self._clients: list[Any] = []
 
     def operation(self, operation_id: str) -> ModuleType:
         name = snake_case(operation_id)
@@ -95,8 +96,15 @@ class Api:
         """A new client (``with_headers`` would change the headers of the client it copies too)."""
         kind = self.package.Client if token is None else self.package.AuthenticatedClient
         options = {} if token is None else {"token": token}
-        return kind(base_url=base, raise_on_unexpected_status=True, timeout=httpx.Timeout(30),
+        made = kind(base_url=base, raise_on_unexpected_status=True, timeout=httpx.Timeout(30),
                     headers=headers or {}, **options)
+        self._clients.append(made)
+        return made
+
+    def close(self) -> None:
+        """Closes the connections of every client made."""
+        while self._clients:
+            self._clients.pop().__exit__(None, None, None)
 
 
 def expect(response, status: int, what: str):
@@ -198,7 +206,14 @@ class Smoke:
 def run(api: Api, base: str, user: str, password: str, *, admin: str, admin_password: str,
         page_size: int = 2) -> list[str]:
     """The tour; what it saw, one line per step. Raises SmokeFailed on the first surprise."""
-    smoke = Smoke(api, base)
+    try:
+        return _tour(Smoke(api, base), user, password, admin, admin_password, page_size)
+    finally:
+        api.close()
+
+
+def _tour(smoke: Smoke, user: str, password: str, admin: str, admin_password: str, page_size: int) -> list[str]:
+    api, base = smoke.api, smoke.base
     token = smoke.login(grant_type="password", username=user, password=password)
     caller = api.client(base, token.access_token)
     admin_token = smoke.login(grant_type="password", username=admin, password=admin_password)
