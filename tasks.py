@@ -23,9 +23,16 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".guardline-installed"
 
+# Tools the contract tests run that cannot share .venv (openapi-python-client wants an older
+# httpx than the service's) or are not Python (@redocly/cli): each in its own directory of
+# .tools/ (git-ignored), installed once per version. tests/clients/tools.py finds them here.
+TOOLS = ROOT / ".tools"
+OPENAPI_PYTHON_CLIENT = ("openapi-python-client==0.29.1", "ruff==0.17.6")  # ruff: its post hooks
+REDOCLY_CLI = "@redocly/cli@2.77.0"
 
-def _python() -> Path:
-    return BIN / ("python.exe" if os.name == "nt" else "python")
+
+def _python(venv_dir: Path = VENV) -> Path:
+    return venv_dir / BIN.name / ("python.exe" if os.name == "nt" else "python")
 
 
 def bootstrap() -> None:
@@ -74,6 +81,39 @@ def ensure_chromium() -> None:
     still = [name for name in missing if not BROWSER_PACKAGES[name].exists()]
     print(f"still missing: {' '.join(still)}" if still else f"installed: {' '.join(missing)}", flush=True)
 
+def install_contract_tools() -> None:
+    """The client generator and the OpenAPI linter, each in .tools/ (once per pinned version).
+    Offline or without npm this only says so: the tests that need a tool then skip, or fail
+    where CI=true."""
+    _install_once(TOOLS / "openapi-python-client", " ".join(OPENAPI_PYTHON_CLIENT), _install_generator)
+    _install_once(TOOLS / "redocly", REDOCLY_CLI, _install_linter)
+
+
+def _install_generator(where: Path) -> None:
+    venv.EnvBuilder(with_pip=True, clear=True).create(where)
+    subprocess.run([str(_python(where)), "-m", "pip", "--disable-pip-version-check", "-q", "install",
+                    *OPENAPI_PYTHON_CLIENT], check=True)
+
+
+def _install_linter(where: Path) -> None:
+    subprocess.run([shutil.which("npm") or "npm", "install", "--prefix", str(where), "--no-audit", "--no-fund", "--loglevel=error",
+                    REDOCLY_CLI], check=True)
+
+
+def _install_once(where: Path, version: str, install) -> None:
+    stamp = where / ".guardline-installed"
+    if stamp.exists() and stamp.read_text().strip() == version:
+        return
+    print(f"installing {version} into {where.relative_to(ROOT)} …", flush=True)
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+        install(where)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"could not install {version} ({exc}); the tests that need it skip (fail where CI=true)",
+              file=sys.stderr, flush=True)
+        return
+    stamp.write_text(version)
+
 
 def run(argv: list[str]) -> int:
     return subprocess.call(argv, cwd=ROOT)
@@ -91,6 +131,7 @@ def main() -> int:
         return run([str(BIN / "guardline"), "serve", "--demo", *rest])
     if command == "test":
         ensure_chromium()
+        install_contract_tools()
         code = run([str(_python()), "-m", "pytest", *rest])
         return 0 if code == 5 and rest else code  # 5: a filter selected no test
     if command == "bench":
