@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -22,6 +21,7 @@ from services.api.responses import JSON
 from services.api.routing import GuardlineRoute
 from services.core.funds import public
 from services.core.funds.enums import FundKind, FundLevel, ProjectCategory
+from services.core.labels import labelled
 
 CACHE = {"Cache-Control": "public, max-age=300"}
 _CACHE_DOC = {"Cache-Control": {"description": "public, max-age=300", "schema": {"type": "string"}}}
@@ -30,7 +30,7 @@ router = APIRouter(prefix="/api/v1/public", route_class=GuardlineRoute, tags=["p
                    dependencies=[Depends(public_read)])
 
 # The statuses a published project can be in (a proposed one is never published).
-PublicStatus = StrEnum("PublicStatus", {s.value: s.value for s in public.PUBLIC_STATUSES})
+PublicStatus = labelled("PublicStatus", [(s.value, s.label) for s in public.PUBLIC_STATUSES])
 
 
 def _documented(*codes: int) -> dict[int | str, dict[str, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from enum import StrEnum
+from services.core.labels import LabelledEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
@@ -78,10 +78,10 @@ class UncoveredCluesOut(BaseModel):
 
 # ---- statistics ------------------------------------------------------------------------------
 
-class StatLevel(StrEnum):
-    county = "county"  # 县
-    township = "township"  # 乡镇
-    village = "village"  # 村
+class StatLevel(LabelledEnum):
+    county = "county", "县"
+    township = "township", "乡镇"
+    village = "village", "村"
 
 
 class CaseCounts(BaseModel):

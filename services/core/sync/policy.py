@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from enum import StrEnum
+
+from services.core.labels import LabelledEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -28,9 +30,9 @@ Yuan = Annotated[Decimal, Field(ge=0, le=10_000_000, max_digits=12, decimal_plac
 Share = Annotated[Decimal, Field(gt=0, le=10, max_digits=6, decimal_places=4)]
 
 
-class IncomeBasis(StrEnum):
-    total = "total"  # 上年度家庭总收入: wages + business + property + transfers of the year
-    net = "net"  # 家庭纯收入: the year's net income (after production costs and eligible spending)
+class IncomeBasis(LabelledEnum):
+    total = "total", "上年度家庭总收入"  # wages + business + property + transfers of the year
+    net = "net", "家庭纯收入"  # the year's net income (after production costs and eligible spending)
 
 
 def _per_category(value: str | None) -> Any:
