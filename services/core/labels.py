@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import inspect
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import GetJsonSchemaHandler
+from pydantic import Field, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
@@ -45,3 +45,10 @@ def enum_description(cls: type[LabelledEnum]) -> str:
 def labelled(name: str, members: Any) -> Any:
     """A labelled enum made from (value, label) pairs, for enums derived from another one."""
     return LabelledEnum(name, [(value, (value, label)) for value, label in members])  # type: ignore[call-overload]
+
+
+def labelled_literal(labels: dict[str, str]) -> Any:
+    """A ``Literal`` of the keys of ``labels`` whose schema carries the values' labels as
+    ``x-enum-descriptions``, for fields typed by a Literal rather than an enum."""
+    values = tuple(labels)
+    return Annotated[Literal[values], Field(json_schema_extra={"x-enum-descriptions": list(labels.values())})]
