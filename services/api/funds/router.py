@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.api.params import Cursor, RegionPrefix
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
@@ -163,10 +163,10 @@ async def fund_indicators(session: Session, caller: Allowed(Permission.funds_rea
 # ---- the funds policy's settings ----------------------------------------------------------------
 
 class EffectiveFundsPolicy(BaseModel):
-    region: str
-    year: int
-    policy: FundsPolicy
-    overrides: list[PolicyRowOut]
+    region: str = Field(description="The region code the policy is for 区划代码")
+    year: int = Field(description="The year the policy is for 年度")
+    policy: FundsPolicy = Field(description="The funds policy in force: defaults with every applicable override 生效的资金监管参数")
+    overrides: list[PolicyRowOut] = Field(description="The rows that applied, in order (wider region and older year first) 适用的参数记录")
 
 
 POLICY_ROUTES = PolicyRoutes(TABLE, "fund_policy", "/api/v1/fund-policies")
