@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.api.params import Cursor, RegionPrefix
 from services.api.deps import Allowed, Needs, Session, path_object
@@ -44,10 +44,10 @@ path_object("sync_policy_id", SyncPolicyRow, visible=lambda prefix: overrides.vi
 
 
 class EffectiveSyncPolicy(BaseModel):
-    region: str
-    year: int
-    policy: SyncPolicy
-    overrides: list[PolicyRowOut]
+    region: str = Field(description="The region code the policy is for 区划代码")
+    year: int = Field(description="The year the policy is for 年度")
+    policy: SyncPolicy = Field(description="The sync policy in force: defaults with every applicable override 生效的比对参数")
+    overrides: list[PolicyRowOut] = Field(description="The rows that applied, in order (wider region and older year first) 适用的参数记录")
 
 
 ROUTES = PolicyRoutes(TABLE, "sync_policy", "/api/v1/sync-policies")
