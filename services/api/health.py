@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from services.api.responses import JSON
@@ -13,7 +13,7 @@ router = APIRouter(tags=["health 运行状态"])
 class ProbeStatus(BaseModel):
     """What a liveness or readiness probe answers."""
 
-    status: str
+    status: str = Field(description="`ok` when the probe passes 状态")
 
 
 @router.get("/healthz", response_model=ProbeStatus, operation_id="healthz", summary="The process is up")

@@ -40,49 +40,49 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 class UserOut(BaseModel):
-    id: int
-    username: str
-    display_name: str
-    role: Role
-    region_prefix: str
-    active: bool
-    locked: bool
-    totp_enabled: bool
-    last_login_at: datetime | None
-    password_changed_at: datetime | None
-    version: int
+    id: int = Field(description="User id 用户标识")
+    username: str = Field(description="Login name 登录名")
+    display_name: str = Field(description="Name shown to people 姓名")
+    role: Role = Field(description="Role 角色")
+    region_prefix: str = Field(description="Region code prefix the user may see and act in (2/4/6/9/12 digits) 管辖区划")
+    active: bool = Field(description="False when the account is deactivated 是否启用")
+    locked: bool = Field(description="True while the account is locked after repeated failed logins 是否锁定")
+    totp_enabled: bool = Field(description="True when the account has a second factor (authenticator app) 是否启用双因素认证")
+    last_login_at: datetime | None = Field(description="When the user last logged in 最近登录时间")
+    password_changed_at: datetime | None = Field(description="When the password was last changed 密码修改时间")
+    version: int = Field(description="Version of the record; the ETag is made from it and changes with every update 版本号")
 
 
 class UserCreate(Input):
-    username: str = Field(pattern=USERNAME)
-    display_name: str = Field(min_length=1, max_length=100)
-    role: Role
+    username: str = Field(pattern=USERNAME, description="Login name: 3–64 letters, digits, `_`, `.` or `-` 登录名")
+    display_name: str = Field(min_length=1, max_length=100, description="Name shown to people 姓名")
+    role: Role = Field(description="Role 角色")
     region_prefix: str = Field(pattern=PREFIX, description="Region code prefix: 2/4/6/9/12 digits 管辖区划")
     password: str = Field(max_length=200, description="Initial password; the password rules apply")
 
 
 class UserUpdate(Input):
-    display_name: str | None = Field(None, min_length=1, max_length=100)
-    role: Role | None = None
-    region_prefix: str | None = Field(None, pattern=PREFIX)
-    active: bool | None = None
+    display_name: str | None = Field(None, min_length=1, max_length=100, description="Name shown to people 姓名")
+    role: Role | None = Field(None, description="Role 角色")
+    region_prefix: str | None = Field(None, pattern=PREFIX, description="Region code prefix: 2/4/6/9/12 digits 管辖区划")
+    active: bool | None = Field(None, description="false deactivates the account 是否启用")
 
 
 class PasswordReset(Input):
-    new_password: str = Field(max_length=200)
+    new_password: str = Field(max_length=200, description="The new password; the password rules apply 新密码")
 
 
 class ClientOut(BaseModel):
-    id: int
-    name: str
-    description: str | None
-    permissions: list[str]
-    region_prefix: str
-    active: bool
+    id: int = Field(description="Client id 接入方标识")
+    name: str = Field(description="The client_id of the token request 接入方名称")
+    description: str | None = Field(description="What the client is, e.g. the department system 说明")
+    permissions: list[str] = Field(description="Permissions granted to the client 权限")
+    region_prefix: str = Field(description="Region code prefix the client may see and act in 管辖区划")
+    active: bool = Field(description="False once the client is revoked 是否启用")
     secret_hint: str | None = Field(description="First characters of the current secret, to tell secrets apart")
-    rotated_at: datetime | None
-    revoked_at: datetime | None
-    version: int
+    rotated_at: datetime | None = Field(description="When the secret was last rotated 密钥轮换时间")
+    revoked_at: datetime | None = Field(description="When the client was revoked 吊销时间")
+    version: int = Field(description="Version of the record; the ETag is made from it and changes with every update 版本号")
 
 
 class ClientWithSecret(ClientOut):
@@ -100,17 +100,17 @@ def _grantable(value: list[Permission] | None) -> list[Permission] | None:
 
 class ClientCreate(Input):
     name: str = Field(pattern=USERNAME, description="client_id for the token request")
-    description: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=200, description="What the client is, e.g. the department system 说明")
     permissions: list[Permission] = Field(min_length=1, description="Of: " + ", ".join(sorted(CLIENT_GRANTABLE)))
-    region_prefix: str = Field(pattern=PREFIX)
+    region_prefix: str = Field(pattern=PREFIX, description="Region code prefix: 2/4/6/9/12 digits 管辖区划")
 
     _p = field_validator("permissions")(_grantable)
 
 
 class ClientUpdate(Input):
-    description: str | None = Field(None, max_length=200)
-    permissions: list[Permission] | None = Field(None, min_length=1)
-    region_prefix: str | None = Field(None, pattern=PREFIX)
+    description: str | None = Field(None, max_length=200, description="What the client is 说明")
+    permissions: list[Permission] | None = Field(None, min_length=1, description="Permissions granted to the client, replacing the current list 权限")
+    region_prefix: str | None = Field(None, pattern=PREFIX, description="Region code prefix: 2/4/6/9/12 digits 管辖区划")
 
     _p = field_validator("permissions")(_grantable)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from services.api.params import Cursor, RegionCode
@@ -19,10 +19,10 @@ router = APIRouter(prefix="/api/v1/regions", tags=["regions 区划"], route_clas
 
 
 class RegionOut(BaseModel):
-    code: str
-    name: str
-    level: int
-    parent_code: str | None
+    code: str = Field(description="Region code, 12 digits 区划代码")
+    name: str = Field(description="Region name 区划名称")
+    level: int = Field(description="Level: 1 province 省, 2 city 市, 3 county 县, 4 township 乡镇, 5 village 村 区划级别")
+    parent_code: str | None = Field(description="Code of the region above; null for a province 上级区划代码")
 
 
 @router.get("", response_model=Page[RegionOut], operation_id="listRegions", responses=responses(404),
