@@ -153,6 +153,8 @@ def _client_response(client: ApiClient, status: int = 200, secret: str | None = 
 async def list_users(request: Request, session: Session, caller: UserAdmin,
                      role: Role | None = None, limit: Annotated[int | None, Query(ge=1)] = None,
                      cursor: Cursor = None):
+    """User accounts whose region lies within yours, by id, optionally of one role; one page at a time. Needs
+    users:admin. 用户列表。"""
     limit = page_limit(request, limit)
     rows = await service.list_users(session, caller.region_prefix, cursor_id(cursor), limit, role)
     rows, next_cursor = page_of(rows, limit, lambda u: [u.id])
@@ -181,6 +183,8 @@ async def create_user(request: Request, body: UserCreate, session: Session, call
 @router.get("/users/{user_id}", response_model=UserOut, operation_id="getUser", responses=responses(404),
             summary="One user account 用户详情")
 async def get_user(user_id: UserId, session: Session, caller: UserAdmin):
+    """One user account: role, region scope, whether it is active, locked or has a second factor, and its ETag for
+    a later change. Needs users:admin; an account outside your regions answers 404. 用户详情。"""
     return _user_response(await service.get_user(session, user_id, caller.region_prefix))
 
 
@@ -227,6 +231,8 @@ async def reset_password(request: Request, user_id: UserId, body: PasswordReset,
 @router.post("/users/{user_id}/unlock", response_model=UserOut, operation_id="unlockUser",
              responses=responses(404), summary="Lift a lockout 解除锁定")
 async def unlock_user(user_id: UserId, session: Session, caller: UserAdmin):
+    """Lifts the lockout that repeated failed logins put on the account (the failure count starts again) and
+    returns the account. Needs users:admin. 解除登录锁定。"""
     user = await service.get_user(session, user_id, caller.region_prefix, for_update=True)
     user.failed_logins = 0
     user.locked_until = None
@@ -237,6 +243,9 @@ async def unlock_user(user_id: UserId, session: Session, caller: UserAdmin):
 @router.post("/users/{user_id}/totp/reset", response_model=UserOut, operation_id="resetTotp",
              responses=responses(404), summary="Remove a lost second factor 重置双因素认证")
 async def reset_totp(request: Request, user_id: UserId, session: Session, caller: UserAdmin):
+    """Removes the account's second factor when the user has lost the authenticator app, and ends the account's
+    sessions and tokens; the user logs in with the password alone and may set up a new second factor. Returns
+    the account. Needs users:admin. 重置双因素认证。"""
     user = await service.get_user(session, user_id, caller.region_prefix, for_update=True)
     await service.disable_totp(session, user)
     await service.revoke_principal(session, f"user:{user.id}", request.app.state.revocations,
@@ -250,6 +259,8 @@ async def reset_totp(request: Request, user_id: UserId, session: Session, caller
             dependencies=[Depends(bulk_read)], summary="System clients in your regions 接入系统列表")
 async def list_clients(request: Request, session: Session, caller: ClientAdmin,
                        limit: Annotated[int | None, Query(ge=1)] = None, cursor: Cursor = None):
+    """System clients (department systems) whose region lies within yours, by id; one page at a time. Secrets are
+    never shown, only a hint. Needs clients:admin. 接入系统列表。"""
     limit = page_limit(request, limit)
     rows = await service.list_clients(session, caller.region_prefix, cursor_id(cursor), limit)
     rows, next_cursor = page_of(rows, limit, lambda c: [c.id])
@@ -273,6 +284,8 @@ async def create_client(body: ClientCreate, session: Session, caller: ClientAdmi
 @router.get("/clients/{client_id}", response_model=ClientOut, operation_id="getClient", responses=responses(404),
             summary="One system client 接入系统详情")
 async def get_client(client_id: ClientId, session: Session, caller: ClientAdmin):
+    """One system client: its permissions, region scope, secret hint and rotation or revocation times. Needs
+    clients:admin; a client outside your regions answers 404. 接入系统详情。"""
     return _client_response(await service.get_client(session, client_id, caller.region_prefix))
 
 

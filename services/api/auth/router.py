@@ -196,6 +196,8 @@ async def logout(request: Request, caller: CurrentCaller, session: Session) -> R
 
 @router.get("/me", response_model=Me, operation_id="whoAmI", responses=responses(), summary="Who am I 当前用户")
 async def me(caller: CurrentCaller, session: Session) -> Me:
+    """The caller as the server sees it: a user or a system client, its role, region scope (a region code prefix)
+    and permissions. Any valid token. 当前登录身份。"""
     totp_enabled = None
     if caller.user_id is not None:
         user = await session.get(User, caller.user_id)
@@ -249,6 +251,9 @@ async def begin_totp(request: Request, caller: CurrentCaller, session: Session) 
 @router.post("/totp/confirm", status_code=204, operation_id="confirmTotp", responses=responses(409),
              summary="Confirm the second factor 确认双因素认证")
 async def confirm_totp(request: Request, body: TotpCode, caller: CurrentCaller, session: Session) -> Response:
+    """Completes the second-factor setup: the six-digit code from the authenticator app proves it holds the secret,
+    and from then on logging in needs a code. Users only, for their own account; a code that does not match is
+    refused. 确认双因素认证。"""
     user = await _own_account(session, caller)
     await service.confirm_totp(session, request.app.state.settings, user, body.code)
     return Response(status_code=204)

@@ -131,6 +131,9 @@ async def list_public_projects(
     category: ProjectCategory | None = None, status: PublicStatus | None = None,
     limit: Annotated[int | None, Query(ge=1)] = None, cursor: Cursor = None,
 ):
+    """Public disclosure (公告公示), without login: the projects of a region and year reviewed into the library or
+    later (never a proposed one), with their content, funds and sources, beneficiaries and progress, by id.
+    Never personal data. Rate-limited per client address; answers may be cached for five minutes. 项目公告公示。"""
     limit = page_limit(request, limit)
     after_id = cursor_id(cursor)
     rows = await public.list_projects(session, region, year, category=category, status=status and status.value,
@@ -142,10 +145,15 @@ async def list_public_projects(
 @router.get("/projects/{project_id}", response_model=PublicProject, operation_id="getPublicProject",
             responses=_documented(404), summary="One published project 项目公示详情")
 async def get_public_project(session: PublicSession, project_id: Annotated[int, PathParam(ge=1, le=2**62)]):
+    """One published project as the public disclosure shows it, without login; a proposed project answers 404.
+    Rate-limited per client address; cacheable for five minutes. 项目公示详情。"""
     return JSON(await public.get_project(session, project_id), headers=CACHE)
 
 
 @router.get("/fund-allocations", response_model=PublicFundSummary, operation_id="getPublicFundSummary",
             responses=_documented(404), summary="Fund allocation of a region and year 资金分配公告")
 async def get_public_fund_summary(session: PublicSession, region: Region, year: Year):
+    """Public disclosure without login: the funds of the year received by the counties of a region, what each
+    allocated to projects and what is left, with totals by level, by kind and by project category. Rate-limited
+    per client address; cacheable for five minutes. 资金分配公告。"""
     return JSON(await public.fund_summary(session, region, year), headers=CACHE)

@@ -34,6 +34,8 @@ async def list_regions(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     cursor: Cursor = None,
 ):
+    """Administrative regions (行政区划) within your scope, by code, optionally the children of one region or those of
+    one level (1 province … 5 village). Any logged-in caller. 区划列表。"""
     stmt = select(Region)
     if parent is not None:
         await get_region(session, parent, field="parent")
@@ -52,4 +54,6 @@ async def list_regions(
 @router.get("/{code}", response_model=RegionOut, operation_id="getRegion", responses=responses(404),
             summary="One region 区划")
 async def one_region(session: Session, code: Annotated[str, Path(max_length=12, json_schema_extra={"pattern": CODE_PATTERN})]):
+    """One administrative region by its 12-digit code; a region outside your scope answers 404. Any logged-in
+    caller. 区划详情。"""
     return RegionOut.model_validate(await get_region(session, code, field="code"), from_attributes=True)
