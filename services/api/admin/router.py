@@ -23,6 +23,7 @@ from services.core.accounts import service
 from services.core.accounts.models import ApiClient, User
 from services.core.accounts.roles import CLIENT_GRANTABLE, Permission, Role
 from services.core.accounts.security import hash_password
+from services.core.base import VERSION_DESCRIPTION
 from services.core.errors import Conflict
 from services.core.households.schemas import Input
 from services.core.regions.service import check_prefix_visible
@@ -50,7 +51,7 @@ class UserOut(BaseModel):
     totp_enabled: bool = Field(description="True when the account has a second factor (authenticator app) 是否启用双因素认证")
     last_login_at: datetime | None = Field(description="When the user last logged in 最近登录时间")
     password_changed_at: datetime | None = Field(description="When the password was last changed 密码修改时间")
-    version: int = Field(description="Version of the record; the ETag is made from it and changes with every update 版本号")
+    version: int = Field(description=VERSION_DESCRIPTION)
 
 
 class UserCreate(Input):
@@ -82,7 +83,7 @@ class ClientOut(BaseModel):
     secret_hint: str | None = Field(description="First characters of the current secret, to tell secrets apart")
     rotated_at: datetime | None = Field(description="When the secret was last rotated 密钥轮换时间")
     revoked_at: datetime | None = Field(description="When the client was revoked 吊销时间")
-    version: int = Field(description="Version of the record; the ETag is made from it and changes with every update 版本号")
+    version: int = Field(description=VERSION_DESCRIPTION)
 
 
 class ClientWithSecret(ClientOut):
@@ -100,7 +101,8 @@ def _grantable(value: list[Permission] | None) -> list[Permission] | None:
 
 class ClientCreate(Input):
     name: str = Field(pattern=USERNAME, description="client_id for the token request")
-    description: str | None = Field(None, max_length=200, description="What the client is, e.g. the department system 说明")
+    description: str | None = Field(None, max_length=200, description="What the client is, e.g. the department "
+                                                                      "system 说明")
     permissions: list[Permission] = Field(min_length=1, description="Of: " + ", ".join(sorted(CLIENT_GRANTABLE)))
     region_prefix: str = Field(pattern=PREFIX, description="Region code prefix: 2/4/6/9/12 digits 管辖区划")
 
@@ -109,7 +111,8 @@ class ClientCreate(Input):
 
 class ClientUpdate(Input):
     description: str | None = Field(None, max_length=200, description="What the client is 说明")
-    permissions: list[Permission] | None = Field(None, min_length=1, description="Permissions granted to the client, replacing the current list 权限")
+    permissions: list[Permission] | None = Field(None, min_length=1,
+        description="Permissions granted to the client, replacing the current list 权限")
     region_prefix: str | None = Field(None, pattern=PREFIX, description="Region code prefix: 2/4/6/9/12 digits 管辖区划")
 
     _p = field_validator("permissions")(_grantable)

@@ -52,7 +52,8 @@ class Me(BaseModel):
     role: str = Field(description="Role 角色")
     region_prefix: str = Field(description="Region code prefix the caller may see and act in 管辖区划")
     permissions: list[str] = Field(description="The caller's permissions 权限")
-    totp_enabled: bool | None = Field(None, description="Users: whether the account has a second factor; null for a client 是否启用双因素认证")
+    totp_enabled: bool | None = Field(None, description="Users: whether the account has a second factor; null for a "
+                                                        "client 是否启用双因素认证")
 
 
 class PasswordChange(Input):
@@ -66,7 +67,8 @@ class TotpSetup(BaseModel):
 
 
 class TotpCode(Input):
-    code: str = Field(min_length=6, max_length=6, pattern=r"^[0-9]{6}$", description="Six-digit code from the authenticator app 动态验证码")
+    code: str = Field(min_length=6, max_length=6, pattern=r"^[0-9]{6}$",
+        description="Six-digit code from the authenticator app 动态验证码")
 
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -102,9 +104,12 @@ async def login(
     username: Annotated[str | None, Form(max_length=64, description="grant_type=password: login name 登录名")] = None,
     password: Annotated[str | None, Form(max_length=200, description="grant_type=password: password 密码")] = None,
     otp: Annotated[str | None, Form(max_length=10, description="One-time code (second factor)")] = None,
-    refresh_token: Annotated[str | None, Form(max_length=200, description="grant_type=refresh_token: the refresh token 刷新令牌")] = None,
-    client_id: Annotated[str | None, Form(max_length=64, description="grant_type=client_credentials: the client's name 接入方名称")] = None,
-    client_secret: Annotated[str | None, Form(max_length=200, description="grant_type=client_credentials: the client's secret 接入方密钥")] = None,
+    refresh_token: Annotated[str | None, Form(max_length=200,
+        description="grant_type=refresh_token: the refresh token 刷新令牌")] = None,
+    client_id: Annotated[str | None, Form(max_length=64, description="grant_type=client_credentials: the "
+                                                                     "client's name 接入方名称")] = None,
+    client_secret: Annotated[str | None, Form(max_length=200,
+        description="grant_type=client_credentials: the client's secret 接入方密钥")] = None,
 ) -> JSON:
     settings = request.app.state.settings
     per_minute = settings.rate_limits.login_per_minute

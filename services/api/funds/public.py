@@ -110,7 +110,8 @@ class KindFigures(Figures):
 class CategoryFigures(BaseModel):
     category: ProjectCategory = Field(description="Project category 项目类型")
     allocated: Decimal = Field(description="Allocated to projects of the category, yuan 已分配金额")
-    projects: int = Field(description="Number of projects of the category under the region that received those funds 项目个数")
+    projects: int = Field(description="Number of projects of the category under the region that received those "
+                                      "funds 项目个数")
 
 
 class PublicFundSummary(BaseModel):

@@ -171,8 +171,10 @@ async def fund_indicators(session: Session, caller: Allowed(Permission.funds_rea
 class EffectiveFundsPolicy(BaseModel):
     region: str = Field(description="The region code the policy is for 区划代码")
     year: int = Field(description="The year the policy is for 年度")
-    policy: FundsPolicy = Field(description="The funds policy in force: defaults with every applicable override 生效的资金监管参数")
-    overrides: list[PolicyRowOut] = Field(description="The rows that applied, in order (wider region and older year first) 适用的参数记录")
+    policy: FundsPolicy = Field(description="The funds policy in force: defaults with every applicable override "
+                                            "生效的资金监管参数")
+    overrides: list[PolicyRowOut] = Field(description="The rows that applied, in order (wider region and older year "
+                                                      "first) 适用的参数记录")
 
 
 POLICY_ROUTES = PolicyRoutes(TABLE, "fund_policy", "/api/v1/fund-policies")

@@ -128,7 +128,8 @@ async def list_households(
     flags: Annotated[list[Flag] | None, Query(description="All of these flags 标识（全部满足）; disabled and "
                                                            "serious_illness only with registry:health")] = None,
     income_below: amount("Per-capita net income below (yuan); needs income_year 人均纯收入低于") = None,
-    income_year: Annotated[int | None, Query(ge=2000, le=2100, description="Year of income_below (both or neither)")] = None,
+    income_year: Annotated[int | None, Query(ge=2000, le=2100,
+        description="Year of income_below (both or neither)")] = None,
     name: plain_text(1, 50, "A member's name starts with 姓名") = None,
     status: Annotated[HouseholdStatus | None, Query()] = HouseholdStatus.active,
     limit: Annotated[int | None, Query(ge=1)] = None,

@@ -192,7 +192,8 @@ async def raise_uncovered_clues(request: Request, body: UncoveredCluesIn, sessio
                         "leaves the overdue list once its deadline moves on; this list keeps the breach. By id.")
 async def list_visit_breaches(
     request: Request, session: Session, caller: Allowed(Permission.monitoring_read),
-    year: Annotated[int | None, Query(ge=2000, le=2100, description="The year of the months 年度 (default: this year)")] = None,
+    year: Annotated[int | None, Query(ge=2000, le=2100, description="The year of the months 年度 (default: "
+                                                                    "this year)")] = None,
     month: Annotated[int | None, Query(ge=1, le=12, description="One month of the year 月份")] = None,
     region: RegionQuery = None,
     cadre_user_id: Annotated[int | None, Query(ge=1, le=2**62, description="The case's cadre then")] = None,

@@ -47,7 +47,8 @@ class EffectiveSyncPolicy(BaseModel):
     region: str = Field(description="The region code the policy is for 区划代码")
     year: int = Field(description="The year the policy is for 年度")
     policy: SyncPolicy = Field(description="The sync policy in force: defaults with every applicable override 生效的比对参数")
-    overrides: list[PolicyRowOut] = Field(description="The rows that applied, in order (wider region and older year first) 适用的参数记录")
+    overrides: list[PolicyRowOut] = Field(description="The rows that applied, in order (wider region and older year "
+                                                      "first) 适用的参数记录")
 
 
 ROUTES = PolicyRoutes(TABLE, "sync_policy", "/api/v1/sync-policies")

@@ -28,32 +28,46 @@ class Role(LabelledEnum):
 class Permission(LabelledEnum):
     registry_read = "registry:read", "Read households, persons, income and guarantees; ID numbers masked 读取农户信息（脱敏）"
     persons_lookup = "persons:lookup", "Find a person by ID number 按身份证号查询人员"
-    registry_health = "registry:health", "See health and disability details (each read audited) 查看健康、残疾信息"  # health and disability details in responses (audited)
-    registry_unmask = "registry:unmask", "See a full ID number, with a reason (audited) 查看完整身份证号"  # a full ID number, on request with a reason (audited)
+    # health and disability details in responses (audited)
+    registry_health = "registry:health", "See health and disability details (each read audited) 查看健康、残疾信息"
+    # a full ID number, on request with a reason (audited)
+    registry_unmask = "registry:unmask", "See a full ID number, with a reason (audited) 查看完整身份证号"
     households_write = "households:write", "Register and change households and persons 维护农户、人员信息"
     income_write = "income:write", "Record income 录入收入"
     guarantees_write = "guarantees:write", "Record the three guarantees and safe water 录入“三保障”和饮水安全"
     audit_read = "audit:read", "Query the audit trail 查询审计日志"
     users_admin = "users:admin", "Manage user accounts and roles 管理用户和角色"
     clients_admin = "clients:admin", "Manage system clients 管理系统接入方"
-    monitoring_read = "monitoring:read", "Read risk clues, monitoring cases, measures, visits and statistics 查看监测帮扶信息"  # clues, cases, measures, visits, deadlines, statistics
+    # clues, cases, measures, visits, deadlines, statistics
+    monitoring_read = "monitoring:read", "Read risk clues, monitoring cases, measures, visits and statistics 查看监测帮扶信息"
     clues_report = "clues:report", "Report a risk clue 上报风险线索"  # report a risk clue (any of the three channels)
-    clues_handle = "clues:handle", "Dismiss a clue or open a case from it 处理风险线索"  # dismiss a clue or turn it into a case
+    # dismiss a clue or turn it into a case
+    clues_handle = "clues:handle", "Dismiss a clue or open a case from it 处理风险线索"
     cases_verify = "cases:verify", "Record the household verification visit 入户核实"
     cases_village_review = "cases:village-review", "Village democratic review and public notice 村级民主评议和公示"
     cases_township_review = "cases:township-review", "Township review 乡镇审核"
-    cases_approve = "cases:approve", "County approval of identification and risk elimination 县级审批"  # county approval of identification and of elimination; termination
-    cases_assist = "cases:assist", "Record measures and visits, propose risk elimination 落实帮扶措施、走访"  # measures, visits, proposing risk elimination
+    # county approval of identification and of elimination; termination
+    cases_approve = "cases:approve", "County approval of identification and risk elimination 县级审批"
+    # measures, visits, proposing risk elimination
+    cases_assist = "cases:assist", "Record measures and visits, propose risk elimination 落实帮扶措施、走访"
     cases_assign = "cases:assign", "Name a case's assistance cadre 明确帮扶责任人"
-    policy_write = "policy:write", "Set income lines and the monitoring policy's figures 设置监测标准和政策参数"  # income lines and the monitoring policy's figures
-    sync_read = "sync:read", "Read department sources, sync runs and quarantined records 查看部门数据同步情况"  # department sources, sync runs, quarantined records (a county's)
-    sync_run = "sync:run", "Queue a department sync run, re-process quarantine 发起部门数据同步"  # queue a sync run, re-process quarantined records
-    findings_read = "findings:read", "Read the findings of department cross-checks 查看部门比对发现的问题"  # what the department cross-checks found in the caller's regions
+    # income lines and the monitoring policy's figures
+    policy_write = "policy:write", "Set income lines and the monitoring policy's figures 设置监测标准和政策参数"
+    # department sources, sync runs, quarantined records (a county's)
+    sync_read = "sync:read", "Read department sources, sync runs and quarantined records 查看部门数据同步情况"
+    # queue a sync run, re-process quarantined records
+    sync_run = "sync:run", "Queue a department sync run, re-process quarantine 发起部门数据同步"
+    # what the department cross-checks found in the caller's regions
+    findings_read = "findings:read", "Read the findings of department cross-checks 查看部门比对发现的问题"
     findings_handle = "findings:handle", "Acknowledge, resolve or reopen a finding 处理比对发现的问题"
-    funds_read = "funds:read", "Read funds, projects, assets and the compliance indicators 查看资金、项目、资产和监管指标"  # funds, projects, beneficiaries, assets, indicators, fund findings
-    funds_write = "funds:write", "Record funds, allocations and disbursements 管理资金下达和支出"  # funds, allocations to projects, disbursements (imports too)
-    projects_write = "projects:write", "Manage the project library and project lifecycle 管理项目库和项目实施"  # the project library: projects, their lifecycle, beneficiaries
-    assets_write = "assets:write", "Register project assets, their income and its distribution 管理扶贫项目资产和收益分配"  # register project assets, their status and disposal, income and its distribution
+    # funds, projects, beneficiaries, assets, indicators, fund findings
+    funds_read = "funds:read", "Read funds, projects, assets and the compliance indicators 查看资金、项目、资产和监管指标"
+    # funds, allocations to projects, disbursements (imports too)
+    funds_write = "funds:write", "Record funds, allocations and disbursements 管理资金下达和支出"
+    # the project library: projects, their lifecycle, beneficiaries
+    projects_write = "projects:write", "Manage the project library and project lifecycle 管理项目库和项目实施"
+    # register project assets, their status and disposal, income and its distribution
+    assets_write = "assets:write", "Register project assets, their income and its distribution 管理扶贫项目资产和收益分配"
 
 
 # The scopes of the OAuth2 scheme describe each permission with its label.

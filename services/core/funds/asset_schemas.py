@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints, field_validator, model_validator
 
+from services.core.base import VERSION_DESCRIPTION
 from services.core.funds.enums import AssetClass, AssetStatus, DisposalMethod, FundFindingStatus, FundFindingRule
 from services.core.households.schemas import Input
 from services.core.labels import labelled_literal
@@ -41,7 +42,9 @@ def _cents(value: Decimal) -> Decimal:
 Amount = Annotated[PositiveMoney, AfterValidator(_cents)]
 Value = Annotated[Money, AfterValidator(_cents)]
 # What PUT may set: disposal is its own step.
-OperationalStatus = labelled_literal({s.value: s.label for s in (AssetStatus.in_use, AssetStatus.idle, AssetStatus.damaged)})
+# The statuses an update may set (disposal is its own step), with AssetStatus's labels.
+_OPERATIONAL = (AssetStatus.in_use, AssetStatus.idle, AssetStatus.damaged)
+OperationalStatus = labelled_literal({s.value: s.label for s in _OPERATIONAL})
 
 
 class AssetIn(Input):
@@ -118,7 +121,7 @@ class AssetOut(BaseModel):
     disposed_on: Day | None = Field(description="Day disposed of 处置日期")
     last_income_on: Day | None = Field(description="Day of the last income recorded 最近收益日期")
     note: str | None = Field(description="Note 备注")
-    version: int = Field(description="Version of the record; the ETag is made from it and changes with every update 版本号")
+    version: int = Field(description=VERSION_DESCRIPTION)
     created_at: datetime = Field(description="When registered 登记时间")
     updated_at: datetime = Field(description="When last changed 更新时间")
 
@@ -153,11 +156,12 @@ class FundFindingOut(BaseModel):
     project_id: int | None = Field(description="The project concerned 项目标识")
     asset_id: int | None = Field(description="The asset concerned 资产标识")
     disbursement_id: int | None = Field(description="The disbursement concerned (negative-list items) 支出记录标识")
-    values: dict[str, Any] = Field(description="The figures the rule found (amount, item, months without income …) 问题数据")
+    values: dict[str, Any] = Field(description="The figures the rule found (amount, item, months without income …) "
+                                               "问题数据")
     first_seen_at: datetime = Field(description="When first found 首次发现时间")
     last_seen_at: datetime = Field(description="When last found 最近发现时间")
     resolved_at: datetime | None = Field(description="When resolved (no longer found) 解决时间")
-    version: int = Field(description="Version of the record; the ETag is made from it and changes with every update 版本号")
+    version: int = Field(description=VERSION_DESCRIPTION)
 
 
 class ScanIn(Input):

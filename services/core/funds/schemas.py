@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, model_validator
 
+from services.core.base import VERSION_DESCRIPTION
 from services.core.funds.enums import (
     FundKind, FundLevel, IndicatorStatus, ProjectCategory, ProjectStatus, SpendingItem,
 )
@@ -55,7 +56,7 @@ class FundOut(BaseModel):
     disbursed: Decimal = Field(description="Paid out from this fund so far, yuan 已支付金额")
     received_on: Day = Field(description="Day the fund was received 下达日期")
     note: str | None = Field(description="Note 备注")
-    version: int = Field(description="Version of the record; the ETag is made from it and changes with every update 版本号")
+    version: int = Field(description=VERSION_DESCRIPTION)
 
 
 class AllocationIn(Input):
@@ -78,7 +79,8 @@ class AllocationOut(BaseModel):
 
 class DisbursementIn(Input):
     fund_id: int = Field(ge=1, le=2**62, description="Fund paid from; it must have been allocated to the project 资金来源")
-    amount: PositiveMoney = Field(description="Amount paid, yuan; at most what the fund allocated to the project has left 支付金额")
+    amount: PositiveMoney = Field(description="Amount paid, yuan; at most what the fund allocated to the project "
+                                              "has left 支付金额")
     paid_on: Day = Field(description="支付日期")
     voucher_ref: Text100 = Field(min_length=1, description="凭证号")
     item: SpendingItem = Field(description="What it paid for 支出事项 (the negative list is refused)")
@@ -97,7 +99,8 @@ class DisbursementOut(BaseModel):
     item: SpendingItem = Field(description="What it paid for 支出事项")
     payee: str | None = Field(description="Who was paid 收款方")
     note: str | None = Field(description="Note 备注")
-    imported: bool = Field(description="True when it came from a finance-system import (negative-list items are then accepted and raised as findings) 是否导入")
+    imported: bool = Field(description="True when it came from a finance-system import (negative-list items are "
+                                       "then accepted and raised as findings) 是否导入")
     created_at: datetime = Field(description="When recorded 录入时间")
 
 
@@ -192,11 +195,12 @@ class ProjectOut(BaseModel):
     handed_over_on: Day | None = Field(description="Day the assets were handed over 资产移交日期")
     cancelled_on: Day | None = Field(description="Day cancelled 取消日期")
     cancel_reason: str | None = Field(description="Why it was cancelled 取消原因")
-    history: list[dict] = Field(description="Every step taken: status, on (the step's day), by (user id), at (when recorded), note 项目进度记录")
+    history: list[dict] = Field(description="Every step taken: status, on (the step's day), by (user id), at (when "
+                                            "recorded), note 项目进度记录")
     next_steps: list[ProjectStatus] = Field(description="The statuses the project may go to next 可进行的下一环节")
     allocated: Decimal = Field(description="Funds allocated to the project, yuan 已下达资金")
     disbursed: Decimal = Field(description="Paid out for the project so far, yuan 已支付")
-    version: int = Field(description="Version of the record; the ETag is made from it and changes with every update 版本号")
+    version: int = Field(description=VERSION_DESCRIPTION)
 
 
 class BeneficiaryIn(Input):
@@ -228,7 +232,8 @@ class ProjectShortfall(BaseModel):
     region_code: str = Field(description="The project's region code 项目区划代码")
     category: ProjectCategory = Field(description="Project category 项目类型")
     status: ProjectStatus = Field(description="Project status 项目状态")
-    figures: dict[str, Any] = Field(description="The project's own figures for the indicator (e.g. allocated, disbursed, required) 项目数据")
+    figures: dict[str, Any] = Field(description="The project's own figures for the indicator (e.g. allocated, "
+                                                "disbursed, required) 项目数据")
 
 
 class Indicator(BaseModel):
@@ -241,7 +246,8 @@ class Indicator(BaseModel):
     status: IndicatorStatus = Field(description="Met, on track or behind 达标情况")
     numerator: Decimal = Field(description="Numerator of the share, yuan or projects 分子")
     denominator: Decimal = Field(description="Denominator of the share, yuan or projects 分母")
-    details: dict[str, Any] = Field(default_factory=dict, description="Further figures of the indicator (e.g. alarm for the start rate) 明细")
+    details: dict[str, Any] = Field(default_factory=dict, description="Further figures of the indicator (e.g. alarm "
+                                                                      "for the start rate) 明细")
     projects: list[ProjectShortfall] = Field(description="The projects that pull it down, the worst first")
 
 

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, model_validator
 
+from services.core.base import VERSION_DESCRIPTION
 from services.core.guarantees.models import Status
 from services.core.households.schemas import Input
 from services.core.labels import labelled_literal
@@ -39,7 +40,7 @@ class GuaranteesOut(BaseModel):
     housing_grade: str | None = Field(description="Unsafe-house appraisal grade C or D, when housing is at risk 危房等级")
     note: str | None = Field(description="Note 备注")
     all_secure: bool = Field(description="True when no item is at risk or unknown")
-    version: int = Field(description="Version of the record; the ETag is made from it and changes with every update 版本号")
+    version: int = Field(description=VERSION_DESCRIPTION)
     updated_at: datetime = Field(description="When last changed 更新时间")
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from services.core.base import VERSION_DESCRIPTION
 from services.core.households.enums import (
     Category,
     EducationLevel,
@@ -48,7 +49,9 @@ class PersonFields(Input):
 
 
 class PersonCreate(PersonFields):
-    id_number: IdNumberStr = Field(description="National ID number, 18 characters with a valid GB 11643 check character (15-digit numbers are refused); sex and birth date are taken from it 身份证号码")
+    id_number: IdNumberStr = Field(description="National ID number, 18 characters with a valid GB 11643 check "
+                                               "character (15-digit numbers are refused); sex and birth date are "
+                                               "taken from it 身份证号码")
     relation: Relation = Field(description="与户主关系")
 
 
@@ -61,7 +64,8 @@ class PersonUpdate(Input):
     explicit null is refused (422) instead of reaching a NOT NULL column."""
 
     name: Name = Field(None, description="Full name 姓名")
-    relation: Relation | None = Field(None, description="Relation to the household head; not `head` (change the head on the household) 与户主关系")
+    relation: Relation | None = Field(None, description="Relation to the household head; not `head` (change the "
+                                                        "head on the household) 与户主关系")
     health: Health = Field(None, description="Health status 健康状况")
     disability_grade: int | None = Field(None, ge=1, le=4, description="Disability grade 1–4 残疾等级")
     illness: Text200 | None = Field(None, description="Name of the illness (sensitive) 疾病名称")
@@ -70,7 +74,8 @@ class PersonUpdate(Input):
     schooling: Schooling = Field(None, description="Schooling status 在校生状况")
     school: Text100 | None = Field(None, description="School or college attended 就读学校")
     medical_insurance: bool = Field(None, description="Enrolled in basic medical insurance 参加基本医疗保险")
-    pension_insurance: bool = Field(None, description="Enrolled in the urban and rural residents' basic pension 参加城乡居民基本养老保险")
+    pension_insurance: bool = Field(None, description="Enrolled in the urban and rural residents' basic pension "
+                                                      "参加城乡居民基本养老保险")
     family_doctor: bool = Field(None, description="Has a family doctor contract 家庭医生签约")
     employment: Employment = Field(None, description="Employment situation 务工就业情况")
     employment_place: Text100 | None = Field(None, description="Where the person works 务工地点")
@@ -110,7 +115,8 @@ class HouseholdCreate(Input):
     resettlement_site: Text200 | None = Field(None, description="安置点 (relocated households)")
     address: Text200 | None = Field(None, description="Address of the household 家庭住址")
     phone: Phone | None = Field(None, description="Contact phone of the household 联系电话")
-    members: list[PersonCreate] = Field(min_length=1, max_length=30, description="The members, exactly one of them with relation `head`; ID numbers must not repeat 家庭成员")
+    members: list[PersonCreate] = Field(min_length=1, max_length=30,
+        description="The members, exactly one of them with relation `head`; ID numbers must not repeat 家庭成员")
 
     _flags = field_validator("flags")(_unique_flags)
 
@@ -128,9 +134,12 @@ class HouseholdCreate(Input):
 
 class HouseholdUpdate(Input):
     # Left out: unchanged; null is refused (see PersonUpdate).
-    category: AssignableCategory = Field(None, description="Household category; `monitored` cannot be set here (a household becomes 监测户 only through a monitoring case) 户类型")
+    category: AssignableCategory = Field(None, description="Household category; `monitored` cannot be set here (a "
+                                                           "household becomes 监测户 only through a monitoring case) "
+                                                           "户类型")
     flags: list[Flag] | None = Field(None, description="Flags, replacing the current list 标识")
-    resettlement_site: Text200 | None = Field(None, description="Resettlement site, required when the household is flagged `relocated` 安置点")
+    resettlement_site: Text200 | None = Field(None, description="Resettlement site, required when the household is "
+                                                                "flagged `relocated` 安置点")
     address: Text200 | None = Field(None, description="Address of the household 家庭住址")
     phone: Phone | None = Field(None, description="Contact phone of the household 联系电话")
     region_code: RegionCodeStr | None = Field(None, description="Move the household to another village (搬迁)")
@@ -148,12 +157,14 @@ class MoveRequest(Input):
 class SplitRequest(Input):
     """分户: some members leave to form a new household."""
 
-    person_ids: list[int] = Field(min_length=1, max_length=30, description="Members who leave to form the new household 分出的成员")
+    person_ids: list[int] = Field(min_length=1, max_length=30,
+        description="Members who leave to form the new household 分出的成员")
     head_person_id: int = Field(description="Head of the new household (one of person_ids)")
     remaining_head_person_id: int | None = Field(
         None, description="New head of the old household, needed when its head leaves"
     )
-    household_no: str | None = Field(None, min_length=1, max_length=32, pattern=r"^[0-9A-Za-z-]+$", description="Household number of the new household; generated when omitted 新户编号")
+    household_no: str | None = Field(None, min_length=1, max_length=32, pattern=r"^[0-9A-Za-z-]+$",
+        description="Household number of the new household; generated when omitted 新户编号")
     region_code: RegionCodeStr | None = Field(None, description="Village of the new household (default: the same)")
     category: AssignableCategory | None = Field(None, description="Default: the old household's category")
     address: Text200 | None = Field(None, description="Address of the new household 新户住址")
@@ -213,7 +224,8 @@ class PersonOut(BaseModel):
                                                 "`birth_year`: a full date beside the masked number would "
                                                 "give most of the number back")
     birth_year: int = Field(description="出生年份. For every role")
-    household_id: int | None = Field(description="Household the person belongs to; null after leaving the registry 所属农户")
+    household_id: int | None = Field(description="Household the person belongs to; null after leaving the registry "
+                                                 "所属农户")
     region_code: str = Field(description="Village code (12 digits) of the person's household 所属行政村")
     relation: Relation | None = Field(description="Relation to the household head 与户主关系")
     health: Health | None = Field(None, description="健康状况. Present only for roles that may see health "
@@ -234,7 +246,7 @@ class PersonOut(BaseModel):
     phone: str | None = Field(description="Mobile phone number 联系电话")
     status: PersonStatus = Field(description="Alive or deceased 人员状态")
     date_of_death: Day | None = Field(description="Date of death, when deceased 死亡日期")
-    version: int = Field(description="Version of the record; the ETag is made from it and changes with every update 版本号")
+    version: int = Field(description=VERSION_DESCRIPTION)
 
 
 class UnmaskedIdNumber(BaseModel):
@@ -247,15 +259,17 @@ class HouseholdSummary(BaseModel):
     household_no: str = Field(description="Household number 户编号")
     region_code: str = Field(description="Village code (12 digits) 所属行政村")
     category: Category = Field(description="Household category 户类型")
-    flags: list[Flag] = Field(description="Flags; `disabled` and `serious_illness` are shown only to roles with registry:health 标识")
+    flags: list[Flag] = Field(description="Flags; `disabled` and `serious_illness` are shown only to roles with "
+                                          "registry:health 标识")
     head_name: str | None = Field(description="Name of the household head 户主姓名")
     member_count: int = Field(description="Number of current members 家庭人口数")
     status: HouseholdStatus = Field(description="Active, or dissolved by a merge or split 农户状态")
-    version: int = Field(description="Version of the record; the ETag is made from it and changes with every update 版本号")
+    version: int = Field(description=VERSION_DESCRIPTION)
 
 
 class HouseholdDetail(HouseholdSummary):
-    previous_category: Category | None = Field(description="Category before the household became 监测户, restored when its case ends; null otherwise 纳入监测前户类型")
+    previous_category: Category | None = Field(description="Category before the household became 监测户, restored when "
+                                                           "its case ends; null otherwise 纳入监测前户类型")
     resettlement_site: str | None = Field(description="Resettlement site of a relocated household 安置点")
     address: str | None = Field(description="Address 家庭住址")
     phone: str | None = Field(description="Contact phone 联系电话")
@@ -269,13 +283,16 @@ class MembershipOut(BaseModel):
     person_name: str = Field(description="Name of the person 姓名")
     relation: Relation | None = Field(description="Relation to the head during this membership 与户主关系")
     started_at: datetime = Field(description="When the person joined the household 加入时间")
-    start_reason: str = Field(description="Why the person joined: a MembershipChange value (registered, added, moved, split, merged) 加入原因")
+    start_reason: str = Field(description="Why the person joined: a MembershipChange value (registered, added, "
+                                          "moved, split, merged) 加入原因")
     ended_at: datetime | None = Field(description="When the person left; null while still a member 离开时间")
-    end_reason: str | None = Field(description="Why the person left: a MembershipChange value (moved, split, merged, removed, deceased) 离开原因")
+    end_reason: str | None = Field(description="Why the person left: a MembershipChange value (moved, split, "
+                                               "merged, removed, deceased) 离开原因")
 
 
 class HouseholdEventOut(BaseModel):
-    kind: str = Field(description="What happened: a HouseholdEventKind value (created, split_off, split_from, merged_in, merged_into, updated) 事件类型")
+    kind: str = Field(description="What happened: a HouseholdEventKind value (created, split_off, split_from, "
+                                  "merged_in, merged_into, updated) 事件类型")
     other_household_id: int | None = Field(description="The other household of a split or merge 关联农户")
     person_ids: list[int] = Field(description="Persons concerned (e.g. the members who left in a split) 涉及人员")
     note: str | None = Field(description="Note 备注")

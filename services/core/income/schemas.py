@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
+from services.core.base import VERSION_DESCRIPTION
 from services.core.households.schemas import Input
 from services.core.types import Money
 
@@ -46,7 +47,7 @@ class IncomeRecordOut(BaseModel):
     member_count: int = Field(description="Members when recorded")
     net_income: Decimal = Field(description="家庭纯收入, computed by the server")
     per_capita_net: Decimal = Field(description="人均纯收入, computed by the server")
-    version: int = Field(description="Version of the record; the ETag is made from it and changes with every update 版本号")
+    version: int = Field(description=VERSION_DESCRIPTION)
     created_at: datetime = Field(description="When recorded 录入时间")
     updated_at: datetime = Field(description="When last changed 更新时间")
 
@@ -61,7 +62,8 @@ class IncomeYearOut(BaseModel):
     transfers: Decimal = Field(description="Transfer income, yuan 转移性收入")
     production_costs: Decimal = Field(description="Production and business costs, yuan 生产经营性支出")
     eligible_spending: Decimal = Field(description="Eligible out-of-pocket spending, yuan 合规自付支出")
-    member_count: int = Field(description="Household size of the latest recorded quarter, used for the per-capita figure 家庭人口数")
+    member_count: int = Field(description="Household size of the latest recorded quarter, used for the per-capita "
+                                          "figure 家庭人口数")
     net_income: Decimal = Field(description="Net income of the recorded quarters, yuan 家庭纯收入")
     per_capita_net: Decimal = Field(description="Per-capita net income of the recorded quarters, yuan 人均纯收入")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from services.core.base import VERSION_DESCRIPTION
 from services.core.labels import LabelledEnum
 from typing import Annotated, Any
 
@@ -35,10 +36,11 @@ class IncomeLineIn(Input):
 class IncomeLineOut(BaseModel):
     year: int = Field(description="Year of the line 年度")
     province_code: str = Field(description="Province: the first two digits of region codes 省级区划代码")
-    amount: Decimal = Field(description="Monitoring income line of the year and province, yuan per person per year 监测标准")
+    amount: Decimal = Field(description="Monitoring income line of the year and province, yuan per person per year "
+                                        "监测标准")
     note: str | None = Field(description="Source, e.g. the province's notice 文件依据")
     updated_by: int | None = Field(description="User who set it last 设置人")
-    version: int = Field(description="Version of the record; the ETag is made from it and changes with every update 版本号")
+    version: int = Field(description=VERSION_DESCRIPTION)
     updated_at: datetime = Field(description="When last changed 更新时间")
 
 
@@ -162,7 +164,7 @@ class PolicyRowOut(BaseModel):
     values: dict[str, Any] = Field(description="The fields it overrides 覆盖的参数")
     note: str | None = Field(description="Note 备注")
     updated_by: int | None = Field(description="User who changed it last 修改人")
-    version: int = Field(description="Version of the record; the ETag is made from it and changes with every update 版本号")
+    version: int = Field(description=VERSION_DESCRIPTION)
     created_at: datetime = Field(description="When created 创建时间")
     updated_at: datetime = Field(description="When last changed 更新时间")
     deadlines_refreshed: int | None = Field(

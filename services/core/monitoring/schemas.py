@@ -39,8 +39,10 @@ class Attachment(Input):
     """A reference to a document kept elsewhere (scan of the consent form, meeting minutes,
     notice photo …): its name and the storage reference."""
 
-    name: Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=100)] = Field(description="Name of the document, e.g. \"承诺授权书.pdf\" 附件名称")
-    ref: Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=500)] = Field(description="Where the document is stored (a storage key or URL of the document system) 存储位置")
+    name: Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=100)] = Field(
+        description="Name of the document, e.g. \"承诺授权书.pdf\" 附件名称")
+    ref: Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=500)] = Field(
+        description="Where the document is stored (a storage key or URL of the document system) 存储位置")
 
 
 Attachments = Annotated[list[Attachment], Field(default_factory=list, max_length=20)]
@@ -125,7 +127,8 @@ class ClueReportOut(BaseModel):
     attachments: list[Attachment] = Field(description="Supporting documents 附件")
     reported_on: Day = Field(description="Day the risk was reported 上报日期")
     reporter_user_id: int | None = Field(description="User who reported; null for a system client 上报人")
-    reporter_client_id: int | None = Field(description="System client (department system) that reported; null for a user 上报系统")
+    reporter_client_id: int | None = Field(description="System client (department system) that reported; null for a "
+                                                       "user 上报系统")
     declarant_name: str | None = Field(description="Self-declaration: who in the household declared 申报人")
     source: str | None = Field(description="Department screening: the department or rule 数据来源")
     external_ref: str | None = Field(description="The source's own reference 来源编号")
@@ -163,7 +166,8 @@ class ClueOut(BaseModel):
 
 class StepIn(Input):
     comment: Comment | None = Field(None, description="Comment on the step 意见")
-    attachments: Attachments = Field(description="Documents of the step: minutes, notice photo, consent form … (up to 20) 附件")
+    attachments: Attachments = Field(description="Documents of the step: minutes, notice photo, consent form … (up "
+                                                 "to 20) 附件")
     effective_on: Day | None = Field(
         None, description="The day the step took place (paper first, entered later); default today, never in "
                           "the future nor before the previous step")
@@ -182,8 +186,10 @@ class VerificationIn(StepIn):
 
 
 class VillageReviewIn(StepIn):
-    decision: Decision = Field(description="approve: passes the democratic review and starts the public notice; reject: not passed 评议结果")
-    notice_start: Day | None = Field(None, description="On approval: first day of the public notice (default: the step's day)")
+    decision: Decision = Field(description="approve: passes the democratic review and starts the public notice; "
+                                           "reject: not passed 评议结果")
+    notice_start: Day | None = Field(None, description="On approval: first day of the public notice (default: the "
+                                                       "step's day)")
     notice_end: Day | None = Field(None, description="Last day of the notice (default: the shortest allowed)")
 
     @model_validator(mode="after")
@@ -202,7 +208,8 @@ class ReviewIn(StepIn):
 
 
 class CountyDecisionIn(StepIn):
-    decision: Decision = Field(description="approve: identified (or risk eliminated); reject: not identified (or elimination refused) 审批结果")
+    decision: Decision = Field(description="approve: identified (or risk eliminated); reject: not identified (or "
+                                           "elimination refused) 审批结果")
     case_type: CaseType | None = Field(None, description="Identification: the type decided (default: as opened)")
     way: EliminationWay | None = Field(None, description="Risk elimination: 帮扶消除 or 自然消除 (required then)")
 
@@ -217,7 +224,8 @@ class TerminationIn(StepIn):
 
 class CadreIn(Input):
     cadre_user_id: Ident = Field(description="User id of the assistance cadre (帮扶责任人)")
-    assigned_on: Day | None = Field(None, description="Day the cadre was assigned (default today; never in the future) 明确日期")
+    assigned_on: Day | None = Field(None, description="Day the cadre was assigned (default today; never in the "
+                                                      "future) 明确日期")
 
     @field_validator("assigned_on")
     @classmethod
@@ -246,7 +254,8 @@ class CaseOut(BaseModel):
     case_type: CaseType = Field(description="Monitoring type 监测类型")
     risk_types: list[RiskType] = Field(description="Risk types (up to five) 风险类型")
     status: CaseStatus = Field(description="Current step 当前环节")
-    first_clue_on: Day = Field(description="Day of the first risk clue: the identification deadline counts from it 首条线索日期")
+    first_clue_on: Day = Field(description="Day of the first risk clue: the identification deadline counts from it "
+                                           "首条线索日期")
     opened_on: Day = Field(description="Day the case was opened from the clue 立案日期")
     consent_on: Day | None = Field(description="Day the household signed the consent and authorisation 签署承诺授权书日期")
     notice_start: Day | None = Field(description="First day of the current or last public notice 公示开始日期")
@@ -267,7 +276,8 @@ class CaseOut(BaseModel):
     deadline_breaches: list[dict] = Field(
         description="Deadlines met late or missed: kind, due, met_on (null: missed — a month of assistance "
                     "without its visits, with required and made)")
-    reopened_from_id: int | None = Field(description="The earlier, eliminated case of the household that this new case follows 前一监测案件")
+    reopened_from_id: int | None = Field(description="The earlier, eliminated case of the household that this new "
+                                                     "case follows 前一监测案件")
     allowed_actions: list[dict] = Field(description="What may be done next, and with which permission")
     created_at: datetime = Field(description="When the case was recorded 录入时间")
     updated_at: datetime = Field(description="When last changed 更新时间")

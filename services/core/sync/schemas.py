@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
+from services.core.base import VERSION_DESCRIPTION
 from services.core.types import MULTILINE
 
 from services.core.households.schemas import Input
@@ -68,7 +69,8 @@ class SourceOut(BaseModel):
     kind: SourceKind = Field(description="What its records are 数据源类型")
     title: str = Field(description="Title for people, e.g. 县民政局低保数据 数据源标题")
     pulls: bool = Field(description="Pulled over HTTP; false: spreadsheet imports only (`guardline sync import`)")
-    spreadsheet_only: bool = Field(description="True when the source is fed only by spreadsheet imports (the opposite of `pulls`) 仅表格导入")
+    spreadsheet_only: bool = Field(description="True when the source is fed only by spreadsheet imports (the "
+                                               "opposite of `pulls`) 仅表格导入")
     every_hours: float | None = Field(description="The schedule: a run every so many hours; null: on request only")
     counties: list[SourceCounty] = Field(description="The counties of yours the source serves, each with its last run")
     breaker: Breaker = Field(description="The source's circuit breaker, shared by every worker 熔断器")
@@ -89,7 +91,8 @@ class RunCounts(BaseModel):
     quarantined: int = Field(description="Records the normaliser refused (kept in quarantine) 隔离记录数")
     retries: int = Field(description="Pages fetched again after an error")
     matched: int | None = Field(description="Matched in the registry by ID number (after reconciliation)")
-    unmatched: int | None = Field(description="Records whose ID number is not in the registry (after reconciliation) 未匹配记录数")
+    unmatched: int | None = Field(description="Records whose ID number is not in the registry (after "
+                                              "reconciliation) 未匹配记录数")
     findings_opened: int | None = Field(description="Findings opened by the reconciliation 新增问题数")
     findings_resolved: int | None = Field(description="Findings resolved by the reconciliation (condition gone) 已解决问题数")
     findings_open: int | None = Field(description="Findings of the source and county open afterwards 待处理问题数")
@@ -185,7 +188,8 @@ class SourceRecord(BaseModel):
 
 class FindingOut(BaseModel):
     id: int = Field(description="Finding id 问题标识")
-    rule_id: str = Field(description="The cross-check rule that produced it (e.g. not_insured, large_medical_cost) 比对规则")
+    rule_id: str = Field(description="The cross-check rule that produced it (e.g. not_insured, large_medical_cost) "
+                                     "比对规则")
     severity: Severity = Field(description="Severity 严重程度")
     explanation: str = Field(description="What the rule found, in the request's language (Accept-Language)")
     health: bool = Field(description="Tells a person's health (only for roles that see health details)")
@@ -205,7 +209,7 @@ class FindingOut(BaseModel):
     resolved_by: int | None = Field(description="Who resolved it; null with resolved_at: the condition went away")
     note: str | None = Field(description="Note on acknowledging or resolving it 处理说明")
     clue_id: int | None = Field(description="The risk clue it raised, for risk findings 风险线索标识")
-    version: int = Field(description="Version of the record; the ETag is made from it and changes with every update 版本号")
+    version: int = Field(description=VERSION_DESCRIPTION)
 
 
 class FindingUpdate(Input):
