@@ -42,9 +42,11 @@ def enum_description(cls: type[LabelledEnum]) -> str:
     return f"{inspect.cleandoc(own)}\n\n{listing}" if own else listing
 
 
-def labelled(name: str, members: Any) -> Any:
+def labelled(name: str, members: Any, doc: str | None = None) -> Any:
     """A labelled enum made from (value, label) pairs, for enums derived from another one."""
-    return LabelledEnum(name, [(value, (value, label)) for value, label in members])  # type: ignore[call-overload]
+    enum = LabelledEnum(name, [(value, (value, label)) for value, label in members])  # type: ignore[call-overload]
+    enum.__doc__ = doc
+    return enum
 
 
 def labelled_literal(labels: dict[str, str]) -> Any:

@@ -17,6 +17,8 @@ import chinese_calendar
 
 
 class DayUnit(LabelledEnum):
+    """How a deadline counts days 天数计算方式."""
+
     calendar = "calendar", "自然日"
     working = "working", "工作日"
 

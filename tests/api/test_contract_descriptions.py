@@ -136,3 +136,17 @@ def test_the_checks_find_gaps():
         "English: 'a' has no Chinese label ('alpha')",
         "Unlabelled: no x-enum-descriptions for ['a']",
     ]
+
+
+def test_labels_leave_the_values_alone():
+    """A labelled member is still its plain string value (requests, the database, JSON);
+    the label is data beside it."""
+    from services.core.households.enums import Category
+    from services.core.monitoring.enums import CaseStatus
+
+    assert Category("lifted_out") is Category.lifted_out
+    assert Category.lifted_out == "lifted_out" and str(Category.lifted_out) == "lifted_out"
+    assert Category.lifted_out.label == "脱贫户"
+    assert [m.value for m in CaseStatus][:2] == ["verification", "village_review"]
+    with pytest.raises(ValueError):
+        Category("脱贫户")

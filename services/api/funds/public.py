@@ -30,7 +30,8 @@ router = APIRouter(prefix="/api/v1/public", route_class=GuardlineRoute, tags=["p
                    dependencies=[Depends(public_read)])
 
 # The statuses a published project can be in (a proposed one is never published).
-PublicStatus = labelled("PublicStatus", [(s.value, s.label) for s in public.PUBLIC_STATUSES])
+PublicStatus = labelled("PublicStatus", [(s.value, s.label) for s in public.PUBLIC_STATUSES],
+                        "Step of a published project 项目状态.")
 
 
 def _documented(*codes: int) -> dict[int | str, dict[str, Any]]:

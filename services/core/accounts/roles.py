@@ -14,6 +14,8 @@ from services.core.labels import LabelledEnum
 
 
 class Role(LabelledEnum):
+    """A user's role 角色."""
+
     grid_worker = "grid_worker", "网格员 / 防止返贫监测信息员"
     assistance_cadre = "assistance_cadre", "帮扶责任人"
     village_staff = "village_staff", "村干部"
@@ -26,6 +28,8 @@ class Role(LabelledEnum):
 
 
 class Permission(LabelledEnum):
+    """A permission (OAuth2 scope) 权限."""
+
     registry_read = "registry:read", "Read households, persons, income and guarantees; ID numbers masked 读取农户信息（脱敏）"
     persons_lookup = "persons:lookup", "Find a person by ID number 按身份证号查询人员"
     # health and disability details in responses (audited)

@@ -26,6 +26,8 @@ CANONICAL_VERSION = "guardline-audit-v1"
 
 
 class AuditResult(LabelledEnum):
+    """How an audited action ended 审计结果."""
+
     success = "success", "成功"
     failure = "failure", "失败"  # e.g. wrong password, a write refused by validation
     denied = "denied", "拒绝（无权限）"  # the caller's role or scope does not allow it

@@ -5,6 +5,8 @@ from services.core.labels import LabelledEnum
 
 
 class FundLevel(LabelledEnum):
+    """Level of government a fund comes from 资金级次."""
+
     central = "central", "中央"
     provincial = "provincial", "省级"
     city = "city", "市级"
@@ -16,6 +18,8 @@ HIGHER_LEVELS = (FundLevel.central, FundLevel.provincial, FundLevel.city)
 
 
 class FundKind(LabelledEnum):
+    """Kind of fund 资金类型."""
+
     transition = "transition", "衔接推进乡村振兴补助资金"
     work_relief = "work_relief", "以工代赈"
     east_west = "east_west", "东西部协作"
@@ -24,6 +28,8 @@ class FundKind(LabelledEnum):
 
 
 class ProjectCategory(LabelledEnum):
+    """Project category 项目类型."""
+
     industry = "industry", "产业发展"
     employment = "employment", "就业"
     infrastructure = "infrastructure", "基础设施"
@@ -35,6 +41,8 @@ class ProjectCategory(LabelledEnum):
 
 
 class ProjectStatus(LabelledEnum):
+    """Step of a project's lifecycle 项目状态."""
+
     proposed = "proposed", "申报"
     reviewed = "reviewed", "评审入库"
     approved = "approved", "批复"
@@ -83,12 +91,16 @@ class SpendingItem(LabelledEnum):
 
 
 class AssetClass(LabelledEnum):
+    """Class of a project asset 资产类别."""
+
     operating = "operating", "经营性"
     public_welfare = "public_welfare", "公益性"
     household = "household", "到户类"
 
 
 class AssetStatus(LabelledEnum):
+    """Status of a project asset 资产状态."""
+
     in_use = "in_use", "在用"
     idle = "idle", "闲置"
     damaged = "damaged", "损毁"
@@ -96,6 +108,8 @@ class AssetStatus(LabelledEnum):
 
 
 class DisposalMethod(LabelledEnum):
+    """How an asset was disposed of 处置方式."""
+
     auction = "auction", "拍卖"
     transfer = "transfer", "转让"
     conversion = "conversion", "转换用途"
@@ -105,12 +119,16 @@ class DisposalMethod(LabelledEnum):
 
 
 class IndicatorStatus(LabelledEnum):
+    """Where a compliance indicator stands 指标完成情况."""
+
     met = "met", "达标"
     on_track = "on_track", "进度正常"
     behind = "behind", "滞后"
 
 
 class FundFindingRule(LabelledEnum):
+    """Rule of the fund and asset checks 资金资产监管规则."""
+
     negative_list = "negative_list", "资金用于负面清单事项"
     idle_operating_asset = "idle_operating_asset", "经营性资产长期无收益"
     public_asset_no_custodian = "public_asset_no_custodian", "公益性资产无管护人"
@@ -118,5 +136,7 @@ class FundFindingRule(LabelledEnum):
 
 
 class FundFindingStatus(LabelledEnum):
+    """Status of a fund or asset finding 问题状态."""
+
     open = "open", "待处理"
     resolved = "resolved", "已解决"

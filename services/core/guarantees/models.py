@@ -19,6 +19,8 @@ class Item(LabelledEnum):
 
 
 class Status(LabelledEnum):
+    """Status of one of the three guarantees or safe water 保障状况."""
+
     secure = "secure", "已保障"
     at_risk = "at_risk", "存在风险 / 未保障"  # must be cleared (动态清零)
     not_applicable = "not_applicable", "不适用"  # e.g. education with no school-age child

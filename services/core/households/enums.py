@@ -9,12 +9,16 @@ from services.core.labels import LabelledEnum
 
 
 class Category(LabelledEnum):
+    """Household category 户类型."""
+
     lifted_out = "lifted_out", "脱贫户"  # formerly 建档立卡 (registered poor)
     monitored = "monitored", "监测户"
     ordinary = "ordinary", "一般农户"
 
 
 class Flag(LabelledEnum):
+    """Household flags 农户标识."""
+
     relocated = "relocated", "易地扶贫搬迁"
     dibao = "dibao", "低保户"
     tekun = "tekun", "特困供养"
@@ -24,11 +28,15 @@ class Flag(LabelledEnum):
 
 
 class HouseholdStatus(LabelledEnum):
+    """Status of a household in the registry 农户状态."""
+
     active = "active", "在册"
     dissolved = "dissolved", "已注销（合户或分户后无成员）"  # merged into another household or emptied by a split
 
 
 class Relation(LabelledEnum):
+    """Relation to the household head 与户主关系."""
+
     head = "head", "户主"
     spouse = "spouse", "配偶"
     child = "child", "之子 / 之女"
@@ -41,6 +49,8 @@ class Relation(LabelledEnum):
 
 
 class Health(LabelledEnum):
+    """Health status 健康状况."""
+
     healthy = "healthy", "健康"
     chronic_illness = "chronic_illness", "长期慢性病"
     serious_illness = "serious_illness", "患有大病"
@@ -48,6 +58,8 @@ class Health(LabelledEnum):
 
 
 class LabourCapacity(LabelledEnum):
+    """Labour capacity 劳动技能."""
+
     skilled = "skilled", "技能劳动力"
     ordinary = "ordinary", "普通劳动力"
     weak = "weak", "弱劳动力或半劳动力"
@@ -56,6 +68,8 @@ class LabourCapacity(LabelledEnum):
 
 
 class EducationLevel(LabelledEnum):
+    """Highest education level 文化程度."""
+
     none = "none", "文盲或半文盲"
     primary = "primary", "小学"
     junior_secondary = "junior_secondary", "初中"
@@ -79,6 +93,8 @@ class Schooling(LabelledEnum):
 
 
 class Employment(LabelledEnum):
+    """Employment situation 务工就业情况."""
+
     none = "none", "未就业"
     local = "local", "县内就业"
     migrant = "migrant", "外出务工"
@@ -87,6 +103,8 @@ class Employment(LabelledEnum):
 
 
 class PersonStatus(LabelledEnum):
+    """Whether a person is alive 人员状态."""
+
     alive = "alive", "在世"
     deceased = "deceased", "已死亡"
 

@@ -6,12 +6,16 @@ from services.core.labels import LabelledEnum
 
 
 class CaseType(LabelledEnum):
+    """Monitoring type 监测类型."""
+
     unstable_lifted_out = "unstable_lifted_out", "脱贫不稳定户"
     marginal = "marginal", "边缘易致贫户"
     sudden_hardship = "sudden_hardship", "突发严重困难户"
 
 
 class RiskType(LabelledEnum):
+    """Risk type 风险类型."""
+
     illness = "illness", "因病"
     disability = "disability", "因残"
     schooling_costs = "schooling_costs", "因学"
@@ -40,12 +44,16 @@ class Channel(LabelledEnum):
 
 
 class ClueStatus(LabelledEnum):
+    """Status of a risk clue 线索状态."""
+
     open = "open", "待处理"
     dismissed = "dismissed", "已排除"  # with a reason
     converted = "converted", "已转为监测对象"  # a new case, or added to the household's open case
 
 
 class CaseStatus(LabelledEnum):
+    """Step of a monitoring case: identification 识别, assistance 帮扶, risk elimination 风险消除, or closed 结案."""
+
     # identification 识别
     verification = "verification", "入户核实（签署承诺授权书）"
     village_review = "village_review", "村级民主评议"
@@ -81,6 +89,8 @@ OPEN = frozenset(CaseStatus) - FINAL
 
 
 class Action(LabelledEnum):
+    """What a step of a monitoring case did 办理操作."""
+
     verify = "verify", "入户核实"  # confirmed (with consent) or not
     village_review = "village_review", "村级民主评议"  # approve (starts the notice) or reject
     notice_result = "notice_result", "公示结果"  # at the end of the notice: no objection upheld, or upheld
@@ -95,16 +105,22 @@ class Action(LabelledEnum):
 
 
 class Decision(LabelledEnum):
+    """Decision of a review or approval step 审核意见."""
+
     approve = "approve", "同意"
     reject = "reject", "不同意"
 
 
 class EliminationWay(LabelledEnum):
+    """How the risk was eliminated 风险消除方式."""
+
     by_assistance = "by_assistance", "帮扶消除"
     natural = "natural", "自然消除"
 
 
 class MeasureCategory(LabelledEnum):
+    """Category of an assistance measure 帮扶措施类别."""
+
     industry = "industry", "产业"
     employment = "employment", "就业"
     finance = "finance", "金融（小额信贷）"
@@ -122,6 +138,8 @@ class MeasureCategory(LabelledEnum):
 
 
 class MeasureStatus(LabelledEnum):
+    """Progress of an assistance measure 措施实施状态."""
+
     planned = "planned", "计划"
     in_progress = "in_progress", "实施中"
     completed = "completed", "已完成"
@@ -129,12 +147,16 @@ class MeasureStatus(LabelledEnum):
 
 
 class VisitMode(LabelledEnum):
+    """How a household was visited 走访方式."""
+
     in_person = "in_person", "入户走访"
     phone = "phone", "电话"
     video = "video", "视频"
 
 
 class DeadlineKind(LabelledEnum):
+    """Kind of deadline of a clue or case 时限类型."""
+
     clue_acceptance = "clue_acceptance", "自主申报受理时限"
     identification = "identification", "识别时限（首条线索起）"
     cadre_assignment = "cadre_assignment", "明确帮扶责任人"
@@ -143,5 +165,7 @@ class DeadlineKind(LabelledEnum):
 
 
 class NoticeKind(LabelledEnum):
+    """Kind of village public notice 公示类型."""
+
     identification = "identification", "识别公示"
     elimination = "elimination", "风险消除公示"

@@ -81,6 +81,8 @@ class UncoveredCluesOut(BaseModel):
 # ---- statistics ------------------------------------------------------------------------------
 
 class StatLevel(LabelledEnum):
+    """Level of the rows of a statistics table 统计层级."""
+
     county = "county", "县"
     township = "township", "乡镇"
     village = "village", "村"

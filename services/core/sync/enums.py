@@ -39,6 +39,8 @@ class SchoolStage(LabelledEnum):
 
 
 class StudentStatus(LabelledEnum):
+    """Status of a student in a department's school roster 学籍状态."""
+
     enrolled = "enrolled", "在读"
     dropped_out = "dropped_out", "辍学"
     suspended = "suspended", "休学"
@@ -56,6 +58,8 @@ class KeyGroup(LabelledEnum):
 
 
 class RunStatus(LabelledEnum):
+    """Status of a sync run 同步任务状态."""
+
     queued = "queued", "排队中"
     running = "running", "运行中"
     succeeded = "succeeded", "成功"
@@ -63,6 +67,8 @@ class RunStatus(LabelledEnum):
 
 
 class RunPhase(LabelledEnum):
+    """Phase of a sync run 同步阶段."""
+
     fetching = "fetching", "拉取数据"
     reconciling = "reconciling", "比对"
     clues = "clues", "生成风险线索"  # risk findings becoming risk clues, a batch per transaction
@@ -70,6 +76,8 @@ class RunPhase(LabelledEnum):
 
 
 class Trigger(LabelledEnum):
+    """What started a sync run 触发方式."""
+
     schedule = "schedule", "定时"  # the worker's schedule (also its daily registry checks)
     manual = "manual", "手动"  # the API, `guardline sync run` or `guardline sync check-registry`
     retry = "retry", "失败重试"  # a failed run tried again later
@@ -78,17 +86,23 @@ class Trigger(LabelledEnum):
 
 
 class FindingStatus(LabelledEnum):
+    """Status of a department cross-check finding 问题处理状态."""
+
     open = "open", "待处理"
     acknowledged = "acknowledged", "已确认"
     resolved = "resolved", "已解决"
 
 
 class Severity(LabelledEnum):
+    """Severity of a finding 严重程度."""
+
     low = "low", "低"
     medium = "medium", "中"
     high = "high", "高"
 
 
 class QuarantineStatus(LabelledEnum):
+    """Status of a quarantined department record 隔离记录状态."""
+
     open = "open", "待处理"
     reprocessed = "reprocessed", "已重新处理"  # passed the normaliser on a later try and was staged

@@ -31,6 +31,8 @@ Share = Annotated[Decimal, Field(gt=0, le=10, max_digits=6, decimal_places=4)]
 
 
 class IncomeBasis(LabelledEnum):
+    """Which yearly income the large-medical-cost share is taken of 收入口径."""
+
     total = "total", "上年度家庭总收入"  # wages + business + property + transfers of the year
     net = "net", "家庭纯收入"  # the year's net income (after production costs and eligible spending)
 
