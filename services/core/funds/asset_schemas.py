@@ -106,7 +106,7 @@ class IncomeIn(Input):
 class AssetOut(BaseModel):
     id: int = Field(description="Asset id 资产标识")
     project_id: int = Field(description="The project that formed the asset 形成资产的项目")
-    region_code: str = Field(description="The asset's village code 所在行政村")
+    region_code: str = Field(description="Region code of the asset: its village, or the project's region 所在区划")
     name: str = Field(description="Asset name 资产名称")
     asset_class: AssetClass = Field(description="Asset class 资产类别")
     value: Decimal = Field(description="Value, yuan 资产价值")
@@ -136,7 +136,7 @@ class ShareOut(BaseModel):
 class IncomeOut(BaseModel):
     id: int = Field(description="Income id 收益记录标识")
     asset_id: int = Field(description="Asset id 资产标识")
-    region_code: str = Field(description="The asset's village code 所在行政村")
+    region_code: str = Field(description="Region code of the asset: its village, or the project's region 所在区划")
     received_on: Day = Field(description="Day received 收益日期")
     amount: Decimal = Field(description="Income received, yuan 收益金额")
     distributed: Decimal = Field(description="Distributed to households in total, yuan 已分配金额")

@@ -102,8 +102,9 @@ class OverdueCounts(BaseModel):
 
 
 class StatisticsRow(BaseModel):
-    region_code: str | None = Field(description="Region code of the row; null on the total row 区划代码")
-    name: str | None = Field(description="Region name; null on the total row 区划名称")
+    region_code: str | None = Field(description="Region code of the row; on the total row the region the table covers (null: "
+                                      "every region) 区划代码")
+    name: str | None = Field(description="Region name; on the total row that of the region covered 区划名称")
     cases: CaseCounts = Field(description="Case counts 监测对象数量")
     open_clues: int = Field(description="待处理线索")
     identified: int = Field(description="Cases identified in the year 年内识别")

@@ -149,7 +149,7 @@ class ClueOut(BaseModel):
     channels: list[Channel] = Field(description="Channels of its reports, first channel first 发现途径")
     status: ClueStatus = Field(description="Open, dismissed or converted into a case 线索状态")
     first_reported_on: Day = Field(description="Day of the first report 首次上报日期")
-    report_count: int = Field(description="How many reports were merged into the clue 上报次数")
+    report_count: int = Field(description="Number of reports: the first and those merged into the clue 上报次数")
     next_deadline: DeadlineOut | None = Field(description="The earliest pending deadline; null when none 最近时限")
     deadlines: list[DeadlineOut] | None = Field(None, description="Every pending deadline (on the single clue's page)")
     deadline_breaches: list[dict] = Field(description="Deadlines met late or missed: kind, due, met_on")

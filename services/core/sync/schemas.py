@@ -196,7 +196,8 @@ class FindingOut(BaseModel):
     status: FindingStatus = Field(description="Open, acknowledged or resolved 处理状态")
     source: str = Field(description="The source whose records produced it 数据源名称")
     county: str = Field(description="County code, 6 digits 县级区划代码")
-    region_code: str = Field(description="Village code of the person or household concerned 区划代码")
+    region_code: str = Field(description="Region code of the person or household concerned; the county's code when neither is "
+                                      "known 区划代码")
     person: FindingPerson | None = Field(description="The person concerned, if any 涉及人员")
     household: FindingHousehold | None = Field(description="The household concerned, if any 涉及农户")
     records: list[SourceRecord] = Field(description="The department records that produced it 来源记录")
