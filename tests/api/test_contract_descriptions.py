@@ -67,7 +67,8 @@ def missing_property_descriptions(spec: dict[str, Any]) -> list[str]:
 
 def enum_label_problems(spec: dict[str, Any]) -> list[str]:
     problems = []
-    found = (hit for name, schema in spec["components"]["schemas"].items() for hit in _enums(schema, name))
+    places = [*spec["components"]["schemas"].items(), *spec.get("paths", {}).items()]  # parameters too
+    found = (hit for name, node in places for hit in _enums(node, name))
     for where, schema, holder in found:
         labels = _labels(schema, holder)
         if labels is None:
@@ -109,7 +110,8 @@ def test_enum_labels_are_aligned_and_listed(spec):
 
 def test_the_checks_find_gaps():
     broken = {
-        "paths": {"/x": {"get": {"operationId": "getX", "summary": "X"},
+        "paths": {"/x": {"get": {"operationId": "getX", "summary": "X",
+                                 "parameters": [{"name": "k", "in": "query", "schema": {"enum": ["a"]}}]},
                          "post": {"operationId": "postX", "description": "Makes an X"}}},
         "components": {"schemas": {
             "X": {"properties": {
@@ -135,6 +137,7 @@ def test_the_checks_find_gaps():
         "Kind: 1 labels for 2 values",
         "English: 'a' has no Chinese label ('alpha')",
         "Unlabelled: no x-enum-descriptions for ['a']",
+        "/x: no x-enum-descriptions for ['a']",
     ]
 
 
