@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from services.api.responses import JSON
@@ -13,17 +13,20 @@ router = APIRouter(tags=["health 运行状态"])
 class ProbeStatus(BaseModel):
     """What a liveness or readiness probe answers."""
 
-    status: str
+    status: str = Field(description="`ok` when the probe passes 状态")
 
 
 @router.get("/healthz", response_model=ProbeStatus, operation_id="healthz", summary="The process is up")
 async def healthz():
+    """Liveness probe: answers `{"status": "ok"}` while the process runs, without touching the database. No login.
+    存活检查。"""
     return JSON({"status": "ok"})
 
 
 @router.get("/readyz", response_model=ProbeStatus, operation_id="readyz", summary="The database answers",
             responses={503: {"description": "Database not reachable"}})
 async def readyz(request: Request):
+    """Readiness probe: `{"status": "ok"}` when the database answers a query, 503 otherwise. No login. 就绪检查。"""
     try:
         async with request.app.state.db.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))

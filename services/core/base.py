@@ -73,6 +73,11 @@ class Versioned:
         return {"version_id_col": cls.__table__.c.version, "eager_defaults": True}
 
 
+# How the API describes ``version`` wherever an answer carries it.
+VERSION_DESCRIPTION = ("Version of the record, raised by every change; the ETag is made from it (send the ETag "
+                       "as If-Match to change the record) 版本号")
+
+
 class PolicyOverrideRow:
     """A policy's figures overridden for a region prefix ("" = everywhere) from a year on
     (the monitoring policy, the funds policy)."""

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from enum import StrEnum
+from services.core.labels import LabelledEnum
 from functools import lru_cache
 
 import chinese_calendar
 
 
-class DayUnit(StrEnum):
-    calendar = "calendar"  # 自然日
-    working = "working"  # 工作日
+class DayUnit(LabelledEnum):
+    """How a deadline counts days 天数计算方式."""
+
+    calendar = "calendar", "自然日"
+    working = "working", "工作日"
 
 
 @lru_cache(maxsize=8192)

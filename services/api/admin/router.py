@@ -23,6 +23,7 @@ from services.core.accounts import service
 from services.core.accounts.models import ApiClient, User
 from services.core.accounts.roles import CLIENT_GRANTABLE, Permission, Role
 from services.core.accounts.security import hash_password
+from services.core.base import VERSION_DESCRIPTION
 from services.core.errors import Conflict
 from services.core.households.schemas import Input
 from services.core.regions.service import check_prefix_visible
@@ -40,49 +41,49 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 class UserOut(BaseModel):
-    id: int
-    username: str
-    display_name: str
-    role: Role
-    region_prefix: str
-    active: bool
-    locked: bool
-    totp_enabled: bool
-    last_login_at: datetime | None
-    password_changed_at: datetime | None
-    version: int
+    id: int = Field(description="User id 用户标识")
+    username: str = Field(description="Login name 登录名")
+    display_name: str = Field(description="Name shown to people 姓名")
+    role: Role = Field(description="Role 角色")
+    region_prefix: str = Field(description="Region code prefix the user may see and act in (2/4/6/9/12 digits) 管辖区划")
+    active: bool = Field(description="False when the account is deactivated 是否启用")
+    locked: bool = Field(description="True while the account is locked after repeated failed logins 是否锁定")
+    totp_enabled: bool = Field(description="True when the account has a second factor (authenticator app) 是否启用双因素认证")
+    last_login_at: datetime | None = Field(description="When the user last logged in 最近登录时间")
+    password_changed_at: datetime | None = Field(description="When the password was last changed 密码修改时间")
+    version: int = Field(description=VERSION_DESCRIPTION)
 
 
 class UserCreate(Input):
-    username: str = Field(pattern=USERNAME)
-    display_name: str = Field(min_length=1, max_length=100)
-    role: Role
+    username: str = Field(pattern=USERNAME, description="Login name: 3–64 letters, digits, `_`, `.` or `-` 登录名")
+    display_name: str = Field(min_length=1, max_length=100, description="Name shown to people 姓名")
+    role: Role = Field(description="Role 角色")
     region_prefix: str = Field(pattern=PREFIX, description="Region code prefix: 2/4/6/9/12 digits 管辖区划")
     password: str = Field(max_length=200, description="Initial password; the password rules apply")
 
 
 class UserUpdate(Input):
-    display_name: str | None = Field(None, min_length=1, max_length=100)
-    role: Role | None = None
-    region_prefix: str | None = Field(None, pattern=PREFIX)
-    active: bool | None = None
+    display_name: str | None = Field(None, min_length=1, max_length=100, description="Name shown to people 姓名")
+    role: Role | None = Field(None, description="Role 角色")
+    region_prefix: str | None = Field(None, pattern=PREFIX, description="Region code prefix: 2/4/6/9/12 digits 管辖区划")
+    active: bool | None = Field(None, description="false deactivates the account 是否启用")
 
 
 class PasswordReset(Input):
-    new_password: str = Field(max_length=200)
+    new_password: str = Field(max_length=200, description="The new password; the password rules apply 新密码")
 
 
 class ClientOut(BaseModel):
-    id: int
-    name: str
-    description: str | None
-    permissions: list[str]
-    region_prefix: str
-    active: bool
+    id: int = Field(description="Client id 接入方标识")
+    name: str = Field(description="The client_id of the token request 接入方名称")
+    description: str | None = Field(description="What the client is, e.g. the department system 说明")
+    permissions: list[str] = Field(description="Permissions granted to the client 权限")
+    region_prefix: str = Field(description="Region code prefix the client may see and act in 管辖区划")
+    active: bool = Field(description="False once the client is revoked 是否启用")
     secret_hint: str | None = Field(description="First characters of the current secret, to tell secrets apart")
-    rotated_at: datetime | None
-    revoked_at: datetime | None
-    version: int
+    rotated_at: datetime | None = Field(description="When the secret was last rotated 密钥轮换时间")
+    revoked_at: datetime | None = Field(description="When the client was revoked 吊销时间")
+    version: int = Field(description=VERSION_DESCRIPTION)
 
 
 class ClientWithSecret(ClientOut):
@@ -100,17 +101,19 @@ def _grantable(value: list[Permission] | None) -> list[Permission] | None:
 
 class ClientCreate(Input):
     name: str = Field(pattern=USERNAME, description="client_id for the token request")
-    description: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=200, description="What the client is, e.g. the department "
+                                                                      "system 说明")
     permissions: list[Permission] = Field(min_length=1, description="Of: " + ", ".join(sorted(CLIENT_GRANTABLE)))
-    region_prefix: str = Field(pattern=PREFIX)
+    region_prefix: str = Field(pattern=PREFIX, description="Region code prefix: 2/4/6/9/12 digits 管辖区划")
 
     _p = field_validator("permissions")(_grantable)
 
 
 class ClientUpdate(Input):
-    description: str | None = Field(None, max_length=200)
-    permissions: list[Permission] | None = Field(None, min_length=1)
-    region_prefix: str | None = Field(None, pattern=PREFIX)
+    description: str | None = Field(None, max_length=200, description="What the client is 说明")
+    permissions: list[Permission] | None = Field(None, min_length=1,
+        description="Permissions granted to the client, replacing the current list 权限")
+    region_prefix: str | None = Field(None, pattern=PREFIX, description="Region code prefix: 2/4/6/9/12 digits 管辖区划")
 
     _p = field_validator("permissions")(_grantable)
 
@@ -153,6 +156,8 @@ def _client_response(client: ApiClient, status: int = 200, secret: str | None = 
 async def list_users(request: Request, session: Session, caller: UserAdmin,
                      role: Role | None = None, limit: Annotated[int | None, Query(ge=1)] = None,
                      cursor: Cursor = None):
+    """User accounts whose region lies within yours, by id, optionally of one role; one page at a time. Needs
+    users:admin. 用户列表。"""
     limit = page_limit(request, limit)
     rows = await service.list_users(session, caller.region_prefix, cursor_id(cursor), limit, role)
     rows, next_cursor = page_of(rows, limit, lambda u: [u.id])
@@ -181,6 +186,8 @@ async def create_user(request: Request, body: UserCreate, session: Session, call
 @router.get("/users/{user_id}", response_model=UserOut, operation_id="getUser", responses=responses(404),
             summary="One user account 用户详情")
 async def get_user(user_id: UserId, session: Session, caller: UserAdmin):
+    """One user account: role, region scope, whether it is active, locked or has a second factor, and its ETag for
+    a later change. Needs users:admin; an account outside your regions answers 404. 用户详情。"""
     return _user_response(await service.get_user(session, user_id, caller.region_prefix))
 
 
@@ -227,6 +234,8 @@ async def reset_password(request: Request, user_id: UserId, body: PasswordReset,
 @router.post("/users/{user_id}/unlock", response_model=UserOut, operation_id="unlockUser",
              responses=responses(404), summary="Lift a lockout 解除锁定")
 async def unlock_user(user_id: UserId, session: Session, caller: UserAdmin):
+    """Lifts the lockout that repeated failed logins put on the account (the failure count starts again) and
+    returns the account. Needs users:admin. 解除登录锁定。"""
     user = await service.get_user(session, user_id, caller.region_prefix, for_update=True)
     user.failed_logins = 0
     user.locked_until = None
@@ -237,6 +246,9 @@ async def unlock_user(user_id: UserId, session: Session, caller: UserAdmin):
 @router.post("/users/{user_id}/totp/reset", response_model=UserOut, operation_id="resetTotp",
              responses=responses(404), summary="Remove a lost second factor 重置双因素认证")
 async def reset_totp(request: Request, user_id: UserId, session: Session, caller: UserAdmin):
+    """Removes the account's second factor when the user has lost the authenticator app, and ends the account's
+    sessions and tokens; the user logs in with the password alone and may set up a new second factor. Returns
+    the account. Needs users:admin. 重置双因素认证。"""
     user = await service.get_user(session, user_id, caller.region_prefix, for_update=True)
     await service.disable_totp(session, user)
     await service.revoke_principal(session, f"user:{user.id}", request.app.state.revocations,
@@ -250,6 +262,8 @@ async def reset_totp(request: Request, user_id: UserId, session: Session, caller
             dependencies=[Depends(bulk_read)], summary="System clients in your regions 接入系统列表")
 async def list_clients(request: Request, session: Session, caller: ClientAdmin,
                        limit: Annotated[int | None, Query(ge=1)] = None, cursor: Cursor = None):
+    """System clients (department systems) whose region lies within yours, by id; one page at a time. Secrets are
+    never shown, only a hint. Needs clients:admin. 接入系统列表。"""
     limit = page_limit(request, limit)
     rows = await service.list_clients(session, caller.region_prefix, cursor_id(cursor), limit)
     rows, next_cursor = page_of(rows, limit, lambda c: [c.id])
@@ -273,6 +287,8 @@ async def create_client(body: ClientCreate, session: Session, caller: ClientAdmi
 @router.get("/clients/{client_id}", response_model=ClientOut, operation_id="getClient", responses=responses(404),
             summary="One system client 接入系统详情")
 async def get_client(client_id: ClientId, session: Session, caller: ClientAdmin):
+    """One system client: its permissions, region scope, secret hint and rotation or revocation times. Needs
+    clients:admin; a client outside your regions answers 404. 接入系统详情。"""
     return _client_response(await service.get_client(session, client_id, caller.region_prefix))
 
 

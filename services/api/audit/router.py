@@ -94,6 +94,8 @@ async def list_audit_events(
 @router.get("/audit/events/{event_id}", response_model=AuditEventOut, operation_id="getAuditEvent", tags=[TAG],
             responses=responses(403, 404), summary="One audit event 审计记录详情")
 async def get_audit_event(request: Request, event_id: EventId, session: Session, caller: Auditor):
+    """One audit event in full: who, what, where, the result and, for writes, the object before and after. Needs
+    audit:read; an event outside your regions answers 404. Reading it is itself audited. 审计记录详情。"""
     event = await service.get_event(session, caller.region_prefix, event_id)
     await record_sensitive_read(request, caller, "audit.read", "audit_event", event_id)
     return JSON(event)

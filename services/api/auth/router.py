@@ -20,48 +20,55 @@ from services.core.accounts.security import issue_token, verify_password
 from services.core.audit import AuditRecord, AuditResult, record
 from services.core.errors import Forbidden, Unauthorized, Unprocessable
 from services.core.households.schemas import Input
+from services.core.labels import labelled_literal
 from services.core.scope import UNRESTRICTED
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth 登录"], route_class=GuardlineRoute)
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
+GrantType = labelled_literal({"password": "密码登录（用户）", "refresh_token": "刷新令牌（用户）",
+                             "client_credentials": "客户端凭证（系统接入方）"})
+CallerKind = labelled_literal({"user": "用户", "client": "系统接入方"})
+
 
 class Token(BaseModel):
-    access_token: str
-    token_type: str = "bearer"
+    access_token: str = Field(description="Bearer token to send as `Authorization: Bearer …` 访问令牌")
+    token_type: str = Field("bearer", description="Always `bearer` 令牌类型")
     expires_in: int = Field(description="Seconds")
     refresh_token: str | None = Field(None, description="Users only: exchange it for new tokens before it idles out")
-    role: str
-    region_prefix: str
-    permissions: list[str]
+    role: str = Field(description="The caller's role 角色")
+    region_prefix: str = Field(description="Region code prefix the caller may see and act in 管辖区划")
+    permissions: list[str] = Field(description="The caller's permissions 权限")
     must_change_password: bool = Field(False, description="The password was given for one use: every call but "
                                                          "POST /auth/password answers 403 until it is changed")
 
 
 class Me(BaseModel):
-    kind: Literal["user", "client"]
-    user_id: int | None
-    client_id: int | None
-    username: str
-    role: str
-    region_prefix: str
-    permissions: list[str]
-    totp_enabled: bool | None = None
+    kind: CallerKind = Field(description="Whether the caller is a user or a system client 调用方类型")
+    user_id: int | None = Field(description="User id; null for a client 用户标识")
+    client_id: int | None = Field(description="Client id; null for a user 接入方标识")
+    username: str = Field(description="Login name of the user, or the client's name 登录名")
+    role: str = Field(description="Role 角色")
+    region_prefix: str = Field(description="Region code prefix the caller may see and act in 管辖区划")
+    permissions: list[str] = Field(description="The caller's permissions 权限")
+    totp_enabled: bool | None = Field(None, description="Users: whether the account has a second factor; null for a "
+                                                        "client 是否启用双因素认证")
 
 
 class PasswordChange(Input):
-    current_password: str = Field(max_length=200)
-    new_password: str = Field(max_length=200)
+    current_password: str = Field(max_length=200, description="The current password 当前密码")
+    new_password: str = Field(max_length=200, description="The new password; the password rules apply 新密码")
 
 
 class TotpSetup(BaseModel):
     secret: str = Field(description="Base32 secret for the authenticator app (shown once)")
-    otpauth_uri: str
+    otpauth_uri: str = Field(description="otpauth:// URI of the secret, to show as a QR code 二维码链接")
 
 
 class TotpCode(Input):
-    code: str = Field(min_length=6, max_length=6, pattern=r"^[0-9]{6}$")
+    code: str = Field(min_length=6, max_length=6, pattern=r"^[0-9]{6}$",
+        description="Six-digit code from the authenticator app 动态验证码")
 
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -93,13 +100,16 @@ def _required(**fields: str | None) -> None:
                          "same 401; repeated failures lock the account for a while.")
 async def login(
     request: Request,
-    grant_type: Annotated[Literal["password", "refresh_token", "client_credentials"], Form()] = "password",
-    username: Annotated[str | None, Form(max_length=64)] = None,
-    password: Annotated[str | None, Form(max_length=200)] = None,
+    grant_type: Annotated[GrantType, Form(description="How to log in 授权方式")] = "password",
+    username: Annotated[str | None, Form(max_length=64, description="grant_type=password: login name 登录名")] = None,
+    password: Annotated[str | None, Form(max_length=200, description="grant_type=password: password 密码")] = None,
     otp: Annotated[str | None, Form(max_length=10, description="One-time code (second factor)")] = None,
-    refresh_token: Annotated[str | None, Form(max_length=200)] = None,
-    client_id: Annotated[str | None, Form(max_length=64)] = None,
-    client_secret: Annotated[str | None, Form(max_length=200)] = None,
+    refresh_token: Annotated[str | None, Form(max_length=200,
+        description="grant_type=refresh_token: the refresh token 刷新令牌")] = None,
+    client_id: Annotated[str | None, Form(max_length=64, description="grant_type=client_credentials: the "
+                                                                     "client's name 接入方名称")] = None,
+    client_secret: Annotated[str | None, Form(max_length=200,
+        description="grant_type=client_credentials: the client's secret 接入方密钥")] = None,
 ) -> JSON:
     settings = request.app.state.settings
     per_minute = settings.rate_limits.login_per_minute
@@ -191,6 +201,8 @@ async def logout(request: Request, caller: CurrentCaller, session: Session) -> R
 
 @router.get("/me", response_model=Me, operation_id="whoAmI", responses=responses(), summary="Who am I 当前用户")
 async def me(caller: CurrentCaller, session: Session) -> Me:
+    """The caller as the server sees it: a user or a system client, its role, region scope (a region code prefix)
+    and permissions. Any valid token. 当前登录身份。"""
     totp_enabled = None
     if caller.user_id is not None:
         user = await session.get(User, caller.user_id)
@@ -244,6 +256,9 @@ async def begin_totp(request: Request, caller: CurrentCaller, session: Session) 
 @router.post("/totp/confirm", status_code=204, operation_id="confirmTotp", responses=responses(409),
              summary="Confirm the second factor 确认双因素认证")
 async def confirm_totp(request: Request, body: TotpCode, caller: CurrentCaller, session: Session) -> Response:
+    """Completes the second-factor setup: the six-digit code from the authenticator app proves it holds the secret,
+    and from then on logging in needs a code. Users only, for their own account; a code that does not match is
+    refused. 确认双因素认证。"""
     user = await _own_account(session, caller)
     await service.confirm_totp(session, request.app.state.settings, user, body.code)
     return Response(status_code=204)

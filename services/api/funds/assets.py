@@ -74,6 +74,8 @@ async def register_asset(project_id: Id, body: AssetIn, session: Session, caller
 async def list_assets(request: Request, session: Session, region: RegionQ = None, project_id: IdQ = None,
                       asset_class: AssetClass | None = None, status: AssetStatus | None = None, limit: Limit = None,
                       cursor: Cursor = None):
+    """Assets formed by projects (扶贫项目资产) in your regions, newest first, filtered by region, project, class
+    (operating, public-welfare, household) or status. Needs funds:read. 项目资产列表。"""
     if region is not None:
         await check_prefix_visible(session, region)
     if project_id is not None:
@@ -88,6 +90,8 @@ async def list_assets(request: Request, session: Session, region: RegionQ = None
 @router.get("/assets/{asset_id}", response_model=AssetOut, operation_id="getAsset", tags=ASSETS, dependencies=READ,
             responses=responses(404), summary="One asset 资产详情")
 async def get_asset(asset_id: Id, session: Session):
+    """One project asset: class, value, owner, custodian, status, disposal and the day of its last income, with its
+    ETag. Needs funds:read. 资产详情。"""
     return _asset_response(await service.get_asset(session, asset_id))
 
 
@@ -141,6 +145,8 @@ async def record_income(asset_id: Id, body: IncomeIn, session: Session, caller: 
             summary="The asset's income and its distribution, newest first 资产收益分配记录")
 async def list_incomes(request: Request, asset_id: Id, session: Session, limit: Limit = None,
                        cursor: Cursor = None):
+    """The asset's income records, newest first, each with its distribution to households and the share that went
+    to lifted-out and monitored households (priority distribution). Needs funds:read. 资产收益分配记录。"""
     asset = await service.get_asset(session, asset_id)
     limit = page_limit(request, limit)
     rows = await service.list_incomes(session, asset.id, before_id=cursor_id(cursor), limit=limit)
@@ -159,6 +165,9 @@ def finding_body(f: FundFinding) -> dict[str, Any]:
 async def list_fund_findings(request: Request, session: Session, rule_id: FundFindingRule | None = None,
                              status: FundFindingStatus | None = None, region: RegionQ = None, project_id: IdQ = None,
                              asset_id: IdQ = None, limit: Limit = None, cursor: Cursor = None):
+    """Findings of the fund and asset checks (资金资产监管发现), newest first: negative-list spending, operating assets
+    without income, public assets without a custodian, household assets whose household left the registry.
+    Filtered by rule, status, region, project or asset. Needs funds:read. 监管发现列表。"""
     if region is not None:
         await check_prefix_visible(session, region)
     if project_id is not None:
@@ -176,6 +185,7 @@ async def list_fund_findings(request: Request, session: Session, rule_id: FundFi
 @router.get("/fund-findings/{fund_finding_id}", response_model=FundFindingOut, operation_id="getFundFinding",
             tags=FINDINGS, dependencies=READ, responses=responses(404), summary="One finding 监管发现详情")
 async def get_fund_finding(fund_finding_id: Id, session: Session):
+    """One fund or asset finding with the figures that raised it. Needs funds:read. 监管发现详情。"""
     finding = await findings.get_finding(session, fund_finding_id)
     return JSON(finding_body(finding), headers={"ETag": etag("fund_finding", finding.id, finding.version)})
 

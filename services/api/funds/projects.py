@@ -66,6 +66,8 @@ async def list_projects(request: Request, session: Session,
                         year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
                         category: ProjectCategory | None = None, status: ProjectStatus | None = None,
                         limit: Limit = None, cursor: Cursor = None):
+    """Projects of the project library (项目库) in your regions, by id, filtered by region, year, category or status,
+    each with the funds allocated and paid. Needs funds:read. 项目库。"""
     if region is not None:
         await check_prefix_visible(session, region)
     limit = page_limit(request, limit)
@@ -79,6 +81,8 @@ async def list_projects(request: Request, session: Session,
 @router.get("/projects/{project_id}", response_model=ProjectOut, operation_id="getProject", tags=TAGS,
             dependencies=READ, responses=responses(404), summary="One project 项目详情")
 async def get_project(project_id: Id, session: Session):
+    """One project: its description, performance targets, link to farmers' income, lifecycle dates and history, the
+    steps it may take next, the funds allocated and paid, and its ETag. Needs funds:read. 项目详情。"""
     return await _response(session, await service.get(session, project_id))
 
 
@@ -127,6 +131,8 @@ async def add_beneficiary(project_id: Id, body: BeneficiaryIn, session: Session,
             summary="The households a project benefits 受益农户")
 async def list_beneficiaries(request: Request, project_id: Id, session: Session, limit: Limit = None,
                              cursor: Cursor = None):
+    """The households the project benefits (联农带农), by id: what each receives and, for work for relief (以工代赈), the
+    days worked and labour pay; with the household's category. Needs funds:read. 受益农户。"""
     await service.get(session, project_id)
     limit = page_limit(request, limit)
     rows = await service.beneficiaries(session, project_id, cursor_id(cursor), limit)
@@ -158,6 +164,8 @@ async def record_disbursement(project_id: Id, body: DisbursementIn, session: Ses
             summary="A project's payments 项目支出明细")
 async def list_disbursements(request: Request, project_id: Id, session: Session, limit: Limit = None,
                              cursor: Cursor = None):
+    """The payments made for the project, by id: fund, amount, day, voucher, spending item and whether they were
+    imported from the finance system. Needs funds:read. 项目支出明细。"""
     await service.get(session, project_id)
     limit = page_limit(request, limit)
     rows = await money.disbursements(session, project_id=project_id, after_id=cursor_id(cursor), limit=limit)
@@ -170,6 +178,7 @@ async def list_disbursements(request: Request, project_id: Id, session: Session,
             summary="The funds allocated to a project 项目资金来源")
 async def list_allocations(request: Request, project_id: Id, session: Session, limit: Limit = None,
                            cursor: Cursor = None):
+    """The allocations of funds to the project, by id: which fund, how much and when. Needs funds:read. 项目资金来源。"""
     await service.get(session, project_id)
     limit = page_limit(request, limit)
     rows = await money.allocations(session, project_id=project_id, after_id=cursor_id(cursor), limit=limit)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -22,6 +21,7 @@ from services.api.responses import JSON
 from services.api.routing import GuardlineRoute
 from services.core.funds import public
 from services.core.funds.enums import FundKind, FundLevel, ProjectCategory
+from services.core.labels import labelled
 
 CACHE = {"Cache-Control": "public, max-age=300"}
 _CACHE_DOC = {"Cache-Control": {"description": "public, max-age=300", "schema": {"type": "string"}}}
@@ -30,7 +30,8 @@ router = APIRouter(prefix="/api/v1/public", route_class=GuardlineRoute, tags=["p
                    dependencies=[Depends(public_read)])
 
 # The statuses a published project can be in (a proposed one is never published).
-PublicStatus = StrEnum("PublicStatus", {s.value: s.value for s in public.PUBLIC_STATUSES})
+PublicStatus = labelled("PublicStatus", [(s.value, s.label) for s in public.PUBLIC_STATUSES],
+                        "Step of a published project 项目状态.")
 
 
 def _documented(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -46,35 +47,35 @@ Year = Annotated[int, Query(ge=2000, le=2100, description="Fund and project year
 
 
 class FundSource(BaseModel):
-    level: FundLevel
-    kind: FundKind
-    fund_name: str
+    level: FundLevel = Field(description="Level of the fund 资金级次")
+    kind: FundKind = Field(description="Kind of fund 资金类型")
+    fund_name: str = Field(description="Name of the fund 资金名称")
     document_ref: str | None = Field(description="文号")
     amount: Decimal = Field(description="Allocated to this project from this fund 下达金额")
 
 
 class PublicProject(BaseModel):
-    id: int
-    name: str
-    category: ProjectCategory
-    year: int
-    region_code: str
-    region_name: str | None
+    id: int = Field(description="Project id 项目标识")
+    name: str = Field(description="Project name 项目名称")
+    category: ProjectCategory = Field(description="Project category 项目类型")
+    year: int = Field(description="Project year 项目年度")
+    region_code: str = Field(description="The township or village of the project 区划代码")
+    region_name: str | None = Field(description="Name of that region 区划名称")
     location: str | None = Field(description="建设地点")
-    status: PublicStatus
+    status: PublicStatus = Field(description="Project status 项目状态")
     implementing_unit: str = Field(description="实施单位")
     content: str | None = Field(description="建设内容及规模")
     budget: Decimal = Field(description="计划投资")
     performance_targets: list[dict[str, Any]] = Field(description="绩效目标")
     farmer_links: str | None = Field(description="联农带农机制")
-    planned_start: date
-    planned_end: date
-    approved_on: date | None
-    started_on: date | None
-    completed_on: date | None
-    accepted_on: date | None
-    handed_over_on: date | None
-    cancelled_on: date | None
+    planned_start: date = Field(description="Planned start day 计划开工日期")
+    planned_end: date = Field(description="Planned completion day 计划完工日期")
+    approved_on: date | None = Field(description="Day approved 批复日期")
+    started_on: date | None = Field(description="Day construction started 开工日期")
+    completed_on: date | None = Field(description="Day completed 完工日期")
+    accepted_on: date | None = Field(description="Day accepted 验收日期")
+    handed_over_on: date | None = Field(description="Day the assets were handed over 资产移交日期")
+    cancelled_on: date | None = Field(description="Day cancelled 取消日期")
     fund_sources: list[FundSource] = Field(description="资金来源")
     allocated: Decimal = Field(description="Funds allocated in total 下达资金合计")
     disbursed: Decimal = Field(description="Paid out so far 已支付")
@@ -83,44 +84,45 @@ class PublicProject(BaseModel):
 
 
 class Figures(BaseModel):
-    amount: Decimal
-    allocated: Decimal
-    unallocated: Decimal
+    amount: Decimal = Field(description="Funds received, yuan 下达金额")
+    allocated: Decimal = Field(description="Allocated to projects, yuan 已分配到项目")
+    unallocated: Decimal = Field(description="Not yet allocated, yuan 未分配")
 
 
 class PublicFund(Figures):
-    id: int
-    level: FundLevel
-    kind: FundKind
-    name: str
-    document_ref: str | None
-    region_code: str
-    region_name: str | None
-    received_on: date
+    id: int = Field(description="Fund id 资金标识")
+    level: FundLevel = Field(description="Level of the fund 资金级次")
+    kind: FundKind = Field(description="Kind of fund 资金类型")
+    name: str = Field(description="Name of the fund 资金名称")
+    document_ref: str | None = Field(description="Number of the allocation document 指标文件文号")
+    region_code: str = Field(description="The county receiving it 县级区划代码")
+    region_name: str | None = Field(description="Name of the county 县名称")
+    received_on: date = Field(description="Day received 下达日期")
 
 
 class LevelFigures(Figures):
-    level: FundLevel
+    level: FundLevel = Field(description="Level of the funds summed 资金级次")
 
 
 class KindFigures(Figures):
-    kind: FundKind
+    kind: FundKind = Field(description="Kind of the funds summed 资金类型")
 
 
 class CategoryFigures(BaseModel):
-    category: ProjectCategory
-    allocated: Decimal
-    projects: int
+    category: ProjectCategory = Field(description="Project category 项目类型")
+    allocated: Decimal = Field(description="Allocated to projects of the category, yuan 已分配金额")
+    projects: int = Field(description="Number of projects of the category under the region that received those "
+                                      "funds 项目个数")
 
 
 class PublicFundSummary(BaseModel):
-    region_code: str
-    region_name: str
-    year: int
-    funds: list[PublicFund]
-    total: Figures
-    by_level: list[LevelFigures]
-    by_kind: list[KindFigures]
+    region_code: str = Field(description="The region summarised 区划代码")
+    region_name: str = Field(description="Its name 区划名称")
+    year: int = Field(description="Fund year 资金年度")
+    funds: list[PublicFund] = Field(description="The funds received by the counties under the region 资金明细")
+    total: Figures = Field(description="Totals of every fund 合计")
+    by_level: list[LevelFigures] = Field(description="Totals per fund level 按资金级次")
+    by_kind: list[KindFigures] = Field(description="Totals per fund kind 按资金类型")
     by_category: list[CategoryFigures] = Field(description="Allocated to projects under the region, per category")
 
 
@@ -131,6 +133,9 @@ async def list_public_projects(
     category: ProjectCategory | None = None, status: PublicStatus | None = None,
     limit: Annotated[int | None, Query(ge=1)] = None, cursor: Cursor = None,
 ):
+    """Public disclosure (公告公示), without login: the projects of a region and year reviewed into the library or
+    later (never a proposed one), with their content, funds and sources, beneficiaries and progress, by id.
+    Never personal data. Rate-limited per client address; answers may be cached for five minutes. 项目公告公示。"""
     limit = page_limit(request, limit)
     after_id = cursor_id(cursor)
     rows = await public.list_projects(session, region, year, category=category, status=status and status.value,
@@ -142,10 +147,15 @@ async def list_public_projects(
 @router.get("/projects/{project_id}", response_model=PublicProject, operation_id="getPublicProject",
             responses=_documented(404), summary="One published project 项目公示详情")
 async def get_public_project(session: PublicSession, project_id: Annotated[int, PathParam(ge=1, le=2**62)]):
+    """One published project as the public disclosure shows it, without login; a proposed project answers 404.
+    Rate-limited per client address; cacheable for five minutes. 项目公示详情。"""
     return JSON(await public.get_project(session, project_id), headers=CACHE)
 
 
 @router.get("/fund-allocations", response_model=PublicFundSummary, operation_id="getPublicFundSummary",
             responses=_documented(404), summary="Fund allocation of a region and year 资金分配公告")
 async def get_public_fund_summary(session: PublicSession, region: Region, year: Year):
+    """Public disclosure without login: the funds of the year received by the counties of a region, what each
+    allocated to projects and what is left, with totals by level, by kind and by project category. Rate-limited
+    per client address; cacheable for five minutes. 资金分配公告。"""
     return JSON(await public.fund_summary(session, region, year), headers=CACHE)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.api.params import Cursor, RegionPrefix
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
@@ -76,6 +76,9 @@ async def create_fund(body: FundIn, session: Session, caller: Allowed(Permission
 async def list_funds(request: Request, session: Session, region: RegionQ = None,
                      year: Annotated[int | None, Query(ge=2000, le=2100)] = None, level: FundLevel | None = None,
                      kind: FundKind | None = None, limit: Limit = None, cursor: Cursor = None):
+    """Funds (资金) in your regions, each belonging to the county that received it, by id, filtered by region,
+    year, level or kind; each with what is allocated to projects, what is left and what is paid. Needs funds:read.
+    资金列表。"""
     if region is not None:
         await check_prefix_visible(session, region)
     limit = page_limit(request, limit)
@@ -89,6 +92,8 @@ async def list_funds(request: Request, session: Session, region: RegionQ = None,
 @router.get("/funds/{fund_id}", response_model=FundOut, operation_id="getFund", tags=FUNDS, dependencies=READ,
             responses=responses(404), summary="One fund with what is allocated and paid 资金详情")
 async def get_fund(fund_id: Id, session: Session):
+    """One fund with what is allocated to projects, what is left to allocate and what is paid, and its ETag. Needs
+    funds:read. 资金详情。"""
     return await _fund_response(session, await service.get_fund(session, fund_id))
 
 
@@ -121,6 +126,7 @@ async def allocate(fund_id: Id, body: AllocationIn, session: Session, caller: Al
             tags=FUNDS, dependencies=LIST, responses=responses(404), summary="A fund's allocations 资金分配明细")
 async def fund_allocations(request: Request, fund_id: Id, session: Session, limit: Limit = None,
                            cursor: Cursor = None):
+    """The fund's allocations to projects, by id. Needs funds:read. 资金分配明细。"""
     await service.get_fund(session, fund_id)
     limit = page_limit(request, limit)
     rows = await service.allocations(session, fund_id=fund_id, after_id=cursor_id(cursor), limit=limit)
@@ -163,10 +169,12 @@ async def fund_indicators(session: Session, caller: Allowed(Permission.funds_rea
 # ---- the funds policy's settings ----------------------------------------------------------------
 
 class EffectiveFundsPolicy(BaseModel):
-    region: str
-    year: int
-    policy: FundsPolicy
-    overrides: list[PolicyRowOut]
+    region: str = Field(description="The region code the policy is for 区划代码")
+    year: int = Field(description="The year the policy is for 年度")
+    policy: FundsPolicy = Field(description="The funds policy in force: defaults with every applicable override "
+                                            "生效的资金监管参数")
+    overrides: list[PolicyRowOut] = Field(description="The rows that applied, in order (wider region and older year "
+                                                      "first) 适用的参数记录")
 
 
 POLICY_ROUTES = PolicyRoutes(TABLE, "fund_policy", "/api/v1/fund-policies")
@@ -177,6 +185,10 @@ POLICY_ROUTES = PolicyRoutes(TABLE, "fund_policy", "/api/v1/fund-policies")
             summary="The funds policy in force for a region and year 生效的资金项目政策参数")
 async def effective_policy(session: Session, caller: Allowed(Permission.funds_read), region: RegionQ = None,
                            year: Annotated[int | None, Query(ge=2000, le=2100)] = None):
+    """The funds policy in force for a region (default: your own) and year (default: this year): industry shares,
+    spending and start-rate milestones, labour-pay shares, the management-fee cap, the negative list and the
+    asset checks, after the overrides of every prefix of the region up to that year; with those rows in order.
+    Needs funds:read. 生效的资金项目政策参数。"""
     region = region if region is not None else caller.region_prefix
     await check_prefix_visible(session, region)
     year = year or today().year
@@ -191,6 +203,8 @@ async def effective_policy(session: Session, caller: Allowed(Permission.funds_re
 async def list_policies(request: Request, session: Session, caller: Allowed(Permission.funds_read),
                         year: Annotated[int | None, Query(ge=2000, le=2100)] = None, limit: Limit = None,
                         cursor: Cursor = None):
+    """Funds policy overrides within your regions and of the wider regions yours lie in, by id, optionally of one
+    year. Needs funds:read. 资金项目政策参数调整列表。"""
     limit = page_limit(request, limit)
     rows = await overrides.list_rows(session, caller.region_prefix, year, cursor_id(cursor), limit, TABLE)
     rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
@@ -200,6 +214,8 @@ async def list_policies(request: Request, session: Session, caller: Allowed(Perm
 @router.get("/fund-policies/{fund_policy_id}", response_model=PolicyRowOut, operation_id="getFundPolicy",
             dependencies=READ, tags=POLICY, responses=responses(404), summary="One funds policy override")
 async def get_policy(fund_policy_id: Id, session: Session, caller: Allowed(Permission.funds_read)):
+    """One funds policy override: region prefix, first year and the figures it sets. Needs funds:read.
+    资金项目政策参数调整详情。"""
     return POLICY_ROUTES.response(await overrides.get_row(session, caller.region_prefix, fund_policy_id, table=TABLE))
 
 
@@ -218,6 +234,8 @@ async def create_policy(body: PolicyRowIn, session: Session, caller: Allowed(Per
             tags=POLICY, responses=responses(403, 404, 412, 428), summary="Change a funds policy override (If-Match)")
 async def update_policy(request: Request, fund_policy_id: Id, body: PolicyRowUpdate, session: Session,
                         caller: Allowed(Permission.policy_write)):
+    """Replaces a funds policy override's values and note; each value is checked. Only rows within your regions
+    (403 for a wider region's). Needs policy:write and If-Match with the row's ETag. 修改资金项目政策参数调整。"""
     row = await POLICY_ROUTES.changeable(request, session, caller, fund_policy_id)
     return POLICY_ROUTES.response(await overrides.update_row(session, row, body.values, body.note, caller.user_id, TABLE))
 
@@ -226,6 +244,8 @@ async def update_policy(request: Request, fund_policy_id: Id, body: PolicyRowUpd
                responses=responses(403, 404, 412, 428), summary="Remove a funds policy override (If-Match)")
 async def delete_policy(request: Request, fund_policy_id: Id, session: Session,
                         caller: Allowed(Permission.policy_write)):
+    """Removes a funds policy override; the wider regions' figures or the defaults apply again. Only rows within
+    your regions. Needs policy:write and If-Match with the row's ETag. 删除资金项目政策参数调整。"""
     await overrides.delete_row(session, await POLICY_ROUTES.changeable(request, session, caller, fund_policy_id))
     return Response(status_code=204)
 

@@ -32,6 +32,9 @@ def _out(g: HouseholdGuarantees) -> JSON:
 @router.get("", response_model=GuaranteesOut, operation_id="getGuarantees", dependencies=READ, responses=responses(404),
             summary="Three guarantees and safe water 两不愁三保障及饮水安全")
 async def get_guarantees(household_id: HouseholdId, session: Session):
+    """The household's status for compulsory education, basic medical care, housing safety and drinking-water
+    safety (两不愁三保障及饮水安全): secure, at risk, not applicable or unknown, and whether all are secure. Needs
+    registry:read. 查看保障状况。"""
     return _out(await service.get(session, household_id))
 
 
@@ -39,6 +42,9 @@ async def get_guarantees(household_id: HouseholdId, session: Session):
             responses=responses(403, 404, 412, 428), summary="Set the status (needs If-Match) 更新保障状况")
 async def put_guarantees(request: Request, household_id: HouseholdId, body: GuaranteesUpdate, session: Session,
                          caller: Allowed(Permission.guarantees_write)):
+    """Sets the whole status of the four guarantees at once (PUT); an at-risk item must be cleared (动态清零). A C or D
+    unsafe-house grade only with housing at risk. Each changed item is kept in the history. Needs
+    guarantees:write and If-Match with the guarantees' ETag. 更新保障状况。"""
     current = await service.get(session, household_id, for_update=True)
     check_if_match(request, etag("guarantees", household_id, current.version))
     return _out(await service.update(session, current, body, caller.user_id))
@@ -48,6 +54,8 @@ async def put_guarantees(request: Request, household_id: HouseholdId, body: Guar
             responses=responses(404), summary="History of changes, newest first 变更记录")
 async def guarantee_history(request: Request, household_id: HouseholdId, session: Session,
                             limit: Annotated[int | None, Query(ge=1)] = None, cursor: Cursor = None):
+    """Every change of the household's guarantees, newest first: which item, old and new status, who and when.
+    Needs registry:read. 保障状况变更记录。"""
     await service.get(session, household_id)
     limit = page_limit(request, limit)
     rows = await service.changes(session, household_id, cursor_id(cursor), limit)

@@ -128,12 +128,17 @@ async def list_households(
     flags: Annotated[list[Flag] | None, Query(description="All of these flags 标识（全部满足）; disabled and "
                                                            "serious_illness only with registry:health")] = None,
     income_below: amount("Per-capita net income below (yuan); needs income_year 人均纯收入低于") = None,
-    income_year: Annotated[int | None, Query(ge=2000, le=2100, description="Year of income_below (both or neither)")] = None,
+    income_year: Annotated[int | None, Query(ge=2000, le=2100,
+        description="Year of income_below (both or neither)")] = None,
     name: plain_text(1, 50, "A member's name starts with 姓名") = None,
     status: Annotated[HouseholdStatus | None, Query()] = HouseholdStatus.active,
     limit: Annotated[int | None, Query(ge=1)] = None,
     cursor: Cursor = None,
 ):
+    """Households in your regions, by id, filtered by village or region prefix, category, flags, a member's name,
+    status (default active) or per-capita net income below an amount in a year (人均纯收入低于). ID numbers never
+    appear; the health flags (disabled, serious_illness) are shown and filterable only with registry:health.
+    Needs registry:read. 农户查询。"""
     limit = page_limit(request, limit)
     if region is not None:
         await check_prefix_visible(session, region, field="region")
@@ -163,6 +168,8 @@ async def create_household(request: Request, body: HouseholdCreate, session: Ses
             tags=["households 农户"], responses=responses(404), summary="One household with its members 农户详情")
 @hot_read
 async def get_household(request: Request, household_id: HouseholdId, reader: Reading(Permission.registry_read)):
+    """One household with its current members (ID numbers masked; health details only with registry:health) and the
+    ETag to send as If-Match when changing it. Needs registry:read. 农户详情。"""
     return await _household_response(request, reader, household_id, reader.caller, reader.health)
 
 
@@ -171,6 +178,10 @@ async def get_household(request: Request, household_id: HouseholdId, reader: Rea
               summary="Change a household (needs If-Match) 修改农户信息")
 async def update_household(request: Request, household_id: HouseholdId, body: HouseholdUpdate, session: Session,
                            caller: Writer):
+    """Changes a household's category (never to monitored: a household becomes 监测户 only through a monitoring case),
+    flags, address, phone or resettlement site; moves it to another village (搬迁); or makes another member the
+    head (变更户主). Fields left out keep their value. Needs households:write and If-Match with the household's ETag
+    (412 when it changed meanwhile, 428 without it). 修改农户信息。"""
     household = await service.get_household(session, household_id, for_update=True)
     check_if_match(request, etag("household", household.id, household.version))
     await service.update_household(session, household, body, caller.user_id)
@@ -181,6 +192,8 @@ async def update_household(request: Request, household_id: HouseholdId, body: Ho
             operation_id="getHouseholdHistory", dependencies=READ, tags=["households 农户"], responses=responses(404),
             summary="Members over time, splits and merges 家庭成员变动历史")
 async def household_history(household_id: HouseholdId, session: Session):
+    """Who belonged to the household and when (every membership with its start and end reason) and the household's
+    events: creation, splits, merges and changes. Needs registry:read. 家庭成员变动历史。"""
     return JSON(await service.history(session, household_id))
 
 
@@ -224,6 +237,9 @@ async def merge_household(request: Request, household_id: HouseholdId, body: Mer
 @router.get("/persons/{person_id}", response_model=PersonOut, operation_id="getPerson", dependencies=READ, tags=["persons 人员"],
             responses=responses(404), summary="One person 人员详情")
 async def get_person(request: Request, person_id: PersonId, session: Session, caller: CurrentCaller):
+    """One person: relation, labour capacity, schooling, insurance, employment, with the ID number masked and the
+    birth year only (the full birth date with registry:unmask). Health and disability details only with
+    registry:health, and reading them is audited. Needs registry:read. 人员详情。"""
     return await _person_response(request, session, person_id, caller, health_keyring(request, caller))
 
 
@@ -231,6 +247,9 @@ async def get_person(request: Request, person_id: PersonId, session: Session, ca
               responses=responses(403, 404, 409, 412, 428), summary="Change a person (needs If-Match) 修改人员信息")
 async def update_person(request: Request, person_id: PersonId, body: PersonUpdate, session: Session,
                         caller: Writer):
+    """Changes a person's details; fields left out keep their value, the ID number never changes and the relation
+    cannot become head (change the head on the household). Needs households:write and If-Match with the person's
+    ETag. 修改人员信息。"""
     person = await service.get_person(session, person_id, for_update=True)
     check_if_match(request, etag("person", person.id, person.version))
     await service.update_person(session, person, body, keyring=keyring(request.app.state.settings))

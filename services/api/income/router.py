@@ -46,6 +46,8 @@ def _record_response(record: IncomeRecord, status: int = 200) -> JSON:
             operation_id="listIncomeRecords", dependencies=READ, responses=responses(404), summary="Quarterly income 季度收入")
 async def list_records(household_id: HouseholdId, session: Session,
                        year: Annotated[int | None, Query(ge=2000, le=2100)] = None):
+    """The household's quarterly income records (optionally of one year), with the net and per-capita net income
+    the server computed for each quarter. Needs registry:read. 季度收入记录。"""
     await get_household(session, household_id)
     return JSON([record_out(r) for r in await service.records_for(session, household_id, year)])
 
@@ -64,6 +66,9 @@ async def create_record(request: Request, household_id: HouseholdId, body: Incom
 @router.get("/households/{household_id}/income-years", response_model=list[IncomeYearOut],
             operation_id="listIncomeYears", dependencies=READ, responses=responses(404), summary="Yearly totals 年度收入合计")
 async def list_years(household_id: HouseholdId, session: Session):
+    """The household's yearly totals, one per year with recorded quarters: the four income parts, costs, eligible
+    spending, net income and per-capita net income (人均纯收入) over the quarters recorded, and how many quarters
+    that is. Needs registry:read. 年度收入合计。"""
     await get_household(session, household_id)
     return JSON([year_out(y) for y in await service.years_for(session, household_id)])
 
@@ -71,6 +76,7 @@ async def list_years(household_id: HouseholdId, session: Session):
 @router.get("/income-records/{record_id}", response_model=IncomeRecordOut, operation_id="getIncomeRecord", dependencies=READ,
             responses=responses(404), summary="One quarter's income 收入记录")
 async def get_record(record_id: RecordId, session: Session):
+    """One quarter's income record with its ETag. Needs registry:read. 季度收入记录详情。"""
     return _record_response(await service.get_record(session, record_id))
 
 
@@ -78,6 +84,8 @@ async def get_record(record_id: RecordId, session: Session):
             responses=responses(403, 404, 409, 412, 428), summary="Correct a quarter's income (needs If-Match) 更正收入")
 async def update_record(request: Request, record_id: RecordId, body: IncomeUpdate, session: Session,
                         caller: Allowed(Permission.income_write)):
+    """Corrects a quarter's income: the figures are replaced and the net and per-capita net income computed again.
+    Year and quarter stay. Needs income:write and If-Match with the record's ETag. 更正收入。"""
     record = await service.get_record(session, record_id, for_update=True)
     check_if_match(request, etag("income", record.id, record.version))
     record = await service.update_record(session, record, body, request.app.state.settings, caller.user_id)
@@ -87,6 +95,8 @@ async def update_record(request: Request, record_id: RecordId, body: IncomeUpdat
 @router.delete("/income-records/{record_id}", status_code=204, operation_id="deleteIncomeRecord",
                responses=responses(403, 404, 412, 428), summary="Delete a wrong record (needs If-Match) 删除收入记录")
 async def delete_record(request: Request, record_id: RecordId, session: Session, caller: Allowed(Permission.income_write)):
+    """Deletes a wrongly entered quarter; the year's totals are computed again. Needs income:write and If-Match
+    with the record's ETag. 删除收入记录。"""
     record = await service.get_record(session, record_id, for_update=True)
     check_if_match(request, etag("income", record.id, record.version))
     await service.delete_record(session, record)

@@ -96,6 +96,8 @@ async def list_income_lines(
 @router.get("/income-lines/{year}/{province_code}", response_model=IncomeLineOut, operation_id="getIncomeLine",
             dependencies=[READ], tags=POLICY, responses=responses(404), summary="One income line 某年某省监测标准")
 async def get_income_line(year: YearPath, province_code: ProvincePath, session: Session):
+    """The monitoring income line (监测标准) of one year and province: the per-capita yearly income below which a
+    household is at risk. Needs monitoring:read; 404 when none is set. 某年某省监测标准。"""
     line = await lines.get_line(session, year, province_code)
     if line is None:
         raise NotFound("income_line_not_found", field="year", year=year, province=province_code)
@@ -190,7 +192,8 @@ async def raise_uncovered_clues(request: Request, body: UncoveredCluesIn, sessio
                         "leaves the overdue list once its deadline moves on; this list keeps the breach. By id.")
 async def list_visit_breaches(
     request: Request, session: Session, caller: Allowed(Permission.monitoring_read),
-    year: Annotated[int | None, Query(ge=2000, le=2100, description="The year of the months 年度 (default: this year)")] = None,
+    year: Annotated[int | None, Query(ge=2000, le=2100, description="The year of the months 年度 (default: "
+                                                                    "this year)")] = None,
     month: Annotated[int | None, Query(ge=1, le=12, description="One month of the year 月份")] = None,
     region: RegionQuery = None,
     cadre_user_id: Annotated[int | None, Query(ge=1, le=2**62, description="The case's cadre then")] = None,
@@ -262,6 +265,10 @@ POLICY_ROUTES = PolicyRoutes(overrides.MONITORING, "policy", "/api/v1/monitoring
             summary="The policy in force for a region and year 生效的监测政策参数")
 async def effective_policy(session: Session, caller: Allowed(Permission.monitoring_read),
                            region: RegionQuery = None, year: YearQuery = None):
+    """The monitoring policy in force for a region (default: your own) and year (default: this year): every figure
+    — identification, notice and plan deadlines, monthly visits, the conditions of risk elimination — after
+    applying the overrides of every prefix of the region from a year up to `year`, and those rows in order
+    (wider region and older year first). Needs monitoring:read. 生效的监测政策参数。"""
     region = await _region(session, caller, region)
     year = year or today().year
     policy, rows = await overrides.effective(session, region, year)
@@ -284,6 +291,8 @@ async def list_policies(request: Request, session: Session, caller: Allowed(Perm
 @router.get("/monitoring-policies/{policy_id}", response_model=PolicyRowOut, operation_id="getMonitoringPolicy",
             dependencies=[READ], tags=POLICY, responses=responses(404), summary="One policy override 政策参数调整")
 async def get_policy(policy_id: PolicyId, session: Session, caller: Allowed(Permission.monitoring_read)):
+    """One monitoring policy override: a region prefix, the year it is in force from and the figures it sets. Rows
+    of your regions and of the wider regions yours lie in can be read. Needs monitoring:read. 政策参数调整详情。"""
     return POLICY_ROUTES.response(await overrides.get_row(session, caller.region_prefix, policy_id))
 
 
@@ -305,6 +314,9 @@ async def create_policy(body: PolicyRowIn, session: Session, caller: Allowed(Per
             summary="Change a policy override (needs If-Match) 修改政策参数调整")
 async def update_policy(request: Request, policy_id: PolicyId, body: PolicyRowUpdate, session: Session,
                         caller: Allowed(Permission.policy_write)):
+    """Replaces an override's values and note; each value is checked. Only rows within your regions can be changed
+    (403 for a wider region's). The stored deadlines of open cases and clues under the prefix are computed
+    again. Needs policy:write and If-Match with the row's ETag. 修改政策参数调整。"""
     row = await POLICY_ROUTES.changeable(request, session, caller, policy_id)
     row = await overrides.update_row(session, row, body.values, body.note, caller.user_id)
     refreshed = await overrides.refresh_after_change(session, row.region_prefix)
@@ -316,6 +328,9 @@ async def update_policy(request: Request, policy_id: PolicyId, body: PolicyRowUp
                summary="Remove a policy override (needs If-Match) 删除政策参数调整")
 async def delete_policy(request: Request, policy_id: PolicyId, session: Session,
                         caller: Allowed(Permission.policy_write)):
+    """Removes an override; the wider regions' figures or the defaults apply again and the stored deadlines of open
+    cases and clues under the prefix are computed again. Only rows within your regions. Needs policy:write and
+    If-Match with the row's ETag. 删除政策参数调整。"""
     row = await POLICY_ROUTES.changeable(request, session, caller, policy_id)
     prefix = row.region_prefix
     await overrides.delete_row(session, row)

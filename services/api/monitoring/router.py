@@ -175,6 +175,9 @@ async def list_clues(request: Request, session: Session, caller: Allowed(Permiss
                      risk_type: RiskType | None = None,
                      household_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
                      limit: Limit = None, cursor: Cursor = None):
+    """Risk clues (风险线索) in your regions, newest first, filtered by region, status, channel, risk type or
+    household. Risk types that tell health (illness, disability) are shown and filterable only for roles that
+    see health details (filtering by them otherwise answers 403). Needs monitoring:read. 风险线索列表。"""
     await _check_filters(session, caller, region, risk_type, household_id)
     limit = page_limit(request, limit)
     rows = await queries.list_clues(session, region=region, status=status, channel=channel, risk_type=risk_type,
@@ -186,6 +189,8 @@ async def list_clues(request: Request, session: Session, caller: Allowed(Permiss
 @router.get("/risk-clues/{clue_id}", response_model=ClueOut, operation_id="getRiskClue", tags=CLUES,
             responses=responses(403, 404), summary="One clue with its reports 线索详情")
 async def get_clue(clue_id: ClueId, session: Session, caller: Allowed(Permission.monitoring_read)):
+    """One risk clue with every report merged into it, its pending deadlines (e.g. the township's acceptance of a
+    self-declaration) and the deadlines met late. Needs monitoring:read. 线索详情。"""
     clue = await clue_service.get_clue(session, clue_id)
     rules = await load_rules(session)
     deadlines = await clue_service.pending(session, rules, clue)
@@ -248,6 +253,9 @@ async def list_cases(request: Request, session: Session, caller: Allowed(Permiss
                      household_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
                      cadre_user_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
                      limit: Limit = None, cursor: Cursor = None):
+    """Monitoring cases (监测对象) in your regions, newest first, filtered by region, status, case type, risk type,
+    household or assistance cadre. Health risk types only for roles that see health details. Needs
+    monitoring:read. 监测对象列表。"""
     await _check_filters(session, caller, region, risk_type, household_id)
     limit = page_limit(request, limit)
     rows = await queries.list_cases(session, region=region, status=status, case_type=case_type, risk_type=risk_type,
@@ -283,6 +291,10 @@ async def list_overdue(request: Request, session: Session, region: RegionQ = Non
 @router.get("/monitoring-cases/{case_id}", response_model=CaseOut, operation_id="getMonitoringCase", tags=CASES,
             responses=responses(403, 404), summary="One case, its deadlines and what may be done next 监测对象详情")
 async def get_case(case_id: CaseId, session: Session, caller: Allowed(Permission.monitoring_read)):
+    """One monitoring case: its step in identification, assistance or risk elimination, its dates, every pending
+    deadline (identification within 15 days of the first clue, cadre and plan within 10 working days, monthly
+    visits — per the policy in force), the deadlines missed, and the actions you may take next. Needs
+    monitoring:read. 监测对象详情。"""
     case = await case_service.get_case(session, case_id)
     return await _case_response(session, await load_rules(session), case, caller)
 
@@ -291,6 +303,8 @@ async def get_case(case_id: CaseId, session: Session, caller: Allowed(Permission
             operation_id="listCaseTransitions", tags=CASES, dependencies=READ, responses=responses(403, 404),
             summary="The case's steps, oldest first 办理记录")
 async def list_transitions(case_id: CaseId, session: Session):
+    """Every step of the case, oldest first: action, status before and after, comment, attachments, the day it took
+    place and who acted. Needs monitoring:read. 办理记录。"""
     case = await case_service.get_case(session, case_id)
     return JSON([{f: getattr(t, f) for f in TransitionOut.model_fields}
                  for t in await case_service.transitions_of(session, case.id)])
@@ -409,6 +423,8 @@ def _measure_response(m: Measure, status: int = 200) -> JSON:
 @router.get("/monitoring-cases/{case_id}/measures", response_model=list[MeasureOut], operation_id="listMeasures",
             tags=ASSIST, dependencies=READ, responses=responses(403, 404), summary="The case's measures 帮扶措施")
 async def list_measures(case_id: CaseId, session: Session):
+    """The case's assistance measures (一户一策), by start day: category, content, responsible unit, status and result.
+    Needs monitoring:read. 帮扶措施。"""
     case = await case_service.get_case(session, case_id)
     return JSON([{f: getattr(m, f) for f in MeasureOut.model_fields}
                  for m in await case_service.measures_of(session, case.id)])
@@ -429,6 +445,7 @@ async def add_measure(case_id: CaseId, body: MeasureIn, session: Session, caller
 @router.get("/measures/{measure_id}", response_model=MeasureOut, operation_id="getMeasure", tags=ASSIST,
             dependencies=READ, responses=responses(403, 404), summary="One measure 帮扶措施详情")
 async def get_measure(measure_id: MeasureId, session: Session):
+    """One assistance measure with its ETag. Needs monitoring:read. 帮扶措施详情。"""
     return _measure_response(await case_service.get_measure(session, measure_id))
 
 
@@ -445,6 +462,8 @@ async def update_measure(request: Request, measure_id: MeasureId, body: MeasureU
 @router.get("/monitoring-cases/{case_id}/visits", response_model=list[VisitOut], operation_id="listVisits",
             tags=ASSIST, dependencies=READ, responses=responses(403, 404), summary="The case's visits 走访记录")
 async def list_visits(case_id: CaseId, session: Session):
+    """The case's visits by the assistance cadre, by visit day: mode, findings and attachments. Needs
+    monitoring:read. 走访记录。"""
     case = await case_service.get_case(session, case_id)
     return JSON([{f: getattr(v, f) for f in VisitOut.model_fields}
                  for v in await case_service.visits_of(session, case.id)])

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from services.api.params import Cursor, RegionCode
@@ -19,10 +19,10 @@ router = APIRouter(prefix="/api/v1/regions", tags=["regions 区划"], route_clas
 
 
 class RegionOut(BaseModel):
-    code: str
-    name: str
-    level: int
-    parent_code: str | None
+    code: str = Field(description="Region code, 12 digits 区划代码")
+    name: str = Field(description="Region name 区划名称")
+    level: int = Field(description="Level: 1 province 省, 2 city 市, 3 county 县, 4 township 乡镇, 5 village 村 区划级别")
+    parent_code: str | None = Field(description="Code of the region above; null for a province 上级区划代码")
 
 
 @router.get("", response_model=Page[RegionOut], operation_id="listRegions", responses=responses(404),
@@ -34,6 +34,8 @@ async def list_regions(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     cursor: Cursor = None,
 ):
+    """Administrative regions (行政区划) within your scope, by code, optionally the children of one region or those of
+    one level (1 province … 5 village). Any logged-in caller. 区划列表。"""
     stmt = select(Region)
     if parent is not None:
         await get_region(session, parent, field="parent")
@@ -52,4 +54,6 @@ async def list_regions(
 @router.get("/{code}", response_model=RegionOut, operation_id="getRegion", responses=responses(404),
             summary="One region 区划")
 async def one_region(session: Session, code: Annotated[str, Path(max_length=12, json_schema_extra={"pattern": CODE_PATTERN})]):
+    """One administrative region by its 12-digit code; a region outside your scope answers 404. Any logged-in
+    caller. 区划详情。"""
     return RegionOut.model_validate(await get_region(session, code, field="code"), from_attributes=True)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.api.params import Cursor, RegionPrefix
 from services.api.deps import Allowed, Needs, Session, path_object
@@ -44,10 +44,11 @@ path_object("sync_policy_id", SyncPolicyRow, visible=lambda prefix: overrides.vi
 
 
 class EffectiveSyncPolicy(BaseModel):
-    region: str
-    year: int
-    policy: SyncPolicy
-    overrides: list[PolicyRowOut]
+    region: str = Field(description="The region code the policy is for 区划代码")
+    year: int = Field(description="The year the policy is for 年度")
+    policy: SyncPolicy = Field(description="The sync policy in force: defaults with every applicable override 生效的比对参数")
+    overrides: list[PolicyRowOut] = Field(description="The rows that applied, in order (wider region and older year "
+                                                      "first) 适用的参数记录")
 
 
 ROUTES = PolicyRoutes(TABLE, "sync_policy", "/api/v1/sync-policies")
@@ -72,6 +73,9 @@ async def effective_policy(session: Session, caller: Allowed(Permission.sync_rea
             summary="Cross-check threshold overrides you work under or set 部门比对规则参数调整")
 async def list_policies(request: Request, session: Session, caller: Allowed(Permission.sync_read),
                         year: Year = None, limit: Limit = None, cursor: Cursor = None):
+    """Cross-check threshold overrides (sync policy: large medical costs, schooling ages, new 低保/特困 grants …)
+    within your regions and of the wider regions yours lie in, by id, optionally of one year. Needs sync:read.
+    部门比对规则参数调整列表。"""
     limit = page_limit(request, limit)
     rows = await overrides.list_rows(session, caller.region_prefix, year, cursor_id(cursor), limit, TABLE)
     rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
@@ -81,6 +85,8 @@ async def list_policies(request: Request, session: Session, caller: Allowed(Perm
 @router.get("/sync-policies/{sync_policy_id}", response_model=PolicyRowOut, operation_id="getSyncPolicy",
             dependencies=READ, tags=POLICY, responses=responses(404), summary="One cross-check threshold override")
 async def get_policy(sync_policy_id: Id, session: Session, caller: Allowed(Permission.sync_read)):
+    """One cross-check threshold override: region prefix, first year and the thresholds it sets. Needs sync:read.
+    部门比对规则参数调整详情。"""
     return ROUTES.response(await overrides.get_row(session, caller.region_prefix, sync_policy_id, table=TABLE))
 
 
@@ -106,6 +112,9 @@ async def create_policy(body: PolicyRowIn, session: Session, caller: Allowed(Per
             summary="Change a cross-check threshold override (If-Match)")
 async def update_policy(request: Request, sync_policy_id: Id, body: PolicyRowUpdate, session: Session,
                         caller: Allowed(Permission.sync_run)):
+    """Replaces an override's values and note; each value is checked. Only rows within your regions (403 for a
+    wider region's). The region's counties use it from their next reconciliation. Needs sync:run and If-Match
+    with the row's ETag. 修改部门比对规则参数调整。"""
     row = await ROUTES.changeable(request, session, caller, sync_policy_id)
     return ROUTES.response(await overrides.update_row(session, row, body.values, body.note, caller.user_id, TABLE))
 
@@ -114,5 +123,8 @@ async def update_policy(request: Request, sync_policy_id: Id, body: PolicyRowUpd
                responses=responses(403, 404, 412, 428), summary="Remove a cross-check threshold override (If-Match)")
 async def delete_policy(request: Request, sync_policy_id: Id, session: Session,
                         caller: Allowed(Permission.sync_run)):
+    """Removes a cross-check threshold override; the wider regions' thresholds or the defaults apply from the next
+    reconciliation. Only rows within your regions. Needs sync:run and If-Match with the row's ETag.
+    删除部门比对规则参数调整。"""
     await overrides.delete_row(session, await ROUTES.changeable(request, session, caller, sync_policy_id))
     return Response(status_code=204)

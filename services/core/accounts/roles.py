@@ -10,82 +10,72 @@ from there. The README's security section shows this table.
 """
 from __future__ import annotations
 
-from enum import StrEnum
+from services.core.labels import LabelledEnum
 
 
-class Role(StrEnum):
-    grid_worker = "grid_worker"  # 网格员 / 防止返贫监测信息员
-    assistance_cadre = "assistance_cadre"  # 帮扶责任人
-    village_staff = "village_staff"  # 村干部
-    township_staff = "township_staff"  # 乡镇工作人员
-    county_staff = "county_staff"  # 县乡村振兴局工作人员
-    county_approver = "county_approver"  # 县级审批人
-    department_system = "department_system"  # 部门系统 (民政, 医保, 教育 …)
-    auditor = "auditor"  # 审计 (read-only)
-    admin = "admin"  # 系统管理员
+class Role(LabelledEnum):
+    """A user's role 角色."""
+
+    grid_worker = "grid_worker", "网格员 / 防止返贫监测信息员"
+    assistance_cadre = "assistance_cadre", "帮扶责任人"
+    village_staff = "village_staff", "村干部"
+    township_staff = "township_staff", "乡镇工作人员"
+    county_staff = "county_staff", "县乡村振兴局工作人员"
+    county_approver = "county_approver", "县级审批人"
+    department_system = "department_system", "部门系统（民政、医保、教育等）"
+    auditor = "auditor", "审计人员（只读）"
+    admin = "admin", "系统管理员"
 
 
-class Permission(StrEnum):
-    registry_read = "registry:read"  # households, persons, income, guarantees (ID numbers masked)
-    persons_lookup = "persons:lookup"  # find one person by ID number
-    registry_health = "registry:health"  # health and disability details in responses (audited)
-    registry_unmask = "registry:unmask"  # a full ID number, on request with a reason (audited)
-    households_write = "households:write"
-    income_write = "income:write"
-    guarantees_write = "guarantees:write"
-    audit_read = "audit:read"
-    users_admin = "users:admin"
-    clients_admin = "clients:admin"
-    monitoring_read = "monitoring:read"  # clues, cases, measures, visits, deadlines, statistics
-    clues_report = "clues:report"  # report a risk clue (any of the three channels)
-    clues_handle = "clues:handle"  # dismiss a clue or turn it into a case
-    cases_verify = "cases:verify"  # record the household verification visit (入户核实)
-    cases_village_review = "cases:village-review"  # village democratic review and public notice
-    cases_township_review = "cases:township-review"  # 乡镇审核
-    cases_approve = "cases:approve"  # county approval of identification and of elimination; termination
-    cases_assist = "cases:assist"  # measures, visits, proposing risk elimination
-    cases_assign = "cases:assign"  # name a case's assistance cadre
-    policy_write = "policy:write"  # income lines and the monitoring policy's figures
-    sync_read = "sync:read"  # department sources, sync runs, quarantined records (a county's)
-    sync_run = "sync:run"  # queue a sync run, re-process quarantined records
-    findings_read = "findings:read"  # what the department cross-checks found in the caller's regions
-    findings_handle = "findings:handle"  # acknowledge, resolve or reopen a finding
-    funds_read = "funds:read"  # funds, projects, beneficiaries, assets, indicators, fund findings
-    funds_write = "funds:write"  # funds, allocations to projects, disbursements (imports too)
-    projects_write = "projects:write"  # the project library: projects, their lifecycle, beneficiaries
-    assets_write = "assets:write"  # register project assets, their status and disposal, income and its distribution
+class Permission(LabelledEnum):
+    """A permission (OAuth2 scope) 权限."""
+
+    registry_read = "registry:read", "Read households, persons, income and guarantees; ID numbers masked 读取农户信息（脱敏）"
+    persons_lookup = "persons:lookup", "Find a person by ID number 按身份证号查询人员"
+    # health and disability details in responses (audited)
+    registry_health = "registry:health", "See health and disability details (each read audited) 查看健康、残疾信息"
+    # a full ID number, on request with a reason (audited)
+    registry_unmask = "registry:unmask", "See a full ID number, with a reason (audited) 查看完整身份证号"
+    households_write = "households:write", "Register and change households and persons 维护农户、人员信息"
+    income_write = "income:write", "Record income 录入收入"
+    guarantees_write = "guarantees:write", "Record the three guarantees and safe water 录入“三保障”和饮水安全"
+    audit_read = "audit:read", "Query the audit trail 查询审计日志"
+    users_admin = "users:admin", "Manage user accounts and roles 管理用户和角色"
+    clients_admin = "clients:admin", "Manage system clients 管理系统接入方"
+    # clues, cases, measures, visits, deadlines, statistics
+    monitoring_read = "monitoring:read", "Read risk clues, monitoring cases, measures, visits and statistics 查看监测帮扶信息"
+    clues_report = "clues:report", "Report a risk clue 上报风险线索"  # report a risk clue (any of the three channels)
+    # dismiss a clue or turn it into a case
+    clues_handle = "clues:handle", "Dismiss a clue or open a case from it 处理风险线索"
+    cases_verify = "cases:verify", "Record the household verification visit 入户核实"
+    cases_village_review = "cases:village-review", "Village democratic review and public notice 村级民主评议和公示"
+    cases_township_review = "cases:township-review", "Township review 乡镇审核"
+    # county approval of identification and of elimination; termination
+    cases_approve = "cases:approve", "County approval of identification and risk elimination 县级审批"
+    # measures, visits, proposing risk elimination
+    cases_assist = "cases:assist", "Record measures and visits, propose risk elimination 落实帮扶措施、走访"
+    cases_assign = "cases:assign", "Name a case's assistance cadre 明确帮扶责任人"
+    # income lines and the monitoring policy's figures
+    policy_write = "policy:write", "Set income lines and the monitoring policy's figures 设置监测标准和政策参数"
+    # department sources, sync runs, quarantined records (a county's)
+    sync_read = "sync:read", "Read department sources, sync runs and quarantined records 查看部门数据同步情况"
+    # queue a sync run, re-process quarantined records
+    sync_run = "sync:run", "Queue a department sync run, re-process quarantine 发起部门数据同步"
+    # what the department cross-checks found in the caller's regions
+    findings_read = "findings:read", "Read the findings of department cross-checks 查看部门比对发现的问题"
+    findings_handle = "findings:handle", "Acknowledge, resolve or reopen a finding 处理比对发现的问题"
+    # funds, projects, beneficiaries, assets, indicators, fund findings
+    funds_read = "funds:read", "Read funds, projects, assets and the compliance indicators 查看资金、项目、资产和监管指标"
+    # funds, allocations to projects, disbursements (imports too)
+    funds_write = "funds:write", "Record funds, allocations and disbursements 管理资金下达和支出"
+    # the project library: projects, their lifecycle, beneficiaries
+    projects_write = "projects:write", "Manage the project library and project lifecycle 管理项目库和项目实施"
+    # register project assets, their status and disposal, income and its distribution
+    assets_write = "assets:write", "Register project assets, their income and its distribution 管理扶贫项目资产和收益分配"
 
 
-DESCRIPTIONS: dict[Permission, str] = {
-    Permission.registry_read: "Read households, persons, income and guarantees; ID numbers masked 读取农户信息（脱敏）",
-    Permission.persons_lookup: "Find a person by ID number 按身份证号查询人员",
-    Permission.registry_health: "See health and disability details (each read audited) 查看健康、残疾信息",
-    Permission.registry_unmask: "See a full ID number, with a reason (audited) 查看完整身份证号",
-    Permission.households_write: "Register and change households and persons 维护农户、人员信息",
-    Permission.income_write: "Record income 录入收入",
-    Permission.guarantees_write: "Record the three guarantees and safe water 录入“三保障”和饮水安全",
-    Permission.audit_read: "Query the audit trail 查询审计日志",
-    Permission.users_admin: "Manage user accounts and roles 管理用户和角色",
-    Permission.clients_admin: "Manage system clients 管理系统接入方",
-    Permission.monitoring_read: "Read risk clues, monitoring cases, measures, visits and statistics 查看监测帮扶信息",
-    Permission.clues_report: "Report a risk clue 上报风险线索",
-    Permission.clues_handle: "Dismiss a clue or open a case from it 处理风险线索",
-    Permission.cases_verify: "Record the household verification visit 入户核实",
-    Permission.cases_village_review: "Village democratic review and public notice 村级民主评议和公示",
-    Permission.cases_township_review: "Township review 乡镇审核",
-    Permission.cases_approve: "County approval of identification and risk elimination 县级审批",
-    Permission.cases_assist: "Record measures and visits, propose risk elimination 落实帮扶措施、走访",
-    Permission.cases_assign: "Name a case's assistance cadre 明确帮扶责任人",
-    Permission.policy_write: "Set income lines and the monitoring policy's figures 设置监测标准和政策参数",
-    Permission.sync_read: "Read department sources, sync runs and quarantined records 查看部门数据同步情况",
-    Permission.sync_run: "Queue a department sync run, re-process quarantine 发起部门数据同步",
-    Permission.findings_read: "Read the findings of department cross-checks 查看部门比对发现的问题",
-    Permission.findings_handle: "Acknowledge, resolve or reopen a finding 处理比对发现的问题",
-    Permission.funds_read: "Read funds, projects, assets and the compliance indicators 查看资金、项目、资产和监管指标",
-    Permission.funds_write: "Record funds, allocations and disbursements 管理资金下达和支出",
-    Permission.projects_write: "Manage the project library and project lifecycle 管理项目库和项目实施",
-    Permission.assets_write: "Register project assets, their income and its distribution 管理扶贫项目资产和收益分配",
-}
+# The scopes of the OAuth2 scheme describe each permission with its label.
+DESCRIPTIONS: dict[Permission, str] = {permission: permission.label for permission in Permission}
 
 _READ = {Permission.registry_read, Permission.persons_lookup}
 _FIELD_WRITE = {Permission.households_write, Permission.income_write, Permission.guarantees_write}

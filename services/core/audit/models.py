@@ -7,7 +7,7 @@ the chain check and the purge. The auditors' API applies its own region filter
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
+from services.core.labels import LabelledEnum
 from typing import Any
 
 from sqlalchemy import BigInteger, FetchedValue, Index, LargeBinary, SmallInteger, String, func
@@ -25,10 +25,12 @@ GENESIS_HASH = bytes(32)
 CANONICAL_VERSION = "guardline-audit-v1"
 
 
-class AuditResult(StrEnum):
-    success = "success"
-    failure = "failure"  # e.g. wrong password, a write refused by validation
-    denied = "denied"  # the caller's role or scope does not allow it
+class AuditResult(LabelledEnum):
+    """How an audited action ended 审计结果."""
+
+    success = "success", "成功"
+    failure = "failure", "失败"  # e.g. wrong password, a write refused by validation
+    denied = "denied", "拒绝（无权限）"  # the caller's role or scope does not allow it
 
 
 class AuditEvent(Base):

@@ -179,6 +179,6 @@ class RevealCount(BaseModel):
 
 
 class RevealReport(BaseModel):
-    since: datetime
-    until: datetime | None
+    since: datetime = Field(description="Start of the period counted (China time) 起始时间")
+    until: datetime | None = Field(description="End of the period; null: up to now 截止时间")
     items: list[RevealCount] = Field(description="Most reveals first 按次数从多到少")

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints, field_validator, model_validator
 
+from services.core.base import VERSION_DESCRIPTION
 from services.core.funds.enums import AssetClass, AssetStatus, DisposalMethod, FundFindingStatus, FundFindingRule
 from services.core.households.schemas import Input
+from services.core.labels import labelled_literal
 from services.core.types import Day, MULTILINE, Money, PositiveMoney, RegionCodeStr, RegionPrefixStr
 
 
@@ -40,7 +42,9 @@ def _cents(value: Decimal) -> Decimal:
 Amount = Annotated[PositiveMoney, AfterValidator(_cents)]
 Value = Annotated[Money, AfterValidator(_cents)]
 # What PUT may set: disposal is its own step.
-OperationalStatus = Literal["in_use", "idle", "damaged"]
+# The statuses an update may set (disposal is its own step), with AssetStatus's labels.
+_OPERATIONAL = (AssetStatus.in_use, AssetStatus.idle, AssetStatus.damaged)
+OperationalStatus = labelled_literal({s.value: s.label for s in _OPERATIONAL})
 
 
 class AssetIn(Input):
@@ -54,7 +58,7 @@ class AssetIn(Input):
     region_code: RegionCodeStr | None = Field(None, description="The asset's village; the project's region by "
                                                                 "default, and within it")
     handover_on: Day = Field(description="移交日期: not before the project's acceptance, not in the future")
-    note: Note | None = None
+    note: Note | None = Field(None, description="Note 备注")
 
     _future = field_validator("handover_on")(_not_in_future)
 
@@ -71,7 +75,7 @@ class AssetUpdate(Input):
     owner: Text200 = Field(description="所有权人")
     custodian: OptText200 | None = Field(None, description="管护人 (null: none)")
     status: OperationalStatus = Field(description="in_use 在用, idle 闲置, damaged 损毁 (disposal: POST …/disposal)")
-    note: Note | None = None
+    note: Note | None = Field(None, description="Note 备注")
 
 
 class DisposalIn(Input):
@@ -85,14 +89,14 @@ class DisposalIn(Input):
 
 
 class ShareIn(Input):
-    household_id: Ident
-    amount: Amount
+    household_id: Ident = Field(description="Household receiving a share 分配农户")
+    amount: Amount = Field(description="Share paid to the household, yuan 分配金额")
 
 
 class IncomeIn(Input):
     received_on: Day = Field(description="收益日期: not before the handover, not in the future")
     amount: Amount = Field(description="收益金额")
-    note: Note | None = None
+    note: Note | None = Field(None, description="Note 备注")
     shares: list[ShareIn] = Field(default_factory=list, max_length=2000,
                                   description="Distribution to households 收益分配 (together at most the amount)")
 
@@ -100,63 +104,64 @@ class IncomeIn(Input):
 
 
 class AssetOut(BaseModel):
-    id: int
-    project_id: int
-    region_code: str
-    name: str
-    asset_class: AssetClass
-    value: Decimal
-    owner: str
-    custodian: str | None
-    household_id: int | None
-    handover_on: Day
-    status: AssetStatus
-    disposal_method: DisposalMethod | None
-    disposal_reason: str | None
-    disposal_approval: str | None
-    disposed_on: Day | None
-    last_income_on: Day | None
-    note: str | None
-    version: int
-    created_at: datetime
-    updated_at: datetime
+    id: int = Field(description="Asset id 资产标识")
+    project_id: int = Field(description="The project that formed the asset 形成资产的项目")
+    region_code: str = Field(description="Region code of the asset: its village, or the project's region 所在区划")
+    name: str = Field(description="Asset name 资产名称")
+    asset_class: AssetClass = Field(description="Asset class 资产类别")
+    value: Decimal = Field(description="Value, yuan 资产价值")
+    owner: str = Field(description="Owner 所有权人")
+    custodian: str | None = Field(description="Custodian; null when none 管护人")
+    household_id: int | None = Field(description="The household a household-class asset belongs to 到户资产所属农户")
+    handover_on: Day = Field(description="Day handed over 移交日期")
+    status: AssetStatus = Field(description="Current status 资产状态")
+    disposal_method: DisposalMethod | None = Field(description="How it was disposed of 处置方式")
+    disposal_reason: str | None = Field(description="Why it was disposed of 处置原因")
+    disposal_approval: str | None = Field(description="Approval document of the disposal 批准文号")
+    disposed_on: Day | None = Field(description="Day disposed of 处置日期")
+    last_income_on: Day | None = Field(description="Day of the last income recorded 最近收益日期")
+    note: str | None = Field(description="Note 备注")
+    version: int = Field(description=VERSION_DESCRIPTION)
+    created_at: datetime = Field(description="When registered 登记时间")
+    updated_at: datetime = Field(description="When last changed 更新时间")
 
 
 class ShareOut(BaseModel):
-    household_id: int
-    region_code: str
+    household_id: int = Field(description="Household id 农户标识")
+    region_code: str = Field(description="The household's village code 所属行政村")
     category: str = Field(description="The household's category when paid: lifted_out, monitored, ordinary")
-    amount: Decimal
+    amount: Decimal = Field(description="Share paid, yuan 分配金额")
 
 
 class IncomeOut(BaseModel):
-    id: int
-    asset_id: int
-    region_code: str
-    received_on: Day
-    amount: Decimal
-    distributed: Decimal
+    id: int = Field(description="Income id 收益记录标识")
+    asset_id: int = Field(description="Asset id 资产标识")
+    region_code: str = Field(description="Region code of the asset: its village, or the project's region 所在区划")
+    received_on: Day = Field(description="Day received 收益日期")
+    amount: Decimal = Field(description="Income received, yuan 收益金额")
+    distributed: Decimal = Field(description="Distributed to households in total, yuan 已分配金额")
     priority_distributed: Decimal = Field(description="To lifted-out (脱贫户) and monitored (监测户) households")
     priority_share: Decimal | None = Field(description="priority_distributed / distributed (4 places); null when "
                                                        "nothing was distributed")
-    note: str | None
-    created_at: datetime
+    note: str | None = Field(description="Note 备注")
+    created_at: datetime = Field(description="When recorded 录入时间")
     shares: list[ShareOut] = Field(description="Shares to households in your regions")
 
 
 class FundFindingOut(BaseModel):
-    id: int
-    rule_id: FundFindingRule
-    status: FundFindingStatus
-    region_code: str
-    project_id: int | None
-    asset_id: int | None
-    disbursement_id: int | None
-    values: dict[str, Any]
-    first_seen_at: datetime
-    last_seen_at: datetime
-    resolved_at: datetime | None
-    version: int
+    id: int = Field(description="Fund finding id 问题标识")
+    rule_id: FundFindingRule = Field(description="The rule that found it 规则")
+    status: FundFindingStatus = Field(description="Open or resolved 状态")
+    region_code: str = Field(description="Region code of the project or asset 区划代码")
+    project_id: int | None = Field(description="The project concerned 项目标识")
+    asset_id: int | None = Field(description="The asset concerned 资产标识")
+    disbursement_id: int | None = Field(description="The disbursement concerned (negative-list items) 支出记录标识")
+    values: dict[str, Any] = Field(description="The figures the rule found (amount, item, months without income …) "
+                                               "问题数据")
+    first_seen_at: datetime = Field(description="When first found 首次发现时间")
+    last_seen_at: datetime = Field(description="When last found 最近发现时间")
+    resolved_at: datetime | None = Field(description="When resolved (no longer found) 解决时间")
+    version: int = Field(description=VERSION_DESCRIPTION)
 
 
 class ScanIn(Input):
@@ -173,6 +178,6 @@ class ScanCount(BaseModel):
 
 
 class ScanOut(BaseModel):
-    region: str
-    as_of: Day
-    rules: dict[str, ScanCount]
+    region: str = Field(description="Region code prefix scanned 区划代码前缀")
+    as_of: Day = Field(description="The day judged by 截至日期")
+    rules: dict[str, ScanCount] = Field(description="Counts per rule 各规则结果")

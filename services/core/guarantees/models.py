@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
+from services.core.labels import LabelledEnum
 
 from sqlalchemy import BigInteger, ForeignKey, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
@@ -9,20 +9,22 @@ from sqlalchemy.orm import Mapped, mapped_column
 from services.core.base import Base, RegionCode, RegionScoped, Versioned, bigint_pk, str_enum
 
 
-class Item(StrEnum):
+class Item(LabelledEnum):
     """两不愁三保障 + 饮水安全."""
 
-    education = "education"  # 义务教育保障
-    medical = "medical"  # 基本医疗保障
-    housing = "housing"  # 住房安全保障
-    water = "water"  # 饮水安全
+    education = "education", "义务教育保障"
+    medical = "medical", "基本医疗保障"
+    housing = "housing", "住房安全保障"
+    water = "water", "饮水安全"
 
 
-class Status(StrEnum):
-    secure = "secure"  # 已保障
-    at_risk = "at_risk"  # 存在风险 / 未保障 — must be cleared (动态清零)
-    not_applicable = "not_applicable"  # e.g. education with no school-age child
-    unknown = "unknown"  # not yet verified
+class Status(LabelledEnum):
+    """Status of one of the three guarantees or safe water 保障状况."""
+
+    secure = "secure", "已保障"
+    at_risk = "at_risk", "存在风险 / 未保障"  # must be cleared (动态清零)
+    not_applicable = "not_applicable", "不适用"  # e.g. education with no school-age child
+    unknown = "unknown", "未核实"  # not yet verified
 
 
 class HouseholdGuarantees(RegionScoped, Versioned, Base):

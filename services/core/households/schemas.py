@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from services.core.base import VERSION_DESCRIPTION
 from services.core.households.enums import (
     Category,
     EducationLevel,
@@ -36,19 +37,21 @@ class PersonFields(Input):
     labour_capacity: LabourCapacity = Field(description="劳动技能")
     education_level: EducationLevel | None = Field(None, description="文化程度")
     schooling: Schooling = Field(Schooling.not_in_school, description="在校生状况")
-    school: Text100 | None = None
+    school: Text100 | None = Field(None, description="School or college attended, for pupils and students 就读学校")
     medical_insurance: bool = Field(False, description="参加基本医疗保险")
     pension_insurance: bool = Field(False, description="参加城乡居民基本养老保险")
     family_doctor: bool = Field(False, description="家庭医生签约")
     employment: Employment = Field(Employment.none, description="务工就业情况")
-    employment_place: Text100 | None = None
+    employment_place: Text100 | None = Field(None, description="Where the person works (place or employer) 务工地点")
     employment_months: int | None = Field(None, ge=0, le=12, description="务工月数")
     employment_income: Money | None = Field(None, description="务工收入 (yuan)")
     phone: Phone | None = Field(None, description="联系电话")
 
 
 class PersonCreate(PersonFields):
-    id_number: IdNumberStr
+    id_number: IdNumberStr = Field(description="National ID number, 18 characters with a valid GB 11643 check "
+                                               "character (15-digit numbers are refused); sex and birth date are "
+                                               "taken from it 身份证号码")
     relation: Relation = Field(description="与户主关系")
 
 
@@ -60,23 +63,25 @@ class PersonUpdate(Input):
     ``| None``) may be left out but not sent as null: the default is never validated, an
     explicit null is refused (422) instead of reaching a NOT NULL column."""
 
-    name: Name = None
-    relation: Relation | None = None
-    health: Health = None
-    disability_grade: int | None = Field(None, ge=1, le=4)
-    illness: Text200 | None = None
-    labour_capacity: LabourCapacity = None
-    education_level: EducationLevel | None = None
-    schooling: Schooling = None
-    school: Text100 | None = None
-    medical_insurance: bool = None
-    pension_insurance: bool = None
-    family_doctor: bool = None
-    employment: Employment = None
-    employment_place: Text100 | None = None
-    employment_months: int | None = Field(None, ge=0, le=12)
-    employment_income: Money | None = None
-    phone: Phone | None = None
+    name: Name = Field(None, description="Full name 姓名")
+    relation: Relation | None = Field(None, description="Relation to the household head; not `head` (change the "
+                                                        "head on the household) 与户主关系")
+    health: Health = Field(None, description="Health status 健康状况")
+    disability_grade: int | None = Field(None, ge=1, le=4, description="Disability grade 1–4 残疾等级")
+    illness: Text200 | None = Field(None, description="Name of the illness (sensitive) 疾病名称")
+    labour_capacity: LabourCapacity = Field(None, description="Labour capacity 劳动技能")
+    education_level: EducationLevel | None = Field(None, description="Highest education level 文化程度")
+    schooling: Schooling = Field(None, description="Schooling status 在校生状况")
+    school: Text100 | None = Field(None, description="School or college attended 就读学校")
+    medical_insurance: bool = Field(None, description="Enrolled in basic medical insurance 参加基本医疗保险")
+    pension_insurance: bool = Field(None, description="Enrolled in the urban and rural residents' basic pension "
+                                                      "参加城乡居民基本养老保险")
+    family_doctor: bool = Field(None, description="Has a family doctor contract 家庭医生签约")
+    employment: Employment = Field(None, description="Employment situation 务工就业情况")
+    employment_place: Text100 | None = Field(None, description="Where the person works 务工地点")
+    employment_months: int | None = Field(None, ge=0, le=12, description="Months worked in the year, 0–12 务工月数")
+    employment_income: Money | None = Field(None, description="Income from work in the year, yuan 务工收入")
+    phone: Phone | None = Field(None, description="Mobile phone number, `1[3-9]` + 9 digits 联系电话")
 
 
 def _unique_flags(flags: list[Flag]) -> list[Flag]:
@@ -108,9 +113,10 @@ class HouseholdCreate(Input):
     category: AssignableCategory = Field(Category.ordinary, description="户类型: lifted_out 脱贫户 / ordinary 一般农户")
     flags: list[Flag] = Field(default_factory=list, description="标识: relocated 易地扶贫搬迁, dibao 低保, tekun 特困 …")
     resettlement_site: Text200 | None = Field(None, description="安置点 (relocated households)")
-    address: Text200 | None = None
-    phone: Phone | None = None
-    members: list[PersonCreate] = Field(min_length=1, max_length=30)
+    address: Text200 | None = Field(None, description="Address of the household 家庭住址")
+    phone: Phone | None = Field(None, description="Contact phone of the household 联系电话")
+    members: list[PersonCreate] = Field(min_length=1, max_length=30,
+        description="The members, exactly one of them with relation `head`; ID numbers must not repeat 家庭成员")
 
     _flags = field_validator("flags")(_unique_flags)
 
@@ -128,11 +134,14 @@ class HouseholdCreate(Input):
 
 class HouseholdUpdate(Input):
     # Left out: unchanged; null is refused (see PersonUpdate).
-    category: AssignableCategory = None
-    flags: list[Flag] | None = None
-    resettlement_site: Text200 | None = None
-    address: Text200 | None = None
-    phone: Phone | None = None
+    category: AssignableCategory = Field(None, description="Household category; `monitored` cannot be set here (a "
+                                                           "household becomes 监测户 only through a monitoring case) "
+                                                           "户类型")
+    flags: list[Flag] | None = Field(None, description="Flags, replacing the current list 标识")
+    resettlement_site: Text200 | None = Field(None, description="Resettlement site, required when the household is "
+                                                                "flagged `relocated` 安置点")
+    address: Text200 | None = Field(None, description="Address of the household 家庭住址")
+    phone: Phone | None = Field(None, description="Contact phone of the household 联系电话")
     region_code: RegionCodeStr | None = Field(None, description="Move the household to another village (搬迁)")
     head_person_id: int | None = Field(None, description="Make this member the head (变更户主)")
     former_head_relation: MemberRelation = Field(Relation.other, description="Relation of the former head afterwards")
@@ -148,15 +157,17 @@ class MoveRequest(Input):
 class SplitRequest(Input):
     """分户: some members leave to form a new household."""
 
-    person_ids: list[int] = Field(min_length=1, max_length=30)
+    person_ids: list[int] = Field(min_length=1, max_length=30,
+        description="Members who leave to form the new household 分出的成员")
     head_person_id: int = Field(description="Head of the new household (one of person_ids)")
     remaining_head_person_id: int | None = Field(
         None, description="New head of the old household, needed when its head leaves"
     )
-    household_no: str | None = Field(None, min_length=1, max_length=32, pattern=r"^[0-9A-Za-z-]+$")
+    household_no: str | None = Field(None, min_length=1, max_length=32, pattern=r"^[0-9A-Za-z-]+$",
+        description="Household number of the new household; generated when omitted 新户编号")
     region_code: RegionCodeStr | None = Field(None, description="Village of the new household (default: the same)")
     category: AssignableCategory | None = Field(None, description="Default: the old household's category")
-    address: Text200 | None = None
+    address: Text200 | None = Field(None, description="Address of the new household 新户住址")
     relations: dict[int, Relation] = Field(
         default_factory=dict, description="Relation of each leaving member to the new head (default: other)"
     )
@@ -178,7 +189,7 @@ class MergeRequest(Input):
 
 
 class DeathRequest(Input):
-    date_of_death: Day
+    date_of_death: Day = Field(description="Date of death, not in the future 死亡日期")
 
     @field_validator("date_of_death")
     @classmethod
@@ -191,7 +202,7 @@ class DeathRequest(Input):
 
 
 class PersonLookup(Input):
-    id_number: IdNumberStr
+    id_number: IdNumberStr = Field(description="The complete ID number to look for 身份证号码")
 
 
 class UnmaskRequest(Input):
@@ -203,87 +214,93 @@ class UnmaskRequest(Input):
 # ---- responses -------------------------------------------------------------------------
 
 class PersonOut(BaseModel):
-    id: int
+    id: int = Field(description="Person id 人员标识")
     id_number: str = Field(description="Masked: only the first 6 characters (the address code) shown, "
                                        "110105************ 脱敏显示. The complete number: unmaskIdNumber")
-    name: str
-    sex: str
+    name: str = Field(description="Full name 姓名")
+    sex: str = Field(description="`male` or `female`, from the ID number's sequence digit 性别")
     birth_date: date | None = Field(description="出生日期. Only for roles that may reveal the ID number "
                                                 "(registry:unmask); null for every other role, which sees "
                                                 "`birth_year`: a full date beside the masked number would "
                                                 "give most of the number back")
     birth_year: int = Field(description="出生年份. For every role")
-    household_id: int | None
-    region_code: str
-    relation: Relation | None
+    household_id: int | None = Field(description="Household the person belongs to; null after leaving the registry "
+                                                 "所属农户")
+    region_code: str = Field(description="Village code (12 digits) of the person's household 所属行政村")
+    relation: Relation | None = Field(description="Relation to the household head 与户主关系")
     health: Health | None = Field(None, description="健康状况. Present only for roles that may see health "
                                                    "details (registry:health)")
     disability_grade: int | None = Field(None, description="残疾等级. Present only with registry:health")
     illness: str | None = Field(None, description="疾病名称. Present only with registry:health")
-    labour_capacity: LabourCapacity
-    education_level: EducationLevel | None
-    schooling: Schooling
-    school: str | None
-    medical_insurance: bool
-    pension_insurance: bool
-    family_doctor: bool
-    employment: Employment
-    employment_place: str | None
-    employment_months: int | None
+    labour_capacity: LabourCapacity = Field(description="Labour capacity 劳动技能")
+    education_level: EducationLevel | None = Field(description="Highest education level 文化程度")
+    schooling: Schooling = Field(description="Schooling status 在校生状况")
+    school: str | None = Field(description="School or college attended 就读学校")
+    medical_insurance: bool = Field(description="Enrolled in basic medical insurance 参加基本医疗保险")
+    pension_insurance: bool = Field(description="Enrolled in the urban and rural residents' basic pension 参加城乡居民基本养老保险")
+    family_doctor: bool = Field(description="Has a family doctor contract 家庭医生签约")
+    employment: Employment = Field(description="Employment situation 务工就业情况")
+    employment_place: str | None = Field(description="Where the person works 务工地点")
+    employment_months: int | None = Field(description="Months worked in the year 务工月数")
     employment_income: str | None = Field(description="Yuan, two decimals, as a string")
-    phone: str | None
-    status: PersonStatus
-    date_of_death: Day | None
-    version: int
+    phone: str | None = Field(description="Mobile phone number 联系电话")
+    status: PersonStatus = Field(description="Alive or deceased 人员状态")
+    date_of_death: Day | None = Field(description="Date of death, when deceased 死亡日期")
+    version: int = Field(description=VERSION_DESCRIPTION)
 
 
 class UnmaskedIdNumber(BaseModel):
-    person_id: int
+    person_id: int = Field(description="Person id 人员标识")
     id_number: str = Field(description="The complete ID number 完整身份证号码")
 
 
 class HouseholdSummary(BaseModel):
-    id: int
-    household_no: str
-    region_code: str
-    category: Category
-    flags: list[Flag]
-    head_name: str | None
-    member_count: int
-    status: HouseholdStatus
-    version: int
+    id: int = Field(description="Household id 农户标识")
+    household_no: str = Field(description="Household number 户编号")
+    region_code: str = Field(description="Village code (12 digits) 所属行政村")
+    category: Category = Field(description="Household category 户类型")
+    flags: list[Flag] = Field(description="Flags; `disabled` and `serious_illness` are shown only to roles with "
+                                          "registry:health 标识")
+    head_name: str | None = Field(description="Name of the household head 户主姓名")
+    member_count: int = Field(description="Number of current members 家庭人口数")
+    status: HouseholdStatus = Field(description="Active, or dissolved by a merge or split 农户状态")
+    version: int = Field(description=VERSION_DESCRIPTION)
 
 
 class HouseholdDetail(HouseholdSummary):
-    previous_category: Category | None
-    resettlement_site: str | None
-    address: str | None
-    phone: str | None
-    created_at: datetime
-    updated_at: datetime
-    members: list[PersonOut]
+    previous_category: Category | None = Field(description="Category before the household became 监测户, restored when "
+                                                           "its case ends; null otherwise 纳入监测前户类型")
+    resettlement_site: str | None = Field(description="Resettlement site of a relocated household 安置点")
+    address: str | None = Field(description="Address 家庭住址")
+    phone: str | None = Field(description="Contact phone 联系电话")
+    created_at: datetime = Field(description="When the household was registered 登记时间")
+    updated_at: datetime = Field(description="When the household was last changed 更新时间")
+    members: list[PersonOut] = Field(description="Current members 家庭成员")
 
 
 class MembershipOut(BaseModel):
-    person_id: int
-    person_name: str
-    relation: Relation | None
-    started_at: datetime
-    start_reason: str
-    ended_at: datetime | None
-    end_reason: str | None
+    person_id: int = Field(description="Person id 人员标识")
+    person_name: str = Field(description="Name of the person 姓名")
+    relation: Relation | None = Field(description="Relation to the head during this membership 与户主关系")
+    started_at: datetime = Field(description="When the person joined the household 加入时间")
+    start_reason: str = Field(description="Why the person joined: a MembershipChange value (registered, added, "
+                                          "moved, split, merged) 加入原因")
+    ended_at: datetime | None = Field(description="When the person left; null while still a member 离开时间")
+    end_reason: str | None = Field(description="Why the person left: a MembershipChange value (moved, split, "
+                                               "merged, removed, deceased) 离开原因")
 
 
 class HouseholdEventOut(BaseModel):
-    kind: str
-    other_household_id: int | None
-    person_ids: list[int]
-    note: str | None
-    actor_id: int | None
-    at: datetime
+    kind: str = Field(description="What happened: a HouseholdEventKind value (created, split_off, split_from, "
+                                  "merged_in, merged_into, updated) 事件类型")
+    other_household_id: int | None = Field(description="The other household of a split or merge 关联农户")
+    person_ids: list[int] = Field(description="Persons concerned (e.g. the members who left in a split) 涉及人员")
+    note: str | None = Field(description="Note 备注")
+    actor_id: int | None = Field(description="User who made the change 操作人")
+    at: datetime = Field(description="When it happened 时间")
 
 
 class HouseholdHistory(BaseModel):
-    household_id: int
-    memberships: list[MembershipOut]
-    events: list[HouseholdEventOut]
+    household_id: int = Field(description="Household id 农户标识")
+    memberships: list[MembershipOut] = Field(description="Every membership, past and current 成员变动记录")
+    events: list[HouseholdEventOut] = Field(description="Household events, oldest first 农户变动事件")

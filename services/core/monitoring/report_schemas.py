@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from enum import StrEnum
+from services.core.base import VERSION_DESCRIPTION
+from services.core.labels import LabelledEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
@@ -33,22 +34,23 @@ class IncomeLineIn(Input):
 
 
 class IncomeLineOut(BaseModel):
-    year: int
+    year: int = Field(description="Year of the line 年度")
     province_code: str = Field(description="Province: the first two digits of region codes 省级区划代码")
-    amount: Decimal
-    note: str | None
-    updated_by: int | None
-    version: int
-    updated_at: datetime
+    amount: Decimal = Field(description="Monitoring income line of the year and province, yuan per person per year "
+                                        "监测标准")
+    note: str | None = Field(description="Source, e.g. the province's notice 文件依据")
+    updated_by: int | None = Field(description="User who set it last 设置人")
+    version: int = Field(description=VERSION_DESCRIPTION)
+    updated_at: datetime = Field(description="When last changed 更新时间")
 
 
 # ---- uncovered households ----------------------------------------------------------------
 
 class UncoveredHousehold(BaseModel):
-    id: int
-    household_no: str
-    head_name: str | None
-    region_code: str
+    id: int = Field(description="Household id 农户标识")
+    household_no: str = Field(description="Household number 户编号")
+    head_name: str | None = Field(description="Name of the household head 户主姓名")
+    region_code: str = Field(description="Village code (12 digits) 所属行政村")
     per_capita_net: Decimal | None = Field(
         description="人均纯收入 over the twelve months `period` (滚动12个月); when `income_complete` is false, over "
                     "the quarters recorded only: shown, never judged. None when the latest quarter has no members")
@@ -69,7 +71,7 @@ class UncoveredCluesIn(Input):
 
 
 class UncoveredCluesOut(BaseModel):
-    year: int
+    year: int = Field(description="Income year the rule checked 收入年度")
     households: int = Field(description="Households the rule found below the line (complete twelve months only)")
     created: int = Field(description="New clues")
     merged: int = Field(description="Added to an open clue of the same household and risk")
@@ -78,10 +80,12 @@ class UncoveredCluesOut(BaseModel):
 
 # ---- statistics ------------------------------------------------------------------------------
 
-class StatLevel(StrEnum):
-    county = "county"  # 县
-    township = "township"  # 乡镇
-    village = "village"  # 村
+class StatLevel(LabelledEnum):
+    """Level of the rows of a statistics table 统计层级."""
+
+    county = "county", "县"
+    township = "township", "乡镇"
+    village = "village", "村"
 
 
 class CaseCounts(BaseModel):
@@ -98,24 +102,25 @@ class OverdueCounts(BaseModel):
 
 
 class StatisticsRow(BaseModel):
-    region_code: str | None
-    name: str | None
-    cases: CaseCounts
+    region_code: str | None = Field(description="Region code of the row; on the total row the region the table covers (null: "
+                                      "every region) 区划代码")
+    name: str | None = Field(description="Region name; on the total row that of the region covered 区划名称")
+    cases: CaseCounts = Field(description="Case counts 监测对象数量")
     open_clues: int = Field(description="待处理线索")
     identified: int = Field(description="Cases identified in the year 年内识别")
     eliminated: int = Field(description="Cases whose risk was eliminated in the year 年内风险消除")
     avg_days_to_identification: float | None = Field(
         description="Cases identified in the year: mean days from the first clue to identification 平均识别用时（天）")
-    overdue: OverdueCounts
+    overdue: OverdueCounts = Field(description="Overdue cases and clues 逾期数量")
 
 
 class Statistics(BaseModel):
     region: str = Field(description="The region prefix the table covers")
-    level: str
-    year: int
+    level: str = Field(description="Level of the rows: county, township or village 统计层级")
+    year: int = Field(description="Year counted (identified, eliminated) 统计年度")
     as_of: Day = Field(description="Today (China time): the day overdue is counted on")
     items: list[StatisticsRow] = Field(description="One row per region at the level, by code")
-    total: StatisticsRow
+    total: StatisticsRow = Field(description="The total over every row 合计")
 
 
 # ---- notices ---------------------------------------------------------------------------------
@@ -128,16 +133,16 @@ class NoticeItem(BaseModel):
     head_name: str | None = Field(description="户主姓名")
     member_count: int = Field(description="家庭人口")
     case_type: CaseType = Field(description="监测类型")
-    notice_start: Day | None
-    notice_end: Day | None
+    notice_start: Day | None = Field(description="First day of the notice 公示开始日期")
+    notice_end: Day | None = Field(description="Last day of the notice 公示结束日期")
 
 
 class NoticeList(BaseModel):
-    village: str
-    village_name: str
-    kind: NoticeKind
-    as_of: Day
-    items: list[NoticeItem]
+    village: str = Field(description="Village code (12 digits) 行政村代码")
+    village_name: str = Field(description="Village name 行政村名称")
+    kind: NoticeKind = Field(description="Identification or risk-elimination notice 公示类型")
+    as_of: Day = Field(description="The day the list is for (today, China time) 日期")
+    items: list[NoticeItem] = Field(description="The cases in notice 公示名单")
 
 
 # ---- policy settings ---------------------------------------------------------------------------
@@ -147,31 +152,31 @@ class PolicyRowIn(Input):
     year: Year = Field(description="In force from this year on")
     values: dict[str, Any] = Field(description="Fields of the monitoring policy to override (see "
                                                "MonitoringPolicy); each validated")
-    note: Note | None = None
+    note: Note | None = Field(None, description="Note: the document or decision behind the override 备注")
 
 
 class PolicyRowUpdate(Input):
-    values: dict[str, Any]
-    note: Note | None = None
+    values: dict[str, Any] = Field(description="Fields of the policy to override, replacing the row's values 覆盖的参数")
+    note: Note | None = Field(None, description="Note: the document or decision behind the override 备注")
 
 
 class PolicyRowOut(BaseModel):
-    id: int
-    region_prefix: str
-    year: int
-    values: dict[str, Any]
-    note: str | None
-    updated_by: int | None
-    version: int
-    created_at: datetime
-    updated_at: datetime
+    id: int = Field(description="Override id 参数记录标识")
+    region_prefix: str = Field(description="Region code prefix the override is for (\"\" everywhere) 区划代码前缀")
+    year: int = Field(description="In force from this year on 起始年度")
+    values: dict[str, Any] = Field(description="The fields it overrides 覆盖的参数")
+    note: str | None = Field(description="Note 备注")
+    updated_by: int | None = Field(description="User who changed it last 修改人")
+    version: int = Field(description=VERSION_DESCRIPTION)
+    created_at: datetime = Field(description="When created 创建时间")
+    updated_at: datetime = Field(description="When last changed 更新时间")
     deadlines_refreshed: int | None = Field(
         None, description="After a change: open cases and clues whose stored deadlines were recomputed")
 
 
 class EffectivePolicy(BaseModel):
-    region: str
-    year: int
-    policy: MonitoringPolicy
+    region: str = Field(description="The region code the policy is for 区划代码")
+    year: int = Field(description="The year the policy is for 年度")
+    policy: MonitoringPolicy = Field(description="The policy in force: defaults with every applicable override 生效的政策参数")
     overrides: list[PolicyRowOut] = Field(description="The rows that applied, in order (wider region and "
                                                       "older year first; later ones win)")

@@ -1,94 +1,108 @@
 from __future__ import annotations
 
-from enum import StrEnum
+from services.core.labels import LabelledEnum
 
 
-class SourceKind(StrEnum):
+class SourceKind(LabelledEnum):
     """What a source's records are: decides the canonical fields and which rules apply.
     ``generic`` sources (housing, disability, employment … added by configuration) are
     staged and matched, and feed the rules that need only an ID number and a name."""
 
-    civil_affairs = "civil-affairs"  # 民政: 低保, 低保边缘, 特困, 临时救助, 孤儿
-    medical_insurance = "medical-insurance"  # 医保: enrolment, settled claims
-    education = "education"  # 教育: students by term, aid
-    generic = "generic"
+    civil_affairs = "civil-affairs", "民政"  # 低保, 低保边缘, 特困, 临时救助, 孤儿
+    medical_insurance = "medical-insurance", "医保"  # enrolment, settled claims
+    education = "education", "教育"  # students by term, aid
+    generic = "generic", "其他部门（住建、残联、人社等）"
 
 
-class RecordType(StrEnum):
-    assistance = "assistance"  # a civil-affairs benefit
-    enrolment = "enrolment"  # basic medical insurance enrolment of a year
-    claim = "claim"  # a settled medical claim
-    student = "student"  # a student in a term
-    generic = "generic"
+class RecordType(LabelledEnum):
+    assistance = "assistance", "民政救助"  # a civil-affairs benefit
+    enrolment = "enrolment", "医保参保"  # basic medical insurance enrolment of a year
+    claim = "claim", "医疗结算"  # a settled medical claim
+    student = "student", "学生学籍"  # a student in a term
+    generic = "generic", "其他部门记录"
 
 
-class Benefit(StrEnum):
-    dibao = "dibao"  # 最低生活保障 低保
-    dibao_edge = "dibao_edge"  # 低保边缘
-    tekun = "tekun"  # 特困供养
-    temporary = "temporary"  # 临时救助
-    orphan = "orphan"  # 孤儿
+class Benefit(LabelledEnum):
+    dibao = "dibao", "最低生活保障（低保）"
+    dibao_edge = "dibao_edge", "低保边缘"
+    tekun = "tekun", "特困供养"
+    temporary = "temporary", "临时救助"
+    orphan = "orphan", "孤儿"
 
 
-class SchoolStage(StrEnum):
-    primary = "primary"  # 小学
-    junior_secondary = "junior_secondary"  # 初中
-    senior_secondary = "senior_secondary"  # 高中
-    vocational = "vocational"  # 中职
-    higher = "higher"  # 高校
+class SchoolStage(LabelledEnum):
+    primary = "primary", "小学"
+    junior_secondary = "junior_secondary", "初中"
+    senior_secondary = "senior_secondary", "高中"
+    vocational = "vocational", "中职"
+    higher = "higher", "高校"
 
 
-class StudentStatus(StrEnum):
-    enrolled = "enrolled"  # 在读
-    dropped_out = "dropped_out"  # 辍学
-    suspended = "suspended"  # 休学
-    graduated = "graduated"  # 毕业
-    transferred = "transferred"  # 转学
+class StudentStatus(LabelledEnum):
+    """Status of a student in a department's school roster 学籍状态."""
+
+    enrolled = "enrolled", "在读"
+    dropped_out = "dropped_out", "辍学"
+    suspended = "suspended", "休学"
+    graduated = "graduated", "毕业"
+    transferred = "transferred", "转学"
 
 
-class KeyGroup(StrEnum):
+class KeyGroup(LabelledEnum):
     """Key groups of the family doctor contract (家庭医生签约服务重点人群; seed 004 §10, seed 000)."""
 
-    dibao = "dibao"  # 农村低保对象 (the household's flag, or an active grant a civil-affairs source sent)
-    tekun = "tekun"  # 特困人员 (likewise)
-    monitored = "monitored"  # 监测对象 (category monitored or an open case)
-    lifted_out = "lifted_out"  # 脱贫人口 (seed 000: 持续做好脱贫人口家庭医生签约服务)
+    dibao = "dibao", "农村低保对象"  # the household's flag, or an active grant a civil-affairs source sent
+    tekun = "tekun", "特困人员"  # likewise
+    monitored = "monitored", "监测对象"  # category monitored or an open case
+    lifted_out = "lifted_out", "脱贫人口"  # seed 000: 持续做好脱贫人口家庭医生签约服务
 
 
-class RunStatus(StrEnum):
-    queued = "queued"
-    running = "running"
-    succeeded = "succeeded"
-    failed = "failed"
+class RunStatus(LabelledEnum):
+    """Status of a sync run 同步任务状态."""
+
+    queued = "queued", "排队中"
+    running = "running", "运行中"
+    succeeded = "succeeded", "成功"
+    failed = "failed", "失败"
 
 
-class RunPhase(StrEnum):
-    fetching = "fetching"
-    reconciling = "reconciling"
-    clues = "clues"  # risk findings becoming risk clues, a batch per transaction
-    done = "done"
+class RunPhase(LabelledEnum):
+    """Phase of a sync run 同步阶段."""
+
+    fetching = "fetching", "拉取数据"
+    reconciling = "reconciling", "比对"
+    clues = "clues", "生成风险线索"  # risk findings becoming risk clues, a batch per transaction
+    done = "done", "完成"
 
 
-class Trigger(StrEnum):
-    schedule = "schedule"  # the worker's schedule (also its daily registry checks)
-    manual = "manual"  # the API, `guardline sync run` or `guardline sync check-registry`
-    retry = "retry"  # a failed run tried again later
-    spreadsheet = "spreadsheet"  # `guardline sync import`
-    reprocess = "reprocess"  # quarantined records tried again
+class Trigger(LabelledEnum):
+    """What started a sync run 触发方式."""
+
+    schedule = "schedule", "定时"  # the worker's schedule (also its daily registry checks)
+    manual = "manual", "手动"  # the API, `guardline sync run` or `guardline sync check-registry`
+    retry = "retry", "失败重试"  # a failed run tried again later
+    spreadsheet = "spreadsheet", "表格导入"  # `guardline sync import`
+    reprocess = "reprocess", "隔离记录重新处理"  # quarantined records tried again
 
 
-class FindingStatus(StrEnum):
-    open = "open"
-    acknowledged = "acknowledged"
-    resolved = "resolved"
+class FindingStatus(LabelledEnum):
+    """Status of a department cross-check finding 问题处理状态."""
+
+    open = "open", "待处理"
+    acknowledged = "acknowledged", "已确认"
+    resolved = "resolved", "已解决"
 
 
-class Severity(StrEnum):
-    low = "low"
-    medium = "medium"
-    high = "high"
+class Severity(LabelledEnum):
+    """Severity of a finding 严重程度."""
+
+    low = "low", "低"
+    medium = "medium", "中"
+    high = "high", "高"
 
 
-class QuarantineStatus(StrEnum):
-    open = "open"
-    reprocessed = "reprocessed"  # passed the normaliser on a later try and was staged
+class QuarantineStatus(LabelledEnum):
+    """Status of a quarantined department record 隔离记录状态."""
+
+    open = "open", "待处理"
+    reprocessed = "reprocessed", "已重新处理"  # passed the normaliser on a later try and was staged
