@@ -81,6 +81,7 @@ def ensure_chromium() -> None:
     still = [name for name in missing if not BROWSER_PACKAGES[name].exists()]
     print(f"still missing: {' '.join(still)}" if still else f"installed: {' '.join(missing)}", flush=True)
 
+
 def install_contract_tools() -> None:
     """The client generator and the OpenAPI linter, each in .tools/ (once per pinned version).
     Offline or without npm this only says so: the tests that need a tool then skip, or fail
