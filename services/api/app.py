@@ -24,7 +24,7 @@ from services.api.households.router import router as households_router
 from services.api.income.router import router as income_router
 from services.api.monitoring.router import router as monitoring_router
 from services.api.middleware import RequestContext
-from services.api import security_headers
+from services.api import compression, security_headers
 from services.api.monitoring.reports import router as monitoring_reports_router
 from services.api.ratelimit import RateLimiter, SharedCounts
 from services.api.regions.router import router as regions_router
@@ -158,4 +158,5 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         app.include_router(router)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes, trusted_proxies=settings.trusted_proxies)
     security_headers.install(app)  # outermost: every response, a 500 too
+    compression.install(app, settings)  # around even that: it must see bodies uncompressed
     return app

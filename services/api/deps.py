@@ -13,7 +13,9 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
-from fastapi.security import OAuth2PasswordBearer, SecurityScopes
+from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlowPassword, OAuthFlows
+from fastapi.security import OAuth2, SecurityScopes
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,14 +32,34 @@ def _roles_table() -> str:
     rows = "\n".join(f"| `{role.value}` | {' '.join(f'`{p.value}`' for p in sorted(perms))} |"
                      for role, perms in PERMISSIONS.items())
     return ("Users: password grant (refresh tokens; `otp` when a second factor is set). System clients: "
-            "client_credentials grant, with the permissions given to the client. Each operation lists the "
+            "client_credentials grant, authenticated with HTTP Basic (`Authorization: Basic`, RFC 6749 "
+            "section 2.3.1) or with client_id and client_secret in the body (not both), with the permissions "
+            "given to the client. Each operation lists the "
             "permissions it needs as scopes; the roles hold these:\n\n| role | permissions |\n| --- | --- |\n"
             + rows)
 
 
-oauth2 = OAuth2PasswordBearer(
-    tokenUrl="/api/v1/auth/token",
-    scopes={p.value: DESCRIPTIONS[p] for p in Permission},
+TOKEN_URL = "/api/v1/auth/token"
+_SCOPES = {p.value: DESCRIPTIONS[p] for p in Permission}
+
+
+class BearerToken(OAuth2):
+    """The security scheme of every operation: OAuth2 with both flows of the token endpoint
+    (users: password; system clients: client_credentials), the same scopes in each, so that
+    each operation lists the permissions it needs. Its value is the bearer token (or None)."""
+
+    async def __call__(self, request: Request) -> str | None:
+        authorization = request.headers.get("Authorization")
+        scheme, token = get_authorization_scheme_param(authorization)
+        if not authorization or scheme.lower() != "bearer":
+            return None
+        return token
+
+
+oauth2 = BearerToken(
+    flows=OAuthFlows(password=OAuthFlowPassword(tokenUrl=TOKEN_URL, scopes=_SCOPES),
+                     clientCredentials=OAuthFlowClientCredentials(tokenUrl=TOKEN_URL, scopes=_SCOPES)),
+    scheme_name="OAuth2",
     description=_roles_table(),
     auto_error=False,
 )

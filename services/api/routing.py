@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.responses import Response
 
-from services.api import auditing
+from services.api import auditing, conditional
 from services.api.deps import oauth2, scoped_reader
 from services.api.idempotency import Replay
 from services.core.errors import Conflict, GuardlineError, PreconditionFailed
@@ -172,6 +172,13 @@ class GuardlineRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
         self._document_preconditions()
+        self._document_validators()
+
+    def _document_validators(self) -> None:
+        """The ETag the route answers with, and on a GET If-None-Match and its 304
+        (``services.api.conditional``)."""
+        self.responses, self.openapi_extra = conditional.document(
+            self.operation_id, next(iter(self.methods)), self.status_code or 200, self.responses, self.openapi_extra)
 
     def _document_preconditions(self) -> None:
         """What the route's dependencies and checks impose, in its OpenAPI: a rate limit
@@ -255,9 +262,9 @@ class GuardlineRoute(APIRoute):
             finally:
                 if state.session is not None:
                     await state.session.close()
-            if state.read_events:  # sensitive reads of an answer that was given
+            if state.read_events:  # sensitive reads of an answer that was given (a 304 too)
                 await auditing.write_reads(request, state.read_events)
-            return response
+            return conditional.not_modified(request, response)
 
         return handler
 

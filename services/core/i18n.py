@@ -17,6 +17,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "refresh_invalid": ("The refresh token is invalid or has expired; log in again.", "刷新令牌无效或已过期，请重新登录。"),
     "field_required": ("This field is required.", "该字段为必填项。"),
+    "client_authentication_twice": (
+        "Authenticate the client one way: HTTP Basic or client_id and client_secret in the body, not both.",
+        "客户端认证只能使用一种方式：HTTP Basic 或请求体中的 client_id 和 client_secret，不能同时使用。",
+    ),
+    "client_authentication_not_for_users": (
+        "Client credentials belong to the client_credentials grant only; a user logs in with username and password.",
+        "客户端凭据仅用于 client_credentials 授权；用户请使用用户名和密码登录。",
+    ),
+    "basic_authorization_malformed": (
+        "The Authorization header is not valid HTTP Basic: base64 of client_id:client_secret (each form-urlencoded, UTF-8).",
+        "Authorization 请求头不是有效的 HTTP Basic 格式：应为 client_id:client_secret（各自经表单编码，UTF-8）的 base64。",
+    ),
     "rate_limited": ("Too many requests; try again in {retry_after} seconds.", "请求过于频繁，请 {retry_after} 秒后再试。"),
     "reveal_rate_limited": ("You have revealed {limit} complete ID numbers in the last {window}; try again in "
                             "{retry_after} seconds.",

@@ -186,6 +186,15 @@ class SyncSettings(BaseModel):
     max_csv_line_chars: int = Field(1_000_000, ge=10_000)
 
 
+class CompressionSettings(BaseModel):
+    # Responses of at least this many bytes are sent gzipped to clients that accept it
+    # (services/api/compression.py); smaller ones as they are.
+    min_bytes: int = Field(1024, ge=0)
+    # zlib level: 1 is fastest; 6 compresses a page of households to about the same size at
+    # a fraction of 9's time (docs/http.md has the figures).
+    level: int = Field(6, ge=1, le=9)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GUARDLINE_", env_nested_delimiter="__", env_file=".env", extra="ignore",
@@ -224,6 +233,7 @@ class Settings(BaseSettings):
     income: IncomeSettings = IncomeSettings()
     audit: AuditSettings = AuditSettings()
     sync: SyncSettings = SyncSettings()
+    compression: CompressionSettings = CompressionSettings()
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -48,10 +48,8 @@ SENDERS = ("county_staff.county", "county_approver.county", "auditor.county", "a
 
 def _scopes(op: dict) -> list[str] | None:
     """The permissions the operation needs; None when it needs no login."""
-    security = op.get("security")
-    if not security:
-        return None
-    return security[0].get("OAuth2PasswordBearer", [])
+    bearer = [req["OAuth2"] for req in op.get("security", []) if "OAuth2" in req]  # login: only clientBasic
+    return bearer[0] if bearer else None
 
 
 def _sender(op: dict) -> str | None:

@@ -14,6 +14,7 @@ from datetime import date
 import pytest
 
 from services.api.app import create_app
+from services.api.conditional import ETAGGED
 from services.core.accounts.models import ApiClient, User
 from services.core.accounts.roles import PERMISSIONS, Permission
 from services.core.accounts.security import hash_password
@@ -510,6 +511,9 @@ async def test_access_matrix(client, auth, db, settings, target_village):
             if r.status_code != expected:
                 failures.append(f"{op} as {username} on {target_village}: {r.status_code} != {expected} {r.text[:160]}")
                 continue
+            if r.is_success and ("etag" in r.headers) != (op in ETAGGED):  # the contract's ETag (conditional.py)
+                failures.append(f"{op}: answers {'with' if 'etag' in r.headers else 'without'} an ETag, "
+                                f"services/api/conditional.ETAGGED says otherwise")
             if expected == 404:
                 savepoint = await db.connection.begin_nested()
                 try:

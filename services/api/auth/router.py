@@ -2,9 +2,14 @@
 change and the second factor. Every failure answers the same 401, whatever went wrong."""
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Annotated, Literal
+from urllib.parse import unquote_plus
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.security import HTTPBasic
+from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
@@ -18,7 +23,7 @@ from services.core.accounts import service
 from services.core.accounts.models import User
 from services.core.accounts.security import issue_token, verify_password
 from services.core.audit import AuditRecord, AuditResult, record
-from services.core.errors import Forbidden, Unauthorized, Unprocessable
+from services.core.errors import BadRequest, Forbidden, Unauthorized, Unprocessable
 from services.core.households.schemas import Input
 from services.core.labels import labelled_literal
 from services.core.scope import UNRESTRICTED
@@ -26,6 +31,64 @@ from services.core.scope import UNRESTRICTED
 router = APIRouter(prefix="/api/v1/auth", tags=["auth 登录"], route_class=GuardlineRoute)
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+_BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="Guardline", charset="UTF-8"'}
+_CLIENT_ID_MAX, _CLIENT_SECRET_MAX = 64, 200  # as the form fields
+
+
+class _ClientBasic(HTTPBasic):
+    """HTTP Basic client authentication on the token endpoint, declared in the contract
+    (optional: users and form-body clients send none). Its value is the raw header, which
+    ``basic_client`` reads."""
+
+    async def __call__(self, request: Request) -> str | None:  # type: ignore[override]
+        return request.headers.get("Authorization")
+
+
+client_basic = _ClientBasic(
+    scheme_name="clientBasic", realm="Guardline", auto_error=False,
+    description="System clients only, on the token endpoint with `grant_type=client_credentials`: "
+                "`Authorization: Basic base64(client_id \":\" client_secret)`, each form-urlencoded first "
+                "(RFC 6749 section 2.3.1). Instead of client_id and client_secret in the body, never both.")
+
+
+def basic_client(authorization: str | None) -> tuple[str, str] | None:
+    """The client id and secret of an ``Authorization: Basic`` header (None without one):
+    base64 of the form-urlencoded id, ":", the form-urlencoded secret, in UTF-8 (RFC 6749
+    section 2.3.1). Anything else in a Basic header is a 400 naming the header."""
+    scheme, param = get_authorization_scheme_param(authorization)
+    if not authorization or scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(param, validate=True).decode("utf-8")
+        name, colon, secret = decoded.partition(":")
+        if not colon:
+            raise ValueError("no colon")
+        name, secret = unquote_plus(name, errors="strict"), unquote_plus(secret, errors="strict")
+    except (ValueError, binascii.Error):  # UnicodeDecodeError is a ValueError
+        raise BadRequest("basic_authorization_malformed", field="Authorization") from None
+    if len(name) > _CLIENT_ID_MAX or len(secret) > _CLIENT_SECRET_MAX:
+        raise BadRequest("basic_authorization_malformed", field="Authorization")
+    return name, secret
+
+
+def _client_authentication(grant_type: str, basic: tuple[str, str] | None, client_id: str | None,
+                           client_secret: str | None) -> tuple[str | None, str | None]:
+    """The client's id and secret from exactly one of the two methods of RFC 6749 section
+    2.3. A user grant names no client: an empty Basic header (what Swagger UI sends with
+    the password flow by default) is ignored there, any client credentials are refused."""
+    in_body = client_id is not None or client_secret is not None
+    if grant_type != "client_credentials":
+        if basic is not None and any(basic):
+            raise BadRequest("client_authentication_not_for_users", field="Authorization")
+        if in_body:
+            raise BadRequest("client_authentication_not_for_users",
+                             field="client_id" if client_id is not None else "client_secret")
+        return None, None
+    if basic is None:
+        return client_id, client_secret
+    if in_body:
+        raise BadRequest("client_authentication_twice", field="Authorization")
+    return basic
 
 GrantType = labelled_literal({"password": "密码登录（用户）", "refresh_token": "刷新令牌（用户）",
                              "client_credentials": "客户端凭证（系统接入方）"})
@@ -92,12 +155,26 @@ def _required(**fields: str | None) -> None:
         raise Unprocessable("field_required", field=missing[0])
 
 
-@router.post("/token", response_model=Token, operation_id="login", responses=responses(429),
+# 400: a malformed Basic header, or client authentication twice or on a user grant.
+_TOKEN_RESPONSES = {**responses(429), 400: {**responses()[401], "description": "Client authentication sent "
+                                            "twice, on a user grant, or in a malformed Basic header"}}
+_TOKEN_RESPONSES[401] = {**_TOKEN_RESPONSES[401], "headers": {"WWW-Authenticate": {
+    "description": "`Basic` when the client authenticated with HTTP Basic, else `Bearer`",
+    "schema": {"type": "string"}}}}
+
+
+@router.post("/token", response_model=Token, operation_id="login", responses=_TOKEN_RESPONSES,
+             openapi_extra={"security": [{}]},  # after clientBasic: client authentication is optional
              summary="Log in or refresh (OAuth2) 登录 / 刷新令牌",
              description="`grant_type=password` with username, password (and `otp` when the account has a "
-                         "second factor); `refresh_token` with the refresh token; `client_credentials` with "
-                         "client_id and client_secret for system clients. Wrong input of any kind answers the "
-                         "same 401; repeated failures lock the account for a while.")
+                         "second factor); `refresh_token` with the refresh token; `client_credentials` for system "
+                         "clients, authenticated either with `Authorization: Basic` (base64 of the form-urlencoded "
+                         "client_id, `:`, the form-urlencoded client_secret; RFC 6749 section 2.3.1) or with "
+                         "client_id and client_secret in the body — both at once is a 400, and so is a malformed "
+                         "Basic header. Wrong credentials of any kind answer the same 401 (`WWW-Authenticate: "
+                         "Basic` when they came in the header); repeated failures lock the account for a while. "
+                         "The user grants name no client: client credentials sent with them are refused (400); "
+                         "an empty Basic header (`Basic Og==`, sent by Swagger UI) is ignored.")
 async def login(
     request: Request,
     grant_type: Annotated[GrantType, Form(description="How to log in 授权方式")] = "password",
@@ -110,6 +187,7 @@ async def login(
                                                                      "client's name 接入方名称")] = None,
     client_secret: Annotated[str | None, Form(max_length=200,
         description="grant_type=client_credentials: the client's secret 接入方密钥")] = None,
+    authorization: Annotated[str | None, Depends(client_basic)] = None,
 ) -> JSON:
     settings = request.app.state.settings
     per_minute = settings.rate_limits.login_per_minute
@@ -117,6 +195,8 @@ async def login(
     # Login looks accounts up before anyone is known: accounts are not region-scoped rows.
     session = open_session(request, UNRESTRICTED)
     revocations = request.app.state.revocations
+    basic = basic_client(authorization)
+    client_id, client_secret = _client_authentication(grant_type, basic, client_id, client_secret)
     if grant_type == "password":
         _required(username=username, password=password)
         await limit(request, "login-user", username, per_minute)
@@ -143,7 +223,8 @@ async def login(
         caller = service.caller_for_user(user, login_session.id)
         await _login_event(request, session, "auth.refresh", user, None, None, caller)
         return _token_out(request, caller, refresh, user.must_change_password)
-    _required(client_id=client_id, client_secret=client_secret)
+    if basic is None:  # a Basic header with an empty id or secret is a failed authentication (401)
+        _required(client_id=client_id, client_secret=client_secret)
     await limit(request, "login-client", client_id, per_minute)
     try:
         client = await service.authenticate_client(session, client_id, client_secret)
@@ -152,7 +233,7 @@ async def login(
             request, None, action="auth.client_token", result=AuditResult.failure, status=401,
             actor_name=attempted_name(client_id), detail={"reason": failed.reason})))
         await session.commit()
-        raise _failed() from None
+        raise Unauthorized("login_failed", headers=_BASIC_CHALLENGE if basic else _CHALLENGE) from None
     caller = service.caller_for_client(client)
     await record(session, AuditRecord(**base_event(request, caller, action="auth.client_token", status=200,
                                                    object_type="client", object_id=str(client.id))))

@@ -1,0 +1,56 @@
+"""gzip for large responses (Starlette's ``GZipMiddleware``), when the client accepts it.
+
+* Only answers of at least ``settings.compression.min_bytes`` are compressed (smaller ones
+  gain little and cost a compressor each); every such answer carries ``Vary:
+  Accept-Encoding``, compressed or not, so a cache never hands a gzipped body to a client
+  that did not ask for one.
+* ``Accept-Encoding`` is read as RFC 9110 says: ``gzip;q=0`` refuses gzip.
+* Outermost, outside ``security_headers``: that middleware reads HTML bodies to hash their
+  inline scripts (the docs page), so it must see them uncompressed; and a 500 answered by
+  Starlette's error middleware is compressed like any other answer.
+* The ETag stays the same, strong, with or without gzip: it names the version of the
+  record (what ``If-Match`` and ``If-None-Match`` compare), not the bytes on the wire, and
+  no request here asks for byte ranges, where the difference would matter. A client that
+  sends back the ETag of a gzipped answer in ``If-Match`` updates as any other.
+* Streamed answers (the docs' static files) are compressed chunk by chunk; 304s and 204s
+  have no body and pass as they are.
+"""
+from __future__ import annotations
+
+from starlette.datastructures import Headers
+from starlette.middleware.gzip import GZipMiddleware, IdentityResponder
+from starlette.types import Receive, Scope, Send
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether ``Accept-Encoding`` names gzip (or x-gzip) with a weight above zero."""
+    for item in accept_encoding.split(","):
+        coding, _, params = item.partition(";")
+        if coding.strip().lower() not in ("gzip", "x-gzip"):
+            continue
+        weight = 1.0
+        for param in params.split(";"):
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        return weight > 0
+    return False
+
+
+class Compression(GZipMiddleware):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not accepts_gzip(Headers(scope=scope).get("accept-encoding", "")):
+            identity = IdentityResponder(self.app, self.minimum_size, exclude_content_types=self.exclude_content_types)
+            await identity(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def install(app, settings) -> None:
+    """Wrap the whole stack (call after ``security_headers.install``)."""
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: Compression(build(), minimum_size=settings.compression.min_bytes,
+                                                     compresslevel=settings.compression.level)
