@@ -26,6 +26,8 @@ class Problem(BaseModel):
     request_id: str | None = None
 
 
+PROBLEM_JSON = "application/problem+json"
+
 _DESCRIPTIONS = {
     401: "Not logged in or token invalid",
     403: "The caller's role may not do this",
@@ -36,18 +38,15 @@ _DESCRIPTIONS = {
     422: "Invalid input; `errors` lists each field",
     428: "If-Match header required",
     429: "Too many requests; wait for Retry-After seconds",
-}
-
-
-_HEADERS = {
-    429: {"Retry-After": {"description": "Seconds to wait before trying again",
-                          "schema": {"type": "integer", "minimum": 1}}},
+    503: "The database cannot be reached for the moment; try again after Retry-After seconds",
 }
 
 
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """Problem responses for ``codes`` (and 401, 403, 422, which every authenticated route may
+    answer). Their schema and headers are completed for the whole document by ``contract.finish``."""
     return {
-        code: {"model": Problem, "description": _DESCRIPTIONS[code],
-               "content": {"application/problem+json": {}}, **({"headers": _HEADERS[code]} if code in _HEADERS else {})}
+        code: {"description": _DESCRIPTIONS[code],
+               "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
         for code in sorted({401, 403, 422, *codes})
     }

@@ -12,6 +12,7 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, Field, field_validator
 from starlette.responses import Response
 
+from services.api import tags
 from services.api.params import Cursor
 from services.api.deps import Allowed, Session, check_if_match
 from services.api.errors_doc import responses
@@ -28,7 +29,7 @@ from services.core.households.schemas import Input
 from services.core.regions.service import check_prefix_visible
 from services.core.timeutil import now
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin 系统管理"], route_class=GuardlineRoute)
+router = APIRouter(prefix="/api/v1/admin", tags=[tags.ADMIN], route_class=GuardlineRoute)
 
 UserAdmin = Allowed(Permission.users_admin)
 ClientAdmin = Allowed(Permission.clients_admin)

@@ -11,6 +11,7 @@ from fastapi import Path as PathParam
 
 from fastapi import Depends
 
+from services.api import tags
 from services.api.params import Cursor, RegionPrefix, plain_text
 from services.api.auditing import record_sensitive_read
 from services.api.deps import Allowed, Session
@@ -30,7 +31,7 @@ from services.core.timeutil import CHINA, now
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
 
-TAG = "audit 审计"
+TAG = tags.AUDIT
 EventId = Annotated[int, PathParam(ge=1, le=2**62, description="Audit event id 审计记录序号")]
 Auditor = Allowed(Permission.audit_read)
 NAIVE_TIMES = "Times without a zone are China time."

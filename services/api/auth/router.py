@@ -8,10 +8,11 @@ from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from services.api import tags
 from services.api.deps import CurrentCaller, Session, open_session
 from services.api.auditing import base_event
 from services.api.errors_doc import responses
-from services.api.ratelimit import client_address, limit
+from services.api.ratelimit import client_address, limit, rate_limited
 from services.api.responses import JSON
 from services.api.routing import GuardlineRoute
 from services.core.accounts import service
@@ -22,7 +23,7 @@ from services.core.errors import Forbidden, Unauthorized, Unprocessable
 from services.core.households.schemas import Input
 from services.core.scope import UNRESTRICTED
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth 登录"], route_class=GuardlineRoute)
+router = APIRouter(prefix="/api/v1/auth", tags=[tags.AUTH], route_class=GuardlineRoute)
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
@@ -91,6 +92,7 @@ def _required(**fields: str | None) -> None:
                          "second factor); `refresh_token` with the refresh token; `client_credentials` with "
                          "client_id and client_secret for system clients. Wrong input of any kind answers the "
                          "same 401; repeated failures lock the account for a while.")
+@rate_limited
 async def login(
     request: Request,
     grant_type: Annotated[Literal["password", "refresh_token", "client_credentials"], Form()] = "password",

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
+from services.api import tags
 from services.api.params import Cursor, RegionPrefix
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
@@ -26,7 +27,7 @@ from services.core.funds.schemas import (
 from services.core.regions.service import check_prefix_visible
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
-TAGS = ["projects 项目库"]
+TAGS = [tags.PROJECTS]
 READ = [Needs(Permission.funds_read)]
 LIST = [Needs(Permission.funds_read), Depends(bulk_read)]
 Id = Annotated[int, PathParam(ge=1, le=2**62)]

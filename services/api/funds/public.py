@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
+from services.api import tags
 from services.api.params import Cursor, region_prefix
 from services.api.deps import PublicSession
 from services.api.errors_doc import responses
@@ -26,7 +27,7 @@ from services.core.funds.enums import FundKind, FundLevel, ProjectCategory
 CACHE = {"Cache-Control": "public, max-age=300"}
 _CACHE_DOC = {"Cache-Control": {"description": "public, max-age=300", "schema": {"type": "string"}}}
 
-router = APIRouter(prefix="/api/v1/public", route_class=GuardlineRoute, tags=["public disclosure 公告公示"],
+router = APIRouter(prefix="/api/v1/public", route_class=GuardlineRoute, tags=[tags.PUBLIC_DISCLOSURE],
                    dependencies=[Depends(public_read)])
 
 # The statuses a published project can be in (a proposed one is never published).

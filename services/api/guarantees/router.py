@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 
+from services.api import tags
 from services.api.params import Cursor
 from services.api.deps import Allowed, Needs, Session, check_if_match
 from services.api.errors_doc import responses
@@ -18,7 +19,7 @@ from services.core.guarantees.schemas import GuaranteeChangeOut, GuaranteesOut, 
 
 READ = [Needs(Permission.registry_read)]
 router = APIRouter(prefix="/api/v1/households/{household_id}/guarantees", route_class=GuardlineRoute,
-                   tags=["guarantees 三保障和饮水安全"])
+                   tags=[tags.GUARANTEES])
 
 HouseholdId = Annotated[int, PathParam(ge=1, le=2**62)]
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from starlette.responses import Response
 
+from services.api import tags
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.responses import JSON, etag
@@ -17,7 +18,7 @@ from services.core.income.models import IncomeRecord, IncomeYear
 from services.core.income.schemas import IncomeCreate, IncomeRecordOut, IncomeUpdate, IncomeYearOut
 
 READ = [Needs(Permission.registry_read)]
-router = APIRouter(prefix="/api/v1", tags=["income 收入"], route_class=GuardlineRoute)
+router = APIRouter(prefix="/api/v1", tags=[tags.INCOME], route_class=GuardlineRoute)
 
 HouseholdId = Annotated[int, PathParam(ge=1, le=2**62)]
 RecordId = Annotated[int, PathParam(ge=1, le=2**62)]

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from starlette.responses import Response
 
+from services.api import tags
 from services.api.params import Cursor, VillageCode, region_prefix
 from services.api.auditing import record_changes_so_far
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
@@ -46,8 +47,8 @@ from services.core.timeutil import today
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
 
-REPORTS = ["monitoring reports 监测统计"]
-POLICY = ["monitoring policy 监测标准和政策参数"]
+REPORTS = [tags.MONITORING_REPORTS]
+POLICY = [tags.MONITORING_POLICY]
 READ = Needs(Permission.monitoring_read)
 
 YearPath = Annotated[int, PathParam(ge=2000, le=2100, description="Year 年度")]

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
+from services.api import tags
 from services.api.params import Cursor, RegionPrefix
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
@@ -69,9 +70,9 @@ from services.core.regions.service import check_prefix_visible
 from services.core.timeutil import today
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
-CLUES = ["risk clues 风险线索"]
-CASES = ["monitoring cases 监测对象"]
-ASSIST = ["assistance 帮扶措施和走访"]
+CLUES = [tags.RISK_CLUES]
+CASES = [tags.MONITORING_CASES]
+ASSIST = [tags.ASSISTANCE]
 
 READ = [Needs(Permission.monitoring_read)]
 LIST = [Needs(Permission.monitoring_read), Depends(bulk_read)]

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
+from services.api import tags
 from services.api.params import Cursor, RegionPrefix
 from services.api.auditing import record_sensitive_read
 from services.api.deps import Allowed, Session, check_if_match, path_object
@@ -32,7 +33,7 @@ from services.core.sync.rules import explain, tells_health
 from services.core.timeutil import CHINA
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
-FINDINGS = ["findings 部门比对发现"]
+FINDINGS = [tags.FINDINGS]
 
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
 IdQ = Annotated[int | None, Query(ge=1, le=2**62)]

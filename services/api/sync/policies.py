@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel
 
+from services.api import tags
 from services.api.params import Cursor, RegionPrefix
 from services.api.deps import Allowed, Needs, Session, path_object
 from services.api.errors_doc import responses
@@ -31,7 +32,7 @@ from services.core.sync.policy import SyncPolicy
 from services.core.timeutil import today
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
-POLICY = ["sync policy 部门比对规则参数"]
+POLICY = [tags.SYNC_POLICY]
 
 READ = [Needs(Permission.sync_read)]
 Id = Annotated[int, PathParam(ge=1, le=2**62)]

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
+from services.api import tags
 from services.api.params import Cursor, plain_text
 from services.api.deps import Allowed, Session, path_object
 from services.api.errors_doc import responses
@@ -31,7 +32,7 @@ from services.core.sync.schemas import QuarantineOut, ReprocessIn, RunIn, RunOut
 from services.core.timeutil import CHINA, now
 
 router = APIRouter(prefix="/api/v1/sync", route_class=GuardlineRoute)
-SYNC = ["sync 部门数据同步"]
+SYNC = [tags.SYNC]
 
 LIST = [Depends(bulk_read)]
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
