@@ -52,7 +52,12 @@ staff and department systems.
   `Accept-Language: zh` for Chinese messages.
 * Updates need `If-Match` with the ETag you read; POSTs accept `Idempotency-Key` so that
   retries on a bad network never apply twice.
-* Money is a string with two decimals in yuan (`"8500.00"`); times are China time.
+* Money is a decimal string of yuan with at most two decimals (`"8500.00"`, pattern
+  `^[0-9]{1,10}(\\.[0-9]{1,2})?$`), in answers and in requests (a JSON number is still
+  accepted where it is exact to two places); times are China time.
+* Every response carries `X-Request-ID`; rate-limited operations answer with `RateLimit` and
+  `RateLimit-Policy`, and 429 with `Retry-After`; 503 (the database cannot be reached for the
+  moment) carries `Retry-After` too.
 """
 
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, field_validator
 from starlette.responses import Response
 
 from services.api import tags
-from services.api.params import Cursor
+from services.api.params import Cursor, Limit
 from services.api.deps import Allowed, Session, check_if_match
 from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, page_limit, page_of
@@ -152,7 +152,7 @@ def _client_response(client: ApiClient, status: int = 200, secret: str | None = 
 @router.get("/users", response_model=Page[UserOut], operation_id="listUsers", responses=responses(429),
             dependencies=[Depends(bulk_read)], summary="User accounts in your regions 用户列表")
 async def list_users(request: Request, session: Session, caller: UserAdmin,
-                     role: Role | None = None, limit: Annotated[int | None, Query(ge=1)] = None,
+                     role: Role | None = None, limit: Limit = None,
                      cursor: Cursor = None):
     limit = page_limit(request, limit)
     rows = await service.list_users(session, caller.region_prefix, cursor_id(cursor), limit, role)
@@ -250,7 +250,7 @@ async def reset_totp(request: Request, user_id: UserId, session: Session, caller
 @router.get("/clients", response_model=Page[ClientOut], operation_id="listClients", responses=responses(429),
             dependencies=[Depends(bulk_read)], summary="System clients in your regions 接入系统列表")
 async def list_clients(request: Request, session: Session, caller: ClientAdmin,
-                       limit: Annotated[int | None, Query(ge=1)] = None, cursor: Cursor = None):
+                       limit: Limit = None, cursor: Cursor = None):
     limit = page_limit(request, limit)
     rows = await service.list_clients(session, caller.region_prefix, cursor_id(cursor), limit)
     rows, next_cursor = page_of(rows, limit, lambda c: [c.id])

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
 from services.api import tags
-from services.api.params import Cursor, RegionPrefix
+from services.api.params import Cursor, Limit, RegionPrefix
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
@@ -31,7 +31,6 @@ TAGS = [tags.PROJECTS]
 READ = [Needs(Permission.funds_read)]
 LIST = [Needs(Permission.funds_read), Depends(bulk_read)]
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
-Limit = Annotated[int | None, Query(ge=1)]
 IF_MATCH = "Needs `If-Match` with the project's ETag."
 
 path_object("project_id", Project)

@@ -14,7 +14,7 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from services.api import tags
-from services.api.params import Cursor, region_prefix
+from services.api.params import Cursor, Limit, region_prefix
 from services.api.deps import PublicSession
 from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, page_limit, page_of
@@ -130,7 +130,7 @@ class PublicFundSummary(BaseModel):
 async def list_public_projects(
     request: Request, session: PublicSession, region: Region, year: Year,
     category: ProjectCategory | None = None, status: PublicStatus | None = None,
-    limit: Annotated[int | None, Query(ge=1)] = None, cursor: Cursor = None,
+    limit: Limit = None, cursor: Cursor = None,
 ):
     limit = page_limit(request, limit)
     after_id = cursor_id(cursor)

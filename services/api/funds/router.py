@@ -10,7 +10,7 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel
 
 from services.api import tags
-from services.api.params import Cursor, RegionPrefix
+from services.api.params import Cursor, Limit, RegionPrefix
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
@@ -44,7 +44,6 @@ POLICY = [tags.FUNDS_POLICY]
 READ = [Needs(Permission.funds_read)]
 LIST = [Needs(Permission.funds_read), Depends(bulk_read)]
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
-Limit = Annotated[int | None, Query(ge=1)]
 RegionQ = RegionPrefix
 TABLE = funds_policy.table()
 

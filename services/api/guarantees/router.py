@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 
 from services.api import tags
-from services.api.params import Cursor
+from services.api.params import Cursor, Limit
 from services.api.deps import Allowed, Needs, Session, check_if_match
 from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, page_limit, page_of
@@ -48,7 +48,7 @@ async def put_guarantees(request: Request, household_id: HouseholdId, body: Guar
 @router.get("/history", response_model=Page[GuaranteeChangeOut], operation_id="listGuaranteeChanges", dependencies=READ,
             responses=responses(404), summary="History of changes, newest first 变更记录")
 async def guarantee_history(request: Request, household_id: HouseholdId, session: Session,
-                            limit: Annotated[int | None, Query(ge=1)] = None, cursor: Cursor = None):
+                            limit: Limit = None, cursor: Cursor = None):
     await service.get(session, household_id)
     limit = page_limit(request, limit)
     rows = await service.changes(session, household_id, cursor_id(cursor), limit)

@@ -9,7 +9,7 @@ from fastapi import Path as PathParam
 from starlette.responses import Response
 
 from services.api import tags
-from services.api.params import Cursor, RegionPrefix, amount, plain_text
+from services.api.params import Cursor, Limit, RegionPrefix, amount, plain_text
 from services.api.deps import (
     Allowed,
     CurrentCaller,
@@ -132,7 +132,7 @@ async def list_households(
     income_year: Annotated[int | None, Query(ge=2000, le=2100, description="Year of income_below (both or neither)")] = None,
     name: plain_text(1, 50, "A member's name starts with 姓名") = None,
     status: Annotated[HouseholdStatus | None, Query()] = HouseholdStatus.active,
-    limit: Annotated[int | None, Query(ge=1)] = None,
+    limit: Limit = None,
     cursor: Cursor = None,
 ):
     limit = page_limit(request, limit)

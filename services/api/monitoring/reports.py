@@ -10,7 +10,7 @@ from fastapi import Path as PathParam
 from starlette.responses import Response
 
 from services.api import tags
-from services.api.params import Cursor, VillageCode, region_prefix
+from services.api.params import Cursor, Limit, VillageCode, region_prefix
 from services.api.auditing import record_changes_so_far
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
@@ -146,7 +146,7 @@ async def list_uncovered_households(
     income_complete: Annotated[bool | None, Query(
         description="true: only households judged below the line; false: only those whose twelve months are "
                     "incomplete; absent: both")] = None,
-    limit: Annotated[int | None, Query(ge=1)] = None, cursor: Cursor = None,
+    limit: Limit = None, cursor: Cursor = None,
 ):
     region = await _region(session, caller, region)
     year = year or _last_year()
@@ -195,7 +195,7 @@ async def list_visit_breaches(
     month: Annotated[int | None, Query(ge=1, le=12, description="One month of the year 月份")] = None,
     region: RegionQuery = None,
     cadre_user_id: Annotated[int | None, Query(ge=1, le=2**62, description="The case's cadre then")] = None,
-    limit: Annotated[int | None, Query(ge=1)] = None, cursor: Cursor = None,
+    limit: Limit = None, cursor: Cursor = None,
 ):
     region = await _region(session, caller, region)
     year = year if year is not None else today().year
@@ -274,7 +274,7 @@ async def effective_policy(session: Session, caller: Allowed(Permission.monitori
             summary="Policy overrides you work under or set 监测政策参数调整",
             description="Rows within your regions and those of the wider regions yours lie in, by id.")
 async def list_policies(request: Request, session: Session, caller: Allowed(Permission.monitoring_read),
-                        year: YearQuery = None, limit: Annotated[int | None, Query(ge=1)] = None,
+                        year: YearQuery = None, limit: Limit = None,
                         cursor: Cursor = None):
     limit = page_limit(request, limit)
     rows = await overrides.list_rows(session, caller.region_prefix, year, cursor_id(cursor), limit)

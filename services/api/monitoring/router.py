@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
 from services.api import tags
-from services.api.params import Cursor, RegionPrefix
+from services.api.params import Cursor, Limit, RegionPrefix
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.problems import rendered_errors
@@ -80,7 +80,6 @@ Id = Annotated[int, PathParam(ge=1, le=2**62)]
 ClueId = Id
 CaseId = Id
 MeasureId = Annotated[uuid.UUID, PathParam(description="Measure id (a UUID)")]
-Limit = Annotated[int | None, Query(ge=1)]
 RegionQ = RegionPrefix
 path_object("clue_id", RiskClue)
 path_object("case_id", MonitoringCase)

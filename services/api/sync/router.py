@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
 from services.api import tags
-from services.api.params import Cursor, plain_text
+from services.api.params import Cursor, Limit, plain_text
 from services.api.deps import Allowed, Session, path_object
 from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, page_limit, page_of
@@ -36,7 +36,6 @@ SYNC = [tags.SYNC]
 
 LIST = [Depends(bulk_read)]
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
-Limit = Annotated[int | None, Query(ge=1)]
 SourceQ = Annotated[str | None, Query(pattern=NAME, description="Source name 数据源")]
 CountyQ = Annotated[str | None, Query(pattern=r"^\d{6}$", description="County code, 6 digits 县级区划代码")]
 SourcePath = Annotated[str, PathParam(pattern=NAME, description="The source's name 数据源名称")]
