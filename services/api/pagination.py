@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import uuid
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
@@ -39,7 +40,7 @@ def encode_cursor(values: list[Any]) -> str:
 
 def decode_cursor(cursor: str | None, types: tuple[type, ...]) -> tuple[Any, ...] | None:
     """The key a cursor holds, one value per entry of ``types`` (``int``: a bigint >= 0;
-    ``str``: text without NUL; ``date`` / ``datetime``: ISO 8601 text), or None without a
+    ``str``: text without NUL; ``date`` / ``datetime``: ISO 8601 text; ``uuid.UUID``), or None without a
     cursor. Anything else (not base64url, not JSON, another shape, a value of another type
     or out of range) is 422 ``cursor_invalid`` naming the field ``cursor``: a cursor is
     input like any other and never reaches a query unchecked."""
@@ -70,6 +71,9 @@ def _key(value: Any, kind: type) -> Any:
     elif kind is date:
         if type(value) is str and len(value) == 10:
             return date.fromisoformat(value)
+    elif kind is uuid.UUID:
+        if type(value) is str and len(value) == 36:
+            return uuid.UUID(value)
     else:
         raise TypeError(f"no cursor key of type {kind.__name__}")
     raise ValueError("not a value of the key's type")
@@ -88,3 +92,10 @@ def page_of(rows: list[Any], limit: int, key) -> tuple[list[Any], str | None]:
         rows = rows[:limit]
         return rows, encode_cursor(key(rows[-1]))
     return rows, None
+
+
+def page(rows: list[Any], limit: int, key, body) -> dict[str, Any]:
+    """The page envelope of ``rows`` (fetched with ``limit + 1``): ``body`` of each item, and
+    the cursor of ``key`` of the last one when a next page exists."""
+    rows, next_cursor = page_of(rows, limit, key)
+    return {"items": [body(row) for row in rows], "next_cursor": next_cursor}

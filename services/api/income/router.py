@@ -9,6 +9,8 @@ from starlette.responses import Response
 from services.api import tags
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
+from services.api.pagination import Page, decode_cursor, page, page_limit
+from services.api.params import Cursor, Limit
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
@@ -43,12 +45,15 @@ def _record_response(record: IncomeRecord, status: int = 200) -> JSON:
     return JSON(record_out(record), status_code=status, headers=headers)
 
 
-@router.get("/households/{household_id}/income-records", response_model=list[IncomeRecordOut],
+@router.get("/households/{household_id}/income-records", response_model=Page[IncomeRecordOut],
             operation_id="listIncomeRecords", dependencies=READ, responses=responses(404), summary="Quarterly income 季度收入")
-async def list_records(household_id: HouseholdId, session: Session,
-                       year: Annotated[int | None, Query(ge=2000, le=2100)] = None):
+async def list_records(request: Request, household_id: HouseholdId, session: Session,
+                       year: Annotated[int | None, Query(ge=2000, le=2100)] = None, limit: Limit = None,
+                       cursor: Cursor = None):
     await get_household(session, household_id)
-    return JSON([record_out(r) for r in await service.records_for(session, household_id, year)])
+    limit = page_limit(request, limit)
+    rows = await service.records_for(session, household_id, year, after=decode_cursor(cursor, (int, int)), limit=limit)
+    return JSON(page(rows, limit, lambda r: [r.year, r.quarter], record_out))
 
 
 @router.post("/households/{household_id}/income-records", status_code=201, response_model=IncomeRecordOut,
@@ -62,11 +67,14 @@ async def create_record(request: Request, household_id: HouseholdId, body: Incom
     return _record_response(record, 201)
 
 
-@router.get("/households/{household_id}/income-years", response_model=list[IncomeYearOut],
+@router.get("/households/{household_id}/income-years", response_model=Page[IncomeYearOut],
             operation_id="listIncomeYears", dependencies=READ, responses=responses(404), summary="Yearly totals 年度收入合计")
-async def list_years(household_id: HouseholdId, session: Session):
+async def list_years(request: Request, household_id: HouseholdId, session: Session, limit: Limit = None,
+                     cursor: Cursor = None):
     await get_household(session, household_id)
-    return JSON([year_out(y) for y in await service.years_for(session, household_id)])
+    limit = page_limit(request, limit)
+    rows = await service.years_for(session, household_id, after=decode_cursor(cursor, (int,)), limit=limit)
+    return JSON(page(rows, limit, lambda y: [y.year], year_out))
 
 
 @router.get("/income-records/{record_id}", response_model=IncomeRecordOut, operation_id="getIncomeRecord", dependencies=READ,

@@ -16,7 +16,7 @@ from services.api.deps import Allowed, Needs, Session, check_if_match, path_obje
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
 from services.api.policies import PolicyRoutes
-from services.api.pagination import Page, cursor_id, page_limit, page_of
+from services.api.pagination import Page, cursor_id, decode_cursor, page, page_limit, page_of
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
@@ -80,18 +80,22 @@ def _line_response(line: IncomeLine, status: int = 200) -> JSON:
     return JSON({f: getattr(line, f) for f in _LINE_FIELDS}, status_code=status, headers=headers)
 
 
-@router.get("/income-lines", response_model=list[IncomeLineOut], operation_id="listIncomeLines",
+@router.get("/income-lines", response_model=Page[IncomeLineOut], operation_id="listIncomeLines",
             dependencies=[READ], tags=POLICY, responses=responses(),
             summary="Monitoring income lines 监测标准",
             description="The lines of the provinces your regions lie in (every province for a nation-wide "
                         "account), newest year first. Lines are public figures.")
 async def list_income_lines(
-    session: Session, caller: Allowed(Permission.monitoring_read),
+    request: Request, session: Session, caller: Allowed(Permission.monitoring_read),
     year: YearQuery = None,
     province: Annotated[str | None, Query(pattern=r"^\d{2}$", description="Province, two digits")] = None,
+    limit: Limit = None, cursor: Cursor = None,
 ):
-    found = await lines.list_lines(session, caller.region_prefix, year, province)
-    return JSON([{f: getattr(line, f) for f in _LINE_FIELDS} for line in found])
+    limit = page_limit(request, limit)
+    found = await lines.list_lines(session, caller.region_prefix, year, province,
+                                   after=decode_cursor(cursor, (int, str)), limit=limit)
+    return JSON(page(found, limit, lambda line: [line.year, line.province_code],
+                     lambda line: {f: getattr(line, f) for f in _LINE_FIELDS}))
 
 
 @router.get("/income-lines/{year}/{province_code}", response_model=IncomeLineOut, operation_id="getIncomeLine",
