@@ -52,7 +52,8 @@ async def list_records(request: Request, household_id: HouseholdId, session: Ses
                        cursor: Cursor = None):
     await get_household(session, household_id)
     limit = page_limit(request, limit)
-    rows = await service.records_for(session, household_id, year, after=decode_cursor(cursor, (int, int)), limit=limit)
+    after = decode_cursor(cursor, (int, int), lambda key: 2000 <= key[0] <= 2100 and 1 <= key[1] <= 4)
+    rows = await service.records_for(session, household_id, year, after=after, limit=limit)
     return JSON(page(rows, limit, lambda r: [r.year, r.quarter], record_out))
 
 
