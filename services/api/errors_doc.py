@@ -7,23 +7,28 @@ from pydantic import BaseModel, Field
 
 
 class FieldProblem(BaseModel):
-    field: str
-    code: str
-    message: str
+    """One field at fault 字段错误."""
+
+    field: str = Field(description="The field: `members[0].id_number`, a query parameter or a header 字段",
+                       examples=["members[0].id_number"])
+    code: str = Field(description="Stable machine-readable code of this field's fault 错误代码",
+                      examples=["id_number_checksum"])
+    message: str = Field(description="Human-readable, in Chinese for Accept-Language: zh 说明")
 
 
 class Problem(BaseModel):
-    """RFC 9457 problem details (application/problem+json)."""
+    """RFC 9457 problem details (application/problem+json): the body of every error 错误详情."""
 
-    type: str = Field(examples=["urn:guardline:problem:household_not_found"])
-    title: str
-    status: int
-    detail: str = Field(description="Human-readable, in Chinese for Accept-Language: zh")
-    code: str = Field(description="Stable machine-readable code")
-    instance: str
-    field: str | None = Field(None, description="The first field at fault")
-    errors: list[FieldProblem] | None = None
-    request_id: str | None = None
+    type: str = Field(description="`urn:guardline:problem:` and the code 错误类型",
+                      examples=["urn:guardline:problem:household_not_found"])
+    title: str = Field(description="The HTTP status phrase 状态说明", examples=["Not Found"])
+    status: int = Field(description="The HTTP status code, as answered 状态码", examples=[404])
+    detail: str = Field(description="Human-readable, in Chinese for Accept-Language: zh 详细说明")
+    code: str = Field(description="Stable machine-readable code 错误代码", examples=["household_not_found"])
+    instance: str = Field(description="The request's path 请求路径", examples=["/api/v1/households/12"])
+    field: str | None = Field(None, description="The first field at fault 出错字段")
+    errors: list[FieldProblem] | None = Field(None, description="Every field at fault (422) 全部字段错误")
+    request_id: str | None = Field(None, description="The request's id, as in X-Request-ID 请求编号")
 
 
 PROBLEM_JSON = "application/problem+json"
