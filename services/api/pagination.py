@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import date, datetime
 from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 import orjson

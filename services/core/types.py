@@ -179,7 +179,7 @@ def _money_text(value: Any) -> Any:
             raise ValueError("decimal_parsing")
         return value
     if isinstance(value, bool):
-        raise ValueError("decimal_type")
+        raise ValueError("decimal_type")  # noqa: TRY004 (pydantic reports a ValueError as the field's error)
     if isinstance(value, float):
         return repr(value)  # the shortest text that reads back as this float: what the client wrote
     return value
