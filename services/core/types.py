@@ -185,8 +185,13 @@ def _money_text(value: Any) -> Any:
     return value
 
 
+_CENT = Decimal("0.01")
+
+
 def _money(pattern: str, description: str = _MONEY_NOTE, **constraints: Any) -> Any:
+    """Money with two places from here on ("1250.5" is 1250.50, as the column will hold it)."""
     return Annotated[Decimal, BeforeValidator(_money_text), Field(max_digits=12, decimal_places=2, **constraints),
+                     AfterValidator(lambda amount: amount.quantize(_CENT)),
                      WithJsonSchema({"type": "string", "pattern": pattern, "examples": ["1250.00"],
                                      "description": description}, mode="validation")]
 

@@ -275,6 +275,22 @@ def test_money_is_a_decimal_string_in_every_request():
     assert (amount["type"], amount["pattern"], amount["examples"]) == ("string", MONEY_PATTERN, ["1250.00"])
 
 
+async def test_money_accepts_the_documented_string_and_exact_numbers_only(client, auth):
+    from tests.api.test_households import create
+    from tests.api.test_income import quarter
+
+    h = auth("grid_worker.village")
+    path = f"/api/v1/households/{(await create(client, auth))['id']}/income-records"
+    for q, wages, expected in ((1, "1250.5", "1250.50"), (2, 1250.5, "1250.50"), (3, 1000, "1000.00")):
+        r = await client.post(path, json=quarter(q, wages=wages), headers=h)
+        assert (r.status_code, r.json().get("wages")) == (201, expected), r.text
+    for wages, code in (("1e3", "decimal_parsing"), (" 12", "decimal_parsing"), ("+12", "decimal_parsing"),
+                        ("NaN", "decimal_parsing"), (10.125, "decimal_max_places"), ("10.125", "decimal_max_places"),
+                        (True, "decimal_type"), ("-1", "greater_than_equal"), ("12345678901", "decimal_whole_digits")):
+        r = await client.post(path, json=quarter(4, wages=wages), headers=h)
+        assert (r.status_code, r.json()["field"], r.json()["errors"][0]["code"]) == (422, "wages", code), (wages, r.text)
+
+
 # ---- 8. lists -------------------------------------------------------------------------------------------
 
 def test_every_list_is_a_page_with_limit_and_cursor():
