@@ -423,7 +423,7 @@ async def test_demo_users_can_use_the_api_on_the_loaded_county(demo_url, demo_en
             r = await client.get(f"/api/v1/monitoring-cases/{case_id}", headers=county)
             assert r.status_code == 200, r.text
             r = await client.get(f"/api/v1/monitoring-cases/{case_id}/transitions", headers=county)
-            assert r.status_code == 200 and r.json()[0]["action"] == "open", r.text
+            assert r.status_code == 200 and r.json()["items"][0]["action"] == "open", r.text
 
         # The stored deadlines are what the API computes: recomputing them changes nothing.
         async with db.session() as session:

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 
-from services.api import docs, problems
+from services.api import contract, docs, problems
 from services.api.auditing import ReadAuditBuffer
 from services.api.admin.router import router as admin_router
 from services.api.audit.router import router as audit_router
@@ -32,6 +32,7 @@ from services.api.sync.findings import router as findings_router
 from services.api.sync.policies import router as sync_policies_router
 from services.api.sync.router import router as sync_router
 from services.api.responses import JSON
+from services.api.tags import TAGS
 from services.core.accounts.security import Revocations
 from services.core.accounts.service import sync_revocations
 from services.core.db import Database, application_url, create_engine
@@ -51,35 +52,17 @@ staff and department systems.
   `Accept-Language: zh` for Chinese messages.
 * Updates need `If-Match` with the ETag you read; POSTs accept `Idempotency-Key` so that
   retries on a bad network never apply twice.
-* Money is a string with two decimals in yuan (`"8500.00"`); times are China time.
+* Money is a decimal string of yuan with at most two decimals (`"8500.00"`, pattern
+  `^[0-9]{1,10}(\\.[0-9]{1,2})?$`), in answers and in requests (a JSON number is still
+  accepted where it is exact to two places); times are China time.
+* Every response carries `X-Request-ID`; rate-limited operations answer with `RateLimit` and
+  `RateLimit-Policy`, and 429 with `Retry-After`; 503 (the database cannot be reached for the
+  moment) carries `Retry-After` too.
 """
 
-TAGS = [
-    {"name": "auth 登录", "description": "Log in and see who you are."},
-    {"name": "regions 区划", "description": "Administrative divisions (统计用区划代码)."},
-    {"name": "households 农户", "description": "Households, members, splits and merges."},
-    {"name": "persons 人员", "description": "Persons: look up by ID number, change, move, record death."},
-    {"name": "income 收入", "description": "Quarterly income and yearly totals (per-capita net income)."},
-    {"name": "guarantees 三保障和饮水安全", "description": "Education, medical care, housing and water."},
-    {"name": "risk clues 风险线索", "description": "Risk clues from the three channels, merged while open, "
-                                               "dismissed or turned into cases."},
-    {"name": "monitoring cases 监测对象", "description": "Identification, assistance and risk elimination as a state "
-                                                    "machine, with the policy's deadlines."},
-    {"name": "assistance 帮扶措施和走访", "description": "One household, one plan: measures, visits, the assistance cadre."},
-    {"name": "monitoring reports 监测统计", "description": "Statistics by region level, public notice lists, "
-                                                          "households the monitoring misses (应纳未纳)."},
-    {"name": "monitoring policy 监测标准和政策参数", "description": "Income lines per year and province, the "
-                                                                  "monitoring policy's figures per region and year."},
-    {"name": "sync 部门数据同步", "description": "Department sources (民政, 医保, 教育 …), sync runs and their "
-                                            "progress, quarantined records; queue a run."},
-    {"name": "findings 部门比对发现", "description": "What cross-checking department data with the registry found: "
-                                               "acknowledge, resolve, reopen."},
-    {"name": "public disclosure 公告公示", "description": "Projects and fund allocations as published, without "
-                                                        "login (no personal data)."},
-    {"name": "audit 审计", "description": "The audit trail, for auditors (append-only, hash-chained)."},
-    {"name": "admin 系统管理", "description": "User accounts, roles and system clients (administrators only)."},
-    {"name": "health 运行状态", "description": "Liveness and readiness probes."},
-]
+
+# Relative: the docs and generated clients call the host that served the document.
+SERVERS = [{"url": "/", "description": "This server (the host that serves this document) 当前服务器"}]
 
 log = logging.getLogger("guardline.api")
 
@@ -135,6 +118,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         version="0.1.0",
         description=DESCRIPTION,
         openapi_tags=TAGS,
+        servers=SERVERS,
+        license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
+        contact={"name": "Guardline maintainers"},
         default_response_class=JSON,
         docs_url=None,
         redoc_url=None,
@@ -150,6 +136,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     problems.install(app)
     install_log_redaction()
     docs.install(app)
+    contract.install(app)
     # Routes are matched in order: the busiest first.
     for router in (households_router, income_router, guarantees_router, monitoring_router, regions_router,
                    auth_router, audit_router, admin_router, monitoring_reports_router, findings_router,

@@ -231,8 +231,10 @@ def check_if_match(request: Request, current_etag: str) -> None:
     ``If-Match: *`` is refused too (412): in HTTP it matches any current version, which
     would let a client overwrite a change it never saw; here an update must name the
     version it was based on."""
+    from services.api.contract import declared
     from services.core.errors import FieldError, PreconditionFailed, PreconditionRequired
 
+    declared(request, "if_match")  # the route's OpenAPI lists If-Match (its 412 / 428)
     header = request.headers.get("if-match")
     if header is None or not header.strip():  # an empty If-Match names no version
         raise PreconditionRequired("precondition_required", field="If-Match")

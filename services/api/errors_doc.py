@@ -7,24 +7,31 @@ from pydantic import BaseModel, Field
 
 
 class FieldProblem(BaseModel):
-    field: str
-    code: str
-    message: str
+    """One field at fault 字段错误."""
+
+    field: str = Field(description="The field: `members[0].id_number`, a query parameter or a header 字段",
+                       examples=["members[0].id_number"])
+    code: str = Field(description="Stable machine-readable code of this field's fault 错误代码",
+                      examples=["id_number_checksum"])
+    message: str = Field(description="Human-readable, in Chinese for Accept-Language: zh 说明")
 
 
 class Problem(BaseModel):
-    """RFC 9457 problem details (application/problem+json)."""
+    """RFC 9457 problem details (application/problem+json): the body of every error 错误详情."""
 
-    type: str = Field(examples=["urn:guardline:problem:household_not_found"])
-    title: str
-    status: int
-    detail: str = Field(description="Human-readable, in Chinese for Accept-Language: zh")
-    code: str = Field(description="Stable machine-readable code")
-    instance: str
-    field: str | None = Field(None, description="The first field at fault")
-    errors: list[FieldProblem] | None = None
-    request_id: str | None = None
+    type: str = Field(description="`urn:guardline:problem:` and the code 错误类型",
+                      examples=["urn:guardline:problem:household_not_found"])
+    title: str = Field(description="The HTTP status phrase 状态说明", examples=["Not Found"])
+    status: int = Field(description="The HTTP status code, as answered 状态码", examples=[404])
+    detail: str = Field(description="Human-readable, in Chinese for Accept-Language: zh 详细说明")
+    code: str = Field(description="Stable machine-readable code 错误代码", examples=["household_not_found"])
+    instance: str = Field(description="The request's path 请求路径", examples=["/api/v1/households/12"])
+    field: str | None = Field(None, description="The first field at fault 出错字段")
+    errors: list[FieldProblem] | None = Field(None, description="Every field at fault (422) 全部字段错误")
+    request_id: str | None = Field(None, description="The request's id, as in X-Request-ID 请求编号")
 
+
+PROBLEM_JSON = "application/problem+json"
 
 _DESCRIPTIONS = {
     401: "Not logged in or token invalid",
@@ -36,18 +43,15 @@ _DESCRIPTIONS = {
     422: "Invalid input; `errors` lists each field",
     428: "If-Match header required",
     429: "Too many requests; wait for Retry-After seconds",
-}
-
-
-_HEADERS = {
-    429: {"Retry-After": {"description": "Seconds to wait before trying again",
-                          "schema": {"type": "integer", "minimum": 1}}},
+    503: "The database cannot be reached for the moment; try again after Retry-After seconds",
 }
 
 
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """Problem responses for ``codes`` (and 401, 403, 422, which every authenticated route may
+    answer). Their schema and headers are completed for the whole document by ``contract.finish``."""
     return {
-        code: {"model": Problem, "description": _DESCRIPTIONS[code],
-               "content": {"application/problem+json": {}}, **({"headers": _HEADERS[code]} if code in _HEADERS else {})}
+        code: {"description": _DESCRIPTIONS[code],
+               "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
         for code in sorted({401, 403, 422, *codes})
     }

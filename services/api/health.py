@@ -4,10 +4,12 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
+from services.api import tags
+from services.api.errors_doc import responses
 from services.api.responses import JSON
 from services.core.errors import ServiceUnavailable
 
-router = APIRouter(tags=["health 运行状态"])
+router = APIRouter(tags=[tags.HEALTH])
 
 
 class ProbeStatus(BaseModel):
@@ -24,12 +26,12 @@ async def healthz():
 
 
 @router.get("/readyz", response_model=ProbeStatus, operation_id="readyz", summary="The database answers",
-            responses={503: {"description": "Database not reachable"}})
+            responses={503: responses(503)[503]})
 async def readyz(request: Request):
     """Readiness probe: `{"status": "ok"}` when the database answers a query, 503 otherwise. No login. 就绪检查。"""
     try:
         async with request.app.state.db.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
     except Exception:  # noqa: BLE001 - any failure means not ready
-        raise ServiceUnavailable("service_unavailable") from None
+        raise ServiceUnavailable("service_unavailable", headers={"Retry-After": "5"}) from None
     return JSON({"status": "ready"})

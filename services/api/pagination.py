@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import base64
+import uuid
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
@@ -37,12 +39,14 @@ def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, types: tuple[type, ...]) -> tuple[Any, ...] | None:
+def decode_cursor(cursor: str | None, types: tuple[type, ...],
+                  valid: Callable[[tuple[Any, ...]], bool] | None = None) -> tuple[Any, ...] | None:
     """The key a cursor holds, one value per entry of ``types`` (``int``: a bigint >= 0;
-    ``str``: text without NUL; ``date`` / ``datetime``: ISO 8601 text), or None without a
+    ``str``: text without NUL; ``date`` / ``datetime``: ISO 8601 text; ``uuid.UUID``), or None without a
     cursor. Anything else (not base64url, not JSON, another shape, a value of another type
     or out of range) is 422 ``cursor_invalid`` naming the field ``cursor``: a cursor is
-    input like any other and never reaches a query unchecked."""
+    input like any other and never reaches a query unchecked. ``valid`` may hold the key to
+    its range (a year, a quarter) beyond its types."""
     if cursor is None:
         return None
     try:
@@ -52,7 +56,10 @@ def decode_cursor(cursor: str | None, types: tuple[type, ...]) -> tuple[Any, ...
         values = orjson.loads(raw)
         if type(values) is not list or len(values) != len(types):
             raise ValueError("not a list of the key's length")
-        return tuple(_key(value, kind) for value, kind in zip(values, types))
+        key = tuple(_key(value, kind) for value, kind in zip(values, types))
+        if valid is not None and not valid(key):
+            raise ValueError("outside the key's range")
+        return key
     except ValueError:  # also binascii.Error, orjson.JSONDecodeError, UnicodeEncodeError
         raise Unprocessable("cursor_invalid", field="cursor") from None
 
@@ -70,6 +77,9 @@ def _key(value: Any, kind: type) -> Any:
     elif kind is date:
         if type(value) is str and len(value) == 10:
             return date.fromisoformat(value)
+    elif kind is uuid.UUID:
+        if type(value) is str and len(value) == 36:
+            return uuid.UUID(value)
     else:
         raise TypeError(f"no cursor key of type {kind.__name__}")
     raise ValueError("not a value of the key's type")
@@ -88,3 +98,10 @@ def page_of(rows: list[Any], limit: int, key) -> tuple[list[Any], str | None]:
         rows = rows[:limit]
         return rows, encode_cursor(key(rows[-1]))
     return rows, None
+
+
+def page(rows: list[Any], limit: int, key, body) -> dict[str, Any]:
+    """The page envelope of ``rows`` (fetched with ``limit + 1``): ``body`` of each item, and
+    the cursor of ``key`` of the last one when a next page exists."""
+    rows, next_cursor = page_of(rows, limit, key)
+    return {"items": [body(row) for row in rows], "next_cursor": next_cursor}

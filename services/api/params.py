@@ -16,6 +16,8 @@ from fastapi import Query
 from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
 from services.core.regions.rules import CODE_PATTERN, PREFIX_PATTERN, VILLAGE_PATTERN
+from services.core.settings import PagingSettings
+from services.core.types import MONEY_PATTERN
 
 # What ``pagination.encode_cursor`` writes: unpadded base64url (padding is tolerated).
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]+={0,2}$"
@@ -47,6 +49,14 @@ Cursor = Annotated[str | None, Query(
 """``?cursor=``: the previous page's ``next_cursor``; anything else is a 422 ``cursor_invalid``."""
 
 
+# The largest page any list gives (``settings.paging.max_limit``, which may only be set lower).
+MAX_LIMIT = PagingSettings.model_fields["max_limit"].default
+
+Limit = Annotated[int | None, Query(
+    ge=1, le=MAX_LIMIT, description=f"Items per page, 1 to {MAX_LIMIT} (default {PagingSettings.model_fields['default_limit'].default}) 每页条数")]
+"""``?limit=``: the page size; beyond the maximum is a 422 naming ``limit``."""
+
+
 def region_prefix(description: str = "Region code prefix (2/4/6/9/12 digits) 区划前缀", optional: bool = True):
     """``?region=`` (or another name): a region code prefix of 2, 4, 6, 9 or 12 digits."""
     return Annotated[str | None if optional else str,
@@ -70,7 +80,7 @@ def plain_text(min_length: int = 1, max_length: int = 100, description: str | No
 
 
 # An amount of yuan in a query: digits with at most two decimals (what ``Money`` holds).
-AMOUNT_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
+AMOUNT_PATTERN = MONEY_PATTERN
 
 
 def amount(description: str):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from services.api.contract import declared
 from services.api.deps import Token, caller_of
 from services.core import ratelimit as shared
 from services.core.errors import TooManyRequests
@@ -98,8 +99,19 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "-"
 
 
+def rate_limited(endpoint):
+    """Marks an endpoint that calls ``limit`` itself (its key is known only in its body, as
+    login's user name): its OpenAPI documents 429 and the RateLimit headers like a route with
+    a dependency of ``RATE_LIMITED`` (``contract.document_route``)."""
+    endpoint.guardline_rate_limited = True
+    return endpoint
+
+
 async def limit(request: Request, policy: str, key: str, per_minute: int) -> None:
-    """Count the request under ``policy``; the response carries the RateLimit headers."""
+    """Count the request under ``policy``; the response carries the RateLimit headers. Only
+    on a route that declares its rate limit (``rate_limited`` or a ``RATE_LIMITED``
+    dependency): anywhere else it fails, so that no limit goes undocumented."""
+    declared(request, "rate_limit")
     try:
         verdict = await request.app.state.rate_limiter.hit(f"{policy}:{key}", per_minute, policy=policy)
     except TooManyRequests as refused:
@@ -123,4 +135,4 @@ async def public_read(request: Request) -> None:
 
 
 RATE_LIMITED = frozenset({bulk_read, public_read})
-"""Dependencies that may answer 429: a route with one documents it (``routing.GuardlineRoute``)."""
+"""Dependencies that may answer 429: a route with one documents it (``contract.document_route``)."""

@@ -21,7 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.responses import Response
 
 from services.api import auditing, conditional
-from services.api.deps import oauth2, scoped_reader
+from services.api.deps import oauth2, scoped_reader, scoped_session
 from services.api.idempotency import Replay
 from services.core.errors import Conflict, GuardlineError, PreconditionFailed
 
@@ -164,10 +164,6 @@ def _calls(dependant) -> set:
     return out
 
 
-IF_MATCH = {"name": "If-Match", "in": "header", "schema": {"type": "string", "minLength": 1},
-            "description": 'The ETag you read (e.g. `"household-12-v3"`), or `*` 读取时的 ETag'}
-
-
 class GuardlineRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
@@ -181,21 +177,24 @@ class GuardlineRoute(APIRoute):
             self.operation_id, next(iter(self.methods)), self.status_code or 200, self.responses, self.openapi_extra)
 
     def _document_preconditions(self) -> None:
-        """What the route's dependencies and checks impose, in its OpenAPI: a rate limit
-        (429 with Retry-After) and If-Match (required where a missing one is a 428,
-        optional where only a stale one is refused)."""
-        from services.api.errors_doc import responses
+        """What the route's dependencies and checks impose, in its OpenAPI
+        (``contract.document_route``): a rate limit, If-Match (required where a missing one
+        is a 428, optional where only a stale one is refused), Idempotency-Key."""
+        from services.api.contract import document_route
         from services.api.ratelimit import RATE_LIMITED
 
-        if RATE_LIMITED & _calls(self.dependant) and 429 not in self.responses:
-            self.responses = {**self.responses, 429: responses(429)[429]}
-        if 412 in self.responses or 428 in self.responses:
-            required = 428 in self.responses
-            extra = dict(self.openapi_extra or {})
-            extra["parameters"] = [*extra.get("parameters", []), {**IF_MATCH, "required": required}]
-            self.openapi_extra = extra
-            if not required:  # an empty If-Match is a 428 there too (deps.check_if_match)
-                self.responses = {**self.responses, 428: responses(428)[428]}
+        calls = _calls(self.dependant)
+        endpoint = self.endpoint
+        checks_if_match = 412 in self.responses or 428 in self.responses
+        document_route(
+            self,
+            rate_limited=bool(RATE_LIMITED & calls) or getattr(endpoint, "guardline_rate_limited", False),
+            if_match=(428 in self.responses) if checks_if_match else None,
+            idempotent="POST" in self.methods and scoped_session in calls
+            and not getattr(endpoint, "guardline_read_only", False)
+            and not getattr(endpoint, "guardline_no_idempotency", False),
+            writes=not (self.methods <= SAFE_METHODS or getattr(endpoint, "guardline_read_only", False)),
+        )
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         endpoint = _DirectRead(self) if getattr(self.endpoint, "guardline_hot", False) else super().get_route_handler()
@@ -248,6 +247,8 @@ class GuardlineRoute(APIRoute):
                 raise Conflict("changed_concurrently", headers={"Retry-After": "1"}) from None
             except GuardlineError as exc:
                 await _rollback(state.session)
+                if exc.status == 429 and 429 not in self.responses:
+                    raise RuntimeError(f"{self.path} answers 429 but its OpenAPI does not declare it") from exc
                 if writes:
                     await auditing.record_failed_write(request, exc.status, exc.code)
                 raise

@@ -113,6 +113,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "decimal_type": ("Must be an amount such as 1234.50.", "须为金额，如 1234.50。"),
     "decimal_max_places": ("At most {decimal_places} decimal places (yuan and fen).", "最多 {decimal_places} 位小数（元、角、分）。"),
     "decimal_max_digits": ("The amount is too large.", "金额过大。"),
+    "decimal_whole_digits": ("At most {whole_digits} digits before the decimal point.", "整数部分最多 {whole_digits} 位。"),
     "greater_than_equal": ("Must be at least {ge}.", "不得小于 {ge}。"),
     "less_than_equal": ("Must be at most {le}.", "不得大于 {le}。"),
     "greater_than": ("Must be greater than {gt}.", "须大于 {gt}。"),

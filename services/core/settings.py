@@ -96,7 +96,8 @@ class DataProtectionSettings(BaseModel):
 
 class PagingSettings(BaseModel):
     default_limit: int = Field(50, ge=1)
-    max_limit: int = Field(200, ge=1)
+    # The contract states 200 as the maximum of ``limit`` (services.api.params.Limit): lower only.
+    max_limit: int = Field(200, ge=1, le=200)
 
 
 class IdempotencySettings(BaseModel):

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Any, get_args
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints, ValidationInfo,
-                      field_validator)
+                      WithJsonSchema, field_validator)
 
 from services.core import idnumber
 from services.core.regions.rules import CODE_PATTERN, InvalidRegionCode, is_valid_prefix, level_of
@@ -158,16 +158,47 @@ Text200 = Annotated[str, BeforeValidator(_strip), StringConstraints(max_length=2
 Text100 = Annotated[str, BeforeValidator(_strip), StringConstraints(max_length=100)]
 # Multi-line free text: notes, reasons, findings, descriptions.
 MultilineText = Annotated[str, MULTILINE, BeforeValidator(_strip)]
-Money = Annotated[
-    Decimal,
-    Field(ge=0, max_digits=12, decimal_places=2, description="Yuan with at most two decimals (元)", examples=["1250.00"]),
-]
-SignedMoney = Annotated[Decimal, Field(max_digits=12, decimal_places=2)]
-PositiveMoney = Annotated[
-    Decimal,
-    Field(gt=0, max_digits=12, decimal_places=2, description="Yuan, more than zero, at most two decimals (元)",
-          examples=["1250.00"]),
-]
+# ---- money -------------------------------------------------------------------------------
+# One type in the contract: a decimal string of yuan, at most ten digits before the point and
+# two after (the columns are NUMERIC(14, 2): sums of twelve-digit amounts still fit). A JSON
+# number is still accepted where it is exact to two places (10.5, not 10.123), for clients
+# written before amounts were strings; the document shows the string only.
+MONEY_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
+SIGNED_MONEY_PATTERN = r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$"
+_DECIMAL_TEXT = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+_MONEY_NOTE = ("A decimal string of yuan with at most two decimals, e.g. \"1250.00\" (a JSON number is accepted "
+               "only where it is exact to two places). 金额（元），字符串，最多两位小数")
+
+
+def _money_text(value: Any) -> Any:
+    """Plain decimal digits only: no exponent, sign, spaces, NaN or infinity in a string (the
+    range and the places are checked by the field's constraints, with their own codes); a
+    JSON number as the decimal it was written as (``10.1``, not its binary approximation)."""
+    if isinstance(value, str):
+        if not _DECIMAL_TEXT.match(value):
+            raise ValueError("decimal_parsing")
+        return value
+    if isinstance(value, bool):
+        raise ValueError("decimal_type")  # noqa: TRY004 (pydantic reports a ValueError as the field's error)
+    if isinstance(value, float):
+        return repr(value)  # the shortest text that reads back as this float: what the client wrote
+    return value
+
+
+_CENT = Decimal("0.01")
+
+
+def _money(pattern: str, description: str = _MONEY_NOTE, **constraints: Any) -> Any:
+    """Money with two places from here on ("1250.5" is 1250.50, as the column will hold it)."""
+    return Annotated[Decimal, BeforeValidator(_money_text), Field(max_digits=12, decimal_places=2, **constraints),
+                     AfterValidator(lambda amount: amount.quantize(_CENT)),
+                     WithJsonSchema({"type": "string", "pattern": pattern, "examples": ["1250.00"],
+                                     "description": description}, mode="validation")]
+
+
+Money = _money(MONEY_PATTERN, ge=0)
+SignedMoney = _money(SIGNED_MONEY_PATTERN)
+PositiveMoney = _money(MONEY_PATTERN, _MONEY_NOTE + "; more than zero 大于零", gt=0)
 
 
 # Dates and times only as ISO 8601 text. Pydantic's lax mode reads a number (``0``, ``"0"``)

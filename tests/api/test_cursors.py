@@ -94,8 +94,8 @@ async def test_every_list_refuses_crafted_cursors(client, auth, db, settings):
         assert ok.status_code == 200, (op, ok.text)
         for raw in CRAFTED:
             r = await client.get(path, params={**params, "cursor": raw}, headers=headers)
-            if op == "listRegions" and raw in (_json(["x"]), _json(["1"])):
-                assert r.status_code == 200, (op, raw, r.text)  # a region code is a string
+            if op in ("listRegions", "listSyncSources") and raw in (_json(["x"]), _json(["1"])):
+                assert r.status_code == 200, (op, raw, r.text)  # a region code, a source name: a string
                 continue
             body = r.json() if r.headers.get("content-type", "").startswith("application/") else {}
             if (r.status_code, r.headers.get("content-type"), body.get("field")) != \
@@ -104,13 +104,13 @@ async def test_every_list_refuses_crafted_cursors(client, auth, db, settings):
     assert not failures, "\n".join(failures[:60]) + f"\n({len(failures)} failures)"
 
 
-@pytest.mark.parametrize("op", ["listHouseholds", "listRiskClues"])
+@pytest.mark.parametrize("op", ["listHouseholds", "listRiskClues", "listSyncSources"])
 async def test_a_cursor_given_out_pages_on(client, auth, db, settings, op):
     t = await _make_target(client, auth, db, settings, "county_staff.county", VILLAGE)
     case = cases(t)[op]
-    headers = auth("county_staff.county")
-    first = (await client.get(case.path, params={**(case.params or {}), "limit": 1}, headers=headers)).json()
-    assert first["next_cursor"]
-    r = await client.get(case.path, params={**(case.params or {}), "limit": 1, "cursor": first["next_cursor"]},
+    path, headers = case.path.format(**t), auth(_user_for(_scopes()[op]))
+    first = (await client.get(path, params={**(case.params or {}), "limit": 1}, headers=headers)).json()
+    assert first["next_cursor"], first
+    r = await client.get(path, params={**(case.params or {}), "limit": 1, "cursor": first["next_cursor"]},
                          headers=headers)
-    assert r.status_code == 200 and r.json()["items"] != first["items"]
+    assert r.status_code == 200 and r.json()["items"] and r.json()["items"] != first["items"]

@@ -196,9 +196,14 @@ async def test_list_refuses_bad_filters(client, auth):
         assert r.json()["field"] == field, params
 
 
-async def test_page_size_is_capped(client, auth, settings):
-    r = await client.get("/api/v1/households", params={"limit": 100000}, headers=auth("county_staff.county"))
-    assert r.status_code == 200
+async def test_page_size_has_the_documented_maximum(client, auth):
+    from services.api.params import MAX_LIMIT
+
+    h = auth("county_staff.county")
+    assert (await client.get("/api/v1/households", params={"limit": MAX_LIMIT}, headers=h)).status_code == 200
+    r = await client.get("/api/v1/households", params={"limit": MAX_LIMIT + 1}, headers=h)
+    assert r.status_code == 422 and r.json()["field"] == "limit"
+    assert r.json()["errors"][0]["code"] == "less_than_equal"
 
 
 async def test_unknown_household_is_404_problem(client, auth):

@@ -49,7 +49,7 @@ async def test_yearly_totals_and_filter_below_line(client, auth):
                           json=quarter(q, wages="1000", business="0", property="0", transfers="500",
                                        production_costs="0", eligible_spending="0", details={}), headers=h)
         await client.post(f"/api/v1/households/{rich['id']}/income-records", json=quarter(q, wages="9000"), headers=h)
-    years = (await client.get(f"/api/v1/households/{poor['id']}/income-years", headers=h)).json()
+    years = (await client.get(f"/api/v1/households/{poor['id']}/income-years", headers=h)).json()["items"]
     assert years == [{
         "household_id": poor["id"], "year": LAST_YEAR, "quarters": 4, "wages": "4000.00", "business": "0.00",
         "property": "0.00", "transfers": "2000.00", "production_costs": "0.00", "eligible_spending": "0.00",
@@ -77,7 +77,7 @@ async def test_same_quarter_twice_is_409_and_correction_needs_if_match(client, a
     assert r.status_code == 428
     r = await client.put(f"/api/v1/income-records/{rec['id']}", json=update, headers={**h, "If-Match": first.headers["etag"]})
     assert r.status_code == 200 and r.json()["net_income"] == "7800.50"
-    years = (await client.get(f"/api/v1/households/{a['id']}/income-years", headers=h)).json()
+    years = (await client.get(f"/api/v1/households/{a['id']}/income-years", headers=h)).json()["items"]
     assert years[0]["net_income"] == "7800.50"
     r = await client.put(f"/api/v1/income-records/{rec['id']}", json=update, headers={**h, "If-Match": first.headers["etag"]})
     assert r.status_code == 412
@@ -86,7 +86,7 @@ async def test_same_quarter_twice_is_409_and_correction_needs_if_match(client, a
     current = (await client.get(f"/api/v1/income-records/{rec['id']}", headers=h)).headers["etag"]
     r = await client.delete(f"/api/v1/income-records/{rec['id']}", headers={**h, "If-Match": current})
     assert r.status_code == 204
-    assert (await client.get(f"/api/v1/households/{a['id']}/income-years", headers=h)).json() == []
+    assert (await client.get(f"/api/v1/households/{a['id']}/income-years", headers=h)).json()["items"] == []
     assert (await client.get(f"/api/v1/income-records/{rec['id']}", headers=h)).status_code == 404
 
 

@@ -188,6 +188,8 @@ async def test_bulk_read_rate_limit_per_caller(client, auth, settings):
 async def test_page_size_is_capped(client, auth, settings):
     h = auth("county_staff.county")
     r = await client.get("/api/v1/households", headers=h, params={"limit": 100_000})
+    assert r.status_code == 422 and r.json()["field"] == "limit"  # beyond the documented maximum
+    r = await client.get("/api/v1/households", headers=h, params={"limit": settings.paging.max_limit})
     assert r.status_code == 200 and len(r.json()["items"]) <= settings.paging.max_limit
 
 

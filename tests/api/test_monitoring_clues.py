@@ -79,7 +79,7 @@ async def test_a_second_clue_joins_the_open_case(client, auth):
     case = await open_case(client, village, (await report(client, village, h["id"], ["illness"]))["id"])
     joined = await open_case(client, village, (await report(client, village, h["id"], ["disaster"]))["id"])
     assert joined["id"] == case["id"] and joined["risk_types"] == ["illness", "disaster"]
-    steps = (await client.get(f"/api/v1/monitoring-cases/{case['id']}/transitions", headers=village)).json()
+    steps = (await client.get(f"/api/v1/monitoring-cases/{case['id']}/transitions", headers=village)).json()["items"]
     assert [s["action"] for s in steps] == ["open", "add_risks"]
 
 
@@ -122,8 +122,8 @@ async def test_offline_measures_and_visits_upload_twice_harmlessly(client, auth)
     v1 = await client.post(path + "/visits", json=visit, headers=cadre)
     v2 = await client.post(path + "/visits", json=visit, headers=cadre)
     assert (v1.status_code, v2.status_code) == (201, 200)
-    assert len((await client.get(path + "/measures", headers=cadre)).json()) == 1
-    visits = (await client.get(path + "/visits", headers=cadre)).json()
+    assert len((await client.get(path + "/measures", headers=cadre)).json()["items"]) == 1
+    visits = (await client.get(path + "/visits", headers=cadre)).json()["items"]
     assert [v["id"] for v in visits] == [vid]
     assert visits[0]["cadre_user_id"] is not None
     # The visit in April met April; May is next.
@@ -187,7 +187,7 @@ async def test_concurrent_steps_one_wins(committing_client, auth):
     winner = next(r for r in results if r.status_code == 200).json()
     now = (await committing_client.get(f"/api/v1/monitoring-cases/{case['id']}", headers=grid)).json()
     assert now["status"] == winner["status"]
-    steps = (await committing_client.get(f"/api/v1/monitoring-cases/{case['id']}/transitions", headers=grid)).json()
+    steps = (await committing_client.get(f"/api/v1/monitoring-cases/{case['id']}/transitions", headers=grid)).json()["items"]
     assert [s["action"] for s in steps] == ["open", "verify"]
 
 
@@ -272,7 +272,7 @@ async def test_a_relocated_household_takes_its_case_along(client, auth, session)
                  f"/api/v1/risk-clues/{clue_id}"):
         assert (await client.get(path, headers=old)).status_code == 404, path
         assert (await client.get(path, headers=new)).status_code == 200, path
-    steps = (await client.get(f"/api/v1/monitoring-cases/{case['id']}/transitions", headers=new)).json()
+    steps = (await client.get(f"/api/v1/monitoring-cases/{case['id']}/transitions", headers=new)).json()["items"]
     assert len(steps) == 6 and {s_["action"] for s_ in steps} >= {"open", "county_decision"}
     reports = (await client.get(f"/api/v1/risk-clues/{clue_id}", headers=new)).json()["reports"]
     assert len(reports) == 1

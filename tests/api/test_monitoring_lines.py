@@ -120,13 +120,13 @@ async def test_lines_listed_for_the_callers_province_only(client, auth, national
         assert r.status_code == 201
     county = await client.get("/api/v1/income-lines", headers=auth("grid_worker.village"))
     assert county.status_code == 200
-    assert [(x["year"], x["province_code"]) for x in county.json()] == [(THIS_YEAR, "52"), (LAST_YEAR, "52")]
+    assert [(x["year"], x["province_code"]) for x in county.json()["items"]] == [(THIS_YEAR, "52"), (LAST_YEAR, "52")]
     filtered = await client.get("/api/v1/income-lines", params={"year": LAST_YEAR}, headers=auth("auditor.county"))
-    assert [x["amount"] for x in filtered.json()] == ["6900.00"]
+    assert [x["amount"] for x in filtered.json()["items"]] == ["6900.00"]
     other = await client.get("/api/v1/income-lines", params={"province": "11"}, headers=auth("auditor.county"))
-    assert other.json() == []
+    assert other.json() == {"items": [], "next_cursor": None}
     everything = await client.get("/api/v1/income-lines", headers=national)
-    assert {(x["year"], x["province_code"]) for x in everything.json()} == {
+    assert {(x["year"], x["province_code"]) for x in everything.json()["items"]} == {
         (THIS_YEAR, "52"), (LAST_YEAR, "52"), (THIS_YEAR, "11")}
     bad = await client.get("/api/v1/income-lines", params={"province": "529"}, headers=national)
     assert bad.status_code == 422 and bad.json()["field"] == "province"

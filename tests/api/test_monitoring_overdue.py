@@ -179,9 +179,9 @@ async def test_a_missed_month_is_recorded_once_and_the_case_moves_on(client, aut
 
     # The breaches stay: on the case, and in the county's report by month.
     r = await client.get(f"/api/v1/monitoring-cases/{cid}/visit-breaches", headers=county)
-    assert [(b["month"], b["required"], b["made"], b["recorded_on"]) for b in r.json()] == [
+    assert [(b["month"], b["required"], b["made"], b["recorded_on"]) for b in r.json()["items"]] == [
         ("2026-03-01", 1, 0, "2026-04-05"), ("2026-04-01", 1, 0, "2026-06-10"), ("2026-05-01", 1, 0, "2026-06-10")]
-    assert r.json()[0]["cadre_user_id"] == user_ids["assistance_cadre.village"]
+    assert r.json()["items"][0]["cadre_user_id"] == user_ids["assistance_cadre.village"]
     r = await client.get("/api/v1/monitoring/visit-breaches", params={"year": 2026, "month": 4}, headers=county)
     assert r.status_code == 200, r.text
     assert [(b["case_id"], b["month"]) for b in r.json()["items"]] == [(cid, "2026-04-01")]

@@ -158,7 +158,7 @@ async def test_a_year_of_one_household(client, auth, session, user_ids):
     assert case["notice_end"] == "2025-10-14"
     await step(client, village, cid, "notice-result", {"decision": "approve", "effective_on": "2025-10-15"})
     await step(client, township, cid, "township-review", {"decision": "approve", "effective_on": "2025-10-16"})
-    transitions = (await client.get(f"/api/v1/monitoring-cases/{cid}/transitions", headers=grid)).json()
+    transitions = (await client.get(f"/api/v1/monitoring-cases/{cid}/transitions", headers=grid)).json()["items"]
     assert [t["details"].get("elimination_conditions_met_on") for t in transitions[-5:]] == [
         "2025-10-08", "2025-10-09", "2025-10-10", "2025-10-15", "2025-10-16"]
     case = await step(client, approver, cid, "county-decision", {"decision": "approve", "way": "by_assistance",
@@ -168,7 +168,7 @@ async def test_a_year_of_one_household(client, auth, session, user_ids):
     assert case["next_deadline"] is None and case["allowed_actions"] == []
     h = (await client.get(f"/api/v1/households/{hid}", headers=grid)).json()
     assert h["category"] == "lifted_out"
-    transitions = (await client.get(f"/api/v1/monitoring-cases/{cid}/transitions", headers=grid)).json()
+    transitions = (await client.get(f"/api/v1/monitoring-cases/{cid}/transitions", headers=grid)).json()["items"]
     assert [t["to_status"] for t in transitions][:3] == ["verification", "village_review", "identification_notice"]
 
     # A new risk after elimination: a new case, linked to the old one.

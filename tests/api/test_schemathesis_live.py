@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import uuid
 
 import httpx
 import pytest
@@ -110,6 +111,11 @@ def fuzz_live(base: str, token: dict, values: dict, reset) -> list[str]:
                     # A cursor is opaque: only one the server handed out is valid, and the
                     # document cannot list those. Positive examples start at the first page.
                     (case.query or {}).pop("cursor", None)
+                    # An Idempotency-Key binds the request it was first sent with: a key used
+                    # before with another request is refused (422), whatever its form. Positive
+                    # examples send a fresh one, as a client does for each new request.
+                    if "Idempotency-Key" in (case.headers or {}):
+                        case.headers["Idempotency-Key"] = uuid.uuid4().hex
                 response = case.call(base_url=base, session=session, headers=token, timeout=30)
                 for problem in _check(case, response, {**case.headers, **token} if case.headers else token):
                     request = response.request

@@ -72,7 +72,7 @@ async def test_sources_show_the_callers_counties_breaker_and_last_run(client, au
     await session.commit()
     r = await client.get("/api/v1/sync/sources", headers=auth(COUNTY))
     assert r.status_code == 200, r.text
-    by_name = {s["name"]: s for s in r.json()}
+    by_name = {s["name"]: s for s in r.json()["items"]}
     assert set(by_name) == {"civil-affairs", "medical-insurance"}
     ca, mi = by_name["civil-affairs"], by_name["medical-insurance"]
     assert (ca["kind"], ca["pulls"], ca["spreadsheet_only"], ca["every_hours"]) == ("civil-affairs", True, False, 720)
@@ -83,15 +83,16 @@ async def test_sources_show_the_callers_counties_breaker_and_last_run(client, au
     assert mi["breaker"]["consecutive_failures"] == 3
     assert "never-shown-secret" not in r.text and "127.0.0.1" not in r.text
 
-    other = {s["name"]: s for s in (await client.get("/api/v1/sync/sources", headers=auth("county_staff.other"))).json()}
+    other = {s["name"]: s for s in (await client.get("/api/v1/sync/sources", headers=auth("county_staff.other"))).json()["items"]}
     assert set(other) == {"medical-insurance", "housing"}
     assert other["housing"]["spreadsheet_only"] and other["housing"]["every_hours"] is None
     assert other["housing"]["counties"][0]["last_run"]["id"] == runs["housing"].id
-    province = (await client.get("/api/v1/sync/sources", headers=auth("county_staff.province"))).json()
+    province = (await client.get("/api/v1/sync/sources", headers=auth("county_staff.province"))).json()["items"]
     assert [c["county"] for s in province if s["name"] == "medical-insurance" for c in s["counties"]] == \
         ["529901", "529902"]
     # Sources are a county's: a township account sees none.
-    assert (await client.get("/api/v1/sync/sources", headers=auth("county_staff.township"))).json() == []
+    assert (await client.get("/api/v1/sync/sources", headers=auth("county_staff.township"))).json() == {
+        "items": [], "next_cursor": None}
 
 
 async def test_a_breaker_past_its_cool_down_is_half_open(client, auth, session):

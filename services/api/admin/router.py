@@ -7,12 +7,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field, field_validator
 from starlette.responses import Response
 
-from services.api.params import Cursor
+from services.api import tags
+from services.api.params import Cursor, Limit
 from services.api.deps import Allowed, Session, check_if_match
 from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, page_limit, page_of
@@ -29,7 +30,7 @@ from services.core.households.schemas import Input
 from services.core.regions.service import check_prefix_visible
 from services.core.timeutil import now
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin 系统管理"], route_class=GuardlineRoute)
+router = APIRouter(prefix="/api/v1/admin", tags=[tags.ADMIN], route_class=GuardlineRoute)
 
 UserAdmin = Allowed(Permission.users_admin)
 ClientAdmin = Allowed(Permission.clients_admin)
@@ -154,7 +155,7 @@ def _client_response(client: ApiClient, status: int = 200, secret: str | None = 
 @router.get("/users", response_model=Page[UserOut], operation_id="listUsers", responses=responses(429),
             dependencies=[Depends(bulk_read)], summary="User accounts in your regions 用户列表")
 async def list_users(request: Request, session: Session, caller: UserAdmin,
-                     role: Role | None = None, limit: Annotated[int | None, Query(ge=1)] = None,
+                     role: Role | None = None, limit: Limit = None,
                      cursor: Cursor = None):
     """User accounts whose region lies within yours, by id, optionally of one role; one page at a time. Needs
     users:admin. 用户列表。"""
@@ -261,7 +262,7 @@ async def reset_totp(request: Request, user_id: UserId, session: Session, caller
 @router.get("/clients", response_model=Page[ClientOut], operation_id="listClients", responses=responses(429),
             dependencies=[Depends(bulk_read)], summary="System clients in your regions 接入系统列表")
 async def list_clients(request: Request, session: Session, caller: ClientAdmin,
-                       limit: Annotated[int | None, Query(ge=1)] = None, cursor: Cursor = None):
+                       limit: Limit = None, cursor: Cursor = None):
     """System clients (department systems) whose region lies within yours, by id; one page at a time. Secrets are
     never shown, only a hint. Needs clients:admin. 接入系统列表。"""
     limit = page_limit(request, limit)

@@ -11,7 +11,8 @@ from fastapi import Path as PathParam
 
 from fastapi import Depends
 
-from services.api.params import Cursor, RegionPrefix, plain_text
+from services.api import tags
+from services.api.params import Cursor, Limit, RegionPrefix, plain_text
 from services.api.auditing import record_sensitive_read
 from services.api.deps import Allowed, Session
 from services.api.ratelimit import bulk_read
@@ -30,7 +31,7 @@ from services.core.timeutil import CHINA, now
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
 
-TAG = "audit 审计"
+TAG = tags.AUDIT
 EventId = Annotated[int, PathParam(ge=1, le=2**62, description="Audit event id 审计记录序号")]
 Auditor = Allowed(Permission.audit_read)
 NAIVE_TIMES = "Times without a zone are China time."
@@ -65,7 +66,7 @@ async def list_audit_events(
     result: Annotated[AuditResult | None, Query(description="success / failure / denied 结果")] = None,
     since: Annotated[Moment | None, Query(description="At or after 起始时间")] = None,
     until: Annotated[Moment | None, Query(description="Before 截止时间")] = None,
-    limit: Annotated[int | None, Query(ge=1)] = None,
+    limit: Limit = None,
     cursor: Cursor = None,
 ):
     if region is not None:

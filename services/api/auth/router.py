@@ -13,10 +13,11 @@ from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from services.api import tags
 from services.api.deps import CurrentCaller, Session, open_session
 from services.api.auditing import base_event
 from services.api.errors_doc import responses
-from services.api.ratelimit import client_address, limit
+from services.api.ratelimit import client_address, limit, rate_limited
 from services.api.responses import JSON
 from services.api.routing import GuardlineRoute
 from services.core.accounts import service
@@ -28,7 +29,7 @@ from services.core.households.schemas import Input
 from services.core.labels import labelled_literal
 from services.core.scope import UNRESTRICTED
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth 登录"], route_class=GuardlineRoute)
+router = APIRouter(prefix="/api/v1/auth", tags=[tags.AUTH], route_class=GuardlineRoute)
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 _BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="Guardline", charset="UTF-8"'}
@@ -175,6 +176,7 @@ _TOKEN_RESPONSES[401] = {**_TOKEN_RESPONSES[401], "headers": {"WWW-Authenticate"
                          "Basic` when they came in the header); repeated failures lock the account for a while. "
                          "The user grants name no client: client credentials sent with them are refused (400); "
                          "an empty Basic header (`Basic Og==`, sent by Swagger UI) is ignored.")
+@rate_limited
 async def login(
     request: Request,
     grant_type: Annotated[GrantType, Form(description="How to log in 授权方式")] = "password",

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
-from services.api.params import Cursor, RegionPrefix
+from services.api import tags
+from services.api.params import Cursor, Limit, RegionPrefix
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, page_limit, page_of
@@ -28,14 +29,13 @@ from services.core.regions.service import check_prefix_visible
 from services.core.timeutil import today
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
-ASSETS = ["assets 扶贫项目资产"]
-FINDINGS = ["fund findings 资金和资产监管发现"]
+ASSETS = [tags.ASSETS]
+FINDINGS = [tags.FUND_FINDINGS]
 
 READ = [Needs(Permission.funds_read)]
 LIST = [Needs(Permission.funds_read), Depends(bulk_read)]
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
 IdQ = Annotated[int | None, Query(ge=1, le=2**62)]
-Limit = Annotated[int | None, Query(ge=1)]
 RegionQ = RegionPrefix
 # project_id: declared by services/api/funds/projects.py
 path_object("asset_id", Asset)

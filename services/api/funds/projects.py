@@ -6,7 +6,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
-from services.api.params import Cursor, RegionPrefix
+from services.api import tags
+from services.api.params import Cursor, Limit, RegionPrefix
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
@@ -26,11 +27,10 @@ from services.core.funds.schemas import (
 from services.core.regions.service import check_prefix_visible
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
-TAGS = ["projects 项目库"]
+TAGS = [tags.PROJECTS]
 READ = [Needs(Permission.funds_read)]
 LIST = [Needs(Permission.funds_read), Depends(bulk_read)]
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
-Limit = Annotated[int | None, Query(ge=1)]
 IF_MATCH = "Needs `If-Match` with the project's ETag."
 
 path_object("project_id", Project)

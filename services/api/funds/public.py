@@ -12,7 +12,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
-from services.api.params import Cursor, region_prefix
+from services.api import tags
+from services.api.params import Cursor, Limit, region_prefix
 from services.api.deps import PublicSession
 from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, page_limit, page_of
@@ -26,7 +27,7 @@ from services.core.labels import labelled
 CACHE = {"Cache-Control": "public, max-age=300"}
 _CACHE_DOC = {"Cache-Control": {"description": "public, max-age=300", "schema": {"type": "string"}}}
 
-router = APIRouter(prefix="/api/v1/public", route_class=GuardlineRoute, tags=["public disclosure 公告公示"],
+router = APIRouter(prefix="/api/v1/public", route_class=GuardlineRoute, tags=[tags.PUBLIC_DISCLOSURE],
                    dependencies=[Depends(public_read)])
 
 # The statuses a published project can be in (a proposed one is never published).
@@ -131,7 +132,7 @@ class PublicFundSummary(BaseModel):
 async def list_public_projects(
     request: Request, session: PublicSession, region: Region, year: Year,
     category: ProjectCategory | None = None, status: PublicStatus | None = None,
-    limit: Annotated[int | None, Query(ge=1)] = None, cursor: Cursor = None,
+    limit: Limit = None, cursor: Cursor = None,
 ):
     """Public disclosure (公告公示), without login: the projects of a region and year reviewed into the library or
     later (never a proposed one), with their content, funds and sources, beneficiaries and progress, by id.

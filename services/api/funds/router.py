@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
-from services.api.params import Cursor, RegionPrefix
+from services.api import tags
+from services.api.params import Cursor, Limit, RegionPrefix
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
@@ -36,14 +37,13 @@ from services.core.regions.service import check_prefix_visible
 from services.core.timeutil import today
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
-FUNDS = ["funds 衔接资金"]
-INDICATORS = ["compliance indicators 资金项目监管指标"]
-POLICY = ["funds policy 资金项目政策参数"]
+FUNDS = [tags.FUNDS]
+INDICATORS = [tags.COMPLIANCE_INDICATORS]
+POLICY = [tags.FUNDS_POLICY]
 
 READ = [Needs(Permission.funds_read)]
 LIST = [Needs(Permission.funds_read), Depends(bulk_read)]
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
-Limit = Annotated[int | None, Query(ge=1)]
 RegionQ = RegionPrefix
 TABLE = funds_policy.table()
 

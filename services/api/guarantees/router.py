@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 
-from services.api.params import Cursor
+from services.api import tags
+from services.api.params import Cursor, Limit
 from services.api.deps import Allowed, Needs, Session, check_if_match
 from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, page_limit, page_of
@@ -18,7 +19,7 @@ from services.core.guarantees.schemas import GuaranteeChangeOut, GuaranteesOut, 
 
 READ = [Needs(Permission.registry_read)]
 router = APIRouter(prefix="/api/v1/households/{household_id}/guarantees", route_class=GuardlineRoute,
-                   tags=["guarantees 三保障和饮水安全"])
+                   tags=[tags.GUARANTEES])
 
 HouseholdId = Annotated[int, PathParam(ge=1, le=2**62)]
 
@@ -53,7 +54,7 @@ async def put_guarantees(request: Request, household_id: HouseholdId, body: Guar
 @router.get("/history", response_model=Page[GuaranteeChangeOut], operation_id="listGuaranteeChanges", dependencies=READ,
             responses=responses(404), summary="History of changes, newest first 变更记录")
 async def guarantee_history(request: Request, household_id: HouseholdId, session: Session,
-                            limit: Annotated[int | None, Query(ge=1)] = None, cursor: Cursor = None):
+                            limit: Limit = None, cursor: Cursor = None):
     """Every change of the household's guarantees, newest first: which item, old and new status, who and when.
     Needs registry:read. 保障状况变更记录。"""
     await service.get(session, household_id)

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from starlette.responses import Response
 
-from services.api.params import Cursor, RegionPrefix, amount, plain_text
+from services.api import tags
+from services.api.params import Cursor, Limit, RegionPrefix, amount, plain_text
 from services.api.deps import (
     Allowed,
     CurrentCaller,
@@ -101,7 +102,7 @@ async def _person_response(request: Request, session, person_id: int, caller: Ca
 
 # ---- the lookup first: routes are matched in order, and it is the busiest --------------
 
-@router.post("/persons/lookup", response_model=PersonOut, operation_id="lookupPerson", tags=["persons 人员"],
+@router.post("/persons/lookup", response_model=PersonOut, operation_id="lookupPerson", tags=[tags.PERSONS],
              responses=responses(404),
              summary="Find a person by ID number 按身份证号查询",
              description="The ID number travels in the body, never in the URL, so it stays out of access logs.")
@@ -119,7 +120,7 @@ async def lookup_person(request: Request, body: PersonLookup, reader: Reading(Pe
 # ---- households -----------------------------------------------------------------------
 
 @router.get("/households", response_model=Page[HouseholdSummary], operation_id="listHouseholds", dependencies=[*READ, Depends(bulk_read)],
-            tags=["households 农户"], responses=responses(404), summary="Find households 农户查询")
+            tags=[tags.HOUSEHOLDS], responses=responses(404), summary="Find households 农户查询")
 async def list_households(
     request: Request,
     session: Session,
@@ -132,7 +133,7 @@ async def list_households(
         description="Year of income_below (both or neither)")] = None,
     name: plain_text(1, 50, "A member's name starts with 姓名") = None,
     status: Annotated[HouseholdStatus | None, Query()] = HouseholdStatus.active,
-    limit: Annotated[int | None, Query(ge=1)] = None,
+    limit: Limit = None,
     cursor: Cursor = None,
 ):
     """Households in your regions, by id, filtered by village or region prefix, category, flags, a member's name,
@@ -154,7 +155,7 @@ async def list_households(
 
 
 @router.post("/households", status_code=201, response_model=HouseholdDetail, operation_id="createHousehold",
-             tags=["households 农户"], responses=responses(403, 404, 409), summary="Register a household 新增农户",
+             tags=[tags.HOUSEHOLDS], responses=responses(403, 404, 409), summary="Register a household 新增农户",
              description=IDEMPOTENCY_DOC)
 async def create_household(request: Request, body: HouseholdCreate, session: Session, caller: Writer):
     await get_village(session, body.region_code)
@@ -165,7 +166,7 @@ async def create_household(request: Request, body: HouseholdCreate, session: Ses
 
 
 @router.get("/households/{household_id}", response_model=HouseholdDetail, operation_id="getHousehold",
-            tags=["households 农户"], responses=responses(404), summary="One household with its members 农户详情")
+            tags=[tags.HOUSEHOLDS], responses=responses(404), summary="One household with its members 农户详情")
 @hot_read
 async def get_household(request: Request, household_id: HouseholdId, reader: Reading(Permission.registry_read)):
     """One household with its current members (ID numbers masked; health details only with registry:health) and the
@@ -174,7 +175,7 @@ async def get_household(request: Request, household_id: HouseholdId, reader: Rea
 
 
 @router.patch("/households/{household_id}", response_model=HouseholdDetail, operation_id="updateHousehold",
-              tags=["households 农户"], responses=responses(403, 404, 409, 412, 428),
+              tags=[tags.HOUSEHOLDS], responses=responses(403, 404, 409, 412, 428),
               summary="Change a household (needs If-Match) 修改农户信息")
 async def update_household(request: Request, household_id: HouseholdId, body: HouseholdUpdate, session: Session,
                            caller: Writer):
@@ -189,7 +190,7 @@ async def update_household(request: Request, household_id: HouseholdId, body: Ho
 
 
 @router.get("/households/{household_id}/history", response_model=HouseholdHistory,
-            operation_id="getHouseholdHistory", dependencies=READ, tags=["households 农户"], responses=responses(404),
+            operation_id="getHouseholdHistory", dependencies=READ, tags=[tags.HOUSEHOLDS], responses=responses(404),
             summary="Members over time, splits and merges 家庭成员变动历史")
 async def household_history(household_id: HouseholdId, session: Session):
     """Who belonged to the household and when (every membership with its start and end reason) and the household's
@@ -198,7 +199,7 @@ async def household_history(household_id: HouseholdId, session: Session):
 
 
 @router.post("/households/{household_id}/members", status_code=201, response_model=PersonOut,
-             operation_id="addMember", tags=["households 农户"], responses=responses(403, 404, 409, 412),
+             operation_id="addMember", tags=[tags.HOUSEHOLDS], responses=responses(403, 404, 409, 412),
              summary="Add a new member 新增家庭成员", description=IDEMPOTENCY_DOC)
 async def add_member(request: Request, household_id: HouseholdId, body: PersonCreate, session: Session,
                      caller: Writer):
@@ -211,7 +212,7 @@ async def add_member(request: Request, household_id: HouseholdId, body: PersonCr
 
 
 @router.post("/households/{household_id}/split", status_code=201, response_model=HouseholdDetail,
-             operation_id="splitHousehold", tags=["households 农户"], responses=responses(403, 404, 409, 412),
+             operation_id="splitHousehold", tags=[tags.HOUSEHOLDS], responses=responses(403, 404, 409, 412),
              summary="Split members off into a new household 分户", description=IDEMPOTENCY_DOC)
 async def split_household(request: Request, household_id: HouseholdId, body: SplitRequest, session: Session,
                           caller: Writer):
@@ -222,7 +223,7 @@ async def split_household(request: Request, household_id: HouseholdId, body: Spl
 
 
 @router.post("/households/{household_id}/merge", response_model=HouseholdDetail, operation_id="mergeHousehold",
-             tags=["households 农户"], responses=responses(403, 404, 409, 412),
+             tags=[tags.HOUSEHOLDS], responses=responses(403, 404, 409, 412),
              summary="Merge another household into this one 合户", description=IDEMPOTENCY_DOC)
 async def merge_household(request: Request, household_id: HouseholdId, body: MergeRequest, session: Session,
                           caller: Writer):
@@ -234,7 +235,7 @@ async def merge_household(request: Request, household_id: HouseholdId, body: Mer
 
 # ---- persons --------------------------------------------------------------------------
 
-@router.get("/persons/{person_id}", response_model=PersonOut, operation_id="getPerson", dependencies=READ, tags=["persons 人员"],
+@router.get("/persons/{person_id}", response_model=PersonOut, operation_id="getPerson", dependencies=READ, tags=[tags.PERSONS],
             responses=responses(404), summary="One person 人员详情")
 async def get_person(request: Request, person_id: PersonId, session: Session, caller: CurrentCaller):
     """One person: relation, labour capacity, schooling, insurance, employment, with the ID number masked and the
@@ -243,7 +244,7 @@ async def get_person(request: Request, person_id: PersonId, session: Session, ca
     return await _person_response(request, session, person_id, caller, health_keyring(request, caller))
 
 
-@router.patch("/persons/{person_id}", response_model=PersonOut, operation_id="updatePerson", tags=["persons 人员"],
+@router.patch("/persons/{person_id}", response_model=PersonOut, operation_id="updatePerson", tags=[tags.PERSONS],
               responses=responses(403, 404, 409, 412, 428), summary="Change a person (needs If-Match) 修改人员信息")
 async def update_person(request: Request, person_id: PersonId, body: PersonUpdate, session: Session,
                         caller: Writer):
@@ -256,7 +257,7 @@ async def update_person(request: Request, person_id: PersonId, body: PersonUpdat
     return await _person_response(request, session, person_id, caller, health_keyring(request, caller))
 
 
-@router.post("/persons/{person_id}/move", response_model=PersonOut, operation_id="movePerson", tags=["persons 人员"],
+@router.post("/persons/{person_id}/move", response_model=PersonOut, operation_id="movePerson", tags=[tags.PERSONS],
              responses=responses(403, 404, 409, 412), summary="Move to another household 迁移至他户",
              description=IDEMPOTENCY_DOC)
 async def move_person(request: Request, person_id: PersonId, body: MoveRequest, session: Session,
@@ -269,7 +270,7 @@ async def move_person(request: Request, person_id: PersonId, body: MoveRequest, 
 
 
 @router.post("/persons/{person_id}/death", response_model=PersonOut, operation_id="recordDeath",
-             tags=["persons 人员"], responses=responses(403, 404, 409, 412), summary="Record a death 登记死亡",
+             tags=[tags.PERSONS], responses=responses(403, 404, 409, 412), summary="Record a death 登记死亡",
              description=IDEMPOTENCY_DOC)
 async def record_death(request: Request, person_id: PersonId, body: DeathRequest, session: Session,
                        caller: Writer):
@@ -280,7 +281,7 @@ async def record_death(request: Request, person_id: PersonId, body: DeathRequest
 
 
 @router.post("/persons/{person_id}/id-number", response_model=UnmaskedIdNumber, operation_id="unmaskIdNumber",
-             tags=["persons 人员"], responses=responses(403, 404, 429),
+             tags=[tags.PERSONS], responses=responses(403, 404, 429),
              summary="The complete ID number, with a reason 查看完整身份证号码",
              description="Only for roles allowed to unmask (`registry:unmask`); every call is recorded in the "
                          "audit trail with its reason. Never cached, and an `Idempotency-Key` is ignored: each "

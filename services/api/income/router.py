@@ -6,8 +6,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from starlette.responses import Response
 
+from services.api import tags
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
+from services.api.pagination import Page, decode_cursor, page, page_limit
+from services.api.params import Cursor, Limit
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
@@ -17,7 +20,7 @@ from services.core.income.models import IncomeRecord, IncomeYear
 from services.core.income.schemas import IncomeCreate, IncomeRecordOut, IncomeUpdate, IncomeYearOut
 
 READ = [Needs(Permission.registry_read)]
-router = APIRouter(prefix="/api/v1", tags=["income 收入"], route_class=GuardlineRoute)
+router = APIRouter(prefix="/api/v1", tags=[tags.INCOME], route_class=GuardlineRoute)
 
 HouseholdId = Annotated[int, PathParam(ge=1, le=2**62)]
 RecordId = Annotated[int, PathParam(ge=1, le=2**62)]
@@ -42,14 +45,18 @@ def _record_response(record: IncomeRecord, status: int = 200) -> JSON:
     return JSON(record_out(record), status_code=status, headers=headers)
 
 
-@router.get("/households/{household_id}/income-records", response_model=list[IncomeRecordOut],
+@router.get("/households/{household_id}/income-records", response_model=Page[IncomeRecordOut],
             operation_id="listIncomeRecords", dependencies=READ, responses=responses(404), summary="Quarterly income 季度收入")
-async def list_records(household_id: HouseholdId, session: Session,
-                       year: Annotated[int | None, Query(ge=2000, le=2100)] = None):
+async def list_records(request: Request, household_id: HouseholdId, session: Session,
+                       year: Annotated[int | None, Query(ge=2000, le=2100)] = None, limit: Limit = None,
+                       cursor: Cursor = None):
     """The household's quarterly income records (optionally of one year), with the net and per-capita net income
     the server computed for each quarter. Needs registry:read. 季度收入记录。"""
     await get_household(session, household_id)
-    return JSON([record_out(r) for r in await service.records_for(session, household_id, year)])
+    limit = page_limit(request, limit)
+    after = decode_cursor(cursor, (int, int), lambda key: 2000 <= key[0] <= 2100 and 1 <= key[1] <= 4)
+    rows = await service.records_for(session, household_id, year, after=after, limit=limit)
+    return JSON(page(rows, limit, lambda r: [r.year, r.quarter], record_out))
 
 
 @router.post("/households/{household_id}/income-records", status_code=201, response_model=IncomeRecordOut,
@@ -63,14 +70,17 @@ async def create_record(request: Request, household_id: HouseholdId, body: Incom
     return _record_response(record, 201)
 
 
-@router.get("/households/{household_id}/income-years", response_model=list[IncomeYearOut],
+@router.get("/households/{household_id}/income-years", response_model=Page[IncomeYearOut],
             operation_id="listIncomeYears", dependencies=READ, responses=responses(404), summary="Yearly totals 年度收入合计")
-async def list_years(household_id: HouseholdId, session: Session):
+async def list_years(request: Request, household_id: HouseholdId, session: Session, limit: Limit = None,
+                     cursor: Cursor = None):
     """The household's yearly totals, one per year with recorded quarters: the four income parts, costs, eligible
     spending, net income and per-capita net income (人均纯收入) over the quarters recorded, and how many quarters
     that is. Needs registry:read. 年度收入合计。"""
     await get_household(session, household_id)
-    return JSON([year_out(y) for y in await service.years_for(session, household_id)])
+    limit = page_limit(request, limit)
+    rows = await service.years_for(session, household_id, after=decode_cursor(cursor, (int,)), limit=limit)
+    return JSON(page(rows, limit, lambda y: [y.year], year_out))
 
 
 @router.get("/income-records/{record_id}", response_model=IncomeRecordOut, operation_id="getIncomeRecord", dependencies=READ,

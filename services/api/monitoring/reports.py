@@ -9,13 +9,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from starlette.responses import Response
 
-from services.api.params import Cursor, VillageCode, region_prefix
+from services.api import tags
+from services.api.params import Cursor, Limit, VillageCode, region_prefix
 from services.api.auditing import record_changes_so_far
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
 from services.api.policies import PolicyRoutes
-from services.api.pagination import Page, cursor_id, page_limit, page_of
+from services.api.pagination import Page, cursor_id, decode_cursor, page, page_limit, page_of
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
@@ -46,8 +47,8 @@ from services.core.timeutil import today
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
 
-REPORTS = ["monitoring reports 监测统计"]
-POLICY = ["monitoring policy 监测标准和政策参数"]
+REPORTS = [tags.MONITORING_REPORTS]
+POLICY = [tags.MONITORING_POLICY]
 READ = Needs(Permission.monitoring_read)
 
 YearPath = Annotated[int, PathParam(ge=2000, le=2100, description="Year 年度")]
@@ -79,18 +80,22 @@ def _line_response(line: IncomeLine, status: int = 200) -> JSON:
     return JSON({f: getattr(line, f) for f in _LINE_FIELDS}, status_code=status, headers=headers)
 
 
-@router.get("/income-lines", response_model=list[IncomeLineOut], operation_id="listIncomeLines",
+@router.get("/income-lines", response_model=Page[IncomeLineOut], operation_id="listIncomeLines",
             dependencies=[READ], tags=POLICY, responses=responses(),
             summary="Monitoring income lines 监测标准",
             description="The lines of the provinces your regions lie in (every province for a nation-wide "
                         "account), newest year first. Lines are public figures.")
 async def list_income_lines(
-    session: Session, caller: Allowed(Permission.monitoring_read),
+    request: Request, session: Session, caller: Allowed(Permission.monitoring_read),
     year: YearQuery = None,
     province: Annotated[str | None, Query(pattern=r"^\d{2}$", description="Province, two digits")] = None,
+    limit: Limit = None, cursor: Cursor = None,
 ):
-    found = await lines.list_lines(session, caller.region_prefix, year, province)
-    return JSON([{f: getattr(line, f) for f in _LINE_FIELDS} for line in found])
+    limit = page_limit(request, limit)
+    found = await lines.list_lines(session, caller.region_prefix, year, province,
+                                   after=decode_cursor(cursor, (int, str)), limit=limit)
+    return JSON(page(found, limit, lambda line: [line.year, line.province_code],
+                     lambda line: {f: getattr(line, f) for f in _LINE_FIELDS}))
 
 
 @router.get("/income-lines/{year}/{province_code}", response_model=IncomeLineOut, operation_id="getIncomeLine",
@@ -147,7 +152,7 @@ async def list_uncovered_households(
     income_complete: Annotated[bool | None, Query(
         description="true: only households judged below the line; false: only those whose twelve months are "
                     "incomplete; absent: both")] = None,
-    limit: Annotated[int | None, Query(ge=1)] = None, cursor: Cursor = None,
+    limit: Limit = None, cursor: Cursor = None,
 ):
     region = await _region(session, caller, region)
     year = year or _last_year()
@@ -197,7 +202,7 @@ async def list_visit_breaches(
     month: Annotated[int | None, Query(ge=1, le=12, description="One month of the year 月份")] = None,
     region: RegionQuery = None,
     cadre_user_id: Annotated[int | None, Query(ge=1, le=2**62, description="The case's cadre then")] = None,
-    limit: Annotated[int | None, Query(ge=1)] = None, cursor: Cursor = None,
+    limit: Limit = None, cursor: Cursor = None,
 ):
     region = await _region(session, caller, region)
     year = year if year is not None else today().year
@@ -280,7 +285,7 @@ async def effective_policy(session: Session, caller: Allowed(Permission.monitori
             summary="Policy overrides you work under or set 监测政策参数调整",
             description="Rows within your regions and those of the wider regions yours lie in, by id.")
 async def list_policies(request: Request, session: Session, caller: Allowed(Permission.monitoring_read),
-                        year: YearQuery = None, limit: Annotated[int | None, Query(ge=1)] = None,
+                        year: YearQuery = None, limit: Limit = None,
                         cursor: Cursor = None):
     limit = page_limit(request, limit)
     rows = await overrides.list_rows(session, caller.region_prefix, year, cursor_id(cursor), limit)

@@ -3,17 +3,18 @@ parse, look up in scope, check If-Match, call the service, shape the response.""
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
-from services.api.params import Cursor, RegionPrefix
+from services.api import tags
+from services.api.params import Cursor, Limit, RegionPrefix
 from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.problems import rendered_errors
-from services.api.pagination import Page, cursor_id, decode_cursor, page_limit, page_of
+from services.api.pagination import Page, cursor_id, decode_cursor, page, page_limit, page_of
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
@@ -69,9 +70,9 @@ from services.core.regions.service import check_prefix_visible
 from services.core.timeutil import today
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
-CLUES = ["risk clues 风险线索"]
-CASES = ["monitoring cases 监测对象"]
-ASSIST = ["assistance 帮扶措施和走访"]
+CLUES = [tags.RISK_CLUES]
+CASES = [tags.MONITORING_CASES]
+ASSIST = [tags.ASSISTANCE]
 
 READ = [Needs(Permission.monitoring_read)]
 LIST = [Needs(Permission.monitoring_read), Depends(bulk_read)]
@@ -79,7 +80,6 @@ Id = Annotated[int, PathParam(ge=1, le=2**62)]
 ClueId = Id
 CaseId = Id
 MeasureId = Annotated[uuid.UUID, PathParam(description="Measure id (a UUID)")]
-Limit = Annotated[int | None, Query(ge=1)]
 RegionQ = RegionPrefix
 path_object("clue_id", RiskClue)
 path_object("case_id", MonitoringCase)
@@ -299,15 +299,17 @@ async def get_case(case_id: CaseId, session: Session, caller: Allowed(Permission
     return await _case_response(session, await load_rules(session), case, caller)
 
 
-@router.get("/monitoring-cases/{case_id}/transitions", response_model=list[TransitionOut],
+@router.get("/monitoring-cases/{case_id}/transitions", response_model=Page[TransitionOut],
             operation_id="listCaseTransitions", tags=CASES, dependencies=READ, responses=responses(403, 404),
             summary="The case's steps, oldest first 办理记录")
-async def list_transitions(case_id: CaseId, session: Session):
+async def list_transitions(request: Request, case_id: CaseId, session: Session, limit: Limit = None,
+                           cursor: Cursor = None):
     """Every step of the case, oldest first: action, status before and after, comment, attachments, the day it took
     place and who acted. Needs monitoring:read. 办理记录。"""
     case = await case_service.get_case(session, case_id)
-    return JSON([{f: getattr(t, f) for f in TransitionOut.model_fields}
-                 for t in await case_service.transitions_of(session, case.id)])
+    limit = page_limit(request, limit)
+    rows = await case_service.transitions_of(session, case.id, after=decode_cursor(cursor, (int,)), limit=limit)
+    return JSON(page(rows, limit, lambda t: [t.id], lambda t: {f: getattr(t, f) for f in TransitionOut.model_fields}))
 
 
 @router.get("/monitoring-cases/{case_id}/elimination-check", response_model=EliminationCheckOut,
@@ -413,6 +415,14 @@ async def assign_cadre(request: Request, case_id: CaseId, body: CadreIn, session
 
 # ---------------------------------------------------------------- measures and visits
 
+# Measures and visits are paged in the order of their day, then entry (``cases.MEASURE_ORDER``).
+DATED_KEY = (date, datetime, uuid.UUID)
+
+
+def _dated_key(day: date, row: Any) -> list[str]:
+    return [day.isoformat(), row.created_at.isoformat(), str(row.id)]
+
+
 def _measure_response(m: Measure, status: int = 200) -> JSON:
     headers = {"ETag": etag("measure", m.id, m.version)}
     if status == 201:
@@ -420,14 +430,17 @@ def _measure_response(m: Measure, status: int = 200) -> JSON:
     return JSON({f: getattr(m, f) for f in MeasureOut.model_fields}, status_code=status, headers=headers)
 
 
-@router.get("/monitoring-cases/{case_id}/measures", response_model=list[MeasureOut], operation_id="listMeasures",
+@router.get("/monitoring-cases/{case_id}/measures", response_model=Page[MeasureOut], operation_id="listMeasures",
             tags=ASSIST, dependencies=READ, responses=responses(403, 404), summary="The case's measures 帮扶措施")
-async def list_measures(case_id: CaseId, session: Session):
+async def list_measures(request: Request, case_id: CaseId, session: Session, limit: Limit = None,
+                        cursor: Cursor = None):
     """The case's assistance measures (一户一策), by start day: category, content, responsible unit, status and result.
     Needs monitoring:read. 帮扶措施。"""
     case = await case_service.get_case(session, case_id)
-    return JSON([{f: getattr(m, f) for f in MeasureOut.model_fields}
-                 for m in await case_service.measures_of(session, case.id)])
+    limit = page_limit(request, limit)
+    rows = await case_service.measures_of(session, case.id, after=decode_cursor(cursor, DATED_KEY), limit=limit)
+    return JSON(page(rows, limit, lambda m: _dated_key(m.start_on, m),
+                     lambda m: {f: getattr(m, f) for f in MeasureOut.model_fields}))
 
 
 @router.post("/monitoring-cases/{case_id}/measures", status_code=201, response_model=MeasureOut,
@@ -459,25 +472,31 @@ async def update_measure(request: Request, measure_id: MeasureId, body: MeasureU
     return _measure_response(await case_service.update_measure(session, measure, body))
 
 
-@router.get("/monitoring-cases/{case_id}/visits", response_model=list[VisitOut], operation_id="listVisits",
+@router.get("/monitoring-cases/{case_id}/visits", response_model=Page[VisitOut], operation_id="listVisits",
             tags=ASSIST, dependencies=READ, responses=responses(403, 404), summary="The case's visits 走访记录")
-async def list_visits(case_id: CaseId, session: Session):
+async def list_visits(request: Request, case_id: CaseId, session: Session, limit: Limit = None,
+                      cursor: Cursor = None):
     """The case's visits by the assistance cadre, by visit day: mode, findings and attachments. Needs
     monitoring:read. 走访记录。"""
     case = await case_service.get_case(session, case_id)
-    return JSON([{f: getattr(v, f) for f in VisitOut.model_fields}
-                 for v in await case_service.visits_of(session, case.id)])
+    limit = page_limit(request, limit)
+    rows = await case_service.visits_of(session, case.id, after=decode_cursor(cursor, DATED_KEY), limit=limit)
+    return JSON(page(rows, limit, lambda v: _dated_key(v.visited_on, v),
+                     lambda v: {f: getattr(v, f) for f in VisitOut.model_fields}))
 
 
-@router.get("/monitoring-cases/{case_id}/visit-breaches", response_model=list[VisitBreachOut],
+@router.get("/monitoring-cases/{case_id}/visit-breaches", response_model=Page[VisitBreachOut],
             operation_id="listCaseVisitBreaches", tags=ASSIST, dependencies=READ, responses=responses(403, 404),
             summary="Months of assistance without their visits 未按月走访记录",
             description="Each month that ended without the policy's visits, recorded once (by the daily worker, or "
                         "when a later visit is entered). Never corrected; the case's visit deadline has moved on.")
-async def list_case_visit_breaches(case_id: CaseId, session: Session):
+async def list_case_visit_breaches(request: Request, case_id: CaseId, session: Session, limit: Limit = None,
+                                   cursor: Cursor = None):
     case = await case_service.get_case(session, case_id)
-    return JSON([{f: getattr(b, f) for f in VisitBreachOut.model_fields}
-                 for b in await case_service.visit_breaches_of(session, case.id)])
+    limit = page_limit(request, limit)
+    rows = await case_service.visit_breaches_of(session, case.id, after=decode_cursor(cursor, (date,)), limit=limit)
+    return JSON(page(rows, limit, lambda b: [b.month.isoformat()],
+                     lambda b: {f: getattr(b, f) for f in VisitBreachOut.model_fields}))
 
 
 @router.post("/monitoring-cases/{case_id}/visits", status_code=201, response_model=VisitOut, operation_id="addVisit",

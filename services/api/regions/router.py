@@ -6,6 +6,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from services.api import tags
 from services.api.params import Cursor, RegionCode
 from services.api.deps import Session
 from services.api.errors_doc import responses
@@ -15,7 +16,7 @@ from services.core.regions.rules import CODE_PATTERN
 from services.core.regions.models import Region
 from services.core.regions.service import get_region
 
-router = APIRouter(prefix="/api/v1/regions", tags=["regions 区划"], route_class=GuardlineRoute)
+router = APIRouter(prefix="/api/v1/regions", tags=[tags.REGIONS], route_class=GuardlineRoute)
 
 
 class RegionOut(BaseModel):

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
-from services.api.params import Cursor, RegionPrefix
+from services.api import tags
+from services.api.params import Cursor, Limit, RegionPrefix
 from services.api.auditing import record_sensitive_read
 from services.api.deps import Allowed, Session, check_if_match, path_object
 from services.api.errors_doc import responses
@@ -32,7 +33,7 @@ from services.core.sync.rules import explain, tells_health
 from services.core.timeutil import CHINA
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
-FINDINGS = ["findings 部门比对发现"]
+FINDINGS = [tags.FINDINGS]
 
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
 IdQ = Annotated[int | None, Query(ge=1, le=2**62)]
@@ -113,7 +114,7 @@ async def list_findings(request: Request, session: Session, caller: Allowed(Perm
                         rule_id: RuleQ = None, severity: Severity | None = None,
                         status: FindingStatus | None = None, source: SourceQ = None, region: RegionQ = None,
                         household_id: IdQ = None, person_id: IdQ = None, seen_since: Moment | None = None,
-                        limit: Annotated[int | None, Query(ge=1)] = None, cursor: Cursor = None):
+                        limit: Limit = None, cursor: Cursor = None):
     await _check_filters(session, caller, rule_id, region, household_id, person_id)
     if seen_since is not None and seen_since.tzinfo is None:
         seen_since = seen_since.replace(tzinfo=CHINA)

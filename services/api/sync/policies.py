@@ -11,7 +11,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
-from services.api.params import Cursor, RegionPrefix
+from services.api import tags
+from services.api.params import Cursor, Limit, RegionPrefix
 from services.api.deps import Allowed, Needs, Session, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
@@ -31,11 +32,10 @@ from services.core.sync.policy import SyncPolicy
 from services.core.timeutil import today
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
-POLICY = ["sync policy 部门比对规则参数"]
+POLICY = [tags.SYNC_POLICY]
 
 READ = [Needs(Permission.sync_read)]
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
-Limit = Annotated[int | None, Query(ge=1)]
 Year = Annotated[int | None, Query(ge=2000, le=2100)]
 RegionQ = RegionPrefix
 TABLE = sync_policy.table()

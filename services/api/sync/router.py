@@ -10,10 +10,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
-from services.api.params import Cursor, plain_text
+from services.api import tags
+from services.api.params import Cursor, Limit, plain_text
 from services.api.deps import Allowed, Session, path_object
 from services.api.errors_doc import responses
-from services.api.pagination import Page, cursor_id, page_limit, page_of
+from services.api.pagination import Page, cursor_id, decode_cursor, page_limit, page_of
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON
 from services.api.routing import GuardlineRoute
@@ -31,11 +32,10 @@ from services.core.sync.schemas import QuarantineOut, ReprocessIn, RunIn, RunOut
 from services.core.timeutil import CHINA, now
 
 router = APIRouter(prefix="/api/v1/sync", route_class=GuardlineRoute)
-SYNC = ["sync 部门数据同步"]
+SYNC = [tags.SYNC]
 
 LIST = [Depends(bulk_read)]
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
-Limit = Annotated[int | None, Query(ge=1)]
 SourceQ = Annotated[str | None, Query(pattern=NAME, description="Source name 数据源")]
 CountyQ = Annotated[str | None, Query(pattern=r"^\d{6}$", description="County code, 6 digits 县级区划代码")]
 SourcePath = Annotated[str, PathParam(pattern=NAME, description="The source's name 数据源名称")]
@@ -97,14 +97,19 @@ async def _sources_bodies(request: Request, session, visible: list[service.Visib
     return [_source_body(v, states.get(v.config.name), runs, _threshold(request)) for v in visible]
 
 
-@router.get("/sources", response_model=list[SourceOut], operation_id="listSyncSources", tags=SYNC,
+@router.get("/sources", response_model=Page[SourceOut], operation_id="listSyncSources", tags=SYNC,
             responses=responses(), summary="Department sources of your counties 部门数据源",
             description="The configured sources serving your counties (county level and up): kind, whether they "
                         "are pulled over HTTP or imported from spreadsheets only, the schedule, the circuit "
                         "breaker, and each county's last run. Credentials are never shown.")
-async def list_sources(request: Request, session: Session, caller: Allowed(Permission.sync_read)):
-    visible = service.visible_sources(_sources(request), caller.region_prefix)
-    return JSON(await _sources_bodies(request, session, visible))
+async def list_sources(request: Request, session: Session, caller: Allowed(Permission.sync_read), limit: Limit = None,
+                       cursor: Cursor = None):
+    limit = page_limit(request, limit)
+    after = decode_cursor(cursor, (str,))  # sources are configured, not rows: paged by name here
+    visible = sorted((v for v in service.visible_sources(_sources(request), caller.region_prefix)
+                      if after is None or v.config.name > after[0]), key=lambda v: v.config.name)
+    shown, next_cursor = page_of(visible[:limit + 1], limit, lambda v: [v.config.name])
+    return JSON({"items": await _sources_bodies(request, session, shown), "next_cursor": next_cursor})
 
 
 @router.get("/sources/{name}", response_model=SourceOut, operation_id="getSyncSource", tags=SYNC,

@@ -11,7 +11,7 @@ from services.core.households.enums import PersonStatus
 from services.core.income import rules
 from services.core.income.models import IncomeRecord, IncomeYear
 from services.core.income.schemas import IncomeCreate, IncomeFields
-from services.core.repository import one_or_404
+from services.core.repository import keyset, one_or_404
 from services.core.settings import Settings
 from services.core.timeutil import current_quarter
 
@@ -119,13 +119,18 @@ async def delete_record(session: AsyncSession, record: IncomeRecord) -> None:
     await session.flush()
 
 
-async def records_for(session: AsyncSession, household_id: int, year: int | None) -> list[IncomeRecord]:
+async def records_for(session: AsyncSession, household_id: int, year: int | None, *,
+                      after: tuple[int, int] | None, limit: int) -> list[IncomeRecord]:
+    """A page of the household's quarters, oldest first (key: year, quarter)."""
     stmt = select(IncomeRecord).where(IncomeRecord.household_id == household_id)
     if year is not None:
         stmt = stmt.where(IncomeRecord.year == year)
-    return list((await session.execute(stmt.order_by(IncomeRecord.year, IncomeRecord.quarter))).scalars())
+    order = [(IncomeRecord.year, False), (IncomeRecord.quarter, False)]
+    return list((await session.execute(keyset(stmt, order, after, limit))).scalars())
 
 
-async def years_for(session: AsyncSession, household_id: int) -> list[IncomeYear]:
-    stmt = select(IncomeYear).where(IncomeYear.household_id == household_id).order_by(IncomeYear.year)
-    return list((await session.execute(stmt)).scalars())
+async def years_for(session: AsyncSession, household_id: int, *, after: tuple[int] | None,
+                    limit: int) -> list[IncomeYear]:
+    """A page of the household's yearly totals, oldest first (key: year)."""
+    stmt = select(IncomeYear).where(IncomeYear.household_id == household_id)
+    return list((await session.execute(keyset(stmt, [(IncomeYear.year, False)], after, limit))).scalars())

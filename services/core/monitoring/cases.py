@@ -51,7 +51,7 @@ from services.core.monitoring.models import (
     VisitBreach,
 )
 from services.core.monitoring.schemas import CadreIn, CaseFromClue, MeasureIn, MeasureUpdate, Reporter, VisitIn
-from services.core.repository import one_or_404
+from services.core.repository import keyset, one_or_404
 from services.core.scope import under
 from services.core.timeutil import today
 
@@ -61,19 +61,27 @@ async def get_case(session: AsyncSession, case_id: int, for_update: bool = False
                             "case_id", for_update=for_update, id=case_id)
 
 
-async def transitions_of(session: AsyncSession, case_id: int) -> list[CaseTransition]:
-    stmt = select(CaseTransition).where(CaseTransition.case_id == case_id).order_by(CaseTransition.id)
-    return list((await session.execute(stmt)).scalars())
+# Pages of a case's rows (``repository.keyset``), each in its order, ending in a unique key.
+TRANSITION_ORDER = [(CaseTransition.id, False)]
+MEASURE_ORDER = [(Measure.start_on, False), (Measure.created_at, False), (Measure.id, False)]
+VISIT_ORDER = [(Visit.visited_on, False), (Visit.created_at, False), (Visit.id, False)]
+BREACH_ORDER = [(VisitBreach.month, False)]  # one breach per case and month
 
 
-async def measures_of(session: AsyncSession, case_id: int) -> list[Measure]:
-    stmt = select(Measure).where(Measure.case_id == case_id).order_by(Measure.start_on, Measure.created_at)
-    return list((await session.execute(stmt)).scalars())
+async def transitions_of(session: AsyncSession, case_id: int, *, after: tuple | None,
+                         limit: int) -> list[CaseTransition]:
+    stmt = select(CaseTransition).where(CaseTransition.case_id == case_id)
+    return list((await session.execute(keyset(stmt, TRANSITION_ORDER, after, limit))).scalars())
 
 
-async def visits_of(session: AsyncSession, case_id: int) -> list[Visit]:
-    stmt = select(Visit).where(Visit.case_id == case_id).order_by(Visit.visited_on, Visit.created_at)
-    return list((await session.execute(stmt)).scalars())
+async def measures_of(session: AsyncSession, case_id: int, *, after: tuple | None, limit: int) -> list[Measure]:
+    stmt = select(Measure).where(Measure.case_id == case_id)
+    return list((await session.execute(keyset(stmt, MEASURE_ORDER, after, limit))).scalars())
+
+
+async def visits_of(session: AsyncSession, case_id: int, *, after: tuple | None, limit: int) -> list[Visit]:
+    stmt = select(Visit).where(Visit.case_id == case_id)
+    return list((await session.execute(keyset(stmt, VISIT_ORDER, after, limit))).scalars())
 
 
 # ---------------------------------------------------------------- deadlines
@@ -173,9 +181,10 @@ async def record_missed_visits_under(session: AsyncSession, rules: Rules, prefix
         last = cases[-1].id
 
 
-async def visit_breaches_of(session: AsyncSession, case_id: int) -> list[VisitBreach]:
-    stmt = select(VisitBreach).where(VisitBreach.case_id == case_id).order_by(VisitBreach.month)
-    return list((await session.execute(stmt)).scalars())
+async def visit_breaches_of(session: AsyncSession, case_id: int, *, after: tuple | None,
+                            limit: int) -> list[VisitBreach]:
+    stmt = select(VisitBreach).where(VisitBreach.case_id == case_id)
+    return list((await session.execute(keyset(stmt, BREACH_ORDER, after, limit))).scalars())
 
 
 async def _track(session: AsyncSession, rules: Rules, case: MonitoringCase, before: list[dl.Deadline],

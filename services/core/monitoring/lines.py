@@ -18,6 +18,7 @@ from services.core.income.rules import yuan
 from services.core.monitoring.models import IncomeLine
 from services.core.regions.models import Region
 from services.core.regions.rules import Level
+from services.core.repository import keyset
 
 
 def provinces_seen_by(prefix: str) -> str | None:
@@ -30,7 +31,9 @@ def covers_province(prefix: str, province_code: str) -> bool:
     return len(prefix) <= 2 and province_code.startswith(prefix)
 
 
-async def list_lines(session: AsyncSession, prefix: str, year: int | None, province: str | None) -> list[IncomeLine]:
+async def list_lines(session: AsyncSession, prefix: str, year: int | None, province: str | None, *,
+                     after: tuple[int, str] | None, limit: int) -> list[IncomeLine]:
+    """A page of the lines the caller's regions see, newest year first (key: year, province)."""
     stmt = select(IncomeLine)
     own = provinces_seen_by(prefix)
     if own is not None:
@@ -39,7 +42,8 @@ async def list_lines(session: AsyncSession, prefix: str, year: int | None, provi
         stmt = stmt.where(IncomeLine.province_code == province)
     if year is not None:
         stmt = stmt.where(IncomeLine.year == year)
-    rows = await session.execute(stmt.order_by(IncomeLine.year.desc(), IncomeLine.province_code))
+    rows = await session.execute(keyset(stmt, [(IncomeLine.year, True), (IncomeLine.province_code, False)],
+                                        after, limit))
     return list(rows.scalars())
 
 

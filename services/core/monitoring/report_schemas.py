@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, StringConstraints
 from services.core.types import MULTILINE
 
-from services.core.types import Day
+from services.core.types import Day, PositiveMoney
 from services.core.households.schemas import Input
 from services.core.monitoring.enums import CaseStatus, CaseType, NoticeKind, RiskType
 from services.core.monitoring.policy import MonitoringPolicy
@@ -27,9 +27,8 @@ RegionPrefix = Annotated[str, StringConstraints(pattern=r"^(\d{2}|\d{4}|\d{6}|\d
 # ---- income lines ----------------------------------------------------------------------
 
 class IncomeLineIn(Input):
-    amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2,
-                            description="监测标准: yearly per-capita net income (yuan, two decimals)",
-                            examples=["7300.00"])
+    amount: PositiveMoney = Field(description="监测标准: yearly per-capita net income (yuan, two decimals)",
+                                  examples=["7300.00"])
     note: Note | None = Field(None, description="Source, e.g. the province's notice 文件依据")
 
 

@@ -1,0 +1,181 @@
+"""What the OpenAPI document promises beyond what FastAPI derives by itself, in one place.
+
+Per route (``routing.GuardlineRoute`` calls ``document_route``), from what the route runs:
+
+* a rate limit (a dependency of ``ratelimit.RATE_LIMITED``, or an endpoint marked
+  ``ratelimit.rate_limited`` that calls ``ratelimit.limit`` itself): 429 with ``Retry-After``
+  and the ``RateLimit`` / ``RateLimit-Policy`` headers on its answers;
+* ``If-Match``: required where a missing one is a 428, optional where only a stale one is refused;
+* ``Idempotency-Key`` on every POST that honours it (one with a scoped session, neither a
+  ``hot_read`` lookup nor ``no_idempotency``);
+* 409 on every route that writes: a transaction that lost a race to another (a deadlock
+  broken by PostgreSQL) is answered 409 ``changed_concurrently`` with ``Retry-After``;
+* 503 on every route: any of them may find the database unreachable.
+
+For the whole document (``install`` wraps ``app.openapi``): every error response is
+``application/problem+json`` with the ``Problem`` schema and nothing else, every response
+carries ``X-Request-ID``, and 429, 503 (and the 409 of ``changed_concurrently``) carry
+``Retry-After``.
+
+The server holds itself to the same promises at run time (``declared``): a route that counts
+a rate limit or checks ``If-Match`` without declaring it fails instead of answering outside
+its contract, so the tests of that route catch the omission."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.requests import Request
+
+from services.api.errors_doc import PROBLEM_JSON, Problem, responses
+
+REF = "#/components/schemas/"
+PROBLEM_SCHEMA = {"$ref": REF + "Problem"}
+
+# Response headers, defined once under components/headers and referenced by name.
+_RETRY_AFTER_SCHEMA = {"type": "integer", "minimum": 1}
+HEADERS: dict[str, dict[str, Any]] = {
+    "XRequestId": {
+        "description": "The request's id: the client's `X-Request-ID` when it is 1 to 64 of `A-Z a-z 0-9 . _ -`, "
+                       "else a new one. Quote it when reporting a problem. 请求编号",
+        "required": True, "schema": {"type": "string", "pattern": r"^[A-Za-z0-9._-]{1,64}$"}},
+    "RetryAfter": {"description": "Seconds to wait before trying again 重试等待秒数", "required": True,
+                   "schema": _RETRY_AFTER_SCHEMA},
+    "RetryAfterConflict": {
+        "description": "Sent with `changed_concurrently` (another write got there first; nothing was written): "
+                       "seconds to wait before retrying 重试等待秒数",
+        "required": False, "schema": _RETRY_AFTER_SCHEMA},
+    "RateLimitPolicy": {
+        "description": 'The limit that counted this request (IETF draft "RateLimit header fields for HTTP"): '
+                       '`"<policy>";q=<requests>;w=<window seconds>`, e.g. `"bulk";q=120;w=60` 限流策略',
+        "required": True, "schema": {"type": "string"}},
+    "RateLimit": {
+        "description": 'What is left of it: `"<policy>";r=<remaining>;t=<seconds until the window resets>`, '
+                       'e.g. `"bulk";r=37;t=21` 剩余配额',
+        "required": True, "schema": {"type": "string"}},
+    "IdempotentReplayed": {
+        "description": "`true` when this is the stored answer to an earlier request with the same "
+                       "Idempotency-Key 幂等重放",
+        "required": False, "schema": {"type": "string", "enum": ["true"]}},
+}
+
+
+def _header(name: str) -> dict[str, str]:
+    return {"$ref": "#/components/headers/" + name}
+
+
+X_REQUEST_ID = {"X-Request-ID": _header("XRequestId")}
+ERROR_HEADERS: dict[str, dict[str, Any]] = {
+    "409": {"Retry-After": _header("RetryAfterConflict")},
+    "429": {"Retry-After": _header("RetryAfter")},
+    "503": {"Retry-After": _header("RetryAfter")},
+}
+RATE_LIMIT_HEADERS = {"RateLimit-Policy": _header("RateLimitPolicy"), "RateLimit": _header("RateLimit")}
+IDEMPOTENT_REPLAYED = {"Idempotent-Replayed": _header("IdempotentReplayed")}
+
+IF_MATCH = {"name": "If-Match", "in": "header", "schema": {"type": "string", "minLength": 1},
+            "description": 'The ETag you read (e.g. `"household-12-v3"`) 读取时的 ETag'}
+
+
+def idempotency_key_parameter() -> dict[str, Any]:
+    from services.core.settings import IdempotencySettings
+
+    longest = IdempotencySettings.model_fields["max_key_length"].default
+    return {"name": "Idempotency-Key", "in": "header", "required": False,
+            "schema": {"type": "string", "minLength": 1, "maxLength": longest, "pattern": "^[!-~]+$"},
+            "description": "A key of your choosing (printable ASCII, no spaces), e.g. a UUID: a retry with the "
+                           "same key and body answers the first response again (`Idempotent-Replayed: true`) "
+                           "instead of applying twice; the same key with another body is 422. Kept 24 hours. "
+                           "幂等键"}
+
+
+# ---- per route ----------------------------------------------------------------------
+
+def document_route(route: Any, *, rate_limited: bool, if_match: bool | None, idempotent: bool, writes: bool) -> None:
+    """Add to ``route`` (an APIRoute) what it imposes: see the module's description.
+    ``if_match``: None when the route does not check it, else whether it is required;
+    ``writes``: it runs a transaction, which may lose a race (409 ``changed_concurrently``)."""
+    out = dict(route.responses)
+    success = route.status_code or 200
+    parameters: list[dict[str, Any]] = []
+    route.declares = frozenset({*(("rate_limit",) if rate_limited else ()), *(("if_match",) if if_match is not None
+                                                                               else ())})
+    if rate_limited:
+        out[429] = {**responses(429)[429], "headers": RATE_LIMIT_HEADERS}
+        _add_headers(out, success, RATE_LIMIT_HEADERS)
+    if if_match is not None:
+        parameters.append({**IF_MATCH, "required": if_match})
+        out.setdefault(428, responses(428)[428])  # an empty If-Match is a 428 everywhere (deps.check_if_match)
+        out.setdefault(412, responses(412)[412])
+    if idempotent:
+        parameters.append(idempotency_key_parameter())
+        _add_headers(out, success, IDEMPOTENT_REPLAYED)
+    if writes:
+        out.setdefault(409, responses(409)[409])
+    out.setdefault(503, responses(503)[503])
+    route.responses = out
+    if parameters:
+        extra = dict(route.openapi_extra or {})
+        extra["parameters"] = [*extra.get("parameters", []), *parameters]
+        route.openapi_extra = extra
+
+
+def _add_headers(out: dict, status: int, headers: dict) -> None:
+    response = dict(out.get(status, {}))
+    response["headers"] = {**response.get("headers", {}), **headers}
+    out[status] = response
+
+
+def declared(request: Request, what: str) -> None:
+    """Refuse to go on (500) where the route's contract does not declare ``what``
+    (``rate_limit``, ``if_match``): the route must say it in its OpenAPI (see
+    ``document_route``); its tests fail until it does."""
+    route = request.scope.get("route")
+    if route is not None and what not in getattr(route, "declares", frozenset()):
+        raise RuntimeError(f"{getattr(route, 'path', route)} uses {what} but its OpenAPI does not declare it")
+
+
+# ---- the whole document ---------------------------------------------------------------
+
+def finish(document: dict[str, Any]) -> dict[str, Any]:
+    """Make the rules of the module's description hold for every operation (idempotent)."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    problem = Problem.model_json_schema(ref_template=REF + "{model}")
+    schemas.update(problem.pop("$defs", {}))
+    schemas["Problem"] = problem
+    document["components"]["headers"] = HEADERS
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            for status, response in operation.get("responses", {}).items():
+                headers = response.setdefault("headers", {})
+                headers.update(X_REQUEST_ID)
+                if status[:1] in ("4", "5"):
+                    response["content"] = {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}
+                    for name, header in ERROR_HEADERS.get(status, {}).items():
+                        headers.setdefault(name, header)
+    # FastAPI's own validation error shapes: the server never answers them.
+    for name in ("HTTPValidationError", "ValidationError"):
+        if not _referenced(document, REF + name, skip=name):
+            schemas.pop(name, None)
+    return document
+
+
+def _referenced(node: Any, ref: str, skip: str) -> bool:
+    if isinstance(node, dict):
+        if node.get("$ref") == ref:
+            return True
+        return any(_referenced(v, ref, skip) for k, v in node.items() if k != skip)
+    if isinstance(node, list):
+        return any(_referenced(v, ref, skip) for v in node)
+    return False
+
+
+def install(app: FastAPI) -> None:
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        document = build()
+        return finish(document) if fresh else document
+
+    app.openapi = openapi  # type: ignore[method-assign]
