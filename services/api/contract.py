@@ -137,6 +137,71 @@ def declared(request: Request, what: str) -> None:
 
 # ---- the whole document ---------------------------------------------------------------
 
+# What a parameter means, for the parameters the code declares without a description of their
+# own (most path ids and filters share a name and a meaning across operations). A description
+# written at the parameter wins; ``(operationId, name)`` entries say what differs for one operation.
+PARAMETER_DESCRIPTIONS: dict[str | tuple[str, str], str] = {
+    "asset_id": "Project asset id 扶贫项目资产编号",
+    "case_id": "Monitoring case id 监测对象（帮扶案件）编号",
+    "client_id": "System client id 系统接入方编号",
+    "clue_id": "Risk clue id 风险线索编号",
+    "code": "Region code (统计用区划代码, 2 to 12 digits) 区划代码",
+    "finding_id": "Department cross-check finding id 部门比对发现编号",
+    "fund_finding_id": "Fund or asset finding id 资金资产监管发现编号",
+    "fund_id": "Fund id 衔接资金编号",
+    "fund_policy_id": "Funds policy override id 资金项目政策参数编号",
+    "household_id": "Household id 农户编号",
+    "project_id": "Project id 项目编号",
+    "quarantine_id": "Quarantined department record id 隔离记录编号",
+    "record_id": "Quarterly income record id 季度收入记录编号",
+    "run_id": "Sync run id 同步批次编号",
+    "sync_policy_id": "Sync policy override id 部门比对规则参数编号",
+    "user_id": "User account id 用户编号",
+    "person_id": "Only those about this person (person id) 按人员筛选",
+    "asset_class": "Only assets of this class 按资产类别筛选",
+    "cadre_user_id": "Only cases whose assistance cadre is this user (user id) 按帮扶责任人筛选",
+    "case_type": "Only cases of this type 按监测对象类型筛选",
+    "category": "Only projects of this category 按项目类别筛选",
+    "channel": "Only clues from this channel 按发现渠道筛选",
+    "kind": "Only this kind 按类型筛选",
+    "level": "Only funds of this level of government 按资金级次筛选",
+    "limit": "Page size 每页条数",
+    "risk_type": "Only this risk type 按风险类型筛选",
+    "role": "Only accounts with this role 按角色筛选",
+    "rule_id": "Only findings of this rule 按规则筛选",
+    "seen_since": "Only findings seen (raised or confirmed again) at or after this time 此时间后发现",
+    "severity": "Only findings of this severity 按严重程度筛选",
+    "status": "Only items in this status 按状态筛选",
+    "year": "Only this year 按年度筛选",
+    ("getFundIndicators", "year"): "The year of the indicators (default: the year of `as_of`) 年度",
+    ("getEffectiveFundPolicy", "year"): "The year the policy is wanted for 年度",
+    ("getFundIndicators", "as_of"): "The day the indicators are computed as of (default today, China time) 截至日期",
+    ("listOverdue", "as_of"): "The day deadlines are measured from (default today, China time) 基准日期",
+    ("listOverdue", "kind"): "Only deadlines of this kind 按时限类型筛选",
+    ("listOverdue", "subject"): "Only cases (`case`) or only clues (`clue`) 案件或线索",
+    ("listOverdue", "within_days"): "Also list what falls due within this many days of `as_of` (0: only what is "
+                                    "late) 临期天数",
+    ("checkElimination", "on"): "The day the conditions are checked for (default today, China time) 核查日期",
+    ("listFundFindings", "project_id"): "Only findings about this project 按项目筛选",
+    ("listFundFindings", "asset_id"): "Only findings about this asset 按资产筛选",
+    ("listAssets", "project_id"): "Only assets of this project 按项目筛选",
+    ("listFindings", "household_id"): "Only findings about this household 按农户筛选",
+    ("listMonitoringCases", "household_id"): "Only cases of this household 按农户筛选",
+    ("listRiskClues", "household_id"): "Only clues about this household 按农户筛选",
+    ("listFunds", "kind"): "Only funds of this kind 按资金类型筛选",
+}
+
+
+def _describe_parameters(operation: dict[str, Any]) -> None:
+    for parameter in operation.get("parameters", []):
+        if "$ref" in parameter or parameter.get("description"):
+            continue
+        name = parameter["name"]
+        text = PARAMETER_DESCRIPTIONS.get((operation.get("operationId", ""), name)) or PARAMETER_DESCRIPTIONS.get(name)
+        if text:
+            parameter["description"] = text
+
+
 def finish(document: dict[str, Any]) -> dict[str, Any]:
     """Make the rules of the module's description hold for every operation (idempotent)."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
@@ -146,6 +211,9 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
     document["components"]["headers"] = HEADERS
     for item in document.get("paths", {}).values():
         for operation in item.values():
+            _describe_parameters(operation)
+            # Public operations say so: no inherited requirement, no guessing (security-defined).
+            operation.setdefault("security", [])
             for status, response in operation.get("responses", {}).items():
                 headers = response.setdefault("headers", {})
                 headers.update(X_REQUEST_ID)

@@ -16,7 +16,7 @@ T = TypeVar("T")
 
 
 class Page(BaseModel, Generic[T]):
-    items: list[T]
+    items: list[T] = Field(description="The page's items, in the list's order 本页数据")
     next_cursor: str | None = Field(
         None, description="Pass as `cursor` to get the next page; null on the last page. 下一页游标。"
     )
