@@ -7,8 +7,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import uvicorn
 
@@ -48,6 +48,25 @@ def live_server(settings: Settings, database_url: str, rate_limiter: RateLimiter
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@asynccontextmanager
+async def scratch_live_server(engine, settings: Settings, name: str,
+                              rate_limiter: RateLimiter | None = None) -> AsyncIterator[str]:
+    """A ``live_server`` on a database of its own (``name``, dropped afterwards) holding
+    the base data (regions, policy, the test users): for tests whose requests commit
+    (logging in writes token and audit rows), so nothing they write reaches other tests."""
+    from services.core.db import create_engine
+    from tests.conftest import _load_base_data, scratch_database
+
+    async with scratch_database(engine, name) as url:
+        scratch = create_engine(url, settings, f"tests-{name}")
+        try:
+            await _load_base_data(scratch)
+        finally:
+            await scratch.dispose()
+        with live_server(settings, url, rate_limiter) as base:
+            yield base
 
 
 def raw_exchange(base: str, request: bytes, timeout: float = 10) -> bytes:

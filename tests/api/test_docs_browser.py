@@ -20,10 +20,9 @@ import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.core.db import create_engine
 from services.core.settings import Settings
-from tests.api.live import live_server
-from tests.conftest import _load_base_data, scratch_database
+from tests.api.live import scratch_live_server
+from tests.clients.tools import require
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -36,26 +35,15 @@ expect.set_options(timeout=TIMEOUT_MS)
 
 
 def _require_chromium() -> None:
-    if CHROMIUM.exists():
-        return
-    reason = (f"{CHROMIUM} is not installed: `python3 tasks.py test` installs it as root with apt-get "
-              "(or: apt-get install --no-install-recommends chromium)")
-    if os.environ.get("CI", "").lower() not in ("", "0", "false"):
-        pytest.fail(reason)
-    pytest.skip(reason)
+    require(CHROMIUM, "chromium", "`python3 tasks.py test` installs it as root with apt-get "
+                                  "(or: apt-get install --no-install-recommends chromium)")
 
 
 @pytest.fixture(scope="module")
 async def docs_server(engine: AsyncEngine, settings: Settings) -> AsyncIterator[str]:
     _require_chromium()
-    async with scratch_database(engine, DOCS_DB) as url:
-        scratch = create_engine(url, settings, "tests-docs-browser")
-        try:
-            await _load_base_data(scratch)
-        finally:
-            await scratch.dispose()
-        with live_server(settings, url) as base:
-            yield base
+    async with scratch_live_server(engine, settings, DOCS_DB) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,9 @@ import httpx
 import pytest
 
 from services.api.ratelimit import RateLimiter
-from services.core.db import create_engine
-from tests.api.live import live_server
+from tests.api.live import scratch_live_server
 from tests.clients import smoke
 from tests.clients.tools import SPEC, Generated, generate_client
-from tests.conftest import _load_base_data, scratch_database
 from tests.factories import VILLAGE, household, person
 
 SMOKE_DB = "guardline_test_generated_client"
@@ -87,15 +85,9 @@ def test_a_finding_of_the_generator_fails(tmp_path):
 
 @pytest.fixture(scope="module")
 async def smoke_server(engine, settings) -> AsyncIterator[str]:
-    async with scratch_database(engine, SMOKE_DB) as url:
-        eng = create_engine(url, settings, "tests")
-        try:
-            await _load_base_data(eng)
-        finally:
-            await eng.dispose()
-        with live_server(settings, url, RateLimiter()) as base:
-            await asyncio.to_thread(_households, base)
-            yield base
+    async with scratch_live_server(engine, settings, SMOKE_DB, RateLimiter()) as base:
+        await asyncio.to_thread(_households, base)
+        yield base
 
 
 def _households(base: str) -> None:

@@ -31,11 +31,12 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def require(tool: Path, what: str) -> Path:
+def require(tool: Path, what: str, how: str = "`python3 tasks.py test` installs it") -> Path:
     """``tool``, or skip the test (fail it where CI=true) when the set-up could not install it."""
     if tool.exists():
         return tool
-    message = f"{what} is not installed at {tool.relative_to(ROOT)}: `python3 tasks.py test` installs it"
+    where = tool.relative_to(ROOT) if tool.is_relative_to(ROOT) else tool
+    message = f"{what} is not installed at {where}: {how}"
     if in_ci():
         pytest.fail(message)
     pytest.skip(message)
