@@ -216,7 +216,7 @@ def test_servers_license_and_contact():
     assert DOCUMENT["servers"][0]["description"]
     assert DOCUMENT["info"]["license"] == {"name": "Apache-2.0", "identifier": "Apache-2.0"}
     assert "Apache License" in (ROOT / "LICENSE").read_text(encoding="utf-8")[:200]
-    assert 'license = { text = "Apache-2.0" }' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'license = "Apache-2.0"' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert DOCUMENT["info"]["contact"]["name"]
 
 
