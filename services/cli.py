@@ -146,15 +146,20 @@ def cmd_serve(args) -> int:
             asyncio.run(_load_demo(url, settings, args.persons))
         else:
             print("demo county already loaded (use `guardline demo-data` to reload it)")
-    children = _start_departments(settings) if args.demo and args.departments else []
+    departments = None
+    if args.demo and args.departments:
+        departments, settings = _start_departments(settings, args.port)
+    children = departments.children if departments else []
     base = f"http://{args.host}:{args.port}"
     print(f"\nGuardline API on {base}\n  interactive docs: {base}/docs (Swagger UI), {base}/redoc (ReDoc)")
     if args.demo:
         print(f"  demo login: user county_staff.county (or any <role>.<county|township|village>), "
               f"password {DEMO_PASSWORD}")
-        if children:
-            print("  department simulators on ports 8101-8103 and a sync worker are running; findings appear "
-                  "at /api/v1/findings as their first runs finish (GET /api/v1/sync/runs)\n")
+        if departments:
+            ports = ", ".join(f"{name} :{port}" for name, port in departments.ports.items())
+            print(f"  department simulators {ports} (derived from --port, checked by their instance "
+                  f"token) and a sync worker are running; findings appear at /api/v1/findings as their first "
+                  f"runs finish (GET /api/v1/sync/runs)\n")
     try:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, loop="uvloop", log_level=args.log_level,
                     access_log=args.access_log, **uvicorn_options())
@@ -167,31 +172,25 @@ def cmd_serve(args) -> int:
     return 0
 
 
-def _start_departments(settings) -> list:
-    """The demo's three department simulators and a sync worker, as child processes: the
-    worker queues each source's first run at once (they are scheduled and never ran)."""
+def _start_departments(settings, api_port: int):
+    """The demo's department simulators (on ports derived from the API's, showing a token
+    drawn now: ``services.simulators.demo``) and a sync worker reading exactly those, as
+    child processes: the worker queues each source's first run at once (they are
+    scheduled and never ran). The settings returned point the API at the same sources."""
+    import os
     import subprocess
 
-    from services.core.sync.config import load_sources
-    from services.simulators import launch
-
-    import os
+    from services.simulators import demo
 
     # The children join this process's embedded server wherever they start, in its environment.
     env = {**os.environ, "GUARDLINE_DATA_DIR": str(Path(settings.data_dir).resolve()),
            "GUARDLINE_ENV": settings.env.value}
-    children = []
-    for source in load_sources(settings):
-        port = int(source.base_url.rsplit(":", 1)[1]) if source.base_url else None
-        if port is None:
-            continue
-        try:
-            children.append(launch.spawn(source.kind.value, port, env=env))
-        except launch.SimulatorDidNotStart as exc:
-            print(f"guardline: the {source.name} simulator did not start ({exc}); its runs will fail and be "
-                  f"retried", file=sys.stderr)
-    children.append(subprocess.Popen([sys.executable, "-m", "services.cli", "sync", "worker"], env=env))
-    return children
+    departments = demo.start(settings, api_port, env)
+    env["GUARDLINE_SYNC__SOURCES_FILE"] = str(departments.sources_file)
+    departments.children.append(subprocess.Popen([sys.executable, "-m", "services.cli", "sync", "worker"], env=env))
+    settings = settings.model_copy(update={"sync": settings.sync.model_copy(
+        update={"sources_file": departments.sources_file})})
+    return departments, settings
 
 
 def _stop_children(children: list) -> None:

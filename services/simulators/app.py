@@ -3,6 +3,7 @@
 Routes: ``GET /health``; ``POST /oauth/token``; the department's data endpoint
 (``/api/assistance``, ``/api/v2/records`` or ``/edu/students``); with ``control``,
 ``GET|POST /_control/faults``, ``GET /_control/stats`` and ``POST /_control/expire-tokens``.
+With ``instance`` (``--instance``), every answer carries it in ``X-Guardline-Instance``.
 
 A data request is checked in this order: token (401), parameters (400), rate limit (429),
 then the faults drawn for it: failure (5xx), delay, and what happens to a good answer
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 
 import orjson
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -31,6 +33,7 @@ from starlette.routing import Route
 from services.core.crypto import keyring
 from services.core.db import Database, create_engine
 from services.core.settings import Settings
+from services.core.sync.config import INSTANCE_HEADER
 from services.simulators import paging
 from services.simulators.config import SimConfig
 from services.simulators.paging import BadRequest, Position
@@ -142,12 +145,31 @@ def _error(code: str, description: str, status: int) -> Response:
     return json_response({"error": code, "error_description": description}, status)
 
 
+class ShowInstance:
+    """Puts ``INSTANCE_HEADER`` on every answer (ASGI middleware)."""
+
+    def __init__(self, app, instance: str):
+        self.app = app
+        self.header = (INSTANCE_HEADER.lower().encode(), instance.encode())
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_shown(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), self.header]}
+            await send(message)
+
+        await self.app(scope, receive, send_shown)
+
+
 def create_app(config: SimConfig, settings: Settings, database_url: str) -> Starlette:
     dept = Department(config, settings, database_url)
     kind = config.kind
 
     async def health(request: Request) -> Response:
-        return json_response({"status": "ok", "kind": kind})
+        return json_response({"status": "ok", "kind": kind, "instance": config.instance})
 
     async def token(request: Request) -> Response:
         response = await _token(request)
@@ -294,6 +316,7 @@ def create_app(config: SimConfig, settings: Settings, database_url: str) -> Star
         finally:
             await dept.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    middleware = [Middleware(ShowInstance, instance=config.instance)] if config.instance else []
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.department = dept
     return app

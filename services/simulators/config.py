@@ -98,6 +98,9 @@ class SimConfig:
     token_ttl: int = 600
     fault_seed: int = 0
     control: bool = False
+    # Shown on every answer (``INSTANCE_HEADER``, and in /health) so that whoever started the
+    # simulator can tell it from another program on the same port.
+    instance: str | None = None
     # "Today" in China, fixed when the server starts so that ages, terms and dates of a
     # page do not change if a run crosses midnight.
     today: date | None = None

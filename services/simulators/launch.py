@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from services.core.sync.config import INSTANCE_HEADER
+
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 30.0
 
@@ -20,11 +22,21 @@ class SimulatorDidNotStart(RuntimeError):
     pass
 
 
+class PortTaken(SimulatorDidNotStart):
+    """Another program answers on the port (it does not show the simulator's instance)."""
+
+
 def spawn(kind: str, port: int, *extra_args: str, env: dict[str, str] | None = None,
-          host: str = "127.0.0.1", timeout: float = STARTUP_TIMEOUT) -> subprocess.Popen:
+          host: str = "127.0.0.1", timeout: float = STARTUP_TIMEOUT, instance: str | None = None) -> subprocess.Popen:
     """``guardline simulate KIND --port PORT *extra_args`` in a child process, returned once
     ``GET /health`` answers 200. Its output goes to a temporary file (``proc.log_path``),
-    so a chatty server never blocks on a full pipe; the file is quoted if it fails."""
+    so a chatty server never blocks on a full pipe; the file is quoted if it fails.
+
+    With ``instance`` the simulator shows that token on every answer, and only an answer
+    that shows it counts: anything else on the port raises ``PortTaken`` (without it, a
+    simulator left running there would pass for the new one, which cannot bind)."""
+    if instance:
+        extra_args = (*extra_args, "--instance", instance)
     log = tempfile.NamedTemporaryFile(prefix=f"guardline-sim-{kind}-", suffix=".log", delete=False)
     command = [sys.executable, "-m", "services.cli", "simulate", kind, "--port", str(port), "--host", host,
                *extra_args]
@@ -42,10 +54,14 @@ def spawn(kind: str, port: int, *extra_args: str, env: dict[str, str] | None = N
             stop(proc)
             raise SimulatorDidNotStart(f"the {kind} simulator exited with status {proc.returncode}:\n{output}")
         try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return proc
+            answer = httpx.get(url, timeout=1.0)
         except httpx.HTTPError:
-            pass
+            answer = None
+        if answer is not None and instance and answer.headers.get(INSTANCE_HEADER) != instance:
+            stop(proc)
+            raise PortTaken(f"port {port} is taken: another program answers {url}")
+        if answer is not None and answer.status_code == 200:
+            return proc
         if time.monotonic() > deadline:
             output = _tail(proc)
             stop(proc)

@@ -36,6 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--client-id", default=DEFAULT_CLIENT_ID)
     p.add_argument("--client-secret", help="default: demo-<kind>-secret")
     p.add_argument("--token-ttl", type=int, default=600, help="seconds an access token lives")
+    p.add_argument("--instance", help="a token shown on every answer (X-Guardline-Instance header) and in /health, "
+                                      "by which `guardline serve --demo` knows its own simulators")
     problems = p.add_argument_group("problems in the data (shares of persons, 0 to 1)")
     for f in fields(Problems):
         problems.add_argument("--" + f.name.replace("_", "-"), type=_rate, default=f.default)
@@ -56,6 +58,7 @@ def config_of(args) -> SimConfig:
     return SimConfig(
         kind=args.kind, seed=args.seed, client_id=args.client_id, client_secret=args.client_secret,
         token_ttl=args.token_ttl, fault_seed=args.fault_seed, control=args.control, today=args.today,
+        instance=args.instance,
         problems=Problems(**{f.name: getattr(args, f.name) for f in fields(Problems)}),
         faults=Faults(**{f.name: getattr(args, f.name) for f in fields(Faults)}),
     )

@@ -24,12 +24,13 @@ import httpx
 import orjson
 
 from services.core.settings import SyncSettings
-from services.core.sync.config import SourceConfig
+from services.core.sync.config import INSTANCE_HEADER, SourceConfig
 
 
 class SourceDown(Exception):
     """The source could not give a page: ``code`` is stable (unreachable, timeout,
-    server_error, rate_limited, malformed_page, cursor_repeated, auth_failed, rejected)."""
+    server_error, rate_limited, malformed_page, cursor_repeated, auth_failed, rejected,
+    wrong_instance)."""
 
     def __init__(self, code: str, message: str):
         super().__init__(message)
@@ -123,6 +124,7 @@ class SourceClient:
             raise _Retry("timeout", f"token request timed out ({exc.__class__.__name__})") from None
         except httpx.TransportError as exc:
             raise _Retry("unreachable", f"cannot reach {self.source.base_url}: {exc.__class__.__name__}") from None
+        self._check_instance(response)
         if response.status_code in (401, 403):
             raise SourceDown("auth_failed", f"the source refused our credentials ({response.status_code})")
         self._check_status(response)
@@ -130,6 +132,15 @@ class SourceClient:
             self._token = response.json()["access_token"]
         except (ValueError, KeyError, TypeError):
             raise _Retry("malformed_page", "the token response is not readable") from None
+
+    def _check_instance(self, response: httpx.Response) -> None:
+        """A source configured with ``instance`` is read only from the server that shows it:
+        another program on its port (another checkout's demo) is never synced from."""
+        expected = self.source.instance
+        if expected and response.headers.get(INSTANCE_HEADER) != expected:
+            raise SourceDown("wrong_instance", f"what answers at {self.source.base_url} is not the server this "
+                                               f"source expects (no {INSTANCE_HEADER} {expected!r}): nothing "
+                                               f"is read from it")
 
     def _check_status(self, response: httpx.Response) -> None:
         status = response.status_code
@@ -163,6 +174,7 @@ class SourceClient:
             raise _Retry("timeout", f"the page request timed out ({exc.__class__.__name__})") from None
         except httpx.TransportError as exc:
             raise _Retry("unreachable", f"cannot reach {self.source.base_url}: {exc.__class__.__name__}") from None
+        self._check_instance(response)
         if response.status_code == 401:
             self._token = None  # expired: one fresh token, then the page again
             raise _Retry("token_expired", "the token was refused", 0.0)

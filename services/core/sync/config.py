@@ -8,6 +8,7 @@ the canonical fields of ``kinds``.
     kind = "civil-affairs"          # civil-affairs | medical-insurance | education | generic
     title = "县民政局 低保、特困、临时救助"
     base_url = "http://127.0.0.1:8101"   # omit for a spreadsheet-only source
+    instance = "…"                  # optional: the X-Guardline-Instance every answer must carry
     counties = ["529901"]
     every_hours = 720               # the schedule; omit for runs on request only
     key = ["record_id"]             # canonical fields that make the external key
@@ -46,17 +47,34 @@ BUILTIN_SOURCES = Path(__file__).with_name("sources.toml")
 # The pseudo-source of the registry checks (rules on the registry alone, no department
 # record): their findings and runs carry it as their source. No configured source may.
 REGISTRY_SOURCE = "registry"
+# The header by which a server shows which instance it is (the demo's simulators carry the
+# token ``guardline serve --demo`` started them with); a source with ``instance`` set is
+# read only from a server that shows it.
+INSTANCE_HEADER = "X-Guardline-Instance"
 NAME = r"^[a-z][a-z0-9-]{1,62}$"
 
 
 def builtin_sources_on(ports: dict[str, int]) -> str:
     """The built-in sources file with the named sources' simulators on other local ports
     (tests and benchmarks run them on free ports)."""
-    text = BUILTIN_SOURCES.read_text(encoding="utf-8")
+    return sources_on(BUILTIN_SOURCES.read_text(encoding="utf-8"), ports)
+
+
+def sources_on(text: str, ports: dict[str, int], instance: str | None = None) -> str:
+    """A sources file (its text) with the named sources on local ports instead of their
+    ``base_url``, and, with ``instance``, each of them required to show that identity
+    (``guardline serve --demo`` runs its simulators so; the file itself is not changed)."""
     for source in parse_sources(text):
-        if source.name in ports and source.base_url:
-            text = text.replace(f'base_url = "{source.base_url}"',
-                                f'base_url = "http://127.0.0.1:{ports[source.name]}"')
+        if source.name not in ports or not source.base_url:
+            continue
+        line = f'base_url = "http://127.0.0.1:{ports[source.name]}"'
+        if instance:
+            line += f'\ninstance = "{instance}"'
+        # The first match is this source's: the sources are read, and rewritten, in file order.
+        text, found = re.subn(r"^\s*base_url\s*=\s*[\"']" + re.escape(source.base_url) + r"[\"']\s*$",
+                              lambda _: line, text, count=1, flags=re.MULTILINE)
+        if not found:
+            raise ValueError(f"source {source.name}: its base_url is not written on a line of its own")
     return text
 
 
@@ -132,6 +150,9 @@ class SourceConfig(_Strict):
     kind: SourceKind
     title: str = ""
     base_url: str | None = None
+    # The identity the server must show (``INSTANCE_HEADER``) on every answer, or the run
+    # fails without reading anything: what answers at base_url may be another program.
+    instance: str | None = None
     counties: list[str] = Field(min_length=1)
     every_hours: float | None = Field(None, gt=0)
     key: list[str] = ["record_id"]
