@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from services.core.settings import DEMO_PASSWORD
-from services.core.sync.config import builtin_sources_on
+from services.simulators import demo
+from tests.impostor import impostor
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,50 +28,56 @@ def _free_port() -> int:
 
 @pytest.fixture
 def served(tmp_path):
+    # The demo's department simulators listen on --port + 101..103; another demo's simulator
+    # (a stranger showing another token) already holds the first of them.
     port = _free_port()
+    while not all(demo.port_free(demo.derived_port(port, kind)) for kind in demo.KINDS):
+        port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUARDLINE_")}
-    # The demo's department simulators on free ports (the built-in sources use 8101-8103).
-    ports = {name: _free_port() for name in ("civil-affairs", "medical-insurance", "education")}
-    (tmp_path / "sources.toml").write_text(builtin_sources_on(ports), encoding="utf-8")
-    env.update({"GUARDLINE_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1",
-                "GUARDLINE_SYNC__SOURCES_FILE": str(tmp_path / "sources.toml")})
-    log = open(tmp_path / "serve.log", "w+b")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "serve", "--demo", "--persons", "2000", "--port", str(port)],
-        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                pytest.fail(f"serve exited with {proc.returncode}:\n{log.read().decode(errors='replace')}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("serve did not become ready in 120 s")
-            time.sleep(0.3)
-        yield base, proc, log
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        log.close()
+    env.update({"GUARDLINE_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"})
+    with impostor(port + 101, instance="another-demo") as other_demo:
+        log = open(tmp_path / "serve.log", "w+b")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "serve", "--demo", "--persons", "2000", "--port", str(port)],
+            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                if proc.poll() is not None:
+                    log.seek(0)
+                    pytest.fail(f"serve exited with {proc.returncode}:\n{log.read().decode(errors='replace')}")
+                try:
+                    if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail("serve did not become ready in 120 s")
+                time.sleep(0.3)
+            yield base, proc, log, other_demo
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGINT)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+            log.close()
 
 
 def test_serve_demo_on_a_fresh_machine(served, tmp_path):
-    base, proc, log = served
+    base, proc, log, other_demo = served
     log.seek(0)
     printed = log.read().decode(errors="replace")
     assert f"{base}/docs" in printed and DEMO_PASSWORD in printed  # says where the docs are, how to log in
+    # The simulators follow --port, and the one whose port another demo holds moved elsewhere.
+    port = int(base.rsplit(":", 1)[1])
+    shown = dict(re.findall(r"(civil-affairs|medical-insurance|education) :(\d+)", printed))
+    assert shown["medical-insurance"] == str(port + 102) and shown["education"] == str(port + 103), printed
+    assert shown["civil-affairs"] != str(port + 101), printed
 
     with httpx.Client(base_url=base, timeout=10) as http:
         # The docs work on a closed network: every script and style comes from the service.
@@ -123,6 +130,7 @@ def test_serve_demo_on_a_fresh_machine(served, tmp_path):
             items = http.get("/api/v1/findings", params={"source": source}, headers=headers).json()["items"]
             by_source[source] = len(items)
         assert all(by_source.values()), by_source
+        assert other_demo.requests == []  # the other demo's simulator was never read (nor asked)
 
         # Logging out ends the token at once.
         assert http.post("/api/v1/auth/logout", headers=headers).status_code == 204

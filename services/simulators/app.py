@@ -169,7 +169,7 @@ def create_app(config: SimConfig, settings: Settings, database_url: str) -> Star
     kind = config.kind
 
     async def health(request: Request) -> Response:
-        return json_response({"status": "ok", "kind": kind, "instance": config.instance})
+        return json_response({"status": "ok", "kind": kind} | ({"instance": config.instance} if config.instance else {}))
 
     async def token(request: Request) -> Response:
         response = await _token(request)

@@ -10,10 +10,13 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
+from services.core.sync.config import BUILTIN_SOURCES, INSTANCE_HEADER, parse_sources
+from services.simulators import demo
 from services.simulators.config import Problems
 from services.simulators.export import HEADERS
-from services.simulators.launch import SimulatorDidNotStart, spawn, stop
+from services.simulators.launch import PortTaken, SimulatorDidNotStart, spawn, stop
 from tests.cli import needs_embedded_server, run_guardline
+from tests.impostor import impostor
 from tests.simulators.conftest import COUNTY, ID_FIELD, SIM_DB
 
 pytestmark = needs_embedded_server
@@ -104,3 +107,51 @@ def test_spawn_reports_a_simulator_that_cannot_start(settings):
     with pytest.raises(SimulatorDidNotStart, match="cannot read the database"):
         spawn("education", _free_port(), "--database-url", "postgresql://nobody@127.0.0.1:1/nothing",
               env=_environ(settings))
+
+
+@pytest.mark.parametrize("shown", [None, "another-demo"])
+def test_spawn_with_an_instance_does_not_take_a_stranger_for_its_simulator(settings, shown):
+    """Something already answers on the port (another demo's simulator, showing its own token,
+    or any other program): the new simulator cannot bind there, and ``spawn`` says so instead
+    of returning a process that the stranger's answers seem to vouch for."""
+    port = _free_port()
+    with impostor(port, instance=shown) as stranger:
+        with pytest.raises(PortTaken, match=f"port {port} is taken"):
+            spawn("civil-affairs", port, env=_environ(settings), instance="this-demo")
+    assert "GET /health" in stranger.requests
+
+
+def _api_port() -> int:
+    """A port P whose derived simulator ports P+101..P+103 are free too."""
+    while True:
+        port = _free_port()
+        if all(demo.port_free(demo.derived_port(port, kind)) for kind in demo.KINDS):
+            return port
+
+
+def test_demo_simulators_follow_the_api_port_and_avoid_a_taken_one(world, settings, tmp_path):
+    api = _api_port()
+    taken = demo.derived_port(api, "civil-affairs")
+    assert (taken, demo.derived_port(api, "education")) == (api + 101, api + 103)
+    builtin = BUILTIN_SOURCES.read_text(encoding="utf-8")
+    with impostor(taken) as stranger:
+        started = demo.start(settings.model_copy(update={"data_dir": tmp_path}), api, _environ(settings))
+        try:
+            assert started.failed == {}
+            assert started.ports["medical-insurance"] == api + 102 and started.ports["education"] == api + 103
+            assert started.ports["civil-affairs"] not in (taken, api + 102, api + 103)
+            # The demo's worker reads a copy pointing at exactly these simulators, each expected
+            # to show this start's token; the configured file is untouched.
+            sources = parse_sources(started.sources_file.read_text(encoding="utf-8"))
+            assert started.sources_file.parent == tmp_path.resolve()
+            for name, port in started.ports.items():
+                source = sources.get(name)
+                assert source.base_url == f"http://127.0.0.1:{port}" and source.instance == started.instance
+                answer = httpx.get(f"{source.base_url}/health")
+                assert answer.headers[INSTANCE_HEADER] == started.instance
+                assert answer.json()["instance"] == started.instance
+            assert BUILTIN_SOURCES.read_text(encoding="utf-8") == builtin
+        finally:
+            for child in started.children:
+                stop(child)
+        assert stranger.requests == []  # never asked: its port was seen taken

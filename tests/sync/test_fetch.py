@@ -5,7 +5,7 @@ import pytest
 import respx
 
 from services.core.settings import Settings, SyncSettings
-from services.core.sync.config import load_sources
+from services.core.sync.config import BUILTIN_SOURCES, INSTANCE_HEADER, load_sources, parse_sources, sources_on
 from services.sync.fetch import SourceClient, SourceDown, retry_after_seconds
 
 SOURCES = load_sources(Settings())
@@ -105,6 +105,34 @@ async def test_wrong_credentials_fail_at_once():
     assert err.value.code == "auth_failed" and sleeps == []
 
 
+@pytest.mark.parametrize("shown", [None, "another-demo"])
+@respx.mock
+async def test_a_source_with_an_instance_is_read_only_from_the_server_that_shows_it(shown):
+    """The demo's sources expect their simulators' token: a server without it (another
+    checkout's demo on the same port, any other program) is refused at its first answer,
+    not retried, and nothing of it is read."""
+    source = CIVIL.model_copy(update={"instance": "this-demo"})
+    mine, theirs = {INSTANCE_HEADER: "this-demo"}, {INSTANCE_HEADER: shown} if shown else {}
+    respx.post(f"{BASE}/oauth/token").mock(side_effect=[
+        httpx.Response(200, json={"access_token": "t1"}, headers=mine),
+        httpx.Response(200, json={"access_token": "t2"}, headers=theirs)])
+    data = respx.get(f"{BASE}/api/assistance").mock(side_effect=[
+        httpx.Response(200, json={"code": 0, "data": {"records": [{"jzid": 1}], "next_cursor": "c2"}}, headers=mine),
+        httpx.Response(200, json={"code": 0, "data": {"records": [{"jzid": 2}], "next_cursor": None}},
+                       headers=theirs)])
+    c, sleeps = client(source)
+    first = await c.page(None, "529901")  # the simulator that shows the token is read
+    assert first.items == [{"jzid": 1}]
+    with pytest.raises(SourceDown) as err:  # a page from a stranger is refused
+        await c.page(first.position, "529901")
+    assert err.value.code == "wrong_instance" and "this-demo" in str(err.value) and sleeps == []
+
+    stranger, sleeps = client(source)  # a stranger's token answer: no page is asked for
+    with pytest.raises(SourceDown) as err:
+        await stranger.page(None, "529901")
+    assert err.value.code == "wrong_instance" and data.call_count == 2 and sleeps == []
+
+
 @respx.mock
 async def test_a_source_that_stays_down_gives_up_with_the_reason():
     token_route(respx)
@@ -172,3 +200,14 @@ async def test_a_cursor_that_cannot_be_kept_is_a_broken_page():
     assert err.value.code == "malformed_page"
     c, _ = client()
     assert (await c.page(None, "529901")).position == {"cursor": "下一页\u3000c2"}  # not ASCII, yet usable
+
+
+def test_sources_on_moves_the_named_sources_and_gives_them_the_instance():
+    text = BUILTIN_SOURCES.read_text(encoding="utf-8").replace('base_url = "http://127.0.0.1:8103"',
+                                                              "base_url  =  'http://127.0.0.1:8103'")
+    moved = parse_sources(sources_on(text, {"civil-affairs": 18101, "education": 18103}, "this-demo"))
+    assert [(s.name, s.base_url, s.instance) for s in moved] == [
+        ("civil-affairs", "http://127.0.0.1:18101", "this-demo"),
+        ("medical-insurance", "http://127.0.0.1:8102", None),
+        ("education", "http://127.0.0.1:18103", "this-demo")]
+    assert parse_sources(text).get("civil-affairs").instance is None  # the text given is not changed
