@@ -93,3 +93,57 @@ async def test_public_endpoints_carry_no_personal_data(client):
     for path in ("/healthz", "/readyz"):
         r = await client.get(path)
         assert r.status_code == 200 and not re.search(r"\d{17}[\dXx]|\d{11}", r.text)
+
+
+# A markdown link's target: [text](target) or [text](target "title").
+_LINK = re.compile(r"\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+# Places outside a clone that earlier docs pointed at.
+_OUTSIDE = re.compile(r"\.\./shared\b|(?<![\w.])/work/|\bDOMAIN\.md\b")
+
+
+def _project_docs() -> list[Path]:
+    """The README, every page under docs/ and the README of every top-level folder."""
+    found = [ROOT / "README.md", *(ROOT / "docs").rglob("*.md"), *ROOT.glob("*/README.md")]
+    return sorted({p for p in found if not any(part.startswith(".") for part in p.relative_to(ROOT).parts)})
+
+
+def links_outside(path: Path, text: str) -> list[str]:
+    """What in a project doc points outside the repository: a mention of the places earlier
+    docs pointed at, an absolute path, or a relative link that leaves the repository or
+    names a file it does not have."""
+    bad = [m.group(0) for m in _OUTSIDE.finditer(text)]
+    for target in _LINK.findall(text):
+        if re.match(r"[a-z][a-z0-9+.-]*:", target, re.IGNORECASE) or target.startswith("#"):
+            continue  # a URL (https:, mailto:) or an anchor on the same page
+        file = target.split("#", 1)[0]
+        resolved = (path.parent / file).resolve()
+        if file.startswith("/") or not resolved.is_relative_to(ROOT) or not resolved.exists():
+            bad.append(target)
+    return bad
+
+
+def test_project_docs_never_point_outside_the_repository():
+    """A clone has only the repository: the README and docs/ link to what it holds."""
+    docs = _project_docs()
+    assert ROOT / "docs" / "domain.md" in docs and ROOT / "benchmarks" / "README.md" in docs
+    found = {str(p.relative_to(ROOT)): links_outside(p, p.read_text(encoding="utf-8")) for p in docs}
+    assert {name: bad for name, bad in found.items() if bad} == {}
+    # The check sees what it is for.
+    page = ROOT / "docs" / "page.md"
+    assert links_outside(page, "[domain](../../shared/DOMAIN.md)") == ["../shared", "DOMAIN.md",
+                                                                      "../../shared/DOMAIN.md"]
+    assert links_outside(page, "see `/work/shared/PERFORMANCE.md`") == ["/work/"]
+    assert links_outside(page, "[x](/etc/passwd) [y](missing.md) [z](../README.md#set-up)") == ["/etc/passwd",
+                                                                                            "missing.md"]
+    assert links_outside(page, "[rules](monitoring-rules.md#1-income) [w](https://example.org/a)") == []
+
+
+def test_domain_page_is_linked_and_names_its_sources():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    index = (ROOT / "docs" / "README.md").read_text(encoding="utf-8")
+    domain = (ROOT / "docs" / "domain.md").read_text(encoding="utf-8")
+    assert "(docs/domain.md)" in readme and "(domain.md)" in index
+    for seed in ("seed 000", "seed 001", "seed 002", "seed 003", "seed 004"):
+        assert f"| {seed} |" in domain  # each source document is named once, in the table of sources
+    for page in ("monitoring-rules.md", "department-rules.md", "registry-rules.md", "rosters.md"):
+        assert f"]({page}" in domain

@@ -107,7 +107,7 @@ class IdempotencySettings(BaseModel):
 
 
 class IncomeSettings(BaseModel):
-    # DOMAIN.md: net income = the four parts less production costs. Whether eligible
+    # docs/domain.md "Income": net income = the four parts less production costs. Whether eligible
     # out-of-pocket spending (合规自付支出) is also deducted differs between provinces.
     deduct_eligible_spending: bool = False
 

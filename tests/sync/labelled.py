@@ -631,7 +631,7 @@ def _dead_civil_by_word(w: World, n: int) -> None:
 
 @injector("dead_elsewhere")
 def _dead_civil_other_words(w: World, n: int) -> None:
-    """Deaths reach departments as 亡故, 去世, 身故 too, without a date (DOMAIN.md)."""
+    """Deaths reach departments as 亡故, 去世, 身故 too, without a date (docs/department-rules.md)."""
     word = ("亡故", "去世", "身故")[n % 3]
     s = "dead_civil_stop_reason_other_words"
     h, parent = _with_parent(w, s)
@@ -955,7 +955,7 @@ def _household_size_differs(w: World, n: int) -> None:
 
 @injector(GRANTED_NOT_MONITORED)
 def _granted_above_line(w: World, n: int) -> None:
-    """A grant is a signal whatever the income (DOMAIN.md "Readings to keep straight")."""
+    """A grant is a signal whatever the income (docs/domain.md "Department cross-checking")."""
     s = "granted_last_month_above_line"
     h = w.household(s, "lifted_out")
     head = w.family(h, 2)[0]
@@ -1459,7 +1459,7 @@ def _cost_under_income_share(w: World, n: int) -> None:
 @control
 def _cost_against_an_incomplete_year(w: World, n: int) -> None:
     """Two quarters of last year recorded: last year's total income is not known, so only
-    the fixed amount can be judged (DOMAIN.md: never a part year)."""
+    the fixed amount can be judged (docs/domain.md "Income": never a part year)."""
     s = "control_cost_vs_incomplete_last_year"
     h = w.household(s, "lifted_out")
     people = w.family(h, 1)
@@ -1557,7 +1557,7 @@ def _assisted_just_above_the_line(w: World, n: int) -> None:
 @control
 def _assisted_incomplete_year_below(w: World, n: int) -> None:
     """A household recorded only since this year: two quarters, below the line — the
-    income test is unknown, not below (DOMAIN.md "Readings to keep straight"): an
+    income test is unknown, not below (docs/domain.md "Income"): an
     ``assistance_income_unknown`` finding, never 应纳未纳."""
     s = "control_assisted_incomplete_year_only"
     h = w.household(s, "lifted_out")

@@ -15,7 +15,7 @@ from services.core.audit.models import AuditResult
 REDACTED = "[redacted]"
 
 # Values under these keys (at any depth, any letter case) are replaced by ``REDACTED``:
-# health text (DOMAIN.md: health conditions are never shown) and secrets.
+# health text (read only with registry:health, never on a notice: docs/domain.md) and secrets.
 DEFAULT_SENSITIVE_KEYS = frozenset({"illness", "password", "password_hash", "secret", "token", "access_token",
                                     "id_hash"})
 

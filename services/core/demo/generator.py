@@ -16,7 +16,7 @@ Conventions of the rows:
 - ``birth_date`` is a ``datetime.date``; ``flags`` and ``person_ids`` are lists.
 - persons rows carry no ``id_hash``: the loader adds it (it needs the secret key).
 
-What is realistic here (DOMAIN.md "Households and people"): common surnames weighted by
+What is realistic here (docs/domain.md "Households and people"): common surnames weighted by
 frequency (with a few dominant lineages per village), 1–2 character given names, valid ID
 numbers of the county (address code, birth date, odd sequence for men, even for women,
 check character), households of 1–7 people with consistent relations and ages, health,

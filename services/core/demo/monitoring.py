@@ -1,4 +1,4 @@
-"""Monitoring cases of the demo county (DOMAIN.md "Monitoring cases"): pure and seeded.
+"""Monitoring cases of the demo county (docs/domain.md "Monitoring cases"): pure and seeded.
 
 What a household goes through is decided when the chunks are planned (``draw_fate``, in
 ``generator.plan_chunks``), so that the number of cases, clues, reports and transitions of
@@ -74,7 +74,7 @@ DEMO_PROVINCE = "52"
 def demo_income_line(year: int) -> int:
     """The demo province's monitoring income line of ``year``, in fen. DEMO FIGURES, for
     illustration only — not any province's published standard: 6,000 yuan for 2021 (the
-    national starting figure, DOMAIN.md) rising by a few hundred yuan a year (7,100 for
+    national starting figure, docs/domain.md) rising by a few hundred yuan a year (7,100 for
     2025, the line ``generator.CRITICISED_LINE`` measures last year's income against)."""
     known = {2021: 600_000, 2022: 630_000, 2023: 660_000, 2024: 685_000, 2025: 710_000, 2026: 740_000}
     if year in known:

@@ -1,4 +1,4 @@
-"""Vocabularies of funds, projects and assets (DOMAIN.md "Funds, projects and assets")."""
+"""Vocabularies of funds, projects and assets (docs/domain.md "Funds, projects and assets")."""
 from __future__ import annotations
 
 from services.core.labels import LabelledEnum

@@ -1,4 +1,4 @@
-"""Vocabularies of the household registry (DOMAIN.md "Households and people").
+"""Vocabularies of the household registry (docs/domain.md "Households and people").
 
 API values are English codes; the Chinese terms are kept next to them so a reader can grep
 for either.

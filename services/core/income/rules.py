@@ -1,4 +1,4 @@
-"""Income arithmetic (DOMAIN.md "Income"): plain functions, no I/O.
+"""Income arithmetic (docs/domain.md "Income"): plain functions, no I/O.
 
 Net income = wages + business + property + transfers − production costs (and, where the
 province counts it, − eligible out-of-pocket spending 合规自付支出). Per-capita net income

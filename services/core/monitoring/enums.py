@@ -1,4 +1,4 @@
-"""Vocabularies of monitoring (DOMAIN.md "Monitoring cases"). API values are English codes;
+"""Vocabularies of monitoring (docs/domain.md "Monitoring cases"). API values are English codes;
 the Chinese terms stand next to them."""
 from __future__ import annotations
 

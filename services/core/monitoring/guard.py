@@ -4,8 +4,8 @@ listed, so whoever takes the step sees all that is missing at once, not the firs
 The same conditions are checked at every step of the elimination that moves it forward —
 the village's proposal, the verification visit, the democratic review (before the notice
 goes up), the notice's result, the township's review and the county's approval — because
-the seeds put the conditions before the notice, not only at the end (DOMAIN.md "Readings to
-keep straight"; docs/monitoring-rules.md).
+the seeds put the conditions before the notice, not only at the end (docs/domain.md "Monitoring
+cases"; docs/monitoring-rules.md §2).
 
 **Income** is judged over a year, never a part year: the rolling twelve months
 (``services.core.income.rolling``) ending with the last completed quarter before the day of

@@ -1,5 +1,5 @@
-"""监测标准: the monitoring income line per year and province (DOMAIN.md "The income line
-by year": a table, never a constant).
+"""监测标准: the monitoring income line per year and province (docs/domain.md "The income
+line": a table, never a constant).
 
 Lines are public figures: anyone with monitoring:read sees those of the provinces their
 regions lie in. Only a caller whose regions cover a whole province may set its line.

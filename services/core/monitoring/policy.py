@@ -1,6 +1,6 @@
 """The monitoring policy's figures: deadlines and the conditions of risk elimination.
 
-Every figure is a setting per year and region (DOMAIN.md: "configuration, not code").
+Every figure is a setting per year and region (docs/domain.md: settings, not constants).
 The defaults below are the figures of the seeds; table ``monitoring_policies`` holds
 overrides, each for a region prefix ("" = everywhere) from a year on. For a case in region
 R and year Y, the overrides of every prefix of R with a year ≤ Y apply, the wider region

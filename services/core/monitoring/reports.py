@@ -17,8 +17,8 @@ Definitions (the field descriptions in the API say the same):
   mean of days from the first clue to identification (one decimal).
 * ``overdue``: open cases and open clues whose ``next_deadline`` is before ``as_of``.
 
-**Notice lists** (DOMAIN.md: "Public notices must not show ID numbers, phone numbers, bank
-accounts or health conditions"): household number, head's name, member count, case type
+**Notice lists** (docs/domain.md: a public notice never shows ID numbers, phone numbers, bank
+accounts or health): household number, head's name, member count, case type
 and the notice's days — nothing else, in particular no risk types (two of them, illness and
 disability, tell health).
 """

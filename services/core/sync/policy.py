@@ -1,6 +1,6 @@
 """The thresholds of the department cross-check rules (``services.core.sync.rules``), per
-region and year, like the monitoring and funds policies: the defaults are the seeds' and
-DOMAIN's figures, table ``sync_policies`` holds overrides per region prefix from a year on,
+region and year, like the monitoring and funds policies: the defaults are the seeds' figures
+(docs/domain.md), table ``sync_policies`` holds overrides per region prefix from a year on,
 resolved by ``services.core.monitoring.policy.resolve`` (a county's row wins over its
 province's, a later year over an earlier one).
 
@@ -44,7 +44,7 @@ def _per_category(value: str | None) -> Any:
 class SyncPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # 大额医疗支出 [001 §五.1; DOMAIN]: a household's out-of-pocket medical costs of a year
+    # 大额医疗支出 [001 §五.1; docs/domain.md]: a household's out-of-pocket medical costs of a year
     # above a fixed amount (5,000–20,000 yuan by county) … None switches that test off for
     # the category; a category left out of an override gets the default (an override of
     # these dicts replaces the whole dict: name every category that differs).

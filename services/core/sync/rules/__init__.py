@@ -1,5 +1,5 @@
 """Reconciliation rules (部门信息比对): what a department's records, matched to the registry
-by ID number, reveal (DOMAIN.md "Department cross-checking"; the table of every rule with
+by ID number, reveal (docs/domain.md "Department cross-checking"; the table of every rule with
 its seed and thresholds: docs/department-rules.md).
 
 Each rule is defined once, as a ``Rule`` (``base``): its id, Chinese term, seed, severity,

@@ -1,5 +1,5 @@
-"""Rules on the registry alone (provincial data-quality checks, DOMAIN.md "Department
-cross-checking": internally inconsistent records): no department record is involved, so
+"""Rules on the registry alone (provincial data-quality checks, docs/domain.md "Department
+cross-checking"; docs/registry-rules.md): no department record is involved, so
 no source's reconciliation runs them. The registry check (``registry_check``) runs
 ``RULES`` for one county under the pseudo-source ``registry``, through the same candidate,
 merge and resolve machinery; their findings have ``records: []``.
