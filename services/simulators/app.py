@@ -169,7 +169,8 @@ def create_app(config: SimConfig, settings: Settings, database_url: str) -> Star
     kind = config.kind
 
     async def health(request: Request) -> Response:
-        return json_response({"status": "ok", "kind": kind} | ({"instance": config.instance} if config.instance else {}))
+        shown = {"instance": config.instance} if config.instance else {}
+        return json_response({"status": "ok", "kind": kind} | shown)
 
     async def token(request: Request) -> Response:
         response = await _token(request)
