@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -122,3 +123,14 @@ def test_the_readme_tour_works_word_for_word(served, tmp_path):  # noqa: F811
         assert status in codes, f"{command}\nanswered {status}\n{shown}"
     assert done.returncode == 0, shown
     assert len(statuses) == len(wanted), shown
+
+    # The tour's CLI commands joined the demo's embedded PostgreSQL and left it: stopping the
+    # service (SIGINT to it alone, as its own children are stopped one by one) stops it.
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0
+    pgdata = tmp_path / "data" / "pgdata"
+    deadline = time.monotonic() + 15
+    while (pgdata / "postmaster.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    log.seek(0)
+    assert not (pgdata / "postmaster.pid").exists(), log.read().decode(errors="replace")[-3000:]
