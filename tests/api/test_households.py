@@ -212,3 +212,38 @@ async def test_unknown_household_is_404_problem(client, auth):
     assert r.json()["code"] == "household_not_found"
     r = await client.get("/api/v1/households/abc", headers=auth("county_staff.county"))
     assert r.status_code == 422 and r.json()["field"] == "household_id"
+
+
+async def test_each_change_raises_the_version_by_one(client, auth):
+    """One request, one new version: a PATCH, a change of head, a new member or a member's
+    new name each raise the household's ETag by exactly one (its summary of members is
+    written with the change, not as a second update), and the ETag read just before a
+    change is the one its If-Match needs."""
+    user = auth("county_staff.county")
+    body = await create(client, auth)
+    hid, wife = body["id"], next(m for m in body["members"] if m["relation"] == "spouse")
+    path = f"/api/v1/households/{hid}"
+
+    async def version() -> int:
+        r = await client.get(path, headers=user)
+        assert r.headers["etag"] == f'"household-{hid}-v{r.json()["version"]}"'
+        return r.json()["version"]
+
+    start = await version()
+    changes = [
+        ("PATCH", path, {"address": "石门镇白岩村3组"}),
+        ("PATCH", path, {"phone": "13912345678", "head_person_id": wife["id"], "former_head_relation": "spouse"}),
+        ("POST", f"{path}/members", person("child", name="张小红", born=date(2015, 4, 1), male=False)),
+        ("PATCH", f"/api/v1/persons/{wife['id']}", {"name": "王芳芳"}),  # the head's name: the summary changes
+    ]
+    for n, (method, url, payload) in enumerate(changes, start=1):
+        headers = {**user, "If-Match": f'"household-{hid}-v{start + n - 1}"'} if url == path else user
+        if method == "PATCH" and url != path:  # a person's own ETag
+            headers = {**user, "If-Match": (await client.get(url, headers=user)).headers["etag"]}
+        r = await client.request(method, url, json=payload, headers=headers)
+        assert r.status_code in (200, 201), r.text
+        assert await version() == start + n, (method, url)
+    after = (await client.get(path, headers=user)).json()
+    assert after["head_name"] == "王芳芳" and after["member_count"] == 4 and after["address"] == "石门镇白岩村3组"
+    stale = await client.patch(path, json={"address": "x"}, headers={**user, "If-Match": f'"household-{hid}-v{start}"'})
+    assert stale.status_code == 412

@@ -13,6 +13,8 @@ from sqlalchemy import (BigInteger, Integer, LargeBinary, String, and_, bindpara
                         select, text, update)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import event, inspect
+from sqlalchemy.orm.attributes import set_committed_value
 
 from services.core import idnumber
 from services.core.base import RegionScoped
@@ -335,10 +337,24 @@ def _new_person(data: PersonCreate, household: Household, key: bytes, keyring: K
     )
 
 
+@event.listens_for(Household, "load")
+@event.listens_for(Household, "refresh")
+def _remember_version(household: Household, *_: Any) -> None:
+    """The version a household had when read: a change of this transaction raises it once."""
+    inspect(household).info["read_version"] = household.version
+
+
 async def _refresh_summary(session: AsyncSession, household: Household) -> None:
-    """Keep head_name and member_count in step with the members (lists read them)."""
+    """Keep head_name and member_count in step with the members (lists read them), and
+    raise the household's version once for the change: a household changed itself is
+    written (its version raised) by the flush that makes its members countable, and its
+    summary then follows without a second raise; one whose members alone changed is
+    written here."""
+    state = inspect(household)
+    written = (state.pending or session.is_modified(household)
+               or household.version != state.info.get("read_version", household.version))
     await session.flush()
-    row = (
+    count, head_name = (
         await session.execute(
             select(
                 func.count(Person.id),
@@ -346,9 +362,16 @@ async def _refresh_summary(session: AsyncSession, household: Household) -> None:
             ).where(Person.household_id == household.id)
         )
     ).one()
-    household.member_count = row[0]
-    household.head_name = row[1]
-    household.updated_at = now()
+    if not written:
+        household.member_count = count
+        household.head_name = head_name
+        household.updated_at = now()
+    elif (count, head_name) != (household.member_count, household.head_name):
+        table = Household.__table__
+        await session.execute(update(table).where(table.c.id == household.id)
+                              .values(member_count=count, head_name=head_name))
+        set_committed_value(household, "member_count", count)
+        set_committed_value(household, "head_name", head_name)
 
 
 def _event(household: Household, kind: HouseholdEventKind, actor_id: int | None, **kw: Any) -> HouseholdEvent:
