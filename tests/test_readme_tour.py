@@ -100,7 +100,7 @@ def _wait_for_first_sync_runs(base: str) -> None:
 
 
 def test_the_readme_tour_works_word_for_word(served, tmp_path):  # noqa: F811
-    base, proc, log = served
+    base, proc, log, _other_demo = served
     blocks = tour_blocks(README.read_text(encoding="utf-8"))
     wanted = expected_statuses(blocks)
     guardline = Path(sys.executable).parent / "guardline"
@@ -113,8 +113,9 @@ def test_the_readme_tour_works_word_for_word(served, tmp_path):  # noqa: F811
 
     # The CLI commands join the demo's database as they would from the checkout's folder.
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUARDLINE_")}
-    env.update({"GUARDLINE_DATA_DIR": str(tmp_path / "data"),
-                "GUARDLINE_SYNC__SOURCES_FILE": str(tmp_path / "sources.toml")})
+    # The CLI commands join the demo's database (its data folder) and read the built-in sources,
+    # as they do for a reader in the checkout.
+    env.update({"GUARDLINE_DATA_DIR": str(tmp_path / "data")})
     done = subprocess.run(["bash", str(tmp_path / "tour.sh")], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=900)
     statuses = [int(line[len(STATUS):]) for line in done.stderr.splitlines() if line.startswith(STATUS)]
