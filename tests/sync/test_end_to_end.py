@@ -189,6 +189,25 @@ async def test_the_three_departments_give_findings_and_a_rerun_changes_nothing(
         await conn.close()
 
 
+def children_of(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    return [int(child) for child in found.stdout.split()]
+
+
+def running(pids: list[int]) -> list[int]:
+    """Those of ``pids`` that still run (an orphan that ended may stay a zombie when the
+    machine's init does not reap it: that counts as ended)."""
+    alive = []
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:
+            continue
+        if stat.rsplit(")", 1)[1].split()[0] != "Z":
+            alive.append(pid)
+    return alive
+
+
 async def _wait_for_pages(url: str, source: str, pages: int, timeout: float = 120) -> int:
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
@@ -225,8 +244,15 @@ async def test_a_worker_killed_mid_run_ends_as_an_undisturbed_run(databases, sim
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         assert await _wait_for_pages(a, source, 3) == run_id
+        helpers = children_of(worker.pid)
+        assert helpers  # the pool that prepares pages (and multiprocessing's resource tracker)
         worker.send_signal(signal.SIGKILL)
         worker.wait(30)
+        # Its helper processes die with it instead of staying blocked on a pipe.
+        deadline = time.monotonic() + 10
+        while running(helpers) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert running(helpers) == []
     finally:
         if worker.poll() is None:
             worker.kill()
