@@ -5,13 +5,11 @@ interrupt character, so that the kernel sends SIGINT to the whole foreground pro
 group (tasks.py, ``guardline serve`` and its children), as a real Ctrl-C does."""
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import socket
 import subprocess
 import sys
-import termios
 import threading
 import time
 from pathlib import Path
@@ -19,14 +17,20 @@ from pathlib import Path
 import httpx
 import pytest
 
+termios = pytest.importorskip("termios")  # POSIX terminals
+
 from services.core.sync.config import builtin_sources_on
+from tests.processes import with_argument
 
 ROOT = Path(__file__).resolve().parents[1]
 
 # tasks.py's own ``main``, with the interpreter running the tests standing in for .venv
 # (the checkout under test may have none; bootstrapping one is not what is tested here).
+# First the new session (start_new_session) takes the pseudo-terminal, its stdin, as its
+# controlling terminal, as a login shell's session does.
 TASKS = """
-import sys
+import fcntl, sys, termios
+fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 from pathlib import Path
 sys.path.insert(0, {root!r})
 import tasks
@@ -43,10 +47,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _take_terminal() -> None:  # in the child, after setsid: the pty (its stdin) becomes its terminal
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-
 class Terminal:
     """A command in a pseudo-terminal of its own, everything it prints collected."""
 
@@ -54,7 +54,7 @@ class Terminal:
         master, slave = os.openpty()
         self.master = master
         self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
-                                     start_new_session=True, preexec_fn=_take_terminal)
+                                     start_new_session=True)
         os.close(slave)
         self._chunks: list[bytes] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -100,8 +100,7 @@ class Terminal:
 
 def _postgres_of(pgdata: Path) -> list[int]:
     """The processes whose command line names ``pgdata`` (the postmaster and its children)."""
-    found = subprocess.run(["pgrep", "-f", str(pgdata)], capture_output=True, text=True)
-    return [int(pid) for pid in found.stdout.split()]
+    return with_argument(str(pgdata))
 
 
 def _wait_until_ready(term: Terminal, url: str, timeout: float = 180) -> None:

@@ -27,6 +27,7 @@ from services.simulators import launch
 from services.sync.queue import enqueue_run
 from tests.cli import needs_embedded_server
 from tests.conftest import scratch_database
+from tests.processes import children_of, running
 from tests.sync.conftest import SYNC_TABLES
 
 pytestmark = needs_embedded_server
@@ -187,25 +188,6 @@ async def test_the_three_departments_give_findings_and_a_rerun_changes_nothing(
         assert await conn.fetchval("SELECT count(*) FROM clue_reports WHERE source LIKE 'sync:%'") == clues
     finally:
         await conn.close()
-
-
-def children_of(pid: int) -> list[int]:
-    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
-    return [int(child) for child in found.stdout.split()]
-
-
-def running(pids: list[int]) -> list[int]:
-    """Those of ``pids`` that still run (an orphan that ended may stay a zombie when the
-    machine's init does not reap it: that counts as ended)."""
-    alive = []
-    for pid in pids:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except FileNotFoundError:
-            continue
-        if stat.rsplit(")", 1)[1].split()[0] != "Z":
-            alive.append(pid)
-    return alive
 
 
 async def _wait_for_pages(url: str, source: str, pages: int, timeout: float = 120) -> int:
