@@ -141,7 +141,7 @@ def demo_in_a_terminal(tmp_path):
 
 
 @pytest.mark.parametrize("stop", ["ctrl-c", "ctrl-c-twice", "sigterm"])
-def test_ctrl_c_on_the_demo_stops_everything_it_started(demo_in_a_terminal, stop):
+def test_stopping_the_demo_stops_everything_it_started(demo_in_a_terminal, stop):
     term, base, pgdata = demo_in_a_terminal
     _wait_until_ready(term, f"{base}/healthz")
     assert _postgres_of(pgdata), "the demo runs on an embedded PostgreSQL in its data folder"
@@ -156,7 +156,7 @@ def test_ctrl_c_on_the_demo_stops_everything_it_started(demo_in_a_terminal, stop
     try:
         code = term.proc.wait(60)
     except subprocess.TimeoutExpired:
-        pytest.fail(f"tasks.py demo still running 60 s after Ctrl-C:\n{term.output[-4000:]}")
+        pytest.fail(f"tasks.py demo still running 60 s after {stop}:\n{term.output[-4000:]}")
     # Every process of the terminal (serve's children among them) is gone: the terminal is
     # closed by its last user.
     assert term.closed_by_all(30), f"processes still hold the terminal:\n{term.output[-4000:]}"
