@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import venv
@@ -117,7 +118,32 @@ def _install_once(where: Path, version: str, install) -> None:
 
 
 def run(argv: list[str]) -> int:
-    return subprocess.call(argv, cwd=ROOT)
+    """Run ``argv`` in the checkout and return its exit status (128 + N for a child ended by
+    signal N, as a shell says it).
+
+    The child stops itself, however long that takes (``guardline serve`` stops its
+    simulators, its sync worker and the embedded PostgreSQL): Ctrl-C in a terminal reaches
+    the child too (it is in the same process group), so this process ignores it and waits;
+    a SIGTERM sent to this process alone is passed on. Where signals differ (Windows) the
+    console sends Ctrl-C to both, and the same waiting applies."""
+    proc: subprocess.Popen | None = None
+
+    def ignore(signum, frame) -> None:  # a handler, not SIG_IGN: the child must not inherit it
+        pass
+
+    def forward(signum, frame) -> None:
+        if proc is not None:
+            proc.send_signal(signum)
+
+    handlers = {signal.SIGINT: ignore, signal.SIGTERM: forward}
+    previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
+    try:
+        proc = subprocess.Popen(argv, cwd=ROOT)
+        code = proc.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 128 - code if code < 0 else code
 
 
 def main() -> int:
@@ -146,4 +172,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except KeyboardInterrupt:  # Ctrl-C outside ``run`` (while installing): no traceback
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(130) from None

@@ -3,11 +3,13 @@ admin."""
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import asyncio
 import json
 import logging
 import re
+import signal
 import sys
 import time
 from datetime import date
@@ -163,7 +165,10 @@ def cmd_serve(args) -> int:
     try:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, loop="uvloop", log_level=args.log_level,
                     access_log=args.access_log, **uvicorn_options())
+    except KeyboardInterrupt:  # uvicorn stopped on Ctrl-C or SIGTERM, then raised it again: asked for, no failure
+        pass
     finally:
+        _ignore_interrupts()  # stopped (uvicorn took the first signal): stop the children to the end
         _stop_children(children)
         if children and not settings.database_url:
             from services.core.db import forget_departed_users
@@ -771,7 +776,49 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    with _signals_end_the_command() as interrupted:
+        try:
+            return args.func(args)
+        except KeyboardInterrupt:
+            return 130
+        except Exception:
+            if interrupted:  # what failed was stopped by the same Ctrl-C (a psql the command ran)
+                return 130
+            raise
+
+
+@contextlib.contextmanager
+def _signals_end_the_command():
+    """Ctrl-C (SIGINT) and SIGTERM end a command alike and cleanly: as KeyboardInterrupt
+    where the command is, so that its ``finally`` blocks and the exit handlers run — among
+    them the one by which a process leaves the embedded PostgreSQL, which the last one to
+    leave stops. (SIGTERM's default action would skip them and leave the server running.)
+    ``main`` turns it into exit status 130, without a traceback; the list it yields is not
+    empty once a signal came. Once the command is over, neither signal interrupts the exit
+    handlers: a second Ctrl-C must not abandon the server half-stopped."""
+    received: list[int] = []
+
+    def interrupt(signum, frame):
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    # Also instead of asyncio.run's own handling of SIGINT (which cancels the main task
+    # and lets a blocking call in it, such as a psql that the Ctrl-C ended, fail).
+    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        atexit.unregister(_ignore_interrupts)
+        atexit.register(_ignore_interrupts)  # runs before the handlers registered earlier: LIFO
+
+
+def _ignore_interrupts() -> None:
+    """From now on this process finishes what it is doing whatever signal asks it to stop
+    (but SIGKILL); so do the programs it starts (pg_ctl), which inherit this."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 if __name__ == "__main__":

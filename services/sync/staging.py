@@ -257,9 +257,12 @@ class PageIn:
 _CHILD_STAGER: Stager | None = None
 
 
-def _child_init(source, settings) -> None:
+def _child_init(parent: int, source, settings) -> None:
     global _CHILD_STAGER
+    from services.core.children import tie_to_parent
     from services.core.crypto import keyring
+
+    tie_to_parent(parent)  # a worker killed with SIGKILL leaves no process of its pool behind
 
     _CHILD_STAGER = Stager(Normaliser(source), keyring(settings),
                            settings.data_protection.id_hash_key.get_secret_value().encode())
@@ -281,10 +284,12 @@ class Preparer:
         self._pool = None
         if processes > 0:
             import multiprocessing
+            import os
             from concurrent.futures import ProcessPoolExecutor
 
             self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_child_init, initargs=(source, settings))
+                                             initializer=_child_init,
+                                             initargs=(os.getpid(), source, settings))
 
     async def prepare(self, page: PageIn) -> Prepared:
         if self._pool is None:

@@ -93,6 +93,8 @@ async def work(session: Session, *, stop: asyncio.Event, once: bool = False, nam
         if due and not once:
             for run_id in await queue.schedule_due(ctx.db, due):
                 log.info("scheduled run %s", run_id)
+        if stop.is_set():
+            break
         claim = await queue.claim(session.dsn, names, worker)
         if claim is None:
             if once:
@@ -105,7 +107,10 @@ async def work(session: Session, *, stop: asyncio.Event, once: bool = False, nam
         try:
             log.info("run %s: %s for county %s (%s, attempt %s)", claim.run_id, claim.source, claim.county,
                      claim.trigger, claim.attempts)
-            status = await execute(ctx, claim)
+            status = await _unless_stopped(execute(ctx, claim), stop)
+            if status is None:
+                log.info("run %s stopped; it is taken up again from its last written page", claim.run_id)
+                break
             log.info("run %s %s", claim.run_id, status)
             done += 1
         except Exception:  # noqa: BLE001 - recording the failure failed (the database went away)
@@ -121,6 +126,26 @@ async def work(session: Session, *, stop: asyncio.Event, once: bool = False, nam
         finally:
             await claim.release()
     return done
+
+
+async def _unless_stopped(work, stop: asyncio.Event):
+    """The result of the coroutine ``work``, or None if ``stop`` is set first: then ``work``
+    is cancelled, which leaves a run as a crash would (its pages written so far stay, and
+    the next claim takes it up again), but with its ``finally`` blocks run (the page
+    preparers' processes stopped, the claim released)."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    finally:
+        stopping.cancel()
+    if not task.done():
+        task.cancel()
+        await asyncio.wait({task})
+    return None if task.cancelled() else task.result()
 
 
 async def daily_asset_checks(ctx, last: date | None) -> date | None:

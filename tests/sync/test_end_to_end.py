@@ -27,6 +27,7 @@ from services.simulators import launch
 from services.sync.queue import enqueue_run
 from tests.cli import needs_embedded_server
 from tests.conftest import scratch_database
+from tests.processes import children_of, running
 from tests.sync.conftest import SYNC_TABLES
 
 pytestmark = needs_embedded_server
@@ -225,8 +226,15 @@ async def test_a_worker_killed_mid_run_ends_as_an_undisturbed_run(databases, sim
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         assert await _wait_for_pages(a, source, 3) == run_id
+        helpers = children_of(worker.pid)
+        assert helpers  # the pool that prepares pages (and multiprocessing's resource tracker)
         worker.send_signal(signal.SIGKILL)
         worker.wait(30)
+        # Its helper processes die with it instead of staying blocked on a pipe.
+        deadline = time.monotonic() + 10
+        while running(helpers) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert running(helpers) == []
     finally:
         if worker.poll() is None:
             worker.kill()

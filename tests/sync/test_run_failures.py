@@ -8,6 +8,7 @@ refuses one record's row, as a constraint or a bug of ours would in production."
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
 
@@ -49,6 +50,19 @@ def base_url() -> Iterator[str]:
         yield url
 
 
+
+
+def hanging_department(asked: threading.Event, answer: threading.Event) -> Starlette:
+    """The department above, whose page comes only once ``answer`` is set."""
+    inner = department()
+
+    async def page(request: Request) -> Response:
+        asked.set()
+        while not answer.is_set():
+            await asyncio.sleep(0.02)
+        return await inner.routes[0].endpoint(request)
+
+    return Starlette(routes=[Route("/api/assistance", page)])
 
 
 @asynccontextmanager
@@ -160,3 +174,28 @@ async def test_an_import_still_running_elsewhere_is_not_taken_over(pool, dsn, sy
         assert await pool.fetchval("SELECT status FROM sync_runs WHERE id = $1", alive.run_id) == "running"
     finally:
         await alive.release()
+
+
+async def test_a_worker_asked_to_stop_mid_run_stops_at_once_and_the_run_is_taken_up_again(pool, sync_url, settings):
+    """Ctrl-C (or SIGTERM) on a worker waiting for a slow department: it stops now, not
+    when the run ends; the run is left as a crash leaves it, and the next worker finishes it."""
+    asked, answer = threading.Event(), threading.Event()
+    with serving(hanging_department(asked, answer)) as url:
+        try:
+            async with opened(sync_url, settings, url, asset_checks=False, visit_breaches=False,
+                              registry_checks=False) as session:
+                run_id, _ = await queue.enqueue_run(session.ctx.db, "civil-affairs", "529901", Trigger.manual)
+                stop = asyncio.Event()
+                worker = asyncio.create_task(work(session, stop=stop))
+                assert await asyncio.to_thread(asked.wait, 30)
+                stop.set()
+                assert await asyncio.wait_for(worker, 30) == 0  # the department has still not answered
+                assert await pool.fetchval("SELECT status FROM sync_runs WHERE id = $1", run_id) == "running"
+                assert await pool.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                           "AND objid = $1", run_id) == 0  # its claim was released
+                answer.set()
+                assert await work(session, stop=asyncio.Event(), once=True) == 1
+                run = await pool.fetchrow("SELECT status, staged FROM sync_runs WHERE id = $1", run_id)
+                assert (run["status"], run["staged"]) == ("succeeded", 2)
+        finally:
+            answer.set()

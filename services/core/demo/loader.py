@@ -290,7 +290,7 @@ async def _worker_chunks(params: dict, plans: list[ChunkPlan]) -> AsyncIterator[
         "seed": params["seed"], "today": params["today"].isoformat(), "key": params["key"].hex(),
         "enc_key_id": params["keyring"].active, "enc_key": params["enc_key"].hex(),
         "deduct": params["deduct"], "persons": params["persons"], "chunk_persons": params["chunk_persons"],
-        "cadres": params["cadres"],
+        "cadres": params["cadres"], "parent": os.getpid(),
     }
     procs = []
     try:
@@ -326,9 +326,12 @@ async def _worker_chunks(params: dict, plans: list[ChunkPlan]) -> AsyncIterator[
 
 def _worker_main() -> int:
     """Entry point of a generator process (see ``_worker_chunks``)."""
+    from services.core.children import tie_to_parent
+
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # stray prints must not corrupt the data stream
     header = json.loads(sys.stdin.buffer.readline())
+    tie_to_parent(header["parent"])  # Ctrl-C is the loader's to handle; it stops this process
     params = {
         "villages": [Village(*v) for v in header["villages"]], "seed": header["seed"],
         "today": date.fromisoformat(header["today"]), "deduct": header["deduct"], "cadres": header["cadres"],
