@@ -106,8 +106,10 @@ def test_the_readme_tour_works_word_for_word(served, tmp_path):  # noqa: F811
     guardline = Path(sys.executable).parent / "guardline"
     assert guardline.exists(), guardline
     script = PRELUDE + "\n".join(blocks)
-    script = (script.replace(DEMO_BASE, base).replace(".venv/bin/guardline", str(guardline))
-              .replace("/tmp/", f"{tmp_path}/"))
+    # One pass, so that a replacement is never replaced again (a checkout under /tmp/ names a
+    # guardline whose path holds "/tmp/").
+    swaps = {DEMO_BASE: base, ".venv/bin/guardline": str(guardline), "/tmp/": f"{tmp_path}/"}
+    script = re.sub("|".join(map(re.escape, swaps)), lambda m: swaps[m.group(0)], script)
     (tmp_path / "tour.sh").write_text(script, encoding="utf-8")
     _wait_for_first_sync_runs(base)
 
