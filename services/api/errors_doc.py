@@ -34,6 +34,7 @@ class Problem(BaseModel):
 PROBLEM_JSON = "application/problem+json"
 
 _DESCRIPTIONS = {
+    400: "The request is malformed (a header or a form field); `field` names it",
     401: "Not logged in or token invalid",
     403: "The caller's role may not do this",
     404: "Not found, or outside the caller's regions (the two are indistinguishable)",

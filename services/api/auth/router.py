@@ -157,8 +157,9 @@ def _required(**fields: str | None) -> None:
 
 
 # 400: a malformed Basic header, or client authentication twice or on a user grant.
-_TOKEN_RESPONSES = {**responses(429), 400: {**responses()[401], "description": "Client authentication sent "
-                                            "twice, on a user grant, or in a malformed Basic header"}}
+_TOKEN_RESPONSES = responses(400, 429)
+_TOKEN_RESPONSES[400] = {**_TOKEN_RESPONSES[400], "description": "Client authentication sent twice, on a user "
+                                                                 "grant, or in a malformed Basic header"}
 _TOKEN_RESPONSES[401] = {**_TOKEN_RESPONSES[401], "headers": {"WWW-Authenticate": {
     "description": "`Basic` when the client authenticated with HTTP Basic, else `Bearer`",
     "schema": {"type": "string"}}}}
