@@ -4,7 +4,8 @@
     python3 tasks.py demo     # the API with a demo county, docs at http://127.0.0.1:8000/docs
     python3 tasks.py test     # the whole test suite (what CI runs)
 
-Also: ``bench`` (benchmark suite), ``openapi`` (regenerate openapi/openapi.json).
+Also: ``lint`` (ruff and mypy; ``test`` without arguments runs it first), ``bench``
+(benchmark suite), ``openapi`` (regenerate openapi/openapi.json).
 The first run creates .venv/ and installs the project into it; later runs reuse it and
 reinstall only when pyproject.toml changes. Uses only the standard library.
 """
@@ -146,6 +147,21 @@ def run(argv: list[str]) -> int:
     return 128 - code if code < 0 else code
 
 
+def lint() -> int:
+    """ruff (lint and format) and mypy, as configured in pyproject.toml: zero findings."""
+    checks = [
+        ("ruff check", [str(BIN / "ruff"), "check", "."]),
+        ("ruff format", [str(BIN / "ruff"), "format", "--check", "."]),
+        ("mypy", [str(BIN / "mypy")]),
+    ]
+    for name, argv in checks:
+        print(f"lint: {name}", flush=True)
+        if (code := run(argv)) != 0:
+            print(f"lint: {name} has findings (exit {code}); see above", file=sys.stderr, flush=True)
+            return code
+    return 0
+
+
 def main() -> int:
     args = sys.argv[1:]
     command = args[0] if args else "help"
@@ -156,7 +172,11 @@ def main() -> int:
     bootstrap()
     if command == "demo":
         return run([str(BIN / "guardline"), "serve", "--demo", *rest])
+    if command == "lint":
+        return lint()
     if command == "test":
+        if not rest and (code := lint()) != 0:  # the whole suite starts with the habits
+            return code
         ensure_chromium()
         install_contract_tools()
         code = run([str(_python()), "-m", "pytest", *rest])
