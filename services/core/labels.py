@@ -6,12 +6,17 @@ its label, read as ``Category.lifted_out.label``. In the JSON schema (and so in 
 document) each such enum carries ``x-enum-descriptions`` — the labels in the order of
 ``enum``, as Redoc and several client generators read them — and a description listing
 ``value 标签`` under the enum's own docstring.
+
+A field typed by a ``Literal`` rather than an enum carries its labels the same way with
+``Annotated[Literal["a", "b"], LiteralLabels({"a": "甲", "b": "乙"})]``: the Literal stays a type
+the type checker reads, the labels go into the schema.
 """
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
@@ -21,7 +26,12 @@ from pydantic_core import CoreSchema
 class LabelledEnum(StrEnum):
     label: str
 
-    def __new__(cls, value: str, label: str) -> "LabelledEnum":
+    # ``label`` has a default only for the type checker: a lookup such as ``Category("lifted_out")``
+    # is checked against this signature, although at run time it goes to ``Enum.__new__``. A member
+    # defined without its label is still refused.
+    def __new__(cls, value: str, label: str | None = None) -> Self:
+        if label is None:
+            raise TypeError(f"{cls.__name__} member {value!r} has no label")
         member = str.__new__(cls, value)
         member._value_ = value
         member.label = label
@@ -44,13 +54,31 @@ def enum_description(cls: type[LabelledEnum]) -> str:
 
 def labelled(name: str, members: Any, doc: str | None = None) -> Any:
     """A labelled enum made from (value, label) pairs, for enums derived from another one."""
-    enum = LabelledEnum(name, [(value, (value, label)) for value, label in members])  # type: ignore[call-overload]
+    # The functional API (a name and its members), which mypy reads as a lookup by value and label.
+    enum = LabelledEnum(name, [(value, (value, label)) for value, label in members])  # type: ignore[arg-type]
     enum.__doc__ = doc
     return enum
 
 
+class LiteralLabels:
+    """``Annotated`` metadata giving the label of each value of a ``Literal``: its schema gets
+    ``x-enum-descriptions`` in the order of ``enum``. The labels must name exactly the
+    Literal's values (checked when the schema is made, so a drift fails ``openapi --check``)."""
+
+    def __init__(self, labels: Mapping[str, str]) -> None:
+        self.labels = dict(labels)
+
+    def __get_pydantic_json_schema__(self, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        values = schema.get("enum", [])
+        if sorted(values) != sorted(self.labels):
+            raise ValueError(f"labels {sorted(self.labels)} do not match the Literal's values {values}")
+        schema["x-enum-descriptions"] = [self.labels[value] for value in values]
+        return schema
+
+
 def labelled_literal(labels: dict[str, str]) -> Any:
-    """A ``Literal`` of the keys of ``labels`` whose schema carries the values' labels as
-    ``x-enum-descriptions``, for fields typed by a Literal rather than an enum."""
+    """Deprecated: not usable as a type by a type checker; write
+    ``Annotated[Literal[...], LiteralLabels(labels)]`` instead."""
     values = tuple(labels)
     return Annotated[Literal[values], Field(json_schema_extra={"x-enum-descriptions": list(labels.values())})]

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints, field_validator, model_validator
 
 from services.core.base import VERSION_DESCRIPTION
 from services.core.funds.enums import AssetClass, AssetStatus, DisposalMethod, FundFindingStatus, FundFindingRule
 from services.core.households.schemas import Input
-from services.core.labels import labelled_literal
+from services.core.labels import LiteralLabels
 from services.core.types import Day, MULTILINE, Money, PositiveMoney, RegionCodeStr, RegionPrefixStr
 
 
@@ -44,7 +44,8 @@ Value = Annotated[Money, AfterValidator(_cents)]
 # What PUT may set: disposal is its own step.
 # The statuses an update may set (disposal is its own step), with AssetStatus's labels.
 _OPERATIONAL = (AssetStatus.in_use, AssetStatus.idle, AssetStatus.damaged)
-OperationalStatus = labelled_literal({s.value: s.label for s in _OPERATIONAL})
+OperationalStatus = Annotated[Literal["in_use", "idle", "damaged"],
+                              LiteralLabels({s.value: s.label for s in _OPERATIONAL})]
 
 
 class AssetIn(Input):

@@ -1,17 +1,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
 from services.core.base import VERSION_DESCRIPTION
 from services.core.guarantees.models import Status
 from services.core.households.schemas import Input
-from services.core.labels import labelled_literal
+from services.core.labels import LiteralLabels
 from services.core.types import Text200
 
 # Appraisal grades of an unsafe house (危房鉴定等级) a household can be recorded with.
-HousingGrade = labelled_literal({"C": "C级危房（局部危险）", "D": "D级危房（整体危险）"})
+HousingGrade = Annotated[Literal["C", "D"], LiteralLabels({"C": "C级危房（局部危险）", "D": "D级危房（整体危险）"})]
 
 
 class GuaranteesUpdate(Input):

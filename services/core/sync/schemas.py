@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
 from services.core.base import VERSION_DESCRIPTION
 from services.core.types import MULTILINE
 
 from services.core.households.schemas import Input
-from services.core.labels import labelled_literal
+from services.core.labels import LiteralLabels
 from services.core.sync.config import NAME
 from services.core.sync.enums import (
     FindingStatus,
@@ -49,8 +49,9 @@ class SourceCounty(BaseModel):
     last_run: RunSummary | None = Field(description="The county's newest run (queued, running or finished) 最近一次同步")
 
 
-BreakerState = labelled_literal({"closed": "关闭（正常运行）", "open": "打开（熔断，暂停运行）",
-                                 "half_open": "半开（冷却结束，试运行）"})
+BreakerState = Annotated[Literal["closed", "open", "half_open"],
+                         LiteralLabels({"closed": "关闭（正常运行）", "open": "打开（熔断，暂停运行）",
+                                        "half_open": "半开（冷却结束，试运行）"})]
 
 
 class Breaker(BaseModel):
