@@ -5,9 +5,23 @@ import enum
 import warnings
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import BigInteger, DateTime, Enum, Integer, MetaData, Numeric, SmallInteger, String, Text, column, func
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Enum,
+    FromClause,
+    Integer,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    column,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
@@ -28,6 +42,15 @@ Money = Numeric(14, 2)
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {Decimal: Money, datetime: DateTime(timezone=True)}
+
+
+def table_of(model: type[Base]) -> Table:
+    """The ``Table`` a model is mapped to (``__table__`` is typed as any ``FromClause``), for
+    Core statements such as ``insert(...).on_conflict_do_update``."""
+    table = model.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a Table")
+    return table
 
 
 def str_enum(enum_cls: type[enum.Enum], name: str) -> Enum:
@@ -55,12 +78,20 @@ class RegionScoped:
     the filter never needs a join."""
 
     # Each class maps its own ``region_code`` (regions: a synonym of ``code``). This
-    # placeholder lets the scope filter's lambda be analysed against the mixin itself.
-    region_code = column("region_code")
+    # placeholder lets the scope filter's lambda be analysed against the mixin itself; the type
+    # checker sees the mapped column every subclass declares.
+    if TYPE_CHECKING:
+        region_code: Mapped[str]
+        __table__: ClassVar[FromClause]
+    else:
+        region_code = column("region_code")
 
 
 class Versioned:
     """Optimistic concurrency: ``version`` is the ETag and goes up on every change."""
+
+    if TYPE_CHECKING:
+        __table__: ClassVar[FromClause]  # set on the mapped class the mixin goes into
 
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)

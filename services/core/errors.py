@@ -5,7 +5,8 @@ at fault and parameters for the message. Nothing here knows about HTTP beyond th
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -13,7 +14,7 @@ from typing import Any
 class FieldError:
     field: str
     code: str
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)  # ``field`` is a member here
     message: str | None = None  # a ready message (e.g. from a validator) when no code fits
 
 

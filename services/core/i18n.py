@@ -444,7 +444,8 @@ def wants_chinese(accept_language: str | None) -> bool:
     """True when the first language the client prefers is Chinese (zh, zh-CN, zh-Hans …)."""
     if not accept_language:
         return False
-    best, best_q = None, -1.0
+    best: str | None = None
+    best_q = -1.0
     for part in accept_language.split(","):
         lang, _, params = part.strip().partition(";")
         q = 1.0
@@ -456,7 +457,7 @@ def wants_chinese(accept_language: str | None) -> bool:
                 q = 0.0
         if q > best_q:
             best, best_q = lang.strip().lower(), q
-    return bool(best) and best.startswith("zh")
+    return best is not None and best.startswith("zh")
 
 
 def message(code: str, chinese: bool, params: dict[str, Any] | None = None) -> str:

@@ -27,4 +27,4 @@ def check(password: str, username: str, rules: PasswordSettings, field: str = "p
     if found:
         params = {"min_length": rules.min_length, "min_classes": rules.min_classes}
         raise Unprocessable(found[0], errors=[FieldError(field, code, params) for code in found], field=field,
-                            **params)
+                            min_length=rules.min_length, min_classes=rules.min_classes)

@@ -202,10 +202,11 @@ async def sync_revocations(session: AsyncSession, revocations: Revocations, sett
     rows = await session.execute(select(LoginSession.id, LoginSession.revoked_at)
                                  .where(LoginSession.revoked_at >= since))
     for sid, revoked_at in rows:
+        assert revoked_at is not None  # the filter on revoked_at leaves no null
         revocations.revoke_session(sid, revoked_at.timestamp())
-    rows = await session.execute(select(PrincipalRevocation.principal, PrincipalRevocation.not_before)
-                                 .where(PrincipalRevocation.updated_at >= since))
-    for principal, not_before in rows:
+    principals = await session.execute(select(PrincipalRevocation.principal, PrincipalRevocation.not_before)
+                                       .where(PrincipalRevocation.updated_at >= since))
+    for principal, not_before in principals:
         revocations.revoke_principal(principal, not_before.timestamp())
     revocations.forget_before(horizon)
     revocations.synced_until = db_now

@@ -53,7 +53,9 @@ class VerifyReport:
     @property
     def head(self) -> str | None:
         """``ID:HEX``, the form ``--expect-head`` takes."""
-        return None if self.head_id is None else f"{self.head_id}:{self.head_hash.hex()}"
+        if self.head_id is None or self.head_hash is None:  # both are set together, by the last row read
+            return None
+        return f"{self.head_id}:{self.head_hash.hex()}"
 
 
 def link_hash(prev_hash: bytes, canonical: str) -> bytes:
@@ -92,18 +94,18 @@ async def verify_chain(connection: AsyncConnection, expect_head: tuple[int, byte
             return report
         report.notes.append(f"rows {purge.get('purged_from_id')}–{purge['purged_to_id']} were purged "
                             f"on {purge.get('purged_at')} (retention {purge.get('retention_days')} days)")
-    head_id, head_hash = expect_head if expect_head is not None else (None, None)
     # A cursor of our own rather than the driver's: constant memory, and closed explicitly
     # so the transaction can go on (the driver keeps its portal open to the end).
     await connection.execute(text(
         "DECLARE guardline_audit_verify NO SCROLL CURSOR FOR "
         "SELECT id, prev_hash, hash, audit_canonical(a) AS canonical FROM audit_log a ORDER BY id"))
     # On an error the transaction is lost anyway, and the cursor with it.
-    await _walk(connection, report, expected_id, expected_prev, head_id, head_hash)
+    await _walk(connection, report, expected_id, expected_prev, expect_head)
     await connection.execute(text("CLOSE guardline_audit_verify"))
     if report.broken is not None:
         return report
-    if head_id is not None:
+    if expect_head is not None:
+        head_id, head_hash = expect_head
         if report.head_id is None or head_id > report.head_id:
             last = report.head_id or 0
             report.broken = BrokenLink(head_id, f"the noted head row is missing: the chain ends at row {last}, "
@@ -116,16 +118,16 @@ async def verify_chain(connection: AsyncConnection, expect_head: tuple[int, byte
 
 
 async def _walk(connection: AsyncConnection, report: VerifyReport, expected_id: int, expected_prev: bytes,
-                head_id: int | None, head_hash: bytes | None) -> None:
+                expect_head: tuple[int, bytes] | None) -> None:
     fetch = text(f"FETCH {STREAM_BATCH} FROM guardline_audit_verify")
     while batch := (await connection.execute(fetch)).all():
         for row in batch:
             if report.first_id is None:
                 report.first_id = row.id
             broken = _check(row, expected_id, expected_prev)
-            if broken is None and row.id == head_id and row.hash != head_hash:
+            if broken is None and expect_head is not None and row.id == expect_head[0] and row.hash != expect_head[1]:
                 broken = BrokenLink(row.id, "the noted head row differs: the chain was rewritten",
-                                    head_hash.hex(), row.hash.hex())
+                                    expect_head[1].hex(), row.hash.hex())
             if broken is not None:
                 report.broken = broken
                 return

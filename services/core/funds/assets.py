@@ -172,8 +172,8 @@ async def record_income(session: AsyncSession, asset: Asset, data: IncomeIn,
                          priority_distributed=totals.priority_distributed, note=data.note, created_by=actor_id)
     session.add(income)
     await session.flush()
-    for share in shares:
-        share.income_id = income.id
+    for row in shares:
+        row.income_id = income.id
     session.add_all(shares)
     if asset.last_income_on is None or data.received_on > asset.last_income_on:
         asset.last_income_on = data.received_on

@@ -53,13 +53,13 @@ async def record(session: AsyncSession, rule: FundFindingRule | str, key: str, r
         fingerprint=fp, rule_id=FundFindingRule(rule).value, region_code=region_code, project_id=project_id,
         asset_id=asset_id, disbursement_id=disbursement_id, values=values, status=FundFindingStatus.open.value,
         version=1)
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=[FundFinding.fingerprint],
         set_={"values": stmt.excluded["values"], "last_seen_at": func.clock_timestamp(),
               "status": FundFindingStatus.open.value, "resolved_at": None, "version": FundFinding.version + 1,
               "updated_at": func.clock_timestamp()},
     ).returning(FundFinding)
-    result = await session.execute(stmt, execution_options={"populate_existing": True})
+    result = await session.execute(upsert, execution_options={"populate_existing": True})
     return result.scalar_one()
 
 

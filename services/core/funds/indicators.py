@@ -141,10 +141,13 @@ FROM (
 # for any prefix, which PostgreSQL may switch to after a few runs, is far slower.
 _SETTINGS = ("SET LOCAL work_mem = '32MB'", "SET LOCAL plan_cache_mode = force_custom_plan")
 
-def share(numerator: Decimal, denominator: Decimal) -> Decimal | None:
-    if not denominator:
-        return None
+def ratio(numerator: Decimal, denominator: Decimal) -> Decimal:
+    """``numerator`` ÷ ``denominator`` (not zero), rounded half-up."""
     return (Decimal(numerator) / Decimal(denominator)).quantize(PLACES, ROUND_HALF_UP)
+
+def share(numerator: Decimal, denominator: Decimal) -> Decimal | None:
+    """The ratio, or None when the denominator is zero."""
+    return ratio(numerator, denominator) if denominator else None
 
 def milestone_target(milestones: list[Milestone], year: int, as_of: date) -> tuple[Decimal, Decimal]:
     """The milestone being worked towards on ``as_of`` (the next one due on or after it, or
@@ -192,9 +195,9 @@ def industry_shares(funds: dict[tuple[str, str], Decimal], t: dict[str, Any], po
         target = policy.industry_min_share[level]
         industry, allocated = t[f"num_{level.value}"] or ZERO, t[f"all_{level.value}"] or ZERO
         unallocated = max(total - allocated, ZERO)
-        value = share(industry, total)
+        value = ratio(industry, total)
         # Still reachable with what is left to allocate — until the year is over.
-        reachable = share(industry + unallocated, total)
+        reachable = ratio(industry + unallocated, total)
         status = (IndicatorStatus.met if value >= target else
                   IndicatorStatus.on_track if reachable >= target and not year_over(year, as_of)
                   else IndicatorStatus.behind)
@@ -211,7 +214,7 @@ def spending_progress(funds: dict[tuple[str, str], Decimal], t: dict[str, Any], 
     if not received:
         return []
     spent = t["spent"]
-    value = share(spent, received)
+    value = ratio(spent, received)
     target, expected = milestone_target(policy.spending_milestones, year, as_of)
     status = paced(value, target, expected)
     projects = [] if status == IndicatorStatus.met else [
@@ -222,7 +225,7 @@ def start_rate(t: dict[str, Any], policy: FundsPolicy, year: int, as_of: date) -
     if not t["live"]:
         return []
     started, live = Decimal(t["started"]), Decimal(t["live"])
-    value = share(started, live)
+    value = ratio(started, live)
     target, expected = milestone_target(policy.start_milestones, year, as_of)
     status = paced(value, target, expected)
     projects = [] if status == IndicatorStatus.met else [
@@ -252,7 +255,7 @@ def management_fee(t: dict[str, Any], policy: FundsPolicy) -> list[dict[str, Any
     allocated = t["allocated"]
     if not allocated:
         return []
-    value, cap = share(t["fee"], allocated), policy.management_fee_max_share
+    value, cap = ratio(t["fee"], allocated), policy.management_fee_max_share
     status = IndicatorStatus.met if value <= cap else IndicatorStatus.behind
     projects = [_project(x, ("allocated", "management_fee", "share")) for x in t["top_fee"]]
     return [_indicator("management_fee_share", value, cap, status, t["fee"], allocated, projects,

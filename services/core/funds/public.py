@@ -169,7 +169,7 @@ async def fund_summary(session: AsyncSession, prefix: str, year: int) -> dict[st
                       for c in CATEGORY_ORDER if c in by_category]
     county_names = dict((await session.execute(
         select(Region.code, Region.name).where(Region.code.in_({f.region_code for f in funds})))).all()) if funds else {}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for f in funds:
         given = _money(allocated.get(f.id))
         rows.append({"id": f.id, "level": f.level, "kind": f.kind, "name": f.name, "document_ref": f.document_ref,

@@ -117,8 +117,8 @@ async def allocate(session: AsyncSession, fund: Fund, data: AllocationIn, user_i
     allocated, _ = (await fund_figures(session, [fund.id]))[fund.id]
     available = fund.amount - allocated
     if data.amount > available:
-        figures = {"fund": str(fund.amount), "allocated": str(allocated), "available": str(available),
-                   "requested": str(data.amount)}
+        figures: dict[str, Any] = {"fund": str(fund.amount), "allocated": str(allocated),
+                                   "available": str(available), "requested": str(data.amount)}
         raise Conflict("allocation_exceeds_fund", field="amount", extra={"figures": figures}, **figures)
     row = Allocation(fund_id=fund.id, project_id=project.id, region_code=project.region_code, amount=data.amount,
                      allocated_on=data.allocated_on, note=data.note, created_by=user_id)
@@ -169,11 +169,11 @@ async def check_disbursement(session: AsyncSession, project: Project, data: Disb
         Disbursement.fund_id == data.fund_id, Disbursement.project_id == project.id)) or ZERO
     available = allocated - paid
     if data.amount > available:
-        figures = {"allocated": str(allocated), "disbursed": str(paid), "available": str(available),
-                   "requested": str(data.amount)}
+        figures: dict[str, Any] = {"allocated": str(allocated), "disbursed": str(paid),
+                                   "available": str(available), "requested": str(data.amount)}
         raise Conflict("disbursement_exceeds_allocation", field="amount", extra={"figures": figures}, **figures)
     funds = Fund.__table__
-    kind = FundKind(await session.scalar(select(funds.c.kind).where(funds.c.id == data.fund_id)))
+    kind = FundKind((await session.execute(select(funds.c.kind).where(funds.c.id == data.fund_id))).scalar_one())
     negative = data.item in policy.negative_list and kind in policy.negative_list_fund_kinds
     return Checked(kind, negative)
 

@@ -113,7 +113,8 @@ class MembershipChange(LabelledEnum):
     registered = "registered", "随户登记"  # entered with the household
     added = "added", "新增（出生、婚入、返回）"  # birth, marriage, return
     moved = "moved", "迁移（户间迁入迁出）"  # moved from / to another household
-    split = "split", "分户迁出"  # left with a split-off household
+    # left with a split-off household; the member shadows ``str.split`` (the stored value is "split")
+    split = "split", "分户迁出"  # type: ignore[assignment]
     merged = "merged", "合户迁入"  # came with a merged household
     removed = "removed", "注销（如迁出本县）"  # left the registry (e.g. moved out of the county)
     deceased = "deceased", "死亡"

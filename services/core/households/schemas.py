@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
@@ -55,6 +55,13 @@ class PersonCreate(PersonFields):
     relation: Relation = Field(description="与户主关系")
 
 
+def _left_out(description: str) -> Any:
+    """A field that may be left out (it stays unset: its ``None`` default is never validated)
+    but not sent as null. Typed ``Any`` so that the field keeps its non-null type, which is
+    what a value it has when set is."""
+    return Field(None, description=description)
+
+
 class PersonUpdate(Input):
     """Partial update of a person. ``relation`` cannot be set to head here: change the head
     on the household. The ID number cannot be changed.
@@ -63,21 +70,21 @@ class PersonUpdate(Input):
     ``| None``) may be left out but not sent as null: the default is never validated, an
     explicit null is refused (422) instead of reaching a NOT NULL column."""
 
-    name: Name = Field(None, description="Full name 姓名")
+    name: Name = _left_out("Full name 姓名")
     relation: Relation | None = Field(None, description="Relation to the household head; not `head` (change the "
                                                         "head on the household) 与户主关系")
-    health: Health = Field(None, description="Health status 健康状况")
+    health: Health = _left_out("Health status 健康状况")
     disability_grade: int | None = Field(None, ge=1, le=4, description="Disability grade 1–4 残疾等级")
     illness: Text200 | None = Field(None, description="Name of the illness (sensitive) 疾病名称")
-    labour_capacity: LabourCapacity = Field(None, description="Labour capacity 劳动技能")
+    labour_capacity: LabourCapacity = _left_out("Labour capacity 劳动技能")
     education_level: EducationLevel | None = Field(None, description="Highest education level 文化程度")
-    schooling: Schooling = Field(None, description="Schooling status 在校生状况")
+    schooling: Schooling = _left_out("Schooling status 在校生状况")
     school: Text100 | None = Field(None, description="School or college attended 就读学校")
-    medical_insurance: bool = Field(None, description="Enrolled in basic medical insurance 参加基本医疗保险")
-    pension_insurance: bool = Field(None, description="Enrolled in the urban and rural residents' basic pension "
-                                                      "参加城乡居民基本养老保险")
-    family_doctor: bool = Field(None, description="Has a family doctor contract 家庭医生签约")
-    employment: Employment = Field(None, description="Employment situation 务工就业情况")
+    medical_insurance: bool = _left_out("Enrolled in basic medical insurance 参加基本医疗保险")
+    pension_insurance: bool = _left_out("Enrolled in the urban and rural residents' basic pension "
+                                        "参加城乡居民基本养老保险")
+    family_doctor: bool = _left_out("Has a family doctor contract 家庭医生签约")
+    employment: Employment = _left_out("Employment situation 务工就业情况")
     employment_place: Text100 | None = Field(None, description="Where the person works 务工地点")
     employment_months: int | None = Field(None, ge=0, le=12, description="Months worked in the year, 0–12 务工月数")
     employment_income: Money | None = Field(None, description="Income from work in the year, yuan 务工收入")
@@ -134,9 +141,9 @@ class HouseholdCreate(Input):
 
 class HouseholdUpdate(Input):
     # Left out: unchanged; null is refused (see PersonUpdate).
-    category: AssignableCategory = Field(None, description="Household category; `monitored` cannot be set here (a "
-                                                           "household becomes 监测户 only through a monitoring case) "
-                                                           "户类型")
+    category: AssignableCategory = _left_out("Household category; `monitored` cannot be set here (a "
+                                             "household becomes 监测户 only through a monitoring case) "
+                                             "户类型")
     flags: list[Flag] | None = Field(None, description="Flags, replacing the current list 标识")
     resettlement_site: Text200 | None = Field(None, description="Resettlement site, required when the household is "
                                                                 "flagged `relocated` 安置点")

@@ -17,7 +17,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm.attributes import set_committed_value
 
 from services.core import idnumber
-from services.core.base import RegionScoped
+from services.core.base import Base, RegionScoped, table_of
 from services.core.crypto import Keyring
 from services.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from services.core.guarantees.models import HouseholdGuarantees
@@ -367,7 +367,7 @@ async def _refresh_summary(session: AsyncSession, household: Household) -> None:
         household.head_name = head_name
         household.updated_at = now()
     elif (count, head_name) != (household.member_count, household.head_name):
-        table = Household.__table__
+        table = table_of(Household)
         await session.execute(update(table).where(table.c.id == household.id)
                               .values(member_count=count, head_name=head_name))
         set_committed_value(household, "member_count", count)
@@ -439,8 +439,8 @@ async def _set_region(session: AsyncSession, household: Household, region_code: 
     """Relocation: every row that carries the household's region moves with it — rows with
     a ``household_id``, and rows that belong to one of those (a case's steps, a clue's
     reports)."""
-    tables = [m.__table__ for m in RegionScoped.__subclasses__()
-              if getattr(m, "__table__", None) is not None and m is not Household]
+    tables = [table_of(m) for m in RegionScoped.__subclasses__()
+              if issubclass(m, Base) and getattr(m, "__table__", None) is not None and m is not Household]
     for table in tables:
         if "household_id" in table.c:
             await session.execute(

@@ -6,6 +6,7 @@ province counts it, − eligible out-of-pocket spending 合规自付支出). Per
 """
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterable, Mapping
@@ -36,7 +37,7 @@ class Figures:
     production_costs: Decimal
     eligible_spending: Decimal
 
-    @property
+    @builtins.property  # ``property`` is a member here
     def gross(self) -> Decimal:
         return self.wages + self.business + self.property + self.transfers
 

@@ -149,7 +149,7 @@ async def record_missed_visits(session: AsyncSession, rules: Rules, case: Monito
             .returning(VisitBreach.id))).scalar()
         breached.add(month)
         if inserted is not None:
-            recorded.append(await session.get(VisitBreach, inserted))
+            recorded.append(await session.get_one(VisitBreach, inserted))
             notes.append({"kind": DeadlineKind.monthly_visit.value, "due": visit.due.isoformat(), "met_on": None,
                           "required": policy.visits_per_month, "made": made})
     if notes:
@@ -223,10 +223,10 @@ async def refresh_deadlines(session: AsyncSession, rules: Rules, prefix: str, ba
         await session.flush()
     last = 0
     while True:
-        stmt = (select(RiskClue).where(RiskClue.status == ClueStatus.open, RiskClue.id > last,
-                                       under(RiskClue.region_code, prefix))
-                .order_by(RiskClue.id).limit(batch).with_for_update())
-        clues = list((await session.execute(stmt)).scalars())
+        clue_stmt = (select(RiskClue).where(RiskClue.status == ClueStatus.open, RiskClue.id > last,
+                                            under(RiskClue.region_code, prefix))
+                     .order_by(RiskClue.id).limit(batch).with_for_update())
+        clues = list((await session.execute(clue_stmt)).scalars())
         if not clues:
             break
         for clue in clues:
@@ -325,7 +325,7 @@ async def elimination_facts(session: AsyncSession, case: MonitoringCase, on: dat
         Measure.case_id == case.id, Measure.status.in_(CARRIED_OUT), Measure.start_on <= on))).scalar_one()
     return EliminationFacts(
         decided_on=on, identified_on=case.identified_on, measures_carried_out=carried_out,
-        income_records=[tuple(r) for r in records], lines=lines, province_code=province,
+        income_records=[(y, q, net, n) for y, q, net, n in records], lines=lines, province_code=province,
         guarantees=None if guarantees is None else {i.value: getattr(guarantees, i.value).value for i in Item},
         labour=[LabourCapacity(v) for v in labour])
 

@@ -149,6 +149,13 @@ class _Clue:
     def columns(self, names: Sequence[str]) -> dict[str, Any]:
         return {name: getattr(self, name) for name in names}
 
+    @property
+    def known_id(self) -> int:
+        """The id of a stored clue, or of a new one once taken (before the batch is written)."""
+        if self.id is None:
+            raise RuntimeError("the clue has no id yet")
+        return self.id
+
 
 def _json(value: Any) -> Any:
     if isinstance(value, date):
@@ -208,8 +215,11 @@ async def report_many(session: AsyncSession, rules: Rules, items: Sequence[ClueI
     Clue objects the session already holds are not refreshed (the writes bypass the ORM)."""
     if not items:
         return []
-    if any(item.household_id is None for item in items):
-        raise ValueError("report_many needs each item's household_id (an ID number is resolved by report)")
+    household_ids: list[int] = []
+    for item in items:
+        if item.household_id is None:
+            raise ValueError("report_many needs each item's household_id (an ID number is resolved by report)")
+        household_ids.append(item.household_id)
     await session.flush()  # the statements below read the tables, not the session's pending objects
     # Plans made for each batch's values and the tables' present size: a generic plan made
     # while the reports were few (a first run) keeps scanning them whole as they grow —
@@ -218,13 +228,14 @@ async def report_many(session: AsyncSession, rules: Rules, items: Sequence[ClueI
     prefix = scope_of(session)
     bounds = {"lo": prefix, "hi": prefix + ":"} if prefix != UNRESTRICTED else {}
     keys = sorted({(i.source, i.external_ref) for i in items if i.external_ref is not None})
-    known: dict[tuple[str, str], int | _Clue] = {}
+    # (source, external_ref); a source is always given with a reference (ClueIn checks it)
+    known: dict[tuple[str | None, str], int | _Clue] = {}
     if keys:
         rows = await session.execute(text(_KNOWN.format(scope=_scope("r", prefix))), {
             "sources": [k[0] for k in keys], "refs": [k[1] for k in keys], **bounds})
         known = {(source, ref): clue_id for source, ref, clue_id in rows}
 
-    wanted = sorted({i.household_id for i in items
+    wanted = sorted({hid for i, hid in zip(items, household_ids, strict=True)
                      if i.external_ref is None or (i.source, i.external_ref) not in known})
     households: dict[int, tuple[str, str]] = {}
     open_clues: dict[int, list[_Clue]] = {}
@@ -237,16 +248,16 @@ async def report_many(session: AsyncSession, rules: Rules, items: Sequence[ClueI
             rows = await session.execute(text(_OPEN_CLUES.format(scope=_scope("c", prefix))),
                                          {"ids": active, **bounds})
             for row in rows.mappings():
-                clue = _Clue(household_id=row["household_id"], region_code=row["region_code"],
-                             risk_types=list(row["risk_types"]), channels=list(row["channels"]),
-                             first_reported_on=row["first_reported_on"], report_count=row["report_count"],
-                             version=row["version"], next_deadline=row["next_deadline"],
-                             next_deadline_kind=DeadlineKind(row["next_deadline_kind"])
-                             if row["next_deadline_kind"] else None,
-                             deadline_provisional=row["deadline_provisional"],
-                             self_declared_on=row["self_declared_on"], id=row["id"])
-                clue.before = clue.columns(_MERGED_COLUMNS)
-                open_clues.setdefault(clue.household_id, []).append(clue)
+                stored = _Clue(household_id=row["household_id"], region_code=row["region_code"],
+                               risk_types=list(row["risk_types"]), channels=list(row["channels"]),
+                               first_reported_on=row["first_reported_on"], report_count=row["report_count"],
+                               version=row["version"], next_deadline=row["next_deadline"],
+                               next_deadline_kind=DeadlineKind(row["next_deadline_kind"])
+                               if row["next_deadline_kind"] else None,
+                               deadline_provisional=row["deadline_provisional"],
+                               self_declared_on=row["self_declared_on"], id=row["id"])
+                stored.before = stored.columns(_MERGED_COLUMNS)
+                open_clues.setdefault(stored.household_id, []).append(stored)
 
     pending = _Deadlines(rules)
     day = today()
@@ -254,12 +265,11 @@ async def report_many(session: AsyncSession, rules: Rules, items: Sequence[ClueI
     created: list[_Clue] = []
     touched: dict[int, _Clue] = {}  # stored clues that take reports, by id
     reports: list[tuple[_Clue, ClueIn, list[str], date]] = []
-    for item in items:
+    for item, household_id in zip(items, household_ids, strict=True):
         key = (item.source, item.external_ref) if item.external_ref is not None else None
         if key is not None and key in known:
             results.append((known[key], DUPLICATE))
             continue
-        household_id = item.household_id
         found = households.get(household_id)
         if found is None or found[1] != "active":
             if strict:
@@ -290,8 +300,8 @@ async def report_many(session: AsyncSession, rules: Rules, items: Sequence[ClueI
                 clue.self_declared_on = min(filter(None, (clue.self_declared_on, reported_on)))
             clue.report_count += 1
             clue.version += 1
-            if clue.before is not None:
-                touched[clue.id] = clue
+            if clue.before is not None:  # a stored clue
+                touched[clue.known_id] = clue
             outcome = MERGED
         _settle(clue, pending)
         reports.append((clue, item, risks, reported_on))
@@ -317,7 +327,7 @@ async def _write(session: AsyncSession, created: list[_Clue], touched: list[_Clu
     for clue in created:  # orjson writes dates and enums as the JSON the row types read
         clue_rows.append({**clue.columns(_CLUE_COLUMNS[:-2]), "deadline_breaches": [], "version": clue.version})
         if audited:
-            changes.append(_change("risk_clues", clue.id, "create", clue.region_code, None,
+            changes.append(_change("risk_clues", clue.known_id, "create", clue.region_code, None,
                                    {k: _json(v) for k, v in clue_rows[-1].items()}))
     report_rows = []
     for report_id, (clue, item, risks, reported_on) in zip(report_ids, reports):
@@ -332,14 +342,14 @@ async def _write(session: AsyncSession, created: list[_Clue], touched: list[_Clu
             changes.append(_change("clue_reports", report_id, "create", clue.region_code, None,
                                    {k: _json(v) for k, v in row.items()}))
     merged_rows = []
-    for clue in sorted(touched, key=lambda c: c.id):
+    for clue in sorted(touched, key=lambda c: c.known_id):
         merged_rows.append({"id": clue.id, **clue.columns(_MERGED_COLUMNS)})
         if audited:
             assert clue.before is not None
             before = {k: _json(v) for k, v in clue.before.items()}
             after = {k: _json(v) for k, v in clue.columns(_MERGED_COLUMNS).items()}
             after = {k: v for k, v in after.items() if before.get(k) != v}
-            changes.append(_change("risk_clues", clue.id, "update", clue.region_code,
+            changes.append(_change("risk_clues", clue.known_id, "update", clue.region_code,
                                    {k: before[k] for k in after}, after))
     await session.execute(text(_WRITE), {"clues": orjson.dumps(clue_rows).decode(),
                                          "merged": orjson.dumps(merged_rows).decode(),

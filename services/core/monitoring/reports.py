@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import Date, Integer, Text, and_, bindparam, cast, func, literal, literal_column, null, or_, select
 from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by
+from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.households.models import Household
@@ -69,7 +70,7 @@ def statistics_statement(region: str, level: Level):
     Parameters: ``year`` and ``as_of`` (today)."""
     # The width is written into the SQL (not a parameter) so that GROUP BY and the select
     # list name the very same expression.
-    width = literal_column(str(PREFIX_LENGTH[level]))
+    width: ColumnClause[Any] = literal_column(str(PREFIX_LENGTH[level]))
     year, as_of = bindparam("year", type_=Integer), bindparam("as_of", type_=Date)
     k = MonitoringCaseCount
     area = func.left(k.region_code, width)
@@ -117,12 +118,12 @@ def statistics_statement(region: str, level: Level):
         .select_from(counts_per_area.outerjoin(late, late.c.area.is_not_distinct_from(counts_per_area.c.area)))
         .cte("per_area")
     )
-    k = RiskClue
+    r = RiskClue
     clues = (
-        select(func.left(k.region_code, width).label("area"), func.count().label("open"),
-               func.count().filter(k.next_deadline < as_of).label("overdue"))
-        .where(k.status == ClueStatus.open, under(k.region_code, region))
-        .group_by(func.rollup(func.left(k.region_code, width)))
+        select(func.left(r.region_code, width).label("area"), func.count().label("open"),
+               func.count().filter(r.next_deadline < as_of).label("overdue"))
+        .where(r.status == ClueStatus.open, under(r.region_code, region))
+        .group_by(func.rollup(func.left(r.region_code, width)))
         .cte("clues")
     )
     empty_cases = cast(literal(_empty_cases_json()), JSON)
@@ -204,6 +205,7 @@ async def statistics(session: AsyncSession, region: str, level: Level, year: int
         _SQL[key] = sql
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
+    assert driver is not None  # an open pooled connection has its asyncpg connection
     try:
         found = await driver.fetchrow(sql)
     except Exception as exc:

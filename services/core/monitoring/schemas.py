@@ -45,7 +45,8 @@ class Attachment(Input):
         description="Where the document is stored (a storage key or URL of the document system) 存储位置")
 
 
-Attachments = Annotated[list[Attachment], Field(default_factory=list, max_length=20)]
+# Each field gives ``default_factory=list`` itself, where the type checker sees it.
+Attachments = Annotated[list[Attachment], Field(max_length=20)]
 RiskTypes = Annotated[list[RiskType], Field(min_length=1, max_length=5, description="风险类型 (up to five)")]
 
 
@@ -79,7 +80,7 @@ class ClueIn(Input):
                                          "department_screening 部门筛查预警")
     risk_types: RiskTypes
     evidence: LongText = Field(description="线索内容: what was seen or reported")
-    attachments: Attachments = Field(description="Supporting documents (up to 20) 附件")
+    attachments: Attachments = Field(default_factory=list, description="Supporting documents (up to 20) 附件")
     reported_on: Day | None = Field(None, description="When the risk was reported (default today, China time)")
     declarant_name: Name | None = Field(None, description="Self-declaration: who in the household declared")
     declarant_phone: Phone | None = Field(None, description="Self-declaration: phone of the declarant 申报人电话")
@@ -166,8 +167,8 @@ class ClueOut(BaseModel):
 
 class StepIn(Input):
     comment: Comment | None = Field(None, description="Comment on the step 意见")
-    attachments: Attachments = Field(description="Documents of the step: minutes, notice photo, consent form … (up "
-                                                 "to 20) 附件")
+    attachments: Attachments = Field(default_factory=list, description="Documents of the step: minutes, notice "
+                                                                       "photo, consent form … (up to 20) 附件")
     effective_on: Day | None = Field(
         None, description="The day the step took place (paper first, entered later); default today, never in "
                           "the future nor before the previous step")
@@ -351,7 +352,7 @@ class VisitIn(Input):
     visited_on: Day = Field(description="Day of the visit, not in the future 走访日期")
     mode: VisitMode = Field(VisitMode.in_person, description="How the household was visited 走访方式")
     findings: LongText = Field(description="What the visit found 走访情况")
-    attachments: Attachments = Field(description="Documents or photos of the visit (up to 20) 附件")
+    attachments: Attachments = Field(default_factory=list, description="Documents or photos of the visit (up to 20) 附件")
     cadre_user_id: Ident | None = Field(None, description="Who visited (default: the caller)")
 
     @field_validator("visited_on")

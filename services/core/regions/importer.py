@@ -17,10 +17,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import literal_column, select
+from sqlalchemy import Boolean, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.core.base import table_of
 from services.core.regions.models import Region
 from services.core.regions.rules import InvalidRegionCode, level_of, parent_of
 
@@ -159,7 +160,7 @@ def check_rows(rows: list[RegionRow], existing_codes: set[str] | frozenset[str],
 async def _existing(session: AsyncSession, codes: set[str]) -> set[str]:
     if not codes:
         return set()
-    table = Region.__table__
+    table = table_of(Region)
     # Region codes are not personal data; the lookup is on the table, not the scoped entity.
     result = await session.execute(select(table.c.code).where(table.c.code.in_(sorted(codes))))
     return set(result.scalars())
@@ -174,18 +175,18 @@ async def import_regions_csv(session: AsyncSession, path_or_text: str | bytes | 
     accepted, orphans = check_rows(rows, await _existing(session, outside), rejected_lines)
 
     report = ImportReport(rejected=sorted(rejected + orphans))
-    table = Region.__table__
+    table = table_of(Region)
     for start in range(0, len(accepted), _BATCH):
         batch = accepted[start:start + _BATCH]
         stmt = insert(table).values(
             [{"code": r.code, "name": r.name, "level": r.level, "parent_code": r.parent_code} for r in batch]
         )
-        stmt = stmt.on_conflict_do_update(
+        upsert = stmt.on_conflict_do_update(
             index_elements=[table.c.code],
             set_={"name": stmt.excluded.name},
             where=table.c.name.is_distinct_from(stmt.excluded.name),
-        ).returning(literal_column("(xmax = 0)"))
-        written = (await session.execute(stmt)).scalars().all()
+        ).returning(literal_column("(xmax = 0)", Boolean))
+        written = (await session.execute(upsert)).scalars().all()
         inserted = sum(1 for fresh in written if fresh)
         report.inserted += inserted
         report.updated += len(written) - inserted

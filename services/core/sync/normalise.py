@@ -302,7 +302,8 @@ class Normaliser:
             external_key = clean_text(part) if part is not None else None
         else:
             parts = [clean_text(values.get(k)) for k in self.source.key]
-            external_key = "|".join(parts) if all(parts) else None
+            present = [p for p in parts if p]
+            external_key = "|".join(present) if len(present) == len(parts) else None
         if external_key is None:
             missing = next(k for k in self.source.key if not clean_text(values.get(k)))
             return Rejected(f"missing.{missing}", missing, "the record has no key", None)

@@ -98,7 +98,7 @@ class SyncPolicy(BaseModel):
     @field_validator("large_cost_fixed_yuan", "large_cost_income_share", mode="after")
     @classmethod
     def _every_category(cls, value: dict, info) -> dict:
-        default = cls.model_fields[info.field_name].default_factory()
+        default = cls.model_fields[info.field_name].get_default(call_default_factory=True)
         return {c: value.get(c, default[c]) for c in Category}
 
     @model_validator(mode="after")
