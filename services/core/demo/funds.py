@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
@@ -100,12 +101,12 @@ def build(villages: list[str], households: dict[str, list[tuple[int, str]]], cou
                     for i, s in enumerate(STEP_DAY)}
             # Each step follows the previous one; some projects stop early, a few are cancelled.
             stop = r.choices(range(len(LIFECYCLE)), weights=(2, 4, 8, 6, 12, 18, 25, 25))[0]
-            taken = {}
-            for i, status in enumerate(LIFECYCLE):
-                on = max(days[status.value], *(taken.values() or [start]))
+            taken: dict[str, date] = {}  # day of each step reached, by status
+            for i, step in enumerate(LIFECYCLE):
+                on = max(days[step.value], *(taken.values() or [start]))
                 if i > stop or on > today:
                     break
-                taken[status.value] = on
+                taken[step.value] = on
             status = list(taken)[-1]
             cancelled = None
             if status in ("reviewed", "approved") and r.random() < 0.08 and taken[status] + timedelta(days=20) <= today:
@@ -223,7 +224,7 @@ COLUMNS = {
 
 
 # Columns the ORM fills in on its side (its defaults are not the database's).
-CONSTANTS = {"funds": {"version": 1}, "projects": {"version": 1}, "project_assets": {"status": "in_use", "version": 1},
+CONSTANTS: dict[str, dict[str, Any]] = {"funds": {"version": 1}, "projects": {"version": 1}, "project_assets": {"status": "in_use", "version": 1},
              "fund_disbursements": {"imported": False}}
 
 

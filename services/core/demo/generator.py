@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import random
 from bisect import bisect
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -315,7 +316,8 @@ def plan_chunks(persons: int, *, seed: int, today: date, chunk_persons: int = 50
                 for i, n in enumerate(fate.counts()):
                     rows[i] += n
         plans.append(ChunkPlan(len(plans), tuple(sizes[start:end]), hid, pid, iid, tuple(lifted[start:end]),
-                               tuple(fates[start:end]), case_id, clue_id, report_id, transition_id, tuple(rows)))
+                               tuple(fates[start:end]), case_id, clue_id, report_id, transition_id,
+                               (rows[0], rows[1], rows[2], rows[3])))
         hid += end - start
         pid += people
         iid += (end - start) * per_household
@@ -343,7 +345,7 @@ class DemoGenerator:
     def __init__(self, villages: Sequence[Village], *, seed: int = 2026, today: date,
                  stream: int = 0, streams: int = STREAMS,
                  address_code: str = "529901", county_name: str = "清溪县",
-                 deduct_eligible_spending: bool = False, cadres: dict[str, Sequence[int]] | None = None):
+                 deduct_eligible_spending: bool = False, cadres: Mapping[str, Sequence[int]] | None = None):
         if not villages:
             raise ValueError("the demo county needs at least one village")
         if not 0 <= stream < streams:
@@ -800,7 +802,9 @@ class DemoGenerator:
         if age < 16 or student:
             labour = _L_NONE
         elif h == _DISABLED:
-            labour = _L_LOST if p.disability_grade <= 2 else _L_WEAK
+            grade = p.disability_grade
+            assert grade is not None  # drawn with the health above
+            labour = _L_LOST if grade <= 2 else _L_WEAK
         elif h == _SERIOUS:
             labour = _L_LOST if r() < 0.6 else _L_WEAK
         elif age >= 75:
@@ -942,15 +946,17 @@ class DemoGenerator:
             return sum(items) - business * cost_ratio // 1000
 
         # wages: public-welfare posts are paid a fixed amount; the rest fills the gap
-        wage_earners = []
+        wage_earners: list[tuple[_P, int]] = []  # and their months of work
         for p in people:
             if p.employment == _PWP:
                 pay = amount(500, 800) * 12
                 y[PWP_PAY] += pay
                 p.employment_income = pay
             elif p.employment in (_MIGRANT, _LOCAL):
-                wage_earners.append(p)
-        minimum = sum(200_000 * p.employment_months // 12 for p in wage_earners)
+                months = p.employment_months
+                assert months is not None  # drawn with the employment (_employment)
+                wage_earners.append((p, months))
+        minimum = sum(200_000 * months // 12 for _, months in wage_earners)
         gap = target_net - fixed - y[PWP_PAY] - net_of(disc)
         if gap < minimum:
             room = target_net - fixed - y[PWP_PAY] - minimum
@@ -961,13 +967,15 @@ class DemoGenerator:
                     disc = [int(v * scale) for v in disc]
                     for p in people:
                         if p.employment == _SELF:
-                            p.employment_income = int(p.employment_income * scale)
+                            income = p.employment_income
+                            assert income is not None  # the business share drawn above
+                            p.employment_income = int(income * scale)
             gap = max(minimum, target_net - fixed - y[PWP_PAY] - net_of(disc))
         if wage_earners:
-            weights = [(3.0 if p.employment == _MIGRANT else 1.8) * p.employment_months for p in wage_earners]
+            weights = [(3.0 if p.employment == _MIGRANT else 1.8) * months for p, months in wage_earners]
             total_w = sum(weights)
             left = gap
-            for i, (p, w) in enumerate(zip(wage_earners, weights)):
+            for i, ((p, _), w) in enumerate(zip(wage_earners, weights)):
                 share = left if i == len(wage_earners) - 1 else int(gap * w / total_w)
                 left -= share
                 p.employment_income = share
@@ -1011,7 +1019,7 @@ class DemoGenerator:
                     a = total * shares[0] // 1000
                     b = total * shares[1] // 1000
                     c = total * shares[2] // 1000
-                    vals = (a, b, c, total - a - b - c)
+                    vals = [a, b, c, total - a - b - c]
                 else:
                     vals = [total * shares[q] // 1000 for q in range(quarters)]
                 part = PART_OF_ITEM[i]
@@ -1100,6 +1108,30 @@ class _P:
         "pension_insurance", "family_doctor", "employment", "employment_place", "employment_months",
         "employment_income", "phone",
     )
+    # values as stored (enums by their value)
+    relation: str
+    male: bool
+    sex: str
+    age: int
+    birth_date: date
+    id_number: str
+    name: str
+    health: str
+    disability_grade: int | None
+    illness: str | None
+    labour: str
+    able: bool
+    education_level: str
+    schooling: str
+    school: str | None
+    medical_insurance: bool
+    pension_insurance: bool
+    family_doctor: bool
+    employment: str
+    employment_place: str | None
+    employment_months: int | None
+    employment_income: int | None
+    phone: str | None
 
 
 _GRADE_CUM = (0.12, 0.35, 0.65)  # disability grade 1: 12 %, 2: 23 %, 3: 30 %, 4: 35 %

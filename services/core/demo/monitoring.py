@@ -18,9 +18,11 @@ Rows are tuples in the column orders of the ``*_COLUMNS`` constants; dates are
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from types import SimpleNamespace
+from typing import Any, TypeVar
 
 from services.core.monitoring import deadlines as dl
 from services.core.monitoring.enums import (
@@ -87,6 +89,7 @@ def demo_income_line(year: int) -> int:
 # ---- what each household goes through (planned with the chunks) --------------------------
 
 S = CaseStatus
+_T = TypeVar("_T")
 IDENTIFICATION_STEPS = (S.verification, S.village_review, S.identification_notice, S.township_review,
                         S.county_approval)
 ELIMINATION_STEPS = (S.elimination_verification, S.elimination_review, S.elimination_notice,
@@ -180,14 +183,14 @@ def draw_fate(r, lifted: bool) -> Fate | None:
         else:
             stop = min(4, int((y - 0.86) / 0.14 * 5))
             status = ELIMINATION_STEPS[stop]
-        clues = (_reports(r),) if r() < 0.85 else (_reports(r), 1)
+        case_clues: tuple[int, ...] = (_reports(r),) if r() < 0.85 else (_reports(r), 1)
         cadre = status != S.assisting or r() < 0.95
         if status == S.assisting and r() < REOPENED_SHARE:
             cases.append(CasePlan(S.eliminated.value, 0, (_reports(r),), True))
-        cases.append(CasePlan(status.value, stop, clues, cadre))
+        cases.append(CasePlan(status.value, stop, case_clues, cadre))
     elif x < open_id + eliminated:
-        clues = (_reports(r),) if r() < 0.85 else (_reports(r), 1)
-        cases.append(CasePlan(S.eliminated.value, 0, clues, True))
+        case_clues = (_reports(r),) if r() < 0.85 else (_reports(r), 1)
+        cases.append(CasePlan(S.eliminated.value, 0, case_clues, True))
     elif x < open_id + eliminated + rejected:
         y = r()
         stop = 0 if y < 0.45 else 1 if y < 0.75 else 2 if y < 0.8 else 3 if y < 0.92 else 4
@@ -383,7 +386,7 @@ class CaseMaker:
         h = f"{self.rng.getrandbits(128) & _UUID_CLEAR | _UUID_SET:032x}"
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
-    def _pick(self, weighted) -> object:
+    def _pick(self, weighted: Sequence[tuple[_T, float]]) -> _T:
         total = sum(w for _, w in weighted)
         x = self.r() * total
         for value, w in weighted:
@@ -542,7 +545,7 @@ class CaseMaker:
                 step(_STEP_ACTIONS[k], frm, to, day, None, decision="approve")
         if status == S.rejected:
             k = plan.stop
-            details = {"decision": "reject"}
+            details: dict[str, Any] = {"decision": "reject"}
             if k == 0:
                 details["findings"] = _REJECTIONS[0]
             step(_STEP_ACTIONS[k], IDENTIFICATION_STEPS[k], S.rejected, steps[k + 1], _REJECTIONS[k], **details)
@@ -594,15 +597,15 @@ class CaseMaker:
             if plan_on > t:
                 plan_on = None
             # visits, then the breaches of the cadre and the plan (met when they were)
-            if cadre is not None:
+            if cadre is not None and cadre_on is not None:  # assigned on cadre_on
                 visit_days = self._visits(h, case_id, cadre, identified, cadre_on, last_day, closed is None, out)
-            events = sorted(e for e in ((cadre_on, 0), (plan_on, 1)) if e[0] is not None)
+            events = sorted((on, which) for on, which in ((cadre_on, 0), (plan_on, 1)) if on is not None)
             for day, which in events:
                 before = pending(S.assisting, day)
                 if which == 0:
                     facts.cadre_user_id = cadre
                 else:
-                    facts.plan_on = d(plan_on)
+                    facts.plan_on = d(day)  # plan_on
                 breaches += dl.breaches(before, pending(S.assisting, day), d(day))
             if cadre is not None:
                 transitions.append([Action.assign_cadre.value, None, None, None, {"cadre_user_id": cadre}, cadre_on])
@@ -653,12 +656,12 @@ class CaseMaker:
         transitions.sort(key=lambda tr: tr[5])  # stable: same-day steps keep their order
         state = S.verification.value
         for tr in transitions:
-            action, frm, to, comment, details, day = tr
+            action, src, dst, comment, details, day = tr
             if action in (Action.assign_cadre, Action.add_risks):  # no change of status
-                frm = to = state
-            state = to
+                src = dst = state
+            state = dst
             out.case_transitions.append((
-                ids.transition, case_id, h.region, action, frm, to, comment, "[]", _json(details), d(day), None,
+                ids.transition, case_id, h.region, action, src, dst, comment, "[]", _json(details), d(day), None,
                 None, d(day),
             ))
             ids.transition += 1
@@ -685,7 +688,10 @@ class CaseMaker:
             nxt.due if nxt else None, nxt.kind.value if nxt else None, any(x.provisional for x in pending_now),
             _json(breaches), previous[0] if previous else None, 1,
         ))
-        return (case_id, eliminated) if status == S.eliminated else None
+        if status != S.eliminated:
+            return None
+        assert eliminated is not None  # the day of the county's decision, the last step
+        return case_id, eliminated
 
     # ---- clues and their reports ---------------------------------------------------------
 
@@ -737,6 +743,7 @@ class CaseMaker:
             row_deadline = (nxt.due if nxt else None, nxt.kind.value if nxt else None,
                             any(x.provisional for x in before))
         else:
+            assert handled is not None  # a clue no longer open was handled
             breaches = dl.breaches(before, [], d(handled))
             row_deadline = (None, None, False)
         out.risk_clues.append((
