@@ -41,6 +41,7 @@ import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +57,9 @@ MONITORING_CONCURRENCY = 8  # issue 4: "under 8 concurrent clients"
 TARGET_P50_MS = 200.0  # issue 4: the overdue list and the statistics of a county, p50
 BULK_READS_PER_MINUTE = 100_000_000
 
-SCENARIOS = {
+# name -> title, the request of each app (``ours``, ``bare``: the load generator's settings), the
+# values it takes, and optionally the role, concurrency and latency target
+SCENARIOS: dict[str, dict[str, Any]] = {
     "household": {
         "title": "GET one household",
         "ours": {"kind": "get", "path": "/api/v1/households/{}"},
@@ -404,6 +407,8 @@ def run_load(config: dict, workdir: Path, children: list) -> dict:
 
 def postmaster_pid(url: str) -> int | None:
     host = parse_qs(urlparse(url).query).get("host", [None])[0]
+    if host is None:
+        return None
     try:
         return int((Path(host) / "postmaster.pid").read_text().split()[0])
     except (OSError, ValueError, IndexError, TypeError):
@@ -634,7 +639,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in names:
                 scenario = SCENARIOS[name]
                 concurrency = args.concurrency or scenario.get("concurrency", DEFAULT_CONCURRENCY)
-                row = {"scenario": name, "title": scenario["title"], "concurrency": concurrency}
+                row: dict[str, Any] = {"scenario": name, "title": scenario["title"], "concurrency": concurrency}
                 for app, server in apps.items():
                     if app not in scenario:
                         continue

@@ -48,6 +48,12 @@ _BAD_REQUEST = b'{"status":400,"title":"Bad Request"}'
 pool: asyncpg.Pool | None = None
 
 
+def _pool() -> asyncpg.Pool:
+    if pool is None:
+        raise RuntimeError("the pool is made when the app starts (lifespan)")
+    return pool
+
+
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """Release without asyncpg's reset query (one more round trip): these read-only
     queries change no session state, and our API's engine sends no reset either."""
@@ -78,7 +84,7 @@ async def household(request: Request) -> Response:
     household_id = request.path_params["household_id"]
     params = list(_HOUSEHOLD_PARAMS)
     params[_HOUSEHOLD_SLOT] = household_id
-    async with pool.acquire() as conn:
+    async with _pool().acquire() as conn:
         row = await conn.fetchrow(_HOUSEHOLD_SQL, *params)
     if row is None:
         return Response(_NOT_FOUND, status_code=404, media_type="application/problem+json")
@@ -94,7 +100,7 @@ async def lookup(request: Request) -> Response:
         return Response(_BAD_REQUEST, status_code=400, media_type="application/problem+json")
     params = list(_LOOKUP_PARAMS)
     params[_LOOKUP_SLOT] = id_hash
-    async with pool.acquire() as conn:
+    async with _pool().acquire() as conn:
         row = await conn.fetchrow(_LOOKUP_SQL, *params)
     if row is None:
         return Response(_NOT_FOUND, status_code=404, media_type="application/problem+json")

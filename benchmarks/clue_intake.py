@@ -201,6 +201,7 @@ async def _facts(url: str) -> dict:
             "(SELECT count(*) FROM risk_clues WHERE report_count > 1) AS merged_into, "
             "(SELECT count(*) FROM sync_findings WHERE clue_id IS NULL) AS without_clue, "
             "(SELECT count(*) FROM risk_clues WHERE next_deadline IS NULL) AS without_deadline")
+        assert row is not None  # a SELECT without FROM has its one row
         return dict(row)
     finally:
         await conn.close()

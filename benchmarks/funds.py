@@ -317,7 +317,9 @@ def generate(counties: list[tuple[str, list[str]]], scale: float, ids: dict[str,
             fund, allocated = mine[which]
             for amount in _split(rng, max(m, int(allocated * rng.uniform(*spent))), m):
                 item = _pick(rng, RELIEF_ITEMS if category == "work_relief" else ITEMS)
-                paid_on = _day(rng, dates["started_on"], end)
+                started_on = dates["started_on"]
+                assert started_on is not None  # only started projects are paid
+                paid_on = _day(rng, started_on, end)
                 disbursements.append(_line(disbursement_id, fund, pid, village, _cents(amount), paid_on,
                                            f"记-{disbursement_id}", item, "某建设有限公司", None, "f", None))
                 disbursement_id += 1
@@ -330,7 +332,9 @@ def generate(counties: list[tuple[str, list[str]]], scale: float, ids: dict[str,
         pid = accepted[rng.randrange(len(accepted))]
         status, category, village, dates, _mine = by_project[pid]
         asset_class = rng.choices(("operating", "public_welfare", "household"), weights=(35, 45, 20))[0]
-        handover = dates["handed_over_on"] or min(dates["accepted_on"] + timedelta(days=10), LAST_DAY)
+        accepted_on = dates["accepted_on"]
+        assert accepted_on is not None  # an accepted project
+        handover = dates["handed_over_on"] or min(accepted_on + timedelta(days=10), LAST_DAY)
         custodian = None if asset_class == "public_welfare" and rng.random() < 0.05 else f"{village[-6:]}村委会"
         asset_status = rng.choices(("in_use", "idle", "damaged"), weights=(90, 7, 3))[0]
         last_income = _day(rng, handover, LAST_DAY) if asset_class == "operating" and rng.random() < 0.8 else None
@@ -383,7 +387,10 @@ async def ensure_data(url: str, settings, scale: float) -> dict:
             for table, (columns, rows) in tables.items():
                 if rows:
                     data = "".join(rows).encode()
-                    await conn.copy_to_table(table, source=memoryview(data), columns=list(columns), format="text")
+                    # asyncpg takes any buffer (Connection._copy_in); its stubs name only paths, files
+                    # and async iterables.
+                    await conn.copy_to_table(table, source=memoryview(data),  # type: ignore[arg-type]
+                                             columns=list(columns), format="text")
             for table in tables:
                 await conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                    f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")

@@ -81,8 +81,14 @@ class Connection(asyncio.Protocol):
         self.waiter = asyncio.get_running_loop().create_future()
         self.need = -1
         self.buf.clear()
+        if self.transport is None:
+            raise ConnectionError("not connected")
         self.transport.write(data)
         return self.waiter
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
 
 
 def build_requests(config: dict) -> list[bytes]:
@@ -200,7 +206,7 @@ async def run(config: dict) -> dict:
                 t1 = perf()
                 if measure_from <= t1 < stop_at:
                     failures[type(exc).__name__] += 1
-                conn.transport.close()
+                conn.close()
                 if t1 >= stop_at:
                     break
                 await asyncio.sleep(0.01)
@@ -210,7 +216,7 @@ async def run(config: dict) -> dict:
             if measure_from <= t1 < stop_at:
                 record(t1 - t0)
                 statuses[status] += 1
-        conn.transport.close()
+        conn.close()
 
     async def db_sessions(db) -> int | None:
         if db is None:
