@@ -29,8 +29,8 @@ from typing import Any
 
 from sqlalchemy import Date, Integer, Text, and_, bindparam, cast, func, literal, literal_column, null, or_, select
 from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by
-from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnClause
 
 from services.core.households.models import Household
 from services.core.monitoring.enums import FINAL, CaseStatus, CaseType, ClueStatus, NoticeKind, RiskType
