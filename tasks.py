@@ -34,8 +34,8 @@ OPENAPI_PYTHON_CLIENT = ("openapi-python-client==0.29.1", "ruff==0.17.6")  # ruf
 REDOCLY_CLI = "@redocly/cli@2.77.0"
 
 
-def _python(venv_dir: Path = VENV) -> Path:
-    return venv_dir / BIN.name / ("python.exe" if os.name == "nt" else "python")
+def _python(venv_dir: Path | None = None) -> Path:
+    return (venv_dir or VENV) / BIN.name / ("python.exe" if os.name == "nt" else "python")
 
 
 # The locked dependencies (uv pip compile, with hashes; requirements/README.md): dev.txt is
