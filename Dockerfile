@@ -5,7 +5,7 @@
 # the `embedded` extra) is not installed: the image always connects to
 # GUARDLINE_DATABASE_URL (compose.yaml's PostgreSQL 16).
 
-FROM python:3.11-slim AS builder
+FROM python:3.11-slim-bookworm AS builder
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
@@ -20,12 +20,23 @@ COPY services ./services
 RUN /opt/guardline/bin/pip install --no-deps . \
     && /opt/guardline/bin/pip uninstall -y pip
 
-FROM python:3.11-slim AS runtime
+FROM python:3.11-slim-bookworm AS runtime
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/guardline/bin:$PATH \
     GUARDLINE_ENV=production
+
+# `guardline backup` / `restore` run pg_dump and pg_restore: the client of the server's major
+# version (compose.yaml's postgres:16), from PostgreSQL's own Debian repository (Debian's
+# own client is older than the server).
+ARG POSTGRES_MAJOR=16
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates postgresql-common \
+    && /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y \
+    && apt-get install -y --no-install-recommends postgresql-client-${POSTGRES_MAJOR} \
+    && rm -rf /var/lib/apt/lists/*
+ENV GUARDLINE_PG_BIN_DIR=/usr/lib/postgresql/${POSTGRES_MAJOR}/bin
 
 RUN useradd --system --uid 10001 --home /app guardline \
     && mkdir -p /app/.guardline /backups \

@@ -174,6 +174,11 @@ def test_dockerfile_builds_from_the_lock_in_two_stages_without_the_embedded_serv
         assert any(line.startswith(f"COPY {folder}") for line in builder)
     for folder in ("migrations", "alembic.ini"):
         assert any(line.startswith(f"COPY {folder}") for line in runtime)
+    # pg_dump and pg_restore (guardline backup / restore) of the major version of compose's server.
+    major = compose()["services"]["db"]["image"].removeprefix("postgres:")
+    assert f"ARG POSTGRES_MAJOR={major}" in runtime
+    assert any("postgresql-client-${POSTGRES_MAJOR}" in line for line in runtime if line.startswith("RUN"))
+    assert "ENV GUARDLINE_PG_BIN_DIR=/usr/lib/postgresql/${POSTGRES_MAJOR}/bin" in runtime
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     assert ".env" in ignored and "tests" in ignored  # the secrets never enter the build context
 
