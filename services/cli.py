@@ -304,12 +304,18 @@ NO_SOURCES_FILE = (
 
 def cmd_sync(args) -> int:
     from services.core.settings import Environment
+    from services.core.sync.config import SourcesFileError, load_sources
     from services.sync import worker as w
 
     settings = _settings()
     if (args.sync_command in ("worker", "run", "import") and settings.env == Environment.production
             and settings.sync.sources_file is None):
         print(NO_SOURCES_FILE, file=sys.stderr)
+        return 2
+    try:
+        load_sources(settings)  # a file that cannot be read or is not valid: said before anything starts
+    except SourcesFileError as exc:
+        print(f"guardline: {exc}", file=sys.stderr)
         return 2
     if args.sync_command == "status":
         try:

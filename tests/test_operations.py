@@ -52,6 +52,42 @@ def test_a_production_worker_without_a_sources_file_refuses_to_start(command, tm
     assert not (tmp_path / "pgdata").exists()  # no embedded server was started
 
 
+BROKEN_SOURCE = """
+[[sources]]
+name = "civil-affairs"
+kind = "civil-affairs"
+counties = ["529901"]
+[sources.auth]
+client_secret = 987654321
+[sources.fields]
+id_number = ["sfzh"]
+record_id = ["jzid"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("[[sources]\nname = ", "Expected"),  # not TOML
+        (BROKEN_SOURCE, "sources.0.auth.client_secret"),  # a value of the wrong type, named by its place
+        (None, "No such file"),
+    ],
+)
+def test_a_sources_file_that_cannot_be_used_is_refused_before_anything_starts(text, said, tmp_path):
+    path = tmp_path / "sources.toml"
+    if text is not None:
+        path.write_text(text, encoding="utf-8")
+    out = guardline(
+        "sync",
+        "worker",
+        env={**PRODUCTION, "GUARDLINE_DATA_DIR": str(tmp_path), "GUARDLINE_SYNC__SOURCES_FILE": str(path)},
+    )
+    assert out.returncode == 2, out.stderr
+    assert f"sources file {path}" in out.stderr and said in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr and "987654321" not in out.stderr  # the secret is not printed
+    assert not (tmp_path / "pgdata").exists()
+
+
 def test_production_without_a_sources_file_has_no_sources_never_the_demos(tmp_path):
     production = Settings.model_validate({**_production_settings(), "env": "production"})
     assert sources_path(production) is None and len(load_sources(production)) == 0

@@ -37,7 +37,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from services.core.settings import Environment, Settings
 from services.core.sync.enums import SourceKind
@@ -257,10 +257,22 @@ def sources_path(settings: Settings) -> Path | None:
     return None if settings.env == Environment.production else BUILTIN_SOURCES
 
 
+class SourcesFileError(ValueError):
+    """The sources file cannot be read or is not valid: the message names the file and what
+    is wrong, never a value from it (a literal client_secret stays unprinted)."""
+
+
 def load_sources(settings: Settings) -> Sources:
     """The configured sources (cached until the file changes); none in production without
     a sources file (``sync worker`` refuses to start so: services.cli)."""
     path = sources_path(settings)
     if path is None:
         return Sources([])
-    return _load(path, path.stat().st_mtime)
+    try:
+        return _load(path, path.stat().st_mtime)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(part) for part in error['loc']) or 'the file'}: {error['msg']}"
+                             for error in exc.errors(include_input=False, include_url=False))
+        raise SourcesFileError(f"sources file {path}: {problems}") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SourcesFileError(f"sources file {path}: {exc}") from None
