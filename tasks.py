@@ -6,8 +6,9 @@
 
 Also: ``lint`` (ruff and mypy; ``test`` without arguments runs it first), ``bench``
 (benchmark suite), ``openapi`` (regenerate openapi/openapi.json).
-The first run creates .venv/ and installs the project into it; later runs reuse it and
-reinstall only when pyproject.toml changes. Uses only the standard library.
+The first run creates .venv/ and installs the project into it, its dependencies from the
+lock (requirements/dev.txt); later runs reuse it and reinstall only when pyproject.toml
+or the lock changes. Uses only the standard library.
 """
 from __future__ import annotations
 
@@ -33,14 +34,29 @@ OPENAPI_PYTHON_CLIENT = ("openapi-python-client==0.29.1", "ruff==0.17.6")  # ruf
 REDOCLY_CLI = "@redocly/cli@2.77.0"
 
 
-def _python(venv_dir: Path = VENV) -> Path:
-    return venv_dir / BIN.name / ("python.exe" if os.name == "nt" else "python")
+def _python(venv_dir: Path | None = None) -> Path:
+    return (venv_dir or VENV) / BIN.name / ("python.exe" if os.name == "nt" else "python")
+
+
+# The locked dependencies (uv pip compile, with hashes; requirements/README.md): dev.txt is
+# the runtime's and the ``test`` and ``embedded`` extras' (this .venv, CI), runtime.txt the
+# image's. The project itself is installed on top without dependencies.
+LOCK_DEV = ROOT / "requirements" / "dev.txt"
+
+
+def install_fingerprint() -> str:
+    """What .venv was installed from: pyproject.toml and the lock. A change of either
+    reinstalls."""
+    digest = hashlib.sha256()
+    for path in (ROOT / "pyproject.toml", LOCK_DEV):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def bootstrap() -> None:
     if sys.version_info < (3, 11):
         sys.exit(f"Guardline needs Python 3.11 or newer; this is {sys.version.split()[0]}")
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    wanted = install_fingerprint()
     if STAMP.exists() and STAMP.read_text().strip() == wanted and _python().exists():
         return
     if not _python().exists():
@@ -49,10 +65,12 @@ def bootstrap() -> None:
             venv.EnvBuilder(with_pip=True).create(VENV)
         except Exception as exc:  # e.g. Debian without python3-venv
             sys.exit(f"could not create a virtual environment ({exc}); install the python3-venv package")
-    print("installing Guardline and its dependencies into .venv …", flush=True)
+    print("installing Guardline and its locked dependencies into .venv …", flush=True)
     pip = [str(_python()), "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "install", "--upgrade", "pip"], check=False)
-    subprocess.run([*pip, "install", "-e", f"{ROOT}[test]"], check=True)
+    # Exactly the locked versions, each checked against its hash; then the project alone.
+    subprocess.run([*pip, "install", "--require-hashes", "--no-deps", "-r", str(LOCK_DEV)], check=True)
+    subprocess.run([*pip, "install", "--no-deps", "-e", str(ROOT)], check=True)
     STAMP.write_text(wanted)
 
 

@@ -294,10 +294,29 @@ def cmd_keys(args) -> int:
     return asyncio.run(run())
 
 
+# Why a production worker without a sources file does not start (``cmd_sync``).
+NO_SOURCES_FILE = (
+    "guardline: no department sources file: set GUARDLINE_SYNC__SOURCES_FILE to the county's "
+    "sources file (deploy/sources.toml is the template; docs/operations.md, \"Department sources\"). "
+    "In production the worker does not fall back to the demo's simulators; a file that lists no "
+    "source yet starts a worker that runs only the daily checks.")
+
+
 def cmd_sync(args) -> int:
+    from services.core.settings import Environment
+    from services.core.sync.config import SourcesFileError, load_sources
     from services.sync import worker as w
 
     settings = _settings()
+    if (args.sync_command in ("worker", "run", "import") and settings.env == Environment.production
+            and settings.sync.sources_file is None):
+        print(NO_SOURCES_FILE, file=sys.stderr)
+        return 2
+    try:
+        load_sources(settings)  # a file that cannot be read or is not valid: said before anything starts
+    except SourcesFileError as exc:
+        print(f"guardline: {exc}", file=sys.stderr)
+        return 2
     if args.sync_command == "status":
         try:
             print(json.dumps(asyncio.run(w.status(settings)), ensure_ascii=False, default=str))
@@ -314,6 +333,9 @@ def cmd_sync(args) -> int:
             return 1
         try:
             if args.sync_command == "worker":
+                if not len(session.ctx.sources):
+                    print(f"guardline: {settings.sync.sources_file} lists no department source: this worker runs "
+                          f"only the daily checks (assets, visits, registry)", file=sys.stderr)
                 stop = asyncio.Event()
                 w.stop_on_signals(stop)
                 done = await w.work(session, stop=stop, once=args.once)
@@ -775,12 +797,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from services.core.db import NoDatabase
+
     args = build_parser().parse_args(argv)
     with _signals_end_the_command() as interrupted:
         try:
             return args.func(args)
         except KeyboardInterrupt:
             return 130
+        except NoDatabase as exc:  # no DATABASE_URL and no embedded server: say so, no traceback
+            print(f"guardline: {exc}", file=sys.stderr)
+            return 2
         except Exception:
             if interrupted:  # what failed was stopped by the same Ctrl-C (a psql the command ran)
                 return 130

@@ -21,6 +21,23 @@ log = logging.getLogger("guardline.db")
 DEFAULT_DB_NAME = "guardline"
 
 
+class NoDatabase(RuntimeError):
+    """Neither GUARDLINE_DATABASE_URL nor the embedded server's package is there."""
+
+
+def import_pgserver():
+    """The embedded server's package (the ``embedded`` extra), or ``NoDatabase`` saying what
+    to do: a deployment (the image) has no embedded server and must name its database."""
+    try:
+        import pgserver  # imported lazily: it is only needed without DATABASE_URL
+    except ImportError:
+        raise NoDatabase(
+            "no database: set GUARDLINE_DATABASE_URL (postgresql://user:password@host:5432/guardline), "
+            "or install the embedded PostgreSQL for a demo or development (pip install 'guardline[embedded]'; "
+            "python3 tasks.py does)") from None
+    return pgserver
+
+
 def _embedded_server(data_dir: Path):
     """Start, or join, the embedded PostgreSQL in ``data_dir/pgdata``.
 
@@ -31,7 +48,7 @@ def _embedded_server(data_dir: Path):
         warnings.simplefilter("ignore")
         os.environ.setdefault("XDG_RUNTIME_DIR", str(Path("/tmp") / f"guardline-run-{os.getuid()}"))
         Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
-        import pgserver  # imported lazily: it is only needed without DATABASE_URL
+        pgserver = import_pgserver()
 
     data_dir = data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -43,10 +60,10 @@ def forget_departed_users(data_dir: Path) -> list[int]:
     them). A process ended by a signal that skips exit handlers stays on the list, and the
     server would outlive the last real user; ``serve`` calls this once its children have
     stopped, so that its own exit stops the server."""
+    server = _embedded_server(data_dir)  # first: says what to do when pgserver is not installed
     from pgserver.postgres_server import PostgresServer
     from pgserver.utils import process_is_running
 
-    server = _embedded_server(data_dir)
     with PostgresServer._lock:  # the lock pgserver itself takes around the list
         users = server.global_process_id_list.get()
         gone = [pid for pid in users if not process_is_running(pid)]

@@ -37,9 +37,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from services.core.settings import Settings
+from services.core.settings import Environment, Settings
 from services.core.sync.enums import SourceKind
 from services.core.sync.kinds import fields_of
 
@@ -202,7 +202,9 @@ class SourceConfig(_Strict):
 
 
 class SourcesFile(_Strict):
-    sources: list[SourceConfig]
+    # A file may list none yet (deploy/sources.toml as shipped): the worker then runs only
+    # the daily checks, and says so.
+    sources: list[SourceConfig] = []
 
     @model_validator(mode="after")
     def _unique(self) -> "SourcesFile":
@@ -247,7 +249,30 @@ def _load(path: Path, mtime: float) -> Sources:
     return parse_sources(path.read_text(encoding="utf-8"))
 
 
+def sources_path(settings: Settings) -> Path | None:
+    """The sources file: the configured one; else the built-in file of the demo's simulators,
+    except in production, where an unset file means no sources (never the demo's)."""
+    if settings.sync.sources_file is not None:
+        return Path(settings.sync.sources_file)
+    return None if settings.env == Environment.production else BUILTIN_SOURCES
+
+
+class SourcesFileError(ValueError):
+    """The sources file cannot be read or is not valid: the message names the file and what
+    is wrong, never a value from it (a literal client_secret stays unprinted)."""
+
+
 def load_sources(settings: Settings) -> Sources:
-    """The configured sources (cached until the file changes)."""
-    path = Path(settings.sync.sources_file or BUILTIN_SOURCES)
-    return _load(path, path.stat().st_mtime)
+    """The configured sources (cached until the file changes); none in production without
+    a sources file (``sync worker`` refuses to start so: services.cli)."""
+    path = sources_path(settings)
+    if path is None:
+        return Sources([])
+    try:
+        return _load(path, path.stat().st_mtime)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(part) for part in error['loc']) or 'the file'}: {error['msg']}"
+                             for error in exc.errors(include_input=False, include_url=False))
+        raise SourcesFileError(f"sources file {path}: {problems}") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SourcesFileError(f"sources file {path}: {exc}") from None
