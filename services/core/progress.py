@@ -100,7 +100,6 @@ class Reporter:
             from rich.console import Console
             from rich.progress import (
                 BarColumn,
-                MofNCompleteColumn,
                 Progress,
                 TaskProgressColumn,
                 TextColumn,
@@ -109,7 +108,7 @@ class Reporter:
             )
 
             self._bar = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(), MofNCompleteColumn(),
+                TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[amount]}"),
                 TextColumn("{task.fields[rate]}"), TextColumn("ETA"), TimeRemainingColumn(),
                 TimeElapsedColumn(), console=Console(file=self.stream), transient=False)
             self._bar.start()
@@ -152,10 +151,14 @@ class Reporter:
             return
         task = self._tasks.get(step.stage)
         rate = self._rate_text(step, self._rate(step, now))
+        amount = _amount(step.done, step.unit)
+        if step.total is not None:
+            amount = f"{_amount(step.done, '')}/{_amount(step.total, step.unit)}" if step.unit != "bytes" else \
+                f"{amount}/{_amount(step.total, step.unit)}"
         if task is None:
-            task = self._tasks[step.stage] = bar.add_task(step.stage, total=step.total, rate=rate)
+            task = self._tasks[step.stage] = bar.add_task(step.stage, total=step.total, rate=rate, amount=amount)
         total = step.done if step.last and step.total is None else step.total
-        bar.update(task, completed=step.done, total=total, rate=rate)
+        bar.update(task, completed=step.done, total=total, rate=rate, amount=amount)
 
     def _plain(self, step: Step, now: float) -> None:
         if step.done is None:
