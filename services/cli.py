@@ -521,7 +521,8 @@ def cmd_backup(args) -> int:
     manifest_file = backup.manifest_path(target)
     if args.json:
         print(json.dumps({"path": str(target), "manifest_path": str(manifest_file),
-                          **{k: v for k, v in manifest.items() if k != "table_bytes"}}, ensure_ascii=False))
+                          **{k: v for k, v in manifest.items() if k != "table_bytes"},
+                          "reminder": _key_reminder(manifest)}, ensure_ascii=False))
         return 0
     audit = manifest["audit"]
     print(f"backup written: {target} ({manifest['dump']['bytes']:,} bytes, sha256 {manifest['dump']['sha256'][:16]}…) "
@@ -865,8 +866,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        "audit chain, row counts and keys; exit 0 ok, 1 checks failed, 2 refused, "
                                        "3 no pg_restore, 4 pg_restore failed, 5 keys missing")
     p.add_argument("path")
-    p.add_argument("--clean", action="store_true", help="drop the database's schema public (and all it holds) "
-                                                        "before restoring, instead of refusing a non-empty database")
+    p.add_argument("--clean", action="store_true",
+                   help="replace the database's schema public (and all it holds, dropped once the restore has "
+                        "succeeded) instead of refusing a database that is not empty")
     p.add_argument("--app-role", metavar="ROLE", help="grant the application role its privileges afterwards "
                                                       "(as `guardline grant-app ROLE`)")
     p.add_argument("--json", action="store_true", help="no progress output; print the result as one JSON object")

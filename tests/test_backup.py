@@ -160,7 +160,8 @@ async def test_a_backup_restores_into_a_fresh_database_as_it_was(engine, setting
     manifest = json.loads(manifest_path(path).read_text(encoding="utf-8"))
     assert manifest["format"] == FORMAT and manifest["dump"]["bytes"] == path.stat().st_size
     assert {k: v for k, v in manifest.items() if k != "table_bytes"} == \
-        {k: v for k, v in made.items() if k not in ("path", "manifest_path")}
+        {k: v for k, v in made.items() if k not in ("path", "manifest_path", "reminder")}
+    assert DEMO_ENCRYPTION_KEY_ID in made["reminder"] and "ID_HASH_KEY" in made["reminder"]
     # The manifest describes the source exactly: counts, the audit head, the keys in use.
     source_state, audit_rows = await state(source, settings)
     assert {t: n for t, (n, _) in source_state.items()} == \
@@ -202,8 +203,19 @@ async def test_a_backup_restores_into_a_fresh_database_as_it_was(engine, setting
         assert await state(target, settings) == (source_state, audit_rows)
         out = await run(settings, target, "restore", str(path), "--clean")
         assert out.returncode == 0, out.stdout + out.stderr[-3000:]
-        assert "dropping schema public" in out.stderr and "ok     audit_chain" in out.stdout
+        assert "set aside" in out.stderr and "ok     audit_chain" in out.stdout
         assert await state(target, settings) == (source_state, audit_rows)
+        # A --clean whose pg_restore fails puts back what it set aside.
+        tools = path.parent / "failing-tools"
+        tools.mkdir(exist_ok=True)
+        failing = tools / "pg_restore"
+        failing.write_text("#!/bin/sh\n[ \"$1\" = --version ] && { echo 'pg_restore (PostgreSQL) 16.2'; exit 0; }\n"
+                           "echo 'pg_restore: error: could not execute query: simulated' >&2; exit 1\n")
+        failing.chmod(0o755)
+        out = await run(settings, target, "restore", str(path), "--clean", GUARDLINE_PG_BIN_DIR=str(tools))
+        assert out.returncode == 4 and "simulated" in out.stderr
+        assert await state(target, settings) == (source_state, audit_rows)
+        assert await tables_in(target, settings) == len(manifest["row_counts"])
 
 
 async def test_the_application_role_is_granted_after_a_restore(engine, settings, backup_file):
@@ -212,6 +224,15 @@ async def test_the_application_role_is_granted_after_a_restore(engine, settings,
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         await conn.execute(text("DO $$ BEGIN CREATE ROLE guardline_backup_app NOLOGIN; "
                                 "EXCEPTION WHEN duplicate_object THEN NULL; END $$"))
+    try:
+        await _restore_granted(engine, settings, path)
+    finally:  # a role is the server's, not the database's
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("DROP ROLE IF EXISTS guardline_backup_app"))
+
+
+async def _restore_granted(engine, settings, path: Path) -> None:
     async with empty_database(engine, "guardline_backup_granted") as target:
         out = await run(settings, target, "restore", str(path), "--app-role", "no_such_role")
         assert out.returncode == 2 and "does not exist" in out.stderr

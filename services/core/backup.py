@@ -39,6 +39,8 @@ from services.core.settings import Settings
 
 FORMAT = "guardline-backup/1"
 MANIFEST_SUFFIX = ".manifest.json"
+# Where ``restore --clean`` keeps the schema it replaces until the restore has succeeded.
+ASIDE = "guardline_before_restore"
 CHINA = ZoneInfo("Asia/Shanghai")
 
 # Exit codes of ``guardline backup`` / ``restore`` (docs/backup.md).
@@ -480,11 +482,15 @@ async def restore(settings: Settings, url: str, path: Path, *, clean: bool = Fal
                 raise Refused(f"database {database!r} is not empty ({held}): a restore never overwrites. Restore "
                               f"into a new, empty database, or pass --clean to drop its schema public first")
             if contents["schemas"]:
-                raise Refused(f"database {database!r} has schemas other than public: --clean drops only public; "
-                              f"restore into a new, empty database")
-            report(Step("restore", f"--clean: dropping schema public of {database!r} ({held})"))
+                names = [r[0] for r in await conn.fetch(
+                    "SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('public', 'information_schema') "
+                    "AND nspname NOT LIKE 'pg\\_%' ORDER BY 1")]
+                raise Refused(f"database {database!r} has schemas other than public ({', '.join(names)}): --clean "
+                              f"replaces only public; restore into a new, empty database")
+            report(Step("restore", f"--clean: schema public of {database!r} ({held}) set aside as {ASIDE}, "
+                                   f"dropped once the restore has succeeded"))
             async with conn.transaction():
-                await conn.execute("DROP SCHEMA public CASCADE")
+                await conn.execute(f"ALTER SCHEMA public RENAME TO {ASIDE}")
                 await conn.execute("CREATE SCHEMA public")
             result.dropped = contents
         report(Step("restore", f"pg_restore {tool.version} ({tool.path}) into {database!r}, "
@@ -495,9 +501,20 @@ async def restore(settings: Settings, url: str, path: Path, *, clean: bool = Fal
     uri, env = libpq_target(url)
     progress = _TableProgress(report, "restore", manifest.get("table_bytes") or {},
                               r'processing data for table "public\.([^"]+)"')
-    await _run_tool([str(tool.path), "--verbose", "--no-password", "--single-transaction", "--exit-on-error",
-                     "--no-owner", "--no-privileges", f"--dbname={uri}", str(path)], env, progress)
+    try:
+        await _run_tool([str(tool.path), "--verbose", "--no-password", "--single-transaction", "--exit-on-error",
+                         "--no-owner", "--no-privileges", f"--dbname={uri}", str(path)], env, progress)
+    except BaseException:
+        if result.dropped is not None:  # what --clean set aside comes back
+            await _swap_back(url)
+        raise
     progress.finish()
+    if result.dropped is not None:
+        conn = await _connect(url)
+        try:
+            await conn.execute(f"DROP SCHEMA {ASIDE} CASCADE")
+        finally:
+            await conn.close()
 
     conn = await _connect(url)
     try:
@@ -521,6 +538,16 @@ async def restore(settings: Settings, url: str, path: Path, *, clean: bool = Fal
     report(Step("verify", "verifying the audit chain"))
     result.checks.insert(0, await _audit_check(settings, url, manifest))
     return result
+
+
+async def _swap_back(url: str) -> None:
+    conn = await _connect(url)
+    try:
+        async with conn.transaction():
+            await conn.execute("DROP SCHEMA public CASCADE")
+            await conn.execute(f"ALTER SCHEMA {ASIDE} RENAME TO public")
+    finally:
+        await conn.close()
 
 
 async def _check_app_role(conn, role: str) -> None:
