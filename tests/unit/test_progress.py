@@ -87,3 +87,6 @@ def test_a_sync_run_is_counted_in_records_read():
     assert (step.stage, step.done, step.total, step.unit, step.last) == ("run 9", 300, None, "records", False)
     assert str(step).startswith("run 9 running/fetching: 2 pages, 300 fetched, 250 staged")
     assert run_step({**running, "status": "failed"}).last is True
+    roster = run_step({**running, "roster_region": "529901", "roster_period": "2026", "roster_records": 180,
+                       "roster_rejected": 2})
+    assert str(roster).endswith("; roster 2026 of 529901: 180 rows, 2 refused")  # the line shows the declaration
