@@ -1,5 +1,5 @@
 """``guardline``: serve, migrate, demo-data, openapi, regions-import, keys, audit, calendar, sync, simulate, funds,
-admin."""
+admin, backup, restore."""
 from __future__ import annotations
 
 import argparse
@@ -95,15 +95,29 @@ async def _household_count(url: str, settings) -> int:
         await engine.dispose()
 
 
-async def _load_demo(url: str, settings, persons: int) -> None:
+def _reporter(args):
+    """The progress output of a long command: a bar on a terminal, plain lines otherwise,
+    nothing with ``--json`` (services.core.progress)."""
+    from services.core.progress import Reporter
+
+    return Reporter.for_command(getattr(args, "json", False))
+
+
+async def _load_demo(url: str, settings, persons: int, json_output: bool = False) -> dict:
     from services.core.demo.loader import create_demo_users, load_demo
+    from services.core.progress import Reporter
 
     started = time.perf_counter()
-    summary = await load_demo(url, settings, persons=persons)
+    with Reporter.for_command(json_output) as reporter:
+        summary = await load_demo(url, settings, persons=persons, progress=reporter)
     async with _owner_session(url, settings) as session:
         users = await create_demo_users(session, settings)
         await session.commit()
-    print(f"demo county loaded in {time.perf_counter() - started:.1f} s: {summary}; {len(users)} demo users")
+    seconds = round(time.perf_counter() - started, 1)
+    if not json_output:
+        print(f"demo county loaded in {seconds:.1f} s: {summary}; {len(users)} demo users")
+    return {"persons": persons, "rows": {k: v for k, v in summary.items() if k != "seconds"},
+            "demo_users": len(users), "seconds": seconds}
 
 
 def cmd_demo_data(args) -> int:
@@ -115,7 +129,9 @@ def cmd_demo_data(args) -> int:
         return 2
     url = _url(settings)
     upgrade(url)
-    asyncio.run(_load_demo(url, settings, args.persons))
+    result = asyncio.run(_load_demo(url, settings, args.persons, args.json))
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
     return 0
 
 
@@ -238,12 +254,19 @@ def cmd_regions_import(args) -> int:
     upgrade(url)
 
     async def run():
-        async with _owner_session(url, settings) as session:
-            report = await import_regions_csv(session, Path(args.file))
-            await session.commit()
-            return report
+        with _reporter(args) as reporter:
+            async with _owner_session(url, settings) as session:
+                report = await import_regions_csv(session, Path(args.file), progress=reporter)
+                await session.commit()
+                return report
 
     report = asyncio.run(run())
+    if args.json:
+        print(json.dumps({"file": args.file, "inserted": report.inserted, "updated": report.updated,
+                          "unchanged": report.unchanged,
+                          "rejected": [{"line": line, "code": code, "reason": reason}
+                                       for line, code, reason in report.rejected]}, ensure_ascii=False))
+        return 1 if report.rejected else 0
     print(f"regions: {report.inserted} inserted, {report.updated} updated, {len(report.rejected)} rejected")
     for line, code, reason in report.rejected:
         print(f"  line {line}: {code!r}: {reason}")
@@ -353,19 +376,12 @@ def cmd_sync(args) -> int:
             except ValueError as exc:
                 print(f"guardline: {exc}", file=sys.stderr)
                 return 2
-            progress = w.ProgressLine()
-            if args.sync_command == "run":
-                try:
-                    result = await w.run_now(session, source, county, progress, full=args.full)
-                except RuntimeError as exc:
-                    print(f"guardline: {exc}", file=sys.stderr)
-                    return 1
-            else:
+            roster = None
+            if args.sync_command == "import":
                 path = Path(args.file)
                 if not path.is_file():
                     print(f"guardline: no such file: {path}", file=sys.stderr)
                     return 2
-                roster = None
                 if args.roster is not None:
                     from services.core.sync.rosters import RosterError, declare
 
@@ -377,12 +393,23 @@ def cmd_sync(args) -> int:
                 elif args.roster_region is not None:
                     print("guardline: --roster-region needs --roster PERIOD", file=sys.stderr)
                     return 2
+            with _reporter(args) as reporter:
+                def progress(run: dict) -> None:
+                    reporter(w.run_step(run))
+
                 try:
-                    result = await w.import_file(session, source, county, path, progress, roster)
+                    if args.sync_command == "run":
+                        result = await w.run_now(session, source, county, progress, full=args.full)
+                    else:
+                        result = await w.import_file(session, source, county, path, progress, roster)
                 except RuntimeError as exc:
-                    print(f"guardline: {exc}", file=sys.stderr)
-                    return 1
-            progress(result)
+                    refused: RuntimeError | None = exc
+                else:
+                    refused = None
+                    progress(result)
+            if refused is not None:
+                print(f"guardline: {refused}", file=sys.stderr)
+                return 1
             if args.json:
                 print(json.dumps(result, ensure_ascii=False, default=str))
             if result.get("status") != "succeeded":
@@ -490,6 +517,73 @@ def cmd_audit_purge(args) -> int:
         print(f"purged {report.purged} audit rows (ids {report.from_id}–{report.to_id}), older than {days} days; "
               f"marker event {report.marker_id} records the last purged hash {report.last_hash.hex()}")
     return 0
+
+
+def _key_reminder(manifest: dict) -> str:
+    keys = manifest.get("keys") or {}
+    ids = ", ".join(keys.get("encryption_key_ids") or []) or "none (no encrypted values)"
+    hash_key = " and the id hash key (GUARDLINE_DATA_PROTECTION__ID_HASH_KEY)" if keys.get("id_hash_key_needed") else ""
+    return (f"REMINDER: the backup holds no keys. Its encrypted columns open only with encryption key id(s) {ids}"
+            f"{hash_key} of the key ring; keep the key ring safe and apart from the backups (docs/backup.md)")
+
+
+def cmd_backup(args) -> int:
+    """``guardline backup PATH``: pg_dump of the configured database and its manifest."""
+    from services.core import backup
+
+    settings = _settings()
+    target = Path(args.path)
+    try:
+        with _reporter(args) as reporter:
+            manifest = asyncio.run(backup.backup(settings, _url(settings), target, force=args.force,
+                                                 report=reporter))
+    except backup.BackupError as exc:
+        print(f"guardline: {exc}", file=sys.stderr)
+        return exc.exit_code
+    manifest_file = backup.manifest_path(target)
+    if args.json:
+        print(json.dumps({"path": str(target), "manifest_path": str(manifest_file),
+                          **{k: v for k, v in manifest.items() if k != "table_bytes"},
+                          "reminder": _key_reminder(manifest)}, ensure_ascii=False))
+        return 0
+    audit = manifest["audit"]
+    print(f"backup written: {target} ({manifest['dump']['bytes']:,} bytes, sha256 {manifest['dump']['sha256'][:16]}…) "
+          f"and {manifest_file}\n  migration {', '.join(manifest['migration_heads'])}; "
+          f"{sum(manifest['row_counts'].values()):,} rows in {len(manifest['row_counts'])} tables; "
+          f"audit head {audit['head'] or '(empty)'}")
+    print(_key_reminder(manifest), file=sys.stderr)
+    return 0
+
+
+def cmd_restore(args) -> int:
+    """``guardline restore PATH``: into the configured (empty) database, then checked."""
+    from services.core import backup
+
+    settings = _settings()
+    try:
+        with _reporter(args) as reporter:
+            result = asyncio.run(backup.restore(settings, _url(settings), Path(args.path), clean=args.clean,
+                                                app_role=args.app_role, report=reporter))
+    except backup.BackupError as exc:
+        print(f"guardline: {exc}", file=sys.stderr)
+        return exc.exit_code
+    code = backup.EXIT_OK if result.ok else backup.EXIT_VERIFY_FAILED
+    if args.json:
+        print(json.dumps(result.as_json(), ensure_ascii=False))
+        return code
+    made = result.manifest
+    print(f"restored {args.path} (made {made.get('created_at')} by Guardline {made.get('guardline_version')})")
+    for check in result.checks:
+        print(f"  {'ok    ' if check.ok else 'FAILED'} {check.name}: {check.detail}")
+    for note in result.notes:
+        print(f"note: {note}")
+    if result.app_role is None:
+        print("note: the restored tables are owned by the restoring role and carry no grants: give the application "
+              "role its privileges with `guardline grant-app ROLE` (the embedded server does it at the next start)")
+    if not result.ok:
+        print("guardline: the restored database failed its checks (above): do not put it into service before the "
+              "failure is understood", file=sys.stderr)
+    return code
 
 
 def cmd_calendar_set(args) -> int:
@@ -682,6 +776,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo-data", help="(re)load the demo county with synthetic households")
     p.add_argument("--persons", type=int, default=DEFAULT_DEMO_PERSONS)
+    p.add_argument("--json", action="store_true", help="no progress output; print the counts as one JSON object")
     p.set_defaults(func=cmd_demo_data)
 
     p = sub.add_parser("openapi", help="write openapi/openapi.json")
@@ -691,6 +786,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("regions-import", help="import region codes from a CSV file (code,name)")
     p.add_argument("file")
+    p.add_argument("--json", action="store_true", help="no progress output; print the counts as one JSON object")
     p.set_defaults(func=cmd_regions_import)
 
     p = sub.add_parser("keys", help="encryption keys of personal data: status, rotate, new")
@@ -781,6 +877,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = admin_sub.add_parser("disable-demo", help="deactivate the demo's accounts that still have the published "
                                                   "demo password")
     p.set_defaults(func=cmd_admin)
+
+    p = sub.add_parser("backup", help="pg_dump the database into PATH (custom format) with PATH.manifest.json: "
+                                      "row counts, audit head, key ids needed (docs/backup.md)")
+    p.add_argument("path")
+    p.add_argument("--force", action="store_true", help="replace a backup already at PATH")
+    p.add_argument("--json", action="store_true", help="no progress output; print the manifest as one JSON object")
+    p.set_defaults(func=cmd_backup)
+    p = sub.add_parser("restore", help="restore a backup into the configured, empty database, then verify the "
+                                       "audit chain, row counts and keys; exit 0 ok, 1 checks failed, 2 refused, "
+                                       "3 no pg_restore, 4 pg_restore failed, 5 keys missing")
+    p.add_argument("path")
+    p.add_argument("--clean", action="store_true",
+                   help="replace the database's schema public (and all it holds, dropped once the restore has "
+                        "succeeded) instead of refusing a database that is not empty")
+    p.add_argument("--app-role", metavar="ROLE", help="grant the application role its privileges afterwards "
+                                                      "(as `guardline grant-app ROLE`)")
+    p.add_argument("--json", action="store_true", help="no progress output; print the result as one JSON object")
+    p.set_defaults(func=cmd_restore)
 
     audit = sub.add_parser("audit", help="check the audit trail's hash chain, purge old audit rows")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)

@@ -136,7 +136,7 @@ async def _fingerprint(eng: AsyncEngine, settings: Settings) -> dict[str, str]:
 async def _load(url: str, settings: Settings, persons: int = PERSONS, **kw) -> tuple[dict, list[str]]:
     messages: list[str] = []
     kw = {"seed": SEED, "today": TODAY, "chunk_persons": CHUNK, "parallel": False, **kw}
-    counts = await load_demo(url, settings, persons=persons, progress=messages.append, **kw)
+    counts = await load_demo(url, settings, persons=persons, progress=lambda step: messages.append(str(step)), **kw)
     return counts, messages
 
 

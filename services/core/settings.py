@@ -208,6 +208,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".guardline")
     # Database on the embedded server (ignored when database_url is set).
     database_name: str = Field("guardline", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    # Folder of the pg_dump and pg_restore that `guardline backup` / `restore` run. Empty: the
+    # embedded server's own, then PATH, then /usr/lib/postgresql/*/bin (docs/backup.md).
+    pg_bin_dir: Path | None = None
     # Connections per process. Requests beyond the pool wait for a free connection; extra
     # "overflow" connections would be opened and closed under load, and a new connection
     # costs the server more than many queries.

@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 import logging
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import asyncpg
 from sqlalchemy import text
 
 from services.core.db import Database, application_url, asyncpg_dsn, create_engine
+from services.core.progress import Step
 from services.core.settings import Settings
 from services.core.sync.config import SourceConfig, load_sources
 from services.core.sync.enums import Trigger
@@ -300,32 +299,20 @@ async def import_file(session: Session, source: SourceConfig, county: str, path:
     return await run_counts(session.ctx.pool, claim.run_id)
 
 
-class ProgressLine:
-    """One status line, redrawn in place on a terminal, printed now and then otherwise."""
-
-    def __init__(self, stream=sys.stderr):
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.last = 0.0
-
-    def __call__(self, run: dict) -> None:
-        line = (f"run {run.get('id')} {run.get('status')}/{run.get('phase')}: {run.get('pages', 0)} pages, "
-                f"{run.get('fetched', 0)} fetched, {run.get('staged', 0)} staged, {run.get('unchanged', 0)} unchanged, "
-                f"{run.get('quarantined', 0)} quarantined")
-        if run.get("matched") is not None:
-            line += (f", {run['matched']} matched, {run['unmatched']} unmatched, findings +{run['findings_opened']} "
-                     f"-{run['findings_resolved']} ({run['findings_open']} open), {run['clues']} clues")
-        if run.get("roster_region") is not None:
-            line += (f"; roster {run.get('roster_period') or '?'} of {run['roster_region']}: "
-                     f"{run.get('roster_records') or 0} rows, {run.get('roster_rejected') or 0} refused")
-        now = time.monotonic()
-        final = run.get("status") in ("succeeded", "failed")
-        if self.tty:
-            self.stream.write("\r\033[K" + line + ("\n" if final else ""))
-            self.stream.flush()
-        elif final or now - self.last > 5:
-            print(line, file=self.stream, flush=True)
-            self.last = now
+def run_step(run: dict) -> Step:
+    """A run's counts (``run_counts``) as a progress ``Step``: the records read so far (a
+    department does not say beforehand how many it will send), and the counts in words."""
+    line = (f"run {run.get('id')} {run.get('status')}/{run.get('phase')}: {run.get('pages', 0)} pages, "
+            f"{run.get('fetched', 0)} fetched, {run.get('staged', 0)} staged, {run.get('unchanged', 0)} unchanged, "
+            f"{run.get('quarantined', 0)} quarantined")
+    if run.get("matched") is not None:
+        line += (f", {run['matched']} matched, {run['unmatched']} unmatched, findings +{run['findings_opened']} "
+                 f"-{run['findings_resolved']} ({run['findings_open']} open), {run['clues']} clues")
+    if run.get("roster_region") is not None:
+        line += (f"; roster {run.get('roster_period') or '?'} of {run['roster_region']}: "
+                 f"{run.get('roster_records') or 0} rows, {run.get('roster_rejected') or 0} refused")
+    return Step(f"run {run.get('id')}", line, int(run.get("fetched") or 0), None, "records",
+                last=run.get("status") in ("succeeded", "failed"))
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:

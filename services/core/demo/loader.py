@@ -31,7 +31,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from datetime import date
 
@@ -60,6 +60,7 @@ from services.core.demo.monitoring import (
 from services.core.db import asyncpg_dsn
 from services.core.crypto import Keyring, decode_key, keyring
 from services.core.monitoring.counts import REBUILD_SQL
+from services.core.progress import Report, Step, silent
 from services.core.idnumber import mask
 from services.core.households.sensitive import HEALTH_AAD, ID_NUMBER_AAD, health_plaintext
 from services.core.regions.importer import DEMO_REGIONS_CSV, import_regions_csv, parse_regions_csv
@@ -512,25 +513,27 @@ async def _import_regions(url: str, settings: Settings):
 
 
 async def load_demo(url: str, settings: Settings, *, persons: int, seed: int = 2026,
-                    progress: Callable[[str], object] | None = print, today: date | None = None,
+                    progress: Report | None = print, today: date | None = None,
                     chunk_persons: int = CHUNK_PERSONS, parallel: bool | None = None) -> dict:
     """Replace the household registry with ``persons`` synthetic people of the demo county.
 
     Users and regions are kept (the demo regions are upserted). Returns the row counts.
     ``today`` (default: today in Asia/Shanghai) fixes ages and the income quarters;
-    ``parallel`` (default: for 150,000 persons or more) generates in a worker process."""
+    ``parallel`` (default: for 150,000 persons or more) generates in a worker process.
+    ``progress`` gets a ``Step`` per stage and per chunk (its ``str`` is a plain line)."""
     if not settings.demo_allowed:
         raise RuntimeError("demo data is refused in production (it replaces the household registry)")
     if persons < 0:
         raise ValueError("persons must not be negative")
-    say = progress or (lambda _msg: None)
+    say: Report = progress or silent
     started = time.perf_counter()
 
     def elapsed() -> str:
         return f"{time.perf_counter() - started:.1f} s"
 
     report = await _import_regions(url, settings)
-    say(f"regions: {report.inserted} inserted, {report.updated} updated, {report.unchanged} unchanged  {elapsed()}")
+    say(Step("regions", f"regions: {report.inserted} inserted, {report.updated} updated, {report.unchanged} unchanged  "
+                        f"{elapsed()}"))
 
     villages = demo_villages()
     day = today or china_today()
@@ -549,7 +552,8 @@ async def load_demo(url: str, settings: Settings, *, persons: int, seed: int = 2
     })
     try:
         cadres = await ensure_demo_cadres(conn, villages, cadres_per_village(persons, len(villages)), seed)
-        say(f"assistance cadres: {sum(map(len, cadres.values()))} in {len(cadres)} villages  {elapsed()}")
+        say(Step("cadres", f"assistance cadres: {sum(map(len, cadres.values()))} in {len(cadres)} villages  "
+                           f"{elapsed()}"))
         async with conn.transaction():
             await conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
             await conn.execute("SET LOCAL synchronous_commit = off")
@@ -559,8 +563,8 @@ async def load_demo(url: str, settings: Settings, *, persons: int, seed: int = 2
             indexes, constraints = await _drop_secondary(conn, LOADED_TABLES)
             # The statistics' running counts are computed once after the load, not per row.
             await conn.execute("ALTER TABLE monitoring_cases DISABLE TRIGGER monitoring_cases_count")
-            say(f"registry emptied; {lines} income lines; {len(indexes)} indexes and {len(constraints)} constraints "
-                f"set aside  {elapsed()}")
+            say(Step("prepare", f"registry emptied; {lines} income lines; {len(indexes)} indexes and "
+                                f"{len(constraints)} constraints set aside  {elapsed()}"))
 
             params = {"villages": villages, "seed": seed, "today": day, "key": key, "keyring": ring,
                       "enc_key": enc_key, "deduct": deduct, "cadres": cadres,
@@ -588,12 +592,13 @@ async def load_demo(url: str, settings: Settings, *, persons: int, seed: int = 2
                             counts[table] += rows
                             if pending_size[table] >= COPY_AT_LEAST:
                                 await copy(table)
-                    say(f"persons {counts['persons']:,}/{persons:,}  {elapsed()}")
+                    say(Step("persons", f"persons {counts['persons']:,}/{persons:,}  {elapsed()}",
+                             counts["persons"], persons, "persons"))
             for table in LOADED_TABLES:
                 if pending[table]:
                     await copy(table)
 
-            say(f"rebuilding {len(indexes)} indexes and {len(constraints)} constraints  {elapsed()}")
+            say(Step("indexes", f"rebuilding {len(indexes)} indexes and {len(constraints)} constraints  {elapsed()}"))
             await _restore_secondary(conn, indexes, constraints)
             for sql in REBUILD_SQL:
                 await conn.execute(sql)
@@ -603,15 +608,15 @@ async def load_demo(url: str, settings: Settings, *, persons: int, seed: int = 2
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
                 )
-        say(f"committed  {elapsed()}")
+        say(Step("commit", f"committed  {elapsed()}"))
         await conn.execute(f"ANALYZE {', '.join(LOADED_TABLES)}, monitoring_case_counts")
-        say(f"analysed  {elapsed()}")
+        say(Step("analyse", f"analysed  {elapsed()}"))
         from services.core.demo.funds import load_funds
 
         funds = await load_funds(conn, villages[0].code[:6], day, seed)  # the demo is one county
         counts.update(funds)
-        say(f"fund year: {funds['funds']} funds, {funds['projects']} projects, {funds['fund_disbursements']} "
-            f"payments, {funds['project_assets']} assets  {elapsed()}")
+        say(Step("funds", f"fund year: {funds['funds']} funds, {funds['projects']} projects, "
+                          f"{funds['fund_disbursements']} payments, {funds['project_assets']} assets  {elapsed()}"))
     finally:
         await conn.close()
     counts["seconds"] = round(time.perf_counter() - started, 1)

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.base import table_of
+from services.core.progress import Report, Step
 from services.core.regions.models import Region
 from services.core.regions.rules import InvalidRegionCode, level_of, parent_of
 
@@ -166,8 +167,10 @@ async def _existing(session: AsyncSession, codes: set[str]) -> set[str]:
     return set(result.scalars())
 
 
-async def import_regions_csv(session: AsyncSession, path_or_text: str | bytes | os.PathLike) -> ImportReport:
-    """Upsert the regions of a CSV file (a path, or the CSV text itself)."""
+async def import_regions_csv(session: AsyncSession, path_or_text: str | bytes | os.PathLike,
+                             progress: Report | None = None) -> ImportReport:
+    """Upsert the regions of a CSV file (a path, or the CSV text itself); ``progress`` gets
+    a ``Step`` per batch written."""
     rows, rejected = parse_regions_csv(_read_text(path_or_text))
     in_file = {r.code for r in rows}
     outside = {r.parent_code for r in rows if r.parent_code and r.parent_code not in in_file}
@@ -191,4 +194,7 @@ async def import_regions_csv(session: AsyncSession, path_or_text: str | bytes | 
         report.inserted += inserted
         report.updated += len(written) - inserted
         report.unchanged += len(batch) - len(written)
+        if progress is not None:
+            done = start + len(batch)
+            progress(Step("regions", f"regions {done:,}/{len(accepted):,}", done, len(accepted), "regions"))
     return report
