@@ -38,8 +38,8 @@ ACCESS_LOGGER = "guardline.access"
 QUIET_LOGGERS = ("httpx", "httpcore", "hpack", "multipart")
 
 # A mainland mobile number (11 digits from 13x to 19x, optionally +86 and grouped 3-4-4),
-# standing alone: not inside a longer number, a hex id or a word.
-_PHONE = re.compile(r"(?<![\dA-Za-z+])(?:\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?![\dA-Za-z])")
+# standing alone: not inside a longer number, a decimal fraction, a hex id or a word.
+_PHONE = re.compile(r"(?<![\dA-Za-z+])(?<!\d\.)(?:\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?![\dA-Za-z])")
 
 
 def scrub(text: str) -> str:
