@@ -224,3 +224,20 @@ async def test_openmetrics_is_answered_to_who_asks_for_it(settings, db):
         r = await c.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/openmetrics-text")
     assert r.text.rstrip().endswith("# EOF")
+
+
+async def test_production_without_a_token_says_so_at_start(settings, db, caplog):
+    from services.core.settings import Environment
+
+    keys = {"auth": {"secret_key": "s" * 40}, "data_protection": {
+        "id_hash_key": "h" * 40, "encryption_keys": {"k1": "a2V5LWZvci10aGUtc3RhcnQtd2FybmluZy10ZXN0MDE="},
+        "active_key": "k1"}}
+    warned = []
+    for token in (None, TOKEN):
+        production = Settings(env=Environment.production, observability={"metrics_token": token}, **keys)
+        app = create_app(production, database=db)
+        caplog.clear()
+        async with app.router.lifespan_context(app):
+            pass
+        warned.append(any("/metrics answers without a token" in r.getMessage() for r in caplog.records))
+    assert warned == [True, False]
