@@ -42,10 +42,15 @@ QUIET_LOGGERS = ("httpx", "httpcore", "hpack", "multipart")
 _PHONE = re.compile(r"(?<![\dA-Za-z+])(?<!\d\.)(?:\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?![\dA-Za-z])")
 
 
+# Eight digits, or two groups of four: in every ID number and mobile number. Most texts have
+# none, and this one search costs far less than the two substitutions.
+_CANDIDATE = re.compile(r"\d{4}[- ]?\d{4}")
+
+
 def scrub(text: str) -> str:
     """``text`` with full ID numbers masked (the address code shown, as everywhere) and
     mobile numbers reduced to their first three digits."""
-    if len(text) < 11:
+    if len(text) < 11 or not _CANDIDATE.search(text):
         return text
     return _PHONE.sub(lambda m: m.group(1) + "********", redact_id_numbers(text))
 
@@ -102,21 +107,23 @@ class JsonFormatter(logging.Formatter):
     method, route, status, duration)."""
 
     def format(self, record: logging.LogRecord) -> str:
+        # Every text that did not come from this process is scrubbed (not the whole line: the
+        # time, level and logger cannot hold personal data, and a regex over them costs).
         line: dict[str, Any] = {"time": _time(record), "level": record.levelname, "logger": record.name,
-                                "message": record.getMessage()}
+                                "message": scrub(record.getMessage())}
         request_id, run_id = _context(record)
         if request_id is not None:
-            line["request_id"] = request_id
+            line["request_id"] = scrub(str(request_id))  # a client's X-Request-ID could be anything of 64
         if run_id is not None:
             line["run_id"] = run_id
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             for name, value in fields.items():
-                line.setdefault(name, value)
+                line.setdefault(name, value if value is None or isinstance(value, (int, float)) else scrub(str(value)))
         exception = _exception(record)
         if exception is not None:
-            line["exception"] = exception
-        return scrub(orjson.dumps(line, default=str).decode())
+            line["exception"] = scrub(exception)
+        return orjson.dumps(line).decode()
 
 
 class TextFormatter(logging.Formatter):
