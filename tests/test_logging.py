@@ -295,3 +295,19 @@ def test_serve_writes_one_clean_json_object_per_line_on_stderr(scratch_url, tmp_
     for r in answers:
         entry = access[r.headers["x-request-id"]]
         assert entry["status"] == r.status_code and "?" not in entry["message"]
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_the_sync_worker_logs_in_the_format_asked_for(scratch_url, log_format):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GUARDLINE_")}
+    env.update({"GUARDLINE_DATABASE_URL": scratch_url, "GUARDLINE_ENV": "development",
+                "GUARDLINE_OBSERVABILITY__LOG_FORMAT": log_format})
+    done = subprocess.run([sys.executable, "-m", "services.cli", "sync", "worker", "--once"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    if log_format == "json":
+        parsed = [orjson.loads(line) for line in lines]  # every line one JSON object
+        assert [e["message"] for e in parsed if e["logger"] == "guardline.sync"] == ["0 runs carried out"], parsed
+    else:
+        assert [line for line in lines if line.endswith("INFO guardline.sync: 0 runs carried out")], lines
