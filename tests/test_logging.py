@@ -126,6 +126,7 @@ def test_configure_replaces_its_own_handler_and_leaves_a_foreign_setup_alone():
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
         logging.getLogger(ACCESS_LOGGER).setLevel(saved[2])
+        logging.captureWarnings(False)
 
 
 # ---- the API in the test process --------------------------------------------------------------

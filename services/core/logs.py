@@ -163,5 +163,6 @@ def configure(log_format: str, level: int | str = logging.INFO, *, access_log: b
     root.setLevel(level.upper() if isinstance(level, str) else level)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    logging.captureWarnings(True)  # a library's warning is a line like any other (logger py.warnings)
     # The access log is the API's own (services.api.metrics): uvicorn's has the query string.
     logging.getLogger(ACCESS_LOGGER).setLevel(logging.INFO if access_log else logging.WARNING)
