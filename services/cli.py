@@ -146,6 +146,8 @@ def cmd_serve(args) -> int:
     from services.core.settings import Environment
 
     settings = _serve_settings(args.demo)
+    # Logs as serve's settings say (production: JSON); the access log is the app's own, without the query string.
+    _configure_logging(settings, args.log_level, access_log=args.access_log)
     url = _url(settings)
     upgrade(url)
     if settings.env == Environment.production:
@@ -180,7 +182,7 @@ def cmd_serve(args) -> int:
                   f"runs finish (GET /api/v1/sync/runs)\n")
     try:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, loop="uvloop", log_level=args.log_level,
-                    access_log=args.access_log, **uvicorn_options())
+                    access_log=False, log_config=None, **uvicorn_options())
     except KeyboardInterrupt:  # uvicorn stopped on Ctrl-C or SIGTERM, then raised it again: asked for, no failure
         pass
     finally:
@@ -362,7 +364,7 @@ def cmd_sync(args) -> int:
                 stop = asyncio.Event()
                 w.stop_on_signals(stop)
                 done = await w.work(session, stop=stop, once=args.once)
-                print(f"{done} runs carried out", file=sys.stderr)
+                w.log.info("%s runs carried out", done)
                 return 0
             if args.sync_command == "check-registry":
                 return await _check_registry(w, session, args.county)
@@ -909,8 +911,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _configure_logging(settings=None, level: str | int = logging.INFO, access_log: bool = True) -> None:
+    """One JSON object per line, or text (``observability.log_format``; docs/observability.md)."""
+    from services.core.logs import configure
+    from services.core.settings import LogFormat
+
+    if settings is None:
+        try:
+            from services.core.settings import get_settings
+
+            settings = get_settings()
+        except Exception:  # the command itself reports refused settings
+            configure(LogFormat.text, level)
+            return
+    configure(settings.observability.format_for(settings.env), level, access_log=access_log)
+
+
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _configure_logging()
     from services.core.db import NoDatabase
 
     args = build_parser().parse_args(argv)

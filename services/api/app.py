@@ -24,7 +24,7 @@ from services.api.households.router import router as households_router
 from services.api.income.router import router as income_router
 from services.api.monitoring.router import router as monitoring_router
 from services.api.middleware import RequestContext
-from services.api import compression, security_headers
+from services.api import compression, metrics, security_headers
 from services.api.monitoring.reports import router as monitoring_reports_router
 from services.api.ratelimit import RateLimiter, SharedCounts
 from services.api.regions.router import router as regions_router
@@ -38,7 +38,7 @@ from services.core.accounts.service import sync_revocations
 from services.core.db import Database, application_url, create_engine
 from services.core.scope import UNRESTRICTED, bind_scope
 from services.core.idnumber import install_log_redaction
-from services.core.settings import Settings, get_settings
+from services.core.settings import Environment, Settings, get_settings
 
 DESCRIPTION = """
 **Guardline 防止返贫动态监测和帮扶** — the household registry, income and the
@@ -95,6 +95,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         gc.collect()
         gc.freeze()
         poller = asyncio.create_task(poll_revocations(app)) if owned else None
+        observability = settings.observability
+        if settings.env == Environment.production and observability.metrics and observability.metrics_token is None:
+            log.warning("/metrics answers without a token: set GUARDLINE_OBSERVABILITY__METRICS_TOKEN, or keep "
+                        "/metrics off the public side of the proxy (docs/observability.md)")
         flusher = None
         if owned and settings.audit.read_flush_ms > 0:
             app.state.read_audit = ReadAuditBuffer(app.state.db, settings.audit.read_flush_ms)
@@ -144,6 +148,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                    health_router):
         app.include_router(router)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes, trusted_proxies=settings.trusted_proxies)
+    metrics.install(app, settings)  # around RequestContext: /metrics, request counts, the access log
     security_headers.install(app)  # outermost: every response, a 500 too
     compression.install(app, settings)  # around even that: it must see bodies uncompressed
     return app

@@ -242,6 +242,10 @@ class ReadAuditBuffer:
         self.pending: list[AuditRecord | dict] = []
         self.wake = asyncio.Event()
         self._lock = asyncio.Lock()
+        # Since the start (``/metrics``): events written, failed batch writes, readers that waited.
+        self.written = 0
+        self.failures = 0
+        self.waits = 0
 
     def add(self, event: AuditRecord | dict) -> None:
         self.pending.append(event)
@@ -256,8 +260,13 @@ class ReadAuditBuffer:
         async with self._lock:  # one writer at a time: a batch is removed only once written
             while self.pending:
                 batch = self.pending[: self.max_batch]
-                await self.database.fetch_rows(INSERT_ROWS_SQL, [rows_json(batch)], wait_for_disk=False)
+                try:
+                    await self.database.fetch_rows(INSERT_ROWS_SQL, [rows_json(batch)], wait_for_disk=False)
+                except Exception:
+                    self.failures += 1
+                    raise
                 del self.pending[: len(batch)]  # a failed batch stays for the next try
+                self.written += len(batch)
 
     async def run(self) -> None:
         while True:
@@ -296,4 +305,5 @@ async def write_reads(request: Request, rows: list[dict]) -> None:
         else:
             await record_now(request.app.state.db, row)
     if buffer is not None and buffer.backed_up:
+        buffer.waits += 1
         await buffer.flush()  # back-pressure: this reader waits rather than the buffer growing

@@ -9,6 +9,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from services.core.logs import REQUEST_ID
+
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -77,6 +79,7 @@ class RequestContext:
                     raise BodyTooLarge(self.max_body)
             return message
 
+        context = REQUEST_ID.set(request_id)  # on every log line of the request (services.core.logs)
         try:
             await self.app(scope, capped_receive, send_with_id)
         except BodyTooLarge:
@@ -84,6 +87,8 @@ class RequestContext:
                 await self._too_large(scope, send_with_id)
         except Exception as exc:  # noqa: BLE001 (every error ends here, answered or not)
             await self._unexpected(scope, send_with_id, exc, started)
+        finally:
+            REQUEST_ID.reset(context)
 
     async def _unexpected(self, scope: Scope, send: Send, exc: Exception, started: bool) -> None:
         """An error no exception handler took is answered here (problem+json, see

@@ -282,6 +282,14 @@ class Database:
             server_settings=session_settings("read"),
         )
 
+    def read_pool_figures(self) -> dict[str, int] | None:
+        """The hot reads' pool as it is now (``/metrics``); None before it is opened."""
+        pool = getattr(self, "_read_pool", None)
+        if pool is None:
+            return None
+        opened = pool.get_size()
+        return {"max": pool.get_max_size(), "open": opened, "checked_out": opened - pool.get_idle_size()}
+
     async def dispose(self) -> None:
         if self._read_pool is not None:
             await self._read_pool.close()

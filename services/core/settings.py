@@ -196,6 +196,46 @@ class CompressionSettings(BaseModel):
     level: int = Field(6, ge=1, le=9)
 
 
+class LogFormat(StrEnum):
+    json = "json"
+    text = "text"
+
+
+class ObservabilitySettings(BaseModel):
+    """Logs and metrics (docs/observability.md)."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    # One JSON object per line (for a log collector), or lines for a person to read. Unset:
+    # JSON in production, text elsewhere (demo, development, tests: read on a terminal).
+    log_format: LogFormat | None = None
+    # GET /metrics (Prometheus text format). Off: the path answers 404.
+    metrics: bool = True
+    # When set, /metrics answers only ``Authorization: Bearer <token>`` (401 otherwise).
+    # Recommended in production, together with not forwarding /metrics at the public proxy.
+    metrics_token: SecretStr | None = None
+    # The sync figures of /metrics are counted in the database (the workers are other
+    # processes); a scrape within this many seconds of the last count reuses it.
+    metrics_db_cache_seconds: float = Field(15.0, ge=0, le=600)
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, token: object) -> object:
+        return None if token == "" else token
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_enough(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and len(token.get_secret_value()) < 16:
+            raise ValueError("GUARDLINE_OBSERVABILITY__METRICS_TOKEN must have at least 16 characters")
+        return token
+
+    def format_for(self, env: Environment) -> LogFormat:
+        if self.log_format is not None:
+            return self.log_format
+        return LogFormat.json if env == Environment.production else LogFormat.text
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GUARDLINE_", env_nested_delimiter="__", env_file=".env", extra="ignore",
@@ -238,6 +278,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = AuditSettings()
     sync: SyncSettings = SyncSettings()
     compression: CompressionSettings = CompressionSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -15,6 +15,7 @@ import asyncpg
 from sqlalchemy import text
 
 from services.core.db import Database, application_url, asyncpg_dsn, create_engine
+from services.core.logs import RUN_ID, log_context
 from services.core.progress import Step
 from services.core.settings import Settings
 from services.core.sync.config import SourceConfig, load_sources
@@ -105,17 +106,19 @@ async def work(session: Session, *, stop: asyncio.Event, once: bool = False, nam
             continue
         try:
             log.info("run %s: %s for county %s (%s, attempt %s)", claim.run_id, claim.source, claim.county,
-                     claim.trigger, claim.attempts)
-            status = await _unless_stopped(execute(ctx, claim), stop)
+                     claim.trigger, claim.attempts, extra={"run_id": claim.run_id})
+            with log_context(run_id=claim.run_id):  # every line the run logs carries its id
+                status = await _unless_stopped(execute(ctx, claim), stop)
             if status is None:
-                log.info("run %s stopped; it is taken up again from its last written page", claim.run_id)
+                log.info("run %s stopped; it is taken up again from its last written page", claim.run_id,
+                         extra={"run_id": claim.run_id})
                 break
-            log.info("run %s %s", claim.run_id, status)
+            log.info("run %s %s", claim.run_id, status, extra={"run_id": claim.run_id})
             done += 1
         except Exception:  # noqa: BLE001 - recording the failure failed (the database went away)
             # The run stays ``running`` with its lock released below: the next claim takes
             # it up again from its last committed page. The worker lives on.
-            log.exception("run %s could not be closed; it is taken up again", claim.run_id)
+            log.exception("run %s could not be closed; it is taken up again", claim.run_id, extra={"run_id": claim.run_id})
             if once:
                 return done
             try:
@@ -258,7 +261,8 @@ async def run_now(session: Session, source: SourceConfig, county: str, progress:
     if claim is None:
         return await follow(session, run_id, progress)
     try:
-        await execute(session.ctx, claim, progress)
+        with log_context(run_id=run_id):
+            await execute(session.ctx, claim, progress)
     finally:
         await claim.release()
     return await run_counts(session.ctx.pool, run_id)
@@ -282,6 +286,7 @@ async def import_file(session: Session, source: SourceConfig, county: str, path:
     claim = await queue.open_import(session.dsn, source.name, county, path.name, queue.worker_name(), roster)
     if claim is None:
         raise RuntimeError(f"a run of {source.name} for county {county} is queued or running; import when it ends")
+    logged_as = RUN_ID.set(claim.run_id)  # every line the import logs carries the run's id
     try:
         try:
             rows = records(path, session.ctx.stager(source).normaliser, session.ctx.settings.sync)
@@ -295,6 +300,7 @@ async def import_file(session: Session, source: SourceConfig, county: str, path:
                                        internal_message(claim.run_id, exc), session.ctx.settings.sync,
                                        retry=False, breaker=False)
     finally:
+        RUN_ID.reset(logged_as)
         await claim.release()
     return await run_counts(session.ctx.pool, claim.run_id)
 

@@ -8,6 +8,8 @@ refuses one record's row, as a constraint or a bug of ours would in production."
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
@@ -19,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from services.core.logs import JsonFormatter
 from services.core.sync.config import parse_sources
 from services.core.sync.enums import Trigger
 from tests.api.sync_helpers import civil_affairs_pull
@@ -199,3 +202,29 @@ async def test_a_worker_asked_to_stop_mid_run_stops_at_once_and_the_run_is_taken
                 assert (run["status"], run["staged"]) == ("succeeded", 2)
         finally:
             answer.set()
+
+
+async def test_a_failed_run_logs_its_id_on_every_line_and_no_record_values(pool, sync_url, settings, base_url,
+                                                                           broken):
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        async with opened(sync_url, settings, base_url) as session:
+            run_id, _ = await queue.enqueue_run(session.ctx.db, "civil-affairs", "529901", Trigger.manual)
+            assert await work(session, stop=asyncio.Event(), once=True) == 1
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    lines = [orjson.loads(line) for line in stream.getvalue().splitlines()]
+    of_the_run = [e for e in lines if e["logger"].startswith("guardline.sync") and f"run {run_id}" in e["message"]]
+    assert len(of_the_run) >= 3, lines  # taken, failed (with where), ended
+    assert all(e.get("run_id") == run_id for e in of_the_run), of_the_run
+    failed = [e for e in of_the_run if e["level"] == "ERROR"]
+    assert failed and "CheckViolationError" in failed[0]["message"]
+    text = stream.getvalue()
+    assert VALID not in text and "张三" not in text
