@@ -12,8 +12,11 @@ import re
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from types import FrameType
+from typing import NoReturn
 
 ROOT = Path(__file__).resolve().parents[1]
 OPENAPI_FILE = ROOT / "openapi" / "openapi.json"
@@ -947,7 +950,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 @contextlib.contextmanager
-def _signals_end_the_command():
+def _signals_end_the_command() -> Iterator[list[int]]:
     """Ctrl-C (SIGINT) and SIGTERM end a command alike and cleanly: as KeyboardInterrupt
     where the command is, so that its ``finally`` blocks and the exit handlers run — among
     them the one by which a process leaves the embedded PostgreSQL, which the last one to
@@ -957,7 +960,7 @@ def _signals_end_the_command():
     handlers: a second Ctrl-C must not abandon the server half-stopped."""
     received: list[int] = []
 
-    def interrupt(signum, frame):
+    def interrupt(signum: int, frame: FrameType | None) -> NoReturn:
         received.append(signum)
         raise KeyboardInterrupt
 

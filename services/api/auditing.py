@@ -104,7 +104,7 @@ def _snake(name: str) -> str:
 
 def _action(request: Request) -> str:
     route = request.scope.get("route")
-    operation = getattr(route, "operation_id", None) or getattr(route, "name", "request")
+    operation = getattr(route, "operation_id", None) or getattr(route, "name", None) or "request"
     return f"api.{_snake(operation)}"
 
 
@@ -178,7 +178,7 @@ def _write_event(request: Request, caller, status: int, result: AuditResult, cha
     if changes:
         fields["before"] = {f"{c['table']}/{c['id']}": c["before"] for c in changes if c["before"]} or None
         fields["after"] = {f"{c['table']}/{c['id']}": c["after"] for c in changes if c["after"]} or None
-    detail = {"method": request.method, "path": request.url.path}
+    detail: dict[str, Any] = {"method": request.method, "path": request.url.path}
     if changes:
         detail["rows"] = [f"{c['kind']} {c['table']}/{c['id']}" for c in changes]
     if error:

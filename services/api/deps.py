@@ -1,8 +1,10 @@
-"""Dependencies that endpoints name in their signatures: ``Session``, ``Allowed(...)``,
-``Reading(...)``.
+"""Dependencies that endpoints name in their signatures: ``Session``, the caller with the
+permissions a route needs (``Needs(...)``) and the ``Reader`` of hot reads (``Reads(...)``).
 
-Permissions are declared per route as OAuth2 scopes (``Allowed(Permission.x)`` or
-``dependencies=[Needs(Permission.x)]``), so FastAPI states them in the OpenAPI document and
+Permissions are declared per route as OAuth2 scopes: a caller the endpoint uses is annotated
+``Annotated[Caller, Needs(Permission.x)]`` (routers name these once, e.g.
+``FundsWriter = Annotated[Caller, Needs(Permission.funds_write)]``), a route that does not use
+it lists ``dependencies=[Needs(Permission.x)]``. FastAPI states them in the OpenAPI document and
 the access-matrix test reads them from there. A caller without them gets 403 — unless an
 object named in the path lies outside the caller's regions (or does not exist), which
 answers 404 as it would for anyone: the 403 must not tell what exists elsewhere.
@@ -18,6 +20,7 @@ from fastapi.security import OAuth2, SecurityScopes
 from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 
 from services.api import idempotency
 from services.api.auditing import collect_changes
@@ -48,7 +51,7 @@ class BearerToken(OAuth2):
     (users: password; system clients: client_credentials), the same scopes in each, so that
     each operation lists the permissions it needs. Its value is the bearer token (or None)."""
 
-    async def __call__(self, request: Request) -> str | None:
+    async def __call__(self, request: HTTPConnection) -> str | None:
         authorization = request.headers.get("Authorization")
         scheme, token = get_authorization_scheme_param(authorization)
         if not authorization or scheme.lower() != "bearer":
@@ -143,13 +146,10 @@ async def authorized(request: Request, security_scopes: SecurityScopes, token: T
     return await _holding(request, security_scopes, token)
 
 
-def Allowed(*permissions: Permission) -> Any:  # noqa: N802 (reads as a type in signatures)
-    """The caller, who must hold every one of ``permissions``."""
-    return Annotated[Caller, Security(authorized, scopes=[p.value for p in permissions])]
-
-
-def Needs(*permissions: Permission) -> Any:  # noqa: N802
-    """For ``dependencies=[...]`` of a route that does not use the caller itself."""
+def Needs(*permissions: Permission) -> Any:
+    """The caller, who must hold every one of ``permissions``: the metadata of
+    ``Annotated[Caller, Needs(...)]``, or alone in ``dependencies=[...]`` of a route that does
+    not use the caller itself."""
     return Security(authorized, scopes=[p.value for p in permissions])
 
 
@@ -206,9 +206,10 @@ async def scoped_reader(request: Request, security_scopes: SecurityScopes, token
     return Reader(request.app.state.db, caller.region_prefix, caller, health_keyring(request, caller))
 
 
-def Reading(*permissions: Permission) -> Any:  # noqa: N802
-    """A ``Reader`` for a ``hot_read`` endpoint whose caller holds ``permissions``."""
-    return Annotated[Reader, Security(scoped_reader, scopes=[p.value for p in permissions])]
+def Reads(*permissions: Permission) -> Any:
+    """A ``Reader`` for a ``hot_read`` endpoint whose caller holds ``permissions``: the
+    metadata of ``Annotated[Reader, Reads(...)]``."""
+    return Security(scoped_reader, scopes=[p.value for p in permissions])
 
 
 def health_keyring(request: Request, caller: Caller) -> Keyring | None:

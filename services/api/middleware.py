@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import TYPE_CHECKING, cast
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -11,7 +12,23 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from services.core.logs import REQUEST_ID
 
+if TYPE_CHECKING:
+    from uvicorn._types import ASGI3Application
+
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def _behind_proxies(app: ASGIApp, trusted_proxies: list[str]) -> ASGIApp:
+    """uvicorn's ProxyHeadersMiddleware around ``app``. uvicorn and Starlette type the same ASGI
+    interface each with their own declarations (uvicorn's messages are TypedDicts, Starlette's
+    plain mappings), so the app is handed over, and the middleware taken back, as the other's."""
+    return cast(ASGIApp, ProxyHeadersMiddleware(cast("ASGI3Application", app), trusted_hosts=trusted_proxies))
+
+
+async def _nothing_received() -> Message:
+    """The ``receive`` of a response answered by the middleware itself: a plain response never
+    reads the request, and there is nothing more to read."""
+    return {"type": "http.disconnect"}
 
 
 class BodyTooLarge(HTTPException):
@@ -34,7 +51,7 @@ class RequestContext:
         # The client's address (rate limits, the audit trail) is the peer's. Only a peer among
         # ``trusted_proxies`` may name another in X-Forwarded-For: the right-most address
         # there that is not itself a trusted proxy (uvicorn's middleware, with our list).
-        self.app = ProxyHeadersMiddleware(app, trusted_hosts=trusted_proxies) if trusted_proxies else app
+        self.app = _behind_proxies(app, trusted_proxies) if trusted_proxies else app
         self.max_body = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -106,7 +123,7 @@ class RequestContext:
                       scope.get("state", {}).get("request_id", "-"))
             return
         response = await unexpected(Request(scope), exc)
-        await response(scope, lambda: None, send)  # type: ignore[arg-type]
+        await response(scope, _nothing_received, send)
 
     async def _too_large(self, scope: Scope, send: Send) -> None:
         from starlette.requests import Request
@@ -114,4 +131,4 @@ class RequestContext:
         from services.api.problems import problem
 
         response = problem(Request(scope), 413, "payload_too_large", {"limit": self.max_body})
-        await response(scope, lambda: None, send)  # type: ignore[arg-type]
+        await response(scope, _nothing_received, send)

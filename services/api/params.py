@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query
 from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
@@ -57,14 +57,15 @@ Limit = Annotated[int | None, Query(
 """``?limit=``: the page size; beyond the maximum is a 422 naming ``limit``."""
 
 
-def region_prefix(description: str = "Region code prefix (2/4/6/9/12 digits) 区划前缀", optional: bool = True):
-    """``?region=`` (or another name): a region code prefix of 2, 4, 6, 9 or 12 digits."""
-    return Annotated[str | None if optional else str,
-                     Query(json_schema_extra={"pattern": PREFIX_PATTERN}, description=description),
-                     _matching(PREFIX_PATTERN, "region_prefix_malformed")]
+def PrefixQuery(description: str = "Region code prefix (2/4/6/9/12 digits) 区划前缀") -> Any:
+    """``?region=`` (or another name): a region code prefix of 2, 4, 6, 9 or 12 digits, declared
+    with ``PrefixCheck`` as ``Annotated[str | None, PrefixQuery("…"), PrefixCheck]`` (``RegionPrefix``
+    has the usual description)."""
+    return Query(json_schema_extra={"pattern": PREFIX_PATTERN}, description=description)
 
 
-RegionPrefix = region_prefix()
+PrefixCheck = _matching(PREFIX_PATTERN, "region_prefix_malformed")
+RegionPrefix = Annotated[str | None, PrefixQuery(), PrefixCheck]
 RegionCode = Annotated[str | None, Query(json_schema_extra={"pattern": CODE_PATTERN},
                                          description="A 12-digit region code 区划代码"),
                        _matching(CODE_PATTERN, "region_code_malformed")]
@@ -73,18 +74,17 @@ VillageCode = Annotated[str, Query(json_schema_extra={"pattern": VILLAGE_PATTERN
                         _matching(VILLAGE_PATTERN, "notice_needs_village")]
 
 
-def plain_text(min_length: int = 1, max_length: int = 100, description: str | None = None):
-    """Free text in a query: no control characters (a NUL cannot even be stored)."""
-    return Annotated[str | None, Query(min_length=min_length, max_length=max_length, pattern=PLAIN_TEXT_PATTERN,
-                                       description=description)]
+def PlainText(min_length: int = 1, max_length: int = 100, description: str | None = None) -> Any:
+    """Free text in a query, ``Annotated[str | None, PlainText(…)]``: no control characters (a NUL
+    cannot even be stored)."""
+    return Query(min_length=min_length, max_length=max_length, pattern=PLAIN_TEXT_PATTERN, description=description)
 
 
 # An amount of yuan in a query: digits with at most two decimals (what ``Money`` holds).
 AMOUNT_PATTERN = MONEY_PATTERN
 
 
-def amount(description: str):
-    """``?income_below=1250.00``: plain digits, no exponent, no sign, at most two decimals."""
-    return Annotated[Decimal | None, Query(description=description),
-                     BeforeValidator(_check(AMOUNT_PATTERN, "decimal_parsing")),
-                     WithJsonSchema({"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["1250.00"]})]
+Amount = Annotated[Decimal | None, BeforeValidator(_check(AMOUNT_PATTERN, "decimal_parsing")),
+                   WithJsonSchema({"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["1250.00"]})]
+"""``?income_below=1250.00``: plain digits, no exponent, no sign, at most two decimals; with its
+description as ``Annotated[Amount, Query(description="…")]``."""

@@ -140,7 +140,8 @@ def _paths_matching(request: Request) -> list[tuple[int, frozenset[str]]]:
     table = getattr(request.app.state, "method_table", None)
     if table is None:
         table = [(compile_path(route.path)[0], route.path.count("{"), frozenset(route.methods or ()))
-                 for route in iter_route_contexts(request.app.router.routes) if route.methods]
+                 for route in iter_route_contexts(request.app.router.routes)
+                 if route.methods and route.path is not None]
         request.app.state.method_table = table
     path = request.scope.get("path", "")
     return [(params, methods) for regex, params, methods in table if regex.match(path)]

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import SecurityScopes
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
@@ -53,12 +54,12 @@ def _conflict_from(exc: IntegrityError) -> Conflict | None:
 def hot_read(endpoint):
     """A read endpoint busy enough to be served without FastAPI's general request
     machinery, which costs about as much as the whole read. It runs without a session
-    (a ``Reading(...)``); a POST marked so (a lookup with its key in the body) changes
+    (a ``Reader``: ``Annotated[Reader, Reads(...)]``); a POST marked so (a lookup with its key in the body) changes
     nothing: no transaction, no idempotency record.
 
     Its signature still declares the route (OpenAPI, the body model, the security
     scheme), and it is checked when the route is built: only ``request: Request``, path
-    parameters, at most one body model and a ``Reading(...)`` may appear. The direct handler does what FastAPI would
+    parameters, at most one body model and a ``Reader`` may appear. The direct handler does what FastAPI would
     do for exactly those: the caller from the bearer token (401 as usual), path parameters
     and the JSON body validated by the same annotations with the same error locations
     (422 as usual). ``tests/api/test_hot_read.py`` holds it to that, input by input."""
@@ -85,36 +86,41 @@ class _DirectRead:
             raise TypeError(f"hot_read {name}: query, header or cookie parameters are not supported")
         if len(dependant.body_params) > 1:
             raise TypeError(f"hot_read {name}: at most one body model")
-        self.model = self.body_name = None
+        self.body: tuple[str, type[BaseModel]] | None = None  # the body's parameter name and model
         if dependant.body_params:
             body = dependant.body_params[0]
             model = body.field_info.annotation
             if not (isinstance(model, type) and issubclass(model, BaseModel)):
                 raise TypeError(f"hot_read {name}: the body must be a pydantic model")
-            self.model, self.body_name = model, body.name
+            self.body = body.name, model
         # Path parameters validated by their own annotation and constraints, as FastAPI does.
-        self.path = [(p.name, p.alias, TypeAdapter(Annotated[p.field_info.annotation, p.field_info]))
-                     for p in dependant.path_params]
+        self.path: list[tuple[str, str, TypeAdapter[Any]]] = []
+        for p in dependant.path_params:
+            declared: Any = Annotated[p.field_info.annotation, p.field_info]  # a type made at run time
+            self.path.append((p.name, p.alias, TypeAdapter(declared)))
         readers = [d for d in dependant.dependencies if d.call is scoped_reader]
         if len(readers) != 1 or len(dependant.dependencies) != 1:
-            raise TypeError(f"hot_read {name}: the only dependency may be Reading(...)")
+            raise TypeError(f"hot_read {name}: the only dependency may be a Reader (Reads(...))")
+        if readers[0].name is None:  # listed in dependencies=[...]: the endpoint would not get it
+            raise TypeError(f"hot_read {name}: the Reader must be a parameter")
         self.endpoint = route.endpoint
-        self.reader_name = readers[0].name
+        self.reader_name: str = readers[0].name
         self.scopes = SecurityScopes(list(readers[0].own_oauth_scopes or ()))
         self.request_name = dependant.request_param_name
 
     async def __call__(self, request: Request) -> Response:
         reader = await scoped_reader(request, self.scopes, await oauth2(request))
-        kwargs = {self.reader_name: reader}
-        errors: list = []
+        kwargs: dict[str, Any] = {self.reader_name: reader}
+        errors: list[Any] = []
         for name, alias, adapter in self.path:
             try:
                 kwargs[name] = adapter.validate_python(request.path_params[alias])
             except ValidationError as exc:
                 errors += _located(exc, "path", alias)
-        if self.model is not None:
+        if self.body is not None:
+            body_name, model = self.body
             try:
-                kwargs[self.body_name] = await self._body(request)
+                kwargs[body_name] = await self._body(request, model)
             except RequestValidationError as exc:
                 errors += exc.errors()
         if errors:
@@ -123,7 +129,7 @@ class _DirectRead:
             kwargs[self.request_name] = request
         return await self.endpoint(**kwargs)
 
-    async def _body(self, request: Request):
+    async def _body(self, request: Request, model: type[BaseModel]) -> BaseModel:
         raw = await request.body()
         if not raw:
             raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required",
@@ -138,12 +144,12 @@ class _DirectRead:
                                                "msg": "JSON decode error", "input": {},
                                                "ctx": {"error": exc.msg}}]) from None
         try:
-            return self.model.model_validate(data, from_attributes=True)  # as FastAPI validates bodies
+            return model.model_validate(data, from_attributes=True)  # as FastAPI validates bodies
         except ValidationError as exc:
             raise RequestValidationError(_located(exc, "body")) from None
 
 
-def _located(exc: ValidationError, *prefix: str) -> list[dict]:
+def _located(exc: ValidationError, *prefix: str) -> list[ErrorDetails]:
     errors = exc.errors(include_url=False)
     for err in errors:
         err["loc"] = (*prefix, *err["loc"])
@@ -174,7 +180,8 @@ class GuardlineRoute(APIRoute):
         """The ETag the route answers with, and on a GET If-None-Match and its 304
         (``services.api.conditional``)."""
         self.responses, self.openapi_extra = conditional.document(
-            self.operation_id, next(iter(self.methods)), self.status_code or 200, self.responses, self.openapi_extra)
+            self.operation_id, next(iter(self.methods or ())), self.status_code or 200, self.responses,
+            self.openapi_extra)
 
     def _document_preconditions(self) -> None:
         """What the route's dependencies and checks impose, in its OpenAPI
@@ -185,15 +192,16 @@ class GuardlineRoute(APIRoute):
 
         calls = _calls(self.dependant)
         endpoint = self.endpoint
+        methods = self.methods or set()  # an APIRoute always has its methods (Starlette's Route may not)
         checks_if_match = 412 in self.responses or 428 in self.responses
         document_route(
             self,
             rate_limited=bool(RATE_LIMITED & calls) or getattr(endpoint, "guardline_rate_limited", False),
             if_match=(428 in self.responses) if checks_if_match else None,
-            idempotent="POST" in self.methods and scoped_session in calls
+            idempotent="POST" in methods and scoped_session in calls
             and not getattr(endpoint, "guardline_read_only", False)
             and not getattr(endpoint, "guardline_no_idempotency", False),
-            writes=not (self.methods <= SAFE_METHODS or getattr(endpoint, "guardline_read_only", False)),
+            writes=not (methods <= SAFE_METHODS or getattr(endpoint, "guardline_read_only", False)),
         )
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:

@@ -4,10 +4,16 @@ Tag names are ASCII identifiers (a generated client makes a module of each: ``ap
 the Chinese name is shown by the docs through ``x-displayName`` and opens the description."""
 from __future__ import annotations
 
+from enum import Enum
+
 
 def _tag(name: str, chinese: str, description: str) -> dict[str, str]:
     return {"name": name, "x-displayName": f"{name} {chinese}", "description": f"{chinese}. {description}"}
 
+
+# What a route's ``tags=`` takes: a list of names held in a module constant is declared so
+# (a list is invariant, so ``list[str]`` would not do).
+Tags = list[str | Enum]
 
 AUTH = "auth"
 REGIONS = "regions"

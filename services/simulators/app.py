@@ -86,10 +86,17 @@ class Department:
         if self.database is not None:
             await self.database.dispose()
 
+    @property
+    def opened(self) -> Registry:
+        """The registry, once ``open`` has opened the database."""
+        if self.registry is None:
+            raise RuntimeError("the simulator's database is not open")
+        return self.registry
+
     async def deriver(self, county: str) -> Deriver:
         found = self._derivers.get(county)
         if found is None:
-            found = Deriver(self.config, await self.registry.county_name(county))
+            found = Deriver(self.config, await self.opened.county_name(county))
             if len(self._derivers) < 100:
                 self._derivers[county] = found
         return found
@@ -167,6 +174,8 @@ class ShowInstance:
 def create_app(config: SimConfig, settings: Settings, database_url: str) -> Starlette:
     dept = Department(config, settings, database_url)
     kind = config.kind
+    secret = config.client_secret
+    assert secret is not None  # SimConfig.__post_init__ gives the default one
 
     async def health(request: Request) -> Response:
         shown = {"instance": config.instance} if config.instance else {}
@@ -189,7 +198,7 @@ def create_app(config: SimConfig, settings: Settings, database_url: str) -> Star
         if form.get("grant_type") != "client_credentials":
             return _error("unsupported_grant_type", "grant_type must be client_credentials", 400)
         good = (hmac.compare_digest(str(client_id or "").encode(), config.client_id.encode())
-                and hmac.compare_digest(str(client_secret or "").encode(), config.client_secret.encode()))
+                and hmac.compare_digest(str(client_secret or "").encode(), secret.encode()))
         if not good:
             return json_response({"error": "invalid_client"}, 401)
         return json_response({"access_token": dept.issue(), "token_type": "Bearer", "expires_in": config.token_ttl})
@@ -239,7 +248,7 @@ def create_app(config: SimConfig, settings: Settings, database_url: str) -> Star
     async def _parse(query, county: str):
         """The request's parameters checked; returns ``serve(repeat) -> (body, records key)``."""
         deriver = await dept.deriver(county)
-        registry = dept.registry
+        registry = dept.opened
         if kind == "medical-insurance":
             limit = paging.parse_limit(query.get("limit"), 1000, "limit")
             since = paging.parse_since(query.get("updated_since"), query.get("after"))

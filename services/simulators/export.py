@@ -97,7 +97,7 @@ async def all_records(registry: Registry, deriver: Deriver, county: str) -> Asyn
             if not more or not items:
                 return
             since = paging.Since(datetime.fromisoformat(items[-1]["updated_at"]), items[-1]["key"])
-    at = paging.START
+    at: paging.Position | None = paging.START
     while at is not None:
         records, at = await paging.cursor_page(registry, deriver, county, at, _BATCH)
         for rec in records:

@@ -26,8 +26,14 @@ class PortTaken(SimulatorDidNotStart):
     """Another program answers on the port (it does not show the simulator's instance)."""
 
 
+class Simulator(subprocess.Popen[bytes]):
+    """A simulator's process, whose output goes to the file ``log_path``."""
+
+    log_path: str
+
+
 def spawn(kind: str, port: int, *extra_args: str, env: dict[str, str] | None = None,
-          host: str = "127.0.0.1", timeout: float = STARTUP_TIMEOUT, instance: str | None = None) -> subprocess.Popen:
+          host: str = "127.0.0.1", timeout: float = STARTUP_TIMEOUT, instance: str | None = None) -> Simulator:
     """``guardline simulate KIND --port PORT *extra_args`` in a child process, returned once
     ``GET /health`` answers 200. Its output goes to a temporary file (``proc.log_path``),
     so a chatty server never blocks on a full pipe; the file is quoted if it fails.
@@ -42,8 +48,7 @@ def spawn(kind: str, port: int, *extra_args: str, env: dict[str, str] | None = N
                *extra_args]
     environ = dict(os.environ if env is None else env)
     environ.setdefault("PYTHONUNBUFFERED", "1")  # the log file shows what happened up to a crash
-    proc = subprocess.Popen(command, cwd=ROOT, env=environ,
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    proc = Simulator(command, cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     log.close()
     proc.log_path = log.name
     deadline = time.monotonic() + timeout
@@ -92,7 +97,7 @@ def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
             pass
 
 
-def _tail(proc: subprocess.Popen, lines: int = 30) -> str:
+def _tail(proc: Simulator, lines: int = 30) -> str:
     try:
         text = Path(proc.log_path).read_text(encoding="utf-8", errors="replace")
     except OSError:

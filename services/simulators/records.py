@@ -153,6 +153,7 @@ class Deriver:
         self.kind = config.kind
         self.seed = config.seed
         self.rates: Problems = config.problems
+        assert config.today is not None  # SimConfig.__post_init__ gives today's date
         self.today: date = config.today
         self.year = self.today.year
         self.term = term_of(self.today)

@@ -87,7 +87,7 @@ def retry_after_seconds(value: str | None) -> float | None:
 class SourceClient:
     def __init__(self, source: SourceConfig, settings: SyncSettings, *, client: httpx.AsyncClient | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, rng: Callable[[], float] = random.random):
-        if not source.pulls or source.paging is None:
+        if not source.base_url or source.paging is None:  # ``pulls``, spelled out for the type checker
             raise ValueError(f"source {source.name} is not pulled over HTTP")
         self.source = source
         self.paging = source.paging
@@ -203,6 +203,7 @@ class SourceClient:
     def _next(self, document: Any, items: list, position: dict | None) -> Page:
         p = self.paging
         if p.style == "cursor":
+            assert p.next_cursor is not None  # PagingConfig requires it for cursor paging
             try:
                 cursor = dig(document, p.next_cursor)
             except KeyError:
@@ -215,6 +216,7 @@ class SourceClient:
             if cursor in self._seen_cursors or (position and position.get("cursor") == cursor):
                 raise _Retry("cursor_repeated", "the source returned a cursor it had already given")
             return Page(items, {"cursor": cursor}, False, 0)
+        assert p.has_more is not None  # PagingConfig requires it for updated-since paging
         try:
             more = bool(dig(document, p.has_more))
         except KeyError:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from sqlalchemy import text
 
 from services.core import timeutil
@@ -26,6 +27,9 @@ from services.core.settings import SyncSettings
 from services.core.sync import runs
 from services.core.sync.enums import Trigger
 from services.core.sync.rosters import Roster
+
+# A connection of its own or one taken from a pool (``pool.acquire()``): the same methods.
+Connection = asyncpg.Connection | PoolConnectionProxy
 
 # Advisory-lock namespace of sync runs (the first key of the two-key form).
 LOCK_SPACE = 0x5359  # "SY"
@@ -251,7 +255,7 @@ async def record_failure(db: Database, run_id: int, source: str, code: str, mess
         return queued.id
 
 
-async def record_success(conn: asyncpg.Connection, source: str) -> None:
+async def record_success(conn: Connection, source: str) -> None:
     await conn.execute(
         "INSERT INTO sync_source_states AS s (source, consecutive_failures, last_success_at) VALUES ($1, 0, now()) "
         "ON CONFLICT (source) DO UPDATE SET consecutive_failures = 0, open_until = NULL, last_success_at = now()",

@@ -7,7 +7,7 @@ its committed cursor, or straight to the reconciliation when every page was in.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from services.core.timeutil import today as china_today
@@ -24,7 +24,7 @@ from services.core.sync.models import QUARANTINE_AAD
 from services.core.sync.normalise import Normaliser
 from services.core.sync.rosters import PRUNE_SQL, RosterError, parse_period
 from services.sync.fetch import SourceClient, SourceDown
-from services.sync.queue import Claim, record_failure, record_success
+from services.sync.queue import Claim, Connection, record_failure, record_success
 from services.sync.staging import PageIn, Preparer, Stager, pipeline, write_page
 
 log = logging.getLogger("guardline.sync")
@@ -113,7 +113,7 @@ async def _fail(ctx: Context, claim: Claim, code: str, message: str, *, retry: b
                          retry=retry and not imported, breaker=not imported)
 
 
-async def _start_position(conn: asyncpg.Connection, source: SourceConfig,
+async def _start_position(conn: Connection, source: SourceConfig,
                           claim: Claim) -> tuple[dict | None, bool, bool]:
     """Where this run reads from: its own committed cursor when it is resuming; otherwise
     the start (cursor paging reads everything each run) or, for updated-since paging,
@@ -122,8 +122,8 @@ async def _start_position(conn: asyncpg.Connection, source: SourceConfig,
                               source.name, claim.county)
     if row is not None and row["run_id"] == claim.run_id:
         return (orjson.loads(row["position"]) if row["position"] else None), row["complete"], False
-    keep = row is not None and source.paging.style == "updated_since" and row["position"]
-    position = orjson.loads(row["position"]) if keep else None
+    updated_since = source.paging is not None and source.paging.style == "updated_since"
+    position = orjson.loads(row["position"]) if row is not None and updated_since and row["position"] else None
     await conn.execute(
         "INSERT INTO sync_cursors (source, county, position, run_id, complete, updated_at) "
         "VALUES ($1, $2, $3::jsonb, $4, false, now()) ON CONFLICT (source, county) DO UPDATE "
@@ -139,7 +139,7 @@ class RosterPageIn(PageIn):
     roster_period: str | None = None
 
 
-async def _pull_roster(conn: asyncpg.Connection, source: SourceConfig, claim: Claim, position, new: bool) -> bool:
+async def _pull_roster(conn: Connection, source: SourceConfig, claim: Claim, position, new: bool) -> bool:
     """Whether this pull is a complete roster (docs/rosters.md): a new run of a roster
     source that reads from the start declares one (of the run's county; of this year unless
     the pages name the period); a run taken up again keeps what it declared."""
@@ -190,7 +190,7 @@ _ROSTER_COUNTS = ("UPDATE sync_runs SET roster_records = coalesce(roster_records
                   "roster_rejected = coalesce(roster_rejected, 0) + $3 WHERE id = $1")
 
 
-async def _roster_page(conn: asyncpg.Connection, source: SourceConfig, prepared, page: PageIn, run_id: int) -> None:
+async def _roster_page(conn: Connection, source: SourceConfig, prepared, page: PageIn, run_id: int) -> None:
     """A roster's page, in the page's transaction: the keys it read, new, changed or
     unchanged (staging writes only the first two), and those it refused when their key is
     readable (a person whose row is refused now but known from before is not absent)."""
@@ -278,8 +278,8 @@ async def finish(ctx: Context, source: SourceConfig, claim: Claim, progress: Pro
                 "findings_open = :findings_open WHERE id = :id"), {"id": claim.run_id, **counts})
         if progress:
             progress(await run_counts(ctx.pool, claim.run_id))
-    after = 0
-    while True:
+    after: int | None = 0  # None: every batch is raised
+    while after is not None:
         async with ctx.db.session() as session, session.begin():
             bind_scope(session, UNRESTRICTED)
             raised, after = await raise_clues(session, ctx.settings, source, claim.county, after=after)
@@ -308,7 +308,7 @@ async def import_records(ctx: Context, source: SourceConfig, claim: Claim, rows,
     reads are its entries."""
     size = ctx.settings.sync.page_size
 
-    async def pages():
+    async def pages() -> AsyncIterator[PageIn]:
         batch: list = []
         locations: list[str] = []
         for location, record in rows:

@@ -10,6 +10,7 @@ from datetime import date
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from sqlalchemy import text
@@ -336,7 +337,7 @@ async def status(settings: Settings) -> dict:
     """Schema version, sources and their last runs (``guardline sync status``)."""
     session = await Session.open(settings)
     try:
-        out = {"sources": []}
+        out: dict[str, Any] = {"sources": []}
         for source in session.ctx.sources:
             runs = await session.ctx.pool.fetch(
                 "SELECT DISTINCT ON (county) id, county, status, phase, error_code, fetched, staged, quarantined, "

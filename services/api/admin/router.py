@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from services.api import tags
 from services.api.params import Cursor, Limit
-from services.api.deps import Allowed, Session, check_if_match
+from services.api.deps import Needs, Session, check_if_match
 from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, page_limit, page_of
 from services.api.ratelimit import bulk_read
@@ -23,7 +23,7 @@ from services.api.routing import GuardlineRoute
 from services.core.accounts import service
 from services.core.accounts.models import ApiClient, User
 from services.core.accounts.roles import CLIENT_GRANTABLE, Permission, Role
-from services.core.accounts.security import hash_password
+from services.core.accounts.security import Caller, hash_password
 from services.core.base import VERSION_DESCRIPTION
 from services.core.errors import Conflict
 from services.core.households.schemas import Input
@@ -32,8 +32,9 @@ from services.core.timeutil import now
 
 router = APIRouter(prefix="/api/v1/admin", tags=[tags.ADMIN], route_class=GuardlineRoute)
 
-UserAdmin = Allowed(Permission.users_admin)
-ClientAdmin = Allowed(Permission.clients_admin)
+# The caller of a route, with the permission it needs (``deps.Needs``).
+ClientAdmin = Annotated[Caller, Needs(Permission.clients_admin)]
+UserAdmin = Annotated[Caller, Needs(Permission.users_admin)]
 UserId = Annotated[int, PathParam(ge=1, le=2**62)]
 ClientId = Annotated[int, PathParam(ge=1, le=2**62)]
 USERNAME = r"^[A-Za-z0-9_.\-]{3,64}$"
@@ -303,7 +304,7 @@ async def update_client(request: Request, client_id: ClientId, body: ClientUpdat
     changes = body.model_dump(exclude_unset=True)
     if changes.get("region_prefix") is not None:
         await check_prefix_visible(session, changes["region_prefix"], field="region_prefix")
-    if changes.get("permissions") is not None:
+    if body.permissions is not None:  # given (not null): stored as their values
         changes["permissions"] = [p.value for p in body.permissions]
     access_changed = False
     for name, value in changes.items():

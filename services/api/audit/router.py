@@ -12,9 +12,9 @@ from fastapi import Path as PathParam
 from fastapi import Depends
 
 from services.api import tags
-from services.api.params import Cursor, Limit, RegionPrefix, plain_text
+from services.api.params import Cursor, Limit, PlainText, RegionPrefix
 from services.api.auditing import record_sensitive_read
-from services.api.deps import Allowed, Session
+from services.api.deps import Needs, Session
 from services.api.ratelimit import bulk_read
 from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, page_limit, page_of
@@ -22,6 +22,7 @@ from services.api.responses import JSON
 from services.api.routing import GuardlineRoute
 from services.core.types import Moment
 from services.core.accounts.roles import Permission
+from services.core.accounts.security import Caller
 from services.core.audit import service
 from services.core.audit.models import AuditResult
 from services.core.audit.schemas import AuditEventOut, RevealReport
@@ -33,7 +34,8 @@ router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
 
 TAG = tags.AUDIT
 EventId = Annotated[int, PathParam(ge=1, le=2**62, description="Audit event id 审计记录序号")]
-Auditor = Allowed(Permission.audit_read)
+# The caller of a route, with the permission it needs (``deps.Needs``).
+Auditor = Annotated[Caller, Needs(Permission.audit_read)]
 NAIVE_TIMES = "Times without a zone are China time."
 
 
@@ -57,12 +59,12 @@ async def list_audit_events(
     session: Session,
     caller: Auditor,
     region: RegionPrefix = None,
-    actor: plain_text(1, 64, 'Who, e.g. "user:12" 操作者') = None,
+    actor: Annotated[str | None, PlainText(1, 64, 'Who, e.g. "user:12" 操作者')] = None,
     action: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$", max_length=64,
                                         description='What, e.g. "household.update" 动作')] = None,
     object_type: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]*$", max_length=64,
                                              description='Kind of object, e.g. "household" 对象类型')] = None,
-    object_id: plain_text(1, 100, "The object's id (needs object_type) 对象标识") = None,
+    object_id: Annotated[str | None, PlainText(1, 100, "The object's id (needs object_type) 对象标识")] = None,
     result: Annotated[AuditResult | None, Query(description="success / failure / denied 结果")] = None,
     since: Annotated[Moment | None, Query(description="At or after 起始时间")] = None,
     until: Annotated[Moment | None, Query(description="Before 截止时间")] = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -26,7 +26,7 @@ from services.core.accounts.security import issue_token, verify_password
 from services.core.audit import AuditRecord, AuditResult, record
 from services.core.errors import BadRequest, Forbidden, Unauthorized, Unprocessable
 from services.core.households.schemas import Input
-from services.core.labels import labelled_literal
+from services.core.labels import LiteralLabels
 from services.core.scope import UNRESTRICTED
 
 router = APIRouter(prefix="/api/v1/auth", tags=[tags.AUTH], route_class=GuardlineRoute)
@@ -72,11 +72,11 @@ def basic_client(authorization: str | None) -> tuple[str, str] | None:
     return name, secret
 
 
-def _client_authentication(grant_type: str, basic: tuple[str, str] | None, client_id: str | None,
-                           client_secret: str | None) -> tuple[str | None, str | None]:
-    """The client's id and secret from exactly one of the two methods of RFC 6749 section
-    2.3. A user grant names no client: an empty Basic header (what Swagger UI sends with
-    the password flow by default) is ignored there, any client credentials are refused."""
+def _check_client_authentication(grant_type: str, basic: tuple[str, str] | None, client_id: str | None,
+                                 client_secret: str | None) -> None:
+    """The client's id and secret come from at most one of the two methods of RFC 6749
+    section 2.3. A user grant names no client: an empty Basic header (what Swagger UI sends
+    with the password flow by default) is ignored there, any client credentials are refused."""
     in_body = client_id is not None or client_secret is not None
     if grant_type != "client_credentials":
         if basic is not None and any(basic):
@@ -84,16 +84,13 @@ def _client_authentication(grant_type: str, basic: tuple[str, str] | None, clien
         if in_body:
             raise BadRequest("client_authentication_not_for_users",
                              field="client_id" if client_id is not None else "client_secret")
-        return None, None
-    if basic is None:
-        return client_id, client_secret
-    if in_body:
+    elif basic is not None and in_body:
         raise BadRequest("client_authentication_twice", field="Authorization")
-    return basic
 
-GrantType = labelled_literal({"password": "密码登录（用户）", "refresh_token": "刷新令牌（用户）",
-                             "client_credentials": "客户端凭证（系统接入方）"})
-CallerKind = labelled_literal({"user": "用户", "client": "系统接入方"})
+GrantType = Annotated[Literal["password", "refresh_token", "client_credentials"],
+                      LiteralLabels({"password": "密码登录（用户）", "refresh_token": "刷新令牌（用户）",
+                                     "client_credentials": "客户端凭证（系统接入方）"})]
+CallerKind = Annotated[Literal["user", "client"], LiteralLabels({"user": "用户", "client": "系统接入方"})]
 
 
 class Token(BaseModel):
@@ -150,10 +147,13 @@ def _failed() -> Unauthorized:
     return Unauthorized("login_failed", headers=_CHALLENGE)
 
 
-def _required(**fields: str | None) -> None:
-    missing = [name for name, value in fields.items() if not value]
-    if missing:
-        raise Unprocessable("field_required", field=missing[0])
+def _required(**fields: str | None) -> tuple[str, ...]:
+    """The values of ``fields`` in order, each of which must be given (422 naming the first
+    that is not)."""
+    given = [value for value in fields.values() if value]
+    if len(given) < len(fields):
+        raise Unprocessable("field_required", field=next(name for name, value in fields.items() if not value))
+    return tuple(given)
 
 
 # 400: a malformed Basic header, or client authentication twice or on a user grant.
@@ -199,9 +199,9 @@ async def login(
     session = open_session(request, UNRESTRICTED)
     revocations = request.app.state.revocations
     basic = basic_client(authorization)
-    client_id, client_secret = _client_authentication(grant_type, basic, client_id, client_secret)
+    _check_client_authentication(grant_type, basic, client_id, client_secret)
     if grant_type == "password":
-        _required(username=username, password=password)
+        username, password = _required(username=username, password=password)
         await limit(request, "login-user", username, per_minute)
         try:
             user = await service.authenticate(session, settings, username, password, otp)
@@ -215,7 +215,7 @@ async def login(
         await _login_event(request, session, "auth.login", user, username, None, caller)
         return _token_out(request, caller, refresh, user.must_change_password)
     if grant_type == "refresh_token":
-        _required(refresh_token=refresh_token)
+        (refresh_token,) = _required(refresh_token=refresh_token)
         try:
             user, login_session, refresh = await service.refresh(session, settings, refresh_token, revocations)
         except service.RefreshFailed as failed:
@@ -226,15 +226,16 @@ async def login(
         caller = service.caller_for_user(user, login_session.id)
         await _login_event(request, session, "auth.refresh", user, None, None, caller)
         return _token_out(request, caller, refresh, user.must_change_password)
-    if basic is None:  # a Basic header with an empty id or secret is a failed authentication (401)
-        _required(client_id=client_id, client_secret=client_secret)
-    await limit(request, "login-client", client_id, per_minute)
+    # The one method used: a Basic header with an empty id or secret is a failed authentication
+    # (401), a missing one in the body a 422.
+    name, secret = basic if basic is not None else _required(client_id=client_id, client_secret=client_secret)
+    await limit(request, "login-client", name, per_minute)
     try:
-        client = await service.authenticate_client(session, client_id, client_secret)
+        client = await service.authenticate_client(session, name, secret)
     except service.LoginFailed as failed:
         await record(session, AuditRecord(**base_event(
             request, None, action="auth.client_token", result=AuditResult.failure, status=401,
-            actor_name=attempted_name(client_id), detail={"reason": failed.reason})))
+            actor_name=attempted_name(name), detail={"reason": failed.reason})))
         await session.commit()
         raise Unauthorized("login_failed", headers=_BASIC_CHALLENGE if basic else _CHALLENGE) from None
     caller = service.caller_for_client(client)

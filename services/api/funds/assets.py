@@ -9,13 +9,14 @@ from fastapi import Path as PathParam
 
 from services.api import tags
 from services.api.params import Cursor, Limit, RegionPrefix
-from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
+from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, page_limit, page_of
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
+from services.core.accounts.security import Caller
 from services.core.errors import NotFound
 from services.core.funds import assets as service
 from services.core.funds import findings
@@ -29,11 +30,13 @@ from services.core.regions.service import check_prefix_visible
 from services.core.timeutil import today
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
-ASSETS = [tags.ASSETS]
-FINDINGS = [tags.FUND_FINDINGS]
+ASSETS: tags.Tags = [tags.ASSETS]
+FINDINGS: tags.Tags = [tags.FUND_FINDINGS]
 
 READ = [Needs(Permission.funds_read)]
 LIST = [Needs(Permission.funds_read), Depends(bulk_read)]
+# The caller of a route, with the permission it needs (``deps.Needs``).
+AssetsWriter = Annotated[Caller, Needs(Permission.assets_write)]
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
 IdQ = Annotated[int | None, Query(ge=1, le=2**62)]
 RegionQ = RegionPrefix
@@ -64,7 +67,7 @@ def _asset_response(a: Asset, status: int = 200) -> JSON:
                          "A household-class asset names its household; the others may not. The asset's village "
                          "lies within the project's region (the project's region by default); the handover is not "
                          "before the acceptance nor in the future. Send an `Idempotency-Key`.")
-async def register_asset(project_id: Id, body: AssetIn, session: Session, caller: Allowed(Permission.assets_write)):
+async def register_asset(project_id: Id, body: AssetIn, session: Session, caller: AssetsWriter):
     project = await service.get_project(session, project_id)
     return _asset_response(await service.register(session, project, body, caller.user_id), 201)
 
@@ -100,7 +103,7 @@ async def get_asset(asset_id: Id, session: Session):
             description="Status in_use, idle or damaged; disposal is its own step. A disposed asset changes no "
                         "more (409). " + IF_MATCH)
 async def update_asset(request: Request, asset_id: Id, body: AssetUpdate, session: Session,
-                       caller: Allowed(Permission.assets_write)):
+                       caller: AssetsWriter):
     asset = await service.get_asset(session, asset_id, for_update=True)
     check_if_match(request, etag("asset", asset.id, asset.version))
     return _asset_response(await service.update(session, asset, body))
@@ -111,7 +114,7 @@ async def update_asset(request: Request, asset_id: Id, body: AssetUpdate, sessio
              description="Method, reason and approval (批准文号) are required; not before the handover nor in the "
                          "future. " + IF_MATCH)
 async def dispose_asset(request: Request, asset_id: Id, body: DisposalIn, session: Session,
-                        caller: Allowed(Permission.assets_write)):
+                        caller: AssetsWriter):
     asset = await service.get_asset(session, asset_id, for_update=True)
     check_if_match(request, etag("asset", asset.id, asset.version))
     return _asset_response(await service.dispose(session, asset, body))
@@ -133,7 +136,7 @@ def income_body(income: AssetIncome, shares: list[IncomeShare]) -> dict[str, Any
              description="Operating and public-welfare assets earn income; a disposed asset does not (409). Shares "
                          "name each household once, together at most the amount (422 `shares_exceed_income`); each "
                          "keeps the household's category of the day. Send an `Idempotency-Key`.")
-async def record_income(asset_id: Id, body: IncomeIn, session: Session, caller: Allowed(Permission.assets_write)):
+async def record_income(asset_id: Id, body: IncomeIn, session: Session, caller: AssetsWriter):
     asset = await service.get_asset(session, asset_id, for_update=True)
     income, shares = await service.record_income(session, asset, body, caller.user_id)
     return JSON(income_body(income, shares), status_code=201,
@@ -197,7 +200,7 @@ async def get_fund_finding(fund_finding_id: Id, session: Session):
                          "`asset_idle_months`, public-welfare assets without a custodian, household assets whose "
                          "household is no longer in the registry. Returns per rule how many are open (`found`), "
                          "were opened by this scan (`new`) and were resolved.")
-async def scan_fund_findings(body: ScanIn, session: Session, caller: Allowed(Permission.assets_write)):
+async def scan_fund_findings(body: ScanIn, session: Session, caller: AssetsWriter):
     region = body.region if body.region is not None else caller.region_prefix
     if body.region is not None:
         await check_prefix_visible(session, region)

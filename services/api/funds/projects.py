@@ -8,7 +8,7 @@ from fastapi import Path as PathParam
 
 from services.api import tags
 from services.api.params import Cursor, Limit, RegionPrefix
-from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
+from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
 from services.api.pagination import Page, cursor_id, page_limit, page_of
@@ -16,6 +16,7 @@ from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
+from services.core.accounts.security import Caller
 from services.core.funds import projects as service
 from services.core.funds import service as money
 from services.core.funds.enums import ProjectCategory, ProjectStatus
@@ -27,9 +28,12 @@ from services.core.funds.schemas import (
 from services.core.regions.service import check_prefix_visible
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
-TAGS = [tags.PROJECTS]
+TAGS: tags.Tags = [tags.PROJECTS]
 READ = [Needs(Permission.funds_read)]
 LIST = [Needs(Permission.funds_read), Depends(bulk_read)]
+# The caller of a route, with the permission it needs (``deps.Needs``).
+FundsWriter = Annotated[Caller, Needs(Permission.funds_write)]
+ProjectsWriter = Annotated[Caller, Needs(Permission.projects_write)]
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
 IF_MATCH = "Needs `If-Match` with the project's ETag."
 
@@ -55,7 +59,7 @@ async def _response(session, p: Project, status: int = 200) -> JSON:
 @router.post("/projects", status_code=201, response_model=ProjectOut, operation_id="createProject", tags=TAGS,
              responses=responses(403, 404), summary="Propose a project 项目申报",
              description="A new project starts as `proposed`. " + IDEMPOTENCY_DOC)
-async def create_project(body: ProjectIn, session: Session, caller: Allowed(Permission.projects_write)):
+async def create_project(body: ProjectIn, session: Session, caller: ProjectsWriter):
     return await _response(session, await service.create(session, body, caller.user_id), 201)
 
 
@@ -90,7 +94,7 @@ async def get_project(project_id: Id, session: Session):
             responses=responses(403, 404, 409, 412, 428), summary="Change a project's description 修改项目信息",
             description=IF_MATCH + " Not once its assets are handed over or it is cancelled.")
 async def update_project(request: Request, project_id: Id, body: ProjectUpdate, session: Session,
-                         caller: Allowed(Permission.projects_write)):
+                         caller: ProjectsWriter):
     project = await service.get(session, project_id, for_update=True)
     check_if_match(request, etag("project", project.id, project.version))
     return await _response(session, await service.update(session, project, body))
@@ -103,7 +107,7 @@ async def update_project(request: Request, project_id: Id, body: ProjectUpdate, 
                          "repeated step answers 409 with `allowed`; a day before the previous step's or in the "
                          "future 422. Handing over needs the project's assets registered. " + IF_MATCH)
 async def advance_project(request: Request, project_id: Id, body: StepIn, session: Session,
-                          caller: Allowed(Permission.projects_write)):
+                          caller: ProjectsWriter):
     project = await service.get(session, project_id, for_update=True)
     check_if_match(request, etag("project", project.id, project.version))
     return await _response(session, await service.take_step(session, project, body, caller.user_id))
@@ -120,7 +124,7 @@ def _beneficiary(b, category: str | None) -> dict[str, Any]:
              summary="A household the project benefits 联农带农受益农户",
              description="What it receives; for 以工代赈 the days worked and labour pay. " + IDEMPOTENCY_DOC)
 async def add_beneficiary(project_id: Id, body: BeneficiaryIn, session: Session,
-                          caller: Allowed(Permission.projects_write)):
+                          caller: ProjectsWriter):
     project = await service.get(session, project_id)
     row, category = await service.add_beneficiary(session, project, body, caller.user_id)
     return JSON(_beneficiary(row, category), status_code=201)
@@ -153,7 +157,7 @@ def _disbursement(d) -> dict[str, Any]:
                          "it and has not paid is refused (409, `figures`); an item of the negative list is refused "
                          "(422). " + IDEMPOTENCY_DOC)
 async def record_disbursement(project_id: Id, body: DisbursementIn, session: Session,
-                              caller: Allowed(Permission.funds_write)):
+                              caller: FundsWriter):
     project = await service.get(session, project_id, for_update=True)
     row, _negative = await money.disburse(session, project, body, caller.user_id)
     return JSON(_disbursement(row), status_code=201)

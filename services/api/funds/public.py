@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from services.api import tags
-from services.api.params import Cursor, Limit, region_prefix
+from services.api.params import Cursor, Limit, PrefixCheck, PrefixQuery
 from services.api.deps import PublicSession
 from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, page_limit, page_of
@@ -21,8 +21,8 @@ from services.api.ratelimit import public_read
 from services.api.responses import JSON
 from services.api.routing import GuardlineRoute
 from services.core.funds import public
-from services.core.funds.enums import FundKind, FundLevel, ProjectCategory
-from services.core.labels import labelled
+from services.core.funds.enums import FundKind, FundLevel, ProjectCategory, ProjectStatus
+from services.core.labels import LabelledEnum, labelled
 
 CACHE = {"Cache-Control": "public, max-age=300"}
 _CACHE_DOC = {"Cache-Control": {"description": "public, max-age=300", "schema": {"type": "string"}}}
@@ -30,9 +30,13 @@ _CACHE_DOC = {"Cache-Control": {"description": "public, max-age=300", "schema": 
 router = APIRouter(prefix="/api/v1/public", route_class=GuardlineRoute, tags=[tags.PUBLIC_DISCLOSURE],
                    dependencies=[Depends(public_read)])
 
-# The statuses a published project can be in (a proposed one is never published).
-PublicStatus = labelled("PublicStatus", [(s.value, s.label) for s in public.PUBLIC_STATUSES],
-                        "Step of a published project 项目状态.")
+# The statuses a published project can be in (a proposed one is never published): an enum made
+# when the module loads, which the type checker knows only as a labelled enum.
+if TYPE_CHECKING:
+    PublicStatus = LabelledEnum
+else:
+    PublicStatus = labelled("PublicStatus", [(s.value, s.label) for s in public.PUBLIC_STATUSES],
+                            "Step of a published project 项目状态.")
 
 
 def _documented(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -42,8 +46,8 @@ def _documented(*codes: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
-Region = region_prefix("Region code prefix: 2 (province), 4, 6 (county), 9 (township) or 12 (village) digits "
-                       "区划代码前缀", optional=False)
+Region = Annotated[str, PrefixQuery("Region code prefix: 2 (province), 4, 6 (county), 9 (township) or 12 "
+                                       "(village) digits 区划代码前缀"), PrefixCheck]
 Year = Annotated[int, Query(ge=2000, le=2100, description="Fund and project year 年度")]
 
 
@@ -139,7 +143,8 @@ async def list_public_projects(
     Never personal data. Rate-limited per client address; answers may be cached for five minutes. 项目公告公示。"""
     limit = page_limit(request, limit)
     after_id = cursor_id(cursor)
-    rows = await public.list_projects(session, region, year, category=category, status=status and status.value,
+    rows = await public.list_projects(session, region, year, category=category,
+                                      status=ProjectStatus(status) if status is not None else None,
                                       after_id=after_id, limit=limit)
     rows, next_cursor = page_of(rows, limit, lambda p: [p["id"]])
     return JSON({"items": rows, "next_cursor": next_cursor}, headers=CACHE)

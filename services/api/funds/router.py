@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from services.api import tags
 from services.api.params import Cursor, Limit, RegionPrefix
-from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
+from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
 from services.api.policies import PolicyRoutes
@@ -21,6 +21,7 @@ from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
 from services.core.types import Day
 from services.core.accounts.roles import Permission
+from services.core.accounts.security import Caller
 from services.core.funds import indicators
 from services.core.funds import policy as funds_policy
 from services.core.funds import service
@@ -37,12 +38,16 @@ from services.core.regions.service import check_prefix_visible
 from services.core.timeutil import today
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
-FUNDS = [tags.FUNDS]
-INDICATORS = [tags.COMPLIANCE_INDICATORS]
-POLICY = [tags.FUNDS_POLICY]
+FUNDS: tags.Tags = [tags.FUNDS]
+INDICATORS: tags.Tags = [tags.COMPLIANCE_INDICATORS]
+POLICY: tags.Tags = [tags.FUNDS_POLICY]
 
 READ = [Needs(Permission.funds_read)]
 LIST = [Needs(Permission.funds_read), Depends(bulk_read)]
+# The caller of a route, with the permission it needs (``deps.Needs``).
+FundsReader = Annotated[Caller, Needs(Permission.funds_read)]
+FundsWriter = Annotated[Caller, Needs(Permission.funds_write)]
+PolicyWriter = Annotated[Caller, Needs(Permission.policy_write)]
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
 RegionQ = RegionPrefix
 TABLE = funds_policy.table()
@@ -67,7 +72,7 @@ def _fund_body(fund: Fund, allocated, disbursed) -> dict[str, Any]:
 @router.post("/funds", status_code=201, response_model=FundOut, operation_id="createFund", tags=FUNDS,
              responses=responses(403, 404), summary="Record a fund received 登记资金指标",
              description="A fund of a level and kind a county receives for a year. " + IDEMPOTENCY_DOC)
-async def create_fund(body: FundIn, session: Session, caller: Allowed(Permission.funds_write)):
+async def create_fund(body: FundIn, session: Session, caller: FundsWriter):
     return await _fund_response(session, await service.create_fund(session, body, caller.user_id), 201)
 
 
@@ -101,7 +106,7 @@ async def get_fund(fund_id: Id, session: Session):
             responses=responses(403, 404, 409, 412, 428), summary="Correct a fund (needs If-Match) 修改资金指标",
             description="The amount never goes below what is already allocated (409 with the figures).")
 async def update_fund(request: Request, fund_id: Id, body: FundUpdate, session: Session,
-                      caller: Allowed(Permission.funds_write)):
+                      caller: FundsWriter):
     fund = await service.get_fund(session, fund_id, for_update=True)
     check_if_match(request, etag("fund", fund.id, fund.version))
     return await _fund_response(session, await service.update_fund(session, fund, body))
@@ -116,7 +121,7 @@ def _allocation_body(a) -> dict[str, Any]:
              summary="Allocate money of a fund to a project 资金分配到项目",
              description="The project must be in the library (reviewed or later), of the fund's year and county. "
                          "More than the fund has left is refused (409, `figures`). " + IDEMPOTENCY_DOC)
-async def allocate(fund_id: Id, body: AllocationIn, session: Session, caller: Allowed(Permission.funds_write)):
+async def allocate(fund_id: Id, body: AllocationIn, session: Session, caller: FundsWriter):
     fund = await service.get_fund(session, fund_id, for_update=True)
     row = await service.allocate(session, fund, body, caller.user_id)
     return JSON(_allocation_body(row), status_code=201)
@@ -140,7 +145,7 @@ async def fund_allocations(request: Request, fund_id: Id, session: Session, limi
                          "field and reason and the others are kept. An item of the negative list is kept and "
                          "raised as a finding (`GET /api/v1/fund-findings?rule_id=negative_list`). " + IDEMPOTENCY_DOC)
 async def import_disbursements(request: Request, body: DisbursementImport, session: Session,
-                               caller: Allowed(Permission.funds_write)):
+                               caller: FundsWriter):
     zh = wants_chinese(request.headers.get("accept-language"))
     result = await service.import_disbursements(session, body.rows, caller.user_id,
                                                 lambda code, params: message(code, zh, params))
@@ -156,7 +161,7 @@ async def import_disbursements(request: Request, body: DisbursementImport, sessi
                         "the money allocated to its projects, there being no funds of its own) and `year`, as of `as_of` (default today; a report for 30 June can be run in July). Each "
                         "indicator gives value, target, status (met, on_track, behind) and the projects that pull "
                         "it down. Figures from the funds policy in force for the region and year.")
-async def fund_indicators(session: Session, caller: Allowed(Permission.funds_read),
+async def fund_indicators(session: Session, caller: FundsReader,
                           region: RegionQ = None, year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
                           as_of: Day | None = None):
     region = region if region is not None else caller.region_prefix
@@ -183,7 +188,7 @@ POLICY_ROUTES = PolicyRoutes(TABLE, "fund_policy", "/api/v1/fund-policies")
 @router.get("/fund-policies/effective", response_model=EffectiveFundsPolicy, operation_id="getEffectiveFundPolicy",
             dependencies=READ, tags=POLICY, responses=responses(404),
             summary="The funds policy in force for a region and year 生效的资金项目政策参数")
-async def effective_policy(session: Session, caller: Allowed(Permission.funds_read), region: RegionQ = None,
+async def effective_policy(session: Session, caller: FundsReader, region: RegionQ = None,
                            year: Annotated[int | None, Query(ge=2000, le=2100)] = None):
     """The funds policy in force for a region (default: your own) and year (default: this year): industry shares,
     spending and start-rate milestones, labour-pay shares, the management-fee cap, the negative list and the
@@ -200,7 +205,7 @@ async def effective_policy(session: Session, caller: Allowed(Permission.funds_re
 @router.get("/fund-policies", response_model=Page[PolicyRowOut], operation_id="listFundPolicies",
             dependencies=READ, tags=POLICY, responses=responses(),
             summary="Funds policy overrides you work under or set 资金项目政策参数调整")
-async def list_policies(request: Request, session: Session, caller: Allowed(Permission.funds_read),
+async def list_policies(request: Request, session: Session, caller: FundsReader,
                         year: Annotated[int | None, Query(ge=2000, le=2100)] = None, limit: Limit = None,
                         cursor: Cursor = None):
     """Funds policy overrides within your regions and of the wider regions yours lie in, by id, optionally of one
@@ -213,7 +218,7 @@ async def list_policies(request: Request, session: Session, caller: Allowed(Perm
 
 @router.get("/fund-policies/{fund_policy_id}", response_model=PolicyRowOut, operation_id="getFundPolicy",
             dependencies=READ, tags=POLICY, responses=responses(404), summary="One funds policy override")
-async def get_policy(fund_policy_id: Id, session: Session, caller: Allowed(Permission.funds_read)):
+async def get_policy(fund_policy_id: Id, session: Session, caller: FundsReader):
     """One funds policy override: region prefix, first year and the figures it sets. Needs funds:read.
     资金项目政策参数调整详情。"""
     return POLICY_ROUTES.response(await overrides.get_row(session, caller.region_prefix, fund_policy_id, table=TABLE))
@@ -224,7 +229,7 @@ async def get_policy(fund_policy_id: Id, session: Session, caller: Allowed(Permi
              summary="Override funds policy figures for a region from a year on 调整资金项目政策参数",
              description="`region_prefix` must lie within your regions; each value is checked (422 naming "
                          "`values.<field>`). " + IDEMPOTENCY_DOC)
-async def create_policy(body: PolicyRowIn, session: Session, caller: Allowed(Permission.policy_write)):
+async def create_policy(body: PolicyRowIn, session: Session, caller: PolicyWriter):
     row = await overrides.create_row(session, caller.region_prefix, body.region_prefix, body.year, body.values,
                                      body.note, caller.user_id, TABLE)
     return POLICY_ROUTES.response(row, 201)
@@ -233,7 +238,7 @@ async def create_policy(body: PolicyRowIn, session: Session, caller: Allowed(Per
 @router.put("/fund-policies/{fund_policy_id}", response_model=PolicyRowOut, operation_id="updateFundPolicy",
             tags=POLICY, responses=responses(403, 404, 412, 428), summary="Change a funds policy override (If-Match)")
 async def update_policy(request: Request, fund_policy_id: Id, body: PolicyRowUpdate, session: Session,
-                        caller: Allowed(Permission.policy_write)):
+                        caller: PolicyWriter):
     """Replaces a funds policy override's values and note; each value is checked. Only rows within your regions
     (403 for a wider region's). Needs policy:write and If-Match with the row's ETag. 修改资金项目政策参数调整。"""
     row = await POLICY_ROUTES.changeable(request, session, caller, fund_policy_id)
@@ -243,7 +248,7 @@ async def update_policy(request: Request, fund_policy_id: Id, body: PolicyRowUpd
 @router.delete("/fund-policies/{fund_policy_id}", status_code=204, operation_id="deleteFundPolicy", tags=POLICY,
                responses=responses(403, 404, 412, 428), summary="Remove a funds policy override (If-Match)")
 async def delete_policy(request: Request, fund_policy_id: Id, session: Session,
-                        caller: Allowed(Permission.policy_write)):
+                        caller: PolicyWriter):
     """Removes a funds policy override; the wider regions' figures or the defaults apply again. Only rows within
     your regions. Needs policy:write and If-Match with the row's ETag. 删除资金项目政策参数调整。"""
     await overrides.delete_row(session, await POLICY_ROUTES.changeable(request, session, caller, fund_policy_id))

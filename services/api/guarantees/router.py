@@ -7,17 +7,20 @@ from fastapi import Path as PathParam
 
 from services.api import tags
 from services.api.params import Cursor, Limit
-from services.api.deps import Allowed, Needs, Session, check_if_match
+from services.api.deps import Needs, Session, check_if_match
 from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, page_limit, page_of
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
+from services.core.accounts.security import Caller
 from services.core.guarantees import service
 from services.core.guarantees.models import HouseholdGuarantees
 from services.core.guarantees.schemas import GuaranteeChangeOut, GuaranteesOut, GuaranteesUpdate
 
 READ = [Needs(Permission.registry_read)]
+# The caller of a route, with the permission it needs (``deps.Needs``).
+GuaranteesWriter = Annotated[Caller, Needs(Permission.guarantees_write)]
 router = APIRouter(prefix="/api/v1/households/{household_id}/guarantees", route_class=GuardlineRoute,
                    tags=[tags.GUARANTEES])
 
@@ -42,7 +45,7 @@ async def get_guarantees(household_id: HouseholdId, session: Session):
 @router.put("", response_model=GuaranteesOut, operation_id="updateGuarantees",
             responses=responses(403, 404, 412, 428), summary="Set the status (needs If-Match) 更新保障状况")
 async def put_guarantees(request: Request, household_id: HouseholdId, body: GuaranteesUpdate, session: Session,
-                         caller: Allowed(Permission.guarantees_write)):
+                         caller: GuaranteesWriter):
     """Sets the whole status of the four guarantees at once (PUT); an at-risk item must be cleared (动态清零). A C or D
     unsafe-house grade only with housing at risk. Each changed item is kept in the history. Needs
     guarantees:write and If-Match with the guarantees' ETag. 更新保障状况。"""

@@ -9,12 +9,11 @@ from fastapi import Path as PathParam
 from starlette.responses import Response
 
 from services.api import tags
-from services.api.params import Cursor, Limit, RegionPrefix, amount, plain_text
+from services.api.params import Amount, Cursor, Limit, PlainText, RegionPrefix
 from services.api.deps import (
-    Allowed,
     CurrentCaller,
     Needs,
-    Reading,
+    Reads,
     Session,
     check_if_match,
     check_optional_if_match,
@@ -29,9 +28,9 @@ from services.api.pagination import Page, cursor_id, page_limit, page_of
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute, hot_read, no_idempotency
 from services.core.accounts.roles import Permission
+from services.core.accounts.security import Caller
 from services.core.audit import AuditRecord, record
 from services.core.audit.service import REVEAL_ACTION, check_reveal_rate
-from services.core.accounts.security import Caller
 from services.core.crypto import Keyring, keyring
 from services.core.errors import Unprocessable
 from services.core.households import service
@@ -56,19 +55,25 @@ from services.core.households.schemas import (
     UnmaskRequest,
 )
 from services.core.regions.service import check_prefix_visible, get_village
+from services.core.scope import Reader
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
 
 HouseholdId = Annotated[int, PathParam(ge=1, le=2**62, description="Household id")]
 PersonId = Annotated[int, PathParam(ge=1, le=2**62, description="Person id")]
-Writer = Allowed(Permission.households_write)
+# The caller of a route, with the permission it needs (``deps.Needs``); for a hot read, its
+# ``Reader`` (``deps.Reads``).
+Unmasker = Annotated[Caller, Needs(Permission.registry_unmask)]
+Writer = Annotated[Caller, Needs(Permission.households_write)]
+LookupReader = Annotated[Reader, Reads(Permission.persons_lookup)]
+RegistryReader = Annotated[Reader, Reads(Permission.registry_read)]
 READ = [Needs(Permission.registry_read)]
 path_object("household_id", Household)
 path_object("person_id", Person)
 
 
 
-def _raw(version: int, document: str, kind: str, ident: int, status: int = 200, location: str | None = None
+def _raw(version: int, document: str | bytes, kind: str, ident: int, status: int = 200, location: str | None = None
          ) -> Response:
     headers = {"ETag": etag(kind, ident, version)}
     if location:
@@ -107,7 +112,7 @@ async def _person_response(request: Request, session, person_id: int, caller: Ca
              summary="Find a person by ID number 按身份证号查询",
              description="The ID number travels in the body, never in the URL, so it stays out of access logs.")
 @hot_read
-async def lookup_person(request: Request, body: PersonLookup, reader: Reading(Permission.persons_lookup)):
+async def lookup_person(request: Request, body: PersonLookup, reader: LookupReader):
     version, person_id, document = await service.person_by_id_number(
         reader, body.id_number, request.app.state.settings.id_hash_key, reader.health,
         birth_date=sees_birth_date(reader.caller.permissions))
@@ -128,10 +133,11 @@ async def list_households(
     category: Annotated[Category | None, Query(description="户类型")] = None,
     flags: Annotated[list[Flag] | None, Query(description="All of these flags 标识（全部满足）; disabled and "
                                                            "serious_illness only with registry:health")] = None,
-    income_below: amount("Per-capita net income below (yuan); needs income_year 人均纯收入低于") = None,
+    income_below: Annotated[Amount, Query(
+        description="Per-capita net income below (yuan); needs income_year 人均纯收入低于")] = None,
     income_year: Annotated[int | None, Query(ge=2000, le=2100,
         description="Year of income_below (both or neither)")] = None,
-    name: plain_text(1, 50, "A member's name starts with 姓名") = None,
+    name: Annotated[str | None, PlainText(1, 50, "A member's name starts with 姓名")] = None,
     status: Annotated[HouseholdStatus | None, Query()] = HouseholdStatus.active,
     limit: Limit = None,
     cursor: Cursor = None,
@@ -168,7 +174,7 @@ async def create_household(request: Request, body: HouseholdCreate, session: Ses
 @router.get("/households/{household_id}", response_model=HouseholdDetail, operation_id="getHousehold",
             tags=[tags.HOUSEHOLDS], responses=responses(404), summary="One household with its members 农户详情")
 @hot_read
-async def get_household(request: Request, household_id: HouseholdId, reader: Reading(Permission.registry_read)):
+async def get_household(request: Request, household_id: HouseholdId, reader: RegistryReader):
     """One household with its current members (ID numbers masked; health details only with registry:health) and the
     ETag to send as If-Match when changing it. Needs registry:read. 农户详情。"""
     return await _household_response(request, reader, household_id, reader.caller, reader.health)
@@ -291,7 +297,7 @@ async def record_death(request: Request, person_id: PersonId, body: DeathRequest
                          "auditors see the counts at GET /api/v1/audit/reveals).")
 @no_idempotency
 async def unmask_id_number(request: Request, person_id: PersonId, body: UnmaskRequest, session: Session,
-                           caller: Allowed(Permission.registry_unmask)):
+                           caller: Unmasker):
     limits = request.app.state.settings.rate_limits
     await check_reveal_rate(session, caller.principal, limits.reveals_per_hour, limits.reveals_per_day)
     person = await service.get_person(session, person_id)

@@ -7,19 +7,22 @@ from fastapi import Path as PathParam
 from starlette.responses import Response
 
 from services.api import tags
-from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
+from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.pagination import Page, decode_cursor, page, page_limit
 from services.api.params import Cursor, Limit
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
+from services.core.accounts.security import Caller
 from services.core.households.service import get_active_household, get_household
 from services.core.income import service
 from services.core.income.models import IncomeRecord, IncomeYear
 from services.core.income.schemas import IncomeCreate, IncomeRecordOut, IncomeUpdate, IncomeYearOut
 
 READ = [Needs(Permission.registry_read)]
+# The caller of a route, with the permission it needs (``deps.Needs``).
+IncomeWriter = Annotated[Caller, Needs(Permission.income_write)]
 router = APIRouter(prefix="/api/v1", tags=[tags.INCOME], route_class=GuardlineRoute)
 
 HouseholdId = Annotated[int, PathParam(ge=1, le=2**62)]
@@ -64,7 +67,7 @@ async def list_records(request: Request, household_id: HouseholdId, session: Ses
              summary="Record a quarter's income 登记季度收入",
              description="Net and per-capita income are computed by the server. Send an `Idempotency-Key`.")
 async def create_record(request: Request, household_id: HouseholdId, body: IncomeCreate, session: Session,
-                        caller: Allowed(Permission.income_write)):
+                        caller: IncomeWriter):
     household = await get_active_household(session, household_id)
     record = await service.create_record(session, household, body, request.app.state.settings, caller.user_id)
     return _record_response(record, 201)
@@ -93,7 +96,7 @@ async def get_record(record_id: RecordId, session: Session):
 @router.put("/income-records/{record_id}", response_model=IncomeRecordOut, operation_id="updateIncomeRecord",
             responses=responses(403, 404, 409, 412, 428), summary="Correct a quarter's income (needs If-Match) 更正收入")
 async def update_record(request: Request, record_id: RecordId, body: IncomeUpdate, session: Session,
-                        caller: Allowed(Permission.income_write)):
+                        caller: IncomeWriter):
     """Corrects a quarter's income: the figures are replaced and the net and per-capita net income computed again.
     Year and quarter stay. Needs income:write and If-Match with the record's ETag. 更正收入。"""
     record = await service.get_record(session, record_id, for_update=True)
@@ -104,7 +107,7 @@ async def update_record(request: Request, record_id: RecordId, body: IncomeUpdat
 
 @router.delete("/income-records/{record_id}", status_code=204, operation_id="deleteIncomeRecord",
                responses=responses(403, 404, 412, 428), summary="Delete a wrong record (needs If-Match) 删除收入记录")
-async def delete_record(request: Request, record_id: RecordId, session: Session, caller: Allowed(Permission.income_write)):
+async def delete_record(request: Request, record_id: RecordId, session: Session, caller: IncomeWriter):
     """Deletes a wrongly entered quarter; the year's totals are computed again. Needs income:write and If-Match
     with the record's ETag. 删除收入记录。"""
     record = await service.get_record(session, record_id, for_update=True)

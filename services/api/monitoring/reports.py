@@ -10,9 +10,9 @@ from fastapi import Path as PathParam
 from starlette.responses import Response
 
 from services.api import tags
-from services.api.params import Cursor, Limit, VillageCode, region_prefix
+from services.api.params import Cursor, Limit, PrefixCheck, PrefixQuery, VillageCode
 from services.api.auditing import record_changes_so_far
-from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
+from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
 from services.api.policies import PolicyRoutes
@@ -47,15 +47,20 @@ from services.core.timeutil import today
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
 
-REPORTS = [tags.MONITORING_REPORTS]
-POLICY = [tags.MONITORING_POLICY]
+REPORTS: tags.Tags = [tags.MONITORING_REPORTS]
+POLICY: tags.Tags = [tags.MONITORING_POLICY]
 READ = Needs(Permission.monitoring_read)
+# The caller of a route, with the permission it needs (``deps.Needs``).
+ClueReporter = Annotated[Caller, Needs(Permission.clues_report)]
+MonitoringReader = Annotated[Caller, Needs(Permission.monitoring_read)]
+PolicyWriter = Annotated[Caller, Needs(Permission.policy_write)]
 
 YearPath = Annotated[int, PathParam(ge=2000, le=2100, description="Year 年度")]
 ProvincePath = Annotated[str, PathParam(pattern=r"^\d{2}$", description="Province: two digits 省级区划代码")]
 PolicyId = Annotated[int, PathParam(ge=1, le=2**62, description="Policy override id")]
 YearQuery = Annotated[int | None, Query(ge=2000, le=2100)]
-RegionQuery = region_prefix("Region code prefix (2/4/6/9/12 digits) 区划前缀; default: all your regions")
+RegionQuery = Annotated[
+    str | None, PrefixQuery("Region code prefix (2/4/6/9/12 digits) 区划前缀; default: all your regions"), PrefixCheck]
 path_object("policy_id", MonitoringPolicyRow, visible=overrides.visible_to)
 
 
@@ -86,7 +91,7 @@ def _line_response(line: IncomeLine, status: int = 200) -> JSON:
             description="The lines of the provinces your regions lie in (every province for a nation-wide "
                         "account), newest year first. Lines are public figures.")
 async def list_income_lines(
-    request: Request, session: Session, caller: Allowed(Permission.monitoring_read),
+    request: Request, session: Session, caller: MonitoringReader,
     year: YearQuery = None,
     province: Annotated[str | None, Query(pattern=r"^\d{2}$", description="Province, two digits")] = None,
     limit: Limit = None, cursor: Cursor = None,
@@ -117,7 +122,7 @@ async def get_income_line(year: YearPath, province_code: ProvincePath, session: 
                         "replacing an existing line needs `If-Match` with its ETag (428 without, 412 when stale); "
                         "`If-Match` on a line that does not exist yet fails (412).")
 async def put_income_line(request: Request, year: YearPath, province_code: ProvincePath, body: IncomeLineIn,
-                          session: Session, caller: Allowed(Permission.policy_write)):
+                          session: Session, caller: PolicyWriter):
     lines.check_may_set(caller.region_prefix, province_code)
     current = await lines.get_line(session, year, province_code, for_update=True)
     if current is None:
@@ -147,7 +152,7 @@ def _last_year() -> int:
                         "`income_complete` false (filter with `income_complete`); no clue is raised for them. "
                         "409 naming `year` when a province has no line for it.")
 async def list_uncovered_households(
-    request: Request, session: Session, caller: Allowed(Permission.monitoring_read),
+    request: Request, session: Session, caller: MonitoringReader,
     year: YearQuery = None, region: RegionQuery = None,
     income_complete: Annotated[bool | None, Query(
         description="true: only households judged below the line; false: only those whose twelve months are "
@@ -171,7 +176,7 @@ async def list_uncovered_households(
                          "income_below_line, source `rule:income_below_line`). The clue's reference is the "
                          "household and income year, so running again creates nothing new. " + IDEMPOTENCY_DOC)
 async def raise_uncovered_clues(request: Request, body: UncoveredCluesIn, session: Session,
-                                caller: Allowed(Permission.clues_report)):
+                                caller: ClueReporter):
     from services.core.monitoring.schemas import Reporter
 
     region = await _region(session, caller, body.region)
@@ -196,7 +201,7 @@ async def raise_uncovered_clues(request: Request, body: UncoveredCluesIn, sessio
                         "found to have passed (by the daily worker, or when a later visit was entered). The case "
                         "leaves the overdue list once its deadline moves on; this list keeps the breach. By id.")
 async def list_visit_breaches(
-    request: Request, session: Session, caller: Allowed(Permission.monitoring_read),
+    request: Request, session: Session, caller: MonitoringReader,
     year: Annotated[int | None, Query(ge=2000, le=2100, description="The year of the months 年度 (default: "
                                                                     "this year)")] = None,
     month: Annotated[int | None, Query(ge=1, le=12, description="One month of the year 月份")] = None,
@@ -224,7 +229,7 @@ async def list_visit_breaches(
                         "type, open clues, identified and eliminated in `year` (default: this year), mean days "
                         "from the first clue to identification, and what is overdue today.")
 async def monitoring_statistics(
-    session: Session, caller: Allowed(Permission.monitoring_read), region: RegionQuery = None,
+    session: Session, caller: MonitoringReader, region: RegionQuery = None,
     level: Annotated[StatLevel | None, Query(description="county 县 | township 乡镇 | village 村")] = None,
     year: YearQuery = None,
 ):
@@ -268,7 +273,7 @@ POLICY_ROUTES = PolicyRoutes(overrides.MONITORING, "policy", "/api/v1/monitoring
 @router.get("/monitoring-policies/effective", response_model=EffectivePolicy, operation_id="getEffectivePolicy",
             dependencies=[READ], tags=POLICY, responses=responses(404),
             summary="The policy in force for a region and year 生效的监测政策参数")
-async def effective_policy(session: Session, caller: Allowed(Permission.monitoring_read),
+async def effective_policy(session: Session, caller: MonitoringReader,
                            region: RegionQuery = None, year: YearQuery = None):
     """The monitoring policy in force for a region (default: your own) and year (default: this year): every figure
     — identification, notice and plan deadlines, monthly visits, the conditions of risk elimination — after
@@ -284,7 +289,7 @@ async def effective_policy(session: Session, caller: Allowed(Permission.monitori
             dependencies=[READ], tags=POLICY, responses=responses(),
             summary="Policy overrides you work under or set 监测政策参数调整",
             description="Rows within your regions and those of the wider regions yours lie in, by id.")
-async def list_policies(request: Request, session: Session, caller: Allowed(Permission.monitoring_read),
+async def list_policies(request: Request, session: Session, caller: MonitoringReader,
                         year: YearQuery = None, limit: Limit = None,
                         cursor: Cursor = None):
     limit = page_limit(request, limit)
@@ -295,7 +300,7 @@ async def list_policies(request: Request, session: Session, caller: Allowed(Perm
 
 @router.get("/monitoring-policies/{policy_id}", response_model=PolicyRowOut, operation_id="getMonitoringPolicy",
             dependencies=[READ], tags=POLICY, responses=responses(404), summary="One policy override 政策参数调整")
-async def get_policy(policy_id: PolicyId, session: Session, caller: Allowed(Permission.monitoring_read)):
+async def get_policy(policy_id: PolicyId, session: Session, caller: MonitoringReader):
     """One monitoring policy override: a region prefix, the year it is in force from and the figures it sets. Rows
     of your regions and of the wider regions yours lie in can be read. Needs monitoring:read. 政策参数调整详情。"""
     return POLICY_ROUTES.response(await overrides.get_row(session, caller.region_prefix, policy_id))
@@ -307,7 +312,7 @@ async def get_policy(policy_id: PolicyId, session: Session, caller: Allowed(Perm
              description="`region_prefix` must lie within your regions. Each value is checked (422 naming "
                          "`values.<field>`). The stored deadlines of open cases and clues under the prefix are "
                          "recomputed. " + IDEMPOTENCY_DOC)
-async def create_policy(body: PolicyRowIn, session: Session, caller: Allowed(Permission.policy_write)):
+async def create_policy(body: PolicyRowIn, session: Session, caller: PolicyWriter):
     row = await overrides.create_row(session, caller.region_prefix, body.region_prefix, body.year, body.values,
                                      body.note, caller.user_id)
     refreshed = await overrides.refresh_after_change(session, row.region_prefix)
@@ -318,7 +323,7 @@ async def create_policy(body: PolicyRowIn, session: Session, caller: Allowed(Per
             tags=POLICY, responses=responses(403, 404, 412, 428),
             summary="Change a policy override (needs If-Match) 修改政策参数调整")
 async def update_policy(request: Request, policy_id: PolicyId, body: PolicyRowUpdate, session: Session,
-                        caller: Allowed(Permission.policy_write)):
+                        caller: PolicyWriter):
     """Replaces an override's values and note; each value is checked. Only rows within your regions can be changed
     (403 for a wider region's). The stored deadlines of open cases and clues under the prefix are computed
     again. Needs policy:write and If-Match with the row's ETag. 修改政策参数调整。"""
@@ -332,7 +337,7 @@ async def update_policy(request: Request, policy_id: PolicyId, body: PolicyRowUp
                tags=POLICY, responses=responses(403, 404, 412, 428),
                summary="Remove a policy override (needs If-Match) 删除政策参数调整")
 async def delete_policy(request: Request, policy_id: PolicyId, session: Session,
-                        caller: Allowed(Permission.policy_write)):
+                        caller: PolicyWriter):
     """Removes an override; the wider regions' figures or the defaults apply again and the stored deadlines of open
     cases and clues under the prefix are computed again. Only rows within your regions. Needs policy:write and
     If-Match with the row's ETag. 删除政策参数调整。"""

@@ -11,7 +11,7 @@ from fastapi import Path as PathParam
 
 from services.api import tags
 from services.api.params import Cursor, Limit, RegionPrefix
-from services.api.deps import Allowed, Needs, Session, check_if_match, path_object
+from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.problems import rendered_errors
 from services.api.pagination import Page, cursor_id, decode_cursor, page, page_limit, page_of
@@ -70,12 +70,22 @@ from services.core.regions.service import check_prefix_visible
 from services.core.timeutil import today
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
-CLUES = [tags.RISK_CLUES]
-CASES = [tags.MONITORING_CASES]
-ASSIST = [tags.ASSISTANCE]
+CLUES: tags.Tags = [tags.RISK_CLUES]
+CASES: tags.Tags = [tags.MONITORING_CASES]
+ASSIST: tags.Tags = [tags.ASSISTANCE]
 
 READ = [Needs(Permission.monitoring_read)]
 LIST = [Needs(Permission.monitoring_read), Depends(bulk_read)]
+# The caller of a route, with the permission it needs (``deps.Needs``).
+CaseApprover = Annotated[Caller, Needs(Permission.cases_approve)]
+CaseAssigner = Annotated[Caller, Needs(Permission.cases_assign)]
+CaseAssistant = Annotated[Caller, Needs(Permission.cases_assist)]
+CaseVerifier = Annotated[Caller, Needs(Permission.cases_verify)]
+ClueHandler = Annotated[Caller, Needs(Permission.clues_handle)]
+ClueReporter = Annotated[Caller, Needs(Permission.clues_report)]
+MonitoringReader = Annotated[Caller, Needs(Permission.monitoring_read)]
+TownshipReviewer = Annotated[Caller, Needs(Permission.cases_township_review)]
+VillageReviewer = Annotated[Caller, Needs(Permission.cases_village_review)]
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
 ClueId = Id
 CaseId = Id
@@ -161,7 +171,7 @@ def _clue_response(clue: RiskClue, body: dict, status: int = 200) -> JSON:
                          "app) too. An open clue of the same household sharing a risk type takes the report "
                          "(200, `outcome: merged`); a source reference already known changes nothing (200, "
                          "`outcome: duplicate`). Send an `Idempotency-Key`.")
-async def report_clue(request: Request, body: ClueIn, session: Session, caller: Allowed(Permission.clues_report)):
+async def report_clue(request: Request, body: ClueIn, session: Session, caller: ClueReporter):
     rules = await load_rules(session)
     clue, outcome = await clue_service.report(session, rules, body, _actor(caller),
                                               request.app.state.settings.id_hash_key)
@@ -170,7 +180,7 @@ async def report_clue(request: Request, body: ClueIn, session: Session, caller: 
 
 @router.get("/risk-clues", response_model=Page[ClueOut], operation_id="listRiskClues", tags=CLUES, dependencies=LIST,
             responses=responses(403, 404), summary="Risk clues, newest first 风险线索列表")
-async def list_clues(request: Request, session: Session, caller: Allowed(Permission.monitoring_read),
+async def list_clues(request: Request, session: Session, caller: MonitoringReader,
                      region: RegionQ = None, status: ClueStatus | None = None, channel: Channel | None = None,
                      risk_type: RiskType | None = None,
                      household_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
@@ -188,7 +198,7 @@ async def list_clues(request: Request, session: Session, caller: Allowed(Permiss
 
 @router.get("/risk-clues/{clue_id}", response_model=ClueOut, operation_id="getRiskClue", tags=CLUES,
             responses=responses(403, 404), summary="One clue with its reports 线索详情")
-async def get_clue(clue_id: ClueId, session: Session, caller: Allowed(Permission.monitoring_read)):
+async def get_clue(clue_id: ClueId, session: Session, caller: MonitoringReader):
     """One risk clue with every report merged into it, its pending deadlines (e.g. the township's acceptance of a
     self-declaration) and the deadlines met late. Needs monitoring:read. 线索详情。"""
     clue = await clue_service.get_clue(session, clue_id)
@@ -202,7 +212,7 @@ async def get_clue(clue_id: ClueId, session: Session, caller: Allowed(Permission
              responses=responses(403, 404, 409, 412, 428), summary="Dismiss a clue with a reason 排除线索",
              description="Needs `If-Match` with the clue's ETag.")
 async def dismiss_clue(request: Request, clue_id: ClueId, body: ClueDismissal, session: Session,
-                       caller: Allowed(Permission.clues_handle)):
+                       caller: ClueHandler):
     clue = await clue_service.get_clue(session, clue_id, for_update=True)
     check_if_match(request, etag("clue", clue.id, clue.version))
     rules = await load_rules(session)
@@ -217,7 +227,7 @@ async def dismiss_clue(request: Request, clue_id: ClueId, body: ClueDismissal, s
                          "case, the clue's risks join it instead (200); after an eliminated case a new one is "
                          "opened, linked to it. Needs `If-Match` with the clue's ETag.")
 async def open_case(request: Request, clue_id: ClueId, body: CaseFromClue, session: Session,
-                    caller: Allowed(Permission.clues_handle)):
+                    caller: ClueHandler):
     clue = await clue_service.get_clue(session, clue_id, for_update=True)
     check_if_match(request, etag("clue", clue.id, clue.version))
     rules = await load_rules(session)
@@ -247,7 +257,7 @@ async def _case_response(session, rules, case: MonitoringCase, caller: Caller, s
 
 @router.get("/monitoring-cases", response_model=Page[CaseOut], operation_id="listMonitoringCases", tags=CASES,
             dependencies=LIST, responses=responses(403, 404), summary="Monitoring cases, newest first 监测对象列表")
-async def list_cases(request: Request, session: Session, caller: Allowed(Permission.monitoring_read),
+async def list_cases(request: Request, session: Session, caller: MonitoringReader,
                      region: RegionQ = None, status: CaseStatus | None = None, case_type: CaseType | None = None,
                      risk_type: RiskType | None = None,
                      household_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
@@ -290,7 +300,7 @@ async def list_overdue(request: Request, session: Session, region: RegionQ = Non
 
 @router.get("/monitoring-cases/{case_id}", response_model=CaseOut, operation_id="getMonitoringCase", tags=CASES,
             responses=responses(403, 404), summary="One case, its deadlines and what may be done next 监测对象详情")
-async def get_case(case_id: CaseId, session: Session, caller: Allowed(Permission.monitoring_read)):
+async def get_case(case_id: CaseId, session: Session, caller: MonitoringReader):
     """One monitoring case: its step in identification, assistance or risk elimination, its dates, every pending
     deadline (identification within 15 days of the first clue, cadre and plan within 10 working days, monthly
     visits — per the policy in force), the deadlines missed, and the actions you may take next. Needs
@@ -346,7 +356,7 @@ STEP_RESPONSES = responses(403, 404, 409, 412, 428)
              description="Identification: approve needs the household's signed consent (`consent_signed`). "
                          "Elimination: approve = the risk is gone. " + ELIMINATION_GUARD + IF_MATCH)
 async def verify_case(request: Request, case_id: CaseId, body: VerificationIn, session: Session,
-                      caller: Allowed(Permission.cases_verify)):
+                      caller: CaseVerifier):
     return await _step(request, session, case_id, Action.verify, body, caller)
 
 
@@ -355,7 +365,7 @@ async def verify_case(request: Request, case_id: CaseId, body: VerificationIn, s
              description="A notice runs at least the policy's days (5 by default); a shorter one is refused. "
                          + ELIMINATION_GUARD + IF_MATCH)
 async def village_review(request: Request, case_id: CaseId, body: VillageReviewIn, session: Session,
-                         caller: Allowed(Permission.cases_village_review)):
+                         caller: VillageReviewer):
     return await _step(request, session, case_id, Action.village_review, body, caller)
 
 
@@ -364,7 +374,7 @@ async def village_review(request: Request, case_id: CaseId, body: VillageReviewI
              description="approve (no objection upheld) only after the notice's last day; reject (an objection was "
                          "upheld) at any time. " + ELIMINATION_GUARD + IF_MATCH)
 async def notice_result(request: Request, case_id: CaseId, body: NoticeResultIn, session: Session,
-                        caller: Allowed(Permission.cases_village_review)):
+                        caller: VillageReviewer):
     return await _step(request, session, case_id, Action.notice_result, body, caller)
 
 
@@ -372,7 +382,7 @@ async def notice_result(request: Request, case_id: CaseId, body: NoticeResultIn,
              tags=CASES, responses=STEP_RESPONSES, summary="Township review 乡镇审核",
              description=ELIMINATION_GUARD + IF_MATCH)
 async def township_review(request: Request, case_id: CaseId, body: ReviewIn, session: Session,
-                          caller: Allowed(Permission.cases_township_review)):
+                          caller: TownshipReviewer):
     return await _step(request, session, case_id, Action.township_review, body, caller)
 
 
@@ -381,7 +391,7 @@ async def township_review(request: Request, case_id: CaseId, body: ReviewIn, ses
              description="Identification: the household becomes 监测户. Risk elimination: `way` is required; the "
                          "household gets its previous category back. " + ELIMINATION_GUARD + IF_MATCH)
 async def county_decision(request: Request, case_id: CaseId, body: CountyDecisionIn, session: Session,
-                          caller: Allowed(Permission.cases_approve)):
+                          caller: CaseApprover):
     return await _step(request, session, case_id, Action.county_decision, body, caller)
 
 
@@ -389,7 +399,7 @@ async def county_decision(request: Request, case_id: CaseId, body: CountyDecisio
              operation_id="proposeElimination", tags=CASES, responses=STEP_RESPONSES,
              summary="Propose risk elimination 提出风险消除", description=ELIMINATION_GUARD + IF_MATCH)
 async def propose_elimination(request: Request, case_id: CaseId, body: ProposalIn, session: Session,
-                              caller: Allowed(Permission.cases_assist)):
+                              caller: CaseAssistant):
     return await _step(request, session, case_id, Action.propose_elimination, body, caller)
 
 
@@ -397,7 +407,7 @@ async def propose_elimination(request: Request, case_id: CaseId, body: ProposalI
              tags=CASES, responses=STEP_RESPONSES, summary="End a case otherwise (household dissolved …) 终止",
              description=IF_MATCH)
 async def terminate_case(request: Request, case_id: CaseId, body: TerminationIn, session: Session,
-                         caller: Allowed(Permission.cases_approve)):
+                         caller: CaseApprover):
     return await _step(request, session, case_id, Action.terminate, body, caller)
 
 
@@ -405,7 +415,7 @@ async def terminate_case(request: Request, case_id: CaseId, body: TerminationIn,
             responses=responses(403, 404, 409, 412, 428), summary="Name the assistance cadre 明确帮扶责任人",
             description=IF_MATCH)
 async def assign_cadre(request: Request, case_id: CaseId, body: CadreIn, session: Session,
-                       caller: Allowed(Permission.cases_assign)):
+                       caller: CaseAssigner):
     case = await case_service.get_case(session, case_id, for_update=True)
     check_if_match(request, etag("case", case.id, case.version))
     rules = await load_rules(session)
@@ -448,7 +458,7 @@ async def list_measures(request: Request, case_id: CaseId, session: Session, lim
              summary="Add a measure (一户一策) 添加帮扶措施",
              description="Offline clients send their own `id` (UUID): the same measure uploaded again answers 200 "
                          "and changes nothing; another measure under a used id is refused (409).")
-async def add_measure(case_id: CaseId, body: MeasureIn, session: Session, caller: Allowed(Permission.cases_assist)):
+async def add_measure(case_id: CaseId, body: MeasureIn, session: Session, caller: CaseAssistant):
     case = await case_service.get_case(session, case_id, for_update=True)
     rules = await load_rules(session)
     measure, created = await case_service.add_measure(session, rules, case, body, _actor(caller))
@@ -466,7 +476,7 @@ async def get_measure(measure_id: MeasureId, session: Session):
             responses=responses(403, 404, 409, 412, 428), summary="Update a measure's progress and result 更新措施",
             description="Needs `If-Match` with the measure's ETag. A completed or stopped measure keeps its status.")
 async def update_measure(request: Request, measure_id: MeasureId, body: MeasureUpdate, session: Session,
-                         caller: Allowed(Permission.cases_assist)):
+                         caller: CaseAssistant):
     measure = await case_service.get_measure(session, measure_id, for_update=True)
     check_if_match(request, etag("measure", measure.id, measure.version))
     return _measure_response(await case_service.update_measure(session, measure, body))
@@ -505,7 +515,7 @@ async def list_case_visit_breaches(request: Request, case_id: CaseId, session: S
                          "default) meet the monthly visit. Months before the visit's month that ended without their "
                          "visits are recorded as breaches first (once; see `visit-breaches`), so the visit meets its "
                          "own month's deadline and the case leaves the overdue list.")
-async def add_visit(case_id: CaseId, body: VisitIn, session: Session, caller: Allowed(Permission.cases_assist)):
+async def add_visit(case_id: CaseId, body: VisitIn, session: Session, caller: CaseAssistant):
     case = await case_service.get_case(session, case_id, for_update=True)
     rules = await load_rules(session)
     visit, created = await case_service.add_visit(session, rules, case, body, _actor(caller))

@@ -10,7 +10,7 @@ from fastapi import Path as PathParam
 from services.api import tags
 from services.api.params import Cursor, Limit, RegionPrefix
 from services.api.auditing import record_sensitive_read
-from services.api.deps import Allowed, Session, check_if_match, path_object
+from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, page_limit, page_of
 from services.api.ratelimit import bulk_read
@@ -33,7 +33,10 @@ from services.core.sync.rules import explain, tells_health
 from services.core.timeutil import CHINA
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
-FINDINGS = [tags.FINDINGS]
+FINDINGS: tags.Tags = [tags.FINDINGS]
+# The caller of a route, with the permission it needs (``deps.Needs``).
+FindingsHandler = Annotated[Caller, Needs(Permission.findings_handle)]
+FindingsReader = Annotated[Caller, Needs(Permission.findings_read)]
 
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
 IdQ = Annotated[int | None, Query(ge=1, le=2**62)]
@@ -110,7 +113,7 @@ async def _check_filters(session, caller: Caller, rule_id: str | None, region: s
                         "appear only for roles that see health details, and filtering by such a rule is refused "
                         "(403) for the others. `seen_since`: findings seen again by a run since then (naive times "
                         "are China time).")
-async def list_findings(request: Request, session: Session, caller: Allowed(Permission.findings_read),
+async def list_findings(request: Request, session: Session, caller: FindingsReader,
                         rule_id: RuleQ = None, severity: Severity | None = None,
                         status: FindingStatus | None = None, source: SourceQ = None, region: RegionQ = None,
                         household_id: IdQ = None, person_id: IdQ = None, seen_since: Moment | None = None,
@@ -131,7 +134,7 @@ async def list_findings(request: Request, session: Session, caller: Allowed(Perm
 @router.get("/findings/{finding_id}", response_model=FindingOut, operation_id="getFinding", tags=FINDINGS,
             responses=responses(404), summary="One finding 比对发现详情",
             description="With its ETag, which `PATCH` needs in `If-Match`.")
-async def get_finding(request: Request, finding_id: Id, session: Session, caller: Allowed(Permission.findings_read)):
+async def get_finding(request: Request, finding_id: Id, session: Session, caller: FindingsReader):
     finding = await service.get_finding(session, finding_id, sees_health=_sees_health(caller))
     await _audit_health(request, caller, [finding], finding.id)
     return await _response(request, session, finding)
@@ -144,7 +147,7 @@ async def get_finding(request: Request, finding_id: Id, session: Session, caller
                           "condition resolves a finding by itself; one that finds it again reopens it. Needs "
                           "`If-Match` with the finding's ETag (428 without, 412 when stale).")
 async def update_finding(request: Request, finding_id: Id, body: FindingUpdate, session: Session,
-                         caller: Allowed(Permission.findings_handle)):
+                         caller: FindingsHandler):
     finding = await service.get_finding(session, finding_id, sees_health=_sees_health(caller), for_update=True)
     check_if_match(request, etag("finding", finding.id, finding.version))
     service.change_status(finding, body.status, body.note, caller.user_id)

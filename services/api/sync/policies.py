@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from services.api import tags
 from services.api.params import Cursor, Limit, RegionPrefix
-from services.api.deps import Allowed, Needs, Session, path_object
+from services.api.deps import Needs, Session, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
 from services.api.policies import PolicyRoutes
@@ -22,6 +22,7 @@ from services.api.ratelimit import bulk_read
 from services.api.responses import JSON
 from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
+from services.core.accounts.security import Caller
 from services.core.errors import Unprocessable
 from services.core.monitoring import overrides
 from services.core.monitoring.report_schemas import PolicyRowIn, PolicyRowOut, PolicyRowUpdate
@@ -32,9 +33,12 @@ from services.core.sync.policy import SyncPolicy
 from services.core.timeutil import today
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
-POLICY = [tags.SYNC_POLICY]
+POLICY: tags.Tags = [tags.SYNC_POLICY]
 
 READ = [Needs(Permission.sync_read)]
+# The caller of a route, with the permission it needs (``deps.Needs``).
+SyncReader = Annotated[Caller, Needs(Permission.sync_read)]
+SyncRunner = Annotated[Caller, Needs(Permission.sync_run)]
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
 Year = Annotated[int | None, Query(ge=2000, le=2100)]
 RegionQ = RegionPrefix
@@ -59,7 +63,7 @@ ROUTES = PolicyRoutes(TABLE, "sync_policy", "/api/v1/sync-policies")
             summary="The cross-check thresholds in force for a region and year 生效的部门比对规则参数",
             description="What a reconciliation of the region's county uses: the defaults, then the overrides of "
                         "every prefix of `region` from a year up to `year` (wider region and older year first).")
-async def effective_policy(session: Session, caller: Allowed(Permission.sync_read), region: RegionQ = None,
+async def effective_policy(session: Session, caller: SyncReader, region: RegionQ = None,
                            year: Year = None):
     region = region if region is not None else caller.region_prefix
     await check_prefix_visible(session, region)
@@ -71,7 +75,7 @@ async def effective_policy(session: Session, caller: Allowed(Permission.sync_rea
 @router.get("/sync-policies", response_model=Page[PolicyRowOut], operation_id="listSyncPolicies",
             dependencies=[*READ, Depends(bulk_read)], tags=POLICY, responses=responses(),
             summary="Cross-check threshold overrides you work under or set 部门比对规则参数调整")
-async def list_policies(request: Request, session: Session, caller: Allowed(Permission.sync_read),
+async def list_policies(request: Request, session: Session, caller: SyncReader,
                         year: Year = None, limit: Limit = None, cursor: Cursor = None):
     """Cross-check threshold overrides (sync policy: large medical costs, schooling ages, new 低保/特困 grants …)
     within your regions and of the wider regions yours lie in, by id, optionally of one year. Needs sync:read.
@@ -84,7 +88,7 @@ async def list_policies(request: Request, session: Session, caller: Allowed(Perm
 
 @router.get("/sync-policies/{sync_policy_id}", response_model=PolicyRowOut, operation_id="getSyncPolicy",
             dependencies=READ, tags=POLICY, responses=responses(404), summary="One cross-check threshold override")
-async def get_policy(sync_policy_id: Id, session: Session, caller: Allowed(Permission.sync_read)):
+async def get_policy(sync_policy_id: Id, session: Session, caller: SyncReader):
     """One cross-check threshold override: region prefix, first year and the thresholds it sets. Needs sync:read.
     部门比对规则参数调整详情。"""
     return ROUTES.response(await overrides.get_row(session, caller.region_prefix, sync_policy_id, table=TABLE))
@@ -98,7 +102,7 @@ async def get_policy(sync_policy_id: Id, session: Session, caller: Allowed(Permi
                          "naming `values.<field>`). `region_prefix` must lie within your regions and name a "
                          "county or a wider region (cross-checks run per county: 422 otherwise). Runs of the "
                          "region's counties use it from their next reconciliation. " + IDEMPOTENCY_DOC)
-async def create_policy(body: PolicyRowIn, session: Session, caller: Allowed(Permission.sync_run)):
+async def create_policy(body: PolicyRowIn, session: Session, caller: SyncRunner):
     await overrides.check_region_prefix(session, caller.region_prefix, body.region_prefix)
     if len(body.region_prefix) > 6:  # reconciliation reads the county's policy: a village's would never apply
         raise Unprocessable("sync_policy_below_county", field="region_prefix")
@@ -111,7 +115,7 @@ async def create_policy(body: PolicyRowIn, session: Session, caller: Allowed(Per
             tags=POLICY, responses=responses(403, 404, 412, 428),
             summary="Change a cross-check threshold override (If-Match)")
 async def update_policy(request: Request, sync_policy_id: Id, body: PolicyRowUpdate, session: Session,
-                        caller: Allowed(Permission.sync_run)):
+                        caller: SyncRunner):
     """Replaces an override's values and note; each value is checked. Only rows within your regions (403 for a
     wider region's). The region's counties use it from their next reconciliation. Needs sync:run and If-Match
     with the row's ETag. 修改部门比对规则参数调整。"""
@@ -122,7 +126,7 @@ async def update_policy(request: Request, sync_policy_id: Id, body: PolicyRowUpd
 @router.delete("/sync-policies/{sync_policy_id}", status_code=204, operation_id="deleteSyncPolicy", tags=POLICY,
                responses=responses(403, 404, 412, 428), summary="Remove a cross-check threshold override (If-Match)")
 async def delete_policy(request: Request, sync_policy_id: Id, session: Session,
-                        caller: Allowed(Permission.sync_run)):
+                        caller: SyncRunner):
     """Removes a cross-check threshold override; the wider regions' thresholds or the defaults apply from the next
     reconciliation. Only rows within your regions. Needs sync:run and If-Match with the row's ETag.
     删除部门比对规则参数调整。"""

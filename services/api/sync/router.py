@@ -11,8 +11,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
 from services.api import tags
-from services.api.params import Cursor, Limit, plain_text
-from services.api.deps import Allowed, Session, path_object
+from services.api.params import Cursor, Limit, PlainText
+from services.api.deps import Needs, Session, path_object
 from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, decode_cursor, page_limit, page_of
 from services.api.ratelimit import bulk_read
@@ -32,9 +32,12 @@ from services.core.sync.schemas import QuarantineOut, ReprocessIn, RunIn, RunOut
 from services.core.timeutil import CHINA, now
 
 router = APIRouter(prefix="/api/v1/sync", route_class=GuardlineRoute)
-SYNC = [tags.SYNC]
+SYNC: tags.Tags = [tags.SYNC]
 
 LIST = [Depends(bulk_read)]
+# The caller of a route, with the permission it needs (``deps.Needs``).
+SyncReader = Annotated[Caller, Needs(Permission.sync_read)]
+SyncRunner = Annotated[Caller, Needs(Permission.sync_run)]
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
 SourceQ = Annotated[str | None, Query(pattern=NAME, description="Source name 数据源")]
 CountyQ = Annotated[str | None, Query(pattern=r"^\d{6}$", description="County code, 6 digits 县级区划代码")]
@@ -102,7 +105,7 @@ async def _sources_bodies(request: Request, session, visible: list[service.Visib
             description="The configured sources serving your counties (county level and up): kind, whether they "
                         "are pulled over HTTP or imported from spreadsheets only, the schedule, the circuit "
                         "breaker, and each county's last run. Credentials are never shown.")
-async def list_sources(request: Request, session: Session, caller: Allowed(Permission.sync_read), limit: Limit = None,
+async def list_sources(request: Request, session: Session, caller: SyncReader, limit: Limit = None,
                        cursor: Cursor = None):
     limit = page_limit(request, limit)
     after = decode_cursor(cursor, (str,))  # sources are configured, not rows: paged by name here
@@ -114,7 +117,7 @@ async def list_sources(request: Request, session: Session, caller: Allowed(Permi
 
 @router.get("/sources/{name}", response_model=SourceOut, operation_id="getSyncSource", tags=SYNC,
             responses=responses(404), summary="One department source 数据源详情", description=COUNTY_SCOPE)
-async def get_source(request: Request, name: SourcePath, session: Session, caller: Allowed(Permission.sync_read)):
+async def get_source(request: Request, name: SourcePath, session: Session, caller: SyncReader):
     visible = service.get_source(_sources(request), name, caller.region_prefix)
     return JSON((await _sources_bodies(request, session, [visible]))[0])
 
@@ -149,7 +152,7 @@ async def _check_filters(session, caller: Caller, county: str | None) -> None:
 
 @router.get("/runs", response_model=Page[RunOut], operation_id="listSyncRuns", tags=SYNC, dependencies=LIST,
             responses=responses(404), summary="Sync runs, newest first 同步任务列表", description=COUNTY_SCOPE)
-async def list_runs(request: Request, session: Session, caller: Allowed(Permission.sync_read),
+async def list_runs(request: Request, session: Session, caller: SyncReader,
                     source: SourceQ = None, county: CountyQ = None, status: RunStatus | None = None,
                     limit: Limit = None, cursor: Cursor = None):
     await _check_filters(session, caller, county)
@@ -165,7 +168,7 @@ async def list_runs(request: Request, session: Session, caller: Allowed(Permissi
             responses=responses(404), summary="One sync run and its progress 同步任务详情",
             description="Status, phase, times, attempts, the error, and the counts committed so far (they move "
                         "while the run is running). " + COUNTY_SCOPE)
-async def get_run(run_id: Id, session: Session, caller: Allowed(Permission.sync_read)):
+async def get_run(run_id: Id, session: Session, caller: SyncReader):
     return _run_response(await service.get_run(session, caller.region_prefix, run_id))
 
 
@@ -175,12 +178,13 @@ async def _queue(request: Request, session, caller: Caller, source_name: str, co
     run, created = await enqueue(session, source_name, county, trigger, caller.user_id)
     state = (await service.breakers(session, [source_name])).get(source_name)
     is_open = service.breaker_state(state, _threshold(request), now()) == "open"
+    open_until = state.open_until if state is not None and is_open else None  # open: there is a time
     notice = None
-    if is_open:
+    if open_until is not None:
         zh = wants_chinese(request.headers.get("accept-language"))
-        until = state.open_until.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+        until = open_until.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
         notice = message("sync_breaker_open", zh, {"source": source_name, "until": until})
-    extra = {"created": created, "breaker_open_until": state.open_until if is_open else None, "notice": notice}
+    extra = {"created": created, "breaker_open_until": open_until, "notice": notice}
     return _run_response(run, 202 if created else 200, extra)
 
 
@@ -196,7 +200,7 @@ QUEUED = {**responses(404), 200: {"model": RunQueuedOut, "description": "A run o
                          "says until when. An unknown source answers 404 (`source`); a county outside your "
                          "regions 404 and one the source does not serve 422 (`county`). Send an "
                          "`Idempotency-Key` so that a retried request is not queued twice.")
-async def create_run(request: Request, body: RunIn, session: Session, caller: Allowed(Permission.sync_run)):
+async def create_run(request: Request, body: RunIn, session: Session, caller: SyncRunner):
     return await _queue(request, session, caller, body.source, body.county, Trigger.manual)
 
 
@@ -235,10 +239,9 @@ def _shown(request: Request, caller: Caller, records: list[QuarantinedRecord]) -
             dependencies=LIST, responses=responses(404), summary="Quarantined department records 隔离记录",
             description="Records the normaliser refused, with the reason and the field at fault, newest first. "
                         "The payload as received is shown with every ID number masked. " + COUNTY_SCOPE)
-async def list_quarantine(request: Request, session: Session, caller: Allowed(Permission.sync_read),
+async def list_quarantine(request: Request, session: Session, caller: SyncReader,
                           source: SourceQ = None, county: CountyQ = None,
-                          reason: plain_text(1, 64, "e.g. id_number.check_digit")
-                          = None,
+                          reason: Annotated[str | None, PlainText(1, 64, "e.g. id_number.check_digit")] = None,
                           status: QuarantineStatus | None = None, limit: Limit = None, cursor: Cursor = None):
     await _check_filters(session, caller, county)
     limit = page_limit(request, limit)
@@ -252,7 +255,7 @@ async def list_quarantine(request: Request, session: Session, caller: Allowed(Pe
             tags=SYNC, responses=responses(404), summary="One quarantined record 隔离记录详情",
             description=COUNTY_SCOPE)
 async def get_quarantined(request: Request, quarantine_id: Id, session: Session,
-                          caller: Allowed(Permission.sync_read)):
+                          caller: SyncReader):
     record = await service.get_quarantined(session, caller.region_prefix, quarantine_id)
     return JSON(_shown(request, caller, [record])[0])
 
@@ -264,5 +267,5 @@ async def get_quarantined(request: Request, quarantine_id: Id, session: Session,
                          "and `county` through the normaliser again, with the current configuration, and stages "
                          "those that now pass. Answers like `POST /api/v1/sync/runs`, joining a run already "
                          "queued or running.")
-async def reprocess(request: Request, body: ReprocessIn, session: Session, caller: Allowed(Permission.sync_run)):
+async def reprocess(request: Request, body: ReprocessIn, session: Session, caller: SyncRunner):
     return await _queue(request, session, caller, body.source, body.county, Trigger.reprocess)
