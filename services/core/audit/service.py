@@ -54,7 +54,7 @@ class AuditRef(NamedTuple):
     hash: bytes
 
 
-async def record(target: AsyncSession | AsyncConnection, event: AuditRecord) -> AuditRef:
+async def record(target: AsyncSession | AsyncConnection, event: AuditRecord | dict[str, Any]) -> AuditRef:
     """Insert one event in ``target``'s current transaction; its id and hash."""
     return (await record_many(target, [event]))[0]
 
@@ -91,7 +91,7 @@ async def record_many(target: AsyncSession | AsyncConnection, events: Sequence[A
     return sorted(refs)
 
 
-async def record_now(database: Any, event: AuditRecord) -> AuditRef:
+async def record_now(database: Any, event: AuditRecord | dict[str, Any]) -> AuditRef:
     """Insert one event in a transaction of its own and commit it at once.
 
     ``database`` is the process's ``services.core.db.Database`` (a new session from its

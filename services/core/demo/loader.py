@@ -593,7 +593,7 @@ async def load_demo(url: str, settings: Settings, *, persons: int, seed: int = 2
                             if pending_size[table] >= COPY_AT_LEAST:
                                 await copy(table)
                     say(Step("persons", f"persons {counts['persons']:,}/{persons:,}  {elapsed()}",
-                             counts["persons"], persons, "persons"))
+                             int(counts["persons"]), persons, "persons"))
             for table in LOADED_TABLES:
                 if pending[table]:
                     await copy(table)
