@@ -51,11 +51,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from services.core.idnumber import check_character, keyed_hash, mask
 from services.core.timeutil import today as china_today
 from tests.factories import COUNTY, OTHER_TOWNSHIP_VILLAGE, VILLAGE, VILLAGE_2
+
+if TYPE_CHECKING:
+    from services.core.sync.rosters import Roster
 
 CIVIL, MEDICAL, EDUCATION, REGISTRY = "civil-affairs", "medical-insurance", "education", "registry"
 KINDS = (CIVIL, MEDICAL, EDUCATION)
@@ -127,6 +130,20 @@ class Thresholds:
     new_grant_months: int = 12
     child_age: int = 16
 
+    @property
+    def fixed_amount(self) -> Decimal:
+        """``fixed``, which the large cost labels need (None: the policy has no fixed amount)."""
+        if self.fixed is None:
+            raise ValueError("the large cost labels need a fixed amount")
+        return self.fixed
+
+    @property
+    def income_share(self) -> Decimal:
+        """``share``, which the large cost labels need (None: the policy has no income share)."""
+        if self.share is None:
+            raise ValueError("the large cost labels need an income share")
+        return self.share
+
     @classmethod
     def of(cls, settings=None) -> "Thresholds":
         """The thresholds the rules will use: the sync policy in force for the county, which
@@ -196,6 +213,52 @@ class Household:
     @property
     def alive(self) -> list[Person]:
         return [p for p in self.members if p.alive]
+
+
+class Aid(TypedDict, total=False):
+    """A student's aid in an education record (none: neither field)."""
+
+    aid_kind: str | None
+    aid_amount: Decimal | None
+
+
+class Death(TypedDict, total=False):
+    """A date of death a department records."""
+
+    death_date: date
+
+
+class Grant(Death, total=False):
+    """A civil affairs record besides its benefit."""
+
+    dibao_class: str | None
+    start_date: date | None
+    end_date: date | None
+    amount: Decimal | None
+    status: str | None
+    stop_reason: str
+    household_size: int | None
+
+
+class Fields(Grant, Aid, total=False):
+    """A department record's canonical fields besides its key, ID number and name (``COLUMNS``),
+    as ``World.row`` takes them: None is a blank cell."""
+
+    benefit: str
+    # medical insurance
+    record_type: str
+    year: int
+    insured: bool
+    scheme: str
+    settled_on: date
+    hospital: str
+    total_cost: Decimal
+    out_of_pocket: Decimal
+    family_doctor: bool | None
+    # education
+    term: str
+    school: str
+    stage: str | None
 
 
 @dataclass
@@ -351,11 +414,15 @@ class World:
 
     # -- department rows and labels
     def row(self, kind: str, person: Person | None, scenario: str, *, id_number: str | None = None,
-            name: str | None = None, own: bool = True, **fields) -> Row:
+            name: str | None = None, own: bool = True, **fields: Unpack[Fields]) -> Row:
         key = next(self._keys[kind])
         prefix = {CIVIL: "MZ", MEDICAL: "YB", EDUCATION: "XJ"}[kind]
-        data = {"record_id": f"{prefix}{key:07d}", "id_number": id_number or person.id_number,
-                "name": name if name is not None else (person.name if person else self.name())}
+        if not id_number:
+            if person is None:
+                raise ValueError("a row needs a person or an ID number")
+            id_number = person.id_number
+        data: dict[str, Any] = {"record_id": f"{prefix}{key:07d}", "id_number": id_number,
+                                "name": name if name is not None else (person.name if person else self.name())}
         data.update(fields)
         if kind == EDUCATION:
             data.setdefault("term", TERM)
@@ -372,9 +439,9 @@ class World:
     def defaults(self) -> None:
         rng = self.rng
         # Households of a key group of the family doctor rule by a 低保/特困 grant.
-        granted = {self.households[self._person(r.fields["id_number"]).household_id - 1].id
+        granted = {self.households[p.household_id - 1].id
                    for r in self.rows[CIVIL] if r.fields.get("benefit") in ("dibao", "tekun")
-                   and self._person(r.fields["id_number"]) is not None}
+                   and (p := self._person(r.fields["id_number"])) is not None}
         for h in self.households:
             for p in h.alive:
                 if (MEDICAL, p.id) not in self.own and (h.target or rng.random() < 0.6):
@@ -385,9 +452,9 @@ class World:
                              status="normal" if insured else "not_insured", scheme="城乡居民基本医疗保险",
                              family_doctor=doctor)
                 if (EDUCATION, p.id) not in self.own and p.schooling in _STAGE_OF:
-                    aid = ({"aid_kind": "国家助学金", "aid_amount": Decimal("2000.00")}
-                           if p.schooling == "senior_secondary" else
-                           {"aid_kind": "生活补助", "aid_amount": Decimal("625.00")}) if h.target else {}
+                    aid: Aid = ({"aid_kind": "国家助学金", "aid_amount": Decimal("2000.00")}
+                                if p.schooling == "senior_secondary" else
+                                {"aid_kind": "生活补助", "aid_amount": Decimal("625.00")}) if h.target else {}
                     self.row(EDUCATION, p, "background", own=False, school=_school(p), stage=_STAGE_OF[p.schooling],
                              status="enrolled", **aid)
                     if rng.random() < 0.3 and _age_on_school_start(p.born, SCHOOL_YEAR - 1) >= 6:
@@ -540,10 +607,10 @@ def _months_ago(months: int, day: date = TODAY) -> date:
 LONG_STANDING = date(Y - 6, 3, 1)
 
 
-def _active_dibao(w: World, p: Person, scenario: str, benefit: str = "dibao", **over) -> Row:
-    fields = dict(benefit=benefit, dibao_class="1" if benefit == "dibao" else None,
-                  start_date=LONG_STANDING, amount=Decimal("650.00"), status="active",
-                  household_size=len(w.households[p.household_id - 1].alive))
+def _active_dibao(w: World, p: Person, scenario: str, benefit: str = "dibao", **over: Unpack[Grant]) -> Row:
+    fields: Fields = {"benefit": benefit, "dibao_class": "1" if benefit == "dibao" else None,
+                      "start_date": LONG_STANDING, "amount": Decimal("650.00"), "status": "active",
+                      "household_size": len(w.households[p.household_id - 1].alive)}
     fields.update(over)
     return w.row(CIVIL, p, scenario, **fields)
 
@@ -644,7 +711,7 @@ def _dead_civil_other_words(w: World, n: int) -> None:
 def _dead_medical(w: World, n: int) -> None:
     s = "dead_medical"
     h, parent = _with_parent(w, s)
-    extra = {"death_date": date(Y, 5, 3)} if n % 2 == 0 else {}
+    extra: Death = {"death_date": date(Y, 5, 3)} if n % 2 == 0 else {}
     w.row(MEDICAL, parent, s, record_type="enrolment", year=Y, insured=False, status="deceased", **extra)
     w.expect("dead_elsewhere", MEDICAL, _person_subject(parent), s)
 
@@ -699,7 +766,7 @@ def _large_cost_fixed(w: World, n: int) -> None:
     h = w.household(s, "ordinary")
     people = w.family(h, 3)
     w.income(h, Decimal("40000"))
-    _claims(w, people[-1], s, Y, w.t.fixed + CENT)
+    _claims(w, people[-1], s, Y, w.t.fixed_amount + CENT)
     w.expect("large_medical_cost", MEDICAL, f"household:{h.id}:{Y}", s)
 
 
@@ -709,7 +776,7 @@ def _large_cost_last_year(w: World, n: int) -> None:
     h = w.household(s, "lifted_out")
     people = w.family(h, 2)
     w.income(h, Decimal("30000"))
-    _claims(w, people[0], s, Y - 1, w.t.fixed + Decimal("2000"), parts=3)
+    _claims(w, people[0], s, Y - 1, w.t.fixed_amount + Decimal("2000"), parts=3)
     w.expect("large_medical_cost", MEDICAL, f"household:{h.id}:{Y - 1}", s)
 
 
@@ -719,7 +786,7 @@ def _large_cost_income_share(w: World, n: int) -> None:
     h = w.household(s, "lifted_out")
     people = w.family(h, 1)
     w.income(h, Decimal("5000"), years=(Y - 1,))  # last year's total: 5,000
-    _claims(w, people[0], s, Y, (Decimal("5000") * w.t.share + Decimal("1")).quantize(CENT))
+    _claims(w, people[0], s, Y, (Decimal("5000") * w.t.income_share + Decimal("1")).quantize(CENT))
     w.expect("large_medical_cost", MEDICAL, f"household:{h.id}:{Y}", s)
 
 
@@ -1024,8 +1091,9 @@ def _absent_from_school_roster(w: World, n: int) -> None:
     child = w.person(h, "child", born=w.born_school_age(w.rng.randint(w.t.age_from, w.t.age_to)), male=n % 2 == 0)
     w.own.add((EDUCATION, child.id))
     if n % 2:
+        aid: Aid = {"aid_kind": "生活补助", "aid_amount": Decimal("625")} if h.target else {}
         w.row(EDUCATION, child, s, term=PREVIOUS_TERM, school=_school(child), stage=_STAGE_OF.get(child.schooling),
-              status="enrolled", **({"aid_kind": "生活补助", "aid_amount": Decimal("625")} if h.target else {}))
+              status="enrolled", **aid)
     w.expect(MISSING_FROM_SCHOOL_ROSTER, EDUCATION, f"person:{child.id}:{ROSTERS[EDUCATION]}", s)
 
 
@@ -1054,7 +1122,7 @@ def _student_without_aid(w: World, n: int) -> None:
     s = ("student_without_aid", "student_without_aid_zero_amount")[n % 2]
     h, child = _child(w, s, ("monitored", "ordinary")[n % 2], w.born_school_age(10), "primary")
     h.open_case = True
-    aid = {"aid_kind": "生活补助", "aid_amount": Decimal("0.00")} if n % 2 else {}
+    aid: Aid = {"aid_kind": "生活补助", "aid_amount": Decimal("0.00")} if n % 2 else {}
     w.row(EDUCATION, child, s, school=_school(child), stage="primary", status="enrolled", **aid)
     w.expect(STUDENT_WITHOUT_AID, EDUCATION, f"person:{child.id}:{TERM}", s)
 
@@ -1410,7 +1478,7 @@ def _cost_at_and_under_the_fixed_amount(w: World, n: int) -> None:
     h = w.household(s, "ordinary")
     people = w.family(h, 3)
     w.income(h, Decimal("40000"))
-    _claims(w, people[-1], s, Y, w.t.fixed - (CENT if n % 2 else 0))
+    _claims(w, people[-1], s, Y, w.t.fixed_amount - (CENT if n % 2 else 0))
 
 
 @control
@@ -1419,8 +1487,8 @@ def _costs_spread_over_two_years(w: World, n: int) -> None:
     h = w.household(s, "ordinary")
     people = w.family(h, 2)
     w.income(h, Decimal("40000"))
-    _claims(w, people[0], s, Y - 1, w.t.fixed - Decimal("1000"))
-    _claims(w, people[1], s, Y, w.t.fixed - Decimal("1000"))
+    _claims(w, people[0], s, Y - 1, w.t.fixed_amount - Decimal("1000"))
+    _claims(w, people[1], s, Y, w.t.fixed_amount - Decimal("1000"))
 
 
 @control
@@ -1453,7 +1521,7 @@ def _cost_under_income_share(w: World, n: int) -> None:
     h = w.household(s, "lifted_out")
     people = w.family(h, 1)
     w.income(h, Decimal("8000"), years=(Y - 1,))
-    _claims(w, people[0], s, Y, Decimal("8000") * w.t.share - CENT)
+    _claims(w, people[0], s, Y, Decimal("8000") * w.t.income_share - CENT)
 
 
 @control
@@ -1481,7 +1549,7 @@ def _child_outside_compulsory_age(w: World, n: int) -> None:
 def _back_at_school(w: World, n: int) -> None:
     s = "control_dropped_out_then_back"
     h, child = _child(w, s, "monitored", w.born_school_age(12), "junior_secondary")
-    aid = {"aid_kind": "生活补助", "aid_amount": Decimal("625")}
+    aid: Aid = {"aid_kind": "生活补助", "aid_amount": Decimal("625")}
     spelling = n % len(TERM_SPELLINGS)  # the two terms spelled alike or not
     w.row(EDUCATION, child, s, term=PREVIOUS_TERM_SPELLINGS[spelling], school=_school(child), stage="primary",
           status="dropped_out", **aid)
@@ -1722,19 +1790,20 @@ def _messy_but_valid(w: World, n: int) -> None:
 
 # ---------------------------------------------------------------- malformed rows
 
-def _bad(w: World, kind: str, reason: str, base: dict[str, Any], **raw) -> None:
+def _bad(w: World, kind: str, reason: str, base: Fields, **raw: str) -> None:
     born = w.born_aged(w.rng.randint(20, 70))
     r = w.row(kind, None, "malformed:" + reason, id_number=w.new_id(born, True), **base)
     r.raw.update(raw)
     r.reason = reason
 
 
-_CIVIL_BASE = dict(benefit="dibao", dibao_class="1", start_date=date(Y - 1, 5, 1), amount=Decimal("600"),
-                   status="active", household_size=2)
-_ENROL_BASE = dict(record_type="enrolment", year=Y, insured=True, status="normal", family_doctor=True)
-_CLAIM_BASE = dict(record_type="claim", year=Y, settled_on=date(Y, 3, 1), hospital="清溪县人民医院",
-                   total_cost=Decimal("900"), out_of_pocket=Decimal("300"))
-_STUDENT_BASE = dict(school="清溪县白岩小学", stage="primary", status="enrolled")
+_CIVIL_BASE: Fields = {"benefit": "dibao", "dibao_class": "1", "start_date": date(Y - 1, 5, 1),
+                       "amount": Decimal("600"), "status": "active", "household_size": 2}
+_ENROL_BASE: Fields = {"record_type": "enrolment", "year": Y, "insured": True, "status": "normal",
+                       "family_doctor": True}
+_CLAIM_BASE: Fields = {"record_type": "claim", "year": Y, "settled_on": date(Y, 3, 1), "hospital": "清溪县人民医院",
+                       "total_cost": Decimal("900"), "out_of_pocket": Decimal("300")}
+_STUDENT_BASE: Fields = {"school": "清溪县白岩小学", "stage": "primary", "status": "enrolled"}
 
 
 def _wrong_check_digit(number: str) -> str:
@@ -1848,7 +1917,8 @@ def _government_spellings(w: World, n: int) -> None:
     r = w.row(CIVIL, spouse, s, benefit="temporary", start_date=date(Y, 2, 3), amount=Decimal("300.00"),
               status="active", end_date=None, household_size=None)
     r.raw.update(end_date=("—", "-")[n % 2], household_size="－")
-    r = w.row(MEDICAL, head, s, **{**_ENROL_BASE, "family_doctor": None})
+    unknown_doctor: Fields = {**_ENROL_BASE, "family_doctor": None}
+    r = w.row(MEDICAL, head, s, **unknown_doctor)
     r.raw.update(year=(f"{Y}年度", f"{Y}年")[n % 2], insured=("√", "✓")[n % 2])
     r = w.row(MEDICAL, spouse, s, record_type="enrolment", year=Y, insured=False, status="not_insured",
               scheme="城乡居民基本医疗保险")
@@ -1887,7 +1957,7 @@ def implemented_rules() -> set[str]:
 # ---------------------------------------------------------------- writing the files
 
 # Spellings departments use for the canonical values (all known to kinds.py).
-_SPELLINGS = {
+_SPELLINGS: dict[str, dict[str, tuple[str, ...]]] = {
     "benefit": {"dibao": ("低保", "农村低保", "城乡低保", "最低生活保障"), "tekun": ("特困", "特困供养", "特困人员", "五保"),
                 "temporary": ("临时救助", "临救"), "dibao_edge": ("低保边缘", "低边"), "orphan": ("孤儿",)},
     "dibao_class": {"1": ("一类", "1", "A"), "2": ("二类", "2", "B"), "3": ("三类", "3", "C")},
@@ -2162,7 +2232,11 @@ async def load_registry(conn, w: World, settings) -> None:
     key = settings.data_protection.id_hash_key.get_secret_value().encode()
     import uuid
 
-    households, persons, incomes, years, cases, memberships, measures = [], [], [], [], [], [], []
+    # (the COPY records of each table, in its columns' order below)
+    households: list[tuple[int, str, str, str, list[str], str, str | None, int, str | None, int]] = []
+    memberships: list[tuple[int, int, int, str, str, datetime, str, datetime | None, str | None]] = []
+    measures: list[tuple[uuid.UUID, int, int, str, str, str, str, date, date, str, int]] = []
+    persons, incomes, years, cases = [], [], [], []
     income_id = itertools.count(1)
     membership_id = itertools.count(1)
     started = datetime(Y - 3, 1, 1, tzinfo=timezone.utc)
@@ -2271,14 +2345,14 @@ async def run(url: str, settings, w: World, directory: Path, *, processes: int =
         session = worker.Session(Context.build(settings, sources, pool, db), dsn)
         for f in sorted(files, key=lambda f: f.hostile):  # the hostile file last: it may fail
             started = time.perf_counter()
-            extra = ()
+            roster: Roster | None = None
             if f.roster:  # as ``guardline sync import --roster PERIOD``
                 from services.core.sync.rosters import declare
 
-                extra = (declare(sources.get(f.kind).kind, COUNTY, f.roster, None),)
+                roster = declare(sources.get(f.kind).kind, COUNTY, f.roster, None)
             try:
                 counts = await worker.import_file(session, sources.get(f.kind), COUNTY, f.path, lambda _: None,
-                                                  *extra)
+                                                  roster)
             except Exception as exc:
                 if not f.hostile:
                     raise
@@ -2476,15 +2550,16 @@ def score(w: World, files: list[SheetFile], findings, quarantine, id_hash_key: b
             continue
         r = of(k[0])
         r.fp += 1
-        scenario = scenario_of_household.get(f["household_id"])
-        if scenario is None:
+        found_in = scenario_of_household.get(f["household_id"])
+        if found_in is None:
             keys = [rec.get("external_key") for rec in _json(f["records"])]
-            scenario = next((scenario_of_key[(k[1], x)] for x in keys if (k[1], x) in scenario_of_key), "unknown")
-        r.extras.append(f"{scenario}: {k[1]} {k[2]}")
-        if scenario in defects:
-            defects[scenario].append(f"FP {k[0]} {k[2]}")
+            found_in = next((scenario_of_key[(k[1], x)] for x in keys if (k[1], x) in scenario_of_key), "unknown")
+        r.extras.append(f"{found_in}: {k[1]} {k[2]}")
+        if found_in in defects:
+            defects[found_in].append(f"FP {k[0]} {k[2]}")
 
-    by_run = defaultdict(dict)
+    # run id → location → (reason, external key) of the quarantine
+    by_run: defaultdict[int | None, dict[str, tuple[str, str | None]]] = defaultdict(dict)
     for q in quarantine:
         by_run[q["last_run_id"]][q["location"]] = (q["reason"], q["external_key"])
     expected = right = 0
