@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -667,7 +667,7 @@ def main(argv: list[str] | None = None) -> int:
                 server.stop()
 
     meta = {
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "persons": data["persons"], "households": data["households"], "cases": data["cases"],
         "open_cases": data["open_cases"], "due_within_7_days": data["due_within_7_days"],
         "postgresql": data["postgresql"],

@@ -3,9 +3,9 @@ admin."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import atexit
 import contextlib
-import asyncio
 import json
 import logging
 import re
@@ -125,9 +125,7 @@ def cmd_serve(args) -> int:
     from services.api.app import create_app
     from services.api.server import uvicorn_options
     from services.core.migrate import upgrade
-    from services.core.settings import DEMO_PASSWORD
-
-    from services.core.settings import Environment
+    from services.core.settings import DEMO_PASSWORD, Environment
 
     settings = _serve_settings(args.demo)
     url = _url(settings)

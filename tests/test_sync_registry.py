@@ -18,11 +18,11 @@ from services.core import idnumber
 from services.core.income.models import IncomeRecord
 from services.core.income.rolling import quarter_of, quarter_of_index
 from services.core.monitoring.models import Measure, MonitoringCase
+from services.core.sync.config import SourceConfig
 from services.core.sync.models import Finding, QuarantinedRecord, SyncPolicyRow
 from services.core.sync.normalise import masked_id
 from services.core.sync.reconcile import RESOLVED_NOTE, reconcile
 from services.core.sync.registry_check import check_registry
-from services.core.sync.config import SourceConfig
 from services.core.timeutil import now, today
 from tests.factories import COUNTY, OTHER_COUNTY_VILLAGE, OTHER_TOWNSHIP_VILLAGE, VILLAGE, code_of, id_number, person
 

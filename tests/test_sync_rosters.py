@@ -12,9 +12,9 @@ from sqlalchemy import select, text
 
 from services.core.monitoring.models import RiskClue
 from services.core.sync.config import SourceConfig
+from services.core.sync.enums import SourceKind, Trigger
 from services.core.sync.models import RosterEntry, SyncPolicyRow, SyncRun
 from services.core.sync.rosters import RosterError, declare, term_rank, term_rank_sql
-from services.core.sync.enums import SourceKind, Trigger
 from services.core.timeutil import today
 from tests.factories import COUNTY, OTHER_TOWNSHIP_VILLAGE, TOWNSHIP, VILLAGE, person
 from tests.test_sync_reconcile import Stage, _household, findings, reconcile

@@ -15,7 +15,15 @@ from services.core.sync.models import SyncPolicyRow
 from services.core.timeutil import today
 from tests.factories import COUNTY, VILLAGE, person
 from tests.test_sync_reconcile import (
-    CIVIL, EDUCATION, MEDICAL, Stage, _household, _income, findings, income_quarters, reconcile,
+    CIVIL,
+    EDUCATION,
+    MEDICAL,
+    Stage,
+    _household,
+    _income,
+    findings,
+    income_quarters,
+    reconcile,
 )
 
 Y = today().year

@@ -28,6 +28,7 @@ from services.core.crypto import Keyring, keyring
 from services.core.errors import Forbidden, NotFound, Unauthorized
 from services.core.scope import UNRESTRICTED, Reader, bind_scope
 
+
 def _roles_table() -> str:
     rows = "\n".join(f"| `{role.value}` | {' '.join(f'`{p.value}`' for p in sorted(perms))} |"
                      for role, perms in PERMISSIONS.items())
@@ -143,12 +144,12 @@ async def authorized(request: Request, security_scopes: SecurityScopes, token: T
     return await _holding(request, security_scopes, token)
 
 
-def Allowed(*permissions: Permission) -> Any:  # noqa: N802 (reads as a type in signatures)
+def Allowed(*permissions: Permission) -> Any:  # capitalised: reads as a type in signatures
     """The caller, who must hold every one of ``permissions``."""
     return Annotated[Caller, Security(authorized, scopes=[p.value for p in permissions])]
 
 
-def Needs(*permissions: Permission) -> Any:  # noqa: N802
+def Needs(*permissions: Permission) -> Any:
     """For ``dependencies=[...]`` of a route that does not use the caller itself."""
     return Security(authorized, scopes=[p.value for p in permissions])
 
@@ -206,7 +207,7 @@ async def scoped_reader(request: Request, security_scopes: SecurityScopes, token
     return Reader(request.app.state.db, caller.region_prefix, caller, health_keyring(request, caller))
 
 
-def Reading(*permissions: Permission) -> Any:  # noqa: N802
+def Reading(*permissions: Permission) -> Any:
     """A ``Reader`` for a ``hot_read`` endpoint whose caller holds ``permissions``."""
     return Annotated[Reader, Security(scoped_reader, scopes=[p.value for p in permissions])]
 

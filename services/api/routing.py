@@ -7,7 +7,8 @@ transaction, and database conflicts become problem responses here.
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Callable, Coroutine
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 import orjson
 from fastapi import Request
@@ -15,8 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import SecurityScopes
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.responses import Response
 

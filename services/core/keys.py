@@ -15,7 +15,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.core.accounts.sealing import TOTP_AAD
-
 from services.core.crypto import Keyring
 from services.core.households.sensitive import HEALTH_AAD, ID_NUMBER_AAD
 from services.core.idempotency import BODY_AAD

@@ -21,7 +21,7 @@ from pydantic_core import CoreSchema
 class LabelledEnum(StrEnum):
     label: str
 
-    def __new__(cls, value: str, label: str) -> "LabelledEnum":
+    def __new__(cls, value: str, label: str) -> LabelledEnum:
         member = str.__new__(cls, value)
         member._value_ = value
         member.label = label

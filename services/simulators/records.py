@@ -51,7 +51,7 @@ class Draws:
     a person costs one hash per eight draws (seeding ``Draws`` cost several
     times more, and the simulator derives records for every person of every page)."""
 
-    __slots__ = ("_key", "_block", "_values", "_next")
+    __slots__ = ("_block", "_key", "_next", "_values")
 
     def __init__(self, key: bytes):
         self._key = key

@@ -20,7 +20,14 @@ from services.core.crypto import Keyring
 from services.core.idnumber import keyed_hash, mask
 from services.core.sync.models import QUARANTINE_AAD, RAW_AAD
 from services.core.sync.normalise import (
-    EVIDENCE, MAX_CELL_CHARS, MAX_RECORD_BYTES, Normal, Normaliser, Rejected, control_character_column, evidence,
+    EVIDENCE,
+    MAX_CELL_CHARS,
+    MAX_RECORD_BYTES,
+    Normal,
+    Normaliser,
+    Rejected,
+    control_character_column,
+    evidence,
     oversized,
 )
 

@@ -12,6 +12,7 @@ from services.core.crypto import keyring
 from services.core.settings import Settings
 from services.core.sync.models import QUARANTINE_AAD, Finding, QuarantinedRecord, SourceState, SyncRun
 
+
 def civil_affairs_pull(base_url: str) -> str:
     """A sources file of one civil-affairs source pulled with cursor pages and no sign-in
     (the sync tests' stand-in department at ``base_url``)."""

@@ -31,7 +31,7 @@ from services.api.app import create_app
 from services.api.ratelimit import RateLimiter
 from services.core.accounts.roles import PERMISSIONS, Permission, Role
 from services.core.settings import Settings
-from tests.api.test_schemathesis import DOCUMENT, pools, seeded_world
+from tests.api.test_schemathesis import DOCUMENT, pools
 from tests.api.test_schemathesis_live import live  # noqa: F401  (the fixture: uvicorn on a free port)
 from tests.api.world import MISSING, make_world
 from tests.factories import USERS, VILLAGE

@@ -8,10 +8,10 @@ from datetime import date
 
 import pytest
 
+from services.core.timeutil import today as china_today
 from tests.api.monitoring_helpers import add_line, etag_of, open_case, report, step
 from tests.api.test_households import create
 from tests.factories import code_of
-from services.core.timeutil import today as china_today
 
 YEAR = 2025
 

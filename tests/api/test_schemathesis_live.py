@@ -28,7 +28,9 @@ import httpx
 import pytest
 import requests
 import uvicorn
-from hypothesis import HealthCheck, Phase, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -263,8 +265,15 @@ def test_region_patterns_are_the_region_rules():
     import random
     import re
 
-    from services.core.regions.rules import (CODE_PATTERN, PREFIX_PATTERN, VILLAGE_PATTERN, InvalidRegionCode,
-                                             Level, is_valid_prefix, level_of)
+    from services.core.regions.rules import (
+        CODE_PATTERN,
+        PREFIX_PATTERN,
+        VILLAGE_PATTERN,
+        InvalidRegionCode,
+        Level,
+        is_valid_prefix,
+        level_of,
+    )
 
     def code_ok(code):
         try:
@@ -312,12 +321,12 @@ async def test_405_allows_every_method_of_the_path(client, auth):
 
 def test_rate_limited_routes_document_429():
     """Every route behind ``bulk_read``/``public_read`` (and the login) declares 429 with Retry-After."""
+    from fastapi.routing import iter_route_contexts
+
     from services.api.app import create_app
     from services.api.ratelimit import RATE_LIMITED
     from services.api.routing import _calls
     from services.core.settings import Settings
-
-    from fastapi.routing import iter_route_contexts
 
     app = create_app(Settings(env="test"))
     routes = [c.original_route for c in iter_route_contexts(app.router.routes)]

@@ -1,6 +1,6 @@
 """Households split (分户) and merge (合户), with the history kept."""
 from tests.api.test_households import create
-from tests.factories import code_of, VILLAGE_2, person
+from tests.factories import VILLAGE_2, code_of, person
 
 
 async def test_split_creates_household_and_records_both_sides(client, auth):

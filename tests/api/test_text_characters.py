@@ -15,7 +15,7 @@ import pytest
 
 from services.core.types import checked_text, forbidden_character
 from tests.api.test_households import create
-from tests.api.test_mass_assignment import VALID, WRITES, WRITER, _resolve, _send, full_world
+from tests.api.test_mass_assignment import VALID, WRITER, WRITES, _resolve, _send, full_world
 from tests.factories import person
 
 # A name that reads "张三" but is stored reversed or padded with invisible characters.

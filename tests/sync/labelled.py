@@ -48,7 +48,7 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -128,7 +128,7 @@ class Thresholds:
     child_age: int = 16
 
     @classmethod
-    def of(cls, settings=None) -> "Thresholds":
+    def of(cls, settings=None) -> Thresholds:
         """The thresholds the rules will use: the sync policy in force for the county, which
         is the defaults (``SyncPolicy()``: the labelled database sets no override). The large
         cost labels assume one amount and one share for every category, as the defaults are."""
@@ -422,7 +422,7 @@ class World:
             self._by_id = {p.id_number: p for h in self.households for p in h.members}
         return self._by_id.get(id_number)
 
-    def build(self) -> "World":
+    def build(self) -> World:
         for _ in range(self.background):
             _background(self)
         for rule, injectors in INJECTORS.items():
@@ -2004,7 +2004,7 @@ def render(row: Row, mess: Mess) -> list[Any]:
             table = {CIVIL: "civil_status", MEDICAL: "medical_status", EDUCATION: "student_status"}[row.kind]
             cells.append(mess.spelling(table, v))
         elif isinstance(v, bool):
-            cells.append(mess.rng.choice((("是", "1", "Y", "√") if v else ("否", "0", "N", "×"))))
+            cells.append(mess.rng.choice(("是", "1", "Y", "√") if v else ("否", "0", "N", "×")))
         elif canonical in ("year", "household_size"):
             if canonical == "year" and not hard and mess.rng.random() < 0.2:
                 cells.append(f"{v}{mess.rng.choice(('年', '年度'))}")
@@ -2165,7 +2165,7 @@ async def load_registry(conn, w: World, settings) -> None:
     households, persons, incomes, years, cases, memberships, measures = [], [], [], [], [], [], []
     income_id = itertools.count(1)
     membership_id = itertools.count(1)
-    started = datetime(Y - 3, 1, 1, tzinfo=timezone.utc)
+    started = datetime(Y - 3, 1, 1, tzinfo=UTC)
     opened = date(Y - 1, 6, 1)
     for h in w.households:
         alive = h.alive
@@ -2247,7 +2247,7 @@ def _pc(net: Decimal, members: int) -> Decimal:
 
 # ---------------------------------------------------------------- running and scoring
 
-async def run(url: str, settings, w: World, directory: Path, *, processes: int = 0) -> "Score":
+async def run(url: str, settings, w: World, directory: Path, *, processes: int = 0) -> Score:
     """Load ``w`` into the (migrated, empty) database at ``url``, import its files the way
     ``guardline sync import`` does, and score what came out."""
     import time

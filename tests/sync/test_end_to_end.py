@@ -21,8 +21,8 @@ import asyncpg
 import pytest
 
 from services.core.db import Database, asyncpg_dsn, create_engine
-from services.core.sync.enums import Trigger
 from services.core.sync.config import builtin_sources_on
+from services.core.sync.enums import Trigger
 from services.simulators import launch
 from services.sync.queue import enqueue_run
 from tests.cli import needs_embedded_server

@@ -21,10 +21,10 @@ from starlette.routing import Route
 
 from services.core.sync.config import parse_sources
 from services.core.sync.enums import Trigger
-from tests.api.sync_helpers import civil_affairs_pull
 from services.sync import queue
 from services.sync.sheets import csv_text
 from services.sync.worker import Session, import_file, run_now, work
+from tests.api.sync_helpers import civil_affairs_pull
 from tests.simulators.conftest import serving
 
 VALID = "11010519491231002X"

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from services.core.crypto import keyring
 from services.core.demo.generator import (
     CRITICISED_LINE,
     EVENT_COLUMNS,
@@ -27,13 +28,6 @@ from services.core.demo.generator import (
     plan_chunks,
 )
 from services.core.demo.loader import COPY_COLUMNS, LOADED_TABLES, demo_villages, render
-from services.core.guarantees.models import Status
-from services.core.households import enums
-from services.core.crypto import keyring
-from services.core.households.sensitive import health_json, open_id_number
-from services.core.idnumber import keyed_hash, mask, normalise
-from services.core.settings import Settings
-from services.core.income.rules import DETAIL_ITEMS, Figures, detail_problems, net_income, per_capita
 from services.core.demo.monitoring import (
     CASE_COLUMNS,
     CLUE_COLUMNS,
@@ -43,10 +37,16 @@ from services.core.demo.monitoring import (
     VISIT_COLUMNS,
     demo_income_line,
 )
+from services.core.guarantees.models import Status
+from services.core.households import enums
+from services.core.households.sensitive import health_json, open_id_number
+from services.core.idnumber import keyed_hash, mask, normalise
+from services.core.income.rules import DETAIL_ITEMS, Figures, detail_problems, net_income, per_capita
 from services.core.monitoring import deadlines as dl
 from services.core.monitoring import enums as m
 from services.core.monitoring.machine import step_for
 from services.core.monitoring.policy import MonitoringPolicy
+from services.core.settings import Settings
 from services.core.workdays import WorkCalendar
 
 TODAY = date(2026, 11, 23)  # Q1–Q3 of 2026 have ended

@@ -9,7 +9,7 @@ from fastapi import Path as PathParam
 from starlette.responses import Response
 
 from services.api import tags
-from services.api.params import Cursor, Limit, RegionPrefix, amount, plain_text
+from services.api.auditing import base_event, record_sensitive_read
 from services.api.deps import (
     Allowed,
     CurrentCaller,
@@ -21,23 +21,22 @@ from services.api.deps import (
     health_keyring,
     path_object,
 )
-from services.api.auditing import base_event, record_sensitive_read
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
-from services.api.ratelimit import bulk_read
 from services.api.pagination import Page, cursor_id, page_limit, page_of
+from services.api.params import Cursor, Limit, RegionPrefix, amount, plain_text
+from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute, hot_read, no_idempotency
 from services.core.accounts.roles import Permission
+from services.core.accounts.security import Caller
 from services.core.audit import AuditRecord, record
 from services.core.audit.service import REVEAL_ACTION, check_reveal_rate
-from services.core.accounts.security import Caller
 from services.core.crypto import Keyring, keyring
 from services.core.errors import Unprocessable
 from services.core.households import service
 from services.core.households.enums import Category, Flag, HouseholdStatus
 from services.core.households.models import Household, Person
-from services.core.households.sensitive import sees_birth_date
 from services.core.households.schemas import (
     DeathRequest,
     HouseholdCreate,
@@ -55,6 +54,7 @@ from services.core.households.schemas import (
     UnmaskedIdNumber,
     UnmaskRequest,
 )
+from services.core.households.sensitive import sees_birth_date
 from services.core.regions.service import check_prefix_visible, get_village
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)

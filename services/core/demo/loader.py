@@ -37,6 +37,8 @@ from datetime import date
 
 import asyncpg
 
+from services.core.crypto import Keyring, decode_key, keyring
+from services.core.db import asyncpg_dsn
 from services.core.demo.generator import (
     STREAMS,
     Batch,
@@ -57,11 +59,9 @@ from services.core.demo.monitoring import (
     VISIT_COLUMNS,
     demo_income_line,
 )
-from services.core.db import asyncpg_dsn
-from services.core.crypto import Keyring, decode_key, keyring
-from services.core.monitoring.counts import REBUILD_SQL
-from services.core.idnumber import mask
 from services.core.households.sensitive import HEALTH_AAD, ID_NUMBER_AAD, health_plaintext
+from services.core.idnumber import mask
+from services.core.monitoring.counts import REBUILD_SQL
 from services.core.regions.importer import DEMO_REGIONS_CSV, import_regions_csv, parse_regions_csv
 from services.core.settings import DEMO_PASSWORD, Settings
 

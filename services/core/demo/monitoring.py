@@ -855,6 +855,18 @@ class CaseMaker:
 
 
 __all__ = [
-    "CASE_COLUMNS", "CLUE_COLUMNS", "REPORT_COLUMNS", "TRANSITION_COLUMNS", "MEASURE_COLUMNS", "VISIT_COLUMNS",
-    "CaseMaker", "CasePlan", "DEMO_PROVINCE", "Fate", "Household", "Ids", "demo_income_line", "draw_fate",
+    "CASE_COLUMNS",
+    "CLUE_COLUMNS",
+    "DEMO_PROVINCE",
+    "MEASURE_COLUMNS",
+    "REPORT_COLUMNS",
+    "TRANSITION_COLUMNS",
+    "VISIT_COLUMNS",
+    "CaseMaker",
+    "CasePlan",
+    "Fate",
+    "Household",
+    "Ids",
+    "demo_income_line",
+    "draw_fate",
 ]

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.errors import Conflict, NotFound, Unprocessable
+from services.core.funds import projects as project_service
 from services.core.funds.asset_schemas import AssetIn, AssetUpdate, DisposalIn, IncomeIn, ShareIn
 from services.core.funds.enums import AssetClass, AssetStatus, ProjectStatus
-from services.core.funds import projects as project_service
 from services.core.funds.models import Asset, AssetIncome, IncomeShare, Project
 from services.core.households.enums import Category, HouseholdStatus
 from services.core.households.models import Household

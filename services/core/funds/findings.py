@@ -17,7 +17,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.core.funds.enums import AssetClass, AssetStatus, FundFindingStatus, FundFindingRule
+from services.core.funds.enums import AssetClass, AssetStatus, FundFindingRule, FundFindingStatus
 from services.core.funds.models import Asset, FundFinding
 from services.core.households.enums import HouseholdStatus
 from services.core.repository import one_or_404

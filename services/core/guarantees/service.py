@@ -3,9 +3,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.core.repository import one_or_404
 from services.core.guarantees.models import GuaranteeChange, HouseholdGuarantees, Item, Status
 from services.core.guarantees.schemas import GuaranteesUpdate
+from services.core.repository import one_or_404
 
 
 def all_secure(g: HouseholdGuarantees) -> bool:

@@ -6,9 +6,9 @@ province counts it, − eligible out-of-pocket spending 合规自付支出). Per
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Iterable, Mapping
 
 FEN = Decimal("0.01")
 PARTS = ("wages", "business", "property", "transfers")
