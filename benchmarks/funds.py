@@ -280,7 +280,7 @@ def generate(counties: list[tuple[str, list[str]]], scale: float, ids: dict[str,
                 f = rng.choice([f for f in county_funds if f["kind"] == "transition"] * 3 + county_funds)
                 if f not in chosen:
                     chosen.append(f)
-            for f, amount in zip(chosen, _split(rng, budget, len(chosen))):
+            for f, amount in zip(chosen, _split(rng, budget, len(chosen)), strict=True):
                 f["allocated"] += amount
                 allocations.append(_line(allocation_id, f["id"], project_id, village, _cents(amount),
                                          dates["approved_on"], None, None))

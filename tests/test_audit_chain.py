@@ -82,7 +82,7 @@ async def test_each_row_links_to_the_previous_one(conn):
     got = await rows(conn)
     assert [r.id for r in got] == [1, 2, 3] and one.id == 3
     assert got[0].prev_hash == GENESIS_HASH
-    for prev, row in zip([None, *got], got):
+    for prev, row in zip([None, *got], got, strict=False):
         if prev is not None:
             assert row.prev_hash == prev.hash
         assert row.hash == hashlib.sha256(row.prev_hash + row.canonical.encode()).digest()

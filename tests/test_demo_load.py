@@ -174,7 +174,7 @@ async def test_in_process_load_makes_a_consistent_registry(demo_url, demo_engine
     people = await _rows(demo_engine, "SELECT id_number_enc, id_hash, id_masked, birth_date, sex FROM persons")
     numbers = [open_id_number(ring, p[0]) for p in people]
     assert len(set(numbers)) == PERSONS
-    for id_number, (blob, id_hash, masked, born, sex) in zip(numbers, people):
+    for id_number, (blob, id_hash, masked, born, sex) in zip(numbers, people, strict=True):
         parsed = normalise(id_number)
         assert parsed.value == id_number
         assert (parsed.birth_date, parsed.sex) == (born, sex)

@@ -160,7 +160,7 @@ async def test_uninsured_without_measure(session, settings, client, auth):
     stopped = await household(client, auth, [person("head", name="丁", medical_insurance=False)])
     social = await household(client, auth, [person("head", name="戊", medical_insurance=False)])
     ordinary = await household(client, auth, [person("head", name="己", medical_insurance=False)],
-                               category="ordinary")
+                               category="ordinary")  # not a watched household: no finding
     gone = await household(client, auth, [person("head", name="庚"), person("spouse", name="辛",
                                                                             medical_insurance=False)])
     bare_case = await add_case(session, bare, ("disaster",))
@@ -177,6 +177,7 @@ async def test_uninsured_without_measure(session, settings, client, auth):
     found = of_rule(await findings(session), "uninsured_without_measure")
     assert counts["rules"]["uninsured_without_measure"] == 2
     assert {f.person_id for f in found} == {bare.members["乙"], stopped.members["丁"]}
+    assert ordinary.id not in {f.household_id for f in found}
     spouse = next(f for f in found if f.person_id == bare.members["乙"])
     assert spouse.fingerprint == fp("uninsured_without_measure", f"person:{bare.members['乙']}")
     assert spouse.values == {"medical_insurance": False, "case_id": bare_case.id, "household_category": "lifted_out",

@@ -2,6 +2,7 @@
 --demo`` and the end-to-end tests use it)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -86,10 +87,8 @@ def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
             proc.wait()
     path = getattr(proc, "log_path", None)
     if path:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
-        except FileNotFoundError:
-            pass
 
 
 def _tail(proc: subprocess.Popen, lines: int = 30) -> str:

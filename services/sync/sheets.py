@@ -233,7 +233,7 @@ def records(path: Path, normaliser: Normaliser,
             continue
         if all(_blank(c) for c in row):
             continue
-        record = {h: v for h, v in zip(header, row) if h is not None and not _blank(v)}
+        record = {h: v for h, v in zip(header, row, strict=False) if h is not None and not _blank(v)}
         yield f"row {number}", record
 
 

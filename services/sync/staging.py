@@ -236,7 +236,7 @@ async def write_page(conn, prepared: Prepared, *, source: str, county: str, run_
         # quarantine row: one statement may not upsert a row twice. The last one wins, as it
         # does across pages and for staged records.
         rejected = list({row[6]: row for row in prepared.rejected}.values())
-        columns = list(zip(*rejected))
+        columns = list(zip(*rejected, strict=True))
         await conn.fetch(_QUARANTINE, source, county, run_id, *[list(c) for c in columns])
         counts.quarantined = len(prepared.rejected)
     if position is not KEEP_CURSOR:

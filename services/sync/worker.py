@@ -6,6 +6,7 @@ nothing; its run is taken up again from the last committed page.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import time
@@ -105,10 +106,8 @@ async def work(session: Session, *, stop: asyncio.Event, once: bool = False, nam
         if claim is None:
             if once:
                 return done
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), ctx.settings.sync.poll_seconds)
-            except TimeoutError:
-                pass
             continue
         try:
             log.info("run %s: %s for county %s (%s, attempt %s)", claim.run_id, claim.source, claim.county,
@@ -125,10 +124,8 @@ async def work(session: Session, *, stop: asyncio.Event, once: bool = False, nam
             log.exception("run %s could not be closed; it is taken up again", claim.run_id)
             if once:
                 return done
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), ctx.settings.sync.poll_seconds)
-            except TimeoutError:
-                pass
         finally:
             await claim.release()
     return done
@@ -340,10 +337,8 @@ def stop_on_signals(stop: asyncio.Event) -> None:
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows has no signal handlers
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
-            pass
 
 
 async def status(settings: Settings) -> dict:

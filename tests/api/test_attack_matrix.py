@@ -368,7 +368,7 @@ async def test_spoofed_forwarded_for_changes_nothing(client, auth, settings):
     await _spoof(client._transport.app, client, auth, settings)
 
 
-async def test_spoofed_forwarded_for_changes_nothing_through_uvicorn(live, auth, settings):
+async def test_spoofed_forwarded_for_changes_nothing_through_uvicorn(live, auth, settings):  # noqa: F811 (the fixture)
     """Through a real server from 127.0.0.1: uvicorn believes X-Forwarded-For from
     127.0.0.1 by default (``forwarded_allow_ips``), so a local client could pose as anyone."""
     app, base = live

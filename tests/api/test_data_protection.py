@@ -65,7 +65,7 @@ async def test_a_raw_dump_shows_no_id_number_and_no_illness(client, auth, db, se
 async def test_lookup_by_id_number_still_works_and_shows_it_masked(client, auth):
     members = _sick_family()
     created = await create(client, auth, members=members)
-    for member, shown in zip(members, created["members"]):
+    for member, shown in zip(members, created["members"], strict=True):
         r = await client.post("/api/v1/persons/lookup", json={"id_number": member["id_number"]},
                               headers=auth("grid_worker.village"))
         assert r.status_code == 200, r.text

@@ -10,14 +10,14 @@ from fastapi import APIRouter, Body, Request
 
 from services.api.app import create_app
 from services.api.deps import Reading, Session
-from services.core.accounts.roles import Permission
-
-ReadAccess = Reading(Permission.registry_read)
 from services.api.households.router import HouseholdId, get_household, lookup_person
 from services.api.routing import GuardlineRoute, _DirectRead, hot_read
+from services.core.accounts.roles import Permission
 from services.core.households.schemas import PersonLookup
 from tests.api.test_households import create
 from tests.factories import VILLAGE_2, person
+
+ReadAccess = Reading(Permission.registry_read)
 
 
 @pytest.fixture

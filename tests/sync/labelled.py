@@ -2094,7 +2094,7 @@ def write_files(w: World, directory: Path, sources) -> list[SheetFile]:
                 valid[location] = row
                 continue
             expected[location] = (row.reason, row.scenario)
-            got = normaliser.normalise({h: c for h, c in zip(header, cells) if c != ""})
+            got = normaliser.normalise({h: c for h, c in zip(header, cells, strict=False) if c != ""})
             if not (isinstance(got, Rejected) and got.reason == row.reason):
                 pending.add(location)
         path = directory / f"{MEDICAL}-hostile.csv"

@@ -378,8 +378,8 @@ class DemoGenerator:
             *sorted({f"{v.township_name}集镇安置点" for v in self.villages if v.township_name}),
         )
         # ID numbers: weighted sum of the address code, and of each sequence number.
-        self._addr_sum = sum(int(c) * w for c, w in zip(address_code, WEIGHTS[:6]))
-        self._seq_sum = tuple(sum(int(c) * w for c, w in zip(f"{s:03d}", WEIGHTS[14:17])) for s in range(1000))
+        self._addr_sum = sum(int(c) * w for c, w in zip(address_code, WEIGHTS[:6], strict=True))
+        self._seq_sum = tuple(sum(int(c) * w for c, w in zip(f"{s:03d}", WEIGHTS[14:17], strict=True)) for s in range(1000))
         self._birth_cache: dict[int, tuple[date, str, int]] = {}
         self._seq_used: dict[int, int] = {}
         # Sequence slots idx (seq = 2 idx + 1 for men, 2 idx + 2 for women, idx < 499) of
@@ -660,7 +660,7 @@ class DemoGenerator:
         if info is None:
             d = date.fromordinal(o)
             ymd = f"{d.year:04d}{d.month:02d}{d.day:02d}"
-            info = (d, ymd, self._addr_sum + sum(int(c) * w for c, w in zip(ymd, WEIGHTS[6:14])))
+            info = (d, ymd, self._addr_sum + sum(int(c) * w for c, w in zip(ymd, WEIGHTS[6:14], strict=True)))
             self._birth_cache[o] = info
         return info
 
@@ -967,7 +967,7 @@ class DemoGenerator:
             weights = [(3.0 if p.employment == _MIGRANT else 1.8) * p.employment_months for p in wage_earners]
             total_w = sum(weights)
             left = gap
-            for i, (p, w) in enumerate(zip(wage_earners, weights)):
+            for i, (p, w) in enumerate(zip(wage_earners, weights, strict=True)):
                 share = left if i == len(wage_earners) - 1 else int(gap * w / total_w)
                 left -= share
                 p.employment_income = share

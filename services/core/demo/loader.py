@@ -179,7 +179,7 @@ def render_monitoring(batch: Batch) -> list[tuple[str, bytes, int]]:
         for vid, case_id, hid, region, cadre, day, mode, findings, attachments, by, created in batch.case_visits
     ]
     out.append(("case_visits", "".join(lines).encode(), len(lines)))
-    assert all(part[0] == table for part, table in zip(out, MONITORING_TABLES))
+    assert all(part[0] == table for part, table in zip(out, MONITORING_TABLES, strict=True))
     return out
 
 

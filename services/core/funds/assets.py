@@ -206,7 +206,7 @@ async def list_incomes(session: AsyncSession, asset_id: int, *, before_id: int |
     if before_id is not None:
         stmt = stmt.where(AssetIncome.id < before_id)
     incomes = list((await session.execute(stmt.order_by(AssetIncome.id.desc()).limit(limit + 1))).scalars())
-    return [(i, s) for i, s in zip(incomes, await shares_of(session, [i.id for i in incomes]))]
+    return [(i, s) for i, s in zip(incomes, await shares_of(session, [i.id for i in incomes]), strict=True)]
 
 
 async def shares_of(session: AsyncSession, income_ids: list[int]) -> list[list[IncomeShare]]:

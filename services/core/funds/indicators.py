@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import bindparam, text
@@ -151,7 +152,7 @@ def milestone_target(milestones: list[Milestone], year: int, as_of: date) -> tup
     the last) and where the value should be by then: on a straight line from the previous
     milestone (0 on 1 January) to it."""
     points = [(date(year, 1, 1), Decimal("0"))] + [(m.on(year), m.share) for m in milestones]
-    for (d0, s0), (d1, s1) in zip(points, points[1:]):
+    for (d0, s0), (d1, s1) in pairwise(points):
         if as_of <= d1:
             if as_of <= d0:
                 return s1, s0

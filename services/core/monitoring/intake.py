@@ -302,7 +302,7 @@ async def report_many(session: AsyncSession, rules: Rules, items: Sequence[ClueI
     if reports:
         clue_ids, report_ids = (await session.execute(text(_IDS), {
             "clues": len(created), "reports": len(reports)})).one()
-        for clue, new_id in zip(created, sorted(clue_ids)):
+        for clue, new_id in zip(created, sorted(clue_ids), strict=True):
             clue.id = new_id
         await _write(session, created, list(touched.values()), reports, sorted(report_ids), reporter,
                      audited=collects_changes(session))
@@ -320,7 +320,7 @@ async def _write(session: AsyncSession, created: list[_Clue], touched: list[_Clu
             changes.append(_change("risk_clues", clue.id, "create", clue.region_code, None,
                                    {k: _json(v) for k, v in clue_rows[-1].items()}))
     report_rows = []
-    for report_id, (clue, item, risks, reported_on) in zip(report_ids, reports):
+    for report_id, (clue, item, risks, reported_on) in zip(report_ids, reports, strict=True):
         row = {"id": report_id, "clue_id": clue.id, "region_code": clue.region_code, "channel": item.channel.value,
                "risk_types": risks, "evidence": item.evidence,
                "attachments": [a.model_dump(mode="json") for a in item.attachments],
