@@ -334,7 +334,7 @@ class Server:
         self.name = name
         self.port = free_port()
         self.log_path = logdir / f"{name}.log"
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 (kept open for the server's life; closed in stop())
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", *target, "--host", "127.0.0.1", "--port", str(self.port),
              "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"],

@@ -224,7 +224,7 @@ async def test_verify_reports_a_truncated_tail_only_against_a_noted_head(conn):
 
 async def test_verify_reports_a_rewritten_chain_against_a_noted_head(conn):
     await add(conn, 3)
-    head_id, head_hash = parse_head((await verify_chain(conn)).head)
+    head_id, _head_hash = parse_head((await verify_chain(conn)).head)
     report = await verify_chain(conn, expect_head=(head_id, bytes(32)))
     assert report.broken.row_id == 3 and "rewritten" in report.broken.reason
     assert (await verify_chain(conn, expect_head=(2, (await rows(conn))[1].hash))).ok

@@ -27,7 +27,7 @@ Money = Numeric(14, 2)
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {Decimal: Money, datetime: DateTime(timezone=True)}
+    type_annotation_map = {Decimal: Money, datetime: DateTime(timezone=True)}  # noqa: RUF012 (SQLAlchemy's)
 
 
 def str_enum(enum_cls: type[enum.Enum], name: str) -> Enum:

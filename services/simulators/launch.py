@@ -38,14 +38,13 @@ def spawn(kind: str, port: int, *extra_args: str, env: dict[str, str] | None = N
     simulator left running there would pass for the new one, which cannot bind)."""
     if instance:
         extra_args = (*extra_args, "--instance", instance)
-    log = tempfile.NamedTemporaryFile(prefix=f"guardline-sim-{kind}-", suffix=".log", delete=False)
     command = [sys.executable, "-m", "services.cli", "simulate", kind, "--port", str(port), "--host", host,
                *extra_args]
     environ = dict(os.environ if env is None else env)
     environ.setdefault("PYTHONUNBUFFERED", "1")  # the log file shows what happened up to a crash
-    proc = subprocess.Popen(command, cwd=ROOT, env=environ,
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    log.close()
+    with tempfile.NamedTemporaryFile(prefix=f"guardline-sim-{kind}-", suffix=".log", delete=False) as log:
+        proc = subprocess.Popen(command, cwd=ROOT, env=environ,
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     proc.log_path = log.name
     deadline = time.monotonic() + timeout
     url = f"http://{host}:{port}/health"

@@ -16,6 +16,7 @@ import math
 import struct
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
+from typing import ClassVar
 
 from services.core.idnumber import check_character
 from services.core.timeutil import CHINA
@@ -338,7 +339,7 @@ class Deriver:
 
     # ---- education (教育) -----------------------------------------------------------------
 
-    STUDYING = {"primary": "小学", "junior_secondary": "初中", "senior_secondary": "高中",
+    STUDYING: ClassVar[dict[str, str]] = {"primary": "小学", "junior_secondary": "初中", "senior_secondary": "高中",
                 "vocational": "中职", "university": "高校"}
 
     def _stage(self, p: Person, age: int) -> str:

@@ -226,7 +226,8 @@ def records(path: Path, normaliser: Normaliser,
         wanted = ", ".join(normaliser.headers_of("id_number")[:3])
         raise SheetError("no_header", f"no header row in the first {HEADER_SEARCH_ROWS} rows: expected a column "
                                       f"such as {wanted} and at least one more known column")
-    for number, row in enumerate(rows, start=number + 1):
+    first = number + 1  # the row after the header
+    for number, row in enumerate(rows, start=first):
         if isinstance(row, Oversize):
             yield f"row {number}", evidence(row.reason, None, row.detail, row.digest, row.size,
                                             {"line": row.preview})

@@ -126,9 +126,8 @@ def _text_fields(schema: dict, prefix: tuple = (), depth: int = 0) -> list[tuple
     elif kind == "array" and "items" in schema:
         out += _text_fields(schema["items"], (*prefix, 0), depth + 1)
     elif kind == "string" and "enum" not in schema and schema.get("format") not in (
-            "date", "date-time", "binary", "password") and not _secret(prefix):
-        if not schema.get("readOnly"):
-            out.append(prefix)
+            "date", "date-time", "binary", "password") and not _secret(prefix) and not schema.get("readOnly"):
+        out.append(prefix)
     return list(dict.fromkeys(out))
 
 

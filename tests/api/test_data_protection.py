@@ -94,7 +94,7 @@ def test_roles_that_read_nothing_of_the_registry():
     assert not allows(Role.auditor, Permission.registry_health)
 
 
-@pytest.mark.parametrize("role", READERS + [Role.auditor])
+@pytest.mark.parametrize("role", [*READERS, Role.auditor])
 async def test_health_details_only_for_roles_that_may_see_them(client, auth, role):
     members = _sick_family()
     created = await create(client, auth, members=members)
@@ -238,7 +238,7 @@ async def test_no_role_without_unmask_can_rebuild_an_id_number(client, auth, rol
         if may_reveal:
             assert shown_date == true_born and known["birth_year"] == true_born.year
             continue
-        year = known["birth_year"] if "birth_year" in known else shown_date.year
+        year = known.get("birth_year", shown_date.year)
         assert candidates(known["id_number"], known["sex"], year, shown_date) >= 10_000, (role, known)
         assert shown_date is None and known["birth_year"] == true_born.year
         assert known["id_number"] == mask(member["id_number"])

@@ -107,8 +107,8 @@ def fuzz_live(base: str, token: dict, values: dict, reset) -> list[str]:
             @hypothesis_settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                                  phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
             @given(case=operation.as_strategy(generation_mode=mode), data=st.data())
-            def run(case, data):
-                if mode == GenerationMode.POSITIVE:
+            def run(case, data):  # run() is called below, in this iteration: its mode and label are this one's
+                if mode == GenerationMode.POSITIVE:  # noqa: B023
                     _aim(case, data, values)
                     # A cursor is opaque: only one the server handed out is valid, and the
                     # document cannot list those. Positive examples start at the first page.
@@ -121,7 +121,7 @@ def fuzz_live(base: str, token: dict, values: dict, reset) -> list[str]:
                 response = case.call(base_url=base, session=session, headers=token, timeout=30)
                 for problem in _check(case, response, {**case.headers, **token} if case.headers else token):
                     request = response.request
-                    findings.append(f"{label} [{mode.value}]: {problem}\n    {request.method} {request.url}"
+                    findings.append(f"{label} [{mode.value}]: {problem}\n    {request.method} {request.url}"  # noqa: B023
                                     f" body={str(request.body)[:300]}\n    -> {response.status_code}"
                                     f" {response.text[:300]}")
 
@@ -254,7 +254,7 @@ async def test_query_values_the_document_forbids_are_422(client, auth, params, f
     """The document now states each parameter's rule; a value outside it is a 422 naming the parameter."""
     r = await client.get("/api/v1/households", params=params, headers=auth("county_staff.county"))
     assert _fields(r) == [field]
-    path, _, op = _operation("listHouseholds")
+    _path, _, op = _operation("listHouseholds")
     assert {p["name"] for p in op["parameters"] if "pattern" in p["schema"] or "minLength" in str(p["schema"])} >= {
         "cursor", "region", "name", "income_below"}
 
@@ -360,7 +360,7 @@ def test_if_match_is_documented_where_it_is_checked():
                 assert declared and "428" in op["responses"], (method, path)
                 checked += 1
     assert checked > 30
-    required = {op_id: [p for p in _operation(op_id)[2]["parameters"] if p["name"] == "If-Match"][0]["required"]
+    required = {op_id: next(p for p in _operation(op_id)[2]["parameters"] if p["name"] == "If-Match")["required"]
                 for op_id in ("updateHousehold", "deleteIncomeRecord", "mergeHousehold", "recordDeath")}
     assert required == {"updateHousehold": True, "deleteIncomeRecord": True, "mergeHousehold": False,
                         "recordDeath": False}

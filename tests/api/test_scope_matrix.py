@@ -522,11 +522,11 @@ async def test_access_matrix(client, auth, db, settings, target_village):
 
 
 async def test_requests_without_token_are_401(client):
-    ids = dict(household_id=1, person_id=1, member_id=1, record_id=1, user_id=1, client_id=1, event_id=1, code=VILLAGE,
-               clue_id=1, case_id=1, assisting_case_id=1, measure_id="00000000-0000-4000-8000-000000000000",
-               line_year=LAST_YEAR, province="52", policy_id=1, run_id=1, quarantine_id=1, finding_id=1,
-               source="civil-affairs", county="529901", fund_id=1, project_id=1, approved_project_id=1,
-               fund_policy_id=1, accepted_project_id=1, asset_id=1, fund_finding_id=1, sync_policy_id=1)
+    ids = {"household_id": 1, "person_id": 1, "member_id": 1, "record_id": 1, "user_id": 1, "client_id": 1, "event_id": 1, "code": VILLAGE,
+               "clue_id": 1, "case_id": 1, "assisting_case_id": 1, "measure_id": "00000000-0000-4000-8000-000000000000",
+               "line_year": LAST_YEAR, "province": "52", "policy_id": 1, "run_id": 1, "quarantine_id": 1, "finding_id": 1,
+               "source": "civil-affairs", "county": "529901", "fund_id": 1, "project_id": 1, "approved_project_id": 1,
+               "fund_policy_id": 1, "accepted_project_id": 1, "asset_id": 1, "fund_finding_id": 1, "sync_policy_id": 1}
     for op, case in cases({"village": VILLAGE, "other_household_id": 2, "id_number": person("head")["id_number"],
                            **ids}).items():
         r = await client.request(case.method, case.path.format(**ids), json=case.body, params=case.params)

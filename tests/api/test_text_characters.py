@@ -113,7 +113,7 @@ def test_the_character_rules():
         assert forbidden_character(value)
     assert forbidden_character("一\n二\t三", multiline=True) is None
     assert forbidden_character("一\r二", multiline=True) == "\r"
-    for name in NAMES + ["O'Brien", "李 明", "（测试）", "😀"]:
+    for name in [*NAMES, "O'Brien", "李 明", "（测试）", "😀"]:
         assert forbidden_character(name) is None, name
     with pytest.raises(ValueError, match="text_forbidden_characters"):
         checked_text({"好": ["ok", "bad\u202e"]})

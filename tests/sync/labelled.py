@@ -425,7 +425,7 @@ class World:
     def build(self) -> World:
         for _ in range(self.background):
             _background(self)
-        for rule, injectors in INJECTORS.items():
+        for _rule, injectors in INJECTORS.items():
             for inj in injectors:
                 for n in range(self.reps):
                     inj.fn(self, n)
@@ -541,9 +541,9 @@ LONG_STANDING = date(Y - 6, 3, 1)
 
 
 def _active_dibao(w: World, p: Person, scenario: str, benefit: str = "dibao", **over) -> Row:
-    fields = dict(benefit=benefit, dibao_class="1" if benefit == "dibao" else None,
-                  start_date=LONG_STANDING, amount=Decimal("650.00"), status="active",
-                  household_size=len(w.households[p.household_id - 1].alive))
+    fields = {"benefit": benefit, "dibao_class": "1" if benefit == "dibao" else None,
+                  "start_date": LONG_STANDING, "amount": Decimal("650.00"), "status": "active",
+                  "household_size": len(w.households[p.household_id - 1].alive)}
     fields.update(over)
     return w.row(CIVIL, p, scenario, **fields)
 
@@ -643,7 +643,7 @@ def _dead_civil_other_words(w: World, n: int) -> None:
 @injector("dead_elsewhere")
 def _dead_medical(w: World, n: int) -> None:
     s = "dead_medical"
-    h, parent = _with_parent(w, s)
+    _h, parent = _with_parent(w, s)
     extra = {"death_date": date(Y, 5, 3)} if n % 2 == 0 else {}
     w.row(MEDICAL, parent, s, record_type="enrolment", year=Y, insured=False, status="deceased", **extra)
     w.expect("dead_elsewhere", MEDICAL, _person_subject(parent), s)
@@ -736,7 +736,7 @@ def _child(w: World, s: str, category: str, born: date, schooling: str) -> tuple
 @injector("out_of_school")
 def _out_of_school(w: World, n: int) -> None:
     s = "out_of_school"
-    h, child = _child(w, s, "lifted_out", w.born_school_age(w.rng.randint(7, 14)), "dropped_out")
+    _h, child = _child(w, s, "lifted_out", w.born_school_age(w.rng.randint(7, 14)), "dropped_out")
     term = TERM_SPELLINGS[n % len(TERM_SPELLINGS)]
     w.row(EDUCATION, child, s, term=term, school=_school(child), stage="junior_secondary", status="dropped_out",
           aid_kind="生活补助", aid_amount=Decimal("625"))
@@ -747,7 +747,7 @@ def _out_of_school(w: World, n: int) -> None:
 def _out_of_school_at_the_edges(w: World, n: int) -> None:
     s = "out_of_school_age_edges"
     age, edge = ((w.t.age_to, "last"), (w.t.age_from, "first"))[n % 2]
-    h, child = _child(w, s, "ordinary", w.born_school_age(age, edge), "dropped_out")
+    _h, child = _child(w, s, "ordinary", w.born_school_age(age, edge), "dropped_out")
     w.row(EDUCATION, child, s, school=_school(child), stage="primary", status="dropped_out")
     w.expect("out_of_school", EDUCATION, f"person:{child.id}:{TERM}", s)
 
@@ -755,7 +755,7 @@ def _out_of_school_at_the_edges(w: World, n: int) -> None:
 @injector("out_of_school")
 def _out_of_school_after_enrolled_term(w: World, n: int) -> None:
     s = "out_of_school_registry_in_school"
-    h, child = _child(w, s, "monitored", w.born_school_age(13), "junior_secondary")
+    _h, child = _child(w, s, "monitored", w.born_school_age(13), "junior_secondary")
     w.row(EDUCATION, child, s, term=PREVIOUS_TERM, school=_school(child), stage="junior_secondary",
           status="enrolled", aid_kind="生活补助", aid_amount=Decimal("625"))
     w.row(EDUCATION, child, s, school=_school(child), stage="junior_secondary", status="dropped_out",
@@ -768,7 +768,7 @@ def _out_of_school_after_enrolled_term(w: World, n: int) -> None:
 @injector("schooling_differs")
 def _schooling_differs_back_at_school(w: World, n: int) -> None:
     s = "schooling_differs_registry_dropped_out"
-    h, child = _child(w, s, "ordinary", w.born_school_age(11), "dropped_out")
+    _h, child = _child(w, s, "ordinary", w.born_school_age(11), "dropped_out")
     w.row(EDUCATION, child, s, school=_school(child), stage="primary", status="enrolled")
     w.expect("schooling_differs", EDUCATION, _person_subject(child), s)
 
@@ -776,7 +776,7 @@ def _schooling_differs_back_at_school(w: World, n: int) -> None:
 @injector("schooling_differs")
 def _schooling_differs_over_compulsory_age(w: World, n: int) -> None:
     s = "schooling_differs_senior_dropped_out"
-    h, child = _child(w, s, "ordinary", w.born_school_age(w.t.age_to + 2), "senior_secondary")
+    _h, child = _child(w, s, "ordinary", w.born_school_age(w.t.age_to + 2), "senior_secondary")
     w.row(EDUCATION, child, s, school="清溪县第一中学", stage="senior_secondary", status="dropped_out")
     w.expect("schooling_differs", EDUCATION, _person_subject(child), s)
 
@@ -1043,7 +1043,7 @@ def _absent_from_school_roster_but_not_of_age(w: World, n: int) -> None:
 def _absent_from_school_roster_enrolled_next_term(w: World, n: int) -> None:
     """Not in this term's roster, but enrolled in a later term (another file)."""
     s = "control_missing_from_school_roster_enrolled_later_term"
-    h, child = _child(w, s, "ordinary", w.born_school_age(10), "primary")
+    _h, child = _child(w, s, "ordinary", w.born_school_age(10), "primary")
     later = f"{SCHOOL_YEAR + 1}春" if TERM.endswith("秋") else f"{SCHOOL_YEAR + 1}秋"
     w.row(EDUCATION, child, s, term=later, school=_school(child), stage="primary", status="enrolled")
 
@@ -1064,10 +1064,10 @@ def _student_aided_without_amount(w: World, n: int) -> None:
     """A named aid without an amount is aid; a formerly poor household is not monitored now."""
     s = "control_student_named_aid_or_lifted_out_without_aid"
     if n % 2 == 0:
-        h, child = _child(w, s, "monitored", w.born_school_age(11), "primary")
+        _h, child = _child(w, s, "monitored", w.born_school_age(11), "primary")
         w.row(EDUCATION, child, s, school=_school(child), stage="primary", status="enrolled", aid_kind="营养餐补助")
     else:
-        h, child = _child(w, s, "lifted_out", w.born_school_age(11), "primary")
+        _h, child = _child(w, s, "lifted_out", w.born_school_age(11), "primary")
         w.row(EDUCATION, child, s, school=_school(child), stage="primary", status="enrolled")
 
 
@@ -1442,7 +1442,7 @@ def _consistent_at_the_edges(w: World, n: int) -> None:
 @control
 def _not_insured_but_dead(w: World, n: int) -> None:
     s = "control_target_not_insured_but_dead"
-    h, parent = _with_parent(w, s)
+    _h, parent = _with_parent(w, s)
     parent.status, parent.died = "deceased", date(Y - 1, 11, 2)
     w.row(MEDICAL, parent, s, record_type="enrolment", year=Y, insured=False, status="not_insured")
 
@@ -1472,7 +1472,7 @@ def _cost_against_an_incomplete_year(w: World, n: int) -> None:
 def _child_outside_compulsory_age(w: World, n: int) -> None:
     s = "control_child_outside_compulsory_age"
     age, edge = ((w.t.age_to + 1, "first"), (w.t.age_from - 1, "last"))[n % 2]
-    h, child = _child(w, s, "lifted_out", w.born_school_age(age, edge), "dropped_out")
+    _h, child = _child(w, s, "lifted_out", w.born_school_age(age, edge), "dropped_out")
     w.row(EDUCATION, child, s, school=_school(child), stage="junior_secondary" if age > 10 else "primary",
           status="dropped_out")
 
@@ -1480,7 +1480,7 @@ def _child_outside_compulsory_age(w: World, n: int) -> None:
 @control
 def _back_at_school(w: World, n: int) -> None:
     s = "control_dropped_out_then_back"
-    h, child = _child(w, s, "monitored", w.born_school_age(12), "junior_secondary")
+    _h, child = _child(w, s, "monitored", w.born_school_age(12), "junior_secondary")
     aid = {"aid_kind": "生活补助", "aid_amount": Decimal("625")}
     spelling = n % len(TERM_SPELLINGS)  # the two terms spelled alike or not
     w.row(EDUCATION, child, s, term=PREVIOUS_TERM_SPELLINGS[spelling], school=_school(child), stage="primary",
@@ -1492,7 +1492,7 @@ def _back_at_school(w: World, n: int) -> None:
 @control
 def _transferred_within_the_term(w: World, n: int) -> None:
     s = "control_transfer_within_term"
-    h, child = _child(w, s, "ordinary", w.born_school_age(10), "primary")
+    _h, child = _child(w, s, "ordinary", w.born_school_age(10), "primary")
     w.row(EDUCATION, child, s, school="清溪县白岩小学", stage="primary", status="transferred")
     w.row(EDUCATION, child, s, school="清溪县石门小学", stage="primary", status="enrolled")
 
@@ -1608,7 +1608,7 @@ def _new_grant_that_stopped(w: World, n: int) -> None:
 def _new_grant_to_a_member_dead_in_the_registry(w: World, n: int) -> None:
     """A stale grant to someone the registry has dead is no sign of the household's poverty."""
     s = "control_new_grant_to_member_dead_in_registry"
-    h, parent = _with_parent(w, s, "ordinary")
+    _h, parent = _with_parent(w, s, "ordinary")
     parent.status, parent.died = "deceased", _months_ago(1)
     _active_dibao(w, parent, s, benefit="tekun", start_date=_months_ago(4))
 
@@ -1698,7 +1698,7 @@ def _employed_at_sixteen(w: World, n: int) -> None:
 @control
 def _student_of_ordinary_household_without_aid(w: World, n: int) -> None:
     s = "control_ordinary_student_without_aid"
-    h, child = _child(w, s, "ordinary", w.born_school_age(8), "primary")
+    _h, child = _child(w, s, "ordinary", w.born_school_age(8), "primary")
     w.row(EDUCATION, child, s, school=_school(child), stage="primary", status="enrolled")
 
 
@@ -1729,12 +1729,12 @@ def _bad(w: World, kind: str, reason: str, base: dict[str, Any], **raw) -> None:
     r.reason = reason
 
 
-_CIVIL_BASE = dict(benefit="dibao", dibao_class="1", start_date=date(Y - 1, 5, 1), amount=Decimal("600"),
-                   status="active", household_size=2)
-_ENROL_BASE = dict(record_type="enrolment", year=Y, insured=True, status="normal", family_doctor=True)
-_CLAIM_BASE = dict(record_type="claim", year=Y, settled_on=date(Y, 3, 1), hospital="清溪县人民医院",
-                   total_cost=Decimal("900"), out_of_pocket=Decimal("300"))
-_STUDENT_BASE = dict(school="清溪县白岩小学", stage="primary", status="enrolled")
+_CIVIL_BASE = {"benefit": "dibao", "dibao_class": "1", "start_date": date(Y - 1, 5, 1), "amount": Decimal("600"),
+                   "status": "active", "household_size": 2}
+_ENROL_BASE = {"record_type": "enrolment", "year": Y, "insured": True, "status": "normal", "family_doctor": True}
+_CLAIM_BASE = {"record_type": "claim", "year": Y, "settled_on": date(Y, 3, 1), "hospital": "清溪县人民医院",
+                   "total_cost": Decimal("900"), "out_of_pocket": Decimal("300")}
+_STUDENT_BASE = {"school": "清溪县白岩小学", "stage": "primary", "status": "enrolled"}
 
 
 def _wrong_check_digit(number: str) -> str:
@@ -1750,7 +1750,7 @@ def _impossible_birth_date() -> str:
 @malformed
 def _malformed_rows(w: World) -> None:
     for kind, base in ((CIVIL, _CIVIL_BASE), (MEDICAL, _ENROL_BASE), (EDUCATION, _STUDENT_BASE)):
-        for i in range(2 * w.reps):  # about half in each file
+        for _ in range(2 * w.reps):  # about half in each file
             born = w.born_aged(35)
             good = w.new_id(born, True)
             _bad(w, kind, "id_number.check_digit", base, id_number=_wrong_check_digit(good))
@@ -2511,7 +2511,7 @@ def score(w: World, files: list[SheetFile], findings, quarantine, id_hash_key: b
             else:
                 wrong.append(f"{f.path.name} {location} ({scenario}): expected {reason}, got "
                              f"{actual[0] if actual else 'staged'}")
-        for location, (reason, key) in got.items():
+        for location, (reason, _key) in got.items():
             if location in f.valid:
                 row = f.valid[location]
                 if row.gap:
@@ -2591,7 +2591,7 @@ async def _main(households: int, seed: int, keep: bool, processes: int) -> int:
             print(f"built in {built - started:.1f} s, loaded, imported and scored in "
                   f"{time.perf_counter() - built:.1f} s")
             if keep:
-                input("database guardline_labelled_cli kept until you press Enter: ")
+                input("database guardline_labelled_cli kept until you press Enter: ")  # noqa: ASYNC250 (meant to wait)
     finally:
         await admin.dispose()
     return 0

@@ -526,7 +526,7 @@ class DemoGenerator:
             out.append((RiskType.illness, 0.8))
         if any(p.health == _DISABLED for p in people):
             out.append((RiskType.disability, 2.0))
-        _, _, education, _, housing, water, *_ = guarantees
+        _, _, _education, _, housing, water, *_ = guarantees
         if housing == _AT_RISK:
             out.append((RiskType.unsafe_housing, 3.0))
         if water == _AT_RISK:

@@ -409,7 +409,7 @@ async def _drop_secondary(conn: asyncpg.Connection, tables: tuple[str, ...]) -> 
                if r["name"].rpartition(".")[2] not in KEEP_DURING_COPY]
     constraints = [(r["contype"], r["tbl"], r["name"], r["ddl"]) for r in await conn.fetch(_CONSTRAINTS, list(tables))
                    if r["name"] not in KEEP_DURING_COPY]
-    for kind, table, name, _ in constraints:
+    for _kind, table, name, _ in constraints:
         await conn.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
     for name, _ in indexes:
         await conn.execute(f"DROP INDEX {name}")
@@ -419,7 +419,7 @@ async def _drop_secondary(conn: asyncpg.Connection, tables: tuple[str, ...]) -> 
 async def _restore_secondary(conn: asyncpg.Connection, indexes: list, constraints: list) -> None:
     for _, ddl in indexes:
         await conn.execute(ddl)
-    for kind, table, name, ddl in sorted(constraints, key=lambda c: c[0] == "f"):  # unique before foreign
+    for _kind, table, name, ddl in sorted(constraints, key=lambda c: c[0] == "f"):  # unique before foreign
         await conn.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {ddl}")
 
 

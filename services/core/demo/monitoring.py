@@ -834,10 +834,10 @@ class CaseMaker:
                 if r() < 0.5:  # a call instead of the visit: it does not count
                     visits.append((lo + int(r() * (hi - lo + 1)), VisitMode.phone.value))
                 continue
-            if still_open and month.year == last.year and month.month == last.month:
-                # this month's visit: by now in most cases, more likely the later in the month
-                if r() > 0.9 * last.day / month_end(month).day:
-                    continue
+            if (still_open and month.year == last.year and month.month == last.month
+                    # this month's visit: by now in most cases, more likely the later in the month
+                    and r() > 0.9 * last.day / month_end(month).day):
+                continue
             visits.append((lo + int(r() * (hi - lo + 1)), VisitMode.in_person.value))
             if r() < 0.08:
                 mode = VisitMode.phone.value if r() < 0.7 else VisitMode.video.value

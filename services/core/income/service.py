@@ -24,7 +24,7 @@ def _validate(data: IncomeFields) -> None:
     parts = {p: getattr(data, p) for p in rules.PARTS}
     problems = rules.detail_problems(parts, data.details)
     if problems:
-        field, code, params = problems[0]
+        _field, code, params = problems[0]
         raise Unprocessable(code, errors=[FieldError(f, c, p) for f, c, p in problems], **params)
 
 

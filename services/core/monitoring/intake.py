@@ -284,7 +284,7 @@ async def report_many(session: AsyncSession, rules: Rules, items: Sequence[ClueI
         else:
             clue.risk_types = clue.risk_types + [r for r in risks if r not in clue.risk_types]
             if channel not in clue.channels:
-                clue.channels = clue.channels + [channel]
+                clue.channels = [*clue.channels, channel]
             clue.first_reported_on = min(clue.first_reported_on, reported_on)
             if channel == _SELF:
                 clue.self_declared_on = min(filter(None, (clue.self_declared_on, reported_on)))
