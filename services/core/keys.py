@@ -62,7 +62,7 @@ async def key_counts(engine: AsyncEngine) -> dict[str, dict[str, int]]:
                 f"SELECT {_KEY_ID_SQL.format(c=col.column)} AS key_id, count(*) FROM {col.table} "
                 f"WHERE {col.holds_blob()} GROUP BY 1 ORDER BY 1"
             ))
-            out[col.name] = dict(rows)
+            out[col.name] = dict(rows.all())
     return out
 
 

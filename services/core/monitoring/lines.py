@@ -86,7 +86,7 @@ async def require_lines(session: AsyncSession, year: int, region: str) -> dict[s
         provinces = sorted(code[:2] for code in codes.scalars())
     found = await session.execute(select(IncomeLine.province_code, IncomeLine.amount)
                                   .where(IncomeLine.year == year, IncomeLine.province_code.in_(list(provinces))))
-    lines = dict(found)
+    lines = dict(found.all())
     missing = [p for p in provinces if p not in lines]
     if missing:
         raise Conflict("income_line_missing", field="year", year=year, province=", ".join(missing))
