@@ -238,7 +238,9 @@ async def test_no_role_without_unmask_can_rebuild_an_id_number(client, auth, rol
         if may_reveal:
             assert shown_date == true_born and known["birth_year"] == true_born.year
             continue
-        year = known.get("birth_year", shown_date.year)
+        year = known.get("birth_year")
+        if year is None:  # the date is read only when the year is not shown (it may be None)
+            year = shown_date.year
         assert candidates(known["id_number"], known["sex"], year, shown_date) >= 10_000, (role, known)
         assert shown_date is None and known["birth_year"] == true_born.year
         assert known["id_number"] == mask(member["id_number"])
