@@ -123,7 +123,7 @@ def multiline_fields(model: type[BaseModel]) -> frozenset[str]:
     if found is None:
         found = frozenset(name for name, info in model.model_fields.items()
                           if any(m is MULTILINE for m in info.metadata) or _annotated_multiline(info.annotation))
-        model.__multiline_fields__ = found
+        setattr(model, "__multiline_fields__", found)  # noqa: B010 (not an attribute BaseModel declares)
     return found
 
 

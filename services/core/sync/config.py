@@ -72,7 +72,7 @@ def sources_on(text: str, ports: dict[str, int], instance: str | None = None) ->
             line += f'\ninstance = "{instance}"'
         # The first match is this source's: the sources are read, and rewritten, in file order.
         text, found = re.subn(r"^\s*base_url\s*=\s*[\"']" + re.escape(source.base_url) + r"[\"']\s*$",
-                              lambda _, line=line: line, text, count=1, flags=re.MULTILINE)
+                              lambda _: line, text, count=1, flags=re.MULTILINE)  # noqa: B023 (called at once)
         if not found:
             raise ValueError(f"source {source.name}: its base_url is not written on a line of its own")
     return text
