@@ -292,7 +292,7 @@ async def test_the_migration_renames_the_figure_in_stored_overrides(db):
 
     from sqlalchemy import text
 
-    path = next(Path(__file__).resolve().parents[2].glob("migrations/versions/*e5b7c9d1f311*.py"))  # noqa: ASYNC240
+    path = next(Path(__file__).resolve().parents[2].glob("migrations/versions/*e5b7c9d1f311*.py"))  # noqa: ASYNC240 (one glob)
     spec = importlib.util.spec_from_file_location("m_e5b7c9d1f311", path)
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
