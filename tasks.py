@@ -30,7 +30,7 @@ STAMP = VENV / ".guardline-installed"
 # httpx than the service's) or are not Python (@redocly/cli): each in its own directory of
 # .tools/ (git-ignored), installed once per version. tests/clients/tools.py finds them here.
 TOOLS = ROOT / ".tools"
-OPENAPI_PYTHON_CLIENT = ("openapi-python-client==0.29.1", "ruff==0.17.6")  # ruff: its post hooks
+OPENAPI_PYTHON_CLIENT = ("openapi-python-client==0.29.1", "ruff==0.17.6")  # ruff for its post hooks
 REDOCLY_CLI = "@redocly/cli@2.77.0"
 
 
@@ -54,7 +54,7 @@ def install_fingerprint() -> str:
 
 
 def bootstrap() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (tasks.py runs under any python3: it says when it is too old)
         sys.exit(f"Guardline needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     wanted = install_fingerprint()
     if STAMP.exists() and STAMP.read_text().strip() == wanted and _python().exists():

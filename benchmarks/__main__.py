@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -337,7 +337,7 @@ class Server:
         self.name = name
         self.port = free_port()
         self.log_path = logdir / f"{name}.log"
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 (kept open for the server's life; closed in stop())
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", *target, "--host", "127.0.0.1", "--port", str(self.port),
              "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"],
@@ -672,7 +672,7 @@ def main(argv: list[str] | None = None) -> int:
                 server.stop()
 
     meta = {
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "persons": data["persons"], "households": data["households"], "cases": data["cases"],
         "open_cases": data["open_cases"], "due_within_7_days": data["due_within_7_days"],
         "postgresql": data["postgresql"],

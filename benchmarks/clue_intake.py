@@ -31,7 +31,7 @@ import json
 import os
 import statistics
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -208,14 +208,13 @@ async def _facts(url: str) -> dict:
 
 
 async def measure(url: str, settings, n: int, runs: int, baseline: int) -> dict:
+    # The worker imports the monitoring workflow (the three services.core.monitoring modules) with its
+    # first batch, once per process: not part of what is measured here.
+    import services.core.monitoring.clues
+    import services.core.monitoring.context
+    import services.core.monitoring.intake  # noqa: F401
     from services.core.db import Database, create_engine
     from services.core.sync.reconcile import CLUE_BATCH, raise_clues
-
-    # The worker imports the monitoring workflow with its first batch, once per process:
-    # not part of what is measured here.
-    import services.core.monitoring.clues  # noqa: F401
-    import services.core.monitoring.context  # noqa: F401
-    import services.core.monitoring.intake  # noqa: F401
 
     source = source_config()
     db = Database(create_engine(url, settings, "bench-clues"))
@@ -256,7 +255,7 @@ def run(url: str, settings, n: int = 20_000, runs: int = 3, baseline: int = 2000
     median = statistics.median(rates)
     per_cpu = [r["per_cpu_s"] for r in measured["runs"] if r["per_cpu_s"]]
     result = {
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "findings": n, "runs": measured["runs"], "median_per_s": median,
         "min_per_s": min(rates), "max_per_s": max(rates),
         "spread_pct": round((max(rates) - min(rates)) / median * 100, 1),

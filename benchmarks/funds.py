@@ -36,7 +36,7 @@ import os
 import random
 import statistics
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -280,7 +280,7 @@ def generate(counties: list[tuple[str, list[str]]], scale: float, ids: dict[str,
                 f = rng.choice([f for f in county_funds if f["kind"] == "transition"] * 3 + county_funds)
                 if f not in chosen:
                     chosen.append(f)
-            for f, amount in zip(chosen, _split(rng, budget, len(chosen))):
+            for f, amount in zip(chosen, _split(rng, budget, len(chosen)), strict=True):
                 f["allocated"] += amount
                 allocations.append(_line(allocation_id, f["id"], project_id, village, _cents(amount),
                                          dates["approved_on"], None, None))
@@ -545,7 +545,7 @@ def run(url: str, settings, scale: float | None = None, runs: int = 20, compute=
     data = asyncio.run(ensure_data(url, settings, scale))
     rows, facts = asyncio.run(measure(url, settings, runs, compute))
     print_table(rows, data, facts, scale)
-    out = {"meta": {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "scale": scale,
+    out = {"meta": {"when": datetime.now(UTC).isoformat(timespec="seconds"), "scale": scale,
                     "year": YEAR, "target_p50_ms": TARGET_P50_MS, "warmups": WARMUPS, "cpus": os.cpu_count(),
                     **data, **facts},
            "scenarios": rows}

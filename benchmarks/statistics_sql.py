@@ -118,7 +118,7 @@ async def check(url: str, settings: Settings) -> None:
         for clients in (1, 8):
             latencies: list[float] = []
 
-            async def client() -> None:
+            async def client(latencies: list[float] = latencies, level: Level = level) -> None:
                 for _ in range(15):
                     latencies.append(await one(level))
 

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -258,7 +258,7 @@ def run(url: str, settings, env_base: dict) -> dict:
         stage_s, staged = staged_by[processes]
     records = staged["fetched"]
     result = {
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "source": SOURCE, "page_size": PAGE,
         "records": r["fetched"], "staged": r["staged"], "quarantined": r["quarantined"],
         "matched": r["matched"], "unmatched": r["unmatched"], "findings_open": r["findings_open"],

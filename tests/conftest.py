@@ -178,7 +178,7 @@ _USER_IDS: dict[str, int] = {}
 async def user_ids(engine: AsyncEngine) -> dict[str, int]:
     async with engine.connect() as conn:
         rows = await conn.execute(text("SELECT username, id FROM users"))
-        return {name: uid for name, uid in rows}
+        return dict(rows.all())
 
 
 @pytest.fixture

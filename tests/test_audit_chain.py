@@ -82,7 +82,7 @@ async def test_each_row_links_to_the_previous_one(conn):
     got = await rows(conn)
     assert [r.id for r in got] == [1, 2, 3] and one.id == 3
     assert got[0].prev_hash == GENESIS_HASH
-    for prev, row in zip([None, *got], got):
+    for prev, row in zip([None, *got], got, strict=False):
         if prev is not None:
             assert row.prev_hash == prev.hash
         assert row.hash == hashlib.sha256(row.prev_hash + row.canonical.encode()).digest()
@@ -224,7 +224,7 @@ async def test_verify_reports_a_truncated_tail_only_against_a_noted_head(conn):
 
 async def test_verify_reports_a_rewritten_chain_against_a_noted_head(conn):
     await add(conn, 3)
-    head_id, head_hash = parse_head((await verify_chain(conn)).head)
+    head_id, _head_hash = parse_head((await verify_chain(conn)).head)
     report = await verify_chain(conn, expect_head=(head_id, bytes(32)))
     assert report.broken.row_id == 3 and "rewritten" in report.broken.reason
     assert (await verify_chain(conn, expect_head=(2, (await rows(conn))[1].hash))).ok

@@ -71,13 +71,12 @@ async def test_concurrent_writers_build_one_unbroken_chain(committed):
 
     async def writer(w: int) -> None:
         for i in range(per_writer):
-            async with committed.connect() as conn:
-                async with conn.begin() as tx:
-                    await record(conn, event(w * 1000 + i))
-                    if i % 5 == 4:
-                        await record(conn, event(w * 1000 + i + 500))
-                    if i % 7 == 6:
-                        await tx.rollback()
+            async with committed.connect() as conn, conn.begin() as tx:
+                await record(conn, event(w * 1000 + i))
+                if i % 5 == 4:
+                    await record(conn, event(w * 1000 + i + 500))
+                if i % 7 == 6:
+                    await tx.rollback()
 
     await asyncio.gather(*(writer(w) for w in range(8)))
     report = await verify_database(committed)

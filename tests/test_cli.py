@@ -1,4 +1,5 @@
 """The command line as a user runs it: real processes sharing the embedded server."""
+import asyncio
 import json
 import os
 import subprocess
@@ -21,8 +22,8 @@ async def test_worker_process_shares_the_embedded_server(engine, settings):
     if os.environ.get("GUARDLINE_TEST_DATABASE_URL"):
         return
     env = _env(settings, GUARDLINE_DATABASE_NAME="guardline_test")
-    out = subprocess.run([*GUARDLINE, "sync", "status"], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=120)
+    out = await asyncio.to_thread(subprocess.run, [*GUARDLINE, "sync", "status"], cwd=ROOT, env=env,
+                                  capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     status = json.loads(out.stdout.strip().splitlines()[-1])
     assert status["schema"]

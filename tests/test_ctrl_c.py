@@ -5,6 +5,7 @@ interrupt character, so that the kernel sends SIGINT to the whole foreground pro
 group (tasks.py, ``guardline serve`` and its children), as a real Ctrl-C does."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -17,10 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-termios = pytest.importorskip("termios")  # POSIX terminals
-
 from services.core.sync.config import builtin_sources_on
 from tests.processes import with_argument
+
+termios = pytest.importorskip("termios")  # POSIX terminals
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,10 +90,9 @@ class Terminal:
         return not self._reader.is_alive()
 
     def close(self) -> None:
-        try:  # whatever of the session is left (the group is the session's: start_new_session)
+        # whatever of the session is left (the group is the session's: start_new_session)
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.proc.wait()
         self._reader.join(5)
         os.close(self.master)
@@ -134,10 +134,8 @@ def demo_in_a_terminal(tmp_path):
     finally:
         term.close()
         for pid in _postgres_of(tmp_path / "data" / "pgdata"):  # whatever the test left behind
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 @pytest.mark.parametrize("stop", ["ctrl-c", "ctrl-c-twice", "sigterm"])

@@ -20,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.api.app import create_app
 from services.core.accounts.models import User
+from services.core.crypto import key_id_of, keyring
 from services.core.db import Database, create_engine
-from services.core.demo.generator import income_quarters, plan_chunks
+from services.core.demo.generator import fen_decimal, income_quarters, plan_chunks
 from services.core.demo.loader import (
     COPY_COLUMNS,
     DEPENDENT_TABLES,
@@ -33,15 +34,13 @@ from services.core.demo.loader import (
     load_demo,
 )
 from services.core.demo.monitoring import demo_income_line
-from services.core.monitoring import cases as case_service
-from services.core.monitoring.context import load_rules
-from services.core.demo.generator import fen_decimal
 from services.core.households.enums import Category
 from services.core.households.models import Household
-from services.core.crypto import key_id_of, keyring
 from services.core.households.sensitive import health_json, open_id_number
 from services.core.idnumber import keyed_hash, mask, normalise
 from services.core.models import metadata
+from services.core.monitoring import cases as case_service
+from services.core.monitoring.context import load_rules
 from services.core.regions.importer import DEMO_REGIONS_CSV, import_regions_csv, parse_regions_csv
 from services.core.regions.models import Region
 from services.core.scope import UNRESTRICTED, bind_scope
@@ -175,7 +174,7 @@ async def test_in_process_load_makes_a_consistent_registry(demo_url, demo_engine
     people = await _rows(demo_engine, "SELECT id_number_enc, id_hash, id_masked, birth_date, sex FROM persons")
     numbers = [open_id_number(ring, p[0]) for p in people]
     assert len(set(numbers)) == PERSONS
-    for id_number, (blob, id_hash, masked, born, sex) in zip(numbers, people):
+    for id_number, (blob, id_hash, masked, born, sex) in zip(numbers, people, strict=True):
         parsed = normalise(id_number)
         assert parsed.value == id_number
         assert (parsed.birth_date, parsed.sex) == (born, sex)

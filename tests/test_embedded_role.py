@@ -39,7 +39,7 @@ async def test_the_embedded_api_cannot_change_the_audit_trail(engine, settings):
                            "TRUNCATE audit_log",
                            "ALTER TABLE audit_log DISABLE TRIGGER ALL"):
                 async with app_engine.connect() as conn:  # … changing does not
-                    with pytest.raises(DBAPIError, match="permission denied|must be owner"):
+                    with pytest.raises(DBAPIError, match=r"permission denied|must be owner"):
                         await conn.execute(text(attack))
-    password_file = Path(settings.data_dir).resolve() / APP_PASSWORD_FILE
+    password_file = Path(settings.data_dir).resolve() / APP_PASSWORD_FILE  # noqa: ASYNC240 (one local stat)
     assert stat.S_IMODE(password_file.stat().st_mode) == 0o600

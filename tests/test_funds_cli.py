@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,8 +15,8 @@ from services.core.funds.models import Asset, FundFinding, Project
 from services.core.regions.models import Region
 from services.core.regions.rules import level_of, parent_of
 from services.core.scope import UNRESTRICTED, bind_scope
-from tests.cli import committed_engine, needs_embedded_server, run_guardline
 from services.core.timeutil import today as china_today
+from tests.cli import committed_engine, needs_embedded_server, run_guardline
 
 SCRATCH = "guardline_funds_cli"
 VILLAGE = "529901001001"

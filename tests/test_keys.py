@@ -26,8 +26,8 @@ from services.core.demo.loader import load_demo
 from services.core.households.sensitive import open_id_number
 from services.core.keys import ENCRYPTED, key_counts, rotate
 from services.core.settings import Settings
-from tests.factories import household, person
 from tests.conftest import scratch_database
+from tests.factories import household, person
 
 KEYS_DB = "guardline_test_keys"
 ROOT = Path(__file__).resolve().parents[1]

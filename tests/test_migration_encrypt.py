@@ -69,7 +69,7 @@ async def test_existing_rows_are_encrypted_and_decrypted_back(engine, settings):
             await conn.run_sync(migrate, ENCRYPTING)
             rows = (await conn.execute(text(
                 "SELECT id_number_enc, id_masked, health_enc FROM persons ORDER BY id"))).all()
-            for (number, health, grade, illness), (enc, masked, health_enc) in zip(people, rows):
+            for (number, health, grade, illness), (enc, masked, health_enc) in zip(people, rows, strict=True):
                 assert key_id_of(enc) == "m1" and open_id_number(ring, enc) == number
                 assert masked == number[:6] + "********" + number[-4:]
                 assert health_json(ring, health_enc) == {"health": health, "disability_grade": grade,

@@ -36,9 +36,10 @@ async def test_models_and_migrations_do_not_drift(engine):
 
 async def test_migrations_downgrade_and_upgrade_cleanly(engine, settings):
     """Every migration is reversible: down to base and up again on a scratch database."""
+    from alembic import command
+
     from services.core.db import create_engine
     from services.core.migrate import alembic_config
-    from alembic import command
 
     url = engine.url.render_as_string(hide_password=False)
     scratch = url.replace("/guardline_test?", "/guardline_migrations?", 1)

@@ -122,7 +122,7 @@ def test_the_readme_tour_works_word_for_word(served, tmp_path):  # noqa: F811
                           text=True, timeout=900)
     statuses = [int(line[len(STATUS):]) for line in done.stderr.splitlines() if line.startswith(STATUS)]
     shown = f"stdout:\n{done.stdout[-3000:]}\nstderr:\n{done.stderr[-3000:]}"
-    for (command, codes), status in zip(wanted, statuses):
+    for (command, codes), status in zip(wanted, statuses, strict=True):
         assert status in codes, f"{command}\nanswered {status}\n{shown}"
     assert done.returncode == 0, shown
     assert len(statuses) == len(wanted), shown

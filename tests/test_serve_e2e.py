@@ -36,7 +36,7 @@ def served(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUARDLINE_")}
     env.update({"GUARDLINE_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"})
     with impostor(port + 101, instance="another-demo") as other_demo:
-        log = open(tmp_path / "serve.log", "w+b")
+        log = open(tmp_path / "serve.log", "w+b")  # noqa: SIM115 (yielded to the tests; closed in finally)
         proc = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "serve", "--demo", "--persons", "2000", "--port", str(port)],
             cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

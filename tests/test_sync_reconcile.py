@@ -18,7 +18,8 @@ from services.core.income.models import IncomeYear
 from services.core.monitoring.models import ClueReport, IncomeLine, RiskClue
 from services.core.sync.config import SourceConfig
 from services.core.sync.models import DeptRecord, Finding, SyncPolicyRow
-from services.core.sync.reconcile import RESOLVED_NOTE, raise_clues, reconcile as reconcile_only
+from services.core.sync.reconcile import RESOLVED_NOTE, raise_clues
+from services.core.sync.reconcile import reconcile as reconcile_only
 from services.core.timeutil import today
 from tests.factories import COUNTY, OTHER_TOWNSHIP_VILLAGE, VILLAGE, id_number, person
 

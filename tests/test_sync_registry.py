@@ -18,11 +18,11 @@ from services.core import idnumber
 from services.core.income.models import IncomeRecord
 from services.core.income.rolling import quarter_of, quarter_of_index
 from services.core.monitoring.models import Measure, MonitoringCase
+from services.core.sync.config import SourceConfig
 from services.core.sync.models import Finding, QuarantinedRecord, SyncPolicyRow
 from services.core.sync.normalise import masked_id
 from services.core.sync.reconcile import RESOLVED_NOTE, reconcile
 from services.core.sync.registry_check import check_registry
-from services.core.sync.config import SourceConfig
 from services.core.timeutil import now, today
 from tests.factories import COUNTY, OTHER_COUNTY_VILLAGE, OTHER_TOWNSHIP_VILLAGE, VILLAGE, code_of, id_number, person
 
@@ -160,7 +160,7 @@ async def test_uninsured_without_measure(session, settings, client, auth):
     stopped = await household(client, auth, [person("head", name="丁", medical_insurance=False)])
     social = await household(client, auth, [person("head", name="戊", medical_insurance=False)])
     ordinary = await household(client, auth, [person("head", name="己", medical_insurance=False)],
-                               category="ordinary")
+                               category="ordinary")  # not a watched household: no finding
     gone = await household(client, auth, [person("head", name="庚"), person("spouse", name="辛",
                                                                             medical_insurance=False)])
     bare_case = await add_case(session, bare, ("disaster",))
@@ -177,6 +177,7 @@ async def test_uninsured_without_measure(session, settings, client, auth):
     found = of_rule(await findings(session), "uninsured_without_measure")
     assert counts["rules"]["uninsured_without_measure"] == 2
     assert {f.person_id for f in found} == {bare.members["乙"], stopped.members["丁"]}
+    assert ordinary.id not in {f.household_id for f in found}
     spouse = next(f for f in found if f.person_id == bare.members["乙"])
     assert spouse.fingerprint == fp("uninsured_without_measure", f"person:{bare.members['乙']}")
     assert spouse.values == {"medical_insurance": False, "case_id": bare_case.id, "household_category": "lifted_out",

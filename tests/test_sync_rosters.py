@@ -12,9 +12,9 @@ from sqlalchemy import select, text
 
 from services.core.monitoring.models import RiskClue
 from services.core.sync.config import SourceConfig
+from services.core.sync.enums import SourceKind, Trigger
 from services.core.sync.models import RosterEntry, SyncPolicyRow, SyncRun
 from services.core.sync.rosters import RosterError, declare, term_rank, term_rank_sql
-from services.core.sync.enums import SourceKind, Trigger
 from services.core.timeutil import today
 from tests.factories import COUNTY, OTHER_TOWNSHIP_VILLAGE, TOWNSHIP, VILLAGE, person
 from tests.test_sync_reconcile import Stage, _household, findings, reconcile
@@ -198,7 +198,7 @@ async def test_a_roster_that_refused_too_many_rows_is_not_trusted(session, setti
 async def test_missing_from_school_roster(session, settings, people):
     stage = Stage(session, settings)
     f = people["f"]
-    head, five, six, fifteen, sixteen, dead = f
+    _head, _five, six, fifteen, _sixteen, _dead = f
     listed = await stage.add(EDUCATION, fifteen.id_number, None, "student", term=AUTUMN, status="enrolled",
                              stage="junior_secondary", aid_kind="营养改善计划")
     await roster_run(session, EDUCATION, AUTUMN, [listed])
@@ -245,7 +245,7 @@ async def test_student_without_aid(session, settings, people):
     b, a = people["b"], people["a"]
     await session.execute(text("UPDATE households SET category = 'monitored' WHERE id = :id"),
                           {"id": people["f"][0].household_id})
-    head, five, six, fifteen, sixteen, _ = people["f"]
+    _head, five, six, fifteen, sixteen, _ = people["f"]
     spring, autumn = f"{Y}春", AUTUMN
     # 乙一 (monitored): aid last term, none this term → found.
     await stage.add(EDUCATION, b[0].id_number, None, "student", term=spring, status="enrolled",

@@ -15,7 +15,15 @@ from services.core.sync.models import SyncPolicyRow
 from services.core.timeutil import today
 from tests.factories import COUNTY, VILLAGE, person
 from tests.test_sync_reconcile import (
-    CIVIL, EDUCATION, MEDICAL, Stage, _household, _income, findings, income_quarters, reconcile,
+    CIVIL,
+    EDUCATION,
+    MEDICAL,
+    Stage,
+    _household,
+    _income,
+    findings,
+    income_quarters,
+    reconcile,
 )
 
 Y = today().year
@@ -60,7 +68,7 @@ async def test_deaths_as_stop_reasons(session, settings, client, auth):
         person("head", name="甲"), *[person("child", name=f"子{i}", born=date(Y - 30 + i, 3, 1))
                                      for i in range(len(reasons) - 1)]])
     stage = Stage(session, settings)
-    for member, reason in zip(people, reasons):
+    for member, reason in zip(people, reasons, strict=True):
         await stage.add(CIVIL, member.id_number, None, "assistance", benefit="temporary", status="stopped",
                         start_date=OLD, end_date=f"{LAST}-01-01", stop_reason=reason)
     # A death date says it whatever the reason; a person already dead in the registry is no news.
@@ -75,7 +83,7 @@ async def test_deaths_as_stop_reasons(session, settings, client, auth):
 
     await reconcile(session, settings, CIVIL, COUNTY, run_id=1)
     dead = by_person(await findings(session, CIVIL), "dead_elsewhere")
-    expected = {m.id for m, reason in zip(people, reasons)
+    expected = {m.id for m, reason in zip(people, reasons, strict=True)
                 if reason is not None and any(w in reason for w in ("死亡", "亡故", "去世", "身故", "已故"))}
     assert set(dead) == expected | {dated[0].id}
     assert dead[people[2].id].values["department_stop_reason"] == ["去世"]

@@ -9,10 +9,10 @@ from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 
-from services.api import contract, docs, problems
-from services.api.auditing import ReadAuditBuffer
+from services.api import compression, contract, docs, metrics, problems, security_headers
 from services.api.admin.router import router as admin_router
 from services.api.audit.router import router as audit_router
+from services.api.auditing import ReadAuditBuffer
 from services.api.auth.router import router as auth_router
 from services.api.funds.assets import router as assets_router
 from services.api.funds.projects import router as projects_router
@@ -22,22 +22,21 @@ from services.api.guarantees.router import router as guarantees_router
 from services.api.health import router as health_router
 from services.api.households.router import router as households_router
 from services.api.income.router import router as income_router
-from services.api.monitoring.router import router as monitoring_router
 from services.api.middleware import RequestContext
-from services.api import compression, metrics, security_headers
 from services.api.monitoring.reports import router as monitoring_reports_router
+from services.api.monitoring.router import router as monitoring_router
 from services.api.ratelimit import RateLimiter, SharedCounts
 from services.api.regions.router import router as regions_router
+from services.api.responses import JSON
 from services.api.sync.findings import router as findings_router
 from services.api.sync.policies import router as sync_policies_router
 from services.api.sync.router import router as sync_router
-from services.api.responses import JSON
 from services.api.tags import TAGS
 from services.core.accounts.security import Revocations
 from services.core.accounts.service import sync_revocations
 from services.core.db import Database, application_url, create_engine
-from services.core.scope import UNRESTRICTED, bind_scope
 from services.core.idnumber import install_log_redaction
+from services.core.scope import UNRESTRICTED, bind_scope
 from services.core.settings import Environment, Settings, get_settings
 
 DESCRIPTION = """

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import functools
 import ipaddress
@@ -270,10 +271,8 @@ class ReadAuditBuffer:
 
     async def run(self) -> None:
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), self.interval)
-            except TimeoutError:
-                pass
             self.wake.clear()
             try:
                 await self.flush()

@@ -20,7 +20,6 @@ the ``ETag`` response header, and on the GETs the ``If-None-Match`` parameter an
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response

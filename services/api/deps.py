@@ -31,6 +31,7 @@ from services.core.crypto import Keyring, keyring
 from services.core.errors import Forbidden, NotFound, Unauthorized
 from services.core.scope import UNRESTRICTED, Reader, bind_scope
 
+
 def _roles_table() -> str:
     rows = "\n".join(f"| `{role.value}` | {' '.join(f'`{p.value}`' for p in sorted(perms))} |"
                      for role, perms in PERMISSIONS.items())

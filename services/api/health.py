@@ -32,6 +32,6 @@ async def readyz(request: Request):
     try:
         async with request.app.state.db.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001 - any failure means not ready
+    except Exception:  # any failure means not ready
         raise ServiceUnavailable("service_unavailable", headers={"Retry-After": "5"}) from None
     return JSON({"status": "ready"})

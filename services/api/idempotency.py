@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from fastapi import Request
 from sqlalchemy import delete, select
@@ -19,8 +19,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from services.core.errors import Unprocessable
 from services.core.crypto import Keyring, keyring
+from services.core.errors import Unprocessable
 from services.core.idempotency import BODY_AAD, IdempotencyRecord
 from services.core.settings import Settings
 
@@ -78,7 +78,7 @@ async def claim(session: AsyncSession, request: Request, principal: str, key: st
             "idempotency_key_invalid", field="Idempotency-Key", max=settings.idempotency.max_key_length
         )
     digest = await request_hash(request)
-    expiry = datetime.now(timezone.utc) - timedelta(hours=settings.idempotency.retention_hours)
+    expiry = datetime.now(UTC) - timedelta(hours=settings.idempotency.retention_hours)
     # An expired record of the same key no longer binds the client.
     await session.execute(
         delete(IdempotencyRecord).where(

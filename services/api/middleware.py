@@ -102,7 +102,7 @@ class RequestContext:
         except BodyTooLarge:
             if not started:
                 await self._too_large(scope, send_with_id)
-        except Exception as exc:  # noqa: BLE001 (every error ends here, answered or not)
+        except Exception as exc:  # every error ends here, answered or not
             await self._unexpected(scope, send_with_id, exc, started)
         finally:
             REQUEST_ID.reset(context)

@@ -56,7 +56,7 @@ def decode_cursor(cursor: str | None, types: tuple[type, ...],
         values = orjson.loads(raw)
         if type(values) is not list or len(values) != len(types):
             raise ValueError("not a list of the key's length")
-        key = tuple(_key(value, kind) for value, kind in zip(values, types))
+        key = tuple(_key(value, kind) for value, kind in zip(values, types, strict=True))
         if valid is not None and not valid(key):
             raise ValueError("outside the key's range")
         return key

@@ -9,7 +9,6 @@ from typing import Any
 import orjson
 from starlette.responses import JSONResponse
 
-
 from services.core.timeutil import CHINA
 
 

@@ -7,7 +7,8 @@ transaction, and database conflicts become problem responses here.
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Callable, Coroutine
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 import orjson
 from fastapi import Request
@@ -16,8 +17,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import SecurityScopes
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.responses import Response
 

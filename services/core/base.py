@@ -41,7 +41,7 @@ Money = Numeric(14, 2)
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {Decimal: Money, datetime: DateTime(timezone=True)}
+    type_annotation_map = {Decimal: Money, datetime: DateTime(timezone=True)}  # noqa: RUF012 (SQLAlchemy's)
 
 
 def table_of(model: type[Base]) -> Table:

@@ -89,7 +89,7 @@ def _cipher(key: bytes) -> AESGCM:
 class Keyring:
     """The keys of the settings: encrypts under the active key, decrypts under any."""
 
-    __slots__ = ("active", "_ciphers", "_active_cipher", "_active_header")
+    __slots__ = ("_active_cipher", "_active_header", "_ciphers", "active")
 
     def __init__(self, keys: Mapping[str, bytes], active: str):
         if active not in keys:

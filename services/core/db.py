@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from services.core.settings import Settings
 

@@ -11,9 +11,10 @@ import hmac
 import logging
 import re
 import time
-from operator import mul
 from dataclasses import dataclass
 from datetime import date
+from operator import mul
+
 from services.core.timeutil import today as china_today
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

@@ -15,7 +15,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.core.accounts.sealing import TOTP_AAD
-
 from services.core.crypto import Keyring
 from services.core.households.sensitive import HEALTH_AAD, ID_NUMBER_AAD
 from services.core.idempotency import BODY_AAD
@@ -63,7 +62,7 @@ async def key_counts(engine: AsyncEngine) -> dict[str, dict[str, int]]:
                 f"SELECT {_KEY_ID_SQL.format(c=col.column)} AS key_id, count(*) FROM {col.table} "
                 f"WHERE {col.holds_blob()} GROUP BY 1 ORDER BY 1"
             ))
-            out[col.name] = {key_id: count for key_id, count in rows}
+            out[col.name] = dict(rows.all())
     return out
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+
 def _project_root() -> Path:
     """The folder holding ``migrations/``: the source tree, or the working directory when
     the package is installed elsewhere (as in the container image)."""

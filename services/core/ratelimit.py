@@ -15,7 +15,7 @@ from services.core.base import Base
 
 class RateLimitCount(Base):
     __tablename__ = "rate_limit_counts"
-    __table_args__ = {"prefixes": ["UNLOGGED"]}
+    __table_args__ = {"prefixes": ["UNLOGGED"]}  # noqa: RUF012 (SQLAlchemy's declarative configuration)
 
     key: Mapped[str] = mapped_column(Text, primary_key=True)
     window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # epoch seconds

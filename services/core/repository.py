@@ -28,6 +28,6 @@ def keyset(stmt: Select, order: Sequence[tuple[Any, bool]], after: Sequence[Any]
     extra row tells the caller that a next page exists (``services.api.pagination.page_of``)."""
     if after is not None:
         stmt = stmt.where(or_(*(
-            and_(*(c == v for (c, _), v in zip(order[:i], after[:i])), col < after[i] if desc else col > after[i])
+            and_(*(c == v for (c, _), v in zip(order[:i], after[:i], strict=True)), col < after[i] if desc else col > after[i])
             for i, (col, desc) in enumerate(order))))
     return stmt.order_by(*(col.desc() if desc else col for col, desc in order)).limit(limit + 1)

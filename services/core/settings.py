@@ -84,7 +84,7 @@ class DataProtectionSettings(BaseModel):
     active_key: str = DEMO_ENCRYPTION_KEY_ID
 
     @model_validator(mode="after")
-    def _keys_usable(self) -> "DataProtectionSettings":
+    def _keys_usable(self) -> DataProtectionSettings:
         from services.core.crypto import decode_key
 
         for key_id, secret in self.encryption_keys.items():
@@ -293,7 +293,7 @@ class Settings(BaseSettings):
         return entries
 
     @model_validator(mode="after")
-    def _refuse_unsafe_defaults(self) -> "Settings":
+    def _refuse_unsafe_defaults(self) -> Settings:
         if self.env == Environment.production:
             key = self.auth.secret_key.get_secret_value()
             if key == DEMO_SECRET_KEY or len(key) < 32:

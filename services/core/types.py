@@ -6,8 +6,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, get_args
 
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints, ValidationInfo,
-                      WithJsonSchema, field_validator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 
 from services.core import idnumber
 from services.core.regions.rules import CODE_PATTERN, InvalidRegionCode, is_valid_prefix, level_of
@@ -115,7 +123,7 @@ def multiline_fields(model: type[BaseModel]) -> frozenset[str]:
     if found is None:
         found = frozenset(name for name, info in model.model_fields.items()
                           if any(m is MULTILINE for m in info.metadata) or _annotated_multiline(info.annotation))
-        setattr(model, "__multiline_fields__", found)
+        setattr(model, "__multiline_fields__", found)  # noqa: B010 (not an attribute BaseModel declares)
     return found
 
 
@@ -179,7 +187,7 @@ def _money_text(value: Any) -> Any:
             raise ValueError("decimal_parsing")
         return value
     if isinstance(value, bool):
-        raise ValueError("decimal_type")  # noqa: TRY004 (pydantic reports a ValueError as the field's error)
+        raise ValueError("decimal_type")  # pydantic reports a ValueError as the field's error
     if isinstance(value, float):
         return repr(value)  # the shortest text that reads back as this float: what the client wrote
     return value

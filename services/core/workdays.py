@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from services.core.labels import LabelledEnum
 from functools import lru_cache
 
 import chinese_calendar
+
+from services.core.labels import LabelledEnum
 
 
 class DayUnit(LabelledEnum):

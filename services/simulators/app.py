@@ -20,7 +20,7 @@ import random
 import secrets
 import time
 from collections import Counter, deque
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 
 import orjson
@@ -191,10 +191,8 @@ def create_app(config: SimConfig, settings: Settings, database_url: str) -> Star
         client_id, client_secret = form.get("client_id"), form.get("client_secret")
         basic = request.headers.get("authorization", "")
         if basic.startswith("Basic ") and client_id is None:
-            try:
+            with suppress(ValueError):
                 client_id, _, client_secret = base64.b64decode(basic[6:]).decode().partition(":")
-            except ValueError:
-                pass
         if form.get("grant_type") != "client_credentials":
             return _error("unsupported_grant_type", "grant_type must be client_credentials", 400)
         good = (hmac.compare_digest(str(client_id or "").encode(), config.client_id.encode())

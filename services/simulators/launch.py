@@ -2,6 +2,7 @@
 --demo`` and the end-to-end tests use it)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -43,13 +44,13 @@ def spawn(kind: str, port: int, *extra_args: str, env: dict[str, str] | None = N
     simulator left running there would pass for the new one, which cannot bind)."""
     if instance:
         extra_args = (*extra_args, "--instance", instance)
-    log = tempfile.NamedTemporaryFile(prefix=f"guardline-sim-{kind}-", suffix=".log", delete=False)
     command = [sys.executable, "-m", "services.cli", "simulate", kind, "--port", str(port), "--host", host,
                *extra_args]
     environ = dict(os.environ if env is None else env)
     environ.setdefault("PYTHONUNBUFFERED", "1")  # the log file shows what happened up to a crash
-    proc = Simulator(command, cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    log.close()
+    with tempfile.NamedTemporaryFile(prefix=f"guardline-sim-{kind}-", suffix=".log", delete=False) as log:
+        proc = Simulator(command, cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL)
     proc.log_path = log.name
     deadline = time.monotonic() + timeout
     url = f"http://{host}:{port}/health"
@@ -91,10 +92,8 @@ def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
             proc.wait()
     path = getattr(proc, "log_path", None)
     if path:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
-        except FileNotFoundError:
-            pass
 
 
 def _tail(proc: Simulator, lines: int = 30) -> str:

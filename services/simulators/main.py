@@ -81,7 +81,7 @@ async def _registry_ready(url: str, settings) -> str | None:
         rows = await db.fetch_rows("SELECT to_regclass('persons') IS NOT NULL", [])
         if not rows[0][0]:
             return "the database has no registry yet: run `guardline migrate` and load data (`guardline demo-data`)"
-    except Exception as exc:  # noqa: BLE001 - any connection failure is reported the same way
+    except Exception as exc:  # any connection failure is reported the same way
         return f"cannot read the database: {exc}"
     finally:
         await db.dispose()

@@ -40,7 +40,7 @@ class Position:
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, token: str, county: str) -> "Position":
+    def decode(cls, token: str, county: str) -> Position:
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
             version, owner, person_id, skip = raw.split(":")

@@ -16,6 +16,7 @@ import math
 import struct
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
+from typing import ClassVar
 
 from services.core.idnumber import check_character
 from services.core.timeutil import CHINA
@@ -51,7 +52,7 @@ class Draws:
     a person costs one hash per eight draws (seeding ``Draws`` cost several
     times more, and the simulator derives records for every person of every page)."""
 
-    __slots__ = ("_key", "_block", "_values", "_next")
+    __slots__ = ("_block", "_key", "_next", "_values")
 
     def __init__(self, key: bytes):
         self._key = key
@@ -339,7 +340,7 @@ class Deriver:
 
     # ---- education (教育) -----------------------------------------------------------------
 
-    STUDYING = {"primary": "小学", "junior_secondary": "初中", "senior_secondary": "高中",
+    STUDYING: ClassVar[dict[str, str]] = {"primary": "小学", "junior_secondary": "初中", "senior_secondary": "高中",
                 "vocational": "中职", "university": "高校"}
 
     def _stage(self, p: Person, age: int) -> str:

@@ -47,9 +47,25 @@ _CIVIL_CANDIDATES = f"""(
 class Person:
     """One registry person with the household facts the departments derive records from."""
 
-    __slots__ = ("id", "_blob", "name", "sex", "birth_date", "status", "date_of_death", "relation",
-                 "schooling", "school", "household_id", "category", "flags", "net_income", "household_size", "_ring",
-                 "_number")
+    __slots__ = (
+        "_blob",
+        "_number",
+        "_ring",
+        "birth_date",
+        "category",
+        "date_of_death",
+        "flags",
+        "household_id",
+        "household_size",
+        "id",
+        "name",
+        "net_income",
+        "relation",
+        "school",
+        "schooling",
+        "sex",
+        "status",
+    )
 
     def __init__(self, row, ring: Keyring):
         (self.id, self._blob, self.name, self.sex, self.birth_date, self.status, self.date_of_death,

@@ -10,8 +10,6 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from services.core.timeutil import today as china_today
-
 import asyncpg
 import orjson
 
@@ -23,6 +21,7 @@ from services.core.sync.config import SourceConfig, Sources, UnknownSource
 from services.core.sync.models import QUARANTINE_AAD
 from services.core.sync.normalise import Normaliser
 from services.core.sync.rosters import PRUNE_SQL, RosterError, parse_period
+from services.core.timeutil import today as china_today
 from services.sync.fetch import SourceClient, SourceDown
 from services.sync.queue import Claim, Connection, record_failure, record_success
 from services.sync.staging import PageIn, Preparer, Stager, pipeline, write_page
@@ -42,7 +41,7 @@ class Context:
     id_hash_key: bytes
 
     @classmethod
-    def build(cls, settings: Settings, sources: Sources, pool: asyncpg.Pool, db: Database) -> "Context":
+    def build(cls, settings: Settings, sources: Sources, pool: asyncpg.Pool, db: Database) -> Context:
         key = settings.data_protection.id_hash_key.get_secret_value().encode()
         return cls(settings, sources, pool, db, keyring(settings), key)
 
@@ -82,7 +81,7 @@ async def execute(ctx: Context, claim: Claim, progress: Progress | None = None,
         log.warning("run %s of %s/%s failed: %s", claim.run_id, claim.source, claim.county, exc)
         await _fail(ctx, claim, exc.code, str(exc), retry=True)
         return "failed"
-    except Exception as exc:  # noqa: BLE001 - whatever it is, the run ends failed and the source goes on
+    except Exception as exc:  # whatever it is, the run ends failed and the source goes on
         await _fail(ctx, claim, INTERNAL_ERROR, internal_message(claim.run_id, exc), retry=True)
         return "failed"
     return "succeeded"

@@ -226,14 +226,15 @@ def records(path: Path, normaliser: Normaliser,
         wanted = ", ".join(normaliser.headers_of("id_number")[:3])
         raise SheetError("no_header", f"no header row in the first {HEADER_SEARCH_ROWS} rows: expected a column "
                                       f"such as {wanted} and at least one more known column")
-    for number, row in enumerate(rows, start=number + 1):
+    first = number + 1  # the row after the header
+    for number, row in enumerate(rows, start=first):
         if isinstance(row, Oversize):
             yield f"row {number}", evidence(row.reason, None, row.detail, row.digest, row.size,
                                             {"line": row.preview})
             continue
         if all(_blank(c) for c in row):
             continue
-        record = {h: v for h, v in zip(header, row) if h is not None and not _blank(v)}
+        record = {h: v for h, v in zip(header, row, strict=False) if h is not None and not _blank(v)}
         yield f"row {number}", record
 
 

@@ -20,7 +20,14 @@ from services.core.crypto import Keyring
 from services.core.idnumber import keyed_hash, mask
 from services.core.sync.models import QUARANTINE_AAD, RAW_AAD
 from services.core.sync.normalise import (
-    EVIDENCE, MAX_CELL_CHARS, MAX_RECORD_BYTES, Normal, Normaliser, Rejected, control_character_column, evidence,
+    EVIDENCE,
+    MAX_CELL_CHARS,
+    MAX_RECORD_BYTES,
+    Normal,
+    Normaliser,
+    Rejected,
+    control_character_column,
+    evidence,
     oversized,
 )
 
@@ -229,7 +236,7 @@ async def write_page(conn, prepared: Prepared, *, source: str, county: str, run_
         # quarantine row: one statement may not upsert a row twice. The last one wins, as it
         # does across pages and for staged records.
         rejected = list({row[6]: row for row in prepared.rejected}.values())
-        columns = list(zip(*rejected))
+        columns = list(zip(*rejected, strict=True))
         await conn.fetch(_QUARANTINE, source, county, run_id, *[list(c) for c in columns])
         counts.quarantined = len(prepared.rejected)
     if position is not KEEP_CURSOR:

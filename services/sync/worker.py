@@ -6,9 +6,10 @@ nothing; its run is taken up again from the last committed page.
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+import contextlib
 import logging
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,13 @@ from services.core.sync.enums import Trigger
 from services.core.sync.rosters import Roster
 from services.sync import queue
 from services.sync.runner import (
-    INTERNAL_ERROR, Context, Progress, execute, import_records, internal_message, run_counts,
+    INTERNAL_ERROR,
+    Context,
+    Progress,
+    execute,
+    import_records,
+    internal_message,
+    run_counts,
 )
 
 log = logging.getLogger("guardline.sync")
@@ -42,7 +49,7 @@ class Session:
     dsn: str
 
     @classmethod
-    async def open(cls, settings: Settings) -> "Session":
+    async def open(cls, settings: Settings) -> Session:
         url = application_url(settings)  # the application's restricted role, not the owner
         db = Database(create_engine(url, settings, "sync"))
         async with db.engine.connect() as conn:
@@ -100,10 +107,8 @@ async def work(session: Session, *, stop: asyncio.Event, once: bool = False, nam
         if claim is None:
             if once:
                 return done
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), ctx.settings.sync.poll_seconds)
-            except asyncio.TimeoutError:
-                pass
             continue
         try:
             log.info("run %s: %s for county %s (%s, attempt %s)", claim.run_id, claim.source, claim.county,
@@ -116,16 +121,14 @@ async def work(session: Session, *, stop: asyncio.Event, once: bool = False, nam
                 break
             log.info("run %s %s", claim.run_id, status, extra={"run_id": claim.run_id})
             done += 1
-        except Exception:  # noqa: BLE001 - recording the failure failed (the database went away)
+        except Exception:  # recording the failure failed (the database went away)
             # The run stays ``running`` with its lock released below: the next claim takes
             # it up again from its last committed page. The worker lives on.
             log.exception("run %s could not be closed; it is taken up again", claim.run_id, extra={"run_id": claim.run_id})
             if once:
                 return done
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), ctx.settings.sync.poll_seconds)
-            except asyncio.TimeoutError:
-                pass
         finally:
             await claim.release()
     return done
@@ -203,7 +206,8 @@ async def check_registry(ctx, county: str, trigger: Trigger, worker: str | None 
     """The registry check of ``county`` in a transaction of its own (``registry_check``);
     a scheduled one is skipped (None) when another worker already checked the county today."""
     from services.core.scope import UNRESTRICTED, bind_scope
-    from services.core.sync.registry_check import check_registry as check, checked_today
+    from services.core.sync.registry_check import check_registry as check
+    from services.core.sync.registry_check import checked_today
 
     async with ctx.db.session() as session, session.begin():
         bind_scope(session, UNRESTRICTED)  # the check reads the whole county
@@ -296,7 +300,7 @@ async def import_file(session: Session, source: SourceConfig, county: str, path:
             code = getattr(exc, "code", "unreadable")
             await queue.record_failure(session.ctx.db, claim.run_id, source.name, code, str(exc),
                                        session.ctx.settings.sync, retry=False, breaker=False)
-        except Exception as exc:  # noqa: BLE001 - the run ends failed with a code, never left running
+        except Exception as exc:  # the run ends failed with a code, never left running
             await queue.record_failure(session.ctx.db, claim.run_id, source.name, INTERNAL_ERROR,
                                        internal_message(claim.run_id, exc), session.ctx.settings.sync,
                                        retry=False, breaker=False)
@@ -327,10 +331,8 @@ def stop_on_signals(stop: asyncio.Event) -> None:
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows has no signal handlers
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
-            pass
 
 
 async def status(settings: Settings) -> dict:

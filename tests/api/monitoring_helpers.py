@@ -49,7 +49,7 @@ async def monitoring_objects(client, headers, db, household_id: int, other_house
     for ``household_id``; for ``other_household_id`` an identified case under assistance
     (``assisting_case_id``) with a measure (``measure_id``) and an open clue (``clue_id``)."""
     import uuid
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     from services.core.monitoring.models import Measure, MonitoringCase
 

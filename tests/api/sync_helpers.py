@@ -12,6 +12,7 @@ from services.core.crypto import keyring
 from services.core.settings import Settings
 from services.core.sync.models import QUARANTINE_AAD, Finding, QuarantinedRecord, SourceState, SyncRun
 
+
 def civil_affairs_pull(base_url: str) -> str:
     """A sources file of one civil-affairs source pulled with cursor pages and no sign-in
     (the sync tests' stand-in department at ``base_url``)."""
@@ -106,9 +107,9 @@ _fingerprints = itertools.count(1)
 
 
 async def add_run(session, source: str, county: str, status: str = "succeeded", **fields) -> SyncRun:
-    defaults = dict(phase="done" if status in ("succeeded", "failed") else "fetching", trigger="schedule",
-                    attempts=1, pages=3, fetched=250, staged=40, unchanged=200, quarantined=10, retries=1,
-                    matched=230, unmatched=10, findings_opened=5, findings_resolved=1, findings_open=12, clues=2)
+    defaults = {"phase": "done" if status in ("succeeded", "failed") else "fetching", "trigger": "schedule",
+                    "attempts": 1, "pages": 3, "fetched": 250, "staged": 40, "unchanged": 200, "quarantined": 10, "retries": 1,
+                    "matched": 230, "unmatched": 10, "findings_opened": 5, "findings_resolved": 1, "findings_open": 12, "clues": 2}
     run = SyncRun(source=source, county=county, status=status, **{**defaults, **fields})
     session.add(run)
     await session.flush()

@@ -31,7 +31,7 @@ from services.api.app import create_app
 from services.api.ratelimit import RateLimiter
 from services.core.accounts.roles import PERMISSIONS, Permission, Role
 from services.core.settings import Settings
-from tests.api.test_schemathesis import DOCUMENT, pools, seeded_world
+from tests.api.test_schemathesis import DOCUMENT, pools
 from tests.api.test_schemathesis_live import live  # noqa: F401  (the fixture: uvicorn on a free port)
 from tests.api.world import MISSING, make_world
 from tests.factories import USERS, VILLAGE
@@ -126,9 +126,8 @@ def _text_fields(schema: dict, prefix: tuple = (), depth: int = 0) -> list[tuple
     elif kind == "array" and "items" in schema:
         out += _text_fields(schema["items"], (*prefix, 0), depth + 1)
     elif kind == "string" and "enum" not in schema and schema.get("format") not in (
-            "date", "date-time", "binary", "password") and not _secret(prefix):
-        if not schema.get("readOnly"):
-            out.append(prefix)
+            "date", "date-time", "binary", "password") and not _secret(prefix) and not schema.get("readOnly"):
+        out.append(prefix)
     return list(dict.fromkeys(out))
 
 
@@ -368,7 +367,7 @@ async def test_spoofed_forwarded_for_changes_nothing(client, auth, settings):
     await _spoof(client._transport.app, client, auth, settings)
 
 
-async def test_spoofed_forwarded_for_changes_nothing_through_uvicorn(live, auth, settings):
+async def test_spoofed_forwarded_for_changes_nothing_through_uvicorn(live, auth, settings):  # noqa: F811 (the fixture)
     """Through a real server from 127.0.0.1: uvicorn believes X-Forwarded-For from
     127.0.0.1 by default (``forwarded_allow_ips``), so a local client could pose as anyone."""
     app, base = live

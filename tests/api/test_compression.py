@@ -73,7 +73,7 @@ async def test_small_answers_and_refusals_stay_identity(client, auth, households
 
 async def test_the_etag_survives_gzip_for_if_match_and_if_none_match(client, auth, households):
     path = f"/api/v1/households/{households}"
-    zipped, body = await _raw(client, "GET", path, "gzip", headers=auth(WRITER))
+    zipped, _body = await _raw(client, "GET", path, "gzip", headers=auth(WRITER))
     plain, _ = await _raw(client, "GET", path, None, headers=auth(WRITER))
     assert zipped.headers["content-encoding"] == "gzip" and zipped.headers["etag"] == plain.headers["etag"]
     etag = zipped.headers["etag"]

@@ -119,7 +119,7 @@ async def test_a_304_of_a_sensitive_read_is_still_audited(client, auth, session)
 def test_the_contract_declares_validators_on_exactly_the_etagged_operations():
     spec = create_app(Settings(env="test")).openapi()
     operations = {op["operationId"]: (method, op) for item in spec["paths"].values() for method, op in item.items()}
-    assert ETAGGED <= set(operations)
+    assert set(operations) >= ETAGGED
     for op_id, (method, op) in operations.items():
         names = [p["name"] for p in op.get("parameters", [])]
         success = next(code for code in op["responses"] if code.startswith("2"))

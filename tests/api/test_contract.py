@@ -129,7 +129,7 @@ def test_every_rate_limited_operation_documents_429_and_its_headers():
             r429 = op["responses"].get("429", {})
             if "Retry-After" not in r429.get("headers", {}):
                 found.append(label(path, method, op) + ": no 429 with Retry-After")
-        if limited and "limit(request" in source or RATE_LIMITED & _calls(route.dependant):
+        if (limited and "limit(request" in source) or RATE_LIMITED & _calls(route.dependant):
             success = op["responses"][str(route.status_code or 200)]
             if not {"RateLimit", "RateLimit-Policy"} <= set(success.get("headers", {})):
                 found.append(label(path, method, op) + ": no RateLimit headers on its answer")
@@ -163,8 +163,8 @@ def test_if_match_is_declared_exactly_where_it_is_checked():
         op = DOCUMENT["paths"][path][method]
         checks = re.search(r"\bcheck_(optional_)?if_match\(", inspect.getsource(route.endpoint))
         declared = "If-Match" in header_names(op)
-        if checks and not declared or declared != ("412" in op["responses"]) or declared and "428" not in \
-                op["responses"]:
+        if (checks and not declared) or declared != ("412" in op["responses"]) or (declared and "428" not in \
+                op["responses"]):
             found.append(label(path, method, op))
     assert not found, offending(found)
     assert sum("If-Match" in header_names(o[2]) for o in operations()) >= 36

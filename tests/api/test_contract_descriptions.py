@@ -77,7 +77,7 @@ def enum_label_problems(spec: dict[str, Any]) -> list[str]:
             problems.append(f"{where}: {len(labels)} labels for {len(schema['enum'])} values")
         else:
             problems += [f"{where}: {value!r} has no Chinese label ({label!r})"
-                         for value, label in zip(schema["enum"], labels)
+                         for value, label in zip(schema["enum"], labels, strict=True)
                          if not isinstance(label, str) or not CHINESE.search(label)]
     return problems
 

@@ -65,7 +65,7 @@ async def test_a_raw_dump_shows_no_id_number_and_no_illness(client, auth, db, se
 async def test_lookup_by_id_number_still_works_and_shows_it_masked(client, auth):
     members = _sick_family()
     created = await create(client, auth, members=members)
-    for member, shown in zip(members, created["members"]):
+    for member, shown in zip(members, created["members"], strict=True):
         r = await client.post("/api/v1/persons/lookup", json={"id_number": member["id_number"]},
                               headers=auth("grid_worker.village"))
         assert r.status_code == 200, r.text
@@ -94,7 +94,7 @@ def test_roles_that_read_nothing_of_the_registry():
     assert not allows(Role.auditor, Permission.registry_health)
 
 
-@pytest.mark.parametrize("role", READERS + [Role.auditor])
+@pytest.mark.parametrize("role", [*READERS, Role.auditor])
 async def test_health_details_only_for_roles_that_may_see_them(client, auth, role):
     members = _sick_family()
     created = await create(client, auth, members=members)
@@ -113,7 +113,7 @@ async def test_health_details_only_for_roles_that_may_see_them(client, auth, rol
     household_doc, person_doc, lookup_doc = (r.json() for r in responses)
     people = [*household_doc["members"], person_doc, lookup_doc]
     if role in HEALTH_ROLES:
-        assert all(HEALTH_KEYS <= set(p) for p in people)
+        assert all(set(p) >= HEALTH_KEYS for p in people)
         head, spouse, child = household_doc["members"]
         assert (head["health"], head["illness"], head["disability_grade"]) == ("chronic_illness", ILLNESS, None)
         assert (spouse["health"], spouse["disability_grade"]) == ("disabled", 2)
@@ -238,7 +238,9 @@ async def test_no_role_without_unmask_can_rebuild_an_id_number(client, auth, rol
         if may_reveal:
             assert shown_date == true_born and known["birth_year"] == true_born.year
             continue
-        year = known["birth_year"] if "birth_year" in known else shown_date.year
+        year = known.get("birth_year")
+        if year is None:  # the date is read only when the year is not shown (it may be None)
+            year = shown_date.year
         assert candidates(known["id_number"], known["sex"], year, shown_date) >= 10_000, (role, known)
         assert shown_date is None and known["birth_year"] == true_born.year
         assert known["id_number"] == mask(member["id_number"])

@@ -82,7 +82,7 @@ class Watched:
 
     def assert_clean(self) -> None:
         assert self.problems == [], self.problems
-        outside = [u for u in self.requests if not (u.startswith(self.base + "/") or u.startswith(("data:", "blob:")))]
+        outside = [u for u in self.requests if not (u.startswith((self.base + "/", "data:", "blob:")))]
         assert outside == [], outside  # nothing leaves the service: closed networks have no CDN
 
 
@@ -182,7 +182,7 @@ async def test_redoc_renders_the_operations(watched, screenshots, capsys):
 def test_without_chromium_the_browser_test_skips_but_fails_in_ci(monkeypatch):
     monkeypatch.setattr(f"{__name__}.CHROMIUM", Path("/nonexistent/chromium"))
     monkeypatch.delenv("CI", raising=False)
-    with pytest.raises(pytest.skip.Exception, match="tasks.py test"):
+    with pytest.raises(pytest.skip.Exception, match=r"tasks\.py test"):
         _require_chromium()
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="is not installed"):

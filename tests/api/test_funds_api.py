@@ -2,13 +2,13 @@
 field and the rule, region scope, If-Match and Idempotency-Key."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
+from services.core.timeutil import today as china_today
 from tests.api.funds_helpers import YEAR, create, d, fund_body, project_body, step, walk
 from tests.factories import OTHER_COUNTY_VILLAGE, TOWNSHIP, VILLAGE, code_of, household, person
-from services.core.timeutil import today as china_today
 
 STAFF = "county_staff.county"
 DAYS = {"reviewed": d(2, 20), "approved": d(2, 28), "tendering": d(3, 5), "started": d(3, 20),

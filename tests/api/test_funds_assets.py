@@ -3,16 +3,16 @@ income and its distribution, and the asset findings (idle operating assets, publ
 without a custodian, household assets of households no longer in the registry)."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import update
 
 from services.core.funds.enums import ProjectStatus
+from services.core.timeutil import today as china_today
 from tests.api.asset_helpers import add_project, asset_body
 from tests.factories import OTHER_COUNTY_VILLAGE, VILLAGE, VILLAGE_2, household, person
-from services.core.timeutil import today as china_today
 
 COUNTY = "county_staff.county"
 OTHER = "county_staff.other"

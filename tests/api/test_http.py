@@ -43,6 +43,7 @@ async def test_probes(client):
 
 async def test_readyz_reports_an_unreachable_database(settings):
     import httpx
+
     from services.api.app import create_app
     from services.core.db import Database, create_engine
 
@@ -59,6 +60,7 @@ async def test_an_unreachable_database_is_503_on_every_read_path(settings, auth)
     """The hot reads (read pool) and the session reads answer alike: 503 with Retry-After,
     in the caller's language, naming nothing of the server."""
     import httpx
+
     from services.api.app import create_app
     from services.core.db import Database, create_engine
 

@@ -4,7 +4,6 @@ connection and the logs clean."""
 from __future__ import annotations
 
 import logging
-
 import socket
 from urllib.parse import urlencode
 
@@ -14,7 +13,8 @@ import pytest
 
 from services.api.app import create_app
 from services.api.ratelimit import RateLimiter
-from tests.api.live import address as _address, live_server, raw_exchange, read_response
+from tests.api.live import address as _address
+from tests.api.live import live_server, raw_exchange, read_response
 from tests.factories import household, person
 
 SECRET_ADDRESS = "机密地址幸福路1234号"

@@ -1,12 +1,11 @@
 """Quarterly income: server-computed figures, yearly totals, the income filter, ETags."""
-from datetime import date
 
 import pytest
 
 from services.core.timeutil import current_quarter
+from services.core.timeutil import today as china_today
 from tests.api.test_households import create
 from tests.factories import code_of, person
-from services.core.timeutil import today as china_today
 
 LAST_YEAR = china_today().year - 1
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
 
 import pytest
 
 from services.api.app import create_app
 from services.core.settings import Settings
+from services.core.timeutil import today as china_today
 from tests.api.asset_helpers import asset_objects
 from tests.api.funds_helpers import funds_objects
 from tests.api.monitoring_helpers import monitoring_objects
@@ -28,7 +28,6 @@ from tests.api.sync_helpers import sync_objects
 from tests.api.world import World, income_body, make_world
 from tests.dbstate import changed_tables, fingerprint
 from tests.factories import VILLAGE, VILLAGE_2, household, person
-from services.core.timeutil import today as china_today
 
 DOCUMENT = create_app(Settings(env="test")).openapi()
 WRITER = "county_staff.county"

@@ -18,7 +18,7 @@ async def test_open_clues_merge_by_shared_risk_only(client, auth):
     b = await report(client, grid, h["id"], ["unsafe_housing"])
     c = await report(client, grid, h["id"], ["unsafe_housing", "disaster"], channel="self_declaration")
     assert (a["outcome"], b["outcome"], c["outcome"]) == ("created", "created", "merged")
-    assert c["id"] == b["id"] and c["risk_types"] == ["disaster", "unsafe_housing"] or \
+    assert (c["id"] == b["id"] and c["risk_types"] == ["disaster", "unsafe_housing"]) or \
         c["risk_types"] == ["unsafe_housing", "disaster"]
     assert c["channels"] == ["visit", "self_declaration"]
     full = (await client.get(f"/api/v1/risk-clues/{b['id']}", headers=grid)).json()

@@ -2,8 +2,6 @@
 and set them, If-Match, bad input, the audit trail, and the effective policy."""
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 from sqlalchemy import select, text
 
@@ -11,9 +9,9 @@ from services.core.accounts.models import User
 from services.core.accounts.roles import Role
 from services.core.accounts.security import Caller, hash_password, issue_token
 from services.core.monitoring.models import MonitoringPolicyRow
+from services.core.timeutil import today as china_today
 from tests.api.world import LAST_YEAR, LINE, make_world
 from tests.factories import COUNTY, TOWNSHIP, VILLAGE
-from services.core.timeutil import today as china_today
 
 PROVINCIAL = "county_staff.province"
 THIS_YEAR = china_today().year
@@ -294,7 +292,7 @@ async def test_the_migration_renames_the_figure_in_stored_overrides(db):
 
     from sqlalchemy import text
 
-    path = next(Path(__file__).resolve().parents[2].glob("migrations/versions/*e5b7c9d1f311*.py"))
+    path = next(Path(__file__).resolve().parents[2].glob("migrations/versions/*e5b7c9d1f311*.py"))  # noqa: ASYNC240 (one glob)
     spec = importlib.util.spec_from_file_location("m_e5b7c9d1f311", path)
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)

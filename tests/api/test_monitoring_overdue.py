@@ -7,10 +7,10 @@ from datetime import date
 import pytest
 
 from services.core.monitoring.models import MonitoringPolicyRow
+from services.core.timeutil import today as china_today
 from tests.api.monitoring_helpers import identify, report
 from tests.api.test_households import create
 from tests.factories import OTHER_COUNTY_VILLAGE, code_of, household, person
-from services.core.timeutil import today as china_today
 
 pytestmark = pytest.mark.skipif(china_today() < date(2026, 3, 10), reason="plays past days")
 

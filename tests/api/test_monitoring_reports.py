@@ -348,7 +348,7 @@ async def stats_world(client, auth, session):
 
 
 def _zeros(keys):
-    return {k: 0 for k in keys}
+    return dict.fromkeys(keys, 0)
 
 
 def _row(body, code):

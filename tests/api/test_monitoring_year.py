@@ -8,10 +8,10 @@ from datetime import date
 
 import pytest
 
+from services.core.timeutil import today as china_today
 from tests.api.monitoring_helpers import add_line, etag_of, open_case, report, step
 from tests.api.test_households import create
 from tests.factories import code_of
-from services.core.timeutil import today as china_today
 
 YEAR = 2025
 
@@ -224,7 +224,7 @@ async def test_step_needs_current_etag(client, auth):
     path = f"/api/v1/monitoring-cases/{case['id']}/verification"
     body = {"decision": "reject", "findings": "不属实"}
     assert (await client.post(path, json=body, headers=grid)).status_code == 428
-    stale = '"case-%d-v0"' % case["id"]
+    stale = f'"case-{case["id"]}-v0"'
     r = await client.post(path, json=body, headers={**grid, "If-Match": stale})
     assert (r.status_code, code_of(r)) == (412, "precondition_failed")
 

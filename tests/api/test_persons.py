@@ -1,10 +1,9 @@
 """Persons: lookup by ID number, updates with ETags, moves, deaths, history."""
-from datetime import date, timedelta
+from datetime import timedelta
 
-
-from tests.api.test_households import create
-from tests.factories import code_of, VILLAGE_2, household, person
 from services.core.timeutil import today as china_today
+from tests.api.test_households import create
+from tests.factories import VILLAGE_2, code_of, household, person
 
 
 async def test_lookup_by_id_number_in_body(client, auth):

@@ -131,8 +131,8 @@ def test_serve_takes_no_x_forwarded_for_from_a_local_peer(settings, engine, monk
     from tests.api.live import live_server
 
     limited = settings.model_copy(update={"rate_limits": RateLimitSettings(public_reads_per_minute=3)})
-    with live_server(limited, engine.url.render_as_string(hide_password=False), ratelimit.RateLimiter()) as base:
-        with httpx.Client(base_url=base, timeout=10) as http:
-            answers = [http.get(FUNDS, params={"region": "529901", "year": 2025},
-                                headers={"X-Forwarded-For": f"198.51.100.{i}"}) for i in range(4)]
+    with (live_server(limited, engine.url.render_as_string(hide_password=False), ratelimit.RateLimiter()) as base,
+          httpx.Client(base_url=base, timeout=10) as http):
+        answers = [http.get(FUNDS, params={"region": "529901", "year": 2025},
+                            headers={"X-Forwarded-For": f"198.51.100.{i}"}) for i in range(4)]
     assert [r.status_code for r in answers][-1] == 429, [r.status_code for r in answers]

@@ -35,7 +35,9 @@ from urllib.parse import unquote
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -121,7 +123,7 @@ def pools(w: World) -> dict[str, list]:
     regions = [VILLAGE, VILLAGE_2, OTHER_COUNTY_VILLAGE, COUNTY + "000000", "529901001999"]
     return {
         "household_id": households,
-        "person_id": persons + [MISSING],
+        "person_id": [*persons, MISSING],
         "head_person_id": persons,
         "remaining_head_person_id": persons,
         "person_ids": [[p] for p in persons] + [persons[1:3], [persons[2], persons[-1]]],

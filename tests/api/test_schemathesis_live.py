@@ -28,7 +28,9 @@ import httpx
 import pytest
 import requests
 import uvicorn
-from hypothesis import HealthCheck, Phase, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -105,8 +107,8 @@ def fuzz_live(base: str, token: dict, values: dict, reset) -> list[str]:
             @hypothesis_settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                                  phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
             @given(case=operation.as_strategy(generation_mode=mode), data=st.data())
-            def run(case, data):
-                if mode == GenerationMode.POSITIVE:
+            def run(case, data):  # run() is called below, in this iteration: its mode and label are this one's
+                if mode == GenerationMode.POSITIVE:  # noqa: B023
                     _aim(case, data, values)
                     # A cursor is opaque: only one the server handed out is valid, and the
                     # document cannot list those. Positive examples start at the first page.
@@ -119,7 +121,7 @@ def fuzz_live(base: str, token: dict, values: dict, reset) -> list[str]:
                 response = case.call(base_url=base, session=session, headers=token, timeout=30)
                 for problem in _check(case, response, {**case.headers, **token} if case.headers else token):
                     request = response.request
-                    findings.append(f"{label} [{mode.value}]: {problem}\n    {request.method} {request.url}"
+                    findings.append(f"{label} [{mode.value}]: {problem}\n    {request.method} {request.url}"  # noqa: B023
                                     f" body={str(request.body)[:300]}\n    -> {response.status_code}"
                                     f" {response.text[:300]}")
 
@@ -252,7 +254,7 @@ async def test_query_values_the_document_forbids_are_422(client, auth, params, f
     """The document now states each parameter's rule; a value outside it is a 422 naming the parameter."""
     r = await client.get("/api/v1/households", params=params, headers=auth("county_staff.county"))
     assert _fields(r) == [field]
-    path, _, op = _operation("listHouseholds")
+    _path, _, op = _operation("listHouseholds")
     assert {p["name"] for p in op["parameters"] if "pattern" in p["schema"] or "minLength" in str(p["schema"])} >= {
         "cursor", "region", "name", "income_below"}
 
@@ -263,8 +265,15 @@ def test_region_patterns_are_the_region_rules():
     import random
     import re
 
-    from services.core.regions.rules import (CODE_PATTERN, PREFIX_PATTERN, VILLAGE_PATTERN, InvalidRegionCode,
-                                             Level, is_valid_prefix, level_of)
+    from services.core.regions.rules import (
+        CODE_PATTERN,
+        PREFIX_PATTERN,
+        VILLAGE_PATTERN,
+        InvalidRegionCode,
+        Level,
+        is_valid_prefix,
+        level_of,
+    )
 
     def code_ok(code):
         try:
@@ -312,12 +321,12 @@ async def test_405_allows_every_method_of_the_path(client, auth):
 
 def test_rate_limited_routes_document_429():
     """Every route behind ``bulk_read``/``public_read`` (and the login) declares 429 with Retry-After."""
+    from fastapi.routing import iter_route_contexts
+
     from services.api.app import create_app
     from services.api.ratelimit import RATE_LIMITED
     from services.api.routing import _calls
     from services.core.settings import Settings
-
-    from fastapi.routing import iter_route_contexts
 
     app = create_app(Settings(env="test"))
     routes = [c.original_route for c in iter_route_contexts(app.router.routes)]
@@ -351,7 +360,7 @@ def test_if_match_is_documented_where_it_is_checked():
                 assert declared and "428" in op["responses"], (method, path)
                 checked += 1
     assert checked > 30
-    required = {op_id: [p for p in _operation(op_id)[2]["parameters"] if p["name"] == "If-Match"][0]["required"]
+    required = {op_id: next(p for p in _operation(op_id)[2]["parameters"] if p["name"] == "If-Match")["required"]
                 for op_id in ("updateHousehold", "deleteIncomeRecord", "mergeHousehold", "recordDeath")}
     assert required == {"updateHousehold": True, "deleteIncomeRecord": True, "mergeHousehold": False,
                         "recordDeath": False}

@@ -9,7 +9,6 @@ A new route fails ``test_every_route_is_in_the_matrix`` until it is described he
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 import pytest
 
@@ -19,13 +18,13 @@ from services.core.accounts.models import ApiClient, User
 from services.core.accounts.roles import PERMISSIONS, Permission
 from services.core.accounts.security import hash_password
 from services.core.settings import Settings
+from services.core.timeutil import today as china_today
 from tests.api.asset_helpers import asset_objects
 from tests.api.funds_helpers import funds_objects
 from tests.api.monitoring_helpers import monitoring_objects
 from tests.api.sync_helpers import settings_with_sources, sync_objects
 from tests.conftest import _client
 from tests.factories import OTHER_COUNTY_VILLAGE, USERS, VILLAGE, household, person
-from services.core.timeutil import today as china_today
 
 LAST_YEAR = china_today().year - 1
 MISSING = 987654321
@@ -333,8 +332,7 @@ SCOPED_PATH_OBJECTS = ("{household_id}", "{person_id}", "{member_id}", "{record_
                        "{finding_id}", "{fund_id}", "{project_id}", "{approved_project_id}", "{fund_policy_id}",
                        "{accepted_project_id}", "{asset_id}", "{fund_finding_id}", "{sync_policy_id}")
 # Keys of a target that the fake targets below need besides ids.
-FAKE = {k: 1 for k in ("village", "member_id", "other_household_id", "id_number", "household_id", "user_id",
-                       "county", "source", "fund_id", "approved_project_id")}
+FAKE = dict.fromkeys(("village", "member_id", "other_household_id", "id_number", "household_id", "user_id", "county", "source", "fund_id", "approved_project_id"), 1)
 
 
 @pytest.fixture
@@ -478,11 +476,7 @@ async def test_access_matrix(client, auth, db, settings, target_village):
     creator = "county_staff.county" if target_village == VILLAGE else "county_staff.other"
     t = await _make_target(client, auth, db, settings, creator, target_village)
     scopes = _scopes()
-    missing = {**t, **{k: MISSING for k in ("household_id", "person_id", "member_id", "record_id", "event_id",
-                                            "user_id", "client_id", "clue_id", "case_id", "assisting_case_id",
-                                            "policy_id", "run_id", "quarantine_id", "finding_id", "fund_id",
-                                            "project_id", "approved_project_id", "fund_policy_id",
-                                            "accepted_project_id", "asset_id", "fund_finding_id", "sync_policy_id")},
+    missing = {**t, **dict.fromkeys(("household_id", "person_id", "member_id", "record_id", "event_id", "user_id", "client_id", "clue_id", "case_id", "assisting_case_id", "policy_id", "run_id", "quarantine_id", "finding_id", "fund_id", "project_id", "approved_project_id", "fund_policy_id", "accepted_project_id", "asset_id", "fund_finding_id", "sync_policy_id"), MISSING),
                "measure_id": "00000000-0000-4000-8000-000000000000", "source": "no-such-source", "county": "529903",
                "code": "529901001999", "village": "529901001999", "id_number": person("head")["id_number"]}
     failures = []
@@ -528,11 +522,11 @@ async def test_access_matrix(client, auth, db, settings, target_village):
 
 
 async def test_requests_without_token_are_401(client):
-    ids = dict(household_id=1, person_id=1, member_id=1, record_id=1, user_id=1, client_id=1, event_id=1, code=VILLAGE,
-               clue_id=1, case_id=1, assisting_case_id=1, measure_id="00000000-0000-4000-8000-000000000000",
-               line_year=LAST_YEAR, province="52", policy_id=1, run_id=1, quarantine_id=1, finding_id=1,
-               source="civil-affairs", county="529901", fund_id=1, project_id=1, approved_project_id=1,
-               fund_policy_id=1, accepted_project_id=1, asset_id=1, fund_finding_id=1, sync_policy_id=1)
+    ids = {"household_id": 1, "person_id": 1, "member_id": 1, "record_id": 1, "user_id": 1, "client_id": 1, "event_id": 1, "code": VILLAGE,
+               "clue_id": 1, "case_id": 1, "assisting_case_id": 1, "measure_id": "00000000-0000-4000-8000-000000000000",
+               "line_year": LAST_YEAR, "province": "52", "policy_id": 1, "run_id": 1, "quarantine_id": 1, "finding_id": 1,
+               "source": "civil-affairs", "county": "529901", "fund_id": 1, "project_id": 1, "approved_project_id": 1,
+               "fund_policy_id": 1, "accepted_project_id": 1, "asset_id": 1, "fund_finding_id": 1, "sync_policy_id": 1}
     for op, case in cases({"village": VILLAGE, "other_household_id": 2, "id_number": person("head")["id_number"],
                            **ids}).items():
         r = await client.request(case.method, case.path.format(**ids), json=case.body, params=case.params)

@@ -1,6 +1,6 @@
 """Households split (分户) and merge (合户), with the history kept."""
 from tests.api.test_households import create
-from tests.factories import code_of, VILLAGE_2, person
+from tests.factories import VILLAGE_2, code_of, person
 
 
 async def test_split_creates_household_and_records_both_sides(client, auth):
@@ -51,7 +51,7 @@ async def test_split_failures(client, auth):
 async def test_split_with_head_leaving_names_new_head(client, auth):
     h = auth("village_staff.village")
     a = await create(client, auth)
-    head, spouse, child = (m["id"] for m in a["members"])
+    head, spouse, _child = (m["id"] for m in a["members"])
     r = await client.post(f"/api/v1/households/{a['id']}/split",
                           json={"person_ids": [head], "head_person_id": head, "remaining_head_person_id": spouse},
                           headers=h)

@@ -15,7 +15,7 @@ import pytest
 
 from services.core.types import checked_text, forbidden_character
 from tests.api.test_households import create
-from tests.api.test_mass_assignment import VALID, WRITES, WRITER, _resolve, _send, full_world
+from tests.api.test_mass_assignment import VALID, WRITER, WRITES, _resolve, _send, full_world
 from tests.factories import person
 
 # A name that reads "张三" but is stored reversed or padded with invisible characters.
@@ -113,7 +113,7 @@ def test_the_character_rules():
         assert forbidden_character(value)
     assert forbidden_character("一\n二\t三", multiline=True) is None
     assert forbidden_character("一\r二", multiline=True) == "\r"
-    for name in NAMES + ["O'Brien", "李 明", "（测试）", "😀"]:
+    for name in [*NAMES, "O'Brien", "李 明", "（测试）", "😀"]:
         assert forbidden_character(name) is None, name
     with pytest.raises(ValueError, match="text_forbidden_characters"):
         checked_text({"好": ["ok", "bad\u202e"]})

@@ -6,10 +6,9 @@ rolled-back transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
-from tests.factories import OTHER_COUNTY_VILLAGE, VILLAGE, VILLAGE_2, household, person
 from services.core.timeutil import today as china_today
+from tests.factories import OTHER_COUNTY_VILLAGE, VILLAGE, VILLAGE_2, household, person
 
 # An id no object has (sequences never get near it in a test session).
 MISSING = 987654321

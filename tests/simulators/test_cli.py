@@ -115,9 +115,8 @@ def test_spawn_with_an_instance_does_not_take_a_stranger_for_its_simulator(setti
     or any other program): the new simulator cannot bind there, and ``spawn`` says so instead
     of returning a process that the stranger's answers seem to vouch for."""
     port = _free_port()
-    with impostor(port, instance=shown) as stranger:
-        with pytest.raises(PortTaken, match=f"port {port} is taken"):
-            spawn("civil-affairs", port, env=_environ(settings), instance="this-demo")
+    with impostor(port, instance=shown) as stranger, pytest.raises(PortTaken, match=f"port {port} is taken"):
+        spawn("civil-affairs", port, env=_environ(settings), instance="this-demo")
     assert "GET /health" in stranger.requests
 
 

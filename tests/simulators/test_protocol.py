@@ -12,7 +12,6 @@ import pytest
 from services.simulators.config import KINDS
 from tests.simulators.conftest import COUNTY, ID_FIELD, KEY_FIELD, OTHER_COUNTY, person_id, unwrap
 
-
 # ---- tokens -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", KINDS)

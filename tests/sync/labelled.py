@@ -48,7 +48,7 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
@@ -145,7 +145,7 @@ class Thresholds:
         return self.share
 
     @classmethod
-    def of(cls, settings=None) -> "Thresholds":
+    def of(cls, settings=None) -> Thresholds:
         """The thresholds the rules will use: the sync policy in force for the county, which
         is the defaults (``SyncPolicy()``: the labelled database sets no override). The large
         cost labels assume one amount and one share for every category, as the defaults are."""
@@ -489,10 +489,10 @@ class World:
             self._by_id = {p.id_number: p for h in self.households for p in h.members}
         return self._by_id.get(id_number)
 
-    def build(self) -> "World":
+    def build(self) -> World:
         for _ in range(self.background):
             _background(self)
-        for rule, injectors in INJECTORS.items():
+        for _rule, injectors in INJECTORS.items():
             for inj in injectors:
                 for n in range(self.reps):
                     inj.fn(self, n)
@@ -710,7 +710,7 @@ def _dead_civil_other_words(w: World, n: int) -> None:
 @injector("dead_elsewhere")
 def _dead_medical(w: World, n: int) -> None:
     s = "dead_medical"
-    h, parent = _with_parent(w, s)
+    _h, parent = _with_parent(w, s)
     extra: Death = {"death_date": date(Y, 5, 3)} if n % 2 == 0 else {}
     w.row(MEDICAL, parent, s, record_type="enrolment", year=Y, insured=False, status="deceased", **extra)
     w.expect("dead_elsewhere", MEDICAL, _person_subject(parent), s)
@@ -803,7 +803,7 @@ def _child(w: World, s: str, category: str, born: date, schooling: str) -> tuple
 @injector("out_of_school")
 def _out_of_school(w: World, n: int) -> None:
     s = "out_of_school"
-    h, child = _child(w, s, "lifted_out", w.born_school_age(w.rng.randint(7, 14)), "dropped_out")
+    _h, child = _child(w, s, "lifted_out", w.born_school_age(w.rng.randint(7, 14)), "dropped_out")
     term = TERM_SPELLINGS[n % len(TERM_SPELLINGS)]
     w.row(EDUCATION, child, s, term=term, school=_school(child), stage="junior_secondary", status="dropped_out",
           aid_kind="生活补助", aid_amount=Decimal("625"))
@@ -814,7 +814,7 @@ def _out_of_school(w: World, n: int) -> None:
 def _out_of_school_at_the_edges(w: World, n: int) -> None:
     s = "out_of_school_age_edges"
     age, edge = ((w.t.age_to, "last"), (w.t.age_from, "first"))[n % 2]
-    h, child = _child(w, s, "ordinary", w.born_school_age(age, edge), "dropped_out")
+    _h, child = _child(w, s, "ordinary", w.born_school_age(age, edge), "dropped_out")
     w.row(EDUCATION, child, s, school=_school(child), stage="primary", status="dropped_out")
     w.expect("out_of_school", EDUCATION, f"person:{child.id}:{TERM}", s)
 
@@ -822,7 +822,7 @@ def _out_of_school_at_the_edges(w: World, n: int) -> None:
 @injector("out_of_school")
 def _out_of_school_after_enrolled_term(w: World, n: int) -> None:
     s = "out_of_school_registry_in_school"
-    h, child = _child(w, s, "monitored", w.born_school_age(13), "junior_secondary")
+    _h, child = _child(w, s, "monitored", w.born_school_age(13), "junior_secondary")
     w.row(EDUCATION, child, s, term=PREVIOUS_TERM, school=_school(child), stage="junior_secondary",
           status="enrolled", aid_kind="生活补助", aid_amount=Decimal("625"))
     w.row(EDUCATION, child, s, school=_school(child), stage="junior_secondary", status="dropped_out",
@@ -835,7 +835,7 @@ def _out_of_school_after_enrolled_term(w: World, n: int) -> None:
 @injector("schooling_differs")
 def _schooling_differs_back_at_school(w: World, n: int) -> None:
     s = "schooling_differs_registry_dropped_out"
-    h, child = _child(w, s, "ordinary", w.born_school_age(11), "dropped_out")
+    _h, child = _child(w, s, "ordinary", w.born_school_age(11), "dropped_out")
     w.row(EDUCATION, child, s, school=_school(child), stage="primary", status="enrolled")
     w.expect("schooling_differs", EDUCATION, _person_subject(child), s)
 
@@ -843,7 +843,7 @@ def _schooling_differs_back_at_school(w: World, n: int) -> None:
 @injector("schooling_differs")
 def _schooling_differs_over_compulsory_age(w: World, n: int) -> None:
     s = "schooling_differs_senior_dropped_out"
-    h, child = _child(w, s, "ordinary", w.born_school_age(w.t.age_to + 2), "senior_secondary")
+    _h, child = _child(w, s, "ordinary", w.born_school_age(w.t.age_to + 2), "senior_secondary")
     w.row(EDUCATION, child, s, school="清溪县第一中学", stage="senior_secondary", status="dropped_out")
     w.expect("schooling_differs", EDUCATION, _person_subject(child), s)
 
@@ -1111,7 +1111,7 @@ def _absent_from_school_roster_but_not_of_age(w: World, n: int) -> None:
 def _absent_from_school_roster_enrolled_next_term(w: World, n: int) -> None:
     """Not in this term's roster, but enrolled in a later term (another file)."""
     s = "control_missing_from_school_roster_enrolled_later_term"
-    h, child = _child(w, s, "ordinary", w.born_school_age(10), "primary")
+    _h, child = _child(w, s, "ordinary", w.born_school_age(10), "primary")
     later = f"{SCHOOL_YEAR + 1}春" if TERM.endswith("秋") else f"{SCHOOL_YEAR + 1}秋"
     w.row(EDUCATION, child, s, term=later, school=_school(child), stage="primary", status="enrolled")
 
@@ -1132,10 +1132,10 @@ def _student_aided_without_amount(w: World, n: int) -> None:
     """A named aid without an amount is aid; a formerly poor household is not monitored now."""
     s = "control_student_named_aid_or_lifted_out_without_aid"
     if n % 2 == 0:
-        h, child = _child(w, s, "monitored", w.born_school_age(11), "primary")
+        _h, child = _child(w, s, "monitored", w.born_school_age(11), "primary")
         w.row(EDUCATION, child, s, school=_school(child), stage="primary", status="enrolled", aid_kind="营养餐补助")
     else:
-        h, child = _child(w, s, "lifted_out", w.born_school_age(11), "primary")
+        _h, child = _child(w, s, "lifted_out", w.born_school_age(11), "primary")
         w.row(EDUCATION, child, s, school=_school(child), stage="primary", status="enrolled")
 
 
@@ -1510,7 +1510,7 @@ def _consistent_at_the_edges(w: World, n: int) -> None:
 @control
 def _not_insured_but_dead(w: World, n: int) -> None:
     s = "control_target_not_insured_but_dead"
-    h, parent = _with_parent(w, s)
+    _h, parent = _with_parent(w, s)
     parent.status, parent.died = "deceased", date(Y - 1, 11, 2)
     w.row(MEDICAL, parent, s, record_type="enrolment", year=Y, insured=False, status="not_insured")
 
@@ -1540,7 +1540,7 @@ def _cost_against_an_incomplete_year(w: World, n: int) -> None:
 def _child_outside_compulsory_age(w: World, n: int) -> None:
     s = "control_child_outside_compulsory_age"
     age, edge = ((w.t.age_to + 1, "first"), (w.t.age_from - 1, "last"))[n % 2]
-    h, child = _child(w, s, "lifted_out", w.born_school_age(age, edge), "dropped_out")
+    _h, child = _child(w, s, "lifted_out", w.born_school_age(age, edge), "dropped_out")
     w.row(EDUCATION, child, s, school=_school(child), stage="junior_secondary" if age > 10 else "primary",
           status="dropped_out")
 
@@ -1548,7 +1548,7 @@ def _child_outside_compulsory_age(w: World, n: int) -> None:
 @control
 def _back_at_school(w: World, n: int) -> None:
     s = "control_dropped_out_then_back"
-    h, child = _child(w, s, "monitored", w.born_school_age(12), "junior_secondary")
+    _h, child = _child(w, s, "monitored", w.born_school_age(12), "junior_secondary")
     aid: Aid = {"aid_kind": "生活补助", "aid_amount": Decimal("625")}
     spelling = n % len(TERM_SPELLINGS)  # the two terms spelled alike or not
     w.row(EDUCATION, child, s, term=PREVIOUS_TERM_SPELLINGS[spelling], school=_school(child), stage="primary",
@@ -1560,7 +1560,7 @@ def _back_at_school(w: World, n: int) -> None:
 @control
 def _transferred_within_the_term(w: World, n: int) -> None:
     s = "control_transfer_within_term"
-    h, child = _child(w, s, "ordinary", w.born_school_age(10), "primary")
+    _h, child = _child(w, s, "ordinary", w.born_school_age(10), "primary")
     w.row(EDUCATION, child, s, school="清溪县白岩小学", stage="primary", status="transferred")
     w.row(EDUCATION, child, s, school="清溪县石门小学", stage="primary", status="enrolled")
 
@@ -1676,7 +1676,7 @@ def _new_grant_that_stopped(w: World, n: int) -> None:
 def _new_grant_to_a_member_dead_in_the_registry(w: World, n: int) -> None:
     """A stale grant to someone the registry has dead is no sign of the household's poverty."""
     s = "control_new_grant_to_member_dead_in_registry"
-    h, parent = _with_parent(w, s, "ordinary")
+    _h, parent = _with_parent(w, s, "ordinary")
     parent.status, parent.died = "deceased", _months_ago(1)
     _active_dibao(w, parent, s, benefit="tekun", start_date=_months_ago(4))
 
@@ -1766,7 +1766,7 @@ def _employed_at_sixteen(w: World, n: int) -> None:
 @control
 def _student_of_ordinary_household_without_aid(w: World, n: int) -> None:
     s = "control_ordinary_student_without_aid"
-    h, child = _child(w, s, "ordinary", w.born_school_age(8), "primary")
+    _h, child = _child(w, s, "ordinary", w.born_school_age(8), "primary")
     w.row(EDUCATION, child, s, school=_school(child), stage="primary", status="enrolled")
 
 
@@ -1819,7 +1819,7 @@ def _impossible_birth_date() -> str:
 @malformed
 def _malformed_rows(w: World) -> None:
     for kind, base in ((CIVIL, _CIVIL_BASE), (MEDICAL, _ENROL_BASE), (EDUCATION, _STUDENT_BASE)):
-        for i in range(2 * w.reps):  # about half in each file
+        for _ in range(2 * w.reps):  # about half in each file
             born = w.born_aged(35)
             good = w.new_id(born, True)
             _bad(w, kind, "id_number.check_digit", base, id_number=_wrong_check_digit(good))
@@ -2074,7 +2074,7 @@ def render(row: Row, mess: Mess) -> list[Any]:
             table = {CIVIL: "civil_status", MEDICAL: "medical_status", EDUCATION: "student_status"}[row.kind]
             cells.append(mess.spelling(table, v))
         elif isinstance(v, bool):
-            cells.append(mess.rng.choice((("是", "1", "Y", "√") if v else ("否", "0", "N", "×"))))
+            cells.append(mess.rng.choice(("是", "1", "Y", "√") if v else ("否", "0", "N", "×")))
         elif canonical in ("year", "household_size"):
             if canonical == "year" and not hard and mess.rng.random() < 0.2:
                 cells.append(f"{v}{mess.rng.choice(('年', '年度'))}")
@@ -2164,7 +2164,7 @@ def write_files(w: World, directory: Path, sources) -> list[SheetFile]:
                 valid[location] = row
                 continue
             expected[location] = (row.reason, row.scenario)
-            got = normaliser.normalise({h: c for h, c in zip(header, cells) if c != ""})
+            got = normaliser.normalise({h: c for h, c in zip(header, cells, strict=False) if c != ""})
             if not (isinstance(got, Rejected) and got.reason == row.reason):
                 pending.add(location)
         path = directory / f"{MEDICAL}-hostile.csv"
@@ -2239,7 +2239,7 @@ async def load_registry(conn, w: World, settings) -> None:
     persons, incomes, years, cases = [], [], [], []
     income_id = itertools.count(1)
     membership_id = itertools.count(1)
-    started = datetime(Y - 3, 1, 1, tzinfo=timezone.utc)
+    started = datetime(Y - 3, 1, 1, tzinfo=UTC)
     opened = date(Y - 1, 6, 1)
     for h in w.households:
         alive = h.alive
@@ -2321,7 +2321,7 @@ def _pc(net: Decimal, members: int) -> Decimal:
 
 # ---------------------------------------------------------------- running and scoring
 
-async def run(url: str, settings, w: World, directory: Path, *, processes: int = 0) -> "Score":
+async def run(url: str, settings, w: World, directory: Path, *, processes: int = 0) -> Score:
     """Load ``w`` into the (migrated, empty) database at ``url``, import its files the way
     ``guardline sync import`` does, and score what came out."""
     import time
@@ -2586,7 +2586,7 @@ def score(w: World, files: list[SheetFile], findings, quarantine, id_hash_key: b
             else:
                 wrong.append(f"{f.path.name} {location} ({scenario}): expected {reason}, got "
                              f"{actual[0] if actual else 'staged'}")
-        for location, (reason, key) in got.items():
+        for location, (reason, _key) in got.items():
             if location in f.valid:
                 row = f.valid[location]
                 if row.gap:
@@ -2666,7 +2666,7 @@ async def _main(households: int, seed: int, keep: bool, processes: int) -> int:
             print(f"built in {built - started:.1f} s, loaded, imported and scored in "
                   f"{time.perf_counter() - built:.1f} s")
             if keep:
-                input("database guardline_labelled_cli kept until you press Enter: ")
+                input("database guardline_labelled_cli kept until you press Enter: ")  # noqa: ASYNC250 (meant to wait)
     finally:
         await admin.dispose()
     return 0

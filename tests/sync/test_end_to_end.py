@@ -21,8 +21,8 @@ import asyncpg
 import pytest
 
 from services.core.db import Database, asyncpg_dsn, create_engine
-from services.core.sync.enums import Trigger
 from services.core.sync.config import builtin_sources_on
+from services.core.sync.enums import Trigger
 from services.simulators import launch
 from services.sync.queue import enqueue_run
 from tests.cli import needs_embedded_server
@@ -157,7 +157,7 @@ async def test_the_three_departments_give_findings_and_a_rerun_changes_nothing(
     await run_all(env)
     first = await snapshot(a)
     rules_by_source = {}
-    for fingerprint, rule, *_ in first["findings"]:
+    for _fingerprint, rule, *_ in first["findings"]:
         rules_by_source.setdefault(rule, 0)
         rules_by_source[rule] += 1
     conn = await asyncpg.connect(asyncpg_dsn(a))
@@ -180,7 +180,7 @@ async def test_the_three_departments_give_findings_and_a_rerun_changes_nothing(
     assert second["findings"] == first["findings"]
     reruns = [r for r in second["runs"] if r not in first["runs"]]
     cursor_sources = {"civil-affairs", "education"}  # these re-read everything; nothing is new
-    for source, status, fetched, staged, unchanged, *_ in reruns:
+    for source, _status, fetched, staged, _unchanged, *_ in reruns:
         if source in cursor_sources:
             assert fetched > 0 and staged == 0
     conn = await asyncpg.connect(asyncpg_dsn(a))
@@ -190,7 +190,7 @@ async def test_the_three_departments_give_findings_and_a_rerun_changes_nothing(
         await conn.close()
 
 
-async def _wait_for_pages(url: str, source: str, pages: int, timeout: float = 120) -> int:
+async def _wait_for_pages(url: str, source: str, pages: int, timeout: float = 120) -> int:  # noqa: ASYNC109 (a poll)
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         deadline = time.monotonic() + timeout
@@ -222,7 +222,8 @@ async def test_a_worker_killed_mid_run_ends_as_an_undisturbed_run(databases, sim
         run_id, _ = await enqueue_run(db, source, "529901", Trigger.manual)
     finally:
         await db.dispose()
-    worker = subprocess.Popen([sys.executable, "-m", "services.cli", "sync", "worker"], cwd=ROOT, env=env,
+    # Popen starts the worker and returns: it does not wait for it (hence the noqa).
+    worker = subprocess.Popen([sys.executable, "-m", "services.cli", "sync", "worker"], cwd=ROOT, env=env,  # noqa: ASYNC220
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         assert await _wait_for_pages(a, source, 3) == run_id
@@ -232,7 +233,7 @@ async def test_a_worker_killed_mid_run_ends_as_an_undisturbed_run(databases, sim
         worker.wait(30)
         # Its helper processes die with it instead of staying blocked on a pipe.
         deadline = time.monotonic() + 10
-        while running(helpers) and time.monotonic() < deadline:
+        while running(helpers) and time.monotonic() < deadline:  # noqa: ASYNC110 (other processes: no event to wait on)
             await asyncio.sleep(0.1)
         assert running(helpers) == []
     finally:
@@ -387,10 +388,10 @@ async def test_sync_import_quarantines_bad_rows_and_refuses_a_zip_bomb(databases
     assert (run["status"], run["fetched"], run["staged"], run["quarantined"]) == ("succeeded", 5, 2, 3)
 
     bomb = tmp_path / "bomb.xlsx"
-    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as part:
-            for _ in range(300):
-                part.write(b"\0" * (1 << 20))  # 300 MiB of zeros: a few hundred kilobytes on disk
+    with (zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive,
+          archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as part):
+        for _ in range(300):
+            part.write(b"\0" * (1 << 20))  # 300 MiB of zeros: a few hundred kilobytes on disk
     refused = await asyncio.to_thread(guardline, env, "sync", "import", "--source", "civil-affairs", str(bomb))
     assert refused.returncode == 1 and "too_large" in refused.stderr and "refused unopened" in refused.stderr
     again = await asyncio.to_thread(guardline, env, "sync", "import", "--source", "civil-affairs", str(sheet), "--json")

@@ -194,7 +194,7 @@ async def test_a_cursor_that_cannot_be_kept_is_a_broken_page():
     respx.get(f"{BASE}/api/assistance").mock(side_effect=[page([{"jzid": 1}], "c\u00002"),
                                                           page([{"jzid": 1}], "c" * 5000),
                                                           page([{"jzid": 1}], "下一页\u3000c2")])
-    c, sleeps = client(page_attempts=2)
+    c, _sleeps = client(page_attempts=2)
     with pytest.raises(SourceDown) as err:
         await c.page(None, "529901")
     assert err.value.code == "malformed_page"

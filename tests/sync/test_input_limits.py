@@ -20,9 +20,9 @@ from services.core.sync.enums import Trigger
 from services.core.sync.models import QUARANTINE_AAD
 from services.core.sync.normalise import EVIDENCE, MAX_CELL_CHARS
 from services.sync import queue
+from services.sync.fetch import SourceClient
 from services.sync.runner import execute
 from services.sync.sheets import csv_text
-from services.sync.fetch import SourceClient
 from services.sync.worker import Session, import_file
 from tests.api.sync_helpers import civil_affairs_pull
 

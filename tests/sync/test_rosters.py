@@ -13,8 +13,8 @@ from services.core.sync.enums import SourceKind, Trigger
 from services.core.sync.rosters import declare
 from services.core.timeutil import today
 from services.sync import queue
-from services.sync.runner import Context, _stage, execute, import_records
 from services.sync.fetch import SourceClient
+from services.sync.runner import Context, _stage, execute, import_records
 
 VALID = "11010519491231002X"
 COUNTY = "529901"

@@ -24,10 +24,10 @@ from starlette.routing import Route
 from services.core.logs import JsonFormatter
 from services.core.sync.config import parse_sources
 from services.core.sync.enums import Trigger
-from tests.api.sync_helpers import civil_affairs_pull
 from services.sync import queue
 from services.sync.sheets import csv_text
 from services.sync.worker import Session, import_file, run_now, work
+from tests.api.sync_helpers import civil_affairs_pull
 from tests.simulators.conftest import serving
 
 VALID = "11010519491231002X"
@@ -61,7 +61,7 @@ def hanging_department(asked: threading.Event, answer: threading.Event) -> Starl
 
     async def page(request: Request) -> Response:
         asked.set()
-        while not answer.is_set():
+        while not answer.is_set():  # noqa: ASYNC110 (a threading.Event, set from the test's thread)
             await asyncio.sleep(0.02)
         return await inner.routes[0].endpoint(request)
 

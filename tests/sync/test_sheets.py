@@ -33,7 +33,7 @@ def test_csv_with_bom_title_rows_and_full_width_digits(tmp_path):
 def test_gb18030_csv(tmp_path):
     path = tmp_path / "list.csv"
     path.write_bytes("\n".join([",".join(HEADER[:4]), f"MZ1,张三,{VALID},特困"]).encode("gb18030"))
-    [(loc, rec)] = list(records(path, CIVIL))
+    [(_loc, rec)] = list(records(path, CIVIL))
     assert rec["姓名"] == "张三" and rec["救助类型"] == "特困"
 
 

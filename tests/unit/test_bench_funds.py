@@ -15,7 +15,7 @@ IDS = {"funds": 1, "projects": 100, "fund_allocations": 1000, "fund_disbursement
 
 def _rows(tables, name):
     columns, lines = tables[name]
-    return [dict(zip(columns, [None if v == "\\N" else v for v in line.rstrip("\n").split("\t")])) for line in lines]
+    return [dict(zip(columns, [None if v == "\\N" else v for v in line.rstrip("\n").split("\t")], strict=True)) for line in lines]
 
 
 def _day(value):

@@ -39,7 +39,7 @@ def test_every_bad_line_is_reported_with_its_number():
         "2027-01-01,true,again",  # 7 duplicate of line 1
         "2027-03-01,false," + "长" * 51,  # 8 name too long
     ])
-    days, bad = parse_schedule(2027, text.splitlines())
+    _days, bad = parse_schedule(2027, text.splitlines())
     assert [(b.line, b.reason.split(" ")[0]) for b in bad] == [
         (2, "not"), (3, "2026-12-31"), (4, "workday"), (5, "expected"), (6, "expected"), (7, "2027-01-01"),
         (8, "name")]

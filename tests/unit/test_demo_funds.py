@@ -16,7 +16,7 @@ HOUSEHOLDS = {v: [(i * 100 + k, "lifted_out" if k % 3 else "ordinary") for k in 
 
 
 def _table(built, name):
-    return [dict(zip(COLUMNS.get(name, ()) or range(99), row)) for row in built.rows[name]]
+    return [dict(zip(COLUMNS.get(name, ()) or range(99), row, strict=False)) for row in built.rows[name]]
 
 
 @pytest.mark.parametrize("today", [date(2026, 2, 1), date(2026, 6, 30), date(2026, 12, 2)])

@@ -5,10 +5,12 @@ import uuid
 from collections import Counter, defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from types import SimpleNamespace
 
 import pytest
 
+from services.core.crypto import keyring
 from services.core.demo.generator import (
     CRITICISED_LINE,
     EVENT_COLUMNS,
@@ -27,13 +29,6 @@ from services.core.demo.generator import (
     plan_chunks,
 )
 from services.core.demo.loader import COPY_COLUMNS, LOADED_TABLES, demo_villages, render
-from services.core.guarantees.models import Status
-from services.core.households import enums
-from services.core.crypto import keyring
-from services.core.households.sensitive import health_json, open_id_number
-from services.core.idnumber import keyed_hash, mask, normalise
-from services.core.settings import Settings
-from services.core.income.rules import DETAIL_ITEMS, Figures, detail_problems, net_income, per_capita
 from services.core.demo.monitoring import (
     CASE_COLUMNS,
     CLUE_COLUMNS,
@@ -43,10 +38,16 @@ from services.core.demo.monitoring import (
     VISIT_COLUMNS,
     demo_income_line,
 )
+from services.core.guarantees.models import Status
+from services.core.households import enums
+from services.core.households.sensitive import health_json, open_id_number
+from services.core.idnumber import keyed_hash, mask, normalise
+from services.core.income.rules import DETAIL_ITEMS, Figures, detail_problems, net_income, per_capita
 from services.core.monitoring import deadlines as dl
 from services.core.monitoring import enums as m
 from services.core.monitoring.machine import step_for
 from services.core.monitoring.policy import MonitoringPolicy
+from services.core.settings import Settings
 from services.core.workdays import WorkCalendar
 
 TODAY = date(2026, 11, 23)  # Q1–Q3 of 2026 have ended
@@ -72,12 +73,12 @@ class County:
             self.records += b.income_records
             self.years += b.income_years
             self.guarantees += b.guarantees
-            self.cases += [dict(zip(CASE_COLUMNS, row)) for row in b.monitoring_cases]
-            self.clues += [dict(zip(CLUE_COLUMNS, row)) for row in b.risk_clues]
-            self.reports += [dict(zip(REPORT_COLUMNS, row)) for row in b.clue_reports]
-            self.transitions += [dict(zip(TRANSITION_COLUMNS, row)) for row in b.case_transitions]
-            self.measures += [dict(zip(MEASURE_COLUMNS, row)) for row in b.assistance_measures]
-            self.visits += [dict(zip(VISIT_COLUMNS, row)) for row in b.case_visits]
+            self.cases += [dict(zip(CASE_COLUMNS, row, strict=True)) for row in b.monitoring_cases]
+            self.clues += [dict(zip(CLUE_COLUMNS, row, strict=True)) for row in b.risk_clues]
+            self.reports += [dict(zip(REPORT_COLUMNS, row, strict=True)) for row in b.clue_reports]
+            self.transitions += [dict(zip(TRANSITION_COLUMNS, row, strict=True)) for row in b.case_transitions]
+            self.measures += [dict(zip(MEASURE_COLUMNS, row, strict=True)) for row in b.assistance_measures]
+            self.visits += [dict(zip(VISIT_COLUMNS, row, strict=True)) for row in b.case_visits]
         self.members = defaultdict(list)
         for p in self.persons:
             self.members[p[P["household_id"]]].append(p)
@@ -105,7 +106,7 @@ def test_plan_covers_every_person_in_whole_households():
     plans = plan_chunks(100_003, seed=1, today=TODAY, chunk_persons=10_000)
     assert sum(p.persons for p in plans) == 100_003
     assert all(p.persons <= 10_000 and all(1 <= s <= 7 for s in p.sizes) for p in plans)
-    for before, after in zip(plans, plans[1:]):
+    for before, after in pairwise(plans):
         assert after.first_person_id == before.first_person_id + before.persons
         assert after.first_household_id == before.first_household_id + len(before.sizes)
         assert after.first_income_id == before.first_income_id + 7 * len(before.sizes)
@@ -372,8 +373,8 @@ def test_rendered_copy_text_matches_the_rows(county):
         for line in lines[:-1]:
             assert line.count("\t") == len(COPY_COLUMNS[table]) - 1
     persons = rendered[1][1].decode().splitlines()
-    first = dict(zip(COPY_COLUMNS["persons"], persons[0].split("\t")))
-    row = dict(zip(PERSON_COLUMNS, batch.persons[0]))
+    first = dict(zip(COPY_COLUMNS["persons"], persons[0].split("\t"), strict=True))
+    row = dict(zip(PERSON_COLUMNS, batch.persons[0], strict=True))
     number = row["id_number"]
     # Encrypted as the API stores them: the same functions read them back.
     blob = bytes.fromhex(first["id_number_enc"].removeprefix("\\\\x"))
@@ -385,7 +386,7 @@ def test_rendered_copy_text_matches_the_rows(county):
     # No clear ID number and no illness text in what is sent to the server.
     text = rendered[1][1].decode()
     for person in batch.persons:
-        p = dict(zip(PERSON_COLUMNS, person))
+        p = dict(zip(PERSON_COLUMNS, person, strict=True))
         assert p["id_number"] not in text and (p["illness"] is None or p["illness"] not in text)
     # nothing the generator makes needs escaping in COPY text
     for b in (batch,):
@@ -660,7 +661,7 @@ def test_identification_deadline_breaches_are_recorded(county):
 def test_demo_income_lines_rise_from_6000():
     lines = [demo_income_line(y) for y in range(2021, 2031)]
     assert lines[0] == 600_000
-    assert all(100_00 <= b - a <= 1000_00 for a, b in zip(lines, lines[1:]))
+    assert all(100_00 <= b - a <= 1000_00 for a, b in pairwise(lines))
     assert demo_income_line(2025) == CRITICISED_LINE
     with pytest.raises(ValueError):
         demo_income_line(2020)
@@ -676,7 +677,7 @@ def test_monitoring_copy_text_matches_the_rows():
         assert rows == len(rows_of) > 0
         lines = data.decode().split("\n")
         assert lines[-1] == "" and len(lines) - 1 == rows
-        for line, row in zip(lines, rows_of):
+        for line, row in zip(lines[:-1], rows_of, strict=True):
             fields = line.split("\t")
             assert len(fields) == len(COPY_COLUMNS[table])
             assert fields[0] == str(row[0])

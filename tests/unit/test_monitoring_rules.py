@@ -10,9 +10,9 @@ from types import SimpleNamespace
 import pytest
 
 from services.core.households.enums import LabourCapacity
+from services.core.income.rolling import quarter_index
 from services.core.monitoring.deadlines import breaches, case_deadlines, clue_deadlines, notice_min_end, visit_due
 from services.core.monitoring.enums import FINAL, CaseStatus, ClueStatus, DeadlineKind, Decision
-from services.core.income.rolling import quarter_index
 from services.core.monitoring.guard import EliminationFacts, income_windows, unmet_conditions
 from services.core.monitoring.machine import STEPS, allowed, step_for
 from services.core.monitoring.policy import MonitoringPolicy, PolicyOverride, check_values, resolve
@@ -65,8 +65,8 @@ def test_months():
 # --------------------------------------------------------------- deadlines
 
 def _case(**kw):
-    base = dict(status=CaseStatus.verification, first_clue_on=date(2026, 2, 2), identified_on=None,
-                cadre_user_id=None, plan_on=None)
+    base = {"status": CaseStatus.verification, "first_clue_on": date(2026, 2, 2), "identified_on": None,
+                "cadre_user_id": None, "plan_on": None}
     base.update(kw)
     return SimpleNamespace(**base)
 
@@ -169,10 +169,10 @@ INCOME = _year(2025) + _year(2026, quarters=(1, 2))
 
 
 def _facts(**kw):
-    base = dict(decided_on=date(2026, 8, 10), identified_on=date(2026, 1, 20), measures_carried_out=1,
-                income_records=INCOME, lines={2026: Decimal("8000")}, province_code="52",
-                guarantees={"education": "secure", "medical": "secure", "housing": "not_applicable", "water": "secure"},
-                labour=[LabourCapacity.ordinary, LabourCapacity.none])
+    base = {"decided_on": date(2026, 8, 10), "identified_on": date(2026, 1, 20), "measures_carried_out": 1,
+                "income_records": INCOME, "lines": {2026: Decimal("8000")}, "province_code": "52",
+                "guarantees": {"education": "secure", "medical": "secure", "housing": "not_applicable", "water": "secure"},
+                "labour": [LabourCapacity.ordinary, LabourCapacity.none]}
     base.update(kw)
     return EliminationFacts(**base)
 

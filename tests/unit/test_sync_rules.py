@@ -71,7 +71,7 @@ def test_rule_sql_switches():
     ctx = r.RuleContext(kind=MEDICAL, policy=POLICY, unmatched_findings=False)
     assert r.BY_ID["not_in_registry"].sql(ctx) is None
     assert r.BY_ID["not_in_registry"].sql(r.RuleContext(MEDICAL, POLICY, True)) is not None
-    nothing = {c: None for c in p.Category}
+    nothing = dict.fromkeys(p.Category)
     off = p.SyncPolicy(large_cost_fixed_yuan=nothing, large_cost_income_share=nothing)
     assert r.BY_ID["large_medical_cost"].sql(r.RuleContext(MEDICAL, off, False)) is None
     # One category's threshold left: the rule runs.

@@ -106,7 +106,7 @@ def test_a_fresh_token_is_valid_at_once_whatever_the_fraction_of_its_second(monk
     settings = _settings()
     for fraction in (0.0004, 0.0005, 0.0006, 0.9996, 0.9999):
         moment = 1_800_000_000 + fraction
-        monkeypatch.setattr(security.time, "time", lambda: moment)
+        monkeypatch.setattr(security.time, "time", lambda moment=moment: moment)
         token, _ = issue_token(settings, CALLER)
         issued = jwt.decode(token, options={"verify_signature": False})["iat"]
         assert issued <= moment

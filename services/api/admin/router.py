@@ -13,10 +13,10 @@ from pydantic import BaseModel, Field, field_validator
 from starlette.responses import Response
 
 from services.api import tags
-from services.api.params import Cursor, Limit
 from services.api.deps import Needs, Session, check_if_match
 from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, page_limit, page_of
+from services.api.params import Cursor, Limit
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute

@@ -6,21 +6,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
-from fastapi import Depends
-
 from services.api import tags
-from services.api.params import Cursor, Limit, PlainText, RegionPrefix
 from services.api.auditing import record_sensitive_read
 from services.api.deps import Needs, Session
-from services.api.ratelimit import bulk_read
 from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, page_limit, page_of
+from services.api.params import Cursor, Limit, PlainText, RegionPrefix
+from services.api.ratelimit import bulk_read
 from services.api.responses import JSON
 from services.api.routing import GuardlineRoute
-from services.core.types import Moment
 from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller
 from services.core.audit import service
@@ -29,6 +26,7 @@ from services.core.audit.schemas import AuditEventOut, RevealReport
 from services.core.errors import Unprocessable
 from services.core.regions.service import check_prefix_visible
 from services.core.timeutil import CHINA, now
+from services.core.types import Moment
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
 

@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from services.api import tags
-from services.api.deps import CurrentCaller, Session, open_session
 from services.api.auditing import base_event
+from services.api.deps import CurrentCaller, Session, open_session
 from services.api.errors_doc import responses
 from services.api.ratelimit import client_address, limit, rate_limited
 from services.api.responses import JSON

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
 from services.api import tags
-from services.api.params import Cursor, Limit, RegionPrefix
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, page_limit, page_of
+from services.api.params import Cursor, Limit, RegionPrefix
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
@@ -21,9 +21,17 @@ from services.core.errors import NotFound
 from services.core.funds import assets as service
 from services.core.funds import findings
 from services.core.funds.asset_schemas import (
-    AssetIn, AssetOut, AssetUpdate, DisposalIn, FundFindingOut, IncomeIn, IncomeOut, ScanIn, ScanOut,
+    AssetIn,
+    AssetOut,
+    AssetUpdate,
+    DisposalIn,
+    FundFindingOut,
+    IncomeIn,
+    IncomeOut,
+    ScanIn,
+    ScanOut,
 )
-from services.core.funds.enums import AssetClass, AssetStatus, FundFindingStatus, FundFindingRule
+from services.core.funds.enums import AssetClass, AssetStatus, FundFindingRule, FundFindingStatus
 from services.core.funds.models import Asset, AssetIncome, FundFinding, IncomeShare
 from services.core.funds.policy import policy_for
 from services.core.regions.service import check_prefix_visible

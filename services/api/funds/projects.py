@@ -7,11 +7,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
 from services.api import tags
-from services.api.params import Cursor, Limit, RegionPrefix
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
 from services.api.pagination import Page, cursor_id, page_limit, page_of
+from services.api.params import Cursor, Limit, RegionPrefix
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
@@ -22,8 +22,15 @@ from services.core.funds import service as money
 from services.core.funds.enums import ProjectCategory, ProjectStatus
 from services.core.funds.models import Project
 from services.core.funds.schemas import (
-    AllocationOut, BeneficiaryIn, BeneficiaryOut, DisbursementIn, DisbursementOut, ProjectIn, ProjectOut,
-    ProjectUpdate, StepIn,
+    AllocationOut,
+    BeneficiaryIn,
+    BeneficiaryOut,
+    DisbursementIn,
+    DisbursementOut,
+    ProjectIn,
+    ProjectOut,
+    ProjectUpdate,
+    StepIn,
 )
 from services.core.regions.service import check_prefix_visible
 

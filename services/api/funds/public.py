@@ -13,10 +13,10 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from services.api import tags
-from services.api.params import Cursor, Limit, PrefixCheck, PrefixQuery
 from services.api.deps import PublicSession
 from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, page_limit, page_of
+from services.api.params import Cursor, Limit, PrefixCheck, PrefixQuery
 from services.api.ratelimit import public_read
 from services.api.responses import JSON
 from services.api.routing import GuardlineRoute

@@ -10,32 +10,38 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from services.api import tags
-from services.api.params import Cursor, Limit, RegionPrefix
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
-from services.api.policies import PolicyRoutes
 from services.api.pagination import Page, cursor_id, page_limit, page_of
+from services.api.params import Cursor, Limit, RegionPrefix
+from services.api.policies import PolicyRoutes
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
-from services.core.types import Day
 from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller
-from services.core.funds import indicators
+from services.core.funds import indicators, service
 from services.core.funds import policy as funds_policy
-from services.core.funds import service
 from services.core.funds.enums import FundKind, FundLevel
 from services.core.funds.models import Fund, FundPolicyRow
 from services.core.funds.policy import FundsPolicy
 from services.core.funds.schemas import (
-    AllocationIn, AllocationOut, DisbursementImport, FundIn, FundOut, FundUpdate, ImportResult, IndicatorSet,
+    AllocationIn,
+    AllocationOut,
+    DisbursementImport,
+    FundIn,
+    FundOut,
+    FundUpdate,
+    ImportResult,
+    IndicatorSet,
 )
 from services.core.i18n import message, wants_chinese
 from services.core.monitoring import overrides
 from services.core.monitoring.report_schemas import PolicyRowIn, PolicyRowOut, PolicyRowUpdate
 from services.core.regions.service import check_prefix_visible
 from services.core.timeutil import today
+from services.core.types import Day
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
 FUNDS: tags.Tags = [tags.FUNDS]

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 
 from services.api import tags
-from services.api.params import Cursor, Limit
 from services.api.deps import Needs, Session, check_if_match
 from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, page_limit, page_of
+from services.api.params import Cursor, Limit
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission

@@ -9,7 +9,7 @@ from fastapi import Path as PathParam
 from starlette.responses import Response
 
 from services.api import tags
-from services.api.params import Amount, Cursor, Limit, PlainText, RegionPrefix
+from services.api.auditing import base_event, record_sensitive_read
 from services.api.deps import (
     CurrentCaller,
     Needs,
@@ -20,11 +20,11 @@ from services.api.deps import (
     health_keyring,
     path_object,
 )
-from services.api.auditing import base_event, record_sensitive_read
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
-from services.api.ratelimit import bulk_read
 from services.api.pagination import Page, cursor_id, page_limit, page_of
+from services.api.params import Amount, Cursor, Limit, PlainText, RegionPrefix
+from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute, hot_read, no_idempotency
 from services.core.accounts.roles import Permission
@@ -36,7 +36,6 @@ from services.core.errors import Unprocessable
 from services.core.households import service
 from services.core.households.enums import Category, Flag, HouseholdStatus
 from services.core.households.models import Household, Person
-from services.core.households.sensitive import sees_birth_date
 from services.core.households.schemas import (
     DeathRequest,
     HouseholdCreate,
@@ -54,6 +53,7 @@ from services.core.households.schemas import (
     UnmaskedIdNumber,
     UnmaskRequest,
 )
+from services.core.households.sensitive import sees_birth_date
 from services.core.regions.service import check_prefix_visible, get_village
 from services.core.scope import Reader
 

@@ -10,13 +10,13 @@ from fastapi import Path as PathParam
 from starlette.responses import Response
 
 from services.api import tags
-from services.api.params import Cursor, Limit, PrefixCheck, PrefixQuery, VillageCode
 from services.api.auditing import record_changes_so_far
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
-from services.api.policies import PolicyRoutes
 from services.api.pagination import Page, cursor_id, decode_cursor, page, page_limit, page_of
+from services.api.params import Cursor, Limit, PrefixCheck, PrefixQuery, VillageCode
+from services.api.policies import PolicyRoutes
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
@@ -34,8 +34,8 @@ from services.core.monitoring.report_schemas import (
     PolicyRowIn,
     PolicyRowOut,
     PolicyRowUpdate,
-    StatLevel,
     Statistics,
+    StatLevel,
     UncoveredCluesIn,
     UncoveredCluesOut,
     UncoveredHousehold,

@@ -10,18 +10,18 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
 from services.api import tags
-from services.api.params import Cursor, Limit, RegionPrefix
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
-from services.api.problems import rendered_errors
 from services.api.pagination import Page, cursor_id, decode_cursor, page, page_limit, page_of
+from services.api.params import Cursor, Limit, RegionPrefix
+from services.api.problems import rendered_errors
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
-from services.core.types import Day
 from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller
 from services.core.errors import Forbidden
+from services.core.households.service import get_household
 from services.core.i18n import wants_chinese
 from services.core.monitoring import cases as case_service
 from services.core.monitoring import clues as clue_service
@@ -65,9 +65,9 @@ from services.core.monitoring.schemas import (
     VisitIn,
     VisitOut,
 )
-from services.core.households.service import get_household
 from services.core.regions.service import check_prefix_visible
 from services.core.timeutil import today
+from services.core.types import Day
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
 CLUES: tags.Tags = [tags.RISK_CLUES]

@@ -7,13 +7,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from services.api import tags
-from services.api.params import Cursor, RegionCode
 from services.api.deps import Session
 from services.api.errors_doc import responses
 from services.api.pagination import Page, decode_cursor, page_of
+from services.api.params import Cursor, RegionCode
 from services.api.routing import GuardlineRoute
-from services.core.regions.rules import CODE_PATTERN
 from services.core.regions.models import Region
+from services.core.regions.rules import CODE_PATTERN
 from services.core.regions.service import get_region
 
 router = APIRouter(prefix="/api/v1/regions", tags=[tags.REGIONS], route_class=GuardlineRoute)

@@ -8,16 +8,15 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
 from services.api import tags
-from services.api.params import Cursor, Limit, RegionPrefix
 from services.api.auditing import record_sensitive_read
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, page_limit, page_of
+from services.api.params import Cursor, Limit, RegionPrefix
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
 from services.api.sync.router import SourceQ
-from services.core.types import Moment
 from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller
 from services.core.errors import Forbidden
@@ -28,9 +27,10 @@ from services.core.regions.service import check_prefix_visible
 from services.core.sync import service
 from services.core.sync.enums import FindingStatus, Severity
 from services.core.sync.models import Finding
-from services.core.sync.schemas import FindingOut, FindingUpdate
 from services.core.sync.rules import explain, tells_health
+from services.core.sync.schemas import FindingOut, FindingUpdate
 from services.core.timeutil import CHINA
+from services.core.types import Moment
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
 FINDINGS: tags.Tags = [tags.FINDINGS]

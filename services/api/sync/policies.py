@@ -12,12 +12,12 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from services.api import tags
-from services.api.params import Cursor, Limit, RegionPrefix
 from services.api.deps import Needs, Session, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
-from services.api.policies import PolicyRoutes
 from services.api.pagination import Page, cursor_id, page_limit, page_of
+from services.api.params import Cursor, Limit, RegionPrefix
+from services.api.policies import PolicyRoutes
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON
 from services.api.routing import GuardlineRoute

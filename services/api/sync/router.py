@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
 from services.api import tags
-from services.api.params import Cursor, Limit, PlainText
 from services.api.deps import Needs, Session, path_object
 from services.api.errors_doc import responses
 from services.api.pagination import Page, cursor_id, decode_cursor, page_limit, page_of
+from services.api.params import Cursor, Limit, PlainText
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON
 from services.api.routing import GuardlineRoute

@@ -4,7 +4,7 @@ The region scope (a code prefix) is separate from the role: a township staff mem
 county staff member have the same permissions over different regions. System clients
 (department systems) carry their own list of permissions, chosen from ``CLIENT_GRANTABLE``.
 
-Each route declares the permissions it needs as OAuth2 scopes (``services.api.deps.Allowed``),
+Each route declares the permissions it needs as OAuth2 scopes (``Annotated[Caller, services.api.deps.Needs(...)]``),
 so the OpenAPI document states them per operation and the access-matrix test reads them
 from there. The README's security section shows this table.
 """

@@ -14,8 +14,8 @@ principal is revoked, i.e. on every role, scope, password or activity change).
 from __future__ import annotations
 
 import hashlib
-import math
 import hmac
+import math
 import secrets
 import time
 import uuid

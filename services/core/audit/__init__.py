@@ -8,6 +8,17 @@ from services.core.audit.schemas import DEFAULT_SENSITIVE_KEYS, REDACTED, AuditE
 from services.core.audit.service import AuditRef, get_event, list_events, record, record_many, record_now
 
 __all__ = [
-    "AuditEvent", "AuditResult", "AuditRecord", "AuditEventOut", "AuditRef", "DEFAULT_SENSITIVE_KEYS", "REDACTED",
-    "redact", "record", "record_many", "record_now", "list_events", "get_event",
+    "DEFAULT_SENSITIVE_KEYS",
+    "REDACTED",
+    "AuditEvent",
+    "AuditEventOut",
+    "AuditRecord",
+    "AuditRef",
+    "AuditResult",
+    "get_event",
+    "list_events",
+    "record",
+    "record_many",
+    "record_now",
+    "redact",
 ]

@@ -7,7 +7,6 @@ the chain check and the purge. The auditors' API applies its own region filter
 from __future__ import annotations
 
 from datetime import datetime
-from services.core.labels import LabelledEnum
 from typing import Any
 
 from sqlalchemy import BigInteger, FetchedValue, Index, LargeBinary, SmallInteger, String, func
@@ -15,6 +14,7 @@ from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.core.base import Base, RegionCode, str_enum
+from services.core.labels import LabelledEnum
 
 # Key of the transaction-level advisory lock that serialises chained inserts (the ASCII
 # bytes of "gl-audit"). The trigger in the migration uses the same number.

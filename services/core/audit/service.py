@@ -213,7 +213,7 @@ async def check_reveal_rate(session: AsyncSession, actor: str, per_hour: int, pe
     lock is released, at commit)."""
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
                           {"key": f"guardline.reveal:{actor}"})
-    for (window, name, name_zh), limit in zip(_WINDOWS, (per_hour, per_day)):
+    for (window, name, name_zh), limit in zip(_WINDOWS, (per_hour, per_day), strict=True):
         wait = (await session.execute(_NTH_REVEAL, {"window": window, "action": REVEAL_ACTION, "actor": actor,
                                                     "offset": limit - 1})).scalar()
         if wait is not None:

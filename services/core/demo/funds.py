@@ -93,7 +93,7 @@ def build(villages: list[str], households: dict[str, list[tuple[int, str]]], cou
 
     categories = [c for c, w in CATEGORIES for _ in range(w)]
     for village in villages:
-        for n in range(2):
+        for _n in range(2):
             category = r.choice(categories)
             budget = _money(r.uniform(80_000, 600_000) if category != "employment" else r.uniform(30_000, 90_000))
             spread = r.randint(-5, 12)

@@ -32,13 +32,22 @@ from __future__ import annotations
 import math
 import random
 from bisect import bisect
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from itertools import accumulate
-from typing import Iterator, Sequence
 
+from services.core.demo.monitoring import (
+    LIFTED_SHARE,
+    CaseMaker,
+    Fate,
+    Ids,
+    demo_income_line,
+    draw_fate,
+)
+from services.core.demo.monitoring import Household as CaseHousehold
+from services.core.guarantees.models import Status
 from services.core.households.enums import (
     Category,
     EducationLevel,
@@ -53,16 +62,6 @@ from services.core.households.enums import (
     Relation,
     Schooling,
 )
-from services.core.demo.monitoring import (
-    LIFTED_SHARE,
-    CaseMaker,
-    Fate,
-    Ids,
-    demo_income_line,
-    draw_fate,
-)
-from services.core.demo.monitoring import Household as CaseHousehold
-from services.core.guarantees.models import Status
 from services.core.idnumber import CHECK_MAP, WEIGHTS
 from services.core.monitoring.enums import RiskType
 
@@ -380,8 +379,8 @@ class DemoGenerator:
             *sorted({f"{v.township_name}集镇安置点" for v in self.villages if v.township_name}),
         )
         # ID numbers: weighted sum of the address code, and of each sequence number.
-        self._addr_sum = sum(int(c) * w for c, w in zip(address_code, WEIGHTS[:6]))
-        self._seq_sum = tuple(sum(int(c) * w for c, w in zip(f"{s:03d}", WEIGHTS[14:17])) for s in range(1000))
+        self._addr_sum = sum(int(c) * w for c, w in zip(address_code, WEIGHTS[:6], strict=True))
+        self._seq_sum = tuple(sum(int(c) * w for c, w in zip(f"{s:03d}", WEIGHTS[14:17], strict=True)) for s in range(1000))
         self._birth_cache: dict[int, tuple[date, str, int]] = {}
         self._seq_used: dict[int, int] = {}
         # Sequence slots idx (seq = 2 idx + 1 for men, 2 idx + 2 for women, idx < 499) of
@@ -519,7 +518,7 @@ class DemoGenerator:
                                   self._risk_weights(people, guarantees, last_pc, category))
             self.cases.household(facts, fate, self.ids, batch)
 
-    def _risk_weights(self, people: list["_P"], guarantees: tuple, last_pc: int, category: str) -> list:
+    def _risk_weights(self, people: list[_P], guarantees: tuple, last_pc: int, category: str) -> list:
         """The risks a household's facts suggest (with weights), for its clues and cases."""
         out = []
         if any(p.health == _SERIOUS for p in people):
@@ -528,7 +527,7 @@ class DemoGenerator:
             out.append((RiskType.illness, 0.8))
         if any(p.health == _DISABLED for p in people):
             out.append((RiskType.disability, 2.0))
-        _, _, education, _, housing, water, *_ = guarantees
+        _, _, _education, _, housing, water, *_ = guarantees
         if housing == _AT_RISK:
             out.append((RiskType.unsafe_housing, 3.0))
         if water == _AT_RISK:
@@ -662,7 +661,7 @@ class DemoGenerator:
         if info is None:
             d = date.fromordinal(o)
             ymd = f"{d.year:04d}{d.month:02d}{d.day:02d}"
-            info = (d, ymd, self._addr_sum + sum(int(c) * w for c, w in zip(ymd, WEIGHTS[6:14])))
+            info = (d, ymd, self._addr_sum + sum(int(c) * w for c, w in zip(ymd, WEIGHTS[6:14], strict=True)))
             self._birth_cache[o] = info
         return info
 
@@ -695,7 +694,7 @@ class DemoGenerator:
             return surname + first
         return surname + first + pool[int(r() * n)]
 
-    def _person(self, m: tuple[str, bool, int, str], village: Village, poor: bool, frailty: float) -> "_P":
+    def _person(self, m: tuple[str, bool, int, str], village: Village, poor: bool, frailty: float) -> _P:
         relation, male, age, surname = m
         r = self.rng.random
         o = self.today_ord - int((age + r()) * 365.2425) - 1
@@ -835,7 +834,7 @@ class DemoGenerator:
         p.employment_income = None
         return p
 
-    def _employment(self, people: list["_P"], poor: bool, village: Village) -> None:
+    def _employment(self, people: list[_P], poor: bool, village: Village) -> None:
         r = self.rng.random
         able = [p for p in people if p.able]
         for p in able:
@@ -876,7 +875,7 @@ class DemoGenerator:
 
     # ---- income ------------------------------------------------------------------------
 
-    def _income(self, batch: Batch, hid: int, region: str, category: str, people: list["_P"], flags: list[str],
+    def _income(self, batch: Batch, hid: int, region: str, category: str, people: list[_P], flags: list[str],
                 steady: bool = False) -> int:
         """The household's income records; returns last year's per-capita net income (fen).
         ``steady``: not among the lifted-out households left below the line."""
@@ -975,7 +974,7 @@ class DemoGenerator:
             weights = [(3.0 if p.employment == _MIGRANT else 1.8) * months for p, months in wage_earners]
             total_w = sum(weights)
             left = gap
-            for i, ((p, _), w) in enumerate(zip(wage_earners, weights)):
+            for i, ((p, _), w) in enumerate(zip(wage_earners, weights, strict=True)):
                 share = left if i == len(wage_earners) - 1 else int(gap * w / total_w)
                 left -= share
                 p.employment_income = share
@@ -1073,7 +1072,7 @@ class DemoGenerator:
 
     # ---- guarantees --------------------------------------------------------------------
 
-    def _guarantees(self, hid: int, region: str, category: str, people: list["_P"]) -> tuple:
+    def _guarantees(self, hid: int, region: str, category: str, people: list[_P]) -> tuple:
         r = self.rng.random
         poor = category != _ORDINARY
         monitored = category == _MONITORED
@@ -1103,10 +1102,29 @@ class _P:
     """One person while a household is being built."""
 
     __slots__ = (
-        "relation", "male", "sex", "age", "birth_date", "id_number", "name", "health", "disability_grade",
-        "illness", "labour", "able", "education_level", "schooling", "school", "medical_insurance",
-        "pension_insurance", "family_doctor", "employment", "employment_place", "employment_months",
-        "employment_income", "phone",
+        "able",
+        "age",
+        "birth_date",
+        "disability_grade",
+        "education_level",
+        "employment",
+        "employment_income",
+        "employment_months",
+        "employment_place",
+        "family_doctor",
+        "health",
+        "id_number",
+        "illness",
+        "labour",
+        "male",
+        "medical_insurance",
+        "name",
+        "pension_insurance",
+        "phone",
+        "relation",
+        "school",
+        "schooling",
+        "sex",
     )
     # values as stored (enums by their value)
     relation: str
@@ -1177,8 +1195,28 @@ _CREATED = HouseholdEventKind.created.value
 _SECURE, _AT_RISK, _NA = Status.secure.value, Status.at_risk.value, Status.not_applicable.value
 
 __all__ = [
-    "Batch", "ChunkPlan", "DemoGenerator", "STREAMS", "Village", "generate", "income_quarters", "plan_chunks",
-    "villages_from_regions", "placeholder_cadres", "fen_text", "fen_decimal", "per_capita_fen",
-    "HOUSEHOLD_COLUMNS", "PERSON_COLUMNS", "MEMBERSHIP_COLUMNS", "EVENT_COLUMNS", "INCOME_RECORD_COLUMNS",
-    "INCOME_YEAR_COLUMNS", "GUARANTEE_COLUMNS", "MONEY_COLUMNS", "ITEMS", "PARTS", "CRITICISED_LINE",
+    "CRITICISED_LINE",
+    "EVENT_COLUMNS",
+    "GUARANTEE_COLUMNS",
+    "HOUSEHOLD_COLUMNS",
+    "INCOME_RECORD_COLUMNS",
+    "INCOME_YEAR_COLUMNS",
+    "ITEMS",
+    "MEMBERSHIP_COLUMNS",
+    "MONEY_COLUMNS",
+    "PARTS",
+    "PERSON_COLUMNS",
+    "STREAMS",
+    "Batch",
+    "ChunkPlan",
+    "DemoGenerator",
+    "Village",
+    "fen_decimal",
+    "fen_text",
+    "generate",
+    "income_quarters",
+    "per_capita_fen",
+    "placeholder_cadres",
+    "plan_chunks",
+    "villages_from_regions",
 ]

@@ -37,6 +37,8 @@ from datetime import date
 
 import asyncpg
 
+from services.core.crypto import Keyring, decode_key, keyring
+from services.core.db import asyncpg_dsn
 from services.core.demo.generator import (
     STREAMS,
     Batch,
@@ -57,12 +59,10 @@ from services.core.demo.monitoring import (
     VISIT_COLUMNS,
     demo_income_line,
 )
-from services.core.db import asyncpg_dsn
-from services.core.crypto import Keyring, decode_key, keyring
+from services.core.households.sensitive import HEALTH_AAD, ID_NUMBER_AAD, health_plaintext
+from services.core.idnumber import mask
 from services.core.monitoring.counts import REBUILD_SQL
 from services.core.progress import Report, Step, silent
-from services.core.idnumber import mask
-from services.core.households.sensitive import HEALTH_AAD, ID_NUMBER_AAD, health_plaintext
 from services.core.regions.importer import DEMO_REGIONS_CSV, import_regions_csv, parse_regions_csv
 from services.core.settings import DEMO_PASSWORD, Settings
 
@@ -180,7 +180,7 @@ def render_monitoring(batch: Batch) -> list[tuple[str, bytes, int]]:
         for vid, case_id, hid, region, cadre, day, mode, findings, attachments, by, created in batch.case_visits
     ]
     out.append(("case_visits", "".join(lines).encode(), len(lines)))
-    assert all(part[0] == table for part, table in zip(out, MONITORING_TABLES))
+    assert all(part[0] == table for part, table in zip(out, MONITORING_TABLES, strict=True))
     return out
 
 
@@ -413,7 +413,7 @@ async def _drop_secondary(conn: asyncpg.Connection, tables: tuple[str, ...]) -> 
                if r["name"].rpartition(".")[2] not in KEEP_DURING_COPY]
     constraints = [(r["contype"], r["tbl"], r["name"], r["ddl"]) for r in await conn.fetch(_CONSTRAINTS, list(tables))
                    if r["name"] not in KEEP_DURING_COPY]
-    for kind, table, name, _ in constraints:
+    for _kind, table, name, _ in constraints:
         await conn.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
     for name, _ in indexes:
         await conn.execute(f"DROP INDEX {name}")
@@ -423,7 +423,7 @@ async def _drop_secondary(conn: asyncpg.Connection, tables: tuple[str, ...]) -> 
 async def _restore_secondary(conn: asyncpg.Connection, indexes: list, constraints: list) -> None:
     for _, ddl in indexes:
         await conn.execute(ddl)
-    for kind, table, name, ddl in sorted(constraints, key=lambda c: c[0] == "f"):  # unique before foreign
+    for _kind, table, name, ddl in sorted(constraints, key=lambda c: c[0] == "f"):  # unique before foreign
         await conn.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {ddl}")
 
 

@@ -841,10 +841,10 @@ class CaseMaker:
                 if r() < 0.5:  # a call instead of the visit: it does not count
                     visits.append((lo + int(r() * (hi - lo + 1)), VisitMode.phone.value))
                 continue
-            if still_open and month.year == last.year and month.month == last.month:
-                # this month's visit: by now in most cases, more likely the later in the month
-                if r() > 0.9 * last.day / month_end(month).day:
-                    continue
+            if (still_open and month.year == last.year and month.month == last.month
+                    # this month's visit: by now in most cases, more likely the later in the month
+                    and r() > 0.9 * last.day / month_end(month).day):
+                continue
             visits.append((lo + int(r() * (hi - lo + 1)), VisitMode.in_person.value))
             if r() < 0.08:
                 mode = VisitMode.phone.value if r() < 0.7 else VisitMode.video.value
@@ -862,6 +862,18 @@ class CaseMaker:
 
 
 __all__ = [
-    "CASE_COLUMNS", "CLUE_COLUMNS", "REPORT_COLUMNS", "TRANSITION_COLUMNS", "MEASURE_COLUMNS", "VISIT_COLUMNS",
-    "CaseMaker", "CasePlan", "DEMO_PROVINCE", "Fate", "Household", "Ids", "demo_income_line", "draw_fate",
+    "CASE_COLUMNS",
+    "CLUE_COLUMNS",
+    "DEMO_PROVINCE",
+    "MEASURE_COLUMNS",
+    "REPORT_COLUMNS",
+    "TRANSITION_COLUMNS",
+    "VISIT_COLUMNS",
+    "CaseMaker",
+    "CasePlan",
+    "Fate",
+    "Household",
+    "Ids",
+    "demo_income_line",
+    "draw_fate",
 ]

@@ -5,13 +5,21 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from services.core.base import VERSION_DESCRIPTION
-from services.core.funds.enums import AssetClass, AssetStatus, DisposalMethod, FundFindingStatus, FundFindingRule
+from services.core.funds.enums import AssetClass, AssetStatus, DisposalMethod, FundFindingRule, FundFindingStatus
 from services.core.households.schemas import Input
 from services.core.labels import LiteralLabels
-from services.core.types import Day, MULTILINE, Money, PositiveMoney, RegionCodeStr, RegionPrefixStr
+from services.core.types import MULTILINE, Day, Money, PositiveMoney, RegionCodeStr, RegionPrefixStr
 
 
 def _strip(value):
@@ -64,7 +72,7 @@ class AssetIn(Input):
     _future = field_validator("handover_on")(_not_in_future)
 
     @model_validator(mode="after")
-    def _household(self) -> "AssetIn":
+    def _household(self) -> AssetIn:
         if self.asset_class == AssetClass.household and self.household_id is None:
             raise ValueError("asset_household_required@household_id")
         if self.asset_class != AssetClass.household and self.household_id is not None:

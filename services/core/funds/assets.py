@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.errors import Conflict, NotFound, Unprocessable
+from services.core.funds import projects as project_service
 from services.core.funds.asset_schemas import AssetIn, AssetUpdate, DisposalIn, IncomeIn, ShareIn
 from services.core.funds.enums import AssetClass, AssetStatus, ProjectStatus
-from services.core.funds import projects as project_service
 from services.core.funds.models import Asset, AssetIncome, IncomeShare, Project
 from services.core.households.enums import Category, HouseholdStatus
 from services.core.households.models import Household
@@ -37,7 +37,8 @@ FOUR_PLACES = Decimal("0.0001")
 
 def check_region(project_region: str, asset_region: str) -> None:
     """The asset's village lies within the project's region (a village, or a township's or
-    county's code: its significant prefix)."""
+    county's code: its significant prefix). Project assets (扶贫项目资产) are registered where
+    the project is."""
     if not asset_region.startswith(prefix_of(project_region)):
         raise Unprocessable("asset_region_outside_project", field="region_code", region=asset_region,
                             project_region=project_region)
@@ -49,7 +50,8 @@ def check_not_before(day: date, earliest: date | None, field: str, code: str) ->
 
 
 def check_shares(amount: Decimal, shares: list[ShareIn]) -> Decimal:
-    """The shares name each household once and together are at most the income; their sum."""
+    """The shares name each household once and together are at most the income; their sum.
+    The asset income (资产收益) distributed to households (收益分配)."""
     seen: set[int] = set()
     for i, share in enumerate(shares):
         if share.household_id in seen:
@@ -62,7 +64,8 @@ def check_shares(amount: Decimal, shares: list[ShareIn]) -> Decimal:
 
 
 def priority_share(distributed: Decimal, priority_distributed: Decimal) -> Decimal | None:
-    """The part of what was distributed that went to lifted-out and monitored households."""
+    """The part of what was distributed that went to lifted-out and monitored households
+    (脱贫户和监测户优先受益: asset income goes to them first)."""
     if not distributed:
         return None
     return (priority_distributed / distributed).quantize(FOUR_PLACES, rounding=ROUND_HALF_UP)
@@ -70,12 +73,16 @@ def priority_share(distributed: Decimal, priority_distributed: Decimal) -> Decim
 
 @dataclass(frozen=True)
 class Distribution:
+    """An asset income's distribution (收益分配): in all, and to priority households
+    (脱贫户、监测户)."""
+
     distributed: Decimal
     priority_distributed: Decimal
 
 
 def distribution(shares: list[tuple[str, Decimal]]) -> Distribution:
-    """Totals of shares given as (category, amount)."""
+    """Totals of shares given as (category, amount): all, and those of lifted-out (脱贫户) and
+    monitored (监测户) households."""
     total = sum((a for _, a in shares), Decimal("0"))
     priority = sum((a for c, a in shares if c in PRIORITY), Decimal("0"))
     return Distribution(total, priority)
@@ -206,7 +213,7 @@ async def list_incomes(session: AsyncSession, asset_id: int, *, before_id: int |
     if before_id is not None:
         stmt = stmt.where(AssetIncome.id < before_id)
     incomes = list((await session.execute(stmt.order_by(AssetIncome.id.desc()).limit(limit + 1))).scalars())
-    return [(i, s) for i, s in zip(incomes, await shares_of(session, [i.id for i in incomes]))]
+    return [(i, s) for i, s in zip(incomes, await shares_of(session, [i.id for i in incomes]), strict=True)]
 
 
 async def shares_of(session: AsyncSession, income_ids: list[int]) -> list[list[IncomeShare]]:

@@ -17,7 +17,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.core.funds.enums import AssetClass, AssetStatus, FundFindingStatus, FundFindingRule
+from services.core.funds.enums import AssetClass, AssetStatus, FundFindingRule, FundFindingStatus
 from services.core.funds.models import Asset, FundFinding
 from services.core.households.enums import HouseholdStatus
 from services.core.repository import one_or_404
@@ -197,7 +197,10 @@ async def scan_assets(session: AsyncSession, region_prefix: str, as_of: date, po
     """Raise, refresh and resolve the three asset findings under ``region_prefix`` as of
     ``as_of``. The funds policy (``policy_for(session, prefix, year)``) of each county, or
     of a township or village with an override of its own, gives the idle months. Returns, per rule: found (now open), new (opened by this scan: first
-    seen or reopened) and resolved (no longer found)."""
+    seen or reopened) and resolved (no longer found). The asset findings (资产问题): an
+    operating asset with no income for ``asset_idle_months`` (经营性资产长期无收益,
+    经营性资产无收益月数), a public-welfare asset without a custodian (公益性资产无管护人), and a
+    household asset whose household has left the registry (到户资产的农户已不在册)."""
     prefixes, cutoffs, months = [], [], []
     for prefix in await policy_prefixes(session, region_prefix):
         policy = await policy_for(session, prefix, as_of.year)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import bindparam, text
@@ -142,7 +143,7 @@ FROM (
 _SETTINGS = ("SET LOCAL work_mem = '32MB'", "SET LOCAL plan_cache_mode = force_custom_plan")
 
 def ratio(numerator: Decimal, denominator: Decimal) -> Decimal:
-    """``numerator`` ÷ ``denominator`` (not zero), rounded half-up."""
+    """``numerator`` ÷ ``denominator`` (not zero): a ratio (占比) to four places, half up."""
     return (Decimal(numerator) / Decimal(denominator)).quantize(PLACES, ROUND_HALF_UP)
 
 def share(numerator: Decimal, denominator: Decimal) -> Decimal | None:
@@ -152,9 +153,10 @@ def share(numerator: Decimal, denominator: Decimal) -> Decimal | None:
 def milestone_target(milestones: list[Milestone], year: int, as_of: date) -> tuple[Decimal, Decimal]:
     """The milestone being worked towards on ``as_of`` (the next one due on or after it, or
     the last) and where the value should be by then: on a straight line from the previous
-    milestone (0 on 1 January) to it."""
+    milestone (0 on 1 January) to it. Milestones (时间节点目标) are the policy's
+    ``spending_milestones`` (支出进度目标) and ``start_milestones`` (项目开工率目标)."""
     points = [(date(year, 1, 1), Decimal("0"))] + [(m.on(year), m.share) for m in milestones]
-    for (d0, s0), (d1, s1) in zip(points, points[1:]):
+    for (d0, s0), (d1, s1) in pairwise(points):
         if as_of <= d1:
             if as_of <= d0:
                 return s1, s0
@@ -164,9 +166,12 @@ def milestone_target(milestones: list[Milestone], year: int, as_of: date) -> tup
     return last, last
 
 def year_over(year: int, as_of: date) -> bool:
+    """Whether the funds year (资金年度) is over on ``as_of``: nothing is still reachable."""
     return as_of >= date(year, 12, 31)
 
 def paced(value: Decimal | None, target: Decimal, expected: Decimal) -> IndicatorStatus:
+    """Met (达标) at the target, on track (进度正常) at the expected value for the day,
+    behind (滞后) below it."""
     if value is None or value >= target:
         return IndicatorStatus.met
     return IndicatorStatus.on_track if value >= expected else IndicatorStatus.behind
@@ -186,6 +191,11 @@ def _indicator(id_: str, value, target, status, numerator, denominator, projects
 
 def industry_shares(funds: dict[tuple[str, str], Decimal], t: dict[str, Any], policy: FundsPolicy, year: int,
                     as_of: date) -> list[dict[str, Any]]:
+    """Industry share (产业发展资金占比): of each level's transition funds
+    (衔接推进乡村振兴补助资金, the ``industry_fund_kinds``, 计算产业占比的资金类型) received, the
+    share allocated to industry projects (产业项目, ``industry_categories``), against that
+    level's ``industry_min_share`` (产业发展资金最低占比) [000 §五]. On track while what is left
+    to allocate can still reach it and the year is not over."""
     out = []
     kinds = {k.value for k in policy.industry_fund_kinds}
     for level in FundLevel:
@@ -209,6 +219,9 @@ def industry_shares(funds: dict[tuple[str, str], Decimal], t: dict[str, Any], po
 
 def spending_progress(funds: dict[tuple[str, str], Decimal], t: dict[str, Any], policy: FundsPolicy, year: int,
                       as_of: date) -> list[dict[str, Any]]:
+    """Spending progress (资金支出进度): paid out of the funds received (of the
+    ``spending_fund_kinds``, 计算支出进度的资金类型), against the ``spending_milestones``
+    (支出进度目标) [000 §七]."""
     kinds = {k.value for k in policy.spending_fund_kinds}
     received = sum((a for (_lv, kind), a in funds.items() if kind in kinds), ZERO)
     if not received:
@@ -222,6 +235,9 @@ def spending_progress(funds: dict[tuple[str, str], Decimal], t: dict[str, Any], 
     return [_indicator("spending_progress", value, target, status, spent, received, projects, expected=expected)]
 
 def start_rate(t: dict[str, Any], policy: FundsPolicy, year: int, as_of: date) -> list[dict[str, Any]]:
+    """Project start rate (项目开工率): projects started (开工) of those in the project library
+    (项目库), against the ``start_milestones`` (项目开工率目标) [000 §七]; ``details.alarm`` below
+    ``start_rate_alarm`` (开工率警戒值) [002]."""
     if not t["live"]:
         return []
     started, live = Decimal(t["started"]), Decimal(t["live"])
@@ -235,7 +251,10 @@ def start_rate(t: dict[str, Any], policy: FundsPolicy, year: int, as_of: date) -
 
 def labour_pay(t: dict[str, Any], year: int, as_of: date) -> list[dict[str, Any]]:
     """Each project needs its own minimum: met when none is short; on track while the short
-    ones are unfinished and the year is not over."""
+    ones are unfinished and the year is not over. Labour pay (劳务报酬) of work-for-relief
+    projects (以工代赈项目): at least ``labour_pay_min_share`` (劳务报酬最低占比) of the
+    city-and-above funds, ``labour_pay_min_share_dedicated`` (以工代赈专项资金劳务报酬最低占比) of
+    dedicated 以工代赈 funds [004 §19]."""
     if not t["labour_projects"]:
         return []
     base, required, paid = t["labour_base"], t["labour_required"], t["labour_paid"]
@@ -252,6 +271,8 @@ def labour_pay(t: dict[str, Any], year: int, as_of: date) -> list[dict[str, Any]
                                 "projects_short": t["labour_short"]})]
 
 def management_fee(t: dict[str, Any], policy: FundsPolicy) -> list[dict[str, Any]]:
+    """Project management fees (项目管理费) of the funds allocated, at most
+    ``management_fee_max_share`` (项目管理费最高占比; one county's rule)."""
     allocated = t["allocated"]
     if not allocated:
         return []
@@ -265,7 +286,9 @@ def evaluate(funds: dict[tuple[str, str], Decimal], totals: dict[str, Any], poli
              as_of: date) -> list[dict[str, Any]]:
     """The indicator set from the region's fund totals per (level, kind) and what the query
     gathered (``totals``: sums, counts and the ``top_*`` lists of projects). A plain
-    function: the unit tests give it figures directly."""
+    function: the unit tests give it figures directly. The compliance indicators
+    (资金项目合规指标): industry share (产业发展资金占比), spending progress (支出进度), start rate
+    (开工率), labour pay (劳务报酬占比) and management fees (项目管理费占比)."""
     return [*industry_shares(funds, totals, policy, year, as_of),
             *spending_progress(funds, totals, policy, year, as_of), *start_rate(totals, policy, year, as_of),
             *labour_pay(totals, year, as_of), *management_fee(totals, policy)]
@@ -274,7 +297,8 @@ async def compute(session: AsyncSession, region_prefix: str, year: int, as_of: d
                   policy: FundsPolicy | None = None) -> dict[str, Any]:
     """The indicator set of ``region_prefix`` for ``year`` as of ``as_of``. For a county or
     wider the shares are of the funds received; for a township or village, of the money
-    allocated to its projects."""
+    allocated to its projects. The funds policy (资金政策, ``FundsPolicy``) in force for the
+    region and year gives every figure."""
     if policy is None:
         policy = await policy_for(session, region_prefix, year)
     for statement in _SETTINGS:

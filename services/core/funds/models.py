@@ -10,15 +10,33 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
-    BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint, func,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.core.base import Base, PolicyOverrideRow, RegionCode, RegionScoped, Versioned, bigint_pk, str_enum
 from services.core.funds.enums import (
-    AssetClass, AssetStatus, DisposalMethod, FundFindingStatus, FundFindingRule, FundKind, FundLevel, ProjectCategory,
-    ProjectStatus, SpendingItem,
+    AssetClass,
+    AssetStatus,
+    DisposalMethod,
+    FundFindingRule,
+    FundFindingStatus,
+    FundKind,
+    FundLevel,
+    ProjectCategory,
+    ProjectStatus,
+    SpendingItem,
 )
 
 

@@ -93,7 +93,7 @@ class FundsPolicy(BaseModel):
                                                                   "that falls short, the worst first 指标下列出的项目数")
 
     @model_validator(mode="after")
-    def _ordered(self) -> "FundsPolicy":
+    def _ordered(self) -> FundsPolicy:
         for name in ("spending_milestones", "start_milestones"):
             items = getattr(self, name)
             days = [(m.month, m.day) for m in items]

@@ -25,7 +25,9 @@ from services.core.timeutil import now, today
 
 
 def next_steps(status: ProjectStatus) -> list[ProjectStatus]:
-    """The steps a project in ``status`` may take."""
+    """The steps a project in ``status`` may take through the project library (项目库):
+    申报 → 评审入库 → 批复 → 招投标 → 开工 → 完工 → 验收 → 资产移交, or cancelled (取消) before
+    acceptance."""
     if status not in LIFECYCLE:
         return []
     i = LIFECYCLE.index(status)
@@ -36,13 +38,14 @@ def next_steps(status: ProjectStatus) -> list[ProjectStatus]:
 
 
 def last_step_on(project: Project) -> date:
-    """The day of the step the project took last."""
+    """The day of the step the project took last (项目最近一个环节的日期)."""
     return getattr(project, DATE_OF[project.status])
 
 
 def check_step(project: Project, step: StepIn, on_today: date) -> None:
     """A step is the next one of the line (or a cancellation before acceptance), on a day
-    between the previous step's and today. 409 names the steps allowed; 422 the day."""
+    between the previous step's and today. 409 names the steps allowed; 422 the day. A
+    cancellation (取消) needs its reason."""
     allowed = next_steps(project.status)
     if step.status not in allowed:
         code = "project_step_skipped" if step.status in LIFECYCLE and (

@@ -20,8 +20,15 @@ from sqlalchemy import Integer, String, and_, bindparam, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.errors import NotFound
-from services.core.funds.enums import LIFECYCLE, PUBLIC, FundKind, FundLevel, ProjectCategory, ProjectStatus, \
-    SpendingItem
+from services.core.funds.enums import (
+    LIFECYCLE,
+    PUBLIC,
+    FundKind,
+    FundLevel,
+    ProjectCategory,
+    ProjectStatus,
+    SpendingItem,
+)
 from services.core.funds.models import Allocation, Beneficiary, Disbursement, Fund, Project
 from services.core.regions.models import Region
 from services.core.regions.rules import code_of_prefix

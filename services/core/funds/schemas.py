@@ -2,7 +2,7 @@
 and the compliance indicators."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -10,10 +10,15 @@ from pydantic import BaseModel, Field, model_validator
 
 from services.core.base import VERSION_DESCRIPTION
 from services.core.funds.enums import (
-    FundKind, FundLevel, IndicatorStatus, ProjectCategory, ProjectStatus, SpendingItem,
+    FundKind,
+    FundLevel,
+    IndicatorStatus,
+    ProjectCategory,
+    ProjectStatus,
+    SpendingItem,
 )
 from services.core.households.schemas import Input
-from services.core.types import Day, MULTILINE, Money, PositiveMoney, RegionCodeStr, Text100, Text200
+from services.core.types import MULTILINE, Day, Money, PositiveMoney, RegionCodeStr, Text100, Text200
 
 Year = Annotated[int, Field(ge=2000, le=2100)]
 Note = Annotated[str | None, MULTILINE, Field(None, max_length=2000)]

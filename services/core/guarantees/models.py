@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from services.core.labels import LabelledEnum
 
 from sqlalchemy import BigInteger, ForeignKey, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.core.base import Base, RegionCode, RegionScoped, Versioned, bigint_pk, str_enum
+from services.core.labels import LabelledEnum
 
 
 class Item(LabelledEnum):

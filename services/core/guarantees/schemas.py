@@ -26,7 +26,7 @@ class GuaranteesUpdate(Input):
     note: Text200 | None = Field(None, description="Note 备注")
 
     @model_validator(mode="after")
-    def _grade_only_when_unsafe(self) -> "GuaranteesUpdate":
+    def _grade_only_when_unsafe(self) -> GuaranteesUpdate:
         if self.housing_grade and self.housing != Status.at_risk:
             raise ValueError("value_error@housing_grade")
         return self

@@ -3,13 +3,15 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.core.repository import one_or_404
 from services.core.guarantees.models import GuaranteeChange, HouseholdGuarantees, Item, Status
 from services.core.guarantees.schemas import GuaranteesUpdate
+from services.core.repository import one_or_404
 
 
 def all_secure(g: HouseholdGuarantees) -> bool:
-    """两不愁三保障 and water are secured when no item is at risk or unverified."""
+    """两不愁三保障 and water are secured when no item is at risk or unverified: compulsory
+    education (义务教育保障), basic medical care (基本医疗保障), safe housing (住房安全保障) and safe
+    drinking water (饮水安全) each secured (已保障) or not applicable (不适用)."""
     return all(getattr(g, item.value) in (Status.secure, Status.not_applicable) for item in Item)
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
@@ -128,7 +127,7 @@ class HouseholdCreate(Input):
     _flags = field_validator("flags")(_unique_flags)
 
     @model_validator(mode="after")
-    def _checks(self) -> "HouseholdCreate":
+    def _checks(self) -> HouseholdCreate:
         if sum(1 for m in self.members if m.relation == Relation.head) != 1:
             raise ValueError("one_head@members")
         ids = [m.id_number for m in self.members]
@@ -180,7 +179,7 @@ class SplitRequest(Input):
     )
 
     @model_validator(mode="after")
-    def _checks(self) -> "SplitRequest":
+    def _checks(self) -> SplitRequest:
         if self.head_person_id not in self.person_ids:
             raise ValueError("one_head@head_person_id")
         if len(set(self.person_ids)) != len(self.person_ids):

@@ -95,7 +95,7 @@ def household_with_health(document: str, blobs: list[bytes | None] | None, keyri
     members = doc["members"]
     if len(members) != len(blobs or ()):
         raise RuntimeError("members and their health details differ in number")
-    for member, blob in zip(members, blobs or ()):
+    for member, blob in zip(members, blobs or (), strict=True):
         member.update(health_json(keyring, blob))
     return orjson.dumps(doc)
 

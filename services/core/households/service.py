@@ -9,11 +9,26 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import (BigInteger, Integer, LargeBinary, String, and_, bindparam, case, cast, func, literal, null,
-                        select, text, update)
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    LargeBinary,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    event,
+    func,
+    inspect,
+    literal,
+    null,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy import event, inspect
 from sqlalchemy.orm.attributes import set_committed_value
 
 from services.core import idnumber
@@ -21,6 +36,7 @@ from services.core.base import Base, RegionScoped, table_of
 from services.core.crypto import Keyring
 from services.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from services.core.guarantees.models import HouseholdGuarantees
+from services.core.households import sensitive
 from services.core.households.enums import (
     Category,
     Flag,
@@ -30,7 +46,6 @@ from services.core.households.enums import (
     PersonStatus,
     Relation,
 )
-from services.core.households import sensitive
 from services.core.households.models import Household, HouseholdEvent, Membership, Person
 from services.core.households.schemas import (
     HouseholdCreate,
@@ -44,7 +59,6 @@ from services.core.regions.service import get_village
 from services.core.repository import one_or_404
 from services.core.scope import ScopedRead, scope_of, under
 from services.core.timeutil import now
-
 
 # ---- reads ----------------------------------------------------------------------------
 

@@ -36,26 +36,32 @@ WINDOW = 4  # quarters in a year of income
 
 
 def quarter_index(year: int, quarter: int) -> int:
-    """Quarters counted from year 0: consecutive quarters differ by one across years."""
+    """Quarters (季度) counted from year 0: consecutive quarters differ by one across years."""
     return year * 4 + quarter - 1
 
 
 def quarter_of_index(index: int) -> tuple[int, int]:
+    """(year, quarter) of a quarter index (年度, 季度)."""
     return index // 4, index % 4 + 1
 
 
 def quarter_of(day: date) -> int:
-    """The quarter index of the quarter ``day`` lies in."""
+    """The quarter index of the quarter (季度) ``day`` lies in."""
     return quarter_index(day.year, (day.month - 1) // 3 + 1)
 
 
 def label(index: int) -> str:
+    """A quarter index as "2026Q3" (2026年第三季度)."""
     year, quarter = quarter_of_index(index)
     return f"{year}Q{quarter}"
 
 
 @dataclass(frozen=True)
 class RollingIncome:
+    """A household's rolling year of income (滚动十二个月收入): the four quarters ending with
+    the latest recorded one, its net income (纯收入) and per-capita net income (人均纯收入);
+    judged against the monitoring line (监测标准) only when complete."""
+
     quarters: int  # recorded quarters in the window (4: complete)
     first: int  # quarter index of the window's first quarter
     last: int  # quarter index of the latest recorded quarter
@@ -83,7 +89,8 @@ class RollingIncome:
 def rolling(records: Iterable[tuple[int, int, Decimal, int]], upto: int) -> RollingIncome | None:
     """The window's figures from a household's quarters (year, quarter, net_income,
     member_count), considering only quarters up to the index ``upto``; None when none is
-    recorded by then."""
+    recorded by then. Income is always judged over a whole year (全年收入), never a part year
+    (docs/domain.md "Income")."""
     by_index = {quarter_index(y, q): (net, members) for y, q, net, members in records
                 if quarter_index(y, q) <= upto}
     if not by_index:

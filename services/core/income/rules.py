@@ -7,9 +7,9 @@ province counts it, − eligible out-of-pocket spending 合规自付支出). Per
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Iterable, Mapping
 
 FEN = Decimal("0.01")
 PARTS = ("wages", "business", "property", "transfers")
@@ -25,11 +25,16 @@ DETAIL_ITEMS: dict[str, tuple[str, ...]] = {
 
 
 def yuan(value: Decimal | int | str) -> Decimal:
+    """An amount in yuan (元), rounded half up to the fen (分)."""
     return Decimal(value).quantize(FEN, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)
 class Figures:
+    """A quarter's or year's income parts: wages (工资性收入), production and business
+    (生产经营性收入), property (财产性收入), transfers (转移性收入), production costs
+    (生产经营费用支出) and eligible out-of-pocket spending (合规自付支出)."""
+
     wages: Decimal
     business: Decimal
     property: Decimal
@@ -43,6 +48,9 @@ class Figures:
 
 
 def net_income(f: Figures, *, deduct_eligible_spending: bool) -> Decimal:
+    """Net income (纯收入): the four parts less production costs, and less eligible
+    out-of-pocket spending (合规自付支出) where the province counts it
+    (``deduct_eligible_spending``)."""
     net = f.gross - f.production_costs
     if deduct_eligible_spending:
         net -= f.eligible_spending
@@ -50,6 +58,8 @@ def net_income(f: Figures, *, deduct_eligible_spending: bool) -> Decimal:
 
 
 def per_capita(net: Decimal, members: int) -> Decimal:
+    """Per-capita net income (人均纯收入): net income divided by the household's members
+    (家庭人口); what the monitoring line (监测标准) is compared with."""
     if members <= 0:
         raise ValueError("per-capita income needs at least one member")
     return yuan(net / members)
@@ -57,7 +67,8 @@ def per_capita(net: Decimal, members: int) -> Decimal:
 
 def detail_problems(parts: Mapping[str, Decimal], details: Mapping[str, Mapping[str, Decimal]]
                     ) -> list[tuple[str, str, dict]]:
-    """(field, code, params) for each unknown item or part whose items exceed it."""
+    """(field, code, params) for each unknown item or part whose items exceed it: the detail
+    items (收入明细, ``DETAIL_ITEMS``) of each part add up to at most the part."""
     problems: list[tuple[str, str, dict]] = []
     for part, items in details.items():
         if part not in DETAIL_ITEMS:
@@ -75,6 +86,9 @@ def detail_problems(parts: Mapping[str, Decimal], details: Mapping[str, Mapping[
 
 @dataclass(frozen=True)
 class YearTotals:
+    """A year's income (年度收入): quarters recorded, summed parts, members, net income
+    (纯收入) and per-capita net income (人均纯收入)."""
+
     quarters: int
     figures: Figures
     member_count: int
@@ -84,7 +98,8 @@ class YearTotals:
 
 def year_totals(quarters: Iterable[tuple[int, Figures, int, Decimal]]) -> YearTotals:
     """Sum the recorded quarters (quarter, figures, member_count, net). Household size is the
-    latest quarter's, as the income is shared by the people living there now."""
+    latest quarter's, as the income is shared by the people living there now (年度收入 from
+    the quarterly collection 按季度采集)."""
     rows = sorted(quarters, key=lambda q: q[0])
     if not rows:
         raise ValueError("no quarters")

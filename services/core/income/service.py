@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.errors import Conflict, FieldError, Unprocessable
-from services.core.households.models import Household, Person
 from services.core.households.enums import PersonStatus
+from services.core.households.models import Household, Person
 from services.core.income import rules
 from services.core.income.models import IncomeRecord, IncomeYear
 from services.core.income.schemas import IncomeCreate, IncomeFields
@@ -25,7 +24,7 @@ def _validate(data: IncomeFields) -> None:
     parts = {p: getattr(data, p) for p in rules.PARTS}
     problems = rules.detail_problems(parts, data.details)
     if problems:
-        field, code, params = problems[0]
+        _field, code, params = problems[0]
         raise Unprocessable(code, errors=[FieldError(f, c, p) for f, c, p in problems], **params)
 
 

@@ -97,7 +97,7 @@ async def report(session: AsyncSession, rules: Rules, data: ClueIn, reporter: Re
         outcome = "merged"
         clue.risk_types = clue.risk_types + [r for r in risks if r not in clue.risk_types]
         if data.channel.value not in clue.channels:
-            clue.channels = clue.channels + [data.channel.value]
+            clue.channels = [*clue.channels, data.channel.value]
         clue.first_reported_on = min(clue.first_reported_on, reported_on)
         clue.report_count += 1
     session.add(ClueReport(

@@ -37,6 +37,6 @@ async def load_rules(session: AsyncSession) -> Rules:
     years = (await session.execute(select(CalendarYear.year))).scalars().all()
     rows = (await session.execute(select(MonitoringPolicyRow.region_prefix, MonitoringPolicyRow.year,
                                          MonitoringPolicyRow.values))).all()
-    calendar = WorkCalendar({d: w for d, w in days}, frozenset(years))
+    calendar = WorkCalendar(dict(days), frozenset(years))
     return Rules(calendar, [PolicyOverride(region_prefix=p, year=y, values=v) for p, y, v in rows])
 

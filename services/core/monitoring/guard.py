@@ -30,6 +30,11 @@ from services.core.workdays import add_months
 
 @dataclass
 class EliminationFacts:
+    """What the risk-elimination conditions (风险消除条件) are judged on, as of the day of the
+    step: identification (识别) date, measures carried out (落实帮扶措施), recorded income
+    (人均纯收入 per quarter), the monitoring lines (监测标准), the three guarantees and safe
+    water (三保障和饮水安全) and the members' labour capacity (劳动能力)."""
+
     decided_on: date
     identified_on: date | None
     # measures of the case carried out (落实) as of ``decided_on``: started on or before it,
@@ -48,19 +53,25 @@ class EliminationFacts:
 
 def income_windows(before: date, count: int) -> list[int]:
     """The quarter indexes of the ``count`` calendar quarters completed before ``before``,
-    latest first: the rolling windows that end with them are judged."""
+    latest first: the rolling windows that end with them are judged (收入稳定: income stably
+    above the monitoring line 监测标准; ``count`` is ``elimination_income_quarters``)."""
     last = quarter_of(before) - 1
     return [last - k for k in range(count)]
 
 
 def earliest_record_needed(before: date, count: int) -> int:
-    """The first quarter index any judged window reaches back to."""
+    """The first quarter index any judged window reaches back to: the income records
+    (收入季度记录) the risk-elimination (风险消除) check must read."""
     return quarter_of(before) - 1 - (count - 1) - (WINDOW - 1) if count else quarter_of(before)
 
 
 def income_conditions(facts: EliminationFacts, policy: MonitoringPolicy) -> list[FieldError]:
     """The income conditions alone: each window complete and at least the line of the
-    decision's year. Errors name ``income[<the window's last quarter>]``."""
+    decision's year. Errors name ``income[<the window's last quarter>]``.
+
+    Risk elimination (风险消除) needs per-capita net income (人均纯收入) stably above the
+    monitoring line (监测标准, ``income_lines`` of the province and year) over
+    ``elimination_income_quarters`` (收入稳定超过监测标准的季度数) rolling windows."""
     if policy.elimination_income_quarters == 0:
         return []
     unmet: list[FieldError] = []
@@ -87,6 +98,12 @@ def income_conditions(facts: EliminationFacts, policy: MonitoringPolicy) -> list
 
 
 def unmet_conditions(facts: EliminationFacts, policy: MonitoringPolicy) -> list[FieldError]:
+    """Every unmet condition of risk elimination (风险消除条件), all listed at once: monitored
+    at least ``elimination_min_months`` since identification (风险消除最短监测月数), at least
+    ``elimination_min_measures_carried_out`` measures carried out (最少落实措施数), income stably
+    above the line (``income_conditions``), the three guarantees and safe water secured when
+    ``elimination_requires_guarantees`` (须“三保障”和饮水安全有保障), and someone able to work
+    when ``elimination_requires_labour`` (须有劳动能力; ``labour_capacities_able``)."""
     unmet: list[FieldError] = []
     if facts.identified_on is None:
         unmet.append(FieldError("identified_on", "elimination_not_identified"))

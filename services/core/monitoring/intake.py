@@ -294,7 +294,7 @@ async def report_many(session: AsyncSession, rules: Rules, items: Sequence[ClueI
         else:
             clue.risk_types = clue.risk_types + [r for r in risks if r not in clue.risk_types]
             if channel not in clue.channels:
-                clue.channels = clue.channels + [channel]
+                clue.channels = [*clue.channels, channel]
             clue.first_reported_on = min(clue.first_reported_on, reported_on)
             if channel == _SELF:
                 clue.self_declared_on = min(filter(None, (clue.self_declared_on, reported_on)))
@@ -312,7 +312,7 @@ async def report_many(session: AsyncSession, rules: Rules, items: Sequence[ClueI
     if reports:
         clue_ids, report_ids = (await session.execute(text(_IDS), {
             "clues": len(created), "reports": len(reports)})).one()
-        for clue, new_id in zip(created, sorted(clue_ids)):
+        for clue, new_id in zip(created, sorted(clue_ids), strict=True):
             clue.id = new_id
         await _write(session, created, list(touched.values()), reports, sorted(report_ids), reporter,
                      audited=collects_changes(session))
@@ -330,7 +330,7 @@ async def _write(session: AsyncSession, created: list[_Clue], touched: list[_Clu
             changes.append(_change("risk_clues", clue.known_id, "create", clue.region_code, None,
                                    {k: _json(v) for k, v in clue_rows[-1].items()}))
     report_rows = []
-    for report_id, (clue, item, risks, reported_on) in zip(report_ids, reports):
+    for report_id, (clue, item, risks, reported_on) in zip(report_ids, reports, strict=True):
         row = {"id": report_id, "clue_id": clue.id, "region_code": clue.region_code, "channel": item.channel.value,
                "risk_types": risks, "evidence": item.evidence,
                "attachments": [a.model_dump(mode="json") for a in item.attachments],

@@ -86,7 +86,7 @@ async def require_lines(session: AsyncSession, year: int, region: str) -> dict[s
         provinces = sorted(code[:2] for code in codes.scalars())
     found = await session.execute(select(IncomeLine.province_code, IncomeLine.amount)
                                   .where(IncomeLine.year == year, IncomeLine.province_code.in_(list(provinces))))
-    lines = {province: amount for province, amount in found}
+    lines = dict(found.all())
     missing = [p for p in provinces if p not in lines]
     if missing:
         raise Conflict("income_line_missing", field="year", year=year, province=", ".join(missing))
@@ -131,8 +131,8 @@ async def raise_uncovered_clues(session: AsyncSession, year: int, region: str, r
     county of 300,000 households is never held at once; ``after_batch`` runs after each
     batch (the API records its audit event there, with the rows the batch wrote)."""
     from services.core.monitoring.context import load_rules
-    from services.core.monitoring.intake import report_many
     from services.core.monitoring.enums import Channel, RiskType
+    from services.core.monitoring.intake import report_many
     from services.core.monitoring.rules import RULE_SOURCE, external_ref
     from services.core.monitoring.schemas import ClueIn
 

@@ -12,6 +12,10 @@ S = CaseStatus
 
 @dataclass(frozen=True, slots=True)
 class Step:
+    """One step of a case (监测对象 workflow): the action, the permission it needs and where
+    each decision leads — verification (入户核实), village democratic review (村级民主评议),
+    public notice (村级公示), township review (乡镇审核), county approval (县级审批)."""
+
     action: Action
     permission: Permission
     # decision -> next status; steps without a choice have only "approve".
@@ -61,11 +65,15 @@ PATHS: dict[Action, str] = {
 
 
 def steps_from(status: CaseStatus) -> tuple[Step, ...]:
+    """The steps a case may take from ``status``: the next step of identification (识别) or
+    of risk elimination (风险消除), and termination (终止) while the case is open."""
     own = STEPS.get(status, ())
     return own + ((TERMINATE,) if status in OPEN else ())
 
 
 def step_for(status: CaseStatus, action: Action) -> Step | None:
+    """The step ``action`` takes from ``status`` (识别 or 风险消除 workflow), or None when it
+    may not be taken."""
     for step in steps_from(status):
         if step.action == action:
             return step
@@ -73,6 +81,6 @@ def step_for(status: CaseStatus, action: Action) -> Step | None:
 
 
 def allowed(status: CaseStatus) -> list[dict]:
-    """What may be done from ``status``, for the 409 of an illegal transition."""
+    """What may be done from ``status``, for the 409 of an illegal transition (不允许的流程步骤)."""
     return [{"action": s.action.value, "path": PATHS[s.action], "permission": s.permission.value,
              "decisions": [d.value for d in s.outcomes]} for s in steps_from(status)]

@@ -118,9 +118,8 @@ async def check_region_prefix(session: AsyncSession, prefix: str, region_prefix:
             raise Unprocessable("region_prefix_malformed", field="region_prefix") from None
         if canonical != region_prefix:
             raise Unprocessable("region_prefix_malformed", field="region_prefix")
-    if not region_prefix.startswith(prefix):
-        if prefix.startswith(region_prefix):
-            raise Forbidden("policy_region_too_wide", field="region_prefix")
+    if not region_prefix.startswith(prefix) and prefix.startswith(region_prefix):
+        raise Forbidden("policy_region_too_wide", field="region_prefix")
     if region_prefix:
         await get_region(session, code_of_prefix(region_prefix), field="region_prefix")
 

@@ -2,19 +2,18 @@
 notice lists and the policy settings."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
-from services.core.base import VERSION_DESCRIPTION
-from services.core.labels import LabelledEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
-from services.core.types import MULTILINE
 
-from services.core.types import Day, PositiveMoney
+from services.core.base import VERSION_DESCRIPTION
 from services.core.households.schemas import Input
+from services.core.labels import LabelledEnum
 from services.core.monitoring.enums import CaseStatus, CaseType, NoticeKind, RiskType
 from services.core.monitoring.policy import MonitoringPolicy
+from services.core.types import MULTILINE, Day, PositiveMoney
 
 Year = Annotated[int, Field(ge=2000, le=2100)]
 Note = Annotated[str, MULTILINE, StringConstraints(strip_whitespace=True, max_length=500)]

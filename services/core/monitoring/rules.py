@@ -35,18 +35,20 @@ RULE_SOURCE = "rule:income_below_line"  # ``ClueReport.source`` of the clues the
 
 
 def province_of(region_code: str) -> str:
-    """The province (2 digits) of a region code or prefix of at least two digits."""
+    """The province (省, 2 digits) of a region code or prefix of at least two digits: the
+    monitoring line (监测标准) is set per province and year."""
     return region_code[:2]
 
 
 def external_ref(year: int, household_id: int) -> str:
-    """The clue's reference: one per household and income year, so reruns create nothing."""
+    """The clue's (风险线索) reference: one per household and income year, so reruns create
+    nothing."""
     return f"income_below_line:{year}:{household_id}"
 
 
 def upto_of(year: int, on: date) -> int:
     """The last quarter (index) year ``year``'s income may reach, as of the day ``on``: its
-    fourth quarter, or ``on``'s quarter while the year runs."""
+    fourth quarter, or ``on``'s quarter while the year runs (收入按季度采集)."""
     return min(quarter_index(year, 4), quarter_of(on))
 
 
@@ -54,7 +56,11 @@ def is_uncovered(category: Category, income: RollingIncome | None, year: int, li
                  has_open_case: bool) -> bool | None:
     """The rule for one household, ``income`` being its rolling twelve months up to
     ``upto_of(year, …)``: True or False, or None when it cannot be judged on income
-    (an incomplete year, no line). No quarter recorded in ``year``: not the rule's (False)."""
+    (an incomplete year, no line). No quarter recorded in ``year``: not the rule's (False).
+
+    Uncovered (应纳未纳): a lifted-out household (脱贫户) whose per-capita net income
+    (人均纯收入) is below the monitoring line (监测标准) and that is not monitored (no open case,
+    not 监测户)."""
     if category != Category.lifted_out or has_open_case:
         return False
     if income is None or income.last < quarter_index(year, 1):
@@ -63,14 +69,14 @@ def is_uncovered(category: Category, income: RollingIncome | None, year: int, li
 
 
 def open_case_exists():
-    """An open (not final) monitoring case of the household in the outer query."""
+    """An open (not final) monitoring case (监测对象, 未结案) of the household in the outer query."""
     return exists().where(MonitoringCase.household_id == Household.id,
                           MonitoringCase.status.not_in([s.value for s in FINAL]))
 
 
 def rolling_income(upto):
     """``income_rolling(households.id, upto)`` as a lateral table (one row, or none when
-    nothing is recorded by ``upto``)."""
+    nothing is recorded by ``upto``): the rolling year's per-capita net income (人均纯收入)."""
     return func.income_rolling(Household.id, upto).table_valued(
         column("quarters", Integer), column("first_q", Integer), column("last_q", Integer),
         column("net_income", Numeric), column("member_count", Integer), column("per_capita_net", Numeric),
@@ -83,7 +89,9 @@ def uncovered_households(year: int, upto: int, region: str | None = None, comple
     income_complete, open_clue_id (the oldest open clue that already names the household,
     or None), ordered by id. ``upto``: ``upto_of(year, today)``. ``complete``: True only
     the households judged below the line, False only those that cannot be judged (an
-    incomplete year), None both. Callers add keyset bounds and limits (``Household.id > …``)."""
+    incomplete year), None both. Callers add keyset bounds and limits (``Household.id > …``).
+    The households below the line and not monitored (应纳未纳): lifted-out (脱贫户) with
+    per-capita net income (人均纯收入) under the monitoring line (监测标准)."""
     open_clue = (
         select(func.min(RiskClue.id))
         .where(RiskClue.household_id == Household.id, RiskClue.status == ClueStatus.open)

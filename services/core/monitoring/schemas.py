@@ -23,7 +23,7 @@ from services.core.monitoring.enums import (
     RiskType,
     VisitMode,
 )
-from services.core.types import Day, IdNumberStr, MULTILINE, Money, Name, Phone, Text100
+from services.core.types import MULTILINE, Day, IdNumberStr, Money, Name, Phone, Text100
 
 
 def _strip(value):

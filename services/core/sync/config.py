@@ -72,7 +72,7 @@ def sources_on(text: str, ports: dict[str, int], instance: str | None = None) ->
             line += f'\ninstance = "{instance}"'
         # The first match is this source's: the sources are read, and rewritten, in file order.
         text, found = re.subn(r"^\s*base_url\s*=\s*[\"']" + re.escape(source.base_url) + r"[\"']\s*$",
-                              lambda _: line, text, count=1, flags=re.MULTILINE)
+                              lambda _: line, text, count=1, flags=re.MULTILINE)  # noqa: B023 (called at once)
         if not found:
             raise ValueError(f"source {source.name}: its base_url is not written on a line of its own")
     return text
@@ -114,7 +114,7 @@ class PagingConfig(_Strict):
     key_field: str = "key"
 
     @model_validator(mode="after")
-    def _complete(self) -> "PagingConfig":
+    def _complete(self) -> PagingConfig:
         if self.style == "cursor" and not self.next_cursor:
             raise ValueError("cursor paging needs next_cursor")
         if self.style == "updated_since" and not self.has_more:
@@ -139,7 +139,7 @@ class RosterConfig(_Strict):
     period_path: str | None = None
 
     @model_validator(mode="after")
-    def _period(self) -> "RosterConfig":
+    def _period(self) -> RosterConfig:
         if self.of == "term" and not self.period_path:
             raise ValueError("a term roster needs period_path: the page names its term")
         return self
@@ -174,7 +174,7 @@ class SourceConfig(_Strict):
         return counties
 
     @model_validator(mode="after")
-    def _consistent(self) -> "SourceConfig":
+    def _consistent(self) -> SourceConfig:
         known = fields_of(self.kind)
         if self.kind != SourceKind.generic:
             unknown = set(self.fields) - set(known)
@@ -207,7 +207,7 @@ class SourcesFile(_Strict):
     sources: list[SourceConfig] = []
 
     @model_validator(mode="after")
-    def _unique(self) -> "SourcesFile":
+    def _unique(self) -> SourcesFile:
         names = [s.name for s in self.sources]
         if len(names) != len(set(names)):
             raise ValueError("source names must be unique")

@@ -25,7 +25,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from services.core.idnumber import InvalidIdNumber, clean as clean_id, mask, normalise as normalise_id
+from services.core.idnumber import InvalidIdNumber, mask
+from services.core.idnumber import clean as clean_id
+from services.core.idnumber import normalise as normalise_id
 from services.core.sync.config import SourceConfig
 from services.core.sync.enums import RecordType
 from services.core.sync.headers import standard_headers
@@ -498,7 +500,7 @@ def _shortened(value: Any, depth: int) -> Any:
     return _shortened(str(value), depth)
 
 
-def oversized(raw: dict, normaliser: "Normaliser") -> tuple[str, str | None, str] | None:
+def oversized(raw: dict, normaliser: Normaliser) -> tuple[str, str | None, str] | None:
     """(reason, field, detail) when a value of ``raw`` exceeds ``MAX_CELL_CHARS``: the
     record is kept as ``evidence`` only. The column is named (headers are not personal)."""
     for key, value in raw.items():

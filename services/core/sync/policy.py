@@ -17,13 +17,12 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from enum import StrEnum
-
-from services.core.labels import LabelledEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.core.households.enums import Category
+from services.core.labels import LabelledEnum
 from services.core.sync.enums import KeyGroup, StudentStatus
 
 Yuan = Annotated[Decimal, Field(ge=0, le=10_000_000, max_digits=12, decimal_places=2)]
@@ -102,7 +101,7 @@ class SyncPolicy(BaseModel):
         return {c: value.get(c, default[c]) for c in Category}
 
     @model_validator(mode="after")
-    def _ages(self) -> "SyncPolicy":
+    def _ages(self) -> SyncPolicy:
         if self.compulsory_age_from > self.compulsory_age_to:
             raise ValueError("compulsory_age_from must not be above compulsory_age_to")
         return self

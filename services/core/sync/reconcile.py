@@ -318,7 +318,7 @@ async def raise_clues(session: AsyncSession, settings: Settings, source: SourceC
                             source=clue_source(source.name), external_ref=clue_ref(fingerprint, clue_round)))
     outcomes = await report_many(session, monitoring_rules, items, reporter, strict=False)
     raised = sum(1 for _, outcome in outcomes if outcome in (CREATED, MERGED))
-    linked = [(row[0], clue_id) for row, (clue_id, _) in zip(batch, outcomes) if clue_id is not None]
+    linked = [(row[0], clue_id) for row, (clue_id, _) in zip(batch, outcomes, strict=True) if clue_id is not None]
     finding_ids, clue_ids = [f for f, _ in linked], [c for _, c in linked]
     await session.execute(text(
         "UPDATE sync_findings f SET clue_id = v.clue_id, version = f.version + 1 "

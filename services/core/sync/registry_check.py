@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, time as datetime_time
+from datetime import datetime
+from datetime import time as datetime_time
 from typing import Any
 
 from sqlalchemy import text
@@ -29,14 +30,21 @@ from services.core.income.rolling import quarter_of
 from services.core.settings import Settings
 from services.core.sync import policy as sync_policy
 from services.core.sync.config import REGISTRY_SOURCE
-from services.core.sync.policy import SyncPolicy
 from services.core.sync.enums import Trigger
+from services.core.sync.policy import SyncPolicy
 from services.core.sync.reconcile import (
-    _ADD_CANDIDATES, _CREATE_CAND, RESOLVED_NOTE, _run, county_region, fingerprint_prefix, merge_candidates,
+    _ADD_CANDIDATES,
+    _CREATE_CAND,
+    RESOLVED_NOTE,
+    _run,
+    county_region,
+    fingerprint_prefix,
+    merge_candidates,
 )
 from services.core.sync.rules import registry
 from services.core.sync.rules.base import RuleContext
-from services.core.timeutil import CHINA, today as china_today
+from services.core.timeutil import CHINA
+from services.core.timeutil import today as china_today
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,8 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
-from services.core.base import VERSION_DESCRIPTION
-from services.core.types import MULTILINE
 
+from services.core.base import VERSION_DESCRIPTION
 from services.core.households.schemas import Input
 from services.core.labels import LiteralLabels
 from services.core.sync.config import NAME
@@ -20,6 +19,7 @@ from services.core.sync.enums import (
     SourceKind,
     Trigger,
 )
+from services.core.types import MULTILINE
 
 
 def _strip(value):
