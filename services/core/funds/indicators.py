@@ -147,7 +147,7 @@ def ratio(numerator: Decimal, denominator: Decimal) -> Decimal:
     return (Decimal(numerator) / Decimal(denominator)).quantize(PLACES, ROUND_HALF_UP)
 
 def share(numerator: Decimal, denominator: Decimal) -> Decimal | None:
-    """The ratio, or None when the denominator is zero."""
+    """The ratio (占比), or None when the denominator is zero (nothing to compare against)."""
     return ratio(numerator, denominator) if denominator else None
 
 def milestone_target(milestones: list[Milestone], year: int, as_of: date) -> tuple[Decimal, Decimal]:
