@@ -17,6 +17,7 @@ from services.api.responses import ProblemJSON
 from services.core.errors import FieldError, GuardlineError
 from services.core.i18n import MESSAGES, message, wants_chinese
 from services.core.idnumber import redact
+from services.core.logs import described
 
 log = logging.getLogger("guardline.api")
 
@@ -222,17 +223,3 @@ def frames(exc: BaseException) -> str:
     """Where ``exc`` was raised (file, line, function, source line): its traceback without
     its message."""
     return "".join(traceback.format_tb(exc.__traceback__)).rstrip()
-
-
-def described(exc: BaseException) -> str:
-    """An exception and its causes by class only (``sqlalchemy.exc.DBAPIError <-
-    asyncpg.exceptions.DataError``): their messages may carry the values of the request
-    (a database error quotes the statement's parameters), which must not reach the logs."""
-    names: list[str] = []
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen and len(names) < 8:
-        seen.add(id(current))
-        names.append(f"{type(current).__module__}.{type(current).__qualname__}")
-        current = current.__cause__ or current.__context__
-    return " <- ".join(names)

@@ -73,7 +73,8 @@ def log_context(*, request_id: str | None = None, run_id: int | None = None) -> 
 
 def described(exc: BaseException) -> str:
     """An exception and its causes by class only (``sqlalchemy.exc.DBAPIError <-
-    asyncpg.exceptions.DataError``)."""
+    asyncpg.exceptions.DataError``): their messages may carry the values of the request
+    (a database error quotes the statement's parameters), which must not reach the logs."""
     names: list[str] = []
     seen: set[int] = set()
     current: BaseException | None = exc
