@@ -16,9 +16,9 @@ from __future__ import annotations
 import inspect
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Self
+from typing import Any, Self
 
-from pydantic import Field, GetJsonSchemaHandler
+from pydantic import GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
@@ -75,10 +75,3 @@ class LiteralLabels:
             raise ValueError(f"labels {sorted(self.labels)} do not match the Literal's values {values}")
         schema["x-enum-descriptions"] = [self.labels[value] for value in values]
         return schema
-
-
-def labelled_literal(labels: dict[str, str]) -> Any:
-    """Deprecated: not usable as a type by a type checker; write
-    ``Annotated[Literal[...], LiteralLabels(labels)]`` instead."""
-    values = tuple(labels)
-    return Annotated[Literal[values], Field(json_schema_extra={"x-enum-descriptions": list(labels.values())})]
