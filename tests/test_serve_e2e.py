@@ -106,11 +106,11 @@ def test_serve_demo_on_a_fresh_machine(served, tmp_path):
         wanted = {"action": "household.read_health", "object_id": str(page["items"][0]["id"]),
                   "object_type": "household"}
         found = []
-        for _ in range(50):
+        deadline = time.monotonic() + 60  # the writer's next batch: later on a loaded machine
+        while not found and time.monotonic() < deadline:
             found = http.get("/api/v1/audit/events", params=wanted, headers=audit_headers).json()["items"]
-            if found:
-                break
-            time.sleep(0.1)
+            if not found:
+                time.sleep(0.1)
         assert found and found[0]["actor_name"] == "county_staff.county"
         logins = http.get("/api/v1/audit/events", params={"action": "auth.login", "result": "failure"},
                           headers=audit_headers).json()["items"]
@@ -138,11 +138,11 @@ def test_serve_demo_on_a_fresh_machine(served, tmp_path):
 
     # Stopping the service stops the embedded PostgreSQL it started.
     os.killpg(proc.pid, signal.SIGINT)
-    code = proc.wait(timeout=30)
+    code = proc.wait(timeout=120)
     log.seek(0)
     assert code == 0, log.read().decode(errors="replace")[-4000:]
     pgdata = tmp_path / "data" / "pgdata"
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 60
     while (pgdata / "postmaster.pid").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not (pgdata / "postmaster.pid").exists()
