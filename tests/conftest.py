@@ -200,9 +200,8 @@ async def user_ids(engine: AsyncEngine) -> dict[str, int]:
         return {name: uid for name, uid in rows}
 
 
-@pytest.fixture
-def auth(settings: Settings, user_ids: dict[str, int]):
-    """``auth("county_staff.a")`` → headers with a bearer token of that test user."""
+def bearer_headers(settings: Settings, user_ids: dict[str, int]):
+    """``headers("county_staff.a")`` → headers with a bearer token of that test user."""
 
     def headers(username: str, **extra: str) -> dict[str, str]:
         role, prefix = USERS[username]
@@ -210,6 +209,12 @@ def auth(settings: Settings, user_ids: dict[str, int]):
         return {"Authorization": f"Bearer {token}", **extra}
 
     return headers
+
+
+@pytest.fixture
+def auth(settings: Settings, user_ids: dict[str, int]):
+    """``auth("county_staff.a")`` → headers with a bearer token of that test user."""
+    return bearer_headers(settings, user_ids)
 
 
 # ---- pytest-xdist: what runs together (``--dist loadgroup``, as ``python3 tasks.py test``) ----
