@@ -46,7 +46,6 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from sqlalchemy import text
 
 from services.api.app import create_app
 from services.api.ratelimit import RateLimiter
@@ -55,7 +54,6 @@ from tests.api.asset_helpers import asset_objects
 from tests.api.funds_helpers import funds_objects
 from tests.api.sync_helpers import sync_objects
 from tests.api.world import LAST_YEAR, MISSING, World, make_world
-from tests.conftest import RolledBackDatabase, _client, bearer_headers
 from tests.factories import COUNTY, OTHER_COUNTY_VILLAGE, USERS, VILLAGE, VILLAGE_2, id_number
 
 EXAMPLES = int(os.environ.get("GUARDLINE_FUZZ_EXAMPLES", "6"))
@@ -378,39 +376,13 @@ async def seeded_world(client, db, auth, settings) -> World:
     return world
 
 
-@pytest.fixture(scope="module")
-async def fuzz_world(engine, settings, user_ids):
-    """The seeded registry, made once for the module (per xdist worker) rather than once per
-    operation: a transaction left open on a connection of its own, rolled back at the end.
-    Each operation's test works in a savepoint of it (``fuzz_db``), so every example still
-    starts from the same registry, as the module's docstring says."""
-    async with engine.connect() as conn:
-        outer = await conn.begin()
-        await conn.execute(text("SELECT 1"))  # see tests/conftest.db
-        try:
-            db = RolledBackDatabase(engine, conn)
-            async with _client(create_app(settings, database=db)) as client:
-                world = await seeded_world(client, db, bearer_headers(settings, user_ids), settings)
-            yield conn, pools(world)
-        finally:
-            await outer.rollback()
-
-
-@pytest.fixture
-async def fuzz_db(fuzz_world, engine):
-    conn, values = fuzz_world
-    savepoint = await conn.begin_nested()
-    try:
-        yield RolledBackDatabase(engine, conn), values
-    finally:
-        await savepoint.rollback()
-
-
 @pytest.mark.parametrize("operation_id", list(_params()))
-async def test_schemathesis(operation_id, fuzz_db, auth, settings):
-    db, values = fuzz_db
-    async with _client(create_app(settings, database=db)) as client:
-        await _fuzz_operation(operation_id, client, db, auth, settings, values)
+async def test_schemathesis(operation_id, client, db, auth, settings):
+    # The registry is seeded per test: a world seeded once in a transaction held open for the
+    # module would hold the audit chain's lock, and a test on another connection would wait
+    # for it forever.
+    values = pools(await seeded_world(client, db, auth, settings))
+    await _fuzz_operation(operation_id, client, db, auth, settings, values)
 
 
 async def _fuzz_operation(operation_id, client, db, auth, settings, values) -> None:
