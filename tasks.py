@@ -180,6 +180,20 @@ def lint() -> int:
     return 0
 
 
+def parallel(args: list[str]) -> list[str]:
+    """pytest-xdist's options for ``test``: a worker per core (at most 4; each has its own
+    embedded PostgreSQL, see tests/conftest.py), tests of a group on one worker. Not when the
+    arguments choose (``-n 0`` runs in this process), nor against one external test database
+    (GUARDLINE_TEST_DATABASE_URL). GUARDLINE_TEST_WORKERS sets the number of workers."""
+    chosen = "no:xdist" in args or any(a in ("-n", "--numprocesses", "--pdb", "--trace")
+                                       or a.startswith(("-n", "--numprocesses=")) for a in args)
+    if chosen or os.environ.get("GUARDLINE_TEST_DATABASE_URL"):
+        return []
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    workers = os.environ.get("GUARDLINE_TEST_WORKERS") or str(max(2, min(cores, 4)))
+    return ["-n", workers, "--dist", "loadgroup"]
+
+
 def main() -> int:
     args = sys.argv[1:]
     command = args[0] if args else "help"
@@ -197,7 +211,7 @@ def main() -> int:
             return code
         ensure_chromium()
         install_contract_tools()
-        code = run([str(_python()), "-m", "pytest", *rest])
+        code = run([str(_python()), "-m", "pytest", *parallel(rest), *rest])
         return 0 if code == 5 and rest else code  # 5: a filter selected no test
     if command == "bench":
         return run([str(_python()), "-m", "benchmarks", *rest])

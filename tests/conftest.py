@@ -29,16 +29,35 @@ from tests.factories import REGIONS, USERS
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_DB = "guardline_test"
+# Under pytest-xdist ("gw0", "gw1", …): each worker has a data folder, and so an embedded
+# PostgreSQL, of its own, so the databases, files and server users of the workers never meet
+# (the scratch databases keep their names). Without xdist: .guardline/ as before.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return Settings(env="test", data_dir=ROOT / ".guardline", database_url=None)
+    data_dir = ROOT / ".guardline" / f"xdist-{WORKER}" if WORKER else ROOT / ".guardline"
+    return Settings(env="test", data_dir=data_dir, database_url=None)
+
+
+@pytest.fixture(autouse=True)
+def _rate_limit_window_holds_still(monkeypatch):
+    """The rate limits count per whole minute: a test that sends a limit's worth of requests
+    must not see a new minute begin half-way (on a loaded machine such a test takes tens of
+    seconds). The limiter's clock stays in the middle of the current window; tests of the
+    windows themselves set it (tests/api/test_rate_limits.py)."""
+    from services.api import ratelimit
+
+    moment = (int(ratelimit.clock()) // ratelimit.WINDOW) * ratelimit.WINDOW + ratelimit.WINDOW / 2
+    monkeypatch.setattr(ratelimit, "clock", lambda: moment)
 
 
 @pytest.fixture(scope="session")
 async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     external = os.environ.get("GUARDLINE_TEST_DATABASE_URL")
+    if external and WORKER:
+        pytest.exit("GUARDLINE_TEST_DATABASE_URL names one database: run its tests without xdist (-n 0)", 2)
     if external:
         url = external.replace("postgresql://", "postgresql+asyncpg://", 1)
     else:
@@ -181,9 +200,8 @@ async def user_ids(engine: AsyncEngine) -> dict[str, int]:
         return dict(rows.all())
 
 
-@pytest.fixture
-def auth(settings: Settings, user_ids: dict[str, int]):
-    """``auth("county_staff.a")`` → headers with a bearer token of that test user."""
+def bearer_headers(settings: Settings, user_ids: dict[str, int]):
+    """``headers("county_staff.a")`` → headers with a bearer token of that test user."""
 
     def headers(username: str, **extra: str) -> dict[str, str]:
         role, prefix = USERS[username]
@@ -191,3 +209,56 @@ def auth(settings: Settings, user_ids: dict[str, int]):
         return {"Authorization": f"Bearer {token}", **extra}
 
     return headers
+
+
+@pytest.fixture
+def auth(settings: Settings, user_ids: dict[str, int]):
+    """``auth("county_staff.a")`` → headers with a bearer token of that test user."""
+    return bearer_headers(settings, user_ids)
+
+
+# ---- pytest-xdist: what runs together (``--dist loadgroup``, as ``python3 tasks.py test``) ----
+# Tests that start whole demos (their own PostgreSQL, simulators, worker, a terminal) run one
+# after another on one worker: two at once on a small machine only slow each other down.
+SERIAL_GROUP = "demo-processes"
+SERIAL_MODULES = ("tests/test_serve_e2e.py", "tests/test_readme_tour.py", "tests/test_ctrl_c.py",
+                  "tests/test_demo_load.py", "tests/api/test_docs_browser.py")
+# Modules whose module-scoped fixtures are expensive (a scratch database, a loaded demo, a
+# generated client), and the simulators' session-wide world: each kept on one worker, so the
+# fixture is set up once, not once per worker.
+SHARED_FIXTURE_DIRS = ("tests/simulators/",)
+SHARED_FIXTURE_MODULES = ("tests/test_keys.py", "tests/test_audit_chain.py", "tests/test_grants.py",
+                          "tests/api/test_contract_descriptions.py", "tests/api/test_generated_client.py",
+                          "tests/unit/test_demo_generator.py", "tests/sync/")
+
+
+def _group(path: str) -> str | None:
+    if path in SERIAL_MODULES:
+        return SERIAL_GROUP
+    for prefix in SHARED_FIXTURE_DIRS:
+        if path.startswith(prefix):
+            return prefix.rstrip("/")
+    if any(path == m or (m.endswith("/") and path.startswith(m)) for m in SHARED_FIXTURE_MODULES):
+        return path
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the marks
+def pytest_collection_modifyitems(config, items):
+    """Each group above gets an ``xdist_group`` mark, and the groups go first (the serial one
+    first): a long group started last would leave the other workers idle at the end. The
+    order is the same on every worker, as xdist needs. Without xdist nothing changes."""
+    if not WORKER:
+        return
+    groups = {}
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        group = groups.setdefault(path, _group(path))
+        if group and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(group))
+
+    def rank(item) -> int:
+        group = groups[item.nodeid.split("::", 1)[0]]
+        return 0 if group == SERIAL_GROUP else 1 if group else 2
+
+    items.sort(key=rank)  # stable: the collection order within each rank

@@ -106,11 +106,11 @@ def test_serve_demo_on_a_fresh_machine(served, tmp_path):
         wanted = {"action": "household.read_health", "object_id": str(page["items"][0]["id"]),
                   "object_type": "household"}
         found = []
-        for _ in range(50):
+        deadline = time.monotonic() + 60  # the writer's next batch: later on a loaded machine
+        while not found and time.monotonic() < deadline:
             found = http.get("/api/v1/audit/events", params=wanted, headers=audit_headers).json()["items"]
-            if found:
-                break
-            time.sleep(0.1)
+            if not found:
+                time.sleep(0.1)
         assert found and found[0]["actor_name"] == "county_staff.county"
         logins = http.get("/api/v1/audit/events", params={"action": "auth.login", "result": "failure"},
                           headers=audit_headers).json()["items"]
@@ -138,11 +138,11 @@ def test_serve_demo_on_a_fresh_machine(served, tmp_path):
 
     # Stopping the service stops the embedded PostgreSQL it started.
     os.killpg(proc.pid, signal.SIGINT)
-    code = proc.wait(timeout=30)
+    code = proc.wait(timeout=120)
     log.seek(0)
     assert code == 0, log.read().decode(errors="replace")[-4000:]
     pgdata = tmp_path / "data" / "pgdata"
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 60
     while (pgdata / "postmaster.pid").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not (pgdata / "postmaster.pid").exists()
@@ -168,3 +168,70 @@ def test_departed_users_of_the_embedded_server_are_forgotten(settings):
     assert departed.pid in forget_departed_users(Path(settings.data_dir))  # with any other departed one
     users = server.global_process_id_list.get()
     assert departed.pid not in users and os.getpid() in users
+
+
+def test_an_interrupted_rewrite_leaves_the_list_of_users_whole(tmp_path, monkeypatch, caplog):
+    """pgserver rewrote its list of users in place: a KeyboardInterrupt between truncating the
+    file and writing it left an empty list, and every later start failed on it."""
+    import json
+
+    from pgserver.utils import DiskList
+
+    from services.core.db import _keep_user_list_whole
+
+    _keep_user_list_whole()
+    path = tmp_path / ".handle_pids.json"
+    users = DiskList(path)
+    users.put([11, 12])
+
+    def interrupted(self, data, *args, **kwargs):
+        self.open("w").close()  # truncated: where the interrupt found it
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_text", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        users.get_and_remove(12)
+    monkeypatch.undo()
+    assert json.loads(path.read_text()) == [11, 12] and users.get() == [11, 12]
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no partial file left behind
+    users.get_and_remove(12)
+    assert users.get() == [11]
+
+    path.write_text("")  # as an older version could leave it
+    assert users.get() == [] and "unreadable" in caplog.text
+    assert users.get_and_add(13) == [] and users.get() == [13]
+
+
+def test_a_second_ctrl_c_does_not_break_the_list_of_users(settings):
+    """Ctrl-C reaches ``serve`` and its children at once, and ``serve`` then stops each child
+    with a second SIGINT, which used to find a child rewriting the list as it left. The
+    children leave the list, and the list stays readable."""
+    import json
+
+    from services.core.db import _embedded_server
+
+    if settings.database_url:
+        pytest.skip("an external database: no embedded server")
+    data_dir = Path(settings.data_dir)
+    _embedded_server(data_dir)
+    listed = data_dir.resolve() / "pgdata" / ".handle_pids.json"
+    child = ("import sys, time; from pathlib import Path; from services.core.db import _embedded_server; "
+             "_embedded_server(Path(sys.argv[1])); print('joined', flush=True); time.sleep(300)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for round_ in range(4):
+        users = [subprocess.Popen([sys.executable, "-c", child, str(data_dir)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, cwd=ROOT, env=env) for _ in range(3)]
+        for proc in users:
+            assert proc.stdout.readline() == b"joined\n"
+        for proc in users:
+            proc.send_signal(signal.SIGINT)
+        if round_:  # the second signal at once, then later and later into the exits
+            time.sleep(0.01 * round_)
+        for proc in users:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in users:
+            proc.wait(timeout=60)
+            proc.stdout.close()
+        left = json.loads(listed.read_text())
+        assert os.getpid() in left and not {proc.pid for proc in users} & set(left), left

@@ -50,9 +50,75 @@ def _embedded_server(data_dir: Path):
         Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
         pgserver = import_pgserver()
 
+    _keep_user_list_whole()
     data_dir = data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     return pgserver.get_server(data_dir / "pgdata", cleanup_mode="stop")
+
+
+def _keep_user_list_whole() -> None:
+    """pgserver's list of the server's users (``pgdata/.handle_pids.json``) must survive a
+    process that is interrupted while it rewrites it.
+
+    pgserver rewrites the file in place (truncate, then write). Ctrl-C in a terminal reaches
+    ``serve`` and its children at once, and ``serve`` then asks each child to stop with a
+    second SIGINT: a child that is by then in its exit handler, taking itself off the list,
+    got the KeyboardInterrupt between the truncation and the write, and left an empty file
+    that every later start (and ``serve``'s own exit) failed to read. Under load, when
+    children stop slowly, that happened often. Here the list is replaced in one step (a
+    temporary file renamed over it), the exit handler is not interrupted by a SIGINT, and an
+    empty or unreadable list left by an older version reads as no users (with a warning)
+    rather than stopping every start."""
+    import json
+    import signal
+    import threading
+
+    from pgserver.postgres_server import PostgresServer
+    from pgserver.utils import DiskList
+
+    if getattr(DiskList, "_guardline_whole", False):
+        return
+
+    def get(self) -> list[int]:
+        try:
+            text = self.path.read_text()
+        except FileNotFoundError:
+            return []
+        try:
+            values = json.loads(text)
+        except ValueError:
+            values = None
+        if not isinstance(values, list) or not all(isinstance(v, int) for v in values):
+            log.warning("%s is unreadable (%r); taken as an empty list of the server's users", self.path, text[:80])
+            return []
+        return values
+
+    def put(self, values: list[int]) -> None:
+        partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.partial")
+        try:
+            partial.write_text(json.dumps(values))
+            os.replace(partial, self.path)
+        finally:
+            partial.unlink(missing_ok=True)
+
+    cleanup = PostgresServer._cleanup
+
+    def cleanup_uninterrupted(self) -> None:
+        # Leaving the list (and stopping the server, for its last user) is the end of an exit
+        # already asked for: a further Ctrl-C waits until it is done.
+        if threading.current_thread() is not threading.main_thread():
+            return cleanup(self)
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            return cleanup(self)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    # Patched on the classes (before any server object exists), as the exit handler is
+    # registered by pgserver's constructor.
+    for cls, name, value in ((DiskList, "get", get), (DiskList, "put", put),
+                             (PostgresServer, "_cleanup", cleanup_uninterrupted), (DiskList, "_guardline_whole", True)):
+        setattr(cls, name, value)
 
 
 def forget_departed_users(data_dir: Path) -> list[int]:

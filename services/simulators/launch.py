@@ -16,7 +16,7 @@ import httpx
 from services.core.sync.config import INSTANCE_HEADER
 
 ROOT = Path(__file__).resolve().parents[2]
-STARTUP_TIMEOUT = 30.0
+STARTUP_TIMEOUT = 90.0  # a deadline only (it answers sooner): a loaded machine starts Python slowly
 
 
 class SimulatorDidNotStart(RuntimeError):

@@ -31,6 +31,19 @@ def rec(key: str, **over) -> dict:
     return raw
 
 
+async def _close_and_wait(pool, connection) -> None:
+    """Close ``connection`` and wait until its server process has ended (and so released its
+    advisory locks): the server notices a closed connection a moment later, longer on a
+    loaded machine."""
+    pid = connection.get_server_pid()
+    await connection.close()
+    for _ in range(600):
+        if not await pool.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"server process {pid} still there 30 s after its connection closed")
+
+
 async def new_run(pool, source="civil-affairs", county="529901") -> int:
     """A queued run, written as ``runs.enqueue`` would (the queue's tests below use it)."""
     return await pool.fetchval(
@@ -113,8 +126,7 @@ async def test_one_claim_per_run_and_a_dead_workers_run_is_taken_again(pool, dsn
     first = await queue.claim(dsn, names, "w1")
     assert first is not None and first.run_id == run_id and first.attempts == 1
     assert await queue.claim(dsn, names, "w2") is None  # held
-    await first.lock.close()  # the worker's connection dies (as with SIGKILL)
-    await asyncio.sleep(0.1)
+    await _close_and_wait(pool, first.lock)  # the worker's connection dies (as with SIGKILL)
     second = await queue.claim(dsn, names, "w2")
     assert second is not None and second.run_id == run_id and second.attempts == 2
     row = await pool.fetchrow("SELECT status, worker FROM sync_runs WHERE id = $1", run_id)
@@ -159,8 +171,7 @@ async def test_an_interrupted_import_is_failed_not_resumed(pool, dsn):
     assert claim is not None
     assert await queue.open_import(dsn, "civil-affairs", "529901", "other.xlsx", "cli") is None  # busy
     assert await queue.claim(dsn, ["civil-affairs"], "w1") is None  # alive: not a worker's
-    await claim.lock.close()  # the import's process dies
-    await asyncio.sleep(0.1)
+    await _close_and_wait(pool, claim.lock)  # the import's process dies
     assert await queue.claim(dsn, ["civil-affairs"], "w1") is None
     row = await pool.fetchrow("SELECT status, error_code FROM sync_runs WHERE id = $1", claim.run_id)
     assert tuple(row) == ("failed", "interrupted")
