@@ -92,9 +92,10 @@ async def _load_base_data(eng: AsyncEngine) -> None:
 
 
 @asynccontextmanager
-async def scratch_database(engine: AsyncEngine, name: str) -> AsyncIterator[str]:
+async def scratch_database(engine: AsyncEngine, name: str, *, migrated: bool = True) -> AsyncIterator[str]:
     """URL of a freshly migrated database ``name`` next to the test database (embedded or
-    external), for tests that must commit; dropped afterwards."""
+    external), for tests that must commit; dropped afterwards. ``migrated=False``: an empty
+    database (no tables), e.g. the target of a restore."""
     import asyncio
 
     from services.core.migrate import upgrade
@@ -109,8 +110,8 @@ async def scratch_database(engine: AsyncEngine, name: str) -> AsyncIterator[str]
                 await conn.execute(text(f'CREATE DATABASE "{name}"'))
 
     await recreate(True)
-    # ``upgrade`` runs Alembic's env.py, which calls asyncio.run: not inside this loop.
-    await asyncio.to_thread(upgrade, url)
+    if migrated:  # ``upgrade`` runs Alembic's env.py, which calls asyncio.run: not inside this loop.
+        await asyncio.to_thread(upgrade, url)
     try:
         yield url
     finally:
@@ -131,10 +132,12 @@ class RolledBackDatabase(Database):
     async def fetch_row(self, sql: str, args: list):
         """The hot reads run on the test's connection too, so they see its data."""
         raw = await self.connection.get_raw_connection()
+        assert raw.driver_connection is not None  # an open connection has its driver's
         return await raw.driver_connection.fetchrow(sql, *args)
 
     async def fetch_rows(self, sql: str, args: list, *, wait_for_disk: bool = True):
         raw = await self.connection.get_raw_connection()
+        assert raw.driver_connection is not None
         return await raw.driver_connection.fetch(sql, *args)
 
 

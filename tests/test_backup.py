@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -53,23 +52,9 @@ def one_json(out: subprocess.CompletedProcess) -> dict:
     return json.loads(out.stdout)
 
 
-@asynccontextmanager
-async def empty_database(engine, name: str) -> AsyncIterator[str]:
+def empty_database(engine, name: str):
     """URL of a new database with nothing in it (not migrated); dropped afterwards."""
-    url = engine.url.set(database=name).render_as_string(hide_password=False)
-
-    async def recreate(create: bool) -> None:
-        async with engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            if create:
-                await conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    await recreate(True)
-    try:
-        yield url
-    finally:
-        await recreate(False)
+    return scratch_database(engine, name, migrated=False)
 
 
 async def state(url: str, settings) -> tuple[dict, int]:
