@@ -10,6 +10,7 @@ The first run creates .venv/ and installs the project into it, its dependencies 
 lock (requirements/dev.txt); later runs reuse it and reinstall only when pyproject.toml
 or the lock changes. Uses only the standard library.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -76,8 +77,10 @@ def bootstrap() -> None:
 
 # The browser test of the docs pages (tests/api/test_docs_browser.py) drives Debian's chromium;
 # a Chinese font makes its screenshots show the Chinese. Package: the file it installs.
-BROWSER_PACKAGES = {"chromium": Path("/usr/bin/chromium"),
-                    "fonts-wqy-microhei": Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")}
+BROWSER_PACKAGES = {
+    "chromium": Path("/usr/bin/chromium"),
+    "fonts-wqy-microhei": Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
+}
 
 
 def ensure_chromium() -> None:
@@ -88,8 +91,11 @@ def ensure_chromium() -> None:
         return
     apt = shutil.which("apt-get")
     if apt is None or not hasattr(os, "geteuid") or os.geteuid() != 0:
-        print(f"not installed: {' '.join(missing)} (installing needs root and apt-get); "
-              "the browser test of the docs will not run", flush=True)
+        print(
+            f"not installed: {' '.join(missing)} (installing needs root and apt-get); "
+            "the browser test of the docs will not run",
+            flush=True,
+        )
         return
     install = [apt, "install", "-y", "--no-install-recommends", *missing]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -112,13 +118,26 @@ def install_contract_tools() -> None:
 
 def _install_generator(where: Path) -> None:
     venv.EnvBuilder(with_pip=True, clear=True).create(where)
-    subprocess.run([str(_python(where)), "-m", "pip", "--disable-pip-version-check", "-q", "install",
-                    *OPENAPI_PYTHON_CLIENT], check=True)
+    subprocess.run(
+        [str(_python(where)), "-m", "pip", "--disable-pip-version-check", "-q", "install", *OPENAPI_PYTHON_CLIENT],
+        check=True,
+    )
 
 
 def _install_linter(where: Path) -> None:
-    subprocess.run([shutil.which("npm") or "npm", "install", "--prefix", str(where), "--no-audit", "--no-fund", "--loglevel=error",
-                    REDOCLY_CLI], check=True)
+    subprocess.run(
+        [
+            shutil.which("npm") or "npm",
+            "install",
+            "--prefix",
+            str(where),
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            REDOCLY_CLI,
+        ],
+        check=True,
+    )
 
 
 def _install_once(where: Path, version: str, install) -> None:
@@ -130,8 +149,11 @@ def _install_once(where: Path, version: str, install) -> None:
         where.mkdir(parents=True, exist_ok=True)
         install(where)
     except (OSError, subprocess.CalledProcessError) as exc:
-        print(f"could not install {version} ({exc}); the tests that need it skip (fail where CI=true)",
-              file=sys.stderr, flush=True)
+        print(
+            f"could not install {version} ({exc}); the tests that need it skip (fail where CI=true)",
+            file=sys.stderr,
+            flush=True,
+        )
         return
     stamp.write_text(version)
 
@@ -185,8 +207,9 @@ def parallel(args: list[str]) -> list[str]:
     embedded PostgreSQL, see tests/conftest.py), tests of a group on one worker. Not when the
     arguments choose (``-n 0`` runs in this process), nor against one external test database
     (GUARDLINE_TEST_DATABASE_URL). GUARDLINE_TEST_WORKERS sets the number of workers."""
-    chosen = "no:xdist" in args or any(a in ("-n", "--numprocesses", "--pdb", "--trace")
-                                       or a.startswith(("-n", "--numprocesses=")) for a in args)
+    chosen = "no:xdist" in args or any(
+        a in ("-n", "--numprocesses", "--pdb", "--trace") or a.startswith(("-n", "--numprocesses=")) for a in args
+    )
     if chosen or os.environ.get("GUARDLINE_TEST_DATABASE_URL"):
         return []
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -24,6 +24,7 @@ is given, and pass when p50 < 200 ms without errors (issue 4):
 
 The figures are also written to ``benchmarks/results/latest.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -112,24 +113,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--persons", type=int, default=1_000_000, help="persons in the demo county (1,000,000)")
     parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per run (15)")
     parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds before each run (3)")
-    parser.add_argument("--concurrency", type=int, default=None,
-                        help=f"concurrent keep-alive clients ({DEFAULT_CONCURRENCY}; the monitoring scenarios: "
-                             f"{MONITORING_CONCURRENCY})")
-    parser.add_argument("--only", choices=sorted([*SCENARIOS, "sync", "funds", "clues", "labelled"]),
-                        help="run one scenario (sync: the department sync pipeline, issue 5; funds: the "
-                             "compliance indicators on province-sized data, issue 6; clues: the sync worker "
-                             "raising risk clues in bulk)")
-    parser.add_argument("--funds-scale", type=float, default=None,
-                        help="funds data as a share of 20,000 projects, 200,000 disbursements, 50,000 assets "
-                             "(1; or GUARDLINE_BENCH_FUNDS_SCALE), e.g. 0.05 for a smoke run")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help=f"concurrent keep-alive clients ({DEFAULT_CONCURRENCY}; the monitoring scenarios: "
+        f"{MONITORING_CONCURRENCY})",
+    )
+    parser.add_argument(
+        "--only",
+        choices=sorted([*SCENARIOS, "sync", "funds", "clues", "labelled"]),
+        help="run one scenario (sync: the department sync pipeline, issue 5; funds: the "
+        "compliance indicators on province-sized data, issue 6; clues: the sync worker "
+        "raising risk clues in bulk)",
+    )
+    parser.add_argument(
+        "--funds-scale",
+        type=float,
+        default=None,
+        help="funds data as a share of 20,000 projects, 200,000 disbursements, 50,000 assets "
+        "(1; or GUARDLINE_BENCH_FUNDS_SCALE), e.g. 0.05 for a smoke run",
+    )
     parser.add_argument("--funds-runs", type=int, default=20, help="timed runs per funds scenario (20)")
     parser.add_argument("--clues", type=int, default=20_000, help="findings to raise risk clues for (20,000)")
     parser.add_argument("--clue-runs", type=int, default=3, help="timed runs of the clue intake (3)")
-    parser.add_argument("--clue-baseline", type=int, default=2000,
-                        help="findings raised the former way, one clues.report each, for comparison (2,000; 0: none)")
-    parser.add_argument("--labelled-households", type=int, default=5000,
-                        help="background households of the labelled county (--only labelled: recall and precision "
-                             "of the reconciliation rules, quarantine accuracy; tests/sync/labelled.py) (5000)")
+    parser.add_argument(
+        "--clue-baseline",
+        type=int,
+        default=2000,
+        help="findings raised the former way, one clues.report each, for comparison (2,000; 0: none)",
+    )
+    parser.add_argument(
+        "--labelled-households",
+        type=int,
+        default=5000,
+        help="background households of the labelled county (--only labelled: recall and precision "
+        "of the reconciliation rules, quarantine accuracy; tests/sync/labelled.py) (5000)",
+    )
     args = parser.parse_args(argv)
     if args.clues < 10 or args.clue_runs < 1 or args.clue_baseline < 0:
         parser.error("need --clues >= 10, --clue-runs >= 1, --clue-baseline >= 0")
@@ -141,6 +161,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 # ---- database ---------------------------------------------------------------------------
+
 
 def plain_dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
@@ -158,8 +179,11 @@ def prepare_database(settings, persons: int) -> str:
     if have >= persons and cases >= have // 40:
         print(f"database {BENCH_DB}: {have:,} persons and {cases:,} monitoring cases already loaded")
         return url
-    print(f"database {BENCH_DB}: {have:,} persons ({cases:,} monitoring cases), {persons:,} wanted: recreating "
-          f"and loading (about a minute or two for 1,000,000) ...", flush=True)
+    print(
+        f"database {BENCH_DB}: {have:,} persons ({cases:,} monitoring cases), {persons:,} wanted: recreating "
+        f"and loading (about a minute or two for 1,000,000) ...",
+        flush=True,
+    )
     asyncio.run(_recreate(url))
     upgrade(url)
     started = time.perf_counter()
@@ -175,8 +199,10 @@ async def _count_persons(url: str) -> tuple[int, int]:
 
     conn = await asyncpg.connect(plain_dsn(url))
     try:
-        return (await conn.fetchval("SELECT count(*) FROM persons"),
-                await conn.fetchval("SELECT count(*) FROM monitoring_cases"))
+        return (
+            await conn.fetchval("SELECT count(*) FROM persons"),
+            await conn.fetchval("SELECT count(*) FROM monitoring_cases"),
+        )
     finally:
         await conn.close()
 
@@ -195,7 +221,9 @@ async def _recreate(url: str) -> None:
 async def _load(url: str, settings, persons: int) -> dict:
     from services.core.demo.loader import load_demo
 
-    return await load_demo(url, settings, persons=persons, seed=SEED, progress=lambda msg: print(f"  {msg}", flush=True))
+    return await load_demo(
+        url, settings, persons=persons, seed=SEED, progress=lambda msg: print(f"  {msg}", flush=True)
+    )
 
 
 async def bench_users(url: str, roles: list[str]) -> dict[str, int]:
@@ -208,7 +236,10 @@ async def bench_users(url: str, roles: list[str]) -> dict[str, int]:
             "INSERT INTO users (username, display_name, password_hash, role, region_prefix, active, version) "
             "SELECT r || '.county', r, '-', r, $2, true, 1 FROM unnest($1::text[]) AS r "
             "ON CONFLICT (username) DO UPDATE SET role = excluded.role, region_prefix = excluded.region_prefix, "
-            "active = true RETURNING id, role", roles, PREFIX)
+            "active = true RETURNING id, role",
+            roles,
+            PREFIX,
+        )
         return {r["role"]: r["id"] for r in rows}
     finally:
         await conn.close()
@@ -227,20 +258,31 @@ async def sample(url: str, settings) -> dict:
     try:
         await conn.execute(f"SELECT setseed({SEED / 10_000})")
         scope = "region_code >= $1 AND region_code < $1 || ':'"
-        household_ids = [r[0] for r in await conn.fetch(
-            f"SELECT id FROM households WHERE {scope} ORDER BY random() LIMIT {SAMPLE}", PREFIX)]
-        id_numbers = [open_id_number(ring, r[0]) for r in await conn.fetch(
-            f"SELECT id_number_enc FROM persons WHERE {scope} ORDER BY random() LIMIT {SAMPLE}", PREFIX)]
+        household_ids = [
+            r[0]
+            for r in await conn.fetch(
+                f"SELECT id FROM households WHERE {scope} ORDER BY random() LIMIT {SAMPLE}", PREFIX
+            )
+        ]
+        id_numbers = [
+            open_id_number(ring, r[0])
+            for r in await conn.fetch(
+                f"SELECT id_number_enc FROM persons WHERE {scope} ORDER BY random() LIMIT {SAMPLE}", PREFIX
+            )
+        ]
         facts = {
             "persons": await conn.fetchval("SELECT count(*) FROM persons"),
             "households": await conn.fetchval("SELECT count(*) FROM households"),
             "cases": await conn.fetchval(f"SELECT count(*) FROM monitoring_cases WHERE {scope}", PREFIX),
             "open_cases": await conn.fetchval(
-                f"SELECT count(*) FROM monitoring_cases WHERE {scope} AND closed_on IS NULL", PREFIX),
+                f"SELECT count(*) FROM monitoring_cases WHERE {scope} AND closed_on IS NULL", PREFIX
+            ),
             "due_within_7_days": await conn.fetchval(
                 f"SELECT (SELECT count(*) FROM monitoring_cases WHERE {scope} AND next_deadline <= $2) + "
                 f"(SELECT count(*) FROM risk_clues WHERE {scope} AND status = 'open' AND next_deadline <= $2)",
-                PREFIX, china_today() + timedelta(days=7)),
+                PREFIX,
+                china_today() + timedelta(days=7),
+            ),
             "postgresql": await conn.fetchval("SHOW server_version"),
         }
     finally:
@@ -261,6 +303,7 @@ def china_today():
 
 # ---- the SQL, exactly as the ORM runs it --------------------------------------------------
 
+
 def compiled_statements() -> dict:
     """SQL text and positional parameters of both reads, as our API runs them
     (``ScopedRead.compile`` with the region prefix of the scope), for the bare app."""
@@ -272,7 +315,7 @@ def compiled_statements() -> dict:
     out = {}
     for name, read in (("household", HOUSEHOLD_DETAIL), ("lookup", PERSON_LOOKUP)):
         sql, args, slots = read.compile(PREFIX, dialect())
-        (slot, _name, processor), = slots
+        ((slot, _name, processor),) = slots
         if processor is not None:
             raise TypeError(f"the {name} statement's parameter needs a conversion the bare app does not make")
         for value in args:
@@ -301,8 +344,10 @@ async def orm_executions(url: str, settings, household_id: int, id_hash: bytes) 
     db = Database(engine)
     out = {}
     try:
-        for name, read, params in (("household", HOUSEHOLD_DETAIL, {"household_id": household_id}),
-                                   ("lookup", PERSON_LOOKUP, {"id_hash": id_hash})):
+        for name, read, params in (
+            ("household", HOUSEHOLD_DETAIL, {"household_id": household_id}),
+            ("lookup", PERSON_LOOKUP, {"id_hash": id_hash}),
+        ):
             async with db.session(readonly=True) as session:
                 bind_scope(session, PREFIX)
                 await session.execute(read.statement, params)
@@ -319,12 +364,17 @@ def verify_sql(statements: dict, orm: dict, household_id: int, id_hash: bytes) -
         params[ours["slot"]] = value
         sql, orm_params = orm[name]
         if sql != ours["sql"] or list(orm_params) != params:
-            raise SystemExit(f"the {name} SQL compiled for the bare app differs from what the ORM runs:\n"
-                             f"ORM:  {sql}\n      {orm_params}\nbare: {ours['sql']}\n      {params}")
-    print("SQL check: both apps run the SQL the ORM compiles for these statements, byte for byte, with the same parameters")
+            raise SystemExit(
+                f"the {name} SQL compiled for the bare app differs from what the ORM runs:\n"
+                f"ORM:  {sql}\n      {orm_params}\nbare: {ours['sql']}\n      {params}"
+            )
+    print(
+        "SQL check: both apps run the SQL the ORM compiles for these statements, byte for byte, with the same parameters"
+    )
 
 
 # ---- processes --------------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -339,9 +389,28 @@ class Server:
         self.log_path = logdir / f"{name}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (kept open for the server's life; closed in stop())
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", *target, "--host", "127.0.0.1", "--port", str(self.port),
-             "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                *target,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def get(self, path: str, headers: dict | None = None, body: bytes | None = None):
@@ -393,8 +462,12 @@ def stop_process(proc: subprocess.Popen) -> None:
 def run_load(config: dict, workdir: Path, children: list) -> dict:
     path = workdir / f"load-{config['app']}-{config['scenario']}.json"
     path.write_text(json.dumps(config))
-    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.loadgen", str(path)], cwd=ROOT,
-                            stdout=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.loadgen", str(path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
     children.append(proc)
     try:
         out, _ = proc.communicate(timeout=config["warmup"] + config["seconds"] + 60)
@@ -416,6 +489,7 @@ def postmaster_pid(url: str) -> int | None:
 
 
 # ---- checks and output --------------------------------------------------------------------
+
 
 def compare_responses(ours: Server, bare: Server, token: str, data: dict) -> list[str]:
     """The two apps must answer the same bodies and ETags (a few samples of each read)."""
@@ -452,8 +526,10 @@ def check_monitoring(ours: Server, token: str, names: list[str]) -> list[str]:
             continue
         document = json.loads(body)
         items = document.get("items") if isinstance(document, dict) else None
-        print(f"{name}: GET {path} → 200, {len(body):,} bytes"
-              + (f", {len(items)} items" if isinstance(items, list) else ""))
+        print(
+            f"{name}: GET {path} → 200, {len(body):,} bytes"
+            + (f", {len(items)} items" if isinstance(items, list) else "")
+        )
     if problems:
         print("WARNING:\n  " + "\n  ".join(problems))
     return problems
@@ -470,14 +546,20 @@ def per_request_us(result: dict, key: str):
 
 def print_table(rows: list[dict], meta: dict) -> None:
     print()
-    print(f"Results — {meta['persons']:,} persons, {meta['households']:,} households, "
-          f"{meta['cases']:,} monitoring cases ({meta['open_cases']:,} open), "
-          f"{meta['seconds']:g} s per run after {meta['warmup']:g} s warm-up, "
-          f"{meta['cpus']} CPUs, PostgreSQL {meta['postgresql']}")
-    header = (f"{'scenario':<10} {'app':<5} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6}"
-              f" | {'app CPU':>7} {'db CPU':>6} {'new db':>6} {'CPUs':>5}")
-    units = (f"{'':<10} {'':<5} {'':>7} {'':>7} {'':>7} {'':>7} {'':>6}"
-             f" | {'µs/req':>7} {'µs/req':>6} {'conn/s':>6} {'busy':>5}")
+    print(
+        f"Results — {meta['persons']:,} persons, {meta['households']:,} households, "
+        f"{meta['cases']:,} monitoring cases ({meta['open_cases']:,} open), "
+        f"{meta['seconds']:g} s per run after {meta['warmup']:g} s warm-up, "
+        f"{meta['cpus']} CPUs, PostgreSQL {meta['postgresql']}"
+    )
+    header = (
+        f"{'scenario':<10} {'app':<5} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6}"
+        f" | {'app CPU':>7} {'db CPU':>6} {'new db':>6} {'CPUs':>5}"
+    )
+    units = (
+        f"{'':<10} {'':<5} {'':>7} {'':>7} {'':>7} {'':>7} {'':>6}"
+        f" | {'µs/req':>7} {'µs/req':>6} {'conn/s':>6} {'busy':>5}"
+    )
     print(header)
     print(units)
     print("-" * len(header))
@@ -486,20 +568,26 @@ def print_table(rows: list[dict], meta: dict) -> None:
             if app not in row:
                 continue
             r = row[app]
-            print(f"{row['scenario']:<10} {app:<5} {r['rps']:>7.0f} {fmt(r['p50_ms']):>7} {fmt(r['p99_ms']):>7} "
-                  f"{fmt(r['max_ms']):>7} {r['errors']:>6} | {fmt(per_request_us(r, 'server_cpu_s'), '.0f'):>7} "
-                  f"{fmt(per_request_us(r, 'db_cpu_s'), '.0f'):>6} {fmt(r.get('db_sessions_per_s'), '.0f'):>6} "
-                  f"{fmt(r.get('machine_busy_cpus'), '.2f'):>5}")
+            print(
+                f"{row['scenario']:<10} {app:<5} {r['rps']:>7.0f} {fmt(r['p50_ms']):>7} {fmt(r['p99_ms']):>7} "
+                f"{fmt(r['max_ms']):>7} {r['errors']:>6} | {fmt(per_request_us(r, 'server_cpu_s'), '.0f'):>7} "
+                f"{fmt(per_request_us(r, 'db_cpu_s'), '.0f'):>6} {fmt(r.get('db_sessions_per_s'), '.0f'):>6} "
+                f"{fmt(r.get('machine_busy_cpus'), '.2f'):>5}"
+            )
         v = row["verdict"]
         if "bare" in row:
-            print(f"{'':<10} {row['concurrency']} clients; ours/bare throughput {fmt(v['ratio'], '.2f')} "
-                  f"(target ≥ {TARGET_RATIO}) {'PASS' if v['ratio_ok'] else 'FAIL'}; ours p99 "
-                  f"{fmt(row['ours']['p99_ms'])} ms (target < {TARGET_P99_MS:g}) {'PASS' if v['p99_ok'] else 'FAIL'}; "
-                  f"errors: {'none' if v['no_errors'] else 'SOME'} → {'PASS' if v['pass'] else 'FAIL'}")
+            print(
+                f"{'':<10} {row['concurrency']} clients; ours/bare throughput {fmt(v['ratio'], '.2f')} "
+                f"(target ≥ {TARGET_RATIO}) {'PASS' if v['ratio_ok'] else 'FAIL'}; ours p99 "
+                f"{fmt(row['ours']['p99_ms'])} ms (target < {TARGET_P99_MS:g}) {'PASS' if v['p99_ok'] else 'FAIL'}; "
+                f"errors: {'none' if v['no_errors'] else 'SOME'} → {'PASS' if v['pass'] else 'FAIL'}"
+            )
         else:
-            print(f"{'':<10} {row['concurrency']} clients; p50 {fmt(row['ours']['p50_ms'])} ms "
-                  f"(target < {v['target_p50_ms']:g}) {'PASS' if v['p50_ok'] else 'FAIL'}; "
-                  f"errors: {'none' if v['no_errors'] else 'SOME'} → {'PASS' if v['pass'] else 'FAIL'}")
+            print(
+                f"{'':<10} {row['concurrency']} clients; p50 {fmt(row['ours']['p50_ms'])} ms "
+                f"(target < {v['target_p50_ms']:g}) {'PASS' if v['p50_ok'] else 'FAIL'}; "
+                f"errors: {'none' if v['no_errors'] else 'SOME'} → {'PASS' if v['pass'] else 'FAIL'}"
+            )
         print("-" * len(header))
     overall = all(row["verdict"]["pass"] for row in rows)
     print(f"overall: {'PASS' if overall else 'FAIL'}   (figures in {RESULTS.relative_to(ROOT)})")
@@ -517,11 +605,17 @@ def verdict(ours: dict, bare: dict) -> dict:
     ratio_ok = ratio is not None and ratio >= TARGET_RATIO
     p99_ok = ours["p99_ms"] is not None and ours["p99_ms"] < TARGET_P99_MS
     no_errors = ours["errors"] == 0 and bare["errors"] == 0
-    return {"ratio": ratio, "ratio_ok": ratio_ok, "p99_ok": p99_ok, "no_errors": no_errors,
-            "pass": ratio_ok and p99_ok and no_errors}
+    return {
+        "ratio": ratio,
+        "ratio_ok": ratio_ok,
+        "p99_ok": p99_ok,
+        "no_errors": no_errors,
+        "pass": ratio_ok and p99_ok and no_errors,
+    }
 
 
 # ---- main ---------------------------------------------------------------------------------
+
 
 def _terminate(signum, frame):
     raise KeyboardInterrupt  # SIGTERM/SIGHUP: stop the servers like on Ctrl-C
@@ -561,8 +655,9 @@ def main(argv: list[str] | None = None) -> int:
 
         url = embedded_url(settings.data_dir, clue_intake.BENCH_DB)
         upgrade(url)
-        clue_intake.run(url, Settings(env="development", database_url=url), args.clues, args.clue_runs,
-                        args.clue_baseline)
+        clue_intake.run(
+            url, Settings(env="development", database_url=url), args.clues, args.clue_runs, args.clue_baseline
+        )
         return 0
     if args.only == "labelled":
         # A database of its own, on the test server (tests/sync/labelled.py).
@@ -594,23 +689,34 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="guardline-bench-") as tmp:
         workdir = Path(tmp)
         bare_config = workdir / "bare.json"
-        bare_config.write_text(json.dumps({
-            "dsn": plain_dsn(url),
-            "id_hash_key": settings.data_protection.id_hash_key.get_secret_value(),
-            "encryption_keys": {k: v.get_secret_value() for k, v in settings.data_protection.encryption_keys.items()},
-            "active_key": settings.data_protection.active_key,
-            # Same pool size and session settings as the API's read pool.
-            "pool_min": pool_size,
-            "pool_max": pool_size,
-            "pool_reset": False,  # see bare_app._keep_session
-            "server_settings": session_settings("bench-bare"),
-            **statements,
-        }))
-        env = {**os.environ, "GUARDLINE_ENV": "development", "GUARDLINE_DATABASE_URL": url,
-               "GUARDLINE_BENCH_BARE_CONFIG": str(bare_config), "PYTHONUNBUFFERED": "1",
-               # Lists are limited to 120 a minute per caller, and every client here is the
-               # same county user: the limiter still counts each request, it just never refuses.
-               "GUARDLINE_RATE_LIMITS__BULK_READS_PER_MINUTE": str(BULK_READS_PER_MINUTE)}
+        bare_config.write_text(
+            json.dumps(
+                {
+                    "dsn": plain_dsn(url),
+                    "id_hash_key": settings.data_protection.id_hash_key.get_secret_value(),
+                    "encryption_keys": {
+                        k: v.get_secret_value() for k, v in settings.data_protection.encryption_keys.items()
+                    },
+                    "active_key": settings.data_protection.active_key,
+                    # Same pool size and session settings as the API's read pool.
+                    "pool_min": pool_size,
+                    "pool_max": pool_size,
+                    "pool_reset": False,  # see bare_app._keep_session
+                    "server_settings": session_settings("bench-bare"),
+                    **statements,
+                }
+            )
+        )
+        env = {
+            **os.environ,
+            "GUARDLINE_ENV": "development",
+            "GUARDLINE_DATABASE_URL": url,
+            "GUARDLINE_BENCH_BARE_CONFIG": str(bare_config),
+            "PYTHONUNBUFFERED": "1",
+            # Lists are limited to 120 a minute per caller, and every client here is the
+            # same county user: the limiter still counts each request, it just never refuses.
+            "GUARDLINE_RATE_LIMITS__BULK_READS_PER_MINUTE": str(BULK_READS_PER_MINUTE),
+        }
         try:
             ours = Server("ours", ["--factory", "services.api.app:create_app"], env, workdir)
             servers.append(ours)
@@ -623,9 +729,10 @@ def main(argv: list[str] | None = None) -> int:
             # Users of the county: county staff see health details (each such read is audited).
             # A token must agree with an account: one per role, at the county (created if absent).
             ids = asyncio.run(bench_users(url, [role.value for role in Role]))
-            tokens = {role.value: issue_token(settings, Caller(ids[role.value], f"{role.value}.county", role,
-                                                               PREFIX))[0]
-                      for role in Role}
+            tokens = {
+                role.value: issue_token(settings, Caller(ids[role.value], f"{role.value}.county", role, PREFIX))[0]
+                for role in Role
+            }
             token = tokens["county_staff"]
             problems = []
             if with_bare:
@@ -643,19 +750,34 @@ def main(argv: list[str] | None = None) -> int:
                 for app, server in apps.items():
                     if app not in scenario:
                         continue
-                    print(f"{name}: {app} … ({concurrency} clients, {args.warmup:g} s warm-up + {args.seconds:g} s)",
-                          flush=True)
-                    result = run_load({
-                        "scenario": name, "app": app, "port": server.port,
-                        "token": tokens[scenario.get("role", "county_staff")], "values": data[scenario["values"]],
-                        "concurrency": concurrency, "warmup": args.warmup, "seconds": args.seconds,
-                        "server_pid": server.proc.pid, "postmaster_pid": pg_pid, "dsn": plain_dsn(url),
-                        **scenario[app],
-                    }, workdir, children)
-                    print(f"  {result['rps']:.0f} req/s, p50 {fmt(result['p50_ms'])} ms, "
-                          f"p99 {fmt(result['p99_ms'])} ms, errors {result['errors']}"
-                          + (f" {result['statuses']} {result['failures']}" if result["errors"] else ""),
-                          flush=True)
+                    print(
+                        f"{name}: {app} … ({concurrency} clients, {args.warmup:g} s warm-up + {args.seconds:g} s)",
+                        flush=True,
+                    )
+                    result = run_load(
+                        {
+                            "scenario": name,
+                            "app": app,
+                            "port": server.port,
+                            "token": tokens[scenario.get("role", "county_staff")],
+                            "values": data[scenario["values"]],
+                            "concurrency": concurrency,
+                            "warmup": args.warmup,
+                            "seconds": args.seconds,
+                            "server_pid": server.proc.pid,
+                            "postmaster_pid": pg_pid,
+                            "dsn": plain_dsn(url),
+                            **scenario[app],
+                        },
+                        workdir,
+                        children,
+                    )
+                    print(
+                        f"  {result['rps']:.0f} req/s, p50 {fmt(result['p50_ms'])} ms, "
+                        f"p99 {fmt(result['p99_ms'])} ms, errors {result['errors']}"
+                        + (f" {result['statuses']} {result['failures']}" if result["errors"] else ""),
+                        flush=True,
+                    )
                     row[app] = result
                 if "bare" in row:
                     row["verdict"] = verdict(row["ours"], row["bare"])
@@ -673,13 +795,23 @@ def main(argv: list[str] | None = None) -> int:
 
     meta = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "persons": data["persons"], "households": data["households"], "cases": data["cases"],
-        "open_cases": data["open_cases"], "due_within_7_days": data["due_within_7_days"],
+        "persons": data["persons"],
+        "households": data["households"],
+        "cases": data["cases"],
+        "open_cases": data["open_cases"],
+        "due_within_7_days": data["due_within_7_days"],
         "postgresql": data["postgresql"],
-        "concurrency": args.concurrency, "seconds": args.seconds, "warmup": args.warmup,
-        "cpus": os.cpu_count(), "python": platform.python_version(), "sample": SAMPLE,
-        "targets": {"throughput_ratio_min": TARGET_RATIO, "ours_p99_ms_max": TARGET_P99_MS,
-                    "monitoring_p50_ms_max": TARGET_P50_MS},
+        "concurrency": args.concurrency,
+        "seconds": args.seconds,
+        "warmup": args.warmup,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "sample": SAMPLE,
+        "targets": {
+            "throughput_ratio_min": TARGET_RATIO,
+            "ours_p99_ms_max": TARGET_P99_MS,
+            "monitoring_p50_ms_max": TARGET_P50_MS,
+        },
         "response_check": problems or "identical",
     }
     print_table(rows, meta)

@@ -18,6 +18,7 @@ It uses its own database ``guardline_bench_audit`` on the embedded server (recre
 every run), checks the chain with ``verify`` at the end and prints how fast that was.
 The figures are written to ``benchmarks/results/audit_insert.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "audit_insert.json"
 BENCH_DB = "guardline_bench_audit"
 
-COLUMNS = "actor, actor_name, role, action, object_type, object_id, region_code, result, status, request_id, ip, " \
-          "before, after"
+COLUMNS = (
+    "actor, actor_name, role, action, object_type, object_id, region_code, result, status, request_id, ip, "
+    "before, after"
+)
 INSERT = f"INSERT INTO {{table}} ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 PLAIN_TABLE = """
 CREATE TABLE audit_plain (LIKE audit_log INCLUDING DEFAULTS INCLUDING INDEXES);
@@ -55,9 +58,21 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def _args(worker: int, n: int) -> tuple:
-    return (f"user:{worker}", f"bench-{worker}", "county_staff", "person.unmask", "person", str(n),
-            "529901001001", "success", 200, f"bench-{worker}-{n}", "10.0.0.1",
-            json.dumps({"phone": "13800000000"}), json.dumps({"phone": "13900000000"}))
+    return (
+        f"user:{worker}",
+        f"bench-{worker}",
+        "county_staff",
+        "person.unmask",
+        "person",
+        str(n),
+        "529901001001",
+        "success",
+        200,
+        f"bench-{worker}-{n}",
+        "10.0.0.1",
+        json.dumps({"phone": "13800000000"}),
+        json.dumps({"phone": "13900000000"}),
+    )
 
 
 async def _create_plain(url: str) -> None:
@@ -70,13 +85,17 @@ async def _create_plain(url: str) -> None:
         await conn.close()
 
 
-async def run_scenario(url: str, table: str, connections: int, seconds: float, warmup: float,
-                       synchronous_commit: str = "on") -> dict:
+async def run_scenario(
+    url: str, table: str, connections: int, seconds: float, warmup: float, synchronous_commit: str = "on"
+) -> dict:
     import asyncpg
 
-    conns = [await asyncpg.connect(url, server_settings={"application_name": "guardline-bench-audit",
-                                                         "synchronous_commit": synchronous_commit})
-             for _ in range(connections)]
+    conns = [
+        await asyncpg.connect(
+            url, server_settings={"application_name": "guardline-bench-audit", "synchronous_commit": synchronous_commit}
+        )
+        for _ in range(connections)
+    ]
     sql = INSERT.format(table=table)
     latencies: list[float] = []
     state = {"measuring": False, "stop": False, "count": 0}
@@ -127,8 +146,12 @@ async def _verify(url: str, settings) -> dict:
         elapsed = time.perf_counter() - started
     finally:
         await engine.dispose()
-    return {"ok": report.ok, "rows": report.rows_checked, "seconds": elapsed,
-            "rows_per_s": report.rows_checked / elapsed if elapsed else None}
+    return {
+        "ok": report.ok,
+        "rows": report.rows_checked,
+        "seconds": elapsed,
+        "rows_per_s": report.rows_checked / elapsed if elapsed else None,
+    }
 
 
 def main(argv=None) -> int:
@@ -146,20 +169,30 @@ def main(argv=None) -> int:
     asyncio.run(_create_plain(plain))
     rows = []
     for table, sync in (("audit_log", "on"), ("audit_plain", "on"), ("audit_log", "off")):
-        print(f"running {table} (synchronous_commit={sync}), {args.connections} connections, "
-              f"{args.seconds:g} s ...", flush=True)
+        print(
+            f"running {table} (synchronous_commit={sync}), {args.connections} connections, {args.seconds:g} s ...",
+            flush=True,
+        )
         rows.append(asyncio.run(run_scenario(plain, table, args.connections, args.seconds, args.warmup, sync)))
     check = asyncio.run(_verify(plain, settings))
 
     print(f"\n{'scenario':<40} {'inserts/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     for r in rows:
-        print(f"{r['scenario']:<40} {r['inserts_per_s']:>10.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
-              f"{r['max_ms']:>8.1f}")
-    print(f"\nverify: {'intact' if check['ok'] else 'BROKEN'}, {check['rows']:,} rows in {check['seconds']:.1f} s "
-          f"({check['rows_per_s']:,.0f} rows/s)")
+        print(
+            f"{r['scenario']:<40} {r['inserts_per_s']:>10.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
+            f"{r['max_ms']:>8.1f}"
+        )
+    print(
+        f"\nverify: {'intact' if check['ok'] else 'BROKEN'}, {check['rows']:,} rows in {check['seconds']:.1f} s "
+        f"({check['rows_per_s']:,.0f} rows/s)"
+    )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"connections": args.connections, "seconds": args.seconds, "scenarios": rows,
-                                   "verify": check}, indent=2) + "\n")
+    RESULTS.write_text(
+        json.dumps(
+            {"connections": args.connections, "seconds": args.seconds, "scenarios": rows, "verify": check}, indent=2
+        )
+        + "\n"
+    )
     return 0 if check["ok"] else 1
 
 

@@ -8,6 +8,7 @@ when there is no row.
 
 Run: ``python -m uvicorn benchmarks.bare_app:app --loop uvloop --http httptools``.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,9 @@ _config = orjson.loads(Path(os.environ[CONFIG_ENV]).read_bytes())
 _key: bytes = _config["id_hash_key"].encode()
 # The caller of the benchmark may see health details: they are decrypted and added to the
 # document, as our API does for such a role.
-_keyring = Keyring({kid: decode_key(kid, secret) for kid, secret in _config["encryption_keys"].items()},
-                   _config["active_key"])
+_keyring = Keyring(
+    {kid: decode_key(kid, secret) for kid, secret in _config["encryption_keys"].items()}, _config["active_key"]
+)
 
 _HOUSEHOLD_SQL: str = _config["household"]["sql"]
 _HOUSEHOLD_PARAMS: list = _config["household"]["params"]
@@ -88,8 +90,11 @@ async def household(request: Request) -> Response:
         row = await conn.fetchrow(_HOUSEHOLD_SQL, *params)
     if row is None:
         return Response(_NOT_FOUND, status_code=404, media_type="application/problem+json")
-    return Response(household_with_health(row[1], row[2], _keyring), media_type="application/json",
-                    headers={"ETag": f'"household-{household_id}-v{row[0]}"'})
+    return Response(
+        household_with_health(row[1], row[2], _keyring),
+        media_type="application/json",
+        headers={"ETag": f'"household-{household_id}-v{row[0]}"'},
+    )
 
 
 async def lookup(request: Request) -> Response:
@@ -104,8 +109,11 @@ async def lookup(request: Request) -> Response:
         row = await conn.fetchrow(_LOOKUP_SQL, *params)
     if row is None:
         return Response(_NOT_FOUND, status_code=404, media_type="application/problem+json")
-    return Response(person_with_health(row[2], row[3], _keyring), media_type="application/json",
-                    headers={"ETag": f'"person-{row[1]}-v{row[0]}"'})
+    return Response(
+        person_with_health(row[2], row[3], _keyring),
+        media_type="application/json",
+        headers={"ETag": f'"person-{row[1]}-v{row[0]}"'},
+    )
 
 
 app = Starlette(

@@ -24,6 +24,7 @@ run, and clues per CPU-second — a figure that other load on the machine change
 the wall-clock rate (on 2 shared cores the wall-clock rate varies severalfold).
 Figures go to ``benchmarks/results/clues.json``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -134,12 +135,14 @@ def _db_cpu_seconds(data_dir: Path) -> float:
 def source_config():
     from services.core.sync.config import SourceConfig
 
-    return SourceConfig(name=SOURCE, kind=SOURCE, counties=[COUNTY],
-                        fields={"record_id": ["id"], "id_number": ["sfzh"]})
+    return SourceConfig(
+        name=SOURCE, kind=SOURCE, counties=[COUNTY], fields={"record_id": ["id"], "id_number": ["sfzh"]}
+    )
 
 
-async def _raise_all(db, settings, source, raise_batch, batch: int,
-                     limit_findings: int | None = None) -> tuple[int, float]:
+async def _raise_all(
+    db, settings, source, raise_batch, batch: int, limit_findings: int | None = None
+) -> tuple[int, float]:
     """The worker's loop: a batch per transaction until nothing is left (or ``limit_findings``
     findings were given clues). Returns (clues raised, seconds)."""
     from services.core.scope import UNRESTRICTED, bind_scope
@@ -169,8 +172,12 @@ async def sequential_batch(session, settings, source, county, *, after: int = 0,
     from services.core.sync.rules import rules_for
 
     risky = {r.id: r for r in rules_for(source.kind) if r.risk}
-    batch = (await session.execute(text(_CLUES_TODO), {
-        "source": source.name, "county": county, "risk_ids": list(risky), "after": after, "limit": limit})).all()
+    batch = (
+        await session.execute(
+            text(_CLUES_TODO),
+            {"source": source.name, "county": county, "risk_ids": list(risky), "after": after, "limit": limit},
+        )
+    ).all()
     if not batch:
         return 0, None
     rules = await load_rules(session)
@@ -178,16 +185,24 @@ async def sequential_batch(session, settings, source, county, *, after: int = 0,
     finding_ids, clue_ids = [], []
     for finding_id, fingerprint, rule_id, household_id, detail, clue_round in batch:
         rule = risky[rule_id]
-        data = ClueIn(household_id=household_id, channel=Channel.department_screening, risk_types=[rule.risk_type],
-                      evidence=evidence(source, rule, detail), source=clue_source(source.name),
-                      external_ref=clue_ref(fingerprint, clue_round))
+        data = ClueIn(
+            household_id=household_id,
+            channel=Channel.department_screening,
+            risk_types=[rule.risk_type],
+            evidence=evidence(source, rule, detail),
+            source=clue_source(source.name),
+            external_ref=clue_ref(fingerprint, clue_round),
+        )
         clue, _ = await report(session, rules, data, reporter)
         finding_ids.append(finding_id)
         clue_ids.append(clue.id)
-    await session.execute(text(
-        "UPDATE sync_findings f SET clue_id = v.clue_id, version = f.version + 1 "
-        "FROM unnest(CAST(:ids AS bigint[]), CAST(:clue_ids AS bigint[])) AS v(id, clue_id) WHERE f.id = v.id"),
-        {"ids": finding_ids, "clue_ids": clue_ids})
+    await session.execute(
+        text(
+            "UPDATE sync_findings f SET clue_id = v.clue_id, version = f.version + 1 "
+            "FROM unnest(CAST(:ids AS bigint[]), CAST(:clue_ids AS bigint[])) AS v(id, clue_id) WHERE f.id = v.id"
+        ),
+        {"ids": finding_ids, "clue_ids": clue_ids},
+    )
     return len(batch), batch[-1][0]
 
 
@@ -200,7 +215,8 @@ async def _facts(url: str) -> dict:
             "SELECT (SELECT count(*) FROM risk_clues) AS clues, (SELECT count(*) FROM clue_reports) AS reports, "
             "(SELECT count(*) FROM risk_clues WHERE report_count > 1) AS merged_into, "
             "(SELECT count(*) FROM sync_findings WHERE clue_id IS NULL) AS without_clue, "
-            "(SELECT count(*) FROM risk_clues WHERE next_deadline IS NULL) AS without_deadline")
+            "(SELECT count(*) FROM risk_clues WHERE next_deadline IS NULL) AS without_deadline"
+        )
         assert row is not None  # a SELECT without FROM has its one row
         return dict(row)
     finally:
@@ -229,20 +245,35 @@ async def measure(url: str, settings, n: int, runs: int, baseline: int) -> dict:
             facts = await _facts(url)
             if facts["reports"] != n or facts["without_clue"] or facts["without_deadline"]:
                 raise SystemExit(f"run {number}: not every finding got its clue: {facts}")
-            out["runs"].append({"clues": raised, "seconds": round(seconds, 3), "per_s": round(raised / seconds, 1),
-                                "app_cpu_s": round(cpu_app, 2), "db_cpu_s": round(cpu_db, 2),
-                                "per_cpu_s": round(raised / (cpu_app + cpu_db), 1) if cpu_app + cpu_db else None,
-                                "load_before": round(load, 2), **facts})
-            print(f"  run {number}: {raised:,} clue reports in {seconds:.2f} s = {raised / seconds:,.0f} clues/s "
-                  f"({facts['clues']:,} clues, {facts['merged_into']:,} with merged reports); CPU: app "
-                  f"{cpu_app:.2f} s, database {cpu_db:.2f} s; load average before {load:.1f}", flush=True)
+            out["runs"].append(
+                {
+                    "clues": raised,
+                    "seconds": round(seconds, 3),
+                    "per_s": round(raised / seconds, 1),
+                    "app_cpu_s": round(cpu_app, 2),
+                    "db_cpu_s": round(cpu_db, 2),
+                    "per_cpu_s": round(raised / (cpu_app + cpu_db), 1) if cpu_app + cpu_db else None,
+                    "load_before": round(load, 2),
+                    **facts,
+                }
+            )
+            print(
+                f"  run {number}: {raised:,} clue reports in {seconds:.2f} s = {raised / seconds:,.0f} clues/s "
+                f"({facts['clues']:,} clues, {facts['merged_into']:,} with merged reports); CPU: app "
+                f"{cpu_app:.2f} s, database {cpu_db:.2f} s; load average before {load:.1f}",
+                flush=True,
+            )
         if baseline:
             await prepare(url, n)
-            raised, seconds = await _raise_all(db, settings, source, sequential_batch, FORMER_BATCH,
-                                               limit_findings=baseline)
+            raised, seconds = await _raise_all(
+                db, settings, source, sequential_batch, FORMER_BATCH, limit_findings=baseline
+            )
             out["baseline"] = {"clues": raised, "seconds": round(seconds, 3), "per_s": round(raised / seconds, 1)}
-            print(f"  former path (clues.report one by one), first {raised:,} findings: {seconds:.2f} s = "
-                  f"{raised / seconds:,.0f} clues/s", flush=True)
+            print(
+                f"  former path (clues.report one by one), first {raised:,} findings: {seconds:.2f} s = "
+                f"{raised / seconds:,.0f} clues/s",
+                flush=True,
+            )
     finally:
         await db.engine.dispose()
     return out
@@ -256,26 +287,35 @@ def run(url: str, settings, n: int = 20_000, runs: int = 3, baseline: int = 2000
     per_cpu = [r["per_cpu_s"] for r in measured["runs"] if r["per_cpu_s"]]
     result = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "findings": n, "runs": measured["runs"], "median_per_s": median,
-        "min_per_s": min(rates), "max_per_s": max(rates),
+        "findings": n,
+        "runs": measured["runs"],
+        "median_per_s": median,
+        "min_per_s": min(rates),
+        "max_per_s": max(rates),
         "spread_pct": round((max(rates) - min(rates)) / median * 100, 1),
         "median_per_cpu_s": statistics.median(per_cpu) if per_cpu else None,
-        "baseline": measured["baseline"], "target_per_s": TARGET_PER_S,
+        "baseline": measured["baseline"],
+        "target_per_s": TARGET_PER_S,
         "verdict": "PASS" if median >= TARGET_PER_S else "FAIL",
     }
     base = measured["baseline"]
     print()
     print("| measure | figure | target | verdict |")
     print("| --- | --- | --- | --- |")
-    print(f"| risk clues raised in bulk (median of {runs}) | {median:,.0f} clues/s (min {min(rates):,.0f}, max "
-          f"{max(rates):,.0f}) | ≥ {TARGET_PER_S:,.0f} | {result['verdict']} |")
+    print(
+        f"| risk clues raised in bulk (median of {runs}) | {median:,.0f} clues/s (min {min(rates):,.0f}, max "
+        f"{max(rates):,.0f}) | ≥ {TARGET_PER_S:,.0f} | {result['verdict']} |"
+    )
     if per_cpu:
-        print(f"| the same per CPU second (app + database; what a quiet machine of one core each would do) | "
-              f"{statistics.median(per_cpu):,.0f} clues/CPU-s (min {min(per_cpu):,.0f}, max {max(per_cpu):,.0f}) "
-              f"| | |")
+        print(
+            f"| the same per CPU second (app + database; what a quiet machine of one core each would do) | "
+            f"{statistics.median(per_cpu):,.0f} clues/CPU-s (min {min(per_cpu):,.0f}, max {max(per_cpu):,.0f}) "
+            f"| | |"
+        )
     if base:
-        print(f"| former path, clues.report one by one ({base['clues']:,} findings) | {base['per_s']:,.0f} clues/s | "
-              f"| |")
+        print(
+            f"| former path, clues.report one by one ({base['clues']:,} findings) | {base['per_s']:,.0f} clues/s | | |"
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     return result

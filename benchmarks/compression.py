@@ -11,6 +11,7 @@ machine does falls on all of them alike, and the whole is repeated ``--rounds`` 
 it prints the median microseconds per answer of each round, their median and spread, and
 the bytes on the wire.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,26 +34,38 @@ def page_body(seed: int = 7, rows: int = 50) -> bytes:
     items = []
     for n in range(rows):
         village = f"5299010{rnd.randint(1, 9):02d}{rnd.randint(1, 30):03d}"
-        items.append({
-            "id": 100_000 + n * rnd.randint(1, 40), "household_no": f"{village}{rnd.randint(0, 9999):04d}",
-            "region_code": village, "head_name": rnd.choice(SURNAMES) + rnd.choice(GIVEN) + rnd.choice(GIVEN),
-            "category": rnd.choice(["lifted_out", "monitored", "ordinary"]),
-            "status": "active", "members": rnd.randint(1, 7),
-            "address": f"{rnd.choice(SURNAMES)}家村{rnd.randint(1, 12)}组{rnd.randint(1, 99)}号",
-            "phone": f"1{rnd.randint(30, 99)}****{rnd.randint(1000, 9999)}",
-            "per_capita_net_income": f"{rnd.randint(6000, 40000)}.{rnd.randint(0, 99):02d}",
-            "income_year": 2025, "version": rnd.randint(1, 9),
-            "updated_at": f"2026-{rnd.randint(1, 11):02d}-{rnd.randint(1, 28):02d}T{rnd.randint(8, 18):02d}:"
-                          f"{rnd.randint(0, 59):02d}:00+08:00",
-        })
+        items.append(
+            {
+                "id": 100_000 + n * rnd.randint(1, 40),
+                "household_no": f"{village}{rnd.randint(0, 9999):04d}",
+                "region_code": village,
+                "head_name": rnd.choice(SURNAMES) + rnd.choice(GIVEN) + rnd.choice(GIVEN),
+                "category": rnd.choice(["lifted_out", "monitored", "ordinary"]),
+                "status": "active",
+                "members": rnd.randint(1, 7),
+                "address": f"{rnd.choice(SURNAMES)}家村{rnd.randint(1, 12)}组{rnd.randint(1, 99)}号",
+                "phone": f"1{rnd.randint(30, 99)}****{rnd.randint(1000, 9999)}",
+                "per_capita_net_income": f"{rnd.randint(6000, 40000)}.{rnd.randint(0, 99):02d}",
+                "income_year": 2025,
+                "version": rnd.randint(1, 9),
+                "updated_at": f"2026-{rnd.randint(1, 11):02d}-{rnd.randint(1, 28):02d}T{rnd.randint(8, 18):02d}:"
+                f"{rnd.randint(0, 59):02d}:00+08:00",
+            }
+        )
     return dumps({"items": items, "next_cursor": "eyJpZCI6IDEwMjM0NX0"})
 
 
 def _app(body: bytes):
     async def app(scope, receive, send):
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
+
     return app
 
 
@@ -75,11 +88,13 @@ async def _answer(app, accept: bytes) -> int:
 async def measure(pages: int, rounds: int) -> None:
     body = page_body()
     bare = _app(body)
-    ways = {"no middleware": (bare, b""),
-            "identity (no gzip asked)": (Compression(bare, minimum_size=1024, compresslevel=6), b""),
-            "gzip level 1": (Compression(bare, minimum_size=1024, compresslevel=1), b"gzip"),
-            "gzip level 6 (default)": (Compression(bare, minimum_size=1024, compresslevel=6), b"gzip"),
-            "gzip level 9": (Compression(bare, minimum_size=1024, compresslevel=9), b"gzip")}
+    ways = {
+        "no middleware": (bare, b""),
+        "identity (no gzip asked)": (Compression(bare, minimum_size=1024, compresslevel=6), b""),
+        "gzip level 1": (Compression(bare, minimum_size=1024, compresslevel=1), b"gzip"),
+        "gzip level 6 (default)": (Compression(bare, minimum_size=1024, compresslevel=6), b"gzip"),
+        "gzip level 9": (Compression(bare, minimum_size=1024, compresslevel=9), b"gzip"),
+    }
     sizes = {name: await _answer(app, accept) for name, (app, accept) in ways.items()}
     medians: dict[str, list[float]] = {name: [] for name in ways}
     for _ in range(rounds):
@@ -91,12 +106,16 @@ async def measure(pages: int, rounds: int) -> None:
                 took[name].append(time.perf_counter() - start)
         for name in ways:
             medians[name].append(statistics.median(took[name]) * 1e6)
-    print(f"one list page of 50 households, {len(body):,} bytes of JSON (zlib level 6 alone: "
-          f"{len(zlib.compress(body, 6)):,}); {pages} answers per way per round, {rounds} rounds, interleaved")
+    print(
+        f"one list page of 50 households, {len(body):,} bytes of JSON (zlib level 6 alone: "
+        f"{len(zlib.compress(body, 6)):,}); {pages} answers per way per round, {rounds} rounds, interleaved"
+    )
     print(f"{'way':28} {'bytes sent':>10} {'µs per answer, median of rounds':>32}  {'spread (min–max)':>18}  rounds")
     for name, values in medians.items():
-        print(f"{name:28} {sizes[name]:>10,} {statistics.median(values):>32.1f}  "
-              f"{min(values):>8.1f}–{max(values):<8.1f}  {', '.join(f'{v:.1f}' for v in values)}")
+        print(
+            f"{name:28} {sizes[name]:>10,} {statistics.median(values):>32.1f}  "
+            f"{min(values):>8.1f}–{max(values):<8.1f}  {', '.join(f'{v:.1f}' for v in values)}"
+        )
 
 
 def main() -> None:

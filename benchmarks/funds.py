@@ -28,6 +28,7 @@ summary ``GET /api/v1/public/fund-allocations`` of the county and of the provinc
 the app (in process, no server). Printed: p50, p95 and max in ms, PASS/FAIL against p50 < 300 ms.
 Figures go to ``benchmarks/results/funds.json``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -63,16 +64,39 @@ FUND_KINDS = {  # level -> kinds: 10 funds per county
     "city": ("transition",),
     "county": ("transition", "work_relief", "designated", "social"),
 }
-CATEGORIES = (("industry", 50), ("infrastructure", 18), ("work_relief", 10), ("village_construction", 8),
-              ("employment", 5), ("microcredit_interest", 4), ("education_subsidy", 3), ("other", 2))
-STATUSES = (("proposed", 5), ("reviewed", 5), ("approved", 5), ("tendering", 5), ("started", 28),
-            ("completed", 20), ("accepted", 20), ("handed_over", 9), ("cancelled", 3))
-ITEMS = (("construction", 45), ("materials", 28), ("labour_pay", 17), ("management_fee", 3), ("training", 2),
-         ("other", 5))
+CATEGORIES = (
+    ("industry", 50),
+    ("infrastructure", 18),
+    ("work_relief", 10),
+    ("village_construction", 8),
+    ("employment", 5),
+    ("microcredit_interest", 4),
+    ("education_subsidy", 3),
+    ("other", 2),
+)
+STATUSES = (
+    ("proposed", 5),
+    ("reviewed", 5),
+    ("approved", 5),
+    ("tendering", 5),
+    ("started", 28),
+    ("completed", 20),
+    ("accepted", 20),
+    ("handed_over", 9),
+    ("cancelled", 3),
+)
+ITEMS = (
+    ("construction", 45),
+    ("materials", 28),
+    ("labour_pay", 17),
+    ("management_fee", 3),
+    ("training", 2),
+    ("other", 5),
+)
 RELIEF_ITEMS = (("construction", 30), ("materials", 25), ("labour_pay", 40), ("management_fee", 3), ("other", 2))
 LIFECYCLE = ("proposed", "reviewed", "approved", "tendering", "started", "completed", "accepted", "handed_over")
-PAID = frozenset(LIFECYCLE[LIFECYCLE.index("started"):])
-ALLOCATED = frozenset(LIFECYCLE[LIFECYCLE.index("approved"):]) | {"cancelled"}
+PAID = frozenset(LIFECYCLE[LIFECYCLE.index("started") :])
+ALLOCATED = frozenset(LIFECYCLE[LIFECYCLE.index("approved") :]) | {"cancelled"}
 ASSETS_OF = frozenset({"accepted", "handed_over"})
 LAST_DAY = date(YEAR, 11, 30)  # nothing generated happens after this day
 
@@ -91,6 +115,7 @@ def scale_of(value: float | None) -> float:
 
 
 # ---- helpers for the text COPY ------------------------------------------------------------
+
 
 def _t(value) -> str:
     if value is None:
@@ -131,6 +156,7 @@ def _day(rng: random.Random, start: date, end: date) -> date:
 
 # ---- regions -----------------------------------------------------------------------------
 
+
 async def ensure_regions(conn, url: str, settings) -> list[tuple[str, list[str]]]:
     """The province's counties, each with its villages; the demo regions and synthetic
     counties are added when missing."""
@@ -160,24 +186,39 @@ async def ensure_regions(conn, url: str, settings) -> list[tuple[str, list[str]]
                     township_code = f"{county_code}{township:03d}"
                     rows.append((township_code.ljust(12, "0"), f"基准{township}镇", 4, county_code.ljust(12, "0")))
                     for village in range(1, VILLAGES + 1):
-                        rows.append((f"{township_code}{village:03d}", f"基准{township}-{village}村", 5,
-                                     township_code.ljust(12, "0")))
+                        rows.append(
+                            (
+                                f"{township_code}{village:03d}",
+                                f"基准{township}-{village}村",
+                                5,
+                                township_code.ljust(12, "0"),
+                            )
+                        )
         rows = [r for r in rows if r[0] not in existing]
         # Parents before children (the FK), in one COPY.
         rows.sort(key=lambda r: r[2])
         await conn.copy_records_to_table("regions", records=rows, columns=["code", "name", "level", "parent_code"])
-        print(f"regions: {sum(1 for r in rows if r[2] == 3)} synthetic counties added under province {PROVINCE} "
-              f"({len(rows):,} regions)", flush=True)
-    counties = [r[0] for r in await conn.fetch(
-        "SELECT code FROM regions WHERE level = 3 AND code LIKE $1 ORDER BY code", PROVINCE + "%")]
+        print(
+            f"regions: {sum(1 for r in rows if r[2] == 3)} synthetic counties added under province {PROVINCE} "
+            f"({len(rows):,} regions)",
+            flush=True,
+        )
+    counties = [
+        r[0]
+        for r in await conn.fetch(
+            "SELECT code FROM regions WHERE level = 3 AND code LIKE $1 ORDER BY code", PROVINCE + "%"
+        )
+    ]
     villages: dict[str, list[str]] = {c: [] for c in counties}
-    for (code,) in await conn.fetch("SELECT code FROM regions WHERE level = 5 AND code LIKE $1 ORDER BY code",
-                                    PROVINCE + "%"):
+    for (code,) in await conn.fetch(
+        "SELECT code FROM regions WHERE level = 5 AND code LIKE $1 ORDER BY code", PROVINCE + "%"
+    ):
         villages.setdefault(code[:6].ljust(12, "0"), []).append(code)
     return [(c, villages[c]) for c in counties if villages.get(c)]
 
 
 # ---- generation --------------------------------------------------------------------------
+
 
 async def bench_counts(conn) -> dict[str, int]:
     return {
@@ -185,10 +226,12 @@ async def bench_counts(conn) -> dict[str, int]:
         "funds": await conn.fetchval("SELECT count(*) FROM funds WHERE name LIKE $1", FUND_MARK + "%"),
         "allocations": await conn.fetchval(
             "SELECT count(*) FROM fund_allocations a JOIN projects p ON p.id = a.project_id WHERE p.name LIKE $1",
-            PROJECT_MARK + "%"),
+            PROJECT_MARK + "%",
+        ),
         "disbursements": await conn.fetchval(
             "SELECT count(*) FROM fund_disbursements d JOIN projects p ON p.id = d.project_id WHERE p.name LIKE $1",
-            PROJECT_MARK + "%"),
+            PROJECT_MARK + "%",
+        ),
         "assets": await conn.fetchval("SELECT count(*) FROM project_assets WHERE name LIKE $1", ASSET_MARK + "%"),
     }
 
@@ -197,16 +240,24 @@ async def delete_bench_rows(conn) -> None:
     bench = f"(SELECT id FROM projects WHERE name LIKE '{PROJECT_MARK}%')"
     async with conn.transaction():
         for table in ("asset_incomes",):
-            await conn.execute(f"DELETE FROM {table} WHERE asset_id IN "
-                               f"(SELECT id FROM project_assets WHERE project_id IN {bench})")
-        for table in ("fund_findings", "project_assets", "fund_disbursements", "fund_allocations",
-                      "project_beneficiaries"):
+            await conn.execute(
+                f"DELETE FROM {table} WHERE asset_id IN (SELECT id FROM project_assets WHERE project_id IN {bench})"
+            )
+        for table in (
+            "fund_findings",
+            "project_assets",
+            "fund_disbursements",
+            "fund_allocations",
+            "project_beneficiaries",
+        ):
             await conn.execute(f"DELETE FROM {table} WHERE project_id IN {bench}")
         await conn.execute(f"DELETE FROM projects WHERE name LIKE '{PROJECT_MARK}%'")
-        await conn.execute("DELETE FROM fund_disbursements WHERE fund_id IN "
-                           f"(SELECT id FROM funds WHERE name LIKE '{FUND_MARK}%')")
-        await conn.execute("DELETE FROM fund_allocations WHERE fund_id IN "
-                           f"(SELECT id FROM funds WHERE name LIKE '{FUND_MARK}%')")
+        await conn.execute(
+            f"DELETE FROM fund_disbursements WHERE fund_id IN (SELECT id FROM funds WHERE name LIKE '{FUND_MARK}%')"
+        )
+        await conn.execute(
+            f"DELETE FROM fund_allocations WHERE fund_id IN (SELECT id FROM funds WHERE name LIKE '{FUND_MARK}%')"
+        )
         await conn.execute(f"DELETE FROM funds WHERE name LIKE '{FUND_MARK}%'")
 
 
@@ -238,8 +289,18 @@ def generate(counties: list[tuple[str, list[str]]], scale: float, ids: dict[str,
         budget = rng.randint(50_000, 2_000_000) * 100
         planned_start = _day(rng, date(YEAR, 2, 1), date(YEAR, 5, 31))
         planned_end = min(planned_start + timedelta(days=rng.randint(90, 270)), date(YEAR, 12, 31))
-        dates = dict.fromkeys(("reviewed_on", "approved_on", "tendering_on", "started_on", "completed_on",
-                               "accepted_on", "handed_over_on", "cancelled_on"))
+        dates = dict.fromkeys(
+            (
+                "reviewed_on",
+                "approved_on",
+                "tendering_on",
+                "started_on",
+                "completed_on",
+                "accepted_on",
+                "handed_over_on",
+                "cancelled_on",
+            )
+        )
         proposed_on = _day(rng, date(YEAR - 1, 9, 1), date(YEAR - 1, 11, 15))
         step = LIFECYCLE.index(status) if status != "cancelled" else rng.randint(1, 4)
         day = proposed_on
@@ -261,14 +322,39 @@ def generate(counties: list[tuple[str, list[str]]], scale: float, ids: dict[str,
             dates["cancelled_on"] = min(day + timedelta(days=rng.randint(10, 60)), LAST_DAY)
         name = f"{PROJECT_MARK}{i + 1:05d}"
         history = json.dumps([{"status": "proposed", "on": proposed_on.isoformat(), "by": None}])
-        targets = json.dumps([{"indicator": "带动脱贫户增收", "target": str(rng.randint(10, 200)), "unit": "户"}],
-                             ensure_ascii=False)
-        projects.append(_line(
-            project_id, YEAR, name, category, village, f"{village[-3:]}组", "县农业农村局", "建设内容及规模", _cents(budget),
-            targets, "务工带动、入股分红", planned_start, planned_end, status, proposed_on, dates["reviewed_on"],
-            dates["approved_on"], dates["tendering_on"], dates["started_on"], dates["completed_on"],
-            dates["accepted_on"], dates["handed_over_on"], dates["cancelled_on"],
-            "调整" if status == "cancelled" else None, history, 1))
+        targets = json.dumps(
+            [{"indicator": "带动脱贫户增收", "target": str(rng.randint(10, 200)), "unit": "户"}], ensure_ascii=False
+        )
+        projects.append(
+            _line(
+                project_id,
+                YEAR,
+                name,
+                category,
+                village,
+                f"{village[-3:]}组",
+                "县农业农村局",
+                "建设内容及规模",
+                _cents(budget),
+                targets,
+                "务工带动、入股分红",
+                planned_start,
+                planned_end,
+                status,
+                proposed_on,
+                dates["reviewed_on"],
+                dates["approved_on"],
+                dates["tendering_on"],
+                dates["started_on"],
+                dates["completed_on"],
+                dates["accepted_on"],
+                dates["handed_over_on"],
+                dates["cancelled_on"],
+                "调整" if status == "cancelled" else None,
+                history,
+                1,
+            )
+        )
         mine = []
         if status in ALLOCATED and dates["approved_on"] is not None:
             county_funds = funds[county]
@@ -282,8 +368,9 @@ def generate(counties: list[tuple[str, list[str]]], scale: float, ids: dict[str,
                     chosen.append(f)
             for f, amount in zip(chosen, _split(rng, budget, len(chosen)), strict=True):
                 f["allocated"] += amount
-                allocations.append(_line(allocation_id, f["id"], project_id, village, _cents(amount),
-                                         dates["approved_on"], None, None))
+                allocations.append(
+                    _line(allocation_id, f["id"], project_id, village, _cents(amount), dates["approved_on"], None, None)
+                )
                 mine.append((f["id"], amount))
                 allocation_id += 1
         by_project[project_id] = (status, category, village, dates, mine)
@@ -293,9 +380,22 @@ def generate(counties: list[tuple[str, list[str]]], scale: float, ids: dict[str,
     for county, county_funds in funds.items():
         for f in county_funds:
             amount = int(f["allocated"] * rng.uniform(1.05, 1.3)) + 10_000_000
-            fund_rows.append(_line(
-                f["id"], YEAR, f["level"], f["kind"], f"{FUND_MARK}{f['level']}-{f['kind']}资金", f"基准文〔{YEAR}〕{f['id']}号",
-                county, _cents(amount), _day(rng, date(YEAR, 1, 2), date(YEAR, 3, 31)), None, None, 1))
+            fund_rows.append(
+                _line(
+                    f["id"],
+                    YEAR,
+                    f["level"],
+                    f["kind"],
+                    f"{FUND_MARK}{f['level']}-{f['kind']}资金",
+                    f"基准文〔{YEAR}〕{f['id']}号",
+                    county,
+                    _cents(amount),
+                    _day(rng, date(YEAR, 1, 2), date(YEAR, 3, 31)),
+                    None,
+                    None,
+                    1,
+                )
+            )
 
     # Disbursements: spread over projects that started and have money.
     paying = [pid for pid, (status, _c, _v, _d, mine) in by_project.items() if status in PAID and mine]
@@ -320,8 +420,22 @@ def generate(counties: list[tuple[str, list[str]]], scale: float, ids: dict[str,
                 started_on = dates["started_on"]
                 assert started_on is not None  # only started projects are paid
                 paid_on = _day(rng, started_on, end)
-                disbursements.append(_line(disbursement_id, fund, pid, village, _cents(amount), paid_on,
-                                           f"记-{disbursement_id}", item, "某建设有限公司", None, "f", None))
+                disbursements.append(
+                    _line(
+                        disbursement_id,
+                        fund,
+                        pid,
+                        village,
+                        _cents(amount),
+                        paid_on,
+                        f"记-{disbursement_id}",
+                        item,
+                        "某建设有限公司",
+                        None,
+                        "f",
+                        None,
+                    )
+                )
                 disbursement_id += 1
 
     # Assets of accepted projects.
@@ -338,27 +452,125 @@ def generate(counties: list[tuple[str, list[str]]], scale: float, ids: dict[str,
         custodian = None if asset_class == "public_welfare" and rng.random() < 0.05 else f"{village[-6:]}村委会"
         asset_status = rng.choices(("in_use", "idle", "damaged"), weights=(90, 7, 3))[0]
         last_income = _day(rng, handover, LAST_DAY) if asset_class == "operating" and rng.random() < 0.8 else None
-        assets.append(_line(asset_id, pid, village, f"{ASSET_MARK}{i + 1:05d}", asset_class,
-                            _cents(rng.randint(10_000, 500_000) * 100), f"{village[-6:]}股份经济合作社", custodian, None,
-                            handover, asset_status, None, None, None, None, last_income, None, None, 1))
+        assets.append(
+            _line(
+                asset_id,
+                pid,
+                village,
+                f"{ASSET_MARK}{i + 1:05d}",
+                asset_class,
+                _cents(rng.randint(10_000, 500_000) * 100),
+                f"{village[-6:]}股份经济合作社",
+                custodian,
+                None,
+                handover,
+                asset_status,
+                None,
+                None,
+                None,
+                None,
+                last_income,
+                None,
+                None,
+                1,
+            )
+        )
         asset_id += 1
 
     return {
-        "funds": (("id", "year", "level", "kind", "name", "document_ref", "region_code", "amount", "received_on",
-                   "note", "created_by", "version"), fund_rows),
-        "projects": (("id", "year", "name", "category", "region_code", "location", "implementing_unit", "content",
-                      "budget", "performance_targets", "farmer_links", "planned_start", "planned_end", "status",
-                      "proposed_on", "reviewed_on", "approved_on", "tendering_on", "started_on", "completed_on",
-                      "accepted_on", "handed_over_on", "cancelled_on", "cancel_reason", "history", "version"),
-                     projects),
-        "fund_allocations": (("id", "fund_id", "project_id", "region_code", "amount", "allocated_on", "note",
-                              "created_by"), allocations),
-        "fund_disbursements": (("id", "fund_id", "project_id", "region_code", "amount", "paid_on", "voucher_ref",
-                                "item", "payee", "note", "imported", "created_by"), disbursements),
-        "project_assets": (("id", "project_id", "region_code", "name", "asset_class", "value", "owner", "custodian",
-                            "household_id", "handover_on", "status", "disposal_method", "disposal_reason",
-                            "disposal_approval", "disposed_on", "last_income_on", "note", "created_by", "version"),
-                           assets),
+        "funds": (
+            (
+                "id",
+                "year",
+                "level",
+                "kind",
+                "name",
+                "document_ref",
+                "region_code",
+                "amount",
+                "received_on",
+                "note",
+                "created_by",
+                "version",
+            ),
+            fund_rows,
+        ),
+        "projects": (
+            (
+                "id",
+                "year",
+                "name",
+                "category",
+                "region_code",
+                "location",
+                "implementing_unit",
+                "content",
+                "budget",
+                "performance_targets",
+                "farmer_links",
+                "planned_start",
+                "planned_end",
+                "status",
+                "proposed_on",
+                "reviewed_on",
+                "approved_on",
+                "tendering_on",
+                "started_on",
+                "completed_on",
+                "accepted_on",
+                "handed_over_on",
+                "cancelled_on",
+                "cancel_reason",
+                "history",
+                "version",
+            ),
+            projects,
+        ),
+        "fund_allocations": (
+            ("id", "fund_id", "project_id", "region_code", "amount", "allocated_on", "note", "created_by"),
+            allocations,
+        ),
+        "fund_disbursements": (
+            (
+                "id",
+                "fund_id",
+                "project_id",
+                "region_code",
+                "amount",
+                "paid_on",
+                "voucher_ref",
+                "item",
+                "payee",
+                "note",
+                "imported",
+                "created_by",
+            ),
+            disbursements,
+        ),
+        "project_assets": (
+            (
+                "id",
+                "project_id",
+                "region_code",
+                "name",
+                "asset_class",
+                "value",
+                "owner",
+                "custodian",
+                "household_id",
+                "handover_on",
+                "status",
+                "disposal_method",
+                "disposal_reason",
+                "disposal_approval",
+                "disposed_on",
+                "last_income_on",
+                "note",
+                "created_by",
+                "version",
+            ),
+            assets,
+        ),
     }
 
 
@@ -375,25 +587,39 @@ async def ensure_data(url: str, settings, scale: float) -> dict:
             print(f"funds data: {have['projects']:,} bench projects already generated (scale {scale:g})", flush=True)
             return {"counties": len(counties), **have}
         started = time.perf_counter()
-        print(f"funds data: {have['projects']:,} bench projects, {wanted:,} wanted: generating over "
-              f"{len(counties)} counties ...", flush=True)
+        print(
+            f"funds data: {have['projects']:,} bench projects, {wanted:,} wanted: generating over "
+            f"{len(counties)} counties ...",
+            flush=True,
+        )
         await delete_bench_rows(conn)
-        ids = {table: await conn.fetchval(f"SELECT coalesce(max(id), 0) + 1 FROM {table}")
-               for table in ("funds", "projects", "fund_allocations", "fund_disbursements", "project_assets")}
+        ids = {
+            table: await conn.fetchval(f"SELECT coalesce(max(id), 0) + 1 FROM {table}")
+            for table in ("funds", "projects", "fund_allocations", "fund_disbursements", "project_assets")
+        }
         tables = generate(counties, scale, ids)
-        print(f"  rows built in {time.perf_counter() - started:.1f} s: "
-              + ", ".join(f"{t} {len(rows):,}" for t, (_c, rows) in tables.items()), flush=True)
+        print(
+            f"  rows built in {time.perf_counter() - started:.1f} s: "
+            + ", ".join(f"{t} {len(rows):,}" for t, (_c, rows) in tables.items()),
+            flush=True,
+        )
         async with conn.transaction():
             for table, (columns, rows) in tables.items():
                 if rows:
                     data = "".join(rows).encode()
                     # asyncpg takes any buffer (Connection._copy_in); its stubs name only paths, files
                     # and async iterables.
-                    await conn.copy_to_table(table, source=memoryview(data),  # type: ignore[arg-type]
-                                             columns=list(columns), format="text")
+                    await conn.copy_to_table(
+                        table,
+                        source=memoryview(data),  # type: ignore[arg-type]
+                        columns=list(columns),
+                        format="text",
+                    )
             for table in tables:
-                await conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                   f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")
+                await conn.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
+                )
         await conn.execute("ANALYZE regions, funds, projects, fund_allocations, fund_disbursements, project_assets")
         print(f"  copied and analysed in {time.perf_counter() - started:.1f} s", flush=True)
         return {"counties": len(counties), **await bench_counts(conn)}
@@ -402,6 +628,7 @@ async def ensure_data(url: str, settings, scale: float) -> dict:
 
 
 # ---- measuring ---------------------------------------------------------------------------
+
 
 def summary(times_ms: list[float]) -> dict:
     ordered = sorted(times_ms)
@@ -438,10 +665,15 @@ async def measure(url: str, settings, runs: int, compute=None) -> tuple[list[dic
     try:
         county_row = await conn.fetchrow(
             "SELECT substr(region_code, 1, 6) AS county, count(*) AS projects FROM projects WHERE year = $1 "
-            "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1", YEAR)
-        facts = {"province_projects": await conn.fetchval(
-            "SELECT count(*) FROM projects WHERE year = $1 AND region_code LIKE $2", YEAR, PROVINCE + "%"),
-            "postgresql": await conn.fetchval("SHOW server_version")}
+            "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1",
+            YEAR,
+        )
+        facts = {
+            "province_projects": await conn.fetchval(
+                "SELECT count(*) FROM projects WHERE year = $1 AND region_code LIKE $2", YEAR, PROVINCE + "%"
+            ),
+            "postgresql": await conn.fetchval("SHOW server_version"),
+        }
     finally:
         await conn.close()
     if county_row is None:
@@ -464,16 +696,20 @@ async def measure(url: str, settings, runs: int, compute=None) -> tuple[list[dic
                 # Only the ids are kept: a large result kept alive would slow the
                 # collector's passes in the scenarios after it.
                 ids.setdefault(prefix, sorted(_ids(result)))
+
             return call
 
-        for name, prefix, what in (("indicators-county", county, f"indicator set of county {county}"),
-                                   ("indicators-province", PROVINCE, f"indicator set of province {PROVINCE}")):
+        for name, prefix, what in (
+            ("indicators-county", county, f"indicator set of county {county}"),
+            ("indicators-province", PROVINCE, f"indicator set of province {PROVINCE}"),
+        ):
             print(f"{name}: {what}, {WARMUPS} warm-ups + {runs} runs ...", flush=True)
             figures = await timed(indicators(prefix), runs)
             rows.append({"scenario": name, "title": what, **figures})
 
-        public_settings = settings.model_copy(update={"rate_limits": RateLimitSettings(
-            public_reads_per_minute=1_000_000)})
+        public_settings = settings.model_copy(
+            update={"rate_limits": RateLimitSettings(public_reads_per_minute=1_000_000)}
+        )
         app = create_app(public_settings, database=db)
         path = f"/api/v1/public/projects?region={county}&year={YEAR}"
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
@@ -487,10 +723,14 @@ async def measure(url: str, settings, runs: int, compute=None) -> tuple[list[dic
                 if r.status_code != 200:
                     raise SystemExit(f"GET {path} answered {r.status_code}")
 
-            print(f"public-list: GET {path} (first page, in process), {WARMUPS} warm-ups + {runs} runs ...",
-                  flush=True)
-            rows.append({"scenario": "public-list", "title": f"public project list of county {county}, first page",
-                         **await timed(public_list, runs)})
+            print(f"public-list: GET {path} (first page, in process), {WARMUPS} warm-ups + {runs} runs ...", flush=True)
+            rows.append(
+                {
+                    "scenario": "public-list",
+                    "title": f"public project list of county {county}, first page",
+                    **await timed(public_list, runs),
+                }
+            )
             for name, prefix in (("public-funds-county", county), ("public-funds-province", PROVINCE)):
                 summary_path = f"/api/v1/public/fund-allocations?region={prefix}&year={YEAR}"
 
@@ -500,8 +740,13 @@ async def measure(url: str, settings, runs: int, compute=None) -> tuple[list[dic
                         raise SystemExit(f"GET {summary_path} answered {r.status_code}: {r.text[:300]}")
 
                 print(f"{name}: GET {summary_path} (in process), {WARMUPS} warm-ups + {runs} runs ...", flush=True)
-                rows.append({"scenario": name, "title": f"public fund allocation summary of {prefix}",
-                             **await timed(fund_summary, runs)})
+                rows.append(
+                    {
+                        "scenario": name,
+                        "title": f"public fund allocation summary of {prefix}",
+                        **await timed(fund_summary, runs),
+                    }
+                )
         facts["indicator_ids"] = ids.get(county, [])
     finally:
         await db.dispose()
@@ -523,17 +768,21 @@ def _ids(result) -> list[str]:
 
 def print_table(rows: list[dict], data: dict, facts: dict, scale: float) -> None:
     print()
-    print(f"Funds — scale {scale:g}: {data['projects']:,} projects, {data['funds']:,} funds, "
-          f"{data['allocations']:,} allocations, {data['disbursements']:,} disbursements, {data['assets']:,} assets "
-          f"over {data['counties']} counties; county {facts['county']} has {facts['county_projects']:,} projects of "
-          f"{YEAR}, the province {facts['province_projects']:,}; as of {facts['as_of']}; "
-          f"PostgreSQL {facts['postgresql']}, {os.cpu_count()} CPUs")
+    print(
+        f"Funds — scale {scale:g}: {data['projects']:,} projects, {data['funds']:,} funds, "
+        f"{data['allocations']:,} allocations, {data['disbursements']:,} disbursements, {data['assets']:,} assets "
+        f"over {data['counties']} counties; county {facts['county']} has {facts['county_projects']:,} projects of "
+        f"{YEAR}, the province {facts['province_projects']:,}; as of {facts['as_of']}; "
+        f"PostgreSQL {facts['postgresql']}, {os.cpu_count()} CPUs"
+    )
     header = f"{'scenario':<22} {'runs':>4} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  target"
     print(header)
     print("-" * (len(header) + 18))
     for row in rows:
-        print(f"{row['scenario']:<22} {row['runs']:>4} {row['p50_ms']:>8.1f} {row['p95_ms']:>8.1f} "
-              f"{row['max_ms']:>8.1f}  p50 < {TARGET_P50_MS:g} ms {'PASS' if row['pass'] else 'FAIL'}")
+        print(
+            f"{row['scenario']:<22} {row['runs']:>4} {row['p50_ms']:>8.1f} {row['p95_ms']:>8.1f} "
+            f"{row['max_ms']:>8.1f}  p50 < {TARGET_P50_MS:g} ms {'PASS' if row['pass'] else 'FAIL'}"
+        )
     print("-" * (len(header) + 18))
     overall = all(row["pass"] for row in rows)
     print(f"overall: {'PASS' if overall else 'FAIL'}   (figures in {RESULTS.relative_to(ROOT)})")
@@ -545,10 +794,19 @@ def run(url: str, settings, scale: float | None = None, runs: int = 20, compute=
     data = asyncio.run(ensure_data(url, settings, scale))
     rows, facts = asyncio.run(measure(url, settings, runs, compute))
     print_table(rows, data, facts, scale)
-    out = {"meta": {"when": datetime.now(UTC).isoformat(timespec="seconds"), "scale": scale,
-                    "year": YEAR, "target_p50_ms": TARGET_P50_MS, "warmups": WARMUPS, "cpus": os.cpu_count(),
-                    **data, **facts},
-           "scenarios": rows}
+    out = {
+        "meta": {
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "scale": scale,
+            "year": YEAR,
+            "target_p50_ms": TARGET_P50_MS,
+            "warmups": WARMUPS,
+            "cpus": os.cpu_count(),
+            **data,
+            **facts,
+        },
+        "scenarios": rows,
+    }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
     return out

@@ -10,6 +10,7 @@ It is an ``asyncio.Protocol`` on uvloop rather than a general client (httpx woul
 CPU than the servers it measures on a 2-core machine); chunked responses are not supported
 and count as errors.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -54,13 +55,13 @@ class Connection(asyncio.Protocol):
                 self.status = int(head[9:12])
                 at = head.index(b"\r\ncontent-length:")
                 eol = head.find(b"\r\n", at + 2)
-                length = int(head[at + 17:eol if eol >= 0 else len(head)])
+                length = int(head[at + 17 : eol if eol >= 0 else len(head)])
             except ValueError:
                 self._fail(ProtocolError("response without a status or a Content-Length"))
                 return
             self.need = end + 4 + length
         if len(self.buf) >= self.need:
-            del self.buf[:self.need]
+            del self.buf[: self.need]
             self.need = -1
             waiter, self.waiter = self.waiter, None
             if not waiter.done():
@@ -104,7 +105,8 @@ def build_requests(config: dict) -> list[bytes]:
             body = json.dumps({config["body_field"]: value}, separators=(",", ":")).encode()
             out.append(
                 f"POST {config['path']} HTTP/1.1\r\n{host}{auth}Accept: application/json\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                + body
             )
     return out
 

@@ -7,6 +7,7 @@ with the counts shared in the database (what the API does) and in this process o
 floor), and prints the median and p99 per hit. It uses its own database
 ``guardline_bench_ratelimit`` on the embedded server (recreated on every run).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,9 +38,11 @@ async def run(url: str, hits: int) -> list[tuple[str, list[float]]]:
     try:
         shared = RateLimiter(SharedCounts(lambda: db))
         await _time(shared, 200, 50)  # open the pool, prepare the statement
-        results = [("shared (PostgreSQL), 50 callers", await _time(shared, hits, 50)),
-                   ("shared (PostgreSQL), 1 caller", await _time(shared, hits, 1)),
-                   ("this process only", await _time(RateLimiter(LocalCounts()), hits, 50))]
+        results = [
+            ("shared (PostgreSQL), 50 callers", await _time(shared, hits, 50)),
+            ("shared (PostgreSQL), 1 caller", await _time(shared, hits, 1)),
+            ("this process only", await _time(RateLimiter(LocalCounts()), hits, 50)),
+        ]
     finally:
         await db.dispose()
     return results

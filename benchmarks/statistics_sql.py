@@ -10,6 +10,7 @@ of ``.guardline/``; without it the last one is reused. The cases are spread even
 statuses, case types and five risk combinations, which gives the grouping more distinct
 groups than a real county would.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -97,13 +98,18 @@ async def check(url: str, settings: Settings) -> None:
     db = Database(engine)
     for level in (Level.township, Level.village):
         statement = reports.statistics_statement(COUNTY, level).params(
-            start=date(2026, 1, 1), end=date(2026, 12, 31), as_of=AS_OF)
+            start=date(2026, 1, 1), end=date(2026, 12, 31), as_of=AS_OF
+        )
         sql = str(limit_to(statement, COUNTY).compile(engine.sync_engine, compile_kwargs={"literal_binds": True}))
         async with engine.connect() as conn:
             for _ in range(3):
                 plan = (await conn.execute(text("EXPLAIN (ANALYZE, COSTS OFF) " + sql))).scalars().all()
-        print(f"--- by {level.name}: " + " | ".join(line.strip() for line in plan
-                                                  if "Aggregate" in line or "Execution" in line or "Sort Method" in line))
+        print(
+            f"--- by {level.name}: "
+            + " | ".join(
+                line.strip() for line in plan if "Aggregate" in line or "Execution" in line or "Sort Method" in line
+            )
+        )
 
     async def one(level: Level) -> float:
         async with db.session(readonly=True) as session:
@@ -126,8 +132,10 @@ async def check(url: str, settings: Settings) -> None:
             await asyncio.gather(*(client() for _ in range(clients)))
             wall = time.perf_counter() - started
             latencies.sort()
-            print(f"by {level.name}, {clients} concurrent: p50 {statistics.median(latencies) * 1000:.1f} ms, "
-                  f"p95 {latencies[int(len(latencies) * 0.95) - 1] * 1000:.1f} ms, {len(latencies) / wall:.1f}/s")
+            print(
+                f"by {level.name}, {clients} concurrent: p50 {statistics.median(latencies) * 1000:.1f} ms, "
+                f"p95 {latencies[int(len(latencies) * 0.95) - 1] * 1000:.1f} ms, {len(latencies) / wall:.1f}/s"
+            )
     await db.dispose()
 
 
@@ -136,8 +144,11 @@ def main() -> None:
     parser.add_argument("--seed", action="store_true", help="(re)create and fill the database first")
     args = parser.parse_args()
     settings = Settings(env="development", data_dir=ROOT / ".guardline", database_url=None)
-    url = asyncio.run(seed(settings)) if args.seed else \
-        embedded_url(settings.data_dir, "postgres").replace("/postgres?", f"/{DB}?")
+    url = (
+        asyncio.run(seed(settings))
+        if args.seed
+        else embedded_url(settings.data_dir, "postgres").replace("/postgres?", f"/{DB}?")
+    )
     asyncio.run(check(url, settings))
 
 

@@ -19,6 +19,7 @@ simulator serves it (one enrolment per person for the year, plus claims for abou
 Targets: staging ≥ 30 % of the COPY rate; reconciliation of 1,000,000 records < 60 s;
 worker peak memory < 500 MB. The figures go to ``benchmarks/results/sync.json``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -51,8 +52,10 @@ async def reset(dsn: str) -> None:
     try:
         await conn.execute(f"TRUNCATE {SYNC_TABLES} RESTART IDENTITY CASCADE")
         await conn.execute("DELETE FROM clue_reports WHERE source LIKE 'sync:%'")
-        await conn.execute("DELETE FROM risk_clues c WHERE c.case_id IS NULL AND NOT EXISTS "
-                           "(SELECT 1 FROM clue_reports r WHERE r.clue_id = c.id)")
+        await conn.execute(
+            "DELETE FROM risk_clues c WHERE c.case_id IS NULL AND NOT EXISTS "
+            "(SELECT 1 FROM clue_reports r WHERE r.clue_id = c.id)"
+        )
         await conn.execute("VACUUM ANALYZE dept_records")
     finally:
         await conn.close()
@@ -85,8 +88,13 @@ def _tree_rss_mb(pid: int) -> float:
 def end_to_end(env: dict) -> dict:
     """The run as the worker does it, in its own process; returns the run and peak RSS."""
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "sync", "run", "--source", SOURCE, "--json"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "sync", "run", "--source", SOURCE, "--json"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     out, err = b"", b""
     # Read both pipes while waiting (the progress line goes to stderr), then reap with wait4
     # for the child's resource usage.
@@ -97,15 +105,19 @@ def end_to_end(env: dict) -> dict:
     def drain(stream, key):
         for line in stream:
             chunks[key].append(line)
+
     tree_peak = [0.0]
     finished = threading.Event()
 
     def sample():  # the worker with its preparing processes, twice a second
         while not finished.wait(0.5):
             tree_peak[0] = max(tree_peak[0], _tree_rss_mb(proc.pid))
-    threads = [threading.Thread(target=drain, args=(proc.stdout, "out")),
-               threading.Thread(target=drain, args=(proc.stderr, "err")),
-               threading.Thread(target=sample, daemon=True)]
+
+    threads = [
+        threading.Thread(target=drain, args=(proc.stdout, "out")),
+        threading.Thread(target=drain, args=(proc.stderr, "err")),
+        threading.Thread(target=sample, daemon=True),
+    ]
     for t in threads:
         t.start()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -163,8 +175,10 @@ async def raw_copy(dsn: str, path: Path) -> float:
         await conn.execute("CREATE TABLE bench_raw_copy (key text, type text, id_no text, name text, payload jsonb)")
         began = time.perf_counter()  # reading the pages from the file counts, as for staging
         for items in pages(path):
-            rows = [(r.get("key"), r.get("type"), str(r.get("id_no")), r.get("name"), orjson.dumps(r).decode())
-                    for r in items]
+            rows = [
+                (r.get("key"), r.get("type"), str(r.get("id_no")), r.get("name"), orjson.dumps(r).decode())
+                for r in items
+            ]
             async with conn.transaction():
                 await conn.copy_records_to_table("bench_raw_copy", records=rows, columns=RAW_COLUMNS)
         return time.perf_counter() - began
@@ -181,15 +195,19 @@ async def staging(dsn: str, settings, source, path: Path, processes: int) -> tup
     from services.sync.staging import PageIn, Preparer, Stager, pipeline, write_page
 
     name = "bench-staging"  # its own source name: every record is new, as on a first run
-    stager = Stager(Normaliser(source), keyring(settings),
-                    settings.data_protection.id_hash_key.get_secret_value().encode())
+    stager = Stager(
+        Normaliser(source), keyring(settings), settings.data_protection.id_hash_key.get_secret_value().encode()
+    )
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
     totals = {"fetched": 0, "staged": 0, "quarantined": 0}
     try:
         run_id = await pool.fetchval(  # a run row for the counts; no worker takes it
             "INSERT INTO sync_runs (source, county, trigger, status, phase, not_before, attempts, pages, fetched, "
             "staged, unchanged, quarantined, retries) VALUES ($1, $2, 'manual', 'running', 'fetching', now(), 0, 0, 0, "
-            "0, 0, 0, 0) RETURNING id", name, COUNTY)
+            "0, 0, 0, 0) RETURNING id",
+            name,
+            COUNTY,
+        )
 
         async def read():
             for number, items in enumerate(pages(path)):
@@ -197,8 +215,9 @@ async def staging(dsn: str, settings, source, path: Path, processes: int) -> tup
 
         async def write(page, prepared) -> None:
             async with pool.acquire() as conn, conn.transaction():
-                counts = await write_page(conn, prepared, source=name, county=COUNTY, run_id=run_id,
-                                          position=page.position, complete=False)
+                counts = await write_page(
+                    conn, prepared, source=name, county=COUNTY, run_id=run_id, position=page.position, complete=False
+                )
             for key in totals:
                 totals[key] += getattr(counts, key)
 
@@ -230,8 +249,12 @@ def run(url: str, settings, env_base: dict) -> dict:
         workdir = Path(tmp)
         conf = sources_file(workdir, port)
         source = parse_sources(conf.read_text(encoding="utf-8")).get(SOURCE)
-        env = {**env_base, "GUARDLINE_DATABASE_URL": url, "GUARDLINE_SYNC__SOURCES_FILE": str(conf),
-               "GUARDLINE_SYNC__PAGE_SIZE": str(PAGE)}
+        env = {
+            **env_base,
+            "GUARDLINE_DATABASE_URL": url,
+            "GUARDLINE_SYNC__SOURCES_FILE": str(conf),
+            "GUARDLINE_SYNC__PAGE_SIZE": str(PAGE),
+        }
         print(f"sync: starting the {SOURCE} simulator on port {port} …", flush=True)
         sim = launch.spawn(SOURCE, port, "--database-url", url, env=env)
         try:
@@ -242,10 +265,13 @@ def run(url: str, settings, env_base: dict) -> dict:
             pull_s = _seconds(r["started_at"], r["reconcile_started_at"])
             reconcile_s = _seconds(r["reconcile_started_at"], r["clues_started_at"])
             clues_s = _seconds(r["clues_started_at"], r["finished_at"])
-            print(f"  {r['fetched']:,} records: pull {pull_s:.1f} s ({r['fetched'] / pull_s:,.0f} records/s), "
-                  f"reconcile {reconcile_s:.1f} s, {r['clues']:,} risk clues {clues_s:.1f} s, whole run "
-                  f"{e2e['wall_s']:.1f} s, peak memory {e2e['peak_rss_mb']:.0f} MB (with its preparing process "
-                  f"{e2e['tree_peak_mb']:.0f} MB)", flush=True)
+            print(
+                f"  {r['fetched']:,} records: pull {pull_s:.1f} s ({r['fetched'] / pull_s:,.0f} records/s), "
+                f"reconcile {reconcile_s:.1f} s, {r['clues']:,} risk clues {clues_s:.1f} s, whole run "
+                f"{e2e['wall_s']:.1f} s, peak memory {e2e['peak_rss_mb']:.0f} MB (with its preparing process "
+                f"{e2e['tree_peak_mb']:.0f} MB)",
+                flush=True,
+            )
             print("sync: staging against a raw COPY of the same records …", flush=True)
             dump = workdir / "pages.jsonl"
             asyncio.run(dump_pages(settings, source, dump))
@@ -259,23 +285,39 @@ def run(url: str, settings, env_base: dict) -> dict:
     records = staged["fetched"]
     result = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "source": SOURCE, "page_size": PAGE,
-        "records": r["fetched"], "staged": r["staged"], "quarantined": r["quarantined"],
-        "matched": r["matched"], "unmatched": r["unmatched"], "findings_open": r["findings_open"],
+        "source": SOURCE,
+        "page_size": PAGE,
+        "records": r["fetched"],
+        "staged": r["staged"],
+        "quarantined": r["quarantined"],
+        "matched": r["matched"],
+        "unmatched": r["unmatched"],
+        "findings_open": r["findings_open"],
         "clues": r["clues"],
-        "pull_s": round(pull_s, 2), "pull_records_per_s": round(r["fetched"] / pull_s),
-        "reconcile_s": round(reconcile_s, 2), "clues_s": round(clues_s, 2),
-        "clues_per_s": round(r["clues"] / clues_s, 1) if clues_s else None, "run_wall_s": round(e2e["wall_s"], 2),
+        "pull_s": round(pull_s, 2),
+        "pull_records_per_s": round(r["fetched"] / pull_s),
+        "reconcile_s": round(reconcile_s, 2),
+        "clues_s": round(clues_s, 2),
+        "clues_per_s": round(r["clues"] / clues_s, 1) if clues_s else None,
+        "run_wall_s": round(e2e["wall_s"], 2),
         "end_to_end_records_per_s": round(r["fetched"] / e2e["wall_s"]),
-        "worker_peak_rss_mb": round(e2e["peak_rss_mb"], 1), "worker_tree_peak_mb": round(e2e["tree_peak_mb"], 1),
-        "side_by_side": {"records": records, "prepare_processes": processes,
-                         "staging_records_per_s_by_processes": {n: round(records / t)
-                                                                 for n, (t, _) in staged_by.items()},
-                         "copy_s": round(copy_s, 2), "copy_records_per_s": round(records / copy_s),
-                         "staging_s": round(stage_s, 2), "staging_records_per_s": round(records / stage_s),
-                         "staging_share_of_copy": round(copy_s / stage_s, 3)},
-        "targets": {"staging_share_min": TARGET_STAGING_SHARE, "reconcile_s_max": TARGET_RECONCILE_S,
-                    "worker_rss_mb_max": TARGET_RSS_MB},
+        "worker_peak_rss_mb": round(e2e["peak_rss_mb"], 1),
+        "worker_tree_peak_mb": round(e2e["tree_peak_mb"], 1),
+        "side_by_side": {
+            "records": records,
+            "prepare_processes": processes,
+            "staging_records_per_s_by_processes": {n: round(records / t) for n, (t, _) in staged_by.items()},
+            "copy_s": round(copy_s, 2),
+            "copy_records_per_s": round(records / copy_s),
+            "staging_s": round(stage_s, 2),
+            "staging_records_per_s": round(records / stage_s),
+            "staging_share_of_copy": round(copy_s / stage_s, 3),
+        },
+        "targets": {
+            "staging_share_min": TARGET_STAGING_SHARE,
+            "reconcile_s_max": TARGET_RECONCILE_S,
+            "worker_rss_mb_max": TARGET_RSS_MB,
+        },
     }
     result["verdict"] = {
         "staging_share": "PASS" if copy_s / stage_s >= TARGET_STAGING_SHARE else "FAIL",
@@ -292,22 +334,31 @@ def print_result(res: dict) -> None:
     s = res["side_by_side"]
     v = res["verdict"]
     print()
-    print(f"department sync, {res['source']}: {res['records']:,} records against the registry "
-          f"({res['matched']:,} matched, {res['unmatched']:,} unmatched, {res['quarantined']:,} quarantined, "
-          f"{res['findings_open']:,} findings open, {res['clues']:,} clues)")
+    print(
+        f"department sync, {res['source']}: {res['records']:,} records against the registry "
+        f"({res['matched']:,} matched, {res['unmatched']:,} unmatched, {res['quarantined']:,} quarantined, "
+        f"{res['findings_open']:,} findings open, {res['clues']:,} clues)"
+    )
     print("| measure | figure | target | verdict |")
     print("| --- | --- | --- | --- |")
     print(f"| pull (fetch + normalise + stage) | {res['pull_records_per_s']:,} records/s ({res['pull_s']} s) | | |")
-    print(f"| reconciliation (match, rules, findings merged) | {res['reconcile_s']} s | < {TARGET_RECONCILE_S:.0f} s "
-          f"| {v['reconcile']} |")
-    print(f"| risk clues through the monitoring intake | {res['clues']:,} in {res['clues_s']} s "
-          f"({res['clues_per_s']}/s) | | |")
+    print(
+        f"| reconciliation (match, rules, findings merged) | {res['reconcile_s']} s | < {TARGET_RECONCILE_S:.0f} s "
+        f"| {v['reconcile']} |"
+    )
+    print(
+        f"| risk clues through the monitoring intake | {res['clues']:,} in {res['clues_s']} s "
+        f"({res['clues_per_s']}/s) | | |"
+    )
     print(f"| whole run | {res['run_wall_s']} s ({res['end_to_end_records_per_s']:,} records/s) | | |")
-    print(f"| worker peak memory (largest process / worker with its preparing process) | "
-          f"{res['worker_peak_rss_mb']} MB / {res['worker_tree_peak_mb']} MB | < {TARGET_RSS_MB:.0f} MB | "
-          f"{v['memory']} |")
+    print(
+        f"| worker peak memory (largest process / worker with its preparing process) | "
+        f"{res['worker_peak_rss_mb']} MB / {res['worker_tree_peak_mb']} MB | < {TARGET_RSS_MB:.0f} MB | "
+        f"{v['memory']} |"
+    )
     print(f"| raw asyncpg COPY, same records | {s['copy_records_per_s']:,} records/s ({s['copy_s']} s) | | |")
     for n, rate in s["staging_records_per_s_by_processes"].items():
         print(f"| staging, same records, {n} preparing process{'es' if n > 1 else ''} | {rate:,} records/s | | |")
-    print(f"| staging / COPY | {s['staging_share_of_copy']:.2f} | ≥ {TARGET_STAGING_SHARE:.2f} | "
-          f"{v['staging_share']} |")
+    print(
+        f"| staging / COPY | {s['staging_share_of_copy']:.2f} | ≥ {TARGET_STAGING_SHARE:.2f} | {v['staging_share']} |"
+    )

@@ -1,5 +1,6 @@
 """Alembic environment (async). The database URL comes from Guardline's settings, or from
 ``config.attributes["url"]`` when the CLI or the tests pass one in."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,5 +1,6 @@
 """``guardline``: serve, migrate, demo-data, openapi, regions-import, keys, audit, calendar, sync, simulate, funds,
 admin, backup, restore."""
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,10 @@ def _serve_settings(demo: bool):
 
     settings = _settings()
     if "env" not in settings.model_fields_set:
-        hint = ("\n(`guardline serve` runs in production unless GUARDLINE_ENV says otherwise; "
-                "`guardline serve --demo` runs the demo)")
+        hint = (
+            "\n(`guardline serve` runs in production unless GUARDLINE_ENV says otherwise; "
+            "`guardline serve --demo` runs the demo)"
+        )
         settings = _settings(hint, env=Environment.demo if demo else Environment.production)
     return settings
 
@@ -119,8 +122,12 @@ async def _load_demo(url: str, settings, persons: int, json_output: bool = False
     seconds = round(time.perf_counter() - started, 1)
     if not json_output:
         print(f"demo county loaded in {seconds:.1f} s: {summary}; {len(users)} demo users")
-    return {"persons": persons, "rows": {k: v for k, v in summary.items() if k != "seconds"},
-            "demo_users": len(users), "seconds": seconds}
+    return {
+        "persons": persons,
+        "rows": {k: v for k, v in summary.items() if k != "seconds"},
+        "demo_users": len(users),
+        "seconds": seconds,
+    }
 
 
 def cmd_demo_data(args) -> int:
@@ -155,9 +162,12 @@ def cmd_serve(args) -> int:
         left = asyncio.run(_demo_accounts_left(url, settings))
         if left:
             shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
-            print(f"guardline: refusing to start in production: {len(left)} demo account(s) still open with the "
-                  f"published demo password ({shown}). Deactivate them with `guardline admin disable-demo` "
-                  f"(or reset their passwords), then start again.", file=sys.stderr)
+            print(
+                f"guardline: refusing to start in production: {len(left)} demo account(s) still open with the "
+                f"published demo password ({shown}). Deactivate them with `guardline admin disable-demo` "
+                f"(or reset their passwords), then start again.",
+                file=sys.stderr,
+            )
             return 2
     if args.demo:
         if not settings.demo_allowed:
@@ -174,16 +184,28 @@ def cmd_serve(args) -> int:
     base = f"http://{args.host}:{args.port}"
     print(f"\nGuardline API on {base}\n  interactive docs: {base}/docs (Swagger UI), {base}/redoc (ReDoc)")
     if args.demo:
-        print(f"  demo login: user county_staff.county (or any <role>.<county|township|village>), "
-              f"password {DEMO_PASSWORD}")
+        print(
+            f"  demo login: user county_staff.county (or any <role>.<county|township|village>), "
+            f"password {DEMO_PASSWORD}"
+        )
         if departments:
             ports = ", ".join(f"{name} :{port}" for name, port in departments.ports.items())
-            print(f"  department simulators {ports} (derived from --port, checked by their instance "
-                  f"token) and a sync worker are running; findings appear at /api/v1/findings as their first "
-                  f"runs finish (GET /api/v1/sync/runs)\n")
+            print(
+                f"  department simulators {ports} (derived from --port, checked by their instance "
+                f"token) and a sync worker are running; findings appear at /api/v1/findings as their first "
+                f"runs finish (GET /api/v1/sync/runs)\n"
+            )
     try:
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, loop="uvloop", log_level=args.log_level,
-                    access_log=False, log_config=None, **uvicorn_options())
+        uvicorn.run(
+            create_app(settings),
+            host=args.host,
+            port=args.port,
+            loop="uvloop",
+            log_level=args.log_level,
+            access_log=False,
+            log_config=None,
+            **uvicorn_options(),
+        )
     except KeyboardInterrupt:  # uvicorn stopped on Ctrl-C or SIGTERM, then raised it again: asked for, no failure
         pass
     finally:
@@ -207,13 +229,17 @@ def _start_departments(settings, api_port: int):
     from services.simulators import demo
 
     # The children join this process's embedded server wherever they start, in its environment.
-    env = {**os.environ, "GUARDLINE_DATA_DIR": str(Path(settings.data_dir).resolve()),
-           "GUARDLINE_ENV": settings.env.value}
+    env = {
+        **os.environ,
+        "GUARDLINE_DATA_DIR": str(Path(settings.data_dir).resolve()),
+        "GUARDLINE_ENV": settings.env.value,
+    }
     departments = demo.start(settings, api_port, env)
     env["GUARDLINE_SYNC__SOURCES_FILE"] = str(departments.sources_file)
     departments.children.append(subprocess.Popen([sys.executable, "-m", "services.cli", "sync", "worker"], env=env))
-    settings = settings.model_copy(update={"sync": settings.sync.model_copy(
-        update={"sources_file": departments.sources_file})})
+    settings = settings.model_copy(
+        update={"sync": settings.sync.model_copy(update={"sources_file": departments.sources_file})}
+    )
     return departments, settings
 
 
@@ -265,10 +291,20 @@ def cmd_regions_import(args) -> int:
 
     report = asyncio.run(run())
     if args.json:
-        print(json.dumps({"file": args.file, "inserted": report.inserted, "updated": report.updated,
-                          "unchanged": report.unchanged,
-                          "rejected": [{"line": line, "code": code, "reason": reason}
-                                       for line, code, reason in report.rejected]}, ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "file": args.file,
+                    "inserted": report.inserted,
+                    "updated": report.updated,
+                    "unchanged": report.unchanged,
+                    "rejected": [
+                        {"line": line, "code": code, "reason": reason} for line, code, reason in report.rejected
+                    ],
+                },
+                ensure_ascii=False,
+            )
+        )
         return 1 if report.rejected else 0
     print(f"regions: {report.inserted} inserted, {report.updated} updated, {len(report.rejected)} rejected")
     for line, code, reason in report.rejected:
@@ -323,9 +359,10 @@ def cmd_keys(args) -> int:
 # Why a production worker without a sources file does not start (``cmd_sync``).
 NO_SOURCES_FILE = (
     "guardline: no department sources file: set GUARDLINE_SYNC__SOURCES_FILE to the county's "
-    "sources file (deploy/sources.toml is the template; docs/operations.md, \"Department sources\"). "
+    'sources file (deploy/sources.toml is the template; docs/operations.md, "Department sources"). '
     "In production the worker does not fall back to the demo's simulators; a file that lists no "
-    "source yet starts a worker that runs only the daily checks.")
+    "source yet starts a worker that runs only the daily checks."
+)
 
 
 def cmd_sync(args) -> int:
@@ -334,8 +371,11 @@ def cmd_sync(args) -> int:
     from services.sync import worker as w
 
     settings = _settings()
-    if (args.sync_command in ("worker", "run", "import") and settings.env == Environment.production
-            and settings.sync.sources_file is None):
+    if (
+        args.sync_command in ("worker", "run", "import")
+        and settings.env == Environment.production
+        and settings.sync.sources_file is None
+    ):
         print(NO_SOURCES_FILE, file=sys.stderr)
         return 2
     try:
@@ -360,8 +400,11 @@ def cmd_sync(args) -> int:
         try:
             if args.sync_command == "worker":
                 if not len(session.ctx.sources):
-                    print(f"guardline: {settings.sync.sources_file} lists no department source: this worker runs "
-                          f"only the daily checks (assets, visits, registry)", file=sys.stderr)
+                    print(
+                        f"guardline: {settings.sync.sources_file} lists no department source: this worker runs "
+                        f"only the daily checks (assets, visits, registry)",
+                        file=sys.stderr,
+                    )
                 stop = asyncio.Event()
                 w.stop_on_signals(stop)
                 done = await w.work(session, stop=stop, once=args.once)
@@ -373,8 +416,10 @@ def cmd_sync(args) -> int:
                 source = session.source(args.source)
                 county = w.county_of(source, args.county)
             except LookupError:
-                print(f"guardline: unknown source {args.source!r} (configured: "
-                      f"{', '.join(session.ctx.sources.names())})", file=sys.stderr)
+                print(
+                    f"guardline: unknown source {args.source!r} (configured: {', '.join(session.ctx.sources.names())})",
+                    file=sys.stderr,
+                )
                 return 2
             except ValueError as exc:
                 print(f"guardline: {exc}", file=sys.stderr)
@@ -397,6 +442,7 @@ def cmd_sync(args) -> int:
                     print("guardline: --roster-region needs --roster PERIOD", file=sys.stderr)
                     return 2
             with _reporter(args) as reporter:
+
                 def progress(run: dict) -> None:
                     reporter(w.run_step(run))
 
@@ -416,8 +462,10 @@ def cmd_sync(args) -> int:
             if args.json:
                 print(json.dumps(result, ensure_ascii=False, default=str))
             if result.get("status") != "succeeded":
-                print(f"guardline: run {result.get('id')} failed: {result.get('error_code')}: {result.get('error')}",
-                      file=sys.stderr)
+                print(
+                    f"guardline: run {result.get('id')} failed: {result.get('error_code')}: {result.get('error')}",
+                    file=sys.stderr,
+                )
                 return 1
             return 0
         finally:
@@ -494,15 +542,19 @@ def cmd_audit_verify(args) -> int:
         print(f"note: {note}")
     if not report.ok:
         b = report.broken
-        print(f"audit chain BROKEN at row {b.row_id}: {b.reason}\n  expected: {b.expected}\n  stored:   {b.stored}\n"
-              f"  ({report.rows_checked} rows before it are intact)")
+        print(
+            f"audit chain BROKEN at row {b.row_id}: {b.reason}\n  expected: {b.expected}\n  stored:   {b.stored}\n"
+            f"  ({report.rows_checked} rows before it are intact)"
+        )
         return 1
     if report.head_id is None:
         print("audit chain intact: the audit log is empty")
     else:
-        print(f"audit chain intact: {report.rows_checked} rows checked (ids {report.first_id}–{report.head_id})\n"
-              f"head: {report.head}\n(note the head down; pass it as --expect-head next time to detect rows "
-              f"removed from the end)")
+        print(
+            f"audit chain intact: {report.rows_checked} rows checked (ids {report.first_id}–{report.head_id})\n"
+            f"head: {report.head}\n(note the head down; pass it as --expect-head next time to detect rows "
+            f"removed from the end)"
+        )
     return 0
 
 
@@ -517,8 +569,10 @@ def cmd_audit_purge(args) -> int:
     elif args.dry_run:
         print(f"would purge {report.purged} audit rows (ids {report.from_id}–{report.to_id}), older than {days} days")
     else:
-        print(f"purged {report.purged} audit rows (ids {report.from_id}–{report.to_id}), older than {days} days; "
-              f"marker event {report.marker_id} records the last purged hash {report.last_hash.hex()}")
+        print(
+            f"purged {report.purged} audit rows (ids {report.from_id}–{report.to_id}), older than {days} days; "
+            f"marker event {report.marker_id} records the last purged hash {report.last_hash.hex()}"
+        )
     return 0
 
 
@@ -526,8 +580,10 @@ def _key_reminder(manifest: dict) -> str:
     keys = manifest.get("keys") or {}
     ids = ", ".join(keys.get("encryption_key_ids") or []) or "none (no encrypted values)"
     hash_key = " and the id hash key (GUARDLINE_DATA_PROTECTION__ID_HASH_KEY)" if keys.get("id_hash_key_needed") else ""
-    return (f"REMINDER: the backup holds no keys. Its encrypted columns open only with encryption key id(s) {ids}"
-            f"{hash_key} of the key ring; keep the key ring safe and apart from the backups (docs/backup.md)")
+    return (
+        f"REMINDER: the backup holds no keys. Its encrypted columns open only with encryption key id(s) {ids}"
+        f"{hash_key} of the key ring; keep the key ring safe and apart from the backups (docs/backup.md)"
+    )
 
 
 def cmd_backup(args) -> int:
@@ -538,22 +594,31 @@ def cmd_backup(args) -> int:
     target = Path(args.path)
     try:
         with _reporter(args) as reporter:
-            manifest = asyncio.run(backup.backup(settings, _url(settings), target, force=args.force,
-                                                 report=reporter))
+            manifest = asyncio.run(backup.backup(settings, _url(settings), target, force=args.force, report=reporter))
     except backup.BackupError as exc:
         print(f"guardline: {exc}", file=sys.stderr)
         return exc.exit_code
     manifest_file = backup.manifest_path(target)
     if args.json:
-        print(json.dumps({"path": str(target), "manifest_path": str(manifest_file),
-                          **{k: v for k, v in manifest.items() if k != "table_bytes"},
-                          "reminder": _key_reminder(manifest)}, ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "path": str(target),
+                    "manifest_path": str(manifest_file),
+                    **{k: v for k, v in manifest.items() if k != "table_bytes"},
+                    "reminder": _key_reminder(manifest),
+                },
+                ensure_ascii=False,
+            )
+        )
         return 0
     audit = manifest["audit"]
-    print(f"backup written: {target} ({manifest['dump']['bytes']:,} bytes, sha256 {manifest['dump']['sha256'][:16]}…) "
-          f"and {manifest_file}\n  migration {', '.join(manifest['migration_heads'])}; "
-          f"{sum(manifest['row_counts'].values()):,} rows in {len(manifest['row_counts'])} tables; "
-          f"audit head {audit['head'] or '(empty)'}")
+    print(
+        f"backup written: {target} ({manifest['dump']['bytes']:,} bytes, sha256 {manifest['dump']['sha256'][:16]}…) "
+        f"and {manifest_file}\n  migration {', '.join(manifest['migration_heads'])}; "
+        f"{sum(manifest['row_counts'].values()):,} rows in {len(manifest['row_counts'])} tables; "
+        f"audit head {audit['head'] or '(empty)'}"
+    )
     print(_key_reminder(manifest), file=sys.stderr)
     return 0
 
@@ -565,8 +630,11 @@ def cmd_restore(args) -> int:
     settings = _settings()
     try:
         with _reporter(args) as reporter:
-            result = asyncio.run(backup.restore(settings, _url(settings), Path(args.path), clean=args.clean,
-                                                app_role=args.app_role, report=reporter))
+            result = asyncio.run(
+                backup.restore(
+                    settings, _url(settings), Path(args.path), clean=args.clean, app_role=args.app_role, report=reporter
+                )
+            )
     except backup.BackupError as exc:
         print(f"guardline: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -581,11 +649,16 @@ def cmd_restore(args) -> int:
     for note in result.notes:
         print(f"note: {note}")
     if result.app_role is None:
-        print("note: the restored tables are owned by the restoring role and carry no grants: give the application "
-              "role its privileges with `guardline grant-app ROLE` (the embedded server does it at the next start)")
+        print(
+            "note: the restored tables are owned by the restoring role and carry no grants: give the application "
+            "role its privileges with `guardline grant-app ROLE` (the embedded server does it at the next start)"
+        )
     if not result.ok:
-        print("guardline: the restored database failed its checks (above): do not put it into service before the "
-              "failure is understood", file=sys.stderr)
+        print(
+            "guardline: the restored database failed its checks (above): do not put it into service before the "
+            "failure is understood",
+            file=sys.stderr,
+        )
     return code
 
 
@@ -633,8 +706,10 @@ def cmd_calendar_set(args) -> int:
 
     changed = asyncio.run(run())
     holidays = sum(1 for d in days if not d.workday)
-    print(f"{args.year}: {len(days)} days entered ({holidays} days off, {len(days) - holidays} working days); "
-          f"the year is no longer provisional; {changed} stored deadlines recomputed")
+    print(
+        f"{args.year}: {len(days)} days entered ({holidays} days off, {len(days) - holidays} working days); "
+        f"the year is no longer provisional; {changed} stored deadlines recomputed"
+    )
     return 0
 
 
@@ -689,7 +764,7 @@ def cmd_calendar_show(args) -> int:
         "official": "the published schedule, as the chinese-calendar package carries it",
         "entered": "the published schedule, entered with `guardline calendar set`",
         "provisional": "not known yet: Monday to Friday count as working days and deadlines over this year are "
-                       "marked provisional; enter it with `guardline calendar set`",
+        "marked provisional; enter it with `guardline calendar set`",
     }[status.value]
     print(f"{args.year}: {status.value} ({explain})")
     weekdays = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -713,8 +788,9 @@ def cmd_admin(args) -> int:
             print(f"guardline: --username {args.username!r}: 3 to 64 letters, digits, '_', '.', '-'", file=sys.stderr)
             return 2
         if not is_valid_prefix(args.region):
-            print(f"guardline: --region {args.region!r} is not a region prefix (2, 4, 6, 9 or 12 digits)",
-                  file=sys.stderr)
+            print(
+                f"guardline: --region {args.region!r} is not a region prefix (2, 4, 6, 9 or 12 digits)", file=sys.stderr
+            )
             return 2
     settings = _settings()
     url = _url(settings)
@@ -729,27 +805,50 @@ def cmd_admin(args) -> int:
             if args.admin_command == "create":
                 try:
                     user, password = await service.create_first_admin(
-                        session, settings, args.username, args.region, args.display_name)
+                        session, settings, args.username, args.region, args.display_name
+                    )
                 except Conflict:
                     print(f"guardline: the username {args.username!r} is taken", file=sys.stderr)
                     return 1
-                await record(session, AuditRecord(
-                    action="user.create", actor_name="guardline admin create", role="cli", object_type="user",
-                    object_id=str(user.id), region_code=user.region_prefix,
-                    after={"username": user.username, "role": user.role.value,
-                           "region_prefix": user.region_prefix, "must_change_password": True}))
+                await record(
+                    session,
+                    AuditRecord(
+                        action="user.create",
+                        actor_name="guardline admin create",
+                        role="cli",
+                        object_type="user",
+                        object_id=str(user.id),
+                        region_code=user.region_prefix,
+                        after={
+                            "username": user.username,
+                            "role": user.role.value,
+                            "region_prefix": user.region_prefix,
+                            "must_change_password": True,
+                        },
+                    ),
+                )
                 await session.commit()
-                print(f"administrator {user.username} (id {user.id}, region {user.region_prefix}) created.\n"
-                      f"one-time password: {password}\n"
-                      f"It is shown only now. Log in with it and set your own password "
-                      f"(POST /api/v1/auth/password); until then every other call answers 403.")
+                print(
+                    f"administrator {user.username} (id {user.id}, region {user.region_prefix}) created.\n"
+                    f"one-time password: {password}\n"
+                    f"It is shown only now. Log in with it and set your own password "
+                    f"(POST /api/v1/auth/password); until then every other call answers 403."
+                )
                 return 0
             users = await service.disable_demo_accounts(session)
             for user in users:
-                await record(session, AuditRecord(
-                    action="user.deactivate", actor_name="guardline admin disable-demo", role="cli",
-                    object_type="user", object_id=str(user.id), region_code=user.region_prefix or None,
-                    detail={"reason": "demo_account"}))
+                await record(
+                    session,
+                    AuditRecord(
+                        action="user.deactivate",
+                        actor_name="guardline admin disable-demo",
+                        role="cli",
+                        object_type="user",
+                        object_id=str(user.id),
+                        region_code=user.region_prefix or None,
+                        detail={"reason": "demo_account"},
+                    ),
+                )
             await session.commit()
             print(f"{len(users)} demo account(s) deactivated")
             return 0
@@ -764,10 +863,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="migrate the database, then run the API")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--demo", action="store_true", help="load the demo county first if the database is empty, and "
-                                                       "start the department simulators and a sync worker")
-    p.add_argument("--no-departments", dest="departments", action="store_false",
-                   help="with --demo: start neither the department simulators nor the sync worker")
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="load the demo county first if the database is empty, and "
+        "start the department simulators and a sync worker",
+    )
+    p.add_argument(
+        "--no-departments",
+        dest="departments",
+        action="store_false",
+        help="with --demo: start neither the department simulators nor the sync worker",
+    )
     p.add_argument("--persons", type=int, default=DEFAULT_DEMO_PERSONS, help="persons in the demo county")
     p.add_argument("--log-level", default="info")
     p.add_argument("--no-access-log", dest="access_log", action="store_false")
@@ -802,111 +909,156 @@ def build_parser() -> argparse.ArgumentParser:
 
     sync = sub.add_parser("sync", help="department data: the worker, one run, a spreadsheet import, status")
     sync_sub = sync.add_subparsers(dest="sync_command", required=True)
-    p = sync_sub.add_parser("worker", help="take runs from the queue and queue scheduled ones, until stopped "
-                                           "(start several to share the work)")
+    p = sync_sub.add_parser(
+        "worker",
+        help="take runs from the queue and queue scheduled ones, until stopped (start several to share the work)",
+    )
     p.add_argument("--once", action="store_true", help="carry out the runs that are ready, then exit")
     p.set_defaults(func=cmd_sync)
     p = sync_sub.add_parser("run", help="pull one source now (for one county), with a progress line")
     p.add_argument("--source", required=True)
     p.add_argument("--county", help="6-digit county code (needed when the source serves several)")
-    p.add_argument("--full", action="store_true",
-                   help="read everything from the start, not only what changed since the last run (updated-since "
-                        "sources); a roster source's full pull is a complete roster (docs/rosters.md)")
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="read everything from the start, not only what changed since the last run (updated-since "
+        "sources); a roster source's full pull is a complete roster (docs/rosters.md)",
+    )
     p.add_argument("--json", action="store_true", help="print the finished run as JSON on stdout")
     p.set_defaults(func=cmd_sync)
-    p = sync_sub.add_parser("import", help="import a department spreadsheet (CSV or XLSX) through the same "
-                                           "normaliser, quarantine and reconciliation")
+    p = sync_sub.add_parser(
+        "import",
+        help="import a department spreadsheet (CSV or XLSX) through the same normaliser, quarantine and reconciliation",
+    )
     p.add_argument("--source", required=True)
     p.add_argument("--county", help="6-digit county code (needed when the source serves several)")
     p.add_argument("file")
-    p.add_argument("--roster", metavar="PERIOD",
-                   help="declare the file the complete roster of PERIOD: the enrolment of a year (medical "
-                        "insurance, e.g. 2026) or the students of a term (education, e.g. 2026秋); people it "
-                        "leaves out are then absent (docs/rosters.md). Counts only if the import succeeds")
-    p.add_argument("--roster-region", metavar="PREFIX",
-                   help="the region code prefix the roster covers (default: the county)")
+    p.add_argument(
+        "--roster",
+        metavar="PERIOD",
+        help="declare the file the complete roster of PERIOD: the enrolment of a year (medical "
+        "insurance, e.g. 2026) or the students of a term (education, e.g. 2026秋); people it "
+        "leaves out are then absent (docs/rosters.md). Counts only if the import succeeds",
+    )
+    p.add_argument(
+        "--roster-region", metavar="PREFIX", help="the region code prefix the roster covers (default: the county)"
+    )
     p.add_argument("--json", action="store_true", help="print the finished run as JSON on stdout")
     p.set_defaults(func=cmd_sync)
     p = sync_sub.add_parser("status", help="configured sources and their last runs (JSON)")
     p.set_defaults(func=cmd_sync)
-    p = sync_sub.add_parser("check-registry", help="run the registry checks (rules on the registry alone: head and "
-                                                   "spouse of one sex, invalid phones, a child employed …) now, as "
-                                                   "runs of source 'registry'; the counts as JSON")
+    p = sync_sub.add_parser(
+        "check-registry",
+        help="run the registry checks (rules on the registry alone: head and "
+        "spouse of one sex, invalid phones, a child employed …) now, as "
+        "runs of source 'registry'; the counts as JSON",
+    )
     p.add_argument("--county", help="6-digit county code (default: every county with households)")
     p.set_defaults(func=cmd_sync)
 
-    p = sub.add_parser("simulate", help="run a simulated department system (civil affairs, medical insurance, "
-                                         "education) on the registry's data, or export its records")
+    p = sub.add_parser(
+        "simulate",
+        help="run a simulated department system (civil affairs, medical insurance, "
+        "education) on the registry's data, or export its records",
+    )
     from services.simulators.main import add_arguments  # options only: nothing heavy is imported
 
     add_arguments(p)
     p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("grant-app", help="as the tables' owner: give the application role its privileges "
-                                         "(data read/write, audit_log append-only, no DDL)")
+    p = sub.add_parser(
+        "grant-app",
+        help="as the tables' owner: give the application role its privileges "
+        "(data read/write, audit_log append-only, no DDL)",
+    )
     p.add_argument("role", help="the role the API and the worker connect as")
     p.set_defaults(func=cmd_grant_app)
 
-    calendar = sub.add_parser("calendar", help="China's working-day calendar: enter a year's official schedule, "
-                                               "show a year")
+    calendar = sub.add_parser(
+        "calendar", help="China's working-day calendar: enter a year's official schedule, show a year"
+    )
     calendar_sub = calendar.add_subparsers(dest="calendar_command", required=True)
-    p = calendar_sub.add_parser("set", help="enter YEAR's official schedule from a CSV file (date,workday,name); "
-                                            "replaces the year's entered days")
+    p = calendar_sub.add_parser(
+        "set",
+        help="enter YEAR's official schedule from a CSV file (date,workday,name); replaces the year's entered days",
+    )
     p.add_argument("year", type=int)
     p.add_argument("file")
     p.set_defaults(func=cmd_calendar_set)
-    p = calendar_sub.add_parser("show", help="whether YEAR is official, entered or provisional, and its "
-                                             "holidays and adjusted working days")
+    p = calendar_sub.add_parser(
+        "show", help="whether YEAR is official, entered or provisional, and its holidays and adjusted working days"
+    )
     p.add_argument("year", type=int)
     p.set_defaults(func=cmd_calendar_show)
 
     funds = sub.add_parser("funds", help="funds, projects and assets: the asset checks")
     funds_sub = funds.add_subparsers(dest="funds_command", required=True)
-    p = funds_sub.add_parser("scan", help="raise and resolve the asset findings (idle operating assets, public "
-                                          "assets without a custodian, household assets of households gone)")
+    p = funds_sub.add_parser(
+        "scan",
+        help="raise and resolve the asset findings (idle operating assets, public "
+        "assets without a custodian, household assets of households gone)",
+    )
     p.add_argument("--region", help="region prefix (default: every region)")
     p.add_argument("--as-of", type=date.fromisoformat, help="the day to judge by, YYYY-MM-DD (default today)")
     p.set_defaults(func=cmd_funds_scan)
 
-    admin = sub.add_parser("admin", help="accounts from the command line: the first administrator, the demo's "
-                                         "accounts")
+    admin = sub.add_parser("admin", help="accounts from the command line: the first administrator, the demo's accounts")
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)
-    p = admin_sub.add_parser("create", help="create an administrator and print a one-time password (to be changed "
-                                            "at the first login)")
+    p = admin_sub.add_parser(
+        "create", help="create an administrator and print a one-time password (to be changed at the first login)"
+    )
     p.add_argument("--username", required=True)
     p.add_argument("--region", required=True, help="the region prefix the administrator manages (2/4/6/9/12 digits)")
     p.add_argument("--display-name")
     p.set_defaults(func=cmd_admin)
-    p = admin_sub.add_parser("disable-demo", help="deactivate the demo's accounts that still have the published "
-                                                  "demo password")
+    p = admin_sub.add_parser(
+        "disable-demo", help="deactivate the demo's accounts that still have the published demo password"
+    )
     p.set_defaults(func=cmd_admin)
 
-    p = sub.add_parser("backup", help="pg_dump the database into PATH (custom format) with PATH.manifest.json: "
-                                      "row counts, audit head, key ids needed (docs/backup.md)")
+    p = sub.add_parser(
+        "backup",
+        help="pg_dump the database into PATH (custom format) with PATH.manifest.json: "
+        "row counts, audit head, key ids needed (docs/backup.md)",
+    )
     p.add_argument("path")
     p.add_argument("--force", action="store_true", help="replace a backup already at PATH")
     p.add_argument("--json", action="store_true", help="no progress output; print the manifest as one JSON object")
     p.set_defaults(func=cmd_backup)
-    p = sub.add_parser("restore", help="restore a backup into the configured, empty database, then verify the "
-                                       "audit chain, row counts and keys; exit 0 ok, 1 checks failed, 2 refused, "
-                                       "3 no pg_restore, 4 pg_restore failed, 5 keys missing")
+    p = sub.add_parser(
+        "restore",
+        help="restore a backup into the configured, empty database, then verify the "
+        "audit chain, row counts and keys; exit 0 ok, 1 checks failed, 2 refused, "
+        "3 no pg_restore, 4 pg_restore failed, 5 keys missing",
+    )
     p.add_argument("path")
-    p.add_argument("--clean", action="store_true",
-                   help="replace the database's schema public (and all it holds, dropped once the restore has "
-                        "succeeded) instead of refusing a database that is not empty")
-    p.add_argument("--app-role", metavar="ROLE", help="grant the application role its privileges afterwards "
-                                                      "(as `guardline grant-app ROLE`)")
+    p.add_argument(
+        "--clean",
+        action="store_true",
+        help="replace the database's schema public (and all it holds, dropped once the restore has "
+        "succeeded) instead of refusing a database that is not empty",
+    )
+    p.add_argument(
+        "--app-role",
+        metavar="ROLE",
+        help="grant the application role its privileges afterwards (as `guardline grant-app ROLE`)",
+    )
     p.add_argument("--json", action="store_true", help="no progress output; print the result as one JSON object")
     p.set_defaults(func=cmd_restore)
 
     audit = sub.add_parser("audit", help="check the audit trail's hash chain, purge old audit rows")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     p = audit_sub.add_parser("verify", help="recompute the hash chain; exit 1 at the first broken link")
-    p.add_argument("--expect-head", metavar="ID:HEX", help="a head printed by an earlier verify: fail if that row "
-                                                           "is gone or differs (rows removed from the end)")
+    p.add_argument(
+        "--expect-head",
+        metavar="ID:HEX",
+        help="a head printed by an earlier verify: fail if that row is gone or differs (rows removed from the end)",
+    )
     p.set_defaults(func=cmd_audit_verify)
-    p = audit_sub.add_parser("purge", help="delete audit rows older than GUARDLINE_AUDIT__RETENTION_DAYS "
-                                           "(needs the table owner's connection)")
+    p = audit_sub.add_parser(
+        "purge",
+        help="delete audit rows older than GUARDLINE_AUDIT__RETENTION_DAYS (needs the table owner's connection)",
+    )
     p.add_argument("--dry-run", action="store_true", help="only say what would be purged")
     p.set_defaults(func=cmd_audit_purge)
     return parser

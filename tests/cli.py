@@ -1,5 +1,6 @@
 """Running ``guardline`` as an operator does, against a scratch database whose rows are really
 committed (dropped afterwards). Shared by the CLI tests."""
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 GUARDLINE = [sys.executable, "-m", "services.cli"]
 
 # The CLI starts or joins the embedded server; an external test database is not its to use.
-needs_embedded_server = pytest.mark.skipif(bool(os.environ.get("GUARDLINE_TEST_DATABASE_URL")),
-                                           reason="the CLI joins the embedded server")
+needs_embedded_server = pytest.mark.skipif(
+    bool(os.environ.get("GUARDLINE_TEST_DATABASE_URL")), reason="the CLI joins the embedded server"
+)
 
 
 @asynccontextmanager
@@ -34,6 +36,12 @@ async def committed_engine(engine, settings, name: str) -> AsyncIterator:
 
 def run_guardline(settings, database: str, *args: str, **env: str) -> subprocess.CompletedProcess:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("GUARDLINE_")}
-    environ.update({"GUARDLINE_DATA_DIR": str(settings.data_dir), "GUARDLINE_ENV": "test",
-                    "GUARDLINE_DATABASE_NAME": database, **env})
+    environ.update(
+        {
+            "GUARDLINE_DATA_DIR": str(settings.data_dir),
+            "GUARDLINE_ENV": "test",
+            "GUARDLINE_DATABASE_NAME": database,
+            **env,
+        }
+    )
     return subprocess.run([*GUARDLINE, *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120)

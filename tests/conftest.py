@@ -4,6 +4,7 @@ migrated with Alembic; each test runs inside a transaction that is rolled back.
 Two counties are loaded once: 529901 清溪县 (townships 001 and 002) and 529902 (another
 county) so that every test can check what is outside a caller's scope.
 """
+
 from __future__ import annotations
 
 import os
@@ -86,8 +87,15 @@ async def _load_base_data(eng: AsyncEngine) -> None:
             session.add(Region(code=code, name=name, level=int(level_of(code)), parent_code=parent_of(code)))
             await session.flush()
         for username, (role, prefix) in USERS.items():
-            session.add(User(username=username, display_name=username, password_hash=password_hash,
-                             role=role, region_prefix=prefix))
+            session.add(
+                User(
+                    username=username,
+                    display_name=username,
+                    password_hash=password_hash,
+                    role=role,
+                    region_prefix=prefix,
+                )
+            )
         await session.commit()
 
 
@@ -126,8 +134,9 @@ class RolledBackDatabase(Database):
         self.connection = connection
 
     def session(self, readonly: bool = False) -> AsyncSession:
-        return AsyncSession(bind=self.connection, join_transaction_mode="create_savepoint",
-                            expire_on_commit=False, autoflush=False)
+        return AsyncSession(
+            bind=self.connection, join_transaction_mode="create_savepoint", expire_on_commit=False, autoflush=False
+        )
 
     async def fetch_row(self, sql: str, args: list):
         """The hot reads run on the test's connection too, so they see its data."""
@@ -166,8 +175,9 @@ async def session(db: RolledBackDatabase) -> AsyncIterator[AsyncSession]:
 
 
 def _client(app) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-                             base_url="http://testserver")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://testserver"
+    )
 
 
 @pytest.fixture
@@ -187,10 +197,12 @@ async def committing_client(settings: Settings, engine: AsyncEngine) -> AsyncIte
             yield c
     finally:
         async with engine.begin() as conn:
-            await conn.execute(text(
-                "TRUNCATE households, persons, memberships, household_events, income_records, income_years, "
-                "household_guarantees, guarantee_changes, idempotency_keys, rate_limit_counts CASCADE"
-            ))
+            await conn.execute(
+                text(
+                    "TRUNCATE households, persons, memberships, household_events, income_records, income_years, "
+                    "household_guarantees, guarantee_changes, idempotency_keys, rate_limit_counts CASCADE"
+                )
+            )
 
 
 _USER_IDS: dict[str, int] = {}
@@ -224,15 +236,26 @@ def auth(settings: Settings, user_ids: dict[str, int]):
 # Tests that start whole demos (their own PostgreSQL, simulators, worker, a terminal) run one
 # after another on one worker: two at once on a small machine only slow each other down.
 SERIAL_GROUP = "demo-processes"
-SERIAL_MODULES = ("tests/test_serve_e2e.py", "tests/test_readme_tour.py", "tests/test_ctrl_c.py",
-                  "tests/test_demo_load.py", "tests/api/test_docs_browser.py")
+SERIAL_MODULES = (
+    "tests/test_serve_e2e.py",
+    "tests/test_readme_tour.py",
+    "tests/test_ctrl_c.py",
+    "tests/test_demo_load.py",
+    "tests/api/test_docs_browser.py",
+)
 # Modules whose module-scoped fixtures are expensive (a scratch database, a loaded demo, a
 # generated client), and the simulators' session-wide world: each kept on one worker, so the
 # fixture is set up once, not once per worker.
 SHARED_FIXTURE_DIRS = ("tests/simulators/",)
-SHARED_FIXTURE_MODULES = ("tests/test_keys.py", "tests/test_audit_chain.py", "tests/test_grants.py",
-                          "tests/api/test_contract_descriptions.py", "tests/api/test_generated_client.py",
-                          "tests/unit/test_demo_generator.py", "tests/sync/")
+SHARED_FIXTURE_MODULES = (
+    "tests/test_keys.py",
+    "tests/test_audit_chain.py",
+    "tests/test_grants.py",
+    "tests/api/test_contract_descriptions.py",
+    "tests/api/test_generated_client.py",
+    "tests/unit/test_demo_generator.py",
+    "tests/sync/",
+)
 
 
 def _group(path: str) -> str | None:

@@ -1,5 +1,6 @@
 """What the database holds, as one comparable value: proves that a refused request wrote
 nothing at all (no row added, removed or changed in any table, versions included)."""
+
 from __future__ import annotations
 
 from sqlalchemy import text
@@ -15,9 +16,9 @@ RECORDS_ATTEMPTS = {"audit_log", "rate_limit_counts"}
 async def fingerprint(conn: AsyncConnection) -> dict[str, tuple[int, str]]:
     """Every table of the models (but the audit trail): its row count and a digest of all its rows."""
     parts = [
-        f"SELECT '{t.name}', count(*), md5(coalesce(string_agg(r::text, '|' ORDER BY r::text), '')) "
-        f'FROM "{t.name}" r'
-        for t in metadata.sorted_tables if t.name not in RECORDS_ATTEMPTS
+        f"SELECT '{t.name}', count(*), md5(coalesce(string_agg(r::text, '|' ORDER BY r::text), '')) FROM \"{t.name}\" r"
+        for t in metadata.sorted_tables
+        if t.name not in RECORDS_ATTEMPTS
     ]
     rows = await conn.execute(text(" UNION ALL ".join(parts)))
     return {name: (count, digest) for name, count, digest in rows}

@@ -1,4 +1,5 @@
 """Test data: regions, users and valid ID numbers. Split by domain as suites grow."""
+
 from __future__ import annotations
 
 import itertools
@@ -71,7 +72,9 @@ def household(region: str = VILLAGE, members: list[dict] | None = None, **kw) ->
     body = {
         "region_code": region,
         "category": "lifted_out",
-        "members": members if members is not None else [person("head"), person("spouse", name="王芳"), person("child", name="张小明", male=True)],
+        "members": members
+        if members is not None
+        else [person("head"), person("spouse", name="王芳"), person("child", name="张小明", male=True)],
     }
     body.update(kw)
     return body

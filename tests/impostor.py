@@ -2,6 +2,7 @@
 simulator would (200, a token, an empty page) but does not show the instance token of
 the demo that expects a simulator there — another checkout's demo, or any other program.
 It counts what it is asked."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-ANSWER = json.dumps({"status": "ok", "kind": "civil-affairs", "access_token": "stranger", "expires_in": 600,
-                     "code": 0, "data": {"records": [], "next_cursor": None}}).encode()
+ANSWER = json.dumps(
+    {
+        "status": "ok",
+        "kind": "civil-affairs",
+        "access_token": "stranger",
+        "expires_in": 600,
+        "code": 0,
+        "data": {"records": [], "next_cursor": None},
+    }
+).encode()
 
 
 class Impostor(ThreadingHTTPServer):

@@ -1,4 +1,5 @@
 """The machine's processes as the tests that stop things look at them (Linux: /proc)."""
+
 from __future__ import annotations
 
 from pathlib import Path

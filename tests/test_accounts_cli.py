@@ -2,6 +2,7 @@
 otherwise, production refuses to start while the demo's accounts still open with the
 published password, and ``guardline admin create`` makes the first administrator with a
 one-time password that must be changed before anything else."""
+
 from __future__ import annotations
 
 import asyncio
@@ -53,8 +54,14 @@ def _serve(settings, **env: str) -> subprocess.CompletedProcess:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("GUARDLINE_")}
     environ.update({"GUARDLINE_DATA_DIR": str(settings.data_dir), "GUARDLINE_DATABASE_NAME": SCRATCH, **env})
     try:
-        return subprocess.run([*GUARDLINE, "serve", "--port", str(_free_port())], cwd=ROOT, env=environ,
-                              capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [*GUARDLINE, "serve", "--port", str(_free_port())],
+            cwd=ROOT,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail("serve started instead of refusing")
 
@@ -75,17 +82,28 @@ async def test_production_refuses_to_start_while_demo_accounts_are_open(committe
     async with AsyncSession(committed) as session:
         demo_hash = hash_password(DEMO_PASSWORD)
         for name, prefix in (("county_staff.county", "529901"), ("cadre.529901001001.001", "529901001001")):
-            session.add(User(username=name, display_name=name, password_hash=demo_hash, role="county_staff",
-                             region_prefix=prefix))
+            session.add(
+                User(
+                    username=name, display_name=name, password_hash=demo_hash, role="county_staff", region_prefix=prefix
+                )
+            )
         # Named like the demo's but with a password of its own: not a demo account.
-        session.add(User(username="auditor.county", display_name="a", password_hash=hash_password("Own-Pass-2026"),
-                         role="auditor", region_prefix="529901"))
+        session.add(
+            User(
+                username="auditor.county",
+                display_name="a",
+                password_hash=hash_password("Own-Pass-2026"),
+                role="auditor",
+                region_prefix="529901",
+            )
+        )
         await session.commit()
     done = await asyncio.to_thread(_serve, settings, GUARDLINE_ENV="production", **PRIVATE)
     assert done.returncode == 2, done.stderr
     assert "2 demo account(s)" in done.stderr and "guardline admin disable-demo" in done.stderr
-    off = await asyncio.to_thread(run_guardline, settings, SCRATCH, "admin", "disable-demo", GUARDLINE_ENV="production",
-                                  **PRIVATE)
+    off = await asyncio.to_thread(
+        run_guardline, settings, SCRATCH, "admin", "disable-demo", GUARDLINE_ENV="production", **PRIVATE
+    )
     assert off.returncode == 0 and "2 demo account(s) deactivated" in off.stdout, off.stderr
     async with committed.connect() as conn:
         active = dict((await conn.execute(text("SELECT username, active FROM users"))).all())
@@ -95,26 +113,31 @@ async def test_production_refuses_to_start_while_demo_accounts_are_open(committe
 
 
 async def test_admin_create_gives_a_one_time_password_to_change_first(committed, settings):
-    done = await asyncio.to_thread(run_guardline, settings, SCRATCH, "admin", "create", "--username", "root.admin",
-                                   "--region", "529901")
+    done = await asyncio.to_thread(
+        run_guardline, settings, SCRATCH, "admin", "create", "--username", "root.admin", "--region", "529901"
+    )
     assert done.returncode == 0, done.stderr
     password = re.search(r"one-time password: (\S+)", done.stdout).group(1)
-    again = await asyncio.to_thread(run_guardline, settings, SCRATCH, "admin", "create", "--username", "root.admin",
-                                    "--region", "529901")
+    again = await asyncio.to_thread(
+        run_guardline, settings, SCRATCH, "admin", "create", "--username", "root.admin", "--region", "529901"
+    )
     assert again.returncode == 1 and "taken" in again.stderr
-    bad = await asyncio.to_thread(run_guardline, settings, SCRATCH, "admin", "create", "--username", "x.admin",
-                                  "--region", "5299")
+    bad = await asyncio.to_thread(
+        run_guardline, settings, SCRATCH, "admin", "create", "--username", "x.admin", "--region", "5299"
+    )
     assert bad.returncode == 0  # a city-wide administrator is fine …
-    bad = await asyncio.to_thread(run_guardline, settings, SCRATCH, "admin", "create", "--username", "y.admin",
-                                  "--region", "52990")
+    bad = await asyncio.to_thread(
+        run_guardline, settings, SCRATCH, "admin", "create", "--username", "y.admin", "--region", "52990"
+    )
     assert bad.returncode == 2  # … a prefix of 5 digits is not
 
     async with AsyncSession(committed) as session:
         bind_scope(session, UNRESTRICTED)
         user = (await session.execute(select(User).where(User.username == "root.admin"))).scalar_one()
         assert (user.role.value, user.region_prefix, user.must_change_password) == ("admin", "529901", True)
-        events = (await session.execute(text("SELECT action, object_id FROM audit_log WHERE action = 'user.create'"))
-                  ).all()
+        events = (
+            await session.execute(text("SELECT action, object_id FROM audit_log WHERE action = 'user.create'"))
+        ).all()
         assert ("user.create", str(user.id)) in events
 
     db = Database(committed)
@@ -126,11 +149,13 @@ async def test_admin_create_gives_a_one_time_password_to_change_first(committed,
         users = await http.get("/api/v1/admin/users", headers=headers)
         assert (users.status_code, users.json()["code"]) == (403, "password_change_required")
         assert (await http.get("/api/v1/auth/me", headers=headers)).status_code == 200
-        changed = await http.post("/api/v1/auth/password", headers=headers,
-                                  json={"current_password": password, "new_password": "Chosen-By-Me-2026"})
+        changed = await http.post(
+            "/api/v1/auth/password",
+            headers=headers,
+            json={"current_password": password, "new_password": "Chosen-By-Me-2026"},
+        )
         assert changed.status_code == 204, changed.text
-        login = await http.post("/api/v1/auth/token", data={"username": "root.admin",
-                                                            "password": "Chosen-By-Me-2026"})
+        login = await http.post("/api/v1/auth/token", data={"username": "root.admin", "password": "Chosen-By-Me-2026"})
         assert login.json()["must_change_password"] is False
         headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
         assert (await http.get("/api/v1/admin/users", headers=headers)).status_code == 200

@@ -3,6 +3,7 @@ the purge's floor, and ``verify`` finding each kind of tampering.
 
 These run on a scratch database of their own (``guardline_audit_chain``), each test in a
 rolled-back transaction, so every test starts from an empty chain (row 1 first)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -41,10 +42,21 @@ async def conn(chain_engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 
 def event(n: int = 0, **kw) -> AuditRecord:
-    base = {"action": "household.update", "actor": "user:7", "actor_name": "村干部", "role": "village_staff",
-            "object_type": "household", "object_id": str(100 + n), "region_code": "529901001001",
-            "result": "success", "status": 200, "request_id": f"req-{n}", "ip": "10.1.2.3",
-            "before": {"phone": "13800000000", "n": n}, "after": {"phone": "13900000000", "n": n}}
+    base = {
+        "action": "household.update",
+        "actor": "user:7",
+        "actor_name": "村干部",
+        "role": "village_staff",
+        "object_type": "household",
+        "object_id": str(100 + n),
+        "region_code": "529901001001",
+        "result": "success",
+        "status": 200,
+        "request_id": f"req-{n}",
+        "ip": "10.1.2.3",
+        "before": {"phone": "13800000000", "n": n},
+        "after": {"phone": "13900000000", "n": n},
+    }
     base.update(kw)
     return AuditRecord(**base)
 
@@ -56,14 +68,23 @@ async def add(conn, count: int) -> list[int]:
 
 async def insert_aged(conn, days_ago: float, action: str = "person.unmask") -> int:
     """A row written ``days_ago`` days ago (``at`` given explicitly; still chained)."""
-    return (await conn.execute(text(
-        "INSERT INTO audit_log (at, action, result) VALUES (now() - make_interval(secs => :d * 86400), :a, 'success') "
-        "RETURNING id"), {"d": days_ago, "a": action})).scalar_one()
+    return (
+        await conn.execute(
+            text(
+                "INSERT INTO audit_log (at, action, result) VALUES (now() - make_interval(secs => :d * 86400), :a, 'success') "
+                "RETURNING id"
+            ),
+            {"d": days_ago, "a": action},
+        )
+    ).scalar_one()
 
 
 async def rows(conn):
-    return (await conn.execute(text(
-        "SELECT id, prev_hash, hash, audit_canonical(a) AS canonical FROM audit_log a ORDER BY id"))).all()
+    return (
+        await conn.execute(
+            text("SELECT id, prev_hash, hash, audit_canonical(a) AS canonical FROM audit_log a ORDER BY id")
+        )
+    ).all()
 
 
 async def refused(conn, sql: str, **params) -> str:
@@ -75,6 +96,7 @@ async def refused(conn, sql: str, **params) -> str:
 
 
 # ---- the chain ------------------------------------------------------------------------
+
 
 async def test_each_row_links_to_the_previous_one(conn):
     await add(conn, 2)
@@ -95,11 +117,24 @@ async def test_each_row_links_to_the_previous_one(conn):
 async def test_canonical_text_covers_every_column_but_the_hash(conn):
     await add(conn, 1)
     canonical = (await rows(conn))[0].canonical
-    columns = (await conn.execute(text(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 'audit_log'"))).scalars().all()
+    columns = (
+        (await conn.execute(text("SELECT column_name FROM information_schema.columns WHERE table_name = 'audit_log'")))
+        .scalars()
+        .all()
+    )
     assert len(columns) == 19  # a new column must be added to audit_canonical() (and its version tag)
-    for value in ('"guardline-audit-v1"', '"household.update"', '"user:7"', '"村干部"', '"529901001001"',
-                  '"req-0"', '"10.1.2.3', '"13900000000"', "200", GENESIS_HASH.hex()):
+    for value in (
+        '"guardline-audit-v1"',
+        '"household.update"',
+        '"user:7"',
+        '"村干部"',
+        '"529901001001"',
+        '"req-0"',
+        '"10.1.2.3',
+        '"13900000000"',
+        "200",
+        GENESIS_HASH.hex(),
+    ):
         assert value in canonical, value
 
 
@@ -113,17 +148,28 @@ async def test_canonical_text_does_not_depend_on_the_session_time_zone(conn):
 
 async def test_ids_and_hashes_sent_by_a_client_are_overwritten(conn):
     await add(conn, 1)
-    forged = (await conn.execute(text(
-        "INSERT INTO audit_log (id, action, result, prev_hash, hash) VALUES (999, 'x.y', 'success', '\\x01', '\\x02') "
-        "RETURNING id, prev_hash, hash"))).one()
+    forged = (
+        await conn.execute(
+            text(
+                "INSERT INTO audit_log (id, action, result, prev_hash, hash) VALUES (999, 'x.y', 'success', '\\x01', '\\x02') "
+                "RETURNING id, prev_hash, hash"
+            )
+        )
+    ).one()
     first = (await rows(conn))[0]
     assert forged.id == 2 and forged.prev_hash == first.hash and len(forged.hash) == 32
     assert (await verify_chain(conn)).ok
 
 
 async def test_sensitive_values_are_redacted_before_they_reach_the_table(conn):
-    await record(conn, event(1, before={"id_number": "11010519491231002X", "illness": "肺癌"},
-                             detail={"note": "查询 11010519491231002X 的人员"}))
+    await record(
+        conn,
+        event(
+            1,
+            before={"id_number": "11010519491231002X", "illness": "肺癌"},
+            detail={"note": "查询 11010519491231002X 的人员"},
+        ),
+    )
     stored = (await conn.execute(text("SELECT before, detail FROM audit_log"))).one()
     assert stored.before == {"id_number": "110105************", "illness": "[redacted]"}
     assert stored.detail == {"note": "查询 110105************ 的人员"}
@@ -140,13 +186,17 @@ async def test_an_insert_in_a_repeatable_read_transaction_is_refused(chain_engin
 
 # ---- append-only ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("sql", [
-    "UPDATE audit_log SET detail = '{\"x\": 1}' WHERE id = 1",
-    "UPDATE audit_log SET at = at - interval '1000 days'",
-    "DELETE FROM audit_log WHERE id = 1",
-    "DELETE FROM audit_log",
-    "TRUNCATE audit_log",
-])
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE audit_log SET detail = '{\"x\": 1}' WHERE id = 1",
+        "UPDATE audit_log SET at = at - interval '1000 days'",
+        "DELETE FROM audit_log WHERE id = 1",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ],
+)
 async def test_rows_cannot_be_changed_or_removed_even_by_raw_sql(conn, sql):
     await add(conn, 2)
     message = await refused(conn, sql)
@@ -169,13 +219,19 @@ async def test_the_purge_flag_does_not_open_rows_younger_than_six_months(conn):
 
 
 async def test_public_has_no_update_delete_or_truncate_privilege(conn):
-    granted = (await conn.execute(text(
-        "SELECT count(*) FROM information_schema.role_table_grants WHERE table_name = 'audit_log' "
-        "AND grantee = 'PUBLIC' AND privilege_type IN ('UPDATE', 'DELETE', 'TRUNCATE')"))).scalar_one()
+    granted = (
+        await conn.execute(
+            text(
+                "SELECT count(*) FROM information_schema.role_table_grants WHERE table_name = 'audit_log' "
+                "AND grantee = 'PUBLIC' AND privilege_type IN ('UPDATE', 'DELETE', 'TRUNCATE')"
+            )
+        )
+    ).scalar_one()
     assert granted == 0
 
 
 # ---- verify finds tampering -------------------------------------------------------------
+
 
 async def tamper(conn, sql: str, trigger: str) -> None:
     """What an attacker with the owner's rights could do: switch a guard off, change, switch it on."""
@@ -187,7 +243,7 @@ async def tamper(conn, sql: str, trigger: str) -> None:
 
 async def test_verify_reports_a_changed_row(conn):
     await add(conn, 5)
-    await tamper(conn, "UPDATE audit_log SET after = '{\"phone\": \"13700000000\"}' WHERE id = 3", "audit_log_no_update")
+    await tamper(conn, 'UPDATE audit_log SET after = \'{"phone": "13700000000"}\' WHERE id = 3', "audit_log_no_update")
     report = await verify_chain(conn)
     assert not report.ok and report.rows_checked == 2
     assert report.broken.row_id == 3 and "content" in report.broken.reason
@@ -197,9 +253,13 @@ async def test_verify_reports_a_changed_row(conn):
 
 async def test_verify_reports_a_changed_row_whose_hash_was_recomputed(conn):
     await add(conn, 5)
-    await tamper(conn, "UPDATE audit_log SET object_id = 'x' WHERE id = 2; "
-                       "UPDATE audit_log a SET hash = sha256(a.prev_hash || convert_to(audit_canonical(a), 'UTF8')) "
-                       "WHERE id = 2", "audit_log_no_update")
+    await tamper(
+        conn,
+        "UPDATE audit_log SET object_id = 'x' WHERE id = 2; "
+        "UPDATE audit_log a SET hash = sha256(a.prev_hash || convert_to(audit_canonical(a), 'UTF8')) "
+        "WHERE id = 2",
+        "audit_log_no_update",
+    )
     report = await verify_chain(conn)
     assert report.broken.row_id == 3 and "prev_hash" in report.broken.reason
 
@@ -244,6 +304,7 @@ def test_malformed_heads_are_refused(bad):
 
 # ---- retention --------------------------------------------------------------------------
 
+
 async def test_purge_removes_the_old_rows_and_verify_starts_after_them(conn):
     for days in (400, 390, 380):
         await insert_aged(conn, days)
@@ -253,8 +314,9 @@ async def test_purge_removes_the_old_rows_and_verify_starts_after_them(conn):
     report = await purge(conn, 365)
     assert (report.purged, report.from_id, report.to_id) == (3, 1, 3) and report.last_hash == last_old_hash
     assert [r.id for r in await rows(conn)] == [4, 5, 6, 7]
-    marker = (await conn.execute(text("SELECT action, detail FROM audit_log WHERE id = :id"),
-                                 {"id": report.marker_id})).one()
+    marker = (
+        await conn.execute(text("SELECT action, detail FROM audit_log WHERE id = :id"), {"id": report.marker_id})
+    ).one()
     assert marker.action == PURGE_ACTION and report.marker_id == 7
     assert marker.detail["purged_to_id"] == 3 and marker.detail["last_purged_hash"] == last_old_hash.hex()
     verified = await verify_chain(conn)
@@ -296,8 +358,9 @@ async def test_purge_dry_run_and_nothing_to_purge(conn):
     assert len(await rows(conn)) == 2
     await purge(conn, 365)
     assert (await purge(conn, 365)).purged == 0
-    assert (await conn.execute(text("SELECT count(*) FROM audit_log WHERE action = :a"),
-                               {"a": PURGE_ACTION})).scalar_one() == 1
+    assert (
+        await conn.execute(text("SELECT count(*) FROM audit_log WHERE action = :a"), {"a": PURGE_ACTION})
+    ).scalar_one() == 1
 
 
 async def test_a_purge_marker_that_was_not_written_by_a_purge_breaks_verification(conn):

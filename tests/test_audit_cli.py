@@ -1,6 +1,7 @@
 """``guardline audit verify`` and ``purge`` as an operator runs them, on a database where the
 audit rows are really committed (a scratch database, dropped afterwards); and the chain
 under concurrent writers."""
+
 from __future__ import annotations
 
 import asyncio
@@ -29,16 +30,25 @@ def guardline(settings, *args: str, **env: str):
 
 
 def event(n: int) -> AuditRecord:
-    return AuditRecord(action="person.unmask", actor=f"user:{n}", object_type="person", object_id=str(n),
-                       region_code="529901001001", request_id=f"cli-{n}")
+    return AuditRecord(
+        action="person.unmask",
+        actor=f"user:{n}",
+        object_type="person",
+        object_id=str(n),
+        region_code="529901001001",
+        request_id=f"cli-{n}",
+    )
 
 
 async def test_verify_and_purge_from_the_command_line(committed, settings):
     async with committed.begin() as conn:
         for n in range(3):
             await record(conn, event(n))
-        await conn.execute(text("INSERT INTO audit_log (at, action, result) VALUES (now() - interval '1 day', "
-                                "'auth.login', 'failure')"))
+        await conn.execute(
+            text(
+                "INSERT INTO audit_log (at, action, result) VALUES (now() - interval '1 day', 'auth.login', 'failure')"
+            )
+        )
     out = await asyncio.to_thread(guardline, settings, "audit", "verify")
     assert out.returncode == 0, out.stderr
     assert "4 rows checked (ids 1–4)" in out.stdout
@@ -80,8 +90,12 @@ async def test_concurrent_writers_build_one_unbroken_chain(committed):
 
     await asyncio.gather(*(writer(w) for w in range(8)))
     report = await verify_database(committed)
-    kept_per_writer = per_writer + 5 - sum(1 for i in range(per_writer) if i % 7 == 6) \
+    kept_per_writer = (
+        per_writer
+        + 5
+        - sum(1 for i in range(per_writer) if i % 7 == 6)
         - sum(1 for i in range(per_writer) if i % 7 == 6 and i % 5 == 4)
+    )
     assert report.ok, report.broken
     assert report.rows_checked == 8 * kept_per_writer and report.first_id == 1
 
@@ -90,10 +104,14 @@ async def test_record_now_commits_although_the_request_rolls_back(committed):
     database = Database(committed)
     async with database.session() as request_session:
         await request_session.execute(text("SELECT 1"))  # the request's own transaction is open
-        ref = await record_now(database, AuditRecord(action="auth.login", result="failure", actor_name="nobody",
-                                                     ip="203.0.113.9", status=401))
+        ref = await record_now(
+            database,
+            AuditRecord(action="auth.login", result="failure", actor_name="nobody", ip="203.0.113.9", status=401),
+        )
         await request_session.rollback()
     ref2 = await record_now(committed, AuditRecord(action="auth.login", result="denied"))
     async with committed.connect() as conn:
-        stored = (await conn.execute(text("SELECT id, action, result, host(ip) AS ip FROM audit_log ORDER BY id"))).all()
+        stored = (
+            await conn.execute(text("SELECT id, action, result, host(ip) AS ip FROM audit_log ORDER BY id"))
+        ).all()
     assert [(r.id, r.result, r.ip) for r in stored] == [(ref.id, "failure", "203.0.113.9"), (ref2.id, "denied", None)]

@@ -6,6 +6,7 @@ no pg_dump, a changed archive, a newer schema) and a tampered audit row is caugh
 
 The long commands' ``--json`` output (demo-data, regions-import, sync import and run,
 backup, restore) is checked on the way."""
+
 from __future__ import annotations
 
 import asyncio
@@ -37,10 +38,12 @@ PERSONS = 200
 
 def guardline(settings, url: str, *args: str, **extra: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUARDLINE_")}
-    env.update({"GUARDLINE_DATA_DIR": str(settings.data_dir), "GUARDLINE_ENV": "test",
-                "GUARDLINE_DATABASE_URL": url, **extra})
-    return subprocess.run([sys.executable, "-m", "services.cli", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+    env.update(
+        {"GUARDLINE_DATA_DIR": str(settings.data_dir), "GUARDLINE_ENV": "test", "GUARDLINE_DATABASE_URL": url, **extra}
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 async def run(settings, url: str, *args: str, **extra: str) -> subprocess.CompletedProcess:
@@ -78,6 +81,7 @@ async def tables_in(url: str, settings) -> int:
 
 # ---- the source: a demo county, audit events, an import, a spreadsheet ----------------------
 
+
 @pytest.fixture(scope="module")
 async def source(engine, settings, tmp_path_factory) -> AsyncIterator[str]:
     async with scratch_database(engine, SOURCE) as url:
@@ -96,22 +100,51 @@ async def source(engine, settings, tmp_path_factory) -> AsyncIterator[str]:
         assert one_json(out) == {"file": str(regions), "inserted": 2, "updated": 0, "unchanged": 0, "rejected": []}
 
         sheet = folder / "低保名单.xlsx"
-        out = await run(settings, url, "simulate", "civil-affairs", "--export", str(sheet), "--county", "529901",
-                        "--database-url", url)
+        out = await run(
+            settings,
+            url,
+            "simulate",
+            "civil-affairs",
+            "--export",
+            str(sheet),
+            "--county",
+            "529901",
+            "--database-url",
+            url,
+        )
         assert out.returncode == 0, out.stderr[-3000:]
         sources = folder / "sources.toml"
-        sources.write_text(builtin_sources_on({"civil-affairs": 9, "medical-insurance": 9, "education": 9}),
-                           encoding="utf-8")
-        out = await run(settings, url, "sync", "import", "--source", "civil-affairs", str(sheet), "--json",
-                        GUARDLINE_SYNC__SOURCES_FILE=str(sources))
+        sources.write_text(
+            builtin_sources_on({"civil-affairs": 9, "medical-insurance": 9, "education": 9}), encoding="utf-8"
+        )
+        out = await run(
+            settings,
+            url,
+            "sync",
+            "import",
+            "--source",
+            "civil-affairs",
+            str(sheet),
+            "--json",
+            GUARDLINE_SYNC__SOURCES_FILE=str(sources),
+        )
         assert out.returncode == 0, out.stderr[-3000:]
         imported = one_json(out)
         assert imported["status"] == "succeeded" and imported["trigger"] == "spreadsheet"
         assert imported["staged"] > 0 and imported["file_name"] == sheet.name
         assert f"run {imported['id']} " not in out.stderr  # no progress lines with --json
         # A source that is down: the run fails, and --json still prints it, once.
-        out = await run(settings, url, "sync", "run", "--source", "education", "--json",
-                        GUARDLINE_SYNC__SOURCES_FILE=str(sources), GUARDLINE_SYNC__PAGE_ATTEMPTS="1")
+        out = await run(
+            settings,
+            url,
+            "sync",
+            "run",
+            "--source",
+            "education",
+            "--json",
+            GUARDLINE_SYNC__SOURCES_FILE=str(sources),
+            GUARDLINE_SYNC__PAGE_ATTEMPTS="1",
+        )
         assert out.returncode == 1
         failed = one_json(out)
         assert failed["status"] == "failed" and failed["source"] == "education" and failed["error_code"]
@@ -120,9 +153,17 @@ async def source(engine, settings, tmp_path_factory) -> AsyncIterator[str]:
         try:
             async with eng.begin() as conn:
                 for n in range(5):
-                    await record(conn, AuditRecord(action="person.unmask", actor=f"user:{n}", object_type="person",
-                                                   object_id=str(n + 1), region_code="529901001001",
-                                                   request_id=f"backup-{n}"))
+                    await record(
+                        conn,
+                        AuditRecord(
+                            action="person.unmask",
+                            actor=f"user:{n}",
+                            object_type="person",
+                            object_id=str(n + 1),
+                            region_code="529901001001",
+                            request_id=f"backup-{n}",
+                        ),
+                    )
         finally:
             await eng.dispose()
         yield url
@@ -140,17 +181,20 @@ async def backup_file(source, settings, tmp_path_factory) -> tuple[Path, dict]:
 
 # ---- backup and restore ---------------------------------------------------------------------
 
+
 async def test_a_backup_restores_into_a_fresh_database_as_it_was(engine, settings, source, backup_file):
     path, made = backup_file
     manifest = json.loads(manifest_path(path).read_text(encoding="utf-8"))
     assert manifest["format"] == FORMAT and manifest["dump"]["bytes"] == path.stat().st_size
-    assert {k: v for k, v in manifest.items() if k != "table_bytes"} == \
-        {k: v for k, v in made.items() if k not in ("path", "manifest_path", "reminder")}
+    assert {k: v for k, v in manifest.items() if k != "table_bytes"} == {
+        k: v for k, v in made.items() if k not in ("path", "manifest_path", "reminder")
+    }
     assert DEMO_ENCRYPTION_KEY_ID in made["reminder"] and "ID_HASH_KEY" in made["reminder"]
     # The manifest describes the source exactly: counts, the audit head, the keys in use.
     source_state, audit_rows = await state(source, settings)
-    assert {t: n for t, (n, _) in source_state.items()} == \
-        {t: n for t, n in manifest["row_counts"].items() if t in source_state}
+    assert {t: n for t, (n, _) in source_state.items()} == {
+        t: n for t, n in manifest["row_counts"].items() if t in source_state
+    }
     assert set(manifest["row_counts"]) == set(source_state) | {"alembic_version", "audit_log", "rate_limit_counts"}
     assert manifest["row_counts"]["persons"] == PERSONS and manifest["row_counts"]["dept_records"] > 0
     assert manifest["audit"]["rows"] == audit_rows >= 5
@@ -173,8 +217,12 @@ async def test_a_backup_restores_into_a_fresh_database_as_it_was(engine, setting
         assert out.returncode == 0, out.stdout + out.stderr[-3000:]
         restored = one_json(out)
         assert restored["ok"] is True and restored["notes"] == [] and restored["dropped"] is None
-        assert {c["name"]: c["ok"] for c in restored["checks"]} == \
-            {"audit_chain": True, "row_counts": True, "key_ids": True, "id_hash_key": True}
+        assert {c["name"]: c["ok"] for c in restored["checks"]} == {
+            "audit_chain": True,
+            "row_counts": True,
+            "key_ids": True,
+            "id_hash_key": True,
+        }
         assert restored["audit_head"] == manifest["audit"]["head"]
         assert await state(target, settings) == (source_state, audit_rows)
         # The operator's own check agrees, against the head the manifest noted.
@@ -194,8 +242,10 @@ async def test_a_backup_restores_into_a_fresh_database_as_it_was(engine, setting
         tools = path.parent / "failing-tools"
         tools.mkdir(exist_ok=True)
         failing = tools / "pg_restore"
-        failing.write_text("#!/bin/sh\n[ \"$1\" = --version ] && { echo 'pg_restore (PostgreSQL) 16.2'; exit 0; }\n"
-                           "echo 'pg_restore: error: could not execute query: simulated' >&2; exit 1\n")
+        failing.write_text(
+            "#!/bin/sh\n[ \"$1\" = --version ] && { echo 'pg_restore (PostgreSQL) 16.2'; exit 0; }\n"
+            "echo 'pg_restore: error: could not execute query: simulated' >&2; exit 1\n"
+        )
         failing.chmod(0o755)
         out = await run(settings, target, "restore", str(path), "--clean", GUARDLINE_PG_BIN_DIR=str(tools))
         assert out.returncode == 4 and "simulated" in out.stderr
@@ -207,8 +257,12 @@ async def test_the_application_role_is_granted_after_a_restore(engine, settings,
     path, _ = backup_file
     async with engine.connect() as conn:
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text("DO $$ BEGIN CREATE ROLE guardline_backup_app NOLOGIN; "
-                                "EXCEPTION WHEN duplicate_object THEN NULL; END $$"))
+        await conn.execute(
+            text(
+                "DO $$ BEGIN CREATE ROLE guardline_backup_app NOLOGIN; "
+                "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+            )
+        )
     try:
         await _restore_granted(engine, settings, path)
     finally:  # a role is the server's, not the database's
@@ -228,16 +282,22 @@ async def _restore_granted(engine, settings, path: Path) -> None:
         eng = create_engine(target, settings, "tests")
         try:
             async with eng.connect() as conn:
-                privileges = (await conn.execute(text(
-                    "SELECT has_table_privilege('guardline_backup_app', 'persons', 'SELECT'), "
-                    "has_table_privilege('guardline_backup_app', 'audit_log', 'INSERT'), "
-                    "has_table_privilege('guardline_backup_app', 'audit_log', 'UPDATE')"))).one()
+                privileges = (
+                    await conn.execute(
+                        text(
+                            "SELECT has_table_privilege('guardline_backup_app', 'persons', 'SELECT'), "
+                            "has_table_privilege('guardline_backup_app', 'audit_log', 'INSERT'), "
+                            "has_table_privilege('guardline_backup_app', 'audit_log', 'UPDATE')"
+                        )
+                    )
+                ).one()
         finally:
             await eng.dispose()
         assert tuple(privileges) == (True, True, False)
 
 
 # ---- refusals -------------------------------------------------------------------------------
+
 
 async def test_a_backup_is_never_overwritten_without_force(settings, source, backup_file):
     path, made = backup_file
@@ -259,9 +319,14 @@ async def test_missing_key_ids_are_named_and_nothing_is_restored(engine, setting
     path, _ = backup_file
     other = base64.b64encode(b"another-32-byte-key-for-a-test!!").decode()
     async with empty_database(engine, "guardline_backup_nokeys") as target:
-        out = await run(settings, target, "restore", str(path),
-                        GUARDLINE_DATA_PROTECTION__ENCRYPTION_KEYS=json.dumps({"other": other}),
-                        GUARDLINE_DATA_PROTECTION__ACTIVE_KEY="other")
+        out = await run(
+            settings,
+            target,
+            "restore",
+            str(path),
+            GUARDLINE_DATA_PROTECTION__ENCRYPTION_KEYS=json.dumps({"other": other}),
+            GUARDLINE_DATA_PROTECTION__ACTIVE_KEY="other",
+        )
         assert out.returncode == 5, out.stderr
         assert f"lacks encryption key id(s) {DEMO_ENCRYPTION_KEY_ID}" in out.stderr and other not in out.stderr
         assert await tables_in(target, settings) == 0
@@ -328,8 +393,10 @@ async def test_a_tampered_audit_row_fails_the_restore_check(engine, settings, ba
     backed up and restored again: the restore says the chain is broken, and where."""
     path, _ = backup_file
     tampered = tmp_path / "tampered.dump"
-    async with empty_database(engine, "guardline_backup_tampered") as first, \
-            empty_database(engine, "guardline_backup_tampered_2") as second:
+    async with (
+        empty_database(engine, "guardline_backup_tampered") as first,
+        empty_database(engine, "guardline_backup_tampered_2") as second,
+    ):
         out = await run(settings, first, "restore", str(path))
         assert out.returncode == 0, out.stderr[-3000:]
         eng = create_engine(first, settings, "tests")

@@ -1,6 +1,7 @@
 """``guardline calendar set|show`` as an operator runs them: a year the chinese-calendar
 package does not know (2027 here) entered from the State Council's schedule, on a database
 where the rows are really committed (a scratch database, dropped afterwards)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -54,13 +55,26 @@ async def _seed_open_clue(eng) -> int:
             session.add(Region(code=code, name=code, level=int(level_of(code)), parent_code=parent_of(code)))
             await session.flush()
         household = Household(household_no="H-1", region_code=VILLAGE, category="lifted_out", member_count=1)
-        session.add_all([household, MonitoringPolicyRow(region_prefix="529901", year=2027,
-                                                        values={"identification_unit": "working"})])
+        session.add_all(
+            [
+                household,
+                MonitoringPolicyRow(region_prefix="529901", year=2027, values={"identification_unit": "working"}),
+            ]
+        )
         await session.flush()
-        clue = RiskClue(household_id=household.id, region_code=VILLAGE, risk_types=["illness"], channels=["visit"],
-                        status="open", first_reported_on=date(2027, 2, 1), report_count=1, deadline_breaches=[],
-                        next_deadline=date(2027, 2, 22), next_deadline_kind="identification",
-                        deadline_provisional=True)
+        clue = RiskClue(
+            household_id=household.id,
+            region_code=VILLAGE,
+            risk_types=["illness"],
+            channels=["visit"],
+            status="open",
+            first_reported_on=date(2027, 2, 1),
+            report_count=1,
+            deadline_breaches=[],
+            next_deadline=date(2027, 2, 22),
+            next_deadline_kind="identification",
+            deadline_provisional=True,
+        )
         session.add(clue)
         await session.commit()
         return clue.id
@@ -73,8 +87,9 @@ async def test_enter_and_show_a_year(committed, settings, tmp_path):
     assert before.stdout.startswith("2027: provisional")
 
     bad = tmp_path / "bad.csv"
-    bad.write_text(SCHEDULE_2027 + "2027-02-30,false,春节\n2028-01-01,false,元旦\n2027-03-01,perhaps\n",
-                   encoding="utf-8")
+    bad.write_text(
+        SCHEDULE_2027 + "2027-02-30,false,春节\n2028-01-01,false,元旦\n2027-03-01,perhaps\n", encoding="utf-8"
+    )
     refused = await asyncio.to_thread(guardline, settings, "calendar", "set", "2027", str(bad))
     assert refused.returncode == 1
     assert "3 bad line(s); nothing was written" in refused.stderr

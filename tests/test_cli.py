@@ -1,4 +1,5 @@
 """The command line as a user runs it: real processes sharing the embedded server."""
+
 import asyncio
 import json
 import os
@@ -22,29 +23,42 @@ async def test_worker_process_shares_the_embedded_server(engine, settings):
     if os.environ.get("GUARDLINE_TEST_DATABASE_URL"):
         return
     env = _env(settings, GUARDLINE_DATABASE_NAME="guardline_test")
-    out = await asyncio.to_thread(subprocess.run, [*GUARDLINE, "sync", "status"], cwd=ROOT, env=env,
-                                  capture_output=True, text=True, timeout=120)
+    out = await asyncio.to_thread(
+        subprocess.run, [*GUARDLINE, "sync", "status"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     status = json.loads(out.stdout.strip().splitlines()[-1])
     assert status["schema"]
     assert [s["name"] for s in status["sources"]] == ["civil-affairs", "medical-insurance", "education"]
     from sqlalchemy import text
+
     async with engine.connect() as conn:  # still up for us
         assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
 
 
 def test_production_settings_without_secrets_exit_cleanly(settings, tmp_path):
-    out = subprocess.run([*GUARDLINE, "migrate"], cwd=tmp_path, env=_env(settings, GUARDLINE_ENV="production"),
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [*GUARDLINE, "migrate"],
+        cwd=tmp_path,
+        env=_env(settings, GUARDLINE_ENV="production"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2
     assert "GUARDLINE_AUTH__SECRET_KEY" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_demo_data_refused_in_production(settings, tmp_path):
-    env = _env(settings, GUARDLINE_ENV="production", GUARDLINE_AUTH__SECRET_KEY="s" * 40,
-               GUARDLINE_DATA_PROTECTION__ID_HASH_KEY="h" * 40,
-               GUARDLINE_DATA_PROTECTION__ENCRYPTION_KEYS='{"k1": "cHJpdmF0ZS10ZXN0LWtleS1ub3QtdGhlLWRlbW8tMDE="}',
-               GUARDLINE_DATA_PROTECTION__ACTIVE_KEY="k1")
-    out = subprocess.run([*GUARDLINE, "demo-data", "--persons", "10"], cwd=tmp_path, env=env, capture_output=True,
-                         text=True, timeout=60)
+    env = _env(
+        settings,
+        GUARDLINE_ENV="production",
+        GUARDLINE_AUTH__SECRET_KEY="s" * 40,
+        GUARDLINE_DATA_PROTECTION__ID_HASH_KEY="h" * 40,
+        GUARDLINE_DATA_PROTECTION__ENCRYPTION_KEYS='{"k1": "cHJpdmF0ZS10ZXN0LWtleS1ub3QtdGhlLWRlbW8tMDE="}',
+        GUARDLINE_DATA_PROTECTION__ACTIVE_KEY="k1",
+    )
+    out = subprocess.run(
+        [*GUARDLINE, "demo-data", "--persons", "10"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 2 and "refused in production" in out.stderr

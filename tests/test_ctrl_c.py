@@ -3,6 +3,7 @@ service, its department simulators and sync worker, and the embedded PostgreSQL,
 traceback. The test runs it in a pseudo-terminal of its own and types the terminal's
 interrupt character, so that the kernel sends SIGINT to the whole foreground process
 group (tasks.py, ``guardline serve`` and its children), as a real Ctrl-C does."""
+
 from __future__ import annotations
 
 import contextlib
@@ -54,8 +55,9 @@ class Terminal:
     def __init__(self, argv: list[str], env: dict[str, str], cwd: Path):
         master, slave = os.openpty()
         self.master = master
-        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd, start_new_session=True
+        )
         os.close(slave)
         self._chunks: list[bytes] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -124,11 +126,19 @@ def demo_in_a_terminal(tmp_path):
     ports = {name: _free_port() for name in ("civil-affairs", "medical-insurance", "education")}
     (tmp_path / "sources.toml").write_text(builtin_sources_on(ports), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUARDLINE_")}
-    env.update({"GUARDLINE_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1",
-                "GUARDLINE_SYNC__SOURCES_FILE": str(tmp_path / "sources.toml"),
-                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))})
-    term = Terminal([sys.executable, "-c", TASKS.format(root=str(ROOT)), "demo", "--persons", "300",
-                     "--port", str(port)], env, tmp_path)
+    env.update(
+        {
+            "GUARDLINE_DATA_DIR": str(tmp_path / "data"),
+            "PYTHONUNBUFFERED": "1",
+            "GUARDLINE_SYNC__SOURCES_FILE": str(tmp_path / "sources.toml"),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
+        }
+    )
+    term = Terminal(
+        [sys.executable, "-c", TASKS.format(root=str(ROOT)), "demo", "--persons", "300", "--port", str(port)],
+        env,
+        tmp_path,
+    )
     try:
         yield term, f"http://127.0.0.1:{port}", tmp_path / "data" / "pgdata"
     finally:

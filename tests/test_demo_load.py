@@ -4,6 +4,7 @@
 (``guardline_test_demo``), created and migrated here and dropped at the end of the module.
 Every test loads what it needs itself, so the tests do not depend on their order.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -58,6 +59,7 @@ OTHER_VILLAGE = "529901002001"
 
 
 # ---- the scratch database -------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 async def demo_url(engine: AsyncEngine) -> AsyncIterator[str]:
@@ -120,13 +122,18 @@ async def _fingerprint(eng: AsyncEngine, settings: Settings) -> dict[str, str]:
     async with eng.connect() as conn:
         for table in LOADED_TABLES:
             row = "ROW(" + ", ".join(c for c in COPY_COLUMNS[table] if c not in ENCRYPTED_COLUMNS) + ")::text"
-            out[table] = (await conn.execute(text(
-                f"SELECT count(*) || ':' || coalesce(md5(string_agg({row}, E'\\n' ORDER BY {row})), '') FROM {table}"
-            ))).scalar_one()
+            out[table] = (
+                await conn.execute(
+                    text(
+                        f"SELECT count(*) || ':' || coalesce(md5(string_agg({row}, E'\\n' ORDER BY {row})), '') FROM {table}"
+                    )
+                )
+            ).scalar_one()
         ring = keyring(settings)
         plain = hashlib.md5()
         for pid, number, health in await conn.execute(
-                text("SELECT id, id_number_enc, health_enc FROM persons ORDER BY id")):
+            text("SELECT id, id_number_enc, health_enc FROM persons ORDER BY id")
+        ):
             plain.update(f"{pid}:{open_id_number(ring, number)}:{sorted(health_json(ring, health).items())}\n".encode())
         out["persons (encrypted columns)"] = plain.hexdigest()
     return out
@@ -150,6 +157,7 @@ async def _rows(eng: AsyncEngine, sql: str, **params) -> list:
 
 
 # ---- 1. an in-process load ------------------------------------------------------------------
+
 
 async def test_in_process_load_makes_a_consistent_registry(demo_url, demo_engine, settings, migrated_catalog):
     counts, messages = await _load(demo_url, settings)
@@ -189,20 +197,32 @@ async def test_in_process_load_makes_a_consistent_registry(demo_url, demo_engine
     used = {r[0] for r in await _rows(demo_engine, "SELECT DISTINCT region_code FROM persons")}
     assert used <= villages and len(used) > len(villages) // 2
     assert await _scalar(demo_engine, "SELECT count(*) FROM persons WHERE household_id IS NULL") == 0
-    for table in ("persons", "memberships", "household_events", "income_records", "income_years",
-                  "household_guarantees"):
-        mismatched = await _scalar(demo_engine, f"""
+    for table in (
+        "persons",
+        "memberships",
+        "household_events",
+        "income_records",
+        "income_years",
+        "household_guarantees",
+    ):
+        mismatched = await _scalar(
+            demo_engine,
+            f"""
             SELECT count(*) FROM {table} t JOIN households h ON h.id = t.household_id
-            WHERE t.region_code <> h.region_code""")
+            WHERE t.region_code <> h.region_code""",
+        )
         assert mismatched == 0, table
 
     # One head per household; its name and the member count are denormalised correctly.
-    bad = await _rows(demo_engine, """
+    bad = await _rows(
+        demo_engine,
+        """
         SELECT h.id FROM households h LEFT JOIN persons p ON p.household_id = h.id
         GROUP BY h.id, h.head_name, h.member_count
         HAVING count(*) FILTER (WHERE p.relation = 'head') <> 1
             OR count(p.id) <> h.member_count
-            OR max(p.name) FILTER (WHERE p.relation = 'head') IS DISTINCT FROM h.head_name""")
+            OR max(p.name) FILTER (WHERE p.relation = 'head') IS DISTINCT FROM h.head_name""",
+    )
     assert bad == []
 
     # Every index and constraint is back, exactly as the migrations made it, valid.
@@ -212,7 +232,8 @@ async def test_in_process_load_makes_a_consistent_registry(demo_url, demo_engine
     assert all(validated for *_, validated in after["constraints"])
     async with demo_engine.connect() as conn:
         diff = await conn.run_sync(
-            lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), metadata))
+            lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), metadata)
+        )
     assert diff == [], diff
 
     # The id sequences continue after the loaded rows: the next ORM insert gets max(id) + 1.
@@ -233,19 +254,23 @@ async def test_in_process_load_makes_a_consistent_registry(demo_url, demo_engine
     async with demo_engine.connect() as conn:
         with pytest.raises(IntegrityError, match="household_no"):
             async with conn.begin():
-                await conn.execute(text(
-                    "INSERT INTO households (household_no, region_code, category, status, member_count, version) "
-                    "SELECT household_no, region_code, category, status, 0, 1 FROM households WHERE id = 1"))
+                await conn.execute(
+                    text(
+                        "INSERT INTO households (household_no, region_code, category, status, member_count, version) "
+                        "SELECT household_no, region_code, category, status, 0, 1 FROM households WHERE id = 1"
+                    )
+                )
     async with demo_engine.connect() as conn:
         with pytest.raises(IntegrityError, match="foreign key"):
             async with conn.begin():
-                await conn.execute(text("UPDATE memberships SET person_id = :pid WHERE id = 1"),
-                                   {"pid": PERSONS + 100})
+                await conn.execute(text("UPDATE memberships SET person_id = :pid WHERE id = 1"), {"pid": PERSONS + 100})
 
     # Monitoring: about one case per 20 persons; every 监测户 has exactly one open identified
     # case (the partial unique index allows one open case of any status), others none.
     assert 0.8 * PERSONS / 20 < in_db["monitoring_cases"] < 1.25 * PERSONS / 20
-    wrong = await _rows(demo_engine, """
+    wrong = await _rows(
+        demo_engine,
+        """
         SELECT h.id, h.category, h.previous_category,
                count(c.id) FILTER (WHERE c.status IN ('assisting', 'elimination_verification', 'elimination_review',
                                    'elimination_notice', 'elimination_township_review', 'elimination_approval')),
@@ -256,19 +281,29 @@ async def test_in_process_load_makes_a_consistent_registry(demo_url, demo_engine
                     'elimination_verification', 'elimination_review', 'elimination_notice',
                     'elimination_township_review', 'elimination_approval')) = 1)
             OR (h.category = 'monitored' AND max(c.category_before) FILTER (
-                    WHERE c.status = 'assisting' OR c.status LIKE 'elimination\\_%') IS DISTINCT FROM h.previous_category)""")
+                    WHERE c.status = 'assisting' OR c.status LIKE 'elimination\\_%') IS DISTINCT FROM h.previous_category)""",
+    )
     assert wrong == []
     assert await _scalar(demo_engine, "SELECT count(*) FROM households WHERE category = 'monitored'") > 0
     for table in MONITORING_TABLES:
-        mismatched = await _scalar(demo_engine, f"""
+        mismatched = (
+            await _scalar(
+                demo_engine,
+                f"""
             SELECT count(*) FROM {table} t JOIN households h ON h.id = t.household_id
-            WHERE t.region_code <> h.region_code""") if table in (
-            "monitoring_cases", "risk_clues", "assistance_measures", "case_visits") else 0
+            WHERE t.region_code <> h.region_code""",
+            )
+            if table in ("monitoring_cases", "risk_clues", "assistance_measures", "case_visits")
+            else 0
+        )
         assert mismatched == 0, table
     # The cadres are demo accounts that may assist, in the case's village.
-    cadres = await _rows(demo_engine, """
+    cadres = await _rows(
+        demo_engine,
+        """
         SELECT DISTINCT u.role, u.region_prefix = c.region_code, u.username LIKE 'cadre.' || c.region_code || '.%'
-        FROM monitoring_cases c JOIN users u ON u.id = c.cadre_user_id""")
+        FROM monitoring_cases c JOIN users u ON u.id = c.cadre_user_id""",
+    )
     assert cadres == [("assistance_cadre", True, True)]
     # The demo province's income lines, 2021 to the load's year.
     lines = await _rows(demo_engine, "SELECT year, amount FROM income_lines WHERE province_code = '52' ORDER BY year")
@@ -285,6 +320,7 @@ async def test_in_process_load_makes_a_consistent_registry(demo_url, demo_engine
 
 
 # ---- 2. determinism independent of the process split ---------------------------------------
+
 
 async def test_parallel_load_gives_the_same_rows_as_in_process(demo_url, demo_engine, settings):
     local_counts, _ = await _load(demo_url, settings, parallel=False)
@@ -305,22 +341,36 @@ async def test_parallel_load_gives_the_same_rows_as_in_process(demo_url, demo_en
 
 # ---- 3. reloading ----------------------------------------------------------------------------
 
+
 async def test_reload_replaces_the_registry_and_keeps_users_and_regions(demo_url, demo_engine, settings):
     await _load(demo_url, settings)
     # Something of our own in every kind of table the reload must keep or clear.
     async with demo_engine.begin() as conn:
-        await conn.execute(text("INSERT INTO regions (code, name, level, parent_code) "
-                                "VALUES ('529901001099', '自建村', 5, '529901001000') ON CONFLICT DO NOTHING"))
-        await conn.execute(text(
-            "INSERT INTO users (username, display_name, password_hash, role, region_prefix, active, version) "
-            "VALUES ('kept.user', 'kept', 'x', 'county_staff', '529901', true, 1) ON CONFLICT DO NOTHING"))
-        await conn.execute(text(
-            "INSERT INTO households (household_no, region_code, category, status, member_count, version) "
-            "VALUES ('LEFTOVER', '529901001099', 'ordinary', 'active', 0, 1)"))
-        await conn.execute(text(
-            "INSERT INTO guarantee_changes (household_id, region_code, item, old_status, new_status) "
-            "SELECT household_id, region_code, 'water', water, 'secure' FROM household_guarantees "
-            "WHERE household_id = 1"))
+        await conn.execute(
+            text(
+                "INSERT INTO regions (code, name, level, parent_code) "
+                "VALUES ('529901001099', '自建村', 5, '529901001000') ON CONFLICT DO NOTHING"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO users (username, display_name, password_hash, role, region_prefix, active, version) "
+                "VALUES ('kept.user', 'kept', 'x', 'county_staff', '529901', true, 1) ON CONFLICT DO NOTHING"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO households (household_no, region_code, category, status, member_count, version) "
+                "VALUES ('LEFTOVER', '529901001099', 'ordinary', 'active', 0, 1)"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO guarantee_changes (household_id, region_code, item, old_status, new_status) "
+                "SELECT household_id, region_code, 'water', water, 'secure' FROM household_guarantees "
+                "WHERE household_id = 1"
+            )
+        )
     before = await _counts(demo_engine)
 
     smaller = 1_234
@@ -348,6 +398,7 @@ async def test_reload_replaces_the_registry_and_keeps_users_and_regions(demo_url
 
 # ---- 4. the API on a loaded county -----------------------------------------------------------
 
+
 async def test_demo_users_can_use_the_api_on_the_loaded_county(demo_url, demo_engine, settings):
     await _load(demo_url, settings)
     db = Database(create_engine(demo_url, settings, "tests-demo-api"))
@@ -359,38 +410,54 @@ async def test_demo_users_can_use_the_api_on_the_loaded_county(demo_url, demo_en
         assert {u["username"] for u in users} >= {"county_staff.county", "village_staff.village"}
         async with db.session() as session:
             bind_scope(session, UNRESTRICTED)
-            stored = (await session.execute(
-                select(User.role, User.region_prefix).where(User.username == "village_staff.village"))).one()
+            stored = (
+                await session.execute(
+                    select(User.role, User.region_prefix).where(User.username == "village_staff.village")
+                )
+            ).one()
         assert tuple(stored) == ("village_staff", VILLAGE)
 
-        own = await _rows(demo_engine, "SELECT id, household_no FROM households WHERE region_code = :r "
-                                       "ORDER BY id LIMIT 1", r=VILLAGE)
-        other = await _rows(demo_engine, "SELECT id, household_no FROM households WHERE region_code = :r "
-                                         "ORDER BY id LIMIT 1", r=OTHER_VILLAGE)
+        own = await _rows(
+            demo_engine, "SELECT id, household_no FROM households WHERE region_code = :r ORDER BY id LIMIT 1", r=VILLAGE
+        )
+        other = await _rows(
+            demo_engine,
+            "SELECT id, household_no FROM households WHERE region_code = :r ORDER BY id LIMIT 1",
+            r=OTHER_VILLAGE,
+        )
         assert own and other, "the demo load should reach both villages"
         (own_id, own_no), (other_id, other_no) = own[0], other[0]
-        person_id, blob = (await _rows(
-            demo_engine, "SELECT id, id_number_enc FROM persons WHERE household_id = :h ORDER BY id LIMIT 1",
-            h=other_id))[0]
+        person_id, blob = (
+            await _rows(
+                demo_engine,
+                "SELECT id, id_number_enc FROM persons WHERE household_id = :h ORDER BY id LIMIT 1",
+                h=other_id,
+            )
+        )[0]
         id_number = open_id_number(keyring(settings), blob)
 
         app = create_app(settings, database=db)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+
             async def login(username: str) -> dict[str, str]:
                 r = await client.post("/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD})
                 assert r.status_code == 200, r.text
                 return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
-            wrong = await client.post("/api/v1/auth/token",
-                                      data={"username": "county_staff.county", "password": DEMO_PASSWORD + "x"})
+            wrong = await client.post(
+                "/api/v1/auth/token", data={"username": "county_staff.county", "password": DEMO_PASSWORD + "x"}
+            )
             assert wrong.status_code == 401
 
             county = await login("county_staff.county")
             r = await client.get(f"/api/v1/households/{other_id}", headers=county)
             assert r.status_code == 200, r.text
             assert (r.json()["id"], r.json()["household_no"], r.json()["region_code"]) == (
-                other_id, other_no, OTHER_VILLAGE)
+                other_id,
+                other_no,
+                OTHER_VILLAGE,
+            )
 
             r = await client.post("/api/v1/persons/lookup", json={"id_number": id_number}, headers=county)
             assert r.status_code == 200, r.text
@@ -406,16 +473,23 @@ async def test_demo_users_can_use_the_api_on_the_loaded_county(demo_url, demo_en
             assert r.status_code == 404
 
             # Monitoring: the overdue list of the load's day, nearest first, the village's own only.
-            r = await client.get("/api/v1/monitoring-cases/overdue",
-                                 params={"as_of": TODAY.isoformat(), "within_days": 7, "limit": 200}, headers=county)
+            r = await client.get(
+                "/api/v1/monitoring-cases/overdue",
+                params={"as_of": TODAY.isoformat(), "within_days": 7, "limit": 200},
+                headers=county,
+            )
             assert r.status_code == 200, r.text
             items = r.json()["items"]
             assert items and any(i["days_late"] > 0 for i in items) and any(i["days_late"] <= 0 for i in items)
             assert [(i["due"], i["subject"], i["id"]) for i in items] == sorted(
-                (i["due"], i["subject"], i["id"]) for i in items)
+                (i["due"], i["subject"], i["id"]) for i in items
+            )
             assert {i["subject"] for i in items} == {"case", "clue"}
-            r = await client.get("/api/v1/monitoring-cases/overdue",
-                                 params={"as_of": TODAY.isoformat(), "within_days": 31, "limit": 200}, headers=village)
+            r = await client.get(
+                "/api/v1/monitoring-cases/overdue",
+                params={"as_of": TODAY.isoformat(), "within_days": 31, "limit": 200},
+                headers=village,
+            )
             assert r.status_code == 200, r.text
             assert r.json()["items"] and {i["region_code"] for i in r.json()["items"]} == {VILLAGE}
             case_id = next(i["id"] for i in items if i["subject"] == "case")
@@ -435,13 +509,21 @@ async def test_demo_users_can_use_the_api_on_the_loaded_county(demo_url, demo_en
 
 # ---- 5. production ---------------------------------------------------------------------------
 
+
 async def test_production_refuses_and_leaves_the_data_alone(demo_url, demo_engine, settings):
     await _load(demo_url, settings, persons=400)
     before = (await _counts(demo_engine), await _fingerprint(demo_engine, settings))
-    production = Settings(env="production", data_dir=settings.data_dir, database_url=None,
-                          auth={"secret_key": "s" * 40}, data_protection={
-                              "id_hash_key": "h" * 40, "active_key": "k1",
-                              "encryption_keys": {"k1": "cHJpdmF0ZS10ZXN0LWtleS1ub3QtdGhlLWRlbW8tMDE="}})
+    production = Settings(
+        env="production",
+        data_dir=settings.data_dir,
+        database_url=None,
+        auth={"secret_key": "s" * 40},
+        data_protection={
+            "id_hash_key": "h" * 40,
+            "active_key": "k1",
+            "encryption_keys": {"k1": "cHJpdmF0ZS10ZXN0LWtleS1ub3QtdGhlLWRlbW8tMDE="},
+        },
+    )
     assert not production.demo_allowed
 
     with pytest.raises(RuntimeError, match="production"):
@@ -458,6 +540,7 @@ async def test_production_refuses_and_leaves_the_data_alone(demo_url, demo_engin
 
 
 # ---- 6. region import ------------------------------------------------------------------------
+
 
 @pytest.fixture
 async def empty_regions(demo_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
@@ -514,11 +597,11 @@ async def test_bad_rows_are_rejected_with_a_reason_and_good_rows_stored(empty_re
     await import_regions_csv(session, DEMO_REGIONS_CSV)
     csv_text = (
         "code,name\n"
-        "529901001006,新建村\n"       # line 2: good, parent in the database
-        "52990100100X,坏码村\n"       # line 3: malformed code
-        "529901009001,无乡村\n"       # line 4: parent 529901009000 is nowhere
-        "529901005000,新设镇\n"       # line 5: good, parent (the county) in the database
-        "529901005001,新设村\n"       # line 6: good, parent is line 5 of this file
+        "529901001006,新建村\n"  # line 2: good, parent in the database
+        "52990100100X,坏码村\n"  # line 3: malformed code
+        "529901009001,无乡村\n"  # line 4: parent 529901009000 is nowhere
+        "529901005000,新设镇\n"  # line 5: good, parent (the county) in the database
+        "529901005001,新设村\n"  # line 6: good, parent is line 5 of this file
     )
     report = await import_regions_csv(session, csv_text)
     assert (report.inserted, report.updated, report.unchanged) == (3, 0, 0)

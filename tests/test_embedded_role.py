@@ -1,6 +1,7 @@
 """On the embedded server too, the API connects as the restricted application role, not as
 the superuser (issue 15): the audit trail's protection (append only, no DDL) holds on a
 laptop as in production."""
+
 from __future__ import annotations
 
 import stat
@@ -29,15 +30,18 @@ async def test_the_embedded_api_cannot_change_the_audit_trail(engine, settings):
         async with app.router.lifespan_context(app):
             app_engine = app.state.db.engine
             async with app_engine.connect() as conn:
-                user, superuser = (await conn.execute(text(
-                    "SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user"))).one()
+                user, superuser = (
+                    await conn.execute(text("SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user"))
+                ).one()
             assert (user, superuser) == (EMBEDDED_APP_ROLE, False)
             async with app_engine.begin() as conn:  # appending works …
                 await record(conn, AuditRecord(action="test.append", actor_name="t"))
-            for attack in ("UPDATE audit_log SET actor_name = 'someone else'",
-                           "DELETE FROM audit_log",
-                           "TRUNCATE audit_log",
-                           "ALTER TABLE audit_log DISABLE TRIGGER ALL"):
+            for attack in (
+                "UPDATE audit_log SET actor_name = 'someone else'",
+                "DELETE FROM audit_log",
+                "TRUNCATE audit_log",
+                "ALTER TABLE audit_log DISABLE TRIGGER ALL",
+            ):
                 async with app_engine.connect() as conn:  # … changing does not
                     with pytest.raises(DBAPIError, match=r"permission denied|must be owner"):
                         await conn.execute(text(attack))

@@ -1,5 +1,6 @@
 """``guardline funds scan`` as an operator runs it (e.g. nightly from cron), on a database
 whose rows are really committed (a scratch database, dropped afterwards)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -38,13 +39,31 @@ async def _seed(eng) -> int:
             session.add(Region(code=code, name=code, level=int(level_of(code)), parent_code=parent_of(code)))
             await session.flush()
         day = china_today() - timedelta(days=400)
-        project = Project(year=day.year, name="光伏", category="industry", region_code=VILLAGE,
-                          implementing_unit="县乡村振兴局", budget=Decimal("100.00"), planned_start=day,
-                          planned_end=day, status="accepted", proposed_on=day, accepted_on=day)
+        project = Project(
+            year=day.year,
+            name="光伏",
+            category="industry",
+            region_code=VILLAGE,
+            implementing_unit="县乡村振兴局",
+            budget=Decimal("100.00"),
+            planned_start=day,
+            planned_end=day,
+            status="accepted",
+            proposed_on=day,
+            accepted_on=day,
+        )
         session.add(project)
         await session.flush()
-        asset = Asset(project_id=project.id, region_code=VILLAGE, name="光伏电站", asset_class="operating",
-                      value=Decimal("100.00"), owner="村集体", custodian="村委会", handover_on=day + timedelta(days=1))
+        asset = Asset(
+            project_id=project.id,
+            region_code=VILLAGE,
+            name="光伏电站",
+            asset_class="operating",
+            value=Decimal("100.00"),
+            owner="村集体",
+            custodian="村委会",
+            handover_on=day + timedelta(days=1),
+        )
         session.add(asset)
         await session.commit()
         return asset.id

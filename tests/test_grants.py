@@ -1,5 +1,6 @@
 """The application role of a production deployment: it reads and writes the data, appends
 to the audit trail, and can do nothing else to it (nor run DDL)."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
@@ -58,13 +59,16 @@ async def test_the_application_role_works_with_the_data_and_appends_to_the_audit
     assert ref.id >= 1
 
 
-@pytest.mark.parametrize("sql, why", [
-    ("UPDATE audit_log SET action = 'x'", "permission denied"),
-    ("DELETE FROM audit_log", "permission denied"),
-    ("TRUNCATE audit_log", "permission denied"),
-    ("ALTER TABLE audit_log DISABLE TRIGGER audit_log_chain", "must be owner"),
-    ("CREATE TABLE sneaky (id int)", "permission denied"),
-])
+@pytest.mark.parametrize(
+    "sql, why",
+    [
+        ("UPDATE audit_log SET action = 'x'", "permission denied"),
+        ("DELETE FROM audit_log", "permission denied"),
+        ("TRUNCATE audit_log", "permission denied"),
+        ("ALTER TABLE audit_log DISABLE TRIGGER audit_log_chain", "must be owner"),
+        ("CREATE TABLE sneaky (id int)", "permission denied"),
+    ],
+)
 async def test_the_application_role_cannot_touch_the_audit_trail_or_the_schema(app_engine, sql, why):
     assert why in await _refused(app_engine, sql)
 

@@ -1,6 +1,7 @@
 """Key rotation with real commits, on a database of its own (``guardline_test_keys``):
 after a new key becomes active, old rows still read; ``rotate`` moves them (resumably);
 then the old key can be removed and everything still reads."""
+
 from __future__ import annotations
 
 import asyncio
@@ -38,8 +39,12 @@ PERSONS = 300
 
 
 def _settings(base: Settings, keys: dict[str, str], active: str) -> Settings:
-    return Settings(env="test", data_dir=base.data_dir, database_url=None,
-                    data_protection={"encryption_keys": keys, "active_key": active})
+    return Settings(
+        env="test",
+        data_dir=base.data_dir,
+        database_url=None,
+        data_protection={"encryption_keys": keys, "active_key": active},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +64,15 @@ class Api:
     async def __aenter__(self) -> httpx.AsyncClient:
         # A token must name a real account with its role and region: the county's staff.
         async with self.db.engine.begin() as conn:
-            user_id = (await conn.execute(text(
-                "INSERT INTO users (username, display_name, password_hash, role, region_prefix, active, version) "
-                "VALUES ('county_staff.county', 'county', '-', 'county_staff', '529901', true, 1) "
-                "ON CONFLICT (username) DO UPDATE SET active = true RETURNING id"))).scalar_one()
+            user_id = (
+                await conn.execute(
+                    text(
+                        "INSERT INTO users (username, display_name, password_hash, role, region_prefix, active, version) "
+                        "VALUES ('county_staff.county', 'county', '-', 'county_staff', '529901', true, 1) "
+                        "ON CONFLICT (username) DO UPDATE SET active = true RETURNING id"
+                    )
+                )
+            ).scalar_one()
         token, _ = issue_token(self.settings, Caller(user_id, "county_staff.county", Role.county_staff, "529901"))
         self.headers = {"Authorization": f"Bearer {token}"}
         transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False)
@@ -107,9 +117,14 @@ async def test_rotation_moves_old_rows_and_the_old_key_can_then_go(keys_url, set
             first = await client.post("/api/v1/households", json=created_body, headers={"Idempotency-Key": "k-1"})
             assert first.status_code == 201, first.text
         counts = await key_counts(engine)
-        assert counts == {"persons.id_number_enc": {"old": PERSONS + 1}, "persons.health_enc": {"old": PERSONS + 1},
-                          "idempotency_keys.body": {"old": 1}, "users.totp_secret": {}, "dept_records.raw_enc": {},
-                          "sync_quarantine.raw_enc": {}}
+        assert counts == {
+            "persons.id_number_enc": {"old": PERSONS + 1},
+            "persons.health_enc": {"old": PERSONS + 1},
+            "idempotency_keys.body": {"old": 1},
+            "users.totp_secret": {},
+            "dept_records.raw_enc": {},
+            "sync_quarantine.raw_enc": {},
+        }
 
         # A new active key: old rows still read, the stored response still replays, and
         # new rows are written under the new key.
@@ -117,8 +132,11 @@ async def test_rotation_moves_old_rows_and_the_old_key_can_then_go(keys_url, set
             await _read_everything(client, engine, both)
             replay = await client.post("/api/v1/households", json=created_body, headers={"Idempotency-Key": "k-1"})
             assert replay.headers.get("idempotent-replayed") == "true" and replay.json() == first.json()
-            r = await client.post("/api/v1/households", json=household(region=VILLAGE, members=[person("head")]),
-                                  headers={"Idempotency-Key": "k-2"})
+            r = await client.post(
+                "/api/v1/households",
+                json=household(region=VILLAGE, members=[person("head")]),
+                headers={"Idempotency-Key": "k-2"},
+            )
             assert r.status_code == 201
         counts = await key_counts(engine)
         assert counts["persons.id_number_enc"] == {"new": 1, "old": PERSONS + 1}
@@ -137,14 +155,24 @@ async def test_rotation_moves_old_rows_and_the_old_key_can_then_go(keys_url, set
         assert partly["persons.id_number_enc"] == {"new": 101, "old": PERSONS - 99}
         messages: list[str] = []
         moved = await rotate(engine, keyring(both), batch=100, progress=messages.append)
-        assert moved == {"persons.id_number_enc": PERSONS - 99, "persons.health_enc": PERSONS + 1,
-                         "idempotency_keys.body": 1, "users.totp_secret": 0, "dept_records.raw_enc": 0,
-                         "sync_quarantine.raw_enc": 0}
+        assert moved == {
+            "persons.id_number_enc": PERSONS - 99,
+            "persons.health_enc": PERSONS + 1,
+            "idempotency_keys.body": 1,
+            "users.totp_secret": 0,
+            "dept_records.raw_enc": 0,
+            "sync_quarantine.raw_enc": 0,
+        }
         assert messages and all("re-encrypted under key 'new'" in m for m in messages)
         counts = await key_counts(engine)
-        assert counts == {"persons.id_number_enc": {"new": PERSONS + 2}, "persons.health_enc": {"new": PERSONS + 2},
-                          "idempotency_keys.body": {"new": 2}, "users.totp_secret": {}, "dept_records.raw_enc": {},
-                          "sync_quarantine.raw_enc": {}}
+        assert counts == {
+            "persons.id_number_enc": {"new": PERSONS + 2},
+            "persons.health_enc": {"new": PERSONS + 2},
+            "idempotency_keys.body": {"new": 2},
+            "users.totp_secret": {},
+            "dept_records.raw_enc": {},
+            "sync_quarantine.raw_enc": {},
+        }
         assert await rotate(engine, keyring(both), batch=100) == {c.name: 0 for c in ENCRYPTED}
 
         # The old key removed from the settings: everything still reads.
@@ -165,8 +193,14 @@ async def test_rotation_refuses_values_under_a_key_it_does_not_have(keys_url, se
     """Removing a key before rotating is caught, not silently skipped."""
     engine = create_engine(keys_url, settings, "tests-keys")
     try:
-        await load_demo(keys_url, _settings(settings, {"old": OLD}, "old"), persons=20, progress=None,
-                        today=date(2025, 10, 15), parallel=False)
+        await load_demo(
+            keys_url,
+            _settings(settings, {"old": OLD}, "old"),
+            persons=20,
+            progress=None,
+            today=date(2025, 10, 15),
+            parallel=False,
+        )
         with pytest.raises(UnknownKey, match="'old'"):
             await rotate(engine, keyring(_settings(settings, {"new": NEW}, "new")), batch=10)
         assert (await key_counts(engine))["persons.id_number_enc"] == {"old": 20}  # nothing half-done
@@ -176,21 +210,38 @@ async def test_rotation_refuses_values_under_a_key_it_does_not_have(keys_url, se
 
 def test_keys_cli_status_and_rotate(keys_url, settings):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUARDLINE_")}
-    env.update({"GUARDLINE_DATA_DIR": str(settings.data_dir), "GUARDLINE_ENV": "test",
-                "GUARDLINE_DATABASE_NAME": KEYS_DB})
+    env.update(
+        {"GUARDLINE_DATA_DIR": str(settings.data_dir), "GUARDLINE_ENV": "test", "GUARDLINE_DATABASE_NAME": KEYS_DB}
+    )
     if os.environ.get("GUARDLINE_TEST_DATABASE_URL"):
         env["GUARDLINE_DATABASE_URL"] = keys_url
 
     def run(*args: str, keys: dict[str, str], active: str) -> subprocess.CompletedProcess:
         import json
 
-        extra = {"GUARDLINE_DATA_PROTECTION__ENCRYPTION_KEYS": json.dumps(keys),
-                 "GUARDLINE_DATA_PROTECTION__ACTIVE_KEY": active}
-        return subprocess.run([sys.executable, "-m", "services.cli", "keys", *args], cwd=ROOT, env={**env, **extra},
-                              capture_output=True, text=True, timeout=120)
+        extra = {
+            "GUARDLINE_DATA_PROTECTION__ENCRYPTION_KEYS": json.dumps(keys),
+            "GUARDLINE_DATA_PROTECTION__ACTIVE_KEY": active,
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "services.cli", "keys", *args],
+            cwd=ROOT,
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
-    asyncio.run(load_demo(keys_url, _settings(settings, {"old": OLD}, "old"), persons=50, progress=None,
-                          today=date(2025, 10, 15), parallel=False))
+    asyncio.run(
+        load_demo(
+            keys_url,
+            _settings(settings, {"old": OLD}, "old"),
+            persons=50,
+            progress=None,
+            today=date(2025, 10, 15),
+            parallel=False,
+        )
+    )
     out = run("status", keys={"old": OLD, "new": NEW}, active="new")
     assert out.returncode == 0, out.stderr
     assert "active key: new" in out.stdout and "persons.id_number_enc: old: 50" in out.stdout
@@ -203,6 +254,12 @@ def test_keys_cli_status_and_rotate(keys_url, settings):
     assert out.returncode == 0 and "persons.id_number_enc: new: 50" in out.stdout
     for secret in (OLD, NEW):
         assert secret not in out.stdout + out.stderr
-    fresh = subprocess.run([sys.executable, "-m", "services.cli", "keys", "new"], cwd=ROOT, env=env,
-                           capture_output=True, text=True, timeout=60)
+    fresh = subprocess.run(
+        [sys.executable, "-m", "services.cli", "keys", "new"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert len(base64.b64decode(fresh.stdout.strip(), validate=True)) == 32

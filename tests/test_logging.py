@@ -3,6 +3,7 @@ a terminal, and no personal data in any line — neither what a request carries 
 query or body (valid or refused, found or not, failing or not) nor what an exception's
 message quotes. In the test process (the app through ASGI) and from ``guardline serve``'s
 stderr."""
+
 from __future__ import annotations
 
 import io
@@ -43,30 +44,44 @@ ENCODED = (quote(NAME), quote(ADDRESS))
 
 
 def _record(message: str, *args, exc: BaseException | None = None, **extra) -> logging.LogRecord:
-    record = logging.LogRecord("guardline.test", logging.WARNING, __file__, 1, message, args,
-                               (type(exc), exc, exc.__traceback__) if exc else None)
+    record = logging.LogRecord(
+        "guardline.test",
+        logging.WARNING,
+        __file__,
+        1,
+        message,
+        args,
+        (type(exc), exc, exc.__traceback__) if exc else None,
+    )
     record.__dict__.update(extra)
     return record
 
 
 # ---- the formatters and the safety net ------------------------------------------------------
 
-@pytest.mark.parametrize("raw, shown", [
-    (f"id {ID_NUMBER} end", f"id {ID_NUMBER[:6]}{'*' * 12} end"),
-    ("id 52990119800517001x.", "id 529901************."),
-    ("call 13912345678, or +86 139-1234-5678", "call 139********, or 139********"),
-    ("phone=15800001111&x=1", "phone=158********&x=1"),
-])
+
+@pytest.mark.parametrize(
+    "raw, shown",
+    [
+        (f"id {ID_NUMBER} end", f"id {ID_NUMBER[:6]}{'*' * 12} end"),
+        ("id 52990119800517001x.", "id 529901************."),
+        ("call 13912345678, or +86 139-1234-5678", "call 139********, or 139********"),
+        ("phone=15800001111&x=1", "phone=158********&x=1"),
+    ],
+)
 def test_the_safety_net_masks_id_and_phone_numbers(raw, shown):
     assert scrub(raw) == shown
 
 
-@pytest.mark.parametrize("kept", [
-    "request_id=5e0a8e2cea1c17ffe023a62ef7f72f7b",  # hex ids
-    "region 529901001001 and 12345678901234",  # region codes, longer numbers
-    "at 1733312345678 ms, 0.13912345678 s, run 13912",  # timestamps, fractions, short numbers
-    "12345678901",  # 11 digits that are not a mobile number (12…)
-])
+@pytest.mark.parametrize(
+    "kept",
+    [
+        "request_id=5e0a8e2cea1c17ffe023a62ef7f72f7b",  # hex ids
+        "region 529901001001 and 12345678901234",  # region codes, longer numbers
+        "at 1733312345678 ms, 0.13912345678 s, run 13912",  # timestamps, fractions, short numbers
+        "12345678901",  # 11 digits that are not a mobile number (12…)
+    ],
+)
 def test_the_safety_net_leaves_other_numbers_alone(kept):
     assert scrub(kept) == kept
 
@@ -131,6 +146,7 @@ def test_configure_replaces_its_own_handler_and_leaves_a_foreign_setup_alone():
 
 # ---- the API in the test process --------------------------------------------------------------
 
+
 @contextmanager
 def json_lines() -> Iterator[tuple[io.StringIO, list[logging.LogRecord]]]:
     """Every record of the block formatted as ``guardline serve`` writes it, and the records."""
@@ -161,11 +177,14 @@ async def _requests(c: httpx.AsyncClient, auth) -> list[httpx.Response]:
     h = auth("village_staff.village")
     member = person("head", name=NAME, id_number=ID_NUMBER, phone=PHONE)
     out = [
-        await c.post("/api/v1/households", json=household(members=[member], address=ADDRESS, phone=PHONE),
-                     headers=h),  # valid: 201
-        await c.post("/api/v1/households", json=household(members=[person("head", name=NAME, id_number=BAD_ID_NUMBER,
-                                                                          phone=PHONE)], address=ADDRESS),
-                     headers=h),  # refused: 422
+        await c.post(
+            "/api/v1/households", json=household(members=[member], address=ADDRESS, phone=PHONE), headers=h
+        ),  # valid: 201
+        await c.post(
+            "/api/v1/households",
+            json=household(members=[person("head", name=NAME, id_number=BAD_ID_NUMBER, phone=PHONE)], address=ADDRESS),
+            headers=h,
+        ),  # refused: 422
         await c.post("/api/v1/persons/lookup", json={"id_number": ID_NUMBER}, headers=h),  # found: 200
         await c.post("/api/v1/persons/lookup", json={"id_number": BAD_ID_NUMBER}, headers=h),  # 422
         await c.get(f"/api/v1/households?name={quote(NAME)}&phone={PHONE}&id_number={ID_NUMBER}", headers=h),
@@ -194,8 +213,7 @@ def _assert_clean(lines: list[str], records: list[logging.LogRecord] | None = No
     return parsed
 
 
-async def test_no_personal_data_reaches_a_log_line_and_every_line_has_the_request_id(settings, db, auth,
-                                                                                      monkeypatch):
+async def test_no_personal_data_reaches_a_log_line_and_every_line_has_the_request_id(settings, db, auth, monkeypatch):
     from services.core.households import service
 
     async def broken(*args, **kwargs):
@@ -203,12 +221,14 @@ async def test_no_personal_data_reaches_a_log_line_and_every_line_has_the_reques
 
     app = create_app(settings, database=db)
     with json_lines() as (stream, records):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-                                     base_url="http://testserver") as c:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://testserver"
+        ) as c:
             answers = await _requests(c, auth)
             monkeypatch.setattr(service, "list_households", broken)
-            answers.append(await c.get(f"/api/v1/households?name={quote(NAME)}",
-                                       headers=auth("village_staff.village")))  # a 500
+            answers.append(
+                await c.get(f"/api/v1/households?name={quote(NAME)}", headers=auth("village_staff.village"))
+            )  # a 500
     statuses = [r.status_code for r in answers]
     assert statuses == [201, 422, 200, 422, 200, 422, 422, 404, 422, 500], statuses
     # Nor in an error's answer: full ID numbers never; the 500 says nothing of what failed.
@@ -229,6 +249,7 @@ async def test_no_personal_data_reaches_a_log_line_and_every_line_has_the_reques
 
 # ---- guardline serve ------------------------------------------------------------------------
 
+
 @pytest.fixture
 async def scratch_url(engine, settings):
     """A database of the test's own, with the base data: serve's requests commit."""
@@ -246,10 +267,21 @@ async def scratch_url(engine, settings):
 
 def _serve(url: str, port: int, stderr) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUARDLINE_")}
-    env.update({"GUARDLINE_DATABASE_URL": url, "GUARDLINE_ENV": "test", "GUARDLINE_OBSERVABILITY__LOG_FORMAT": "json",
-                "PYTHONUNBUFFERED": "1"})
-    return subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+    env.update(
+        {
+            "GUARDLINE_DATABASE_URL": url,
+            "GUARDLINE_ENV": "test",
+            "GUARDLINE_OBSERVABILITY__LOG_FORMAT": "json",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        start_new_session=True,
+    )
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -301,10 +333,20 @@ def test_serve_writes_one_clean_json_object_per_line_on_stderr(scratch_url, tmp_
 @pytest.mark.parametrize("log_format", ["json", "text"])
 def test_the_sync_worker_logs_in_the_format_asked_for(scratch_url, log_format):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUARDLINE_")}
-    env.update({"GUARDLINE_DATABASE_URL": scratch_url, "GUARDLINE_ENV": "development",
-                "GUARDLINE_OBSERVABILITY__LOG_FORMAT": log_format})
-    done = subprocess.run([sys.executable, "-m", "services.cli", "sync", "worker", "--once"], env=env,
-                          capture_output=True, text=True, timeout=120)
+    env.update(
+        {
+            "GUARDLINE_DATABASE_URL": scratch_url,
+            "GUARDLINE_ENV": "development",
+            "GUARDLINE_OBSERVABILITY__LOG_FORMAT": log_format,
+        }
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "sync", "worker", "--once"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stderr.splitlines()
     if log_format == "json":

@@ -1,5 +1,6 @@
 """Migration e427120e58d4 cuts the stored masks to the new form: its SQL gives what
 ``idnumber.mask`` gives, for every length a stored mask may have."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -24,7 +25,14 @@ async def test_the_migration_masks_as_the_code_does(session):
     number = id_number()
     old_forms = [number[:6] + "********" + number[-4:], number[:17], "*****", "529901*******1123", ""]
     sql = _module()._new_mask("v")
-    got = (await session.execute(text(f"SELECT {sql} FROM unnest(CAST(:values AS text[])) AS t(v)"),
-                                 {"values": old_forms})).scalars().all()
+    got = (
+        (
+            await session.execute(
+                text(f"SELECT {sql} FROM unnest(CAST(:values AS text[])) AS t(v)"), {"values": old_forms}
+            )
+        )
+        .scalars()
+        .all()
+    )
     assert got == [mask(v) for v in old_forms]
     assert got[0] == number[:6] + "*" * 12 and number[6:14] not in got[0]

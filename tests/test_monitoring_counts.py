@@ -1,6 +1,7 @@
 """The statistics' running counts (a trigger on monitoring_cases) always equal the counts
 computed afresh from the cases: after inserts, steps, risks added, relocation, deletes and
 TRUNCATE."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -14,9 +15,16 @@ from tests.factories import OTHER_TOWNSHIP_VILLAGE
 
 
 async def _counts(session) -> tuple[set, set]:
-    kept = {tuple(r) for r in (await session.execute(text(
-        "SELECT region_code, dimension, value, year, n, days FROM monitoring_case_counts WHERE n <> 0 OR days <> 0"
-    ))).all()}
+    kept = {
+        tuple(r)
+        for r in (
+            await session.execute(
+                text(
+                    "SELECT region_code, dimension, value, year, n, days FROM monitoring_case_counts WHERE n <> 0 OR days <> 0"
+                )
+            )
+        ).all()
+    }
     expected = {tuple(r) for r in (await session.execute(text(EXPECTED_SQL))).all()}
     return kept, expected
 
@@ -25,9 +33,16 @@ async def test_counts_follow_every_change(client, auth, session):
     homes = [await create(client, auth) for _ in range(3)]
     cases = []
     for i, h in enumerate(homes):
-        case = MonitoringCase(household_id=h["id"], region_code=h["region_code"], case_type="marginal",
-                              risk_types=["illness", "disaster"][: i + 1], status="verification",
-                              first_clue_on=date(2026, 1, 5), opened_on=date(2026, 1, 6), deadline_breaches=[])
+        case = MonitoringCase(
+            household_id=h["id"],
+            region_code=h["region_code"],
+            case_type="marginal",
+            risk_types=["illness", "disaster"][: i + 1],
+            status="verification",
+            first_clue_on=date(2026, 1, 5),
+            opened_on=date(2026, 1, 6),
+            deadline_breaches=[],
+        )
         session.add(case)
         cases.append(case)
     await session.flush()
@@ -44,8 +59,9 @@ async def test_counts_follow_every_change(client, auth, session):
     assert ("529901001001", "open_risk", "accident", 0, 1, 0) in kept
 
     cases[1].next_deadline = date(2026, 2, 1)  # not counted: no change
-    await session.execute(update(MonitoringCase).where(MonitoringCase.id == cases[1].id)
-                          .values(region_code=OTHER_TOWNSHIP_VILLAGE))
+    await session.execute(
+        update(MonitoringCase).where(MonitoringCase.id == cases[1].id).values(region_code=OTHER_TOWNSHIP_VILLAGE)
+    )
     await session.flush()
     kept, expected = await _counts(session)
     assert kept == expected and any(r[0] == OTHER_TOWNSHIP_VILLAGE for r in kept)

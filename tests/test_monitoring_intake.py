@@ -3,6 +3,7 @@ made one after the other on the same input, in the same transaction (each run in
 savepoint that is rolled back before the other): the same outcomes, clue rows, report rows,
 stored deadlines and versions, statistics and audit entries. Ids are compared by their
 place: the sequences are not rolled back with the savepoint."""
+
 from __future__ import annotations
 
 import itertools
@@ -38,20 +39,33 @@ _numbers = itertools.count(1)
 async def _households(session, *specs: tuple[str, str]) -> list[int]:
     made = []
     for region, status in specs:
-        h = Household(household_no=f"INTAKE{next(_numbers):06d}", region_code=region,
-                      category="lifted_out", status=status, flags=[], member_count=1)
+        h = Household(
+            household_no=f"INTAKE{next(_numbers):06d}",
+            region_code=region,
+            category="lifted_out",
+            status=status,
+            flags=[],
+            member_count=1,
+        )
         session.add(h)
         made.append(h)
     await session.flush()
     return [h.id for h in made]
 
 
-def item(household_id: int, risks, channel="department_screening", ago: int | None = None, ref=None,
-         source="dept", **kw) -> ClueIn:
-    return ClueIn(household_id=household_id, channel=channel, risk_types=list(risks),
-                  evidence=kw.pop("evidence", f"{channel} {'/'.join(risks)}"),
-                  reported_on=DAY - timedelta(days=ago) if ago is not None else None,
-                  source=source if ref is not None else kw.pop("source_", None), external_ref=ref, **kw)
+def item(
+    household_id: int, risks, channel="department_screening", ago: int | None = None, ref=None, source="dept", **kw
+) -> ClueIn:
+    return ClueIn(
+        household_id=household_id,
+        channel=channel,
+        risk_types=list(risks),
+        evidence=kw.pop("evidence", f"{channel} {'/'.join(risks)}"),
+        reported_on=DAY - timedelta(days=ago) if ago is not None else None,
+        source=source if ref is not None else kw.pop("source_", None),
+        external_ref=ref,
+        **kw,
+    )
 
 
 @pytest.fixture
@@ -59,15 +73,21 @@ async def world(session):
     """H1: two open clues (illness; disaster) and a known report; H2: nothing yet; H3:
     dissolved; H4: an open clue from a self-declaration; H5: another village, a dismissed
     clue of illness (not open: it takes nothing)."""
-    h1, h2, h3, h4, h5 = await _households(session, (VILLAGE, "active"), (VILLAGE, "active"),
-                                           (VILLAGE, "dissolved"), (VILLAGE_2, "active"),
-                                           (OTHER_TOWNSHIP_VILLAGE, "active"))
+    h1, h2, h3, h4, h5 = await _households(
+        session,
+        (VILLAGE, "active"),
+        (VILLAGE, "active"),
+        (VILLAGE, "dissolved"),
+        (VILLAGE_2, "active"),
+        (OTHER_TOWNSHIP_VILLAGE, "active"),
+    )
     rules = await load_rules(session)
     seed = Reporter(user_id=None, client_id=None)
     first, _ = await clue_service.report(session, rules, item(h1, ["illness"], "visit", ago=10, ref="known-1"), seed)
     await clue_service.report(session, rules, item(h1, ["disaster"], "visit", ago=3), seed)
-    await clue_service.report(session, rules, item(h4, ["illness"], "self_declaration", ago=4,
-                                                    declarant_name="周五"), seed)
+    await clue_service.report(
+        session, rules, item(h4, ["illness"], "self_declaration", ago=4, declarant_name="周五"), seed
+    )
     dismissed, _ = await clue_service.report(session, rules, item(h5, ["illness"], ago=20), seed)
     await clue_service.close(session, rules, dismissed, ClueStatus.dismissed, None, reason="核实不属实")
     await session.flush()
@@ -95,17 +115,36 @@ def batch(w) -> list[ClueIn]:
 
 async def _snapshot(session, w) -> dict:
     ids = [w[k] for k in ("h1", "h2", "h3", "h4", "h5")]
-    clues = (await session.execute(text(
-        f"SELECT {', '.join(_CLUE_COLUMNS)} FROM risk_clues WHERE household_id = ANY(:ids) ORDER BY id"),
-        {"ids": ids})).mappings().all()
-    reports = (await session.execute(text(
-        f"SELECT {', '.join('r.' + c for c in _REPORT_COLUMNS)} FROM clue_reports r JOIN risk_clues c "
-        "ON c.id = r.clue_id WHERE c.household_id = ANY(:ids) ORDER BY r.id"), {"ids": ids})).mappings().all()
+    clues = (
+        (
+            await session.execute(
+                text(f"SELECT {', '.join(_CLUE_COLUMNS)} FROM risk_clues WHERE household_id = ANY(:ids) ORDER BY id"),
+                {"ids": ids},
+            )
+        )
+        .mappings()
+        .all()
+    )
+    reports = (
+        (
+            await session.execute(
+                text(
+                    f"SELECT {', '.join('r.' + c for c in _REPORT_COLUMNS)} FROM clue_reports r JOIN risk_clues c "
+                    "ON c.id = r.clue_id WHERE c.household_id = ANY(:ids) ORDER BY r.id"
+                ),
+                {"ids": ids},
+            )
+        )
+        .mappings()
+        .all()
+    )
     stats = await statistics(session, COUNTY, STAT_LEVELS["village"], DAY.year, DAY)
-    counts = (await session.execute(text(
-        "SELECT region_code, dimension, value, year, n, days FROM monitoring_case_counts ORDER BY 1, 2, 3, 4"))).all()
-    return {"clues": [dict(c) for c in clues], "reports": [dict(r) for r in reports], "stats": stats,
-            "counts": counts}
+    counts = (
+        await session.execute(
+            text("SELECT region_code, dimension, value, year, n, days FROM monitoring_case_counts ORDER BY 1, 2, 3, 4")
+        )
+    ).all()
+    return {"clues": [dict(c) for c in clues], "reports": [dict(r) for r in reports], "stats": stats, "counts": counts}
 
 
 class Renumber:
@@ -114,19 +153,26 @@ class Renumber:
     def __init__(self, before: dict, after: dict):
         old_clues = {c["id"] for c in before["clues"]}
         old_reports = {r["id"] for r in before["reports"]}
-        self.clues = {i: f"clue#{n}" for n, i in enumerate(sorted(c["id"] for c in after["clues"]
-                                                                 if c["id"] not in old_clues))}
-        self.reports = {i: f"report#{n}" for n, i in enumerate(sorted(r["id"] for r in after["reports"]
-                                                                     if r["id"] not in old_reports))}
+        self.clues = {
+            i: f"clue#{n}" for n, i in enumerate(sorted(c["id"] for c in after["clues"] if c["id"] not in old_clues))
+        }
+        self.reports = {
+            i: f"report#{n}"
+            for n, i in enumerate(sorted(r["id"] for r in after["reports"] if r["id"] not in old_reports))
+        }
 
     def clue(self, i):
         return self.clues.get(i, i)
 
     def snapshot(self, snap: dict) -> dict:
-        return {**snap,
-                "clues": [{**c, "id": self.clue(c["id"])} for c in snap["clues"]],
-                "reports": [{**r, "id": self.reports.get(r["id"], r["id"]), "clue_id": self.clue(r["clue_id"])}
-                            for r in snap["reports"]]}
+        return {
+            **snap,
+            "clues": [{**c, "id": self.clue(c["id"])} for c in snap["clues"]],
+            "reports": [
+                {**r, "id": self.reports.get(r["id"], r["id"]), "clue_id": self.clue(r["clue_id"])}
+                for r in snap["reports"]
+            ],
+        }
 
     def changes(self, changes: list[dict]) -> list[dict]:
         """The request's audit entries. The version is left out: the ORM's entries show the
@@ -174,10 +220,10 @@ async def _run_both(session, w, items, sequential_items=None):
             clue = await session.get(RiskClue, c["id"])
             pending = await clue_service.pending(session, rules, clue)
             assert (c["next_deadline"], c["next_deadline_kind"]) == (
-                (pending[0].due, pending[0].kind) if pending else (None, None)), c
+                (pending[0].due, pending[0].kind) if pending else (None, None)
+            ), c
         renumber = Renumber(before, after)
-        runs[name] = ([(renumber.clue(i), o) for i, o in outcomes], renumber.snapshot(after),
-                      renumber.changes(changes))
+        runs[name] = ([(renumber.clue(i), o) for i, o in outcomes], renumber.snapshot(after), renumber.changes(changes))
         await savepoint.rollback()
         session.expunge_all()
     return runs["sequential"], runs["bulk"]
@@ -186,8 +232,20 @@ async def _run_both(session, w, items, sequential_items=None):
 async def test_bulk_equals_sequential(session, world):
     sequential, bulk = await _run_both(session, world, batch(world))
     outcomes = [o for _, o in bulk[0]]
-    assert outcomes == ["merged", "created", "merged", "created", "merged", "duplicate", "duplicate", "merged",
-                        "created", "merged", "created", "merged"]
+    assert outcomes == [
+        "merged",
+        "created",
+        "merged",
+        "created",
+        "merged",
+        "duplicate",
+        "duplicate",
+        "merged",
+        "created",
+        "merged",
+        "created",
+        "merged",
+    ]
     assert bulk[0] == sequential[0]
     assert bulk[1]["clues"] == sequential[1]["clues"]
     assert bulk[1]["reports"] == sequential[1]["reports"]
@@ -226,8 +284,9 @@ async def test_bulk_refuses_a_dissolved_household_as_report_does(session, world)
     with pytest.raises(Conflict):
         await clue_service.report(session, rules, items[1], REPORTER)
     # Nothing of the batch was written.
-    assert (await session.execute(text("SELECT count(*) FROM clue_reports WHERE external_ref IN ('x', 'y')"))
-            ).scalar_one() == 0
+    assert (
+        await session.execute(text("SELECT count(*) FROM clue_reports WHERE external_ref IN ('x', 'y')"))
+    ).scalar_one() == 0
 
     with pytest.raises(NotFound) as err:
         await report_many(session, rules, [item(10**12, ["illness"])], REPORTER)
@@ -239,8 +298,9 @@ async def test_refused_items_are_skipped_and_the_rest_is_as_sequential(session, 
     refused_at = {2, 7}
     items.insert(2, item(world["h3"], ["disaster"], ref="dissolved"))
     items.insert(7, item(10**12, ["illness"], ref="nobody"))
-    sequential, bulk = await _run_both(session, world, items,
-                                       sequential_items=[i for n, i in enumerate(items) if n not in refused_at])
+    sequential, bulk = await _run_both(
+        session, world, items, sequential_items=[i for n, i in enumerate(items) if n not in refused_at]
+    )
     assert [bulk[0][n] for n in sorted(refused_at)] == [(None, "refused")] * 2
     assert [o for n, o in enumerate(bulk[0]) if n not in refused_at] == sequential[0]
     assert bulk[1] == sequential[1] and bulk[2] == sequential[2]
@@ -256,8 +316,9 @@ async def test_bulk_keeps_to_the_session_region(session, world):
         await report_many(session, rules, [item(other, ["illness"])], REPORTER)
     with pytest.raises(NotFound):
         await report_many(session, rules, [item(world["h4"], ["illness"])], REPORTER)  # VILLAGE_2
-    outcomes = await report_many(session, rules, [item(other, ["illness"]), item(world["h2"], ["illness"])],
-                                 REPORTER, strict=False)
+    outcomes = await report_many(
+        session, rules, [item(other, ["illness"]), item(world["h2"], ["illness"])], REPORTER, strict=False
+    )
     assert outcomes[0] == (None, "refused") and outcomes[1][1] == "created"
 
 

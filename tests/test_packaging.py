@@ -1,5 +1,6 @@
 """The deployment files stay consistent with the code and with each other (no Docker engine
 is needed): compose.yaml, deploy/, the Dockerfile and the dependency locks."""
+
 import re
 import tomllib
 from pathlib import Path
@@ -31,8 +32,12 @@ def test_compose_runs_postgres16_api_and_sync():
         assert env["GUARDLINE_DATABASE_URL"].startswith("postgresql://")
         assert "@db:5432/" in env["GUARDLINE_DATABASE_URL"]
         # production needs real secrets: compose refuses to start without them
-        for secret in ("GUARDLINE_AUTH__SECRET_KEY", "GUARDLINE_DATA_PROTECTION__ID_HASH_KEY",
-                       "GUARDLINE_DATA_PROTECTION__ENCRYPTION_KEYS", "GUARDLINE_DATA_PROTECTION__ACTIVE_KEY"):
+        for secret in (
+            "GUARDLINE_AUTH__SECRET_KEY",
+            "GUARDLINE_DATA_PROTECTION__ID_HASH_KEY",
+            "GUARDLINE_DATA_PROTECTION__ENCRYPTION_KEYS",
+            "GUARDLINE_DATA_PROTECTION__ACTIVE_KEY",
+        ):
             assert ":?" in env[secret], secret
         assert services[name]["depends_on"]["db"]["condition"] == "service_healthy"
     # The tables' owner migrates; the API and the worker connect as the application role.
@@ -55,10 +60,11 @@ def test_ci_runs_the_readme_test_command():
 
 # ---- compose.yaml: secrets, health checks, the department sources --------------------------
 
+
 def header_secrets(text: str) -> list[str]:
     """The variables that compose.yaml's opening comment lists as its secrets (one a line:
     '#   NAME   what it is')."""
-    header = text[:text.index("\nname:")]
+    header = text[: text.index("\nname:")]
     return re.findall(r"^#   ([A-Z][A-Z0-9_]+)\s", header, flags=re.MULTILINE)
 
 
@@ -117,8 +123,9 @@ def test_compose_gives_the_api_and_the_worker_the_countys_sources_file():
 def uncommented(path: Path) -> str:
     """A sources file with its example blocks switched on: '# ' removed from the lines that
     have it ('##' notes stay comments)."""
-    return "\n".join(line[2:] if line.startswith("# ") else line
-                     for line in path.read_text(encoding="utf-8").splitlines())
+    return "\n".join(
+        line[2:] if line.startswith("# ") else line for line in path.read_text(encoding="utf-8").splitlines()
+    )
 
 
 def test_compose_documents_the_first_administrator_and_backups():
@@ -129,6 +136,7 @@ def test_compose_documents_the_first_administrator_and_backups():
 
 
 # ---- the Dockerfile ------------------------------------------------------------------------
+
 
 def stages(dockerfile: str) -> dict[str, str]:
     """The Dockerfile's stages by name: the text from each FROM to the next."""
@@ -184,6 +192,7 @@ def test_dockerfile_builds_from_the_lock_in_two_stages_without_the_embedded_serv
 
 
 # ---- the dependency locks ------------------------------------------------------------------
+
 
 def pyproject() -> dict:
     return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))

@@ -1,4 +1,5 @@
 """Project-level guarantees: the committed OpenAPI file and the migrations match the code."""
+
 import re
 from pathlib import Path
 
@@ -30,7 +31,9 @@ def test_openapi_cli_check_fails_on_drift(tmp_path):
 
 async def test_models_and_migrations_do_not_drift(engine):
     async with engine.connect() as conn:
-        diff = await conn.run_sync(lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), metadata))
+        diff = await conn.run_sync(
+            lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), metadata)
+        )
     assert diff == [], diff
 
 
@@ -45,16 +48,18 @@ async def test_migrations_downgrade_and_upgrade_cleanly(engine, settings):
     scratch = url.replace("/guardline_test?", "/guardline_migrations?", 1)
     async with engine.connect() as conn:
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text('DROP DATABASE IF EXISTS guardline_migrations WITH (FORCE)'))
-        await conn.execute(text('CREATE DATABASE guardline_migrations'))
+        await conn.execute(text("DROP DATABASE IF EXISTS guardline_migrations WITH (FORCE)"))
+        await conn.execute(text("CREATE DATABASE guardline_migrations"))
     eng = create_engine(scratch, settings, "tests")
     try:
+
         def roundtrip(sync_conn):
             cfg = alembic_config()
             cfg.attributes["connection"] = sync_conn
             command.upgrade(cfg, "head")
             command.downgrade(cfg, "base")
             command.upgrade(cfg, "head")
+
         async with eng.begin() as conn:
             await conn.run_sync(roundtrip)
             tables = (await conn.execute(text("SELECT count(*) FROM pg_tables WHERE schemaname='public'"))).scalar_one()
@@ -70,7 +75,7 @@ def test_readme_roles_table_matches_the_code():
     from services.core.accounts.roles import PERMISSIONS, Role
 
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("### What each role sees and may do"):text.index("| permission | allows |")]
+    section = text[text.index("### What each role sees and may do") : text.index("| permission | allows |")]
     documented: dict[str, set[str]] = {}
     for line in section.splitlines():
         if not line.startswith("| `"):
@@ -88,8 +93,12 @@ async def test_public_endpoints_carry_no_personal_data(client):
     from services.api.app import create_app
 
     document = create_app(Settings(env="test")).openapi()
-    public = {op["operationId"] for item in document["paths"].values() for op in item.values()
-              if not op.get("security") or {} in op["security"]}  # none, or optional ({})
+    public = {
+        op["operationId"]
+        for item in document["paths"].values()
+        for op in item.values()
+        if not op.get("security") or {} in op["security"]
+    }  # none, or optional ({})
     assert public == {"login", "healthz", "readyz", "listPublicProjects", "getPublicProject", "getPublicFundSummary"}
     for path in ("/healthz", "/readyz"):
         r = await client.get(path)
@@ -131,11 +140,16 @@ def test_project_docs_never_point_outside_the_repository():
     assert {name: bad for name, bad in found.items() if bad} == {}
     # The check sees what it is for.
     page = ROOT / "docs" / "page.md"
-    assert links_outside(page, "[domain](../../shared/DOMAIN.md)") == ["../shared", "DOMAIN.md",
-                                                                      "../../shared/DOMAIN.md"]
+    assert links_outside(page, "[domain](../../shared/DOMAIN.md)") == [
+        "../shared",
+        "DOMAIN.md",
+        "../../shared/DOMAIN.md",
+    ]
     assert links_outside(page, "see `/work/shared/PERFORMANCE.md`") == ["/work/"]
-    assert links_outside(page, "[x](/etc/passwd) [y](missing.md) [z](../README.md#set-up)") == ["/etc/passwd",
-                                                                                            "missing.md"]
+    assert links_outside(page, "[x](/etc/passwd) [y](missing.md) [z](../README.md#set-up)") == [
+        "/etc/passwd",
+        "missing.md",
+    ]
     assert links_outside(page, "[rules](monitoring-rules.md#1-income) [w](https://example.org/a)") == []
 
 

@@ -8,6 +8,7 @@ Only three things of the text are replaced: the address of the demo (the README'
 the tests) and ``/tmp/`` (this test's folder). curl is wrapped by a shell function that adds
 ``-w`` writing each answer's status to stderr, so the test reads the statuses in the order
 the commands ran; the README's commands therefore never use ``-w`` themselves."""
+
 from __future__ import annotations
 
 import os
@@ -37,7 +38,7 @@ curl() {{ command curl -w '%{{stderr}}{STATUS}%{{http_code}}\\n' "$@"; }}
 def tour_section(text: str) -> str:
     start = text.index("\n## A tour\n")
     end = text.find("\n## ", start + 1)
-    return text[start:end if end >= 0 else len(text)]
+    return text[start : end if end >= 0 else len(text)]
 
 
 def tour_blocks(text: str) -> list[str]:
@@ -80,7 +81,7 @@ def test_the_tour_is_found_and_every_curl_states_its_status():
     with pytest.raises(AssertionError, match="without its expected status"):
         expected_statuses(['curl -sS "$BASE/api/v1/funds"\n'])
     [(command, codes)] = expected_statuses(['X=$(curl -sS \\\n  "$BASE/x" | python3 -c 1)    # → 201 or 200 (1)\n'])
-    assert command.startswith('X=$(curl -sS ') and "\\" not in command and codes == {201, 200}
+    assert command.startswith("X=$(curl -sS ") and "\\" not in command and codes == {201, 200}
 
 
 def _wait_for_first_sync_runs(base: str) -> None:
@@ -92,8 +93,11 @@ def _wait_for_first_sync_runs(base: str) -> None:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             runs = http.get("/api/v1/sync/runs", headers=headers).json()["items"]
-            if {r["source"] for r in runs if r["status"] == "succeeded"} >= {"civil-affairs", "medical-insurance",
-                                                                            "education"}:
+            if {r["source"] for r in runs if r["status"] == "succeeded"} >= {
+                "civil-affairs",
+                "medical-insurance",
+                "education",
+            }:
                 return
             time.sleep(1)
         pytest.fail(f"the demo's first sync runs did not finish: {runs}")
@@ -118,9 +122,10 @@ def test_the_readme_tour_works_word_for_word(served, tmp_path):  # noqa: F811
     # The CLI commands join the demo's database (its data folder) and read the built-in sources,
     # as they do for a reader in the checkout.
     env.update({"GUARDLINE_DATA_DIR": str(tmp_path / "data")})
-    done = subprocess.run(["bash", str(tmp_path / "tour.sh")], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=900)
-    statuses = [int(line[len(STATUS):]) for line in done.stderr.splitlines() if line.startswith(STATUS)]
+    done = subprocess.run(
+        ["bash", str(tmp_path / "tour.sh")], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900
+    )
+    statuses = [int(line[len(STATUS) :]) for line in done.stderr.splitlines() if line.startswith(STATUS)]
     shown = f"stdout:\n{done.stdout[-3000:]}\nstderr:\n{done.stderr[-3000:]}"
     for (command, codes), status in zip(wanted, statuses, strict=True):
         assert status in codes, f"{command}\nanswered {status}\n{shown}"

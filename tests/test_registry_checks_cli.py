@@ -1,6 +1,7 @@
 """The registry checks as they are run: by the sync worker once a day per county, and by
 ``guardline sync check-registry`` (a real process on a scratch database whose rows are
 committed, dropped afterwards)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -36,15 +37,22 @@ async def _rows(db, statement: str) -> list:
 
 
 async def test_the_worker_checks_each_county_once_a_day(db, client, auth, settings):
-    r = await client.post("/api/v1/households", headers=auth("county_staff.county"), json={
-        "region_code": VILLAGE, "category": "lifted_out",
-        "members": [person("head", name="甲"), person("spouse", name="乙", male=True)]})
+    r = await client.post(
+        "/api/v1/households",
+        headers=auth("county_staff.county"),
+        json={
+            "region_code": VILLAGE,
+            "category": "lifted_out",
+            "members": [person("head", name="甲"), person("spouse", name="乙", male=True)],
+        },
+    )
     assert r.status_code == 201, r.text
     ctx = SimpleNamespace(db=db, settings=settings)
 
     assert await daily_registry_checks(ctx, None, "worker-1") == today()
-    runs = await _rows(db, "SELECT source, county, trigger, status, worker, findings_open FROM sync_runs "
-                           "WHERE source = 'registry'")
+    runs = await _rows(
+        db, "SELECT source, county, trigger, status, worker, findings_open FROM sync_runs WHERE source = 'registry'"
+    )
     assert [tuple(x) for x in runs] == [("registry", COUNTY, "schedule", "succeeded", "worker-1", 1)]
     findings = await _rows(db, "SELECT rule_id, household_id FROM sync_findings WHERE source = 'registry'")
     assert [tuple(x) for x in findings] == [("head_spouse_same_sex", r.json()["id"])]
@@ -67,6 +75,7 @@ async def test_a_failed_check_is_tried_again(settings):
 
 # ---- the command line ------------------------------------------------------------------------
 
+
 @pytest.fixture
 async def committed(engine, settings):
     async with committed_engine(engine, settings, SCRATCH) as eng:
@@ -86,10 +95,20 @@ async def _seed(eng, settings) -> int:
         await session.flush()
         for relation in ("head", "spouse"):
             number = id_number(date(1970, 1, 1), male=True)
-            session.add(Person(id_number_enc=b"not used here", id_hash=idnumber.keyed_hash(number, key),
-                               id_masked=idnumber.mask(number), name=relation, sex="male",
-                               birth_date=date(1970, 1, 1), household_id=home.id, region_code=VILLAGE,
-                               relation=relation, labour_capacity="ordinary"))
+            session.add(
+                Person(
+                    id_number_enc=b"not used here",
+                    id_hash=idnumber.keyed_hash(number, key),
+                    id_masked=idnumber.mask(number),
+                    name=relation,
+                    sex="male",
+                    birth_date=date(1970, 1, 1),
+                    household_id=home.id,
+                    region_code=VILLAGE,
+                    relation=relation,
+                    labour_capacity="ordinary",
+                )
+            )
         await session.commit()
         return home.id
 
@@ -100,16 +119,25 @@ async def test_check_registry_from_the_command_line(committed, settings):
     done = await asyncio.to_thread(run_guardline, settings, SCRATCH, "sync", "check-registry", "--county", COUNTY)
     assert done.returncode == 0, done.stderr
     [county] = json.loads(done.stdout.strip().splitlines()[-1])["counties"]
-    assert (county["county"], county["findings_opened"], county["findings_resolved"], county["findings_open"]) == \
-        (COUNTY, 1, 0, 1)
+    assert (county["county"], county["findings_opened"], county["findings_resolved"], county["findings_open"]) == (
+        COUNTY,
+        1,
+        0,
+        1,
+    )
     assert county["rules"]["head_spouse_same_sex"] == 1 and county["rules"]["phone_invalid"] == 0
     async with AsyncSession(committed) as session:
         bind_scope(session, UNRESTRICTED)
         finding = (await session.execute(select(Finding))).scalar_one()
-        assert (finding.rule_id, finding.source, finding.household_id, finding.last_run_id) == \
-            ("head_spouse_same_sex", "registry", household_id, county["run_id"])
-        trigger = (await session.execute(text("SELECT trigger FROM sync_runs WHERE id = :id"),
-                                         {"id": county["run_id"]})).scalar_one()
+        assert (finding.rule_id, finding.source, finding.household_id, finding.last_run_id) == (
+            "head_spouse_same_sex",
+            "registry",
+            household_id,
+            county["run_id"],
+        )
+        trigger = (
+            await session.execute(text("SELECT trigger FROM sync_runs WHERE id = :id"), {"id": county["run_id"]})
+        ).scalar_one()
         assert trigger == "manual"
         await session.execute(text("UPDATE persons SET relation = 'child' WHERE relation = 'spouse'"))
         await session.commit()
@@ -124,5 +152,9 @@ async def test_check_registry_from_the_command_line(committed, settings):
     status = await asyncio.to_thread(run_guardline, settings, SCRATCH, "sync", "status")
     assert status.returncode == 0, status.stderr
     [last] = json.loads(status.stdout.strip().splitlines()[-1])["registry_checks"]
-    assert (last["id"], last["county"], last["status"], last["findings_open"]) == (county["run_id"], COUNTY,
-                                                                                  "succeeded", 0)
+    assert (last["id"], last["county"], last["status"], last["findings_open"]) == (
+        county["run_id"],
+        COUNTY,
+        "succeeded",
+        0,
+    )

@@ -6,6 +6,7 @@ Chinese in it; and a plain line search of the services tree, as grep does, finds
 rules' docstrings for the terms a reader would search for. The department cross-checks are
 ``Rule`` objects that carry their Chinese term as data (``term_zh``): checked here too.
 """
+
 from __future__ import annotations
 
 import ast
@@ -46,9 +47,13 @@ def _rules() -> list[tuple[str, object]]:
     for name, names in RULE_MODULES.items():
         module = importlib.import_module(name)
         if names is None:
-            names = tuple(n for n, obj in vars(module).items()
-                          if not n.startswith("_") and (inspect.isfunction(obj) or inspect.isclass(obj))
-                          and obj.__module__ == name)
+            names = tuple(
+                n
+                for n, obj in vars(module).items()
+                if not n.startswith("_")
+                and (inspect.isfunction(obj) or inspect.isclass(obj))
+                and obj.__module__ == name
+            )
         found += [(f"{name}.{n}", getattr(module, n)) for n in names]
     return found
 
@@ -60,8 +65,12 @@ def test_the_rule_modules_are_walked():
     """A walk that found nothing would pass every check below."""
     assert len(RULE_OBJECTS) >= 50
     names = {name for name, _ in RULE_OBJECTS}
-    assert {"services.core.monitoring.deadlines.clue_deadlines", "services.core.funds.indicators.industry_shares",
-            "services.core.monitoring.guard.unmet_conditions", "services.core.income.rules.per_capita"} <= names
+    assert {
+        "services.core.monitoring.deadlines.clue_deadlines",
+        "services.core.funds.indicators.industry_shares",
+        "services.core.monitoring.guard.unmet_conditions",
+        "services.core.income.rules.per_capita",
+    } <= names
 
 
 @pytest.mark.parametrize(("name", "rule"), RULE_OBJECTS, ids=[name for name, _ in RULE_OBJECTS])
@@ -97,25 +106,45 @@ def grep(term: str) -> set[tuple[str, str]]:
     return hits
 
 
-@pytest.mark.parametrize(("term", "expected"), [
-    # identification (识别) and its deadline
-    ("识别", {("services/core/monitoring/deadlines.py", "clue_deadlines"),
-             ("services/core/monitoring/deadlines.py", "case_deadlines")}),
-    ("识别时限", {("services/core/monitoring/deadlines.py", "clue_deadlines")}),
-    # the industry share of transition funds
-    ("产业", {("services/core/funds/indicators.py", "industry_shares")}),
-    ("风险消除", {("services/core/monitoring/guard.py", "unmet_conditions"),
-               ("services/core/monitoring/guard.py", "income_conditions")}),
-    ("饮水安全", {("services/core/guarantees/service.py", "all_secure"),
-              ("services/core/monitoring/guard.py", "unmet_conditions")}),
-    ("人均纯收入", {("services/core/income/rules.py", "per_capita"),
-               ("services/core/monitoring/rules.py", "is_uncovered")}),
-    ("应纳未纳", {("services/core/monitoring/rules.py", "uncovered_households")}),
-    ("项目资产", {("services/core/funds/assets.py", "check_region")}),
-    ("公示", {("services/core/monitoring/deadlines.py", "notice_min_end")}),
-    ("一户一策", {("services/core/monitoring/deadlines.py", "case_deadlines")}),
-    ("项目开工率", {("services/core/funds/indicators.py", "start_rate")}),
-])
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        # identification (识别) and its deadline
+        (
+            "识别",
+            {
+                ("services/core/monitoring/deadlines.py", "clue_deadlines"),
+                ("services/core/monitoring/deadlines.py", "case_deadlines"),
+            },
+        ),
+        ("识别时限", {("services/core/monitoring/deadlines.py", "clue_deadlines")}),
+        # the industry share of transition funds
+        ("产业", {("services/core/funds/indicators.py", "industry_shares")}),
+        (
+            "风险消除",
+            {
+                ("services/core/monitoring/guard.py", "unmet_conditions"),
+                ("services/core/monitoring/guard.py", "income_conditions"),
+            },
+        ),
+        (
+            "饮水安全",
+            {
+                ("services/core/guarantees/service.py", "all_secure"),
+                ("services/core/monitoring/guard.py", "unmet_conditions"),
+            },
+        ),
+        (
+            "人均纯收入",
+            {("services/core/income/rules.py", "per_capita"), ("services/core/monitoring/rules.py", "is_uncovered")},
+        ),
+        ("应纳未纳", {("services/core/monitoring/rules.py", "uncovered_households")}),
+        ("项目资产", {("services/core/funds/assets.py", "check_region")}),
+        ("公示", {("services/core/monitoring/deadlines.py", "notice_min_end")}),
+        ("一户一策", {("services/core/monitoring/deadlines.py", "case_deadlines")}),
+        ("项目开工率", {("services/core/funds/indicators.py", "start_rate")}),
+    ],
+)
 def test_grep_for_the_chinese_term_finds_the_rule(term, expected):
     assert expected <= grep(term)
 

@@ -1,6 +1,7 @@
 """The README's first command, end to end: ``guardline serve --demo`` on a machine with
 nothing set up (a fresh data folder, no database URL) starts its own PostgreSQL, loads
 the demo county, serves the API and the offline docs, and lets a demo user log in."""
+
 import os
 import re
 import signal
@@ -39,7 +40,11 @@ def served(tmp_path):
         log = open(tmp_path / "serve.log", "w+b")  # noqa: SIM115 (yielded to the tests; closed in finally)
         proc = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "serve", "--demo", "--persons", "2000", "--port", str(port)],
-            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         base = f"http://127.0.0.1:{port}"
         try:
@@ -103,8 +108,11 @@ def test_serve_demo_on_a_fresh_machine(served, tmp_path):
         # The running server writes health-detail reads in batches: the auditor finds them.
         auditor = http.post("/api/v1/auth/token", data={"username": "auditor.county", "password": DEMO_PASSWORD})
         audit_headers = {"Authorization": f"Bearer {auditor.json()['access_token']}"}
-        wanted = {"action": "household.read_health", "object_id": str(page["items"][0]["id"]),
-                  "object_type": "household"}
+        wanted = {
+            "action": "household.read_health",
+            "object_id": str(page["items"][0]["id"]),
+            "object_type": "household",
+        }
         found = []
         deadline = time.monotonic() + 60  # the writer's next batch: later on a loaded machine
         while not found and time.monotonic() < deadline:
@@ -112,8 +120,9 @@ def test_serve_demo_on_a_fresh_machine(served, tmp_path):
             if not found:
                 time.sleep(0.1)
         assert found and found[0]["actor_name"] == "county_staff.county"
-        logins = http.get("/api/v1/audit/events", params={"action": "auth.login", "result": "failure"},
-                          headers=audit_headers).json()["items"]
+        logins = http.get(
+            "/api/v1/audit/events", params={"action": "auth.login", "result": "failure"}, headers=audit_headers
+        ).json()["items"]
         assert logins and logins[0]["detail"]["reason"] == "bad_password"
 
         # The demo's department simulators and sync worker run: findings from all three.
@@ -121,7 +130,9 @@ def test_serve_demo_on_a_fresh_machine(served, tmp_path):
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             runs = http.get("/api/v1/sync/runs", headers=headers).json()["items"]
-            done = {r["source"] for r in runs if r["status"] == "succeeded"} - {"registry"}  # the daily registry check is a run too
+            done = {r["source"] for r in runs if r["status"] == "succeeded"} - {
+                "registry"
+            }  # the daily registry check is a run too
             if done == {"civil-affairs", "medical-insurance", "education"}:
                 break
             time.sleep(1)
@@ -215,12 +226,22 @@ def test_a_second_ctrl_c_does_not_break_the_list_of_users(settings):
     data_dir = Path(settings.data_dir)
     _embedded_server(data_dir)
     listed = data_dir.resolve() / "pgdata" / ".handle_pids.json"
-    child = ("import sys, time; from pathlib import Path; from services.core.db import _embedded_server; "
-             "_embedded_server(Path(sys.argv[1])); print('joined', flush=True); time.sleep(300)")
+    child = (
+        "import sys, time; from pathlib import Path; from services.core.db import _embedded_server; "
+        "_embedded_server(Path(sys.argv[1])); print('joined', flush=True); time.sleep(300)"
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for round_ in range(4):
-        users = [subprocess.Popen([sys.executable, "-c", child, str(data_dir)], stdout=subprocess.PIPE,
-                                  stderr=subprocess.DEVNULL, cwd=ROOT, env=env) for _ in range(3)]
+        users = [
+            subprocess.Popen(
+                [sys.executable, "-c", child, str(data_dir)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                cwd=ROOT,
+                env=env,
+            )
+            for _ in range(3)
+        ]
         for proc in users:
             assert proc.stdout.readline() == b"joined\n"
         for proc in users:

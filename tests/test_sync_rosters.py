@@ -3,6 +3,7 @@ reconciliation in the test's rolled-back transaction: absent from a declared enr
 roster (应保尽保) or school roster (控辍保学), a student of a monitored household without
 aid (教育帮扶), a key-group member without a family doctor (签约一人、做实一人). Each rule
 with the cases it must find and those it must leave alone."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -24,8 +25,12 @@ AUTUMN = f"{Y}秋"
 
 
 def source(name: str, kind: str, *fields: str) -> SourceConfig:
-    return SourceConfig(name=name, kind=kind, counties=[COUNTY],
-                        fields={"record_id": ["id"], "id_number": ["sfzh"], **{f: [f] for f in fields}})
+    return SourceConfig(
+        name=name,
+        kind=kind,
+        counties=[COUNTY],
+        fields={"record_id": ["id"], "id_number": ["sfzh"], **{f: [f] for f in fields}},
+    )
 
 
 MEDICAL = source("medical-insurance", "medical-insurance", "year", "insured", "status", "family_doctor")
@@ -37,13 +42,36 @@ def of(found: dict, rule: str) -> dict[int, object]:
     return {f.person_id: f for f in found.values() if f.rule_id == rule}
 
 
-async def roster_run(session, src: SourceConfig, period: str, records=(), *, region: str = COUNTY,
-                     status: str = "succeeded", refused: int = 0) -> int:
+async def roster_run(
+    session,
+    src: SourceConfig,
+    period: str,
+    records=(),
+    *,
+    region: str = COUNTY,
+    status: str = "succeeded",
+    refused: int = 0,
+) -> int:
     """A run that declared a roster, as the worker leaves it, with the records it read."""
-    run = SyncRun(source=src.name, county=COUNTY, trigger=Trigger.spreadsheet, status=status, phase="done",
-                  roster_period=period, roster_region=region, roster_records=len(records), roster_rejected=refused,
-                  file_name="名册.xlsx", attempts=1, pages=1, fetched=len(records), staged=len(records), unchanged=0,
-                  quarantined=refused, retries=0)
+    run = SyncRun(
+        source=src.name,
+        county=COUNTY,
+        trigger=Trigger.spreadsheet,
+        status=status,
+        phase="done",
+        roster_period=period,
+        roster_region=region,
+        roster_records=len(records),
+        roster_rejected=refused,
+        file_name="名册.xlsx",
+        attempts=1,
+        pages=1,
+        fetched=len(records),
+        staged=len(records),
+        unchanged=0,
+        quarantined=refused,
+        retries=0,
+    )
     session.add(run)
     await session.flush()
     session.add_all([RosterEntry(run_id=run.id, external_key=r.external_key) for r in records])
@@ -53,8 +81,20 @@ async def roster_run(session, src: SourceConfig, period: str, records=(), *, reg
 
 async def plain_run(session, src: SourceConfig) -> int:
     """A run that declared nothing (the run reconciling now, e.g. a claims file)."""
-    run = SyncRun(source=src.name, county=COUNTY, trigger=Trigger.manual, status="succeeded", phase="done",
-                  attempts=1, pages=0, fetched=0, staged=0, unchanged=0, quarantined=0, retries=0)
+    run = SyncRun(
+        source=src.name,
+        county=COUNTY,
+        trigger=Trigger.manual,
+        status="succeeded",
+        phase="done",
+        attempts=1,
+        pages=0,
+        fetched=0,
+        staged=0,
+        unchanged=0,
+        quarantined=0,
+        retries=0,
+    )
     session.add(run)
     await session.flush()
     return run.id
@@ -70,22 +110,31 @@ async def people(client, auth, session):
     c = await _household(client, auth, VILLAGE, [person("head", name="丙一")], category="ordinary")
     d = await _household(client, auth, OTHER_TOWNSHIP_VILLAGE, [person("head", name="丁一")])
     e = await _household(client, auth, VILLAGE, [person("head", name="戊一")])
-    f = await _household(client, auth, VILLAGE, [
-        person("head", name="己一"),
-        person("child", name="己五", male=True, born=date(Y - 6, 9, 2)),
-        person("child", name="己六", male=True, born=date(Y - 6, 9, 1)),
-        person("child", name="己十五", male=True, born=date(Y - 16, 9, 2)),
-        person("child", name="己十六", male=True, born=date(Y - 16, 9, 1)),
-        person("child", name="己十", male=False, born=date(Y - 10, 3, 1)),
-    ], category="ordinary")
-    await session.execute(text("UPDATE households SET category = 'monitored' WHERE id = :id"),
-                          {"id": b[0].household_id})
-    await session.execute(text("UPDATE persons SET status = 'deceased' WHERE id = ANY(:ids)"),
-                          {"ids": [e[0].id, f[5].id]})
+    f = await _household(
+        client,
+        auth,
+        VILLAGE,
+        [
+            person("head", name="己一"),
+            person("child", name="己五", male=True, born=date(Y - 6, 9, 2)),
+            person("child", name="己六", male=True, born=date(Y - 6, 9, 1)),
+            person("child", name="己十五", male=True, born=date(Y - 16, 9, 2)),
+            person("child", name="己十六", male=True, born=date(Y - 16, 9, 1)),
+            person("child", name="己十", male=False, born=date(Y - 10, 3, 1)),
+        ],
+        category="ordinary",
+    )
+    await session.execute(
+        text("UPDATE households SET category = 'monitored' WHERE id = :id"), {"id": b[0].household_id}
+    )
+    await session.execute(
+        text("UPDATE persons SET status = 'deceased' WHERE id = ANY(:ids)"), {"ids": [e[0].id, f[5].id]}
+    )
     return {"a": a, "b": b, "c": c, "d": d, "e": e, "f": f}
 
 
 # ---- 应保尽保: absent from the enrolment roster ---------------------------------------------
+
 
 async def test_missing_from_insurance_roster(session, settings, people):
     stage = Stage(session, settings)
@@ -105,8 +154,13 @@ async def test_missing_from_insurance_roster(session, settings, people):
     found = missing[b[0].id]
     assert found.fingerprint == f"missing_from_insurance_roster:medical-insurance:{COUNTY}:person:{b[0].id}:{Y}"
     # Which roster says so (the run's id is left out: a rerun would change the finding).
-    assert found.values == {"year": Y, "roster_region": COUNTY, "roster_file": "名册.xlsx",
-                            "category": "monitored", "open_case": False}
+    assert found.values == {
+        "year": Y,
+        "roster_region": COUNTY,
+        "roster_file": "名册.xlsx",
+        "category": "monitored",
+        "open_case": False,
+    }
     assert found.severity == "high" and found.region_code == VILLAGE and found.household_id == b[0].household_id
     assert counts["clues"] == 3
     clue = (await session.execute(select(RiskClue).where(RiskClue.id == found.clue_id))).scalar_one()
@@ -135,8 +189,9 @@ async def test_a_failed_or_running_roster_declares_nothing_but_the_run_reconcili
 async def test_the_roster_region_and_the_narrowest_roster(session, settings, people):
     stage = Stage(session, settings)
     a, b, d = people["a"], people["b"], people["d"]
-    everyone = [await stage.add(MEDICAL, m.id_number, None, "enrolment", year=Y, insured=True)
-                for m in (a[0], a[1], b[0])]
+    everyone = [
+        await stage.add(MEDICAL, m.id_number, None, "enrolment", year=Y, insured=True) for m in (a[0], a[1], b[0])
+    ]
     # A township's roster: 丁一 lives in another township and is not judged.
     await roster_run(session, MEDICAL, str(Y), everyone[:2], region=TOWNSHIP)
     await reconcile(session, settings, MEDICAL, COUNTY, await plain_run(session, MEDICAL))
@@ -148,20 +203,26 @@ async def test_the_roster_region_and_the_narrowest_roster(session, settings, peo
     assert set(of(await findings(session, MEDICAL), "missing_from_insurance_roster")) == {b[0].id, d[0].id}
     # A county roster of next year that lists 乙一 judges everyone: this year's township
     # list is older.
-    ahead = [await stage.add(MEDICAL, m.id_number, None, "enrolment", year=Y + 1, insured=True)
-             for m in (a[0], a[1], b[0])]
+    ahead = [
+        await stage.add(MEDICAL, m.id_number, None, "enrolment", year=Y + 1, insured=True) for m in (a[0], a[1], b[0])
+    ]
     await roster_run(session, MEDICAL, str(Y + 1), ahead, region=COUNTY)
     await reconcile(session, settings, MEDICAL, COUNTY, await plain_run(session, MEDICAL))
-    open_ = {p: f for p, f in of(await findings(session, MEDICAL), "missing_from_insurance_roster").items()
-             if f.status == "open"}
+    open_ = {
+        p: f
+        for p, f in of(await findings(session, MEDICAL), "missing_from_insurance_roster").items()
+        if f.status == "open"
+    }
     assert set(open_) == {d[0].id} and open_[d[0].id].values["year"] == Y + 1
 
 
 async def test_the_latest_period_and_resolution(session, settings, people):
     stage = Stage(session, settings)
     a, b, d = people["a"], people["b"], people["d"]
-    old = [await stage.add(MEDICAL, m.id_number, None, "enrolment", year=Y - 1, insured=True)
-           for m in (a[0], a[1], b[0], d[0])]
+    old = [
+        await stage.add(MEDICAL, m.id_number, None, "enrolment", year=Y - 1, insured=True)
+        for m in (a[0], a[1], b[0], d[0])
+    ]
     await roster_run(session, MEDICAL, str(Y - 1), old)
     await reconcile(session, settings, MEDICAL, COUNTY, await plain_run(session, MEDICAL))
     assert not of(await findings(session, MEDICAL), "missing_from_insurance_roster")  # all there last year
@@ -171,19 +232,21 @@ async def test_the_latest_period_and_resolution(session, settings, people):
     found = of(await findings(session, MEDICAL), "missing_from_insurance_roster")
     assert set(found) == {b[0].id, d[0].id} and all(f.values["year"] == Y for f in found.values())
     # A later roster of the year lists them: the findings resolve.
-    later = new + [await stage.add(MEDICAL, m.id_number, None, "enrolment", year=Y, insured=True)
-                   for m in (b[0], d[0])]
+    later = new + [await stage.add(MEDICAL, m.id_number, None, "enrolment", year=Y, insured=True) for m in (b[0], d[0])]
     await roster_run(session, MEDICAL, str(Y), later)
     counts = await reconcile(session, settings, MEDICAL, COUNTY, await plain_run(session, MEDICAL))
     assert counts["findings_resolved"] == 2
-    assert all(f.status == "resolved" for f in of(await findings(session, MEDICAL),
-                                                   "missing_from_insurance_roster").values())
+    assert all(
+        f.status == "resolved" for f in of(await findings(session, MEDICAL), "missing_from_insurance_roster").values()
+    )
 
 
 async def test_a_roster_that_refused_too_many_rows_is_not_trusted(session, settings, people):
     stage = Stage(session, settings)
-    listed = [await stage.add(MEDICAL, m.id_number, None, "enrolment", year=Y, insured=True)
-              for m in (people["a"][0], people["a"][1], people["b"][0])]
+    listed = [
+        await stage.add(MEDICAL, m.id_number, None, "enrolment", year=Y, insured=True)
+        for m in (people["a"][0], people["a"][1], people["b"][0])
+    ]
     await roster_run(session, MEDICAL, str(Y), listed, refused=1)  # 1 of 4 rows refused: above 1 %
     await reconcile(session, settings, MEDICAL, COUNTY, await plain_run(session, MEDICAL))
     assert not of(await findings(session, MEDICAL), "missing_from_insurance_roster")
@@ -195,12 +258,21 @@ async def test_a_roster_that_refused_too_many_rows_is_not_trusted(session, setti
 
 # ---- 控辍保学: absent from the school roster --------------------------------------------------
 
+
 async def test_missing_from_school_roster(session, settings, people):
     stage = Stage(session, settings)
     f = people["f"]
     _head, _five, six, fifteen, _sixteen, _dead = f
-    listed = await stage.add(EDUCATION, fifteen.id_number, None, "student", term=AUTUMN, status="enrolled",
-                             stage="junior_secondary", aid_kind="营养改善计划")
+    listed = await stage.add(
+        EDUCATION,
+        fifteen.id_number,
+        None,
+        "student",
+        term=AUTUMN,
+        status="enrolled",
+        stage="junior_secondary",
+        aid_kind="营养改善计划",
+    )
     await roster_run(session, EDUCATION, AUTUMN, [listed])
 
     counts = await reconcile(session, settings, EDUCATION, COUNTY, await plain_run(session, EDUCATION))
@@ -210,8 +282,11 @@ async def test_missing_from_school_roster(session, settings, people):
     assert set(missing) == {six.id}
     found = missing[six.id]
     assert {k: v for k, v in found.values.items() if k != "registry_schooling"} == {
-        "term": AUTUMN, "roster_region": COUNTY, "roster_file": "名册.xlsx",
-        "age_on_1_september": 6}
+        "term": AUTUMN,
+        "roster_region": COUNTY,
+        "roster_file": "名册.xlsx",
+        "age_on_1_september": 6,
+    }
     assert found.fingerprint.endswith(f":person:{six.id}:{AUTUMN}") and counts["clues"] == 1
     clue = (await session.execute(select(RiskClue).where(RiskClue.id == found.clue_id))).scalar_one()
     assert clue.risk_types == ["out_of_school"]
@@ -231,8 +306,16 @@ async def test_school_roster_negatives(session, settings, people):
     assert not of(await findings(session, EDUCATION), "missing_from_school_roster")
     # The county's roster of the autumn term, written another way, leaves 己六 and 己十五
     # out; 己六 has a record of the spring term after it that says enrolled: at school.
-    await stage.add(EDUCATION, six.id_number, None, "student", term=f"{Y + 1}春", status="enrolled", stage="primary",
-                    aid_kind="营养改善计划")
+    await stage.add(
+        EDUCATION,
+        six.id_number,
+        None,
+        "student",
+        term=f"{Y + 1}春",
+        status="enrolled",
+        stage="primary",
+        aid_kind="营养改善计划",
+    )
     await roster_run(session, EDUCATION, f"{Y}-{Y + 1}-1")
     await reconcile(session, settings, EDUCATION, COUNTY, await plain_run(session, EDUCATION))
     assert set(of(await findings(session, EDUCATION), "missing_from_school_roster")) == {people["f"][3].id}
@@ -240,25 +323,51 @@ async def test_school_roster_negatives(session, settings, people):
 
 # ---- 教育帮扶: a student of a monitored household without aid -------------------------------
 
+
 async def test_student_without_aid(session, settings, people):
     stage = Stage(session, settings)
     b, a = people["b"], people["a"]
-    await session.execute(text("UPDATE households SET category = 'monitored' WHERE id = :id"),
-                          {"id": people["f"][0].household_id})
+    await session.execute(
+        text("UPDATE households SET category = 'monitored' WHERE id = :id"), {"id": people["f"][0].household_id}
+    )
     _head, five, six, fifteen, sixteen, _ = people["f"]
     spring, autumn = f"{Y}春", AUTUMN
     # 乙一 (monitored): aid last term, none this term → found.
-    await stage.add(EDUCATION, b[0].id_number, None, "student", term=spring, status="enrolled",
-                    aid_kind="国家助学金", aid_amount="1000.00")
+    await stage.add(
+        EDUCATION,
+        b[0].id_number,
+        None,
+        "student",
+        term=spring,
+        status="enrolled",
+        aid_kind="国家助学金",
+        aid_amount="1000.00",
+    )
     await stage.add(EDUCATION, b[0].id_number, None, "student", term=autumn, status="enrolled")
     # 己六: an aid kind with a zero amount → no aid, found.
-    await stage.add(EDUCATION, six.id_number, None, "student", term=autumn, status="enrolled", aid_kind="营养改善计划",
-                    aid_amount="0.00")
+    await stage.add(
+        EDUCATION,
+        six.id_number,
+        None,
+        "student",
+        term=autumn,
+        status="enrolled",
+        aid_kind="营养改善计划",
+        aid_amount="0.00",
+    )
     # 己五: a named aid without an amount → aid. 己十五: a transfer, aid on one record → aid.
     await stage.add(EDUCATION, five.id_number, None, "student", term=autumn, status="enrolled", aid_kind="营养改善计划")
     await stage.add(EDUCATION, fifteen.id_number, None, "student", term=autumn, status="transferred")
-    await stage.add(EDUCATION, fifteen.id_number, None, "student", term=autumn, status="enrolled",
-                    aid_kind="生活补助", aid_amount="625.00")
+    await stage.add(
+        EDUCATION,
+        fifteen.id_number,
+        None,
+        "student",
+        term=autumn,
+        status="enrolled",
+        aid_kind="生活补助",
+        aid_amount="625.00",
+    )
     # 己十六: dropped out this term → out_of_school's, not this rule's. 甲一: lifted out, not monitored.
     await stage.add(EDUCATION, sixteen.id_number, None, "student", term=autumn, status="dropped_out")
     await stage.add(EDUCATION, a[0].id_number, None, "student", term=autumn, status="enrolled")
@@ -266,25 +375,39 @@ async def test_student_without_aid(session, settings, people):
     counts = await reconcile(session, settings, EDUCATION, COUNTY, await plain_run(session, EDUCATION))
     found = of(await findings(session, EDUCATION), "student_without_aid")
     assert set(found) == {b[0].id, six.id}
-    assert found[b[0].id].values == {"term": autumn, "school": None, "stage": None, "category": "monitored",
-                                     "open_case": False}
+    assert found[b[0].id].values == {
+        "term": autumn,
+        "school": None,
+        "stage": None,
+        "category": "monitored",
+        "open_case": False,
+    }
     assert found[b[0].id].severity == "medium" and found[b[0].id].clue_id is None and counts["clues"] == 0
     # A source that sends no aid fields says nothing about aid.
     bare = source("education", "education", "term", "status")
     await reconcile(session, settings, bare, COUNTY, await plain_run(session, EDUCATION))
-    assert not [f for f in of(await findings(session, EDUCATION), "student_without_aid").values()
-                if f.status != "resolved"]
+    assert not [
+        f for f in of(await findings(session, EDUCATION), "student_without_aid").values() if f.status != "resolved"
+    ]
 
 
 # ---- 家庭医生签约: a key-group member without a contract ---------------------------------
+
 
 async def test_no_family_doctor(session, settings, people):
     stage = Stage(session, settings)
     a, b, c, e, f = (people[k] for k in "abcef")
     await session.execute(text("UPDATE households SET flags = '{dibao}' WHERE id = :id"), {"id": c[0].household_id})
     civil_granted = f[0]  # an ordinary household granted 低保 by civil affairs (no flag yet)
-    await stage.add(CIVIL, civil_granted.id_number, None, "assistance", benefit="dibao", status="active",
-                    start_date=f"{Y - 1}-03-01")
+    await stage.add(
+        CIVIL,
+        civil_granted.id_number,
+        None,
+        "assistance",
+        benefit="dibao",
+        status="active",
+        start_date=f"{Y - 1}-03-01",
+    )
     unsigned = {"year": Y, "insured": True, "status": "normal", "family_doctor": False}
     for m in (a[0], b[0], c[0], e[0], civil_granted, f[1]):
         await stage.add(MEDICAL, m.id_number, None, "enrolment", **unsigned)
@@ -305,19 +428,26 @@ async def test_no_family_doctor(session, settings, people):
     assert found[a[0].id].severity == "low" and found[a[0].id].clue_id is None and counts["clues"] == 0
 
     # The policy's key groups of seed 004 §10 only: the lifted-out member is no longer found.
-    session.add(SyncPolicyRow(region_prefix=COUNTY, year=Y,
-                              values={"family_doctor_groups": ["dibao", "tekun", "monitored"]}))
+    session.add(
+        SyncPolicyRow(region_prefix=COUNTY, year=Y, values={"family_doctor_groups": ["dibao", "tekun", "monitored"]})
+    )
     await session.flush()
     await reconcile(session, settings, MEDICAL, COUNTY, await plain_run(session, MEDICAL))
     still = {p for p, f in of(await findings(session, MEDICAL), "no_family_doctor").items() if f.status == "open"}
     assert still == {b[0].id, c[0].id, civil_granted.id, f[1].id}
     # A source without the field judges nothing.
-    await reconcile(session, settings, source("medical-insurance", "medical-insurance", "year", "insured"), COUNTY,
-                    await plain_run(session, MEDICAL))
+    await reconcile(
+        session,
+        settings,
+        source("medical-insurance", "medical-insurance", "year", "insured"),
+        COUNTY,
+        await plain_run(session, MEDICAL),
+    )
     assert not [f for f in of(await findings(session, MEDICAL), "no_family_doctor").values() if f.status == "open"]
 
 
 # ---- the declaration --------------------------------------------------------------------
+
 
 def test_a_declaration_is_checked():
     assert declare(SourceKind.medical_insurance, COUNTY, " 2026 ").period == "2026"

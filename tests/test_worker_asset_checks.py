@@ -1,4 +1,5 @@
 """The sync worker checks the project assets once a day."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -29,9 +30,17 @@ async def test_once_a_day_and_only_once(db):
     project_id = await add_project(db, VILLAGE)
     session = db.session()
     bind_scope(session, UNRESTRICTED)
-    asset = Asset(project_id=project_id, region_code=VILLAGE, name="公厕", asset_class="public_welfare",
-                  value=Decimal("90000.00"), owner="白岩村村民委员会", custodian=None,
-                  handover_on=today() - timedelta(days=30), status="in_use")
+    asset = Asset(
+        project_id=project_id,
+        region_code=VILLAGE,
+        name="公厕",
+        asset_class="public_welfare",
+        value=Decimal("90000.00"),
+        owner="白岩村村民委员会",
+        custodian=None,
+        handover_on=today() - timedelta(days=30),
+        status="in_use",
+    )
     session.add(asset)
     await session.commit()
     await session.close()

@@ -1,4 +1,5 @@
 """The sync worker records missed visit months once a day, each once per case and month."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -20,8 +21,11 @@ async def _breaches(db, case_id) -> list:
     session = db.session()
     bind_scope(session, UNRESTRICTED)
     try:
-        rows = await session.execute(select(VisitBreach.month, VisitBreach.made).where(VisitBreach.case_id == case_id)
-                                     .order_by(VisitBreach.month))
+        rows = await session.execute(
+            select(VisitBreach.month, VisitBreach.made)
+            .where(VisitBreach.case_id == case_id)
+            .order_by(VisitBreach.month)
+        )
         return [tuple(r) for r in rows]
     finally:
         await session.close()
@@ -35,11 +39,22 @@ async def test_missed_months_recorded_once(db):
     household = Household(household_no="VISIT-1", region_code=VILLAGE, category="monitored", member_count=1)
     session.add(household)
     await session.flush()
-    case = MonitoringCase(household_id=household.id, region_code=VILLAGE, case_type="marginal", risk_types=["other"],
-                          status="assisting", first_clue_on=identified - timedelta(days=10),
-                          opened_on=identified - timedelta(days=10), identified_on=identified, plan_on=identified,
-                          cadre_user_id=cadre, cadre_assigned_on=identified,
-                          deadline_breaches=[], next_deadline=identified, next_deadline_kind="plan")
+    case = MonitoringCase(
+        household_id=household.id,
+        region_code=VILLAGE,
+        case_type="marginal",
+        risk_types=["other"],
+        status="assisting",
+        first_clue_on=identified - timedelta(days=10),
+        opened_on=identified - timedelta(days=10),
+        identified_on=identified,
+        plan_on=identified,
+        cadre_user_id=cadre,
+        cadre_assigned_on=identified,
+        deadline_breaches=[],
+        next_deadline=identified,
+        next_deadline_kind="plan",
+    )
     session.add(case)
     await session.commit()
     case_id = case.id
@@ -58,7 +73,8 @@ async def test_missed_months_recorded_once(db):
     assert stored.next_deadline == add_months(today().replace(day=1), 1) - timedelta(days=1)
     assert stored.next_deadline_kind == "monthly_visit"
     assert [b["due"] for b in stored.deadline_breaches] == [
-        (add_months(m, 1) - timedelta(days=1)).isoformat() for m in months]
+        (add_months(m, 1) - timedelta(days=1)).isoformat() for m in months
+    ]
     await session.close()
 
 

@@ -1,5 +1,6 @@
 """The FastAPI application. ``create_app`` builds it; the database is opened in the
 lifespan (or handed in by tests), never at import time."""
+
 from __future__ import annotations
 
 import asyncio
@@ -96,8 +97,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         poller = asyncio.create_task(poll_revocations(app)) if owned else None
         observability = settings.observability
         if settings.env == Environment.production and observability.metrics and observability.metrics_token is None:
-            log.warning("/metrics answers without a token: set GUARDLINE_OBSERVABILITY__METRICS_TOKEN, or keep "
-                        "/metrics off the public side of the proxy (docs/observability.md)")
+            log.warning(
+                "/metrics answers without a token: set GUARDLINE_OBSERVABILITY__METRICS_TOKEN, or keep "
+                "/metrics off the public side of the proxy (docs/observability.md)"
+            )
         flusher = None
         if owned and settings.audit.read_flush_ms > 0:
             app.state.read_audit = ReadAuditBuffer(app.state.db, settings.audit.read_flush_ms)
@@ -141,10 +144,25 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     docs.install(app)
     contract.install(app)
     # Routes are matched in order: the busiest first.
-    for router in (households_router, income_router, guarantees_router, monitoring_router, regions_router,
-                   auth_router, audit_router, admin_router, monitoring_reports_router, findings_router,
-                   sync_router, sync_policies_router, projects_router, funds_router, assets_router, public_router,
-                   health_router):
+    for router in (
+        households_router,
+        income_router,
+        guarantees_router,
+        monitoring_router,
+        regions_router,
+        auth_router,
+        audit_router,
+        admin_router,
+        monitoring_reports_router,
+        findings_router,
+        sync_router,
+        sync_policies_router,
+        projects_router,
+        funds_router,
+        assets_router,
+        public_router,
+        health_router,
+    ):
         app.include_router(router)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes, trusted_proxies=settings.trusted_proxies)
     metrics.install(app, settings)  # around RequestContext: /metrics, request counts, the access log

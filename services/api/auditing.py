@@ -9,6 +9,7 @@
 * Sensitive reads — a response that shows health details (``person.read_health``,
   ``household.read_health``) or a full ID number (``person.unmask``).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -81,8 +82,14 @@ def _row_change(obj: Any, kind: str) -> dict[str, Any] | None:
     if kind == "update" and not after:
         return None
     identity = state.identity or mapper.primary_key_from_instance(obj)
-    return {"table": table, "id": "/".join(str(i) for i in identity), "kind": kind,
-            "region_code": getattr(obj, "region_code", None), "before": before or None, "after": after or None}
+    return {
+        "table": table,
+        "id": "/".join(str(i) for i in identity),
+        "kind": kind,
+        "region_code": getattr(obj, "region_code", None),
+        "before": before or None,
+        "after": after or None,
+    }
 
 
 @event.listens_for(OrmSession, "after_flush")
@@ -137,9 +144,13 @@ def base_event(request: Request, caller, **fields: Any) -> dict[str, Any]:
         "ip": _address(request),
     }
     if caller is not None:
-        out.update(actor=caller.principal, actor_name=caller.username, role=caller.role.value,
-                   client=caller.username if caller.client_id is not None else None,
-                   region_code=caller.region_prefix or None)
+        out.update(
+            actor=caller.principal,
+            actor_name=caller.username,
+            role=caller.role.value,
+            client=caller.username if caller.client_id is not None else None,
+            region_code=caller.region_prefix or None,
+        )
     out.update(fields)
     return out
 
@@ -164,16 +175,23 @@ def merged_changes(changes: list[dict]) -> list[dict]:
     return list(rows.values())
 
 
-def _write_event(request: Request, caller, status: int, result: AuditResult, changes: list[dict] | None,
-                 error: str | None = None) -> AuditRecord:
+def _write_event(
+    request: Request, caller, status: int, result: AuditResult, changes: list[dict] | None, error: str | None = None
+) -> AuditRecord:
     object_type, object_id = _path_object(request)
     changes = merged_changes(changes or [])
     if object_type is None and changes:
         object_type, object_id = changes[0]["table"], changes[0]["id"]
     region = next((c["region_code"] for c in changes if c.get("region_code")), None)
-    fields = base_event(request, caller, action=_action(request), result=result, status=status,
-                        object_type=object_type and re.sub(r"[^a-z0-9_]", "_", object_type.lower()),
-                        object_id=object_id)
+    fields = base_event(
+        request,
+        caller,
+        action=_action(request),
+        result=result,
+        status=status,
+        object_type=object_type and re.sub(r"[^a-z0-9_]", "_", object_type.lower()),
+        object_id=object_id,
+    )
     if region:
         fields["region_code"] = region
     if changes:
@@ -229,6 +247,7 @@ async def record_failed_write(request: Request, status: int, code: str) -> None:
 
 # ---- sensitive reads ----------------------------------------------------------------------
 
+
 class ReadAuditBuffer:
     """Sensitive-read events written in batches (``audit.read_flush_ms``). Their commits do
     not wait for the disk (the window a crash may lose is the buffer's anyway), so the
@@ -282,12 +301,21 @@ class ReadAuditBuffer:
                 log.error("could not write sensitive-read events; will retry: %s\n%s", described(exc), frames(exc))
 
 
-async def record_sensitive_read(request: Request, caller, action: str, object_type: str, object_id: Any,
-                                **detail: Any) -> None:
+async def record_sensitive_read(
+    request: Request, caller, action: str, object_type: str, object_id: Any, **detail: Any
+) -> None:
     """A read that showed health details. Kept as a plain row (no model validation on the
     busiest reads): every value comes from the verified token or from the server itself."""
-    row = base_event(request, caller, action=action, result="success", status=200, object_type=object_type,
-                     object_id=str(object_id), detail={"path": request.scope["path"], **detail})
+    row = base_event(
+        request,
+        caller,
+        action=action,
+        result="success",
+        status=200,
+        object_type=object_type,
+        object_id=str(object_id),
+        detail={"path": request.scope["path"], **detail},
+    )
     pending = getattr(request.state, "read_events", None)
     if pending is not None:
         pending.append(row)  # written by GuardlineRoute once the request's session is closed

@@ -15,6 +15,7 @@
 * Streamed answers (the docs' static files) are compressed chunk by chunk; 304s and 204s
   have no body and pass as they are.
 """
+
 from __future__ import annotations
 
 from starlette.datastructures import Headers
@@ -52,5 +53,6 @@ class Compression(GZipMiddleware):
 def install(app, settings) -> None:
     """Wrap the whole stack (call after ``security_headers.install``)."""
     build = app.build_middleware_stack
-    app.build_middleware_stack = lambda: Compression(build(), minimum_size=settings.compression.min_bytes,
-                                                     compresslevel=settings.compression.level)
+    app.build_middleware_stack = lambda: Compression(
+        build(), minimum_size=settings.compression.min_bytes, compresslevel=settings.compression.level
+    )

@@ -17,6 +17,7 @@ auditor must see, whatever the bytes on the wire.
 the ``ETag`` response header, and on the GETs the ``If-None-Match`` parameter and the 304.
 ``tests/api/test_scope_matrix.py`` holds the list to what the routes answer.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,34 +25,98 @@ import re
 from starlette.requests import Request
 from starlette.responses import Response
 
-ETAGGED = frozenset({
-    # reads: If-None-Match and 304
-    "getHousehold", "getPerson", "getIncomeRecord", "getGuarantees", "getIncomeLine", "getMonitoringPolicy",
-    "getRiskClue", "getMonitoringCase", "getMeasure", "getFinding", "getUser", "getClient", "getFund",
-    "getProject", "getAsset", "getFundFinding", "getFundPolicy", "getSyncPolicy",
-    # writes and the lookup (a POST): the ETag of the record as it is now
-    "lookupPerson", "createHousehold", "updateHousehold", "addMember", "splitHousehold", "mergeHousehold",
-    "updatePerson", "movePerson", "recordDeath", "createIncomeRecord", "updateIncomeRecord", "updateGuarantees",
-    "putIncomeLine", "createMonitoringPolicy", "updateMonitoringPolicy", "reportRiskClue", "dismissRiskClue",
-    "openCaseFromClue", "verifyCase", "villageReview", "noticeResult", "townshipReview", "countyDecision",
-    "proposeElimination", "terminateCase", "assignCadre", "addMeasure", "updateMeasure", "updateFinding",
-    "createUser", "updateUser", "unlockUser", "resetTotp", "createClient", "updateClient", "revokeClient",
-    "rotateClientSecret", "createFund", "updateFund", "createProject", "updateProject", "advanceProject",
-    "registerAsset", "updateAsset", "disposeAsset", "createFundPolicy", "updateFundPolicy", "createSyncPolicy",
-    "updateSyncPolicy",
-})
+ETAGGED = frozenset(
+    {
+        # reads: If-None-Match and 304
+        "getHousehold",
+        "getPerson",
+        "getIncomeRecord",
+        "getGuarantees",
+        "getIncomeLine",
+        "getMonitoringPolicy",
+        "getRiskClue",
+        "getMonitoringCase",
+        "getMeasure",
+        "getFinding",
+        "getUser",
+        "getClient",
+        "getFund",
+        "getProject",
+        "getAsset",
+        "getFundFinding",
+        "getFundPolicy",
+        "getSyncPolicy",
+        # writes and the lookup (a POST): the ETag of the record as it is now
+        "lookupPerson",
+        "createHousehold",
+        "updateHousehold",
+        "addMember",
+        "splitHousehold",
+        "mergeHousehold",
+        "updatePerson",
+        "movePerson",
+        "recordDeath",
+        "createIncomeRecord",
+        "updateIncomeRecord",
+        "updateGuarantees",
+        "putIncomeLine",
+        "createMonitoringPolicy",
+        "updateMonitoringPolicy",
+        "reportRiskClue",
+        "dismissRiskClue",
+        "openCaseFromClue",
+        "verifyCase",
+        "villageReview",
+        "noticeResult",
+        "townshipReview",
+        "countyDecision",
+        "proposeElimination",
+        "terminateCase",
+        "assignCadre",
+        "addMeasure",
+        "updateMeasure",
+        "updateFinding",
+        "createUser",
+        "updateUser",
+        "unlockUser",
+        "resetTotp",
+        "createClient",
+        "updateClient",
+        "revokeClient",
+        "rotateClientSecret",
+        "createFund",
+        "updateFund",
+        "createProject",
+        "updateProject",
+        "advanceProject",
+        "registerAsset",
+        "updateAsset",
+        "disposeAsset",
+        "createFundPolicy",
+        "updateFundPolicy",
+        "createSyncPolicy",
+        "updateSyncPolicy",
+    }
+)
 
 # Fields a 304 carries over from the 200 it stands for (RFC 9110 section 15.4.5).
 _KEPT = ("etag", "cache-control", "pragma", "expires", "vary", "content-location")
 _TAG = re.compile(r'[\s,]*(?:W/)?("[^"]*")\s*(?:,|$)')  # empty list elements are allowed
 
-ETAG_HEADER = {"ETag": {"description": "The record's version, to send in `If-Match` (changes) or "
-                                       "`If-None-Match` (reads) 版本标识",
-                        "schema": {"type": "string", "examples": ['"household-12-v3"']}}}
-IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False,
-                 "schema": {"type": "string", "minLength": 1},
-                 "description": "ETags you hold (`W/` and `*` accepted, comma-separated): 304 with no body when "
-                                "one is still current 已有版本未变时返回 304"}
+ETAG_HEADER = {
+    "ETag": {
+        "description": "The record's version, to send in `If-Match` (changes) or `If-None-Match` (reads) 版本标识",
+        "schema": {"type": "string", "examples": ['"household-12-v3"']},
+    }
+}
+IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1},
+    "description": "ETags you hold (`W/` and `*` accepted, comma-separated): 304 with no body when "
+    "one is still current 已有版本未变时返回 304",
+}
 
 
 def matches(header: str, current: str) -> bool:
@@ -89,8 +154,9 @@ def not_modified(request: Request, response: Response) -> Response:
     return Response(status_code=304, headers=kept)
 
 
-def document(operation_id: str | None, method: str, status_code: int, responses: dict, extra: dict | None
-             ) -> tuple[dict, dict | None]:
+def document(
+    operation_id: str | None, method: str, status_code: int, responses: dict, extra: dict | None
+) -> tuple[dict, dict | None]:
     """The route's ``responses`` and ``openapi_extra`` declaring its ETag (see the module)."""
     if operation_id not in ETAGGED:
         return responses, extra
@@ -98,8 +164,10 @@ def document(operation_id: str | None, method: str, status_code: int, responses:
     success["headers"] = {**success.get("headers", {}), **ETAG_HEADER}
     responses = {**responses, status_code: success}
     if method == "GET":
-        responses[304] = {"description": "Not Modified: the ETag in `If-None-Match` is current (no body) 未修改",
-                          "headers": ETAG_HEADER}
+        responses[304] = {
+            "description": "Not Modified: the ETag in `If-None-Match` is current (no body) 未修改",
+            "headers": ETAG_HEADER,
+        }
         extra = dict(extra or {})
         extra["parameters"] = [*extra.get("parameters", []), IF_NONE_MATCH]
     return responses, extra

@@ -20,6 +20,7 @@ carries ``X-Request-ID``, and 429, 503 (and the 409 of ``changed_concurrently``)
 The server holds itself to the same promises at run time (``declared``): a route that counts
 a rate limit or checks ``If-Match`` without declaring it fails instead of answering outside
 its contract, so the tests of that route catch the omission."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -37,26 +38,39 @@ _RETRY_AFTER_SCHEMA = {"type": "integer", "minimum": 1}
 HEADERS: dict[str, dict[str, Any]] = {
     "XRequestId": {
         "description": "The request's id: the client's `X-Request-ID` when it is 1 to 64 of `A-Z a-z 0-9 . _ -`, "
-                       "else a new one. Quote it when reporting a problem. 请求编号",
-        "required": True, "schema": {"type": "string", "pattern": r"^[A-Za-z0-9._-]{1,64}$"}},
-    "RetryAfter": {"description": "Seconds to wait before trying again 重试等待秒数", "required": True,
-                   "schema": _RETRY_AFTER_SCHEMA},
+        "else a new one. Quote it when reporting a problem. 请求编号",
+        "required": True,
+        "schema": {"type": "string", "pattern": r"^[A-Za-z0-9._-]{1,64}$"},
+    },
+    "RetryAfter": {
+        "description": "Seconds to wait before trying again 重试等待秒数",
+        "required": True,
+        "schema": _RETRY_AFTER_SCHEMA,
+    },
     "RetryAfterConflict": {
         "description": "Sent with `changed_concurrently` (another write got there first; nothing was written): "
-                       "seconds to wait before retrying 重试等待秒数",
-        "required": False, "schema": _RETRY_AFTER_SCHEMA},
+        "seconds to wait before retrying 重试等待秒数",
+        "required": False,
+        "schema": _RETRY_AFTER_SCHEMA,
+    },
     "RateLimitPolicy": {
         "description": 'The limit that counted this request (IETF draft "RateLimit header fields for HTTP"): '
-                       '`"<policy>";q=<requests>;w=<window seconds>`, e.g. `"bulk";q=120;w=60` 限流策略',
-        "required": True, "schema": {"type": "string"}},
+        '`"<policy>";q=<requests>;w=<window seconds>`, e.g. `"bulk";q=120;w=60` 限流策略',
+        "required": True,
+        "schema": {"type": "string"},
+    },
     "RateLimit": {
         "description": 'What is left of it: `"<policy>";r=<remaining>;t=<seconds until the window resets>`, '
-                       'e.g. `"bulk";r=37;t=21` 剩余配额',
-        "required": True, "schema": {"type": "string"}},
+        'e.g. `"bulk";r=37;t=21` 剩余配额',
+        "required": True,
+        "schema": {"type": "string"},
+    },
     "IdempotentReplayed": {
         "description": "`true` when this is the stored answer to an earlier request with the same "
-                       "Idempotency-Key 幂等重放",
-        "required": False, "schema": {"type": "string", "enum": ["true"]}},
+        "Idempotency-Key 幂等重放",
+        "required": False,
+        "schema": {"type": "string", "enum": ["true"]},
+    },
 }
 
 
@@ -73,23 +87,32 @@ ERROR_HEADERS: dict[str, dict[str, Any]] = {
 RATE_LIMIT_HEADERS = {"RateLimit-Policy": _header("RateLimitPolicy"), "RateLimit": _header("RateLimit")}
 IDEMPOTENT_REPLAYED = {"Idempotent-Replayed": _header("IdempotentReplayed")}
 
-IF_MATCH = {"name": "If-Match", "in": "header", "schema": {"type": "string", "minLength": 1},
-            "description": 'The ETag you read (e.g. `"household-12-v3"`) 读取时的 ETag'}
+IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "schema": {"type": "string", "minLength": 1},
+    "description": 'The ETag you read (e.g. `"household-12-v3"`) 读取时的 ETag',
+}
 
 
 def idempotency_key_parameter() -> dict[str, Any]:
     from services.core.settings import IdempotencySettings
 
     longest = IdempotencySettings.model_fields["max_key_length"].default
-    return {"name": "Idempotency-Key", "in": "header", "required": False,
-            "schema": {"type": "string", "minLength": 1, "maxLength": longest, "pattern": "^[!-~]+$"},
-            "description": "A key of your choosing (printable ASCII, no spaces), e.g. a UUID: a retry with the "
-                           "same key and body answers the first response again (`Idempotent-Replayed: true`) "
-                           "instead of applying twice; the same key with another body is 422. Kept 24 hours. "
-                           "幂等键"}
+    return {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string", "minLength": 1, "maxLength": longest, "pattern": "^[!-~]+$"},
+        "description": "A key of your choosing (printable ASCII, no spaces), e.g. a UUID: a retry with the "
+        "same key and body answers the first response again (`Idempotent-Replayed: true`) "
+        "instead of applying twice; the same key with another body is 422. Kept 24 hours. "
+        "幂等键",
+    }
 
 
 # ---- per route ----------------------------------------------------------------------
+
 
 def document_route(route: Any, *, rate_limited: bool, if_match: bool | None, idempotent: bool, writes: bool) -> None:
     """Add to ``route`` (an APIRoute) what it imposes: see the module's description.
@@ -98,8 +121,9 @@ def document_route(route: Any, *, rate_limited: bool, if_match: bool | None, ide
     out = dict(route.responses)
     success = route.status_code or 200
     parameters: list[dict[str, Any]] = []
-    route.declares = frozenset({*(("rate_limit",) if rate_limited else ()), *(("if_match",) if if_match is not None
-                                                                               else ())})
+    route.declares = frozenset(
+        {*(("rate_limit",) if rate_limited else ()), *(("if_match",) if if_match is not None else ())}
+    )
     if rate_limited:
         out[429] = {**responses(429)[429], "headers": RATE_LIMIT_HEADERS}
         _add_headers(out, success, RATE_LIMIT_HEADERS)
@@ -180,7 +204,7 @@ PARAMETER_DESCRIPTIONS: dict[str | tuple[str, str], str] = {
     ("listOverdue", "kind"): "Only deadlines of this kind 按时限类型筛选",
     ("listOverdue", "subject"): "Only cases (`case`) or only clues (`clue`) 案件或线索",
     ("listOverdue", "within_days"): "Also list what falls due within this many days of `as_of` (0: only what is "
-                                    "late) 临期天数",
+    "late) 临期天数",
     ("checkElimination", "on"): "The day the conditions are checked for (default today, China time) 核查日期",
     ("listFundFindings", "project_id"): "Only findings about this project 按项目筛选",
     ("listFundFindings", "asset_id"): "Only findings about this asset 按资产筛选",

@@ -9,6 +9,7 @@ the access-matrix test reads them from there. A caller without them gets 403 —
 object named in the path lies outside the caller's regions (or does not exist), which
 answers 404 as it would for anyone: the 403 must not tell what exists elsewhere.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -33,14 +34,16 @@ from services.core.scope import UNRESTRICTED, Reader, bind_scope
 
 
 def _roles_table() -> str:
-    rows = "\n".join(f"| `{role.value}` | {' '.join(f'`{p.value}`' for p in sorted(perms))} |"
-                     for role, perms in PERMISSIONS.items())
-    return ("Users: password grant (refresh tokens; `otp` when a second factor is set). System clients: "
-            "client_credentials grant, authenticated with HTTP Basic (`Authorization: Basic`, RFC 6749 "
-            "section 2.3.1) or with client_id and client_secret in the body (not both), with the permissions "
-            "given to the client. Each operation lists the "
-            "permissions it needs as scopes; the roles hold these:\n\n| role | permissions |\n| --- | --- |\n"
-            + rows)
+    rows = "\n".join(
+        f"| `{role.value}` | {' '.join(f'`{p.value}`' for p in sorted(perms))} |" for role, perms in PERMISSIONS.items()
+    )
+    return (
+        "Users: password grant (refresh tokens; `otp` when a second factor is set). System clients: "
+        "client_credentials grant, authenticated with HTTP Basic (`Authorization: Basic`, RFC 6749 "
+        "section 2.3.1) or with client_id and client_secret in the body (not both), with the permissions "
+        "given to the client. Each operation lists the "
+        "permissions it needs as scopes; the roles hold these:\n\n| role | permissions |\n| --- | --- |\n" + rows
+    )
 
 
 TOKEN_URL = "/api/v1/auth/token"
@@ -61,8 +64,10 @@ class BearerToken(OAuth2):
 
 
 oauth2 = BearerToken(
-    flows=OAuthFlows(password=OAuthFlowPassword(tokenUrl=TOKEN_URL, scopes=_SCOPES),
-                     clientCredentials=OAuthFlowClientCredentials(tokenUrl=TOKEN_URL, scopes=_SCOPES)),
+    flows=OAuthFlows(
+        password=OAuthFlowPassword(tokenUrl=TOKEN_URL, scopes=_SCOPES),
+        clientCredentials=OAuthFlowClientCredentials(tokenUrl=TOKEN_URL, scopes=_SCOPES),
+    ),
     scheme_name="OAuth2",
     description=_roles_table(),
     auto_error=False,
@@ -244,8 +249,11 @@ def check_if_match(request: Request, current_etag: str) -> None:
     if current_etag in tags:
         return
     if "*" in tags:
-        raise PreconditionFailed("precondition_failed", current=current_etag,
-                                 errors=[FieldError("If-Match", "if_match_wildcard", {"current": current_etag})])
+        raise PreconditionFailed(
+            "precondition_failed",
+            current=current_etag,
+            errors=[FieldError("If-Match", "if_match_wildcard", {"current": current_etag})],
+        )
     raise PreconditionFailed("precondition_failed", field="If-Match", current=current_etag)
 
 

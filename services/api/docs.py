@@ -5,6 +5,7 @@ shipped in the pinned ``fastapi-offline`` package, whose ``static`` folder is mo
 ``/docs-static``. The pages are our own routes (the app is built in services/api/app.py, not by
 ``FastAPIOffline()``), and security_headers.py gives them their Content-Security-Policy.
 """
+
 from __future__ import annotations
 
 from functools import cache

@@ -1,4 +1,5 @@
 """Error responses declared on endpoints, so the OpenAPI docs list them."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -9,18 +10,23 @@ from pydantic import BaseModel, Field
 class FieldProblem(BaseModel):
     """One field at fault 字段错误."""
 
-    field: str = Field(description="The field: `members[0].id_number`, a query parameter or a header 字段",
-                       examples=["members[0].id_number"])
-    code: str = Field(description="Stable machine-readable code of this field's fault 错误代码",
-                      examples=["id_number_checksum"])
+    field: str = Field(
+        description="The field: `members[0].id_number`, a query parameter or a header 字段",
+        examples=["members[0].id_number"],
+    )
+    code: str = Field(
+        description="Stable machine-readable code of this field's fault 错误代码", examples=["id_number_checksum"]
+    )
     message: str = Field(description="Human-readable, in Chinese for Accept-Language: zh 说明")
 
 
 class Problem(BaseModel):
     """RFC 9457 problem details (application/problem+json): the body of every error 错误详情."""
 
-    type: str = Field(description="`urn:guardline:problem:` and the code 错误类型",
-                      examples=["urn:guardline:problem:household_not_found"])
+    type: str = Field(
+        description="`urn:guardline:problem:` and the code 错误类型",
+        examples=["urn:guardline:problem:household_not_found"],
+    )
     title: str = Field(description="The HTTP status phrase 状态说明", examples=["Not Found"])
     status: int = Field(description="The HTTP status code, as answered 状态码", examples=[404])
     detail: str = Field(description="Human-readable, in Chinese for Accept-Language: zh 详细说明")
@@ -52,7 +58,9 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """Problem responses for ``codes`` (and 401, 403, 422, which every authenticated route may
     answer). Their schema and headers are completed for the whole document by ``contract.finish``."""
     return {
-        code: {"description": _DESCRIPTIONS[code],
-               "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        code: {
+            "description": _DESCRIPTIONS[code],
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
         for code in sorted({401, 403, 422, *codes})
     }

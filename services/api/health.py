@@ -25,8 +25,13 @@ async def healthz():
     return JSON({"status": "ok"})
 
 
-@router.get("/readyz", response_model=ProbeStatus, operation_id="readyz", summary="The database answers",
-            responses={503: responses(503)[503]})
+@router.get(
+    "/readyz",
+    response_model=ProbeStatus,
+    operation_id="readyz",
+    summary="The database answers",
+    responses={503: responses(503)[503]},
+)
 async def readyz(request: Request):
     """Readiness probe: `{"status": "ok"}` when the database answers a query, 503 otherwise. No login. 就绪检查。"""
     try:

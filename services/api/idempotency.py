@@ -7,6 +7,7 @@ stored before that transaction commits, so the write and its stored response lan
 together or not at all. A concurrent retry with the same key waits on the key's unique
 index until the first request finishes, then replays its response.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -47,8 +48,11 @@ class Claim:
     async def remember(self, session: AsyncSession, response: Response) -> None:
         if "no-store" in response.headers.get("cache-control", ""):
             # A response shown once (a new secret) is never kept; a retry acts anew.
-            await session.execute(delete(IdempotencyRecord).where(
-                IdempotencyRecord.principal == self.principal, IdempotencyRecord.key == self.key))
+            await session.execute(
+                delete(IdempotencyRecord).where(
+                    IdempotencyRecord.principal == self.principal, IdempotencyRecord.key == self.key
+                )
+            )
             return
         headers = {k: v for k, v in response.headers.items() if k.lower() in _KEPT_HEADERS}
         record = await session.get(IdempotencyRecord, (self.principal, self.key))
@@ -74,9 +78,7 @@ def _valid_key(key: str, settings: Settings) -> bool:
 
 async def claim(session: AsyncSession, request: Request, principal: str, key: str, settings: Settings) -> Claim:
     if not _valid_key(key, settings):
-        raise Unprocessable(
-            "idempotency_key_invalid", field="Idempotency-Key", max=settings.idempotency.max_key_length
-        )
+        raise Unprocessable("idempotency_key_invalid", field="Idempotency-Key", max=settings.idempotency.max_key_length)
     digest = await request_hash(request)
     expiry = datetime.now(UTC) - timedelta(hours=settings.idempotency.retention_hours)
     # An expired record of the same key no longer binds the client.

@@ -14,6 +14,7 @@ Not in the OpenAPI document: it is the operators' interface, not the API's (like
 outside ``/api/`` so that a reverse proxy can keep it off the public side with one rule. With
 ``observability.metrics_token`` set it answers only that bearer token.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -63,13 +64,22 @@ class Metrics:
 
     def __init__(self, app: FastAPI) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter("guardline_http_requests", "HTTP requests answered, by method, route template and "
-                                "status", ["method", "route", "status"], registry=self.registry)
-        self.duration = Histogram("guardline_http_request_duration_seconds", "Time from a request's arrival to the "
-                                  "end of its answer, by method and route template", ["method", "route"],
-                                  buckets=DURATION_BUCKETS, registry=self.registry)
-        self.in_flight = Gauge("guardline_http_requests_in_flight", "Requests being handled now",
-                               registry=self.registry)
+        self.requests = Counter(
+            "guardline_http_requests",
+            "HTTP requests answered, by method, route template and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "guardline_http_request_duration_seconds",
+            "Time from a request's arrival to the end of its answer, by method and route template",
+            ["method", "route"],
+            buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "guardline_http_requests_in_flight", "Requests being handled now", registry=self.registry
+        )
         self.registry.register(ProcessFigures(app))
         self.sync = SyncFigures()
         self.registry.register(self.sync)
@@ -114,9 +124,17 @@ class HttpObserver:
                 metrics.duration.labels(method, route).observe(elapsed)
             if access_log.isEnabledFor(logging.INFO):
                 ms = round(elapsed * 1000, 1)
-                access_log.info("%s %s %s %sms", method, route, status, ms, extra={
-                    "request_id": scope.get("state", {}).get("request_id"),
-                    "fields": {"method": method, "route": route, "status": status, "duration_ms": ms}})
+                access_log.info(
+                    "%s %s %s %sms",
+                    method,
+                    route,
+                    status,
+                    ms,
+                    extra={
+                        "request_id": scope.get("state", {}).get("request_id"),
+                        "fields": {"method": method, "route": route, "status": status, "duration_ms": ms},
+                    },
+                )
 
 
 class ProcessFigures(Collector):
@@ -126,14 +144,16 @@ class ProcessFigures(Collector):
         self.app = app
 
     def collect(self) -> Iterator[Metric]:
-        size = GaugeMetricFamily("guardline_db_pool_size", "Connections a pool keeps (the hot reads' pool: at "
-                                 "most)", labels=["pool"])
-        opened = GaugeMetricFamily("guardline_db_pool_connections", "Connections a pool holds open now",
-                                   labels=["pool"])
-        out = GaugeMetricFamily("guardline_db_pool_checked_out", "Connections in use by requests now",
-                                labels=["pool"])
-        overflow = GaugeMetricFamily("guardline_db_pool_overflow", "Connections open beyond the pool's size "
-                                     "(db_max_overflow)", labels=["pool"])
+        size = GaugeMetricFamily(
+            "guardline_db_pool_size", "Connections a pool keeps (the hot reads' pool: at most)", labels=["pool"]
+        )
+        opened = GaugeMetricFamily(
+            "guardline_db_pool_connections", "Connections a pool holds open now", labels=["pool"]
+        )
+        out = GaugeMetricFamily("guardline_db_pool_checked_out", "Connections in use by requests now", labels=["pool"])
+        overflow = GaugeMetricFamily(
+            "guardline_db_pool_overflow", "Connections open beyond the pool's size (db_max_overflow)", labels=["pool"]
+        )
         db = getattr(self.app.state, "db", None)
         pool = getattr(getattr(getattr(db, "engine", None), "sync_engine", None), "pool", None)
         if pool is not None and hasattr(pool, "checkedout"):
@@ -149,29 +169,43 @@ class ProcessFigures(Collector):
         yield from (size, opened, out, overflow)
 
         buffer = getattr(self.app.state, "read_audit", None)
-        queued = GaugeMetricFamily("guardline_audit_read_events_queued", "Sensitive-read audit events waiting to "
-                                   "be written")
+        queued = GaugeMetricFamily(
+            "guardline_audit_read_events_queued", "Sensitive-read audit events waiting to be written"
+        )
         queued.add_metric([], len(buffer.pending) if buffer is not None else 0)
         yield queued
         for name, attribute, doc in (
-                ("guardline_audit_read_events_written", "written", "Sensitive-read audit events written"),
-                ("guardline_audit_read_flush_failures", "failures", "Failed writes of a batch of sensitive-read "
-                                                                    "audit events (kept and retried)"),
-                ("guardline_audit_read_backpressure_waits", "waits", "Requests that waited for the buffer to be "
-                                                                     "written (it had reached its high-water mark)")):
+            ("guardline_audit_read_events_written", "written", "Sensitive-read audit events written"),
+            (
+                "guardline_audit_read_flush_failures",
+                "failures",
+                "Failed writes of a batch of sensitive-read audit events (kept and retried)",
+            ),
+            (
+                "guardline_audit_read_backpressure_waits",
+                "waits",
+                "Requests that waited for the buffer to be written (it had reached its high-water mark)",
+            ),
+        ):
             counter = CounterMetricFamily(name, doc)
             counter.add_metric([], getattr(buffer, attribute, 0) if buffer is not None else 0)
             yield counter
 
 
 # Region-independent totals of the department sync, as the workers left them in the database.
-_RUNS_SQL = text("SELECT source, status::text, count(*), coalesce(sum(fetched), 0), coalesce(sum(staged), 0), "
-                 "coalesce(sum(quarantined), 0) FROM sync_runs GROUP BY 1, 2")
+_RUNS_SQL = text(
+    "SELECT source, status::text, count(*), coalesce(sum(fetched), 0), coalesce(sum(staged), 0), "
+    "coalesce(sum(quarantined), 0) FROM sync_runs GROUP BY 1, 2"
+)
 _QUARANTINE_SQL = text("SELECT source, count(*) FROM sync_quarantine WHERE status = 'open' GROUP BY 1")
-_FINDINGS_SQL = text("SELECT rule_id, severity::text, status::text, count(*) FROM sync_findings "
-                     "WHERE status <> 'resolved' GROUP BY 1, 2, 3")
-_SOURCES_SQL = text("SELECT source, consecutive_failures, extract(epoch FROM last_success_at), "
-                    "coalesce(open_until > now(), false) FROM sync_source_states")
+_FINDINGS_SQL = text(
+    "SELECT rule_id, severity::text, status::text, count(*) FROM sync_findings "
+    "WHERE status <> 'resolved' GROUP BY 1, 2, 3"
+)
+_SOURCES_SQL = text(
+    "SELECT source, consecutive_failures, extract(epoch FROM last_success_at), "
+    "coalesce(open_until > now(), false) FROM sync_source_states"
+)
 
 
 class SyncFigures(Collector):
@@ -198,31 +232,46 @@ class SyncFigures(Collector):
                 async with asyncio.timeout(5):
                     async with db.session(readonly=True) as session:
                         bind_scope(session, UNRESTRICTED)  # totals of every region, no row leaves
-                        rows = {name: [tuple(r) for r in (await session.execute(sql)).all()]
-                                for name, sql in (("runs", _RUNS_SQL), ("quarantine", _QUARANTINE_SQL),
-                                                  ("findings", _FINDINGS_SQL), ("sources", _SOURCES_SQL))}
+                        rows = {
+                            name: [tuple(r) for r in (await session.execute(sql)).all()]
+                            for name, sql in (
+                                ("runs", _RUNS_SQL),
+                                ("quarantine", _QUARANTINE_SQL),
+                                ("findings", _FINDINGS_SQL),
+                                ("sources", _SOURCES_SQL),
+                            )
+                        }
             except Exception as exc:  # the scrape still answers, with up 0
-                log.warning("sync figures not counted (%s); /metrics reports guardline_sync_figures_up 0",
-                            type(exc).__name__)
+                log.warning(
+                    "sync figures not counted (%s); /metrics reports guardline_sync_figures_up 0", type(exc).__name__
+                )
                 self.up = 0
             else:
                 self.rows, self.up = rows, 1
             self.read_at = time.monotonic()  # a failure too: a database that is down is not asked every scrape
 
     def collect(self) -> Iterator[Metric]:
-        up = GaugeMetricFamily("guardline_sync_figures_up", "1 when the last count of the sync figures in the "
-                               "database succeeded")
+        up = GaugeMetricFamily(
+            "guardline_sync_figures_up", "1 when the last count of the sync figures in the database succeeded"
+        )
         up.add_metric([], self.up)
         yield up
-        active = GaugeMetricFamily("guardline_sync_runs_active", "Sync runs queued or running, by source and status",
-                                   labels=["source", "status"])
-        ended = CounterMetricFamily("guardline_sync_runs", "Sync runs ended, by source and outcome",
-                                    labels=["source", "outcome"])
-        records = {kind: CounterMetricFamily(f"guardline_sync_records_{kind}", doc, labels=["source"])
-                   for kind, doc in (("fetched", "Department records received by sync runs"),
-                                     ("staged", "Department records staged (new or changed) by sync runs"),
-                                     ("quarantined", "Department records quarantined (refused by the normaliser) "
-                                                     "by sync runs"))}
+        active = GaugeMetricFamily(
+            "guardline_sync_runs_active",
+            "Sync runs queued or running, by source and status",
+            labels=["source", "status"],
+        )
+        ended = CounterMetricFamily(
+            "guardline_sync_runs", "Sync runs ended, by source and outcome", labels=["source", "outcome"]
+        )
+        records = {
+            kind: CounterMetricFamily(f"guardline_sync_records_{kind}", doc, labels=["source"])
+            for kind, doc in (
+                ("fetched", "Department records received by sync runs"),
+                ("staged", "Department records staged (new or changed) by sync runs"),
+                ("quarantined", "Department records quarantined (refused by the normaliser) by sync runs"),
+            )
+        }
         totals: dict[str, list[int]] = {}
         for source, status, runs, fetched, staged, quarantined in self.rows.get("runs", []):
             (active if status in ("queued", "running") else ended).add_metric([source, status], runs)
@@ -233,23 +282,37 @@ class SyncFigures(Collector):
             for family, value in zip(records.values(), sums, strict=True):
                 family.add_metric([source], value)
         yield from (active, ended, *records.values())
-        quarantine = GaugeMetricFamily("guardline_sync_quarantine_open", "Quarantined department records not yet "
-                                       "reprocessed, by source", labels=["source"])
+        quarantine = GaugeMetricFamily(
+            "guardline_sync_quarantine_open",
+            "Quarantined department records not yet reprocessed, by source",
+            labels=["source"],
+        )
         for source, count in self.rows.get("quarantine", []):
             quarantine.add_metric([source], count)
         yield quarantine
-        findings = GaugeMetricFamily("guardline_sync_findings_open", "Department cross-check findings not resolved, "
-                                     "by rule, severity and status (open, acknowledged)",
-                                     labels=["rule", "severity", "status"])
+        findings = GaugeMetricFamily(
+            "guardline_sync_findings_open",
+            "Department cross-check findings not resolved, by rule, severity and status (open, acknowledged)",
+            labels=["rule", "severity", "status"],
+        )
         for rule, severity, status, count in self.rows.get("findings", []):
             findings.add_metric([rule, severity, status], count)
         yield findings
-        failures = GaugeMetricFamily("guardline_sync_source_consecutive_failures", "Failed runs in a row of a "
-                                     "source (its circuit breaker opens at sync.breaker_threshold)", labels=["source"])
-        breaker = GaugeMetricFamily("guardline_sync_source_circuit_open", "1 while a source's circuit breaker "
-                                    "keeps its runs from starting", labels=["source"])
-        success = GaugeMetricFamily("guardline_sync_source_last_success_timestamp_seconds", "When a source's last "
-                                    "successful run ended (Unix time)", labels=["source"])
+        failures = GaugeMetricFamily(
+            "guardline_sync_source_consecutive_failures",
+            "Failed runs in a row of a source (its circuit breaker opens at sync.breaker_threshold)",
+            labels=["source"],
+        )
+        breaker = GaugeMetricFamily(
+            "guardline_sync_source_circuit_open",
+            "1 while a source's circuit breaker keeps its runs from starting",
+            labels=["source"],
+        )
+        success = GaugeMetricFamily(
+            "guardline_sync_source_last_success_timestamp_seconds",
+            "When a source's last successful run ended (Unix time)",
+            labels=["source"],
+        )
         for source, failed, last_success, open_now in self.rows.get("sources", []):
             failures.add_metric([source], failed)
             breaker.add_metric([source], 1 if open_now else 0)

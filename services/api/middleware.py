@@ -1,5 +1,6 @@
 """Pure ASGI middleware (cheaper than BaseHTTPMiddleware): request ids, the client's
 address, a body cap, rate-limit headers and the last answer to any error."""
+
 from __future__ import annotations
 
 import os
@@ -119,8 +120,11 @@ class RequestContext:
         from services.api.problems import described, log, unexpected
 
         if started:
-            log.error("error after the response started: %s, request_id=%s", described(exc),
-                      scope.get("state", {}).get("request_id", "-"))
+            log.error(
+                "error after the response started: %s, request_id=%s",
+                described(exc),
+                scope.get("state", {}).get("request_id", "-"),
+            )
             return
         response = await unexpected(Request(scope), exc)
         await response(scope, _nothing_received, send)

@@ -1,4 +1,5 @@
 """Keyset pagination: ``?limit=&cursor=`` and one page envelope, ``{items, next_cursor}``."""
+
 from __future__ import annotations
 
 import base64
@@ -39,8 +40,9 @@ def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, types: tuple[type, ...],
-                  valid: Callable[[tuple[Any, ...]], bool] | None = None) -> tuple[Any, ...] | None:
+def decode_cursor(
+    cursor: str | None, types: tuple[type, ...], valid: Callable[[tuple[Any, ...]], bool] | None = None
+) -> tuple[Any, ...] | None:
     """The key a cursor holds, one value per entry of ``types`` (``int``: a bigint >= 0;
     ``str``: text without NUL; ``date`` / ``datetime``: ISO 8601 text; ``uuid.UUID``), or None without a
     cursor. Anything else (not base64url, not JSON, another shape, a value of another type

@@ -6,6 +6,7 @@ one the document forbids is refused with a 422 naming the parameter.
 Each check raises the same error code the service used before (``cursor_invalid``,
 ``region_prefix_malformed`` …); the pattern in the document is the same rule.
 """
+
 from __future__ import annotations
 
 import re
@@ -42,18 +43,30 @@ def _matching(pattern: str, code: str) -> AfterValidator:
     return AfterValidator(_check(pattern, code))
 
 
-Cursor = Annotated[str | None, Query(
-    min_length=1, max_length=CURSOR_MAX_LENGTH, json_schema_extra={"pattern": CURSOR_PATTERN},
-    description="`next_cursor` of the previous page (opaque) 下一页游标"),
-    _matching(CURSOR_PATTERN, "cursor_invalid")]
+Cursor = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=CURSOR_MAX_LENGTH,
+        json_schema_extra={"pattern": CURSOR_PATTERN},
+        description="`next_cursor` of the previous page (opaque) 下一页游标",
+    ),
+    _matching(CURSOR_PATTERN, "cursor_invalid"),
+]
 """``?cursor=``: the previous page's ``next_cursor``; anything else is a 422 ``cursor_invalid``."""
 
 
 # The largest page any list gives (``settings.paging.max_limit``, which may only be set lower).
 MAX_LIMIT = PagingSettings.model_fields["max_limit"].default
 
-Limit = Annotated[int | None, Query(
-    ge=1, le=MAX_LIMIT, description=f"Items per page, 1 to {MAX_LIMIT} (default {PagingSettings.model_fields['default_limit'].default}) 每页条数")]
+Limit = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        le=MAX_LIMIT,
+        description=f"Items per page, 1 to {MAX_LIMIT} (default {PagingSettings.model_fields['default_limit'].default}) 每页条数",
+    ),
+]
 """``?limit=``: the page size; beyond the maximum is a 422 naming ``limit``."""
 
 
@@ -66,12 +79,16 @@ def PrefixQuery(description: str = "Region code prefix (2/4/6/9/12 digits) 区�
 
 PrefixCheck = _matching(PREFIX_PATTERN, "region_prefix_malformed")
 RegionPrefix = Annotated[str | None, PrefixQuery(), PrefixCheck]
-RegionCode = Annotated[str | None, Query(json_schema_extra={"pattern": CODE_PATTERN},
-                                         description="A 12-digit region code 区划代码"),
-                       _matching(CODE_PATTERN, "region_code_malformed")]
-VillageCode = Annotated[str, Query(json_schema_extra={"pattern": VILLAGE_PATTERN},
-                                   description="12-digit village code 村级区划代码"),
-                        _matching(VILLAGE_PATTERN, "notice_needs_village")]
+RegionCode = Annotated[
+    str | None,
+    Query(json_schema_extra={"pattern": CODE_PATTERN}, description="A 12-digit region code 区划代码"),
+    _matching(CODE_PATTERN, "region_code_malformed"),
+]
+VillageCode = Annotated[
+    str,
+    Query(json_schema_extra={"pattern": VILLAGE_PATTERN}, description="12-digit village code 村级区划代码"),
+    _matching(VILLAGE_PATTERN, "notice_needs_village"),
+]
 
 
 def PlainText(min_length: int = 1, max_length: int = 100, description: str | None = None) -> Any:
@@ -84,7 +101,10 @@ def PlainText(min_length: int = 1, max_length: int = 100, description: str | Non
 AMOUNT_PATTERN = MONEY_PATTERN
 
 
-Amount = Annotated[Decimal | None, BeforeValidator(_check(AMOUNT_PATTERN, "decimal_parsing")),
-                   WithJsonSchema({"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["1250.00"]})]
+Amount = Annotated[
+    Decimal | None,
+    BeforeValidator(_check(AMOUNT_PATTERN, "decimal_parsing")),
+    WithJsonSchema({"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["1250.00"]}),
+]
 """``?income_below=1250.00``: plain digits, no exponent, no sign, at most two decimals; with its
 description as ``Annotated[Amount, Query(description="…")]``."""

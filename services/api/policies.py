@@ -2,6 +2,7 @@
 answered (with its ETag, and Location when created) and a row taken for a change (within
 the caller's regions, not a wider region's, If-Match met). The rows and their rules are
 ``services.core.monitoring.overrides``; each router keeps its own permissions and texts."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """RFC 9457 problem details for every error, in English or Chinese."""
+
 from __future__ import annotations
 
 import logging
@@ -80,7 +81,7 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     path = "".join(parts)
     for prefix in ("body.", "query.", "path.", "header."):
         if path.startswith(prefix):
-            return path[len(prefix):]
+            return path[len(prefix) :]
     return path
 
 
@@ -111,13 +112,20 @@ def _database_unavailable(exc: BaseException) -> bool:
     from sqlalchemy.exc import DBAPIError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-    unreachable = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
-                   asyncpg.TooManyConnectionsError)
+    unreachable = (
+        OSError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.TooManyConnectionsError,
+    )
     if isinstance(exc, (PoolTimeout, *unreachable)):
         return True
     if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or isinstance(exc.orig, unreachable) or \
-            isinstance(getattr(exc.orig, "__cause__", None), unreachable)
+        return (
+            exc.connection_invalidated
+            or isinstance(exc.orig, unreachable)
+            or isinstance(getattr(exc.orig, "__cause__", None), unreachable)
+        )
     return False
 
 
@@ -140,9 +148,11 @@ def _paths_matching(request: Request) -> list[tuple[int, frozenset[str]]]:
     """(number of parameters, methods) of every route whose path matches the request's."""
     table = getattr(request.app.state, "method_table", None)
     if table is None:
-        table = [(compile_path(route.path)[0], route.path.count("{"), frozenset(route.methods or ()))
-                 for route in iter_route_contexts(request.app.router.routes)
-                 if route.methods and route.path is not None]
+        table = [
+            (compile_path(route.path)[0], route.path.count("{"), frozenset(route.methods or ()))
+            for route in iter_route_contexts(request.app.router.routes)
+            if route.methods and route.path is not None
+        ]
         request.app.state.method_table = table
     path = request.scope.get("path", "")
     return [(params, methods) for regex, params, methods in table if regex.match(path)]
@@ -207,15 +217,17 @@ async def unexpected(request: Request, exc: Exception) -> ProblemJSON:
     raise the error again: the connection stays usable and nothing but this log line
     records it."""
     if _database_unavailable(exc):
-        log.warning("database unavailable (%s), request_id=%s", type(exc).__name__,
-                    getattr(request.state, "request_id", "-"))
+        log.warning(
+            "database unavailable (%s), request_id=%s", type(exc).__name__, getattr(request.state, "request_id", "-")
+        )
         return problem(request, 503, "service_unavailable", headers={"Retry-After": "5"})
     if _value_not_storable(exc):
         return problem(request, 422, "value_not_storable")
     # The client sees no stack trace, SQL or data; the log has the request id and where
     # the error arose, not its message.
-    log.error("unhandled error %s, request_id=%s\n%s", described(exc),
-              getattr(request.state, "request_id", "-"), frames(exc))
+    log.error(
+        "unhandled error %s, request_id=%s\n%s", described(exc), getattr(request.state, "request_id", "-"), frames(exc)
+    )
     return problem(request, 500, "internal_error")
 
 

@@ -7,6 +7,7 @@ its window ends, so a flood costs the database nothing.
 Rate-limited routes answer with the headers of the IETF draft *RateLimit header fields for
 HTTP* (``RateLimit-Policy: "bulk";q=120;w=60`` and ``RateLimit: "bulk";r=37;t=21``:
 quota, window, remaining, seconds to the window's end) and 429 with ``Retry-After``."""
+
 from __future__ import annotations
 
 import math
@@ -28,14 +29,17 @@ clock = time.time  # seconds since the epoch; windows start at whole minutes (te
 @dataclass(frozen=True)
 class Verdict:
     """A counted request: the policy's name and quota, what is left and when it resets."""
+
     policy: str
     quota: int
     remaining: int
     reset: int  # seconds until the window ends
 
     def headers(self) -> list[tuple[bytes, bytes]]:
-        return [(b"ratelimit-policy", f'"{self.policy}";q={self.quota};w={WINDOW}'.encode()),
-                (b"ratelimit", f'"{self.policy}";r={self.remaining};t={self.reset}'.encode())]
+        return [
+            (b"ratelimit-policy", f'"{self.policy}";q={self.quota};w={WINDOW}'.encode()),
+            (b"ratelimit", f'"{self.policy}";r={self.remaining};t={self.reset}'.encode()),
+        ]
 
 
 class LocalCounts:
@@ -130,8 +134,9 @@ async def bulk_read(request: Request, token: Token) -> None:
 async def public_read(request: Request) -> None:
     """For the public disclosure (no login): at most ``rate_limits.public_reads_per_minute``
     per client address."""
-    await limit(request, "public", client_address(request),
-                request.app.state.settings.rate_limits.public_reads_per_minute)
+    await limit(
+        request, "public", client_address(request), request.app.state.settings.rate_limits.public_reads_per_minute
+    )
 
 
 RATE_LIMITED = frozenset({bulk_read, public_read})

@@ -1,4 +1,5 @@
 """JSON rendering with orjson: Decimal as a string with two places ("8500.00"), dates ISO."""
+
 from __future__ import annotations
 
 import uuid

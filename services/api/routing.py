@@ -5,6 +5,7 @@ services only ``flush``. GET and HEAD (and lookups marked ``hot_read``) get an a
 session (no BEGIN or ROLLBACK round trips). The stored idempotent response is written inside the same
 transaction, and database conflicts become problem responses here.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
@@ -132,17 +133,26 @@ class _DirectRead:
     async def _body(self, request: Request, model: type[BaseModel]) -> BaseModel:
         raw = await request.body()
         if not raw:
-            raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required",
-                                           "input": None}])
+            raise RequestValidationError(
+                [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
+            )
         content_type = request.headers.get("content-type")
         data: Any = raw
         if content_type is None or _is_json(content_type):
             try:
                 data = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
-                raise RequestValidationError([{"type": "json_invalid", "loc": ("body", exc.pos),
-                                               "msg": "JSON decode error", "input": {},
-                                               "ctx": {"error": exc.msg}}]) from None
+                raise RequestValidationError(
+                    [
+                        {
+                            "type": "json_invalid",
+                            "loc": ("body", exc.pos),
+                            "msg": "JSON decode error",
+                            "input": {},
+                            "ctx": {"error": exc.msg},
+                        }
+                    ]
+                ) from None
         try:
             return model.model_validate(data, from_attributes=True)  # as FastAPI validates bodies
         except ValidationError as exc:
@@ -180,8 +190,12 @@ class GuardlineRoute(APIRoute):
         """The ETag the route answers with, and on a GET If-None-Match and its 304
         (``services.api.conditional``)."""
         self.responses, self.openapi_extra = conditional.document(
-            self.operation_id, next(iter(self.methods or ())), self.status_code or 200, self.responses,
-            self.openapi_extra)
+            self.operation_id,
+            next(iter(self.methods or ())),
+            self.status_code or 200,
+            self.responses,
+            self.openapi_extra,
+        )
 
     def _document_preconditions(self) -> None:
         """What the route's dependencies and checks impose, in its OpenAPI
@@ -198,7 +212,8 @@ class GuardlineRoute(APIRoute):
             self,
             rate_limited=bool(RATE_LIMITED & calls) or getattr(endpoint, "guardline_rate_limited", False),
             if_match=(428 in self.responses) if checks_if_match else None,
-            idempotent="POST" in methods and scoped_session in calls
+            idempotent="POST" in methods
+            and scoped_session in calls
             and not getattr(endpoint, "guardline_read_only", False)
             and not getattr(endpoint, "guardline_no_idempotency", False),
             writes=not (methods <= SAFE_METHODS or getattr(endpoint, "guardline_read_only", False)),
@@ -239,8 +254,9 @@ class GuardlineRoute(APIRoute):
                 await _rollback(state.session)
                 conflict = _conflict_from(exc)
                 if writes:
-                    await auditing.record_failed_write(request, 409 if conflict else 500,
-                                                       conflict.code if conflict else "internal_error")
+                    await auditing.record_failed_write(
+                        request, 409 if conflict else 500, conflict.code if conflict else "internal_error"
+                    )
                 if conflict is None:
                     raise
                 raise conflict from None

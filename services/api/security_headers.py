@@ -17,6 +17,7 @@ A pure ASGI middleware (``BaseHTTPMiddleware`` costs too much per request), wrap
 the whole application, outside Starlette's error middleware, so a 500 carries the headers
 too. docs/personal-data.md explains the choices.
 """
+
 from __future__ import annotations
 
 import base64
@@ -29,9 +30,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 PUBLIC_PREFIX = "/api/v1/public/"
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 # ReDoc runs its search in a worker it creates from a blob: URL (worker-src blob:).
-_HTML_CSP = ("default-src 'none'; script-src 'self'{scripts}; style-src 'self' 'unsafe-inline'; "
-             "img-src 'self' data:; font-src 'self'; connect-src 'self'; worker-src 'self' blob:; "
-             "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+_HTML_CSP = (
+    "default-src 'none'; script-src 'self'{scripts}; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; worker-src 'self' blob:; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 # Inline scripts (no src attribute): what a hash must cover is the text between the tags.
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
 
@@ -41,8 +44,9 @@ _ALWAYS = {"x-content-type-options": "nosniff", "x-frame-options": "DENY", "refe
 def html_policy(body: bytes) -> str:
     """The CSP of an HTML page: its own inline scripts by hash, everything else from 'self'.
     Styles may be inline (swagger-ui sets style attributes); scripts never are unless hashed."""
-    hashes = sorted({base64.b64encode(hashlib.sha256(m.group(1)).digest()).decode()
-                     for m in _INLINE_SCRIPT.finditer(body)})
+    hashes = sorted(
+        {base64.b64encode(hashlib.sha256(m.group(1)).digest()).decode() for m in _INLINE_SCRIPT.finditer(body)}
+    )
     return _HTML_CSP.format(scripts="".join(f" 'sha256-{h}'" for h in hashes))
 
 

@@ -10,6 +10,7 @@
   document (``application/problem+json``, code ``bad_request``) instead of uvicorn's
   plain text, like every other error of the API.
 """
+
 from __future__ import annotations
 
 import re
@@ -61,13 +62,26 @@ class GuardlineHttpProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def send_400_response(self, msg: str) -> None:
-        body = orjson.dumps({"type": TYPE_PREFIX + "bad_request", "title": "Bad Request", "status": 400,
-                             "detail": message("bad_request", False, {}), "code": "bad_request"})
+        body = orjson.dumps(
+            {
+                "type": TYPE_PREFIX + "bad_request",
+                "title": "Bad Request",
+                "status": 400,
+                "detail": message("bad_request", False, {}),
+                "code": "bad_request",
+            }
+        )
         content = [STATUS_LINE[400]]
         for name, value in self.server_state.default_headers:
             content.extend([name, b": ", value, b"\r\n"])
-        content.extend([b"content-type: application/problem+json\r\n",
-                        b"content-length: " + str(len(body)).encode("ascii") + b"\r\n",
-                        b"connection: close\r\n", b"\r\n", body])
+        content.extend(
+            [
+                b"content-type: application/problem+json\r\n",
+                b"content-length: " + str(len(body)).encode("ascii") + b"\r\n",
+                b"connection: close\r\n",
+                b"\r\n",
+                body,
+            ]
+        )
         self.transport.write(b"".join(content))
         self.transport.close()

@@ -2,6 +2,7 @@
 
 Tag names are ASCII identifiers (a generated client makes a module of each: ``api/households``);
 the Chinese name is shown by the docs through ``x-displayName`` and opens the description."""
+
 from __future__ import annotations
 
 from enum import Enum
@@ -47,28 +48,45 @@ TAGS = [
     _tag(PERSONS, "人员", "Persons: look up by ID number, change, move, record death."),
     _tag(INCOME, "收入", "Quarterly income and yearly totals (per-capita net income)."),
     _tag(GUARANTEES, "三保障和饮水安全", "Education, medical care, housing and water."),
-    _tag(RISK_CLUES, "风险线索", "Risk clues from the three channels, merged while open, dismissed or turned into "
-                                "cases."),
-    _tag(MONITORING_CASES, "监测对象", "Identification, assistance and risk elimination as a state machine, with "
-                                      "the policy's deadlines."),
+    _tag(
+        RISK_CLUES, "风险线索", "Risk clues from the three channels, merged while open, dismissed or turned into cases."
+    ),
+    _tag(
+        MONITORING_CASES,
+        "监测对象",
+        "Identification, assistance and risk elimination as a state machine, with the policy's deadlines.",
+    ),
     _tag(ASSISTANCE, "帮扶措施和走访", "One household, one plan: measures, visits, the assistance cadre."),
-    _tag(MONITORING_REPORTS, "监测统计", "Statistics by region level, public notice lists, households the "
-                                        "monitoring misses (应纳未纳)."),
-    _tag(MONITORING_POLICY, "监测标准和政策参数", "Income lines per year and province, the monitoring policy's "
-                                                 "figures per region and year."),
-    _tag(SYNC, "部门数据同步", "Department sources (民政, 医保, 教育 …), sync runs and their progress, quarantined "
-                             "records; queue a run."),
+    _tag(
+        MONITORING_REPORTS,
+        "监测统计",
+        "Statistics by region level, public notice lists, households the monitoring misses (应纳未纳).",
+    ),
+    _tag(
+        MONITORING_POLICY,
+        "监测标准和政策参数",
+        "Income lines per year and province, the monitoring policy's figures per region and year.",
+    ),
+    _tag(
+        SYNC,
+        "部门数据同步",
+        "Department sources (民政, 医保, 教育 …), sync runs and their progress, quarantined records; queue a run.",
+    ),
     _tag(SYNC_POLICY, "部门比对规则参数", "Cross-check thresholds per region and year."),
-    _tag(FINDINGS, "部门比对发现", "What cross-checking department data with the registry found: acknowledge, "
-                                 "resolve, reopen."),
+    _tag(
+        FINDINGS,
+        "部门比对发现",
+        "What cross-checking department data with the registry found: acknowledge, resolve, reopen.",
+    ),
     _tag(FUNDS, "衔接资金", "Funds, their allocations to projects and imported disbursements."),
     _tag(FUNDS_POLICY, "资金项目政策参数", "The funds policy's figures per region and year."),
     _tag(COMPLIANCE_INDICATORS, "资金项目监管指标", "Compliance indicators of funds and projects."),
     _tag(PROJECTS, "项目库", "Projects: steps, beneficiaries, disbursements and allocations."),
     _tag(ASSETS, "扶贫项目资产", "Assets the projects built: registration, disposal, income."),
     _tag(FUND_FINDINGS, "资金和资产监管发现", "What the scan of funds and assets found."),
-    _tag(PUBLIC_DISCLOSURE, "公告公示", "Projects and fund allocations as published, without login (no personal "
-                                       "data)."),
+    _tag(
+        PUBLIC_DISCLOSURE, "公告公示", "Projects and fund allocations as published, without login (no personal data)."
+    ),
     _tag(AUDIT, "审计", "The audit trail, for auditors (append-only, hash-chained)."),
     _tag(ADMIN, "系统管理", "User accounts, roles and system clients (administrators only)."),
     _tag(HEALTH, "运行状态", "Liveness and readiness probes."),

@@ -17,6 +17,7 @@ again). Afterwards it checks what it restored: the audit chain, up to the manife
 the row counts; that the configured keys open the data (key ids, and one ID number's keyed
 hash). docs/backup.md has the operator's side.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -76,7 +77,8 @@ class KeysMissing(BackupError):
         super().__init__(
             f"the configured key ring lacks encryption key id(s) {', '.join(missing)} that the backup's data is "
             f"encrypted under: set them in GUARDLINE_DATA_PROTECTION__ENCRYPTION_KEYS (from where the key ring is "
-            f"kept) and run the restore again; nothing was restored")
+            f"kept) and run the restore again; nothing was restored"
+        )
 
 
 def manifest_path(path: Path) -> Path:
@@ -84,6 +86,7 @@ def manifest_path(path: Path) -> Path:
 
 
 # ---- pg_dump and pg_restore ----------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Tool:
@@ -139,16 +142,34 @@ def find_tool(name: str, at_least: int, bin_dir: Path | None, prefer: int | None
     if usable:
         exact = [t for t in usable if t.major == prefer]
         return (exact or usable)[0]
-    where = f"in {bin_dir} (GUARDLINE_PG_BIN_DIR)" if bin_dir is not None else \
-        "with the embedded server, on PATH or in /usr/lib/postgresql/*/bin"
+    where = (
+        f"in {bin_dir} (GUARDLINE_PG_BIN_DIR)"
+        if bin_dir is not None
+        else "with the embedded server, on PATH or in /usr/lib/postgresql/*/bin"
+    )
     found = ", ".join(f"{t.path} ({t.version})" for t in tools) or "none"
-    raise ToolMissing(f"no usable {name} {where}: PostgreSQL {at_least} needs {name} {at_least} or newer "
-                      f"(found: {found}). Install the PostgreSQL {at_least} client programs (Debian: "
-                      f"postgresql-client-{at_least}) or point GUARDLINE_PG_BIN_DIR at their folder")
+    raise ToolMissing(
+        f"no usable {name} {where}: PostgreSQL {at_least} needs {name} {at_least} or newer "
+        f"(found: {found}). Install the PostgreSQL {at_least} client programs (Debian: "
+        f"postgresql-client-{at_least}) or point GUARDLINE_PG_BIN_DIR at their folder"
+    )
 
 
-_LIBPQ_PARAMS = {"host", "hostaddr", "port", "sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl",
-                 "connect_timeout", "options", "target_session_attrs", "gssencmode", "sslpassword"}
+_LIBPQ_PARAMS = {
+    "host",
+    "hostaddr",
+    "port",
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "sslcrl",
+    "connect_timeout",
+    "options",
+    "target_session_attrs",
+    "gssencmode",
+    "sslpassword",
+}
 
 
 def libpq_target(url: str) -> tuple[str, dict[str, str]]:
@@ -174,8 +195,9 @@ def libpq_target(url: str) -> tuple[str, dict[str, str]]:
 async def _run_tool(argv: list[str], env: dict[str, str], on_line: Callable[[str], None]) -> None:
     """Run ``argv``, handing each line of its standard error (``--verbose``) to ``on_line``;
     ToolFailed with the lines that say what went wrong."""
-    proc = await asyncio.create_subprocess_exec(*argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                                stderr=subprocess.PIPE, env={**os.environ, **env})
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **env}
+    )
     lines: list[str] = []
     try:
         assert proc.stderr is not None
@@ -196,9 +218,11 @@ async def _run_tool(argv: list[str], env: dict[str, str], on_line: Callable[[str
 
 # ---- what a database holds -----------------------------------------------------------------
 
+
 async def _tables(conn) -> list[str]:
-    return [r[0] for r in await conn.fetch(
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")]
+    return [
+        r[0] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
+    ]
 
 
 async def describe(conn) -> dict[str, Any]:
@@ -208,10 +232,12 @@ async def describe(conn) -> dict[str, Any]:
 
     tables = await _tables(conn)
     counts = {t: int(await conn.fetchval(f'SELECT count(*) FROM "{t}"')) for t in tables}
-    sizes = {t: int(await conn.fetchval("SELECT pg_table_size(to_regclass($1))", f'public."{t}"'))
-             for t in tables}
-    heads = sorted(r[0] for r in await conn.fetch("SELECT version_num FROM alembic_version")) \
-        if "alembic_version" in counts else []
+    sizes = {t: int(await conn.fetchval("SELECT pg_table_size(to_regclass($1))", f'public."{t}"')) for t in tables}
+    heads = (
+        sorted(r[0] for r in await conn.fetch("SELECT version_num FROM alembic_version"))
+        if "alembic_version" in counts
+        else []
+    )
     audit: dict[str, Any] = {"rows": counts.get("audit_log", 0), "head": None, "first_id": None}
     if "audit_log" in counts:
         last = await conn.fetchrow("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
@@ -221,13 +247,23 @@ async def describe(conn) -> dict[str, Any]:
     per_column: dict[str, dict[str, int]] = {}
     for col in ENCRYPTED:
         if col.table in counts:
-            rows = await conn.fetch(f"SELECT {_KEY_ID_SQL.format(c=col.column)} AS key_id, count(*) AS n "
-                                    f"FROM {col.table} WHERE {col.holds_blob()} GROUP BY 1 ORDER BY 1")
+            rows = await conn.fetch(
+                f"SELECT {_KEY_ID_SQL.format(c=col.column)} AS key_id, count(*) AS n "
+                f"FROM {col.table} WHERE {col.holds_blob()} GROUP BY 1 ORDER BY 1"
+            )
             per_column[col.name] = {r["key_id"]: int(r["n"]) for r in rows}
     key_ids = sorted({k for per_key in per_column.values() for k in per_key})
-    return {"migration_heads": heads, "row_counts": counts, "table_bytes": sizes, "audit": audit,
-            "keys": {"encryption_key_ids": key_ids, "per_column": per_column,
-                     "id_hash_key_needed": counts.get("persons", 0) > 0}}
+    return {
+        "migration_heads": heads,
+        "row_counts": counts,
+        "table_bytes": sizes,
+        "audit": audit,
+        "keys": {
+            "encryption_key_ids": key_ids,
+            "per_column": per_column,
+            "id_hash_key_needed": counts.get("persons", 0) > 0,
+        },
+    }
 
 
 def guardline_version() -> str:
@@ -264,8 +300,9 @@ async def _connect(url: str):
 
     from services.core.db import asyncpg_dsn
 
-    return await asyncpg.connect(asyncpg_dsn(url), server_settings={
-        "application_name": "guardline-backup", "timezone": "Asia/Shanghai"})
+    return await asyncpg.connect(
+        asyncpg_dsn(url), server_settings={"application_name": "guardline-backup", "timezone": "Asia/Shanghai"}
+    )
 
 
 class _TableProgress:
@@ -285,8 +322,7 @@ class _TableProgress:
         if self.current is not None:
             self.done += self.sizes.get(self.current, 0)
         self.current = match.group(1)
-        self.report(Step(self.stage, f"{self.stage}: {self.current}", min(self.done, self.total), self.total,
-                         "bytes"))
+        self.report(Step(self.stage, f"{self.stage}: {self.current}", min(self.done, self.total), self.total, "bytes"))
 
     def finish(self) -> None:
         self.report(Step(self.stage, f"{self.stage}: done", self.total, self.total, "bytes"))
@@ -310,8 +346,10 @@ def _fsync(path: Path) -> None:
 
 # ---- backup ---------------------------------------------------------------------------------
 
-async def backup(settings: Settings, url: str, path: Path, *, force: bool = False,
-                 report: Report = silent) -> dict[str, Any]:
+
+async def backup(
+    settings: Settings, url: str, path: Path, *, force: bool = False, report: Report = silent
+) -> dict[str, Any]:
     """Dump the database at ``url`` (the owner's) into ``path`` and write its manifest;
     returns the manifest. Atomic: written under temporary names, renamed at the end."""
     path = Path(path)
@@ -322,8 +360,10 @@ async def backup(settings: Settings, url: str, path: Path, *, force: bool = Fals
         raise Refused(f"{path} is a folder: give the backup's file name")
     existing = [str(p) for p in (path, manifest_file) if p.exists()]
     if existing and not force:
-        raise Refused(f"{' and '.join(existing)} already exist(s): choose another name, or pass --force to "
-                      f"replace the backup there")
+        raise Refused(
+            f"{' and '.join(existing)} already exist(s): choose another name, or pass --force to "
+            f"replace the backup there"
+        )
     conn = await _connect(url)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     partial_manifest = manifest_file.with_name(f".{manifest_file.name}.{os.getpid()}.partial")
@@ -338,13 +378,26 @@ async def backup(settings: Settings, url: str, path: Path, *, force: bool = Fals
             report(Step("backup", "counting rows"))
             facts = await describe(conn)
             if not facts["migration_heads"]:
-                raise Refused(f"database {database!r} is not a Guardline database (no alembic_version): "
-                              f"nothing to back up")
+                raise Refused(
+                    f"database {database!r} is not a Guardline database (no alembic_version): nothing to back up"
+                )
             uri, env = libpq_target(url)
-            progress = _TableProgress(report, "dump", facts["table_bytes"],
-                                      r'dumping contents of table "public\.([^"]+)"')
-            await _run_tool([str(tool.path), "--format=custom", "--verbose", "--no-password",
-                             f"--snapshot={snapshot}", f"--file={partial}", f"--dbname={uri}"], env, progress)
+            progress = _TableProgress(
+                report, "dump", facts["table_bytes"], r'dumping contents of table "public\.([^"]+)"'
+            )
+            await _run_tool(
+                [
+                    str(tool.path),
+                    "--format=custom",
+                    "--verbose",
+                    "--no-password",
+                    f"--snapshot={snapshot}",
+                    f"--file={partial}",
+                    f"--dbname={uri}",
+                ],
+                env,
+                progress,
+            )
             progress.finish()
         _fsync(partial)
         manifest: dict[str, Any] = {
@@ -370,6 +423,7 @@ async def backup(settings: Settings, url: str, path: Path, *, force: bool = Fals
 
 # ---- restore --------------------------------------------------------------------------------
 
+
 def read_manifest(path: Path) -> dict[str, Any]:
     """The manifest of the backup at ``path``, checked against the archive (size, sha256)."""
     path = Path(path)
@@ -379,8 +433,10 @@ def read_manifest(path: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise Refused(f"{manifest_file} is missing: a backup is the archive and its manifest together "
-                      f"(`guardline backup` writes both)") from None
+        raise Refused(
+            f"{manifest_file} is missing: a backup is the archive and its manifest together "
+            f"(`guardline backup` writes both)"
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise Refused(f"{manifest_file} is unreadable: {exc}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
@@ -388,8 +444,10 @@ def read_manifest(path: Path) -> dict[str, Any]:
     dump = manifest.get("dump") or {}
     size = path.stat().st_size
     if size != dump.get("bytes") or _sha256(path) != dump.get("sha256"):
-        raise Refused(f"{path} does not match its manifest (size or sha256 differ): the archive was changed, "
-                      f"cut short, or belongs to another manifest")
+        raise Refused(
+            f"{path} does not match its manifest (size or sha256 differ): the archive was changed, "
+            f"cut short, or belongs to another manifest"
+        )
     return manifest
 
 
@@ -413,11 +471,15 @@ class RestoreResult:
         return all(c.ok for c in self.checks)
 
     def as_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "checks": [c.__dict__ for c in self.checks], "notes": self.notes,
-                "dropped": self.dropped, "app_role": self.app_role,
-                "backup": {k: self.manifest.get(k) for k in ("created_at", "guardline_version", "migration_heads",
-                                                               "dump")},
-                "audit_head": self.manifest.get("audit", {}).get("head")}
+        return {
+            "ok": self.ok,
+            "checks": [c.__dict__ for c in self.checks],
+            "notes": self.notes,
+            "dropped": self.dropped,
+            "app_role": self.app_role,
+            "backup": {k: self.manifest.get(k) for k in ("created_at", "guardline_version", "migration_heads", "dump")},
+            "audit_head": self.manifest.get("audit", {}).get("head"),
+        }
 
 
 def migration_notes(manifest: dict[str, Any]) -> list[str]:
@@ -426,12 +488,16 @@ def migration_notes(manifest: dict[str, Any]) -> list[str]:
     current = code_heads()
     unknown = [h for h in heads if not known_revision(h)]
     if unknown:
-        raise Refused(f"the backup's schema (migration {', '.join(unknown)}) is newer than this Guardline "
-                      f"{guardline_version()} knows (head {', '.join(sorted(current))}): restore it with the version "
-                      f"that made it ({manifest.get('guardline_version')}); nothing was restored")
+        raise Refused(
+            f"the backup's schema (migration {', '.join(unknown)}) is newer than this Guardline "
+            f"{guardline_version()} knows (head {', '.join(sorted(current))}): restore it with the version "
+            f"that made it ({manifest.get('guardline_version')}); nothing was restored"
+        )
     if set(heads) != current:
-        return [f"the backup's schema is at migration {', '.join(heads)}, older than this version's "
-                f"{', '.join(sorted(current))}: run `guardline migrate` before starting the API"]
+        return [
+            f"the backup's schema is at migration {', '.join(heads)}, older than this version's "
+            f"{', '.join(sorted(current))}: run `guardline migrate` before starting the API"
+        ]
     return []
 
 
@@ -444,15 +510,23 @@ async def _contents(conn) -> dict[str, int]:
         "       (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
         "        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')) AS routines, "
         "       (SELECT count(*) FROM pg_namespace WHERE nspname NOT IN ('public', 'information_schema') "
-        "          AND nspname NOT LIKE 'pg\\_%') AS schemas")
+        "          AND nspname NOT LIKE 'pg\\_%') AS schemas"
+    )
     out = {k: int(row[k]) for k in ("relations", "routines", "schemas")}
     if await conn.fetchval("SELECT to_regclass('public.audit_log') IS NOT NULL"):
         out["audit_rows"] = int(await conn.fetchval("SELECT count(*) FROM public.audit_log"))
     return out
 
 
-async def restore(settings: Settings, url: str, path: Path, *, clean: bool = False, app_role: str | None = None,
-                  report: Report = silent) -> RestoreResult:
+async def restore(
+    settings: Settings,
+    url: str,
+    path: Path,
+    *,
+    clean: bool = False,
+    app_role: str | None = None,
+    report: Report = silent,
+) -> RestoreResult:
     """Restore the backup at ``path`` into the database at ``url`` (as its owner), then
     check it. Raises a ``BackupError`` when refused before writing or when pg_restore
     fails; otherwise the result says which checks passed."""
@@ -476,34 +550,67 @@ async def restore(settings: Settings, url: str, path: Path, *, clean: bool = Fal
         if app_role:
             await _check_app_role(conn, app_role)
         if contents["relations"] or contents["routines"] or contents["schemas"]:
-            held = (f"{contents['relations']} tables, views or sequences, {contents['routines']} functions"
-                    + (f", {contents['audit_rows']} audit rows" if "audit_rows" in contents else ""))
+            held = f"{contents['relations']} tables, views or sequences, {contents['routines']} functions" + (
+                f", {contents['audit_rows']} audit rows" if "audit_rows" in contents else ""
+            )
             if not clean:
-                raise Refused(f"database {database!r} is not empty ({held}): a restore never overwrites. Restore "
-                              f"into a new, empty database, or pass --clean to drop its schema public first")
+                raise Refused(
+                    f"database {database!r} is not empty ({held}): a restore never overwrites. Restore "
+                    f"into a new, empty database, or pass --clean to drop its schema public first"
+                )
             if contents["schemas"]:
-                names = [r[0] for r in await conn.fetch(
-                    "SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('public', 'information_schema') "
-                    "AND nspname NOT LIKE 'pg\\_%' ORDER BY 1")]
-                raise Refused(f"database {database!r} has schemas other than public ({', '.join(names)}): --clean "
-                              f"replaces only public; restore into a new, empty database")
-            report(Step("restore", f"--clean: schema public of {database!r} ({held}) set aside as {ASIDE}, "
-                                   f"dropped once the restore has succeeded"))
+                names = [
+                    r[0]
+                    for r in await conn.fetch(
+                        "SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('public', 'information_schema') "
+                        "AND nspname NOT LIKE 'pg\\_%' ORDER BY 1"
+                    )
+                ]
+                raise Refused(
+                    f"database {database!r} has schemas other than public ({', '.join(names)}): --clean "
+                    f"replaces only public; restore into a new, empty database"
+                )
+            report(
+                Step(
+                    "restore",
+                    f"--clean: schema public of {database!r} ({held}) set aside as {ASIDE}, "
+                    f"dropped once the restore has succeeded",
+                )
+            )
             async with conn.transaction():
                 await conn.execute(f"ALTER SCHEMA public RENAME TO {ASIDE}")
                 await conn.execute("CREATE SCHEMA public")
             result.dropped = contents
-        report(Step("restore", f"pg_restore {tool.version} ({tool.path}) into {database!r}, "
-                               f"PostgreSQL {await conn.fetchval('SHOW server_version')}"))
+        report(
+            Step(
+                "restore",
+                f"pg_restore {tool.version} ({tool.path}) into {database!r}, "
+                f"PostgreSQL {await conn.fetchval('SHOW server_version')}",
+            )
+        )
     finally:
         await conn.close()
 
     uri, env = libpq_target(url)
-    progress = _TableProgress(report, "restore", manifest.get("table_bytes") or {},
-                              r'processing data for table "public\.([^"]+)"')
+    progress = _TableProgress(
+        report, "restore", manifest.get("table_bytes") or {}, r'processing data for table "public\.([^"]+)"'
+    )
     try:
-        await _run_tool([str(tool.path), "--verbose", "--no-password", "--single-transaction", "--exit-on-error",
-                         "--no-owner", "--no-privileges", f"--dbname={uri}", str(path)], env, progress)
+        await _run_tool(
+            [
+                str(tool.path),
+                "--verbose",
+                "--no-password",
+                "--single-transaction",
+                "--exit-on-error",
+                "--no-owner",
+                "--no-privileges",
+                f"--dbname={uri}",
+                str(path),
+            ],
+            env,
+            progress,
+        )
     except BaseException:
         if result.dropped is not None:  # what --clean set aside comes back
             await _swap_back(url)
@@ -558,16 +665,21 @@ async def _check_app_role(conn, role: str) -> None:
     except ValueError as exc:
         raise Refused(f"--app-role: {exc}") from None
     if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
-        raise Refused(f"--app-role: role {role!r} does not exist (create it first, or leave --app-role out and run "
-                      f"`guardline grant-app` later)")
+        raise Refused(
+            f"--app-role: role {role!r} does not exist (create it first, or leave --app-role out and run "
+            f"`guardline grant-app` later)"
+        )
     if role == await conn.fetchval("SELECT current_user"):
-        raise Refused(f"--app-role: {role!r} is the role restoring (and so owning) the tables: the application must "
-                      f"connect as another role")
+        raise Refused(
+            f"--app-role: {role!r} is the role restoring (and so owning) the tables: the application must "
+            f"connect as another role"
+        )
 
 
 def _count_check(expected: dict[str, int], found: dict[str, int]) -> Check:
-    differ = {t: (expected.get(t), found.get(t)) for t in expected.keys() | found.keys()
-              if expected.get(t) != found.get(t)}
+    differ = {
+        t: (expected.get(t), found.get(t)) for t in expected.keys() | found.keys() if expected.get(t) != found.get(t)
+    }
     if differ:
         shown = "; ".join(f"{t}: manifest {e}, restored {f}" for t, (e, f) in sorted(differ.items()))
         return Check("row_counts", False, f"row counts differ from the manifest: {shown}")
@@ -579,8 +691,11 @@ def _key_check(settings: Settings, in_data: list[str]) -> Check:
 
     missing = sorted(set(in_data) - keyring(settings).key_ids)
     if missing:
-        return Check("key_ids", False, f"the restored data is encrypted under key id(s) {', '.join(missing)} "
-                                       f"that the configured key ring lacks")
+        return Check(
+            "key_ids",
+            False,
+            f"the restored data is encrypted under key id(s) {', '.join(missing)} that the configured key ring lacks",
+        )
     return Check("key_ids", True, f"the key ring holds every key id in the data ({', '.join(in_data) or 'none'})")
 
 
@@ -601,8 +716,12 @@ async def _id_hash_check(conn, settings: Settings) -> Check:
     except (UnknownKey, DecryptionFailed) as exc:
         return Check("id_hash_key", False, f"person {row['id']}'s ID number does not open: {exc}")
     if keyed_hash(number, settings.id_hash_key) != bytes(row["id_hash"]):
-        return Check("id_hash_key", False, "the configured id hash key (GUARDLINE_DATA_PROTECTION__ID_HASH_KEY) is "
-                                           "not the one the data was indexed with: lookups by ID number would fail")
+        return Check(
+            "id_hash_key",
+            False,
+            "the configured id hash key (GUARDLINE_DATA_PROTECTION__ID_HASH_KEY) is "
+            "not the one the data was indexed with: lookups by ID number would fail",
+        )
     return Check("id_hash_key", True, f"person {row['id']}'s ID number opens and its keyed hash matches")
 
 
@@ -619,9 +738,15 @@ async def _audit_check(settings: Settings, url: str, manifest: dict[str, Any]) -
     if not verified.ok:
         b = verified.broken
         assert b is not None
-        return Check("audit_chain", False, f"audit chain BROKEN at row {b.row_id}: {b.reason} (expected {b.expected}, "
-                                           f"stored {b.stored})")
+        return Check(
+            "audit_chain",
+            False,
+            f"audit chain BROKEN at row {b.row_id}: {b.reason} (expected {b.expected}, stored {b.stored})",
+        )
     if head and verified.head != head:
         return Check("audit_chain", False, f"the audit chain ends at {verified.head}, the manifest at {head}")
-    return Check("audit_chain", True, f"{verified.rows_checked} rows intact, head {verified.head or '(empty)'} as in "
-                                      f"the manifest")
+    return Check(
+        "audit_chain",
+        True,
+        f"{verified.rows_checked} rows intact, head {verified.head or '(empty)'} as in the manifest",
+    )

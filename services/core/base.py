@@ -1,4 +1,5 @@
 """Declarative base shared by every domain's models."""
+
 from __future__ import annotations
 
 import enum
@@ -105,8 +106,10 @@ class Versioned:
 
 
 # How the API describes ``version`` wherever an answer carries it.
-VERSION_DESCRIPTION = ("Version of the record, raised by every change; the ETag is made from it (send the ETag "
-                       "as If-Match to change the record) 版本号")
+VERSION_DESCRIPTION = (
+    "Version of the record, raised by every change; the ETag is made from it (send the ETag "
+    "as If-Match to change the record) 版本号"
+)
 
 
 class PolicyOverrideRow:

@@ -1,4 +1,5 @@
 """Helper processes that live and die with the process that started them."""
+
 from __future__ import annotations
 
 import os
@@ -32,6 +33,7 @@ def tie_to_parent(parent: int) -> None:
         if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
     elif os.name == "posix":
+
         def watch() -> None:
             while os.getppid() == parent:
                 time.sleep(1.0)

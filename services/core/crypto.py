@@ -17,6 +17,7 @@ Keys are ``settings.data_protection.encryption_keys`` (key id → base64 of 32 b
 values use ``active_key``. ``guardline keys rotate`` re-encrypts old values under the
 active key, after which an old key can be removed from the settings.
 """
+
 from __future__ import annotations
 
 import base64
@@ -70,7 +71,7 @@ def key_id_of(blob: bytes) -> str:
     blob = bytes(blob)
     if len(blob) < 2 or blob[0] != FORMAT or len(blob) < 2 + blob[1] + NONCE_BYTES + TAG_BYTES:
         raise DecryptionFailed("not an encrypted value of a known format")
-    return blob[2:2 + blob[1]].decode("ascii")
+    return blob[2 : 2 + blob[1]].decode("ascii")
 
 
 # One AESGCM object per key, built once (the key schedule is set up at construction).
@@ -124,12 +125,12 @@ class Keyring:
             raise UnknownKey(f"no encryption key {key_id!r} in the settings (was it removed before rotation?)")
         split = 2 + blob[1]
         try:
-            return cipher.decrypt(blob[split:split + NONCE_BYTES], blob[split + NONCE_BYTES:], blob[:split] + aad)
+            return cipher.decrypt(blob[split : split + NONCE_BYTES], blob[split + NONCE_BYTES :], blob[:split] + aad)
         except InvalidTag:
             raise DecryptionFailed(f"a value under key {key_id!r} failed authentication") from None
 
     def is_current(self, blob: bytes) -> bool:
-        return bytes(blob[:len(self._active_header)]) == self._active_header
+        return bytes(blob[: len(self._active_header)]) == self._active_header
 
 
 _KEYRINGS: dict[tuple, Keyring] = {}
@@ -138,8 +139,10 @@ _KEYRINGS: dict[tuple, Keyring] = {}
 def keyring(settings: Settings) -> Keyring:
     """The keyring of ``settings`` (cached per distinct set of keys)."""
     protection = settings.data_protection
-    ident = (protection.active_key,
-             tuple(sorted((k, v.get_secret_value()) for k, v in protection.encryption_keys.items())))
+    ident = (
+        protection.active_key,
+        tuple(sorted((k, v.get_secret_value()) for k, v in protection.encryption_keys.items())),
+    )
     found = _KEYRINGS.get(ident)
     if found is None:
         if len(_KEYRINGS) > 16:

@@ -3,6 +3,7 @@
 Nothing here runs at import time; the API's lifespan, the worker and the CLI call
 ``resolve_database_url`` and ``create_engine`` when they start.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -34,7 +35,8 @@ def import_pgserver():
         raise NoDatabase(
             "no database: set GUARDLINE_DATABASE_URL (postgresql://user:password@host:5432/guardline), "
             "or install the embedded PostgreSQL for a demo or development (pip install 'guardline[embedded]'; "
-            "python3 tasks.py does)") from None
+            "python3 tasks.py does)"
+        ) from None
     return pgserver
 
 
@@ -116,8 +118,12 @@ def _keep_user_list_whole() -> None:
 
     # Patched on the classes (before any server object exists), as the exit handler is
     # registered by pgserver's constructor.
-    for cls, name, value in ((DiskList, "get", get), (DiskList, "put", put),
-                             (PostgresServer, "_cleanup", cleanup_uninterrupted), (DiskList, "_guardline_whole", True)):
+    for cls, name, value in (
+        (DiskList, "get", get),
+        (DiskList, "put", put),
+        (PostgresServer, "_cleanup", cleanup_uninterrupted),
+        (DiskList, "_guardline_whole", True),
+    ):
         setattr(cls, name, value)
 
 
@@ -185,8 +191,12 @@ def _psql(server, database: str, sql: str) -> None:
     from pgserver.postgres_server import POSTGRES_BIN_PATH
 
     # The SQL (with the password) goes through stdin, never the command line.
-    subprocess.run([str(POSTGRES_BIN_PATH / "psql"), "-q", "-v", "ON_ERROR_STOP=1", server.get_uri(database)],
-                   input=sql.encode(), check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [str(POSTGRES_BIN_PATH / "psql"), "-q", "-v", "ON_ERROR_STOP=1", server.get_uri(database)],
+        input=sql.encode(),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def embedded_application_url(data_dir: Path, database: str = DEFAULT_DB_NAME) -> str:
@@ -202,7 +212,10 @@ def embedded_application_url(data_dir: Path, database: str = DEFAULT_DB_NAME) ->
     grants = ";\n".join(statements(role))
     # One process at a time (the API and a worker may start together); the role is the
     # cluster's, its privileges are per database.
-    _psql(server, database, f"""
+    _psql(
+        server,
+        database,
+        f"""
 BEGIN;
 SELECT pg_advisory_xact_lock(hashtext('guardline: application role'));
 DO $$ BEGIN
@@ -215,7 +228,8 @@ SELECT to_regclass('audit_log') IS NOT NULL AS migrated \\gset
 {grants};
 \\endif
 COMMIT;
-""")
+""",
+    )
 
     host = parse_qs(urlparse(owner.replace("postgresql+asyncpg://", "postgresql://", 1)).query)["host"][0]
     return f"postgresql+asyncpg://{role}:{password}@/{database}?host={host}"
@@ -237,7 +251,7 @@ def resolve_database_url(settings: Settings, database: str | None = None) -> str
         url = settings.database_url
         for plain in ("postgresql://", "postgres://"):
             if url.startswith(plain):
-                url = "postgresql+asyncpg://" + url[len(plain):]
+                url = "postgresql+asyncpg://" + url[len(plain) :]
         return url
     return embedded_url(settings.data_dir, database or settings.database_name)
 
@@ -246,7 +260,7 @@ def asyncpg_dsn(url: str) -> str:
     """A SQLAlchemy URL (postgresql+asyncpg://…?host=/socket/dir) as an asyncpg DSN."""
     for prefix in ("postgresql+asyncpg://", "postgres+asyncpg://"):
         if url.startswith(prefix):
-            return "postgresql://" + url[len(prefix):]
+            return "postgresql://" + url[len(prefix) :]
     return url
 
 
@@ -269,9 +283,7 @@ def create_engine(url: str, settings: Settings, application_name: str) -> AsyncE
         # A statement's parameters are the request's values (names, addresses): an error's
         # message (which may be logged) must not quote them.
         hide_parameters=True,
-        connect_args={
-            "server_settings": session_settings(application_name)
-        },
+        connect_args={"server_settings": session_settings(application_name)},
     )
 
 
@@ -344,7 +356,10 @@ class Database:
         url = self.engine.url
         dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         return await asyncpg.create_pool(
-            dsn, min_size=1, max_size=self._read_pool_size, reset=_keep_session_state,
+            dsn,
+            min_size=1,
+            max_size=self._read_pool_size,
+            reset=_keep_session_state,
             server_settings=session_settings("read"),
         )
 

@@ -3,6 +3,7 @@
 Each error names a message ``code`` (see ``services.core.i18n``), optionally the ``field``
 at fault and parameters for the message. Nothing here knows about HTTP beyond the status.
 """
+
 from __future__ import annotations
 
 import dataclasses

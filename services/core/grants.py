@@ -2,6 +2,7 @@
 change or remove audit records). Run by the tables' owner after ``guardline migrate``:
 the API and the worker then connect as ``role``, which may read and write the data but
 owns nothing, so it can neither disable the audit table's triggers nor change its rows."""
+
 from __future__ import annotations
 
 import re

@@ -1,6 +1,7 @@
 """Messages in English and Chinese. ``Accept-Language: zh*`` gets Chinese, anything else English.
 
 Every error code a service can raise has an entry here (a test checks it)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -15,7 +16,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Login failed: wrong username, password or one-time code, or the account is locked for a while.",
         "登录失败：用户名、密码或动态验证码错误，或账号已被暂时锁定。",
     ),
-    "refresh_invalid": ("The refresh token is invalid or has expired; log in again.", "刷新令牌无效或已过期，请重新登录。"),
+    "refresh_invalid": (
+        "The refresh token is invalid or has expired; log in again.",
+        "刷新令牌无效或已过期，请重新登录。",
+    ),
     "field_required": ("This field is required.", "该字段为必填项。"),
     "client_authentication_twice": (
         "Authenticate the client one way: HTTP Basic or client_id and client_secret in the body, not both.",
@@ -29,10 +33,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The Authorization header is not valid HTTP Basic: base64 of client_id:client_secret (each form-urlencoded, UTF-8).",
         "Authorization 请求头不是有效的 HTTP Basic 格式：应为 client_id:client_secret（各自经表单编码，UTF-8）的 base64。",
     ),
-    "rate_limited": ("Too many requests; try again in {retry_after} seconds.", "请求过于频繁，请 {retry_after} 秒后再试。"),
-    "reveal_rate_limited": ("You have revealed {limit} complete ID numbers in the last {window}; try again in "
-                            "{retry_after} seconds.",
-                            "最近{window_zh}内已查看 {limit} 个完整身份证号码，请 {retry_after} 秒后再试。"),
+    "rate_limited": (
+        "Too many requests; try again in {retry_after} seconds.",
+        "请求过于频繁，请 {retry_after} 秒后再试。",
+    ),
+    "reveal_rate_limited": (
+        "You have revealed {limit} complete ID numbers in the last {window}; try again in {retry_after} seconds.",
+        "最近{window_zh}内已查看 {limit} 个完整身份证号码，请 {retry_after} 秒后再试。",
+    ),
     "password_too_short": ("The password needs at least {min_length} characters.", "密码长度至少为 {min_length} 位。"),
     "password_too_simple": (
         "The password needs characters of at least {min_classes} kinds: lower case, upper case, digits, others.",
@@ -41,8 +49,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "password_contains_username": ("The password must not contain the username.", "密码不得包含用户名。"),
     "password_unchanged": ("The new password must differ from the current one.", "新密码不能与当前密码相同。"),
     "password_wrong": ("The current password is wrong.", "当前密码错误。"),
-    "password_published": ("This password is published (the demo password) and may not be used.",
-                           "该密码已公开（演示密码），不得使用。"),
+    "password_published": (
+        "This password is published (the demo password) and may not be used.",
+        "该密码已公开（演示密码），不得使用。",
+    ),
     "password_change_required": (
         "Set your own password first (POST /api/v1/auth/password): the one you were given is for one use.",
         "请先修改密码（POST /api/v1/auth/password）：发给您的密码只能使用一次。",
@@ -97,7 +107,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "An Idempotency-Key must be 1 to {max} visible ASCII characters.",
         "Idempotency-Key 须为 1 至 {max} 个可见 ASCII 字符。",
     ),
-    "cursor_invalid": ("The page cursor is not valid; start again from the first page.", "分页游标无效，请从第一页重新开始。"),
+    "cursor_invalid": (
+        "The page cursor is not valid; start again from the first page.",
+        "分页游标无效，请从第一页重新开始。",
+    ),
     "unknown_field": ("This field is not accepted here.", "不接受该字段。"),
     # field validation (pydantic error types)
     "missing": ("This field is required.", "此字段为必填项。"),
@@ -111,9 +124,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "int_type": ("Must be a whole number.", "须为整数。"),
     "decimal_parsing": ("Must be an amount such as 1234.50.", "须为金额，如 1234.50。"),
     "decimal_type": ("Must be an amount such as 1234.50.", "须为金额，如 1234.50。"),
-    "decimal_max_places": ("At most {decimal_places} decimal places (yuan and fen).", "最多 {decimal_places} 位小数（元、角、分）。"),
+    "decimal_max_places": (
+        "At most {decimal_places} decimal places (yuan and fen).",
+        "最多 {decimal_places} 位小数（元、角、分）。",
+    ),
     "decimal_max_digits": ("The amount is too large.", "金额过大。"),
-    "decimal_whole_digits": ("At most {whole_digits} digits before the decimal point.", "整数部分最多 {whole_digits} 位。"),
+    "decimal_whole_digits": (
+        "At most {whole_digits} digits before the decimal point.",
+        "整数部分最多 {whole_digits} 位。",
+    ),
     "greater_than_equal": ("Must be at least {ge}.", "不得小于 {ge}。"),
     "less_than_equal": ("Must be at most {le}.", "不得大于 {le}。"),
     "greater_than": ("Must be greater than {gt}.", "须大于 {gt}。"),
@@ -122,7 +141,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "bool_type": ("Must be true or false.", "须为 true 或 false。"),
     "date_parsing": ("Must be a date such as 2026-01-31.", "须为日期，如 2026-01-31。"),
     "date_from_datetime_parsing": ("Must be a date such as 2026-01-31.", "须为日期，如 2026-01-31。"),
-    "datetime_parsing": ("Must be a time such as 2026-01-31T08:30:00+08:00.", "须为时间，如 2026-01-31T08:30:00+08:00。"),
+    "datetime_parsing": (
+        "Must be a time such as 2026-01-31T08:30:00+08:00.",
+        "须为时间，如 2026-01-31T08:30:00+08:00。",
+    ),
     "string_type": ("Must be text.", "须为文本。"),
     "list_type": ("Must be a list.", "须为列表。"),
     "dict_type": ("Must be an object.", "须为对象。"),
@@ -143,7 +165,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "text_forbidden_characters": (
         "The text contains a control character or an invisible character (a bidirectional or zero-width mark); "
         "only line breaks and tabs are allowed, and only in multi-line text.",
-        "文本中含有控制字符或不可见字符（如双向文本控制符、零宽字符）；只有多行文本可以包含换行和制表符。"),
+        "文本中含有控制字符或不可见字符（如双向文本控制符、零宽字符）；只有多行文本可以包含换行和制表符。",
+    ),
     "id_number_birth_date": ("The ID number contains an impossible birth date.", "身份证号码中的出生日期无效。"),
     "id_number_check_digit": ("The ID number's check digit is wrong.", "身份证号码校验位错误。"),
     "id_number_duplicate": (
@@ -155,7 +178,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "该身份证号码的人员已是户 {household_no}（id {household_id}）的成员。",
     ),
     "id_number_repeated": ("The same ID number appears twice in this request.", "同一身份证号码在本次请求中重复出现。"),
-    "phone_invalid": ("A mobile number is 11 digits starting with 13–19.", "手机号码应为 1 开头的 11 位数字（第二位 3–9）。"),
+    "phone_invalid": (
+        "A mobile number is 11 digits starting with 13–19.",
+        "手机号码应为 1 开头的 11 位数字（第二位 3–9）。",
+    ),
     # regions
     "region_code_malformed": (
         "A region code has 12 digits: province, city, county, township, village.",
@@ -167,7 +193,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "public_project_not_found": ("There is no published project {id}.", "项目 {id} 不存在或尚未公示。"),
     "region_not_found": ("There is no region {region} you can see.", "区划 {region} 不存在或不在您的权限范围内。"),
-    "region_not_village": ("A household must belong to a village (a 12-digit village code).", "农户须归属到村（12 位村级区划代码）。"),
+    "region_not_village": (
+        "A household must belong to a village (a 12-digit village code).",
+        "农户须归属到村（12 位村级区划代码）。",
+    ),
     # households and persons
     "household_not_found": ("There is no household {id} you can see.", "户 {id} 不存在或不在您的权限范围内。"),
     "household_no_taken": ("Household number {household_no} is already used.", "户编号 {household_no} 已被使用。"),
@@ -177,7 +206,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "No person with this ID number is registered in your regions.",
         "您的权限范围内没有该身份证号码的人员。",
     ),
-    "person_not_member": ("Person {id} is not a current member of household {household_id}.", "人员 {id} 不是户 {household_id} 的现有成员。"),
+    "person_not_member": (
+        "Person {id} is not a current member of household {household_id}.",
+        "人员 {id} 不是户 {household_id} 的现有成员。",
+    ),
     "person_deceased": ("Person {id} is recorded as deceased.", "人员 {id} 已登记死亡。"),
     "one_head": ("A household has exactly one head (relation 'head').", "一户有且只有一名户主（relation 为 head）。"),
     "head_cannot_leave": (
@@ -198,20 +230,29 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Income for {year} Q{quarter} is already recorded (record {id}); change it with PUT and If-Match.",
         "{year} 年第 {quarter} 季度收入已登记（记录 {id}），请使用 PUT 并携带 If-Match 修改。",
     ),
-    "income_record_not_found": ("There is no income record {id} you can see.", "收入记录 {id} 不存在或不在您的权限范围内。"),
+    "income_record_not_found": (
+        "There is no income record {id} you can see.",
+        "收入记录 {id} 不存在或不在您的权限范围内。",
+    ),
     "income_detail_unknown": ("Unknown detail item {item} for {part}.", "{part} 下不存在明细项 {item}。"),
     "income_details_exceed_part": (
         "The detail items of {part} add up to {total}, more than the part itself ({amount}).",
         "{part} 的明细合计 {total} 超过该项收入 {amount}。",
     ),
-    "income_year_future": ("Income cannot be recorded for a quarter that has not begun.", "不能登记尚未开始的季度收入。"),
+    "income_year_future": (
+        "Income cannot be recorded for a quarter that has not begun.",
+        "不能登记尚未开始的季度收入。",
+    ),
     "household_empty": ("The household has no living members.", "该户没有在世成员。"),
     "income_below_needs_year": (
         "income_below and income_year must be given together.",
         "income_below 与 income_year 须同时提供。",
     ),
     # audit trail
-    "audit_event_not_found": ("There is no audit event {id} you can see.", "审计记录 {id} 不存在或不在您的权限范围内。"),
+    "audit_event_not_found": (
+        "There is no audit event {id} you can see.",
+        "审计记录 {id} 不存在或不在您的权限范围内。",
+    ),
     "audit_object_id_needs_type": ("object_id needs object_type.", "按 object_id 查询时须同时提供 object_type。"),
     "audit_time_range": ("since must be before until.", "起始时间（since）须早于截止时间（until）。"),
     # monitoring — clues, cases, measures, visits
@@ -231,7 +272,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Confirming the risk needs the household's signed consent and authorisation (consent_signed).",
         "确认风险须有农户签署的承诺授权书（consent_signed）。",
     ),
-    "notice_before_review": ("The notice cannot start before the review ({day}).", "公示不能早于评议日期（{day}）开始。"),
+    "notice_before_review": (
+        "The notice cannot start before the review ({day}).",
+        "公示不能早于评议日期（{day}）开始。",
+    ),
     "notice_too_short": (
         "A public notice runs at least {days} days: it cannot end before {min_end}.",
         "公示期不少于 {days} 天：结束日期不能早于 {min_end}。",
@@ -269,9 +313,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{window} 滚动12个月人均纯收入（{per_capita_net} 元）低于 {year} 年监测标准（{line} 元）。",
     ),
     "elimination_guarantees_unknown": (
-        "The three guarantees and safe water have not been verified.", "“三保障”和饮水安全情况尚未核实。"),
-    "elimination_guarantees_insecure": (
-        "Not secured or not verified: {items}.", "以下保障未落实或未核实：{items}。"),
+        "The three guarantees and safe water have not been verified.",
+        "“三保障”和饮水安全情况尚未核实。",
+    ),
+    "elimination_guarantees_insecure": ("Not secured or not verified: {items}.", "以下保障未落实或未核实：{items}。"),
     "elimination_no_labour": (
         "Nobody in the household can work: it stays under social protection instead.",
         "家庭无劳动能力成员，应纳入兜底保障，不标注风险消除。",
@@ -307,8 +352,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Only an account whose regions cover the whole province {province} may set its income line.",
         "只有管辖范围覆盖整个省（{province}）的账号才能设置该省监测标准。",
     ),
-    "income_line_not_found": ("There is no income line for {year} in province {province}.",
-                              "{province} 省尚未设置 {year} 年监测标准。"),
+    "income_line_not_found": (
+        "There is no income line for {year} in province {province}.",
+        "{province} 省尚未设置 {year} 年监测标准。",
+    ),
     "income_line_missing": (
         "No monitoring income line is set for {year} (province {province}); set it first.",
         "{year} 年监测标准尚未设置（省份 {province}），请先设置。",
@@ -317,9 +364,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The level must be the region's own level or below it.",
         "统计层级须为所选区划本级或其下级。",
     ),
-    "notice_needs_village": ("Public notice lists are per village: give a 12-digit village code.",
-                             "公示名单按村生成，请提供 12 位村级区划代码。"),
-    "policy_not_found": ("There is no policy override {id} you can see.", "政策参数调整记录 {id} 不存在或不在您的权限范围内。"),
+    "notice_needs_village": (
+        "Public notice lists are per village: give a 12-digit village code.",
+        "公示名单按村生成，请提供 12 位村级区划代码。",
+    ),
+    "policy_not_found": (
+        "There is no policy override {id} you can see.",
+        "政策参数调整记录 {id} 不存在或不在您的权限范围内。",
+    ),
     "policy_region_too_wide": (
         "This override is for a wider region than yours; only that region's staff may change it.",
         "该参数调整适用于比您管辖范围更大的区域，只能由该区域的工作人员修改。",
@@ -341,20 +393,32 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "该区域该年度的参数调整已存在，请修改已有记录。",
     ),
     # department sync: sources, runs, quarantine, findings (API)
-    "sync_source_not_found": ("There is no department source {source} serving a county you can see.",
-                              "不存在数据源 {source}，或其服务的县不在您的权限范围内。"),
-    "county_not_found": ("There is no county {county} you can see (runs and quarantine are seen from county "
-                         "level up).", "县 {county} 不存在或不在您的权限范围内（同步任务和隔离记录仅县级及以上可见）。"),
-    "sync_county_not_served": ("Source {source} does not serve county {county}.", "数据源 {source} 不含县 {county} 的数据。"),
+    "sync_source_not_found": (
+        "There is no department source {source} serving a county you can see.",
+        "不存在数据源 {source}，或其服务的县不在您的权限范围内。",
+    ),
+    "county_not_found": (
+        "There is no county {county} you can see (runs and quarantine are seen from county level up).",
+        "县 {county} 不存在或不在您的权限范围内（同步任务和隔离记录仅县级及以上可见）。",
+    ),
+    "sync_county_not_served": (
+        "Source {source} does not serve county {county}.",
+        "数据源 {source} 不含县 {county} 的数据。",
+    ),
     "sync_run_not_found": ("There is no sync run {id} you can see.", "同步任务 {id} 不存在或不在您的权限范围内。"),
-    "quarantined_record_not_found": ("There is no quarantined record {id} you can see.",
-                                     "隔离记录 {id} 不存在或不在您的权限范围内。"),
+    "quarantined_record_not_found": (
+        "There is no quarantined record {id} you can see.",
+        "隔离记录 {id} 不存在或不在您的权限范围内。",
+    ),
     "sync_breaker_open": (
         "Source {source} is failing: its circuit breaker is open until {until}. The run is queued and starts after.",
         "数据源 {source} 连续失败，已熔断至 {until}；同步任务已排队，届时开始。",
     ),
     "finding_not_found": ("There is no finding {id} you can see.", "比对发现 {id} 不存在或不在您的权限范围内。"),
-    "finding_note_required": ("Say what was done (note) to resolve a finding.", "标记为已处理时须填写处理说明（note）。"),
+    "finding_note_required": (
+        "Say what was done (note) to resolve a finding.",
+        "标记为已处理时须填写处理说明（note）。",
+    ),
     "health_rule_forbidden": (
         "Your role may not search by the rules that tell health (large medical costs …).",
         "您的角色无权按涉及健康的规则（大额医疗支出等）查询。",
@@ -362,59 +426,103 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # ---- funds, projects, assets (mine)
     "fund_not_found": ("There is no fund {id} you can see.", "资金 {id} 不存在或不在您的权限范围内。"),
     "project_not_found": ("There is no project {id} you can see.", "项目 {id} 不存在或不在您的权限范围内。"),
-    "fund_region_not_county": ("A fund is received by a county: give the county's 12-digit code.",
-                               "资金指标下达到县：请填写县级 12 位区划代码。"),
-    "fund_received_after_year": ("A fund of {year} cannot be received after {year}.", "{year} 年度资金不能在 {year} 年之后下达。"),
-    "fund_below_allocated": ("The amount {amount} is below the {allocated} already allocated to projects.",
-                             "金额 {amount} 低于已分配到项目的 {allocated}。"),
-    "fund_received_after_allocation": ("The fund was already allocated on {first}: it cannot be received later.",
-                                       "该资金已于 {first} 分配到项目，下达日期不能晚于此日。"),
-    "allocation_year_mismatch": ("The project is of {project_year}, the fund of {fund_year}.",
-                                 "项目年度为 {project_year}，资金年度为 {fund_year}，不一致。"),
+    "fund_region_not_county": (
+        "A fund is received by a county: give the county's 12-digit code.",
+        "资金指标下达到县：请填写县级 12 位区划代码。",
+    ),
+    "fund_received_after_year": (
+        "A fund of {year} cannot be received after {year}.",
+        "{year} 年度资金不能在 {year} 年之后下达。",
+    ),
+    "fund_below_allocated": (
+        "The amount {amount} is below the {allocated} already allocated to projects.",
+        "金额 {amount} 低于已分配到项目的 {allocated}。",
+    ),
+    "fund_received_after_allocation": (
+        "The fund was already allocated on {first}: it cannot be received later.",
+        "该资金已于 {first} 分配到项目，下达日期不能晚于此日。",
+    ),
+    "allocation_year_mismatch": (
+        "The project is of {project_year}, the fund of {fund_year}.",
+        "项目年度为 {project_year}，资金年度为 {fund_year}，不一致。",
+    ),
     "allocation_region_mismatch": ("The project lies outside the fund's county.", "项目不在该资金所属县内。"),
-    "project_not_in_library": ("The project is {status}: only projects reviewed into the library receive funds.",
-                               "项目当前为 {status}，只有评审入库的项目才能分配资金。"),
-    "allocation_before_fund": ("Money cannot be allocated before the fund was received ({received_on}).",
-                               "分配日期不能早于资金下达日期（{received_on}）。"),
+    "project_not_in_library": (
+        "The project is {status}: only projects reviewed into the library receive funds.",
+        "项目当前为 {status}，只有评审入库的项目才能分配资金。",
+    ),
+    "allocation_before_fund": (
+        "Money cannot be allocated before the fund was received ({received_on}).",
+        "分配日期不能早于资金下达日期（{received_on}）。",
+    ),
     "allocation_exceeds_fund": (
         "The fund has {available} left ({fund} received, {allocated} allocated); {requested} does not fit.",
-        "该资金可分配余额为 {available}（下达 {fund}，已分配 {allocated}），不足 {requested}。"),
-    "project_not_approved": ("The project is {status}: payments start once it is approved.",
-                             "项目当前为 {status}，批复后方可支出。"),
-    "fund_not_allocated_to_project": ("Fund {fund_id} has allocated nothing to this project.",
-                                      "资金 {fund_id} 未向该项目分配资金。"),
-    "disbursement_before_allocation": ("A payment cannot precede the allocation ({allocated_on}).",
-                                       "支付日期不能早于资金分配日期（{allocated_on}）。"),
+        "该资金可分配余额为 {available}（下达 {fund}，已分配 {allocated}），不足 {requested}。",
+    ),
+    "project_not_approved": (
+        "The project is {status}: payments start once it is approved.",
+        "项目当前为 {status}，批复后方可支出。",
+    ),
+    "fund_not_allocated_to_project": (
+        "Fund {fund_id} has allocated nothing to this project.",
+        "资金 {fund_id} 未向该项目分配资金。",
+    ),
+    "disbursement_before_allocation": (
+        "A payment cannot precede the allocation ({allocated_on}).",
+        "支付日期不能早于资金分配日期（{allocated_on}）。",
+    ),
     "disbursement_exceeds_allocation": (
         "The fund allocated {allocated} to this project and paid {disbursed}: {available} left, {requested} does not fit.",
-        "该资金向本项目分配 {allocated}，已支出 {disbursed}，余额 {available}，不足 {requested}。"),
-    "negative_list_item": ("{kind} funds may not pay for {item}: it is on the negative list.",
-                           "{kind} 类资金不得用于负面清单事项：{item}。"),
+        "该资金向本项目分配 {allocated}，已支出 {disbursed}，余额 {available}，不足 {requested}。",
+    ),
+    "negative_list_item": (
+        "{kind} funds may not pay for {item}: it is on the negative list.",
+        "{kind} 类资金不得用于负面清单事项：{item}。",
+    ),
     "import_row_invalid": ("This row is not valid: {reason}", "该行数据无效：{reason}"),
-    "project_step_skipped": ("The project is {status}: {requested} would skip a step. Next: {allowed}.",
-                             "项目当前为 {status}，{requested} 跳过了环节。下一环节：{allowed}。"),
-    "project_step_not_allowed": ("The project is {status}: {requested} is not possible. Next: {allowed}.",
-                                 "项目当前为 {status}，不能进行 {requested}。下一环节：{allowed}。"),
-    "project_step_before_previous": ("The day is before the previous step ({step}, {previous}).",
-                                     "日期早于上一环节（{step}，{previous}）。"),
+    "project_step_skipped": (
+        "The project is {status}: {requested} would skip a step. Next: {allowed}.",
+        "项目当前为 {status}，{requested} 跳过了环节。下一环节：{allowed}。",
+    ),
+    "project_step_not_allowed": (
+        "The project is {status}: {requested} is not possible. Next: {allowed}.",
+        "项目当前为 {status}，不能进行 {requested}。下一环节：{allowed}。",
+    ),
+    "project_step_before_previous": (
+        "The day is before the previous step ({step}, {previous}).",
+        "日期早于上一环节（{step}，{previous}）。",
+    ),
     "cancel_reason_required": ("Say why the project is cancelled (note).", "取消项目须说明原因（note）。"),
     "project_region_level": ("A project lies in a township or a village.", "项目须位于乡镇或村。"),
-    "project_year_outside_plan": ("The planned dates must cover the project's year {year}.",
-                                  "计划起止日期须覆盖项目年度 {year}。"),
+    "project_year_outside_plan": (
+        "The planned dates must cover the project's year {year}.",
+        "计划起止日期须覆盖项目年度 {year}。",
+    ),
     "planned_end_before_start": ("The planned end is before the planned start.", "计划完工日期早于计划开工日期。"),
     "project_closed": ("The project is {status}: it changes no more.", "项目当前为 {status}，不能再修改。"),
-    "project_no_assets": ("Register the project's assets before handing them over.", "请先登记项目资产，再办理资产移交。"),
+    "project_no_assets": (
+        "Register the project's assets before handing them over.",
+        "请先登记项目资产，再办理资产移交。",
+    ),
     "labour_pay_without_days": ("Labour pay needs the days worked.", "发放劳务报酬须填写务工天数。"),
-    "beneficiary_exists": ("Household {id} is already a beneficiary of this project.", "农户 {id} 已是本项目的受益户。"),
+    "beneficiary_exists": (
+        "Household {id} is already a beneficiary of this project.",
+        "农户 {id} 已是本项目的受益户。",
+    ),
     # funds — project assets, their income, fund findings
     "asset_not_found": ("There is no asset {id} you can see.", "资产 {id} 不存在或不在您的权限范围内。"),
-    "fund_finding_not_found": ("There is no fund finding {id} you can see.", "监管发现 {id} 不存在或不在您的权限范围内。"),
+    "fund_finding_not_found": (
+        "There is no fund finding {id} you can see.",
+        "监管发现 {id} 不存在或不在您的权限范围内。",
+    ),
     "project_not_accepted": (
         "Assets are registered from accepted projects; project {id} is {status}.",
         "只有已验收的项目才能登记资产；项目 {id} 当前状态为 {status}。",
     ),
-    "asset_household_required": ("A household asset names its household (household_id).",
-                                 "到户类资产须填写所属农户（household_id）。"),
+    "asset_household_required": (
+        "A household asset names its household (household_id).",
+        "到户类资产须填写所属农户（household_id）。",
+    ),
     "asset_household_forbidden": ("Only a household asset names a household.", "只有到户类资产才能填写所属农户。"),
     "asset_region_outside_project": (
         "The asset's region {region} lies outside the project's region {project_region}.",
@@ -428,10 +536,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The date ({date}) cannot be before the asset's handover ({earliest}).",
         "日期（{date}）不能早于资产移交日期（{earliest}）。",
     ),
-    "asset_disposed": ("Asset {id} was disposed of on {disposed_on} and changes no more.",
-                       "资产 {id} 已于 {disposed_on} 处置，不能再变更。"),
-    "asset_earns_no_income": ("A {asset_class} asset does not record income here (asset {id}).",
-                              "{asset_class} 类资产不在此登记收益（资产 {id}）。"),
+    "asset_disposed": (
+        "Asset {id} was disposed of on {disposed_on} and changes no more.",
+        "资产 {id} 已于 {disposed_on} 处置，不能再变更。",
+    ),
+    "asset_earns_no_income": (
+        "A {asset_class} asset does not record income here (asset {id}).",
+        "{asset_class} 类资产不在此登记收益（资产 {id}）。",
+    ),
     "shares_exceed_income": (
         "The shares add up to {distributed}, more than the income ({amount}).",
         "分配金额合计 {distributed} 超过收益金额 {amount}。",

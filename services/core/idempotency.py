@@ -1,4 +1,5 @@
 """Stored responses for POST requests that carry an ``Idempotency-Key``."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -4,6 +4,7 @@
 a check character (ISO 7064 MOD 11-2). Department exports also carry full-width digits,
 lower-case x, spaces and old 15-digit numbers; ``normalise`` copes with all of them.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -80,8 +81,7 @@ def normalise(raw: str, *, allow_15: bool = False) -> IdNumber:
         # Old numbers: 2-digit year of the 1900s, no check character.
         first17 = text[:6] + "19" + text[6:]
         text = first17 + check_character(first17)
-    if (len(text) != 18 or not text.isascii() or not text[:17].isdigit()
-            or not (text[17].isdigit() or text[17] == "X")):
+    if len(text) != 18 or not text.isascii() or not text[:17].isdigit() or not (text[17].isdigit() or text[17] == "X"):
         raise InvalidIdNumber("format", "ID number must have 17 digits followed by a digit or X")
     try:
         born = date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
@@ -147,8 +147,15 @@ class RedactIdNumbers(logging.Filter):
 
 
 # Loggers that may see request data: ours, and the server's (paths in the access log).
-REDACTED_LOGGERS = ("guardline", "guardline.api", "guardline.db", "guardline.sync", "uvicorn", "uvicorn.error",
-                    "uvicorn.access")
+REDACTED_LOGGERS = (
+    "guardline",
+    "guardline.api",
+    "guardline.db",
+    "guardline.sync",
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+)
 
 
 def install_log_redaction(names=REDACTED_LOGGERS) -> None:

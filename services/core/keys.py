@@ -6,6 +6,7 @@ rows locked (a concurrent edit waits, or goes first and is then skipped as curre
 Interrupted, it simply starts again: the rows already moved no longer match. Once
 ``status`` shows no rows under an old key, the key can be removed from the settings.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -43,8 +44,9 @@ ENCRYPTED = (
     EncryptedColumn("persons", "health_enc", HEALTH_AAD, (("id", "bigint"),)),
     EncryptedColumn("users", "totp_secret", TOTP_AAD, (("id", "bigint"),)),
     # A key being answered has status 0 and an empty body until its request commits.
-    EncryptedColumn("idempotency_keys", "body", BODY_AAD, (("principal", "varchar"), ("key", "varchar")),
-                    where="status_code <> 0"),
+    EncryptedColumn(
+        "idempotency_keys", "body", BODY_AAD, (("principal", "varchar"), ("key", "varchar")), where="status_code <> 0"
+    ),
     EncryptedColumn("dept_records", "raw_enc", RAW_AAD, (("id", "bigint"),)),
     EncryptedColumn("sync_quarantine", "raw_enc", QUARANTINE_AAD, (("id", "bigint"),)),
 )
@@ -58,16 +60,19 @@ async def key_counts(engine: AsyncEngine) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     async with engine.connect() as conn:
         for col in ENCRYPTED:
-            rows = await conn.execute(text(
-                f"SELECT {_KEY_ID_SQL.format(c=col.column)} AS key_id, count(*) FROM {col.table} "
-                f"WHERE {col.holds_blob()} GROUP BY 1 ORDER BY 1"
-            ))
+            rows = await conn.execute(
+                text(
+                    f"SELECT {_KEY_ID_SQL.format(c=col.column)} AS key_id, count(*) FROM {col.table} "
+                    f"WHERE {col.holds_blob()} GROUP BY 1 ORDER BY 1"
+                )
+            )
             out[col.name] = dict(rows.all())
     return out
 
 
-async def rotate(engine: AsyncEngine, keyring: Keyring, *, batch: int = 5000,
-                 progress: Callable[[str], object] | None = None) -> dict[str, int]:
+async def rotate(
+    engine: AsyncEngine, keyring: Keyring, *, batch: int = 5000, progress: Callable[[str], object] | None = None
+) -> dict[str, int]:
     """Re-encrypt every value not under the active key; returns the rows moved per column.
 
     Raises ``crypto.UnknownKey`` when a value's key is no longer in the settings (put the
@@ -99,9 +104,9 @@ async def rotate(engine: AsyncEngine, keyring: Keyring, *, batch: int = 5000,
                 params = {"head": head, "head_len": len(head), "n": batch}
                 if last is not None:
                     params.update({f"k{i}": value for i, value in enumerate(last)})
-                rows = (await conn.execute(
-                    text(select_sql.format(after=after_sql if last is not None else "")), params
-                )).all()
+                rows = (
+                    await conn.execute(text(select_sql.format(after=after_sql if last is not None else "")), params)
+                ).all()
                 if not rows:
                     break
                 blobs = [keyring.encrypt(keyring.decrypt(row[-1], col.aad), col.aad) for row in rows]

@@ -11,6 +11,7 @@ A field typed by a ``Literal`` rather than an enum carries its labels the same w
 ``Annotated[Literal["a", "b"], LiteralLabels({"a": "甲", "b": "乙"})]``: the Literal stays a type
 the type checker reads, the labels go into the schema.
 """
+
 from __future__ import annotations
 
 import inspect

@@ -12,6 +12,7 @@
   or a mobile number before it is written, and an exception is logged by its classes and
   frames only (its message may quote a statement's values: names, addresses).
 """
+
 from __future__ import annotations
 
 import logging
@@ -110,8 +111,12 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         # Every text that did not come from this process is scrubbed (not the whole line: the
         # time, level and logger cannot hold personal data, and a regex over them costs).
-        line: dict[str, Any] = {"time": _time(record), "level": record.levelname, "logger": record.name,
-                                "message": scrub(record.getMessage())}
+        line: dict[str, Any] = {
+            "time": _time(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": scrub(record.getMessage()),
+        }
         request_id, run_id = _context(record)
         if request_id is not None:
             line["request_id"] = scrub(str(request_id))  # a client's X-Request-ID could be anything of 64
@@ -133,10 +138,12 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         request_id, run_id = _context(record)
-        where = " ".join(f"{name}={value}" for name, value in (("request_id", request_id), ("run_id", run_id))
-                         if value is not None)
-        line = f"{_time(record)} {record.levelname} {record.name}{f' [{where}]' if where else ''}: " \
-               f"{record.getMessage()}"
+        where = " ".join(
+            f"{name}={value}" for name, value in (("request_id", request_id), ("run_id", run_id)) if value is not None
+        )
+        line = (
+            f"{_time(record)} {record.levelname} {record.name}{f' [{where}]' if where else ''}: {record.getMessage()}"
+        )
         exception = _exception(record)
         if exception is not None:
             line += "\n" + exception
@@ -147,8 +154,14 @@ class _GuardlineHandler(logging.StreamHandler):
     """The handler ``configure`` installs (recognised, so that a second call replaces it)."""
 
 
-def configure(log_format: str, level: int | str = logging.INFO, *, access_log: bool = True,
-              stream: IO[str] | None = None, force: bool = False) -> None:
+def configure(
+    log_format: str,
+    level: int | str = logging.INFO,
+    *,
+    access_log: bool = True,
+    stream: IO[str] | None = None,
+    force: bool = False,
+) -> None:
     """Log every record of the process (the root logger: ours, uvicorn's, the libraries')
     to ``stream`` (stderr) in ``log_format`` (``json`` or ``text``). Without ``force``
     nothing changes where another handler is already on the root logger (a test runner's)."""

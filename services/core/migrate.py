@@ -1,4 +1,5 @@
 """Run Alembic migrations from code (CLI, tests, the API's ``serve``)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,7 +15,6 @@ def _project_root() -> Path:
         if (candidate / "migrations" / "env.py").exists():
             return candidate
     raise FileNotFoundError("migrations/ not found next to the package or in the working directory")
-
 
 
 def alembic_config(url: str | None = None) -> Config:

@@ -1,4 +1,5 @@
 """Every table, imported in one place for Alembic and for tests."""
+
 from services.core.accounts.models import User
 from services.core.audit.models import AuditEvent
 from services.core.base import Base

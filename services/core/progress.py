@@ -13,6 +13,7 @@ The command line turns the steps into output with a ``Reporter``, chosen once pe
 * ``json`` (``--json``): nothing on standard error; the command prints one JSON object on
   standard output when it ends (docs/backup.md, "Progress and --json").
 """
+
 from __future__ import annotations
 
 import sys
@@ -108,9 +109,17 @@ class Reporter:
             )
 
             self._bar = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[amount]}"),
-                TextColumn("{task.fields[rate]}"), TextColumn("ETA"), TimeRemainingColumn(),
-                TimeElapsedColumn(), console=Console(file=self.stream), transient=False)
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TextColumn("{task.fields[amount]}"),
+                TextColumn("{task.fields[rate]}"),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                TimeElapsedColumn(),
+                console=Console(file=self.stream),
+                transient=False,
+            )
             self._bar.start()
         return self
 
@@ -153,8 +162,11 @@ class Reporter:
         rate = self._rate_text(step, self._rate(step, now))
         amount = _amount(step.done, step.unit)
         if step.total is not None:
-            amount = f"{_amount(step.done, '')}/{_amount(step.total, step.unit)}" if step.unit != "bytes" else \
-                f"{amount}/{_amount(step.total, step.unit)}"
+            amount = (
+                f"{_amount(step.done, '')}/{_amount(step.total, step.unit)}"
+                if step.unit != "bytes"
+                else f"{amount}/{_amount(step.total, step.unit)}"
+            )
         if task is None:
             task = self._tasks[step.stage] = bar.add_task(step.stage, total=step.total, rate=rate, amount=amount)
         total = step.done if step.last and step.total is None else step.total

@@ -3,6 +3,7 @@ up in PostgreSQL (``INSERT … ON CONFLICT … RETURNING``), so that the limit h
 many processes serve the API. The table is UNLOGGED (no WAL: cheap to write, emptied
 after a crash of the database, which only forgets some counts) and old windows are
 pruned as processes move on to new ones."""
+
 from __future__ import annotations
 
 from typing import Any

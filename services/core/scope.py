@@ -10,6 +10,7 @@ The few reads that run many times a second (``ScopedRead``) skip the ORM at run 
 their SQL is compiled from ``limit_to`` with the prefix of the session or ``Reader`` they
 are given — the same filter, applied in the same place.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

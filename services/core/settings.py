@@ -4,6 +4,7 @@ Policy figures (income lines, deadlines, ratios) are *not* here: they vary by ye
 region and live in database tables that administrators edit. What is here is how the
 service runs.
 """
+
 from __future__ import annotations
 
 from enum import StrEnum
@@ -238,7 +239,10 @@ class ObservabilitySettings(BaseModel):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="GUARDLINE_", env_nested_delimiter="__", env_file=".env", extra="ignore",
+        env_prefix="GUARDLINE_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
         hide_input_in_errors=True,
     )
 
@@ -307,8 +311,10 @@ class Settings(BaseSettings):
                     "GUARDLINE_DATA_PROTECTION__ID_HASH_KEY must be set to a private value of at "
                     "least 32 characters in production (the demo key is refused)"
                 )
-            if any(secret.get_secret_value() == DEMO_ENCRYPTION_KEY
-                   for secret in self.data_protection.encryption_keys.values()):
+            if any(
+                secret.get_secret_value() == DEMO_ENCRYPTION_KEY
+                for secret in self.data_protection.encryption_keys.values()
+            ):
                 raise ValueError(
                     "GUARDLINE_DATA_PROTECTION__ENCRYPTION_KEYS must hold private keys in production "
                     "(the demo encryption key is refused); create one with `guardline keys new`"

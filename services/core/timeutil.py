@@ -1,4 +1,5 @@
 """China time. Deadlines and "today" are always Asia/Shanghai, whatever the server's zone."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -1,4 +1,5 @@
 """Validated field types shared by request schemas of every domain."""
+
 from __future__ import annotations
 
 import re
@@ -114,15 +115,19 @@ def _annotated_multiline(annotation: Any) -> bool:
     if annotation is MULTILINE:
         return True
     return any(_annotated_multiline(a) for a in get_args(annotation)) or any(
-        m is MULTILINE for m in getattr(annotation, "__metadata__", ()))
+        m is MULTILINE for m in getattr(annotation, "__metadata__", ())
+    )
 
 
 def multiline_fields(model: type[BaseModel]) -> frozenset[str]:
     """Fields of a request model declared multi-line (their type carries ``MULTILINE``)."""
     found = model.__dict__.get("__multiline_fields__")
     if found is None:
-        found = frozenset(name for name, info in model.model_fields.items()
-                          if any(m is MULTILINE for m in info.metadata) or _annotated_multiline(info.annotation))
+        found = frozenset(
+            name
+            for name, info in model.model_fields.items()
+            if any(m is MULTILINE for m in info.metadata) or _annotated_multiline(info.annotation)
+        )
         setattr(model, "__multiline_fields__", found)  # noqa: B010 (not an attribute BaseModel declares)
     return found
 
@@ -143,18 +148,26 @@ class CheckedText(BaseModel):
 
 IdNumberStr = Annotated[
     str,
-    Field(description="居民身份证号码 (18 characters; full-width digits, lower-case x and spaces are accepted)",
-          examples=["11010519491231002X"], max_length=40),
+    Field(
+        description="居民身份证号码 (18 characters; full-width digits, lower-case x and spaces are accepted)",
+        examples=["11010519491231002X"],
+        max_length=40,
+    ),
     AfterValidator(_id_number),
 ]
 Phone = Annotated[str, Field(max_length=20, examples=["13812345678"]), AfterValidator(_phone)]
 RegionCodeStr = Annotated[
-    str, Field(description="12-digit region code (统计用区划代码)", examples=["529901001001"],
-               json_schema_extra={"pattern": CODE_PATTERN}),  # the rule ``_region_code`` checks
+    str,
+    Field(
+        description="12-digit region code (统计用区划代码)",
+        examples=["529901001001"],
+        json_schema_extra={"pattern": CODE_PATTERN},
+    ),  # the rule ``_region_code`` checks
     AfterValidator(_region_code),
 ]
 RegionPrefixStr = Annotated[
-    str, Field(description="Region code prefix: 2, 4, 6, 9 or 12 digits", examples=["529901001"]),
+    str,
+    Field(description="Region code prefix: 2, 4, 6, 9 or 12 digits", examples=["529901001"]),
     AfterValidator(_region_prefix),
 ]
 # Single-line text (the check itself is ``CheckedText``'s, for every string of a request).
@@ -174,8 +187,10 @@ MultilineText = Annotated[str, MULTILINE, BeforeValidator(_strip)]
 MONEY_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
 SIGNED_MONEY_PATTERN = r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$"
 _DECIMAL_TEXT = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
-_MONEY_NOTE = ("A decimal string of yuan with at most two decimals, e.g. \"1250.00\" (a JSON number is accepted "
-               "only where it is exact to two places). 金额（元），字符串，最多两位小数")
+_MONEY_NOTE = (
+    'A decimal string of yuan with at most two decimals, e.g. "1250.00" (a JSON number is accepted '
+    "only where it is exact to two places). 金额（元），字符串，最多两位小数"
+)
 
 
 def _money_text(value: Any) -> Any:
@@ -198,10 +213,16 @@ _CENT = Decimal("0.01")
 
 def _money(pattern: str, description: str = _MONEY_NOTE, **constraints: Any) -> Any:
     """Money with two places from here on ("1250.5" is 1250.50, as the column will hold it)."""
-    return Annotated[Decimal, BeforeValidator(_money_text), Field(max_digits=12, decimal_places=2, **constraints),
-                     AfterValidator(lambda amount: amount.quantize(_CENT)),
-                     WithJsonSchema({"type": "string", "pattern": pattern, "examples": ["1250.00"],
-                                     "description": description}, mode="validation")]
+    return Annotated[
+        Decimal,
+        BeforeValidator(_money_text),
+        Field(max_digits=12, decimal_places=2, **constraints),
+        AfterValidator(lambda amount: amount.quantize(_CENT)),
+        WithJsonSchema(
+            {"type": "string", "pattern": pattern, "examples": ["1250.00"], "description": description},
+            mode="validation",
+        ),
+    ]
 
 
 Money = _money(MONEY_PATTERN, ge=0)

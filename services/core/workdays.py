@@ -6,6 +6,7 @@ or December) can be entered by an operator (``guardline calendar set``, table
 ``calendar_days``); until then, Monday to Friday count as working days and every deadline
 computed over such a day is marked *provisional*, so nobody mistakes a guess for the law.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

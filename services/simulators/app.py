@@ -11,6 +11,7 @@ then the faults drawn for it: failure (5xx), delay, and what happens to a good a
 values from the fault generator (seeded with ``fault_seed``), so a run with the same
 requests meets the same faults.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -40,11 +41,11 @@ from services.simulators.paging import BadRequest, Position
 from services.simulators.records import Deriver
 from services.simulators.registry import COUNTY, Registry
 
-DATA_PATHS = {"civil-affairs": "/api/assistance", "medical-insurance": "/api/v2/records",
-              "education": "/edu/students"}
-_NOT_JSON = ("<html><head><title>系统维护</title></head><body><h1>系统维护中，请稍后再试</h1>"
-             "</body></html>").encode()
-_BAD_GATEWAY = b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>"
+DATA_PATHS = {"civil-affairs": "/api/assistance", "medical-insurance": "/api/v2/records", "education": "/edu/students"}
+_NOT_JSON = ("<html><head><title>系统维护</title></head><body><h1>系统维护中，请稍后再试</h1></body></html>").encode()
+_BAD_GATEWAY = (
+    b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>"
+)
 
 
 def json_response(body, status: int = 200, headers: dict | None = None) -> Response:
@@ -195,8 +196,9 @@ def create_app(config: SimConfig, settings: Settings, database_url: str) -> Star
                 client_id, _, client_secret = base64.b64decode(basic[6:]).decode().partition(":")
         if form.get("grant_type") != "client_credentials":
             return _error("unsupported_grant_type", "grant_type must be client_credentials", 400)
-        good = (hmac.compare_digest(str(client_id or "").encode(), config.client_id.encode())
-                and hmac.compare_digest(str(client_secret or "").encode(), secret.encode()))
+        good = hmac.compare_digest(str(client_id or "").encode(), config.client_id.encode()) and hmac.compare_digest(
+            str(client_secret or "").encode(), secret.encode()
+        )
         if not good:
             return json_response({"error": "invalid_client"}, 401)
         return json_response({"access_token": dept.issue(), "token_type": "Bearer", "expires_in": config.token_ttl})
@@ -223,8 +225,9 @@ def create_app(config: SimConfig, settings: Settings, database_url: str) -> Star
         if draw.fail == 502:
             return Response(_BAD_GATEWAY, status_code=502, media_type="text/html")
         if draw.fail is not None:
-            return _error("internal_error" if draw.fail == 500 else "service_unavailable", "simulated failure",
-                          draw.fail)
+            return _error(
+                "internal_error" if draw.fail == 500 else "service_unavailable", "simulated failure", draw.fail
+            )
         if draw.slow:
             await asyncio.sleep(config.faults.slow_ms / 1000)
         body, records_key = await serve(draw.repeat)
@@ -234,14 +237,16 @@ def create_app(config: SimConfig, settings: Settings, database_url: str) -> Star
             _drop(body, records_key)
         payload = orjson.dumps(body)
         if draw.truncate:
-            payload = payload[:max(1, len(payload) // 2)]
+            payload = payload[: max(1, len(payload) // 2)]
         return Response(payload, media_type="application/json")
 
     def _error_with_retry() -> Response:
         seconds = config.faults.retry_after
-        return json_response({"error": "rate_limited", "error_description": f"more than "
-                              f"{config.faults.rate_limit} requests per second"}, 429,
-                             {"Retry-After": str(seconds)})
+        return json_response(
+            {"error": "rate_limited", "error_description": f"more than {config.faults.rate_limit} requests per second"},
+            429,
+            {"Retry-After": str(seconds)},
+        )
 
     async def _parse(query, county: str):
         """The request's parameters checked; returns ``serve(repeat) -> (body, records key)``."""
@@ -259,6 +264,7 @@ def create_app(config: SimConfig, settings: Settings, database_url: str) -> Star
                 items, more = await paging.since_page(registry, deriver, county, since, limit)
                 # Read from the start, the pages are the year's complete enrolment roster.
                 return {"items": items, "has_more": more or repeat, "roster": {"year": deriver.year}}, "items"
+
             return serve_medical
 
         token_name, size_name = ("cursor", "limit") if kind == "civil-affairs" else ("page_token", "page_size")
@@ -276,6 +282,7 @@ def create_app(config: SimConfig, settings: Settings, database_url: str) -> Star
                 return {"code": 0, "data": {"records": records, "next_cursor": nxt}}, "records"
             # Every pull is the term's complete school roster (学籍名册) of the county.
             return {"students": records, "nextPageToken": nxt or "", "roster": {"term": deriver.term}}, "students"
+
         return serve_cursor
 
     def _drop(body: dict, records_key: str) -> None:
@@ -296,8 +303,9 @@ def create_app(config: SimConfig, settings: Settings, database_url: str) -> Star
         return json_response(config.faults.as_dict())
 
     async def stats(request: Request) -> Response:
-        return json_response({name: dict(counter) for name, counter in dept.stats.items()}
-                             | {"tokens": len(dept.tokens)})
+        return json_response(
+            {name: dict(counter) for name, counter in dept.stats.items()} | {"tokens": len(dept.tokens)}
+        )
 
     async def expire_tokens(request: Request) -> Response:
         expired = len(dept.tokens)

@@ -4,6 +4,7 @@
 misbehaviour of the server (drawn per request from the fault seed). Both are plain
 dataclasses so that tests can build an app without going through the command line.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields

@@ -9,6 +9,7 @@ simulators: ``spawn`` does not take another program's answer for its simulator's
 worker refuses a source that does not show the token (``SourceConfig.instance``). The
 configured sources file is read, never written: the demo's copy goes to the data folder.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -64,8 +65,9 @@ def start(settings: Settings, api_port: int, env: dict[str, str], *, host: str =
     and the sources file the demo's worker reads (``Departments.sources_file``). A source
     whose simulator did not start is still pointed at its port and token: its runs fail
     rather than read whatever else may answer at its configured address."""
-    started = Departments(secrets.token_urlsafe(18),
-                          Path(settings.data_dir).resolve() / f"demo-sources-{api_port}.toml")
+    started = Departments(
+        secrets.token_urlsafe(18), Path(settings.data_dir).resolve() / f"demo-sources-{api_port}.toml"
+    )
     for source in load_sources(settings):
         kind = source.kind.value
         if not source.base_url or kind not in KINDS:
@@ -86,6 +88,7 @@ def start(settings: Settings, api_port: int, env: dict[str, str], *, host: str =
     started.sources_file.parent.mkdir(parents=True, exist_ok=True)
     started.sources_file.write_text(sources_on(text, started.ports, started.instance), encoding="utf-8")
     for name, why in started.failed.items():
-        print(f"guardline: the {name} simulator did not start ({why}); its runs will fail and be retried",
-              file=sys.stderr)
+        print(
+            f"guardline: the {name} simulator did not start ({why}); its runs will fail and be retried", file=sys.stderr
+        )
     return started

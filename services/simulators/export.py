@@ -26,6 +26,7 @@ civil-affairs (民政)        medical-insurance (医保)        education (教�
                                out_of_pocket 个人自付费用
                                updated_at   更新时间
 """
+
 from __future__ import annotations
 
 import csv
@@ -43,20 +44,47 @@ from services.simulators.registry import Registry
 # import reads first (``services.core.sync.headers``): one table, so they cannot drift.
 FIELDS: dict[str, list[tuple[str, str]]] = {
     "civil-affairs": [
-        ("jzid", "record_id"), ("sfzh", "id_number"), ("xm", "name"), ("jzlx", "benefit"), ("dbfl", "dibao_class"),
-        ("ksrq", "start_date"), ("jsrq", "end_date"), ("yje", "amount"), ("zt", "status"), ("tbyy", "stop_reason"),
-        ("swrq", "death_date"), ("jtrks", "household_size"), ("gxsj", "updated_at"),
+        ("jzid", "record_id"),
+        ("sfzh", "id_number"),
+        ("xm", "name"),
+        ("jzlx", "benefit"),
+        ("dbfl", "dibao_class"),
+        ("ksrq", "start_date"),
+        ("jsrq", "end_date"),
+        ("yje", "amount"),
+        ("zt", "status"),
+        ("tbyy", "stop_reason"),
+        ("swrq", "death_date"),
+        ("jtrks", "household_size"),
+        ("gxsj", "updated_at"),
     ],
     "medical-insurance": [
-        ("key", "record_id"), ("type", "record_type"), ("id_no", "id_number"), ("name", "name"), ("year", "year"),
-        ("insured", "insured"), ("scheme", "scheme"), ("status", "status"), ("death_date", "death_date"),
+        ("key", "record_id"),
+        ("type", "record_type"),
+        ("id_no", "id_number"),
+        ("name", "name"),
+        ("year", "year"),
+        ("insured", "insured"),
+        ("scheme", "scheme"),
+        ("status", "status"),
+        ("death_date", "death_date"),
         ("family_doctor", "family_doctor"),
-        ("settled_on", "settled_on"), ("hospital", "hospital"), ("total_cost", "total_cost"),
-        ("out_of_pocket", "out_of_pocket"), ("updated_at", "updated_at"),
+        ("settled_on", "settled_on"),
+        ("hospital", "hospital"),
+        ("total_cost", "total_cost"),
+        ("out_of_pocket", "out_of_pocket"),
+        ("updated_at", "updated_at"),
     ],
     "education": [
-        ("xjh", "record_id"), ("sfzjh", "id_number"), ("xsxm", "name"), ("xq", "term"), ("xxmc", "school"),
-        ("xd", "stage"), ("xjzt", "status"), ("zzlx", "aid_kind"), ("zzje", "aid_amount"),
+        ("xjh", "record_id"),
+        ("sfzjh", "id_number"),
+        ("xsxm", "name"),
+        ("xq", "term"),
+        ("xxmc", "school"),
+        ("xd", "stage"),
+        ("xjzt", "status"),
+        ("zzlx", "aid_kind"),
+        ("zzje", "aid_amount"),
     ],
 }
 HEADERS: dict[str, list[tuple[str, str]]] = {

@@ -1,5 +1,6 @@
 """Start a simulator as a child process and wait until it answers (``guardline serve
 --demo`` and the end-to-end tests use it)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -33,8 +34,15 @@ class Simulator(subprocess.Popen[bytes]):
     log_path: str
 
 
-def spawn(kind: str, port: int, *extra_args: str, env: dict[str, str] | None = None,
-          host: str = "127.0.0.1", timeout: float = STARTUP_TIMEOUT, instance: str | None = None) -> Simulator:
+def spawn(
+    kind: str,
+    port: int,
+    *extra_args: str,
+    env: dict[str, str] | None = None,
+    host: str = "127.0.0.1",
+    timeout: float = STARTUP_TIMEOUT,
+    instance: str | None = None,
+) -> Simulator:
     """``guardline simulate KIND --port PORT *extra_args`` in a child process, returned once
     ``GET /health`` answers 200. Its output goes to a temporary file (``proc.log_path``),
     so a chatty server never blocks on a full pipe; the file is quoted if it fails.
@@ -44,13 +52,11 @@ def spawn(kind: str, port: int, *extra_args: str, env: dict[str, str] | None = N
     simulator left running there would pass for the new one, which cannot bind)."""
     if instance:
         extra_args = (*extra_args, "--instance", instance)
-    command = [sys.executable, "-m", "services.cli", "simulate", kind, "--port", str(port), "--host", host,
-               *extra_args]
+    command = [sys.executable, "-m", "services.cli", "simulate", kind, "--port", str(port), "--host", host, *extra_args]
     environ = dict(os.environ if env is None else env)
     environ.setdefault("PYTHONUNBUFFERED", "1")  # the log file shows what happened up to a crash
     with tempfile.NamedTemporaryFile(prefix=f"guardline-sim-{kind}-", suffix=".log", delete=False) as log:
-        proc = Simulator(command, cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT,
-                         stdin=subprocess.DEVNULL)
+        proc = Simulator(command, cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     proc.log_path = log.name
     deadline = time.monotonic() + timeout
     url = f"http://{host}:{port}/health"
@@ -71,8 +77,7 @@ def spawn(kind: str, port: int, *extra_args: str, env: dict[str, str] | None = N
         if time.monotonic() > deadline:
             output = _tail(proc)
             stop(proc)
-            raise SimulatorDidNotStart(f"the {kind} simulator did not answer {url} within {timeout:.0f} s:\n"
-                                       f"{output}")
+            raise SimulatorDidNotStart(f"the {kind} simulator did not answer {url} within {timeout:.0f} s:\n{output}")
         time.sleep(0.1)
 
 

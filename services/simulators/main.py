@@ -1,4 +1,5 @@
 """``guardline simulate``: the command-line options and what they start."""
+
 from __future__ import annotations
 
 import argparse
@@ -31,13 +32,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--database-url", help="read this database's registry instead of the settings' one")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the derived records")
-    p.add_argument("--today", type=date.fromisoformat, help="China's date the records are derived for "
-                                                           "(default: today)")
+    p.add_argument("--today", type=date.fromisoformat, help="China's date the records are derived for (default: today)")
     p.add_argument("--client-id", default=DEFAULT_CLIENT_ID)
     p.add_argument("--client-secret", help="default: demo-<kind>-secret")
     p.add_argument("--token-ttl", type=int, default=600, help="seconds an access token lives")
-    p.add_argument("--instance", help="a token shown on every answer (X-Guardline-Instance header) and in /health, "
-                                      "by which `guardline serve --demo` knows its own simulators")
+    p.add_argument(
+        "--instance",
+        help="a token shown on every answer (X-Guardline-Instance header) and in /health, "
+        "by which `guardline serve --demo` knows its own simulators",
+    )
     problems = p.add_argument_group("problems in the data (shares of persons, 0 to 1)")
     for f in fields(Problems):
         problems.add_argument("--" + f.name.replace("_", "-"), type=_rate, default=f.default)
@@ -56,8 +59,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def config_of(args) -> SimConfig:
     return SimConfig(
-        kind=args.kind, seed=args.seed, client_id=args.client_id, client_secret=args.client_secret,
-        token_ttl=args.token_ttl, fault_seed=args.fault_seed, control=args.control, today=args.today,
+        kind=args.kind,
+        seed=args.seed,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        token_ttl=args.token_ttl,
+        fault_seed=args.fault_seed,
+        control=args.control,
+        today=args.today,
         instance=args.instance,
         problems=Problems(**{f.name: getattr(args, f.name) for f in fields(Problems)}),
         faults=Faults(**{f.name: getattr(args, f.name) for f in fields(Faults)}),
@@ -137,8 +146,17 @@ def run(args, settings) -> int:
 
     install_log_redaction()
     port = args.port or DEFAULT_PORTS[config.kind]
-    print(f"{config.kind} simulator on http://{args.host}:{port} (client {config.client_id}, seed {config.seed})",
-          flush=True)
-    uvicorn.run(create_app(config, settings, url), host=args.host, port=port, loop="uvloop", http="httptools",
-                log_level=args.log_level, access_log=args.access_log)
+    print(
+        f"{config.kind} simulator on http://{args.host}:{port} (client {config.client_id}, seed {config.seed})",
+        flush=True,
+    )
+    uvicorn.run(
+        create_app(config, settings, url),
+        host=args.host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        log_level=args.log_level,
+        access_log=args.access_log,
+    )
     return 0

@@ -10,6 +10,7 @@ A page reads persons in batches (one query each) until it has ``limit + 1`` reco
 one beyond the limit says whether there is more — so memory is bounded by the batch and
 the limit, never by the county.
 """
+
 from __future__ import annotations
 
 import base64
@@ -57,8 +58,9 @@ class Position:
 START = Position()
 
 
-async def cursor_page(registry: Registry, deriver: Deriver, county: str, at: Position,
-                      limit: int) -> tuple[list[dict], Position | None]:
+async def cursor_page(
+    registry: Registry, deriver: Deriver, county: str, at: Position, limit: int
+) -> tuple[list[dict], Position | None]:
     """Records from ``at`` on, at most ``limit``; and the position after them, or None at
     the end."""
     want = limit + 1
@@ -90,6 +92,7 @@ async def cursor_page(registry: Registry, deriver: Deriver, county: str, at: Pos
 
 
 # ---- medical insurance: updated-since paging --------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Since:
@@ -125,8 +128,9 @@ def _boundary(deriver: Deriver, since: Since) -> tuple[int, bool]:
     return whole, rest == 0
 
 
-async def since_page(registry: Registry, deriver: Deriver, county: str, since: Since,
-                     limit: int) -> tuple[list[dict], bool]:
+async def since_page(
+    registry: Registry, deriver: Deriver, county: str, since: Since, limit: int
+) -> tuple[list[dict], bool]:
     """Items strictly after ``since`` in (updated_at, key) order; and whether more follow."""
     boundary, exact = _boundary(deriver, since)
     want = limit + 1
@@ -139,7 +143,7 @@ async def since_page(registry: Registry, deriver: Deriver, county: str, since: S
             records = deriver.records(p)
             if exact and p.id == boundary and since.key is not None:
                 records = [rec for rec in records if rec["key"] > since.key]
-            items.extend(records[:want - len(items)])
+            items.extend(records[: want - len(items)])
             if len(items) == want:
                 break
         if len(persons) < batch:
@@ -148,8 +152,7 @@ async def since_page(registry: Registry, deriver: Deriver, county: str, since: S
     return items[:limit], len(items) > limit
 
 
-async def page_before(registry: Registry, deriver: Deriver, county: str, since: Since,
-                      limit: int) -> list[dict]:
+async def page_before(registry: Registry, deriver: Deriver, county: str, since: Since, limit: int) -> list[dict]:
     """The last ``limit`` items at or before ``since`` (the page a client was given just
     before asking for ``since``), in ascending order; empty at the start."""
     if since.updated_at is None:
@@ -163,7 +166,7 @@ async def page_before(registry: Registry, deriver: Deriver, county: str, since: 
             records = deriver.records(p)
             if exact and p.id == boundary:
                 records = [rec for rec in records if since.key is not None and rec["key"] <= since.key]
-            items.extend(reversed(records[-(limit - len(items)):] if records else []))
+            items.extend(reversed(records[-(limit - len(items)) :] if records else []))
             if len(items) >= limit:
                 break
         if len(persons) < limit:

@@ -9,6 +9,7 @@ Each stream draws a fixed number of values before any branch, so changing one sh
 Money is counted in fen (integers) and written as a 2-place decimal string; dates are
 ``YYYY-MM-DD``; timestamps ISO 8601 in China time (+08:00).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -42,8 +43,13 @@ _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英�
 # Characters that replace one of a name's (a clerk's typo, a homophone, a changed name).
 _OTHER_CHARS = "国建志春海云飞小德文"
 _FULLWIDTH = str.maketrans("0123456789Xx", "０１２３４５６７８９Ｘｘ")
-_HOSPITALS = ("{county}人民医院", "{county}中医医院", "青山市第一人民医院", "贵州医科大学附属医院",
-              "{county}妇幼保健院")
+_HOSPITALS = (
+    "{county}人民医院",
+    "{county}中医医院",
+    "青山市第一人民医院",
+    "贵州医科大学附属医院",
+    "{county}妇幼保健院",
+)
 
 
 class Draws:
@@ -163,7 +169,9 @@ class Deriver:
         # the (updated_at, key) order is the persons' id order.
         self.base_time = datetime(self.year, 1, 1, tzinfo=CHINA)
         self._build: Callable[[Person], list[dict]] = {
-            "civil-affairs": self._civil, "medical-insurance": self._medical, "education": self._education,
+            "civil-affairs": self._civil,
+            "medical-insurance": self._medical,
+            "education": self._education,
         }[self.kind]
 
     # ---- the entry point ----------------------------------------------------------------
@@ -196,9 +204,14 @@ class Deriver:
     def civil_selection(self) -> tuple[str, str, int, int, int, int]:
         """The parameters of ``registry.civil_candidates``: key prefixes of the household
         and person draws, and the bounds that select a household or person."""
-        return (f"{self.seed}|{self.kind}|select-h|", f"{self.seed}|{self.kind}|select-p|",
-                below(self.rates.unmonitored_dibao_rate), below(1 - EDGE_SHARE),
-                below(TEMPORARY_SHARE), below(1 - ORPHAN_SHARE))
+        return (
+            f"{self.seed}|{self.kind}|select-h|",
+            f"{self.seed}|{self.kind}|select-p|",
+            below(self.rates.unmonitored_dibao_rate),
+            below(1 - EDGE_SHARE),
+            below(TEMPORARY_SHARE),
+            below(1 - ORPHAN_SHARE),
+        )
 
     def _civil(self, p: Person) -> list[dict]:
         h = rng(self.seed, self.kind, "h", self.household_key(p))
@@ -210,14 +223,35 @@ class Deriver:
         flags, today = p.flags, self.today
         out: list[tuple[str, dict]] = []
 
-        def record(code: str, jzlx: str, dbfl: str | None, start: date, end: date | None,
-                   amount_fen: int, stopped_for: str | None = None) -> None:
+        def record(
+            code: str,
+            jzlx: str,
+            dbfl: str | None,
+            start: date,
+            end: date | None,
+            amount_fen: int,
+            stopped_for: str | None = None,
+        ) -> None:
             start = max(start, p.birth_date)
-            out.append((code, {
-                "jzid": f"MZ{p.id:010d}{code}", "sfzh": None, "xm": None, "jzlx": jzlx, "dbfl": dbfl,
-                "ksrq": start, "jsrq": end, "yje": amount_fen, "zt": "停保" if stopped_for else "在保",
-                "tbyy": stopped_for, "swrq": None, "jtrks": size,
-            }))
+            out.append(
+                (
+                    code,
+                    {
+                        "jzid": f"MZ{p.id:010d}{code}",
+                        "sfzh": None,
+                        "xm": None,
+                        "jzlx": jzlx,
+                        "dbfl": dbfl,
+                        "ksrq": start,
+                        "jsrq": end,
+                        "yje": amount_fen,
+                        "zt": "停保" if stopped_for else "在保",
+                        "tbyy": stopped_for,
+                        "swrq": None,
+                        "jtrks": size,
+                    },
+                )
+            )
 
         # 家庭人口数: the household's living members, one more or one less for a few
         # households (a birth, a death or a move the other side has not recorded yet).
@@ -228,8 +262,9 @@ class Deriver:
         tekun = "tekun" in flags
         if tekun:
             record("02", "特困", None, self._days_ago(hu[1], 365, 8 * 365), None, 100 * (700 + int(hu[5] * 300)))
-        new_grant = (not tekun and "dibao" not in flags and p.category != "monitored"
-                     and uh < self.rates.unmonitored_dibao_rate)
+        new_grant = (
+            not tekun and "dibao" not in flags and p.category != "monitored" and uh < self.rates.unmonitored_dibao_rate
+        )
         if "dibao" in flags or new_grant:
             dbfl = "一类" if hu[0] < 0.2 else "二类" if hu[0] < 0.6 else "三类"
             monthly = {"一类": 620, "二类": 420, "三类": 220}[dbfl] + int(hu[5] * 100)
@@ -237,8 +272,15 @@ class Deriver:
                 record("01", "低保", dbfl, self._days_ago(hu[1], 5, 90), None, 100 * monthly)
             elif hu[4] < 0.03:
                 end = self._days_ago(hu[6], 30, 300)
-                record("01", "低保", dbfl, end - timedelta(days=365 + int(hu[1] * 1500)), end, 100 * monthly,
-                       "收入超过标准")
+                record(
+                    "01",
+                    "低保",
+                    dbfl,
+                    end - timedelta(days=365 + int(hu[1] * 1500)),
+                    end,
+                    100 * monthly,
+                    "收入超过标准",
+                )
             else:
                 record("01", "低保", dbfl, self._days_ago(hu[1], 365, 6 * 365), None, 100 * monthly)
         elif not tekun and uh >= 1 - EDGE_SHARE:
@@ -246,8 +288,7 @@ class Deriver:
         if up < TEMPORARY_SHARE:
             day = self._days_ago(pu[3], 10, 365)
             record("04", "临时救助", None, day, day, 100 * (500 + 100 * int(pu[4] * 46)))
-        if (p.age_on(today) < 18 and p.relation not in ("head", "spouse") and p.alive
-                and up >= 1 - ORPHAN_SHARE):
+        if p.age_on(today) < 18 and p.relation not in ("head", "spouse") and p.alive and up >= 1 - ORPHAN_SHARE:
             record("05", "孤儿", None, self._days_ago(pu[5], 365, 5 * 365), None, 100 * (1200 + int(pu[6] * 300)))
         if not out:
             return []
@@ -264,19 +305,34 @@ class Deriver:
                 rec["jsrq"] = death if rec["jsrq"] is None or rec["jsrq"] > death else rec["jsrq"]
                 rec.update(zt="停保", tbyy="死亡", swrq=death)
             last = max(d for d in (rec["ksrq"], rec["jsrq"], rec["swrq"]) if d is not None)
-            rec.update(ksrq=iso(rec["ksrq"]), jsrq=iso(rec["jsrq"]), swrq=iso(rec["swrq"]), yje=fen(rec["yje"]),
-                       gxsj=self._stamp(last, p.id))
+            rec.update(
+                ksrq=iso(rec["ksrq"]),
+                jsrq=iso(rec["jsrq"]),
+                swrq=iso(rec["swrq"]),
+                yje=fen(rec["yje"]),
+                gxsj=self._stamp(last, p.id),
+            )
             records.append(rec)
         return records
 
     def _civil_stranger(self, s: Stranger, r: Draws) -> dict:
         day = self._days_ago(r.random(), 10, 365)
         temporary = r.random() < 0.5
-        return {"jzid": f"MZ{s.id:010d}99", "sfzh": s.id_number, "xm": s.name,
-                "jzlx": "临时救助" if temporary else "低保", "dbfl": None if temporary else "三类",
-                "ksrq": iso(day), "jsrq": iso(day) if temporary else None,
-                "yje": fen(100 * (800 if temporary else 260)), "zt": "在保", "tbyy": None, "swrq": None,
-                "jtrks": 1, "gxsj": self._stamp(day, s.id)}
+        return {
+            "jzid": f"MZ{s.id:010d}99",
+            "sfzh": s.id_number,
+            "xm": s.name,
+            "jzlx": "临时救助" if temporary else "低保",
+            "dbfl": None if temporary else "三类",
+            "ksrq": iso(day),
+            "jsrq": iso(day) if temporary else None,
+            "yje": fen(100 * (800 if temporary else 260)),
+            "zt": "在保",
+            "tbyy": None,
+            "swrq": None,
+            "jtrks": 1,
+            "gxsj": self._stamp(day, s.id),
+        }
 
     # ---- medical insurance (医保) ---------------------------------------------------------
 
@@ -301,10 +357,21 @@ class Deriver:
         # 家庭医生签约: the key groups are signed up, nearly all; others now and then.
         key_group = p.category in ("lifted_out", "monitored") or bool(p.flags & {"dibao", "tekun"})
         signed = u[6] >= self.rates.no_family_doctor_rate if key_group else u[6] < 0.3
-        records = [{"key": f"CB{self.year}{p.id:010d}", "type": "enrolment", "id_no": None, "name": None,
-                    "year": self.year, "insured": insured, "scheme": SCHEME, "status": status,
-                    "death_date": iso(death), "family_doctor": "已签约" if signed else "未签约",
-                    "updated_at": stamp}]
+        records = [
+            {
+                "key": f"CB{self.year}{p.id:010d}",
+                "type": "enrolment",
+                "id_no": None,
+                "name": None,
+                "year": self.year,
+                "insured": insured,
+                "scheme": SCHEME,
+                "status": status,
+                "death_date": iso(death),
+                "family_doctor": "已签约" if signed else "未签约",
+                "updated_at": stamp,
+            }
+        ]
         if death is not None:
             return records
         large = u[3] < self.rates.large_cost_rate
@@ -323,25 +390,47 @@ class Deriver:
             else:
                 total = 30_000 + int(1_200_000 * r.random() ** 2)
                 out_of_pocket = int(total * (0.25 + 0.3 * r.random()))
-            records.append({
-                "key": f"JS{self.year}{p.id:010d}{k + 1:02d}", "type": "claim", "id_no": None, "name": None,
-                "year": self.year, "settled_on": settled.isoformat(),
-                "hospital": r.choice(_HOSPITALS).format(county=self.county_name),
-                "total_cost": fen(total), "out_of_pocket": fen(out_of_pocket), "updated_at": stamp,
-            })
+            records.append(
+                {
+                    "key": f"JS{self.year}{p.id:010d}{k + 1:02d}",
+                    "type": "claim",
+                    "id_no": None,
+                    "name": None,
+                    "year": self.year,
+                    "settled_on": settled.isoformat(),
+                    "hospital": r.choice(_HOSPITALS).format(county=self.county_name),
+                    "total_cost": fen(total),
+                    "out_of_pocket": fen(out_of_pocket),
+                    "updated_at": stamp,
+                }
+            )
         return records
 
     def _medical_stranger(self, s: Stranger, r: Draws) -> dict:
         # The key sorts right after the host's enrolment (same updated_at, "CB…U" > "CB…").
-        return {"key": f"CB{self.year}{s.id:010d}U", "type": "enrolment", "id_no": s.id_number,
-                "name": s.name, "year": self.year, "insured": True, "scheme": SCHEME, "status": "正常",
-                "death_date": None, "family_doctor": "未签约",
-                "updated_at": self.updated_at(s.id).isoformat(timespec="seconds")}
+        return {
+            "key": f"CB{self.year}{s.id:010d}U",
+            "type": "enrolment",
+            "id_no": s.id_number,
+            "name": s.name,
+            "year": self.year,
+            "insured": True,
+            "scheme": SCHEME,
+            "status": "正常",
+            "death_date": None,
+            "family_doctor": "未签约",
+            "updated_at": self.updated_at(s.id).isoformat(timespec="seconds"),
+        }
 
     # ---- education (教育) -----------------------------------------------------------------
 
-    STUDYING: ClassVar[dict[str, str]] = {"primary": "小学", "junior_secondary": "初中", "senior_secondary": "高中",
-                "vocational": "中职", "university": "高校"}
+    STUDYING: ClassVar[dict[str, str]] = {
+        "primary": "小学",
+        "junior_secondary": "初中",
+        "senior_secondary": "高中",
+        "vocational": "中职",
+        "university": "高校",
+    }
 
     def _stage(self, p: Person, age: int) -> str:
         stage = self.STUDYING.get(p.schooling)
@@ -352,9 +441,13 @@ class Deriver:
         return stage
 
     def _school(self, stage: str, r: Draws) -> str:
-        return {"小学": f"{self.county_name}实验小学", "初中": f"{self.county_name}第二中学",
-                "高中": f"{self.county_name}第一中学", "中职": f"{self.county_name}中等职业学校",
-                "高校": "贵州大学"}[stage]
+        return {
+            "小学": f"{self.county_name}实验小学",
+            "初中": f"{self.county_name}第二中学",
+            "高中": f"{self.county_name}第一中学",
+            "中职": f"{self.county_name}中等职业学校",
+            "高校": "贵州大学",
+        }[stage]
 
     def _education(self, p: Person) -> list[dict]:
         age = p.age_on(self.today)
@@ -389,15 +482,34 @@ class Deriver:
                     aid, amount = "营养改善计划", 80_000
             elif u[3] < (1.0 if poor else 0.08):
                 aid, amount = "国家助学金", {"高中": 200_000, "中职": 200_000, "高校": 330_000}[stage]
-        return [{"xjh": f"XJ{p.id:012d}", "sfzjh": None, "xsxm": None, "xq": self.term,
-                 "xxmc": p.school or self._school(stage, r), "xd": stage, "xjzt": status,
-                 "zzlx": aid, "zzje": fen(amount) if amount is not None else None}]
+        return [
+            {
+                "xjh": f"XJ{p.id:012d}",
+                "sfzjh": None,
+                "xsxm": None,
+                "xq": self.term,
+                "xxmc": p.school or self._school(stage, r),
+                "xd": stage,
+                "xjzt": status,
+                "zzlx": aid,
+                "zzje": fen(amount) if amount is not None else None,
+            }
+        ]
 
     def _education_stranger(self, s: Stranger, r: Draws) -> dict:
         age = self.today.year - s.birth_date.year
         stage = "小学" if age <= 12 else "初中" if age <= 15 else "高中"
-        return {"xjh": f"XW{s.id:012d}", "sfzjh": s.id_number, "xsxm": s.name, "xq": self.term,
-                "xxmc": self._school(stage, r), "xd": stage, "xjzt": "在读", "zzlx": None, "zzje": None}
+        return {
+            "xjh": f"XW{s.id:012d}",
+            "sfzjh": s.id_number,
+            "xsxm": s.name,
+            "xq": self.term,
+            "xxmc": self._school(stage, r),
+            "xd": stage,
+            "xjzt": "在读",
+            "zzlx": None,
+            "zzje": None,
+        }
 
     # ---- problems -----------------------------------------------------------------------
 
@@ -425,10 +537,14 @@ class Deriver:
             for rec in records:
                 self._malform(rec, u[6])
         if u[3] < rates.unknown_rate:
-            stranger = Stranger(p, rng(self.seed, self.kind, p.id, "stranger"), self.today,
-                                student=self.kind == "education")
-            build = {"civil-affairs": self._civil_stranger, "medical-insurance": self._medical_stranger,
-                     "education": self._education_stranger}[self.kind]
+            stranger = Stranger(
+                p, rng(self.seed, self.kind, p.id, "stranger"), self.today, student=self.kind == "education"
+            )
+            build = {
+                "civil-affairs": self._civil_stranger,
+                "medical-insurance": self._medical_stranger,
+                "education": self._education_stranger,
+            }[self.kind]
             extra = build(stranger, rng(self.seed, self.kind, p.id, "stranger-record"))
             # keep the key order: a medical stranger sorts right after the host's enrolment
             if self.kind == "medical-insurance":

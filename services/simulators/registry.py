@@ -4,6 +4,7 @@ with what their household says about them, a bounded batch per query.
 ID numbers are decrypted only for persons who end up with a record (``Person.id_number``),
 so scanning past persons a department knows nothing about costs no decryption.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,8 +26,9 @@ _COLUMNS = """
     h.category::text, coalesce(h.flags, '{}'::varchar[]), <income>,
     (SELECT count(*)::int FROM persons m WHERE m.household_id = p.household_id AND m.status = 'alive')
 """
-_INCOME = ("(SELECT iy.net_income FROM income_years iy WHERE iy.household_id = p.household_id "
-           "ORDER BY iy.year DESC LIMIT 1)")
+_INCOME = (
+    "(SELECT iy.net_income FROM income_years iy WHERE iy.household_id = p.household_id ORDER BY iy.year DESC LIMIT 1)"
+)
 
 
 def _draw(prefix: str, key: str) -> str:
@@ -39,8 +41,8 @@ _HOUSEHOLD_KEY = "coalesce(p.household_id::text, 'p' || p.id::text)"
 # flagged households, and households or persons whose selection draw falls in a share.
 _CIVIL_CANDIDATES = f"""(
     h.flags && ARRAY['dibao', 'tekun']::varchar[]
-    OR {_draw('$5', _HOUSEHOLD_KEY)} < $7 OR {_draw('$5', _HOUSEHOLD_KEY)} >= $8
-    OR {_draw('$6', 'p.id::text')} < $9 OR {_draw('$6', 'p.id::text')} >= $10
+    OR {_draw("$5", _HOUSEHOLD_KEY)} < $7 OR {_draw("$5", _HOUSEHOLD_KEY)} >= $8
+    OR {_draw("$6", "p.id::text")} < $9 OR {_draw("$6", "p.id::text")} >= $10
 )"""
 
 
@@ -68,9 +70,23 @@ class Person:
     )
 
     def __init__(self, row, ring: Keyring):
-        (self.id, self._blob, self.name, self.sex, self.birth_date, self.status, self.date_of_death,
-         self.relation, self.schooling, self.school, self.household_id, self.category, flags,
-         self.net_income, self.household_size) = row
+        (
+            self.id,
+            self._blob,
+            self.name,
+            self.sex,
+            self.birth_date,
+            self.status,
+            self.date_of_death,
+            self.relation,
+            self.schooling,
+            self.school,
+            self.household_id,
+            self.category,
+            flags,
+            self.net_income,
+            self.household_size,
+        ) = row
         self.flags = frozenset(flags)
         self._ring = ring
         self._number: str | None = None
@@ -99,29 +115,39 @@ class Registry:
         self._county_names: dict[str, str] = {}
 
     def _sql(self, *, income: bool, students: bool, descending: bool, civil: bool = False) -> str:
-        where = ["p.region_code >= $1", "p.region_code < $2",
-                 "p.id <= $3" if descending else "p.id > $3"]
+        where = ["p.region_code >= $1", "p.region_code < $2", "p.id <= $3" if descending else "p.id > $3"]
         if civil:
             where.append(_CIVIL_CANDIDATES)
         if students:
             # Ages 6-22 on $5, with a schooling status: only they can be students.
-            where += ["p.birth_date > ($5::date - interval '23 years')",
-                      "p.birth_date <= ($5::date - interval '6 years')",
-                      "p.schooling NOT IN ('not_in_school', 'preschool')",
-                      "p.status = 'alive'"]
+            where += [
+                "p.birth_date > ($5::date - interval '23 years')",
+                "p.birth_date <= ($5::date - interval '6 years')",
+                "p.schooling NOT IN ('not_in_school', 'preschool')",
+                "p.status = 'alive'",
+            ]
         order = "DESC" if descending else ""
-        return (f"SELECT {_COLUMNS.replace('<income>', _INCOME if income else 'NULL::numeric')} "
-                "FROM persons p LEFT JOIN households h ON h.id = p.household_id "
-                f"WHERE {' AND '.join(where)} ORDER BY p.id {order} LIMIT $4")
+        return (
+            f"SELECT {_COLUMNS.replace('<income>', _INCOME if income else 'NULL::numeric')} "
+            "FROM persons p LEFT JOIN households h ON h.id = p.household_id "
+            f"WHERE {' AND '.join(where)} ORDER BY p.id {order} LIMIT $4"
+        )
 
-    async def persons(self, county: str, after_id: int, limit: int, *, income: bool = False,
-                      students_on: date | None = None, descending: bool = False,
-                      civil: tuple | None = None) -> list[Person]:
+    async def persons(
+        self,
+        county: str,
+        after_id: int,
+        limit: int,
+        *,
+        income: bool = False,
+        students_on: date | None = None,
+        descending: bool = False,
+        civil: tuple | None = None,
+    ) -> list[Person]:
         """Persons of ``county`` with id > ``after_id`` (``descending``: id <= ``after_id``,
         newest first), at most ``limit``; only students on the day ``students_on``, only
         civil-affairs candidates with ``civil`` (``Deriver.civil_selection()``)."""
-        sql = self._sql(income=income, students=students_on is not None, descending=descending,
-                        civil=civil is not None)
+        sql = self._sql(income=income, students=students_on is not None, descending=descending, civil=civil is not None)
         args = [county, county + ":", after_id, limit]
         if students_on is not None:
             args.append(students_on)

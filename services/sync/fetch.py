@@ -9,6 +9,7 @@ Positions (what the cursor table stores):
 - updated-since paging: ``{"since": "<updated_at>", "after": "<key>"}`` of the last record
   read; kept between runs, so the next run reads only what changed.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -85,8 +86,15 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 
 class SourceClient:
-    def __init__(self, source: SourceConfig, settings: SyncSettings, *, client: httpx.AsyncClient | None = None,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, rng: Callable[[], float] = random.random):
+    def __init__(
+        self,
+        source: SourceConfig,
+        settings: SyncSettings,
+        *,
+        client: httpx.AsyncClient | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: Callable[[], float] = random.random,
+    ):
         if not source.base_url or source.paging is None:  # ``pulls``, spelled out for the type checker
             raise ValueError(f"source {source.name} is not pulled over HTTP")
         self.source = source
@@ -109,7 +117,7 @@ class SourceClient:
 
     def backoff(self, attempt: int) -> float:
         """Full jitter: a random wait up to base × 2^attempt, capped."""
-        ceiling = min(self.settings.backoff_max_seconds, self.settings.backoff_base_seconds * 2 ** attempt)
+        ceiling = min(self.settings.backoff_max_seconds, self.settings.backoff_base_seconds * 2**attempt)
         return self._rng() * ceiling
 
     async def _authenticate(self) -> None:
@@ -118,8 +126,10 @@ class SourceClient:
             self._token = ""
             return
         try:
-            response = await self.client.post(auth.token_path, data={
-                "grant_type": "client_credentials", "client_id": auth.client_id, "client_secret": auth.secret()})
+            response = await self.client.post(
+                auth.token_path,
+                data={"grant_type": "client_credentials", "client_id": auth.client_id, "client_secret": auth.secret()},
+            )
         except httpx.TimeoutException as exc:
             raise _Retry("timeout", f"token request timed out ({exc.__class__.__name__})") from None
         except httpx.TransportError as exc:
@@ -138,16 +148,18 @@ class SourceClient:
         another program on its port (another checkout's demo) is never synced from."""
         expected = self.source.instance
         if expected and response.headers.get(INSTANCE_HEADER) != expected:
-            raise SourceDown("wrong_instance", f"what answers at {self.source.base_url} is not the server this "
-                                               f"source expects (no {INSTANCE_HEADER} {expected!r}): nothing "
-                                               f"is read from it")
+            raise SourceDown(
+                "wrong_instance",
+                f"what answers at {self.source.base_url} is not the server this "
+                f"source expects (no {INSTANCE_HEADER} {expected!r}): nothing "
+                f"is read from it",
+            )
 
     def _check_status(self, response: httpx.Response) -> None:
         status = response.status_code
         if status == 429 or status == 503:
             wait = retry_after_seconds(response.headers.get("Retry-After"))
-            raise _Retry("rate_limited" if status == 429 else "server_error",
-                         f"the source answered {status}", wait)
+            raise _Retry("rate_limited" if status == 429 else "server_error", f"the source answered {status}", wait)
         if status >= 500:
             raise _Retry("server_error", f"the source answered {status}")
         if status >= 400:

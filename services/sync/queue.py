@@ -9,6 +9,7 @@ is claimed again and continues where the last committed page left it.
 Runs are per source and county, so several workers pull several sources or counties at
 once. A source whose circuit breaker is open is not claimed until it closes.
 """
+
 from __future__ import annotations
 
 import os
@@ -83,9 +84,14 @@ async def claim(dsn: str, sources: list[str], worker: str, run_id: int | None = 
             if run_id is None:
                 ids = [r["id"] for r in await conn.fetch(_CANDIDATES, sources)]
             else:
-                ids = [r["id"] for r in await conn.fetch(
-                    "SELECT id FROM sync_runs WHERE id = $1 AND status IN ('queued', 'running') "
-                    "FOR UPDATE SKIP LOCKED", run_id)]
+                ids = [
+                    r["id"]
+                    for r in await conn.fetch(
+                        "SELECT id FROM sync_runs WHERE id = $1 AND status IN ('queued', 'running') "
+                        "FOR UPDATE SKIP LOCKED",
+                        run_id,
+                    )
+                ]
             row = None
             for candidate in ids:
                 # Run ids fit the int4 of the two-key advisory lock for a long time (2^31 runs).
@@ -95,7 +101,10 @@ async def claim(dsn: str, sources: list[str], worker: str, run_id: int | None = 
                     # An import whose process is gone: the file is not here to go on with.
                     await conn.execute(
                         "UPDATE sync_runs SET status = 'failed', finished_at = now(), error_code = 'interrupted', "
-                        "error = $2 WHERE id = $1", candidate, _INTERRUPTED)
+                        "error = $2 WHERE id = $1",
+                        candidate,
+                        _INTERRUPTED,
+                    )
                     await conn.execute("SELECT pg_advisory_unlock($1, $2::int)", LOCK_SPACE, candidate)
                     continue
                 row = await conn.fetchrow(_START, candidate, worker)
@@ -125,21 +134,29 @@ async def _end_interrupted_import(conn: asyncpg.Connection, source: str, county:
     that the next import need not wait for a worker to pass by. True when it was."""
     candidate = await conn.fetchval(
         "SELECT id FROM sync_runs WHERE source = $1 AND county = $2 AND status IN ('queued', 'running') "
-        "AND trigger = 'spreadsheet' FOR UPDATE SKIP LOCKED", source, county)
+        "AND trigger = 'spreadsheet' FOR UPDATE SKIP LOCKED",
+        source,
+        county,
+    )
     if candidate is None:
         return False
     if not await conn.fetchval("SELECT pg_try_advisory_lock($1, $2::int)", LOCK_SPACE, candidate):
         return False  # alive
     try:
-        await conn.execute("UPDATE sync_runs SET status = 'failed', finished_at = now(), error_code = 'interrupted', "
-                           "error = $2 WHERE id = $1", candidate, _INTERRUPTED)
+        await conn.execute(
+            "UPDATE sync_runs SET status = 'failed', finished_at = now(), error_code = 'interrupted', "
+            "error = $2 WHERE id = $1",
+            candidate,
+            _INTERRUPTED,
+        )
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1, $2::int)", LOCK_SPACE, candidate)
     return True
 
 
-async def open_import(dsn: str, source: str, county: str, file_name: str, worker: str,
-                      roster: Roster | None = None) -> Claim | None:
+async def open_import(
+    dsn: str, source: str, county: str, file_name: str, worker: str, roster: Roster | None = None
+) -> Claim | None:
     """A spreadsheet import's run, created running and locked by this process in one
     transaction (no worker can see it unlocked). None when a run of the source and county
     is already queued or running — but an import left running by a process that died is
@@ -157,8 +174,12 @@ async def open_import(dsn: str, source: str, county: str, file_name: str, worker
             created = run_id is not None
             if created:
                 await conn.execute("SELECT pg_advisory_lock($1, $2::int)", LOCK_SPACE, run_id)
-                await conn.execute("UPDATE sync_runs SET started_at = now(), heartbeat_at = now(), attempts = 1, "
-                                   "worker = $2 WHERE id = $1", run_id, worker)
+                await conn.execute(
+                    "UPDATE sync_runs SET started_at = now(), heartbeat_at = now(), attempts = 1, "
+                    "worker = $2 WHERE id = $1",
+                    run_id,
+                    worker,
+                )
         if not created:
             await conn.close()
             return None
@@ -180,16 +201,20 @@ async def forget_mark(pool: asyncpg.Pool, source: str, county: str) -> bool:
     paging otherwise reads only what changed since the mark): a full pull, which a roster
     source declares a complete roster (docs/rosters.md). Not while a run is queued or
     running (it may be resuming from its cursor): False then."""
-    active = await pool.fetchval("SELECT count(*) FROM sync_runs WHERE source = $1 AND county = $2 "
-                                 "AND status IN ('queued', 'running')", source, county)
+    active = await pool.fetchval(
+        "SELECT count(*) FROM sync_runs WHERE source = $1 AND county = $2 AND status IN ('queued', 'running')",
+        source,
+        county,
+    )
     if active:
         return False
     await pool.execute(_FORGET_MARK, source, county)
     return True
 
 
-async def enqueue_run(db: Database, source: str, county: str, trigger: Trigger, *,
-                      delay: timedelta | None = None) -> tuple[int, bool]:
+async def enqueue_run(
+    db: Database, source: str, county: str, trigger: Trigger, *, delay: timedelta | None = None
+) -> tuple[int, bool]:
     """``runs.enqueue`` (the one way a run is queued, shared with the API) in a
     transaction of its own; returns (run id, created)."""
     async with db.session() as session, session.begin():
@@ -208,10 +233,15 @@ async def schedule_due(db: Database, due: list[tuple[str, str, float]]) -> list[
         bind_scope(session, UNRESTRICTED)
         await session.execute(text("SELECT pg_advisory_xact_lock(:space, 0)"), {"space": LOCK_SPACE})
         for source, county, hours in due:
-            recent = (await session.execute(text(
-                "SELECT EXISTS (SELECT 1 FROM sync_runs WHERE source = :source AND county = :county "
-                "AND (status IN ('queued', 'running') OR created_at > now() - make_interval(hours => :hours)))"),
-                {"source": source, "county": county, "hours": hours})).scalar_one()
+            recent = (
+                await session.execute(
+                    text(
+                        "SELECT EXISTS (SELECT 1 FROM sync_runs WHERE source = :source AND county = :county "
+                        "AND (status IN ('queued', 'running') OR created_at > now() - make_interval(hours => :hours)))"
+                    ),
+                    {"source": source, "county": county, "hours": hours},
+                )
+            ).scalar_one()
             if not recent:
                 run, created = await runs.enqueue(session, source, county, Trigger.schedule)
                 if created:
@@ -219,35 +249,60 @@ async def schedule_due(db: Database, due: list[tuple[str, str, float]]) -> list[
     return queued
 
 
-async def record_failure(db: Database, run_id: int, source: str, code: str, message: str,
-                         settings: SyncSettings, *, retry: bool, breaker: bool = True) -> int | None:
+async def record_failure(
+    db: Database,
+    run_id: int,
+    source: str,
+    code: str,
+    message: str,
+    settings: SyncSettings,
+    *,
+    retry: bool,
+    breaker: bool = True,
+) -> int | None:
     """The run failed: say why, count it against the source's breaker (opening it at the
     threshold; not for ``breaker=False``: a spreadsheet import says nothing of the
     department's server), and queue a retry later while attempts remain. Returns the
     retry's id."""
     async with db.session() as session, session.begin():
         bind_scope(session, UNRESTRICTED)
-        run = (await session.execute(text(
-            "UPDATE sync_runs SET status = 'failed', finished_at = clock_timestamp(), error_code = :code, "
-            "error = :error WHERE id = :id RETURNING county"),
-            {"id": run_id, "code": code, "error": message[:2000]})).one()
+        run = (
+            await session.execute(
+                text(
+                    "UPDATE sync_runs SET status = 'failed', finished_at = clock_timestamp(), error_code = :code, "
+                    "error = :error WHERE id = :id RETURNING county"
+                ),
+                {"id": run_id, "code": code, "error": message[:2000]},
+            )
+        ).one()
         if not breaker:
             return None
-        await session.execute(text(
-            "INSERT INTO sync_source_states AS s (source, consecutive_failures, last_failure_at, last_error) "
-            "VALUES (:source, 1, now(), :error) ON CONFLICT (source) DO UPDATE "
-            "SET consecutive_failures = s.consecutive_failures + 1, last_failure_at = now(), last_error = :error"),
-            {"source": source, "error": f"{code}: {message}"[:2000]})
-        await session.execute(text(
-            "UPDATE sync_source_states SET open_until = now() + make_interval(secs => :cooldown) "
-            "WHERE source = :source AND consecutive_failures >= :threshold"),
-            {"source": source, "cooldown": settings.breaker_cooldown_seconds,
-             "threshold": settings.breaker_threshold})
+        await session.execute(
+            text(
+                "INSERT INTO sync_source_states AS s (source, consecutive_failures, last_failure_at, last_error) "
+                "VALUES (:source, 1, now(), :error) ON CONFLICT (source) DO UPDATE "
+                "SET consecutive_failures = s.consecutive_failures + 1, last_failure_at = now(), last_error = :error"
+            ),
+            {"source": source, "error": f"{code}: {message}"[:2000]},
+        )
+        await session.execute(
+            text(
+                "UPDATE sync_source_states SET open_until = now() + make_interval(secs => :cooldown) "
+                "WHERE source = :source AND consecutive_failures >= :threshold"
+            ),
+            {"source": source, "cooldown": settings.breaker_cooldown_seconds, "threshold": settings.breaker_threshold},
+        )
         if not retry:
             return None
-        retries = (await session.execute(text(
-            "SELECT count(*) FROM sync_runs WHERE source = :source AND county = :county AND trigger = 'retry' "
-            "AND created_at > now() - interval '1 day'"), {"source": source, "county": run.county})).scalar_one()
+        retries = (
+            await session.execute(
+                text(
+                    "SELECT count(*) FROM sync_runs WHERE source = :source AND county = :county AND trigger = 'retry' "
+                    "AND created_at > now() - interval '1 day'"
+                ),
+                {"source": source, "county": run.county},
+            )
+        ).scalar_one()
         if retries + 1 >= settings.run_attempts:
             return None
         later = timeutil.now() + timedelta(seconds=settings.run_retry_seconds)
@@ -259,4 +314,5 @@ async def record_success(conn: Connection, source: str) -> None:
     await conn.execute(
         "INSERT INTO sync_source_states AS s (source, consecutive_failures, last_success_at) VALUES ($1, 0, now()) "
         "ON CONFLICT (source) DO UPDATE SET consecutive_failures = 0, open_until = NULL, last_success_at = now()",
-        source)
+        source,
+    )

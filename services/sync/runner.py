@@ -4,6 +4,7 @@ Each page is one transaction (``staging.write_page``); the reconciliation is one
 The run row says which phase it is in, so a run claimed again after a crash goes on from
 its committed cursor, or straight to the reconciliation when every page was in.
 """
+
 from __future__ import annotations
 
 import logging
@@ -54,8 +55,9 @@ async def run_counts(pool: asyncpg.Pool, run_id: int) -> dict:
     return dict(row) if row else {}
 
 
-async def execute(ctx: Context, claim: Claim, progress: Progress | None = None,
-                  client: SourceClient | None = None) -> str:
+async def execute(
+    ctx: Context, claim: Claim, progress: Progress | None = None, client: SourceClient | None = None
+) -> str:
     """Carry the run to ``succeeded`` or ``failed``; returns the status."""
     try:
         source = ctx.sources.get(claim.source)
@@ -63,8 +65,9 @@ async def execute(ctx: Context, claim: Claim, progress: Progress | None = None,
         await _fail(ctx, claim, "unknown_source", f"source {claim.source!r} is not configured", retry=False)
         return "failed"
     if claim.county not in source.counties:
-        await _fail(ctx, claim, "unknown_county", f"source {source.name} does not serve county {claim.county}",
-                    retry=False)
+        await _fail(
+            ctx, claim, "unknown_county", f"source {source.name} does not serve county {claim.county}", retry=False
+        )
         return "failed"
     try:
         if claim.phase == "fetching":
@@ -73,8 +76,13 @@ async def execute(ctx: Context, claim: Claim, progress: Progress | None = None,
             elif source.pulls:
                 await pull(ctx, source, claim, progress, client)
             else:
-                await _fail(ctx, claim, "not_pulled", f"source {source.name} is spreadsheet-only: use "
-                            "`guardline sync import`", retry=False)
+                await _fail(
+                    ctx,
+                    claim,
+                    "not_pulled",
+                    f"source {source.name} is spreadsheet-only: use `guardline sync import`",
+                    retry=False,
+                )
                 return "failed"
         await finish(ctx, source, claim, progress)
     except SourceDown as exc:
@@ -99,8 +107,10 @@ def internal_message(run_id: int, exc: BaseException) -> str:
 
     frames = "".join(traceback.format_tb(exc.__traceback__))
     log.error("run %s failed with an unexpected %s:\n%s", run_id, exc.__class__.__name__, frames)
-    return (f"an unexpected {exc.__class__.__name__} stopped the run; the worker's log has where. "
-            "Records staged before it stay staged; the next run starts afresh.")
+    return (
+        f"an unexpected {exc.__class__.__name__} stopped the run; the worker's log has where. "
+        "Records staged before it stay staged; the next run starts afresh."
+    )
 
 
 async def _fail(ctx: Context, claim: Claim, code: str, message: str, *, retry: bool) -> None:
@@ -108,17 +118,27 @@ async def _fail(ctx: Context, claim: Claim, code: str, message: str, *, retry: b
     does not count against the source's circuit breaker, which is about the department's
     server; a pull does both."""
     imported = claim.trigger == "spreadsheet"
-    await record_failure(ctx.db, claim.run_id, claim.source, code, message, ctx.settings.sync,
-                         retry=retry and not imported, breaker=not imported)
+    await record_failure(
+        ctx.db,
+        claim.run_id,
+        claim.source,
+        code,
+        message,
+        ctx.settings.sync,
+        retry=retry and not imported,
+        breaker=not imported,
+    )
 
 
-async def _start_position(conn: Connection, source: SourceConfig,
-                          claim: Claim) -> tuple[dict | None, bool, bool]:
+async def _start_position(conn: Connection, source: SourceConfig, claim: Claim) -> tuple[dict | None, bool, bool]:
     """Where this run reads from: its own committed cursor when it is resuming; otherwise
     the start (cursor paging reads everything each run) or, for updated-since paging,
     the mark the last run left. Also whether every page is in, and whether the run is new."""
-    row = await conn.fetchrow("SELECT position, run_id, complete FROM sync_cursors WHERE source = $1 AND county = $2",
-                              source.name, claim.county)
+    row = await conn.fetchrow(
+        "SELECT position, run_id, complete FROM sync_cursors WHERE source = $1 AND county = $2",
+        source.name,
+        claim.county,
+    )
     if row is not None and row["run_id"] == claim.run_id:
         return (orjson.loads(row["position"]) if row["position"] else None), row["complete"], False
     updated_since = source.paging is not None and source.paging.style == "updated_since"
@@ -127,7 +147,11 @@ async def _start_position(conn: Connection, source: SourceConfig,
         "INSERT INTO sync_cursors (source, county, position, run_id, complete, updated_at) "
         "VALUES ($1, $2, $3::jsonb, $4, false, now()) ON CONFLICT (source, county) DO UPDATE "
         "SET position = EXCLUDED.position, run_id = EXCLUDED.run_id, complete = false, updated_at = now()",
-        source.name, claim.county, orjson.dumps(position).decode() if position else None, claim.run_id)
+        source.name,
+        claim.county,
+        orjson.dumps(position).decode() if position else None,
+        claim.run_id,
+    )
     return position, False, True
 
 
@@ -143,18 +167,23 @@ async def _pull_roster(conn: Connection, source: SourceConfig, claim: Claim, pos
     source that reads from the start declares one (of the run's county; of this year unless
     the pages name the period); a run taken up again keeps what it declared."""
     if not new:
-        return bool(await conn.fetchval("SELECT roster_region IS NOT NULL FROM sync_runs WHERE id = $1",
-                                        claim.run_id))
+        return bool(await conn.fetchval("SELECT roster_region IS NOT NULL FROM sync_runs WHERE id = $1", claim.run_id))
     if source.roster is None or position is not None:
         return False
     period = None if source.roster.period_path else str(china_today().year)
-    await conn.execute("UPDATE sync_runs SET roster_period = $2, roster_region = $3, roster_records = 0, "
-                       "roster_rejected = 0 WHERE id = $1", claim.run_id, period, claim.county)
+    await conn.execute(
+        "UPDATE sync_runs SET roster_period = $2, roster_region = $3, roster_records = 0, "
+        "roster_rejected = 0 WHERE id = $1",
+        claim.run_id,
+        period,
+        claim.county,
+    )
     return True
 
 
-async def pull(ctx: Context, source: SourceConfig, claim: Claim, progress: Progress | None,
-               client: SourceClient | None = None) -> None:
+async def pull(
+    ctx: Context, source: SourceConfig, claim: Claim, progress: Progress | None, client: SourceClient | None = None
+) -> None:
     async with ctx.pool.acquire() as conn:
         position, complete, new = await _start_position(conn, source, claim)
         roster = await _pull_roster(conn, source, claim, position, new)
@@ -183,10 +212,13 @@ async def pull(ctx: Context, source: SourceConfig, claim: Claim, progress: Progr
             await client.aclose()
 
 
-_ROSTER_ENTRIES = ("INSERT INTO sync_roster_entries (run_id, external_key) SELECT $1, unnest($2::text[]) "
-                   "ON CONFLICT DO NOTHING")
-_ROSTER_COUNTS = ("UPDATE sync_runs SET roster_records = coalesce(roster_records, 0) + $2, "
-                  "roster_rejected = coalesce(roster_rejected, 0) + $3 WHERE id = $1")
+_ROSTER_ENTRIES = (
+    "INSERT INTO sync_roster_entries (run_id, external_key) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING"
+)
+_ROSTER_COUNTS = (
+    "UPDATE sync_runs SET roster_records = coalesce(roster_records, 0) + $2, "
+    "roster_rejected = coalesce(roster_rejected, 0) + $3 WHERE id = $1"
+)
 
 
 async def _roster_page(conn: Connection, source: SourceConfig, prepared, page: PageIn, run_id: int) -> None:
@@ -201,7 +233,9 @@ async def _roster_page(conn: Connection, source: SourceConfig, prepared, page: P
             raise SourceDown("roster_period", str(exc)) from None
         declared = await conn.fetchval(
             "UPDATE sync_runs SET roster_period = coalesce(roster_period, $2) WHERE id = $1 RETURNING roster_period",
-            run_id, period)
+            run_id,
+            period,
+        )
         if declared != period:
             raise SourceDown("roster_changed", f"a page names roster period {period!r}, an earlier one {declared!r}")
     keys = [row[1] for row in prepared.staged] + [row[0] for row in prepared.rejected if row[0] is not None]
@@ -210,14 +244,24 @@ async def _roster_page(conn: Connection, source: SourceConfig, prepared, page: P
     await conn.execute(_ROSTER_COUNTS, run_id, len(prepared.staged), len(prepared.rejected))
 
 
-async def _stage(ctx: Context, source: SourceConfig, claim: Claim, pages, progress: Progress | None,
-                 *, roster: bool = False) -> None:
+async def _stage(
+    ctx: Context, source: SourceConfig, claim: Claim, pages, progress: Progress | None, *, roster: bool = False
+) -> None:
     """Pages through the pipeline: each written in its own transaction with its cursor (and,
     for a roster, its entries)."""
+
     async def write(page: PageIn, prepared) -> None:
         async with ctx.pool.acquire() as conn, conn.transaction():
-            await write_page(conn, prepared, source=source.name, county=claim.county, run_id=claim.run_id,
-                             position=page.position, complete=page.complete, retries=page.retries)
+            await write_page(
+                conn,
+                prepared,
+                source=source.name,
+                county=claim.county,
+                run_id=claim.run_id,
+                position=page.position,
+                complete=page.complete,
+                retries=page.retries,
+            )
             if roster:
                 await _roster_page(conn, source, prepared, page, claim.run_id)
         if progress:
@@ -239,7 +283,12 @@ async def reprocess(ctx: Context, source: SourceConfig, claim: Claim, progress: 
     while True:
         rows = await ctx.pool.fetch(
             "SELECT id, raw_enc FROM sync_quarantine WHERE source = $1 AND county = $2 AND status = 'open' "
-            "AND id > $3 ORDER BY id LIMIT $4", source.name, claim.county, after, REPROCESS_BATCH)
+            "AND id > $3 ORDER BY id LIMIT $4",
+            source.name,
+            claim.county,
+            after,
+            REPROCESS_BATCH,
+        )
         if not rows:
             return
         after = rows[-1]["id"]
@@ -248,8 +297,12 @@ async def reprocess(ctx: Context, source: SourceConfig, claim: Claim, progress: 
         passed = [rows[entry[0]]["id"] for entry in prepared.staged]
         async with ctx.pool.acquire() as conn, conn.transaction():
             await write_page(conn, prepared, source=source.name, county=claim.county, run_id=claim.run_id)
-            await conn.execute("UPDATE sync_quarantine SET status = 'reprocessed', resolved_at = now(), "
-                               "last_run_id = $2 WHERE id = ANY($1::bigint[])", passed, claim.run_id)
+            await conn.execute(
+                "UPDATE sync_quarantine SET status = 'reprocessed', resolved_at = now(), "
+                "last_run_id = $2 WHERE id = ANY($1::bigint[])",
+                passed,
+                claim.run_id,
+            )
         if progress:
             progress(await run_counts(ctx.pool, claim.run_id))
 
@@ -263,18 +316,25 @@ async def finish(ctx: Context, source: SourceConfig, claim: Claim, progress: Pro
     from services.core.sync.reconcile import raise_clues, reconcile
 
     if claim.phase != "clues":
-        await ctx.pool.execute("UPDATE sync_runs SET phase = 'reconciling', heartbeat_at = now(), "
-                               "reconcile_started_at = now() WHERE id = $1", claim.run_id)
+        await ctx.pool.execute(
+            "UPDATE sync_runs SET phase = 'reconciling', heartbeat_at = now(), "
+            "reconcile_started_at = now() WHERE id = $1",
+            claim.run_id,
+        )
         if progress:
             progress(await run_counts(ctx.pool, claim.run_id))
         async with ctx.db.session() as session, session.begin():
             bind_scope(session, UNRESTRICTED)  # the worker reconciles the whole county
             counts = await reconcile(session, ctx.settings, source, claim.county, claim.run_id)
-            await session.execute(text(
-                "UPDATE sync_runs SET phase = 'clues', clues_started_at = clock_timestamp(), "
-                "heartbeat_at = clock_timestamp(), clues = 0, matched = :matched, unmatched = :unmatched, "
-                "findings_opened = :findings_opened, findings_resolved = :findings_resolved, "
-                "findings_open = :findings_open WHERE id = :id"), {"id": claim.run_id, **counts})
+            await session.execute(
+                text(
+                    "UPDATE sync_runs SET phase = 'clues', clues_started_at = clock_timestamp(), "
+                    "heartbeat_at = clock_timestamp(), clues = 0, matched = :matched, unmatched = :unmatched, "
+                    "findings_opened = :findings_opened, findings_resolved = :findings_resolved, "
+                    "findings_open = :findings_open WHERE id = :id"
+                ),
+                {"id": claim.run_id, **counts},
+            )
         if progress:
             progress(await run_counts(ctx.pool, claim.run_id))
     after: int | None = 0  # None: every batch is raised
@@ -284,13 +344,17 @@ async def finish(ctx: Context, source: SourceConfig, claim: Claim, progress: Pro
             raised, after = await raise_clues(session, ctx.settings, source, claim.county, after=after)
             if after is None:
                 break
-            await session.execute(text("UPDATE sync_runs SET clues = clues + :n, heartbeat_at = clock_timestamp() "
-                                       "WHERE id = :id"), {"n": raised, "id": claim.run_id})
+            await session.execute(
+                text("UPDATE sync_runs SET clues = clues + :n, heartbeat_at = clock_timestamp() WHERE id = :id"),
+                {"n": raised, "id": claim.run_id},
+            )
         if progress:
             progress(await run_counts(ctx.pool, claim.run_id))
     await ctx.pool.execute(
         "UPDATE sync_runs SET status = 'succeeded', phase = 'done', finished_at = clock_timestamp(), "
-        "heartbeat_at = clock_timestamp(), error_code = NULL, error = NULL WHERE id = $1", claim.run_id)
+        "heartbeat_at = clock_timestamp(), error_code = NULL, error = NULL WHERE id = $1",
+        claim.run_id,
+    )
     async with ctx.pool.acquire() as conn:
         await record_success(conn, source.name)
         # Entries of rosters that no longer count (failed, or replaced by a newer one).
@@ -299,8 +363,9 @@ async def finish(ctx: Context, source: SourceConfig, claim: Claim, progress: Pro
         progress(await run_counts(ctx.pool, claim.run_id))
 
 
-async def import_records(ctx: Context, source: SourceConfig, claim: Claim, rows, progress: Progress | None,
-                         *, roster: bool = False) -> None:
+async def import_records(
+    ctx: Context, source: SourceConfig, claim: Claim, rows, progress: Progress | None, *, roster: bool = False
+) -> None:
     """Stage ``rows`` ((location, record) pairs, e.g. from ``sheets.records``) a page at a
     time, then reconcile. Unchanged records of a file imported twice are recognised. With
     ``roster`` the run was declared a complete roster (``queue.open_import``): the rows it

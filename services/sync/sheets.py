@@ -8,6 +8,7 @@ more than the settings allow is refused unopened (``too_large``); a CSV line or 
 beyond ``max_csv_line_chars`` becomes a quarantined row (``too_large.row``) and the rows
 after it are read as usual.
 """
+
 from __future__ import annotations
 
 import csv
@@ -74,8 +75,9 @@ class _Lines:
             digest.update(line.encode("utf-8", "surrogatepass"))
             size += len(line)
         if self.oversize is None:
-            self.oversize = Oversize("too_large.row", f"a line of {size} characters (at most {self.cap})",
-                                     digest.digest(), size, preview)
+            self.oversize = Oversize(
+                "too_large.row", f"a line of {size} characters (at most {self.cap})", digest.digest(), size, preview
+            )
         return "\n"
 
 
@@ -124,15 +126,21 @@ def _csv_rows(path: Path, limits: SyncSettings) -> Iterator[list[Any] | Oversize
             except StopIteration:
                 return
             except UnicodeDecodeError:
-                raise SheetError("unreadable", f"the CSV file is not {encoding} text past line "
-                                 f"{reader.line_num}") from None
+                raise SheetError(
+                    "unreadable", f"the CSV file is not {encoding} text past line {reader.line_num}"
+                ) from None
             except csv.Error as exc:
                 # A quoted field beyond the limit (over several lines): the reader drops what
                 # it had and goes on with the next line.
                 lines.oversize = None
                 text = str(exc)[:200]
-                yield Oversize("too_large.row", f"unreadable row ({text})",
-                               hashlib.sha256(f"{reader.line_num}|{text}".encode()).digest(), 0, "")
+                yield Oversize(
+                    "too_large.row",
+                    f"unreadable row ({text})",
+                    hashlib.sha256(f"{reader.line_num}|{text}".encode()).digest(),
+                    0,
+                    "",
+                )
                 continue
             if lines.oversize is not None:
                 problem, lines.oversize = lines.oversize, None
@@ -151,17 +159,25 @@ def check_xlsx(path: Path, limits: SyncSettings) -> None:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
         raise SheetError("unreadable", f"the XLSX file cannot be opened: {exc.__class__.__name__}") from None
     if len(entries) > limits.max_xlsx_entries:
-        raise SheetError("too_large", f"the XLSX file holds {len(entries)} parts (at most "
-                                      f"{limits.max_xlsx_entries}): refused unopened")
+        raise SheetError(
+            "too_large",
+            f"the XLSX file holds {len(entries)} parts (at most {limits.max_xlsx_entries}): refused unopened",
+        )
     total = sum(e.file_size for e in entries)
     if total > limits.max_xlsx_uncompressed_bytes:
-        raise SheetError("too_large", f"the XLSX file unpacks to {total} bytes (at most "
-                                      f"{limits.max_xlsx_uncompressed_bytes}): refused unopened; split it or "
-                                      "save it as CSV")
+        raise SheetError(
+            "too_large",
+            f"the XLSX file unpacks to {total} bytes (at most "
+            f"{limits.max_xlsx_uncompressed_bytes}): refused unopened; split it or "
+            "save it as CSV",
+        )
     shared = sum(e.file_size for e in entries if e.filename.lower().endswith("sharedstrings.xml"))
     if shared > limits.max_xlsx_shared_strings_bytes:
-        raise SheetError("too_large", f"the XLSX file's shared strings take {shared} bytes (at most "
-                                      f"{limits.max_xlsx_shared_strings_bytes}): refused unopened; save it as CSV")
+        raise SheetError(
+            "too_large",
+            f"the XLSX file's shared strings take {shared} bytes (at most "
+            f"{limits.max_xlsx_shared_strings_bytes}): refused unopened; save it as CSV",
+        )
 
 
 def _xlsx_rows(path: Path, limits: SyncSettings) -> Iterator[list[Any]]:
@@ -182,8 +198,9 @@ def _xlsx_rows(path: Path, limits: SyncSettings) -> Iterator[list[Any]]:
             except StopIteration:
                 return
             except Exception as exc:  # a damaged sheet part, a cell openpyxl cannot convert
-                raise SheetError("unreadable", f"the XLSX file cannot be read past row {number}: "
-                                               f"{exc.__class__.__name__}") from None
+                raise SheetError(
+                    "unreadable", f"the XLSX file cannot be read past row {number}: {exc.__class__.__name__}"
+                ) from None
             number += 1
             yield list(row)
     finally:
@@ -204,8 +221,9 @@ def _blank(cell: Any) -> bool:
     return cell is None or (isinstance(cell, str) and not cell.strip())
 
 
-def records(path: Path, normaliser: Normaliser,
-            limits: SyncSettings | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+def records(
+    path: Path, normaliser: Normaliser, limits: SyncSettings | None = None
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """(location, record) for every data row: the header row is the first of the top rows
     that names the ID number and at least one more mapped column. A row that could not be
     read whole comes as quarantine evidence (``normalise.evidence``) in its place."""
@@ -224,13 +242,15 @@ def records(path: Path, normaliser: Normaliser,
             break
     if header is None:
         wanted = ", ".join(normaliser.headers_of("id_number")[:3])
-        raise SheetError("no_header", f"no header row in the first {HEADER_SEARCH_ROWS} rows: expected a column "
-                                      f"such as {wanted} and at least one more known column")
+        raise SheetError(
+            "no_header",
+            f"no header row in the first {HEADER_SEARCH_ROWS} rows: expected a column "
+            f"such as {wanted} and at least one more known column",
+        )
     first = number + 1  # the row after the header
     for number, row in enumerate(rows, start=first):
         if isinstance(row, Oversize):
-            yield f"row {number}", evidence(row.reason, None, row.detail, row.digest, row.size,
-                                            {"line": row.preview})
+            yield f"row {number}", evidence(row.reason, None, row.detail, row.digest, row.size, {"line": row.preview})
             continue
         if all(_blank(c) for c in row):
             continue

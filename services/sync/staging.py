@@ -7,6 +7,7 @@ so a restarted run neither skips nor doubles a page.
 The page goes in with COPY into a temporary table, then one INSERT … ON CONFLICT
 (PERFORMANCE.md: COPY is ≈ 3× faster than row inserts).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -37,8 +38,18 @@ CREATE TEMP TABLE IF NOT EXISTS stage_in (
     birth_date date, data text, raw_enc bytea, raw_hash bytea
 ) ON COMMIT DELETE ROWS
 """
-_STAGE_COLUMNS = ("ord", "external_key", "record_type", "id_hash", "id_masked", "name", "birth_date", "data",
-                  "raw_enc", "raw_hash")
+_STAGE_COLUMNS = (
+    "ord",
+    "external_key",
+    "record_type",
+    "id_hash",
+    "id_masked",
+    "name",
+    "birth_date",
+    "data",
+    "raw_enc",
+    "raw_hash",
+)
 
 # The last of a key within a page wins; a record whose payload hash is unchanged is not
 # written at all (the WHERE of DO UPDATE), so ``RETURNING`` lists only inserts and changes.
@@ -118,7 +129,7 @@ def _jsonable(value: Any, depth: int) -> Any:
     if isinstance(value, bool) or value is None or isinstance(value, float):
         return value
     if isinstance(value, int):
-        if -(2 ** 63) <= value < 2 ** 64:
+        if -(2**63) <= value < 2**64:
             return value
         return str(value) if value.bit_length() < 10_000 else f"<an integer of {value.bit_length()} bits>"
     if depth > 32:
@@ -155,14 +166,34 @@ class Stager:
             if isinstance(raw, dict) and EVIDENCE in raw:  # kept shortened before: it stays so
                 body = payload_bytes(raw)
                 kept = raw[EVIDENCE]
-                out.rejected.append((None, _column(kept["reason"]), _column(kept.get("field")), kept.get("detail"),
-                                     where, encrypt(body, QUARANTINE_AAD), bytes.fromhex(kept["sha256"]), None))
+                out.rejected.append(
+                    (
+                        None,
+                        _column(kept["reason"]),
+                        _column(kept.get("field")),
+                        kept.get("detail"),
+                        where,
+                        encrypt(body, QUARANTINE_AAD),
+                        bytes.fromhex(kept["sha256"]),
+                        None,
+                    )
+                )
                 continue
             body = payload_bytes(raw)
             digest = hashlib.sha256(body).digest()
             if not isinstance(raw, dict):
-                out.rejected.append((None, "invalid.record", None, "the record is not an object", where,
-                                     encrypt(body, QUARANTINE_AAD), digest, None))
+                out.rejected.append(
+                    (
+                        None,
+                        "invalid.record",
+                        None,
+                        "the record is not an object",
+                        where,
+                        encrypt(body, QUARANTINE_AAD),
+                        digest,
+                        None,
+                    )
+                )
                 continue
             if len(body) > MAX_CELL_CHARS:
                 problem = oversized(raw, self.normaliser)
@@ -171,32 +202,77 @@ class Stager:
                 if problem is not None:
                     reason, fault, detail = problem
                     kept = payload_bytes(evidence(reason, fault, detail, digest, len(body), raw))
-                    out.rejected.append((None, _column(reason), _column(fault), detail, where,
-                                         encrypt(kept, QUARANTINE_AAD), digest, None))
+                    out.rejected.append(
+                        (
+                            None,
+                            _column(reason),
+                            _column(fault),
+                            detail,
+                            where,
+                            encrypt(kept, QUARANTINE_AAD),
+                            digest,
+                            None,
+                        )
+                    )
                     continue
             result = normalise(raw)
             if isinstance(result, Normal) and b"\\u0000" in body:
                 column = control_character_column(raw)
                 if column is not None:
-                    result = Rejected("control_character.record", None, f"a NUL character in column {column}",
-                                      result.external_key)
+                    result = Rejected(
+                        "control_character.record", None, f"a NUL character in column {column}", result.external_key
+                    )
             if isinstance(result, Rejected):
-                out.rejected.append((result.external_key, _column(result.reason), _column(result.field),
-                                     result.detail, where, encrypt(body, QUARANTINE_AAD), digest, result.id_masked))
+                out.rejected.append(
+                    (
+                        result.external_key,
+                        _column(result.reason),
+                        _column(result.field),
+                        result.detail,
+                        where,
+                        encrypt(body, QUARANTINE_AAD),
+                        digest,
+                        result.id_masked,
+                    )
+                )
                 continue
             assert isinstance(result, Normal)
             data = result.data
             if result.id_note:
                 data = {**data, "id_note": result.id_note}
-            out.staged.append((i, result.external_key, result.record_type,
-                               keyed_hash(result.id_number, self.id_hash_key), mask(result.id_number), result.name,
-                               result.birth_date, orjson.dumps(data).decode(), encrypt(body, RAW_AAD), digest))
+            out.staged.append(
+                (
+                    i,
+                    result.external_key,
+                    result.record_type,
+                    keyed_hash(result.id_number, self.id_hash_key),
+                    mask(result.id_number),
+                    result.name,
+                    result.birth_date,
+                    orjson.dumps(data).decode(),
+                    encrypt(body, RAW_AAD),
+                    digest,
+                )
+            )
         return out
 
 
 _EXISTING = "SELECT external_key, raw_hash FROM dept_records WHERE source = $1 AND external_key = ANY($2::text[])"
-_DIRECT_COLUMNS = ("source", "external_key", "county", "record_type", "id_hash", "id_masked", "name", "birth_date",
-                   "data", "raw_enc", "raw_hash", "first_run_id", "changed_run_id")
+_DIRECT_COLUMNS = (
+    "source",
+    "external_key",
+    "county",
+    "record_type",
+    "id_hash",
+    "id_masked",
+    "name",
+    "birth_date",
+    "data",
+    "raw_enc",
+    "raw_hash",
+    "first_run_id",
+    "changed_run_id",
+)
 
 
 async def _store(conn, rows: list[tuple], source: str, county: str, run_id: int) -> int:
@@ -224,8 +300,17 @@ async def _store(conn, rows: list[tuple], source: str, county: str, run_id: int)
 KEEP_CURSOR = object()  # imports and re-processing leave the pull's cursor alone
 
 
-async def write_page(conn, prepared: Prepared, *, source: str, county: str, run_id: int,
-                     position: Any = KEEP_CURSOR, complete: bool = False, retries: int = 0) -> PageCounts:
+async def write_page(
+    conn,
+    prepared: Prepared,
+    *,
+    source: str,
+    county: str,
+    run_id: int,
+    position: Any = KEEP_CURSOR,
+    complete: bool = False,
+    retries: int = 0,
+) -> PageCounts:
     """Everything of one page, on ``conn`` (asyncpg) inside the caller's transaction."""
     counts = PageCounts(fetched=prepared.fetched)
     if prepared.staged:
@@ -240,14 +325,17 @@ async def write_page(conn, prepared: Prepared, *, source: str, county: str, run_
         await conn.fetch(_QUARANTINE, source, county, run_id, *[list(c) for c in columns])
         counts.quarantined = len(prepared.rejected)
     if position is not KEEP_CURSOR:
-        await conn.execute(_CURSOR, source, county,
-                           orjson.dumps(position).decode() if position is not None else None, run_id, complete)
-    await conn.execute(_RUN_COUNTS, run_id, counts.fetched, counts.staged, counts.unchanged, counts.quarantined,
-                       retries)
+        await conn.execute(
+            _CURSOR, source, county, orjson.dumps(position).decode() if position is not None else None, run_id, complete
+        )
+    await conn.execute(
+        _RUN_COUNTS, run_id, counts.fetched, counts.staged, counts.unchanged, counts.quarantined, retries
+    )
     return counts
 
 
 # ---- the pipeline: fetch, prepare and write overlap ---------------------------------------
+
 
 @dataclass
 class PageIn:
@@ -271,8 +359,9 @@ def _child_init(parent: int, source, settings) -> None:
 
     tie_to_parent(parent)  # a worker killed with SIGKILL leaves no process of its pool behind
 
-    _CHILD_STAGER = Stager(Normaliser(source), keyring(settings),
-                           settings.data_protection.id_hash_key.get_secret_value().encode())
+    _CHILD_STAGER = Stager(
+        Normaliser(source), keyring(settings), settings.data_protection.id_hash_key.get_secret_value().encode()
+    )
 
 
 def _child_prepare(items: list[Any], locations: list[str] | None) -> Prepared:
@@ -294,17 +383,19 @@ class Preparer:
             import os
             from concurrent.futures import ProcessPoolExecutor
 
-            self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_child_init,
-                                             initargs=(os.getpid(), source, settings))
+            self._pool = ProcessPoolExecutor(
+                processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_child_init,
+                initargs=(os.getpid(), source, settings),
+            )
 
     async def prepare(self, page: PageIn) -> Prepared:
         if self._pool is None:
             return self.stager.prepare(page.items, page.locations)
         import asyncio
 
-        return await asyncio.get_running_loop().run_in_executor(self._pool, _child_prepare, page.items,
-                                                                page.locations)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, _child_prepare, page.items, page.locations)
 
     def close(self) -> None:
         if self._pool is not None:

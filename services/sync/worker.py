@@ -3,6 +3,7 @@ and queues the scheduled ones. Start as many as you like, on one machine or many
 share the queue and never carry out a run twice. Stopping one (even with SIGKILL) loses
 nothing; its run is taken up again from the last committed page.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -57,8 +58,9 @@ class Session:
                 await db.dispose()
                 raise NotReady("the database is not migrated yet: run `guardline migrate` (or start the API)")
         dsn = asyncpg_dsn(url)
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4,
-                                         server_settings={"application_name": "guardline-sync"})
+        pool = await asyncpg.create_pool(
+            dsn, min_size=1, max_size=4, server_settings={"application_name": "guardline-sync"}
+        )
         return cls(Context.build(settings, load_sources(settings), pool, db), dsn)
 
     async def close(self) -> None:
@@ -75,8 +77,9 @@ def county_of(source: SourceConfig, county: str | None) -> str:
             raise ValueError(f"source {source.name} serves {', '.join(source.counties)}: name one with --county")
         return source.counties[0]
     if county not in source.counties:
-        raise ValueError(f"source {source.name} does not serve county {county} "
-                         f"(it serves {', '.join(source.counties)})")
+        raise ValueError(
+            f"source {source.name} does not serve county {county} (it serves {', '.join(source.counties)})"
+        )
     return county
 
 
@@ -111,20 +114,32 @@ async def work(session: Session, *, stop: asyncio.Event, once: bool = False, nam
                 await asyncio.wait_for(stop.wait(), ctx.settings.sync.poll_seconds)
             continue
         try:
-            log.info("run %s: %s for county %s (%s, attempt %s)", claim.run_id, claim.source, claim.county,
-                     claim.trigger, claim.attempts, extra={"run_id": claim.run_id})
+            log.info(
+                "run %s: %s for county %s (%s, attempt %s)",
+                claim.run_id,
+                claim.source,
+                claim.county,
+                claim.trigger,
+                claim.attempts,
+                extra={"run_id": claim.run_id},
+            )
             with log_context(run_id=claim.run_id):  # every line the run logs carries its id
                 status = await _unless_stopped(execute(ctx, claim), stop)
             if status is None:
-                log.info("run %s stopped; it is taken up again from its last written page", claim.run_id,
-                         extra={"run_id": claim.run_id})
+                log.info(
+                    "run %s stopped; it is taken up again from its last written page",
+                    claim.run_id,
+                    extra={"run_id": claim.run_id},
+                )
                 break
             log.info("run %s %s", claim.run_id, status, extra={"run_id": claim.run_id})
             done += 1
         except Exception:  # recording the failure failed (the database went away)
             # The run stays ``running`` with its lock released below: the next claim takes
             # it up again from its last committed page. The worker lives on.
-            log.exception("run %s could not be closed; it is taken up again", claim.run_id, extra={"run_id": claim.run_id})
+            log.exception(
+                "run %s could not be closed; it is taken up again", claim.run_id, extra={"run_id": claim.run_id}
+            )
             if once:
                 return done
             with contextlib.suppress(TimeoutError):
@@ -253,14 +268,22 @@ async def daily_registry_checks(ctx, last: date | None, worker: str | None = Non
     return last if failed else day
 
 
-async def run_now(session: Session, source: SourceConfig, county: str, progress: Progress,
-                  *, trigger: Trigger = Trigger.manual, full: bool = False) -> dict:
+async def run_now(
+    session: Session,
+    source: SourceConfig,
+    county: str,
+    progress: Progress,
+    *,
+    trigger: Trigger = Trigger.manual,
+    full: bool = False,
+) -> dict:
     """Queue a run (or join the one already queued or running) and carry it out here; when
     another worker holds it, follow its progress until it ends. ``full``: read from the
     start, not from the last run's mark (refused while a run is queued or running)."""
     if full and not await queue.forget_mark(session.ctx.pool, source.name, county):
-        raise RuntimeError(f"a run of {source.name} for county {county} is queued or running; "
-                           "ask for a full pull when it ends")
+        raise RuntimeError(
+            f"a run of {source.name} for county {county} is queued or running; ask for a full pull when it ends"
+        )
     run_id, _ = await queue.enqueue_run(session.ctx.db, source.name, county, trigger)
     claim = await queue.claim(session.dsn, [source.name], queue.worker_name(), run_id=run_id)
     if claim is None:
@@ -282,8 +305,9 @@ async def follow(session: Session, run_id: int, progress: Progress) -> dict:
         await asyncio.sleep(1.0)
 
 
-async def import_file(session: Session, source: SourceConfig, county: str, path: Path, progress: Progress,
-                      roster: Roster | None = None) -> dict:
+async def import_file(
+    session: Session, source: SourceConfig, county: str, path: Path, progress: Progress, roster: Roster | None = None
+) -> dict:
     """Import a spreadsheet; ``roster`` (``rosters.declare``) declares it the complete roster
     of a period and region: it counts only if the import succeeds."""
     from services.sync.sheets import SheetError, records
@@ -298,12 +322,27 @@ async def import_file(session: Session, source: SourceConfig, county: str, path:
             await import_records(session.ctx, source, claim, rows, progress, roster=roster is not None)
         except (SheetError, OSError) as exc:
             code = getattr(exc, "code", "unreadable")
-            await queue.record_failure(session.ctx.db, claim.run_id, source.name, code, str(exc),
-                                       session.ctx.settings.sync, retry=False, breaker=False)
+            await queue.record_failure(
+                session.ctx.db,
+                claim.run_id,
+                source.name,
+                code,
+                str(exc),
+                session.ctx.settings.sync,
+                retry=False,
+                breaker=False,
+            )
         except Exception as exc:  # the run ends failed with a code, never left running
-            await queue.record_failure(session.ctx.db, claim.run_id, source.name, INTERNAL_ERROR,
-                                       internal_message(claim.run_id, exc), session.ctx.settings.sync,
-                                       retry=False, breaker=False)
+            await queue.record_failure(
+                session.ctx.db,
+                claim.run_id,
+                source.name,
+                INTERNAL_ERROR,
+                internal_message(claim.run_id, exc),
+                session.ctx.settings.sync,
+                retry=False,
+                breaker=False,
+            )
     finally:
         RUN_ID.reset(logged_as)
         await claim.release()
@@ -313,17 +352,29 @@ async def import_file(session: Session, source: SourceConfig, county: str, path:
 def run_step(run: dict) -> Step:
     """A run's counts (``run_counts``) as a progress ``Step``: the records read so far (a
     department does not say beforehand how many it will send), and the counts in words."""
-    line = (f"run {run.get('id')} {run.get('status')}/{run.get('phase')}: {run.get('pages', 0)} pages, "
-            f"{run.get('fetched', 0)} fetched, {run.get('staged', 0)} staged, {run.get('unchanged', 0)} unchanged, "
-            f"{run.get('quarantined', 0)} quarantined")
+    line = (
+        f"run {run.get('id')} {run.get('status')}/{run.get('phase')}: {run.get('pages', 0)} pages, "
+        f"{run.get('fetched', 0)} fetched, {run.get('staged', 0)} staged, {run.get('unchanged', 0)} unchanged, "
+        f"{run.get('quarantined', 0)} quarantined"
+    )
     if run.get("matched") is not None:
-        line += (f", {run['matched']} matched, {run['unmatched']} unmatched, findings +{run['findings_opened']} "
-                 f"-{run['findings_resolved']} ({run['findings_open']} open), {run['clues']} clues")
+        line += (
+            f", {run['matched']} matched, {run['unmatched']} unmatched, findings +{run['findings_opened']} "
+            f"-{run['findings_resolved']} ({run['findings_open']} open), {run['clues']} clues"
+        )
     if run.get("roster_region") is not None:
-        line += (f"; roster {run.get('roster_period') or '?'} of {run['roster_region']}: "
-                 f"{run.get('roster_records') or 0} rows, {run.get('roster_rejected') or 0} refused")
-    return Step(f"run {run.get('id')}", line, int(run.get("fetched") or 0), None, "records",
-                last=run.get("status") in ("succeeded", "failed"))
+        line += (
+            f"; roster {run.get('roster_period') or '?'} of {run['roster_region']}: "
+            f"{run.get('roster_records') or 0} rows, {run.get('roster_rejected') or 0} refused"
+        )
+    return Step(
+        f"run {run.get('id')}",
+        line,
+        int(run.get("fetched") or 0),
+        None,
+        "records",
+        last=run.get("status") in ("succeeded", "failed"),
+    )
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:
@@ -344,17 +395,25 @@ async def status(settings: Settings) -> dict:
             runs = await session.ctx.pool.fetch(
                 "SELECT DISTINCT ON (county) id, county, status, phase, error_code, fetched, staged, quarantined, "
                 "findings_open, roster_period, roster_region, roster_records, roster_rejected "
-                "FROM sync_runs WHERE source = $1 ORDER BY county, id DESC", source.name)
-            out["sources"].append({"name": source.name, "kind": source.kind.value, "counties": source.counties,
-                                   "pulls": source.pulls, "last_runs": [dict(r) for r in runs]})
+                "FROM sync_runs WHERE source = $1 ORDER BY county, id DESC",
+                source.name,
+            )
+            out["sources"].append(
+                {
+                    "name": source.name,
+                    "kind": source.kind.value,
+                    "counties": source.counties,
+                    "pulls": source.pulls,
+                    "last_runs": [dict(r) for r in runs],
+                }
+            )
         # The registry checks' last run per county (source ``registry``: rules on the registry alone).
         runs = await session.ctx.pool.fetch(
             "SELECT DISTINCT ON (county) id, county, trigger, status, finished_at, findings_open FROM sync_runs "
-            "WHERE source = 'registry' ORDER BY county, id DESC")
+            "WHERE source = 'registry' ORDER BY county, id DESC"
+        )
         out["registry_checks"] = [dict(r) for r in runs]
         out["schema"] = await session.ctx.pool.fetchval("SELECT version_num FROM alembic_version")
         return out
     finally:
         await session.close()
-
-

@@ -2,6 +2,7 @@
 the test process, on the test database, for what only a real connection shows: keep-alive,
 raw request bytes, chunked bodies, the peer's address. Its log records reach ``caplog``
 (uvicorn's own logging configuration is not installed)."""
+
 from __future__ import annotations
 
 import socket
@@ -33,8 +34,16 @@ def live_server(settings: Settings, database_url: str, rate_limiter: RateLimiter
     app = create_app(settings.model_copy(update={"database_url": database_url}))
     if rate_limiter is not None:
         app.state.rate_limiter = rate_limiter
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, loop="asyncio", log_config=None, access_log=False,
-                            lifespan="on", **uvicorn_options())
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        loop="asyncio",
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        **uvicorn_options(),
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -51,8 +60,9 @@ def live_server(settings: Settings, database_url: str, rate_limiter: RateLimiter
 
 
 @asynccontextmanager
-async def scratch_live_server(engine, settings: Settings, name: str,
-                              rate_limiter: RateLimiter | None = None) -> AsyncIterator[str]:
+async def scratch_live_server(
+    engine, settings: Settings, name: str, rate_limiter: RateLimiter | None = None
+) -> AsyncIterator[str]:
     """A ``live_server`` on a database of its own (``name``, dropped afterwards) holding
     the base data (regions, policy, the test users): for tests whose requests commit
     (logging in writes token and audit rows), so nothing they write reaches other tests."""
@@ -89,8 +99,9 @@ def read_response(s: socket.socket) -> bytes:
             return data
         data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
-    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                   if line.lower().startswith(b"content-length:")), 0)
+    length = next(
+        (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0
+    )
     while len(body) < length:
         chunk = s.recv(65536)
         if not chunk:

@@ -1,6 +1,7 @@
 """Helpers of the sync API tests: a sources file with sources in both test counties, and
 rows seeded straight into the database (runs, quarantined records with an encrypted
 payload, findings), as the worker would leave them."""
+
 from __future__ import annotations
 
 import itertools
@@ -107,37 +108,90 @@ _fingerprints = itertools.count(1)
 
 
 async def add_run(session, source: str, county: str, status: str = "succeeded", **fields) -> SyncRun:
-    defaults = {"phase": "done" if status in ("succeeded", "failed") else "fetching", "trigger": "schedule",
-                    "attempts": 1, "pages": 3, "fetched": 250, "staged": 40, "unchanged": 200, "quarantined": 10, "retries": 1,
-                    "matched": 230, "unmatched": 10, "findings_opened": 5, "findings_resolved": 1, "findings_open": 12, "clues": 2}
+    defaults = {
+        "phase": "done" if status in ("succeeded", "failed") else "fetching",
+        "trigger": "schedule",
+        "attempts": 1,
+        "pages": 3,
+        "fetched": 250,
+        "staged": 40,
+        "unchanged": 200,
+        "quarantined": 10,
+        "retries": 1,
+        "matched": 230,
+        "unmatched": 10,
+        "findings_opened": 5,
+        "findings_resolved": 1,
+        "findings_open": 12,
+        "clues": 2,
+    }
     run = SyncRun(source=source, county=county, status=status, **{**defaults, **fields})
     session.add(run)
     await session.flush()
     return run
 
 
-async def add_quarantined(session, settings: Settings, source: str, county: str, run_id: int, raw,
-                          reason: str = "id_number.check_digit", **fields) -> QuarantinedRecord:
+async def add_quarantined(
+    session,
+    settings: Settings,
+    source: str,
+    county: str,
+    run_id: int,
+    raw,
+    reason: str = "id_number.check_digit",
+    **fields,
+) -> QuarantinedRecord:
     plain = raw if isinstance(raw, bytes) else orjson.dumps(raw)
-    record = QuarantinedRecord(source=source, county=county, first_run_id=run_id, last_run_id=run_id,
-                               reason=reason, raw_enc=keyring(settings).encrypt(plain, QUARANTINE_AAD),
-                               raw_hash=next(_fingerprints).to_bytes(32, "big"),
-                               **{"status": "open", "field": "id_number", "detail": "18 characters, check digit wrong",
-                                  "location": "page 2", "external_key": "JZ-0001", **fields})
+    record = QuarantinedRecord(
+        source=source,
+        county=county,
+        first_run_id=run_id,
+        last_run_id=run_id,
+        reason=reason,
+        raw_enc=keyring(settings).encrypt(plain, QUARANTINE_AAD),
+        raw_hash=next(_fingerprints).to_bytes(32, "big"),
+        **{
+            "status": "open",
+            "field": "id_number",
+            "detail": "18 characters, check digit wrong",
+            "location": "page 2",
+            "external_key": "JZ-0001",
+            **fields,
+        },
+    )
     session.add(record)
     await session.flush()
     return record
 
 
-async def add_finding(session, *, region_code: str, run_id: int, rule_id: str = "not_insured",
-                      source: str = "medical-insurance", health: bool = False, person_id: int | None = None,
-                      household_id: int | None = None, **fields) -> Finding:
-    finding = Finding(fingerprint=f"test:{rule_id}:{next(_fingerprints)}", rule_id=rule_id,
-                      severity=fields.pop("severity", "high"), source=source, county=region_code[:6],
-                      region_code=region_code, person_id=person_id, household_id=household_id,
-                      records=fields.pop("records", [{"source": source, "external_key": "MI-2026-0001"}]),
-                      values=fields.pop("values", {"year": 2026, "insured": False}), health=health,
-                      first_run_id=run_id, last_run_id=run_id, **fields)
+async def add_finding(
+    session,
+    *,
+    region_code: str,
+    run_id: int,
+    rule_id: str = "not_insured",
+    source: str = "medical-insurance",
+    health: bool = False,
+    person_id: int | None = None,
+    household_id: int | None = None,
+    **fields,
+) -> Finding:
+    finding = Finding(
+        fingerprint=f"test:{rule_id}:{next(_fingerprints)}",
+        rule_id=rule_id,
+        severity=fields.pop("severity", "high"),
+        source=source,
+        county=region_code[:6],
+        region_code=region_code,
+        person_id=person_id,
+        household_id=household_id,
+        records=fields.pop("records", [{"source": source, "external_key": "MI-2026-0001"}]),
+        values=fields.pop("values", {"year": 2026, "insured": False}),
+        health=health,
+        first_run_id=run_id,
+        last_run_id=run_id,
+        **fields,
+    )
     session.add(finding)
     await session.flush()
     return finding
@@ -163,10 +217,21 @@ async def sync_objects(db, settings: Settings, village: str, household: dict) ->
     try:
         run = await add_run(session, source, county)
         record = await add_quarantined(session, settings, source, county, run.id, {"sfzh": "52990119800101001X"})
-        finding = await add_finding(session, region_code=village, run_id=run.id, source=source,
-                                    person_id=household["members"][0]["id"], household_id=household["id"])
+        finding = await add_finding(
+            session,
+            region_code=village,
+            run_id=run.id,
+            source=source,
+            person_id=household["members"][0]["id"],
+            household_id=household["id"],
+        )
         await session.commit()
-        return {"run_id": run.id, "quarantine_id": record.id, "finding_id": finding.id, "source": source,
-                "county": county}
+        return {
+            "run_id": run.id,
+            "quarantine_id": record.id,
+            "finding_id": finding.id,
+            "source": source,
+            "county": county,
+        }
     finally:
         await session.close()

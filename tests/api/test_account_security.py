@@ -1,6 +1,7 @@
 """Accounts behind tokens and logins (issue 15): a signed token must agree with its account,
 wrong current passwords lock like failed logins, the published demo password opens nothing
 in production, and failed logins under unknown names reach the county's auditor."""
+
 from __future__ import annotations
 
 import httpx
@@ -31,6 +32,7 @@ def _refused(r) -> bool:
 
 # ---- tokens are checked against the account -----------------------------------------------------
 
+
 async def test_a_token_for_a_user_that_does_not_exist_is_refused(client, settings):
     r = await client.get(ME, headers=forged(settings, 987654321, "ghost", Role.admin, ""))
     assert _refused(r), r.text
@@ -40,11 +42,13 @@ async def test_a_token_for_a_user_that_does_not_exist_is_refused(client, setting
 
 async def test_a_token_with_a_wider_region_than_the_account_is_refused(client, settings, user_ids):
     uid = user_ids["village_staff.village"]
-    assert (await client.get(ME, headers=forged(settings, uid, "village_staff.village", Role.village_staff,
-                                                VILLAGE))).status_code == 200
+    assert (
+        await client.get(ME, headers=forged(settings, uid, "village_staff.village", Role.village_staff, VILLAGE))
+    ).status_code == 200
     for wider in (TOWNSHIP, COUNTY, "52", ""):
-        r = await client.get("/api/v1/households",
-                             headers=forged(settings, uid, "village_staff.village", Role.village_staff, wider))
+        r = await client.get(
+            "/api/v1/households", headers=forged(settings, uid, "village_staff.village", Role.village_staff, wider)
+        )
         assert _refused(r), (wider, r.text)
 
 
@@ -54,28 +58,39 @@ async def test_a_token_with_a_more_powerful_role_than_the_account_is_refused(cli
         r = await client.get(ME, headers=forged(settings, uid, "grid_worker.county", role, COUNTY))
         assert _refused(r), (role, r.text)
     # The account's own role and region still pass (after the refusals were cached).
-    assert (await client.get(ME, headers=forged(settings, uid, "grid_worker.county", Role.grid_worker,
-                                                COUNTY))).status_code == 200
+    assert (
+        await client.get(ME, headers=forged(settings, uid, "grid_worker.county", Role.grid_worker, COUNTY))
+    ).status_code == 200
 
 
 async def test_a_token_of_an_inactive_account_is_refused(client, session, settings, user_ids):
     await session.execute(update(User).where(User.username == "auditor.township").values(active=False))
     await session.commit()
-    r = await client.get(ME, headers=forged(settings, user_ids["auditor.township"], "auditor.township",
-                                            Role.auditor, TOWNSHIP))
+    r = await client.get(
+        ME, headers=forged(settings, user_ids["auditor.township"], "auditor.township", Role.auditor, TOWNSHIP)
+    )
     assert _refused(r), r.text
 
 
 async def test_a_client_token_must_match_the_client(client, settings, auth):
-    ghost = Caller(None, "ghost.system", Role.department_system, COUNTY, client_id=987654321,
-                   granted=CLIENT_GRANTABLE)
+    ghost = Caller(None, "ghost.system", Role.department_system, COUNTY, client_id=987654321, granted=CLIENT_GRANTABLE)
     r = await client.get(ME, headers={"Authorization": f"Bearer {issue_token(settings, ghost)[0]}"})
     assert _refused(r), r.text
-    created = (await client.post("/api/v1/admin/clients", headers=auth("admin.county"),
-                                 json={"name": "civil.affairs.x", "permissions": ["registry:read"],
-                                       "region_prefix": COUNTY})).json()
-    real = Caller(None, created["name"], Role.department_system, COUNTY, client_id=created["id"],
-                  granted=frozenset(CLIENT_GRANTABLE))  # more than it was given
+    created = (
+        await client.post(
+            "/api/v1/admin/clients",
+            headers=auth("admin.county"),
+            json={"name": "civil.affairs.x", "permissions": ["registry:read"], "region_prefix": COUNTY},
+        )
+    ).json()
+    real = Caller(
+        None,
+        created["name"],
+        Role.department_system,
+        COUNTY,
+        client_id=created["id"],
+        granted=frozenset(CLIENT_GRANTABLE),
+    )  # more than it was given
     r = await client.get(ME, headers={"Authorization": f"Bearer {issue_token(settings, real)[0]}"})
     assert _refused(r), r.text
 
@@ -86,8 +101,11 @@ async def test_after_a_role_change_old_and_forged_tokens_are_refused(client, set
     assert (await client.get(ME, headers=old)).status_code == 200  # the account is now cached
     admin = auth("admin.county")
     current = await client.get(f"/api/v1/admin/users/{uid}", headers=admin)
-    r = await client.patch(f"/api/v1/admin/users/{uid}", json={"role": "grid_worker"},
-                           headers={**admin, "If-Match": current.headers["etag"]})
+    r = await client.patch(
+        f"/api/v1/admin/users/{uid}",
+        json={"role": "grid_worker"},
+        headers={**admin, "If-Match": current.headers["etag"]},
+    )
     assert r.status_code == 200, r.text
     assert _refused(await client.get(ME, headers=old))
     # A token issued after the change but naming the old role: the account is read again.
@@ -100,38 +118,51 @@ async def test_after_a_role_change_old_and_forged_tokens_are_refused(client, set
 
 # ---- a wrong current password counts like a failed login ----------------------------------------
 
+
 async def test_wrong_current_passwords_lock_the_account_like_failed_logins(client, session, settings):
     login = await client.post(TOKEN, data={"username": "village_staff.township", "password": PASSWORD})
     headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
     for _ in range(settings.auth.max_failed_logins):
-        r = await client.post("/api/v1/auth/password", headers=headers,
-                              json={"current_password": "Wrong-Password-9", "new_password": "Brand-New-Pass-7"})
+        r = await client.post(
+            "/api/v1/auth/password",
+            headers=headers,
+            json={"current_password": "Wrong-Password-9", "new_password": "Brand-New-Pass-7"},
+        )
         assert (r.status_code, r.json()["code"]) == (422, "password_wrong")
     user = (await session.execute(select(User).where(User.username == "village_staff.township"))).scalar_one()
     await session.refresh(user)
     assert user.locked_until is not None
     # Locked: the right password no longer logs in, nor changes the password.
-    assert (await client.post(TOKEN, data={"username": "village_staff.township", "password": PASSWORD})
-            ).status_code == 401
-    r = await client.post("/api/v1/auth/password", headers=headers,
-                          json={"current_password": PASSWORD, "new_password": "Brand-New-Pass-7"})
+    assert (
+        await client.post(TOKEN, data={"username": "village_staff.township", "password": PASSWORD})
+    ).status_code == 401
+    r = await client.post(
+        "/api/v1/auth/password",
+        headers=headers,
+        json={"current_password": PASSWORD, "new_password": "Brand-New-Pass-7"},
+    )
     assert r.status_code == 422
 
 
 # ---- the demo password in production ------------------------------------------------------------
 
+
 @pytest.fixture
 def production() -> Settings:
     from services.core.crypto import new_key
 
-    return Settings(env="production", database_url=None, auth={"secret_key": "p" * 40},
-                    data_protection={"id_hash_key": "h" * 40, "encryption_keys": {"k1": new_key()},
-                                     "active_key": "k1"})
+    return Settings(
+        env="production",
+        database_url=None,
+        auth={"secret_key": "p" * 40},
+        data_protection={"id_hash_key": "h" * 40, "encryption_keys": {"k1": new_key()}, "active_key": "k1"},
+    )
 
 
 async def test_production_refuses_a_login_with_the_published_demo_password(db, session, settings, production):
-    await session.execute(update(User).where(User.username == "county_staff.township")
-                          .values(password_hash=hash_password(DEMO_PASSWORD)))
+    await session.execute(
+        update(User).where(User.username == "county_staff.township").values(password_hash=hash_password(DEMO_PASSWORD))
+    )
     await session.commit()
     form = {"username": "county_staff.township", "password": DEMO_PASSWORD}
     for env, expected in ((production, 401), (settings, 200)):  # settings: the tests' (env=test)
@@ -141,20 +172,27 @@ async def test_production_refuses_a_login_with_the_published_demo_password(db, s
 
 
 async def test_the_published_demo_password_cannot_be_chosen(client, auth):
-    r = await client.post("/api/v1/auth/password", headers=auth("grid_worker.township"),
-                          json={"current_password": PASSWORD, "new_password": DEMO_PASSWORD})
+    r = await client.post(
+        "/api/v1/auth/password",
+        headers=auth("grid_worker.township"),
+        json={"current_password": PASSWORD, "new_password": DEMO_PASSWORD},
+    )
     assert (r.status_code, r.json()["code"]) == (422, "password_published")
 
 
 # ---- failed logins under unknown names reach the county's auditor --------------------------------
+
 
 async def test_the_county_auditor_sees_failed_logins_under_unknown_names(client, auth):
     typed = "no.such\nuser\x1b[31m\x07" + "x" * 40
     r = await client.post(TOKEN, data={"username": typed, "password": "Secret-Guess-1"})
     assert r.status_code == 401, r.text
     for auditor in ("auditor.county", "auditor.village"):
-        found = (await client.get("/api/v1/audit/events", headers=auth(auditor),
-                                  params={"action": "auth.login", "result": "failure"})).json()["items"]
+        found = (
+            await client.get(
+                "/api/v1/audit/events", headers=auth(auditor), params={"action": "auth.login", "result": "failure"}
+            )
+        ).json()["items"]
         event = next(e for e in found if e["actor_name"] and e["actor_name"].startswith("no.such"))
         assert event["detail"] == {"reason": "unknown_user"} and event["region_code"] is None
         assert event["actor_name"] == ("no.suchuser[31m" + "x" * 40)[:64]
@@ -163,14 +201,26 @@ async def test_the_county_auditor_sees_failed_logins_under_unknown_names(client,
 
 # ---- a password an administrator set is for one use ---------------------------------------------
 
+
 async def test_a_password_set_by_an_administrator_must_be_changed_first(client, auth, user_ids):
     admin = auth("admin.county")
-    r = await client.post(f"/api/v1/admin/users/{user_ids['grid_worker.township']}/password", headers=admin,
-                          json={"new_password": "Given-By-Admin-7"})
+    r = await client.post(
+        f"/api/v1/admin/users/{user_ids['grid_worker.township']}/password",
+        headers=admin,
+        json={"new_password": "Given-By-Admin-7"},
+    )
     assert r.status_code == 204, r.text
-    created = await client.post("/api/v1/admin/users", headers=admin, json={
-        "username": "li.si", "display_name": "李四", "role": "grid_worker", "region_prefix": VILLAGE,
-        "password": "Given-By-Admin-8"})
+    created = await client.post(
+        "/api/v1/admin/users",
+        headers=admin,
+        json={
+            "username": "li.si",
+            "display_name": "李四",
+            "role": "grid_worker",
+            "region_prefix": VILLAGE,
+            "password": "Given-By-Admin-8",
+        },
+    )
     assert created.status_code == 201, created.text
     for username, given in (("grid_worker.township", "Given-By-Admin-7"), ("li.si", "Given-By-Admin-8")):
         login = await client.post(TOKEN, data={"username": username, "password": given})
@@ -178,8 +228,11 @@ async def test_a_password_set_by_an_administrator_must_be_changed_first(client, 
         headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
         r = await client.get("/api/v1/households", headers=headers)
         assert (r.status_code, r.json()["code"]) == (403, "password_change_required")
-        r = await client.post("/api/v1/auth/password", headers=headers,
-                              json={"current_password": given, "new_password": "Only-I-Know-2026"})
+        r = await client.post(
+            "/api/v1/auth/password",
+            headers=headers,
+            json={"current_password": given, "new_password": "Only-I-Know-2026"},
+        )
         assert r.status_code == 204, r.text
         login = await client.post(TOKEN, data={"username": username, "password": "Only-I-Know-2026"})
         headers = {"Authorization": f"Bearer {login.json()['access_token']}"}

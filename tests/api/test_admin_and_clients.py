@@ -1,4 +1,5 @@
 """Administration of users and system clients, and what a system client can do."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -14,8 +15,9 @@ def bearer(token: str) -> dict:
 
 
 async def _client_token(client, name, secret):
-    return await client.post(TOKEN, data={"grant_type": "client_credentials", "client_id": name,
-                                          "client_secret": secret})
+    return await client.post(
+        TOKEN, data={"grant_type": "client_credentials", "client_id": name, "client_secret": secret}
+    )
 
 
 async def _new_client(client, auth, **body):
@@ -57,8 +59,11 @@ async def test_client_credentials_give_a_token_with_the_clients_permissions_and_
 
 async def test_client_outside_its_scope_sees_nothing(client, auth):
     head = person("head")
-    await client.post("/api/v1/households", json=household(region=OTHER_COUNTY_VILLAGE, members=[head]),
-                      headers=auth("county_staff.other"))
+    await client.post(
+        "/api/v1/households",
+        json=household(region=OTHER_COUNTY_VILLAGE, members=[head]),
+        headers=auth("county_staff.other"),
+    )
     created = await _new_client(client, auth, region_prefix="529901")
     token = (await _client_token(client, created["name"], created["client_secret"])).json()["access_token"]
     r = await client.post("/api/v1/persons/lookup", headers=bearer(token), json={"id_number": head["id_number"]})
@@ -90,8 +95,11 @@ async def test_revoked_client_cannot_get_tokens_and_its_tokens_stop(client, auth
 
 async def test_client_permissions_are_limited_to_what_systems_may_have(client, auth):
     for perms in (["users:admin"], ["households:write"], ["registry:unmask"], [], ["nonsense"]):
-        r = await client.post("/api/v1/admin/clients", headers=auth("admin.county"),
-                              json={"name": "x.system", "permissions": perms, "region_prefix": "529901"})
+        r = await client.post(
+            "/api/v1/admin/clients",
+            headers=auth("admin.county"),
+            json={"name": "x.system", "permissions": perms, "region_prefix": "529901"},
+        )
         assert r.status_code == 422 and r.json()["field"].startswith("permissions"), perms
 
 
@@ -111,29 +119,41 @@ async def test_role_change_takes_effect_at_once(client, auth):
     users = (await client.get("/api/v1/admin/users", headers=admin, params={"role": "grid_worker"})).json()["items"]
     target = next(u for u in users if u["username"] == "grid_worker.village")
     current = await client.get(f"/api/v1/admin/users/{target['id']}", headers=admin)
-    r = await client.patch(f"/api/v1/admin/users/{target['id']}", json={"role": "auditor"},
-                           headers={**admin, "If-Match": current.headers["etag"]})
+    r = await client.patch(
+        f"/api/v1/admin/users/{target['id']}",
+        json={"role": "auditor"},
+        headers={**admin, "If-Match": current.headers["etag"]},
+    )
     assert r.status_code == 200 and r.json()["role"] == "auditor"
     assert (await client.get("/api/v1/households", headers=h)).status_code == 401
-    stale = await client.patch(f"/api/v1/admin/users/{target['id']}", json={"role": "grid_worker"},
-                               headers={**admin, "If-Match": current.headers["etag"]})
+    stale = await client.patch(
+        f"/api/v1/admin/users/{target['id']}",
+        json={"role": "grid_worker"},
+        headers={**admin, "If-Match": current.headers["etag"]},
+    )
     assert stale.status_code == 412
 
 
 async def test_admin_creates_users_only_in_scope_and_with_a_strong_password(client, auth):
     admin = auth("admin.township")  # 529901001
     base = {"display_name": "张三", "role": "grid_worker", "password": "Strong-Pass-2026"}
-    inside = await client.post("/api/v1/admin/users", headers=admin,
-                               json={**base, "username": "zhang.san", "region_prefix": VILLAGE})
+    inside = await client.post(
+        "/api/v1/admin/users", headers=admin, json={**base, "username": "zhang.san", "region_prefix": VILLAGE}
+    )
     assert inside.status_code == 201, inside.text
-    outside = await client.post("/api/v1/admin/users", headers=admin,
-                                json={**base, "username": "li.si", "region_prefix": "529901002"})
+    outside = await client.post(
+        "/api/v1/admin/users", headers=admin, json={**base, "username": "li.si", "region_prefix": "529901002"}
+    )
     assert (outside.status_code, outside.json()["field"]) == (404, "region_prefix")
-    weak = await client.post("/api/v1/admin/users", headers=admin,
-                             json={**base, "username": "wang.wu", "region_prefix": VILLAGE, "password": "12345678"})
+    weak = await client.post(
+        "/api/v1/admin/users",
+        headers=admin,
+        json={**base, "username": "wang.wu", "region_prefix": VILLAGE, "password": "12345678"},
+    )
     assert (weak.status_code, weak.json()["field"]) == (422, "password")
-    taken = await client.post("/api/v1/admin/users", headers=admin,
-                              json={**base, "username": "zhang.san", "region_prefix": VILLAGE})
+    taken = await client.post(
+        "/api/v1/admin/users", headers=admin, json={**base, "username": "zhang.san", "region_prefix": VILLAGE}
+    )
     assert taken.status_code == 409
     listed = (await client.get("/api/v1/admin/users", headers=admin, params={"limit": 200})).json()["items"]
     assert all(u["region_prefix"].startswith("529901001") for u in listed)
@@ -145,8 +165,11 @@ async def test_admin_creates_users_only_in_scope_and_with_a_strong_password(clie
 async def test_admin_cannot_change_own_role(client, auth, user_ids):
     admin = auth("admin.county")
     me = await client.get(f"/api/v1/admin/users/{user_ids['admin.county']}", headers=admin)
-    r = await client.patch(f"/api/v1/admin/users/{user_ids['admin.county']}", json={"active": False},
-                           headers={**admin, "If-Match": me.headers["etag"]})
+    r = await client.patch(
+        f"/api/v1/admin/users/{user_ids['admin.county']}",
+        json={"active": False},
+        headers={**admin, "If-Match": me.headers["etag"]},
+    )
     assert (r.status_code, r.json()["code"]) == (409, "own_account")
 
 

@@ -14,6 +14,7 @@ route it applies to, and what must come back.
 * Never a 5xx, anywhere.
 
 """
+
 from __future__ import annotations
 
 import base64
@@ -38,8 +39,11 @@ from tests.factories import USERS, VILLAGE
 
 # ---- the document ----------------------------------------------------------------------------
 
-OPERATIONS = {op["operationId"]: (method.upper(), path, op)
-              for path, item in DOCUMENT["paths"].items() for method, op in item.items()}
+OPERATIONS = {
+    op["operationId"]: (method.upper(), path, op)
+    for path, item in DOCUMENT["paths"].items()
+    for method, op in item.items()
+}
 SCHEMAS = DOCUMENT["components"]["schemas"]
 
 # Who sends a request needing these permissions: the first of these roles that has them all.
@@ -82,8 +86,9 @@ def _resolve(schema: dict) -> dict:
 
 
 def _not_5xx(response: httpx.Response) -> None:
-    assert response.status_code < 500, f"{response.request.method} {response.request.url} -> " \
-                                       f"{response.status_code} {response.text[:300]}"
+    assert response.status_code < 500, (
+        f"{response.request.method} {response.request.url} -> {response.status_code} {response.text[:300]}"
+    )
 
 
 def _error_fields(response: httpx.Response) -> list[str]:
@@ -125,8 +130,13 @@ def _text_fields(schema: dict, prefix: tuple = (), depth: int = 0) -> list[tuple
             out += _text_fields(sub, (*prefix, name), depth + 1)
     elif kind == "array" and "items" in schema:
         out += _text_fields(schema["items"], (*prefix, 0), depth + 1)
-    elif kind == "string" and "enum" not in schema and schema.get("format") not in (
-            "date", "date-time", "binary", "password") and not _secret(prefix) and not schema.get("readOnly"):
+    elif (
+        kind == "string"
+        and "enum" not in schema
+        and schema.get("format") not in ("date", "date-time", "binary", "password")
+        and not _secret(prefix)
+        and not schema.get("readOnly")
+    ):
         out.append(prefix)
     return list(dict.fromkeys(out))
 
@@ -149,10 +159,16 @@ def _placed(location: tuple, value) -> object:
 
 APP = create_app(Settings(env="test"))
 ROUTES = [context.original_route for context in iter_route_contexts(APP.router.routes)]
-BODY_MODELS = {route.operation_id: route.body_field for route in ROUTES
-               if getattr(route, "body_field", None) is not None and getattr(route, "operation_id", None)}
-TEXT_FIELDS = {op_id: _text_fields(_body_schema(op)) for op_id, (_, _, op) in OPERATIONS.items()
-               if _body_schema(op) and op_id in BODY_MODELS}
+BODY_MODELS = {
+    route.operation_id: route.body_field
+    for route in ROUTES
+    if getattr(route, "body_field", None) is not None and getattr(route, "operation_id", None)
+}
+TEXT_FIELDS = {
+    op_id: _text_fields(_body_schema(op))
+    for op_id, (_, _, op) in OPERATIONS.items()
+    if _body_schema(op) and op_id in BODY_MODELS
+}
 TEXT_FIELDS = {op_id: fields for op_id, fields in TEXT_FIELDS.items() if fields}
 # The login form's names are credentials: compared, never stored. A name holding hidden
 # characters matches no account (401) and the attempt reaches the auditor with them removed
@@ -166,8 +182,7 @@ def _refused_at(op_id: str, location: tuple, value: str) -> bool:
     try:
         TypeAdapter(annotation).validate_python(_placed(location, value))
     except ValidationError as exc:
-        return any(tuple(e["loc"][:len(location)]) == location and e["type"] != "missing"
-                   for e in exc.errors())
+        return any(tuple(e["loc"][: len(location)]) == location and e["type"] != "missing" for e in exc.errors())
     return False
 
 
@@ -187,8 +202,9 @@ def test_the_matrix_sees_the_text_fields():
 
 @pytest.mark.parametrize("operation_id, kind", list(_text_cases()))
 def test_text_fields_refuse_invisible_characters(operation_id, kind):
-    accepted = [".".join(map(str, loc)) for loc in TEXT_FIELDS[operation_id]
-                if not _refused_at(operation_id, loc, EVIL[kind])]
+    accepted = [
+        ".".join(map(str, loc)) for loc in TEXT_FIELDS[operation_id] if not _refused_at(operation_id, loc, EVIL[kind])
+    ]
     assert not accepted, f"accepted {kind} characters in: {accepted}"
 
 
@@ -208,12 +224,24 @@ async def test_invisible_characters_are_422_naming_the_field(kind, client, auth,
     before = await fingerprint(db.connection)
     evil = EVIL[kind]
     requests = [
-        (lambda: client.post("/api/v1/households", headers=h,
-                             json=household(region=VILLAGE, members=[person("head", name=evil)])), "members[0].name"),
-        (lambda: client.patch(f"/api/v1/households/{world.home['id']}", headers={**h, "If-Match": "*"},
-                              json={"address": evil}), "address"),
-        (lambda: client.patch(f"/api/v1/persons/{world.member('home', 2)}", headers={**h, "If-Match": "*"},
-                              json={"name": evil}), "name"),
+        (
+            lambda: client.post(
+                "/api/v1/households", headers=h, json=household(region=VILLAGE, members=[person("head", name=evil)])
+            ),
+            "members[0].name",
+        ),
+        (
+            lambda: client.patch(
+                f"/api/v1/households/{world.home['id']}", headers={**h, "If-Match": "*"}, json={"address": evil}
+            ),
+            "address",
+        ),
+        (
+            lambda: client.patch(
+                f"/api/v1/persons/{world.member('home', 2)}", headers={**h, "If-Match": "*"}, json={"name": evil}
+            ),
+            "name",
+        ),
     ]
     for request, field in requests:
         r = await request()
@@ -224,10 +252,20 @@ async def test_invisible_characters_are_422_naming_the_field(kind, client, auth,
 
 # ---- forged tokens ---------------------------------------------------------------------------
 
+
 def _claims(settings, sub: str, name: str, role: str, prefix: str, **extra) -> dict:
     now = time.time()
-    return {"iss": settings.auth.issuer, "sub": sub, "name": name, "role": role, "scope_prefix": prefix,
-            "iat": now, "exp": int(now) + 600, "jti": uuid.uuid4().hex, **extra}
+    return {
+        "iss": settings.auth.issuer,
+        "sub": sub,
+        "name": name,
+        "role": role,
+        "scope_prefix": prefix,
+        "iat": now,
+        "exp": int(now) + 600,
+        "jti": uuid.uuid4().hex,
+        **extra,
+    }
 
 
 def _signed(settings, claims: dict) -> str:
@@ -254,8 +292,17 @@ def forgeries(settings, user_ids: dict, user: str) -> dict[str, str]:
         # the province ("52") for anyone below it; every region ("") for the province's own staff
         "wider_region": _signed(settings, {**own, "scope_prefix": "52" if prefix != "52" else ""}),
         "stronger_role": _signed(settings, {**own, "role": stronger}),
-        "unknown_client": _signed(settings, _claims(settings, f"client:{MISSING}", "ghost", "department_system",
-                                                    "52", perms=sorted(p.value for p in Permission))),
+        "unknown_client": _signed(
+            settings,
+            _claims(
+                settings,
+                f"client:{MISSING}",
+                "ghost",
+                "department_system",
+                "52",
+                perms=sorted(p.value for p in Permission),
+            ),
+        ),
     }
 
 
@@ -270,8 +317,9 @@ async def _sweep(client, settings, user_ids, values, user: str, forgery: str, op
         method, path, op = OPERATIONS[op_id]
         body = {} if "requestBody" in op else None
         headers = {"Authorization": f"Bearer {token}", "If-Match": "*"}
-        r = await client.request(method, _path(path, values), headers=headers,
-                                 **({"json": body} if body is not None else {}))
+        r = await client.request(
+            method, _path(path, values), headers=headers, **({"json": body} if body is not None else {})
+        )
         _not_5xx(r)
         if r.status_code != 401:
             wrong.append(f"{op_id}: {r.status_code}")
@@ -291,8 +339,16 @@ async def test_forged_tokens_are_401_on_every_route(forgery, client, settings, u
     assert not wrong, f"{len(wrong)} route(s) believed a {forgery} token: {wrong[:20]}"
 
 
-ROLE_ROUTES = ("whoAmI", "listHouseholds", "getHousehold", "updateHousehold", "listUsers", "listAuditEvents",
-               "lookupPerson", "listFunds")
+ROLE_ROUTES = (
+    "whoAmI",
+    "listHouseholds",
+    "getHousehold",
+    "updateHousehold",
+    "listUsers",
+    "listAuditEvents",
+    "lookupPerson",
+    "listFunds",
+)
 
 
 def _forgery_by_role_cases():
@@ -327,13 +383,16 @@ SPOOFED = "203.0.113.9"
 
 async def _failed_login_address(http, auth_headers) -> str | None:
     name = "grid_worker.village"  # a real account (the county's auditor sees its events), a wrong password
-    r = await http.post("/api/v1/auth/token", data={"username": name, "password": "wrong-Password-1"},
-                        headers={"X-Forwarded-For": SPOOFED, "Forwarded": f"for={SPOOFED}",
-                                 "X-Real-IP": SPOOFED})
+    r = await http.post(
+        "/api/v1/auth/token",
+        data={"username": name, "password": "wrong-Password-1"},
+        headers={"X-Forwarded-For": SPOOFED, "Forwarded": f"for={SPOOFED}", "X-Real-IP": SPOOFED},
+    )
     _not_5xx(r)
     assert r.status_code == 401, r.text
-    events = await http.get("/api/v1/audit/events", params={"action": "auth.login", "result": "failure"},
-                            headers=auth_headers)
+    events = await http.get(
+        "/api/v1/audit/events", params={"action": "auth.login", "result": "failure"}, headers=auth_headers
+    )
     assert events.status_code == 200, events.text
     mine = [e for e in events.json()["items"] if e.get("actor_name") == name]
     assert mine, events.text  # newest first
@@ -342,11 +401,17 @@ async def _failed_login_address(http, auth_headers) -> str | None:
 
 async def _public_limit_evaded(http) -> bool:
     """With one public read a minute, a second one from a 'new' address must still be 429."""
-    first = await http.get("/api/v1/public/projects", params={"region": "529901", "year": 2025},
-                           headers={"X-Forwarded-For": "198.51.100.1"})
+    first = await http.get(
+        "/api/v1/public/projects",
+        params={"region": "529901", "year": 2025},
+        headers={"X-Forwarded-For": "198.51.100.1"},
+    )
     _not_5xx(first)
-    second = await http.get("/api/v1/public/projects", params={"region": "529901", "year": 2025},
-                            headers={"X-Forwarded-For": "198.51.100.2"})
+    second = await http.get(
+        "/api/v1/public/projects",
+        params={"region": "529901", "year": 2025},
+        headers={"X-Forwarded-For": "198.51.100.2"},
+    )
     _not_5xx(second)
     return second.status_code != 429
 

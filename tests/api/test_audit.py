@@ -2,6 +2,7 @@
 
 Events are written in the test's transaction with a unique actor, so each test sees its own
 rows whatever else the log holds."""
+
 import uuid
 from datetime import datetime, timedelta
 
@@ -39,15 +40,32 @@ async def list_(client, auth, user=AUDITOR, **params):
 
 
 def ev(actor: str, **kw) -> dict:
-    return {"actor": actor, "action": "household.update", "object_type": "household", "object_id": "1",
-            "region_code": VILLAGE, "request_id": "req-" + actor[-6:], **kw}
+    return {
+        "actor": actor,
+        "action": "household.update",
+        "object_type": "household",
+        "object_id": "1",
+        "region_code": VILLAGE,
+        "request_id": "req-" + actor[-6:],
+        **kw,
+    }
 
 
 async def test_events_read_back_with_every_field(client, db, auth):
     actor = unique_actor()
-    [event_id] = await write(db, ev(actor, actor_name="张三", role="village_staff", status=200, ip="10.9.8.7",
-                                    before={"phone": "13800000000", "id_number": "11010519491231002X"},
-                                    after={"phone": "13900000000"}, detail={"fields": ["phone"]}))
+    [event_id] = await write(
+        db,
+        ev(
+            actor,
+            actor_name="张三",
+            role="village_staff",
+            status=200,
+            ip="10.9.8.7",
+            before={"phone": "13800000000", "id_number": "11010519491231002X"},
+            after={"phone": "13900000000"},
+            detail={"fields": ["phone"]},
+        ),
+    )
     body = await list_(client, auth, actor=actor)
     assert body["next_cursor"] is None and len(body["items"]) == 1
     item = body["items"][0]
@@ -90,10 +108,13 @@ async def test_time_filters(client, db, auth):
     actor = unique_actor()
     session = db.session()
     for days in (10, 5, 1):
-        await session.execute(text(
-            "INSERT INTO audit_log (at, actor, action, result, region_code) "
-            "VALUES (now() - make_interval(days => :d), :actor, 'person.unmask', 'success', :region)"),
-            {"d": days, "actor": actor, "region": VILLAGE})
+        await session.execute(
+            text(
+                "INSERT INTO audit_log (at, actor, action, result, region_code) "
+                "VALUES (now() - make_interval(days => :d), :actor, 'person.unmask', 'success', :region)"
+            ),
+            {"d": days, "actor": actor, "region": VILLAGE},
+        )
     await session.commit()
     await session.close()
     now = datetime.now(CHINA)
@@ -141,8 +162,12 @@ async def test_login_is_required(client):
 async def test_auditors_see_only_their_regions(client, db, auth):
     actor = unique_actor()
     here, township2, elsewhere, unknown = await write(
-        db, ev(actor, region_code=VILLAGE), ev(actor, region_code=OTHER_TOWNSHIP_VILLAGE),
-        ev(actor, region_code=OTHER_COUNTY_VILLAGE), ev(actor, region_code=None))
+        db,
+        ev(actor, region_code=VILLAGE),
+        ev(actor, region_code=OTHER_TOWNSHIP_VILLAGE),
+        ev(actor, region_code=OTHER_COUNTY_VILLAGE),
+        ev(actor, region_code=None),
+    )
 
     async def visible(user):
         return {i["id"] for i in (await list_(client, auth, user=user, actor=actor))["items"]}
@@ -165,23 +190,26 @@ async def test_auditors_see_only_their_regions(client, db, auth):
     assert r.status_code == 404
 
 
-@pytest.mark.parametrize(("params", "field", "code"), [
-    ({"result": "ok"}, "result", "enum"),
-    ({"since": "yesterday"}, "since", None),
-    ({"until": "2026-13-01"}, "until", None),
-    ({"since": "2026-05-02T00:00:00", "until": "2026-05-01T00:00:00"}, "until", "audit_time_range"),
-    ({"since": "2026-05-01T00:00:00+08:00", "until": "2026-05-01T00:00:00+08:00"}, "until", "audit_time_range"),
-    ({"object_id": "41"}, "object_id", "audit_object_id_needs_type"),
-    ({"action": "DROP TABLE"}, "action", "string_pattern_mismatch"),
-    ({"object_type": "house hold"}, "object_type", "string_pattern_mismatch"),
-    ({"actor": "u" * 65}, "actor", "string_too_long"),
-    ({"limit": 0}, "limit", "greater_than_equal"),
-    ({"limit": "many"}, "limit", "int_parsing"),
-    ({"cursor": "not-a-cursor"}, "cursor", "cursor_invalid"),
-    ({"cursor": "WyJ4Il0"}, "cursor", "cursor_invalid"),  # ["x"]
-    ({"cursor": "Wy0xXQ"}, "cursor", "cursor_invalid"),  # [-1]
-    ({"region": "52990"}, "region", "region_prefix_malformed"),
-])
+@pytest.mark.parametrize(
+    ("params", "field", "code"),
+    [
+        ({"result": "ok"}, "result", "enum"),
+        ({"since": "yesterday"}, "since", None),
+        ({"until": "2026-13-01"}, "until", None),
+        ({"since": "2026-05-02T00:00:00", "until": "2026-05-01T00:00:00"}, "until", "audit_time_range"),
+        ({"since": "2026-05-01T00:00:00+08:00", "until": "2026-05-01T00:00:00+08:00"}, "until", "audit_time_range"),
+        ({"object_id": "41"}, "object_id", "audit_object_id_needs_type"),
+        ({"action": "DROP TABLE"}, "action", "string_pattern_mismatch"),
+        ({"object_type": "house hold"}, "object_type", "string_pattern_mismatch"),
+        ({"actor": "u" * 65}, "actor", "string_too_long"),
+        ({"limit": 0}, "limit", "greater_than_equal"),
+        ({"limit": "many"}, "limit", "int_parsing"),
+        ({"cursor": "not-a-cursor"}, "cursor", "cursor_invalid"),
+        ({"cursor": "WyJ4Il0"}, "cursor", "cursor_invalid"),  # ["x"]
+        ({"cursor": "Wy0xXQ"}, "cursor", "cursor_invalid"),  # [-1]
+        ({"region": "52990"}, "region", "region_prefix_malformed"),
+    ],
+)
 async def test_bad_filters_are_422_problems(client, auth, params, field, code):
     r = await client.get(URL, params=params, headers=auth(AUDITOR))
     assert r.status_code == 422, r.text

@@ -1,5 +1,6 @@
 """What the API writes to the audit trail: logins, writes with before and after, refused
 writes, sensitive reads, unmasking and permission changes."""
+
 from __future__ import annotations
 
 import contextlib
@@ -12,15 +13,15 @@ from tests.factories import household, person
 
 async def _events(session, response) -> list[AuditEvent]:
     request_id = response.headers["x-request-id"]
-    rows = await session.execute(select(AuditEvent).where(AuditEvent.request_id == request_id)
-                                 .order_by(AuditEvent.id))
+    rows = await session.execute(select(AuditEvent).where(AuditEvent.request_id == request_id).order_by(AuditEvent.id))
     return list(rows.scalars())
 
 
 async def test_a_write_is_recorded_with_before_and_after_without_an_id_number(client, auth, session, user_ids):
     head = person("head", health="chronic_illness", illness="尿毒症")
-    created = await client.post("/api/v1/households", json=household(members=[head]),
-                                headers=auth("county_staff.county"))
+    created = await client.post(
+        "/api/v1/households", json=household(members=[head]), headers=auth("county_staff.county")
+    )
     assert created.status_code == 201
     [event] = await _events(session, created)
     assert (event.action, event.result, event.status) == ("api.create_household", "success", 201)
@@ -32,8 +33,11 @@ async def test_a_write_is_recorded_with_before_and_after_without_an_id_number(cl
     assert f"persons/{created.json()['members'][0]['id']}" in event.after
 
     etag = created.headers["etag"]
-    changed = await client.patch(f"/api/v1/households/{created.json()['id']}", json={"address": "新地址"},
-                                 headers={**auth("county_staff.county"), "If-Match": etag})
+    changed = await client.patch(
+        f"/api/v1/households/{created.json()['id']}",
+        json={"address": "新地址"},
+        headers={**auth("county_staff.county"), "If-Match": etag},
+    )
     [update] = await _events(session, changed)
     key = f"households/{created.json()['id']}"
     assert update.before[key]["address"] is None and update.after[key]["address"] == "新地址"
@@ -41,22 +45,32 @@ async def test_a_write_is_recorded_with_before_and_after_without_an_id_number(cl
 
 
 async def test_refused_and_failed_writes_are_recorded(client, auth, session):
-    created = (await client.post("/api/v1/households", json=household(members=[person("head")]),
-                                 headers=auth("county_staff.county"))).json()
-    denied = await client.patch(f"/api/v1/households/{created['id']}", json={"address": "x"},
-                                headers={**auth("auditor.county"), "If-Match": "*"})
+    created = (
+        await client.post(
+            "/api/v1/households", json=household(members=[person("head")]), headers=auth("county_staff.county")
+        )
+    ).json()
+    denied = await client.patch(
+        f"/api/v1/households/{created['id']}",
+        json={"address": "x"},
+        headers={**auth("auditor.county"), "If-Match": "*"},
+    )
     assert denied.status_code == 403
     [event] = await _events(session, denied)
     assert (event.result, event.status, event.detail["error"]) == ("denied", 403, "forbidden")
-    stale = await client.patch(f"/api/v1/households/{created['id']}", json={"address": "x"},
-                               headers={**auth("county_staff.county"), "If-Match": '"household-1-v99"'})
+    stale = await client.patch(
+        f"/api/v1/households/{created['id']}",
+        json={"address": "x"},
+        headers={**auth("county_staff.county"), "If-Match": '"household-1-v99"'},
+    )
     [event] = await _events(session, stale)
     assert (event.result, event.status) == ("failure", 412) and event.after is None
 
 
 async def test_logins_are_recorded_with_the_reason_the_client_is_not_told(client, session, user_ids):
-    good = await client.post("/api/v1/auth/token", data={"username": "grid_worker.village",
-                                                         "password": "Test-Password-1"})
+    good = await client.post(
+        "/api/v1/auth/token", data={"username": "grid_worker.village", "password": "Test-Password-1"}
+    )
     bad = await client.post("/api/v1/auth/token", data={"username": "grid_worker.village", "password": "nope"})
     unknown = await client.post("/api/v1/auth/token", data={"username": "no.one", "password": "nope"})
     [ok] = await _events(session, good)
@@ -70,14 +84,16 @@ async def test_logins_are_recorded_with_the_reason_the_client_is_not_told(client
 
 async def test_reads_with_health_details_are_recorded_and_masked_reads_are_not(client, auth, session):
     head = person("head", health="disabled", disability_grade=2)
-    created = (await client.post("/api/v1/households", json=household(members=[head]),
-                                 headers=auth("county_staff.county"))).json()
+    created = (
+        await client.post("/api/v1/households", json=household(members=[head]), headers=auth("county_staff.county"))
+    ).json()
     seen = await client.get(f"/api/v1/households/{created['id']}", headers=auth("village_staff.village"))
     assert "disability_grade" in seen.json()["members"][0]
     [event] = await _events(session, seen)
     assert (event.action, event.object_id) == ("household.read_health", str(created["id"]))
-    looked_up = await client.post("/api/v1/persons/lookup", json={"id_number": head["id_number"]},
-                                  headers=auth("grid_worker.village"))
+    looked_up = await client.post(
+        "/api/v1/persons/lookup", json={"id_number": head["id_number"]}, headers=auth("grid_worker.village")
+    )
     [event] = await _events(session, looked_up)
     assert event.action == "person.read_health" and event.detail["via"] == "lookup"
     masked = await client.get(f"/api/v1/households/{created['id']}", headers=auth("auditor.county"))
@@ -86,11 +102,15 @@ async def test_reads_with_health_details_are_recorded_and_masked_reads_are_not(c
 
 async def test_unmasking_is_recorded_with_its_reason(client, auth, session):
     head = person("head")
-    created = (await client.post("/api/v1/households", json=household(members=[head]),
-                                 headers=auth("county_staff.county"))).json()
+    created = (
+        await client.post("/api/v1/households", json=household(members=[head]), headers=auth("county_staff.county"))
+    ).json()
     pid = created["members"][0]["id"]
-    r = await client.post(f"/api/v1/persons/{pid}/id-number", json={"reason": "核对低保申请 " + head["id_number"]},
-                          headers=auth("township_staff.township"))
+    r = await client.post(
+        f"/api/v1/persons/{pid}/id-number",
+        json={"reason": "核对低保申请 " + head["id_number"]},
+        headers=auth("township_staff.township"),
+    )
     assert r.status_code == 200 and r.json()["id_number"] == head["id_number"]
     [event] = await _events(session, r)
     assert (event.action, event.object_id) == ("person.unmask", str(pid))
@@ -100,8 +120,11 @@ async def test_unmasking_is_recorded_with_its_reason(client, auth, session):
 async def test_a_role_change_is_recorded_before_and_after(client, auth, session, user_ids):
     target = user_ids["assistance_cadre.village"]
     current = await client.get(f"/api/v1/admin/users/{target}", headers=auth("admin.county"))
-    r = await client.patch(f"/api/v1/admin/users/{target}", json={"role": "village_staff"},
-                           headers={**auth("admin.county"), "If-Match": current.headers["etag"]})
+    r = await client.patch(
+        f"/api/v1/admin/users/{target}",
+        json={"role": "village_staff"},
+        headers={**auth("admin.county"), "If-Match": current.headers["etag"]},
+    )
     assert r.status_code == 200
     [event] = await _events(session, r)
     assert event.action == "api.update_user"
@@ -134,15 +157,23 @@ async def test_the_read_buffer_writes_in_order_and_keeps_a_batch_that_failed(db,
     flaky = Flaky()
     buffer = ReadAuditBuffer(flaky, flush_ms=200, max_batch=2)
     for n in range(5):
-        buffer.add({"action": "person.read_health", "result": "success", "object_type": "person",
-                    "object_id": str(n), "request_id": "buffer-test"})
+        buffer.add(
+            {
+                "action": "person.read_health",
+                "result": "success",
+                "object_type": "person",
+                "object_id": str(n),
+                "request_id": "buffer-test",
+            }
+        )
     with contextlib.suppress(ConnectionError):
         await buffer.flush()
     assert len(buffer.pending) == 5  # nothing lost
     await buffer.flush()
     assert buffer.pending == []
-    rows = await session.execute(select(AuditEvent.object_id).where(AuditEvent.request_id == "buffer-test")
-                                 .order_by(AuditEvent.id))
+    rows = await session.execute(
+        select(AuditEvent.object_id).where(AuditEvent.request_id == "buffer-test").order_by(AuditEvent.id)
+    )
     assert [r for (r,) in rows] == ["0", "1", "2", "3", "4"]
 
 
@@ -151,7 +182,10 @@ async def test_reading_the_audit_trail_is_itself_recorded(client, auth, session,
     assert r.status_code == 200
     [event] = await _events(session, r)
     assert (event.action, event.actor, event.detail["filters"]) == (
-        "audit.read", f"user:{user_ids['auditor.county']}", {"action": "auth.login"})
+        "audit.read",
+        f"user:{user_ids['auditor.county']}",
+        {"action": "auth.login"},
+    )
 
 
 async def test_concurrent_flushes_write_each_event_once_and_a_full_buffer_says_so(db, session):
@@ -161,11 +195,13 @@ async def test_concurrent_flushes_write_each_event_once_and_a_full_buffer_says_s
 
     buffer = ReadAuditBuffer(db, flush_ms=200, max_batch=2, high_water=4)
     for n in range(5):
-        buffer.add({"action": "person.read_health", "result": "success", "object_id": str(n),
-                    "request_id": "concurrent-test"})
+        buffer.add(
+            {"action": "person.read_health", "result": "success", "object_id": str(n), "request_id": "concurrent-test"}
+        )
     assert buffer.backed_up
     await asyncio.gather(buffer.flush(), buffer.flush(), buffer.flush())
     assert not buffer.backed_up and buffer.pending == []
-    rows = await session.execute(select(AuditEvent.object_id).where(AuditEvent.request_id == "concurrent-test")
-                                 .order_by(AuditEvent.id))
+    rows = await session.execute(
+        select(AuditEvent.object_id).where(AuditEvent.request_id == "concurrent-test").order_by(AuditEvent.id)
+    )
     assert [r for (r,) in rows] == ["0", "1", "2", "3", "4"]

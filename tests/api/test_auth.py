@@ -1,4 +1,5 @@
 """Login and tokens."""
+
 import time
 
 import jwt
@@ -9,7 +10,9 @@ PRIVATE_KEY = "cHJpdmF0ZS10ZXN0LWtleS1ub3QtdGhlLWRlbW8tMDE="  # base64 of 32 byt
 
 
 async def test_login_and_me(client):
-    r = await client.post("/api/v1/auth/token", data={"username": "township_staff.township", "password": "Test-Password-1"})
+    r = await client.post(
+        "/api/v1/auth/token", data={"username": "township_staff.township", "password": "Test-Password-1"}
+    )
     assert r.status_code == 200, r.text
     token = r.json()
     assert token["token_type"] == "bearer" and token["region_prefix"] == "529901001"
@@ -34,9 +37,12 @@ async def test_login_needs_both_fields(client):
 async def test_tampered_expired_and_foreign_tokens_are_refused(client, auth, settings):
     good = auth("county_staff.county")["Authorization"].split()[1]
     claims = jwt.decode(good, options={"verify_signature": False})
-    forged = jwt.encode({**claims, "scope_prefix": "52"}, "not-the-key-but-long-enough-to-be-accepted-by-pyjwt", algorithm="HS256")
-    expired = jwt.encode({**claims, "exp": int(time.time()) - 10}, settings.auth.secret_key.get_secret_value(),
-                         algorithm="HS256")
+    forged = jwt.encode(
+        {**claims, "scope_prefix": "52"}, "not-the-key-but-long-enough-to-be-accepted-by-pyjwt", algorithm="HS256"
+    )
+    expired = jwt.encode(
+        {**claims, "exp": int(time.time()) - 10}, settings.auth.secret_key.get_secret_value(), algorithm="HS256"
+    )
     none_alg = jwt.encode({**claims, "scope_prefix": "52"}, None, algorithm="none")
     for token in (forged, expired, none_alg, "garbage", good[:-3] + "abc"):
         r = await client.get("/api/v1/households", headers={"Authorization": f"Bearer {token}"})
@@ -54,11 +60,20 @@ def test_production_refuses_demo_secrets(monkeypatch):
     with pytest.raises(ValidationError, match="ENCRYPTION_KEYS"):
         Settings(env="production", auth={"secret_key": "k" * 40}, data_protection={"id_hash_key": "h" * 40})
     with pytest.raises(ValidationError, match="ENCRYPTION_KEYS"):  # the demo key, even when not active
-        Settings(env="production", auth={"secret_key": "k" * 40}, data_protection={
-            "id_hash_key": "h" * 40, "encryption_keys": {"k1": PRIVATE_KEY, "demo-1": DEMO_ENCRYPTION_KEY},
-            "active_key": "k1"})
-    ok = Settings(env="production", auth={"secret_key": "k" * 40}, data_protection={
-        "id_hash_key": "h" * 40, "encryption_keys": {"k1": PRIVATE_KEY}, "active_key": "k1"})
+        Settings(
+            env="production",
+            auth={"secret_key": "k" * 40},
+            data_protection={
+                "id_hash_key": "h" * 40,
+                "encryption_keys": {"k1": PRIVATE_KEY, "demo-1": DEMO_ENCRYPTION_KEY},
+                "active_key": "k1",
+            },
+        )
+    ok = Settings(
+        env="production",
+        auth={"secret_key": "k" * 40},
+        data_protection={"id_hash_key": "h" * 40, "encryption_keys": {"k1": PRIVATE_KEY}, "active_key": "k1"},
+    )
     assert not ok.demo_allowed
     monkeypatch.setenv("GUARDLINE_ENV", "production")
     monkeypatch.setenv("GUARDLINE_AUTH__SECRET_KEY", "s" * 40)

@@ -1,5 +1,6 @@
 """System clients authenticate on the token endpoint with HTTP Basic (RFC 6749 section
 2.3.1) or with client_id and client_secret in the body — one of the two, never both."""
+
 from __future__ import annotations
 
 import base64
@@ -71,8 +72,11 @@ async def test_a_wrong_secret_in_basic_is_401_with_a_basic_challenge(client, aut
 async def test_both_methods_at_once_are_refused(client, auth):
     created = await _new_client(client, auth)
     good = basic(created["name"], created["client_secret"])
-    for extra in ({"client_id": created["name"], "client_secret": created["client_secret"]},
-                  {"client_id": created["name"]}, {"client_secret": created["client_secret"]}):
+    for extra in (
+        {"client_id": created["name"], "client_secret": created["client_secret"]},
+        {"client_id": created["name"]},
+        {"client_secret": created["client_secret"]},
+    ):
         r = await client.post(TOKEN, data={**GRANT, **extra}, headers={**good, "Accept-Language": "zh"})
         assert r.status_code == 400, extra
         problem = r.json()
@@ -98,8 +102,9 @@ async def test_malformed_basic_headers_are_400_naming_the_header(client, auth):
         assert r.status_code == 400, (what, r.text)
         assert (r.json()["code"], r.json()["field"]) == ("basic_authorization_malformed", "Authorization"), what
     # The scheme name is case-insensitive; a colon in the secret is the secret's.
-    r = await client.post(TOKEN, data=GRANT, headers={"Authorization": basic(name, secret)["Authorization"]
-                                                        .replace("Basic", "bAsIc")})
+    r = await client.post(
+        TOKEN, data=GRANT, headers={"Authorization": basic(name, secret)["Authorization"].replace("Basic", "bAsIc")}
+    )
     assert r.status_code == 200
     r = await client.post(TOKEN, data=GRANT, headers=basic(name, secret + ":x"))
     assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Basic")
@@ -119,11 +124,17 @@ async def test_user_grants_refuse_client_credentials_but_ignore_an_empty_basic_h
     assert r.status_code == 400 and r.json()["field"] == "client_id"
     empty = await client.post(TOKEN, data=login, headers=basic("", ""))
     assert empty.status_code == 200, empty.text
-    refreshed = await client.post(TOKEN, headers=basic("", ""), data={
-        "grant_type": "refresh_token", "refresh_token": empty.json()["refresh_token"]})
+    refreshed = await client.post(
+        TOKEN,
+        headers=basic("", ""),
+        data={"grant_type": "refresh_token", "refresh_token": empty.json()["refresh_token"]},
+    )
     assert refreshed.status_code == 200, refreshed.text
-    r = await client.post(TOKEN, headers=basic(created["name"], "x"), data={
-        "grant_type": "refresh_token", "refresh_token": refreshed.json()["refresh_token"]})
+    r = await client.post(
+        TOKEN,
+        headers=basic(created["name"], "x"),
+        data={"grant_type": "refresh_token", "refresh_token": refreshed.json()["refresh_token"]},
+    )
     assert r.status_code == 400 and r.json()["code"] == "client_authentication_not_for_users"
 
 
@@ -156,11 +167,16 @@ def test_the_contract_declares_both_flows_and_basic_client_authentication():
     flows = schemes["OAuth2"]["flows"]
     assert set(flows) == {"password", "clientCredentials"}
     assert flows["password"]["tokenUrl"] == flows["clientCredentials"]["tokenUrl"] == "/api/v1/auth/token"
-    assert flows["password"]["scopes"] == flows["clientCredentials"]["scopes"] and "registry:read" in \
-        flows["password"]["scopes"]
+    assert (
+        flows["password"]["scopes"] == flows["clientCredentials"]["scopes"]
+        and "registry:read" in flows["password"]["scopes"]
+    )
     assert "| role | permissions |" in schemes["OAuth2"]["description"]
-    assert schemes["clientBasic"] == {"type": "http", "scheme": "basic", "description": schemes["clientBasic"]
-                                      ["description"]}
+    assert schemes["clientBasic"] == {
+        "type": "http",
+        "scheme": "basic",
+        "description": schemes["clientBasic"]["description"],
+    }
     login = spec["paths"]["/api/v1/auth/token"]["post"]
     assert login["security"] == [{"clientBasic": []}, {}]  # optional
     assert {"400", "401", "429"} <= set(login["responses"])

@@ -1,4 +1,5 @@
 """gzip above a size, for clients that accept it (services/api/compression.py)."""
+
 from __future__ import annotations
 
 import gzip
@@ -31,17 +32,31 @@ async def _raw(client, method, path, encoding: str | None, **kwargs):
 @pytest.fixture
 async def households(client, auth):
     for _ in range(12):
-        r = await client.post("/api/v1/households", headers=auth(WRITER),
-                              json=household(members=[person("head"), person("spouse"), person("child")]))
+        r = await client.post(
+            "/api/v1/households",
+            headers=auth(WRITER),
+            json=household(members=[person("head"), person("spouse"), person("child")]),
+        )
         assert r.status_code == 201, r.text
     return r.json()["id"]
 
 
-@pytest.mark.parametrize("header, expected", [
-    ("gzip", True), ("gzip, deflate, br", True), ("br;q=1.0, GZIP;q=0.5", True), ("x-gzip", True),
-    ("gzip;q=0", False), ("gzip; q=0.000", False), ("deflate", False), ("", False), ("identity", False),
-    ("gzip;q=bad", False), ("gzipped", False),
-])
+@pytest.mark.parametrize(
+    "header, expected",
+    [
+        ("gzip", True),
+        ("gzip, deflate, br", True),
+        ("br;q=1.0, GZIP;q=0.5", True),
+        ("x-gzip", True),
+        ("gzip;q=0", False),
+        ("gzip; q=0.000", False),
+        ("deflate", False),
+        ("", False),
+        ("identity", False),
+        ("gzip;q=bad", False),
+        ("gzipped", False),
+    ],
+)
 def test_accept_encoding(header, expected):
     assert accepts_gzip(header) is expected
 
@@ -49,8 +64,7 @@ def test_accept_encoding(header, expected):
 async def test_a_big_answer_is_gzipped_and_decodes_to_the_same_json(client, auth, households):
     params = {"limit": 12}
     plain, identity = await _raw(client, "GET", "/api/v1/households", None, params=params, headers=auth(WRITER))
-    zipped, body = await _raw(client, "GET", "/api/v1/households", "gzip, deflate", params=params,
-                              headers=auth(WRITER))
+    zipped, body = await _raw(client, "GET", "/api/v1/households", "gzip, deflate", params=params, headers=auth(WRITER))
     assert len(identity) >= 1024 and "content-encoding" not in plain.headers
     assert zipped.headers["content-encoding"] == "gzip"
     assert int(zipped.headers["content-length"]) == len(body) < len(identity) // 2
@@ -66,8 +80,7 @@ async def test_small_answers_and_refusals_stay_identity(client, auth, households
     assert small.status_code == 200 and len(body) < 1024 and "content-encoding" not in small.headers
     assert orjson.loads(body)["username"] == WRITER
     for encoding in ("gzip;q=0", "identity", "br"):
-        r, body = await _raw(client, "GET", "/api/v1/households", encoding, params={"limit": 12},
-                             headers=auth(WRITER))
+        r, body = await _raw(client, "GET", "/api/v1/households", encoding, params={"limit": 12}, headers=auth(WRITER))
         assert "content-encoding" not in r.headers and len(orjson.loads(body)["items"]) == 12, encoding
 
 
@@ -86,16 +99,16 @@ async def test_the_etag_survives_gzip_for_if_match_and_if_none_match(client, aut
 async def test_problem_documents_are_compressed_too(client, auth):
     """A large problem+json (many field errors) is gzipped like any answer."""
     members = [{**person("child"), "id_number": "1" * 18} for _ in range(20)]
-    r, body = await _raw(client, "POST", "/api/v1/households", "gzip", headers=auth(WRITER),
-                         json=household(members=members))
+    r, body = await _raw(
+        client, "POST", "/api/v1/households", "gzip", headers=auth(WRITER), json=household(members=members)
+    )
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
     assert r.headers["content-encoding"] == "gzip"
     assert len(orjson.loads(gzip.decompress(body))["errors"]) >= 20
 
 
 async def test_the_threshold_is_a_setting(settings, db, auth, households):
-    app = create_app(settings.model_copy(update={"compression": CompressionSettings(min_bytes=100_000)}),
-                     database=db)
+    app = create_app(settings.model_copy(update={"compression": CompressionSettings(min_bytes=100_000)}), database=db)
     async with _client(app) as c:
         r, _ = await _raw(c, "GET", "/api/v1/households", "gzip", params={"limit": 12}, headers=auth(WRITER))
     assert r.status_code == 200 and "content-encoding" not in r.headers

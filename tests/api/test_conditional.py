@@ -1,5 +1,6 @@
 """If-None-Match on the GETs that answer with an ETag: 304 Not Modified while the ETag is
 current (services/api/conditional.py)."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,25 +17,29 @@ WRITER = "county_staff.county"
 
 async def _household(client, auth, region=None, **member):
     body = household(members=[person("head", **member)], **({"region": region} if region else {}))
-    created = await client.post("/api/v1/households", json=body,
-                                headers=auth(WRITER if region is None else "county_staff.other"))
+    created = await client.post(
+        "/api/v1/households", json=body, headers=auth(WRITER if region is None else "county_staff.other")
+    )
     assert created.status_code == 201, created.text
     return created.json()["id"]
 
 
-@pytest.mark.parametrize("header, current, expected", [
-    ('"h-1-v2"', '"h-1-v2"', True),
-    ('W/"h-1-v2"', '"h-1-v2"', True),  # weak comparison
-    ('"h-1-v1", W/"h-1-v2"', '"h-1-v2"', True),
-    ('"h-1-v1",,  "h-1-v3" ,', '"h-1-v2"', False),
-    ('*', '"h-1-v2"', True),
-    (' * ', '"h-1-v2"', True),
-    ('"h-1-v1"', '"h-1-v2"', False),
-    ('h-1-v2', '"h-1-v2"', False),  # not a quoted tag: malformed, matches nothing
-    ('"h-1-v2" junk', '"h-1-v2"', False),
-    ('"a,b", "h-1-v2"', '"h-1-v2"', True),  # a comma inside a tag is the tag's
-    ('', '"h-1-v2"', False),
-])
+@pytest.mark.parametrize(
+    "header, current, expected",
+    [
+        ('"h-1-v2"', '"h-1-v2"', True),
+        ('W/"h-1-v2"', '"h-1-v2"', True),  # weak comparison
+        ('"h-1-v1", W/"h-1-v2"', '"h-1-v2"', True),
+        ('"h-1-v1",,  "h-1-v3" ,', '"h-1-v2"', False),
+        ("*", '"h-1-v2"', True),
+        (" * ", '"h-1-v2"', True),
+        ('"h-1-v1"', '"h-1-v2"', False),
+        ("h-1-v2", '"h-1-v2"', False),  # not a quoted tag: malformed, matches nothing
+        ('"h-1-v2" junk', '"h-1-v2"', False),
+        ('"a,b", "h-1-v2"', '"h-1-v2"', True),  # a comma inside a tag is the tag's
+        ("", '"h-1-v2"', False),
+    ],
+)
 def test_weak_comparison(header, current, expected):
     assert matches(header, current) is expected
 
@@ -59,8 +64,9 @@ async def test_a_stale_or_foreign_etag_answers_200_with_the_body(client, auth):
     hid = await _household(client, auth)
     h = auth(WRITER)
     old = (await client.get(f"/api/v1/households/{hid}", headers=h)).headers["etag"]
-    changed = await client.patch(f"/api/v1/households/{hid}", json={"address": "新地址"},
-                                 headers={**h, "If-Match": old})
+    changed = await client.patch(
+        f"/api/v1/households/{hid}", json={"address": "新地址"}, headers={**h, "If-Match": old}
+    )
     assert changed.status_code == 200
     for header in (old, f'W/{old}, "person-1-v1"', "household", '"unterminated'):
         r = await client.get(f"/api/v1/households/{hid}", headers={**h, "If-None-Match": header})
@@ -72,8 +78,11 @@ async def test_routes_through_fastapi_answer_304_too(client, auth):
     """getHousehold is a hot_read (its own handler); getIncomeRecord goes through FastAPI."""
     hid = await _household(client, auth)
     h = auth(WRITER)
-    rec = await client.post(f"/api/v1/households/{hid}/income-records", headers=h, json={
-        "year": 2024, "quarter": 1, "wages": "100", "business": "0", "property": "0", "transfers": "0"})
+    rec = await client.post(
+        f"/api/v1/households/{hid}/income-records",
+        headers=h,
+        json={"year": 2024, "quarter": 1, "wages": "100", "business": "0", "property": "0", "transfers": "0"},
+    )
     assert rec.status_code == 201, rec.text
     path = f"/api/v1/income-records/{rec.json()['id']}"
     etag = (await client.get(path, headers=h)).headers["etag"]
@@ -93,8 +102,7 @@ async def test_lists_and_writes_ignore_if_none_match(client, auth):
     h = {**auth(WRITER), "If-None-Match": "*"}
     assert (await client.get("/api/v1/households", headers=h)).status_code == 200
     etag = (await client.get(f"/api/v1/households/{hid}", headers=auth(WRITER))).headers["etag"]
-    r = await client.patch(f"/api/v1/households/{hid}", json={"address": "又一个地址"},
-                           headers={**h, "If-Match": etag})
+    r = await client.patch(f"/api/v1/households/{hid}", json={"address": "又一个地址"}, headers={**h, "If-Match": etag})
     assert r.status_code == 200 and r.json()["address"] == "又一个地址"
 
 

@@ -3,6 +3,7 @@
 
 The first half reads the generated document; the second sends real requests and checks that
 the headers the document declares for an answer are the ones that arrive."""
+
 from __future__ import annotations
 
 import inspect
@@ -37,8 +38,12 @@ def operations():
 
 def routes() -> dict[tuple[str, str], GuardlineRoute]:
     """Every GuardlineRoute by (path as documented, method)."""
-    return {(ctx.path, method.lower()): ctx.original_route for ctx in iter_route_contexts(APP.router.routes)
-            if isinstance(ctx.original_route, GuardlineRoute) for method in ctx.methods}
+    return {
+        (ctx.path, method.lower()): ctx.original_route
+        for ctx in iter_route_contexts(APP.router.routes)
+        if isinstance(ctx.original_route, GuardlineRoute)
+        for method in ctx.methods
+    }
 
 
 def label(path: str, method: str, op: dict) -> str:
@@ -63,6 +68,7 @@ def offending(found: list[str]) -> str:
 
 # ---- 1. tags -----------------------------------------------------------------------------
 
+
 def test_tags_are_ascii_identifiers_with_their_chinese_shown():
     defined = {t["name"]: t for t in DOCUMENT["tags"]}
     bad = [name for name in defined if not re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", name)]
@@ -71,8 +77,11 @@ def test_tags_are_ascii_identifiers_with_their_chinese_shown():
         chinese = tag["x-displayName"].removeprefix(name + " ")
         assert tag["x-displayName"].startswith(name + " ") and re.search(r"[\u4e00-\u9fff]", chinese), tag
         assert tag["description"].startswith(chinese), tag
-    undefined = [label(*o) + f": {o[2].get('tags')}" for o in operations()
-                 if len(o[2].get("tags", [])) != 1 or o[2]["tags"][0] not in defined]
+    undefined = [
+        label(*o) + f": {o[2].get('tags')}"
+        for o in operations()
+        if len(o[2].get("tags", [])) != 1 or o[2]["tags"][0] not in defined
+    ]
     assert not undefined, offending(undefined)
     unused = set(defined) - {o[2]["tags"][0] for o in operations()}
     assert not unused, unused
@@ -80,33 +89,50 @@ def test_tags_are_ascii_identifiers_with_their_chinese_shown():
 
 def test_routers_name_tags_by_constant():
     """Tags are defined once (services/api/tags.py): no router spells a tag out."""
-    spelled = [f"{p.relative_to(ROOT)}:{n}" for p in (ROOT / "services" / "api").rglob("*.py")
-               for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
-               if p.name != "tags.py" and re.search(r"tags=\[\s*[\"']|= \[\"[a-z][a-z ]* [\u4e00-\u9fff]", line)]
+    spelled = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in (ROOT / "services" / "api").rglob("*.py")
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if p.name != "tags.py" and re.search(r"tags=\[\s*[\"']|= \[\"[a-z][a-z ]* [\u4e00-\u9fff]", line)
+    ]
     assert not spelled, spelled
 
 
 # ---- 2. errors -----------------------------------------------------------------------------
 
+
 def test_every_error_is_problem_json_with_the_problem_schema():
-    bad = [f"{label(path, method, op)} {status}: {sorted(r.get('content', {}))}"
-           for path, method, op in operations() for status, r in op["responses"].items()
-           if status[0] in "45" and r.get("content") != {"application/problem+json": {"schema": PROBLEM}}]
+    bad = [
+        f"{label(path, method, op)} {status}: {sorted(r.get('content', {}))}"
+        for path, method, op in operations()
+        for status, r in op["responses"].items()
+        if status[0] in "45" and r.get("content") != {"application/problem+json": {"schema": PROBLEM}}
+    ]
     assert not bad, offending(bad)
-    assert {"type", "title", "status", "detail", "code"} <= set(DOCUMENT["components"]["schemas"]["Problem"]["required"])
+    assert {"type", "title", "status", "detail", "code"} <= set(
+        DOCUMENT["components"]["schemas"]["Problem"]["required"]
+    )
     assert "HTTPValidationError" not in DOCUMENT["components"]["schemas"]
 
 
 def test_every_operation_that_reaches_the_database_documents_503_with_retry_after():
-    missing = [label(*o) for o in operations() if o[2]["operationId"] != "healthz" and (
-        "503" not in o[2]["responses"] or "Retry-After" not in o[2]["responses"]["503"]["headers"])]
+    missing = [
+        label(*o)
+        for o in operations()
+        if o[2]["operationId"] != "healthz"
+        and ("503" not in o[2]["responses"] or "Retry-After" not in o[2]["responses"]["503"]["headers"])
+    ]
     assert not missing, offending(missing)
 
 
 def test_every_write_documents_the_409_of_a_lost_race():
-    missing = [label(path, method, op) for path, method, op in operations()
-               if method in WRITES and not routes()[(path, method)].endpoint.__dict__.get("guardline_read_only")
-               and "409" not in op["responses"]]
+    missing = [
+        label(path, method, op)
+        for path, method, op in operations()
+        if method in WRITES
+        and not routes()[(path, method)].endpoint.__dict__.get("guardline_read_only")
+        and "409" not in op["responses"]
+    ]
     assert not missing, offending(missing)
 
 
@@ -147,13 +173,13 @@ async def test_counting_a_limit_on_a_route_that_does_not_declare_it_fails():
     from services.api.ratelimit import limit
 
     undeclared = type("Route", (), {"path": "/x", "declares": frozenset()})()
-    request = Request({"type": "http", "method": "GET", "path": "/x", "headers": [], "route": undeclared,
-                       "app": APP})
+    request = Request({"type": "http", "method": "GET", "path": "/x", "headers": [], "route": undeclared, "app": APP})
     with pytest.raises(RuntimeError, match="does not declare"):
         await limit(request, "test", "key", 10)
 
 
 # ---- 4. request and response headers ---------------------------------------------------------------
+
 
 def test_if_match_is_declared_exactly_where_it_is_checked():
     """Declared with the 412 it may answer (and the 428 of an empty one); every endpoint that
@@ -163,13 +189,20 @@ def test_if_match_is_declared_exactly_where_it_is_checked():
         op = DOCUMENT["paths"][path][method]
         checks = re.search(r"\bcheck_(optional_)?if_match\(", inspect.getsource(route.endpoint))
         declared = "If-Match" in header_names(op)
-        if (checks and not declared) or declared != ("412" in op["responses"]) or (declared and "428" not in \
-                op["responses"]):
+        if (
+            (checks and not declared)
+            or declared != ("412" in op["responses"])
+            or (declared and "428" not in op["responses"])
+        ):
             found.append(label(path, method, op))
     assert not found, offending(found)
     assert sum("If-Match" in header_names(o[2]) for o in operations()) >= 36
-    required = {o[2]["operationId"] for o in operations() for p in o[2].get("parameters", [])
-                if p["name"] == "If-Match" and p["required"]}
+    required = {
+        o[2]["operationId"]
+        for o in operations()
+        for p in o[2].get("parameters", [])
+        if p["name"] == "If-Match" and p["required"]
+    }
     assert {"updateHousehold", "updatePerson", "updateFinding"} <= required
     assert "addMember" not in required  # an action that checks a stale If-Match only when sent
 
@@ -180,8 +213,13 @@ def test_idempotency_key_is_declared_on_every_post_that_honours_it():
     for (path, method), route in routes().items():
         op = DOCUMENT["paths"][path][method]
         endpoint = route.endpoint
-        honours = method == "post" and scoped_session in _calls(route.dependant) and not (
-            getattr(endpoint, "guardline_read_only", False) or getattr(endpoint, "guardline_no_idempotency", False))
+        honours = (
+            method == "post"
+            and scoped_session in _calls(route.dependant)
+            and not (
+                getattr(endpoint, "guardline_read_only", False) or getattr(endpoint, "guardline_no_idempotency", False)
+            )
+        )
         honoured += honours
         params = [p for p in op.get("parameters", []) if p["name"] == "Idempotency-Key"]
         if honours != bool(params):
@@ -211,6 +249,7 @@ def test_every_response_declares_x_request_id_and_retry_after_where_sent():
 
 # ---- 5. servers, licence -------------------------------------------------------------------------------
 
+
 def test_servers_license_and_contact():
     assert DOCUMENT["servers"] == [{"url": "/", "description": DOCUMENT["servers"][0]["description"]}]
     assert DOCUMENT["servers"][0]["description"]
@@ -221,6 +260,7 @@ def test_servers_license_and_contact():
 
 
 # ---- 6. limit ------------------------------------------------------------------------------------------
+
 
 def test_every_limit_states_its_range():
     found, seen = [], 0
@@ -238,6 +278,7 @@ def test_every_limit_states_its_range():
 
 
 # ---- 7. money --------------------------------------------------------------------------------------------
+
 
 def _request_schemas() -> set[str]:
     names: set[str] = set()
@@ -284,14 +325,26 @@ async def test_money_accepts_the_documented_string_and_exact_numbers_only(client
     for q, wages, expected in ((1, "1250.5", "1250.50"), (2, 1250.5, "1250.50"), (3, 1000, "1000.00")):
         r = await client.post(path, json=quarter(q, wages=wages), headers=h)
         assert (r.status_code, r.json().get("wages")) == (201, expected), r.text
-    for wages, code in (("1e3", "decimal_parsing"), (" 12", "decimal_parsing"), ("+12", "decimal_parsing"),
-                        ("NaN", "decimal_parsing"), (10.125, "decimal_max_places"), ("10.125", "decimal_max_places"),
-                        (True, "decimal_type"), ("-1", "greater_than_equal"), ("12345678901", "decimal_whole_digits")):
+    for wages, code in (
+        ("1e3", "decimal_parsing"),
+        (" 12", "decimal_parsing"),
+        ("+12", "decimal_parsing"),
+        ("NaN", "decimal_parsing"),
+        (10.125, "decimal_max_places"),
+        ("10.125", "decimal_max_places"),
+        (True, "decimal_type"),
+        ("-1", "greater_than_equal"),
+        ("12345678901", "decimal_whole_digits"),
+    ):
         r = await client.post(path, json=quarter(4, wages=wages), headers=h)
-        assert (r.status_code, r.json()["field"], r.json()["errors"][0]["code"]) == (422, "wages", code), (wages, r.text)
+        assert (r.status_code, r.json()["field"], r.json()["errors"][0]["code"]) == (422, "wages", code), (
+            wages,
+            r.text,
+        )
 
 
 # ---- 8. lists -------------------------------------------------------------------------------------------
+
 
 def test_every_list_is_a_page_with_limit_and_cursor():
     found = []
@@ -315,12 +368,16 @@ def test_the_committed_document_is_the_generated_one():
 
 # ---- the headers really sent ----------------------------------------------------------------------------------
 
+
 def _operation_of(request: httpx.Request) -> tuple[str, str, dict]:
     """The operation a request named: of the paths that match, the one with the fewest
     parameters (``/persons/lookup`` before ``/persons/{person_id}``)."""
     method = request.method.lower()
-    matching = [(path.count("{"), path) for path, item in DOCUMENT["paths"].items() if method in item
-                and re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", path), request.url.path)]
+    matching = [
+        (path.count("{"), path)
+        for path, item in DOCUMENT["paths"].items()
+        if method in item and re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", path), request.url.path)
+    ]
     assert matching, f"no operation for {request.method} {request.url.path}"
     path = min(matching)[1]
     return path, method, DOCUMENT["paths"][path][method]
@@ -349,11 +406,11 @@ def assert_declared_headers(response: httpx.Response) -> None:
 async def test_the_declared_headers_are_sent(client, auth, settings):
     h = auth("county_staff.county")
     samples = [
-        await client.get("/api/v1/households", headers=h),                              # rate-limited list
-        await client.get("/api/v1/households/999999", headers=h),                       # 404
+        await client.get("/api/v1/households", headers=h),  # rate-limited list
+        await client.get("/api/v1/households/999999", headers=h),  # 404
         await client.get("/api/v1/households", params={"limit": MAX_LIMIT + 1}, headers=h),  # 422
-        await client.get("/api/v1/households"),                                         # 401
-        await client.get("/api/v1/public/projects"),                                    # public, rate-limited
+        await client.get("/api/v1/households"),  # 401
+        await client.get("/api/v1/public/projects"),  # public, rate-limited
         await client.get("/healthz"),
         await client.get("/api/v1/regions", headers={**h, "X-Request-ID": "trace-1"}),
         await client.post("/api/v1/auth/token", data={"username": "nobody", "password": "x"}),  # login: 401
@@ -387,10 +444,14 @@ async def test_429_and_503_carry_their_declared_headers(settings, db, auth):
     broken = Database(create_engine("postgresql+asyncpg://nobody@/nodb?host=/nonexistent", settings, "tests"))
     app = create_app(settings, database=broken)
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-                                     base_url="http://t") as c:
-            for r in (await c.get("/api/v1/households/1", headers=h), await c.get("/readyz"),
-                      await c.post("/api/v1/auth/token", data={"username": "x", "password": "y"})):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t"
+        ) as c:
+            for r in (
+                await c.get("/api/v1/households/1", headers=h),
+                await c.get("/readyz"),
+                await c.post("/api/v1/auth/token", data={"username": "x", "password": "y"}),
+            ):
                 assert r.status_code == 503, r.text
                 assert_declared_headers(r)
     finally:

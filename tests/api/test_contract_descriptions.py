@@ -2,6 +2,7 @@
 clients, so every operation, every property of every component schema and every enum value
 is described — enum values with their Chinese label (``x-enum-descriptions``, aligned with
 ``enum``). Each test lists everything that is missing, not only the first gap."""
+
 from __future__ import annotations
 
 import json
@@ -59,10 +60,12 @@ def missing_operation_descriptions(spec: dict[str, Any]) -> list[str]:
 
 def missing_property_descriptions(spec: dict[str, Any]) -> list[str]:
     """A property needs its own description; a ``$ref`` property counts when it has a sibling one."""
-    return [f"{schema_name}.{prop_name}"
-            for schema_name, schema in spec["components"]["schemas"].items()
-            for prop_name, prop in schema.get("properties", {}).items()
-            if not (prop.get("description") or "").strip()]
+    return [
+        f"{schema_name}.{prop_name}"
+        for schema_name, schema in spec["components"]["schemas"].items()
+        for prop_name, prop in schema.get("properties", {}).items()
+        if not (prop.get("description") or "").strip()
+    ]
 
 
 def enum_label_problems(spec: dict[str, Any]) -> list[str]:
@@ -76,9 +79,11 @@ def enum_label_problems(spec: dict[str, Any]) -> list[str]:
         elif len(labels) != len(schema["enum"]):
             problems.append(f"{where}: {len(labels)} labels for {len(schema['enum'])} values")
         else:
-            problems += [f"{where}: {value!r} has no Chinese label ({label!r})"
-                         for value, label in zip(schema["enum"], labels, strict=True)
-                         if not isinstance(label, str) or not CHINESE.search(label)]
+            problems += [
+                f"{where}: {value!r} has no Chinese label ({label!r})"
+                for value, label in zip(schema["enum"], labels, strict=True)
+                if not isinstance(label, str) or not CHINESE.search(label)
+            ]
     return problems
 
 
@@ -108,26 +113,43 @@ def test_enum_labels_are_aligned_and_listed(spec):
 
 # The checks themselves must be able to fail: each is fed a document with one gap of its kind.
 
+
 def test_the_checks_find_gaps():
     broken = {
-        "paths": {"/x": {"get": {"operationId": "getX", "summary": "X",
-                                 "parameters": [{"name": "k", "in": "query", "schema": {"enum": ["a"]}}]},
-                         "post": {"operationId": "postX", "description": "Makes an X"}}},
-        "components": {"schemas": {
-            "X": {"properties": {
-                "plain": {"type": "string"},
-                "described": {"type": "string", "description": "Described 已说明"},
-                "ref_bare": {"$ref": "#/components/schemas/Kind"},
-                "ref_described": {"$ref": "#/components/schemas/Kind", "description": "Kind 类型"},
-                "literal": {"anyOf": [{"enum": ["C", "D"], "type": "string"}, {"type": "null"}],
-                            "description": "Grade 等级", "x-enum-descriptions": ["C级", "D级"]},
-                "literal_bare": {"anyOf": [{"enum": ["a"], "type": "string"}, {"type": "null"}],
-                                 "description": "Bare"},
-            }},
-            "Kind": {"enum": ["a", "b"], "type": "string", "x-enum-descriptions": ["甲"]},
-            "English": {"enum": ["a"], "type": "string", "x-enum-descriptions": ["alpha"]},
-            "Unlabelled": {"enum": ["a"], "type": "string"},
-        }},
+        "paths": {
+            "/x": {
+                "get": {
+                    "operationId": "getX",
+                    "summary": "X",
+                    "parameters": [{"name": "k", "in": "query", "schema": {"enum": ["a"]}}],
+                },
+                "post": {"operationId": "postX", "description": "Makes an X"},
+            }
+        },
+        "components": {
+            "schemas": {
+                "X": {
+                    "properties": {
+                        "plain": {"type": "string"},
+                        "described": {"type": "string", "description": "Described 已说明"},
+                        "ref_bare": {"$ref": "#/components/schemas/Kind"},
+                        "ref_described": {"$ref": "#/components/schemas/Kind", "description": "Kind 类型"},
+                        "literal": {
+                            "anyOf": [{"enum": ["C", "D"], "type": "string"}, {"type": "null"}],
+                            "description": "Grade 等级",
+                            "x-enum-descriptions": ["C级", "D级"],
+                        },
+                        "literal_bare": {
+                            "anyOf": [{"enum": ["a"], "type": "string"}, {"type": "null"}],
+                            "description": "Bare",
+                        },
+                    }
+                },
+                "Kind": {"enum": ["a", "b"], "type": "string", "x-enum-descriptions": ["甲"]},
+                "English": {"enum": ["a"], "type": "string", "x-enum-descriptions": ["alpha"]},
+                "Unlabelled": {"enum": ["a"], "type": "string"},
+            }
+        },
     }
     assert missing_operation_descriptions(broken) == ["GET /x (getX)"]
     assert missing_property_descriptions(broken) == ["X.plain", "X.ref_bare"]

@@ -2,6 +2,7 @@
 the tables, responses show the masked number, health details only to roles allowed to see
 them, the complete number only through the audited unmask endpoint, and no error ever
 carries a full ID number."""
+
 from datetime import date, timedelta
 
 import pytest
@@ -35,10 +36,14 @@ async def _dump(db, table: str) -> str:
 async def test_a_raw_dump_shows_no_id_number_and_no_illness(client, auth, db, settings):
     members = _sick_family()
     created = await create(client, auth, members=members)
-    extra = person("grandchild", born=date(2020, 4, 4), name="张小宝", illness="先天性心脏病（测试）",
-                   health="serious_illness")
-    r = await client.post(f"/api/v1/households/{created['id']}/members", json=extra,
-                          headers={**auth("village_staff.village"), "Idempotency-Key": "add-grandchild-1"})
+    extra = person(
+        "grandchild", born=date(2020, 4, 4), name="张小宝", illness="先天性心脏病（测试）", health="serious_illness"
+    )
+    r = await client.post(
+        f"/api/v1/households/{created['id']}/members",
+        json=extra,
+        headers={**auth("village_staff.village"), "Idempotency-Key": "add-grandchild-1"},
+    )
     assert r.status_code == 201, r.text
     numbers = [m["id_number"] for m in (*members, extra)]
 
@@ -55,8 +60,7 @@ async def test_a_raw_dump_shows_no_id_number_and_no_illness(client, auth, db, se
     # The blobs are AES-GCM under the active key and decrypt to what was sent.
     ring = keyring(settings)
     async with db.connection.begin_nested():
-        rows = (await db.connection.execute(text(
-            "SELECT id_number_enc, health_enc FROM persons ORDER BY id"))).all()
+        rows = (await db.connection.execute(text("SELECT id_number_enc, health_enc FROM persons ORDER BY id"))).all()
     assert {open_id_number(ring, r[0]) for r in rows} == set(numbers)
     assert all(key_id_of(r[0]) == key_id_of(r[1]) == ring.active for r in rows)
     assert {health_json(ring, r[1])["illness"] for r in rows} >= {ILLNESS, "先天性心脏病（测试）"}
@@ -66,22 +70,32 @@ async def test_lookup_by_id_number_still_works_and_shows_it_masked(client, auth)
     members = _sick_family()
     created = await create(client, auth, members=members)
     for member, shown in zip(members, created["members"], strict=True):
-        r = await client.post("/api/v1/persons/lookup", json={"id_number": member["id_number"]},
-                              headers=auth("grid_worker.village"))
+        r = await client.post(
+            "/api/v1/persons/lookup", json={"id_number": member["id_number"]}, headers=auth("grid_worker.village")
+        )
         assert r.status_code == 200, r.text
         assert r.json()["id"] == shown["id"]
         assert r.json()["id_number"] == member["id_number"][:6] + "*" * 12
         assert member["id_number"] not in r.text
 
 
-HEALTH_ROLES = {Role.grid_worker, Role.assistance_cadre, Role.village_staff, Role.township_staff,
-                Role.county_staff, Role.county_approver}
+HEALTH_ROLES = {
+    Role.grid_worker,
+    Role.assistance_cadre,
+    Role.village_staff,
+    Role.township_staff,
+    Role.county_staff,
+    Role.county_approver,
+}
 
 
 def test_who_may_see_health_and_unmask():
     assert {r for r in Role if allows(r, Permission.registry_health)} == HEALTH_ROLES
     assert {r for r in Role if allows(r, Permission.registry_unmask)} == {
-        Role.village_staff, Role.township_staff, Role.county_staff}
+        Role.village_staff,
+        Role.township_staff,
+        Role.county_staff,
+    }
 
 
 READERS = [r for r in Role if allows(r, Permission.registry_read) and allows(r, Permission.persons_lookup)]
@@ -164,6 +178,7 @@ async def test_patch_of_health_fields_merges_with_the_stored_details(client, aut
 
 
 # ---- what a masked number and the fields beside it give away --------------------------------
+
 
 def candidates(masked: str, sex: str, birth_year: int, birth_date: date | None, enough: int = 10_000) -> int:
     """How many valid ID numbers (GB 11643: birth date, sequence with the sex's parity, check
@@ -256,15 +271,23 @@ async def test_the_audit_trail_keeps_birth_dates_to_their_year(client, auth):
     masked number and the birth year, never the date."""
     members = _sick_family()
     created = await create(client, auth, members=members)
-    r = await client.get("/api/v1/audit/events", params={"region": VILLAGE, "action": "api.create_household"},
-                         headers=auth("auditor.county"))
+    r = await client.get(
+        "/api/v1/audit/events",
+        params={"region": VILLAGE, "action": "api.create_household"},
+        headers=auth("auditor.county"),
+    )
     assert r.status_code == 200, r.text
-    event = next(e for e in r.json()["items"] if e["object_id"] == str(created["id"]) or
-                 any(str(created["id"]) in row for row in (e["detail"] or {}).get("rows", [])))
+    event = next(
+        e
+        for e in r.json()["items"]
+        if e["object_id"] == str(created["id"])
+        or any(str(created["id"]) in row for row in (e["detail"] or {}).get("rows", []))
+    )
     persons = [row for key, row in (event["after"] or {}).items() if key.startswith("persons/")]
     assert len(persons) == len(members)
     assert sorted(row["birth_date"] for row in persons) == sorted(
-        f"{normalise(m['id_number']).birth_date.year}-**-**" for m in members)
+        f"{normalise(m['id_number']).birth_date.year}-**-**" for m in members
+    )
     for member in members:
         born = normalise(member["id_number"]).birth_date
         assert born.isoformat() not in r.text and member["id_number"] not in r.text
@@ -285,8 +308,14 @@ async def test_unmask_gives_the_complete_number_to_allowed_roles_only(client, au
         assert r.status_code == 200, (user, r.text)
         assert r.json() == {"person_id": head_id, "id_number": members[0]["id_number"]}
         assert r.headers["cache-control"] == "no-store"
-    for user in ("grid_worker.village", "assistance_cadre.village", "county_approver.county",
-                 "department_system.county", "auditor.county", "admin.county"):
+    for user in (
+        "grid_worker.village",
+        "assistance_cadre.village",
+        "county_approver.county",
+        "department_system.county",
+        "auditor.county",
+        "admin.county",
+    ):
         r = await client.post(UNMASK.format(head_id), json=body, headers=auth(user))
         assert (r.status_code, r.json()["code"]) == (403, "forbidden"), user
         assert members[0]["id_number"] not in r.text
@@ -306,16 +335,19 @@ async def test_unmask_needs_a_reason_and_is_never_stored_for_replay(client, auth
     for bad in ({}, {"reason": "x"}, {"reason": " x "}, {"reason": "长" * 201}, {"reason": "查看", "extra": 1}):
         r = await client.post(UNMASK.format(head_id), json=bad, headers=h)
         assert r.status_code == 422, bad
-    r = await client.post(UNMASK.format(head_id), json={"reason": "入户核查"},
-                          headers={**h, "Idempotency-Key": "unmask-1"})
+    r = await client.post(
+        UNMASK.format(head_id), json={"reason": "入户核查"}, headers={**h, "Idempotency-Key": "unmask-1"}
+    )
     assert r.status_code == 200 and "idempotent-replayed" not in r.headers
-    again = await client.post(UNMASK.format(head_id), json={"reason": "再次核查"},
-                              headers={**h, "Idempotency-Key": "unmask-1"})
+    again = await client.post(
+        UNMASK.format(head_id), json={"reason": "再次核查"}, headers={**h, "Idempotency-Key": "unmask-1"}
+    )
     assert again.status_code == 200 and "idempotent-replayed" not in again.headers  # not a reused key
     assert "unmask-1" not in await _dump(db, "idempotency_keys")
 
 
 # ---- errors never carry the number ------------------------------------------------------------
+
 
 async def test_a_bad_id_number_is_not_echoed_in_the_422(client, auth):
     good = id_number()  # one number: two calls give two numbers, and the second's check may be the first's
@@ -323,10 +355,14 @@ async def test_a_bad_id_number_is_not_echoed_in_the_422(client, auth):
     for number in (bad_check, "11010519491331002X", "１１０１０５１９４９１２３１００２１"):
         # the hot lookup, a household registration, an added member
         responses = [
-            await client.post("/api/v1/persons/lookup", json={"id_number": number},
-                              headers=auth("grid_worker.village")),
-            await client.post("/api/v1/households", json=household(members=[person("head", id_number=number)]),
-                              headers=auth("village_staff.village")),
+            await client.post(
+                "/api/v1/persons/lookup", json={"id_number": number}, headers=auth("grid_worker.village")
+            ),
+            await client.post(
+                "/api/v1/households",
+                json=household(members=[person("head", id_number=number)]),
+                headers=auth("village_staff.village"),
+            ),
         ]
         for r in responses:
             assert r.status_code == 422, r.text
@@ -340,8 +376,9 @@ async def test_a_duplicate_is_a_409_without_the_number(client, auth):
     await create(client, auth, members=[head])
     for user in ("village_staff.village", "county_staff.county", "village_staff.village2"):
         region = VILLAGE_2 if user.endswith("village2") else None
-        body = household(members=[{**person("head"), "id_number": head["id_number"]}],
-                         **({"region": region} if region else {}))
+        body = household(
+            members=[{**person("head"), "id_number": head["id_number"]}], **({"region": region} if region else {})
+        )
         r = await client.post("/api/v1/households", json=body, headers=auth(user))
         assert r.status_code == 409, r.text
         assert r.json()["code"].startswith("id_number_duplicate")
@@ -354,8 +391,9 @@ async def test_an_id_number_in_a_path_or_key_is_masked_in_the_problem(client, au
     for r in (
         await client.get(f"/api/v1/persons/{number}", headers=h),  # not an integer id: 422
         await client.get(f"/api/v1/no-such-thing/{number}", headers=h),  # 404
-        await client.post("/api/v1/households/1/merge", json={"household_id": 1, "relations": {number: "child"}},
-                          headers=h),
+        await client.post(
+            "/api/v1/households/1/merge", json={"household_id": 1, "relations": {number: "child"}}, headers=h
+        ),
     ):
         assert r.status_code in (404, 422), r.text
         assert number not in r.text
@@ -383,8 +421,7 @@ def test_log_records_are_redacted(caplog):
 
 
 async def test_flags_that_tell_health_follow_the_health_permission(client, auth):
-    body = household(members=[person("head", health="disabled", disability_grade=1)],
-                     flags=["disabled", "dibao"])
+    body = household(members=[person("head", health="disabled", disability_grade=1)], flags=["disabled", "dibao"])
     created = await client.post("/api/v1/households", json=body, headers=auth("county_staff.county"))
     assert created.status_code == 201, created.text
     assert set(created.json()["flags"]) == {"disabled", "dibao"}
@@ -397,6 +434,9 @@ async def test_flags_that_tell_health_follow_the_health_permission(client, auth)
         assert {tuple(x["flags"]) for x in listed.json()["items"] if x["id"] == hid} == {tuple(sorted(shown))}, user
     refused = await client.get("/api/v1/households", params={"flags": "disabled"}, headers=auth("auditor.county"))
     assert (refused.status_code, refused.json()["code"], refused.json()["field"]) == (
-        403, "health_flags_forbidden", "flags")
+        403,
+        "health_flags_forbidden",
+        "flags",
+    )
     allowed = await client.get("/api/v1/households", params={"flags": "disabled"}, headers=auth("county_staff.county"))
     assert hid in {x["id"] for x in allowed.json()["items"]}

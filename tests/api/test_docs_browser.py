@@ -9,6 +9,7 @@ its own. ``python3 tasks.py test`` installs chromium when it is missing (root wi
 without it this test is skipped, or fails when ``CI`` is set. The screenshots go to
 ``GUARDLINE_SCREENSHOT_DIR`` (or the test's temporary folder); their paths are printed.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,16 @@ from tests.api.live import scratch_live_server
 from tests.clients.tools import require
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 DOCS_DB = "guardline_test_docs_browser"
 USER, PASSWORD = "county_staff.county", "Test-Password-1"  # loaded by conftest's _load_base_data
 ME = "/api/v1/auth/me"
@@ -35,8 +44,12 @@ expect.set_options(timeout=TIMEOUT_MS)
 
 
 def _require_chromium() -> None:
-    require(CHROMIUM, "chromium", "`python3 tasks.py test` installs it as root with apt-get "
-                                  "(or: apt-get install --no-install-recommends chromium)")
+    require(
+        CHROMIUM,
+        "chromium",
+        "`python3 tasks.py test` installs it as root with apt-get "
+        "(or: apt-get install --no-install-recommends chromium)",
+    )
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """Funds, allocations, payments and the project lifecycle: the refusals, each naming the
 field and the rule, region scope, If-Match and Idempotency-Key."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -11,8 +12,14 @@ from tests.api.funds_helpers import YEAR, create, d, fund_body, project_body, st
 from tests.factories import OTHER_COUNTY_VILLAGE, TOWNSHIP, VILLAGE, code_of, household, person
 
 STAFF = "county_staff.county"
-DAYS = {"reviewed": d(2, 20), "approved": d(2, 28), "tendering": d(3, 5), "started": d(3, 20),
-        "completed": d(9, 30), "accepted": d(10, 15)}
+DAYS = {
+    "reviewed": d(2, 20),
+    "approved": d(2, 28),
+    "tendering": d(3, 5),
+    "started": d(3, 20),
+    "completed": d(9, 30),
+    "accepted": d(10, 15),
+}
 
 
 def _field(r):
@@ -31,17 +38,20 @@ async def _approved(client, h, region=VILLAGE, **kw):
     return p
 
 
-@pytest.mark.parametrize("change, field, code", [
-    ({"amount": "100.005"}, "amount", "decimal_max_places"),
-    ({"amount": "-5.00"}, "amount", "greater_than"),
-    ({"amount": "0"}, "amount", "greater_than"),
-    ({"region_code": "529901001000"}, "region_code", "fund_region_not_county"),
-    ({"region_code": "5299"}, "region_code", "region_code_malformed"),
-    ({"received_on": str(china_today() + timedelta(days=400))}, "received_on", "date_in_future"),
-    ({"received_on": f"{YEAR + 1}-01-01"}, "received_on", "fund_received_after_year"),
-    ({"level": "township"}, "level", "enum"),
-    ({"id": 5}, "id", "extra_forbidden"),
-])
+@pytest.mark.parametrize(
+    "change, field, code",
+    [
+        ({"amount": "100.005"}, "amount", "decimal_max_places"),
+        ({"amount": "-5.00"}, "amount", "greater_than"),
+        ({"amount": "0"}, "amount", "greater_than"),
+        ({"region_code": "529901001000"}, "region_code", "fund_region_not_county"),
+        ({"region_code": "5299"}, "region_code", "region_code_malformed"),
+        ({"received_on": str(china_today() + timedelta(days=400))}, "received_on", "date_in_future"),
+        ({"received_on": f"{YEAR + 1}-01-01"}, "received_on", "fund_received_after_year"),
+        ({"level": "township"}, "level", "enum"),
+        ({"id": 5}, "id", "extra_forbidden"),
+    ],
+)
 async def test_a_bad_fund_is_refused_naming_the_field(client, h, change, field, code):
     r = await client.post("/api/v1/funds", json={**fund_body(), **change}, headers=h)
     assert r.status_code == 422, r.text
@@ -61,14 +71,20 @@ async def test_funds_of_another_county_do_not_exist_for_you(client, auth, h):
     assert fund["id"] not in [f["id"] for f in listed["items"]]
     # A township sees no county fund; a village staff may not create one at all.
     assert (await client.get(f"/api/v1/funds/{fund['id']}", headers=auth("township_staff.township"))).status_code == 404
-    assert (await client.post("/api/v1/funds", json=fund_body(), headers=auth("village_staff.village"))).status_code == 403
+    assert (
+        await client.post("/api/v1/funds", json=fund_body(), headers=auth("village_staff.village"))
+    ).status_code == 403
 
 
 async def test_a_fund_is_corrected_with_if_match_and_never_below_its_allocations(client, h):
     fund = await create(client, "/api/v1/funds", fund_body(amount="100000.00"), h)
     p = await _approved(client, h)
-    await create(client, f"/api/v1/funds/{fund['id']}/allocations",
-                 {"project_id": p["id"], "amount": "80000.00", "allocated_on": d(3, 1)}, h)
+    await create(
+        client,
+        f"/api/v1/funds/{fund['id']}/allocations",
+        {"project_id": p["id"], "amount": "80000.00", "allocated_on": d(3, 1)},
+        h,
+    )
     path = f"/api/v1/funds/{fund['id']}"
     update = {"name": "更正", "amount": "70000.00", "received_on": d(1, 10)}
     assert (await client.put(path, json=update, headers=h)).status_code == 428
@@ -76,8 +92,9 @@ async def test_a_fund_is_corrected_with_if_match_and_never_below_its_allocations
     tag = (await client.get(path, headers=h)).headers["etag"]
     r = await client.put(path, json=update, headers={**h, "If-Match": tag})
     assert r.status_code == 409 and r.json()["figures"] == {"requested": "70000.00", "allocated": "80000.00"}
-    r = await client.put(path, json={**update, "amount": "90000.00", "received_on": d(3, 5)},
-                         headers={**h, "If-Match": tag})
+    r = await client.put(
+        path, json={**update, "amount": "90000.00", "received_on": d(3, 5)}, headers={**h, "If-Match": tag}
+    )
     assert r.status_code == 422 and code_of(r) == "fund_received_after_allocation"
     r = await client.put(path, json={**update, "amount": "90000.00"}, headers={**h, "If-Match": tag})
     assert r.status_code == 200 and r.json()["available"] == "10000.00" and r.headers["etag"] != tag
@@ -87,32 +104,43 @@ async def test_allocation_rules(client, auth, h):
     fund = await create(client, "/api/v1/funds", fund_body(amount="100000.00"), h)
     url = f"/api/v1/funds/{fund['id']}/allocations"
     proposed = await create(client, "/api/v1/projects", project_body(VILLAGE), h)
-    r = await client.post(url, json={"project_id": proposed["id"], "amount": "10.00", "allocated_on": d(3, 1)},
-                          headers=h)
+    r = await client.post(
+        url, json={"project_id": proposed["id"], "amount": "10.00", "allocated_on": d(3, 1)}, headers=h
+    )
     assert r.status_code == 409 and code_of(r) == "project_not_in_library"
     p = await _approved(client, h)
     r = await client.post(url, json={"project_id": p["id"], "amount": "10.00", "allocated_on": d(1, 5)}, headers=h)
     assert r.status_code == 422 and (_field(r), code_of(r)) == ("allocated_on", "allocation_before_fund")
-    next_year = await create(client, "/api/v1/projects", project_body(
-        VILLAGE, year=YEAR + 1, planned_start=f"{YEAR + 1}-03-01", planned_end=f"{YEAR + 1}-10-01"), h)
+    next_year = await create(
+        client,
+        "/api/v1/projects",
+        project_body(VILLAGE, year=YEAR + 1, planned_start=f"{YEAR + 1}-03-01", planned_end=f"{YEAR + 1}-10-01"),
+        h,
+    )
     await walk(client, next_year["id"], "reviewed", DAYS, h)
-    r = await client.post(url, json={"project_id": next_year["id"], "amount": "10.00", "allocated_on": d(3, 1)},
-                          headers=h)
+    r = await client.post(
+        url, json={"project_id": next_year["id"], "amount": "10.00", "allocated_on": d(3, 1)}, headers=h
+    )
     assert r.status_code == 422 and code_of(r) == "allocation_year_mismatch"
     # Provincial staff see both counties: a project of the other county is not this fund's.
     province = auth("county_staff.province")
     elsewhere = await create(client, "/api/v1/projects", project_body(OTHER_COUNTY_VILLAGE), province)
     await walk(client, elsewhere["id"], "reviewed", DAYS, province)
-    r = await client.post(url, json={"project_id": elsewhere["id"], "amount": "10.00", "allocated_on": d(3, 1)},
-                          headers=province)
+    r = await client.post(
+        url, json={"project_id": elsewhere["id"], "amount": "10.00", "allocated_on": d(3, 1)}, headers=province
+    )
     assert r.status_code == 422 and code_of(r) == "allocation_region_mismatch"
     # The county cannot even name it.
-    r = await client.post(url, json={"project_id": elsewhere["id"], "amount": "10.00", "allocated_on": d(3, 1)},
-                          headers=h)
+    r = await client.post(
+        url, json={"project_id": elsewhere["id"], "amount": "10.00", "allocated_on": d(3, 1)}, headers=h
+    )
     assert r.status_code == 404 and _field(r) == "project_id"
     # Chinese, with the figures.
-    r = await client.post(url, json={"project_id": p["id"], "amount": "100000.01", "allocated_on": d(3, 1)},
-                          headers={**h, "Accept-Language": "zh-CN"})
+    r = await client.post(
+        url,
+        json={"project_id": p["id"], "amount": "100000.01", "allocated_on": d(3, 1)},
+        headers={**h, "Accept-Language": "zh-CN"},
+    )
     assert r.status_code == 409 and "可分配余额为 100000.00" in r.json()["detail"]
 
 
@@ -147,8 +175,15 @@ async def test_the_lifecycle_goes_step_by_step(client, h):
     r = await client.post(path, json={"status": "handed_over", "on": d(10, 20)}, headers={**h, "If-Match": '"x"'})
     assert r.status_code == 412
     history = (await client.get(f"/api/v1/projects/{p['id']}", headers=h)).json()["history"]
-    assert [s["status"] for s in history] == ["proposed", "reviewed", "approved", "tendering", "started",
-                                             "completed", "accepted"]
+    assert [s["status"] for s in history] == [
+        "proposed",
+        "reviewed",
+        "approved",
+        "tendering",
+        "started",
+        "completed",
+        "accepted",
+    ]
 
 
 async def test_a_cancelled_project_needs_a_reason_and_changes_no_more(client, h):
@@ -165,16 +200,26 @@ async def test_a_cancelled_project_needs_a_reason_and_changes_no_more(client, h)
     assert r.status_code == 409 and code_of(r) == "project_closed"
 
 
-@pytest.mark.parametrize("change, field, code", [
-    ({"planned_end": d(2, 1)}, "planned_end", "planned_end_before_start"),
-    ({"region_code": "529901000000"}, "region_code", "project_region_level"),
-    ({"planned_start": f"{YEAR + 1}-02-01", "planned_end": f"{YEAR + 1}-05-01"}, "year",
-     "project_year_outside_plan"),
-    ({"category": "roads"}, "category", "enum"),
-    ({"budget": "12.345"}, "budget", "decimal_max_places"),
-    ({"performance_targets": [{"indicator": "", "target": "1"}]}, "performance_targets[0].indicator", "string_too_short"),
-    ({"status": "approved"}, "status", "extra_forbidden"),
-])
+@pytest.mark.parametrize(
+    "change, field, code",
+    [
+        ({"planned_end": d(2, 1)}, "planned_end", "planned_end_before_start"),
+        ({"region_code": "529901000000"}, "region_code", "project_region_level"),
+        (
+            {"planned_start": f"{YEAR + 1}-02-01", "planned_end": f"{YEAR + 1}-05-01"},
+            "year",
+            "project_year_outside_plan",
+        ),
+        ({"category": "roads"}, "category", "enum"),
+        ({"budget": "12.345"}, "budget", "decimal_max_places"),
+        (
+            {"performance_targets": [{"indicator": "", "target": "1"}]},
+            "performance_targets[0].indicator",
+            "string_too_short",
+        ),
+        ({"status": "approved"}, "status", "extra_forbidden"),
+    ],
+)
 async def test_a_bad_project_is_refused_naming_the_field(client, h, change, field, code):
     r = await client.post("/api/v1/projects", json={**project_body(VILLAGE), **change}, headers=h)
     assert r.status_code == 422, r.text
@@ -186,8 +231,12 @@ async def test_payment_rules(client, h):
     other_fund = await create(client, "/api/v1/funds", fund_body(level="county", amount="5000.00"), h)
     p = await create(client, "/api/v1/projects", project_body(VILLAGE), h)
     await walk(client, p["id"], "reviewed", DAYS, h)
-    await create(client, f"/api/v1/funds/{fund['id']}/allocations",
-                 {"project_id": p["id"], "amount": "50000.00", "allocated_on": d(3, 1)}, h)
+    await create(
+        client,
+        f"/api/v1/funds/{fund['id']}/allocations",
+        {"project_id": p["id"], "amount": "50000.00", "allocated_on": d(3, 1)},
+        h,
+    )
     url = f"/api/v1/projects/{p['id']}/disbursements"
     pay = {"fund_id": fund["id"], "amount": "100.00", "paid_on": d(3, 10), "voucher_ref": "记-1", "item": "materials"}
     r = await client.post(url, json=pay, headers=h)
@@ -200,7 +249,9 @@ async def test_payment_rules(client, h):
     r = await client.post(url, json={**pay, "amount": "1.001"}, headers=h)
     assert r.status_code == 422 and _field(r) == "amount"
     r = await client.post(url, json={**pay, "item": "bonuses_allowances"}, headers={**h, "Accept-Language": "zh"})
-    assert r.status_code == 422 and code_of(r) == "negative_list_item" and "负面清单" in r.json()["errors"][0]["message"]
+    assert (
+        r.status_code == 422 and code_of(r) == "negative_list_item" and "负面清单" in r.json()["errors"][0]["message"]
+    )
     r = await client.post(url, json=pay, headers=h)
     assert r.status_code == 201 and r.json()["amount"] == "100.00"
     listed = (await client.get(url, headers=h)).json()["items"]
@@ -213,12 +264,17 @@ async def test_beneficiaries(client, auth, h):
     url = f"/api/v1/projects/{p['id']}/beneficiaries"
     r = await client.post(url, json={"household_id": hh["id"], "benefit": "务工", "labour_pay": "300.00"}, headers=h)
     assert r.status_code == 422 and (_field(r), code_of(r)) == ("labour_days", "labour_pay_without_days")
-    await create(client, url, {"household_id": hh["id"], "benefit": "务工", "labour_days": 3, "labour_pay": "300.00"}, h)
+    await create(
+        client, url, {"household_id": hh["id"], "benefit": "务工", "labour_days": 3, "labour_pay": "300.00"}, h
+    )
     r = await client.post(url, json={"household_id": hh["id"], "benefit": "分红"}, headers=h)
     assert r.status_code == 409 and code_of(r) == "beneficiary_exists"
-    elsewhere = await create(client, "/api/v1/households", household(region=OTHER_COUNTY_VILLAGE,
-                                                                     members=[person("head")]),
-                             auth("county_staff.other"))
+    elsewhere = await create(
+        client,
+        "/api/v1/households",
+        household(region=OTHER_COUNTY_VILLAGE, members=[person("head")]),
+        auth("county_staff.other"),
+    )
     r = await client.post(url, json={"household_id": elsewhere["id"], "benefit": "分红"}, headers=h)
     assert r.status_code == 404 and _field(r) == "household_id"
     items = (await client.get(url, headers=h)).json()["items"]
@@ -226,14 +282,20 @@ async def test_beneficiaries(client, auth, h):
 
 
 async def test_projects_are_seen_within_your_regions_and_paged(client, auth, h):
-    ids = [(await create(client, "/api/v1/projects", project_body(VILLAGE, name=f"项目{n}"), h))["id"]
-           for n in range(3)]
+    ids = [
+        (await create(client, "/api/v1/projects", project_body(VILLAGE, name=f"项目{n}"), h))["id"] for n in range(3)
+    ]
     township = auth("township_staff.township")
     r = await client.get("/api/v1/projects", params={"region": TOWNSHIP, "year": YEAR, "limit": 2}, headers=township)
     page = r.json()
     assert [p["id"] for p in page["items"]] == ids[:2] and page["next_cursor"]
-    rest = (await client.get("/api/v1/projects", params={"region": TOWNSHIP, "year": YEAR, "limit": 2,
-                                                        "cursor": page["next_cursor"]}, headers=township)).json()
+    rest = (
+        await client.get(
+            "/api/v1/projects",
+            params={"region": TOWNSHIP, "year": YEAR, "limit": 2, "cursor": page["next_cursor"]},
+            headers=township,
+        )
+    ).json()
     assert [p["id"] for p in rest["items"]] == ids[2:] and rest["next_cursor"] is None
     other = auth("county_staff.other")
     assert (await client.get(f"/api/v1/projects/{ids[0]}", headers=other)).status_code == 404
@@ -242,11 +304,14 @@ async def test_projects_are_seen_within_your_regions_and_paged(client, auth, h):
     assert r.status_code in (400, 422)
 
 
-@pytest.mark.parametrize("params, status, field", [
-    ({"region": "5299x"}, 422, "region"),
-    ({"region": "529902"}, 404, "region"),
-    ({"year": 1900}, 422, "year"),
-])
+@pytest.mark.parametrize(
+    "params, status, field",
+    [
+        ({"region": "5299x"}, 422, "region"),
+        ({"region": "529902"}, 404, "region"),
+        ({"year": 1900}, 422, "year"),
+    ],
+)
 async def test_indicator_requests_that_cannot_be_answered(client, h, params, status, field):
     r = await client.get("/api/v1/fund-indicators", params=params, headers=h)
     assert r.status_code == status, r.text

@@ -1,6 +1,7 @@
 """Project assets (扶贫项目资产): registration from accepted projects, status and disposal,
 income and its distribution, and the asset findings (idle operating assets, public assets
 without a custodian, household assets of households no longer in the registry)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -25,8 +26,9 @@ def ago(days: int) -> str:
 
 
 async def _household(client, auth, village=VILLAGE, user=COUNTY, **kw) -> dict:
-    r = await client.post("/api/v1/households", json=household(region=village, members=[person("head")], **kw),
-                          headers=auth(user))
+    r = await client.post(
+        "/api/v1/households", json=household(region=village, members=[person("head")], **kw), headers=auth(user)
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -80,10 +82,10 @@ async def _findings(client, auth, asset_id: int, **params) -> list[dict]:
 
 # ---------------------------------------------------------------- registration
 
+
 async def test_register_an_asset_from_an_accepted_project(client, auth, db):
     project_id = await add_project(db, VILLAGE)
-    r = await client.post(f"/api/v1/projects/{project_id}/assets", json=asset_body(note="30 亩"),
-                          headers=auth(COUNTY))
+    r = await client.post(f"/api/v1/projects/{project_id}/assets", json=asset_body(note="30 亩"), headers=auth(COUNTY))
     assert r.status_code == 201, r.text
     asset = r.json()
     assert r.headers["location"] == f"/api/v1/assets/{asset['id']}"
@@ -94,8 +96,7 @@ async def test_register_an_asset_from_an_accepted_project(client, auth, db):
     assert got.status_code == 200 and got.json() == asset
     # listed by project, class, status and region; not under another region
     h = auth("township_staff.township")
-    for params in ({"project_id": project_id}, {"asset_class": "operating"}, {"status": "in_use"},
-                   {"region": VILLAGE}):
+    for params in ({"project_id": project_id}, {"asset_class": "operating"}, {"status": "in_use"}, {"region": VILLAGE}):
         r = await client.get("/api/v1/assets", params=params, headers=h)
         assert r.status_code == 200, r.text
         assert asset["id"] in [a["id"] for a in r.json()["items"]], params
@@ -125,17 +126,23 @@ async def test_only_accepted_projects_register_assets(client, auth, db, status):
 async def test_household_assets_name_their_household(client, auth, db):
     project_id = await add_project(db, VILLAGE)
     hh = await _household(client, auth)
-    asset = await _register(client, auth, project_id, asset_class="household", household_id=hh["id"],
-                            name="能繁母牛 2 头", custodian=None)
+    asset = await _register(
+        client, auth, project_id, asset_class="household", household_id=hh["id"], name="能繁母牛 2 头", custodian=None
+    )
     assert asset["household_id"] == hh["id"] and asset["custodian"] is None
-    r = await client.post(f"/api/v1/projects/{project_id}/assets", json=asset_body(asset_class="household"),
-                          headers=auth(COUNTY))
+    r = await client.post(
+        f"/api/v1/projects/{project_id}/assets", json=asset_body(asset_class="household"), headers=auth(COUNTY)
+    )
     _problem(r, 422, "validation_failed", "household_id")
     assert r.json()["errors"][0]["code"] == "asset_household_required"
-    r = await client.post(f"/api/v1/projects/{project_id}/assets", json=asset_body(household_id=hh["id"]),
-                          headers=auth(COUNTY))
+    r = await client.post(
+        f"/api/v1/projects/{project_id}/assets", json=asset_body(household_id=hh["id"]), headers=auth(COUNTY)
+    )
     assert r.status_code == 422 and r.json()["errors"][0] == {
-        "field": "household_id", "code": "asset_household_forbidden", "message": r.json()["errors"][0]["message"]}
+        "field": "household_id",
+        "code": "asset_household_forbidden",
+        "message": r.json()["errors"][0]["message"],
+    }
 
 
 async def test_a_hidden_household_is_like_a_missing_one(client, auth, db):
@@ -143,8 +150,11 @@ async def test_a_hidden_household_is_like_a_missing_one(client, auth, db):
     foreign = await _household(client, auth, OTHER_COUNTY_VILLAGE, user=OTHER)
     answers = []
     for household_id in (foreign["id"], MISSING):
-        r = await client.post(f"/api/v1/projects/{project_id}/assets", headers=auth(COUNTY),
-                              json=asset_body(asset_class="household", household_id=household_id))
+        r = await client.post(
+            f"/api/v1/projects/{project_id}/assets",
+            headers=auth(COUNTY),
+            json=asset_body(asset_class="household", household_id=household_id),
+        )
         _problem(r, 404, "household_not_found", "household_id")
         answers.append({k: v for k, v in r.json().items() if k not in ("detail", "errors", "request_id")})
     assert answers[0] == answers[1]
@@ -167,8 +177,7 @@ async def test_region_and_dates_of_the_asset(client, auth, db):
 @pytest.mark.parametrize("value", ["-1.00", "12.345", "abc"])
 async def test_asset_value_is_money(client, auth, db, value):
     project_id = await add_project(db, VILLAGE)
-    r = await client.post(f"/api/v1/projects/{project_id}/assets", json=asset_body(value=value),
-                          headers=auth(COUNTY))
+    r = await client.post(f"/api/v1/projects/{project_id}/assets", json=asset_body(value=value), headers=auth(COUNTY))
     assert r.status_code == 422 and r.json()["field"] == "value", r.text
 
 
@@ -181,24 +190,36 @@ async def test_projects_and_assets_elsewhere_answer_404_like_missing_ones(client
         (f"/api/v1/projects/{project_id}/assets", f"/api/v1/projects/{MISSING}/assets"),
         (f"/api/v1/assets/{asset['id']}/incomes", f"/api/v1/assets/{MISSING}/incomes"),
     ]:
-        a = await client.post(hidden, json={"received_on": ago(1), "amount": "10.00"} if "incomes" in hidden
-                              else asset_body(), headers=h)
-        b = await client.post(missing, json={"received_on": ago(1), "amount": "10.00"} if "incomes" in missing
-                              else asset_body(), headers=h)
+        a = await client.post(
+            hidden, json={"received_on": ago(1), "amount": "10.00"} if "incomes" in hidden else asset_body(), headers=h
+        )
+        b = await client.post(
+            missing,
+            json={"received_on": ago(1), "amount": "10.00"} if "incomes" in missing else asset_body(),
+            headers=h,
+        )
         assert a.status_code == b.status_code == 404, (a.text, b.text)
-        assert {k: v for k, v in a.json().items() if k not in strip} == \
-            {k: v for k, v in b.json().items() if k not in strip}
+        assert {k: v for k, v in a.json().items() if k not in strip} == {
+            k: v for k, v in b.json().items() if k not in strip
+        }
     for path in (f"/api/v1/assets/{asset['id']}", f"/api/v1/assets/{asset['id']}/incomes"):
         _problem(await client.get(path, headers=h), 404, "asset_not_found", "asset_id")
-    _problem(await client.put(f"/api/v1/assets/{asset['id']}", headers={**h, "If-Match": "*"},
-                              json={"owner": "x", "status": "idle"}), 404, "asset_not_found", "asset_id")
+    _problem(
+        await client.put(
+            f"/api/v1/assets/{asset['id']}", headers={**h, "If-Match": "*"}, json={"owner": "x", "status": "idle"}
+        ),
+        404,
+        "asset_not_found",
+        "asset_id",
+    )
     r = await client.get("/api/v1/assets", params={"project_id": project_id}, headers=h)
     _problem(r, 404, "project_not_found", "project_id")
     r = await client.get("/api/v1/assets", headers=h)
     assert asset["id"] not in [a["id"] for a in r.json()["items"]]
     # a role without assets:write
-    r = await client.post(f"/api/v1/projects/{project_id}/assets", json=asset_body(),
-                          headers=auth("township_staff.township"))
+    r = await client.post(
+        f"/api/v1/projects/{project_id}/assets", json=asset_body(), headers=auth("township_staff.township")
+    )
     assert r.status_code == 403
 
 
@@ -220,6 +241,7 @@ async def test_list_pages_by_id(client, auth, db):
 
 # ---------------------------------------------------------------- update and disposal
 
+
 async def test_update_needs_if_match(client, auth, db):
     asset = await _register(client, auth, await add_project(db, VILLAGE))
     path = f"/api/v1/assets/{asset['id']}"
@@ -239,21 +261,26 @@ async def test_update_needs_if_match(client, auth, db):
 async def test_disposal(client, auth, db):
     asset = await _register(client, auth, await add_project(db, VILLAGE), handover_on=ago(300))
     path = f"/api/v1/assets/{asset['id']}/disposal"
-    body = {"method": "scrapping", "reason": "大棚被冰雹损毁，无修复价值", "approval": "清农资〔2026〕12号",
-            "disposed_on": ago(3)}
+    body = {
+        "method": "scrapping",
+        "reason": "大棚被冰雹损毁，无修复价值",
+        "approval": "清农资〔2026〕12号",
+        "disposed_on": ago(3),
+    }
     h = auth(COUNTY)
     _problem(await client.post(path, json=body, headers=h), 428, "precondition_required")
-    _problem(await client.post(path, json=body, headers={**h, "If-Match": '"asset-1-v9"'}), 412,
-             "precondition_failed")
+    _problem(await client.post(path, json=body, headers={**h, "If-Match": '"asset-1-v9"'}), 412, "precondition_failed")
     tag = await _etag(client, h, asset["id"])
     for missing in ("reason", "approval", "method", "disposed_on"):
-        r = await client.post(path, json={k: v for k, v in body.items() if k != missing},
-                              headers={**h, "If-Match": tag})
+        r = await client.post(
+            path, json={k: v for k, v in body.items() if k != missing}, headers={**h, "If-Match": tag}
+        )
         assert r.status_code == 422 and r.json()["field"] == missing, r.text
     r = await client.post(path, json={**body, "disposed_on": ago(301)}, headers={**h, "If-Match": tag})
     _problem(r, 422, "date_before_handover", "disposed_on")
-    r = await client.post(path, json={**body, "disposed_on": str(TODAY + timedelta(days=2))},
-                          headers={**h, "If-Match": tag})
+    r = await client.post(
+        path, json={**body, "disposed_on": str(TODAY + timedelta(days=2))}, headers={**h, "If-Match": tag}
+    )
     assert r.status_code == 422 and r.json()["field"] == "disposed_on"
     r = await client.post(path, json=body, headers={**h, "If-Match": tag})
     assert r.status_code == 200, r.text
@@ -263,17 +290,20 @@ async def test_disposal(client, auth, db):
     # A disposed asset changes no more.
     tag = r.headers["etag"]
     _problem(await client.post(path, json=body, headers={**h, "If-Match": tag}), 409, "asset_disposed", "asset_id")
-    r = await client.put(f"/api/v1/assets/{asset['id']}", json={"owner": "x", "status": "in_use"},
-                         headers={**h, "If-Match": tag})
+    r = await client.put(
+        f"/api/v1/assets/{asset['id']}", json={"owner": "x", "status": "in_use"}, headers={**h, "If-Match": tag}
+    )
     _problem(r, 409, "asset_disposed", "asset_id")
-    r = await client.post(f"/api/v1/assets/{asset['id']}/incomes", json={"received_on": ago(1), "amount": "10.00"},
-                          headers=h)
+    r = await client.post(
+        f"/api/v1/assets/{asset['id']}/incomes", json={"received_on": ago(1), "amount": "10.00"}, headers=h
+    )
     _problem(r, 409, "asset_disposed", "asset_id")
     r = await client.get("/api/v1/assets", params={"status": "disposed"}, headers=h)
     assert [a["id"] for a in r.json()["items"]] == [asset["id"]]
 
 
 # ---------------------------------------------------------------- income and its distribution
+
 
 async def test_income_and_its_distribution(client, auth, db):
     """1000 yuan: 300 to a lifted-out household, 200 to a monitored one, 100 to an ordinary
@@ -283,10 +313,16 @@ async def test_income_and_its_distribution(client, auth, db):
     monitored = await _household(client, auth)
     ordinary = await _household(client, auth, VILLAGE_2, category="ordinary")
     await _set_household(db, monitored["id"], category="monitored", previous_category="lifted_out")
-    body = {"received_on": ago(10), "amount": "1000.00", "note": "2026 年分红",
-            "shares": [{"household_id": lifted["id"], "amount": "300.00"},
-                       {"household_id": monitored["id"], "amount": "200"},
-                       {"household_id": ordinary["id"], "amount": "100.00"}]}
+    body = {
+        "received_on": ago(10),
+        "amount": "1000.00",
+        "note": "2026 年分红",
+        "shares": [
+            {"household_id": lifted["id"], "amount": "300.00"},
+            {"household_id": monitored["id"], "amount": "200"},
+            {"household_id": ordinary["id"], "amount": "100.00"},
+        ],
+    }
     r = await client.post(f"/api/v1/assets/{asset['id']}/incomes", json=body, headers=auth("village_staff.village"))
     # the village's staff cannot see VILLAGE_2's household: as if it did not exist
     _problem(r, 404, "household_not_found", "shares[2].household_id")
@@ -297,14 +333,17 @@ async def test_income_and_its_distribution(client, auth, db):
     assert income["amount"] == "1000.00" and income["distributed"] == "600.00"
     assert income["priority_distributed"] == "500.00" and income["priority_share"] == "0.8333"
     assert [(s["household_id"], s["category"], s["amount"]) for s in income["shares"]] == [
-        (lifted["id"], "lifted_out", "300.00"), (monitored["id"], "monitored", "200.00"),
-        (ordinary["id"], "ordinary", "100.00")]
+        (lifted["id"], "lifted_out", "300.00"),
+        (monitored["id"], "monitored", "200.00"),
+        (ordinary["id"], "ordinary", "100.00"),
+    ]
     assert (await client.get(f"/api/v1/assets/{asset['id']}", headers=auth(COUNTY))).json()["last_income_on"] == ago(10)
 
     # The share keeps the category of the day; an older income does not move last_income_on back.
     await _set_household(db, monitored["id"], category="lifted_out")
-    r = await client.post(f"/api/v1/assets/{asset['id']}/incomes", headers=auth(COUNTY),
-                          json={"received_on": ago(20), "amount": "50.00"})
+    r = await client.post(
+        f"/api/v1/assets/{asset['id']}/incomes", headers=auth(COUNTY), json={"received_on": ago(20), "amount": "50.00"}
+    )
     assert r.status_code == 201 and r.json()["priority_share"] is None and r.json()["shares"] == []
     assert (await client.get(f"/api/v1/assets/{asset['id']}", headers=auth(COUNTY))).json()["last_income_on"] == ago(10)
     page = (await client.get(f"/api/v1/assets/{asset['id']}/incomes", headers=auth(COUNTY))).json()
@@ -312,11 +351,19 @@ async def test_income_and_its_distribution(client, auth, db):
     assert page["items"][1]["shares"][1]["category"] == "monitored"
     assert page["items"][1]["priority_share"] == "0.8333"
     # The village's staff see the shares of their own village's households only.
-    page = (await client.get(f"/api/v1/assets/{asset['id']}/incomes", params={"limit": 1},
-                             headers=auth("village_staff.village"))).json()
+    page = (
+        await client.get(
+            f"/api/v1/assets/{asset['id']}/incomes", params={"limit": 1}, headers=auth("village_staff.village")
+        )
+    ).json()
     assert len(page["items"]) == 1 and page["next_cursor"]
-    page = (await client.get(f"/api/v1/assets/{asset['id']}/incomes", params={"cursor": page["next_cursor"]},
-                             headers=auth("village_staff.village"))).json()
+    page = (
+        await client.get(
+            f"/api/v1/assets/{asset['id']}/incomes",
+            params={"cursor": page["next_cursor"]},
+            headers=auth("village_staff.village"),
+        )
+    ).json()
     assert [s["household_id"] for s in page["items"][0]["shares"]] == [lifted["id"], monitored["id"]]
 
 
@@ -330,16 +377,25 @@ async def test_income_refusals(client, auth, db):
     def body(**kw):
         return {"received_on": ago(5), "amount": "100.00", **kw}
 
-    r = await client.post(path, json=body(shares=[{"household_id": a["id"], "amount": "60.00"},
-                                                   {"household_id": b["id"], "amount": "40.01"}]), headers=h)
+    r = await client.post(
+        path,
+        json=body(shares=[{"household_id": a["id"], "amount": "60.00"}, {"household_id": b["id"], "amount": "40.01"}]),
+        headers=h,
+    )
     err = _problem(r, 422, "shares_exceed_income", "shares")
     assert "100.01" in err["errors"][0]["message"] and "100.00" in err["errors"][0]["message"]
-    r = await client.post(path, json=body(shares=[{"household_id": a["id"], "amount": "10.00"},
-                                                   {"household_id": a["id"], "amount": "10.00"}]), headers=h)
+    r = await client.post(
+        path,
+        json=body(shares=[{"household_id": a["id"], "amount": "10.00"}, {"household_id": a["id"], "amount": "10.00"}]),
+        headers=h,
+    )
     _problem(r, 422, "share_household_twice", "shares[1].household_id")
     for hidden in (foreign["id"], MISSING):
-        r = await client.post(path, json=body(shares=[{"household_id": a["id"], "amount": "1.00"},
-                                                       {"household_id": hidden, "amount": "1.00"}]), headers=h)
+        r = await client.post(
+            path,
+            json=body(shares=[{"household_id": a["id"], "amount": "1.00"}, {"household_id": hidden, "amount": "1.00"}]),
+            headers=h,
+        )
         _problem(r, 404, "household_not_found", "shares[1].household_id")
     for amount in ("0", "-5.00", "1.001"):
         r = await client.post(path, json=body(amount=amount), headers=h)
@@ -355,8 +411,9 @@ async def test_income_refusals(client, auth, db):
     _problem(r, 409, "household_dissolved", "shares[0].household_id")
     # Household assets are the household's own: no income recorded here.
     owner = await _household(client, auth)
-    cow = await _register(client, auth, await add_project(db, VILLAGE), asset_class="household",
-                          household_id=owner["id"])
+    cow = await _register(
+        client, auth, await add_project(db, VILLAGE), asset_class="household", household_id=owner["id"]
+    )
     r = await client.post(f"/api/v1/assets/{cow['id']}/incomes", json=body(), headers=h)
     _problem(r, 409, "asset_earns_no_income", "asset_id")
     # nothing was recorded
@@ -369,6 +426,7 @@ async def test_income_refusals(client, auth, db):
 
 
 # ---------------------------------------------------------------- findings
+
 
 async def test_scan_idle_operating_asset_and_income_resolves_it(client, auth, db):
     project_id = await add_project(db, VILLAGE)
@@ -389,8 +447,9 @@ async def test_scan_idle_operating_asset_and_income_resolves_it(client, auth, db
     assert early["rules"]["idle_operating_asset"] == {"found": 0, "new": 0, "resolved": 1}
     await _scan(client, auth)
     # income resolves it
-    r = await client.post(f"/api/v1/assets/{idle['id']}/incomes", json={"received_on": ago(2), "amount": "800.00"},
-                          headers=auth(COUNTY))
+    r = await client.post(
+        f"/api/v1/assets/{idle['id']}/incomes", json={"received_on": ago(2), "amount": "800.00"}, headers=auth(COUNTY)
+    )
     assert r.status_code == 201
     assert (await _scan(client, auth))["rules"]["idle_operating_asset"] == {"found": 0, "new": 0, "resolved": 1}
     [finding] = await _findings(client, auth, idle["id"])
@@ -398,8 +457,11 @@ async def test_scan_idle_operating_asset_and_income_resolves_it(client, auth, db
     assert (await _findings(client, auth, idle["id"], status="open")) == []
     # an idle (not in use) asset is not an "idle operating asset in use"
     tag = await _etag(client, auth(COUNTY), fresh["id"])
-    await client.put(f"/api/v1/assets/{fresh['id']}", json={"owner": "村集体", "status": "idle"},
-                     headers={**auth(COUNTY), "If-Match": tag})
+    await client.put(
+        f"/api/v1/assets/{fresh['id']}",
+        json={"owner": "村集体", "status": "idle"},
+        headers={**auth(COUNTY), "If-Match": tag},
+    )
     assert (await _scan(client, auth, as_of=str(TODAY)))["rules"]["idle_operating_asset"]["found"] == 0
 
 
@@ -426,8 +488,12 @@ async def test_a_village_policy_overrides_its_county(client, auth, db):
     there = await _register(client, auth, await add_project(db, VILLAGE_2), handover_on=ago(150))
     session = db.session()
     bind_scope(session, UNRESTRICTED)
-    session.add_all([FundPolicyRow(region_prefix="529901", year=TODAY.year - 5, values={"asset_idle_months": 12}),
-                     FundPolicyRow(region_prefix=VILLAGE, year=TODAY.year - 5, values={"asset_idle_months": 4})])
+    session.add_all(
+        [
+            FundPolicyRow(region_prefix="529901", year=TODAY.year - 5, values={"asset_idle_months": 12}),
+            FundPolicyRow(region_prefix=VILLAGE, year=TODAY.year - 5, values={"asset_idle_months": 4}),
+        ]
+    )
     await session.commit()
     await session.close()
     for region in ({}, {"region": VILLAGE}, {"region": VILLAGE[:9]}):
@@ -448,16 +514,20 @@ async def test_scan_public_asset_without_custodian(client, auth, db):
     assert await _findings(client, auth, kept["id"]) == []
     h = auth("village_staff.village")
     tag = await _etag(client, h, road["id"])
-    r = await client.put(f"/api/v1/assets/{road['id']}", json={"owner": "村集体", "custodian": "村护路员",
-                                                               "status": "in_use"}, headers={**h, "If-Match": tag})
+    r = await client.put(
+        f"/api/v1/assets/{road['id']}",
+        json={"owner": "村集体", "custodian": "村护路员", "status": "in_use"},
+        headers={**h, "If-Match": tag},
+    )
     assert r.status_code == 200, r.text
     rules = (await _scan(client, auth, user="village_staff.village"))["rules"]
     assert rules["public_asset_no_custodian"] == {"found": 1, "new": 0, "resolved": 1}
     assert (await _findings(client, auth, road["id"]))[0]["status"] == "resolved"
     # Taken away again: the same finding opens again.
     tag = await _etag(client, h, road["id"])
-    await client.put(f"/api/v1/assets/{road['id']}", json={"owner": "村集体", "status": "in_use"},
-                     headers={**h, "If-Match": tag})
+    await client.put(
+        f"/api/v1/assets/{road['id']}", json={"owner": "村集体", "status": "in_use"}, headers={**h, "If-Match": tag}
+    )
     rules = (await _scan(client, auth))["rules"]
     assert rules["public_asset_no_custodian"] == {"found": 2, "new": 1, "resolved": 0}
     [finding] = await _findings(client, auth, road["id"])
@@ -469,8 +539,9 @@ async def test_scan_household_asset_of_a_dissolved_household(client, auth, db):
     keeper, leaver = await _household(client, auth), await _household(client, auth)
     cow = await _register(client, auth, project_id, asset_class="household", household_id=leaver["id"])
     assert (await _scan(client, auth))["rules"]["household_asset_orphaned"]["found"] == 0
-    r = await client.post(f"/api/v1/households/{keeper['id']}/merge", json={"household_id": leaver["id"]},
-                          headers=auth(COUNTY))
+    r = await client.post(
+        f"/api/v1/households/{keeper['id']}/merge", json={"household_id": leaver["id"]}, headers=auth(COUNTY)
+    )
     assert r.status_code == 200, r.text
     assert (await _scan(client, auth))["rules"]["household_asset_orphaned"] == {"found": 1, "new": 1, "resolved": 0}
     [finding] = await _findings(client, auth, cow["id"], rule_id="household_asset_orphaned")
@@ -478,9 +549,16 @@ async def test_scan_household_asset_of_a_dissolved_household(client, auth, db):
     assert finding["values"]["household_status"] == "dissolved"
     # disposing of the asset (transferred to the household it merged into) resolves it
     tag = await _etag(client, auth(COUNTY), cow["id"])
-    r = await client.post(f"/api/v1/assets/{cow['id']}/disposal", headers={**auth(COUNTY), "If-Match": tag},
-                          json={"method": "transfer", "reason": "随户合并转入", "approval": "石门镇〔2026〕3号",
-                                "disposed_on": str(TODAY)})
+    r = await client.post(
+        f"/api/v1/assets/{cow['id']}/disposal",
+        headers={**auth(COUNTY), "If-Match": tag},
+        json={
+            "method": "transfer",
+            "reason": "随户合并转入",
+            "approval": "石门镇〔2026〕3号",
+            "disposed_on": str(TODAY),
+        },
+    )
     assert r.status_code == 200, r.text
     assert (await _scan(client, auth))["rules"]["household_asset_orphaned"] == {"found": 0, "new": 0, "resolved": 1}
 
@@ -496,14 +574,16 @@ async def test_scan_region_and_permissions(client, auth, db):
         _problem(r, 404, "region_not_found", "region")
     r = await client.post("/api/v1/fund-findings/scan", json={"region": "5299011"}, headers=auth(COUNTY))
     assert r.status_code == 422 and r.json()["field"] == "region"
-    r = await client.post("/api/v1/fund-findings/scan", json={"as_of": str(TODAY + timedelta(days=1))},
-                          headers=auth(COUNTY))
+    r = await client.post(
+        "/api/v1/fund-findings/scan", json={"as_of": str(TODAY + timedelta(days=1))}, headers=auth(COUNTY)
+    )
     assert r.status_code == 422 and r.json()["field"] == "as_of"
     r = await client.post("/api/v1/fund-findings/scan", json={}, headers=auth("township_staff.township"))
     assert r.status_code == 403
     # findings elsewhere: 404 like missing ones, and not listed
-    [finding] = (await client.get("/api/v1/fund-findings", params={"asset_id": theirs["id"]},
-                                  headers=auth(OTHER))).json()["items"]
+    [finding] = (
+        await client.get("/api/v1/fund-findings", params={"asset_id": theirs["id"]}, headers=auth(OTHER))
+    ).json()["items"]
     for fid in (finding["id"], MISSING):
         r = await client.get(f"/api/v1/fund-findings/{fid}", headers=auth(COUNTY))
         _problem(r, 404, "fund_finding_not_found", "fund_finding_id")
@@ -538,6 +618,7 @@ async def test_record_inserts_refreshes_and_reopens(session):
 
 # ---------------------------------------------------------------- through the project library
 
+
 async def test_a_project_through_acceptance_to_assets_handover_and_income(client, auth):
     """Through the project API: a project walked to acceptance registers its assets; the
     handover step needs them; income is distributed and the findings follow it."""
@@ -545,38 +626,64 @@ async def test_a_project_through_acceptance_to_assets_handover_and_income(client
 
     h = auth(COUNTY)
     project = await create(client, "/api/v1/projects", project_body(VILLAGE, "industry", "茶叶加工厂"), h)
-    days = {"reviewed": d(2, 20), "approved": d(2, 28), "tendering": d(3, 5), "started": d(3, 20),
-            "completed": d(9, 30), "accepted": d(10, 15)}
+    days = {
+        "reviewed": d(2, 20),
+        "approved": d(2, 28),
+        "tendering": d(3, 5),
+        "started": d(3, 20),
+        "completed": d(9, 30),
+        "accepted": d(10, 15),
+    }
     await walk(client, project["id"], "completed", days, h)
-    r = await client.post(f"/api/v1/projects/{project['id']}/assets", json=asset_body(handover_on=d(10, 20)),
-                          headers=h)
+    r = await client.post(f"/api/v1/projects/{project['id']}/assets", json=asset_body(handover_on=d(10, 20)), headers=h)
     _problem(r, 409, "project_not_accepted", "project_id")
     await step(client, project["id"], "accepted", d(10, 15), h)
-    r = await client.post(f"/api/v1/projects/{project['id']}/assets", json=asset_body(handover_on=d(10, 14)),
-                          headers=h)
+    r = await client.post(f"/api/v1/projects/{project['id']}/assets", json=asset_body(handover_on=d(10, 14)), headers=h)
     _problem(r, 422, "handover_before_acceptance", "handover_on")
-    factory = await _register(client, auth, project["id"], name="茶叶加工厂房", value="450000.00",
-                              handover_on=d(10, 20))
-    road = await _register(client, auth, project["id"], name="厂区道路", asset_class="public_welfare",
-                           value="50000.00", custodian=None, handover_on=d(10, 20))
+    factory = await _register(
+        client, auth, project["id"], name="茶叶加工厂房", value="450000.00", handover_on=d(10, 20)
+    )
+    road = await _register(
+        client,
+        auth,
+        project["id"],
+        name="厂区道路",
+        asset_class="public_welfare",
+        value="50000.00",
+        custodian=None,
+        handover_on=d(10, 20),
+    )
     await step(client, project["id"], "handed_over", d(10, 20), h)
     listed = (await client.get("/api/v1/assets", params={"project_id": project["id"]}, headers=h)).json()["items"]
     assert [a["id"] for a in listed] == [road["id"], factory["id"]]
 
     lifted, ordinary = await _household(client, auth), await _household(client, auth, category="ordinary")
-    r = await client.post(f"/api/v1/assets/{factory['id']}/incomes", headers=h, json={
-        "received_on": d(12, 31), "amount": "36000.00", "note": f"{YEAR} 年租金",
-        "shares": [{"household_id": lifted["id"], "amount": "20000.00"},
-                   {"household_id": ordinary["id"], "amount": "4000.00"}]})
+    r = await client.post(
+        f"/api/v1/assets/{factory['id']}/incomes",
+        headers=h,
+        json={
+            "received_on": d(12, 31),
+            "amount": "36000.00",
+            "note": f"{YEAR} 年租金",
+            "shares": [
+                {"household_id": lifted["id"], "amount": "20000.00"},
+                {"household_id": ordinary["id"], "amount": "4000.00"},
+            ],
+        },
+    )
     assert r.status_code == 201, r.text
-    assert (r.json()["distributed"], r.json()["priority_distributed"], r.json()["priority_share"]) == \
-        ("24000.00", "20000.00", "0.8333")
+    assert (r.json()["distributed"], r.json()["priority_distributed"], r.json()["priority_share"]) == (
+        "24000.00",
+        "20000.00",
+        "0.8333",
+    )
     as_of = d(12, 31)
     rules = (await _scan(client, auth, as_of=as_of))["rules"]
     assert rules["idle_operating_asset"]["found"] == 0
     assert rules["public_asset_no_custodian"] == {"found": 1, "new": 1, "resolved": 0}
     [finding] = await _findings(client, auth, road["id"])
     assert finding["project_id"] == project["id"] and finding["values"]["asset_name"] == "厂区道路"
-    r = await client.get("/api/v1/fund-findings", params={"project_id": project["id"], "rule_id":
-                                                          "public_asset_no_custodian"}, headers=h)
+    r = await client.get(
+        "/api/v1/fund-findings", params={"project_id": project["id"], "rule_id": "public_asset_no_custodian"}, headers=h
+    )
     assert [f["id"] for f in r.json()["items"]] == [finding["id"]]

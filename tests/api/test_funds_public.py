@@ -2,6 +2,7 @@
 person's data. Rows are made directly with the ORM (the fund and project APIs are written
 elsewhere); households through the API, so that their members' names and ID numbers exist
 and can be looked for in the answers."""
+
 from __future__ import annotations
 
 import json
@@ -25,22 +26,45 @@ PAYEE = "李某某劳务队"
 
 
 def _fund(county: str, level: FundLevel, kind: FundKind, amount: str, name: str, year: int = YEAR) -> Fund:
-    return Fund(year=year, level=level, kind=kind, name=name, document_ref=f"黔财农〔{year}〕{len(name)}号",
-                region_code=county.ljust(12, "0"), amount=Decimal(amount), received_on=date(year, 1, 15))
+    return Fund(
+        year=year,
+        level=level,
+        kind=kind,
+        name=name,
+        document_ref=f"黔财农〔{year}〕{len(name)}号",
+        region_code=county.ljust(12, "0"),
+        amount=Decimal(amount),
+        received_on=date(year, 1, 15),
+    )
 
 
-def _project(region: str, name: str, status: ProjectStatus = ProjectStatus.started,
-             category: ProjectCategory = ProjectCategory.industry, year: int = YEAR) -> Project:
+def _project(
+    region: str,
+    name: str,
+    status: ProjectStatus = ProjectStatus.started,
+    category: ProjectCategory = ProjectCategory.industry,
+    year: int = YEAR,
+) -> Project:
     return Project(
-        year=year, name=name, category=category, region_code=region, location="白岩村二组",
-        implementing_unit="县农业农村局", content="新建蔬菜大棚 20 亩", budget=Decimal("300000.00"),
+        year=year,
+        name=name,
+        category=category,
+        region_code=region,
+        location="白岩村二组",
+        implementing_unit="县农业农村局",
+        content="新建蔬菜大棚 20 亩",
+        budget=Decimal("300000.00"),
         performance_targets=[{"indicator": "带动脱贫户增收", "target": "20", "unit": "户"}],
-        farmer_links="务工带动、入股分红", planned_start=date(year, 3, 1), planned_end=date(year, 10, 31),
-        status=status, proposed_on=date(year - 1, 11, 1),
+        farmer_links="务工带动、入股分红",
+        planned_start=date(year, 3, 1),
+        planned_end=date(year, 10, 31),
+        status=status,
+        proposed_on=date(year - 1, 11, 1),
         reviewed_on=date(year - 1, 12, 1) if status != ProjectStatus.proposed else None,
         approved_on=date(year, 2, 1) if status not in (ProjectStatus.proposed, ProjectStatus.reviewed) else None,
         started_on=date(year, 3, 5) if status == ProjectStatus.started else None,
-        history=[{"status": "proposed", "on": f"{year - 1}-11-01", "by": 1}])
+        history=[{"status": "proposed", "on": f"{year - 1}-11-01", "by": 1}],
+    )
 
 
 @pytest.fixture
@@ -70,30 +94,68 @@ async def data(client, auth, session):
     await session.flush()
 
     def alloc(fund, project, amount):
-        return Allocation(fund_id=fund.id, project_id=project.id, region_code=project.region_code,
-                          amount=Decimal(amount), allocated_on=date(YEAR, 2, 10))
+        return Allocation(
+            fund_id=fund.id,
+            project_id=project.id,
+            region_code=project.region_code,
+            amount=Decimal(amount),
+            allocated_on=date(YEAR, 2, 10),
+        )
 
     def pay(fund, project, amount, item, day):
-        return Disbursement(fund_id=fund.id, project_id=project.id, region_code=project.region_code,
-                            amount=Decimal(amount), paid_on=day, voucher_ref=f"记-{day:%m%d}", item=item,
-                            payee=PAYEE)
+        return Disbursement(
+            fund_id=fund.id,
+            project_id=project.id,
+            region_code=project.region_code,
+            amount=Decimal(amount),
+            paid_on=day,
+            voucher_ref=f"记-{day:%m%d}",
+            item=item,
+            payee=PAYEE,
+        )
 
-    session.add_all([
-        alloc(central, started, "250000.00"), alloc(county, started, "40000.50"), alloc(central, started, "10000.00"),
-        alloc(county, relief, "60000.00"), alloc(central, proposed, "5000.00"),
-        alloc(other_fund, foreign, "100000.00"), alloc(old_fund, old, "300000.00"),
-        pay(central, started, "120000.00", SpendingItem.construction, date(YEAR, 4, 1)),
-        pay(county, started, "8000.25", SpendingItem.labour_pay, date(YEAR, 5, 1)),
-        pay(county, started, "2000.00", SpendingItem.labour_pay, date(YEAR, 6, 1)),
-        Beneficiary(project_id=started.id, household_id=homes[0]["id"], region_code=VILLAGE, benefit="务工",
-                    labour_days=20, labour_pay=Decimal("3000.00")),
-        Beneficiary(project_id=started.id, household_id=homes[1]["id"], region_code=VILLAGE, benefit="分红",
-                    amount=Decimal("800.00")),
-    ])
+    session.add_all(
+        [
+            alloc(central, started, "250000.00"),
+            alloc(county, started, "40000.50"),
+            alloc(central, started, "10000.00"),
+            alloc(county, relief, "60000.00"),
+            alloc(central, proposed, "5000.00"),
+            alloc(other_fund, foreign, "100000.00"),
+            alloc(old_fund, old, "300000.00"),
+            pay(central, started, "120000.00", SpendingItem.construction, date(YEAR, 4, 1)),
+            pay(county, started, "8000.25", SpendingItem.labour_pay, date(YEAR, 5, 1)),
+            pay(county, started, "2000.00", SpendingItem.labour_pay, date(YEAR, 6, 1)),
+            Beneficiary(
+                project_id=started.id,
+                household_id=homes[0]["id"],
+                region_code=VILLAGE,
+                benefit="务工",
+                labour_days=20,
+                labour_pay=Decimal("3000.00"),
+            ),
+            Beneficiary(
+                project_id=started.id,
+                household_id=homes[1]["id"],
+                region_code=VILLAGE,
+                benefit="分红",
+                amount=Decimal("800.00"),
+            ),
+        ]
+    )
     await session.commit()
-    return {"homes": homes, "id_numbers": id_numbers, "started": started.id, "proposed": proposed.id, "relief": relief.id,
-            "foreign": foreign.id, "old": old.id, "central": central.id, "county": county.id,
-            "other_fund": other_fund.id}
+    return {
+        "homes": homes,
+        "id_numbers": id_numbers,
+        "started": started.id,
+        "proposed": proposed.id,
+        "relief": relief.id,
+        "foreign": foreign.id,
+        "old": old.id,
+        "central": central.id,
+        "county": county.id,
+        "other_fund": other_fund.id,
+    }
 
 
 def _assert_no_personal_data(response, data) -> None:
@@ -114,24 +176,55 @@ async def test_project_list_without_token(client, data):
     assert [p["id"] for p in items] == sorted([data["started"], data["relief"]])  # no proposed, other county, year
     started = next(p for p in items if p["id"] == data["started"])
     assert started == {
-        "id": data["started"], "name": "白岩村蔬菜大棚", "category": "industry", "year": YEAR,
-        "region_code": VILLAGE, "region_name": "白岩村", "location": "白岩村二组", "status": "started",
-        "implementing_unit": "县农业农村局", "content": "新建蔬菜大棚 20 亩", "budget": "300000.00",
+        "id": data["started"],
+        "name": "白岩村蔬菜大棚",
+        "category": "industry",
+        "year": YEAR,
+        "region_code": VILLAGE,
+        "region_name": "白岩村",
+        "location": "白岩村二组",
+        "status": "started",
+        "implementing_unit": "县农业农村局",
+        "content": "新建蔬菜大棚 20 亩",
+        "budget": "300000.00",
         "performance_targets": [{"indicator": "带动脱贫户增收", "target": "20", "unit": "户"}],
-        "farmer_links": "务工带动、入股分红", "planned_start": f"{YEAR}-03-01", "planned_end": f"{YEAR}-10-31",
-        "approved_on": f"{YEAR}-02-01", "started_on": f"{YEAR}-03-05", "completed_on": None, "accepted_on": None,
-        "handed_over_on": None, "cancelled_on": None,
+        "farmer_links": "务工带动、入股分红",
+        "planned_start": f"{YEAR}-03-01",
+        "planned_end": f"{YEAR}-10-31",
+        "approved_on": f"{YEAR}-02-01",
+        "started_on": f"{YEAR}-03-05",
+        "completed_on": None,
+        "accepted_on": None,
+        "handed_over_on": None,
+        "cancelled_on": None,
         "fund_sources": [
-            {"level": "central", "kind": "transition", "fund_name": "中央衔接资金",
-             "document_ref": "黔财农〔2026〕6号", "amount": "260000.00"},
-            {"level": "county", "kind": "work_relief", "fund_name": "县级以工代赈资金",
-             "document_ref": "黔财农〔2026〕8号", "amount": "40000.50"},
+            {
+                "level": "central",
+                "kind": "transition",
+                "fund_name": "中央衔接资金",
+                "document_ref": "黔财农〔2026〕6号",
+                "amount": "260000.00",
+            },
+            {
+                "level": "county",
+                "kind": "work_relief",
+                "fund_name": "县级以工代赈资金",
+                "document_ref": "黔财农〔2026〕8号",
+                "amount": "40000.50",
+            },
         ],
-        "allocated": "300000.50", "disbursed": "130000.25", "labour_pay": "10000.25", "beneficiary_households": 2,
+        "allocated": "300000.50",
+        "disbursed": "130000.25",
+        "labour_pay": "10000.25",
+        "beneficiary_households": 2,
     }
     relief = next(p for p in items if p["id"] == data["relief"])
-    assert (relief["status"], relief["region_name"], relief["disbursed"], relief["beneficiary_households"]) == \
-        ("reviewed", "水井村", "0.00", 0)
+    assert (relief["status"], relief["region_name"], relief["disbursed"], relief["beneficiary_households"]) == (
+        "reviewed",
+        "水井村",
+        "0.00",
+        0,
+    )
     _assert_no_personal_data(r, data)
 
 
@@ -184,17 +277,20 @@ async def test_one_project(client, data):
         assert (await client.get(f"{PROJECTS}/{bad}")).status_code == 422
 
 
-@pytest.mark.parametrize("params,status,field", [
-    ({"region": "52990", "year": YEAR}, 422, "region"),
-    ({"region": "5299x1", "year": YEAR}, 422, "region"),
-    ({"region": "000000", "year": YEAR}, 422, "region"),
-    ({"region": "5299010010011", "year": YEAR}, 422, "region"),
-    ({"year": YEAR}, 422, "region"),
-    ({"region": "529901"}, 422, "year"),
-    ({"region": "529901", "year": 1800}, 422, "year"),
-    ({"region": "529903", "year": YEAR}, 404, "region"),
-    ({"region": "529901001999", "year": YEAR}, 404, "region"),
-])
+@pytest.mark.parametrize(
+    "params,status,field",
+    [
+        ({"region": "52990", "year": YEAR}, 422, "region"),
+        ({"region": "5299x1", "year": YEAR}, 422, "region"),
+        ({"region": "000000", "year": YEAR}, 422, "region"),
+        ({"region": "5299010010011", "year": YEAR}, 422, "region"),
+        ({"year": YEAR}, 422, "region"),
+        ({"region": "529901"}, 422, "year"),
+        ({"region": "529901", "year": 1800}, 422, "year"),
+        ({"region": "529903", "year": YEAR}, 404, "region"),
+        ({"region": "529901001999", "year": YEAR}, 404, "region"),
+    ],
+)
 async def test_bad_regions_and_years(client, params, status, field):
     for path in (PROJECTS, FUNDS):
         r = await client.get(path, params=params)
@@ -234,8 +330,10 @@ async def test_fund_summary(client, data):
     assert r.headers["cache-control"] == "public, max-age=300"
     body = r.json()
     assert (body["region_code"], body["region_name"], body["year"]) == ("529901000000", "清溪县", YEAR)
-    assert [(f["id"], f["level"], f["kind"], f["amount"], f["allocated"], f["unallocated"], f["region_name"])
-            for f in body["funds"]] == [
+    assert [
+        (f["id"], f["level"], f["kind"], f["amount"], f["allocated"], f["unallocated"], f["region_name"])
+        for f in body["funds"]
+    ] == [
         (data["central"], "central", "transition", "1000000.00", "265000.00", "735000.00", "清溪县"),
         (data["county"], "county", "work_relief", "200000.00", "100000.50", "99999.50", "清溪县"),
     ]
@@ -243,11 +341,13 @@ async def test_fund_summary(client, data):
     assert body["total"] == {"amount": "1200000.00", "allocated": "365000.50", "unallocated": "834999.50"}
     assert body["by_level"] == [
         {"level": "central", "amount": "1000000.00", "allocated": "265000.00", "unallocated": "735000.00"},
-        {"level": "county", "amount": "200000.00", "allocated": "100000.50", "unallocated": "99999.50"}]
+        {"level": "county", "amount": "200000.00", "allocated": "100000.50", "unallocated": "99999.50"},
+    ]
     assert [k["kind"] for k in body["by_kind"]] == ["transition", "work_relief"]
     assert body["by_category"] == [
         {"category": "industry", "allocated": "305000.50", "projects": 2},  # incl. the proposed one's 5000
-        {"category": "work_relief", "allocated": "60000.00", "projects": 1}]
+        {"category": "work_relief", "allocated": "60000.00", "projects": 1},
+    ]
     _assert_no_personal_data(r, data)
 
 
@@ -259,10 +359,17 @@ async def test_fund_summary_of_a_township_and_of_the_province(client, data):
     body = (await client.get(FUNDS, params={"region": "52", "year": YEAR})).json()
     assert [f["id"] for f in body["funds"]] == [data["central"], data["county"], data["other_fund"]]
     assert body["total"]["amount"] == "1700000.00"
-    assert body["by_level"][0] == {"level": "central", "amount": "1500000.00", "allocated": "365000.00",
-                                   "unallocated": "1135000.00"}
+    assert body["by_level"][0] == {
+        "level": "central",
+        "amount": "1500000.00",
+        "allocated": "365000.00",
+        "unallocated": "1135000.00",
+    }
     assert {c["category"]: c["projects"] for c in body["by_category"]} == {
-        "industry": 2, "infrastructure": 1, "work_relief": 1}
+        "industry": 2,
+        "infrastructure": 1,
+        "work_relief": 1,
+    }
     # A year without funds: empty, not an error.
     body = (await client.get(FUNDS, params={"region": "529901", "year": 2001})).json()
     assert body["funds"] == [] and body["by_category"] == [] and body["total"]["amount"] == "0.00"

@@ -6,6 +6,7 @@ cursor pages, If-Match, Idempotency-Key and problem details.
 The server is uvicorn on a database of its own (it commits), with the test users and a few
 households of one village.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -48,8 +49,11 @@ def test_the_generator_reads_the_contract_without_a_finding(generated):
 def test_every_operation_of_the_contract_is_in_the_client(generated):
     """By operationId, as the smoke finds them: none dropped, whatever its tag."""
     api = smoke.Api()
-    operation_ids = [op["operationId"] for item in json.loads(SPEC.read_text(encoding="utf-8"))["paths"].values()
-                     for op in item.values()]
+    operation_ids = [
+        op["operationId"]
+        for item in json.loads(SPEC.read_text(encoding="utf-8"))["paths"].values()
+        for op in item.values()
+    ]
     missing = []
     for operation_id in operation_ids:
         try:
@@ -66,16 +70,33 @@ def test_the_smoke_refuses_what_the_client_does_not_take(generated):
         api.call("getHousehold", api.client("http://127.0.0.1:9", "token"), household_id=1, if_match='"x"')
     with pytest.raises(smoke.SmokeFailed, match="no operation notAnOperation"):
         api.operation("notAnOperation")
-    assert [smoke.snake_case(o) for o in ("listHouseholds", "whoAmI", "healthz", "getETagOf")] == \
-        ["list_households", "who_am_i", "healthz", "get_e_tag_of"]
+    assert [smoke.snake_case(o) for o in ("listHouseholds", "whoAmI", "healthz", "getETagOf")] == [
+        "list_households",
+        "who_am_i",
+        "healthz",
+        "get_e_tag_of",
+    ]
 
 
 def test_a_finding_of_the_generator_fails(tmp_path):
     """The check itself: an answer that refers to no schema is left out of the client, and said so."""
-    spec = {"openapi": "3.1.0", "info": {"title": "t", "version": "1"},
-            "paths": {"/x": {"get": {"operationId": "getX", "responses": {
-                "200": {"description": "ok", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/Nowhere"}}}}}}}}}
+    spec = {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/x": {
+                "get": {
+                    "operationId": "getX",
+                    "responses": {
+                        "200": {
+                            "description": "ok",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Nowhere"}}},
+                        }
+                    },
+                }
+            }
+        },
+    }
     path = tmp_path / "broken.json"
     path.write_text(json.dumps(spec))
     findings = generate_client(path, tmp_path / "broken_client").findings()
@@ -98,17 +119,27 @@ def _households(base: str) -> None:
         assert login.status_code == 200, login.text
         headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
         for n in range(HOUSEHOLDS):
-            r = http.post("/api/v1/households", headers=headers,
-                          json=household(VILLAGE, members=[person("head", name=f"冒烟{n}")]))
+            r = http.post(
+                "/api/v1/households",
+                headers=headers,
+                json=household(VILLAGE, members=[person("head", name=f"冒烟{n}")]),
+            )
             assert r.status_code == 201, r.text
 
 
 async def test_the_generated_client_tours_a_live_server(generated, smoke_server):
-    log = await asyncio.to_thread(smoke.run, smoke.Api(), smoke_server, USER, PASSWORD,
-                                  admin=ADMIN, admin_password=PASSWORD)
+    log = await asyncio.to_thread(
+        smoke.run, smoke.Api(), smoke_server, USER, PASSWORD, admin=ADMIN, admin_password=PASSWORD
+    )
     print("\n".join(log))
     steps = "\n".join(log)
-    for seen in ("login password: 200", "login client_credentials: 200", "then by cursor",
-                 "updateHousehold with the stale ETag: 412", "unknown household (zh): 404",
-                 "Idempotent-Replayed: true", "revokeClient"):
+    for seen in (
+        "login password: 200",
+        "login client_credentials: 200",
+        "then by cursor",
+        "updateHousehold with the stale ETag: 412",
+        "unknown household (zh): 404",
+        "Idempotent-Replayed: true",
+        "revokeClient",
+    ):
         assert seen in steps, steps

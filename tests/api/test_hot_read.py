@@ -2,6 +2,7 @@
 the same declaration would: the lookup is compared, input by input, with a twin route
 that has the same signature but goes through FastAPI's general machinery; and the reads
 also run on the production read pool (real commits, not the test's transaction)."""
+
 from typing import Annotated
 
 import httpx
@@ -80,8 +81,14 @@ async def test_direct_lookup_answers_like_fastapi(twin_client, auth):
         direct = await twin_client.post("/api/v1/persons/lookup", headers=headers, **kwargs)
         general = await twin_client.post("/twin/lookup", headers=headers, **kwargs)
         _same(direct, general)
-    assert member["id_number"] not in (await twin_client.post(
-        "/api/v1/persons/lookup", headers=token, json={"id_number": member["id_number"][:-1] + "0"})).text
+    assert (
+        member["id_number"]
+        not in (
+            await twin_client.post(
+                "/api/v1/persons/lookup", headers=token, json={"id_number": member["id_number"][:-1] + "0"}
+            )
+        ).text
+    )
 
 
 async def test_direct_lookup_opens_no_transaction(twin_client, auth):
@@ -90,8 +97,9 @@ async def test_direct_lookup_opens_no_transaction(twin_client, auth):
     await create(twin_client, auth, members=[member])
     headers = {**auth("grid_worker.village"), "Idempotency-Key": "lookup-1"}
     first = await twin_client.post("/api/v1/persons/lookup", headers=headers, json={"id_number": member["id_number"]})
-    other = await twin_client.post("/api/v1/persons/lookup", headers=headers,
-                                   json={"id_number": person("head")["id_number"]})
+    other = await twin_client.post(
+        "/api/v1/persons/lookup", headers=headers, json={"id_number": person("head")["id_number"]}
+    )
     assert (first.status_code, other.status_code) == (200, 404)  # not refused as a reused key
 
 
@@ -100,10 +108,17 @@ async def test_direct_household_answers_like_fastapi(twin_client, auth):
     hidden = await create(twin_client, auth, members=[person("head")], region=VILLAGE_2, user="county_staff.county")
     token = auth("village_staff.village")
     for ident, headers in (
-        (created["id"], token), (created["id"], {**token, "Accept-Language": "zh"}),
+        (created["id"], token),
+        (created["id"], {**token, "Accept-Language": "zh"}),
         (hidden["id"], token),  # outside the scope: 404
-        (2**62, token), (2**62 + 1, token), (0, token), (-3, token), ("abc", token), ("1.5", token),
-        (created["id"], {}), (created["id"], {"Authorization": "Bearer x.y.z"}),
+        (2**62, token),
+        (2**62 + 1, token),
+        (0, token),
+        (-3, token),
+        ("abc", token),
+        ("1.5", token),
+        (created["id"], {}),
+        (created["id"], {"Authorization": "Bearer x.y.z"}),
     ):
         direct = await twin_client.get(f"/api/v1/households/{ident}", headers=headers)
         general = await twin_client.get(f"/twin/households/{ident}", headers=headers)
@@ -114,16 +129,24 @@ async def test_direct_household_answers_like_fastapi(twin_client, auth):
 def test_hot_read_refuses_what_it_cannot_serve(signature):
     router = APIRouter(route_class=GuardlineRoute)
     if signature == "query":
+
         async def endpoint(item: int, body: PersonLookup, reader: ReadAccess): ...
+
         path = "/x"
     elif signature == "two_bodies":
+
         async def endpoint(body: PersonLookup, other: Annotated[PersonLookup, Body()], reader: ReadAccess): ...
+
         path = "/x"
     elif signature == "session":
+
         async def endpoint(body: PersonLookup, session: Session): ...
+
         path = "/x"
     else:
+
         async def endpoint(request: Request, body: PersonLookup): ...
+
         path = "/x"
     with pytest.raises(TypeError, match="hot_read"):
         router.post(path)(hot_read(endpoint))
@@ -135,12 +158,17 @@ async def test_hot_reads_on_the_read_pool(committing_client, auth):
     and region scope holds there too."""
     member = person("head")
     created = await create(committing_client, auth, members=[member], region=VILLAGE_2, user="county_staff.county")
-    for user, expected in (("county_staff.county", 200), ("village_staff.village2", 200),
-                           ("township_staff.township", 200), ("village_staff.village", 404),
-                           ("county_staff.other", 404)):
+    for user, expected in (
+        ("county_staff.county", 200),
+        ("village_staff.village2", 200),
+        ("township_staff.township", 200),
+        ("village_staff.village", 404),
+        ("county_staff.other", 404),
+    ):
         got = await committing_client.get(f"/api/v1/households/{created['id']}", headers=auth(user))
-        found = await committing_client.post("/api/v1/persons/lookup", headers=auth(user),
-                                             json={"id_number": member["id_number"]})
+        found = await committing_client.post(
+            "/api/v1/persons/lookup", headers=auth(user), json={"id_number": member["id_number"]}
+        )
         assert (user, got.status_code, found.status_code) == (user, expected, expected)
         if expected == 200:
             assert got.json()["members"][0]["name"] == member["name"]

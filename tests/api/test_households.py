@@ -1,4 +1,5 @@
 """Registering and reading households: validation, duplicates, filters, pagination."""
+
 from datetime import date
 
 import pytest
@@ -17,8 +18,14 @@ async def create(client, auth, user="village_staff.village", **kw):
 async def test_created_household_reads_back_with_derived_fields(client, auth):
     head = person("head", born=date(1970, 1, 2), male=True, name="张大山")
     wife = person("spouse", born=date(1972, 6, 30), male=False, name="李秀英")
-    body = await create(client, auth, members=[wife, head], flags=["dibao", "relocated", "dibao"],
-                        resettlement_site="城南安置点", phone="13912345678")
+    body = await create(
+        client,
+        auth,
+        members=[wife, head],
+        flags=["dibao", "relocated", "dibao"],
+        resettlement_site="城南安置点",
+        phone="13912345678",
+    )
     assert body["household_no"].startswith(VILLAGE)
     assert body["flags"] == ["dibao", "relocated"]
     assert body["head_name"] == "张大山"
@@ -48,11 +55,14 @@ async def test_id_number_spellings_are_normalised_on_entry(client, auth):
     assert r.json()["id"] == body["members"][0]["id"]
 
 
-@pytest.mark.parametrize(("bad", "code"), [
-    ("11010519491231002Y", "id_number_format"),
-    ("11010519491331002X", "id_number_birth_date"),
-    ("110105194912310021", "id_number_check_digit"),
-])
+@pytest.mark.parametrize(
+    ("bad", "code"),
+    [
+        ("11010519491231002Y", "id_number_format"),
+        ("11010519491331002X", "id_number_birth_date"),
+        ("110105194912310021", "id_number_check_digit"),
+    ],
+)
 async def test_bad_id_numbers_name_the_field(client, auth, bad, code):
     body = household(members=[person("head"), person("spouse", id_number=bad)])
     r = await client.post("/api/v1/households", json=body, headers=auth("village_staff.village"))
@@ -66,8 +76,9 @@ async def test_bad_id_numbers_name_the_field(client, auth, bad, code):
 
 async def test_chinese_messages_on_request(client, auth):
     body = household(members=[person("head", id_number="110105194912310021")])
-    r = await client.post("/api/v1/households", json=body,
-                          headers=auth("village_staff.village", **{"Accept-Language": "zh-CN,zh;q=0.9"}))
+    r = await client.post(
+        "/api/v1/households", json=body, headers=auth("village_staff.village", **{"Accept-Language": "zh-CN,zh;q=0.9"})
+    )
     assert r.status_code == 422
     assert r.json()["errors"][0]["message"] == "身份证号码校验位错误。"
     assert r.headers["content-language"] == "zh-CN"
@@ -75,16 +86,19 @@ async def test_chinese_messages_on_request(client, auth):
     assert r.json()["errors"][0]["message"] == "The ID number's check digit is wrong."
 
 
-@pytest.mark.parametrize(("change", "field", "code"), [
-    ({"members": [person("spouse")]}, "members", "one_head"),
-    ({"members": [person("head"), person("head")]}, "members", "one_head"),
-    ({"category": "monitored"}, "category", "category_monitored_reserved"),
-    ({"flags": ["relocated"]}, "resettlement_site", "flags_resettlement"),
-    ({"flags": ["rich"]}, "flags[0]", "enum"),
-    ({"region_code": "52990100100"}, "region_code", "region_code_malformed"),
-    ({"phone": "12345678901"}, "phone", "phone_invalid"),
-    ({"members": []}, "members", "too_short"),
-])
+@pytest.mark.parametrize(
+    ("change", "field", "code"),
+    [
+        ({"members": [person("spouse")]}, "members", "one_head"),
+        ({"members": [person("head"), person("head")]}, "members", "one_head"),
+        ({"category": "monitored"}, "category", "category_monitored_reserved"),
+        ({"flags": ["relocated"]}, "resettlement_site", "flags_resettlement"),
+        ({"flags": ["rich"]}, "flags[0]", "enum"),
+        ({"region_code": "52990100100"}, "region_code", "region_code_malformed"),
+        ({"phone": "12345678901"}, "phone", "phone_invalid"),
+        ({"members": []}, "members", "too_short"),
+    ],
+)
 async def test_invalid_households_are_refused_with_the_field(client, auth, change, field, code):
     r = await client.post("/api/v1/households", json=household(**change), headers=auth("village_staff.village"))
     assert r.status_code == 422, r.text
@@ -94,18 +108,26 @@ async def test_invalid_households_are_refused_with_the_field(client, auth, chang
 
 async def test_repeated_id_in_one_request(client, auth):
     head = person("head")
-    r = await client.post("/api/v1/households", json=household(members=[head, {**person("spouse"), "id_number": head["id_number"]}]),
-                          headers=auth("village_staff.village"))
+    r = await client.post(
+        "/api/v1/households",
+        json=household(members=[head, {**person("spouse"), "id_number": head["id_number"]}]),
+        headers=auth("village_staff.village"),
+    )
     assert r.status_code == 422
     assert r.json()["errors"][0]["code"] == "id_number_repeated"
 
 
-@pytest.mark.parametrize("field", ["id", "version", "created_at", "member_count", "head_name", "status",
-                                   "previous_category", "region_name"])
+@pytest.mark.parametrize(
+    "field", ["id", "version", "created_at", "member_count", "head_name", "status", "previous_category", "region_name"]
+)
 async def test_mass_assignment_is_refused(client, auth, field):
     r = await client.post("/api/v1/households", json={**household(), field: 1}, headers=auth("village_staff.village"))
     assert r.status_code == 422
-    assert r.json()["errors"][0] == {"field": field, "code": "extra_forbidden", "message": "This field is not accepted here."}
+    assert r.json()["errors"][0] == {
+        "field": field,
+        "code": "extra_forbidden",
+        "message": "This field is not accepted here.",
+    }
 
 
 async def test_unknown_or_hidden_village_is_404_and_township_code_is_422(client, auth):
@@ -114,8 +136,9 @@ async def test_unknown_or_hidden_village_is_404_and_township_code_is_422(client,
     assert (r.status_code, r.json()["code"]) == (404, "region_not_found")
     r = await client.post("/api/v1/households", json=household(region="529901001999"), headers=h)
     assert (r.status_code, r.json()["code"]) == (404, "region_not_found")
-    r = await client.post("/api/v1/households", json=household(region=TOWNSHIP + "000"),
-                          headers=auth("township_staff.township"))
+    r = await client.post(
+        "/api/v1/households", json=household(region=TOWNSHIP + "000"), headers=auth("township_staff.township")
+    )
     assert (r.status_code, r.json()["code"]) == (422, "region_not_village")
 
 
@@ -123,16 +146,22 @@ async def test_duplicate_id_conflict(client, auth):
     head = person("head")
     first = await create(client, auth, region=VILLAGE_2, user="county_staff.county", members=[head])
     # A county user sees the household that already has the person.
-    r = await client.post("/api/v1/households", json=household(region=VILLAGE, members=[{**person("head"), "id_number": head["id_number"]}]),
-                          headers=auth("county_staff.county"))
+    r = await client.post(
+        "/api/v1/households",
+        json=household(region=VILLAGE, members=[{**person("head"), "id_number": head["id_number"]}]),
+        headers=auth("county_staff.county"),
+    )
     assert r.status_code == 409
     problem = r.json()
     assert problem["code"] == "id_number_duplicate_in"
     assert problem["field"] == "members[0].id_number"
     assert first["household_no"] in problem["detail"]
     # A village user of another village learns only that the number is registered.
-    r = await client.post("/api/v1/households", json=household(region=VILLAGE, members=[{**person("head"), "id_number": head["id_number"]}]),
-                          headers=auth("village_staff.village"))
+    r = await client.post(
+        "/api/v1/households",
+        json=household(region=VILLAGE, members=[{**person("head"), "id_number": head["id_number"]}]),
+        headers=auth("village_staff.village"),
+    )
     assert r.status_code == 409
     assert r.json()["code"] == "id_number_duplicate"
     assert first["household_no"] not in r.text and str(first["id"]) not in r.json()["detail"]
@@ -142,12 +171,21 @@ async def test_list_filters_and_keyset_pages(client, auth):
     h = auth("county_staff.county")
     made = []
     for i in range(5):
-        made.append(await create(client, auth, user="county_staff.county", category="ordinary" if i % 2 else "lifted_out",
-                                 flags=["dibao"] if i < 2 else []))
+        made.append(
+            await create(
+                client,
+                auth,
+                user="county_staff.county",
+                category="ordinary" if i % 2 else "lifted_out",
+                flags=["dibao"] if i < 2 else [],
+            )
+        )
     other = await create(client, auth, user="county_staff.county", region=OTHER_TOWNSHIP_VILLAGE)
     seen, cursor = [], None
     while True:
-        r = await client.get("/api/v1/households", params={"limit": 2, **({"cursor": cursor} if cursor else {})}, headers=h)
+        r = await client.get(
+            "/api/v1/households", params={"limit": 2, **({"cursor": cursor} if cursor else {})}, headers=h
+        )
         assert r.status_code == 200
         page = r.json()
         assert len(page["items"]) <= 2
@@ -168,8 +206,12 @@ async def test_list_filters_and_keyset_pages(client, auth):
 
 async def test_name_search_is_a_prefix_of_any_member(client, auth):
     h = auth("county_staff.county")
-    a = await create(client, auth, user="county_staff.county",
-                     members=[person("head", name="欧阳修"), person("child", name="欧阳小明")])
+    a = await create(
+        client,
+        auth,
+        user="county_staff.county",
+        members=[person("head", name="欧阳修"), person("child", name="欧阳小明")],
+    )
     b = await create(client, auth, user="county_staff.county", members=[person("head", name="王欧")])
     r = await client.get("/api/v1/households", params={"name": "欧阳"}, headers=h)
     assert [x["id"] for x in r.json()["items"]] == [a["id"]]

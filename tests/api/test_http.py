@@ -1,4 +1,5 @@
 """Protocol-level behaviour: problem details, body cap, request ids, probes, offline docs."""
+
 import re
 
 from tests.factories import household
@@ -13,8 +14,11 @@ async def test_unknown_route_and_method_are_problems(client, auth):
 
 
 async def test_malformed_json_names_the_body(client, auth):
-    r = await client.post("/api/v1/households", content=b'{"region_code": ', headers={
-        **auth("village_staff.village"), "Content-Type": "application/json"})
+    r = await client.post(
+        "/api/v1/households",
+        content=b'{"region_code": ',
+        headers={**auth("village_staff.village"), "Content-Type": "application/json"},
+    )
     assert r.status_code == 422
     assert r.json()["errors"][0]["code"] == "json_invalid"
 
@@ -24,8 +28,9 @@ async def test_oversized_body_is_413(client, auth, settings):
     r = await client.post("/api/v1/households", json=big, headers=auth("village_staff.village"))
     assert r.status_code == 413
     assert r.json()["code"] == "payload_too_large"
-    r = await client.post("/api/v1/households", json=big,
-                          headers={**auth("village_staff.village"), "Accept-Language": "zh"})
+    r = await client.post(
+        "/api/v1/households", json=big, headers={**auth("village_staff.village"), "Accept-Language": "zh"}
+    )
     assert "字节" in r.json()["detail"]
 
 
@@ -68,8 +73,9 @@ async def test_an_unreachable_database_is_503_on_every_read_path(settings, auth)
     app = create_app(settings, database=broken)
     headers = auth("county_staff.county")
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-                                     base_url="http://t") as c:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t"
+        ) as c:
             for method, path, extra in (
                 ("GET", "/api/v1/households/1", {}),
                 ("POST", "/api/v1/persons/lookup", {"json": {"id_number": "11010519491231002X"}}),
@@ -90,8 +96,11 @@ async def test_docs_load_nothing_from_the_internet(client):
         page = await client.get(path)
         assert page.status_code == 200
         assert "防止返贫监测帮扶" in re.search(r"<title>(.*?)</title>", page.text).group(1)
-        urls = (re.findall(r'(?:src|href)=["\']([^"\']+)', page.text) + re.findall(r"url: ?'([^']+)'", page.text)
-                + re.findall(r'spec-url="([^"]+)"', page.text))
+        urls = (
+            re.findall(r'(?:src|href)=["\']([^"\']+)', page.text)
+            + re.findall(r"url: ?'([^']+)'", page.text)
+            + re.findall(r'spec-url="([^"]+)"', page.text)
+        )
         assert urls, page.text
         assert all(u.startswith("/") and not u.startswith("//") for u in urls), urls
         assert "http://" not in page.text and "https://" not in page.text, path

@@ -1,6 +1,7 @@
 """Requests built to hurt: a value the database cannot hold, raw UTF-8 in the query string,
 a chunked body over the cap, ``If-Match: *``. Each answers one problem document and leaves the
 connection and the logs clean."""
+
 from __future__ import annotations
 
 import logging
@@ -77,8 +78,12 @@ def server(settings, engine):
 
 
 def _request(method: str, target: str, headers: dict[str, str], body: bytes = b"") -> bytes:
-    lines = [f"{method} {target} HTTP/1.1", "Host: test", f"Content-Length: {len(body)}",
-             *(f"{k}: {v}" for k, v in headers.items())]
+    lines = [
+        f"{method} {target} HTTP/1.1",
+        "Host: test",
+        f"Content-Length: {len(body)}",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
     return "\r\n".join(lines).encode() + b"\r\n\r\n" + body
 
 
@@ -98,8 +103,12 @@ def test_an_unstorable_value_keeps_the_connection_and_the_log_clean(server, auth
 
 
 def _chunked(method: str, target: str, headers: dict[str, str], chunks: list[bytes]) -> bytes:
-    lines = [f"{method} {target} HTTP/1.1", "Host: test", "Transfer-Encoding: chunked",
-             *(f"{k}: {v}" for k, v in headers.items())]
+    lines = [
+        f"{method} {target} HTTP/1.1",
+        "Host: test",
+        "Transfer-Encoding: chunked",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
     body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
     return "\r\n".join(lines).encode() + b"\r\n\r\n" + body
 
@@ -109,11 +118,12 @@ async def test_a_chunked_body_over_the_cap_is_413(client, auth, settings):
 
     async def chunks():
         for i in range(0, len(big), 65536):
-            yield big[i:i + 65536]
+            yield big[i : i + 65536]
 
     for path in ("/api/v1/households", "/api/v1/persons/lookup"):  # a FastAPI route and a hot read
-        r = await client.post(path, content=chunks(), headers={**auth("village_staff.village"),
-                                                               "Content-Type": "application/json"})
+        r = await client.post(
+            path, content=chunks(), headers={**auth("village_staff.village"), "Content-Type": "application/json"}
+        )
         assert "content-length" not in r.request.headers
         assert (r.status_code, r.headers["content-type"]) == (413, "application/problem+json"), (path, r.text)
         assert r.json()["code"] == "payload_too_large"
@@ -122,8 +132,9 @@ async def test_a_chunked_body_over_the_cap_is_413(client, auth, settings):
 def test_a_chunked_body_over_the_cap_is_413_on_the_wire(server, auth, settings):
     big = orjson.dumps(household(address="x" * (settings.max_body_bytes + 10)))
     headers = {**auth("village_staff.village"), "Content-Type": "application/json"}
-    answer = raw_exchange(server, _chunked("POST", "/api/v1/households", headers,
-                                           [big[i:i + 65536] for i in range(0, len(big), 65536)]))
+    answer = raw_exchange(
+        server, _chunked("POST", "/api/v1/households", headers, [big[i : i + 65536] for i in range(0, len(big), 65536)])
+    )
     assert answer.startswith(b"HTTP/1.1 413 "), answer[:300]
     assert b"application/problem+json" in answer and b"payload_too_large" in answer
 
@@ -158,8 +169,10 @@ def test_raw_utf8_in_the_query_string_is_read_as_utf8(server, auth):
 
 
 def test_a_request_the_parser_refuses_gets_a_problem_document(server):
-    for bad in (b"GET /healthz HTTP/1.1\r\nHost: test\r\nBad Header: x\r\n\r\n",
-                b"GET /heal\x00thz HTTP/1.1\r\nHost: test\r\n\r\n"):
+    for bad in (
+        b"GET /healthz HTTP/1.1\r\nHost: test\r\nBad Header: x\r\n\r\n",
+        b"GET /heal\x00thz HTTP/1.1\r\nHost: test\r\n\r\n",
+    ):
         answer = raw_exchange(server, bad)
         assert answer.startswith(b"HTTP/1.1 400 "), answer[:300]
         head, _, body = answer.partition(b"\r\n\r\n")

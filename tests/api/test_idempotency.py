@@ -1,5 +1,6 @@
 """Idempotency-Key on POST and optimistic concurrency with If-Match, under real
 transactions (these tests commit, and the registry is emptied afterwards)."""
+
 import asyncio
 
 from tests.factories import household, person
@@ -28,9 +29,13 @@ async def test_same_key_other_body_is_refused(client, auth):
 
 async def test_keys_belong_to_one_user(client, auth):
     body = household(region="529901001001")
-    a = await client.post("/api/v1/households", json=body, headers=auth("village_staff.village", **{"Idempotency-Key": "k"}))
+    a = await client.post(
+        "/api/v1/households", json=body, headers=auth("village_staff.village", **{"Idempotency-Key": "k"})
+    )
     body2 = household(region="529901001001")
-    b = await client.post("/api/v1/households", json=body2, headers=auth("county_staff.county", **{"Idempotency-Key": "k"}))
+    b = await client.post(
+        "/api/v1/households", json=body2, headers=auth("county_staff.county", **{"Idempotency-Key": "k"})
+    )
     assert a.status_code == b.status_code == 201
     assert a.json()["id"] != b.json()["id"]
 
@@ -52,7 +57,9 @@ async def test_invalid_key_is_refused(client, auth):
 async def test_concurrent_retries_create_one_household(committing_client, auth):
     h = auth("village_staff.village", **{"Idempotency-Key": "flaky-network-1"})
     body = household()
-    responses = await asyncio.gather(*[committing_client.post("/api/v1/households", json=body, headers=h) for _ in range(5)])
+    responses = await asyncio.gather(
+        *[committing_client.post("/api/v1/households", json=body, headers=h) for _ in range(5)]
+    )
     assert {r.status_code for r in responses} == {201}
     assert len({r.json()["id"] for r in responses}) == 1
     assert sum(1 for r in responses if r.headers.get("idempotent-replayed")) == 4
@@ -64,10 +71,14 @@ async def test_concurrent_updates_with_same_etag_one_wins(committing_client, aut
     h = auth("village_staff.village")
     created = await committing_client.post("/api/v1/households", json=household(), headers=h)
     hid, etag = created.json()["id"], created.headers["etag"]
-    results = await asyncio.gather(*[
-        committing_client.patch(f"/api/v1/households/{hid}", json={"address": f"地址{i}"}, headers={**h, "If-Match": etag})
-        for i in range(4)
-    ])
+    results = await asyncio.gather(
+        *[
+            committing_client.patch(
+                f"/api/v1/households/{hid}", json={"address": f"地址{i}"}, headers={**h, "If-Match": etag}
+            )
+            for i in range(4)
+        ]
+    )
     codes = sorted(r.status_code for r in results)
     assert codes == [200, 412, 412, 412], [r.text for r in results]
     winner = next(r for r in results if r.status_code == 200)
@@ -78,9 +89,12 @@ async def test_concurrent_updates_with_same_etag_one_wins(committing_client, aut
 async def test_concurrent_duplicate_person_one_wins(committing_client, auth):
     h = auth("village_staff.village")
     shared = person("head")
-    results = await asyncio.gather(*[
-        committing_client.post("/api/v1/households", json=household(members=[dict(shared)]), headers=h) for _ in range(3)
-    ])
+    results = await asyncio.gather(
+        *[
+            committing_client.post("/api/v1/households", json=household(members=[dict(shared)]), headers=h)
+            for _ in range(3)
+        ]
+    )
     codes = sorted(r.status_code for r in results)
     assert codes == [201, 409, 409], [r.text for r in results]
     assert all(r.json()["code"].startswith("id_number_duplicate") for r in results if r.status_code == 409)

@@ -1,5 +1,6 @@
 """Hardened login: lockout, the same answer for every failure, refresh tokens that rotate and
 idle out, logout and revocation, the second factor, rate limits and password rules."""
+
 from __future__ import annotations
 
 import time
@@ -46,7 +47,9 @@ async def test_lockout_after_repeated_failures_and_the_same_answer_throughout(cl
     assert locked.status_code == unknown.status_code == 401
     assert _strip(locked) == _strip(unknown) == _strip(answers[0])
     user = (await session.execute(select(User).where(User.username == "grid_worker.township"))).scalar_one()
-    assert user.locked_until is not None and user.locked_until > now() + timedelta(minutes=settings.auth.lockout_minutes - 1)
+    assert user.locked_until is not None and user.locked_until > now() + timedelta(
+        minutes=settings.auth.lockout_minutes - 1
+    )
     # When the lock has run out the right password works again and the count starts afresh.
     await session.execute(update(User).where(User.id == user.id).values(locked_until=now() - timedelta(seconds=1)))
     await session.commit()
@@ -85,8 +88,11 @@ async def test_refresh_rotates_and_a_reused_refresh_token_ends_the_session(clien
 async def test_idle_session_cannot_be_refreshed(client, session, settings):
     body = (await _login(client)).json()
     sid = body["refresh_token"].split(".")[0]
-    await session.execute(update(LoginSession).where(LoginSession.id == sid).values(
-        last_used_at=now() - timedelta(minutes=settings.auth.idle_minutes + 1)))
+    await session.execute(
+        update(LoginSession)
+        .where(LoginSession.id == sid)
+        .values(last_used_at=now() - timedelta(minutes=settings.auth.idle_minutes + 1))
+    )
     await session.commit()
     r = await client.post(TOKEN, data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]})
     assert r.status_code == 401
@@ -116,16 +122,25 @@ async def test_password_change_follows_the_rules_and_ends_every_session(client):
     body = (await _login(client, "village_staff.village")).json()
     other = (await _login(client, "village_staff.village")).json()
     h = bearer(body["access_token"])
-    for weak, code in [("short1A!", "password_too_short"), ("alllowercaseletters", "password_too_simple"),
-                       ("Village_Staff.village-2026", "password_contains_username"), (PASSWORD, "password_unchanged")]:
-        r = await client.post("/api/v1/auth/password", headers=h,
-                              json={"current_password": PASSWORD, "new_password": weak})
+    for weak, code in [
+        ("short1A!", "password_too_short"),
+        ("alllowercaseletters", "password_too_simple"),
+        ("Village_Staff.village-2026", "password_contains_username"),
+        (PASSWORD, "password_unchanged"),
+    ]:
+        r = await client.post(
+            "/api/v1/auth/password", headers=h, json={"current_password": PASSWORD, "new_password": weak}
+        )
         assert (r.status_code, r.json()["code"], r.json()["field"]) == (422, code, "new_password"), weak
-    r = await client.post("/api/v1/auth/password", headers=h,
-                          json={"current_password": "Wrong-Password-9", "new_password": "Brand-New-Pass-7"})
+    r = await client.post(
+        "/api/v1/auth/password",
+        headers=h,
+        json={"current_password": "Wrong-Password-9", "new_password": "Brand-New-Pass-7"},
+    )
     assert (r.status_code, r.json()["field"]) == (422, "current_password")
-    r = await client.post("/api/v1/auth/password", headers=h,
-                          json={"current_password": PASSWORD, "new_password": "Brand-New-Pass-7"})
+    r = await client.post(
+        "/api/v1/auth/password", headers=h, json={"current_password": PASSWORD, "new_password": "Brand-New-Pass-7"}
+    )
     assert r.status_code == 204
     for token in (body["access_token"], other["access_token"]):
         assert (await client.get("/api/v1/auth/me", headers=bearer(token))).status_code == 401
@@ -140,8 +155,11 @@ async def test_second_factor_for_an_administrator(client):
     assert setup.status_code == 200 and setup.headers["cache-control"] == "no-store"
     secret = setup.json()["secret"]
     assert setup.json()["otpauth_uri"].startswith("otpauth://totp/")
-    wrong = await client.post("/api/v1/auth/totp/confirm", headers=h, json={"code": "000000"
-                              if totp.code_at(secret, int(time.time() // 30)) != "000000" else "111111"})
+    wrong = await client.post(
+        "/api/v1/auth/totp/confirm",
+        headers=h,
+        json={"code": "000000" if totp.code_at(secret, int(time.time() // 30)) != "000000" else "111111"},
+    )
     assert (wrong.status_code, wrong.json()["code"]) == (422, "totp_code_wrong")
     code_now = totp.code_at(secret, int(time.time() // 30))
     assert (await client.post("/api/v1/auth/totp/confirm", headers=h, json={"code": code_now})).status_code == 204

@@ -11,6 +11,7 @@ is created *with* a ``region_code``; a move names its target ``household_id``), 
 forbidden ones are the list below minus those. A new write operation fails
 ``test_every_write_operation_has_a_valid_body`` until it gets a valid body in ``VALID``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -59,141 +60,261 @@ class Valid:
     user: str = WRITER
     if_match: bool = False  # an action sent with POST that needs If-Match
 
+
 ADMIN = "admin.county"
 
 
 # operationId -> a valid request against the world, answered ``ok`` for WRITER.
 VALID: dict[str, Callable[[World], Valid]] = {
-    "createHousehold": lambda w: Valid({}, household(region=VILLAGE, members=[person("head"), person("child")]),
-                                       201),
+    "createHousehold": lambda w: Valid({}, household(region=VILLAGE, members=[person("head"), person("child")]), 201),
     "updateHousehold": lambda w: Valid({"household_id": w.home["id"]}, {"address": "新地址"}),
     "addMember": lambda w: Valid({"household_id": w.home["id"]}, person("child", name="张小红", male=False), 201),
-    "splitHousehold": lambda w: Valid({"household_id": w.home["id"]},
-                                      {"person_ids": [w.member("home", 2)], "head_person_id": w.member("home", 2)},
-                                      201),
+    "splitHousehold": lambda w: Valid(
+        {"household_id": w.home["id"]},
+        {"person_ids": [w.member("home", 2)], "head_person_id": w.member("home", 2)},
+        201,
+    ),
     "mergeHousehold": lambda w: Valid({"household_id": w.home["id"]}, {"household_id": w.neighbour["id"]}),
     "lookupPerson": lambda w: Valid({}, {"id_number": w.home_id_number}),
     "updatePerson": lambda w: Valid({"person_id": w.member("home", 2)}, {"family_doctor": True}),
-    "movePerson": lambda w: Valid({"person_id": w.member("home", 2)},
-                                  {"household_id": w.neighbour["id"], "relation": "other"}),
+    "movePerson": lambda w: Valid(
+        {"person_id": w.member("home", 2)}, {"household_id": w.neighbour["id"], "relation": "other"}
+    ),
     "recordDeath": lambda w: Valid({"person_id": w.member("home", 2)}, {"date_of_death": str(china_today())}),
     "createIncomeRecord": lambda w: Valid({"household_id": w.home["id"]}, income_body(quarter=2), 201),
-    "updateIncomeRecord": lambda w: Valid({"record_id": w.record["id"]},
-                                          {k: v for k, v in income_body().items() if k not in ("year", "quarter")}),
-    "updateGuarantees": lambda w: Valid({"household_id": w.home["id"]},
-                                        {"education": "secure", "medical": "secure", "housing": "secure",
-                                         "water": "secure"}),
+    "updateIncomeRecord": lambda w: Valid(
+        {"record_id": w.record["id"]}, {k: v for k, v in income_body().items() if k not in ("year", "quarter")}
+    ),
+    "updateGuarantees": lambda w: Valid(
+        {"household_id": w.home["id"]},
+        {"education": "secure", "medical": "secure", "housing": "secure", "water": "secure"},
+    ),
     "unmaskIdNumber": lambda w: Valid({"person_id": w.member("home", 0)}, {"reason": "核对身份"}),
-    "changePassword": lambda w: Valid({}, {"current_password": "Test-Password-1", "new_password": "Brand-New-7x!"},
-                                      204, user="grid_worker.county"),
+    "changePassword": lambda w: Valid(
+        {}, {"current_password": "Test-Password-1", "new_password": "Brand-New-7x!"}, 204, user="grid_worker.county"
+    ),
     # No setup under way: the body is right, the state is not (409), which is enough here.
     "confirmTotp": lambda w: Valid({}, {"code": "123456"}, 409, user=ADMIN),
-    "createUser": lambda w: Valid({}, {"username": "new.user", "display_name": "新用户", "role": "grid_worker",
-                                       "region_prefix": VILLAGE, "password": "Strong-Pass-2026"}, 201, user=ADMIN),
-    "updateUser": lambda w: Valid({"user_id": w.accounts["grid_worker.village"]}, {"display_name": "新名"},
-                                  user=ADMIN),
-    "resetPassword": lambda w: Valid({"user_id": w.accounts["grid_worker.village"]},
-                                     {"new_password": "Another-Pass-2026"}, 204, user=ADMIN),
-    "createClient": lambda w: Valid({}, {"name": "civil.affairs", "permissions": ["persons:lookup"],
-                                         "region_prefix": "529901"}, 201, user=ADMIN),
+    "createUser": lambda w: Valid(
+        {},
+        {
+            "username": "new.user",
+            "display_name": "新用户",
+            "role": "grid_worker",
+            "region_prefix": VILLAGE,
+            "password": "Strong-Pass-2026",
+        },
+        201,
+        user=ADMIN,
+    ),
+    "updateUser": lambda w: Valid({"user_id": w.accounts["grid_worker.village"]}, {"display_name": "新名"}, user=ADMIN),
+    "resetPassword": lambda w: Valid(
+        {"user_id": w.accounts["grid_worker.village"]}, {"new_password": "Another-Pass-2026"}, 204, user=ADMIN
+    ),
+    "createClient": lambda w: Valid(
+        {}, {"name": "civil.affairs", "permissions": ["persons:lookup"], "region_prefix": "529901"}, 201, user=ADMIN
+    ),
     "updateClient": lambda w: Valid({"client_id": w.client["id"]}, {"description": "医保局"}, user=ADMIN),
     # monitoring (w.monitoring: see tests/api/monitoring_helpers.monitoring_objects)
-    "reportRiskClue": lambda w: Valid({}, {"household_id": w.home["id"], "channel": "visit", "risk_types": ["other"],
-                                           "evidence": "走访发现"}, 201),
+    "reportRiskClue": lambda w: Valid(
+        {}, {"household_id": w.home["id"], "channel": "visit", "risk_types": ["other"], "evidence": "走访发现"}, 201
+    ),
     "dismissRiskClue": lambda w: Valid({"clue_id": w.monitoring["clue_id"]}, {"reason": "不属实"}, if_match=True),
-    "openCaseFromClue": lambda w: Valid({"clue_id": w.monitoring["clue_id"]}, {"case_type": "marginal"},
-                                        if_match=True),
-    "verifyCase": lambda w: Valid({"case_id": w.monitoring["case_id"]},
-                                  {"decision": "approve", "consent_signed": True, "findings": "属实"}, if_match=True),
+    "openCaseFromClue": lambda w: Valid({"clue_id": w.monitoring["clue_id"]}, {"case_type": "marginal"}, if_match=True),
+    "verifyCase": lambda w: Valid(
+        {"case_id": w.monitoring["case_id"]},
+        {"decision": "approve", "consent_signed": True, "findings": "属实"},
+        if_match=True,
+    ),
     # The case is at its verification visit: the bodies are right, the state is not (409).
-    "villageReview": lambda w: Valid({"case_id": w.monitoring["case_id"]}, {"decision": "approve"}, 409,
-                                     user="village_staff.village", if_match=True),
-    "noticeResult": lambda w: Valid({"case_id": w.monitoring["case_id"]}, {"decision": "approve"}, 409,
-                                    user="village_staff.village", if_match=True),
-    "townshipReview": lambda w: Valid({"case_id": w.monitoring["case_id"]}, {"decision": "approve"}, 409,
-                                      user="township_staff.township", if_match=True),
-    "countyDecision": lambda w: Valid({"case_id": w.monitoring["case_id"]}, {"decision": "approve"}, 409,
-                                      user="county_approver.county", if_match=True),
+    "villageReview": lambda w: Valid(
+        {"case_id": w.monitoring["case_id"]}, {"decision": "approve"}, 409, user="village_staff.village", if_match=True
+    ),
+    "noticeResult": lambda w: Valid(
+        {"case_id": w.monitoring["case_id"]}, {"decision": "approve"}, 409, user="village_staff.village", if_match=True
+    ),
+    "townshipReview": lambda w: Valid(
+        {"case_id": w.monitoring["case_id"]},
+        {"decision": "approve"},
+        409,
+        user="township_staff.township",
+        if_match=True,
+    ),
+    "countyDecision": lambda w: Valid(
+        {"case_id": w.monitoring["case_id"]}, {"decision": "approve"}, 409, user="county_approver.county", if_match=True
+    ),
     # The assisting case does not meet the elimination conditions (identified 50 days ago):
     # the valid proposal is refused with 409, after the body has been checked.
-    "proposeElimination": lambda w: Valid({"case_id": w.monitoring["assisting_case_id"]}, {"comment": "收入稳定"},
-                                          ok=409, if_match=True),
-    "terminateCase": lambda w: Valid({"case_id": w.monitoring["case_id"]}, {"reason": "户已注销"},
-                                     user="county_approver.county", if_match=True),
-    "assignCadre": lambda w: Valid({"case_id": w.monitoring["assisting_case_id"]},
-                                   {"cadre_user_id": w.accounts["assistance_cadre.village"]}),
-    "addMeasure": lambda w: Valid({"case_id": w.monitoring["assisting_case_id"]},
-                                  {"category": "employment", "content": "推荐公益岗位", "responsible_unit": "县人社局",
-                                   "start_on": str(china_today())}, 201),
-    "updateMeasure": lambda w: Valid({"measure_id": w.monitoring["measure_id"]},
-                                     {"content": "危房改造", "responsible_unit": "县住建局", "start_on": str(china_today()),
-                                      "status": "in_progress"}),
-    "addVisit": lambda w: Valid({"case_id": w.monitoring["case_id"]},
-                                {"visited_on": str(china_today()), "findings": "了解情况"}, 201),
+    "proposeElimination": lambda w: Valid(
+        {"case_id": w.monitoring["assisting_case_id"]}, {"comment": "收入稳定"}, ok=409, if_match=True
+    ),
+    "terminateCase": lambda w: Valid(
+        {"case_id": w.monitoring["case_id"]}, {"reason": "户已注销"}, user="county_approver.county", if_match=True
+    ),
+    "assignCadre": lambda w: Valid(
+        {"case_id": w.monitoring["assisting_case_id"]}, {"cadre_user_id": w.accounts["assistance_cadre.village"]}
+    ),
+    "addMeasure": lambda w: Valid(
+        {"case_id": w.monitoring["assisting_case_id"]},
+        {
+            "category": "employment",
+            "content": "推荐公益岗位",
+            "responsible_unit": "县人社局",
+            "start_on": str(china_today()),
+        },
+        201,
+    ),
+    "updateMeasure": lambda w: Valid(
+        {"measure_id": w.monitoring["measure_id"]},
+        {
+            "content": "危房改造",
+            "responsible_unit": "县住建局",
+            "start_on": str(china_today()),
+            "status": "in_progress",
+        },
+    ),
+    "addVisit": lambda w: Valid(
+        {"case_id": w.monitoring["case_id"]}, {"visited_on": str(china_today()), "findings": "了解情况"}, 201
+    ),
     # monitoring reports and policy settings
-    "putIncomeLine": lambda w: Valid({"year": w.line["year"], "province_code": "52"}, {"amount": "6100.00"},
-                                     user="county_staff.province"),
+    "putIncomeLine": lambda w: Valid(
+        {"year": w.line["year"], "province_code": "52"}, {"amount": "6100.00"}, user="county_staff.province"
+    ),
     "raiseUncoveredClues": lambda w: Valid({}, {"year": w.line["year"], "region": VILLAGE}),
-    "createMonitoringPolicy": lambda w: Valid({}, {"region_prefix": VILLAGE, "year": w.line["year"],
-                                                   "values": {"plan_days": 8}}, 201),
+    "createMonitoringPolicy": lambda w: Valid(
+        {}, {"region_prefix": VILLAGE, "year": w.line["year"], "values": {"plan_days": 8}}, 201
+    ),
     "updateMonitoringPolicy": lambda w: Valid({"policy_id": w.policy["id"]}, {"values": {"plan_days": 9}}),
     # department sync (w.sync: see tests/api/sync_helpers.sync_objects)
     "createSyncRun": lambda w: Valid({}, {"source": "civil-affairs", "county": "529901"}, 202),
     "reprocessQuarantine": lambda w: Valid({}, {"source": "civil-affairs", "county": "529901"}, 202),
-    "updateFinding": lambda w: Valid({"finding_id": w.sync["finding_id"]}, {"status": "resolved", "note": "已补缴医保"}),
+    "updateFinding": lambda w: Valid(
+        {"finding_id": w.sync["finding_id"]}, {"status": "resolved", "note": "已补缴医保"}
+    ),
     # funds and projects (w.funds: see tests/api/funds_helpers.funds_objects)
-    "createFund": lambda w: Valid({}, {"year": china_today().year, "level": "county", "kind": "transition",
-                                       "name": "县级衔接资金", "region_code": "529901000000", "amount": "1000.00",
-                                       "received_on": str(china_today())}, 201),
-    "updateFund": lambda w: Valid({"fund_id": w.funds["fund_id"]}, {"name": "更正", "amount": "2000000.00",
-                                                                    "received_on": str(china_today())}),
-    "allocateFund": lambda w: Valid({"fund_id": w.funds["fund_id"]}, {"project_id": w.funds["approved_project_id"],
-                                                                      "amount": "10.00",
-                                                                      "allocated_on": str(china_today())}, 201),
-    "importDisbursements": lambda w: Valid({}, {"rows": [{
-        "project_id": w.funds["approved_project_id"], "fund_id": w.funds["fund_id"], "amount": "1.00",
-        "paid_on": str(china_today()), "voucher_ref": "导-1", "item": "materials"}]}),
-    "createFundPolicy": lambda w: Valid({}, {"region_prefix": VILLAGE, "year": w.line["year"],
-                                             "values": {"asset_idle_months": 8}}, 201),
-    "updateFundPolicy": lambda w: Valid({"fund_policy_id": w.funds["fund_policy_id"]},
-                                        {"values": {"asset_idle_months": 10}}),
+    "createFund": lambda w: Valid(
+        {},
+        {
+            "year": china_today().year,
+            "level": "county",
+            "kind": "transition",
+            "name": "县级衔接资金",
+            "region_code": "529901000000",
+            "amount": "1000.00",
+            "received_on": str(china_today()),
+        },
+        201,
+    ),
+    "updateFund": lambda w: Valid(
+        {"fund_id": w.funds["fund_id"]}, {"name": "更正", "amount": "2000000.00", "received_on": str(china_today())}
+    ),
+    "allocateFund": lambda w: Valid(
+        {"fund_id": w.funds["fund_id"]},
+        {"project_id": w.funds["approved_project_id"], "amount": "10.00", "allocated_on": str(china_today())},
+        201,
+    ),
+    "importDisbursements": lambda w: Valid(
+        {},
+        {
+            "rows": [
+                {
+                    "project_id": w.funds["approved_project_id"],
+                    "fund_id": w.funds["fund_id"],
+                    "amount": "1.00",
+                    "paid_on": str(china_today()),
+                    "voucher_ref": "导-1",
+                    "item": "materials",
+                }
+            ]
+        },
+    ),
+    "createFundPolicy": lambda w: Valid(
+        {}, {"region_prefix": VILLAGE, "year": w.line["year"], "values": {"asset_idle_months": 8}}, 201
+    ),
+    "updateFundPolicy": lambda w: Valid(
+        {"fund_policy_id": w.funds["fund_policy_id"]}, {"values": {"asset_idle_months": 10}}
+    ),
     # the cross-check thresholds (a county's: cross-checks run per county)
-    "createSyncPolicy": lambda w: Valid({}, {"region_prefix": VILLAGE[:6], "year": w.line["year"],
-                                             "values": {"new_grant_months": 6}}, 201),
+    "createSyncPolicy": lambda w: Valid(
+        {}, {"region_prefix": VILLAGE[:6], "year": w.line["year"], "values": {"new_grant_months": 6}}, 201
+    ),
     "updateSyncPolicy": lambda w: Valid({"sync_policy_id": w.sync_policy_id}, {"values": {"new_grant_months": 18}}),
-    "createProject": lambda w: Valid({}, {"year": china_today().year, "region_code": VILLAGE, "name": "产业路",
-                                          "category": "infrastructure", "implementing_unit": "县交通局",
-                                          "budget": "10.00", "planned_start": str(china_today()),
-                                          "planned_end": str(china_today()),
-                                          "performance_targets": [{"indicator": "受益户", "target": "30"}]}, 201),
-    "updateProject": lambda w: Valid({"project_id": w.funds["project_id"]},
-                                     {"name": "产业路", "category": "infrastructure", "implementing_unit": "县交通局",
-                                      "budget": "20.00", "planned_start": str(china_today()),
-                                      "planned_end": str(china_today())}),
-    "advanceProject": lambda w: Valid({"project_id": w.funds["project_id"]},
-                                      {"status": "reviewed", "on": str(china_today())}, if_match=True),
-    "addBeneficiary": lambda w: Valid({"project_id": w.funds["project_id"]},
-                                      {"household_id": w.neighbour["id"], "benefit": "分红"}, 201),
-    "recordDisbursement": lambda w: Valid({"project_id": w.funds["approved_project_id"]},
-                                          {"fund_id": w.funds["fund_id"], "amount": "1.00",
-                                           "paid_on": str(china_today()), "voucher_ref": "记-2", "item": "materials"},
-                                          201),
+    "createProject": lambda w: Valid(
+        {},
+        {
+            "year": china_today().year,
+            "region_code": VILLAGE,
+            "name": "产业路",
+            "category": "infrastructure",
+            "implementing_unit": "县交通局",
+            "budget": "10.00",
+            "planned_start": str(china_today()),
+            "planned_end": str(china_today()),
+            "performance_targets": [{"indicator": "受益户", "target": "30"}],
+        },
+        201,
+    ),
+    "updateProject": lambda w: Valid(
+        {"project_id": w.funds["project_id"]},
+        {
+            "name": "产业路",
+            "category": "infrastructure",
+            "implementing_unit": "县交通局",
+            "budget": "20.00",
+            "planned_start": str(china_today()),
+            "planned_end": str(china_today()),
+        },
+    ),
+    "advanceProject": lambda w: Valid(
+        {"project_id": w.funds["project_id"]}, {"status": "reviewed", "on": str(china_today())}, if_match=True
+    ),
+    "addBeneficiary": lambda w: Valid(
+        {"project_id": w.funds["project_id"]}, {"household_id": w.neighbour["id"], "benefit": "分红"}, 201
+    ),
+    "recordDisbursement": lambda w: Valid(
+        {"project_id": w.funds["approved_project_id"]},
+        {
+            "fund_id": w.funds["fund_id"],
+            "amount": "1.00",
+            "paid_on": str(china_today()),
+            "voucher_ref": "记-2",
+            "item": "materials",
+        },
+        201,
+    ),
     # project assets (w.assets: see tests/api/asset_helpers.asset_objects)
-    "registerAsset": lambda w: Valid({"project_id": w.assets["accepted_project_id"]},
-                                     {"name": "蔬菜大棚", "asset_class": "operating", "value": "1000.00",
-                                      "owner": "村集体", "handover_on": str(china_today())}, 201),
+    "registerAsset": lambda w: Valid(
+        {"project_id": w.assets["accepted_project_id"]},
+        {
+            "name": "蔬菜大棚",
+            "asset_class": "operating",
+            "value": "1000.00",
+            "owner": "村集体",
+            "handover_on": str(china_today()),
+        },
+        201,
+    ),
     "updateAsset": lambda w: Valid({"asset_id": w.assets["asset_id"]}, {"owner": "村集体", "status": "idle"}),
-    "disposeAsset": lambda w: Valid({"asset_id": w.assets["asset_id"]},
-                                    {"method": "write_off", "reason": "灭失", "approval": "批1号",
-                                     "disposed_on": str(china_today())}, if_match=True),
-    "recordAssetIncome": lambda w: Valid({"asset_id": w.assets["asset_id"]},
-                                         {"received_on": str(china_today()), "amount": "100.00",
-                                          "shares": [{"household_id": w.home["id"], "amount": "60.00"}]}, 201),
+    "disposeAsset": lambda w: Valid(
+        {"asset_id": w.assets["asset_id"]},
+        {"method": "write_off", "reason": "灭失", "approval": "批1号", "disposed_on": str(china_today())},
+        if_match=True,
+    ),
+    "recordAssetIncome": lambda w: Valid(
+        {"asset_id": w.assets["asset_id"]},
+        {
+            "received_on": str(china_today()),
+            "amount": "100.00",
+            "shares": [{"household_id": w.home["id"], "amount": "60.00"}],
+        },
+        201,
+    ),
     "scanFundFindings": lambda w: Valid({}, {"region": VILLAGE}),
 }
 
 
 # ---- the document ---------------------------------------------------------------------
+
 
 def _resolve(schema: dict) -> dict:
     while "$ref" in schema:
@@ -237,6 +358,7 @@ def objects_in(body: dict, schema: dict, where: str = "") -> Iterator[tuple[str,
 
 # ---- tests ------------------------------------------------------------------------------
 
+
 def test_every_write_operation_has_a_valid_body():
     missing = set(WRITES) - set(VALID)
     assert not missing, f"give {sorted(missing)} a valid request in VALID (tests/api/test_mass_assignment.py)"
@@ -245,6 +367,7 @@ def test_every_write_operation_has_a_valid_body():
 
 def test_the_legitimate_fields_come_from_the_document():
     """The exceptions the issue names, read from the schemas rather than listed here."""
+
     def legit(op_id):
         return set(WRITES[op_id][2]["properties"])
 
@@ -280,8 +403,11 @@ async def full_world(client, auth, db, settings) -> World:
     world.sync = await sync_objects(db, settings, VILLAGE, world.home)
     world.funds = await funds_objects(client, auth(WRITER), VILLAGE, world.home["id"])
     world.assets = await asset_objects(db, VILLAGE)
-    thresholds = await client.post("/api/v1/sync-policies", headers=auth(WRITER), json={
-        "region_prefix": VILLAGE[:6], "year": world.line["year"] - 1, "values": {"new_grant_months": 9}})
+    thresholds = await client.post(
+        "/api/v1/sync-policies",
+        headers=auth(WRITER),
+        json={"region_prefix": VILLAGE[:6], "year": world.line["year"] - 1, "values": {"new_grant_months": 9}},
+    )
     assert thresholds.status_code == 201, thresholds.text
     world.sync_policy_id = thresholds.json()["id"]
     return world
@@ -332,8 +458,9 @@ async def test_an_extra_field_is_refused_even_with_an_invalid_body(client, auth,
     """The refusal does not depend on the rest of the body being right: both faults are named."""
     world = await make_world(client, auth)
     before = await fingerprint(db.connection)
-    r = await client.post(f"/api/v1/households/{world.home['id']}/merge",
-                          json={"household_id": "x", "version": 3}, headers=auth(WRITER))
+    r = await client.post(
+        f"/api/v1/households/{world.home['id']}/merge", json={"household_id": "x", "version": 3}, headers=auth(WRITER)
+    )
     assert r.status_code == 422
     assert {e["field"] for e in r.json()["errors"]} == {"household_id", "version"}
     assert await fingerprint(db.connection) == before

@@ -1,6 +1,7 @@
 """GET /metrics: what it counts (by route template, never the path sent), the pools, the
 read-audit buffer, the sync figures counted in the database and their cache, the token, and
 what it does not do (count itself, be rate limited, appear in the API's document)."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -22,8 +23,9 @@ NAME, ID_NUMBER, PHONE = "欧阳娜娜", "529901198005170019", "13912345678"
 
 
 def _client(app) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-                             base_url="http://testserver")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://testserver"
+    )
 
 
 def _app(settings: Settings, db, **observability):
@@ -85,7 +87,8 @@ async def test_the_database_pools_are_reported(settings, db):
     # The test holds its connection for the whole test: one at least is checked out.
     assert value(found, "guardline_db_pool_checked_out", pool="orm") >= 1
     assert value(found, "guardline_db_pool_connections", pool="orm") >= value(
-        found, "guardline_db_pool_checked_out", pool="orm")
+        found, "guardline_db_pool_checked_out", pool="orm"
+    )
     assert ("pool", "orm") in dict.fromkeys(k[0] for k in found["guardline_db_pool_overflow"])
 
 
@@ -103,8 +106,15 @@ async def test_the_read_audit_buffer_is_reported(settings, db):
     app = create_app(settings, database=db)
     buffer = ReadAuditBuffer(db, flush_ms=200)
     app.state.read_audit = buffer
-    event = {"action": "person.read_health", "result": "success", "status": 200, "object_type": "person",
-             "object_id": "1", "actor_name": "metrics-test", "role": "county_staff"}
+    event = {
+        "action": "person.read_health",
+        "result": "success",
+        "status": 200,
+        "object_type": "person",
+        "object_id": "1",
+        "actor_name": "metrics-test",
+        "role": "county_staff",
+    }
     buffer.add(dict(event))
     buffer.add(dict(event))
     async with _client(app) as c:
@@ -133,17 +143,36 @@ async def test_the_sync_figures_are_counted_in_the_database_and_cached(settings,
         await add_run(session, source, "529901", status="failed", fetched=7, staged=0, quarantined=1)
         await add_run(session, source, "529902", status="queued", fetched=0, staged=0, quarantined=0)
         await add_quarantined(session, settings, source, "529901", ok.id, {"sfzh": "x"})
-        await add_finding(session, region_code="529901001001", run_id=ok.id, source=source, rule_id="obs_rule",
-                          severity="medium")
-        await add_finding(session, region_code="529902001001", run_id=ok.id, source=source, rule_id="obs_rule",
-                          severity="medium", status="acknowledged")
-        await add_finding(session, region_code="529901001001", run_id=ok.id, source=source, rule_id="obs_rule",
-                          severity="medium", status="resolved", resolved_at=ok.created_at)
+        await add_finding(
+            session, region_code="529901001001", run_id=ok.id, source=source, rule_id="obs_rule", severity="medium"
+        )
+        await add_finding(
+            session,
+            region_code="529902001001",
+            run_id=ok.id,
+            source=source,
+            rule_id="obs_rule",
+            severity="medium",
+            status="acknowledged",
+        )
+        await add_finding(
+            session,
+            region_code="529901001001",
+            run_id=ok.id,
+            source=source,
+            rule_id="obs_rule",
+            severity="medium",
+            status="resolved",
+            resolved_at=ok.created_at,
+        )
         await open_breaker(session, source, until=None, failures=2)
         await session.commit()
         cached = samples((await c.get("/metrics")).text)
-        app.state.settings = app.state.settings.model_copy(update={
-            "observability": app.state.settings.observability.model_copy(update={"metrics_db_cache_seconds": 0})})
+        app.state.settings = app.state.settings.model_copy(
+            update={
+                "observability": app.state.settings.observability.model_copy(update={"metrics_db_cache_seconds": 0})
+            }
+        )
         after = samples((await c.get("/metrics")).text)
     await session.close()
     assert value(before, "guardline_sync_figures_up") == 1
@@ -159,8 +188,7 @@ async def test_the_sync_figures_are_counted_in_the_database_and_cached(settings,
     assert value(after, "guardline_sync_quarantine_open", source=source) == 1
     # Totals over every region (two counties here), never per region.
     assert value(after, "guardline_sync_findings_open", rule="obs_rule", severity="medium", status="open") == 1
-    assert value(after, "guardline_sync_findings_open", rule="obs_rule", severity="medium",
-                 status="acknowledged") == 1
+    assert value(after, "guardline_sync_findings_open", rule="obs_rule", severity="medium", status="acknowledged") == 1
     assert value(after, "guardline_sync_source_consecutive_failures", source=source) == 2
     assert value(after, "guardline_sync_source_circuit_open", source=source) == 0
     labels = {name for series in after.values() for key in series for name, _ in key}
@@ -229,9 +257,14 @@ async def test_openmetrics_is_answered_to_who_asks_for_it(settings, db):
 async def test_production_without_a_token_says_so_at_start(settings, db, caplog):
     from services.core.settings import Environment
 
-    keys = {"auth": {"secret_key": "s" * 40}, "data_protection": {
-        "id_hash_key": "h" * 40, "encryption_keys": {"k1": "a2V5LWZvci10aGUtc3RhcnQtd2FybmluZy10ZXN0MDE="},
-        "active_key": "k1"}}
+    keys = {
+        "auth": {"secret_key": "s" * 40},
+        "data_protection": {
+            "id_hash_key": "h" * 40,
+            "encryption_keys": {"k1": "a2V5LWZvci10aGUtc3RhcnQtd2FybmluZy10ZXN0MDE="},
+            "active_key": "k1",
+        },
+    }
     warned = []
     for token in (None, TOKEN):
         production = Settings(env=Environment.production, observability={"metrics_token": token}, **keys)

@@ -1,5 +1,6 @@
 """Income lines (监测标准) per year and province, and the policy's override rows: who may see
 and set them, If-Match, bad input, the audit trail, and the effective policy."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,8 +22,13 @@ THIS_YEAR = china_today().year
 async def national(db, settings):
     """Headers of a nation-wide account (region prefix ""), which no test user has."""
     session = db.session()
-    user = User(username="national.staff", display_name="国家级", password_hash=hash_password("Test-Password-1"),
-                role="county_staff", region_prefix="")
+    user = User(
+        username="national.staff",
+        display_name="国家级",
+        password_hash=hash_password("Test-Password-1"),
+        role="county_staff",
+        region_prefix="",
+    )
     session.add(user)
     await session.commit()
     await session.close()
@@ -35,6 +41,7 @@ def line_path(year=THIS_YEAR, province="52"):
 
 
 # ---- income lines ------------------------------------------------------------------------------
+
 
 async def test_provincial_staff_create_then_replace_a_line_with_if_match(client, auth):
     h = auth(PROVINCIAL)
@@ -87,26 +94,32 @@ async def test_roles_without_policy_write_may_not_set_a_line(client, auth, usern
     assert r.status_code == 403 and r.json()["code"] == "forbidden"
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"amount": "0"}, "amount"),
-    ({"amount": "-5"}, "amount"),
-    ({"amount": "7300.123"}, "amount"),
-    ({"amount": "abc"}, "amount"),
-    ({}, "amount"),
-    ({"amount": "7300", "note": "x" * 501}, "note"),
-    ({"amount": "7300", "province_code": "11"}, "province_code"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"amount": "0"}, "amount"),
+        ({"amount": "-5"}, "amount"),
+        ({"amount": "7300.123"}, "amount"),
+        ({"amount": "abc"}, "amount"),
+        ({}, "amount"),
+        ({"amount": "7300", "note": "x" * 501}, "note"),
+        ({"amount": "7300", "province_code": "11"}, "province_code"),
+    ],
+)
 async def test_bad_line_bodies_are_refused(client, auth, body, field):
     r = await client.put(line_path(), json=body, headers=auth(PROVINCIAL))
     assert r.status_code == 422, r.text
     assert r.json()["field"] == field
 
 
-@pytest.mark.parametrize("path,field", [
-    ("/api/v1/income-lines/1999/52", "year"),
-    ("/api/v1/income-lines/2026/5", "province_code"),
-    ("/api/v1/income-lines/2026/5x", "province_code"),
-])
+@pytest.mark.parametrize(
+    "path,field",
+    [
+        ("/api/v1/income-lines/1999/52", "year"),
+        ("/api/v1/income-lines/2026/5", "province_code"),
+        ("/api/v1/income-lines/2026/5x", "province_code"),
+    ],
+)
 async def test_bad_line_paths_are_refused(client, auth, path, field):
     r = await client.put(path, json={"amount": "7300"}, headers=auth(PROVINCIAL))
     assert r.status_code == 422 and r.json()["field"] == field
@@ -125,7 +138,10 @@ async def test_lines_listed_for_the_callers_province_only(client, auth, national
     assert other.json() == {"items": [], "next_cursor": None}
     everything = await client.get("/api/v1/income-lines", headers=national)
     assert {(x["year"], x["province_code"]) for x in everything.json()["items"]} == {
-        (THIS_YEAR, "52"), (LAST_YEAR, "52"), (THIS_YEAR, "11")}
+        (THIS_YEAR, "52"),
+        (LAST_YEAR, "52"),
+        (THIS_YEAR, "11"),
+    }
     bad = await client.get("/api/v1/income-lines", params={"province": "529"}, headers=national)
     assert bad.status_code == 422 and bad.json()["field"] == "province"
     denied = await client.get("/api/v1/income-lines", headers=auth("admin.county"))
@@ -135,10 +151,15 @@ async def test_lines_listed_for_the_callers_province_only(client, auth, national
 async def test_changing_a_line_is_audited(client, auth, db):
     r = await client.put(line_path(), json={"amount": "7300"}, headers=auth(PROVINCIAL))
     assert r.status_code == 201
-    r = await client.put(line_path(), json={"amount": "7350"}, headers={**auth(PROVINCIAL), "If-Match": r.headers["etag"]})
+    r = await client.put(
+        line_path(), json={"amount": "7350"}, headers={**auth(PROVINCIAL), "If-Match": r.headers["etag"]}
+    )
     assert r.status_code == 200
-    rows = (await db.connection.execute(text(
-        "SELECT action, before, after FROM audit_log WHERE action = 'api.put_income_line' ORDER BY id"))).all()
+    rows = (
+        await db.connection.execute(
+            text("SELECT action, before, after FROM audit_log WHERE action = 'api.put_income_line' ORDER BY id")
+        )
+    ).all()
     assert len(rows) == 2
     key = f"income_lines/{THIS_YEAR}/52"
     assert rows[0].after[key]["amount"] == "7300.00"
@@ -162,8 +183,7 @@ async def _create(client, headers, prefix, year=THIS_YEAR, values=None, **extra)
 
 async def test_override_create_read_change_delete(client, auth):
     h = auth("county_staff.county")
-    r = await _create(client, h, COUNTY, values={"identification_days": 10, "plan_unit": "calendar"},
-                      note="县政府文件")
+    r = await _create(client, h, COUNTY, values={"identification_days": 10, "plan_unit": "calendar"}, note="县政府文件")
     assert r.status_code == 201, r.text
     row = r.json()
     assert r.headers["location"] == f"{POLICIES}/{row['id']}"
@@ -176,10 +196,13 @@ async def test_override_create_read_change_delete(client, auth):
 
     path = f"{POLICIES}/{row['id']}"
     assert (await client.put(path, json={"values": {"identification_days": 12}}, headers=h)).status_code == 428
-    stale = await client.put(path, json={"values": {"identification_days": 12}}, headers={**h, "If-Match": '"policy-1-v9"'})
+    stale = await client.put(
+        path, json={"values": {"identification_days": 12}}, headers={**h, "If-Match": '"policy-1-v9"'}
+    )
     assert stale.status_code == 412
-    changed = await client.put(path, json={"values": {"identification_days": 12}, "note": "更正"},
-                               headers={**h, "If-Match": r.headers["etag"]})
+    changed = await client.put(
+        path, json={"values": {"identification_days": 12}, "note": "更正"}, headers={**h, "If-Match": r.headers["etag"]}
+    )
     assert changed.status_code == 200, changed.text
     assert changed.json()["values"] == {"identification_days": 12} and changed.json()["version"] == 2
 
@@ -192,21 +215,24 @@ async def test_override_create_read_change_delete(client, auth):
 
 async def test_effective_policy_combines_rows_wider_and_older_first(client, auth):
     province, county = auth(PROVINCIAL), auth("county_staff.county")
-    assert (await _create(client, province, "52", LAST_YEAR, {"identification_days": 20, "notice_min_days": 7})
-            ).status_code == 201
+    assert (
+        await _create(client, province, "52", LAST_YEAR, {"identification_days": 20, "notice_min_days": 7})
+    ).status_code == 201
     assert (await _create(client, county, COUNTY, THIS_YEAR, {"identification_days": 10})).status_code == 201
     assert (await _create(client, county, VILLAGE, THIS_YEAR + 1, {"visits_per_month": 2})).status_code == 201
 
-    r = await client.get(f"{POLICIES}/effective", params={"region": VILLAGE, "year": THIS_YEAR},
-                         headers=auth("grid_worker.village"))
+    r = await client.get(
+        f"{POLICIES}/effective", params={"region": VILLAGE, "year": THIS_YEAR}, headers=auth("grid_worker.village")
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["policy"]["identification_days"] == 10 and body["policy"]["notice_min_days"] == 7
     assert body["policy"]["visits_per_month"] == 1 and body["policy"]["plan_days"] == 10
     assert [(o["region_prefix"], o["year"]) for o in body["overrides"]] == [("52", LAST_YEAR), (COUNTY, THIS_YEAR)]
 
-    earlier = await client.get(f"{POLICIES}/effective", params={"region": COUNTY, "year": LAST_YEAR - 1},
-                               headers=county)
+    earlier = await client.get(
+        f"{POLICIES}/effective", params={"region": COUNTY, "year": LAST_YEAR - 1}, headers=county
+    )
     assert earlier.json()["policy"]["identification_days"] == 15 and earlier.json()["overrides"] == []
     own = await client.get(f"{POLICIES}/effective", headers=auth("grid_worker.village"))  # own region, this year
     assert own.json()["region"] == VILLAGE and own.json()["policy"]["identification_days"] == 10
@@ -217,9 +243,13 @@ async def test_effective_policy_combines_rows_wider_and_older_first(client, auth
 async def test_list_shows_own_and_wider_rows_not_others(client, auth):
     province, county, other = auth(PROVINCIAL), auth("county_staff.county"), auth("county_staff.other")
     ids = {}
-    for name, headers, prefix in [("province", province, "52"), ("county", county, COUNTY),
-                                  ("village", county, VILLAGE), ("township2", county, "529901002"),
-                                  ("other", other, "529902")]:
+    for name, headers, prefix in [
+        ("province", province, "52"),
+        ("county", county, COUNTY),
+        ("village", county, VILLAGE),
+        ("township2", county, "529901002"),
+        ("other", other, "529902"),
+    ]:
         r = await _create(client, headers, prefix)
         assert r.status_code == 201, r.text
         ids[name] = r.json()["id"]
@@ -241,13 +271,16 @@ async def test_list_shows_own_and_wider_rows_not_others(client, auth):
     assert second.json()["next_cursor"] is None
 
     # Visible but wider: 403. Elsewhere: 404, like a missing id.
-    wider = await client.put(f"{POLICIES}/{ids['province']}", json={"values": {"plan_days": 8}},
-                             headers={**county, "If-Match": "*"})
+    wider = await client.put(
+        f"{POLICIES}/{ids['province']}", json={"values": {"plan_days": 8}}, headers={**county, "If-Match": "*"}
+    )
     assert wider.status_code == 403 and wider.json()["code"] == "policy_region_too_wide"
-    elsewhere = await client.put(f"{POLICIES}/{ids['other']}", json={"values": {"plan_days": 8}},
-                                 headers={**county, "If-Match": "*"})
-    missing = await client.put(f"{POLICIES}/987654321", json={"values": {"plan_days": 8}},
-                               headers={**county, "If-Match": "*"})
+    elsewhere = await client.put(
+        f"{POLICIES}/{ids['other']}", json={"values": {"plan_days": 8}}, headers={**county, "If-Match": "*"}
+    )
+    missing = await client.put(
+        f"{POLICIES}/987654321", json={"values": {"plan_days": 8}}, headers={**county, "If-Match": "*"}
+    )
     assert elsewhere.status_code == missing.status_code == 404
     assert elsewhere.json()["code"] == missing.json()["code"] == "policy_not_found"
     # A role without policy:write: 403 for a row it sees, 404 for one it does not.
@@ -256,32 +289,44 @@ async def test_list_shows_own_and_wider_rows_not_others(client, auth):
     assert (await client.get(f"{POLICIES}/{ids['other']}", headers=county)).status_code == 404
 
 
-@pytest.mark.parametrize("values,field", [
-    ({"identification_days": 0}, "values.identification_days"),
-    ({"identification_days": "many"}, "values.identification_days"),
-    ({"plan_unit": "fortnight"}, "values.plan_unit"),
-    ({"visit_modes_counted": []}, "values.visit_modes_counted"),
-    ({"no_such_figure": 3}, "values.no_such_figure"),
-    ({}, "values"),
-])
+@pytest.mark.parametrize(
+    "values,field",
+    [
+        ({"identification_days": 0}, "values.identification_days"),
+        ({"identification_days": "many"}, "values.identification_days"),
+        ({"plan_unit": "fortnight"}, "values.plan_unit"),
+        ({"visit_modes_counted": []}, "values.visit_modes_counted"),
+        ({"no_such_figure": 3}, "values.no_such_figure"),
+        ({}, "values"),
+    ],
+)
 async def test_override_values_are_checked_field_by_field(client, auth, values, field):
-    r = await client.post(POLICIES, json={"region_prefix": COUNTY, "year": THIS_YEAR, "values": values},
-                          headers=auth("county_staff.county"))
+    r = await client.post(
+        POLICIES,
+        json={"region_prefix": COUNTY, "year": THIS_YEAR, "values": values},
+        headers=auth("county_staff.county"),
+    )
     assert r.status_code == 422, r.text
     assert r.json()["field"] == field
 
 
 async def test_a_renamed_figure_is_refused_naming_the_new_one(client, auth):
-    r = await client.post(POLICIES, json={"region_prefix": COUNTY, "year": THIS_YEAR,
-                                          "values": {"elimination_min_completed_measures": 2}},
-                          headers=auth("county_staff.county"))
+    r = await client.post(
+        POLICIES,
+        json={"region_prefix": COUNTY, "year": THIS_YEAR, "values": {"elimination_min_completed_measures": 2}},
+        headers=auth("county_staff.county"),
+    )
     assert r.status_code == 422, r.text
     assert (r.json()["code"], r.json()["field"]) == (
-        "policy_value_renamed", "values.elimination_min_completed_measures")
+        "policy_value_renamed",
+        "values.elimination_min_completed_measures",
+    )
     assert "elimination_min_measures_carried_out" in r.json()["detail"]
-    r = await client.post(POLICIES, json={"region_prefix": COUNTY, "year": THIS_YEAR,
-                                          "values": {"elimination_min_measures_carried_out": 2}},
-                          headers=auth("county_staff.county"))
+    r = await client.post(
+        POLICIES,
+        json={"region_prefix": COUNTY, "year": THIS_YEAR, "values": {"elimination_min_measures_carried_out": 2}},
+        headers=auth("county_staff.county"),
+    )
     assert r.status_code == 201, r.text
 
 
@@ -297,21 +342,28 @@ async def test_the_migration_renames_the_figure_in_stored_overrides(db):
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
     conn = db.connection
-    await conn.execute(text("INSERT INTO monitoring_policies (region_prefix, year, values, version) "
-                            "VALUES ('529901', 2001, '{\"elimination_min_completed_measures\": 2, \"plan_days\": 9}', 1)"))
+    await conn.execute(
+        text(
+            "INSERT INTO monitoring_policies (region_prefix, year, values, version) "
+            "VALUES ('529901', 2001, '{\"elimination_min_completed_measures\": 2, \"plan_days\": 9}', 1)"
+        )
+    )
     await conn.execute(text(migration.RENAME.format(old=migration.OLD, new=migration.NEW)))
     values = (await conn.execute(text("SELECT values FROM monitoring_policies WHERE year = 2001"))).scalar_one()
     assert values == {"elimination_min_measures_carried_out": 2, "plan_days": 9}
 
 
-@pytest.mark.parametrize("prefix,status,code", [
-    ("529902", 404, "region_not_found"),  # another county
-    ("529901009", 404, "region_not_found"),  # missing
-    ("52", 403, "policy_region_too_wide"),  # the caller's own province: visible, not the caller's to set
-    ("", 403, "policy_region_too_wide"),
-    ("529900", 422, "region_prefix_malformed"),  # a city's code written as a county's
-    ("5299011", 422, "string_pattern_mismatch"),
-])
+@pytest.mark.parametrize(
+    "prefix,status,code",
+    [
+        ("529902", 404, "region_not_found"),  # another county
+        ("529901009", 404, "region_not_found"),  # missing
+        ("52", 403, "policy_region_too_wide"),  # the caller's own province: visible, not the caller's to set
+        ("", 403, "policy_region_too_wide"),
+        ("529900", 422, "region_prefix_malformed"),  # a city's code written as a county's
+        ("5299011", 422, "string_pattern_mismatch"),
+    ],
+)
 async def test_override_region_must_lie_within_the_callers(client, auth, prefix, status, code):
     r = await _create(client, auth("county_staff.county"), prefix)
     assert r.status_code == status, r.text
@@ -331,8 +383,11 @@ async def test_override_post_is_idempotent(client, auth, session):
     second = await _create(client, h, TOWNSHIP)
     assert first.status_code == second.status_code == 201
     assert first.json() == second.json()
-    count = (await session.execute(select(MonitoringPolicyRow).where(MonitoringPolicyRow.region_prefix == TOWNSHIP)
-                                   )).scalars().all()
+    count = (
+        (await session.execute(select(MonitoringPolicyRow).where(MonitoringPolicyRow.region_prefix == TOWNSHIP)))
+        .scalars()
+        .all()
+    )
     assert len(count) == 1
 
 
@@ -360,7 +415,9 @@ async def test_a_policy_change_recomputes_the_stored_deadlines(client, auth):
     assert now["next_deadline"]["due"] == (day + timedelta(days=10)).isoformat()
 
     # Outside the override's region nothing moves; removing it puts the default back.
-    gone = await client.delete(f"{POLICIES}/{created.json()['id']}", headers={**county, "If-Match": created.headers["etag"]})
+    gone = await client.delete(
+        f"{POLICIES}/{created.json()['id']}", headers={**county, "If-Match": created.headers["etag"]}
+    )
     assert gone.status_code == 204
     back = (await client.get(f"/api/v1/risk-clues/{clue['id']}", headers=county)).json()
     assert back["next_deadline"]["due"] == (day + timedelta(days=15)).isoformat()
@@ -370,7 +427,11 @@ async def test_a_policy_change_recomputes_the_stored_deadlines(client, auth):
 
 async def test_effective_policy_and_list_bad_requests_and_roles(client, auth):
     county = auth("county_staff.county")
-    for params, field in [({"year": 1999}, "year"), ({"region": "52990"}, "region"), ({"region": "529901009"}, "region")]:
+    for params, field in [
+        ({"year": 1999}, "year"),
+        ({"region": "52990"}, "region"),
+        ({"region": "529901009"}, "region"),
+    ]:
         r = await client.get(f"{POLICIES}/effective", params=params, headers=county)
         assert r.status_code in (404, 422) and r.json()["field"] == field
     for path in (f"{POLICIES}/effective", POLICIES, "/api/v1/income-lines"):
@@ -388,10 +449,13 @@ async def test_override_changes_are_checked_too(client, auth):
     assert bad.status_code == 422 and bad.json()["field"] == "values.notice_min_days"
     extra = await client.put(path, json={"values": {"plan_days": 9}, "year": 2030}, headers={**county, "If-Match": tag})
     assert extra.status_code == 422 and extra.json()["field"] == "year"
-    denied = await client.put(path, json={"values": {"plan_days": 9}}, headers={**auth("grid_worker.county"), "If-Match": tag})
+    denied = await client.put(
+        path, json={"values": {"plan_days": 9}}, headers={**auth("grid_worker.county"), "If-Match": tag}
+    )
     assert denied.status_code == 403
-    other = await client.put(path, json={"values": {"plan_days": 9}},
-                             headers={**auth("county_staff.other"), "If-Match": tag})
+    other = await client.put(
+        path, json={"values": {"plan_days": 9}}, headers={**auth("county_staff.other"), "If-Match": tag}
+    )
     assert other.status_code == 404
     ok = await client.put(path, json={"values": {"plan_days": 9}}, headers={**county, "If-Match": tag})
     assert ok.status_code == 200 and ok.json()["values"] == {"plan_days": 9}

@@ -1,5 +1,6 @@
 """The daily work list around Spring Festival 2026 (15–23 February off, Saturdays 14 and 28
 February worked), with clues and cases, regions, paging and the policy per region."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -16,8 +17,9 @@ pytestmark = pytest.mark.skipif(china_today() < date(2026, 3, 10), reason="plays
 
 
 async def identified_on_10_february(client, auth, household_id) -> dict:
-    return await identify(client, auth, household_id, ["2026-02-02", "2026-02-03", "2026-02-04", "2026-02-09",
-                                                       "2026-02-09", "2026-02-10"])
+    return await identify(
+        client, auth, household_id, ["2026-02-02", "2026-02-03", "2026-02-04", "2026-02-09", "2026-02-09", "2026-02-10"]
+    )
 
 
 async def overdue(client, headers, **params):
@@ -37,7 +39,12 @@ async def test_plan_deadline_across_spring_festival(client, auth):
     assert await overdue(client, county, as_of="2026-02-27", within_days=2) == []
     [item] = await overdue(client, county, as_of="2026-02-27", within_days=3)
     assert (item["subject"], item["id"], item["deadline_kind"], item["due"], item["days_late"]) == (
-        "case", case["id"], "cadre_assignment", "2026-03-02", -3)
+        "case",
+        case["id"],
+        "cadre_assignment",
+        "2026-03-02",
+        -3,
+    )
     assert item["head_name"] == "张三" and item["status"] == "assisting"
     [item] = await overdue(client, county, as_of="2026-03-03")
     assert item["days_late"] == 1
@@ -57,8 +64,9 @@ async def test_self_declaration_acceptance_and_the_regions_own_rule(client, auth
 
     # The county counts acceptance in working days from 2026: Saturday 14 February is worked,
     # then the holiday, so the second working day is 24 February.
-    session.add(MonitoringPolicyRow(region_prefix="529901", year=2026,
-                                    values={"self_declaration_acceptance_unit": "working"}))
+    session.add(
+        MonitoringPolicyRow(region_prefix="529901", year=2026, values={"self_declaration_acceptance_unit": "working"})
+    )
     await session.flush()
     other = await create(client, auth)
     clue2 = await report(client, grid, other["id"], ["accident"], channel="self_declaration", on="2026-02-13")
@@ -67,13 +75,18 @@ async def test_self_declaration_acceptance_and_the_regions_own_rule(client, auth
     assert [(i["id"], i["days_late"]) for i in items] == [(clue["id"], 9), (clue2["id"], -1)]
     # Handled late (today, months later): both deadlines recorded as missed on the clue.
     tag = (await client.get(f"/api/v1/risk-clues/{clue['id']}", headers=county)).headers["etag"]
-    r = await client.post(f"/api/v1/risk-clues/{clue['id']}/dismissal", json={"reason": "经核实无风险"},
-                          headers={**county, "If-Match": tag})
+    r = await client.post(
+        f"/api/v1/risk-clues/{clue['id']}/dismissal",
+        json={"reason": "经核实无风险"},
+        headers={**county, "If-Match": tag},
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["status"] == "dismissed" and body["next_deadline"] is None
     assert [(b["kind"], b["due"]) for b in body["deadline_breaches"]] == [
-        ("clue_acceptance", "2026-02-14"), ("identification", "2026-02-27")]
+        ("clue_acceptance", "2026-02-14"),
+        ("identification", "2026-02-27"),
+    ]
 
 
 async def test_paging_is_keyset_and_complete(client, auth):
@@ -98,8 +111,9 @@ async def test_paging_is_keyset_and_complete(client, auth):
 
 
 async def test_region_filter_outside_scope_is_404(client, auth):
-    r = await client.get("/api/v1/monitoring-cases/overdue", params={"region": "529902"},
-                         headers=auth("county_staff.county"))
+    r = await client.get(
+        "/api/v1/monitoring-cases/overdue", params={"region": "529902"}, headers=auth("county_staff.county")
+    )
     assert r.status_code == 404
     r = await client.get("/api/v1/monitoring-cases/overdue", headers=auth("department_system.county"))
     assert r.status_code == 403
@@ -107,14 +121,16 @@ async def test_region_filter_outside_scope_is_404(client, auth):
 
 async def test_foreign_case_not_listed(client, auth):
     other = auth("county_staff.other")
-    r = await client.post("/api/v1/households", json=household(region=OTHER_COUNTY_VILLAGE, members=[person("head")]),
-                          headers=other)
+    r = await client.post(
+        "/api/v1/households", json=household(region=OTHER_COUNTY_VILLAGE, members=[person("head")]), headers=other
+    )
     await report(client, other, r.json()["id"], ["other"], on="2026-01-05")
     assert await overdue(client, auth("county_staff.county"), as_of="2026-03-01") == []
     assert len(await overdue(client, other, as_of="2026-03-01")) == 1
 
 
 # ---- monthly visits: a missed month is a breach, recorded once; the case moves on ----------
+
 
 async def _assisted(client, auth, user_ids) -> dict:
     """A case identified on 10 February 2026 with its cadre and plan: only the monthly visit
@@ -123,12 +139,23 @@ async def _assisted(client, auth, user_ids) -> dict:
     home = await create(client, auth)
     case = await identified_on_10_february(client, auth, home["id"])
     tag = (await client.get(f"/api/v1/monitoring-cases/{case['id']}", headers=township)).headers["etag"]
-    r = await client.put(f"/api/v1/monitoring-cases/{case['id']}/cadre", headers={**township, "If-Match": tag},
-                         json={"cadre_user_id": user_ids["assistance_cadre.village"], "assigned_on": "2026-02-11"})
+    r = await client.put(
+        f"/api/v1/monitoring-cases/{case['id']}/cadre",
+        headers={**township, "If-Match": tag},
+        json={"cadre_user_id": user_ids["assistance_cadre.village"], "assigned_on": "2026-02-11"},
+    )
     assert r.status_code == 200, r.text
-    r = await client.post(f"/api/v1/monitoring-cases/{case['id']}/measures", headers=cadre, json={
-        "category": "housing_safety", "content": "危房改造", "responsible_unit": "县住建局",
-        "planned_on": "2026-02-12", "start_on": "2026-02-12"})
+    r = await client.post(
+        f"/api/v1/monitoring-cases/{case['id']}/measures",
+        headers=cadre,
+        json={
+            "category": "housing_safety",
+            "content": "危房改造",
+            "responsible_unit": "县住建局",
+            "planned_on": "2026-02-12",
+            "start_on": "2026-02-12",
+        },
+    )
     assert r.status_code == 201, r.text
     r = await client.get(f"/api/v1/monitoring-cases/{case['id']}", headers=cadre)
     assert r.json()["next_deadline"] == {"kind": "monthly_visit", "due": "2026-03-31", "provisional": False}
@@ -136,8 +163,11 @@ async def _assisted(client, auth, user_ids) -> dict:
 
 
 async def _visit(client, auth, case_id, day, mode="in_person"):
-    r = await client.post(f"/api/v1/monitoring-cases/{case_id}/visits", headers=auth("assistance_cadre.village"),
-                          json={"visited_on": day, "mode": mode, "findings": "了解情况"})
+    r = await client.post(
+        f"/api/v1/monitoring-cases/{case_id}/visits",
+        headers=auth("assistance_cadre.village"),
+        json={"visited_on": day, "mode": mode, "findings": "了解情况"},
+    )
     assert r.status_code == 201, r.text
 
 
@@ -164,7 +194,8 @@ async def test_a_missed_month_is_recorded_once_and_the_case_moves_on(client, aut
     body = (await client.get(f"/api/v1/monitoring-cases/{cid}", headers=county)).json()
     assert body["next_deadline"] == {"kind": "monthly_visit", "due": "2026-04-30", "provisional": False}
     assert body["deadline_breaches"] == [
-        {"kind": "monthly_visit", "due": "2026-03-31", "met_on": None, "required": 1, "made": 0}]
+        {"kind": "monthly_visit", "due": "2026-03-31", "met_on": None, "required": 1, "made": 0}
+    ]
 
     # A phone call in April does not count (in person by default); nothing in May either. The
     # June visit, entered with its day, records April and May first and then meets June.
@@ -173,28 +204,34 @@ async def test_a_missed_month_is_recorded_once_and_the_case_moves_on(client, aut
     body = (await client.get(f"/api/v1/monitoring-cases/{cid}", headers=county)).json()
     assert body["next_deadline"]["due"] == "2026-07-31"
     assert [(b["due"], b["made"]) for b in body["deadline_breaches"]] == [
-        ("2026-03-31", 0), ("2026-04-30", 0), ("2026-05-31", 0)]
+        ("2026-03-31", 0),
+        ("2026-04-30", 0),
+        ("2026-05-31", 0),
+    ]
     assert await overdue(client, county, as_of="2026-06-11") == []
     assert await _sweep(session, date(2026, 6, 11)) == 0
 
     # The breaches stay: on the case, and in the county's report by month.
     r = await client.get(f"/api/v1/monitoring-cases/{cid}/visit-breaches", headers=county)
     assert [(b["month"], b["required"], b["made"], b["recorded_on"]) for b in r.json()["items"]] == [
-        ("2026-03-01", 1, 0, "2026-04-05"), ("2026-04-01", 1, 0, "2026-06-10"), ("2026-05-01", 1, 0, "2026-06-10")]
+        ("2026-03-01", 1, 0, "2026-04-05"),
+        ("2026-04-01", 1, 0, "2026-06-10"),
+        ("2026-05-01", 1, 0, "2026-06-10"),
+    ]
     assert r.json()["items"][0]["cadre_user_id"] == user_ids["assistance_cadre.village"]
     r = await client.get("/api/v1/monitoring/visit-breaches", params={"year": 2026, "month": 4}, headers=county)
     assert r.status_code == 200, r.text
     assert [(b["case_id"], b["month"]) for b in r.json()["items"]] == [(cid, "2026-04-01")]
     r = await client.get("/api/v1/monitoring/visit-breaches", params={"year": 2026, "limit": 2}, headers=county)
     assert len(r.json()["items"]) == 2 and r.json()["next_cursor"]
-    r = await client.get("/api/v1/monitoring/visit-breaches", params={"year": 2026, "cursor": r.json()["next_cursor"]},
-                         headers=county)
+    r = await client.get(
+        "/api/v1/monitoring/visit-breaches", params={"year": 2026, "cursor": r.json()["next_cursor"]}, headers=county
+    )
     assert [b["month"] for b in r.json()["items"]] == ["2026-05-01"]
     # Other counties see none of it; a region outside one's own is 404.
     r = await client.get("/api/v1/monitoring/visit-breaches", params={"year": 2026}, headers=auth("county_staff.other"))
     assert r.json()["items"] == []
-    r = await client.get("/api/v1/monitoring/visit-breaches", params={"year": 2026, "region": "529902"},
-                         headers=county)
+    r = await client.get("/api/v1/monitoring/visit-breaches", params={"year": 2026, "region": "529902"}, headers=county)
     assert r.status_code == 404
     r = await client.get("/api/v1/monitoring/visit-breaches", params={"year": 2026, "month": 13}, headers=county)
     assert r.status_code == 422

@@ -1,5 +1,6 @@
 """Households the monitoring misses (应纳未纳) and the clues raised for them, statistics by
 region level, and public notice lists that never show what they must not."""
+
 from __future__ import annotations
 
 import re
@@ -31,45 +32,73 @@ COUNTY_STAFF = "county_staff.county"
 UNCOVERED = "/api/v1/monitoring/uncovered-households"
 
 
-async def new_household(client, auth, region=VILLAGE, category="lifted_out", members=None, user=COUNTY_STAFF,
-                        **kw) -> dict:
+async def new_household(
+    client, auth, region=VILLAGE, category="lifted_out", members=None, user=COUNTY_STAFF, **kw
+) -> dict:
     members = members or [person("head"), person("spouse", name="王芳")]
-    r = await client.post("/api/v1/households", json=household(region=region, members=members, category=category,
-                                                                **kw), headers=auth(user))
+    r = await client.post(
+        "/api/v1/households",
+        json=household(region=region, members=members, category=category, **kw),
+        headers=auth(user),
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
 
-async def income(client, auth, hh: dict, wages: str, year: int = LAST_YEAR, user=COUNTY_STAFF,
-                 quarters=(1, 2, 3, 4)) -> None:
+async def income(
+    client, auth, hh: dict, wages: str, year: int = LAST_YEAR, user=COUNTY_STAFF, quarters=(1, 2, 3, 4)
+) -> None:
     """``wages`` over the year, a quarter of it in each of ``quarters``."""
     for quarter in quarters:
-        body = {"year": year, "quarter": quarter, "wages": str(Decimal(wages) / 4), "business": "0", "property": "0",
-                "transfers": "0"}
+        body = {
+            "year": year,
+            "quarter": quarter,
+            "wages": str(Decimal(wages) / 4),
+            "business": "0",
+            "property": "0",
+            "transfers": "0",
+        }
         r = await client.post(f"/api/v1/households/{hh['id']}/income-records", json=body, headers=auth(user))
         assert r.status_code == 201, r.text
 
 
 async def add_case(session, hh: dict, status: str, case_type="marginal", risks=("illness",), **kw) -> MonitoringCase:
     day = today()
-    case = MonitoringCase(household_id=hh["id"], region_code=hh["region_code"], case_type=case_type,
-                          risk_types=list(risks), status=status, first_clue_on=kw.pop("first_clue_on", day),
-                          opened_on=kw.pop("opened_on", day), deadline_breaches=[], **kw)
+    case = MonitoringCase(
+        household_id=hh["id"],
+        region_code=hh["region_code"],
+        case_type=case_type,
+        risk_types=list(risks),
+        status=status,
+        first_clue_on=kw.pop("first_clue_on", day),
+        opened_on=kw.pop("opened_on", day),
+        deadline_breaches=[],
+        **kw,
+    )
     session.add(case)
     await session.flush()
     return case
 
 
 async def add_clue(session, hh: dict, status="open", risks=("illness",), **kw) -> RiskClue:
-    clue = RiskClue(household_id=hh["id"], region_code=hh["region_code"], risk_types=list(risks),
-                    channels=["visit"], status=status, first_reported_on=kw.pop("first_reported_on", today()),
-                    report_count=1, deadline_breaches=[], **kw)
+    clue = RiskClue(
+        household_id=hh["id"],
+        region_code=hh["region_code"],
+        risk_types=list(risks),
+        channels=["visit"],
+        status=status,
+        first_reported_on=kw.pop("first_reported_on", today()),
+        report_count=1,
+        deadline_breaches=[],
+        **kw,
+    )
     session.add(clue)
     await session.flush()
     return clue
 
 
 # ---- uncovered households ---------------------------------------------------------------------
+
 
 @pytest.fixture
 async def uncovered_world(client, auth, session):
@@ -132,22 +161,42 @@ async def test_uncovered_households_follow_the_rule(client, auth, uncovered_worl
     assert [i["id"] for i in items] == sorted(_ids(made, *BELOW, *INCOMPLETE))
     by_id = {i["id"]: i for i in items}
     poor = by_id[made["poor"]["id"]]
-    assert poor == {"id": made["poor"]["id"], "household_no": made["poor"]["household_no"], "head_name": "张三",
-                    "region_code": VILLAGE, "per_capita_net": "2500.00", "line": LINE, "income_complete": True,
-                    "quarters": 4, "period": f"{LAST_YEAR}Q1–{LAST_YEAR}Q4", "open_clue_id": None}
+    assert poor == {
+        "id": made["poor"]["id"],
+        "household_no": made["poor"]["household_no"],
+        "head_name": "张三",
+        "region_code": VILLAGE,
+        "per_capita_net": "2500.00",
+        "line": LINE,
+        "income_complete": True,
+        "quarters": 4,
+        "period": f"{LAST_YEAR}Q1–{LAST_YEAR}Q4",
+        "open_clue_id": None,
+    }
     assert by_id[made["with_clue"]["id"]]["open_clue_id"] == made["clue"]["id"]
     assert r.json()["next_cursor"] is None
     # Only Q1 recorded (100 for three people): the figure is shown, the year is not judged.
     home = by_id[made["home"]["id"]]
     assert (home["income_complete"], home["quarters"], home["period"], home["per_capita_net"]) == (
-        False, 1, f"{LAST_YEAR - 1}Q2–{LAST_YEAR}Q1", "33.33")
+        False,
+        1,
+        f"{LAST_YEAR - 1}Q2–{LAST_YEAR}Q1",
+        "33.33",
+    )
     assert (by_id[made["q1_to_q3"]["id"]]["quarters"], by_id[made["q1_to_q3"]["id"]]["period"]) == (
-        3, f"{LAST_YEAR - 1}Q4–{LAST_YEAR}Q3")
+        3,
+        f"{LAST_YEAR - 1}Q4–{LAST_YEAR}Q3",
+    )
     assert (by_id[made["gap"]["id"]]["quarters"], by_id[made["gap"]["id"]]["period"]) == (
-        3, f"{LAST_YEAR}Q1–{LAST_YEAR}Q4")
+        3,
+        f"{LAST_YEAR}Q1–{LAST_YEAR}Q4",
+    )
     boundary = by_id[made["boundary"]["id"]]  # 4 × 100 for two: 200 each
     assert (boundary["income_complete"], boundary["period"], boundary["per_capita_net"]) == (
-        True, f"{LAST_YEAR - 1}Q4–{LAST_YEAR}Q3", "200.00")
+        True,
+        f"{LAST_YEAR - 1}Q4–{LAST_YEAR}Q3",
+        "200.00",
+    )
 
     # Judged ones only, incomplete ones only.
     r = await client.get(UNCOVERED, params={"income_complete": "true"}, headers=auth(COUNTY_STAFF))
@@ -159,8 +208,9 @@ async def test_uncovered_households_follow_the_rule(client, auth, uncovered_worl
     r = await client.get(UNCOVERED, params={"region": VILLAGE_2}, headers=auth(COUNTY_STAFF))
     assert [i["id"] for i in r.json()["items"]] == _ids(made, "with_clue")
     r = await client.get(UNCOVERED, headers=auth("grid_worker.village"))
-    assert [i["id"] for i in r.json()["items"]] == sorted(_ids(made, "home", "poor", "eliminated", "q1_to_q3", "gap",
-                                                                   "boundary"))
+    assert [i["id"] for i in r.json()["items"]] == sorted(
+        _ids(made, "home", "poor", "eliminated", "q1_to_q3", "gap", "boundary")
+    )
     # The other county sees its own (its household has only Q1: incomplete).
     r = await client.get(UNCOVERED, headers=auth("county_staff.other"))
     assert [(i["id"], i["income_complete"]) for i in r.json()["items"]] == [(made["foreign"]["id"], False)]
@@ -186,7 +236,11 @@ async def test_the_running_year_reaches_todays_quarter(client, auth, session, un
     mine = items[hh["id"]]
     first = f"{this_year - 1}Q{current + 1}" if current < 4 else f"{this_year}Q1"
     assert (mine["income_complete"], mine["period"], mine["per_capita_net"], mine["line"]) == (
-        True, f"{first}–{this_year}Q{current}", "2000.00", "7000.00")
+        True,
+        f"{first}–{this_year}Q{current}",
+        "2000.00",
+        "7000.00",
+    )
     assert (items[part["id"]]["income_complete"], items[part["id"]]["quarters"]) == (current == 4, current)
 
 
@@ -205,13 +259,16 @@ async def test_uncovered_households_in_pages(client, auth, uncovered_world):
     assert bad.status_code == 422 and bad.json()["field"] == "cursor"
 
 
-@pytest.mark.parametrize("params,status,field", [
-    ({"region": "529902"}, 404, "region"),
-    ({"region": "529901009"}, 404, "region"),
-    ({"region": "52990"}, 422, "region"),
-    ({"year": 1999}, 422, "year"),
-    ({"limit": 0}, 422, "limit"),
-])
+@pytest.mark.parametrize(
+    "params,status,field",
+    [
+        ({"region": "529902"}, 404, "region"),
+        ({"region": "529901009"}, 404, "region"),
+        ({"region": "52990"}, 422, "region"),
+        ({"year": 1999}, 422, "year"),
+        ({"limit": 0}, 422, "limit"),
+    ],
+)
 async def test_uncovered_households_bad_requests(client, auth, uncovered_world, params, status, field):
     r = await client.get(UNCOVERED, params=params, headers=auth(COUNTY_STAFF))
     assert r.status_code == status and r.json()["field"] == field
@@ -223,10 +280,14 @@ async def test_uncovered_households_need_monitoring_read(client, auth, uncovered
 
 
 async def _clue_of(session, household_id) -> tuple[RiskClue, list[ClueReport]]:
-    clue = (await session.execute(select(RiskClue).where(RiskClue.household_id == household_id,
-                                                         RiskClue.status == "open"))).scalar_one()
-    reports = (await session.execute(select(ClueReport).where(ClueReport.clue_id == clue.id)
-                                     .order_by(ClueReport.id))).scalars().all()
+    clue = (
+        await session.execute(select(RiskClue).where(RiskClue.household_id == household_id, RiskClue.status == "open"))
+    ).scalar_one()
+    reports = (
+        (await session.execute(select(ClueReport).where(ClueReport.clue_id == clue.id).order_by(ClueReport.id)))
+        .scalars()
+        .all()
+    )
     return clue, list(reports)
 
 
@@ -238,15 +299,18 @@ async def test_the_rule_raises_clues_once(client, auth, session, uncovered_world
     assert r.json() == {"year": LAST_YEAR, "households": 4, "created": 3, "merged": 1, "duplicate": 0}
     # Never a clue on an incomplete year.
     for name in INCOMPLETE:
-        assert (await session.execute(select(RiskClue).where(RiskClue.household_id == made[name]["id"]))).first() \
-            is None, name
+        assert (
+            await session.execute(select(RiskClue).where(RiskClue.household_id == made[name]["id"]))
+        ).first() is None, name
 
     clue, reports = await _clue_of(session, made["poor"]["id"])
     assert clue.risk_types == ["income_below_line"] and clue.channels == ["department_screening"]
     assert clue.next_deadline is not None
     assert len(reports) == 1
     assert (reports[0].source, reports[0].external_ref) == (
-        "rule:income_below_line", f"income_below_line:{LAST_YEAR}:{made['poor']['id']}")
+        "rule:income_below_line",
+        f"income_below_line:{LAST_YEAR}:{made['poor']['id']}",
+    )
     assert "2500.00" in reports[0].evidence and LINE in reports[0].evidence
     assert f"{LAST_YEAR}Q1–{LAST_YEAR}Q4" in reports[0].evidence
     merged, merged_reports = await _clue_of(session, made["with_clue"]["id"])
@@ -264,8 +328,11 @@ async def test_the_rule_raises_clues_once(client, auth, session, uncovered_world
 async def test_raising_clues_is_limited_to_the_region_and_audited(client, auth, session, db, uncovered_world):
     r = await client.post(f"{UNCOVERED}/clues", json={"region": VILLAGE_2}, headers=auth("grid_worker.county"))
     assert r.json() == {"year": LAST_YEAR, "households": 1, "created": 0, "merged": 1, "duplicate": 0}
-    rows = (await db.connection.execute(text(
-        "SELECT detail FROM audit_log WHERE action = 'api.raise_uncovered_clues' ORDER BY id"))).all()
+    rows = (
+        await db.connection.execute(
+            text("SELECT detail FROM audit_log WHERE action = 'api.raise_uncovered_clues' ORDER BY id")
+        )
+    ).all()
     assert rows and any("clue_reports" in " ".join(d.detail.get("rows", [])) for d in rows)
 
 
@@ -287,26 +354,31 @@ async def test_raising_clues_in_small_batches(session, uncovered_world):
     from services.core.scope import bind_scope
 
     bind_scope(session, COUNTY)
-    counts = await lines.raise_uncovered_clues(session, LAST_YEAR, COUNTY, Reporter(None, None),
-                                               after_batch=after_batch, batch=2)
+    counts = await lines.raise_uncovered_clues(
+        session, LAST_YEAR, COUNTY, Reporter(None, None), after_batch=after_batch, batch=2
+    )
     assert counts == {"households": 4, "created": 3, "merged": 1, "duplicate": 0}
     assert len(batches) == 2
 
 
-@pytest.mark.parametrize("body,status,field", [
-    ({"region": "529902"}, 404, "region"),
-    ({"region": "5299"}, 404, "region"),
-    ({"region": "5299011"}, 422, "region"),
-    ({"year": 1999}, 422, "year"),
-    ({"year": LAST_YEAR - 1}, 409, "year"),
-    ({"household_id": 1}, 422, "household_id"),
-])
+@pytest.mark.parametrize(
+    "body,status,field",
+    [
+        ({"region": "529902"}, 404, "region"),
+        ({"region": "5299"}, 404, "region"),
+        ({"region": "5299011"}, 422, "region"),
+        ({"year": 1999}, 422, "year"),
+        ({"year": LAST_YEAR - 1}, 409, "year"),
+        ({"household_id": 1}, 422, "household_id"),
+    ],
+)
 async def test_raising_clues_bad_requests(client, auth, session, uncovered_world, body, status, field):
     r = await client.post(f"{UNCOVERED}/clues", json=body, headers=auth("grid_worker.county"))
     assert r.status_code == status, r.text
     assert r.json()["field"] == field
-    assert (await session.execute(select(ClueReport).where(ClueReport.source == "rule:income_below_line"))
-            ).first() is None
+    assert (
+        await session.execute(select(ClueReport).where(ClueReport.source == "rule:income_below_line"))
+    ).first() is None
 
 
 @pytest.mark.parametrize("username", ["auditor.county", "county_approver.county", "admin.county"])
@@ -323,23 +395,64 @@ STATS = "/api/v1/monitoring/statistics"
 async def stats_world(client, auth, session):
     y = today().year
     d = today()
-    hh = {name: await new_household(client, auth, region=region, user=user) for name, region, user in [
-        ("a1", VILLAGE, COUNTY_STAFF), ("a2", VILLAGE, COUNTY_STAFF), ("a3", VILLAGE, COUNTY_STAFF),
-        ("b1", VILLAGE_2, COUNTY_STAFF), ("b2", VILLAGE_2, COUNTY_STAFF),
-        ("c1", OTHER_TOWNSHIP_VILLAGE, COUNTY_STAFF), ("x1", OTHER_COUNTY_VILLAGE, "county_staff.other")]}
-    await add_case(session, hh["a1"], "assisting", "marginal", ["illness", "schooling_costs"],
-                   first_clue_on=date(y, 1, 5), identified_on=date(y, 1, 20), next_deadline=d - timedelta(days=1))
-    await add_case(session, hh["a2"], "verification", "sudden_hardship", ["disaster"],
-                   next_deadline=d + timedelta(days=1))
-    await add_case(session, hh["a3"], "eliminated", "unstable_lifted_out", ["illness"],
-                   first_clue_on=date(y - 1, 2, 1), identified_on=date(y - 1, 2, 21), eliminated_on=date(y, 2, 1))
-    await add_case(session, hh["b1"], "assisting", "unstable_lifted_out", ["unstable_employment", "illness"],
-                   first_clue_on=date(y, 2, 1), identified_on=date(y, 2, 11))
+    hh = {
+        name: await new_household(client, auth, region=region, user=user)
+        for name, region, user in [
+            ("a1", VILLAGE, COUNTY_STAFF),
+            ("a2", VILLAGE, COUNTY_STAFF),
+            ("a3", VILLAGE, COUNTY_STAFF),
+            ("b1", VILLAGE_2, COUNTY_STAFF),
+            ("b2", VILLAGE_2, COUNTY_STAFF),
+            ("c1", OTHER_TOWNSHIP_VILLAGE, COUNTY_STAFF),
+            ("x1", OTHER_COUNTY_VILLAGE, "county_staff.other"),
+        ]
+    }
+    await add_case(
+        session,
+        hh["a1"],
+        "assisting",
+        "marginal",
+        ["illness", "schooling_costs"],
+        first_clue_on=date(y, 1, 5),
+        identified_on=date(y, 1, 20),
+        next_deadline=d - timedelta(days=1),
+    )
+    await add_case(
+        session, hh["a2"], "verification", "sudden_hardship", ["disaster"], next_deadline=d + timedelta(days=1)
+    )
+    await add_case(
+        session,
+        hh["a3"],
+        "eliminated",
+        "unstable_lifted_out",
+        ["illness"],
+        first_clue_on=date(y - 1, 2, 1),
+        identified_on=date(y - 1, 2, 21),
+        eliminated_on=date(y, 2, 1),
+    )
+    await add_case(
+        session,
+        hh["b1"],
+        "assisting",
+        "unstable_lifted_out",
+        ["unstable_employment", "illness"],
+        first_clue_on=date(y, 2, 1),
+        identified_on=date(y, 2, 11),
+    )
     await add_case(session, hh["b2"], "rejected", "marginal", ["other"])
-    await add_case(session, hh["c1"], "identification_notice", "marginal", ["unsafe_housing"],
-                   next_deadline=d - timedelta(days=3))
-    await add_case(session, hh["x1"], "assisting", "marginal", ["illness"], identified_on=date(y, 3, 1),
-                   first_clue_on=date(y, 2, 1), next_deadline=d - timedelta(days=1))
+    await add_case(
+        session, hh["c1"], "identification_notice", "marginal", ["unsafe_housing"], next_deadline=d - timedelta(days=3)
+    )
+    await add_case(
+        session,
+        hh["x1"],
+        "assisting",
+        "marginal",
+        ["illness"],
+        identified_on=date(y, 3, 1),
+        first_clue_on=date(y, 2, 1),
+        next_deadline=d - timedelta(days=1),
+    )
     await add_clue(session, hh["a2"], next_deadline=d - timedelta(days=2))
     await add_clue(session, hh["b2"], risks=["disaster"], next_deadline=d + timedelta(days=2))
     await add_clue(session, hh["a1"], status="dismissed", next_deadline=d - timedelta(days=9))
@@ -360,21 +473,47 @@ async def test_statistics_by_township_and_total(client, auth, stats_world):
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["region"], body["level"], body["year"], body["as_of"]) == (
-        COUNTY, "township", today().year, today().isoformat())
+        COUNTY,
+        "township",
+        today().year,
+        today().isoformat(),
+    )
     assert [(i["region_code"], i["name"]) for i in body["items"]] == [
-        ("529901001000", "石门镇"), ("529901002000", "龙潭镇")]
+        ("529901001000", "石门镇"),
+        ("529901002000", "龙潭镇"),
+    ]
     first = _row(body, "529901001000")
     cases = first["cases"]
     assert cases["total"] == 5
     assert {k: v for k, v in cases["by_status"].items() if v} == {
-        "assisting": 2, "verification": 1, "eliminated": 1, "rejected": 1}
+        "assisting": 2,
+        "verification": 1,
+        "eliminated": 1,
+        "rejected": 1,
+    }
     assert set(cases["by_status"]) == {
-        "verification", "village_review", "identification_notice", "township_review", "county_approval",
-        "assisting", "elimination_verification", "elimination_review", "elimination_notice",
-        "elimination_township_review", "elimination_approval", "eliminated", "rejected", "terminated"}
+        "verification",
+        "village_review",
+        "identification_notice",
+        "township_review",
+        "county_approval",
+        "assisting",
+        "elimination_verification",
+        "elimination_review",
+        "elimination_notice",
+        "elimination_township_review",
+        "elimination_approval",
+        "eliminated",
+        "rejected",
+        "terminated",
+    }
     assert cases["by_case_type"] == {"unstable_lifted_out": 1, "marginal": 1, "sudden_hardship": 1}
     assert {k: v for k, v in cases["by_risk_type"].items() if v} == {
-        "illness": 2, "schooling_costs": 1, "disaster": 1, "unstable_employment": 1}
+        "illness": 2,
+        "schooling_costs": 1,
+        "disaster": 1,
+        "unstable_employment": 1,
+    }
     assert (first["identified"], first["eliminated"], first["avg_days_to_identification"]) == (2, 1, 12.5)
     assert first["open_clues"] == 2 and first["overdue"] == {"cases": 1, "clues": 1}
 
@@ -407,7 +546,7 @@ async def test_statistics_by_village_county_and_year(client, auth, stats_world):
     one = (await client.get(STATS, params={"region": VILLAGE_2, "level": "village"}, headers=h)).json()
     assert [i["region_code"] for i in one["items"]] == [VILLAGE_2]
 
-    empty = (await client.get(STATS, params={"region": TOWNSHIP}, headers=auth("county_staff.other")))
+    empty = await client.get(STATS, params={"region": TOWNSHIP}, headers=auth("county_staff.other"))
     assert empty.status_code == 404
 
 
@@ -416,7 +555,9 @@ async def test_statistics_of_an_empty_region_are_zeros(client, auth):
     assert r.status_code == 200
     row = r.json()["items"][0]
     assert row["cases"]["total"] == 0 and row["avg_days_to_identification"] is None
-    assert row["cases"]["by_risk_type"] == _zeros(row["cases"]["by_risk_type"]) and len(row["cases"]["by_risk_type"]) == 13
+    assert (
+        row["cases"]["by_risk_type"] == _zeros(row["cases"]["by_risk_type"]) and len(row["cases"]["by_risk_type"]) == 13
+    )
     assert r.json()["total"] == {**row}
 
 
@@ -432,14 +573,17 @@ async def test_statistics_show_risk_counts_without_health_permission(client, aut
     assert r.status_code == 200 and r.json()["total"]["cases"]["by_risk_type"]["illness"] == 2
 
 
-@pytest.mark.parametrize("username,params,status,field", [
-    (COUNTY_STAFF, {"region": "529902"}, 404, "region"),
-    ("township_staff.township", {"region": COUNTY}, 404, "region"),
-    (COUNTY_STAFF, {"region": "5299x1"}, 422, "region"),
-    (COUNTY_STAFF, {"region": TOWNSHIP, "level": "county"}, 422, "level"),
-    (COUNTY_STAFF, {"level": "province"}, 422, "level"),
-    (COUNTY_STAFF, {"year": 3000}, 422, "year"),
-])
+@pytest.mark.parametrize(
+    "username,params,status,field",
+    [
+        (COUNTY_STAFF, {"region": "529902"}, 404, "region"),
+        ("township_staff.township", {"region": COUNTY}, 404, "region"),
+        (COUNTY_STAFF, {"region": "5299x1"}, 422, "region"),
+        (COUNTY_STAFF, {"region": TOWNSHIP, "level": "county"}, 422, "level"),
+        (COUNTY_STAFF, {"level": "province"}, 422, "level"),
+        (COUNTY_STAFF, {"year": 3000}, 422, "year"),
+    ],
+)
 async def test_statistics_bad_requests(client, auth, username, params, status, field):
     r = await client.get(STATS, params=params, headers=auth(username))
     assert r.status_code == status and r.json()["field"] == field
@@ -461,26 +605,65 @@ HEALTH_WORDS = ("illness", "disab", "health", "尿毒症", "疾病", "残疾", "
 async def notice_world(client, auth, session):
     d = today()
     sick = person("head", name="刘病", health="serious_illness", illness="尿毒症", phone="13912345678")
-    hh = {"api": await new_household(client, auth, members=[sick, person("spouse", name="王芳", health="disabled",
-                                                                          disability_grade=2)],
-                                     phone="13812345678")}
+    hh = {
+        "api": await new_household(
+            client,
+            auth,
+            members=[sick, person("spouse", name="王芳", health="disabled", disability_grade=2)],
+            phone="13812345678",
+        )
+    }
     for name, region in [("eliminating", VILLAGE), ("reviewing", VILLAGE), ("past", VILLAGE), ("elsewhere", VILLAGE_2)]:
         hh[name] = await new_household(client, auth, region=region)
     # Through the API: a clue today, verified, reviewed, the notice up from today.
     clue = await report(client, auth("grid_worker.village"), hh["api"]["id"], ["illness", "disability"])
     case = await open_case(client, auth("village_staff.village"), clue["id"], case_type="sudden_hardship")
-    await step(client, auth("grid_worker.village"), case["id"], "verification",
-               {"decision": "approve", "consent_signed": True, "findings": "属实"})
+    await step(
+        client,
+        auth("grid_worker.village"),
+        case["id"],
+        "verification",
+        {"decision": "approve", "consent_signed": True, "findings": "属实"},
+    )
     case = await step(client, auth("village_staff.village"), case["id"], "village-review", {"decision": "approve"})
     assert case["status"] == "identification_notice"
-    await add_case(session, hh["eliminating"], "elimination_notice", "unstable_lifted_out", ["disability"],
-                   notice_start=d - timedelta(days=1), notice_end=d + timedelta(days=4), identified_on=d - timedelta(days=300))
-    await add_case(session, hh["reviewing"], "township_review", "marginal", ["illness"],
-                   notice_start=d - timedelta(days=2), notice_end=d + timedelta(days=3))
-    await add_case(session, hh["past"], "township_review", "marginal", ["illness"],
-                   notice_start=d - timedelta(days=12), notice_end=d - timedelta(days=7))
-    await add_case(session, hh["elsewhere"], "identification_notice", "marginal", ["illness"],
-                   notice_start=d, notice_end=d + timedelta(days=5))
+    await add_case(
+        session,
+        hh["eliminating"],
+        "elimination_notice",
+        "unstable_lifted_out",
+        ["disability"],
+        notice_start=d - timedelta(days=1),
+        notice_end=d + timedelta(days=4),
+        identified_on=d - timedelta(days=300),
+    )
+    await add_case(
+        session,
+        hh["reviewing"],
+        "township_review",
+        "marginal",
+        ["illness"],
+        notice_start=d - timedelta(days=2),
+        notice_end=d + timedelta(days=3),
+    )
+    await add_case(
+        session,
+        hh["past"],
+        "township_review",
+        "marginal",
+        ["illness"],
+        notice_start=d - timedelta(days=12),
+        notice_end=d - timedelta(days=7),
+    )
+    await add_case(
+        session,
+        hh["elsewhere"],
+        "identification_notice",
+        "marginal",
+        ["illness"],
+        notice_start=d,
+        notice_end=d + timedelta(days=5),
+    )
     hh["id_numbers"] = [sick["id_number"]] + [m["id_number"] for m in hh["api"]["members"]]
     return hh, case
 
@@ -493,9 +676,14 @@ async def test_identification_notice_list(client, auth, notice_world):
     assert (body["village"], body["village_name"], body["kind"]) == (VILLAGE, "白岩村", "identification")
     assert [i["household_no"] for i in body["items"]] == [hh["reviewing"]["household_no"], hh["api"]["household_no"]]
     api_item = body["items"][1]
-    assert api_item == {"household_no": hh["api"]["household_no"], "head_name": "刘病", "member_count": 2,
-                        "case_type": "sudden_hardship", "notice_start": case["notice_start"],
-                        "notice_end": case["notice_end"]}
+    assert api_item == {
+        "household_no": hh["api"]["household_no"],
+        "head_name": "刘病",
+        "member_count": 2,
+        "case_type": "sudden_hardship",
+        "notice_start": case["notice_start"],
+        "notice_end": case["notice_end"],
+    }
 
 
 async def test_elimination_notice_list(client, auth, notice_world):
@@ -518,19 +706,21 @@ async def test_notice_lists_show_no_id_numbers_phones_or_health(client, auth, no
         assert not PHONE.search(raw), raw
         assert not any(word in raw for word in HEALTH_WORDS), raw
         for item in r.json()["items"]:
-            assert set(item) == {"household_no", "head_name", "member_count", "case_type", "notice_start",
-                                 "notice_end"}
+            assert set(item) == {"household_no", "head_name", "member_count", "case_type", "notice_start", "notice_end"}
 
 
-@pytest.mark.parametrize("username,params,status,field", [
-    (COUNTY_STAFF, {"village": OTHER_COUNTY_VILLAGE}, 404, "village"),
-    ("village_staff.village", {"village": VILLAGE_2}, 404, "village"),
-    (COUNTY_STAFF, {"village": "529901001999"}, 404, "village"),
-    (COUNTY_STAFF, {"village": TOWNSHIP.ljust(12, "0")}, 422, "village"),
-    (COUNTY_STAFF, {"village": "52990100100"}, 422, "village"),
-    (COUNTY_STAFF, {"village": VILLAGE, "kind": "death"}, 422, "kind"),
-    (COUNTY_STAFF, {}, 422, "village"),
-])
+@pytest.mark.parametrize(
+    "username,params,status,field",
+    [
+        (COUNTY_STAFF, {"village": OTHER_COUNTY_VILLAGE}, 404, "village"),
+        ("village_staff.village", {"village": VILLAGE_2}, 404, "village"),
+        (COUNTY_STAFF, {"village": "529901001999"}, 404, "village"),
+        (COUNTY_STAFF, {"village": TOWNSHIP.ljust(12, "0")}, 422, "village"),
+        (COUNTY_STAFF, {"village": "52990100100"}, 422, "village"),
+        (COUNTY_STAFF, {"village": VILLAGE, "kind": "death"}, 422, "kind"),
+        (COUNTY_STAFF, {}, 422, "village"),
+    ],
+)
 async def test_notice_list_bad_requests(client, auth, username, params, status, field):
     r = await client.get(NOTICES, params=params, headers=auth(username))
     assert r.status_code == status and r.json()["field"] == field
@@ -542,6 +732,7 @@ async def test_notice_lists_need_monitoring_read(client, auth):
 
 
 # ---- the line's own rule, directly ------------------------------------------------------------------
+
 
 async def test_require_lines_names_the_year_and_province(session):
     await add_line(session, 2030, "9000.00", province="52")

@@ -1,4 +1,5 @@
 """Persons: lookup by ID number, updates with ETags, moves, deaths, history."""
+
 from datetime import timedelta
 
 from services.core.timeutil import today as china_today
@@ -9,8 +10,9 @@ from tests.factories import VILLAGE_2, code_of, household, person
 async def test_lookup_by_id_number_in_body(client, auth):
     member = person("head")
     body = await create(client, auth, members=[member])
-    r = await client.post("/api/v1/persons/lookup", json={"id_number": member["id_number"].lower()},
-                          headers=auth("grid_worker.village"))
+    r = await client.post(
+        "/api/v1/persons/lookup", json={"id_number": member["id_number"].lower()}, headers=auth("grid_worker.village")
+    )
     assert r.status_code == 200
     assert r.json()["id"] == body["members"][0]["id"]
     assert r.headers["etag"] == f'"person-{body["members"][0]["id"]}-v1"'
@@ -19,10 +21,12 @@ async def test_lookup_by_id_number_in_body(client, auth):
 async def test_lookup_out_of_scope_is_identical_to_unknown(client, auth):
     member = person("head")
     await create(client, auth, members=[member], region=VILLAGE_2, user="county_staff.county")
-    hidden = await client.post("/api/v1/persons/lookup", json={"id_number": member["id_number"]},
-                               headers=auth("village_staff.village"))
-    unknown = await client.post("/api/v1/persons/lookup", json={"id_number": person("head")["id_number"]},
-                                headers=auth("village_staff.village"))
+    hidden = await client.post(
+        "/api/v1/persons/lookup", json={"id_number": member["id_number"]}, headers=auth("village_staff.village")
+    )
+    unknown = await client.post(
+        "/api/v1/persons/lookup", json={"id_number": person("head")["id_number"]}, headers=auth("village_staff.village")
+    )
     assert hidden.status_code == unknown.status_code == 404
     strip = lambda p: {k: v for k, v in p.items() if k not in ("request_id", "detail")}  # noqa: E731
     assert strip(hidden.json()) == strip(unknown.json())
@@ -31,9 +35,14 @@ async def test_lookup_out_of_scope_is_identical_to_unknown(client, auth):
 
 
 async def test_lookup_with_bad_number_is_422(client, auth):
-    r = await client.post("/api/v1/persons/lookup", json={"id_number": "110105194912310021"},
-                          headers=auth("grid_worker.village"))
-    assert (r.status_code, r.json()["field"], r.json()["errors"][0]["code"]) == (422, "id_number", "id_number_check_digit")
+    r = await client.post(
+        "/api/v1/persons/lookup", json={"id_number": "110105194912310021"}, headers=auth("grid_worker.village")
+    )
+    assert (r.status_code, r.json()["field"], r.json()["errors"][0]["code"]) == (
+        422,
+        "id_number",
+        "id_number_check_digit",
+    )
 
 
 async def test_update_needs_current_etag(client, auth):
@@ -47,7 +56,9 @@ async def test_update_needs_current_etag(client, auth):
     assert r.status_code == 200, r.text
     assert r.json()["schooling"] == "primary"
     assert r.headers["etag"] != etag
-    stale = await client.patch(f"/api/v1/persons/{pid}", json={"schooling": "dropped_out"}, headers={**h, "If-Match": etag})
+    stale = await client.patch(
+        f"/api/v1/persons/{pid}", json={"schooling": "dropped_out"}, headers={**h, "If-Match": etag}
+    )
     assert (stale.status_code, stale.json()["code"]) == (412, "precondition_failed")
     assert r.headers["etag"] in stale.json()["detail"]
     again = await client.get(f"/api/v1/persons/{pid}", headers=h)
@@ -61,8 +72,9 @@ async def test_update_refuses_head_change_and_id_number(client, auth):
     etag = (await client.get(f"/api/v1/persons/{child['id']}", headers=h)).headers["etag"]
     r = await client.patch(f"/api/v1/persons/{child['id']}", json={"relation": "head"}, headers={**h, "If-Match": etag})
     assert (r.status_code, code_of(r)) == (422, "one_head")
-    r = await client.patch(f"/api/v1/persons/{child['id']}", json={"id_number": "11010519491231002X"},
-                           headers={**h, "If-Match": etag})
+    r = await client.patch(
+        f"/api/v1/persons/{child['id']}", json={"id_number": "11010519491231002X"}, headers={**h, "If-Match": etag}
+    )
     assert (r.status_code, r.json()["errors"][0]["code"]) == (422, "extra_forbidden")
 
 
@@ -79,8 +91,9 @@ async def test_move_member_between_households_keeps_history(client, auth):
     a = await create(client, auth)
     b = await create(client, auth)
     child = a["members"][2]
-    r = await client.post(f"/api/v1/persons/{child['id']}/move", json={"household_id": b["id"], "relation": "grandchild"},
-                          headers=h)
+    r = await client.post(
+        f"/api/v1/persons/{child['id']}/move", json={"household_id": b["id"], "relation": "grandchild"}, headers=h
+    )
     assert r.status_code == 200, r.text
     assert r.json()["household_id"] == b["id"] and r.json()["relation"] == "grandchild"
     a2 = (await client.get(f"/api/v1/households/{a['id']}", headers=h)).json()
@@ -118,8 +131,11 @@ async def test_move_with_stale_if_match_is_refused(client, auth):
     a = await create(client, auth)
     b = await create(client, auth)
     child = a["members"][2]
-    r = await client.post(f"/api/v1/persons/{child['id']}/move", json={"household_id": b["id"], "relation": "child"},
-                          headers={**h, "If-Match": '"person-1-v99"'})
+    r = await client.post(
+        f"/api/v1/persons/{child['id']}/move",
+        json={"household_id": b["id"], "relation": "child"},
+        headers={**h, "If-Match": '"person-1-v99"'},
+    )
     assert r.status_code == 412
 
 
@@ -127,11 +143,15 @@ async def test_death_removes_member_and_cannot_repeat(client, auth):
     h = auth("village_staff.village")
     a = await create(client, auth)
     spouse = a["members"][1]
-    r = await client.post(f"/api/v1/persons/{spouse['id']}/death", json={"date_of_death": str(china_today())}, headers=h)
+    r = await client.post(
+        f"/api/v1/persons/{spouse['id']}/death", json={"date_of_death": str(china_today())}, headers=h
+    )
     assert r.status_code == 200
     assert r.json()["status"] == "deceased" and r.json()["household_id"] is None
     assert (await client.get(f"/api/v1/households/{a['id']}", headers=h)).json()["member_count"] == 2
-    r = await client.post(f"/api/v1/persons/{spouse['id']}/death", json={"date_of_death": str(china_today())}, headers=h)
+    r = await client.post(
+        f"/api/v1/persons/{spouse['id']}/death", json={"date_of_death": str(china_today())}, headers=h
+    )
     assert (r.status_code, r.json()["code"]) == (409, "person_deceased")
     tomorrow = str(china_today() + timedelta(days=2))
     r = await client.post(f"/api/v1/persons/{a['members'][2]['id']}/death", json={"date_of_death": tomorrow}, headers=h)

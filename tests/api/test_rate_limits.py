@@ -1,6 +1,7 @@
 """Rate limits hold across API processes (counted in PostgreSQL), are announced with the
 RateLimit headers, and count the client's real address: X-Forwarded-For only from a
 trusted proxy."""
+
 from __future__ import annotations
 
 import httpx
@@ -35,8 +36,9 @@ def _client(app, peer: str = "127.0.0.1") -> httpx.AsyncClient:
 async def test_two_api_processes_share_one_limit(settings, db, auth):
     h = auth("county_staff.township")
     async with _client(_app(settings, db)) as one, _client(_app(settings, db)) as two:
-        answers = [await c.get("/api/v1/households", headers=h, params={"limit": 1})
-                   for c in (one, two, one, two, one, two)]
+        answers = [
+            await c.get("/api/v1/households", headers=h, params={"limit": 1}) for c in (one, two, one, two, one, two)
+        ]
     assert [r.status_code for r in answers] == [200, 200, 200, 200, 429, 429]
     ok, refused = answers[0], answers[4]
     assert ok.headers["ratelimit-policy"] == '"bulk";q=4;w=60'
@@ -66,19 +68,27 @@ async def test_routes_without_a_limit_send_no_ratelimit_headers(settings, db, au
 
 
 async def _login_event_ip(c: httpx.AsyncClient, session, forwarded: str) -> str | None:
-    r = await c.post("/api/v1/auth/token", data={"username": "nobody", "password": "Wrong-Password-9"},
-                     headers={"X-Forwarded-For": forwarded})
+    r = await c.post(
+        "/api/v1/auth/token",
+        data={"username": "nobody", "password": "Wrong-Password-9"},
+        headers={"X-Forwarded-For": forwarded},
+    )
     assert r.status_code == 401, r.text
-    event = (await session.execute(select(AuditEvent).where(
-        AuditEvent.request_id == r.headers["x-request-id"]))).scalar_one()
+    event = (
+        await session.execute(select(AuditEvent).where(AuditEvent.request_id == r.headers["x-request-id"]))
+    ).scalar_one()
     return str(event.ip) if event.ip is not None else None
 
 
 async def test_x_forwarded_for_from_an_untrusted_peer_changes_nothing(settings, db, session):
     async with _client(_app(settings, db), peer="203.0.113.5") as c:
         # a new forged address each time: still one client, one limit
-        answers = [await c.get(FUNDS, params={"region": "529901", "year": 2025},
-                               headers={"X-Forwarded-For": f"198.51.100.{i}"}) for i in range(4)]
+        answers = [
+            await c.get(
+                FUNDS, params={"region": "529901", "year": 2025}, headers={"X-Forwarded-For": f"198.51.100.{i}"}
+            )
+            for i in range(4)
+        ]
         assert [r.status_code for r in answers] == [200, 200, 200, 429]
         assert await _login_event_ip(c, session, "198.51.100.7") == "203.0.113.5"
 
@@ -89,11 +99,18 @@ async def test_x_forwarded_for_from_a_trusted_proxy_names_the_client(settings, d
         # the right-most address that is not a trusted proxy; what the client itself wrote
         # further left (1.2.3.4) is not believed
         assert await _login_event_ip(c, session, "1.2.3.4, 198.51.100.7, 10.0.0.9") == "198.51.100.7"
-        first = [await c.get(FUNDS, params={"region": "529901", "year": 2025},
-                             headers={"X-Forwarded-For": f"{i}.2.3.4, 198.51.100.20"}) for i in range(4)]
+        first = [
+            await c.get(
+                FUNDS,
+                params={"region": "529901", "year": 2025},
+                headers={"X-Forwarded-For": f"{i}.2.3.4, 198.51.100.20"},
+            )
+            for i in range(4)
+        ]
         assert [r.status_code for r in first] == [200, 200, 200, 429]  # one client, however it lies
-        other = await c.get(FUNDS, params={"region": "529901", "year": 2025},
-                            headers={"X-Forwarded-For": "198.51.100.21"})
+        other = await c.get(
+            FUNDS, params={"region": "529901", "year": 2025}, headers={"X-Forwarded-For": "198.51.100.21"}
+        )
         assert other.status_code == 200  # another client behind the same proxy
     async with _client(app, peer="203.0.113.5") as c:  # not a proxy of ours: its header is ignored
         assert await _login_event_ip(c, session, "198.51.100.7") == "203.0.113.5"
@@ -131,8 +148,12 @@ def test_serve_takes_no_x_forwarded_for_from_a_local_peer(settings, engine, monk
     from tests.api.live import live_server
 
     limited = settings.model_copy(update={"rate_limits": RateLimitSettings(public_reads_per_minute=3)})
-    with (live_server(limited, engine.url.render_as_string(hide_password=False), ratelimit.RateLimiter()) as base,
-          httpx.Client(base_url=base, timeout=10) as http):
-        answers = [http.get(FUNDS, params={"region": "529901", "year": 2025},
-                            headers={"X-Forwarded-For": f"198.51.100.{i}"}) for i in range(4)]
+    with (
+        live_server(limited, engine.url.render_as_string(hide_password=False), ratelimit.RateLimiter()) as base,
+        httpx.Client(base_url=base, timeout=10) as http,
+    ):
+        answers = [
+            http.get(FUNDS, params={"region": "529901", "year": 2025}, headers={"X-Forwarded-For": f"198.51.100.{i}"})
+            for i in range(4)
+        ]
     assert [r.status_code for r in answers][-1] == 429, [r.status_code for r in answers]

@@ -1,6 +1,7 @@
 """Reveals of complete ID numbers are limited per user (counted from the audit trail, so
 across API processes), refused with 429 and Retry-After, and the auditor sees who revealed
 how many, refusals included."""
+
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
@@ -22,8 +23,9 @@ def _app(settings, db, **limits):
 
 async def test_a_user_revealing_too_many_numbers_is_stopped_and_the_auditor_sees_it(settings, db, auth, user_ids):
     async with _client(_app(settings, db, reveals_per_hour=3, reveals_per_day=50)) as client:
-        created = await create(client, auth, members=[person("head"), person("spouse", male=False),
-                                                      person("child", name="张小明")])
+        created = await create(
+            client, auth, members=[person("head"), person("spouse", male=False), person("child", name="张小明")]
+        )
         ids = [m["id"] for m in created["members"]]
         h = auth("county_staff.county")
         # A scraper walking the household: three numbers, then the limit.
@@ -49,18 +51,24 @@ async def test_a_user_revealing_too_many_numbers_is_stopped_and_the_auditor_sees
         assert rows[f"user:{user_ids['township_staff.township']}"]["reveals"] == 1
         assert report.json()["items"][0]["actor"] == staff["actor"]  # most first
         # The refusal is an event of the trail as well.
-        events = await client.get("/api/v1/audit/events", params={"actor": staff["actor"], "result": "failure"},
-                                  headers=auth("auditor.county"))
+        events = await client.get(
+            "/api/v1/audit/events",
+            params={"actor": staff["actor"], "result": "failure"},
+            headers=auth("auditor.county"),
+        )
         assert [(e["action"], e["status"]) for e in events.json()["items"]] == [("api.unmask_id_number", 429)]
         # Only the auditor reads the report; an empty period is empty.
         assert (await client.get("/api/v1/audit/reveals", headers=h)).status_code == 403
         later = datetime.now(CHINA) + timedelta(hours=1)
-        empty = await client.get("/api/v1/audit/reveals", params={"since": later.isoformat()},
-                                 headers=auth("auditor.county"))
+        empty = await client.get(
+            "/api/v1/audit/reveals", params={"since": later.isoformat()}, headers=auth("auditor.county")
+        )
         assert empty.json()["items"] == []
-        backwards = await client.get("/api/v1/audit/reveals", params={
-            "since": later.isoformat(), "until": (later - timedelta(hours=2)).isoformat()},
-            headers=auth("auditor.county"))
+        backwards = await client.get(
+            "/api/v1/audit/reveals",
+            params={"since": later.isoformat(), "until": (later - timedelta(hours=2)).isoformat()},
+            headers=auth("auditor.county"),
+        )
         assert backwards.status_code == 422
 
 
@@ -68,10 +76,13 @@ async def test_the_daily_limit_counts_reveals_of_earlier_hours(settings, db, aut
     actor = f"user:{user_ids['village_staff.village']}"
     async with db.session() as session:
         for hours in (5, 2):  # two reveals earlier today, as another API process recorded them
-            await session.execute(text(
-                "INSERT INTO audit_log (at, actor, action, result, region_code) "
-                "VALUES (now() - make_interval(hours => :h), :actor, 'person.unmask', 'success', '529901')"),
-                {"h": hours, "actor": actor})
+            await session.execute(
+                text(
+                    "INSERT INTO audit_log (at, actor, action, result, region_code) "
+                    "VALUES (now() - make_interval(hours => :h), :actor, 'person.unmask', 'success', '529901')"
+                ),
+                {"h": hours, "actor": actor},
+            )
         await session.commit()
     async with _client(_app(settings, db, reveals_per_hour=10, reveals_per_day=3)) as client:
         created = await create(client, auth)

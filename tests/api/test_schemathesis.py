@@ -23,6 +23,7 @@ app on another loop.
 Environment: ``GUARDLINE_FUZZ_EXAMPLES`` (default 6) examples per operation, role and mode;
 ``GUARDLINE_FUZZ_RANDOM=1`` for a fresh random seed instead of the fixed one CI uses.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -72,13 +73,23 @@ async def _system_client(db, settings) -> dict:
     from services.core.accounts.security import Caller, issue_token
 
     session = db.session()
-    client = ApiClient(name="fuzz.department", permissions=sorted(p.value for p in CLIENT_GRANTABLE),
-                       region_prefix="529901", active=True)
+    client = ApiClient(
+        name="fuzz.department",
+        permissions=sorted(p.value for p in CLIENT_GRANTABLE),
+        region_prefix="529901",
+        active=True,
+    )
     session.add(client)
     await session.commit()
     await session.close()
-    caller = Caller(None, "fuzz.department", Role.department_system, "529901", client_id=client.id,
-                    granted=frozenset(CLIENT_GRANTABLE))
+    caller = Caller(
+        None,
+        "fuzz.department",
+        Role.department_system,
+        "529901",
+        client_id=client.id,
+        granted=frozenset(CLIENT_GRANTABLE),
+    )
     return {"Authorization": f"Bearer {issue_token(settings, caller)[0]}"}
 
 
@@ -98,11 +109,18 @@ ROLES = (  # every role, at the level it usually works at, and a system client
 
 DOCUMENT = create_app(Settings(env="test")).openapi()
 SCHEMA = schemathesis.openapi.from_dict(DOCUMENT)
-OPERATIONS = {op.definition.raw.get("operationId") or op.label: op
-              for op in (result.ok() for result in SCHEMA.get_all_operations())}
+OPERATIONS = {
+    op.definition.raw.get("operationId") or op.label: op
+    for op in (result.ok() for result in SCHEMA.get_all_operations())
+}
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 
 # Failures found by this suite and not yet fixed: operationId -> reason. Each is an xfail,
 # so the checks stay as strict as they are for every other operation.
@@ -115,6 +133,7 @@ ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 
 
 # ---- where generated ids are replaced by ids of the seeded registry --------------------
+
 
 def pools(w: World) -> dict[str, list]:
     """Values for parameters and body fields, by name: inside, outside and missing."""
@@ -136,7 +155,8 @@ def pools(w: World) -> dict[str, list]:
         "id_number": [w.home_id_number, w.foreign_id_number] + [id_number() for _ in range(4)],
         # Amounts and periods that pass validation, so income writes get past the 422.
         **{part: ["0", "1250.00"] for part in ("wages", "business", "property", "transfers")},
-        "year": [LAST_YEAR], "quarter": [1, 2, 3, 4],
+        "year": [LAST_YEAR],
+        "quarter": [1, 2, 3, 4],
         # monitoring reports and policy settings
         "province_code": ["52", "11"],
         "province": ["52", "11"],
@@ -146,19 +166,35 @@ def pools(w: World) -> dict[str, list]:
         "amount": ["6000.00", "7300"],
         # department sync (tests/api/sync_helpers.sync_objects): the county's run, quarantined
         # record and finding; sources configured or not
-        **({"run_id": [w.sync["run_id"], MISSING], "quarantine_id": [w.sync["quarantine_id"], MISSING],
-            "finding_id": [w.sync["finding_id"], MISSING]} if w.sync else {}),
+        **(
+            {
+                "run_id": [w.sync["run_id"], MISSING],
+                "quarantine_id": [w.sync["quarantine_id"], MISSING],
+                "finding_id": [w.sync["finding_id"], MISSING],
+            }
+            if w.sync
+            else {}
+        ),
         "county": [COUNTY, "529902", "529903"],
         # project assets (tests/api/asset_helpers.asset_objects): the village's accepted project, its
         # asset and the finding about it
-        **({"asset_id": [w.assets["asset_id"], MISSING], "fund_finding_id": [w.assets["fund_finding_id"], MISSING]}
-           if w.assets else {}),
+        **(
+            {"asset_id": [w.assets["asset_id"], MISSING], "fund_finding_id": [w.assets["fund_finding_id"], MISSING]}
+            if w.assets
+            else {}
+        ),
         "source": ["civil-affairs", "medical-insurance", "housing"],
         # funds and projects (tests/api/funds_helpers.funds_objects): a proposed and an approved project
-        **({"fund_id": [w.funds["fund_id"], MISSING],
-            "project_id": [w.funds["project_id"], w.funds["approved_project_id"], MISSING]
-            + ([w.assets["accepted_project_id"]] if w.assets else []),
-            "fund_policy_id": [w.funds["fund_policy_id"], MISSING]} if w.funds else {}),
+        **(
+            {
+                "fund_id": [w.funds["fund_id"], MISSING],
+                "project_id": [w.funds["project_id"], w.funds["approved_project_id"], MISSING]
+                + ([w.assets["accepted_project_id"]] if w.assets else []),
+                "fund_policy_id": [w.funds["fund_policy_id"], MISSING],
+            }
+            if w.funds
+            else {}
+        ),
         # the county's override of the cross-check thresholds
         **({"sync_policy_id": [w.sync_policy_id, MISSING]} if getattr(w, "sync_policy_id", None) else {}),
     }
@@ -194,8 +230,10 @@ class Finding:
     body: str = field(repr=False, default="")
 
     def __str__(self) -> str:
-        return (f"{self.operation} as {self.role or 'no token'}: {self.problem}\n"
-                f"    request: {self.request}\n    response: {self.status} {self.body[:300]}")
+        return (
+            f"{self.operation} as {self.role or 'no token'}: {self.problem}\n"
+            f"    request: {self.request}\n    response: {self.status} {self.body[:300]}"
+        )
 
 
 def _describe(kwargs: dict) -> str:
@@ -216,8 +254,9 @@ def _without_locations(body: dict) -> str:
     (its path) and the ``field`` locations, which name the keys the client sent (a key
     of ``details`` may be any text, even SQL or an ID number)."""
     rest = {k: v for k, v in body.items() if k not in ("instance", "field", "errors")}
-    rest["errors"] = [{k: v for k, v in e.items() if k != "field"} if isinstance(e, dict) else e
-                      for e in body.get("errors") or []]
+    rest["errors"] = [
+        {k: v for k, v in e.items() if k != "field"} if isinstance(e, dict) else e for e in body.get("errors") or []
+    ]
     return json.dumps(rest, ensure_ascii=False)
 
 
@@ -259,8 +298,13 @@ def problem_failures(response: httpx.Response) -> list[str]:
 
 
 def _to_httpx(kwargs: dict) -> dict:
-    out = {"method": kwargs["method"], "url": kwargs["url"], "headers": dict(kwargs.get("headers") or {}),
-           "params": kwargs.get("params") or None, "cookies": kwargs.get("cookies") or None}
+    out = {
+        "method": kwargs["method"],
+        "url": kwargs["url"],
+        "headers": dict(kwargs.get("headers") or {}),
+        "params": kwargs.get("params") or None,
+        "cookies": kwargs.get("cookies") or None,
+    }
     if "json" in kwargs:
         out["json"] = kwargs["json"]
     elif isinstance(kwargs.get("data"), (bytes, str)):
@@ -277,14 +321,19 @@ def _set_header(headers: dict, name: str, value: str | None) -> None:
         headers[name] = value
 
 
-def fuzz(operation, role: str | None, token_headers: dict, values: dict, send, mode: GenerationMode
-         ) -> list[Finding]:
+def fuzz(operation, role: str | None, token_headers: dict, values: dict, send, mode: GenerationMode) -> list[Finding]:
     """Runs in a worker thread: generate, send through ``send`` (on the test's loop), check."""
     findings: list[Finding] = []
     method = operation.method.upper()
 
-    @hypothesis_settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=not RANDOM,
-                         phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @hypothesis_settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=not RANDOM,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy(generation_mode=mode), data=st.data())
     def run(case, data):
         if mode == GenerationMode.POSITIVE:
@@ -371,8 +420,11 @@ async def seeded_world(client, db, auth, settings) -> World:
     world.sync = await sync_objects(db, settings, VILLAGE, world.home)
     world.funds = await funds_objects(client, auth("county_staff.county"), VILLAGE, world.home["id"])
     world.assets = await asset_objects(db, VILLAGE)
-    thresholds = await client.post("/api/v1/sync-policies", headers=auth("county_staff.county"), json={
-        "region_prefix": VILLAGE[:6], "year": 2020, "values": {"new_grant_months": 9}})
+    thresholds = await client.post(
+        "/api/v1/sync-policies",
+        headers=auth("county_staff.county"),
+        json={"region_prefix": VILLAGE[:6], "year": 2020, "values": {"new_grant_months": 9}},
+    )
     assert thresholds.status_code == 201, thresholds.text
     world.sync_policy_id = thresholds.json()["id"]
     return world
@@ -421,6 +473,7 @@ async def _fuzz_operation(operation_id, client, db, auth, settings, values) -> N
 
 # ---- what the fuzzing found, pinned down --------------------------------------------------
 
+
 async def _problem(response: httpx.Response, status: int, code: str, field: str | None = None) -> dict:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -436,8 +489,11 @@ async def _problem(response: httpx.Response, status: int, code: str, field: str 
 async def test_body_that_is_not_utf8_is_invalid_json(client, auth):
     """FastAPI said 400 (undocumented) for a JSON body that is not UTF-8; 422 like any invalid JSON."""
     h = {**auth("county_staff.county"), "Content-Type": "application/json"}
-    for method, path in (("POST", "/api/v1/households"), ("PATCH", "/api/v1/persons/1"),
-                         ("POST", "/api/v1/persons/lookup")):
+    for method, path in (
+        ("POST", "/api/v1/households"),
+        ("PATCH", "/api/v1/persons/1"),
+        ("POST", "/api/v1/persons/lookup"),
+    ):
         r = await client.request(method, path, content=b"\x8fAM\x93S\xd1P", headers=h)
         await _problem(r, 422, "json_invalid", field="body")
 
@@ -458,8 +514,11 @@ async def test_null_for_a_field_that_always_has_a_value_is_refused(client, auth,
     assert await fingerprint(db.connection) == before
     # Nullable fields can still be cleared.
     member = f"/api/v1/persons/{world.member('home', 2)}"
-    r = await client.patch(member, json={"school": None, "phone": None},
-                           headers={**h, "If-Match": (await client.get(member, headers=h)).headers["etag"]})
+    r = await client.patch(
+        member,
+        json={"school": None, "phone": None},
+        headers={**h, "If-Match": (await client.get(member, headers=h)).headers["etag"]},
+    )
     assert r.status_code == 200, r.text
 
 
@@ -489,8 +548,11 @@ async def test_values_the_database_cannot_hold_are_422(client, auth, db):
     nul = await client.patch(member, json={"name": "张\x00三"}, headers={**h, "If-Match": current})
     assert nul.status_code == 422 and nul.json()["errors"][0]["code"] == "text_forbidden_characters"
     cases = [
-        client.post(f"/api/v1/persons/{world.member('home', 2)}/move", json={"household_id": 10**22,
-                                                                              "relation": "other"}, headers=h),
+        client.post(
+            f"/api/v1/persons/{world.member('home', 2)}/move",
+            json={"household_id": 10**22, "relation": "other"},
+            headers=h,
+        ),
         client.post(f"/api/v1/households/{world.home['id']}/merge", json={"household_id": -(2**70)}, headers=h),
         client.post("/api/v1/auth/token", data={"username": "admin\x00", "password": "x"}),
     ]
@@ -505,8 +567,12 @@ async def test_values_the_database_cannot_hold_are_422(client, auth, db):
 def test_invalid_input_is_fuzzed_for_each_kind_of_answer():
     """No token (401), a role lacking the permissions (403) and roles holding them (422)."""
     assert _invalid_input_roles("listAuditEvents") == [None, "auditor.county", SYSTEM_CLIENT]  # the only reader
-    assert _invalid_input_roles("createHousehold") == [None, "county_staff.county", "grid_worker.village",
-                                                        SYSTEM_CLIENT]
+    assert _invalid_input_roles("createHousehold") == [
+        None,
+        "county_staff.county",
+        "grid_worker.village",
+        SYSTEM_CLIENT,
+    ]
     for op_id in OPERATIONS:
         roles = _invalid_input_roles(op_id)
         assert roles[0] is None and len(roles) >= 2 and set(roles) <= set(ROLES), op_id

@@ -17,6 +17,7 @@ loop with the test's database connection, so everything it writes is rolled back
 examples are bounded (``GUARDLINE_LIVE_EXAMPLES`` per operation and generation mode,
 default 3) so the run takes about a minute.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -55,8 +56,16 @@ from tests.factories import OTHER_COUNTY_VILLAGE, VILLAGE, VILLAGE_2
 EXAMPLES = int(os.environ.get("GUARDLINE_LIVE_EXAMPLES", "3"))
 ROLE = "county_staff.county"
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-          response_schema_conformance, negative_data_rejection, unsupported_method, allow_header_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+    unsupported_method,
+    allow_header_conformance,
+]
 
 
 # Rules between parameters, stated in the operation's description (OpenAPI cannot say
@@ -78,10 +87,18 @@ def _body_sent(case) -> bool:
 
 def _as_httpx(response) -> httpx.Response:
     """schemathesis's response as the in-process suite's checks read one."""
-    headers = [(name, value) for name, values in response.headers.items() for value in values
-               if name.lower() != "content-encoding"]
-    return httpx.Response(response.status_code, headers=headers, content=response.content,
-                          request=httpx.Request(response.request.method, response.request.url))
+    headers = [
+        (name, value)
+        for name, values in response.headers.items()
+        for value in values
+        if name.lower() != "content-encoding"
+    ]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=response.content,
+        request=httpx.Request(response.request.method, response.request.url),
+    )
 
 
 def _check(case, response, headers) -> list[str]:
@@ -104,8 +121,15 @@ def fuzz_live(base: str, token: dict, values: dict, reset) -> list[str]:
     for label, operation in OPERATIONS.items():
         reset()  # one caller sends all of it: a fresh rate-limit window per operation
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            @hypothesis_settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                                 phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+
+            @hypothesis_settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=operation.as_strategy(generation_mode=mode), data=st.data())
             def run(case, data):  # run() is called below, in this iteration: its mode and label are this one's
                 if mode == GenerationMode.POSITIVE:  # noqa: B023
@@ -121,9 +145,11 @@ def fuzz_live(base: str, token: dict, values: dict, reset) -> list[str]:
                 response = case.call(base_url=base, session=session, headers=token, timeout=30)
                 for problem in _check(case, response, {**case.headers, **token} if case.headers else token):
                     request = response.request
-                    findings.append(f"{label} [{mode.value}]: {problem}\n    {request.method} {request.url}"  # noqa: B023
-                                    f" body={str(request.body)[:300]}\n    -> {response.status_code}"
-                                    f" {response.text[:300]}")
+                    findings.append(
+                        f"{label} [{mode.value}]: {problem}\n    {request.method} {request.url}"  # noqa: B023
+                        f" body={str(request.body)[:300]}\n    -> {response.status_code}"
+                        f" {response.text[:300]}"
+                    )
 
             try:
                 run()
@@ -186,8 +212,9 @@ def _fields(response) -> list[str]:
     return [e["field"] for e in response.json()["errors"]]
 
 
-@pytest.mark.parametrize("value", [0, 1, "0", "1700000000", 1.5, True, "2026-01-31T00:00:00", "20260131",
-                                   "2026-1-31", " 2026-01-31"])
+@pytest.mark.parametrize(
+    "value", [0, 1, "0", "1700000000", 1.5, True, "2026-01-31T00:00:00", "20260131", "2026-1-31", " 2026-01-31"]
+)
 def test_day_is_iso_text_only(value):
     """``?on=0`` meant 1970-01-01: pydantic reads numbers (and numeric text) as Unix times."""
     from pydantic import TypeAdapter, ValidationError
@@ -220,8 +247,9 @@ def test_iso_days_and_moments_are_accepted():
     assert TypeAdapter(Day).validate_python("2026-01-31") == date(2026, 1, 31)
     assert TypeAdapter(Day).validate_json('"2026-01-31"') == date(2026, 1, 31)
     assert TypeAdapter(Day).validate_python(date(2026, 1, 31)) == date(2026, 1, 31)
-    assert TypeAdapter(Moment).validate_python("2026-01-31T08:30:00+08:00") == \
-        datetime(2026, 1, 31, 8, 30, tzinfo=timezone(timedelta(hours=8)))
+    assert TypeAdapter(Moment).validate_python("2026-01-31T08:30:00+08:00") == datetime(
+        2026, 1, 31, 8, 30, tzinfo=timezone(timedelta(hours=8))
+    )
     assert TypeAdapter(Moment).validate_python("2026-01-31T08:30Z").tzinfo is not None
 
 
@@ -234,29 +262,51 @@ async def test_numbers_are_not_dates(client, auth):
     assert (await client.get("/api/v1/fund-indicators", params={"as_of": "2026-01-31"}, headers=h)).status_code == 200
     r = await client.get("/api/v1/audit/events", params={"since": "0"}, headers=auth("auditor.county"))
     assert _fields(r) == ["since"]
-    r = await client.post("/api/v1/risk-clues", headers=h, json={
-        "household_id": world.home["id"], "channel": "visit", "risk_types": ["income_drop"],
-        "evidence": "收入骤减", "reported_on": 0})
+    r = await client.post(
+        "/api/v1/risk-clues",
+        headers=h,
+        json={
+            "household_id": world.home["id"],
+            "channel": "visit",
+            "risk_types": ["income_drop"],
+            "evidence": "收入骤减",
+            "reported_on": 0,
+        },
+    )
     assert "reported_on" in _fields(r)
-    r = await client.post(f"/api/v1/persons/{world.member('home', 2)}/death", headers=h,
-                          json={"date_of_death": 1700000000})
+    r = await client.post(
+        f"/api/v1/persons/{world.member('home', 2)}/death", headers=h, json={"date_of_death": 1700000000}
+    )
     assert _fields(r) == ["date_of_death"]
 
 
-@pytest.mark.parametrize("params, field", [
-    ({"cursor": ""}, "cursor"), ({"cursor": "a" * 600}, "cursor"), ({"cursor": "W!zFd"}, "cursor"),
-    ({"region": ""}, "region"), ({"region": "000000"}, "region"), ({"region": "00"}, "region"),
-    ({"region": "52990"}, "region"), ({"name": "张\x00"}, "name"), ({"name": "张\u0085"}, "name"),
-    ({"income_below": "1e3", "income_year": 2025}, "income_below"),
-    ({"income_below": "-1", "income_year": 2025}, "income_below"),
-])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"cursor": ""}, "cursor"),
+        ({"cursor": "a" * 600}, "cursor"),
+        ({"cursor": "W!zFd"}, "cursor"),
+        ({"region": ""}, "region"),
+        ({"region": "000000"}, "region"),
+        ({"region": "00"}, "region"),
+        ({"region": "52990"}, "region"),
+        ({"name": "张\x00"}, "name"),
+        ({"name": "张\u0085"}, "name"),
+        ({"income_below": "1e3", "income_year": 2025}, "income_below"),
+        ({"income_below": "-1", "income_year": 2025}, "income_below"),
+    ],
+)
 async def test_query_values_the_document_forbids_are_422(client, auth, params, field):
     """The document now states each parameter's rule; a value outside it is a 422 naming the parameter."""
     r = await client.get("/api/v1/households", params=params, headers=auth("county_staff.county"))
     assert _fields(r) == [field]
     _path, _, op = _operation("listHouseholds")
     assert {p["name"] for p in op["parameters"] if "pattern" in p["schema"] or "minLength" in str(p["schema"])} >= {
-        "cursor", "region", "name", "income_below"}
+        "cursor",
+        "region",
+        "name",
+        "income_below",
+    }
 
 
 def test_region_patterns_are_the_region_rules():
@@ -284,8 +334,11 @@ def test_region_patterns_are_the_region_rules():
     rng = random.Random(15)
     digits = ["0", "1", "9"]
     samples = {"".join(p) for p in itertools.product(*[digits] * 4)}
-    samples |= {"".join(rng.choice("0123456789" if rng.random() < .5 else "0") for _ in range(n))
-                for n in (2, 4, 6, 9, 12) for _ in range(3000)}
+    samples |= {
+        "".join(rng.choice("0123456789" if rng.random() < 0.5 else "0") for _ in range(n))
+        for n in (2, 4, 6, 9, 12)
+        for _ in range(3000)
+    }
     samples |= {"529901001001", "529901000000", "520000000000", "000000000000", "529901001000", "5299010010010", ""}
     for s in samples:
         level = code_ok(s) if len(s) == 12 else None
@@ -298,19 +351,19 @@ def test_region_patterns_are_the_region_rules():
 async def test_405_allows_every_method_of_the_path(client, auth):
     """Starlette's 405 named only the first route of the path ("GET" for a GET + PATCH path)."""
     h = auth("county_staff.county")
-    for path, sample, unused in (("/api/v1/households/{household_id}", "/api/v1/households/1", "DELETE"),
-                                 ("/api/v1/income-records/{record_id}", "/api/v1/income-records/1", "POST"),
-                                 ("/api/v1/households", "/api/v1/households", "PUT"),
-                                 # a literal path beside a parameter's: only the literal one's methods
-                                 ("/api/v1/persons/lookup", "/api/v1/persons/lookup", "DELETE"),
-                                 ("/api/v1/monitoring-policies/effective", "/api/v1/monitoring-policies/effective",
-                                  "POST"),
-                                 # … also where the parameter's path has that method (it took
-                                 # "effective" or "scan" for an id: a 422 before)
-                                 ("/api/v1/monitoring-policies/effective", "/api/v1/monitoring-policies/effective",
-                                  "DELETE"),
-                                 ("/api/v1/fund-findings/scan", "/api/v1/fund-findings/scan", "GET"),
-                                 ("/api/v1/persons/lookup", "/api/v1/persons/lookup", "PATCH")):
+    for path, sample, unused in (
+        ("/api/v1/households/{household_id}", "/api/v1/households/1", "DELETE"),
+        ("/api/v1/income-records/{record_id}", "/api/v1/income-records/1", "POST"),
+        ("/api/v1/households", "/api/v1/households", "PUT"),
+        # a literal path beside a parameter's: only the literal one's methods
+        ("/api/v1/persons/lookup", "/api/v1/persons/lookup", "DELETE"),
+        ("/api/v1/monitoring-policies/effective", "/api/v1/monitoring-policies/effective", "POST"),
+        # … also where the parameter's path has that method (it took
+        # "effective" or "scan" for an id: a 422 before)
+        ("/api/v1/monitoring-policies/effective", "/api/v1/monitoring-policies/effective", "DELETE"),
+        ("/api/v1/fund-findings/scan", "/api/v1/fund-findings/scan", "GET"),
+        ("/api/v1/persons/lookup", "/api/v1/persons/lookup", "PATCH"),
+    ):
         documented = {m.upper() for m in DOC["paths"][path]}
         assert unused not in documented
         r = await client.request(unused, sample, headers=h)
@@ -360,10 +413,16 @@ def test_if_match_is_documented_where_it_is_checked():
                 assert declared and "428" in op["responses"], (method, path)
                 checked += 1
     assert checked > 30
-    required = {op_id: next(p for p in _operation(op_id)[2]["parameters"] if p["name"] == "If-Match")["required"]
-                for op_id in ("updateHousehold", "deleteIncomeRecord", "mergeHousehold", "recordDeath")}
-    assert required == {"updateHousehold": True, "deleteIncomeRecord": True, "mergeHousehold": False,
-                        "recordDeath": False}
+    required = {
+        op_id: next(p for p in _operation(op_id)[2]["parameters"] if p["name"] == "If-Match")["required"]
+        for op_id in ("updateHousehold", "deleteIncomeRecord", "mergeHousehold", "recordDeath")
+    }
+    assert required == {
+        "updateHousehold": True,
+        "deleteIncomeRecord": True,
+        "mergeHousehold": False,
+        "recordDeath": False,
+    }
 
 
 async def test_an_empty_if_match_is_no_if_match(client, auth, db):
@@ -376,8 +435,9 @@ async def test_an_empty_if_match_is_no_if_match(client, auth, db):
     h = auth("county_staff.county")
     before = await fingerprint(db.connection)
     for method, path, body in (
-            ("PATCH", f"/api/v1/households/{world.home['id']}", {"address": "新地址"}),
-            ("POST", f"/api/v1/persons/{world.member('home', 2)}/death", {"date_of_death": "2020-01-01"})):
+        ("PATCH", f"/api/v1/households/{world.home['id']}", {"address": "新地址"}),
+        ("POST", f"/api/v1/persons/{world.member('home', 2)}/death", {"date_of_death": "2020-01-01"}),
+    ):
         for empty in ("", " "):
             r = await client.request(method, path, json=body, headers={**h, "If-Match": empty})
             assert r.status_code == 428 and r.json()["field"] == "If-Match", r.text

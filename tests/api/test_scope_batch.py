@@ -5,6 +5,7 @@ and a batch that names one such id is refused whole: nothing is written.
 
 ``tests/api/test_scope_matrix.py`` covers the ids in paths, route by route and role by role.
 """
+
 from __future__ import annotations
 
 import re
@@ -50,8 +51,10 @@ def _spellings(ident) -> list[str]:
 def assert_same_answer(hidden, missing, hidden_id, missing_id, status: int = 404):
     """The answer about something out of scope is the answer about something that does not exist."""
     assert hidden.status_code == status, hidden.text
-    assert _normalised(hidden, _spellings(hidden_id)) == _normalised(missing, _spellings(missing_id)), \
-        (hidden.text, missing.text)
+    assert _normalised(hidden, _spellings(hidden_id)) == _normalised(missing, _spellings(missing_id)), (
+        hidden.text,
+        missing.text,
+    )
 
 
 class Recorder:
@@ -91,6 +94,7 @@ OUT_OF_SCOPE = [
 
 # ---- batches: split with a list of person ids ---------------------------------------------
 
+
 @pytest.mark.parametrize("username,where", OUT_OF_SCOPE)
 @pytest.mark.parametrize("first", [True, False], ids=["hidden-first", "hidden-last"])
 async def test_split_naming_a_hidden_person_is_refused_whole(world, send, auth, username, where, first):
@@ -111,9 +115,12 @@ async def test_split_naming_a_hidden_person_is_refused_whole(world, send, auth, 
 async def test_split_naming_a_visible_non_member_is_a_mistake_not_a_secret(world, send, auth):
     """The county sees the neighbouring village's person: not a member (422), not hidden (404)."""
     child, neighbour = world.member("home", 2), world.member("village2", 1)
-    r = await send.unchanged("POST", f"/api/v1/households/{world.home['id']}/split",
-                             json={"person_ids": [child, neighbour], "head_person_id": child},
-                             headers=auth("county_staff.county"))
+    r = await send.unchanged(
+        "POST",
+        f"/api/v1/households/{world.home['id']}/split",
+        json={"person_ids": [child, neighbour], "head_person_id": child},
+        headers=auth("county_staff.county"),
+    )
     assert (r.status_code, r.json()["code"], r.json()["field"]) == (422, "person_not_member", "person_ids[1]")
 
 
@@ -122,16 +129,24 @@ async def test_split_hidden_remaining_head_is_like_a_missing_one(world, send, au
     head, spouse = world.member("home", 0), world.member("home", 1)
     path = f"/api/v1/households/{world.home['id']}/split"
     h = auth(username)
-    answers = [await send.unchanged("POST", path, json={"person_ids": [head], "head_person_id": head,
-                                                        "remaining_head_person_id": ident}, headers=h)
-               for ident in (world.member(where, 0), MISSING)]
+    answers = [
+        await send.unchanged(
+            "POST",
+            path,
+            json={"person_ids": [head], "head_person_id": head, "remaining_head_person_id": ident},
+            headers=h,
+        )
+        for ident in (world.member(where, 0), MISSING)
+    ]
     assert_same_answer(*answers, world.member(where, 0), MISSING, status=409)
-    ok = await send.client.post(path, json={"person_ids": [head], "head_person_id": head,
-                                            "remaining_head_person_id": spouse}, headers=h)
+    ok = await send.client.post(
+        path, json={"person_ids": [head], "head_person_id": head, "remaining_head_person_id": spouse}, headers=h
+    )
     assert ok.status_code == 201, ok.text
 
 
 # ---- ids in bodies: merge, move, change of head, regions ---------------------------------
+
 
 @pytest.mark.parametrize("username,where", OUT_OF_SCOPE)
 async def test_merge_naming_a_hidden_household(world, send, auth, username, where):
@@ -175,9 +190,14 @@ async def test_new_head_naming_a_hidden_person(world, send, auth, username, wher
     assert_same_answer(hidden, missing, stranger, MISSING, status=422)
 
 
-@pytest.mark.parametrize("username,village", [("county_staff.county", OTHER_COUNTY_VILLAGE),
-                                               ("village_staff.village", VILLAGE_2),
-                                               ("village_staff.village", OTHER_COUNTY_VILLAGE)])
+@pytest.mark.parametrize(
+    "username,village",
+    [
+        ("county_staff.county", OTHER_COUNTY_VILLAGE),
+        ("village_staff.village", VILLAGE_2),
+        ("village_staff.village", OTHER_COUNTY_VILLAGE),
+    ],
+)
 async def test_region_codes_in_bodies_naming_hidden_villages(world, send, auth, username, village):
     """Moving a household, splitting into, or registering in a village one cannot see."""
     h = auth(username)
@@ -186,9 +206,16 @@ async def test_region_codes_in_bodies_naming_hidden_villages(world, send, auth, 
     current = (await send.client.get(home, headers=h)).headers["etag"]
     requests = [
         ("PATCH", home, lambda v: {"region_code": v}, {"If-Match": current}),
-        ("POST", f"/api/v1/households/{world.home['id']}/split",
-         lambda v: {"person_ids": [world.member("home", 2)], "head_person_id": world.member("home", 2),
-                    "region_code": v}, {}),
+        (
+            "POST",
+            f"/api/v1/households/{world.home['id']}/split",
+            lambda v: {
+                "person_ids": [world.member("home", 2)],
+                "head_person_id": world.member("home", 2),
+                "region_code": v,
+            },
+            {},
+        ),
         ("POST", "/api/v1/households", lambda v: household(region=v, members=[person("head")]), {}),
     ]
     for method, path, body, extra in requests:
@@ -198,10 +225,15 @@ async def test_region_codes_in_bodies_naming_hidden_villages(world, send, auth, 
         assert hidden.json()["code"] == "region_not_found"
 
 
-@pytest.mark.parametrize("username,region", [("county_staff.county", "529902"),
-                                              ("county_staff.county", OTHER_COUNTY_VILLAGE),
-                                              ("county_staff.village", VILLAGE_2),
-                                              ("county_staff.village", "529902001")])
+@pytest.mark.parametrize(
+    "username,region",
+    [
+        ("county_staff.county", "529902"),
+        ("county_staff.county", OTHER_COUNTY_VILLAGE),
+        ("county_staff.village", VILLAGE_2),
+        ("county_staff.village", "529902001"),
+    ],
+)
 async def test_region_prefixes_in_monitoring_bodies_naming_hidden_regions(world, send, auth, username, region):
     """The region the uncovered-households rule raises clues in, and the region a policy
     override is for: a hidden one is answered as a missing one, and nothing is written."""
@@ -209,13 +241,21 @@ async def test_region_prefixes_in_monitoring_bodies_naming_hidden_regions(world,
     ghost = "529901001999" if len(region) == 12 else region[:-1] + "9"
     requests = [
         ("POST", "/api/v1/monitoring/uncovered-households/clues", lambda v: {"region": v}, "region"),
-        ("POST", "/api/v1/monitoring-policies",
-         lambda v: {"region_prefix": v, "year": 2030, "values": {"plan_days": 8}}, "region_prefix"),
+        (
+            "POST",
+            "/api/v1/monitoring-policies",
+            lambda v: {"region_prefix": v, "year": 2030, "values": {"plan_days": 8}},
+            "region_prefix",
+        ),
         # the asset checks' region (its SQL is bounded by the prefix alone)
         ("POST", "/api/v1/fund-findings/scan", lambda v: {"region": v}, "region"),
         # the cross-check thresholds (the region is checked before the county-level rule)
-        ("POST", "/api/v1/sync-policies",
-         lambda v: {"region_prefix": v, "year": 2030, "values": {"new_grant_months": 6}}, "region_prefix"),
+        (
+            "POST",
+            "/api/v1/sync-policies",
+            lambda v: {"region_prefix": v, "year": 2030, "values": {"new_grant_months": 6}},
+            "region_prefix",
+        ),
     ]
     for method, path, body, field in requests:
         hidden = await send.unchanged(method, path, json=body(region), headers=h)
@@ -230,15 +270,22 @@ async def test_nested_ids_of_hidden_persons_touch_nothing_of_theirs(world, clien
     h, other = auth("county_staff.county"), auth("county_staff.other")
     foreign_before = (await client.get(f"/api/v1/households/{world.foreign['id']}", headers=other)).json()
     stranger = world.member("foreign", 1)
-    r = await client.post(f"/api/v1/households/{world.home['id']}/merge",
-                          json={"household_id": world.neighbour["id"], "relations": {str(stranger): "spouse",
-                                                                                   str(MISSING): "spouse"}},
-                          headers=h)
+    r = await client.post(
+        f"/api/v1/households/{world.home['id']}/merge",
+        json={"household_id": world.neighbour["id"], "relations": {str(stranger): "spouse", str(MISSING): "spouse"}},
+        headers=h,
+    )
     assert r.status_code == 200, r.text
     assert stranger not in [m["id"] for m in r.json()["members"]]
-    r = await client.post(f"/api/v1/households/{world.home['id']}/split",
-                          json={"person_ids": [world.member("home", 2)], "head_person_id": world.member("home", 2),
-                                "relations": {str(stranger): "spouse"}}, headers=h)
+    r = await client.post(
+        f"/api/v1/households/{world.home['id']}/split",
+        json={
+            "person_ids": [world.member("home", 2)],
+            "head_person_id": world.member("home", 2),
+            "relations": {str(stranger): "spouse"},
+        },
+        headers=h,
+    )
     assert r.status_code == 201, r.text
     assert [m["id"] for m in r.json()["members"]] == [world.member("home", 2)]
     foreign_after = (await client.get(f"/api/v1/households/{world.foreign['id']}", headers=other)).json()
@@ -250,37 +297,76 @@ async def test_nested_ids_of_hidden_persons_touch_nothing_of_theirs(world, clien
 # Query parameters that name regional objects: how to name one the caller cannot see and one
 # that does not exist. Every other query parameter must be listed as not naming one.
 QUERY_TARGETS = {
-    "region": {"county_staff.county": ("529902", "529903"),
-               "township_staff.township": (OTHER_COUNTY_VILLAGE[:9], "529901009"),
-               "village_staff.village": (VILLAGE_2, "529901001999")},
-    "parent": {"county_staff.county": ("529902000000", "529903000000"),
-               "village_staff.village": (VILLAGE_2, "529901001999")},
-    "village": {"county_staff.county": (OTHER_COUNTY_VILLAGE, "529901001999"),
-                "township_staff.township": (OTHER_COUNTY_VILLAGE, "529901001999"),
-                "village_staff.village": (VILLAGE_2, "529901001999")},
+    "region": {
+        "county_staff.county": ("529902", "529903"),
+        "township_staff.township": (OTHER_COUNTY_VILLAGE[:9], "529901009"),
+        "village_staff.village": (VILLAGE_2, "529901001999"),
+    },
+    "parent": {
+        "county_staff.county": ("529902000000", "529903000000"),
+        "village_staff.village": (VILLAGE_2, "529901001999"),
+    },
+    "village": {
+        "county_staff.county": (OTHER_COUNTY_VILLAGE, "529901001999"),
+        "township_staff.township": (OTHER_COUNTY_VILLAGE, "529901001999"),
+        "village_staff.village": (VILLAGE_2, "529901001999"),
+    },
     # Sync runs and quarantine by county: seen from county level up, so no township or
     # village account has a county of its own to name (tests/api/test_sync_api.py).
     "county": {"county_staff.county": ("529902", "529903")},
 }
 # The value of each parameter that names something of the caller's own (answered 200).
 OWN_VALUES = {"county": "529901"}
-NOT_TARGETS = {"category", "flags", "income_below", "income_year", "name", "status", "limit", "cursor", "year", "month", "income_complete",
-               "level", "role", "actor", "action", "object_type", "object_id", "result", "since", "until",
-               "channel", "risk_type", "case_type", "within_days", "as_of", "kind", "subject", "on",
-               # A filter by user: lists of cases show the same (nothing) for a hidden or a missing user.
-               "cadre_user_id",
-               # Households by id: 404 for hidden and missing alike, tested with real ids in
-               # tests/api/test_monitoring_clues.py (this table holds fixed values only).
-               "household_id",
-               "province",  # income lines are public figures; the filter only narrows the caller's own list
-               # department sync: names of configured sources, reason codes, rule ids, severities
-               # and times; persons by id answer 404 for hidden and missing alike (tested with real
-               # ids in tests/api/test_sync_api.py)
-               "source", "reason", "rule_id", "severity", "seen_since", "person_id",
-               # project assets: projects and assets by id answer 404 for hidden and missing alike (tested
-               # with real ids in tests/api/test_funds_assets.py); the asset class is a vocabulary
-               "project_id", "asset_id", "asset_class"}
-
+NOT_TARGETS = {
+    "category",
+    "flags",
+    "income_below",
+    "income_year",
+    "name",
+    "status",
+    "limit",
+    "cursor",
+    "year",
+    "month",
+    "income_complete",
+    "level",
+    "role",
+    "actor",
+    "action",
+    "object_type",
+    "object_id",
+    "result",
+    "since",
+    "until",
+    "channel",
+    "risk_type",
+    "case_type",
+    "within_days",
+    "as_of",
+    "kind",
+    "subject",
+    "on",
+    # A filter by user: lists of cases show the same (nothing) for a hidden or a missing user.
+    "cadre_user_id",
+    # Households by id: 404 for hidden and missing alike, tested with real ids in
+    # tests/api/test_monitoring_clues.py (this table holds fixed values only).
+    "household_id",
+    "province",  # income lines are public figures; the filter only narrows the caller's own list
+    # department sync: names of configured sources, reason codes, rule ids, severities
+    # and times; persons by id answer 404 for hidden and missing alike (tested with real
+    # ids in tests/api/test_sync_api.py)
+    "source",
+    "reason",
+    "rule_id",
+    "severity",
+    "seen_since",
+    "person_id",
+    # project assets: projects and assets by id answer 404 for hidden and missing alike (tested
+    # with real ids in tests/api/test_funds_assets.py); the asset class is a vocabulary
+    "project_id",
+    "asset_id",
+    "asset_class",
+}
 
 
 def _allowed_user(op_id: str, username: str) -> str:
@@ -305,10 +391,15 @@ def _query_operations():
 
 
 def test_every_query_parameter_is_described():
-    unknown = {f"{op_id}?{name}" for op_id, _, _, name in _query_operations()
-               if name not in QUERY_TARGETS and name not in NOT_TARGETS}
-    assert not unknown, ("say in tests/api/test_scope_batch.py whether these query parameters name regional "
-                         f"objects (QUERY_TARGETS) or not (NOT_TARGETS): {sorted(unknown)}")
+    unknown = {
+        f"{op_id}?{name}"
+        for op_id, _, _, name in _query_operations()
+        if name not in QUERY_TARGETS and name not in NOT_TARGETS
+    }
+    assert not unknown, (
+        "say in tests/api/test_scope_batch.py whether these query parameters name regional "
+        f"objects (QUERY_TARGETS) or not (NOT_TARGETS): {sorted(unknown)}"
+    )
 
 
 # Public disclosure (no login) hides no region: every region is public there, an unknown one
@@ -320,8 +411,7 @@ _REGION_QUERIES = [q for q in _query_operations() if q[3] in QUERY_TARGETS and q
 @pytest.mark.parametrize("op_id,method,path,name", _REGION_QUERIES, ids=[f"{q[0]}?{q[3]}" for q in _REGION_QUERIES])
 async def test_query_parameters_naming_hidden_regions(world, send, auth, op_id, method, path, name):
     # Paths with ids are aimed at a household the caller can see, so only the query varies.
-    target = path.format(household_id=world.home["id"], person_id=world.member("home", 0),
-                         record_id=world.record["id"])
+    target = path.format(household_id=world.home["id"], person_id=world.member("home", 0), record_id=world.record["id"])
     for username, (hidden_value, missing_value) in QUERY_TARGETS[name].items():
         username = _allowed_user(op_id, username)
         h = auth(username)

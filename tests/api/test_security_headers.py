@@ -1,6 +1,7 @@
 """Security headers: nosniff on every response, no-store on every API response but the
 public disclosure, a CSP on HTML pages that lets the docs run but nothing else (no framing,
 no inline script but the page's own, by hash)."""
+
 import base64
 import hashlib
 import re
@@ -34,8 +35,11 @@ async def _everything(client, auth, settings) -> dict[str, httpx.Response]:
         "unauthenticated": await client.get("/api/v1/households"),
         "not found": await client.get("/api/v1/no-such-thing", headers=h),
         "invalid": await client.post("/api/v1/persons/lookup", json={"id_number": "1"}, headers=h),
-        "too large": await client.post("/api/v1/households", content=b"x" * (settings.max_body_bytes + 1),
-                                       headers={**h, "Content-Type": "application/json"}),
+        "too large": await client.post(
+            "/api/v1/households",
+            content=b"x" * (settings.max_body_bytes + 1),
+            headers={**h, "Content-Type": "application/json"},
+        ),
         "public": await client.get("/api/v1/public/projects", params={"region": "529901", "year": 2026}),
         "health": await client.get("/healthz"),
         "openapi": await client.get("/openapi.json"),
@@ -57,8 +61,17 @@ async def test_every_response_says_nosniff_and_deny(client, auth, settings):
 
 async def test_personal_responses_are_never_cached_and_the_public_disclosure_is(client, auth, settings):
     responses = await _everything(client, auth, settings)
-    for name in ("household", "person", "list", "findings", "audit", "unauthenticated", "not found", "invalid",
-                 "too large"):
+    for name in (
+        "household",
+        "person",
+        "list",
+        "findings",
+        "audit",
+        "unauthenticated",
+        "not found",
+        "invalid",
+        "too large",
+    ):
         r = responses[name]
         assert r.headers.get("cache-control") == "no-store", (name, r.status_code, r.headers)
     public = responses["public"]

@@ -1,17 +1,24 @@
 """Households split (分户) and merge (合户), with the history kept."""
+
 from tests.api.test_households import create
 from tests.factories import VILLAGE_2, code_of, person
 
 
 async def test_split_creates_household_and_records_both_sides(client, auth):
     h = auth("village_staff.village")
-    members = [person("head", name="张父"), person("spouse", name="王母"), person("child", name="张子", male=True),
-               person("child_in_law", name="李媳", male=False)]
+    members = [
+        person("head", name="张父"),
+        person("spouse", name="王母"),
+        person("child", name="张子", male=True),
+        person("child_in_law", name="李媳", male=False),
+    ]
     a = await create(client, auth, members=members)
     son, wife = a["members"][2]["id"], a["members"][3]["id"]
-    r = await client.post(f"/api/v1/households/{a['id']}/split",
-                          json={"person_ids": [son, wife], "head_person_id": son, "relations": {str(wife): "spouse"}},
-                          headers=h)
+    r = await client.post(
+        f"/api/v1/households/{a['id']}/split",
+        json={"person_ids": [son, wife], "head_person_id": son, "relations": {str(wife): "spouse"}},
+        headers=h,
+    )
     assert r.status_code == 201, r.text
     new = r.json()
     assert new["head_name"] == "张子" and new["member_count"] == 2
@@ -52,9 +59,11 @@ async def test_split_with_head_leaving_names_new_head(client, auth):
     h = auth("village_staff.village")
     a = await create(client, auth)
     head, spouse, _child = (m["id"] for m in a["members"])
-    r = await client.post(f"/api/v1/households/{a['id']}/split",
-                          json={"person_ids": [head], "head_person_id": head, "remaining_head_person_id": spouse},
-                          headers=h)
+    r = await client.post(
+        f"/api/v1/households/{a['id']}/split",
+        json={"person_ids": [head], "head_person_id": head, "remaining_head_person_id": spouse},
+        headers=h,
+    )
     assert r.status_code == 201
     old = (await client.get(f"/api/v1/households/{a['id']}", headers=h)).json()
     assert old["head_name"] == "王芳"
@@ -64,8 +73,11 @@ async def test_merge_moves_everyone_and_dissolves_source(client, auth):
     h = auth("village_staff.village")
     a = await create(client, auth)
     b = await create(client, auth, members=[person("head", name="赵老"), person("spouse", name="钱婆")])
-    r = await client.post(f"/api/v1/households/{a['id']}/merge",
-                          json={"household_id": b["id"], "relations": {str(b["members"][0]["id"]): "parent"}}, headers=h)
+    r = await client.post(
+        f"/api/v1/households/{a['id']}/merge",
+        json={"household_id": b["id"], "relations": {str(b["members"][0]["id"]): "parent"}},
+        headers=h,
+    )
     assert r.status_code == 200, r.text
     merged = r.json()
     assert merged["member_count"] == 5 and merged["head_name"] == a["head_name"]
@@ -88,8 +100,9 @@ async def test_merge_moves_everyone_and_dissolves_source(client, auth):
 async def test_merge_out_of_scope_source_is_404(client, auth):
     a = await create(client, auth)
     other = await create(client, auth, region=VILLAGE_2, user="county_staff.county")
-    r = await client.post(f"/api/v1/households/{a['id']}/merge", json={"household_id": other["id"]},
-                          headers=auth("village_staff.village"))
+    r = await client.post(
+        f"/api/v1/households/{a['id']}/merge", json={"household_id": other["id"]}, headers=auth("village_staff.village")
+    )
     assert (r.status_code, r.json()["code"]) == (404, "household_not_found")
     still = await client.get(f"/api/v1/households/{other['id']}", headers=auth("county_staff.county"))
     assert still.json()["status"] == "active"
@@ -100,10 +113,17 @@ async def test_patch_household_head_and_relocation(client, auth):
     a = await create(client, auth)
     etag = (await client.get(f"/api/v1/households/{a['id']}", headers=h)).headers["etag"]
     spouse = a["members"][1]["id"]
-    r = await client.patch(f"/api/v1/households/{a['id']}",
-                           json={"head_person_id": spouse, "former_head_relation": "spouse", "region_code": VILLAGE_2,
-                                 "flags": ["relocated"], "resettlement_site": "县城安置区"},
-                           headers={**h, "If-Match": etag})
+    r = await client.patch(
+        f"/api/v1/households/{a['id']}",
+        json={
+            "head_person_id": spouse,
+            "former_head_relation": "spouse",
+            "region_code": VILLAGE_2,
+            "flags": ["relocated"],
+            "resettlement_site": "县城安置区",
+        },
+        headers={**h, "If-Match": etag},
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["head_name"] == "王芳" and body["region_code"] == VILLAGE_2
@@ -122,10 +142,14 @@ async def test_monitored_category_cannot_be_edited_away(client, auth, session):
 
     h = auth("township_staff.township")
     a = await create(client, auth)
-    await session.execute(update(Household).where(Household.id == a["id"]).values(category="monitored", version=Household.version + 1))
+    await session.execute(
+        update(Household).where(Household.id == a["id"]).values(category="monitored", version=Household.version + 1)
+    )
     await session.flush()
     etag = (await client.get(f"/api/v1/households/{a['id']}", headers=h)).headers["etag"]
-    r = await client.patch(f"/api/v1/households/{a['id']}", json={"category": "ordinary"}, headers={**h, "If-Match": etag})
+    r = await client.patch(
+        f"/api/v1/households/{a['id']}", json={"category": "ordinary"}, headers={**h, "If-Match": etag}
+    )
     assert (r.status_code, r.json()["code"]) == (409, "category_monitored_reserved")
     r = await client.patch(f"/api/v1/households/{a['id']}", json={"address": "新址"}, headers={**h, "If-Match": etag})
     assert r.status_code == 200 and r.json()["category"] == "monitored"

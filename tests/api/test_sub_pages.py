@@ -1,5 +1,6 @@
 """Sub-collections answer the page shape of every list (``{items, next_cursor}``, ``limit`` and
 ``cursor``): paging one item at a time gives the same items, in the same order, as one page."""
+
 from __future__ import annotations
 
 import uuid
@@ -44,7 +45,11 @@ async def test_income_records_and_years_page_in_their_order(client, auth):
         assert r.status_code == 201, r.text
     records = await assert_pages_alike(client, base + "/income-records", h, 4)
     assert [(r["year"], r["quarter"]) for r in records] == [
-        (LAST_YEAR - 1, 4), (LAST_YEAR, 1), (LAST_YEAR, 2), (LAST_YEAR, 3)]
+        (LAST_YEAR - 1, 4),
+        (LAST_YEAR, 1),
+        (LAST_YEAR, 2),
+        (LAST_YEAR, 3),
+    ]
     years = await assert_pages_alike(client, base + "/income-years", h, 2)
     assert [y["year"] for y in years] == [LAST_YEAR - 1, LAST_YEAR]
     # A cursor of the right shape but outside the key's range is not ours.
@@ -60,7 +65,11 @@ async def test_income_lines_page_newest_year_first(client, auth, national):  # n
         assert r.status_code == 201, r.text
     lines = await assert_pages_alike(client, "/api/v1/income-lines", national, 4)
     assert [(x["year"], x["province_code"]) for x in lines] == [
-        (THIS_YEAR, "11"), (THIS_YEAR, "52"), (LAST_YEAR, "11"), (LAST_YEAR, "52")]
+        (THIS_YEAR, "11"),
+        (THIS_YEAR, "52"),
+        (LAST_YEAR, "11"),
+        (LAST_YEAR, "52"),
+    ]
 
 
 async def test_a_cases_transitions_measures_and_visits_page(client, auth):
@@ -70,8 +79,15 @@ async def test_a_cases_transitions_measures_and_visits_page(client, auth):
     steps = await assert_pages_alike(client, path + "/transitions", cadre, 3)
     assert steps[0]["action"] == "open" and [s["id"] for s in steps] == sorted(s["id"] for s in steps)
     for day in ("2026-03-20", "2026-03-15", "2026-03-15"):
-        measure = {"id": str(uuid.uuid4()), "category": "industry", "content": "发展林下养鸡", "planned_on": "2026-03-12",
-                   "responsible_unit": "镇农业服务中心", "start_on": day, "amount": "3000"}
+        measure = {
+            "id": str(uuid.uuid4()),
+            "category": "industry",
+            "content": "发展林下养鸡",
+            "planned_on": "2026-03-12",
+            "responsible_unit": "镇农业服务中心",
+            "start_on": day,
+            "amount": "3000",
+        }
         assert (await client.post(path + "/measures", json=measure, headers=cadre)).status_code == 201
     measures = await assert_pages_alike(client, path + "/measures", cadre, 3)
     assert [m["start_on"] for m in measures] == ["2026-03-15", "2026-03-15", "2026-03-20"]

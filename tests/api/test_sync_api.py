@@ -1,6 +1,7 @@
 """The sync and findings API: sources, runs (queued through ``enqueue``), quarantine with
 masked payloads, findings and their handling. Rows are seeded as the worker leaves them
 (tests/api/sync_helpers.py); the access matrix (test_scope_matrix.py) adds every role."""
+
 from __future__ import annotations
 
 import re
@@ -38,23 +39,44 @@ async def seeded(session, client, auth, settings):
     world = await make_world(client, auth)
     runs = {
         "ca": await add_run(session, "civil-affairs", "529901"),
-        "mi": await add_run(session, "medical-insurance", "529901", status="failed", error_code="http_503",
-                            error="HTTP 503 for 52990119800101001X"),
+        "mi": await add_run(
+            session,
+            "medical-insurance",
+            "529901",
+            status="failed",
+            error_code="http_503",
+            error="HTTP 503 for 52990119800101001X",
+        ),
         "mi_other": await add_run(session, "medical-insurance", "529902"),
         "housing": await add_run(session, "housing", "529902", trigger="spreadsheet", file_name="危房.xlsx"),
     }
     home_head = world.home["members"][0]
     findings = {
-        "home": await add_finding(session, region_code=VILLAGE, run_id=runs["mi"].id, person_id=home_head["id"],
-                                  household_id=world.home["id"]),
-        "health": await add_finding(session, region_code=VILLAGE, run_id=runs["mi"].id, rule_id="large_medical_cost",
-                                    health=True, severity="medium", household_id=world.home["id"],
-                                    values={"out_of_pocket": "23000.00", "threshold": "10000.00"}),
-        "village2": await add_finding(session, region_code=VILLAGE_2, run_id=runs["ca"].id, source="civil-affairs",
-                                      rule_id="assistance_not_monitored", severity="low",
-                                      household_id=world.village2["id"]),
-        "foreign": await add_finding(session, region_code=OTHER_COUNTY_VILLAGE, run_id=runs["mi_other"].id,
-                                     household_id=world.foreign["id"]),
+        "home": await add_finding(
+            session, region_code=VILLAGE, run_id=runs["mi"].id, person_id=home_head["id"], household_id=world.home["id"]
+        ),
+        "health": await add_finding(
+            session,
+            region_code=VILLAGE,
+            run_id=runs["mi"].id,
+            rule_id="large_medical_cost",
+            health=True,
+            severity="medium",
+            household_id=world.home["id"],
+            values={"out_of_pocket": "23000.00", "threshold": "10000.00"},
+        ),
+        "village2": await add_finding(
+            session,
+            region_code=VILLAGE_2,
+            run_id=runs["ca"].id,
+            source="civil-affairs",
+            rule_id="assistance_not_monitored",
+            severity="low",
+            household_id=world.village2["id"],
+        ),
+        "foreign": await add_finding(
+            session, region_code=OTHER_COUNTY_VILLAGE, run_id=runs["mi_other"].id, household_id=world.foreign["id"]
+        ),
     }
     await session.commit()
     return world, runs, findings
@@ -65,6 +87,7 @@ def _no_full_id_number(text: str) -> None:
 
 
 # ---- sources ------------------------------------------------------------------------------
+
 
 async def test_sources_show_the_callers_counties_breaker_and_last_run(client, auth, seeded, session):
     _, runs, _ = seeded
@@ -83,16 +106,23 @@ async def test_sources_show_the_callers_counties_breaker_and_last_run(client, au
     assert mi["breaker"]["consecutive_failures"] == 3
     assert "never-shown-secret" not in r.text and "127.0.0.1" not in r.text
 
-    other = {s["name"]: s for s in (await client.get("/api/v1/sync/sources", headers=auth("county_staff.other"))).json()["items"]}
+    other = {
+        s["name"]: s
+        for s in (await client.get("/api/v1/sync/sources", headers=auth("county_staff.other"))).json()["items"]
+    }
     assert set(other) == {"medical-insurance", "housing"}
     assert other["housing"]["spreadsheet_only"] and other["housing"]["every_hours"] is None
     assert other["housing"]["counties"][0]["last_run"]["id"] == runs["housing"].id
     province = (await client.get("/api/v1/sync/sources", headers=auth("county_staff.province"))).json()["items"]
-    assert [c["county"] for s in province if s["name"] == "medical-insurance" for c in s["counties"]] == \
-        ["529901", "529902"]
+    assert [c["county"] for s in province if s["name"] == "medical-insurance" for c in s["counties"]] == [
+        "529901",
+        "529902",
+    ]
     # Sources are a county's: a township account sees none.
     assert (await client.get("/api/v1/sync/sources", headers=auth("county_staff.township"))).json() == {
-        "items": [], "next_cursor": None}
+        "items": [],
+        "next_cursor": None,
+    }
 
 
 async def test_a_breaker_past_its_cool_down_is_half_open(client, auth, session):
@@ -113,12 +143,18 @@ async def test_a_source_of_another_county_is_like_an_unknown_one(client, auth):
 
 
 async def test_sync_reads_are_for_county_staff_and_auditors(client, auth):
-    for user, status in [("auditor.county", 200), ("village_staff.village", 403), ("admin.county", 403),
-                         ("county_approver.county", 403), ("grid_worker.village", 403)]:
+    for user, status in [
+        ("auditor.county", 200),
+        ("village_staff.village", 403),
+        ("admin.county", 403),
+        ("county_approver.county", 403),
+        ("grid_worker.village", 403),
+    ]:
         assert (await client.get("/api/v1/sync/runs", headers=auth(user))).status_code == status, user
 
 
 # ---- runs ---------------------------------------------------------------------------------
+
 
 async def test_runs_newest_first_with_filters_and_pages(client, auth, seeded):
     _, runs, _ = seeded
@@ -126,9 +162,20 @@ async def test_runs_newest_first_with_filters_and_pages(client, auth, seeded):
     r = await client.get("/api/v1/sync/runs", headers=h)
     assert [x["id"] for x in r.json()["items"]] == [runs["mi"].id, runs["ca"].id]
     first = r.json()["items"][1]
-    assert first["counts"] == {"pages": 3, "fetched": 250, "staged": 40, "unchanged": 200, "quarantined": 10,
-                               "retries": 1, "matched": 230, "unmatched": 10, "findings_opened": 5,
-                               "findings_resolved": 1, "findings_open": 12, "clues": 2}
+    assert first["counts"] == {
+        "pages": 3,
+        "fetched": 250,
+        "staged": 40,
+        "unchanged": 200,
+        "quarantined": 10,
+        "retries": 1,
+        "matched": 230,
+        "unmatched": 10,
+        "findings_opened": 5,
+        "findings_resolved": 1,
+        "findings_open": 12,
+        "clues": 2,
+    }
     failed = r.json()["items"][0]
     assert (failed["status"], failed["error_code"]) == ("failed", "http_503")
     assert "52990119800101001X" not in r.text and "529901************" in failed["error_message"]
@@ -138,8 +185,11 @@ async def test_runs_newest_first_with_filters_and_pages(client, auth, seeded):
     rest = await client.get("/api/v1/sync/runs", params={"limit": 1, "cursor": page.json()["next_cursor"]}, headers=h)
     assert [x["id"] for x in rest.json()["items"]] == [runs["ca"].id] and rest.json()["next_cursor"] is None
 
-    for params, expected in [({"source": "civil-affairs"}, [runs["ca"].id]), ({"status": "failed"}, [runs["mi"].id]),
-                             ({"county": "529901"}, [runs["mi"].id, runs["ca"].id])]:
+    for params, expected in [
+        ({"source": "civil-affairs"}, [runs["ca"].id]),
+        ({"status": "failed"}, [runs["mi"].id]),
+        ({"county": "529901"}, [runs["mi"].id, runs["ca"].id]),
+    ]:
         got = await client.get("/api/v1/sync/runs", params=params, headers=h)
         assert [x["id"] for x in got.json()["items"]] == expected, params
     province = await client.get("/api/v1/sync/runs", params={"county": "529902"}, headers=auth("county_staff.province"))
@@ -155,16 +205,18 @@ async def test_runs_of_another_county_answer_as_missing_ones(client, auth, seede
     assert hidden.status_code == missing.status_code == 404
     assert code_of(hidden) == code_of(missing) == "sync_run_not_found"
     # A township account does not see its own county's runs either.
-    assert (await client.get(f"/api/v1/sync/runs/{runs['ca'].id}", headers=auth("county_staff.township"))
-            ).status_code == 404
+    assert (
+        await client.get(f"/api/v1/sync/runs/{runs['ca'].id}", headers=auth("county_staff.township"))
+    ).status_code == 404
     # Filters naming another county, or none at all, are answered alike.
     for path in ("/api/v1/sync/runs", "/api/v1/sync/quarantine"):
         hidden = await client.get(path, params={"county": "529902"}, headers=h)
         missing = await client.get(path, params={"county": "529903"}, headers=h)
         assert (hidden.status_code, code_of(hidden), hidden.json()["field"]) == (404, "county_not_found", "county")
         assert (missing.status_code, code_of(missing)) == (404, "county_not_found")
-    assert (await client.get("/api/v1/sync/runs", params={"county": "529901"}, headers=auth("county_staff.township"))
-            ).status_code == 404
+    assert (
+        await client.get("/api/v1/sync/runs", params={"county": "529901"}, headers=auth("county_staff.township"))
+    ).status_code == 404
 
 
 async def test_queue_a_run_then_join_it(client, auth, session, user_ids):
@@ -183,8 +235,9 @@ async def test_queue_a_run_then_join_it(client, auth, session, user_ids):
     row = await session.get(SyncRun, run["id"])
     row.status = "running"
     await session.commit()
-    assert (await client.post("/api/v1/sync/runs", json={"source": "civil-affairs", "county": "529901"},
-                              headers=h)).json()["id"] == run["id"]
+    assert (
+        await client.post("/api/v1/sync/runs", json={"source": "civil-affairs", "county": "529901"}, headers=h)
+    ).json()["id"] == run["id"]
     row.status = "succeeded"
     await session.commit()
     fresh = await client.post("/api/v1/sync/runs", json={"source": "civil-affairs", "county": "529901"}, headers=h)
@@ -192,8 +245,11 @@ async def test_queue_a_run_then_join_it(client, auth, session, user_ids):
 
     shown = await client.get(f"/api/v1/sync/runs/{run['id']}", headers=h)
     assert shown.status_code == 200 and shown.json()["status"] == "succeeded"
-    [event] = (await session.execute(select(AuditEvent).where(AuditEvent.request_id == r.headers["x-request-id"])
-                                     )).scalars().all()
+    [event] = (
+        (await session.execute(select(AuditEvent).where(AuditEvent.request_id == r.headers["x-request-id"])))
+        .scalars()
+        .all()
+    )
     assert (event.action, event.result) == ("api.create_sync_run", "success")
     assert f"sync_runs/{run['id']}" in event.after
 
@@ -225,16 +281,19 @@ async def test_queueing_refuses_unknown_sources_and_other_counties(client, auth)
         r = await client.post("/api/v1/sync/runs", json=body, headers=h)
         assert (r.status_code, code_of(r), r.json()["field"]) == (status, code, field), (body, r.text)
     # A county of the caller's that the source does not serve.
-    r = await client.post("/api/v1/sync/runs", json={"source": "civil-affairs", "county": "529902"},
-                          headers=auth("county_staff.province"))
+    r = await client.post(
+        "/api/v1/sync/runs", json={"source": "civil-affairs", "county": "529902"}, headers=auth("county_staff.province")
+    )
     assert (r.status_code, code_of(r), r.json()["field"]) == (422, "sync_county_not_served", "county")
     # Township staff may run syncs by role, but no county is theirs.
-    r = await client.post("/api/v1/sync/runs", json={"source": "civil-affairs", "county": "529901"},
-                          headers=auth("county_staff.township"))
+    r = await client.post(
+        "/api/v1/sync/runs", json={"source": "civil-affairs", "county": "529901"}, headers=auth("county_staff.township")
+    )
     assert r.status_code == 404
     for user in ("auditor.county", "village_staff.village", "admin.county"):
-        r = await client.post("/api/v1/sync/runs", json={"source": "civil-affairs", "county": "529901"},
-                              headers=auth(user))
+        r = await client.post(
+            "/api/v1/sync/runs", json={"source": "civil-affairs", "county": "529901"}, headers=auth(user)
+        )
         assert r.status_code == 403, user
 
 
@@ -242,8 +301,11 @@ async def test_an_open_breaker_still_queues_and_says_so(client, auth, session):
     until = now() + timedelta(minutes=10)
     await open_breaker(session, "civil-affairs", until)
     await session.commit()
-    r = await client.post("/api/v1/sync/runs", json={"source": "civil-affairs", "county": "529901"},
-                          headers=auth(COUNTY, **{"Accept-Language": "zh-CN"}))
+    r = await client.post(
+        "/api/v1/sync/runs",
+        json={"source": "civil-affairs", "county": "529901"},
+        headers=auth(COUNTY, **{"Accept-Language": "zh-CN"}),
+    )
     assert r.status_code == 202, r.text
     assert r.json()["breaker_open_until"] is not None and r.json()["status"] == "queued"
     assert "熔断" in r.json()["notice"]
@@ -259,8 +321,9 @@ async def test_enqueue_joins_the_active_run(session):
     assert created_other and other.id != run.id and other.file_name == "学籍.xlsx"
     run.status = "failed"
     await session.flush()
-    retry, created_retry = await enqueue(session, "education", "529901", Trigger.retry,
-                                         not_before=now() + timedelta(minutes=10))
+    retry, created_retry = await enqueue(
+        session, "education", "529901", Trigger.retry, not_before=now() + timedelta(minutes=10)
+    )
     assert created_retry and retry.id != run.id and retry.not_before > now()
 
 
@@ -291,32 +354,46 @@ async def test_enqueue_loses_a_race_gracefully(session):
 
 async def test_reprocess_queues_a_reprocess_run(client, auth):
     h = auth(COUNTY)
-    r = await client.post("/api/v1/sync/quarantine/reprocess", json={"source": "civil-affairs", "county": "529901"},
-                          headers=h)
+    r = await client.post(
+        "/api/v1/sync/quarantine/reprocess", json={"source": "civil-affairs", "county": "529901"}, headers=h
+    )
     assert r.status_code == 202 and r.json()["trigger"] == "reprocess"
     joined = await client.post("/api/v1/sync/runs", json={"source": "civil-affairs", "county": "529901"}, headers=h)
     assert joined.status_code == 200 and joined.json()["id"] == r.json()["id"]
-    hidden = await client.post("/api/v1/sync/quarantine/reprocess", json={"source": "medical-insurance",
-                                                                         "county": "529902"}, headers=h)
+    hidden = await client.post(
+        "/api/v1/sync/quarantine/reprocess", json={"source": "medical-insurance", "county": "529902"}, headers=h
+    )
     assert (hidden.status_code, code_of(hidden)) == (404, "county_not_found")
 
 
 # ---- quarantine ---------------------------------------------------------------------------
 
+
 async def test_quarantined_payloads_never_show_a_full_id_number(client, auth, session, settings):
     run = await add_run(session, "civil-affairs", "529901")
     full, old, bad = id_number(), "529901800101001", "5299011980010100"  # 18, 15 and 16 characters
     fullwidth = full.translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789"})
-    raw = {"jzid": "JZ-7", "sfzh": bad, "公民身份号码": "12345678901234567",  # malformed, under ID keys
-           "xm": "张三", "备注": f"身份证 {full} 有误", "family": [{"id_no": full}, {"id": fullwidth}],
-           "old": old, "as_number": int(full[:17]), "amount": 350,
-           # a standard header the import reads (not in the source's configuration), in a
-           # shortened copy of a record too large to keep whole
-           "_guardline_evidence": {"reason": "too_long.record"}, "values": {"证件号码": "98765432109876"}}
-    record = await add_quarantined(session, settings, "civil-affairs", "529901", run.id, raw,
-                                   external_key=f"{full}-2026", detail=f"got {full}")
-    text_record = await add_quarantined(session, settings, "civil-affairs", "529901", run.id,
-                                        f"row 7,{full},张三".encode(), reason="invalid.start_date")
+    raw = {
+        "jzid": "JZ-7",
+        "sfzh": bad,
+        "公民身份号码": "12345678901234567",  # malformed, under ID keys
+        "xm": "张三",
+        "备注": f"身份证 {full} 有误",
+        "family": [{"id_no": full}, {"id": fullwidth}],
+        "old": old,
+        "as_number": int(full[:17]),
+        "amount": 350,
+        # a standard header the import reads (not in the source's configuration), in a
+        # shortened copy of a record too large to keep whole
+        "_guardline_evidence": {"reason": "too_long.record"},
+        "values": {"证件号码": "98765432109876"},
+    }
+    record = await add_quarantined(
+        session, settings, "civil-affairs", "529901", run.id, raw, external_key=f"{full}-2026", detail=f"got {full}"
+    )
+    text_record = await add_quarantined(
+        session, settings, "civil-affairs", "529901", run.id, f"row 7,{full},张三".encode(), reason="invalid.start_date"
+    )
     await session.commit()
     h = auth(COUNTY)
     listed = await client.get("/api/v1/sync/quarantine", headers=h)
@@ -330,8 +407,12 @@ async def test_quarantined_payloads_never_show_a_full_id_number(client, auth, se
     assert body["raw"]["xm"] == "张三" and body["raw"]["amount"] == 350 and body["raw"]["jzid"] == "JZ-7"
     assert body["raw"]["family"][0]["id_no"] == full[:6] + "*" * 12
     assert body["raw"]["sfzh"].startswith("529901") and "*" in body["raw"]["sfzh"]
-    assert (body["reason"], body["field"], body["location"], body["status"]) == \
-        ("id_number.check_digit", "id_number", "page 2", "open")
+    assert (body["reason"], body["field"], body["location"], body["status"]) == (
+        "id_number.check_digit",
+        "id_number",
+        "page 2",
+        "open",
+    )
     assert body["external_key"].endswith("-2026") and body["first_run_id"] == body["last_run_id"] == run.id
     texts = [x for x in listed.json()["items"] if x["id"] == text_record.id]
     assert texts[0]["raw"].startswith("row 7,") and full not in texts[0]["raw"]
@@ -344,8 +425,16 @@ async def test_quarantine_filters_and_scope(client, auth, session, settings):
     run = await add_run(session, "civil-affairs", "529901")
     other_run = await add_run(session, "housing", "529902")
     a = await add_quarantined(session, settings, "civil-affairs", "529901", run.id, {"x": 1})
-    b = await add_quarantined(session, settings, "civil-affairs", "529901", run.id, {"x": 2},
-                              reason="missing.start_date", status="reprocessed")
+    b = await add_quarantined(
+        session,
+        settings,
+        "civil-affairs",
+        "529901",
+        run.id,
+        {"x": 2},
+        reason="missing.start_date",
+        status="reprocessed",
+    )
     foreign = await add_quarantined(session, settings, "housing", "529902", other_run.id, {"x": 3})
     await session.commit()
     h = auth(COUNTY)
@@ -368,6 +457,7 @@ async def test_quarantine_filters_and_scope(client, auth, session, settings):
 
 # ---- findings -----------------------------------------------------------------------------
 
+
 async def test_findings_in_the_callers_regions(client, auth, seeded):
     world, _, f = seeded
 
@@ -389,12 +479,16 @@ async def test_findings_in_the_callers_regions(client, auth, seeded):
     assert await ids(COUNTY, household_id=world.home["id"]) == [f["health"].id, f["home"].id]
     assert await ids(COUNTY, person_id=world.home["members"][0]["id"]) == [f["home"].id]
     assert await ids(COUNTY, status="resolved") == []
-    assert await ids(COUNTY, seen_since=(now() - timedelta(hours=1)).isoformat()) == \
-        [f["village2"].id, f["health"].id, f["home"].id]
+    assert await ids(COUNTY, seen_since=(now() - timedelta(hours=1)).isoformat()) == [
+        f["village2"].id,
+        f["health"].id,
+        f["home"].id,
+    ]
     assert await ids(COUNTY, seen_since=(now() + timedelta(days=1)).replace(tzinfo=None).isoformat()) == []
     first = await client.get("/api/v1/findings", params={"limit": 2}, headers=auth(COUNTY))
-    rest = await client.get("/api/v1/findings", params={"limit": 2, "cursor": first.json()["next_cursor"]},
-                            headers=auth(COUNTY))
+    rest = await client.get(
+        "/api/v1/findings", params={"limit": 2, "cursor": first.json()["next_cursor"]}, headers=auth(COUNTY)
+    )
     assert [x["id"] for x in rest.json()["items"]] == [f["home"].id]
 
 
@@ -412,8 +506,9 @@ async def test_a_finding_names_its_person_rule_records_and_values(client, auth, 
     assert (body["rule_id"], body["severity"], body["status"], body["health"]) == ("not_insured", "high", "open", False)
     assert (body["first_run_id"], body["last_run_id"], body["county"]) == (runs["mi"].id, runs["mi"].id, "529901")
     assert "medical insurance" in body["explanation"]
-    zh = await client.get(f"/api/v1/findings/{f['home'].id}", headers=auth("village_staff.village",
-                                                                           **{"Accept-Language": "zh"}))
+    zh = await client.get(
+        f"/api/v1/findings/{f['home'].id}", headers=auth("village_staff.village", **{"Accept-Language": "zh"})
+    )
     assert "应保尽保" in zh.json()["explanation"]
     _no_full_id_number(r.text)
 
@@ -422,31 +517,37 @@ async def test_findings_that_tell_health_are_hidden_from_roles_without_health(cl
     _, _, f = seeded
     auditor = auth("auditor.county")
     listed = await client.get("/api/v1/findings", headers=auditor)
-    assert f["health"].id not in [x["id"] for x in listed.json()["items"]] and f["home"].id in \
-        [x["id"] for x in listed.json()["items"]]
+    assert f["health"].id not in [x["id"] for x in listed.json()["items"]] and f["home"].id in [
+        x["id"] for x in listed.json()["items"]
+    ]
     hidden = await client.get(f"/api/v1/findings/{f['health'].id}", headers=auditor)
     missing = await client.get(f"/api/v1/findings/{MISSING}", headers=auditor)
     assert hidden.status_code == missing.status_code == 404 and code_of(hidden) == "finding_not_found"
     refused = await client.get("/api/v1/findings", params={"rule_id": "large_medical_cost"}, headers=auditor)
-    assert (refused.status_code, code_of(refused), refused.json()["field"]) == (403, "health_rule_forbidden",
-                                                                                "rule_id")
+    assert (refused.status_code, code_of(refused), refused.json()["field"]) == (403, "health_rule_forbidden", "rule_id")
     # A role that sees health details sees it, and the read is audited.
     seen = await client.get(f"/api/v1/findings/{f['health'].id}", headers=auth("village_staff.village"))
     assert seen.status_code == 200 and seen.json()["values"]["out_of_pocket"] == "23000.00"
-    events = (await session.execute(select(AuditEvent).where(
-        AuditEvent.request_id == seen.headers["x-request-id"]))).scalars().all()
+    events = (
+        (await session.execute(select(AuditEvent).where(AuditEvent.request_id == seen.headers["x-request-id"])))
+        .scalars()
+        .all()
+    )
     assert [(e.action, e.object_id) for e in events] == [("finding.read_health", str(f["health"].id))]
-    filtered = await client.get("/api/v1/findings", params={"rule_id": "large_medical_cost"},
-                                headers=auth("village_staff.village"))
+    filtered = await client.get(
+        "/api/v1/findings", params={"rule_id": "large_medical_cost"}, headers=auth("village_staff.village")
+    )
     assert [x["id"] for x in filtered.json()["items"]] == [f["health"].id]
 
 
 async def test_finding_filters_naming_hidden_things_answer_404(client, auth, seeded):
     world, _, _ = seeded
     h = auth("village_staff.village")
-    for name, hidden, missing in [("household_id", world.village2["id"], MISSING),
-                                  ("person_id", world.village2["members"][0]["id"], MISSING),
-                                  ("region", VILLAGE_2, "529901001999")]:
+    for name, hidden, missing in [
+        ("household_id", world.village2["id"], MISSING),
+        ("person_id", world.village2["members"][0]["id"], MISSING),
+        ("region", VILLAGE_2, "529901001999"),
+    ]:
         a = await client.get("/api/v1/findings", params={name: hidden}, headers=h)
         b = await client.get("/api/v1/findings", params={name: missing}, headers=h)
         assert a.status_code == b.status_code == 404, (name, a.text)
@@ -461,40 +562,59 @@ async def test_handle_a_finding_with_if_match(client, auth, seeded, session, use
 
     missing_tag = await client.patch(path, json={"status": "acknowledged"}, headers=auth(user))
     assert (missing_tag.status_code, code_of(missing_tag)) == (428, "precondition_required")
-    stale = await client.patch(path, json={"status": "acknowledged"},
-                               headers=auth(user, **{"If-Match": f'"finding-{f["home"].id}-v9"'}))
+    stale = await client.patch(
+        path, json={"status": "acknowledged"}, headers=auth(user, **{"If-Match": f'"finding-{f["home"].id}-v9"'})
+    )
     assert (stale.status_code, code_of(stale)) == (412, "precondition_failed")
 
-    ack = await client.patch(path, json={"status": "acknowledged", "note": "已通知村医核实"},
-                             headers=auth(user, **{"If-Match": tag}))
+    ack = await client.patch(
+        path, json={"status": "acknowledged", "note": "已通知村医核实"}, headers=auth(user, **{"If-Match": tag})
+    )
     assert ack.status_code == 200, ack.text
-    assert (ack.json()["status"], ack.json()["note"], ack.json()["resolved_at"]) == ("acknowledged", "已通知村医核实", None)
+    assert (ack.json()["status"], ack.json()["note"], ack.json()["resolved_at"]) == (
+        "acknowledged",
+        "已通知村医核实",
+        None,
+    )
     assert ack.headers["etag"] == f'"finding-{f["home"].id}-v2"'
     again = await client.patch(path, json={"status": "resolved", "note": "x"}, headers=auth(user, **{"If-Match": tag}))
     assert again.status_code == 412  # the old tag is stale now
 
-    no_note = await client.patch(path, json={"status": "resolved"}, headers=auth(user, **{"If-Match": ack.headers["etag"]}))
+    no_note = await client.patch(
+        path, json={"status": "resolved"}, headers=auth(user, **{"If-Match": ack.headers["etag"]})
+    )
     assert (no_note.status_code, code_of(no_note), no_note.json()["field"]) == (422, "finding_note_required", "note")
-    blank = await client.patch(path, json={"status": "resolved", "note": "  "},
-                               headers=auth(user, **{"If-Match": ack.headers["etag"]}))
+    blank = await client.patch(
+        path, json={"status": "resolved", "note": "  "}, headers=auth(user, **{"If-Match": ack.headers["etag"]})
+    )
     assert blank.status_code == 422 and blank.json()["field"] == "note"
-    resolved = await client.patch(path, json={"status": "resolved", "note": "已为其补缴医保"},
-                                  headers=auth(user, **{"If-Match": ack.headers["etag"]}))
+    resolved = await client.patch(
+        path,
+        json={"status": "resolved", "note": "已为其补缴医保"},
+        headers=auth(user, **{"If-Match": ack.headers["etag"]}),
+    )
     assert resolved.status_code == 200, resolved.text
     body = resolved.json()
     assert (body["status"], body["resolved_by"], body["note"]) == ("resolved", user_ids[user], "已为其补缴医保")
     assert body["resolved_at"] is not None
-    [event] = (await session.execute(select(AuditEvent).where(
-        AuditEvent.request_id == resolved.headers["x-request-id"]))).scalars().all()
+    [event] = (
+        (await session.execute(select(AuditEvent).where(AuditEvent.request_id == resolved.headers["x-request-id"])))
+        .scalars()
+        .all()
+    )
     key = f"sync_findings/{f['home'].id}"
     assert (event.action, event.object_type, event.region_code) == ("api.update_finding", "finding", VILLAGE)
     assert event.before[key]["status"] == "acknowledged" and event.after[key]["status"] == "resolved"
 
-    reopened = await client.patch(path, json={"status": "open"},
-                                  headers=auth(user, **{"If-Match": resolved.headers["etag"]}))
+    reopened = await client.patch(
+        path, json={"status": "open"}, headers=auth(user, **{"If-Match": resolved.headers["etag"]})
+    )
     assert reopened.status_code == 200
-    assert (reopened.json()["status"], reopened.json()["resolved_at"], reopened.json()["resolved_by"]) == \
-        ("open", None, None)
+    assert (reopened.json()["status"], reopened.json()["resolved_at"], reopened.json()["resolved_by"]) == (
+        "open",
+        None,
+        None,
+    )
     row = await session.get(Finding, f["home"].id)
     await session.refresh(row)
     assert row.status == "open" and row.note == "已为其补缴医保"
@@ -503,11 +623,17 @@ async def test_handle_a_finding_with_if_match(client, auth, seeded, session, use
 async def test_handling_is_for_those_who_follow_findings_up_in_their_regions(client, auth, seeded):
     _, _, f = seeded
     body = {"status": "acknowledged"}
-    for user, target, status in [("auditor.county", "home", 403), ("grid_worker.village", "home", 403),
-                                 ("county_approver.county", "home", 403), ("admin.county", "home", 403),
-                                 ("village_staff.village", "village2", 404), ("county_staff.other", "home", 404),
-                                 ("admin.county", "foreign", 404),  # 404 before 403 outside one's regions
-                                 ("assistance_cadre.village", "home", 200), ("township_staff.township", "home", 200)]:
+    for user, target, status in [
+        ("auditor.county", "home", 403),
+        ("grid_worker.village", "home", 403),
+        ("county_approver.county", "home", 403),
+        ("admin.county", "home", 403),
+        ("village_staff.village", "village2", 404),
+        ("county_staff.other", "home", 404),
+        ("admin.county", "foreign", 404),  # 404 before 403 outside one's regions
+        ("assistance_cadre.village", "home", 200),
+        ("township_staff.township", "home", 200),
+    ]:
         path = f"/api/v1/findings/{f[target].id}"
         # the current ETag where the caller may change the finding; any where it is refused first
         tag = (await client.get(path, headers=auth(user))).headers["etag"] if status == 200 else '"any"'
@@ -519,9 +645,17 @@ async def test_a_run_shows_its_roster_declaration(client, auth, session, seeded)
     """A run declared a complete roster says so (period, region, rows read and refused);
     others carry ``roster: null``."""
     _, runs, _ = seeded
-    declared = await add_run(session, "medical-insurance", "529901", trigger=Trigger.spreadsheet,
-                             file_name="参保名册.xlsx", roster_period="2026", roster_region="529901001",
-                             roster_records=1200, roster_rejected=3)
+    declared = await add_run(
+        session,
+        "medical-insurance",
+        "529901",
+        trigger=Trigger.spreadsheet,
+        file_name="参保名册.xlsx",
+        roster_period="2026",
+        roster_region="529901001",
+        roster_records=1200,
+        roster_rejected=3,
+    )
     await session.commit()
     h = auth(COUNTY)
     shown = (await client.get(f"/api/v1/sync/runs/{declared.id}", headers=h)).json()

@@ -7,6 +7,7 @@ transcribed names, pass.
 The fields are read from the OpenAPI document (every free string: no enum, pattern or
 format), the valid bodies from the mass-assignment test, so a new field or operation is
 covered without a change here."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -91,9 +92,17 @@ async def test_names_refuse_line_breaks_and_multiline_text_keeps_them(client, au
         assert (error["field"], error["code"]) == ("name", "text_forbidden_characters")
         assert "不可见" in error["message"] or "control" in error["message"].lower()
     # A risk clue's evidence is several lines; CR LF from a text box becomes LF.
-    r = await client.post("/api/v1/risk-clues", headers=auth(WRITER), json={
-        "household_id": created["id"], "channel": "visit", "risk_types": ["other"],
-        "evidence": "户主住院。\r\n\t医药费约三万元。", "attachments": []})
+    r = await client.post(
+        "/api/v1/risk-clues",
+        headers=auth(WRITER),
+        json={
+            "household_id": created["id"],
+            "channel": "visit",
+            "risk_types": ["other"],
+            "evidence": "户主住院。\r\n\t医药费约三万元。",
+            "attachments": [],
+        },
+    )
     assert r.status_code == 201, r.text
     clue = await client.get(r.headers["location"], headers=auth(WRITER))
     assert clue.json()["reports"][0]["evidence"] == "户主住院。\n\t医药费约三万元。"
@@ -127,8 +136,9 @@ async def test_a_lone_surrogate_is_refused_like_a_hidden_character(client, auth)
     h = auth("village_staff.village")
     path = f"/api/v1/persons/{created['members'][0]['id']}"
     etag = (await client.get(path, headers=h)).headers["etag"]
-    r = await client.patch(path, content=b'{"name": "\\u5f20\\ud800"}',
-                           headers={**h, "If-Match": etag, "Content-Type": "application/json"})
+    r = await client.patch(
+        path, content=b'{"name": "\\u5f20\\ud800"}', headers={**h, "If-Match": etag, "Content-Type": "application/json"}
+    )
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["field"] == "name"  # (the JSON reader refuses it: string_unicode)
     assert forbidden_character("张\ud800") == "\ud800"  # and so does the text rule, for any other way in

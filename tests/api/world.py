@@ -3,6 +3,7 @@
 Made through the API (so every row is what the service itself writes), inside the test's
 rolled-back transaction.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -58,16 +59,21 @@ async def _income(client, headers, household_id: int) -> dict:
 async def make_world(client, auth) -> World:
     county, other = auth("county_staff.county"), auth("county_staff.other")
     home_head, foreign_head = person("head"), person("head", name="赵远")
-    home = await _create(client, county, VILLAGE, [home_head, person("spouse", name="王芳"),
-                                                   person("child", name="张小明", male=True)])
+    home = await _create(
+        client, county, VILLAGE, [home_head, person("spouse", name="王芳"), person("child", name="张小明", male=True)]
+    )
     neighbour = await _create(client, county, VILLAGE, [person("head", name="李邻")])
     village2 = await _create(client, county, VILLAGE_2, [person("head", name="陈二"), person("spouse", name="周二")])
     foreign = await _create(client, other, OTHER_COUNTY_VILLAGE, [foreign_head, person("spouse", name="钱远")])
     return World(
-        home=home, neighbour=neighbour, village2=village2, foreign=foreign,
+        home=home,
+        neighbour=neighbour,
+        village2=village2,
+        foreign=foreign,
         record=await _income(client, county, home["id"]),
         foreign_record=await _income(client, other, foreign["id"]),
-        home_id_number=home_head["id_number"], foreign_id_number=foreign_head["id_number"],
+        home_id_number=home_head["id_number"],
+        foreign_id_number=foreign_head["id_number"],
         accounts=await _accounts(client, auth("admin.county")),
         client=await _system_client(client, auth("admin.county")),
         line=await _income_line(client, auth("county_staff.province")),
@@ -82,21 +88,28 @@ async def _accounts(client, admin) -> dict[str, int]:
 
 
 async def _system_client(client, admin) -> dict:
-    r = await client.post("/api/v1/admin/clients", headers=admin,
-                          json={"name": "world.medical", "permissions": ["persons:lookup"], "region_prefix": "529901"})
+    r = await client.post(
+        "/api/v1/admin/clients",
+        headers=admin,
+        json={"name": "world.medical", "permissions": ["persons:lookup"], "region_prefix": "529901"},
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
 
 async def _income_line(client, provincial) -> dict:
-    r = await client.put(f"/api/v1/income-lines/{LAST_YEAR}/52", json={"amount": LINE, "note": "省级文件"},
-                         headers=provincial)
+    r = await client.put(
+        f"/api/v1/income-lines/{LAST_YEAR}/52", json={"amount": LINE, "note": "省级文件"}, headers=provincial
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
 
 async def _policy(client, county) -> dict:
-    r = await client.post("/api/v1/monitoring-policies", headers=county,
-                          json={"region_prefix": "529901", "year": LAST_YEAR, "values": {"plan_days": 10}})
+    r = await client.post(
+        "/api/v1/monitoring-policies",
+        headers=county,
+        json={"region_prefix": "529901", "year": LAST_YEAR, "values": {"plan_days": 10}},
+    )
     assert r.status_code == 201, r.text
     return r.json()

@@ -22,6 +22,7 @@ It generates the client itself (``.tools/``, see tasks.py) unless ``--client-dir
 directory holding one (package ``guardline_client``). tests/api/test_generated_client.py runs
 it against a live test server.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,8 +67,11 @@ class Api:
         self.package = importlib.import_module(package)
         self.models = importlib.import_module(f"{package}.models")
         api = importlib.import_module(f"{package}.api")
-        self._modules = {info.name.rsplit(".", 1)[1]: info.name
-                         for info in pkgutil.walk_packages(api.__path__, f"{api.__name__}.") if not info.ispkg}
+        self._modules = {
+            info.name.rsplit(".", 1)[1]: info.name
+            for info in pkgutil.walk_packages(api.__path__, f"{api.__name__}.")
+            if not info.ispkg
+        }
         self._clients: list[Any] = []
 
     def operation(self, operation_id: str) -> ModuleType:
@@ -80,8 +84,11 @@ class Api:
         function = self.operation(operation_id).sync_detailed
         accepted = inspect.signature(function).parameters
         unknown = sorted(set(kwargs) - set(accepted))
-        check(not unknown, f"{operation_id} takes no {', '.join(unknown)} in the generated client "
-                           f"(it takes {', '.join(accepted)}): the document does not declare them")
+        check(
+            not unknown,
+            f"{operation_id} takes no {', '.join(unknown)} in the generated client "
+            f"(it takes {', '.join(accepted)}): the document does not declare them",
+        )
         return function(client=client, **kwargs)
 
     def body(self, operation_id: str, data: dict):
@@ -96,8 +103,9 @@ class Api:
         """A new client (``with_headers`` would change the headers of the client it copies too)."""
         kind = self.package.Client if token is None else self.package.AuthenticatedClient
         options = {} if token is None else {"token": token}
-        made = kind(base_url=base, raise_on_unexpected_status=True, timeout=httpx.Timeout(30),
-                    headers=headers or {}, **options)
+        made = kind(
+            base_url=base, raise_on_unexpected_status=True, timeout=httpx.Timeout(30), headers=headers or {}, **options
+        )
         self._clients.append(made)
         return made
 
@@ -108,8 +116,10 @@ class Api:
 
 
 def expect(response, status: int, what: str):
-    check(response.status_code == status,
-          f"{what}: {response.status_code} instead of {status}: {response.content[:500]!r}")
+    check(
+        response.status_code == status,
+        f"{what}: {response.status_code} instead of {status}: {response.content[:500]!r}",
+    )
     check(response.parsed is not None, f"{what}: the generated client parsed nothing")
     return response.parsed
 
@@ -130,20 +140,31 @@ class Smoke:
         return token
 
     def system_client(self, admin, region_prefix: str) -> tuple[Any, str]:
-        body = self.api.body("createClient", {"name": f"smoke.{secrets.token_hex(4)}", "permissions": ["clues:report"],
-                                              "region_prefix": region_prefix,
-                                              "description": "generated-client smoke (revoked at its end)"})
+        body = self.api.body(
+            "createClient",
+            {
+                "name": f"smoke.{secrets.token_hex(4)}",
+                "permissions": ["clues:report"],
+                "region_prefix": region_prefix,
+                "description": "generated-client smoke (revoked at its end)",
+            },
+        )
         created = expect(self.api.call("createClient", admin, body=body), 201, "createClient")
         self.say(f"createClient: 201, {created.name} for {created.region_prefix}")
         return created, created.client_secret
 
     def pages(self, user, page_size: int) -> list[Any]:
         first = expect(self.api.call("listHouseholds", user, limit=page_size), 200, "listHouseholds")
-        check(first.items and isinstance(first.next_cursor, str),
-              f"listHouseholds: the first page has {len(first.items)} households and no next cursor; "
-              f"the tour needs more than {page_size} households in the user's regions")
-        second = expect(self.api.call("listHouseholds", user, limit=page_size, cursor=first.next_cursor), 200,
-                        "listHouseholds (next page)")
+        check(
+            first.items and isinstance(first.next_cursor, str),
+            f"listHouseholds: the first page has {len(first.items)} households and no next cursor; "
+            f"the tour needs more than {page_size} households in the user's regions",
+        )
+        second = expect(
+            self.api.call("listHouseholds", user, limit=page_size, cursor=first.next_cursor),
+            200,
+            "listHouseholds (next page)",
+        )
         ids = [h.id for h in first.items], [h.id for h in second.items]
         check(second.items and not set(ids[0]) & set(ids[1]), f"listHouseholds: pages {ids[0]} then {ids[1]}")
         self.say(f"listHouseholds limit={page_size}: {ids[0]}, then by cursor {ids[1]}")
@@ -156,19 +177,36 @@ class Smoke:
         self.say(f"getHousehold {household_id}: 200, ETag {etag}")
 
         original, phone = household.phone, f"139{secrets.randbelow(10**8):08d}"
-        changed = self.api.call("updateHousehold", user, household_id=household_id, if_match=etag,
-                                body=self.api.body("updateHousehold", {"phone": phone}))
+        changed = self.api.call(
+            "updateHousehold",
+            user,
+            household_id=household_id,
+            if_match=etag,
+            body=self.api.body("updateHousehold", {"phone": phone}),
+        )
         new_etag = changed.headers.get("ETag")
-        check(expect(changed, 200, "updateHousehold").phone == phone and new_etag and new_etag != etag,
-              f"updateHousehold: phone {changed.parsed.phone!r}, ETag {etag} -> {new_etag}")
+        check(
+            expect(changed, 200, "updateHousehold").phone == phone and new_etag and new_etag != etag,
+            f"updateHousehold: phone {changed.parsed.phone!r}, ETag {etag} -> {new_etag}",
+        )
         self.say(f"updateHousehold if_match={etag}: 200, ETag {new_etag}")
 
-        stale = self.api.call("updateHousehold", user, household_id=household_id, if_match=etag,
-                              body=self.api.body("updateHousehold", {"phone": original}))
+        stale = self.api.call(
+            "updateHousehold",
+            user,
+            household_id=household_id,
+            if_match=etag,
+            body=self.api.body("updateHousehold", {"phone": original}),
+        )
         self.problem(stale, 412, "updateHousehold with the stale ETag")
 
-        restored = self.api.call("updateHousehold", user, household_id=household_id, if_match=new_etag,
-                                 body=self.api.body("updateHousehold", {"phone": original}))
+        restored = self.api.call(
+            "updateHousehold",
+            user,
+            household_id=household_id,
+            if_match=new_etag,
+            body=self.api.body("updateHousehold", {"phone": original}),
+        )
         check(expect(restored, 200, "updateHousehold (put back)").phone == original, "the phone was not put back")
         self.say(f"updateHousehold if_match={new_etag}: 200, phone put back")
 
@@ -177,34 +215,51 @@ class Smoke:
         check(isinstance(problem, self.api.models.Problem), f"{what}: parsed as {type(problem).__name__}, not Problem")
         media_type = response.headers.get("content-type", "")
         check(media_type.startswith("application/problem+json"), f"{what}: Content-Type {media_type}")
-        check(problem.status == status and problem.code and problem.title and problem.detail,
-              f"{what}: {problem.to_dict()}")
+        check(
+            problem.status == status and problem.code and problem.title and problem.detail,
+            f"{what}: {problem.to_dict()}",
+        )
         self.say(f"{what}: {status} {media_type}, Problem code={problem.code} detail={problem.detail!r}")
         return problem
 
     def replayed_post(self, system, household_id: int) -> None:
         key = f"smoke-{secrets.token_hex(8)}"
-        body = {"channel": "department_screening", "risk_types": ["illness"], "household_id": household_id,
-                "source": "smoke", "evidence": "generated-client smoke: a hospital stay reported twice"}
-        first, again = (self.api.call("reportRiskClue", system, idempotency_key=key,
-                                      body=self.api.body("reportRiskClue", body)) for _ in range(2))
+        body = {
+            "channel": "department_screening",
+            "risk_types": ["illness"],
+            "household_id": household_id,
+            "source": "smoke",
+            "evidence": "generated-client smoke: a hospital stay reported twice",
+        }
+        first, again = (
+            self.api.call("reportRiskClue", system, idempotency_key=key, body=self.api.body("reportRiskClue", body))
+            for _ in range(2)
+        )
         # 201 a new clue, or 200 merged into an open clue of the household (a repeated tour);
         # without the key, a second report would answer 200 "merged".
         check(first.status_code in (200, 201), f"reportRiskClue: {first.status_code} {first.content[:500]!r}")
         clue = expect(first, first.status_code, "reportRiskClue")
         check(first.headers.get("Idempotent-Replayed") is None, "the first report says it was replayed")
-        check(again.status_code == first.status_code and again.content == first.content
-              and expect(again, first.status_code, "reportRiskClue again").id == clue.id,
-              f"the second report is not the first one replayed: {first.status_code} {first.content[:300]!r}, "
-              f"then {again.status_code} {again.content[:300]!r}")
-        check(again.headers.get("Idempotent-Replayed") == "true",
-              f"the replay has Idempotent-Replayed: {again.headers.get('Idempotent-Replayed')!r}")
-        self.say(f"reportRiskClue idempotency_key={key}: {first.status_code} clue {clue.id}; again: "
-                 f"{again.status_code} clue {again.parsed.id}, Idempotent-Replayed: true")
+        check(
+            again.status_code == first.status_code
+            and again.content == first.content
+            and expect(again, first.status_code, "reportRiskClue again").id == clue.id,
+            f"the second report is not the first one replayed: {first.status_code} {first.content[:300]!r}, "
+            f"then {again.status_code} {again.content[:300]!r}",
+        )
+        check(
+            again.headers.get("Idempotent-Replayed") == "true",
+            f"the replay has Idempotent-Replayed: {again.headers.get('Idempotent-Replayed')!r}",
+        )
+        self.say(
+            f"reportRiskClue idempotency_key={key}: {first.status_code} clue {clue.id}; again: "
+            f"{again.status_code} clue {again.parsed.id}, Idempotent-Replayed: true"
+        )
 
 
-def run(api: Api, base: str, user: str, password: str, *, admin: str, admin_password: str,
-        page_size: int = 2) -> list[str]:
+def run(
+    api: Api, base: str, user: str, password: str, *, admin: str, admin_password: str, page_size: int = 2
+) -> list[str]:
     """The tour; what it saw, one line per step. Raises SmokeFailed on the first surprise."""
     try:
         return _tour(Smoke(api, base), user, password, admin, admin_password, page_size)
@@ -239,9 +294,13 @@ def _tour(smoke: Smoke, user: str, password: str, admin: str, admin_password: st
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.clients.smoke", description=(
-        "A tour of the API with nothing but a client generated from openapi/openapi.json (the module's docstring "
-        "says what it does and writes)."))
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.clients.smoke",
+        description=(
+            "A tour of the API with nothing but a client generated from openapi/openapi.json (the module's docstring "
+            "says what it does and writes)."
+        ),
+    )
     parser.add_argument("--base", required=True, help="the server, e.g. http://127.0.0.1:8000")
     parser.add_argument("--user", required=True, help="a user with households:write in a region of 3+ households")
     parser.add_argument("--password", required=True)
@@ -264,8 +323,15 @@ def main(argv: list[str] | None = None) -> int:
             directory = Path(scratch)
         sys.path.insert(0, str(directory))
         try:
-            log = run(Api(), args.base, args.user, args.password, admin=args.admin,
-                      admin_password=args.admin_password or args.password, page_size=args.page_size)
+            log = run(
+                Api(),
+                args.base,
+                args.user,
+                args.password,
+                admin=args.admin,
+                admin_password=args.admin_password or args.password,
+                page_size=args.page_size,
+            )
         except (SmokeFailed, httpx.HTTPError) as failed:
             print(f"smoke failed: {failed}", file=sys.stderr)
             return 1

@@ -3,6 +3,7 @@ openapi-python-client (a client generated from ``openapi/openapi.json``) and ``@
 (its lint). Each runs here with its output checked; a missing tool skips the test, or fails
 it where ``CI=true``.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,9 +64,24 @@ def generate_client(spec: Path, package: Path) -> Generated:
     generator = require(GENERATOR_BIN / "openapi-python-client", "openapi-python-client")
     env = {**os.environ, "PATH": os.pathsep.join([str(GENERATOR_BIN), os.environ.get("PATH", "")])}
     done = subprocess.run(
-        [str(generator), "generate", "--path", str(spec), "--meta", "none", "--output-path", str(package),
-         "--overwrite", "--fail-on-warning"],
-        capture_output=True, text=True, env=env, timeout=300, cwd=package.parent)
+        [
+            str(generator),
+            "generate",
+            "--path",
+            str(spec),
+            "--meta",
+            "none",
+            "--output-path",
+            str(package),
+            "--overwrite",
+            "--fail-on-warning",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=package.parent,
+    )
     return Generated(package, done.returncode, (done.stdout + done.stderr).strip())
 
 
@@ -77,8 +93,11 @@ class Lint:
 
     def problems(self) -> list[str]:
         """One line per error or warning: rule, where (a JSON pointer) and message."""
-        lines = [f"{p['severity']} {p['ruleId']} {p['location'][0]['pointer']}: {p['message']}"
-                 for p in self.report.get("problems", []) if p["severity"] in ("error", "warn", "warning")]
+        lines = [
+            f"{p['severity']} {p['ruleId']} {p['location'][0]['pointer']}: {p['message']}"
+            for p in self.report.get("problems", [])
+            if p["severity"] in ("error", "warn", "warning")
+        ]
         totals = self.report.get("totals", {})
         if not lines and (self.returncode != 0 or totals.get("errors") or totals.get("warnings")):
             lines.append(f"redocly lint exited with {self.returncode}, totals {totals}: {self.stderr[-2000:]}")
@@ -94,7 +113,12 @@ def lint(spec: Path, config: Path = REDOCLY_CONFIG) -> Lint:
     env = {**os.environ, "REDOCLY_TELEMETRY": "off", "REDOCLY_SUPPRESS_UPDATE_NOTICE": "true", "NO_COLOR": "1"}
     done = subprocess.run(
         [str(redocly), "lint", str(spec), "--config", str(config), "--format", "json", "--max-problems", "100000"],
-        capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=ROOT,
+    )
     try:
         return Lint(done.returncode, json.loads(done.stdout), done.stderr)
     except ValueError:  # no report: what it printed instead

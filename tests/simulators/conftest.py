@@ -6,6 +6,7 @@ households — a 低保 household with a dead member in 529901, and a 低保 hou
 pupil in the other county 529902 — so that every kind has something in both counties.
 Each simulator runs uvicorn in a thread of its own on a free port.
 """
+
 from __future__ import annotations
 
 import socket
@@ -42,8 +43,16 @@ OTHER_COUNTY = "529902"
 TODAY = china_today()
 
 # No data problems: what a clean department would send (the findings' shares stay).
-CLEAN = Problems(bad_check_rate=0, old_id_rate=0, messy_id_rate=0, unknown_rate=0, name_mismatch_rate=0,
-                 malformed_record_rate=0, unenrolled_rate=0, unlisted_pupil_rate=0)
+CLEAN = Problems(
+    bad_check_rate=0,
+    old_id_rate=0,
+    messy_id_rate=0,
+    unknown_rate=0,
+    name_mismatch_rate=0,
+    malformed_record_rate=0,
+    unenrolled_rate=0,
+    unlisted_pupil_rate=0,
+)
 
 
 @dataclass
@@ -84,33 +93,75 @@ async def _add_households(eng, settings) -> None:
     ring, key = keyring(settings), settings.id_hash_key
 
     def person(number: str, name: str, born: date, region: str, **kw) -> Person:
-        return Person(**protected_id_fields(ring, key, number), name=name, sex="male" if int(number[16]) % 2 else
-                      "female", birth_date=born, region_code=region, labour_capacity="none", **kw)
+        return Person(
+            **protected_id_fields(ring, key, number),
+            name=name,
+            sex="male" if int(number[16]) % 2 else "female",
+            birth_date=born,
+            region_code=region,
+            labour_capacity="none",
+            **kw,
+        )
 
     async with AsyncSession(eng, expire_on_commit=False) as session:
         bind_scope(session, UNRESTRICTED)
         for code, name in (("529902000000", "远山县"), ("529902001000", "松林镇"), ("529902001001", "松林村")):
-            await session.execute(text(
-                "INSERT INTO regions (code, name, level, parent_code) VALUES (:c, :n, :l, :p) "
-                "ON CONFLICT (code) DO NOTHING"), {"c": code, "n": name, "l": int(level_of(code)),
-                                                   "p": parent_of(code)})
-        grieving = Household(household_no="SIM-1", region_code="529901001001", category="ordinary",
-                             flags=["dibao"], member_count=2)
-        foreign = Household(household_no="SIM-2", region_code="529902001001", category="lifted_out",
-                            flags=["dibao"], member_count=2)
+            await session.execute(
+                text(
+                    "INSERT INTO regions (code, name, level, parent_code) VALUES (:c, :n, :l, :p) "
+                    "ON CONFLICT (code) DO NOTHING"
+                ),
+                {"c": code, "n": name, "l": int(level_of(code)), "p": parent_of(code)},
+            )
+        grieving = Household(
+            household_no="SIM-1", region_code="529901001001", category="ordinary", flags=["dibao"], member_count=2
+        )
+        foreign = Household(
+            household_no="SIM-2", region_code="529902001001", category="lifted_out", flags=["dibao"], member_count=2
+        )
         session.add_all([grieving, foreign])
         await session.flush()
         pupil_born = date(TODAY.year - 10, 3, 1)
-        session.add_all([
-            person(_number(date(1948, 2, 3), 901, "529901"), "孙故", date(1948, 2, 3), "529901001001",
-                   household_id=grieving.id, relation="head", status="deceased", date_of_death=date(TODAY.year - 1, 6, 1)),
-            person(_number(date(1952, 7, 9), 902, "529901"), "孙在", date(1952, 7, 9), "529901001001",
-                   household_id=grieving.id, relation="spouse"),
-            person(_number(date(1966, 4, 5), 903, "529902"), "赵远山", date(1966, 4, 5), "529902001001",
-                   household_id=foreign.id, relation="head"),
-            person(_number(pupil_born, 905, "529902"), "赵小松", pupil_born, "529902001001",
-                   household_id=foreign.id, relation="child", schooling="primary", school="松林小学"),
-        ])
+        session.add_all(
+            [
+                person(
+                    _number(date(1948, 2, 3), 901, "529901"),
+                    "孙故",
+                    date(1948, 2, 3),
+                    "529901001001",
+                    household_id=grieving.id,
+                    relation="head",
+                    status="deceased",
+                    date_of_death=date(TODAY.year - 1, 6, 1),
+                ),
+                person(
+                    _number(date(1952, 7, 9), 902, "529901"),
+                    "孙在",
+                    date(1952, 7, 9),
+                    "529901001001",
+                    household_id=grieving.id,
+                    relation="spouse",
+                ),
+                person(
+                    _number(date(1966, 4, 5), 903, "529902"),
+                    "赵远山",
+                    date(1966, 4, 5),
+                    "529902001001",
+                    household_id=foreign.id,
+                    relation="head",
+                ),
+                person(
+                    _number(pupil_born, 905, "529902"),
+                    "赵小松",
+                    pupil_born,
+                    "529902001001",
+                    household_id=foreign.id,
+                    relation="child",
+                    schooling="primary",
+                    school="松林小学",
+                ),
+            ]
+        )
         await session.commit()
 
 
@@ -118,15 +169,30 @@ async def _read_registry(eng, settings) -> dict[int, RegistryPerson]:
     ring = keyring(settings)
     out = {}
     async with eng.connect() as conn:
-        rows = await conn.execute(text(
-            "SELECT p.id, p.id_number_enc, p.name, p.birth_date, p.region_code, p.status::text, p.date_of_death, "
-            "p.schooling::text, p.household_id, h.category::text, coalesce(h.flags, '{}'), "
-            "(SELECT net_income FROM income_years iy WHERE iy.household_id = p.household_id "
-            " ORDER BY year DESC LIMIT 1) "
-            "FROM persons p LEFT JOIN households h ON h.id = p.household_id"))
-        for (pid, blob, name, born, region, status, died, schooling, hid, category, flags, income) in rows:
-            out[pid] = RegistryPerson(pid, open_id_number(ring, blob), name, born, region, status, died, schooling,
-                                      hid, category, frozenset(flags), income)
+        rows = await conn.execute(
+            text(
+                "SELECT p.id, p.id_number_enc, p.name, p.birth_date, p.region_code, p.status::text, p.date_of_death, "
+                "p.schooling::text, p.household_id, h.category::text, coalesce(h.flags, '{}'), "
+                "(SELECT net_income FROM income_years iy WHERE iy.household_id = p.household_id "
+                " ORDER BY year DESC LIMIT 1) "
+                "FROM persons p LEFT JOIN households h ON h.id = p.household_id"
+            )
+        )
+        for pid, blob, name, born, region, status, died, schooling, hid, category, flags, income in rows:
+            out[pid] = RegistryPerson(
+                pid,
+                open_id_number(ring, blob),
+                name,
+                born,
+                region,
+                status,
+                died,
+                schooling,
+                hid,
+                category,
+                frozenset(flags),
+                income,
+            )
     return out
 
 
@@ -150,8 +216,7 @@ def serving(app) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", loop="uvloop",
-                                           access_log=False))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", loop="uvloop", access_log=False))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -196,9 +261,14 @@ class Sim:
         return self.base + DATA_PATHS[self.kind]
 
     async def token(self, client: httpx.AsyncClient) -> dict[str, str]:
-        r = await client.post(self.base + "/oauth/token", data={
-            "grant_type": "client_credentials", "client_id": self.config.client_id,
-            "client_secret": self.config.client_secret})
+        r = await client.post(
+            self.base + "/oauth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": self.config.client_id,
+                "client_secret": self.config.client_secret,
+            },
+        )
         assert r.status_code == 200, r.text
         return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
@@ -258,6 +328,8 @@ def person_id(kind: str, rec: dict) -> int:
 
 def is_stranger(kind: str, rec: dict) -> bool:
     key = rec[KEY_FIELD[kind]]
-    return {"civil-affairs": key.endswith("99"), "medical-insurance": key.endswith("U"),
-            "education": key.startswith("XW")}[kind]
-
+    return {
+        "civil-affairs": key.endswith("99"),
+        "medical-insurance": key.endswith("U"),
+        "education": key.startswith("XW"),
+    }[kind]

@@ -1,5 +1,6 @@
 """What the simulators send agrees with the registry they read, carries the findings the
 worker must raise, and the data problems at forced rates show on every record."""
+
 from __future__ import annotations
 
 import re
@@ -94,6 +95,7 @@ def age(born: date) -> int:
 
 # ---- consistent with the registry --------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind", KINDS)
 async def test_clean_records_are_the_registry_persons(simulator, world, kind):
     records = await fetch(simulator, kind)
@@ -114,15 +116,25 @@ async def test_clean_records_are_the_registry_persons(simulator, world, kind):
                 assert date(TODAY.year, 1, 1) <= _date(rec["settled_on"]) <= TODAY
                 assert Decimal(rec["out_of_pocket"]) <= Decimal(rec["total_cost"])
     elif kind == "education":
-        students = {pid for pid, p in county.items() if 6 <= age(p.birth_date) <= 22 and p.status == "alive"
-                    and p.schooling not in ("not_in_school", "preschool")}
+        students = {
+            pid
+            for pid, p in county.items()
+            if 6 <= age(p.birth_date) <= 22
+            and p.status == "alive"
+            and p.schooling not in ("not_in_school", "preschool")
+        }
         assert holders == students
         by_person = {person_id(kind, rec): rec for rec in records}
         for pid, rec in by_person.items():
             if county[pid].schooling == "dropped_out":
                 assert rec["xjzt"] == "辍学"
-            assert rec["xq"] == (f"{TODAY.year}秋" if TODAY.month >= 9 else f"{TODAY.year - 1}秋"
-                                 if TODAY.month == 1 else f"{TODAY.year}春")
+            assert rec["xq"] == (
+                f"{TODAY.year}秋"
+                if TODAY.month >= 9
+                else f"{TODAY.year - 1}秋"
+                if TODAY.month == 1
+                else f"{TODAY.year}春"
+            )
     else:
         kinds_of = {}
         for rec in records:
@@ -141,15 +153,19 @@ async def test_clean_records_are_the_registry_persons(simulator, world, kind):
 async def test_the_registry_dead_are_dead_for_departments(simulator, world):
     dead = next(p for p in world.persons.values() if p.status == "deceased" and p.name == "孙故")
     civil = [rec for rec in await fetch(simulator, "civil-affairs") if person_id("civil-affairs", rec) == dead.id]
-    assert civil and all((rec["zt"], rec["tbyy"], rec["swrq"]) == ("停保", "死亡", dead.date_of_death.isoformat())
-                         for rec in civil)
-    medical = [rec for rec in await fetch(simulator, "medical-insurance")
-               if person_id("medical-insurance", rec) == dead.id]
+    assert civil and all(
+        (rec["zt"], rec["tbyy"], rec["swrq"]) == ("停保", "死亡", dead.date_of_death.isoformat()) for rec in civil
+    )
+    medical = [
+        rec for rec in await fetch(simulator, "medical-insurance") if person_id("medical-insurance", rec) == dead.id
+    ]
     assert [(r["type"], r["status"], r["insured"], r["death_date"]) for r in medical] == [
-        ("enrolment", "死亡注销", False, dead.date_of_death.isoformat())]
+        ("enrolment", "死亡注销", False, dead.date_of_death.isoformat())
+    ]
 
 
 # ---- findings at forced rates -------------------------------------------------------------
+
 
 async def test_deaths_reported_by_civil_affairs(simulator, world):
     records = await fetch(simulator, "civil-affairs", problems=clean(death_rate=1.0))
@@ -165,8 +181,11 @@ async def test_deaths_reported_by_civil_affairs(simulator, world):
 async def test_dibao_granted_but_not_monitored(simulator, world):
     records = await fetch(simulator, "civil-affairs", problems=clean(unmonitored_dibao_rate=1.0, death_rate=0))
     dibao = {person_id("civil-affairs", rec): rec for rec in records if rec["jzlx"] == "低保"}
-    unflagged = [p for p in world.of_county(COUNTY).values()
-                 if not p.flags & {"dibao", "tekun"} and p.category != "monitored" and p.household_id]
+    unflagged = [
+        p
+        for p in world.of_county(COUNTY).values()
+        if not p.flags & {"dibao", "tekun"} and p.category != "monitored" and p.household_id
+    ]
     assert len(unflagged) > 100
     for p in unflagged:
         rec = dibao[p.id]
@@ -183,8 +202,9 @@ async def test_household_size(simulator, world):
         if p.household_id is not None and p.status == "alive":
             living[p.household_id] = living.get(p.household_id, 0) + 1
     exact = await fetch(simulator, "civil-affairs", problems=clean(household_size_rate=0))
-    holders = [(world.persons[person_id("civil-affairs", rec)], rec) for rec in exact
-               if not is_stranger("civil-affairs", rec)]
+    holders = [
+        (world.persons[person_id("civil-affairs", rec)], rec) for rec in exact if not is_stranger("civil-affairs", rec)
+    ]
     assert len(holders) > 50
     for p, rec in holders:
         assert rec["jtrks"] == (living.get(p.household_id, 0) if p.household_id is not None else 1)
@@ -271,6 +291,7 @@ async def test_student_aid(simulator, world):
 
 # ---- problems at forced rates -------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind", KINDS)
 async def test_wrong_check_digits(simulator, world, kind):
     for rec in await fetch(simulator, kind, problems=clean(bad_check_rate=1.0)):
@@ -339,24 +360,30 @@ async def test_malformed_records(simulator, world, kind):
         found = defects(kind, rec)
         assert found, rec
         kinds_of_defect.update(found)
-    expected = {"civil-affairs": {"no ID number", "ksrq", "yje", "jzlx"},
-                "medical-insurance": {"no ID number", "status", "death_date", "settled_on", "out_of_pocket",
-                                      "total_cost"},
-                "education": {"no ID number", "xjzt", "zzje", "xd"}}[kind]
+    expected = {
+        "civil-affairs": {"no ID number", "ksrq", "yje", "jzlx"},
+        "medical-insurance": {"no ID number", "status", "death_date", "settled_on", "out_of_pocket", "total_cost"},
+        "education": {"no ID number", "xjzt", "zzje", "xd"},
+    }[kind]
     assert kinds_of_defect == expected
 
 
 async def test_default_rates_change_nothing_for_most_persons(simulator, world):
     """At the default shares the defects are rare: almost every number is the registry's."""
     records = await fetch(simulator, "medical-insurance", problems=Problems())
-    exact = sum(1 for rec in records if rec["type"] == "enrolment"
-                and rec["id_no"] == world.persons.get(person_id("medical-insurance", rec)).id_number)
+    exact = sum(
+        1
+        for rec in records
+        if rec["type"] == "enrolment"
+        and rec["id_no"] == world.persons.get(person_id("medical-insurance", rec)).id_number
+    )
     enrolments = sum(1 for rec in records if rec["type"] == "enrolment" and not is_stranger("medical-insurance", rec))
     assert 0.9 * enrolments < exact < enrolments
 
 
-@pytest.mark.parametrize("problems", [clean(), Problems(), clean(unmonitored_dibao_rate=1.0),
-                                      clean(unmonitored_dibao_rate=0.0)])
+@pytest.mark.parametrize(
+    "problems", [clean(), Problems(), clean(unmonitored_dibao_rate=1.0), clean(unmonitored_dibao_rate=0.0)]
+)
 async def test_civil_affairs_candidates_query_misses_no_one(simulator, world, settings, problems):
     """Civil affairs reads only the persons its selection draws can pick (computed in SQL):
     deriving every person of the county without that filter gives the same records."""
@@ -370,8 +397,9 @@ async def test_civil_affairs_candidates_query_misses_no_one(simulator, world, se
     db = Database(create_engine(world.url, settings, "tests-sim"), read_pool_size=1)
     try:
         registry = Registry(db, keyring(settings))
-        deriver = Deriver(SimConfig("civil-affairs", today=TODAY, problems=problems),
-                          await registry.county_name(COUNTY))
+        deriver = Deriver(
+            SimConfig("civil-affairs", today=TODAY, problems=problems), await registry.county_name(COUNTY)
+        )
         everyone = await registry.persons(COUNTY, 0, 1_000_000)
     finally:
         await db.dispose()
@@ -394,6 +422,11 @@ def test_export_headers_of_the_new_fields_are_read_by_the_import():
         assert wanted <= set(mapped), (kind, mapped)
     medical = Normaliser(sources.get("medical-insurance"))
     for value, expected in (("已签约", True), ("未签约", False), ("是", True), ("否", False)):
-        record = {"记录编号": "K1", "记录类型": "参保", "身份证号": "11010519491231002X", "年度": "2026",
-                  "家庭医生签约": value}
+        record = {
+            "记录编号": "K1",
+            "记录类型": "参保",
+            "身份证号": "11010519491231002X",
+            "年度": "2026",
+            "家庭医生签约": value,
+        }
         assert medical.normalise(record).data["family_doctor"] is expected

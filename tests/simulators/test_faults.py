@@ -1,5 +1,6 @@
 """Each fault flag produces what it says, only on the data endpoints, and can be switched
 at run time through the control endpoint."""
+
 from __future__ import annotations
 
 import asyncio
@@ -142,28 +143,37 @@ async def test_repeated_page_of_medical_insurance(simulator):
             headers = await sim.token(client)
             page1 = (await sim.page(client, headers, limit=4)).json()
             last = page1["items"][-1]
-            page2 = (await sim.page(client, headers, limit=4, updated_since=last["updated_at"],
-                                    after=last["key"])).json()
+            page2 = (
+                await sim.page(client, headers, limit=4, updated_since=last["updated_at"], after=last["key"])
+            ).json()
             await sim.faults(client, repeat_cursor_rate=1.0)
             # asked for what follows page 1, it sends page 1 again, saying there is more
-            repeated = (await sim.page(client, headers, limit=4, updated_since=last["updated_at"],
-                                       after=last["key"])).json()
+            repeated = (
+                await sim.page(client, headers, limit=4, updated_since=last["updated_at"], after=last["key"])
+            ).json()
             assert repeated == {"items": page1["items"], "has_more": True}
             # a naive client that follows the last item asks the same again, forever
             end = repeated["items"][-1]
             assert (end["updated_at"], end["key"]) == (last["updated_at"], last["key"])
             # ... and a client that pages on from where it was, past the repeat, gets page 2 once it stops
             await sim.faults(client, repeat_cursor_rate=0.0)
-            assert (await sim.page(client, headers, limit=4, updated_since=last["updated_at"],
-                                   after=last["key"])).json() == page2
+            assert (
+                await sim.page(client, headers, limit=4, updated_since=last["updated_at"], after=last["key"])
+            ).json() == page2
 
 
 async def test_control_endpoint_checks_what_it_is_sent(simulator):
     with simulator("civil-affairs") as sim:
         async with httpx.AsyncClient() as client:
             url = sim.base + "/_control/faults"
-            for bad in ({"fail_rate": 2}, {"fail_rate": "x"}, {"nonsense": 1}, {"rate_limit": -1},
-                        {"rate_limit": 1.5}, [1]):
+            for bad in (
+                {"fail_rate": 2},
+                {"fail_rate": "x"},
+                {"nonsense": 1},
+                {"rate_limit": -1},
+                {"rate_limit": 1.5},
+                [1],
+            ):
                 r = await client.post(url, json=bad)
                 assert r.status_code == 400, bad
             r = await client.post(url, content=b"{not json")

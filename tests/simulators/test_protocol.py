@@ -1,5 +1,6 @@
 """The simulators' protocol: tokens, paging (every record exactly once, the same page for
 the same cursor, also after a restart), the county filter and refused parameters."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,6 +15,7 @@ from tests.simulators.conftest import COUNTY, ID_FIELD, KEY_FIELD, OTHER_COUNTY,
 
 # ---- tokens -------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind", KINDS)
 async def test_token_and_refusals(simulator, kind):
     with simulator(kind) as sim:
@@ -21,19 +23,29 @@ async def test_token_and_refusals(simulator, kind):
             r = await client.get(sim.base + "/health")
             assert (r.status_code, r.json()) == (200, {"status": "ok", "kind": kind})
 
-            r = await client.post(sim.base + "/oauth/token", data={
-                "grant_type": "client_credentials", "client_id": "guardline", "client_secret": f"demo-{kind}-secret"})
+            r = await client.post(
+                sim.base + "/oauth/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": "guardline",
+                    "client_secret": f"demo-{kind}-secret",
+                },
+            )
             assert r.status_code == 200
             body = r.json()
             assert body["token_type"] == "Bearer" and body["expires_in"] == 600 and len(body["access_token"]) > 20
 
-            for wrong in ({"client_id": "guardline", "client_secret": "nope"},
-                          {"client_id": "someone", "client_secret": f"demo-{kind}-secret"},
-                          {}):
+            for wrong in (
+                {"client_id": "guardline", "client_secret": "nope"},
+                {"client_id": "someone", "client_secret": f"demo-{kind}-secret"},
+                {},
+            ):
                 r = await client.post(sim.base + "/oauth/token", data={"grant_type": "client_credentials", **wrong})
                 assert (r.status_code, r.json()) == (401, {"error": "invalid_client"})
-            r = await client.post(sim.base + "/oauth/token", data={
-                "grant_type": "password", "client_id": "guardline", "client_secret": f"demo-{kind}-secret"})
+            r = await client.post(
+                sim.base + "/oauth/token",
+                data={"grant_type": "password", "client_id": "guardline", "client_secret": f"demo-{kind}-secret"},
+            )
             assert r.status_code == 400 and r.json()["error"] == "unsupported_grant_type"
 
             for headers in ({}, {"Authorization": "Bearer not-a-token"}, {"Authorization": "Basic Z3U6eA=="}):
@@ -52,8 +64,11 @@ async def test_basic_client_credentials(simulator):
     with simulator("education") as sim:
         async with httpx.AsyncClient() as client:
             basic = base64.b64encode(b"guardline:demo-education-secret").decode()
-            r = await client.post(sim.base + "/oauth/token", data={"grant_type": "client_credentials"},
-                                  headers={"Authorization": f"Basic {basic}"})
+            r = await client.post(
+                sim.base + "/oauth/token",
+                data={"grant_type": "client_credentials"},
+                headers={"Authorization": f"Basic {basic}"},
+            )
             assert r.status_code == 200
 
 
@@ -74,6 +89,7 @@ async def test_token_expires(simulator):
 
 
 # ---- paging -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", KINDS)
 async def test_paging_covers_every_record_once(simulator, world, kind):
@@ -138,7 +154,7 @@ async def test_medical_updated_since(simulator, world):
             # a person's records share updated_at: resuming after the enrolment gives the claims
             mark = items[claim_at - 1]
             r = (await sim.page(client, headers, limit=3, updated_since=mark["updated_at"], after=mark["key"])).json()
-            assert r["items"] == items[claim_at:claim_at + 3] and r["has_more"] is True
+            assert r["items"] == items[claim_at : claim_at + 3] and r["has_more"] is True
             # updated_since alone includes what was updated at exactly that time
             r = (await sim.page(client, headers, limit=2, updated_since=mark["updated_at"])).json()
             assert r["items"][0]["updated_at"] == mark["updated_at"]
@@ -158,6 +174,7 @@ async def test_medical_updated_since(simulator, world):
 
 
 # ---- county filter and parameters --------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", KINDS)
 async def test_county_filter(simulator, world, kind):
@@ -182,14 +199,23 @@ async def test_bad_parameters_are_refused(simulator, kind):
         async with httpx.AsyncClient() as client:
             headers = await sim.token(client)
             size = limit_name(kind)
-            for params in ({}, {"county": ""}, {"county": "52990"}, {"county": "5299011"}, {"county": "abcdef"},
-                           {"county": COUNTY, size: "0"}, {"county": COUNTY, size: "5001"},
-                           {"county": COUNTY, size: "ten"}, {"county": COUNTY, token_name: "%%%not-a-cursor"}):
+            for params in (
+                {},
+                {"county": ""},
+                {"county": "52990"},
+                {"county": "5299011"},
+                {"county": "abcdef"},
+                {"county": COUNTY, size: "0"},
+                {"county": COUNTY, size: "5001"},
+                {"county": COUNTY, size: "ten"},
+                {"county": COUNTY, token_name: "%%%not-a-cursor"},
+            ):
                 r = await client.get(sim.data_url, params=params, headers=headers)
                 assert r.status_code == 400, params
                 assert r.json()["error"] == "invalid_request"
-            assert (await client.get(sim.data_url, params={"county": COUNTY, size: "5000"},
-                                     headers=headers)).status_code == 200
+            assert (
+                await client.get(sim.data_url, params={"county": COUNTY, size: "5000"}, headers=headers)
+            ).status_code == 200
             if kind != "medical-insurance":
                 # a cursor of another county is not accepted for this one
                 _, cursor = unwrap(kind, (await sim.page(client, headers, **{size: 1})).json())

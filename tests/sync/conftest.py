@@ -1,5 +1,6 @@
 """A committed scratch database for the worker's tests: runs, locks and pages must really
 commit, and several connections (workers) must see each other."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator

@@ -39,6 +39,7 @@ open case has the household's id), ``phone:household:<id>``, ``quarantine:<hash>
 
     python -m tests.sync.labelled --households 5000     # bigger, with the table
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -121,6 +122,7 @@ KNOWN_DEFECTS: dict[str, str] = {}
 
 # ---------------------------------------------------------------- thresholds
 
+
 @dataclass(frozen=True)
 class Thresholds:
     fixed: Decimal | None = Decimal("10000")
@@ -157,11 +159,18 @@ class Thresholds:
         share = {p.large_cost_income_share[c] for c in (Category.ordinary, Category.lifted_out, Category.monitored)}
         assert len(fixed) == 1 and len(share) == 1, "the labels assume one threshold for every category"
         f, sh = fixed.pop(), share.pop()
-        return cls(Decimal(str(f)) if f is not None else None, Decimal(str(sh)) if sh is not None else None,
-                   p.compulsory_age_from, p.compulsory_age_to, p.new_grant_months, p.child_employment_age)
+        return cls(
+            Decimal(str(f)) if f is not None else None,
+            Decimal(str(sh)) if sh is not None else None,
+            p.compulsory_age_from,
+            p.compulsory_age_to,
+            p.new_grant_months,
+            p.child_employment_age,
+        )
 
 
 # ---------------------------------------------------------------- the world
+
 
 @dataclass
 class Person:
@@ -298,8 +307,9 @@ _AREAS = ("529901", "522701", "520102", "522123", "530102", "522401")
 class World:
     """The county and its department rows, built from a seed."""
 
-    def __init__(self, seed: int = 2026, households: int = 200, reps: int | None = None,
-                 thresholds: Thresholds = Thresholds()):
+    def __init__(
+        self, seed: int = 2026, households: int = 200, reps: int | None = None, thresholds: Thresholds = Thresholds()
+    ):
         self.rng = random.Random(seed)
         self.t = thresholds
         self.background = households
@@ -327,7 +337,7 @@ class World:
                 return number
 
     def mobile(self) -> str:
-        return f"1{self.rng.choice('3456789')}{self.rng.randrange(10 ** 9):09d}"
+        return f"1{self.rng.choice('3456789')}{self.rng.randrange(10**9):09d}"
 
     def name(self, exclude: str | None = None) -> str:
         while True:
@@ -354,32 +364,67 @@ class World:
             return oldest
         return oldest + timedelta(days=self.rng.randrange(0, (youngest - oldest).days + 1))
 
-    def household(self, scenario: str, category: str = "lifted_out", *, open_case: bool | None = None,
-                  region: str | None = None) -> Household:
+    def household(
+        self, scenario: str, category: str = "lifted_out", *, open_case: bool | None = None, region: str | None = None
+    ) -> Household:
         hid = next(self._hid)
-        h = Household(hid, f"LB{COUNTY}{hid:07d}", region or self.rng.choice(VILLAGES), category, scenario,
-                      open_case=category == "monitored" if open_case is None else open_case,
-                      phone=self.mobile() if self.rng.random() < 0.85 else None,
-                      risk_types=self.rng.choice((["illness"], ["unstable_employment"], ["lack_of_labour"],
-                                                  ["illness", "disability"], ["income_below_line"])))
+        h = Household(
+            hid,
+            f"LB{COUNTY}{hid:07d}",
+            region or self.rng.choice(VILLAGES),
+            category,
+            scenario,
+            open_case=category == "monitored" if open_case is None else open_case,
+            phone=self.mobile() if self.rng.random() < 0.85 else None,
+            risk_types=self.rng.choice(
+                (
+                    ["illness"],
+                    ["unstable_employment"],
+                    ["lack_of_labour"],
+                    ["illness", "disability"],
+                    ["income_below_line"],
+                )
+            ),
+        )
         self.households.append(h)
         self.scenarios[scenario] += 1
         return h
 
-    def person(self, h: Household, relation: str = "head", *, age: int | None = None, born: date | None = None,
-               male: bool | None = None, labour: str | None = None, schooling: str | None = None,
-               name: str | None = None, **kw) -> Person:
+    def person(
+        self,
+        h: Household,
+        relation: str = "head",
+        *,
+        age: int | None = None,
+        born: date | None = None,
+        male: bool | None = None,
+        labour: str | None = None,
+        schooling: str | None = None,
+        name: str | None = None,
+        **kw,
+    ) -> Person:
         if born is None:
             born = self.born_aged(age if age is not None else self.rng.randint(25, 65))
         male = (relation == "head") if male is None else male
         adult = _age(born, TODAY) >= 18
         if labour is None:
-            labour = (self.rng.choice(("ordinary", "ordinary", "skilled", "weak")) if 18 <= _age(born, TODAY) < 65
-                      else "none")
+            labour = (
+                self.rng.choice(("ordinary", "ordinary", "skilled", "weak")) if 18 <= _age(born, TODAY) < 65 else "none"
+            )
         kw.setdefault("phone", self.mobile() if adult and self.rng.random() < 0.3 else None)
-        p = Person(next(self._pid), h.id, self.new_id(born, male), name or self.name(), "male" if male else "female",
-                   born, h.region, relation, labour, schooling or ("not_in_school" if adult else _schooling(born)),
-                   **kw)
+        p = Person(
+            next(self._pid),
+            h.id,
+            self.new_id(born, male),
+            name or self.name(),
+            "male" if male else "female",
+            born,
+            h.region,
+            relation,
+            labour,
+            schooling or ("not_in_school" if adult else _schooling(born)),
+            **kw,
+        )
         h.members.append(p)
         return p
 
@@ -389,18 +434,35 @@ class World:
         out = [head]
         size = size or self.rng.choice((1, 2, 3, 3, 4, 4, 5))
         if size >= 2:
-            out.append(self.person(h, "spouse", age=min(64, _age(head.born, TODAY) + self.rng.randint(-4, 4)),
-                                   male=False))
+            out.append(
+                self.person(h, "spouse", age=min(64, _age(head.born, TODAY) + self.rng.randint(-4, 4)), male=False)
+            )
         for _ in range(max(0, size - 3 if size >= 4 else size - 2)):
-            out.append(self.person(h, "child", born=self.born_school_age(self.rng.randint(2, 19)),
-                                   male=self.rng.random() < 0.5))
+            out.append(
+                self.person(
+                    h, "child", born=self.born_school_age(self.rng.randint(2, 19)), male=self.rng.random() < 0.5
+                )
+            )
         if size >= 4:
-            out.append(self.person(h, "parent", age=self.rng.randint(66, 85), male=self.rng.random() < 0.5,
-                                   labour=self.rng.choice(("none", "lost", "weak"))))
+            out.append(
+                self.person(
+                    h,
+                    "parent",
+                    age=self.rng.randint(66, 85),
+                    male=self.rng.random() < 0.5,
+                    labour=self.rng.choice(("none", "lost", "weak")),
+                )
+            )
         return out
 
-    def income(self, h: Household, per_capita: Decimal, years=(Y - 2, Y - 1), current: int = 0,
-               current_per_capita: Decimal | None = None) -> None:
+    def income(
+        self,
+        h: Household,
+        per_capita: Decimal,
+        years=(Y - 2, Y - 1),
+        current: int = 0,
+        current_per_capita: Decimal | None = None,
+    ) -> None:
         """Quarterly net income: whole ``years`` at ``per_capita`` a year and ``current``
         quarters of this year (at ``current_per_capita``, else the same rate). Quarters are
         rounded up to the fen, so a year is never below what was asked."""
@@ -413,16 +475,28 @@ class World:
             h.quarters.append((Y, q, _up(rate * members / 4), members))
 
     # -- department rows and labels
-    def row(self, kind: str, person: Person | None, scenario: str, *, id_number: str | None = None,
-            name: str | None = None, own: bool = True, **fields: Unpack[Fields]) -> Row:
+    def row(
+        self,
+        kind: str,
+        person: Person | None,
+        scenario: str,
+        *,
+        id_number: str | None = None,
+        name: str | None = None,
+        own: bool = True,
+        **fields: Unpack[Fields],
+    ) -> Row:
         key = next(self._keys[kind])
         prefix = {CIVIL: "MZ", MEDICAL: "YB", EDUCATION: "XJ"}[kind]
         if not id_number:
             if person is None:
                 raise ValueError("a row needs a person or an ID number")
             id_number = person.id_number
-        data: dict[str, Any] = {"record_id": f"{prefix}{key:07d}", "id_number": id_number,
-                                "name": name if name is not None else (person.name if person else self.name())}
+        data: dict[str, Any] = {
+            "record_id": f"{prefix}{key:07d}",
+            "id_number": id_number,
+            "name": name if name is not None else (person.name if person else self.name()),
+        }
         data.update(fields)
         if kind == EDUCATION:
             data.setdefault("term", TERM)
@@ -439,50 +513,118 @@ class World:
     def defaults(self) -> None:
         rng = self.rng
         # Households of a key group of the family doctor rule by a 低保/特困 grant.
-        granted = {self.households[p.household_id - 1].id
-                   for r in self.rows[CIVIL] if r.fields.get("benefit") in ("dibao", "tekun")
-                   and (p := self._person(r.fields["id_number"])) is not None}
+        granted = {
+            self.households[p.household_id - 1].id
+            for r in self.rows[CIVIL]
+            if r.fields.get("benefit") in ("dibao", "tekun") and (p := self._person(r.fields["id_number"])) is not None
+        }
         for h in self.households:
             for p in h.alive:
                 if (MEDICAL, p.id) not in self.own and (h.target or rng.random() < 0.6):
                     insured = h.target or rng.random() < 0.85
                     doctor = True if h.target or h.id in granted else rng.random() < 0.5
                     p.insured, p.family_doctor = insured, doctor  # the registry agrees
-                    self.row(MEDICAL, p, "background", own=False, record_type="enrolment", year=Y, insured=insured,
-                             status="normal" if insured else "not_insured", scheme="城乡居民基本医疗保险",
-                             family_doctor=doctor)
+                    self.row(
+                        MEDICAL,
+                        p,
+                        "background",
+                        own=False,
+                        record_type="enrolment",
+                        year=Y,
+                        insured=insured,
+                        status="normal" if insured else "not_insured",
+                        scheme="城乡居民基本医疗保险",
+                        family_doctor=doctor,
+                    )
                 if (EDUCATION, p.id) not in self.own and p.schooling in _STAGE_OF:
-                    aid: Aid = ({"aid_kind": "国家助学金", "aid_amount": Decimal("2000.00")}
-                                if p.schooling == "senior_secondary" else
-                                {"aid_kind": "生活补助", "aid_amount": Decimal("625.00")}) if h.target else {}
-                    self.row(EDUCATION, p, "background", own=False, school=_school(p), stage=_STAGE_OF[p.schooling],
-                             status="enrolled", **aid)
+                    aid: Aid = (
+                        (
+                            {"aid_kind": "国家助学金", "aid_amount": Decimal("2000.00")}
+                            if p.schooling == "senior_secondary"
+                            else {"aid_kind": "生活补助", "aid_amount": Decimal("625.00")}
+                        )
+                        if h.target
+                        else {}
+                    )
+                    self.row(
+                        EDUCATION,
+                        p,
+                        "background",
+                        own=False,
+                        school=_school(p),
+                        stage=_STAGE_OF[p.schooling],
+                        status="enrolled",
+                        **aid,
+                    )
                     if rng.random() < 0.3 and _age_on_school_start(p.born, SCHOOL_YEAR - 1) >= 6:
-                        self.row(EDUCATION, p, "background", own=False, term=PREVIOUS_TERM, school=_school(p),
-                                 stage=_STAGE_OF[p.schooling], status="enrolled", **aid)
+                        self.row(
+                            EDUCATION,
+                            p,
+                            "background",
+                            own=False,
+                            term=PREVIOUS_TERM,
+                            school=_school(p),
+                            stage=_STAGE_OF[p.schooling],
+                            status="enrolled",
+                            **aid,
+                        )
             if h.scenario != "background":
                 continue
             head = h.members[0]
             if h.category == "monitored" and rng.random() < 0.5 and (CIVIL, head.id) not in self.own:
-                self.row(CIVIL, head, "background", benefit=rng.choice(("dibao", "dibao", "tekun")),
-                         dibao_class=None, start_date=date(Y - 1, rng.randint(1, 12), 1), amount=Decimal("580.00"),
-                         status="active", household_size=len(h.alive))
+                self.row(
+                    CIVIL,
+                    head,
+                    "background",
+                    benefit=rng.choice(("dibao", "dibao", "tekun")),
+                    dibao_class=None,
+                    start_date=date(Y - 1, rng.randint(1, 12), 1),
+                    amount=Decimal("580.00"),
+                    status="active",
+                    household_size=len(h.alive),
+                )
             elif h.category == "lifted_out" and rng.random() < 0.15:
                 start = date(Y - 3, rng.randint(1, 12), 1)
-                self.row(CIVIL, head, "background", benefit="dibao", dibao_class="2", start_date=start,
-                         end_date=date(Y - 1, rng.randint(1, 12), 28), amount=Decimal("420.00"), status="stopped",
-                         stop_reason="家庭收入超过低保标准", household_size=len(h.alive))
+                self.row(
+                    CIVIL,
+                    head,
+                    "background",
+                    benefit="dibao",
+                    dibao_class="2",
+                    start_date=start,
+                    end_date=date(Y - 1, rng.randint(1, 12), 28),
+                    amount=Decimal("420.00"),
+                    status="stopped",
+                    stop_reason="家庭收入超过低保标准",
+                    household_size=len(h.alive),
+                )
             elif rng.random() < 0.08:
-                self.row(CIVIL, head, "background", benefit=rng.choice(("temporary", "dibao_edge")),
-                         start_date=date(Y, rng.randint(1, TODAY.month), 1), amount=Decimal("1500.00"),
-                         status="active", household_size=len(h.alive))
+                self.row(
+                    CIVIL,
+                    head,
+                    "background",
+                    benefit=rng.choice(("temporary", "dibao_edge")),
+                    start_date=date(Y, rng.randint(1, TODAY.month), 1),
+                    amount=Decimal("1500.00"),
+                    status="active",
+                    household_size=len(h.alive),
+                )
             if rng.random() < 0.1:
                 member = rng.choice(h.alive)
                 for _ in range(rng.randint(1, 2)):
                     total = Decimal(rng.randint(30000, 300000)) / 100
-                    self.row(MEDICAL, member, "background", own=False, record_type="claim", year=Y,
-                             settled_on=date(Y, rng.randint(1, TODAY.month), rng.randint(1, 28)),
-                             hospital="清溪县人民医院", total_cost=total, out_of_pocket=_up(total * Decimal("0.3")))
+                    self.row(
+                        MEDICAL,
+                        member,
+                        "background",
+                        own=False,
+                        record_type="claim",
+                        year=Y,
+                        settled_on=date(Y, rng.randint(1, TODAY.month), rng.randint(1, 28)),
+                        hospital="清溪县人民医院",
+                        total_cost=total,
+                        out_of_pocket=_up(total * Decimal("0.3")),
+                    )
 
     def _person(self, id_number: str) -> Person | None:
         if not hasattr(self, "_by_id"):
@@ -532,8 +674,11 @@ _STAGE_OF = {"primary": "primary", "junior_secondary": "junior_secondary", "seni
 
 
 def _school(p: Person) -> str:
-    return {"primary": "清溪县白岩小学", "junior_secondary": "清溪县第二中学", "senior_secondary": "清溪县第一中学"}.get(
-        p.schooling, "清溪县第二中学")
+    return {
+        "primary": "清溪县白岩小学",
+        "junior_secondary": "清溪县第二中学",
+        "senior_secondary": "清溪县第一中学",
+    }.get(p.schooling, "清溪县第二中学")
 
 
 def _up(amount: Decimal) -> Decimal:
@@ -545,13 +690,18 @@ def _background(w: World) -> None:
     h = w.household("background", category, open_case=None if category != "lifted_out" else w.rng.random() < 0.05)
     w.family(h)
     if h.open_case and w.rng.random() < 0.6:
-        h.measures.append((w.rng.choice(("industry", "employment", "health", "social_protection")),
-                           w.rng.choice(("planned", "in_progress", "completed"))))
+        h.measures.append(
+            (
+                w.rng.choice(("industry", "employment", "health", "social_protection")),
+                w.rng.choice(("planned", "in_progress", "completed")),
+            )
+        )
     if h.target or w.rng.random() < 0.3:
         w.income(h, Decimal(w.rng.randint(12000, 30000)), current=min(3, (TODAY.month - 1) // 3))
 
 
 # ---------------------------------------------------------------- the registries
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -568,6 +718,7 @@ def injector(rule: str):
     def register(fn):
         INJECTORS[rule].append(Scenario(fn.__name__.strip("_"), fn))
         return fn
+
     return register
 
 
@@ -608,9 +759,14 @@ LONG_STANDING = date(Y - 6, 3, 1)
 
 
 def _active_dibao(w: World, p: Person, scenario: str, benefit: str = "dibao", **over: Unpack[Grant]) -> Row:
-    fields: Fields = {"benefit": benefit, "dibao_class": "1" if benefit == "dibao" else None,
-                      "start_date": LONG_STANDING, "amount": Decimal("650.00"), "status": "active",
-                      "household_size": len(w.households[p.household_id - 1].alive)}
+    fields: Fields = {
+        "benefit": benefit,
+        "dibao_class": "1" if benefit == "dibao" else None,
+        "start_date": LONG_STANDING,
+        "amount": Decimal("650.00"),
+        "status": "active",
+        "household_size": len(w.households[p.household_id - 1].alive),
+    }
     fields.update(over)
     return w.row(CIVIL, p, scenario, **fields)
 
@@ -626,8 +782,17 @@ def _name_mismatch_civil(w: World, n: int) -> None:
     h = w.household(s, "ordinary")
     head = w.family(h, 2)[0]
     other = head.name[:-1] + next(c for c in _GIVEN if c != head.name[-1])
-    w.row(CIVIL, head, s, name=other, benefit="temporary", start_date=date(Y, 1, 5), amount=Decimal("800"),
-          status="active", household_size=len(h.alive))
+    w.row(
+        CIVIL,
+        head,
+        s,
+        name=other,
+        benefit="temporary",
+        start_date=date(Y, 1, 5),
+        amount=Decimal("800"),
+        status="active",
+        household_size=len(h.alive),
+    )
     w.expect("name_mismatch", CIVIL, _person_subject(head), s)
 
 
@@ -639,8 +804,7 @@ def _name_mismatch_medical(w: World, n: int) -> None:
     w.income(h, Decimal("15000"))
     p = people[-1]
     other = p.name[:-1] + next(c for c in _GIVEN if c != p.name[-1])
-    w.row(MEDICAL, p, s, name=other, record_type="enrolment", year=Y, insured=True, status="normal",
-          family_doctor=True)
+    w.row(MEDICAL, p, s, name=other, record_type="enrolment", year=Y, insured=True, status="normal", family_doctor=True)
     w.expect("name_mismatch", MEDICAL, _person_subject(p), s)
 
 
@@ -661,8 +825,18 @@ def _not_in_registry(w: World, n: int) -> None:
     s = "not_in_registry"
     born = w.born_aged(w.rng.randint(30, 80))
     number = w.new_id(born, True)
-    row = w.row(CIVIL, None, s, id_number=number, benefit="dibao", dibao_class="2", start_date=date(Y - 1, 6, 1),
-                amount=Decimal("580"), status="active", household_size=1)
+    row = w.row(
+        CIVIL,
+        None,
+        s,
+        id_number=number,
+        benefit="dibao",
+        dibao_class="2",
+        start_date=date(Y - 1, 6, 1),
+        amount=Decimal("580"),
+        status="active",
+        household_size=1,
+    )
     row.raw["_old15"] = n % 2 == 1 and number[6:8] == "19"  # sent as an old 15-digit number
     w.expect("not_in_registry", CIVIL, UNKNOWN_ID + number, s)  # made ``id:<keyed hash>`` when scored
 
@@ -681,9 +855,20 @@ def _with_parent(w: World, s: str, category: str = "lifted_out") -> tuple[Househ
 def _dead_civil_with_date(w: World, n: int) -> None:
     s = "dead_civil_with_date"
     h, parent = _with_parent(w, s)
-    w.row(CIVIL, parent, s, benefit="dibao", dibao_class="3", start_date=date(Y - 2, 1, 1),
-          end_date=date(Y, 2, 28), amount=Decimal("300"), status="stopped", stop_reason="死亡",
-          death_date=date(Y, 2, 11), household_size=len(h.alive))
+    w.row(
+        CIVIL,
+        parent,
+        s,
+        benefit="dibao",
+        dibao_class="3",
+        start_date=date(Y - 2, 1, 1),
+        end_date=date(Y, 2, 28),
+        amount=Decimal("300"),
+        status="stopped",
+        stop_reason="死亡",
+        death_date=date(Y, 2, 11),
+        household_size=len(h.alive),
+    )
     w.expect("dead_elsewhere", CIVIL, _person_subject(parent), s)
 
 
@@ -691,8 +876,18 @@ def _dead_civil_with_date(w: World, n: int) -> None:
 def _dead_civil_by_word(w: World, n: int) -> None:
     s = "dead_civil_stop_reason_死亡"
     h, parent = _with_parent(w, s)
-    w.row(CIVIL, parent, s, benefit="tekun", start_date=date(Y - 2, 1, 1), end_date=date(Y, 3, 31),
-          amount=Decimal("900"), status="stopped", stop_reason="对象死亡，停发", household_size=len(h.alive))
+    w.row(
+        CIVIL,
+        parent,
+        s,
+        benefit="tekun",
+        start_date=date(Y - 2, 1, 1),
+        end_date=date(Y, 3, 31),
+        amount=Decimal("900"),
+        status="stopped",
+        stop_reason="对象死亡，停发",
+        household_size=len(h.alive),
+    )
     w.expect("dead_elsewhere", CIVIL, _person_subject(parent), s)
 
 
@@ -702,8 +897,19 @@ def _dead_civil_other_words(w: World, n: int) -> None:
     word = ("亡故", "去世", "身故")[n % 3]
     s = "dead_civil_stop_reason_other_words"
     h, parent = _with_parent(w, s)
-    w.row(CIVIL, parent, s, benefit="dibao", dibao_class="3", start_date=date(Y - 2, 1, 1), end_date=date(Y, 4, 30),
-          amount=Decimal("300"), status="stopped", stop_reason=word, household_size=len(h.alive))
+    w.row(
+        CIVIL,
+        parent,
+        s,
+        benefit="dibao",
+        dibao_class="3",
+        start_date=date(Y - 2, 1, 1),
+        end_date=date(Y, 4, 30),
+        amount=Decimal("300"),
+        status="stopped",
+        stop_reason=word,
+        household_size=len(h.alive),
+    )
     w.expect("dead_elsewhere", CIVIL, _person_subject(parent), s, requires=f"death_word:{word}")
 
 
@@ -745,8 +951,7 @@ def _not_insured_monitored_lapsed(w: World, n: int) -> None:
     h = w.household(s, "monitored")
     head = w.family(h, 2)[0]
     w.income(h, Decimal("9000"))
-    w.row(MEDICAL, head, s, record_type="enrolment", year=Y, insured=False, status="not_insured",
-          family_doctor=True)
+    w.row(MEDICAL, head, s, record_type="enrolment", year=Y, insured=False, status="not_insured", family_doctor=True)
     w.row(MEDICAL, head, s, record_type="enrolment", year=Y - 1, insured=True, status="normal", family_doctor=True)
     w.expect("not_insured", MEDICAL, f"person:{head.id}:{Y}", s)
 
@@ -756,8 +961,18 @@ def _claims(w: World, p: Person, s: str, year: int, total_out_of_pocket: Decimal
     share = (total_out_of_pocket / parts).quantize(CENT)
     amounts = [share] * (parts - 1) + [total_out_of_pocket - share * (parts - 1)]
     for i, oop in enumerate(amounts):
-        w.row(MEDICAL, p, s, own=False, record_type="claim", year=year, settled_on=date(year, 2 + i, 10 + i),
-              hospital="青山市第一人民医院", total_cost=(oop * Decimal("2.5")).quantize(CENT), out_of_pocket=oop)
+        w.row(
+            MEDICAL,
+            p,
+            s,
+            own=False,
+            record_type="claim",
+            year=year,
+            settled_on=date(year, 2 + i, 10 + i),
+            hospital="青山市第一人民医院",
+            total_cost=(oop * Decimal("2.5")).quantize(CENT),
+            out_of_pocket=oop,
+        )
 
 
 @injector("large_medical_cost")
@@ -805,8 +1020,17 @@ def _out_of_school(w: World, n: int) -> None:
     s = "out_of_school"
     _h, child = _child(w, s, "lifted_out", w.born_school_age(w.rng.randint(7, 14)), "dropped_out")
     term = TERM_SPELLINGS[n % len(TERM_SPELLINGS)]
-    w.row(EDUCATION, child, s, term=term, school=_school(child), stage="junior_secondary", status="dropped_out",
-          aid_kind="生活补助", aid_amount=Decimal("625"))
+    w.row(
+        EDUCATION,
+        child,
+        s,
+        term=term,
+        school=_school(child),
+        stage="junior_secondary",
+        status="dropped_out",
+        aid_kind="生活补助",
+        aid_amount=Decimal("625"),
+    )
     w.expect("out_of_school", EDUCATION, f"person:{child.id}:{term}", s)
 
 
@@ -823,10 +1047,27 @@ def _out_of_school_at_the_edges(w: World, n: int) -> None:
 def _out_of_school_after_enrolled_term(w: World, n: int) -> None:
     s = "out_of_school_registry_in_school"
     _h, child = _child(w, s, "monitored", w.born_school_age(13), "junior_secondary")
-    w.row(EDUCATION, child, s, term=PREVIOUS_TERM, school=_school(child), stage="junior_secondary",
-          status="enrolled", aid_kind="生活补助", aid_amount=Decimal("625"))
-    w.row(EDUCATION, child, s, school=_school(child), stage="junior_secondary", status="dropped_out",
-          aid_kind="生活补助", aid_amount=Decimal("625"))
+    w.row(
+        EDUCATION,
+        child,
+        s,
+        term=PREVIOUS_TERM,
+        school=_school(child),
+        stage="junior_secondary",
+        status="enrolled",
+        aid_kind="生活补助",
+        aid_amount=Decimal("625"),
+    )
+    w.row(
+        EDUCATION,
+        child,
+        s,
+        school=_school(child),
+        stage="junior_secondary",
+        status="dropped_out",
+        aid_kind="生活补助",
+        aid_amount=Decimal("625"),
+    )
     w.expect("out_of_school", EDUCATION, f"person:{child.id}:{TERM}", s)
     w.expect("schooling_differs", EDUCATION, _person_subject(child), s)
 
@@ -924,8 +1165,16 @@ def _no_labour_grandparent_and_child(w: World, n: int) -> None:
     head = w.person(h, "head", age=w.rng.randint(68, 80), labour="none", male=False)
     w.person(h, "grandchild", born=w.born_school_age(9), labour="none")
     w.income(h, Decimal("9500"))
-    w.row(CIVIL, head, s, benefit="temporary", start_date=date(Y, 2, 1), amount=Decimal("2000"), status="active",
-          household_size=2)
+    w.row(
+        CIVIL,
+        head,
+        s,
+        benefit="temporary",
+        start_date=date(Y, 2, 1),
+        amount=Decimal("2000"),
+        status="active",
+        household_size=2,
+    )
     w.expect("no_labour_no_assistance", CIVIL, _household_subject(h), s)
 
 
@@ -953,15 +1202,42 @@ def _civil_contradictions(w: World, n: int) -> None:
     w.income(h, Decimal("9000"))
     variant = n % 3
     if variant == 0:
-        r = w.row(CIVIL, head, s, benefit="dibao", dibao_class="2", start_date=date(Y - 1, 5, 1),
-                  end_date=date(Y - 1, 4, 1), amount=Decimal("500"), status="stopped", stop_reason="迁出",
-                  household_size=len(h.alive))
+        r = w.row(
+            CIVIL,
+            head,
+            s,
+            benefit="dibao",
+            dibao_class="2",
+            start_date=date(Y - 1, 5, 1),
+            end_date=date(Y - 1, 4, 1),
+            amount=Decimal("500"),
+            status="stopped",
+            stop_reason="迁出",
+            household_size=len(h.alive),
+        )
     elif variant == 1:
-        r = w.row(CIVIL, head, s, benefit="temporary", dibao_class="1", start_date=date(Y, 1, 1),
-                  amount=Decimal("1000"), status="active", household_size=len(h.alive))
+        r = w.row(
+            CIVIL,
+            head,
+            s,
+            benefit="temporary",
+            dibao_class="1",
+            start_date=date(Y, 1, 1),
+            amount=Decimal("1000"),
+            status="active",
+            household_size=len(h.alive),
+        )
     else:
-        r = w.row(CIVIL, head, s, benefit="dibao", start_date=date(Y - 1, 1, 1), amount=Decimal("-300"),
-                  status="active", household_size=len(h.alive))
+        r = w.row(
+            CIVIL,
+            head,
+            s,
+            benefit="dibao",
+            start_date=date(Y - 1, 1, 1),
+            amount=Decimal("-300"),
+            status="active",
+            household_size=len(h.alive),
+        )
     w.expect("record_inconsistent", CIVIL, f"record:{r.key}", s)
 
 
@@ -969,8 +1245,18 @@ def _civil_contradictions(w: World, n: int) -> None:
 def _civil_active_after_death(w: World, n: int) -> None:
     s = "record_inconsistent_active_after_death"
     h, parent = _with_parent(w, s, "monitored")
-    r = w.row(CIVIL, parent, s, benefit="dibao", dibao_class="3", start_date=date(Y - 2, 1, 1), amount=Decimal("300"),
-              status="active", death_date=date(Y, 6, 1), household_size=len(h.alive))
+    r = w.row(
+        CIVIL,
+        parent,
+        s,
+        benefit="dibao",
+        dibao_class="3",
+        start_date=date(Y - 2, 1, 1),
+        amount=Decimal("300"),
+        status="active",
+        death_date=date(Y, 6, 1),
+        household_size=len(h.alive),
+    )
     w.expect("record_inconsistent", CIVIL, f"record:{r.key}", s)
     w.expect("dead_elsewhere", CIVIL, _person_subject(parent), s)
 
@@ -984,13 +1270,33 @@ def _medical_contradictions(w: World, n: int) -> None:
     p = people[0]
     variant = n % 3
     if variant == 0:
-        r = w.row(MEDICAL, p, s, own=False, record_type="claim", year=Y, settled_on=date(Y, 3, 3), hospital="清溪县中医院",
-                  total_cost=Decimal("800"), out_of_pocket=Decimal("1200"))
+        r = w.row(
+            MEDICAL,
+            p,
+            s,
+            own=False,
+            record_type="claim",
+            year=Y,
+            settled_on=date(Y, 3, 3),
+            hospital="清溪县中医院",
+            total_cost=Decimal("800"),
+            out_of_pocket=Decimal("1200"),
+        )
     elif variant == 1:
         r = w.row(MEDICAL, p, s, record_type="enrolment", year=Y, insured=False, status="normal")
     else:
-        r = w.row(MEDICAL, p, s, own=False, record_type="claim", year=Y, settled_on=date(Y, 4, 4), hospital="清溪县中医院",
-                  total_cost=Decimal("-150"), out_of_pocket=Decimal("-150"))
+        r = w.row(
+            MEDICAL,
+            p,
+            s,
+            own=False,
+            record_type="claim",
+            year=Y,
+            settled_on=date(Y, 4, 4),
+            hospital="清溪县中医院",
+            total_cost=Decimal("-150"),
+            out_of_pocket=Decimal("-150"),
+        )
     w.expect("record_inconsistent", MEDICAL, f"record:{r.key}", s)
 
 
@@ -1004,8 +1310,16 @@ def _education_contradictions(w: World, n: int) -> None:
     else:
         w.family(h, 2)
         child = w.person(h, "child", born=w.born_school_age(10))
-        r = w.row(EDUCATION, child, s, school=_school(child), stage="primary", status="enrolled",
-                  aid_kind="营养餐补助", aid_amount=Decimal("-200"))
+        r = w.row(
+            EDUCATION,
+            child,
+            s,
+            school=_school(child),
+            stage="primary",
+            status="enrolled",
+            aid_kind="营养餐补助",
+            aid_amount=Decimal("-200"),
+        )
     w.expect("record_inconsistent", EDUCATION, f"record:{r.key}", s)
 
 
@@ -1092,8 +1406,16 @@ def _absent_from_school_roster(w: World, n: int) -> None:
     w.own.add((EDUCATION, child.id))
     if n % 2:
         aid: Aid = {"aid_kind": "生活补助", "aid_amount": Decimal("625")} if h.target else {}
-        w.row(EDUCATION, child, s, term=PREVIOUS_TERM, school=_school(child), stage=_STAGE_OF.get(child.schooling),
-              status="enrolled", **aid)
+        w.row(
+            EDUCATION,
+            child,
+            s,
+            term=PREVIOUS_TERM,
+            school=_school(child),
+            stage=_STAGE_OF.get(child.schooling),
+            status="enrolled",
+            **aid,
+        )
     w.expect(MISSING_FROM_SCHOOL_ROSTER, EDUCATION, f"person:{child.id}:{ROSTERS[EDUCATION]}", s)
 
 
@@ -1229,8 +1551,14 @@ def _child_turning_sixteen_tomorrow(w: World, n: int) -> None:
     s = "child_employed_sixteen_tomorrow_months_only"
     h = w.household(s, "ordinary")
     w.family(h, 2)
-    child = w.person(h, "child", born=_years_before(TODAY + timedelta(days=1), w.t.child_age), male=True,
-                     labour="ordinary", employment_months=3)
+    child = w.person(
+        h,
+        "child",
+        born=_years_before(TODAY + timedelta(days=1), w.t.child_age),
+        male=True,
+        labour="ordinary",
+        employment_months=3,
+    )
     w.expect(CHILD_EMPLOYED, REGISTRY, _person_subject(child), s)
 
 
@@ -1250,8 +1578,15 @@ def _sixteen_today(w: World, n: int) -> None:
     s = "control_employed_sixteen_today"
     h = w.household(s, "ordinary")
     w.family(h, 2)
-    w.person(h, "child", born=_years_before(TODAY, w.t.child_age), employment="local", labour="ordinary",
-             employment_months=6, employment_income=Decimal("12000.00"))
+    w.person(
+        h,
+        "child",
+        born=_years_before(TODAY, w.t.child_age),
+        employment="local",
+        labour="ordinary",
+        employment_months=6,
+        employment_income=Decimal("12000.00"),
+    )
 
 
 @control
@@ -1260,8 +1595,9 @@ def _child_with_zero_employment(w: World, n: int) -> None:
     s = "control_child_zero_employment"
     h = w.household(s, "ordinary")
     w.family(h, 2)
-    w.person(h, "child", born=w.born_aged(12), employment="none", employment_months=0,
-             employment_income=Decimal("0.00"))
+    w.person(
+        h, "child", born=w.born_aged(12), employment="none", employment_months=0, employment_income=Decimal("0.00")
+    )
 
 
 @injector("monitored_twice")
@@ -1358,8 +1694,7 @@ def _uninsured(w: World, h: Household, p: Person, s: str, with_record: bool) -> 
     if not with_record and h.target and p.alive:
         w.expect(MISSING_FROM_INSURANCE_ROSTER, MEDICAL, f"person:{p.id}:{ROSTERS[MEDICAL]}", s)
     if with_record:
-        w.row(MEDICAL, p, s, record_type="enrolment", year=Y, insured=False, status="not_insured",
-              family_doctor=True)
+        w.row(MEDICAL, p, s, record_type="enrolment", year=Y, insured=False, status="not_insured", family_doctor=True)
         if h.target:
             w.expect("not_insured", MEDICAL, f"person:{p.id}:{Y}", s)
 
@@ -1405,8 +1740,9 @@ def _uninsured_with_a_protecting_measure(w: World, n: int) -> None:
     h = w.household(s, "monitored")
     head = w.family(h, 2)[0]
     w.income(h, Decimal("9000"))
-    h.measures.append((("health", "social_protection", "social_assistance")[n % 3],
-                       ("planned", "in_progress", "completed")[n % 3]))
+    h.measures.append(
+        (("health", "social_protection", "social_assistance")[n % 3], ("planned", "in_progress", "completed")[n % 3])
+    )
     _uninsured(w, h, head, s, with_record=False)
 
 
@@ -1463,14 +1799,23 @@ def _child_employed(w: World, n: int) -> None:
     w.family(h, 2)
     w.income(h, Decimal("14000"))
     child = w.person(h, "child", born=w.born_aged(14), schooling="dropped_out", employment="migrant")
-    w.row(EDUCATION, child, s, school="清溪县第二中学", stage="junior_secondary", status="dropped_out",
-          aid_kind="生活补助", aid_amount=Decimal("625"))
+    w.row(
+        EDUCATION,
+        child,
+        s,
+        school="清溪县第二中学",
+        stage="junior_secondary",
+        status="dropped_out",
+        aid_kind="生活补助",
+        aid_amount=Decimal("625"),
+    )
     w.expect(CHILD_EMPLOYED, REGISTRY, _person_subject(child), s)
     if _age_on_school_start(child.born) <= w.t.age_to:
         w.expect("out_of_school", EDUCATION, f"person:{child.id}:{TERM}", s)
 
 
 # ---------------------------------------------------------------- negative controls
+
 
 @control
 def _cost_at_and_under_the_fixed_amount(w: World, n: int) -> None:
@@ -1499,10 +1844,29 @@ def _consistent_at_the_edges(w: World, n: int) -> None:
     h = w.household(s, "ordinary")
     people = w.family(h, 2)
     day = date(Y, 2, 14)
-    w.row(CIVIL, people[0], s, benefit="temporary", start_date=day, end_date=day, amount=Decimal("0"),
-          status="stopped", household_size=len(h.alive))
-    w.row(MEDICAL, people[1], s, own=False, record_type="claim", year=Y, settled_on=day, hospital="清溪县中医院",
-          total_cost=Decimal("456.70"), out_of_pocket=Decimal("456.70"))
+    w.row(
+        CIVIL,
+        people[0],
+        s,
+        benefit="temporary",
+        start_date=day,
+        end_date=day,
+        amount=Decimal("0"),
+        status="stopped",
+        household_size=len(h.alive),
+    )
+    w.row(
+        MEDICAL,
+        people[1],
+        s,
+        own=False,
+        record_type="claim",
+        year=Y,
+        settled_on=day,
+        hospital="清溪县中医院",
+        total_cost=Decimal("456.70"),
+        out_of_pocket=Decimal("456.70"),
+    )
     adult = w.person(h, "child", born=w.born_school_age(25, "last"), labour="ordinary")
     w.row(EDUCATION, adult, s, school="清溪县第二中学", stage="junior_secondary", status="enrolled")
 
@@ -1541,8 +1905,14 @@ def _child_outside_compulsory_age(w: World, n: int) -> None:
     s = "control_child_outside_compulsory_age"
     age, edge = ((w.t.age_to + 1, "first"), (w.t.age_from - 1, "last"))[n % 2]
     _h, child = _child(w, s, "lifted_out", w.born_school_age(age, edge), "dropped_out")
-    w.row(EDUCATION, child, s, school=_school(child), stage="junior_secondary" if age > 10 else "primary",
-          status="dropped_out")
+    w.row(
+        EDUCATION,
+        child,
+        s,
+        school=_school(child),
+        stage="junior_secondary" if age > 10 else "primary",
+        status="dropped_out",
+    )
 
 
 @control
@@ -1551,10 +1921,26 @@ def _back_at_school(w: World, n: int) -> None:
     _h, child = _child(w, s, "monitored", w.born_school_age(12), "junior_secondary")
     aid: Aid = {"aid_kind": "生活补助", "aid_amount": Decimal("625")}
     spelling = n % len(TERM_SPELLINGS)  # the two terms spelled alike or not
-    w.row(EDUCATION, child, s, term=PREVIOUS_TERM_SPELLINGS[spelling], school=_school(child), stage="primary",
-          status="dropped_out", **aid)
-    w.row(EDUCATION, child, s, term=TERM_SPELLINGS[(spelling + n) % len(TERM_SPELLINGS)], school=_school(child),
-          stage="junior_secondary", status="enrolled", **aid)
+    w.row(
+        EDUCATION,
+        child,
+        s,
+        term=PREVIOUS_TERM_SPELLINGS[spelling],
+        school=_school(child),
+        stage="primary",
+        status="dropped_out",
+        **aid,
+    )
+    w.row(
+        EDUCATION,
+        child,
+        s,
+        term=TERM_SPELLINGS[(spelling + n) % len(TERM_SPELLINGS)],
+        school=_school(child),
+        stage="junior_secondary",
+        status="enrolled",
+        **aid,
+    )
 
 
 @control
@@ -1575,10 +1961,28 @@ def _names_with_spaces_and_dots(w: World, n: int) -> None:
     plain = w.person(h, "spouse", age=38, male=False)
     spaced = plain.name[0] + " " + plain.name[1:] if n % 2 else plain.name[0] + "\u3000" + plain.name[1:] + " "
     dotted = minority.replace("·", ("", "•", "・", " · ")[n % 4])
-    w.row(MEDICAL, head, s, name=dotted, record_type="enrolment", year=Y, insured=True, status="normal",
-          family_doctor=True)
-    w.row(MEDICAL, plain, s, name=spaced, record_type="enrolment", year=Y, insured=True, status="normal",
-          family_doctor=True)
+    w.row(
+        MEDICAL,
+        head,
+        s,
+        name=dotted,
+        record_type="enrolment",
+        year=Y,
+        insured=True,
+        status="normal",
+        family_doctor=True,
+    )
+    w.row(
+        MEDICAL,
+        plain,
+        s,
+        name=spaced,
+        record_type="enrolment",
+        year=Y,
+        insured=True,
+        status="normal",
+        family_doctor=True,
+    )
 
 
 @control
@@ -1666,8 +2070,15 @@ def _new_grant_that_stopped(w: World, n: int) -> None:
     head = w.family(h, 2)[0]
     w.income(h, Decimal("5000"), current=CURRENT)
     if n % 2 == 0:
-        _active_dibao(w, head, s, start_date=_months_ago(3), status="stopped", end_date=_months_ago(1),
-                      stop_reason="家庭收入超过低保标准")
+        _active_dibao(
+            w,
+            head,
+            s,
+            start_date=_months_ago(3),
+            status="stopped",
+            end_date=_months_ago(1),
+            stop_reason="家庭收入超过低保标准",
+        )
     else:
         _active_dibao(w, head, s, start_date=_months_ago(3), status=None, end_date=TODAY - timedelta(days=2))
 
@@ -1702,11 +2113,22 @@ def _dead_in_both(w: World, n: int) -> None:
     s = "control_dead_in_registry_and_department"
     h, parent = _with_parent(w, s)
     parent.status, parent.died = "deceased", date(Y, 1, 20)
-    w.row(CIVIL, parent, s, benefit="tekun", start_date=date(Y - 3, 1, 1), end_date=date(Y, 1, 31),
-          amount=Decimal("900"), status="stopped", stop_reason="死亡", death_date=date(Y, 1, 20),
-          household_size=len(h.alive))
-    w.row(MEDICAL, parent, s, record_type="enrolment", year=Y, insured=False, status="deceased",
-          death_date=date(Y, 1, 20))
+    w.row(
+        CIVIL,
+        parent,
+        s,
+        benefit="tekun",
+        start_date=date(Y - 3, 1, 1),
+        end_date=date(Y, 1, 31),
+        amount=Decimal("900"),
+        status="stopped",
+        stop_reason="死亡",
+        death_date=date(Y, 1, 20),
+        household_size=len(h.alive),
+    )
+    w.row(
+        MEDICAL, parent, s, record_type="enrolment", year=Y, insured=False, status="deceased", death_date=date(Y, 1, 20)
+    )
 
 
 @control
@@ -1715,8 +2137,7 @@ def _not_insured_but_not_a_target(w: World, n: int) -> None:
     h = w.household(s, "ordinary")
     head = w.family(h, 2)[0]
     head.insured = False
-    w.row(MEDICAL, head, s, record_type="enrolment", year=Y, insured=False, status="not_insured",
-          family_doctor=False)
+    w.row(MEDICAL, head, s, record_type="enrolment", year=Y, insured=False, status="not_insured", family_doctor=False)
 
 
 @control
@@ -1725,10 +2146,28 @@ def _insured_in_one_of_two_records(w: World, n: int) -> None:
     h = w.household(s, "lifted_out")
     head = w.family(h, 2)[0]
     w.income(h, Decimal("14000"))
-    w.row(MEDICAL, head, s, record_type="enrolment", year=Y, insured=False, status="not_insured",
-          scheme="职工基本医疗保险", family_doctor=True)
-    w.row(MEDICAL, head, s, record_type="enrolment", year=Y, insured=True, status="normal",
-          scheme="城乡居民基本医疗保险", family_doctor=True)
+    w.row(
+        MEDICAL,
+        head,
+        s,
+        record_type="enrolment",
+        year=Y,
+        insured=False,
+        status="not_insured",
+        scheme="职工基本医疗保险",
+        family_doctor=True,
+    )
+    w.row(
+        MEDICAL,
+        head,
+        s,
+        record_type="enrolment",
+        year=Y,
+        insured=True,
+        status="normal",
+        scheme="城乡居民基本医疗保险",
+        family_doctor=True,
+    )
 
 
 @control
@@ -1737,8 +2176,9 @@ def _not_insured_last_year_only(w: World, n: int) -> None:
     h = w.household(s, "lifted_out")
     head = w.family(h, 2)[0]
     w.income(h, Decimal("14000"))
-    w.row(MEDICAL, head, s, record_type="enrolment", year=Y - 1, insured=False, status="not_insured",
-          family_doctor=True)
+    w.row(
+        MEDICAL, head, s, record_type="enrolment", year=Y - 1, insured=False, status="not_insured", family_doctor=True
+    )
     w.row(MEDICAL, head, s, record_type="enrolment", year=Y, insured=True, status="normal", family_doctor=True)
 
 
@@ -1747,11 +2187,27 @@ def _unknown_people_outside_civil_affairs(w: World, n: int) -> None:
     """Medical insurance and education do not report ID numbers the registry lacks."""
     s = "control_unknown_id_medical_education"
     born = w.born_aged(30)
-    w.row(MEDICAL, None, s, id_number=w.new_id(born, n % 2 == 0), record_type="enrolment", year=Y, insured=True,
-          status="normal", family_doctor=True)
+    w.row(
+        MEDICAL,
+        None,
+        s,
+        id_number=w.new_id(born, n % 2 == 0),
+        record_type="enrolment",
+        year=Y,
+        insured=True,
+        status="normal",
+        family_doctor=True,
+    )
     child_born = w.born_school_age(9)
-    w.row(EDUCATION, None, s, id_number=w.new_id(child_born, True), school="清溪县白岩小学", stage="primary",
-          status="dropped_out")
+    w.row(
+        EDUCATION,
+        None,
+        s,
+        id_number=w.new_id(child_born, True),
+        school="清溪县白岩小学",
+        stage="primary",
+        status="dropped_out",
+    )
 
 
 @control
@@ -1759,8 +2215,14 @@ def _employed_at_sixteen(w: World, n: int) -> None:
     s = "control_employed_at_sixteen"
     h = w.household(s, "ordinary")
     w.family(h, 2)
-    w.person(h, "child", born=w.born_school_age(w.t.age_to + 1, "first"), schooling="not_in_school",
-             employment="migrant", labour="ordinary")
+    w.person(
+        h,
+        "child",
+        born=w.born_school_age(w.t.age_to + 1, "first"),
+        schooling="not_in_school",
+        employment="migrant",
+        labour="ordinary",
+    )
 
 
 @control
@@ -1778,17 +2240,37 @@ def _messy_but_valid(w: World, n: int) -> None:
     people = w.family(h, 4)
     w.income(h, Decimal("9000"))
     old = next((p for p in people if p.born.year < 2000), people[0])
-    r = w.row(CIVIL, old, s, benefit="dibao", dibao_class="2", start_date=date(Y - 1, 1, 2), amount=Decimal("1234.50"),
-              status="active", household_size=len(h.alive))
+    r = w.row(
+        CIVIL,
+        old,
+        s,
+        benefit="dibao",
+        dibao_class="2",
+        start_date=date(Y - 1, 1, 2),
+        amount=Decimal("1234.50"),
+        status="active",
+        household_size=len(h.alive),
+    )
     r.raw["_mess"] = "max"
     r = w.row(MEDICAL, old, s, record_type="enrolment", year=Y, insured=True, status="normal", family_doctor=True)
     r.raw["_mess"] = "max"
-    r = w.row(MEDICAL, old, s, own=False, record_type="claim", year=Y, settled_on=date(Y, 1, 2), hospital=" 清溪县人民医院 ",
-              total_cost=Decimal("1234.50"), out_of_pocket=Decimal("300.25"))
+    r = w.row(
+        MEDICAL,
+        old,
+        s,
+        own=False,
+        record_type="claim",
+        year=Y,
+        settled_on=date(Y, 1, 2),
+        hospital=" 清溪县人民医院 ",
+        total_cost=Decimal("1234.50"),
+        out_of_pocket=Decimal("300.25"),
+    )
     r.raw["_mess"] = "max"
 
 
 # ---------------------------------------------------------------- malformed rows
+
 
 def _bad(w: World, kind: str, reason: str, base: Fields, **raw: str) -> None:
     born = w.born_aged(w.rng.randint(20, 70))
@@ -1797,12 +2279,29 @@ def _bad(w: World, kind: str, reason: str, base: Fields, **raw: str) -> None:
     r.reason = reason
 
 
-_CIVIL_BASE: Fields = {"benefit": "dibao", "dibao_class": "1", "start_date": date(Y - 1, 5, 1),
-                       "amount": Decimal("600"), "status": "active", "household_size": 2}
-_ENROL_BASE: Fields = {"record_type": "enrolment", "year": Y, "insured": True, "status": "normal",
-                       "family_doctor": True}
-_CLAIM_BASE: Fields = {"record_type": "claim", "year": Y, "settled_on": date(Y, 3, 1), "hospital": "清溪县人民医院",
-                       "total_cost": Decimal("900"), "out_of_pocket": Decimal("300")}
+_CIVIL_BASE: Fields = {
+    "benefit": "dibao",
+    "dibao_class": "1",
+    "start_date": date(Y - 1, 5, 1),
+    "amount": Decimal("600"),
+    "status": "active",
+    "household_size": 2,
+}
+_ENROL_BASE: Fields = {
+    "record_type": "enrolment",
+    "year": Y,
+    "insured": True,
+    "status": "normal",
+    "family_doctor": True,
+}
+_CLAIM_BASE: Fields = {
+    "record_type": "claim",
+    "year": Y,
+    "settled_on": date(Y, 3, 1),
+    "hospital": "清溪县人民医院",
+    "total_cost": Decimal("900"),
+    "out_of_pocket": Decimal("300"),
+}
 _STUDENT_BASE: Fields = {"school": "清溪县白岩小学", "stage": "primary", "status": "enrolled"}
 
 
@@ -1869,14 +2368,24 @@ def _hostile_rows(w: World) -> None:
     for reason, base, raw in HOSTILE:
         born = w.born_aged(w.rng.randint(20, 70))
         key = next(w._keys[MEDICAL])
-        r = Row(MEDICAL, {"record_id": f"YH{key:07d}", "id_number": w.new_id(born, True), "name": w.name(), **base},
-                "hostile:" + reason, dict(raw), reason)
+        r = Row(
+            MEDICAL,
+            {"record_id": f"YH{key:07d}", "id_number": w.new_id(born, True), "name": w.name(), **base},
+            "hostile:" + reason,
+            dict(raw),
+            reason,
+        )
         w.hostile.append(r)
     for _ in range(3):  # and valid rows beside them, which must be staged
         born = w.born_aged(w.rng.randint(20, 70))
         key = next(w._keys[MEDICAL])
-        w.hostile.append(Row(MEDICAL, {"record_id": f"YH{key:07d}", "id_number": w.new_id(born, False),
-                                       "name": w.name(), **_ENROL_BASE}, "hostile:valid"))
+        w.hostile.append(
+            Row(
+                MEDICAL,
+                {"record_id": f"YH{key:07d}", "id_number": w.new_id(born, False), "name": w.name(), **_ENROL_BASE},
+                "hostile:valid",
+            )
+        )
 
 
 # Valid values departments write that the import refuses today: each row is reported (as a
@@ -1891,8 +2400,17 @@ def _known_gaps(w: World) -> None:
         h = w.household("gap:" + gap, "ordinary")
         head = w.family(h, 2)[0]
         if kind == CIVIL:
-            r = w.row(CIVIL, head, h.scenario, benefit="temporary", start_date=date(Y, 1, 2), amount=Decimal("500"),
-                      status="stopped", end_date=date(Y, 1, 31), household_size=len(h.alive))
+            r = w.row(
+                CIVIL,
+                head,
+                h.scenario,
+                benefit="temporary",
+                start_date=date(Y, 1, 2),
+                amount=Decimal("500"),
+                status="stopped",
+                end_date=date(Y, 1, 31),
+                household_size=len(h.alive),
+            )
         elif kind == MEDICAL:
             r = w.row(MEDICAL, head, h.scenario, **_ENROL_BASE)
         else:
@@ -1911,24 +2429,52 @@ def _government_spellings(w: World, n: int) -> None:
     head, spouse = w.family(h, 2)[:2]
     child = w.person(h, "child", born=w.born_school_age(9))
     w.own.add((EDUCATION, child.id))
-    r = w.row(CIVIL, head, s, benefit="temporary", start_date=date(Y, 1, 2), amount=None, status="stopped",
-              end_date=date(Y, 1, 31), household_size=len(h.alive))
+    r = w.row(
+        CIVIL,
+        head,
+        s,
+        benefit="temporary",
+        start_date=date(Y, 1, 2),
+        amount=None,
+        status="stopped",
+        end_date=date(Y, 1, 31),
+        household_size=len(h.alive),
+    )
     r.raw.update(start_date=f"{Y}年1月2号", amount=("-", "—", "－", "——")[n % 4])
-    r = w.row(CIVIL, spouse, s, benefit="temporary", start_date=date(Y, 2, 3), amount=Decimal("300.00"),
-              status="active", end_date=None, household_size=None)
+    r = w.row(
+        CIVIL,
+        spouse,
+        s,
+        benefit="temporary",
+        start_date=date(Y, 2, 3),
+        amount=Decimal("300.00"),
+        status="active",
+        end_date=None,
+        household_size=None,
+    )
     r.raw.update(end_date=("—", "-")[n % 2], household_size="－")
     unknown_doctor: Fields = {**_ENROL_BASE, "family_doctor": None}
     r = w.row(MEDICAL, head, s, **unknown_doctor)
     r.raw.update(year=(f"{Y}年度", f"{Y}年")[n % 2], insured=("√", "✓")[n % 2])
-    r = w.row(MEDICAL, spouse, s, record_type="enrolment", year=Y, insured=False, status="not_insured",
-              scheme="城乡居民基本医疗保险")
+    r = w.row(
+        MEDICAL,
+        spouse,
+        s,
+        record_type="enrolment",
+        year=Y,
+        insured=False,
+        status="not_insured",
+        scheme="城乡居民基本医疗保险",
+    )
     r.raw.update(insured=("×", "✗")[n % 2], year=f"{Y}年度")
-    r = w.row(EDUCATION, child, s, school=_school(child), stage="primary", status="enrolled",
-              aid_kind=None, aid_amount=None)
+    r = w.row(
+        EDUCATION, child, s, school=_school(child), stage="primary", status="enrolled", aid_kind=None, aid_amount=None
+    )
     r.raw.update(status=("在籍", "正常")[n % 2], aid_amount="-")
 
 
 # ---------------------------------------------------------------- capability probes
+
 
 def _death_word(word: str) -> bool:
     """Whether the civil-affairs death test reads ``word`` in a stop reason."""
@@ -1958,21 +2504,59 @@ def implemented_rules() -> set[str]:
 
 # Spellings departments use for the canonical values (all known to kinds.py).
 _SPELLINGS: dict[str, dict[str, tuple[str, ...]]] = {
-    "benefit": {"dibao": ("低保", "农村低保", "城乡低保", "最低生活保障"), "tekun": ("特困", "特困供养", "特困人员", "五保"),
-                "temporary": ("临时救助", "临救"), "dibao_edge": ("低保边缘", "低边"), "orphan": ("孤儿",)},
+    "benefit": {
+        "dibao": ("低保", "农村低保", "城乡低保", "最低生活保障"),
+        "tekun": ("特困", "特困供养", "特困人员", "五保"),
+        "temporary": ("临时救助", "临救"),
+        "dibao_edge": ("低保边缘", "低边"),
+        "orphan": ("孤儿",),
+    },
     "dibao_class": {"1": ("一类", "1", "A"), "2": ("二类", "2", "B"), "3": ("三类", "3", "C")},
     "civil_status": {"active": ("在保", "正常"), "stopped": ("停保", "已停保", "终止")},
-    "medical_status": {"normal": ("正常", "参保", "正常参保"), "not_insured": ("未参保", "断保", "停保"),
-                       "deceased": ("死亡注销", "死亡")},
+    "medical_status": {
+        "normal": ("正常", "参保", "正常参保"),
+        "not_insured": ("未参保", "断保", "停保"),
+        "deceased": ("死亡注销", "死亡"),
+    },
     "record_type": {"enrolment": ("参保", "参保登记"), "claim": ("结算", "就医结算", "报销")},
     "stage": {"primary": ("小学",), "junior_secondary": ("初中",), "senior_secondary": ("高中", "普通高中")},
-    "student_status": {"enrolled": ("在读", "在校", "在籍", "正常"), "dropped_out": ("辍学", "失学"), "transferred": ("转学", "转出")},
+    "student_status": {
+        "enrolled": ("在读", "在校", "在籍", "正常"),
+        "dropped_out": ("辍学", "失学"),
+        "transferred": ("转学", "转出"),
+    },
 }
 COLUMNS = {
-    CIVIL: ("record_id", "id_number", "name", "benefit", "dibao_class", "start_date", "end_date", "amount", "status",
-            "stop_reason", "death_date", "household_size"),
-    MEDICAL: ("record_id", "record_type", "id_number", "name", "year", "insured", "status", "scheme", "death_date",
-              "settled_on", "hospital", "total_cost", "out_of_pocket", "family_doctor"),
+    CIVIL: (
+        "record_id",
+        "id_number",
+        "name",
+        "benefit",
+        "dibao_class",
+        "start_date",
+        "end_date",
+        "amount",
+        "status",
+        "stop_reason",
+        "death_date",
+        "household_size",
+    ),
+    MEDICAL: (
+        "record_id",
+        "record_type",
+        "id_number",
+        "name",
+        "year",
+        "insured",
+        "status",
+        "scheme",
+        "death_date",
+        "settled_on",
+        "hospital",
+        "total_cost",
+        "out_of_pocket",
+        "family_doctor",
+    ),
     EDUCATION: ("record_id", "id_number", "name", "term", "school", "stage", "status", "aid_kind", "aid_amount"),
 }
 _DATES = ("start_date", "end_date", "death_date", "settled_on")
@@ -1980,8 +2564,11 @@ _AMOUNTS = ("amount", "total_cost", "out_of_pocket", "aid_amount")
 # A 合计 row: no ID number (medical insurance first misses the record type, education the term).
 _TOTALS_REASON = {CIVIL: "missing.id_number", MEDICAL: "invalid.record_type", EDUCATION: "missing.term"}
 _DEPARTMENTS = {CIVIL: "清溪县民政局", MEDICAL: "清溪县医疗保障局", EDUCATION: "清溪县教育局"}
-_TITLES = {CIVIL: "清溪县民政局社会救助对象名单", MEDICAL: "清溪县医疗保障局城乡居民参保及结算明细",
-           EDUCATION: "清溪县教育局学生学籍及资助名单"}
+_TITLES = {
+    CIVIL: "清溪县民政局社会救助对象名单",
+    MEDICAL: "清溪县医疗保障局城乡居民参保及结算明细",
+    EDUCATION: "清溪县教育局学生学籍及资助名单",
+}
 
 
 def headers(source, kind: str, variant: int) -> list[str]:
@@ -2030,8 +2617,14 @@ class Mess:
         if r == 6:  # an Excel serial number: a date cell that lost its format
             serial = (d - date(1899, 12, 30)).days
             return serial if self.xlsx else str(serial)
-        return (d.isoformat(), f"{d.year}/{d.month}/{d.day}", f"{d:%Y%m%d}", f"{d.year}年{d.month}月{d.day}日",
-                f"{d.year}.{d.month}.{d.day}", f" {d.year}年{d.month:02d}月{d.day:02d}日 ")[r]
+        return (
+            d.isoformat(),
+            f"{d.year}/{d.month}/{d.day}",
+            f"{d:%Y%m%d}",
+            f"{d.year}年{d.month}月{d.day}日",
+            f"{d.year}.{d.month}.{d.day}",
+            f" {d.year}年{d.month:02d}月{d.day:02d}日 ",
+        )[r]
 
     def amount(self, a: Decimal, hard: bool) -> Any:
         r = self.rng.randrange(6) if not hard else 3
@@ -2126,7 +2719,9 @@ def write_files(w: World, directory: Path, sources) -> list[SheetFile]:
             title = f"{_TITLES[kind]}（{TODAY.year}年{TODAY.month}月）"
             sheet: list[list[Any]] = [[title]]
             if suffix == "xlsx":
-                sheet.append([f"填报单位：{_DEPARTMENTS[kind]}    导出日期：{TODAY.year}年{TODAY.month}月{TODAY.day}日"])
+                sheet.append(
+                    [f"填报单位：{_DEPARTMENTS[kind]}    导出日期：{TODAY.year}年{TODAY.month}月{TODAY.day}日"]
+                )
             sheet += [[], header]
             expected, valid = {}, {}
             for row in part:
@@ -2146,8 +2741,16 @@ def write_files(w: World, directory: Path, sources) -> list[SheetFile]:
                 expected[f"row {len(sheet)}"] = (_TOTALS_REASON[kind], "malformed:totals_row")
             path = directory / f"{kind}-{variant + 1}.{suffix}"
             _save(path, sheet, kind)
-            out.append(SheetFile(kind, path, expected, valid, roster=roster,
-                                 hashes=_quarantine_keys(path, sources.get(kind), expected)))
+            out.append(
+                SheetFile(
+                    kind,
+                    path,
+                    expected,
+                    valid,
+                    roster=roster,
+                    hashes=_quarantine_keys(path, sources.get(kind), expected),
+                )
+            )
     if w.hostile:
         from services.core.sync.normalise import Normaliser, Rejected
 
@@ -2197,8 +2800,11 @@ def _quarantine_keys(path: Path, source, expected: dict[str, tuple[str, str]]) -
     from services.sync.staging import payload_bytes
 
     wanted = {location for location, (reason, _) in expected.items() if reason in ID_REASONS}
-    return {location: hashlib.sha256(payload_bytes(raw)).hexdigest()
-            for location, raw in records(path, Normaliser(source)) if location in wanted}
+    return {
+        location: hashlib.sha256(payload_bytes(raw)).hexdigest()
+        for location, raw in records(path, Normaliser(source))
+        if location in wanted
+    }
 
 
 # How each department's CSV comes: Excel's "CSV UTF-8" (with a BOM), Chinese Excel's plain
@@ -2223,6 +2829,7 @@ def _save(path: Path, sheet: list[list[Any]], kind: str = CIVIL) -> None:
 
 # ---------------------------------------------------------------- loading the registry
 
+
 async def load_registry(conn, w: World, settings) -> None:
     """The county's registry with COPY (ids fixed here; sequences moved past them)."""
     from services.core.crypto import keyring
@@ -2244,23 +2851,69 @@ async def load_registry(conn, w: World, settings) -> None:
     for h in w.households:
         alive = h.alive
         head = next((p for p in alive if p.relation == "head"), alive[0] if alive else None)
-        households.append((h.id, h.no, h.region, h.category, [], "active", head.name if head else None,
-                           len(alive), h.phone, 1))
+        households.append(
+            (h.id, h.no, h.region, h.category, [], "active", head.name if head else None, len(alive), h.phone, 1)
+        )
         for p in h.members:
-            persons.append((p.id, seal_id_number(ring, p.id_number), keyed_hash(p.id_number, key), mask(p.id_number),
-                            p.name, p.sex, p.born, h.id, h.region, p.relation, p.labour, p.schooling, p.insured,
-                            False, p.family_doctor, p.employment, p.employment_months, p.employment_income, p.phone,
-                            p.status, p.died, 1))
-            memberships.append((next(membership_id), p.id, h.id, h.region, p.relation, started, "registered",
-                                None, None))
+            persons.append(
+                (
+                    p.id,
+                    seal_id_number(ring, p.id_number),
+                    keyed_hash(p.id_number, key),
+                    mask(p.id_number),
+                    p.name,
+                    p.sex,
+                    p.born,
+                    h.id,
+                    h.region,
+                    p.relation,
+                    p.labour,
+                    p.schooling,
+                    p.insured,
+                    False,
+                    p.family_doctor,
+                    p.employment,
+                    p.employment_months,
+                    p.employment_income,
+                    p.phone,
+                    p.status,
+                    p.died,
+                    1,
+                )
+            )
+            memberships.append(
+                (next(membership_id), p.id, h.id, h.region, p.relation, started, "registered", None, None)
+            )
         by_year: dict[int, list] = defaultdict(list)
         ill = h.open_case and "illness" in h.risk_types
         for year, q, net, members in h.quarters:
-            spent = (h.spending.get((year, q), Decimal("0.00")) if h.spending is not None
-                     else Decimal("300.00") if ill else Decimal("0.00"))
-            incomes.append((next(income_id), h.id, h.region, year, q, net, Decimal("0.00"), Decimal("0.00"),
-                            Decimal("0.00"), "{}", Decimal("0.00"), spent, members, net,
-                            _pc(net, members), 1))
+            spent = (
+                h.spending.get((year, q), Decimal("0.00"))
+                if h.spending is not None
+                else Decimal("300.00")
+                if ill
+                else Decimal("0.00")
+            )
+            incomes.append(
+                (
+                    next(income_id),
+                    h.id,
+                    h.region,
+                    year,
+                    q,
+                    net,
+                    Decimal("0.00"),
+                    Decimal("0.00"),
+                    Decimal("0.00"),
+                    "{}",
+                    Decimal("0.00"),
+                    spent,
+                    members,
+                    net,
+                    _pc(net, members),
+                    1,
+                )
+            )
             by_year[year].append((q, net, members, spent))
         for year, qs in by_year.items():
             qs.sort()
@@ -2271,47 +2924,203 @@ async def load_registry(conn, w: World, settings) -> None:
             years.append((h.id, year, h.region, len(qs), net, z, z, z, z, spent, members, net, _pc(net, members)))
         if h.open_case:  # the case's id is the household's (labels name ``case:<household id>``)
             status = "assisting" if h.category == "monitored" else "verification"
-            cases.append((h.id, h.id, h.region, "marginal", list(h.risk_types), status, opened, opened,
-                          opened + timedelta(days=20) if status == "assisting" else None,
-                          "lifted_out" if h.category == "monitored" else None, False, "[]", 1))
+            cases.append(
+                (
+                    h.id,
+                    h.id,
+                    h.region,
+                    "marginal",
+                    list(h.risk_types),
+                    status,
+                    opened,
+                    opened,
+                    opened + timedelta(days=20) if status == "assisting" else None,
+                    "lifted_out" if h.category == "monitored" else None,
+                    False,
+                    "[]",
+                    1,
+                )
+            )
             for category, state in h.measures:
-                measures.append((uuid.UUID(int=len(measures) + 1), h.id, h.id, h.region, category, "帮扶措施",
-                                 "清溪县乡村振兴局", opened, opened, state, 1))
+                measures.append(
+                    (
+                        uuid.UUID(int=len(measures) + 1),
+                        h.id,
+                        h.id,
+                        h.region,
+                        category,
+                        "帮扶措施",
+                        "清溪县乡村振兴局",
+                        opened,
+                        opened,
+                        state,
+                        1,
+                    )
+                )
     region_of = {h.id: h.region for h in w.households}
     for person_id, household_id, ended in w.memberships:
-        memberships.append((next(membership_id), person_id, household_id, region_of[household_id], "child", started,
-                            "added", started + timedelta(days=400) if ended else None,
-                            "moved" if ended else None))
-    await conn.copy_records_to_table("households", records=households, columns=(
-        "id", "household_no", "region_code", "category", "flags", "status", "head_name", "member_count", "phone",
-        "version"))
-    await conn.copy_records_to_table("persons", records=persons, columns=(
-        "id", "id_number_enc", "id_hash", "id_masked", "name", "sex", "birth_date", "household_id", "region_code",
-        "relation", "labour_capacity", "schooling", "medical_insurance", "pension_insurance", "family_doctor",
-        "employment", "employment_months", "employment_income", "phone", "status", "date_of_death", "version"))
-    await conn.copy_records_to_table("memberships", records=memberships, columns=(
-        "id", "person_id", "household_id", "region_code", "relation", "started_at", "start_reason", "ended_at",
-        "end_reason"))
-    await conn.copy_records_to_table("income_records", records=incomes, columns=(
-        "id", "household_id", "region_code", "year", "quarter", "wages", "business", "property", "transfers",
-        "details", "production_costs", "eligible_spending", "member_count", "net_income", "per_capita_net",
-        "version"))
-    await conn.copy_records_to_table("income_years", records=years, columns=(
-        "household_id", "year", "region_code", "quarters", "wages", "business", "property", "transfers",
-        "production_costs", "eligible_spending", "member_count", "net_income", "per_capita_net"))
-    await conn.copy_records_to_table("monitoring_cases", records=cases, columns=(
-        "id", "household_id", "region_code", "case_type", "risk_types", "status", "first_clue_on", "opened_on",
-        "identified_on", "category_before", "deadline_provisional", "deadline_breaches", "version"))
-    await conn.copy_records_to_table("assistance_measures", records=measures, columns=(
-        "id", "case_id", "household_id", "region_code", "category", "content", "responsible_unit", "planned_on",
-        "start_on", "status", "version"))
+        memberships.append(
+            (
+                next(membership_id),
+                person_id,
+                household_id,
+                region_of[household_id],
+                "child",
+                started,
+                "added",
+                started + timedelta(days=400) if ended else None,
+                "moved" if ended else None,
+            )
+        )
+    await conn.copy_records_to_table(
+        "households",
+        records=households,
+        columns=(
+            "id",
+            "household_no",
+            "region_code",
+            "category",
+            "flags",
+            "status",
+            "head_name",
+            "member_count",
+            "phone",
+            "version",
+        ),
+    )
+    await conn.copy_records_to_table(
+        "persons",
+        records=persons,
+        columns=(
+            "id",
+            "id_number_enc",
+            "id_hash",
+            "id_masked",
+            "name",
+            "sex",
+            "birth_date",
+            "household_id",
+            "region_code",
+            "relation",
+            "labour_capacity",
+            "schooling",
+            "medical_insurance",
+            "pension_insurance",
+            "family_doctor",
+            "employment",
+            "employment_months",
+            "employment_income",
+            "phone",
+            "status",
+            "date_of_death",
+            "version",
+        ),
+    )
+    await conn.copy_records_to_table(
+        "memberships",
+        records=memberships,
+        columns=(
+            "id",
+            "person_id",
+            "household_id",
+            "region_code",
+            "relation",
+            "started_at",
+            "start_reason",
+            "ended_at",
+            "end_reason",
+        ),
+    )
+    await conn.copy_records_to_table(
+        "income_records",
+        records=incomes,
+        columns=(
+            "id",
+            "household_id",
+            "region_code",
+            "year",
+            "quarter",
+            "wages",
+            "business",
+            "property",
+            "transfers",
+            "details",
+            "production_costs",
+            "eligible_spending",
+            "member_count",
+            "net_income",
+            "per_capita_net",
+            "version",
+        ),
+    )
+    await conn.copy_records_to_table(
+        "income_years",
+        records=years,
+        columns=(
+            "household_id",
+            "year",
+            "region_code",
+            "quarters",
+            "wages",
+            "business",
+            "property",
+            "transfers",
+            "production_costs",
+            "eligible_spending",
+            "member_count",
+            "net_income",
+            "per_capita_net",
+        ),
+    )
+    await conn.copy_records_to_table(
+        "monitoring_cases",
+        records=cases,
+        columns=(
+            "id",
+            "household_id",
+            "region_code",
+            "case_type",
+            "risk_types",
+            "status",
+            "first_clue_on",
+            "opened_on",
+            "identified_on",
+            "category_before",
+            "deadline_provisional",
+            "deadline_breaches",
+            "version",
+        ),
+    )
+    await conn.copy_records_to_table(
+        "assistance_measures",
+        records=measures,
+        columns=(
+            "id",
+            "case_id",
+            "household_id",
+            "region_code",
+            "category",
+            "content",
+            "responsible_unit",
+            "planned_on",
+            "start_on",
+            "status",
+            "version",
+        ),
+    )
     for year, amount in LINES.items():
         await conn.execute(
             "INSERT INTO income_lines (year, province_code, amount, version) VALUES ($1, $2, $3, 1) "
-            "ON CONFLICT (year, province_code) DO UPDATE SET amount = EXCLUDED.amount", year, PROVINCE, amount)
+            "ON CONFLICT (year, province_code) DO UPDATE SET amount = EXCLUDED.amount",
+            year,
+            PROVINCE,
+            amount,
+        )
     for table in ("households", "persons", "income_records", "monitoring_cases", "memberships"):
-        await conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                           f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")
+        await conn.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+            f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
+        )
     await conn.execute("ANALYZE households; ANALYZE persons; ANALYZE income_years; ANALYZE monitoring_cases")
 
 
@@ -2320,6 +3129,7 @@ def _pc(net: Decimal, members: int) -> Decimal:
 
 
 # ---------------------------------------------------------------- running and scoring
+
 
 async def run(url: str, settings, w: World, directory: Path, *, processes: int = 0) -> Score:
     """Load ``w`` into the (migrated, empty) database at ``url``, import its files the way
@@ -2351,8 +3161,7 @@ async def run(url: str, settings, w: World, directory: Path, *, processes: int =
 
                 roster = declare(sources.get(f.kind).kind, COUNTY, f.roster, None)
             try:
-                counts = await worker.import_file(session, sources.get(f.kind), COUNTY, f.path, lambda _: None,
-                                                  roster)
+                counts = await worker.import_file(session, sources.get(f.kind), COUNTY, f.path, lambda _: None, roster)
             except Exception as exc:
                 if not f.hostile:
                     raise
@@ -2362,7 +3171,9 @@ async def run(url: str, settings, w: World, directory: Path, *, processes: int =
             await REGISTRY_CHECK(session)
         findings = await pool.fetch(
             "SELECT rule_id, source, fingerprint, person_id, household_id, records FROM sync_findings "
-            "WHERE county = $1 AND status <> 'resolved'", COUNTY)
+            "WHERE county = $1 AND status <> 'resolved'",
+            COUNTY,
+        )
         quarantine = await pool.fetch("SELECT source, last_run_id, location, reason, external_key FROM sync_quarantine")
     finally:
         await pool.close()
@@ -2451,28 +3262,40 @@ class Score:
         def pct(v):
             return "   –  " if v is None else f"{v * 100:6.2f}"
 
-        lines = [f"labelled run: {self.households} households, {self.persons} persons, {self.rows} department rows",
-                 f"{'rule':34} {'impl':>4} {'TP':>5} {'FP':>5} {'FN':>5} {'recall':>7} {'prec.':>7} {'pending':>8}"]
+        lines = [
+            f"labelled run: {self.households} households, {self.persons} persons, {self.rows} department rows",
+            f"{'rule':34} {'impl':>4} {'TP':>5} {'FP':>5} {'FN':>5} {'recall':>7} {'prec.':>7} {'pending':>8}",
+        ]
         for r in sorted(self.rules.values(), key=lambda r: (not r.implemented, r.rule)):
             pending = f"{r.pending_found}/{r.pending}" if r.pending else ""
-            lines.append(f"{r.rule:34} {'yes' if r.implemented else 'no':>4} {r.tp:5} {r.fp:5} {r.fn:5} "
-                         f"{pct(r.recall)} {pct(r.precision)} {pending:>8}")
+            lines.append(
+                f"{r.rule:34} {'yes' if r.implemented else 'no':>4} {r.tp:5} {r.fp:5} {r.fn:5} "
+                f"{pct(r.recall)} {pct(r.precision)} {pending:>8}"
+            )
         tp, fp, fn = self.totals(False)
-        lines.append(f"{'all implemented rules':34} {'':4} {tp:5} {fp:5} {fn:5} {pct(self.recall(False))} "
-                     f"{pct(self.precision(False))}")
+        lines.append(
+            f"{'all implemented rules':34} {'':4} {tp:5} {fp:5} {fn:5} {pct(self.recall(False))} "
+            f"{pct(self.precision(False))}"
+        )
         if self.defects:
             tp, fp, fn = self.totals(True)
-            lines.append(f"{'  without known defects':34} {'':4} {tp:5} {fp:5} {fn:5} {pct(self.recall())} "
-                         f"{pct(self.precision())}")
+            lines.append(
+                f"{'  without known defects':34} {'':4} {tp:5} {fp:5} {fn:5} {pct(self.recall())} "
+                f"{pct(self.precision())}"
+            )
         for f in self.files:
             c = f.counts
             name = f"{f.path.name} (roster {f.roster})" if f.roster else f.path.name
-            lines.append(f"  {name:32} {c.get('status')}: {c.get('fetched')} rows, {c.get('staged')} staged, "
-                         f"{c.get('quarantined')} quarantined, {c.get('findings_open')} findings open, "
-                         f"{c.get('clues')} clues, {c.get('seconds', 0):.1f} s")
-        lines.append(f"quarantine: {self.quarantine_right}/{self.quarantine_expected} malformed rows with the right "
-                     f"reason ({pct(self.quarantine_accuracy).strip()} %), {len(self.false_quarantines)} valid rows "
-                     f"quarantined")
+            lines.append(
+                f"  {name:32} {c.get('status')}: {c.get('fetched')} rows, {c.get('staged')} staged, "
+                f"{c.get('quarantined')} quarantined, {c.get('findings_open')} findings open, "
+                f"{c.get('clues')} clues, {c.get('seconds', 0):.1f} s"
+            )
+        lines.append(
+            f"quarantine: {self.quarantine_right}/{self.quarantine_expected} malformed rows with the right "
+            f"reason ({pct(self.quarantine_accuracy).strip()} %), {len(self.false_quarantines)} valid rows "
+            f"quarantined"
+        )
         for r in self.rules.values():
             for m in r.misses[:10]:
                 lines.append(f"  FN {r.rule}: {m}")
@@ -2485,8 +3308,9 @@ class Score:
         for gap, state in self.gaps.items():
             lines.append(f"  known import gap: {gap} — {state}")
         for kind, names in unmapped_export_headers().items():
-            lines.append(f"  note: the simulators' {kind} export has headers the source does not map: "
-                         f"{', '.join(names)}")
+            lines.append(
+                f"  note: the simulators' {kind} export has headers the source does not map: {', '.join(names)}"
+            )
         for m in self.quarantine_wrong[:20]:
             lines.append(f"  quarantine wrong: {m}")
         for m in self.false_quarantines[:20]:
@@ -2513,21 +3337,29 @@ def score(w: World, files: list[SheetFile], findings, quarantine, id_hash_key: b
     found: dict[tuple[str, str, str], Any] = {}
     for f in findings:
         prefix = f"{f['rule_id']}:{f['source']}:{COUNTY}:"
-        found[(f["rule_id"], f["source"], f["fingerprint"][len(prefix):])] = f
+        found[(f["rule_id"], f["source"], f["fingerprint"][len(prefix) :])] = f
     wanted: dict[tuple[str, str, str], Expect] = {}
     for e in w.expects:
         if e.subject.startswith(UNKNOWN_ID):
-            e = Expect(e.rule, e.source, "id:" + keyed_hash(e.subject[len(UNKNOWN_ID):], id_hash_key).hex(),
-                       e.scenario, e.requires)
+            e = Expect(
+                e.rule,
+                e.source,
+                "id:" + keyed_hash(e.subject[len(UNKNOWN_ID) :], id_hash_key).hex(),
+                e.scenario,
+                e.requires,
+            )
         wanted[e_key(e)] = e
     # Every row quarantined for its ID number is an ``id_number_invalid`` finding of its source.
     for f in files:
         for location, (reason, scenario) in f.expected.items():
             if reason in ID_REASONS and location not in f.pending:
                 digest = f.hashes.get(location)
-                e = Expect("id_number_invalid", f.kind,
-                           f"quarantine:{digest}" if digest else f"quarantine:(row not read: {f.path.name} {location})",
-                           scenario)
+                e = Expect(
+                    "id_number_invalid",
+                    f.kind,
+                    f"quarantine:{digest}" if digest else f"quarantine:(row not read: {f.path.name} {location})",
+                    scenario,
+                )
                 wanted[e_key(e)] = e
     defects: dict[str, list[str]] = {s: [] for s in KNOWN_DEFECTS}
 
@@ -2569,23 +3401,28 @@ def score(w: World, files: list[SheetFile], findings, quarantine, id_hash_key: b
     for f in files:
         got = by_run.get(f.run_id, {})
         if f.hostile and f.counts.get("status") != "succeeded":
-            pending_q.append(f"{f.path.name}: the import {f.counts.get('status')} "
-                             f"({f.counts.get('error_code') or f.counts.get('error')}); its "
-                             f"{len(f.expected)} rows wait for the import hardening")
+            pending_q.append(
+                f"{f.path.name}: the import {f.counts.get('status')} "
+                f"({f.counts.get('error_code') or f.counts.get('error')}); its "
+                f"{len(f.expected)} rows wait for the import hardening"
+            )
             continue
         for location, (reason, scenario) in f.expected.items():
             if location in f.pending:
                 actual = got.get(location)
-                pending_q.append(f"{f.path.name} {location} ({scenario}): {reason} expected once the normaliser "
-                                 f"refuses it; got {actual[0] if actual else 'staged'}")
+                pending_q.append(
+                    f"{f.path.name} {location} ({scenario}): {reason} expected once the normaliser "
+                    f"refuses it; got {actual[0] if actual else 'staged'}"
+                )
                 continue
             expected += 1
             actual = got.get(location)
             if actual and actual[0] == reason:
                 right += 1
             else:
-                wrong.append(f"{f.path.name} {location} ({scenario}): expected {reason}, got "
-                             f"{actual[0] if actual else 'staged'}")
+                wrong.append(
+                    f"{f.path.name} {location} ({scenario}): expected {reason}, got {actual[0] if actual else 'staged'}"
+                )
         for location, (reason, _key) in got.items():
             if location in f.valid:
                 row = f.valid[location]
@@ -2597,13 +3434,29 @@ def score(w: World, files: list[SheetFile], findings, quarantine, id_hash_key: b
         for location, row in f.valid.items():
             if row.gap and location not in got:
                 gaps.setdefault(row.gap, "FIXED: staged (remove from GAPS)")
-    unstaged = [f"{f.path.name}: {f.counts.get('staged')} staged of {len(f.valid)} valid rows"
-                for f in files if f.counts.get("staged") != len(f.valid) - gap_quarantined[f.path.name]
-                and not (f.hostile and f.counts.get("status") != "succeeded")]
+    unstaged = [
+        f"{f.path.name}: {f.counts.get('staged')} staged of {len(f.valid)} valid rows"
+        for f in files
+        if f.counts.get("staged") != len(f.valid) - gap_quarantined[f.path.name]
+        and not (f.hostile and f.counts.get("status") != "succeeded")
+    ]
     rows = sum(len(v) for v in w.rows.values())
     persons = sum(len(h.members) for h in w.households)
-    return Score(rules, expected, right, wrong, false_q, files, defects, len(w.households), persons, rows, unstaged,
-                 pending_q, gaps)
+    return Score(
+        rules,
+        expected,
+        right,
+        wrong,
+        false_q,
+        files,
+        defects,
+        len(w.households),
+        persons,
+        rows,
+        unstaged,
+        pending_q,
+        gaps,
+    )
 
 
 def unmapped_export_headers() -> dict[str, list[str]]:
@@ -2636,6 +3489,7 @@ def _json(value) -> list:
 
 # ---------------------------------------------------------------- a bigger run from the shell
 
+
 async def _main(households: int, seed: int, keep: bool, processes: int) -> int:
     import tempfile
     import time
@@ -2663,8 +3517,9 @@ async def _main(households: int, seed: int, keep: bool, processes: int) -> int:
             with tempfile.TemporaryDirectory(prefix="labelled-") as tmp:
                 result = await run(url, settings, w, Path(tmp), processes=processes)
             print(result.table())
-            print(f"built in {built - started:.1f} s, loaded, imported and scored in "
-                  f"{time.perf_counter() - built:.1f} s")
+            print(
+                f"built in {built - started:.1f} s, loaded, imported and scored in {time.perf_counter() - built:.1f} s"
+            )
             if keep:
                 input("database guardline_labelled_cli kept until you press Enter: ")  # noqa: ASYNC250 (meant to wait)
     finally:

@@ -1,5 +1,6 @@
 """Pulling pages over HTTP: tokens, both paging styles, retries with backoff, Retry-After,
 truncated and malformed pages, a cursor that repeats, and giving up with a reason."""
+
 import httpx
 import pytest
 import respx
@@ -26,8 +27,9 @@ def client(source=CIVIL, **settings):
 
 
 def token_route(mock, base=BASE):
-    return mock.post(f"{base}/oauth/token").mock(return_value=httpx.Response(
-        200, json={"access_token": "t1", "token_type": "Bearer", "expires_in": 600}))
+    return mock.post(f"{base}/oauth/token").mock(
+        return_value=httpx.Response(200, json={"access_token": "t1", "token_type": "Bearer", "expires_in": 600})
+    )
 
 
 def page(records, nxt):
@@ -54,8 +56,9 @@ async def test_cursor_paging_with_token():
 @respx.mock
 async def test_server_errors_are_retried_with_growing_jittered_waits():
     token_route(respx)
-    respx.get(f"{BASE}/api/assistance").mock(side_effect=[
-        httpx.Response(500), httpx.Response(502), httpx.ConnectError("refused"), page([], None)])
+    respx.get(f"{BASE}/api/assistance").mock(
+        side_effect=[httpx.Response(500), httpx.Response(502), httpx.ConnectError("refused"), page([], None)]
+    )
     c, sleeps = client(backoff_base_seconds=0.5, backoff_max_seconds=1.5)
     result = await c.page(None, "529901")
     assert result.done and result.retries == 3
@@ -65,8 +68,9 @@ async def test_server_errors_are_retried_with_growing_jittered_waits():
 @respx.mock
 async def test_retry_after_is_honoured():
     token_route(respx)
-    respx.get(f"{BASE}/api/assistance").mock(side_effect=[
-        httpx.Response(429, headers={"Retry-After": "7"}), page([], None)])
+    respx.get(f"{BASE}/api/assistance").mock(
+        side_effect=[httpx.Response(429, headers={"Retry-After": "7"}), page([], None)]
+    )
     c, sleeps = client()
     await c.page(None, "529901")
     assert len(sleeps) == 1 and 7.0 <= sleeps[0] <= 7.1
@@ -75,11 +79,14 @@ async def test_retry_after_is_honoured():
 @respx.mock
 async def test_truncated_and_malformed_pages_are_fetched_again():
     token_route(respx)
-    respx.get(f"{BASE}/api/assistance").mock(side_effect=[
-        httpx.Response(200, content=b'{"code":0,"data":{"records":[{"jzid":'),
-        httpx.Response(200, content=b"<html>gateway</html>"),
-        httpx.Response(200, json={"code": 0, "data": {}}),
-        page([{"jzid": 1}], None)])
+    respx.get(f"{BASE}/api/assistance").mock(
+        side_effect=[
+            httpx.Response(200, content=b'{"code":0,"data":{"records":[{"jzid":'),
+            httpx.Response(200, content=b"<html>gateway</html>"),
+            httpx.Response(200, json={"code": 0, "data": {}}),
+            page([{"jzid": 1}], None),
+        ]
+    )
     c, _ = client()
     result = await c.page(None, "529901")
     assert result.items == [{"jzid": 1}] and result.retries == 3
@@ -88,8 +95,9 @@ async def test_truncated_and_malformed_pages_are_fetched_again():
 @respx.mock
 async def test_expired_token_is_renewed_once():
     token = token_route(respx)
-    respx.get(f"{BASE}/api/assistance").mock(side_effect=[
-        page([], "c2"), httpx.Response(401, json={"error": "invalid_token"}), page([], None)])
+    respx.get(f"{BASE}/api/assistance").mock(
+        side_effect=[page([], "c2"), httpx.Response(401, json={"error": "invalid_token"}), page([], None)]
+    )
     c, sleeps = client()
     await c.page(None, "529901")
     await c.page({"cursor": "c2"}, "529901")
@@ -113,13 +121,22 @@ async def test_a_source_with_an_instance_is_read_only_from_the_server_that_shows
     not retried, and nothing of it is read."""
     source = CIVIL.model_copy(update={"instance": "this-demo"})
     mine, theirs = {INSTANCE_HEADER: "this-demo"}, {INSTANCE_HEADER: shown} if shown else {}
-    respx.post(f"{BASE}/oauth/token").mock(side_effect=[
-        httpx.Response(200, json={"access_token": "t1"}, headers=mine),
-        httpx.Response(200, json={"access_token": "t2"}, headers=theirs)])
-    data = respx.get(f"{BASE}/api/assistance").mock(side_effect=[
-        httpx.Response(200, json={"code": 0, "data": {"records": [{"jzid": 1}], "next_cursor": "c2"}}, headers=mine),
-        httpx.Response(200, json={"code": 0, "data": {"records": [{"jzid": 2}], "next_cursor": None}},
-                       headers=theirs)])
+    respx.post(f"{BASE}/oauth/token").mock(
+        side_effect=[
+            httpx.Response(200, json={"access_token": "t1"}, headers=mine),
+            httpx.Response(200, json={"access_token": "t2"}, headers=theirs),
+        ]
+    )
+    data = respx.get(f"{BASE}/api/assistance").mock(
+        side_effect=[
+            httpx.Response(
+                200, json={"code": 0, "data": {"records": [{"jzid": 1}], "next_cursor": "c2"}}, headers=mine
+            ),
+            httpx.Response(
+                200, json={"code": 0, "data": {"records": [{"jzid": 2}], "next_cursor": None}}, headers=theirs
+            ),
+        ]
+    )
     c, sleeps = client(source)
     first = await c.page(None, "529901")  # the simulator that shows the token is read
     assert first.items == [{"jzid": 1}]
@@ -168,11 +185,17 @@ async def test_a_repeating_cursor_is_not_followed():
 async def test_updated_since_paging_moves_its_mark():
     base = MEDICAL.base_url
     token_route(respx, base)
-    items = [{"key": "A", "updated_at": "2026-01-01T00:00:01+08:00"}, {"key": "B", "updated_at": "2026-01-01T00:00:02+08:00"}]
-    route = respx.get(f"{base}/api/v2/records").mock(side_effect=[
-        httpx.Response(200, json={"items": items, "has_more": True}),
-        httpx.Response(200, json={"items": items, "has_more": True}),  # the same page again: a repeat
-        httpx.Response(200, json={"items": [], "has_more": False})])
+    items = [
+        {"key": "A", "updated_at": "2026-01-01T00:00:01+08:00"},
+        {"key": "B", "updated_at": "2026-01-01T00:00:02+08:00"},
+    ]
+    route = respx.get(f"{base}/api/v2/records").mock(
+        side_effect=[
+            httpx.Response(200, json={"items": items, "has_more": True}),
+            httpx.Response(200, json={"items": items, "has_more": True}),  # the same page again: a repeat
+            httpx.Response(200, json={"items": [], "has_more": False}),
+        ]
+    )
     c, _ = client(MEDICAL)
     first = await c.page(None, "529901")
     assert first.position == {"since": "2026-01-01T00:00:02+08:00", "after": "B"} and not first.done
@@ -191,9 +214,13 @@ def test_retry_after_forms():
 @respx.mock
 async def test_a_cursor_that_cannot_be_kept_is_a_broken_page():
     token_route(respx)
-    respx.get(f"{BASE}/api/assistance").mock(side_effect=[page([{"jzid": 1}], "c\u00002"),
-                                                          page([{"jzid": 1}], "c" * 5000),
-                                                          page([{"jzid": 1}], "下一页\u3000c2")])
+    respx.get(f"{BASE}/api/assistance").mock(
+        side_effect=[
+            page([{"jzid": 1}], "c\u00002"),
+            page([{"jzid": 1}], "c" * 5000),
+            page([{"jzid": 1}], "下一页\u3000c2"),
+        ]
+    )
     c, _sleeps = client(page_attempts=2)
     with pytest.raises(SourceDown) as err:
         await c.page(None, "529901")
@@ -203,11 +230,13 @@ async def test_a_cursor_that_cannot_be_kept_is_a_broken_page():
 
 
 def test_sources_on_moves_the_named_sources_and_gives_them_the_instance():
-    text = BUILTIN_SOURCES.read_text(encoding="utf-8").replace('base_url = "http://127.0.0.1:8103"',
-                                                              "base_url  =  'http://127.0.0.1:8103'")
+    text = BUILTIN_SOURCES.read_text(encoding="utf-8").replace(
+        'base_url = "http://127.0.0.1:8103"', "base_url  =  'http://127.0.0.1:8103'"
+    )
     moved = parse_sources(sources_on(text, {"civil-affairs": 18101, "education": 18103}, "this-demo"))
     assert [(s.name, s.base_url, s.instance) for s in moved] == [
         ("civil-affairs", "http://127.0.0.1:18101", "this-demo"),
         ("medical-insurance", "http://127.0.0.1:8102", None),
-        ("education", "http://127.0.0.1:18103", "this-demo")]
+        ("education", "http://127.0.0.1:18103", "this-demo"),
+    ]
     assert parse_sources(text).get("civil-affairs").instance is None  # the text given is not changed

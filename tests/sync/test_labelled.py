@@ -2,6 +2,7 @@
 every injected risk found, nothing found on the clean records, every malformed row
 quarantined with its reason and no valid row quarantined. Run with ``-s`` for the table;
 ``python -m tests.sync.labelled --households 5000`` for a bigger run."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
@@ -35,8 +36,9 @@ async def test_the_labelled_county_is_judged_right(labelled_url, settings, tmp_p
     print(result.table())
 
     # (the hostile file may fail until the import hardening lands: reported in the table)
-    assert all(f.counts.get("status") == "succeeded" for f in result.files if not f.hostile), \
-        [f.counts for f in result.files]
+    assert all(f.counts.get("status") == "succeeded" for f in result.files if not f.hostile), [
+        f.counts for f in result.files
+    ]
     assert result.recall() >= MIN_RECALL, result.table()
     assert result.precision() >= MIN_PRECISION, result.table()
     assert result.quarantine_accuracy == 1.0, result.quarantine_wrong
@@ -100,16 +102,33 @@ def test_the_scorer_counts_rules_that_do_not_exist_yet_apart():
     world = World(seed=1, households=0, reps=0)
     h = world.household("scenario_a", "lifted_out")
     world.family(h, 2)
-    world.expects = [Expect("name_mismatch", CIVIL, "person:1", "scenario_a"),
-                     Expect("name_mismatch", CIVIL, "person:2", "scenario_a"),
-                     Expect("no_such_rule_yet", CIVIL, "household:1", "scenario_a")]
+    world.expects = [
+        Expect("name_mismatch", CIVIL, "person:1", "scenario_a"),
+        Expect("name_mismatch", CIVIL, "person:2", "scenario_a"),
+        Expect("no_such_rule_yet", CIVIL, "household:1", "scenario_a"),
+    ]
 
     def finding(rule, subject, household_id=None):
-        return {"rule_id": rule, "source": CIVIL, "fingerprint": f"{rule}:{CIVIL}:{COUNTY}:{subject}",
-                "person_id": None, "household_id": household_id, "records": "[]"}
+        return {
+            "rule_id": rule,
+            "source": CIVIL,
+            "fingerprint": f"{rule}:{CIVIL}:{COUNTY}:{subject}",
+            "person_id": None,
+            "household_id": household_id,
+            "records": "[]",
+        }
 
-    result = score(world, [], [finding("name_mismatch", "person:1"), finding("dead_elsewhere", "person:2", 1),
-                               finding("no_such_rule_yet", "household:1")], [], b"key")
+    result = score(
+        world,
+        [],
+        [
+            finding("name_mismatch", "person:1"),
+            finding("dead_elsewhere", "person:2", 1),
+            finding("no_such_rule_yet", "household:1"),
+        ],
+        [],
+        b"key",
+    )
     mismatch, dead, pending = (result.rules[r] for r in ("name_mismatch", "dead_elsewhere", "no_such_rule_yet"))
     assert (mismatch.tp, mismatch.fp, mismatch.fn) == (1, 0, 1)
     assert (dead.tp, dead.fp, dead.fn) == (0, 1, 0) and dead.extras == [f"scenario_a: {CIVIL} person:2"]

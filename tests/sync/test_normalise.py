@@ -1,4 +1,5 @@
 """The normaliser: department spellings in, canonical records or a quarantine reason out."""
+
 from datetime import date
 
 import pytest
@@ -15,8 +16,16 @@ VALID = "11010519491231002X"
 
 
 def civil(**over):
-    raw = {"jzid": "MZ1", "sfzh": VALID, "xm": "张三", "jzlx": "低保", "dbfl": "一类", "ksrq": "2023-05-01",
-           "yje": "580.00", "zt": "在保"}
+    raw = {
+        "jzid": "MZ1",
+        "sfzh": VALID,
+        "xm": "张三",
+        "jzlx": "低保",
+        "dbfl": "一类",
+        "ksrq": "2023-05-01",
+        "yje": "580.00",
+        "zt": "在保",
+    }
     raw.update(over)
     return {k: v for k, v in raw.items() if v is not ...}
 
@@ -26,13 +35,24 @@ def test_api_record_becomes_canonical():
     assert isinstance(out, Normal)
     assert (out.external_key, out.record_type, out.id_number, out.name) == ("MZ1", "assistance", VALID, "张三")
     assert out.birth_date == date(1949, 12, 31)
-    assert out.data == {"benefit": "dibao", "dibao_class": "1", "start_date": "2023-05-01", "amount": "580.00",
-                        "status": "active"}
+    assert out.data == {
+        "benefit": "dibao",
+        "dibao_class": "1",
+        "start_date": "2023-05-01",
+        "amount": "580.00",
+        "status": "active",
+    }
 
 
 def test_chinese_headers_full_width_digits_and_spaces():
-    raw = {"记录编号": "MZ9", "身份证号码": "１１０１０５ １９４９１２３１００２ｘ", "姓 名": " 张 三 ", "救助类型": "特困供养",
-           "开始日期": "2023年5月1日", "月救助金额": "￥1,200.5"}
+    raw = {
+        "记录编号": "MZ9",
+        "身份证号码": "１１０１０５ １９４９１２３１００２ｘ",
+        "姓 名": " 张 三 ",
+        "救助类型": "特困供养",
+        "开始日期": "2023年5月1日",
+        "月救助金额": "￥1,200.5",
+    }
     out = CIVIL.normalise(raw)
     assert isinstance(out, Normal), out
     assert out.id_number == VALID and out.name == "张三"
@@ -46,57 +66,81 @@ def test_old_15_digit_number_is_converted_and_noted():
     assert out.id_number == VALID and out.id_note == "old_15"
 
 
-@pytest.mark.parametrize("raw, reason, field", [
-    (civil(sfzh="110105194912310021"), "id_number.check_digit", "id_number"),
-    (civil(sfzh="11010519491331002X"), "id_number.birth_date", "id_number"),
-    (civil(sfzh="abc"), "id_number.format", "id_number"),
-    (civil(sfzh=...), "missing.id_number", "id_number"),
-    (civil(sfzh="  "), "missing.id_number", "id_number"),
-    (civil(jzid=...), "missing.record_id", "record_id"),
-    (civil(ksrq="2025-02-30"), "invalid.start_date", "start_date"),
-    (civil(ksrq=...), "missing.start_date", "start_date"),
-    (civil(yje="abc"), "invalid.amount", "amount"),
-    (civil(jzlx="慰问金"), "invalid.benefit", "benefit"),
-])
+@pytest.mark.parametrize(
+    "raw, reason, field",
+    [
+        (civil(sfzh="110105194912310021"), "id_number.check_digit", "id_number"),
+        (civil(sfzh="11010519491331002X"), "id_number.birth_date", "id_number"),
+        (civil(sfzh="abc"), "id_number.format", "id_number"),
+        (civil(sfzh=...), "missing.id_number", "id_number"),
+        (civil(sfzh="  "), "missing.id_number", "id_number"),
+        (civil(jzid=...), "missing.record_id", "record_id"),
+        (civil(ksrq="2025-02-30"), "invalid.start_date", "start_date"),
+        (civil(ksrq=...), "missing.start_date", "start_date"),
+        (civil(yje="abc"), "invalid.amount", "amount"),
+        (civil(jzlx="慰问金"), "invalid.benefit", "benefit"),
+    ],
+)
 def test_bad_records_are_rejected_with_reason_and_field(raw, reason, field):
     out = CIVIL.normalise(raw)
     assert isinstance(out, Rejected)
     assert (out.reason, out.field) == (reason, field)
     assert VALID not in out.detail  # never a full ID number in a reason
     # The number that failed, masked, for the finding id_number_invalid (nothing otherwise).
-    expected = {"id_number.check_digit": "110105************", "id_number.birth_date": "110105************",
-                "id_number.format": "***"}
+    expected = {
+        "id_number.check_digit": "110105************",
+        "id_number.birth_date": "110105************",
+        "id_number.format": "***",
+    }
     assert out.id_masked == expected.get(reason)
 
 
 def test_medical_record_types_and_required_fields():
-    claim = {"key": "JS1", "type": "claim", "id_no": VALID, "name": "x", "year": "2026", "settled_on": "20260601",
-             "total_cost": "100", "out_of_pocket": "20.5"}
+    claim = {
+        "key": "JS1",
+        "type": "claim",
+        "id_no": VALID,
+        "name": "x",
+        "year": "2026",
+        "settled_on": "20260601",
+        "total_cost": "100",
+        "out_of_pocket": "20.5",
+    }
     out = MEDICAL.normalise(claim)
     assert isinstance(out, Normal) and out.record_type == "claim"
     assert out.data["year"] == 2026 and out.data["settled_on"] == "2026-06-01" and out.data["out_of_pocket"] == "20.50"
     assert MEDICAL.normalise({**claim, "type": "结算"}).record_type == "claim"
     missing = MEDICAL.normalise({k: v for k, v in claim.items() if k != "out_of_pocket"})
     assert isinstance(missing, Rejected) and missing.reason == "missing.out_of_pocket"
-    enrol = MEDICAL.normalise({"key": "CB1", "type": "enrolment", "id_no": VALID, "year": 2026, "insured": False,
-                               "status": "未参保"})
+    enrol = MEDICAL.normalise(
+        {"key": "CB1", "type": "enrolment", "id_no": VALID, "year": 2026, "insured": False, "status": "未参保"}
+    )
     assert isinstance(enrol, Normal) and enrol.data["insured"] is False and enrol.data["status"] == "not_insured"
     unknown = MEDICAL.normalise({**claim, "type": "refund"})
     assert isinstance(unknown, Rejected) and unknown.reason == "invalid.record_type"
 
 
 def test_education_key_joins_student_and_term():
-    out = EDUCATION.normalise({"xjh": "G1", "sfzjh": VALID, "xsxm": "李四", "xq": "2026秋", "xd": "初中", "xjzt": "辍学"})
+    out = EDUCATION.normalise(
+        {"xjh": "G1", "sfzjh": VALID, "xsxm": "李四", "xq": "2026秋", "xd": "初中", "xjzt": "辍学"}
+    )
     assert isinstance(out, Normal)
     assert out.external_key == "G1|2026秋"
     assert out.data["status"] == "dropped_out" and out.data["stage"] == "junior_secondary"
 
 
-@pytest.mark.parametrize("text, day", [
-    ("2025-01-02", date(2025, 1, 2)), ("2025/1/2", date(2025, 1, 2)), ("20250102", date(2025, 1, 2)),
-    ("2025年1月2日", date(2025, 1, 2)), ("２０２５-０１-０２", date(2025, 1, 2)), (45659, date(2025, 1, 2)),
-    ("2025-01-02 08:00:00", date(2025, 1, 2)),
-])
+@pytest.mark.parametrize(
+    "text, day",
+    [
+        ("2025-01-02", date(2025, 1, 2)),
+        ("2025/1/2", date(2025, 1, 2)),
+        ("20250102", date(2025, 1, 2)),
+        ("2025年1月2日", date(2025, 1, 2)),
+        ("２０２５-０１-０２", date(2025, 1, 2)),
+        (45659, date(2025, 1, 2)),
+        ("2025-01-02 08:00:00", date(2025, 1, 2)),
+    ],
+)
 def test_dates_as_departments_write_them(text, day):
     assert parse_date(text) == day
 
@@ -135,7 +179,7 @@ def test_configuration_errors_are_refused():
     with pytest.raises(ValueError, match="county"):
         parse_sources(SOURCES_TOML.replace('"529901"', '"5299"'))
     with pytest.raises(ValueError, match="paging"):
-        parse_sources(SOURCES_TOML.replace('counties =', 'base_url = "http://x"\ncounties ='))
+        parse_sources(SOURCES_TOML.replace("counties =", 'base_url = "http://x"\ncounties ='))
 
 
 def test_a_generic_source_keeps_its_mapped_fields():
@@ -151,50 +195,61 @@ name = ["户主姓名"]
 house_grade = ["危房等级"]
 """
     out = Normaliser(parse_sources(text).get("housing")).normalise(
-        {"编号": "H1", "身份证号": VALID, "户主姓名": "张三", "危房等级": "D级"})
+        {"编号": "H1", "身份证号": VALID, "户主姓名": "张三", "危房等级": "D级"}
+    )
     assert isinstance(out, Normal)
     assert out.record_type == "generic" and out.data == {"house_grade": "D级"}
 
 
 def medical(**over):
-    raw = {"key": "CB1", "type": "enrolment", "id_no": VALID, "name": "张三", "year": "2026", "insured": "是",
-           "status": "正常"}
+    raw = {
+        "key": "CB1",
+        "type": "enrolment",
+        "id_no": VALID,
+        "name": "张三",
+        "year": "2026",
+        "insured": "是",
+        "status": "正常",
+    }
     raw.update(over)
     return raw
 
 
-@pytest.mark.parametrize("normaliser, raw, reason, field", [
-    (CIVIL, civil(xm="张" * 65), "too_long.name", "name"),
-    (CIVIL, civil(xm="\ufdfa" * 10), "too_long.name", "name"),  # NFKC makes each of these 18 characters
-    (CIVIL, civil(tbyy="因" * 501), "too_long.stop_reason", "stop_reason"),
-    (CIVIL, civil(jzid="M" * 65), "too_long.record_id", "record_id"),
-    (CIVIL, civil(jzid="MZ\x001"), "control_character.record_id", "record_id"),
-    (CIVIL, civil(jzid="MZ\n1"), "control_character.record_id", "record_id"),
-    (CIVIL, civil(xm="张\x00三"), "control_character.name", "name"),
-    # A name that would display reversed or hide a character: quarantined, never stored.
-    (CIVIL, civil(xm="张\u202e三"), "control_character.name", "name"),
-    (CIVIL, civil(xm="张\u200b三"), "control_character.name", "name"),
-    (CIVIL, civil(xm="\u2066张三\u2069"), "control_character.name", "name"),
-    (CIVIL, civil(tbyy="收入\x85超标"), "control_character.stop_reason", "stop_reason"),
-    (CIVIL, civil(jzid="MZ\ufeff1"), "control_character.record_id", "record_id"),
-    (CIVIL, civil(tbyy="收入\x07超标"), "control_character.stop_reason", "stop_reason"),
-    (CIVIL, civil(sfzh=VALID + "\x00"), "control_character.id_number", "id_number"),
-    (CIVIL, civil(ksrq="20251301"), "invalid.start_date", "start_date"),
-    (CIVIL, civil(ksrq="2025-13-01"), "invalid.start_date", "start_date"),
-    (CIVIL, civil(ksrq="0001-01-01"), "invalid.start_date", "start_date"),
-    (CIVIL, civil(ksrq=2_000_000), "invalid.start_date", "start_date"),
-    (CIVIL, civil(ksrq="9" * 70), "too_long.start_date", "start_date"),
-    (CIVIL, civil(yje="1" * 13), "invalid.amount", "amount"),
-    (CIVIL, civil(yje="10000000000"), "invalid.amount", "amount"),
-    (CIVIL, civil(yje=10 ** 30), "invalid.amount", "amount"),
-    (CIVIL, civil(yje=10 ** 5000), "too_long.amount", "amount"),
-    (CIVIL, civil(yje="1e999999"), "invalid.amount", "amount"),
-    (MEDICAL, medical(year="99999999999"), "invalid.year", "year"),
-    (MEDICAL, medical(year=99999999999), "invalid.year", "year"),
-    (MEDICAL, medical(year="1" * 5000), "too_long.year", "year"),
-    (MEDICAL, medical(year="3000"), "invalid.year", "year"),
-    (MEDICAL, medical(updated_at="0001-01-01T00:00:00+08:00"), "invalid.updated_at", "updated_at"),
-])
+@pytest.mark.parametrize(
+    "normaliser, raw, reason, field",
+    [
+        (CIVIL, civil(xm="张" * 65), "too_long.name", "name"),
+        (CIVIL, civil(xm="\ufdfa" * 10), "too_long.name", "name"),  # NFKC makes each of these 18 characters
+        (CIVIL, civil(tbyy="因" * 501), "too_long.stop_reason", "stop_reason"),
+        (CIVIL, civil(jzid="M" * 65), "too_long.record_id", "record_id"),
+        (CIVIL, civil(jzid="MZ\x001"), "control_character.record_id", "record_id"),
+        (CIVIL, civil(jzid="MZ\n1"), "control_character.record_id", "record_id"),
+        (CIVIL, civil(xm="张\x00三"), "control_character.name", "name"),
+        # A name that would display reversed or hide a character: quarantined, never stored.
+        (CIVIL, civil(xm="张\u202e三"), "control_character.name", "name"),
+        (CIVIL, civil(xm="张\u200b三"), "control_character.name", "name"),
+        (CIVIL, civil(xm="\u2066张三\u2069"), "control_character.name", "name"),
+        (CIVIL, civil(tbyy="收入\x85超标"), "control_character.stop_reason", "stop_reason"),
+        (CIVIL, civil(jzid="MZ\ufeff1"), "control_character.record_id", "record_id"),
+        (CIVIL, civil(tbyy="收入\x07超标"), "control_character.stop_reason", "stop_reason"),
+        (CIVIL, civil(sfzh=VALID + "\x00"), "control_character.id_number", "id_number"),
+        (CIVIL, civil(ksrq="20251301"), "invalid.start_date", "start_date"),
+        (CIVIL, civil(ksrq="2025-13-01"), "invalid.start_date", "start_date"),
+        (CIVIL, civil(ksrq="0001-01-01"), "invalid.start_date", "start_date"),
+        (CIVIL, civil(ksrq=2_000_000), "invalid.start_date", "start_date"),
+        (CIVIL, civil(ksrq="9" * 70), "too_long.start_date", "start_date"),
+        (CIVIL, civil(yje="1" * 13), "invalid.amount", "amount"),
+        (CIVIL, civil(yje="10000000000"), "invalid.amount", "amount"),
+        (CIVIL, civil(yje=10**30), "invalid.amount", "amount"),
+        (CIVIL, civil(yje=10**5000), "too_long.amount", "amount"),
+        (CIVIL, civil(yje="1e999999"), "invalid.amount", "amount"),
+        (MEDICAL, medical(year="99999999999"), "invalid.year", "year"),
+        (MEDICAL, medical(year=99999999999), "invalid.year", "year"),
+        (MEDICAL, medical(year="1" * 5000), "too_long.year", "year"),
+        (MEDICAL, medical(year="3000"), "invalid.year", "year"),
+        (MEDICAL, medical(updated_at="0001-01-01T00:00:00+08:00"), "invalid.updated_at", "updated_at"),
+    ],
+)
 def test_values_beyond_their_bounds_are_rejected_with_the_field(normaliser, raw, reason, field):
     out = normaliser.normalise(raw)
     assert isinstance(out, Rejected), out
@@ -204,8 +259,9 @@ def test_values_beyond_their_bounds_are_rejected_with_the_field(normaliser, raw,
 
 
 def test_values_at_their_bounds_pass():
-    out = CIVIL.normalise(civil(xm="张" * 64, tbyy="因" * 500, jzid="M" * 64, yje="9999999999.99",
-                                ksrq="2100-12-31", zt="停保"))
+    out = CIVIL.normalise(
+        civil(xm="张" * 64, tbyy="因" * 500, jzid="M" * 64, yje="9999999999.99", ksrq="2100-12-31", zt="停保")
+    )
     assert isinstance(out, Normal), out
     assert out.data["amount"] == "9999999999.99" and out.data["stop_reason"] == "因" * 500
     tabbed = CIVIL.normalise(civil(tbyy="收入\t超标\r\n核实"))  # tabs and line breaks are text, not control
@@ -217,13 +273,27 @@ def test_values_at_their_bounds_pass():
 
 
 def test_standard_headers_are_read_besides_the_configured_ones():
-    raw = {"救助编号": "MZ1", "公民身份号码": VALID, "救助对象姓名": "张三", "保障类别": "低保", "享受开始时间": "2024-01-01",
-           "注销原因": "死亡", "备注": "x"}
+    raw = {
+        "救助编号": "MZ1",
+        "公民身份号码": VALID,
+        "救助对象姓名": "张三",
+        "保障类别": "低保",
+        "享受开始时间": "2024-01-01",
+        "注销原因": "死亡",
+        "备注": "x",
+    }
     out = CIVIL.normalise(raw)
     assert isinstance(out, Normal), out
     assert out.data["start_date"] == "2024-01-01" and out.data["stop_reason"] == "死亡"
-    claim = {"记录编号": "JS1", "业务类型": "结算", "证件号码": VALID, "年度": "2026", "结算日期": "2026-03-01",
-             "医疗总费用": "1000", "个人自付费用": "250.5"}
+    claim = {
+        "记录编号": "JS1",
+        "业务类型": "结算",
+        "证件号码": VALID,
+        "年度": "2026",
+        "结算日期": "2026-03-01",
+        "医疗总费用": "1000",
+        "个人自付费用": "250.5",
+    }
     out = MEDICAL.normalise(claim)
     assert isinstance(out, Normal), out
     assert out.data["out_of_pocket"] == "250.50" and out.data["total_cost"] == "1000.00"
@@ -232,8 +302,9 @@ def test_standard_headers_are_read_besides_the_configured_ones():
 def test_a_configured_column_wins_over_a_standard_header_for_the_same_field():
     text = SOURCES_TOML.replace('benefit = ["jzlx"]', 'benefit = ["jzlx"]\nname = ["户主姓名"]')
     normaliser = Normaliser(parse_sources(text).get("housing-test"))
-    out = normaliser.normalise({"姓名": "李四", "id": "1", "sfzh": VALID, "jzlx": "低保", "ksrq": "2024-01-01",
-                                "户主姓名": "张三"})
+    out = normaliser.normalise(
+        {"姓名": "李四", "id": "1", "sfzh": VALID, "jzlx": "低保", "ksrq": "2024-01-01", "户主姓名": "张三"}
+    )
     assert isinstance(out, Normal) and out.name == "张三"
 
 
@@ -253,9 +324,14 @@ def test_the_header_table_names_real_fields_once_per_kind():
 
 # Spellings government spreadsheets use for valid values (the labelled judge's former
 # "known import gaps"): each must read as the value it means.
-@pytest.mark.parametrize("text, day", [
-    ("2026年1月2号", date(2026, 1, 2)), ("2026年01月02号", date(2026, 1, 2)), (" 2026年1月2号 ", date(2026, 1, 2)),
-])
+@pytest.mark.parametrize(
+    "text, day",
+    [
+        ("2026年1月2号", date(2026, 1, 2)),
+        ("2026年01月02号", date(2026, 1, 2)),
+        (" 2026年1月2号 ", date(2026, 1, 2)),
+    ],
+)
 def test_dates_written_with_hao(text, day):
     assert parse_date(text) == day
     out = CIVIL.normalise(civil(ksrq=text))
@@ -275,8 +351,15 @@ def test_a_dash_is_no_value_in_an_optional_amount_or_date(dash):
 def test_a_dash_in_a_required_field_is_missing(dash):
     out = CIVIL.normalise(civil(ksrq=dash))
     assert isinstance(out, Rejected) and out.reason == "missing.start_date"
-    claim = {"key": "JS1", "type": "claim", "id_no": VALID, "year": "2026", "settled_on": "20260601",
-             "total_cost": "100", "out_of_pocket": dash}
+    claim = {
+        "key": "JS1",
+        "type": "claim",
+        "id_no": VALID,
+        "year": "2026",
+        "settled_on": "20260601",
+        "total_cost": "100",
+        "out_of_pocket": dash,
+    }
     out = MEDICAL.normalise(claim)
     assert isinstance(out, Rejected) and out.reason == "missing.out_of_pocket"
 

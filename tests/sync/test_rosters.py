@@ -2,6 +2,7 @@
 ``--roster`` and a pull of a roster source record what they read (new, changed, unchanged,
 and refused rows with a key) in the page's transaction; a failed run declares nothing and
 its entries go; a newer clean roster of the same period replaces the older."""
+
 from __future__ import annotations
 
 import httpx
@@ -98,27 +99,31 @@ async def _import(ctx, dsn, rows, roster: str | None = "2026", region: str | Non
     declared = declare(source.kind, COUNTY, roster, region) if roster else None
     claim = await queue.open_import(dsn, source.name, COUNTY, "参保名册.xlsx", "test", declared)
     try:
-        await import_records(ctx, source, claim, [(f"row {i + 4}", r) for i, r in enumerate(rows)], None,
-                             roster=declared is not None)
+        await import_records(
+            ctx, source, claim, [(f"row {i + 4}", r) for i, r in enumerate(rows)], None, roster=declared is not None
+        )
     finally:
         await claim.release()
     return claim.run_id
 
 
 async def entries(pool, run_id: int) -> set[str]:
-    return {r["external_key"] for r in await pool.fetch(
-        "SELECT external_key FROM sync_roster_entries WHERE run_id = $1", run_id)}
+    return {
+        r["external_key"]
+        for r in await pool.fetch("SELECT external_key FROM sync_roster_entries WHERE run_id = $1", run_id)
+    }
 
 
 async def roster_of(pool, run_id: int) -> tuple:
-    row = await pool.fetchrow("SELECT status, roster_period, roster_region, roster_records, roster_rejected "
-                              "FROM sync_runs WHERE id = $1", run_id)
+    row = await pool.fetchrow(
+        "SELECT status, roster_period, roster_region, roster_records, roster_rejected FROM sync_runs WHERE id = $1",
+        run_id,
+    )
     return tuple(row)
 
 
 async def test_an_imported_roster_records_every_row_it_read(ctx, pool, dsn):
-    rows = [enrolment("K1"), enrolment("K2", 家庭医生签约="未签约"), enrolment("K3", year="二〇二六"),
-            enrolment(None)]
+    rows = [enrolment("K1"), enrolment("K2", 家庭医生签约="未签约"), enrolment("K3", year="二〇二六"), enrolment(None)]
     first = await _import(ctx, dsn, rows, region="529901001")
     assert await roster_of(pool, first) == ("succeeded", "2026", "529901001", 2, 2)
     # K3 was refused but its key is readable (a person known from before is not absent); the
@@ -145,16 +150,20 @@ async def test_an_imported_roster_records_every_row_it_read(ctx, pool, dsn):
 
 async def test_a_roster_run_that_fails_declares_nothing(ctx, pool, dsn, settings):
     source = ctx.sources.get("medical-insurance")
-    claim = await queue.open_import(dsn, source.name, COUNTY, "参保名册.xlsx", "test",
-                                    declare(SourceKind.medical_insurance, COUNTY, "2026"))
+    claim = await queue.open_import(
+        dsn, source.name, COUNTY, "参保名册.xlsx", "test", declare(SourceKind.medical_insurance, COUNTY, "2026")
+    )
     try:
+
         async def pages():
             from services.sync.staging import PageIn
+
             yield PageIn([enrolment("K1")], ["row 4"])
 
         await _stage(ctx, source, claim, pages(), None, roster=True)
-        await queue.record_failure(ctx.db, claim.run_id, source.name, "unreadable", "the file broke off",
-                                   settings.sync, retry=False)
+        await queue.record_failure(
+            ctx.db, claim.run_id, source.name, "unreadable", "the file broke off", settings.sync, retry=False
+        )
     finally:
         await claim.release()
     assert (await roster_of(pool, claim.run_id))[0] == "failed"
@@ -188,9 +197,11 @@ async def test_a_pull_of_a_roster_source_is_the_roster_its_pages_name(ctx, pool,
     def pages(second_term: str):
         def handler(request: httpx.Request) -> httpx.Response:
             if request.url.params.get("cursor") == "c2":
-                return httpx.Response(200, json={"students": [student("S2")], "next": "",
-                                                 "roster": {"term": second_term}})
+                return httpx.Response(
+                    200, json={"students": [student("S2")], "next": "", "roster": {"term": second_term}}
+                )
             return httpx.Response(200, json={"students": [student("S1")], "next": "c2", "roster": {"term": "2026秋"}})
+
         return handler
 
     good = await _pull(ctx, dsn, "education", pages("2026秋"))
@@ -207,7 +218,13 @@ async def test_an_updated_since_roster_is_only_the_full_pull(ctx, pool, dsn):
     year = today().year
 
     def handler(request: httpx.Request) -> httpx.Response:
-        item = {"key": "E1", "type": "enrolment", "id_no": VALID, "year": year, "updated_at": f"{year}-01-01T09:00:00+08:00"}
+        item = {
+            "key": "E1",
+            "type": "enrolment",
+            "id_no": VALID,
+            "year": year,
+            "updated_at": f"{year}-01-01T09:00:00+08:00",
+        }
         if request.url.params.get("updated_since"):
             return httpx.Response(200, json={"items": [], "has_more": False})
         return httpx.Response(200, json={"items": [item], "has_more": False})

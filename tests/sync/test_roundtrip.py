@@ -5,6 +5,7 @@ and a clean department's file quarantines nothing.
 
 The simulators serve a demo county from a scratch database (in-process, on free ports);
 the export is the one ``guardline simulate --export`` writes (``simulators.export``)."""
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,10 @@ async def _reset(url: str) -> None:
     try:
         await conn.execute(f"TRUNCATE {SYNC_TABLES} RESTART IDENTITY CASCADE")
         await conn.execute("DELETE FROM clue_reports WHERE source LIKE 'sync:%'")
-        await conn.execute("DELETE FROM risk_clues c WHERE NOT EXISTS (SELECT 1 FROM clue_reports r "
-                           "WHERE r.clue_id = c.id) AND c.case_id IS NULL")
+        await conn.execute(
+            "DELETE FROM risk_clues c WHERE NOT EXISTS (SELECT 1 FROM clue_reports r "
+            "WHERE r.clue_id = c.id) AND c.case_id IS NULL"
+        )
     finally:
         await conn.close()
 
@@ -76,17 +79,34 @@ async def _landed(url: str, source: str) -> dict:
     file's columns are not the API's names)."""
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
-        records = {r["external_key"]: (r["record_type"], r["id_masked"], r["name"], r["birth_date"], r["data"])
-                   for r in await conn.fetch("SELECT external_key, record_type, id_masked, name, birth_date, "
-                                             "data::text FROM dept_records WHERE source = $1", source)}
-        quarantine = sorted((r["external_key"] or "", r["reason"], r["field"] or "") for r in await conn.fetch(
-            "SELECT external_key, reason, field FROM sync_quarantine WHERE source = $1", source))
-        findings = sorted(_comparable(tuple(r)) for r in await conn.fetch(
-            "SELECT fingerprint, rule_id, severity::text, status::text, values::text, records::text "
-            "FROM sync_findings WHERE source = $1", source))
-        run = await conn.fetchrow("SELECT status, error_code, fetched, quarantined, roster_period, roster_region "
-                                  "FROM sync_runs WHERE source = $1 "
-                                  "ORDER BY id DESC LIMIT 1", source)
+        records = {
+            r["external_key"]: (r["record_type"], r["id_masked"], r["name"], r["birth_date"], r["data"])
+            for r in await conn.fetch(
+                "SELECT external_key, record_type, id_masked, name, birth_date, "
+                "data::text FROM dept_records WHERE source = $1",
+                source,
+            )
+        }
+        quarantine = sorted(
+            (r["external_key"] or "", r["reason"], r["field"] or "")
+            for r in await conn.fetch(
+                "SELECT external_key, reason, field FROM sync_quarantine WHERE source = $1", source
+            )
+        )
+        findings = sorted(
+            _comparable(tuple(r))
+            for r in await conn.fetch(
+                "SELECT fingerprint, rule_id, severity::text, status::text, values::text, records::text "
+                "FROM sync_findings WHERE source = $1",
+                source,
+            )
+        )
+        run = await conn.fetchrow(
+            "SELECT status, error_code, fetched, quarantined, roster_period, roster_region "
+            "FROM sync_runs WHERE source = $1 "
+            "ORDER BY id DESC LIMIT 1",
+            source,
+        )
         return {"records": records, "quarantine": quarantine, "findings": findings, "run": dict(run)}
     finally:
         await conn.close()
@@ -96,8 +116,9 @@ async def _landed(url: str, source: str) -> dict:
 async def department(url: str, settings, kind: str, problems: Problems):
     config = SimConfig(kind, today=TODAY, problems=replace(problems))
     with serving(create_app(config, settings, url)) as base:
-        local = settings.model_copy(update={"database_url": url, "sync": settings.sync.model_copy(
-            update={"prepare_processes": 0})})
+        local = settings.model_copy(
+            update={"database_url": url, "sync": settings.sync.model_copy(update={"prepare_processes": 0})}
+        )
         session = await Session.open(local)
         session.ctx.sources = parse_sources(builtin_sources_on({kind: urlsplit(base).port}))
         try:
@@ -136,8 +157,9 @@ async def test_an_exported_file_imports_as_the_pull_lands(world, settings, tmp_p
             # (``guardline sync import --roster``), as docs/rosters.md tells.
             roster = None
             if over_http["run"]["roster_period"]:
-                roster = declare(source.kind, COUNTY, over_http["run"]["roster_period"],
-                                 over_http["run"]["roster_region"])
+                roster = declare(
+                    source.kind, COUNTY, over_http["run"]["roster_period"], over_http["run"]["roster_region"]
+                )
             run = await import_file(session, source, COUNTY, target, lambda r: None, roster)
             assert run["status"] == "succeeded", (suffix, run["error_code"], run["error"])
             from_file = await _landed(world, kind)

@@ -5,6 +5,7 @@ that died does not stand in the way of the next.
 
 The unexpected failure is a real database error: a CHECK constraint added for the test
 refuses one record's row, as a constraint or a bug of ours would in production."""
+
 from __future__ import annotations
 
 import asyncio
@@ -38,8 +39,9 @@ MENDED = "ALTER TABLE dept_records DROP CONSTRAINT IF EXISTS test_refuses_bad"
 
 def department() -> Starlette:
     """A department with one page of two records (no token needed)."""
-    records = [{"jzid": key, "sfzh": VALID, "xm": "张三", "jzlx": "低保", "ksrq": "2024-01-01"}
-               for key in ("GOOD", "BAD")]
+    records = [
+        {"jzid": key, "sfzh": VALID, "xm": "张三", "jzlx": "低保", "ksrq": "2024-01-01"} for key in ("GOOD", "BAD")
+    ]
 
     async def page(request: Request) -> Response:
         return Response(orjson.dumps({"records": records, "next": None}), media_type="application/json")
@@ -51,8 +53,6 @@ def department() -> Starlette:
 def base_url() -> Iterator[str]:
     with serving(department()) as url:
         yield url
-
-
 
 
 def hanging_department(asked: threading.Event, answer: threading.Event) -> Starlette:
@@ -70,8 +70,12 @@ def hanging_department(asked: threading.Event, answer: threading.Event) -> Starl
 
 @asynccontextmanager
 async def opened(sync_url, settings, base_url, **sync):
-    local = settings.model_copy(update={"database_url": sync_url, "sync": settings.sync.model_copy(
-        update={"prepare_processes": 0, "poll_seconds": 0.05, **sync})})
+    local = settings.model_copy(
+        update={
+            "database_url": sync_url,
+            "sync": settings.sync.model_copy(update={"prepare_processes": 0, "poll_seconds": 0.05, **sync}),
+        }
+    )
     session = await Session.open(local)
     session.ctx.sources = parse_sources(civil_affairs_pull(base_url))
     try:
@@ -89,8 +93,9 @@ async def broken(pool):
         await pool.execute(MENDED)
 
 
-async def test_an_unexpected_database_error_fails_the_run_and_the_next_run_succeeds(pool, sync_url, settings,
-                                                                                     base_url, broken):
+async def test_an_unexpected_database_error_fails_the_run_and_the_next_run_succeeds(
+    pool, sync_url, settings, base_url, broken
+):
     async with opened(sync_url, settings, base_url) as session:
         run_id, _ = await queue.enqueue_run(session.ctx.db, "civil-affairs", "529901", Trigger.manual)
         # The worker carries the run out and lives on (``once``: returns when none is ready).
@@ -102,8 +107,9 @@ async def test_an_unexpected_database_error_fails_the_run_and_the_next_run_succe
         # Not wedged: the run is no longer active, its lock is free; a retry is queued for later.
         retry = await pool.fetchrow("SELECT id, status, trigger FROM sync_runs WHERE id <> $1", run_id)
         assert (retry["status"], retry["trigger"]) == ("queued", "retry")
-        assert await pool.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1",
-                                   run_id) == 0
+        assert (
+            await pool.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1", run_id) == 0
+        )
 
         await pool.execute(MENDED)
         # Asked for now, the run joins the retry and carries it out at once.
@@ -113,10 +119,12 @@ async def test_an_unexpected_database_error_fails_the_run_and_the_next_run_succe
         assert tuple(state) == (0, None)
 
 
-async def test_the_breaker_holds_a_failing_source_and_lets_it_run_after_the_cool_down(pool, sync_url, settings,
-                                                                                      base_url, broken):
-    async with opened(sync_url, settings, base_url, breaker_threshold=1, breaker_cooldown_seconds=3600,
-                      run_retry_seconds=0) as session:
+async def test_the_breaker_holds_a_failing_source_and_lets_it_run_after_the_cool_down(
+    pool, sync_url, settings, base_url, broken
+):
+    async with opened(
+        sync_url, settings, base_url, breaker_threshold=1, breaker_cooldown_seconds=3600, run_retry_seconds=0
+    ) as session:
         first, _ = await queue.enqueue_run(session.ctx.db, "civil-affairs", "529901", Trigger.manual)
         assert await work(session, stop=asyncio.Event(), once=True) == 1
         assert await pool.fetchval("SELECT status FROM sync_runs WHERE id = $1", first) == "failed"
@@ -133,11 +141,13 @@ async def test_the_breaker_holds_a_failing_source_and_lets_it_run_after_the_cool
         assert tuple(state) == (0, None)
 
 
-async def test_an_import_that_fails_unexpectedly_ends_failed_and_the_next_import_proceeds(pool, sync_url, settings,
-                                                                                          base_url, broken, tmp_path):
+async def test_an_import_that_fails_unexpectedly_ends_failed_and_the_next_import_proceeds(
+    pool, sync_url, settings, base_url, broken, tmp_path
+):
     path = tmp_path / "名单.csv"
-    path.write_bytes(csv_text([HEADER, ["GOOD", VALID, "张三", "低保", "2024-01-01"],
-                               ["BAD", VALID, "张三", "低保", "2024-01-01"]]))
+    path.write_bytes(
+        csv_text([HEADER, ["GOOD", VALID, "张三", "低保", "2024-01-01"], ["BAD", VALID, "张三", "低保", "2024-01-01"]])
+    )
     async with opened(sync_url, settings, base_url) as session:
         source = session.source("civil-affairs")
         run = await import_file(session, source, "529901", path, lambda r: None)
@@ -151,8 +161,9 @@ async def test_an_import_that_fails_unexpectedly_ends_failed_and_the_next_import
         assert (again["status"], again["staged"]) == ("succeeded", 2)
 
 
-async def test_an_import_left_running_by_a_dead_process_does_not_block_the_next(pool, dsn, sync_url, settings,
-                                                                                base_url, tmp_path):
+async def test_an_import_left_running_by_a_dead_process_does_not_block_the_next(
+    pool, dsn, sync_url, settings, base_url, tmp_path
+):
     dead = await queue.open_import(dsn, "civil-affairs", "529901", "old.xlsx", "cli")
     assert dead is not None
     await dead.lock.close()  # the process importing it died (its connection, and lock, went)
@@ -185,8 +196,9 @@ async def test_a_worker_asked_to_stop_mid_run_stops_at_once_and_the_run_is_taken
     asked, answer = threading.Event(), threading.Event()
     with serving(hanging_department(asked, answer)) as url:
         try:
-            async with opened(sync_url, settings, url, asset_checks=False, visit_breaches=False,
-                              registry_checks=False) as session:
+            async with opened(
+                sync_url, settings, url, asset_checks=False, visit_breaches=False, registry_checks=False
+            ) as session:
                 run_id, _ = await queue.enqueue_run(session.ctx.db, "civil-affairs", "529901", Trigger.manual)
                 stop = asyncio.Event()
                 worker = asyncio.create_task(work(session, stop=stop))
@@ -194,8 +206,12 @@ async def test_a_worker_asked_to_stop_mid_run_stops_at_once_and_the_run_is_taken
                 stop.set()
                 assert await asyncio.wait_for(worker, 30) == 0  # the department has still not answered
                 assert await pool.fetchval("SELECT status FROM sync_runs WHERE id = $1", run_id) == "running"
-                assert await pool.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-                                           "AND objid = $1", run_id) == 0  # its claim was released
+                assert (
+                    await pool.fetchval(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1", run_id
+                    )
+                    == 0
+                )  # its claim was released
                 answer.set()
                 assert await work(session, stop=asyncio.Event(), once=True) == 1
                 run = await pool.fetchrow("SELECT status, staged FROM sync_runs WHERE id = $1", run_id)
@@ -204,8 +220,7 @@ async def test_a_worker_asked_to_stop_mid_run_stops_at_once_and_the_run_is_taken
             answer.set()
 
 
-async def test_a_failed_run_logs_its_id_on_every_line_and_no_record_values(pool, sync_url, settings, base_url,
-                                                                           broken):
+async def test_a_failed_run_logs_its_id_on_every_line_and_no_record_values(pool, sync_url, settings, base_url, broken):
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())

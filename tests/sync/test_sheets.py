@@ -1,5 +1,6 @@
 """Department spreadsheets as they come: title rows above the header, Chinese headers,
 BOM or GB18030 CSV, XLSX with numbers and dates in cells, blank rows."""
+
 from datetime import datetime
 
 import pytest
@@ -18,10 +19,18 @@ HEADER = ["记录编号", "姓名", "身份证号码", "救助类型", "低保�
 
 def test_csv_with_bom_title_rows_and_full_width_digits(tmp_path):
     path = tmp_path / "低保名单.csv"
-    path.write_bytes(csv_text([TITLE, [], HEADER,
-                               ["MZ1", "张三", "１１０１０５１９４９１２３１００２Ｘ", "低保", "一类", "2023/5/1", "580", ""],
-                               ["", "", "", "", "", "", "", ""],
-                               ["MZ2", "李四", "110105194912310021", "低保", "", "2023-05-01", "abc", "核查"]]))
+    path.write_bytes(
+        csv_text(
+            [
+                TITLE,
+                [],
+                HEADER,
+                ["MZ1", "张三", "１１０１０５１９４９１２３１００２Ｘ", "低保", "一类", "2023/5/1", "580", ""],
+                ["", "", "", "", "", "", "", ""],
+                ["MZ2", "李四", "110105194912310021", "低保", "", "2023-05-01", "abc", "核查"],
+            ]
+        )
+    )
     rows = list(records(path, CIVIL))
     assert [loc for loc, _ in rows] == ["row 4", "row 6"]
     first = CIVIL.normalise(rows[0][1])
@@ -40,9 +49,13 @@ def test_gb18030_csv(tmp_path):
 def test_tab_separated_export_the_sniffer_cannot_decide(tmp_path):
     """A title row, a blank row and rows of unequal width (csv.Sniffer gives up on them):
     the tabs still separate the columns, commas inside amounts notwithstanding."""
-    lines = ["清溪县教育局学生学籍及资助名单（2026年12月）", "", "\t".join(HEADER[:7]),
-             "\t".join(["MZ1", "张三\u3000", f" {VALID}\u3000", "低保", "一类", "2023年5月1号", "1,580.00"]),
-             "\t".join(["MZ2", "李四", VALID, "特困", "", "", ""])]
+    lines = [
+        "清溪县教育局学生学籍及资助名单（2026年12月）",
+        "",
+        "\t".join(HEADER[:7]),
+        "\t".join(["MZ1", "张三\u3000", f" {VALID}\u3000", "低保", "一类", "2023年5月1号", "1,580.00"]),
+        "\t".join(["MZ2", "李四", VALID, "特困", "", "", ""]),
+    ]
     path = tmp_path / "学籍.csv"
     path.write_bytes("\r\n".join(lines).encode("utf-8"))
     rows = list(records(path, CIVIL))

@@ -1,6 +1,7 @@
 """Staging pages and the run queue, against a committed database: unchanged records
 skipped, bad ones quarantined once, the cursor written with the page, runs claimed by
 exactly one worker and taken up again when a worker's connection dies."""
+
 from __future__ import annotations
 
 import asyncio
@@ -21,8 +22,9 @@ VALID = "11010519491231002X"
 
 def stager(settings) -> Stager:
     source = load_sources(settings).get("civil-affairs")
-    return Stager(Normaliser(source), keyring(settings),
-                  settings.data_protection.id_hash_key.get_secret_value().encode())
+    return Stager(
+        Normaliser(source), keyring(settings), settings.data_protection.id_hash_key.get_secret_value().encode()
+    )
 
 
 def rec(key: str, **over) -> dict:
@@ -49,20 +51,25 @@ async def new_run(pool, source="civil-affairs", county="529901") -> int:
     return await pool.fetchval(
         "INSERT INTO sync_runs (source, county, trigger, status, phase, not_before, attempts, pages, fetched, staged, "
         "unchanged, quarantined, retries) VALUES ($1, $2, 'manual', 'queued', 'fetching', now(), 0, 0, 0, 0, 0, 0, 0) "
-        "RETURNING id", source, county)
+        "RETURNING id",
+        source,
+        county,
+    )
 
 
 async def stage(pool, settings, run_id, records, position=None, complete=False):
     prepared = stager(settings).prepare(records)
     async with pool.acquire() as conn, conn.transaction():
-        return await write_page(conn, prepared, source="civil-affairs", county="529901", run_id=run_id,
-                                position=position, complete=complete)
+        return await write_page(
+            conn, prepared, source="civil-affairs", county="529901", run_id=run_id, position=position, complete=complete
+        )
 
 
 async def test_a_page_is_staged_with_its_cursor_and_counts(pool, settings):
     run_id = await new_run(pool)
-    counts = await stage(pool, settings, run_id, [rec("A"), rec("B", sfzh="110105194912310021"), rec("C")],
-                         position={"cursor": "p2"})
+    counts = await stage(
+        pool, settings, run_id, [rec("A"), rec("B", sfzh="110105194912310021"), rec("C")], position={"cursor": "p2"}
+    )
     assert (counts.fetched, counts.staged, counts.unchanged, counts.quarantined) == (3, 2, 0, 1)
     row = await pool.fetchrow("SELECT * FROM dept_records WHERE external_key = 'A'")
     assert row["record_type"] == "assistance" and row["id_masked"] == "110105************"
@@ -71,8 +78,12 @@ async def test_a_page_is_staged_with_its_cursor_and_counts(pool, settings):
     assert orjson.loads(keyring(settings).decrypt(row["raw_enc"], RAW_AAD))["sfzh"] == VALID
     assert VALID.encode() not in bytes(row["raw_enc"])
     q = await pool.fetchrow("SELECT * FROM sync_quarantine")
-    assert (q["reason"], q["field"], q["external_key"], q["status"]) == ("id_number.check_digit", "id_number", "B",
-                                                                         "open")
+    assert (q["reason"], q["field"], q["external_key"], q["status"]) == (
+        "id_number.check_digit",
+        "id_number",
+        "B",
+        "open",
+    )
     assert q["id_masked"] == "110105************"  # for the finding id_number_invalid; never the full number
     assert orjson.loads(keyring(settings).decrypt(q["raw_enc"], QUARANTINE_AAD))["jzid"] == "B"
     cursor = await pool.fetchrow("SELECT * FROM sync_cursors")
@@ -99,8 +110,15 @@ async def test_a_page_that_fails_to_commit_leaves_nothing(pool, settings):
     prepared = stager(settings).prepare([rec("A"), rec("B", sfzh="bad")])
     with pytest.raises(RuntimeError):
         async with pool.acquire() as conn, conn.transaction():
-            await write_page(conn, prepared, source="civil-affairs", county="529901", run_id=run_id,
-                             position={"cursor": "p2"}, complete=False)
+            await write_page(
+                conn,
+                prepared,
+                source="civil-affairs",
+                county="529901",
+                run_id=run_id,
+                position={"cursor": "p2"},
+                complete=False,
+            )
             raise RuntimeError("the worker dies here")
     for table in ("dept_records", "sync_quarantine", "sync_cursors"):
         assert await pool.fetchval(f"SELECT count(*) FROM {table}") == 0
@@ -115,8 +133,9 @@ async def test_enqueue_joins_the_active_run(pool, sync_db):
 
 
 async def test_concurrent_enqueues_make_one_run(pool, sync_db):
-    results = await asyncio.gather(*(queue.enqueue_run(sync_db, "civil-affairs", "529901", Trigger.manual)
-                                     for _ in range(5)))
+    results = await asyncio.gather(
+        *(queue.enqueue_run(sync_db, "civil-affairs", "529901", Trigger.manual) for _ in range(5))
+    )
     assert len({r for r, _ in results}) == 1 and sum(created for _, created in results) == 1
 
 
@@ -136,8 +155,10 @@ async def test_one_claim_per_run_and_a_dead_workers_run_is_taken_again(pool, dsn
 
 async def test_open_breaker_holds_the_sources_runs(pool, dsn, settings):
     run_id = await new_run(pool)
-    await pool.execute("INSERT INTO sync_source_states (source, consecutive_failures, open_until) "
-                       "VALUES ('civil-affairs', 3, now() + interval '1 hour')")
+    await pool.execute(
+        "INSERT INTO sync_source_states (source, consecutive_failures, open_until) "
+        "VALUES ('civil-affairs', 3, now() + interval '1 hour')"
+    )
     assert await queue.claim(dsn, ["civil-affairs"], "w1") is None
     await pool.execute("UPDATE sync_source_states SET open_until = now() - interval '1 second'")
     claim = await queue.claim(dsn, ["civil-affairs"], "w1")
@@ -151,14 +172,14 @@ async def test_failures_open_the_breaker_and_queue_a_retry_later(pool, sync_db, 
     retry = await queue.record_failure(sync_db, first, "civil-affairs", "unreachable", "down", sync, retry=True)
     row = await pool.fetchrow("SELECT status, error_code, error FROM sync_runs WHERE id = $1", first)
     assert tuple(row) == ("failed", "unreachable", "down")
-    queued = await pool.fetchrow("SELECT status, trigger, not_before > now() + interval '9 minutes' AS later "
-                                 "FROM sync_runs WHERE id = $1", retry)
+    queued = await pool.fetchrow(
+        "SELECT status, trigger, not_before > now() + interval '9 minutes' AS later FROM sync_runs WHERE id = $1", retry
+    )
     assert tuple(queued) == ("queued", "retry", True)
     state = await pool.fetchrow("SELECT consecutive_failures, open_until FROM sync_source_states")
     assert state["consecutive_failures"] == 1 and state["open_until"] is None
     await pool.execute("UPDATE sync_runs SET status = 'running' WHERE id = $1", retry)
-    assert await queue.record_failure(sync_db, retry, "civil-affairs", "unreachable", "down", sync,
-                                      retry=False) is None
+    assert await queue.record_failure(sync_db, retry, "civil-affairs", "unreachable", "down", sync, retry=False) is None
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT open_until > now() FROM sync_source_states")
         await queue.record_success(conn, "civil-affairs")

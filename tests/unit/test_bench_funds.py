@@ -1,6 +1,7 @@
 """The funds benchmark's generated data obeys the rules the API would enforce (money within
 what was allocated, dates in lifecycle order, allocations only from approval on), and its
 figures are computed right. No database: the generator's COPY text is parsed back."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -15,7 +16,10 @@ IDS = {"funds": 1, "projects": 100, "fund_allocations": 1000, "fund_disbursement
 
 def _rows(tables, name):
     columns, lines = tables[name]
-    return [dict(zip(columns, [None if v == "\\N" else v for v in line.rstrip("\n").split("\t")], strict=True)) for line in lines]
+    return [
+        dict(zip(columns, [None if v == "\\N" else v for v in line.rstrip("\n").split("\t")], strict=True))
+        for line in lines
+    ]
 
 
 def _day(value):
@@ -58,8 +62,20 @@ def test_generated_rows_are_consistent():
 
     for p in projects.values():
         assert _day(p["planned_start"]) <= _day(p["planned_end"])
-        steps = [_day(p[f]) for f in ("proposed_on", "reviewed_on", "approved_on", "tendering_on", "started_on",
-                                      "completed_on", "accepted_on", "handed_over_on") if p[f] is not None]
+        steps = [
+            _day(p[f])
+            for f in (
+                "proposed_on",
+                "reviewed_on",
+                "approved_on",
+                "tendering_on",
+                "started_on",
+                "completed_on",
+                "accepted_on",
+                "handed_over_on",
+            )
+            if p[f] is not None
+        ]
         assert steps == sorted(steps), p
         if p["status"] == "proposed":
             assert p["reviewed_on"] is None

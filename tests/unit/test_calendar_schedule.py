@@ -1,4 +1,5 @@
 """Reading a year's official schedule from CSV: every bad line is found, with its number."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -29,20 +30,28 @@ def test_a_good_file():
 
 
 def test_every_bad_line_is_reported_with_its_number():
-    text = "\n".join([
-        "2027-01-01,false,元旦",  # 1 fine
-        "2027-13-01,false,x",  # 2 not a date
-        "2026-12-31,false,x",  # 3 another year
-        "2027-02-06,maybe,春节",  # 4 workday unknown
-        "2027-02-07",  # 5 too few fields
-        "2027-02-08,true,a,b",  # 6 too many
-        "2027-01-01,true,again",  # 7 duplicate of line 1
-        "2027-03-01,false," + "长" * 51,  # 8 name too long
-    ])
+    text = "\n".join(
+        [
+            "2027-01-01,false,元旦",  # 1 fine
+            "2027-13-01,false,x",  # 2 not a date
+            "2026-12-31,false,x",  # 3 another year
+            "2027-02-06,maybe,春节",  # 4 workday unknown
+            "2027-02-07",  # 5 too few fields
+            "2027-02-08,true,a,b",  # 6 too many
+            "2027-01-01,true,again",  # 7 duplicate of line 1
+            "2027-03-01,false," + "长" * 51,  # 8 name too long
+        ]
+    )
     _days, bad = parse_schedule(2027, text.splitlines())
     assert [(b.line, b.reason.split(" ")[0]) for b in bad] == [
-        (2, "not"), (3, "2026-12-31"), (4, "workday"), (5, "expected"), (6, "expected"), (7, "2027-01-01"),
-        (8, "name")]
+        (2, "not"),
+        (3, "2026-12-31"),
+        (4, "workday"),
+        (5, "expected"),
+        (6, "expected"),
+        (7, "2027-01-01"),
+        (8, "name"),
+    ]
     assert "line 1" in bad[5].reason
 
 

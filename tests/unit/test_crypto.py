@@ -1,4 +1,5 @@
 """AES-GCM blobs with versioned keys, the keys' settings, and ID-number redaction."""
+
 import base64
 
 import pytest
@@ -71,21 +72,29 @@ def test_keyring_of_settings_is_cached_per_set_of_keys():
     a = Settings(env="test")
     assert crypto.keyring(a) is crypto.keyring(Settings(env="test"))
     assert crypto.keyring(a).active == DEMO_ENCRYPTION_KEY_ID
-    other = Settings(env="test", data_protection={"encryption_keys": {
-        "k": base64.b64encode(K1).decode(), DEMO_ENCRYPTION_KEY_ID: DEMO_ENCRYPTION_KEY}, "active_key": "k"})
+    other = Settings(
+        env="test",
+        data_protection={
+            "encryption_keys": {"k": base64.b64encode(K1).decode(), DEMO_ENCRYPTION_KEY_ID: DEMO_ENCRYPTION_KEY},
+            "active_key": "k",
+        },
+    )
     ring = crypto.keyring(other)
     assert ring is not crypto.keyring(a) and ring.key_ids == {"k", DEMO_ENCRYPTION_KEY_ID}
     blob = crypto.encrypt(a, b"x", b"t")
     assert crypto.decrypt(other, blob, b"t") == b"x"  # the demo key is still listed there
 
 
-@pytest.mark.parametrize("protection, message", [
-    ({"encryption_keys": {"k": "not base64!"}, "active_key": "k"}, "not valid base64"),
-    ({"encryption_keys": {"k": base64.b64encode(b"short").decode()}, "active_key": "k"}, "32 bytes"),
-    ({"encryption_keys": {"bad id": base64.b64encode(K1).decode()}, "active_key": "bad id"}, "key id"),
-    ({"encryption_keys": {"k": base64.b64encode(K1).decode()}, "active_key": "other"}, "active_key"),
-    ({"encryption_keys": {}, "active_key": "k"}, "active_key"),
-])
+@pytest.mark.parametrize(
+    "protection, message",
+    [
+        ({"encryption_keys": {"k": "not base64!"}, "active_key": "k"}, "not valid base64"),
+        ({"encryption_keys": {"k": base64.b64encode(b"short").decode()}, "active_key": "k"}, "32 bytes"),
+        ({"encryption_keys": {"bad id": base64.b64encode(K1).decode()}, "active_key": "bad id"}, "key id"),
+        ({"encryption_keys": {"k": base64.b64encode(K1).decode()}, "active_key": "other"}, "active_key"),
+        ({"encryption_keys": {}, "active_key": "k"}, "active_key"),
+    ],
+)
 def test_unusable_keys_are_refused_without_echoing_them(protection, message):
     with pytest.raises(ValidationError, match=message) as info:
         Settings(env="test", data_protection=protection)

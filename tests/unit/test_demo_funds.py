@@ -1,4 +1,5 @@
 """The demo fund year keeps the rules the API enforces."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -11,8 +12,9 @@ from services.core.demo.funds import COLUMNS, build
 from services.core.funds.enums import LIFECYCLE
 
 VILLAGES = [f"529901001{n:03d}" for n in range(1, 21)]
-HOUSEHOLDS = {v: [(i * 100 + k, "lifted_out" if k % 3 else "ordinary") for k in range(30)]
-              for i, v in enumerate(VILLAGES)}
+HOUSEHOLDS = {
+    v: [(i * 100 + k, "lifted_out" if k % 3 else "ordinary") for k in range(30)] for i, v in enumerate(VILLAGES)
+}
 
 
 def _table(built, name):
@@ -42,8 +44,9 @@ def test_the_demo_year_keeps_the_rules(today):
         paid[(p["fund_id"], p["project_id"])] += p["amount"]
         assert p["amount"] > 0
     for (fund_id, project_id), amount in paid.items():
-        assert amount <= sum(a["amount"] for a in allocations
-                             if (a["fund_id"], a["project_id"]) == (fund_id, project_id))
+        assert amount <= sum(
+            a["amount"] for a in allocations if (a["fund_id"], a["project_id"]) == (fund_id, project_id)
+        )
     steps = [s.value for s in LIFECYCLE]
     for p in projects:
         days = [p[f"{s}_on"] for s in steps if p[f"{s}_on"] is not None]

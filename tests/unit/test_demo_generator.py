@@ -1,4 +1,5 @@
 """The synthetic demo county: consistency of what the generator makes (no database)."""
+
 import json
 import re
 import uuid
@@ -186,11 +187,14 @@ def test_relations_sexes_and_ages_are_consistent(county):
 
 def test_every_value_is_in_its_vocabulary(county):
     vocab = {
-        "relation": {e.value for e in enums.Relation}, "health": {e.value for e in enums.Health},
+        "relation": {e.value for e in enums.Relation},
+        "health": {e.value for e in enums.Health},
         "labour_capacity": {e.value for e in enums.LabourCapacity},
         "education_level": {e.value for e in enums.EducationLevel},
-        "schooling": {e.value for e in enums.Schooling}, "employment": {e.value for e in enums.Employment},
-        "status": {e.value for e in enums.PersonStatus}, "sex": {"male", "female"},
+        "schooling": {e.value for e in enums.Schooling},
+        "employment": {e.value for e in enums.Employment},
+        "status": {e.value for e in enums.PersonStatus},
+        "sex": {"male", "female"},
     }
     for p in county.persons:
         for column, values in vocab.items():
@@ -260,8 +264,12 @@ def test_categories_and_flags(county):
         assert not {"dibao", "tekun"} <= flags
         assert ("disabled" in flags) == any(p[P["health"]] == "disabled" for p in members)
         assert ("serious_illness" in flags) == any(p[P["health"]] == "serious_illness" for p in members)
-        able = any(16 <= age(p) <= 64 and p[P["labour_capacity"]] in {"skilled", "ordinary", "weak"}
-                   and p[P["schooling"]] in {"not_in_school", "dropped_out"} for p in members)
+        able = any(
+            16 <= age(p) <= 64
+            and p[P["labour_capacity"]] in {"skilled", "ordinary", "weak"}
+            and p[P["schooling"]] in {"not_in_school", "dropped_out"}
+            for p in members
+        )
         employed = any(p[P["employment"]] != "none" for p in members)
         assert ("zero_employment" in flags) == (able and not employed)
     tekun = [h for h in county.households if "tekun" in h[H["flags"]]]
@@ -275,8 +283,11 @@ def test_income_records_add_up(county):
         assert quarters[(h[H["id"]], 2026)] == 3
     for r in county.records:
         parts = {name: fen_decimal(r[R[name]]) for name in ("wages", "business", "property", "transfers")}
-        figures = Figures(**parts, production_costs=fen_decimal(r[R["production_costs"]]),
-                          eligible_spending=fen_decimal(r[R["eligible_spending"]]))
+        figures = Figures(
+            **parts,
+            production_costs=fen_decimal(r[R["production_costs"]]),
+            eligible_spending=fen_decimal(r[R["eligible_spending"]]),
+        )
         net = net_income(figures, deduct_eligible_spending=False)
         assert fen_decimal(r[R["net_income"]]) == net
         assert fen_decimal(r[R["per_capita_net"]]) == per_capita(net, r[R["member_count"]])
@@ -295,15 +306,27 @@ def test_income_years_are_the_sums_of_the_quarters(county):
     sums = defaultdict(lambda: [0] * 8)
     for r in county.records:
         s = sums[(r[R["household_id"]], r[R["year"]])]
-        for i, name in enumerate(("wages", "business", "property", "transfers", "production_costs",
-                                  "eligible_spending", "net_income")):
+        for i, name in enumerate(
+            ("wages", "business", "property", "transfers", "production_costs", "eligible_spending", "net_income")
+        ):
             s[i] += r[R[name]]
         s[7] += 1
     assert len(county.years) == len(sums)
     for y in county.years:
         s = sums[(y[Y["household_id"]], y[Y["year"]])]
-        assert [y[Y[name]] for name in ("wages", "business", "property", "transfers", "production_costs",
-                                        "eligible_spending", "net_income", "quarters")] == s
+        assert [
+            y[Y[name]]
+            for name in (
+                "wages",
+                "business",
+                "property",
+                "transfers",
+                "production_costs",
+                "eligible_spending",
+                "net_income",
+                "quarters",
+            )
+        ] == s
         assert fen_decimal(y[Y["per_capita_net"]]) == per_capita(fen_decimal(y[Y["net_income"]]), y[Y["member_count"]])
 
 
@@ -340,7 +363,8 @@ def test_guarantees_and_history_rows(county):
     for e in county.events:
         assert e[EVENT_COLUMNS.index("kind")] == "created"
         assert sorted(e[EVENT_COLUMNS.index("person_ids")]) == sorted(
-            p[P["id"]] for p in county.members[e[EVENT_COLUMNS.index("household_id")]])
+            p[P["id"]] for p in county.members[e[EVENT_COLUMNS.index("household_id")]]
+        )
     for membership in county.memberships:
         assert membership[MEMBERSHIP_COLUMNS.index("start_reason")] == "registered"
 
@@ -448,8 +472,10 @@ def test_each_monitored_household_has_one_open_identified_case(county):
             identified = c["identified_on"] is not None
             assert identified == (c["status"] in OPEN_IDENTIFIED | {"eliminated"})
             assert (c["category_before"] is not None) == identified
-            expected_type = {"lifted_out": {"unstable_lifted_out", "sudden_hardship"},
-                             "ordinary": {"marginal", "sudden_hardship"}}
+            expected_type = {
+                "lifted_out": {"unstable_lifted_out", "sudden_hardship"},
+                "ordinary": {"marginal", "sudden_hardship"},
+            }
             if identified:
                 assert c["case_type"] in expected_type[c["category_before"]]
             if c["status"] == "eliminated":
@@ -471,10 +497,24 @@ def test_dates_are_in_order_and_within_two_years(county):
     earliest = TODAY - timedelta(days=800)
     for c in county.cases:
         # the notice is the latest one: of the identification, or of the risk elimination
-        elimination_notice = c["status"] in ("elimination_notice", "elimination_township_review",
-                                             "elimination_approval", "eliminated")
-        days = [c[k] for k in ("first_clue_on", "opened_on", "consent_on", "notice_start", "identified_on",
-                               "elimination_proposed_on") if c[k] is not None]
+        elimination_notice = c["status"] in (
+            "elimination_notice",
+            "elimination_township_review",
+            "elimination_approval",
+            "eliminated",
+        )
+        days = [
+            c[k]
+            for k in (
+                "first_clue_on",
+                "opened_on",
+                "consent_on",
+                "notice_start",
+                "identified_on",
+                "elimination_proposed_on",
+            )
+            if c[k] is not None
+        ]
         if elimination_notice:
             days.append(days.pop(3))
         assert days == sorted(days) and earliest <= days[0] <= TODAY
@@ -613,23 +653,37 @@ def test_stored_deadlines_are_the_api_functions_result(county):
         pending = _pending_case(c, visits.get(c["id"], [])) if c["status"] not in FINAL else []
         first = pending[0] if pending else None
         assert (c["next_deadline"], c["next_deadline_kind"], c["deadline_provisional"]) == (
-            first.due if first else None, first.kind.value if first else None, any(d.provisional for d in pending))
+            first.due if first else None,
+            first.kind.value if first else None,
+            any(d.provisional for d in pending),
+        )
         late += c["next_deadline"] is not None and c["next_deadline"] < TODAY
     # a realistic minority is late
     assert 0.02 < late / len(open_cases) < 0.25
     reports = by(county.reports, "clue_id")
     for clue in county.clues:
         self_declared = [r["reported_on"] for r in reports[clue["id"]] if r["channel"] == "self_declaration"]
-        pending = dl.clue_deadlines(m.ClueStatus(clue["status"]), clue["first_reported_on"],
-                                    min(self_declared) if self_declared else None, lambda year: MonitoringPolicy(),
-                                    WorkCalendar())
+        pending = dl.clue_deadlines(
+            m.ClueStatus(clue["status"]),
+            clue["first_reported_on"],
+            min(self_declared) if self_declared else None,
+            lambda year: MonitoringPolicy(),
+            WorkCalendar(),
+        )
         first = pending[0] if pending else None
         assert (clue["next_deadline"], clue["next_deadline_kind"], clue["deadline_provisional"]) == (
-            first.due if first else None, first.kind.value if first else None, any(d.provisional for d in pending))
+            first.due if first else None,
+            first.kind.value if first else None,
+            any(d.provisional for d in pending),
+        )
         if clue["status"] != "open":  # deadlines met late: recorded on the clue when it was handled
-            while_open = dl.clue_deadlines(m.ClueStatus.open, clue["first_reported_on"],
-                                           min(self_declared) if self_declared else None,
-                                           lambda year: MonitoringPolicy(), WorkCalendar())
+            while_open = dl.clue_deadlines(
+                m.ClueStatus.open,
+                clue["first_reported_on"],
+                min(self_declared) if self_declared else None,
+                lambda year: MonitoringPolicy(),
+                WorkCalendar(),
+            )
             assert json.loads(clue["deadline_breaches"]) == dl.breaches(while_open, [], clue["handled_at"])
 
 
@@ -645,8 +699,13 @@ def test_identification_deadline_breaches_are_recorded(county):
         late = [b for b in breaches if b["kind"] == "identification"]
         if ended is not None and ended > due:
             assert late == [{"kind": "identification", "due": due.isoformat(), "met_on": ended.isoformat()}]
-            decision, = [t for t in transitions[c["id"]] if t["effective_on"] == ended
-                         and t["to_status"] in ("assisting", "rejected") and t["from_status"] != t["to_status"]]
+            (decision,) = [
+                t
+                for t in transitions[c["id"]]
+                if t["effective_on"] == ended
+                and t["to_status"] in ("assisting", "rejected")
+                and t["from_status"] != t["to_status"]
+            ]
             assert json.loads(decision["details"])["breaches"] == late
         else:
             assert late == []
@@ -670,9 +729,14 @@ def test_demo_income_lines_rise_from_6000():
 def test_monitoring_copy_text_matches_the_rows():
     batch = next(generate(demo_villages(), 3_000, seed=5, today=TODAY))
     rendered = {t: (data, rows) for t, data, rows in render(batch, b"k", keyring(Settings(env="test")))}
-    for table, rows_of in (("monitoring_cases", batch.monitoring_cases), ("risk_clues", batch.risk_clues),
-                           ("clue_reports", batch.clue_reports), ("case_transitions", batch.case_transitions),
-                           ("assistance_measures", batch.assistance_measures), ("case_visits", batch.case_visits)):
+    for table, rows_of in (
+        ("monitoring_cases", batch.monitoring_cases),
+        ("risk_clues", batch.risk_clues),
+        ("clue_reports", batch.clue_reports),
+        ("case_transitions", batch.case_transitions),
+        ("assistance_measures", batch.assistance_measures),
+        ("case_visits", batch.case_visits),
+    ):
         data, rows = rendered[table]
         assert rows == len(rows_of) > 0
         lines = data.decode().split("\n")

@@ -1,4 +1,5 @@
 """The asset rules that need no database: dates, shares, the priority share, the idle cutoff."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -18,14 +19,17 @@ def _shares(*pairs) -> list[ShareIn]:
     return [ShareIn(household_id=h, amount=Decimal(a)) for h, a in pairs]
 
 
-@pytest.mark.parametrize(("day", "months", "expected"), [
-    (date(2026, 12, 2), 6, date(2026, 6, 2)),
-    (date(2026, 3, 15), 6, date(2025, 9, 15)),
-    (date(2026, 8, 31), 6, date(2026, 2, 28)),  # shorter month: its last day
-    (date(2028, 8, 31), 6, date(2028, 2, 29)),
-    (date(2026, 1, 31), 1, date(2025, 12, 31)),
-    (date(2026, 5, 20), 24, date(2024, 5, 20)),
-])
+@pytest.mark.parametrize(
+    ("day", "months", "expected"),
+    [
+        (date(2026, 12, 2), 6, date(2026, 6, 2)),
+        (date(2026, 3, 15), 6, date(2025, 9, 15)),
+        (date(2026, 8, 31), 6, date(2026, 2, 28)),  # shorter month: its last day
+        (date(2028, 8, 31), 6, date(2028, 2, 29)),
+        (date(2026, 1, 31), 1, date(2025, 12, 31)),
+        (date(2026, 5, 20), 24, date(2024, 5, 20)),
+    ],
+)
 def test_months_before(day, months, expected):
     assert months_before(day, months) == expected
 
@@ -49,8 +53,9 @@ def test_shares_within_the_income():
 
 
 def test_distribution_and_priority_share():
-    d = assets.distribution([("lifted_out", Decimal("300.00")), ("monitored", Decimal("200.00")),
-                             ("ordinary", Decimal("100.00"))])
+    d = assets.distribution(
+        [("lifted_out", Decimal("300.00")), ("monitored", Decimal("200.00")), ("ordinary", Decimal("100.00"))]
+    )
     assert d == assets.Distribution(Decimal("600.00"), Decimal("500.00"))
     assert assets.priority_share(d.distributed, d.priority_distributed) == Decimal("0.8333")
     assert assets.priority_share(Decimal("0"), Decimal("0")) is None
@@ -77,8 +82,14 @@ def test_not_before():
 
 
 def _asset(**kw) -> dict:
-    return {"name": "大棚", "asset_class": "operating", "value": "10", "owner": "村集体",
-            "handover_on": str(china_today()), **kw}
+    return {
+        "name": "大棚",
+        "asset_class": "operating",
+        "value": "10",
+        "owner": "村集体",
+        "handover_on": str(china_today()),
+        **kw,
+    }
 
 
 def test_asset_input():

@@ -26,15 +26,18 @@ def test_per_capita_rounds_half_up_to_fen():
 
 
 def test_negative_net_income_is_possible_after_costs():
-    assert rules.net_income(figs(w="0", b="0", p="0", t="0", costs="500"), deduct_eligible_spending=False) == D("-500.00")
+    assert rules.net_income(figs(w="0", b="0", p="0", t="0", costs="500"), deduct_eligible_spending=False) == D(
+        "-500.00"
+    )
 
 
 def test_detail_items_checked_against_part():
     parts = {"wages": D("1000"), "business": D("0"), "property": D("0"), "transfers": D("500")}
     assert rules.detail_problems(parts, {"transfers": {"pensions": D("300"), "dibao": D("200")}}) == []
     problems = rules.detail_problems(parts, {"transfers": {"pensions": D("400"), "dibao": D("200")}})
-    assert problems == [("details.transfers", "income_details_exceed_part",
-                         {"part": "transfers", "total": "600.00", "amount": "500"})]
+    assert problems == [
+        ("details.transfers", "income_details_exceed_part", {"part": "transfers", "total": "600.00", "amount": "500"})
+    ]
     unknown = rules.detail_problems(parts, {"wages": {"bonus": D("1")}, "gifts": {}})
     assert [p[0] for p in unknown] == ["details.wages.bonus", "details.gifts"]
 

@@ -1,4 +1,5 @@
 """Labels carried by enums and Literals into the JSON schema."""
+
 from typing import Annotated, Literal
 
 import pytest
@@ -22,6 +23,7 @@ def test_labelled_enum_member_carries_its_label_and_is_found_by_value() -> None:
 
 def test_labelled_enum_member_without_label_is_refused() -> None:
     with pytest.raises(TypeError, match="no label"):
+
         class Bare(LabelledEnum):
             plain = "plain"
 

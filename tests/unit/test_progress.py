@@ -1,5 +1,6 @@
 """The progress output of long commands: a bar on a terminal, plain lines elsewhere, nothing
 with --json (services.core.progress), and a sync run's counts as a step."""
+
 from __future__ import annotations
 
 import io
@@ -81,12 +82,22 @@ def test_a_terminal_gets_a_bar_with_rate_and_eta(clock):
 
 
 def test_a_sync_run_is_counted_in_records_read():
-    running = {"id": 9, "status": "running", "phase": "fetching", "pages": 2, "fetched": 300, "staged": 250,
-               "unchanged": 40, "quarantined": 10, "matched": None}
+    running = {
+        "id": 9,
+        "status": "running",
+        "phase": "fetching",
+        "pages": 2,
+        "fetched": 300,
+        "staged": 250,
+        "unchanged": 40,
+        "quarantined": 10,
+        "matched": None,
+    }
     step = run_step(running)
     assert (step.stage, step.done, step.total, step.unit, step.last) == ("run 9", 300, None, "records", False)
     assert str(step).startswith("run 9 running/fetching: 2 pages, 300 fetched, 250 staged")
     assert run_step({**running, "status": "failed"}).last is True
-    roster = run_step({**running, "roster_region": "529901", "roster_period": "2026", "roster_records": 180,
-                       "roster_rejected": 2})
+    roster = run_step(
+        {**running, "roster_region": "529901", "roster_period": "2026", "roster_records": 180, "roster_rejected": 2}
+    )
     assert str(roster).endswith("; roster 2026 of 529901: 180 rows, 2 refused")  # the line shows the declaration

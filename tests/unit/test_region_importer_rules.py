@@ -1,4 +1,5 @@
 """Region CSV import: parsing and row checks (no database)."""
+
 import pytest
 
 from services.core.regions.importer import (
@@ -35,8 +36,20 @@ def test_demo_csv_is_a_whole_fictional_county():
         assert sum(1 for r in rows if r.parent_code == township.code) == 5
 
 
-@pytest.mark.parametrize("code", ["52990100100", "5299010010011", "52990100100A", "", "000000000000",
-                                  "529901000001", "520001000000", "５２９９０１００１００１", "5.29901E+11"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "52990100100",
+        "5299010010011",
+        "52990100100A",
+        "",
+        "000000000000",
+        "529901000001",
+        "520001000000",
+        "５２９９０１００１００１",
+        "5.29901E+11",
+    ],
+)
 def test_malformed_codes_have_a_reason(code):
     assert check_code(code)
 
@@ -44,14 +57,14 @@ def test_malformed_codes_have_a_reason(code):
 def test_bad_rows_are_reported_with_line_and_reason_and_do_not_stop_good_ones():
     text = (
         "code,name\n"
-        "529901001001,白岩村\n"          # line 2: good (parent in the database)
-        "52990100100,短码村\n"            # line 3: 11 digits
-        "529901001002,\n"                 # line 4: no name
-        "529901000001,跳级村\n"           # line 5: township segment of zeros
-        "529901001001,重复村\n"           # line 6: duplicate
-        "529901001003,青杠村,多余\n"      # line 7: three columns
-        "\n"                              # blank line: not a row
-        "529901001004,大坪村\n"           # line 9: good
+        "529901001001,白岩村\n"  # line 2: good (parent in the database)
+        "52990100100,短码村\n"  # line 3: 11 digits
+        "529901001002,\n"  # line 4: no name
+        "529901000001,跳级村\n"  # line 5: township segment of zeros
+        "529901001001,重复村\n"  # line 6: duplicate
+        "529901001003,青杠村,多余\n"  # line 7: three columns
+        "\n"  # blank line: not a row
+        "529901001004,大坪村\n"  # line 9: good
     )
     rows, rejected = parse_regions_csv(text)
     assert [r.code for r in rows] == ["529901001001", "529901001004"]

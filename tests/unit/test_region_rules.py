@@ -19,8 +19,10 @@ def test_levels_parents_prefixes(code, level, parent, prefix):
     assert prefix_of(code) == prefix
 
 
-@pytest.mark.parametrize("code", ["52990100100", "5299010010011", "52990100100a", "", "000000000000",
-                                  "529901000001" if False else "52990100x001"])
+@pytest.mark.parametrize(
+    "code",
+    ["52990100100", "5299010010011", "52990100100a", "", "000000000000", "529901000001" if False else "52990100x001"],
+)
 def test_malformed_codes(code):
     with pytest.raises(InvalidRegionCode):
         level_of(code)
@@ -34,8 +36,20 @@ def test_zero_segment_inside_is_malformed():
         level_of("529900001000")
 
 
-@pytest.mark.parametrize(("prefix", "ok"), [("52", True), ("5299", True), ("529901", True), ("529901001", True),
-                                            ("529901001001", True), ("5", False), ("52990", False),
-                                            ("5299010010", False), ("abcdef", False), ("", False)])
+@pytest.mark.parametrize(
+    ("prefix", "ok"),
+    [
+        ("52", True),
+        ("5299", True),
+        ("529901", True),
+        ("529901001", True),
+        ("529901001001", True),
+        ("5", False),
+        ("52990", False),
+        ("5299010010", False),
+        ("abcdef", False),
+        ("", False),
+    ],
+)
 def test_prefixes(prefix, ok):
     assert is_valid_prefix(prefix) is ok

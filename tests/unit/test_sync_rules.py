@@ -2,6 +2,7 @@
 complete, thresholds reaching the SQL as bind parameters, the policy's validation. The
 rules' behaviour is tested on their SQL against PostgreSQL (tests/test_sync_reconcile.py,
 tests/test_sync_rules_sql.py)."""
+
 from __future__ import annotations
 
 import json
@@ -47,11 +48,19 @@ def test_rule_table():
     assert "household_size_differs" in {x.id for x in r.rules_for(CIVIL)}
 
 
-@pytest.mark.parametrize("word, rule_id", [
-    ("低保", "assistance_granted_not_monitored"), ("应纳未纳", "assistance_not_monitored"),
-    ("大病", "large_medical_cost"), ("大额医疗支出", "large_medical_cost"), ("控辍保学", "out_of_school"),
-    ("应保尽保", "not_insured"), ("家庭人口数", "household_size_differs"), ("去世", "dead_elsewhere"),
-])
+@pytest.mark.parametrize(
+    "word, rule_id",
+    [
+        ("低保", "assistance_granted_not_monitored"),
+        ("应纳未纳", "assistance_not_monitored"),
+        ("大病", "large_medical_cost"),
+        ("大额医疗支出", "large_medical_cost"),
+        ("控辍保学", "out_of_school"),
+        ("应保尽保", "not_insured"),
+        ("家庭人口数", "household_size_differs"),
+        ("去世", "dead_elsewhere"),
+    ],
+)
 def test_a_chinese_term_finds_its_rule(word, rule_id):
     assert rule_id in {x.id for x in r.RULES if word in x.term_zh + x.explanation_zh}
 
@@ -96,28 +105,37 @@ def test_policy_defaults_and_params():
     assert (POLICY.compulsory_age_from, POLICY.compulsory_age_to) == (6, 15)
     params = p.params(POLICY)
     assert set(params) == p.FIELDS
-    assert json.loads(params["large_cost_fixed_yuan"]) == {"lifted_out": "10000", "monitored": "10000",
-                                                           "ordinary": "10000"}
+    assert json.loads(params["large_cost_fixed_yuan"]) == {
+        "lifted_out": "10000",
+        "monitored": "10000",
+        "ordinary": "10000",
+    }
     assert params["out_of_school_statuses"] == ["dropped_out"] and params["large_cost_income_basis"] == "total"
 
 
 def test_policy_override_of_one_category_keeps_the_others_default():
     county = p.SyncPolicy.model_validate({"large_cost_fixed_yuan": {"monitored": "5000", "ordinary": None}})
-    assert county.large_cost_fixed_yuan == {p.Category.lifted_out: Decimal("10000"),
-                                            p.Category.monitored: Decimal("5000"), p.Category.ordinary: None}
+    assert county.large_cost_fixed_yuan == {
+        p.Category.lifted_out: Decimal("10000"),
+        p.Category.monitored: Decimal("5000"),
+        p.Category.ordinary: None,
+    }
 
 
-@pytest.mark.parametrize("values", [
-    {"compulsory_age_from": 16, "compulsory_age_to": 15},
-    {"large_cost_fixed_yuan": {"monitored": "-1"}},
-    {"large_cost_fixed_yuan": {"rich": "5000"}},
-    {"large_cost_income_share": {"monitored": "0"}},
-    {"large_cost_income_basis": "gross"},
-    {"out_of_school_statuses": ["gone_fishing"]},
-    {"out_of_school_statuses": []},
-    {"new_grant_months": 0},
-    {"no_such_threshold": 1},
-])
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"compulsory_age_from": 16, "compulsory_age_to": 15},
+        {"large_cost_fixed_yuan": {"monitored": "-1"}},
+        {"large_cost_fixed_yuan": {"rich": "5000"}},
+        {"large_cost_income_share": {"monitored": "0"}},
+        {"large_cost_income_basis": "gross"},
+        {"out_of_school_statuses": ["gone_fishing"]},
+        {"out_of_school_statuses": []},
+        {"new_grant_months": 0},
+        {"no_such_threshold": 1},
+    ],
+)
 def test_policy_refuses(values):
     with pytest.raises(ValidationError):
         p.SyncPolicy.model_validate(values)

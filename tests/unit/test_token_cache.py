@@ -1,5 +1,6 @@
 """Verified tokens are remembered, but only under the secret and issuer that signed them,
 and never past their expiry."""
+
 from dataclasses import replace
 
 import jwt
@@ -69,8 +70,11 @@ def test_tampered_token_is_refused_even_when_the_original_is_cached():
     token, _ = issue_token(settings, CALLER)
     read_token(settings, token)
     header, payload, signature = token.split(".")
-    forged = jwt.encode({**jwt.decode(token, options={"verify_signature": False}), "scope_prefix": ""},
-                        "not-the-secret" * 3, algorithm="HS256")
+    forged = jwt.encode(
+        {**jwt.decode(token, options={"verify_signature": False}), "scope_prefix": ""},
+        "not-the-secret" * 3,
+        algorithm="HS256",
+    )
     for bad in (forged, f"{header}.{payload}.{signature[:-2]}xx"):
         with pytest.raises(TokenInvalid):
             read_token(settings, bad)

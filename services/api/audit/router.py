@@ -1,6 +1,7 @@
 """The audit trail for auditors (审计): query events by actor, object, action, result, region
 and time, newest first. Only roles with ``audit:read`` (the auditor) may read it, and only
 the events of their regions (404 for a region or event outside them)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -49,19 +50,34 @@ def _china(moment: datetime | None) -> datetime | None:
     return moment
 
 
-@router.get("/audit/events", response_model=Page[AuditEventOut], operation_id="listAuditEvents", tags=[TAG],
-            dependencies=[Depends(bulk_read)], responses=responses(403, 404, 429), summary="Find audit events 审计日志查询",
-            description="Newest first. Only auditors; only the events of the caller's regions. " + NAIVE_TIMES)
+@router.get(
+    "/audit/events",
+    response_model=Page[AuditEventOut],
+    operation_id="listAuditEvents",
+    tags=[TAG],
+    dependencies=[Depends(bulk_read)],
+    responses=responses(403, 404, 429),
+    summary="Find audit events 审计日志查询",
+    description="Newest first. Only auditors; only the events of the caller's regions. " + NAIVE_TIMES,
+)
 async def list_audit_events(
     request: Request,
     session: Session,
     caller: Auditor,
     region: RegionPrefix = None,
     actor: Annotated[str | None, PlainText(1, 64, 'Who, e.g. "user:12" 操作者')] = None,
-    action: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$", max_length=64,
-                                        description='What, e.g. "household.update" 动作')] = None,
-    object_type: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]*$", max_length=64,
-                                             description='Kind of object, e.g. "household" 对象类型')] = None,
+    action: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$",
+            max_length=64,
+            description='What, e.g. "household.update" 动作',
+        ),
+    ] = None,
+    object_type: Annotated[
+        str | None,
+        Query(pattern=r"^[a-z][a-z0-9_]*$", max_length=64, description='Kind of object, e.g. "household" 对象类型'),
+    ] = None,
     object_id: Annotated[str | None, PlainText(1, 100, "The object's id (needs object_type) 对象标识")] = None,
     result: Annotated[AuditResult | None, Query(description="success / failure / denied 结果")] = None,
     since: Annotated[Moment | None, Query(description="At or after 起始时间")] = None,
@@ -79,21 +95,47 @@ async def list_audit_events(
         raise Unprocessable("audit_time_range", field="until")
     before_id = cursor_id(cursor)
     rows = await service.list_events(
-        session, caller.region_prefix, region=region, actor=actor, action=action, object_type=object_type, object_id=object_id,
-        result=result, since=since, until=until, before_id=before_id, limit=limit,
+        session,
+        caller.region_prefix,
+        region=region,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        result=result,
+        since=since,
+        until=until,
+        before_id=before_id,
+        limit=limit,
     )
     rows, next_cursor = page_of(rows, limit, lambda r: [r["id"]])
     # Who read the trail is part of the trail (等保: the audit administrator is audited too).
-    filters = {k: str(v) for k, v in (("region", region), ("actor", actor), ("action", action),
-                                       ("object_type", object_type), ("object_id", object_id), ("result", result),
-                                       ("since", since), ("until", until)) if v is not None}
-    await record_sensitive_read(request, caller, "audit.read", "audit_log", "list", filters=filters,
-                                rows=len(rows))
+    filters = {
+        k: str(v)
+        for k, v in (
+            ("region", region),
+            ("actor", actor),
+            ("action", action),
+            ("object_type", object_type),
+            ("object_id", object_id),
+            ("result", result),
+            ("since", since),
+            ("until", until),
+        )
+        if v is not None
+    }
+    await record_sensitive_read(request, caller, "audit.read", "audit_log", "list", filters=filters, rows=len(rows))
     return JSON({"items": rows, "next_cursor": next_cursor})
 
 
-@router.get("/audit/events/{event_id}", response_model=AuditEventOut, operation_id="getAuditEvent", tags=[TAG],
-            responses=responses(403, 404), summary="One audit event 审计记录详情")
+@router.get(
+    "/audit/events/{event_id}",
+    response_model=AuditEventOut,
+    operation_id="getAuditEvent",
+    tags=[TAG],
+    responses=responses(403, 404),
+    summary="One audit event 审计记录详情",
+)
 async def get_audit_event(request: Request, event_id: EventId, session: Session, caller: Auditor):
     """One audit event in full: who, what, where, the result and, for writes, the object before and after. Needs
     audit:read; an event outside your regions answers 404. Reading it is itself audited. 审计记录详情。"""
@@ -102,14 +144,22 @@ async def get_audit_event(request: Request, event_id: EventId, session: Session,
     return JSON(event)
 
 
-@router.get("/audit/reveals", response_model=RevealReport, operation_id="listRevealCounts", tags=[TAG],
-            dependencies=[Depends(bulk_read)], responses=responses(403, 429),
-            summary="Who revealed how many complete ID numbers 完整身份证号码查看统计",
-            description="Per user, the complete ID numbers revealed (unmaskIdNumber) of persons in the "
-                        "auditor's regions between `since` (default: 24 hours ago) and `until`, and how many "
-                        "reveals the rate limit refused; most reveals first, at most 100 users. " + NAIVE_TIMES)
+@router.get(
+    "/audit/reveals",
+    response_model=RevealReport,
+    operation_id="listRevealCounts",
+    tags=[TAG],
+    dependencies=[Depends(bulk_read)],
+    responses=responses(403, 429),
+    summary="Who revealed how many complete ID numbers 完整身份证号码查看统计",
+    description="Per user, the complete ID numbers revealed (unmaskIdNumber) of persons in the "
+    "auditor's regions between `since` (default: 24 hours ago) and `until`, and how many "
+    "reveals the rate limit refused; most reveals first, at most 100 users. " + NAIVE_TIMES,
+)
 async def list_reveal_counts(
-    request: Request, session: Session, caller: Auditor,
+    request: Request,
+    session: Session,
+    caller: Auditor,
     since: Annotated[datetime | None, Query(description="At or after 起始时间")] = None,
     until: Annotated[datetime | None, Query(description="Before 截止时间")] = None,
 ):
@@ -118,7 +168,13 @@ async def list_reveal_counts(
     if until is not None and since >= until:
         raise Unprocessable("audit_time_range", field="until")
     items = await service.reveal_counts(session, caller.region_prefix, since=since, until=until)
-    await record_sensitive_read(request, caller, "audit.read", "audit_log", "reveals",
-                                filters={"since": str(since), **({"until": str(until)} if until else {})},
-                                rows=len(items))
+    await record_sensitive_read(
+        request,
+        caller,
+        "audit.read",
+        "audit_log",
+        "reveals",
+        filters={"since": str(since), **({"until": str(until)} if until else {})},
+        rows=len(items),
+    )
     return JSON({"since": _beijing(since), "until": _beijing(until), "items": items})

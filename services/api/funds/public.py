@@ -2,6 +2,7 @@
 county website, without login. No token is read (one that is sent is ignored); each client
 address is rate-limited; answers may be cached for five minutes. The queries and what they
 publish: ``services.core.funds.public``."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -27,16 +28,21 @@ from services.core.labels import LabelledEnum, labelled
 CACHE = {"Cache-Control": "public, max-age=300"}
 _CACHE_DOC = {"Cache-Control": {"description": "public, max-age=300", "schema": {"type": "string"}}}
 
-router = APIRouter(prefix="/api/v1/public", route_class=GuardlineRoute, tags=[tags.PUBLIC_DISCLOSURE],
-                   dependencies=[Depends(public_read)])
+router = APIRouter(
+    prefix="/api/v1/public",
+    route_class=GuardlineRoute,
+    tags=[tags.PUBLIC_DISCLOSURE],
+    dependencies=[Depends(public_read)],
+)
 
 # The statuses a published project can be in (a proposed one is never published): an enum made
 # when the module loads, which the type checker knows only as a labelled enum.
 if TYPE_CHECKING:
     PublicStatus = LabelledEnum
 else:
-    PublicStatus = labelled("PublicStatus", [(s.value, s.label) for s in public.PUBLIC_STATUSES],
-                            "Step of a published project 项目状态.")
+    PublicStatus = labelled(
+        "PublicStatus", [(s.value, s.label) for s in public.PUBLIC_STATUSES], "Step of a published project 项目状态."
+    )
 
 
 def _documented(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -46,8 +52,11 @@ def _documented(*codes: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
-Region = Annotated[str, PrefixQuery("Region code prefix: 2 (province), 4, 6 (county), 9 (township) or 12 "
-                                       "(village) digits 区划代码前缀"), PrefixCheck]
+Region = Annotated[
+    str,
+    PrefixQuery("Region code prefix: 2 (province), 4, 6 (county), 9 (township) or 12 (village) digits 区划代码前缀"),
+    PrefixCheck,
+]
 Year = Annotated[int, Query(ge=2000, le=2100, description="Fund and project year 年度")]
 
 
@@ -116,8 +125,9 @@ class KindFigures(Figures):
 class CategoryFigures(BaseModel):
     category: ProjectCategory = Field(description="Project category 项目类型")
     allocated: Decimal = Field(description="Allocated to projects of the category, yuan 已分配金额")
-    projects: int = Field(description="Number of projects of the category under the region that received those "
-                                      "funds 项目个数")
+    projects: int = Field(
+        description="Number of projects of the category under the region that received those funds 项目个数"
+    )
 
 
 class PublicFundSummary(BaseModel):
@@ -131,35 +141,61 @@ class PublicFundSummary(BaseModel):
     by_category: list[CategoryFigures] = Field(description="Allocated to projects under the region, per category")
 
 
-@router.get("/projects", response_model=Page[PublicProject], operation_id="listPublicProjects",
-            responses=_documented(404), summary="Published projects of a region and year 项目公告公示")
+@router.get(
+    "/projects",
+    response_model=Page[PublicProject],
+    operation_id="listPublicProjects",
+    responses=_documented(404),
+    summary="Published projects of a region and year 项目公告公示",
+)
 async def list_public_projects(
-    request: Request, session: PublicSession, region: Region, year: Year,
-    category: ProjectCategory | None = None, status: PublicStatus | None = None,
-    limit: Limit = None, cursor: Cursor = None,
+    request: Request,
+    session: PublicSession,
+    region: Region,
+    year: Year,
+    category: ProjectCategory | None = None,
+    status: PublicStatus | None = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
 ):
     """Public disclosure (公告公示), without login: the projects of a region and year reviewed into the library or
     later (never a proposed one), with their content, funds and sources, beneficiaries and progress, by id.
     Never personal data. Rate-limited per client address; answers may be cached for five minutes. 项目公告公示。"""
     limit = page_limit(request, limit)
     after_id = cursor_id(cursor)
-    rows = await public.list_projects(session, region, year, category=category,
-                                      status=ProjectStatus(status) if status is not None else None,
-                                      after_id=after_id, limit=limit)
+    rows = await public.list_projects(
+        session,
+        region,
+        year,
+        category=category,
+        status=ProjectStatus(status) if status is not None else None,
+        after_id=after_id,
+        limit=limit,
+    )
     rows, next_cursor = page_of(rows, limit, lambda p: [p["id"]])
     return JSON({"items": rows, "next_cursor": next_cursor}, headers=CACHE)
 
 
-@router.get("/projects/{project_id}", response_model=PublicProject, operation_id="getPublicProject",
-            responses=_documented(404), summary="One published project 项目公示详情")
+@router.get(
+    "/projects/{project_id}",
+    response_model=PublicProject,
+    operation_id="getPublicProject",
+    responses=_documented(404),
+    summary="One published project 项目公示详情",
+)
 async def get_public_project(session: PublicSession, project_id: Annotated[int, PathParam(ge=1, le=2**62)]):
     """One published project as the public disclosure shows it, without login; a proposed project answers 404.
     Rate-limited per client address; cacheable for five minutes. 项目公示详情。"""
     return JSON(await public.get_project(session, project_id), headers=CACHE)
 
 
-@router.get("/fund-allocations", response_model=PublicFundSummary, operation_id="getPublicFundSummary",
-            responses=_documented(404), summary="Fund allocation of a region and year 资金分配公告")
+@router.get(
+    "/fund-allocations",
+    response_model=PublicFundSummary,
+    operation_id="getPublicFundSummary",
+    responses=_documented(404),
+    summary="Fund allocation of a region and year 资金分配公告",
+)
 async def get_public_fund_summary(session: PublicSession, region: Region, year: Year):
     """Public disclosure without login: the funds of the year received by the counties of a region, what each
     allocated to projects and what is left, with totals by level, by kind and by project category. Rate-limited

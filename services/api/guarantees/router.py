@@ -21,8 +21,9 @@ from services.core.guarantees.schemas import GuaranteeChangeOut, GuaranteesOut, 
 READ = [Needs(Permission.registry_read)]
 # The caller of a route, with the permission it needs (``deps.Needs``).
 GuaranteesWriter = Annotated[Caller, Needs(Permission.guarantees_write)]
-router = APIRouter(prefix="/api/v1/households/{household_id}/guarantees", route_class=GuardlineRoute,
-                   tags=[tags.GUARANTEES])
+router = APIRouter(
+    prefix="/api/v1/households/{household_id}/guarantees", route_class=GuardlineRoute, tags=[tags.GUARANTEES]
+)
 
 HouseholdId = Annotated[int, PathParam(ge=1, le=2**62)]
 
@@ -33,8 +34,14 @@ def _out(g: HouseholdGuarantees) -> JSON:
     return JSON(body, headers={"ETag": etag("guarantees", g.household_id, g.version)})
 
 
-@router.get("", response_model=GuaranteesOut, operation_id="getGuarantees", dependencies=READ, responses=responses(404),
-            summary="Three guarantees and safe water 两不愁三保障及饮水安全")
+@router.get(
+    "",
+    response_model=GuaranteesOut,
+    operation_id="getGuarantees",
+    dependencies=READ,
+    responses=responses(404),
+    summary="Three guarantees and safe water 两不愁三保障及饮水安全",
+)
 async def get_guarantees(household_id: HouseholdId, session: Session):
     """The household's status for compulsory education, basic medical care, housing safety and drinking-water
     safety (两不愁三保障及饮水安全): secure, at risk, not applicable or unknown, and whether all are secure. Needs
@@ -42,10 +49,16 @@ async def get_guarantees(household_id: HouseholdId, session: Session):
     return _out(await service.get(session, household_id))
 
 
-@router.put("", response_model=GuaranteesOut, operation_id="updateGuarantees",
-            responses=responses(403, 404, 412, 428), summary="Set the status (needs If-Match) 更新保障状况")
-async def put_guarantees(request: Request, household_id: HouseholdId, body: GuaranteesUpdate, session: Session,
-                         caller: GuaranteesWriter):
+@router.put(
+    "",
+    response_model=GuaranteesOut,
+    operation_id="updateGuarantees",
+    responses=responses(403, 404, 412, 428),
+    summary="Set the status (needs If-Match) 更新保障状况",
+)
+async def put_guarantees(
+    request: Request, household_id: HouseholdId, body: GuaranteesUpdate, session: Session, caller: GuaranteesWriter
+):
     """Sets the whole status of the four guarantees at once (PUT); an at-risk item must be cleared (动态清零). A C or D
     unsafe-house grade only with housing at risk. Each changed item is kept in the history. Needs
     guarantees:write and If-Match with the guarantees' ETag. 更新保障状况。"""
@@ -54,15 +67,26 @@ async def put_guarantees(request: Request, household_id: HouseholdId, body: Guar
     return _out(await service.update(session, current, body, caller.user_id))
 
 
-@router.get("/history", response_model=Page[GuaranteeChangeOut], operation_id="listGuaranteeChanges", dependencies=READ,
-            responses=responses(404), summary="History of changes, newest first 变更记录")
-async def guarantee_history(request: Request, household_id: HouseholdId, session: Session,
-                            limit: Limit = None, cursor: Cursor = None):
+@router.get(
+    "/history",
+    response_model=Page[GuaranteeChangeOut],
+    operation_id="listGuaranteeChanges",
+    dependencies=READ,
+    responses=responses(404),
+    summary="History of changes, newest first 变更记录",
+)
+async def guarantee_history(
+    request: Request, household_id: HouseholdId, session: Session, limit: Limit = None, cursor: Cursor = None
+):
     """Every change of the household's guarantees, newest first: which item, old and new status, who and when.
     Needs registry:read. 保障状况变更记录。"""
     await service.get(session, household_id)
     limit = page_limit(request, limit)
     rows = await service.changes(session, household_id, cursor_id(cursor), limit)
     rows, next_cursor = page_of(rows, limit, lambda c: [c.id])
-    return JSON({"items": [{f: getattr(c, f) for f in GuaranteeChangeOut.model_fields} for c in rows],
-                 "next_cursor": next_cursor})
+    return JSON(
+        {
+            "items": [{f: getattr(c, f) for f in GuaranteeChangeOut.model_fields} for c in rows],
+            "next_cursor": next_cursor,
+        }
+    )

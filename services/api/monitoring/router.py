@@ -1,5 +1,6 @@
 """Risk clues, monitoring cases and their steps, measures, visits, the overdue list. Thin:
 parse, look up in scope, check If-Match, call the service, shape the response."""
+
 from __future__ import annotations
 
 import uuid
@@ -96,9 +97,11 @@ path_object("case_id", MonitoringCase)
 path_object("measure_id", Measure)
 
 IF_MATCH = "Needs `If-Match` with the case's ETag: of two concurrent steps exactly one wins, the other gets 412."
-ELIMINATION_GUARD = ("Risk elimination: the proposal and every approval are refused (409 "
-                     "`elimination_conditions_unmet`, every unmet condition listed, as `elimination-check` gives "
-                     "them) unless the policy's conditions hold on the step's day; a rejection is always allowed. ")
+ELIMINATION_GUARD = (
+    "Risk elimination: the proposal and every approval are refused (409 "
+    "`elimination_conditions_unmet`, every unmet condition listed, as `elimination-check` gives "
+    "them) unless the policy's conditions hold on the step's day; a rejection is always allowed. "
+)
 
 
 def _shows_health(caller: Caller) -> bool:
@@ -115,8 +118,9 @@ def _no_health_filter(risk_type: RiskType | None, caller: Caller) -> None:
         raise Forbidden("health_risk_forbidden", field="risk_type")
 
 
-async def _check_filters(session, caller: Caller, region: str | None, risk_type: RiskType | None,
-                         household_id: int | None) -> None:
+async def _check_filters(
+    session, caller: Caller, region: str | None, risk_type: RiskType | None, household_id: int | None
+) -> None:
     """List filters: a region or household the caller cannot see answers 404 as a missing one."""
     _no_health_filter(risk_type, caller)
     if region is not None:
@@ -141,19 +145,57 @@ def _actor(caller: Caller) -> Reporter:
 
 # ---------------------------------------------------------------- clues
 
-def clue_body(clue: RiskClue, caller: Caller, deadlines: list[Deadline] | None = None,
-              reports: list | None = None, outcome: str | None = None) -> dict[str, Any]:
-    body = {f: getattr(clue, f) for f in ("id", "household_id", "region_code", "channels", "status",
-                                          "first_reported_on", "report_count", "deadline_breaches", "case_id",
-                                          "dismissal_reason", "handled_by", "handled_at")}
+
+def clue_body(
+    clue: RiskClue,
+    caller: Caller,
+    deadlines: list[Deadline] | None = None,
+    reports: list | None = None,
+    outcome: str | None = None,
+) -> dict[str, Any]:
+    body = {
+        f: getattr(clue, f)
+        for f in (
+            "id",
+            "household_id",
+            "region_code",
+            "channels",
+            "status",
+            "first_reported_on",
+            "report_count",
+            "deadline_breaches",
+            "case_id",
+            "dismissal_reason",
+            "handled_by",
+            "handled_at",
+        )
+    }
     body["risk_types"] = _risks(clue.risk_types, caller)
     body["next_deadline"] = _stored_next(clue)
     body["deadlines"] = [_deadline(d) for d in deadlines] if deadlines is not None else None
     if reports is not None:
-        body["reports"] = [{**{f: getattr(r, f) for f in ("id", "channel", "evidence", "attachments", "reported_on",
-                                                         "reporter_user_id", "reporter_client_id", "declarant_name",
-                                                         "source", "external_ref", "created_at")},
-                            "risk_types": _risks(r.risk_types, caller)} for r in reports]
+        body["reports"] = [
+            {
+                **{
+                    f: getattr(r, f)
+                    for f in (
+                        "id",
+                        "channel",
+                        "evidence",
+                        "attachments",
+                        "reported_on",
+                        "reporter_user_id",
+                        "reporter_client_id",
+                        "declarant_name",
+                        "source",
+                        "external_ref",
+                        "created_at",
+                    )
+                },
+                "risk_types": _risks(r.risk_types, caller),
+            }
+            for r in reports
+        ]
     body["outcome"] = outcome
     return body
 
@@ -165,39 +207,75 @@ def _clue_response(clue: RiskClue, body: dict, status: int = 200) -> JSON:
     return JSON(body, status_code=status, headers=headers)
 
 
-@router.post("/risk-clues", status_code=201, response_model=ClueOut, operation_id="reportRiskClue", tags=CLUES,
-             responses=responses(403, 404, 409), summary="Report a risk clue 上报风险线索",
-             description="From any of the three channels; system clients (department screening, a self-declaration "
-                         "app) too. An open clue of the same household sharing a risk type takes the report "
-                         "(200, `outcome: merged`); a source reference already known changes nothing (200, "
-                         "`outcome: duplicate`). Send an `Idempotency-Key`.")
+@router.post(
+    "/risk-clues",
+    status_code=201,
+    response_model=ClueOut,
+    operation_id="reportRiskClue",
+    tags=CLUES,
+    responses=responses(403, 404, 409),
+    summary="Report a risk clue 上报风险线索",
+    description="From any of the three channels; system clients (department screening, a self-declaration "
+    "app) too. An open clue of the same household sharing a risk type takes the report "
+    "(200, `outcome: merged`); a source reference already known changes nothing (200, "
+    "`outcome: duplicate`). Send an `Idempotency-Key`.",
+)
 async def report_clue(request: Request, body: ClueIn, session: Session, caller: ClueReporter):
     rules = await load_rules(session)
-    clue, outcome = await clue_service.report(session, rules, body, _actor(caller),
-                                              request.app.state.settings.id_hash_key)
+    clue, outcome = await clue_service.report(
+        session, rules, body, _actor(caller), request.app.state.settings.id_hash_key
+    )
     return _clue_response(clue, clue_body(clue, caller, outcome=outcome), 201 if outcome == "created" else 200)
 
 
-@router.get("/risk-clues", response_model=Page[ClueOut], operation_id="listRiskClues", tags=CLUES, dependencies=LIST,
-            responses=responses(403, 404), summary="Risk clues, newest first 风险线索列表")
-async def list_clues(request: Request, session: Session, caller: MonitoringReader,
-                     region: RegionQ = None, status: ClueStatus | None = None, channel: Channel | None = None,
-                     risk_type: RiskType | None = None,
-                     household_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-                     limit: Limit = None, cursor: Cursor = None):
+@router.get(
+    "/risk-clues",
+    response_model=Page[ClueOut],
+    operation_id="listRiskClues",
+    tags=CLUES,
+    dependencies=LIST,
+    responses=responses(403, 404),
+    summary="Risk clues, newest first 风险线索列表",
+)
+async def list_clues(
+    request: Request,
+    session: Session,
+    caller: MonitoringReader,
+    region: RegionQ = None,
+    status: ClueStatus | None = None,
+    channel: Channel | None = None,
+    risk_type: RiskType | None = None,
+    household_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
+):
     """Risk clues (风险线索) in your regions, newest first, filtered by region, status, channel, risk type or
     household. Risk types that tell health (illness, disability) are shown and filterable only for roles that
     see health details (filtering by them otherwise answers 403). Needs monitoring:read. 风险线索列表。"""
     await _check_filters(session, caller, region, risk_type, household_id)
     limit = page_limit(request, limit)
-    rows = await queries.list_clues(session, region=region, status=status, channel=channel, risk_type=risk_type,
-                                    household_id=household_id, before_id=cursor_id(cursor), limit=limit)
+    rows = await queries.list_clues(
+        session,
+        region=region,
+        status=status,
+        channel=channel,
+        risk_type=risk_type,
+        household_id=household_id,
+        before_id=cursor_id(cursor),
+        limit=limit,
+    )
     rows, next_cursor = page_of(rows, limit, lambda c: [c.id])
     return JSON({"items": [clue_body(c, caller) for c in rows], "next_cursor": next_cursor})
 
 
-@router.get("/risk-clues/{clue_id}", response_model=ClueOut, operation_id="getRiskClue", tags=CLUES,
-            responses=responses(403, 404), summary="One clue with its reports 线索详情")
+@router.get(
+    "/risk-clues/{clue_id}",
+    response_model=ClueOut,
+    operation_id="getRiskClue",
+    tags=CLUES,
+    responses=responses(403, 404),
+    summary="One clue with its reports 线索详情",
+)
 async def get_clue(clue_id: ClueId, session: Session, caller: MonitoringReader):
     """One risk clue with every report merged into it, its pending deadlines (e.g. the township's acceptance of a
     self-declaration) and the deadlines met late. Needs monitoring:read. 线索详情。"""
@@ -208,11 +286,16 @@ async def get_clue(clue_id: ClueId, session: Session, caller: MonitoringReader):
     return _clue_response(clue, clue_body(clue, caller, deadlines, reports))
 
 
-@router.post("/risk-clues/{clue_id}/dismissal", response_model=ClueOut, operation_id="dismissRiskClue", tags=CLUES,
-             responses=responses(403, 404, 409, 412, 428), summary="Dismiss a clue with a reason 排除线索",
-             description="Needs `If-Match` with the clue's ETag.")
-async def dismiss_clue(request: Request, clue_id: ClueId, body: ClueDismissal, session: Session,
-                       caller: ClueHandler):
+@router.post(
+    "/risk-clues/{clue_id}/dismissal",
+    response_model=ClueOut,
+    operation_id="dismissRiskClue",
+    tags=CLUES,
+    responses=responses(403, 404, 409, 412, 428),
+    summary="Dismiss a clue with a reason 排除线索",
+    description="Needs `If-Match` with the clue's ETag.",
+)
+async def dismiss_clue(request: Request, clue_id: ClueId, body: ClueDismissal, session: Session, caller: ClueHandler):
     clue = await clue_service.get_clue(session, clue_id, for_update=True)
     check_if_match(request, etag("clue", clue.id, clue.version))
     rules = await load_rules(session)
@@ -220,14 +303,19 @@ async def dismiss_clue(request: Request, clue_id: ClueId, body: ClueDismissal, s
     return _clue_response(clue, clue_body(clue, caller, []))
 
 
-@router.post("/risk-clues/{clue_id}/case", status_code=201, response_model=CaseOut, operation_id="openCaseFromClue",
-             tags=CLUES, responses=responses(403, 404, 409, 412, 428),
-             summary="Turn a clue into a monitoring case 线索转为监测对象",
-             description="Opens a case at the verification visit (201). When the household already has an open "
-                         "case, the clue's risks join it instead (200); after an eliminated case a new one is "
-                         "opened, linked to it. Needs `If-Match` with the clue's ETag.")
-async def open_case(request: Request, clue_id: ClueId, body: CaseFromClue, session: Session,
-                    caller: ClueHandler):
+@router.post(
+    "/risk-clues/{clue_id}/case",
+    status_code=201,
+    response_model=CaseOut,
+    operation_id="openCaseFromClue",
+    tags=CLUES,
+    responses=responses(403, 404, 409, 412, 428),
+    summary="Turn a clue into a monitoring case 线索转为监测对象",
+    description="Opens a case at the verification visit (201). When the household already has an open "
+    "case, the clue's risks join it instead (200); after an eliminated case a new one is "
+    "opened, linked to it. Needs `If-Match` with the clue's ETag.",
+)
+async def open_case(request: Request, clue_id: ClueId, body: CaseFromClue, session: Session, caller: ClueHandler):
     clue = await clue_service.get_clue(session, clue_id, for_update=True)
     check_if_match(request, etag("clue", clue.id, clue.version))
     rules = await load_rules(session)
@@ -237,9 +325,13 @@ async def open_case(request: Request, clue_id: ClueId, body: CaseFromClue, sessi
 
 # ---------------------------------------------------------------- cases
 
+
 def case_body(case: MonitoringCase, caller: Caller, deadlines: list[Deadline] | None = None) -> dict[str, Any]:
-    body = {f: getattr(case, f) for f in CaseOut.model_fields
-            if f not in ("risk_types", "next_deadline", "deadlines", "allowed_actions")}
+    body = {
+        f: getattr(case, f)
+        for f in CaseOut.model_fields
+        if f not in ("risk_types", "next_deadline", "deadlines", "allowed_actions")
+    }
     body["risk_types"] = _risks(case.risk_types, caller)
     body["next_deadline"] = _stored_next(case)
     body["deadlines"] = [_deadline(d) for d in deadlines] if deadlines is not None else None
@@ -255,51 +347,100 @@ async def _case_response(session, rules, case: MonitoringCase, caller: Caller, s
     return JSON(case_body(case, caller, deadlines), status_code=status, headers=headers)
 
 
-@router.get("/monitoring-cases", response_model=Page[CaseOut], operation_id="listMonitoringCases", tags=CASES,
-            dependencies=LIST, responses=responses(403, 404), summary="Monitoring cases, newest first 监测对象列表")
-async def list_cases(request: Request, session: Session, caller: MonitoringReader,
-                     region: RegionQ = None, status: CaseStatus | None = None, case_type: CaseType | None = None,
-                     risk_type: RiskType | None = None,
-                     household_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-                     cadre_user_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-                     limit: Limit = None, cursor: Cursor = None):
+@router.get(
+    "/monitoring-cases",
+    response_model=Page[CaseOut],
+    operation_id="listMonitoringCases",
+    tags=CASES,
+    dependencies=LIST,
+    responses=responses(403, 404),
+    summary="Monitoring cases, newest first 监测对象列表",
+)
+async def list_cases(
+    request: Request,
+    session: Session,
+    caller: MonitoringReader,
+    region: RegionQ = None,
+    status: CaseStatus | None = None,
+    case_type: CaseType | None = None,
+    risk_type: RiskType | None = None,
+    household_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    cadre_user_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
+):
     """Monitoring cases (监测对象) in your regions, newest first, filtered by region, status, case type, risk type,
     household or assistance cadre. Health risk types only for roles that see health details. Needs
     monitoring:read. 监测对象列表。"""
     await _check_filters(session, caller, region, risk_type, household_id)
     limit = page_limit(request, limit)
-    rows = await queries.list_cases(session, region=region, status=status, case_type=case_type, risk_type=risk_type,
-                                    household_id=household_id, cadre_user_id=cadre_user_id,
-                                    before_id=cursor_id(cursor), limit=limit)
+    rows = await queries.list_cases(
+        session,
+        region=region,
+        status=status,
+        case_type=case_type,
+        risk_type=risk_type,
+        household_id=household_id,
+        cadre_user_id=cadre_user_id,
+        before_id=cursor_id(cursor),
+        limit=limit,
+    )
     rows, next_cursor = page_of(rows, limit, lambda c: [c.id])
     return JSON({"items": [case_body(c, caller) for c in rows], "next_cursor": next_cursor})
 
 
-@router.get("/monitoring-cases/overdue", response_model=Page[OverdueItem], operation_id="listOverdue", tags=CASES,
-            dependencies=LIST, responses=responses(403, 404),
-            summary="Daily work list: deadlines past or due soon 逾期和临期事项",
-            description="Cases and open clues whose nearest deadline has passed (`days_late` > 0) or falls within "
-                        "`within_days` of `as_of` (default today, China time), nearest first. Deadlines follow "
-                        "China's working-day calendar; `provisional` marks those computed over a year whose "
-                        "official holiday schedule is not known yet.")
-async def list_overdue(request: Request, session: Session, region: RegionQ = None,
-                       within_days: Annotated[int, Query(ge=0, le=366)] = 0,
-                       as_of: Day | None = None, kind: DeadlineKind | None = None,
-                       subject: Annotated[str | None, Query(pattern="^(case|clue)$")] = None,
-                       cadre_user_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-                       limit: Limit = None, cursor: Cursor = None):
+@router.get(
+    "/monitoring-cases/overdue",
+    response_model=Page[OverdueItem],
+    operation_id="listOverdue",
+    tags=CASES,
+    dependencies=LIST,
+    responses=responses(403, 404),
+    summary="Daily work list: deadlines past or due soon 逾期和临期事项",
+    description="Cases and open clues whose nearest deadline has passed (`days_late` > 0) or falls within "
+    "`within_days` of `as_of` (default today, China time), nearest first. Deadlines follow "
+    "China's working-day calendar; `provisional` marks those computed over a year whose "
+    "official holiday schedule is not known yet.",
+)
+async def list_overdue(
+    request: Request,
+    session: Session,
+    region: RegionQ = None,
+    within_days: Annotated[int, Query(ge=0, le=366)] = 0,
+    as_of: Day | None = None,
+    kind: DeadlineKind | None = None,
+    subject: Annotated[str | None, Query(pattern="^(case|clue)$")] = None,
+    cadre_user_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
+):
     if region is not None:
         await check_prefix_visible(session, region)
     limit = page_limit(request, limit)
     after = decode_cursor(cursor, (date, str, int))
-    rows = await queries.overdue(session, as_of=as_of or today(), within_days=within_days, region=region, kind=kind,
-                                 subject=subject, cadre_user_id=cadre_user_id, after=after, limit=limit)
+    rows = await queries.overdue(
+        session,
+        as_of=as_of or today(),
+        within_days=within_days,
+        region=region,
+        kind=kind,
+        subject=subject,
+        cadre_user_id=cadre_user_id,
+        after=after,
+        limit=limit,
+    )
     rows, next_cursor = page_of(rows, limit, lambda r: [r["due"].isoformat(), r["subject"], r["id"]])
     return JSON({"items": rows, "next_cursor": next_cursor})
 
 
-@router.get("/monitoring-cases/{case_id}", response_model=CaseOut, operation_id="getMonitoringCase", tags=CASES,
-            responses=responses(403, 404), summary="One case, its deadlines and what may be done next 监测对象详情")
+@router.get(
+    "/monitoring-cases/{case_id}",
+    response_model=CaseOut,
+    operation_id="getMonitoringCase",
+    tags=CASES,
+    responses=responses(403, 404),
+    summary="One case, its deadlines and what may be done next 监测对象详情",
+)
 async def get_case(case_id: CaseId, session: Session, caller: MonitoringReader):
     """One monitoring case: its step in identification, assistance or risk elimination, its dates, every pending
     deadline (identification within 15 days of the first clue, cadre and plan within 10 working days, monthly
@@ -309,11 +450,18 @@ async def get_case(case_id: CaseId, session: Session, caller: MonitoringReader):
     return await _case_response(session, await load_rules(session), case, caller)
 
 
-@router.get("/monitoring-cases/{case_id}/transitions", response_model=Page[TransitionOut],
-            operation_id="listCaseTransitions", tags=CASES, dependencies=READ, responses=responses(403, 404),
-            summary="The case's steps, oldest first 办理记录")
-async def list_transitions(request: Request, case_id: CaseId, session: Session, limit: Limit = None,
-                           cursor: Cursor = None):
+@router.get(
+    "/monitoring-cases/{case_id}/transitions",
+    response_model=Page[TransitionOut],
+    operation_id="listCaseTransitions",
+    tags=CASES,
+    dependencies=READ,
+    responses=responses(403, 404),
+    summary="The case's steps, oldest first 办理记录",
+)
+async def list_transitions(
+    request: Request, case_id: CaseId, session: Session, limit: Limit = None, cursor: Cursor = None
+):
     """Every step of the case, oldest first: action, status before and after, comment, attachments, the day it took
     place and who acted. Needs monitoring:read. 办理记录。"""
     case = await case_service.get_case(session, case_id)
@@ -322,22 +470,29 @@ async def list_transitions(request: Request, case_id: CaseId, session: Session, 
     return JSON(page(rows, limit, lambda t: [t.id], lambda t: {f: getattr(t, f) for f in TransitionOut.model_fields}))
 
 
-@router.get("/monitoring-cases/{case_id}/elimination-check", response_model=EliminationCheckOut,
-            operation_id="checkElimination", tags=CASES, dependencies=READ, responses=responses(403, 404),
-            summary="Which risk-elimination conditions are unmet today 风险消除条件核查",
-            description="The conditions every forward step of the elimination must meet — the proposal, the "
-                        "verification, the democratic review (before the notice), the notice's result, the township "
-                        "review and the county's approval — as of `on` (default today, China time): the same list a "
-                        "refused step answers with. Available at every status, so the village, the township and the "
-                        "county see the same list.")
+@router.get(
+    "/monitoring-cases/{case_id}/elimination-check",
+    response_model=EliminationCheckOut,
+    operation_id="checkElimination",
+    tags=CASES,
+    dependencies=READ,
+    responses=responses(403, 404),
+    summary="Which risk-elimination conditions are unmet today 风险消除条件核查",
+    description="The conditions every forward step of the elimination must meet — the proposal, the "
+    "verification, the democratic review (before the notice), the notice's result, the township "
+    "review and the county's approval — as of `on` (default today, China time): the same list a "
+    "refused step answers with. Available at every status, so the village, the township and the "
+    "county see the same list.",
+)
 async def elimination_check(request: Request, case_id: CaseId, session: Session, on: Day | None = None):
     case = await case_service.get_case(session, case_id)
     rules = await load_rules(session)
     day = on or today()
     unmet = await case_service.elimination_check(session, rules, case, day)
     zh = wants_chinese(request.headers.get("accept-language"))
-    return JSON({"case_id": case.id, "status": case.status, "on": day, "met": not unmet,
-                 "unmet": rendered_errors(unmet, zh)})
+    return JSON(
+        {"case_id": case.id, "status": case.status, "on": day, "met": not unmet, "unmet": rendered_errors(unmet, zh)}
+    )
 
 
 async def _step(request: Request, session, case_id: int, action: Action, body, caller: Caller) -> JSON:
@@ -351,71 +506,124 @@ async def _step(request: Request, session, case_id: int, action: Action, body, c
 STEP_RESPONSES = responses(403, 404, 409, 412, 428)
 
 
-@router.post("/monitoring-cases/{case_id}/verification", response_model=CaseOut, operation_id="verifyCase",
-             tags=CASES, responses=STEP_RESPONSES, summary="Household verification visit 入户核实",
-             description="Identification: approve needs the household's signed consent (`consent_signed`). "
-                         "Elimination: approve = the risk is gone. " + ELIMINATION_GUARD + IF_MATCH)
-async def verify_case(request: Request, case_id: CaseId, body: VerificationIn, session: Session,
-                      caller: CaseVerifier):
+@router.post(
+    "/monitoring-cases/{case_id}/verification",
+    response_model=CaseOut,
+    operation_id="verifyCase",
+    tags=CASES,
+    responses=STEP_RESPONSES,
+    summary="Household verification visit 入户核实",
+    description="Identification: approve needs the household's signed consent (`consent_signed`). "
+    "Elimination: approve = the risk is gone. " + ELIMINATION_GUARD + IF_MATCH,
+)
+async def verify_case(request: Request, case_id: CaseId, body: VerificationIn, session: Session, caller: CaseVerifier):
     return await _step(request, session, case_id, Action.verify, body, caller)
 
 
-@router.post("/monitoring-cases/{case_id}/village-review", response_model=CaseOut, operation_id="villageReview",
-             tags=CASES, responses=STEP_RESPONSES, summary="Village democratic review; approval starts the notice 民主评议",
-             description="A notice runs at least the policy's days (5 by default); a shorter one is refused. "
-                         + ELIMINATION_GUARD + IF_MATCH)
-async def village_review(request: Request, case_id: CaseId, body: VillageReviewIn, session: Session,
-                         caller: VillageReviewer):
+@router.post(
+    "/monitoring-cases/{case_id}/village-review",
+    response_model=CaseOut,
+    operation_id="villageReview",
+    tags=CASES,
+    responses=STEP_RESPONSES,
+    summary="Village democratic review; approval starts the notice 民主评议",
+    description="A notice runs at least the policy's days (5 by default); a shorter one is refused. "
+    + ELIMINATION_GUARD
+    + IF_MATCH,
+)
+async def village_review(
+    request: Request, case_id: CaseId, body: VillageReviewIn, session: Session, caller: VillageReviewer
+):
     return await _step(request, session, case_id, Action.village_review, body, caller)
 
 
-@router.post("/monitoring-cases/{case_id}/notice-result", response_model=CaseOut, operation_id="noticeResult",
-             tags=CASES, responses=STEP_RESPONSES, summary="End of the public notice 公示结果",
-             description="approve (no objection upheld) only after the notice's last day; reject (an objection was "
-                         "upheld) at any time. " + ELIMINATION_GUARD + IF_MATCH)
-async def notice_result(request: Request, case_id: CaseId, body: NoticeResultIn, session: Session,
-                        caller: VillageReviewer):
+@router.post(
+    "/monitoring-cases/{case_id}/notice-result",
+    response_model=CaseOut,
+    operation_id="noticeResult",
+    tags=CASES,
+    responses=STEP_RESPONSES,
+    summary="End of the public notice 公示结果",
+    description="approve (no objection upheld) only after the notice's last day; reject (an objection was "
+    "upheld) at any time. " + ELIMINATION_GUARD + IF_MATCH,
+)
+async def notice_result(
+    request: Request, case_id: CaseId, body: NoticeResultIn, session: Session, caller: VillageReviewer
+):
     return await _step(request, session, case_id, Action.notice_result, body, caller)
 
 
-@router.post("/monitoring-cases/{case_id}/township-review", response_model=CaseOut, operation_id="townshipReview",
-             tags=CASES, responses=STEP_RESPONSES, summary="Township review 乡镇审核",
-             description=ELIMINATION_GUARD + IF_MATCH)
-async def township_review(request: Request, case_id: CaseId, body: ReviewIn, session: Session,
-                          caller: TownshipReviewer):
+@router.post(
+    "/monitoring-cases/{case_id}/township-review",
+    response_model=CaseOut,
+    operation_id="townshipReview",
+    tags=CASES,
+    responses=STEP_RESPONSES,
+    summary="Township review 乡镇审核",
+    description=ELIMINATION_GUARD + IF_MATCH,
+)
+async def township_review(
+    request: Request, case_id: CaseId, body: ReviewIn, session: Session, caller: TownshipReviewer
+):
     return await _step(request, session, case_id, Action.township_review, body, caller)
 
 
-@router.post("/monitoring-cases/{case_id}/county-decision", response_model=CaseOut, operation_id="countyDecision",
-             tags=CASES, responses=STEP_RESPONSES, summary="County approval 县级审批",
-             description="Identification: the household becomes 监测户. Risk elimination: `way` is required; the "
-                         "household gets its previous category back. " + ELIMINATION_GUARD + IF_MATCH)
-async def county_decision(request: Request, case_id: CaseId, body: CountyDecisionIn, session: Session,
-                          caller: CaseApprover):
+@router.post(
+    "/monitoring-cases/{case_id}/county-decision",
+    response_model=CaseOut,
+    operation_id="countyDecision",
+    tags=CASES,
+    responses=STEP_RESPONSES,
+    summary="County approval 县级审批",
+    description="Identification: the household becomes 监测户. Risk elimination: `way` is required; the "
+    "household gets its previous category back. " + ELIMINATION_GUARD + IF_MATCH,
+)
+async def county_decision(
+    request: Request, case_id: CaseId, body: CountyDecisionIn, session: Session, caller: CaseApprover
+):
     return await _step(request, session, case_id, Action.county_decision, body, caller)
 
 
-@router.post("/monitoring-cases/{case_id}/elimination-proposal", response_model=CaseOut,
-             operation_id="proposeElimination", tags=CASES, responses=STEP_RESPONSES,
-             summary="Propose risk elimination 提出风险消除", description=ELIMINATION_GUARD + IF_MATCH)
-async def propose_elimination(request: Request, case_id: CaseId, body: ProposalIn, session: Session,
-                              caller: CaseAssistant):
+@router.post(
+    "/monitoring-cases/{case_id}/elimination-proposal",
+    response_model=CaseOut,
+    operation_id="proposeElimination",
+    tags=CASES,
+    responses=STEP_RESPONSES,
+    summary="Propose risk elimination 提出风险消除",
+    description=ELIMINATION_GUARD + IF_MATCH,
+)
+async def propose_elimination(
+    request: Request, case_id: CaseId, body: ProposalIn, session: Session, caller: CaseAssistant
+):
     return await _step(request, session, case_id, Action.propose_elimination, body, caller)
 
 
-@router.post("/monitoring-cases/{case_id}/termination", response_model=CaseOut, operation_id="terminateCase",
-             tags=CASES, responses=STEP_RESPONSES, summary="End a case otherwise (household dissolved …) 终止",
-             description=IF_MATCH)
-async def terminate_case(request: Request, case_id: CaseId, body: TerminationIn, session: Session,
-                         caller: CaseApprover):
+@router.post(
+    "/monitoring-cases/{case_id}/termination",
+    response_model=CaseOut,
+    operation_id="terminateCase",
+    tags=CASES,
+    responses=STEP_RESPONSES,
+    summary="End a case otherwise (household dissolved …) 终止",
+    description=IF_MATCH,
+)
+async def terminate_case(
+    request: Request, case_id: CaseId, body: TerminationIn, session: Session, caller: CaseApprover
+):
     return await _step(request, session, case_id, Action.terminate, body, caller)
 
 
-@router.put("/monitoring-cases/{case_id}/cadre", response_model=CaseOut, operation_id="assignCadre", tags=ASSIST,
-            responses=responses(403, 404, 409, 412, 428), summary="Name the assistance cadre 明确帮扶责任人",
-            description=IF_MATCH)
-async def assign_cadre(request: Request, case_id: CaseId, body: CadreIn, session: Session,
-                       caller: CaseAssigner):
+@router.put(
+    "/monitoring-cases/{case_id}/cadre",
+    response_model=CaseOut,
+    operation_id="assignCadre",
+    tags=ASSIST,
+    responses=responses(403, 404, 409, 412, 428),
+    summary="Name the assistance cadre 明确帮扶责任人",
+    description=IF_MATCH,
+)
+async def assign_cadre(request: Request, case_id: CaseId, body: CadreIn, session: Session, caller: CaseAssigner):
     case = await case_service.get_case(session, case_id, for_update=True)
     check_if_match(request, etag("case", case.id, case.version))
     rules = await load_rules(session)
@@ -440,24 +648,44 @@ def _measure_response(m: Measure, status: int = 200) -> JSON:
     return JSON({f: getattr(m, f) for f in MeasureOut.model_fields}, status_code=status, headers=headers)
 
 
-@router.get("/monitoring-cases/{case_id}/measures", response_model=Page[MeasureOut], operation_id="listMeasures",
-            tags=ASSIST, dependencies=READ, responses=responses(403, 404), summary="The case's measures 帮扶措施")
-async def list_measures(request: Request, case_id: CaseId, session: Session, limit: Limit = None,
-                        cursor: Cursor = None):
+@router.get(
+    "/monitoring-cases/{case_id}/measures",
+    response_model=Page[MeasureOut],
+    operation_id="listMeasures",
+    tags=ASSIST,
+    dependencies=READ,
+    responses=responses(403, 404),
+    summary="The case's measures 帮扶措施",
+)
+async def list_measures(
+    request: Request, case_id: CaseId, session: Session, limit: Limit = None, cursor: Cursor = None
+):
     """The case's assistance measures (一户一策), by start day: category, content, responsible unit, status and result.
     Needs monitoring:read. 帮扶措施。"""
     case = await case_service.get_case(session, case_id)
     limit = page_limit(request, limit)
     rows = await case_service.measures_of(session, case.id, after=decode_cursor(cursor, DATED_KEY), limit=limit)
-    return JSON(page(rows, limit, lambda m: _dated_key(m.start_on, m),
-                     lambda m: {f: getattr(m, f) for f in MeasureOut.model_fields}))
+    return JSON(
+        page(
+            rows,
+            limit,
+            lambda m: _dated_key(m.start_on, m),
+            lambda m: {f: getattr(m, f) for f in MeasureOut.model_fields},
+        )
+    )
 
 
-@router.post("/monitoring-cases/{case_id}/measures", status_code=201, response_model=MeasureOut,
-             operation_id="addMeasure", tags=ASSIST, responses=responses(403, 404, 409),
-             summary="Add a measure (一户一策) 添加帮扶措施",
-             description="Offline clients send their own `id` (UUID): the same measure uploaded again answers 200 "
-                         "and changes nothing; another measure under a used id is refused (409).")
+@router.post(
+    "/monitoring-cases/{case_id}/measures",
+    status_code=201,
+    response_model=MeasureOut,
+    operation_id="addMeasure",
+    tags=ASSIST,
+    responses=responses(403, 404, 409),
+    summary="Add a measure (一户一策) 添加帮扶措施",
+    description="Offline clients send their own `id` (UUID): the same measure uploaded again answers 200 "
+    "and changes nothing; another measure under a used id is refused (409).",
+)
 async def add_measure(case_id: CaseId, body: MeasureIn, session: Session, caller: CaseAssistant):
     case = await case_service.get_case(session, case_id, for_update=True)
     rules = await load_rules(session)
@@ -465,60 +693,108 @@ async def add_measure(case_id: CaseId, body: MeasureIn, session: Session, caller
     return _measure_response(measure, 201 if created else 200)
 
 
-@router.get("/measures/{measure_id}", response_model=MeasureOut, operation_id="getMeasure", tags=ASSIST,
-            dependencies=READ, responses=responses(403, 404), summary="One measure 帮扶措施详情")
+@router.get(
+    "/measures/{measure_id}",
+    response_model=MeasureOut,
+    operation_id="getMeasure",
+    tags=ASSIST,
+    dependencies=READ,
+    responses=responses(403, 404),
+    summary="One measure 帮扶措施详情",
+)
 async def get_measure(measure_id: MeasureId, session: Session):
     """One assistance measure with its ETag. Needs monitoring:read. 帮扶措施详情。"""
     return _measure_response(await case_service.get_measure(session, measure_id))
 
 
-@router.put("/measures/{measure_id}", response_model=MeasureOut, operation_id="updateMeasure", tags=ASSIST,
-            responses=responses(403, 404, 409, 412, 428), summary="Update a measure's progress and result 更新措施",
-            description="Needs `If-Match` with the measure's ETag. A completed or stopped measure keeps its status.")
-async def update_measure(request: Request, measure_id: MeasureId, body: MeasureUpdate, session: Session,
-                         caller: CaseAssistant):
+@router.put(
+    "/measures/{measure_id}",
+    response_model=MeasureOut,
+    operation_id="updateMeasure",
+    tags=ASSIST,
+    responses=responses(403, 404, 409, 412, 428),
+    summary="Update a measure's progress and result 更新措施",
+    description="Needs `If-Match` with the measure's ETag. A completed or stopped measure keeps its status.",
+)
+async def update_measure(
+    request: Request, measure_id: MeasureId, body: MeasureUpdate, session: Session, caller: CaseAssistant
+):
     measure = await case_service.get_measure(session, measure_id, for_update=True)
     check_if_match(request, etag("measure", measure.id, measure.version))
     return _measure_response(await case_service.update_measure(session, measure, body))
 
 
-@router.get("/monitoring-cases/{case_id}/visits", response_model=Page[VisitOut], operation_id="listVisits",
-            tags=ASSIST, dependencies=READ, responses=responses(403, 404), summary="The case's visits 走访记录")
-async def list_visits(request: Request, case_id: CaseId, session: Session, limit: Limit = None,
-                      cursor: Cursor = None):
+@router.get(
+    "/monitoring-cases/{case_id}/visits",
+    response_model=Page[VisitOut],
+    operation_id="listVisits",
+    tags=ASSIST,
+    dependencies=READ,
+    responses=responses(403, 404),
+    summary="The case's visits 走访记录",
+)
+async def list_visits(request: Request, case_id: CaseId, session: Session, limit: Limit = None, cursor: Cursor = None):
     """The case's visits by the assistance cadre, by visit day: mode, findings and attachments. Needs
     monitoring:read. 走访记录。"""
     case = await case_service.get_case(session, case_id)
     limit = page_limit(request, limit)
     rows = await case_service.visits_of(session, case.id, after=decode_cursor(cursor, DATED_KEY), limit=limit)
-    return JSON(page(rows, limit, lambda v: _dated_key(v.visited_on, v),
-                     lambda v: {f: getattr(v, f) for f in VisitOut.model_fields}))
+    return JSON(
+        page(
+            rows,
+            limit,
+            lambda v: _dated_key(v.visited_on, v),
+            lambda v: {f: getattr(v, f) for f in VisitOut.model_fields},
+        )
+    )
 
 
-@router.get("/monitoring-cases/{case_id}/visit-breaches", response_model=Page[VisitBreachOut],
-            operation_id="listCaseVisitBreaches", tags=ASSIST, dependencies=READ, responses=responses(403, 404),
-            summary="Months of assistance without their visits 未按月走访记录",
-            description="Each month that ended without the policy's visits, recorded once (by the daily worker, or "
-                        "when a later visit is entered). Never corrected; the case's visit deadline has moved on.")
-async def list_case_visit_breaches(request: Request, case_id: CaseId, session: Session, limit: Limit = None,
-                                   cursor: Cursor = None):
+@router.get(
+    "/monitoring-cases/{case_id}/visit-breaches",
+    response_model=Page[VisitBreachOut],
+    operation_id="listCaseVisitBreaches",
+    tags=ASSIST,
+    dependencies=READ,
+    responses=responses(403, 404),
+    summary="Months of assistance without their visits 未按月走访记录",
+    description="Each month that ended without the policy's visits, recorded once (by the daily worker, or "
+    "when a later visit is entered). Never corrected; the case's visit deadline has moved on.",
+)
+async def list_case_visit_breaches(
+    request: Request, case_id: CaseId, session: Session, limit: Limit = None, cursor: Cursor = None
+):
     case = await case_service.get_case(session, case_id)
     limit = page_limit(request, limit)
     rows = await case_service.visit_breaches_of(session, case.id, after=decode_cursor(cursor, (date,)), limit=limit)
-    return JSON(page(rows, limit, lambda b: [b.month.isoformat()],
-                     lambda b: {f: getattr(b, f) for f in VisitBreachOut.model_fields}))
+    return JSON(
+        page(
+            rows,
+            limit,
+            lambda b: [b.month.isoformat()],
+            lambda b: {f: getattr(b, f) for f in VisitBreachOut.model_fields},
+        )
+    )
 
 
-@router.post("/monitoring-cases/{case_id}/visits", status_code=201, response_model=VisitOut, operation_id="addVisit",
-             tags=ASSIST, responses=responses(403, 404, 409), summary="Record a visit 记录走访",
-             description="Client-generated `id` as for measures. Visits in the policy's counted modes (in person by "
-                         "default) meet the monthly visit. Months before the visit's month that ended without their "
-                         "visits are recorded as breaches first (once; see `visit-breaches`), so the visit meets its "
-                         "own month's deadline and the case leaves the overdue list.")
+@router.post(
+    "/monitoring-cases/{case_id}/visits",
+    status_code=201,
+    response_model=VisitOut,
+    operation_id="addVisit",
+    tags=ASSIST,
+    responses=responses(403, 404, 409),
+    summary="Record a visit 记录走访",
+    description="Client-generated `id` as for measures. Visits in the policy's counted modes (in person by "
+    "default) meet the monthly visit. Months before the visit's month that ended without their "
+    "visits are recorded as breaches first (once; see `visit-breaches`), so the visit meets its "
+    "own month's deadline and the case leaves the overdue list.",
+)
 async def add_visit(case_id: CaseId, body: VisitIn, session: Session, caller: CaseAssistant):
     case = await case_service.get_case(session, case_id, for_update=True)
     rules = await load_rules(session)
     visit, created = await case_service.add_visit(session, rules, case, body, _actor(caller))
-    return JSON({f: getattr(visit, f) for f in VisitOut.model_fields}, status_code=201 if created else 200,
-                headers={"Location": f"/api/v1/monitoring-cases/{case.id}/visits"} if created else None)
-
+    return JSON(
+        {f: getattr(visit, f) for f in VisitOut.model_fields},
+        status_code=201 if created else 200,
+        headers={"Location": f"/api/v1/monitoring-cases/{case.id}/visits"} if created else None,
+    )

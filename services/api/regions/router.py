@@ -22,12 +22,19 @@ router = APIRouter(prefix="/api/v1/regions", tags=[tags.REGIONS], route_class=Gu
 class RegionOut(BaseModel):
     code: str = Field(description="Region code, 12 digits 区划代码")
     name: str = Field(description="Region name 区划名称")
-    level: int = Field(description="Level: 1 province 省, 2 city 市, 3 county 县, 4 township 乡镇, 5 village 村 区划级别")
+    level: int = Field(
+        description="Level: 1 province 省, 2 city 市, 3 county 县, 4 township 乡镇, 5 village 村 区划级别"
+    )
     parent_code: str | None = Field(description="Code of the region above; null for a province 上级区划代码")
 
 
-@router.get("", response_model=Page[RegionOut], operation_id="listRegions", responses=responses(404),
-            summary="Regions you can see 区划列表")
+@router.get(
+    "",
+    response_model=Page[RegionOut],
+    operation_id="listRegions",
+    responses=responses(404),
+    summary="Regions you can see 区划列表",
+)
 async def list_regions(
     session: Session,
     parent: RegionCode = None,
@@ -48,13 +55,17 @@ async def list_regions(
         stmt = stmt.where(Region.code > after[0])
     rows = list((await session.execute(stmt.order_by(Region.code).limit(limit + 1))).scalars())
     rows, next_cursor = page_of(rows, limit, lambda r: [r.code])
-    return Page[RegionOut](items=[RegionOut.model_validate(r, from_attributes=True) for r in rows],
-                           next_cursor=next_cursor)
+    return Page[RegionOut](
+        items=[RegionOut.model_validate(r, from_attributes=True) for r in rows], next_cursor=next_cursor
+    )
 
 
-@router.get("/{code}", response_model=RegionOut, operation_id="getRegion", responses=responses(404),
-            summary="One region 区划")
-async def one_region(session: Session, code: Annotated[str, Path(max_length=12, json_schema_extra={"pattern": CODE_PATTERN})]):
+@router.get(
+    "/{code}", response_model=RegionOut, operation_id="getRegion", responses=responses(404), summary="One region 区划"
+)
+async def one_region(
+    session: Session, code: Annotated[str, Path(max_length=12, json_schema_extra={"pattern": CODE_PATTERN})]
+):
     """One administrative region by its 12-digit code; a region outside your scope answers 404. Any logged-in
     caller. 区划详情。"""
     return RegionOut.model_validate(await get_region(session, code, field="code"), from_attributes=True)

@@ -29,8 +29,7 @@ class User(Versioned, Base):
     password_changed_at: Mapped[datetime | None] = mapped_column()
     # A one-time password (``guardline admin create``): every call but the password change
     # answers 403 ``password_change_required`` until the user has set their own.
-    must_change_password: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
-                                                       server_default="false")
+    must_change_password: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default="false")
     # Second factor: the TOTP secret (encrypted), set up first and then confirmed by a code.
     totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default="false")

@@ -1,4 +1,5 @@
 """Password rules (等保 2.0: complexity, no reuse of the account name)."""
+
 from __future__ import annotations
 
 from services.core.errors import FieldError, Unprocessable
@@ -26,5 +27,10 @@ def check(password: str, username: str, rules: PasswordSettings, field: str = "p
     found = problems(password, username, rules)
     if found:
         params = {"min_length": rules.min_length, "min_classes": rules.min_classes}
-        raise Unprocessable(found[0], errors=[FieldError(field, code, params) for code in found], field=field,
-                            min_length=rules.min_length, min_classes=rules.min_classes)
+        raise Unprocessable(
+            found[0],
+            errors=[FieldError(field, code, params) for code in found],
+            field=field,
+            min_length=rules.min_length,
+            min_classes=rules.min_classes,
+        )

@@ -8,6 +8,7 @@ Each route declares the permissions it needs as OAuth2 scopes (``Annotated[Calle
 so the OpenAPI document states them per operation and the access-matrix test reads them
 from there. The README's security section shows this table.
 """
+
 from __future__ import annotations
 
 from services.core.labels import LabelledEnum
@@ -30,7 +31,10 @@ class Role(LabelledEnum):
 class Permission(LabelledEnum):
     """A permission (OAuth2 scope) 权限."""
 
-    registry_read = "registry:read", "Read households, persons, income and guarantees; ID numbers masked 读取农户信息（脱敏）"
+    registry_read = (
+        "registry:read",
+        "Read households, persons, income and guarantees; ID numbers masked 读取农户信息（脱敏）",
+    )
     persons_lookup = "persons:lookup", "Find a person by ID number 按身份证号查询人员"
     # health and disability details in responses (audited)
     registry_health = "registry:health", "See health and disability details (each read audited) 查看健康、残疾信息"
@@ -43,7 +47,10 @@ class Permission(LabelledEnum):
     users_admin = "users:admin", "Manage user accounts and roles 管理用户和角色"
     clients_admin = "clients:admin", "Manage system clients 管理系统接入方"
     # clues, cases, measures, visits, deadlines, statistics
-    monitoring_read = "monitoring:read", "Read risk clues, monitoring cases, measures, visits and statistics 查看监测帮扶信息"
+    monitoring_read = (
+        "monitoring:read",
+        "Read risk clues, monitoring cases, measures, visits and statistics 查看监测帮扶信息",
+    )
     clues_report = "clues:report", "Report a risk clue 上报风险线索"  # report a risk clue (any of the three channels)
     # dismiss a clue or turn it into a case
     clues_handle = "clues:handle", "Dismiss a clue or open a case from it 处理风险线索"
@@ -65,13 +72,19 @@ class Permission(LabelledEnum):
     findings_read = "findings:read", "Read the findings of department cross-checks 查看部门比对发现的问题"
     findings_handle = "findings:handle", "Acknowledge, resolve or reopen a finding 处理比对发现的问题"
     # funds, projects, beneficiaries, assets, indicators, fund findings
-    funds_read = "funds:read", "Read funds, projects, assets and the compliance indicators 查看资金、项目、资产和监管指标"
+    funds_read = (
+        "funds:read",
+        "Read funds, projects, assets and the compliance indicators 查看资金、项目、资产和监管指标",
+    )
     # funds, allocations to projects, disbursements (imports too)
     funds_write = "funds:write", "Record funds, allocations and disbursements 管理资金下达和支出"
     # the project library: projects, their lifecycle, beneficiaries
     projects_write = "projects:write", "Manage the project library and project lifecycle 管理项目库和项目实施"
     # register project assets, their status and disposal, income and its distribution
-    assets_write = "assets:write", "Register project assets, their income and its distribution 管理扶贫项目资产和收益分配"
+    assets_write = (
+        "assets:write",
+        "Register project assets, their income and its distribution 管理扶贫项目资产和收益分配",
+    )
 
 
 # The scopes of the OAuth2 scheme describe each permission with its label.
@@ -79,8 +92,12 @@ DESCRIPTIONS: dict[Permission, str] = {permission: permission.label for permissi
 
 _READ = {Permission.registry_read, Permission.persons_lookup}
 _FIELD_WRITE = {Permission.households_write, Permission.income_write, Permission.guarantees_write}
-_FIELD_MONITORING = {Permission.monitoring_read, Permission.clues_report, Permission.cases_verify,
-                     Permission.cases_assist}
+_FIELD_MONITORING = {
+    Permission.monitoring_read,
+    Permission.clues_report,
+    Permission.cases_verify,
+    Permission.cases_assist,
+}
 # Those who follow up department findings in their regions (cadres, village and township staff).
 _FINDINGS = {Permission.findings_read, Permission.findings_handle}
 _FUNDS = {Permission.funds_read, Permission.funds_write, Permission.projects_write, Permission.assets_write}
@@ -90,38 +107,85 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
     for role, perms in {
         # Grid workers see the findings of their village (they check them on the spot); the
         # cadres and staff who follow them up also acknowledge and resolve them.
-        Role.grid_worker: _READ | _FIELD_WRITE | _FIELD_MONITORING | {Permission.registry_health,
-                                                                      Permission.findings_read},
-        Role.assistance_cadre: _READ | _FIELD_MONITORING | _FINDINGS | {
-            Permission.registry_health, Permission.income_write, Permission.guarantees_write},
-        Role.village_staff: _READ | _FIELD_WRITE | _FIELD_MONITORING | _FINDINGS | {
-            Permission.registry_health, Permission.registry_unmask, Permission.clues_handle,
-            Permission.cases_village_review, Permission.funds_read, Permission.assets_write},
+        Role.grid_worker: _READ
+        | _FIELD_WRITE
+        | _FIELD_MONITORING
+        | {Permission.registry_health, Permission.findings_read},
+        Role.assistance_cadre: _READ
+        | _FIELD_MONITORING
+        | _FINDINGS
+        | {Permission.registry_health, Permission.income_write, Permission.guarantees_write},
+        Role.village_staff: _READ
+        | _FIELD_WRITE
+        | _FIELD_MONITORING
+        | _FINDINGS
+        | {
+            Permission.registry_health,
+            Permission.registry_unmask,
+            Permission.clues_handle,
+            Permission.cases_village_review,
+            Permission.funds_read,
+            Permission.assets_write,
+        },
         # Townships propose and follow their projects; villages keep the assets handed to them.
-        Role.township_staff: _READ | _FIELD_WRITE | _FIELD_MONITORING | _FINDINGS | {
-            Permission.registry_health, Permission.registry_unmask, Permission.clues_handle,
-            Permission.cases_township_review, Permission.cases_assign, Permission.funds_read,
-            Permission.projects_write},
+        Role.township_staff: _READ
+        | _FIELD_WRITE
+        | _FIELD_MONITORING
+        | _FINDINGS
+        | {
+            Permission.registry_health,
+            Permission.registry_unmask,
+            Permission.clues_handle,
+            Permission.cases_township_review,
+            Permission.cases_assign,
+            Permission.funds_read,
+            Permission.projects_write,
+        },
         # The county runs the department syncs (its sources, runs and quarantine are a county's)
         # and manages the transition funds, the project library and the assets.
-        Role.county_staff: _READ | _FIELD_WRITE | _FIELD_MONITORING | _FINDINGS | _FUNDS | {
-            Permission.registry_health, Permission.registry_unmask, Permission.clues_handle,
-            Permission.cases_assign, Permission.policy_write, Permission.sync_read, Permission.sync_run},
-        Role.county_approver: _READ | {Permission.registry_health, Permission.monitoring_read,
-                                       Permission.cases_approve, Permission.findings_read, Permission.funds_read},
+        Role.county_staff: _READ
+        | _FIELD_WRITE
+        | _FIELD_MONITORING
+        | _FINDINGS
+        | _FUNDS
+        | {
+            Permission.registry_health,
+            Permission.registry_unmask,
+            Permission.clues_handle,
+            Permission.cases_assign,
+            Permission.policy_write,
+            Permission.sync_read,
+            Permission.sync_run,
+        },
+        Role.county_approver: _READ
+        | {
+            Permission.registry_health,
+            Permission.monitoring_read,
+            Permission.cases_approve,
+            Permission.findings_read,
+            Permission.funds_read,
+        },
         # A department system's own permissions are set per client (see CLIENT_GRANTABLE);
         # this is what a user account of that role (if any) gets.
         Role.department_system: {Permission.persons_lookup, Permission.clues_report},
-        Role.auditor: {Permission.registry_read, Permission.audit_read, Permission.monitoring_read,
-                       Permission.findings_read, Permission.sync_read, Permission.funds_read},
+        Role.auditor: {
+            Permission.registry_read,
+            Permission.audit_read,
+            Permission.monitoring_read,
+            Permission.findings_read,
+            Permission.sync_read,
+            Permission.funds_read,
+        },
         # Separation of duties (等保 三权分立): the administrator manages accounts, not people's data.
         Role.admin: {Permission.users_admin, Permission.clients_admin},
     }.items()
 }
 
 # What a system client may be given. Never administration, audit or unmasking.
-CLIENT_GRANTABLE: frozenset[Permission] = frozenset({Permission.persons_lookup, Permission.registry_read,
-                                                     Permission.clues_report})
+CLIENT_GRANTABLE: frozenset[Permission] = frozenset(
+    {Permission.persons_lookup, Permission.registry_read, Permission.clues_report}
+)
+
 
 def allows(role: Role, permission: Permission) -> bool:
     return permission in PERMISSIONS[role]

@@ -1,5 +1,6 @@
 """Small secrets kept in the users table (a TOTP secret), encrypted like personal data
 (AES-GCM with the data-protection keys; rotated by ``guardline keys rotate``)."""
+
 from __future__ import annotations
 
 from services.core import crypto

@@ -11,6 +11,7 @@ permissions) must also be those of the account as the database has it
 (``Account``, cached per principal in ``Revocations.accounts`` and dropped whenever the
 principal is revoked, i.e. on every role, scope, password or activity change).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -126,8 +127,9 @@ class Account:
     loaded_at: float = 0.0  # when the read began (``time.time()``)
 
     def vouches_for(self, caller: Caller) -> bool:
-        return (caller.role == self.role and caller.region_prefix == self.region_prefix
-                and caller.granted == self.granted)
+        return (
+            caller.role == self.role and caller.region_prefix == self.region_prefix and caller.granted == self.granted
+        )
 
 
 class Revocations:

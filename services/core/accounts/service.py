@@ -4,6 +4,7 @@ tokens, revocation, system clients, and user administration.
 The users and clients tables are not region-scoped rows; administrators are limited to
 accounts under their own region prefix here, explicitly (``_visible``).
 """
+
 from __future__ import annotations
 
 import time
@@ -43,27 +44,33 @@ class LoginFailed(Exception):
 
 
 def caller_for_user(user: User, session_id: str | None = None) -> Caller:
-    return Caller(user.id, user.username, user.role, user.region_prefix, session_id=session_id,
-                  issued_at=time.time())
+    return Caller(user.id, user.username, user.role, user.region_prefix, session_id=session_id, issued_at=time.time())
 
 
 def caller_for_client(client: ApiClient) -> Caller:
     from services.core.accounts.roles import Permission
 
-    return Caller(None, client.name, Role.department_system, client.region_prefix, client_id=client.id,
-                  issued_at=time.time(), granted=frozenset(Permission(p) for p in client.permissions))
+    return Caller(
+        None,
+        client.name,
+        Role.department_system,
+        client.region_prefix,
+        client_id=client.id,
+        issued_at=time.time(),
+        granted=frozenset(Permission(p) for p in client.permissions),
+    )
 
 
 # ---- login ------------------------------------------------------------------------------
 
-async def authenticate(session: AsyncSession, settings: Settings, username: str, password: str,
-                       otp: str | None) -> User:
+
+async def authenticate(
+    session: AsyncSession, settings: Settings, username: str, password: str, otp: str | None
+) -> User:
     """The user, or ``LoginFailed``. The password is checked in every case (also for a
     missing or locked account) so that the answer and its timing give nothing away.
     Failures are counted; the caller must commit even when this raises."""
-    user = (await session.execute(
-        select(User).where(User.username == username).with_for_update()
-    )).scalar_one_or_none()
+    user = (await session.execute(select(User).where(User.username == username).with_for_update())).scalar_one_or_none()
     password_ok = verify_password(user.password_hash if user else None, password)
     if user is None:
         raise LoginFailed("unknown_user")
@@ -95,8 +102,7 @@ async def authenticate(session: AsyncSession, settings: Settings, username: str,
     return user
 
 
-async def count_failure(session: AsyncSession, settings: Settings, user: User, moment: datetime | None = None
-                        ) -> bool:
+async def count_failure(session: AsyncSession, settings: Settings, user: User, moment: datetime | None = None) -> bool:
     """One more wrong password (at login or when changing it); True when this one locks the
     account. The caller must commit even when it then refuses the request."""
     moment = moment or now()
@@ -113,14 +119,20 @@ def is_locked(user: User) -> bool:
     return user.locked_until is not None and user.locked_until > now()
 
 
-async def start_session(session: AsyncSession, settings: Settings, user: User, ip: str | None,
-                        user_agent: str | None) -> tuple[LoginSession, str]:
+async def start_session(
+    session: AsyncSession, settings: Settings, user: User, ip: str | None, user_agent: str | None
+) -> tuple[LoginSession, str]:
     secret = new_secret()
     moment = now()
     login = LoginSession(
-        id=uuid.uuid4().hex, user_id=user.id, refresh_digest=secret_digest(secret), created_at=moment,
-        last_used_at=moment, expires_at=moment + timedelta(hours=settings.auth.session_max_hours),
-        ip=ip, user_agent=(user_agent or "")[:200] or None,
+        id=uuid.uuid4().hex,
+        user_id=user.id,
+        refresh_digest=secret_digest(secret),
+        created_at=moment,
+        last_used_at=moment,
+        expires_at=moment + timedelta(hours=settings.auth.session_max_hours),
+        ip=ip,
+        user_agent=(user_agent or "")[:200] or None,
     )
     session.add(login)
     await session.flush()
@@ -134,8 +146,9 @@ class RefreshFailed(Exception):
         self.login = login
 
 
-async def refresh(session: AsyncSession, settings: Settings, token: str, revocations: Revocations
-                  ) -> tuple[User, LoginSession, str]:
+async def refresh(
+    session: AsyncSession, settings: Settings, token: str, revocations: Revocations
+) -> tuple[User, LoginSession, str]:
     """A new refresh token for the session (the old one is void). A refresh token used a
     second time means it was copied: the whole session is revoked."""
     sid, _, secret = token.partition(".")
@@ -175,19 +188,24 @@ async def end_session(session: AsyncSession, login: LoginSession, reason: str, r
     revocations.revoke_session(login.id)
 
 
-async def revoke_principal(session: AsyncSession, principal: str, revocations: Revocations,
-                           end_sessions_of_user: int | None = None) -> None:
+async def revoke_principal(
+    session: AsyncSession, principal: str, revocations: Revocations, end_sessions_of_user: int | None = None
+) -> None:
     """Void every token of ``principal`` issued until now (and end the user's sessions)."""
     moment = now()
     await session.execute(
-        insert(PrincipalRevocation).values(principal=principal, not_before=moment, updated_at=moment)
+        insert(PrincipalRevocation)
+        .values(principal=principal, not_before=moment, updated_at=moment)
         .on_conflict_do_update(index_elements=["principal"], set_={"not_before": moment, "updated_at": moment})
     )
     if end_sessions_of_user is not None:
-        open_sessions = (await session.execute(
-            select(LoginSession).where(LoginSession.user_id == end_sessions_of_user,
-                                       LoginSession.revoked_at.is_(None))
-        )).scalars()
+        open_sessions = (
+            await session.execute(
+                select(LoginSession).where(
+                    LoginSession.user_id == end_sessions_of_user, LoginSession.revoked_at.is_(None)
+                )
+            )
+        ).scalars()
         for login in open_sessions:
             await end_session(session, login, "account_changed", revocations)
     revocations.revoke_principal(principal, moment.timestamp())
@@ -199,13 +217,17 @@ async def sync_revocations(session: AsyncSession, revocations: Revocations, sett
     db_now = float((await session.execute(text("SELECT extract(epoch FROM now())"))).scalar_one())
     horizon = db_now - 60 * max(settings.auth.access_token_minutes, settings.auth.client_token_minutes) - 60
     since = datetime.fromtimestamp(max(revocations.synced_until - 2.0, horizon)).astimezone()
-    rows = await session.execute(select(LoginSession.id, LoginSession.revoked_at)
-                                 .where(LoginSession.revoked_at >= since))
+    rows = await session.execute(
+        select(LoginSession.id, LoginSession.revoked_at).where(LoginSession.revoked_at >= since)
+    )
     for sid, revoked_at in rows:
         assert revoked_at is not None  # the filter on revoked_at leaves no null
         revocations.revoke_session(sid, revoked_at.timestamp())
-    principals = await session.execute(select(PrincipalRevocation.principal, PrincipalRevocation.not_before)
-                                       .where(PrincipalRevocation.updated_at >= since))
+    principals = await session.execute(
+        select(PrincipalRevocation.principal, PrincipalRevocation.not_before).where(
+            PrincipalRevocation.updated_at >= since
+        )
+    )
     for principal, not_before in principals:
         revocations.revoke_principal(principal, not_before.timestamp())
     revocations.forget_before(horizon)
@@ -215,8 +237,7 @@ async def sync_revocations(session: AsyncSession, revocations: Revocations, sett
 # ---- the account behind a token -------------------------------------------------------------
 
 _USER_SQL = "SELECT role, region_prefix, must_change_password FROM users WHERE id = $1 AND active"
-_CLIENT_SQL = ("SELECT permissions, region_prefix FROM api_clients "
-               "WHERE id = $1 AND active AND revoked_at IS NULL")
+_CLIENT_SQL = "SELECT permissions, region_prefix FROM api_clients WHERE id = $1 AND active AND revoked_at IS NULL"
 
 
 async def read_account(db, principal: str) -> Account | None:
@@ -233,8 +254,13 @@ async def read_account(db, principal: str) -> Account | None:
     row = await db.fetch_row(_CLIENT_SQL, [int(ident)])
     if row is None:
         return None
-    return Account(Role.department_system, row["region_prefix"], frozenset(Permission(p) for p in row["permissions"]),
-                   False, started)
+    return Account(
+        Role.department_system,
+        row["region_prefix"],
+        frozenset(Permission(p) for p in row["permissions"]),
+        False,
+        started,
+    )
 
 
 async def confirm_account(db, revocations: Revocations, caller: Caller) -> Account:
@@ -257,6 +283,7 @@ async def confirm_account(db, revocations: Revocations, caller: Caller) -> Accou
 
 
 # ---- second factor ----------------------------------------------------------------------
+
 
 def _totp_secret(settings: Settings, user: User) -> str:
     from services.core.accounts.sealing import unseal
@@ -297,8 +324,15 @@ async def disable_totp(session: AsyncSession, user: User) -> None:
 
 # ---- passwords --------------------------------------------------------------------------
 
-async def set_password(session: AsyncSession, settings: Settings, user: User, password: str,
-                       revocations: Revocations, field: str = "new_password") -> None:
+
+async def set_password(
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    password: str,
+    revocations: Revocations,
+    field: str = "new_password",
+) -> None:
     passwords.check(password, user.username, settings.passwords, field=field)
     if verify_password(user.password_hash, password):
         from services.core.errors import Unprocessable
@@ -324,9 +358,15 @@ async def demo_accounts(session: AsyncSession) -> list[User]:
     """Active accounts the demo created that still open with the published demo password
     (production refuses to start while any is left: ``guardline admin disable-demo``).
     The demo hashes its password once per load, so few distinct hashes are checked."""
-    found = (await session.execute(
-        select(User).where(User.active, User.username.regexp_match(DEMO_USERNAME)).order_by(User.id)
-    )).scalars().all()
+    found = (
+        (
+            await session.execute(
+                select(User).where(User.active, User.username.regexp_match(DEMO_USERNAME)).order_by(User.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
     opens = {h: verify_password(h, DEMO_PASSWORD) for h in {u.password_hash for u in found}}
     return [u for u in found if opens[u.password_hash]]
 
@@ -355,15 +395,23 @@ def one_time_password(settings: Settings) -> str:
             return candidate
 
 
-async def create_first_admin(session: AsyncSession, settings: Settings, username: str, region_prefix: str,
-                             display_name: str | None = None) -> tuple[User, str]:
+async def create_first_admin(
+    session: AsyncSession, settings: Settings, username: str, region_prefix: str, display_name: str | None = None
+) -> tuple[User, str]:
     """An administrator with a one-time password (``must_change_password``): the way in to
     a new installation, from the command line. The password is returned, never stored."""
     await username_free(session, username)
     password = one_time_password(settings)
-    user = User(username=username, display_name=display_name or username, role=Role.admin,
-                region_prefix=region_prefix, password_hash=hash_password(password), active=True,
-                must_change_password=True, password_changed_at=now())
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        role=Role.admin,
+        region_prefix=region_prefix,
+        password_hash=hash_password(password),
+        active=True,
+        must_change_password=True,
+        password_changed_at=now(),
+    )
     session.add(user)
     await session.flush()
     return user, password
@@ -371,12 +419,14 @@ async def create_first_admin(session: AsyncSession, settings: Settings, username
 
 # ---- administration ---------------------------------------------------------------------
 
+
 def _visible(column, prefix: str):
     return or_(column == prefix, column.startswith(prefix, autoescape=True)) if prefix else column.is_not(None)
 
 
-async def _one_visible(session: AsyncSession, model, ident: int, admin_prefix: str, for_update: bool,
-                       code: str, field: str):
+async def _one_visible(
+    session: AsyncSession, model, ident: int, admin_prefix: str, for_update: bool, code: str, field: str
+):
     stmt = select(model).where(model.id == ident, _visible(model.region_prefix, admin_prefix))
     if for_update:
         stmt = stmt.with_for_update()
@@ -390,8 +440,9 @@ async def get_user(session: AsyncSession, user_id: int, admin_prefix: str, *, fo
     return await _one_visible(session, User, user_id, admin_prefix, for_update, "user_not_found", "user_id")
 
 
-async def list_users(session: AsyncSession, admin_prefix: str, after_id: int | None, limit: int,
-                     role: Role | None = None) -> list[User]:
+async def list_users(
+    session: AsyncSession, admin_prefix: str, after_id: int | None, limit: int, role: Role | None = None
+) -> list[User]:
     stmt = select(User).where(_visible(User.region_prefix, admin_prefix))
     if role is not None:
         stmt = stmt.where(User.role == role)
@@ -405,13 +456,13 @@ async def username_free(session: AsyncSession, username: str) -> None:
         raise Conflict("username_taken", field="username")
 
 
-async def get_client(session: AsyncSession, client_id: int, admin_prefix: str, *, for_update: bool = False
-                     ) -> ApiClient:
+async def get_client(
+    session: AsyncSession, client_id: int, admin_prefix: str, *, for_update: bool = False
+) -> ApiClient:
     return await _one_visible(session, ApiClient, client_id, admin_prefix, for_update, "client_not_found", "client_id")
 
 
-async def list_clients(session: AsyncSession, admin_prefix: str, after_id: int | None, limit: int
-                       ) -> list[ApiClient]:
+async def list_clients(session: AsyncSession, admin_prefix: str, after_id: int | None, limit: int) -> list[ApiClient]:
     stmt = select(ApiClient).where(_visible(ApiClient.region_prefix, admin_prefix))
     if after_id is not None:
         stmt = stmt.where(ApiClient.id > after_id)

@@ -12,6 +12,7 @@ The purge removes the oldest rows only, as one run from the start of the chain, 
 writes a marker event (action ``audit.purge``) holding the id range removed and the hash
 of the last removed row: verification starts from there.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -71,9 +72,12 @@ def parse_head(value: str) -> tuple[int, bytes]:
 
 
 async def _latest_purge(connection: AsyncConnection):
-    return (await connection.execute(text(
-        "SELECT id, detail FROM audit_log WHERE action = :action ORDER BY id DESC LIMIT 1"
-    ), {"action": PURGE_ACTION})).first()
+    return (
+        await connection.execute(
+            text("SELECT id, detail FROM audit_log WHERE action = :action ORDER BY id DESC LIMIT 1"),
+            {"action": PURGE_ACTION},
+        )
+    ).first()
 
 
 async def verify_chain(connection: AsyncConnection, expect_head: tuple[int, bytes] | None = None) -> VerifyReport:
@@ -89,16 +93,25 @@ async def verify_chain(connection: AsyncConnection, expect_head: tuple[int, byte
         try:
             expected_id, expected_prev = int(purge["purged_to_id"]) + 1, bytes.fromhex(purge["last_purged_hash"])
         except (KeyError, TypeError, ValueError):
-            report.broken = BrokenLink(marker.id, "the latest purge marker does not say what was purged",
-                                       "purged_to_id and last_purged_hash", str(purge)[:200])
+            report.broken = BrokenLink(
+                marker.id,
+                "the latest purge marker does not say what was purged",
+                "purged_to_id and last_purged_hash",
+                str(purge)[:200],
+            )
             return report
-        report.notes.append(f"rows {purge.get('purged_from_id')}–{purge['purged_to_id']} were purged "
-                            f"on {purge.get('purged_at')} (retention {purge.get('retention_days')} days)")
+        report.notes.append(
+            f"rows {purge.get('purged_from_id')}–{purge['purged_to_id']} were purged "
+            f"on {purge.get('purged_at')} (retention {purge.get('retention_days')} days)"
+        )
     # A cursor of our own rather than the driver's: constant memory, and closed explicitly
     # so the transaction can go on (the driver keeps its portal open to the end).
-    await connection.execute(text(
-        "DECLARE guardline_audit_verify NO SCROLL CURSOR FOR "
-        "SELECT id, prev_hash, hash, audit_canonical(a) AS canonical FROM audit_log a ORDER BY id"))
+    await connection.execute(
+        text(
+            "DECLARE guardline_audit_verify NO SCROLL CURSOR FOR "
+            "SELECT id, prev_hash, hash, audit_canonical(a) AS canonical FROM audit_log a ORDER BY id"
+        )
+    )
     # On an error the transaction is lost anyway, and the cursor with it.
     await _walk(connection, report, expected_id, expected_prev, expect_head)
     await connection.execute(text("CLOSE guardline_audit_verify"))
@@ -108,17 +121,26 @@ async def verify_chain(connection: AsyncConnection, expect_head: tuple[int, byte
         head_id, head_hash = expect_head
         if report.head_id is None or head_id > report.head_id:
             last = report.head_id or 0
-            report.broken = BrokenLink(head_id, f"the noted head row is missing: the chain ends at row {last}, "
-                                                "rows were removed from its end", head_hash.hex(),
-                                       report.head_hash.hex() if report.head_hash else "(no rows)")
+            report.broken = BrokenLink(
+                head_id,
+                f"the noted head row is missing: the chain ends at row {last}, rows were removed from its end",
+                head_hash.hex(),
+                report.head_hash.hex() if report.head_hash else "(no rows)",
+            )
         elif report.first_id is not None and head_id < report.first_id:
-            report.notes.append(f"the noted head {head_id} precedes the first kept row {report.first_id} "
-                                "(purged); not compared")
+            report.notes.append(
+                f"the noted head {head_id} precedes the first kept row {report.first_id} (purged); not compared"
+            )
     return report
 
 
-async def _walk(connection: AsyncConnection, report: VerifyReport, expected_id: int, expected_prev: bytes,
-                expect_head: tuple[int, bytes] | None) -> None:
+async def _walk(
+    connection: AsyncConnection,
+    report: VerifyReport,
+    expected_id: int,
+    expected_prev: bytes,
+    expect_head: tuple[int, bytes] | None,
+) -> None:
     fetch = text(f"FETCH {STREAM_BATCH} FROM guardline_audit_verify")
     while batch := (await connection.execute(fetch)).all():
         for row in batch:
@@ -126,8 +148,9 @@ async def _walk(connection: AsyncConnection, report: VerifyReport, expected_id: 
                 report.first_id = row.id
             broken = _check(row, expected_id, expected_prev)
             if broken is None and expect_head is not None and row.id == expect_head[0] and row.hash != expect_head[1]:
-                broken = BrokenLink(row.id, "the noted head row differs: the chain was rewritten",
-                                    expect_head[1].hex(), row.hash.hex())
+                broken = BrokenLink(
+                    row.id, "the noted head row differs: the chain was rewritten", expect_head[1].hex(), row.hash.hex()
+                )
             if broken is not None:
                 report.broken = broken
                 return
@@ -143,15 +166,24 @@ def _check(row, expected_id: int, expected_prev: bytes) -> BrokenLink | None:
             reason = f"{missing} missing (removed from the chain)"
         else:
             reason = "row precedes the recorded purge range"
-        return BrokenLink(row.id, reason, f"id {expected_id}, prev_hash {expected_prev.hex()}",
-                          f"id {row.id}, prev_hash {row.prev_hash.hex()}")
+        return BrokenLink(
+            row.id,
+            reason,
+            f"id {expected_id}, prev_hash {expected_prev.hex()}",
+            f"id {row.id}, prev_hash {row.prev_hash.hex()}",
+        )
     if row.prev_hash != expected_prev:
-        return BrokenLink(row.id, "prev_hash does not match the previous row's hash", expected_prev.hex(),
-                          row.prev_hash.hex())
+        return BrokenLink(
+            row.id, "prev_hash does not match the previous row's hash", expected_prev.hex(), row.prev_hash.hex()
+        )
     computed = link_hash(row.prev_hash, row.canonical)
     if computed != row.hash:
-        return BrokenLink(row.id, "the row's content does not match its hash (changed after it was written)",
-                          computed.hex(), row.hash.hex())
+        return BrokenLink(
+            row.id,
+            "the row's content does not match its hash (changed after it was written)",
+            computed.hex(),
+            row.hash.hex(),
+        )
     return None
 
 
@@ -166,6 +198,7 @@ async def verify_database(engine: AsyncEngine, expect_head: tuple[int, bytes] | 
 
 # ---- retention --------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class PurgeReport:
     cutoff: datetime
@@ -176,41 +209,68 @@ class PurgeReport:
     marker_id: int | None = None
 
 
-async def purge(connection: AsyncConnection, retention_days: int, *, dry_run: bool = False,
-                actor_name: str = "guardline audit purge") -> PurgeReport:
+async def purge(
+    connection: AsyncConnection,
+    retention_days: int,
+    *,
+    dry_run: bool = False,
+    actor_name: str = "guardline audit purge",
+) -> PurgeReport:
     """Remove the rows older than ``retention_days``, in the connection's transaction.
 
     Only a run from the start of the chain goes: it stops at the first row younger than the
     cutoff, even if older rows follow (``at`` is the start of the writing transaction, so it
     is not strictly in id order). The database refuses, whatever is asked, rows younger
     than its own floor (183 days) and any delete outside a session marked as the purge."""
-    now, cutoff = (await connection.execute(
-        text("SELECT now(), now() - make_interval(days => :days)"), {"days": retention_days})).one()
+    now, cutoff = (
+        await connection.execute(text("SELECT now(), now() - make_interval(days => :days)"), {"days": retention_days})
+    ).one()
     first_id = (await connection.execute(text("SELECT min(id) FROM audit_log"))).scalar_one()
     if first_id is None:
         return PurgeReport(cutoff)
     # Walks the primary key from the oldest row: reads about as many rows as it will delete.
-    first_young = (await connection.execute(
-        text("SELECT id FROM audit_log WHERE at >= :cutoff ORDER BY id LIMIT 1"), {"cutoff": cutoff})).scalar()
-    to_id = (first_young - 1) if first_young is not None else \
-        (await connection.execute(text("SELECT max(id) FROM audit_log"))).scalar_one()
+    first_young = (
+        await connection.execute(
+            text("SELECT id FROM audit_log WHERE at >= :cutoff ORDER BY id LIMIT 1"), {"cutoff": cutoff}
+        )
+    ).scalar()
+    to_id = (
+        (first_young - 1)
+        if first_young is not None
+        else (await connection.execute(text("SELECT max(id) FROM audit_log"))).scalar_one()
+    )
     if to_id < first_id:
         return PurgeReport(cutoff)
-    last_hash = (await connection.execute(
-        text("SELECT hash FROM audit_log WHERE id = :id"), {"id": to_id})).scalar_one()
+    last_hash = (
+        await connection.execute(text("SELECT hash FROM audit_log WHERE id = :id"), {"id": to_id})
+    ).scalar_one()
     count = to_id - first_id + 1  # ids have no gaps
     if dry_run:
         return PurgeReport(cutoff, count, first_id, to_id, last_hash)
     await connection.execute(text("SELECT set_config('guardline.audit_purge', 'on', true)"))
-    marker = await record(connection, AuditRecord(
-        action=PURGE_ACTION, object_type="audit_log", actor_name=actor_name, result=AuditResult.success,
-        detail={"purged_from_id": first_id, "purged_to_id": to_id, "purged_count": count,
-                "last_purged_hash": last_hash.hex(), "cutoff": cutoff.isoformat(), "purged_at": now.isoformat(),
-                "retention_days": retention_days},
-    ))
-    deleted = (await connection.execute(
-        text("DELETE FROM audit_log WHERE id BETWEEN :first AND :last"), {"first": first_id, "last": to_id}
-    )).rowcount
+    marker = await record(
+        connection,
+        AuditRecord(
+            action=PURGE_ACTION,
+            object_type="audit_log",
+            actor_name=actor_name,
+            result=AuditResult.success,
+            detail={
+                "purged_from_id": first_id,
+                "purged_to_id": to_id,
+                "purged_count": count,
+                "last_purged_hash": last_hash.hex(),
+                "cutoff": cutoff.isoformat(),
+                "purged_at": now.isoformat(),
+                "retention_days": retention_days,
+            },
+        ),
+    )
+    deleted = (
+        await connection.execute(
+            text("DELETE FROM audit_log WHERE id BETWEEN :first AND :last"), {"first": first_id, "last": to_id}
+        )
+    ).rowcount
     await connection.execute(text("SELECT set_config('guardline.audit_purge', 'off', true)"))
     if deleted != count:  # cannot happen while ids have no gaps; never leave a half purge
         raise RuntimeError(f"purge expected to remove {count} rows, removed {deleted}")

@@ -4,6 +4,7 @@ migration ``audit_log``); nothing here may update or delete a row.
 Not a ``RegionScoped`` model on purpose: the registry's scope filter would hide rows from
 the chain check and the purge. The auditors' API applies its own region filter
 (``services.core.audit.service.list_events``)."""
+
 from __future__ import annotations
 
 from datetime import datetime

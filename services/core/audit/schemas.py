@@ -1,4 +1,5 @@
 """What a caller hands to ``record`` (``AuditRecord``) and what auditors read (``AuditEventOut``)."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -16,8 +17,9 @@ REDACTED = "[redacted]"
 
 # Values under these keys (at any depth, any letter case) are replaced by ``REDACTED``:
 # health text (read only with registry:health, never on a notice: docs/domain.md) and secrets.
-DEFAULT_SENSITIVE_KEYS = frozenset({"illness", "password", "password_hash", "secret", "token", "access_token",
-                                    "id_hash"})
+DEFAULT_SENSITIVE_KEYS = frozenset(
+    {"illness", "password", "password_hash", "secret", "token", "access_token", "id_hash"}
+)
 
 # A person's birth date: kept to its year ("1949-**-**"). Beside the masked ID number the full
 # date would narrow the number down to a few hundred (docs/personal-data.md), and auditors
@@ -33,8 +35,9 @@ def _mask_text(text: str) -> str:
     return _ID_NUMBER_IN_TEXT.sub(lambda m: idnumber.mask(m.group(1)), text)
 
 
-def redact(data: Mapping[str, Any] | None, sensitive_keys: Iterable[str] = DEFAULT_SENSITIVE_KEYS
-           ) -> dict[str, Any] | None:
+def redact(
+    data: Mapping[str, Any] | None, sensitive_keys: Iterable[str] = DEFAULT_SENSITIVE_KEYS
+) -> dict[str, Any] | None:
     """A copy of ``data`` fit for the audit trail: values under ``sensitive_keys`` replaced by
     ``"[redacted]"``, values under keys naming an ID number (``id_number``,
     ``head_id_number`` …) masked as the API shows them (``110105************``), birth dates
@@ -87,8 +90,15 @@ def _cut(limit: int):
     return BeforeValidator(cut)
 
 
-Action = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$", max_length=64,
-                              description="What was done, `<domain>.<verb>` 动作", examples=["household.update"])]
+Action = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$",
+        max_length=64,
+        description="What was done, `<domain>.<verb>` 动作",
+        examples=["household.update"],
+    ),
+]
 
 
 class AuditRecord(BaseModel):
@@ -99,8 +109,12 @@ class AuditRecord(BaseModel):
 
     action: Action
     result: AuditResult = AuditResult.success
-    actor: str | None = Field(None, pattern=r"^[a-z]+:[A-Za-z0-9_.@-]{1,56}$", max_length=64,
-                              description='"user:12", "client:3"; null when unknown')
+    actor: str | None = Field(
+        None,
+        pattern=r"^[a-z]+:[A-Za-z0-9_.@-]{1,56}$",
+        max_length=64,
+        description='"user:12", "client:3"; null when unknown',
+    )
     actor_name: Annotated[str | None, _cut(100)] = None
     client: Annotated[str | None, _cut(100)] = None
     role: str | None = Field(None, max_length=32)

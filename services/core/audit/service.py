@@ -14,6 +14,7 @@ work that may take time; and never call ``record_now`` while the same task's tra
 already holds an uncommitted audit row: the new connection would wait for that lock for
 ever.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -62,9 +63,26 @@ async def record(target: AsyncSession | AsyncConnection, event: AuditRecord | di
 # Many events in one statement whose SQL never changes: the rows travel as one JSON array
 # (a multi-row VALUES would be compiled anew for every batch size), typed by the table's
 # own row type. The ordinality keeps the given order, which the trigger chains them in.
-_NAMES = ", ".join(f"r.{name}" for name in (
-    "actor", "actor_name", "client", "role", "action", "object_type", "object_id", "region_code", "result",
-    "status", "request_id", "ip", "before", "after", "detail"))
+_NAMES = ", ".join(
+    f"r.{name}"
+    for name in (
+        "actor",
+        "actor_name",
+        "client",
+        "role",
+        "action",
+        "object_type",
+        "object_id",
+        "region_code",
+        "result",
+        "status",
+        "request_id",
+        "ip",
+        "before",
+        "after",
+        "detail",
+    )
+)
 _INSERT_ROWS = text(
     f"INSERT INTO audit_log ({_NAMES.replace('r.', '')}) "
     f"SELECT {_NAMES} FROM jsonb_array_elements(CAST(:rows AS jsonb)) WITH ORDINALITY AS e(doc, n) "
@@ -79,8 +97,9 @@ def rows_json(events: Sequence[AuditRecord | dict[str, Any]]) -> str:
     return orjson.dumps([e if isinstance(e, dict) else e.row() for e in events]).decode()
 
 
-async def record_many(target: AsyncSession | AsyncConnection, events: Sequence[AuditRecord | dict[str, Any]]
-                      ) -> list[AuditRef]:
+async def record_many(
+    target: AsyncSession | AsyncConnection, events: Sequence[AuditRecord | dict[str, Any]]
+) -> list[AuditRef]:
     """Insert several events with one statement (one round trip), chained in the given order.
     Plain dicts are rows already fit for the table (``AuditRecord.row()``, or built by the
     API's sensitive-read recorder from trusted values)."""
@@ -108,11 +127,25 @@ async def record_now(database: Any, event: AuditRecord | dict[str, Any]) -> Audi
 # ---- reading --------------------------------------------------------------------------
 
 _COLUMNS = (
-    audit_log.c.id, audit_log.c.at, audit_log.c.actor, audit_log.c.actor_name, audit_log.c.client,
-    audit_log.c.role, audit_log.c.action, audit_log.c.object_type, audit_log.c.object_id,
-    audit_log.c.region_code, audit_log.c.result, audit_log.c.status, audit_log.c.request_id,
-    func.host(audit_log.c.ip).label("ip"), audit_log.c.before, audit_log.c.after, audit_log.c.detail,
-    func.encode(audit_log.c.prev_hash, "hex").label("prev_hash"), func.encode(audit_log.c.hash, "hex").label("hash"),
+    audit_log.c.id,
+    audit_log.c.at,
+    audit_log.c.actor,
+    audit_log.c.actor_name,
+    audit_log.c.client,
+    audit_log.c.role,
+    audit_log.c.action,
+    audit_log.c.object_type,
+    audit_log.c.object_id,
+    audit_log.c.region_code,
+    audit_log.c.result,
+    audit_log.c.status,
+    audit_log.c.request_id,
+    func.host(audit_log.c.ip).label("ip"),
+    audit_log.c.before,
+    audit_log.c.after,
+    audit_log.c.detail,
+    func.encode(audit_log.c.prev_hash, "hex").label("prev_hash"),
+    func.encode(audit_log.c.hash, "hex").label("hash"),
 )
 
 
@@ -128,9 +161,12 @@ def _visible_to(stmt, prefix: str):
     region (a purge) only reach an unrestricted caller."""
     if prefix == UNRESTRICTED:
         return stmt
-    unknown_name = and_(audit_log.c.region_code.is_(None), audit_log.c.actor.is_(None),
-                        audit_log.c.action.in_(UNKNOWN_NAME_LOGINS),
-                        audit_log.c.result == AuditResult.failure.value)
+    unknown_name = and_(
+        audit_log.c.region_code.is_(None),
+        audit_log.c.actor.is_(None),
+        audit_log.c.action.in_(UNKNOWN_NAME_LOGINS),
+        audit_log.c.result == AuditResult.failure.value,
+    )
     return stmt.where(or_(under(audit_log.c.region_code, prefix), unknown_name))
 
 
@@ -200,7 +236,8 @@ _WINDOWS = ((timedelta(hours=1), "hour", "1 小时"), (timedelta(days=1), "24 ho
 _NTH_REVEAL = text(
     "SELECT ceil(extract(epoch FROM (at + :window - now())))::int AS wait FROM audit_log "
     "WHERE action = :action AND actor = :actor AND result = 'success' "
-    "AND at > now() - :window ORDER BY at DESC OFFSET :offset LIMIT 1")
+    "AND at > now() - :window ORDER BY at DESC OFFSET :offset LIMIT 1"
+)
 
 
 async def check_reveal_rate(session: AsyncSession, actor: str, per_hour: int, per_day: int) -> None:
@@ -211,30 +248,53 @@ async def check_reveal_rate(session: AsyncSession, actor: str, per_hour: int, pe
     processes. A transaction-scoped advisory lock per actor makes two reveals of the same
     user at once count one after the other (the reveal's own event is inserted before the
     lock is released, at commit)."""
-    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-                          {"key": f"guardline.reveal:{actor}"})
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"guardline.reveal:{actor}"}
+    )
     for (window, name, name_zh), limit in zip(_WINDOWS, (per_hour, per_day), strict=True):
-        wait = (await session.execute(_NTH_REVEAL, {"window": window, "action": REVEAL_ACTION, "actor": actor,
-                                                    "offset": limit - 1})).scalar()
+        wait = (
+            await session.execute(
+                _NTH_REVEAL, {"window": window, "action": REVEAL_ACTION, "actor": actor, "offset": limit - 1}
+            )
+        ).scalar()
         if wait is not None:
             wait = max(1, int(wait))
-            raise TooManyRequests("reveal_rate_limited", headers={"Retry-After": str(wait)}, retry_after=wait,
-                                  limit=limit, window=name, window_zh=name_zh)
+            raise TooManyRequests(
+                "reveal_rate_limited",
+                headers={"Retry-After": str(wait)},
+                retry_after=wait,
+                limit=limit,
+                window=name,
+                window_zh=name_zh,
+            )
 
 
-async def reveal_counts(target: AsyncSession | AsyncConnection, prefix: str, *, since: datetime,
-                        until: datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
+async def reveal_counts(
+    target: AsyncSession | AsyncConnection,
+    prefix: str,
+    *,
+    since: datetime,
+    until: datetime | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
     """Who revealed how many complete ID numbers between ``since`` and ``until`` (of the
     persons under ``prefix``), and how many of their reveals were refused by the rate limit;
     most reveals first."""
     a = audit_log.c
     revealed = func.count().filter((a.action == REVEAL_ACTION) & (a.result == AuditResult.success.value))
     refused = func.count().filter((a.action == REVEAL_REFUSED_ACTION) & (a.status == 429))
-    stmt = _visible_to(select(
-        a.actor, func.max(a.actor_name).label("actor_name"), func.max(a.role).label("role"),
-        revealed.label("reveals"), refused.label("refused"),
-        func.min(a.at).label("first_at"), func.max(a.at).label("last_at"),
-    ), prefix).where(a.action.in_((REVEAL_ACTION, REVEAL_REFUSED_ACTION)), a.at >= since, a.actor.is_not(None))
+    stmt = _visible_to(
+        select(
+            a.actor,
+            func.max(a.actor_name).label("actor_name"),
+            func.max(a.role).label("role"),
+            revealed.label("reveals"),
+            refused.label("refused"),
+            func.min(a.at).label("first_at"),
+            func.max(a.at).label("last_at"),
+        ),
+        prefix,
+    ).where(a.action.in_((REVEAL_ACTION, REVEAL_REFUSED_ACTION)), a.at >= since, a.actor.is_not(None))
     if until is not None:
         stmt = stmt.where(a.at < until)
     stmt = stmt.group_by(a.actor).order_by(revealed.desc(), refused.desc(), a.actor).limit(limit)

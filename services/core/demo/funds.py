@@ -7,6 +7,7 @@ overspent, no payment before its allocation, steps in order and never in the fut
 the compliance indicators, the public pages and the asset checks have something true to
 show. Written after the registry (beneficiaries are its households); the funds tables are
 emptied first, the funds policy's overrides are kept."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,17 @@ import asyncpg
 
 from services.core.funds.enums import LIFECYCLE, ProjectCategory
 
-TABLES = ("funds", "projects", "fund_allocations", "fund_disbursements", "project_beneficiaries", "project_assets",
-          "asset_incomes", "asset_income_shares", "fund_findings")
+TABLES = (
+    "funds",
+    "projects",
+    "fund_allocations",
+    "fund_disbursements",
+    "project_beneficiaries",
+    "project_assets",
+    "asset_incomes",
+    "asset_income_shares",
+    "fund_findings",
+)
 
 # (level, kind, name, yuan, month and day received)
 FUNDS = (
@@ -38,10 +48,15 @@ SOURCES = {
     "work_relief": ("work_relief", "provincial/transition"),
 }
 OTHER_SOURCES = ("county/transition", "city/transition", "east_west", "central/transition")
-CATEGORIES = ((ProjectCategory.industry, 45), (ProjectCategory.infrastructure, 18),
-              (ProjectCategory.village_construction, 10), (ProjectCategory.work_relief, 12),
-              (ProjectCategory.employment, 5), (ProjectCategory.microcredit_interest, 5),
-              (ProjectCategory.education_subsidy, 5))
+CATEGORIES = (
+    (ProjectCategory.industry, 45),
+    (ProjectCategory.infrastructure, 18),
+    (ProjectCategory.village_construction, 10),
+    (ProjectCategory.work_relief, 12),
+    (ProjectCategory.employment, 5),
+    (ProjectCategory.microcredit_interest, 5),
+    (ProjectCategory.education_subsidy, 5),
+)
 NAMES = {
     "industry": ("茶叶种植基地", "食用菌大棚", "生猪养殖场", "中药材种植", "农产品冷链仓储"),
     "infrastructure": ("通组路硬化", "产业路建设", "人饮管网改造"),
@@ -52,8 +67,16 @@ NAMES = {
     "education_subsidy": ("雨露计划补助",),
 }
 # Days after 1 January at which each step is usually taken (a spread is added).
-STEP_DAY = {"proposed": 10, "reviewed": 35, "approved": 55, "tendering": 75, "started": 100, "completed": 230,
-            "accepted": 260, "handed_over": 285}
+STEP_DAY = {
+    "proposed": 10,
+    "reviewed": 35,
+    "approved": 55,
+    "tendering": 75,
+    "started": 100,
+    "completed": 230,
+    "accepted": 260,
+    "handed_over": 285,
+}
 
 
 @dataclass
@@ -69,8 +92,9 @@ def _money(value: float) -> Decimal:
     return Decimal(str(round(value, -2))).quantize(Decimal("0.01"))
 
 
-def build(villages: list[str], households: dict[str, list[tuple[int, str]]], county: str, today: date,
-          seed: int = 2026) -> Built:
+def build(
+    villages: list[str], households: dict[str, list[tuple[int, str]]], county: str, today: date, seed: int = 2026
+) -> Built:
     """The rows, in memory: ``households`` are (id, category) per village."""
     r = random.Random(seed)
     year = today.year
@@ -85,11 +109,28 @@ def build(villages: list[str], households: dict[str, list[tuple[int, str]]], cou
         received = date(year, month, dd)
         if received > today:
             continue
-        fid = out.add("funds", (year, level, kind, f"{year}年{name}", f"清财农〔{year}〕{len(funds) + 1}号",
-                                f"{county}000000", Decimal(amount).quantize(Decimal("0.01")), received))
+        fid = out.add(
+            "funds",
+            (
+                year,
+                level,
+                kind,
+                f"{year}年{name}",
+                f"清财农〔{year}〕{len(funds) + 1}号",
+                f"{county}000000",
+                Decimal(amount).quantize(Decimal("0.01")),
+                received,
+            ),
+        )
         funds[f"{level}/{kind}"] = [fid, Decimal(amount), received, kind]
-    funds_by = {**funds, **{key.split("/")[1]: value for key, value in funds.items()
-                            if key.split("/")[1] in ("work_relief", "east_west")}}
+    funds_by = {
+        **funds,
+        **{
+            key.split("/")[1]: value
+            for key, value in funds.items()
+            if key.split("/")[1] in ("work_relief", "east_west")
+        },
+    }
 
     categories = [c for c, w in CATEGORIES for _ in range(w)]
     for village in villages:
@@ -97,8 +138,10 @@ def build(villages: list[str], households: dict[str, list[tuple[int, str]]], cou
             category = r.choice(categories)
             budget = _money(r.uniform(80_000, 600_000) if category != "employment" else r.uniform(30_000, 90_000))
             spread = r.randint(-5, 12)
-            days = {s: day(STEP_DAY[s] + spread + (r.randint(0, 40) if s != "proposed" else 0) * (i > 3))
-                    for i, s in enumerate(STEP_DAY)}
+            days = {
+                s: day(STEP_DAY[s] + spread + (r.randint(0, 40) if s != "proposed" else 0) * (i > 3))
+                for i, s in enumerate(STEP_DAY)
+            }
             # Each step follows the previous one; some projects stop early, a few are cancelled.
             stop = r.choices(range(len(LIFECYCLE)), weights=(2, 4, 8, 6, 12, 18, 25, 25))[0]
             taken: dict[str, date] = {}  # day of each step reached, by status
@@ -114,21 +157,51 @@ def build(villages: list[str], households: dict[str, list[tuple[int, str]]], cou
             name = f"{r.choice(NAMES[category.value])}（{village[-3:]}）"
             planned_start = day(STEP_DAY["started"] + spread)
             planned_end = min(day(STEP_DAY["completed"] + spread + 20), date(year, 12, 31))
-            history = [{"status": s, "on": d.isoformat(), "by": None, "at": None, "note": "演示数据"}
-                       for s, d in taken.items()]
+            history = [
+                {"status": s, "on": d.isoformat(), "by": None, "at": None, "note": "演示数据"} for s, d in taken.items()
+            ]
             if cancelled:
-                history.append({"status": "cancelled", "on": cancelled.isoformat(), "by": None, "at": None,
-                                "note": "选址调整"})
-            pid = out.add("projects", (
-                year, name, category.value, village, f"{village[-3:]}组", "县农业农村局" if category == "industry"
-                else "县交通运输局" if category == "infrastructure" else "乡镇人民政府",
-                f"{name}，计划投资 {budget} 元", budget,
-                [{"indicator": "带动脱贫户、监测户", "target": str(r.randint(10, 60)), "unit": "户"}],
-                "务工就业、土地流转、入股分红", planned_start, planned_end,
-                "cancelled" if cancelled else status,
-                *(taken.get(s) for s in ("proposed", "reviewed", "approved", "tendering", "started", "completed",
-                                         "accepted", "handed_over")),
-                cancelled, "选址调整" if cancelled else None, history))
+                history.append(
+                    {"status": "cancelled", "on": cancelled.isoformat(), "by": None, "at": None, "note": "选址调整"}
+                )
+            pid = out.add(
+                "projects",
+                (
+                    year,
+                    name,
+                    category.value,
+                    village,
+                    f"{village[-3:]}组",
+                    "县农业农村局"
+                    if category == "industry"
+                    else "县交通运输局"
+                    if category == "infrastructure"
+                    else "乡镇人民政府",
+                    f"{name}，计划投资 {budget} 元",
+                    budget,
+                    [{"indicator": "带动脱贫户、监测户", "target": str(r.randint(10, 60)), "unit": "户"}],
+                    "务工就业、土地流转、入股分红",
+                    planned_start,
+                    planned_end,
+                    "cancelled" if cancelled else status,
+                    *(
+                        taken.get(s)
+                        for s in (
+                            "proposed",
+                            "reviewed",
+                            "approved",
+                            "tendering",
+                            "started",
+                            "completed",
+                            "accepted",
+                            "handed_over",
+                        )
+                    ),
+                    cancelled,
+                    "选址调整" if cancelled else None,
+                    history,
+                ),
+            )
             if "reviewed" not in taken:
                 continue
             # Money from the funds this category draws on, while they have it.
@@ -160,33 +233,63 @@ def build(villages: list[str], households: dict[str, list[tuple[int, str]]], cou
                         continue
                     first = max(taken["started"], on)
                     when = first + timedelta(days=int((end - first).days * (k + 1) / parts))
-                    item = ("labour_pay" if category == "work_relief" and k == 0 else
-                            "management_fee" if k == parts - 1 and r.random() < 0.2 else
-                            r.choice(("construction", "materials")))
+                    item = (
+                        "labour_pay"
+                        if category == "work_relief" and k == 0
+                        else "management_fee"
+                        if k == parts - 1 and r.random() < 0.2
+                        else r.choice(("construction", "materials"))
+                    )
                     if item == "management_fee":
                         paid = max(_money(float(amount) * r.uniform(0.004, 0.015)), Decimal("100.00"))
-                    out.add("fund_disbursements", (fund[0], pid, village, paid, when, f"记-{pid:04d}-{k + 1}", item,
-                                                   "实施单位"))
+                    out.add(
+                        "fund_disbursements",
+                        (fund[0], pid, village, paid, when, f"记-{pid:04d}-{k + 1}", item, "实施单位"),
+                    )
             # Households it benefits; labour pay for work-relief projects.
             pool = households.get(village, [])
             for hid, _category in r.sample(pool, min(len(pool), r.randint(5, 15))):
                 labour = category == "work_relief"
                 days_worked = r.randint(10, 40) if labour else 0
-                out.add("project_beneficiaries", (
-                    pid, hid, village, "以工代赈务工" if labour else "务工、分红", _money(r.uniform(500, 5000)),
-                    days_worked, _money(days_worked * 120) if labour else Decimal("0.00")))
+                out.add(
+                    "project_beneficiaries",
+                    (
+                        pid,
+                        hid,
+                        village,
+                        "以工代赈务工" if labour else "务工、分红",
+                        _money(r.uniform(500, 5000)),
+                        days_worked,
+                        _money(days_worked * 120) if labour else Decimal("0.00"),
+                    ),
+                )
             if "accepted" not in taken:
                 continue
             # Its asset, handed to the village; operating ones earn income shared with households.
-            asset_class = ("operating" if category == "industry" else
-                           "public_welfare" if category in ("infrastructure", "village_construction", "work_relief")
-                           else None)
+            asset_class = (
+                "operating"
+                if category == "industry"
+                else "public_welfare"
+                if category in ("infrastructure", "village_construction", "work_relief")
+                else None
+            )
             if asset_class is None:
                 continue
             handover = taken.get("handed_over", taken["accepted"])
             custodian = None if r.random() < 0.1 else f"{village[-3:]}村民委员会"
-            aid = out.add("project_assets", (pid, village, f"{name}资产", asset_class, sum(a for _, a in allocated),
-                                             f"{village[-3:]}村股份经济合作社", custodian, handover))
+            aid = out.add(
+                "project_assets",
+                (
+                    pid,
+                    village,
+                    f"{name}资产",
+                    asset_class,
+                    sum(a for _, a in allocated),
+                    f"{village[-3:]}村股份经济合作社",
+                    custodian,
+                    handover,
+                ),
+            )
             if asset_class == "operating" and r.random() < 0.8:
                 received = handover + timedelta(days=r.randint(20, 60))
                 if received <= today and pool:
@@ -194,9 +297,17 @@ def build(villages: list[str], households: dict[str, list[tuple[int, str]]], cou
                     priority = [h for h in pool if h[1] in ("lifted_out", "monitored")] or pool
                     chosen = r.sample(priority, min(len(priority), 8))
                     each = _money(float(income) * 0.6 / len(chosen))
-                    iid = out.add("asset_incomes", (aid, village, received, income, each * len(chosen),
-                                                    sum((each for h in chosen if h[1] in ("lifted_out", "monitored")),
-                                                        Decimal("0.00"))))
+                    iid = out.add(
+                        "asset_incomes",
+                        (
+                            aid,
+                            village,
+                            received,
+                            income,
+                            each * len(chosen),
+                            sum((each for h in chosen if h[1] in ("lifted_out", "monitored")), Decimal("0.00")),
+                        ),
+                    )
                     for hid, cat in chosen:
                         out.add("asset_income_shares", (iid, hid, village, cat, each))
                     out.rows["project_assets"][-1] = (*out.rows["project_assets"][-1], received)
@@ -207,34 +318,81 @@ def build(villages: list[str], households: dict[str, list[tuple[int, str]]], cou
 
 COLUMNS = {
     "funds": ("year", "level", "kind", "name", "document_ref", "region_code", "amount", "received_on"),
-    "projects": ("year", "name", "category", "region_code", "location", "implementing_unit", "content", "budget",
-                 "performance_targets", "farmer_links", "planned_start", "planned_end", "status", "proposed_on",
-                 "reviewed_on", "approved_on", "tendering_on", "started_on", "completed_on", "accepted_on",
-                 "handed_over_on", "cancelled_on", "cancel_reason", "history"),
+    "projects": (
+        "year",
+        "name",
+        "category",
+        "region_code",
+        "location",
+        "implementing_unit",
+        "content",
+        "budget",
+        "performance_targets",
+        "farmer_links",
+        "planned_start",
+        "planned_end",
+        "status",
+        "proposed_on",
+        "reviewed_on",
+        "approved_on",
+        "tendering_on",
+        "started_on",
+        "completed_on",
+        "accepted_on",
+        "handed_over_on",
+        "cancelled_on",
+        "cancel_reason",
+        "history",
+    ),
     "fund_allocations": ("fund_id", "project_id", "region_code", "amount", "allocated_on"),
-    "fund_disbursements": ("fund_id", "project_id", "region_code", "amount", "paid_on", "voucher_ref", "item",
-                           "payee"),
-    "project_beneficiaries": ("project_id", "household_id", "region_code", "benefit", "amount", "labour_days",
-                              "labour_pay"),
-    "project_assets": ("project_id", "region_code", "name", "asset_class", "value", "owner", "custodian",
-                       "handover_on", "last_income_on"),
+    "fund_disbursements": ("fund_id", "project_id", "region_code", "amount", "paid_on", "voucher_ref", "item", "payee"),
+    "project_beneficiaries": (
+        "project_id",
+        "household_id",
+        "region_code",
+        "benefit",
+        "amount",
+        "labour_days",
+        "labour_pay",
+    ),
+    "project_assets": (
+        "project_id",
+        "region_code",
+        "name",
+        "asset_class",
+        "value",
+        "owner",
+        "custodian",
+        "handover_on",
+        "last_income_on",
+    ),
     "asset_incomes": ("asset_id", "region_code", "received_on", "amount", "distributed", "priority_distributed"),
     "asset_income_shares": ("income_id", "household_id", "region_code", "category", "amount"),
 }
 
 
 # Columns the ORM fills in on its side (its defaults are not the database's).
-CONSTANTS: dict[str, dict[str, Any]] = {"funds": {"version": 1}, "projects": {"version": 1}, "project_assets": {"status": "in_use", "version": 1},
-             "fund_disbursements": {"imported": False}}
+CONSTANTS: dict[str, dict[str, Any]] = {
+    "funds": {"version": 1},
+    "projects": {"version": 1},
+    "project_assets": {"status": "in_use", "version": 1},
+    "fund_disbursements": {"imported": False},
+}
 
 
 async def load_funds(conn: asyncpg.Connection, county: str, today: date, seed: int = 2026) -> dict[str, int]:
     """Replace the funds, projects and assets with the demo county's fund year."""
-    villages = [row["code"] for row in await conn.fetch(
-        "SELECT code FROM regions WHERE level = 5 AND code LIKE $1 ORDER BY code", f"{county}%")]
+    villages = [
+        row["code"]
+        for row in await conn.fetch(
+            "SELECT code FROM regions WHERE level = 5 AND code LIKE $1 ORDER BY code", f"{county}%"
+        )
+    ]
     households: dict[str, list[tuple[int, str]]] = {}
-    for row in await conn.fetch("SELECT id, region_code, category FROM households WHERE status = 'active' "
-                                "AND region_code LIKE $1 ORDER BY id", f"{county}%"):
+    for row in await conn.fetch(
+        "SELECT id, region_code, category FROM households WHERE status = 'active' AND region_code LIKE $1 ORDER BY id",
+        f"{county}%",
+    ):
         households.setdefault(row["region_code"], []).append((row["id"], row["category"]))
     built = build(villages, households, county, today, seed)
     async with conn.transaction():
@@ -242,11 +400,18 @@ async def load_funds(conn: asyncpg.Connection, county: str, today: date, seed: i
         for table, columns in COLUMNS.items():
             rows = built.rows[table]
             if table == "projects":
-                rows = [(*row[:8], json.dumps(row[8], ensure_ascii=False), *row[9:23],
-                         json.dumps(row[23], ensure_ascii=False)) for row in rows]
+                rows = [
+                    (
+                        *row[:8],
+                        json.dumps(row[8], ensure_ascii=False),
+                        *row[9:23],
+                        json.dumps(row[23], ensure_ascii=False),
+                    )
+                    for row in rows
+                ]
             constants = CONSTANTS.get(table, {})
             if rows:
-                await conn.copy_records_to_table(table, records=[(*row, *constants.values()) for row in rows],
-                                                 columns=(*columns, *constants))
+                await conn.copy_records_to_table(
+                    table, records=[(*row, *constants.values()) for row in rows], columns=(*columns, *constants)
+                )
     return {table: len(built.rows[table]) for table in COLUMNS}
-

@@ -27,6 +27,7 @@ details, costs, net and per-capita figures add up.
 Some lifted-out households (~4 %) are below 7,100 yuan per capita last year and are *not*
 monitored: the case the seeds criticise (应纳未纳), left in on purpose for the rules to find.
 """
+
 from __future__ import annotations
 
 import math
@@ -68,55 +69,164 @@ from services.core.monitoring.enums import RiskType
 # ---- row layouts -----------------------------------------------------------------------
 
 HOUSEHOLD_COLUMNS = (
-    "id", "household_no", "region_code", "category", "previous_category", "flags", "resettlement_site",
-    "address", "phone", "status", "head_name", "member_count", "version",
+    "id",
+    "household_no",
+    "region_code",
+    "category",
+    "previous_category",
+    "flags",
+    "resettlement_site",
+    "address",
+    "phone",
+    "status",
+    "head_name",
+    "member_count",
+    "version",
 )
 PERSON_COLUMNS = (
-    "id", "id_number", "name", "sex", "birth_date", "household_id", "region_code", "relation", "health",
-    "disability_grade", "illness", "labour_capacity", "education_level", "schooling", "school",
-    "medical_insurance", "pension_insurance", "family_doctor", "employment", "employment_place",
-    "employment_months", "employment_income", "phone", "status", "version",
+    "id",
+    "id_number",
+    "name",
+    "sex",
+    "birth_date",
+    "household_id",
+    "region_code",
+    "relation",
+    "health",
+    "disability_grade",
+    "illness",
+    "labour_capacity",
+    "education_level",
+    "schooling",
+    "school",
+    "medical_insurance",
+    "pension_insurance",
+    "family_doctor",
+    "employment",
+    "employment_place",
+    "employment_months",
+    "employment_income",
+    "phone",
+    "status",
+    "version",
 )
 MEMBERSHIP_COLUMNS = ("id", "person_id", "household_id", "region_code", "relation", "start_reason")
 EVENT_COLUMNS = ("id", "household_id", "region_code", "kind", "person_ids", "note")
 INCOME_RECORD_COLUMNS = (
-    "id", "household_id", "region_code", "year", "quarter", "wages", "business", "property", "transfers",
-    "details", "production_costs", "eligible_spending", "member_count", "net_income", "per_capita_net",
+    "id",
+    "household_id",
+    "region_code",
+    "year",
+    "quarter",
+    "wages",
+    "business",
+    "property",
+    "transfers",
+    "details",
+    "production_costs",
+    "eligible_spending",
+    "member_count",
+    "net_income",
+    "per_capita_net",
     "version",
 )
 INCOME_YEAR_COLUMNS = (
-    "household_id", "year", "region_code", "quarters", "wages", "business", "property", "transfers",
-    "production_costs", "eligible_spending", "member_count", "net_income", "per_capita_net",
+    "household_id",
+    "year",
+    "region_code",
+    "quarters",
+    "wages",
+    "business",
+    "property",
+    "transfers",
+    "production_costs",
+    "eligible_spending",
+    "member_count",
+    "net_income",
+    "per_capita_net",
 )
 GUARANTEE_COLUMNS = (
-    "household_id", "region_code", "education", "medical", "housing", "water", "housing_grade", "note", "version",
+    "household_id",
+    "region_code",
+    "education",
+    "medical",
+    "housing",
+    "water",
+    "housing_grade",
+    "note",
+    "version",
 )
 
 # Columns holding money (fen ints in the rows).
-MONEY_COLUMNS = frozenset({
-    "employment_income", "wages", "business", "property", "transfers", "production_costs",
-    "eligible_spending", "net_income", "per_capita_net",
-})
+MONEY_COLUMNS = frozenset(
+    {
+        "employment_income",
+        "wages",
+        "business",
+        "property",
+        "transfers",
+        "production_costs",
+        "eligible_spending",
+        "net_income",
+        "per_capita_net",
+    }
+)
 
 PARTS = ("wages", "business", "property", "transfers")
 # Detail items, in part order (services.core.income.rules.DETAIL_ITEMS).
 ITEMS = (
-    "local_wages", "migrant_wages", "public_welfare_post_pay",
-    "planting", "breeding", "other_business",
-    "asset_dividends", "land_rent", "other_property",
-    "pensions", "dibao", "tekun", "eco_compensation", "awards", "other_transfers",
+    "local_wages",
+    "migrant_wages",
+    "public_welfare_post_pay",
+    "planting",
+    "breeding",
+    "other_business",
+    "asset_dividends",
+    "land_rent",
+    "other_property",
+    "pensions",
+    "dibao",
+    "tekun",
+    "eco_compensation",
+    "awards",
+    "other_transfers",
 )
-(LOCAL_WAGES, MIGRANT_WAGES, PWP_PAY, PLANTING, BREEDING, OTHER_BUSINESS, DIVIDENDS, LAND_RENT,
- OTHER_PROPERTY, PENSIONS, DIBAO, TEKUN, ECO, AWARDS, OTHER_TRANSFERS) = range(len(ITEMS))
+(
+    LOCAL_WAGES,
+    MIGRANT_WAGES,
+    PWP_PAY,
+    PLANTING,
+    BREEDING,
+    OTHER_BUSINESS,
+    DIVIDENDS,
+    LAND_RENT,
+    OTHER_PROPERTY,
+    PENSIONS,
+    DIBAO,
+    TEKUN,
+    ECO,
+    AWARDS,
+    OTHER_TRANSFERS,
+) = range(len(ITEMS))
 PART_OF_ITEM = (0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3, 3)
 # Share of the year's amount paid in each quarter (per mille): migrant workers come home for
 # the Spring Festival, harvests come in Q3/Q4, pigs are sold before the festival, land rent
 # is paid once a year, dividends at the end of the year.
 QUARTER_SHARES = (
-    (250, 250, 250, 250), (200, 260, 270, 270), (250, 250, 250, 250),
-    (100, 200, 350, 350), (350, 150, 150, 350), (250, 250, 250, 250),
-    (0, 0, 400, 600), (1000, 0, 0, 0), (250, 250, 250, 250),
-    (250, 250, 250, 250), (250, 250, 250, 250), (250, 250, 250, 250), (0, 500, 0, 500), (0, 300, 700, 0),
+    (250, 250, 250, 250),
+    (200, 260, 270, 270),
+    (250, 250, 250, 250),
+    (100, 200, 350, 350),
+    (350, 150, 150, 350),
+    (250, 250, 250, 250),
+    (0, 0, 400, 600),
+    (1000, 0, 0, 0),
+    (250, 250, 250, 250),
+    (250, 250, 250, 250),
+    (250, 250, 250, 250),
+    (250, 250, 250, 250),
+    (0, 500, 0, 500),
+    (0, 300, 700, 0),
     (250, 250, 250, 250),
 )
 _ITEM_KEYS = tuple(f'"{name}": "' for name in ITEMS)
@@ -152,19 +262,110 @@ def per_capita_fen(net: int, members: int) -> int:
 # Surnames by frequency (per mille of the population, 2020 census order), with the
 # lineages common in Guizhou (杨, 吴, 龙, 石, 潘, 罗, 王) weighted up.
 _SURNAMES = (
-    ("王", 75), ("李", 72), ("张", 68), ("刘", 54), ("陈", 45), ("杨", 55), ("黄", 22), ("赵", 23),
-    ("吴", 38), ("周", 20), ("徐", 16), ("孙", 15), ("马", 14), ("朱", 14), ("胡", 13), ("郭", 12),
-    ("何", 12), ("高", 11), ("林", 10), ("罗", 22), ("郑", 9), ("梁", 9), ("谢", 8), ("宋", 7),
-    ("唐", 7), ("许", 7), ("韩", 6), ("冯", 6), ("邓", 6), ("曹", 6), ("彭", 6), ("曾", 6),
-    ("肖", 6), ("田", 8), ("董", 6), ("袁", 6), ("潘", 12), ("于", 5), ("蒋", 5), ("蔡", 5),
-    ("余", 5), ("杜", 5), ("叶", 5), ("程", 5), ("苏", 5), ("魏", 5), ("吕", 4), ("丁", 4),
-    ("任", 4), ("沈", 4), ("姚", 4), ("卢", 4), ("姜", 4), ("崔", 4), ("钟", 4), ("谭", 4),
-    ("陆", 4), ("汪", 4), ("范", 4), ("金", 4), ("石", 12), ("廖", 3), ("贾", 3), ("夏", 3),
-    ("韦", 6), ("付", 3), ("方", 3), ("白", 3), ("邹", 3), ("孟", 3), ("熊", 4), ("秦", 3),
-    ("邱", 3), ("江", 3), ("尹", 3), ("薛", 3), ("闫", 3), ("段", 3), ("雷", 3), ("侯", 3),
-    ("龙", 10), ("史", 2), ("陶", 2), ("黎", 2), ("贺", 2), ("顾", 2), ("毛", 2), ("郝", 2),
-    ("龚", 2), ("邵", 2), ("万", 2), ("钱", 2), ("严", 2), ("覃", 2), ("武", 2), ("戴", 2),
-    ("莫", 2), ("孔", 2), ("向", 2), ("汤", 2), ("安", 2), ("班", 1), ("卯", 1), ("蒙", 1),
+    ("王", 75),
+    ("李", 72),
+    ("张", 68),
+    ("刘", 54),
+    ("陈", 45),
+    ("杨", 55),
+    ("黄", 22),
+    ("赵", 23),
+    ("吴", 38),
+    ("周", 20),
+    ("徐", 16),
+    ("孙", 15),
+    ("马", 14),
+    ("朱", 14),
+    ("胡", 13),
+    ("郭", 12),
+    ("何", 12),
+    ("高", 11),
+    ("林", 10),
+    ("罗", 22),
+    ("郑", 9),
+    ("梁", 9),
+    ("谢", 8),
+    ("宋", 7),
+    ("唐", 7),
+    ("许", 7),
+    ("韩", 6),
+    ("冯", 6),
+    ("邓", 6),
+    ("曹", 6),
+    ("彭", 6),
+    ("曾", 6),
+    ("肖", 6),
+    ("田", 8),
+    ("董", 6),
+    ("袁", 6),
+    ("潘", 12),
+    ("于", 5),
+    ("蒋", 5),
+    ("蔡", 5),
+    ("余", 5),
+    ("杜", 5),
+    ("叶", 5),
+    ("程", 5),
+    ("苏", 5),
+    ("魏", 5),
+    ("吕", 4),
+    ("丁", 4),
+    ("任", 4),
+    ("沈", 4),
+    ("姚", 4),
+    ("卢", 4),
+    ("姜", 4),
+    ("崔", 4),
+    ("钟", 4),
+    ("谭", 4),
+    ("陆", 4),
+    ("汪", 4),
+    ("范", 4),
+    ("金", 4),
+    ("石", 12),
+    ("廖", 3),
+    ("贾", 3),
+    ("夏", 3),
+    ("韦", 6),
+    ("付", 3),
+    ("方", 3),
+    ("白", 3),
+    ("邹", 3),
+    ("孟", 3),
+    ("熊", 4),
+    ("秦", 3),
+    ("邱", 3),
+    ("江", 3),
+    ("尹", 3),
+    ("薛", 3),
+    ("闫", 3),
+    ("段", 3),
+    ("雷", 3),
+    ("侯", 3),
+    ("龙", 10),
+    ("史", 2),
+    ("陶", 2),
+    ("黎", 2),
+    ("贺", 2),
+    ("顾", 2),
+    ("毛", 2),
+    ("郝", 2),
+    ("龚", 2),
+    ("邵", 2),
+    ("万", 2),
+    ("钱", 2),
+    ("严", 2),
+    ("覃", 2),
+    ("武", 2),
+    ("戴", 2),
+    ("莫", 2),
+    ("孔", 2),
+    ("向", 2),
+    ("汤", 2),
+    ("安", 2),
+    ("班", 1),
+    ("卯", 1),
+    ("蒙", 1),
 )
 # Characters of given names by sex and generation (born before / from 2000).
 _MALE_OLD = "国华建明军平志伟强勇福贵荣顺发德永昌兴旺生宝云江山松林海成文光学忠祥富才金银春光正万有"
@@ -172,11 +373,37 @@ _FEMALE_OLD = "秀英兰梅玲燕红萍琴云凤桂花芬莉霞丽芳娟敏静�
 _MALE_NEW = "浩宇轩子涵睿泽博文俊杰思源梓豪晨阳鸣天佑奕辰宏毅嘉铭一航明哲锦程"
 _FEMALE_NEW = "欣怡梓萱雨涵诗琪佳可馨紫思梦瑶语嫣若曦晓彤雅婷心妍静怡一诺悦"
 
-_ILLNESS_CHRONIC = ("高血压", "糖尿病", "慢性阻塞性肺病", "类风湿性关节炎", "慢性胃炎", "冠心病", "慢性肾炎", "腰椎间盘突出")
-_ILLNESS_SERIOUS = ("恶性肿瘤", "尿毒症", "脑梗死后遗症", "重性精神病", "白血病", "重症肝炎", "先天性心脏病", "耐多药肺结核")
+_ILLNESS_CHRONIC = (
+    "高血压",
+    "糖尿病",
+    "慢性阻塞性肺病",
+    "类风湿性关节炎",
+    "慢性胃炎",
+    "冠心病",
+    "慢性肾炎",
+    "腰椎间盘突出",
+)
+_ILLNESS_SERIOUS = (
+    "恶性肿瘤",
+    "尿毒症",
+    "脑梗死后遗症",
+    "重性精神病",
+    "白血病",
+    "重症肝炎",
+    "先天性心脏病",
+    "耐多药肺结核",
+)
 _MIGRANT_PLACES = (
-    ("浙江省宁波市", 14), ("浙江省温州市", 9), ("广东省东莞市", 14), ("广东省深圳市", 10), ("广东省广州市", 7),
-    ("福建省泉州市", 9), ("江苏省苏州市", 7), ("上海市", 5), ("贵州省贵阳市", 16), ("贵州省遵义市", 6),
+    ("浙江省宁波市", 14),
+    ("浙江省温州市", 9),
+    ("广东省东莞市", 14),
+    ("广东省深圳市", 10),
+    ("广东省广州市", 7),
+    ("福建省泉州市", 9),
+    ("江苏省苏州市", 7),
+    ("上海市", 5),
+    ("贵州省贵阳市", 16),
+    ("贵州省遵义市", 6),
     ("云南省昆明市", 3),
 )
 _UNIVERSITIES = ("贵州大学", "贵州师范大学", "贵州民族大学", "遵义医科大学", "贵州财经大学", "凯里学院", "铜仁学院")
@@ -314,9 +541,22 @@ def plan_chunks(persons: int, *, seed: int, today: date, chunk_persons: int = 50
             if fate is not None:
                 for i, n in enumerate(fate.counts()):
                     rows[i] += n
-        plans.append(ChunkPlan(len(plans), tuple(sizes[start:end]), hid, pid, iid, tuple(lifted[start:end]),
-                               tuple(fates[start:end]), case_id, clue_id, report_id, transition_id,
-                               (rows[0], rows[1], rows[2], rows[3])))
+        plans.append(
+            ChunkPlan(
+                len(plans),
+                tuple(sizes[start:end]),
+                hid,
+                pid,
+                iid,
+                tuple(lifted[start:end]),
+                tuple(fates[start:end]),
+                case_id,
+                clue_id,
+                report_id,
+                transition_id,
+                (rows[0], rows[1], rows[2], rows[3]),
+            )
+        )
         hid += end - start
         pid += people
         iid += (end - start) * per_household
@@ -328,8 +568,9 @@ def plan_chunks(persons: int, *, seed: int, today: date, chunk_persons: int = 50
     return plans
 
 
-def generate(villages: Sequence[Village], persons: int, *, seed: int = 2026, today: date,
-             chunk_persons: int = 50_000, **options) -> Iterator[Batch]:
+def generate(
+    villages: Sequence[Village], persons: int, *, seed: int = 2026, today: date, chunk_persons: int = 50_000, **options
+) -> Iterator[Batch]:
     """All batches of a demo county in order (what the loader writes, in one process)."""
     streams = [DemoGenerator(villages, seed=seed, today=today, stream=s, **options) for s in range(STREAMS)]
     for plan in plan_chunks(persons, seed=seed, today=today, chunk_persons=chunk_persons):
@@ -341,10 +582,19 @@ class DemoGenerator:
     date) carries over from chunk to chunk, so a stream must get its chunks in order; the
     streams share nothing: each uses its own share of the ID-number sequence numbers."""
 
-    def __init__(self, villages: Sequence[Village], *, seed: int = 2026, today: date,
-                 stream: int = 0, streams: int = STREAMS,
-                 address_code: str = "529901", county_name: str = "清溪县",
-                 deduct_eligible_spending: bool = False, cadres: Mapping[str, Sequence[int]] | None = None):
+    def __init__(
+        self,
+        villages: Sequence[Village],
+        *,
+        seed: int = 2026,
+        today: date,
+        stream: int = 0,
+        streams: int = STREAMS,
+        address_code: str = "529901",
+        county_name: str = "清溪县",
+        deduct_eligible_spending: bool = False,
+        cadres: Mapping[str, Sequence[int]] | None = None,
+    ):
         if not villages:
             raise ValueError("the demo county needs at least one village")
         if not 0 <= stream < streams:
@@ -375,12 +625,15 @@ class DemoGenerator:
             self._surnames.append(_cum(pairs))
         self._places = _cum(_MIGRANT_PLACES)
         self._sites = (
-            f"{county_name}城东易地扶贫搬迁安置区", f"{county_name}城南易地扶贫搬迁安置区",
+            f"{county_name}城东易地扶贫搬迁安置区",
+            f"{county_name}城南易地扶贫搬迁安置区",
             *sorted({f"{v.township_name}集镇安置点" for v in self.villages if v.township_name}),
         )
         # ID numbers: weighted sum of the address code, and of each sequence number.
         self._addr_sum = sum(int(c) * w for c, w in zip(address_code, WEIGHTS[:6], strict=True))
-        self._seq_sum = tuple(sum(int(c) * w for c, w in zip(f"{s:03d}", WEIGHTS[14:17], strict=True)) for s in range(1000))
+        self._seq_sum = tuple(
+            sum(int(c) * w for c, w in zip(f"{s:03d}", WEIGHTS[14:17], strict=True)) for s in range(1000)
+        )
         self._birth_cache: dict[int, tuple[date, str, int]] = {}
         self._seq_used: dict[int, int] = {}
         # Sequence slots idx (seq = 2 idx + 1 for men, 2 idx + 2 for women, idx < 499) of
@@ -409,8 +662,12 @@ class DemoGenerator:
         batch = Batch()
         for size, lifted, fate in zip(plan.sizes, plan.lifted, plan.fates, strict=True):
             self.household(batch, size, lifted, fate)
-        made = (ids.case - plan.first_case_id, ids.clue - plan.first_clue_id, ids.report - plan.first_report_id,
-                ids.transition - plan.first_transition_id)
+        made = (
+            ids.case - plan.first_case_id,
+            ids.clue - plan.first_clue_id,
+            ids.report - plan.first_report_id,
+            ids.transition - plan.first_transition_id,
+        )
         if made != plan.monitoring_rows:
             raise AssertionError(f"chunk {plan.index}: monitoring rows {made}, planned {plan.monitoring_rows}")
         return batch
@@ -488,8 +745,10 @@ class DemoGenerator:
         if site is not None:
             address = f"{site}{1 + int(r() * 30)}栋{1 + int(r() * 4)}单元{1 + int(r() * 6)}0{1 + int(r() * 4)}"
         else:
-            address = (f"贵州省青山市{self.county_name}{village.township_name}{village.name}"
-                       f"{1 + int(r() * 12)}组{1 + int(r() * 80)}号")
+            address = (
+                f"贵州省青山市{self.county_name}{village.township_name}{village.name}"
+                f"{1 + int(r() * 12)}组{1 + int(r() * 80)}号"
+            )
         phone = head.phone
         person_ids = []
         region = village.code
@@ -497,25 +756,69 @@ class DemoGenerator:
             pid = self.next_person_id
             self.next_person_id += 1
             person_ids.append(pid)
-            batch.persons.append((
-                pid, p.id_number, p.name, p.sex, p.birth_date, hid, region, p.relation, p.health,
-                p.disability_grade, p.illness, p.labour, p.education_level, p.schooling, p.school,
-                p.medical_insurance, p.pension_insurance, p.family_doctor, p.employment, p.employment_place,
-                p.employment_months, p.employment_income, p.phone, _ALIVE, 1,
-            ))
+            batch.persons.append(
+                (
+                    pid,
+                    p.id_number,
+                    p.name,
+                    p.sex,
+                    p.birth_date,
+                    hid,
+                    region,
+                    p.relation,
+                    p.health,
+                    p.disability_grade,
+                    p.illness,
+                    p.labour,
+                    p.education_level,
+                    p.schooling,
+                    p.school,
+                    p.medical_insurance,
+                    p.pension_insurance,
+                    p.family_doctor,
+                    p.employment,
+                    p.employment_place,
+                    p.employment_months,
+                    p.employment_income,
+                    p.phone,
+                    _ALIVE,
+                    1,
+                )
+            )
             batch.memberships.append((pid, pid, hid, region, p.relation, _REGISTERED))
-        batch.households.append((
-            hid, f"{region}{hid:07d}", region, category, previous, flags, site, address, phone, _ACTIVE,
-            head.name, size, 1,
-        ))
+        batch.households.append(
+            (
+                hid,
+                f"{region}{hid:07d}",
+                region,
+                category,
+                previous,
+                flags,
+                site,
+                address,
+                phone,
+                _ACTIVE,
+                head.name,
+                size,
+                1,
+            )
+        )
         batch.events.append((hid, hid, region, _CREATED, person_ids, "演示数据：建档登记"))
         guarantees = self._guarantees(hid, region, category, people)
         batch.guarantees.append(guarantees)
 
         # ---- monitoring -------------------------------------------------------------------
         if fate is not None:
-            facts = CaseHousehold(hid, region, village.name, village.township_name, base, head.name, head.phone,
-                                  self._risk_weights(people, guarantees, last_pc, category))
+            facts = CaseHousehold(
+                hid,
+                region,
+                village.name,
+                village.township_name,
+                base,
+                head.name,
+                head.phone,
+                self._risk_weights(people, guarantees, last_pc, category),
+            )
             self.cases.household(facts, fate, self.ids, batch)
 
     def _risk_weights(self, people: list[_P], guarantees: tuple, last_pc: int, category: str) -> list:
@@ -540,8 +843,13 @@ class DemoGenerator:
             out.append((RiskType.lack_of_labour, 2.0))
         if last_pc < self.line_last_year or category == _MONITORED:
             out.append((RiskType.income_below_line, 2.0 if last_pc < self.line_last_year else 0.5))
-        out += [(RiskType.unstable_employment, 1.5), (RiskType.industry_failure, 1.0), (RiskType.disaster, 0.5),
-                (RiskType.accident, 0.5), (RiskType.other, 0.2)]
+        out += [
+            (RiskType.unstable_employment, 1.5),
+            (RiskType.industry_failure, 1.0),
+            (RiskType.disaster, 0.5),
+            (RiskType.accident, 0.5),
+            (RiskType.other, 0.2),
+        ]
         return out
 
     # ---- people ------------------------------------------------------------------------
@@ -640,7 +948,9 @@ class DemoGenerator:
                 out.append((_PARENT, False, max(age + 20, father_age - between(0, 5)), surname()))
             else:
                 male = r() < 0.35
-                out.append((_PARENT, male, father_age if male else min(95, age + between(20, 34)), fam if male else surname()))
+                out.append(
+                    (_PARENT, male, father_age if male else min(95, age + between(20, 34)), fam if male else surname())
+                )
             mother = s_age if head_male else age
             children(slots - k_parents, min(age, s_age), mother, kids_family, cap=30)
         else:
@@ -756,7 +1066,7 @@ class DemoGenerator:
                 p.education_level = _EDU_PRIMARY if age <= 12 else _EDU_JUNIOR
             elif age <= 11:
                 p.schooling, p.education_level = _PRIMARY, _EDU_PRIMARY
-                p.school = (f"{village.township_name}中心小学" if r() < 0.6 else f"{village.name}小学")
+                p.school = f"{village.township_name}中心小学" if r() < 0.6 else f"{village.name}小学"
             elif age <= 14 or x < 0.75:
                 p.schooling, p.education_level = _JUNIOR, _EDU_JUNIOR
                 p.school = f"{village.township_name}中学"
@@ -786,14 +1096,17 @@ class DemoGenerator:
             if age >= 70:
                 p.education_level = _EDU_NONE if x < 0.38 else (_EDU_PRIMARY if x < 0.88 else _EDU_JUNIOR)
             elif age >= 50:
-                p.education_level = (_EDU_NONE if x < 0.1 else _EDU_PRIMARY if x < 0.55 else
-                                     _EDU_JUNIOR if x < 0.93 else _EDU_SENIOR)
+                p.education_level = (
+                    _EDU_NONE if x < 0.1 else _EDU_PRIMARY if x < 0.55 else _EDU_JUNIOR if x < 0.93 else _EDU_SENIOR
+                )
             elif age >= 30:
-                p.education_level = (_EDU_PRIMARY if x < 0.2 else _EDU_JUNIOR if x < 0.72 else
-                                     _EDU_SENIOR if x < 0.9 else _EDU_COLLEGE)
+                p.education_level = (
+                    _EDU_PRIMARY if x < 0.2 else _EDU_JUNIOR if x < 0.72 else _EDU_SENIOR if x < 0.9 else _EDU_COLLEGE
+                )
             else:
-                p.education_level = (_EDU_PRIMARY if x < 0.05 else _EDU_JUNIOR if x < 0.5 else
-                                     _EDU_SENIOR if x < 0.8 else _EDU_COLLEGE)
+                p.education_level = (
+                    _EDU_PRIMARY if x < 0.05 else _EDU_JUNIOR if x < 0.5 else _EDU_SENIOR if x < 0.8 else _EDU_COLLEGE
+                )
         student = p.schooling in _STUDYING
 
         # labour capacity
@@ -864,7 +1177,7 @@ class DemoGenerator:
                 p.employment_place = self._places[0][bisect(self._places[1], r() * self._places[1][-1])]
                 p.employment_months = 6 + int(r() * 7)
             elif kind == _LOCAL:
-                p.employment_place = (f"{self.county_name}县城" if r() < 0.5 else village.township_name)
+                p.employment_place = f"{self.county_name}县城" if r() < 0.5 else village.township_name
                 p.employment_months = 3 + int(r() * 10)
             elif kind == _PWP:
                 p.employment_place = f"{village.name}（{_PWP_POSTS[int(r() * len(_PWP_POSTS))]}）"
@@ -875,8 +1188,16 @@ class DemoGenerator:
 
     # ---- income ------------------------------------------------------------------------
 
-    def _income(self, batch: Batch, hid: int, region: str, category: str, people: list[_P], flags: list[str],
-                steady: bool = False) -> int:
+    def _income(
+        self,
+        batch: Batch,
+        hid: int,
+        region: str,
+        category: str,
+        people: list[_P],
+        flags: list[str],
+        steady: bool = False,
+    ) -> int:
         """The household's income records; returns last year's per-capita net income (fen).
         ``steady``: not among the lifted-out households left below the line."""
         rng = self.rng
@@ -1053,20 +1374,49 @@ class DemoGenerator:
                     net -= spends[q]
                 # per-capita, rounded half-up (away from zero) like income.rules.per_capita
                 pc = (2 * net + n) // half if net >= 0 else -((n - 2 * net) // half)
-                records.append((
-                    next_id, hid, region, year, q + 1, parts[0], parts[1], parts[2], parts[3],
-                    "{" + ", ".join(chunks) + "}", costs, spends[q], n, net, pc, 1,
-                ))
+                records.append(
+                    (
+                        next_id,
+                        hid,
+                        region,
+                        year,
+                        q + 1,
+                        parts[0],
+                        parts[1],
+                        parts[2],
+                        parts[3],
+                        "{" + ", ".join(chunks) + "}",
+                        costs,
+                        spends[q],
+                        n,
+                        net,
+                        pc,
+                        1,
+                    )
+                )
                 next_id += 1
                 cost_sum += costs
                 net_sum += net
             pc_year = per_capita_fen(net_sum, n)
             if year == self.last_year:
                 last_pc = pc_year
-            batch.income_years.append((
-                hid, year, region, quarters, sums[0], sums[1], sums[2], sums[3], cost_sum, sum(spends), n,
-                net_sum, pc_year,
-            ))
+            batch.income_years.append(
+                (
+                    hid,
+                    year,
+                    region,
+                    quarters,
+                    sums[0],
+                    sums[1],
+                    sums[2],
+                    sums[3],
+                    cost_sum,
+                    sum(spends),
+                    n,
+                    net_sum,
+                    pc_year,
+                )
+            )
         self.next_income_id = next_id
         return last_pc
 
@@ -1156,38 +1506,71 @@ _GRADE_CUM = (0.12, 0.35, 0.65)  # disability grade 1: 12 %, 2: 23 %, 3: 30 %, 4
 _PWP_POSTS = ("护林员", "保洁员", "护路员", "水管员", "村级信息员")
 
 _HEAD, _SPOUSE, _CHILD, _CHILD_IN_LAW, _GRANDCHILD, _PARENT = (
-    Relation.head.value, Relation.spouse.value, Relation.child.value, Relation.child_in_law.value,
-    Relation.grandchild.value, Relation.parent.value,
+    Relation.head.value,
+    Relation.spouse.value,
+    Relation.child.value,
+    Relation.child_in_law.value,
+    Relation.grandchild.value,
+    Relation.parent.value,
 )
 _HEALTHY, _CHRONIC, _SERIOUS, _DISABLED = (
-    Health.healthy.value, Health.chronic_illness.value, Health.serious_illness.value, Health.disabled.value,
+    Health.healthy.value,
+    Health.chronic_illness.value,
+    Health.serious_illness.value,
+    Health.disabled.value,
 )
 _L_SKILLED, _L_ORDINARY, _L_WEAK, _L_LOST, _L_NONE = (
-    LabourCapacity.skilled.value, LabourCapacity.ordinary.value, LabourCapacity.weak.value,
-    LabourCapacity.lost.value, LabourCapacity.none.value,
+    LabourCapacity.skilled.value,
+    LabourCapacity.ordinary.value,
+    LabourCapacity.weak.value,
+    LabourCapacity.lost.value,
+    LabourCapacity.none.value,
 )
 _CAN_WORK = frozenset({_L_SKILLED, _L_ORDINARY, _L_WEAK})
 _NO_LABOUR = frozenset({_L_LOST, _L_NONE})
 _NO_LABOUR_OR_WEAK = frozenset({_L_LOST, _L_NONE, _L_WEAK})
 _EDU_NONE, _EDU_PRIMARY, _EDU_JUNIOR, _EDU_SENIOR, _EDU_COLLEGE, _PRESCHOOL_AGE = (
-    EducationLevel.none.value, EducationLevel.primary.value, EducationLevel.junior_secondary.value,
-    EducationLevel.senior_secondary.value, EducationLevel.college.value, EducationLevel.preschool_age.value,
+    EducationLevel.none.value,
+    EducationLevel.primary.value,
+    EducationLevel.junior_secondary.value,
+    EducationLevel.senior_secondary.value,
+    EducationLevel.college.value,
+    EducationLevel.preschool_age.value,
 )
-(_NOT_IN_SCHOOL, _PRESCHOOL, _PRIMARY, _JUNIOR, _SENIOR, _VOCATIONAL, _UNIVERSITY, _DROPPED_OUT,
- _SUSPENDED) = (s.value for s in (
-    Schooling.not_in_school, Schooling.preschool, Schooling.primary, Schooling.junior_secondary,
-    Schooling.senior_secondary, Schooling.vocational, Schooling.university, Schooling.dropped_out,
-    Schooling.suspended,
-))
+(_NOT_IN_SCHOOL, _PRESCHOOL, _PRIMARY, _JUNIOR, _SENIOR, _VOCATIONAL, _UNIVERSITY, _DROPPED_OUT, _SUSPENDED) = (
+    s.value
+    for s in (
+        Schooling.not_in_school,
+        Schooling.preschool,
+        Schooling.primary,
+        Schooling.junior_secondary,
+        Schooling.senior_secondary,
+        Schooling.vocational,
+        Schooling.university,
+        Schooling.dropped_out,
+        Schooling.suspended,
+    )
+)
 _STUDYING = frozenset({_PRESCHOOL, _PRIMARY, _JUNIOR, _SENIOR, _VOCATIONAL, _UNIVERSITY, _SUSPENDED})
 _NONE_EMPLOYMENT, _LOCAL, _MIGRANT, _PWP, _SELF = (
-    Employment.none.value, Employment.local.value, Employment.migrant.value,
-    Employment.public_welfare_post.value, Employment.self_employed.value,
+    Employment.none.value,
+    Employment.local.value,
+    Employment.migrant.value,
+    Employment.public_welfare_post.value,
+    Employment.self_employed.value,
 )
 _LIFTED, _MONITORED, _ORDINARY = Category.lifted_out.value, Category.monitored.value, Category.ordinary.value
-_F_RELOCATED, _F_DIBAO, _F_TEKUN, _F_DISABLED, _F_SERIOUS, _F_ZERO = (f.value for f in (
-    Flag.relocated, Flag.dibao, Flag.tekun, Flag.disabled, Flag.serious_illness, Flag.zero_employment,
-))
+_F_RELOCATED, _F_DIBAO, _F_TEKUN, _F_DISABLED, _F_SERIOUS, _F_ZERO = (
+    f.value
+    for f in (
+        Flag.relocated,
+        Flag.dibao,
+        Flag.tekun,
+        Flag.disabled,
+        Flag.serious_illness,
+        Flag.zero_employment,
+    )
+)
 _ALIVE = PersonStatus.alive.value
 _ACTIVE = HouseholdStatus.active.value
 _REGISTERED = MembershipChange.registered.value

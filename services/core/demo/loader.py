@@ -22,6 +22,7 @@ slower than writing the exact decimal text ourselves (income rows have seven mon
 columns). Large loads generate the rows in a separate process, so Python generation and
 the server's COPY run on both cores at once; memory stays bounded by a few chunks.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -68,36 +69,127 @@ from services.core.settings import DEMO_PASSWORD, Settings
 
 # Tables replaced by the demo, in load order (parents first).
 REGISTRY_TABLES = (
-    "households", "persons", "memberships", "household_events", "income_records", "income_years",
+    "households",
+    "persons",
+    "memberships",
+    "household_events",
+    "income_records",
+    "income_years",
     "household_guarantees",
 )
 # Monitoring tables replaced by the demo, in load order.
 MONITORING_TABLES = (
-    "monitoring_cases", "risk_clues", "clue_reports", "case_transitions", "assistance_measures", "case_visits",
+    "monitoring_cases",
+    "risk_clues",
+    "clue_reports",
+    "case_transitions",
+    "assistance_measures",
+    "case_visits",
 )
 LOADED_TABLES = REGISTRY_TABLES + MONITORING_TABLES
 # Emptied too: they hang off households and would point at households that no longer exist.
 DEPENDENT_TABLES = ("guarantee_changes",)
-SERIAL_TABLES = ("households", "persons", "memberships", "household_events", "income_records",
-                 "monitoring_cases", "risk_clues", "clue_reports", "case_transitions")
+SERIAL_TABLES = (
+    "households",
+    "persons",
+    "memberships",
+    "household_events",
+    "income_records",
+    "monitoring_cases",
+    "risk_clues",
+    "clue_reports",
+    "case_transitions",
+)
 
 COPY_COLUMNS = {
-    "households": ("id", "household_no", "region_code", "category", "previous_category", "flags",
-                   "resettlement_site", "address", "phone", "status", "head_name", "member_count", "version"),
-    "persons": ("id", "id_number_enc", "id_hash", "id_masked", "name", "sex", "birth_date", "household_id",
-                "region_code", "relation", "health_enc", "labour_capacity", "education_level",
-                "schooling", "school", "medical_insurance", "pension_insurance", "family_doctor", "employment",
-                "employment_place", "employment_months", "employment_income", "phone", "status", "version"),
+    "households": (
+        "id",
+        "household_no",
+        "region_code",
+        "category",
+        "previous_category",
+        "flags",
+        "resettlement_site",
+        "address",
+        "phone",
+        "status",
+        "head_name",
+        "member_count",
+        "version",
+    ),
+    "persons": (
+        "id",
+        "id_number_enc",
+        "id_hash",
+        "id_masked",
+        "name",
+        "sex",
+        "birth_date",
+        "household_id",
+        "region_code",
+        "relation",
+        "health_enc",
+        "labour_capacity",
+        "education_level",
+        "schooling",
+        "school",
+        "medical_insurance",
+        "pension_insurance",
+        "family_doctor",
+        "employment",
+        "employment_place",
+        "employment_months",
+        "employment_income",
+        "phone",
+        "status",
+        "version",
+    ),
     "memberships": ("id", "person_id", "household_id", "region_code", "relation", "start_reason"),
     "household_events": ("id", "household_id", "region_code", "kind", "person_ids", "note"),
-    "income_records": ("id", "household_id", "region_code", "year", "quarter", "wages", "business", "property",
-                       "transfers", "details", "production_costs", "eligible_spending", "member_count",
-                       "net_income", "per_capita_net", "version"),
-    "income_years": ("household_id", "year", "region_code", "quarters", "wages", "business", "property",
-                     "transfers", "production_costs", "eligible_spending", "member_count", "net_income",
-                     "per_capita_net"),
-    "household_guarantees": ("household_id", "region_code", "education", "medical", "housing", "water",
-                             "housing_grade", "note", "version"),
+    "income_records": (
+        "id",
+        "household_id",
+        "region_code",
+        "year",
+        "quarter",
+        "wages",
+        "business",
+        "property",
+        "transfers",
+        "details",
+        "production_costs",
+        "eligible_spending",
+        "member_count",
+        "net_income",
+        "per_capita_net",
+        "version",
+    ),
+    "income_years": (
+        "household_id",
+        "year",
+        "region_code",
+        "quarters",
+        "wages",
+        "business",
+        "property",
+        "transfers",
+        "production_costs",
+        "eligible_spending",
+        "member_count",
+        "net_income",
+        "per_capita_net",
+    ),
+    "household_guarantees": (
+        "household_id",
+        "region_code",
+        "education",
+        "medical",
+        "housing",
+        "water",
+        "housing_grade",
+        "note",
+        "version",
+    ),
     "monitoring_cases": CASE_COLUMNS,
     "risk_clues": CLUE_COLUMNS,
     "clue_reports": REPORT_COLUMNS,
@@ -140,38 +232,125 @@ def render_monitoring(batch: Batch) -> list[tuple[str, bytes, int]]:
         f"{t(nstart)}\t{t(nend)}\t{t(identified)}\t{t(before)}\t{t(cadre)}\t{t(cadre_on)}\t{t(plan_on)}\t"
         f"{t(visit)}\t{t(proposed)}\t{t(eliminated)}\t{t(way)}\t{t(closed)}\t{t(reason)}\t{t(due)}\t{t(kind)}\t"
         f"{'t' if provisional else 'f'}\t{breaches}\t{t(reopened)}\t{version}\n"
-        for (cid, hid, region, ctype, risks, status, first, opened, consent, nstart, nend, identified, before, cadre,
-             cadre_on, plan_on, visit, proposed, eliminated, way, closed, reason, due, kind, provisional, breaches,
-             reopened, version) in batch.monitoring_cases
+        for (
+            cid,
+            hid,
+            region,
+            ctype,
+            risks,
+            status,
+            first,
+            opened,
+            consent,
+            nstart,
+            nend,
+            identified,
+            before,
+            cadre,
+            cadre_on,
+            plan_on,
+            visit,
+            proposed,
+            eliminated,
+            way,
+            closed,
+            reason,
+            due,
+            kind,
+            provisional,
+            breaches,
+            reopened,
+            version,
+        ) in batch.monitoring_cases
     ]
     out.append(("monitoring_cases", "".join(lines).encode(), len(lines)))
     lines = [
         f"{cid}\t{hid}\t{region}\t{_arr(risks)}\t{_arr(channels)}\t{status}\t{first}\t{reports}\t{t(due)}\t"
         f"{t(kind)}\t{'t' if provisional else 'f'}\t{breaches}\t{t(case_id)}\t{t(reason)}\t{t(by)}\t"
         f"{N if at is None else f'{at} 16:00:00+08'}\t{version}\n"
-        for (cid, hid, region, risks, channels, status, first, reports, due, kind, provisional, breaches, case_id,
-             reason, by, at, version) in batch.risk_clues
+        for (
+            cid,
+            hid,
+            region,
+            risks,
+            channels,
+            status,
+            first,
+            reports,
+            due,
+            kind,
+            provisional,
+            breaches,
+            case_id,
+            reason,
+            by,
+            at,
+            version,
+        ) in batch.risk_clues
     ]
     out.append(("risk_clues", "".join(lines).encode(), len(lines)))
     lines = [
         f"{rid}\t{clue}\t{region}\t{channel}\t{_arr(risks)}\t{evidence}\t{attachments}\t{day}\t{t(user)}\t"
         f"{t(client)}\t{t(name)}\t{t(phone)}\t{t(source)}\t{t(ref)}\t{created} 09:00:00+08\n"
-        for (rid, clue, region, channel, risks, evidence, attachments, day, user, client, name, phone, source, ref,
-             created) in batch.clue_reports
+        for (
+            rid,
+            clue,
+            region,
+            channel,
+            risks,
+            evidence,
+            attachments,
+            day,
+            user,
+            client,
+            name,
+            phone,
+            source,
+            ref,
+            created,
+        ) in batch.clue_reports
     ]
     out.append(("clue_reports", "".join(lines).encode(), len(lines)))
     lines = [
         f"{tid}\t{case_id}\t{region}\t{action}\t{t(frm)}\t{to}\t{t(comment)}\t{attachments}\t{details}\t"
         f"{day}\t{t(user)}\t{t(client)}\t{at} 10:00:00+08\n"
-        for (tid, case_id, region, action, frm, to, comment, attachments, details, day, user, client, at)
-        in batch.case_transitions
+        for (
+            tid,
+            case_id,
+            region,
+            action,
+            frm,
+            to,
+            comment,
+            attachments,
+            details,
+            day,
+            user,
+            client,
+            at,
+        ) in batch.case_transitions
     ]
     out.append(("case_transitions", "".join(lines).encode(), len(lines)))
     lines = [
         f"{mid}\t{case_id}\t{hid}\t{region}\t{category}\t{content}\t{unit}\t{planned}\t{start}\t{t(end)}\t"
         f"{status}\t{t(result)}\t{N if amount is None else fen_text(amount)}\t{t(by)}\t{version}\n"
-        for (mid, case_id, hid, region, category, content, unit, planned, start, end, status, result, amount, by,
-             version) in batch.assistance_measures
+        for (
+            mid,
+            case_id,
+            hid,
+            region,
+            category,
+            content,
+            unit,
+            planned,
+            start,
+            end,
+            status,
+            result,
+            amount,
+            by,
+            version,
+        ) in batch.assistance_measures
     ]
     out.append(("assistance_measures", "".join(lines).encode(), len(lines)))
     lines = [
@@ -214,8 +393,33 @@ def render(batch: Batch, id_hash_key: bytes, keyring: Keyring) -> list[tuple[str
         f"{N if school is None else school}\t{'t' if med else 'f'}\t{'t' if pension else 'f'}\t"
         f"{'t' if doctor else 'f'}\t{emp}\t{N if place is None else place}\t{N if months is None else months}\t"
         f"{N if income is None else ft(income)}\t{N if phone is None else phone}\t{status}\t{version}\n"
-        for (pid, idn, name, sex, born, hid, region, rel, health, grade, illness, labour, edu, schooling, school,
-             med, pension, doctor, emp, place, months, income, phone, status, version) in batch.persons
+        for (
+            pid,
+            idn,
+            name,
+            sex,
+            born,
+            hid,
+            region,
+            rel,
+            health,
+            grade,
+            illness,
+            labour,
+            edu,
+            schooling,
+            school,
+            med,
+            pension,
+            doctor,
+            emp,
+            place,
+            months,
+            income,
+            phone,
+            status,
+            version,
+        ) in batch.persons
     ]
     out.append(("persons", "".join(lines).encode(), len(lines)))
 
@@ -265,8 +469,14 @@ Rendered = list[tuple[str, bytes, int]]
 
 def _streams(params: dict, stream_ids) -> dict[int, DemoGenerator]:
     return {
-        s: DemoGenerator(params["villages"], seed=params["seed"], today=params["today"], stream=s,
-                         deduct_eligible_spending=params["deduct"], cadres=params["cadres"])
+        s: DemoGenerator(
+            params["villages"],
+            seed=params["seed"],
+            today=params["today"],
+            stream=s,
+            deduct_eligible_spending=params["deduct"],
+            cadres=params["cadres"],
+        )
         for s in stream_ids
     }
 
@@ -288,18 +498,28 @@ async def _worker_chunks(params: dict, plans: list[ChunkPlan]) -> AsyncGenerator
     worker at most one chunk ahead, so memory stays bounded."""
     header = {
         "villages": [[v.code, v.name, v.township_name] for v in params["villages"]],
-        "seed": params["seed"], "today": params["today"].isoformat(), "key": params["key"].hex(),
-        "enc_key_id": params["keyring"].active, "enc_key": params["enc_key"].hex(),
-        "deduct": params["deduct"], "persons": params["persons"], "chunk_persons": params["chunk_persons"],
-        "cadres": params["cadres"], "parent": os.getpid(),
+        "seed": params["seed"],
+        "today": params["today"].isoformat(),
+        "key": params["key"].hex(),
+        "enc_key_id": params["keyring"].active,
+        "enc_key": params["enc_key"].hex(),
+        "deduct": params["deduct"],
+        "persons": params["persons"],
+        "chunk_persons": params["chunk_persons"],
+        "cadres": params["cadres"],
+        "parent": os.getpid(),
     }
     procs = []
     outputs: list[asyncio.StreamReader] = []  # each process's stdout
     try:
         for s in range(min(STREAMS, len(plans))):
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "services.core.demo.loader", "--worker",
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                sys.executable,
+                "-m",
+                "services.core.demo.loader",
+                "--worker",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
             )
             procs.append(proc)
             assert proc.stdin is not None and proc.stdout is not None  # both piped
@@ -337,15 +557,19 @@ def _worker_main() -> int:
     header = json.loads(sys.stdin.buffer.readline())
     tie_to_parent(header["parent"])  # Ctrl-C is the loader's to handle; it stops this process
     params = {
-        "villages": [Village(*v) for v in header["villages"]], "seed": header["seed"],
-        "today": date.fromisoformat(header["today"]), "deduct": header["deduct"], "cadres": header["cadres"],
+        "villages": [Village(*v) for v in header["villages"]],
+        "seed": header["seed"],
+        "today": date.fromisoformat(header["today"]),
+        "deduct": header["deduct"],
+        "cadres": header["cadres"],
     }
     stream = header["stream"]
     generator = _streams(params, [stream])[stream]
     key = bytes.fromhex(header["key"])
     ring = Keyring({header["enc_key_id"]: bytes.fromhex(header["enc_key"])}, header["enc_key_id"])
-    plans = plan_chunks(header["persons"], seed=params["seed"], today=params["today"],
-                        chunk_persons=header["chunk_persons"])
+    plans = plan_chunks(
+        header["persons"], seed=params["seed"], today=params["today"], chunk_persons=header["chunk_persons"]
+    )
     for plan in plans[stream::STREAMS]:
         for _table, data, rows in render(generator.chunk(plan), key, ring):
             out.write(b"%d %d\n" % (rows, len(data)))
@@ -373,16 +597,24 @@ def china_today() -> date:
 # Indexes whose keys arrive in ascending order (rows are loaded by household and person
 # id): appending to them during COPY costs the server less than a rebuild, and the server
 # has time to spare while the generator processes work. Every other index is rebuilt.
-KEEP_DURING_COPY = frozenset({
-    "ix_persons_household_id", "ix_memberships_household_id", "ix_memberships_person_id",
-    "ix_household_events_household_id", "uq_income_records_household_id_year_quarter",
-    "ix_monitoring_cases_household_id", "ix_case_transitions_case_id_id", "ix_clue_reports_clue_id",
-    "ix_assistance_measures_case_id", "ix_case_visits_case_id_visited_on",
-    # Also: recreated from pg_get_indexdef, its predicate (status NOT IN (…)) would be
-    # deparsed differently from what the migration made; kept, it checks one open case per
-    # household as the rows arrive.
-    "uq_monitoring_cases_open_household",
-})
+KEEP_DURING_COPY = frozenset(
+    {
+        "ix_persons_household_id",
+        "ix_memberships_household_id",
+        "ix_memberships_person_id",
+        "ix_household_events_household_id",
+        "uq_income_records_household_id_year_quarter",
+        "ix_monitoring_cases_household_id",
+        "ix_case_transitions_case_id_id",
+        "ix_clue_reports_clue_id",
+        "ix_assistance_measures_case_id",
+        "ix_case_visits_case_id_visited_on",
+        # Also: recreated from pg_get_indexdef, its predicate (status NOT IN (…)) would be
+        # deparsed differently from what the migration made; kept, it checks one open case per
+        # household as the rows arrive.
+        "uq_monitoring_cases_open_household",
+    }
+)
 
 _SECONDARY_INDEXES = """
 SELECT quote_ident(n.nspname) || '.' || quote_ident(ci.relname) AS name, pg_get_indexdef(i.indexrelid) AS ddl
@@ -409,10 +641,16 @@ ORDER BY c.contype DESC, c.conrelid::regclass::text, c.conname
 
 async def _drop_secondary(conn: asyncpg.Connection, tables: tuple[str, ...]) -> tuple[list, list]:
     """Drop what slows COPY down; return what is needed to put it back exactly."""
-    indexes = [(r["name"], r["ddl"]) for r in await conn.fetch(_SECONDARY_INDEXES, list(tables))
-               if r["name"].rpartition(".")[2] not in KEEP_DURING_COPY]
-    constraints = [(r["contype"], r["tbl"], r["name"], r["ddl"]) for r in await conn.fetch(_CONSTRAINTS, list(tables))
-                   if r["name"] not in KEEP_DURING_COPY]
+    indexes = [
+        (r["name"], r["ddl"])
+        for r in await conn.fetch(_SECONDARY_INDEXES, list(tables))
+        if r["name"].rpartition(".")[2] not in KEEP_DURING_COPY
+    ]
+    constraints = [
+        (r["contype"], r["tbl"], r["name"], r["ddl"])
+        for r in await conn.fetch(_CONSTRAINTS, list(tables))
+        if r["name"] not in KEEP_DURING_COPY
+    ]
     for _kind, table, name, _ in constraints:
         await conn.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
     for name, _ in indexes:
@@ -443,8 +681,9 @@ def cadres_per_village(persons: int, villages: int) -> int:
 _CADRE_GIVEN = "国华建明军平志伟强勇福荣顺德永兴春光正红兰梅玲燕萍琴凤芳娟敏静艳"
 
 
-async def ensure_demo_cadres(conn: asyncpg.Connection, villages: list[Village], per_village: int,
-                             seed: int) -> dict[str, list[int]]:
+async def ensure_demo_cadres(
+    conn: asyncpg.Connection, villages: list[Village], per_village: int, seed: int
+) -> dict[str, list[int]]:
     """Upsert ``per_village`` assistance cadres per village (``cadre.<village>.<nnn>``, all
     with the demo password; never removed, so reloading a smaller county keeps them) and
     return the user ids of the first ``per_village`` of each village."""
@@ -461,17 +700,22 @@ async def ensure_demo_cadres(conn: asyncpg.Connection, villages: list[Village], 
             name = rng.choice(surnames) + "".join(rng.choice(_CADRE_GIVEN) for _ in range(1 + (rng.random() < 0.7)))
             rows.append((f"cadre.{v.code}.{k:03d}", f"{name}（{v.name}帮扶责任人）", v.code))
     usernames = [r[0] for r in rows]
-    have = {r["username"]: r["id"] for r in await conn.fetch(
-        "SELECT id, username FROM users WHERE username = ANY($1::text[])", usernames)}
+    have = {
+        r["username"]: r["id"]
+        for r in await conn.fetch("SELECT id, username FROM users WHERE username = ANY($1::text[])", usernames)
+    }
     missing = [r for r in rows if r[0] not in have]
     if missing:
         password_hash = hash_password(DEMO_PASSWORD)  # argon2 is slow on purpose: hash once
         await conn.executemany(
             "INSERT INTO users (username, display_name, password_hash, role, region_prefix, active, version) "
             "VALUES ($1, $2, $3, $4, $5, true, 1) ON CONFLICT (username) DO NOTHING",
-            [(u, name, password_hash, Role.assistance_cadre.value, code) for u, name, code in missing])
-        have = {r["username"]: r["id"] for r in await conn.fetch(
-            "SELECT id, username FROM users WHERE username = ANY($1::text[])", usernames)}
+            [(u, name, password_hash, Role.assistance_cadre.value, code) for u, name, code in missing],
+        )
+        have = {
+            r["username"]: r["id"]
+            for r in await conn.fetch("SELECT id, username FROM users WHERE username = ANY($1::text[])", usernames)
+        }
     out: dict[str, list[int]] = {v.code: [] for v in villages}
     for username, _name, code in rows:
         out[code].append(have[username])
@@ -480,18 +724,22 @@ async def ensure_demo_cadres(conn: asyncpg.Connection, villages: list[Village], 
 
 async def upsert_income_lines(conn: asyncpg.Connection, today: date) -> int:
     """The demo province's monitoring income lines, 2021 to this year (demo figures)."""
-    rows = [(year, DEMO_PROVINCE, fen_text(demo_income_line(year)), "演示数据：示意数字，非官方监测标准")
-            for year in range(2021, today.year + 1)]
+    rows = [
+        (year, DEMO_PROVINCE, fen_text(demo_income_line(year)), "演示数据：示意数字，非官方监测标准")
+        for year in range(2021, today.year + 1)
+    ]
     await conn.executemany(
         "INSERT INTO income_lines (year, province_code, amount, note, version) VALUES ($1, $2, $3::numeric, $4, 1) "
         "ON CONFLICT (year, province_code) DO UPDATE SET amount = excluded.amount, note = excluded.note, "
         "version = income_lines.version + 1, updated_at = now() "
         "WHERE (income_lines.amount, income_lines.note) IS DISTINCT FROM (excluded.amount, excluded.note)",
-        rows)
+        rows,
+    )
     return len(rows)
 
 
 # ---- the load ----------------------------------------------------------------------------
+
 
 async def _import_regions(url: str, settings: Settings):
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -512,9 +760,17 @@ async def _import_regions(url: str, settings: Settings):
     return report
 
 
-async def load_demo(url: str, settings: Settings, *, persons: int, seed: int = 2026,
-                    progress: Report | None = print, today: date | None = None,
-                    chunk_persons: int = CHUNK_PERSONS, parallel: bool | None = None) -> dict:
+async def load_demo(
+    url: str,
+    settings: Settings,
+    *,
+    persons: int,
+    seed: int = 2026,
+    progress: Report | None = print,
+    today: date | None = None,
+    chunk_persons: int = CHUNK_PERSONS,
+    parallel: bool | None = None,
+) -> dict:
     """Replace the household registry with ``persons`` synthetic people of the demo county.
 
     Users and regions are kept (the demo regions are upserted). Returns the row counts.
@@ -532,8 +788,12 @@ async def load_demo(url: str, settings: Settings, *, persons: int, seed: int = 2
         return f"{time.perf_counter() - started:.1f} s"
 
     report = await _import_regions(url, settings)
-    say(Step("regions", f"regions: {report.inserted} inserted, {report.updated} updated, {report.unchanged} unchanged  "
-                        f"{elapsed()}"))
+    say(
+        Step(
+            "regions",
+            f"regions: {report.inserted} inserted, {report.updated} updated, {report.unchanged} unchanged  {elapsed()}",
+        )
+    )
 
     villages = demo_villages()
     day = today or china_today()
@@ -547,13 +807,20 @@ async def load_demo(url: str, settings: Settings, *, persons: int, seed: int = 2
         parallel = persons >= IN_PROCESS_BELOW
 
     counts: dict[str, float] = dict.fromkeys(LOADED_TABLES, 0)  # and the seconds taken
-    conn = await asyncpg.connect(asyncpg_dsn(url), server_settings={
-        "application_name": "guardline-demo", "timezone": "Asia/Shanghai",
-    })
+    conn = await asyncpg.connect(
+        asyncpg_dsn(url),
+        server_settings={
+            "application_name": "guardline-demo",
+            "timezone": "Asia/Shanghai",
+        },
+    )
     try:
         cadres = await ensure_demo_cadres(conn, villages, cadres_per_village(persons, len(villages)), seed)
-        say(Step("cadres", f"assistance cadres: {sum(map(len, cadres.values()))} in {len(cadres)} villages  "
-                           f"{elapsed()}"))
+        say(
+            Step(
+                "cadres", f"assistance cadres: {sum(map(len, cadres.values()))} in {len(cadres)} villages  {elapsed()}"
+            )
+        )
         async with conn.transaction():
             await conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
             await conn.execute("SET LOCAL synchronous_commit = off")
@@ -563,12 +830,26 @@ async def load_demo(url: str, settings: Settings, *, persons: int, seed: int = 2
             indexes, constraints = await _drop_secondary(conn, LOADED_TABLES)
             # The statistics' running counts are computed once after the load, not per row.
             await conn.execute("ALTER TABLE monitoring_cases DISABLE TRIGGER monitoring_cases_count")
-            say(Step("prepare", f"registry emptied; {lines} income lines; {len(indexes)} indexes and "
-                                f"{len(constraints)} constraints set aside  {elapsed()}"))
+            say(
+                Step(
+                    "prepare",
+                    f"registry emptied; {lines} income lines; {len(indexes)} indexes and "
+                    f"{len(constraints)} constraints set aside  {elapsed()}",
+                )
+            )
 
-            params = {"villages": villages, "seed": seed, "today": day, "key": key, "keyring": ring,
-                      "enc_key": enc_key, "deduct": deduct, "cadres": cadres,
-                      "persons": persons, "chunk_persons": chunk_persons}
+            params = {
+                "villages": villages,
+                "seed": seed,
+                "today": day,
+                "key": key,
+                "keyring": ring,
+                "enc_key": enc_key,
+                "deduct": deduct,
+                "cadres": cadres,
+                "persons": persons,
+                "chunk_persons": chunk_persons,
+            }
             source = (_worker_chunks if parallel else _local_chunks)(params, plans)
             pending: dict[str, list[bytes]] = {table: [] for table in LOADED_TABLES}
             pending_size = dict.fromkeys(LOADED_TABLES, 0)
@@ -580,8 +861,13 @@ async def load_demo(url: str, settings: Settings, *, persons: int, seed: int = 2
                 # A memoryview: asyncpg would take bytes for a file name.
                 # asyncpg takes any buffer (Connection._copy_in); its stubs name only paths, files and
                 # async iterables.
-                await conn.copy_to_table(table, source=memoryview(data),  # type: ignore[arg-type]
-                                         columns=COPY_COLUMNS[table], format="text", freeze=True)
+                await conn.copy_to_table(
+                    table,
+                    source=memoryview(data),  # type: ignore[arg-type]
+                    columns=COPY_COLUMNS[table],
+                    format="text",
+                    freeze=True,
+                )
 
             async with aclosing(source):  # stops the worker if a COPY fails
                 async for rendered in source:
@@ -592,8 +878,15 @@ async def load_demo(url: str, settings: Settings, *, persons: int, seed: int = 2
                             counts[table] += rows
                             if pending_size[table] >= COPY_AT_LEAST:
                                 await copy(table)
-                    say(Step("persons", f"persons {counts['persons']:,}/{persons:,}  {elapsed()}",
-                             int(counts["persons"]), persons, "persons"))
+                    say(
+                        Step(
+                            "persons",
+                            f"persons {counts['persons']:,}/{persons:,}  {elapsed()}",
+                            int(counts["persons"]),
+                            persons,
+                            "persons",
+                        )
+                    )
             for table in LOADED_TABLES:
                 if pending[table]:
                     await copy(table)
@@ -615,8 +908,13 @@ async def load_demo(url: str, settings: Settings, *, persons: int, seed: int = 2
 
         funds = await load_funds(conn, villages[0].code[:6], day, seed)  # the demo is one county
         counts.update(funds)
-        say(Step("funds", f"fund year: {funds['funds']} funds, {funds['projects']} projects, "
-                          f"{funds['fund_disbursements']} payments, {funds['project_assets']} assets  {elapsed()}"))
+        say(
+            Step(
+                "funds",
+                f"fund year: {funds['funds']} funds, {funds['projects']} projects, "
+                f"{funds['fund_disbursements']} payments, {funds['project_assets']} assets  {elapsed()}",
+            )
+        )
     finally:
         await conn.close()
     counts["seconds"] = round(time.perf_counter() - started, 1)
@@ -625,11 +923,21 @@ async def load_demo(url: str, settings: Settings, *, persons: int, seed: int = 2
 
 # ---- demo users ----------------------------------------------------------------------------
 
-DEMO_LEVELS = (("county", "529901", "清溪县"), ("township", "529901001", "石门镇"), ("village", "529901001001", "白岩村"))
+DEMO_LEVELS = (
+    ("county", "529901", "清溪县"),
+    ("township", "529901001", "石门镇"),
+    ("village", "529901001001", "白岩村"),
+)
 ROLE_NAMES = {
-    "grid_worker": "网格员", "assistance_cadre": "帮扶责任人", "village_staff": "村干部",
-    "township_staff": "乡镇工作人员", "county_staff": "县乡村振兴局工作人员", "county_approver": "县级审批人",
-    "department_system": "部门系统", "auditor": "审计人员", "admin": "系统管理员",
+    "grid_worker": "网格员",
+    "assistance_cadre": "帮扶责任人",
+    "village_staff": "村干部",
+    "township_staff": "乡镇工作人员",
+    "county_staff": "县乡村振兴局工作人员",
+    "county_approver": "县级审批人",
+    "department_system": "部门系统",
+    "auditor": "审计人员",
+    "admin": "系统管理员",
 }
 
 
@@ -650,20 +958,26 @@ async def create_demo_users(session, settings: Settings) -> list[dict]:
     users = []
     for role in Role:
         for level, prefix, place in DEMO_LEVELS:
-            users.append({
-                "username": f"{role.value}.{level}",
-                "display_name": f"演示{ROLE_NAMES.get(role.value, role.value)}（{place}）",
-                "role": role.value,
-                "region_prefix": prefix,
-            })
+            users.append(
+                {
+                    "username": f"{role.value}.{level}",
+                    "display_name": f"演示{ROLE_NAMES.get(role.value, role.value)}（{place}）",
+                    "role": role.value,
+                    "region_prefix": prefix,
+                }
+            )
     table = table_of(User)
     stmt = insert(table).values([{**u, "password_hash": password_hash, "active": True, "version": 1} for u in users])
     stmt = stmt.on_conflict_do_update(
         index_elements=[table.c.username],
         set_={
-            "display_name": stmt.excluded.display_name, "password_hash": stmt.excluded.password_hash,
-            "role": stmt.excluded.role, "region_prefix": stmt.excluded.region_prefix, "active": True,
-            "version": table.c.version + 1, "updated_at": func.now(),
+            "display_name": stmt.excluded.display_name,
+            "password_hash": stmt.excluded.password_hash,
+            "role": stmt.excluded.role,
+            "region_prefix": stmt.excluded.region_prefix,
+            "active": True,
+            "version": table.c.version + 1,
+            "updated_at": func.now(),
         },
     )
     await session.execute(stmt)

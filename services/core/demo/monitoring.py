@@ -15,6 +15,7 @@ would have computed: mostly on time, a realistic minority late.
 Rows are tuples in the column orders of the ``*_COLUMNS`` constants; dates are
 ``datetime.date``, arrays are lists, JSONB columns are JSON text, ``amount`` is fen (int).
 """
+
 from __future__ import annotations
 
 import json
@@ -41,33 +42,115 @@ from services.core.monitoring.policy import MonitoringPolicy
 from services.core.workdays import WorkCalendar, add_months, month_end
 
 CASE_COLUMNS = (
-    "id", "household_id", "region_code", "case_type", "risk_types", "status", "first_clue_on", "opened_on",
-    "consent_on", "notice_start", "notice_end", "identified_on", "category_before", "cadre_user_id",
-    "cadre_assigned_on", "plan_on", "last_visit_on", "elimination_proposed_on", "eliminated_on",
-    "elimination_way", "closed_on", "closed_reason", "next_deadline", "next_deadline_kind",
-    "deadline_provisional", "deadline_breaches", "reopened_from_id", "version",
+    "id",
+    "household_id",
+    "region_code",
+    "case_type",
+    "risk_types",
+    "status",
+    "first_clue_on",
+    "opened_on",
+    "consent_on",
+    "notice_start",
+    "notice_end",
+    "identified_on",
+    "category_before",
+    "cadre_user_id",
+    "cadre_assigned_on",
+    "plan_on",
+    "last_visit_on",
+    "elimination_proposed_on",
+    "eliminated_on",
+    "elimination_way",
+    "closed_on",
+    "closed_reason",
+    "next_deadline",
+    "next_deadline_kind",
+    "deadline_provisional",
+    "deadline_breaches",
+    "reopened_from_id",
+    "version",
 )
 CLUE_COLUMNS = (
-    "id", "household_id", "region_code", "risk_types", "channels", "status", "first_reported_on", "report_count",
-    "next_deadline", "next_deadline_kind", "deadline_provisional", "deadline_breaches", "case_id",
-    "dismissal_reason", "handled_by", "handled_at", "version",
+    "id",
+    "household_id",
+    "region_code",
+    "risk_types",
+    "channels",
+    "status",
+    "first_reported_on",
+    "report_count",
+    "next_deadline",
+    "next_deadline_kind",
+    "deadline_provisional",
+    "deadline_breaches",
+    "case_id",
+    "dismissal_reason",
+    "handled_by",
+    "handled_at",
+    "version",
 )
 REPORT_COLUMNS = (
-    "id", "clue_id", "region_code", "channel", "risk_types", "evidence", "attachments", "reported_on",
-    "reporter_user_id", "reporter_client_id", "declarant_name", "declarant_phone", "source", "external_ref",
+    "id",
+    "clue_id",
+    "region_code",
+    "channel",
+    "risk_types",
+    "evidence",
+    "attachments",
+    "reported_on",
+    "reporter_user_id",
+    "reporter_client_id",
+    "declarant_name",
+    "declarant_phone",
+    "source",
+    "external_ref",
     "created_at",
 )
 TRANSITION_COLUMNS = (
-    "id", "case_id", "region_code", "action", "from_status", "to_status", "comment", "attachments", "details",
-    "effective_on", "actor_user_id", "actor_client_id", "at",
+    "id",
+    "case_id",
+    "region_code",
+    "action",
+    "from_status",
+    "to_status",
+    "comment",
+    "attachments",
+    "details",
+    "effective_on",
+    "actor_user_id",
+    "actor_client_id",
+    "at",
 )
 MEASURE_COLUMNS = (
-    "id", "case_id", "household_id", "region_code", "category", "content", "responsible_unit", "planned_on",
-    "start_on", "end_on", "status", "result", "amount", "recorded_by", "version",
+    "id",
+    "case_id",
+    "household_id",
+    "region_code",
+    "category",
+    "content",
+    "responsible_unit",
+    "planned_on",
+    "start_on",
+    "end_on",
+    "status",
+    "result",
+    "amount",
+    "recorded_by",
+    "version",
 )
 VISIT_COLUMNS = (
-    "id", "case_id", "household_id", "region_code", "cadre_user_id", "visited_on", "mode", "findings",
-    "attachments", "recorded_by", "created_at",
+    "id",
+    "case_id",
+    "household_id",
+    "region_code",
+    "cadre_user_id",
+    "visited_on",
+    "mode",
+    "findings",
+    "attachments",
+    "recorded_by",
+    "created_at",
 )
 
 DEMO_PROVINCE = "52"
@@ -90,13 +173,22 @@ def demo_income_line(year: int) -> int:
 
 S = CaseStatus
 _T = TypeVar("_T")
-IDENTIFICATION_STEPS = (S.verification, S.village_review, S.identification_notice, S.township_review,
-                        S.county_approval)
-ELIMINATION_STEPS = (S.elimination_verification, S.elimination_review, S.elimination_notice,
-                     S.elimination_township_review, S.elimination_approval)
+IDENTIFICATION_STEPS = (S.verification, S.village_review, S.identification_notice, S.township_review, S.county_approval)
+ELIMINATION_STEPS = (
+    S.elimination_verification,
+    S.elimination_review,
+    S.elimination_notice,
+    S.elimination_township_review,
+    S.elimination_approval,
+)
 # The action that leaves each status of a phase (the same five in both phases).
-_STEP_ACTIONS = (Action.verify, Action.village_review, Action.notice_result, Action.township_review,
-                 Action.county_decision)
+_STEP_ACTIONS = (
+    Action.verify,
+    Action.village_review,
+    Action.notice_result,
+    Action.township_review,
+    Action.county_decision,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,21 +322,39 @@ _EVIDENCE = {
 }
 # Department screening: which department's data raises each risk, and its reference prefix.
 _DEPARTMENTS = {
-    R.illness: ("县医疗保障局", "YB"), R.disability: ("县残疾人联合会", "CL"), R.schooling_costs: ("县教育局", "JY"),
-    R.out_of_school: ("县教育局", "JY"), R.disaster: ("县应急管理局", "YJ"), R.accident: ("县民政局", "MZ"),
-    R.industry_failure: ("县农业农村局", "NY"), R.unstable_employment: ("县人力资源和社会保障局", "RS"),
-    R.lack_of_labour: ("县民政局", "MZ"), R.unsafe_housing: ("县住房和城乡建设局", "ZJ"),
-    R.unsafe_water: ("县水务局", "SW"), R.income_below_line: ("县乡村振兴局", "XC"), R.other: ("县民政局", "MZ"),
+    R.illness: ("县医疗保障局", "YB"),
+    R.disability: ("县残疾人联合会", "CL"),
+    R.schooling_costs: ("县教育局", "JY"),
+    R.out_of_school: ("县教育局", "JY"),
+    R.disaster: ("县应急管理局", "YJ"),
+    R.accident: ("县民政局", "MZ"),
+    R.industry_failure: ("县农业农村局", "NY"),
+    R.unstable_employment: ("县人力资源和社会保障局", "RS"),
+    R.lack_of_labour: ("县民政局", "MZ"),
+    R.unsafe_housing: ("县住房和城乡建设局", "ZJ"),
+    R.unsafe_water: ("县水务局", "SW"),
+    R.income_below_line: ("县乡村振兴局", "XC"),
+    R.other: ("县民政局", "MZ"),
 }
-_GENERIC_RISKS = ((R.unstable_employment, 1.5), (R.industry_failure, 1.0), (R.disaster, 0.5), (R.accident, 0.5),
-                  (R.other, 0.2))
+_GENERIC_RISKS = (
+    (R.unstable_employment, 1.5),
+    (R.industry_failure, 1.0),
+    (R.disaster, 0.5),
+    (R.accident, 0.5),
+    (R.other, 0.2),
+)
 _SUDDEN_RISKS = ((R.disaster, 2.0), (R.accident, 2.0), (R.illness, 1.5))
 
 M = MeasureCategory
 # (category, content, responsible unit, amount range in yuan or None, term in days or None)
 _MEASURES = {
-    "health_aid": (M.health, "落实基本医保、大病保险、医疗救助三重保障，协助办理门诊慢特病待遇", "县医疗保障局",
-                   (2000, 15000), 365),
+    "health_aid": (
+        M.health,
+        "落实基本医保、大病保险、医疗救助三重保障，协助办理门诊慢特病待遇",
+        "县医疗保障局",
+        (2000, 15000),
+        365,
+    ),
     "family_doctor": (M.health, "签约家庭医生，定期上门随访", "{township}卫生院", None, 365),
     "dibao": (M.social_protection, "纳入农村低保，按月发放低保金", "县民政局", (2400, 4800), 365),
     "temporary_aid": (M.social_protection, "发放临时救助金", "县民政局", (1000, 5000), 30),
@@ -260,8 +370,13 @@ _MEASURES = {
     "yulu": (M.other_education, "落实“雨露计划”职业教育补助", "县乡村振兴局", (3000, 3000), 300),
     "student_aid": (M.other_education, "办理生源地信用助学贷款和国家助学金", "县教育局", (2000, 8000), 300),
     "donation": (M.social_assistance, "协调东西部协作帮扶企业捐赠生活物资", "县乡村振兴局", (500, 2000), 30),
-    "disaster_relief": (M.living_conditions, "修缮受损房屋，补种农作物，发放灾后救助资金", "县应急管理局",
-                        (2000, 10000), 90),
+    "disaster_relief": (
+        M.living_conditions,
+        "修缮受损房屋，补种农作物，发放灾后救助资金",
+        "县应急管理局",
+        (2000, 10000),
+        90,
+    ),
 }
 _MEASURES_FOR = {
     R.illness: ("health_aid", "family_doctor", "dibao"),
@@ -279,26 +394,45 @@ _MEASURES_FOR = {
     R.other: ("donation", "temporary_aid"),
 }
 _RESULTS = {
-    M.health: "已落实，自付医疗费用明显下降", M.social_protection: "已按时足额发放到户",
-    M.public_welfare_post: "已上岗，工资按月发放", M.employment: "已稳定就业，务工收入增加",
-    M.industry: "已落实，产业收入增加", M.finance: "贷款已发放，按期付息",
-    M.housing_safety: "已完成改造并通过验收", M.water_safety: "已接通自来水，水质水量达标",
-    M.compulsory_education: "已复学，在校就读正常", M.other_education: "补助已发放到户",
-    M.social_assistance: "物资已送达", M.living_conditions: "房屋已修缮，生产生活恢复正常",
+    M.health: "已落实，自付医疗费用明显下降",
+    M.social_protection: "已按时足额发放到户",
+    M.public_welfare_post: "已上岗，工资按月发放",
+    M.employment: "已稳定就业，务工收入增加",
+    M.industry: "已落实，产业收入增加",
+    M.finance: "贷款已发放，按期付息",
+    M.housing_safety: "已完成改造并通过验收",
+    M.water_safety: "已接通自来水，水质水量达标",
+    M.compulsory_education: "已复学，在校就读正常",
+    M.other_education: "补助已发放到户",
+    M.social_assistance: "物资已送达",
+    M.living_conditions: "房屋已修缮，生产生活恢复正常",
 }
 _VISIT_FINDINGS = (
-    "家庭成员身体状况稳定，按时服药", "了解务工情况，收入基本稳定", "宣讲防返贫政策，核实帮扶措施落实情况",
-    "住房安全，饮水正常", "子女在校就读正常", "产业发展良好，生猪存栏稳定", "帮助联系就业岗位，家庭表示满意",
-    "核实家庭收支情况，填写入户走访记录", "低保金按时到账，生活有保障", "协助申请医疗救助，跟踪报销进度",
+    "家庭成员身体状况稳定，按时服药",
+    "了解务工情况，收入基本稳定",
+    "宣讲防返贫政策，核实帮扶措施落实情况",
+    "住房安全，饮水正常",
+    "子女在校就读正常",
+    "产业发展良好，生猪存栏稳定",
+    "帮助联系就业岗位，家庭表示满意",
+    "核实家庭收支情况，填写入户走访记录",
+    "低保金按时到账，生活有保障",
+    "协助申请医疗救助，跟踪报销进度",
 )
 _PHONE_FINDINGS = ("电话了解近况，家庭无新增困难", "电话提醒按时复诊", "视频连线了解务工子女情况")
 _DISMISSALS = (
-    "经入户核实，家庭收入稳定，无返贫致贫风险", "大额医疗费用已由医保报销，自付部分较低，风险已化解",
-    "经核实，所报情况与实际不符", "已落实临时救助，困难已解决", "重复申报，已并入原线索处理",
+    "经入户核实，家庭收入稳定，无返贫致贫风险",
+    "大额医疗费用已由医保报销，自付部分较低，风险已化解",
+    "经核实，所报情况与实际不符",
+    "已落实临时救助，困难已解决",
+    "重复申报，已并入原线索处理",
 )
 _REJECTIONS = (
-    "入户核实：家庭收入稳定，未发现返贫致贫风险", "民主评议未通过：家庭拥有商品房和经营性车辆",
-    "公示期间群众反映情况属实，不予纳入", "乡镇审核：收入核算高于监测标准", "县级审批：经部门数据比对，不符合纳入条件",
+    "入户核实：家庭收入稳定，未发现返贫致贫风险",
+    "民主评议未通过：家庭拥有商品房和经营性车辆",
+    "公示期间群众反映情况属实，不予纳入",
+    "乡镇审核：收入核算高于监测标准",
+    "县级审批：经部门数据比对，不符合纳入条件",
 )
 _VERIFIED = "入户核实：风险属实，已签署承诺授权书"
 _ELIMINATION_VERIFIED = "入户核实：收入持续稳定高于监测标准，“三保障”和饮水安全有保障，风险已稳定消除"
@@ -342,6 +476,7 @@ class CachedCalendar(WorkCalendar):
 
 
 # ---- the rows of one household -------------------------------------------------------------
+
 
 @dataclass(slots=True)
 class Household:
@@ -396,8 +531,9 @@ class CaseMaker:
         return weighted[-1][0]
 
     def _risks(self, h: Household, case_type: str | None, k: int, exclude=()) -> list[str]:
-        pool = [(v, w) for v, w in (_SUDDEN_RISKS if case_type == CaseType.sudden_hardship else h.risks)
-                if v not in exclude]
+        pool = [
+            (v, w) for v, w in (_SUDDEN_RISKS if case_type == CaseType.sudden_hardship else h.risks) if v not in exclude
+        ]
         if not pool:
             pool = [(v, w) for v, w in _GENERIC_RISKS if v not in exclude] or [(R.other, 1.0)]
         out: list[str] = []
@@ -414,9 +550,15 @@ class CaseMaker:
     def _identification_gaps(self) -> tuple[int, ...]:
         """Days between the identification steps (see ``_chain``)."""
         b, r = self._between, self.r
-        return (0 if r() < 0.5 else b(1, 3), b(1, 2), b(1, 2),
-                b(1, 2) if r() < 0.15 else 0,  # some villages post the notice longer than the minimum
-                1 if r() < 0.7 else 2, b(0, 1), b(1, 2) if r() < 0.9 else b(3, 8))
+        return (
+            0 if r() < 0.5 else b(1, 3),
+            b(1, 2),
+            b(1, 2),
+            b(1, 2) if r() < 0.15 else 0,  # some villages post the notice longer than the minimum
+            1 if r() < 0.7 else 2,
+            b(0, 1),
+            b(1, 2) if r() < 0.9 else b(3, 8),
+        )
 
     def _elimination_gaps(self) -> tuple[int, ...]:
         b, r = self._between, self.r
@@ -439,7 +581,7 @@ class CaseMaker:
     def _ending_at(self, gaps: tuple[int, ...], index: int, day: int) -> tuple[int, list[int]]:
         """The anchor and steps of a chain whose step ``index`` falls on ``day`` (a notice
         in working days may stretch the chain when it moves: then it is moved again)."""
-        anchor = day - sum(gaps[:index + 1]) - (4 if index >= 3 else 0)
+        anchor = day - sum(gaps[: index + 1]) - (4 if index >= 3 else 0)
         for _ in range(8):
             steps = self._chain(anchor, gaps)
             if steps[index] == day:
@@ -492,8 +634,15 @@ class CaseMaker:
         first, steps = self._ending_at(self._identification_gaps(), 5, identified)
         return first, steps, identified, esteps
 
-    def _case(self, h: Household, plan: CasePlan, ids: Ids, out, previous: tuple[int, int] | None,
-              followed_by: CasePlan | None) -> tuple[int, int] | None:
+    def _case(
+        self,
+        h: Household,
+        plan: CasePlan,
+        ids: Ids,
+        out,
+        previous: tuple[int, int] | None,
+        followed_by: CasePlan | None,
+    ) -> tuple[int, int] | None:
         r, b, t = self.r, self._between, self.t
         d = date.fromordinal
         case_id = ids.case
@@ -524,12 +673,20 @@ class CaseMaker:
         # ---- the first clue and the opening
         clue_rows = []
         clue_rows.append(self._clue(h, risks, plan.clues[0], first, opened, ClueStatus.converted, case_id, ids, out))
-        step(Action.open, None, S.verification, opened,
-             **{"clue_id": clue_rows[0], **({"reopened_from": previous[0]} if previous else {})})
+        step(
+            Action.open,
+            None,
+            S.verification,
+            opened,
+            **{"clue_id": clue_rows[0], **({"reopened_from": previous[0]} if previous else {})},
+        )
 
         # ---- identification
-        done = plan.stop if status in (s.value for s in IDENTIFICATION_STEPS) else (
-            plan.stop if status == S.rejected else 5)
+        done = (
+            plan.stop
+            if status in (s.value for s in IDENTIFICATION_STEPS)
+            else (plan.stop if status == S.rejected else 5)
+        )
         consent = notice_start = notice_end = None
         for k in range(done):
             frm, to = IDENTIFICATION_STEPS[k], (IDENTIFICATION_STEPS[k + 1] if k < 4 else S.assisting)
@@ -539,8 +696,16 @@ class CaseMaker:
                 step(Action.verify, frm, to, day, None, decision="approve", findings=_VERIFIED, consent_signed=True)
             elif k == 1:
                 notice_start, notice_end = steps[2], steps[6]
-                step(Action.village_review, frm, to, day, None, decision="approve",
-                     notice_start=d(notice_start).isoformat(), notice_end=d(notice_end).isoformat())
+                step(
+                    Action.village_review,
+                    frm,
+                    to,
+                    day,
+                    None,
+                    decision="approve",
+                    notice_start=d(notice_start).isoformat(),
+                    notice_end=d(notice_end).isoformat(),
+                )
             else:
                 step(_STEP_ACTIONS[k], frm, to, day, None, decision="approve")
         if status == S.rejected:
@@ -551,8 +716,9 @@ class CaseMaker:
             step(_STEP_ACTIONS[k], IDENTIFICATION_STEPS[k], S.rejected, steps[k + 1], _REJECTIONS[k], **details)
 
         # ---- deadline bookkeeping, with the API's functions
-        facts = SimpleNamespace(status=None, first_clue_on=d(first), identified_on=None, cadre_user_id=None,
-                                plan_on=None)
+        facts = SimpleNamespace(
+            status=None, first_clue_on=d(first), identified_on=None, cadre_user_id=None, plan_on=None
+        )
         breaches: list[dict] = []
 
         def pending(state_status, visits_until: int | None = None) -> list[dl.Deadline]:
@@ -584,14 +750,14 @@ class CaseMaker:
             if plan.cadre:
                 cadre = self._cadre(h)
                 x = r()
-                cadre_on = (identified + b(0, 2) if x < 0.25 else b(identified + 1, due) if x < 0.95
-                            else b(due + 1, due + 15))
+                cadre_on = (
+                    identified + b(0, 2) if x < 0.25 else b(identified + 1, due) if x < 0.95 else b(due + 1, due + 15)
+                )
                 cadre_on = min(cadre_on, last_day if closed is None else esteps[0])
                 if cadre is None:
                     cadre_on = None
             x = r()
-            plan_on = (identified + b(0, 3) if x < 0.2 else b(identified + 1, due) if x < 0.93
-                       else b(due + 1, due + 30))
+            plan_on = identified + b(0, 3) if x < 0.2 else b(identified + 1, due) if x < 0.93 else b(due + 1, due + 30)
             if status != S.assisting:
                 plan_on = min(plan_on, esteps[0] - 60)  # a completed measure before the proposal
             if plan_on > t:
@@ -615,8 +781,9 @@ class CaseMaker:
         way = proposed = eliminated = None
         if esteps is not None:
             proposed = esteps[0]
-            step(Action.propose_elimination, S.assisting, S.elimination_verification, proposed, None,
-                 decision="approve")
+            step(
+                Action.propose_elimination, S.assisting, S.elimination_verification, proposed, None, decision="approve"
+            )
             taken = 5 if status == S.eliminated else plan.stop
             for k in range(taken):
                 frm, to = ELIMINATION_STEPS[k], (ELIMINATION_STEPS[k + 1] if k < 4 else S.eliminated)
@@ -625,8 +792,16 @@ class CaseMaker:
                     step(Action.verify, frm, to, day, None, decision="approve", findings=_ELIMINATION_VERIFIED)
                 elif k == 1:
                     notice_start, notice_end = esteps[2], esteps[6]
-                    step(Action.village_review, frm, to, day, None, decision="approve",
-                         notice_start=d(notice_start).isoformat(), notice_end=d(notice_end).isoformat())
+                    step(
+                        Action.village_review,
+                        frm,
+                        to,
+                        day,
+                        None,
+                        decision="approve",
+                        notice_start=d(notice_start).isoformat(),
+                        notice_end=d(notice_end).isoformat(),
+                    )
                 elif k == 4:
                     way = (EliminationWay.by_assistance if r() < 0.82 else EliminationWay.natural).value
                     eliminated = day
@@ -649,8 +824,9 @@ class CaseMaker:
             clue_id = self._clue(h, new, reports, reported, converted, ClueStatus.converted, case_id, ids, out)
             added = [x for x in new if x not in risks]
             risks = risks + added
-            transitions.append([Action.add_risks.value, None, None, None, {"clue_id": clue_id, "added": added},
-                                converted])
+            transitions.append(
+                [Action.add_risks.value, None, None, None, {"clue_id": clue_id, "added": added}, converted]
+            )
 
         # ---- the rows
         transitions.sort(key=lambda tr: tr[5])  # stable: same-day steps keep their order
@@ -660,10 +836,23 @@ class CaseMaker:
             if action in (Action.assign_cadre, Action.add_risks):  # no change of status
                 src = dst = state
             state = dst
-            out.case_transitions.append((
-                ids.transition, case_id, h.region, action, src, dst, comment, "[]", _json(details), d(day), None,
-                None, d(day),
-            ))
+            out.case_transitions.append(
+                (
+                    ids.transition,
+                    case_id,
+                    h.region,
+                    action,
+                    src,
+                    dst,
+                    comment,
+                    "[]",
+                    _json(details),
+                    d(day),
+                    None,
+                    None,
+                    d(day),
+                )
+            )
             ids.transition += 1
         if state != status:
             raise AssertionError(f"case {case_id}: the steps lead to {state}, not {status}")
@@ -677,17 +866,38 @@ class CaseMaker:
             pending_now = []
         nxt = pending_now[0] if pending_now else None
         counted = [v for v in visit_days if v <= last_day]
-        out.monitoring_cases.append((
-            case_id, h.id, h.region, case_type, risks, status, d(first), d(opened),
-            d(consent) if consent else None, d(notice_start) if notice_start else None,
-            d(notice_end) if notice_end else None, d(identified) if identified else None,
-            h.category_before if identified else None, cadre, d(cadre_on) if cadre_on else None,
-            d(plan_on) if plan_on else None, d(max(counted)) if counted else None,
-            d(proposed) if proposed else None, d(eliminated) if eliminated else None, way,
-            d(closed) if closed else None, None,
-            nxt.due if nxt else None, nxt.kind.value if nxt else None, any(x.provisional for x in pending_now),
-            _json(breaches), previous[0] if previous else None, 1,
-        ))
+        out.monitoring_cases.append(
+            (
+                case_id,
+                h.id,
+                h.region,
+                case_type,
+                risks,
+                status,
+                d(first),
+                d(opened),
+                d(consent) if consent else None,
+                d(notice_start) if notice_start else None,
+                d(notice_end) if notice_end else None,
+                d(identified) if identified else None,
+                h.category_before if identified else None,
+                cadre,
+                d(cadre_on) if cadre_on else None,
+                d(plan_on) if plan_on else None,
+                d(max(counted)) if counted else None,
+                d(proposed) if proposed else None,
+                d(eliminated) if eliminated else None,
+                way,
+                d(closed) if closed else None,
+                None,
+                nxt.due if nxt else None,
+                nxt.kind.value if nxt else None,
+                any(x.provisional for x in pending_now),
+                _json(breaches),
+                previous[0] if previous else None,
+                1,
+            )
+        )
         if status != S.eliminated:
             return None
         assert eliminated is not None  # the day of the county's decision, the last step
@@ -695,8 +905,19 @@ class CaseMaker:
 
     # ---- clues and their reports ---------------------------------------------------------
 
-    def _clue(self, h: Household, risks: list[str], reports: int, first: int, handled: int | None, status,
-              case_id: int | None, ids: Ids, out, reason: str | None = None) -> int:
+    def _clue(
+        self,
+        h: Household,
+        risks: list[str],
+        reports: int,
+        first: int,
+        handled: int | None,
+        status,
+        case_id: int | None,
+        ids: Ids,
+        out,
+        reason: str | None = None,
+    ) -> int:
         """A clue with its reports, the first on ``first``, the others by ``handled`` (or
         today, while open). Returns its id."""
         r, b = self.r, self._between
@@ -730,26 +951,60 @@ class CaseMaker:
                 source, prefix = _DEPARTMENTS[risk]
                 ref = f"{prefix}-{d(day).year}-{ids.report:08d}"
                 evidence = f"{source}数据比对预警：{_EVIDENCE[risk]}"
-            out.clue_reports.append((
-                ids.report, clue_id, h.region, channel.value, risks, evidence, "[]", d(day), reporter, None,
-                declarant, phone, source, ref, d(day),
-            ))
+            out.clue_reports.append(
+                (
+                    ids.report,
+                    clue_id,
+                    h.region,
+                    channel.value,
+                    risks,
+                    evidence,
+                    "[]",
+                    d(day),
+                    reporter,
+                    None,
+                    declarant,
+                    phone,
+                    source,
+                    ref,
+                    d(day),
+                )
+            )
             ids.report += 1
-        before = dl.clue_deadlines(ClueStatus.open, d(first), d(self_declared) if self_declared else None,
-                                   _policy_for, self.cal)
+        before = dl.clue_deadlines(
+            ClueStatus.open, d(first), d(self_declared) if self_declared else None, _policy_for, self.cal
+        )
         if status == ClueStatus.open:
             nxt = before[0] if before else None
             breaches: list = []
-            row_deadline = (nxt.due if nxt else None, nxt.kind.value if nxt else None,
-                            any(x.provisional for x in before))
+            row_deadline = (
+                nxt.due if nxt else None,
+                nxt.kind.value if nxt else None,
+                any(x.provisional for x in before),
+            )
         else:
             assert handled is not None  # a clue no longer open was handled
             breaches = dl.breaches(before, [], d(handled))
             row_deadline = (None, None, False)
-        out.risk_clues.append((
-            clue_id, h.id, h.region, risks, channels, status.value, d(first), reports, *row_deadline,
-            _json(breaches), case_id, reason, None, d(handled) if handled is not None else None, 1,
-        ))
+        out.risk_clues.append(
+            (
+                clue_id,
+                h.id,
+                h.region,
+                risks,
+                channels,
+                status.value,
+                d(first),
+                reports,
+                *row_deadline,
+                _json(breaches),
+                case_id,
+                reason,
+                None,
+                d(handled) if handled is not None else None,
+                1,
+            )
+        )
         return clue_id
 
     def _loose_clue(self, h: Household, status: str, reports: int, ids: Ids, out) -> None:
@@ -762,13 +1017,24 @@ class CaseMaker:
         else:
             first = b(t - 720, t - 5)
             handled = min(t, first + b(1, 12))
-            self._clue(h, risks, reports, first, handled, ClueStatus.dismissed, None, ids, out,
-                       reason=_DISMISSALS[int(r() * len(_DISMISSALS))])
+            self._clue(
+                h,
+                risks,
+                reports,
+                first,
+                handled,
+                ClueStatus.dismissed,
+                None,
+                ids,
+                out,
+                reason=_DISMISSALS[int(r() * len(_DISMISSALS))],
+            )
 
     # ---- measures and visits --------------------------------------------------------------
 
-    def _measures(self, h: Household, case_id: int, risks: list[str], plan_on: int | None,
-                  esteps: list[int] | None, out) -> int:
+    def _measures(
+        self, h: Household, case_id: int, risks: list[str], plan_on: int | None, esteps: list[int] | None, out
+    ) -> int:
         """一户一策: the first measure on ``plan_on``, one or more per risk. With an
         elimination proposed, the first is completed before it. Returns how many."""
         if plan_on is None:
@@ -793,7 +1059,9 @@ class CaseMaker:
                 end = min(end or start + 30, esteps[0] - 5)
                 end = max(end, start)
             if end is not None and end <= t:
-                state = MeasureStatus.completed if (i == 0 and esteps is not None) or r() < 0.96 else MeasureStatus.stopped
+                state = (
+                    MeasureStatus.completed if (i == 0 and esteps is not None) or r() < 0.96 else MeasureStatus.stopped
+                )
             elif start > t:
                 state = MeasureStatus.planned
             else:
@@ -802,17 +1070,38 @@ class CaseMaker:
             if amounts is not None:
                 amount = self._between(amounts[0], amounts[1]) // 100 * 10_000  # whole hundreds of yuan, in fen
                 amount = amount or amounts[0] * 100
-            out.assistance_measures.append((
-                self._uuid(), case_id, h.id, h.region, category.value,
-                content.format(village=h.village, township=h.township), unit.format(village=h.village,
-                                                                                    township=h.township),
-                d(planned), d(start), d(end) if end is not None else None, state.value,
-                _RESULTS[category] if state == MeasureStatus.completed else None, amount, None, 1,
-            ))
+            out.assistance_measures.append(
+                (
+                    self._uuid(),
+                    case_id,
+                    h.id,
+                    h.region,
+                    category.value,
+                    content.format(village=h.village, township=h.township),
+                    unit.format(village=h.village, township=h.township),
+                    d(planned),
+                    d(start),
+                    d(end) if end is not None else None,
+                    state.value,
+                    _RESULTS[category] if state == MeasureStatus.completed else None,
+                    amount,
+                    None,
+                    1,
+                )
+            )
         return len(keys)
 
-    def _visits(self, h: Household, case_id: int, cadre: int, identified: int, cadre_on: int, last_day: int,
-                still_open: bool, out) -> list[int]:
+    def _visits(
+        self,
+        h: Household,
+        case_id: int,
+        cadre: int,
+        identified: int,
+        cadre_on: int,
+        last_day: int,
+        still_open: bool,
+        out,
+    ) -> list[int]:
         """The cadre's visits from the month after identification until ``last_day``: one
         in person in most months (only those count, with the default policy), now and then
         a call. A minority of cases missed a recent month (they are late on the overdue
@@ -841,9 +1130,13 @@ class CaseMaker:
                 if r() < 0.5:  # a call instead of the visit: it does not count
                     visits.append((lo + int(r() * (hi - lo + 1)), VisitMode.phone.value))
                 continue
-            if (still_open and month.year == last.year and month.month == last.month
-                    # this month's visit: by now in most cases, more likely the later in the month
-                    and r() > 0.9 * last.day / month_end(month).day):
+            if (
+                still_open
+                and month.year == last.year
+                and month.month == last.month
+                # this month's visit: by now in most cases, more likely the later in the month
+                and r() > 0.9 * last.day / month_end(month).day
+            ):
                 continue
             visits.append((lo + int(r() * (hi - lo + 1)), VisitMode.in_person.value))
             if r() < 0.08:
@@ -856,8 +1149,9 @@ class CaseMaker:
                 findings = _VISIT_FINDINGS[int(r() * len(_VISIT_FINDINGS))]
             else:
                 findings = _PHONE_FINDINGS[int(r() * len(_PHONE_FINDINGS))]
-            out.case_visits.append((self._uuid(), case_id, h.id, h.region, cadre, d(day), mode, findings, "[]",
-                                    None, d(day)))
+            out.case_visits.append(
+                (self._uuid(), case_id, h.id, h.region, cadre, d(day), mode, findings, "[]", None, d(day))
+            )
         return [day for day, mode in visits if mode == in_person]
 
 

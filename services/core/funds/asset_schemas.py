@@ -1,4 +1,5 @@
 """Request and response shapes of project assets, their income and fund findings."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -52,8 +53,9 @@ Value = Annotated[Money, AfterValidator(_cents)]
 # What PUT may set: disposal is its own step.
 # The statuses an update may set (disposal is its own step), with AssetStatus's labels.
 _OPERATIONAL = (AssetStatus.in_use, AssetStatus.idle, AssetStatus.damaged)
-OperationalStatus = Annotated[Literal["in_use", "idle", "damaged"],
-                              LiteralLabels({s.value: s.label for s in _OPERATIONAL})]
+OperationalStatus = Annotated[
+    Literal["in_use", "idle", "damaged"], LiteralLabels({s.value: s.label for s in _OPERATIONAL})
+]
 
 
 class AssetIn(Input):
@@ -62,10 +64,14 @@ class AssetIn(Input):
     value: Value = Field(description="资产价值 (元)")
     owner: Text200 = Field(description="所有权人")
     custodian: OptText200 | None = Field(None, description="管护人 / 管护主体")
-    household_id: Ident | None = Field(None, description="The household a household-class asset belongs to "
-                                                         "(required for that class, not allowed for the others)")
-    region_code: RegionCodeStr | None = Field(None, description="The asset's village; the project's region by "
-                                                                "default, and within it")
+    household_id: Ident | None = Field(
+        None,
+        description="The household a household-class asset belongs to "
+        "(required for that class, not allowed for the others)",
+    )
+    region_code: RegionCodeStr | None = Field(
+        None, description="The asset's village; the project's region by default, and within it"
+    )
     handover_on: Day = Field(description="移交日期: not before the project's acceptance, not in the future")
     note: Note | None = Field(None, description="Note 备注")
 
@@ -88,8 +94,9 @@ class AssetUpdate(Input):
 
 
 class DisposalIn(Input):
-    method: DisposalMethod = Field(description="auction 拍卖, transfer 转让, conversion 转换用途, suspension 停用, "
-                                              "write_off 核销, scrapping 报废")
+    method: DisposalMethod = Field(
+        description="auction 拍卖, transfer 转让, conversion 转换用途, suspension 停用, write_off 核销, scrapping 报废"
+    )
     reason: LongText = Field(description="处置原因")
     approval: Text200 = Field(description="批准文号")
     disposed_on: Day = Field(description="处置日期: not before the handover, not in the future")
@@ -106,8 +113,11 @@ class IncomeIn(Input):
     received_on: Day = Field(description="收益日期: not before the handover, not in the future")
     amount: Amount = Field(description="收益金额")
     note: Note | None = Field(None, description="Note 备注")
-    shares: list[ShareIn] = Field(default_factory=list, max_length=2000,
-                                  description="Distribution to households 收益分配 (together at most the amount)")
+    shares: list[ShareIn] = Field(
+        default_factory=list,
+        max_length=2000,
+        description="Distribution to households 收益分配 (together at most the amount)",
+    )
 
     _future = field_validator("received_on")(_not_in_future)
 
@@ -150,8 +160,9 @@ class IncomeOut(BaseModel):
     amount: Decimal = Field(description="Income received, yuan 收益金额")
     distributed: Decimal = Field(description="Distributed to households in total, yuan 已分配金额")
     priority_distributed: Decimal = Field(description="To lifted-out (脱贫户) and monitored (监测户) households")
-    priority_share: Decimal | None = Field(description="priority_distributed / distributed (4 places); null when "
-                                                       "nothing was distributed")
+    priority_share: Decimal | None = Field(
+        description="priority_distributed / distributed (4 places); null when nothing was distributed"
+    )
     note: str | None = Field(description="Note 备注")
     created_at: datetime = Field(description="When recorded 录入时间")
     shares: list[ShareOut] = Field(description="Shares to households in your regions")
@@ -165,8 +176,9 @@ class FundFindingOut(BaseModel):
     project_id: int | None = Field(description="The project concerned 项目标识")
     asset_id: int | None = Field(description="The asset concerned 资产标识")
     disbursement_id: int | None = Field(description="The disbursement concerned (negative-list items) 支出记录标识")
-    values: dict[str, Any] = Field(description="The figures the rule found (amount, item, months without income …) "
-                                               "问题数据")
+    values: dict[str, Any] = Field(
+        description="The figures the rule found (amount, item, months without income …) 问题数据"
+    )
     first_seen_at: datetime = Field(description="When first found 首次发现时间")
     last_seen_at: datetime = Field(description="When last found 最近发现时间")
     resolved_at: datetime | None = Field(description="When resolved (no longer found) 解决时间")

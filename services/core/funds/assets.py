@@ -3,6 +3,7 @@ income and its distribution to households (priority to lifted-out and monitored 
 
 Every lookup goes through the session's region scope: a project, asset or household
 outside the caller's regions is answered exactly like a missing one (404)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,13 +36,15 @@ FOUR_PLACES = Decimal("0.0001")
 
 # ---------------------------------------------------------------- pure rules
 
+
 def check_region(project_region: str, asset_region: str) -> None:
     """The asset's village lies within the project's region (a village, or a township's or
     county's code: its significant prefix). Project assets (扶贫项目资产) are registered where
     the project is."""
     if not asset_region.startswith(prefix_of(project_region)):
-        raise Unprocessable("asset_region_outside_project", field="region_code", region=asset_region,
-                            project_region=project_region)
+        raise Unprocessable(
+            "asset_region_outside_project", field="region_code", region=asset_region, project_region=project_region
+        )
 
 
 def check_not_before(day: date, earliest: date | None, field: str, code: str) -> None:
@@ -90,19 +93,28 @@ def distribution(shares: list[tuple[str, Decimal]]) -> Distribution:
 
 # ---------------------------------------------------------------- lookups
 
-async def get_project(session: AsyncSession, project_id: int, *, for_update: bool = False,
-                      field: str = "project_id") -> Project:
+
+async def get_project(
+    session: AsyncSession, project_id: int, *, for_update: bool = False, field: str = "project_id"
+) -> Project:
     return await project_service.get(session, project_id, for_update=for_update, field=field)
 
 
 async def get_asset(session: AsyncSession, asset_id: int, *, for_update: bool = False) -> Asset:
-    return await one_or_404(session, select(Asset).where(Asset.id == asset_id), "asset_not_found", "asset_id",
-                            for_update=for_update, id=asset_id)
+    return await one_or_404(
+        session,
+        select(Asset).where(Asset.id == asset_id),
+        "asset_not_found",
+        "asset_id",
+        for_update=for_update,
+        id=asset_id,
+    )
 
 
 async def _household(session: AsyncSession, household_id: int, field: str) -> Household:
-    return await one_or_404(session, select(Household).where(Household.id == household_id), "household_not_found",
-                            field, id=household_id)
+    return await one_or_404(
+        session, select(Household).where(Household.id == household_id), "household_not_found", field, id=household_id
+    )
 
 
 def _not_disposed(asset: Asset) -> None:
@@ -111,6 +123,7 @@ def _not_disposed(asset: Asset) -> None:
 
 
 # ---------------------------------------------------------------- writes
+
 
 async def register(session: AsyncSession, project: Project, data: AssetIn, actor_id: int | None) -> Asset:
     if project.status not in REGISTRABLE:
@@ -122,10 +135,20 @@ async def register(session: AsyncSession, project: Project, data: AssetIn, actor
     check_not_before(data.handover_on, project.accepted_on, "handover_on", "handover_before_acceptance")
     if data.household_id is not None:
         await _household(session, data.household_id, "household_id")
-    asset = Asset(project_id=project.id, region_code=region_code, name=data.name, asset_class=data.asset_class,
-                  value=data.value, owner=data.owner, custodian=data.custodian or None,
-                  household_id=data.household_id, handover_on=data.handover_on, status=AssetStatus.in_use,
-                  note=data.note, created_by=actor_id)
+    asset = Asset(
+        project_id=project.id,
+        region_code=region_code,
+        name=data.name,
+        asset_class=data.asset_class,
+        value=data.value,
+        owner=data.owner,
+        custodian=data.custodian or None,
+        household_id=data.household_id,
+        handover_on=data.handover_on,
+        status=AssetStatus.in_use,
+        note=data.note,
+        created_by=actor_id,
+    )
     session.add(asset)
     await session.flush()
     return asset
@@ -153,16 +176,20 @@ async def dispose(session: AsyncSession, asset: Asset, data: DisposalIn) -> Asse
     return asset
 
 
-async def record_income(session: AsyncSession, asset: Asset, data: IncomeIn,
-                        actor_id: int | None) -> tuple[AssetIncome, list[IncomeShare]]:
+async def record_income(
+    session: AsyncSession, asset: Asset, data: IncomeIn, actor_id: int | None
+) -> tuple[AssetIncome, list[IncomeShare]]:
     _not_disposed(asset)
     if asset.asset_class not in EARNING:
         raise Conflict("asset_earns_no_income", field="asset_id", id=asset.id, asset_class=asset.asset_class)
     check_not_before(data.received_on, asset.handover_on, "received_on", "date_before_handover")
     check_shares(data.amount, data.shares)
     ids = [s.household_id for s in data.shares]
-    found = {h.id: h for h in (await session.execute(select(Household).where(Household.id.in_(ids)))).scalars()} \
-        if ids else {}
+    found = (
+        {h.id: h for h in (await session.execute(select(Household).where(Household.id.in_(ids)))).scalars()}
+        if ids
+        else {}
+    )
     shares = []
     for i, share in enumerate(data.shares):
         household = found.get(share.household_id)
@@ -171,12 +198,25 @@ async def record_income(session: AsyncSession, asset: Asset, data: IncomeIn,
             raise NotFound("household_not_found", field=field, id=share.household_id)
         if household.status != HouseholdStatus.active:
             raise Conflict("household_dissolved", field=field, id=share.household_id)
-        shares.append(IncomeShare(household_id=household.id, region_code=household.region_code,
-                                  category=Category(household.category).value, amount=share.amount))
+        shares.append(
+            IncomeShare(
+                household_id=household.id,
+                region_code=household.region_code,
+                category=Category(household.category).value,
+                amount=share.amount,
+            )
+        )
     totals = distribution([(s.category, s.amount) for s in shares])
-    income = AssetIncome(asset_id=asset.id, region_code=asset.region_code, received_on=data.received_on,
-                         amount=data.amount, distributed=totals.distributed,
-                         priority_distributed=totals.priority_distributed, note=data.note, created_by=actor_id)
+    income = AssetIncome(
+        asset_id=asset.id,
+        region_code=asset.region_code,
+        received_on=data.received_on,
+        amount=data.amount,
+        distributed=totals.distributed,
+        priority_distributed=totals.priority_distributed,
+        note=data.note,
+        created_by=actor_id,
+    )
     session.add(income)
     await session.flush()
     for row in shares:
@@ -190,9 +230,17 @@ async def record_income(session: AsyncSession, asset: Asset, data: IncomeIn,
 
 # ---------------------------------------------------------------- reads
 
-async def list_assets(session: AsyncSession, *, region: str | None = None, project_id: int | None = None,
-                      asset_class: AssetClass | None = None, status: AssetStatus | None = None,
-                      before_id: int | None = None, limit: int = 50) -> list[Asset]:
+
+async def list_assets(
+    session: AsyncSession,
+    *,
+    region: str | None = None,
+    project_id: int | None = None,
+    asset_class: AssetClass | None = None,
+    status: AssetStatus | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[Asset]:
     stmt = select(Asset)
     if region is not None:
         stmt = stmt.where(under(Asset.region_code, region))
@@ -207,8 +255,9 @@ async def list_assets(session: AsyncSession, *, region: str | None = None, proje
     return list((await session.execute(stmt.order_by(Asset.id.desc()).limit(limit + 1))).scalars())
 
 
-async def list_incomes(session: AsyncSession, asset_id: int, *, before_id: int | None = None,
-                       limit: int = 50) -> list[tuple[AssetIncome, list[IncomeShare]]]:
+async def list_incomes(
+    session: AsyncSession, asset_id: int, *, before_id: int | None = None, limit: int = 50
+) -> list[tuple[AssetIncome, list[IncomeShare]]]:
     stmt = select(AssetIncome).where(AssetIncome.asset_id == asset_id)
     if before_id is not None:
         stmt = stmt.where(AssetIncome.id < before_id)

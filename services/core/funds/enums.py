@@ -1,4 +1,5 @@
 """Vocabularies of funds, projects and assets (docs/domain.md "Funds, projects and assets")."""
+
 from __future__ import annotations
 
 from services.core.labels import LabelledEnum
@@ -55,17 +56,31 @@ class ProjectStatus(LabelledEnum):
 
 
 # The lifecycle in order; each step goes to the next one only (or to cancelled, before acceptance).
-LIFECYCLE = (ProjectStatus.proposed, ProjectStatus.reviewed, ProjectStatus.approved, ProjectStatus.tendering,
-             ProjectStatus.started, ProjectStatus.completed, ProjectStatus.accepted, ProjectStatus.handed_over)
-CANCELLABLE = frozenset(LIFECYCLE[:LIFECYCLE.index(ProjectStatus.accepted)])
+LIFECYCLE = (
+    ProjectStatus.proposed,
+    ProjectStatus.reviewed,
+    ProjectStatus.approved,
+    ProjectStatus.tendering,
+    ProjectStatus.started,
+    ProjectStatus.completed,
+    ProjectStatus.accepted,
+    ProjectStatus.handed_over,
+)
+CANCELLABLE = frozenset(LIFECYCLE[: LIFECYCLE.index(ProjectStatus.accepted)])
 # Where the step's day is stored on the project.
-DATE_OF = {ProjectStatus.proposed: "proposed_on", ProjectStatus.reviewed: "reviewed_on",
-           ProjectStatus.approved: "approved_on", ProjectStatus.tendering: "tendering_on",
-           ProjectStatus.started: "started_on", ProjectStatus.completed: "completed_on",
-           ProjectStatus.accepted: "accepted_on", ProjectStatus.handed_over: "handed_over_on",
-           ProjectStatus.cancelled: "cancelled_on"}
+DATE_OF = {
+    ProjectStatus.proposed: "proposed_on",
+    ProjectStatus.reviewed: "reviewed_on",
+    ProjectStatus.approved: "approved_on",
+    ProjectStatus.tendering: "tendering_on",
+    ProjectStatus.started: "started_on",
+    ProjectStatus.completed: "completed_on",
+    ProjectStatus.accepted: "accepted_on",
+    ProjectStatus.handed_over: "handed_over_on",
+    ProjectStatus.cancelled: "cancelled_on",
+}
 # Money may be paid for a project from approval on, until it is cancelled.
-SPENDABLE = frozenset(LIFECYCLE[LIFECYCLE.index(ProjectStatus.approved):])
+SPENDABLE = frozenset(LIFECYCLE[LIFECYCLE.index(ProjectStatus.approved) :])
 # Listed in public disclosure once reviewed into the library.
 PUBLIC = frozenset(set(LIFECYCLE[1:]) | {ProjectStatus.cancelled})
 

@@ -7,6 +7,7 @@ values and reopens it if it was resolved; the asset scan resolves what it no lon
 collects the candidates, merges them into ``fund_findings`` (``INSERT … ON CONFLICT``) and
 resolves the open findings of those rules under the prefix that it no longer finds.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -23,8 +24,11 @@ from services.core.households.enums import HouseholdStatus
 from services.core.repository import one_or_404
 from services.core.scope import under
 
-ASSET_RULES = (FundFindingRule.idle_operating_asset, FundFindingRule.public_asset_no_custodian,
-               FundFindingRule.household_asset_orphaned)
+ASSET_RULES = (
+    FundFindingRule.idle_operating_asset,
+    FundFindingRule.public_asset_no_custodian,
+    FundFindingRule.household_asset_orphaned,
+)
 
 
 def fingerprint(rule: FundFindingRule | str, key: str) -> str:
@@ -43,35 +47,67 @@ def months_before(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-async def record(session: AsyncSession, rule: FundFindingRule | str, key: str, region_code: str,
-                 values: dict[str, Any], *, project_id: int | None = None, asset_id: int | None = None,
-                 disbursement_id: int | None = None) -> FundFinding:
+async def record(
+    session: AsyncSession,
+    rule: FundFindingRule | str,
+    key: str,
+    region_code: str,
+    values: dict[str, Any],
+    *,
+    project_id: int | None = None,
+    asset_id: int | None = None,
+    disbursement_id: int | None = None,
+) -> FundFinding:
     """The finding of ``rule`` about ``key``: inserted open, or (known) its values and
     last_seen_at updated and, if it was resolved, opened again."""
     fp = fingerprint(rule, key)
     stmt = pg_insert(FundFinding).values(
-        fingerprint=fp, rule_id=FundFindingRule(rule).value, region_code=region_code, project_id=project_id,
-        asset_id=asset_id, disbursement_id=disbursement_id, values=values, status=FundFindingStatus.open.value,
-        version=1)
+        fingerprint=fp,
+        rule_id=FundFindingRule(rule).value,
+        region_code=region_code,
+        project_id=project_id,
+        asset_id=asset_id,
+        disbursement_id=disbursement_id,
+        values=values,
+        status=FundFindingStatus.open.value,
+        version=1,
+    )
     upsert = stmt.on_conflict_do_update(
         index_elements=[FundFinding.fingerprint],
-        set_={"values": stmt.excluded["values"], "last_seen_at": func.clock_timestamp(),
-              "status": FundFindingStatus.open.value, "resolved_at": None, "version": FundFinding.version + 1,
-              "updated_at": func.clock_timestamp()},
+        set_={
+            "values": stmt.excluded["values"],
+            "last_seen_at": func.clock_timestamp(),
+            "status": FundFindingStatus.open.value,
+            "resolved_at": None,
+            "version": FundFinding.version + 1,
+            "updated_at": func.clock_timestamp(),
+        },
     ).returning(FundFinding)
     result = await session.execute(upsert, execution_options={"populate_existing": True})
     return result.scalar_one()
 
 
 async def get_finding(session: AsyncSession, finding_id: int) -> FundFinding:
-    return await one_or_404(session, select(FundFinding).where(FundFinding.id == finding_id),
-                            "fund_finding_not_found", "fund_finding_id", id=finding_id)
+    return await one_or_404(
+        session,
+        select(FundFinding).where(FundFinding.id == finding_id),
+        "fund_finding_not_found",
+        "fund_finding_id",
+        id=finding_id,
+    )
 
 
-async def list_findings(session: AsyncSession, *, rule_id: FundFindingRule | None = None,
-                        status: FundFindingStatus | None = None, region: str | None = None,
-                        project_id: int | None = None, asset_id: int | None = None, before_id: int | None = None,
-                        limit: int = 50) -> list[FundFinding]:
+async def list_findings(
+    session: AsyncSession,
+    *,
+    rule_id: FundFindingRule | None = None,
+    status: FundFindingStatus | None = None,
+    region: str | None = None,
+    project_id: int | None = None,
+    asset_id: int | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[FundFinding]:
     stmt = select(FundFinding)
     if rule_id is not None:
         stmt = stmt.where(FundFinding.rule_id == rule_id)
@@ -186,8 +222,12 @@ async def policy_prefixes(session: AsyncSession, region_prefix: str) -> list[str
     from services.core.funds.models import FundPolicyRow
 
     row = FundPolicyRow.region_prefix
-    finer = select(row).where(func.length(row) > 6).where(
-        or_(under(row, region_prefix), func.starts_with(region_prefix, row))).distinct()
+    finer = (
+        select(row)
+        .where(func.length(row) > 6)
+        .where(or_(under(row, region_prefix), func.starts_with(region_prefix, row)))
+        .distinct()
+    )
     prefixes = set(await counties_under(session, region_prefix))
     prefixes.update(p for p in (await session.execute(finer)).scalars() if p[:6] in prefixes)
     return sorted(prefixes)
@@ -208,8 +248,14 @@ async def scan_assets(session: AsyncSession, region_prefix: str, as_of: date, po
         months.append(policy.asset_idle_months)
         cutoffs.append(months_before(as_of, policy.asset_idle_months))
     counts = {rule.value: {"found": 0, "new": 0, "resolved": 0} for rule in ASSET_RULES}
-    params = {"prefixes": prefixes, "cutoffs": cutoffs, "months": months, "as_of": as_of,
-              "lo": region_prefix, "hi": region_prefix + ":"}
+    params = {
+        "prefixes": prefixes,
+        "cutoffs": cutoffs,
+        "months": months,
+        "as_of": as_of,
+        "lo": region_prefix,
+        "hi": region_prefix + ":",
+    }
     for rule_id, found, new, resolved in (await session.execute(_SCAN, params)).all():
         entry = counts[rule_id]
         entry["found"] += found

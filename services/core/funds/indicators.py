@@ -19,6 +19,7 @@ the worst first. Everything comes from two queries, whatever the number of proje
 projects' figures are summed and ranked in the database, and only the sums and the short
 lists leave it. The figures used are those of the funds policy in force for the region and year.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -59,15 +60,19 @@ def _top(where: str, order: str, figures: str) -> str:
         SELECT id, name, region_code, category, status, {figures} FROM pr WHERE {where}
         ORDER BY {order}, id LIMIT :top) x)"""
 
+
 _BY_LEVEL = ",\n".join(
     f"coalesce(sum(al.amount) FILTER (WHERE f.kind IN :industry_kinds AND f.level = '{lv}'), 0) AS ind_{lv}"
-    for lv in _LEVELS)
+    for lv in _LEVELS
+)
 _LEVEL_COLUMNS = ", ".join(f"coalesce(a.ind_{lv}, 0) AS ind_{lv}" for lv in _LEVELS)
-_LEVEL_TOTALS = ",\n".join(f"sum(ind_{lv}) FILTER (WHERE industry) AS num_{lv}, sum(ind_{lv}) AS all_{lv}"
-                           for lv in _LEVELS)
+_LEVEL_TOTALS = ",\n".join(
+    f"sum(ind_{lv}) FILTER (WHERE industry) AS num_{lv}, sum(ind_{lv}) AS all_{lv}" for lv in _LEVELS
+)
 _LEVEL_TOPS = ",\n".join(
     _top(f"NOT industry AND ind_{lv} > 0", f"ind_{lv} DESC", f"ind_{lv}::text AS allocated") + f" AS top_{lv}"
-    for lv in _LEVELS)
+    for lv in _LEVELS
+)
 _GAP = "round(spendable * :expected - spent, 2)"
 _FEE_SHARE = "round(fee / allocated, 4)"
 
@@ -112,15 +117,30 @@ WITH a AS (
 )
 SELECT t.*,
        {_LEVEL_TOPS},
-       {_top(f"spendable > 0 AND {_GAP} > 0", f"{_GAP} DESC",
-             f"spendable::text AS allocated, spent::text AS disbursed, round(spent / spendable, 4)::text AS progress, "
-             f"{_GAP}::text AS gap")} AS top_spending,
+       {
+    _top(
+        f"spendable > 0 AND {_GAP} > 0",
+        f"{_GAP} DESC",
+        f"spendable::text AS allocated, spent::text AS disbursed, round(spent / spendable, 4)::text AS progress, "
+        f"{_GAP}::text AS gap",
+    )
+} AS top_spending,
        {_top("live AND NOT started", "planned_start", "planned_start, planned_start <= :as_of AS late")} AS top_start,
-       {_top("labour_project AND labour < required", "required - labour DESC",
-             "higher::text AS higher_level_funds, dedicated::text AS dedicated_funds, required::text AS required, "
-             "labour::text AS labour_pay, completed")} AS top_labour,
-       {_top(f"allocated > 0 AND fee > 0 AND {_FEE_SHARE} > :fee_cap", f"{_FEE_SHARE} DESC",
-             f"allocated::text AS allocated, fee::text AS management_fee, {_FEE_SHARE}::text AS share")} AS top_fee
+       {
+    _top(
+        "labour_project AND labour < required",
+        "required - labour DESC",
+        "higher::text AS higher_level_funds, dedicated::text AS dedicated_funds, required::text AS required, "
+        "labour::text AS labour_pay, completed",
+    )
+} AS top_labour,
+       {
+    _top(
+        f"allocated > 0 AND fee > 0 AND {_FEE_SHARE} > :fee_cap",
+        f"{_FEE_SHARE} DESC",
+        f"allocated::text AS allocated, fee::text AS management_fee, {_FEE_SHARE}::text AS share",
+    )
+} AS top_fee
 FROM (
     SELECT {_LEVEL_TOTALS},
            coalesce(sum(spent), 0) AS spent,
@@ -134,21 +154,28 @@ FROM (
            coalesce(sum(fee), 0) AS fee, coalesce(sum(allocated), 0) AS allocated
     FROM pr
 ) t
-""").bindparams(*(bindparam(n, expanding=True)
-                  for n in ("industry_kinds", "spending_kinds", "higher", "industry_categories", "labour_categories")))
+""").bindparams(
+    *(
+        bindparam(n, expanding=True)
+        for n in ("industry_kinds", "spending_kinds", "higher", "industry_categories", "labour_categories")
+    )
+)
 
 # The per-project grouping of a province's payments fits in memory with this much (it spills
 # to disk at the default), and the plan is made for the region's own bounds: a generic plan
 # for any prefix, which PostgreSQL may switch to after a few runs, is far slower.
 _SETTINGS = ("SET LOCAL work_mem = '32MB'", "SET LOCAL plan_cache_mode = force_custom_plan")
 
+
 def ratio(numerator: Decimal, denominator: Decimal) -> Decimal:
     """``numerator`` ÷ ``denominator`` (not zero): a ratio (占比) to four places, half up."""
     return (Decimal(numerator) / Decimal(denominator)).quantize(PLACES, ROUND_HALF_UP)
 
+
 def share(numerator: Decimal, denominator: Decimal) -> Decimal | None:
     """The ratio (占比), or None when the denominator is zero (nothing to compare against)."""
     return ratio(numerator, denominator) if denominator else None
+
 
 def milestone_target(milestones: list[Milestone], year: int, as_of: date) -> tuple[Decimal, Decimal]:
     """The milestone being worked towards on ``as_of`` (the next one due on or after it, or
@@ -165,9 +192,11 @@ def milestone_target(milestones: list[Milestone], year: int, as_of: date) -> tup
     last = points[-1][1]
     return last, last
 
+
 def year_over(year: int, as_of: date) -> bool:
     """Whether the funds year (资金年度) is over on ``as_of``: nothing is still reachable."""
     return as_of >= date(year, 12, 31)
+
 
 def paced(value: Decimal | None, target: Decimal, expected: Decimal) -> IndicatorStatus:
     """Met (达标) at the target, on track (进度正常) at the expected value for the day,
@@ -176,21 +205,51 @@ def paced(value: Decimal | None, target: Decimal, expected: Decimal) -> Indicato
         return IndicatorStatus.met
     return IndicatorStatus.on_track if value >= expected else IndicatorStatus.behind
 
-def _project(item: dict[str, Any], figures: tuple[str, ...]) -> dict[str, Any]:
-    return {"id": item["id"], "name": item["name"], "region_code": item["region_code"], "category": item["category"],
-            "status": item["status"], "figures": {f: item[f] for f in figures}}
 
-def _indicator(id_: str, value, target, status, numerator, denominator, projects, *, comparison="at_least",
-               expected=None, details=None) -> dict[str, Any]:
+def _project(item: dict[str, Any], figures: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "id": item["id"],
+        "name": item["name"],
+        "region_code": item["region_code"],
+        "category": item["category"],
+        "status": item["status"],
+        "figures": {f: item[f] for f in figures},
+    }
+
+
+def _indicator(
+    id_: str,
+    value,
+    target,
+    status,
+    numerator,
+    denominator,
+    projects,
+    *,
+    comparison="at_least",
+    expected=None,
+    details=None,
+) -> dict[str, Any]:
     def q(x):
         return None if x is None else Decimal(x).quantize(PLACES, ROUND_HALF_UP)
 
-    return {"id": id_, "value": q(value), "target": q(target), "expected": q(expected), "comparison": comparison,
-            "status": status, "numerator": numerator, "denominator": denominator, "details": details or {},
-            "projects": projects}
+    return {
+        "id": id_,
+        "value": q(value),
+        "target": q(target),
+        "expected": q(expected),
+        "comparison": comparison,
+        "status": status,
+        "numerator": numerator,
+        "denominator": denominator,
+        "details": details or {},
+        "projects": projects,
+    }
 
-def industry_shares(funds: dict[tuple[str, str], Decimal], t: dict[str, Any], policy: FundsPolicy, year: int,
-                    as_of: date) -> list[dict[str, Any]]:
+
+def industry_shares(
+    funds: dict[tuple[str, str], Decimal], t: dict[str, Any], policy: FundsPolicy, year: int, as_of: date
+) -> list[dict[str, Any]]:
     """Industry share (产业发展资金占比): of each level's transition funds
     (衔接推进乡村振兴补助资金, the ``industry_fund_kinds``, 计算产业占比的资金类型) received, the
     share allocated to industry projects (产业项目, ``industry_categories``), against that
@@ -208,17 +267,34 @@ def industry_shares(funds: dict[tuple[str, str], Decimal], t: dict[str, Any], po
         value = ratio(industry, total)
         # Still reachable with what is left to allocate — until the year is over.
         reachable = ratio(industry + unallocated, total)
-        status = (IndicatorStatus.met if value >= target else
-                  IndicatorStatus.on_track if reachable >= target and not year_over(year, as_of)
-                  else IndicatorStatus.behind)
-        projects = [] if status == IndicatorStatus.met else [
-            _project(x, ("allocated",)) for x in t[f"top_{level.value}"]]
-        out.append(_indicator(f"industry_share.{level.value}", value, target, status, industry, total, projects,
-                              details={"allocated": allocated, "unallocated": unallocated}))
+        status = (
+            IndicatorStatus.met
+            if value >= target
+            else IndicatorStatus.on_track
+            if reachable >= target and not year_over(year, as_of)
+            else IndicatorStatus.behind
+        )
+        projects = (
+            [] if status == IndicatorStatus.met else [_project(x, ("allocated",)) for x in t[f"top_{level.value}"]]
+        )
+        out.append(
+            _indicator(
+                f"industry_share.{level.value}",
+                value,
+                target,
+                status,
+                industry,
+                total,
+                projects,
+                details={"allocated": allocated, "unallocated": unallocated},
+            )
+        )
     return out
 
-def spending_progress(funds: dict[tuple[str, str], Decimal], t: dict[str, Any], policy: FundsPolicy, year: int,
-                      as_of: date) -> list[dict[str, Any]]:
+
+def spending_progress(
+    funds: dict[tuple[str, str], Decimal], t: dict[str, Any], policy: FundsPolicy, year: int, as_of: date
+) -> list[dict[str, Any]]:
     """Spending progress (资金支出进度): paid out of the funds received (of the
     ``spending_fund_kinds``, 计算支出进度的资金类型), against the ``spending_milestones``
     (支出进度目标) [000 §七]."""
@@ -230,9 +306,13 @@ def spending_progress(funds: dict[tuple[str, str], Decimal], t: dict[str, Any], 
     value = ratio(spent, received)
     target, expected = milestone_target(policy.spending_milestones, year, as_of)
     status = paced(value, target, expected)
-    projects = [] if status == IndicatorStatus.met else [
-        _project(x, ("allocated", "disbursed", "progress", "gap")) for x in t["top_spending"]]
+    projects = (
+        []
+        if status == IndicatorStatus.met
+        else [_project(x, ("allocated", "disbursed", "progress", "gap")) for x in t["top_spending"]]
+    )
     return [_indicator("spending_progress", value, target, status, spent, received, projects, expected=expected)]
+
 
 def start_rate(t: dict[str, Any], policy: FundsPolicy, year: int, as_of: date) -> list[dict[str, Any]]:
     """Project start rate (项目开工率): projects started (开工) of those in the project library
@@ -244,10 +324,21 @@ def start_rate(t: dict[str, Any], policy: FundsPolicy, year: int, as_of: date) -
     value = ratio(started, live)
     target, expected = milestone_target(policy.start_milestones, year, as_of)
     status = paced(value, target, expected)
-    projects = [] if status == IndicatorStatus.met else [
-        _project(x, ("planned_start", "late")) for x in t["top_start"]]
-    return [_indicator("start_rate", value, target, status, started, live, projects, expected=expected,
-                       details={"alarm": value < policy.start_rate_alarm, "alarm_below": policy.start_rate_alarm})]
+    projects = [] if status == IndicatorStatus.met else [_project(x, ("planned_start", "late")) for x in t["top_start"]]
+    return [
+        _indicator(
+            "start_rate",
+            value,
+            target,
+            status,
+            started,
+            live,
+            projects,
+            expected=expected,
+            details={"alarm": value < policy.start_rate_alarm, "alarm_below": policy.start_rate_alarm},
+        )
+    ]
+
 
 def labour_pay(t: dict[str, Any], year: int, as_of: date) -> list[dict[str, Any]]:
     """Each project needs its own minimum: met when none is short; on track while the short
@@ -264,11 +355,23 @@ def labour_pay(t: dict[str, Any], year: int, as_of: date) -> list[dict[str, Any]
         status = IndicatorStatus.on_track
     else:
         status = IndicatorStatus.behind
-    projects = [_project(x, ("higher_level_funds", "dedicated_funds", "required", "labour_pay", "completed"))
-                for x in t["top_labour"]]
-    return [_indicator("labour_pay_share", share(paid, base), share(required, base), status, paid, base, projects,
-                       details={"required": required, "projects": t["labour_projects"],
-                                "projects_short": t["labour_short"]})]
+    projects = [
+        _project(x, ("higher_level_funds", "dedicated_funds", "required", "labour_pay", "completed"))
+        for x in t["top_labour"]
+    ]
+    return [
+        _indicator(
+            "labour_pay_share",
+            share(paid, base),
+            share(required, base),
+            status,
+            paid,
+            base,
+            projects,
+            details={"required": required, "projects": t["labour_projects"], "projects_short": t["labour_short"]},
+        )
+    ]
+
 
 def management_fee(t: dict[str, Any], policy: FundsPolicy) -> list[dict[str, Any]]:
     """Project management fees (项目管理费) of the funds allocated, at most
@@ -279,22 +382,29 @@ def management_fee(t: dict[str, Any], policy: FundsPolicy) -> list[dict[str, Any
     value, cap = ratio(t["fee"], allocated), policy.management_fee_max_share
     status = IndicatorStatus.met if value <= cap else IndicatorStatus.behind
     projects = [_project(x, ("allocated", "management_fee", "share")) for x in t["top_fee"]]
-    return [_indicator("management_fee_share", value, cap, status, t["fee"], allocated, projects,
-                       comparison="at_most")]
+    return [_indicator("management_fee_share", value, cap, status, t["fee"], allocated, projects, comparison="at_most")]
 
-def evaluate(funds: dict[tuple[str, str], Decimal], totals: dict[str, Any], policy: FundsPolicy, year: int,
-             as_of: date) -> list[dict[str, Any]]:
+
+def evaluate(
+    funds: dict[tuple[str, str], Decimal], totals: dict[str, Any], policy: FundsPolicy, year: int, as_of: date
+) -> list[dict[str, Any]]:
     """The indicator set from the region's fund totals per (level, kind) and what the query
     gathered (``totals``: sums, counts and the ``top_*`` lists of projects). A plain
     function: the unit tests give it figures directly. The compliance indicators
     (资金项目合规指标): industry share (产业发展资金占比), spending progress (支出进度), start rate
     (开工率), labour pay (劳务报酬占比) and management fees (项目管理费占比)."""
-    return [*industry_shares(funds, totals, policy, year, as_of),
-            *spending_progress(funds, totals, policy, year, as_of), *start_rate(totals, policy, year, as_of),
-            *labour_pay(totals, year, as_of), *management_fee(totals, policy)]
+    return [
+        *industry_shares(funds, totals, policy, year, as_of),
+        *spending_progress(funds, totals, policy, year, as_of),
+        *start_rate(totals, policy, year, as_of),
+        *labour_pay(totals, year, as_of),
+        *management_fee(totals, policy),
+    ]
 
-async def compute(session: AsyncSession, region_prefix: str, year: int, as_of: date,
-                  policy: FundsPolicy | None = None) -> dict[str, Any]:
+
+async def compute(
+    session: AsyncSession, region_prefix: str, year: int, as_of: date, policy: FundsPolicy | None = None
+) -> dict[str, Any]:
     """The indicator set of ``region_prefix`` for ``year`` as of ``as_of``. For a county or
     wider the shares are of the funds received; for a township or village, of the money
     allocated to its projects. The funds policy (资金政策, ``FundsPolicy``) in force for the
@@ -307,13 +417,24 @@ async def compute(session: AsyncSession, region_prefix: str, year: int, as_of: d
     received = _FUNDS if len(region_prefix) <= COUNTY_DIGITS else _ALLOCATED
     funds = {(lv, kind): amount for lv, kind, amount in (await session.execute(received, bounds)).all()}
     _target, expected = milestone_target(policy.spending_milestones, year, as_of)
-    params = {**bounds, "industry_kinds": [k.value for k in policy.industry_fund_kinds],
-              "spending_kinds": [k.value for k in policy.spending_fund_kinds],
-              "higher": [lv.value for lv in HIGHER_LEVELS], "dedicated": FundKind.work_relief.value,
-              "industry_categories": [c.value for c in policy.industry_categories],
-              "labour_categories": [c.value for c in policy.labour_pay_categories],
-              "labour_share": policy.labour_pay_min_share, "labour_dedicated": policy.labour_pay_min_share_dedicated,
-              "expected": expected, "fee_cap": policy.management_fee_max_share, "top": policy.indicator_projects}
+    params = {
+        **bounds,
+        "industry_kinds": [k.value for k in policy.industry_fund_kinds],
+        "spending_kinds": [k.value for k in policy.spending_fund_kinds],
+        "higher": [lv.value for lv in HIGHER_LEVELS],
+        "dedicated": FundKind.work_relief.value,
+        "industry_categories": [c.value for c in policy.industry_categories],
+        "labour_categories": [c.value for c in policy.labour_pay_categories],
+        "labour_share": policy.labour_pay_min_share,
+        "labour_dedicated": policy.labour_pay_min_share_dedicated,
+        "expected": expected,
+        "fee_cap": policy.management_fee_max_share,
+        "top": policy.indicator_projects,
+    }
     totals = dict((await session.execute(_QUERY, params)).mappings().one())
-    return {"region": region_prefix, "year": year, "as_of": as_of,
-            "indicators": evaluate(funds, totals, policy, year, as_of)}
+    return {
+        "region": region_prefix,
+        "year": year,
+        "as_of": as_of,
+        "indicators": evaluate(funds, totals, policy, year, as_of),
+    }

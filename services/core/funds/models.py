@@ -4,6 +4,7 @@ income and its distribution, fund findings and the funds policy's overrides.
 Every row that belongs to a place carries its ``region_code`` (the fund's county, the
 project's village or township, the asset's village, the household's village), so the region
 scope filters it without a join. Money is NUMERIC(14, 2)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -90,8 +91,9 @@ class Project(RegionScoped, Versioned, Base):
     farmer_links: Mapped[str | None] = mapped_column(Text)  # 联农带农机制
     planned_start: Mapped[date] = mapped_column(Date, nullable=False)
     planned_end: Mapped[date] = mapped_column(Date, nullable=False)
-    status: Mapped[ProjectStatus] = mapped_column(str_enum(ProjectStatus, "project_status"), nullable=False,
-                                                  default=ProjectStatus.proposed)
+    status: Mapped[ProjectStatus] = mapped_column(
+        str_enum(ProjectStatus, "project_status"), nullable=False, default=ProjectStatus.proposed
+    )
     proposed_on: Mapped[date] = mapped_column(Date, nullable=False)
     reviewed_on: Mapped[date | None] = mapped_column(Date)
     approved_on: Mapped[date | None] = mapped_column(Date)
@@ -187,8 +189,11 @@ class Asset(RegionScoped, Versioned, Base):
         Index("ix_project_assets_project", "project_id"),
         Index("ix_project_assets_household", "household_id"),
         CheckConstraint("value >= 0", name="value_not_negative"),
-        CheckConstraint("status <> 'disposed' OR (disposal_method IS NOT NULL AND disposal_reason IS NOT NULL "
-                        "AND disposal_approval IS NOT NULL AND disposed_on IS NOT NULL)", name="disposal_recorded"),
+        CheckConstraint(
+            "status <> 'disposed' OR (disposal_method IS NOT NULL AND disposal_reason IS NOT NULL "
+            "AND disposal_approval IS NOT NULL AND disposed_on IS NOT NULL)",
+            name="disposal_recorded",
+        ),
     )
 
     id: Mapped[int] = bigint_pk()
@@ -201,8 +206,9 @@ class Asset(RegionScoped, Versioned, Base):
     custodian: Mapped[str | None] = mapped_column(String(200))  # 管护人 / 管护主体
     household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"))  # 到户类: whose
     handover_on: Mapped[date] = mapped_column(Date, nullable=False)
-    status: Mapped[AssetStatus] = mapped_column(str_enum(AssetStatus, "asset_status"), nullable=False,
-                                                default=AssetStatus.in_use)
+    status: Mapped[AssetStatus] = mapped_column(
+        str_enum(AssetStatus, "asset_status"), nullable=False, default=AssetStatus.in_use
+    )
     disposal_method: Mapped[DisposalMethod | None] = mapped_column(str_enum(DisposalMethod, "disposal_method"))
     disposal_reason: Mapped[str | None] = mapped_column(Text)
     disposal_approval: Mapped[str | None] = mapped_column(String(200))  # 批准文号
@@ -273,8 +279,9 @@ class FundFinding(RegionScoped, Versioned, Base):
     asset_id: Mapped[int | None] = mapped_column(ForeignKey("project_assets.id"))
     disbursement_id: Mapped[int | None] = mapped_column(ForeignKey("fund_disbursements.id"))
     values: Mapped[dict] = mapped_column(JSONB, nullable=False)
-    status: Mapped[FundFindingStatus] = mapped_column(str_enum(FundFindingStatus, "fund_finding_status"), nullable=False,
-                                                  default=FundFindingStatus.open)
+    status: Mapped[FundFindingStatus] = mapped_column(
+        str_enum(FundFindingStatus, "fund_finding_status"), nullable=False, default=FundFindingStatus.open
+    )
     first_seen_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
     last_seen_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
     resolved_at: Mapped[datetime | None] = mapped_column()

@@ -4,6 +4,7 @@ The lifecycle is a line — proposed → reviewed into the library → approved 
 started → completed → accepted → assets handed over — and a project takes each step in turn,
 on a day not before the previous step's and not in the future (paper-first work is entered
 later with its own day). Before acceptance a project may be cancelled, with a reason."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -48,18 +49,27 @@ def check_step(project: Project, step: StepIn, on_today: date) -> None:
     cancellation (取消) needs its reason."""
     allowed = next_steps(project.status)
     if step.status not in allowed:
-        code = "project_step_skipped" if step.status in LIFECYCLE and (
-            project.status in LIFECYCLE and LIFECYCLE.index(step.status) > LIFECYCLE.index(project.status)
-        ) else "project_step_not_allowed"
-        raise Conflict(code, field="status", status=project.status.value, requested=step.status.value,
-                       extra={"allowed": [s.value for s in allowed]},
-                       allowed=", ".join(s.value for s in allowed) or "-")
+        code = (
+            "project_step_skipped"
+            if step.status in LIFECYCLE
+            and (project.status in LIFECYCLE and LIFECYCLE.index(step.status) > LIFECYCLE.index(project.status))
+            else "project_step_not_allowed"
+        )
+        raise Conflict(
+            code,
+            field="status",
+            status=project.status.value,
+            requested=step.status.value,
+            extra={"allowed": [s.value for s in allowed]},
+            allowed=", ".join(s.value for s in allowed) or "-",
+        )
     if step.on > on_today:
         raise Unprocessable("date_in_future", field="on")
     previous = last_step_on(project)
     if step.on < previous:
-        raise Unprocessable("project_step_before_previous", field="on", previous=str(previous),
-                            step=project.status.value)
+        raise Unprocessable(
+            "project_step_before_previous", field="on", previous=str(previous), step=project.status.value
+        )
     if step.status == ProjectStatus.cancelled and not (step.note or "").strip():
         raise Unprocessable("cancel_reason_required", field="note")
 
@@ -83,17 +93,29 @@ async def create(session: AsyncSession, data: ProjectIn, user_id: int | None) ->
         raise Unprocessable("date_in_future", field="proposed_on")
     fields = data.model_dump(exclude={"proposed_on"}, mode="python")
     fields["performance_targets"] = [t.model_dump(mode="json") for t in data.performance_targets]
-    project = Project(**fields, proposed_on=proposed_on, status=ProjectStatus.proposed, created_by=user_id,
-                      history=[_history(ProjectStatus.proposed, proposed_on, user_id, None)])
+    project = Project(
+        **fields,
+        proposed_on=proposed_on,
+        status=ProjectStatus.proposed,
+        created_by=user_id,
+        history=[_history(ProjectStatus.proposed, proposed_on, user_id, None)],
+    )
     session.add(project)
     await session.flush()
     return project
 
 
-async def get(session: AsyncSession, project_id: int, *, for_update: bool = False, field: str = "project_id"
-              ) -> Project:
-    return await one_or_404(session, select(Project).where(Project.id == project_id), "project_not_found", field,
-                            for_update=for_update, id=project_id)
+async def get(
+    session: AsyncSession, project_id: int, *, for_update: bool = False, field: str = "project_id"
+) -> Project:
+    return await one_or_404(
+        session,
+        select(Project).where(Project.id == project_id),
+        "project_not_found",
+        field,
+        for_update=for_update,
+        id=project_id,
+    )
 
 
 async def update(session: AsyncSession, project: Project, data: ProjectUpdate) -> Project:
@@ -131,18 +153,31 @@ async def money_of(session: AsyncSession, project_ids: list[int]) -> dict[int, t
     """Allocated and disbursed totals of each project (one query each, never per project)."""
     if not project_ids:
         return {}
-    allocated = dict((await session.execute(
-        select(Allocation.project_id, func.sum(Allocation.amount)).where(Allocation.project_id.in_(project_ids))
-        .group_by(Allocation.project_id))).all())
-    disbursed = dict((await session.execute(
-        select(Disbursement.project_id, func.sum(Disbursement.amount))
-        .where(Disbursement.project_id.in_(project_ids)).group_by(Disbursement.project_id))).all())
+    allocated = dict(
+        (
+            await session.execute(
+                select(Allocation.project_id, func.sum(Allocation.amount))
+                .where(Allocation.project_id.in_(project_ids))
+                .group_by(Allocation.project_id)
+            )
+        ).all()
+    )
+    disbursed = dict(
+        (
+            await session.execute(
+                select(Disbursement.project_id, func.sum(Disbursement.amount))
+                .where(Disbursement.project_id.in_(project_ids))
+                .group_by(Disbursement.project_id)
+            )
+        ).all()
+    )
     zero = Decimal("0.00")
     return {pid: (allocated.get(pid) or zero, disbursed.get(pid) or zero) for pid in project_ids}
 
 
-async def list_projects(session: AsyncSession, *, region: str | None, year: int | None, category, status,
-                        after_id: int | None, limit: int) -> list[Project]:
+async def list_projects(
+    session: AsyncSession, *, region: str | None, year: int | None, category, status, after_id: int | None, limit: int
+) -> list[Project]:
     from services.core.scope import under
 
     stmt = select(Project)
@@ -161,30 +196,42 @@ async def list_projects(session: AsyncSession, *, region: str | None, year: int 
 
 # ---- beneficiaries ----------------------------------------------------------------------------
 
-async def add_beneficiary(session: AsyncSession, project: Project, data: BeneficiaryIn, user_id: int | None
-                          ) -> tuple[Beneficiary, str]:
+
+async def add_beneficiary(
+    session: AsyncSession, project: Project, data: BeneficiaryIn, user_id: int | None
+) -> tuple[Beneficiary, str]:
     if project.status == ProjectStatus.cancelled:
         raise Conflict("project_closed", field="project_id", status=project.status.value)
     household = await get_household(session, data.household_id)
     if data.labour_pay > 0 and data.labour_days == 0:
         raise Unprocessable("labour_pay_without_days", field="labour_days")
-    taken = await session.scalar(select(Beneficiary.id).where(Beneficiary.project_id == project.id,
-                                                               Beneficiary.household_id == household.id))
+    taken = await session.scalar(
+        select(Beneficiary.id).where(Beneficiary.project_id == project.id, Beneficiary.household_id == household.id)
+    )
     if taken is not None:
         raise Conflict("beneficiary_exists", field="household_id", id=household.id)
-    row = Beneficiary(project_id=project.id, household_id=household.id, region_code=household.region_code,
-                      created_by=user_id, **data.model_dump(exclude={"household_id"}))
+    row = Beneficiary(
+        project_id=project.id,
+        household_id=household.id,
+        region_code=household.region_code,
+        created_by=user_id,
+        **data.model_dump(exclude={"household_id"}),
+    )
     session.add(row)
     await session.flush()
     return row, household.category.value
 
 
-async def beneficiaries(session: AsyncSession, project_id: int, after_id: int | None, limit: int
-                        ) -> list[tuple[Beneficiary, str]]:
+async def beneficiaries(
+    session: AsyncSession, project_id: int, after_id: int | None, limit: int
+) -> list[tuple[Beneficiary, str]]:
     from services.core.households.models import Household
 
-    stmt = (select(Beneficiary, Household.category).join(Household, Household.id == Beneficiary.household_id)
-            .where(Beneficiary.project_id == project_id))
+    stmt = (
+        select(Beneficiary, Household.category)
+        .join(Household, Household.id == Beneficiary.household_id)
+        .where(Beneficiary.project_id == project_id)
+    )
     if after_id is not None:
         stmt = stmt.where(Beneficiary.id > after_id)
     rows = (await session.execute(stmt.order_by(Beneficiary.id).limit(limit + 1))).all()

@@ -10,6 +10,7 @@ The session these functions get sees every region (there is no caller to scope i
 every query here names the region prefix it is about. Projects appear once reviewed into
 the library (``enums.PUBLIC``), never while only proposed.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -36,17 +37,35 @@ from services.core.regions.service import check_prefix_visible
 
 ZERO = Decimal("0.00")
 # The statuses a published project can be in, in lifecycle order.
-PUBLIC_STATUSES: tuple[ProjectStatus, ...] = tuple(
-    s for s in (*LIFECYCLE, ProjectStatus.cancelled) if s in PUBLIC)
+PUBLIC_STATUSES: tuple[ProjectStatus, ...] = tuple(s for s in (*LIFECYCLE, ProjectStatus.cancelled) if s in PUBLIC)
 # Fund levels from the top, the order summaries list them in.
 LEVEL_ORDER = tuple(FundLevel)
 KIND_ORDER = tuple(FundKind)
 CATEGORY_ORDER = tuple(ProjectCategory)
 
 # The project's own columns that are published, as they are.
-PROJECT_FIELDS = ("id", "name", "category", "year", "region_code", "location", "status", "implementing_unit",
-                  "content", "budget", "performance_targets", "farmer_links", "planned_start", "planned_end",
-                  "approved_on", "started_on", "completed_on", "accepted_on", "handed_over_on", "cancelled_on")
+PROJECT_FIELDS = (
+    "id",
+    "name",
+    "category",
+    "year",
+    "region_code",
+    "location",
+    "status",
+    "implementing_unit",
+    "content",
+    "budget",
+    "performance_targets",
+    "farmer_links",
+    "planned_start",
+    "planned_end",
+    "approved_on",
+    "started_on",
+    "completed_on",
+    "accepted_on",
+    "handed_over_on",
+    "cancelled_on",
+)
 
 
 def under(column, prefix: str):
@@ -73,14 +92,22 @@ async def _region(session: AsyncSession, prefix: str, field: str = "region") -> 
     return (await session.execute(select(Region).where(Region.code == code))).scalar_one()
 
 
-async def list_projects(session: AsyncSession, prefix: str, year: int, *, category: ProjectCategory | None = None,
-                        status: ProjectStatus | None = None, after_id: int | None = None,
-                        limit: int = 50) -> list[dict[str, Any]]:
+async def list_projects(
+    session: AsyncSession,
+    prefix: str,
+    year: int,
+    *,
+    category: ProjectCategory | None = None,
+    status: ProjectStatus | None = None,
+    after_id: int | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
     """Published projects of ``year`` under region ``prefix``, by id; ``limit`` + 1 rows
     are read when there are that many, so the caller can tell whether a next page exists."""
     await _region(session, prefix)
-    stmt = select(Project).where(under(Project.region_code, prefix), Project.year == _inline(year),
-                                 Project.status.in_(PUBLIC_STATUSES))
+    stmt = select(Project).where(
+        under(Project.region_code, prefix), Project.year == _inline(year), Project.status.in_(PUBLIC_STATUSES)
+    )
     if category is not None:
         stmt = stmt.where(Project.category == category)
     if status is not None:
@@ -93,8 +120,9 @@ async def list_projects(session: AsyncSession, prefix: str, year: int, *, catego
 
 async def get_project(session: AsyncSession, project_id: int) -> dict[str, Any]:
     """One published project; one that is not published (or none) is 404."""
-    project = (await session.execute(select(Project).where(
-        Project.id == project_id, Project.status.in_(PUBLIC_STATUSES)))).scalar_one_or_none()
+    project = (
+        await session.execute(select(Project).where(Project.id == project_id, Project.status.in_(PUBLIC_STATUSES)))
+    ).scalar_one_or_none()
     if project is None:
         raise NotFound("public_project_not_found", field="project_id", id=project_id)
     return (await describe(session, [project]))[0]
@@ -106,26 +134,46 @@ async def describe(session: AsyncSession, projects: list[Project]) -> list[dict[
     if not projects:
         return []
     ids = [p.id for p in projects]
-    names = dict((await session.execute(
-        select(Region.code, Region.name).where(Region.code.in_({p.region_code for p in projects})))).all())
+    names = dict(
+        (
+            await session.execute(
+                select(Region.code, Region.name).where(Region.code.in_({p.region_code for p in projects}))
+            )
+        ).all()
+    )
     sources: dict[int, list[dict[str, Any]]] = defaultdict(list)
     allocation_rows = await session.execute(
-        select(Allocation.project_id, Fund.level, Fund.kind, Fund.name, Fund.document_ref,
-               func.sum(Allocation.amount))
+        select(Allocation.project_id, Fund.level, Fund.kind, Fund.name, Fund.document_ref, func.sum(Allocation.amount))
         .join(Fund, Fund.id == Allocation.fund_id)
         .where(Allocation.project_id.in_(ids))
         .group_by(Allocation.project_id, Fund.id, Fund.level, Fund.kind, Fund.name, Fund.document_ref)
-        .order_by(Allocation.project_id, Fund.id))
+        .order_by(Allocation.project_id, Fund.id)
+    )
     for project_id, level, kind, name, document_ref, amount in allocation_rows:
-        sources[project_id].append({"level": level, "kind": kind, "fund_name": name, "document_ref": document_ref,
-                                    "amount": _money(amount)})
-    paid = {project_id: (total, labour) for project_id, total, labour in await session.execute(
-        select(Disbursement.project_id, func.sum(Disbursement.amount),
-               func.sum(Disbursement.amount).filter(Disbursement.item == SpendingItem.labour_pay))
-        .where(Disbursement.project_id.in_(ids)).group_by(Disbursement.project_id))}
-    households = dict((await session.execute(
-        select(Beneficiary.project_id, func.count(distinct(Beneficiary.household_id)))
-        .where(Beneficiary.project_id.in_(ids)).group_by(Beneficiary.project_id))).all())
+        sources[project_id].append(
+            {"level": level, "kind": kind, "fund_name": name, "document_ref": document_ref, "amount": _money(amount)}
+        )
+    paid = {
+        project_id: (total, labour)
+        for project_id, total, labour in await session.execute(
+            select(
+                Disbursement.project_id,
+                func.sum(Disbursement.amount),
+                func.sum(Disbursement.amount).filter(Disbursement.item == SpendingItem.labour_pay),
+            )
+            .where(Disbursement.project_id.in_(ids))
+            .group_by(Disbursement.project_id)
+        )
+    }
+    households = dict(
+        (
+            await session.execute(
+                select(Beneficiary.project_id, func.count(distinct(Beneficiary.household_id)))
+                .where(Beneficiary.project_id.in_(ids))
+                .group_by(Beneficiary.project_id)
+            )
+        ).all()
+    )
     out = []
     for p in projects:
         item = {name: getattr(p, name) for name in PROJECT_FIELDS}
@@ -163,27 +211,68 @@ async def fund_summary(session: AsyncSession, prefix: str, year: int) -> dict[st
     categories: list[dict[str, Any]] = []
     if funds:
         # Joined rather than "fund_id IN (…all the funds…)": a province has hundreds of funds.
-        allocated = dict((await session.execute(
-            select(Allocation.fund_id, func.sum(Allocation.amount))
-            .join(Fund, Fund.id == Allocation.fund_id).where(*of_funds)
-            .group_by(Allocation.fund_id))).all())
-        by_category = {category: (amount, count) for category, amount, count in await session.execute(
-            select(Project.category, func.sum(Allocation.amount), func.count(distinct(Allocation.project_id)))
-            .join(Fund, Fund.id == Allocation.fund_id).join(Project, Project.id == Allocation.project_id)
-            .where(*of_funds, under(Allocation.region_code, prefix))
-            .group_by(Project.category))}
-        categories = [{"category": c, "allocated": _money(by_category[c][0]), "projects": by_category[c][1]}
-                      for c in CATEGORY_ORDER if c in by_category]
-    county_names = dict((await session.execute(
-        select(Region.code, Region.name).where(Region.code.in_({f.region_code for f in funds})))).all()) if funds else {}
+        allocated = dict(
+            (
+                await session.execute(
+                    select(Allocation.fund_id, func.sum(Allocation.amount))
+                    .join(Fund, Fund.id == Allocation.fund_id)
+                    .where(*of_funds)
+                    .group_by(Allocation.fund_id)
+                )
+            ).all()
+        )
+        by_category = {
+            category: (amount, count)
+            for category, amount, count in await session.execute(
+                select(Project.category, func.sum(Allocation.amount), func.count(distinct(Allocation.project_id)))
+                .join(Fund, Fund.id == Allocation.fund_id)
+                .join(Project, Project.id == Allocation.project_id)
+                .where(*of_funds, under(Allocation.region_code, prefix))
+                .group_by(Project.category)
+            )
+        }
+        categories = [
+            {"category": c, "allocated": _money(by_category[c][0]), "projects": by_category[c][1]}
+            for c in CATEGORY_ORDER
+            if c in by_category
+        ]
+    county_names = (
+        dict(
+            (
+                await session.execute(
+                    select(Region.code, Region.name).where(Region.code.in_({f.region_code for f in funds}))
+                )
+            ).all()
+        )
+        if funds
+        else {}
+    )
     rows: list[dict[str, Any]] = []
     for f in funds:
         given = _money(allocated.get(f.id))
-        rows.append({"id": f.id, "level": f.level, "kind": f.kind, "name": f.name, "document_ref": f.document_ref,
-                     "region_code": f.region_code, "region_name": county_names.get(f.region_code),
-                     "received_on": f.received_on, "amount": _money(f.amount), "allocated": given,
-                     "unallocated": _money(f.amount) - given})
+        rows.append(
+            {
+                "id": f.id,
+                "level": f.level,
+                "kind": f.kind,
+                "name": f.name,
+                "document_ref": f.document_ref,
+                "region_code": f.region_code,
+                "region_name": county_names.get(f.region_code),
+                "received_on": f.received_on,
+                "amount": _money(f.amount),
+                "allocated": given,
+                "unallocated": _money(f.amount) - given,
+            }
+        )
     total = {figure: _money(sum((r[figure] for r in rows), ZERO)) for figure in ("amount", "allocated", "unallocated")}
-    return {"region_code": region.code, "region_name": region.name, "year": year, "funds": rows, "total": total,
-            "by_level": _totals(rows, "level", LEVEL_ORDER), "by_kind": _totals(rows, "kind", KIND_ORDER),
-            "by_category": categories}
+    return {
+        "region_code": region.code,
+        "region_name": region.name,
+        "year": year,
+        "funds": rows,
+        "total": total,
+        "by_level": _totals(rows, "level", LEVEL_ORDER),
+        "by_kind": _totals(rows, "kind", KIND_ORDER),
+        "by_category": categories,
+    }

@@ -1,5 +1,6 @@
 """Request and response bodies of funds, allocations, disbursements, projects, beneficiaries
 and the compliance indicators."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -26,11 +27,14 @@ Note = Annotated[str | None, MULTILINE, Field(None, max_length=2000)]
 
 # ---- funds ------------------------------------------------------------------------------------
 
+
 class FundIn(Input):
     year: Year = Field(description="Budget year of the fund 资金年度")
     level: FundLevel = Field(description="central 中央 / provincial 省级 / city 市级 / county 县级")
-    kind: FundKind = Field(description="transition 衔接资金 / work_relief 以工代赈 / east_west 东西部协作 / "
-                                       "designated 定点帮扶 / social 社会帮扶")
+    kind: FundKind = Field(
+        description="transition 衔接资金 / work_relief 以工代赈 / east_west 东西部协作 / "
+        "designated 定点帮扶 / social 社会帮扶"
+    )
     name: Text200 = Field(min_length=1, description="资金名称")
     document_ref: Text100 | None = Field(None, description="指标文件文号")
     region_code: RegionCodeStr = Field(description="The county receiving it (12-digit code of a county) 县级区划代码")
@@ -83,9 +87,12 @@ class AllocationOut(BaseModel):
 
 
 class DisbursementIn(Input):
-    fund_id: int = Field(ge=1, le=2**62, description="Fund paid from; it must have been allocated to the project 资金来源")
-    amount: PositiveMoney = Field(description="Amount paid, yuan; at most what the fund allocated to the project "
-                                              "has left 支付金额")
+    fund_id: int = Field(
+        ge=1, le=2**62, description="Fund paid from; it must have been allocated to the project 资金来源"
+    )
+    amount: PositiveMoney = Field(
+        description="Amount paid, yuan; at most what the fund allocated to the project has left 支付金额"
+    )
     paid_on: Day = Field(description="支付日期")
     voucher_ref: Text100 = Field(min_length=1, description="凭证号")
     item: SpendingItem = Field(description="What it paid for 支出事项 (the negative list is refused)")
@@ -104,17 +111,21 @@ class DisbursementOut(BaseModel):
     item: SpendingItem = Field(description="What it paid for 支出事项")
     payee: str | None = Field(description="Who was paid 收款方")
     note: str | None = Field(description="Note 备注")
-    imported: bool = Field(description="True when it came from a finance-system import (negative-list items are "
-                                       "then accepted and raised as findings) 是否导入")
+    imported: bool = Field(
+        description="True when it came from a finance-system import (negative-list items are "
+        "then accepted and raised as findings) 是否导入"
+    )
     created_at: datetime = Field(description="When recorded 录入时间")
 
 
 class DisbursementImport(Input):
     rows: list[dict[str, Any]] = Field(
-        min_length=1, max_length=5000,
+        min_length=1,
+        max_length=5000,
         description="Rows of the finance system's books, each with project_id, fund_id, amount, paid_on, voucher_ref, "
-                    "item and optionally payee and note. Each row is checked on its own: a bad one is returned "
-                    "with its reason and never fails the others 逐行校验")
+        "item and optionally payee and note. Each row is checked on its own: a bad one is returned "
+        "with its reason and never fails the others 逐行校验",
+    )
 
 
 class ImportRejected(BaseModel):
@@ -133,6 +144,7 @@ class ImportResult(BaseModel):
 
 
 # ---- projects ---------------------------------------------------------------------------------
+
 
 class Target(Input):
     indicator: Text200 = Field(min_length=1, description="绩效指标")
@@ -200,8 +212,9 @@ class ProjectOut(BaseModel):
     handed_over_on: Day | None = Field(description="Day the assets were handed over 资产移交日期")
     cancelled_on: Day | None = Field(description="Day cancelled 取消日期")
     cancel_reason: str | None = Field(description="Why it was cancelled 取消原因")
-    history: list[dict] = Field(description="Every step taken: status, on (the step's day), by (user id), at (when "
-                                            "recorded), note 项目进度记录")
+    history: list[dict] = Field(
+        description="Every step taken: status, on (the step's day), by (user id), at (when recorded), note 项目进度记录"
+    )
     next_steps: list[ProjectStatus] = Field(description="The statuses the project may go to next 可进行的下一环节")
     allocated: Decimal = Field(description="Funds allocated to the project, yuan 已下达资金")
     disbursed: Decimal = Field(description="Paid out for the project so far, yuan 已支付")
@@ -231,19 +244,22 @@ class BeneficiaryOut(BaseModel):
 
 # ---- indicators -------------------------------------------------------------------------------
 
+
 class ProjectShortfall(BaseModel):
     id: int = Field(description="Project id 项目标识")
     name: str = Field(description="Project name 项目名称")
     region_code: str = Field(description="The project's region code 项目区划代码")
     category: ProjectCategory = Field(description="Project category 项目类型")
     status: ProjectStatus = Field(description="Project status 项目状态")
-    figures: dict[str, Any] = Field(description="The project's own figures for the indicator (e.g. allocated, "
-                                                "disbursed, required) 项目数据")
+    figures: dict[str, Any] = Field(
+        description="The project's own figures for the indicator (e.g. allocated, disbursed, required) 项目数据"
+    )
 
 
 class Indicator(BaseModel):
-    id: str = Field(description="industry_share.<level> | spending_progress | start_rate | labour_pay_share | "
-                                "management_fee_share")
+    id: str = Field(
+        description="industry_share.<level> | spending_progress | start_rate | labour_pay_share | management_fee_share"
+    )
     value: Decimal | None = Field(description="A share (0–1), null when nothing to measure")
     target: Decimal = Field(description="The target share (0–1) 目标值")
     expected: Decimal | None = Field(None, description="Where the value should be by as_of on the way to the target")
@@ -251,8 +267,9 @@ class Indicator(BaseModel):
     status: IndicatorStatus = Field(description="Met, on track or behind 达标情况")
     numerator: Decimal = Field(description="Numerator of the share, yuan or projects 分子")
     denominator: Decimal = Field(description="Denominator of the share, yuan or projects 分母")
-    details: dict[str, Any] = Field(default_factory=dict, description="Further figures of the indicator (e.g. alarm "
-                                                                      "for the start rate) 明细")
+    details: dict[str, Any] = Field(
+        default_factory=dict, description="Further figures of the indicator (e.g. alarm for the start rate) 明细"
+    )
     projects: list[ProjectShortfall] = Field(description="The projects that pull it down, the worst first")
 
 

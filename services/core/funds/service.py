@@ -5,6 +5,7 @@ what the fund has left; a disbursement is taken under a lock of its project and 
 what that fund allocated to the project and has not paid yet. Both answer 409 with the
 figures. Transition funds may not pay for items of the negative list: refused when entered,
 kept and raised as a finding when they come in through an import."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ def _not_future(day: date, field: str) -> None:
 
 # ---- funds ------------------------------------------------------------------------------------
 
+
 async def create_fund(session: AsyncSession, data: FundIn, user_id: int | None) -> Fund:
     region = await get_region(session, data.region_code)
     if region.level != Level.county:
@@ -52,20 +54,33 @@ async def create_fund(session: AsyncSession, data: FundIn, user_id: int | None) 
 
 
 async def get_fund(session: AsyncSession, fund_id: int, *, for_update: bool = False, field: str = "fund_id") -> Fund:
-    return await one_or_404(session, select(Fund).where(Fund.id == fund_id), "fund_not_found", field,
-                            for_update=for_update, id=fund_id)
+    return await one_or_404(
+        session, select(Fund).where(Fund.id == fund_id), "fund_not_found", field, for_update=for_update, id=fund_id
+    )
 
 
 async def fund_figures(session: AsyncSession, fund_ids: list[int]) -> dict[int, tuple[Decimal, Decimal]]:
     """Allocated and disbursed totals of each fund, in two queries."""
     if not fund_ids:
         return {}
-    allocated = dict((await session.execute(
-        select(Allocation.fund_id, func.sum(Allocation.amount)).where(Allocation.fund_id.in_(fund_ids))
-        .group_by(Allocation.fund_id))).all())
-    disbursed = dict((await session.execute(
-        select(Disbursement.fund_id, func.sum(Disbursement.amount)).where(Disbursement.fund_id.in_(fund_ids))
-        .group_by(Disbursement.fund_id))).all())
+    allocated = dict(
+        (
+            await session.execute(
+                select(Allocation.fund_id, func.sum(Allocation.amount))
+                .where(Allocation.fund_id.in_(fund_ids))
+                .group_by(Allocation.fund_id)
+            )
+        ).all()
+    )
+    disbursed = dict(
+        (
+            await session.execute(
+                select(Disbursement.fund_id, func.sum(Disbursement.amount))
+                .where(Disbursement.fund_id.in_(fund_ids))
+                .group_by(Disbursement.fund_id)
+            )
+        ).all()
+    )
     return {f: (allocated.get(f) or ZERO, disbursed.get(f) or ZERO) for f in fund_ids}
 
 
@@ -75,8 +90,13 @@ async def update_fund(session: AsyncSession, fund: Fund, data: FundUpdate) -> Fu
         raise Unprocessable("fund_received_after_year", field="received_on", year=fund.year)
     allocated, _ = (await fund_figures(session, [fund.id]))[fund.id]
     if data.amount < allocated:
-        raise Conflict("fund_below_allocated", field="amount", amount=str(data.amount), allocated=str(allocated),
-                       extra={"figures": {"requested": str(data.amount), "allocated": str(allocated)}})
+        raise Conflict(
+            "fund_below_allocated",
+            field="amount",
+            amount=str(data.amount),
+            allocated=str(allocated),
+            extra={"figures": {"requested": str(data.amount), "allocated": str(allocated)}},
+        )
     first = await session.scalar(select(func.min(Allocation.allocated_on)).where(Allocation.fund_id == fund.id))
     if first is not None and data.received_on > first:
         raise Unprocessable("fund_received_after_allocation", field="received_on", first=str(first))
@@ -86,8 +106,9 @@ async def update_fund(session: AsyncSession, fund: Fund, data: FundUpdate) -> Fu
     return fund
 
 
-async def list_funds(session: AsyncSession, *, region: str | None, year: int | None, level, kind,
-                     after_id: int | None, limit: int) -> list[Fund]:
+async def list_funds(
+    session: AsyncSession, *, region: str | None, year: int | None, level, kind, after_id: int | None, limit: int
+) -> list[Fund]:
     stmt = select(Fund)
     if region is not None:
         stmt = stmt.where(under(Fund.region_code, region))
@@ -101,12 +122,14 @@ async def list_funds(session: AsyncSession, *, region: str | None, year: int | N
 
 # ---- allocations ------------------------------------------------------------------------------
 
+
 async def allocate(session: AsyncSession, fund: Fund, data: AllocationIn, user_id: int | None) -> Allocation:
     """``fund`` is locked (FOR UPDATE) by the caller, so two allocations never both fit."""
     project = await project_service.get(session, data.project_id, field="project_id")
     if project.year != fund.year:
-        raise Unprocessable("allocation_year_mismatch", field="project_id", fund_year=fund.year,
-                            project_year=project.year)
+        raise Unprocessable(
+            "allocation_year_mismatch", field="project_id", fund_year=fund.year, project_year=project.year
+        )
     if not project.region_code.startswith(fund.region_code[:6]):
         raise Unprocessable("allocation_region_mismatch", field="project_id")
     if project.status in (ProjectStatus.proposed, ProjectStatus.cancelled):
@@ -117,18 +140,35 @@ async def allocate(session: AsyncSession, fund: Fund, data: AllocationIn, user_i
     allocated, _ = (await fund_figures(session, [fund.id]))[fund.id]
     available = fund.amount - allocated
     if data.amount > available:
-        figures: dict[str, Any] = {"fund": str(fund.amount), "allocated": str(allocated),
-                                   "available": str(available), "requested": str(data.amount)}
+        figures: dict[str, Any] = {
+            "fund": str(fund.amount),
+            "allocated": str(allocated),
+            "available": str(available),
+            "requested": str(data.amount),
+        }
         raise Conflict("allocation_exceeds_fund", field="amount", extra={"figures": figures}, **figures)
-    row = Allocation(fund_id=fund.id, project_id=project.id, region_code=project.region_code, amount=data.amount,
-                     allocated_on=data.allocated_on, note=data.note, created_by=user_id)
+    row = Allocation(
+        fund_id=fund.id,
+        project_id=project.id,
+        region_code=project.region_code,
+        amount=data.amount,
+        allocated_on=data.allocated_on,
+        note=data.note,
+        created_by=user_id,
+    )
     session.add(row)
     await session.flush()
     return row
 
 
-async def allocations(session: AsyncSession, *, fund_id: int | None = None, project_id: int | None = None,
-                      after_id: int | None, limit: int) -> list[Allocation]:
+async def allocations(
+    session: AsyncSession,
+    *,
+    fund_id: int | None = None,
+    project_id: int | None = None,
+    after_id: int | None,
+    limit: int,
+) -> list[Allocation]:
     stmt = select(Allocation)
     if fund_id is not None:
         stmt = stmt.where(Allocation.fund_id == fund_id)
@@ -141,14 +181,16 @@ async def allocations(session: AsyncSession, *, fund_id: int | None = None, proj
 
 # ---- disbursements ----------------------------------------------------------------------------
 
+
 @dataclass
 class Checked:
     kind: FundKind  # the paying fund's kind
     negative: bool  # an item of the negative list for this fund's kind
 
 
-async def check_disbursement(session: AsyncSession, project: Project, data: DisbursementIn,
-                             policy: FundsPolicy) -> Checked:
+async def check_disbursement(
+    session: AsyncSession, project: Project, data: DisbursementIn, policy: FundsPolicy
+) -> Checked:
     """Everything but the negative list: the project may spend, the fund gave it enough,
     the day is possible. ``project`` is locked by the caller.
 
@@ -159,18 +201,29 @@ async def check_disbursement(session: AsyncSession, project: Project, data: Disb
         raise Conflict("project_not_approved", field="project_id", status=project.status.value)
     _not_future(data.paid_on, "paid_on")
     mine = (Allocation.fund_id == data.fund_id, Allocation.project_id == project.id)
-    first, allocated = (await session.execute(
-        select(func.min(Allocation.allocated_on), func.sum(Allocation.amount)).where(*mine))).one()
+    first, allocated = (
+        await session.execute(select(func.min(Allocation.allocated_on), func.sum(Allocation.amount)).where(*mine))
+    ).one()
     if first is None:
         raise Conflict("fund_not_allocated_to_project", field="fund_id", fund_id=data.fund_id)
     if data.paid_on < first:
         raise Unprocessable("disbursement_before_allocation", field="paid_on", allocated_on=str(first))
-    paid = await session.scalar(select(func.sum(Disbursement.amount)).where(
-        Disbursement.fund_id == data.fund_id, Disbursement.project_id == project.id)) or ZERO
+    paid = (
+        await session.scalar(
+            select(func.sum(Disbursement.amount)).where(
+                Disbursement.fund_id == data.fund_id, Disbursement.project_id == project.id
+            )
+        )
+        or ZERO
+    )
     available = allocated - paid
     if data.amount > available:
-        figures: dict[str, Any] = {"allocated": str(allocated), "disbursed": str(paid),
-                                   "available": str(available), "requested": str(data.amount)}
+        figures: dict[str, Any] = {
+            "allocated": str(allocated),
+            "disbursed": str(paid),
+            "available": str(available),
+            "requested": str(data.amount),
+        }
         raise Conflict("disbursement_exceeds_allocation", field="amount", extra={"figures": figures}, **figures)
     funds = Fund.__table__
     kind = FundKind((await session.execute(select(funds.c.kind).where(funds.c.id == data.fund_id))).scalar_one())
@@ -178,31 +231,39 @@ async def check_disbursement(session: AsyncSession, project: Project, data: Disb
     return Checked(kind, negative)
 
 
-async def disburse(session: AsyncSession, project: Project, data: DisbursementIn, user_id: int | None,
-                   *, imported: bool = False) -> tuple[Disbursement, bool]:
+async def disburse(
+    session: AsyncSession, project: Project, data: DisbursementIn, user_id: int | None, *, imported: bool = False
+) -> tuple[Disbursement, bool]:
     """Record a payment. Entered by hand, a negative-list item is refused (422); imported
     (the finance system's books), it is kept and flagged (True)."""
     policy = await policy_for(session, project.region_code, project.year)
     checked = await check_disbursement(session, project, data, policy)
     if checked.negative and not imported:
         raise Unprocessable("negative_list_item", field="item", item=data.item.value, kind=checked.kind.value)
-    row = Disbursement(project_id=project.id, region_code=project.region_code, imported=imported,
-                       created_by=user_id, **data.model_dump())
+    row = Disbursement(
+        project_id=project.id,
+        region_code=project.region_code,
+        imported=imported,
+        created_by=user_id,
+        **data.model_dump(),
+    )
     session.add(row)
     await session.flush()
     return row, checked.negative
 
 
-async def disbursements(session: AsyncSession, *, project_id: int, after_id: int | None, limit: int
-                        ) -> list[Disbursement]:
+async def disbursements(
+    session: AsyncSession, *, project_id: int, after_id: int | None, limit: int
+) -> list[Disbursement]:
     stmt = select(Disbursement).where(Disbursement.project_id == project_id)
     if after_id is not None:
         stmt = stmt.where(Disbursement.id > after_id)
     return list((await session.execute(stmt.order_by(Disbursement.id).limit(limit + 1))).scalars())
 
 
-async def import_disbursements(session: AsyncSession, rows: list[dict[str, Any]], user_id: int | None,
-                               message) -> dict[str, Any]:
+async def import_disbursements(
+    session: AsyncSession, rows: list[dict[str, Any]], user_id: int | None, message
+) -> dict[str, Any]:
     """Rows from the finance system, each in its own savepoint: a bad row is returned with
     its reason and field, the others are kept; a negative-list item is kept and becomes a
     finding. ``message(code, params)`` renders a reason in the caller's language."""
@@ -225,16 +286,32 @@ async def import_disbursements(session: AsyncSession, rows: list[dict[str, Any]]
                 row, negative = await disburse(session, project, data, user_id, imported=True)
                 if negative:
                     finding = await findings.record(
-                        session, FundFindingRule.negative_list, f"disbursement:{row.id}", row.region_code,
-                        {"item": row.item.value, "amount": str(row.amount), "voucher_ref": row.voucher_ref,
-                         "fund_id": row.fund_id, "paid_on": row.paid_on.isoformat()},
-                        project_id=project.id, disbursement_id=row.id)
+                        session,
+                        FundFindingRule.negative_list,
+                        f"disbursement:{row.id}",
+                        row.region_code,
+                        {
+                            "item": row.item.value,
+                            "amount": str(row.amount),
+                            "voucher_ref": row.voucher_ref,
+                            "fund_id": row.fund_id,
+                            "paid_on": row.paid_on.isoformat(),
+                        },
+                        project_id=project.id,
+                        disbursement_id=row.id,
+                    )
                     finding_ids.append(finding.id)
         except GuardlineError as exc:
-            rejected.append({"row": number, "field": exc.field, "code": exc.code,
-                             "message": message(exc.code, exc.params)})
+            rejected.append(
+                {"row": number, "field": exc.field, "code": exc.code, "message": message(exc.code, exc.params)}
+            )
             continue
         accepted += 1
         ids.append(row.id)
-    return {"accepted": accepted, "flagged": len(finding_ids), "rejected": rejected, "disbursement_ids": ids,
-            "finding_ids": finding_ids}
+    return {
+        "accepted": accepted,
+        "flagged": len(finding_ids),
+        "rejected": rejected,
+        "disbursement_ids": ids,
+        "finding_ids": finding_ids,
+    }

@@ -38,7 +38,9 @@ class GuaranteesOut(BaseModel):
     medical: Status = Field(description="Basic medical care 基本医疗保障")
     housing: Status = Field(description="Housing safety 住房安全保障")
     water: Status = Field(description="Drinking-water safety 饮水安全")
-    housing_grade: str | None = Field(description="Unsafe-house appraisal grade C or D, when housing is at risk 危房等级")
+    housing_grade: str | None = Field(
+        description="Unsafe-house appraisal grade C or D, when housing is at risk 危房等级"
+    )
     note: str | None = Field(description="Note 备注")
     all_secure: bool = Field(description="True when no item is at risk or unknown")
     version: int = Field(description=VERSION_DESCRIPTION)

@@ -17,19 +17,29 @@ def all_secure(g: HouseholdGuarantees) -> bool:
 
 async def get(session: AsyncSession, household_id: int, for_update: bool = False) -> HouseholdGuarantees:
     stmt = select(HouseholdGuarantees).where(HouseholdGuarantees.household_id == household_id)
-    return await one_or_404(session, stmt, "household_not_found", "household_id", for_update=for_update,
-                            id=household_id)
+    return await one_or_404(
+        session, stmt, "household_not_found", "household_id", for_update=for_update, id=household_id
+    )
 
 
-async def update(session: AsyncSession, current: HouseholdGuarantees, data: GuaranteesUpdate,
-                 actor_id: int | None) -> HouseholdGuarantees:
+async def update(
+    session: AsyncSession, current: HouseholdGuarantees, data: GuaranteesUpdate, actor_id: int | None
+) -> HouseholdGuarantees:
     for item in Item:
         new = getattr(data, item.value)
         old = getattr(current, item.value)
         if new != old:
-            session.add(GuaranteeChange(household_id=current.household_id, region_code=current.region_code,
-                                        item=item, old_status=old, new_status=new, note=data.note,
-                                        changed_by=actor_id))
+            session.add(
+                GuaranteeChange(
+                    household_id=current.household_id,
+                    region_code=current.region_code,
+                    item=item,
+                    old_status=old,
+                    new_status=new,
+                    note=data.note,
+                    changed_by=actor_id,
+                )
+            )
             setattr(current, item.value, new)
     current.housing_grade = data.housing_grade
     current.note = data.note

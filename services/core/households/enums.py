@@ -3,6 +3,7 @@
 API values are English codes; the Chinese terms are kept next to them so a reader can grep
 for either.
 """
+
 from __future__ import annotations
 
 from services.core.labels import LabelledEnum

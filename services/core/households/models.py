@@ -85,9 +85,7 @@ class Person(RegionScoped, Versioned, Base):
     # health, disability_grade and illness as one encrypted JSON object
     # (services.core.households.sensitive); NULL reads as healthy, nothing recorded.
     health_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    labour_capacity: Mapped[LabourCapacity] = mapped_column(
-        str_enum(LabourCapacity, "labour_capacity"), nullable=False
-    )
+    labour_capacity: Mapped[LabourCapacity] = mapped_column(str_enum(LabourCapacity, "labour_capacity"), nullable=False)
     education_level: Mapped[EducationLevel | None] = mapped_column(str_enum(EducationLevel, "education_level"))
     schooling: Mapped[Schooling] = mapped_column(
         str_enum(Schooling, "schooling"), nullable=False, default=Schooling.not_in_school

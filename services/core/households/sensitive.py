@@ -5,6 +5,7 @@ JSON object ``{"health", "disability_grade", "illness"}``, each an AES-GCM blob
 (``services.core.crypto``) bound to its column by the associated data. Pure functions: the
 API, the demo loader's worker processes, the migration and key rotation share them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,8 +33,7 @@ class HealthDetails:
     illness: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"health": Health(self.health).value, "disability_grade": self.disability_grade,
-                "illness": self.illness}
+        return {"health": Health(self.health).value, "disability_grade": self.disability_grade, "illness": self.illness}
 
 
 def health_plaintext(health: str, disability_grade: int | None, illness: str | None) -> bytes:
@@ -41,8 +41,9 @@ def health_plaintext(health: str, disability_grade: int | None, illness: str | N
 
 
 def seal_health(keyring: Keyring, details: HealthDetails) -> bytes:
-    return keyring.encrypt(health_plaintext(Health(details.health).value, details.disability_grade,
-                                            details.illness), HEALTH_AAD)
+    return keyring.encrypt(
+        health_plaintext(Health(details.health).value, details.disability_grade, details.illness), HEALTH_AAD
+    )
 
 
 def health_json(keyring: Keyring, blob: bytes | None) -> dict[str, Any]:
@@ -76,6 +77,7 @@ def protected_id_fields(keyring: Keyring, hash_key: bytes, number: str) -> dict[
 
 # ---- in responses ---------------------------------------------------------------------------
 
+
 def sees_birth_date(permissions) -> bool:
     """Whether a caller sees persons' full birth dates: only a role that may reveal the
     complete ID number (``registry:unmask``). Others see the birth year: the masked number
@@ -85,8 +87,10 @@ def sees_birth_date(permissions) -> bool:
 
     return Permission.registry_unmask in permissions
 
+
 # The reads build their JSON in PostgreSQL without health details and fetch the blobs
 # alongside; for a caller who may see them they are decrypted and added here.
+
 
 def household_with_health(document: str, blobs: list[bytes | None] | None, keyring: Keyring) -> bytes:
     """The household document with each member's health details added (``blobs`` in the
@@ -108,6 +112,7 @@ def person_with_health(document: str, blob: bytes | None, keyring: Keyring) -> b
 
 # ---- on a Person row --------------------------------------------------------------------
 
+
 def health_of(person, keyring: Keyring) -> HealthDetails:
     return open_health(keyring, person.health_enc)
 
@@ -123,8 +128,9 @@ def update_health(person, keyring: Keyring, changes: dict[str, Any]) -> None:
         return
     current = health_json(keyring, person.health_enc)
     current.update(wanted)
-    set_health(person, keyring, HealthDetails(Health(current["health"]), current["disability_grade"],
-                                              current["illness"]))
+    set_health(
+        person, keyring, HealthDetails(Health(current["health"]), current["disability_grade"], current["illness"])
+    )
 
 
 def id_number_of(person, keyring: Keyring) -> str:

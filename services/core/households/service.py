@@ -4,6 +4,7 @@ Services flush but never commit (the request or job owns the transaction). Every
 goes through the scoped session, so a household outside the caller's regions is simply
 not found.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -62,6 +63,7 @@ from services.core.timeutil import now
 
 # ---- reads ----------------------------------------------------------------------------
 
+
 def _person_json(p=Person, birth_date: bool = False):
     """JSON of one person, built by PostgreSQL so a read needs no per-row Python work.
 
@@ -71,16 +73,54 @@ def _person_json(p=Person, birth_date: bool = False):
     ``sensitive.sees_birth_date``); everyone sees the birth year: a full date beside the
     masked number would narrow it down to a few candidates (docs/personal-data.md)."""
     return func.json_build_object(
-        "id", p.id, "id_number", p.id_masked, "name", p.name, "sex", p.sex,
-        "birth_date", p.birth_date if birth_date else null(),
-        "birth_year", cast(func.date_part("year", p.birth_date), Integer),
-        "household_id", p.household_id, "region_code", p.region_code,
-        "relation", p.relation, "labour_capacity", p.labour_capacity, "education_level", p.education_level,
-        "schooling", p.schooling, "school", p.school, "medical_insurance", p.medical_insurance,
-        "pension_insurance", p.pension_insurance, "family_doctor", p.family_doctor,
-        "employment", p.employment, "employment_place", p.employment_place,
-        "employment_months", p.employment_months, "employment_income", cast(p.employment_income, String),
-        "phone", p.phone, "status", p.status, "date_of_death", p.date_of_death, "version", p.version,
+        "id",
+        p.id,
+        "id_number",
+        p.id_masked,
+        "name",
+        p.name,
+        "sex",
+        p.sex,
+        "birth_date",
+        p.birth_date if birth_date else null(),
+        "birth_year",
+        cast(func.date_part("year", p.birth_date), Integer),
+        "household_id",
+        p.household_id,
+        "region_code",
+        p.region_code,
+        "relation",
+        p.relation,
+        "labour_capacity",
+        p.labour_capacity,
+        "education_level",
+        p.education_level,
+        "schooling",
+        p.schooling,
+        "school",
+        p.school,
+        "medical_insurance",
+        p.medical_insurance,
+        "pension_insurance",
+        p.pension_insurance,
+        "family_doctor",
+        p.family_doctor,
+        "employment",
+        p.employment,
+        "employment_place",
+        p.employment_place,
+        "employment_months",
+        p.employment_months,
+        "employment_income",
+        cast(p.employment_income, String),
+        "phone",
+        p.phone,
+        "status",
+        p.status,
+        "date_of_death",
+        p.date_of_death,
+        "version",
+        p.version,
     )
 
 
@@ -114,22 +154,50 @@ def household_detail_statement(household_id, *, health_flags: bool = True, birth
     runs the same SQL compiled from here. Without ``health_flags`` the flags that tell health are
     left out (the encrypted details are returned either way; only a keyring opens them);
     without ``birth_date`` the members' birth dates are null (their birth years remain)."""
+
     def of_members(aggregate):
         return select(aggregate).where(Person.household_id == Household.id).correlate(Household).scalar_subquery()
 
     members = of_members(
-        func.coalesce(func.json_agg(aggregate_order_by(_person_json(birth_date=birth_date), *_MEMBER_ORDER)),
-                      text("'[]'::json"))
+        func.coalesce(
+            func.json_agg(aggregate_order_by(_person_json(birth_date=birth_date), *_MEMBER_ORDER)), text("'[]'::json")
+        )
     )
     health = of_members(func.array_agg(aggregate_order_by(Person.health_enc, *_MEMBER_ORDER)))
     h = Household
     doc = func.json_build_object(
-        "id", h.id, "household_no", h.household_no, "region_code", h.region_code, "category", h.category,
-        "previous_category", h.previous_category, "flags", flags_shown(h.flags, health_flags),
-        "resettlement_site", h.resettlement_site,
-        "address", h.address, "phone", h.phone, "status", h.status, "head_name", h.head_name,
-        "member_count", h.member_count, "version", h.version, "created_at", h.created_at,
-        "updated_at", h.updated_at, "members", members,
+        "id",
+        h.id,
+        "household_no",
+        h.household_no,
+        "region_code",
+        h.region_code,
+        "category",
+        h.category,
+        "previous_category",
+        h.previous_category,
+        "flags",
+        flags_shown(h.flags, health_flags),
+        "resettlement_site",
+        h.resettlement_site,
+        "address",
+        h.address,
+        "phone",
+        h.phone,
+        "status",
+        h.status,
+        "head_name",
+        h.head_name,
+        "member_count",
+        h.member_count,
+        "version",
+        h.version,
+        "created_at",
+        h.created_at,
+        "updated_at",
+        h.updated_at,
+        "members",
+        members,
     )
     return select(h.version, cast(doc, String), health).where(h.id == household_id)
 
@@ -138,16 +206,20 @@ def household_detail_statement(household_id, *, health_flags: bool = True, birth
 # running it. Only the bound values change per request.
 # One per (health flags shown, birth dates shown).
 _HOUSEHOLD_READS = {
-    (health, born): ScopedRead(household_detail_statement(bindparam("household_id", type_=BigInteger),
-                                                          health_flags=health, birth_date=born), "household_id")
-    for health in (True, False) for born in (True, False)
+    (health, born): ScopedRead(
+        household_detail_statement(bindparam("household_id", type_=BigInteger), health_flags=health, birth_date=born),
+        "household_id",
+    )
+    for health in (True, False)
+    for born in (True, False)
 }
 HOUSEHOLD_DETAIL = _HOUSEHOLD_READS[True, True]
 HOUSEHOLD_DETAIL_MASKED = _HOUSEHOLD_READS[False, False]
 
 
-async def household_detail(source, household_id: int, health: Keyring | None = None, *,
-                           birth_date: bool = False) -> tuple[int, str | bytes]:
+async def household_detail(
+    source, household_id: int, health: Keyring | None = None, *, birth_date: bool = False
+) -> tuple[int, str | bytes]:
     """(version, JSON document) of a household and its members. The health details are
     decrypted and included only when ``health`` (the keyring) is given, the birth dates
     only with ``birth_date``: the caller's role decides that, not this function."""
@@ -161,19 +233,27 @@ async def household_detail(source, household_id: int, health: Keyring | None = N
 
 
 def person_lookup_statement(id_hash, birth_date: bool = True):
-    return select(Person.version, Person.id, cast(_person_json(birth_date=birth_date), String),
-                  Person.health_enc).where(Person.id_hash == id_hash)
+    return select(
+        Person.version, Person.id, cast(_person_json(birth_date=birth_date), String), Person.health_enc
+    ).where(Person.id_hash == id_hash)
 
 
-_PERSON_LOOKUPS = {born: ScopedRead(person_lookup_statement(bindparam("id_hash", type_=LargeBinary), born), "id_hash")
-                   for born in (True, False)}
+_PERSON_LOOKUPS = {
+    born: ScopedRead(person_lookup_statement(bindparam("id_hash", type_=LargeBinary), born), "id_hash")
+    for born in (True, False)
+}
 PERSON_LOOKUP = _PERSON_LOOKUPS[True]
-_PERSON_BY_ID = {born: select(Person.version, cast(_person_json(birth_date=born), String), Person.health_enc).where(
-    Person.id == bindparam("person_id", type_=BigInteger)) for born in (True, False)}
+_PERSON_BY_ID = {
+    born: select(Person.version, cast(_person_json(birth_date=born), String), Person.health_enc).where(
+        Person.id == bindparam("person_id", type_=BigInteger)
+    )
+    for born in (True, False)
+}
 
 
-async def person_by_id_number(source, number: str, key: bytes, health: Keyring | None = None, *,
-                              birth_date: bool = False) -> tuple[int, int, str | bytes]:
+async def person_by_id_number(
+    source, number: str, key: bytes, health: Keyring | None = None, *, birth_date: bool = False
+) -> tuple[int, int, str | bytes]:
     """(version, person id, JSON document) of the person with this ID number; health
     details and birth date as in ``household_detail``."""
     row = await _PERSON_LOOKUPS[birth_date].first(source, id_hash=idnumber.keyed_hash(number, key))
@@ -184,8 +264,9 @@ async def person_by_id_number(source, number: str, key: bytes, health: Keyring |
     return row[0], row[1], sensitive.person_with_health(row[2], row[3], health)
 
 
-async def person_json(session: AsyncSession, person_id: int, health: Keyring | None = None, *,
-                      birth_date: bool = False) -> tuple[int, str | bytes]:
+async def person_json(
+    session: AsyncSession, person_id: int, health: Keyring | None = None, *, birth_date: bool = False
+) -> tuple[int, str | bytes]:
     row = (await session.execute(_PERSON_BY_ID[birth_date], {"person_id": person_id})).first()
     if row is None:
         raise NotFound("person_not_found", field="person_id", id=person_id)
@@ -196,9 +277,15 @@ async def person_json(session: AsyncSession, person_id: int, health: Keyring | N
 
 def summary_columns(health: bool) -> tuple:
     return (
-        Household.id, Household.household_no, Household.region_code, Household.category,
-        flags_shown(Household.flags, health).label("flags"), Household.head_name, Household.member_count,
-        Household.status, Household.version,
+        Household.id,
+        Household.household_no,
+        Household.region_code,
+        Household.category,
+        flags_shown(Household.flags, health).label("flags"),
+        Household.head_name,
+        Household.member_count,
+        Household.status,
+        Household.version,
     )
 
 
@@ -245,10 +332,17 @@ async def list_households(
     return [row._asdict() for row in rows]
 
 
-async def get_household(session: AsyncSession, household_id: int, *, for_update: bool = False,
-                        field: str = "household_id") -> Household:
-    return await one_or_404(session, select(Household).where(Household.id == household_id), "household_not_found",
-                            field, for_update=for_update, id=household_id)
+async def get_household(
+    session: AsyncSession, household_id: int, *, for_update: bool = False, field: str = "household_id"
+) -> Household:
+    return await one_or_404(
+        session,
+        select(Household).where(Household.id == household_id),
+        "household_not_found",
+        field,
+        for_update=for_update,
+        id=household_id,
+    )
 
 
 async def get_active_household(session: AsyncSession, household_id: int, field: str = "household_id") -> Household:
@@ -258,18 +352,22 @@ async def get_active_household(session: AsyncSession, household_id: int, field: 
     return household
 
 
-async def get_person(session: AsyncSession, person_id: int, *, for_update: bool = False,
-                     field: str = "person_id") -> Person:
-    return await one_or_404(session, select(Person).where(Person.id == person_id), "person_not_found", field,
-                            for_update=for_update, id=person_id)
+async def get_person(
+    session: AsyncSession, person_id: int, *, for_update: bool = False, field: str = "person_id"
+) -> Person:
+    return await one_or_404(
+        session,
+        select(Person).where(Person.id == person_id),
+        "person_not_found",
+        field,
+        for_update=for_update,
+        id=person_id,
+    )
 
 
 async def current_members(session: AsyncSession, household_id: int) -> list[Person]:
     rows = await session.execute(
-        select(Person)
-        .where(Person.household_id == household_id)
-        .order_by(Person.id)
-        .with_for_update()
+        select(Person).where(Person.household_id == household_id).order_by(Person.id).with_for_update()
     )
     return list(rows.scalars())
 
@@ -289,16 +387,24 @@ async def history(session: AsyncSession, household_id: int) -> dict[str, Any]:
         "household_id": household_id,
         "memberships": [
             {
-                "person_id": m.person_id, "person_name": name, "relation": m.relation,
-                "started_at": m.started_at, "start_reason": m.start_reason, "ended_at": m.ended_at,
+                "person_id": m.person_id,
+                "person_name": name,
+                "relation": m.relation,
+                "started_at": m.started_at,
+                "start_reason": m.start_reason,
+                "ended_at": m.ended_at,
                 "end_reason": m.end_reason,
             }
             for m, name in memberships
         ],
         "events": [
             {
-                "kind": e.kind, "other_household_id": e.other_household_id, "person_ids": e.person_ids,
-                "note": e.note, "actor_id": e.actor_id, "at": e.at,
+                "kind": e.kind,
+                "other_household_id": e.other_household_id,
+                "person_ids": e.person_ids,
+                "note": e.note,
+                "actor_id": e.actor_id,
+                "at": e.at,
             }
             for e in events.scalars()
         ],
@@ -306,6 +412,7 @@ async def history(session: AsyncSession, household_id: int) -> dict[str, Any]:
 
 
 # ---- writes ---------------------------------------------------------------------------
+
 
 async def _check_new_id_numbers(session: AsyncSession, numbers: Iterable[str], key: bytes, field: str) -> None:
     """One living person is in one household: a known ID number is a conflict. The
@@ -365,8 +472,11 @@ async def _refresh_summary(session: AsyncSession, household: Household) -> None:
     summary then follows without a second raise; one whose members alone changed is
     written here."""
     state = inspect(household)
-    written = (state.pending or session.is_modified(household)
-               or household.version != state.info.get("read_version", household.version))
+    written = (
+        state.pending
+        or session.is_modified(household)
+        or household.version != state.info.get("read_version", household.version)
+    )
     await session.flush()
     count, head_name = (
         await session.execute(
@@ -382,20 +492,28 @@ async def _refresh_summary(session: AsyncSession, household: Household) -> None:
         household.updated_at = now()
     elif (count, head_name) != (household.member_count, household.head_name):
         table = table_of(Household)
-        await session.execute(update(table).where(table.c.id == household.id)
-                              .values(member_count=count, head_name=head_name))
+        await session.execute(
+            update(table).where(table.c.id == household.id).values(member_count=count, head_name=head_name)
+        )
         set_committed_value(household, "member_count", count)
         set_committed_value(household, "head_name", head_name)
 
 
 def _event(household: Household, kind: HouseholdEventKind, actor_id: int | None, **kw: Any) -> HouseholdEvent:
-    return HouseholdEvent(household_id=household.id, region_code=household.region_code, kind=kind,
-                          actor_id=actor_id, **kw)
+    return HouseholdEvent(
+        household_id=household.id, region_code=household.region_code, kind=kind, actor_id=actor_id, **kw
+    )
 
 
 def _join(person: Person, household: Household, reason: MembershipChange, actor_id: int | None) -> Membership:
-    return Membership(person_id=person.id, household_id=household.id, region_code=household.region_code,
-                      relation=person.relation, start_reason=reason, actor_id=actor_id)
+    return Membership(
+        person_id=person.id,
+        household_id=household.id,
+        region_code=household.region_code,
+        relation=person.relation,
+        start_reason=reason,
+        actor_id=actor_id,
+    )
 
 
 async def _leave(session: AsyncSession, person: Person, reason: MembershipChange) -> None:
@@ -419,8 +537,9 @@ async def _check_household_no(session: AsyncSession, household_no: str, field: s
         raise Conflict("household_no_taken", field=field, household_no=household_no)
 
 
-async def create_household(session: AsyncSession, data: HouseholdCreate, *, key: bytes, keyring: Keyring,
-                           actor_id: int | None) -> Household:
+async def create_household(
+    session: AsyncSession, data: HouseholdCreate, *, key: bytes, keyring: Keyring, actor_id: int | None
+) -> Household:
     village = await get_village(session, data.region_code)
     await _check_new_id_numbers(session, [m.id_number for m in data.members], key, "members")
     if data.household_no:
@@ -453,12 +572,16 @@ async def _set_region(session: AsyncSession, household: Household, region_code: 
     """Relocation: every row that carries the household's region moves with it — rows with
     a ``household_id``, and rows that belong to one of those (a case's steps, a clue's
     reports)."""
-    tables = [table_of(m) for m in RegionScoped.__subclasses__()
-              if issubclass(m, Base) and getattr(m, "__table__", None) is not None and m is not Household]
+    tables = [
+        table_of(m)
+        for m in RegionScoped.__subclasses__()
+        if issubclass(m, Base) and getattr(m, "__table__", None) is not None and m is not Household
+    ]
     for table in tables:
         if "household_id" in table.c:
             await session.execute(
-                update(table).where(table.c.household_id == household.id).values(region_code=region_code))
+                update(table).where(table.c.household_id == household.id).values(region_code=region_code)
+            )
             continue
         for fk in table.foreign_keys:
             parent = fk.column.table
@@ -468,8 +591,9 @@ async def _set_region(session: AsyncSession, household: Household, region_code: 
     household.region_code = region_code
 
 
-async def update_household(session: AsyncSession, household: Household, data: HouseholdUpdate,
-                           actor_id: int | None) -> Household:
+async def update_household(
+    session: AsyncSession, household: Household, data: HouseholdUpdate, actor_id: int | None
+) -> Household:
     if household.status != HouseholdStatus.active:
         raise Conflict("household_dissolved", field="household_id", id=household.id)
     changes = data.model_dump(exclude_unset=True)
@@ -490,8 +614,9 @@ async def update_household(session: AsyncSession, household: Household, data: Ho
         members = {p.id: p for p in await current_members(session, household.id)}
         new_head = members.get(data.head_person_id)
         if new_head is None:
-            raise Unprocessable("person_not_member", field="head_person_id", id=data.head_person_id,
-                                household_id=household.id)
+            raise Unprocessable(
+                "person_not_member", field="head_person_id", id=data.head_person_id, household_id=household.id
+            )
         for person in members.values():
             if person.relation == Relation.head and person.id != new_head.id:
                 person.relation = data.former_head_relation
@@ -502,8 +627,15 @@ async def update_household(session: AsyncSession, household: Household, data: Ho
     return household
 
 
-async def add_member(session: AsyncSession, household: Household, data: PersonCreate, *, key: bytes,
-                     keyring: Keyring, actor_id: int | None) -> Person:
+async def add_member(
+    session: AsyncSession,
+    household: Household,
+    data: PersonCreate,
+    *,
+    key: bytes,
+    keyring: Keyring,
+    actor_id: int | None,
+) -> Person:
     if data.relation == Relation.head:
         raise Unprocessable("one_head", field="relation")
     await _check_new_id_numbers(session, [data.id_number], key, "id_number")
@@ -519,9 +651,7 @@ async def add_member(session: AsyncSession, household: Household, data: PersonCr
 async def update_person(session: AsyncSession, person: Person, data: PersonUpdate, *, keyring: Keyring) -> Person:
     """A partial change; the health fields are merged into the person's encrypted details."""
     changes = data.model_dump(exclude_unset=True)
-    if changes.get("relation") == Relation.head or (
-        "relation" in changes and person.relation == Relation.head
-    ):
+    if changes.get("relation") == Relation.head or ("relation" in changes and person.relation == Relation.head):
         raise Unprocessable("one_head", field="relation")
     if "health" in changes and changes["health"] is None:
         raise Unprocessable("missing", field="health")  # it can be changed, not cleared
@@ -553,8 +683,9 @@ async def _dissolve_if_empty(session: AsyncSession, household: Household) -> Non
         household.status = HouseholdStatus.dissolved
 
 
-async def move_person(session: AsyncSession, person: Person, target: Household, relation: Relation,
-                      actor_id: int | None) -> Person:
+async def move_person(
+    session: AsyncSession, person: Person, target: Household, relation: Relation, actor_id: int | None
+) -> Person:
     _require_alive(person)
     if person.household_id == target.id:
         raise Conflict("same_household", field="household_id")
@@ -590,8 +721,9 @@ async def record_death(session: AsyncSession, person: Person, date_of_death, act
     return person
 
 
-async def split_household(session: AsyncSession, source: Household, data: SplitRequest, *, actor_id: int | None
-                          ) -> Household:
+async def split_household(
+    session: AsyncSession, source: Household, data: SplitRequest, *, actor_id: int | None
+) -> Household:
     members = {p.id: p for p in await current_members(session, source.id)}
     for i, pid in enumerate(data.person_ids):
         if pid not in members:
@@ -627,7 +759,9 @@ async def split_household(session: AsyncSession, source: Household, data: SplitR
         await _leave(session, person, MembershipChange.split)
         person.household_id = new.id
         person.region_code = new.region_code
-        person.relation = Relation.head if person.id == data.head_person_id else data.relations.get(person.id, Relation.other)
+        person.relation = (
+            Relation.head if person.id == data.head_person_id else data.relations.get(person.id, Relation.other)
+        )
     await session.flush()
     session.add_all([_join(p, new, MembershipChange.split, actor_id) for p in leaving])
     ids = [p.id for p in leaving]
@@ -640,8 +774,9 @@ async def split_household(session: AsyncSession, source: Household, data: SplitR
     return new
 
 
-async def merge_households(session: AsyncSession, target: Household, data: MergeRequest, *, actor_id: int | None
-                           ) -> Household:
+async def merge_households(
+    session: AsyncSession, target: Household, data: MergeRequest, *, actor_id: int | None
+) -> Household:
     if data.household_id == target.id:
         raise Conflict("merge_same_household", field="household_id")
     source = await get_active_household(session, data.household_id)

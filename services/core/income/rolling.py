@@ -23,6 +23,7 @@ on the same quarters):
   ``upto`` is a quarter index (``quarter_index``);
 * ``rolling`` below, for code that already holds the quarters.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -91,8 +92,7 @@ def rolling(records: Iterable[tuple[int, int, Decimal, int]], upto: int) -> Roll
     member_count), considering only quarters up to the index ``upto``; None when none is
     recorded by then. Income is always judged over a whole year (全年收入), never a part year
     (docs/domain.md "Income")."""
-    by_index = {quarter_index(y, q): (net, members) for y, q, net, members in records
-                if quarter_index(y, q) <= upto}
+    by_index = {quarter_index(y, q): (net, members) for y, q, net, members in records if quarter_index(y, q) <= upto}
     if not by_index:
         return None
     last = max(by_index)
@@ -101,4 +101,3 @@ def rolling(records: Iterable[tuple[int, int, Decimal, int]], upto: int) -> Roll
     net = yuan(sum((n for n, _ in window), Decimal("0")))
     members = by_index[last][1]
     return RollingIncome(len(window), first, last, net, members, yuan(net / members) if members > 0 else None)
-

@@ -4,6 +4,7 @@ Net income = wages + business + property + transfers − production costs (and, 
 province counts it, − eligible out-of-pocket spending 合规自付支出). Per-capita net income
 (人均纯收入) = net income ÷ household members. All in Decimal yuan, rounded half-up to fen.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -65,8 +66,9 @@ def per_capita(net: Decimal, members: int) -> Decimal:
     return yuan(net / members)
 
 
-def detail_problems(parts: Mapping[str, Decimal], details: Mapping[str, Mapping[str, Decimal]]
-                    ) -> list[tuple[str, str, dict]]:
+def detail_problems(
+    parts: Mapping[str, Decimal], details: Mapping[str, Mapping[str, Decimal]]
+) -> list[tuple[str, str, dict]]:
     """(field, code, params) for each unknown item or part whose items exceed it: the detail
     items (收入明细, ``DETAIL_ITEMS``) of each part add up to at most the part."""
     problems: list[tuple[str, str, dict]] = []
@@ -79,8 +81,13 @@ def detail_problems(parts: Mapping[str, Decimal], details: Mapping[str, Mapping[
                 problems.append((f"details.{part}.{item}", "income_detail_unknown", {"item": item, "part": part}))
         total = sum(items.values(), Decimal("0"))
         if total > parts[part]:
-            problems.append((f"details.{part}", "income_details_exceed_part",
-                             {"part": part, "total": str(yuan(total)), "amount": str(parts[part])}))
+            problems.append(
+                (
+                    f"details.{part}",
+                    "income_details_exceed_part",
+                    {"part": part, "total": str(yuan(total)), "amount": str(parts[part])},
+                )
+            )
     return problems
 
 
@@ -104,8 +111,10 @@ def year_totals(quarters: Iterable[tuple[int, Figures, int, Decimal]]) -> YearTo
     if not rows:
         raise ValueError("no quarters")
     zero = Decimal("0")
-    sums = {name: sum((getattr(r[1], name) for r in rows), zero) for name in
-            ("wages", "business", "property", "transfers", "production_costs", "eligible_spending")}
+    sums = {
+        name: sum((getattr(r[1], name) for r in rows), zero)
+        for name in ("wages", "business", "property", "transfers", "production_costs", "eligible_spending")
+    }
     members = rows[-1][2]
     net = yuan(sum((r[3] for r in rows), zero))
     return YearTotals(len(rows), Figures(**sums), members, net, per_capita(net, members))

@@ -17,7 +17,7 @@ class IncomeFields(Input):
     transfers: Money = Field(description="转移性收入 (incl. policy payments)")
     details: dict[str, dict[str, Money]] = Field(
         default_factory=dict,
-        description="Detail items per part, e.g. {\"transfers\": {\"pensions\": \"600.00\", \"dibao\": \"900.00\"}}",
+        description='Detail items per part, e.g. {"transfers": {"pensions": "600.00", "dibao": "900.00"}}',
     )
     production_costs: Money = Field(Decimal("0"), description="生产经营性支出")
     eligible_spending: Money = Field(Decimal("0"), description="合规自付支出 (medical, schooling)")
@@ -43,7 +43,9 @@ class IncomeRecordOut(BaseModel):
     transfers: Decimal = Field(description="Transfer income (incl. policy payments), yuan 转移性收入")
     details: dict[str, dict[str, Decimal]] = Field(description="Detail items per income part, yuan 收入明细")
     production_costs: Decimal = Field(description="Production and business costs, yuan 生产经营性支出")
-    eligible_spending: Decimal = Field(description="Eligible out-of-pocket spending (medical, schooling), yuan 合规自付支出")
+    eligible_spending: Decimal = Field(
+        description="Eligible out-of-pocket spending (medical, schooling), yuan 合规自付支出"
+    )
     member_count: int = Field(description="Members when recorded")
     net_income: Decimal = Field(description="家庭纯收入, computed by the server")
     per_capita_net: Decimal = Field(description="人均纯收入, computed by the server")
@@ -62,8 +64,9 @@ class IncomeYearOut(BaseModel):
     transfers: Decimal = Field(description="Transfer income, yuan 转移性收入")
     production_costs: Decimal = Field(description="Production and business costs, yuan 生产经营性支出")
     eligible_spending: Decimal = Field(description="Eligible out-of-pocket spending, yuan 合规自付支出")
-    member_count: int = Field(description="Household size of the latest recorded quarter, used for the per-capita "
-                                          "figure 家庭人口数")
+    member_count: int = Field(
+        description="Household size of the latest recorded quarter, used for the per-capita figure 家庭人口数"
+    )
     net_income: Decimal = Field(description="Net income of the recorded quarters, yuan 家庭纯收入")
     per_capita_net: Decimal = Field(description="Per-capita net income of the recorded quarters, yuan 人均纯收入")
 

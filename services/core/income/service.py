@@ -16,8 +16,9 @@ from services.core.timeutil import current_quarter
 
 
 def _figures(data: IncomeFields | IncomeRecord) -> rules.Figures:
-    return rules.Figures(data.wages, data.business, data.property, data.transfers, data.production_costs,
-                         data.eligible_spending)
+    return rules.Figures(
+        data.wages, data.business, data.property, data.transfers, data.production_costs, data.eligible_spending
+    )
 
 
 def _validate(data: IncomeFields) -> None:
@@ -31,8 +32,9 @@ def _validate(data: IncomeFields) -> None:
 async def _living_members(session: AsyncSession, household_id: int) -> int:
     return (
         await session.execute(
-            select(func.count(Person.id)).where(Person.household_id == household_id,
-                                                Person.status == PersonStatus.alive)
+            select(func.count(Person.id)).where(
+                Person.household_id == household_id, Person.status == PersonStatus.alive
+            )
         )
     ).scalar_one()
 
@@ -42,7 +44,9 @@ def _apply(record: IncomeRecord, data: IncomeFields, members: int, settings: Set
         setattr(record, name, getattr(data, name))
     record.details = {part: {k: str(rules.yuan(v)) for k, v in items.items()} for part, items in data.details.items()}
     record.member_count = members
-    record.net_income = rules.net_income(_figures(data), deduct_eligible_spending=settings.income.deduct_eligible_spending)
+    record.net_income = rules.net_income(
+        _figures(data), deduct_eligible_spending=settings.income.deduct_eligible_spending
+    )
     record.per_capita_net = rules.per_capita(record.net_income, members)
 
 
@@ -50,34 +54,48 @@ async def recompute_year(session: AsyncSession, household_id: int, region_code: 
     """Rebuild the household's yearly totals from its quarter records."""
     await session.flush()
     rows = (
-        await session.execute(
-            select(IncomeRecord).where(IncomeRecord.household_id == household_id, IncomeRecord.year == year)
+        (
+            await session.execute(
+                select(IncomeRecord).where(IncomeRecord.household_id == household_id, IncomeRecord.year == year)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     if not rows:
-        await session.execute(delete(IncomeYear).where(IncomeYear.household_id == household_id,
-                                                       IncomeYear.year == year))
+        await session.execute(
+            delete(IncomeYear).where(IncomeYear.household_id == household_id, IncomeYear.year == year)
+        )
         return
     totals = rules.year_totals((r.quarter, _figures(r), r.member_count, r.net_income) for r in rows)
     values = dict(
-        region_code=region_code, quarters=totals.quarters, member_count=totals.member_count,
-        net_income=totals.net_income, per_capita_net=totals.per_capita_net,
-        **{k: getattr(totals.figures, k) for k in
-           ("wages", "business", "property", "transfers", "production_costs", "eligible_spending")},
+        region_code=region_code,
+        quarters=totals.quarters,
+        member_count=totals.member_count,
+        net_income=totals.net_income,
+        per_capita_net=totals.per_capita_net,
+        **{
+            k: getattr(totals.figures, k)
+            for k in ("wages", "business", "property", "transfers", "production_costs", "eligible_spending")
+        },
     )
     stmt = insert(IncomeYear).values(household_id=household_id, year=year, **values)
     await session.execute(stmt.on_conflict_do_update(index_elements=["household_id", "year"], set_=values))
 
 
-async def create_record(session: AsyncSession, household: Household, data: IncomeCreate, settings: Settings,
-                        actor_id: int | None) -> IncomeRecord:
+async def create_record(
+    session: AsyncSession, household: Household, data: IncomeCreate, settings: Settings, actor_id: int | None
+) -> IncomeRecord:
     if (data.year, data.quarter) > current_quarter():
         raise Unprocessable("income_year_future", field="quarter")
     _validate(data)
     existing = (
         await session.execute(
-            select(IncomeRecord.id).where(IncomeRecord.household_id == household.id, IncomeRecord.year == data.year,
-                                          IncomeRecord.quarter == data.quarter)
+            select(IncomeRecord.id).where(
+                IncomeRecord.household_id == household.id,
+                IncomeRecord.year == data.year,
+                IncomeRecord.quarter == data.quarter,
+            )
         )
     ).scalar_one_or_none()
     if existing is not None:
@@ -85,8 +103,13 @@ async def create_record(session: AsyncSession, household: Household, data: Incom
     members = await _living_members(session, household.id)
     if members == 0:
         raise Conflict("household_empty", field="household_id")
-    record = IncomeRecord(household_id=household.id, region_code=household.region_code, year=data.year,
-                          quarter=data.quarter, recorded_by=actor_id)
+    record = IncomeRecord(
+        household_id=household.id,
+        region_code=household.region_code,
+        year=data.year,
+        quarter=data.quarter,
+        recorded_by=actor_id,
+    )
     _apply(record, data, members, settings)
     session.add(record)
     await recompute_year(session, household.id, household.region_code, data.year)
@@ -95,12 +118,19 @@ async def create_record(session: AsyncSession, household: Household, data: Incom
 
 
 async def get_record(session: AsyncSession, record_id: int, for_update: bool = False) -> IncomeRecord:
-    return await one_or_404(session, select(IncomeRecord).where(IncomeRecord.id == record_id),
-                            "income_record_not_found", "record_id", for_update=for_update, id=record_id)
+    return await one_or_404(
+        session,
+        select(IncomeRecord).where(IncomeRecord.id == record_id),
+        "income_record_not_found",
+        "record_id",
+        for_update=for_update,
+        id=record_id,
+    )
 
 
-async def update_record(session: AsyncSession, record: IncomeRecord, data: IncomeFields, settings: Settings,
-                        actor_id: int | None) -> IncomeRecord:
+async def update_record(
+    session: AsyncSession, record: IncomeRecord, data: IncomeFields, settings: Settings, actor_id: int | None
+) -> IncomeRecord:
     _validate(data)
     members = await _living_members(session, record.household_id)
     if members == 0:
@@ -118,8 +148,9 @@ async def delete_record(session: AsyncSession, record: IncomeRecord) -> None:
     await session.flush()
 
 
-async def records_for(session: AsyncSession, household_id: int, year: int | None, *,
-                      after: tuple[int, int] | None, limit: int) -> list[IncomeRecord]:
+async def records_for(
+    session: AsyncSession, household_id: int, year: int | None, *, after: tuple[int, int] | None, limit: int
+) -> list[IncomeRecord]:
     """A page of the household's quarters, oldest first (key: year, quarter)."""
     stmt = select(IncomeRecord).where(IncomeRecord.household_id == household_id)
     if year is not None:
@@ -128,8 +159,9 @@ async def records_for(session: AsyncSession, household_id: int, year: int | None
     return list((await session.execute(keyset(stmt, order, after, limit))).scalars())
 
 
-async def years_for(session: AsyncSession, household_id: int, *, after: tuple[int] | None,
-                    limit: int) -> list[IncomeYear]:
+async def years_for(
+    session: AsyncSession, household_id: int, *, after: tuple[int] | None, limit: int
+) -> list[IncomeYear]:
     """A page of the household's yearly totals, oldest first (key: year)."""
     stmt = select(IncomeYear).where(IncomeYear.household_id == household_id)
     return list((await session.execute(keyset(stmt, [(IncomeYear.year, False)], after, limit))).scalars())

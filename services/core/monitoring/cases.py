@@ -1,6 +1,7 @@
 """Monitoring cases: opening from clues, the steps of the state machine, measures, visits,
 the assistance cadre, and the bookkeeping of deadlines (the nearest one stored on the case,
 late ones recorded as breaches)."""
+
 from __future__ import annotations
 
 import uuid
@@ -57,8 +58,14 @@ from services.core.timeutil import today
 
 
 async def get_case(session: AsyncSession, case_id: int, for_update: bool = False) -> MonitoringCase:
-    return await one_or_404(session, select(MonitoringCase).where(MonitoringCase.id == case_id), "case_not_found",
-                            "case_id", for_update=for_update, id=case_id)
+    return await one_or_404(
+        session,
+        select(MonitoringCase).where(MonitoringCase.id == case_id),
+        "case_not_found",
+        "case_id",
+        for_update=for_update,
+        id=case_id,
+    )
 
 
 # Pages of a case's rows (``repository.keyset``), each in its order, ending in a unique key.
@@ -68,8 +75,9 @@ VISIT_ORDER = [(Visit.visited_on, False), (Visit.created_at, False), (Visit.id, 
 BREACH_ORDER = [(VisitBreach.month, False)]  # one breach per case and month
 
 
-async def transitions_of(session: AsyncSession, case_id: int, *, after: tuple | None,
-                         limit: int) -> list[CaseTransition]:
+async def transitions_of(
+    session: AsyncSession, case_id: int, *, after: tuple | None, limit: int
+) -> list[CaseTransition]:
     stmt = select(CaseTransition).where(CaseTransition.case_id == case_id)
     return list((await session.execute(keyset(stmt, TRANSITION_ORDER, after, limit))).scalars())
 
@@ -86,8 +94,10 @@ async def visits_of(session: AsyncSession, case_id: int, *, after: tuple | None,
 
 # ---------------------------------------------------------------- deadlines
 
-async def _counted_visits(session: AsyncSession, rules: Rules, cases: Sequence[MonitoringCase]
-                          ) -> dict[int, list[date]]:
+
+async def _counted_visits(
+    session: AsyncSession, rules: Rules, cases: Sequence[MonitoringCase]
+) -> dict[int, list[date]]:
     """Dates of the visits that count towards the monthly visit, per case (identified ones)."""
     ids = [c.id for c in cases if c.identified_on is not None and c.status in UNDER_ASSISTANCE]
     out: dict[int, list[date]] = defaultdict(list)
@@ -120,8 +130,9 @@ async def pending(session: AsyncSession, rules: Rules, case: MonitoringCase) -> 
     return dl.case_deadlines(case, visits, rules.policy_for(case.region_code), rules.calendar, breached)
 
 
-async def record_missed_visits(session: AsyncSession, rules: Rules, case: MonitoringCase, as_of: date
-                               ) -> list[VisitBreach]:
+async def record_missed_visits(
+    session: AsyncSession, rules: Rules, case: MonitoringCase, as_of: date
+) -> list[VisitBreach]:
     """Record each month of assistance that ended before ``as_of`` without its visits, once
     (the unique key (case, month) makes a second run, or a concurrent one, add nothing), on
     the breach table and on the case's ``deadline_breaches`` (met_on null: missed). The
@@ -141,38 +152,66 @@ async def record_missed_visits(session: AsyncSession, rules: Rules, case: Monito
         month = visit.due.replace(day=1)
         policy = rules.policy(case.region_code, month.year)
         made = dl.visits_in(month, visits)
-        inserted = (await session.execute(
-            insert(VisitBreach).values(case_id=case.id, household_id=case.household_id,
-                                       region_code=case.region_code, cadre_user_id=case.cadre_user_id, month=month,
-                                       required=policy.visits_per_month, made=made, recorded_on=as_of)
-            .on_conflict_do_nothing(index_elements=[VisitBreach.case_id, VisitBreach.month])
-            .returning(VisitBreach.id))).scalar()
+        inserted = (
+            await session.execute(
+                insert(VisitBreach)
+                .values(
+                    case_id=case.id,
+                    household_id=case.household_id,
+                    region_code=case.region_code,
+                    cadre_user_id=case.cadre_user_id,
+                    month=month,
+                    required=policy.visits_per_month,
+                    made=made,
+                    recorded_on=as_of,
+                )
+                .on_conflict_do_nothing(index_elements=[VisitBreach.case_id, VisitBreach.month])
+                .returning(VisitBreach.id)
+            )
+        ).scalar()
         breached.add(month)
         if inserted is not None:
             recorded.append(await session.get_one(VisitBreach, inserted))
-            notes.append({"kind": DeadlineKind.monthly_visit.value, "due": visit.due.isoformat(), "met_on": None,
-                          "required": policy.visits_per_month, "made": made})
+            notes.append(
+                {
+                    "kind": DeadlineKind.monthly_visit.value,
+                    "due": visit.due.isoformat(),
+                    "met_on": None,
+                    "required": policy.visits_per_month,
+                    "made": made,
+                }
+            )
     if notes:
         case.deadline_breaches = list(case.deadline_breaches) + notes
-    clue_service.store_next(case, dl.case_deadlines(case, visits, rules.policy_for(case.region_code),
-                                                    rules.calendar, breached))
+    clue_service.store_next(
+        case, dl.case_deadlines(case, visits, rules.policy_for(case.region_code), rules.calendar, breached)
+    )
     await session.flush()
     return recorded
 
 
-async def record_missed_visits_under(session: AsyncSession, rules: Rules, prefix: str, as_of: date,
-                                     batch: int = 500) -> int:
+async def record_missed_visits_under(
+    session: AsyncSession, rules: Rules, prefix: str, as_of: date, batch: int = 500
+) -> int:
     """``record_missed_visits`` for every case under ``prefix`` whose nearest deadline has
     passed (read from the deadline index). Idempotent; run daily by the worker. Returns
     how many breaches were recorded."""
     count = 0
     last = 0
     while True:
-        stmt = (select(MonitoringCase)
-                .where(MonitoringCase.next_deadline < as_of, MonitoringCase.status.in_(UNDER_ASSISTANCE),
-                       MonitoringCase.identified_on.is_not(None), MonitoringCase.id > last,
-                       under(MonitoringCase.region_code, prefix))
-                .order_by(MonitoringCase.id).limit(batch).with_for_update(skip_locked=True))
+        stmt = (
+            select(MonitoringCase)
+            .where(
+                MonitoringCase.next_deadline < as_of,
+                MonitoringCase.status.in_(UNDER_ASSISTANCE),
+                MonitoringCase.identified_on.is_not(None),
+                MonitoringCase.id > last,
+                under(MonitoringCase.region_code, prefix),
+            )
+            .order_by(MonitoringCase.id)
+            .limit(batch)
+            .with_for_update(skip_locked=True)
+        )
         cases = list((await session.execute(stmt)).scalars())
         if not cases:
             return count
@@ -181,14 +220,16 @@ async def record_missed_visits_under(session: AsyncSession, rules: Rules, prefix
         last = cases[-1].id
 
 
-async def visit_breaches_of(session: AsyncSession, case_id: int, *, after: tuple | None,
-                            limit: int) -> list[VisitBreach]:
+async def visit_breaches_of(
+    session: AsyncSession, case_id: int, *, after: tuple | None, limit: int
+) -> list[VisitBreach]:
     stmt = select(VisitBreach).where(VisitBreach.case_id == case_id)
     return list((await session.execute(keyset(stmt, BREACH_ORDER, after, limit))).scalars())
 
 
-async def _track(session: AsyncSession, rules: Rules, case: MonitoringCase, before: list[dl.Deadline],
-                 met_on: date) -> list[dict]:
+async def _track(
+    session: AsyncSession, rules: Rules, case: MonitoringCase, before: list[dl.Deadline], met_on: date
+) -> list[dict]:
     """After a change: store the nearest pending deadline; record those met late."""
     await session.flush()
     after = await pending(session, rules, case)
@@ -205,17 +246,22 @@ async def refresh_deadlines(session: AsyncSession, rules: Rules, prefix: str, ba
     changed = 0
     last = 0
     while True:
-        stmt = (select(MonitoringCase).where(MonitoringCase.status.in_(OPEN), MonitoringCase.id > last,
-                                             under(MonitoringCase.region_code, prefix))
-                .order_by(MonitoringCase.id).limit(batch).with_for_update())
+        stmt = (
+            select(MonitoringCase)
+            .where(MonitoringCase.status.in_(OPEN), MonitoringCase.id > last, under(MonitoringCase.region_code, prefix))
+            .order_by(MonitoringCase.id)
+            .limit(batch)
+            .with_for_update()
+        )
         cases = list((await session.execute(stmt)).scalars())
         if not cases:
             break
         visits = await _counted_visits(session, rules, cases)
         breached = await _breached_months(session, cases)
         for case in cases:
-            new = dl.case_deadlines(case, visits[case.id], rules.policy_for(case.region_code), rules.calendar,
-                                    breached[case.id])
+            new = dl.case_deadlines(
+                case, visits[case.id], rules.policy_for(case.region_code), rules.calendar, breached[case.id]
+            )
             old = (case.next_deadline, case.next_deadline_kind, case.deadline_provisional)
             clue_service.store_next(case, new)
             changed += old != (case.next_deadline, case.next_deadline_kind, case.deadline_provisional)
@@ -223,9 +269,13 @@ async def refresh_deadlines(session: AsyncSession, rules: Rules, prefix: str, ba
         await session.flush()
     last = 0
     while True:
-        clue_stmt = (select(RiskClue).where(RiskClue.status == ClueStatus.open, RiskClue.id > last,
-                                            under(RiskClue.region_code, prefix))
-                     .order_by(RiskClue.id).limit(batch).with_for_update())
+        clue_stmt = (
+            select(RiskClue)
+            .where(RiskClue.status == ClueStatus.open, RiskClue.id > last, under(RiskClue.region_code, prefix))
+            .order_by(RiskClue.id)
+            .limit(batch)
+            .with_for_update()
+        )
         clues = list((await session.execute(clue_stmt)).scalars())
         if not clues:
             break
@@ -240,45 +290,85 @@ async def refresh_deadlines(session: AsyncSession, rules: Rules, prefix: str, ba
 
 # ---------------------------------------------------------------- opening
 
-async def open_from_clue(session: AsyncSession, rules: Rules, clue: RiskClue, data: CaseFromClue,
-                         actor: Reporter) -> tuple[MonitoringCase, bool]:
+
+async def open_from_clue(
+    session: AsyncSession, rules: Rules, clue: RiskClue, data: CaseFromClue, actor: Reporter
+) -> tuple[MonitoringCase, bool]:
     """Turn an open clue into a case. The household's open case, if it has one, takes the
     clue's risks instead (one open case per household); a household whose last case was
     eliminated gets a new case linked to it. Returns the case and whether it is new."""
     household = await get_active_household(session, clue.household_id)  # locks the household
     day = data.effective_on or today()
     if day < clue.first_reported_on:
-        raise Unprocessable("effective_before_previous", field="effective_on", previous=clue.first_reported_on.isoformat())
-    current = (await session.execute(
-        select(MonitoringCase).where(MonitoringCase.household_id == household.id,
-                                     MonitoringCase.status.in_(OPEN)).with_for_update())).scalar_one_or_none()
+        raise Unprocessable(
+            "effective_before_previous", field="effective_on", previous=clue.first_reported_on.isoformat()
+        )
+    current = (
+        await session.execute(
+            select(MonitoringCase)
+            .where(MonitoringCase.household_id == household.id, MonitoringCase.status.in_(OPEN))
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
     if current is not None:
         before = await pending(session, rules, current)
         added = [r for r in clue.risk_types if r not in current.risk_types]
         if added:
             current.risk_types = current.risk_types + added
-        session.add(CaseTransition(case_id=current.id, region_code=current.region_code, action=Action.add_risks,
-                                   from_status=current.status, to_status=current.status, comment=data.comment,
-                                   attachments=[], details={"clue_id": clue.id, "added": added}, effective_on=day,
-                                   actor_user_id=actor.user_id, actor_client_id=actor.client_id))
-        await clue_service.close(session, rules, clue, ClueStatus.converted, actor.user_id, case_id=current.id,
-                                 on=day)
+        session.add(
+            CaseTransition(
+                case_id=current.id,
+                region_code=current.region_code,
+                action=Action.add_risks,
+                from_status=current.status,
+                to_status=current.status,
+                comment=data.comment,
+                attachments=[],
+                details={"clue_id": clue.id, "added": added},
+                effective_on=day,
+                actor_user_id=actor.user_id,
+                actor_client_id=actor.client_id,
+            )
+        )
+        await clue_service.close(session, rules, clue, ClueStatus.converted, actor.user_id, case_id=current.id, on=day)
         await _track(session, rules, current, before, day)
         return current, False
-    previous = (await session.execute(
-        select(MonitoringCase.id).where(MonitoringCase.household_id == household.id,
-                                        MonitoringCase.status == CaseStatus.eliminated)
-        .order_by(MonitoringCase.id.desc()).limit(1))).scalar()
-    case = MonitoringCase(household_id=household.id, region_code=household.region_code, case_type=data.case_type,
-                          risk_types=list(clue.risk_types), status=CaseStatus.verification,
-                          first_clue_on=clue.first_reported_on, opened_on=day, deadline_breaches=[],
-                          reopened_from_id=previous)
+    previous = (
+        await session.execute(
+            select(MonitoringCase.id)
+            .where(MonitoringCase.household_id == household.id, MonitoringCase.status == CaseStatus.eliminated)
+            .order_by(MonitoringCase.id.desc())
+            .limit(1)
+        )
+    ).scalar()
+    case = MonitoringCase(
+        household_id=household.id,
+        region_code=household.region_code,
+        case_type=data.case_type,
+        risk_types=list(clue.risk_types),
+        status=CaseStatus.verification,
+        first_clue_on=clue.first_reported_on,
+        opened_on=day,
+        deadline_breaches=[],
+        reopened_from_id=previous,
+    )
     session.add(case)
     await session.flush()
-    session.add(CaseTransition(case_id=case.id, region_code=case.region_code, action=Action.open, from_status=None,
-                               to_status=case.status, comment=data.comment, attachments=[],
-                               details={"clue_id": clue.id, **({"reopened_from": previous} if previous else {})},
-                               effective_on=day, actor_user_id=actor.user_id, actor_client_id=actor.client_id))
+    session.add(
+        CaseTransition(
+            case_id=case.id,
+            region_code=case.region_code,
+            action=Action.open,
+            from_status=None,
+            to_status=case.status,
+            comment=data.comment,
+            attachments=[],
+            details={"clue_id": clue.id, **({"reopened_from": previous} if previous else {})},
+            effective_on=day,
+            actor_user_id=actor.user_id,
+            actor_client_id=actor.client_id,
+        )
+    )
     await clue_service.close(session, rules, clue, ClueStatus.converted, actor.user_id, case_id=case.id, on=day)
     await _track(session, rules, case, [], day)
     return case, True
@@ -286,9 +376,15 @@ async def open_from_clue(session: AsyncSession, rules: Rules, clue: RiskClue, da
 
 # ---------------------------------------------------------------- steps
 
+
 def _not_allowed(case: MonitoringCase, action: Action) -> Conflict:
-    return Conflict("transition_not_allowed", field="status", status=case.status.value, action=action.value,
-                    extra={"allowed": allowed(case.status)})
+    return Conflict(
+        "transition_not_allowed",
+        field="status",
+        status=case.status.value,
+        action=action.value,
+        extra={"allowed": allowed(case.status)},
+    )
 
 
 STEP_ACTIONS = frozenset(Action) - {Action.open, Action.add_risks, Action.assign_cadre}
@@ -296,8 +392,9 @@ STEP_ACTIONS = frozenset(Action) - {Action.open, Action.add_risks, Action.assign
 
 async def _last_effective(session: AsyncSession, case: MonitoringCase) -> date:
     """The day of the case's last step (or of its first clue): a step cannot be earlier."""
-    stmt = select(func.max(CaseTransition.effective_on)).where(CaseTransition.case_id == case.id,
-                                                              CaseTransition.action.in_(STEP_ACTIONS))
+    stmt = select(func.max(CaseTransition.effective_on)).where(
+        CaseTransition.case_id == case.id, CaseTransition.action.in_(STEP_ACTIONS)
+    )
     return (await session.execute(stmt)).scalar() or case.first_clue_on
 
 
@@ -311,23 +408,55 @@ async def elimination_facts(session: AsyncSession, case: MonitoringCase, on: dat
     province = case.region_code[:2]
     # The household's quarters, once, as far back as the earliest window judged reaches.
     first_year, _ = quarter_of_index(earliest_record_needed(on, policy.elimination_income_quarters))
-    records = (await session.execute(
-        select(IncomeRecord.year, IncomeRecord.quarter, IncomeRecord.net_income, IncomeRecord.member_count).where(
-            IncomeRecord.household_id == case.household_id, IncomeRecord.year >= first_year,
-            IncomeRecord.year <= on.year))).all()
-    lines = dict((await session.execute(select(IncomeLine.year, IncomeLine.amount).where(
-        IncomeLine.province_code == province, IncomeLine.year == on.year))).all())
-    guarantees = (await session.execute(select(HouseholdGuarantees).where(
-        HouseholdGuarantees.household_id == case.household_id))).scalar_one_or_none()
-    labour = (await session.execute(select(Person.labour_capacity).where(
-        Person.household_id == case.household_id, Person.status == PersonStatus.alive))).scalars().all()
-    carried_out = (await session.execute(select(func.count()).select_from(Measure).where(
-        Measure.case_id == case.id, Measure.status.in_(CARRIED_OUT), Measure.start_on <= on))).scalar_one()
+    records = (
+        await session.execute(
+            select(IncomeRecord.year, IncomeRecord.quarter, IncomeRecord.net_income, IncomeRecord.member_count).where(
+                IncomeRecord.household_id == case.household_id,
+                IncomeRecord.year >= first_year,
+                IncomeRecord.year <= on.year,
+            )
+        )
+    ).all()
+    lines = dict(
+        (
+            await session.execute(
+                select(IncomeLine.year, IncomeLine.amount).where(
+                    IncomeLine.province_code == province, IncomeLine.year == on.year
+                )
+            )
+        ).all()
+    )
+    guarantees = (
+        await session.execute(select(HouseholdGuarantees).where(HouseholdGuarantees.household_id == case.household_id))
+    ).scalar_one_or_none()
+    labour = (
+        (
+            await session.execute(
+                select(Person.labour_capacity).where(
+                    Person.household_id == case.household_id, Person.status == PersonStatus.alive
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    carried_out = (
+        await session.execute(
+            select(func.count())
+            .select_from(Measure)
+            .where(Measure.case_id == case.id, Measure.status.in_(CARRIED_OUT), Measure.start_on <= on)
+        )
+    ).scalar_one()
     return EliminationFacts(
-        decided_on=on, identified_on=case.identified_on, measures_carried_out=carried_out,
-        income_records=[(y, q, net, n) for y, q, net, n in records], lines=lines, province_code=province,
+        decided_on=on,
+        identified_on=case.identified_on,
+        measures_carried_out=carried_out,
+        income_records=[(y, q, net, n) for y, q, net, n in records],
+        lines=lines,
+        province_code=province,
         guarantees=None if guarantees is None else {i.value: getattr(guarantees, i.value).value for i in Item},
-        labour=[LabourCapacity(v) for v in labour])
+        labour=[LabourCapacity(v) for v in labour],
+    )
 
 
 async def elimination_check(session: AsyncSession, rules: Rules, case: MonitoringCase, on: date):
@@ -351,8 +480,9 @@ async def require_elimination_conditions(session: AsyncSession, rules: Rules, ca
         raise Conflict("elimination_conditions_unmet", errors=unmet, count=len(unmet))
 
 
-async def take_step(session: AsyncSession, rules: Rules, case: MonitoringCase, action: Action, data: Any,
-                    actor: Reporter) -> CaseTransition:
+async def take_step(
+    session: AsyncSession, rules: Rules, case: MonitoringCase, action: Action, data: Any, actor: Reporter
+) -> CaseTransition:
     """One step of the state machine, with everything it entails. ``case`` is locked."""
     step = step_for(case.status, action)
     if step is None:
@@ -388,16 +518,20 @@ async def take_step(session: AsyncSession, rules: Rules, case: MonitoringCase, a
         min_end, provisional = dl.notice_min_end(start, policy, rules.calendar)
         end = data.notice_end or min_end
         if end < min_end:
-            raise Unprocessable("notice_too_short", field="notice_end", min_end=min_end.isoformat(),
-                                days=policy.notice_min_days)
+            raise Unprocessable(
+                "notice_too_short", field="notice_end", min_end=min_end.isoformat(), days=policy.notice_min_days
+            )
         case.notice_start, case.notice_end = start, end
         details.update(notice_start=start.isoformat(), notice_end=end.isoformat())
         if provisional:
             details["notice_provisional"] = True
     elif action == Action.notice_result:
         if decision == Decision.approve and (case.notice_end is None or day <= case.notice_end):
-            raise Conflict("notice_not_over", field="effective_on",
-                           notice_end=case.notice_end.isoformat() if case.notice_end else "-")
+            raise Conflict(
+                "notice_not_over",
+                field="effective_on",
+                notice_end=case.notice_end.isoformat() if case.notice_end else "-",
+            )
     elif action == Action.county_decision and decision == Decision.approve:
         household = await get_household(session, case.household_id, for_update=True)
         if identifying:
@@ -433,10 +567,19 @@ async def take_step(session: AsyncSession, rules: Rules, case: MonitoringCase, a
     if case.status in ELIMINATION_PHASE and target == CaseStatus.assisting:
         case.elimination_proposed_on = None
 
-    transition = CaseTransition(case_id=case.id, region_code=case.region_code, action=action,
-                                from_status=case.status, to_status=target, comment=data.comment,
-                                attachments=[a.model_dump() for a in data.attachments], details=details,
-                                effective_on=day, actor_user_id=actor.user_id, actor_client_id=actor.client_id)
+    transition = CaseTransition(
+        case_id=case.id,
+        region_code=case.region_code,
+        action=action,
+        from_status=case.status,
+        to_status=target,
+        comment=data.comment,
+        attachments=[a.model_dump() for a in data.attachments],
+        details=details,
+        effective_on=day,
+        actor_user_id=actor.user_id,
+        actor_client_id=actor.client_id,
+    )
     case.status = target
     session.add(transition)
     # A step that ends the identification or the case meets its deadlines by deciding;
@@ -453,8 +596,9 @@ async def take_step(session: AsyncSession, rules: Rules, case: MonitoringCase, a
 ASSISTING_ROLES = frozenset(role for role, perms in PERMISSIONS.items() if Permission.cases_assist in perms)
 
 
-async def assign_cadre(session: AsyncSession, rules: Rules, case: MonitoringCase, data: CadreIn,
-                       actor: Reporter) -> MonitoringCase:
+async def assign_cadre(
+    session: AsyncSession, rules: Rules, case: MonitoringCase, data: CadreIn, actor: Reporter
+) -> MonitoringCase:
     if case.status not in OPEN:
         raise _not_allowed(case, Action.assign_cadre)
     cadre = await _eligible_cadre(session, case, data.cadre_user_id, "cadre_user_id")
@@ -462,10 +606,20 @@ async def assign_cadre(session: AsyncSession, rules: Rules, case: MonitoringCase
     before = await pending(session, rules, case)
     case.cadre_user_id = cadre.id
     case.cadre_assigned_on = day
-    session.add(CaseTransition(case_id=case.id, region_code=case.region_code, action=Action.assign_cadre,
-                               from_status=case.status, to_status=case.status, attachments=[],
-                               details={"cadre_user_id": cadre.id}, effective_on=day,
-                               actor_user_id=actor.user_id, actor_client_id=actor.client_id))
+    session.add(
+        CaseTransition(
+            case_id=case.id,
+            region_code=case.region_code,
+            action=Action.assign_cadre,
+            from_status=case.status,
+            to_status=case.status,
+            attachments=[],
+            details={"cadre_user_id": cadre.id},
+            effective_on=day,
+            actor_user_id=actor.user_id,
+            actor_client_id=actor.client_id,
+        )
+    )
     await _track(session, rules, case, before, day)
     await session.flush()
     return case
@@ -474,8 +628,12 @@ async def assign_cadre(session: AsyncSession, rules: Rules, case: MonitoringCase
 async def _eligible_cadre(session: AsyncSession, case: MonitoringCase, user_id: int, field: str) -> User:
     """An active user whose role assists households and whose regions include the case."""
     user = await session.get(User, user_id)
-    if (user is None or not user.active or user.role not in ASSISTING_ROLES
-            or not case.region_code.startswith(user.region_prefix)):
+    if (
+        user is None
+        or not user.active
+        or user.role not in ASSISTING_ROLES
+        or not case.region_code.startswith(user.region_prefix)
+    ):
         raise Unprocessable("cadre_not_eligible", field=field, id=user_id)
     return user
 
@@ -505,8 +663,9 @@ async def _claim_id(session: AsyncSession, row: Any) -> bool:
 MEASURE_FIELDS = ("category", "content", "responsible_unit", "start_on", "end_on", "status", "result", "amount")
 
 
-async def add_measure(session: AsyncSession, rules: Rules, case: MonitoringCase, data: MeasureIn,
-                      actor: Reporter) -> tuple[Measure, bool]:
+async def add_measure(
+    session: AsyncSession, rules: Rules, case: MonitoringCase, data: MeasureIn, actor: Reporter
+) -> tuple[Measure, bool]:
     if data.id is not None:
         existing = (await session.execute(select(Measure).where(Measure.id == data.id))).scalar_one_or_none()
         if existing is not None:
@@ -517,9 +676,15 @@ async def add_measure(session: AsyncSession, rules: Rules, case: MonitoringCase,
         raise Conflict("case_not_assisting", field="case_id", status=case.status.value)
     day = data.planned_on or today()
     before = await pending(session, rules, case)
-    measure = Measure(id=data.id or uuid.uuid4(), case_id=case.id, household_id=case.household_id,
-                      region_code=case.region_code, recorded_by=actor.user_id, planned_on=day,
-                      **{name: getattr(data, name) for name in MEASURE_FIELDS})
+    measure = Measure(
+        id=data.id or uuid.uuid4(),
+        case_id=case.id,
+        household_id=case.household_id,
+        region_code=case.region_code,
+        recorded_by=actor.user_id,
+        planned_on=day,
+        **{name: getattr(data, name) for name in MEASURE_FIELDS},
+    )
     if not await _claim_id(session, measure):
         raise Conflict("client_id_reused", field="id")
     if case.plan_on is None or day < case.plan_on:
@@ -531,8 +696,14 @@ async def add_measure(session: AsyncSession, rules: Rules, case: MonitoringCase,
 
 
 async def get_measure(session: AsyncSession, measure_id: uuid.UUID, for_update: bool = False) -> Measure:
-    return await one_or_404(session, select(Measure).where(Measure.id == measure_id), "measure_not_found",
-                            "measure_id", for_update=for_update, id=str(measure_id))
+    return await one_or_404(
+        session,
+        select(Measure).where(Measure.id == measure_id),
+        "measure_not_found",
+        "measure_id",
+        for_update=for_update,
+        id=str(measure_id),
+    )
 
 
 async def update_measure(session: AsyncSession, measure: Measure, data: MeasureUpdate) -> Measure:
@@ -549,8 +720,9 @@ async def update_measure(session: AsyncSession, measure: Measure, data: MeasureU
 VISIT_FIELDS = ("visited_on", "mode", "findings", "attachments")
 
 
-async def add_visit(session: AsyncSession, rules: Rules, case: MonitoringCase, data: VisitIn,
-                    actor: Reporter) -> tuple[Visit, bool]:
+async def add_visit(
+    session: AsyncSession, rules: Rules, case: MonitoringCase, data: VisitIn, actor: Reporter
+) -> tuple[Visit, bool]:
     if data.id is not None:
         existing = (await session.execute(select(Visit).where(Visit.id == data.id))).scalar_one_or_none()
         if existing is not None:
@@ -570,10 +742,18 @@ async def add_visit(session: AsyncSession, rules: Rules, case: MonitoringCase, d
     # As of the visit's day, not today: visits are written on paper first and entered later.
     await record_missed_visits(session, rules, case, data.visited_on)
     before = await pending(session, rules, case)
-    visit = Visit(id=data.id or uuid.uuid4(), visited_on=data.visited_on, mode=data.mode, findings=data.findings,
-                  attachments=[a.model_dump() for a in data.attachments], case_id=case.id,
-                  household_id=case.household_id, region_code=case.region_code, cadre_user_id=cadre_id,
-                  recorded_by=actor.user_id)
+    visit = Visit(
+        id=data.id or uuid.uuid4(),
+        visited_on=data.visited_on,
+        mode=data.mode,
+        findings=data.findings,
+        attachments=[a.model_dump() for a in data.attachments],
+        case_id=case.id,
+        household_id=case.household_id,
+        region_code=case.region_code,
+        cadre_user_id=cadre_id,
+        recorded_by=actor.user_id,
+    )
     if not await _claim_id(session, visit):
         raise Conflict("client_id_reused", field="id")
     if data.mode in rules.policy(case.region_code, data.visited_on.year).visit_modes_counted:

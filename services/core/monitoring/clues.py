@@ -1,5 +1,6 @@
 """Risk clues (线索): reported through any of the three channels, merged while open,
 then dismissed with a reason or turned into a case. Every report is kept (应纳尽纳)."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -22,8 +23,14 @@ from services.core.timeutil import now, today
 
 
 async def get_clue(session: AsyncSession, clue_id: int, for_update: bool = False) -> RiskClue:
-    return await one_or_404(session, select(RiskClue).where(RiskClue.id == clue_id), "clue_not_found",
-                            "clue_id", for_update=for_update, id=clue_id)
+    return await one_or_404(
+        session,
+        select(RiskClue).where(RiskClue.id == clue_id),
+        "clue_not_found",
+        "clue_id",
+        for_update=for_update,
+        id=clue_id,
+    )
 
 
 async def reports_of(session: AsyncSession, clue_id: int) -> list[ClueReport]:
@@ -35,13 +42,19 @@ async def _self_declared_on(session: AsyncSession, clue: RiskClue) -> date | Non
     if Channel.self_declaration.value not in clue.channels:
         return None
     stmt = select(func.min(ClueReport.reported_on)).where(
-        ClueReport.clue_id == clue.id, ClueReport.channel == Channel.self_declaration)
+        ClueReport.clue_id == clue.id, ClueReport.channel == Channel.self_declaration
+    )
     return (await session.execute(stmt)).scalar()
 
 
 async def pending(session: AsyncSession, rules: Rules, clue: RiskClue) -> list[dl.Deadline]:
-    return dl.clue_deadlines(clue.status, clue.first_reported_on, await _self_declared_on(session, clue),
-                             rules.policy_for(clue.region_code), rules.calendar)
+    return dl.clue_deadlines(
+        clue.status,
+        clue.first_reported_on,
+        await _self_declared_on(session, clue),
+        rules.policy_for(clue.region_code),
+        rules.calendar,
+    )
 
 
 def store_next(target, pending_deadlines: list[dl.Deadline]) -> None:
@@ -54,23 +67,32 @@ def store_next(target, pending_deadlines: list[dl.Deadline]) -> None:
 
 async def household_of(session: AsyncSession, id_number: str, id_hash_key: bytes) -> int:
     """The household of a living person with this ID number, in the caller's regions."""
-    stmt = select(Person.household_id).where(Person.id_hash == idnumber.keyed_hash(id_number, id_hash_key),
-                                             Person.status == PersonStatus.alive, Person.household_id.is_not(None))
+    stmt = select(Person.household_id).where(
+        Person.id_hash == idnumber.keyed_hash(id_number, id_hash_key),
+        Person.status == PersonStatus.alive,
+        Person.household_id.is_not(None),
+    )
     household_id = (await session.execute(stmt)).scalar()
     if household_id is None:
         raise NotFound("person_id_number_not_found", field="id_number")
     return household_id
 
 
-async def report(session: AsyncSession, rules: Rules, data: ClueIn, reporter: Reporter,
-                 id_hash_key: bytes | None = None) -> tuple[RiskClue, str]:
+async def report(
+    session: AsyncSession, rules: Rules, data: ClueIn, reporter: Reporter, id_hash_key: bytes | None = None
+) -> tuple[RiskClue, str]:
     """Record a report. Returns the clue and "created", "merged" (an open clue of the same
     household sharing a risk type took it) or "duplicate" (the source's reference is known:
     nothing new is written). A report naming a person by ID number needs ``id_hash_key``.
     Many reports at once: ``intake.report_many``, which does the same for each."""
     if data.external_ref is not None:
-        known = (await session.execute(select(ClueReport.clue_id).where(
-            ClueReport.source == data.source, ClueReport.external_ref == data.external_ref))).scalar()
+        known = (
+            await session.execute(
+                select(ClueReport.clue_id).where(
+                    ClueReport.source == data.source, ClueReport.external_ref == data.external_ref
+                )
+            )
+        ).scalar()
         if known is not None:
             return await get_clue(session, known), "duplicate"
     household_id = data.household_id
@@ -81,16 +103,30 @@ async def report(session: AsyncSession, rules: Rules, data: ClueIn, reporter: Re
     household = await get_active_household(session, household_id)
     reported_on = data.reported_on or today()
     risks = [r.value for r in data.risk_types]
-    stmt = (select(RiskClue)
-            .where(RiskClue.household_id == household.id, RiskClue.status == ClueStatus.open,
-                   RiskClue.risk_types.overlap(risks))
-            .order_by(RiskClue.id).limit(1).with_for_update())
+    stmt = (
+        select(RiskClue)
+        .where(
+            RiskClue.household_id == household.id,
+            RiskClue.status == ClueStatus.open,
+            RiskClue.risk_types.overlap(risks),
+        )
+        .order_by(RiskClue.id)
+        .limit(1)
+        .with_for_update()
+    )
     clue = (await session.execute(stmt)).scalar_one_or_none()
     if clue is None:
         outcome = "created"
-        clue = RiskClue(household_id=household.id, region_code=household.region_code, risk_types=risks,
-                        channels=[data.channel.value], status=ClueStatus.open, first_reported_on=reported_on,
-                        report_count=1, deadline_breaches=[])
+        clue = RiskClue(
+            household_id=household.id,
+            region_code=household.region_code,
+            risk_types=risks,
+            channels=[data.channel.value],
+            status=ClueStatus.open,
+            first_reported_on=reported_on,
+            report_count=1,
+            deadline_breaches=[],
+        )
         session.add(clue)
         await session.flush()
     else:
@@ -100,12 +136,23 @@ async def report(session: AsyncSession, rules: Rules, data: ClueIn, reporter: Re
             clue.channels = [*clue.channels, data.channel.value]
         clue.first_reported_on = min(clue.first_reported_on, reported_on)
         clue.report_count += 1
-    session.add(ClueReport(
-        clue_id=clue.id, region_code=clue.region_code, channel=data.channel, risk_types=risks,
-        evidence=data.evidence, attachments=[a.model_dump() for a in data.attachments], reported_on=reported_on,
-        reporter_user_id=reporter.user_id, reporter_client_id=reporter.client_id,
-        declarant_name=data.declarant_name, declarant_phone=data.declarant_phone, source=data.source,
-        external_ref=data.external_ref))
+    session.add(
+        ClueReport(
+            clue_id=clue.id,
+            region_code=clue.region_code,
+            channel=data.channel,
+            risk_types=risks,
+            evidence=data.evidence,
+            attachments=[a.model_dump() for a in data.attachments],
+            reported_on=reported_on,
+            reporter_user_id=reporter.user_id,
+            reporter_client_id=reporter.client_id,
+            declarant_name=data.declarant_name,
+            declarant_phone=data.declarant_phone,
+            source=data.source,
+            external_ref=data.external_ref,
+        )
+    )
     await session.flush()
     store_next(clue, await pending(session, rules, clue))
     await session.flush()
@@ -117,8 +164,17 @@ def _require_open(clue: RiskClue) -> None:
         raise Conflict("clue_not_open", field="clue_id", id=clue.id, status=clue.status.value)
 
 
-async def close(session: AsyncSession, rules: Rules, clue: RiskClue, status: ClueStatus, actor_id: int | None,
-                *, reason: str | None = None, case_id: int | None = None, on: date | None = None) -> None:
+async def close(
+    session: AsyncSession,
+    rules: Rules,
+    clue: RiskClue,
+    status: ClueStatus,
+    actor_id: int | None,
+    *,
+    reason: str | None = None,
+    case_id: int | None = None,
+    on: date | None = None,
+) -> None:
     """Dismiss the clue or mark it converted; a deadline it met late is recorded."""
     _require_open(clue)
     before = await pending(session, rules, clue)

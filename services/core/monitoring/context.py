@@ -1,5 +1,6 @@
 """What a monitoring write needs besides the rows it changes: the working-day calendar and
 the policy overrides, read once per transaction (both tables are small)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -35,8 +36,10 @@ async def load_rules(session: AsyncSession) -> Rules:
     (they hold public rules, not people's data)."""
     days = (await session.execute(select(CalendarDay.day, CalendarDay.workday))).all()
     years = (await session.execute(select(CalendarYear.year))).scalars().all()
-    rows = (await session.execute(select(MonitoringPolicyRow.region_prefix, MonitoringPolicyRow.year,
-                                         MonitoringPolicyRow.values))).all()
+    rows = (
+        await session.execute(
+            select(MonitoringPolicyRow.region_prefix, MonitoringPolicyRow.year, MonitoringPolicyRow.values)
+        )
+    ).all()
     calendar = WorkCalendar(dict(days), frozenset(years))
     return Rules(calendar, [PolicyOverride(region_prefix=p, year=y, values=v) for p, y, v in rows])
-

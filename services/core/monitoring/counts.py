@@ -16,6 +16,7 @@ Dimensions (``value`` and ``year`` as they apply):
   first clue to identification;
 * ``eliminated``  — cases by the year of elimination.
 """
+
 from __future__ import annotations
 
 from services.core.monitoring.enums import FINAL
@@ -32,8 +33,15 @@ _CONTRIBUTION = f"""
     UNION ALL SELECT 'eliminated', '', extract(year FROM r.eliminated_on)::int, 0 WHERE r.eliminated_on IS NOT NULL
 """
 
-COUNTED_COLUMNS = ("region_code", "status", "case_type", "risk_types", "identified_on", "first_clue_on",
-                   "eliminated_on")
+COUNTED_COLUMNS = (
+    "region_code",
+    "status",
+    "case_type",
+    "risk_types",
+    "identified_on",
+    "first_clue_on",
+    "eliminated_on",
+)
 
 CREATE_SQL = [
     f"""

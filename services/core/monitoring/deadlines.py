@@ -5,6 +5,7 @@ daily work list is an index range scan. A deadline that passes stays in place (i
 late, not moved); when it is met late, the breach is recorded on the case and on the step
 that met it (``breaches``), never corrected.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -41,8 +42,9 @@ def _by_due(items: Iterable[Deadline]) -> list[Deadline]:
     return sorted(items, key=lambda d: (d.due, d.kind.value))
 
 
-def clue_deadlines(status: ClueStatus, first_reported_on: date, self_declared_on: date | None,
-                   policy_for: PolicyFor, cal: WorkCalendar) -> list[Deadline]:
+def clue_deadlines(
+    status: ClueStatus, first_reported_on: date, self_declared_on: date | None, policy_for: PolicyFor, cal: WorkCalendar
+) -> list[Deadline]:
     """An open clue must be decided on in time for the identification deadline; a
     self-declaration must also be accepted (turned into a case or dismissed) by the township
     within the acceptance time.
@@ -60,8 +62,9 @@ def clue_deadlines(status: ClueStatus, first_reported_on: date, self_declared_on
     out = [Deadline(DeadlineKind.identification, due, provisional)]
     if self_declared_on is not None:
         policy = policy_for(self_declared_on.year)
-        due, provisional = cal.add(self_declared_on, policy.self_declaration_acceptance_days,
-                                   policy.self_declaration_acceptance_unit)
+        due, provisional = cal.add(
+            self_declared_on, policy.self_declaration_acceptance_days, policy.self_declaration_acceptance_unit
+        )
         out.append(Deadline(DeadlineKind.clue_acceptance, due, provisional))
     return _by_due(out)
 
@@ -71,8 +74,9 @@ def visits_in(month: date, counted_visits: Sequence[date]) -> int:
     return sum(1 for day in counted_visits if (day.year, day.month) == (month.year, month.month))
 
 
-def visit_due(identified_on: date, counted_visits: Sequence[date], per_month: int,
-              breached: Collection[date] = ()) -> date:
+def visit_due(
+    identified_on: date, counted_visits: Sequence[date], per_month: int, breached: Collection[date] = ()
+) -> date:
     """End of the first calendar month after identification that lacks its visits
     (``per_month`` of them) and has not been recorded as missed (``breached``: first days
     of months). The month of identification itself needs none: the verification visit
@@ -85,14 +89,14 @@ def visit_due(identified_on: date, counted_visits: Sequence[date], per_month: in
         per_month_counts[(day.year, day.month)] = per_month_counts.get((day.year, day.month), 0) + 1
     missed = {(m.year, m.month) for m in breached}
     month = add_months(identified_on.replace(day=1), 1)
-    while (per_month_counts.get((month.year, month.month), 0) >= per_month
-           or (month.year, month.month) in missed):
+    while per_month_counts.get((month.year, month.month), 0) >= per_month or (month.year, month.month) in missed:
         month = add_months(month, 1)
     return month_end(month)
 
 
-def case_deadlines(case, counted_visits: Sequence[date], policy_for: PolicyFor,
-                   cal: WorkCalendar, breached: Collection[date] = ()) -> list[Deadline]:
+def case_deadlines(
+    case, counted_visits: Sequence[date], policy_for: PolicyFor, cal: WorkCalendar, breached: Collection[date] = ()
+) -> list[Deadline]:
     """The pending deadlines of a case in its present state, nearest first. ``case`` is a
     ``MonitoringCase`` (or anything with its attributes); ``counted_visits`` the dates of
     its visits that count towards the monthly visit; ``breached`` the months recorded as
@@ -115,9 +119,12 @@ def case_deadlines(case, counted_visits: Sequence[date], policy_for: PolicyFor,
         if case.plan_on is None:
             out.append(Deadline(DeadlineKind.plan, due, provisional))
         if policy.visits_per_month > 0:
-            out.append(Deadline(DeadlineKind.monthly_visit,
-                                visit_due(case.identified_on, counted_visits, policy.visits_per_month,
-                                          breached)))
+            out.append(
+                Deadline(
+                    DeadlineKind.monthly_visit,
+                    visit_due(case.identified_on, counted_visits, policy.visits_per_month, breached),
+                )
+            )
     return _by_due(out)
 
 

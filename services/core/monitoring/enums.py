@@ -1,5 +1,6 @@
 """Vocabularies of monitoring (docs/domain.md "Monitoring cases"). API values are English codes;
 the Chinese terms stand next to them."""
+
 from __future__ import annotations
 
 from services.core.labels import LabelledEnum
@@ -74,14 +75,24 @@ class CaseStatus(LabelledEnum):
     terminated = "terminated", "终止（户已注销、全员死亡等）"
 
 
-IDENTIFICATION_PHASE = frozenset({
-    CaseStatus.verification, CaseStatus.village_review, CaseStatus.identification_notice,
-    CaseStatus.township_review, CaseStatus.county_approval,
-})
-ELIMINATION_PHASE = frozenset({
-    CaseStatus.elimination_verification, CaseStatus.elimination_review, CaseStatus.elimination_notice,
-    CaseStatus.elimination_township_review, CaseStatus.elimination_approval,
-})
+IDENTIFICATION_PHASE = frozenset(
+    {
+        CaseStatus.verification,
+        CaseStatus.village_review,
+        CaseStatus.identification_notice,
+        CaseStatus.township_review,
+        CaseStatus.county_approval,
+    }
+)
+ELIMINATION_PHASE = frozenset(
+    {
+        CaseStatus.elimination_verification,
+        CaseStatus.elimination_review,
+        CaseStatus.elimination_notice,
+        CaseStatus.elimination_township_review,
+        CaseStatus.elimination_approval,
+    }
+)
 # Identified and not yet eliminated: the household is 监测户 and is being helped.
 UNDER_ASSISTANCE = frozenset({CaseStatus.assisting}) | ELIMINATION_PHASE
 FINAL = frozenset({CaseStatus.eliminated, CaseStatus.rejected, CaseStatus.terminated})

@@ -14,6 +14,7 @@ stability ("stably above the line for at least half a year"), so must the rollin
 months ending at each of the policy's ``elimination_income_quarters`` last completed
 quarters (2 by default: the windows ending with the last two quarters, half a year).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -78,8 +79,9 @@ def income_conditions(facts: EliminationFacts, policy: MonitoringPolicy) -> list
     year = facts.decided_on.year
     line = facts.lines.get(year)
     if line is None:
-        unmet.append(FieldError("income", "elimination_no_income_line",
-                                {"year": year, "province": facts.province_code}))
+        unmet.append(
+            FieldError("income", "elimination_no_income_line", {"year": year, "province": facts.province_code})
+        )
     recorded_at = {quarter_index(y, q) for y, q, _, _ in facts.income_records}
     for end in income_windows(facts.decided_on, policy.elimination_income_quarters):
         where = f"income[{label(end)}]"
@@ -88,12 +90,24 @@ def income_conditions(facts: EliminationFacts, policy: MonitoringPolicy) -> list
         # The window must end with this very quarter: a window ending earlier is another year.
         recorded = sum(1 for i in range(end - WINDOW + 1, end + 1) if i in recorded_at)
         if recorded < WINDOW or found is None or found.per_capita_net is None:
-            unmet.append(FieldError(where, "elimination_income_incomplete",
-                                    {"window": window, "quarters": recorded, "required": WINDOW}))
+            unmet.append(
+                FieldError(
+                    where, "elimination_income_incomplete", {"window": window, "quarters": recorded, "required": WINDOW}
+                )
+            )
         elif line is not None and found.per_capita_net < line:
-            unmet.append(FieldError(where, "elimination_income_below_line", {
-                "window": window, "per_capita_net": f"{found.per_capita_net:.2f}", "line": f"{line:.2f}",
-                "year": year}))
+            unmet.append(
+                FieldError(
+                    where,
+                    "elimination_income_below_line",
+                    {
+                        "window": window,
+                        "per_capita_net": f"{found.per_capita_net:.2f}",
+                        "line": f"{line:.2f}",
+                        "year": year,
+                    },
+                )
+            )
     return unmet
 
 
@@ -110,13 +124,29 @@ def unmet_conditions(facts: EliminationFacts, policy: MonitoringPolicy) -> list[
     else:
         earliest = add_months(facts.identified_on, policy.elimination_min_months)
         if facts.decided_on < earliest:
-            unmet.append(FieldError("identified_on", "elimination_too_early", {
-                "months": policy.elimination_min_months, "identified_on": facts.identified_on.isoformat(),
-                "earliest": earliest.isoformat()}))
+            unmet.append(
+                FieldError(
+                    "identified_on",
+                    "elimination_too_early",
+                    {
+                        "months": policy.elimination_min_months,
+                        "identified_on": facts.identified_on.isoformat(),
+                        "earliest": earliest.isoformat(),
+                    },
+                )
+            )
     if facts.measures_carried_out < policy.elimination_min_measures_carried_out:
-        unmet.append(FieldError("measures", "elimination_measures_missing", {
-            "required": policy.elimination_min_measures_carried_out, "carried_out": facts.measures_carried_out,
-            "on": facts.decided_on.isoformat()}))
+        unmet.append(
+            FieldError(
+                "measures",
+                "elimination_measures_missing",
+                {
+                    "required": policy.elimination_min_measures_carried_out,
+                    "carried_out": facts.measures_carried_out,
+                    "on": facts.decided_on.isoformat(),
+                },
+            )
+        )
     unmet.extend(income_conditions(facts, policy))
     if policy.elimination_requires_guarantees:
         if facts.guarantees is None:
@@ -124,7 +154,9 @@ def unmet_conditions(facts: EliminationFacts, policy: MonitoringPolicy) -> list[
         else:
             insecure = sorted(k for k, v in facts.guarantees.items() if v not in ("secure", "not_applicable"))
             if insecure:
-                unmet.append(FieldError("guarantees", "elimination_guarantees_insecure", {"items": ", ".join(insecure)}))
+                unmet.append(
+                    FieldError("guarantees", "elimination_guarantees_insecure", {"items": ", ".join(insecure)})
+                )
     if policy.elimination_requires_labour:
         able = set(policy.labour_capacities_able)
         if not any(capacity in able for capacity in facts.labour):

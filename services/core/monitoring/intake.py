@@ -35,6 +35,7 @@ trace is the reports' ``source`` / ``external_ref`` and the finding's ``clue_id`
 The risk-clue statistics have no stored counts (open clues are counted live); the running
 counts of ``monitoring_case_counts`` follow cases only, which the intake never touches.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -101,14 +102,47 @@ SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('risk_clues', 'id'))
        ARRAY(SELECT nextval(pg_get_serial_sequence('clue_reports', 'id'))
              FROM generate_series(1, CAST(:reports AS int)))"""
 
-_CLUE_COLUMNS = ("id", "household_id", "region_code", "risk_types", "channels", "status", "first_reported_on",
-                 "report_count", "next_deadline", "next_deadline_kind", "deadline_provisional", "deadline_breaches",
-                 "version")
-_REPORT_COLUMNS = ("id", "clue_id", "region_code", "channel", "risk_types", "evidence", "attachments", "reported_on",
-                   "reporter_user_id", "reporter_client_id", "declarant_name", "declarant_phone", "source",
-                   "external_ref")
-_MERGED_COLUMNS = ("risk_types", "channels", "first_reported_on", "report_count", "next_deadline",
-                   "next_deadline_kind", "deadline_provisional", "version")
+_CLUE_COLUMNS = (
+    "id",
+    "household_id",
+    "region_code",
+    "risk_types",
+    "channels",
+    "status",
+    "first_reported_on",
+    "report_count",
+    "next_deadline",
+    "next_deadline_kind",
+    "deadline_provisional",
+    "deadline_breaches",
+    "version",
+)
+_REPORT_COLUMNS = (
+    "id",
+    "clue_id",
+    "region_code",
+    "channel",
+    "risk_types",
+    "evidence",
+    "attachments",
+    "reported_on",
+    "reporter_user_id",
+    "reporter_client_id",
+    "declarant_name",
+    "declarant_phone",
+    "source",
+    "external_ref",
+)
+_MERGED_COLUMNS = (
+    "risk_types",
+    "channels",
+    "first_reported_on",
+    "report_count",
+    "next_deadline",
+    "next_deadline_kind",
+    "deadline_provisional",
+    "version",
+)
 
 # The batch's writes in one statement: the new clues, the merged clues brought up to date,
 # and the reports (their clues' foreign keys are checked at the end of the statement, when
@@ -124,7 +158,8 @@ _WRITE = (
     "WHERE c.id = r.id) "
     f"INSERT INTO clue_reports ({', '.join(_REPORT_COLUMNS)}) "
     f"SELECT {', '.join('r.' + c for c in _REPORT_COLUMNS)} "
-    "FROM jsonb_populate_recordset(NULL::clue_reports, CAST(:reports AS jsonb)) AS r")
+    "FROM jsonb_populate_recordset(NULL::clue_reports, CAST(:reports AS jsonb)) AS r"
+)
 
 
 @dataclass(eq=False)
@@ -186,13 +221,21 @@ class _Deadlines:
         return found
 
     def __call__(self, clue: _Clue) -> list[dl.Deadline]:
-        key = (self._policy(clue.region_code, clue.first_reported_on), clue.first_reported_on,
-               self._policy(clue.region_code, clue.self_declared_on), clue.self_declared_on)
+        key = (
+            self._policy(clue.region_code, clue.first_reported_on),
+            clue.first_reported_on,
+            self._policy(clue.region_code, clue.self_declared_on),
+            clue.self_declared_on,
+        )
         found = self.memo.get(key)
         if found is None:
             found = self.memo[key] = dl.clue_deadlines(
-                ClueStatus.open, clue.first_reported_on, clue.self_declared_on,
-                self.rules.policy_for(clue.region_code), self.rules.calendar)
+                ClueStatus.open,
+                clue.first_reported_on,
+                clue.self_declared_on,
+                self.rules.policy_for(clue.region_code),
+                self.rules.calendar,
+            )
         return found
 
 
@@ -205,8 +248,9 @@ def _settle(clue: _Clue, pending: _Deadlines) -> None:
         clue.version += 1
 
 
-async def report_many(session: AsyncSession, rules: Rules, items: Sequence[ClueIn], reporter: Reporter, *,
-                      strict: bool = True) -> list[tuple[int | None, str]]:
+async def report_many(
+    session: AsyncSession, rules: Rules, items: Sequence[ClueIn], reporter: Reporter, *, strict: bool = True
+) -> list[tuple[int | None, str]]:
     """Record ``items`` in the caller's transaction as successive ``clues.report`` calls
     would; one (clue id, outcome) per item, in order: "created", "merged", "duplicate", or
     — only with ``strict=False`` — (None, "refused") for a household that is not active or
@@ -231,31 +275,44 @@ async def report_many(session: AsyncSession, rules: Rules, items: Sequence[ClueI
     # (source, external_ref); a source is always given with a reference (ClueIn checks it)
     known: dict[tuple[str | None, str], int | _Clue] = {}
     if keys:
-        rows = await session.execute(text(_KNOWN.format(scope=_scope("r", prefix))), {
-            "sources": [k[0] for k in keys], "refs": [k[1] for k in keys], **bounds})
+        rows = await session.execute(
+            text(_KNOWN.format(scope=_scope("r", prefix))),
+            {"sources": [k[0] for k in keys], "refs": [k[1] for k in keys], **bounds},
+        )
         known = {(source, ref): clue_id for source, ref, clue_id in rows}
 
-    wanted = sorted({hid for i, hid in zip(items, household_ids, strict=True)
-                     if i.external_ref is None or (i.source, i.external_ref) not in known})
+    wanted = sorted(
+        {
+            hid
+            for i, hid in zip(items, household_ids, strict=True)
+            if i.external_ref is None or (i.source, i.external_ref) not in known
+        }
+    )
     households: dict[int, tuple[str, str]] = {}
     open_clues: dict[int, list[_Clue]] = {}
     if wanted:
-        rows = await session.execute(text(_LOCK_HOUSEHOLDS.format(scope=_scope("h", prefix))),
-                                     {"ids": wanted, **bounds})
+        rows = await session.execute(
+            text(_LOCK_HOUSEHOLDS.format(scope=_scope("h", prefix))), {"ids": wanted, **bounds}
+        )
         households = {hid: (region, status) for hid, region, status in rows}
         active = [hid for hid, (_, status) in households.items() if status == "active"]
         if active:
-            rows = await session.execute(text(_OPEN_CLUES.format(scope=_scope("c", prefix))),
-                                         {"ids": active, **bounds})
+            rows = await session.execute(text(_OPEN_CLUES.format(scope=_scope("c", prefix))), {"ids": active, **bounds})
             for row in rows.mappings():
-                stored = _Clue(household_id=row["household_id"], region_code=row["region_code"],
-                               risk_types=list(row["risk_types"]), channels=list(row["channels"]),
-                               first_reported_on=row["first_reported_on"], report_count=row["report_count"],
-                               version=row["version"], next_deadline=row["next_deadline"],
-                               next_deadline_kind=DeadlineKind(row["next_deadline_kind"])
-                               if row["next_deadline_kind"] else None,
-                               deadline_provisional=row["deadline_provisional"],
-                               self_declared_on=row["self_declared_on"], id=row["id"])
+                stored = _Clue(
+                    household_id=row["household_id"],
+                    region_code=row["region_code"],
+                    risk_types=list(row["risk_types"]),
+                    channels=list(row["channels"]),
+                    first_reported_on=row["first_reported_on"],
+                    report_count=row["report_count"],
+                    version=row["version"],
+                    next_deadline=row["next_deadline"],
+                    next_deadline_kind=DeadlineKind(row["next_deadline_kind"]) if row["next_deadline_kind"] else None,
+                    deadline_provisional=row["deadline_provisional"],
+                    self_declared_on=row["self_declared_on"],
+                    id=row["id"],
+                )
                 stored.before = stored.columns(_MERGED_COLUMNS)
                 open_clues.setdefault(stored.household_id, []).append(stored)
 
@@ -284,10 +341,19 @@ async def report_many(session: AsyncSession, rules: Rules, items: Sequence[ClueI
         mine = open_clues.setdefault(household_id, [])
         clue = next((c for c in mine if any(r in c.risk_types for r in risks)), None)
         if clue is None:
-            clue = _Clue(household_id=household_id, region_code=found[0], risk_types=risks, channels=[channel],
-                         first_reported_on=reported_on, report_count=1, version=1, next_deadline=None,
-                         next_deadline_kind=None, deadline_provisional=False,
-                         self_declared_on=reported_on if channel == _SELF else None)
+            clue = _Clue(
+                household_id=household_id,
+                region_code=found[0],
+                risk_types=risks,
+                channels=[channel],
+                first_reported_on=reported_on,
+                report_count=1,
+                version=1,
+                next_deadline=None,
+                next_deadline_kind=None,
+                deadline_provisional=False,
+                self_declared_on=reported_on if channel == _SELF else None,
+            )
             mine.append(clue)  # after the stored ones: its id will be larger
             created.append(clue)
             outcome = CREATED
@@ -310,37 +376,72 @@ async def report_many(session: AsyncSession, rules: Rules, items: Sequence[ClueI
         results.append((clue, outcome))
 
     if reports:
-        clue_ids, report_ids = (await session.execute(text(_IDS), {
-            "clues": len(created), "reports": len(reports)})).one()
+        clue_ids, report_ids = (
+            await session.execute(text(_IDS), {"clues": len(created), "reports": len(reports)})
+        ).one()
         for clue, new_id in zip(created, sorted(clue_ids), strict=True):
             clue.id = new_id
-        await _write(session, created, list(touched.values()), reports, sorted(report_ids), reporter,
-                     audited=collects_changes(session))
+        await _write(
+            session,
+            created,
+            list(touched.values()),
+            reports,
+            sorted(report_ids),
+            reporter,
+            audited=collects_changes(session),
+        )
     return [(r.id if isinstance(r, _Clue) else r, outcome) for r, outcome in results]
 
 
-async def _write(session: AsyncSession, created: list[_Clue], touched: list[_Clue],
-                 reports: list[tuple[_Clue, ClueIn, list[str], date]], report_ids: list[int],
-                 reporter: Reporter, audited: bool) -> None:
+async def _write(
+    session: AsyncSession,
+    created: list[_Clue],
+    touched: list[_Clue],
+    reports: list[tuple[_Clue, ClueIn, list[str], date]],
+    report_ids: list[int],
+    reporter: Reporter,
+    audited: bool,
+) -> None:
     changes: list[dict[str, Any]] = []
     clue_rows = []
     for clue in created:  # orjson writes dates and enums as the JSON the row types read
         clue_rows.append({**clue.columns(_CLUE_COLUMNS[:-2]), "deadline_breaches": [], "version": clue.version})
         if audited:
-            changes.append(_change("risk_clues", clue.known_id, "create", clue.region_code, None,
-                                   {k: _json(v) for k, v in clue_rows[-1].items()}))
+            changes.append(
+                _change(
+                    "risk_clues",
+                    clue.known_id,
+                    "create",
+                    clue.region_code,
+                    None,
+                    {k: _json(v) for k, v in clue_rows[-1].items()},
+                )
+            )
     report_rows = []
     for report_id, (clue, item, risks, reported_on) in zip(report_ids, reports, strict=True):
-        row = {"id": report_id, "clue_id": clue.id, "region_code": clue.region_code, "channel": item.channel.value,
-               "risk_types": risks, "evidence": item.evidence,
-               "attachments": [a.model_dump(mode="json") for a in item.attachments],
-               "reported_on": reported_on, "reporter_user_id": reporter.user_id,
-               "reporter_client_id": reporter.client_id, "declarant_name": item.declarant_name,
-               "declarant_phone": item.declarant_phone, "source": item.source, "external_ref": item.external_ref}
+        row = {
+            "id": report_id,
+            "clue_id": clue.id,
+            "region_code": clue.region_code,
+            "channel": item.channel.value,
+            "risk_types": risks,
+            "evidence": item.evidence,
+            "attachments": [a.model_dump(mode="json") for a in item.attachments],
+            "reported_on": reported_on,
+            "reporter_user_id": reporter.user_id,
+            "reporter_client_id": reporter.client_id,
+            "declarant_name": item.declarant_name,
+            "declarant_phone": item.declarant_phone,
+            "source": item.source,
+            "external_ref": item.external_ref,
+        }
         report_rows.append(row)
         if audited:
-            changes.append(_change("clue_reports", report_id, "create", clue.region_code, None,
-                                   {k: _json(v) for k, v in row.items()}))
+            changes.append(
+                _change(
+                    "clue_reports", report_id, "create", clue.region_code, None, {k: _json(v) for k, v in row.items()}
+                )
+            )
     merged_rows = []
     for clue in sorted(touched, key=lambda c: c.known_id):
         merged_rows.append({"id": clue.id, **clue.columns(_MERGED_COLUMNS)})
@@ -349,11 +450,17 @@ async def _write(session: AsyncSession, created: list[_Clue], touched: list[_Clu
             before = {k: _json(v) for k, v in clue.before.items()}
             after = {k: _json(v) for k, v in clue.columns(_MERGED_COLUMNS).items()}
             after = {k: v for k, v in after.items() if before.get(k) != v}
-            changes.append(_change("risk_clues", clue.known_id, "update", clue.region_code,
-                                   {k: before[k] for k in after}, after))
-    await session.execute(text(_WRITE), {"clues": orjson.dumps(clue_rows).decode(),
-                                         "merged": orjson.dumps(merged_rows).decode(),
-                                         "reports": orjson.dumps(report_rows).decode()})
+            changes.append(
+                _change("risk_clues", clue.known_id, "update", clue.region_code, {k: before[k] for k in after}, after)
+            )
+    await session.execute(
+        text(_WRITE),
+        {
+            "clues": orjson.dumps(clue_rows).decode(),
+            "merged": orjson.dumps(merged_rows).decode(),
+            "reports": orjson.dumps(report_rows).decode(),
+        },
+    )
     if changes:
         note_changes(session, changes)
 
@@ -363,5 +470,11 @@ def _change(table: str, row_id: int, kind: str, region_code: str, before: dict |
     empty values left out of a created row)."""
     if kind == "create":
         after = {k: v for k, v in after.items() if v is not None}
-    return {"table": table, "id": str(row_id), "kind": kind, "region_code": region_code,
-            "before": before or None, "after": after or None}
+    return {
+        "table": table,
+        "id": str(row_id),
+        "kind": kind,
+        "region_code": region_code,
+        "before": before or None,
+        "after": after or None,
+    }

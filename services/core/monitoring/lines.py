@@ -4,6 +4,7 @@ line": a table, never a constant).
 Lines are public figures: anyone with monitoring:read sees those of the provinces their
 regions lie in. Only a caller whose regions cover a whole province may set its line.
 """
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
@@ -31,8 +32,15 @@ def covers_province(prefix: str, province_code: str) -> bool:
     return len(prefix) <= 2 and province_code.startswith(prefix)
 
 
-async def list_lines(session: AsyncSession, prefix: str, year: int | None, province: str | None, *,
-                     after: tuple[int, str] | None, limit: int) -> list[IncomeLine]:
+async def list_lines(
+    session: AsyncSession,
+    prefix: str,
+    year: int | None,
+    province: str | None,
+    *,
+    after: tuple[int, str] | None,
+    limit: int,
+) -> list[IncomeLine]:
     """A page of the lines the caller's regions see, newest year first (key: year, province)."""
     stmt = select(IncomeLine)
     own = provinces_seen_by(prefix)
@@ -42,13 +50,15 @@ async def list_lines(session: AsyncSession, prefix: str, year: int | None, provi
         stmt = stmt.where(IncomeLine.province_code == province)
     if year is not None:
         stmt = stmt.where(IncomeLine.year == year)
-    rows = await session.execute(keyset(stmt, [(IncomeLine.year, True), (IncomeLine.province_code, False)],
-                                        after, limit))
+    rows = await session.execute(
+        keyset(stmt, [(IncomeLine.year, True), (IncomeLine.province_code, False)], after, limit)
+    )
     return list(rows.scalars())
 
 
-async def get_line(session: AsyncSession, year: int, province_code: str, *, for_update: bool = False
-                   ) -> IncomeLine | None:
+async def get_line(
+    session: AsyncSession, year: int, province_code: str, *, for_update: bool = False
+) -> IncomeLine | None:
     stmt = select(IncomeLine).where(IncomeLine.year == year, IncomeLine.province_code == province_code)
     if for_update:
         stmt = stmt.with_for_update()
@@ -62,8 +72,15 @@ def check_may_set(prefix: str, province_code: str) -> None:
         raise Forbidden("income_line_province_only", field="province_code", province=province_code)
 
 
-async def set_line(session: AsyncSession, current: IncomeLine | None, year: int, province_code: str,
-                   amount: Decimal, note: str | None, user_id: int | None) -> IncomeLine:
+async def set_line(
+    session: AsyncSession,
+    current: IncomeLine | None,
+    year: int,
+    province_code: str,
+    amount: Decimal,
+    note: str | None,
+    user_id: int | None,
+) -> IncomeLine:
     """Create the line or replace the current one (the caller has checked If-Match)."""
     amount = yuan(amount)
     if current is None:
@@ -84,8 +101,11 @@ async def require_lines(session: AsyncSession, year: int, region: str) -> dict[s
     else:
         codes = await session.execute(select(Region.code).where(Region.level == int(Level.province)))
         provinces = sorted(code[:2] for code in codes.scalars())
-    found = await session.execute(select(IncomeLine.province_code, IncomeLine.amount)
-                                  .where(IncomeLine.year == year, IncomeLine.province_code.in_(list(provinces))))
+    found = await session.execute(
+        select(IncomeLine.province_code, IncomeLine.amount).where(
+            IncomeLine.year == year, IncomeLine.province_code.in_(list(provinces))
+        )
+    )
     lines = dict(found.all())
     missing = [p for p in provinces if p not in lines]
     if missing:
@@ -95,8 +115,10 @@ async def require_lines(session: AsyncSession, year: int, region: str) -> dict[s
 
 # ---- the uncovered-households rule (rules.uncovered_households), executed ----------------------
 
-async def uncovered(session: AsyncSession, year: int, region: str, after_id: int | None, limit: int,
-                    complete: bool | None = None) -> list[dict[str, Any]]:
+
+async def uncovered(
+    session: AsyncSession, year: int, region: str, after_id: int | None, limit: int, complete: bool | None = None
+) -> list[dict[str, Any]]:
     """A page (``limit + 1`` rows, keyset on id) of the households the rule finds, each with
     its twelve months (``period``, ``quarters``, ``income_complete``)."""
     from services.core.households.models import Household
@@ -116,14 +138,21 @@ async def uncovered(session: AsyncSession, year: int, region: str, after_id: int
 
 
 def evidence(year: int, per_capita_net: Decimal, line: Decimal, period: str) -> str:
-    return (f"{period} 滚动12个月人均纯收入 {per_capita_net} 元，低于 {year} 年监测标准 {line} 元（脱贫户，未纳入监测）。"
-            f"Per-capita net income over the twelve months {period}: {per_capita_net} yuan, below the {year} "
-            f"monitoring line of {line} yuan (formerly poor, not monitored).")
+    return (
+        f"{period} 滚动12个月人均纯收入 {per_capita_net} 元，低于 {year} 年监测标准 {line} 元（脱贫户，未纳入监测）。"
+        f"Per-capita net income over the twelve months {period}: {per_capita_net} yuan, below the {year} "
+        f"monitoring line of {line} yuan (formerly poor, not monitored)."
+    )
 
 
-async def raise_uncovered_clues(session: AsyncSession, year: int, region: str, reporter: Any,
-                                after_batch: Callable[[], Awaitable[None]] | None = None,
-                                batch: int = 200) -> dict[str, int]:
+async def raise_uncovered_clues(
+    session: AsyncSession,
+    year: int,
+    region: str,
+    reporter: Any,
+    after_batch: Callable[[], Awaitable[None]] | None = None,
+    batch: int = 200,
+) -> dict[str, int]:
     """A risk clue for every household the rule finds below the line under ``region`` (a
     complete year of income only: an incomplete one is never a clue on income), through the
     clue service's bulk intake (``intake.report_many``: clues merge and re-sent references are
@@ -141,10 +170,17 @@ async def raise_uncovered_clues(session: AsyncSession, year: int, region: str, r
     after_id: int | None = None
     while True:
         page = await uncovered(session, year, region, after_id, batch - 1, complete=True)
-        items = [ClueIn(household_id=row["id"], channel=Channel.department_screening,
-                        risk_types=[RiskType.income_below_line],
-                        evidence=evidence(year, row["per_capita_net"], row["line"], row["period"]),
-                        source=RULE_SOURCE, external_ref=external_ref(year, row["id"])) for row in page]
+        items = [
+            ClueIn(
+                household_id=row["id"],
+                channel=Channel.department_screening,
+                risk_types=[RiskType.income_below_line],
+                evidence=evidence(year, row["per_capita_net"], row["line"], row["period"]),
+                source=RULE_SOURCE,
+                external_ref=external_ref(year, row["id"]),
+            )
+            for row in page
+        ]
         for _, outcome in await report_many(session, rules, items, reporter):
             counts[outcome] += 1
         counts["households"] += len(page)

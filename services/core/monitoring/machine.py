@@ -1,5 +1,6 @@
 """The case's state machine: from each status, which action may be taken, with which
 permission, and where each decision leads. Nothing else moves a case."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,25 +31,30 @@ def _review(action: Action, permission: Permission, approve: CaseStatus, reject:
 # rejection returns the case to assistance.
 STEPS: dict[CaseStatus, tuple[Step, ...]] = {
     S.verification: (_review(Action.verify, Permission.cases_verify, S.village_review, S.rejected),),
-    S.village_review: (_review(Action.village_review, Permission.cases_village_review,
-                               S.identification_notice, S.rejected),),
-    S.identification_notice: (_review(Action.notice_result, Permission.cases_village_review,
-                                      S.township_review, S.rejected),),
-    S.township_review: (_review(Action.township_review, Permission.cases_township_review,
-                                S.county_approval, S.rejected),),
+    S.village_review: (
+        _review(Action.village_review, Permission.cases_village_review, S.identification_notice, S.rejected),
+    ),
+    S.identification_notice: (
+        _review(Action.notice_result, Permission.cases_village_review, S.township_review, S.rejected),
+    ),
+    S.township_review: (
+        _review(Action.township_review, Permission.cases_township_review, S.county_approval, S.rejected),
+    ),
     S.county_approval: (_review(Action.county_decision, Permission.cases_approve, S.assisting, S.rejected),),
-    S.assisting: (Step(Action.propose_elimination, Permission.cases_assist,
-                       {Decision.approve: S.elimination_verification}),),
-    S.elimination_verification: (_review(Action.verify, Permission.cases_verify,
-                                         S.elimination_review, S.assisting),),
-    S.elimination_review: (_review(Action.village_review, Permission.cases_village_review,
-                                   S.elimination_notice, S.assisting),),
-    S.elimination_notice: (_review(Action.notice_result, Permission.cases_village_review,
-                                   S.elimination_township_review, S.assisting),),
-    S.elimination_township_review: (_review(Action.township_review, Permission.cases_township_review,
-                                            S.elimination_approval, S.assisting),),
-    S.elimination_approval: (_review(Action.county_decision, Permission.cases_approve, S.eliminated,
-                                     S.assisting),),
+    S.assisting: (
+        Step(Action.propose_elimination, Permission.cases_assist, {Decision.approve: S.elimination_verification}),
+    ),
+    S.elimination_verification: (_review(Action.verify, Permission.cases_verify, S.elimination_review, S.assisting),),
+    S.elimination_review: (
+        _review(Action.village_review, Permission.cases_village_review, S.elimination_notice, S.assisting),
+    ),
+    S.elimination_notice: (
+        _review(Action.notice_result, Permission.cases_village_review, S.elimination_township_review, S.assisting),
+    ),
+    S.elimination_township_review: (
+        _review(Action.township_review, Permission.cases_township_review, S.elimination_approval, S.assisting),
+    ),
+    S.elimination_approval: (_review(Action.county_decision, Permission.cases_approve, S.eliminated, S.assisting),),
 }
 TERMINATE = Step(Action.terminate, Permission.cases_approve, {Decision.approve: S.terminated})
 
@@ -82,5 +88,12 @@ def step_for(status: CaseStatus, action: Action) -> Step | None:
 
 def allowed(status: CaseStatus) -> list[dict]:
     """What may be done from ``status``, for the 409 of an illegal transition (不允许的流程步骤)."""
-    return [{"action": s.action.value, "path": PATHS[s.action], "permission": s.permission.value,
-             "decisions": [d.value for d in s.outcomes]} for s in steps_from(status)]
+    return [
+        {
+            "action": s.action.value,
+            "path": PATHS[s.action],
+            "permission": s.permission.value,
+            "decisions": [d.value for d in s.outcomes],
+        }
+        for s in steps_from(status)
+    ]

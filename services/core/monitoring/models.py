@@ -53,8 +53,9 @@ class RiskClue(RegionScoped, Versioned, Base):
     risk_types: Mapped[list[str]] = mapped_column(RISKS, nullable=False)
     # The channels of its reports, first channel first.
     channels: Mapped[list[str]] = mapped_column(ARRAY(String(32)), nullable=False)
-    status: Mapped[ClueStatus] = mapped_column(str_enum(ClueStatus, "clue_status"), nullable=False,
-                                               default=ClueStatus.open)
+    status: Mapped[ClueStatus] = mapped_column(
+        str_enum(ClueStatus, "clue_status"), nullable=False, default=ClueStatus.open
+    )
     first_reported_on: Mapped[date] = mapped_column(Date, nullable=False)
     report_count: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=1)
     next_deadline: Mapped[date | None] = mapped_column(Date)
@@ -100,8 +101,13 @@ class ClueReport(RegionScoped, Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
 
     __table_args__ = (
-        Index("uq_clue_reports_source_external_ref", "source", "external_ref", unique=True,
-              postgresql_where=text("external_ref IS NOT NULL")),
+        Index(
+            "uq_clue_reports_source_external_ref",
+            "source",
+            "external_ref",
+            unique=True,
+            postgresql_where=text("external_ref IS NOT NULL"),
+        ),
     )
 
 
@@ -116,8 +122,9 @@ class MonitoringCase(RegionScoped, Versioned, Base):
     region_code: Mapped[str] = mapped_column(RegionCode, nullable=False)
     case_type: Mapped[CaseType] = mapped_column(str_enum(CaseType, "case_type"), nullable=False)
     risk_types: Mapped[list[str]] = mapped_column(RISKS, nullable=False)
-    status: Mapped[CaseStatus] = mapped_column(str_enum(CaseStatus, "case_status"), nullable=False,
-                                               default=CaseStatus.verification)
+    status: Mapped[CaseStatus] = mapped_column(
+        str_enum(CaseStatus, "case_status"), nullable=False, default=CaseStatus.verification
+    )
     first_clue_on: Mapped[date] = mapped_column(Date, nullable=False)
     opened_on: Mapped[date] = mapped_column(Date, nullable=False)
     consent_on: Mapped[date | None] = mapped_column(Date)  # 承诺授权书 signed
@@ -145,10 +152,15 @@ class MonitoringCase(RegionScoped, Versioned, Base):
         Index("ix_monitoring_cases_region_code_id", "region_code", "id"),
         Index("ix_monitoring_cases_household_id", "household_id"),
         # One open case per household: a new risk joins it; after elimination a new case.
-        Index("uq_monitoring_cases_open_household", "household_id", unique=True,
-              postgresql_where=text(f"status NOT IN ({_FINAL_SQL})")),
-        Index("ix_monitoring_cases_deadline", "next_deadline", "id",
-              postgresql_where=text("next_deadline IS NOT NULL")),
+        Index(
+            "uq_monitoring_cases_open_household",
+            "household_id",
+            unique=True,
+            postgresql_where=text(f"status NOT IN ({_FINAL_SQL})"),
+        ),
+        Index(
+            "ix_monitoring_cases_deadline", "next_deadline", "id", postgresql_where=text("next_deadline IS NOT NULL")
+        ),
         Index("ix_monitoring_cases_status_id", "status", "id"),
     )
 

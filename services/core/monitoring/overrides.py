@@ -13,6 +13,7 @@ Every change of the monitoring policy recomputes the stored deadlines of the ope
 clues under the row's prefix (``cases.refresh_deadlines``), with the rules read after the
 change.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,8 +50,14 @@ def may_change(prefix: str, row_prefix: str) -> bool:
     return row_prefix.startswith(prefix)
 
 
-async def list_rows(session: AsyncSession, prefix: str, year: int | None, after_id: int | None, limit: int,
-                    table: PolicyTable = MONITORING) -> list:
+async def list_rows(
+    session: AsyncSession,
+    prefix: str,
+    year: int | None,
+    after_id: int | None,
+    limit: int,
+    table: PolicyTable = MONITORING,
+) -> list:
     Row = table.row
     stmt = select(Row).where(visible_to(prefix, table))
     if year is not None:
@@ -60,8 +67,9 @@ async def list_rows(session: AsyncSession, prefix: str, year: int | None, after_
     return list((await session.execute(stmt.order_by(Row.id).limit(limit + 1))).scalars())
 
 
-async def get_row(session: AsyncSession, prefix: str, row_id: int, *, for_update: bool = False,
-                  table: PolicyTable = MONITORING):
+async def get_row(
+    session: AsyncSession, prefix: str, row_id: int, *, for_update: bool = False, table: PolicyTable = MONITORING
+):
     stmt = select(table.row).where(table.row.id == row_id, visible_to(prefix, table))
     if for_update:
         stmt = stmt.with_for_update()
@@ -76,8 +84,7 @@ def check_change(prefix: str, row) -> None:
         raise Forbidden("policy_region_too_wide", field="region_prefix")
 
 
-async def effective(session: AsyncSession, region: str, year: int, table: PolicyTable = MONITORING
-                    ) -> tuple[Any, list]:
+async def effective(session: AsyncSession, region: str, year: int, table: PolicyTable = MONITORING) -> tuple[Any, list]:
     """The policy in force in ``region`` in ``year`` and the rows that made it, in the
     order they apply (wider region first, older year first)."""
     row = table.row.region_prefix
@@ -93,8 +100,10 @@ def checked_values(values: dict[str, Any], table: PolicyTable = MONITORING) -> d
         raise Unprocessable("policy_values_empty", field="values")
     renamed = [name for name in values if name in RENAMED and name not in table.model.model_fields]
     if renamed:
-        errors = [FieldError(f"values.{name}", "policy_value_renamed", {"name": name, "new": RENAMED[name]})
-                  for name in renamed]
+        errors = [
+            FieldError(f"values.{name}", "policy_value_renamed", {"name": name, "new": RENAMED[name]})
+            for name in renamed
+        ]
         raise Unprocessable("policy_value_renamed", field=errors[0].field, errors=errors, **errors[0].params)
     try:
         return check_values(values, table.model)
@@ -124,12 +133,21 @@ async def check_region_prefix(session: AsyncSession, prefix: str, region_prefix:
         await get_region(session, code_of_prefix(region_prefix), field="region_prefix")
 
 
-async def create_row(session: AsyncSession, prefix: str, region_prefix: str, year: int, values: dict[str, Any],
-                     note: str | None, user_id: int | None, table: PolicyTable = MONITORING):
+async def create_row(
+    session: AsyncSession,
+    prefix: str,
+    region_prefix: str,
+    year: int,
+    values: dict[str, Any],
+    note: str | None,
+    user_id: int | None,
+    table: PolicyTable = MONITORING,
+):
     await check_region_prefix(session, prefix, region_prefix)
     values = checked_values(values, table)
-    taken = await session.execute(select(table.row.id).where(
-        table.row.region_prefix == region_prefix, table.row.year == year))
+    taken = await session.execute(
+        select(table.row.id).where(table.row.region_prefix == region_prefix, table.row.year == year)
+    )
     if taken.first() is not None:
         raise Conflict("policy_exists", field="year", year=year)
     row = table.row(region_prefix=region_prefix, year=year, values=values, note=note, updated_by=user_id)
@@ -138,8 +156,14 @@ async def create_row(session: AsyncSession, prefix: str, region_prefix: str, yea
     return row
 
 
-async def update_row(session: AsyncSession, row, values: dict[str, Any], note: str | None, user_id: int | None,
-                     table: PolicyTable = MONITORING):
+async def update_row(
+    session: AsyncSession,
+    row,
+    values: dict[str, Any],
+    note: str | None,
+    user_id: int | None,
+    table: PolicyTable = MONITORING,
+):
     row.values, row.note, row.updated_by = checked_values(values, table), note, user_id
     await session.flush()
     return row

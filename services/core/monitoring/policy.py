@@ -7,6 +7,7 @@ R and year Y, the overrides of every prefix of R with a year ≤ Y apply, the wi
 first and the older year first, so a village's or county's own rule wins over the
 province's, and a later year over an earlier one of the same region.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -23,61 +24,107 @@ class MonitoringPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # From the first risk clue to the county's identification decision [004 §17].
-    identification_days: int = Field(15, ge=1, le=180, description="From the first risk clue to the county's "
-                                                                   "identification decision, at most (seed: 15) "
-                                                                   "识别时限")
-    identification_unit: DayUnit = Field(DayUnit.calendar, description="Whether identification_days counts calendar "
-                                                                       "or working days 识别时限单位")
+    identification_days: int = Field(
+        15,
+        ge=1,
+        le=180,
+        description="From the first risk clue to the county's identification decision, at most (seed: 15) 识别时限",
+    )
+    identification_unit: DayUnit = Field(
+        DayUnit.calendar, description="Whether identification_days counts calendar or working days 识别时限单位"
+    )
     # Village public notice, at least [004 §17]; a notice cannot end earlier.
-    notice_min_days: int = Field(5, ge=1, le=60, description="Village public notice, at least (seed: 5); a notice "
-                                                             "cannot end earlier 公示最短天数")
-    notice_unit: DayUnit = Field(DayUnit.calendar, description="Whether notice_min_days counts calendar or working "
-                                                               "days 公示天数单位")
+    notice_min_days: int = Field(
+        5,
+        ge=1,
+        le=60,
+        description="Village public notice, at least (seed: 5); a notice cannot end earlier 公示最短天数",
+    )
+    notice_unit: DayUnit = Field(
+        DayUnit.calendar, description="Whether notice_min_days counts calendar or working days 公示天数单位"
+    )
     # Self-declarations (e.g. through an app) accepted by the township within (one
     # county's rule: 2 days).
-    self_declaration_acceptance_days: int = Field(2, ge=1, le=60,
-        description="Self-declarations are accepted by the township within (one county's rule: 2) 自主申报受理时限")
-    self_declaration_acceptance_unit: DayUnit = Field(DayUnit.calendar,
-        description="Whether self_declaration_acceptance_days counts calendar or working days 受理时限单位")
+    self_declaration_acceptance_days: int = Field(
+        2,
+        ge=1,
+        le=60,
+        description="Self-declarations are accepted by the township within (one county's rule: 2) 自主申报受理时限",
+    )
+    self_declaration_acceptance_unit: DayUnit = Field(
+        DayUnit.calendar,
+        description="Whether self_declaration_acceptance_days counts calendar or working days 受理时限单位",
+    )
     # An assistance cadre and a one-household-one-plan after identification [004 §17].
-    plan_days: int = Field(10, ge=1, le=90, description="After identification, an assistance cadre and a "
-                                                        "one-household-one-plan within (seed: 10) 明确帮扶责任人和一户一策时限")
-    plan_unit: DayUnit = Field(DayUnit.working, description="Whether plan_days counts calendar or working days 时限单位")
+    plan_days: int = Field(
+        10,
+        ge=1,
+        le=90,
+        description="After identification, an assistance cadre and a "
+        "one-household-one-plan within (seed: 10) 明确帮扶责任人和一户一策时限",
+    )
+    plan_unit: DayUnit = Field(
+        DayUnit.working, description="Whether plan_days counts calendar or working days 时限单位"
+    )
     # At least this many visits in each calendar month while assisting [004 §17] …
-    visits_per_month: int = Field(1, ge=0, le=31, description="Visits required in each calendar month while "
-                                                              "assisting (seed: 1) 每月走访次数")
+    visits_per_month: int = Field(
+        1, ge=0, le=31, description="Visits required in each calendar month while assisting (seed: 1) 每月走访次数"
+    )
     # … counting visits made in these ways.
-    visit_modes_counted: list[VisitMode] = Field(default_factory=lambda: [VisitMode.in_person], min_length=1,
-        description="Visit modes that count towards the monthly visits 计入走访的方式")
+    visit_modes_counted: list[VisitMode] = Field(
+        default_factory=lambda: [VisitMode.in_person],
+        min_length=1,
+        description="Visit modes that count towards the monthly visits 计入走访的方式",
+    )
     # Risk elimination [000, 002, 003]: identified at least this long …
-    elimination_min_months: int = Field(6, ge=0, le=60, description="Risk elimination: identified at least this "
-                                                                    "many months (seed: 6) 风险消除最短监测月数")
+    elimination_min_months: int = Field(
+        6,
+        ge=0,
+        le=60,
+        description="Risk elimination: identified at least this many months (seed: 6) 风险消除最短监测月数",
+    )
     # … at least this many measures carried out (落实: started by the day of the step, in
     # progress or completed — not only planned, not stopped; formerly
     # ``elimination_min_completed_measures``, renamed in stored overrides by the migration
     # ``e5b7c9d1f311``) …
-    elimination_min_measures_carried_out: int = Field(1, ge=0, le=20,
+    elimination_min_measures_carried_out: int = Field(
+        1,
+        ge=0,
+        le=20,
         description="Risk elimination: at least this many measures carried out (落实: started by the step's day, in "
-                    "progress or completed) 最少落实措施数")
+        "progress or completed) 最少落实措施数",
+    )
     # … and income stably above the line: the rolling twelve months ending with each of
     # this many last completed quarters complete and at least the line of the step's year
     # (2: half a year; ``services.core.monitoring.guard``) …
-    elimination_income_quarters: int = Field(2, ge=0, le=8, description="Risk elimination: the rolling twelve "
-                                                                        "months ending with each of this many last "
-                                                                        "completed quarters are complete and at "
-                                                                        "least the year's line (2: half a year) "
-                                                                        "收入稳定超过监测标准的季度数")
+    elimination_income_quarters: int = Field(
+        2,
+        ge=0,
+        le=8,
+        description="Risk elimination: the rolling twelve "
+        "months ending with each of this many last "
+        "completed quarters are complete and at "
+        "least the year's line (2: half a year) "
+        "收入稳定超过监测标准的季度数",
+    )
     # … the three guarantees and safe water secured …
-    elimination_requires_guarantees: bool = Field(True, description="Risk elimination: the three guarantees and "
-                                                                    "safe water must be secured 须“三保障”和饮水安全有保障")
+    elimination_requires_guarantees: bool = Field(
+        True,
+        description="Risk elimination: the three guarantees and safe water must be secured 须“三保障”和饮水安全有保障",
+    )
     # … and someone in the household able to work (otherwise it stays under social
     # protection and is not marked eliminated).
-    elimination_requires_labour: bool = Field(True, description="Risk elimination: someone in the household must be "
-                                                                "able to work (otherwise it stays under social "
-                                                                "protection) 须有劳动能力")
+    elimination_requires_labour: bool = Field(
+        True,
+        description="Risk elimination: someone in the household must be "
+        "able to work (otherwise it stays under social "
+        "protection) 须有劳动能力",
+    )
     labour_capacities_able: list[LabourCapacity] = Field(
-        default_factory=lambda: [LabourCapacity.skilled, LabourCapacity.ordinary, LabourCapacity.weak], min_length=1
-    , description="Labour capacities that count as able to work 视为有劳动能力的劳动技能")
+        default_factory=lambda: [LabourCapacity.skilled, LabourCapacity.ordinary, LabourCapacity.weak],
+        min_length=1,
+        description="Labour capacities that count as able to work 视为有劳动能力的劳动技能",
+    )
 
 
 FIELDS = frozenset(MonitoringPolicy.model_fields)
@@ -93,8 +140,9 @@ class PolicyOverride(BaseModel):
     values: dict[str, Any]
 
 
-def resolve(overrides: Iterable[PolicyOverride], region_code: str, year: int,
-            model: type[BaseModel] = MonitoringPolicy) -> Any:
+def resolve(
+    overrides: Iterable[PolicyOverride], region_code: str, year: int, model: type[BaseModel] = MonitoringPolicy
+) -> Any:
     """The policy (a ``model``: the monitoring policy, the funds policy) in force for
     ``region_code`` in ``year``."""
     applicable = sorted(

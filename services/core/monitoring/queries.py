@@ -1,4 +1,5 @@
 """Lists of clues and cases, and the daily work list of deadlines (the overdue list)."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -12,9 +13,17 @@ from services.core.monitoring.models import MonitoringCase, RiskClue, VisitBreac
 from services.core.scope import under
 
 
-async def list_clues(session: AsyncSession, *, region: str | None, status: ClueStatus | None,
-                     channel: Channel | None, risk_type: RiskType | None, household_id: int | None,
-                     before_id: int | None, limit: int) -> list[RiskClue]:
+async def list_clues(
+    session: AsyncSession,
+    *,
+    region: str | None,
+    status: ClueStatus | None,
+    channel: Channel | None,
+    risk_type: RiskType | None,
+    household_id: int | None,
+    before_id: int | None,
+    limit: int,
+) -> list[RiskClue]:
     stmt = select(RiskClue)
     if region:
         stmt = stmt.where(under(RiskClue.region_code, region))
@@ -31,9 +40,18 @@ async def list_clues(session: AsyncSession, *, region: str | None, status: ClueS
     return list((await session.execute(stmt.order_by(RiskClue.id.desc()).limit(limit + 1))).scalars())
 
 
-async def list_cases(session: AsyncSession, *, region: str | None, status: CaseStatus | None,
-                     case_type: CaseType | None, risk_type: RiskType | None, household_id: int | None,
-                     cadre_user_id: int | None, before_id: int | None, limit: int) -> list[MonitoringCase]:
+async def list_cases(
+    session: AsyncSession,
+    *,
+    region: str | None,
+    status: CaseStatus | None,
+    case_type: CaseType | None,
+    risk_type: RiskType | None,
+    household_id: int | None,
+    cadre_user_id: int | None,
+    before_id: int | None,
+    limit: int,
+) -> list[MonitoringCase]:
     stmt = select(MonitoringCase)
     if region:
         stmt = stmt.where(under(MonitoringCase.region_code, region))
@@ -52,8 +70,16 @@ async def list_cases(session: AsyncSession, *, region: str | None, status: CaseS
     return list((await session.execute(stmt.order_by(MonitoringCase.id.desc()).limit(limit + 1))).scalars())
 
 
-async def visit_breaches(session: AsyncSession, *, region: str | None, year: int, month: int | None,
-                         cadre_user_id: int | None, after_id: int | None, limit: int) -> list[VisitBreach]:
+async def visit_breaches(
+    session: AsyncSession,
+    *,
+    region: str | None,
+    year: int,
+    month: int | None,
+    cadre_user_id: int | None,
+    after_id: int | None,
+    limit: int,
+) -> list[VisitBreach]:
     """Months of assistance without their visits, recorded in ``year`` (one month of it when
     ``month``), under ``region``, by id (keyset)."""
     first = date(year, month or 1, 1)
@@ -71,9 +97,18 @@ async def visit_breaches(session: AsyncSession, *, region: str | None, year: int
 SUBJECTS = ("case", "clue")
 
 
-async def overdue(session: AsyncSession, *, as_of: date, within_days: int, region: str | None,
-                  kind: DeadlineKind | None, subject: str | None, cadre_user_id: int | None,
-                  after: tuple[date, str, int] | None, limit: int) -> list[dict]:
+async def overdue(
+    session: AsyncSession,
+    *,
+    as_of: date,
+    within_days: int,
+    region: str | None,
+    kind: DeadlineKind | None,
+    subject: str | None,
+    cadre_user_id: int | None,
+    after: tuple[date, str, int] | None,
+    limit: int,
+) -> list[dict]:
     """Cases and open clues whose nearest deadline is past or falls within ``within_days``
     of ``as_of``, nearest first (keyset: due, subject, id). Each source is read in deadline
     order from its partial index and the two are merged."""
@@ -84,12 +119,23 @@ async def overdue(session: AsyncSession, *, as_of: date, within_days: int, regio
             continue
         if cadre_user_id is not None and model is RiskClue:
             continue  # clues have no cadre yet
-        columns = [literal(name).label("subject"), model.id, model.household_id, Household.head_name,
-                   model.region_code, model.status, model.next_deadline_kind.label("deadline_kind"),
-                   model.next_deadline.label("due"), model.deadline_provisional.label("provisional"),
-                   (model.cadre_user_id if model is MonitoringCase else literal(None)).label("cadre_user_id")]
-        stmt = (select(*columns).join(Household, Household.id == model.household_id)
-                .where(model.next_deadline.is_not(None), model.next_deadline <= until))
+        columns = [
+            literal(name).label("subject"),
+            model.id,
+            model.household_id,
+            Household.head_name,
+            model.region_code,
+            model.status,
+            model.next_deadline_kind.label("deadline_kind"),
+            model.next_deadline.label("due"),
+            model.deadline_provisional.label("provisional"),
+            (model.cadre_user_id if model is MonitoringCase else literal(None)).label("cadre_user_id"),
+        ]
+        stmt = (
+            select(*columns)
+            .join(Household, Household.id == model.household_id)
+            .where(model.next_deadline.is_not(None), model.next_deadline <= until)
+        )
         if model is RiskClue:
             stmt = stmt.where(RiskClue.status == ClueStatus.open)
         if region:

@@ -1,5 +1,6 @@
 """Request and response shapes of income lines, the uncovered-households rule, statistics,
 notice lists and the policy settings."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -25,17 +26,20 @@ RegionPrefix = Annotated[str, StringConstraints(pattern=r"^(\d{2}|\d{4}|\d{6}|\d
 
 # ---- income lines ----------------------------------------------------------------------
 
+
 class IncomeLineIn(Input):
-    amount: PositiveMoney = Field(description="监测标准: yearly per-capita net income (yuan, two decimals)",
-                                  examples=["7300.00"])
+    amount: PositiveMoney = Field(
+        description="监测标准: yearly per-capita net income (yuan, two decimals)", examples=["7300.00"]
+    )
     note: Note | None = Field(None, description="Source, e.g. the province's notice 文件依据")
 
 
 class IncomeLineOut(BaseModel):
     year: int = Field(description="Year of the line 年度")
     province_code: str = Field(description="Province: the first two digits of region codes 省级区划代码")
-    amount: Decimal = Field(description="Monitoring income line of the year and province, yuan per person per year "
-                                        "监测标准")
+    amount: Decimal = Field(
+        description="Monitoring income line of the year and province, yuan per person per year 监测标准"
+    )
     note: str | None = Field(description="Source, e.g. the province's notice 文件依据")
     updated_by: int | None = Field(description="User who set it last 设置人")
     version: int = Field(description=VERSION_DESCRIPTION)
@@ -44,6 +48,7 @@ class IncomeLineOut(BaseModel):
 
 # ---- uncovered households ----------------------------------------------------------------
 
+
 class UncoveredHousehold(BaseModel):
     id: int = Field(description="Household id 农户标识")
     household_no: str = Field(description="Household number 户编号")
@@ -51,15 +56,18 @@ class UncoveredHousehold(BaseModel):
     region_code: str = Field(description="Village code (12 digits) 所属行政村")
     per_capita_net: Decimal | None = Field(
         description="人均纯收入 over the twelve months `period` (滚动12个月); when `income_complete` is false, over "
-                    "the quarters recorded only: shown, never judged. None when the latest quarter has no members")
+        "the quarters recorded only: shown, never judged. None when the latest quarter has no members"
+    )
     line: Decimal = Field(description="监测标准 of the year and province")
     income_complete: bool = Field(
         description="The twelve months are complete (four quarters recorded): the household is below the line. "
-                    "False: a quarter is missing, so income cannot be judged (收入记录不全，无法判断) — listed so it "
-                    "is collected, never raised as a clue")
+        "False: a quarter is missing, so income cannot be judged (收入记录不全，无法判断) — listed so it "
+        "is collected, never raised as a clue"
+    )
     quarters: int = Field(description="Quarters recorded in the twelve months (4: complete)")
-    period: str = Field(description="The twelve months, first and last quarter, e.g. 2025Q1–2025Q4",
-                        examples=["2025Q1–2025Q4"])
+    period: str = Field(
+        description="The twelve months, first and last quarter, e.g. 2025Q1–2025Q4", examples=["2025Q1–2025Q4"]
+    )
     open_clue_id: int | None = Field(description="An open risk clue that already names the household (oldest)")
 
 
@@ -78,6 +86,7 @@ class UncoveredCluesOut(BaseModel):
 
 # ---- statistics ------------------------------------------------------------------------------
 
+
 class StatLevel(LabelledEnum):
     """Level of the rows of a statistics table 统计层级."""
 
@@ -91,7 +100,8 @@ class CaseCounts(BaseModel):
     by_status: dict[CaseStatus, int] = Field(description="Every case by current status 按状态")
     by_case_type: dict[CaseType, int] = Field(description="Open cases by case type 按监测类型（未结案）")
     by_risk_type: dict[RiskType, int] = Field(
-        description="Open cases by risk type; a case counts once under each risk it carries 按风险类型（未结案）")
+        description="Open cases by risk type; a case counts once under each risk it carries 按风险类型（未结案）"
+    )
 
 
 class OverdueCounts(BaseModel):
@@ -100,15 +110,17 @@ class OverdueCounts(BaseModel):
 
 
 class StatisticsRow(BaseModel):
-    region_code: str | None = Field(description="Region code of the row; on the total row the region the table covers (null: "
-                                      "every region) 区划代码")
+    region_code: str | None = Field(
+        description="Region code of the row; on the total row the region the table covers (null: every region) 区划代码"
+    )
     name: str | None = Field(description="Region name; on the total row that of the region covered 区划名称")
     cases: CaseCounts = Field(description="Case counts 监测对象数量")
     open_clues: int = Field(description="待处理线索")
     identified: int = Field(description="Cases identified in the year 年内识别")
     eliminated: int = Field(description="Cases whose risk was eliminated in the year 年内风险消除")
     avg_days_to_identification: float | None = Field(
-        description="Cases identified in the year: mean days from the first clue to identification 平均识别用时（天）")
+        description="Cases identified in the year: mean days from the first clue to identification 平均识别用时（天）"
+    )
     overdue: OverdueCounts = Field(description="Overdue cases and clues 逾期数量")
 
 
@@ -122,6 +134,7 @@ class Statistics(BaseModel):
 
 
 # ---- notices ---------------------------------------------------------------------------------
+
 
 class NoticeItem(BaseModel):
     """One line of a public notice. Deliberately nothing more: no ID numbers, phone numbers,
@@ -145,22 +158,26 @@ class NoticeList(BaseModel):
 
 # ---- policy settings ---------------------------------------------------------------------------
 
+
 class PolicyRowIn(Input):
     region_prefix: PolicyPrefix = Field(description="Region code prefix the override is for, within your regions")
     year: Year = Field(description="In force from this year on")
-    values: dict[str, Any] = Field(description="Fields of the monitoring policy to override (see "
-                                               "MonitoringPolicy); each validated")
+    values: dict[str, Any] = Field(
+        description="Fields of the monitoring policy to override (see MonitoringPolicy); each validated"
+    )
     note: Note | None = Field(None, description="Note: the document or decision behind the override 备注")
 
 
 class PolicyRowUpdate(Input):
-    values: dict[str, Any] = Field(description="Fields of the policy to override, replacing the row's values 覆盖的参数")
+    values: dict[str, Any] = Field(
+        description="Fields of the policy to override, replacing the row's values 覆盖的参数"
+    )
     note: Note | None = Field(None, description="Note: the document or decision behind the override 备注")
 
 
 class PolicyRowOut(BaseModel):
     id: int = Field(description="Override id 参数记录标识")
-    region_prefix: str = Field(description="Region code prefix the override is for (\"\" everywhere) 区划代码前缀")
+    region_prefix: str = Field(description='Region code prefix the override is for ("" everywhere) 区划代码前缀')
     year: int = Field(description="In force from this year on 起始年度")
     values: dict[str, Any] = Field(description="The fields it overrides 覆盖的参数")
     note: str | None = Field(description="Note 备注")
@@ -169,12 +186,16 @@ class PolicyRowOut(BaseModel):
     created_at: datetime = Field(description="When created 创建时间")
     updated_at: datetime = Field(description="When last changed 更新时间")
     deadlines_refreshed: int | None = Field(
-        None, description="After a change: open cases and clues whose stored deadlines were recomputed")
+        None, description="After a change: open cases and clues whose stored deadlines were recomputed"
+    )
 
 
 class EffectivePolicy(BaseModel):
     region: str = Field(description="The region code the policy is for 区划代码")
     year: int = Field(description="The year the policy is for 年度")
-    policy: MonitoringPolicy = Field(description="The policy in force: defaults with every applicable override 生效的政策参数")
-    overrides: list[PolicyRowOut] = Field(description="The rows that applied, in order (wider region and "
-                                                      "older year first; later ones win)")
+    policy: MonitoringPolicy = Field(
+        description="The policy in force: defaults with every applicable override 生效的政策参数"
+    )
+    overrides: list[PolicyRowOut] = Field(
+        description="The rows that applied, in order (wider region and older year first; later ones win)"
+    )

@@ -22,6 +22,7 @@ accounts or health): household number, head's name, member count, case type
 and the notice's days — nothing else, in particular no risk types (two of them, illness and
 disability, tell health).
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -83,12 +84,14 @@ def statistics_statement(region: str, level: Level):
             conditions.append(k.year == year)
         return func.coalesce(func.sum(column if column is not None else k.n).filter(and_(*conditions)), 0)
 
-    cases_json = _obj([
-        ("total", counted("status")),
-        ("by_status", _obj([(s.value, counted("status", s.value)) for s in CaseStatus])),
-        ("by_case_type", _obj([(t.value, counted("open_type", t.value)) for t in CaseType])),
-        ("by_risk_type", _obj([(r.value, counted("open_risk", r.value)) for r in RiskType])),
-    ])
+    cases_json = _obj(
+        [
+            ("total", counted("status")),
+            ("by_status", _obj([(s.value, counted("status", s.value)) for s in CaseStatus])),
+            ("by_case_type", _obj([(t.value, counted("open_type", t.value)) for t in CaseType])),
+            ("by_risk_type", _obj([(r.value, counted("open_risk", r.value)) for r in RiskType])),
+        ]
+    )
     identified_n = counted("identified", this_year=True)
     counts_per_area = (
         select(
@@ -96,8 +99,9 @@ def statistics_statement(region: str, level: Level):
             cases_json.label("cases"),
             identified_n.label("identified"),
             counted("eliminated", this_year=True).label("eliminated"),
-            func.round(counted("identified", this_year=True, column=k.days) / func.nullif(identified_n, 0), 1)
-            .label("avg_days"),
+            func.round(counted("identified", this_year=True, column=k.days) / func.nullif(identified_n, 0), 1).label(
+                "avg_days"
+            ),
         )
         .where(under(k.region_code, region))
         .group_by(func.rollup(area))
@@ -112,16 +116,24 @@ def statistics_statement(region: str, level: Level):
         .subquery("late")
     )
     per_area = (
-        select(counts_per_area.c.area, counts_per_area.c.cases, counts_per_area.c.identified,
-               counts_per_area.c.eliminated, counts_per_area.c.avg_days,
-               func.coalesce(late.c.overdue, 0).label("overdue"))
+        select(
+            counts_per_area.c.area,
+            counts_per_area.c.cases,
+            counts_per_area.c.identified,
+            counts_per_area.c.eliminated,
+            counts_per_area.c.avg_days,
+            func.coalesce(late.c.overdue, 0).label("overdue"),
+        )
         .select_from(counts_per_area.outerjoin(late, late.c.area.is_not_distinct_from(counts_per_area.c.area)))
         .cte("per_area")
     )
     r = RiskClue
     clues = (
-        select(func.left(r.region_code, width).label("area"), func.count().label("open"),
-               func.count().filter(r.next_deadline < as_of).label("overdue"))
+        select(
+            func.left(r.region_code, width).label("area"),
+            func.count().label("open"),
+            func.count().filter(r.next_deadline < as_of).label("overdue"),
+        )
         .where(r.status == ClueStatus.open, under(r.region_code, region))
         .group_by(func.rollup(func.left(r.region_code, width)))
         .cte("clues")
@@ -129,15 +141,18 @@ def statistics_statement(region: str, level: Level):
     empty_cases = cast(literal(_empty_cases_json()), JSON)
 
     def row(code, name, a, q):
-        return _obj([
-            ("region_code", code), ("name", name),
-            ("cases", func.coalesce(a.c.cases, empty_cases)),
-            ("open_clues", func.coalesce(q.c.open, 0)),
-            ("identified", func.coalesce(a.c.identified, 0)),
-            ("eliminated", func.coalesce(a.c.eliminated, 0)),
-            ("avg_days_to_identification", a.c.avg_days),
-            ("overdue", _obj([("cases", func.coalesce(a.c.overdue, 0)), ("clues", func.coalesce(q.c.overdue, 0))])),
-        ])
+        return _obj(
+            [
+                ("region_code", code),
+                ("name", name),
+                ("cases", func.coalesce(a.c.cases, empty_cases)),
+                ("open_clues", func.coalesce(q.c.open, 0)),
+                ("identified", func.coalesce(a.c.identified, 0)),
+                ("eliminated", func.coalesce(a.c.eliminated, 0)),
+                ("avg_days_to_identification", a.c.avg_days),
+                ("overdue", _obj([("cases", func.coalesce(a.c.overdue, 0)), ("clues", func.coalesce(q.c.overdue, 0))])),
+            ]
+        )
 
     area_key = func.left(Region.code, width)
     areas = (
@@ -147,17 +162,20 @@ def statistics_statement(region: str, level: Level):
     )
     a_rows, q_rows = per_area.alias("a"), clues.alias("q")
     items = (
-        select(func.coalesce(func.json_agg(aggregate_order_by(row(areas.c.code, areas.c.name, a_rows, q_rows),
-                                                              areas.c.code)),
-                             cast(literal("[]"), JSON)))
-        .select_from(areas.outerjoin(a_rows, a_rows.c.area == areas.c.area)
-                     .outerjoin(q_rows, q_rows.c.area == areas.c.area))
+        select(
+            func.coalesce(
+                func.json_agg(aggregate_order_by(row(areas.c.code, areas.c.name, a_rows, q_rows), areas.c.code)),
+                cast(literal("[]"), JSON),
+            )
+        )
+        .select_from(
+            areas.outerjoin(a_rows, a_rows.c.area == areas.c.area).outerjoin(q_rows, q_rows.c.area == areas.c.area)
+        )
         .scalar_subquery()
     )
     a_total, q_total = per_area.alias("at"), clues.alias("qt")
     region_code = region.ljust(12, "0") if region else None
-    name = (select(Region.name).where(Region.code == region_code).scalar_subquery()
-            if region_code else null())
+    name = select(Region.name).where(Region.code == region_code).scalar_subquery() if region_code else null()
     total_row = (
         select(row(literal(region_code) if region_code else null(), name, a_total, q_total))
         .select_from(a_total.outerjoin(q_total, q_total.c.area.is_(None)))
@@ -171,12 +189,14 @@ def statistics_statement(region: str, level: Level):
 def _empty_cases_json() -> str:
     import json
 
-    return json.dumps({
-        "total": 0,
-        "by_status": {s.value: 0 for s in CaseStatus},
-        "by_case_type": {t.value: 0 for t in CaseType},
-        "by_risk_type": {r.value: 0 for r in RiskType},
-    })
+    return json.dumps(
+        {
+            "total": 0,
+            "by_status": {s.value: 0 for s in CaseStatus},
+            "by_case_type": {t.value: 0 for t in CaseType},
+            "by_risk_type": {r.value: 0 for r in RiskType},
+        }
+    )
 
 
 # The statement is large: building it, computing its cache key and compiling it cost about
@@ -198,8 +218,9 @@ async def statistics(session: AsyncSession, region: str, level: Level, year: int
     sql = _SQL.get(key)
     if sql is None:
         statement = statistics_statement(region, level).params(year=year, as_of=as_of)
-        sql = str(limit_to(statement, prefix).compile(dialect=connection.dialect,
-                                                      compile_kwargs={"literal_binds": True}))
+        sql = str(
+            limit_to(statement, prefix).compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
+        )
         if len(_SQL) >= _MAX_SQL:
             _SQL.clear()
         _SQL[key] = sql
@@ -219,12 +240,17 @@ async def statistics(session: AsyncSession, region: str, level: Level, year: int
 
 # The status a case has while its notice is up, and the statuses that follow it (a notice
 # whose period still covers today stays on the list after the result has been recorded).
-NOTICE_STATUS = {NoticeKind.identification: CaseStatus.identification_notice,
-                 NoticeKind.elimination: CaseStatus.elimination_notice}
+NOTICE_STATUS = {
+    NoticeKind.identification: CaseStatus.identification_notice,
+    NoticeKind.elimination: CaseStatus.elimination_notice,
+}
 AFTER_NOTICE = {
     NoticeKind.identification: (CaseStatus.township_review, CaseStatus.county_approval, CaseStatus.assisting),
-    NoticeKind.elimination: (CaseStatus.elimination_township_review, CaseStatus.elimination_approval,
-                             CaseStatus.eliminated),
+    NoticeKind.elimination: (
+        CaseStatus.elimination_township_review,
+        CaseStatus.elimination_approval,
+        CaseStatus.eliminated,
+    ),
 }
 # What a notice shows. Nothing that identifies a person beyond the head's name, nothing about
 # health: no ID numbers, phones, bank accounts, risk types.
@@ -235,11 +261,16 @@ async def notice_list(session: AsyncSession, village: str, kind: NoticeKind, as_
     c = MonitoringCase
     covers_today = and_(c.notice_start <= as_of, c.notice_end >= as_of, c.status.in_(AFTER_NOTICE[kind]))
     stmt = (
-        select(Household.household_no, Household.head_name, Household.member_count, c.case_type,
-               c.notice_start, c.notice_end)
+        select(
+            Household.household_no,
+            Household.head_name,
+            Household.member_count,
+            c.case_type,
+            c.notice_start,
+            c.notice_end,
+        )
         .join(Household, Household.id == c.household_id)
         .where(c.region_code == village, or_(c.status == NOTICE_STATUS[kind], covers_today))
         .order_by(c.notice_start, Household.household_no)
     )
     return [dict(zip(NOTICE_COLUMNS, r, strict=True)) for r in (await session.execute(stmt)).all()]
-

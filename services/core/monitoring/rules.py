@@ -16,6 +16,7 @@ first quarters recorded) cannot be judged on income: the list marks it
 (``income_complete`` false, with the quarters recorded) and no clue is raised for it.
 A household with no quarter recorded in Y is not the rule's (nothing to judge for Y).
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -52,8 +53,9 @@ def upto_of(year: int, on: date) -> int:
     return min(quarter_index(year, 4), quarter_of(on))
 
 
-def is_uncovered(category: Category, income: RollingIncome | None, year: int, line: Decimal | None,
-                 has_open_case: bool) -> bool | None:
+def is_uncovered(
+    category: Category, income: RollingIncome | None, year: int, line: Decimal | None, has_open_case: bool
+) -> bool | None:
     """The rule for one household, ``income`` being its rolling twelve months up to
     ``upto_of(year, …)``: True or False, or None when it cannot be judged on income
     (an incomplete year, no line). No quarter recorded in ``year``: not the rule's (False).
@@ -70,17 +72,26 @@ def is_uncovered(category: Category, income: RollingIncome | None, year: int, li
 
 def open_case_exists():
     """An open (not final) monitoring case (监测对象, 未结案) of the household in the outer query."""
-    return exists().where(MonitoringCase.household_id == Household.id,
-                          MonitoringCase.status.not_in([s.value for s in FINAL]))
+    return exists().where(
+        MonitoringCase.household_id == Household.id, MonitoringCase.status.not_in([s.value for s in FINAL])
+    )
 
 
 def rolling_income(upto):
     """``income_rolling(households.id, upto)`` as a lateral table (one row, or none when
     nothing is recorded by ``upto``): the rolling year's per-capita net income (人均纯收入)."""
-    return func.income_rolling(Household.id, upto).table_valued(
-        column("quarters", Integer), column("first_q", Integer), column("last_q", Integer),
-        column("net_income", Numeric), column("member_count", Integer), column("per_capita_net", Numeric),
-    ).lateral("rolling")
+    return (
+        func.income_rolling(Household.id, upto)
+        .table_valued(
+            column("quarters", Integer),
+            column("first_q", Integer),
+            column("last_q", Integer),
+            column("net_income", Numeric),
+            column("member_count", Integer),
+            column("per_capita_net", Numeric),
+        )
+        .lateral("rolling")
+    )
 
 
 def uncovered_households(year: int, upto: int, region: str | None = None, complete: bool | None = None) -> Select:
@@ -101,18 +112,31 @@ def uncovered_households(year: int, upto: int, region: str | None = None, comple
     judged_below = and_(income.c.quarters == WINDOW, income.c.per_capita_net < IncomeLine.amount)
     incomplete = income.c.quarters < WINDOW
     stmt = (
-        select(Household.id, Household.household_no, Household.head_name, Household.region_code,
-               income.c.per_capita_net, IncomeLine.amount.label("line"), income.c.quarters, income.c.first_q,
-               income.c.last_q, (income.c.quarters == WINDOW).label("income_complete"),
-               open_clue.label("open_clue_id"))
+        select(
+            Household.id,
+            Household.household_no,
+            Household.head_name,
+            Household.region_code,
+            income.c.per_capita_net,
+            IncomeLine.amount.label("line"),
+            income.c.quarters,
+            income.c.first_q,
+            income.c.last_q,
+            (income.c.quarters == WINDOW).label("income_complete"),
+            open_clue.label("open_clue_id"),
+        )
         .select_from(Household)
         .join(income, true())
-        .join(IncomeLine, and_(IncomeLine.year == year,
-                               IncomeLine.province_code == func.left(Household.region_code, 2)))
-        .where(Household.category == Category.lifted_out, Household.status == HouseholdStatus.active,
-               income.c.last_q >= quarter_index(year, 1),
-               judged_below if complete else incomplete if complete is False else or_(judged_below, incomplete),
-               ~open_case_exists())
+        .join(
+            IncomeLine, and_(IncomeLine.year == year, IncomeLine.province_code == func.left(Household.region_code, 2))
+        )
+        .where(
+            Household.category == Category.lifted_out,
+            Household.status == HouseholdStatus.active,
+            income.c.last_q >= quarter_index(year, 1),
+            judged_below if complete else incomplete if complete is False else or_(judged_below, incomplete),
+            ~open_case_exists(),
+        )
         .order_by(Household.id)
     )
     if region:

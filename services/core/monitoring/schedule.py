@@ -7,6 +7,7 @@ The file is CSV, ``date,workday,name`` (a header line is optional; ``#`` starts 
 day on a weekend. Ordinary days need not be listed. Every line is checked before anything
 is written: one bad line and nothing changes.
 """
+
 from __future__ import annotations
 
 import csv
@@ -115,10 +116,10 @@ async def enter_schedule(session: AsyncSession, year: int, days: list[ScheduleDa
     """Replace the year's entered days and record the year as entered (flushes only)."""
     await session.execute(delete(CalendarDay).where(extract("year", CalendarDay.day) == year))
     if days:
-        await session.execute(insert(CalendarDay), [{"day": d.day, "workday": d.workday, "name": d.name}
-                                                    for d in days])
+        await session.execute(insert(CalendarDay), [{"day": d.day, "workday": d.workday, "name": d.name} for d in days])
     await session.execute(
-        insert(CalendarYear).values(year=year, source=source)
+        insert(CalendarYear)
+        .values(year=year, source=source)
         .on_conflict_do_update(index_elements=[CalendarYear.year], set_={"source": source, "entered_at": func.now()})
     )
     await session.flush()
@@ -128,8 +129,15 @@ async def year_schedule(session: AsyncSession, year: int) -> tuple[YearStatus, l
     """Whether ``year`` is official, entered or provisional, and its non-ordinary days
     (holidays on weekdays, working days on weekends) as the calendar will use them."""
     entered = (await session.execute(select(CalendarYear.year).where(CalendarYear.year == year))).first()
-    rows = (await session.execute(select(CalendarDay).where(extract("year", CalendarDay.day) == year)
-                                  .order_by(CalendarDay.day))).scalars().all()
+    rows = (
+        (
+            await session.execute(
+                select(CalendarDay).where(extract("year", CalendarDay.day) == year).order_by(CalendarDay.day)
+            )
+        )
+        .scalars()
+        .all()
+    )
     stored = {r.day: ScheduleDay(r.day, r.workday, r.name) for r in rows}
     if entered is not None:
         status = YearStatus.entered

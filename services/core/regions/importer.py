@@ -9,6 +9,7 @@ database or is an accepted row of the same file.
 The parsing and checking are plain functions (``parse_regions_csv``, ``check_rows``) so
 they can be tested without a database. ``import_regions_csv`` flushes but does not commit.
 """
+
 from __future__ import annotations
 
 import csv
@@ -133,9 +134,9 @@ def parse_regions_csv(text: str) -> tuple[list[RegionRow], list[tuple[int, str, 
     return rows, rejected
 
 
-def check_rows(rows: list[RegionRow], existing_codes: set[str] | frozenset[str],
-               rejected_lines: dict[str, int] | None = None
-               ) -> tuple[list[RegionRow], list[tuple[int, str, str]]]:
+def check_rows(
+    rows: list[RegionRow], existing_codes: set[str] | frozenset[str], rejected_lines: dict[str, int] | None = None
+) -> tuple[list[RegionRow], list[tuple[int, str, str]]]:
     """Rows in insert order (by level) whose parent exists in the database
     (``existing_codes``) or is an accepted row of the file; the others are rejected.
     ``rejected_lines`` (code -> line) names parents that were rejected themselves."""
@@ -167,8 +168,9 @@ async def _existing(session: AsyncSession, codes: set[str]) -> set[str]:
     return set(result.scalars())
 
 
-async def import_regions_csv(session: AsyncSession, path_or_text: str | bytes | os.PathLike,
-                             progress: Report | None = None) -> ImportReport:
+async def import_regions_csv(
+    session: AsyncSession, path_or_text: str | bytes | os.PathLike, progress: Report | None = None
+) -> ImportReport:
     """Upsert the regions of a CSV file (a path, or the CSV text itself); ``progress`` gets
     a ``Step`` per batch written."""
     rows, rejected = parse_regions_csv(_read_text(path_or_text))
@@ -180,7 +182,7 @@ async def import_regions_csv(session: AsyncSession, path_or_text: str | bytes | 
     report = ImportReport(rejected=sorted(rejected + orphans))
     table = table_of(Region)
     for start in range(0, len(accepted), _BATCH):
-        batch = accepted[start:start + _BATCH]
+        batch = accepted[start : start + _BATCH]
         stmt = insert(table).values(
             [{"code": r.code, "name": r.name, "level": r.level, "parent_code": r.parent_code} for r in batch]
         )

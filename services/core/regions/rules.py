@@ -1,4 +1,5 @@
 """Region codes (统计用区划代码): 12 digits = province(2) city(2) county(2) township(3) village(3)."""
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,23 @@ _PREFIX = re.compile(r"^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12})$")
 # segment is not all zeros; a code of a higher level ends in zeros).
 _P, _C, _K = "(0[1-9]|[1-9][0-9])", "(0[1-9]|[1-9][0-9])", "(0[1-9]|[1-9][0-9])"
 _T = _V = "(00[1-9]|0[1-9][0-9]|[1-9][0-9]{2})"
-_TAILS = ("", "00", _C, "0{4}", f"{_C}00", f"{_C}{_K}", "0{7}", f"{_C}0{{5}}", f"{_C}{_K}000", f"{_C}{_K}{_T}",
-          "0{10}", f"{_C}0{{8}}", f"{_C}{_K}0{{6}}", f"{_C}{_K}{_T}000", f"{_C}{_K}{_T}{_V}")
+_TAILS = (
+    "",
+    "00",
+    _C,
+    "0{4}",
+    f"{_C}00",
+    f"{_C}{_K}",
+    "0{7}",
+    f"{_C}0{{5}}",
+    f"{_C}{_K}000",
+    f"{_C}{_K}{_T}",
+    "0{10}",
+    f"{_C}0{{8}}",
+    f"{_C}{_K}0{{6}}",
+    f"{_C}{_K}{_T}000",
+    f"{_C}{_K}{_T}{_V}",
+)
 PREFIX_PATTERN = f"^{_P}({'|'.join(_TAILS)})$"
 """A region code prefix that ``is_valid_prefix`` and ``level_of`` (of its padded code) accept:
 2, 4, 6, 9 or 12 digits that, padded with zeros, are a region's code (``520100`` is the

@@ -28,6 +28,7 @@ the canonical fields of ``kinds``.
     of = "enrolment"                # enrolment (medical insurance) | term (education)
     period_path = "roster.period"   # where a page names its period (required for a term)
 """
+
 from __future__ import annotations
 
 import os
@@ -71,8 +72,13 @@ def sources_on(text: str, ports: dict[str, int], instance: str | None = None) ->
         if instance:
             line += f'\ninstance = "{instance}"'
         # The first match is this source's: the sources are read, and rewritten, in file order.
-        text, found = re.subn(r"^\s*base_url\s*=\s*[\"']" + re.escape(source.base_url) + r"[\"']\s*$",
-                              lambda _: line, text, count=1, flags=re.MULTILINE)  # noqa: B023 (called at once)
+        text, found = re.subn(
+            r"^\s*base_url\s*=\s*[\"']" + re.escape(source.base_url) + r"[\"']\s*$",
+            lambda _: line,  # noqa: B023 (called at once)
+            text,
+            count=1,
+            flags=re.MULTILINE,
+        )
         if not found:
             raise ValueError(f"source {source.name}: its base_url is not written on a line of its own")
     return text
@@ -189,11 +195,14 @@ class SourceConfig(_Strict):
             raise ValueError(f"source {self.name}: base_url needs a paging section")
         if self.roster is not None:
             if ROSTER_KINDS[self.roster.of] != self.kind:
-                raise ValueError(f"source {self.name}: a roster of {self.roster.of} needs kind "
-                                 f"{ROSTER_KINDS[self.roster.of]}")
+                raise ValueError(
+                    f"source {self.name}: a roster of {self.roster.of} needs kind {ROSTER_KINDS[self.roster.of]}"
+                )
             if not self.base_url:
-                raise ValueError(f"source {self.name}: roster is for pulled sources; a spreadsheet is declared "
-                                 "a roster when it is imported (--roster)")
+                raise ValueError(
+                    f"source {self.name}: roster is for pulled sources; a spreadsheet is declared "
+                    "a roster when it is imported (--roster)"
+                )
         return self
 
     @property
@@ -271,8 +280,10 @@ def load_sources(settings: Settings) -> Sources:
     try:
         return _load(path, path.stat().st_mtime)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(part) for part in error['loc']) or 'the file'}: {error['msg']}"
-                             for error in exc.errors(include_input=False, include_url=False))
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'the file'}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)
+        )
         raise SourcesFileError(f"sources file {path}: {problems}") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise SourcesFileError(f"sources file {path}: {exc}") from None

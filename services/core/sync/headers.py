@@ -10,6 +10,7 @@ half-width, spaces removed, case-folded), so "身份证号码 " and "身份证�
 A header must name one field of its kind only (a test checks); a field of a kind that has
 no entry here is read through the configuration only.
 """
+
 from __future__ import annotations
 
 from services.core.sync.enums import SourceKind
@@ -17,8 +18,17 @@ from services.core.sync.enums import SourceKind
 # Fields every kind has; a kind's own table may put another header first (the one its
 # export writes), and adds its own.
 _COMMON: dict[str, tuple[str, ...]] = {
-    "id_number": ("身份证号", "身份证号码", "公民身份号码", "公民身份证号码", "证件号码", "身份证件号",
-                  "身份证件号码", "证件号", "身份证"),
+    "id_number": (
+        "身份证号",
+        "身份证号码",
+        "公民身份号码",
+        "公民身份证号码",
+        "证件号码",
+        "身份证件号",
+        "身份证件号码",
+        "证件号",
+        "身份证",
+    ),
     "name": ("姓名", "人员姓名"),
     "updated_at": ("更新时间", "修改时间", "最后更新时间"),
 }
@@ -53,8 +63,15 @@ STANDARD_HEADERS: dict[SourceKind, dict[str, tuple[str, ...]]] = {
         "settled_on": ("结算日期", "结算时间"),
         "hospital": ("医疗机构", "就诊医院", "医疗机构名称", "定点医疗机构", "就诊机构"),
         "total_cost": ("医疗总费用", "总费用", "医疗费用总额", "费用总额"),
-        "out_of_pocket": ("个人自付费用", "个人自付", "个人负担", "自付金额", "个人自付金额", "个人负担金额",
-                          "个人负担费用"),
+        "out_of_pocket": (
+            "个人自付费用",
+            "个人自付",
+            "个人负担",
+            "自付金额",
+            "个人自付金额",
+            "个人负担金额",
+            "个人负担费用",
+        ),
         "updated_at": _COMMON["updated_at"],
     },
     SourceKind.education: {

@@ -1,6 +1,7 @@
 """Canonical fields of each source kind: their types, which record types need them, and
 the department spellings of enumerated values that every county meets (a source's
 configuration may add its own). A field a source does not map is simply absent."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -33,37 +34,114 @@ COMMON: dict[str, FieldSpec] = {
 }
 
 _BENEFITS = _same(Benefit) | {
-    "低保": "dibao", "最低生活保障": "dibao", "城乡低保": "dibao", "农村低保": "dibao",
-    "低保边缘": "dibao_edge", "低边": "dibao_edge",
-    "特困": "tekun", "特困供养": "tekun", "特困人员": "tekun", "五保": "tekun",
-    "临时救助": "temporary", "临救": "temporary",
-    "孤儿": "orphan", "事实无人抚养儿童": "orphan",
+    "低保": "dibao",
+    "最低生活保障": "dibao",
+    "城乡低保": "dibao",
+    "农村低保": "dibao",
+    "低保边缘": "dibao_edge",
+    "低边": "dibao_edge",
+    "特困": "tekun",
+    "特困供养": "tekun",
+    "特困人员": "tekun",
+    "五保": "tekun",
+    "临时救助": "temporary",
+    "临救": "temporary",
+    "孤儿": "orphan",
+    "事实无人抚养儿童": "orphan",
 }
-_ASSISTANCE_STATUS = {"active": "active", "stopped": "stopped", "在保": "active", "正常": "active",
-                      "停保": "stopped", "已停保": "stopped", "退出": "stopped", "终止": "stopped"}
+_ASSISTANCE_STATUS = {
+    "active": "active",
+    "stopped": "stopped",
+    "在保": "active",
+    "正常": "active",
+    "停保": "stopped",
+    "已停保": "stopped",
+    "退出": "stopped",
+    "终止": "stopped",
+}
 _DIBAO_CLASS = {"1": "1", "2": "2", "3": "3", "一类": "1", "二类": "2", "三类": "3", "A": "1", "B": "2", "C": "3"}
-_ENROLMENT_STATUS = {"normal": "normal", "not_insured": "not_insured", "deceased": "deceased",
-                     "正常": "normal", "参保": "normal", "正常参保": "normal", "未参保": "not_insured",
-                     "停保": "not_insured", "断保": "not_insured", "死亡注销": "deceased", "死亡": "deceased"}
+_ENROLMENT_STATUS = {
+    "normal": "normal",
+    "not_insured": "not_insured",
+    "deceased": "deceased",
+    "正常": "normal",
+    "参保": "normal",
+    "正常参保": "normal",
+    "未参保": "not_insured",
+    "停保": "not_insured",
+    "断保": "not_insured",
+    "死亡注销": "deceased",
+    "死亡": "deceased",
+}
 # Ticks and crosses as a clerk marks a yes/no column (是否参保 √, 家庭医生签约 ×).
 _TICKS = {"√": "true", "✓": "true", "✔": "true", "×": "false", "✗": "false", "✘": "false"}
-_BOOL = {"true": "true", "false": "false", "1": "true", "0": "false", "是": "true", "否": "false",
-         "yes": "true", "no": "false", "y": "true", "n": "false", "已参保": "true", "未参保": "false",
-         **_TICKS}
+_BOOL = {
+    "true": "true",
+    "false": "false",
+    "1": "true",
+    "0": "false",
+    "是": "true",
+    "否": "false",
+    "yes": "true",
+    "no": "false",
+    "y": "true",
+    "n": "false",
+    "已参保": "true",
+    "未参保": "false",
+    **_TICKS,
+}
 # 家庭医生签约 (seed 004 §10; seed 000 签约一人、做实一人): whether the person has signed a
 # family doctor contract.
-_SIGNED = {"true": "true", "false": "false", "1": "true", "0": "false", "是": "true", "否": "false",
-           "yes": "true", "no": "false", "y": "true", "n": "false", "已签约": "true", "未签约": "false",
-           "签约": "true", "未签": "false", "已签": "true", **_TICKS}
-_MEDICAL_TYPES = {"enrolment": "enrolment", "claim": "claim", "参保": "enrolment", "参保登记": "enrolment",
-                  "结算": "claim", "报销": "claim", "就医结算": "claim"}
-_STAGES = _same(SchoolStage) | {"小学": "primary", "初中": "junior_secondary", "高中": "senior_secondary",
-                                "普通高中": "senior_secondary", "中职": "vocational", "职高": "vocational",
-                                "高校": "higher", "大学": "higher", "高职": "higher"}
-_STUDENT_STATUS = _same(StudentStatus) | {"在读": "enrolled", "在校": "enrolled", "在籍": "enrolled",
-                                          "正常": "enrolled", "辍学": "dropped_out",
-                                          "失学": "dropped_out", "休学": "suspended", "毕业": "graduated",
-                                          "转学": "transferred", "转出": "transferred"}
+_SIGNED = {
+    "true": "true",
+    "false": "false",
+    "1": "true",
+    "0": "false",
+    "是": "true",
+    "否": "false",
+    "yes": "true",
+    "no": "false",
+    "y": "true",
+    "n": "false",
+    "已签约": "true",
+    "未签约": "false",
+    "签约": "true",
+    "未签": "false",
+    "已签": "true",
+    **_TICKS,
+}
+_MEDICAL_TYPES = {
+    "enrolment": "enrolment",
+    "claim": "claim",
+    "参保": "enrolment",
+    "参保登记": "enrolment",
+    "结算": "claim",
+    "报销": "claim",
+    "就医结算": "claim",
+}
+_STAGES = _same(SchoolStage) | {
+    "小学": "primary",
+    "初中": "junior_secondary",
+    "高中": "senior_secondary",
+    "普通高中": "senior_secondary",
+    "中职": "vocational",
+    "职高": "vocational",
+    "高校": "higher",
+    "大学": "higher",
+    "高职": "higher",
+}
+_STUDENT_STATUS = _same(StudentStatus) | {
+    "在读": "enrolled",
+    "在校": "enrolled",
+    "在籍": "enrolled",
+    "正常": "enrolled",
+    "辍学": "dropped_out",
+    "失学": "dropped_out",
+    "休学": "suspended",
+    "毕业": "graduated",
+    "转学": "transferred",
+    "转出": "transferred",
+}
 
 KIND_FIELDS: dict[SourceKind, dict[str, FieldSpec]] = {
     SourceKind.civil_affairs: {

@@ -1,5 +1,6 @@
 """Tables of department data: runs (the queue), cursors, staged records, quarantine,
 findings and each source's circuit-breaker state."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -45,17 +46,22 @@ class SyncRun(Base):
         Index("ix_sync_runs_ready", "not_before", "id", postgresql_where=text("status IN ('queued', 'running')")),
         Index("ix_sync_runs_source_county", "source", "county", "id"),
         # At most one run waiting or running per source and county: a second request joins it.
-        Index("uq_sync_runs_active", "source", "county", unique=True,
-              postgresql_where=text("status IN ('queued', 'running')")),
+        Index(
+            "uq_sync_runs_active",
+            "source",
+            "county",
+            unique=True,
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
     )
 
     id: Mapped[int] = bigint_pk()
     source: Mapped[str] = mapped_column(SOURCE, nullable=False)
     county: Mapped[str] = mapped_column(COUNTY, nullable=False)
-    status: Mapped[RunStatus] = mapped_column(str_enum(RunStatus, "run_status"), nullable=False,
-                                              default=RunStatus.queued)
-    phase: Mapped[RunPhase] = mapped_column(str_enum(RunPhase, "run_phase"), nullable=False,
-                                            default=RunPhase.fetching)
+    status: Mapped[RunStatus] = mapped_column(
+        str_enum(RunStatus, "run_status"), nullable=False, default=RunStatus.queued
+    )
+    phase: Mapped[RunPhase] = mapped_column(str_enum(RunPhase, "run_phase"), nullable=False, default=RunPhase.fetching)
     trigger: Mapped[Trigger] = mapped_column(str_enum(Trigger, "run_trigger"), nullable=False)
     requested_by: Mapped[int | None] = mapped_column(BigInteger)  # user id (None: schedule, CLI)
     file_name: Mapped[str | None] = mapped_column(String(255))  # spreadsheet imports
@@ -99,8 +105,7 @@ class RosterEntry(Base):
 
     __tablename__ = "sync_roster_entries"
 
-    run_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("sync_runs.id", ondelete="CASCADE"),
-                                        primary_key=True)
+    run_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("sync_runs.id", ondelete="CASCADE"), primary_key=True)
     external_key: Mapped[str] = mapped_column(String(200), primary_key=True)
 
 
@@ -186,8 +191,9 @@ class QuarantinedRecord(Base):
     id_masked: Mapped[str | None] = mapped_column(String(18))
     raw_enc: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     raw_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
-    status: Mapped[QuarantineStatus] = mapped_column(str_enum(QuarantineStatus, "quarantine_status"),
-                                                     nullable=False, default=QuarantineStatus.open)
+    status: Mapped[QuarantineStatus] = mapped_column(
+        str_enum(QuarantineStatus, "quarantine_status"), nullable=False, default=QuarantineStatus.open
+    )
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
     last_seen_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
     resolved_at: Mapped[datetime | None] = mapped_column()
@@ -220,8 +226,9 @@ class Finding(RegionScoped, Versioned, Base):
     records: Mapped[list] = mapped_column(JSONB, nullable=False)  # [{source, external_key}]
     values: Mapped[dict] = mapped_column(JSONB, nullable=False)  # what triggered it
     health: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)  # tells a person's health
-    status: Mapped[FindingStatus] = mapped_column(str_enum(FindingStatus, "finding_status"), nullable=False,
-                                                  default=FindingStatus.open)
+    status: Mapped[FindingStatus] = mapped_column(
+        str_enum(FindingStatus, "finding_status"), nullable=False, default=FindingStatus.open
+    )
     first_seen_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
     last_seen_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
     first_run_id: Mapped[int] = mapped_column(BigInteger, nullable=False)

@@ -16,6 +16,7 @@ at all (PostgreSQL refuses NUL in text and jsonb) and be usable by the reconcili
 is the record's fault, never the run's: it is quarantined like any other bad value.
 docs/sync-input-limits.md lists the limits and reason codes.
 """
+
 from __future__ import annotations
 
 import re
@@ -67,7 +68,7 @@ MAX_VALUE_CHARS = 64  # dates, timestamps, amounts, numbers, enumerated codes
 # Amounts below 10^10 yuan: one record's amount fits numeric(14,2) with room for the
 # reconciliation to sum a household's records without overflowing it.
 MAX_AMOUNT = Decimal("1e10")
-INT_RANGE = (-(2 ** 31), 2 ** 31 - 1)  # PostgreSQL's int
+INT_RANGE = (-(2**31), 2**31 - 1)  # PostgreSQL's int
 INT_RANGES = {"year": (1900, 2100)}  # canonical fields with tighter bounds
 YEARS = (1900, 2100)  # dates and timestamps
 # C0 control characters but tab, line feed and carriage return, DEL and the C1 controls, and
@@ -77,7 +78,7 @@ YEARS = (1900, 2100)  # dates and timestamps
 # breaks or tabs either (the API's single-line rule).
 _CONTROL = re.compile(rf"[\x00-\x08\x0b\x0c\x0e-\x1f{C1}{INVISIBLE}]")
 _KEY_CONTROL = SINGLE_LINE_FORBIDDEN
-_LONG_INT = 10 ** MAX_VALUE_CHARS
+_LONG_INT = 10**MAX_VALUE_CHARS
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,8 +311,12 @@ class Normaliser:
             missing = next(k for k in self.source.key if not clean_text(values.get(k)))
             return Rejected(f"missing.{missing}", missing, "the record has no key", None)
         if len(external_key) > MAX_EXTERNAL_KEY_CHARS:
-            return Rejected(f"too_long.{keys[0]}", keys[0], f"the key has {len(external_key)} characters "
-                            f"(at most {MAX_EXTERNAL_KEY_CHARS})", None)
+            return Rejected(
+                f"too_long.{keys[0]}",
+                keys[0],
+                f"the key has {len(external_key)} characters (at most {MAX_EXTERNAL_KEY_CHARS})",
+                None,
+            )
         for canonical, value in values.items():
             if canonical not in keys:
                 problem = self._screen(value, _CONTROL, self._limits.get(canonical, MAX_TEXT_CHARS))
@@ -326,8 +331,12 @@ class Normaliser:
             if found is None:
                 found = choices.get(header_key(given))
             if found is None:
-                return Rejected("invalid.record_type", "record_type",
-                                f"unknown record type {_shape(values.get('record_type'))}", external_key)
+                return Rejected(
+                    "invalid.record_type",
+                    "record_type",
+                    f"unknown record type {_shape(values.get('record_type'))}",
+                    external_key,
+                )
             record_type = _RECORD_TYPES[found]
 
         raw_id = values.pop("id_number", None)
@@ -337,8 +346,9 @@ class Normaliser:
         try:
             parsed = normalise_id(text_id, allow_15=True)
         except InvalidIdNumber as exc:
-            return Rejected(f"id_number.{exc.code}", "id_number", f"{exc} ({_id_shape(text_id)})", external_key,
-                            masked_id(text_id))
+            return Rejected(
+                f"id_number.{exc.code}", "id_number", f"{exc} ({_id_shape(text_id)})", external_key, masked_id(text_id)
+            )
         note = "old_15" if len(text_id) != 18 and len(clean_id(text_id)) == 15 else None
 
         data: dict[str, Any] = {}
@@ -362,8 +372,12 @@ class Normaliser:
         if name is not None:
             name = "".join(name.split())
             if len(name) > MAX_NAME_CHARS:  # NFKC can lengthen: one character may become 18
-                return Rejected("too_long.name", "name", f"{len(name)} characters once normalised "
-                                f"(at most {MAX_NAME_CHARS})", external_key)
+                return Rejected(
+                    "too_long.name",
+                    "name",
+                    f"{len(name)} characters once normalised (at most {MAX_NAME_CHARS})",
+                    external_key,
+                )
         data.pop("record_id", None)
         return Normal(external_key, record_type.value, parsed.value, note, name, parsed.birth_date, data)
 
@@ -383,8 +397,9 @@ class Normaliser:
             return None
         found = control.search(value)
         if found:
-            return "control_character", (f"control or invisible character U+{ord(found.group()):04X} "
-                                         f"at position {found.start()}")
+            return "control_character", (
+                f"control or invisible character U+{ord(found.group()):04X} at position {found.start()}"
+            )
         return None
 
     def _converter(self, canonical: str, spec: FieldSpec):
@@ -414,6 +429,7 @@ class Normaliser:
                 if found is None:
                     raise BadValue(f"unknown value for {canonical}")
                 return found == "true" if as_bool else found
+
             return choose
         raise ValueError(f"unknown field type {spec.type}")  # kinds.py is fixed
 
@@ -475,8 +491,10 @@ def evidence(reason: str, field: str | None, detail: str, digest: bytes, size: i
     of the record as received (so the same record received again is the same quarantine
     row) and its values cut to ``EVIDENCE_CHARS`` each. Re-processing recognises the marker
     and leaves it in quarantine: a shortened record must never pass for the real one."""
-    return {EVIDENCE: {"reason": reason, "field": field, "detail": detail, "sha256": digest.hex(), "size": size},
-            "values": _shortened(values, 0)}
+    return {
+        EVIDENCE: {"reason": reason, "field": field, "detail": detail, "sha256": digest.hex(), "size": size},
+        "values": _shortened(values, 0),
+    }
 
 
 def _shortened(value: Any, depth: int) -> Any:
@@ -496,7 +514,7 @@ def _shortened(value: Any, depth: int) -> Any:
     if isinstance(value, bool) or value is None or isinstance(value, float):
         return value
     if isinstance(value, int):
-        return value if -(2 ** 63) <= value < 2 ** 63 else _shape(value)
+        return value if -(2**63) <= value < 2**63 else _shape(value)
     return _shortened(str(value), depth)
 
 

@@ -20,6 +20,7 @@ Fingerprints are ``<rule>:<source>:<county>:<subject>``: the same person found b
 sources, or by one source in two counties, is two findings that each run resolves on its
 own, and a run never touches another run's findings.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -76,7 +77,11 @@ def rule_params(policy: SyncPolicy, source: SourceConfig, county: str) -> dict[s
     the sync policy in force by its name (``services.core.sync.policy.params``)."""
     day = china_today()
     return sync_policy.params(policy) | {
-        "source": source.name, "county": county, "today": day, "year": day.year, "upto": quarter_of(day),
+        "source": source.name,
+        "county": county,
+        "today": day,
+        "year": day.year,
+        "upto": quarter_of(day),
     }
 
 
@@ -91,8 +96,11 @@ async def county_region(session: AsyncSession, county: str) -> str:
     """The region of findings about no one in the registry: the county's row (its code
     padded to 12 digits), else its city's or province's."""
     candidates = [county + "000000", county[:4] + "00000000", county[:2] + "0000000000"]
-    found = set((await session.execute(text("SELECT code FROM regions WHERE code = ANY(:codes)"),
-                                       {"codes": candidates})).scalars())
+    found = set(
+        (
+            await session.execute(text("SELECT code FROM regions WHERE code = ANY(:codes)"), {"codes": candidates})
+        ).scalars()
+    )
     for code in candidates:
         if code in found:
             return code
@@ -204,13 +212,20 @@ async def merge_candidates(session: AsyncSession, params: dict[str, Any], rule_i
     final = ", ".join(f"'{s.value}'" for s in sorted(FINAL))
     await session.execute(text(_LET_GO_OF_ENDED_CLUES.format(final=final)))
     resolved = (await _run(session, _RESOLVE, params | {"rule_ids": rule_ids})).rowcount
-    still_open = (await _run(session, "SELECT count(*) FROM sync_findings WHERE source = CAST(:source AS text) "
-                                      "AND county = CAST(:county AS text) AND status <> 'resolved'", params)).scalar_one()
+    still_open = (
+        await _run(
+            session,
+            "SELECT count(*) FROM sync_findings WHERE source = CAST(:source AS text) "
+            "AND county = CAST(:county AS text) AND status <> 'resolved'",
+            params,
+        )
+    ).scalar_one()
     return opened, resolved, still_open
 
 
-async def reconcile(session: AsyncSession, settings: Settings, source: SourceConfig, county: str,
-                    run_id: int) -> dict[str, int]:
+async def reconcile(
+    session: AsyncSession, settings: Settings, source: SourceConfig, county: str, run_id: int
+) -> dict[str, int]:
     """Reconcile ``source``'s records of ``county`` (run ``run_id``) in the caller's
     transaction, which must commit (or roll back) everything together. Returns counts:
     matched / unmatched records, findings_opened (new or reopened), findings_resolved,
@@ -249,21 +264,31 @@ async def reconcile(session: AsyncSession, settings: Settings, source: SourceCon
     await session.execute(text("SELECT set_config('enable_nestloop', :v, true)"), {"v": nestloop})
     # Temporary tables get no statistics unless asked (autovacuum never sees them).
     await session.execute(text("ANALYZE sync_rec"))
-    matched, unmatched = (await session.execute(text(
-        "SELECT count(person_id), count(*) - count(person_id) FROM sync_rec"))).one()
+    matched, unmatched = (
+        await session.execute(text("SELECT count(person_id), count(*) - count(person_id) FROM sync_rec"))
+    ).one()
     phase("match")
 
     await session.execute(text(_CREATE_CAND))
-    ctx = RuleContext(kind=kind, policy=policy, unmatched_findings=source.unmatched_findings,
-                      fields=frozenset(source.fields))
+    ctx = RuleContext(
+        kind=kind, policy=policy, unmatched_findings=source.unmatched_findings, fields=frozenset(source.fields)
+    )
     rules = rules_for(kind)
     for rule in rules:
         sql = rule.sql(ctx)
         if sql is None:  # switched off: its open findings resolve below
             continue
-        await _run(session, _ADD_CANDIDATES.format(rule=sql), params | {
-            "prefix": fingerprint_prefix(rule.id, source.name, county), "rule_id": rule.id,
-            "severity": rule.severity.value, "health": rule.health})
+        await _run(
+            session,
+            _ADD_CANDIDATES.format(rule=sql),
+            params
+            | {
+                "prefix": fingerprint_prefix(rule.id, source.name, county),
+                "rule_id": rule.id,
+                "severity": rule.severity.value,
+                "health": rule.health,
+            },
+        )
     await session.execute(text("ANALYZE sync_cand"))
     phase("rules")
 
@@ -271,8 +296,13 @@ async def reconcile(session: AsyncSession, settings: Settings, source: SourceCon
     phase("merge")
 
     await session.execute(text("SELECT set_config('work_mem', :v, true)"), {"v": work_mem})
-    counts = {"matched": matched, "unmatched": unmatched, "findings_opened": opened, "findings_resolved": resolved,
-              "findings_open": still_open}
+    counts = {
+        "matched": matched,
+        "unmatched": unmatched,
+        "findings_opened": opened,
+        "findings_resolved": resolved,
+        "findings_open": still_open,
+    }
     log.info("reconciled %s/%s run %s: %s; seconds %s", source.name, county, run_id, counts, phases)
     return counts
 
@@ -281,13 +311,22 @@ def evidence(source: SourceConfig, rule, detail: dict[str, Any]) -> str:
     """The clue's evidence: which source and rule, and the values (never a full ID number:
     findings hold none; the claim list, with hospitals, stays on the finding)."""
     shown = {k: v for k, v in detail.items() if k != "claims"}
-    text_ = (f"部门筛查 {source.title or source.name} ({source.name}), rule {rule.id}: {rule.explanation_zh} "
-             f"{rule.explanation_en} {json.dumps(shown, ensure_ascii=False, sort_keys=True)}")
+    text_ = (
+        f"部门筛查 {source.title or source.name} ({source.name}), rule {rule.id}: {rule.explanation_zh} "
+        f"{rule.explanation_en} {json.dumps(shown, ensure_ascii=False, sort_keys=True)}"
+    )
     return text_[:EVIDENCE_MAX]
 
 
-async def raise_clues(session: AsyncSession, settings: Settings, source: SourceConfig, county: str, *,
-                      after: int = 0, limit: int = CLUE_BATCH) -> tuple[int, int | None]:
+async def raise_clues(
+    session: AsyncSession,
+    settings: Settings,
+    source: SourceConfig,
+    county: str,
+    *,
+    after: int = 0,
+    limit: int = CLUE_BATCH,
+) -> tuple[int, int | None]:
     """One batch of risk clues, through the monitoring workflow's bulk intake
     (``intake.report_many``, as ``clues.report`` one after the other: clues of a household
     merge, a re-sent reference changes nothing), for open risk findings of ``source`` and
@@ -304,8 +343,12 @@ async def raise_clues(session: AsyncSession, settings: Settings, source: SourceC
     risky = {r.id: r for r in rules_for(source.kind) if r.risk}
     if not settings.sync.raise_clues or not risky:
         return 0, None
-    batch = (await session.execute(text(_CLUES_TODO), {
-        "source": source.name, "county": county, "risk_ids": list(risky), "after": after, "limit": limit})).all()
+    batch = (
+        await session.execute(
+            text(_CLUES_TODO),
+            {"source": source.name, "county": county, "risk_ids": list(risky), "after": after, "limit": limit},
+        )
+    ).all()
     if not batch:
         return 0, None
     monitoring_rules = await load_rules(session)
@@ -313,17 +356,27 @@ async def raise_clues(session: AsyncSession, settings: Settings, source: SourceC
     items = []
     for _, fingerprint, rule_id, household_id, detail, clue_round in batch:
         rule = risky[rule_id]
-        items.append(ClueIn(household_id=household_id, channel=Channel.department_screening,
-                            risk_types=[rule.risk_type], evidence=evidence(source, rule, detail),
-                            source=clue_source(source.name), external_ref=clue_ref(fingerprint, clue_round)))
+        items.append(
+            ClueIn(
+                household_id=household_id,
+                channel=Channel.department_screening,
+                risk_types=[rule.risk_type],
+                evidence=evidence(source, rule, detail),
+                source=clue_source(source.name),
+                external_ref=clue_ref(fingerprint, clue_round),
+            )
+        )
     outcomes = await report_many(session, monitoring_rules, items, reporter, strict=False)
     raised = sum(1 for _, outcome in outcomes if outcome in (CREATED, MERGED))
     linked = [(row[0], clue_id) for row, (clue_id, _) in zip(batch, outcomes, strict=True) if clue_id is not None]
     finding_ids, clue_ids = [f for f, _ in linked], [c for _, c in linked]
-    await session.execute(text(
-        "UPDATE sync_findings f SET clue_id = v.clue_id, version = f.version + 1 "
-        "FROM unnest(CAST(:ids AS bigint[]), CAST(:clue_ids AS bigint[])) AS v(id, clue_id) "
-        # f.id = ANY: an index scan of the batch's findings, not a hash of all the county's.
-        "WHERE f.id = v.id AND f.id = ANY(CAST(:ids AS bigint[])) AND f.clue_id IS DISTINCT FROM v.clue_id"),
-        {"ids": finding_ids, "clue_ids": clue_ids})
+    await session.execute(
+        text(
+            "UPDATE sync_findings f SET clue_id = v.clue_id, version = f.version + 1 "
+            "FROM unnest(CAST(:ids AS bigint[]), CAST(:clue_ids AS bigint[])) AS v(id, clue_id) "
+            # f.id = ANY: an index scan of the batch's findings, not a hash of all the county's.
+            "WHERE f.id = v.id AND f.id = ANY(CAST(:ids AS bigint[])) AND f.clue_id IS DISTINCT FROM v.clue_id"
+        ),
+        {"ids": finding_ids, "clue_ids": clue_ids},
+    )
     return raised, batch[-1][0]

@@ -15,6 +15,7 @@ commits ``succeeded`` with its findings, or not at all.
 Registry rules raise no risk clues: they are about the registry's own data, which the
 county mends itself.
 """
+
 from __future__ import annotations
 
 import logging
@@ -85,21 +86,34 @@ def check_params(policy: SyncPolicy, county: str) -> dict[str, Any]:
     sync policy in force by its name (as a source's reconciliation passes them)."""
     day = china_today()
     return sync_policy.params(policy) | {
-        "source": REGISTRY_SOURCE, "county": county, "today": day, "year": day.year, "upto": quarter_of(day)}
+        "source": REGISTRY_SOURCE,
+        "county": county,
+        "today": day,
+        "year": day.year,
+        "upto": quarter_of(day),
+    }
 
 
 async def checked_today(session: AsyncSession, county: str) -> bool:
     """Whether a scheduled check of ``county`` already succeeded today (China time); takes
     the county's lock for the rest of the transaction, so that two workers check it once."""
-    await session.execute(text("SELECT pg_advisory_xact_lock(:space, :county)"),
-                          {"space": LOCK_SPACE, "county": int(county)})
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(:space, :county)"), {"space": LOCK_SPACE, "county": int(county)}
+    )
     since = datetime.combine(china_today(), datetime_time.min, CHINA)
-    return (await session.execute(text(_CHECKED_SINCE), {
-        "source": REGISTRY_SOURCE, "county": county, "since": since})).scalar_one()
+    return (
+        await session.execute(text(_CHECKED_SINCE), {"source": REGISTRY_SOURCE, "county": county, "since": since})
+    ).scalar_one()
 
 
-async def check_registry(session: AsyncSession, settings: Settings, county: str, *,
-                         trigger: Trigger = Trigger.manual, worker: str | None = None) -> dict[str, Any]:
+async def check_registry(
+    session: AsyncSession,
+    settings: Settings,
+    county: str,
+    *,
+    trigger: Trigger = Trigger.manual,
+    worker: str | None = None,
+) -> dict[str, Any]:
     """The registry check of ``county`` in the caller's transaction (which commits the run
     row and the findings together). Returns the run id and counts: findings_opened (new or
     reopened), findings_resolved, findings_open (open or acknowledged registry findings of
@@ -110,9 +124,18 @@ async def check_registry(session: AsyncSession, settings: Settings, county: str,
     params["county_region"] = await county_region(session, county)
     params["at"] = (await session.execute(text("SELECT clock_timestamp()"))).scalar_one()
     params["resolved_note"] = RESOLVED_NOTE
-    run_id = (await session.execute(text(_START_RUN), {
-        "source": REGISTRY_SOURCE, "county": county, "trigger": trigger.value, "worker": worker,
-        "at": params["at"]})).scalar_one()
+    run_id = (
+        await session.execute(
+            text(_START_RUN),
+            {
+                "source": REGISTRY_SOURCE,
+                "county": county,
+                "trigger": trigger.value,
+                "worker": worker,
+                "at": params["at"],
+            },
+        )
+    ).scalar_one()
     params["run_id"] = run_id
 
     # The joins over a county's persons in memory, as a reconciliation's (put back at the end).
@@ -128,15 +151,29 @@ async def check_registry(session: AsyncSession, settings: Settings, county: str,
         if sql is None:  # switched off by policy: its open findings resolve below
             found[rule.id] = 0
             continue
-        result = await _run(session, _ADD_CANDIDATES.format(rule=sql), params | {
-            "prefix": fingerprint_prefix(rule.id, REGISTRY_SOURCE, county), "rule_id": rule.id,
-            "severity": rule.severity.value, "health": rule.health})
+        result = await _run(
+            session,
+            _ADD_CANDIDATES.format(rule=sql),
+            params
+            | {
+                "prefix": fingerprint_prefix(rule.id, REGISTRY_SOURCE, county),
+                "rule_id": rule.id,
+                "severity": rule.severity.value,
+                "health": rule.health,
+            },
+        )
         found[rule.id] = result.rowcount
     await session.execute(text("ANALYZE sync_cand"))
     opened, resolved, still_open = await merge_candidates(session, params, [r.id for r in rules])
     counts = {"findings_opened": opened, "findings_resolved": resolved, "findings_open": still_open}
     await session.execute(text(_FINISH_RUN), {"run_id": run_id, **counts})
     await session.execute(text("SELECT set_config('work_mem', :v, true)"), {"v": work_mem})
-    log.info("registry check of %s (run %s): %s; found %s; %.2fs", county, run_id, counts, found,
-             time.perf_counter() - started)
+    log.info(
+        "registry check of %s (run %s): %s; found %s; %.2fs",
+        county,
+        run_id,
+        counts,
+        found,
+        time.perf_counter() - started,
+    )
     return {"run_id": run_id, "county": county, **counts, "rules": found}

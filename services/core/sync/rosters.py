@@ -8,6 +8,7 @@ changed, unchanged or refused with a readable key, are its entries
 now reconciling, every page in) and refused no more rows than the policy allows; the
 rules read the rosters in force through ``in_force_sql``.
 """
+
 from __future__ import annotations
 
 import re
@@ -64,16 +65,20 @@ def parse_period(kind: SourceKind, period: str) -> str:
     """The period as stored: a 4-digit year for an enrolment roster, a term the rules can
     place in time for a school roster."""
     if kind not in ROSTER_RECORD_TYPE:
-        raise RosterError("roster.kind", f"a {kind.value} source has no roster: only medical-insurance "
-                                         "(enrolment of a year) and education (students of a term) do")
+        raise RosterError(
+            "roster.kind",
+            f"a {kind.value} source has no roster: only medical-insurance "
+            "(enrolment of a year) and education (students of a term) do",
+        )
     period = (period or "").strip()
     if kind == SourceKind.medical_insurance:
         if not _YEAR.fullmatch(period):
             raise RosterError("roster.period", f"an enrolment roster's period is a year such as 2026, not {period!r}")
         return period
     if term_rank(period) is None or len(period) > 32:
-        raise RosterError("roster.period", f"a school roster's period is a term such as 2026秋, 2027春 or "
-                                           f"2026-2027-1, not {period!r}")
+        raise RosterError(
+            "roster.period", f"a school roster's period is a term such as 2026秋, 2027春 or 2026-2027-1, not {period!r}"
+        )
     return period
 
 
@@ -83,8 +88,10 @@ def parse_region(county: str, region: str | None) -> str:
         return county
     region = region.strip()
     if not _REGION.fullmatch(region) or not region.startswith(county):
-        raise RosterError("roster.region", f"the roster's region must be a region code prefix inside county "
-                                           f"{county} (6 to 12 digits), not {region!r}")
+        raise RosterError(
+            "roster.region",
+            f"the roster's region must be a region code prefix inside county {county} (6 to 12 digits), not {region!r}",
+        )
     return region
 
 

@@ -5,6 +5,7 @@ At most one run per source and county is waiting or running (the partial unique 
 ``uq_sync_runs_active``); a request for a source and county that already has one joins it
 instead of queuing a second pull of the same data.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -34,9 +35,16 @@ def _lost_to_another_run(exc: IntegrityError) -> bool:
     return constraint == ACTIVE_INDEX or ACTIVE_INDEX in str(exc.orig)
 
 
-async def enqueue(session: AsyncSession, source: str, county: str, trigger: Trigger,
-                  requested_by: int | None = None, *, file_name: str | None = None,
-                  not_before: datetime | None = None) -> tuple[SyncRun, bool]:
+async def enqueue(
+    session: AsyncSession,
+    source: str,
+    county: str,
+    trigger: Trigger,
+    requested_by: int | None = None,
+    *,
+    file_name: str | None = None,
+    not_before: datetime | None = None,
+) -> tuple[SyncRun, bool]:
     """Queue a run of ``source`` for ``county``: ``(run, True)`` for a new ``queued`` run,
     ``(run, False)`` for the run already queued or running, which the request joins.
 
@@ -49,9 +57,22 @@ async def enqueue(session: AsyncSession, source: str, county: str, trigger: Trig
         found = await active_run(session, source, county)
         if found is not None:
             return found, False
-        run = SyncRun(source=source, county=county, trigger=trigger, requested_by=requested_by,
-                      status=RunStatus.queued, phase=RunPhase.fetching, file_name=file_name,
-                      attempts=0, pages=0, fetched=0, staged=0, unchanged=0, quarantined=0, retries=0)
+        run = SyncRun(
+            source=source,
+            county=county,
+            trigger=trigger,
+            requested_by=requested_by,
+            status=RunStatus.queued,
+            phase=RunPhase.fetching,
+            file_name=file_name,
+            attempts=0,
+            pages=0,
+            fetched=0,
+            staged=0,
+            unchanged=0,
+            quarantined=0,
+            retries=0,
+        )
         if not_before is not None:
             run.not_before = not_before
         try:

@@ -1,4 +1,5 @@
 """Request and response shapes of the sync and findings API."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -27,11 +28,14 @@ def _strip(value):
 
 
 SourceName = Annotated[str, StringConstraints(pattern=NAME), Field(description="The source's name 数据源名称")]
-CountyCode = Annotated[str, StringConstraints(pattern=r"^\d{6}$"), Field(description="County code, 6 digits 县级区划代码")]
+CountyCode = Annotated[
+    str, StringConstraints(pattern=r"^\d{6}$"), Field(description="County code, 6 digits 县级区划代码")
+]
 Note = Annotated[str, MULTILINE, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=2000)]
 
 
 # ---- sources ------------------------------------------------------------------------------
+
 
 class RunSummary(BaseModel):
     id: int = Field(description="Sync run id 同步任务标识")
@@ -46,18 +50,24 @@ class RunSummary(BaseModel):
 
 class SourceCounty(BaseModel):
     county: str = Field(description="County code, 6 digits 县级区划代码")
-    last_run: RunSummary | None = Field(description="The county's newest run (queued, running or finished) 最近一次同步")
+    last_run: RunSummary | None = Field(
+        description="The county's newest run (queued, running or finished) 最近一次同步"
+    )
 
 
-BreakerState = Annotated[Literal["closed", "open", "half_open"],
-                         LiteralLabels({"closed": "关闭（正常运行）", "open": "打开（熔断，暂停运行）",
-                                        "half_open": "半开（冷却结束，试运行）"})]
+BreakerState = Annotated[
+    Literal["closed", "open", "half_open"],
+    LiteralLabels(
+        {"closed": "关闭（正常运行）", "open": "打开（熔断，暂停运行）", "half_open": "半开（冷却结束，试运行）"}
+    ),
+]
 
 
 class Breaker(BaseModel):
     state: BreakerState = Field(
         description="closed: runs start; open: runs wait until `open_until` (a queued run stays queued); "
-                    "half_open: the cool-down is over and the next run tries 熔断状态")
+        "half_open: the cool-down is over and the next run tries 熔断状态"
+    )
     consecutive_failures: int = Field(description="Runs or pages that failed in a row 连续失败次数")
     open_until: datetime | None = Field(description="While open, when the next run may try 熔断截止时间")
     last_success_at: datetime | None = Field(description="When a run or page last succeeded 最近成功时间")
@@ -70,14 +80,16 @@ class SourceOut(BaseModel):
     kind: SourceKind = Field(description="What its records are 数据源类型")
     title: str = Field(description="Title for people, e.g. 县民政局低保数据 数据源标题")
     pulls: bool = Field(description="Pulled over HTTP; false: spreadsheet imports only (`guardline sync import`)")
-    spreadsheet_only: bool = Field(description="True when the source is fed only by spreadsheet imports (the "
-                                               "opposite of `pulls`) 仅表格导入")
+    spreadsheet_only: bool = Field(
+        description="True when the source is fed only by spreadsheet imports (the opposite of `pulls`) 仅表格导入"
+    )
     every_hours: float | None = Field(description="The schedule: a run every so many hours; null: on request only")
     counties: list[SourceCounty] = Field(description="The counties of yours the source serves, each with its last run")
     breaker: Breaker = Field(description="The source's circuit breaker, shared by every worker 熔断器")
 
 
 # ---- runs ---------------------------------------------------------------------------------
+
 
 class RunIn(Input):
     source: SourceName
@@ -92,22 +104,29 @@ class RunCounts(BaseModel):
     quarantined: int = Field(description="Records the normaliser refused (kept in quarantine) 隔离记录数")
     retries: int = Field(description="Pages fetched again after an error")
     matched: int | None = Field(description="Matched in the registry by ID number (after reconciliation)")
-    unmatched: int | None = Field(description="Records whose ID number is not in the registry (after "
-                                              "reconciliation) 未匹配记录数")
+    unmatched: int | None = Field(
+        description="Records whose ID number is not in the registry (after reconciliation) 未匹配记录数"
+    )
     findings_opened: int | None = Field(description="Findings opened by the reconciliation 新增问题数")
-    findings_resolved: int | None = Field(description="Findings resolved by the reconciliation (condition gone) 已解决问题数")
+    findings_resolved: int | None = Field(
+        description="Findings resolved by the reconciliation (condition gone) 已解决问题数"
+    )
     findings_open: int | None = Field(description="Findings of the source and county open afterwards 待处理问题数")
     clues: int | None = Field(description="Risk clues raised (channel: department screening)")
 
 
 class RunRoster(BaseModel):
-    period: str | None = Field(description="The enrolment year (参保名册, e.g. 2026) or school term (学籍名册, e.g. "
-                                           "2026秋) the run is the complete roster of; null until a page names it "
-                                           "名册期间")
+    period: str | None = Field(
+        description="The enrolment year (参保名册, e.g. 2026) or school term (学籍名册, e.g. "
+        "2026秋) the run is the complete roster of; null until a page names it "
+        "名册期间"
+    )
     region: str = Field(description="The region code prefix the roster covers 名册覆盖区划")
     records: int | None = Field(description="Rows of the roster read (new, changed or unchanged) 名册记录数")
-    refused: int | None = Field(description="Rows of the roster the normaliser refused (quarantined); above the "
-                                            "policy's share the roster is not trusted 拒收记录数")
+    refused: int | None = Field(
+        description="Rows of the roster the normaliser refused (quarantined); above the "
+        "policy's share the roster is not trusted 拒收记录数"
+    )
 
 
 class RunOut(BaseModel):
@@ -131,18 +150,23 @@ class RunOut(BaseModel):
     counts: RunCounts = Field(description="Committed so far: they move while the run is running 进度")
     roster: RunRoster | None = Field(
         description="Set when the run is declared a complete roster: then, once it has succeeded, a person the roster "
-                    "leaves out is absent (应保尽保, 控辍保学). A failed run declares nothing 完整名册声明")
+        "leaves out is absent (应保尽保, 控辍保学). A failed run declares nothing 完整名册声明"
+    )
 
 
 class RunQueuedOut(RunOut):
-    created: bool = Field(description="true: queued now (202); false: the run already queued or running for this "
-                                      "source and county, which the request joined (200)")
+    created: bool = Field(
+        description="true: queued now (202); false: the run already queued or running for this "
+        "source and county, which the request joined (200)"
+    )
     breaker_open_until: datetime | None = Field(
-        description="Set when the source's circuit breaker is open: the run waits in the queue until then")
+        description="Set when the source's circuit breaker is open: the run waits in the queue until then"
+    )
     notice: str | None = Field(description="What the client should know (the breaker), in the request's language")
 
 
 # ---- quarantine ---------------------------------------------------------------------------
+
 
 class ReprocessIn(Input):
     source: SourceName
@@ -166,10 +190,12 @@ class QuarantineOut(BaseModel):
     resolved_at: datetime | None = Field(description="When it passed on a later try 解决时间")
     raw: dict[str, Any] | list[Any] | str | None = Field(
         description="The record as the department sent it, every ID number masked; null for roles that may not "
-                    "see health details (a payload may be a medical claim) 原始记录（身份证号脱敏）")
+        "see health details (a payload may be a medical claim) 原始记录（身份证号脱敏）"
+    )
 
 
 # ---- findings -----------------------------------------------------------------------------
+
 
 class FindingPerson(BaseModel):
     id: int = Field(description="Person id 人员标识")
@@ -189,16 +215,18 @@ class SourceRecord(BaseModel):
 
 class FindingOut(BaseModel):
     id: int = Field(description="Finding id 问题标识")
-    rule_id: str = Field(description="The cross-check rule that produced it (e.g. not_insured, large_medical_cost) "
-                                     "比对规则")
+    rule_id: str = Field(
+        description="The cross-check rule that produced it (e.g. not_insured, large_medical_cost) 比对规则"
+    )
     severity: Severity = Field(description="Severity 严重程度")
     explanation: str = Field(description="What the rule found, in the request's language (Accept-Language)")
     health: bool = Field(description="Tells a person's health (only for roles that see health details)")
     status: FindingStatus = Field(description="Open, acknowledged or resolved 处理状态")
     source: str = Field(description="The source whose records produced it 数据源名称")
     county: str = Field(description="County code, 6 digits 县级区划代码")
-    region_code: str = Field(description="Region code of the person or household concerned; the county's code when neither is "
-                                      "known 区划代码")
+    region_code: str = Field(
+        description="Region code of the person or household concerned; the county's code when neither is known 区划代码"
+    )
     person: FindingPerson | None = Field(description="The person concerned, if any 涉及人员")
     household: FindingHousehold | None = Field(description="The household concerned, if any 涉及农户")
     records: list[SourceRecord] = Field(description="The department records that produced it 来源记录")

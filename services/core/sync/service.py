@@ -7,6 +7,7 @@ only callers at county level and above see: a county is visible when its code st
 the caller's region prefix (``county_visible``); anything else answers 404 like a missing
 one.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -44,6 +45,7 @@ def county_in_scope(county: str, prefix: str) -> bool:
 
 
 # ---- sources ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class VisibleSource:
@@ -105,16 +107,28 @@ async def last_runs(session: AsyncSession, pairs: list[tuple[str, str]]) -> dict
     """The newest run of each (source, county)."""
     if not pairs:
         return {}
-    stmt = (select(SyncRun).where(tuple_(SyncRun.source, SyncRun.county).in_(pairs))
-            .ext(distinct_on(SyncRun.source, SyncRun.county))
-            .order_by(SyncRun.source, SyncRun.county, SyncRun.id.desc()))
+    stmt = (
+        select(SyncRun)
+        .where(tuple_(SyncRun.source, SyncRun.county).in_(pairs))
+        .ext(distinct_on(SyncRun.source, SyncRun.county))
+        .order_by(SyncRun.source, SyncRun.county, SyncRun.id.desc())
+    )
     return {(r.source, r.county): r for r in (await session.execute(stmt)).scalars()}
 
 
 # ---- runs ---------------------------------------------------------------------------------
 
-async def list_runs(session: AsyncSession, prefix: str, *, source: str | None, county: str | None,
-                    status: RunStatus | None, before_id: int | None, limit: int) -> list[SyncRun]:
+
+async def list_runs(
+    session: AsyncSession,
+    prefix: str,
+    *,
+    source: str | None,
+    county: str | None,
+    status: RunStatus | None,
+    before_id: int | None,
+    limit: int,
+) -> list[SyncRun]:
     stmt = select(SyncRun).where(county_visible(SyncRun.county, prefix))
     if source is not None:
         stmt = stmt.where(SyncRun.source == source)
@@ -137,9 +151,18 @@ async def get_run(session: AsyncSession, prefix: str, run_id: int) -> SyncRun:
 
 # ---- quarantine ---------------------------------------------------------------------------
 
-async def list_quarantine(session: AsyncSession, prefix: str, *, source: str | None, county: str | None,
-                          reason: str | None, status: QuarantineStatus | None, before_id: int | None,
-                          limit: int) -> list[QuarantinedRecord]:
+
+async def list_quarantine(
+    session: AsyncSession,
+    prefix: str,
+    *,
+    source: str | None,
+    county: str | None,
+    reason: str | None,
+    status: QuarantineStatus | None,
+    before_id: int | None,
+    limit: int,
+) -> list[QuarantinedRecord]:
     stmt = select(QuarantinedRecord).where(county_visible(QuarantinedRecord.county, prefix))
     if source is not None:
         stmt = stmt.where(QuarantinedRecord.source == source)
@@ -156,8 +179,9 @@ async def list_quarantine(session: AsyncSession, prefix: str, *, source: str | N
 
 
 async def get_quarantined(session: AsyncSession, prefix: str, record_id: int) -> QuarantinedRecord:
-    stmt = select(QuarantinedRecord).where(QuarantinedRecord.id == record_id,
-                                           county_visible(QuarantinedRecord.county, prefix))
+    stmt = select(QuarantinedRecord).where(
+        QuarantinedRecord.id == record_id, county_visible(QuarantinedRecord.county, prefix)
+    )
     record = (await session.execute(stmt)).scalar_one_or_none()
     if record is None:
         raise NotFound("quarantined_record_not_found", field="quarantine_id", id=record_id)
@@ -211,10 +235,22 @@ def raw_payload(record: QuarantinedRecord, ring: Keyring, source: SourceConfig |
 
 # ---- findings -----------------------------------------------------------------------------
 
-async def list_findings(session: AsyncSession, *, sees_health: bool, rule_id: str | None,
-                        severity: Severity | None, status: FindingStatus | None, source: str | None,
-                        region: str | None, household_id: int | None, person_id: int | None,
-                        seen_since: datetime | None, before_id: int | None, limit: int) -> list[Finding]:
+
+async def list_findings(
+    session: AsyncSession,
+    *,
+    sees_health: bool,
+    rule_id: str | None,
+    severity: Severity | None,
+    status: FindingStatus | None,
+    source: str | None,
+    region: str | None,
+    household_id: int | None,
+    person_id: int | None,
+    seen_since: datetime | None,
+    before_id: int | None,
+    limit: int,
+) -> list[Finding]:
     stmt = select(Finding)
     if not sees_health:
         stmt = stmt.where(Finding.health.is_(False))
@@ -239,8 +275,9 @@ async def list_findings(session: AsyncSession, *, sees_health: bool, rule_id: st
     return list((await session.execute(stmt.order_by(Finding.id.desc()).limit(limit + 1))).scalars())
 
 
-async def get_finding(session: AsyncSession, finding_id: int, *, sees_health: bool,
-                      for_update: bool = False) -> Finding:
+async def get_finding(
+    session: AsyncSession, finding_id: int, *, sees_health: bool, for_update: bool = False
+) -> Finding:
     """A finding in the caller's regions; one that tells health is, for a role that may not
     see health, as missing as one elsewhere."""
     stmt = select(Finding).where(Finding.id == finding_id)
@@ -254,20 +291,19 @@ async def get_finding(session: AsyncSession, finding_id: int, *, sees_health: bo
     return finding
 
 
-async def subjects_of(session: AsyncSession, findings: list[Finding]
-                      ) -> tuple[dict[int, Person], dict[int, Household]]:
+async def subjects_of(session: AsyncSession, findings: list[Finding]) -> tuple[dict[int, Person], dict[int, Household]]:
     """The persons and households the findings name (in the caller's regions)."""
     person_ids = {f.person_id for f in findings if f.person_id is not None}
     household_ids = {f.household_id for f in findings if f.household_id is not None}
     persons: dict[int, Any] = {}
     households: dict[int, Any] = {}
     if person_ids:
-        rows = await session.execute(select(Person.id, Person.id_masked, Person.name)
-                                     .where(Person.id.in_(person_ids)))
+        rows = await session.execute(select(Person.id, Person.id_masked, Person.name).where(Person.id.in_(person_ids)))
         persons = {r.id: r for r in rows}
     if household_ids:
-        rows = await session.execute(select(Household.id, Household.household_no)
-                                     .where(Household.id.in_(household_ids)))
+        rows = await session.execute(
+            select(Household.id, Household.household_no).where(Household.id.in_(household_ids))
+        )
         households = {r.id: r for r in rows}
     return persons, households
 
@@ -287,4 +323,3 @@ def change_status(finding: Finding, status: FindingStatus, note: str | None, use
     finding.status = status
     if note is not None:
         finding.note = note
-

@@ -9,6 +9,7 @@ SELECT over ``sync_rec`` (``sql``). One module per source family: ``common`` (an
 the registry's own data. ``reconcile`` runs ``rules_for(kind)``; the findings API explains
 findings from ``BY_ID``.
 """
+
 from __future__ import annotations
 
 from services.core.sync.enums import SourceKind
@@ -16,8 +17,9 @@ from services.core.sync.rules import civil_affairs, common, education, medical_i
 from services.core.sync.rules.base import ANY_KIND, NO_SEED, Rule, RuleContext
 from services.core.sync.rules.sql import KIND_COLUMNS, REC_COLUMNS
 
-RULES: tuple[Rule, ...] = (common.RULES + civil_affairs.RULES + medical_insurance.RULES + education.RULES
-                           + registry.RULES)
+RULES: tuple[Rule, ...] = (
+    common.RULES + civil_affairs.RULES + medical_insurance.RULES + education.RULES + registry.RULES
+)
 BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
 assert len(BY_ID) == len(RULES), "rule ids must be unique"
 
@@ -39,5 +41,16 @@ def tells_health(rule_id: str) -> bool:
     return rule is not None and rule.health
 
 
-__all__ = ["ANY_KIND", "BY_ID", "KIND_COLUMNS", "NO_SEED", "REC_COLUMNS", "RULES", "Rule", "RuleContext", "explain",
-           "rules_for", "tells_health"]
+__all__ = [
+    "ANY_KIND",
+    "BY_ID",
+    "KIND_COLUMNS",
+    "NO_SEED",
+    "REC_COLUMNS",
+    "RULES",
+    "Rule",
+    "RuleContext",
+    "explain",
+    "rules_for",
+    "tells_health",
+]

@@ -1,4 +1,5 @@
 """What a rule is, and what its SQL is built from (``RuleContext``)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -15,6 +15,7 @@ each such household is found by exactly one of them in a run:
 Both clues carry the risk type ``income_below_line`` (a 低保/特困 grant is the department's
 own means test saying the income is low), so a later clue of the same household merges.
 """
+
 from __future__ import annotations
 
 from services.core.households.enums import Category, LabourCapacity
@@ -75,8 +76,9 @@ def _income_sql(judged: str) -> str:
     """Households with older grants only, their income of the twelve months up to today's
     quarter and the line they are held to (this year's, else the latest earlier one);
     ``judged``: which of them (a condition on ``i`` and ``l``)."""
-    period = (f"CASE WHEN i.quarters IS NOT NULL THEN {quarter_label('i.first_q')} || '–' || "
-              f"{quarter_label('i.last_q')} END")
+    period = (
+        f"CASE WHEN i.quarters IS NOT NULL THEN {quarter_label('i.first_q')} || '–' || {quarter_label('i.last_q')} END"
+    )
     return f"""
     WITH {_ASSISTED}
     SELECT 'household:' || a.household_id AS subject, NULL::bigint AS person_id, a.household_id, a.region_code,
@@ -156,45 +158,77 @@ def _household_size_differs_sql(ctx: RuleContext) -> str:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule(id="dead_elsewhere", term_zh="部门记录已死亡（死亡、亡故、去世、身故）", seed="001 §二(二) (部门信息比对); deaths as stop reasons (停保/注销原因)",
-         severity=Severity.high,
-         kinds=frozenset({CIVIL, MEDICAL}),
-         explanation_en="The department records the person as dead (a death date, a stop reason such as 死亡 or "
-                        "去世, or a deceased status); the registry has them alive.",
-         explanation_zh="部门记录该人员已死亡（死亡日期、停保/注销原因为死亡、亡故、去世、身故等），系统中仍为健在。",
-         build_sql=_dead_elsewhere_sql),
-    Rule(id="assistance_granted_not_monitored", term_zh="新纳入低保、特困未纳入监测", seed="002 §二(一) (低保 given instead of monitoring); 002 §三(四)",
-         severity=Severity.high, kinds=frozenset({CIVIL}),
-         explanation_en="The household was newly granted 低保 or 特困 (minimum living allowance or support for "
-                        "the destitute) and is not monitored: to be verified whatever its income.",
-         explanation_zh="新纳入低保或特困供养，但未纳入防止返贫监测，需核实（不论收入）。",
-         build_sql=_granted_not_monitored_sql, risk_type=RiskType.income_below_line,
-         thresholds=("new_grant_months",)),
+    Rule(
+        id="dead_elsewhere",
+        term_zh="部门记录已死亡（死亡、亡故、去世、身故）",
+        seed="001 §二(二) (部门信息比对); deaths as stop reasons (停保/注销原因)",
+        severity=Severity.high,
+        kinds=frozenset({CIVIL, MEDICAL}),
+        explanation_en="The department records the person as dead (a death date, a stop reason such as 死亡 or "
+        "去世, or a deceased status); the registry has them alive.",
+        explanation_zh="部门记录该人员已死亡（死亡日期、停保/注销原因为死亡、亡故、去世、身故等），系统中仍为健在。",
+        build_sql=_dead_elsewhere_sql,
+    ),
+    Rule(
+        id="assistance_granted_not_monitored",
+        term_zh="新纳入低保、特困未纳入监测",
+        seed="002 §二(一) (低保 given instead of monitoring); 002 §三(四)",
+        severity=Severity.high,
+        kinds=frozenset({CIVIL}),
+        explanation_en="The household was newly granted 低保 or 特困 (minimum living allowance or support for "
+        "the destitute) and is not monitored: to be verified whatever its income.",
+        explanation_zh="新纳入低保或特困供养，但未纳入防止返贫监测，需核实（不论收入）。",
+        build_sql=_granted_not_monitored_sql,
+        risk_type=RiskType.income_below_line,
+        thresholds=("new_grant_months",),
+    ),
     # Poor by the department's own means test and below our line over a complete year, yet
     # not monitored: the same 应纳未纳 risk the monitoring rule raises.
-    Rule(id="assistance_not_monitored", term_zh="应纳未纳（低保、特困）", seed="002 §二(一); 004 §17",
-         severity=Severity.high, kinds=frozenset({CIVIL}),
-         explanation_en="The household receives 低保 or 特困, its per-capita net income over the last twelve "
-                        "months is below the monitoring line, and it is not monitored.",
-         explanation_zh="享受低保或特困供养、近12个月人均纯收入低于监测标准，但未纳入监测（应纳未纳）。",
-         build_sql=_not_monitored_sql, risk_type=RiskType.income_below_line, thresholds=("new_grant_months",)),
-    Rule(id="assistance_income_unknown", term_zh="低保、特困户收入不全（应纳未纳待核）", seed="income over twelve months (docs/README.md): an incomplete year is unknown",
-         severity=Severity.medium, kinds=frozenset({CIVIL}),
-         explanation_en="The household receives 低保 or 特困 and is not monitored, but its income over the last "
-                        "twelve months is incomplete (or there is no line): it cannot be judged until it is "
-                        "collected.",
-         explanation_zh="享受低保或特困供养且未纳入监测，但近12个月收入记录不全（或无监测标准），无法判断是否应纳未纳，需补录收入。",
-         build_sql=_income_unknown_sql, thresholds=("new_grant_months",)),
-    Rule(id="no_labour_no_assistance", term_zh="无劳动能力未享受低保、特困", seed=NO_SEED, severity=Severity.medium,
-         kinds=frozenset({CIVIL}),
-         explanation_en="Nobody in the formerly poor or monitored household can work, yet nobody receives 低保 "
-                        "or 特困.",
-         explanation_zh="脱贫户或监测户家庭成员均无劳动能力，但无人享受低保或特困供养。",
-         build_sql=_no_labour_no_assistance_sql),
-    Rule(id="household_size_differs", term_zh="家庭人口数不一致", seed="001 §二(二) (部门信息比对: data that disagree)", severity=Severity.medium,
-         kinds=frozenset({CIVIL}),
-         explanation_en="The household size on the department's current records differs from the registry's "
-                        "number of living members.",
-         explanation_zh="民政部门登记的家庭人口数与系统健在家庭成员数不一致。",
-         build_sql=_household_size_differs_sql),
+    Rule(
+        id="assistance_not_monitored",
+        term_zh="应纳未纳（低保、特困）",
+        seed="002 §二(一); 004 §17",
+        severity=Severity.high,
+        kinds=frozenset({CIVIL}),
+        explanation_en="The household receives 低保 or 特困, its per-capita net income over the last twelve "
+        "months is below the monitoring line, and it is not monitored.",
+        explanation_zh="享受低保或特困供养、近12个月人均纯收入低于监测标准，但未纳入监测（应纳未纳）。",
+        build_sql=_not_monitored_sql,
+        risk_type=RiskType.income_below_line,
+        thresholds=("new_grant_months",),
+    ),
+    Rule(
+        id="assistance_income_unknown",
+        term_zh="低保、特困户收入不全（应纳未纳待核）",
+        seed="income over twelve months (docs/README.md): an incomplete year is unknown",
+        severity=Severity.medium,
+        kinds=frozenset({CIVIL}),
+        explanation_en="The household receives 低保 or 特困 and is not monitored, but its income over the last "
+        "twelve months is incomplete (or there is no line): it cannot be judged until it is "
+        "collected.",
+        explanation_zh="享受低保或特困供养且未纳入监测，但近12个月收入记录不全（或无监测标准），无法判断是否应纳未纳，需补录收入。",
+        build_sql=_income_unknown_sql,
+        thresholds=("new_grant_months",),
+    ),
+    Rule(
+        id="no_labour_no_assistance",
+        term_zh="无劳动能力未享受低保、特困",
+        seed=NO_SEED,
+        severity=Severity.medium,
+        kinds=frozenset({CIVIL}),
+        explanation_en="Nobody in the formerly poor or monitored household can work, yet nobody receives 低保 or 特困.",
+        explanation_zh="脱贫户或监测户家庭成员均无劳动能力，但无人享受低保或特困供养。",
+        build_sql=_no_labour_no_assistance_sql,
+    ),
+    Rule(
+        id="household_size_differs",
+        term_zh="家庭人口数不一致",
+        seed="001 §二(二) (部门信息比对: data that disagree)",
+        severity=Severity.medium,
+        kinds=frozenset({CIVIL}),
+        explanation_en="The household size on the department's current records differs from the registry's "
+        "number of living members.",
+        explanation_zh="民政部门登记的家庭人口数与系统健在家庭成员数不一致。",
+        build_sql=_household_size_differs_sql,
+    ),
 )

@@ -1,5 +1,6 @@
 """Education (教育): students by term (控辍保学), absence from a complete school roster,
 aid for students of monitored households (教育帮扶) and the registry's schooling status."""
+
 from __future__ import annotations
 
 from services.core.households.enums import Schooling
@@ -9,8 +10,13 @@ from services.core.sync.rosters import covering_roster_sql, in_force_sql, term_r
 from services.core.sync.rules.base import EDUCATION, NO_SEED, Rule, RuleContext
 from services.core.sync.rules.sql import LATEST_TERM, ONE_RECORD, RECORDS, sql_in
 
-IN_SCHOOL = (Schooling.primary, Schooling.junior_secondary, Schooling.senior_secondary, Schooling.vocational,
-             Schooling.university)
+IN_SCHOOL = (
+    Schooling.primary,
+    Schooling.junior_secondary,
+    Schooling.senior_secondary,
+    Schooling.vocational,
+    Schooling.university,
+)
 
 
 def _out_of_school_sql(ctx: RuleContext) -> str:
@@ -53,7 +59,7 @@ def _missing_from_school_roster_sql(ctx: RuleContext) -> str:
                date_part('year', age(make_date(ro.period_rank / 2, 9, 1), p.birth_date))::int AS age
         FROM persons p
         JOIN households h ON h.id = p.household_id
-        CROSS JOIN {covering_roster_sql('p.region_code')} ro
+        CROSS JOIN {covering_roster_sql("p.region_code")} ro
         WHERE p.region_code >= CAST(:county AS text) AND p.region_code < CAST(:county AS text) || ':'
           AND p.status = 'alive' AND h.status = 'active'
     ), present AS (
@@ -101,31 +107,53 @@ def _student_without_aid_sql(ctx: RuleContext) -> str | None:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule(id="out_of_school", term_zh="控辍保学（义务教育适龄儿童失学辍学）", seed="001 §二(一); 003", severity=Severity.high,
-         kinds=frozenset({EDUCATION}),
-         explanation_en="A child of compulsory-education age is out of school in the latest term.",
-         explanation_zh="义务教育阶段适龄儿童最近学期为辍学（控辍保学）。",
-         build_sql=_out_of_school_sql, risk_type=RiskType.out_of_school,
-         thresholds=("compulsory_age_from", "compulsory_age_to", "out_of_school_statuses")),
-    Rule(id="schooling_differs", term_zh="在校状况不一致", seed=NO_SEED, severity=Severity.medium,
-         kinds=frozenset({EDUCATION}),
-         explanation_en="The registry's schooling status and the latest term's status disagree.",
-         explanation_zh="系统在校状况与教育部门最近学期状态不一致。",
-         build_sql=_schooling_differs_sql),
-    Rule(id="missing_from_school_roster", term_zh="控辍保学（学籍名册中无此适龄儿童）", seed="004 §9; 000 一",
-         severity=Severity.high, kinds=frozenset({EDUCATION}),
-         explanation_en="A living child of compulsory-education age of a registry household in the roster's region "
-                        "is not in the department's complete school roster of the term, nor enrolled in a later "
-                        "term: possibly out of school.",
-         explanation_zh="户籍家庭的义务教育适龄儿童不在教育部门报送的本学期完整学籍名册中，且无以后学期在读记录（疑似失学辍学，控辍保学）。",
-         build_sql=_missing_from_school_roster_sql, risk_type=RiskType.out_of_school,
-         thresholds=("compulsory_age_from", "compulsory_age_to", "roster_refused_share")),
+    Rule(
+        id="out_of_school",
+        term_zh="控辍保学（义务教育适龄儿童失学辍学）",
+        seed="001 §二(一); 003",
+        severity=Severity.high,
+        kinds=frozenset({EDUCATION}),
+        explanation_en="A child of compulsory-education age is out of school in the latest term.",
+        explanation_zh="义务教育阶段适龄儿童最近学期为辍学（控辍保学）。",
+        build_sql=_out_of_school_sql,
+        risk_type=RiskType.out_of_school,
+        thresholds=("compulsory_age_from", "compulsory_age_to", "out_of_school_statuses"),
+    ),
+    Rule(
+        id="schooling_differs",
+        term_zh="在校状况不一致",
+        seed=NO_SEED,
+        severity=Severity.medium,
+        kinds=frozenset({EDUCATION}),
+        explanation_en="The registry's schooling status and the latest term's status disagree.",
+        explanation_zh="系统在校状况与教育部门最近学期状态不一致。",
+        build_sql=_schooling_differs_sql,
+    ),
+    Rule(
+        id="missing_from_school_roster",
+        term_zh="控辍保学（学籍名册中无此适龄儿童）",
+        seed="004 §9; 000 一",
+        severity=Severity.high,
+        kinds=frozenset({EDUCATION}),
+        explanation_en="A living child of compulsory-education age of a registry household in the roster's region "
+        "is not in the department's complete school roster of the term, nor enrolled in a later "
+        "term: possibly out of school.",
+        explanation_zh="户籍家庭的义务教育适龄儿童不在教育部门报送的本学期完整学籍名册中，且无以后学期在读记录（疑似失学辍学，控辍保学）。",
+        build_sql=_missing_from_school_roster_sql,
+        risk_type=RiskType.out_of_school,
+        thresholds=("compulsory_age_from", "compulsory_age_to", "roster_refused_share"),
+    ),
     # A measure missing for a household already monitored, not a new risk: a finding for
     # the cadre and the education office, no clue.
-    Rule(id="student_without_aid", term_zh="教育帮扶（监测户学生纳入教育资助）", seed="004 §9",
-         severity=Severity.medium, kinds=frozenset({EDUCATION}),
-         explanation_en="An enrolled student of a monitored household (not yet eliminated) receives no student aid "
-                        "in the latest term.",
-         explanation_zh="未消除风险的监测户在读学生最近学期未享受教育资助（应纳入教育资助范围）。",
-         build_sql=_student_without_aid_sql),
+    Rule(
+        id="student_without_aid",
+        term_zh="教育帮扶（监测户学生纳入教育资助）",
+        seed="004 §9",
+        severity=Severity.medium,
+        kinds=frozenset({EDUCATION}),
+        explanation_en="An enrolled student of a monitored household (not yet eliminated) receives no student aid "
+        "in the latest term.",
+        explanation_zh="未消除风险的监测户在读学生最近学期未享受教育资助（应纳入教育资助范围）。",
+        build_sql=_student_without_aid_sql,
+    ),
 )

@@ -1,5 +1,6 @@
 """Medical insurance (医保): enrolment of the year (应保尽保), absence from a complete
 enrolment roster, family doctor contracts (签约一人、做实一人) and settled claims (大额医疗支出)."""
+
 from __future__ import annotations
 
 from services.core.households.enums import Category
@@ -10,8 +11,10 @@ from services.core.sync.rules.base import MEDICAL, Rule, RuleContext
 from services.core.sync.rules.sql import ACTIVE_BENEFITS, ONE_RECORD, RECORDS, sql_in
 
 # Households with a case not closed (the same reading as ``sync_rec.open_case``).
-OPEN_CASE_SQL = (f"EXISTS (SELECT 1 FROM monitoring_cases mc WHERE mc.household_id = h.id "
-                 f"AND mc.status NOT IN {sql_in(sorted(FINAL))})")
+OPEN_CASE_SQL = (
+    f"EXISTS (SELECT 1 FROM monitoring_cases mc WHERE mc.household_id = h.id "
+    f"AND mc.status NOT IN {sql_in(sorted(FINAL))})"
+)
 
 
 def _not_insured_sql(ctx: RuleContext) -> str:
@@ -92,7 +95,7 @@ def _missing_from_insurance_roster_sql(ctx: RuleContext) -> str:
                ro.file_name
         FROM persons p
         JOIN households h ON h.id = p.household_id
-        CROSS JOIN {covering_roster_sql('p.region_code')} ro
+        CROSS JOIN {covering_roster_sql("p.region_code")} ro
         WHERE p.region_code >= CAST(:county AS text) AND p.region_code < CAST(:county AS text) || ':'
           AND p.status = 'alive' AND h.status = 'active'
           AND (h.category IN {sql_in([Category.lifted_out, Category.monitored])} OR {OPEN_CASE_SQL})
@@ -157,34 +160,59 @@ RULES: tuple[Rule, ...] = (
     # Not being insured is a risk of impoverishment by illness, not an illness: "illness"
     # would label a healthy person as ill (and hide the clue from public notices), so the
     # clue says "other" and the evidence says what it is.
-    Rule(id="not_insured", term_zh="应保尽保（未参加基本医疗保险）", seed="001 §二(一); 004 §10", severity=Severity.high,
-         kinds=frozenset({MEDICAL}),
-         explanation_en="A formerly poor or monitored person is not insured this year (basic medical insurance "
-                        "for all).",
-         explanation_zh="脱贫人口或监测对象本年度未参加基本医疗保险（应保尽保）。",
-         build_sql=_not_insured_sql, risk_type=RiskType.other),
-    Rule(id="large_medical_cost", term_zh="大额医疗支出（大病、当年就医自负费用超过上年度家庭总收入）", seed="001 §五.1; 004 §10",
-         severity=Severity.high, kinds=frozenset({MEDICAL}),
-         explanation_en="The household's out-of-pocket medical costs of a year exceed the warning threshold of its "
-                        "category: a fixed amount, or a share of the previous year's household total income.",
-         explanation_zh="家庭年度就医自付费用超过预警标准（按户类别设定的固定金额，或上年度家庭总收入的一定比例）。",
-         build_sql=_large_medical_cost_sql, risk_type=RiskType.illness, health=True,
-         thresholds=("large_cost_fixed_yuan", "large_cost_income_share", "large_cost_income_basis")),
+    Rule(
+        id="not_insured",
+        term_zh="应保尽保（未参加基本医疗保险）",
+        seed="001 §二(一); 004 §10",
+        severity=Severity.high,
+        kinds=frozenset({MEDICAL}),
+        explanation_en="A formerly poor or monitored person is not insured this year (basic medical insurance "
+        "for all).",
+        explanation_zh="脱贫人口或监测对象本年度未参加基本医疗保险（应保尽保）。",
+        build_sql=_not_insured_sql,
+        risk_type=RiskType.other,
+    ),
+    Rule(
+        id="large_medical_cost",
+        term_zh="大额医疗支出（大病、当年就医自负费用超过上年度家庭总收入）",
+        seed="001 §五.1; 004 §10",
+        severity=Severity.high,
+        kinds=frozenset({MEDICAL}),
+        explanation_en="The household's out-of-pocket medical costs of a year exceed the warning threshold of its "
+        "category: a fixed amount, or a share of the previous year's household total income.",
+        explanation_zh="家庭年度就医自付费用超过预警标准（按户类别设定的固定金额，或上年度家庭总收入的一定比例）。",
+        build_sql=_large_medical_cost_sql,
+        risk_type=RiskType.illness,
+        health=True,
+        thresholds=("large_cost_fixed_yuan", "large_cost_income_share", "large_cost_income_basis"),
+    ),
     # Absent from the year's declared enrolment roster: uninsured as far as the department
     # knows (应保尽保 broken), the same risk as not_insured, so the same clue type.
-    Rule(id="missing_from_insurance_roster", term_zh="应保尽保（参保名册中无此人）", seed="004 §10; 000 三",
-         severity=Severity.high, kinds=frozenset({MEDICAL}),
-         explanation_en="A living formerly poor or monitored person of the roster's region is not in the "
-                        "department's complete enrolment roster of the year: not insured as far as the department "
-                        "knows.",
-         explanation_zh="脱贫人口或监测对象不在医保部门报送的本年度完整参保名册中（疑似未参保，应保尽保）。",
-         build_sql=_missing_from_insurance_roster_sql, risk_type=RiskType.other,
-         thresholds=("roster_refused_share",)),
+    Rule(
+        id="missing_from_insurance_roster",
+        term_zh="应保尽保（参保名册中无此人）",
+        seed="004 §10; 000 三",
+        severity=Severity.high,
+        kinds=frozenset({MEDICAL}),
+        explanation_en="A living formerly poor or monitored person of the roster's region is not in the "
+        "department's complete enrolment roster of the year: not insured as far as the department "
+        "knows.",
+        explanation_zh="脱贫人口或监测对象不在医保部门报送的本年度完整参保名册中（疑似未参保，应保尽保）。",
+        build_sql=_missing_from_insurance_roster_sql,
+        risk_type=RiskType.other,
+        thresholds=("roster_refused_share",),
+    ),
     # A service gap, not a new risk: a finding for the health office, no clue.
-    Rule(id="no_family_doctor", term_zh="家庭医生签约（签约一人、做实一人）", seed="004 §10; 000 三",
-         severity=Severity.low, kinds=frozenset({MEDICAL}),
-         explanation_en="A member of a key group (低保, 特困, monitored or formerly poor household, as the policy "
-                        "lists) has no family doctor contract in the latest enrolment record.",
-         explanation_zh="家庭医生签约服务重点人群（低保、特困、监测对象、脱贫人口，按政策设定）最近参保记录显示未签约家庭医生。",
-         build_sql=_no_family_doctor_sql, thresholds=("family_doctor_groups",)),
+    Rule(
+        id="no_family_doctor",
+        term_zh="家庭医生签约（签约一人、做实一人）",
+        seed="004 §10; 000 三",
+        severity=Severity.low,
+        kinds=frozenset({MEDICAL}),
+        explanation_en="A member of a key group (低保, 特困, monitored or formerly poor household, as the policy "
+        "lists) has no family doctor contract in the latest enrolment record.",
+        explanation_zh="家庭医生签约服务重点人群（低保、特困、监测对象、脱贫人口，按政策设定）最近参保记录显示未签约家庭医生。",
+        build_sql=_no_family_doctor_sql,
+        thresholds=("family_doctor_groups",),
+    ),
 )

@@ -12,6 +12,7 @@ fingerprint is the rule id, source and county before it), ``person_id``, ``house
 parameters: ``:source``, ``:county``, ``:today``, ``:year``, ``:upto`` (the quarter index of
 today) and every ``SyncPolicy`` field by its name; thresholds never appear as literals.
 """
+
 from __future__ import annotations
 
 import re
@@ -58,8 +59,9 @@ KIND_COLUMNS: dict[SourceKind, str] = {
     SourceKind.generic: "",
 }
 
-RECORDS = ("jsonb_agg(jsonb_build_object('source', CAST(:source AS text), 'external_key', external_key) "
-           "ORDER BY external_key)")
+RECORDS = (
+    "jsonb_agg(jsonb_build_object('source', CAST(:source AS text), 'external_key', external_key) ORDER BY external_key)"
+)
 ONE_RECORD = "jsonb_build_array(jsonb_build_object('source', CAST(:source AS text), 'external_key', external_key))"
 
 # Separators that are not part of a name: spaces (after NFKC also the full-width one), the
@@ -87,9 +89,11 @@ def quarter_label(index: str) -> str:
 
 ACTIVE_BENEFITS = (Benefit.dibao, Benefit.tekun)
 # An active 低保 or 特困: not stopped (no status reads as active), started, not ended.
-ACTIVE_ASSISTANCE_SQL = (f"benefit IN {sql_in(ACTIVE_BENEFITS)} AND coalesce(status, 'active') = 'active' "
-                         "AND (start_date IS NULL OR start_date <= CAST(:today AS date)) "
-                         "AND (end_date IS NULL OR end_date >= CAST(:today AS date))")
+ACTIVE_ASSISTANCE_SQL = (
+    f"benefit IN {sql_in(ACTIVE_BENEFITS)} AND coalesce(status, 'active') = 'active' "
+    "AND (start_date IS NULL OR start_date <= CAST(:today AS date)) "
+    "AND (end_date IS NULL OR end_date >= CAST(:today AS date))"
+)
 SCHOOL_START = "make_date(term_rank / 2, 9, 1)"
 # Each student's latest term (an enrolled record wins within a term, then the larger key),
 # as ``latest``, with the age on 1 September of its school year.
