@@ -12,6 +12,9 @@ Per route (``routing.GuardlineRoute`` calls ``document_route``), from what the r
   broken by PostgreSQL) is answered 409 ``changed_concurrently`` with ``Retry-After``;
 * 503 on every route: any of them may find the database unreachable.
 
+For every operation with a request body: 413 ``payload_too_large``, the answer of the body
+limit (``middleware``, ``limits.max_body_bytes``) whatever the route.
+
 For the whole document (``install`` wraps ``app.openapi``): every error response is
 ``application/problem+json`` with the ``Problem`` schema and nothing else, every response
 carries ``X-Request-ID``, and 429, 503 (and the 409 of ``changed_concurrently``) carry
@@ -238,6 +241,8 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
             _describe_parameters(operation)
             # Public operations say so: no inherited requirement, no guessing (security-defined).
             operation.setdefault("security", [])
+            if "requestBody" in operation:  # the body limit answers before the route runs
+                operation["responses"].setdefault("413", responses(413)[413])
             for status, response in operation.get("responses", {}).items():
                 headers = response.setdefault("headers", {})
                 headers.update(X_REQUEST_ID)

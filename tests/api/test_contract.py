@@ -125,6 +125,12 @@ def test_every_operation_that_reaches_the_database_documents_503_with_retry_afte
     assert not missing, offending(missing)
 
 
+def test_every_operation_with_a_body_documents_the_413_of_the_body_limit():
+    missing = [label(*o) for o in operations() if "requestBody" in o[2] and "413" not in o[2]["responses"]]
+    assert not missing, offending(missing)
+    assert any("requestBody" in o[2] for o in operations())
+
+
 def test_every_write_documents_the_409_of_a_lost_race():
     missing = [
         label(path, method, op)
