@@ -1081,6 +1081,13 @@ def _configure_logging(settings=None, level: str | int = logging.INFO, access_lo
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C while starting up (importing, reading settings): nothing to clean up
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     _configure_logging()
     from services.core.db import NoDatabase
 

@@ -62,3 +62,16 @@ def test_demo_data_refused_in_production(settings, tmp_path):
         [*GUARDLINE, "demo-data", "--persons", "10"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
     )
     assert out.returncode == 2 and "refused in production" in out.stderr
+
+
+def test_ctrl_c_while_the_command_starts_up_ends_it_quietly(monkeypatch, capsys):
+    """A Ctrl-C that reaches a child of ``serve`` (simulator, worker) while it is still importing
+    ends it with 130 and no traceback, like one during the command."""
+    import services.cli as cli
+
+    def starting(argv):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_main", starting)
+    assert cli.main(["sync", "worker"]) == 130
+    assert "Traceback" not in capsys.readouterr().err
