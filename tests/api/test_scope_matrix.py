@@ -971,10 +971,10 @@ async def test_access_matrix(client, auth, db, settings, target_village):
         "id_number": person("head")["id_number"],
     }
     failures = []
-    for op in cases(t):
+    described = cases(t)
+    for op, case in described.items():
         for username, (role, prefix) in USERS.items():
             headers = auth(username)
-            case = cases(t)[op]
             savepoint = await db.connection.begin_nested()
             try:
                 r = await _send(client, case, t, headers)
