@@ -1,7 +1,9 @@
 """Schemathesis over the OpenAPI document of ``create_app``, for each role and without a token.
 
 Every operation of the document gets ``GUARDLINE_FUZZ_EXAMPLES`` generated requests per role
-and per generation mode (valid and invalid input). Each answer must:
+and per generation mode (valid and invalid input; which roles send which is chosen by
+``_fuzzed_roles``: a role lacking the permissions gets 403 whatever it sends, so one such role
+stands for all). Each answer must:
 
 * not be a server error (5xx);
 * conform to the document: a documented status code, the documented content type and
@@ -377,16 +379,19 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     return out
 
 
-def _invalid_input_roles(operation_id: str) -> list[str | None]:
-    """The roles whose invalid input (``GenerationMode.NEGATIVE``) is fuzzed; valid input is
-    fuzzed for every role.
+def _fuzzed_roles(operation_id: str) -> tuple[list[str | None], list[str | None]]:
+    """The roles whose valid input (``GenerationMode.POSITIVE``) and invalid input
+    (``NEGATIVE``) are fuzzed.
 
-    Invalid input is refused before any rule of a role applies: without a token 401, without
-    the operation's permissions 403 (the permission check comes first), with them 422 from
-    the same validation whoever sends it. So invalid input from ten roles sent the same three
-    answers over the same code ten times. Sampled deterministically: no token, the first and
-    the last role (in ``ROLES``) holding the permissions (a county and a village or a system
-    client), and the first lacking them: 3 or 4 roles instead of 11, a third fewer requests."""
+    A role lacking the operation's permissions is answered 403 before anything else runs,
+    whatever it sends; the access matrix (test_scope_matrix) checks that 403 for every such
+    role and operation. Fuzzing them all sent the same answer over the same code many times,
+    so one lacking role stands for them. Valid input: every role that holds the permissions
+    (their answers differ: region scope, what each may see), no token, and the first lacking
+    role. Invalid input is refused before any rule of a role applies: without a token 401,
+    without the permissions 403, with them 422 from the same validation whoever sends it; so
+    no token, the first and the last role (in ``ROLES``) holding the permissions (a county and
+    a village or a system client), and the first lacking them. Deterministic."""
     from services.core.accounts.roles import CLIENT_GRANTABLE, PERMISSIONS, Role
 
     op = next(o for item in DOCUMENT["paths"].values() for o in item.values() if o.get("operationId") == operation_id)
@@ -398,7 +403,9 @@ def _invalid_input_roles(operation_id: str) -> list[str | None]:
 
     holding = [r for r in ROLES if r is not None and holds(r)]
     lacking = [r for r in ROLES if r is not None and not holds(r)]
-    return list(dict.fromkeys([None, *holding[:1], *holding[-1:], *lacking[:1]]))
+    valid = list(dict.fromkeys([None, *holding, *lacking[:1]]))
+    invalid = list(dict.fromkeys([None, *holding[:1], *holding[-1:], *lacking[:1]]))
+    return valid, invalid
 
 
 def _params():
@@ -456,13 +463,13 @@ async def _fuzz_operation(operation_id, client, db, auth, settings, values) -> N
     operation = OPERATIONS[operation_id]
     app = client._transport.app
     system_client = await _system_client(db, settings)
-    invalid_input_roles = _invalid_input_roles(operation_id)
+    valid_input_roles, invalid_input_roles = _fuzzed_roles(operation_id)
     for role in ROLES:
         # Every role here sends from the same address: a fresh limiter per role keeps the
         # public disclosure (limited per address) from answering only 429 after a while.
         app.state.rate_limiter = RateLimiter()
         token = system_client if role == SYSTEM_CLIENT else auth(role) if role else {}
-        modes = [GenerationMode.POSITIVE]
+        modes = [GenerationMode.POSITIVE] if role in valid_input_roles else []
         if role in invalid_input_roles:
             modes.append(GenerationMode.NEGATIVE)
         for mode in modes:
@@ -564,18 +571,28 @@ async def test_values_the_database_cannot_hold_are_422(client, auth, db):
     assert await fingerprint(db.connection) == before
 
 
-def test_invalid_input_is_fuzzed_for_each_kind_of_answer():
-    """No token (401), a role lacking the permissions (403) and roles holding them (422)."""
-    assert _invalid_input_roles("listAuditEvents") == [None, "auditor.county", SYSTEM_CLIENT]  # the only reader
-    assert _invalid_input_roles("createHousehold") == [
-        None,
-        "county_staff.county",
-        "grid_worker.village",
-        SYSTEM_CLIENT,
+def test_input_is_fuzzed_for_each_kind_of_answer():
+    """Invalid input: no token (401), a role lacking the permissions (403) and roles holding
+    them (422). Valid input: every role holding the permissions, no token, one lacking them."""
+    from services.core.accounts.roles import PERMISSIONS, Permission, Role
+
+    def invalid(op_id: str) -> list[str | None]:
+        return _fuzzed_roles(op_id)[1]
+
+    assert invalid("listAuditEvents") == [None, "auditor.county", SYSTEM_CLIENT]  # the only reader
+    assert invalid("createHousehold") == [None, "county_staff.county", "grid_worker.village", SYSTEM_CLIENT]
+    writers = [
+        r
+        for r in ROLES
+        if r and r != SYSTEM_CLIENT and Permission.households_write in PERMISSIONS[Role(r.split(".")[0])]
     ]
+    valid = _fuzzed_roles("createHousehold")[0]
+    # every holder, no token, and one lacking role (the system client lacks households:write)
+    assert valid == [None, *writers, SYSTEM_CLIENT]
     for op_id in OPERATIONS:
-        roles = _invalid_input_roles(op_id)
-        assert roles[0] is None and len(roles) >= 2 and set(roles) <= set(ROLES), op_id
+        valid, invalid_roles = _fuzzed_roles(op_id)
+        assert invalid_roles[0] is None and len(invalid_roles) >= 2 and set(invalid_roles) <= set(ROLES), op_id
+        assert valid[0] is None and set(invalid_roles) <= set(valid) <= set(ROLES), op_id
 
 
 def test_every_role_is_fuzzed():
