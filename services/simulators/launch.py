@@ -51,7 +51,7 @@ def spawn(
     that shows it counts: anything else on the port raises ``PortTaken`` (without it, a
     simulator left running there would pass for the new one, which cannot bind)."""
     if instance:
-        extra_args = (*extra_args, "--instance", instance)
+        extra_args = (*extra_args, f"--instance={instance}")  # one word: a token may begin with "-"
     command = [sys.executable, "-m", "services.cli", "simulate", kind, "--port", str(port), "--host", host, *extra_args]
     environ = dict(os.environ if env is None else env)
     environ.setdefault("PYTHONUNBUFFERED", "1")  # the log file shows what happened up to a crash

@@ -145,6 +145,20 @@ def _api_port() -> int:
             return port
 
 
+def test_an_instance_token_that_begins_with_a_dash_is_passed_whole(world, settings):
+    """``secrets.token_urlsafe`` may begin with "-": passed as a separate argument, argparse
+    took it for an option and the demo's simulators failed to start (one run in a few)."""
+    token = "-Zk3v_QUPm9rTwl0xY8aBcDe"
+    proc = spawn("education", _free_port(), env=_environ(settings), instance=token)
+    try:
+        assert (
+            httpx.get(f"http://127.0.0.1:{proc.args[proc.args.index('--port') + 1]}/health").headers[INSTANCE_HEADER]
+            == token
+        )
+    finally:
+        stop(proc)
+
+
 def test_demo_simulators_follow_the_api_port_and_avoid_a_taken_one(world, settings, tmp_path):
     api = _api_port()
     taken = demo.derived_port(api, "civil-affairs")
