@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, event
+from sqlalchemy import TextClause, and_, event, text
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from services.core.base import RegionScoped
@@ -43,8 +43,36 @@ def scope_of(session) -> str:
         raise ScopeMissing("session has no region scope; call bind_scope first") from None
 
 
-def in_scope(code: str, prefix: str) -> bool:
-    return code.startswith(prefix)
+# Raw SQL (``text()``) does not pass the ORM hook below, so it carries the region bounds
+# itself, always with these two parameter names: ``region_sql("h")`` writes the condition,
+# ``region_params(prefix)`` (or ``scoped_params(session)``) gives its values. ``scoped_text``
+# refuses SQL without them, so raw SQL over regional rows without bounds fails at import.
+REGION_LO = "region_lo"
+REGION_HI = "region_hi"
+
+
+def region_sql(alias: str | None = None, column: str = "region_code") -> str:
+    """The region filter of raw SQL: ``alias.region_code >= :region_lo AND … < :region_hi``."""
+    qualified = f"{alias}.{column}" if alias else column
+    return f"{qualified} >= CAST(:{REGION_LO} AS text) AND {qualified} < CAST(:{REGION_HI} AS text)"
+
+
+def region_params(prefix: str, **params: Any) -> dict[str, Any]:
+    """``params`` with the bounds of ``prefix`` (``UNRESTRICTED`` bounds every digit code)."""
+    return {**params, REGION_LO: prefix, REGION_HI: prefix + ":"}
+
+
+def scoped_params(session, **params: Any) -> dict[str, Any]:
+    """``params`` with the bounds of the session's own scope (fails closed without one)."""
+    return region_params(scope_of(session), **params)
+
+
+def scoped_text(sql: str) -> TextClause:
+    """``text(sql)`` for raw SQL over regional rows: it must hold ``region_sql``'s bounds
+    (``ValueError`` otherwise, when the module defining it is imported)."""
+    if f":{REGION_LO}" not in sql or f":{REGION_HI}" not in sql:
+        raise ValueError("raw SQL over regional rows must carry scope.region_sql bounds")
+    return text(sql)
 
 
 def under(column, prefix: str):
