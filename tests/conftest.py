@@ -237,10 +237,10 @@ def auth(settings: Settings, user_ids: dict[str, int]):
 # after another on one worker: two at once on a small machine only slow each other down.
 SERIAL_GROUP = "demo-processes"
 SERIAL_MODULES = (
-    "tests/test_serve_e2e.py",
-    "tests/test_readme_tour.py",
-    "tests/test_ctrl_c.py",
-    "tests/test_demo_load.py",
+    "tests/platform/test_serve_e2e.py",
+    "tests/platform/test_readme_tour.py",
+    "tests/platform/test_ctrl_c.py",
+    "tests/platform/test_demo_load.py",
     "tests/api/test_docs_browser.py",
 )
 # Modules whose module-scoped fixtures are expensive (a scratch database, a loaded demo, a
@@ -248,9 +248,9 @@ SERIAL_MODULES = (
 # fixture is set up once, not once per worker.
 SHARED_FIXTURE_DIRS = ("tests/simulators/",)
 SHARED_FIXTURE_MODULES = (
-    "tests/test_keys.py",
-    "tests/test_audit_chain.py",
-    "tests/test_grants.py",
+    "tests/platform/test_keys.py",
+    "tests/audit/test_audit_chain.py",
+    "tests/audit/test_grants.py",
     "tests/api/test_contract_descriptions.py",
     "tests/api/test_generated_client.py",
     "tests/unit/test_demo_generator.py",

@@ -1,7 +1,7 @@
 """The rule table and the sync policy, without a database: every rule defined once and
 complete, thresholds reaching the SQL as bind parameters, the policy's validation. The
-rules' behaviour is tested on their SQL against PostgreSQL (tests/test_sync_reconcile.py,
-tests/test_sync_rules_sql.py)."""
+rules' behaviour is tested on their SQL against PostgreSQL (tests/sync/test_sync_reconcile.py,
+tests/sync/test_sync_rules_sql.py)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ quarter that was never collected is an unknown, not a zero.
 Household size is the latest quarter's (as in ``rules.year_totals``): the year's income is
 shared by the people living there now. Rounded half-up to the fen, like every income figure.
 
-One definition, two forms that must agree (``tests/unit/test_income_rolling.py`` runs both
+One definition, two forms that must agree (``tests/households/test_income_rolling.py`` runs both
 on the same quarters):
 
 * ``income_rolling(household_id, upto)``, a SQL function (created by the migration

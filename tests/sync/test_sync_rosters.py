@@ -18,7 +18,7 @@ from services.core.sync.models import RosterEntry, SyncPolicyRow, SyncRun
 from services.core.sync.rosters import RosterError, declare, term_rank, term_rank_sql
 from services.core.timeutil import today
 from tests.factories import COUNTY, OTHER_TOWNSHIP_VILLAGE, TOWNSHIP, VILLAGE, person
-from tests.test_sync_reconcile import Stage, _household, findings, reconcile
+from tests.sync.test_sync_reconcile import Stage, _household, findings, reconcile
 
 Y = today().year
 AUTUMN = f"{Y}秋"

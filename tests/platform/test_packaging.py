@@ -12,7 +12,7 @@ from packaging.utils import canonicalize_name
 
 from services.core.sync.config import parse_sources
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "guardline:latest"
 SOURCES_IN_CONTAINER = "/etc/guardline/sources.toml"
 

@@ -31,7 +31,7 @@ from tests.conftest import scratch_database
 from tests.factories import household, person
 
 KEYS_DB = "guardline_test_keys"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 OLD = base64.b64encode(b"rotation-test-key-number-one-old").decode()
 NEW = base64.b64encode(b"rotation-test-key-number-two-new").decode()
 VILLAGE = "529901001001"  # a demo village

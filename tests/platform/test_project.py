@@ -10,7 +10,7 @@ from sqlalchemy import text
 from services.core.models import metadata
 from services.core.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_committed_openapi_is_current():

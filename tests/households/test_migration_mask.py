@@ -11,7 +11,7 @@ from sqlalchemy import text
 from services.core.idnumber import mask
 from tests.factories import id_number
 
-MIGRATION = next((Path(__file__).parents[1] / "migrations" / "versions").glob("*e427120e58d4*.py"))
+MIGRATION = next((Path(__file__).parents[2] / "migrations" / "versions").glob("*e427120e58d4*.py"))
 
 
 def _module():

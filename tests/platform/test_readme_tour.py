@@ -23,9 +23,9 @@ import httpx
 import pytest
 
 from services.core.settings import DEMO_PASSWORD
-from tests.test_serve_e2e import served  # noqa: F401  (the live demo, a fixture)
+from tests.platform.test_serve_e2e import served  # noqa: F401  (the live demo, a fixture)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 DEMO_BASE = "http://127.0.0.1:8000"
 STATUS = "@@tour-status "

@@ -20,7 +20,7 @@ import pytest
 
 from services.core.sync.rules import RULES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ROOT / "services"
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 ENGLISH = re.compile(r"\b[A-Za-z]{4,}\b")

@@ -18,7 +18,7 @@ from services.core.settings import DEMO_PASSWORD
 from services.simulators import demo
 from tests.impostor import impostor
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _free_port() -> int:

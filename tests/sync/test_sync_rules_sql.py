@@ -1,7 +1,7 @@
 """Each cross-check rule's SQL against PostgreSQL, its positive and negative cases: registry
 households made through the API, department records staged as the staging step writes
 them, income and policy rows inserted, ``reconcile`` run in the test's rolled-back
-transaction (helpers: tests/test_sync_reconcile.py)."""
+transaction (helpers: tests/sync/test_sync_reconcile.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from services.core.monitoring.models import IncomeLine, RiskClue
 from services.core.sync.models import SyncPolicyRow
 from services.core.timeutil import today
 from tests.factories import COUNTY, VILLAGE, person
-from tests.test_sync_reconcile import (
+from tests.sync.test_sync_reconcile import (
     CIVIL,
     EDUCATION,
     MEDICAL,

@@ -24,7 +24,7 @@ from tests.processes import with_argument
 
 termios = pytest.importorskip("termios")  # POSIX terminals
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # tasks.py's own ``main``, with the interpreter running the tests standing in for .venv
 # (the checkout under test may have none; bootstrapping one is not what is tested here).

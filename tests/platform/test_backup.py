@@ -31,7 +31,7 @@ from services.core.sync.config import builtin_sources_on
 from tests.conftest import scratch_database
 from tests.dbstate import fingerprint
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SOURCE = "guardline_backup_source"
 PERSONS = 200
 
