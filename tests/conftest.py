@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -52,6 +53,23 @@ def _rate_limit_window_holds_still(monkeypatch):
 
     moment = (int(ratelimit.clock()) // ratelimit.WINDOW) * ratelimit.WINDOW + ratelimit.WINDOW / 2
     monkeypatch.setattr(ratelimit, "clock", lambda: moment)
+
+
+@pytest.fixture
+def today_is(monkeypatch):
+    """``today_is(date(2026, 7, 1))``: from then on the code's ``timeutil.now()`` and
+    ``today()`` are on that day (the time of day runs on as the machine's), for tests that
+    play fixed past days and must not depend on the day they run. Only the code's clock
+    moves: PostgreSQL's ``now()`` and the tokens' ``time.time()`` stay the machine's."""
+    from services.core import idnumber, timeutil
+
+    def move_to(day: date) -> None:
+        clock = timeutil.clock
+        shift = day - clock().date()  # whole days
+        monkeypatch.setattr(timeutil, "clock", lambda: clock() + shift)
+        monkeypatch.setattr(idnumber, "_TODAY", [0.0, date.min])  # its day, kept for a minute: read again
+
+    return move_to
 
 
 @pytest.fixture(scope="session")
