@@ -226,13 +226,6 @@ def health_keyring(request: Request, caller: Caller) -> Keyring | None:
     return None
 
 
-def ensure(caller: Caller, permission: Permission) -> None:
-    """403 for a caller without the permission, inside an endpoint (after the scoped
-    lookup of the target, so that something outside the caller's regions answers 404)."""
-    if permission not in caller.permissions:
-        raise Forbidden("forbidden")
-
-
 def check_if_match(request: Request, current_etag: str) -> None:
     """Updates need ``If-Match`` with the current ETag: 428 without it, 412 when stale.
     ``If-Match: *`` is refused too (412): in HTTP it matches any current version, which

@@ -72,11 +72,6 @@ class PreconditionFailed(GuardlineError):
     default_code = "precondition_failed"
 
 
-class PayloadTooLarge(GuardlineError):
-    status = 413
-    default_code = "payload_too_large"
-
-
 class Unprocessable(GuardlineError):
     status = 422
     default_code = "validation_failed"

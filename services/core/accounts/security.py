@@ -81,9 +81,6 @@ class Caller:
     def principal(self) -> str:
         return f"client:{self.client_id}" if self.client_id is not None else f"user:{self.user_id}"
 
-    def may(self, permission: Permission) -> bool:
-        return permission in self.permissions
-
 
 def issue_token(settings: Settings, caller: Caller) -> tuple[str, int]:
     now = time.time()

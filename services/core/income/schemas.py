@@ -69,9 +69,3 @@ class IncomeYearOut(BaseModel):
     )
     net_income: Decimal = Field(description="Net income of the recorded quarters, yuan 家庭纯收入")
     per_capita_net: Decimal = Field(description="Per-capita net income of the recorded quarters, yuan 人均纯收入")
-
-
-class IncomeYearDetail(BaseModel):
-    year: int = Field(description="Year 年度")
-    quarters: list[IncomeRecordOut] = Field(description="The year's quarterly records 季度收入记录")
-    totals: IncomeYearOut | None = Field(description="Totals of the year; null when nothing is recorded 年度合计")
