@@ -162,3 +162,25 @@ def test_domain_page_is_linked_and_names_its_sources():
         assert f"| {seed} |" in domain  # each source document is named once, in the table of sources
     for page in ("monitoring-rules.md", "department-rules.md", "registry-rules.md", "rosters.md"):
         assert f"]({page}" in domain
+
+
+# A test file's path as the docs, docstrings and comments name it: tests/api/test_households.py.
+_TEST_PATH = re.compile(r"\btests/[A-Za-z0-9_/]+\.py\b")
+
+
+def test_named_test_files_exist():
+    """Test files move (issue 18 grouped them by domain): every one the README, the docs,
+    the code's docstrings and comments or the test harness names is where they say."""
+    texts = [*_project_docs(), *(ROOT / "services").rglob("*.py"), *(ROOT / "tests").rglob("*.py"), ROOT / "tasks.py"]
+    named = {(str(p.relative_to(ROOT)), m) for p in texts for m in _TEST_PATH.findall(p.read_text(encoding="utf-8"))}
+    assert len(named) > 20  # the check sees what it is for
+    assert sorted((where, m) for where, m in named if not (ROOT / m).is_file()) == []
+
+
+def test_xdist_groups_name_existing_tests():
+    """The groups ``--dist loadgroup`` keeps on one worker are named by path (tests/conftest.py):
+    a moved file would silently leave its group."""
+    from tests.conftest import SERIAL_MODULES, SHARED_FIXTURE_DIRS, SHARED_FIXTURE_MODULES
+
+    for path in (*SERIAL_MODULES, *SHARED_FIXTURE_DIRS, *SHARED_FIXTURE_MODULES):
+        assert (ROOT / path).is_file() if path.endswith(".py") else (ROOT / path).is_dir(), path
