@@ -14,7 +14,7 @@ from services.core.households.enums import PersonStatus
 from services.core.households.models import Person
 from services.core.households.service import get_active_household
 from services.core.monitoring import deadlines as dl
-from services.core.monitoring.context import Rules
+from services.core.monitoring.context import PolicyContext
 from services.core.monitoring.enums import Channel, ClueStatus
 from services.core.monitoring.models import ClueReport, RiskClue
 from services.core.monitoring.schemas import ClueIn, Reporter
@@ -47,7 +47,7 @@ async def _self_declared_on(session: AsyncSession, clue: RiskClue) -> date | Non
     return (await session.execute(stmt)).scalar()
 
 
-async def pending(session: AsyncSession, rules: Rules, clue: RiskClue) -> list[dl.Deadline]:
+async def pending(session: AsyncSession, rules: PolicyContext, clue: RiskClue) -> list[dl.Deadline]:
     return dl.clue_deadlines(
         clue.status,
         clue.first_reported_on,
@@ -79,7 +79,7 @@ async def household_of(session: AsyncSession, id_number: str, id_hash_key: bytes
 
 
 async def report(
-    session: AsyncSession, rules: Rules, data: ClueIn, reporter: Reporter, id_hash_key: bytes | None = None
+    session: AsyncSession, rules: PolicyContext, data: ClueIn, reporter: Reporter, id_hash_key: bytes | None = None
 ) -> tuple[RiskClue, str]:
     """Record a report. Returns the clue and "created", "merged" (an open clue of the same
     household sharing a risk type took it) or "duplicate" (the source's reference is known:
@@ -166,7 +166,7 @@ def _require_open(clue: RiskClue) -> None:
 
 async def close(
     session: AsyncSession,
-    rules: Rules,
+    rules: PolicyContext,
     clue: RiskClue,
     status: ClueStatus,
     actor_id: int | None,

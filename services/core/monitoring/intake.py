@@ -51,7 +51,7 @@ from services.core.audit.service import collects_changes, note_changes
 from services.core.errors import Conflict, NotFound
 from services.core.monitoring import deadlines as dl
 from services.core.monitoring.clues import store_next
-from services.core.monitoring.context import Rules
+from services.core.monitoring.context import PolicyContext
 from services.core.monitoring.enums import Channel, ClueStatus, DeadlineKind
 from services.core.monitoring.schemas import ClueIn, Reporter
 from services.core.scope import UNRESTRICTED, scope_of
@@ -206,7 +206,7 @@ class _Deadlines:
     """``clues.pending`` for an open clue's facts, each combination computed once: regions
     whose policies are alike (most: the national default) share the result."""
 
-    def __init__(self, rules: Rules):
+    def __init__(self, rules: PolicyContext):
         self.rules = rules
         self.memo: dict[tuple, list[dl.Deadline]] = {}
         self.policies: dict[tuple[str, int], str] = {}
@@ -249,7 +249,7 @@ def _settle(clue: _Clue, pending: _Deadlines) -> None:
 
 
 async def report_many(
-    session: AsyncSession, rules: Rules, items: Sequence[ClueIn], reporter: Reporter, *, strict: bool = True
+    session: AsyncSession, rules: PolicyContext, items: Sequence[ClueIn], reporter: Reporter, *, strict: bool = True
 ) -> list[tuple[int | None, str]]:
     """Record ``items`` in the caller's transaction as successive ``clues.report`` calls
     would; one (clue id, outcome) per item, in order: "created", "merged", "duplicate", or
