@@ -38,14 +38,23 @@ from services.core.monitoring.enums import (
     UNDER_ASSISTANCE,
     Action,
     CaseStatus,
+    ClueStatus,
     Decision,
     VisitMode,
 )
 from services.core.monitoring.machine import Step, step_for
-from services.core.monitoring.models import CaseTransition, MonitoringCase, RiskClue
+from services.core.monitoring.models import CaseTransition, Measure, MonitoringCase, RiskClue, Visit
 from services.core.monitoring.policy import MonitoringPolicy
-from services.core.monitoring.schemas import CaseFromClue, Reporter
+from services.core.monitoring.schemas import CadreIn, CaseFromClue, ClueIn, MeasureIn, Reporter, VisitIn
 from services.core.timeutil import today
+
+# The plain reads and writes of one row, as their modules define them: the routers find
+# everything here.
+get_case = cases.get_case
+get_clue = clue_service.get_clue
+reports_of = clue_service.reports_of
+get_measure = cases.get_measure
+update_measure = cases.update_measure
 
 # ---------------------------------------------------------------- the case and its facts
 
@@ -354,7 +363,27 @@ async def take_step(
     return StepDone(case, transition, after)
 
 
-# ---------------------------------------------------------------- opening, answering
+# ---------------------------------------------------------------- clues, opening, assistance
+# Each loads the policy context once and calls the module that holds the rule.
+
+
+async def report_clue(
+    session: AsyncSession, data: ClueIn, reporter: Reporter, id_hash_key: bytes | None = None
+) -> tuple[RiskClue, str]:
+    """Record a report of a risk: ``clues.report`` (created, merged or duplicate)."""
+    return await clue_service.report(session, await load_policy_context(session), data, reporter, id_hash_key)
+
+
+async def clue_deadlines(session: AsyncSession, clue: RiskClue) -> list[dl.Deadline]:
+    """The pending deadlines of a clue as stored now."""
+    return await clue_service.pending(session, await load_policy_context(session), clue)
+
+
+async def dismiss_clue(session: AsyncSession, clue: RiskClue, actor_id: int | None, reason: str) -> None:
+    """Dismiss an open clue with a reason (a deadline it met late is recorded)."""
+    await clue_service.close(
+        session, await load_policy_context(session), clue, ClueStatus.dismissed, actor_id, reason=reason
+    )
 
 
 async def open_from_clue(
@@ -365,6 +394,45 @@ async def open_from_clue(
     ctx = await load_policy_context(session)
     case, created = await cases.open_from_clue(session, ctx, clue, data, actor)
     return case, created, await cases.pending(session, ctx, case)
+
+
+async def assign_cadre(
+    session: AsyncSession, case: MonitoringCase, data: CadreIn, actor: Reporter
+) -> tuple[MonitoringCase, list[dl.Deadline]]:
+    """Name the assistance cadre (``cases.assign_cadre``); the case and its deadlines."""
+    ctx = await load_policy_context(session)
+    await cases.assign_cadre(session, ctx, case, data, actor)
+    return case, await cases.pending(session, ctx, case)
+
+
+async def add_measure(
+    session: AsyncSession, case: MonitoringCase, data: MeasureIn, actor: Reporter
+) -> tuple[Measure, bool]:
+    """Add a measure (``cases.add_measure``): the measure and whether it is new."""
+    return await cases.add_measure(session, await load_policy_context(session), case, data, actor)
+
+
+async def add_visit(session: AsyncSession, case: MonitoringCase, data: VisitIn, actor: Reporter) -> tuple[Visit, bool]:
+    """Record a visit (``cases.add_visit``): the visit and whether it is new."""
+    return await cases.add_visit(session, await load_policy_context(session), case, data, actor)
+
+
+# ---------------------------------------------------------------- the worker, the CLI
+
+
+async def record_missed_visits(session: AsyncSession, prefix: str, as_of: date) -> int:
+    """The missed visit months of every case under ``prefix`` as of ``as_of``, recorded once
+    (``cases.record_missed_visits_under``; the daily worker). Returns how many."""
+    return await cases.record_missed_visits_under(session, await load_policy_context(session), prefix, as_of)
+
+
+async def refresh_deadlines(session: AsyncSession, prefix: str) -> int:
+    """Recompute the stored deadlines under ``prefix`` after the calendar or the policy
+    changed (``cases.refresh_deadlines``). Returns how many rows changed."""
+    return await cases.refresh_deadlines(session, await load_policy_context(session), prefix)
+
+
+# ---------------------------------------------------------------- answering
 
 
 async def case_deadlines(session: AsyncSession, case: MonitoringCase) -> list[dl.Deadline]:
