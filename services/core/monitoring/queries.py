@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import Text, and_, cast, func, literal, or_, select
+from sqlalchemy import Text, and_, cast, func, literal, or_, select, text
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by, array, array_agg
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
@@ -38,7 +38,7 @@ from services.core.monitoring.models import (
     Visit,
     VisitBreach,
 )
-from services.core.scope import under
+from services.core.scope import region_sql, scoped_text, under
 
 
 async def list_clues(
@@ -294,3 +294,108 @@ def elimination_facts(case_id: int, household_id: int, province_code: str, first
         .where(Measure.case_id == case_id, Measure.status.in_(CARRIED_OUT), Measure.start_on <= on)
         .scalar_subquery(),
     )
+
+
+# ---------------------------------------------------------------- the bulk clue intake
+# Raw SQL of ``intake.report_many`` (its docstring says why each statement is as it is). The
+# reads over regional rows carry the bounds of ``scope.region_sql``; their values come from
+# ``scope.scoped_params(session, …)``.
+
+_SELF = Channel.self_declaration.value
+
+# Plans made for each batch's values (for the rest of the transaction).
+INTAKE_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
+
+# A lookup in the unique index per reference (LATERAL): a join the planner might hash would
+# read every report ever stored, batch after batch.
+INTAKE_KNOWN = scoped_text(f"""
+SELECT k.source, k.external_ref, r.clue_id
+FROM unnest(CAST(:sources AS text[]), CAST(:refs AS text[])) AS k(source, external_ref)
+CROSS JOIN LATERAL (
+    SELECT r.clue_id FROM clue_reports r
+    WHERE r.source = k.source AND r.external_ref = k.external_ref AND r.external_ref IS NOT NULL
+      AND {region_sql("r")}
+    LIMIT 1) AS r""")
+
+INTAKE_LOCK_HOUSEHOLDS = scoped_text(f"""
+SELECT h.id, h.region_code, h.status
+FROM households h
+WHERE h.id = ANY(CAST(:ids AS bigint[])) AND {region_sql("h")}
+ORDER BY h.id
+FOR UPDATE""")
+
+INTAKE_OPEN_CLUES = scoped_text(f"""
+SELECT c.id, c.household_id, c.region_code, c.risk_types, c.channels, c.first_reported_on, c.report_count,
+       c.version, c.next_deadline, c.next_deadline_kind, c.deadline_provisional,
+       CASE WHEN '{_SELF}' = ANY(c.channels) THEN
+           (SELECT min(r.reported_on) FROM clue_reports r WHERE r.clue_id = c.id AND r.channel = '{_SELF}')
+       END AS self_declared_on
+FROM risk_clues c
+WHERE c.household_id = ANY(CAST(:ids AS bigint[])) AND c.status = 'open' AND {region_sql("c")}
+ORDER BY c.id
+FOR UPDATE OF c""")
+
+INTAKE_IDS = text("""
+SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('risk_clues', 'id'))
+             FROM generate_series(1, CAST(:clues AS int))),
+       ARRAY(SELECT nextval(pg_get_serial_sequence('clue_reports', 'id'))
+             FROM generate_series(1, CAST(:reports AS int)))""")
+
+INTAKE_CLUE_COLUMNS = (
+    "id",
+    "household_id",
+    "region_code",
+    "risk_types",
+    "channels",
+    "status",
+    "first_reported_on",
+    "report_count",
+    "next_deadline",
+    "next_deadline_kind",
+    "deadline_provisional",
+    "deadline_breaches",
+    "version",
+)
+INTAKE_REPORT_COLUMNS = (
+    "id",
+    "clue_id",
+    "region_code",
+    "channel",
+    "risk_types",
+    "evidence",
+    "attachments",
+    "reported_on",
+    "reporter_user_id",
+    "reporter_client_id",
+    "declarant_name",
+    "declarant_phone",
+    "source",
+    "external_ref",
+)
+INTAKE_MERGED_COLUMNS = (
+    "risk_types",
+    "channels",
+    "first_reported_on",
+    "report_count",
+    "next_deadline",
+    "next_deadline_kind",
+    "deadline_provisional",
+    "version",
+)
+
+# The batch's writes in one statement: the new clues, the merged clues brought up to date,
+# and the reports (their clues' foreign keys are checked at the end of the statement, when
+# the new clues are in). Rows the batch locked or created: no region bounds to add.
+INTAKE_WRITE = text(
+    "WITH new_clues AS ("
+    f"INSERT INTO risk_clues ({', '.join(INTAKE_CLUE_COLUMNS)}) "
+    f"SELECT {', '.join('r.' + c for c in INTAKE_CLUE_COLUMNS)} "
+    "FROM jsonb_populate_recordset(NULL::risk_clues, CAST(:clues AS jsonb)) AS r), "
+    "merged_clues AS (UPDATE risk_clues AS c SET "
+    + ", ".join(f"{col} = r.{col}" for col in INTAKE_MERGED_COLUMNS)
+    + ", updated_at = now() FROM jsonb_populate_recordset(NULL::risk_clues, CAST(:merged AS jsonb)) AS r "
+    "WHERE c.id = r.id) "
+    f"INSERT INTO clue_reports ({', '.join(INTAKE_REPORT_COLUMNS)}) "
+    f"SELECT {', '.join('r.' + c for c in INTAKE_REPORT_COLUMNS)} "
+    "FROM jsonb_populate_recordset(NULL::clue_reports, CAST(:reports AS jsonb)) AS r"
+)
