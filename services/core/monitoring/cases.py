@@ -85,7 +85,7 @@ async def visits_of(session: AsyncSession, case_id: int, *, after: tuple | None,
 
 
 async def _counted_visits(
-    session: AsyncSession, rules: PolicyContext, cases: Sequence[MonitoringCase]
+    session: AsyncSession, ctx: PolicyContext, cases: Sequence[MonitoringCase]
 ) -> dict[int, list[date]]:
     """Dates of the visits that count towards the monthly visit, per case (identified ones)."""
     ids = [c.id for c in cases if c.identified_on is not None and c.status in UNDER_ASSISTANCE]
@@ -96,7 +96,7 @@ async def _counted_visits(
     by_id = {c.id: c for c in cases}
     for case_id, visited_on, mode in rows:
         case = by_id[case_id]
-        policy = rules.policy(case.region_code, visited_on.year)
+        policy = ctx.policy(case.region_code, visited_on.year)
         if mode in policy.visit_modes_counted:
             out[case_id].append(visited_on)
     return out
@@ -113,14 +113,14 @@ async def _breached_months(session: AsyncSession, cases: Sequence[MonitoringCase
     return out
 
 
-async def pending(session: AsyncSession, rules: PolicyContext, case: MonitoringCase) -> list[dl.Deadline]:
-    visits = (await _counted_visits(session, rules, [case]))[case.id]
+async def pending(session: AsyncSession, ctx: PolicyContext, case: MonitoringCase) -> list[dl.Deadline]:
+    visits = (await _counted_visits(session, ctx, [case]))[case.id]
     breached = (await _breached_months(session, [case]))[case.id]
-    return dl.case_deadlines(case, visits, rules.policy_for(case.region_code), rules.calendar, breached)
+    return dl.case_deadlines(case, visits, ctx.policy_for(case.region_code), ctx.calendar, breached)
 
 
 async def record_missed_visits(
-    session: AsyncSession, rules: PolicyContext, case: MonitoringCase, as_of: date
+    session: AsyncSession, ctx: PolicyContext, case: MonitoringCase, as_of: date
 ) -> list[VisitBreach]:
     """Record each month of assistance that ended before ``as_of`` without its visits, once
     (the unique key (case, month) makes a second run, or a concurrent one, add nothing), on
@@ -129,17 +129,17 @@ async def record_missed_visits(
     month of ``as_of``. Returns the breaches recorded now. ``case`` is locked."""
     if case.identified_on is None or case.status not in UNDER_ASSISTANCE:
         return []
-    visits = (await _counted_visits(session, rules, [case]))[case.id]
+    visits = (await _counted_visits(session, ctx, [case]))[case.id]
     breached = set((await _breached_months(session, [case]))[case.id])
     recorded: list[VisitBreach] = []
     notes: list[dict] = []
     while True:
-        deadlines = dl.case_deadlines(case, visits, rules.policy_for(case.region_code), rules.calendar, breached)
+        deadlines = dl.case_deadlines(case, visits, ctx.policy_for(case.region_code), ctx.calendar, breached)
         visit = next((d for d in deadlines if d.kind == DeadlineKind.monthly_visit), None)
         if visit is None or visit.due >= as_of:
             break
         month = visit.due.replace(day=1)
-        policy = rules.policy(case.region_code, month.year)
+        policy = ctx.policy(case.region_code, month.year)
         made = dl.visits_in(month, visits)
         inserted = (
             await session.execute(
@@ -173,14 +173,14 @@ async def record_missed_visits(
     if notes:
         case.deadline_breaches = list(case.deadline_breaches) + notes
     clue_service.store_next(
-        case, dl.case_deadlines(case, visits, rules.policy_for(case.region_code), rules.calendar, breached)
+        case, dl.case_deadlines(case, visits, ctx.policy_for(case.region_code), ctx.calendar, breached)
     )
     await session.flush()
     return recorded
 
 
 async def record_missed_visits_under(
-    session: AsyncSession, rules: PolicyContext, prefix: str, as_of: date, batch: int = 500
+    session: AsyncSession, ctx: PolicyContext, prefix: str, as_of: date, batch: int = 500
 ) -> int:
     """``record_missed_visits`` for every case under ``prefix`` whose nearest deadline has
     passed (read from the deadline index). Idempotent; run daily by the worker. Returns
@@ -205,7 +205,7 @@ async def record_missed_visits_under(
         if not cases:
             return count
         for case in cases:
-            count += len(await record_missed_visits(session, rules, case, as_of))
+            count += len(await record_missed_visits(session, ctx, case, as_of))
         last = cases[-1].id
 
 
@@ -217,11 +217,11 @@ async def visit_breaches_of(
 
 
 async def _track(
-    session: AsyncSession, rules: PolicyContext, case: MonitoringCase, before: list[dl.Deadline], met_on: date
+    session: AsyncSession, ctx: PolicyContext, case: MonitoringCase, before: list[dl.Deadline], met_on: date
 ) -> list[dict]:
     """After a change: store the nearest pending deadline; record those met late."""
     await session.flush()
-    after = await pending(session, rules, case)
+    after = await pending(session, ctx, case)
     late = dl.breaches(before, after, met_on)
     if late:
         case.deadline_breaches = list(case.deadline_breaches) + late
@@ -229,7 +229,7 @@ async def _track(
     return late
 
 
-async def refresh_deadlines(session: AsyncSession, rules: PolicyContext, prefix: str, batch: int = 2000) -> int:
+async def refresh_deadlines(session: AsyncSession, ctx: PolicyContext, prefix: str, batch: int = 2000) -> int:
     """Recompute the stored deadlines of every open case and clue under ``prefix`` (after
     the policy or the calendar changed). Returns how many rows changed."""
     changed = 0
@@ -245,11 +245,11 @@ async def refresh_deadlines(session: AsyncSession, rules: PolicyContext, prefix:
         cases = list((await session.execute(stmt)).scalars())
         if not cases:
             break
-        visits = await _counted_visits(session, rules, cases)
+        visits = await _counted_visits(session, ctx, cases)
         breached = await _breached_months(session, cases)
         for case in cases:
             new = dl.case_deadlines(
-                case, visits[case.id], rules.policy_for(case.region_code), rules.calendar, breached[case.id]
+                case, visits[case.id], ctx.policy_for(case.region_code), ctx.calendar, breached[case.id]
             )
             old = (case.next_deadline, case.next_deadline_kind, case.deadline_provisional)
             clue_service.store_next(case, new)
@@ -270,7 +270,7 @@ async def refresh_deadlines(session: AsyncSession, rules: PolicyContext, prefix:
             break
         for clue in clues:
             old = (clue.next_deadline, clue.next_deadline_kind, clue.deadline_provisional)
-            clue_service.store_next(clue, await clue_service.pending(session, rules, clue))
+            clue_service.store_next(clue, await clue_service.pending(session, ctx, clue))
             changed += old != (clue.next_deadline, clue.next_deadline_kind, clue.deadline_provisional)
         last = clues[-1].id
         await session.flush()
@@ -281,7 +281,7 @@ async def refresh_deadlines(session: AsyncSession, rules: PolicyContext, prefix:
 
 
 async def open_from_clue(
-    session: AsyncSession, rules: PolicyContext, clue: RiskClue, data: CaseFromClue, actor: Reporter
+    session: AsyncSession, ctx: PolicyContext, clue: RiskClue, data: CaseFromClue, actor: Reporter
 ) -> tuple[MonitoringCase, bool]:
     """Turn an open clue into a case. The household's open case, if it has one, takes the
     clue's risks instead (one open case per household); a household whose last case was
@@ -300,7 +300,7 @@ async def open_from_clue(
         )
     ).scalar_one_or_none()
     if current is not None:
-        before = await pending(session, rules, current)
+        before = await pending(session, ctx, current)
         added = [r for r in clue.risk_types if r not in current.risk_types]
         if added:
             current.risk_types = current.risk_types + added
@@ -319,8 +319,8 @@ async def open_from_clue(
                 actor_client_id=actor.client_id,
             )
         )
-        await clue_service.close(session, rules, clue, ClueStatus.converted, actor.user_id, case_id=current.id, on=day)
-        await _track(session, rules, current, before, day)
+        await clue_service.close(session, ctx, clue, ClueStatus.converted, actor.user_id, case_id=current.id, on=day)
+        await _track(session, ctx, current, before, day)
         return current, False
     previous = (
         await session.execute(
@@ -358,8 +358,8 @@ async def open_from_clue(
             actor_client_id=actor.client_id,
         )
     )
-    await clue_service.close(session, rules, clue, ClueStatus.converted, actor.user_id, case_id=case.id, on=day)
-    await _track(session, rules, case, [], day)
+    await clue_service.close(session, ctx, clue, ClueStatus.converted, actor.user_id, case_id=case.id, on=day)
+    await _track(session, ctx, case, [], day)
     return case, True
 
 
@@ -382,13 +382,13 @@ ASSISTING_ROLES = frozenset(role for role, perms in PERMISSIONS.items() if Permi
 
 
 async def assign_cadre(
-    session: AsyncSession, rules: PolicyContext, case: MonitoringCase, data: CadreIn, actor: Reporter
+    session: AsyncSession, ctx: PolicyContext, case: MonitoringCase, data: CadreIn, actor: Reporter
 ) -> MonitoringCase:
     if case.status not in OPEN:
         raise not_allowed(case, Action.assign_cadre)
     cadre = await _eligible_cadre(session, case, data.cadre_user_id, "cadre_user_id")
     day = data.assigned_on or today()
-    before = await pending(session, rules, case)
+    before = await pending(session, ctx, case)
     case.cadre_user_id = cadre.id
     case.cadre_assigned_on = day
     session.add(
@@ -405,7 +405,7 @@ async def assign_cadre(
             actor_client_id=actor.client_id,
         )
     )
-    await _track(session, rules, case, before, day)
+    await _track(session, ctx, case, before, day)
     await session.flush()
     return case
 
@@ -449,7 +449,7 @@ MEASURE_FIELDS = ("category", "content", "responsible_unit", "start_on", "end_on
 
 
 async def add_measure(
-    session: AsyncSession, rules: PolicyContext, case: MonitoringCase, data: MeasureIn, actor: Reporter
+    session: AsyncSession, ctx: PolicyContext, case: MonitoringCase, data: MeasureIn, actor: Reporter
 ) -> tuple[Measure, bool]:
     if data.id is not None:
         existing = (await session.execute(select(Measure).where(Measure.id == data.id))).scalar_one_or_none()
@@ -460,7 +460,7 @@ async def add_measure(
     if case.status not in UNDER_ASSISTANCE:
         raise Conflict("case_not_assisting", field="case_id", status=case.status.value)
     day = data.planned_on or today()
-    before = await pending(session, rules, case)
+    before = await pending(session, ctx, case)
     measure = Measure(
         id=data.id or uuid.uuid4(),
         case_id=case.id,
@@ -474,7 +474,7 @@ async def add_measure(
         raise Conflict("client_id_reused", field="id")
     if case.plan_on is None or day < case.plan_on:
         case.plan_on = day
-    await _track(session, rules, case, before, day)
+    await _track(session, ctx, case, before, day)
     await session.flush()
     await session.refresh(measure)  # money as stored (two places)
     return measure, True
@@ -506,7 +506,7 @@ VISIT_FIELDS = ("visited_on", "mode", "findings", "attachments")
 
 
 async def add_visit(
-    session: AsyncSession, rules: PolicyContext, case: MonitoringCase, data: VisitIn, actor: Reporter
+    session: AsyncSession, ctx: PolicyContext, case: MonitoringCase, data: VisitIn, actor: Reporter
 ) -> tuple[Visit, bool]:
     if data.id is not None:
         existing = (await session.execute(select(Visit).where(Visit.id == data.id))).scalar_one_or_none()
@@ -525,8 +525,8 @@ async def add_visit(
     # Months that ended before this visit without their visits are recorded first (once), so
     # the visit answers its own month's deadline and clears the case from the overdue list.
     # As of the visit's day, not today: visits are written on paper first and entered later.
-    await record_missed_visits(session, rules, case, data.visited_on)
-    before = await pending(session, rules, case)
+    await record_missed_visits(session, ctx, case, data.visited_on)
+    before = await pending(session, ctx, case)
     visit = Visit(
         id=data.id or uuid.uuid4(),
         visited_on=data.visited_on,
@@ -541,8 +541,8 @@ async def add_visit(
     )
     if not await _claim_id(session, visit):
         raise Conflict("client_id_reused", field="id")
-    if data.mode in rules.policy(case.region_code, data.visited_on.year).visit_modes_counted:
+    if data.mode in ctx.policy(case.region_code, data.visited_on.year).visit_modes_counted:
         case.last_visit_on = max(case.last_visit_on or data.visited_on, data.visited_on)
-    await _track(session, rules, case, before, data.visited_on)
+    await _track(session, ctx, case, before, data.visited_on)
     await session.flush()
     return visit, True

@@ -47,13 +47,13 @@ async def _self_declared_on(session: AsyncSession, clue: RiskClue) -> date | Non
     return (await session.execute(stmt)).scalar()
 
 
-async def pending(session: AsyncSession, rules: PolicyContext, clue: RiskClue) -> list[dl.Deadline]:
+async def pending(session: AsyncSession, ctx: PolicyContext, clue: RiskClue) -> list[dl.Deadline]:
     return dl.clue_deadlines(
         clue.status,
         clue.first_reported_on,
         await _self_declared_on(session, clue),
-        rules.policy_for(clue.region_code),
-        rules.calendar,
+        ctx.policy_for(clue.region_code),
+        ctx.calendar,
     )
 
 
@@ -79,7 +79,7 @@ async def household_of(session: AsyncSession, id_number: str, id_hash_key: bytes
 
 
 async def report(
-    session: AsyncSession, rules: PolicyContext, data: ClueIn, reporter: Reporter, id_hash_key: bytes | None = None
+    session: AsyncSession, ctx: PolicyContext, data: ClueIn, reporter: Reporter, id_hash_key: bytes | None = None
 ) -> tuple[RiskClue, str]:
     """Record a report. Returns the clue and "created", "merged" (an open clue of the same
     household sharing a risk type took it) or "duplicate" (the source's reference is known:
@@ -154,7 +154,7 @@ async def report(
         )
     )
     await session.flush()
-    store_next(clue, await pending(session, rules, clue))
+    store_next(clue, await pending(session, ctx, clue))
     await session.flush()
     return clue, outcome
 
@@ -166,7 +166,7 @@ def _require_open(clue: RiskClue) -> None:
 
 async def close(
     session: AsyncSession,
-    rules: PolicyContext,
+    ctx: PolicyContext,
     clue: RiskClue,
     status: ClueStatus,
     actor_id: int | None,
@@ -177,7 +177,7 @@ async def close(
 ) -> None:
     """Dismiss the clue or mark it converted; a deadline it met late is recorded."""
     _require_open(clue)
-    before = await pending(session, rules, clue)
+    before = await pending(session, ctx, clue)
     clue.status = status
     clue.dismissal_reason = reason
     clue.case_id = case_id

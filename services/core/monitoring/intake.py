@@ -107,8 +107,8 @@ class _Deadlines:
     """``clues.pending`` for an open clue's facts, each combination computed once: regions
     whose policies are alike (most: the national default) share the result."""
 
-    def __init__(self, rules: PolicyContext):
-        self.rules = rules
+    def __init__(self, ctx: PolicyContext):
+        self.ctx = ctx
         self.memo: dict[tuple, list[dl.Deadline]] = {}
         self.policies: dict[tuple[str, int], str] = {}
 
@@ -118,7 +118,7 @@ class _Deadlines:
         key = (region_code, day.year)
         found = self.policies.get(key)
         if found is None:
-            found = self.policies[key] = self.rules.policy(region_code, day.year).model_dump_json()
+            found = self.policies[key] = self.ctx.policy(region_code, day.year).model_dump_json()
         return found
 
     def __call__(self, clue: _Clue) -> list[dl.Deadline]:
@@ -134,8 +134,8 @@ class _Deadlines:
                 ClueStatus.open,
                 clue.first_reported_on,
                 clue.self_declared_on,
-                self.rules.policy_for(clue.region_code),
-                self.rules.calendar,
+                self.ctx.policy_for(clue.region_code),
+                self.ctx.calendar,
             )
         return found
 
@@ -150,7 +150,7 @@ def _settle(clue: _Clue, pending: _Deadlines) -> None:
 
 
 async def report_many(
-    session: AsyncSession, rules: PolicyContext, items: Sequence[ClueIn], reporter: Reporter, *, strict: bool = True
+    session: AsyncSession, ctx: PolicyContext, items: Sequence[ClueIn], reporter: Reporter, *, strict: bool = True
 ) -> list[tuple[int | None, str]]:
     """Record ``items`` in the caller's transaction as successive ``clues.report`` calls
     would; one (clue id, outcome) per item, in order: "created", "merged", "duplicate", or
@@ -212,7 +212,7 @@ async def report_many(
                 stored.before = stored.columns(INTAKE_MERGED_COLUMNS)
                 open_clues.setdefault(stored.household_id, []).append(stored)
 
-    pending = _Deadlines(rules)
+    pending = _Deadlines(ctx)
     day = today()
     results: list[tuple[int | _Clue | None, str]] = []
     created: list[_Clue] = []
