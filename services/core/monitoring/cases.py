@@ -172,9 +172,7 @@ async def record_missed_visits(
             )
     if notes:
         case.deadline_breaches = list(case.deadline_breaches) + notes
-    clue_service.store_next(
-        case, dl.case_deadlines(case, visits, ctx.policy_for(case.region_code), ctx.calendar, breached)
-    )
+    dl.store_next(case, dl.case_deadlines(case, visits, ctx.policy_for(case.region_code), ctx.calendar, breached))
     await session.flush()
     return recorded
 
@@ -225,7 +223,7 @@ async def _track(
     late = dl.breaches(before, after, met_on)
     if late:
         case.deadline_breaches = list(case.deadline_breaches) + late
-    clue_service.store_next(case, after)
+    dl.store_next(case, after)
     return late
 
 
@@ -252,7 +250,7 @@ async def refresh_deadlines(session: AsyncSession, ctx: PolicyContext, prefix: s
                 case, visits[case.id], ctx.policy_for(case.region_code), ctx.calendar, breached[case.id]
             )
             old = (case.next_deadline, case.next_deadline_kind, case.deadline_provisional)
-            clue_service.store_next(case, new)
+            dl.store_next(case, new)
             changed += old != (case.next_deadline, case.next_deadline_kind, case.deadline_provisional)
         last = cases[-1].id
         await session.flush()
@@ -270,7 +268,7 @@ async def refresh_deadlines(session: AsyncSession, ctx: PolicyContext, prefix: s
             break
         for clue in clues:
             old = (clue.next_deadline, clue.next_deadline_kind, clue.deadline_provisional)
-            clue_service.store_next(clue, await clue_service.pending(session, ctx, clue))
+            dl.store_next(clue, await clue_service.pending(session, ctx, clue))
             changed += old != (clue.next_deadline, clue.next_deadline_kind, clue.deadline_provisional)
         last = clues[-1].id
         await session.flush()

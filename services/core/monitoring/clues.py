@@ -57,14 +57,6 @@ async def pending(session: AsyncSession, ctx: PolicyContext, clue: RiskClue) -> 
     )
 
 
-def store_next(target, pending_deadlines: list[dl.Deadline]) -> None:
-    """Keep the nearest pending deadline on the row (cases and clues alike)."""
-    first = pending_deadlines[0] if pending_deadlines else None
-    target.next_deadline = first.due if first else None
-    target.next_deadline_kind = first.kind if first else None
-    target.deadline_provisional = any(d.provisional for d in pending_deadlines)
-
-
 async def household_of(session: AsyncSession, id_number: str, id_hash_key: bytes) -> int:
     """The household of a living person with this ID number, in the caller's regions."""
     stmt = select(Person.household_id).where(
@@ -154,7 +146,7 @@ async def report(
         )
     )
     await session.flush()
-    store_next(clue, await pending(session, ctx, clue))
+    dl.store_next(clue, await pending(session, ctx, clue))
     await session.flush()
     return clue, outcome
 
@@ -186,5 +178,5 @@ async def close(
     late = dl.breaches(before, [], on or today())
     if late:
         clue.deadline_breaches = list(clue.deadline_breaches) + late
-    store_next(clue, [])
+    dl.store_next(clue, [])
     await session.flush()

@@ -11,7 +11,7 @@ the given order:
 * an open clue of the household sharing a risk type takes the report (``merged``; the
   oldest such clue, clues created earlier in the batch included), otherwise a new clue is
   ``created``; the clue's risk types, channels, first report day and report count follow;
-* each clue's stored next deadline (``clues.store_next`` of ``clues.pending``) and its
+* each clue's stored next deadline (``deadlines.store_next`` of ``clues.pending``) and its
   ``version`` (the ETag: up once for the report and once more when the next deadline moved,
   as the ORM's flushes of ``report`` do) end as they would.
 
@@ -51,7 +51,6 @@ from services.core.audit.service import collects_changes, note_changes
 from services.core.errors import Conflict, NotFound
 from services.core.monitoring import deadlines as dl
 from services.core.monitoring import queries
-from services.core.monitoring.clues import store_next
 from services.core.monitoring.context import PolicyContext
 from services.core.monitoring.enums import Channel, ClueStatus, DeadlineKind
 from services.core.monitoring.queries import INTAKE_CLUE_COLUMNS, INTAKE_MERGED_COLUMNS
@@ -144,7 +143,7 @@ def _settle(clue: _Clue, pending: _Deadlines) -> None:
     """``store_next`` after a report; a change of the stored deadline is one more version,
     as the second flush of ``report`` makes it."""
     before = (clue.next_deadline, clue.next_deadline_kind, clue.deadline_provisional)
-    store_next(clue, pending(clue))
+    dl.store_next(clue, pending(clue))
     if (clue.next_deadline, clue.next_deadline_kind, clue.deadline_provisional) != before:
         clue.version += 1
 

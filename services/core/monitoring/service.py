@@ -344,7 +344,7 @@ async def take_step(
     if late:
         case.deadline_breaches = list(case.deadline_breaches) + late
         move.details["breaches"] = late
-    clue_service.store_next(case, after)
+    dl.store_next(case, after)
     transition = CaseTransition(
         case_id=case.id,
         region_code=case.region_code,
