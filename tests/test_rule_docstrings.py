@@ -136,7 +136,10 @@ def grep(term: str) -> set[tuple[str, str]]:
         ),
         (
             "人均纯收入",
-            {("services/core/income/rules.py", "per_capita"), ("services/core/monitoring/uncovered.py", "is_uncovered")},
+            {
+                ("services/core/income/rules.py", "per_capita"),
+                ("services/core/monitoring/uncovered.py", "is_uncovered"),
+            },
         ),
         ("应纳未纳", {("services/core/monitoring/uncovered.py", "uncovered_households")}),
         ("项目资产", {("services/core/funds/assets.py", "check_region")}),
