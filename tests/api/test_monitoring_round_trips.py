@@ -18,7 +18,11 @@ from services.core.monitoring.models import Measure, MonitoringCase
 from tests.api.monitoring_helpers import add_line, etag_of, open_case, report, step
 from tests.api.test_households import create
 
-# Measured: identification approval, risk-elimination approval (the guard's facts read too).
+# Measured (before this bound: 17 and 20). Each counts the SAVEPOINT and RELEASE of the test's
+# rolled-back transaction: 7 statements of the request's own. Identification: the case with
+# its facts, the policy context, the household locked, its update, the transition, the case's
+# update, the audit event. Elimination: the guard's facts in one more read, no household
+# update (its category was not changed by the identification here).
 IDENTIFICATION_MAX = 9
 ELIMINATION_MAX = 9
 
