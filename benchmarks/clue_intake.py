@@ -165,7 +165,7 @@ async def sequential_batch(session, settings, source, county, *, after: int = 0,
     from sqlalchemy import text
 
     from services.core.monitoring.clues import report
-    from services.core.monitoring.context import load_rules
+    from services.core.monitoring.context import load_policy_context
     from services.core.monitoring.enums import Channel
     from services.core.monitoring.schemas import ClueIn, Reporter
     from services.core.sync.reconcile import _CLUES_TODO, clue_ref, clue_source, evidence
@@ -180,7 +180,7 @@ async def sequential_batch(session, settings, source, county, *, after: int = 0,
     ).all()
     if not batch:
         return 0, None
-    rules = await load_rules(session)
+    rules = await load_policy_context(session)
     reporter = Reporter(user_id=None, client_id=None)
     finding_ids, clue_ids = [], []
     for finding_id, fingerprint, rule_id, household_id, detail, clue_round in batch:

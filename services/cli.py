@@ -693,14 +693,13 @@ def cmd_calendar_set(args) -> int:
     upgrade(url)
 
     async def run() -> int:
-        from services.core.monitoring.cases import refresh_deadlines
-        from services.core.monitoring.context import load_rules
         from services.core.monitoring.schedule import enter_schedule
+        from services.core.monitoring.service import refresh_deadlines
         from services.core.scope import UNRESTRICTED
 
         async with _owner_session(url, settings) as session:
             await enter_schedule(session, args.year, days, f"{path.name} ({len(days)} days)")
-            changed = await refresh_deadlines(session, await load_rules(session), UNRESTRICTED)
+            changed = await refresh_deadlines(session, UNRESTRICTED)
             await session.commit()
             return changed
 

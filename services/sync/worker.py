@@ -197,8 +197,7 @@ async def daily_visit_breaches(ctx, last: date | None) -> date | None:
     """The monitored households' missed visit months of every region, recorded as of today
     (China time), unless ``last`` is today. Idempotent (one breach per case and month), so
     two workers doing it on the same day record nothing twice."""
-    from services.core.monitoring.cases import record_missed_visits_under
-    from services.core.monitoring.context import load_rules
+    from services.core.monitoring.service import record_missed_visits
     from services.core.scope import UNRESTRICTED, bind_scope
     from services.core.timeutil import today
 
@@ -208,7 +207,7 @@ async def daily_visit_breaches(ctx, last: date | None) -> date | None:
     try:
         async with ctx.db.session() as session:
             bind_scope(session, UNRESTRICTED)
-            recorded = await record_missed_visits_under(session, await load_rules(session), UNRESTRICTED, day)
+            recorded = await record_missed_visits(session, UNRESTRICTED, day)
             await session.commit()
     except Exception:
         log.exception("visit breaches failed; trying again")

@@ -177,11 +177,11 @@ async def _visit(client, auth, case_id, day, mode="in_person"):
 
 async def _sweep(session, as_of) -> int:
     from services.core.monitoring.cases import record_missed_visits_under
-    from services.core.monitoring.context import load_rules
+    from services.core.monitoring.context import load_policy_context
     from services.core.scope import bind_scope
 
     bind_scope(session, "529901")
-    return await record_missed_visits_under(session, await load_rules(session), "529901", as_of)
+    return await record_missed_visits_under(session, await load_policy_context(session), "529901", as_of)
 
 
 async def test_a_missed_month_is_recorded_once_and_the_case_moves_on(client, auth, session, user_ids):

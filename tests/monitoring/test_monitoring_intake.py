@@ -17,7 +17,7 @@ from services.core.audit.service import CHANGES_KEY
 from services.core.errors import Conflict, NotFound
 from services.core.households.models import Household
 from services.core.monitoring import clues as clue_service
-from services.core.monitoring.context import load_rules
+from services.core.monitoring.context import load_policy_context
 from services.core.monitoring.enums import ClueStatus
 from services.core.monitoring.intake import report_many
 from services.core.monitoring.models import ClueReport, RiskClue
@@ -81,7 +81,7 @@ async def world(session):
         (VILLAGE_2, "active"),
         (OTHER_TOWNSHIP_VILLAGE, "active"),
     )
-    rules = await load_rules(session)
+    rules = await load_policy_context(session)
     seed = Reporter(user_id=None, client_id=None)
     first, _ = await clue_service.report(session, rules, item(h1, ["illness"], "visit", ago=10, ref="known-1"), seed)
     await clue_service.report(session, rules, item(h1, ["disaster"], "visit", ago=3), seed)
@@ -198,7 +198,7 @@ class Renumber:
 async def _run_both(session, w, items, sequential_items=None):
     """(outcomes, snapshot, audit changes) of ``report`` one by one and of ``report_many``,
     each from the same state, ids renumbered."""
-    rules = await load_rules(session)
+    rules = await load_policy_context(session)
     before = await _snapshot(session, w)
     info = session.sync_session.info
     runs = {}
@@ -276,7 +276,7 @@ async def test_bulk_equals_sequential(session, world):
 
 
 async def test_bulk_refuses_a_dissolved_household_as_report_does(session, world):
-    rules = await load_rules(session)
+    rules = await load_policy_context(session)
     items = [item(world["h2"], ["illness"], ref="x"), item(world["h3"], ["illness"], ref="y")]
     with pytest.raises(Conflict) as err:
         await report_many(session, rules, items, REPORTER)
@@ -309,7 +309,7 @@ async def test_refused_items_are_skipped_and_the_rest_is_as_sequential(session, 
 async def test_bulk_keeps_to_the_session_region(session, world):
     """A household outside the caller's regions is not found (404), as by ``report``; a
     reference known only outside them is no duplicate."""
-    rules = await load_rules(session)
+    rules = await load_policy_context(session)
     other = (await _households(session, (OTHER_COUNTY_VILLAGE, "active")))[0]
     bind_scope(session, VILLAGE)
     with pytest.raises(NotFound):
@@ -323,7 +323,7 @@ async def test_bulk_keeps_to_the_session_region(session, world):
 
 
 async def test_empty_batch_and_missing_household(session, world):
-    rules = await load_rules(session)
+    rules = await load_policy_context(session)
     assert await report_many(session, rules, [], REPORTER) == []
     by_number = ClueIn(id_number=id_number(), channel="visit", risk_types=["illness"], evidence="x")
     with pytest.raises(ValueError):

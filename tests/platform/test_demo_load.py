@@ -41,7 +41,7 @@ from services.core.households.sensitive import health_json, open_id_number
 from services.core.idnumber import keyed_hash, mask, normalise
 from services.core.models import metadata
 from services.core.monitoring import cases as case_service
-from services.core.monitoring.context import load_rules
+from services.core.monitoring.context import load_policy_context
 from services.core.regions.importer import DEMO_REGIONS_CSV, import_regions_csv, parse_regions_csv
 from services.core.regions.models import Region
 from services.core.scope import UNRESTRICTED, bind_scope
@@ -501,7 +501,7 @@ async def test_demo_users_can_use_the_api_on_the_loaded_county(demo_url, demo_en
         # The stored deadlines are what the API computes: recomputing them changes nothing.
         async with db.session() as session:
             bind_scope(session, UNRESTRICTED)
-            assert await case_service.refresh_deadlines(session, await load_rules(session), "529901") == 0
+            assert await case_service.refresh_deadlines(session, await load_policy_context(session), "529901") == 0
             await session.rollback()
     finally:
         await db.dispose()

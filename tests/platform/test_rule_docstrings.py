@@ -29,8 +29,8 @@ ENGLISH = re.compile(r"\b[A-Za-z]{4,}\b")
 # module; a tuple names the rules of a module that also holds services (queries, writes).
 RULE_MODULES: dict[str, tuple[str, ...] | None] = {
     "services.core.monitoring.deadlines": None,
-    "services.core.monitoring.guard": None,
-    "services.core.monitoring.rules": None,
+    "services.core.monitoring.elimination": None,
+    "services.core.monitoring.uncovered": None,
     "services.core.monitoring.machine": None,
     "services.core.funds.indicators": None,
     "services.core.income.rules": None,
@@ -68,7 +68,7 @@ def test_the_rule_modules_are_walked():
     assert {
         "services.core.monitoring.deadlines.clue_deadlines",
         "services.core.funds.indicators.industry_shares",
-        "services.core.monitoring.guard.unmet_conditions",
+        "services.core.monitoring.elimination.unmet_conditions",
         "services.core.income.rules.per_capita",
     } <= names
 
@@ -123,22 +123,25 @@ def grep(term: str) -> set[tuple[str, str]]:
         (
             "风险消除",
             {
-                ("services/core/monitoring/guard.py", "unmet_conditions"),
-                ("services/core/monitoring/guard.py", "income_conditions"),
+                ("services/core/monitoring/elimination.py", "unmet_conditions"),
+                ("services/core/monitoring/elimination.py", "income_conditions"),
             },
         ),
         (
             "饮水安全",
             {
                 ("services/core/guarantees/service.py", "all_secure"),
-                ("services/core/monitoring/guard.py", "unmet_conditions"),
+                ("services/core/monitoring/elimination.py", "unmet_conditions"),
             },
         ),
         (
             "人均纯收入",
-            {("services/core/income/rules.py", "per_capita"), ("services/core/monitoring/rules.py", "is_uncovered")},
+            {
+                ("services/core/income/rules.py", "per_capita"),
+                ("services/core/monitoring/uncovered.py", "is_uncovered"),
+            },
         ),
-        ("应纳未纳", {("services/core/monitoring/rules.py", "uncovered_households")}),
+        ("应纳未纳", {("services/core/monitoring/uncovered.py", "uncovered_households")}),
         ("项目资产", {("services/core/funds/assets.py", "check_region")}),
         ("公示", {("services/core/monitoring/deadlines.py", "notice_min_end")}),
         ("一户一策", {("services/core/monitoring/deadlines.py", "case_deadlines")}),

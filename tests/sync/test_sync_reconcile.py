@@ -676,7 +676,7 @@ async def test_reopened_finding_raises_a_new_clue_when_its_clue_ended(session, s
     again raises a new clue (its own reference); a clue whose case is still running is
     kept; one whose case has ended (rejected) is replaced again."""
     from services.core.monitoring import clues as clue_service
-    from services.core.monitoring.context import load_rules
+    from services.core.monitoring.context import load_policy_context
     from services.core.monitoring.enums import ClueStatus
     from services.core.monitoring.models import MonitoringCase
 
@@ -705,7 +705,7 @@ async def test_reopened_finding_raises_a_new_clue_when_its_clue_ended(session, s
     first, raised = await again()
     assert raised == 1 and first.clue_round == 0
     first_clue, fingerprint = first.clue_id, first.fingerprint  # the row object is refreshed by each run
-    rules = await load_rules(session)
+    rules = await load_policy_context(session)
     await clue_service.close(
         session, rules, await clue_of(first), ClueStatus.dismissed, None, reason="已核实，收入达标"
     )

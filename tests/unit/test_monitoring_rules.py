@@ -13,8 +13,8 @@ import pytest
 from services.core.households.enums import LabourCapacity
 from services.core.income.rolling import quarter_index
 from services.core.monitoring.deadlines import breaches, case_deadlines, clue_deadlines, notice_min_end, visit_due
+from services.core.monitoring.elimination import EliminationFacts, income_windows, unmet_conditions
 from services.core.monitoring.enums import FINAL, CaseStatus, ClueStatus, DeadlineKind, Decision
-from services.core.monitoring.guard import EliminationFacts, income_windows, unmet_conditions
 from services.core.monitoring.machine import STEPS, allowed, step_for
 from services.core.monitoring.policy import MonitoringPolicy, PolicyOverride, check_values, resolve
 from services.core.workdays import DayUnit, WorkCalendar, add_months, month_end

@@ -25,9 +25,7 @@ from services.core.errors import Forbidden
 from services.core.households.service import get_household
 from services.core.i18n import wants_chinese
 from services.core.monitoring import cases as case_service
-from services.core.monitoring import clues as clue_service
-from services.core.monitoring import queries
-from services.core.monitoring.context import load_rules
+from services.core.monitoring import queries, service
 from services.core.monitoring.deadlines import Deadline
 from services.core.monitoring.enums import (
     HEALTH_RISKS,
@@ -221,10 +219,7 @@ def _clue_response(clue: RiskClue, body: dict, status: int = 200) -> JSON:
     "`outcome: duplicate`). Send an `Idempotency-Key`.",
 )
 async def report_clue(request: Request, body: ClueIn, session: Session, caller: ClueReporter):
-    rules = await load_rules(session)
-    clue, outcome = await clue_service.report(
-        session, rules, body, _actor(caller), request.app.state.settings.id_hash_key
-    )
+    clue, outcome = await service.report_clue(session, body, _actor(caller), request.app.state.settings.id_hash_key)
     return _clue_response(clue, clue_body(clue, caller, outcome=outcome), 201 if outcome == "created" else 200)
 
 
@@ -279,10 +274,9 @@ async def list_clues(
 async def get_clue(clue_id: ClueId, session: Session, caller: MonitoringReader):
     """One risk clue with every report merged into it, its pending deadlines (e.g. the township's acceptance of a
     self-declaration) and the deadlines met late. Needs monitoring:read. 线索详情。"""
-    clue = await clue_service.get_clue(session, clue_id)
-    rules = await load_rules(session)
-    deadlines = await clue_service.pending(session, rules, clue)
-    reports = await clue_service.reports_of(session, clue.id)
+    clue = await service.get_clue(session, clue_id)
+    deadlines = await service.clue_deadlines(session, clue)
+    reports = await service.reports_of(session, clue.id)
     return _clue_response(clue, clue_body(clue, caller, deadlines, reports))
 
 
@@ -296,10 +290,9 @@ async def get_clue(clue_id: ClueId, session: Session, caller: MonitoringReader):
     description="Needs `If-Match` with the clue's ETag.",
 )
 async def dismiss_clue(request: Request, clue_id: ClueId, body: ClueDismissal, session: Session, caller: ClueHandler):
-    clue = await clue_service.get_clue(session, clue_id, for_update=True)
+    clue = await service.get_clue(session, clue_id, for_update=True)
     check_if_match(request, etag("clue", clue.id, clue.version))
-    rules = await load_rules(session)
-    await clue_service.close(session, rules, clue, ClueStatus.dismissed, caller.user_id, reason=body.reason)
+    await service.dismiss_clue(session, clue, caller.user_id, body.reason)
     return _clue_response(clue, clue_body(clue, caller, []))
 
 
@@ -316,11 +309,10 @@ async def dismiss_clue(request: Request, clue_id: ClueId, body: ClueDismissal, s
     "opened, linked to it. Needs `If-Match` with the clue's ETag.",
 )
 async def open_case(request: Request, clue_id: ClueId, body: CaseFromClue, session: Session, caller: ClueHandler):
-    clue = await clue_service.get_clue(session, clue_id, for_update=True)
+    clue = await service.get_clue(session, clue_id, for_update=True)
     check_if_match(request, etag("clue", clue.id, clue.version))
-    rules = await load_rules(session)
-    case, created = await case_service.open_from_clue(session, rules, clue, body, _actor(caller))
-    return await _case_response(session, rules, case, caller, 201 if created else 200)
+    case, created, deadlines = await service.open_from_clue(session, clue, body, _actor(caller))
+    return _case_json(case, caller, deadlines, 201 if created else 200)
 
 
 # ---------------------------------------------------------------- cases
@@ -339,8 +331,11 @@ def case_body(case: MonitoringCase, caller: Caller, deadlines: list[Deadline] | 
     return body
 
 
-async def _case_response(session, rules, case: MonitoringCase, caller: Caller, status: int = 200) -> JSON:
-    deadlines = await case_service.pending(session, rules, case)
+async def _case_response(session, case: MonitoringCase, caller: Caller, status: int = 200) -> JSON:
+    return _case_json(case, caller, await service.case_deadlines(session, case), status)
+
+
+def _case_json(case: MonitoringCase, caller: Caller, deadlines: list[Deadline], status: int = 200) -> JSON:
     headers = {"ETag": etag("case", case.id, case.version)}
     if status == 201:
         headers["Location"] = f"/api/v1/monitoring-cases/{case.id}"
@@ -446,8 +441,8 @@ async def get_case(case_id: CaseId, session: Session, caller: MonitoringReader):
     deadline (identification within 15 days of the first clue, cadre and plan within 10 working days, monthly
     visits — per the policy in force), the deadlines missed, and the actions you may take next. Needs
     monitoring:read. 监测对象详情。"""
-    case = await case_service.get_case(session, case_id)
-    return await _case_response(session, await load_rules(session), case, caller)
+    case = await service.get_case(session, case_id)
+    return await _case_response(session, case, caller)
 
 
 @router.get(
@@ -485,10 +480,9 @@ async def list_transitions(
     "county see the same list.",
 )
 async def elimination_check(request: Request, case_id: CaseId, session: Session, on: Day | None = None):
-    case = await case_service.get_case(session, case_id)
-    rules = await load_rules(session)
+    case = await service.get_case(session, case_id)
     day = on or today()
-    unmet = await case_service.elimination_check(session, rules, case, day)
+    unmet = await service.check_elimination(session, case, day)
     zh = wants_chinese(request.headers.get("accept-language"))
     return JSON(
         {"case_id": case.id, "status": case.status, "on": day, "met": not unmet, "unmet": rendered_errors(unmet, zh)}
@@ -496,11 +490,10 @@ async def elimination_check(request: Request, case_id: CaseId, session: Session,
 
 
 async def _step(request: Request, session, case_id: int, action: Action, body, caller: Caller) -> JSON:
-    case = await case_service.get_case(session, case_id, for_update=True)
-    check_if_match(request, etag("case", case.id, case.version))
-    rules = await load_rules(session)
-    await case_service.take_step(session, rules, case, action, body, _actor(caller))
-    return await _case_response(session, rules, case, caller)
+    subject = await service.case_for_step(session, case_id)
+    check_if_match(request, etag("case", subject.case.id, subject.case.version))
+    done = await service.take_step(session, subject, action, body, _actor(caller))
+    return _case_json(done.case, caller, done.deadlines)
 
 
 STEP_RESPONSES = responses(403, 404, 409, 412, 428)
@@ -624,11 +617,10 @@ async def terminate_case(
     description=IF_MATCH,
 )
 async def assign_cadre(request: Request, case_id: CaseId, body: CadreIn, session: Session, caller: CaseAssigner):
-    case = await case_service.get_case(session, case_id, for_update=True)
+    case = await service.get_case(session, case_id, for_update=True)
     check_if_match(request, etag("case", case.id, case.version))
-    rules = await load_rules(session)
-    await case_service.assign_cadre(session, rules, case, body, _actor(caller))
-    return await _case_response(session, rules, case, caller)
+    case, deadlines = await service.assign_cadre(session, case, body, _actor(caller))
+    return _case_json(case, caller, deadlines)
 
 
 # ---------------------------------------------------------------- measures and visits
@@ -687,9 +679,8 @@ async def list_measures(
     "and changes nothing; another measure under a used id is refused (409).",
 )
 async def add_measure(case_id: CaseId, body: MeasureIn, session: Session, caller: CaseAssistant):
-    case = await case_service.get_case(session, case_id, for_update=True)
-    rules = await load_rules(session)
-    measure, created = await case_service.add_measure(session, rules, case, body, _actor(caller))
+    case = await service.get_case(session, case_id, for_update=True)
+    measure, created = await service.add_measure(session, case, body, _actor(caller))
     return _measure_response(measure, 201 if created else 200)
 
 
@@ -704,7 +695,7 @@ async def add_measure(case_id: CaseId, body: MeasureIn, session: Session, caller
 )
 async def get_measure(measure_id: MeasureId, session: Session):
     """One assistance measure with its ETag. Needs monitoring:read. 帮扶措施详情。"""
-    return _measure_response(await case_service.get_measure(session, measure_id))
+    return _measure_response(await service.get_measure(session, measure_id))
 
 
 @router.put(
@@ -719,9 +710,9 @@ async def get_measure(measure_id: MeasureId, session: Session):
 async def update_measure(
     request: Request, measure_id: MeasureId, body: MeasureUpdate, session: Session, caller: CaseAssistant
 ):
-    measure = await case_service.get_measure(session, measure_id, for_update=True)
+    measure = await service.get_measure(session, measure_id, for_update=True)
     check_if_match(request, etag("measure", measure.id, measure.version))
-    return _measure_response(await case_service.update_measure(session, measure, body))
+    return _measure_response(await service.update_measure(session, measure, body))
 
 
 @router.get(
@@ -790,9 +781,8 @@ async def list_case_visit_breaches(
     "own month's deadline and the case leaves the overdue list.",
 )
 async def add_visit(case_id: CaseId, body: VisitIn, session: Session, caller: CaseAssistant):
-    case = await case_service.get_case(session, case_id, for_update=True)
-    rules = await load_rules(session)
-    visit, created = await case_service.add_visit(session, rules, case, body, _actor(caller))
+    case = await service.get_case(session, case_id, for_update=True)
+    visit, created = await service.add_visit(session, case, body, _actor(caller))
     return JSON(
         {f: getattr(visit, f) for f in VisitOut.model_fields},
         status_code=201 if created else 200,

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,33 +18,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.core.accounts.models import User
 from services.core.accounts.roles import PERMISSIONS, Permission
 from services.core.errors import Conflict, Unprocessable
-from services.core.guarantees.models import HouseholdGuarantees, Item
-from services.core.households.enums import Category, LabourCapacity, PersonStatus
-from services.core.households.models import Household, Person
-from services.core.households.service import get_active_household, get_household
-from services.core.income.models import IncomeRecord
-from services.core.income.rolling import quarter_of_index
+from services.core.households.service import get_active_household
 from services.core.monitoring import clues as clue_service
 from services.core.monitoring import deadlines as dl
-from services.core.monitoring.context import Rules
+from services.core.monitoring.context import PolicyContext
 from services.core.monitoring.enums import (
-    ELIMINATION_PHASE,
-    FINAL,
-    IDENTIFICATION_PHASE,
     OPEN,
     UNDER_ASSISTANCE,
     Action,
     CaseStatus,
     ClueStatus,
     DeadlineKind,
-    Decision,
     MeasureStatus,
 )
-from services.core.monitoring.guard import EliminationFacts, earliest_record_needed, unmet_conditions
-from services.core.monitoring.machine import allowed, step_for
+from services.core.monitoring.machine import allowed
 from services.core.monitoring.models import (
     CaseTransition,
-    IncomeLine,
     Measure,
     MonitoringCase,
     RiskClue,
@@ -96,7 +85,7 @@ async def visits_of(session: AsyncSession, case_id: int, *, after: tuple | None,
 
 
 async def _counted_visits(
-    session: AsyncSession, rules: Rules, cases: Sequence[MonitoringCase]
+    session: AsyncSession, ctx: PolicyContext, cases: Sequence[MonitoringCase]
 ) -> dict[int, list[date]]:
     """Dates of the visits that count towards the monthly visit, per case (identified ones)."""
     ids = [c.id for c in cases if c.identified_on is not None and c.status in UNDER_ASSISTANCE]
@@ -107,7 +96,7 @@ async def _counted_visits(
     by_id = {c.id: c for c in cases}
     for case_id, visited_on, mode in rows:
         case = by_id[case_id]
-        policy = rules.policy(case.region_code, visited_on.year)
+        policy = ctx.policy(case.region_code, visited_on.year)
         if mode in policy.visit_modes_counted:
             out[case_id].append(visited_on)
     return out
@@ -124,14 +113,14 @@ async def _breached_months(session: AsyncSession, cases: Sequence[MonitoringCase
     return out
 
 
-async def pending(session: AsyncSession, rules: Rules, case: MonitoringCase) -> list[dl.Deadline]:
-    visits = (await _counted_visits(session, rules, [case]))[case.id]
+async def pending(session: AsyncSession, ctx: PolicyContext, case: MonitoringCase) -> list[dl.Deadline]:
+    visits = (await _counted_visits(session, ctx, [case]))[case.id]
     breached = (await _breached_months(session, [case]))[case.id]
-    return dl.case_deadlines(case, visits, rules.policy_for(case.region_code), rules.calendar, breached)
+    return dl.case_deadlines(case, visits, ctx.policy_for(case.region_code), ctx.calendar, breached)
 
 
 async def record_missed_visits(
-    session: AsyncSession, rules: Rules, case: MonitoringCase, as_of: date
+    session: AsyncSession, ctx: PolicyContext, case: MonitoringCase, as_of: date
 ) -> list[VisitBreach]:
     """Record each month of assistance that ended before ``as_of`` without its visits, once
     (the unique key (case, month) makes a second run, or a concurrent one, add nothing), on
@@ -140,17 +129,17 @@ async def record_missed_visits(
     month of ``as_of``. Returns the breaches recorded now. ``case`` is locked."""
     if case.identified_on is None or case.status not in UNDER_ASSISTANCE:
         return []
-    visits = (await _counted_visits(session, rules, [case]))[case.id]
+    visits = (await _counted_visits(session, ctx, [case]))[case.id]
     breached = set((await _breached_months(session, [case]))[case.id])
     recorded: list[VisitBreach] = []
     notes: list[dict] = []
     while True:
-        deadlines = dl.case_deadlines(case, visits, rules.policy_for(case.region_code), rules.calendar, breached)
+        deadlines = dl.case_deadlines(case, visits, ctx.policy_for(case.region_code), ctx.calendar, breached)
         visit = next((d for d in deadlines if d.kind == DeadlineKind.monthly_visit), None)
         if visit is None or visit.due >= as_of:
             break
         month = visit.due.replace(day=1)
-        policy = rules.policy(case.region_code, month.year)
+        policy = ctx.policy(case.region_code, month.year)
         made = dl.visits_in(month, visits)
         inserted = (
             await session.execute(
@@ -183,15 +172,13 @@ async def record_missed_visits(
             )
     if notes:
         case.deadline_breaches = list(case.deadline_breaches) + notes
-    clue_service.store_next(
-        case, dl.case_deadlines(case, visits, rules.policy_for(case.region_code), rules.calendar, breached)
-    )
+    dl.store_next(case, dl.case_deadlines(case, visits, ctx.policy_for(case.region_code), ctx.calendar, breached))
     await session.flush()
     return recorded
 
 
 async def record_missed_visits_under(
-    session: AsyncSession, rules: Rules, prefix: str, as_of: date, batch: int = 500
+    session: AsyncSession, ctx: PolicyContext, prefix: str, as_of: date, batch: int = 500
 ) -> int:
     """``record_missed_visits`` for every case under ``prefix`` whose nearest deadline has
     passed (read from the deadline index). Idempotent; run daily by the worker. Returns
@@ -216,7 +203,7 @@ async def record_missed_visits_under(
         if not cases:
             return count
         for case in cases:
-            count += len(await record_missed_visits(session, rules, case, as_of))
+            count += len(await record_missed_visits(session, ctx, case, as_of))
         last = cases[-1].id
 
 
@@ -228,19 +215,19 @@ async def visit_breaches_of(
 
 
 async def _track(
-    session: AsyncSession, rules: Rules, case: MonitoringCase, before: list[dl.Deadline], met_on: date
+    session: AsyncSession, ctx: PolicyContext, case: MonitoringCase, before: list[dl.Deadline], met_on: date
 ) -> list[dict]:
     """After a change: store the nearest pending deadline; record those met late."""
     await session.flush()
-    after = await pending(session, rules, case)
+    after = await pending(session, ctx, case)
     late = dl.breaches(before, after, met_on)
     if late:
         case.deadline_breaches = list(case.deadline_breaches) + late
-    clue_service.store_next(case, after)
+    dl.store_next(case, after)
     return late
 
 
-async def refresh_deadlines(session: AsyncSession, rules: Rules, prefix: str, batch: int = 2000) -> int:
+async def refresh_deadlines(session: AsyncSession, ctx: PolicyContext, prefix: str, batch: int = 2000) -> int:
     """Recompute the stored deadlines of every open case and clue under ``prefix`` (after
     the policy or the calendar changed). Returns how many rows changed."""
     changed = 0
@@ -256,14 +243,14 @@ async def refresh_deadlines(session: AsyncSession, rules: Rules, prefix: str, ba
         cases = list((await session.execute(stmt)).scalars())
         if not cases:
             break
-        visits = await _counted_visits(session, rules, cases)
+        visits = await _counted_visits(session, ctx, cases)
         breached = await _breached_months(session, cases)
         for case in cases:
             new = dl.case_deadlines(
-                case, visits[case.id], rules.policy_for(case.region_code), rules.calendar, breached[case.id]
+                case, visits[case.id], ctx.policy_for(case.region_code), ctx.calendar, breached[case.id]
             )
             old = (case.next_deadline, case.next_deadline_kind, case.deadline_provisional)
-            clue_service.store_next(case, new)
+            dl.store_next(case, new)
             changed += old != (case.next_deadline, case.next_deadline_kind, case.deadline_provisional)
         last = cases[-1].id
         await session.flush()
@@ -281,7 +268,7 @@ async def refresh_deadlines(session: AsyncSession, rules: Rules, prefix: str, ba
             break
         for clue in clues:
             old = (clue.next_deadline, clue.next_deadline_kind, clue.deadline_provisional)
-            clue_service.store_next(clue, await clue_service.pending(session, rules, clue))
+            dl.store_next(clue, await clue_service.pending(session, ctx, clue))
             changed += old != (clue.next_deadline, clue.next_deadline_kind, clue.deadline_provisional)
         last = clues[-1].id
         await session.flush()
@@ -292,7 +279,7 @@ async def refresh_deadlines(session: AsyncSession, rules: Rules, prefix: str, ba
 
 
 async def open_from_clue(
-    session: AsyncSession, rules: Rules, clue: RiskClue, data: CaseFromClue, actor: Reporter
+    session: AsyncSession, ctx: PolicyContext, clue: RiskClue, data: CaseFromClue, actor: Reporter
 ) -> tuple[MonitoringCase, bool]:
     """Turn an open clue into a case. The household's open case, if it has one, takes the
     clue's risks instead (one open case per household); a household whose last case was
@@ -311,7 +298,7 @@ async def open_from_clue(
         )
     ).scalar_one_or_none()
     if current is not None:
-        before = await pending(session, rules, current)
+        before = await pending(session, ctx, current)
         added = [r for r in clue.risk_types if r not in current.risk_types]
         if added:
             current.risk_types = current.risk_types + added
@@ -330,8 +317,8 @@ async def open_from_clue(
                 actor_client_id=actor.client_id,
             )
         )
-        await clue_service.close(session, rules, clue, ClueStatus.converted, actor.user_id, case_id=current.id, on=day)
-        await _track(session, rules, current, before, day)
+        await clue_service.close(session, ctx, clue, ClueStatus.converted, actor.user_id, case_id=current.id, on=day)
+        await _track(session, ctx, current, before, day)
         return current, False
     previous = (
         await session.execute(
@@ -369,15 +356,15 @@ async def open_from_clue(
             actor_client_id=actor.client_id,
         )
     )
-    await clue_service.close(session, rules, clue, ClueStatus.converted, actor.user_id, case_id=case.id, on=day)
-    await _track(session, rules, case, [], day)
+    await clue_service.close(session, ctx, clue, ClueStatus.converted, actor.user_id, case_id=case.id, on=day)
+    await _track(session, ctx, case, [], day)
     return case, True
 
 
 # ---------------------------------------------------------------- steps
 
 
-def _not_allowed(case: MonitoringCase, action: Action) -> Conflict:
+def not_allowed(case: MonitoringCase, action: Action) -> Conflict:
     return Conflict(
         "transition_not_allowed",
         field="status",
@@ -387,223 +374,19 @@ def _not_allowed(case: MonitoringCase, action: Action) -> Conflict:
     )
 
 
-STEP_ACTIONS = frozenset(Action) - {Action.open, Action.add_risks, Action.assign_cadre}
-
-
-async def _last_effective(session: AsyncSession, case: MonitoringCase) -> date:
-    """The day of the case's last step (or of its first clue): a step cannot be earlier."""
-    stmt = select(func.max(CaseTransition.effective_on)).where(
-        CaseTransition.case_id == case.id, CaseTransition.action.in_(STEP_ACTIONS)
-    )
-    return (await session.execute(stmt)).scalar() or case.first_clue_on
-
-
-# Measures that count as carried out (落实) on a day: started by then, not only planned and
-# not stopped (至少落实一项: carried out, not necessarily finished).
-CARRIED_OUT = (MeasureStatus.in_progress, MeasureStatus.completed)
-
-
-async def elimination_facts(session: AsyncSession, case: MonitoringCase, on: date, rules: Rules) -> EliminationFacts:
-    policy = rules.policy(case.region_code, on.year)
-    province = case.region_code[:2]
-    # The household's quarters, once, as far back as the earliest window judged reaches.
-    first_year, _ = quarter_of_index(earliest_record_needed(on, policy.elimination_income_quarters))
-    records = (
-        await session.execute(
-            select(IncomeRecord.year, IncomeRecord.quarter, IncomeRecord.net_income, IncomeRecord.member_count).where(
-                IncomeRecord.household_id == case.household_id,
-                IncomeRecord.year >= first_year,
-                IncomeRecord.year <= on.year,
-            )
-        )
-    ).all()
-    lines = dict(
-        (
-            await session.execute(
-                select(IncomeLine.year, IncomeLine.amount).where(
-                    IncomeLine.province_code == province, IncomeLine.year == on.year
-                )
-            )
-        ).all()
-    )
-    guarantees = (
-        await session.execute(select(HouseholdGuarantees).where(HouseholdGuarantees.household_id == case.household_id))
-    ).scalar_one_or_none()
-    labour = (
-        (
-            await session.execute(
-                select(Person.labour_capacity).where(
-                    Person.household_id == case.household_id, Person.status == PersonStatus.alive
-                )
-            )
-        )
-        .scalars()
-        .all()
-    )
-    carried_out = (
-        await session.execute(
-            select(func.count())
-            .select_from(Measure)
-            .where(Measure.case_id == case.id, Measure.status.in_(CARRIED_OUT), Measure.start_on <= on)
-        )
-    ).scalar_one()
-    return EliminationFacts(
-        decided_on=on,
-        identified_on=case.identified_on,
-        measures_carried_out=carried_out,
-        income_records=[(y, q, net, n) for y, q, net, n in records],
-        lines=lines,
-        province_code=province,
-        guarantees=None if guarantees is None else {i.value: getattr(guarantees, i.value).value for i in Item},
-        labour=[LabourCapacity(v) for v in labour],
-    )
-
-
-async def elimination_check(session: AsyncSession, rules: Rules, case: MonitoringCase, on: date):
-    facts = await elimination_facts(session, case, on, rules)
-    return unmet_conditions(facts, rules.policy(case.region_code, on.year))
-
-
-def guards_elimination(status: CaseStatus, action: Action, decision: Decision) -> bool:
-    """Whether a step must meet the elimination conditions: the proposal and every approval
-    of the elimination phase (verification, democratic review before the notice, the
-    notice's result, township review, county approval). Rejections and termination never."""
-    if action == Action.propose_elimination:
-        return True
-    return status in ELIMINATION_PHASE and action != Action.terminate and decision == Decision.approve
-
-
-async def require_elimination_conditions(session: AsyncSession, rules: Rules, case: MonitoringCase, on: date) -> None:
-    """409 listing every unmet condition (the same list ``elimination_check`` gives)."""
-    unmet = await elimination_check(session, rules, case, on)
-    if unmet:
-        raise Conflict("elimination_conditions_unmet", errors=unmet, count=len(unmet))
-
-
-async def take_step(
-    session: AsyncSession, rules: Rules, case: MonitoringCase, action: Action, data: Any, actor: Reporter
-) -> CaseTransition:
-    """One step of the state machine, with everything it entails. ``case`` is locked."""
-    step = step_for(case.status, action)
-    if step is None:
-        raise _not_allowed(case, action)
-    decision: Decision = getattr(data, "decision", Decision.approve)
-    target = step.outcomes[decision]
-    before = await pending(session, rules, case)
-    day = data.effective_on or today()
-    previous = await _last_effective(session, case)
-    if day < previous:
-        raise Unprocessable("effective_before_previous", field="effective_on", previous=previous.isoformat())
-    policy = rules.policy(case.region_code, day.year)
-    details: dict[str, Any] = {"decision": decision.value}
-    if guards_elimination(case.status, action, decision):
-        if action == Action.county_decision and data.way is None:
-            raise Unprocessable("way_required", field="way")
-        await require_elimination_conditions(session, rules, case, day)
-        details["elimination_conditions_met_on"] = day.isoformat()
-    household: Household | None = None
-    identifying = case.status in IDENTIFICATION_PHASE
-
-    if action == Action.verify:
-        details["findings"] = data.findings
-        if identifying and decision == Decision.approve:
-            if not data.consent_signed:
-                raise Unprocessable("consent_required", field="consent_signed")
-            case.consent_on = day
-            details["consent_signed"] = True
-    elif action == Action.village_review and decision == Decision.approve:
-        start = data.notice_start or day
-        if start < day:
-            raise Unprocessable("notice_before_review", field="notice_start", day=day.isoformat())
-        min_end, provisional = dl.notice_min_end(start, policy, rules.calendar)
-        end = data.notice_end or min_end
-        if end < min_end:
-            raise Unprocessable(
-                "notice_too_short", field="notice_end", min_end=min_end.isoformat(), days=policy.notice_min_days
-            )
-        case.notice_start, case.notice_end = start, end
-        details.update(notice_start=start.isoformat(), notice_end=end.isoformat())
-        if provisional:
-            details["notice_provisional"] = True
-    elif action == Action.notice_result:
-        if decision == Decision.approve and (case.notice_end is None or day <= case.notice_end):
-            raise Conflict(
-                "notice_not_over",
-                field="effective_on",
-                notice_end=case.notice_end.isoformat() if case.notice_end else "-",
-            )
-    elif action == Action.county_decision and decision == Decision.approve:
-        household = await get_household(session, case.household_id, for_update=True)
-        if identifying:
-            if data.case_type is not None:
-                details["case_type"] = data.case_type.value
-                case.case_type = data.case_type
-            case.identified_on = day
-            if household.category != Category.monitored:
-                case.category_before = household.category
-                household.previous_category = household.category
-                household.category = Category.monitored
-            else:
-                case.category_before = household.previous_category
-        else:
-            if data.way is None:
-                raise Unprocessable("way_required", field="way")
-            case.eliminated_on = day
-            case.elimination_way = data.way
-            details["way"] = data.way.value
-    elif action == Action.propose_elimination:
-        case.elimination_proposed_on = day
-    elif action == Action.terminate:
-        details["reason"] = data.reason
-        case.closed_reason = data.reason
-
-    if target in FINAL:
-        case.closed_on = day
-        if case.identified_on is not None and target in (CaseStatus.eliminated, CaseStatus.terminated):
-            household = household or await get_household(session, case.household_id, for_update=True)
-            if household.category == Category.monitored:
-                household.category = case.category_before or household.previous_category or Category.ordinary
-                household.previous_category = None
-    if case.status in ELIMINATION_PHASE and target == CaseStatus.assisting:
-        case.elimination_proposed_on = None
-
-    transition = CaseTransition(
-        case_id=case.id,
-        region_code=case.region_code,
-        action=action,
-        from_status=case.status,
-        to_status=target,
-        comment=data.comment,
-        attachments=[a.model_dump() for a in data.attachments],
-        details=details,
-        effective_on=day,
-        actor_user_id=actor.user_id,
-        actor_client_id=actor.client_id,
-    )
-    case.status = target
-    session.add(transition)
-    # A step that ends the identification or the case meets its deadlines by deciding;
-    # termination is not a decision on time and records nothing late.
-    late = await _track(session, rules, case, [] if action == Action.terminate else before, day)
-    if late:
-        transition.details = {**details, "breaches": late}
-    await session.flush()
-    return transition
-
-
 # ---------------------------------------------------------------- cadre, measures, visits
 
 ASSISTING_ROLES = frozenset(role for role, perms in PERMISSIONS.items() if Permission.cases_assist in perms)
 
 
 async def assign_cadre(
-    session: AsyncSession, rules: Rules, case: MonitoringCase, data: CadreIn, actor: Reporter
+    session: AsyncSession, ctx: PolicyContext, case: MonitoringCase, data: CadreIn, actor: Reporter
 ) -> MonitoringCase:
     if case.status not in OPEN:
-        raise _not_allowed(case, Action.assign_cadre)
+        raise not_allowed(case, Action.assign_cadre)
     cadre = await _eligible_cadre(session, case, data.cadre_user_id, "cadre_user_id")
     day = data.assigned_on or today()
-    before = await pending(session, rules, case)
+    before = await pending(session, ctx, case)
     case.cadre_user_id = cadre.id
     case.cadre_assigned_on = day
     session.add(
@@ -620,7 +403,7 @@ async def assign_cadre(
             actor_client_id=actor.client_id,
         )
     )
-    await _track(session, rules, case, before, day)
+    await _track(session, ctx, case, before, day)
     await session.flush()
     return case
 
@@ -664,7 +447,7 @@ MEASURE_FIELDS = ("category", "content", "responsible_unit", "start_on", "end_on
 
 
 async def add_measure(
-    session: AsyncSession, rules: Rules, case: MonitoringCase, data: MeasureIn, actor: Reporter
+    session: AsyncSession, ctx: PolicyContext, case: MonitoringCase, data: MeasureIn, actor: Reporter
 ) -> tuple[Measure, bool]:
     if data.id is not None:
         existing = (await session.execute(select(Measure).where(Measure.id == data.id))).scalar_one_or_none()
@@ -675,7 +458,7 @@ async def add_measure(
     if case.status not in UNDER_ASSISTANCE:
         raise Conflict("case_not_assisting", field="case_id", status=case.status.value)
     day = data.planned_on or today()
-    before = await pending(session, rules, case)
+    before = await pending(session, ctx, case)
     measure = Measure(
         id=data.id or uuid.uuid4(),
         case_id=case.id,
@@ -689,7 +472,7 @@ async def add_measure(
         raise Conflict("client_id_reused", field="id")
     if case.plan_on is None or day < case.plan_on:
         case.plan_on = day
-    await _track(session, rules, case, before, day)
+    await _track(session, ctx, case, before, day)
     await session.flush()
     await session.refresh(measure)  # money as stored (two places)
     return measure, True
@@ -721,7 +504,7 @@ VISIT_FIELDS = ("visited_on", "mode", "findings", "attachments")
 
 
 async def add_visit(
-    session: AsyncSession, rules: Rules, case: MonitoringCase, data: VisitIn, actor: Reporter
+    session: AsyncSession, ctx: PolicyContext, case: MonitoringCase, data: VisitIn, actor: Reporter
 ) -> tuple[Visit, bool]:
     if data.id is not None:
         existing = (await session.execute(select(Visit).where(Visit.id == data.id))).scalar_one_or_none()
@@ -740,8 +523,8 @@ async def add_visit(
     # Months that ended before this visit without their visits are recorded first (once), so
     # the visit answers its own month's deadline and clears the case from the overdue list.
     # As of the visit's day, not today: visits are written on paper first and entered later.
-    await record_missed_visits(session, rules, case, data.visited_on)
-    before = await pending(session, rules, case)
+    await record_missed_visits(session, ctx, case, data.visited_on)
+    before = await pending(session, ctx, case)
     visit = Visit(
         id=data.id or uuid.uuid4(),
         visited_on=data.visited_on,
@@ -756,8 +539,8 @@ async def add_visit(
     )
     if not await _claim_id(session, visit):
         raise Conflict("client_id_reused", field="id")
-    if data.mode in rules.policy(case.region_code, data.visited_on.year).visit_modes_counted:
+    if data.mode in ctx.policy(case.region_code, data.visited_on.year).visit_modes_counted:
         case.last_visit_on = max(case.last_visit_on or data.visited_on, data.visited_on)
-    await _track(session, rules, case, before, data.visited_on)
+    await _track(session, ctx, case, before, data.visited_on)
     await session.flush()
     return visit, True

@@ -14,7 +14,7 @@ from services.core.households.enums import PersonStatus
 from services.core.households.models import Person
 from services.core.households.service import get_active_household
 from services.core.monitoring import deadlines as dl
-from services.core.monitoring.context import Rules
+from services.core.monitoring.context import PolicyContext
 from services.core.monitoring.enums import Channel, ClueStatus
 from services.core.monitoring.models import ClueReport, RiskClue
 from services.core.monitoring.schemas import ClueIn, Reporter
@@ -47,22 +47,14 @@ async def _self_declared_on(session: AsyncSession, clue: RiskClue) -> date | Non
     return (await session.execute(stmt)).scalar()
 
 
-async def pending(session: AsyncSession, rules: Rules, clue: RiskClue) -> list[dl.Deadline]:
+async def pending(session: AsyncSession, ctx: PolicyContext, clue: RiskClue) -> list[dl.Deadline]:
     return dl.clue_deadlines(
         clue.status,
         clue.first_reported_on,
         await _self_declared_on(session, clue),
-        rules.policy_for(clue.region_code),
-        rules.calendar,
+        ctx.policy_for(clue.region_code),
+        ctx.calendar,
     )
-
-
-def store_next(target, pending_deadlines: list[dl.Deadline]) -> None:
-    """Keep the nearest pending deadline on the row (cases and clues alike)."""
-    first = pending_deadlines[0] if pending_deadlines else None
-    target.next_deadline = first.due if first else None
-    target.next_deadline_kind = first.kind if first else None
-    target.deadline_provisional = any(d.provisional for d in pending_deadlines)
 
 
 async def household_of(session: AsyncSession, id_number: str, id_hash_key: bytes) -> int:
@@ -79,7 +71,7 @@ async def household_of(session: AsyncSession, id_number: str, id_hash_key: bytes
 
 
 async def report(
-    session: AsyncSession, rules: Rules, data: ClueIn, reporter: Reporter, id_hash_key: bytes | None = None
+    session: AsyncSession, ctx: PolicyContext, data: ClueIn, reporter: Reporter, id_hash_key: bytes | None = None
 ) -> tuple[RiskClue, str]:
     """Record a report. Returns the clue and "created", "merged" (an open clue of the same
     household sharing a risk type took it) or "duplicate" (the source's reference is known:
@@ -154,7 +146,7 @@ async def report(
         )
     )
     await session.flush()
-    store_next(clue, await pending(session, rules, clue))
+    dl.store_next(clue, await pending(session, ctx, clue))
     await session.flush()
     return clue, outcome
 
@@ -166,7 +158,7 @@ def _require_open(clue: RiskClue) -> None:
 
 async def close(
     session: AsyncSession,
-    rules: Rules,
+    ctx: PolicyContext,
     clue: RiskClue,
     status: ClueStatus,
     actor_id: int | None,
@@ -177,7 +169,7 @@ async def close(
 ) -> None:
     """Dismiss the clue or mark it converted; a deadline it met late is recorded."""
     _require_open(clue)
-    before = await pending(session, rules, clue)
+    before = await pending(session, ctx, clue)
     clue.status = status
     clue.dismissal_reason = reason
     clue.case_id = case_id
@@ -186,5 +178,5 @@ async def close(
     late = dl.breaches(before, [], on or today())
     if late:
         clue.deadline_breaches = list(clue.deadline_breaches) + late
-    store_next(clue, [])
+    dl.store_next(clue, [])
     await session.flush()

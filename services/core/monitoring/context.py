@@ -1,21 +1,24 @@
 """What a monitoring write needs besides the rows it changes: the working-day calendar and
-the policy overrides, read once per transaction (both tables are small)."""
+the policy overrides (``PolicyContext``), read once per transaction in one statement (the
+tables are small)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.core.monitoring import queries
 from services.core.monitoring.deadlines import PolicyFor
-from services.core.monitoring.models import CalendarDay, CalendarYear, MonitoringPolicyRow
 from services.core.monitoring.policy import MonitoringPolicy, PolicyOverride, resolve
 from services.core.workdays import WorkCalendar
 
 
 @dataclass
-class Rules:
+class PolicyContext:
+    """The calendar and the policy overrides as stored when the transaction read them; the
+    policy of a region and year is resolved once and kept."""
+
     calendar: WorkCalendar
     overrides: list[PolicyOverride]
     _resolved: dict[tuple[str, int], MonitoringPolicy] = field(default_factory=dict, repr=False)
@@ -31,15 +34,17 @@ class Rules:
         return lambda year: self.policy(region_code, year)
 
 
-async def load_rules(session: AsyncSession) -> Rules:
-    """The calendar and policy overrides as stored now. The tables are not region-scoped
-    (they hold public rules, not people's data)."""
-    days = (await session.execute(select(CalendarDay.day, CalendarDay.workday))).all()
-    years = (await session.execute(select(CalendarYear.year))).scalars().all()
-    rows = (
-        await session.execute(
-            select(MonitoringPolicyRow.region_prefix, MonitoringPolicyRow.year, MonitoringPolicyRow.values)
-        )
-    ).all()
-    calendar = WorkCalendar(dict(days), frozenset(years))
-    return Rules(calendar, [PolicyOverride(region_prefix=p, year=y, values=v) for p, y, v in rows])
+async def load_policy_context(session: AsyncSession) -> PolicyContext:
+    """The calendar and policy overrides as stored now, in one round trip. The tables are
+    not region-scoped (they hold public rules, not people's data)."""
+    days, workdays, years, overrides = (await session.execute(queries.POLICY_CONTEXT)).one()
+    calendar = WorkCalendar(dict(zip(days or [], workdays or [], strict=True)), frozenset(years or []))
+    return PolicyContext(
+        calendar,
+        [PolicyOverride(region_prefix=o["region_prefix"], year=o["year"], values=o["values"]) for o in overrides or []],
+    )
+
+
+# The name callers outside the monitoring package (the policy overrides, moving to their own
+# package) still import; new code says ``load_policy_context``.
+load_rules = load_policy_context

@@ -149,3 +149,12 @@ def notice_min_end(start: date, policy: MonitoringPolicy, cal: WorkCalendar) -> 
     if policy.notice_unit == DayUnit.working and not cal.is_workday(start):
         days += 1  # a notice posted on a holiday counts from the next working day
     return cal.add(start, days, policy.notice_unit)
+
+
+def store_next(target, pending_deadlines: list[Deadline]) -> None:
+    """Keep the nearest pending deadline (最近的时限) on the row, cases and clues alike: the
+    daily work list reads it from the deadline index."""
+    first = pending_deadlines[0] if pending_deadlines else None
+    target.next_deadline = first.due if first else None
+    target.next_deadline_kind = first.kind if first else None
+    target.deadline_provisional = any(d.provisional for d in pending_deadlines)

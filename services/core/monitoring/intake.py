@@ -11,7 +11,7 @@ the given order:
 * an open clue of the household sharing a risk type takes the report (``merged``; the
   oldest such clue, clues created earlier in the batch included), otherwise a new clue is
   ``created``; the clue's risk types, channels, first report day and report count follow;
-* each clue's stored next deadline (``clues.store_next`` of ``clues.pending``) and its
+* each clue's stored next deadline (``deadlines.store_next`` of ``clues.pending``) and its
   ``version`` (the ETag: up once for the report and once more when the next deadline moved,
   as the ORM's flushes of ``report`` do) end as they would.
 
@@ -23,7 +23,8 @@ before anything is written; the order of ``INSERT … RETURNING`` rows is not so
 PostgreSQL promises), then one statement writing it all: a multi-row ``INSERT`` of
 the new clues, one ``UPDATE`` of the merged ones and a multi-row ``INSERT`` of the reports.
 Rows travel as JSON arrays typed by the table's row type, so the SQL text never changes
-with the batch size.
+with the batch size. The statements are ``queries.INTAKE_*`` (the reads bounded by the
+session's regions with ``scope.region_sql``).
 
 Audit: a request's audit event lists the rows its flushes changed (``services.api.auditing``);
 these statements bypass the ORM's flushes, so the same entries (a clue created with its
@@ -44,122 +45,21 @@ from datetime import date
 from typing import Any
 
 import orjson
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.audit.service import collects_changes, note_changes
 from services.core.errors import Conflict, NotFound
 from services.core.monitoring import deadlines as dl
-from services.core.monitoring.clues import store_next
-from services.core.monitoring.context import Rules
+from services.core.monitoring import queries
+from services.core.monitoring.context import PolicyContext
 from services.core.monitoring.enums import Channel, ClueStatus, DeadlineKind
+from services.core.monitoring.queries import INTAKE_CLUE_COLUMNS, INTAKE_MERGED_COLUMNS
 from services.core.monitoring.schemas import ClueIn, Reporter
-from services.core.scope import UNRESTRICTED, scope_of
+from services.core.scope import scoped_params
 from services.core.timeutil import today
 
 CREATED, MERGED, DUPLICATE, REFUSED = "created", "merged", "duplicate", "refused"
 _SELF = Channel.self_declaration.value
-
-
-def _scope(alias: str, prefix: str) -> str:
-    """The region filter the ORM hook adds to a scoped query (``scope.under``)."""
-    if prefix == UNRESTRICTED:
-        return ""
-    return f" AND {alias}.region_code >= CAST(:lo AS text) AND {alias}.region_code < CAST(:hi AS text)"
-
-
-# A lookup in the unique index per reference (LATERAL): a join the planner might hash would
-# read every report ever stored, batch after batch.
-_KNOWN = """
-SELECT k.source, k.external_ref, r.clue_id
-FROM unnest(CAST(:sources AS text[]), CAST(:refs AS text[])) AS k(source, external_ref)
-CROSS JOIN LATERAL (
-    SELECT r.clue_id FROM clue_reports r
-    WHERE r.source = k.source AND r.external_ref = k.external_ref AND r.external_ref IS NOT NULL{scope}
-    LIMIT 1) AS r"""
-
-_LOCK_HOUSEHOLDS = """
-SELECT h.id, h.region_code, h.status
-FROM households h
-WHERE h.id = ANY(CAST(:ids AS bigint[])){scope}
-ORDER BY h.id
-FOR UPDATE"""
-
-_OPEN_CLUES = f"""
-SELECT c.id, c.household_id, c.region_code, c.risk_types, c.channels, c.first_reported_on, c.report_count,
-       c.version, c.next_deadline, c.next_deadline_kind, c.deadline_provisional,
-       CASE WHEN '{_SELF}' = ANY(c.channels) THEN
-           (SELECT min(r.reported_on) FROM clue_reports r WHERE r.clue_id = c.id AND r.channel = '{_SELF}')
-       END AS self_declared_on
-FROM risk_clues c
-WHERE c.household_id = ANY(CAST(:ids AS bigint[])) AND c.status = 'open'{{scope}}
-ORDER BY c.id
-FOR UPDATE OF c"""
-
-_IDS = """
-SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('risk_clues', 'id'))
-             FROM generate_series(1, CAST(:clues AS int))),
-       ARRAY(SELECT nextval(pg_get_serial_sequence('clue_reports', 'id'))
-             FROM generate_series(1, CAST(:reports AS int)))"""
-
-_CLUE_COLUMNS = (
-    "id",
-    "household_id",
-    "region_code",
-    "risk_types",
-    "channels",
-    "status",
-    "first_reported_on",
-    "report_count",
-    "next_deadline",
-    "next_deadline_kind",
-    "deadline_provisional",
-    "deadline_breaches",
-    "version",
-)
-_REPORT_COLUMNS = (
-    "id",
-    "clue_id",
-    "region_code",
-    "channel",
-    "risk_types",
-    "evidence",
-    "attachments",
-    "reported_on",
-    "reporter_user_id",
-    "reporter_client_id",
-    "declarant_name",
-    "declarant_phone",
-    "source",
-    "external_ref",
-)
-_MERGED_COLUMNS = (
-    "risk_types",
-    "channels",
-    "first_reported_on",
-    "report_count",
-    "next_deadline",
-    "next_deadline_kind",
-    "deadline_provisional",
-    "version",
-)
-
-# The batch's writes in one statement: the new clues, the merged clues brought up to date,
-# and the reports (their clues' foreign keys are checked at the end of the statement, when
-# the new clues are in).
-_WRITE = (
-    "WITH new_clues AS ("
-    f"INSERT INTO risk_clues ({', '.join(_CLUE_COLUMNS)}) "
-    f"SELECT {', '.join('r.' + c for c in _CLUE_COLUMNS)} "
-    "FROM jsonb_populate_recordset(NULL::risk_clues, CAST(:clues AS jsonb)) AS r), "
-    "merged_clues AS (UPDATE risk_clues AS c SET "
-    + ", ".join(f"{col} = r.{col}" for col in _MERGED_COLUMNS)
-    + ", updated_at = now() FROM jsonb_populate_recordset(NULL::risk_clues, CAST(:merged AS jsonb)) AS r "
-    "WHERE c.id = r.id) "
-    f"INSERT INTO clue_reports ({', '.join(_REPORT_COLUMNS)}) "
-    f"SELECT {', '.join('r.' + c for c in _REPORT_COLUMNS)} "
-    "FROM jsonb_populate_recordset(NULL::clue_reports, CAST(:reports AS jsonb)) AS r"
-)
 
 
 @dataclass(eq=False)
@@ -206,8 +106,8 @@ class _Deadlines:
     """``clues.pending`` for an open clue's facts, each combination computed once: regions
     whose policies are alike (most: the national default) share the result."""
 
-    def __init__(self, rules: Rules):
-        self.rules = rules
+    def __init__(self, ctx: PolicyContext):
+        self.ctx = ctx
         self.memo: dict[tuple, list[dl.Deadline]] = {}
         self.policies: dict[tuple[str, int], str] = {}
 
@@ -217,7 +117,7 @@ class _Deadlines:
         key = (region_code, day.year)
         found = self.policies.get(key)
         if found is None:
-            found = self.policies[key] = self.rules.policy(region_code, day.year).model_dump_json()
+            found = self.policies[key] = self.ctx.policy(region_code, day.year).model_dump_json()
         return found
 
     def __call__(self, clue: _Clue) -> list[dl.Deadline]:
@@ -233,8 +133,8 @@ class _Deadlines:
                 ClueStatus.open,
                 clue.first_reported_on,
                 clue.self_declared_on,
-                self.rules.policy_for(clue.region_code),
-                self.rules.calendar,
+                self.ctx.policy_for(clue.region_code),
+                self.ctx.calendar,
             )
         return found
 
@@ -243,13 +143,13 @@ def _settle(clue: _Clue, pending: _Deadlines) -> None:
     """``store_next`` after a report; a change of the stored deadline is one more version,
     as the second flush of ``report`` makes it."""
     before = (clue.next_deadline, clue.next_deadline_kind, clue.deadline_provisional)
-    store_next(clue, pending(clue))
+    dl.store_next(clue, pending(clue))
     if (clue.next_deadline, clue.next_deadline_kind, clue.deadline_provisional) != before:
         clue.version += 1
 
 
 async def report_many(
-    session: AsyncSession, rules: Rules, items: Sequence[ClueIn], reporter: Reporter, *, strict: bool = True
+    session: AsyncSession, ctx: PolicyContext, items: Sequence[ClueIn], reporter: Reporter, *, strict: bool = True
 ) -> list[tuple[int | None, str]]:
     """Record ``items`` in the caller's transaction as successive ``clues.report`` calls
     would; one (clue id, outcome) per item, in order: "created", "merged", "duplicate", or
@@ -268,16 +168,13 @@ async def report_many(
     # Plans made for each batch's values and the tables' present size: a generic plan made
     # while the reports were few (a first run) keeps scanning them whole as they grow —
     # measured 40 times slower by the third 10,000 clues. For the rest of the transaction.
-    await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    prefix = scope_of(session)
-    bounds = {"lo": prefix, "hi": prefix + ":"} if prefix != UNRESTRICTED else {}
+    await session.execute(queries.INTAKE_CUSTOM_PLANS)
     keys = sorted({(i.source, i.external_ref) for i in items if i.external_ref is not None})
     # (source, external_ref); a source is always given with a reference (ClueIn checks it)
     known: dict[tuple[str | None, str], int | _Clue] = {}
     if keys:
         rows = await session.execute(
-            text(_KNOWN.format(scope=_scope("r", prefix))),
-            {"sources": [k[0] for k in keys], "refs": [k[1] for k in keys], **bounds},
+            queries.INTAKE_KNOWN, scoped_params(session, sources=[k[0] for k in keys], refs=[k[1] for k in keys])
         )
         known = {(source, ref): clue_id for source, ref, clue_id in rows}
 
@@ -291,13 +188,11 @@ async def report_many(
     households: dict[int, tuple[str, str]] = {}
     open_clues: dict[int, list[_Clue]] = {}
     if wanted:
-        rows = await session.execute(
-            text(_LOCK_HOUSEHOLDS.format(scope=_scope("h", prefix))), {"ids": wanted, **bounds}
-        )
+        rows = await session.execute(queries.INTAKE_LOCK_HOUSEHOLDS, scoped_params(session, ids=wanted))
         households = {hid: (region, status) for hid, region, status in rows}
         active = [hid for hid, (_, status) in households.items() if status == "active"]
         if active:
-            rows = await session.execute(text(_OPEN_CLUES.format(scope=_scope("c", prefix))), {"ids": active, **bounds})
+            rows = await session.execute(queries.INTAKE_OPEN_CLUES, scoped_params(session, ids=active))
             for row in rows.mappings():
                 stored = _Clue(
                     household_id=row["household_id"],
@@ -313,10 +208,10 @@ async def report_many(
                     self_declared_on=row["self_declared_on"],
                     id=row["id"],
                 )
-                stored.before = stored.columns(_MERGED_COLUMNS)
+                stored.before = stored.columns(INTAKE_MERGED_COLUMNS)
                 open_clues.setdefault(stored.household_id, []).append(stored)
 
-    pending = _Deadlines(rules)
+    pending = _Deadlines(ctx)
     day = today()
     results: list[tuple[int | _Clue | None, str]] = []
     created: list[_Clue] = []
@@ -377,7 +272,7 @@ async def report_many(
 
     if reports:
         clue_ids, report_ids = (
-            await session.execute(text(_IDS), {"clues": len(created), "reports": len(reports)})
+            await session.execute(queries.INTAKE_IDS, {"clues": len(created), "reports": len(reports)})
         ).one()
         for clue, new_id in zip(created, sorted(clue_ids), strict=True):
             clue.id = new_id
@@ -405,7 +300,7 @@ async def _write(
     changes: list[dict[str, Any]] = []
     clue_rows = []
     for clue in created:  # orjson writes dates and enums as the JSON the row types read
-        clue_rows.append({**clue.columns(_CLUE_COLUMNS[:-2]), "deadline_breaches": [], "version": clue.version})
+        clue_rows.append({**clue.columns(INTAKE_CLUE_COLUMNS[:-2]), "deadline_breaches": [], "version": clue.version})
         if audited:
             changes.append(
                 _change(
@@ -444,17 +339,17 @@ async def _write(
             )
     merged_rows = []
     for clue in sorted(touched, key=lambda c: c.known_id):
-        merged_rows.append({"id": clue.id, **clue.columns(_MERGED_COLUMNS)})
+        merged_rows.append({"id": clue.id, **clue.columns(INTAKE_MERGED_COLUMNS)})
         if audited:
             assert clue.before is not None
             before = {k: _json(v) for k, v in clue.before.items()}
-            after = {k: _json(v) for k, v in clue.columns(_MERGED_COLUMNS).items()}
+            after = {k: _json(v) for k, v in clue.columns(INTAKE_MERGED_COLUMNS).items()}
             after = {k: v for k, v in after.items() if before.get(k) != v}
             changes.append(
                 _change("risk_clues", clue.known_id, "update", clue.region_code, {k: before[k] for k in after}, after)
             )
     await session.execute(
-        text(_WRITE),
+        queries.INTAKE_WRITE,
         {
             "clues": orjson.dumps(clue_rows).decode(),
             "merged": orjson.dumps(merged_rows).decode(),

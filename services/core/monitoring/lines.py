@@ -123,7 +123,7 @@ async def uncovered(
     its twelve months (``period``, ``quarters``, ``income_complete``)."""
     from services.core.households.models import Household
     from services.core.income.rolling import label
-    from services.core.monitoring.rules import uncovered_households, upto_of
+    from services.core.monitoring.uncovered import uncovered_households, upto_of
     from services.core.timeutil import today
 
     stmt = uncovered_households(year, upto_of(year, today()), region or None, complete)
@@ -159,13 +159,13 @@ async def raise_uncovered_clues(
     recognised, as by ``clues.report``). Households are read ``batch`` at a time by id, so a
     county of 300,000 households is never held at once; ``after_batch`` runs after each
     batch (the API records its audit event there, with the rows the batch wrote)."""
-    from services.core.monitoring.context import load_rules
+    from services.core.monitoring.context import load_policy_context
     from services.core.monitoring.enums import Channel, RiskType
     from services.core.monitoring.intake import report_many
-    from services.core.monitoring.rules import RULE_SOURCE, external_ref
     from services.core.monitoring.schemas import ClueIn
+    from services.core.monitoring.uncovered import RULE_SOURCE, external_ref
 
-    rules = await load_rules(session)
+    rules = await load_policy_context(session)
     counts = {"households": 0, "created": 0, "merged": 0, "duplicate": 0}
     after_id: int | None = None
     while True:

@@ -1,16 +1,44 @@
-"""Lists of clues and cases, and the daily work list of deadlines (the overdue list)."""
+"""The monitoring package's SQL in one place: lists of clues and cases, the daily work list
+of deadlines (the overdue list), the reads of a case's step (the case with what its checks
+need, the policy context, the facts of the risk-elimination conditions) and the raw SQL of
+the bulk clue intake (region bounds from ``services.core.scope``)."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import and_, literal, or_, select
+from sqlalchemy import Text, and_, cast, func, literal, or_, select, text
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by, array, array_agg
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
 
-from services.core.households.models import Household
-from services.core.monitoring.enums import CaseStatus, CaseType, Channel, ClueStatus, DeadlineKind, RiskType
-from services.core.monitoring.models import MonitoringCase, RiskClue, VisitBreach
-from services.core.scope import under
+from services.core.guarantees.models import HouseholdGuarantees, Item
+from services.core.households.enums import PersonStatus
+from services.core.households.models import Household, Person
+from services.core.income.models import IncomeRecord
+from services.core.monitoring.enums import (
+    Action,
+    CaseStatus,
+    CaseType,
+    Channel,
+    ClueStatus,
+    DeadlineKind,
+    MeasureStatus,
+    RiskType,
+)
+from services.core.monitoring.models import (
+    CalendarDay,
+    CalendarYear,
+    CaseTransition,
+    IncomeLine,
+    Measure,
+    MonitoringCase,
+    MonitoringPolicyRow,
+    RiskClue,
+    Visit,
+    VisitBreach,
+)
+from services.core.scope import region_sql, scoped_text, under
 
 
 async def list_clues(
@@ -160,3 +188,214 @@ async def overdue(
         row["days_late"] = (as_of - row["due"]).days
         row["status"] = getattr(row["status"], "value", row["status"])
     return out
+
+
+# ---------------------------------------------------------------- a case's step
+
+# Each subquery below over a regional table names it (``select_from``): a column wrapped in
+# ``aggregate_order_by`` alone does not show the scope hook (``scope.limit_to``) its entity,
+# and the subquery would go without the region bounds
+# (tests/unit/test_monitoring_step_queries.py).
+
+# The calendar and the policy overrides (``context.load_policy_context``) in one statement:
+# the days and their kinds as two arrays in the same order, the years whose official
+# schedule is known, and the overrides as JSON.
+POLICY_CONTEXT = select(
+    select(array_agg(aggregate_order_by(CalendarDay.day, CalendarDay.day))).scalar_subquery(),
+    select(array_agg(aggregate_order_by(CalendarDay.workday, CalendarDay.day))).scalar_subquery(),
+    select(array_agg(CalendarYear.year)).scalar_subquery(),
+    select(
+        func.jsonb_agg(
+            aggregate_order_by(
+                func.jsonb_build_object(
+                    "region_prefix",
+                    MonitoringPolicyRow.region_prefix,
+                    "year",
+                    MonitoringPolicyRow.year,
+                    "values",
+                    MonitoringPolicyRow.values,
+                ),
+                MonitoringPolicyRow.region_prefix,
+                MonitoringPolicyRow.year,
+            ),
+            type_=JSONB,
+        )
+    ).scalar_subquery(),
+)
+
+# The actions that are steps of the case (not its opening, a clue joining it or the cadre):
+# a step cannot be dated before the last of them.
+STEP_ACTIONS = frozenset(Action) - {Action.open, Action.add_risks, Action.assign_cadre}
+
+
+def case_for_step(case_id: int) -> Select:
+    """The case, locked, with what its step checks and its deadlines need, in one statement:
+    the day of its last step (or None), its visits (days and modes, in the same order, all
+    of them: which count depends on the status the step leaves) and the months recorded as
+    missed."""
+    of_case = Visit.case_id == MonitoringCase.id
+    return (
+        select(
+            MonitoringCase,
+            select(func.max(CaseTransition.effective_on))
+            .where(CaseTransition.case_id == MonitoringCase.id, CaseTransition.action.in_(STEP_ACTIONS))
+            .scalar_subquery(),
+            select(array_agg(aggregate_order_by(Visit.visited_on, Visit.id)))
+            .select_from(Visit)
+            .where(of_case)
+            .scalar_subquery(),
+            select(array_agg(aggregate_order_by(cast(Visit.mode, Text), Visit.id)))
+            .select_from(Visit)
+            .where(of_case)
+            .scalar_subquery(),
+            select(array_agg(VisitBreach.month)).where(VisitBreach.case_id == MonitoringCase.id).scalar_subquery(),
+        )
+        .where(MonitoringCase.id == case_id)
+        .with_for_update(of=MonitoringCase)
+    )
+
+
+# Measures that count as carried out on a day: started by then, not only planned and not
+# stopped (carried out, not necessarily finished).
+CARRIED_OUT = (MeasureStatus.in_progress, MeasureStatus.completed)
+
+
+def elimination_facts(case_id: int, household_id: int, province_code: str, first_year: int, on: date) -> Select:
+    """The facts the risk-elimination conditions are judged on, in one statement: the
+    household's income quarters from ``first_year`` to ``on``'s year (four arrays in the same
+    order: year, quarter, net income, members), the province's line of ``on``'s year, the
+    guarantees' statuses (in the order of ``Item``; None when never recorded), the labour
+    capacity of the living members and the measures carried out by ``on``."""
+    record = (IncomeRecord.year, IncomeRecord.quarter)
+    of_household = and_(
+        IncomeRecord.household_id == household_id, IncomeRecord.year >= first_year, IncomeRecord.year <= on.year
+    )
+    return select(
+        *(
+            select(array_agg(aggregate_order_by(column, *record)))
+            .select_from(IncomeRecord)
+            .where(of_household)
+            .scalar_subquery()
+            for column in (IncomeRecord.year, IncomeRecord.quarter, IncomeRecord.net_income, IncomeRecord.member_count)
+        ),
+        select(IncomeLine.amount)
+        .where(IncomeLine.province_code == province_code, IncomeLine.year == on.year)
+        .scalar_subquery(),
+        select(array([cast(getattr(HouseholdGuarantees, item.value), Text) for item in Item]))
+        .select_from(HouseholdGuarantees)
+        .where(HouseholdGuarantees.household_id == household_id)
+        .scalar_subquery(),
+        select(array_agg(cast(Person.labour_capacity, Text)))
+        .select_from(Person)
+        .where(Person.household_id == household_id, Person.status == PersonStatus.alive)
+        .scalar_subquery(),
+        select(func.count())
+        .select_from(Measure)
+        .where(Measure.case_id == case_id, Measure.status.in_(CARRIED_OUT), Measure.start_on <= on)
+        .scalar_subquery(),
+    )
+
+
+# ---------------------------------------------------------------- the bulk clue intake
+# Raw SQL of ``intake.report_many`` (its docstring says why each statement is as it is). The
+# reads over regional rows carry the bounds of ``scope.region_sql``; their values come from
+# ``scope.scoped_params(session, …)``.
+
+_SELF = Channel.self_declaration.value
+
+# Plans made for each batch's values (for the rest of the transaction).
+INTAKE_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
+
+# A lookup in the unique index per reference (LATERAL): a join the planner might hash would
+# read every report ever stored, batch after batch.
+INTAKE_KNOWN = scoped_text(f"""
+SELECT k.source, k.external_ref, r.clue_id
+FROM unnest(CAST(:sources AS text[]), CAST(:refs AS text[])) AS k(source, external_ref)
+CROSS JOIN LATERAL (
+    SELECT r.clue_id FROM clue_reports r
+    WHERE r.source = k.source AND r.external_ref = k.external_ref AND r.external_ref IS NOT NULL
+      AND {region_sql("r")}
+    LIMIT 1) AS r""")
+
+INTAKE_LOCK_HOUSEHOLDS = scoped_text(f"""
+SELECT h.id, h.region_code, h.status
+FROM households h
+WHERE h.id = ANY(CAST(:ids AS bigint[])) AND {region_sql("h")}
+ORDER BY h.id
+FOR UPDATE""")
+
+INTAKE_OPEN_CLUES = scoped_text(f"""
+SELECT c.id, c.household_id, c.region_code, c.risk_types, c.channels, c.first_reported_on, c.report_count,
+       c.version, c.next_deadline, c.next_deadline_kind, c.deadline_provisional,
+       CASE WHEN '{_SELF}' = ANY(c.channels) THEN
+           (SELECT min(r.reported_on) FROM clue_reports r WHERE r.clue_id = c.id AND r.channel = '{_SELF}')
+       END AS self_declared_on
+FROM risk_clues c
+WHERE c.household_id = ANY(CAST(:ids AS bigint[])) AND c.status = 'open' AND {region_sql("c")}
+ORDER BY c.id
+FOR UPDATE OF c""")
+
+INTAKE_IDS = text("""
+SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('risk_clues', 'id'))
+             FROM generate_series(1, CAST(:clues AS int))),
+       ARRAY(SELECT nextval(pg_get_serial_sequence('clue_reports', 'id'))
+             FROM generate_series(1, CAST(:reports AS int)))""")
+
+INTAKE_CLUE_COLUMNS = (
+    "id",
+    "household_id",
+    "region_code",
+    "risk_types",
+    "channels",
+    "status",
+    "first_reported_on",
+    "report_count",
+    "next_deadline",
+    "next_deadline_kind",
+    "deadline_provisional",
+    "deadline_breaches",
+    "version",
+)
+INTAKE_REPORT_COLUMNS = (
+    "id",
+    "clue_id",
+    "region_code",
+    "channel",
+    "risk_types",
+    "evidence",
+    "attachments",
+    "reported_on",
+    "reporter_user_id",
+    "reporter_client_id",
+    "declarant_name",
+    "declarant_phone",
+    "source",
+    "external_ref",
+)
+INTAKE_MERGED_COLUMNS = (
+    "risk_types",
+    "channels",
+    "first_reported_on",
+    "report_count",
+    "next_deadline",
+    "next_deadline_kind",
+    "deadline_provisional",
+    "version",
+)
+
+# The batch's writes in one statement: the new clues, the merged clues brought up to date,
+# and the reports (their clues' foreign keys are checked at the end of the statement, when
+# the new clues are in). Rows the batch locked or created: no region bounds to add.
+INTAKE_WRITE = text(
+    "WITH new_clues AS ("
+    f"INSERT INTO risk_clues ({', '.join(INTAKE_CLUE_COLUMNS)}) "
+    f"SELECT {', '.join('r.' + c for c in INTAKE_CLUE_COLUMNS)} "
+    "FROM jsonb_populate_recordset(NULL::risk_clues, CAST(:clues AS jsonb)) AS r), "
+    "merged_clues AS (UPDATE risk_clues AS c SET "
+    + ", ".join(f"{col} = r.{col}" for col in INTAKE_MERGED_COLUMNS)
+    + ", updated_at = now() FROM jsonb_populate_recordset(NULL::risk_clues, CAST(:merged AS jsonb)) AS r "
+    "WHERE c.id = r.id) "
+    f"INSERT INTO clue_reports ({', '.join(INTAKE_REPORT_COLUMNS)}) "
+    f"SELECT {', '.join('r.' + c for c in INTAKE_REPORT_COLUMNS)} "
+    "FROM jsonb_populate_recordset(NULL::clue_reports, CAST(:reports AS jsonb)) AS r"
+)

@@ -336,7 +336,7 @@ async def raise_clues(
     next run no longer picks it). Returns (clue reports created or merged, the last
     finding id of the batch, or None when nothing was left)."""
     # Imported here: the monitoring workflow is only needed when there is something to raise.
-    from services.core.monitoring.context import load_rules
+    from services.core.monitoring.context import load_policy_context
     from services.core.monitoring.intake import CREATED, MERGED, report_many
     from services.core.monitoring.schemas import ClueIn, Reporter
 
@@ -351,7 +351,7 @@ async def raise_clues(
     ).all()
     if not batch:
         return 0, None
-    monitoring_rules = await load_rules(session)
+    monitoring_rules = await load_policy_context(session)
     reporter = Reporter(user_id=None, client_id=None)  # the sync worker itself
     items = []
     for _, fingerprint, rule_id, household_id, detail, clue_round in batch:

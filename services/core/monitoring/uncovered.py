@@ -35,12 +35,6 @@ from services.core.scope import under
 RULE_SOURCE = "rule:income_below_line"  # ``ClueReport.source`` of the clues the rule raises
 
 
-def province_of(region_code: str) -> str:
-    """The province (省, 2 digits) of a region code or prefix of at least two digits: the
-    monitoring line (监测标准) is set per province and year."""
-    return region_code[:2]
-
-
 def external_ref(year: int, household_id: int) -> str:
     """The clue's (风险线索) reference: one per household and income year, so reruns create
     nothing."""
