@@ -31,7 +31,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.funds.enums import HIGHER_LEVELS, FundKind, FundLevel, IndicatorStatus
-from services.core.funds.policy import FundsPolicy, Milestone, policy_for
+from services.core.policy.funds import FundsPolicy, Milestone, policy_for
 
 ZERO = Decimal("0.00")
 PLACES = Decimal("0.0001")

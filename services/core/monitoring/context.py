@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.monitoring.deadlines import PolicyFor
 from services.core.monitoring.models import CalendarDay, CalendarYear, MonitoringPolicyRow
-from services.core.monitoring.policy import MonitoringPolicy, PolicyOverride, resolve
+from services.core.policy.monitoring import MonitoringPolicy, resolve
+from services.core.policy.overrides import PolicyOverride
 from services.core.workdays import WorkCalendar
 
 

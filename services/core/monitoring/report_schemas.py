@@ -13,7 +13,7 @@ from services.core.base import VERSION_DESCRIPTION
 from services.core.households.schemas import Input
 from services.core.labels import LabelledEnum
 from services.core.monitoring.enums import CaseStatus, CaseType, NoticeKind, RiskType
-from services.core.monitoring.policy import MonitoringPolicy
+from services.core.policy.monitoring import MonitoringPolicy
 from services.core.types import MULTILINE, Day, PositiveMoney
 
 Year = Annotated[int, Field(ge=2000, le=2100)]

@@ -35,10 +35,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.income.rolling import quarter_of
 from services.core.monitoring.enums import FINAL, Channel
+from services.core.policy import sync as sync_policy
+from services.core.policy.sync import SyncPolicy
 from services.core.settings import Settings
-from services.core.sync import policy as sync_policy
 from services.core.sync.config import SourceConfig
-from services.core.sync.policy import SyncPolicy
 from services.core.sync.rules import KIND_COLUMNS, REC_COLUMNS, RuleContext, rules_for
 from services.core.timeutil import today as china_today
 
@@ -74,7 +74,7 @@ def clue_source(source_name: str) -> str:
 
 def rule_params(policy: SyncPolicy, source: SourceConfig, county: str) -> dict[str, Any]:
     """The rules' bind parameters: the run's source, county and day, and every field of
-    the sync policy in force by its name (``services.core.sync.policy.params``)."""
+    the sync policy in force by its name (``services.core.policy.sync.params``)."""
     day = china_today()
     return sync_policy.params(policy) | {
         "source": source.name,

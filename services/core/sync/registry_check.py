@@ -28,11 +28,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.income.rolling import quarter_of
+from services.core.policy import sync as sync_policy
+from services.core.policy.sync import SyncPolicy
 from services.core.settings import Settings
-from services.core.sync import policy as sync_policy
 from services.core.sync.config import REGISTRY_SOURCE
 from services.core.sync.enums import Trigger
-from services.core.sync.policy import SyncPolicy
 from services.core.sync.reconcile import (
     _ADD_CANDIDATES,
     _CREATE_CAND,
