@@ -41,6 +41,7 @@ from services.core.settings import Settings
 from services.core.sync.config import SourceConfig
 from services.core.sync.rules import KIND_COLUMNS, REC_COLUMNS, RuleContext, rules_for
 from services.core.timeutil import today as china_today
+from services.core.tuning import tune
 
 log = logging.getLogger(__name__)
 
@@ -251,17 +252,15 @@ async def reconcile(
     await session.execute(text("DROP TABLE IF EXISTS sync_rec, sync_cand, sync_fresh"))
     # Hash joins and aggregates of a million rows in memory rather than in batches on disk;
     # for this transaction only, put back at the end.
-    work_mem = (await session.execute(text("SELECT current_setting('work_mem')"))).scalar_one()
-    await session.execute(text("SELECT set_config('work_mem', :v, true)"), {"v": settings.sync.reconcile_work_mem})
+    work_mem = await tune(session, work_mem=settings.sync.reconcile_work_mem)
     # Records staged moments ago are not yet in dept_records' statistics; a planner that
     # expects a handful of them picks a nested loop over a million persons (minutes instead
     # of seconds). Hash joins whatever the estimate (a temp table of the records first,
     # analysed, would lose the parallel scan: measured slower).
-    nestloop = (await session.execute(text("SELECT current_setting('enable_nestloop')"))).scalar_one()
-    await session.execute(text("SELECT set_config('enable_nestloop', 'off', true)"))
+    nestloop = await tune(session, enable_nestloop="off")
     final = ", ".join(f"'{s.value}'" for s in sorted(FINAL))
     await _run(session, _CREATE_REC.format(columns=REC_COLUMNS + KIND_COLUMNS[kind], final=final), params)
-    await session.execute(text("SELECT set_config('enable_nestloop', :v, true)"), {"v": nestloop})
+    await tune(session, **nestloop)
     # Temporary tables get no statistics unless asked (autovacuum never sees them).
     await session.execute(text("ANALYZE sync_rec"))
     matched, unmatched = (
@@ -295,7 +294,7 @@ async def reconcile(
     opened, resolved, still_open = await merge_candidates(session, params, [r.id for r in rules])
     phase("merge")
 
-    await session.execute(text("SELECT set_config('work_mem', :v, true)"), {"v": work_mem})
+    await tune(session, **work_mem)
     counts = {
         "matched": matched,
         "unmatched": unmatched,
