@@ -13,8 +13,8 @@ from fastapi import Request
 from services.api.deps import check_if_match
 from services.api.responses import JSON, etag
 from services.core.accounts.security import Caller
-from services.core.monitoring.report_schemas import PolicyRowOut
 from services.core.policy import overrides
+from services.core.policy.schemas import PolicyRowOut
 
 FIELDS = tuple(f for f in PolicyRowOut.model_fields if f != "deadlines_refreshed")
 

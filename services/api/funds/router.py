@@ -36,10 +36,10 @@ from services.core.funds.schemas import (
     IndicatorSet,
 )
 from services.core.i18n import message, wants_chinese
-from services.core.monitoring.report_schemas import PolicyRowIn, PolicyRowOut, PolicyRowUpdate
 from services.core.policy import funds as funds_policy
 from services.core.policy import overrides
 from services.core.policy.funds import FundsPolicy
+from services.core.policy.schemas import PolicyRowIn, PolicyRowOut, PolicyRowUpdate
 from services.core.regions.service import check_prefix_visible
 from services.core.timeutil import today
 from services.core.types import Day

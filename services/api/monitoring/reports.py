@@ -32,9 +32,6 @@ from services.core.monitoring.report_schemas import (
     IncomeLineIn,
     IncomeLineOut,
     NoticeList,
-    PolicyRowIn,
-    PolicyRowOut,
-    PolicyRowUpdate,
     Statistics,
     StatLevel,
     UncoveredCluesIn,
@@ -45,6 +42,7 @@ from services.core.monitoring.schemas import VisitBreachOut
 from services.core.policy import monitoring as monitoring_policy
 from services.core.policy import overrides
 from services.core.policy.monitoring import TABLE as MONITORING
+from services.core.policy.schemas import PolicyRowIn, PolicyRowOut, PolicyRowUpdate
 from services.core.regions.rules import PREFIX_LENGTH, Level
 from services.core.regions.service import check_prefix_visible, get_region
 from services.core.timeutil import today

@@ -25,9 +25,9 @@ from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller
 from services.core.errors import Unprocessable
-from services.core.monitoring.report_schemas import PolicyRowIn, PolicyRowOut, PolicyRowUpdate
 from services.core.policy import overrides
 from services.core.policy import sync as sync_policy
+from services.core.policy.schemas import PolicyRowIn, PolicyRowOut, PolicyRowUpdate
 from services.core.policy.sync import SyncPolicy
 from services.core.regions.service import check_prefix_visible
 from services.core.sync.models import SyncPolicyRow

@@ -8,6 +8,7 @@ declares its figures:
 * ``overrides`` — the mechanism: a ``PolicyTable`` (the table a policy is overridden in and
   the pydantic model of its figures), resolution of the rows by region prefix and year
   (``resolve``, ``effective``), who sees and who changes a row, checking an override's values.
+* ``schemas`` — an override row as the routes of every policy take and answer it.
 * ``monitoring``, ``funds``, ``sync`` — one module per policy: the model of its figures with
   the seeds' defaults, and its ``TABLE``. A domain reads its policy through
   ``policy_for`` (funds, sync) or ``services.core.monitoring.context.Rules`` (monitoring,
