@@ -4,8 +4,9 @@ values and reopens it if it was resolved; the asset scan resolves what it no lon
 
 ``record`` serves checks of one subject at a time (a negative-list disbursement);
 ``scan_assets`` runs the three asset rules set-based over a region prefix: one statement
-(``queries.ASSET_SCAN``) collects the candidates, merges them into ``fund_findings`` (``INSERT … ON CONFLICT``) and
-resolves the open findings of those rules under the prefix that it no longer finds.
+(``queries.ASSET_SCAN``) collects the candidates, merges them into ``fund_findings``
+(``INSERT … ON CONFLICT``) and resolves the open findings of those rules under the prefix
+that it no longer finds.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ this day — on the straight line between milestones — or still reachable befo
 the project is over), ``behind``. Each indicator names the projects that pull it down,
 the worst first. Everything comes from two queries, whatever the number of projects: the
 projects' figures are summed and ranked in the database, and only the sums and the short
-lists leave it. The figures used are those of the funds policy in force for the region and year.
+lists leave it (the SQL: ``queries.FUNDS``/``ALLOCATED`` and ``queries.INDICATORS``). The
+figures used are those of the funds policy in force for the region and year.
 """
 
 from __future__ import annotations
