@@ -731,7 +731,7 @@ def cmd_funds_scan(args) -> int:
 
     async def run() -> dict:
         from services.core.funds.findings import scan_assets
-        from services.core.funds.policy import policy_for
+        from services.core.policy.funds import policy_for
 
         async with _owner_session(url, settings) as session:
             counts = await scan_assets(session, region, as_of, policy_for)

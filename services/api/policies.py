@@ -1,7 +1,7 @@
 """What the routes of the three policies (monitoring, funds, sync) share: a row as it is
 answered (with its ETag, and Location when created) and a row taken for a change (within
 the caller's regions, not a wider region's, If-Match met). The rows and their rules are
-``services.core.monitoring.overrides``; each router keeps its own permissions and texts."""
+``services.core.policy.overrides``; each router keeps its own permissions and texts."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from fastapi import Request
 from services.api.deps import check_if_match
 from services.api.responses import JSON, etag
 from services.core.accounts.security import Caller
-from services.core.monitoring import overrides
-from services.core.monitoring.report_schemas import PolicyRowOut
+from services.core.policy import overrides
+from services.core.policy.schemas import PolicyRowOut
 
 FIELDS = tuple(f for f in PolicyRowOut.model_fields if f != "deadlines_refreshed")
 
@@ -41,7 +41,7 @@ class PolicyRoutes:
         return JSON(self.out(row, refreshed), status_code=status, headers=headers)
 
     async def changeable(self, request: Request, session, caller: Caller, row_id: int) -> Any:
-        row = await overrides.get_row(session, caller.region_prefix, row_id, for_update=True, table=self.table)
+        row = await overrides.get_row(session, caller.region_prefix, row_id, self.table, for_update=True)
         overrides.check_change(caller.region_prefix, row)
         check_if_match(request, self.etag(row))
         return row

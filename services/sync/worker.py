@@ -174,7 +174,7 @@ async def daily_asset_checks(ctx, last: date | None) -> date | None:
     Each worker runs them once a day; the scan is idempotent, so two workers doing it on the
     same day change nothing more than one. A failure is logged and tried again next loop."""
     from services.core.funds.findings import scan_assets
-    from services.core.funds.policy import policy_for
+    from services.core.policy.funds import policy_for
     from services.core.scope import UNRESTRICTED, bind_scope
     from services.core.timeutil import today
 

@@ -152,7 +152,7 @@ class Thresholds:
         is the defaults (``SyncPolicy()``: the labelled database sets no override). The large
         cost labels assume one amount and one share for every category, as the defaults are."""
         from services.core.households.enums import Category
-        from services.core.sync.policy import SyncPolicy
+        from services.core.policy.sync import SyncPolicy
 
         p = SyncPolicy()
         fixed = {p.large_cost_fixed_yuan[c] for c in (Category.ordinary, Category.lifted_out, Category.monitored)}

@@ -47,7 +47,7 @@ from services.core.income.rules import DETAIL_ITEMS, Figures, detail_problems, n
 from services.core.monitoring import deadlines as dl
 from services.core.monitoring import enums as m
 from services.core.monitoring.machine import step_for
-from services.core.monitoring.policy import MonitoringPolicy
+from services.core.policy.monitoring import MonitoringPolicy
 from services.core.settings import Settings
 from services.core.workdays import WorkCalendar
 

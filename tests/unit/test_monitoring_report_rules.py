@@ -11,9 +11,9 @@ import pytest
 from services.core.households.enums import Category
 from services.core.income.rolling import RollingIncome, quarter_index
 from services.core.monitoring.lines import covers_province, provinces_seen_by
-from services.core.monitoring.overrides import may_change
 from services.core.monitoring.reports import default_level
 from services.core.monitoring.uncovered import external_ref, is_uncovered, uncovered_households, upto_of
+from services.core.policy.overrides import may_change
 from services.core.regions.rules import Level
 
 LINE = Decimal("6000.00")

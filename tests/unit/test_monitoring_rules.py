@@ -16,7 +16,8 @@ from services.core.monitoring.deadlines import breaches, case_deadlines, clue_de
 from services.core.monitoring.elimination import EliminationFacts, income_windows, unmet_conditions
 from services.core.monitoring.enums import FINAL, CaseStatus, ClueStatus, DeadlineKind, Decision
 from services.core.monitoring.machine import STEPS, allowed, step_for
-from services.core.monitoring.policy import MonitoringPolicy, PolicyOverride, check_values, resolve
+from services.core.policy.monitoring import MonitoringPolicy, resolve
+from services.core.policy.overrides import PolicyOverride, check_values
 from services.core.workdays import DayUnit, WorkCalendar, add_months, month_end
 
 CAL = WorkCalendar()
@@ -173,11 +174,14 @@ def test_overrides_by_region_and_year():
 
 
 def test_override_values_are_validated():
-    assert check_values({"plan_days": 12, "plan_unit": "calendar"}) == {"plan_days": 12, "plan_unit": "calendar"}
+    assert check_values({"plan_days": 12, "plan_unit": "calendar"}, MonitoringPolicy) == {
+        "plan_days": 12,
+        "plan_unit": "calendar",
+    }
     with pytest.raises(ValueError):
-        check_values({"plan_days": 0})
+        check_values({"plan_days": 0}, MonitoringPolicy)
     with pytest.raises(ValueError):
-        check_values({"no_such_rule": 1})
+        check_values({"no_such_rule": 1}, MonitoringPolicy)
 
 
 # --------------------------------------------------------------- elimination guard

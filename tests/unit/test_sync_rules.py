@@ -14,7 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.core.monitoring.enums import HEALTH_RISKS, RiskType
-from services.core.sync import policy as p
+from services.core.policy import sync as p
 from services.core.sync import rules as r
 from services.core.sync.enums import Severity, SourceKind
 

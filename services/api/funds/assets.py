@@ -34,7 +34,7 @@ from services.core.funds.asset_schemas import (
 )
 from services.core.funds.enums import AssetClass, AssetStatus, FundFindingRule, FundFindingStatus
 from services.core.funds.models import Asset, AssetIncome, FundFinding, IncomeShare
-from services.core.funds.policy import policy_for
+from services.core.policy.funds import policy_for
 from services.core.regions.service import check_prefix_visible
 from services.core.timeutil import today
 

@@ -23,10 +23,8 @@ from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller
 from services.core.funds import indicators, service
-from services.core.funds import policy as funds_policy
 from services.core.funds.enums import FundKind, FundLevel
 from services.core.funds.models import Fund, FundPolicyRow
-from services.core.funds.policy import FundsPolicy
 from services.core.funds.schemas import (
     AllocationIn,
     AllocationOut,
@@ -38,8 +36,10 @@ from services.core.funds.schemas import (
     IndicatorSet,
 )
 from services.core.i18n import message, wants_chinese
-from services.core.monitoring import overrides
-from services.core.monitoring.report_schemas import PolicyRowIn, PolicyRowOut, PolicyRowUpdate
+from services.core.policy import funds as funds_policy
+from services.core.policy import overrides
+from services.core.policy.funds import FundsPolicy
+from services.core.policy.schemas import PolicyRowIn, PolicyRowOut, PolicyRowUpdate
 from services.core.regions.service import check_prefix_visible
 from services.core.timeutil import today
 from services.core.types import Day
@@ -57,7 +57,7 @@ FundsWriter = Annotated[Caller, Needs(Permission.funds_write)]
 PolicyWriter = Annotated[Caller, Needs(Permission.policy_write)]
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
 RegionQ = RegionPrefix
-TABLE = funds_policy.table()
+TABLE = funds_policy.TABLE
 
 path_object("fund_id", Fund)
 path_object("fund_policy_id", FundPolicyRow, visible=lambda prefix: overrides.visible_to(prefix, TABLE))
@@ -321,7 +321,7 @@ async def list_policies(
 async def get_policy(fund_policy_id: Id, session: Session, caller: FundsReader):
     """One funds policy override: region prefix, first year and the figures it sets. Needs funds:read.
     资金项目政策参数调整详情。"""
-    return POLICY_ROUTES.response(await overrides.get_row(session, caller.region_prefix, fund_policy_id, table=TABLE))
+    return POLICY_ROUTES.response(await overrides.get_row(session, caller.region_prefix, fund_policy_id, TABLE))
 
 
 @router.post(

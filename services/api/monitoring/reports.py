@@ -24,7 +24,7 @@ from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller
 from services.core.errors import NotFound, PreconditionFailed, Unprocessable
-from services.core.monitoring import lines, overrides, queries, reports
+from services.core.monitoring import lines, queries, reports
 from services.core.monitoring.enums import NoticeKind
 from services.core.monitoring.models import IncomeLine, MonitoringPolicyRow
 from services.core.monitoring.report_schemas import (
@@ -32,9 +32,6 @@ from services.core.monitoring.report_schemas import (
     IncomeLineIn,
     IncomeLineOut,
     NoticeList,
-    PolicyRowIn,
-    PolicyRowOut,
-    PolicyRowUpdate,
     Statistics,
     StatLevel,
     UncoveredCluesIn,
@@ -42,6 +39,10 @@ from services.core.monitoring.report_schemas import (
     UncoveredHousehold,
 )
 from services.core.monitoring.schemas import VisitBreachOut
+from services.core.policy import monitoring as monitoring_policy
+from services.core.policy import overrides
+from services.core.policy.monitoring import TABLE as MONITORING
+from services.core.policy.schemas import PolicyRowIn, PolicyRowOut, PolicyRowUpdate
 from services.core.regions.rules import PREFIX_LENGTH, Level
 from services.core.regions.service import check_prefix_visible, get_region
 from services.core.timeutil import today
@@ -63,7 +64,7 @@ YearQuery = Annotated[int | None, Query(ge=2000, le=2100)]
 RegionQuery = Annotated[
     str | None, PrefixQuery("Region code prefix (2/4/6/9/12 digits) 区划前缀; default: all your regions"), PrefixCheck
 ]
-path_object("policy_id", MonitoringPolicyRow, visible=overrides.visible_to)
+path_object("policy_id", MonitoringPolicyRow, visible=lambda prefix: overrides.visible_to(prefix, MONITORING))
 
 
 async def _region(session, caller: Caller, region: str | None, field: str = "region") -> str:
@@ -363,7 +364,7 @@ async def notice_list(
 
 # ---- the monitoring policy's settings ------------------------------------------------------------
 
-POLICY_ROUTES = PolicyRoutes(overrides.MONITORING, "policy", "/api/v1/monitoring-policies")
+POLICY_ROUTES = PolicyRoutes(MONITORING, "policy", "/api/v1/monitoring-policies")
 
 
 @router.get(
@@ -384,7 +385,7 @@ async def effective_policy(
     (wider region and older year first). Needs monitoring:read. 生效的监测政策参数。"""
     region = await _region(session, caller, region)
     year = year or today().year
-    policy, rows = await overrides.effective(session, region, year)
+    policy, rows = await overrides.effective(session, region, year, MONITORING)
     return JSON({"region": region, "year": year, "policy": policy, "overrides": [POLICY_ROUTES.out(r) for r in rows]})
 
 
@@ -407,7 +408,7 @@ async def list_policies(
     cursor: Cursor = None,
 ):
     limit = page_limit(request, limit)
-    rows = await overrides.list_rows(session, caller.region_prefix, year, cursor_id(cursor), limit)
+    rows = await overrides.list_rows(session, caller.region_prefix, year, cursor_id(cursor), limit, MONITORING)
     rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
     return JSON({"items": [POLICY_ROUTES.out(r) for r in rows], "next_cursor": next_cursor})
 
@@ -424,7 +425,7 @@ async def list_policies(
 async def get_policy(policy_id: PolicyId, session: Session, caller: MonitoringReader):
     """One monitoring policy override: a region prefix, the year it is in force from and the figures it sets. Rows
     of your regions and of the wider regions yours lie in can be read. Needs monitoring:read. 政策参数调整详情。"""
-    return POLICY_ROUTES.response(await overrides.get_row(session, caller.region_prefix, policy_id))
+    return POLICY_ROUTES.response(await overrides.get_row(session, caller.region_prefix, policy_id, MONITORING))
 
 
 @router.post(
@@ -441,9 +442,9 @@ async def get_policy(policy_id: PolicyId, session: Session, caller: MonitoringRe
 )
 async def create_policy(body: PolicyRowIn, session: Session, caller: PolicyWriter):
     row = await overrides.create_row(
-        session, caller.region_prefix, body.region_prefix, body.year, body.values, body.note, caller.user_id
+        session, caller.region_prefix, body.region_prefix, body.year, body.values, body.note, caller.user_id, MONITORING
     )
-    refreshed = await overrides.refresh_after_change(session, row.region_prefix)
+    refreshed = await monitoring_policy.refresh_after_change(session, row.region_prefix)
     return POLICY_ROUTES.response(row, 201, refreshed)
 
 
@@ -462,8 +463,8 @@ async def update_policy(
     (403 for a wider region's). The stored deadlines of open cases and clues under the prefix are computed
     again. Needs policy:write and If-Match with the row's ETag. 修改政策参数调整。"""
     row = await POLICY_ROUTES.changeable(request, session, caller, policy_id)
-    row = await overrides.update_row(session, row, body.values, body.note, caller.user_id)
-    refreshed = await overrides.refresh_after_change(session, row.region_prefix)
+    row = await overrides.update_row(session, row, body.values, body.note, caller.user_id, MONITORING)
+    refreshed = await monitoring_policy.refresh_after_change(session, row.region_prefix)
     return POLICY_ROUTES.response(row, refreshed=refreshed)
 
 
@@ -482,5 +483,5 @@ async def delete_policy(request: Request, policy_id: PolicyId, session: Session,
     row = await POLICY_ROUTES.changeable(request, session, caller, policy_id)
     prefix = row.region_prefix
     await overrides.delete_row(session, row)
-    await overrides.refresh_after_change(session, prefix)
+    await monitoring_policy.refresh_after_change(session, prefix)
     return Response(status_code=204)

@@ -1,6 +1,6 @@
 """The cross-check rules' thresholds (the sync policy) per region and year: overrides and
 the policy in force. Same model as the funds and monitoring policies
-(``services.core.monitoring.overrides``): rows of the caller's regions and of the wider
+(``services.core.policy.overrides``): rows of the caller's regions and of the wider
 regions it lies in are visible; only rows within the caller's regions change. Reading needs
 ``sync:read``, changing ``sync:run`` (those who run a county's department syncs)."""
 
@@ -25,12 +25,12 @@ from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller
 from services.core.errors import Unprocessable
-from services.core.monitoring import overrides
-from services.core.monitoring.report_schemas import PolicyRowIn, PolicyRowOut, PolicyRowUpdate
+from services.core.policy import overrides
+from services.core.policy import sync as sync_policy
+from services.core.policy.schemas import PolicyRowIn, PolicyRowOut, PolicyRowUpdate
+from services.core.policy.sync import SyncPolicy
 from services.core.regions.service import check_prefix_visible
-from services.core.sync import policy as sync_policy
 from services.core.sync.models import SyncPolicyRow
-from services.core.sync.policy import SyncPolicy
 from services.core.timeutil import today
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
@@ -43,7 +43,7 @@ SyncRunner = Annotated[Caller, Needs(Permission.sync_run)]
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
 Year = Annotated[int | None, Query(ge=2000, le=2100)]
 RegionQ = RegionPrefix
-TABLE = sync_policy.table()
+TABLE = sync_policy.TABLE
 
 path_object("sync_policy_id", SyncPolicyRow, visible=lambda prefix: overrides.visible_to(prefix, TABLE))
 
@@ -119,7 +119,7 @@ async def list_policies(
 async def get_policy(sync_policy_id: Id, session: Session, caller: SyncReader):
     """One cross-check threshold override: region prefix, first year and the thresholds it sets. Needs sync:read.
     部门比对规则参数调整详情。"""
-    return ROUTES.response(await overrides.get_row(session, caller.region_prefix, sync_policy_id, table=TABLE))
+    return ROUTES.response(await overrides.get_row(session, caller.region_prefix, sync_policy_id, TABLE))
 
 
 @router.post(

@@ -38,7 +38,7 @@ from services.core.monitoring.enums import (
     RiskType,
     VisitMode,
 )
-from services.core.monitoring.policy import MonitoringPolicy
+from services.core.policy.monitoring import MonitoringPolicy
 from services.core.workdays import WorkCalendar, add_months, month_end
 
 CASE_COLUMNS = (

@@ -4,8 +4,9 @@ values and reopens it if it was resolved; the asset scan resolves what it no lon
 
 ``record`` serves checks of one subject at a time (a negative-list disbursement);
 ``scan_assets`` runs the three asset rules set-based over a region prefix: one statement
-collects the candidates, merges them into ``fund_findings`` (``INSERT … ON CONFLICT``) and
-resolves the open findings of those rules under the prefix that it no longer finds.
+(``queries.ASSET_SCAN``) collects the candidates, merges them into ``fund_findings``
+(``INSERT … ON CONFLICT``) and resolves the open findings of those rules under the prefix
+that it no longer finds.
 """
 
 from __future__ import annotations
@@ -14,29 +15,19 @@ import calendar
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.core.funds.enums import AssetClass, AssetStatus, FundFindingRule, FundFindingStatus
+from services.core.funds.enums import FundFindingRule, FundFindingStatus
 from services.core.funds.models import Asset, FundFinding
-from services.core.households.enums import HouseholdStatus
+from services.core.funds.queries import ASSET_RULES, ASSET_SCAN
 from services.core.repository import one_or_404
-from services.core.scope import under
-
-ASSET_RULES = (
-    FundFindingRule.idle_operating_asset,
-    FundFindingRule.public_asset_no_custodian,
-    FundFindingRule.household_asset_orphaned,
-)
+from services.core.scope import region_params, under
 
 
 def fingerprint(rule: FundFindingRule | str, key: str) -> str:
     return f"{FundFindingRule(rule).value}:{key}"
-
-
-def asset_key(asset_id: int) -> str:
-    return f"asset:{asset_id}"
 
 
 def months_before(day: date, months: int) -> date:
@@ -126,88 +117,6 @@ async def list_findings(
 
 # ---------------------------------------------------------------- the asset scan
 
-# The candidates of the three rules under the prefix, as of :as_of. ``cut`` gives the idle
-# cutoff (as_of minus the policy's months) of each county and of each finer region with a
-# policy override of its own; an asset takes the longest prefix it lies under. An operating
-# asset in use whose last income on or before as_of (or, without one, its handover) is not
-# after its cutoff is idle.
-_CANDIDATES = f"""
-cut AS (
-    SELECT * FROM unnest(CAST(:prefixes AS text[]), CAST(:cutoffs AS date[]), CAST(:months AS int[]))
-        AS t(prefix, cutoff, months)
-),
-idle AS (
-    SELECT a.id, a.project_id, a.region_code, a.name, a.handover_on, c.cutoff, c.months,
-           (SELECT max(i.received_on) FROM asset_incomes i
-             WHERE i.asset_id = a.id AND i.received_on <= :as_of) AS last_income_on
-      FROM project_assets a
-      JOIN LATERAL (SELECT cut.cutoff, cut.months FROM cut WHERE starts_with(a.region_code, cut.prefix)
-                     ORDER BY length(cut.prefix) DESC LIMIT 1) c ON true
-     WHERE a.region_code >= :lo AND a.region_code < :hi
-       AND a.asset_class = '{AssetClass.operating.value}' AND a.status = '{AssetStatus.in_use.value}'
-       AND a.handover_on <= :as_of
-),
-cand AS MATERIALIZED (
-    SELECT '{FundFindingRule.idle_operating_asset.value}' AS rule_id,
-           '{FundFindingRule.idle_operating_asset.value}:asset:' || id AS fingerprint,
-           id AS asset_id, project_id, region_code,
-           jsonb_build_object('asset_name', name, 'handover_on', handover_on, 'last_income_on', last_income_on,
-                              'idle_months', months, 'cutoff', cutoff, 'as_of', CAST(:as_of AS date)) AS vals
-      FROM idle
-     WHERE coalesce(last_income_on, handover_on) <= cutoff
-    UNION ALL
-    SELECT '{FundFindingRule.public_asset_no_custodian.value}',
-           '{FundFindingRule.public_asset_no_custodian.value}:asset:' || a.id,
-           a.id, a.project_id, a.region_code,
-           jsonb_build_object('asset_name', a.name, 'owner', a.owner, 'handover_on', a.handover_on,
-                              'as_of', CAST(:as_of AS date))
-      FROM project_assets a
-     WHERE a.region_code >= :lo AND a.region_code < :hi
-       AND a.asset_class = '{AssetClass.public_welfare.value}' AND a.status <> '{AssetStatus.disposed.value}'
-       AND btrim(coalesce(a.custodian, '')) = ''
-    UNION ALL
-    SELECT '{FundFindingRule.household_asset_orphaned.value}',
-           '{FundFindingRule.household_asset_orphaned.value}:asset:' || a.id,
-           a.id, a.project_id, a.region_code,
-           jsonb_build_object('asset_name', a.name, 'household_id', a.household_id,
-                              'household_status', h.status, 'as_of', CAST(:as_of AS date))
-      FROM project_assets a
-      LEFT JOIN households h ON h.id = a.household_id
-     WHERE a.region_code >= :lo AND a.region_code < :hi
-       AND a.asset_class = '{AssetClass.household.value}' AND a.status <> '{AssetStatus.disposed.value}'
-       AND (h.id IS NULL OR h.status <> '{HouseholdStatus.active.value}')
-)"""
-
-_SCAN = text(f"""
-WITH {_CANDIDATES},
-up AS (
-    INSERT INTO fund_findings AS f (fingerprint, rule_id, region_code, project_id, asset_id, "values", status,
-                                    version, first_seen_at, last_seen_at, created_at, updated_at)
-    SELECT fingerprint, rule_id, region_code, project_id, asset_id, vals, 'open', 1,
-           clock_timestamp(), clock_timestamp(), clock_timestamp(), clock_timestamp()
-      FROM cand
-    ON CONFLICT (fingerprint) DO UPDATE
-       SET "values" = EXCLUDED."values", last_seen_at = EXCLUDED.last_seen_at, status = 'open', resolved_at = NULL,
-           version = f.version + 1, updated_at = EXCLUDED.updated_at
-    RETURNING f.fingerprint, f.rule_id
-),
-res AS (
-    UPDATE fund_findings f
-       SET status = 'resolved', resolved_at = clock_timestamp(), version = f.version + 1,
-           updated_at = clock_timestamp()
-     WHERE f.rule_id IN ({", ".join(f"'{r.value}'" for r in ASSET_RULES)}) AND f.status = 'open'
-       AND f.region_code >= :lo AND f.region_code < :hi
-       AND NOT EXISTS (SELECT 1 FROM cand c WHERE c.fingerprint = f.fingerprint)
-    RETURNING f.rule_id
-)
-SELECT up.rule_id, count(*) AS found,
-       count(*) FILTER (WHERE old.id IS NULL OR old.status = 'resolved') AS new, 0 AS resolved
-  FROM up LEFT JOIN fund_findings old ON old.fingerprint = up.fingerprint
- GROUP BY up.rule_id
-UNION ALL
-SELECT rule_id, 0, 0, count(*) FROM res GROUP BY rule_id
-""")
-
 
 async def counties_under(session: AsyncSession, region_prefix: str) -> list[str]:
     """The counties (6-digit codes) that hold assets under the prefix."""
@@ -248,15 +157,8 @@ async def scan_assets(session: AsyncSession, region_prefix: str, as_of: date, po
         months.append(policy.asset_idle_months)
         cutoffs.append(months_before(as_of, policy.asset_idle_months))
     counts = {rule.value: {"found": 0, "new": 0, "resolved": 0} for rule in ASSET_RULES}
-    params = {
-        "prefixes": prefixes,
-        "cutoffs": cutoffs,
-        "months": months,
-        "as_of": as_of,
-        "lo": region_prefix,
-        "hi": region_prefix + ":",
-    }
-    for rule_id, found, new, resolved in (await session.execute(_SCAN, params)).all():
+    params = region_params(region_prefix, prefixes=prefixes, cutoffs=cutoffs, months=months, as_of=as_of)
+    for rule_id, found, new, resolved in (await session.execute(ASSET_SCAN, params)).all():
         entry = counts[rule_id]
         entry["found"] += found
         entry["new"] += new

@@ -17,7 +17,8 @@ this day — on the straight line between milestones — or still reachable befo
 the project is over), ``behind``. Each indicator names the projects that pull it down,
 the worst first. Everything comes from two queries, whatever the number of projects: the
 projects' figures are summed and ranked in the database, and only the sums and the short
-lists leave it. The figures used are those of the funds policy in force for the region and year.
+lists leave it (the SQL: ``queries.FUNDS``/``ALLOCATED`` and ``queries.INDICATORS``). The
+figures used are those of the funds policy in force for the region and year.
 """
 
 from __future__ import annotations
@@ -27,144 +28,23 @@ from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.funds.enums import HIGHER_LEVELS, FundKind, FundLevel, IndicatorStatus
-from services.core.funds.policy import FundsPolicy, Milestone, policy_for
+from services.core.funds.queries import ALLOCATED, FUNDS, INDICATORS
+from services.core.policy.funds import FundsPolicy, Milestone, policy_for
+from services.core.scope import region_params
+from services.core.tuning import tuned
 
 ZERO = Decimal("0.00")
 PLACES = Decimal("0.0001")
-_LEVELS = [level.value for level in FundLevel]
 COUNTY_DIGITS = 6
-
-# The region's funds received by the day, per level and kind.
-_FUNDS = text("""
-SELECT level, kind, sum(amount) AS amount FROM funds
-WHERE year = :year AND region_code >= :lo AND region_code < :hi AND received_on <= :as_of
-GROUP BY level, kind
-""")
-
-# Below a county (a township, a village) there are no funds of its own: the money allocated
-# to its projects by the day takes their place.
-_ALLOCATED = text("""
-SELECT f.level, f.kind, sum(al.amount) AS amount FROM fund_allocations al JOIN funds f ON f.id = al.fund_id
-WHERE f.year = :year AND al.region_code >= :lo AND al.region_code < :hi AND al.allocated_on <= :as_of
-GROUP BY f.level, f.kind
-""")
-
-
-def _top(where: str, order: str, figures: str) -> str:
-    """The first ``:top`` projects of ``pr`` that satisfy ``where``, the worst first, as JSON."""
-    return f"""(SELECT coalesce(jsonb_agg(x), '[]') FROM (
-        SELECT id, name, region_code, category, status, {figures} FROM pr WHERE {where}
-        ORDER BY {order}, id LIMIT :top) x)"""
-
-
-_BY_LEVEL = ",\n".join(
-    f"coalesce(sum(al.amount) FILTER (WHERE f.kind IN :industry_kinds AND f.level = '{lv}'), 0) AS ind_{lv}"
-    for lv in _LEVELS
-)
-_LEVEL_COLUMNS = ", ".join(f"coalesce(a.ind_{lv}, 0) AS ind_{lv}" for lv in _LEVELS)
-_LEVEL_TOTALS = ",\n".join(
-    f"sum(ind_{lv}) FILTER (WHERE industry) AS num_{lv}, sum(ind_{lv}) AS all_{lv}" for lv in _LEVELS
-)
-_LEVEL_TOPS = ",\n".join(
-    _top(f"NOT industry AND ind_{lv} > 0", f"ind_{lv} DESC", f"ind_{lv}::text AS allocated") + f" AS top_{lv}"
-    for lv in _LEVELS
-)
-_GAP = "round(spendable * :expected - spent, 2)"
-_FEE_SHARE = "round(fee / allocated, 4)"
-
-# ``pr``: the projects of the year in the library by the day, with their money as of the
-# day (computed once); then every indicator's sums and, for each, the projects that pull
-# it down. Amounts in the lists are text: JSON numbers would pass through floats.
-_QUERY = text(f"""
-WITH a AS (
-    SELECT al.project_id, sum(al.amount) AS allocated,
-           {_BY_LEVEL},
-           coalesce(sum(al.amount) FILTER (WHERE f.kind IN :spending_kinds), 0) AS spendable,
-           coalesce(sum(al.amount) FILTER (WHERE f.level IN :higher AND f.kind <> :dedicated), 0) AS higher_general,
-           coalesce(sum(al.amount) FILTER (WHERE f.level IN :higher AND f.kind = :dedicated), 0) AS higher_dedicated
-    FROM fund_allocations al JOIN funds f ON f.id = al.fund_id
-    WHERE al.region_code >= :lo AND al.region_code < :hi AND al.allocated_on <= :as_of AND f.year = :year
-    GROUP BY al.project_id
-), d AS (
-    SELECT di.project_id,
-           coalesce(sum(di.amount) FILTER (WHERE f.kind IN :spending_kinds), 0) AS spent,
-           coalesce(sum(di.amount) FILTER (WHERE di.item = 'labour_pay'), 0) AS labour,
-           coalesce(sum(di.amount) FILTER (WHERE di.item = 'management_fee'), 0) AS fee
-    FROM fund_disbursements di JOIN funds f ON f.id = di.fund_id
-    WHERE di.region_code >= :lo AND di.region_code < :hi AND di.paid_on <= :as_of AND f.year = :year
-    GROUP BY di.project_id
-), pr AS MATERIALIZED (
-    SELECT p.id, p.name, p.region_code, p.category, p.status, p.planned_start,
-           p.category IN :industry_categories AS industry,
-           coalesce(p.cancelled_on > :as_of, true) AS live,
-           coalesce(p.started_on <= :as_of, false) AS started,
-           coalesce(p.completed_on <= :as_of, false) AS completed,
-           coalesce(a.allocated, 0) AS allocated, {_LEVEL_COLUMNS},
-           coalesce(a.spendable, 0) AS spendable,
-           coalesce(a.higher_general, 0) + coalesce(a.higher_dedicated, 0) AS higher,
-           coalesce(a.higher_dedicated, 0) AS dedicated,
-           round(coalesce(a.higher_general, 0) * :labour_share
-                 + coalesce(a.higher_dedicated, 0) * :labour_dedicated, 2) AS required,
-           p.category IN :labour_categories AND coalesce(p.cancelled_on > :as_of, true)
-               AND coalesce(a.higher_general, 0) + coalesce(a.higher_dedicated, 0) > 0 AS labour_project,
-           coalesce(d.spent, 0) AS spent, coalesce(d.labour, 0) AS labour, coalesce(d.fee, 0) AS fee
-    FROM projects p LEFT JOIN a ON a.project_id = p.id LEFT JOIN d ON d.project_id = p.id
-    WHERE p.year = :year AND p.region_code >= :lo AND p.region_code < :hi AND p.reviewed_on <= :as_of
-)
-SELECT t.*,
-       {_LEVEL_TOPS},
-       {
-    _top(
-        f"spendable > 0 AND {_GAP} > 0",
-        f"{_GAP} DESC",
-        f"spendable::text AS allocated, spent::text AS disbursed, round(spent / spendable, 4)::text AS progress, "
-        f"{_GAP}::text AS gap",
-    )
-} AS top_spending,
-       {_top("live AND NOT started", "planned_start", "planned_start, planned_start <= :as_of AS late")} AS top_start,
-       {
-    _top(
-        "labour_project AND labour < required",
-        "required - labour DESC",
-        "higher::text AS higher_level_funds, dedicated::text AS dedicated_funds, required::text AS required, "
-        "labour::text AS labour_pay, completed",
-    )
-} AS top_labour,
-       {
-    _top(
-        f"allocated > 0 AND fee > 0 AND {_FEE_SHARE} > :fee_cap",
-        f"{_FEE_SHARE} DESC",
-        f"allocated::text AS allocated, fee::text AS management_fee, {_FEE_SHARE}::text AS share",
-    )
-} AS top_fee
-FROM (
-    SELECT {_LEVEL_TOTALS},
-           coalesce(sum(spent), 0) AS spent,
-           count(*) FILTER (WHERE live) AS live, count(*) FILTER (WHERE live AND started) AS started,
-           coalesce(sum(higher) FILTER (WHERE labour_project), 0) AS labour_base,
-           coalesce(sum(required) FILTER (WHERE labour_project), 0) AS labour_required,
-           coalesce(sum(labour) FILTER (WHERE labour_project), 0) AS labour_paid,
-           count(*) FILTER (WHERE labour_project) AS labour_projects,
-           count(*) FILTER (WHERE labour_project AND labour < required) AS labour_short,
-           count(*) FILTER (WHERE labour_project AND labour < required AND completed) AS labour_short_completed,
-           coalesce(sum(fee), 0) AS fee, coalesce(sum(allocated), 0) AS allocated
-    FROM pr
-) t
-""").bindparams(
-    *(
-        bindparam(n, expanding=True)
-        for n in ("industry_kinds", "spending_kinds", "higher", "industry_categories", "labour_categories")
-    )
-)
 
 # The per-project grouping of a province's payments fits in memory with this much (it spills
 # to disk at the default), and the plan is made for the region's own bounds: a generic plan
 # for any prefix, which PostgreSQL may switch to after a few runs, is far slower.
-_SETTINGS = ("SET LOCAL work_mem = '32MB'", "SET LOCAL plan_cache_mode = force_custom_plan")
+# (``tuned``: also on the API's autocommit read sessions, where ``SET LOCAL`` alone is lost.)
+_SETTINGS = {"work_mem": "32MB", "plan_cache_mode": "force_custom_plan"}
 
 
 def ratio(numerator: Decimal, denominator: Decimal) -> Decimal:
@@ -411,11 +291,8 @@ async def compute(
     region and year gives every figure."""
     if policy is None:
         policy = await policy_for(session, region_prefix, year)
-    for statement in _SETTINGS:
-        await session.execute(text(statement))
-    bounds = {"lo": region_prefix, "hi": region_prefix + ":", "year": year, "as_of": as_of}
-    received = _FUNDS if len(region_prefix) <= COUNTY_DIGITS else _ALLOCATED
-    funds = {(lv, kind): amount for lv, kind, amount in (await session.execute(received, bounds)).all()}
+    bounds = region_params(region_prefix, year=year, as_of=as_of)
+    received = FUNDS if len(region_prefix) <= COUNTY_DIGITS else ALLOCATED
     _target, expected = milestone_target(policy.spending_milestones, year, as_of)
     params = {
         **bounds,
@@ -431,7 +308,9 @@ async def compute(
         "fee_cap": policy.management_fee_max_share,
         "top": policy.indicator_projects,
     }
-    totals = dict((await session.execute(_QUERY, params)).mappings().one())
+    async with tuned(session, **_SETTINGS):
+        funds = {(lv, kind): amount for lv, kind, amount in (await session.execute(received, bounds)).all()}
+        totals = dict((await session.execute(INDICATORS, params)).mappings().one())
     return {
         "region": region_prefix,
         "year": year,

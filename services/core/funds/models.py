@@ -288,7 +288,7 @@ class FundFinding(RegionScoped, Versioned, Base):
 
 
 class FundPolicyRow(PolicyOverrideRow, Versioned, Base):
-    """Overrides of the funds policy (``services.core.funds.policy``) for a region prefix
+    """Overrides of the funds policy (``services.core.policy.funds``) for a region prefix
     ("" = everywhere), in force from ``year`` on."""
 
     __tablename__ = "fund_policies"

@@ -21,8 +21,8 @@ from services.core.errors import Conflict, GuardlineError, Unprocessable
 from services.core.funds import projects as project_service
 from services.core.funds.enums import SPENDABLE, FundFindingRule, FundKind, ProjectStatus
 from services.core.funds.models import Allocation, Disbursement, Fund, Project
-from services.core.funds.policy import FundsPolicy, policy_for
 from services.core.funds.schemas import AllocationIn, DisbursementIn, FundIn, FundUpdate
+from services.core.policy.funds import FundsPolicy, policy_for
 from services.core.regions.rules import Level
 from services.core.regions.service import get_region
 from services.core.repository import one_or_404

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.monitoring import queries
 from services.core.monitoring.deadlines import PolicyFor
-from services.core.monitoring.policy import MonitoringPolicy, PolicyOverride, resolve
+from services.core.policy.monitoring import MonitoringPolicy, resolve
+from services.core.policy.overrides import PolicyOverride
 from services.core.workdays import WorkCalendar
 
 
@@ -43,8 +44,3 @@ async def load_policy_context(session: AsyncSession) -> PolicyContext:
         calendar,
         [PolicyOverride(region_prefix=o["region_prefix"], year=o["year"], values=o["values"]) for o in overrides or []],
     )
-
-
-# The name callers outside the monitoring package (the policy overrides, moving to their own
-# package) still import; new code says ``load_policy_context``.
-load_rules = load_policy_context

@@ -18,7 +18,7 @@ from services.core.monitoring.enums import (
     ClueStatus,
     DeadlineKind,
 )
-from services.core.monitoring.policy import MonitoringPolicy
+from services.core.policy.monitoring import MonitoringPolicy
 from services.core.workdays import DayUnit, WorkCalendar, add_months, month_end
 
 PolicyFor = Callable[[int], MonitoringPolicy]  # the policy in force in a year (for one region)

@@ -25,7 +25,7 @@ from decimal import Decimal
 from services.core.errors import FieldError
 from services.core.households.enums import LabourCapacity
 from services.core.income.rolling import WINDOW, label, quarter_index, quarter_of, rolling
-from services.core.monitoring.policy import MonitoringPolicy
+from services.core.policy.monitoring import MonitoringPolicy
 from services.core.workdays import add_months
 
 

@@ -285,7 +285,7 @@ class IncomeLine(Versioned, Base):
 
 
 class MonitoringPolicyRow(PolicyOverrideRow, Versioned, Base):
-    """Overrides of the monitoring policy (``services.core.monitoring.policy``) for a region
+    """Overrides of the monitoring policy (``services.core.policy.monitoring``) for a region
     prefix ("" = everywhere), in force from ``year`` on."""
 
     __tablename__ = "monitoring_policies"

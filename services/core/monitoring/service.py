@@ -44,8 +44,8 @@ from services.core.monitoring.enums import (
 )
 from services.core.monitoring.machine import Step, step_for
 from services.core.monitoring.models import CaseTransition, Measure, MonitoringCase, RiskClue, Visit
-from services.core.monitoring.policy import MonitoringPolicy
 from services.core.monitoring.schemas import CadreIn, CaseFromClue, ClueIn, MeasureIn, Reporter, VisitIn
+from services.core.policy.monitoring import MonitoringPolicy
 from services.core.timeutil import today
 
 # The plain reads and writes of one row, as their modules define them: the routers find

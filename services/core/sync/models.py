@@ -242,7 +242,7 @@ class Finding(RegionScoped, Versioned, Base):
 
 
 class SyncPolicyRow(PolicyOverrideRow, Versioned, Base):
-    """Overrides of the cross-check rules' thresholds (``services.core.sync.policy``) for a
+    """Overrides of the cross-check rules' thresholds (``services.core.policy.sync``) for a
     region prefix ("" = everywhere), in force from ``year`` on."""
 
     __tablename__ = "sync_policies"

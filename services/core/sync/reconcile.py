@@ -35,12 +35,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.income.rolling import quarter_of
 from services.core.monitoring.enums import FINAL, Channel
+from services.core.policy import sync as sync_policy
+from services.core.policy.sync import SyncPolicy
 from services.core.settings import Settings
-from services.core.sync import policy as sync_policy
 from services.core.sync.config import SourceConfig
-from services.core.sync.policy import SyncPolicy
 from services.core.sync.rules import KIND_COLUMNS, REC_COLUMNS, RuleContext, rules_for
 from services.core.timeutil import today as china_today
+from services.core.tuning import tune
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def clue_source(source_name: str) -> str:
 
 def rule_params(policy: SyncPolicy, source: SourceConfig, county: str) -> dict[str, Any]:
     """The rules' bind parameters: the run's source, county and day, and every field of
-    the sync policy in force by its name (``services.core.sync.policy.params``)."""
+    the sync policy in force by its name (``services.core.policy.sync.params``)."""
     day = china_today()
     return sync_policy.params(policy) | {
         "source": source.name,
@@ -251,17 +252,15 @@ async def reconcile(
     await session.execute(text("DROP TABLE IF EXISTS sync_rec, sync_cand, sync_fresh"))
     # Hash joins and aggregates of a million rows in memory rather than in batches on disk;
     # for this transaction only, put back at the end.
-    work_mem = (await session.execute(text("SELECT current_setting('work_mem')"))).scalar_one()
-    await session.execute(text("SELECT set_config('work_mem', :v, true)"), {"v": settings.sync.reconcile_work_mem})
+    work_mem = await tune(session, work_mem=settings.sync.reconcile_work_mem)
     # Records staged moments ago are not yet in dept_records' statistics; a planner that
     # expects a handful of them picks a nested loop over a million persons (minutes instead
     # of seconds). Hash joins whatever the estimate (a temp table of the records first,
     # analysed, would lose the parallel scan: measured slower).
-    nestloop = (await session.execute(text("SELECT current_setting('enable_nestloop')"))).scalar_one()
-    await session.execute(text("SELECT set_config('enable_nestloop', 'off', true)"))
+    nestloop = await tune(session, enable_nestloop="off")
     final = ", ".join(f"'{s.value}'" for s in sorted(FINAL))
     await _run(session, _CREATE_REC.format(columns=REC_COLUMNS + KIND_COLUMNS[kind], final=final), params)
-    await session.execute(text("SELECT set_config('enable_nestloop', :v, true)"), {"v": nestloop})
+    await tune(session, **nestloop)
     # Temporary tables get no statistics unless asked (autovacuum never sees them).
     await session.execute(text("ANALYZE sync_rec"))
     matched, unmatched = (
@@ -295,7 +294,7 @@ async def reconcile(
     opened, resolved, still_open = await merge_candidates(session, params, [r.id for r in rules])
     phase("merge")
 
-    await session.execute(text("SELECT set_config('work_mem', :v, true)"), {"v": work_mem})
+    await tune(session, **work_mem)
     counts = {
         "matched": matched,
         "unmatched": unmatched,

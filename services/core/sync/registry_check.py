@@ -28,11 +28,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.income.rolling import quarter_of
+from services.core.policy import sync as sync_policy
+from services.core.policy.sync import SyncPolicy
 from services.core.settings import Settings
-from services.core.sync import policy as sync_policy
 from services.core.sync.config import REGISTRY_SOURCE
 from services.core.sync.enums import Trigger
-from services.core.sync.policy import SyncPolicy
 from services.core.sync.reconcile import (
     _ADD_CANDIDATES,
     _CREATE_CAND,
@@ -46,6 +46,7 @@ from services.core.sync.rules import registry
 from services.core.sync.rules.base import RuleContext
 from services.core.timeutil import CHINA
 from services.core.timeutil import today as china_today
+from services.core.tuning import tune
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +140,7 @@ async def check_registry(
     params["run_id"] = run_id
 
     # The joins over a county's persons in memory, as a reconciliation's (put back at the end).
-    work_mem = (await session.execute(text("SELECT current_setting('work_mem')"))).scalar_one()
-    await session.execute(text("SELECT set_config('work_mem', :v, true)"), {"v": settings.sync.reconcile_work_mem})
+    work_mem = await tune(session, work_mem=settings.sync.reconcile_work_mem)
     await session.execute(text("DROP TABLE IF EXISTS sync_cand, sync_fresh"))
     await session.execute(text(_CREATE_CAND))
     rules = registry.RULES
@@ -167,7 +167,7 @@ async def check_registry(
     opened, resolved, still_open = await merge_candidates(session, params, [r.id for r in rules])
     counts = {"findings_opened": opened, "findings_resolved": resolved, "findings_open": still_open}
     await session.execute(text(_FINISH_RUN), {"run_id": run_id, **counts})
-    await session.execute(text("SELECT set_config('work_mem', :v, true)"), {"v": work_mem})
+    await tune(session, **work_mem)
     log.info(
         "registry check of %s (run %s): %s; found %s; %.2fs",
         county,

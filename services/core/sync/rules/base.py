@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from services.core.monitoring.enums import RiskType
+from services.core.policy.sync import SyncPolicy
 from services.core.sync.enums import Severity, SourceKind
-from services.core.sync.policy import SyncPolicy
 
 ANY_KIND = frozenset(SourceKind)
 CIVIL, MEDICAL, EDUCATION = SourceKind.civil_affairs, SourceKind.medical_insurance, SourceKind.education

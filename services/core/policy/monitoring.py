@@ -2,21 +2,28 @@
 
 Every figure is a setting per year and region (docs/domain.md: settings, not constants).
 The defaults below are the figures of the seeds; table ``monitoring_policies`` holds
-overrides, each for a region prefix ("" = everywhere) from a year on. For a case in region
-R and year Y, the overrides of every prefix of R with a year ≤ Y apply, the wider region
-first and the older year first, so a village's or county's own rule wins over the
-province's, and a later year over an earlier one of the same region.
+overrides, each for a region prefix ("" = everywhere) from a year on, resolved by
+``services.core.policy.overrides`` (a village's or county's own rule wins over the
+province's, a later year over an earlier one of the same region). Monitoring reads it
+through ``services.core.monitoring.context.Rules`` (one read of the rows per transaction).
+
+Every change of the monitoring policy recomputes the stored deadlines of the open cases and
+clues under the row's prefix (``refresh_after_change``), with the rules read after the
+change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.households.enums import LabourCapacity
 from services.core.monitoring.enums import VisitMode
+from services.core.monitoring.models import MonitoringPolicyRow
+from services.core.policy import overrides
+from services.core.policy.overrides import PolicyOverride, PolicyTable
 from services.core.workdays import DayUnit
 
 
@@ -96,7 +103,7 @@ class MonitoringPolicy(BaseModel):
     )
     # … and income stably above the line: the rolling twelve months ending with each of
     # this many last completed quarters complete and at least the line of the step's year
-    # (2: half a year; ``services.core.monitoring.guard``) …
+    # (2: half a year; ``services.core.monitoring.elimination``) …
     elimination_income_quarters: int = Field(
         2,
         ge=0,
@@ -132,30 +139,20 @@ FIELDS = frozenset(MonitoringPolicy.model_fields)
 RENAMED = {"elimination_min_completed_measures": "elimination_min_measures_carried_out"}
 
 
-class PolicyOverride(BaseModel):
-    """One row of ``monitoring_policies`` as the resolver sees it."""
-
-    region_prefix: str
-    year: int
-    values: dict[str, Any]
+TABLE = PolicyTable(MonitoringPolicyRow, MonitoringPolicy, RENAMED)
 
 
-def resolve(
-    overrides: Iterable[PolicyOverride], region_code: str, year: int, model: type[BaseModel] = MonitoringPolicy
-) -> Any:
-    """The policy (a ``model``: the monitoring policy, the funds policy) in force for
-    ``region_code`` in ``year``."""
-    applicable = sorted(
-        (o for o in overrides if region_code.startswith(o.region_prefix) and o.year <= year),
-        key=lambda o: (len(o.region_prefix), o.year),
-    )
-    values: dict[str, Any] = {}
-    for override in applicable:
-        values.update(override.values)
-    return model.model_validate(values)
+def resolve(rows: Iterable[PolicyOverride], region_code: str, year: int) -> MonitoringPolicy:
+    """The monitoring policy in force for ``region_code`` in ``year``, from override rows
+    read beforehand (``context.Rules`` resolves many cases against one read)."""
+    return overrides.resolve(rows, region_code, year, MonitoringPolicy)
 
 
-def check_values(values: dict[str, Any], model: type[BaseModel] = MonitoringPolicy) -> dict[str, Any]:
-    """Validate an override (only the named fields) and return it normalised."""
-    full = model.model_validate(values)
-    return {name: full.model_dump(mode="json")[name] for name in values}
+async def refresh_after_change(session: AsyncSession, region_prefix: str) -> int:
+    """Recompute the stored deadlines under ``region_prefix`` with the rules as they are now
+    (the change is flushed first, so the rules include it)."""
+    from services.core.monitoring.cases import refresh_deadlines
+    from services.core.monitoring.context import load_policy_context
+
+    await session.flush()
+    return await refresh_deadlines(session, await load_policy_context(session), region_prefix)

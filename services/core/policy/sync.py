@@ -1,8 +1,8 @@
 """The thresholds of the department cross-check rules (``services.core.sync.rules``), per
 region and year, like the monitoring and funds policies: the defaults are the seeds' figures
 (docs/domain.md), table ``sync_policies`` holds overrides per region prefix from a year on,
-resolved by ``services.core.monitoring.policy.resolve`` (a county's row wins over its
-province's, a later year over an earlier one).
+resolved by ``services.core.policy.overrides`` (a county's row wins over its province's, a
+later year over an earlier one).
 
 A reconciliation resolves the policy of the county it runs for, in the current year, and
 passes every field to the rules' SQL as a bind parameter of the same name (``params``):
@@ -24,7 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from services.core.households.enums import Category
 from services.core.labels import LabelledEnum
+from services.core.policy.overrides import PolicyTable, effective
 from services.core.sync.enums import KeyGroup, StudentStatus
+from services.core.sync.models import SyncPolicyRow
 
 Yuan = Annotated[Decimal, Field(ge=0, le=10_000_000, max_digits=12, decimal_places=2)]
 Share = Annotated[Decimal, Field(gt=0, le=10, max_digits=6, decimal_places=4)]
@@ -164,12 +166,7 @@ def params(policy: SyncPolicy) -> dict[str, Any]:
     return out
 
 
-def table():
-    """The sync policy's override table, for ``services.core.monitoring.overrides``."""
-    from services.core.monitoring.overrides import PolicyTable
-    from services.core.sync.models import SyncPolicyRow
-
-    return PolicyTable(SyncPolicyRow, SyncPolicy)
+TABLE = PolicyTable(SyncPolicyRow, SyncPolicy)
 
 
 def county_region(county: str) -> str:
@@ -179,7 +176,5 @@ def county_region(county: str) -> str:
 
 async def policy_for(session, county: str, year: int) -> SyncPolicy:
     """The sync policy in force in ``county`` (6 digits) in ``year``."""
-    from services.core.monitoring.overrides import effective
-
-    policy, _rows = await effective(session, county_region(county), year, table())
+    policy, _rows = await effective(session, county_region(county), year, TABLE)
     return policy

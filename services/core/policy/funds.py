@@ -1,8 +1,8 @@
 """The funds policy's figures: industry shares, spending and start-rate milestones, the
 work-for-relief labour-pay shares, the management-fee cap, the negative list and the asset
 checks. Each is a setting per year and region: the defaults are the seeds' figures and table
-``fund_policies`` holds overrides per region prefix from a year on, resolved exactly like
-the monitoring policy's (``services.core.monitoring.policy.resolve``)."""
+``fund_policies`` holds overrides per region prefix from a year on, resolved like every
+policy's (``services.core.policy.overrides``)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.core.funds.enums import FundKind, FundLevel, ProjectCategory, SpendingItem
+from services.core.funds.models import FundPolicyRow
+from services.core.policy.overrides import PolicyTable, effective
 
 Share = Annotated[Decimal, Field(ge=0, le=1, max_digits=5, decimal_places=4)]
 
@@ -151,17 +153,10 @@ class FundsPolicy(BaseModel):
 FIELDS = frozenset(FundsPolicy.model_fields)
 
 
-def table():
-    """The funds policy's override table, for ``services.core.monitoring.overrides``."""
-    from services.core.funds.models import FundPolicyRow
-    from services.core.monitoring.overrides import PolicyTable
-
-    return PolicyTable(FundPolicyRow, FundsPolicy)
+TABLE = PolicyTable(FundPolicyRow, FundsPolicy)
 
 
 async def policy_for(session, region_code: str, year: int) -> FundsPolicy:
     """The funds policy in force in ``region_code`` (a code or a prefix) in ``year``."""
-    from services.core.monitoring.overrides import effective
-
-    policy, _rows = await effective(session, region_code, year, table())
+    policy, _rows = await effective(session, region_code, year, TABLE)
     return policy

@@ -1,31 +1,33 @@
-"""Rows of ``monitoring_policies`` and ``fund_policies``: overrides of a policy's figures
-for a region prefix from a year on (how they combine: ``services.core.monitoring.policy``).
-Each function takes the ``table`` (a ``PolicyTable``); the monitoring policy's is the default.
+"""The policy mechanism: overrides of a policy's figures for a region prefix ("" =
+everywhere) from a year on, one table per policy (``PolicyTable``), and how they combine.
 
-Who sees and who changes them:
+For a region R and year Y, the overrides of every prefix of R with a year ≤ Y apply, the
+wider region first and the older year first, so a village's or county's own rule wins over
+the province's, and a later year over an earlier one of the same region; the policy's
+defaults fill in the rest (``resolve``).
+
+Who sees and who changes the rows:
 
 * a caller sees the rows of its own regions and of the wider regions it lies in (the rules
   it works under: a county sees its province's row and the nation-wide one);
 * a caller changes only rows within its own regions. A wider region's row is visible, so
   changing it is refused with 403; a row or region elsewhere answers 404 as if missing.
 
-Every change of the monitoring policy recomputes the stored deadlines of the open cases and
-clues under the row's prefix (``cases.refresh_deadlines``), with the rules read after the
-change.
+What else a change sets off (the monitoring policy recomputes stored deadlines) is the
+declaring domain's: see ``services.core.policy.monitoring.refresh_after_change``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
-from services.core.monitoring.models import MonitoringPolicyRow
-from services.core.monitoring.policy import RENAMED, MonitoringPolicy, PolicyOverride, check_values, resolve
 from services.core.regions.rules import InvalidRegionCode, code_of_prefix, prefix_of
 from services.core.regions.service import get_region
 from services.core.scope import under
@@ -33,14 +35,41 @@ from services.core.scope import under
 
 @dataclass(frozen=True)
 class PolicyTable:
-    row: Any  # the ORM class of the table
-    model: Any  # the pydantic model of the policy's figures
+    """Where a policy is overridden and what its figures are."""
+
+    row: Any  # the ORM class of the table (a ``services.core.base.PolicyOverrideRow``)
+    model: Any  # the pydantic model of the policy's figures, defaults included
+    # Figures renamed: an override naming the old name is refused, pointing at the new one.
+    renamed: Mapping[str, str] = field(default_factory=dict)
 
 
-MONITORING = PolicyTable(MonitoringPolicyRow, MonitoringPolicy)
+class PolicyOverride(BaseModel):
+    """One row of an override table as the resolver sees it."""
+
+    region_prefix: str
+    year: int
+    values: dict[str, Any]
 
 
-def visible_to(prefix: str, table: PolicyTable = MONITORING):
+def resolve(overrides: Iterable[PolicyOverride], region_code: str, year: int, model: type[BaseModel]) -> Any:
+    """The policy (a ``model``) in force for ``region_code`` in ``year``."""
+    applicable = sorted(
+        (o for o in overrides if region_code.startswith(o.region_prefix) and o.year <= year),
+        key=lambda o: (len(o.region_prefix), o.year),
+    )
+    values: dict[str, Any] = {}
+    for override in applicable:
+        values.update(override.values)
+    return model.model_validate(values)
+
+
+def check_values(values: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    """Validate an override (only the named fields) and return it normalised."""
+    full = model.model_validate(values)
+    return {name: full.model_dump(mode="json")[name] for name in values}
+
+
+def visible_to(prefix: str, table: PolicyTable):
     """Rows within ``prefix`` or whose prefix ``prefix`` lies in (for ``path_object``)."""
     row = table.row.region_prefix
     return or_(under(row, prefix), func.left(literal(prefix), func.length(row)) == row)
@@ -56,7 +85,7 @@ async def list_rows(
     year: int | None,
     after_id: int | None,
     limit: int,
-    table: PolicyTable = MONITORING,
+    table: PolicyTable,
 ) -> list:
     Row = table.row
     stmt = select(Row).where(visible_to(prefix, table))
@@ -67,9 +96,7 @@ async def list_rows(
     return list((await session.execute(stmt.order_by(Row.id).limit(limit + 1))).scalars())
 
 
-async def get_row(
-    session: AsyncSession, prefix: str, row_id: int, *, for_update: bool = False, table: PolicyTable = MONITORING
-):
+async def get_row(session: AsyncSession, prefix: str, row_id: int, table: PolicyTable, *, for_update: bool = False):
     stmt = select(table.row).where(table.row.id == row_id, visible_to(prefix, table))
     if for_update:
         stmt = stmt.with_for_update()
@@ -84,7 +111,7 @@ def check_change(prefix: str, row) -> None:
         raise Forbidden("policy_region_too_wide", field="region_prefix")
 
 
-async def effective(session: AsyncSession, region: str, year: int, table: PolicyTable = MONITORING) -> tuple[Any, list]:
+async def effective(session: AsyncSession, region: str, year: int, table: PolicyTable) -> tuple[Any, list]:
     """The policy in force in ``region`` in ``year`` and the rows that made it, in the
     order they apply (wider region first, older year first)."""
     row = table.row.region_prefix
@@ -94,14 +121,14 @@ async def effective(session: AsyncSession, region: str, year: int, table: Policy
     return resolve(overrides, region, year, table.model), rows
 
 
-def checked_values(values: dict[str, Any], table: PolicyTable = MONITORING) -> dict[str, Any]:
+def checked_values(values: dict[str, Any], table: PolicyTable) -> dict[str, Any]:
     """The override validated field by field (422 naming ``values.<field>``), normalised."""
     if not values:
         raise Unprocessable("policy_values_empty", field="values")
-    renamed = [name for name in values if name in RENAMED and name not in table.model.model_fields]
+    renamed = [name for name in values if name in table.renamed and name not in table.model.model_fields]
     if renamed:
         errors = [
-            FieldError(f"values.{name}", "policy_value_renamed", {"name": name, "new": RENAMED[name]})
+            FieldError(f"values.{name}", "policy_value_renamed", {"name": name, "new": table.renamed[name]})
             for name in renamed
         ]
         raise Unprocessable("policy_value_renamed", field=errors[0].field, errors=errors, **errors[0].params)
@@ -141,7 +168,7 @@ async def create_row(
     values: dict[str, Any],
     note: str | None,
     user_id: int | None,
-    table: PolicyTable = MONITORING,
+    table: PolicyTable,
 ):
     await check_region_prefix(session, prefix, region_prefix)
     values = checked_values(values, table)
@@ -162,7 +189,7 @@ async def update_row(
     values: dict[str, Any],
     note: str | None,
     user_id: int | None,
-    table: PolicyTable = MONITORING,
+    table: PolicyTable,
 ):
     row.values, row.note, row.updated_by = checked_values(values, table), note, user_id
     await session.flush()
@@ -172,13 +199,3 @@ async def update_row(
 async def delete_row(session: AsyncSession, row) -> None:
     await session.delete(row)
     await session.flush()
-
-
-async def refresh_after_change(session: AsyncSession, region_prefix: str) -> int:
-    """Recompute the stored deadlines under ``region_prefix`` with the rules as they are now
-    (the change is flushed first, so the rules include it)."""
-    from services.core.monitoring.cases import refresh_deadlines
-    from services.core.monitoring.context import load_rules
-
-    await session.flush()
-    return await refresh_deadlines(session, await load_rules(session), region_prefix)

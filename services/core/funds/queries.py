@@ -1,0 +1,231 @@
+"""The raw SQL of funds: the compliance indicators' sums (``indicators``) and the asset scan
+(``findings.scan_assets``). Each statement is a single round trip over a region's rows,
+bounded by the region prefix it is about (``scope.region_sql``; values from
+``scope.region_params(prefix)``), so ``scoped_text`` checks the bounds are there.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam
+
+from services.core.funds.enums import AssetClass, AssetStatus, FundFindingRule, FundLevel
+from services.core.households.enums import HouseholdStatus
+from services.core.scope import region_sql, scoped_text
+
+_LEVELS = [level.value for level in FundLevel]
+
+# ---------------------------------------------------------------- the indicators
+
+# The region's funds received by the day, per level and kind.
+FUNDS = scoped_text(f"""
+SELECT level, kind, sum(amount) AS amount FROM funds
+WHERE year = :year AND {region_sql()} AND received_on <= :as_of
+GROUP BY level, kind
+""")
+
+# Below a county (a township, a village) there are no funds of its own: the money allocated
+# to its projects by the day takes their place.
+ALLOCATED = scoped_text(f"""
+SELECT f.level, f.kind, sum(al.amount) AS amount FROM fund_allocations al JOIN funds f ON f.id = al.fund_id
+WHERE f.year = :year AND {region_sql("al")} AND al.allocated_on <= :as_of
+GROUP BY f.level, f.kind
+""")
+
+
+def _top(where: str, order: str, figures: str) -> str:
+    """The first ``:top`` projects of ``pr`` that satisfy ``where``, the worst first, as JSON."""
+    return f"""(SELECT coalesce(jsonb_agg(x), '[]') FROM (
+        SELECT id, name, region_code, category, status, {figures} FROM pr WHERE {where}
+        ORDER BY {order}, id LIMIT :top) x)"""
+
+
+_BY_LEVEL = ",\n".join(
+    f"coalesce(sum(al.amount) FILTER (WHERE f.kind IN :industry_kinds AND f.level = '{lv}'), 0) AS ind_{lv}"
+    for lv in _LEVELS
+)
+_LEVEL_COLUMNS = ", ".join(f"coalesce(a.ind_{lv}, 0) AS ind_{lv}" for lv in _LEVELS)
+_LEVEL_TOTALS = ",\n".join(
+    f"sum(ind_{lv}) FILTER (WHERE industry) AS num_{lv}, sum(ind_{lv}) AS all_{lv}" for lv in _LEVELS
+)
+_LEVEL_TOPS = ",\n".join(
+    _top(f"NOT industry AND ind_{lv} > 0", f"ind_{lv} DESC", f"ind_{lv}::text AS allocated") + f" AS top_{lv}"
+    for lv in _LEVELS
+)
+_GAP = "round(spendable * :expected - spent, 2)"
+_FEE_SHARE = "round(fee / allocated, 4)"
+
+# ``pr``: the projects of the year in the library by the day, with their money as of the
+# day (computed once); then every indicator's sums and, for each, the projects that pull
+# it down. Amounts in the lists are text: JSON numbers would pass through floats.
+INDICATORS = scoped_text(f"""
+WITH a AS (
+    SELECT al.project_id, sum(al.amount) AS allocated,
+           {_BY_LEVEL},
+           coalesce(sum(al.amount) FILTER (WHERE f.kind IN :spending_kinds), 0) AS spendable,
+           coalesce(sum(al.amount) FILTER (WHERE f.level IN :higher AND f.kind <> :dedicated), 0) AS higher_general,
+           coalesce(sum(al.amount) FILTER (WHERE f.level IN :higher AND f.kind = :dedicated), 0) AS higher_dedicated
+    FROM fund_allocations al JOIN funds f ON f.id = al.fund_id
+    WHERE {region_sql("al")} AND al.allocated_on <= :as_of AND f.year = :year
+    GROUP BY al.project_id
+), d AS (
+    SELECT di.project_id,
+           coalesce(sum(di.amount) FILTER (WHERE f.kind IN :spending_kinds), 0) AS spent,
+           coalesce(sum(di.amount) FILTER (WHERE di.item = 'labour_pay'), 0) AS labour,
+           coalesce(sum(di.amount) FILTER (WHERE di.item = 'management_fee'), 0) AS fee
+    FROM fund_disbursements di JOIN funds f ON f.id = di.fund_id
+    WHERE {region_sql("di")} AND di.paid_on <= :as_of AND f.year = :year
+    GROUP BY di.project_id
+), pr AS MATERIALIZED (
+    SELECT p.id, p.name, p.region_code, p.category, p.status, p.planned_start,
+           p.category IN :industry_categories AS industry,
+           coalesce(p.cancelled_on > :as_of, true) AS live,
+           coalesce(p.started_on <= :as_of, false) AS started,
+           coalesce(p.completed_on <= :as_of, false) AS completed,
+           coalesce(a.allocated, 0) AS allocated, {_LEVEL_COLUMNS},
+           coalesce(a.spendable, 0) AS spendable,
+           coalesce(a.higher_general, 0) + coalesce(a.higher_dedicated, 0) AS higher,
+           coalesce(a.higher_dedicated, 0) AS dedicated,
+           round(coalesce(a.higher_general, 0) * :labour_share
+                 + coalesce(a.higher_dedicated, 0) * :labour_dedicated, 2) AS required,
+           p.category IN :labour_categories AND coalesce(p.cancelled_on > :as_of, true)
+               AND coalesce(a.higher_general, 0) + coalesce(a.higher_dedicated, 0) > 0 AS labour_project,
+           coalesce(d.spent, 0) AS spent, coalesce(d.labour, 0) AS labour, coalesce(d.fee, 0) AS fee
+    FROM projects p LEFT JOIN a ON a.project_id = p.id LEFT JOIN d ON d.project_id = p.id
+    WHERE p.year = :year AND {region_sql("p")} AND p.reviewed_on <= :as_of
+)
+SELECT t.*,
+       {_LEVEL_TOPS},
+       {
+    _top(
+        f"spendable > 0 AND {_GAP} > 0",
+        f"{_GAP} DESC",
+        f"spendable::text AS allocated, spent::text AS disbursed, round(spent / spendable, 4)::text AS progress, "
+        f"{_GAP}::text AS gap",
+    )
+} AS top_spending,
+       {_top("live AND NOT started", "planned_start", "planned_start, planned_start <= :as_of AS late")} AS top_start,
+       {
+    _top(
+        "labour_project AND labour < required",
+        "required - labour DESC",
+        "higher::text AS higher_level_funds, dedicated::text AS dedicated_funds, required::text AS required, "
+        "labour::text AS labour_pay, completed",
+    )
+} AS top_labour,
+       {
+    _top(
+        f"allocated > 0 AND fee > 0 AND {_FEE_SHARE} > :fee_cap",
+        f"{_FEE_SHARE} DESC",
+        f"allocated::text AS allocated, fee::text AS management_fee, {_FEE_SHARE}::text AS share",
+    )
+} AS top_fee
+FROM (
+    SELECT {_LEVEL_TOTALS},
+           coalesce(sum(spent), 0) AS spent,
+           count(*) FILTER (WHERE live) AS live, count(*) FILTER (WHERE live AND started) AS started,
+           coalesce(sum(higher) FILTER (WHERE labour_project), 0) AS labour_base,
+           coalesce(sum(required) FILTER (WHERE labour_project), 0) AS labour_required,
+           coalesce(sum(labour) FILTER (WHERE labour_project), 0) AS labour_paid,
+           count(*) FILTER (WHERE labour_project) AS labour_projects,
+           count(*) FILTER (WHERE labour_project AND labour < required) AS labour_short,
+           count(*) FILTER (WHERE labour_project AND labour < required AND completed) AS labour_short_completed,
+           coalesce(sum(fee), 0) AS fee, coalesce(sum(allocated), 0) AS allocated
+    FROM pr
+) t
+""").bindparams(
+    *(
+        bindparam(n, expanding=True)
+        for n in ("industry_kinds", "spending_kinds", "higher", "industry_categories", "labour_categories")
+    )
+)
+
+
+# ---------------------------------------------------------------- the asset scan
+
+ASSET_RULES = (
+    FundFindingRule.idle_operating_asset,
+    FundFindingRule.public_asset_no_custodian,
+    FundFindingRule.household_asset_orphaned,
+)
+
+# The candidates of the three rules under the prefix, as of :as_of. ``cut`` gives the idle
+# cutoff (as_of minus the policy's months) of each county and of each finer region with a
+# policy override of its own; an asset takes the longest prefix it lies under. An operating
+# asset in use whose last income on or before as_of (or, without one, its handover) is not
+# after its cutoff is idle.
+_CANDIDATES = f"""
+cut AS (
+    SELECT * FROM unnest(CAST(:prefixes AS text[]), CAST(:cutoffs AS date[]), CAST(:months AS int[]))
+        AS t(prefix, cutoff, months)
+),
+idle AS (
+    SELECT a.id, a.project_id, a.region_code, a.name, a.handover_on, c.cutoff, c.months,
+           (SELECT max(i.received_on) FROM asset_incomes i
+             WHERE i.asset_id = a.id AND i.received_on <= :as_of) AS last_income_on
+      FROM project_assets a
+      JOIN LATERAL (SELECT cut.cutoff, cut.months FROM cut WHERE starts_with(a.region_code, cut.prefix)
+                     ORDER BY length(cut.prefix) DESC LIMIT 1) c ON true
+     WHERE {region_sql("a")}
+       AND a.asset_class = '{AssetClass.operating.value}' AND a.status = '{AssetStatus.in_use.value}'
+       AND a.handover_on <= :as_of
+),
+cand AS MATERIALIZED (
+    SELECT '{FundFindingRule.idle_operating_asset.value}' AS rule_id,
+           '{FundFindingRule.idle_operating_asset.value}:asset:' || id AS fingerprint,
+           id AS asset_id, project_id, region_code,
+           jsonb_build_object('asset_name', name, 'handover_on', handover_on, 'last_income_on', last_income_on,
+                              'idle_months', months, 'cutoff', cutoff, 'as_of', CAST(:as_of AS date)) AS vals
+      FROM idle
+     WHERE coalesce(last_income_on, handover_on) <= cutoff
+    UNION ALL
+    SELECT '{FundFindingRule.public_asset_no_custodian.value}',
+           '{FundFindingRule.public_asset_no_custodian.value}:asset:' || a.id,
+           a.id, a.project_id, a.region_code,
+           jsonb_build_object('asset_name', a.name, 'owner', a.owner, 'handover_on', a.handover_on,
+                              'as_of', CAST(:as_of AS date))
+      FROM project_assets a
+     WHERE {region_sql("a")}
+       AND a.asset_class = '{AssetClass.public_welfare.value}' AND a.status <> '{AssetStatus.disposed.value}'
+       AND btrim(coalesce(a.custodian, '')) = ''
+    UNION ALL
+    SELECT '{FundFindingRule.household_asset_orphaned.value}',
+           '{FundFindingRule.household_asset_orphaned.value}:asset:' || a.id,
+           a.id, a.project_id, a.region_code,
+           jsonb_build_object('asset_name', a.name, 'household_id', a.household_id,
+                              'household_status', h.status, 'as_of', CAST(:as_of AS date))
+      FROM project_assets a
+      LEFT JOIN households h ON h.id = a.household_id
+     WHERE {region_sql("a")}
+       AND a.asset_class = '{AssetClass.household.value}' AND a.status <> '{AssetStatus.disposed.value}'
+       AND (h.id IS NULL OR h.status <> '{HouseholdStatus.active.value}')
+)"""
+
+ASSET_SCAN = scoped_text(f"""
+WITH {_CANDIDATES},
+up AS (
+    INSERT INTO fund_findings AS f (fingerprint, rule_id, region_code, project_id, asset_id, "values", status,
+                                    version, first_seen_at, last_seen_at, created_at, updated_at)
+    SELECT fingerprint, rule_id, region_code, project_id, asset_id, vals, 'open', 1,
+           clock_timestamp(), clock_timestamp(), clock_timestamp(), clock_timestamp()
+      FROM cand
+    ON CONFLICT (fingerprint) DO UPDATE
+       SET "values" = EXCLUDED."values", last_seen_at = EXCLUDED.last_seen_at, status = 'open', resolved_at = NULL,
+           version = f.version + 1, updated_at = EXCLUDED.updated_at
+    RETURNING f.fingerprint, f.rule_id
+),
+res AS (
+    UPDATE fund_findings f
+       SET status = 'resolved', resolved_at = clock_timestamp(), version = f.version + 1,
+           updated_at = clock_timestamp()
+     WHERE f.rule_id IN ({", ".join(f"'{r.value}'" for r in ASSET_RULES)}) AND f.status = 'open'
+       AND {region_sql("f")}
+       AND NOT EXISTS (SELECT 1 FROM cand c WHERE c.fingerprint = f.fingerprint)
+    RETURNING f.rule_id
+)
+SELECT up.rule_id, count(*) AS found,
+       count(*) FILTER (WHERE old.id IS NULL OR old.status = 'resolved') AS new, 0 AS resolved
+  FROM up LEFT JOIN fund_findings old ON old.fingerprint = up.fingerprint
+ GROUP BY up.rule_id
+UNION ALL
+SELECT rule_id, 0, 0, count(*) FROM res GROUP BY rule_id
+""")
