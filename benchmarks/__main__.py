@@ -213,7 +213,7 @@ async def _recreate(url: str) -> None:
 
 
 async def _load(url: str, settings, persons: int) -> dict:
-    from services.core.demo.loader import load_demo
+    from services.demo.loader import load_demo
 
     return await load_demo(
         url, settings, persons=persons, seed=SEED, progress=lambda msg: print(f"  {msg}", flush=True)

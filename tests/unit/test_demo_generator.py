@@ -12,7 +12,18 @@ from types import SimpleNamespace
 import pytest
 
 from services.core.crypto import keyring
-from services.core.demo.generator import (
+from services.core.guarantees.models import Status
+from services.core.households import enums
+from services.core.households.sensitive import health_json, open_id_number
+from services.core.idnumber import keyed_hash, mask, normalise
+from services.core.income.rules import DETAIL_ITEMS, Figures, detail_problems, net_income, per_capita
+from services.core.monitoring import deadlines as dl
+from services.core.monitoring import enums as m
+from services.core.monitoring.machine import step_for
+from services.core.monitoring.policy import MonitoringPolicy
+from services.core.settings import Settings
+from services.core.workdays import WorkCalendar
+from services.demo.generator import (
     CRITICISED_LINE,
     EVENT_COLUMNS,
     GUARANTEE_COLUMNS,
@@ -29,8 +40,8 @@ from services.core.demo.generator import (
     per_capita_fen,
     plan_chunks,
 )
-from services.core.demo.loader import COPY_COLUMNS, LOADED_TABLES, demo_villages, render
-from services.core.demo.monitoring import (
+from services.demo.loader import COPY_COLUMNS, LOADED_TABLES, demo_villages, render
+from services.demo.monitoring import (
     CASE_COLUMNS,
     CLUE_COLUMNS,
     MEASURE_COLUMNS,
@@ -39,17 +50,6 @@ from services.core.demo.monitoring import (
     VISIT_COLUMNS,
     demo_income_line,
 )
-from services.core.guarantees.models import Status
-from services.core.households import enums
-from services.core.households.sensitive import health_json, open_id_number
-from services.core.idnumber import keyed_hash, mask, normalise
-from services.core.income.rules import DETAIL_ITEMS, Figures, detail_problems, net_income, per_capita
-from services.core.monitoring import deadlines as dl
-from services.core.monitoring import enums as m
-from services.core.monitoring.machine import step_for
-from services.core.monitoring.policy import MonitoringPolicy
-from services.core.settings import Settings
-from services.core.workdays import WorkCalendar
 
 TODAY = date(2026, 11, 23)  # Q1–Q3 of 2026 have ended
 PERSONS = 12_000

@@ -39,15 +39,6 @@ from datetime import date
 from decimal import Decimal
 from itertools import accumulate
 
-from services.core.demo.monitoring import (
-    LIFTED_SHARE,
-    CaseMaker,
-    Fate,
-    Ids,
-    demo_income_line,
-    draw_fate,
-)
-from services.core.demo.monitoring import Household as CaseHousehold
 from services.core.guarantees.models import Status
 from services.core.households.enums import (
     Category,
@@ -65,6 +56,15 @@ from services.core.households.enums import (
 )
 from services.core.idnumber import CHECK_MAP, WEIGHTS
 from services.core.monitoring.enums import RiskType
+from services.demo.monitoring import (
+    LIFTED_SHARE,
+    CaseMaker,
+    Fate,
+    Ids,
+    demo_income_line,
+    draw_fate,
+)
+from services.demo.monitoring import Household as CaseHousehold
 
 # ---- row layouts -----------------------------------------------------------------------
 
