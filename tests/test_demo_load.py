@@ -34,18 +34,10 @@ from services.core.regions.importer import DEMO_REGIONS_CSV, import_regions_csv,
 from services.core.regions.models import Region
 from services.core.scope import UNRESTRICTED, bind_scope
 from services.core.settings import DEMO_PASSWORD, Settings
-from services.demo.generator import fen_decimal, income_quarters, plan_chunks
-from services.demo.loader import (
-    COPY_COLUMNS,
-    DEPENDENT_TABLES,
-    LOADED_TABLES,
-    MONITORING_TABLES,
-    SERIAL_TABLES,
-    create_demo_users,
-    demo_villages,
-    load_demo,
-)
-from services.demo.monitoring import demo_income_line
+from services.demo.income import demo_income_line, fen_decimal, income_quarters
+from services.demo.layout import COPY_COLUMNS, DEPENDENT_TABLES, LOADED_TABLES, MONITORING_TABLES, SERIAL_TABLES
+from services.demo.loader import create_demo_users, demo_villages, load_demo
+from services.demo.plan import plan_chunks
 from tests.conftest import scratch_database
 
 DEMO_DB = "guardline_test_demo"

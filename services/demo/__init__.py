@@ -1,5 +1,10 @@
-"""Synthetic demo county: realistic households, people, income and guarantees.
+"""Synthetic demo county: realistic households, people, income, guarantees, monitoring cases,
+funds, projects and assets — tooling on top of core, which it imports and never copies.
 
-``generator`` holds the pure, seeded generation; ``loader`` writes it into PostgreSQL with
-COPY and creates the demo users.
+Generation is pure and seeded: ``plan`` (villages, households' sizes and histories, chunks),
+``generator`` (households and people), ``income`` (core's income items, quarters, the demo
+income line), ``cases`` (monitoring cases along core's state machine), ``names``
+(vocabularies), ``funds`` (funds, projects and assets). Loading: ``layout`` (tables and
+columns), ``render`` (COPY text), ``streams`` (generation in worker processes), ``users``
+(the demo's accounts), ``loader`` (the load into PostgreSQL).
 """
