@@ -38,49 +38,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from itertools import accumulate
 
-from services.core.guarantees.models import Status
-from services.core.households.enums import (
-    Category,
-    EducationLevel,
-    Employment,
-    Flag,
-    Health,
-    HouseholdEventKind,
-    HouseholdStatus,
-    LabourCapacity,
-    MembershipChange,
-    PersonStatus,
-    Relation,
-    Schooling,
-)
 from services.core.idnumber import CHECK_MAP, WEIGHTS
 from services.core.monitoring.enums import RiskType
 from services.demo.cases import LIFTED_SHARE, CaseMaker, Fate, Ids
 from services.demo.cases import Household as CaseHousehold
+from services.demo.earnings import IncomeMaker
 from services.demo.income import (
-    AWARDS,
-    BREEDING,
-    DIBAO,
-    DIVIDENDS,
-    ECO,
-    ITEM_KEYS,
-    ITEMS,
-    LAND_RENT,
-    LOCAL_WAGES,
-    MIGRANT_WAGES,
-    OTHER_BUSINESS,
-    OTHER_PROPERTY,
-    OTHER_TRANSFERS,
-    PART_KEYS,
-    PART_OF_ITEM,
-    PENSIONS,
-    PLANTING,
-    PWP_PAY,
-    QUARTER_SHARES,
-    TEKUN,
     demo_income_line,
     income_quarters,
-    per_capita_fen,
 )
 from services.demo.names import (
     FEMALE_NEW,
@@ -94,6 +59,66 @@ from services.demo.names import (
     SURNAMES,
     UNIVERSITIES,
 )
+from services.demo.people import (
+    ACTIVE,
+    ALIVE,
+    AT_RISK,
+    CAN_WORK,
+    CHILD,
+    CHILD_IN_LAW,
+    CHRONIC,
+    CREATED,
+    DISABLED,
+    DROPPED_OUT,
+    EDU_COLLEGE,
+    EDU_JUNIOR,
+    EDU_NONE,
+    EDU_PRIMARY,
+    EDU_SENIOR,
+    F_DIBAO,
+    F_DISABLED,
+    F_RELOCATED,
+    F_SERIOUS,
+    F_TEKUN,
+    F_ZERO,
+    GRADE_CUM,
+    GRANDCHILD,
+    HEAD,
+    HEALTHY,
+    JUNIOR,
+    L_LOST,
+    L_NONE,
+    L_ORDINARY,
+    L_SKILLED,
+    L_WEAK,
+    LIFTED,
+    LOCAL,
+    MIGRANT,
+    MONITORED,
+    NA,
+    NO_LABOUR,
+    NO_LABOUR_OR_WEAK,
+    NONE_EMPLOYMENT,
+    NOT_IN_SCHOOL,
+    ORDINARY,
+    PARENT,
+    PRESCHOOL,
+    PRESCHOOL_AGE,
+    PRIMARY,
+    PWP,
+    PWP_POSTS,
+    REGISTERED,
+    SECURE,
+    SELF,
+    SENIOR,
+    SERIOUS,
+    SPOUSE,
+    STUDYING,
+    SUSPENDED,
+    UNIVERSITY,
+    VOCATIONAL,
+    Member,
+)
 from services.demo.plan import STREAMS, Batch, ChunkPlan, Village, cumulative, placeholder_cadres, plan_chunks
 
 
@@ -106,7 +131,7 @@ def generate(
         yield streams[plan.index % STREAMS].chunk(plan)
 
 
-class DemoGenerator:
+class DemoGenerator(IncomeMaker):
     """One stream of households. Its state (random numbers, ID-number sequences per birth
     date) carries over from chunk to chunk, so a stream must get its chunks in order; the
     streams share nothing: each uses its own share of the ID-number sequence numbers."""
@@ -216,14 +241,14 @@ class DemoGenerator:
 
         if lifted is None:
             lifted = r() < LIFTED_SHARE
-        base = _LIFTED if lifted else _ORDINARY
+        base = LIFTED if lifted else ORDINARY
         if fate is not None and fate.monitored:
-            category, previous = _MONITORED, base  # 监测户: identified, not yet eliminated
+            category, previous = MONITORED, base  # 监测户: identified, not yet eliminated
         else:
             category, previous = base, None  # never identified, or eliminated (category restored)
-        poor = category != _ORDINARY
+        poor = category != ORDINARY
         # How much more often illness and disability occur than in ordinary households.
-        frailty = 1.0 if not poor else (1.7 if category == _LIFTED else 3.0)
+        frailty = 1.0 if not poor else (1.7 if category == LIFTED else 3.0)
 
         members = self._composition(size, v_index)
         people = [self._person(m, village, poor, frailty) for m in members]
@@ -232,42 +257,42 @@ class DemoGenerator:
         # ---- flags --------------------------------------------------------------------
         flags = []
         site = None
-        if (category == _LIFTED or previous == _LIFTED) and r() < 0.05:
-            flags.append(_F_RELOCATED)
+        if (category == LIFTED or previous == LIFTED) and r() < 0.05:
+            flags.append(F_RELOCATED)
             site = self._sites[int(r() * len(self._sites))]
-        nobody_works = all(p.labour in _NO_LABOUR for p in people)
-        ill = any(p.health == _SERIOUS for p in people)
-        disabled = any(p.health == _DISABLED for p in people)
+        nobody_works = all(p.labour in NO_LABOUR for p in people)
+        ill = any(p.health == SERIOUS for p in people)
+        disabled = any(p.health == DISABLED for p in people)
         head = people[0]
         tekun = False
-        if size == 1 and head.age >= 60 and head.labour in _NO_LABOUR_OR_WEAK:
+        if size == 1 and head.age >= 60 and head.labour in NO_LABOUR_OR_WEAK:
             tekun = r() < 0.16
-        elif size == 1 and head.health == _DISABLED:
+        elif size == 1 and head.health == DISABLED:
             tekun = r() < 0.25
         elif size == 2 and nobody_works:
             tekun = r() < 0.04
         if tekun:
-            flags.append(_F_TEKUN)
+            flags.append(F_TEKUN)
         else:
-            p_dibao = 0.15 if category == _LIFTED else (0.35 if poor else 0.022)
+            p_dibao = 0.15 if category == LIFTED else (0.35 if poor else 0.022)
             if nobody_works:
                 p_dibao *= 2.2
             if ill or disabled:
                 p_dibao *= 1.5
             if r() < p_dibao:
-                flags.append(_F_DIBAO)
+                flags.append(F_DIBAO)
         if disabled:
-            flags.append(_F_DISABLED)
+            flags.append(F_DISABLED)
         if ill:
-            flags.append(_F_SERIOUS)
+            flags.append(F_SERIOUS)
         able = any(p.able for p in people)
-        employed = any(p.employment != _NONE_EMPLOYMENT for p in people)
+        employed = any(p.employment != NONE_EMPLOYMENT for p in people)
         if able and not employed:
-            flags.append(_F_ZERO)
+            flags.append(F_ZERO)
 
         # ---- income -------------------------------------------------------------------
         # A household whose risk was eliminated earns above the line again.
-        steady = fate is not None and fate.eliminated and category != _MONITORED
+        steady = fate is not None and fate.eliminated and category != MONITORED
         last_pc = self._income(batch, hid, village.code, category, people, flags, steady)
 
         # ---- rows ---------------------------------------------------------------------
@@ -310,11 +335,11 @@ class DemoGenerator:
                     p.employment_months,
                     p.employment_income,
                     p.phone,
-                    _ALIVE,
+                    ALIVE,
                     1,
                 )
             )
-            batch.memberships.append((pid, pid, hid, region, p.relation, _REGISTERED))
+            batch.memberships.append((pid, pid, hid, region, p.relation, REGISTERED))
         batch.households.append(
             (
                 hid,
@@ -326,13 +351,13 @@ class DemoGenerator:
                 site,
                 address,
                 phone,
-                _ACTIVE,
+                ACTIVE,
                 head.name,
                 size,
                 1,
             )
         )
-        batch.events.append((hid, hid, region, _CREATED, person_ids, "演示数据：建档登记"))
+        batch.events.append((hid, hid, region, CREATED, person_ids, "演示数据：建档登记"))
         guarantees = self._guarantees(hid, region, category, people)
         batch.guarantees.append(guarantees)
 
@@ -350,27 +375,27 @@ class DemoGenerator:
             )
             self.cases.household(facts, fate, self.ids, batch)
 
-    def _risk_weights(self, people: list[_P], guarantees: tuple, last_pc: int, category: str) -> list:
+    def _risk_weights(self, people: list[Member], guarantees: tuple, last_pc: int, category: str) -> list:
         """The risks a household's facts suggest (with weights), for its clues and cases."""
         out = []
-        if any(p.health == _SERIOUS for p in people):
+        if any(p.health == SERIOUS for p in people):
             out.append((RiskType.illness, 3.0))
-        elif any(p.health == _CHRONIC for p in people):
+        elif any(p.health == CHRONIC for p in people):
             out.append((RiskType.illness, 0.8))
-        if any(p.health == _DISABLED for p in people):
+        if any(p.health == DISABLED for p in people):
             out.append((RiskType.disability, 2.0))
         _, _, _education, _, housing, water, *_ = guarantees
-        if housing == _AT_RISK:
+        if housing == AT_RISK:
             out.append((RiskType.unsafe_housing, 3.0))
-        if water == _AT_RISK:
+        if water == AT_RISK:
             out.append((RiskType.unsafe_water, 3.0))
-        if any(p.schooling == _DROPPED_OUT for p in people):
+        if any(p.schooling == DROPPED_OUT for p in people):
             out.append((RiskType.out_of_school, 3.0))
-        if any(p.schooling in (_SENIOR, _VOCATIONAL, _UNIVERSITY) for p in people):
+        if any(p.schooling in (SENIOR, VOCATIONAL, UNIVERSITY) for p in people):
             out.append((RiskType.schooling_costs, 1.0))
         if not any(p.able for p in people):
             out.append((RiskType.lack_of_labour, 2.0))
-        if last_pc < self.line_last_year or category == _MONITORED:
+        if last_pc < self.line_last_year or category == MONITORED:
             out.append((RiskType.income_below_line, 2.0 if last_pc < self.line_last_year else 0.5))
         out += [
             (RiskType.unstable_employment, 1.5),
@@ -399,7 +424,7 @@ class DemoGenerator:
         if n == 1:
             x = r()
             age = between(22, 39) if x < 0.15 else (between(40, 59) if x < 0.45 else between(60, 92))
-            return [(_HEAD, r() < 0.58, age, fam)]
+            return [(HEAD, r() < 0.58, age, fam)]
 
         head_male = r() < 0.83
         out: list[tuple[str, bool, int, str]] = []
@@ -412,23 +437,23 @@ class DemoGenerator:
             hi = min(youngest_parent - 20, cap)
             lo = max(0, mother - 42)
             for _ in range(k):
-                out.append((_CHILD, r() < 0.52, between(lo, max(lo, hi)) if hi >= 0 else 0, family))
+                out.append((CHILD, r() < 0.52, between(lo, max(lo, hi)) if hi >= 0 else 0, family))
 
         if n == 2:
             x = r()
             if x < 0.72:  # a couple
                 age = between(50, 86) if r() < 0.7 else between(22, 49)
                 s_age = spouse_age(age)
-                out.append((_HEAD, head_male, age, fam))
-                out.append((_SPOUSE, not head_male, s_age, surname()))
+                out.append((HEAD, head_male, age, fam))
+                out.append((SPOUSE, not head_male, s_age, surname()))
             elif x < 0.94:  # a widowed or single parent with a child
                 age = between(40, 85)
-                out.append((_HEAD, head_male, age, fam))
+                out.append((HEAD, head_male, age, fam))
                 children(1, age, age if not head_male else age - 2, fam, cap=45)
             else:  # an unmarried son or daughter with a widowed parent
                 age = between(22, 50)
-                out.append((_HEAD, head_male, age, fam))
-                out.append((_PARENT, r() < 0.35, min(96, age + between(20, 36)), fam))
+                out.append((HEAD, head_male, age, fam))
+                out.append((PARENT, r() < 0.35, min(96, age + between(20, 36)), fam))
             return out
 
         has_spouse = r() < 0.9
@@ -445,49 +470,49 @@ class DemoGenerator:
             age = between(48, 76)
             s_age = spouse_age(age) if has_spouse else age
             youngest = min(age, s_age)
-            out.append((_HEAD, head_male, age, fam))
+            out.append((HEAD, head_male, age, fam))
             if has_spouse:
-                out.append((_SPOUSE, not head_male, s_age, surname()))
+                out.append((SPOUSE, not head_male, s_age, surname()))
             kids_family = fam if head_male or not has_spouse else out[1][3]
             c_age = between(23, min(45, youngest - 20))
             son = r() < 0.8
             in_law_age = max(21, c_age + (between(-5, 1) if son else between(-1, 5)))
             in_law_surname = surname()
-            out.append((_CHILD, son, c_age, kids_family))
-            out.append((_CHILD_IN_LAW, not son, in_law_age, in_law_surname))
+            out.append((CHILD, son, c_age, kids_family))
+            out.append((CHILD_IN_LAW, not son, in_law_age, in_law_surname))
             rest = slots - 2
             extra = 1 if rest >= 2 and r() < 0.25 else 0
             if extra:
-                out.append((_CHILD, r() < 0.5, between(15, max(15, min(c_age, youngest - 20))), kids_family))
+                out.append((CHILD, r() < 0.5, between(15, max(15, min(c_age, youngest - 20))), kids_family))
             g_family = kids_family if son else (in_law_surname if r() < 0.7 else kids_family)
             g_hi = min(18, min(c_age, in_law_age) - 20)
             for _ in range(rest - extra):
-                out.append((_GRANDCHILD, r() < 0.52, between(0, max(0, g_hi)), g_family))
+                out.append((GRANDCHILD, r() < 0.52, between(0, max(0, g_hi)), g_family))
         elif kind == "up":
             age = between(24, 52)
             s_age = spouse_age(age) if has_spouse else age
-            out.append((_HEAD, head_male, age, fam))
+            out.append((HEAD, head_male, age, fam))
             if has_spouse:
-                out.append((_SPOUSE, not head_male, s_age, surname()))
+                out.append((SPOUSE, not head_male, s_age, surname()))
             kids_family = fam if head_male or not has_spouse else out[1][3]
             k_parents = 2 if slots >= 3 and r() < 0.45 else 1
             father_age = min(95, age + between(22, 36))
             if k_parents == 2:
-                out.append((_PARENT, True, father_age, fam))
-                out.append((_PARENT, False, max(age + 20, father_age - between(0, 5)), surname()))
+                out.append((PARENT, True, father_age, fam))
+                out.append((PARENT, False, max(age + 20, father_age - between(0, 5)), surname()))
             else:
                 male = r() < 0.35
                 out.append(
-                    (_PARENT, male, father_age if male else min(95, age + between(20, 34)), fam if male else surname())
+                    (PARENT, male, father_age if male else min(95, age + between(20, 34)), fam if male else surname())
                 )
             mother = s_age if head_male else age
             children(slots - k_parents, min(age, s_age), mother, kids_family, cap=30)
         else:
             age = between(24, 62)
             s_age = spouse_age(age) if has_spouse else age
-            out.append((_HEAD, head_male, age, fam))
+            out.append((HEAD, head_male, age, fam))
             if has_spouse:
-                out.append((_SPOUSE, not head_male, s_age, surname()))
+                out.append((SPOUSE, not head_male, s_age, surname()))
             kids_family = fam if head_male or not has_spouse else out[1][3]
             mother = s_age if head_male else age
             if not has_spouse and head_male:
@@ -533,12 +558,12 @@ class DemoGenerator:
             return surname + first
         return surname + first + pool[int(r() * n)]
 
-    def _person(self, m: tuple[str, bool, int, str], village: Village, poor: bool, frailty: float) -> _P:
+    def _person(self, m: tuple[str, bool, int, str], village: Village, poor: bool, frailty: float) -> Member:
         relation, male, age, surname = m
         r = self.rng.random
         o = self.today_ord - int((age + r()) * 365.2425) - 1
         id_number, born = self._id_number(o, male)
-        p = _P()
+        p = Member()
         p.relation = relation
         p.male = male
         p.sex = "male" if male else "female"
@@ -563,545 +588,181 @@ class DemoGenerator:
         p.disability_grade = None
         p.illness = None
         if x < pd * frailty:
-            p.health = _DISABLED
-            p.disability_grade = 1 + bisect(_GRADE_CUM, r())
+            p.health = DISABLED
+            p.disability_grade = 1 + bisect(GRADE_CUM, r())
         elif x < (pd + ps) * frailty:
-            p.health = _SERIOUS
+            p.health = SERIOUS
             p.illness = ILLNESS_SERIOUS[int(r() * len(ILLNESS_SERIOUS))]
         elif x < (pd + ps) * frailty + pc * (1.2 if poor else 1.0):
-            p.health = _CHRONIC
+            p.health = CHRONIC
             p.illness = ILLNESS_CHRONIC[int(r() * len(ILLNESS_CHRONIC))]
         else:
-            p.health = _HEALTHY
+            p.health = HEALTHY
 
         # schooling (and the highest level reached)
         p.school = None
         if age <= 2:
-            p.schooling, p.education_level = _NOT_IN_SCHOOL, _PRESCHOOL_AGE
+            p.schooling, p.education_level = NOT_IN_SCHOOL, PRESCHOOL_AGE
         elif age <= 5:
-            p.education_level = _PRESCHOOL_AGE
+            p.education_level = PRESCHOOL_AGE
             if r() < 0.88:
-                p.schooling = _PRESCHOOL
+                p.schooling = PRESCHOOL
                 p.school = f"{village.township_name}中心幼儿园"
             else:
-                p.schooling = _NOT_IN_SCHOOL
+                p.schooling = NOT_IN_SCHOOL
         elif age <= 15:
             x = r()
             if x < 0.003 and age >= 10:
-                p.schooling = _DROPPED_OUT
-                p.education_level = _EDU_PRIMARY if age <= 13 else _EDU_JUNIOR
+                p.schooling = DROPPED_OUT
+                p.education_level = EDU_PRIMARY if age <= 13 else EDU_JUNIOR
             elif x < 0.004:
-                p.schooling = _SUSPENDED
-                p.education_level = _EDU_PRIMARY if age <= 12 else _EDU_JUNIOR
+                p.schooling = SUSPENDED
+                p.education_level = EDU_PRIMARY if age <= 12 else EDU_JUNIOR
             elif age <= 11:
-                p.schooling, p.education_level = _PRIMARY, _EDU_PRIMARY
+                p.schooling, p.education_level = PRIMARY, EDU_PRIMARY
                 p.school = f"{village.township_name}中心小学" if r() < 0.6 else f"{village.name}小学"
             elif age <= 14 or x < 0.75:
-                p.schooling, p.education_level = _JUNIOR, _EDU_JUNIOR
+                p.schooling, p.education_level = JUNIOR, EDU_JUNIOR
                 p.school = f"{village.township_name}中学"
             else:
-                p.schooling, p.education_level = _SENIOR, _EDU_SENIOR
+                p.schooling, p.education_level = SENIOR, EDU_SENIOR
                 p.school = f"{self.county_name}第一中学"
         elif age <= 18:
             x = r()
             if x < 0.52:
-                p.schooling, p.education_level = _SENIOR, _EDU_SENIOR
+                p.schooling, p.education_level = SENIOR, EDU_SENIOR
                 p.school = f"{self.county_name}第{'一二'[int(r() * 2)]}中学"
             elif x < 0.86:
-                p.schooling, p.education_level = _VOCATIONAL, _EDU_SENIOR
+                p.schooling, p.education_level = VOCATIONAL, EDU_SENIOR
                 p.school = f"{self.county_name}中等职业学校"
             else:
-                p.schooling, p.education_level = _NOT_IN_SCHOOL, _EDU_JUNIOR
+                p.schooling, p.education_level = NOT_IN_SCHOOL, EDU_JUNIOR
         elif age <= 22 and r() < 0.42:
             if r() < 0.7:
-                p.schooling, p.education_level = _UNIVERSITY, _EDU_COLLEGE
+                p.schooling, p.education_level = UNIVERSITY, EDU_COLLEGE
                 p.school = UNIVERSITIES[int(r() * len(UNIVERSITIES))]
             else:
-                p.schooling, p.education_level = _VOCATIONAL, _EDU_COLLEGE
+                p.schooling, p.education_level = VOCATIONAL, EDU_COLLEGE
                 p.school = "青山职业技术学院"
         else:
-            p.schooling = _NOT_IN_SCHOOL
+            p.schooling = NOT_IN_SCHOOL
             x = r()
             if age >= 70:
-                p.education_level = _EDU_NONE if x < 0.38 else (_EDU_PRIMARY if x < 0.88 else _EDU_JUNIOR)
+                p.education_level = EDU_NONE if x < 0.38 else (EDU_PRIMARY if x < 0.88 else EDU_JUNIOR)
             elif age >= 50:
                 p.education_level = (
-                    _EDU_NONE if x < 0.1 else _EDU_PRIMARY if x < 0.55 else _EDU_JUNIOR if x < 0.93 else _EDU_SENIOR
+                    EDU_NONE if x < 0.1 else EDU_PRIMARY if x < 0.55 else EDU_JUNIOR if x < 0.93 else EDU_SENIOR
                 )
             elif age >= 30:
                 p.education_level = (
-                    _EDU_PRIMARY if x < 0.2 else _EDU_JUNIOR if x < 0.72 else _EDU_SENIOR if x < 0.9 else _EDU_COLLEGE
+                    EDU_PRIMARY if x < 0.2 else EDU_JUNIOR if x < 0.72 else EDU_SENIOR if x < 0.9 else EDU_COLLEGE
                 )
             else:
                 p.education_level = (
-                    _EDU_PRIMARY if x < 0.05 else _EDU_JUNIOR if x < 0.5 else _EDU_SENIOR if x < 0.8 else _EDU_COLLEGE
+                    EDU_PRIMARY if x < 0.05 else EDU_JUNIOR if x < 0.5 else EDU_SENIOR if x < 0.8 else EDU_COLLEGE
                 )
-        student = p.schooling in _STUDYING
+        student = p.schooling in STUDYING
 
         # labour capacity
         h = p.health
         if age < 16 or student:
-            labour = _L_NONE
-        elif h == _DISABLED:
+            labour = L_NONE
+        elif h == DISABLED:
             grade = p.disability_grade
             assert grade is not None  # drawn with the health above
-            labour = _L_LOST if grade <= 2 else _L_WEAK
-        elif h == _SERIOUS:
-            labour = _L_LOST if r() < 0.6 else _L_WEAK
+            labour = L_LOST if grade <= 2 else L_WEAK
+        elif h == SERIOUS:
+            labour = L_LOST if r() < 0.6 else L_WEAK
         elif age >= 75:
-            labour = _L_NONE if r() < 0.7 else _L_LOST
+            labour = L_NONE if r() < 0.7 else L_LOST
         elif age >= 65:
-            labour = _L_WEAK if r() < 0.65 else _L_LOST
+            labour = L_WEAK if r() < 0.65 else L_LOST
         elif age >= 60:
-            labour = _L_ORDINARY if (h == _HEALTHY and r() < 0.45) else _L_WEAK
-        elif h == _CHRONIC:
-            labour = _L_WEAK if r() < 0.7 else _L_ORDINARY
+            labour = L_ORDINARY if (h == HEALTHY and r() < 0.45) else L_WEAK
+        elif h == CHRONIC:
+            labour = L_WEAK if r() < 0.7 else L_ORDINARY
         else:
-            labour = _L_SKILLED if r() < 0.18 else _L_ORDINARY
+            labour = L_SKILLED if r() < 0.18 else L_ORDINARY
         p.labour = labour
-        p.able = 16 <= age <= 64 and not student and labour in _CAN_WORK
+        p.able = 16 <= age <= 64 and not student and labour in CAN_WORK
 
         # insurance, family doctor, phone
         p.medical_insurance = r() < (0.993 if poor else 0.962)
         p.pension_insurance = age >= 16 and not student and r() < (0.93 if poor else 0.82)
         p.family_doctor = r() < (0.95 if poor else (0.75 if age >= 60 else 0.45))
-        if relation == _HEAD:
+        if relation == HEAD:
             has_phone = r() < 0.93
         else:
             has_phone = 16 <= age <= 70 and not student and r() < 0.45
         p.phone = f"1{PHONE_SECOND[int(r() * len(PHONE_SECOND))]}{int(r() * 1e9):09d}" if has_phone else None
-        p.employment = _NONE_EMPLOYMENT
+        p.employment = NONE_EMPLOYMENT
         p.employment_place = None
         p.employment_months = None
         p.employment_income = None
         return p
 
-    def _employment(self, people: list[_P], poor: bool, village: Village) -> None:
+    def _employment(self, people: list[Member], poor: bool, village: Village) -> None:
         r = self.rng.random
         able = [p for p in people if p.able]
         for p in able:
             x = r()
-            if p.labour == _L_WEAK or p.age >= 60:
+            if p.labour == L_WEAK or p.age >= 60:
                 pwp = 0.2 if poor else 0.05
-                kind = _PWP if x < pwp else (_LOCAL if x < pwp + 0.25 else _NONE_EMPLOYMENT)
+                kind = PWP if x < pwp else (LOCAL if x < pwp + 0.25 else NONE_EMPLOYMENT)
             else:
                 pwp = 0.04 if poor else 0.01
                 if x < 0.5:
-                    kind = _MIGRANT
+                    kind = MIGRANT
                 elif x < 0.72:
-                    kind = _LOCAL
+                    kind = LOCAL
                 elif x < 0.78:
-                    kind = _SELF
+                    kind = SELF
                 elif x < 0.78 + pwp:
-                    kind = _PWP
+                    kind = PWP
                 else:
-                    kind = _NONE_EMPLOYMENT
+                    kind = NONE_EMPLOYMENT
             p.employment = kind
-        if able and all(p.employment == _NONE_EMPLOYMENT for p in able) and r() < 0.8:
+        if able and all(p.employment == NONE_EMPLOYMENT for p in able) and r() < 0.8:
             p = able[int(r() * len(able))]
-            p.employment = _LOCAL if (p.labour == _L_WEAK or r() < 0.4) else _MIGRANT
+            p.employment = LOCAL if (p.labour == L_WEAK or r() < 0.4) else MIGRANT
         for p in able:
             kind = p.employment
-            if kind == _MIGRANT:
+            if kind == MIGRANT:
                 p.employment_place = self._places[0][bisect(self._places[1], r() * self._places[1][-1])]
                 p.employment_months = 6 + int(r() * 7)
-            elif kind == _LOCAL:
+            elif kind == LOCAL:
                 p.employment_place = f"{self.county_name}县城" if r() < 0.5 else village.township_name
                 p.employment_months = 3 + int(r() * 10)
-            elif kind == _PWP:
-                p.employment_place = f"{village.name}（{_PWP_POSTS[int(r() * len(_PWP_POSTS))]}）"
+            elif kind == PWP:
+                p.employment_place = f"{village.name}（{PWP_POSTS[int(r() * len(PWP_POSTS))]}）"
                 p.employment_months = 12
-            elif kind == _SELF:
+            elif kind == SELF:
                 p.employment_place = village.name if r() < 0.7 else village.township_name
                 p.employment_months = 12
 
-    # ---- income ------------------------------------------------------------------------
-
-    def _income(
-        self,
-        batch: Batch,
-        hid: int,
-        region: str,
-        category: str,
-        people: list[_P],
-        flags: list[str],
-        steady: bool = False,
-    ) -> int:
-        """The household's income records; returns last year's per-capita net income (fen).
-        ``steady``: not among the lifted-out households left below the line."""
-        rng = self.rng
-        r = rng.random
-        n = len(people)
-        last_pc = 0
-
-        def amount(lo: int, hi: int) -> int:
-            """Whole yuan in [lo, hi], in fen."""
-            return (lo + int(r() * (hi - lo + 1))) * 100
-
-        # Last year's per-capita net income the household is drawn towards (yuan).
-        if category == _LIFTED:
-            if r() < 0.045 and not steady:
-                target = 5300 + r() * 1750  # below 7,100 and not monitored: the criticised case
-            else:
-                target = min(26000.0, max(7200.0, rng.lognormvariate(9.29, 0.22)))  # median ≈ 10,800
-        elif category == _MONITORED:
-            target = 5000 + r() * 4000 if r() < 0.85 else 9000 + r() * 3500
-        else:
-            target = min(36000.0, max(8200.0, rng.lognormvariate(9.53, 0.24)))  # median ≈ 13,800
-        target_net = int(target * 100) * n
-        poor = category != _ORDINARY
-
-        y = [0] * len(ITEMS)
-        # transfers that do not depend on the household's effort
-        for p in people:
-            if p.age >= 60 and (p.pension_insurance or p.age >= 65):
-                y[PENSIONS] += amount(1560, 2400)  # 城乡居民基础养老金, ~130–200 yuan a month
-            if p.health == _DISABLED:
-                y[OTHER_TRANSFERS] += amount(600, 1320)  # 残疾人两项补贴
-        if _F_DIBAO in flags:
-            y[DIBAO] = amount(2400, 4300) * n
-        if _F_TEKUN in flags:
-            y[TEKUN] = amount(7200, 9800) * n
-        fixed = y[PENSIONS] + y[OTHER_TRANSFERS] + y[DIBAO] + y[TEKUN]
-        # discretionary parts: scaled down when the target is low
-        disc = [0] * len(ITEMS)
-        if r() < 0.45:
-            disc[ECO] = amount(80, 900)  # 退耕还林, 公益林补偿
-        if poor and r() < 0.15:
-            disc[AWARDS] = amount(300, 2000)  # 产业 / 就业奖补
-        if r() < 0.06:
-            disc[OTHER_TRANSFERS] = amount(100, 600)
-        if r() < (0.7 if poor else 0.08):
-            disc[DIVIDENDS] = amount(150, 900)  # 扶贫项目资产收益分红
-        if r() < 0.22:
-            disc[LAND_RENT] = amount(300, 2500)
-        if r() < 0.03:
-            disc[OTHER_PROPERTY] = amount(200, 1500)
-        can_farm = any(p.labour in _CAN_WORK and p.age >= 16 for p in people)
-        if can_farm:
-            if r() < 0.78:
-                disc[PLANTING] = amount(800, 6000) + int(r() * 100)
-            if r() < 0.38:
-                disc[BREEDING] = amount(1000, 9000)
-        for p in people:
-            if p.employment == _SELF:
-                share = amount(6000, 30000)
-                disc[OTHER_BUSINESS] += share
-                p.employment_income = share
-        cost_ratio = 280 + int(r() * 170)  # production costs, per mille of business income
-
-        def net_of(items: list[int]) -> int:
-            business = items[PLANTING] + items[BREEDING] + items[OTHER_BUSINESS]
-            return sum(items) - business * cost_ratio // 1000
-
-        # wages: public-welfare posts are paid a fixed amount; the rest fills the gap
-        wage_earners: list[tuple[_P, int]] = []  # and their months of work
-        for p in people:
-            if p.employment == _PWP:
-                pay = amount(500, 800) * 12
-                y[PWP_PAY] += pay
-                p.employment_income = pay
-            elif p.employment in (_MIGRANT, _LOCAL):
-                months = p.employment_months
-                assert months is not None  # drawn with the employment (_employment)
-                wage_earners.append((p, months))
-        minimum = sum(200_000 * months // 12 for _, months in wage_earners)
-        gap = target_net - fixed - y[PWP_PAY] - net_of(disc)
-        if gap < minimum:
-            room = target_net - fixed - y[PWP_PAY] - minimum
-            current = net_of(disc)
-            if current > 0:
-                scale = max(0, room) / current
-                if scale < 1:
-                    disc = [int(v * scale) for v in disc]
-                    for p in people:
-                        if p.employment == _SELF:
-                            income = p.employment_income
-                            assert income is not None  # the business share drawn above
-                            p.employment_income = int(income * scale)
-            gap = max(minimum, target_net - fixed - y[PWP_PAY] - net_of(disc))
-        if wage_earners:
-            weights = [(3.0 if p.employment == _MIGRANT else 1.8) * months for p, months in wage_earners]
-            total_w = sum(weights)
-            left = gap
-            for i, ((p, _), w) in enumerate(zip(wage_earners, weights, strict=True)):
-                share = left if i == len(wage_earners) - 1 else int(gap * w / total_w)
-                left -= share
-                p.employment_income = share
-                y[MIGRANT_WAGES if p.employment == _MIGRANT else LOCAL_WAGES] += share
-        elif gap > 0:
-            # Nobody has wages: farming (when someone can work) and support from children
-            # living elsewhere (赡养费, a transfer) make up the rest.
-            farm = int(gap * 0.6) if can_farm else 0
-            disc[PLANTING] += farm * 1000 // (1000 - cost_ratio)
-            disc[OTHER_TRANSFERS] += gap - farm
-        for i, v in enumerate(disc):
-            y[i] += v
-
-        # out-of-pocket medical spending (合规自付支出)
-        spending = amount(0, 600) if r() < 0.7 else 0
-        for p in people:
-            if p.health == _SERIOUS:
-                spending += amount(3000, 26000)
-            elif p.health == _CHRONIC:
-                spending += amount(200, 1800)
-            elif p.health == _DISABLED:
-                spending += amount(0, 1500)
-
-        growth = 960 + int(r() * 140) if not poor else 980 + int(r() * 160)  # this year vs last, per mille
-        nz = [i for i, v in enumerate(y) if v]
-        deduct = self.deduct_eligible_spending
-        records = batch.income_records
-        next_id = self.next_income_id
-        half = 2 * n
-        for year, quarters in ((self.last_year, 4), (self.this_year, self.quarters_this_year)):
-            if quarters == 0:
-                continue
-            factor = growth if year == self.this_year else 1000
-            # (part, [(key, amount of each quarter)]) of the items this household has
-            groups: list[tuple[int, list]] = []
-            last_part = -1
-            for i in nz:
-                total = y[i] * factor // 1000
-                shares = QUARTER_SHARES[i]
-                if quarters == 4:  # the quarters add up to the year's amount exactly
-                    a = total * shares[0] // 1000
-                    b = total * shares[1] // 1000
-                    c = total * shares[2] // 1000
-                    vals = [a, b, c, total - a - b - c]
-                else:
-                    vals = [total * shares[q] // 1000 for q in range(quarters)]
-                part = PART_OF_ITEM[i]
-                if part != last_part:
-                    groups.append((part, []))
-                    last_part = part
-                groups[-1][1].append((ITEM_KEYS[i], vals))
-            spend_total = spending * factor // 1000
-            spends = [spend_total // 4] * quarters
-            if quarters == 4:
-                spends[3] = spend_total - 3 * spends[0]
-            sums = [0, 0, 0, 0]
-            cost_sum = net_sum = 0
-            for q in range(quarters):
-                parts = [0, 0, 0, 0]
-                chunks = []
-                for part, items in groups:
-                    inner = []
-                    subtotal = 0
-                    for key, vals in items:
-                        v = vals[q]
-                        if v:
-                            subtotal += v
-                            inner.append(f'{key}{v // 100}.{v % 100:02d}"')
-                    if inner:
-                        parts[part] = subtotal
-                        sums[part] += subtotal
-                        chunks.append(PART_KEYS[part] + ", ".join(inner) + "}")
-                costs = parts[1] * cost_ratio // 1000
-                net = parts[0] + parts[1] + parts[2] + parts[3] - costs
-                if deduct:
-                    net -= spends[q]
-                # per-capita, rounded half-up (away from zero) like income.rules.per_capita
-                pc = (2 * net + n) // half if net >= 0 else -((n - 2 * net) // half)
-                records.append(
-                    (
-                        next_id,
-                        hid,
-                        region,
-                        year,
-                        q + 1,
-                        parts[0],
-                        parts[1],
-                        parts[2],
-                        parts[3],
-                        "{" + ", ".join(chunks) + "}",
-                        costs,
-                        spends[q],
-                        n,
-                        net,
-                        pc,
-                        1,
-                    )
-                )
-                next_id += 1
-                cost_sum += costs
-                net_sum += net
-            pc_year = per_capita_fen(net_sum, n)
-            if year == self.last_year:
-                last_pc = pc_year
-            batch.income_years.append(
-                (
-                    hid,
-                    year,
-                    region,
-                    quarters,
-                    sums[0],
-                    sums[1],
-                    sums[2],
-                    sums[3],
-                    cost_sum,
-                    sum(spends),
-                    n,
-                    net_sum,
-                    pc_year,
-                )
-            )
-        self.next_income_id = next_id
-        return last_pc
-
     # ---- guarantees --------------------------------------------------------------------
 
-    def _guarantees(self, hid: int, region: str, category: str, people: list[_P]) -> tuple:
+    def _guarantees(self, hid: int, region: str, category: str, people: list[Member]) -> tuple:
         r = self.rng.random
-        poor = category != _ORDINARY
-        monitored = category == _MONITORED
+        poor = category != ORDINARY
+        monitored = category == MONITORED
         compulsory = [p for p in people if 6 <= p.age <= 15]
         if not compulsory:
-            education = _NA
-        elif any(p.schooling == _DROPPED_OUT for p in compulsory):
-            education = _AT_RISK
+            education = NA
+        elif any(p.schooling == DROPPED_OUT for p in compulsory):
+            education = AT_RISK
         else:
-            education = _AT_RISK if r() < 0.002 else _SECURE
+            education = AT_RISK if r() < 0.002 else SECURE
         uninsured = any(not p.medical_insurance for p in people)
         if (poor and uninsured) or r() < (0.03 if monitored else 0.003):
-            medical = _AT_RISK
+            medical = AT_RISK
         else:
-            medical = _SECURE
+            medical = SECURE
         grade = None
         if r() < (0.06 if monitored else 0.008):
-            housing = _AT_RISK
+            housing = AT_RISK
             grade = "C" if r() < 0.7 else "D"
         else:
-            housing = _SECURE
-        water = _AT_RISK if r() < (0.04 if monitored else 0.005) else _SECURE
+            housing = SECURE
+        water = AT_RISK if r() < (0.04 if monitored else 0.005) else SECURE
         return (hid, region, education, medical, housing, water, grade, None, 1)
-
-
-class _P:
-    """One person while a household is being built."""
-
-    __slots__ = (
-        "able",
-        "age",
-        "birth_date",
-        "disability_grade",
-        "education_level",
-        "employment",
-        "employment_income",
-        "employment_months",
-        "employment_place",
-        "family_doctor",
-        "health",
-        "id_number",
-        "illness",
-        "labour",
-        "male",
-        "medical_insurance",
-        "name",
-        "pension_insurance",
-        "phone",
-        "relation",
-        "school",
-        "schooling",
-        "sex",
-    )
-    # values as stored (enums by their value)
-    relation: str
-    male: bool
-    sex: str
-    age: int
-    birth_date: date
-    id_number: str
-    name: str
-    health: str
-    disability_grade: int | None
-    illness: str | None
-    labour: str
-    able: bool
-    education_level: str
-    schooling: str
-    school: str | None
-    medical_insurance: bool
-    pension_insurance: bool
-    family_doctor: bool
-    employment: str
-    employment_place: str | None
-    employment_months: int | None
-    employment_income: int | None
-    phone: str | None
-
-
-_GRADE_CUM = (0.12, 0.35, 0.65)  # disability grade 1: 12 %, 2: 23 %, 3: 30 %, 4: 35 %
-_PWP_POSTS = ("护林员", "保洁员", "护路员", "水管员", "村级信息员")
-
-_HEAD, _SPOUSE, _CHILD, _CHILD_IN_LAW, _GRANDCHILD, _PARENT = (
-    Relation.head.value,
-    Relation.spouse.value,
-    Relation.child.value,
-    Relation.child_in_law.value,
-    Relation.grandchild.value,
-    Relation.parent.value,
-)
-_HEALTHY, _CHRONIC, _SERIOUS, _DISABLED = (
-    Health.healthy.value,
-    Health.chronic_illness.value,
-    Health.serious_illness.value,
-    Health.disabled.value,
-)
-_L_SKILLED, _L_ORDINARY, _L_WEAK, _L_LOST, _L_NONE = (
-    LabourCapacity.skilled.value,
-    LabourCapacity.ordinary.value,
-    LabourCapacity.weak.value,
-    LabourCapacity.lost.value,
-    LabourCapacity.none.value,
-)
-_CAN_WORK = frozenset({_L_SKILLED, _L_ORDINARY, _L_WEAK})
-_NO_LABOUR = frozenset({_L_LOST, _L_NONE})
-_NO_LABOUR_OR_WEAK = frozenset({_L_LOST, _L_NONE, _L_WEAK})
-_EDU_NONE, _EDU_PRIMARY, _EDU_JUNIOR, _EDU_SENIOR, _EDU_COLLEGE, _PRESCHOOL_AGE = (
-    EducationLevel.none.value,
-    EducationLevel.primary.value,
-    EducationLevel.junior_secondary.value,
-    EducationLevel.senior_secondary.value,
-    EducationLevel.college.value,
-    EducationLevel.preschool_age.value,
-)
-(_NOT_IN_SCHOOL, _PRESCHOOL, _PRIMARY, _JUNIOR, _SENIOR, _VOCATIONAL, _UNIVERSITY, _DROPPED_OUT, _SUSPENDED) = (
-    s.value
-    for s in (
-        Schooling.not_in_school,
-        Schooling.preschool,
-        Schooling.primary,
-        Schooling.junior_secondary,
-        Schooling.senior_secondary,
-        Schooling.vocational,
-        Schooling.university,
-        Schooling.dropped_out,
-        Schooling.suspended,
-    )
-)
-_STUDYING = frozenset({_PRESCHOOL, _PRIMARY, _JUNIOR, _SENIOR, _VOCATIONAL, _UNIVERSITY, _SUSPENDED})
-_NONE_EMPLOYMENT, _LOCAL, _MIGRANT, _PWP, _SELF = (
-    Employment.none.value,
-    Employment.local.value,
-    Employment.migrant.value,
-    Employment.public_welfare_post.value,
-    Employment.self_employed.value,
-)
-_LIFTED, _MONITORED, _ORDINARY = Category.lifted_out.value, Category.monitored.value, Category.ordinary.value
-_F_RELOCATED, _F_DIBAO, _F_TEKUN, _F_DISABLED, _F_SERIOUS, _F_ZERO = (
-    f.value
-    for f in (
-        Flag.relocated,
-        Flag.dibao,
-        Flag.tekun,
-        Flag.disabled,
-        Flag.serious_illness,
-        Flag.zero_employment,
-    )
-)
-_ALIVE = PersonStatus.alive.value
-_ACTIVE = HouseholdStatus.active.value
-_REGISTERED = MembershipChange.registered.value
-_CREATED = HouseholdEventKind.created.value
-_SECURE, _AT_RISK, _NA = Status.secure.value, Status.at_risk.value, Status.not_applicable.value
