@@ -262,37 +262,19 @@ SERIAL_TABLES = (
     "case_transitions",
 )
 
-# The columns COPY names. The generator's person rows carry the ID number and health in
-# clear; the rendered rows carry them hashed, masked and encrypted instead.
+# The generator's person rows carry the ID number and health in clear; the rendered rows
+# carry instead the ID number encrypted, hashed for lookup and masked, and the health
+# details (with the disability grade and the illness) encrypted.
+_SEALED: dict[str, tuple[str, ...]] = {
+    "id_number": ("id_number_enc", "id_hash", "id_masked"),
+    "health": ("health_enc",),
+    "disability_grade": (),
+    "illness": (),
+}
+# The columns COPY names, per table.
 COPY_COLUMNS = {
     "households": HOUSEHOLD_COLUMNS,
-    "persons": (
-        "id",
-        "id_number_enc",
-        "id_hash",
-        "id_masked",
-        "name",
-        "sex",
-        "birth_date",
-        "household_id",
-        "region_code",
-        "relation",
-        "health_enc",
-        "labour_capacity",
-        "education_level",
-        "schooling",
-        "school",
-        "medical_insurance",
-        "pension_insurance",
-        "family_doctor",
-        "employment",
-        "employment_place",
-        "employment_months",
-        "employment_income",
-        "phone",
-        "status",
-        "version",
-    ),
+    "persons": tuple(c for column in PERSON_COLUMNS for c in _SEALED.get(column, (column,))),
     "memberships": MEMBERSHIP_COLUMNS,
     "household_events": EVENT_COLUMNS,
     "income_records": INCOME_RECORD_COLUMNS,
