@@ -29,13 +29,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import http.client
 import json
 import os
 import platform
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,9 +41,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.harness import ROOT, Server, plain_dsn, postmaster_pid, run_load, stop_process
+
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 BENCH_DB = "guardline_bench"
 PREFIX = "529901"  # the demo county; the caller's region scope
@@ -163,10 +161,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # ---- database ---------------------------------------------------------------------------
 
 
-def plain_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-
 def prepare_database(settings, persons: int) -> str:
     """Start (or join) the embedded server, and make sure the bench database holds at least
     ``persons`` persons; when it holds fewer it is recreated, migrated and loaded."""
@@ -219,7 +213,7 @@ async def _recreate(url: str) -> None:
 
 
 async def _load(url: str, settings, persons: int) -> dict:
-    from services.core.demo.loader import load_demo
+    from services.demo.loader import load_demo
 
     return await load_demo(
         url, settings, persons=persons, seed=SEED, progress=lambda msg: print(f"  {msg}", flush=True)
@@ -371,121 +365,6 @@ def verify_sql(statements: dict, orm: dict, household_id: int, id_hash: bytes) -
     print(
         "SQL check: both apps run the SQL the ORM compiles for these statements, byte for byte, with the same parameters"
     )
-
-
-# ---- processes --------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, name: str, target: list[str], env: dict, logdir: Path):
-        self.name = name
-        self.port = free_port()
-        self.log_path = logdir / f"{name}.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 (kept open for the server's life; closed in stop())
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                *target,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--loop",
-                "uvloop",
-                "--http",
-                "httptools",
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def get(self, path: str, headers: dict | None = None, body: bytes | None = None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            conn.request("POST" if body is not None else "GET", path, body=body, headers=headers or {})
-            response = conn.getresponse()
-            return response.status, dict(response.getheaders()), response.read()
-        finally:
-            conn.close()
-
-    def wait_healthy(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"{self.name} server exited (code {self.proc.returncode}):\n{self.log_tail()}")
-            try:
-                if self.get("/healthz")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise SystemExit(f"{self.name} server did not answer /healthz in {timeout:.0f} s:\n{self.log_tail()}")
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        stop_process(self.proc)
-        self._log.close()
-
-
-def stop_process(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    except ProcessLookupError:
-        pass
-
-
-def run_load(config: dict, workdir: Path, children: list) -> dict:
-    path = workdir / f"load-{config['app']}-{config['scenario']}.json"
-    path.write_text(json.dumps(config))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.loadgen", str(path)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        start_new_session=True,
-    )
-    children.append(proc)
-    try:
-        out, _ = proc.communicate(timeout=config["warmup"] + config["seconds"] + 60)
-    finally:
-        stop_process(proc)
-    if proc.returncode != 0:
-        raise SystemExit(f"load generator failed (exit {proc.returncode})")
-    return json.loads(out)
-
-
-def postmaster_pid(url: str) -> int | None:
-    host = parse_qs(urlparse(url).query).get("host", [None])[0]
-    if host is None:
-        return None
-    try:
-        return int((Path(host) / "postmaster.pid").read_text().split()[0])
-    except (OSError, ValueError, IndexError, TypeError):
-        return None
 
 
 # ---- checks and output --------------------------------------------------------------------

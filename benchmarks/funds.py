@@ -161,7 +161,7 @@ async def ensure_regions(conn, url: str, settings) -> list[tuple[str, list[str]]
     """The province's counties, each with its villages; the demo regions and synthetic
     counties are added when missing."""
     if await conn.fetchval("SELECT count(*) FROM regions WHERE code = '529901000000'") == 0:
-        from services.core.demo.loader import _import_regions
+        from services.demo.loader import _import_regions
 
         await _import_regions(url, settings)
     have = await conn.fetchval("SELECT count(*) FROM regions WHERE level = 3 AND code LIKE $1", PROVINCE + "%")

@@ -35,6 +35,8 @@ from pathlib import Path
 import asyncpg
 import orjson
 
+from benchmarks.harness import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "sync.json"
 SOURCE = "medical-insurance"
@@ -242,8 +244,6 @@ def run(url: str, settings, env_base: dict) -> dict:
     from services.simulators import launch
 
     dsn = asyncpg_dsn(url)
-    from benchmarks.__main__ import free_port
-
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="guardline-sync-bench-") as tmp:
         workdir = Path(tmp)

@@ -21,14 +21,16 @@ active key, after which an old key can be removed from the settings.
 from __future__ import annotations
 
 import base64
-import binascii
 import os
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+# The key format lives in keyformat (the settings check it without importing this module);
+# re-exported here for the callers that decode a key next to the cipher.
+from services.core.keyformat import KEY_BYTES, KEY_ID, decode_key
 
 if TYPE_CHECKING:
     from services.core.settings import Settings
@@ -36,8 +38,6 @@ if TYPE_CHECKING:
 FORMAT = 1
 NONCE_BYTES = 12
 TAG_BYTES = 16
-KEY_BYTES = 32
-KEY_ID = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
 
 class UnknownKey(LookupError):
@@ -46,19 +46,6 @@ class UnknownKey(LookupError):
 
 class DecryptionFailed(ValueError):
     """A blob is malformed, was altered, or belongs to another column."""
-
-
-def decode_key(key_id: str, encoded: str) -> bytes:
-    """The 32 key bytes of a base64 setting; ValueError names the key id, never the key."""
-    if not KEY_ID.match(key_id):
-        raise ValueError(f"encryption key id {key_id!r} must be 1-32 characters of A-Z a-z 0-9 _ . -")
-    try:
-        raw = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError(f"encryption key {key_id!r} is not valid base64") from None
-    if len(raw) != KEY_BYTES:
-        raise ValueError(f"encryption key {key_id!r} must be {KEY_BYTES} bytes (base64 of 32 random bytes)")
-    return raw
 
 
 def header(key_id: str) -> bytes:

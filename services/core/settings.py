@@ -14,6 +14,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.core.keyformat import decode_key
+
 # Published in the README so that a demo can be tried; refused outside demo/dev/test.
 DEMO_SECRET_KEY = "guardline-demo-secret-do-not-use-in-production-0000"
 DEMO_ID_HASH_KEY = "guardline-demo-id-hash-key-do-not-use-in-production"
@@ -86,8 +88,6 @@ class DataProtectionSettings(BaseModel):
 
     @model_validator(mode="after")
     def _keys_usable(self) -> DataProtectionSettings:
-        from services.core.crypto import decode_key
-
         for key_id, secret in self.encryption_keys.items():
             decode_key(key_id, secret.get_secret_value())  # ValueError names the key id only
         if self.active_key not in self.encryption_keys:

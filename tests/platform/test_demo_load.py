@@ -23,18 +23,6 @@ from services.api.app import create_app
 from services.core.accounts.models import User
 from services.core.crypto import key_id_of, keyring
 from services.core.db import Database, create_engine
-from services.core.demo.generator import fen_decimal, income_quarters, plan_chunks
-from services.core.demo.loader import (
-    COPY_COLUMNS,
-    DEPENDENT_TABLES,
-    LOADED_TABLES,
-    MONITORING_TABLES,
-    SERIAL_TABLES,
-    create_demo_users,
-    demo_villages,
-    load_demo,
-)
-from services.core.demo.monitoring import demo_income_line
 from services.core.households.enums import Category
 from services.core.households.models import Household
 from services.core.households.sensitive import health_json, open_id_number
@@ -46,6 +34,10 @@ from services.core.regions.importer import DEMO_REGIONS_CSV, import_regions_csv,
 from services.core.regions.models import Region
 from services.core.scope import UNRESTRICTED, bind_scope
 from services.core.settings import DEMO_PASSWORD, Settings
+from services.demo.income import demo_income_line, fen_decimal, income_quarters
+from services.demo.layout import COPY_COLUMNS, DEPENDENT_TABLES, LOADED_TABLES, MONITORING_TABLES, SERIAL_TABLES
+from services.demo.loader import create_demo_users, demo_villages, load_demo
+from services.demo.plan import plan_chunks
 from tests.conftest import scratch_database
 
 DEMO_DB = "guardline_test_demo"

@@ -23,10 +23,10 @@ from services.core.accounts.roles import Role
 from services.core.accounts.security import Caller, issue_token
 from services.core.crypto import UnknownKey, keyring
 from services.core.db import Database, create_engine
-from services.core.demo.loader import load_demo
 from services.core.households.sensitive import open_id_number
 from services.core.keys import ENCRYPTED, key_counts, rotate
 from services.core.settings import Settings
+from services.demo.loader import load_demo
 from tests.conftest import scratch_database
 from tests.factories import household, person
 

@@ -25,13 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.crypto import keyring
 from services.core.db import create_engine
-from services.core.demo.loader import load_demo
 from services.core.households.models import Household, Person
 from services.core.households.sensitive import open_id_number, protected_id_fields
 from services.core.idnumber import check_character
 from services.core.regions.rules import level_of, parent_of
 from services.core.scope import UNRESTRICTED, bind_scope
 from services.core.timeutil import today as china_today
+from services.demo.loader import load_demo
 from services.simulators.app import DATA_PATHS, create_app
 from services.simulators.config import Faults, Problems, SimConfig
 from tests.conftest import scratch_database

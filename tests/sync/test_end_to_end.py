@@ -44,7 +44,7 @@ def free_port() -> int:
 
 
 async def load(url: str, settings) -> None:
-    from services.core.demo.loader import load_demo
+    from services.demo.loader import load_demo
 
     await load_demo(url, settings, persons=PERSONS, seed=2026)
 

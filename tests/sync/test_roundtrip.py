@@ -39,7 +39,7 @@ KINDS = ("civil-affairs", "medical-insurance", "education")
 
 @pytest.fixture(scope="module")
 async def world(engine, settings) -> AsyncIterator[str]:
-    from services.core.demo.loader import load_demo
+    from services.demo.loader import load_demo
 
     async with scratch_database(engine, "guardline_roundtrip") as url:
         await load_demo(url, settings, persons=PERSONS, progress=None, parallel=False)

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from services.core.demo.funds import COLUMNS, build
 from services.core.funds.enums import LIFECYCLE
+from services.demo.funds import COLUMNS, build
 
 VILLAGES = [f"529901001{n:03d}" for n in range(1, 21)]
 HOUSEHOLDS = {

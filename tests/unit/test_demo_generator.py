@@ -12,33 +12,6 @@ from types import SimpleNamespace
 import pytest
 
 from services.core.crypto import keyring
-from services.core.demo.generator import (
-    CRITICISED_LINE,
-    EVENT_COLUMNS,
-    GUARANTEE_COLUMNS,
-    HOUSEHOLD_COLUMNS,
-    INCOME_RECORD_COLUMNS,
-    INCOME_YEAR_COLUMNS,
-    MEMBERSHIP_COLUMNS,
-    PERSON_COLUMNS,
-    STREAMS,
-    DemoGenerator,
-    fen_decimal,
-    fen_text,
-    generate,
-    per_capita_fen,
-    plan_chunks,
-)
-from services.core.demo.loader import COPY_COLUMNS, LOADED_TABLES, demo_villages, render
-from services.core.demo.monitoring import (
-    CASE_COLUMNS,
-    CLUE_COLUMNS,
-    MEASURE_COLUMNS,
-    REPORT_COLUMNS,
-    TRANSITION_COLUMNS,
-    VISIT_COLUMNS,
-    demo_income_line,
-)
 from services.core.guarantees.models import Status
 from services.core.households import enums
 from services.core.households.sensitive import health_json, open_id_number
@@ -50,6 +23,28 @@ from services.core.monitoring.machine import step_for
 from services.core.policy.monitoring import MonitoringPolicy
 from services.core.settings import Settings
 from services.core.workdays import WorkCalendar
+from services.demo.generator import DemoGenerator, generate
+from services.demo.income import CRITICISED_LINE, demo_income_line, fen_decimal, fen_text, per_capita_fen
+from services.demo.layout import (
+    CASE_COLUMNS,
+    CLUE_COLUMNS,
+    COPY_COLUMNS,
+    EVENT_COLUMNS,
+    GUARANTEE_COLUMNS,
+    HOUSEHOLD_COLUMNS,
+    INCOME_RECORD_COLUMNS,
+    INCOME_YEAR_COLUMNS,
+    LOADED_TABLES,
+    MEASURE_COLUMNS,
+    MEMBERSHIP_COLUMNS,
+    PERSON_COLUMNS,
+    REPORT_COLUMNS,
+    TRANSITION_COLUMNS,
+    VISIT_COLUMNS,
+)
+from services.demo.loader import demo_villages
+from services.demo.plan import STREAMS, plan_chunks
+from services.demo.render import render
 
 TODAY = date(2026, 11, 23)  # Q1–Q3 of 2026 have ended
 PERSONS = 12_000

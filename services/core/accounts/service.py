@@ -350,7 +350,7 @@ async def set_password(
 # ---- accounts made outside the API (``guardline admin``) --------------------------------------
 
 # The demo's accounts: ``<role>.<county|township|village>`` and ``cadre.<village>.<nnn>``
-# (services.core.demo.loader), all created with the published ``DEMO_PASSWORD``.
+# (services.demo.users), all created with the published ``DEMO_PASSWORD``.
 DEMO_USERNAME = r"^([a-z_]+\.(county|township|village)|cadre\.[0-9]{12}\.[0-9]{3})$"
 
 

@@ -1,7 +1,7 @@
 """Monitoring cases of the demo county (docs/domain.md "Monitoring cases"): pure and seeded.
 
 What a household goes through is decided when the chunks are planned (``draw_fate``, in
-``generator.plan_chunks``), so that the number of cases, clues, reports and transitions of
+``plan.plan_chunks``), so that the number of cases, clues, reports and transitions of
 every chunk — and with them the ids each chunk starts from — are known before any chunk is
 generated; the dates, risks, measures and visits are drawn by the household's generator
 stream (``CaseMaker``). Measures and visits carry client-style random UUIDs.
@@ -12,7 +12,7 @@ and the deadlines met late (``deadline_breaches``) come from the functions the A
 ``WorkCalendar()``, so the overdue list of a freshly loaded county is what the API itself
 would have computed: mostly on time, a realistic minority late.
 
-Rows are tuples in the column orders of the ``*_COLUMNS`` constants; dates are
+Rows are tuples in the column orders of the ``layout.*_COLUMNS`` constants; dates are
 ``datetime.date``, arrays are lists, JSONB columns are JSON text, ``amount`` is fen (int).
 """
 
@@ -32,163 +32,47 @@ from services.core.monitoring.enums import (
     CaseType,
     Channel,
     ClueStatus,
+    Decision,
     EliminationWay,
     MeasureCategory,
     MeasureStatus,
     RiskType,
     VisitMode,
 )
+from services.core.monitoring.machine import STEPS
 from services.core.policy.monitoring import MonitoringPolicy
 from services.core.workdays import WorkCalendar, add_months, month_end
 
-CASE_COLUMNS = (
-    "id",
-    "household_id",
-    "region_code",
-    "case_type",
-    "risk_types",
-    "status",
-    "first_clue_on",
-    "opened_on",
-    "consent_on",
-    "notice_start",
-    "notice_end",
-    "identified_on",
-    "category_before",
-    "cadre_user_id",
-    "cadre_assigned_on",
-    "plan_on",
-    "last_visit_on",
-    "elimination_proposed_on",
-    "eliminated_on",
-    "elimination_way",
-    "closed_on",
-    "closed_reason",
-    "next_deadline",
-    "next_deadline_kind",
-    "deadline_provisional",
-    "deadline_breaches",
-    "reopened_from_id",
-    "version",
-)
-CLUE_COLUMNS = (
-    "id",
-    "household_id",
-    "region_code",
-    "risk_types",
-    "channels",
-    "status",
-    "first_reported_on",
-    "report_count",
-    "next_deadline",
-    "next_deadline_kind",
-    "deadline_provisional",
-    "deadline_breaches",
-    "case_id",
-    "dismissal_reason",
-    "handled_by",
-    "handled_at",
-    "version",
-)
-REPORT_COLUMNS = (
-    "id",
-    "clue_id",
-    "region_code",
-    "channel",
-    "risk_types",
-    "evidence",
-    "attachments",
-    "reported_on",
-    "reporter_user_id",
-    "reporter_client_id",
-    "declarant_name",
-    "declarant_phone",
-    "source",
-    "external_ref",
-    "created_at",
-)
-TRANSITION_COLUMNS = (
-    "id",
-    "case_id",
-    "region_code",
-    "action",
-    "from_status",
-    "to_status",
-    "comment",
-    "attachments",
-    "details",
-    "effective_on",
-    "actor_user_id",
-    "actor_client_id",
-    "at",
-)
-MEASURE_COLUMNS = (
-    "id",
-    "case_id",
-    "household_id",
-    "region_code",
-    "category",
-    "content",
-    "responsible_unit",
-    "planned_on",
-    "start_on",
-    "end_on",
-    "status",
-    "result",
-    "amount",
-    "recorded_by",
-    "version",
-)
-VISIT_COLUMNS = (
-    "id",
-    "case_id",
-    "household_id",
-    "region_code",
-    "cadre_user_id",
-    "visited_on",
-    "mode",
-    "findings",
-    "attachments",
-    "recorded_by",
-    "created_at",
-)
-
-DEMO_PROVINCE = "52"
-
-
-def demo_income_line(year: int) -> int:
-    """The demo province's monitoring income line of ``year``, in fen. DEMO FIGURES, for
-    illustration only — not any province's published standard: 6,000 yuan for 2021 (the
-    national starting figure, docs/domain.md) rising by a few hundred yuan a year (7,100 for
-    2025, the line ``generator.CRITICISED_LINE`` measures last year's income against)."""
-    known = {2021: 600_000, 2022: 630_000, 2023: 660_000, 2024: 685_000, 2025: 710_000, 2026: 740_000}
-    if year in known:
-        return known[year]
-    if year < 2021:
-        raise ValueError("the monitoring income line starts in 2021")
-    return known[2026] + 30_000 * (year - 2026)
-
-
-# ---- what each household goes through (planned with the chunks) --------------------------
-
 S = CaseStatus
 _T = TypeVar("_T")
-IDENTIFICATION_STEPS = (S.verification, S.village_review, S.identification_notice, S.township_review, S.county_approval)
-ELIMINATION_STEPS = (
-    S.elimination_verification,
-    S.elimination_review,
-    S.elimination_notice,
-    S.elimination_township_review,
-    S.elimination_approval,
-)
-# The action that leaves each status of a phase (the same five in both phases).
-_STEP_ACTIONS = (
-    Action.verify,
-    Action.village_review,
-    Action.notice_result,
-    Action.township_review,
-    Action.county_decision,
-)
+
+
+def _approved_path(start: CaseStatus, end: CaseStatus) -> tuple[tuple[CaseStatus, ...], tuple[Action, ...]]:
+    """The statuses a case passes through from ``start`` until ``end`` when every step is
+    approved, and the action that leaves each — read from core's state machine
+    (``machine.STEPS``), so that the demo's cases take exactly the steps the API allows."""
+    statuses: list[CaseStatus] = []
+    actions: list[Action] = []
+    status = start
+    while status != end:
+        (step,) = STEPS[status]
+        statuses.append(status)
+        actions.append(step.action)
+        status = step.outcomes[Decision.approve]
+    return tuple(statuses), tuple(actions)
+
+
+def _approved(status: CaseStatus) -> CaseStatus:
+    """Where approving the one step from ``status`` leads (core's state machine)."""
+    (step,) = STEPS[status]
+    return step.outcomes[Decision.approve]
+
+
+IDENTIFICATION_STEPS, _STEP_ACTIONS = _approved_path(S.verification, S.assisting)
+ELIMINATION_STEPS, _ELIMINATION_ACTIONS = _approved_path(S.elimination_verification, S.eliminated)
+# The action that leaves each status of a phase: the same five in both phases.
+if _ELIMINATION_ACTIONS != _STEP_ACTIONS:
+    raise RuntimeError("the demo's cases assume that both phases take the same five actions")
 
 
 @dataclass(frozen=True, slots=True)
@@ -689,7 +573,8 @@ class CaseMaker:
         )
         consent = notice_start = notice_end = None
         for k in range(done):
-            frm, to = IDENTIFICATION_STEPS[k], (IDENTIFICATION_STEPS[k + 1] if k < 4 else S.assisting)
+            frm = IDENTIFICATION_STEPS[k]
+            to = _approved(frm)
             day = steps[k + 1]
             if k == 0:
                 consent = day
@@ -786,7 +671,8 @@ class CaseMaker:
             )
             taken = 5 if status == S.eliminated else plan.stop
             for k in range(taken):
-                frm, to = ELIMINATION_STEPS[k], (ELIMINATION_STEPS[k + 1] if k < 4 else S.eliminated)
+                frm = ELIMINATION_STEPS[k]
+                to = _approved(frm)
                 day = esteps[k + 1]
                 if k == 0:
                     step(Action.verify, frm, to, day, None, decision="approve", findings=_ELIMINATION_VERIFIED)
@@ -1156,18 +1042,10 @@ class CaseMaker:
 
 
 __all__ = [
-    "CASE_COLUMNS",
-    "CLUE_COLUMNS",
-    "DEMO_PROVINCE",
-    "MEASURE_COLUMNS",
-    "REPORT_COLUMNS",
-    "TRANSITION_COLUMNS",
-    "VISIT_COLUMNS",
     "CaseMaker",
     "CasePlan",
     "Fate",
     "Household",
     "Ids",
-    "demo_income_line",
     "draw_fate",
 ]

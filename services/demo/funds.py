@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 
-from services.core.funds.enums import LIFECYCLE, ProjectCategory
+from services.core.funds.enums import DATE_OF, LIFECYCLE, ProjectCategory, ProjectStatus
 
 TABLES = (
     "funds",
@@ -66,17 +66,19 @@ NAMES = {
     "microcredit_interest": ("小额信贷贴息",),
     "education_subsidy": ("雨露计划补助",),
 }
-# Days after 1 January at which each step is usually taken (a spread is added).
+# Days after 1 January at which each step of core's lifecycle is usually taken (a spread is added).
 STEP_DAY = {
-    "proposed": 10,
-    "reviewed": 35,
-    "approved": 55,
-    "tendering": 75,
-    "started": 100,
-    "completed": 230,
-    "accepted": 260,
-    "handed_over": 285,
+    ProjectStatus.proposed: 10,
+    ProjectStatus.reviewed: 35,
+    ProjectStatus.approved: 55,
+    ProjectStatus.tendering: 75,
+    ProjectStatus.started: 100,
+    ProjectStatus.completed: 230,
+    ProjectStatus.accepted: 260,
+    ProjectStatus.handed_over: 285,
 }
+if tuple(STEP_DAY) != LIFECYCLE:
+    raise RuntimeError("the demo's projects need a day for every step of the lifecycle, in its order")
 
 
 @dataclass
@@ -146,7 +148,7 @@ def build(
             stop = r.choices(range(len(LIFECYCLE)), weights=(2, 4, 8, 6, 12, 18, 25, 25))[0]
             taken: dict[str, date] = {}  # day of each step reached, by status
             for i, step in enumerate(LIFECYCLE):
-                on = max(days[step.value], *(taken.values() or [start]))
+                on = max(days[step], *(taken.values() or [start]))
                 if i > stop or on > today:
                     break
                 taken[step.value] = on
@@ -155,8 +157,8 @@ def build(
             if status in ("reviewed", "approved") and r.random() < 0.08 and taken[status] + timedelta(days=20) <= today:
                 cancelled = taken[status] + timedelta(days=20)
             name = f"{r.choice(NAMES[category.value])}（{village[-3:]}）"
-            planned_start = day(STEP_DAY["started"] + spread)
-            planned_end = min(day(STEP_DAY["completed"] + spread + 20), date(year, 12, 31))
+            planned_start = day(STEP_DAY[ProjectStatus.started] + spread)
+            planned_end = min(day(STEP_DAY[ProjectStatus.completed] + spread + 20), date(year, 12, 31))
             history = [
                 {"status": s, "on": d.isoformat(), "by": None, "at": None, "note": "演示数据"} for s, d in taken.items()
             ]
@@ -184,19 +186,7 @@ def build(
                     planned_start,
                     planned_end,
                     "cancelled" if cancelled else status,
-                    *(
-                        taken.get(s)
-                        for s in (
-                            "proposed",
-                            "reviewed",
-                            "approved",
-                            "tendering",
-                            "started",
-                            "completed",
-                            "accepted",
-                            "handed_over",
-                        )
-                    ),
+                    *(taken.get(s.value) for s in LIFECYCLE),
                     cancelled,
                     "选址调整" if cancelled else None,
                     history,
@@ -332,15 +322,8 @@ COLUMNS = {
         "planned_start",
         "planned_end",
         "status",
-        "proposed_on",
-        "reviewed_on",
-        "approved_on",
-        "tendering_on",
-        "started_on",
-        "completed_on",
-        "accepted_on",
-        "handed_over_on",
-        "cancelled_on",
+        *(DATE_OF[s] for s in LIFECYCLE),  # the day each step was taken, as core stores it
+        DATE_OF[ProjectStatus.cancelled],
         "cancel_reason",
         "history",
     ),

@@ -1,0 +1,5 @@
+"""``python -m services.cli``: the ``guardline`` command."""
+
+from services.cli import main
+
+raise SystemExit(main())
