@@ -45,13 +45,6 @@ FOR UPDATE OF r SKIP LOCKED
 LIMIT 16
 """
 
-_START = """
-UPDATE sync_runs SET status = 'running', started_at = coalesce(started_at, now()), heartbeat_at = now(),
-       attempts = attempts + 1, worker = $2
-WHERE id = $1
-RETURNING id, source, county, trigger, attempts, phase
-"""
-
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -99,15 +92,10 @@ async def claim(dsn: str, sources: list[str], worker: str, run_id: int | None = 
                     continue
                 if await conn.fetchval("SELECT trigger = 'spreadsheet' FROM sync_runs WHERE id = $1", candidate):
                     # An import whose process is gone: the file is not here to go on with.
-                    await conn.execute(
-                        "UPDATE sync_runs SET status = 'failed', finished_at = now(), error_code = 'interrupted', "
-                        "error = $2 WHERE id = $1",
-                        candidate,
-                        _INTERRUPTED,
-                    )
+                    await runs.fail_interrupted(conn, candidate, _INTERRUPTED)
                     await conn.execute("SELECT pg_advisory_unlock($1, $2::int)", LOCK_SPACE, candidate)
                     continue
-                row = await conn.fetchrow(_START, candidate, worker)
+                row = await runs.start(conn, candidate, worker)
                 break
         if row is None:
             await conn.close()
@@ -118,13 +106,6 @@ async def claim(dsn: str, sources: list[str], worker: str, run_id: int | None = 
         raise
 
 
-_OPEN_IMPORT = """
-INSERT INTO sync_runs (source, county, trigger, file_name, status, phase, not_before, attempts, pages, fetched, staged,
-                       unchanged, quarantined, retries, created_at, roster_period, roster_region, roster_records,
-                       roster_rejected)
-VALUES ($1, $2, 'spreadsheet', $3, 'running', 'fetching', now(), 0, 0, 0, 0, 0, 0, 0, now(), $4, $5, $6, $6)
-ON CONFLICT (source, county) WHERE status IN ('queued', 'running') DO NOTHING RETURNING id
-"""
 _INTERRUPTED = "the import was interrupted; import the file again (unchanged records are recognised)"
 
 
@@ -143,12 +124,7 @@ async def _end_interrupted_import(conn: asyncpg.Connection, source: str, county:
     if not await conn.fetchval("SELECT pg_try_advisory_lock($1, $2::int)", LOCK_SPACE, candidate):
         return False  # alive
     try:
-        await conn.execute(
-            "UPDATE sync_runs SET status = 'failed', finished_at = now(), error_code = 'interrupted', "
-            "error = $2 WHERE id = $1",
-            candidate,
-            _INTERRUPTED,
-        )
+        await runs.fail_interrupted(conn, candidate, _INTERRUPTED)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1, $2::int)", LOCK_SPACE, candidate)
     return True
@@ -165,22 +141,16 @@ async def open_import(
     conn = await asyncpg.connect(dsn, server_settings={"application_name": "guardline-sync-lock"})
     try:
         async with conn.transaction():
-            # Not through ``runs.enqueue``: an import is not queued but running at once, and
+            # Not through ``runs.enqueue`` (``runs.open_import``): an import is not queued but running at once, and
             # its lock must be taken in the transaction that creates it.
             declared = (roster.period if roster else None, roster.region if roster else None, 0 if roster else None)
-            run_id = await conn.fetchval(_OPEN_IMPORT, source, county, file_name, *declared)
+            run_id = await runs.open_import(conn, source, county, file_name, *declared)
             if run_id is None and await _end_interrupted_import(conn, source, county):
-                run_id = await conn.fetchval(_OPEN_IMPORT, source, county, file_name, *declared)
-            created = run_id is not None
-            if created:
+                run_id = await runs.open_import(conn, source, county, file_name, *declared)
+            if run_id is not None:
                 await conn.execute("SELECT pg_advisory_lock($1, $2::int)", LOCK_SPACE, run_id)
-                await conn.execute(
-                    "UPDATE sync_runs SET started_at = now(), heartbeat_at = now(), attempts = 1, "
-                    "worker = $2 WHERE id = $1",
-                    run_id,
-                    worker,
-                )
-        if not created:
+                await runs.import_started(conn, run_id, worker)
+        if run_id is None:
             await conn.close()
             return None
         return Claim(run_id, source, county, "spreadsheet", 1, "fetching", conn)
@@ -266,15 +236,7 @@ async def record_failure(
     retry's id."""
     async with db.session() as session, session.begin():
         bind_scope(session, UNRESTRICTED)
-        run = (
-            await session.execute(
-                text(
-                    "UPDATE sync_runs SET status = 'failed', finished_at = clock_timestamp(), error_code = :code, "
-                    "error = :error WHERE id = :id RETURNING county"
-                ),
-                {"id": run_id, "code": code, "error": message[:2000]},
-            )
-        ).one()
+        run = await runs.fail(session, run_id, code, message)
         if not breaker:
             return None
         await session.execute(

@@ -18,6 +18,7 @@ from services.core.crypto import Keyring, keyring
 from services.core.db import Database
 from services.core.scope import UNRESTRICTED, bind_scope
 from services.core.settings import Settings
+from services.core.sync import runs
 from services.core.sync.config import SourceConfig, Sources, UnknownSource
 from services.core.sync.models import QUARANTINE_AAD
 from services.core.sync.normalise import Normaliser
@@ -171,13 +172,7 @@ async def _pull_roster(conn: Connection, source: SourceConfig, claim: Claim, pos
     if source.roster is None or position is not None:
         return False
     period = None if source.roster.period_path else str(china_today().year)
-    await conn.execute(
-        "UPDATE sync_runs SET roster_period = $2, roster_region = $3, roster_records = 0, "
-        "roster_rejected = 0 WHERE id = $1",
-        claim.run_id,
-        period,
-        claim.county,
-    )
+    await runs.declare_roster(conn, claim.run_id, period, claim.county)
     return True
 
 
@@ -215,10 +210,6 @@ async def pull(
 _ROSTER_ENTRIES = (
     "INSERT INTO sync_roster_entries (run_id, external_key) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING"
 )
-_ROSTER_COUNTS = (
-    "UPDATE sync_runs SET roster_records = coalesce(roster_records, 0) + $2, "
-    "roster_rejected = coalesce(roster_rejected, 0) + $3 WHERE id = $1"
-)
 
 
 async def _roster_page(conn: Connection, source: SourceConfig, prepared, page: PageIn, run_id: int) -> None:
@@ -231,17 +222,13 @@ async def _roster_page(conn: Connection, source: SourceConfig, prepared, page: P
             period = parse_period(source.kind, period)
         except RosterError as exc:
             raise SourceDown("roster_period", str(exc)) from None
-        declared = await conn.fetchval(
-            "UPDATE sync_runs SET roster_period = coalesce(roster_period, $2) WHERE id = $1 RETURNING roster_period",
-            run_id,
-            period,
-        )
+        declared = await runs.roster_period(conn, run_id, period)
         if declared != period:
             raise SourceDown("roster_changed", f"a page names roster period {period!r}, an earlier one {declared!r}")
     keys = [row[1] for row in prepared.staged] + [row[0] for row in prepared.rejected if row[0] is not None]
     if keys:
         await conn.execute(_ROSTER_ENTRIES, run_id, keys)
-    await conn.execute(_ROSTER_COUNTS, run_id, len(prepared.staged), len(prepared.rejected))
+    await runs.count_roster(conn, run_id, len(prepared.staged), len(prepared.rejected))
 
 
 async def _stage(
@@ -311,30 +298,16 @@ async def finish(ctx: Context, source: SourceConfig, claim: Claim, progress: Pro
     """Reconcile the source's records of the county (one transaction), then raise risk
     clues for its new risk findings (a transaction per batch), then close the run. The run's
     phase says where a run taken up again goes on."""
-    from sqlalchemy import text
-
     from services.core.sync.reconcile import raise_clues, reconcile
 
     if claim.phase != "clues":
-        await ctx.pool.execute(
-            "UPDATE sync_runs SET phase = 'reconciling', heartbeat_at = now(), "
-            "reconcile_started_at = now() WHERE id = $1",
-            claim.run_id,
-        )
+        await runs.reconciling(ctx.pool, claim.run_id)
         if progress:
             progress(await run_counts(ctx.pool, claim.run_id))
         async with ctx.db.session() as session, session.begin():
             bind_scope(session, UNRESTRICTED)  # the worker reconciles the whole county
             counts = await reconcile(session, ctx.settings, source, claim.county, claim.run_id)
-            await session.execute(
-                text(
-                    "UPDATE sync_runs SET phase = 'clues', clues_started_at = clock_timestamp(), "
-                    "heartbeat_at = clock_timestamp(), clues = 0, matched = :matched, unmatched = :unmatched, "
-                    "findings_opened = :findings_opened, findings_resolved = :findings_resolved, "
-                    "findings_open = :findings_open WHERE id = :id"
-                ),
-                {"id": claim.run_id, **counts},
-            )
+            await runs.enter_clues(session, claim.run_id, counts)
         if progress:
             progress(await run_counts(ctx.pool, claim.run_id))
     after: int | None = 0  # None: every batch is raised
@@ -344,17 +317,10 @@ async def finish(ctx: Context, source: SourceConfig, claim: Claim, progress: Pro
             raised, after = await raise_clues(session, ctx.settings, source, claim.county, after=after)
             if after is None:
                 break
-            await session.execute(
-                text("UPDATE sync_runs SET clues = clues + :n, heartbeat_at = clock_timestamp() WHERE id = :id"),
-                {"n": raised, "id": claim.run_id},
-            )
+            await runs.count_clues(session, claim.run_id, raised)
         if progress:
             progress(await run_counts(ctx.pool, claim.run_id))
-    await ctx.pool.execute(
-        "UPDATE sync_runs SET status = 'succeeded', phase = 'done', finished_at = clock_timestamp(), "
-        "heartbeat_at = clock_timestamp(), error_code = NULL, error = NULL WHERE id = $1",
-        claim.run_id,
-    )
+    await runs.succeed(ctx.pool, claim.run_id)
     async with ctx.pool.acquire() as conn:
         await record_success(conn, source.name)
         # Entries of rosters that no longer count (failed, or replaced by a newer one).

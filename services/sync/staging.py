@@ -19,6 +19,7 @@ from asyncpg.exceptions import UniqueViolationError
 
 from services.core.crypto import Keyring
 from services.core.idnumber import keyed_hash, mask
+from services.core.sync import runs
 from services.core.sync.models import QUARANTINE_AAD, RAW_AAD
 from services.core.sync.normalise import (
     EVIDENCE,
@@ -86,12 +87,6 @@ INSERT INTO sync_cursors (source, county, position, run_id, complete, updated_at
 VALUES ($1, $2, $3::jsonb, $4, $5, now())
 ON CONFLICT (source, county) DO UPDATE
 SET position = EXCLUDED.position, run_id = EXCLUDED.run_id, complete = EXCLUDED.complete, updated_at = now()
-"""
-
-_RUN_COUNTS = """
-UPDATE sync_runs SET pages = pages + 1, fetched = fetched + $2, staged = staged + $3, unchanged = unchanged + $4,
-       quarantined = quarantined + $5, retries = retries + $6, heartbeat_at = now()
-WHERE id = $1
 """
 
 
@@ -328,9 +323,7 @@ async def write_page(
         await conn.execute(
             _CURSOR, source, county, orjson.dumps(position).decode() if position is not None else None, run_id, complete
         )
-    await conn.execute(
-        _RUN_COUNTS, run_id, counts.fetched, counts.staged, counts.unchanged, counts.quarantined, retries
-    )
+    await runs.count_page(conn, run_id, counts.fetched, counts.staged, counts.unchanged, counts.quarantined, retries)
     return counts
 
 

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.income.rolling import quarter_of
 from services.core.monitoring.enums import FINAL, Channel
+from services.core.scope import region_params, scoped_text
 from services.core.settings import Settings
 from services.core.sync import policy as sync_policy
 from services.core.sync.config import SourceConfig
@@ -73,23 +74,23 @@ def clue_source(source_name: str) -> str:
 
 
 def rule_params(policy: SyncPolicy, source: SourceConfig, county: str) -> dict[str, Any]:
-    """The rules' bind parameters: the run's source, county and day, and every field of
-    the sync policy in force by its name (``services.core.sync.policy.params``)."""
+    """The rules' bind parameters: the run's source, county and day, every field of the
+    sync policy in force by its name (``services.core.sync.policy.params``), and the
+    county's region bounds (``scope.region_params``) for the rules that read the registry."""
     day = china_today()
-    return sync_policy.params(policy) | {
-        "source": source.name,
-        "county": county,
-        "today": day,
-        "year": day.year,
-        "upto": quarter_of(day),
-    }
+    return region_params(
+        county,
+        **sync_policy.params(policy)
+        | {"source": source.name, "county": county, "today": day, "year": day.year, "upto": quarter_of(day)},
+    )
 
 
-async def _run(session: AsyncSession, sql: str, params: dict[str, Any] | None = None):
-    """Execute with just the parameters the statement names."""
+async def _run(session: AsyncSession, sql: str, params: dict[str, Any] | None = None, *, scoped: bool = False):
+    """Execute with just the parameters the statement names. ``scoped``: the SQL reads
+    regional rows itself and must carry the region bounds (``scope.scoped_text``)."""
     params = params or {}
     used = {name: params[name] for name in _BIND.findall(sql) if name in params}
-    return await session.execute(text(sql), used)
+    return await session.execute(scoped_text(sql) if scoped else text(sql), used)
 
 
 async def county_region(session: AsyncSession, county: str) -> str:
@@ -288,6 +289,7 @@ async def reconcile(
                 "severity": rule.severity.value,
                 "health": rule.health,
             },
+            scoped=rule.scoped,
         )
     await session.execute(text("ANALYZE sync_cand"))
     phase("rules")

@@ -28,8 +28,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.income.rolling import quarter_of
+from services.core.scope import region_params
 from services.core.settings import Settings
 from services.core.sync import policy as sync_policy
+from services.core.sync import runs
 from services.core.sync.config import REGISTRY_SOURCE
 from services.core.sync.enums import Trigger
 from services.core.sync.policy import SyncPolicy
@@ -53,19 +55,6 @@ log = logging.getLogger(__name__)
 # transaction-level advisory lock on (LOCK_SPACE, the county's number).
 LOCK_SPACE = 0x5352  # "SR"
 
-_START_RUN = """
-INSERT INTO sync_runs (source, county, trigger, status, phase, worker, attempts, pages, fetched, staged, unchanged,
-                       quarantined, retries, created_at, not_before, started_at, heartbeat_at, reconcile_started_at)
-VALUES (:source, :county, :trigger, 'running', 'reconciling', :worker, 1, 0, 0, 0, 0, 0, 0,
-        :at, :at, :at, :at, :at)
-RETURNING id"""
-
-_FINISH_RUN = """
-UPDATE sync_runs SET status = 'succeeded', phase = 'done', finished_at = clock_timestamp(),
-       heartbeat_at = clock_timestamp(), findings_opened = :findings_opened, findings_resolved = :findings_resolved,
-       findings_open = :findings_open, clues = 0
-WHERE id = :run_id"""
-
 # A scheduled check of the county that succeeded since ``since`` (the start of today, China time).
 _CHECKED_SINCE = """
 SELECT EXISTS (
@@ -82,16 +71,15 @@ async def counties(session: AsyncSession) -> list[str]:
 
 
 def check_params(policy: SyncPolicy, county: str) -> dict[str, Any]:
-    """The registry rules' bind parameters: the county and day, and every field of the
-    sync policy in force by its name (as a source's reconciliation passes them)."""
+    """The registry rules' bind parameters: the county and day, every field of the sync
+    policy in force by its name (as a source's reconciliation passes them), and the
+    county's region bounds (``scope.region_params``: the rules read the registry)."""
     day = china_today()
-    return sync_policy.params(policy) | {
-        "source": REGISTRY_SOURCE,
-        "county": county,
-        "today": day,
-        "year": day.year,
-        "upto": quarter_of(day),
-    }
+    return region_params(
+        county,
+        **sync_policy.params(policy)
+        | {"source": REGISTRY_SOURCE, "county": county, "today": day, "year": day.year, "upto": quarter_of(day)},
+    )
 
 
 async def checked_today(session: AsyncSession, county: str) -> bool:
@@ -124,18 +112,7 @@ async def check_registry(
     params["county_region"] = await county_region(session, county)
     params["at"] = (await session.execute(text("SELECT clock_timestamp()"))).scalar_one()
     params["resolved_note"] = RESOLVED_NOTE
-    run_id = (
-        await session.execute(
-            text(_START_RUN),
-            {
-                "source": REGISTRY_SOURCE,
-                "county": county,
-                "trigger": trigger.value,
-                "worker": worker,
-                "at": params["at"],
-            },
-        )
-    ).scalar_one()
+    run_id = await runs.start_check(session, REGISTRY_SOURCE, county, trigger, worker, params["at"])
     params["run_id"] = run_id
 
     # The joins over a county's persons in memory, as a reconciliation's (put back at the end).
@@ -161,12 +138,13 @@ async def check_registry(
                 "severity": rule.severity.value,
                 "health": rule.health,
             },
+            scoped=rule.scoped,
         )
         found[rule.id] = result.rowcount
     await session.execute(text("ANALYZE sync_cand"))
     opened, resolved, still_open = await merge_candidates(session, params, [r.id for r in rules])
     counts = {"findings_opened": opened, "findings_resolved": resolved, "findings_open": still_open}
-    await session.execute(text(_FINISH_RUN), {"run_id": run_id, **counts})
+    await runs.finish_check(session, run_id, counts)
     await session.execute(text("SELECT set_config('work_mem', :v, true)"), {"v": work_mem})
     log.info(
         "registry check of %s (run %s): %s; found %s; %.2fs",
