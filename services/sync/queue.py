@@ -119,8 +119,8 @@ async def open_import(
     conn = await asyncpg.connect(dsn, server_settings={"application_name": "guardline-sync-lock"})
     try:
         async with conn.transaction():
-            # Not through ``runs.enqueue`` (``runs.open_import``): an import is not queued but running at once, and
-            # its lock must be taken in the transaction that creates it.
+            # Not through ``runs.enqueue`` but ``runs.open_import``: an import is not queued but
+            # running at once, and its lock must be taken in the transaction that creates it.
             declared = (roster.period if roster else None, roster.region if roster else None, 0 if roster else None)
             run_id = await runs.open_import(conn, source, county, file_name, *declared)
             if run_id is None and await _end_interrupted_import(conn, source, county):

@@ -11,15 +11,17 @@ instead of queuing a second pull of the same data.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.errors import Conflict
 from services.core.sync.enums import RunPhase, RunStatus, Trigger
 from services.core.sync.models import SyncRun
+
+if TYPE_CHECKING:  # the worker's page-writing processes import this module: no asyncio ORM there
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 # An asyncpg connection, pooled connection or pool (the worker's bookkeeping).
 Driver = Any
