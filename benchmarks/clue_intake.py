@@ -168,7 +168,8 @@ async def sequential_batch(session, settings, source, county, *, after: int = 0,
     from services.core.monitoring.context import load_policy_context
     from services.core.monitoring.enums import Channel
     from services.core.monitoring.schemas import ClueIn, Reporter
-    from services.core.sync.reconcile import _CLUES_TODO, clue_ref, clue_source, evidence
+    from services.core.sync.queries import CLUES_TODO as _CLUES_TODO
+    from services.core.sync.reconcile import clue_ref, clue_source, evidence
     from services.core.sync.rules import rules_for
 
     risky = {r.id: r for r in rules_for(source.kind) if r.risk}

@@ -28,7 +28,8 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session as OrmSession
 
 from services.core.audit import AuditRecord, AuditResult, record, record_now
-from services.core.audit.service import CHANGES_KEY, INSERT_ROWS_SQL, rows_json
+from services.core.audit.queries import INSERT_ROWS_SQL
+from services.core.audit.service import CHANGES_KEY, rows_json
 from services.core.idempotency import IdempotencyRecord
 
 log = logging.getLogger("guardline.audit")

@@ -19,7 +19,6 @@ from datetime import timedelta
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
-from sqlalchemy import text
 
 from services.core import timeutil
 from services.core.db import Database
@@ -28,29 +27,13 @@ from services.core.settings import SyncSettings
 from services.core.sync import runs
 from services.core.sync.enums import Trigger
 from services.core.sync.rosters import Roster
+from services.sync import queries
 
 # A connection of its own or one taken from a pool (``pool.acquire()``): the same methods.
 Connection = asyncpg.Connection | PoolConnectionProxy
 
 # Advisory-lock namespace of sync runs (the first key of the two-key form).
 LOCK_SPACE = 0x5359  # "SY"
-
-_CANDIDATES = """
-SELECT r.id FROM sync_runs r
-WHERE r.status IN ('queued', 'running') AND r.not_before <= now()
-  AND r.source = ANY($1::text[])
-  AND NOT EXISTS (SELECT 1 FROM sync_source_states s WHERE s.source = r.source AND s.open_until > now())
-ORDER BY r.not_before, r.id
-FOR UPDATE OF r SKIP LOCKED
-LIMIT 16
-"""
-
-_START = """
-UPDATE sync_runs SET status = 'running', started_at = coalesce(started_at, now()), heartbeat_at = now(),
-       attempts = attempts + 1, worker = $2
-WHERE id = $1
-RETURNING id, source, county, trigger, attempts, phase
-"""
 
 
 def worker_name() -> str:
@@ -71,7 +54,7 @@ class Claim:
         if self.lock.is_closed():
             return
         try:
-            await self.lock.execute("SELECT pg_advisory_unlock($1, $2::int)", LOCK_SPACE, self.run_id)
+            await self.lock.execute(queries.UNLOCK, LOCK_SPACE, self.run_id)
         finally:
             await self.lock.close()
 
@@ -82,32 +65,20 @@ async def claim(dsn: str, sources: list[str], worker: str, run_id: int | None = 
     try:
         async with conn.transaction():
             if run_id is None:
-                ids = [r["id"] for r in await conn.fetch(_CANDIDATES, sources)]
+                ids = [r["id"] for r in await conn.fetch(queries.CANDIDATES, sources)]
             else:
-                ids = [
-                    r["id"]
-                    for r in await conn.fetch(
-                        "SELECT id FROM sync_runs WHERE id = $1 AND status IN ('queued', 'running') "
-                        "FOR UPDATE SKIP LOCKED",
-                        run_id,
-                    )
-                ]
+                ids = [r["id"] for r in await conn.fetch(queries.CANDIDATE, run_id)]
             row = None
             for candidate in ids:
                 # Run ids fit the int4 of the two-key advisory lock for a long time (2^31 runs).
-                if not await conn.fetchval("SELECT pg_try_advisory_lock($1, $2::int)", LOCK_SPACE, candidate):
+                if not await conn.fetchval(queries.TRY_LOCK, LOCK_SPACE, candidate):
                     continue
-                if await conn.fetchval("SELECT trigger = 'spreadsheet' FROM sync_runs WHERE id = $1", candidate):
+                if await conn.fetchval(queries.IS_IMPORT, candidate):
                     # An import whose process is gone: the file is not here to go on with.
-                    await conn.execute(
-                        "UPDATE sync_runs SET status = 'failed', finished_at = now(), error_code = 'interrupted', "
-                        "error = $2 WHERE id = $1",
-                        candidate,
-                        _INTERRUPTED,
-                    )
-                    await conn.execute("SELECT pg_advisory_unlock($1, $2::int)", LOCK_SPACE, candidate)
+                    await runs.fail_interrupted(conn, candidate, _INTERRUPTED)
+                    await conn.execute(queries.UNLOCK, LOCK_SPACE, candidate)
                     continue
-                row = await conn.fetchrow(_START, candidate, worker)
+                row = await runs.start(conn, candidate, worker)
                 break
         if row is None:
             await conn.close()
@@ -118,13 +89,6 @@ async def claim(dsn: str, sources: list[str], worker: str, run_id: int | None = 
         raise
 
 
-_OPEN_IMPORT = """
-INSERT INTO sync_runs (source, county, trigger, file_name, status, phase, not_before, attempts, pages, fetched, staged,
-                       unchanged, quarantined, retries, created_at, roster_period, roster_region, roster_records,
-                       roster_rejected)
-VALUES ($1, $2, 'spreadsheet', $3, 'running', 'fetching', now(), 0, 0, 0, 0, 0, 0, 0, now(), $4, $5, $6, $6)
-ON CONFLICT (source, county) WHERE status IN ('queued', 'running') DO NOTHING RETURNING id
-"""
 _INTERRUPTED = "the import was interrupted; import the file again (unchanged records are recognised)"
 
 
@@ -132,25 +96,15 @@ async def _end_interrupted_import(conn: asyncpg.Connection, source: str, county:
     """The active run of the source and county is an import whose process is gone (its
     advisory lock is free): it is failed ``interrupted``, as a worker would fail it, so
     that the next import need not wait for a worker to pass by. True when it was."""
-    candidate = await conn.fetchval(
-        "SELECT id FROM sync_runs WHERE source = $1 AND county = $2 AND status IN ('queued', 'running') "
-        "AND trigger = 'spreadsheet' FOR UPDATE SKIP LOCKED",
-        source,
-        county,
-    )
+    candidate = await conn.fetchval(queries.ACTIVE_IMPORT, source, county)
     if candidate is None:
         return False
-    if not await conn.fetchval("SELECT pg_try_advisory_lock($1, $2::int)", LOCK_SPACE, candidate):
+    if not await conn.fetchval(queries.TRY_LOCK, LOCK_SPACE, candidate):
         return False  # alive
     try:
-        await conn.execute(
-            "UPDATE sync_runs SET status = 'failed', finished_at = now(), error_code = 'interrupted', "
-            "error = $2 WHERE id = $1",
-            candidate,
-            _INTERRUPTED,
-        )
+        await runs.fail_interrupted(conn, candidate, _INTERRUPTED)
     finally:
-        await conn.execute("SELECT pg_advisory_unlock($1, $2::int)", LOCK_SPACE, candidate)
+        await conn.execute(queries.UNLOCK, LOCK_SPACE, candidate)
     return True
 
 
@@ -165,22 +119,16 @@ async def open_import(
     conn = await asyncpg.connect(dsn, server_settings={"application_name": "guardline-sync-lock"})
     try:
         async with conn.transaction():
-            # Not through ``runs.enqueue``: an import is not queued but running at once, and
-            # its lock must be taken in the transaction that creates it.
+            # Not through ``runs.enqueue`` but ``runs.open_import``: an import is not queued but
+            # running at once, and its lock must be taken in the transaction that creates it.
             declared = (roster.period if roster else None, roster.region if roster else None, 0 if roster else None)
-            run_id = await conn.fetchval(_OPEN_IMPORT, source, county, file_name, *declared)
+            run_id = await runs.open_import(conn, source, county, file_name, *declared)
             if run_id is None and await _end_interrupted_import(conn, source, county):
-                run_id = await conn.fetchval(_OPEN_IMPORT, source, county, file_name, *declared)
-            created = run_id is not None
-            if created:
-                await conn.execute("SELECT pg_advisory_lock($1, $2::int)", LOCK_SPACE, run_id)
-                await conn.execute(
-                    "UPDATE sync_runs SET started_at = now(), heartbeat_at = now(), attempts = 1, "
-                    "worker = $2 WHERE id = $1",
-                    run_id,
-                    worker,
-                )
-        if not created:
+                run_id = await runs.open_import(conn, source, county, file_name, *declared)
+            if run_id is not None:
+                await conn.execute(queries.LOCK, LOCK_SPACE, run_id)
+                await runs.import_started(conn, run_id, worker)
+        if run_id is None:
             await conn.close()
             return None
         return Claim(run_id, source, county, "spreadsheet", 1, "fetching", conn)
@@ -189,26 +137,15 @@ async def open_import(
         raise
 
 
-_FORGET_MARK = """
-DELETE FROM sync_cursors c
-WHERE c.source = $1 AND c.county = $2
-  AND NOT EXISTS (SELECT 1 FROM sync_runs r WHERE r.source = $1 AND r.county = $2 AND r.status IN ('queued', 'running'))
-"""
-
-
 async def forget_mark(pool: asyncpg.Pool, source: str, county: str) -> bool:
     """Let the next run of ``source`` for ``county`` read from the start (updated-since
     paging otherwise reads only what changed since the mark): a full pull, which a roster
     source declares a complete roster (docs/rosters.md). Not while a run is queued or
     running (it may be resuming from its cursor): False then."""
-    active = await pool.fetchval(
-        "SELECT count(*) FROM sync_runs WHERE source = $1 AND county = $2 AND status IN ('queued', 'running')",
-        source,
-        county,
-    )
+    active = await pool.fetchval(queries.ACTIVE_COUNT, source, county)
     if active:
         return False
-    await pool.execute(_FORGET_MARK, source, county)
+    await pool.execute(queries.FORGET_MARK, source, county)
     return True
 
 
@@ -231,16 +168,10 @@ async def schedule_due(db: Database, due: list[tuple[str, str, float]]) -> list[
     queued = []
     async with db.session() as session, session.begin():
         bind_scope(session, UNRESTRICTED)
-        await session.execute(text("SELECT pg_advisory_xact_lock(:space, 0)"), {"space": LOCK_SPACE})
+        await session.execute(queries.SCHEDULE_LOCK, {"space": LOCK_SPACE})
         for source, county, hours in due:
             recent = (
-                await session.execute(
-                    text(
-                        "SELECT EXISTS (SELECT 1 FROM sync_runs WHERE source = :source AND county = :county "
-                        "AND (status IN ('queued', 'running') OR created_at > now() - make_interval(hours => :hours)))"
-                    ),
-                    {"source": source, "county": county, "hours": hours},
-                )
+                await session.execute(queries.RECENT_RUN, {"source": source, "county": county, "hours": hours})
             ).scalar_one()
             if not recent:
                 run, created = await runs.enqueue(session, source, county, Trigger.schedule)
@@ -266,43 +197,17 @@ async def record_failure(
     retry's id."""
     async with db.session() as session, session.begin():
         bind_scope(session, UNRESTRICTED)
-        run = (
-            await session.execute(
-                text(
-                    "UPDATE sync_runs SET status = 'failed', finished_at = clock_timestamp(), error_code = :code, "
-                    "error = :error WHERE id = :id RETURNING county"
-                ),
-                {"id": run_id, "code": code, "error": message[:2000]},
-            )
-        ).one()
+        run = await runs.fail(session, run_id, code, message)
         if not breaker:
             return None
+        await session.execute(queries.SOURCE_FAILED, {"source": source, "error": f"{code}: {message}"[:2000]})
         await session.execute(
-            text(
-                "INSERT INTO sync_source_states AS s (source, consecutive_failures, last_failure_at, last_error) "
-                "VALUES (:source, 1, now(), :error) ON CONFLICT (source) DO UPDATE "
-                "SET consecutive_failures = s.consecutive_failures + 1, last_failure_at = now(), last_error = :error"
-            ),
-            {"source": source, "error": f"{code}: {message}"[:2000]},
-        )
-        await session.execute(
-            text(
-                "UPDATE sync_source_states SET open_until = now() + make_interval(secs => :cooldown) "
-                "WHERE source = :source AND consecutive_failures >= :threshold"
-            ),
+            queries.OPEN_BREAKER,
             {"source": source, "cooldown": settings.breaker_cooldown_seconds, "threshold": settings.breaker_threshold},
         )
         if not retry:
             return None
-        retries = (
-            await session.execute(
-                text(
-                    "SELECT count(*) FROM sync_runs WHERE source = :source AND county = :county AND trigger = 'retry' "
-                    "AND created_at > now() - interval '1 day'"
-                ),
-                {"source": source, "county": run.county},
-            )
-        ).scalar_one()
+        retries = (await session.execute(queries.RETRIES_TODAY, {"source": source, "county": run.county})).scalar_one()
         if retries + 1 >= settings.run_attempts:
             return None
         later = timeutil.now() + timedelta(seconds=settings.run_retry_seconds)
@@ -311,8 +216,4 @@ async def record_failure(
 
 
 async def record_success(conn: Connection, source: str) -> None:
-    await conn.execute(
-        "INSERT INTO sync_source_states AS s (source, consecutive_failures, last_success_at) VALUES ($1, 0, now()) "
-        "ON CONFLICT (source) DO UPDATE SET consecutive_failures = 0, open_until = NULL, last_success_at = now()",
-        source,
-    )
+    await conn.execute(queries.SOURCE_SUCCEEDED, source)

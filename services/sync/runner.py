@@ -18,11 +18,14 @@ from services.core.crypto import Keyring, keyring
 from services.core.db import Database
 from services.core.scope import UNRESTRICTED, bind_scope
 from services.core.settings import Settings
+from services.core.sync import runs
 from services.core.sync.config import SourceConfig, Sources, UnknownSource
 from services.core.sync.models import QUARANTINE_AAD
 from services.core.sync.normalise import Normaliser
-from services.core.sync.rosters import PRUNE_SQL, RosterError, parse_period
+from services.core.sync.queries import PRUNE_ROSTERS
+from services.core.sync.rosters import RosterError, parse_period
 from services.core.timeutil import today as china_today
+from services.sync import queries
 from services.sync.fetch import SourceClient, SourceDown
 from services.sync.queue import Claim, Connection, record_failure, record_success
 from services.sync.staging import PageIn, Preparer, Stager, pipeline, write_page
@@ -51,7 +54,7 @@ class Context:
 
 
 async def run_counts(pool: asyncpg.Pool, run_id: int) -> dict:
-    row = await pool.fetchrow("SELECT * FROM sync_runs WHERE id = $1", run_id)
+    row = await pool.fetchrow(queries.RUN_ROW, run_id)
     return dict(row) if row else {}
 
 
@@ -134,19 +137,13 @@ async def _start_position(conn: Connection, source: SourceConfig, claim: Claim) 
     """Where this run reads from: its own committed cursor when it is resuming; otherwise
     the start (cursor paging reads everything each run) or, for updated-since paging,
     the mark the last run left. Also whether every page is in, and whether the run is new."""
-    row = await conn.fetchrow(
-        "SELECT position, run_id, complete FROM sync_cursors WHERE source = $1 AND county = $2",
-        source.name,
-        claim.county,
-    )
+    row = await conn.fetchrow(queries.CURSOR_OF, source.name, claim.county)
     if row is not None and row["run_id"] == claim.run_id:
         return (orjson.loads(row["position"]) if row["position"] else None), row["complete"], False
     updated_since = source.paging is not None and source.paging.style == "updated_since"
     position = orjson.loads(row["position"]) if row is not None and updated_since and row["position"] else None
     await conn.execute(
-        "INSERT INTO sync_cursors (source, county, position, run_id, complete, updated_at) "
-        "VALUES ($1, $2, $3::jsonb, $4, false, now()) ON CONFLICT (source, county) DO UPDATE "
-        "SET position = EXCLUDED.position, run_id = EXCLUDED.run_id, complete = false, updated_at = now()",
+        queries.START_CURSOR,
         source.name,
         claim.county,
         orjson.dumps(position).decode() if position else None,
@@ -167,17 +164,11 @@ async def _pull_roster(conn: Connection, source: SourceConfig, claim: Claim, pos
     source that reads from the start declares one (of the run's county; of this year unless
     the pages name the period); a run taken up again keeps what it declared."""
     if not new:
-        return bool(await conn.fetchval("SELECT roster_region IS NOT NULL FROM sync_runs WHERE id = $1", claim.run_id))
+        return bool(await conn.fetchval(queries.IS_ROSTER, claim.run_id))
     if source.roster is None or position is not None:
         return False
     period = None if source.roster.period_path else str(china_today().year)
-    await conn.execute(
-        "UPDATE sync_runs SET roster_period = $2, roster_region = $3, roster_records = 0, "
-        "roster_rejected = 0 WHERE id = $1",
-        claim.run_id,
-        period,
-        claim.county,
-    )
+    await runs.declare_roster(conn, claim.run_id, period, claim.county)
     return True
 
 
@@ -212,15 +203,6 @@ async def pull(
             await client.aclose()
 
 
-_ROSTER_ENTRIES = (
-    "INSERT INTO sync_roster_entries (run_id, external_key) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING"
-)
-_ROSTER_COUNTS = (
-    "UPDATE sync_runs SET roster_records = coalesce(roster_records, 0) + $2, "
-    "roster_rejected = coalesce(roster_rejected, 0) + $3 WHERE id = $1"
-)
-
-
 async def _roster_page(conn: Connection, source: SourceConfig, prepared, page: PageIn, run_id: int) -> None:
     """A roster's page, in the page's transaction: the keys it read, new, changed or
     unchanged (staging writes only the first two), and those it refused when their key is
@@ -231,17 +213,13 @@ async def _roster_page(conn: Connection, source: SourceConfig, prepared, page: P
             period = parse_period(source.kind, period)
         except RosterError as exc:
             raise SourceDown("roster_period", str(exc)) from None
-        declared = await conn.fetchval(
-            "UPDATE sync_runs SET roster_period = coalesce(roster_period, $2) WHERE id = $1 RETURNING roster_period",
-            run_id,
-            period,
-        )
+        declared = await runs.roster_period(conn, run_id, period)
         if declared != period:
             raise SourceDown("roster_changed", f"a page names roster period {period!r}, an earlier one {declared!r}")
     keys = [row[1] for row in prepared.staged] + [row[0] for row in prepared.rejected if row[0] is not None]
     if keys:
-        await conn.execute(_ROSTER_ENTRIES, run_id, keys)
-    await conn.execute(_ROSTER_COUNTS, run_id, len(prepared.staged), len(prepared.rejected))
+        await conn.execute(queries.ROSTER_ENTRIES, run_id, keys)
+    await runs.count_roster(conn, run_id, len(prepared.staged), len(prepared.rejected))
 
 
 async def _stage(
@@ -282,8 +260,7 @@ async def reprocess(ctx: Context, source: SourceConfig, claim: Claim, progress: 
     after = 0
     while True:
         rows = await ctx.pool.fetch(
-            "SELECT id, raw_enc FROM sync_quarantine WHERE source = $1 AND county = $2 AND status = 'open' "
-            "AND id > $3 ORDER BY id LIMIT $4",
+            queries.QUARANTINE_BATCH,
             source.name,
             claim.county,
             after,
@@ -297,12 +274,7 @@ async def reprocess(ctx: Context, source: SourceConfig, claim: Claim, progress: 
         passed = [rows[entry[0]]["id"] for entry in prepared.staged]
         async with ctx.pool.acquire() as conn, conn.transaction():
             await write_page(conn, prepared, source=source.name, county=claim.county, run_id=claim.run_id)
-            await conn.execute(
-                "UPDATE sync_quarantine SET status = 'reprocessed', resolved_at = now(), "
-                "last_run_id = $2 WHERE id = ANY($1::bigint[])",
-                passed,
-                claim.run_id,
-            )
+            await conn.execute(queries.REPROCESSED, passed, claim.run_id)
         if progress:
             progress(await run_counts(ctx.pool, claim.run_id))
 
@@ -311,30 +283,16 @@ async def finish(ctx: Context, source: SourceConfig, claim: Claim, progress: Pro
     """Reconcile the source's records of the county (one transaction), then raise risk
     clues for its new risk findings (a transaction per batch), then close the run. The run's
     phase says where a run taken up again goes on."""
-    from sqlalchemy import text
-
     from services.core.sync.reconcile import raise_clues, reconcile
 
     if claim.phase != "clues":
-        await ctx.pool.execute(
-            "UPDATE sync_runs SET phase = 'reconciling', heartbeat_at = now(), "
-            "reconcile_started_at = now() WHERE id = $1",
-            claim.run_id,
-        )
+        await runs.reconciling(ctx.pool, claim.run_id)
         if progress:
             progress(await run_counts(ctx.pool, claim.run_id))
         async with ctx.db.session() as session, session.begin():
             bind_scope(session, UNRESTRICTED)  # the worker reconciles the whole county
             counts = await reconcile(session, ctx.settings, source, claim.county, claim.run_id)
-            await session.execute(
-                text(
-                    "UPDATE sync_runs SET phase = 'clues', clues_started_at = clock_timestamp(), "
-                    "heartbeat_at = clock_timestamp(), clues = 0, matched = :matched, unmatched = :unmatched, "
-                    "findings_opened = :findings_opened, findings_resolved = :findings_resolved, "
-                    "findings_open = :findings_open WHERE id = :id"
-                ),
-                {"id": claim.run_id, **counts},
-            )
+            await runs.enter_clues(session, claim.run_id, counts)
         if progress:
             progress(await run_counts(ctx.pool, claim.run_id))
     after: int | None = 0  # None: every batch is raised
@@ -344,21 +302,14 @@ async def finish(ctx: Context, source: SourceConfig, claim: Claim, progress: Pro
             raised, after = await raise_clues(session, ctx.settings, source, claim.county, after=after)
             if after is None:
                 break
-            await session.execute(
-                text("UPDATE sync_runs SET clues = clues + :n, heartbeat_at = clock_timestamp() WHERE id = :id"),
-                {"n": raised, "id": claim.run_id},
-            )
+            await runs.count_clues(session, claim.run_id, raised)
         if progress:
             progress(await run_counts(ctx.pool, claim.run_id))
-    await ctx.pool.execute(
-        "UPDATE sync_runs SET status = 'succeeded', phase = 'done', finished_at = clock_timestamp(), "
-        "heartbeat_at = clock_timestamp(), error_code = NULL, error = NULL WHERE id = $1",
-        claim.run_id,
-    )
+    await runs.succeed(ctx.pool, claim.run_id)
     async with ctx.pool.acquire() as conn:
         await record_success(conn, source.name)
         # Entries of rosters that no longer count (failed, or replaced by a newer one).
-        await conn.execute(PRUNE_SQL, source.name, claim.county)
+        await conn.execute(PRUNE_ROSTERS, source.name, claim.county)
     if progress:
         progress(await run_counts(ctx.pool, claim.run_id))
 

@@ -19,6 +19,7 @@ from asyncpg.exceptions import UniqueViolationError
 
 from services.core.crypto import Keyring
 from services.core.idnumber import keyed_hash, mask
+from services.core.sync import runs
 from services.core.sync.models import QUARANTINE_AAD, RAW_AAD
 from services.core.sync.normalise import (
     EVIDENCE,
@@ -31,68 +32,7 @@ from services.core.sync.normalise import (
     evidence,
     oversized,
 )
-
-_STAGE_TABLE = """
-CREATE TEMP TABLE IF NOT EXISTS stage_in (
-    ord int, external_key text, record_type text, id_hash bytea, id_masked text, name text,
-    birth_date date, data text, raw_enc bytea, raw_hash bytea
-) ON COMMIT DELETE ROWS
-"""
-_STAGE_COLUMNS = (
-    "ord",
-    "external_key",
-    "record_type",
-    "id_hash",
-    "id_masked",
-    "name",
-    "birth_date",
-    "data",
-    "raw_enc",
-    "raw_hash",
-)
-
-# The last of a key within a page wins; a record whose payload hash is unchanged is not
-# written at all (the WHERE of DO UPDATE), so ``RETURNING`` lists only inserts and changes.
-_UPSERT = """
-INSERT INTO dept_records AS d (source, external_key, county, record_type, id_hash, id_masked, name, birth_date,
-                               data, raw_enc, raw_hash, first_run_id, changed_run_id, changed_at)
-SELECT DISTINCT ON (external_key) $1, external_key, $2, record_type, id_hash, id_masked, name, birth_date,
-       data::jsonb, raw_enc, raw_hash, $3, $3, now()
-FROM stage_in ORDER BY external_key, ord DESC
-ON CONFLICT (source, external_key) DO UPDATE
-SET county = EXCLUDED.county, record_type = EXCLUDED.record_type, id_hash = EXCLUDED.id_hash,
-    id_masked = EXCLUDED.id_masked, name = EXCLUDED.name, birth_date = EXCLUDED.birth_date, data = EXCLUDED.data,
-    raw_enc = EXCLUDED.raw_enc, raw_hash = EXCLUDED.raw_hash, changed_run_id = EXCLUDED.changed_run_id,
-    changed_at = now()
-WHERE d.raw_hash <> EXCLUDED.raw_hash
-"""
-
-# Re-processing knows no location: the row a record came from stays as it was.
-_QUARANTINE = """
-INSERT INTO sync_quarantine AS q (source, county, first_run_id, last_run_id, external_key, reason, field, detail,
-                                  location, raw_enc, raw_hash, id_masked, status)
-SELECT $1, $2, $3, $3, k, r, f, d, l, e, h, m, 'open'
-FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::bytea[], $11::text[])
-     AS t(k, r, f, d, l, e, h, m)
-ON CONFLICT (source, raw_hash) DO UPDATE
-SET last_run_id = EXCLUDED.last_run_id, last_seen_at = now(), reason = EXCLUDED.reason, field = EXCLUDED.field,
-    detail = EXCLUDED.detail, location = coalesce(EXCLUDED.location, q.location),
-    id_masked = EXCLUDED.id_masked
-RETURNING (xmax = 0) AS new
-"""
-
-_CURSOR = """
-INSERT INTO sync_cursors (source, county, position, run_id, complete, updated_at)
-VALUES ($1, $2, $3::jsonb, $4, $5, now())
-ON CONFLICT (source, county) DO UPDATE
-SET position = EXCLUDED.position, run_id = EXCLUDED.run_id, complete = EXCLUDED.complete, updated_at = now()
-"""
-
-_RUN_COUNTS = """
-UPDATE sync_runs SET pages = pages + 1, fetched = fetched + $2, staged = staged + $3, unchanged = unchanged + $4,
-       quarantined = quarantined + $5, retries = retries + $6, heartbeat_at = now()
-WHERE id = $1
-"""
+from services.sync import queries
 
 
 @dataclass
@@ -257,43 +197,25 @@ class Stager:
         return out
 
 
-_EXISTING = "SELECT external_key, raw_hash FROM dept_records WHERE source = $1 AND external_key = ANY($2::text[])"
-_DIRECT_COLUMNS = (
-    "source",
-    "external_key",
-    "county",
-    "record_type",
-    "id_hash",
-    "id_masked",
-    "name",
-    "birth_date",
-    "data",
-    "raw_enc",
-    "raw_hash",
-    "first_run_id",
-    "changed_run_id",
-)
-
-
 async def _store(conn, rows: list[tuple], source: str, county: str, run_id: int) -> int:
     """Write the new and changed records of a page; returns how many. The keys the table
     already holds are looked up first (one index probe each): unchanged records are left
     alone, new ones are COPYed straight into the table, and only changed ones take the
     slower path through the stage table and an upsert."""
     latest = {row[1]: row for row in rows}  # the last of a key within a page wins
-    known = {r["external_key"]: bytes(r["raw_hash"]) for r in await conn.fetch(_EXISTING, source, list(latest))}
+    known = {r["external_key"]: bytes(r["raw_hash"]) for r in await conn.fetch(queries.EXISTING, source, list(latest))}
     new = [(source, key, county, *row[2:], run_id, run_id) for key, row in latest.items() if key not in known]
     changed = [row for key, row in latest.items() if key in known and known[key] != row[9]]
     if new:
         try:
             async with conn.transaction():  # a savepoint: a key another run wrote meanwhile
-                await conn.copy_records_to_table("dept_records", records=new, columns=_DIRECT_COLUMNS)
+                await conn.copy_records_to_table("dept_records", records=new, columns=queries.DIRECT_COLUMNS)
         except UniqueViolationError:
             changed.extend(latest[r[1]] for r in new)
     if changed:
-        await conn.execute(_STAGE_TABLE)
-        await conn.copy_records_to_table("stage_in", records=changed, columns=_STAGE_COLUMNS)
-        await conn.execute(_UPSERT, source, county, run_id)
+        await conn.execute(queries.STAGE_TABLE)
+        await conn.copy_records_to_table("stage_in", records=changed, columns=queries.STAGE_COLUMNS)
+        await conn.execute(queries.UPSERT, source, county, run_id)
     return len(new) + len(changed)
 
 
@@ -322,15 +244,18 @@ async def write_page(
         # does across pages and for staged records.
         rejected = list({row[6]: row for row in prepared.rejected}.values())
         columns = list(zip(*rejected, strict=True))
-        await conn.fetch(_QUARANTINE, source, county, run_id, *[list(c) for c in columns])
+        await conn.fetch(queries.QUARANTINE, source, county, run_id, *[list(c) for c in columns])
         counts.quarantined = len(prepared.rejected)
     if position is not KEEP_CURSOR:
         await conn.execute(
-            _CURSOR, source, county, orjson.dumps(position).decode() if position is not None else None, run_id, complete
+            queries.CURSOR,
+            source,
+            county,
+            orjson.dumps(position).decode() if position is not None else None,
+            run_id,
+            complete,
         )
-    await conn.execute(
-        _RUN_COUNTS, run_id, counts.fetched, counts.staged, counts.unchanged, counts.quarantined, retries
-    )
+    await runs.count_page(conn, run_id, counts.fetched, counts.staged, counts.unchanged, counts.quarantined, retries)
     return counts
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlalchemy import text
 
 from services.core.db import Database, application_url, asyncpg_dsn, create_engine
 from services.core.logs import RUN_ID, log_context
@@ -24,7 +23,7 @@ from services.core.settings import Settings
 from services.core.sync.config import SourceConfig, load_sources
 from services.core.sync.enums import Trigger
 from services.core.sync.rosters import Roster
-from services.sync import queue
+from services.sync import queries, queue
 from services.sync.runner import (
     INTERNAL_ERROR,
     Context,
@@ -54,7 +53,7 @@ class Session:
         url = application_url(settings)  # the application's restricted role, not the owner
         db = Database(create_engine(url, settings, "sync"))
         async with db.engine.connect() as conn:
-            if not (await conn.execute(text("SELECT to_regclass('sync_runs') IS NOT NULL"))).scalar_one():
+            if not (await conn.execute(queries.MIGRATED)).scalar_one():
                 await db.dispose()
                 raise NotReady("the database is not migrated yet: run `guardline migrate` (or start the API)")
         dsn = asyncpg_dsn(url)
@@ -391,12 +390,7 @@ async def status(settings: Settings) -> dict:
     try:
         out: dict[str, Any] = {"sources": []}
         for source in session.ctx.sources:
-            runs = await session.ctx.pool.fetch(
-                "SELECT DISTINCT ON (county) id, county, status, phase, error_code, fetched, staged, quarantined, "
-                "findings_open, roster_period, roster_region, roster_records, roster_rejected "
-                "FROM sync_runs WHERE source = $1 ORDER BY county, id DESC",
-                source.name,
-            )
+            runs = await session.ctx.pool.fetch(queries.LAST_RUNS, source.name)
             out["sources"].append(
                 {
                     "name": source.name,
@@ -407,12 +401,9 @@ async def status(settings: Settings) -> dict:
                 }
             )
         # The registry checks' last run per county (source ``registry``: rules on the registry alone).
-        runs = await session.ctx.pool.fetch(
-            "SELECT DISTINCT ON (county) id, county, trigger, status, finished_at, findings_open FROM sync_runs "
-            "WHERE source = 'registry' ORDER BY county, id DESC"
-        )
+        runs = await session.ctx.pool.fetch(queries.LAST_CHECKS)
         out["registry_checks"] = [dict(r) for r in runs]
-        out["schema"] = await session.ctx.pool.fetchval("SELECT version_num FROM alembic_version")
+        out["schema"] = await session.ctx.pool.fetchval(queries.SCHEMA_VERSION)
         return out
     finally:
         await session.close()

@@ -19,9 +19,9 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from services.core.audit import queries
 from services.core.audit.models import GENESIS_HASH, AuditResult
 from services.core.audit.schemas import AuditRecord
 from services.core.audit.service import record
@@ -74,7 +74,7 @@ def parse_head(value: str) -> tuple[int, bytes]:
 async def _latest_purge(connection: AsyncConnection):
     return (
         await connection.execute(
-            text("SELECT id, detail FROM audit_log WHERE action = :action ORDER BY id DESC LIMIT 1"),
+            queries.LATEST_PURGE,
             {"action": PURGE_ACTION},
         )
     ).first()
@@ -104,17 +104,11 @@ async def verify_chain(connection: AsyncConnection, expect_head: tuple[int, byte
             f"rows {purge.get('purged_from_id')}–{purge['purged_to_id']} were purged "
             f"on {purge.get('purged_at')} (retention {purge.get('retention_days')} days)"
         )
-    # A cursor of our own rather than the driver's: constant memory, and closed explicitly
-    # so the transaction can go on (the driver keeps its portal open to the end).
-    await connection.execute(
-        text(
-            "DECLARE guardline_audit_verify NO SCROLL CURSOR FOR "
-            "SELECT id, prev_hash, hash, audit_canonical(a) AS canonical FROM audit_log a ORDER BY id"
-        )
-    )
+    # A cursor of our own rather than the driver's (``queries.DECLARE_VERIFY``).
+    await connection.execute(queries.DECLARE_VERIFY)
     # On an error the transaction is lost anyway, and the cursor with it.
     await _walk(connection, report, expected_id, expected_prev, expect_head)
-    await connection.execute(text("CLOSE guardline_audit_verify"))
+    await connection.execute(queries.CLOSE_VERIFY)
     if report.broken is not None:
         return report
     if expect_head is not None:
@@ -141,7 +135,7 @@ async def _walk(
     expected_prev: bytes,
     expect_head: tuple[int, bytes] | None,
 ) -> None:
-    fetch = text(f"FETCH {STREAM_BATCH} FROM guardline_audit_verify")
+    fetch = queries.fetch_verify(STREAM_BATCH)
     while batch := (await connection.execute(fetch)).all():
         for row in batch:
             if report.first_id is None:
@@ -192,7 +186,7 @@ async def verify_database(engine: AsyncEngine, expect_head: tuple[int, bytes] | 
     async with engine.connect() as connection:
         connection = await connection.execution_options(isolation_level="REPEATABLE READ")
         async with connection.begin():
-            await connection.execute(text("SET TRANSACTION READ ONLY"))
+            await connection.execute(queries.READ_ONLY)
             return await verify_chain(connection, expect_head)
 
 
@@ -222,32 +216,20 @@ async def purge(
     cutoff, even if older rows follow (``at`` is the start of the writing transaction, so it
     is not strictly in id order). The database refuses, whatever is asked, rows younger
     than its own floor (183 days) and any delete outside a session marked as the purge."""
-    now, cutoff = (
-        await connection.execute(text("SELECT now(), now() - make_interval(days => :days)"), {"days": retention_days})
-    ).one()
-    first_id = (await connection.execute(text("SELECT min(id) FROM audit_log"))).scalar_one()
+    now, cutoff = (await connection.execute(queries.PURGE_CUTOFF, {"days": retention_days})).one()
+    first_id = (await connection.execute(queries.FIRST_ID)).scalar_one()
     if first_id is None:
         return PurgeReport(cutoff)
     # Walks the primary key from the oldest row: reads about as many rows as it will delete.
-    first_young = (
-        await connection.execute(
-            text("SELECT id FROM audit_log WHERE at >= :cutoff ORDER BY id LIMIT 1"), {"cutoff": cutoff}
-        )
-    ).scalar()
-    to_id = (
-        (first_young - 1)
-        if first_young is not None
-        else (await connection.execute(text("SELECT max(id) FROM audit_log"))).scalar_one()
-    )
+    first_young = (await connection.execute(queries.FIRST_YOUNG, {"cutoff": cutoff})).scalar()
+    to_id = (first_young - 1) if first_young is not None else (await connection.execute(queries.LAST_ID)).scalar_one()
     if to_id < first_id:
         return PurgeReport(cutoff)
-    last_hash = (
-        await connection.execute(text("SELECT hash FROM audit_log WHERE id = :id"), {"id": to_id})
-    ).scalar_one()
+    last_hash = (await connection.execute(queries.HASH_OF, {"id": to_id})).scalar_one()
     count = to_id - first_id + 1  # ids have no gaps
     if dry_run:
         return PurgeReport(cutoff, count, first_id, to_id, last_hash)
-    await connection.execute(text("SELECT set_config('guardline.audit_purge', 'on', true)"))
+    await connection.execute(queries.PURGE_ON)
     marker = await record(
         connection,
         AuditRecord(
@@ -266,12 +248,8 @@ async def purge(
             },
         ),
     )
-    deleted = (
-        await connection.execute(
-            text("DELETE FROM audit_log WHERE id BETWEEN :first AND :last"), {"first": first_id, "last": to_id}
-        )
-    ).rowcount
-    await connection.execute(text("SELECT set_config('guardline.audit_purge', 'off', true)"))
+    deleted = (await connection.execute(queries.DELETE_RANGE, {"first": first_id, "last": to_id})).rowcount
+    await connection.execute(queries.PURGE_OFF)
     if deleted != count:  # cannot happen while ids have no gaps; never leave a half purge
         raise RuntimeError(f"purge expected to remove {count} rows, removed {deleted}")
     return PurgeReport(cutoff, deleted, first_id, to_id, last_hash, marker.id)

@@ -22,9 +22,10 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from services.core.audit import queries
 from services.core.audit.models import AuditEvent, AuditResult
 from services.core.audit.schemas import AuditRecord
 from services.core.errors import NotFound, TooManyRequests
@@ -60,39 +61,6 @@ async def record(target: AsyncSession | AsyncConnection, event: AuditRecord | di
     return (await record_many(target, [event]))[0]
 
 
-# Many events in one statement whose SQL never changes: the rows travel as one JSON array
-# (a multi-row VALUES would be compiled anew for every batch size), typed by the table's
-# own row type. The ordinality keeps the given order, which the trigger chains them in.
-_NAMES = ", ".join(
-    f"r.{name}"
-    for name in (
-        "actor",
-        "actor_name",
-        "client",
-        "role",
-        "action",
-        "object_type",
-        "object_id",
-        "region_code",
-        "result",
-        "status",
-        "request_id",
-        "ip",
-        "before",
-        "after",
-        "detail",
-    )
-)
-_INSERT_ROWS = text(
-    f"INSERT INTO audit_log ({_NAMES.replace('r.', '')}) "
-    f"SELECT {_NAMES} FROM jsonb_array_elements(CAST(:rows AS jsonb)) WITH ORDINALITY AS e(doc, n) "
-    "CROSS JOIN LATERAL jsonb_populate_record(NULL::audit_log, e.doc) AS r ORDER BY e.n "
-    "RETURNING id, hash"
-)
-# The same for a plain driver connection (``Database.fetch_rows``).
-INSERT_ROWS_SQL = _INSERT_ROWS.text.replace(":rows", "$1")
-
-
 def rows_json(events: Sequence[AuditRecord | dict[str, Any]]) -> str:
     return orjson.dumps([e if isinstance(e, dict) else e.row() for e in events]).decode()
 
@@ -105,7 +73,7 @@ async def record_many(
     API's sensitive-read recorder from trusted values)."""
     if not events:
         return []
-    result = await target.execute(_INSERT_ROWS, {"rows": rows_json(events)})
+    result = await target.execute(queries.INSERT_ROWS, {"rows": rows_json(events)})
     refs = [AuditRef(row.id, row.hash) for row in result.all()]
     return sorted(refs)
 
@@ -231,14 +199,6 @@ REVEAL_ACTION = "person.unmask"
 REVEAL_REFUSED_ACTION = "api.unmask_id_number"
 _WINDOWS = ((timedelta(hours=1), "hour", "1 小时"), (timedelta(days=1), "24 hours", "24 小时"))
 
-# The ``limit``-th most recent reveal of the actor inside the window: while there is one,
-# the actor has revealed ``limit`` numbers in it, and may again once it ages out.
-_NTH_REVEAL = text(
-    "SELECT ceil(extract(epoch FROM (at + :window - now())))::int AS wait FROM audit_log "
-    "WHERE action = :action AND actor = :actor AND result = 'success' "
-    "AND at > now() - :window ORDER BY at DESC OFFSET :offset LIMIT 1"
-)
-
 
 async def check_reveal_rate(session: AsyncSession, actor: str, per_hour: int, per_day: int) -> None:
     """429 (``reveal_rate_limited``, Retry-After) when ``actor`` has revealed ``per_hour``
@@ -248,13 +208,11 @@ async def check_reveal_rate(session: AsyncSession, actor: str, per_hour: int, pe
     processes. A transaction-scoped advisory lock per actor makes two reveals of the same
     user at once count one after the other (the reveal's own event is inserted before the
     lock is released, at commit)."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"guardline.reveal:{actor}"}
-    )
+    await session.execute(queries.REVEAL_LOCK, {"key": f"guardline.reveal:{actor}"})
     for (window, name, name_zh), limit in zip(_WINDOWS, (per_hour, per_day), strict=True):
         wait = (
             await session.execute(
-                _NTH_REVEAL, {"window": window, "action": REVEAL_ACTION, "actor": actor, "offset": limit - 1}
+                queries.NTH_REVEAL, {"window": window, "action": REVEAL_ACTION, "actor": actor, "offset": limit - 1}
             )
         ).scalar()
         if wait is not None:

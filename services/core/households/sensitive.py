@@ -113,10 +113,6 @@ def person_with_health(document: str, blob: bytes | None, keyring: Keyring) -> b
 # ---- on a Person row --------------------------------------------------------------------
 
 
-def health_of(person, keyring: Keyring) -> HealthDetails:
-    return open_health(keyring, person.health_enc)
-
-
 def set_health(person, keyring: Keyring, details: HealthDetails) -> None:
     person.health_enc = seal_health(keyring, details)
 

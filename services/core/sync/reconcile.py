@@ -14,7 +14,7 @@ inside the caller's transaction (the worker commits it with the run's counts):
    the clue's id is stored on the finding in the same transaction, so nothing is raised
    twice). A reopened finding keeps its clue while the clue is still being handled; when
    the clue was dismissed or its case has ended, the merge lets go of it and the finding
-   raises a new clue (``_LET_GO_OF_ENDED_CLUES``).
+   raises a new clue (``queries.LET_GO_OF_ENDED_CLUES``).
 
 Fingerprints are ``<rule>:<source>:<county>:<subject>``: the same person found by two
 sources, or by one source in two counties, is two findings that each run resolves on its
@@ -37,7 +37,9 @@ from services.core.income.rolling import quarter_of
 from services.core.monitoring.enums import FINAL, Channel
 from services.core.policy import sync as sync_policy
 from services.core.policy.sync import SyncPolicy
+from services.core.scope import region_params, scoped_text
 from services.core.settings import Settings
+from services.core.sync import queries
 from services.core.sync.config import SourceConfig
 from services.core.sync.rules import KIND_COLUMNS, REC_COLUMNS, RuleContext, rules_for
 from services.core.timeutil import today as china_today
@@ -74,129 +76,34 @@ def clue_source(source_name: str) -> str:
 
 
 def rule_params(policy: SyncPolicy, source: SourceConfig, county: str) -> dict[str, Any]:
-    """The rules' bind parameters: the run's source, county and day, and every field of
-    the sync policy in force by its name (``services.core.policy.sync.params``)."""
+    """The rules' bind parameters: the run's source, county and day, every field of the
+    sync policy in force by its name (``services.core.policy.sync.params``), and the
+    county's region bounds (``scope.region_params``) for the rules that read the registry."""
     day = china_today()
-    return sync_policy.params(policy) | {
-        "source": source.name,
-        "county": county,
-        "today": day,
-        "year": day.year,
-        "upto": quarter_of(day),
-    }
+    return region_params(
+        county,
+        **sync_policy.params(policy)
+        | {"source": source.name, "county": county, "today": day, "year": day.year, "upto": quarter_of(day)},
+    )
 
 
-async def _run(session: AsyncSession, sql: str, params: dict[str, Any] | None = None):
-    """Execute with just the parameters the statement names."""
+async def _run(session: AsyncSession, sql: str, params: dict[str, Any] | None = None, *, scoped: bool = False):
+    """Execute with just the parameters the statement names. ``scoped``: the SQL reads
+    regional rows itself and must carry the region bounds (``scope.scoped_text``)."""
     params = params or {}
     used = {name: params[name] for name in _BIND.findall(sql) if name in params}
-    return await session.execute(text(sql), used)
+    return await session.execute(scoped_text(sql) if scoped else text(sql), used)
 
 
 async def county_region(session: AsyncSession, county: str) -> str:
     """The region of findings about no one in the registry: the county's row (its code
     padded to 12 digits), else its city's or province's."""
     candidates = [county + "000000", county[:4] + "00000000", county[:2] + "0000000000"]
-    found = set(
-        (
-            await session.execute(text("SELECT code FROM regions WHERE code = ANY(:codes)"), {"codes": candidates})
-        ).scalars()
-    )
+    found = set((await session.execute(text(queries.REGION_CODES), {"codes": candidates})).scalars())
     for code in candidates:
         if code in found:
             return code
     raise LookupError(f"county {county} is not in the regions table")
-
-
-_CREATE_REC = """
-CREATE TEMP TABLE sync_rec ON COMMIT DROP AS
-SELECT {columns}
-FROM dept_records r
-LEFT JOIN persons p ON p.id_hash = r.id_hash
-LEFT JOIN households h ON h.id = p.household_id
-LEFT JOIN (SELECT DISTINCT household_id FROM monitoring_cases WHERE status NOT IN ({final})) oc
-       ON oc.household_id = h.id
-WHERE r.source = :source AND r.county = :county"""
-
-_CREATE_CAND = """
-CREATE TEMP TABLE sync_cand (
-    fingerprint text PRIMARY KEY,
-    rule_id text NOT NULL,
-    severity text NOT NULL,
-    health boolean NOT NULL,
-    person_id bigint,
-    household_id bigint,
-    region_code text NOT NULL,
-    records jsonb NOT NULL,
-    detail jsonb NOT NULL
-) ON COMMIT DROP"""
-
-_ADD_CANDIDATES = """
-INSERT INTO sync_cand
-SELECT CAST(:prefix AS text) || q.subject, CAST(:rule_id AS text), CAST(:severity AS text), CAST(:health AS boolean),
-       q.person_id, q.household_id, coalesce(q.region_code, CAST(:county_region AS text)), q.records, q.detail
-FROM ({rule}) q"""
-
-# Candidates that are new or were resolved: after the merge they are the opened ones.
-_CREATE_FRESH = """
-CREATE TEMP TABLE sync_fresh ON COMMIT DROP AS
-SELECT c.fingerprint
-FROM sync_cand c
-LEFT JOIN sync_findings f ON f.fingerprint = c.fingerprint
-WHERE f.id IS NULL OR f.status = 'resolved'"""
-
-_MERGE = """
-INSERT INTO sync_findings AS f (
-    fingerprint, rule_id, severity, source, county, region_code, person_id, household_id, records, "values", health,
-    status, first_seen_at, last_seen_at, first_run_id, last_run_id, version, created_at, updated_at)
-SELECT fingerprint, rule_id, severity, CAST(:source AS text), CAST(:county AS text), region_code, person_id,
-       household_id, records, detail, health, 'open', CAST(:at AS timestamptz), CAST(:at AS timestamptz),
-       CAST(:run_id AS bigint), CAST(:run_id AS bigint), 1, CAST(:at AS timestamptz), CAST(:at AS timestamptz)
-FROM sync_cand
-ON CONFLICT (fingerprint) DO UPDATE SET
-    severity = EXCLUDED.severity, region_code = EXCLUDED.region_code, person_id = EXCLUDED.person_id,
-    household_id = EXCLUDED.household_id, records = EXCLUDED.records, "values" = EXCLUDED."values",
-    health = EXCLUDED.health, last_seen_at = EXCLUDED.last_seen_at, last_run_id = EXCLUDED.last_run_id,
-    status = CASE WHEN f.status = 'resolved' THEN 'open' ELSE f.status END,
-    resolved_at = CASE WHEN f.status = 'resolved' THEN NULL ELSE f.resolved_at END,
-    resolved_by = CASE WHEN f.status = 'resolved' THEN NULL ELSE f.resolved_by END,
-    note = CASE WHEN f.status = 'resolved' AND f.note = CAST(:resolved_note AS text) THEN NULL ELSE f.note END,
-    version = f.version + 1, updated_at = EXCLUDED.updated_at"""
-
-_RESOLVE = """
-UPDATE sync_findings f
-SET status = 'resolved', resolved_at = CAST(:at AS timestamptz), resolved_by = NULL,
-    note = CAST(:resolved_note AS text), version = f.version + 1, updated_at = CAST(:at AS timestamptz)
-WHERE f.source = CAST(:source AS text) AND f.county = CAST(:county AS text) AND f.rule_id = ANY(CAST(:rule_ids AS text[]))
-  AND f.status <> 'resolved'
-  AND NOT EXISTS (SELECT 1 FROM sync_cand c WHERE c.fingerprint = f.fingerprint)"""
-
-# A finding opened again by this run (in ``sync_fresh`` and holding a clue) lets go of a
-# clue that was dismissed or became a case that has ended (eliminated, rejected,
-# terminated): the condition is back, and the next ``raise_clues`` raises a new clue, under
-# the next round's reference. A clue still open, or a case still running, is kept: the
-# report would only merge into what the cadres are already handling. A finding that stayed
-# open is not in ``sync_fresh``: a dismissal holds until the condition really goes away and
-# comes back (a cadre is not asked again every run). The earlier clue stays findable by its
-# report's reference (``clue_ref`` of the fingerprint and the round it was raised in).
-_LET_GO_OF_ENDED_CLUES = """
-UPDATE sync_findings f
-SET clue_id = NULL, clue_round = f.clue_round + 1
-FROM sync_fresh s, risk_clues c
-LEFT JOIN monitoring_cases m ON m.id = c.case_id
-WHERE f.fingerprint = s.fingerprint AND c.id = f.clue_id
-  AND (c.status = 'dismissed' OR (c.status = 'converted' AND m.status IN ({final})))"""
-
-# Open risk findings of a source and county that have no clue yet, in households still in
-# the registry: what ``raise_clues`` works through, a batch at a time.
-_CLUES_TODO = """
-SELECT f.id, f.fingerprint, f.rule_id, f.household_id, f."values" AS detail, f.clue_round
-FROM sync_findings f
-JOIN households h ON h.id = f.household_id AND h.status = 'active'
-WHERE f.source = CAST(:source AS text) AND f.county = CAST(:county AS text) AND f.status = 'open'
-  AND f.clue_id IS NULL AND f.rule_id = ANY(CAST(:risk_ids AS text[])) AND f.id > CAST(:after AS bigint)
-ORDER BY f.id
-LIMIT CAST(:limit AS int)"""
 
 
 async def merge_candidates(session: AsyncSession, params: dict[str, Any], rule_ids: list[str]) -> tuple[int, int, int]:
@@ -205,22 +112,15 @@ async def merge_candidates(session: AsyncSession, params: dict[str, Any], rule_i
     again, and open findings of ``rule_ids`` that are no longer candidates resolve. Shared
     by a source's reconciliation and the registry check (``registry_check``). Returns
     (opened, resolved, open or acknowledged findings of the source and county afterwards)."""
-    await session.execute(text(_CREATE_FRESH))
-    opened = (await session.execute(text("SELECT count(*) FROM sync_fresh"))).scalar_one()
-    await _run(session, _MERGE, params)
+    await session.execute(text(queries.CREATE_FRESH))
+    opened = (await session.execute(text(queries.COUNT_FRESH))).scalar_one()
+    await _run(session, queries.MERGE, params)
     # A reopened finding whose clue was dismissed, or whose case has ended, lets go of it:
     # ``raise_clues`` raises a new one (its next round).
     final = ", ".join(f"'{s.value}'" for s in sorted(FINAL))
-    await session.execute(text(_LET_GO_OF_ENDED_CLUES.format(final=final)))
-    resolved = (await _run(session, _RESOLVE, params | {"rule_ids": rule_ids})).rowcount
-    still_open = (
-        await _run(
-            session,
-            "SELECT count(*) FROM sync_findings WHERE source = CAST(:source AS text) "
-            "AND county = CAST(:county AS text) AND status <> 'resolved'",
-            params,
-        )
-    ).scalar_one()
+    await session.execute(text(queries.LET_GO_OF_ENDED_CLUES.format(final=final)))
+    resolved = (await _run(session, queries.RESOLVE, params | {"rule_ids": rule_ids})).rowcount
+    still_open = (await _run(session, queries.STILL_OPEN, params)).scalar_one()
     return opened, resolved, still_open
 
 
@@ -243,13 +143,13 @@ async def reconcile(
     # province's, a later year over an earlier one).
     policy = await sync_policy.policy_for(session, county, china_today().year)
     params = rule_params(policy, source, county)
-    params["at"] = (await session.execute(text("SELECT clock_timestamp()"))).scalar_one()
+    params["at"] = (await session.execute(text(queries.NOW))).scalar_one()
     params["run_id"] = run_id
     params["resolved_note"] = RESOLVED_NOTE
     params["county_region"] = await county_region(session, county)
 
     # A second reconciliation in one transaction (tests, a CLI batch) starts afresh.
-    await session.execute(text("DROP TABLE IF EXISTS sync_rec, sync_cand, sync_fresh"))
+    await session.execute(text(queries.DROP_WORK_TABLES))
     # Hash joins and aggregates of a million rows in memory rather than in batches on disk;
     # for this transaction only, put back at the end.
     work_mem = await tune(session, work_mem=settings.sync.reconcile_work_mem)
@@ -259,16 +159,14 @@ async def reconcile(
     # analysed, would lose the parallel scan: measured slower).
     nestloop = await tune(session, enable_nestloop="off")
     final = ", ".join(f"'{s.value}'" for s in sorted(FINAL))
-    await _run(session, _CREATE_REC.format(columns=REC_COLUMNS + KIND_COLUMNS[kind], final=final), params)
+    await _run(session, queries.CREATE_REC.format(columns=REC_COLUMNS + KIND_COLUMNS[kind], final=final), params)
     await tune(session, **nestloop)
     # Temporary tables get no statistics unless asked (autovacuum never sees them).
-    await session.execute(text("ANALYZE sync_rec"))
-    matched, unmatched = (
-        await session.execute(text("SELECT count(person_id), count(*) - count(person_id) FROM sync_rec"))
-    ).one()
+    await session.execute(text(queries.ANALYZE_REC))
+    matched, unmatched = (await session.execute(text(queries.MATCH_COUNTS))).one()
     phase("match")
 
-    await session.execute(text(_CREATE_CAND))
+    await session.execute(text(queries.CREATE_CAND))
     ctx = RuleContext(
         kind=kind, policy=policy, unmatched_findings=source.unmatched_findings, fields=frozenset(source.fields)
     )
@@ -279,7 +177,7 @@ async def reconcile(
             continue
         await _run(
             session,
-            _ADD_CANDIDATES.format(rule=sql),
+            queries.ADD_CANDIDATES.format(rule=sql),
             params
             | {
                 "prefix": fingerprint_prefix(rule.id, source.name, county),
@@ -287,8 +185,9 @@ async def reconcile(
                 "severity": rule.severity.value,
                 "health": rule.health,
             },
+            scoped=rule.scoped,
         )
-    await session.execute(text("ANALYZE sync_cand"))
+    await session.execute(text(queries.ANALYZE_CAND))
     phase("rules")
 
     opened, resolved, still_open = await merge_candidates(session, params, [r.id for r in rules])
@@ -344,7 +243,7 @@ async def raise_clues(
         return 0, None
     batch = (
         await session.execute(
-            text(_CLUES_TODO),
+            text(queries.CLUES_TODO),
             {"source": source.name, "county": county, "risk_ids": list(risky), "after": after, "limit": limit},
         )
     ).all()
@@ -369,13 +268,5 @@ async def raise_clues(
     raised = sum(1 for _, outcome in outcomes if outcome in (CREATED, MERGED))
     linked = [(row[0], clue_id) for row, (clue_id, _) in zip(batch, outcomes, strict=True) if clue_id is not None]
     finding_ids, clue_ids = [f for f, _ in linked], [c for _, c in linked]
-    await session.execute(
-        text(
-            "UPDATE sync_findings f SET clue_id = v.clue_id, version = f.version + 1 "
-            "FROM unnest(CAST(:ids AS bigint[]), CAST(:clue_ids AS bigint[])) AS v(id, clue_id) "
-            # f.id = ANY: an index scan of the batch's findings, not a hash of all the county's.
-            "WHERE f.id = v.id AND f.id = ANY(CAST(:ids AS bigint[])) AND f.clue_id IS DISTINCT FROM v.clue_id"
-        ),
-        {"ids": finding_ids, "clue_ids": clue_ids},
-    )
+    await session.execute(text(queries.LINK_CLUES), {"ids": finding_ids, "clue_ids": clue_ids})
     return raised, batch[-1][0]

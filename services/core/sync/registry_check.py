@@ -30,12 +30,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.core.income.rolling import quarter_of
 from services.core.policy import sync as sync_policy
 from services.core.policy.sync import SyncPolicy
+from services.core.scope import region_params, scoped_params, scoped_text
 from services.core.settings import Settings
+from services.core.sync import queries, runs
 from services.core.sync.config import REGISTRY_SOURCE
 from services.core.sync.enums import Trigger
 from services.core.sync.reconcile import (
-    _ADD_CANDIDATES,
-    _CREATE_CAND,
     RESOLVED_NOTE,
     _run,
     county_region,
@@ -54,56 +54,36 @@ log = logging.getLogger(__name__)
 # transaction-level advisory lock on (LOCK_SPACE, the county's number).
 LOCK_SPACE = 0x5352  # "SR"
 
-_START_RUN = """
-INSERT INTO sync_runs (source, county, trigger, status, phase, worker, attempts, pages, fetched, staged, unchanged,
-                       quarantined, retries, created_at, not_before, started_at, heartbeat_at, reconcile_started_at)
-VALUES (:source, :county, :trigger, 'running', 'reconciling', :worker, 1, 0, 0, 0, 0, 0, 0,
-        :at, :at, :at, :at, :at)
-RETURNING id"""
 
-_FINISH_RUN = """
-UPDATE sync_runs SET status = 'succeeded', phase = 'done', finished_at = clock_timestamp(),
-       heartbeat_at = clock_timestamp(), findings_opened = :findings_opened, findings_resolved = :findings_resolved,
-       findings_open = :findings_open, clues = 0
-WHERE id = :run_id"""
-
-# A scheduled check of the county that succeeded since ``since`` (the start of today, China time).
-_CHECKED_SINCE = """
-SELECT EXISTS (
-    SELECT 1 FROM sync_runs
-    WHERE source = :source AND county = :county AND trigger = 'schedule' AND status = 'succeeded'
-      AND created_at >= :since)"""
-
-# Counties with households in the registry (the worker checks each once a day).
-_COUNTIES = "SELECT DISTINCT left(region_code, 6) AS county FROM households WHERE status = 'active' ORDER BY 1"
+_COUNTIES = scoped_text(queries.COUNTIES)
 
 
 async def counties(session: AsyncSession) -> list[str]:
-    return list((await session.execute(text(_COUNTIES))).scalars())
+    """The counties with households in the registry, within the session's scope."""
+    return list((await session.execute(_COUNTIES, scoped_params(session))).scalars())
 
 
 def check_params(policy: SyncPolicy, county: str) -> dict[str, Any]:
-    """The registry rules' bind parameters: the county and day, and every field of the
-    sync policy in force by its name (as a source's reconciliation passes them)."""
+    """The registry rules' bind parameters: the county and day, every field of the sync
+    policy in force by its name (as a source's reconciliation passes them), and the
+    county's region bounds (``scope.region_params``: the rules read the registry)."""
     day = china_today()
-    return sync_policy.params(policy) | {
-        "source": REGISTRY_SOURCE,
-        "county": county,
-        "today": day,
-        "year": day.year,
-        "upto": quarter_of(day),
-    }
+    return region_params(
+        county,
+        **sync_policy.params(policy)
+        | {"source": REGISTRY_SOURCE, "county": county, "today": day, "year": day.year, "upto": quarter_of(day)},
+    )
 
 
 async def checked_today(session: AsyncSession, county: str) -> bool:
     """Whether a scheduled check of ``county`` already succeeded today (China time); takes
     the county's lock for the rest of the transaction, so that two workers check it once."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(:space, :county)"), {"space": LOCK_SPACE, "county": int(county)}
-    )
+    await session.execute(text(queries.CHECK_LOCK), {"space": LOCK_SPACE, "county": int(county)})
     since = datetime.combine(china_today(), datetime_time.min, CHINA)
     return (
-        await session.execute(text(_CHECKED_SINCE), {"source": REGISTRY_SOURCE, "county": county, "since": since})
+        await session.execute(
+            text(queries.CHECKED_SINCE), {"source": REGISTRY_SOURCE, "county": county, "since": since}
+        )
     ).scalar_one()
 
 
@@ -123,26 +103,15 @@ async def check_registry(
     policy = await sync_policy.policy_for(session, county, china_today().year)
     params = check_params(policy, county)
     params["county_region"] = await county_region(session, county)
-    params["at"] = (await session.execute(text("SELECT clock_timestamp()"))).scalar_one()
+    params["at"] = (await session.execute(text(queries.NOW))).scalar_one()
     params["resolved_note"] = RESOLVED_NOTE
-    run_id = (
-        await session.execute(
-            text(_START_RUN),
-            {
-                "source": REGISTRY_SOURCE,
-                "county": county,
-                "trigger": trigger.value,
-                "worker": worker,
-                "at": params["at"],
-            },
-        )
-    ).scalar_one()
+    run_id = await runs.start_check(session, REGISTRY_SOURCE, county, trigger, worker, params["at"])
     params["run_id"] = run_id
 
     # The joins over a county's persons in memory, as a reconciliation's (put back at the end).
     work_mem = await tune(session, work_mem=settings.sync.reconcile_work_mem)
-    await session.execute(text("DROP TABLE IF EXISTS sync_cand, sync_fresh"))
-    await session.execute(text(_CREATE_CAND))
+    await session.execute(text(queries.DROP_CHECK_TABLES))
+    await session.execute(text(queries.CREATE_CAND))
     rules = registry.RULES
     ctx = RuleContext(kind=None, policy=policy, unmatched_findings=False)
     found: dict[str, int] = {}
@@ -153,7 +122,7 @@ async def check_registry(
             continue
         result = await _run(
             session,
-            _ADD_CANDIDATES.format(rule=sql),
+            queries.ADD_CANDIDATES.format(rule=sql),
             params
             | {
                 "prefix": fingerprint_prefix(rule.id, REGISTRY_SOURCE, county),
@@ -161,12 +130,13 @@ async def check_registry(
                 "severity": rule.severity.value,
                 "health": rule.health,
             },
+            scoped=rule.scoped,
         )
         found[rule.id] = result.rowcount
-    await session.execute(text("ANALYZE sync_cand"))
+    await session.execute(text(queries.ANALYZE_CAND))
     opened, resolved, still_open = await merge_candidates(session, params, [r.id for r in rules])
     counts = {"findings_opened": opened, "findings_resolved": resolved, "findings_open": still_open}
-    await session.execute(text(_FINISH_RUN), {"run_id": run_id, **counts})
+    await runs.finish_check(session, run_id, counts)
     await tune(session, **work_mem)
     log.info(
         "registry check of %s (run %s): %s; found %s; %.2fs",

@@ -143,18 +143,3 @@ def covering_roster_sql(region: str) -> str:
         SELECT * FROM rosters ro
         WHERE left({region}, length(ro.roster_region)) = ro.roster_region
         ORDER BY ro.period_rank DESC, length(ro.roster_region) DESC LIMIT 1)"""
-
-
-# Entries of rosters that no longer count: runs that failed, and rosters replaced by a newer
-# one of the same region and period that succeeded refusing nothing (trusted under any
-# policy). Rosters still running stay.
-PRUNE_SQL = """
-DELETE FROM sync_roster_entries e
-USING sync_runs r
-WHERE e.run_id = r.id AND r.source = $1 AND r.county = $2
-  AND (r.status = 'failed'
-       OR (r.status = 'succeeded' AND EXISTS (
-            SELECT 1 FROM sync_runs n
-            WHERE n.source = r.source AND n.county = r.county AND n.status = 'succeeded' AND n.id > r.id
-              AND coalesce(n.roster_rejected, 0) = 0
-              AND n.roster_region = r.roster_region AND n.roster_period = r.roster_period)))"""

@@ -46,6 +46,10 @@ class Rule:
     risk_type: RiskType | None = None  # a risk rule: its findings also raise risk clues
     health: bool = False  # the finding tells a person's health (hidden without registry:health)
     thresholds: tuple[str, ...] = ()  # the ``SyncPolicy`` fields its SQL reads (as ``:field``)
+    # Its SQL reads the registry's regional tables (persons, households, cases) of the county
+    # itself, not only through ``sync_rec``: it is limited by ``scope.region_sql``'s bounds
+    # (the county's), and is run through ``scope.scoped_text``, which refuses it without them.
+    scoped: bool = False
 
     @property
     def risk(self) -> bool:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from services.core.households.enums import Category, LabourCapacity
 from services.core.monitoring.enums import RiskType
+from services.core.scope import region_sql
 from services.core.sync.enums import Severity
 from services.core.sync.rules.base import CIVIL, MEDICAL, NO_SEED, Rule, RuleContext
 from services.core.sync.rules.sql import ACTIVE_ASSISTANCE_SQL, RECORDS, quarter_label, sql_in
@@ -117,7 +118,7 @@ def _no_labour_no_assistance_sql(ctx: RuleContext) -> str:
                jsonb_agg(p.labour_capacity ORDER BY p.id) AS labour
         FROM persons p
         JOIN households h ON h.id = p.household_id
-        WHERE h.region_code >= CAST(:county AS text) AND h.region_code < CAST(:county AS text) || ':'
+        WHERE {region_sql("h")}
           AND h.status = 'active' AND h.category IN {sql_in([Category.lifted_out, Category.monitored])}
           AND p.status = 'alive'
         GROUP BY p.household_id
@@ -219,6 +220,7 @@ RULES: tuple[Rule, ...] = (
         explanation_en="Nobody in the formerly poor or monitored household can work, yet nobody receives 低保 or 特困.",
         explanation_zh="脱贫户或监测户家庭成员均无劳动能力，但无人享受低保或特困供养。",
         build_sql=_no_labour_no_assistance_sql,
+        scoped=True,
     ),
     Rule(
         id="household_size_differs",

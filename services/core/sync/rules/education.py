@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from services.core.households.enums import Schooling
 from services.core.monitoring.enums import RiskType
+from services.core.scope import region_sql
 from services.core.sync.enums import Severity, SourceKind
 from services.core.sync.rosters import covering_roster_sql, in_force_sql, term_rank_sql
 from services.core.sync.rules.base import EDUCATION, NO_SEED, Rule, RuleContext
@@ -60,7 +61,7 @@ def _missing_from_school_roster_sql(ctx: RuleContext) -> str:
         FROM persons p
         JOIN households h ON h.id = p.household_id
         CROSS JOIN {covering_roster_sql("p.region_code")} ro
-        WHERE p.region_code >= CAST(:county AS text) AND p.region_code < CAST(:county AS text) || ':'
+        WHERE {region_sql("p")}
           AND p.status = 'alive' AND h.status = 'active'
     ), present AS (
         SELECT DISTINCT e.run_id, d.id_hash
@@ -142,6 +143,7 @@ RULES: tuple[Rule, ...] = (
         build_sql=_missing_from_school_roster_sql,
         risk_type=RiskType.out_of_school,
         thresholds=("compulsory_age_from", "compulsory_age_to", "roster_refused_share"),
+        scoped=True,
     ),
     # A measure missing for a household already monitored, not a new risk: a finding for
     # the cadre and the education office, no clue.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from services.core.households.enums import Category
 from services.core.monitoring.enums import FINAL, RiskType
+from services.core.scope import region_sql
 from services.core.sync.enums import KeyGroup, Severity, SourceKind
 from services.core.sync.rosters import covering_roster_sql, in_force_sql
 from services.core.sync.rules.base import MEDICAL, Rule, RuleContext
@@ -96,7 +97,7 @@ def _missing_from_insurance_roster_sql(ctx: RuleContext) -> str:
         FROM persons p
         JOIN households h ON h.id = p.household_id
         CROSS JOIN {covering_roster_sql("p.region_code")} ro
-        WHERE p.region_code >= CAST(:county AS text) AND p.region_code < CAST(:county AS text) || ':'
+        WHERE {region_sql("p")}
           AND p.status = 'alive' AND h.status = 'active'
           AND (h.category IN {sql_in([Category.lifted_out, Category.monitored])} OR {OPEN_CASE_SQL})
     ), present AS (
@@ -201,6 +202,7 @@ RULES: tuple[Rule, ...] = (
         build_sql=_missing_from_insurance_roster_sql,
         risk_type=RiskType.other,
         thresholds=("roster_refused_share",),
+        scoped=True,
     ),
     # A service gap, not a new risk: a finding for the health office, no clue.
     Rule(

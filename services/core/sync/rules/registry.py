@@ -5,8 +5,10 @@ no source's reconciliation runs them. The registry check (``registry_check``) ru
 merge and resolve machinery; their findings have ``records: []``.
 
 Each SELECT reads the registry's tables directly (not ``sync_rec``), limited to the county
-``:county`` (``in_county``), and returns the usual columns (``rules.sql``). Bind parameters:
-``:county``, ``:today``, ``:upto`` (the quarter index of today) and the ``SyncPolicy``
+``:county`` by ``scope.region_sql``'s bounds (``:region_lo``/``:region_hi``: the county's,
+``scope.region_params``; every rule here is ``scoped``, so it runs through ``scope.scoped_text``,
+which refuses SQL without them), and returns the usual columns (``rules.sql``). Bind parameters:
+the bounds, ``:county``, ``:today``, ``:upto`` (the quarter index of today) and the ``SyncPolicy``
 fields by name. A rule's ``kinds`` is empty: ``rules_for(kind)`` never picks it.
 
 What the schema rules out is not checked again: an ID number is one person (``persons.id_hash``
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 from services.core.households.enums import Category, Employment, PersonStatus, Relation
 from services.core.monitoring.enums import FINAL, MeasureCategory, MeasureStatus, RiskType
+from services.core.scope import region_sql
 from services.core.sync.enums import Severity
 from services.core.sync.rules.base import NO_SEED, Rule, RuleContext
 from services.core.sync.rules.sql import quarter_label, sql_in
@@ -31,12 +34,6 @@ OPEN_CASE = f"status NOT IN {sql_in(sorted(FINAL))}"
 # measure protects no one.
 PROTECTING_MEASURES = (MeasureCategory.health, MeasureCategory.social_protection, MeasureCategory.social_assistance)
 ALIVE = PersonStatus.alive
-
-
-def in_county(column: str) -> str:
-    """``column`` (a region code) lies in the county ``:county``: a range, which the btree
-    index serves (':' sorts right after '9' in the "C" collation)."""
-    return f"({column} >= CAST(:county AS text) AND {column} < CAST(:county AS text) || ':')"
 
 
 def _illness_without_cost_sql(ctx: RuleContext) -> str:
@@ -56,7 +53,7 @@ def _illness_without_cost_sql(ctx: RuleContext) -> str:
         SELECT coalesce(sum(r.eligible_spending), 0) AS spending
         FROM income_records r
         WHERE r.household_id = c.household_id AND r.year * 4 + r.quarter - 1 BETWEEN w.first_q AND w.last_q) s
-    WHERE {in_county("c.region_code")} AND c.{OPEN_CASE} AND '{RiskType.illness}' = ANY(c.risk_types)
+    WHERE {region_sql("c")} AND c.{OPEN_CASE} AND '{RiskType.illness}' = ANY(c.risk_types)
       AND w.quarters = 4 AND s.spending = 0"""
 
 
@@ -68,7 +65,7 @@ def _uninsured_without_measure_sql(ctx: RuleContext) -> str:
         SELECT h.id AS household_id, h.category, c.id AS case_id
         FROM households h
         LEFT JOIN monitoring_cases c ON c.household_id = h.id AND c.{OPEN_CASE}
-        WHERE {in_county("h.region_code")} AND h.status = 'active'
+        WHERE {region_sql("h")} AND h.status = 'active'
           AND (c.id IS NOT NULL OR h.category = '{Category.monitored}')
     )
     SELECT 'person:' || p.id AS subject, p.id AS person_id, t.household_id, p.region_code, '[]'::jsonb AS records,
@@ -95,7 +92,7 @@ def _child_employed_sql(ctx: RuleContext) -> str:
     FROM persons p
     JOIN households h ON h.id = p.household_id AND h.status = 'active'
     CROSS JOIN LATERAL (SELECT date_part('year', age(CAST(:today AS date), p.birth_date))::int AS age) a
-    WHERE {in_county("p.region_code")} AND p.status = '{ALIVE}' AND a.age < CAST(:child_employment_age AS int)
+    WHERE {region_sql("p")} AND p.status = '{ALIVE}' AND a.age < CAST(:child_employment_age AS int)
       AND (p.employment <> '{Employment.none}' OR p.employment_months > 0 OR p.employment_income > 0)"""
 
 
@@ -103,7 +100,7 @@ def _monitored_twice_sql(ctx: RuleContext) -> str:
     # A person's households: the one they belong to, and any whose membership never ended.
     return f"""
     WITH people AS (
-        SELECT id, household_id FROM persons WHERE {in_county("region_code")} AND status = '{ALIVE}'
+        SELECT id, household_id FROM persons WHERE {region_sql()} AND status = '{ALIVE}'
     ), placed AS (
         SELECT id AS person_id, household_id FROM people WHERE household_id IS NOT NULL
         UNION
@@ -135,7 +132,7 @@ def _head_spouse_same_sex_sql(ctx: RuleContext) -> str:
     JOIN persons hd ON hd.household_id = h.id AND hd.relation = '{Relation.head}' AND hd.status = '{ALIVE}'
     JOIN persons sp ON sp.household_id = h.id AND sp.relation = '{Relation.spouse}' AND sp.status = '{ALIVE}'
                    AND sp.sex = hd.sex
-    WHERE {in_county("h.region_code")} AND h.status = 'active'
+    WHERE {region_sql("h")} AND h.status = 'active'
     GROUP BY h.id"""
 
 
@@ -159,13 +156,13 @@ def _phone_invalid_sql(ctx: RuleContext) -> str:
            jsonb_build_object('whose', 'household', 'phone_masked', {_masked_phone("h.phone")},
                               'length', char_length(h.phone)) AS detail
     FROM households h
-    WHERE {in_county("h.region_code")} AND h.status = 'active' AND {invalid("h")}
+    WHERE {region_sql("h")} AND h.status = 'active' AND {invalid("h")}
     UNION ALL
     SELECT 'phone:person:' || p.id, p.id, p.household_id, p.region_code, '[]'::jsonb,
            jsonb_build_object('whose', 'person', 'phone_masked', {_masked_phone("p.phone")},
                               'length', char_length(p.phone))
     FROM persons p
-    WHERE {in_county("p.region_code")} AND p.status = '{ALIVE}' AND {invalid("p")}"""
+    WHERE {region_sql("p")} AND p.status = '{ALIVE}' AND {invalid("p")}"""
 
 
 RULES: tuple[Rule, ...] = (
@@ -180,6 +177,7 @@ RULES: tuple[Rule, ...] = (
         explanation_zh="监测对象风险类型为因病，但近12个月收入台账中合规自付支出为零。",
         build_sql=_illness_without_cost_sql,
         health=True,
+        scoped=True,
     ),
     Rule(
         id="uninsured_without_measure",
@@ -191,6 +189,7 @@ RULES: tuple[Rule, ...] = (
         "has no health, social protection or social assistance measure.",
         explanation_zh="监测户家庭成员未参加基本医疗保险，且未落实健康帮扶、综合保障或社会帮扶措施。",
         build_sql=_uninsured_without_measure_sql,
+        scoped=True,
     ),
     Rule(
         id="child_employed",
@@ -203,6 +202,7 @@ RULES: tuple[Rule, ...] = (
         explanation_zh="未满法定劳动年龄（默认16周岁）的儿童有务工就业记录（就业情况、务工月数或务工收入）。",
         build_sql=_child_employed_sql,
         thresholds=("child_employment_age",),
+        scoped=True,
     ),
     Rule(
         id="monitored_twice",
@@ -214,6 +214,7 @@ RULES: tuple[Rule, ...] = (
         "another household that was never ended.",
         explanation_zh="同一人员（身份证号）因另一户的家庭成员关系未终止，同时在两个未结束的监测对象中。",
         build_sql=_monitored_twice_sql,
+        scoped=True,
     ),
     Rule(
         id="head_spouse_same_sex",
@@ -225,6 +226,7 @@ RULES: tuple[Rule, ...] = (
         "wrongly).",
         explanation_zh="户主与配偶性别相同（与户主关系或性别登记有误）。",
         build_sql=_head_spouse_same_sex_sql,
+        scoped=True,
     ),
     Rule(
         id="phone_invalid",
@@ -236,6 +238,8 @@ RULES: tuple[Rule, ...] = (
         "nine digits).",
         explanation_zh="户或成员的联系电话不是有效的手机号码（1开头、第二位3至9、共11位）。",
         build_sql=_phone_invalid_sql,
+        scoped=True,
     ),
 )
 assert all(not r.kinds and r.risk_type is None for r in RULES), "registry rules belong to no source, raise no clue"
+assert all(r.scoped for r in RULES), "registry rules read the registry of the county: scoped"
