@@ -16,7 +16,7 @@ from starlette.responses import Response
 from services.api import tags
 from services.api.deps import Needs, Session, check_if_match
 from services.api.errors_doc import responses
-from services.api.pagination import Page, cursor_id, page_limit, page_of
+from services.api.pagination import Page, page_limit
 from services.api.params import Cursor, Limit
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
@@ -191,8 +191,7 @@ async def list_users(
     """User accounts whose region lies within yours, by id, optionally of one role; one page at a time. Needs
     users:admin. 用户列表。"""
     limit = page_limit(request, limit)
-    rows = await service.list_users(session, caller.region_prefix, cursor_id(cursor), limit, role)
-    rows, next_cursor = page_of(rows, limit, lambda u: [u.id])
+    rows, next_cursor = await service.list_users(session, caller.region_prefix, cursor, limit, role)
     return JSON({"items": [user_out(u) for u in rows], "next_cursor": next_cursor})
 
 
@@ -347,8 +346,7 @@ async def list_clients(
     """System clients (department systems) whose region lies within yours, by id; one page at a time. Secrets are
     never shown, only a hint. Needs clients:admin. 接入系统列表。"""
     limit = page_limit(request, limit)
-    rows = await service.list_clients(session, caller.region_prefix, cursor_id(cursor), limit)
-    rows, next_cursor = page_of(rows, limit, lambda c: [c.id])
+    rows, next_cursor = await service.list_clients(session, caller.region_prefix, cursor, limit)
     return JSON({"items": [client_out(c) for c in rows], "next_cursor": next_cursor})
 
 

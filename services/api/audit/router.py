@@ -14,7 +14,7 @@ from services.api import tags
 from services.api.auditing import record_sensitive_read
 from services.api.deps import Needs, Session
 from services.api.errors_doc import responses
-from services.api.pagination import Page, cursor_id, page_limit, page_of
+from services.api.pagination import Page, page_limit
 from services.api.params import Cursor, Limit, PlainText, RegionPrefix
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON
@@ -93,8 +93,7 @@ async def list_audit_events(
     since, until = _china(since), _china(until)
     if since is not None and until is not None and since >= until:
         raise Unprocessable("audit_time_range", field="until")
-    before_id = cursor_id(cursor)
-    rows = await service.list_events(
+    rows, next_cursor = await service.list_events(
         session,
         caller.region_prefix,
         region=region,
@@ -105,10 +104,9 @@ async def list_audit_events(
         result=result,
         since=since,
         until=until,
-        before_id=before_id,
+        cursor=cursor,
         limit=limit,
     )
-    rows, next_cursor = page_of(rows, limit, lambda r: [r["id"]])
     # Who read the trail is part of the trail (等保: the audit administrator is audited too).
     filters = {
         k: str(v)

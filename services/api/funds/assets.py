@@ -11,7 +11,7 @@ from fastapi import Path as PathParam
 from services.api import tags
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
-from services.api.pagination import Page, cursor_id, page_limit, page_of
+from services.api.pagination import Page, page_limit
 from services.api.params import Cursor, Limit, RegionPrefix
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
@@ -114,16 +114,15 @@ async def list_assets(
     if project_id is not None:
         await service.get_project(session, project_id)
     limit = page_limit(request, limit)
-    rows = await service.list_assets(
+    rows, next_cursor = await service.list_assets(
         session,
         region=region,
         project_id=project_id,
         asset_class=asset_class,
         status=status,
-        before_id=cursor_id(cursor),
+        cursor=cursor,
         limit=limit,
     )
-    rows, next_cursor = page_of(rows, limit, lambda a: [a.id])
     return JSON({"items": [asset_body(a) for a in rows], "next_cursor": next_cursor})
 
 
@@ -218,8 +217,7 @@ async def list_incomes(request: Request, asset_id: Id, session: Session, limit: 
     to lifted-out and monitored households (priority distribution). Needs funds:read. 资产收益分配记录。"""
     asset = await service.get_asset(session, asset_id)
     limit = page_limit(request, limit)
-    rows = await service.list_incomes(session, asset.id, before_id=cursor_id(cursor), limit=limit)
-    rows, next_cursor = page_of(rows, limit, lambda r: [r[0].id])
+    rows, next_cursor = await service.list_incomes(session, asset.id, cursor=cursor, limit=limit)
     return JSON({"items": [income_body(i, s) for i, s in rows], "next_cursor": next_cursor})
 
 
@@ -260,17 +258,16 @@ async def list_fund_findings(
     if asset_id is not None:
         await service.get_asset(session, asset_id)
     limit = page_limit(request, limit)
-    rows = await findings.list_findings(
+    rows, next_cursor = await findings.list_findings(
         session,
         rule_id=rule_id,
         status=status,
         region=region,
         project_id=project_id,
         asset_id=asset_id,
-        before_id=cursor_id(cursor),
+        cursor=cursor,
         limit=limit,
     )
-    rows, next_cursor = page_of(rows, limit, lambda f: [f.id])
     return JSON({"items": [finding_body(f) for f in rows], "next_cursor": next_cursor})
 
 

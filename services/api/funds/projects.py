@@ -11,7 +11,7 @@ from services.api import tags
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
-from services.api.pagination import Page, cursor_id, page_limit, page_of
+from services.api.pagination import Page, page_limit
 from services.api.params import Cursor, Limit, RegionPrefix
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
@@ -106,10 +106,9 @@ async def list_projects(
     if region is not None:
         await check_prefix_visible(session, region)
     limit = page_limit(request, limit)
-    rows = await service.list_projects(
-        session, region=region, year=year, category=category, status=status, after_id=cursor_id(cursor), limit=limit
+    rows, next_cursor = await service.list_projects(
+        session, region=region, year=year, category=category, status=status, cursor=cursor, limit=limit
     )
-    rows, next_cursor = page_of(rows, limit, lambda p: [p.id])
     figures = await service.money_of(session, [p.id for p in rows])
     return JSON({"items": [_body(p, *figures[p.id]) for p in rows], "next_cursor": next_cursor})
 
@@ -203,8 +202,7 @@ async def list_beneficiaries(
     days worked and labour pay; with the household's category. Needs funds:read. 受益农户。"""
     await service.get(session, project_id)
     limit = page_limit(request, limit)
-    rows = await service.beneficiaries(session, project_id, cursor_id(cursor), limit)
-    rows, next_cursor = page_of(rows, limit, lambda r: [r[0].id])
+    rows, next_cursor = await service.beneficiaries(session, project_id, cursor, limit)
     return JSON({"items": [_beneficiary(b, c) for b, c in rows], "next_cursor": next_cursor})
 
 
@@ -249,8 +247,7 @@ async def list_disbursements(
     imported from the finance system. Needs funds:read. 项目支出明细。"""
     await service.get(session, project_id)
     limit = page_limit(request, limit)
-    rows = await money.disbursements(session, project_id=project_id, after_id=cursor_id(cursor), limit=limit)
-    rows, next_cursor = page_of(rows, limit, lambda d: [d.id])
+    rows, next_cursor = await money.disbursements(session, project_id=project_id, cursor=cursor, limit=limit)
     return JSON({"items": [_disbursement(d) for d in rows], "next_cursor": next_cursor})
 
 
@@ -269,8 +266,7 @@ async def list_allocations(
     """The allocations of funds to the project, by id: which fund, how much and when. Needs funds:read. 项目资金来源。"""
     await service.get(session, project_id)
     limit = page_limit(request, limit)
-    rows = await money.allocations(session, project_id=project_id, after_id=cursor_id(cursor), limit=limit)
-    rows, next_cursor = page_of(rows, limit, lambda a: [a.id])
+    rows, next_cursor = await money.allocations(session, project_id=project_id, cursor=cursor, limit=limit)
     return JSON(
         {"items": [{f: getattr(a, f) for f in AllocationOut.model_fields} for a in rows], "next_cursor": next_cursor}
     )

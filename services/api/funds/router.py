@@ -14,7 +14,7 @@ from services.api import tags
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
-from services.api.pagination import Page, cursor_id, page_limit, page_of
+from services.api.pagination import Page, page_limit
 from services.api.params import Cursor, Limit, RegionPrefix
 from services.api.policies import PolicyRoutes
 from services.api.ratelimit import bulk_read
@@ -115,10 +115,9 @@ async def list_funds(
     if region is not None:
         await check_prefix_visible(session, region)
     limit = page_limit(request, limit)
-    rows = await service.list_funds(
-        session, region=region, year=year, level=level, kind=kind, after_id=cursor_id(cursor), limit=limit
+    rows, next_cursor = await service.list_funds(
+        session, region=region, year=year, level=level, kind=kind, cursor=cursor, limit=limit
     )
-    rows, next_cursor = page_of(rows, limit, lambda f: [f.id])
     figures = await service.fund_figures(session, [f.id for f in rows])
     return JSON({"items": [_fund_body(f, *figures[f.id]) for f in rows], "next_cursor": next_cursor})
 
@@ -187,8 +186,7 @@ async def fund_allocations(request: Request, fund_id: Id, session: Session, limi
     """The fund's allocations to projects, by id. Needs funds:read. 资金分配明细。"""
     await service.get_fund(session, fund_id)
     limit = page_limit(request, limit)
-    rows = await service.allocations(session, fund_id=fund_id, after_id=cursor_id(cursor), limit=limit)
-    rows, next_cursor = page_of(rows, limit, lambda a: [a.id])
+    rows, next_cursor = await service.allocations(session, fund_id=fund_id, cursor=cursor, limit=limit)
     return JSON({"items": [_allocation_body(a) for a in rows], "next_cursor": next_cursor})
 
 
@@ -304,8 +302,7 @@ async def list_policies(
     """Funds policy overrides within your regions and of the wider regions yours lie in, by id, optionally of one
     year. Needs funds:read. 资金项目政策参数调整列表。"""
     limit = page_limit(request, limit)
-    rows = await overrides.list_rows(session, caller.region_prefix, year, cursor_id(cursor), limit, TABLE)
-    rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
+    rows, next_cursor = await overrides.list_rows(session, caller.region_prefix, year, cursor, limit, TABLE)
     return JSON({"items": [POLICY_ROUTES.out(r) for r in rows], "next_cursor": next_cursor})
 
 

@@ -23,7 +23,7 @@ from services.api.deps import (
 )
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
-from services.api.pagination import Page, cursor_id, page_limit, page_of
+from services.api.pagination import Page, page_limit
 from services.api.params import Amount, Cursor, Limit, PlainText, RegionPrefix
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
@@ -180,7 +180,7 @@ async def list_households(
         await check_prefix_visible(session, region, field="region")
     if (income_below is None) != (income_year is None):
         raise Unprocessable("income_below_needs_year", field="income_year" if income_year is None else "income_below")
-    rows = await service.list_households(
+    found = await service.list_households(
         session,
         region=region,
         category=category,
@@ -189,12 +189,11 @@ async def list_households(
         income_year=income_year,
         name=name,
         status=status,
-        after_id=cursor_id(cursor),
+        cursor=cursor,
         limit=limit,
         health=Permission.registry_health in request.state.caller.permissions,
     )
-    rows, next_cursor = page_of(rows, limit, lambda r: [r["id"]])
-    return JSON({"items": rows, "next_cursor": next_cursor})
+    return JSON(found.body())
 
 
 @router.post(

@@ -15,7 +15,7 @@ from services.api.auditing import record_changes_so_far
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
-from services.api.pagination import Page, cursor_id, decode_cursor, page, page_limit, page_of
+from services.api.pagination import Page, page_limit
 from services.api.params import Cursor, Limit, PrefixCheck, PrefixQuery, VillageCode
 from services.api.policies import PolicyRoutes
 from services.api.ratelimit import bulk_read
@@ -107,17 +107,8 @@ async def list_income_lines(
     cursor: Cursor = None,
 ):
     limit = page_limit(request, limit)
-    found = await lines.list_lines(
-        session, caller.region_prefix, year, province, after=decode_cursor(cursor, (int, str)), limit=limit
-    )
-    return JSON(
-        page(
-            found,
-            limit,
-            lambda line: [line.year, line.province_code],
-            lambda line: {f: getattr(line, f) for f in _LINE_FIELDS},
-        )
-    )
+    found = await lines.list_lines(session, caller.region_prefix, year, province, cursor=cursor, limit=limit)
+    return JSON(found.body(lambda line: {f: getattr(line, f) for f in _LINE_FIELDS}))
 
 
 @router.get(
@@ -211,8 +202,7 @@ async def list_uncovered_households(
     year = year or _last_year()
     limit = page_limit(request, limit)
     await lines.require_lines(session, year, region)
-    rows = await lines.uncovered(session, year, region, cursor_id(cursor), limit, income_complete)
-    rows, next_cursor = page_of(rows, limit, lambda r: [r["id"]])
+    rows, next_cursor = await lines.uncovered_page(session, year, region, cursor, limit, income_complete)
     return JSON({"items": rows, "next_cursor": next_cursor})
 
 
@@ -276,16 +266,15 @@ async def list_visit_breaches(
     region = await _region(session, caller, region)
     year = year if year is not None else today().year
     limit = page_limit(request, limit)
-    rows = await queries.visit_breaches(
+    rows, next_cursor = await queries.visit_breaches(
         session,
         region=region,
         year=year,
         month=month,
         cadre_user_id=cadre_user_id,
-        after_id=cursor_id(cursor),
+        cursor=cursor,
         limit=limit,
     )
-    rows, next_cursor = page_of(rows, limit, lambda b: [b.id])
     return JSON(
         {"items": [{f: getattr(b, f) for f in VisitBreachOut.model_fields} for b in rows], "next_cursor": next_cursor}
     )
@@ -407,8 +396,7 @@ async def list_policies(
     cursor: Cursor = None,
 ):
     limit = page_limit(request, limit)
-    rows = await overrides.list_rows(session, caller.region_prefix, year, cursor_id(cursor), limit)
-    rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
+    rows, next_cursor = await overrides.list_rows(session, caller.region_prefix, year, cursor, limit)
     return JSON({"items": [POLICY_ROUTES.out(r) for r in rows], "next_cursor": next_cursor})
 
 

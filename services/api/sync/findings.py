@@ -12,7 +12,7 @@ from services.api import tags
 from services.api.auditing import record_sensitive_read
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
-from services.api.pagination import Page, cursor_id, page_limit, page_of
+from services.api.pagination import Page, page_limit
 from services.api.params import Cursor, Limit, RegionPrefix
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
@@ -161,7 +161,7 @@ async def list_findings(
     if seen_since is not None and seen_since.tzinfo is None:
         seen_since = seen_since.replace(tzinfo=CHINA)
     limit = page_limit(request, limit)
-    rows = await service.list_findings(
+    rows, next_cursor = await service.list_findings(
         session,
         sees_health=_sees_health(caller),
         rule_id=rule_id,
@@ -172,10 +172,9 @@ async def list_findings(
         household_id=household_id,
         person_id=person_id,
         seen_since=seen_since,
-        before_id=cursor_id(cursor),
+        cursor=cursor,
         limit=limit,
     )
-    rows, next_cursor = page_of(rows, limit, lambda f: [f.id])
     await _audit_health(request, caller, rows, "list")
     return JSON({"items": await _bodies(request, session, rows), "next_cursor": next_cursor})
 

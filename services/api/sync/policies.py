@@ -16,7 +16,7 @@ from services.api import tags
 from services.api.deps import Needs, Session, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
-from services.api.pagination import Page, cursor_id, page_limit, page_of
+from services.api.pagination import Page, page_limit
 from services.api.params import Cursor, Limit, RegionPrefix
 from services.api.policies import PolicyRoutes
 from services.api.ratelimit import bulk_read
@@ -102,8 +102,7 @@ async def list_policies(
     within your regions and of the wider regions yours lie in, by id, optionally of one year. Needs sync:read.
     部门比对规则参数调整列表。"""
     limit = page_limit(request, limit)
-    rows = await overrides.list_rows(session, caller.region_prefix, year, cursor_id(cursor), limit, TABLE)
-    rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
+    rows, next_cursor = await overrides.list_rows(session, caller.region_prefix, year, cursor, limit, TABLE)
     return JSON({"items": [ROUTES.out(r) for r in rows], "next_cursor": next_cursor})
 
 

@@ -14,7 +14,7 @@ from fastapi import Path as PathParam
 from services.api import tags
 from services.api.deps import Needs, Session, path_object
 from services.api.errors_doc import responses
-from services.api.pagination import Page, cursor_id, decode_cursor, page_limit, page_of
+from services.api.pagination import Page, page_limit
 from services.api.params import Cursor, Limit, PlainText
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON
@@ -24,6 +24,7 @@ from services.core.accounts.security import Caller
 from services.core.crypto import keyring
 from services.core.i18n import message, wants_chinese
 from services.core.idnumber import redact
+from services.core.paging import decode_cursor, page_of
 from services.core.sync import service
 from services.core.sync.config import NAME, Sources, UnknownSource, load_sources
 from services.core.sync.enums import QuarantineStatus, RunStatus, Trigger
@@ -240,16 +241,15 @@ async def list_runs(
 ):
     await _check_filters(session, caller, county)
     limit = page_limit(request, limit)
-    rows = await service.list_runs(
+    rows, next_cursor = await service.list_runs(
         session,
         caller.region_prefix,
         source=source,
         county=county,
         status=status,
-        before_id=cursor_id(cursor),
+        cursor=cursor,
         limit=limit,
     )
-    rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
     return JSON({"items": [run_body(r) for r in rows], "next_cursor": next_cursor})
 
 
@@ -381,17 +381,16 @@ async def list_quarantine(
 ):
     await _check_filters(session, caller, county)
     limit = page_limit(request, limit)
-    rows = await service.list_quarantine(
+    rows, next_cursor = await service.list_quarantine(
         session,
         caller.region_prefix,
         source=source,
         county=county,
         reason=reason,
         status=status,
-        before_id=cursor_id(cursor),
+        cursor=cursor,
         limit=limit,
     )
-    rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
     return JSON({"items": _shown(request, caller, rows), "next_cursor": next_cursor})
 
 

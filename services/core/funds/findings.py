@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.core.funds.enums import AssetClass, AssetStatus, FundFindingRule, FundFindingStatus
 from services.core.funds.models import Asset, FundFinding
 from services.core.households.enums import HouseholdStatus
+from services.core.paging import KeyPage, keyset_page
 from services.core.repository import one_or_404
 from services.core.scope import under
 
@@ -105,9 +106,9 @@ async def list_findings(
     region: str | None = None,
     project_id: int | None = None,
     asset_id: int | None = None,
-    before_id: int | None = None,
+    cursor: str | None = None,
     limit: int = 50,
-) -> list[FundFinding]:
+) -> KeyPage[FundFinding]:
     stmt = select(FundFinding)
     if rule_id is not None:
         stmt = stmt.where(FundFinding.rule_id == rule_id)
@@ -119,9 +120,7 @@ async def list_findings(
         stmt = stmt.where(FundFinding.project_id == project_id)
     if asset_id is not None:
         stmt = stmt.where(FundFinding.asset_id == asset_id)
-    if before_id is not None:
-        stmt = stmt.where(FundFinding.id < before_id)
-    return list((await session.execute(stmt.order_by(FundFinding.id.desc()).limit(limit + 1))).scalars())
+    return await keyset_page(session, stmt, [(FundFinding.id, True)], cursor, limit)
 
 
 # ---------------------------------------------------------------- the asset scan
