@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Generic, NamedTuple, TypeVar
 
@@ -161,6 +161,16 @@ def page_of(rows: list[Any], limit: int, key: Callable[[Any], list[Any]]) -> tup
         rows = rows[:limit]
         return rows, encode_cursor(key(rows[-1]))
     return rows, None
+
+
+def list_page(
+    items: Iterable[T], key: Callable[[T], list[Any]], types: tuple[type, ...], cursor: str | None, limit: int
+) -> KeyPage[T]:
+    """The page after ``cursor`` of a list held in memory (configured things, not rows), in
+    the order of ``key`` (unique; its values of ``types``)."""
+    after = decode_cursor(cursor, types)
+    ordered = sorted((item for item in items if after is None or tuple(key(item)) > after), key=key)
+    return KeyPage(*page_of(ordered[: limit + 1], limit, key))
 
 
 def _key_of(order: Order) -> Callable[[Any], list[Any]]:

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi import Path as PathParam
 from pydantic import BaseModel, Field, field_validator
 from starlette.responses import Response
 
@@ -17,7 +16,7 @@ from services.api import tags
 from services.api.deps import Needs, Session, check_if_match
 from services.api.errors_doc import responses
 from services.api.pagination import Page, page_limit
-from services.api.params import Cursor, Limit
+from services.api.params import Cursor, Id, Limit
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
@@ -36,8 +35,8 @@ router = APIRouter(prefix="/api/v1/admin", tags=[tags.ADMIN], route_class=Guardl
 # The caller of a route, with the permission it needs (``deps.Needs``).
 ClientAdmin = Annotated[Caller, Needs(Permission.clients_admin)]
 UserAdmin = Annotated[Caller, Needs(Permission.users_admin)]
-UserId = Annotated[int, PathParam(ge=1, le=2**62)]
-ClientId = Annotated[int, PathParam(ge=1, le=2**62)]
+UserId = Id
+ClientId = Id
 USERNAME = r"^[A-Za-z0-9_.\-]{3,64}$"
 PREFIX = r"^[0-9]{2}([0-9]{2}([0-9]{2}([0-9]{3}([0-9]{3})?)?)?)?$"
 NO_STORE = {"Cache-Control": "no-store"}

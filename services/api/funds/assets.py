@@ -6,13 +6,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi import Path as PathParam
 
 from services.api import tags
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.pagination import Page, page_limit
-from services.api.params import Cursor, Limit, RegionPrefix
+from services.api.params import Cursor, Id, Limit, RegionQ
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
@@ -46,9 +45,7 @@ READ = [Needs(Permission.funds_read)]
 LIST = [Needs(Permission.funds_read), Depends(bulk_read)]
 # The caller of a route, with the permission it needs (``deps.Needs``).
 AssetsWriter = Annotated[Caller, Needs(Permission.assets_write)]
-Id = Annotated[int, PathParam(ge=1, le=2**62)]
 IdQ = Annotated[int | None, Query(ge=1, le=2**62)]
-RegionQ = RegionPrefix
 # project_id: declared by services/api/funds/projects.py
 path_object("asset_id", Asset)
 path_object("fund_finding_id", FundFinding)
@@ -109,8 +106,6 @@ async def list_assets(
 ):
     """Assets formed by projects (扶贫项目资产) in your regions, newest first, filtered by region, project, class
     (operating, public-welfare, household) or status. Needs funds:read. 项目资产列表。"""
-    if region is not None:
-        await check_prefix_visible(session, region)
     if project_id is not None:
         await service.get_project(session, project_id)
     limit = page_limit(request, limit)
@@ -251,8 +246,6 @@ async def list_fund_findings(
     """Findings of the fund and asset checks (资金资产监管发现), newest first: negative-list spending, operating assets
     without income, public assets without a custodian, household assets whose household left the registry.
     Filtered by rule, status, region, project or asset. Needs funds:read. 监管发现列表。"""
-    if region is not None:
-        await check_prefix_visible(session, region)
     if project_id is not None:
         await service.get_project(session, project_id)
     if asset_id is not None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi import Path as PathParam
 
 from services.api import tags
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
 from services.api.pagination import Page, page_limit
-from services.api.params import Cursor, Limit, RegionPrefix
+from services.api.params import Cursor, Id, Limit, RegionQ
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
@@ -33,7 +32,6 @@ from services.core.funds.schemas import (
     ProjectUpdate,
     StepIn,
 )
-from services.core.regions.service import check_prefix_visible
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
 TAGS: tags.Tags = [tags.PROJECTS]
@@ -42,7 +40,6 @@ LIST = [Needs(Permission.funds_read), Depends(bulk_read)]
 # The caller of a route, with the permission it needs (``deps.Needs``).
 FundsWriter = Annotated[Caller, Needs(Permission.funds_write)]
 ProjectsWriter = Annotated[Caller, Needs(Permission.projects_write)]
-Id = Annotated[int, PathParam(ge=1, le=2**62)]
 IF_MATCH = "Needs `If-Match` with the project's ETag."
 
 path_object("project_id", Project)
@@ -94,7 +91,7 @@ async def create_project(body: ProjectIn, session: Session, caller: ProjectsWrit
 async def list_projects(
     request: Request,
     session: Session,
-    region: RegionPrefix = None,
+    region: RegionQ = None,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     category: ProjectCategory | None = None,
     status: ProjectStatus | None = None,
@@ -103,8 +100,6 @@ async def list_projects(
 ):
     """Projects of the project library (项目库) in your regions, by id, filtered by region, year, category or status,
     each with the funds allocated and paid. Needs funds:read. 项目库。"""
-    if region is not None:
-        await check_prefix_visible(session, region)
     limit = page_limit(request, limit)
     rows, next_cursor = await service.list_projects(
         session, region=region, year=year, category=category, status=status, cursor=cursor, limit=limit

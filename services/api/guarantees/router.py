@@ -3,13 +3,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Request
-from fastapi import Path as PathParam
 
 from services.api import tags
 from services.api.deps import Needs, Session, check_if_match
 from services.api.errors_doc import responses
 from services.api.pagination import Page, page_limit
-from services.api.params import Cursor, Limit
+from services.api.params import Cursor, Id, Limit
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
@@ -25,7 +24,7 @@ router = APIRouter(
     prefix="/api/v1/households/{household_id}/guarantees", route_class=GuardlineRoute, tags=[tags.GUARANTEES]
 )
 
-HouseholdId = Annotated[int, PathParam(ge=1, le=2**62)]
+HouseholdId = Id
 
 
 def _out(g: HouseholdGuarantees) -> JSON:

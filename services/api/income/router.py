@@ -3,14 +3,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi import Path as PathParam
 from starlette.responses import Response
 
 from services.api import tags
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.pagination import Page, page_limit
-from services.api.params import Cursor, Limit
+from services.api.params import Cursor, Id, Limit
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
@@ -25,8 +24,8 @@ READ = [Needs(Permission.registry_read)]
 IncomeWriter = Annotated[Caller, Needs(Permission.income_write)]
 router = APIRouter(prefix="/api/v1", tags=[tags.INCOME], route_class=GuardlineRoute)
 
-HouseholdId = Annotated[int, PathParam(ge=1, le=2**62)]
-RecordId = Annotated[int, PathParam(ge=1, le=2**62)]
+HouseholdId = Id
+RecordId = Id
 path_object("record_id", IncomeRecord)
 
 _RECORD_FIELDS = tuple(IncomeRecordOut.model_fields)

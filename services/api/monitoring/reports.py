@@ -16,7 +16,7 @@ from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
 from services.api.pagination import Page, page_limit
-from services.api.params import Cursor, Limit, PrefixCheck, PrefixQuery, VillageCode
+from services.api.params import Cursor, IdPath, Limit, PrefixCheck, PrefixQuery, VillageCode, Visible
 from services.api.policies import PolicyRoutes
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
@@ -58,10 +58,13 @@ PolicyWriter = Annotated[Caller, Needs(Permission.policy_write)]
 
 YearPath = Annotated[int, PathParam(ge=2000, le=2100, description="Year 年度")]
 ProvincePath = Annotated[str, PathParam(pattern=r"^\d{2}$", description="Province: two digits 省级区划代码")]
-PolicyId = Annotated[int, PathParam(ge=1, le=2**62, description="Policy override id")]
+PolicyId = Annotated[int, IdPath("Policy override id")]
 YearQuery = Annotated[int | None, Query(ge=2000, le=2100)]
 RegionQuery = Annotated[
-    str | None, PrefixQuery("Region code prefix (2/4/6/9/12 digits) 区划前缀; default: all your regions"), PrefixCheck
+    str | None,
+    PrefixQuery("Region code prefix (2/4/6/9/12 digits) 区划前缀; default: all your regions"),
+    PrefixCheck,
+    Visible(),
 ]
 path_object("policy_id", MonitoringPolicyRow, visible=overrides.visible_to)
 
@@ -198,7 +201,7 @@ async def list_uncovered_households(
     limit: Limit = None,
     cursor: Cursor = None,
 ):
-    region = await _region(session, caller, region)
+    region = region if region is not None else caller.region_prefix
     year = year or _last_year()
     limit = page_limit(request, limit)
     await lines.require_lines(session, year, region)
@@ -263,7 +266,7 @@ async def list_visit_breaches(
     limit: Limit = None,
     cursor: Cursor = None,
 ):
-    region = await _region(session, caller, region)
+    region = region if region is not None else caller.region_prefix
     year = year if year is not None else today().year
     limit = page_limit(request, limit)
     rows, next_cursor = await queries.visit_breaches(
@@ -303,7 +306,7 @@ async def monitoring_statistics(
     level: Annotated[StatLevel | None, Query(description="county 县 | township 乡镇 | village 村")] = None,
     year: YearQuery = None,
 ):
-    region = await _region(session, caller, region)
+    region = region if region is not None else caller.region_prefix
     as_of = today()
     year = year or as_of.year
     depth = reports.STAT_LEVELS[level] if level is not None else reports.default_level(region)
@@ -371,7 +374,7 @@ async def effective_policy(
     — identification, notice and plan deadlines, monthly visits, the conditions of risk elimination — after
     applying the overrides of every prefix of the region from a year up to `year`, and those rows in order
     (wider region and older year first). Needs monitoring:read. 生效的监测政策参数。"""
-    region = await _region(session, caller, region)
+    region = region if region is not None else caller.region_prefix
     year = year or today().year
     policy, rows = await overrides.effective(session, region, year)
     return JSON({"region": region, "year": year, "policy": policy, "overrides": [POLICY_ROUTES.out(r) for r in rows]})

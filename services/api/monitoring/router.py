@@ -13,7 +13,7 @@ from services.api import tags
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.pagination import Page, page_limit
-from services.api.params import Cursor, Limit, RegionPrefix
+from services.api.params import Cursor, Id, Limit, RegionPrefix, RegionQ
 from services.api.problems import rendered_errors
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
@@ -86,11 +86,9 @@ ClueReporter = Annotated[Caller, Needs(Permission.clues_report)]
 MonitoringReader = Annotated[Caller, Needs(Permission.monitoring_read)]
 TownshipReviewer = Annotated[Caller, Needs(Permission.cases_township_review)]
 VillageReviewer = Annotated[Caller, Needs(Permission.cases_village_review)]
-Id = Annotated[int, PathParam(ge=1, le=2**62)]
 ClueId = Id
 CaseId = Id
 MeasureId = Annotated[uuid.UUID, PathParam(description="Measure id (a UUID)")]
-RegionQ = RegionPrefix
 path_object("clue_id", RiskClue)
 path_object("case_id", MonitoringCase)
 path_object("measure_id", Measure)
@@ -240,7 +238,7 @@ async def list_clues(
     request: Request,
     session: Session,
     caller: MonitoringReader,
-    region: RegionQ = None,
+    region: RegionPrefix = None,
     status: ClueStatus | None = None,
     channel: Channel | None = None,
     risk_type: RiskType | None = None,
@@ -358,7 +356,7 @@ async def list_cases(
     request: Request,
     session: Session,
     caller: MonitoringReader,
-    region: RegionQ = None,
+    region: RegionPrefix = None,
     status: CaseStatus | None = None,
     case_type: CaseType | None = None,
     risk_type: RiskType | None = None,
@@ -411,8 +409,6 @@ async def list_overdue(
     limit: Limit = None,
     cursor: Cursor = None,
 ):
-    if region is not None:
-        await check_prefix_visible(session, region)
     limit = page_limit(request, limit)
     found = await queries.overdue(
         session,

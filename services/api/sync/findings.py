@@ -6,14 +6,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi import Path as PathParam
 
 from services.api import tags
 from services.api.auditing import record_sensitive_read
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.pagination import Page, page_limit
-from services.api.params import Cursor, Limit, RegionPrefix
+from services.api.params import Cursor, Id, Limit, RegionPrefix
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
@@ -39,10 +38,8 @@ FINDINGS: tags.Tags = [tags.FINDINGS]
 FindingsHandler = Annotated[Caller, Needs(Permission.findings_handle)]
 FindingsReader = Annotated[Caller, Needs(Permission.findings_read)]
 
-Id = Annotated[int, PathParam(ge=1, le=2**62)]
 IdQ = Annotated[int | None, Query(ge=1, le=2**62)]
 RuleQ = Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="Rule id, e.g. not_insured 规则")]
-RegionQ = RegionPrefix
 path_object("finding_id", Finding)
 
 
@@ -150,7 +147,7 @@ async def list_findings(
     severity: Severity | None = None,
     status: FindingStatus | None = None,
     source: SourceQ = None,
-    region: RegionQ = None,
+    region: RegionPrefix = None,
     household_id: IdQ = None,
     person_id: IdQ = None,
     seen_since: Moment | None = None,

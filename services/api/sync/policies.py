@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from services.api import tags
@@ -17,7 +16,7 @@ from services.api.deps import Needs, Session, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
 from services.api.pagination import Page, page_limit
-from services.api.params import Cursor, Limit, RegionPrefix
+from services.api.params import Cursor, Id, Limit, OwnRegionQ
 from services.api.policies import PolicyRoutes
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON
@@ -27,7 +26,6 @@ from services.core.accounts.security import Caller
 from services.core.errors import Unprocessable
 from services.core.monitoring import overrides
 from services.core.monitoring.report_schemas import PolicyRowIn, PolicyRowOut, PolicyRowUpdate
-from services.core.regions.service import check_prefix_visible
 from services.core.sync import policy as sync_policy
 from services.core.sync.models import SyncPolicyRow
 from services.core.sync.policy import SyncPolicy
@@ -40,9 +38,7 @@ READ = [Needs(Permission.sync_read)]
 # The caller of a route, with the permission it needs (``deps.Needs``).
 SyncReader = Annotated[Caller, Needs(Permission.sync_read)]
 SyncRunner = Annotated[Caller, Needs(Permission.sync_run)]
-Id = Annotated[int, PathParam(ge=1, le=2**62)]
 Year = Annotated[int | None, Query(ge=2000, le=2100)]
-RegionQ = RegionPrefix
 TABLE = sync_policy.table()
 
 path_object("sync_policy_id", SyncPolicyRow, visible=lambda prefix: overrides.visible_to(prefix, TABLE))
@@ -73,9 +69,8 @@ ROUTES = PolicyRoutes(TABLE, "sync_policy", "/api/v1/sync-policies")
     description="What a reconciliation of the region's county uses: the defaults, then the overrides of "
     "every prefix of `region` from a year up to `year` (wider region and older year first).",
 )
-async def effective_policy(session: Session, caller: SyncReader, region: RegionQ = None, year: Year = None):
+async def effective_policy(session: Session, caller: SyncReader, region: OwnRegionQ = None, year: Year = None):
     region = region if region is not None else caller.region_prefix
-    await check_prefix_visible(session, region)
     year = year or today().year
     policy, rows = await overrides.effective(session, region, year, TABLE)
     return JSON({"region": region, "year": year, "policy": policy, "overrides": [ROUTES.out(r) for r in rows]})
