@@ -156,10 +156,10 @@ def keyset(stmt: Select, order: Order, after: Sequence[Any] | None, limit: int) 
 
 def page_of(rows: list[Any], limit: int, key: Callable[[Any], list[Any]]) -> tuple[list[Any], str | None]:
     """``rows`` was fetched with ``limit + 1``: the extra row tells whether a next page exists,
-    whose cursor is ``key`` of the last row kept."""
+    whose cursor is ``key`` of the last row kept (``key_values``)."""
     if len(rows) > limit:
         rows = rows[:limit]
-        return rows, encode_cursor(key(rows[-1]))
+        return rows, encode_cursor(key_values(key(rows[-1])))
     return rows, None
 
 
@@ -180,8 +180,8 @@ def _key_of(order: Order) -> Callable[[Any], list[Any]]:
 
     def key(row: Any) -> list[Any]:
         if isinstance(row, Mapping):
-            return key_values([row[name] for name in names])
-        return key_values([getattr(row, name) for name in names])
+            return [row[name] for name in names]
+        return [getattr(row, name) for name in names]
 
     return key
 

@@ -118,7 +118,8 @@ def _no_health_filter(risk_type: RiskType | None, caller: Caller) -> None:
 async def _check_filters(
     session, caller: Caller, region: str | None, risk_type: RiskType | None, household_id: int | None
 ) -> None:
-    """List filters: a region or household the caller cannot see answers 404 as a missing one."""
+    """List filters: a region or household the caller cannot see answers 404 as a missing one.
+    The region is checked here, not by ``params.RegionQ``: a health filter's 403 comes first."""
     _no_health_filter(risk_type, caller)
     if region is not None:
         await check_prefix_visible(session, region)

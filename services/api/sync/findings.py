@@ -113,7 +113,8 @@ async def _check_filters(
     session, caller: Caller, rule_id: str | None, region: str | None, household_id: int | None, person_id: int | None
 ) -> None:
     """Filters naming what the caller may not see: a health rule is 403 for a role without
-    health details; a region, household or person elsewhere is 404 as a missing one."""
+    health details; a region, household or person elsewhere is 404 as a missing one (the
+    region here, not by ``params.RegionQ``, so that the 403 comes first)."""
     if rule_id is not None and tells_health(rule_id) and not _sees_health(caller):
         raise Forbidden("health_rule_forbidden", field="rule_id")
     if region is not None:

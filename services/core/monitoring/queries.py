@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.core.households.models import Household
 from services.core.monitoring.enums import CaseStatus, CaseType, Channel, ClueStatus, DeadlineKind, RiskType
 from services.core.monitoring.models import MonitoringCase, RiskClue, VisitBreach
-from services.core.paging import KeyPage, decode_cursor, key_values, keyset_page, page_of
+from services.core.paging import KeyPage, decode_cursor, keyset_page, page_of
 from services.core.scope import under
 
 
@@ -155,7 +155,7 @@ async def overdue(
         stmt = stmt.order_by(model.next_deadline, model.id).limit(limit + 1)
         out.extend(dict(row._mapping) for row in await session.execute(stmt))
     out.sort(key=lambda r: (r["due"], r["subject"], r["id"]))
-    out, next_cursor = page_of(out, limit, lambda r: key_values([r["due"], r["subject"], r["id"]]))
+    out, next_cursor = page_of(out, limit, lambda r: [r["due"], r["subject"], r["id"]])
     for row in out:
         row["days_late"] = (as_of - row["due"]).days
         row["status"] = getattr(row["status"], "value", row["status"])
