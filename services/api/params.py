@@ -9,18 +9,22 @@ Each check raises the same error code the service used before (``cursor_invalid`
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Path, Query
 from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
+from pydantic.fields import FieldInfo
 
 from services.core.regions.rules import CODE_PATTERN, PREFIX_PATTERN, VILLAGE_PATTERN
 from services.core.settings import PagingSettings
 from services.core.types import MONEY_PATTERN
 
-# What ``pagination.encode_cursor`` writes: unpadded base64url (padding is tolerated).
+# What ``services.core.paging.encode_cursor`` writes: unpadded base64url (padding is tolerated).
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]+={0,2}$"
 CURSOR_MAX_LENGTH = 512
 # Free text in a query (a name, an actor): no control characters (C0, DEL, C1).
@@ -56,6 +60,19 @@ Cursor = Annotated[
 """``?cursor=``: the previous page's ``next_cursor``; anything else is a 422 ``cursor_invalid``."""
 
 
+# Ids of rows are bigints from 1 (a larger number is refused as a 422, never looked up).
+MAX_ID = 2**62
+
+
+def IdPath(description: str | None = None) -> Any:
+    """A row's id in the path, ``Annotated[int, IdPath("Household id")]``: 1 to ``MAX_ID``."""
+    return Path(ge=1, le=MAX_ID, description=description)
+
+
+Id = Annotated[int, IdPath()]
+"""A row's id in the path (described by ``contract.PARAMETER_DESCRIPTIONS`` under its name)."""
+
+
 # The largest page any list gives (``settings.paging.max_limit``, which may only be set lower).
 MAX_LIMIT = PagingSettings.model_fields["max_limit"].default
 
@@ -79,6 +96,69 @@ def PrefixQuery(description: str = "Region code prefix (2/4/6/9/12 digits) 区�
 
 PrefixCheck = _matching(PREFIX_PATTERN, "region_prefix_malformed")
 RegionPrefix = Annotated[str | None, PrefixQuery(), PrefixCheck]
+
+
+@dataclass(frozen=True)
+class Visible:
+    """Metadata of a region filter: the route refuses a prefix the caller cannot see (404
+    ``region_not_found`` naming the parameter, ``check_prefix_visible``) before its body runs;
+    with ``own``, a route that stands for the caller's own regions without one (it says so
+    itself, ``region or caller.region_prefix``) has those checked when none is given.
+
+    Not a FastAPI dependency: a dependency's parameter would move to the end of the
+    operation's parameters in the OpenAPI document, and a dependency runs before the
+    validation of the route's other parameters (a 422 there must still win over the 404).
+    ``GuardlineRoute`` runs the check (``check_visible_regions``) after all parameters are
+    validated, as the first thing the route does."""
+
+    own: bool = False
+
+
+RegionQ = Annotated[str | None, PrefixQuery(), PrefixCheck, Visible()]
+"""``?region=``: a prefix of 2, 4, 6, 9 or 12 digits (422 ``region_prefix_malformed``) denoting
+a region the caller can see (404 ``region_not_found``), or none. Declared under another name or
+with another description as ``Annotated[str | None, PrefixQuery("…"), PrefixCheck, Visible()]``."""
+OwnRegionQ = Annotated[str | None, PrefixQuery(), PrefixCheck, Visible(own=True)]
+"""``?region=`` as ``RegionQ``, for a route that covers the caller's own regions without one:
+those must denote a region as well (404 ``region_not_found`` otherwise)."""
+
+
+def check_visible_regions(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """``endpoint`` checking its ``Visible`` region filters first (see there), or itself
+    when it has none. Built once per route, by ``GuardlineRoute``."""
+    from fastapi.dependencies.utils import get_typed_signature
+
+    from services.api.deps import scoped_session
+    from services.core.regions.service import check_prefix_visible
+    from services.core.scope import scope_of
+
+    filters: list[tuple[str, str, Visible]] = []  # (argument, query name, what is checked)
+    session_name = None
+    for parameter in get_typed_signature(endpoint).parameters.values():
+        metadata = getattr(parameter.annotation, "__metadata__", ())
+        for item in metadata:
+            if isinstance(item, Visible):
+                alias = next((m.alias for m in metadata if isinstance(m, FieldInfo) and m.alias), None)
+                filters.append((parameter.name, alias or parameter.name, item))
+            elif getattr(item, "dependency", None) is scoped_session:
+                session_name = parameter.name
+    if not filters:
+        return endpoint
+    if session_name is None:
+        raise TypeError(f"{endpoint.__qualname__}: a region filter needs the route's Session")
+
+    @functools.wraps(endpoint)
+    async def checked(*args: Any, **kwargs: Any) -> Any:
+        session = kwargs[session_name]
+        for argument, name, visible in filters:
+            prefix = kwargs[argument] if kwargs[argument] is not None or not visible.own else scope_of(session)
+            if prefix is not None:
+                await check_prefix_visible(session, prefix, field=name)
+        return await endpoint(*args, **kwargs)
+
+    return checked
+
+
 RegionCode = Annotated[
     str | None,
     Query(json_schema_extra={"pattern": CODE_PATTERN}, description="A 12-digit region code 区划代码"),

@@ -25,6 +25,7 @@ from starlette.responses import Response
 from services.api import auditing, conditional
 from services.api.deps import oauth2, scoped_reader, scoped_session
 from services.api.idempotency import Replay
+from services.api.params import check_visible_regions
 from services.core.errors import Conflict, GuardlineError, PreconditionFailed
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -182,6 +183,7 @@ def _calls(dependant) -> set:
 
 class GuardlineRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        endpoint = check_visible_regions(endpoint)  # its region filters (``params.RegionQ``)
         super().__init__(path, endpoint, **kwargs)
         self._document_preconditions()
         self._document_validators()

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.errors import NotFound
@@ -22,22 +21,3 @@ async def one_or_404(
     if row is None:
         raise NotFound(code, field=field, **params)
     return row
-
-
-def keyset(stmt: Select, order: Sequence[tuple[Any, bool]], after: Sequence[Any] | None, limit: int) -> Select:
-    """``stmt`` ordered by ``order`` (column, descending) pairs, a unique key, from the row
-    after ``after`` (that key's values, or None for the first page), ``limit + 1`` rows: the
-    extra row tells the caller that a next page exists (``services.api.pagination.page_of``)."""
-    if after is not None:
-        stmt = stmt.where(
-            or_(
-                *(
-                    and_(
-                        *(c == v for (c, _), v in zip(order[:i], after[:i], strict=True)),
-                        col < after[i] if desc else col > after[i],
-                    )
-                    for i, (col, desc) in enumerate(order)
-                )
-            )
-        )
-    return stmt.order_by(*(col.desc() if desc else col for col, desc in order)).limit(limit + 1)

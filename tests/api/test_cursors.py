@@ -10,9 +10,9 @@ import orjson
 import pytest
 
 from services.api.app import create_app
-from services.api.pagination import decode_cursor, encode_cursor
 from services.core.accounts.roles import PERMISSIONS
 from services.core.errors import Unprocessable
+from services.core.paging import decode_cursor, encode_cursor
 from services.core.settings import RateLimitSettings, Settings
 from tests.api.sync_helpers import settings_with_sources
 from tests.api.test_scope_matrix import PUBLIC, _make_target, _scopes, cases

@@ -53,7 +53,7 @@ async def test_income_records_and_years_page_in_their_order(client, auth):
     years = await assert_pages_alike(client, base + "/income-years", h, 2)
     assert [y["year"] for y in years] == [LAST_YEAR - 1, LAST_YEAR]
     # A cursor of the right shape but outside the key's range is not ours.
-    from services.api.pagination import encode_cursor
+    from services.core.paging import encode_cursor
 
     r = await client.get(base + "/income-records", params={"cursor": encode_cursor([1, 2])}, headers=h)
     assert (r.status_code, r.json()["field"]) == (422, "cursor")

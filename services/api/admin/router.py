@@ -9,15 +9,14 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi import Path as PathParam
 from pydantic import BaseModel, Field, field_validator
 from starlette.responses import Response
 
 from services.api import tags
 from services.api.deps import Needs, Session, check_if_match
 from services.api.errors_doc import responses
-from services.api.pagination import Page, cursor_id, page_limit, page_of
-from services.api.params import Cursor, Limit
+from services.api.pagination import Page, page_limit
+from services.api.params import Cursor, Id, Limit
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
@@ -36,8 +35,8 @@ router = APIRouter(prefix="/api/v1/admin", tags=[tags.ADMIN], route_class=Guardl
 # The caller of a route, with the permission it needs (``deps.Needs``).
 ClientAdmin = Annotated[Caller, Needs(Permission.clients_admin)]
 UserAdmin = Annotated[Caller, Needs(Permission.users_admin)]
-UserId = Annotated[int, PathParam(ge=1, le=2**62)]
-ClientId = Annotated[int, PathParam(ge=1, le=2**62)]
+UserId = Id
+ClientId = Id
 USERNAME = r"^[A-Za-z0-9_.\-]{3,64}$"
 PREFIX = r"^[0-9]{2}([0-9]{2}([0-9]{2}([0-9]{3}([0-9]{3})?)?)?)?$"
 NO_STORE = {"Cache-Control": "no-store"}
@@ -191,8 +190,7 @@ async def list_users(
     """User accounts whose region lies within yours, by id, optionally of one role; one page at a time. Needs
     users:admin. 用户列表。"""
     limit = page_limit(request, limit)
-    rows = await service.list_users(session, caller.region_prefix, cursor_id(cursor), limit, role)
-    rows, next_cursor = page_of(rows, limit, lambda u: [u.id])
+    rows, next_cursor = await service.list_users(session, caller.region_prefix, cursor, limit, role)
     return JSON({"items": [user_out(u) for u in rows], "next_cursor": next_cursor})
 
 
@@ -347,8 +345,7 @@ async def list_clients(
     """System clients (department systems) whose region lies within yours, by id; one page at a time. Secrets are
     never shown, only a hint. Needs clients:admin. 接入系统列表。"""
     limit = page_limit(request, limit)
-    rows = await service.list_clients(session, caller.region_prefix, cursor_id(cursor), limit)
-    rows, next_cursor = page_of(rows, limit, lambda c: [c.id])
+    rows, next_cursor = await service.list_clients(session, caller.region_prefix, cursor, limit)
     return JSON({"items": [client_out(c) for c in rows], "next_cursor": next_cursor})
 
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi import Path as PathParam
 
 from services.api import tags
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
-from services.api.pagination import Page, cursor_id, page_limit, page_of
-from services.api.params import Cursor, Limit, RegionPrefix
+from services.api.pagination import Page, page_limit
+from services.api.params import Cursor, Id, Limit, RegionQ
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
@@ -46,9 +45,7 @@ READ = [Needs(Permission.funds_read)]
 LIST = [Needs(Permission.funds_read), Depends(bulk_read)]
 # The caller of a route, with the permission it needs (``deps.Needs``).
 AssetsWriter = Annotated[Caller, Needs(Permission.assets_write)]
-Id = Annotated[int, PathParam(ge=1, le=2**62)]
 IdQ = Annotated[int | None, Query(ge=1, le=2**62)]
-RegionQ = RegionPrefix
 # project_id: declared by services/api/funds/projects.py
 path_object("asset_id", Asset)
 path_object("fund_finding_id", FundFinding)
@@ -109,21 +106,18 @@ async def list_assets(
 ):
     """Assets formed by projects (扶贫项目资产) in your regions, newest first, filtered by region, project, class
     (operating, public-welfare, household) or status. Needs funds:read. 项目资产列表。"""
-    if region is not None:
-        await check_prefix_visible(session, region)
     if project_id is not None:
         await service.get_project(session, project_id)
     limit = page_limit(request, limit)
-    rows = await service.list_assets(
+    rows, next_cursor = await service.list_assets(
         session,
         region=region,
         project_id=project_id,
         asset_class=asset_class,
         status=status,
-        before_id=cursor_id(cursor),
+        cursor=cursor,
         limit=limit,
     )
-    rows, next_cursor = page_of(rows, limit, lambda a: [a.id])
     return JSON({"items": [asset_body(a) for a in rows], "next_cursor": next_cursor})
 
 
@@ -218,8 +212,7 @@ async def list_incomes(request: Request, asset_id: Id, session: Session, limit: 
     to lifted-out and monitored households (priority distribution). Needs funds:read. 资产收益分配记录。"""
     asset = await service.get_asset(session, asset_id)
     limit = page_limit(request, limit)
-    rows = await service.list_incomes(session, asset.id, before_id=cursor_id(cursor), limit=limit)
-    rows, next_cursor = page_of(rows, limit, lambda r: [r[0].id])
+    rows, next_cursor = await service.list_incomes(session, asset.id, cursor=cursor, limit=limit)
     return JSON({"items": [income_body(i, s) for i, s in rows], "next_cursor": next_cursor})
 
 
@@ -253,24 +246,21 @@ async def list_fund_findings(
     """Findings of the fund and asset checks (资金资产监管发现), newest first: negative-list spending, operating assets
     without income, public assets without a custodian, household assets whose household left the registry.
     Filtered by rule, status, region, project or asset. Needs funds:read. 监管发现列表。"""
-    if region is not None:
-        await check_prefix_visible(session, region)
     if project_id is not None:
         await service.get_project(session, project_id)
     if asset_id is not None:
         await service.get_asset(session, asset_id)
     limit = page_limit(request, limit)
-    rows = await findings.list_findings(
+    rows, next_cursor = await findings.list_findings(
         session,
         rule_id=rule_id,
         status=status,
         region=region,
         project_id=project_id,
         asset_id=asset_id,
-        before_id=cursor_id(cursor),
+        cursor=cursor,
         limit=limit,
     )
-    rows, next_cursor = page_of(rows, limit, lambda f: [f.id])
     return JSON({"items": [finding_body(f) for f in rows], "next_cursor": next_cursor})
 
 

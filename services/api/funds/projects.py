@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi import Path as PathParam
 
 from services.api import tags
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
-from services.api.pagination import Page, cursor_id, page_limit, page_of
-from services.api.params import Cursor, Limit, RegionPrefix
+from services.api.pagination import Page, page_limit
+from services.api.params import Cursor, Id, Limit, RegionQ
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
@@ -33,7 +32,6 @@ from services.core.funds.schemas import (
     ProjectUpdate,
     StepIn,
 )
-from services.core.regions.service import check_prefix_visible
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
 TAGS: tags.Tags = [tags.PROJECTS]
@@ -42,7 +40,6 @@ LIST = [Needs(Permission.funds_read), Depends(bulk_read)]
 # The caller of a route, with the permission it needs (``deps.Needs``).
 FundsWriter = Annotated[Caller, Needs(Permission.funds_write)]
 ProjectsWriter = Annotated[Caller, Needs(Permission.projects_write)]
-Id = Annotated[int, PathParam(ge=1, le=2**62)]
 IF_MATCH = "Needs `If-Match` with the project's ETag."
 
 path_object("project_id", Project)
@@ -94,7 +91,7 @@ async def create_project(body: ProjectIn, session: Session, caller: ProjectsWrit
 async def list_projects(
     request: Request,
     session: Session,
-    region: RegionPrefix = None,
+    region: RegionQ = None,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     category: ProjectCategory | None = None,
     status: ProjectStatus | None = None,
@@ -103,13 +100,10 @@ async def list_projects(
 ):
     """Projects of the project library (项目库) in your regions, by id, filtered by region, year, category or status,
     each with the funds allocated and paid. Needs funds:read. 项目库。"""
-    if region is not None:
-        await check_prefix_visible(session, region)
     limit = page_limit(request, limit)
-    rows = await service.list_projects(
-        session, region=region, year=year, category=category, status=status, after_id=cursor_id(cursor), limit=limit
+    rows, next_cursor = await service.list_projects(
+        session, region=region, year=year, category=category, status=status, cursor=cursor, limit=limit
     )
-    rows, next_cursor = page_of(rows, limit, lambda p: [p.id])
     figures = await service.money_of(session, [p.id for p in rows])
     return JSON({"items": [_body(p, *figures[p.id]) for p in rows], "next_cursor": next_cursor})
 
@@ -203,8 +197,7 @@ async def list_beneficiaries(
     days worked and labour pay; with the household's category. Needs funds:read. 受益农户。"""
     await service.get(session, project_id)
     limit = page_limit(request, limit)
-    rows = await service.beneficiaries(session, project_id, cursor_id(cursor), limit)
-    rows, next_cursor = page_of(rows, limit, lambda r: [r[0].id])
+    rows, next_cursor = await service.beneficiaries(session, project_id, cursor, limit)
     return JSON({"items": [_beneficiary(b, c) for b, c in rows], "next_cursor": next_cursor})
 
 
@@ -249,8 +242,7 @@ async def list_disbursements(
     imported from the finance system. Needs funds:read. 项目支出明细。"""
     await service.get(session, project_id)
     limit = page_limit(request, limit)
-    rows = await money.disbursements(session, project_id=project_id, after_id=cursor_id(cursor), limit=limit)
-    rows, next_cursor = page_of(rows, limit, lambda d: [d.id])
+    rows, next_cursor = await money.disbursements(session, project_id=project_id, cursor=cursor, limit=limit)
     return JSON({"items": [_disbursement(d) for d in rows], "next_cursor": next_cursor})
 
 
@@ -269,8 +261,7 @@ async def list_allocations(
     """The allocations of funds to the project, by id: which fund, how much and when. Needs funds:read. 项目资金来源。"""
     await service.get(session, project_id)
     limit = page_limit(request, limit)
-    rows = await money.allocations(session, project_id=project_id, after_id=cursor_id(cursor), limit=limit)
-    rows, next_cursor = page_of(rows, limit, lambda a: [a.id])
+    rows, next_cursor = await money.allocations(session, project_id=project_id, cursor=cursor, limit=limit)
     return JSON(
         {"items": [{f: getattr(a, f) for f in AllocationOut.model_fields} for a in rows], "next_cursor": next_cursor}
     )

@@ -10,14 +10,13 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from services.api import tags
 from services.api.deps import PublicSession
 from services.api.errors_doc import responses
-from services.api.pagination import Page, cursor_id, page_limit, page_of
-from services.api.params import Cursor, Limit, PrefixCheck, PrefixQuery
+from services.api.pagination import Page, page_limit
+from services.api.params import Cursor, Id, Limit, PrefixCheck, PrefixQuery
 from services.api.ratelimit import public_read
 from services.api.responses import JSON
 from services.api.routing import GuardlineRoute
@@ -162,17 +161,15 @@ async def list_public_projects(
     later (never a proposed one), with their content, funds and sources, beneficiaries and progress, by id.
     Never personal data. Rate-limited per client address; answers may be cached for five minutes. 项目公告公示。"""
     limit = page_limit(request, limit)
-    after_id = cursor_id(cursor)
-    rows = await public.list_projects(
+    rows, next_cursor = await public.list_projects(
         session,
         region,
         year,
         category=category,
         status=ProjectStatus(status) if status is not None else None,
-        after_id=after_id,
+        cursor=cursor,
         limit=limit,
     )
-    rows, next_cursor = page_of(rows, limit, lambda p: [p["id"]])
     return JSON({"items": rows, "next_cursor": next_cursor}, headers=CACHE)
 
 
@@ -183,7 +180,7 @@ async def list_public_projects(
     responses=_documented(404),
     summary="One published project 项目公示详情",
 )
-async def get_public_project(session: PublicSession, project_id: Annotated[int, PathParam(ge=1, le=2**62)]):
+async def get_public_project(session: PublicSession, project_id: Id):
     """One published project as the public disclosure shows it, without login; a proposed project answers 404.
     Rate-limited per client address; cacheable for five minutes. 项目公示详情。"""
     return JSON(await public.get_project(session, project_id), headers=CACHE)

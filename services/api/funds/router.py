@@ -7,15 +7,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from services.api import tags
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
-from services.api.pagination import Page, cursor_id, page_limit, page_of
-from services.api.params import Cursor, Limit, RegionPrefix
+from services.api.pagination import Page, page_limit
+from services.api.params import Cursor, Id, Limit, OwnRegionQ, RegionQ
 from services.api.policies import PolicyRoutes
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
@@ -40,7 +39,6 @@ from services.core.policy import funds as funds_policy
 from services.core.policy import overrides
 from services.core.policy.funds import FundsPolicy
 from services.core.policy.schemas import PolicyRowIn, PolicyRowOut, PolicyRowUpdate
-from services.core.regions.service import check_prefix_visible
 from services.core.timeutil import today
 from services.core.types import Day
 
@@ -55,8 +53,6 @@ LIST = [Needs(Permission.funds_read), Depends(bulk_read)]
 FundsReader = Annotated[Caller, Needs(Permission.funds_read)]
 FundsWriter = Annotated[Caller, Needs(Permission.funds_write)]
 PolicyWriter = Annotated[Caller, Needs(Permission.policy_write)]
-Id = Annotated[int, PathParam(ge=1, le=2**62)]
-RegionQ = RegionPrefix
 TABLE = funds_policy.TABLE
 
 path_object("fund_id", Fund)
@@ -112,13 +108,10 @@ async def list_funds(
     """Funds (资金) in your regions, each belonging to the county that received it, by id, filtered by region,
     year, level or kind; each with what is allocated to projects, what is left and what is paid. Needs funds:read.
     资金列表。"""
-    if region is not None:
-        await check_prefix_visible(session, region)
     limit = page_limit(request, limit)
-    rows = await service.list_funds(
-        session, region=region, year=year, level=level, kind=kind, after_id=cursor_id(cursor), limit=limit
+    rows, next_cursor = await service.list_funds(
+        session, region=region, year=year, level=level, kind=kind, cursor=cursor, limit=limit
     )
-    rows, next_cursor = page_of(rows, limit, lambda f: [f.id])
     figures = await service.fund_figures(session, [f.id for f in rows])
     return JSON({"items": [_fund_body(f, *figures[f.id]) for f in rows], "next_cursor": next_cursor})
 
@@ -187,8 +180,7 @@ async def fund_allocations(request: Request, fund_id: Id, session: Session, limi
     """The fund's allocations to projects, by id. Needs funds:read. 资金分配明细。"""
     await service.get_fund(session, fund_id)
     limit = page_limit(request, limit)
-    rows = await service.allocations(session, fund_id=fund_id, after_id=cursor_id(cursor), limit=limit)
-    rows, next_cursor = page_of(rows, limit, lambda a: [a.id])
+    rows, next_cursor = await service.allocations(session, fund_id=fund_id, cursor=cursor, limit=limit)
     return JSON({"items": [_allocation_body(a) for a in rows], "next_cursor": next_cursor})
 
 
@@ -230,12 +222,11 @@ async def import_disbursements(request: Request, body: DisbursementImport, sessi
 async def fund_indicators(
     session: Session,
     caller: FundsReader,
-    region: RegionQ = None,
+    region: OwnRegionQ = None,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     as_of: Day | None = None,
 ):
     region = region if region is not None else caller.region_prefix
-    await check_prefix_visible(session, region)
     as_of = as_of or today()
     year = year or as_of.year
     return JSON(await indicators.compute(session, region, year, as_of))
@@ -270,7 +261,7 @@ POLICY_ROUTES = PolicyRoutes(TABLE, "fund_policy", "/api/v1/fund-policies")
 async def effective_policy(
     session: Session,
     caller: FundsReader,
-    region: RegionQ = None,
+    region: OwnRegionQ = None,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ):
     """The funds policy in force for a region (default: your own) and year (default: this year): industry shares,
@@ -278,7 +269,6 @@ async def effective_policy(
     asset checks, after the overrides of every prefix of the region up to that year; with those rows in order.
     Needs funds:read. 生效的资金项目政策参数。"""
     region = region if region is not None else caller.region_prefix
-    await check_prefix_visible(session, region)
     year = year or today().year
     policy, rows = await overrides.effective(session, region, year, TABLE)
     return JSON({"region": region, "year": year, "policy": policy, "overrides": [POLICY_ROUTES.out(r) for r in rows]})
@@ -304,8 +294,7 @@ async def list_policies(
     """Funds policy overrides within your regions and of the wider regions yours lie in, by id, optionally of one
     year. Needs funds:read. 资金项目政策参数调整列表。"""
     limit = page_limit(request, limit)
-    rows = await overrides.list_rows(session, caller.region_prefix, year, cursor_id(cursor), limit, TABLE)
-    rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
+    rows, next_cursor = await overrides.list_rows(session, caller.region_prefix, year, cursor, limit, TABLE)
     return JSON({"items": [POLICY_ROUTES.out(r) for r in rows], "next_cursor": next_cursor})
 
 

@@ -3,13 +3,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Request
-from fastapi import Path as PathParam
 
 from services.api import tags
 from services.api.deps import Needs, Session, check_if_match
 from services.api.errors_doc import responses
-from services.api.pagination import Page, cursor_id, page_limit, page_of
-from services.api.params import Cursor, Limit
+from services.api.pagination import Page, page_limit
+from services.api.params import Cursor, Id, Limit
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
@@ -25,7 +24,7 @@ router = APIRouter(
     prefix="/api/v1/households/{household_id}/guarantees", route_class=GuardlineRoute, tags=[tags.GUARANTEES]
 )
 
-HouseholdId = Annotated[int, PathParam(ge=1, le=2**62)]
+HouseholdId = Id
 
 
 def _out(g: HouseholdGuarantees) -> JSON:
@@ -82,8 +81,7 @@ async def guarantee_history(
     Needs registry:read. 保障状况变更记录。"""
     await service.get(session, household_id)
     limit = page_limit(request, limit)
-    rows = await service.changes(session, household_id, cursor_id(cursor), limit)
-    rows, next_cursor = page_of(rows, limit, lambda c: [c.id])
+    rows, next_cursor = await service.changes(session, household_id, cursor, limit)
     return JSON(
         {
             "items": [{f: getattr(c, f) for f in GuaranteeChangeOut.model_fields} for c in rows],

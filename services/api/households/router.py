@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi import Path as PathParam
 from starlette.responses import Response
 
 from services.api import tags
@@ -23,8 +22,8 @@ from services.api.deps import (
 )
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
-from services.api.pagination import Page, cursor_id, page_limit, page_of
-from services.api.params import Amount, Cursor, Limit, PlainText, RegionPrefix
+from services.api.pagination import Page, page_limit
+from services.api.params import Amount, Cursor, IdPath, Limit, PlainText, RegionQ
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute, hot_read, no_idempotency
@@ -55,13 +54,13 @@ from services.core.households.schemas import (
     UnmaskRequest,
 )
 from services.core.households.sensitive import sees_birth_date
-from services.core.regions.service import check_prefix_visible, get_village
+from services.core.regions.service import get_village
 from services.core.scope import Reader
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
 
-HouseholdId = Annotated[int, PathParam(ge=1, le=2**62, description="Household id")]
-PersonId = Annotated[int, PathParam(ge=1, le=2**62, description="Person id")]
+HouseholdId = Annotated[int, IdPath("Household id")]
+PersonId = Annotated[int, IdPath("Person id")]
 # The caller of a route, with the permission it needs (``deps.Needs``); for a hot read, its
 # ``Reader`` (``deps.Reads``).
 Unmasker = Annotated[Caller, Needs(Permission.registry_unmask)]
@@ -152,7 +151,7 @@ async def lookup_person(request: Request, body: PersonLookup, reader: LookupRead
 async def list_households(
     request: Request,
     session: Session,
-    region: RegionPrefix = None,
+    region: RegionQ = None,
     category: Annotated[Category | None, Query(description="户类型")] = None,
     flags: Annotated[
         list[Flag] | None,
@@ -176,11 +175,9 @@ async def list_households(
     appear; the health flags (disabled, serious_illness) are shown and filterable only with registry:health.
     Needs registry:read. 农户查询。"""
     limit = page_limit(request, limit)
-    if region is not None:
-        await check_prefix_visible(session, region, field="region")
     if (income_below is None) != (income_year is None):
         raise Unprocessable("income_below_needs_year", field="income_year" if income_year is None else "income_below")
-    rows = await service.list_households(
+    found = await service.list_households(
         session,
         region=region,
         category=category,
@@ -189,12 +186,11 @@ async def list_households(
         income_year=income_year,
         name=name,
         status=status,
-        after_id=cursor_id(cursor),
+        cursor=cursor,
         limit=limit,
         health=Permission.registry_health in request.state.caller.permissions,
     )
-    rows, next_cursor = page_of(rows, limit, lambda r: [r["id"]])
-    return JSON({"items": rows, "next_cursor": next_cursor})
+    return JSON(found.body())
 
 
 @router.post(

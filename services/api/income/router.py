@@ -3,14 +3,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi import Path as PathParam
 from starlette.responses import Response
 
 from services.api import tags
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
-from services.api.pagination import Page, decode_cursor, page, page_limit
-from services.api.params import Cursor, Limit
+from services.api.pagination import Page, page_limit
+from services.api.params import Cursor, Id, Limit
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
@@ -25,8 +24,8 @@ READ = [Needs(Permission.registry_read)]
 IncomeWriter = Annotated[Caller, Needs(Permission.income_write)]
 router = APIRouter(prefix="/api/v1", tags=[tags.INCOME], route_class=GuardlineRoute)
 
-HouseholdId = Annotated[int, PathParam(ge=1, le=2**62)]
-RecordId = Annotated[int, PathParam(ge=1, le=2**62)]
+HouseholdId = Id
+RecordId = Id
 path_object("record_id", IncomeRecord)
 
 _RECORD_FIELDS = tuple(IncomeRecordOut.model_fields)
@@ -68,9 +67,8 @@ async def list_records(
     the server computed for each quarter. Needs registry:read. 季度收入记录。"""
     await get_household(session, household_id)
     limit = page_limit(request, limit)
-    after = decode_cursor(cursor, (int, int), lambda key: 2000 <= key[0] <= 2100 and 1 <= key[1] <= 4)
-    rows = await service.records_for(session, household_id, year, after=after, limit=limit)
-    return JSON(page(rows, limit, lambda r: [r.year, r.quarter], record_out))
+    found = await service.records_for(session, household_id, year, cursor=cursor, limit=limit)
+    return JSON(found.body(record_out))
 
 
 @router.post(
@@ -106,8 +104,8 @@ async def list_years(
     that is. Needs registry:read. 年度收入合计。"""
     await get_household(session, household_id)
     limit = page_limit(request, limit)
-    rows = await service.years_for(session, household_id, after=decode_cursor(cursor, (int,)), limit=limit)
-    return JSON(page(rows, limit, lambda y: [y.year], year_out))
+    found = await service.years_for(session, household_id, cursor=cursor, limit=limit)
+    return JSON(found.body(year_out))
 
 
 @router.get(

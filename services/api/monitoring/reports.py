@@ -15,8 +15,8 @@ from services.api.auditing import record_changes_so_far
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
-from services.api.pagination import Page, cursor_id, decode_cursor, page, page_limit, page_of
-from services.api.params import Cursor, Limit, PrefixCheck, PrefixQuery, VillageCode
+from services.api.pagination import Page, page_limit
+from services.api.params import Cursor, IdPath, Limit, PrefixCheck, PrefixQuery, VillageCode, Visible
 from services.api.policies import PolicyRoutes
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
@@ -59,10 +59,13 @@ PolicyWriter = Annotated[Caller, Needs(Permission.policy_write)]
 
 YearPath = Annotated[int, PathParam(ge=2000, le=2100, description="Year 年度")]
 ProvincePath = Annotated[str, PathParam(pattern=r"^\d{2}$", description="Province: two digits 省级区划代码")]
-PolicyId = Annotated[int, PathParam(ge=1, le=2**62, description="Policy override id")]
+PolicyId = Annotated[int, IdPath("Policy override id")]
 YearQuery = Annotated[int | None, Query(ge=2000, le=2100)]
 RegionQuery = Annotated[
-    str | None, PrefixQuery("Region code prefix (2/4/6/9/12 digits) 区划前缀; default: all your regions"), PrefixCheck
+    str | None,
+    PrefixQuery("Region code prefix (2/4/6/9/12 digits) 区划前缀; default: all your regions"),
+    PrefixCheck,
+    Visible(),
 ]
 path_object("policy_id", MonitoringPolicyRow, visible=lambda prefix: overrides.visible_to(prefix, MONITORING))
 
@@ -108,17 +111,8 @@ async def list_income_lines(
     cursor: Cursor = None,
 ):
     limit = page_limit(request, limit)
-    found = await lines.list_lines(
-        session, caller.region_prefix, year, province, after=decode_cursor(cursor, (int, str)), limit=limit
-    )
-    return JSON(
-        page(
-            found,
-            limit,
-            lambda line: [line.year, line.province_code],
-            lambda line: {f: getattr(line, f) for f in _LINE_FIELDS},
-        )
-    )
+    found = await lines.list_lines(session, caller.region_prefix, year, province, cursor=cursor, limit=limit)
+    return JSON(found.body(lambda line: {f: getattr(line, f) for f in _LINE_FIELDS}))
 
 
 @router.get(
@@ -208,12 +202,11 @@ async def list_uncovered_households(
     limit: Limit = None,
     cursor: Cursor = None,
 ):
-    region = await _region(session, caller, region)
+    region = region if region is not None else caller.region_prefix
     year = year or _last_year()
     limit = page_limit(request, limit)
     await lines.require_lines(session, year, region)
-    rows = await lines.uncovered(session, year, region, cursor_id(cursor), limit, income_complete)
-    rows, next_cursor = page_of(rows, limit, lambda r: [r["id"]])
+    rows, next_cursor = await lines.uncovered_page(session, year, region, cursor, limit, income_complete)
     return JSON({"items": rows, "next_cursor": next_cursor})
 
 
@@ -274,19 +267,18 @@ async def list_visit_breaches(
     limit: Limit = None,
     cursor: Cursor = None,
 ):
-    region = await _region(session, caller, region)
+    region = region if region is not None else caller.region_prefix
     year = year if year is not None else today().year
     limit = page_limit(request, limit)
-    rows = await queries.visit_breaches(
+    rows, next_cursor = await queries.visit_breaches(
         session,
         region=region,
         year=year,
         month=month,
         cadre_user_id=cadre_user_id,
-        after_id=cursor_id(cursor),
+        cursor=cursor,
         limit=limit,
     )
-    rows, next_cursor = page_of(rows, limit, lambda b: [b.id])
     return JSON(
         {"items": [{f: getattr(b, f) for f in VisitBreachOut.model_fields} for b in rows], "next_cursor": next_cursor}
     )
@@ -315,7 +307,7 @@ async def monitoring_statistics(
     level: Annotated[StatLevel | None, Query(description="county 县 | township 乡镇 | village 村")] = None,
     year: YearQuery = None,
 ):
-    region = await _region(session, caller, region)
+    region = region if region is not None else caller.region_prefix
     as_of = today()
     year = year or as_of.year
     depth = reports.STAT_LEVELS[level] if level is not None else reports.default_level(region)
@@ -383,7 +375,7 @@ async def effective_policy(
     — identification, notice and plan deadlines, monthly visits, the conditions of risk elimination — after
     applying the overrides of every prefix of the region from a year up to `year`, and those rows in order
     (wider region and older year first). Needs monitoring:read. 生效的监测政策参数。"""
-    region = await _region(session, caller, region)
+    region = region if region is not None else caller.region_prefix
     year = year or today().year
     policy, rows = await overrides.effective(session, region, year, MONITORING)
     return JSON({"region": region, "year": year, "policy": policy, "overrides": [POLICY_ROUTES.out(r) for r in rows]})
@@ -408,8 +400,7 @@ async def list_policies(
     cursor: Cursor = None,
 ):
     limit = page_limit(request, limit)
-    rows = await overrides.list_rows(session, caller.region_prefix, year, cursor_id(cursor), limit, MONITORING)
-    rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
+    rows, next_cursor = await overrides.list_rows(session, caller.region_prefix, year, cursor, limit, MONITORING)
     return JSON({"items": [POLICY_ROUTES.out(r) for r in rows], "next_cursor": next_cursor})
 
 

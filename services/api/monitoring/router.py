@@ -4,7 +4,6 @@ parse, look up in scope, check If-Match, call the service, shape the response.""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,8 +12,8 @@ from fastapi import Path as PathParam
 from services.api import tags
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
-from services.api.pagination import Page, cursor_id, decode_cursor, page, page_limit, page_of
-from services.api.params import Cursor, Limit, RegionPrefix
+from services.api.pagination import Page, page_limit
+from services.api.params import Cursor, Id, Limit, RegionPrefix, RegionQ
 from services.api.problems import rendered_errors
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
@@ -85,11 +84,9 @@ ClueReporter = Annotated[Caller, Needs(Permission.clues_report)]
 MonitoringReader = Annotated[Caller, Needs(Permission.monitoring_read)]
 TownshipReviewer = Annotated[Caller, Needs(Permission.cases_township_review)]
 VillageReviewer = Annotated[Caller, Needs(Permission.cases_village_review)]
-Id = Annotated[int, PathParam(ge=1, le=2**62)]
 ClueId = Id
 CaseId = Id
 MeasureId = Annotated[uuid.UUID, PathParam(description="Measure id (a UUID)")]
-RegionQ = RegionPrefix
 path_object("clue_id", RiskClue)
 path_object("case_id", MonitoringCase)
 path_object("measure_id", Measure)
@@ -119,7 +116,8 @@ def _no_health_filter(risk_type: RiskType | None, caller: Caller) -> None:
 async def _check_filters(
     session, caller: Caller, region: str | None, risk_type: RiskType | None, household_id: int | None
 ) -> None:
-    """List filters: a region or household the caller cannot see answers 404 as a missing one."""
+    """List filters: a region or household the caller cannot see answers 404 as a missing one.
+    The region is checked here, not by ``params.RegionQ``: a health filter's 403 comes first."""
     _no_health_filter(risk_type, caller)
     if region is not None:
         await check_prefix_visible(session, region)
@@ -236,7 +234,7 @@ async def list_clues(
     request: Request,
     session: Session,
     caller: MonitoringReader,
-    region: RegionQ = None,
+    region: RegionPrefix = None,
     status: ClueStatus | None = None,
     channel: Channel | None = None,
     risk_type: RiskType | None = None,
@@ -249,17 +247,16 @@ async def list_clues(
     see health details (filtering by them otherwise answers 403). Needs monitoring:read. 风险线索列表。"""
     await _check_filters(session, caller, region, risk_type, household_id)
     limit = page_limit(request, limit)
-    rows = await queries.list_clues(
+    rows, next_cursor = await queries.list_clues(
         session,
         region=region,
         status=status,
         channel=channel,
         risk_type=risk_type,
         household_id=household_id,
-        before_id=cursor_id(cursor),
+        cursor=cursor,
         limit=limit,
     )
-    rows, next_cursor = page_of(rows, limit, lambda c: [c.id])
     return JSON({"items": [clue_body(c, caller) for c in rows], "next_cursor": next_cursor})
 
 
@@ -355,7 +352,7 @@ async def list_cases(
     request: Request,
     session: Session,
     caller: MonitoringReader,
-    region: RegionQ = None,
+    region: RegionPrefix = None,
     status: CaseStatus | None = None,
     case_type: CaseType | None = None,
     risk_type: RiskType | None = None,
@@ -369,7 +366,7 @@ async def list_cases(
     monitoring:read. 监测对象列表。"""
     await _check_filters(session, caller, region, risk_type, household_id)
     limit = page_limit(request, limit)
-    rows = await queries.list_cases(
+    rows, next_cursor = await queries.list_cases(
         session,
         region=region,
         status=status,
@@ -377,10 +374,9 @@ async def list_cases(
         risk_type=risk_type,
         household_id=household_id,
         cadre_user_id=cadre_user_id,
-        before_id=cursor_id(cursor),
+        cursor=cursor,
         limit=limit,
     )
-    rows, next_cursor = page_of(rows, limit, lambda c: [c.id])
     return JSON({"items": [case_body(c, caller) for c in rows], "next_cursor": next_cursor})
 
 
@@ -409,11 +405,8 @@ async def list_overdue(
     limit: Limit = None,
     cursor: Cursor = None,
 ):
-    if region is not None:
-        await check_prefix_visible(session, region)
     limit = page_limit(request, limit)
-    after = decode_cursor(cursor, (date, str, int))
-    rows = await queries.overdue(
+    found = await queries.overdue(
         session,
         as_of=as_of or today(),
         within_days=within_days,
@@ -421,11 +414,10 @@ async def list_overdue(
         kind=kind,
         subject=subject,
         cadre_user_id=cadre_user_id,
-        after=after,
+        cursor=cursor,
         limit=limit,
     )
-    rows, next_cursor = page_of(rows, limit, lambda r: [r["due"].isoformat(), r["subject"], r["id"]])
-    return JSON({"items": rows, "next_cursor": next_cursor})
+    return JSON(found.body())
 
 
 @router.get(
@@ -461,8 +453,8 @@ async def list_transitions(
     place and who acted. Needs monitoring:read. 办理记录。"""
     case = await case_service.get_case(session, case_id)
     limit = page_limit(request, limit)
-    rows = await case_service.transitions_of(session, case.id, after=decode_cursor(cursor, (int,)), limit=limit)
-    return JSON(page(rows, limit, lambda t: [t.id], lambda t: {f: getattr(t, f) for f in TransitionOut.model_fields}))
+    found = await case_service.transitions_of(session, case.id, cursor=cursor, limit=limit)
+    return JSON(found.body(lambda t: {f: getattr(t, f) for f in TransitionOut.model_fields}))
 
 
 @router.get(
@@ -625,13 +617,6 @@ async def assign_cadre(request: Request, case_id: CaseId, body: CadreIn, session
 
 # ---------------------------------------------------------------- measures and visits
 
-# Measures and visits are paged in the order of their day, then entry (``cases.MEASURE_ORDER``).
-DATED_KEY = (date, datetime, uuid.UUID)
-
-
-def _dated_key(day: date, row: Any) -> list[str]:
-    return [day.isoformat(), row.created_at.isoformat(), str(row.id)]
-
 
 def _measure_response(m: Measure, status: int = 200) -> JSON:
     headers = {"ETag": etag("measure", m.id, m.version)}
@@ -656,15 +641,8 @@ async def list_measures(
     Needs monitoring:read. 帮扶措施。"""
     case = await case_service.get_case(session, case_id)
     limit = page_limit(request, limit)
-    rows = await case_service.measures_of(session, case.id, after=decode_cursor(cursor, DATED_KEY), limit=limit)
-    return JSON(
-        page(
-            rows,
-            limit,
-            lambda m: _dated_key(m.start_on, m),
-            lambda m: {f: getattr(m, f) for f in MeasureOut.model_fields},
-        )
-    )
+    found = await case_service.measures_of(session, case.id, cursor=cursor, limit=limit)
+    return JSON(found.body(lambda m: {f: getattr(m, f) for f in MeasureOut.model_fields}))
 
 
 @router.post(
@@ -729,15 +707,8 @@ async def list_visits(request: Request, case_id: CaseId, session: Session, limit
     monitoring:read. 走访记录。"""
     case = await case_service.get_case(session, case_id)
     limit = page_limit(request, limit)
-    rows = await case_service.visits_of(session, case.id, after=decode_cursor(cursor, DATED_KEY), limit=limit)
-    return JSON(
-        page(
-            rows,
-            limit,
-            lambda v: _dated_key(v.visited_on, v),
-            lambda v: {f: getattr(v, f) for f in VisitOut.model_fields},
-        )
-    )
+    found = await case_service.visits_of(session, case.id, cursor=cursor, limit=limit)
+    return JSON(found.body(lambda v: {f: getattr(v, f) for f in VisitOut.model_fields}))
 
 
 @router.get(
@@ -756,15 +727,8 @@ async def list_case_visit_breaches(
 ):
     case = await case_service.get_case(session, case_id)
     limit = page_limit(request, limit)
-    rows = await case_service.visit_breaches_of(session, case.id, after=decode_cursor(cursor, (date,)), limit=limit)
-    return JSON(
-        page(
-            rows,
-            limit,
-            lambda b: [b.month.isoformat()],
-            lambda b: {f: getattr(b, f) for f in VisitBreachOut.model_fields},
-        )
-    )
+    found = await case_service.visit_breaches_of(session, case.id, cursor=cursor, limit=limit)
+    return JSON(found.body(lambda b: {f: getattr(b, f) for f in VisitBreachOut.model_fields}))
 
 
 @router.post(

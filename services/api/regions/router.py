@@ -9,9 +9,10 @@ from sqlalchemy import select
 from services.api import tags
 from services.api.deps import Session
 from services.api.errors_doc import responses
-from services.api.pagination import Page, decode_cursor, page_of
+from services.api.pagination import Page
 from services.api.params import Cursor, RegionCode
 from services.api.routing import GuardlineRoute
+from services.core.paging import keyset_page
 from services.core.regions.models import Region
 from services.core.regions.rules import CODE_PATTERN
 from services.core.regions.service import get_region
@@ -50,11 +51,7 @@ async def list_regions(
         stmt = stmt.where(Region.parent_code == parent)
     if level is not None:
         stmt = stmt.where(Region.level == level)
-    after = decode_cursor(cursor, (str,))
-    if after:
-        stmt = stmt.where(Region.code > after[0])
-    rows = list((await session.execute(stmt.order_by(Region.code).limit(limit + 1))).scalars())
-    rows, next_cursor = page_of(rows, limit, lambda r: [r.code])
+    rows, next_cursor = await keyset_page(session, stmt, [(Region.code, False)], cursor, limit)
     return Page[RegionOut](
         items=[RegionOut.model_validate(r, from_attributes=True) for r in rows], next_cursor=next_cursor
     )

@@ -6,14 +6,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi import Path as PathParam
 
 from services.api import tags
 from services.api.auditing import record_sensitive_read
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
-from services.api.pagination import Page, cursor_id, page_limit, page_of
-from services.api.params import Cursor, Limit, RegionPrefix
+from services.api.pagination import Page, page_limit
+from services.api.params import Cursor, Id, Limit, RegionPrefix
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
@@ -39,10 +38,8 @@ FINDINGS: tags.Tags = [tags.FINDINGS]
 FindingsHandler = Annotated[Caller, Needs(Permission.findings_handle)]
 FindingsReader = Annotated[Caller, Needs(Permission.findings_read)]
 
-Id = Annotated[int, PathParam(ge=1, le=2**62)]
 IdQ = Annotated[int | None, Query(ge=1, le=2**62)]
 RuleQ = Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="Rule id, e.g. not_insured 规则")]
-RegionQ = RegionPrefix
 path_object("finding_id", Finding)
 
 
@@ -116,7 +113,8 @@ async def _check_filters(
     session, caller: Caller, rule_id: str | None, region: str | None, household_id: int | None, person_id: int | None
 ) -> None:
     """Filters naming what the caller may not see: a health rule is 403 for a role without
-    health details; a region, household or person elsewhere is 404 as a missing one."""
+    health details; a region, household or person elsewhere is 404 as a missing one (the
+    region here, not by ``params.RegionQ``, so that the 403 comes first)."""
     if rule_id is not None and tells_health(rule_id) and not _sees_health(caller):
         raise Forbidden("health_rule_forbidden", field="rule_id")
     if region is not None:
@@ -150,7 +148,7 @@ async def list_findings(
     severity: Severity | None = None,
     status: FindingStatus | None = None,
     source: SourceQ = None,
-    region: RegionQ = None,
+    region: RegionPrefix = None,
     household_id: IdQ = None,
     person_id: IdQ = None,
     seen_since: Moment | None = None,
@@ -161,7 +159,7 @@ async def list_findings(
     if seen_since is not None and seen_since.tzinfo is None:
         seen_since = seen_since.replace(tzinfo=CHINA)
     limit = page_limit(request, limit)
-    rows = await service.list_findings(
+    rows, next_cursor = await service.list_findings(
         session,
         sees_health=_sees_health(caller),
         rule_id=rule_id,
@@ -172,10 +170,9 @@ async def list_findings(
         household_id=household_id,
         person_id=person_id,
         seen_since=seen_since,
-        before_id=cursor_id(cursor),
+        cursor=cursor,
         limit=limit,
     )
-    rows, next_cursor = page_of(rows, limit, lambda f: [f.id])
     await _audit_health(request, caller, rows, "list")
     return JSON({"items": await _bodies(request, session, rows), "next_cursor": next_cursor})
 

@@ -9,15 +9,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from services.api import tags
 from services.api.deps import Needs, Session, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
-from services.api.pagination import Page, cursor_id, page_limit, page_of
-from services.api.params import Cursor, Limit, RegionPrefix
+from services.api.pagination import Page, page_limit
+from services.api.params import Cursor, Id, Limit, OwnRegionQ
 from services.api.policies import PolicyRoutes
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON
@@ -29,7 +28,6 @@ from services.core.policy import overrides
 from services.core.policy import sync as sync_policy
 from services.core.policy.schemas import PolicyRowIn, PolicyRowOut, PolicyRowUpdate
 from services.core.policy.sync import SyncPolicy
-from services.core.regions.service import check_prefix_visible
 from services.core.sync.models import SyncPolicyRow
 from services.core.timeutil import today
 
@@ -40,9 +38,7 @@ READ = [Needs(Permission.sync_read)]
 # The caller of a route, with the permission it needs (``deps.Needs``).
 SyncReader = Annotated[Caller, Needs(Permission.sync_read)]
 SyncRunner = Annotated[Caller, Needs(Permission.sync_run)]
-Id = Annotated[int, PathParam(ge=1, le=2**62)]
 Year = Annotated[int | None, Query(ge=2000, le=2100)]
-RegionQ = RegionPrefix
 TABLE = sync_policy.TABLE
 
 path_object("sync_policy_id", SyncPolicyRow, visible=lambda prefix: overrides.visible_to(prefix, TABLE))
@@ -73,9 +69,8 @@ ROUTES = PolicyRoutes(TABLE, "sync_policy", "/api/v1/sync-policies")
     description="What a reconciliation of the region's county uses: the defaults, then the overrides of "
     "every prefix of `region` from a year up to `year` (wider region and older year first).",
 )
-async def effective_policy(session: Session, caller: SyncReader, region: RegionQ = None, year: Year = None):
+async def effective_policy(session: Session, caller: SyncReader, region: OwnRegionQ = None, year: Year = None):
     region = region if region is not None else caller.region_prefix
-    await check_prefix_visible(session, region)
     year = year or today().year
     policy, rows = await overrides.effective(session, region, year, TABLE)
     return JSON({"region": region, "year": year, "policy": policy, "overrides": [ROUTES.out(r) for r in rows]})
@@ -102,8 +97,7 @@ async def list_policies(
     within your regions and of the wider regions yours lie in, by id, optionally of one year. Needs sync:read.
     部门比对规则参数调整列表。"""
     limit = page_limit(request, limit)
-    rows = await overrides.list_rows(session, caller.region_prefix, year, cursor_id(cursor), limit, TABLE)
-    rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
+    rows, next_cursor = await overrides.list_rows(session, caller.region_prefix, year, cursor, limit, TABLE)
     return JSON({"items": [ROUTES.out(r) for r in rows], "next_cursor": next_cursor})
 
 

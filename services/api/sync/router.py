@@ -14,8 +14,8 @@ from fastapi import Path as PathParam
 from services.api import tags
 from services.api.deps import Needs, Session, path_object
 from services.api.errors_doc import responses
-from services.api.pagination import Page, cursor_id, decode_cursor, page_limit, page_of
-from services.api.params import Cursor, Limit, PlainText
+from services.api.pagination import Page, page_limit
+from services.api.params import Cursor, Id, Limit, PlainText
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON
 from services.api.routing import GuardlineRoute
@@ -24,6 +24,7 @@ from services.core.accounts.security import Caller
 from services.core.crypto import keyring
 from services.core.i18n import message, wants_chinese
 from services.core.idnumber import redact
+from services.core.paging import list_page
 from services.core.sync import service
 from services.core.sync.config import NAME, Sources, UnknownSource, load_sources
 from services.core.sync.enums import QuarantineStatus, RunStatus, Trigger
@@ -39,7 +40,6 @@ LIST = [Depends(bulk_read)]
 # The caller of a route, with the permission it needs (``deps.Needs``).
 SyncReader = Annotated[Caller, Needs(Permission.sync_read)]
 SyncRunner = Annotated[Caller, Needs(Permission.sync_run)]
-Id = Annotated[int, PathParam(ge=1, le=2**62)]
 SourceQ = Annotated[str | None, Query(pattern=NAME, description="Source name 数据源")]
 CountyQ = Annotated[str | None, Query(pattern=r"^\d{6}$", description="County code, 6 digits 县级区划代码")]
 SourcePath = Annotated[str, PathParam(pattern=NAME, description="The source's name 数据源名称")]
@@ -126,16 +126,9 @@ async def list_sources(
     request: Request, session: Session, caller: SyncReader, limit: Limit = None, cursor: Cursor = None
 ):
     limit = page_limit(request, limit)
-    after = decode_cursor(cursor, (str,))  # sources are configured, not rows: paged by name here
-    visible = sorted(
-        (
-            v
-            for v in service.visible_sources(_sources(request), caller.region_prefix)
-            if after is None or v.config.name > after[0]
-        ),
-        key=lambda v: v.config.name,
-    )
-    shown, next_cursor = page_of(visible[: limit + 1], limit, lambda v: [v.config.name])
+    visible = service.visible_sources(_sources(request), caller.region_prefix)
+    # Sources are configured, not rows: paged by name in memory.
+    shown, next_cursor = list_page(visible, lambda v: [v.config.name], (str,), cursor, limit)
     return JSON({"items": await _sources_bodies(request, session, shown), "next_cursor": next_cursor})
 
 
@@ -240,16 +233,15 @@ async def list_runs(
 ):
     await _check_filters(session, caller, county)
     limit = page_limit(request, limit)
-    rows = await service.list_runs(
+    rows, next_cursor = await service.list_runs(
         session,
         caller.region_prefix,
         source=source,
         county=county,
         status=status,
-        before_id=cursor_id(cursor),
+        cursor=cursor,
         limit=limit,
     )
-    rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
     return JSON({"items": [run_body(r) for r in rows], "next_cursor": next_cursor})
 
 
@@ -381,17 +373,16 @@ async def list_quarantine(
 ):
     await _check_filters(session, caller, county)
     limit = page_limit(request, limit)
-    rows = await service.list_quarantine(
+    rows, next_cursor = await service.list_quarantine(
         session,
         caller.region_prefix,
         source=source,
         county=county,
         reason=reason,
         status=status,
-        before_id=cursor_id(cursor),
+        cursor=cursor,
         limit=limit,
     )
-    rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
     return JSON({"items": _shown(request, caller, rows), "next_cursor": next_cursor})
 
 

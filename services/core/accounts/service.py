@@ -30,6 +30,7 @@ from services.core.accounts.security import (
     verify_password,
 )
 from services.core.errors import Conflict, NotFound
+from services.core.paging import KeyPage, keyset_page
 from services.core.settings import DEMO_PASSWORD, Settings
 from services.core.timeutil import now
 
@@ -441,14 +442,12 @@ async def get_user(session: AsyncSession, user_id: int, admin_prefix: str, *, fo
 
 
 async def list_users(
-    session: AsyncSession, admin_prefix: str, after_id: int | None, limit: int, role: Role | None = None
-) -> list[User]:
+    session: AsyncSession, admin_prefix: str, cursor: str | None, limit: int, role: Role | None = None
+) -> KeyPage[User]:
     stmt = select(User).where(_visible(User.region_prefix, admin_prefix))
     if role is not None:
         stmt = stmt.where(User.role == role)
-    if after_id is not None:
-        stmt = stmt.where(User.id > after_id)
-    return list((await session.execute(stmt.order_by(User.id).limit(limit + 1))).scalars())
+    return await keyset_page(session, stmt, [(User.id, False)], cursor, limit)
 
 
 async def username_free(session: AsyncSession, username: str) -> None:
@@ -462,11 +461,9 @@ async def get_client(
     return await _one_visible(session, ApiClient, client_id, admin_prefix, for_update, "client_not_found", "client_id")
 
 
-async def list_clients(session: AsyncSession, admin_prefix: str, after_id: int | None, limit: int) -> list[ApiClient]:
+async def list_clients(session: AsyncSession, admin_prefix: str, cursor: str | None, limit: int) -> KeyPage[ApiClient]:
     stmt = select(ApiClient).where(_visible(ApiClient.region_prefix, admin_prefix))
-    if after_id is not None:
-        stmt = stmt.where(ApiClient.id > after_id)
-    return list((await session.execute(stmt.order_by(ApiClient.id).limit(limit + 1))).scalars())
+    return await keyset_page(session, stmt, [(ApiClient.id, False)], cursor, limit)
 
 
 async def client_name_free(session: AsyncSession, name: str) -> None:

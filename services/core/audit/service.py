@@ -29,6 +29,7 @@ from services.core.audit import queries
 from services.core.audit.models import AuditEvent, AuditResult
 from services.core.audit.schemas import AuditRecord
 from services.core.errors import NotFound, TooManyRequests
+from services.core.paging import KeyPage, keyset_page
 from services.core.scope import UNRESTRICTED, under
 
 audit_log = AuditEvent.__table__
@@ -156,10 +157,10 @@ async def list_events(
     result: AuditResult | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    before_id: int | None = None,
+    cursor: str | None = None,
     limit: int = 50,
-) -> list[dict[str, Any]]:
-    """A page of events, newest first (keyset: ``before_id``), ``limit + 1`` rows."""
+) -> KeyPage[dict[str, Any]]:
+    """A page of events, newest first."""
     stmt = _visible_to(select(*_COLUMNS), prefix)
     if region:
         stmt = stmt.where(under(audit_log.c.region_code, region))
@@ -177,10 +178,7 @@ async def list_events(
         stmt = stmt.where(audit_log.c.at >= since)
     if until is not None:
         stmt = stmt.where(audit_log.c.at < until)
-    if before_id is not None:
-        stmt = stmt.where(audit_log.c.id < before_id)
-    rows = await target.execute(stmt.order_by(audit_log.c.id.desc()).limit(limit + 1))
-    return [_as_dict(row) for row in rows]
+    return await keyset_page(target, stmt, [(audit_log.c.id, True)], cursor, limit, rows="rows", row=_as_dict)
 
 
 async def get_event(target: AsyncSession | AsyncConnection, prefix: str, event_id: int) -> dict[str, Any]:

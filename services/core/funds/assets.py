@@ -20,6 +20,7 @@ from services.core.funds.enums import AssetClass, AssetStatus, ProjectStatus
 from services.core.funds.models import Asset, AssetIncome, IncomeShare, Project
 from services.core.households.enums import Category, HouseholdStatus
 from services.core.households.models import Household
+from services.core.paging import KeyPage, keyset_page
 from services.core.regions.rules import prefix_of
 from services.core.regions.service import get_region
 from services.core.repository import one_or_404
@@ -238,9 +239,9 @@ async def list_assets(
     project_id: int | None = None,
     asset_class: AssetClass | None = None,
     status: AssetStatus | None = None,
-    before_id: int | None = None,
+    cursor: str | None = None,
     limit: int = 50,
-) -> list[Asset]:
+) -> KeyPage[Asset]:
     stmt = select(Asset)
     if region is not None:
         stmt = stmt.where(under(Asset.region_code, region))
@@ -250,19 +251,16 @@ async def list_assets(
         stmt = stmt.where(Asset.asset_class == asset_class)
     if status is not None:
         stmt = stmt.where(Asset.status == status)
-    if before_id is not None:
-        stmt = stmt.where(Asset.id < before_id)
-    return list((await session.execute(stmt.order_by(Asset.id.desc()).limit(limit + 1))).scalars())
+    return await keyset_page(session, stmt, [(Asset.id, True)], cursor, limit)
 
 
 async def list_incomes(
-    session: AsyncSession, asset_id: int, *, before_id: int | None = None, limit: int = 50
-) -> list[tuple[AssetIncome, list[IncomeShare]]]:
+    session: AsyncSession, asset_id: int, *, cursor: str | None = None, limit: int = 50
+) -> KeyPage[tuple[AssetIncome, list[IncomeShare]]]:
     stmt = select(AssetIncome).where(AssetIncome.asset_id == asset_id)
-    if before_id is not None:
-        stmt = stmt.where(AssetIncome.id < before_id)
-    incomes = list((await session.execute(stmt.order_by(AssetIncome.id.desc()).limit(limit + 1))).scalars())
-    return [(i, s) for i, s in zip(incomes, await shares_of(session, [i.id for i in incomes]), strict=True)]
+    incomes, next_cursor = await keyset_page(session, stmt, [(AssetIncome.id, True)], cursor, limit)
+    shares = await shares_of(session, [i.id for i in incomes])
+    return KeyPage(list(zip(incomes, shares, strict=True)), next_cursor)
 
 
 async def shares_of(session: AsyncSession, income_ids: list[int]) -> list[list[IncomeShare]]:

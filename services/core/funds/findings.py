@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.core.funds.enums import FundFindingRule, FundFindingStatus
 from services.core.funds.models import Asset, FundFinding
 from services.core.funds.queries import ASSET_RULES, ASSET_SCAN
+from services.core.paging import KeyPage, keyset_page
 from services.core.repository import one_or_404
 from services.core.scope import region_params, under
 
@@ -96,9 +97,9 @@ async def list_findings(
     region: str | None = None,
     project_id: int | None = None,
     asset_id: int | None = None,
-    before_id: int | None = None,
+    cursor: str | None = None,
     limit: int = 50,
-) -> list[FundFinding]:
+) -> KeyPage[FundFinding]:
     stmt = select(FundFinding)
     if rule_id is not None:
         stmt = stmt.where(FundFinding.rule_id == rule_id)
@@ -110,9 +111,7 @@ async def list_findings(
         stmt = stmt.where(FundFinding.project_id == project_id)
     if asset_id is not None:
         stmt = stmt.where(FundFinding.asset_id == asset_id)
-    if before_id is not None:
-        stmt = stmt.where(FundFinding.id < before_id)
-    return list((await session.execute(stmt.order_by(FundFinding.id.desc()).limit(limit + 1))).scalars())
+    return await keyset_page(session, stmt, [(FundFinding.id, True)], cursor, limit)
 
 
 # ---------------------------------------------------------------- the asset scan

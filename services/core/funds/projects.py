@@ -19,6 +19,7 @@ from services.core.funds.enums import CANCELLABLE, DATE_OF, LIFECYCLE, ProjectSt
 from services.core.funds.models import Allocation, Asset, Beneficiary, Disbursement, Project
 from services.core.funds.schemas import BeneficiaryIn, ProjectIn, ProjectUpdate, StepIn
 from services.core.households.service import get_household
+from services.core.paging import KeyPage, keyset_page
 from services.core.regions.rules import Level
 from services.core.regions.service import get_region
 from services.core.repository import one_or_404
@@ -176,8 +177,8 @@ async def money_of(session: AsyncSession, project_ids: list[int]) -> dict[int, t
 
 
 async def list_projects(
-    session: AsyncSession, *, region: str | None, year: int | None, category, status, after_id: int | None, limit: int
-) -> list[Project]:
+    session: AsyncSession, *, region: str | None, year: int | None, category, status, cursor: str | None, limit: int
+) -> KeyPage[Project]:
     from services.core.scope import under
 
     stmt = select(Project)
@@ -189,9 +190,7 @@ async def list_projects(
         stmt = stmt.where(Project.category == category)
     if status is not None:
         stmt = stmt.where(Project.status == status)
-    if after_id is not None:
-        stmt = stmt.where(Project.id > after_id)
-    return list((await session.execute(stmt.order_by(Project.id).limit(limit + 1))).scalars())
+    return await keyset_page(session, stmt, [(Project.id, False)], cursor, limit)
 
 
 # ---- beneficiaries ----------------------------------------------------------------------------
@@ -223,8 +222,8 @@ async def add_beneficiary(
 
 
 async def beneficiaries(
-    session: AsyncSession, project_id: int, after_id: int | None, limit: int
-) -> list[tuple[Beneficiary, str]]:
+    session: AsyncSession, project_id: int, cursor: str | None, limit: int
+) -> KeyPage[tuple[Beneficiary, str]]:
     from services.core.households.models import Household
 
     stmt = (
@@ -232,7 +231,13 @@ async def beneficiaries(
         .join(Household, Household.id == Beneficiary.household_id)
         .where(Beneficiary.project_id == project_id)
     )
-    if after_id is not None:
-        stmt = stmt.where(Beneficiary.id > after_id)
-    rows = (await session.execute(stmt.order_by(Beneficiary.id).limit(limit + 1))).all()
-    return [(b, c.value) for b, c in rows]
+    return await keyset_page(
+        session,
+        stmt,
+        [(Beneficiary.id, False)],
+        cursor,
+        limit,
+        rows="rows",
+        key=lambda r: [r[0].id],
+        row=lambda r: (r[0], r[1].value),
+    )

@@ -31,6 +31,7 @@ from services.core.funds.enums import (
     SpendingItem,
 )
 from services.core.funds.models import Allocation, Beneficiary, Disbursement, Fund, Project
+from services.core.paging import KeyPage, after_key, keyset_page
 from services.core.regions.models import Region
 from services.core.regions.rules import code_of_prefix
 from services.core.regions.service import check_prefix_visible
@@ -92,6 +93,9 @@ async def _region(session: AsyncSession, prefix: str, field: str = "region") -> 
     return (await session.execute(select(Region).where(Region.code == code))).scalar_one()
 
 
+PUBLIC_ORDER = [(Project.id, False)]
+
+
 async def list_projects(
     session: AsyncSession,
     prefix: str,
@@ -99,11 +103,12 @@ async def list_projects(
     *,
     category: ProjectCategory | None = None,
     status: ProjectStatus | None = None,
-    after_id: int | None = None,
+    cursor: str | None = None,
     limit: int = 50,
-) -> list[dict[str, Any]]:
-    """Published projects of ``year`` under region ``prefix``, by id; ``limit`` + 1 rows
-    are read when there are that many, so the caller can tell whether a next page exists."""
+) -> KeyPage[dict[str, Any]]:
+    """A page of the published projects of ``year`` under region ``prefix``, by id (a bad
+    cursor is refused before an unknown region)."""
+    after = after_key(cursor, PUBLIC_ORDER)
     await _region(session, prefix)
     stmt = select(Project).where(
         under(Project.region_code, prefix), Project.year == _inline(year), Project.status.in_(PUBLIC_STATUSES)
@@ -112,10 +117,8 @@ async def list_projects(
         stmt = stmt.where(Project.category == category)
     if status is not None:
         stmt = stmt.where(Project.status == status)
-    if after_id is not None:
-        stmt = stmt.where(Project.id > after_id)
-    projects = list((await session.execute(stmt.order_by(Project.id).limit(limit + 1))).scalars())
-    return await describe(session, projects)
+    projects, next_cursor = await keyset_page(session, stmt, PUBLIC_ORDER, after, limit)
+    return KeyPage(await describe(session, projects), next_cursor)
 
 
 async def get_project(session: AsyncSession, project_id: int) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from services.core.funds import projects as project_service
 from services.core.funds.enums import SPENDABLE, FundFindingRule, FundKind, ProjectStatus
 from services.core.funds.models import Allocation, Disbursement, Fund, Project
 from services.core.funds.schemas import AllocationIn, DisbursementIn, FundIn, FundUpdate
+from services.core.paging import KeyPage, keyset_page
 from services.core.policy.funds import FundsPolicy, policy_for
 from services.core.regions.rules import Level
 from services.core.regions.service import get_region
@@ -107,17 +108,15 @@ async def update_fund(session: AsyncSession, fund: Fund, data: FundUpdate) -> Fu
 
 
 async def list_funds(
-    session: AsyncSession, *, region: str | None, year: int | None, level, kind, after_id: int | None, limit: int
-) -> list[Fund]:
+    session: AsyncSession, *, region: str | None, year: int | None, level, kind, cursor: str | None, limit: int
+) -> KeyPage[Fund]:
     stmt = select(Fund)
     if region is not None:
         stmt = stmt.where(under(Fund.region_code, region))
     for column, value in ((Fund.year, year), (Fund.level, level), (Fund.kind, kind)):
         if value is not None:
             stmt = stmt.where(column == value)
-    if after_id is not None:
-        stmt = stmt.where(Fund.id > after_id)
-    return list((await session.execute(stmt.order_by(Fund.id).limit(limit + 1))).scalars())
+    return await keyset_page(session, stmt, [(Fund.id, False)], cursor, limit)
 
 
 # ---- allocations ------------------------------------------------------------------------------
@@ -166,17 +165,15 @@ async def allocations(
     *,
     fund_id: int | None = None,
     project_id: int | None = None,
-    after_id: int | None,
+    cursor: str | None,
     limit: int,
-) -> list[Allocation]:
+) -> KeyPage[Allocation]:
     stmt = select(Allocation)
     if fund_id is not None:
         stmt = stmt.where(Allocation.fund_id == fund_id)
     if project_id is not None:
         stmt = stmt.where(Allocation.project_id == project_id)
-    if after_id is not None:
-        stmt = stmt.where(Allocation.id > after_id)
-    return list((await session.execute(stmt.order_by(Allocation.id).limit(limit + 1))).scalars())
+    return await keyset_page(session, stmt, [(Allocation.id, False)], cursor, limit)
 
 
 # ---- disbursements ----------------------------------------------------------------------------
@@ -253,12 +250,10 @@ async def disburse(
 
 
 async def disbursements(
-    session: AsyncSession, *, project_id: int, after_id: int | None, limit: int
-) -> list[Disbursement]:
+    session: AsyncSession, *, project_id: int, cursor: str | None, limit: int
+) -> KeyPage[Disbursement]:
     stmt = select(Disbursement).where(Disbursement.project_id == project_id)
-    if after_id is not None:
-        stmt = stmt.where(Disbursement.id > after_id)
-    return list((await session.execute(stmt.order_by(Disbursement.id).limit(limit + 1))).scalars())
+    return await keyset_page(session, stmt, [(Disbursement.id, False)], cursor, limit)
 
 
 async def import_disbursements(

@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.guarantees.models import GuaranteeChange, HouseholdGuarantees, Item, Status
 from services.core.guarantees.schemas import GuaranteesUpdate
+from services.core.paging import KeyPage, keyset_page
 from services.core.repository import one_or_404
 
 
@@ -48,8 +49,6 @@ async def update(
     return current
 
 
-async def changes(session: AsyncSession, household_id: int, before_id: int | None, limit: int) -> list[GuaranteeChange]:
+async def changes(session: AsyncSession, household_id: int, cursor: str | None, limit: int) -> KeyPage[GuaranteeChange]:
     stmt = select(GuaranteeChange).where(GuaranteeChange.household_id == household_id)
-    if before_id is not None:
-        stmt = stmt.where(GuaranteeChange.id < before_id)
-    return list((await session.execute(stmt.order_by(GuaranteeChange.id.desc()).limit(limit + 1))).scalars())
+    return await keyset_page(session, stmt, [(GuaranteeChange.id, True)], cursor, limit)

@@ -56,6 +56,7 @@ from services.core.households.schemas import (
     PersonUpdate,
     SplitRequest,
 )
+from services.core.paging import KeyPage, after_key, keyset_page
 from services.core.regions.service import get_village
 from services.core.repository import one_or_404
 from services.core.scope import ScopedRead, scope_of, under
@@ -289,6 +290,9 @@ def summary_columns(health: bool) -> tuple:
     )
 
 
+HOUSEHOLD_ORDER = [(Household.id, False)]
+
+
 async def list_households(
     session: AsyncSession,
     *,
@@ -299,14 +303,15 @@ async def list_households(
     income_year: int | None = None,
     name: str | None = None,
     status: HouseholdStatus | None = HouseholdStatus.active,
-    after_id: int | None = None,
+    cursor: str | None = None,
     limit: int = 50,
     health: bool = True,
-) -> list[Any]:
-    """A page of households ordered by id (keyset: ``after_id``), ``limit + 1`` rows.
+) -> KeyPage[dict[str, Any]]:
+    """A page of households ordered by id, each a dict of ``summary_columns``.
     Without ``health`` the health flags are neither shown nor searchable (403)."""
     from services.core.income.models import IncomeYear
 
+    after = after_key(cursor, HOUSEHOLD_ORDER)  # a bad cursor is refused first
     if not health and flags and set(flags) & set(HEALTH_FLAGS):
         raise Forbidden("health_flags_forbidden", field="flags")
     stmt = select(*summary_columns(health))
@@ -326,10 +331,7 @@ async def list_households(
         stmt = stmt.where(
             Household.id.in_(select(Person.household_id).where(Person.name.startswith(name, autoescape=True)))
         )
-    if after_id is not None:
-        stmt = stmt.where(Household.id > after_id)
-    rows = await session.execute(stmt.order_by(Household.id).limit(limit + 1))
-    return [row._asdict() for row in rows]
+    return await keyset_page(session, stmt, HOUSEHOLD_ORDER, after, limit, rows="rows", row=lambda r: r._asdict())
 
 
 async def get_household(

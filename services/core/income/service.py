@@ -10,7 +10,8 @@ from services.core.households.models import Household, Person
 from services.core.income import rules
 from services.core.income.models import IncomeRecord, IncomeYear
 from services.core.income.schemas import IncomeCreate, IncomeFields
-from services.core.repository import keyset, one_or_404
+from services.core.paging import KeyPage, keyset_page
+from services.core.repository import one_or_404
 from services.core.settings import Settings
 from services.core.timeutil import current_quarter
 
@@ -148,20 +149,23 @@ async def delete_record(session: AsyncSession, record: IncomeRecord) -> None:
     await session.flush()
 
 
+def _quarter_key(key: tuple) -> bool:
+    """A cursor's (year, quarter) within the range a record can have."""
+    return 2000 <= key[0] <= 2100 and 1 <= key[1] <= 4
+
+
 async def records_for(
-    session: AsyncSession, household_id: int, year: int | None, *, after: tuple[int, int] | None, limit: int
-) -> list[IncomeRecord]:
+    session: AsyncSession, household_id: int, year: int | None, *, cursor: str | None, limit: int
+) -> KeyPage[IncomeRecord]:
     """A page of the household's quarters, oldest first (key: year, quarter)."""
     stmt = select(IncomeRecord).where(IncomeRecord.household_id == household_id)
     if year is not None:
         stmt = stmt.where(IncomeRecord.year == year)
     order = [(IncomeRecord.year, False), (IncomeRecord.quarter, False)]
-    return list((await session.execute(keyset(stmt, order, after, limit))).scalars())
+    return await keyset_page(session, stmt, order, cursor, limit, valid=_quarter_key)
 
 
-async def years_for(
-    session: AsyncSession, household_id: int, *, after: tuple[int] | None, limit: int
-) -> list[IncomeYear]:
+async def years_for(session: AsyncSession, household_id: int, *, cursor: str | None, limit: int) -> KeyPage[IncomeYear]:
     """A page of the household's yearly totals, oldest first (key: year)."""
     stmt = select(IncomeYear).where(IncomeYear.household_id == household_id)
-    return list((await session.execute(keyset(stmt, [(IncomeYear.year, False)], after, limit))).scalars())
+    return await keyset_page(session, stmt, [(IncomeYear.year, False)], cursor, limit)

@@ -41,7 +41,8 @@ from services.core.monitoring.models import (
     VisitBreach,
 )
 from services.core.monitoring.schemas import CadreIn, CaseFromClue, MeasureIn, MeasureUpdate, Reporter, VisitIn
-from services.core.repository import keyset, one_or_404
+from services.core.paging import KeyPage, keyset_page
+from services.core.repository import one_or_404
 from services.core.scope import under
 from services.core.timeutil import today
 
@@ -57,7 +58,7 @@ async def get_case(session: AsyncSession, case_id: int, for_update: bool = False
     )
 
 
-# Pages of a case's rows (``repository.keyset``), each in its order, ending in a unique key.
+# Pages of a case's rows (``paging.keyset_page``), each in its order, ending in a unique key.
 TRANSITION_ORDER = [(CaseTransition.id, False)]
 MEASURE_ORDER = [(Measure.start_on, False), (Measure.created_at, False), (Measure.id, False)]
 VISIT_ORDER = [(Visit.visited_on, False), (Visit.created_at, False), (Visit.id, False)]
@@ -65,20 +66,20 @@ BREACH_ORDER = [(VisitBreach.month, False)]  # one breach per case and month
 
 
 async def transitions_of(
-    session: AsyncSession, case_id: int, *, after: tuple | None, limit: int
-) -> list[CaseTransition]:
+    session: AsyncSession, case_id: int, *, cursor: str | None, limit: int
+) -> KeyPage[CaseTransition]:
     stmt = select(CaseTransition).where(CaseTransition.case_id == case_id)
-    return list((await session.execute(keyset(stmt, TRANSITION_ORDER, after, limit))).scalars())
+    return await keyset_page(session, stmt, TRANSITION_ORDER, cursor, limit)
 
 
-async def measures_of(session: AsyncSession, case_id: int, *, after: tuple | None, limit: int) -> list[Measure]:
+async def measures_of(session: AsyncSession, case_id: int, *, cursor: str | None, limit: int) -> KeyPage[Measure]:
     stmt = select(Measure).where(Measure.case_id == case_id)
-    return list((await session.execute(keyset(stmt, MEASURE_ORDER, after, limit))).scalars())
+    return await keyset_page(session, stmt, MEASURE_ORDER, cursor, limit)
 
 
-async def visits_of(session: AsyncSession, case_id: int, *, after: tuple | None, limit: int) -> list[Visit]:
+async def visits_of(session: AsyncSession, case_id: int, *, cursor: str | None, limit: int) -> KeyPage[Visit]:
     stmt = select(Visit).where(Visit.case_id == case_id)
-    return list((await session.execute(keyset(stmt, VISIT_ORDER, after, limit))).scalars())
+    return await keyset_page(session, stmt, VISIT_ORDER, cursor, limit)
 
 
 # ---------------------------------------------------------------- deadlines
@@ -208,10 +209,10 @@ async def record_missed_visits_under(
 
 
 async def visit_breaches_of(
-    session: AsyncSession, case_id: int, *, after: tuple | None, limit: int
-) -> list[VisitBreach]:
+    session: AsyncSession, case_id: int, *, cursor: str | None, limit: int
+) -> KeyPage[VisitBreach]:
     stmt = select(VisitBreach).where(VisitBreach.case_id == case_id)
-    return list((await session.execute(keyset(stmt, BREACH_ORDER, after, limit))).scalars())
+    return await keyset_page(session, stmt, BREACH_ORDER, cursor, limit)
 
 
 async def _track(

@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.core.errors import Conflict, Forbidden
 from services.core.income.rules import yuan
 from services.core.monitoring.models import IncomeLine
+from services.core.paging import KeyPage, cursor_id, keyset_page, page_of
 from services.core.regions.models import Region
 from services.core.regions.rules import Level
-from services.core.repository import keyset
 
 
 def provinces_seen_by(prefix: str) -> str | None:
@@ -38,9 +38,9 @@ async def list_lines(
     year: int | None,
     province: str | None,
     *,
-    after: tuple[int, str] | None,
+    cursor: str | None,
     limit: int,
-) -> list[IncomeLine]:
+) -> KeyPage[IncomeLine]:
     """A page of the lines the caller's regions see, newest year first (key: year, province)."""
     stmt = select(IncomeLine)
     own = provinces_seen_by(prefix)
@@ -50,10 +50,7 @@ async def list_lines(
         stmt = stmt.where(IncomeLine.province_code == province)
     if year is not None:
         stmt = stmt.where(IncomeLine.year == year)
-    rows = await session.execute(
-        keyset(stmt, [(IncomeLine.year, True), (IncomeLine.province_code, False)], after, limit)
-    )
-    return list(rows.scalars())
+    return await keyset_page(session, stmt, [(IncomeLine.year, True), (IncomeLine.province_code, False)], cursor, limit)
 
 
 async def get_line(
@@ -135,6 +132,14 @@ async def uncovered(
         item["period"] = f"{label(item.pop('first_q'))}–{label(item.pop('last_q'))}"
         out.append(item)
     return out
+
+
+async def uncovered_page(
+    session: AsyncSession, year: int, region: str, cursor: str | None, limit: int, complete: bool | None = None
+) -> KeyPage[dict[str, Any]]:
+    """A page of ``uncovered`` after ``cursor`` (the rule's statement is ordered by id itself)."""
+    rows = await uncovered(session, year, region, cursor_id(cursor), limit, complete)
+    return KeyPage(*page_of(rows, limit, lambda r: [r["id"]]))
 
 
 def evidence(year: int, per_capita_net: Decimal, line: Decimal, period: str) -> str:

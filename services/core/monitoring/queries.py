@@ -38,6 +38,7 @@ from services.core.monitoring.models import (
     Visit,
     VisitBreach,
 )
+from services.core.paging import KeyPage, decode_cursor, keyset_page, page_of
 from services.core.scope import region_sql, scoped_text, under
 
 
@@ -49,9 +50,9 @@ async def list_clues(
     channel: Channel | None,
     risk_type: RiskType | None,
     household_id: int | None,
-    before_id: int | None,
+    cursor: str | None,
     limit: int,
-) -> list[RiskClue]:
+) -> KeyPage[RiskClue]:
     stmt = select(RiskClue)
     if region:
         stmt = stmt.where(under(RiskClue.region_code, region))
@@ -63,9 +64,7 @@ async def list_clues(
         stmt = stmt.where(RiskClue.risk_types.contains([risk_type.value]))
     if household_id is not None:
         stmt = stmt.where(RiskClue.household_id == household_id)
-    if before_id is not None:
-        stmt = stmt.where(RiskClue.id < before_id)
-    return list((await session.execute(stmt.order_by(RiskClue.id.desc()).limit(limit + 1))).scalars())
+    return await keyset_page(session, stmt, [(RiskClue.id, True)], cursor, limit)
 
 
 async def list_cases(
@@ -77,9 +76,9 @@ async def list_cases(
     risk_type: RiskType | None,
     household_id: int | None,
     cadre_user_id: int | None,
-    before_id: int | None,
+    cursor: str | None,
     limit: int,
-) -> list[MonitoringCase]:
+) -> KeyPage[MonitoringCase]:
     stmt = select(MonitoringCase)
     if region:
         stmt = stmt.where(under(MonitoringCase.region_code, region))
@@ -93,9 +92,7 @@ async def list_cases(
         stmt = stmt.where(MonitoringCase.household_id == household_id)
     if cadre_user_id is not None:
         stmt = stmt.where(MonitoringCase.cadre_user_id == cadre_user_id)
-    if before_id is not None:
-        stmt = stmt.where(MonitoringCase.id < before_id)
-    return list((await session.execute(stmt.order_by(MonitoringCase.id.desc()).limit(limit + 1))).scalars())
+    return await keyset_page(session, stmt, [(MonitoringCase.id, True)], cursor, limit)
 
 
 async def visit_breaches(
@@ -105,9 +102,9 @@ async def visit_breaches(
     year: int,
     month: int | None,
     cadre_user_id: int | None,
-    after_id: int | None,
+    cursor: str | None,
     limit: int,
-) -> list[VisitBreach]:
+) -> KeyPage[VisitBreach]:
     """Months of assistance without their visits, recorded in ``year`` (one month of it when
     ``month``), under ``region``, by id (keyset)."""
     first = date(year, month or 1, 1)
@@ -117,12 +114,13 @@ async def visit_breaches(
         stmt = stmt.where(under(VisitBreach.region_code, region))
     if cadre_user_id is not None:
         stmt = stmt.where(VisitBreach.cadre_user_id == cadre_user_id)
-    if after_id is not None:
-        stmt = stmt.where(VisitBreach.id > after_id)
-    return list((await session.execute(stmt.order_by(VisitBreach.id).limit(limit + 1))).scalars())
+    return await keyset_page(session, stmt, [(VisitBreach.id, False)], cursor, limit)
 
 
 SUBJECTS = ("case", "clue")
+
+
+OVERDUE_KEY = (date, str, int)  # due, subject, id
 
 
 async def overdue(
@@ -134,12 +132,14 @@ async def overdue(
     kind: DeadlineKind | None,
     subject: str | None,
     cadre_user_id: int | None,
-    after: tuple[date, str, int] | None,
+    cursor: str | None,
     limit: int,
-) -> list[dict]:
+) -> KeyPage[dict]:
     """Cases and open clues whose nearest deadline is past or falls within ``within_days``
     of ``as_of``, nearest first (keyset: due, subject, id). Each source is read in deadline
-    order from its partial index and the two are merged."""
+    order from its partial index and the two are merged (so the key's bounds are written
+    here, per source, rather than by ``keyset_page``)."""
+    after = decode_cursor(cursor, OVERDUE_KEY)
     until = as_of + timedelta(days=within_days)
     out: list[dict] = []
     for name, model in (("case", MonitoringCase), ("clue", RiskClue)):
@@ -183,11 +183,11 @@ async def overdue(
         stmt = stmt.order_by(model.next_deadline, model.id).limit(limit + 1)
         out.extend(dict(row._mapping) for row in await session.execute(stmt))
     out.sort(key=lambda r: (r["due"], r["subject"], r["id"]))
-    out = out[: limit + 1]
+    out, next_cursor = page_of(out, limit, lambda r: [r["due"], r["subject"], r["id"]])
     for row in out:
         row["days_late"] = (as_of - row["due"]).days
         row["status"] = getattr(row["status"], "value", row["status"])
-    return out
+    return KeyPage(out, next_cursor)
 
 
 # ---------------------------------------------------------------- a case's step

@@ -28,6 +28,7 @@ from sqlalchemy import func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
+from services.core.paging import KeyPage, keyset_page
 from services.core.regions.rules import InvalidRegionCode, code_of_prefix, prefix_of
 from services.core.regions.service import get_region
 from services.core.scope import under
@@ -83,17 +84,15 @@ async def list_rows(
     session: AsyncSession,
     prefix: str,
     year: int | None,
-    after_id: int | None,
+    cursor: str | None,
     limit: int,
     table: PolicyTable,
-) -> list:
+) -> KeyPage:
     Row = table.row
     stmt = select(Row).where(visible_to(prefix, table))
     if year is not None:
         stmt = stmt.where(Row.year == year)
-    if after_id is not None:
-        stmt = stmt.where(Row.id > after_id)
-    return list((await session.execute(stmt.order_by(Row.id).limit(limit + 1))).scalars())
+    return await keyset_page(session, stmt, [(Row.id, False)], cursor, limit)
 
 
 async def get_row(session: AsyncSession, prefix: str, row_id: int, table: PolicyTable, *, for_update: bool = False):

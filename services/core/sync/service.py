@@ -24,6 +24,7 @@ from services.core import idnumber
 from services.core.crypto import DecryptionFailed, Keyring, UnknownKey
 from services.core.errors import NotFound, Unprocessable
 from services.core.households.models import Household, Person
+from services.core.paging import KeyPage, keyset_page
 from services.core.regions.models import Region
 from services.core.regions.rules import Level
 from services.core.scope import under
@@ -126,9 +127,9 @@ async def list_runs(
     source: str | None,
     county: str | None,
     status: RunStatus | None,
-    before_id: int | None,
+    cursor: str | None,
     limit: int,
-) -> list[SyncRun]:
+) -> KeyPage[SyncRun]:
     stmt = select(SyncRun).where(county_visible(SyncRun.county, prefix))
     if source is not None:
         stmt = stmt.where(SyncRun.source == source)
@@ -136,9 +137,7 @@ async def list_runs(
         stmt = stmt.where(SyncRun.county == county)
     if status is not None:
         stmt = stmt.where(SyncRun.status == status)
-    if before_id is not None:
-        stmt = stmt.where(SyncRun.id < before_id)
-    return list((await session.execute(stmt.order_by(SyncRun.id.desc()).limit(limit + 1))).scalars())
+    return await keyset_page(session, stmt, [(SyncRun.id, True)], cursor, limit)
 
 
 async def get_run(session: AsyncSession, prefix: str, run_id: int) -> SyncRun:
@@ -160,9 +159,9 @@ async def list_quarantine(
     county: str | None,
     reason: str | None,
     status: QuarantineStatus | None,
-    before_id: int | None,
+    cursor: str | None,
     limit: int,
-) -> list[QuarantinedRecord]:
+) -> KeyPage[QuarantinedRecord]:
     stmt = select(QuarantinedRecord).where(county_visible(QuarantinedRecord.county, prefix))
     if source is not None:
         stmt = stmt.where(QuarantinedRecord.source == source)
@@ -172,10 +171,7 @@ async def list_quarantine(
         stmt = stmt.where(QuarantinedRecord.reason == reason)
     if status is not None:
         stmt = stmt.where(QuarantinedRecord.status == status)
-    if before_id is not None:
-        stmt = stmt.where(QuarantinedRecord.id < before_id)
-    stmt = stmt.order_by(QuarantinedRecord.id.desc()).limit(limit + 1)
-    return list((await session.execute(stmt)).scalars())
+    return await keyset_page(session, stmt, [(QuarantinedRecord.id, True)], cursor, limit)
 
 
 async def get_quarantined(session: AsyncSession, prefix: str, record_id: int) -> QuarantinedRecord:
@@ -248,9 +244,9 @@ async def list_findings(
     household_id: int | None,
     person_id: int | None,
     seen_since: datetime | None,
-    before_id: int | None,
+    cursor: str | None,
     limit: int,
-) -> list[Finding]:
+) -> KeyPage[Finding]:
     stmt = select(Finding)
     if not sees_health:
         stmt = stmt.where(Finding.health.is_(False))
@@ -270,9 +266,7 @@ async def list_findings(
         stmt = stmt.where(Finding.person_id == person_id)
     if seen_since is not None:
         stmt = stmt.where(Finding.last_seen_at >= seen_since)
-    if before_id is not None:
-        stmt = stmt.where(Finding.id < before_id)
-    return list((await session.execute(stmt.order_by(Finding.id.desc()).limit(limit + 1))).scalars())
+    return await keyset_page(session, stmt, [(Finding.id, True)], cursor, limit)
 
 
 async def get_finding(
