@@ -11,7 +11,7 @@ risk findings of the medical-insurance source are written with one ``INSERT … 
 * 0.2 × N ``not_insured`` (risk other), two persons each of 0.1 × N households — the first
   creates a clue, the second (next in the same batch) merges into it.
 
-Measured: what the worker does after a reconciliation (``services.sync.runner.finish``):
+Measured: what the worker does after a reconciliation (``services.worker.runner.finish``):
 ``reconcile.raise_clues`` a batch of ``CLUE_BATCH`` (1,000) findings at a time, each batch in
 a transaction of its own, until none is left; clues/s = findings given a clue ÷ seconds.
 ``--clue-runs`` runs (3); printed per run, then the median and the spread (min–max), against

@@ -143,7 +143,7 @@ def _seconds(a: str, b: str) -> float:
 
 async def dump_pages(settings, source, path: Path) -> int:
     """The source's records, read once through the worker's client, one JSON page per line."""
-    from services.sync.fetch import SourceClient
+    from services.worker.fetch import SourceClient
 
     client = SourceClient(source, settings.sync.model_copy(update={"page_size": PAGE}))
     total = 0
@@ -194,7 +194,7 @@ async def staging(dsn: str, settings, source, path: Path, processes: int) -> tup
     processes while the previous one is written) of the pages in ``path``."""
     from services.core.crypto import keyring
     from services.core.sync.normalise import Normaliser
-    from services.sync.staging import PageIn, Preparer, Stager, pipeline, write_page
+    from services.worker.staging import PageIn, Preparer, Stager, pipeline, write_page
 
     name = "bench-staging"  # its own source name: every record is new, as on a first run
     stager = Stager(

@@ -23,7 +23,7 @@ NO_SOURCES_FILE = (
 def cmd_sync(args) -> int:
     from services.core.settings import Environment
     from services.core.sync.config import SourcesFileError, load_sources
-    from services.sync import worker as w
+    from services.worker import worker as w
 
     settings = load_settings()
     if (

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from services.core.funds.models import Asset, FundFinding
 from services.core.scope import UNRESTRICTED, bind_scope
 from services.core.timeutil import today
-from services.sync.worker import daily_asset_checks
+from services.worker.worker import daily_asset_checks
 from tests.api.asset_helpers import add_project
 from tests.factories import VILLAGE
 

@@ -13,7 +13,7 @@ from services.core.monitoring.models import MonitoringCase, VisitBreach
 from services.core.scope import UNRESTRICTED, bind_scope
 from services.core.timeutil import today
 from services.core.workdays import add_months
-from services.sync.worker import daily_visit_breaches
+from services.worker.worker import daily_visit_breaches
 from tests.factories import VILLAGE
 
 

@@ -2796,8 +2796,8 @@ def _quarantine_keys(path: Path, source, expected: dict[str, tuple[str, str]]) -
     import hashlib
 
     from services.core.sync.normalise import Normaliser
-    from services.sync.sheets import records
-    from services.sync.staging import payload_bytes
+    from services.worker.sheets import records
+    from services.worker.staging import payload_bytes
 
     wanted = {location for location, (reason, _) in expected.items() if reason in ID_REASONS}
     return {
@@ -3140,8 +3140,8 @@ async def run(url: str, settings, w: World, directory: Path, *, processes: int =
 
     from services.core.db import Database, asyncpg_dsn, create_engine
     from services.core.sync.config import load_sources
-    from services.sync import worker
-    from services.sync.runner import Context
+    from services.worker import worker
+    from services.worker.runner import Context
 
     settings = settings.model_copy(update={"sync": settings.sync.model_copy(update={"prepare_processes": processes})})
     dsn = asyncpg_dsn(url)
@@ -3185,7 +3185,7 @@ async def _check_registry(session) -> None:
     """The registry check of ``COUNTY``, as the worker's daily check and ``guardline sync
     check-registry`` run it."""
     from services.core.sync.enums import Trigger
-    from services.sync import worker
+    from services.worker import worker
 
     await worker.check_registry(session.ctx, COUNTY, Trigger.manual)
 

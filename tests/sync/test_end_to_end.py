@@ -25,7 +25,7 @@ from services.core.db import Database, asyncpg_dsn, create_engine
 from services.core.sync.config import builtin_sources_on
 from services.core.sync.enums import Trigger
 from services.simulators import launch
-from services.sync.queue import enqueue_run
+from services.worker.queue import enqueue_run
 from tests.cli import needs_embedded_server
 from tests.conftest import scratch_database
 from tests.processes import children_of, running
@@ -432,7 +432,7 @@ async def test_sync_import_quarantines_bad_rows_and_refuses_a_zip_bomb(databases
     import json
     import zipfile
 
-    from services.sync.sheets import csv_text
+    from services.worker.sheets import csv_text
 
     a, _ = databases
     await reset(a)

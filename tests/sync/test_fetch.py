@@ -7,7 +7,7 @@ import respx
 
 from services.core.settings import Settings, SyncSettings
 from services.core.sync.config import BUILTIN_SOURCES, INSTANCE_HEADER, load_sources, parse_sources, sources_on
-from services.sync.fetch import SourceClient, SourceDown, retry_after_seconds
+from services.worker.fetch import SourceClient, SourceDown, retry_after_seconds
 
 SOURCES = load_sources(Settings())
 CIVIL = SOURCES.get("civil-affairs")

@@ -20,11 +20,11 @@ from services.core.sync.config import parse_sources
 from services.core.sync.enums import Trigger
 from services.core.sync.models import QUARANTINE_AAD
 from services.core.sync.normalise import EVIDENCE, MAX_CELL_CHARS
-from services.sync import queue
-from services.sync.fetch import SourceClient
-from services.sync.runner import execute
-from services.sync.sheets import csv_text
-from services.sync.worker import Session, import_file
+from services.worker import queue
+from services.worker.fetch import SourceClient
+from services.worker.runner import execute
+from services.worker.sheets import csv_text
+from services.worker.worker import Session, import_file
 from tests.api.sync_helpers import civil_affairs_pull
 
 VALID = "11010519491231002X"
@@ -306,7 +306,7 @@ async def test_a_pulled_page_with_bad_records_is_staged_around_them(session, poo
 def test_payload_bytes_takes_what_json_cannot():
     """An XLSX cell may hold an integer beyond 64 bits; the payload is still hashed (the
     same way each time) and kept."""
-    from services.sync.staging import payload_bytes
+    from services.worker.staging import payload_bytes
 
     body = payload_bytes({"a": 10**30, "b": "\ud800", "c": 10**20000})
     assert orjson.loads(body)["a"] == str(10**30)

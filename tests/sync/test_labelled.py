@@ -59,7 +59,7 @@ def test_the_messy_cells_read_back_as_the_labelled_values(settings, tmp_path):
 
     from services.core.sync.config import load_sources
     from services.core.sync.normalise import Normal, Normaliser
-    from services.sync.sheets import records
+    from services.worker.sheets import records
     from tests.sync.labelled import write_files
 
     world = World(seed=7, households=60, reps=1).build()

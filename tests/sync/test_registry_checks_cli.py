@@ -20,7 +20,7 @@ from services.core.regions.rules import level_of, parent_of
 from services.core.scope import UNRESTRICTED, bind_scope
 from services.core.sync.models import Finding
 from services.core.timeutil import today
-from services.sync.worker import daily_registry_checks
+from services.worker.worker import daily_registry_checks
 from tests.cli import committed_engine, needs_embedded_server, run_guardline
 from tests.factories import COUNTY, VILLAGE, id_number, person
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from services.core.db import Database, create_engine
 from services.core.sync.config import parse_sources
 from services.core.sync.enums import Trigger
-from services.sync import queue
-from services.sync.runner import Context, execute
+from services.worker import queue
+from services.worker.runner import Context, execute
 
 SOURCE = """
 [[sources]]
@@ -40,7 +40,7 @@ async def test_mended_configuration_lets_quarantined_records_through(pool, dsn, 
             {"jzid": "A", "sfzh": VALID, "xm": "张三", "jzlx": "农村低保金", "ksrq": "2024-01-01"},
             {"jzid": "B", "sfzh": VALID[:-1] + "1", "xm": "李四", "jzlx": "低保", "ksrq": "2024-01-01"},
         ]
-        from services.sync.runner import import_records
+        from services.worker.runner import import_records
 
         claim = await queue.claim(dsn, ["civil-affairs"], "test", run_id=run_id)
         try:

@@ -13,9 +13,9 @@ from services.core.sync.config import parse_sources
 from services.core.sync.enums import SourceKind, Trigger
 from services.core.sync.rosters import declare
 from services.core.timeutil import today
-from services.sync import queue
-from services.sync.fetch import SourceClient
-from services.sync.runner import Context, _stage, execute, import_records
+from services.worker import queue
+from services.worker.fetch import SourceClient
+from services.worker.runner import Context, _stage, execute, import_records
 
 VALID = "11010519491231002X"
 COUNTY = "529901"
@@ -156,7 +156,7 @@ async def test_a_roster_run_that_fails_declares_nothing(ctx, pool, dsn, settings
     try:
 
         async def pages():
-            from services.sync.staging import PageIn
+            from services.worker.staging import PageIn
 
             yield PageIn([enrolment("K1")], ["row 4"])
 

@@ -27,7 +27,7 @@ from services.simulators.config import Problems, SimConfig
 from services.simulators.export import export
 from services.simulators.records import Deriver
 from services.simulators.registry import Registry
-from services.sync.worker import Session, import_file, run_now
+from services.worker.worker import Session, import_file, run_now
 from tests.conftest import scratch_database
 from tests.simulators.conftest import CLEAN, TODAY, serving
 from tests.sync.conftest import SYNC_TABLES

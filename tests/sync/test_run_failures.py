@@ -25,9 +25,9 @@ from starlette.routing import Route
 from services.core.logs import JsonFormatter
 from services.core.sync.config import parse_sources
 from services.core.sync.enums import Trigger
-from services.sync import queue
-from services.sync.sheets import csv_text
-from services.sync.worker import Session, import_file, run_now, work
+from services.worker import queue
+from services.worker.sheets import csv_text
+from services.worker.worker import Session, import_file, run_now, work
 from tests.api.sync_helpers import civil_affairs_pull
 from tests.simulators.conftest import serving
 

@@ -9,7 +9,7 @@ from openpyxl import Workbook
 from services.core.settings import Settings
 from services.core.sync.config import load_sources
 from services.core.sync.normalise import Normal, Normaliser
-from services.sync.sheets import SheetError, csv_text, records
+from services.worker.sheets import SheetError, csv_text, records
 
 CIVIL = Normaliser(load_sources(Settings()).get("civil-affairs"))
 VALID = "11010519491231002X"

@@ -14,8 +14,8 @@ from services.core.sync.config import load_sources
 from services.core.sync.enums import Trigger
 from services.core.sync.models import QUARANTINE_AAD, RAW_AAD
 from services.core.sync.normalise import Normaliser
-from services.sync import queue
-from services.sync.staging import Stager, write_page
+from services.worker import queue
+from services.worker.staging import Stager, write_page
 
 VALID = "11010519491231002X"
 

@@ -10,7 +10,7 @@ import pytest
 
 from services.core import progress
 from services.core.progress import Reporter, Step
-from services.sync.worker import run_step
+from services.worker.worker import run_step
 
 
 class Terminal(io.StringIO):

@@ -11,6 +11,6 @@ findings and quarantine, and queues runs). The flow:
 
 A run's row (``sync_runs``) is written only by ``runs``, whoever drives the run (API,
 worker, import, registry check). Raw SQL is in ``queries`` (the worker's own in
-``services.sync.queries``), except the rules' SELECTs, which stay beside their rules; SQL
+``services.worker.queries``), except the rules' SELECTs, which stay beside their rules; SQL
 over the registry's regional rows carries ``services.core.scope.region_sql``'s bounds.
 """

@@ -23,8 +23,8 @@ from services.core.settings import Settings
 from services.core.sync.config import SourceConfig, load_sources
 from services.core.sync.enums import Trigger
 from services.core.sync.rosters import Roster
-from services.sync import queries, queue
-from services.sync.runner import (
+from services.worker import queries, queue
+from services.worker.runner import (
     INTERNAL_ERROR,
     Context,
     Progress,
@@ -308,7 +308,7 @@ async def import_file(
 ) -> dict:
     """Import a spreadsheet; ``roster`` (``rosters.declare``) declares it the complete roster
     of a period and region: it counts only if the import succeeds."""
-    from services.sync.sheets import SheetError, records
+    from services.worker.sheets import SheetError, records
 
     claim = await queue.open_import(session.dsn, source.name, county, path.name, queue.worker_name(), roster)
     if claim is None:

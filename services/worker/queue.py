@@ -27,7 +27,7 @@ from services.core.settings import SyncSettings
 from services.core.sync import runs
 from services.core.sync.enums import Trigger
 from services.core.sync.rosters import Roster
-from services.sync import queries
+from services.worker import queries
 
 # A connection of its own or one taken from a pool (``pool.acquire()``): the same methods.
 Connection = asyncpg.Connection | PoolConnectionProxy

@@ -25,10 +25,10 @@ from services.core.sync.normalise import Normaliser
 from services.core.sync.queries import PRUNE_ROSTERS
 from services.core.sync.rosters import RosterError, parse_period
 from services.core.timeutil import today as china_today
-from services.sync import queries
-from services.sync.fetch import SourceClient, SourceDown
-from services.sync.queue import Claim, Connection, record_failure, record_success
-from services.sync.staging import PageIn, Preparer, Stager, pipeline, write_page
+from services.worker import queries
+from services.worker.fetch import SourceClient, SourceDown
+from services.worker.queue import Claim, Connection, record_failure, record_success
+from services.worker.staging import PageIn, Preparer, Stager, pipeline, write_page
 
 log = logging.getLogger("guardline.sync")
 Progress = Callable[[dict], None]

@@ -32,7 +32,7 @@ from services.core.sync.normalise import (
     evidence,
     oversized,
 )
-from services.sync import queries
+from services.worker import queries
 
 
 @dataclass
