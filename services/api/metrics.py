@@ -192,22 +192,6 @@ class ProcessFigures(Collector):
             yield counter
 
 
-# Region-independent totals of the department sync, as the workers left them in the database.
-_RUNS_SQL = text(
-    "SELECT source, status::text, count(*), coalesce(sum(fetched), 0), coalesce(sum(staged), 0), "
-    "coalesce(sum(quarantined), 0) FROM sync_runs GROUP BY 1, 2"
-)
-_QUARANTINE_SQL = text("SELECT source, count(*) FROM sync_quarantine WHERE status = 'open' GROUP BY 1")
-_FINDINGS_SQL = text(
-    "SELECT rule_id, severity::text, status::text, count(*) FROM sync_findings "
-    "WHERE status <> 'resolved' GROUP BY 1, 2, 3"
-)
-_SOURCES_SQL = text(
-    "SELECT source, consecutive_failures, extract(epoch FROM last_success_at), "
-    "coalesce(open_until > now(), false) FROM sync_source_states"
-)
-
-
 class SyncFigures(Collector):
     """The sync figures, read from the database by ``refresh`` (awaited before a scrape is
     rendered) and kept for ``metrics_db_cache_seconds``."""
@@ -225,6 +209,7 @@ class SyncFigures(Collector):
             if time.monotonic() - self.read_at < settings.metrics_db_cache_seconds:
                 return
             from services.core.scope import UNRESTRICTED, bind_scope
+            from services.core.sync import queries as sync_queries
 
             try:
                 if db is None:
@@ -233,12 +218,12 @@ class SyncFigures(Collector):
                     async with db.session(readonly=True) as session:
                         bind_scope(session, UNRESTRICTED)  # totals of every region, no row leaves
                         rows = {
-                            name: [tuple(r) for r in (await session.execute(sql)).all()]
+                            name: [tuple(r) for r in (await session.execute(text(sql))).all()]
                             for name, sql in (
-                                ("runs", _RUNS_SQL),
-                                ("quarantine", _QUARANTINE_SQL),
-                                ("findings", _FINDINGS_SQL),
-                                ("sources", _SOURCES_SQL),
+                                ("runs", sync_queries.METRICS_RUNS),
+                                ("quarantine", sync_queries.METRICS_QUARANTINE),
+                                ("findings", sync_queries.METRICS_FINDINGS),
+                                ("sources", sync_queries.METRICS_SOURCES),
                             )
                         }
             except Exception as exc:  # the scrape still answers, with up 0

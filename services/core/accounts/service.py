@@ -15,7 +15,7 @@ from sqlalchemy import or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.core.accounts import passwords, totp
+from services.core.accounts import passwords, queries, totp
 from services.core.accounts.models import ApiClient, LoginSession, PrincipalRevocation, User
 from services.core.accounts.roles import Role
 from services.core.accounts.security import (
@@ -215,7 +215,7 @@ async def revoke_principal(
 async def sync_revocations(session: AsyncSession, revocations: Revocations, settings: Settings) -> None:
     """Learn what other processes revoked since the last call (by database time). Only
     revocations younger than the longest token lifetime matter."""
-    db_now = float((await session.execute(text("SELECT extract(epoch FROM now())"))).scalar_one())
+    db_now = float((await session.execute(text(queries.DB_NOW))).scalar_one())
     horizon = db_now - 60 * max(settings.auth.access_token_minutes, settings.auth.client_token_minutes) - 60
     since = datetime.fromtimestamp(max(revocations.synced_until - 2.0, horizon)).astimezone()
     rows = await session.execute(
@@ -237,9 +237,6 @@ async def sync_revocations(session: AsyncSession, revocations: Revocations, sett
 
 # ---- the account behind a token -------------------------------------------------------------
 
-_USER_SQL = "SELECT role, region_prefix, must_change_password FROM users WHERE id = $1 AND active"
-_CLIENT_SQL = "SELECT permissions, region_prefix FROM api_clients WHERE id = $1 AND active AND revoked_at IS NULL"
-
 
 async def read_account(db, principal: str) -> Account | None:
     """The active account of ``principal`` from the database (``db``: a ``Database``), or None."""
@@ -248,11 +245,11 @@ async def read_account(db, principal: str) -> Account | None:
     kind, _, ident = principal.partition(":")
     started = time.time()
     if kind == "user":
-        row = await db.fetch_row(_USER_SQL, [int(ident)])
+        row = await db.fetch_row(queries.USER, [int(ident)])
         if row is None:
             return None
         return Account(Role(row["role"]), row["region_prefix"], None, row["must_change_password"], started)
-    row = await db.fetch_row(_CLIENT_SQL, [int(ident)])
+    row = await db.fetch_row(queries.CLIENT, [int(ident)])
     if row is None:
         return None
     return Account(

@@ -17,7 +17,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, bindparam, distinct, func, select
+from sqlalchemy import Integer, String, bindparam, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.errors import NotFound
@@ -35,6 +35,7 @@ from services.core.paging import KeyPage, after_key, keyset_page
 from services.core.regions.models import Region
 from services.core.regions.rules import code_of_prefix
 from services.core.regions.service import check_prefix_visible
+from services.core.scope import under
 
 ZERO = Decimal("0.00")
 # The statuses a published project can be in, in lifecycle order.
@@ -67,15 +68,6 @@ PROJECT_FIELDS = (
     "handed_over_on",
     "cancelled_on",
 )
-
-
-def under(column, prefix: str):
-    """``scope.under`` with the bounds written into the SQL text rather than sent as
-    parameters: with parameters PostgreSQL switches to a generic plan after five runs of a
-    statement, and a generic plan cannot know that a province's prefix covers most of the
-    table (it chose nested loops, 5–20 times slower, for the province's fund summary).
-    The prefix is digits, checked before any query."""
-    return and_(column >= _inline(prefix), column < _inline(prefix + ":"))
 
 
 def _inline(value: str | int):
@@ -111,7 +103,9 @@ async def list_projects(
     after = after_key(cursor, PUBLIC_ORDER)
     await _region(session, prefix)
     stmt = select(Project).where(
-        under(Project.region_code, prefix), Project.year == _inline(year), Project.status.in_(PUBLIC_STATUSES)
+        under(Project.region_code, prefix, inline=True),
+        Project.year == _inline(year),
+        Project.status.in_(PUBLIC_STATUSES),
     )
     if category is not None:
         stmt = stmt.where(Project.category == category)
@@ -208,7 +202,7 @@ async def fund_summary(session: AsyncSession, prefix: str, year: int) -> dict[st
     what those funds gave to projects under ``prefix`` and to how many projects."""
     region = await _region(session, prefix)
     county_prefix = prefix[:6]
-    of_funds = (under(Fund.region_code, county_prefix), Fund.year == _inline(year))
+    of_funds = (under(Fund.region_code, county_prefix, inline=True), Fund.year == _inline(year))
     funds = list((await session.execute(select(Fund).where(*of_funds).order_by(Fund.id))).scalars())
     allocated: dict[int, Decimal] = {}
     categories: list[dict[str, Any]] = []
@@ -230,7 +224,7 @@ async def fund_summary(session: AsyncSession, prefix: str, year: int) -> dict[st
                 select(Project.category, func.sum(Allocation.amount), func.count(distinct(Allocation.project_id)))
                 .join(Fund, Fund.id == Allocation.fund_id)
                 .join(Project, Project.id == Allocation.project_id)
-                .where(*of_funds, under(Allocation.region_code, prefix))
+                .where(*of_funds, under(Allocation.region_code, prefix, inline=True))
                 .group_by(Project.category)
             )
         }

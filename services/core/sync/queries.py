@@ -165,3 +165,20 @@ WHERE e.run_id = r.id AND r.source = $1 AND r.county = $2
             WHERE n.source = r.source AND n.county = r.county AND n.status = 'succeeded' AND n.id > r.id
               AND coalesce(n.roster_rejected, 0) = 0
               AND n.roster_region = r.roster_region AND n.roster_period = r.roster_period)))"""
+
+
+# ---- /metrics: region-independent totals of the department sync, as the workers left them
+# (services.api.metrics; run on an unrestricted read session, no row leaves).
+METRICS_RUNS = (
+    "SELECT source, status::text, count(*), coalesce(sum(fetched), 0), coalesce(sum(staged), 0), "
+    "coalesce(sum(quarantined), 0) FROM sync_runs GROUP BY 1, 2"
+)
+METRICS_QUARANTINE = "SELECT source, count(*) FROM sync_quarantine WHERE status = 'open' GROUP BY 1"
+METRICS_FINDINGS = (
+    "SELECT rule_id, severity::text, status::text, count(*) FROM sync_findings "
+    "WHERE status <> 'resolved' GROUP BY 1, 2, 3"
+)
+METRICS_SOURCES = (
+    "SELECT source, consecutive_failures, extract(epoch FROM last_success_at), "
+    "coalesce(open_until > now(), false) FROM sync_source_states"
+)
