@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from fastapi import Request
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
@@ -55,12 +55,20 @@ class Claim:
             )
             return
         headers = {k: v for k, v in response.headers.items() if k.lower() in _KEPT_HEADERS}
-        record = await session.get(IdempotencyRecord, (self.principal, self.key))
-        assert record is not None
-        record.status_code = response.status_code
-        record.headers = headers
-        # Responses carry personal data (health details): stored encrypted like the registry.
-        record.body = self.keyring.encrypt(bytes(response.body), BODY_AAD)
+        # One UPDATE of the row the claim inserted (no read first: it is ours, locked by the claim).
+        stored = await session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.principal == self.principal, IdempotencyRecord.key == self.key)
+            .values(
+                status_code=response.status_code,
+                headers=headers,
+                # Responses carry personal data (health details): stored encrypted like the registry.
+                body=self.keyring.encrypt(bytes(response.body), BODY_AAD),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if stored.rowcount != 1:  # type: ignore[attr-defined]
+            raise RuntimeError("the idempotency key's claim is gone before its response was stored")
 
 
 async def request_hash(request: Request) -> bytes:
@@ -81,19 +89,17 @@ async def claim(session: AsyncSession, request: Request, principal: str, key: st
         raise Unprocessable("idempotency_key_invalid", field="Idempotency-Key", max=settings.idempotency.max_key_length)
     digest = await request_hash(request)
     expiry = datetime.now(UTC) - timedelta(hours=settings.idempotency.retention_hours)
-    # An expired record of the same key no longer binds the client.
-    await session.execute(
-        delete(IdempotencyRecord).where(
-            IdempotencyRecord.principal == principal,
-            IdempotencyRecord.key == key,
-            IdempotencyRecord.created_at < expiry,
-        )
-    )
+    # The key is claimed in one statement: a new row, or an expired record of the same key
+    # taken over as if new (it no longer binds the client); a live record is left alone and
+    # returns nothing, so the request is a retry.
+    fresh = {"request_hash": digest, "status_code": 0, "headers": {}, "body": b""}
+    statement = insert(IdempotencyRecord).values(principal=principal, key=key, **fresh)
     inserted = await session.execute(
-        insert(IdempotencyRecord)
-        .values(principal=principal, key=key, request_hash=digest, status_code=0, headers={}, body=b"")
-        .on_conflict_do_nothing()
-        .returning(IdempotencyRecord.key)
+        statement.on_conflict_do_update(
+            index_elements=[IdempotencyRecord.principal, IdempotencyRecord.key],
+            set_={**fresh, "created_at": func.now()},
+            where=IdempotencyRecord.created_at < expiry,
+        ).returning(IdempotencyRecord.key)
     )
     ring = keyring(settings)
     if inserted.first() is not None:

@@ -2,6 +2,9 @@
 transactions (these tests commit, and the registry is emptied afterwards)."""
 
 import asyncio
+from datetime import timedelta
+
+from sqlalchemy import text
 
 from tests.factories import household, person
 
@@ -46,6 +49,29 @@ async def test_failed_request_does_not_burn_the_key(client, auth):
     assert (await client.post("/api/v1/households", json=bad, headers=h)).status_code == 422
     good = household()
     assert (await client.post("/api/v1/households", json=good, headers=h)).status_code == 201
+
+
+async def test_an_expired_key_is_claimed_anew_and_a_live_one_still_binds(client, auth, session, settings):
+    """A record older than the retention no longer binds the client: the same key with another
+    body is a new request (201, not replayed); the record then binds again, to the new body."""
+    h = auth("village_staff.village", **{"Idempotency-Key": "reused-after-a-month"})
+    first = await client.post("/api/v1/households", json=household(), headers=h)
+    assert first.status_code == 201
+    stale = timedelta(hours=settings.idempotency.retention_hours + 1)
+    aged = await session.execute(
+        text("UPDATE idempotency_keys SET created_at = now() - CAST(:age AS interval) WHERE key = :key"),
+        {"age": stale, "key": "reused-after-a-month"},
+    )
+    assert aged.rowcount == 1
+    second_body = household()
+    second = await client.post("/api/v1/households", json=second_body, headers=h)
+    assert second.status_code == 201 and "idempotent-replayed" not in second.headers
+    assert second.json()["id"] != first.json()["id"]
+    again = await client.post("/api/v1/households", json=second_body, headers=h)
+    assert (again.status_code, again.headers["idempotent-replayed"]) == (201, "true")
+    assert again.content == second.content
+    other = await client.post("/api/v1/households", json=household(), headers=h)
+    assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
 
 
 async def test_invalid_key_is_refused(client, auth):
