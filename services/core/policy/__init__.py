@@ -11,7 +11,7 @@ declares its figures:
 * ``schemas`` — an override row as the routes of every policy take and answer it.
 * ``monitoring``, ``funds``, ``sync`` — one module per policy: the model of its figures with
   the seeds' defaults, and its ``TABLE``. A domain reads its policy through
-  ``policy_for`` (funds, sync) or ``services.core.monitoring.context.Rules`` (monitoring,
+  ``policy_for`` (funds, sync) or ``services.core.monitoring.context.PolicyContext`` (monitoring,
   which resolves many cases against one read of the rows).
 
 The declarations live here rather than in each domain's package so that a domain never

@@ -5,7 +5,7 @@ The defaults below are the figures of the seeds; table ``monitoring_policies`` h
 overrides, each for a region prefix ("" = everywhere) from a year on, resolved by
 ``services.core.policy.overrides`` (a village's or county's own rule wins over the
 province's, a later year over an earlier one of the same region). Monitoring reads it
-through ``services.core.monitoring.context.Rules`` (one read of the rows per transaction).
+through ``services.core.monitoring.context.PolicyContext`` (one read of the rows per transaction).
 
 Every change of the monitoring policy recomputes the stored deadlines of the open cases and
 clues under the row's prefix (``refresh_after_change``), with the rules read after the
@@ -144,7 +144,7 @@ TABLE = PolicyTable(MonitoringPolicyRow, MonitoringPolicy, RENAMED)
 
 def resolve(rows: Iterable[PolicyOverride], region_code: str, year: int) -> MonitoringPolicy:
     """The monitoring policy in force for ``region_code`` in ``year``, from override rows
-    read beforehand (``context.Rules`` resolves many cases against one read)."""
+    read beforehand (``context.PolicyContext`` resolves many cases against one read)."""
     return overrides.resolve(rows, region_code, year, MonitoringPolicy)
 
 
