@@ -21,7 +21,7 @@ from services.core.funds.schemas import BeneficiaryIn, ProjectIn, ProjectUpdate,
 from services.core.households.service import get_household
 from services.core.regions.rules import Level
 from services.core.regions.service import get_region
-from services.core.repository import one_or_404
+from services.core.repository import by_id
 from services.core.timeutil import now, today
 
 
@@ -108,14 +108,7 @@ async def create(session: AsyncSession, data: ProjectIn, user_id: int | None) ->
 async def get(
     session: AsyncSession, project_id: int, *, for_update: bool = False, field: str = "project_id"
 ) -> Project:
-    return await one_or_404(
-        session,
-        select(Project).where(Project.id == project_id),
-        "project_not_found",
-        field,
-        for_update=for_update,
-        id=project_id,
-    )
+    return await by_id(session, Project, project_id, "project_not_found", field, for_update=for_update)
 
 
 async def update(session: AsyncSession, project: Project, data: ProjectUpdate) -> Project:

@@ -25,7 +25,7 @@ from services.core.funds.schemas import AllocationIn, DisbursementIn, FundIn, Fu
 from services.core.policy.funds import FundsPolicy, policy_for
 from services.core.regions.rules import Level
 from services.core.regions.service import get_region
-from services.core.repository import one_or_404
+from services.core.repository import by_id
 from services.core.scope import under
 from services.core.timeutil import today
 
@@ -54,9 +54,7 @@ async def create_fund(session: AsyncSession, data: FundIn, user_id: int | None) 
 
 
 async def get_fund(session: AsyncSession, fund_id: int, *, for_update: bool = False, field: str = "fund_id") -> Fund:
-    return await one_or_404(
-        session, select(Fund).where(Fund.id == fund_id), "fund_not_found", field, for_update=for_update, id=fund_id
-    )
+    return await by_id(session, Fund, fund_id, "fund_not_found", field, for_update=for_update)
 
 
 async def fund_figures(session: AsyncSession, fund_ids: list[int]) -> dict[int, tuple[Decimal, Decimal]]:

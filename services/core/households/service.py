@@ -57,7 +57,7 @@ from services.core.households.schemas import (
     SplitRequest,
 )
 from services.core.regions.service import get_village
-from services.core.repository import one_or_404
+from services.core.repository import by_id
 from services.core.scope import ScopedRead, scope_of, under
 from services.core.timeutil import now
 
@@ -335,14 +335,7 @@ async def list_households(
 async def get_household(
     session: AsyncSession, household_id: int, *, for_update: bool = False, field: str = "household_id"
 ) -> Household:
-    return await one_or_404(
-        session,
-        select(Household).where(Household.id == household_id),
-        "household_not_found",
-        field,
-        for_update=for_update,
-        id=household_id,
-    )
+    return await by_id(session, Household, household_id, "household_not_found", field, for_update=for_update)
 
 
 async def get_active_household(session: AsyncSession, household_id: int, field: str = "household_id") -> Household:
@@ -355,14 +348,7 @@ async def get_active_household(session: AsyncSession, household_id: int, field: 
 async def get_person(
     session: AsyncSession, person_id: int, *, for_update: bool = False, field: str = "person_id"
 ) -> Person:
-    return await one_or_404(
-        session,
-        select(Person).where(Person.id == person_id),
-        "person_not_found",
-        field,
-        for_update=for_update,
-        id=person_id,
-    )
+    return await by_id(session, Person, person_id, "person_not_found", field, for_update=for_update)
 
 
 async def current_members(session: AsyncSession, household_id: int) -> list[Person]:

@@ -10,7 +10,7 @@ from services.core.households.models import Household, Person
 from services.core.income import rules
 from services.core.income.models import IncomeRecord, IncomeYear
 from services.core.income.schemas import IncomeCreate, IncomeFields
-from services.core.repository import keyset, one_or_404
+from services.core.repository import by_id, keyset
 from services.core.settings import Settings
 from services.core.timeutil import current_quarter
 
@@ -118,14 +118,7 @@ async def create_record(
 
 
 async def get_record(session: AsyncSession, record_id: int, for_update: bool = False) -> IncomeRecord:
-    return await one_or_404(
-        session,
-        select(IncomeRecord).where(IncomeRecord.id == record_id),
-        "income_record_not_found",
-        "record_id",
-        for_update=for_update,
-        id=record_id,
-    )
+    return await by_id(session, IncomeRecord, record_id, "income_record_not_found", "record_id", for_update=for_update)
 
 
 async def update_record(

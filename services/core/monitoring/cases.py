@@ -41,20 +41,13 @@ from services.core.monitoring.models import (
     VisitBreach,
 )
 from services.core.monitoring.schemas import CadreIn, CaseFromClue, MeasureIn, MeasureUpdate, Reporter, VisitIn
-from services.core.repository import keyset, one_or_404
+from services.core.repository import by_id, keyset
 from services.core.scope import under
 from services.core.timeutil import today
 
 
 async def get_case(session: AsyncSession, case_id: int, for_update: bool = False) -> MonitoringCase:
-    return await one_or_404(
-        session,
-        select(MonitoringCase).where(MonitoringCase.id == case_id),
-        "case_not_found",
-        "case_id",
-        for_update=for_update,
-        id=case_id,
-    )
+    return await by_id(session, MonitoringCase, case_id, "case_not_found", "case_id", for_update=for_update)
 
 
 # Pages of a case's rows (``repository.keyset``), each in its order, ending in a unique key.
@@ -479,14 +472,7 @@ async def add_measure(
 
 
 async def get_measure(session: AsyncSession, measure_id: uuid.UUID, for_update: bool = False) -> Measure:
-    return await one_or_404(
-        session,
-        select(Measure).where(Measure.id == measure_id),
-        "measure_not_found",
-        "measure_id",
-        for_update=for_update,
-        id=str(measure_id),
-    )
+    return await by_id(session, Measure, measure_id, "measure_not_found", "measure_id", for_update=for_update)
 
 
 async def update_measure(session: AsyncSession, measure: Measure, data: MeasureUpdate) -> Measure:
