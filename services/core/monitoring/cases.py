@@ -296,18 +296,15 @@ async def open_from_clue(
         if added:
             current.risk_types = current.risk_types + added
         session.add(
-            CaseTransition(
-                case_id=current.id,
-                region_code=current.region_code,
-                action=Action.add_risks,
+            transition(
+                current,
+                Action.add_risks,
+                actor,
+                day,
                 from_status=current.status,
                 to_status=current.status,
-                comment=data.comment,
-                attachments=[],
                 details={"clue_id": clue.id, "added": added},
-                effective_on=day,
-                actor_user_id=actor.user_id,
-                actor_client_id=actor.client_id,
+                comment=data.comment,
             )
         )
         await clue_service.close(session, ctx, clue, ClueStatus.converted, actor.user_id, case_id=current.id, on=day)
@@ -335,23 +332,49 @@ async def open_from_clue(
     session.add(case)
     await session.flush()
     session.add(
-        CaseTransition(
-            case_id=case.id,
-            region_code=case.region_code,
-            action=Action.open,
+        transition(
+            case,
+            Action.open,
+            actor,
+            day,
             from_status=None,
             to_status=case.status,
-            comment=data.comment,
-            attachments=[],
             details={"clue_id": clue.id, **({"reopened_from": previous} if previous else {})},
-            effective_on=day,
-            actor_user_id=actor.user_id,
-            actor_client_id=actor.client_id,
+            comment=data.comment,
         )
     )
     await clue_service.close(session, ctx, clue, ClueStatus.converted, actor.user_id, case_id=case.id, on=day)
     await _track(session, ctx, case, [], day)
     return case, True
+
+
+def transition(
+    case: MonitoringCase,
+    action: Action,
+    actor: Reporter,
+    day: date,
+    *,
+    from_status: CaseStatus | None,
+    to_status: CaseStatus,
+    details: dict[str, Any],
+    comment: str | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+) -> CaseTransition:
+    """A row of the case's history (一案一档): ``action`` taken on ``day`` by ``actor``, from
+    one step to another (the same one for actions that do not move the case)."""
+    return CaseTransition(
+        case_id=case.id,
+        region_code=case.region_code,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        comment=comment,
+        attachments=[] if attachments is None else attachments,
+        details=details,
+        effective_on=day,
+        actor_user_id=actor.user_id,
+        actor_client_id=actor.client_id,
+    )
 
 
 # ---------------------------------------------------------------- steps
@@ -383,17 +406,14 @@ async def assign_cadre(
     case.cadre_user_id = cadre.id
     case.cadre_assigned_on = day
     session.add(
-        CaseTransition(
-            case_id=case.id,
-            region_code=case.region_code,
-            action=Action.assign_cadre,
+        transition(
+            case,
+            Action.assign_cadre,
+            actor,
+            day,
             from_status=case.status,
             to_status=case.status,
-            attachments=[],
             details={"cadre_user_id": cadre.id},
-            effective_on=day,
-            actor_user_id=actor.user_id,
-            actor_client_id=actor.client_id,
         )
     )
     await _track(session, ctx, case, before, day)
