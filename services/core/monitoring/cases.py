@@ -444,6 +444,18 @@ def _same(existing: Any, data: Any, fields: Sequence[str]) -> bool:
     return True
 
 
+async def _sent_again(session: AsyncSession, model: Any, case: MonitoringCase, data: Any, fields: Sequence[str]) -> Any:
+    """The stored row a client sends again under its own id (after working offline), or
+    None for a new one. The same id with other values, or for another case, is a
+    conflict: a client id names one measure or visit for ever."""
+    if data.id is None:
+        return None
+    existing = (await session.execute(select(model).where(model.id == data.id))).scalar_one_or_none()
+    if existing is not None and (existing.case_id != case.id or not _same(existing, data, fields)):
+        raise Conflict("client_id_reused", field="id")
+    return existing
+
+
 async def _claim_id(session: AsyncSession, row: Any) -> bool:
     """Add a row under a client-generated id. False when the id is taken already (by a row
     the caller cannot see: ids are global), the row then not added."""
@@ -462,12 +474,9 @@ MEASURE_FIELDS = ("category", "content", "responsible_unit", "start_on", "end_on
 async def add_measure(
     session: AsyncSession, ctx: PolicyContext, case: MonitoringCase, data: MeasureIn, actor: Reporter
 ) -> tuple[Measure, bool]:
-    if data.id is not None:
-        existing = (await session.execute(select(Measure).where(Measure.id == data.id))).scalar_one_or_none()
-        if existing is not None:
-            if existing.case_id != case.id or not _same(existing, data, MEASURE_FIELDS):
-                raise Conflict("client_id_reused", field="id")
-            return existing, False
+    existing = await _sent_again(session, Measure, case, data, MEASURE_FIELDS)
+    if existing is not None:
+        return existing, False
     if case.status not in UNDER_ASSISTANCE:
         raise Conflict("case_not_assisting", field="case_id", status=case.status.value)
     day = data.planned_on or today()
@@ -512,12 +521,9 @@ VISIT_FIELDS = ("visited_on", "mode", "findings", "attachments")
 async def add_visit(
     session: AsyncSession, ctx: PolicyContext, case: MonitoringCase, data: VisitIn, actor: Reporter
 ) -> tuple[Visit, bool]:
-    if data.id is not None:
-        existing = (await session.execute(select(Visit).where(Visit.id == data.id))).scalar_one_or_none()
-        if existing is not None:
-            if existing.case_id != case.id or not _same(existing, data, VISIT_FIELDS):
-                raise Conflict("client_id_reused", field="id")
-            return existing, False
+    existing = await _sent_again(session, Visit, case, data, VISIT_FIELDS)
+    if existing is not None:
+        return existing, False
     if case.status in (CaseStatus.rejected, CaseStatus.terminated):
         raise Conflict("case_closed", field="case_id", status=case.status.value)
     if data.cadre_user_id is not None and data.cadre_user_id != actor.user_id:
