@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -220,50 +220,51 @@ async def _track(
     return late
 
 
+async def _locked_batches(
+    session: AsyncSession, model: Any, open_: ColumnElement[bool], prefix: str, batch: int
+) -> AsyncIterator[list[Any]]:
+    """The open rows of ``model`` under ``prefix`` in batches by id, each batch locked and
+    read only once the caller is done with the one before."""
+    last = 0
+    while True:
+        stmt = (
+            select(model)
+            .where(open_, model.id > last, under(model.region_code, prefix))
+            .order_by(model.id)
+            .limit(batch)
+            .with_for_update()
+        )
+        rows = list((await session.execute(stmt)).scalars())
+        if not rows:
+            return
+        yield rows
+        last = rows[-1].id
+
+
+def _stored_deadline(row: MonitoringCase | RiskClue) -> tuple[Any, ...]:
+    return (row.next_deadline, row.next_deadline_kind, row.deadline_provisional)
+
+
 async def refresh_deadlines(session: AsyncSession, ctx: PolicyContext, prefix: str, batch: int = 2000) -> int:
     """Recompute the stored deadlines of every open case and clue under ``prefix`` (after
     the policy or the calendar changed). Returns how many rows changed."""
     changed = 0
-    last = 0
-    while True:
-        stmt = (
-            select(MonitoringCase)
-            .where(MonitoringCase.status.in_(OPEN), MonitoringCase.id > last, under(MonitoringCase.region_code, prefix))
-            .order_by(MonitoringCase.id)
-            .limit(batch)
-            .with_for_update()
-        )
-        cases = list((await session.execute(stmt)).scalars())
-        if not cases:
-            break
+    async for cases in _locked_batches(session, MonitoringCase, MonitoringCase.status.in_(OPEN), prefix, batch):
         visits = await _counted_visits(session, ctx, cases)
         breached = await _breached_months(session, cases)
         for case in cases:
             new = dl.case_deadlines(
                 case, visits[case.id], ctx.policy_for(case.region_code), ctx.calendar, breached[case.id]
             )
-            old = (case.next_deadline, case.next_deadline_kind, case.deadline_provisional)
+            old = _stored_deadline(case)
             dl.store_next(case, new)
-            changed += old != (case.next_deadline, case.next_deadline_kind, case.deadline_provisional)
-        last = cases[-1].id
+            changed += old != _stored_deadline(case)
         await session.flush()
-    last = 0
-    while True:
-        clue_stmt = (
-            select(RiskClue)
-            .where(RiskClue.status == ClueStatus.open, RiskClue.id > last, under(RiskClue.region_code, prefix))
-            .order_by(RiskClue.id)
-            .limit(batch)
-            .with_for_update()
-        )
-        clues = list((await session.execute(clue_stmt)).scalars())
-        if not clues:
-            break
+    async for clues in _locked_batches(session, RiskClue, RiskClue.status == ClueStatus.open, prefix, batch):
         for clue in clues:
-            old = (clue.next_deadline, clue.next_deadline_kind, clue.deadline_provisional)
+            old = _stored_deadline(clue)
             dl.store_next(clue, await clue_service.pending(session, ctx, clue))
-            changed += old != (clue.next_deadline, clue.next_deadline_kind, clue.deadline_provisional)
-        last = clues[-1].id
+            changed += old != _stored_deadline(clue)
         await session.flush()
     return changed
 
