@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+from typing import Any
 
 from services.cli.common import load_settings, migrated_database, system_engine, system_session
 
@@ -51,6 +52,21 @@ def cmd_admin(args) -> int:
         from services.core.errors import Conflict
 
         async with system_session(settings, url) as session:
+
+            async def audit_user(action: str, user: Any, **fields: Any) -> None:
+                """The audit record of what this command did to ``user`` (actor: the command)."""
+                await record(
+                    session,
+                    AuditRecord(
+                        action=action,
+                        actor_name=f"guardline admin {args.admin_command}",
+                        role="cli",
+                        object_type="user",
+                        object_id=str(user.id),
+                        **fields,
+                    ),
+                )
+
             if args.admin_command == "create":
                 try:
                     user, password = await service.create_first_admin(
@@ -59,22 +75,16 @@ def cmd_admin(args) -> int:
                 except Conflict:
                     print(f"guardline: the username {args.username!r} is taken", file=sys.stderr)
                     return 1
-                await record(
-                    session,
-                    AuditRecord(
-                        action="user.create",
-                        actor_name="guardline admin create",
-                        role="cli",
-                        object_type="user",
-                        object_id=str(user.id),
-                        region_code=user.region_prefix,
-                        after={
-                            "username": user.username,
-                            "role": user.role.value,
-                            "region_prefix": user.region_prefix,
-                            "must_change_password": True,
-                        },
-                    ),
+                await audit_user(
+                    "user.create",
+                    user,
+                    region_code=user.region_prefix,
+                    after={
+                        "username": user.username,
+                        "role": user.role.value,
+                        "region_prefix": user.region_prefix,
+                        "must_change_password": True,
+                    },
                 )
                 print(
                     f"administrator {user.username} (id {user.id}, region {user.region_prefix}) created.\n"
@@ -85,17 +95,8 @@ def cmd_admin(args) -> int:
                 return 0
             users = await service.disable_demo_accounts(session)
             for user in users:
-                await record(
-                    session,
-                    AuditRecord(
-                        action="user.deactivate",
-                        actor_name="guardline admin disable-demo",
-                        role="cli",
-                        object_type="user",
-                        object_id=str(user.id),
-                        region_code=user.region_prefix or None,
-                        detail={"reason": "demo_account"},
-                    ),
+                await audit_user(
+                    "user.deactivate", user, region_code=user.region_prefix or None, detail={"reason": "demo_account"}
                 )
             print(f"{len(users)} demo account(s) deactivated")
             return 0

@@ -554,6 +554,20 @@ class CaseMaker:
         def step(action, frm, to, day, comment=None, **details):
             transitions.append([action.value, frm.value if frm else None, to.value, comment, details, day])
 
+        def village_review(frm, to, day, notice_start, notice_end):
+            """The village review step (民主评议) with its public notice, both phases alike."""
+            step(
+                Action.village_review,
+                frm,
+                to,
+                day,
+                None,
+                decision="approve",
+                notice_start=d(notice_start).isoformat(),
+                notice_end=d(notice_end).isoformat(),
+            )
+            return notice_start, notice_end
+
         # ---- the first clue and the opening
         clue_rows = []
         clue_rows.append(self._clue(h, risks, plan.clues[0], first, opened, ClueStatus.converted, case_id, ids, out))
@@ -580,17 +594,7 @@ class CaseMaker:
                 consent = day
                 step(Action.verify, frm, to, day, None, decision="approve", findings=_VERIFIED, consent_signed=True)
             elif k == 1:
-                notice_start, notice_end = steps[2], steps[6]
-                step(
-                    Action.village_review,
-                    frm,
-                    to,
-                    day,
-                    None,
-                    decision="approve",
-                    notice_start=d(notice_start).isoformat(),
-                    notice_end=d(notice_end).isoformat(),
-                )
+                notice_start, notice_end = village_review(frm, to, day, steps[2], steps[6])
             else:
                 step(_STEP_ACTIONS[k], frm, to, day, None, decision="approve")
         if status == S.rejected:
@@ -677,17 +681,7 @@ class CaseMaker:
                 if k == 0:
                     step(Action.verify, frm, to, day, None, decision="approve", findings=_ELIMINATION_VERIFIED)
                 elif k == 1:
-                    notice_start, notice_end = esteps[2], esteps[6]
-                    step(
-                        Action.village_review,
-                        frm,
-                        to,
-                        day,
-                        None,
-                        decision="approve",
-                        notice_start=d(notice_start).isoformat(),
-                        notice_end=d(notice_end).isoformat(),
-                    )
+                    notice_start, notice_end = village_review(frm, to, day, esteps[2], esteps[6])
                 elif k == 4:
                     way = (EliminationWay.by_assistance if r() < 0.82 else EliminationWay.natural).value
                     eliminated = day

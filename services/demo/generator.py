@@ -466,14 +466,19 @@ class DemoGenerator(IncomeMaker):
         else:
             kind = "nuclear"
 
-        if kind == "down":
-            age = between(48, 76)
+        def couple(age: int) -> tuple[int, str]:
+            """The head aged ``age`` and the spouse if there is one: the spouse's age (the
+            head's without one) and the children's family name (the father's)."""
             s_age = spouse_age(age) if has_spouse else age
-            youngest = min(age, s_age)
             out.append((HEAD, head_male, age, fam))
             if has_spouse:
                 out.append((SPOUSE, not head_male, s_age, surname()))
-            kids_family = fam if head_male or not has_spouse else out[1][3]
+            return s_age, (fam if head_male or not has_spouse else out[1][3])
+
+        if kind == "down":
+            age = between(48, 76)
+            s_age, kids_family = couple(age)
+            youngest = min(age, s_age)
             c_age = between(23, min(45, youngest - 20))
             son = r() < 0.8
             in_law_age = max(21, c_age + (between(-5, 1) if son else between(-1, 5)))
@@ -490,11 +495,7 @@ class DemoGenerator(IncomeMaker):
                 out.append((GRANDCHILD, r() < 0.52, between(0, max(0, g_hi)), g_family))
         elif kind == "up":
             age = between(24, 52)
-            s_age = spouse_age(age) if has_spouse else age
-            out.append((HEAD, head_male, age, fam))
-            if has_spouse:
-                out.append((SPOUSE, not head_male, s_age, surname()))
-            kids_family = fam if head_male or not has_spouse else out[1][3]
+            s_age, kids_family = couple(age)
             k_parents = 2 if slots >= 3 and r() < 0.45 else 1
             father_age = min(95, age + between(22, 36))
             if k_parents == 2:
@@ -509,11 +510,7 @@ class DemoGenerator(IncomeMaker):
             children(slots - k_parents, min(age, s_age), mother, kids_family, cap=30)
         else:
             age = between(24, 62)
-            s_age = spouse_age(age) if has_spouse else age
-            out.append((HEAD, head_male, age, fam))
-            if has_spouse:
-                out.append((SPOUSE, not head_male, s_age, surname()))
-            kids_family = fam if head_male or not has_spouse else out[1][3]
+            s_age, kids_family = couple(age)
             mother = s_age if head_male else age
             if not has_spouse and head_male:
                 mother = age - 2

@@ -4,6 +4,8 @@ tables in load order."""
 
 from __future__ import annotations
 
+from services.core.monitoring.queries import INTAKE_REPORT_COLUMNS
+
 # ---- registry ------------------------------------------------------------------------
 
 HOUSEHOLD_COLUMNS = (
@@ -162,23 +164,8 @@ CLUE_COLUMNS = (
     "handled_at",
     "version",
 )
-REPORT_COLUMNS = (
-    "id",
-    "clue_id",
-    "region_code",
-    "channel",
-    "risk_types",
-    "evidence",
-    "attachments",
-    "reported_on",
-    "reporter_user_id",
-    "reporter_client_id",
-    "declarant_name",
-    "declarant_phone",
-    "source",
-    "external_ref",
-    "created_at",
-)
+# A clue report as the bulk intake writes it (one definition, core's), with its creation time.
+REPORT_COLUMNS = (*INTAKE_REPORT_COLUMNS, "created_at")
 TRANSITION_COLUMNS = (
     "id",
     "case_id",

@@ -30,9 +30,10 @@ civil-affairs (民政)        medical-insurance (医保)        education (教�
 from __future__ import annotations
 
 import csv
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from services.core.sync.headers import export_header
 from services.simulators import paging
@@ -140,27 +141,25 @@ async def export(registry: Registry, deriver: Deriver, county: str, target: Path
     suffix = target.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         raise ValueError(f"the export file must end in .csv or .xlsx, not {target.name!r}")
-    count = 0
+
+    async def write(append: Callable[[list[Any]], object]) -> int:
+        """The same rows for either format: the title, a blank row, the headers, the records."""
+        append([heading])
+        append([])
+        append([header for _, header in columns])
+        count = 0
+        async for rec in all_records(registry, deriver, county):
+            append([cell(field, rec.get(field)) for field, _ in columns])
+            count += 1
+        return count
+
     if suffix == ".csv":
         with target.open("w", encoding="utf-8-sig", newline="") as handle:
-            out = csv.writer(handle)
-            out.writerow([heading])
-            out.writerow([])
-            out.writerow([header for _, header in columns])
-            async for rec in all_records(registry, deriver, county):
-                out.writerow([cell(field, rec.get(field)) for field, _ in columns])
-                count += 1
-        return count
+            return await write(csv.writer(handle).writerow)
 
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)  # rows go to disk as they come
-    sheet = book.create_sheet(SHEET_NAMES[kind])
-    sheet.append([heading])
-    sheet.append([])
-    sheet.append([header for _, header in columns])
-    async for rec in all_records(registry, deriver, county):
-        sheet.append([cell(field, rec.get(field)) for field, _ in columns])
-        count += 1
+    count = await write(book.create_sheet(SHEET_NAMES[kind]).append)
     book.save(target)
     return count

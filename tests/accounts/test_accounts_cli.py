@@ -108,8 +108,16 @@ async def test_production_refuses_to_start_while_demo_accounts_are_open(committe
     async with committed.connect() as conn:
         active = dict((await conn.execute(text("SELECT username, active FROM users"))).all())
         revoked = (await conn.execute(text("SELECT count(*) FROM principal_revocations"))).scalar_one()
+        audited = (
+            await conn.execute(
+                text("SELECT actor_name, role, object_type, detail FROM audit_log WHERE action = 'user.deactivate'")
+            )
+        ).all()
     assert active == {"county_staff.county": False, "cadre.529901001001.001": False, "auditor.county": True}
     assert revoked == 2
+    assert [tuple(row) for row in audited] == [
+        ("guardline admin disable-demo", "cli", "user", {"reason": "demo_account"})
+    ] * 2
 
 
 async def test_admin_create_gives_a_one_time_password_to_change_first(committed, settings):
@@ -136,9 +144,11 @@ async def test_admin_create_gives_a_one_time_password_to_change_first(committed,
         user = (await session.execute(select(User).where(User.username == "root.admin"))).scalar_one()
         assert (user.role.value, user.region_prefix, user.must_change_password) == ("admin", "529901", True)
         events = (
-            await session.execute(text("SELECT action, object_id FROM audit_log WHERE action = 'user.create'"))
+            await session.execute(
+                text("SELECT action, object_id, actor_name, role FROM audit_log WHERE action = 'user.create'")
+            )
         ).all()
-        assert ("user.create", str(user.id)) in events
+        assert ("user.create", str(user.id), "guardline admin create", "cli") in events
 
     db = Database(committed)
     app = create_app(settings, database=db)

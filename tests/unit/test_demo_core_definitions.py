@@ -36,3 +36,10 @@ def test_the_demo_projects_follow_core_s_lifecycle() -> None:
     assert tuple(funds.STEP_DAY) == LIFECYCLE
     dates = [c for c in funds.COLUMNS["projects"] if c.endswith("_on")]
     assert dates == [DATE_OF[s] for s in (*LIFECYCLE, ProjectStatus.cancelled)]
+
+
+def test_the_demo_writes_clue_reports_in_the_columns_of_core_s_intake() -> None:
+    from services.core.monitoring.queries import INTAKE_REPORT_COLUMNS
+    from services.demo.layout import COPY_COLUMNS
+
+    assert COPY_COLUMNS["clue_reports"] == (*INTAKE_REPORT_COLUMNS, "created_at")

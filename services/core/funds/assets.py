@@ -23,7 +23,7 @@ from services.core.households.models import Household
 from services.core.paging import KeyPage, keyset_page
 from services.core.regions.rules import prefix_of
 from services.core.regions.service import get_region
-from services.core.repository import one_or_404
+from services.core.repository import by_id
 from services.core.scope import under
 
 # Projects whose assets may be registered.
@@ -102,20 +102,11 @@ async def get_project(
 
 
 async def get_asset(session: AsyncSession, asset_id: int, *, for_update: bool = False) -> Asset:
-    return await one_or_404(
-        session,
-        select(Asset).where(Asset.id == asset_id),
-        "asset_not_found",
-        "asset_id",
-        for_update=for_update,
-        id=asset_id,
-    )
+    return await by_id(session, Asset, asset_id, "asset_not_found", "asset_id", for_update=for_update)
 
 
 async def _household(session: AsyncSession, household_id: int, field: str) -> Household:
-    return await one_or_404(
-        session, select(Household).where(Household.id == household_id), "household_not_found", field, id=household_id
-    )
+    return await by_id(session, Household, household_id, "household_not_found", field)
 
 
 def _not_disposed(asset: Asset) -> None:

@@ -23,7 +23,7 @@ from services.core.funds.enums import FundFindingRule, FundFindingStatus
 from services.core.funds.models import Asset, FundFinding
 from services.core.funds.queries import ASSET_RULES, ASSET_SCAN
 from services.core.paging import KeyPage, keyset_page
-from services.core.repository import one_or_404
+from services.core.repository import by_id
 from services.core.scope import region_params, under
 
 
@@ -80,13 +80,7 @@ async def record(
 
 
 async def get_finding(session: AsyncSession, finding_id: int) -> FundFinding:
-    return await one_or_404(
-        session,
-        select(FundFinding).where(FundFinding.id == finding_id),
-        "fund_finding_not_found",
-        "fund_finding_id",
-        id=finding_id,
-    )
+    return await by_id(session, FundFinding, finding_id, "fund_finding_not_found", "fund_finding_id")
 
 
 async def list_findings(

@@ -16,13 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.errors import Conflict, Unprocessable
 from services.core.funds.enums import CANCELLABLE, DATE_OF, LIFECYCLE, ProjectStatus
-from services.core.funds.models import Allocation, Asset, Beneficiary, Disbursement, Project
+from services.core.funds.models import Asset, Beneficiary, Project
+from services.core.funds.money import money_by
 from services.core.funds.schemas import BeneficiaryIn, ProjectIn, ProjectUpdate, StepIn
 from services.core.households.service import get_household
 from services.core.paging import KeyPage, keyset_page
 from services.core.regions.rules import Level
 from services.core.regions.service import get_region
-from services.core.repository import one_or_404
+from services.core.repository import by_id
 from services.core.timeutil import now, today
 
 
@@ -109,14 +110,7 @@ async def create(session: AsyncSession, data: ProjectIn, user_id: int | None) ->
 async def get(
     session: AsyncSession, project_id: int, *, for_update: bool = False, field: str = "project_id"
 ) -> Project:
-    return await one_or_404(
-        session,
-        select(Project).where(Project.id == project_id),
-        "project_not_found",
-        field,
-        for_update=for_update,
-        id=project_id,
-    )
+    return await by_id(session, Project, project_id, "project_not_found", field, for_update=for_update)
 
 
 async def update(session: AsyncSession, project: Project, data: ProjectUpdate) -> Project:
@@ -152,28 +146,7 @@ async def take_step(session: AsyncSession, project: Project, step: StepIn, user_
 
 async def money_of(session: AsyncSession, project_ids: list[int]) -> dict[int, tuple[Decimal, Decimal]]:
     """Allocated and disbursed totals of each project (one query each, never per project)."""
-    if not project_ids:
-        return {}
-    allocated = dict(
-        (
-            await session.execute(
-                select(Allocation.project_id, func.sum(Allocation.amount))
-                .where(Allocation.project_id.in_(project_ids))
-                .group_by(Allocation.project_id)
-            )
-        ).all()
-    )
-    disbursed = dict(
-        (
-            await session.execute(
-                select(Disbursement.project_id, func.sum(Disbursement.amount))
-                .where(Disbursement.project_id.in_(project_ids))
-                .group_by(Disbursement.project_id)
-            )
-        ).all()
-    )
-    zero = Decimal("0.00")
-    return {pid: (allocated.get(pid) or zero, disbursed.get(pid) or zero) for pid in project_ids}
+    return await money_by(session, "project_id", project_ids)
 
 
 async def list_projects(

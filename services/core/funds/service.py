@@ -21,12 +21,13 @@ from services.core.errors import Conflict, GuardlineError, Unprocessable
 from services.core.funds import projects as project_service
 from services.core.funds.enums import SPENDABLE, FundFindingRule, FundKind, ProjectStatus
 from services.core.funds.models import Allocation, Disbursement, Fund, Project
+from services.core.funds.money import money_by
 from services.core.funds.schemas import AllocationIn, DisbursementIn, FundIn, FundUpdate
 from services.core.paging import KeyPage, keyset_page
 from services.core.policy.funds import FundsPolicy, policy_for
 from services.core.regions.rules import Level
 from services.core.regions.service import get_region
-from services.core.repository import one_or_404
+from services.core.repository import by_id
 from services.core.scope import under
 from services.core.timeutil import today
 
@@ -55,34 +56,12 @@ async def create_fund(session: AsyncSession, data: FundIn, user_id: int | None) 
 
 
 async def get_fund(session: AsyncSession, fund_id: int, *, for_update: bool = False, field: str = "fund_id") -> Fund:
-    return await one_or_404(
-        session, select(Fund).where(Fund.id == fund_id), "fund_not_found", field, for_update=for_update, id=fund_id
-    )
+    return await by_id(session, Fund, fund_id, "fund_not_found", field, for_update=for_update)
 
 
 async def fund_figures(session: AsyncSession, fund_ids: list[int]) -> dict[int, tuple[Decimal, Decimal]]:
     """Allocated and disbursed totals of each fund, in two queries."""
-    if not fund_ids:
-        return {}
-    allocated = dict(
-        (
-            await session.execute(
-                select(Allocation.fund_id, func.sum(Allocation.amount))
-                .where(Allocation.fund_id.in_(fund_ids))
-                .group_by(Allocation.fund_id)
-            )
-        ).all()
-    )
-    disbursed = dict(
-        (
-            await session.execute(
-                select(Disbursement.fund_id, func.sum(Disbursement.amount))
-                .where(Disbursement.fund_id.in_(fund_ids))
-                .group_by(Disbursement.fund_id)
-            )
-        ).all()
-    )
-    return {f: (allocated.get(f) or ZERO, disbursed.get(f) or ZERO) for f in fund_ids}
+    return await money_by(session, "fund_id", fund_ids)
 
 
 async def update_fund(session: AsyncSession, fund: Fund, data: FundUpdate) -> Fund:

@@ -7,7 +7,7 @@ not found.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import (
@@ -58,7 +58,7 @@ from services.core.households.schemas import (
 )
 from services.core.paging import KeyPage, after_key, keyset_page
 from services.core.regions.service import get_village
-from services.core.repository import one_or_404
+from services.core.repository import by_id
 from services.core.scope import ScopedRead, scope_of, under
 from services.core.timeutil import now
 
@@ -337,14 +337,7 @@ async def list_households(
 async def get_household(
     session: AsyncSession, household_id: int, *, for_update: bool = False, field: str = "household_id"
 ) -> Household:
-    return await one_or_404(
-        session,
-        select(Household).where(Household.id == household_id),
-        "household_not_found",
-        field,
-        for_update=for_update,
-        id=household_id,
-    )
+    return await by_id(session, Household, household_id, "household_not_found", field, for_update=for_update)
 
 
 async def get_active_household(session: AsyncSession, household_id: int, field: str = "household_id") -> Household:
@@ -357,14 +350,7 @@ async def get_active_household(session: AsyncSession, household_id: int, field: 
 async def get_person(
     session: AsyncSession, person_id: int, *, for_update: bool = False, field: str = "person_id"
 ) -> Person:
-    return await one_or_404(
-        session,
-        select(Person).where(Person.id == person_id),
-        "person_not_found",
-        field,
-        for_update=for_update,
-        id=person_id,
-    )
+    return await by_id(session, Person, person_id, "person_not_found", field, for_update=for_update)
 
 
 async def current_members(session: AsyncSession, household_id: int) -> list[Person]:
@@ -539,17 +525,22 @@ async def _check_household_no(session: AsyncSession, household_no: str, field: s
         raise Conflict("household_no_taken", field=field, household_no=household_no)
 
 
+async def _numbered(session: AsyncSession, household_no: str | None, village: str) -> Household:
+    """A new household under the number the caller gives (refused when taken) or else the
+    next number of the village, with the id that number was made from."""
+    if household_no:
+        await _check_household_no(session, household_no)
+        return Household(household_no=household_no)
+    new_id, number = await _next_household_no(session, village)
+    return Household(id=new_id, household_no=number)
+
+
 async def create_household(
     session: AsyncSession, data: HouseholdCreate, *, key: bytes, keyring: Keyring, actor_id: int | None
 ) -> Household:
     village = await get_village(session, data.region_code)
     await _check_new_id_numbers(session, [m.id_number for m in data.members], key, "members")
-    if data.household_no:
-        await _check_household_no(session, data.household_no)
-        household = Household(household_no=data.household_no)
-    else:
-        new_id, number = await _next_household_no(session, village.code)
-        household = Household(id=new_id, household_no=number)
+    household = await _numbered(session, data.household_no, village.code)
     household.region_code = village.code
     household.category = data.category
     household.flags = [f.value for f in data.flags]
@@ -723,6 +714,32 @@ async def record_death(session: AsyncSession, person: Person, date_of_death, act
     return person
 
 
+async def _move(
+    session: AsyncSession,
+    people: list[Person],
+    source: Household,
+    target: Household,
+    change: MembershipChange,
+    kinds: tuple[HouseholdEventKind, HouseholdEventKind],
+    relation_of: Callable[[Person], Relation],
+    actor_id: int | None,
+) -> None:
+    """Move ``people`` from ``source`` to ``target`` (a split or a merge): their memberships
+    end and start with ``change``, each gets the relation ``relation_of`` says, and each
+    household records one event (``kinds``: the source's, the target's) naming the other."""
+    for person in people:
+        await _leave(session, person, change)
+        person.household_id = target.id
+        person.region_code = target.region_code
+        person.relation = relation_of(person)
+    await session.flush()
+    session.add_all([_join(p, target, change, actor_id) for p in people])
+    ids = [p.id for p in people]
+    from_kind, to_kind = kinds
+    session.add(_event(target, to_kind, actor_id, other_household_id=source.id, person_ids=ids))
+    session.add(_event(source, from_kind, actor_id, other_household_id=target.id, person_ids=ids))
+
+
 async def split_household(
     session: AsyncSession, source: Household, data: SplitRequest, *, actor_id: int | None
 ) -> Household:
@@ -744,12 +761,7 @@ async def split_household(
             raise Conflict("head_cannot_leave", field="remaining_head_person_id")
         new_source_head.relation = Relation.head
     village = await get_village(session, data.region_code or source.region_code)
-    if data.household_no:
-        await _check_household_no(session, data.household_no)
-        new = Household(household_no=data.household_no)
-    else:
-        new_id, number = await _next_household_no(session, village.code)
-        new = Household(id=new_id, household_no=number)
+    new = await _numbered(session, data.household_no, village.code)
     new.region_code = village.code
     new.category = data.category or source.category
     new.flags = []
@@ -757,18 +769,20 @@ async def split_household(
     new.status = HouseholdStatus.active
     session.add(new)
     await session.flush()
-    for person in leaving:
-        await _leave(session, person, MembershipChange.split)
-        person.household_id = new.id
-        person.region_code = new.region_code
-        person.relation = (
-            Relation.head if person.id == data.head_person_id else data.relations.get(person.id, Relation.other)
-        )
-    await session.flush()
-    session.add_all([_join(p, new, MembershipChange.split, actor_id) for p in leaving])
-    ids = [p.id for p in leaving]
-    session.add(_event(new, HouseholdEventKind.split_off, actor_id, other_household_id=source.id, person_ids=ids))
-    session.add(_event(source, HouseholdEventKind.split_from, actor_id, other_household_id=new.id, person_ids=ids))
+
+    def new_relation(person: Person) -> Relation:
+        return Relation.head if person.id == data.head_person_id else data.relations.get(person.id, Relation.other)
+
+    await _move(
+        session,
+        leaving,
+        source,
+        new,
+        MembershipChange.split,
+        (HouseholdEventKind.split_from, HouseholdEventKind.split_off),
+        new_relation,
+        actor_id,
+    )
     session.add(HouseholdGuarantees(household_id=new.id, region_code=new.region_code))
     await _refresh_summary(session, source)
     await _refresh_summary(session, new)
@@ -783,17 +797,21 @@ async def merge_households(
         raise Conflict("merge_same_household", field="household_id")
     source = await get_active_household(session, data.household_id)
     incoming = await current_members(session, source.id)
-    for person in incoming:
-        await _leave(session, person, MembershipChange.merged)
-        person.household_id = target.id
-        person.region_code = target.region_code
+
+    def new_relation(person: Person) -> Relation:
         relation = data.relations.get(person.id, Relation.other)
-        person.relation = Relation.other if relation == Relation.head else relation
-    await session.flush()
-    session.add_all([_join(p, target, MembershipChange.merged, actor_id) for p in incoming])
-    ids = [p.id for p in incoming]
-    session.add(_event(target, HouseholdEventKind.merged_in, actor_id, other_household_id=source.id, person_ids=ids))
-    session.add(_event(source, HouseholdEventKind.merged_into, actor_id, other_household_id=target.id, person_ids=ids))
+        return Relation.other if relation == Relation.head else relation  # the target keeps its head
+
+    await _move(
+        session,
+        incoming,
+        source,
+        target,
+        MembershipChange.merged,
+        (HouseholdEventKind.merged_into, HouseholdEventKind.merged_in),
+        new_relation,
+        actor_id,
+    )
     source.status = HouseholdStatus.dissolved
     await _refresh_summary(session, source)
     await _refresh_summary(session, target)

@@ -11,7 +11,7 @@ from services.core.income import rules
 from services.core.income.models import IncomeRecord, IncomeYear
 from services.core.income.schemas import IncomeCreate, IncomeFields
 from services.core.paging import KeyPage, keyset_page
-from services.core.repository import one_or_404
+from services.core.repository import by_id
 from services.core.settings import Settings
 from services.core.timeutil import current_quarter
 
@@ -119,14 +119,7 @@ async def create_record(
 
 
 async def get_record(session: AsyncSession, record_id: int, for_update: bool = False) -> IncomeRecord:
-    return await one_or_404(
-        session,
-        select(IncomeRecord).where(IncomeRecord.id == record_id),
-        "income_record_not_found",
-        "record_id",
-        for_update=for_update,
-        id=record_id,
-    )
+    return await by_id(session, IncomeRecord, record_id, "income_record_not_found", "record_id", for_update=for_update)
 
 
 async def update_record(

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,20 +42,13 @@ from services.core.monitoring.models import (
 )
 from services.core.monitoring.schemas import CadreIn, CaseFromClue, MeasureIn, MeasureUpdate, Reporter, VisitIn
 from services.core.paging import KeyPage, keyset_page
-from services.core.repository import one_or_404
+from services.core.repository import by_id
 from services.core.scope import under
 from services.core.timeutil import today
 
 
 async def get_case(session: AsyncSession, case_id: int, for_update: bool = False) -> MonitoringCase:
-    return await one_or_404(
-        session,
-        select(MonitoringCase).where(MonitoringCase.id == case_id),
-        "case_not_found",
-        "case_id",
-        for_update=for_update,
-        id=case_id,
-    )
+    return await by_id(session, MonitoringCase, case_id, "case_not_found", "case_id", for_update=for_update)
 
 
 # Pages of a case's rows (``paging.keyset_page``), each in its order, ending in a unique key.
@@ -228,50 +221,51 @@ async def _track(
     return late
 
 
+async def _locked_batches(
+    session: AsyncSession, model: Any, open_: ColumnElement[bool], prefix: str, batch: int
+) -> AsyncIterator[list[Any]]:
+    """The open rows of ``model`` under ``prefix`` in batches by id, each batch locked and
+    read only once the caller is done with the one before."""
+    last = 0
+    while True:
+        stmt = (
+            select(model)
+            .where(open_, model.id > last, under(model.region_code, prefix))
+            .order_by(model.id)
+            .limit(batch)
+            .with_for_update()
+        )
+        rows = list((await session.execute(stmt)).scalars())
+        if not rows:
+            return
+        yield rows
+        last = rows[-1].id
+
+
+def _stored_deadline(row: MonitoringCase | RiskClue) -> tuple[Any, ...]:
+    return (row.next_deadline, row.next_deadline_kind, row.deadline_provisional)
+
+
 async def refresh_deadlines(session: AsyncSession, ctx: PolicyContext, prefix: str, batch: int = 2000) -> int:
     """Recompute the stored deadlines of every open case and clue under ``prefix`` (after
     the policy or the calendar changed). Returns how many rows changed."""
     changed = 0
-    last = 0
-    while True:
-        stmt = (
-            select(MonitoringCase)
-            .where(MonitoringCase.status.in_(OPEN), MonitoringCase.id > last, under(MonitoringCase.region_code, prefix))
-            .order_by(MonitoringCase.id)
-            .limit(batch)
-            .with_for_update()
-        )
-        cases = list((await session.execute(stmt)).scalars())
-        if not cases:
-            break
+    async for cases in _locked_batches(session, MonitoringCase, MonitoringCase.status.in_(OPEN), prefix, batch):
         visits = await _counted_visits(session, ctx, cases)
         breached = await _breached_months(session, cases)
         for case in cases:
             new = dl.case_deadlines(
                 case, visits[case.id], ctx.policy_for(case.region_code), ctx.calendar, breached[case.id]
             )
-            old = (case.next_deadline, case.next_deadline_kind, case.deadline_provisional)
+            old = _stored_deadline(case)
             dl.store_next(case, new)
-            changed += old != (case.next_deadline, case.next_deadline_kind, case.deadline_provisional)
-        last = cases[-1].id
+            changed += old != _stored_deadline(case)
         await session.flush()
-    last = 0
-    while True:
-        clue_stmt = (
-            select(RiskClue)
-            .where(RiskClue.status == ClueStatus.open, RiskClue.id > last, under(RiskClue.region_code, prefix))
-            .order_by(RiskClue.id)
-            .limit(batch)
-            .with_for_update()
-        )
-        clues = list((await session.execute(clue_stmt)).scalars())
-        if not clues:
-            break
+    async for clues in _locked_batches(session, RiskClue, RiskClue.status == ClueStatus.open, prefix, batch):
         for clue in clues:
-            old = (clue.next_deadline, clue.next_deadline_kind, clue.deadline_provisional)
+            old = _stored_deadline(clue)
             dl.store_next(clue, await clue_service.pending(session, ctx, clue))
-            changed += old != (clue.next_deadline, clue.next_deadline_kind, clue.deadline_provisional)
-        last = clues[-1].id
+            changed += old != _stored_deadline(clue)
         await session.flush()
     return changed
 
@@ -304,18 +298,15 @@ async def open_from_clue(
         if added:
             current.risk_types = current.risk_types + added
         session.add(
-            CaseTransition(
-                case_id=current.id,
-                region_code=current.region_code,
-                action=Action.add_risks,
+            transition(
+                current,
+                Action.add_risks,
+                actor,
+                day,
                 from_status=current.status,
                 to_status=current.status,
-                comment=data.comment,
-                attachments=[],
                 details={"clue_id": clue.id, "added": added},
-                effective_on=day,
-                actor_user_id=actor.user_id,
-                actor_client_id=actor.client_id,
+                comment=data.comment,
             )
         )
         await clue_service.close(session, ctx, clue, ClueStatus.converted, actor.user_id, case_id=current.id, on=day)
@@ -343,23 +334,49 @@ async def open_from_clue(
     session.add(case)
     await session.flush()
     session.add(
-        CaseTransition(
-            case_id=case.id,
-            region_code=case.region_code,
-            action=Action.open,
+        transition(
+            case,
+            Action.open,
+            actor,
+            day,
             from_status=None,
             to_status=case.status,
-            comment=data.comment,
-            attachments=[],
             details={"clue_id": clue.id, **({"reopened_from": previous} if previous else {})},
-            effective_on=day,
-            actor_user_id=actor.user_id,
-            actor_client_id=actor.client_id,
+            comment=data.comment,
         )
     )
     await clue_service.close(session, ctx, clue, ClueStatus.converted, actor.user_id, case_id=case.id, on=day)
     await _track(session, ctx, case, [], day)
     return case, True
+
+
+def transition(
+    case: MonitoringCase,
+    action: Action,
+    actor: Reporter,
+    day: date,
+    *,
+    from_status: CaseStatus | None,
+    to_status: CaseStatus,
+    details: dict[str, Any],
+    comment: str | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+) -> CaseTransition:
+    """A row of the case's history (一案一档): ``action`` taken on ``day`` by ``actor``, from
+    one step to another (the same one for actions that do not move the case)."""
+    return CaseTransition(
+        case_id=case.id,
+        region_code=case.region_code,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        comment=comment,
+        attachments=[] if attachments is None else attachments,
+        details=details,
+        effective_on=day,
+        actor_user_id=actor.user_id,
+        actor_client_id=actor.client_id,
+    )
 
 
 # ---------------------------------------------------------------- steps
@@ -391,17 +408,14 @@ async def assign_cadre(
     case.cadre_user_id = cadre.id
     case.cadre_assigned_on = day
     session.add(
-        CaseTransition(
-            case_id=case.id,
-            region_code=case.region_code,
-            action=Action.assign_cadre,
+        transition(
+            case,
+            Action.assign_cadre,
+            actor,
+            day,
             from_status=case.status,
             to_status=case.status,
-            attachments=[],
             details={"cadre_user_id": cadre.id},
-            effective_on=day,
-            actor_user_id=actor.user_id,
-            actor_client_id=actor.client_id,
         )
     )
     await _track(session, ctx, case, before, day)
@@ -432,6 +446,18 @@ def _same(existing: Any, data: Any, fields: Sequence[str]) -> bool:
     return True
 
 
+async def _sent_again(session: AsyncSession, model: Any, case: MonitoringCase, data: Any, fields: Sequence[str]) -> Any:
+    """The stored row a client sends again under its own id (after working offline), or
+    None for a new one. The same id with other values, or for another case, is a
+    conflict: a client id names one measure or visit for ever."""
+    if data.id is None:
+        return None
+    existing = (await session.execute(select(model).where(model.id == data.id))).scalar_one_or_none()
+    if existing is not None and (existing.case_id != case.id or not _same(existing, data, fields)):
+        raise Conflict("client_id_reused", field="id")
+    return existing
+
+
 async def _claim_id(session: AsyncSession, row: Any) -> bool:
     """Add a row under a client-generated id. False when the id is taken already (by a row
     the caller cannot see: ids are global), the row then not added."""
@@ -450,12 +476,9 @@ MEASURE_FIELDS = ("category", "content", "responsible_unit", "start_on", "end_on
 async def add_measure(
     session: AsyncSession, ctx: PolicyContext, case: MonitoringCase, data: MeasureIn, actor: Reporter
 ) -> tuple[Measure, bool]:
-    if data.id is not None:
-        existing = (await session.execute(select(Measure).where(Measure.id == data.id))).scalar_one_or_none()
-        if existing is not None:
-            if existing.case_id != case.id or not _same(existing, data, MEASURE_FIELDS):
-                raise Conflict("client_id_reused", field="id")
-            return existing, False
+    existing = await _sent_again(session, Measure, case, data, MEASURE_FIELDS)
+    if existing is not None:
+        return existing, False
     if case.status not in UNDER_ASSISTANCE:
         raise Conflict("case_not_assisting", field="case_id", status=case.status.value)
     day = data.planned_on or today()
@@ -480,14 +503,7 @@ async def add_measure(
 
 
 async def get_measure(session: AsyncSession, measure_id: uuid.UUID, for_update: bool = False) -> Measure:
-    return await one_or_404(
-        session,
-        select(Measure).where(Measure.id == measure_id),
-        "measure_not_found",
-        "measure_id",
-        for_update=for_update,
-        id=str(measure_id),
-    )
+    return await by_id(session, Measure, measure_id, "measure_not_found", "measure_id", for_update=for_update)
 
 
 async def update_measure(session: AsyncSession, measure: Measure, data: MeasureUpdate) -> Measure:
@@ -507,12 +523,9 @@ VISIT_FIELDS = ("visited_on", "mode", "findings", "attachments")
 async def add_visit(
     session: AsyncSession, ctx: PolicyContext, case: MonitoringCase, data: VisitIn, actor: Reporter
 ) -> tuple[Visit, bool]:
-    if data.id is not None:
-        existing = (await session.execute(select(Visit).where(Visit.id == data.id))).scalar_one_or_none()
-        if existing is not None:
-            if existing.case_id != case.id or not _same(existing, data, VISIT_FIELDS):
-                raise Conflict("client_id_reused", field="id")
-            return existing, False
+    existing = await _sent_again(session, Visit, case, data, VISIT_FIELDS)
+    if existing is not None:
+        return existing, False
     if case.status in (CaseStatus.rejected, CaseStatus.terminated):
         raise Conflict("case_closed", field="case_id", status=case.status.value)
     if data.cadre_user_id is not None and data.cadre_user_id != actor.user_id:

@@ -18,19 +18,12 @@ from services.core.monitoring.context import PolicyContext
 from services.core.monitoring.enums import Channel, ClueStatus
 from services.core.monitoring.models import ClueReport, RiskClue
 from services.core.monitoring.schemas import ClueIn, Reporter
-from services.core.repository import one_or_404
+from services.core.repository import by_id
 from services.core.timeutil import now, today
 
 
 async def get_clue(session: AsyncSession, clue_id: int, for_update: bool = False) -> RiskClue:
-    return await one_or_404(
-        session,
-        select(RiskClue).where(RiskClue.id == clue_id),
-        "clue_not_found",
-        "clue_id",
-        for_update=for_update,
-        id=clue_id,
-    )
+    return await by_id(session, RiskClue, clue_id, "clue_not_found", "clue_id", for_update=for_update)
 
 
 async def reports_of(session: AsyncSession, clue_id: int) -> list[ClueReport]:

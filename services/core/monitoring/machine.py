@@ -23,38 +23,48 @@ class Step:
     outcomes: dict[Decision, CaseStatus]
 
 
-def _review(action: Action, permission: Permission, approve: CaseStatus, reject: CaseStatus) -> Step:
-    return Step(action, permission, {Decision.approve: approve, Decision.reject: reject})
+# The five reviews of a phase, in order: identification and risk elimination take the same
+# ones (入户核实, 民主评议, 公示, 乡镇审核, 县级审批), each with its permission.
+REVIEWS: tuple[tuple[Action, Permission], ...] = (
+    (Action.verify, Permission.cases_verify),
+    (Action.village_review, Permission.cases_village_review),
+    (Action.notice_result, Permission.cases_village_review),
+    (Action.township_review, Permission.cases_township_review),
+    (Action.county_decision, Permission.cases_approve),
+)
+
+
+def _phase(statuses: tuple[CaseStatus, ...], end: CaseStatus, reject: CaseStatus) -> dict[CaseStatus, tuple[Step, ...]]:
+    """The steps of a phase: from each of its ``statuses`` one review, whose approval leads
+    to the next status (the last to ``end``) and whose rejection to ``reject``."""
+    return {
+        status: (Step(action, permission, {Decision.approve: approved, Decision.reject: reject}),)
+        for (action, permission), status, approved in zip(REVIEWS, statuses, (*statuses[1:], end), strict=True)
+    }
 
 
 # Identification: a rejection at any step closes the case (未纳入). Risk elimination: a
 # rejection returns the case to assistance.
 STEPS: dict[CaseStatus, tuple[Step, ...]] = {
-    S.verification: (_review(Action.verify, Permission.cases_verify, S.village_review, S.rejected),),
-    S.village_review: (
-        _review(Action.village_review, Permission.cases_village_review, S.identification_notice, S.rejected),
+    **_phase(
+        (S.verification, S.village_review, S.identification_notice, S.township_review, S.county_approval),
+        S.assisting,
+        S.rejected,
     ),
-    S.identification_notice: (
-        _review(Action.notice_result, Permission.cases_village_review, S.township_review, S.rejected),
-    ),
-    S.township_review: (
-        _review(Action.township_review, Permission.cases_township_review, S.county_approval, S.rejected),
-    ),
-    S.county_approval: (_review(Action.county_decision, Permission.cases_approve, S.assisting, S.rejected),),
     S.assisting: (
         Step(Action.propose_elimination, Permission.cases_assist, {Decision.approve: S.elimination_verification}),
     ),
-    S.elimination_verification: (_review(Action.verify, Permission.cases_verify, S.elimination_review, S.assisting),),
-    S.elimination_review: (
-        _review(Action.village_review, Permission.cases_village_review, S.elimination_notice, S.assisting),
+    **_phase(
+        (
+            S.elimination_verification,
+            S.elimination_review,
+            S.elimination_notice,
+            S.elimination_township_review,
+            S.elimination_approval,
+        ),
+        S.eliminated,
+        S.assisting,
     ),
-    S.elimination_notice: (
-        _review(Action.notice_result, Permission.cases_village_review, S.elimination_township_review, S.assisting),
-    ),
-    S.elimination_township_review: (
-        _review(Action.township_review, Permission.cases_township_review, S.elimination_approval, S.assisting),
-    ),
-    S.elimination_approval: (_review(Action.county_decision, Permission.cases_approve, S.eliminated, S.assisting),),
 }
 TERMINATE = Step(Action.terminate, Permission.cases_approve, {Decision.approve: S.terminated})
 

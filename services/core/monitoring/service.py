@@ -345,18 +345,16 @@ async def take_step(
         case.deadline_breaches = list(case.deadline_breaches) + late
         move.details["breaches"] = late
     dl.store_next(case, after)
-    transition = CaseTransition(
-        case_id=case.id,
-        region_code=case.region_code,
-        action=action,
+    transition = cases.transition(
+        case,
+        action,
+        actor,
+        day,
         from_status=from_status,
         to_status=target,
+        details=move.details,
         comment=data.comment,
         attachments=[a.model_dump() for a in data.attachments],
-        details=move.details,
-        effective_on=day,
-        actor_user_id=actor.user_id,
-        actor_client_id=actor.client_id,
     )
     session.add(transition)
     await session.flush()
