@@ -168,7 +168,7 @@ WHERE e.run_id = r.id AND r.source = $1 AND r.county = $2
 
 
 # ---- /metrics: region-independent totals of the department sync, as the workers left them
-# (services.api.metrics; run on an unrestricted read session, no row leaves).
+# (the API's /metrics endpoint; run on an unrestricted read session, no row leaves).
 METRICS_RUNS = (
     "SELECT source, status::text, count(*), coalesce(sum(fetched), 0), coalesce(sum(staged), 0), "
     "coalesce(sum(quarantined), 0) FROM sync_runs GROUP BY 1, 2"
