@@ -168,12 +168,11 @@ async def _unless_stopped(work, stop: asyncio.Event):
     return None if task.cancelled() else task.result()
 
 
-async def daily_asset_checks(ctx, last: date | None) -> date | None:
-    """The asset checks of every region as of today (China time), unless ``last`` is today.
-    Each worker runs them once a day; the scan is idempotent, so two workers doing it on the
-    same day change nothing more than one. A failure is logged and tried again next loop."""
-    from services.core.funds.findings import scan_assets
-    from services.core.policy.funds import policy_for
+async def _once_a_day(ctx, last: date | None, what: str, job) -> date | None:
+    """``job(session, day)`` over every region as of today (China time) in a transaction of
+    its own, unless ``last`` is today; returns the day done (``last`` again after a failure,
+    which is logged and tried again next loop). Jobs are idempotent, so two workers doing one
+    on the same day change nothing more than one."""
     from services.core.scope import UNRESTRICTED, bind_scope
     from services.core.timeutil import today
 
@@ -183,36 +182,38 @@ async def daily_asset_checks(ctx, last: date | None) -> date | None:
     try:
         async with ctx.db.session() as session:
             bind_scope(session, UNRESTRICTED)
-            counts = await scan_assets(session, UNRESTRICTED, day, policy_for)
+            result = await job(session, day)
             await session.commit()
     except Exception:
-        log.exception("asset checks failed; trying again")
+        log.exception("%s failed; trying again", what)
         return last
-    log.info("asset checks as of %s: %s", day, {rule: c["found"] for rule, c in counts.items()})
+    log.info("%s as of %s: %s", what, day, result)
     return day
+
+
+async def daily_asset_checks(ctx, last: date | None) -> date | None:
+    """The asset checks of every region as of today (``_once_a_day``): what each rule found."""
+    from services.core.funds.findings import scan_assets
+    from services.core.policy.funds import policy_for
+    from services.core.scope import UNRESTRICTED
+
+    async def job(session, day):
+        counts = await scan_assets(session, UNRESTRICTED, day, policy_for)
+        return {rule: c["found"] for rule, c in counts.items()}
+
+    return await _once_a_day(ctx, last, "asset checks", job)
 
 
 async def daily_visit_breaches(ctx, last: date | None) -> date | None:
     """The monitored households' missed visit months of every region, recorded as of today
-    (China time), unless ``last`` is today. Idempotent (one breach per case and month), so
-    two workers doing it on the same day record nothing twice."""
+    (``_once_a_day``; one breach per case and month, so nothing is recorded twice)."""
     from services.core.monitoring.service import record_missed_visits
-    from services.core.scope import UNRESTRICTED, bind_scope
-    from services.core.timeutil import today
+    from services.core.scope import UNRESTRICTED
 
-    day = today()
-    if last == day:
-        return last
-    try:
-        async with ctx.db.session() as session:
-            bind_scope(session, UNRESTRICTED)
-            recorded = await record_missed_visits(session, UNRESTRICTED, day)
-            await session.commit()
-    except Exception:
-        log.exception("visit breaches failed; trying again")
-        return last
-    log.info("visit breaches as of %s: %s recorded", day, recorded)
-    return day
+    async def job(session, day):
+        return f"{await record_missed_visits(session, UNRESTRICTED, day)} recorded"
+
+    return await _once_a_day(ctx, last, "visit breaches", job)
 
 
 async def check_registry(ctx, county: str, trigger: Trigger, worker: str | None = None) -> dict | None:

@@ -65,3 +65,39 @@ async def test_a_failed_check_is_tried_again(db):
 
     yesterday = today().replace(day=1) if today().day != 1 else None
     assert await daily_asset_checks(SimpleNamespace(db=Broken()), yesterday) == yesterday
+
+
+async def test_a_failed_day_is_tried_again_and_leaves_nothing_half_done(db, caplog):
+    """A job that fails after writing is rolled back, logged, and its day is not marked
+    done (``_once_a_day`` returns the previous day), so the next loop tries it again."""
+    from datetime import timedelta
+
+    from services.worker.worker import _once_a_day
+
+    project_id = await add_project(db, VILLAGE)
+    yesterday = today() - timedelta(days=1)
+
+    async def job(session, day):
+        session.add(
+            Asset(
+                project_id=project_id,
+                region_code=VILLAGE,
+                name="半途而废",
+                asset_class="public_welfare",
+                value="1.00",
+                owner="白岩村村民委员会",
+                handover_on=day,
+                status="in_use",
+            )
+        )
+        await session.flush()
+        raise RuntimeError("the job broke half-way")
+
+    assert await _once_a_day(SimpleNamespace(db=db), yesterday, "a test job", job) == yesterday
+    assert "a test job failed; trying again" in caplog.text
+    session = db.session()
+    bind_scope(session, UNRESTRICTED)
+    try:
+        assert (await session.execute(select(Asset).where(Asset.name == "半途而废"))).first() is None
+    finally:
+        await session.close()
