@@ -2,15 +2,27 @@
 
 It runs the very SQL text our API runs (compiled from the service's statements by the
 parent process and handed over in the JSON file named by ``GUARDLINE_BENCH_BARE_CONFIG``),
-with the same parameter values, and returns PostgreSQL's JSON document with the decrypted
-health details added (as for a role that may see them) as the body with an ETag, or 404
-when there is no row.
+with the same parameter values, and does the same work per answer as ours for the role of
+the scenario, no more and no less:
+
+* ``/households/{id}``, ``/persons/lookup``: the statements of a role that sees health
+  details, whose health details are decrypted and added to PostgreSQL's JSON document (as
+  ours does for county staff);
+* ``/masked/households/{id}``, ``/masked/persons/lookup``: the statements of a role that
+  does not (compiled for that role: no health flags, birth year only where the role sees
+  no birth dates), PostgreSQL's document returned as it is, nothing decrypted;
+* ``/households?limit=&cursor=``: the list page, the SQL our API sent for the first page
+  and for a page after a cursor (captured from the ORM), its rows as a JSON page
+  ``{items, next_cursor}``.
+
+Each answers the body with an ETag where ours has one, or 404 when there is no row.
 
 Run: ``python -m uvicorn benchmarks.bare_app:app --loop uvloop --http httptools``.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -43,6 +55,13 @@ _HOUSEHOLD_SLOT: int = _config["household"]["slot"]  # index of the household id
 _LOOKUP_SQL: str = _config["lookup"]["sql"]
 _LOOKUP_PARAMS: list = _config["lookup"]["params"]
 _LOOKUP_SLOT: int = _config["lookup"]["slot"]  # index of the ID-number hash in the params
+
+# The same reads for a role without health details (see the module docstring).
+_HOUSEHOLD_MASKED = _config["household_masked"]
+_LOOKUP_MASKED = _config["lookup_masked"]
+# The household list: the first page's SQL, and the SQL of a page after a cursor with the
+# slot of the cursor's id among its parameters (the limit is in the parameters as sent).
+_LIST = _config["households_list"]
 
 _NOT_FOUND = b'{"status":404,"title":"Not Found"}'
 _BAD_REQUEST = b'{"status":400,"title":"Bad Request"}'
@@ -116,11 +135,71 @@ async def lookup(request: Request) -> Response:
     )
 
 
+async def household_masked(request: Request) -> Response:
+    household_id = request.path_params["household_id"]
+    params = list(_HOUSEHOLD_MASKED["params"])
+    params[_HOUSEHOLD_MASKED["slot"]] = household_id
+    async with _pool().acquire() as conn:
+        row = await conn.fetchrow(_HOUSEHOLD_MASKED["sql"], *params)
+    if row is None:
+        return Response(_NOT_FOUND, status_code=404, media_type="application/problem+json")
+    return Response(
+        row[1].encode(), media_type="application/json", headers={"ETag": f'"household-{household_id}-v{row[0]}"'}
+    )
+
+
+async def lookup_masked(request: Request) -> Response:
+    try:
+        number = orjson.loads(await request.body())["id_number"]
+        id_hash = keyed_hash(number, _key)
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, UnicodeEncodeError):
+        return Response(_BAD_REQUEST, status_code=400, media_type="application/problem+json")
+    params = list(_LOOKUP_MASKED["params"])
+    params[_LOOKUP_MASKED["slot"]] = id_hash
+    async with _pool().acquire() as conn:
+        row = await conn.fetchrow(_LOOKUP_MASKED["sql"], *params)
+    if row is None:
+        return Response(_NOT_FOUND, status_code=404, media_type="application/problem+json")
+    return Response(row[2].encode(), media_type="application/json", headers={"ETag": f'"person-{row[1]}-v{row[0]}"'})
+
+
+def _cursor(value: bytes | str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([value])).decode().rstrip("=")
+
+
+async def households_list(request: Request) -> Response:
+    """A page of 50 (the only size the benchmark asks for; the limit is in the SQL's
+    parameters as our API sent it)."""
+    cursor = request.query_params.get("cursor")
+    if cursor is None:
+        sql, params = _LIST["first_sql"], list(_LIST["first_params"])
+    else:
+        try:
+            (after,) = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        except (ValueError, TypeError):
+            return Response(_BAD_REQUEST, status_code=400, media_type="application/problem+json")
+        sql, params = _LIST["after_sql"], list(_LIST["after_params"])
+        params[_LIST["slot"]] = after
+    limit = _LIST["limit"]
+    async with _pool().acquire() as conn:
+        rows = await conn.fetch(sql, *params)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = _cursor(rows[-1]["id"])
+    return Response(
+        orjson.dumps({"items": [dict(r) for r in rows], "next_cursor": next_cursor}), media_type="application/json"
+    )
+
+
 app = Starlette(
     routes=[
         Route("/healthz", healthz),
         Route("/households/{household_id:int}", household),
         Route("/persons/lookup", lookup, methods=["POST"]),
+        Route("/masked/households/{household_id:int}", household_masked),
+        Route("/masked/persons/lookup", lookup_masked, methods=["POST"]),
+        Route("/households", households_list),
     ],
     lifespan=lifespan,
 )

@@ -281,6 +281,7 @@ async def run(config: dict) -> dict:
         "rps": count / seconds,
         "p50_ms": pct(50),
         "p90_ms": pct(90),
+        "p95_ms": pct(95),
         "p99_ms": pct(99),
         "max_ms": latencies[-1] * 1000 if count else None,
         "mean_ms": sum(latencies) / count * 1000 if count else None,
