@@ -669,7 +669,8 @@ def scenario_targets(row: dict) -> list[dict]:
         kind, key = figure.split(":")
         figures = row["ratio"][key] if kind == "ratio" else row["ours"][key]
         spec = ".2f" if kind == "ratio" else ".1f"
-        label = f"{row['scenario']} {what}, {row['concurrency']} clients"
+        clients = row["concurrency"]
+        label = f"{row['scenario']} {what}, {clients} client{'s' if clients != 1 else ''}"
         out.append(stats.target_row(label, figures, operator, bound, unit=unit, spec=spec, errors=errors))
     return out
 
@@ -779,7 +780,7 @@ def staging_target(sync: dict | None) -> dict:
         "at_least",
         TARGET_STAGING_SHARE,
         unit="×",
-        note=f"{s['records']:,} records, {s['prepare_processes']} preparing process(es), COPY {s['copy_method']}",
+        note=f"{s['records']:,} records, {s['prepare_processes']} preparing process(es); {s['copy_method']}",
     )
 
 
