@@ -976,6 +976,8 @@ def main(argv: list[str] | None = None) -> int:
         "load_s": load_s,
         "targets": {name: [list(t) for t in SCENARIO_TARGETS.get(name, [])] for name in names},
         "response_check": problems or "identical",
+        # What the bare app ran for the list (captured from our API's ORM).
+        "list_sql": {k: v for k, v in statements.get("households_list", {}).items() if k.endswith("sql")},
     }
     print_table(rows, meta)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
