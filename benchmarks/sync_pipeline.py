@@ -463,8 +463,6 @@ def print_result(res: dict) -> None:
     s = res["side_by_side"]
     v = res["verdict"]
     print()
-    print("| measure | figure | target | verdict |")
-    print("| --- | --- | --- | --- |")
     e = res.get("end_to_end")
     if e is not None:
         print(
@@ -472,6 +470,9 @@ def print_result(res: dict) -> None:
             f"({e['matched']:,} matched, {e['unmatched']:,} unmatched, {e['quarantined']:,} quarantined, "
             f"{e['findings_open']:,} findings open, {e['clues']:,} clues)"
         )
+    print("| measure | figure | target | verdict |")
+    print("| --- | --- | --- | --- |")
+    if e is not None:
         print(f"| pull (fetch + normalise + stage) | {e['pull_records_per_s']:,} records/s ({e['pull_s']} s) | | |")
         print(
             f"| reconciliation (match, rules, findings merged) | {e['reconcile_s']} s | < {TARGET_RECONCILE_S:.0f} s "
