@@ -38,12 +38,13 @@ from services.core.households.service import (
     region_bounds,
     starts_with,
 )
-from services.core.paging import after_key, page_of
+from services.core.paging import decode_cursor, key_types, page_of
 from services.core.regions.rules import PREFIX_PATTERN, InvalidRegionCode, is_valid_prefix, level_of
 from services.core.regions.service import check_prefix_visible
 from services.core.scope import Reader
 
 _SCOPES = SecurityScopes([Permission.registry_read.value])  # the route's READ
+_KEY = key_types(HOUSEHOLD_ORDER)  # what ``after_key(cursor, HOUSEHOLD_ORDER)`` decodes
 _SINGLE = frozenset({"region", "category", "income_below", "income_year", "name", "status", "limit", "cursor"})
 _LIMIT = re.compile(r"[1-9][0-9]{0,3}")
 _CURSOR = re.compile(CURSOR_PATTERN)
@@ -85,7 +86,7 @@ def _query(request: Request) -> dict[str, Any]:
         if not (len(cursor) <= CURSOR_MAX_LENGTH and _CURSOR.fullmatch(cursor)):
             raise _Declined
         try:
-            after = after_key(cursor, HOUSEHOLD_ORDER)
+            after = decode_cursor(cursor, _KEY)
         except Unprocessable:
             raise _Declined from None
     region = given.get("region")
