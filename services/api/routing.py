@@ -70,6 +70,23 @@ def hot_read(endpoint):
     return endpoint
 
 
+def fast_path(direct: Callable[[Request], Coroutine[Any, Any, Response | None]]):
+    """A busy route whose common requests ``direct(request)`` answers itself, without
+    FastAPI's dependency solving and the ORM (a list that mobile apps page through).
+    ``direct`` returns None — before it has done anything, not even authenticated — for
+    any request it does not take on (an unusual or invalid query), which then goes to
+    the route's FastAPI handling as usual: so it only ever answers requests FastAPI would
+    validate the same way, and must answer them as the route would, byte for byte (each
+    such route's test compares the two, input by input). The route's declaration
+    (signature, OpenAPI) stays as it is."""
+
+    def mark(endpoint):
+        endpoint.guardline_direct = direct
+        return endpoint
+
+    return mark
+
+
 def no_idempotency(endpoint):
     """A POST that is never answered from a stored response: an ``Idempotency-Key`` is
     ignored (for a read that must be audited every time and whose answer must not be
@@ -160,6 +177,16 @@ class _DirectRead:
             raise RequestValidationError(_located(exc, "body")) from None
 
 
+def _direct_first(direct, general):
+    """The handler of a ``fast_path`` route: ``direct``, or ``general`` where it declines."""
+
+    async def answer(request: Request) -> Response:
+        response = await direct(request)
+        return response if response is not None else await general(request)
+
+    return answer
+
+
 def _located(exc: ValidationError, *prefix: str) -> list[ErrorDetails]:
     errors = exc.errors(include_url=False)
     for err in errors:
@@ -223,6 +250,9 @@ class GuardlineRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         endpoint = _DirectRead(self) if getattr(self.endpoint, "guardline_hot", False) else super().get_route_handler()
+        direct = getattr(self.endpoint, "guardline_direct", None)
+        if direct is not None:
+            endpoint = _direct_first(direct, endpoint)
         always_read_only = getattr(self.endpoint, "guardline_read_only", False)
 
         async def handler(request: Request) -> Response:

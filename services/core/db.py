@@ -331,7 +331,8 @@ class Database:
 
     async def fetch_rows(self, sql: str, args: list, *, wait_for_disk: bool = True):
         """Run one statement on the read pool's connections, in a transaction of its own
-        (used for batches of audit events, which must not wait for an ORM session).
+        (the pages of ``scope.ScopedRead.all``, and batches of audit events, which must not
+        wait for an ORM session).
         Without ``wait_for_disk`` the commit does not wait for the WAL flush: a crash of the
         database may lose the last moment of such statements, never part of one."""
         pool = self._read_pool or await self.read_pool()

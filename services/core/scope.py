@@ -194,16 +194,25 @@ class ScopedRead:
 
         ``source`` is a scoped session (the read then sees the session's own changes) or a
         ``Reader`` (the read runs on the database's read pool)."""
+        return await self._run(source, "fetchrow", values)
+
+    async def all(self, source, **values) -> list:
+        """Every row (driver records, by position or by column name), as ``first``."""
+        return await self._run(source, "fetch", values)
+
+    async def _run(self, source, method: str, values: dict):
         if isinstance(source, Reader):
             sql, args = self._bind(source.prefix, source.db.engine.dialect, values)
-            return await source.db.fetch_row(sql, args)
+            if method == "fetchrow":
+                return await source.db.fetch_row(sql, args)
+            return await source.db.fetch_rows(sql, args)
         prefix = scope_of(source)
         connection = await source.connection()
         sql, args = self._bind(prefix, connection.dialect, values)
         raw = await connection.get_raw_connection()
         driver = raw.driver_connection
         try:
-            return await driver.fetchrow(sql, *args)
+            return await getattr(driver, method)(sql, *args)
         except Exception as exc:
             if driver.is_closed():  # the pool must not hand out a dead connection again
                 await connection.invalidate(exc)

@@ -21,12 +21,13 @@ from services.api.deps import (
     path_object,
 )
 from services.api.errors_doc import responses
+from services.api.households.listing import list_households_directly
 from services.api.idempotency import IDEMPOTENCY_DOC
 from services.api.pagination import Page, page_limit
 from services.api.params import Amount, Cursor, IdPath, Limit, PlainText, RegionQ
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
-from services.api.routing import GuardlineRoute, hot_read, no_idempotency
+from services.api.routing import GuardlineRoute, fast_path, hot_read, no_idempotency
 from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller
 from services.core.audit import AuditRecord, record
@@ -148,6 +149,7 @@ async def lookup_person(request: Request, body: PersonLookup, reader: LookupRead
     responses=responses(404),
     summary="Find households 农户查询",
 )
+@fast_path(list_households_directly)  # the common queries; the same answers (tests/api/test_list_direct.py)
 async def list_households(
     request: Request,
     session: Session,

@@ -56,10 +56,10 @@ from services.core.households.schemas import (
     PersonUpdate,
     SplitRequest,
 )
-from services.core.paging import KeyPage, after_key, keyset_page
+from services.core.paging import KeyPage, after_key, keyset, keyset_page
 from services.core.regions.service import get_village
 from services.core.repository import by_id
-from services.core.scope import ScopedRead, scope_of, under
+from services.core.scope import ScopedRead, scope_of
 from services.core.timeutil import now
 
 # ---- reads ----------------------------------------------------------------------------
@@ -293,6 +293,60 @@ def summary_columns(health: bool) -> tuple:
 HOUSEHOLD_ORDER = [(Household.id, False)]
 
 
+def check_flags_visible(flags: Iterable[Any] | None, health: bool) -> None:
+    """Without ``health`` the health flags are not searchable either (403)."""
+    if not health and flags and set(flags) & set(HEALTH_FLAGS):
+        raise Forbidden("health_flags_forbidden", field="flags")
+
+
+def starts_with(text: str) -> str:
+    """The LIKE pattern of a prefix (``/`` escapes ``%``, ``_`` and itself), as
+    ``startswith(…, autoescape=True)`` makes it, but usable as a bound value."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+
+
+def household_list_statement(
+    *,
+    health: bool,
+    region: tuple[Any, Any] | None = None,
+    category: Any = None,
+    flags: Any = None,
+    status: Any = None,
+    income: tuple[Any, Any] | None = None,
+    name_like: Any = None,
+) -> Any:
+    """The households of a list, before its page (``keyset``): the columns of
+    ``summary_columns`` and the filters given, each a value or a bind parameter (None: no
+    such filter). ``region`` is the (low, high) bounds of a prefix (``region_bounds``),
+    ``income`` is (below, year), ``name_like`` a member's name pattern (``starts_with``).
+    The service runs it with values, the direct list handler compiles it once per shape
+    with bind parameters (``household_list_read``): one statement for both."""
+    from services.core.income.models import IncomeYear
+
+    stmt = select(*summary_columns(health))
+    if region is not None:
+        stmt = stmt.where(Household.region_code >= region[0], Household.region_code < region[1])
+    if category is not None:
+        stmt = stmt.where(Household.category == category)
+    if flags is not None:
+        stmt = stmt.where(Household.flags.contains(flags))
+    if status is not None:
+        stmt = stmt.where(Household.status == status)
+    if income is not None:
+        below, year = income
+        stmt = stmt.join(IncomeYear, and_(IncomeYear.household_id == Household.id, IncomeYear.year == year)).where(
+            IncomeYear.per_capita_net < below
+        )
+    if name_like is not None:
+        stmt = stmt.where(Household.id.in_(select(Person.household_id).where(Person.name.like(name_like, escape="/"))))
+    return stmt
+
+
+def region_bounds(prefix: str) -> tuple[str, str]:
+    """The bounds of the households under a region prefix (as ``scope.under``)."""
+    return prefix, prefix + ":"
+
+
 async def list_households(
     session: AsyncSession,
     *,
@@ -309,29 +363,63 @@ async def list_households(
 ) -> KeyPage[dict[str, Any]]:
     """A page of households ordered by id, each a dict of ``summary_columns``.
     Without ``health`` the health flags are neither shown nor searchable (403)."""
-    from services.core.income.models import IncomeYear
-
     after = after_key(cursor, HOUSEHOLD_ORDER)  # a bad cursor is refused first
-    if not health and flags and set(flags) & set(HEALTH_FLAGS):
-        raise Forbidden("health_flags_forbidden", field="flags")
-    stmt = select(*summary_columns(health))
-    if region:
-        stmt = stmt.where(under(Household.region_code, region))
-    if category is not None:
-        stmt = stmt.where(Household.category == category)
-    if flags:
-        stmt = stmt.where(Household.flags.contains([f.value if hasattr(f, "value") else f for f in flags]))
-    if status is not None:
-        stmt = stmt.where(Household.status == status)
-    if income_below is not None:
-        stmt = stmt.join(
-            IncomeYear, and_(IncomeYear.household_id == Household.id, IncomeYear.year == income_year)
-        ).where(IncomeYear.per_capita_net < income_below)
-    if name:
-        stmt = stmt.where(
-            Household.id.in_(select(Person.household_id).where(Person.name.startswith(name, autoescape=True)))
-        )
+    check_flags_visible(flags, health)
+    stmt = household_list_statement(
+        health=health,
+        region=region_bounds(region) if region else None,
+        category=category,
+        flags=[f.value if hasattr(f, "value") else f for f in flags] if flags else None,
+        status=status,
+        income=(income_below, income_year) if income_below is not None else None,
+        name_like=starts_with(name) if name else None,
+    )
     return await keyset_page(session, stmt, HOUSEHOLD_ORDER, after, limit, rows="rows", row=lambda r: r._asdict())
+
+
+# The list's direct handler (``services.api.households.listing``) runs the same statement,
+# compiled once per shape — which filters are given, whether health flags are shown, whether
+# a cursor is — and region prefix; only the values are bound per request.
+_HOUSEHOLD_LISTS: dict[tuple[bool, ...], ScopedRead] = {}
+
+
+def household_list_read(
+    *, health: bool, region: bool, category: bool, flags: bool, income: bool, name: bool, after: bool
+) -> ScopedRead:
+    """The ``ScopedRead`` of one shape of the household list: its bind parameters are
+    ``filter_lo``/``filter_hi`` (region), ``category``, ``flags``, ``status``,
+    ``income_below``/``income_year``, ``name_like``, ``after`` and ``limit``."""
+    shape = (health, region, category, flags, income, name, after)
+    read = _HOUSEHOLD_LISTS.get(shape)
+    if read is not None:
+        return read
+    names = ["status", "limit"]
+    if region:
+        names += ["filter_lo", "filter_hi"]
+    if category:
+        names.append("category")
+    if flags:
+        names.append("flags")
+    if income:
+        names += ["income_below", "income_year"]
+    if name:
+        names.append("name_like")
+    if after:
+        names.append("after")
+    stmt = household_list_statement(
+        health=health,
+        region=(bindparam("filter_lo", type_=String), bindparam("filter_hi", type_=String)) if region else None,
+        category=bindparam("category") if category else None,
+        flags=bindparam("flags", type_=Household.flags.type) if flags else None,
+        status=bindparam("status"),
+        income=(bindparam("income_below"), bindparam("income_year")) if income else None,
+        name_like=bindparam("name_like", type_=String) if name else None,
+    )
+    # The page as ``keyset_page`` asks for it: after the cursor's key, ``limit + 1`` rows.
+    key = (bindparam("after", type_=BigInteger),) if after else None
+    page_size: Any = bindparam("limit", type_=Integer)
+    read = _HOUSEHOLD_LISTS[shape] = ScopedRead(keyset(stmt, HOUSEHOLD_ORDER, key, page_size), *names)
+    return read
 
 
 async def get_household(
