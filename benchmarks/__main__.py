@@ -491,7 +491,7 @@ def verify_sql(statements: dict, orm: dict, household_id: int, id_hash: bytes) -
 
 async def list_statements(url: str, settings, token: str, after_id: int) -> dict:
     """The SQL our API sends for the household list (first page, and the page after a
-    cursor), captured from the ORM while our app answers ``GET /api/v1/households`` in
+    cursor), captured from the ORM and the read pool while our app answers ``GET /api/v1/households`` in
     process as county staff: whatever way the API builds the list, the bare app runs the
     statement it sent. The cursor's slot among the parameters is where the cursor's id is."""
     import httpx
@@ -509,6 +509,16 @@ async def list_statements(url: str, settings, token: str, after_id: int) -> dict
         seen.append((statement, tuple(parameters)))
 
     db = Database(engine)
+    # The list may also run on the read pool (the direct handler's compiled statement,
+    # ``services.api.households.listing``), which no engine event sees: record those too.
+    for name in ("fetch_row", "fetch_rows"):
+        run = getattr(db, name)
+
+        async def recorded(sql, args, *rest, _run=run, **options):
+            seen.append((sql, tuple(args)))
+            return await _run(sql, args, *rest, **options)
+
+        setattr(db, name, recorded)
     app = create_app(settings, database=db)
     auth = {"Authorization": f"Bearer {token}"}
     captured = {}
