@@ -14,6 +14,7 @@ from services.core.funds.models import (
     FundPolicyRow,
     IncomeShare,
     Project,
+    ProjectFundTotal,
 )
 from services.core.guarantees.models import GuaranteeChange, HouseholdGuarantees
 from services.core.households.models import Household, HouseholdEvent, Membership, Person
@@ -78,6 +79,7 @@ __all__ = [
     "MonitoringPolicyRow",
     "Person",
     "Project",
+    "ProjectFundTotal",
     "QuarantinedRecord",
     "RateLimitCount",
     "Region",

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     SmallInteger,
     String,
     Text,
@@ -155,6 +156,27 @@ class Disbursement(RegionScoped, Base):
     imported: Mapped[bool] = mapped_column(nullable=False, default=False)
     created_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
+
+
+class ProjectFundTotal(RegionScoped, Base):
+    """Running totals of a project's money per fund year, level and kind, for the compliance
+    indicators as of today; kept by triggers on ``fund_allocations``, ``fund_disbursements``
+    and ``funds`` (``services.core.funds.totals``). ``region_code`` is the rows' (the
+    project's)."""
+
+    __tablename__ = "fund_project_totals"
+
+    region_code: Mapped[str] = mapped_column(RegionCode, primary_key=True)
+    project_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    year: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # the fund's
+    level: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    allocated: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
+    disbursed: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
+    labour_pay: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
+    management_fee: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
+    entries: Mapped[int] = mapped_column(Integer, nullable=False)  # allocations and payments counted
+    last_on: Mapped[date | None] = mapped_column(Date)  # the latest day counted (never lowered)
 
 
 class Beneficiary(RegionScoped, Base):
