@@ -21,7 +21,7 @@ lists leave it (the SQL: ``queries.FUNDS``/``ALLOCATED`` and ``queries.INDICATOR
 figures used are those of the funds policy in force for the region and year.
 
 As of today (or a later day) the projects' money comes from the running totals
-(``totals.py``, kept by triggers; ``queries.INDICATORS_OF_TOTALS``) instead of grouping
+(``totals.py``, kept by triggers; ``queries.indicators_of_totals``) instead of grouping
 every allocation and payment of the region: the same answer, a fraction of the work. It
 is taken only when no allocation or payment it counts is dated after the day (none can be
 entered in the future, but a row loaded otherwise could); else, and for a past day, the
@@ -38,7 +38,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.funds.enums import HIGHER_LEVELS, FundKind, FundLevel, IndicatorStatus
-from services.core.funds.queries import ALLOCATED, FUNDS, INDICATORS, INDICATORS_OF_TOTALS
+from services.core.funds.queries import ALLOCATED, FUNDS, INDICATORS, indicators_of_totals
 from services.core.policy.funds import FundsPolicy, Milestone, policy_for
 from services.core.scope import region_params
 from services.core.timeutil import today
@@ -320,7 +320,13 @@ async def compute(
         funds = {(lv, kind): amount for lv, kind, amount in (await session.execute(received, bounds)).all()}
         totals: dict[str, Any] | None = None
         if as_of >= today():
-            totals = dict((await session.execute(INDICATORS_OF_TOTALS, params)).mappings().one())
+            of_totals = indicators_of_totals(
+                tuple(params["industry_kinds"]),
+                tuple(params["spending_kinds"]),
+                tuple(params["higher"]),
+                params["dedicated"],
+            )
+            totals = dict((await session.execute(of_totals, params)).mappings().one())
             last_on = totals.pop("last_on")
             if last_on is not None and last_on > as_of:  # a row dated after the day: counted, must not be
                 totals = None

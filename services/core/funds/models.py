@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Column,
     Date,
     ForeignKey,
     Index,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Numeric,
     SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
     func,
@@ -158,25 +160,24 @@ class Disbursement(RegionScoped, Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
 
 
-class ProjectFundTotal(RegionScoped, Base):
-    """Running totals of a project's money per fund year, level and kind, for the compliance
-    indicators as of today; kept by triggers on ``fund_allocations``, ``fund_disbursements``
-    and ``funds`` (``services.core.funds.totals``). ``region_code`` is the rows' (the
-    project's)."""
-
-    __tablename__ = "fund_project_totals"
-
-    region_code: Mapped[str] = mapped_column(RegionCode, primary_key=True)
-    project_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    year: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # the fund's
-    level: Mapped[str] = mapped_column(String(32), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
-    allocated: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
-    disbursed: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
-    labour_pay: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
-    management_fee: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
-    entries: Mapped[int] = mapped_column(Integer, nullable=False)  # allocations and payments counted
-    last_on: Mapped[date | None] = mapped_column(Date)  # the latest day counted (never lowered)
+# Running totals of a project's money per fund year, for the compliance indicators as of
+# today; kept by triggers on ``fund_allocations``, ``fund_disbursements`` and ``funds``
+# (``services.core.funds.totals``, which says what each column holds). ``region_code`` is
+# the rows' (the project's). A table without a class: nothing writes it but the triggers.
+fund_project_totals = Table(
+    "fund_project_totals",
+    Base.metadata,
+    Column("region_code", RegionCode, primary_key=True),
+    Column("project_id", BigInteger, primary_key=True),
+    Column("year", SmallInteger, primary_key=True),  # the fund's
+    Column("allocated", Numeric, nullable=False),
+    *(Column(f"alloc_{lv.value}_{k.value}", Numeric, nullable=False) for lv in FundLevel for k in FundKind),
+    *(Column(f"paid_{k.value}", Numeric, nullable=False) for k in FundKind),
+    Column("labour_pay", Numeric, nullable=False),
+    Column("management_fee", Numeric, nullable=False),
+    Column("entries", Integer, nullable=False),  # allocations and payments counted
+    Column("last_on", Date),  # the latest day counted (never lowered)
+)
 
 
 class Beneficiary(RegionScoped, Base):

@@ -6,9 +6,12 @@ bounded by the region prefix it is about (``scope.region_sql``; values from
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from sqlalchemy import bindparam
 
-from services.core.funds.enums import AssetClass, AssetStatus, FundFindingRule, FundLevel
+from services.core.funds import totals
+from services.core.funds.enums import AssetClass, AssetStatus, FundFindingRule, FundKind, FundLevel
 from services.core.households.enums import HouseholdStatus
 from services.core.scope import region_sql, scoped_text
 
@@ -73,32 +76,6 @@ _MONEY_OF_ROWS = f"""a AS (
     FROM fund_disbursements di JOIN funds f ON f.id = di.fund_id
     WHERE {region_sql("di")} AND di.paid_on <= :as_of AND f.year = :year
     GROUP BY di.project_id
-)"""
-
-# The same from the running totals (``totals``), all rows whatever their day, in one CTE
-# ``a`` that also gives the latest day counted (``last_on``). A total of zero has no row
-# behind it (amounts are positive): ``nullif`` makes it "none", so every sum is written as
-# the rows' sum would be (``0`` without rows, ``12.50`` with).
-_BY_LEVEL_OF_TOTALS = ",\n".join(
-    f"coalesce(sum(nullif(t.allocated, 0)) FILTER (WHERE t.kind IN :industry_kinds AND t.level = '{lv}'), 0) "
-    f"AS ind_{lv}"
-    for lv in _LEVELS
-)
-_MONEY_OF_TOTALS = f"""a AS (
-    SELECT t.project_id, sum(nullif(t.allocated, 0)) AS allocated,
-           {_BY_LEVEL_OF_TOTALS},
-           coalesce(sum(nullif(t.allocated, 0)) FILTER (WHERE t.kind IN :spending_kinds), 0) AS spendable,
-           coalesce(sum(nullif(t.allocated, 0)) FILTER (WHERE t.level IN :higher AND t.kind <> :dedicated), 0)
-               AS higher_general,
-           coalesce(sum(nullif(t.allocated, 0)) FILTER (WHERE t.level IN :higher AND t.kind = :dedicated), 0)
-               AS higher_dedicated,
-           coalesce(sum(nullif(t.disbursed, 0)) FILTER (WHERE t.kind IN :spending_kinds), 0) AS spent,
-           coalesce(sum(nullif(t.labour_pay, 0)), 0) AS labour,
-           coalesce(sum(nullif(t.management_fee, 0)), 0) AS fee,
-           max(t.last_on) AS last_on
-    FROM fund_project_totals t
-    WHERE {region_sql("t")} AND t.year = :year
-    GROUP BY t.project_id
 )"""
 
 
@@ -181,12 +158,44 @@ INDICATORS = scoped_text(
     _indicators(_MONEY_OF_ROWS, "d", "LEFT JOIN a ON a.project_id = p.id LEFT JOIN d ON d.project_id = p.id", "")
 ).bindparams(*(bindparam(n, expanding=True) for n in _EXPANDING))
 
-# The same from the running totals (``totals.py``): exact when no allocation or payment
-# counted is dated after the day, which ``last_on`` (the latest day counted of the
-# region's projects in the set) tells.
-INDICATORS_OF_TOTALS = scoped_text(
-    _indicators(_MONEY_OF_TOTALS, "a", "LEFT JOIN a ON a.project_id = p.id", "last_on")
-).bindparams(*(bindparam(n, expanding=True) for n in _EXPANDING))
+
+def _cells(levels, kinds) -> str:
+    """The sum of the totals' cells of ``levels`` × ``kinds`` (``0`` when none)."""
+    cells = [totals.cell(lv, k) for lv in levels for k in kinds]
+    if not set(cells) <= set(totals.CELLS):
+        raise ValueError(f"no totals for {cells}")
+    return " + ".join(f"t.{c}" for c in cells) or "0"
+
+
+@lru_cache(maxsize=64)
+def indicators_of_totals(
+    industry_kinds: tuple[str, ...], spending_kinds: tuple[str, ...], higher: tuple[str, ...], dedicated: str
+):
+    """The indicators from the running totals (``totals.py``): each project's money is one
+    row, whatever its day, the policy's kinds picking the cells (so the statement is made
+    per policy's kinds, and kept). Exact when no allocation or payment counted is dated
+    after the day, which ``last_on`` (the latest day counted of the projects in the set)
+    tells. A cell without rows holds ``0``, so the sums are written as the rows' sums."""
+    levels = [lv.value for lv in FundLevel]
+    kinds = [k.value for k in FundKind]
+    by_level = ",\n".join(f"{_cells([lv], industry_kinds)} AS ind_{lv}" for lv in levels)
+    paid = [f"paid_{k}" for k in spending_kinds]
+    if not set(paid) <= set(totals.PAID):
+        raise ValueError(f"no totals for {paid}")
+    money = f"""a AS (
+    SELECT t.project_id, t.allocated,
+           {by_level},
+           {_cells(levels, spending_kinds)} AS spendable,
+           {_cells(higher, [k for k in kinds if k != dedicated])} AS higher_general,
+           {_cells(higher, [dedicated])} AS higher_dedicated,
+           {" + ".join(f"t.{c}" for c in paid) or "0"} AS spent,
+           t.labour_pay AS labour, t.management_fee AS fee, t.last_on
+    FROM fund_project_totals t
+    WHERE {region_sql("t")} AND t.year = :year
+)"""
+    return scoped_text(_indicators(money, "a", "LEFT JOIN a ON a.project_id = p.id", "last_on")).bindparams(
+        *(bindparam(n, expanding=True) for n in ("industry_categories", "labour_categories"))
+    )
 
 
 # ---------------------------------------------------------------- the asset scan

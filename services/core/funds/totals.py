@@ -1,16 +1,17 @@
-"""Running totals of each project's money per fund year, level and kind (table
-``fund_project_totals``), so the compliance indicators "as of today" sum a few thousand
-totals instead of grouping every allocation and payment of the region on each request (for
-a province 32,000 allocations and 200,000 payments, ≈ 200 ms of database time).
+"""Running totals of each project's money (table ``fund_project_totals``), so the compliance
+indicators "as of today" read one row per project instead of grouping every allocation and
+payment of the region on each request (for a province 32,000 allocations and 200,000
+payments, ≈ 200 ms of database time).
 
-One row per (project's region, project, fund year, fund level, fund kind): the money
-allocated, the money paid, of that the labour pay and the management fees, the number of
-allocations and payments counted (a row whose count falls to zero is removed) and the
-latest day of any of them (``last_on``: never lowered by a delete, so it may be later than
-the latest row still counted — ``indicators.compute`` then merely takes the full
-computation). The totals are not per day: the indicators of a past day are computed from
-the rows themselves, and the totals are used only when no row counted is dated after the
-day asked for.
+One row per (project's region, project, fund year): the money allocated, and of it each
+fund level × kind's (``alloc_<level>_<kind>``: which kinds count for industry or spending
+is the policy's, so the read picks the cells), the money paid out of each kind's funds
+(``paid_<kind>``), the labour pay and the management fees, the number of allocations and
+payments counted (a row whose count falls to zero is removed) and the latest day of any of
+them (``last_on``: never lowered by a delete, so it may be later than the latest row still
+counted — ``indicators.compute`` then merely takes the full computation). The totals are
+not per day: the indicators of a past day are computed from the rows themselves, and the
+totals are used only when no row counted is dated after the day asked for.
 
 Kept in the database, by triggers, in the same transaction as every write: the service's
 allocations and payments, the import, the demo's and the benchmark's ``COPY`` loads and any
@@ -18,44 +19,71 @@ raw SQL all change the totals without knowing of them, so none can forget to. Th
 on ``fund_allocations`` and ``fund_disbursements`` are per statement, with transition
 tables: a ``COPY`` of 200,000 payments is added up in one grouped statement, not 200,000
 upserts, so the loaders need no switch. A change of a fund's year, level or kind (not
-possible through the API) moves its money between keys; a ``TRUNCATE`` rebuilds the totals
-from what is left. Amounts are positive (CHECK), so a total is zero exactly when no row
-counts towards it; the read takes zero as "none" (``nullif``), which keeps the sums' text
-exactly as the full computation writes them (``0`` without rows, ``12.50`` with).
+possible through the API) moves its money; a ``TRUNCATE`` rebuilds the totals from what is
+left.
+
+Amounts are positive (CHECK), so a total is zero exactly when no row counts towards it, and
+a zero is always stored as ``0`` (never ``0.00``): a sum of cells is then written exactly as
+the rows' sum would be (``0`` without rows, ``12.50`` with). A new fund level or kind needs
+a migration that adds its cells (the SQL here is generated from the enums).
 """
 
 from __future__ import annotations
 
-KEY = "region_code, project_id, year, level, kind"
-SUMS = ("allocated", "disbursed", "labour_pay", "management_fee", "entries")
+from services.core.funds.enums import FundKind, FundLevel
 
-# Each ``changes`` SELECT gives, per allocation or payment added (+) or taken away (-), its key,
-# its signed contribution to each sum and its day (NULL when taken away).
-_ALLOCATION = """
-    SELECT r.region_code, r.project_id, f.year, f.level, f.kind, {sign} * r.amount AS allocated,
-           0 AS disbursed, 0 AS labour_pay, 0 AS management_fee, {sign} AS entries, {day} AS on_day
-    FROM {rows} AS r JOIN funds AS f ON f.id = r.fund_id"""
-_DISBURSEMENT = """
-    SELECT r.region_code, r.project_id, f.year, f.level, f.kind, 0 AS allocated, {sign} * r.amount AS disbursed,
-           CASE WHEN r.item = 'labour_pay' THEN {sign} * r.amount ELSE 0 END AS labour_pay,
-           CASE WHEN r.item = 'management_fee' THEN {sign} * r.amount ELSE 0 END AS management_fee,
-           {sign} AS entries, {day} AS on_day
-    FROM {rows} AS r JOIN funds AS f ON f.id = r.fund_id"""
+KEY = "region_code, project_id, year"
+CELLS = tuple(f"alloc_{lv.value}_{k.value}" for lv in FundLevel for k in FundKind)
+PAID = tuple(f"paid_{k.value}" for k in FundKind)
+SUMS = ("allocated", *CELLS, *PAID, "labour_pay", "management_fee", "entries")
 
 
-def _added(template: str, rows: str, day: str) -> str:
-    return template.format(sign="1", rows=rows, day=f"r.{day}")
+def cell(level: str, kind: str) -> str:
+    return f"alloc_{level}_{kind}"
 
 
-def _removed(template: str, rows: str) -> str:
-    return template.format(sign="-1", rows=rows, day="NULL::date")
+def _zero(x: str) -> str:
+    """A zero total as ``0`` (what a sum over no rows is), whatever scale it reached."""
+    return f"CASE WHEN {x} = 0 THEN 0 ELSE {x} END"
+
+
+def _contribution(table: str, sign: str, fund: str, day: str) -> str:
+    """What each row ``r`` of ``table`` (allocations or payments) of fund ``fund`` adds to
+    its project's totals (``sign`` -1: takes away), and its day (NULL when taken away)."""
+    amount = f"{sign} * r.amount"
+    if table == "allocations":
+        values = [amount]
+        values += [
+            f"CASE WHEN {fund}.level = '{lv.value}' AND {fund}.kind = '{k.value}' THEN {amount} ELSE 0 END"
+            for lv in FundLevel
+            for k in FundKind
+        ]
+        values += ["0"] * (len(PAID) + 2)
+    else:
+        values = ["0"] * (1 + len(CELLS))
+        values += [f"CASE WHEN {fund}.kind = '{k.value}' THEN {amount} ELSE 0 END" for k in FundKind]
+        values += [
+            f"CASE WHEN r.item = 'labour_pay' THEN {amount} ELSE 0 END",
+            f"CASE WHEN r.item = 'management_fee' THEN {amount} ELSE 0 END",
+        ]
+    values.append(sign)
+    columns = ", ".join(f"{v} AS {s}" for v, s in zip(values, SUMS, strict=True))
+    return f"SELECT r.region_code, r.project_id, {fund}.year, {columns}, {day} AS on_day"
+
+
+def _of_rows(table: str, rows: str, sign: str, day: str | None) -> str:
+    on_day = f"r.{day}" if day else "NULL::date"
+    return f"{_contribution(table, sign, 'f', on_day)} FROM {rows} AS r JOIN funds AS f ON f.id = r.fund_id"
+
+
+_DAY = {"allocations": "allocated_on", "disbursements": "paid_on"}
 
 
 def _upsert(changes: str) -> str:
     """Add ``changes`` to the totals: one grouped statement, in key order (concurrent
     writers lock totals in the same order, so they wait instead of deadlocking)."""
-    sums = ", ".join(f"sum({s})" for s in SUMS)
-    updates = ", ".join(f"{s} = t.{s} + excluded.{s}" for s in SUMS)
+    sums = ", ".join(_zero(f"sum({s})") for s in SUMS)
+    updates = ", ".join(f"{s} = {_zero(f't.{s} + excluded.{s}')}" for s in SUMS)
     return f"""
     INSERT INTO fund_project_totals AS t ({KEY}, {", ".join(SUMS)}, last_on)
     SELECT {KEY}, {sums}, max(on_day)
@@ -72,8 +100,10 @@ def _prune(rows: str) -> str:
     WHERE t.entries = 0 AND t.region_code = k.region_code AND t.project_id = k.project_id"""
 
 
-def _statement_trigger(table: str, template: str, day: str) -> str:
-    added, removed = _added(template, "new_rows", day), _removed(template, "old_rows")
+def _statement_trigger(kind: str) -> str:
+    table = f"fund_{kind}"
+    added = _of_rows(kind, "new_rows", "1", _DAY[kind])
+    removed = _of_rows(kind, "old_rows", "-1", None)
     return f"""
 CREATE FUNCTION {table}_total() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -110,9 +140,9 @@ FOR EACH STATEMENT EXECUTE FUNCTION fund_project_totals_rebuild()""")
 # The totals computed afresh from the allocations and payments (the migration's backfill, a
 # TRUNCATE, and the tests that check the triggers).
 EXPECTED_SQL = f"""
-SELECT {KEY}, {", ".join(f"sum({s}) AS {s}" for s in SUMS)}, max(on_day) AS last_on
-FROM ({_added(_ALLOCATION, "fund_allocations", "allocated_on")}
-      UNION ALL {_added(_DISBURSEMENT, "fund_disbursements", "paid_on")}) AS c
+SELECT {KEY}, {", ".join(f"{_zero(f'sum({s})')} AS {s}" for s in SUMS)}, max(on_day) AS last_on
+FROM ({_of_rows("allocations", "fund_allocations", "1", "allocated_on")}
+      UNION ALL {_of_rows("disbursements", "fund_disbursements", "1", "paid_on")}) AS c
 GROUP BY {KEY}
 """
 
@@ -125,17 +155,12 @@ REBUILD_SQL = [
 def _moved(fund: str, sign: str, day: bool) -> str:
     """The contributions of the money of fund ``OLD``/``NEW`` (``fund``), for a change of its
     year, level or kind."""
-    columns = f"r.region_code, r.project_id, {fund}.year, {fund}.level, {fund}.kind"
+    allocations = _contribution("allocations", sign, fund, "r.allocated_on" if day else "NULL::date")
+    payments = _contribution("disbursements", sign, fund, "r.paid_on" if day else "NULL::date")
     return f"""
-    SELECT {columns}, {sign} * r.amount AS allocated, 0 AS disbursed, 0 AS labour_pay, 0 AS management_fee,
-           {sign} AS entries, {"r.allocated_on" if day else "NULL::date"} AS on_day
-    FROM fund_allocations AS r WHERE r.fund_id = {fund}.id
+    {allocations} FROM fund_allocations AS r WHERE r.fund_id = {fund}.id
     UNION ALL
-    SELECT {columns}, 0, {sign} * r.amount,
-           CASE WHEN r.item = 'labour_pay' THEN {sign} * r.amount ELSE 0 END,
-           CASE WHEN r.item = 'management_fee' THEN {sign} * r.amount ELSE 0 END,
-           {sign}, {"r.paid_on" if day else "NULL::date"}
-    FROM fund_disbursements AS r WHERE r.fund_id = {fund}.id"""
+    {payments} FROM fund_disbursements AS r WHERE r.fund_id = {fund}.id"""
 
 
 CREATE_SQL = [
@@ -146,16 +171,15 @@ BEGIN
     {REBUILD_SQL[1]};
     RETURN NULL;
 END $$""",
-    _statement_trigger("fund_allocations", _ALLOCATION, "allocated_on"),
+    _statement_trigger("allocations"),
     *_triggers("fund_allocations"),
-    _statement_trigger("fund_disbursements", _DISBURSEMENT, "paid_on"),
+    _statement_trigger("disbursements"),
     *_triggers("fund_disbursements"),
     f"""
 CREATE FUNCTION funds_total() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     {_upsert(_moved("OLD", "-1", False) + " UNION ALL " + _moved("NEW", "1", True))};
-    DELETE FROM fund_project_totals AS t
-    WHERE t.entries = 0 AND t.year = OLD.year AND t.level = OLD.level AND t.kind = OLD.kind;
+    DELETE FROM fund_project_totals AS t WHERE t.entries = 0 AND t.year = OLD.year;
     RETURN NULL;
 END $$""",
     """
