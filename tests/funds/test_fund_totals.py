@@ -299,6 +299,27 @@ async def test_a_past_day_and_a_row_dated_after_the_day_take_the_full_computatio
     assert later == full != before
 
 
+async def test_a_project_with_rows_under_two_regions_takes_the_full_computation(session, monkeypatch):
+    made = await _year_of_money(session)
+    central, *_ = made["funds"]
+    tea, *_ = made["projects"]
+    # A project's allocation written (raw) under another village: two totals rows of one
+    # project in the county, which the full computation sums as one.
+    session.add(
+        Allocation(fund_id=central.id, project_id=tea.id, region_code=VILLAGE_2, amount=Decimal("1000.00"),
+                   allocated_on=day(3, 9))
+    )  # fmt: skip
+    await assert_totals_exact(session)
+    result, seen = await compute_on(session, monkeypatch, "529901", YEAR, DAY, DAY)
+    assert seen == ["totals", "rows"]
+    full, _ = await compute_on(session, monkeypatch, "529901", YEAR, DAY, DAY + timedelta(days=1))
+    assert result == full
+    # The other village: the project is not one of its own, its stray row counts nowhere.
+    village, seen = await compute_on(session, monkeypatch, VILLAGE_2, YEAR, DAY, DAY)
+    assert seen == ["totals"]
+    assert village == (await compute_on(session, monkeypatch, VILLAGE_2, YEAR, DAY, DAY + timedelta(days=1)))[0]
+
+
 async def test_a_copy_load_is_counted(session, monkeypatch):
     """As the demo loader and the benchmark write: TRUNCATE, then COPY (statement triggers,
     one grouped upsert per COPY)."""

@@ -24,8 +24,8 @@ As of today (or a later day) the projects' money comes from the running totals
 (``totals.py``, kept by triggers; ``queries.indicators_of_totals``) instead of grouping
 every allocation and payment of the region: the same answer, a fraction of the work. It
 is taken only when no allocation or payment it counts is dated after the day (none can be
-entered in the future, but a row loaded otherwise could); else, and for a past day, the
-rows themselves are summed as of the day.
+entered in the future, but a row loaded otherwise could) and each project's rows carry its
+region; else, and for a past day, the rows themselves are summed as of the day.
 """
 
 from __future__ import annotations
@@ -327,8 +327,10 @@ async def compute(
                 params["dedicated"],
             )
             totals = dict((await session.execute(of_totals, params)).mappings().one())
-            last_on = totals.pop("last_on")
-            if last_on is not None and last_on > as_of:  # a row dated after the day: counted, must not be
+            last_on, repeated = totals.pop("last_on"), totals.pop("repeated")
+            # A row dated after the day (counted, must not be), or a project's rows under two
+            # region codes (one row each): the rows themselves, as of the day.
+            if (last_on is not None and last_on > as_of) or repeated:
                 totals = None
         if totals is None:
             totals = dict((await session.execute(INDICATORS, params)).mappings().one())

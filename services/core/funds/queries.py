@@ -82,7 +82,7 @@ _MONEY_OF_ROWS = f"""a AS (
 def _indicators(money: str, paid: str, joins: str, last_on: str) -> str:
     """The indicators' statement over ``money`` (the CTEs of each project's money): ``paid``
     is the alias of the payments' figures, ``joins`` joins them to ``p``; ``last_on`` adds
-    the latest day counted (or nothing).
+    the latest day counted and how many projects came twice (or nothing).
 
     ``pr``: the projects of the year in the library by the day, with their money as of the
     day (computed once); then every indicator's sums and, for each, the projects that pull
@@ -144,7 +144,7 @@ FROM (
            count(*) FILTER (WHERE labour_project AND labour < required) AS labour_short,
            count(*) FILTER (WHERE labour_project AND labour < required AND completed) AS labour_short_completed,
            coalesce(sum(fee), 0) AS fee, coalesce(sum(allocated), 0) AS allocated{
-        ", max(last_on) AS last_on" if last_on else ""
+        ", max(last_on) AS last_on, count(*) - count(DISTINCT id) AS repeated" if last_on else ""
     }
     FROM pr
 ) t
@@ -175,7 +175,10 @@ def indicators_of_totals(
     row, whatever its day, the policy's kinds picking the cells (so the statement is made
     per policy's kinds, and kept). Exact when no allocation or payment counted is dated
     after the day, which ``last_on`` (the latest day counted of the projects in the set)
-    tells. A cell without rows holds ``0``, so the sums are written as the rows' sums."""
+    tells, and when each project has one row in the region (``repeated`` = 0: its rows
+    are all in its own village or township, as the service writes them; raw SQL could
+    write others). A cell without rows holds ``0``, so the sums are written as the rows'
+    sums."""
     levels = [lv.value for lv in FundLevel]
     kinds = [k.value for k in FundKind]
     by_level = ",\n".join(f"{_cells([lv], industry_kinds)} AS ind_{lv}" for lv in levels)
