@@ -620,7 +620,9 @@ async def ensure_data(url: str, settings, scale: float) -> dict:
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
                 )
-        await conn.execute("ANALYZE regions, funds, projects, fund_allocations, fund_disbursements, project_assets")
+        await conn.execute(
+            "ANALYZE regions, funds, projects, fund_allocations, fund_disbursements, project_assets, fund_project_totals"
+        )
         print(f"  copied and analysed in {time.perf_counter() - started:.1f} s", flush=True)
         return {"counties": len(counties), **await bench_counts(conn)}
     finally:

@@ -14,6 +14,7 @@ from services.core.funds.models import (
     FundPolicyRow,
     IncomeShare,
     Project,
+    fund_project_totals,
 )
 from services.core.guarantees.models import GuaranteeChange, HouseholdGuarantees
 from services.core.households.models import Household, HouseholdEvent, Membership, Person
@@ -87,5 +88,6 @@ __all__ = [
     "SyncRun",
     "User",
     "Visit",
+    "fund_project_totals",
     "metadata",
 ]

@@ -19,6 +19,13 @@ the worst first. Everything comes from two queries, whatever the number of proje
 projects' figures are summed and ranked in the database, and only the sums and the short
 lists leave it (the SQL: ``queries.FUNDS``/``ALLOCATED`` and ``queries.INDICATORS``). The
 figures used are those of the funds policy in force for the region and year.
+
+As of today (or a later day) the projects' money comes from the running totals
+(``totals.py``, kept by triggers; ``queries.indicators_of_totals``) instead of grouping
+every allocation and payment of the region: the same answer, a fraction of the work. It
+is taken only when no allocation or payment it counts is dated after the day (none can be
+entered in the future, but a row loaded otherwise could) and each project's rows carry its
+region; else, and for a past day, the rows themselves are summed as of the day.
 """
 
 from __future__ import annotations
@@ -31,9 +38,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.funds.enums import HIGHER_LEVELS, FundKind, FundLevel, IndicatorStatus
-from services.core.funds.queries import ALLOCATED, FUNDS, INDICATORS
+from services.core.funds.queries import ALLOCATED, FUNDS, INDICATORS, indicators_of_totals
 from services.core.policy.funds import FundsPolicy, Milestone, policy_for
 from services.core.scope import region_params
+from services.core.timeutil import today
 from services.core.tuning import tuned
 
 ZERO = Decimal("0.00")
@@ -310,7 +318,22 @@ async def compute(
     }
     async with tuned(session, **_SETTINGS):
         funds = {(lv, kind): amount for lv, kind, amount in (await session.execute(received, bounds)).all()}
-        totals = dict((await session.execute(INDICATORS, params)).mappings().one())
+        totals: dict[str, Any] | None = None
+        if as_of >= today():
+            of_totals = indicators_of_totals(
+                tuple(params["industry_kinds"]),
+                tuple(params["spending_kinds"]),
+                tuple(params["higher"]),
+                params["dedicated"],
+            )
+            totals = dict((await session.execute(of_totals, params)).mappings().one())
+            last_on, repeated = totals.pop("last_on"), totals.pop("repeated")
+            # A row dated after the day (counted, must not be), or a project's rows under two
+            # region codes (one row each): the rows themselves, as of the day.
+            if (last_on is not None and last_on > as_of) or repeated:
+                totals = None
+        if totals is None:
+            totals = dict((await session.execute(INDICATORS, params)).mappings().one())
     return {
         "region": region_prefix,
         "year": year,

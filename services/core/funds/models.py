@@ -13,12 +13,15 @@ from decimal import Decimal
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Column,
     Date,
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
     func,
@@ -155,6 +158,26 @@ class Disbursement(RegionScoped, Base):
     imported: Mapped[bool] = mapped_column(nullable=False, default=False)
     created_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
+
+
+# Running totals of a project's money per fund year, for the compliance indicators as of
+# today; kept by triggers on ``fund_allocations``, ``fund_disbursements`` and ``funds``
+# (``services.core.funds.totals``, which says what each column holds). ``region_code`` is
+# the rows' (the project's). A table without a class: nothing writes it but the triggers.
+fund_project_totals = Table(
+    "fund_project_totals",
+    Base.metadata,
+    Column("region_code", RegionCode, primary_key=True),
+    Column("project_id", BigInteger, primary_key=True),
+    Column("year", SmallInteger, primary_key=True),  # the fund's
+    Column("allocated", Numeric, nullable=False),
+    *(Column(f"alloc_{lv.value}_{k.value}", Numeric, nullable=False) for lv in FundLevel for k in FundKind),
+    *(Column(f"paid_{k.value}", Numeric, nullable=False) for k in FundKind),
+    Column("labour_pay", Numeric, nullable=False),
+    Column("management_fee", Numeric, nullable=False),
+    Column("entries", Integer, nullable=False),  # allocations and payments counted
+    Column("last_on", Date),  # the latest day counted (never lowered)
+)
 
 
 class Beneficiary(RegionScoped, Base):

@@ -6,9 +6,12 @@ bounded by the region prefix it is about (``scope.region_sql``; values from
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from sqlalchemy import bindparam
 
-from services.core.funds.enums import AssetClass, AssetStatus, FundFindingRule, FundLevel
+from services.core.funds import totals
+from services.core.funds.enums import AssetClass, AssetStatus, FundFindingRule, FundKind, FundLevel
 from services.core.households.enums import HouseholdStatus
 from services.core.scope import region_sql, scoped_text
 
@@ -54,11 +57,9 @@ _LEVEL_TOPS = ",\n".join(
 _GAP = "round(spendable * :expected - spent, 2)"
 _FEE_SHARE = "round(fee / allocated, 4)"
 
-# ``pr``: the projects of the year in the library by the day, with their money as of the
-# day (computed once); then every indicator's sums and, for each, the projects that pull
-# it down. Amounts in the lists are text: JSON numbers would pass through floats.
-INDICATORS = scoped_text(f"""
-WITH a AS (
+# The money of each project as of the day, from the rows themselves: ``a`` its allocations
+# by level and kind, ``d`` its payments.
+_MONEY_OF_ROWS = f"""a AS (
     SELECT al.project_id, sum(al.amount) AS allocated,
            {_BY_LEVEL},
            coalesce(sum(al.amount) FILTER (WHERE f.kind IN :spending_kinds), 0) AS spendable,
@@ -75,7 +76,19 @@ WITH a AS (
     FROM fund_disbursements di JOIN funds f ON f.id = di.fund_id
     WHERE {region_sql("di")} AND di.paid_on <= :as_of AND f.year = :year
     GROUP BY di.project_id
-), pr AS MATERIALIZED (
+)"""
+
+
+def _indicators(money: str, paid: str, joins: str, last_on: str) -> str:
+    """The indicators' statement over ``money`` (the CTEs of each project's money): ``paid``
+    is the alias of the payments' figures, ``joins`` joins them to ``p``; ``last_on`` adds
+    the latest day counted and how many projects came twice (or nothing).
+
+    ``pr``: the projects of the year in the library by the day, with their money as of the
+    day (computed once); then every indicator's sums and, for each, the projects that pull
+    it down. Amounts in the lists are text: JSON numbers would pass through floats."""
+    return f"""
+WITH {money}, pr AS MATERIALIZED (
     SELECT p.id, p.name, p.region_code, p.category, p.status, p.planned_start,
            p.category IN :industry_categories AS industry,
            coalesce(p.cancelled_on > :as_of, true) AS live,
@@ -89,36 +102,37 @@ WITH a AS (
                  + coalesce(a.higher_dedicated, 0) * :labour_dedicated, 2) AS required,
            p.category IN :labour_categories AND coalesce(p.cancelled_on > :as_of, true)
                AND coalesce(a.higher_general, 0) + coalesce(a.higher_dedicated, 0) > 0 AS labour_project,
-           coalesce(d.spent, 0) AS spent, coalesce(d.labour, 0) AS labour, coalesce(d.fee, 0) AS fee
-    FROM projects p LEFT JOIN a ON a.project_id = p.id LEFT JOIN d ON d.project_id = p.id
+           coalesce({paid}.spent, 0) AS spent, coalesce({paid}.labour, 0) AS labour,
+           coalesce({paid}.fee, 0) AS fee{", a.last_on" if last_on else ""}
+    FROM projects p {joins}
     WHERE p.year = :year AND {region_sql("p")} AND p.reviewed_on <= :as_of
 )
 SELECT t.*,
        {_LEVEL_TOPS},
        {
-    _top(
-        f"spendable > 0 AND {_GAP} > 0",
-        f"{_GAP} DESC",
-        f"spendable::text AS allocated, spent::text AS disbursed, round(spent / spendable, 4)::text AS progress, "
-        f"{_GAP}::text AS gap",
-    )
-} AS top_spending,
+        _top(
+            f"spendable > 0 AND {_GAP} > 0",
+            f"{_GAP} DESC",
+            f"spendable::text AS allocated, spent::text AS disbursed, round(spent / spendable, 4)::text AS progress, "
+            f"{_GAP}::text AS gap",
+        )
+    } AS top_spending,
        {_top("live AND NOT started", "planned_start", "planned_start, planned_start <= :as_of AS late")} AS top_start,
        {
-    _top(
-        "labour_project AND labour < required",
-        "required - labour DESC",
-        "higher::text AS higher_level_funds, dedicated::text AS dedicated_funds, required::text AS required, "
-        "labour::text AS labour_pay, completed",
-    )
-} AS top_labour,
+        _top(
+            "labour_project AND labour < required",
+            "required - labour DESC",
+            "higher::text AS higher_level_funds, dedicated::text AS dedicated_funds, required::text AS required, "
+            "labour::text AS labour_pay, completed",
+        )
+    } AS top_labour,
        {
-    _top(
-        f"allocated > 0 AND fee > 0 AND {_FEE_SHARE} > :fee_cap",
-        f"{_FEE_SHARE} DESC",
-        f"allocated::text AS allocated, fee::text AS management_fee, {_FEE_SHARE}::text AS share",
-    )
-} AS top_fee
+        _top(
+            f"allocated > 0 AND fee > 0 AND {_FEE_SHARE} > :fee_cap",
+            f"{_FEE_SHARE} DESC",
+            f"allocated::text AS allocated, fee::text AS management_fee, {_FEE_SHARE}::text AS share",
+        )
+    } AS top_fee
 FROM (
     SELECT {_LEVEL_TOTALS},
            coalesce(sum(spent), 0) AS spent,
@@ -129,15 +143,62 @@ FROM (
            count(*) FILTER (WHERE labour_project) AS labour_projects,
            count(*) FILTER (WHERE labour_project AND labour < required) AS labour_short,
            count(*) FILTER (WHERE labour_project AND labour < required AND completed) AS labour_short_completed,
-           coalesce(sum(fee), 0) AS fee, coalesce(sum(allocated), 0) AS allocated
+           coalesce(sum(fee), 0) AS fee, coalesce(sum(allocated), 0) AS allocated{
+        ", max(last_on) AS last_on, count(*) - count(DISTINCT id) AS repeated" if last_on else ""
+    }
     FROM pr
 ) t
-""").bindparams(
-    *(
-        bindparam(n, expanding=True)
-        for n in ("industry_kinds", "spending_kinds", "higher", "industry_categories", "labour_categories")
+"""
+
+
+_EXPANDING = ("industry_kinds", "spending_kinds", "higher", "industry_categories", "labour_categories")
+
+# The indicators as of any day, from the allocations and payments themselves.
+INDICATORS = scoped_text(
+    _indicators(_MONEY_OF_ROWS, "d", "LEFT JOIN a ON a.project_id = p.id LEFT JOIN d ON d.project_id = p.id", "")
+).bindparams(*(bindparam(n, expanding=True) for n in _EXPANDING))
+
+
+def _cells(levels, kinds) -> str:
+    """The sum of the totals' cells of ``levels`` × ``kinds`` (``0`` when none)."""
+    cells = [totals.cell(lv, k) for lv in levels for k in kinds]
+    if not set(cells) <= set(totals.CELLS):
+        raise ValueError(f"no totals for {cells}")
+    return " + ".join(f"t.{c}" for c in cells) or "0"
+
+
+@lru_cache(maxsize=64)
+def indicators_of_totals(
+    industry_kinds: tuple[str, ...], spending_kinds: tuple[str, ...], higher: tuple[str, ...], dedicated: str
+):
+    """The indicators from the running totals (``totals.py``): each project's money is one
+    row, whatever its day, the policy's kinds picking the cells (so the statement is made
+    per policy's kinds, and kept). Exact when no allocation or payment counted is dated
+    after the day, which ``last_on`` (the latest day counted of the projects in the set)
+    tells, and when each project has one row in the region (``repeated`` = 0: its rows
+    are all in its own village or township, as the service writes them; raw SQL could
+    write others). A cell without rows holds ``0``, so the sums are written as the rows'
+    sums."""
+    levels = [lv.value for lv in FundLevel]
+    kinds = [k.value for k in FundKind]
+    by_level = ",\n".join(f"{_cells([lv], industry_kinds)} AS ind_{lv}" for lv in levels)
+    paid = [f"paid_{k}" for k in spending_kinds]
+    if not set(paid) <= set(totals.PAID):
+        raise ValueError(f"no totals for {paid}")
+    money = f"""a AS (
+    SELECT t.project_id, t.allocated,
+           {by_level},
+           {_cells(levels, spending_kinds)} AS spendable,
+           {_cells(higher, [k for k in kinds if k != dedicated])} AS higher_general,
+           {_cells(higher, [dedicated])} AS higher_dedicated,
+           {" + ".join(f"t.{c}" for c in paid) or "0"} AS spent,
+           t.labour_pay AS labour, t.management_fee AS fee, t.last_on
+    FROM fund_project_totals t
+    WHERE {region_sql("t")} AND t.year = :year
+)"""
+    return scoped_text(_indicators(money, "a", "LEFT JOIN a ON a.project_id = p.id", "last_on")).bindparams(
+        *(bindparam(n, expanding=True) for n in ("industry_categories", "labour_categories"))
     )
-)
 
 
 # ---------------------------------------------------------------- the asset scan

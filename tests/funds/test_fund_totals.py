@@ -1,0 +1,399 @@
+"""The running totals of the projects' money (``fund_project_totals``, kept by triggers) always
+equal the totals computed afresh from the allocations and payments — after inserts,
+corrections, moves between funds, deletes, a fund's kind changed, TRUNCATE and COPY loads,
+and after the migration's backfill — and the compliance indicators as of today computed
+from them equal the full computation at every level, while a past day (or a row dated after
+the day) takes the full computation."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import delete, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.core.funds import indicators, queries
+from services.core.funds.models import Allocation, Disbursement, Fund, Project
+from services.core.funds.totals import EXPECTED_SQL, KEY, SUMS
+from services.core.scope import UNRESTRICTED, bind_scope
+from tests.factories import OTHER_COUNTY_VILLAGE, OTHER_TOWNSHIP_VILLAGE, VILLAGE, VILLAGE_2
+
+DAY = date(2026, 7, 1)  # "today" for these tests
+YEAR = DAY.year
+PREFIXES = ("52", "5299", "529901", "529901001", "529901001001", "529901002001", "529902", "529902001001")
+
+
+def day(month: int, dd: int, year: int = YEAR) -> date:
+    return date(year, month, dd)
+
+
+async def _totals(session: AsyncSession) -> tuple[dict, dict]:
+    """The totals kept and the totals computed afresh, by key: ({sum: value}, last_on)."""
+    columns = ", ".join(SUMS)
+    out = []
+    for source in ("fund_project_totals", f"({EXPECTED_SQL}) e"):
+        rows = (await session.execute(text(f"SELECT {KEY}, {columns}, last_on FROM {source}"))).all()
+        out.append({tuple(r[:3]): (dict(zip(SUMS, r[3:-1], strict=True)), r[-1]) for r in rows})
+    return out[0], out[1]
+
+
+async def assert_totals_exact(session: AsyncSession) -> None:
+    await session.flush()
+    kept, expected = await _totals(session)
+    assert {k: v[0] for k, v in kept.items()} == {k: v[0] for k, v in expected.items()}
+    # The latest day counted is never lowered by a delete: at least the latest still counted.
+    assert all(kept[k][1] >= v[1] for k, v in expected.items())
+
+
+class Spy:
+    """Which indicator statements ``compute`` ran."""
+
+    def __init__(self, session: AsyncSession):
+        self.seen: list[str] = []
+        self._execute = session.execute
+
+        async def spying(statement, *args, **kwargs):
+            if statement is queries.INDICATORS:
+                self.seen.append("rows")
+            elif "fund_project_totals" in getattr(statement, "text", ""):
+                self.seen.append("totals")
+            return await self._execute(statement, *args, **kwargs)
+
+        session.execute = spying  # type: ignore[method-assign]
+
+
+async def compute_on(session, monkeypatch, prefix: str, year: int, as_of: date, on_today: date) -> tuple[dict, list]:
+    monkeypatch.setattr(indicators, "today", lambda: on_today)
+    spy = Spy(session)
+    try:
+        result = await indicators.compute(session, prefix, year, as_of)
+    finally:
+        session.execute = spy._execute  # type: ignore[method-assign]
+    return result, spy.seen
+
+
+async def assert_indicators_exact(session, monkeypatch, years=(YEAR, YEAR - 1)) -> None:
+    """For every prefix and year: as of today from the totals == the full computation."""
+    await session.flush()
+    for prefix in PREFIXES:
+        for year in years:
+            fast, seen = await compute_on(session, monkeypatch, prefix, year, DAY, DAY)
+            assert seen == ["totals"], (prefix, year)
+            # The same day asked for the next day: a past day, computed from the rows.
+            full, seen = await compute_on(session, monkeypatch, prefix, year, DAY, DAY + timedelta(days=1))
+            assert seen == ["rows"], (prefix, year)
+            assert fast == full, (prefix, year)
+
+
+async def _fund(session, county: str, level: str, kind: str, amount: str, year: int = YEAR) -> Fund:
+    fund = Fund(
+        year=year,
+        level=level,
+        kind=kind,
+        name=f"{year}{level}{kind}",
+        region_code=county + "000000",
+        amount=Decimal(amount),
+        received_on=day(1, 10, year),
+    )
+    session.add(fund)
+    await session.flush()
+    return fund
+
+
+async def _project(session, village: str, category: str, status: str, year: int = YEAR, **dates) -> Project:
+    project = Project(
+        year=year,
+        name=f"{category}-{village}",
+        category=category,
+        region_code=village,
+        implementing_unit="县农业农村局",
+        budget=Decimal("900000.00"),
+        planned_start=day(3, 1, year),
+        planned_end=day(10, 31, year),
+        status=status,
+        proposed_on=day(1, 20, year),
+        reviewed_on=day(2, 1, year),
+        approved_on=day(2, 10, year),
+        **dates,
+    )
+    session.add(project)
+    await session.flush()
+    return project
+
+
+def _allocation(fund: Fund, project: Project, amount: str, on: date) -> Allocation:
+    return Allocation(
+        fund_id=fund.id, project_id=project.id, region_code=project.region_code, amount=Decimal(amount), allocated_on=on
+    )
+
+
+def _payment(fund: Fund, project: Project, amount: str, on: date, item: str = "construction") -> Disbursement:
+    return Disbursement(
+        fund_id=fund.id,
+        project_id=project.id,
+        region_code=project.region_code,
+        amount=Decimal(amount),
+        paid_on=on,
+        voucher_ref="记-1",
+        item=item,
+    )
+
+
+async def _year_of_money(session) -> dict:
+    """Funds in two counties and two years, projects in three villages of two townships and
+    in the other county at several steps, allocations and payments of every item."""
+    central = await _fund(session, "529901", "central", "transition", "2000000.00")
+    provincial = await _fund(session, "529901", "provincial", "transition", "800000.00")
+    relief = await _fund(session, "529901", "central", "work_relief", "400000.00")
+    county = await _fund(session, "529901", "county", "transition", "300000.00")
+    other = await _fund(session, "529902", "central", "transition", "600000.00")
+    last_year = await _fund(session, "529901", "central", "transition", "500000.00", year=YEAR - 1)
+
+    tea = await _project(session, VILLAGE, "industry", "started", started_on=day(3, 20))
+    road = await _project(
+        session, VILLAGE_2, "infrastructure", "completed", started_on=day(3, 5), completed_on=day(6, 1)
+    )
+    canal = await _project(session, OTHER_TOWNSHIP_VILLAGE, "work_relief", "started", started_on=day(4, 1))
+    training = await _project(session, VILLAGE, "employment", "approved")
+    far = await _project(session, OTHER_COUNTY_VILLAGE, "industry", "started", started_on=day(4, 15))
+    old = await _project(
+        session, VILLAGE_2, "industry", "completed", year=YEAR - 1, started_on=day(4, 1, YEAR - 1),
+        completed_on=day(9, 1, YEAR - 1),
+    )  # fmt: skip
+
+    session.add_all(
+        [
+            _allocation(central, tea, "600000.00", day(3, 1)),
+            _allocation(provincial, tea, "100000.00", day(3, 2)),
+            _allocation(central, road, "300000.00", day(3, 1)),
+            _allocation(county, road, "50000.00", day(3, 3)),
+            _allocation(relief, canal, "200000.00", day(3, 3)),
+            _allocation(provincial, canal, "100000.00", day(3, 4)),
+            _allocation(central, training, "80000.00", day(3, 5)),
+            _allocation(other, far, "250000.00", day(3, 6)),
+            _allocation(last_year, old, "400000.00", day(3, 1, YEAR - 1)),
+        ]
+    )
+    await session.flush()
+    session.add_all(
+        [
+            _payment(central, tea, "200000.00", day(4, 1)),
+            _payment(central, tea, "5000.00", day(4, 2), "management_fee"),
+            _payment(provincial, tea, "40000.00", day(5, 1), "materials"),
+            _payment(central, road, "250000.00", day(4, 10)),
+            _payment(county, road, "12000.00", day(5, 10), "management_fee"),
+            _payment(relief, canal, "20000.00", day(5, 1), "labour_pay"),
+            _payment(relief, canal, "90000.00", day(5, 2)),
+            _payment(provincial, canal, "3000.00", day(5, 3), "labour_pay"),
+            _payment(other, far, "100000.00", day(5, 20)),
+            _payment(last_year, old, "380000.00", day(6, 1, YEAR - 1)),
+        ]
+    )
+    await session.flush()
+    return {
+        "funds": (central, provincial, relief, county, other, last_year),
+        "projects": (tea, road, canal, training, far, old),
+    }
+
+
+async def test_totals_and_indicators_follow_every_write(session, monkeypatch):
+    made = await _year_of_money(session)
+    central, provincial, relief, county, _other, _last_year = made["funds"]
+    tea, road, canal, training, far, _old = made["projects"]
+    await assert_totals_exact(session)
+    kept, _ = await _totals(session)
+    figures, _last_on = kept[(VILLAGE, tea.id, YEAR)]
+    assert {k: v for k, v in figures.items() if v} == {
+        "allocated": Decimal("700000.00"),
+        "alloc_central_transition": Decimal("600000.00"),
+        "alloc_provincial_transition": Decimal("100000.00"),
+        "paid_transition": Decimal("245000.00"),
+        "management_fee": Decimal("5000.00"),
+        "entries": 5,
+    }
+    assert str(figures["labour_pay"]) == "0"  # a total without rows is 0, as their sum would be
+    await assert_indicators_exact(session, monkeypatch)
+
+    # Corrections: an amount, a payment moved to another fund and item, an allocation moved
+    # to another project (and village), several rows in one statement.
+    await session.execute(
+        update(Allocation)
+        .where(Allocation.project_id == tea.id, Allocation.fund_id == central.id)
+        .values(amount=Decimal("550000.00"))
+    )
+    await session.execute(
+        update(Disbursement)
+        .where(Disbursement.project_id == canal.id, Disbursement.item == "construction")
+        .values(fund_id=provincial.id, item="labour_pay", amount=Decimal("60000.00"))
+    )
+    await session.execute(
+        update(Allocation)
+        .where(Allocation.project_id == training.id)
+        .values(project_id=road.id, region_code=road.region_code)
+    )
+    await session.execute(
+        update(Disbursement).where(Disbursement.region_code.startswith("529901")).values(paid_on=Disbursement.paid_on)
+    )
+    await assert_totals_exact(session)
+    await assert_indicators_exact(session, monkeypatch)
+
+    # Project steps (the totals do not change; the indicators read the projects live).
+    await session.execute(
+        update(Project).where(Project.id == training.id).values(status="cancelled", cancelled_on=day(6, 1))
+    )
+    await session.execute(
+        update(Project).where(Project.id == canal.id).values(status="completed", completed_on=day(6, 20))
+    )
+    await session.execute(update(Project).where(Project.id == far.id).values(started_on=None, status="tendering"))
+    await assert_indicators_exact(session, monkeypatch)
+
+    # Deletes: a payment; then all of a project's payments and allocations (its totals go).
+    await session.execute(
+        delete(Disbursement).where(Disbursement.project_id == tea.id, Disbursement.item == "materials")
+    )
+    await assert_totals_exact(session)
+    await session.execute(delete(Disbursement).where(Disbursement.project_id == road.id))
+    await session.execute(delete(Allocation).where(Allocation.project_id == road.id))
+    await assert_totals_exact(session)
+    kept, _ = await _totals(session)
+    assert not any(k[1] == road.id for k in kept)
+    await assert_indicators_exact(session, monkeypatch)
+
+    # A fund's kind and level changed (not possible through the API; raw SQL may): its money
+    # moves between keys.
+    await session.execute(update(Fund).where(Fund.id == relief.id).values(kind="transition", level="provincial"))
+    await session.execute(update(Fund).where(Fund.id == county.id).values(name="改名"))  # no key change
+    await assert_totals_exact(session)
+    await assert_indicators_exact(session, monkeypatch)
+
+    await session.execute(text("TRUNCATE fund_findings, fund_disbursements"))
+    await assert_totals_exact(session)
+    await session.execute(text("TRUNCATE fund_allocations"))  # alone: its own trigger
+    kept, expected = await _totals(session)
+    assert kept == expected == {}
+
+
+async def test_a_past_day_and_a_row_dated_after_the_day_take_the_full_computation(session, monkeypatch):
+    made = await _year_of_money(session)
+    central, *_ = made["funds"]
+    tea, *_ = made["projects"]
+    before, seen = await compute_on(session, monkeypatch, "529901", YEAR, DAY, DAY)
+    assert seen == ["totals"]
+
+    past, seen = await compute_on(session, monkeypatch, "529901", YEAR, day(4, 5), DAY)
+    assert seen == ["rows"]
+    assert past != before  # the payments of May and later are not in it
+
+    # A payment dated after today (loaded, not entered): the totals count it, the day must not.
+    session.add(_payment(central, tea, "70000.00", DAY + timedelta(days=3)))
+    await session.flush()
+    await assert_totals_exact(session)
+    result, seen = await compute_on(session, monkeypatch, "529901", YEAR, DAY, DAY)
+    assert seen == ["totals", "rows"]
+    assert result == before
+    # On that day or later, the totals count it rightly.
+    later, seen = await compute_on(session, monkeypatch, "529901", YEAR, DAY + timedelta(days=3), DAY)
+    assert seen == ["totals"]
+    full, _ = await compute_on(session, monkeypatch, "529901", YEAR, DAY + timedelta(days=3), DAY + timedelta(days=9))
+    assert later == full != before
+
+
+async def test_a_project_with_rows_under_two_regions_takes_the_full_computation(session, monkeypatch):
+    made = await _year_of_money(session)
+    central, *_ = made["funds"]
+    tea, *_ = made["projects"]
+    # A project's allocation written (raw) under another village: two totals rows of one
+    # project in the county, which the full computation sums as one.
+    session.add(
+        Allocation(fund_id=central.id, project_id=tea.id, region_code=VILLAGE_2, amount=Decimal("1000.00"),
+                   allocated_on=day(3, 9))
+    )  # fmt: skip
+    await assert_totals_exact(session)
+    result, seen = await compute_on(session, monkeypatch, "529901", YEAR, DAY, DAY)
+    assert seen == ["totals", "rows"]
+    full, _ = await compute_on(session, monkeypatch, "529901", YEAR, DAY, DAY + timedelta(days=1))
+    assert result == full
+    # The other village: the project is not one of its own, its stray row counts nowhere.
+    village, seen = await compute_on(session, monkeypatch, VILLAGE_2, YEAR, DAY, DAY)
+    assert seen == ["totals"]
+    assert village == (await compute_on(session, monkeypatch, VILLAGE_2, YEAR, DAY, DAY + timedelta(days=1)))[0]
+
+
+async def test_a_copy_load_is_counted(session, monkeypatch):
+    """As the demo loader and the benchmark write: TRUNCATE, then COPY (statement triggers,
+    one grouped upsert per COPY)."""
+    made = await _year_of_money(session)
+    central, provincial, relief, *_ = made["funds"]
+    tea, road, canal, *_ = made["projects"]
+    await session.execute(text("TRUNCATE fund_findings, fund_disbursements, fund_allocations"))
+    raw = await (await session.connection()).get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    allocations = [
+        (central.id, tea.id, tea.region_code, Decimal("300000.00"), day(3, 1)),
+        (provincial.id, tea.id, tea.region_code, Decimal("100000.00"), day(3, 1)),
+        (central.id, road.id, road.region_code, Decimal("200000.00"), day(3, 2)),
+        (relief.id, canal.id, canal.region_code, Decimal("150000.00"), day(3, 2)),
+    ]
+    await driver.copy_records_to_table(
+        "fund_allocations",
+        records=allocations,
+        columns=("fund_id", "project_id", "region_code", "amount", "allocated_on"),
+    )
+    items = ("construction", "labour_pay", "management_fee", "materials")
+    payments = [
+        (
+            fund_id,
+            project_id,
+            region,
+            Decimal("1000.00") + i,
+            day(4, 1) + timedelta(days=i % 60),
+            f"记-{i}",
+            items[i % 4],
+            False,
+        )
+        for i, (fund_id, project_id, region, _amount, _on) in enumerate(allocations * 50)
+    ]
+    await driver.copy_records_to_table(
+        "fund_disbursements",
+        records=payments,
+        columns=("fund_id", "project_id", "region_code", "amount", "paid_on", "voucher_ref", "item", "imported"),
+    )
+    await assert_totals_exact(session)
+    kept, _ = await _totals(session)
+    assert kept[(canal.region_code, canal.id, YEAR)][0]["entries"] == 51
+    await assert_indicators_exact(session, monkeypatch, years=(YEAR,))
+
+
+async def test_the_migration_backfills_the_totals(engine, settings, monkeypatch):
+    """Rows written before the totals existed (the migration before it), then the migration:
+    the totals are those computed afresh, and the indicators as of today agree."""
+    import asyncio
+
+    from services.core.db import create_engine
+    from services.core.migrate import upgrade
+    from services.core.regions.models import Region
+    from services.core.regions.rules import level_of, parent_of
+    from tests.conftest import scratch_database
+    from tests.factories import REGIONS
+
+    async with scratch_database(engine, "guardline_fund_totals", migrated=False) as url:
+        await asyncio.to_thread(upgrade, url, "1ff503e77e70")  # the migration before the totals
+        eng = create_engine(url, settings, "tests")
+        try:
+            async with AsyncSession(eng) as session:
+                bind_scope(session, UNRESTRICTED)
+                for code, name in sorted(REGIONS.items(), key=lambda kv: level_of(kv[0])):
+                    session.add(Region(code=code, name=name, level=int(level_of(code)), parent_code=parent_of(code)))
+                    await session.flush()
+                await _year_of_money(session)
+                await session.commit()
+            await asyncio.to_thread(upgrade, url, "14c57a6a5273")
+            async with AsyncSession(eng) as session:
+                bind_scope(session, UNRESTRICTED)
+                kept, expected = await _totals(session)
+                assert kept == expected and len(kept) == 6
+                await assert_indicators_exact(session, monkeypatch)
+        finally:
+            await eng.dispose()
