@@ -54,12 +54,17 @@ async def test_an_unstorable_value_is_422_and_nothing_is_raised_after_the_answer
 async def test_an_unexpected_error_is_logged_without_its_message(settings, db, auth, caplog, monkeypatch):
     """A 500's log names the exception's class and where it was raised, never its message
     (a database error's message carries the statement's values)."""
+    from services.api.households import listing
     from services.core.households import service
 
     async def broken(*args, **kwargs):
         raise ValueError(f"invalid literal: {SECRET_ADDRESS}")
 
+    def broken_read(*args, **kwargs):  # the list's direct handler (routing.fast_path) fails the same way
+        raise ValueError(f"invalid literal: {SECRET_ADDRESS}")
+
     monkeypatch.setattr(service, "list_households", broken)
+    monkeypatch.setattr(listing, "household_list_read", broken_read)
     app = create_app(settings, database=db)
     caplog.set_level(logging.DEBUG)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:

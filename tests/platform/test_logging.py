@@ -215,9 +215,13 @@ def _assert_clean(lines: list[str], records: list[logging.LogRecord] | None = No
 
 
 async def test_no_personal_data_reaches_a_log_line_and_every_line_has_the_request_id(settings, db, auth, monkeypatch):
+    from services.api.households import listing
     from services.core.households import service
 
     async def broken(*args, **kwargs):
+        raise ValueError(f"invalid input for query argument $1: '{NAME}' ({ID_NUMBER}, {PHONE}, {ADDRESS})")
+
+    def broken_read(*args, **kwargs):  # the list's direct handler (routing.fast_path) fails the same way
         raise ValueError(f"invalid input for query argument $1: '{NAME}' ({ID_NUMBER}, {PHONE}, {ADDRESS})")
 
     app = create_app(settings, database=db)
@@ -227,6 +231,7 @@ async def test_no_personal_data_reaches_a_log_line_and_every_line_has_the_reques
         ) as c:
             answers = await _requests(c, auth)
             monkeypatch.setattr(service, "list_households", broken)
+            monkeypatch.setattr(listing, "household_list_read", broken_read)
             answers.append(
                 await c.get(f"/api/v1/households?name={quote(NAME)}", headers=auth("village_staff.village"))
             )  # a 500
