@@ -442,15 +442,15 @@ def compiled_statements() -> dict:
     return out
 
 
-async def orm_executions(url: str, settings, household_id: int, id_hash: bytes) -> dict:
-    """What the ORM sends when it runs the same statements through a scoped session
-    (statement text and parameters), to check that the compiled SQL is the ORM's."""
+def recording_database(url: str, settings, name: str) -> tuple[Any, list[tuple[str, tuple]]]:
+    """A ``Database`` whose every statement (text and parameters) is appended to the list
+    returned with it: those the engine sends (the ORM), and those run on the read pool (the
+    compiled direct reads, ``scope.ScopedRead``), which no engine event sees."""
     from sqlalchemy import event
 
     from services.core.db import Database, create_engine
-    from services.core.scope import bind_scope
 
-    engine = create_engine(url, settings, "bench-verify")
+    engine = create_engine(url, settings, name)
     seen: list[tuple[str, tuple]] = []
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
@@ -458,6 +458,23 @@ async def orm_executions(url: str, settings, household_id: int, id_hash: bytes) 
         seen.append((statement, tuple(parameters)))
 
     db = Database(engine)
+    for method in ("fetch_row", "fetch_rows"):
+        run = getattr(db, method)
+
+        async def recorded(sql, args, *rest, _run=run, **options):
+            seen.append((sql, tuple(args)))
+            return await _run(sql, args, *rest, **options)
+
+        setattr(db, method, recorded)
+    return db, seen
+
+
+async def orm_executions(url: str, settings, household_id: int, id_hash: bytes) -> dict:
+    """What the ORM sends when it runs the same statements through a scoped session
+    (statement text and parameters), to check that the compiled SQL is the ORM's."""
+    from services.core.scope import bind_scope
+
+    db, seen = recording_database(url, settings, "bench-verify")
     out = {}
     values = {"household_id": household_id, "id_hash": id_hash}
     try:
@@ -495,30 +512,11 @@ async def list_statements(url: str, settings, token: str, after_id: int) -> dict
     process as county staff: whatever way the API builds the list, the bare app runs the
     statement it sent. The cursor's slot among the parameters is where the cursor's id is."""
     import httpx
-    from sqlalchemy import event
 
     from services.api.app import create_app
-    from services.core.db import Database, create_engine
     from services.core.paging import encode_cursor
 
-    engine = create_engine(url, settings, "bench-list")
-    seen: list[tuple[str, tuple]] = []
-
-    @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        seen.append((statement, tuple(parameters)))
-
-    db = Database(engine)
-    # The list may also run on the read pool (the direct handler's compiled statement,
-    # ``services.api.households.listing``), which no engine event sees: record those too.
-    for name in ("fetch_row", "fetch_rows"):
-        run = getattr(db, name)
-
-        async def recorded(sql, args, *rest, _run=run, **options):
-            seen.append((sql, tuple(args)))
-            return await _run(sql, args, *rest, **options)
-
-        setattr(db, name, recorded)
+    db, seen = recording_database(url, settings, "bench-list")
     app = create_app(settings, database=db)
     auth = {"Authorization": f"Bearer {token}"}
     captured = {}
