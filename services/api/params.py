@@ -70,6 +70,15 @@ def IdPath(description: str | None = None) -> Any:
 
 
 Id = Annotated[int, IdPath()]
+
+
+def IdQuery(description: str | None = None) -> Any:
+    """A row's id as an optional query filter, ``Annotated[int | None, IdQuery("…")]``: 1 to ``MAX_ID``."""
+    return Query(ge=1, le=MAX_ID, description=description)
+
+
+IdQ = Annotated[int | None, IdQuery()]
+"""``?household_id=``-style filters by a row's id."""
 """A row's id in the path (described by ``contract.PARAMETER_DESCRIPTIONS`` under its name)."""
 
 

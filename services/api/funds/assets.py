@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 
 from services.api import tags
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.pagination import Page, page_limit
-from services.api.params import Cursor, Id, Limit, RegionQ
+from services.api.params import Cursor, Id, IdQ, Limit, RegionQ
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
@@ -45,7 +45,6 @@ READ = [Needs(Permission.funds_read)]
 LIST = [Needs(Permission.funds_read), Depends(bulk_read)]
 # The caller of a route, with the permission it needs (``deps.Needs``).
 AssetsWriter = Annotated[Caller, Needs(Permission.assets_write)]
-IdQ = Annotated[int | None, Query(ge=1, le=2**62)]
 # project_id: declared by services/api/funds/projects.py
 path_object("asset_id", Asset)
 path_object("fund_finding_id", FundFinding)

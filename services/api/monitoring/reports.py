@@ -16,7 +16,7 @@ from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.idempotency import IDEMPOTENCY_DOC
 from services.api.pagination import Page, page_limit
-from services.api.params import Cursor, IdPath, Limit, PrefixCheck, PrefixQuery, VillageCode, Visible
+from services.api.params import Cursor, IdPath, IdQuery, Limit, PrefixCheck, PrefixQuery, VillageCode, Visible
 from services.api.policies import PolicyRoutes
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
@@ -263,7 +263,7 @@ async def list_visit_breaches(
     ] = None,
     month: Annotated[int | None, Query(ge=1, le=12, description="One month of the year 月份")] = None,
     region: RegionQuery = None,
-    cadre_user_id: Annotated[int | None, Query(ge=1, le=2**62, description="The case's cadre then")] = None,
+    cadre_user_id: Annotated[int | None, IdQuery("The case's cadre then")] = None,
     limit: Limit = None,
     cursor: Cursor = None,
 ):

@@ -13,7 +13,7 @@ from services.api import tags
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.pagination import Page, page_limit
-from services.api.params import Cursor, Id, Limit, RegionPrefix, RegionQ
+from services.api.params import Cursor, Id, IdQ, Limit, RegionPrefix, RegionQ
 from services.api.problems import rendered_errors
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
@@ -238,7 +238,7 @@ async def list_clues(
     status: ClueStatus | None = None,
     channel: Channel | None = None,
     risk_type: RiskType | None = None,
-    household_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    household_id: IdQ = None,
     limit: Limit = None,
     cursor: Cursor = None,
 ):
@@ -356,8 +356,8 @@ async def list_cases(
     status: CaseStatus | None = None,
     case_type: CaseType | None = None,
     risk_type: RiskType | None = None,
-    household_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-    cadre_user_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    household_id: IdQ = None,
+    cadre_user_id: IdQ = None,
     limit: Limit = None,
     cursor: Cursor = None,
 ):
@@ -401,7 +401,7 @@ async def list_overdue(
     as_of: Day | None = None,
     kind: DeadlineKind | None = None,
     subject: Annotated[str | None, Query(pattern="^(case|clue)$")] = None,
-    cadre_user_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    cadre_user_id: IdQ = None,
     limit: Limit = None,
     cursor: Cursor = None,
 ):

@@ -12,7 +12,7 @@ from services.api.auditing import record_sensitive_read
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.pagination import Page, page_limit
-from services.api.params import Cursor, Id, Limit, RegionPrefix
+from services.api.params import Cursor, Id, IdQ, Limit, RegionPrefix
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute
@@ -38,7 +38,6 @@ FINDINGS: tags.Tags = [tags.FINDINGS]
 FindingsHandler = Annotated[Caller, Needs(Permission.findings_handle)]
 FindingsReader = Annotated[Caller, Needs(Permission.findings_read)]
 
-IdQ = Annotated[int | None, Query(ge=1, le=2**62)]
 RuleQ = Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="Rule id, e.g. not_insured 规则")]
 path_object("finding_id", Finding)
 
