@@ -3,8 +3,9 @@
     .venv/bin/python -m benchmarks.ratelimit [--hits 5000]
 
 Times ``RateLimiter.hit`` one call after another (as one request of a list counts once),
-with the counts shared in the database (what the API does) and in this process only (the
-floor), and prints the median and p99 per hit. It uses its own database
+with the counts shared in the database (what the API does: one statement for a caller's
+first request in a window, then blocks of counts for a busy one) and in this process only
+(the floor), and prints the median and p99 per hit. It uses its own database
 ``guardline_bench_ratelimit`` on the embedded server (recreated on every run).
 """
 
@@ -39,7 +40,8 @@ async def run(url: str, hits: int) -> list[tuple[str, list[float]]]:
         shared = RateLimiter(SharedCounts(lambda: db))
         await _time(shared, 200, 50)  # open the pool, prepare the statement
         results = [
-            ("shared (PostgreSQL), 50 callers", await _time(shared, hits, 50)),
+            ("shared, each hit a new caller", await _time(shared, hits, hits)),  # one statement each
+            ("shared, 50 busy callers (blocks)", await _time(shared, hits, 50)),
             ("shared (PostgreSQL), 1 caller", await _time(shared, hits, 1)),
             ("this process only", await _time(RateLimiter(LocalCounts()), hits, 50)),
         ]

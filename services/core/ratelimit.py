@@ -23,18 +23,18 @@ class RateLimitCount(Base):
     count: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
-COUNT_HIT = (
-    "INSERT INTO rate_limit_counts (key, window_start, count) VALUES ($1, $2, 1) "
-    "ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limit_counts.count + 1 "
+COUNT_HITS = (
+    "INSERT INTO rate_limit_counts (key, window_start, count) VALUES ($1, $2, $3) "
+    "ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limit_counts.count + EXCLUDED.count "
     "RETURNING count"
 )
 PRUNE = "DELETE FROM rate_limit_counts WHERE window_start < $1"
 
 
-async def count_hit(db: Any, key: str, window_start: int) -> int:
-    """One more request of ``key`` in the window starting at ``window_start``: the count
-    so far, this one included (``db``: a ``services.core.db.Database``)."""
-    row = await db.fetch_row(COUNT_HIT, [storable(key), window_start])
+async def count_hits(db: Any, key: str, window_start: int, hits: int = 1) -> int:
+    """``hits`` more requests of ``key`` in the window starting at ``window_start``: the
+    count so far, these included (``db``: a ``services.core.db.Database``)."""
+    row = await db.fetch_row(COUNT_HITS, [storable(key), window_start, hits])
     return row[0]
 
 

@@ -4,6 +4,8 @@ trusted proxy."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from sqlalchemy import select
@@ -127,7 +129,7 @@ async def test_a_client_over_its_limit_is_answered_from_memory(settings, db):
     """A flood beyond the limit costs the database nothing until the window ends."""
     calls = []
 
-    async def counts(key, window_start):
+    async def counts(key, window_start, limit):
         calls.append(key)
         return len(calls)
 
@@ -139,6 +141,69 @@ async def test_a_client_over_its_limit_is_answered_from_memory(settings, db):
             await limiter.hit("k", 2)
         assert refused.value.headers["Retry-After"] == "50"
     assert len(calls) == 3
+
+
+async def _allowed(limiter: ratelimit.RateLimiter, key: str, limit: int) -> list[int]:
+    """The remaining counts of the requests ``limiter`` lets through, until it refuses one."""
+    remaining = []
+    while True:
+        try:
+            remaining.append((await limiter.hit(key, limit, policy="bulk")).remaining)
+        except Exception:
+            return remaining
+
+
+@pytest.fixture
+def claims(monkeypatch) -> list[int]:
+    """The size of every claim on the shared count (each one statement)."""
+    sizes: list[int] = []
+    count_hits = ratelimit.shared.count_hits
+
+    async def counted(db, key, window_start, hits=1):
+        sizes.append(hits)
+        return await count_hits(db, key, window_start, hits)
+
+    monkeypatch.setattr(ratelimit.shared, "count_hits", counted)
+    return sizes
+
+
+async def test_a_busy_caller_is_counted_in_blocks_never_past_its_limit(db, claims):
+    """One process: every request up to the limit, each with its exact remaining count,
+    for far fewer statements than requests; the shared count never lets one more through."""
+    limiter = ratelimit.RateLimiter(ratelimit.SharedCounts(lambda: db))
+    remaining = await _allowed(limiter, "bulk:busy", 640)
+    assert remaining == list(range(639, -1, -1))
+    assert claims[:6] == [1, 2, 4, 8, 16, 20]  # doubling, up to 640 // 32
+    assert len(claims) < 640 // 10
+    # Another process sharing the count finds the limit used up.
+    other = ratelimit.RateLimiter(ratelimit.SharedCounts(lambda: db))
+    assert await _allowed(other, "bulk:busy", 640) == []
+
+
+async def test_processes_sharing_a_busy_caller_never_let_more_than_the_limit_through(db):
+    """Interleaved requests over three processes: blocks claimed and left unused are lost to
+    the others (refused a little early, at most a block per process), never granted twice."""
+    limiters = [ratelimit.RateLimiter(ratelimit.SharedCounts(lambda: db)) for _ in range(3)]
+    allowed, refused = 0, set()
+    while len(refused) < 3:
+        for i, limiter in enumerate(limiters):
+            if i in refused:
+                continue
+            try:
+                await limiter.hit("bulk:shared", 320)
+                allowed += 1
+            except Exception:
+                refused.add(i)
+    assert 320 - 3 * (320 // 32) <= allowed <= 320
+
+
+async def test_concurrent_requests_of_one_caller_claim_one_block_at_a_time(db, claims):
+    """Sixty-four requests at once: none counted twice, none lost, and they wait for one
+    claim in flight rather than each claiming its own."""
+    limiter = ratelimit.RateLimiter(ratelimit.SharedCounts(lambda: db))
+    verdicts = await asyncio.gather(*(limiter.hit("bulk:burst", 6400) for _ in range(64)))
+    assert sorted(v.remaining for v in verdicts) == list(range(6400 - 64, 6400))
+    assert claims == [1, 2, 4, 8, 16, 32, 64]
 
 
 def test_serve_takes_no_x_forwarded_for_from_a_local_peer(settings, engine, monkeypatch):
