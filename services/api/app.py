@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 
-from services.api import compression, contract, docs, metrics, problems, security_headers
+from services.api import compression, contract, docs, edge, metrics, problems, security_headers
 from services.api.admin.router import router as admin_router
 from services.api.audit.router import router as audit_router
 from services.api.auditing import ReadAuditBuffer
@@ -168,4 +168,5 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     metrics.install(app, settings)  # around RequestContext: /metrics, request counts, the access log
     security_headers.install(app)  # outermost: every response, a 500 too
     compression.install(app, settings)  # around even that: it must see bodies uncompressed
+    edge.install(app, settings)  # outside all: the busiest reads, each layer's work in one pass
     return app

@@ -100,9 +100,8 @@ class HttpObserver:
         if scope["type"] != "http" or scope["path"] == METRICS_PATH:
             await self.app(scope, receive, send)
             return
-        metrics = self.metrics
         status = 500  # unless an answer starts (nothing does when the client went away)
-        started = time.perf_counter()
+        started = self.begin()
 
         async def observed_send(message: Message) -> None:
             nonlocal status
@@ -110,31 +109,46 @@ class HttpObserver:
                 status = message["status"]
             await send(message)
 
-        if metrics is not None:
-            metrics.in_flight.inc()
         try:
             await self.app(scope, receive, observed_send)
         finally:
-            elapsed = time.perf_counter() - started
-            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-            route = route_of(scope)
-            if metrics is not None:
-                metrics.in_flight.dec()
-                metrics.requests.labels(method, route, str(status)).inc()
-                metrics.duration.labels(method, route).observe(elapsed)
-            if access_log.isEnabledFor(logging.INFO):
-                ms = round(elapsed * 1000, 1)
-                access_log.info(
-                    "%s %s %s %sms",
-                    method,
-                    route,
-                    status,
-                    ms,
-                    extra={
-                        "request_id": scope.get("state", {}).get("request_id"),
-                        "fields": {"method": method, "route": route, "status": status, "duration_ms": ms},
-                    },
-                )
+            self.end(scope, status, started)
+
+    def begin(self) -> float:
+        """A request arrives: it is in flight from now (the time to give ``end``)."""
+        if self.metrics is not None:
+            self.metrics.in_flight.inc()
+        return time.perf_counter()
+
+    def end(self, scope: Scope, status: int, started: float) -> None:
+        """The request's answer is complete (or it ended without one): count and time it,
+        and write its access log line."""
+        elapsed = time.perf_counter() - started
+        method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+        route = route_of(scope)
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.in_flight.dec()
+            metrics.requests.labels(method, route, str(status)).inc()
+            metrics.duration.labels(method, route).observe(elapsed)
+        if access_log.isEnabledFor(logging.INFO):
+            ms = round(elapsed * 1000, 1)
+            access_log.info(
+                "%s %s %s %sms",
+                method,
+                route,
+                status,
+                ms,
+                extra={
+                    "request_id": scope.get("state", {}).get("request_id"),
+                    "fields": {"method": method, "route": route, "status": status, "duration_ms": ms},
+                },
+            )
+
+    def withdraw(self) -> None:
+        """A request ``begin`` counted goes elsewhere to be answered (and observed there)."""
+        if self.metrics is not None:
+            self.metrics.in_flight.dec()
 
 
 class ProcessFigures(Collector):

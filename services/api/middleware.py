@@ -32,6 +32,30 @@ async def _nothing_received() -> Message:
     return {"type": "http.disconnect"}
 
 
+def request_id_of(scope: Scope) -> str:
+    """The request's id, put in its state: the client's ``X-Request-ID`` when it is a safe
+    token, else a new random one."""
+    incoming = None
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            incoming = value.decode("latin-1")
+    request_id = incoming if incoming and _SAFE_ID.match(incoming) else os.urandom(16).hex()
+    scope.setdefault("state", {})["request_id"] = request_id
+    return request_id
+
+
+def failed_after_start(scope: Scope, exc: Exception) -> None:
+    """After the response has started nothing can be answered: the error is logged by
+    class only (its message may hold personal data)."""
+    from services.api.problems import described, log
+
+    log.error(
+        "error after the response started: %s, request_id=%s",
+        described(exc),
+        scope.get("state", {}).get("request_id", "-"),
+    )
+
+
 class BodyTooLarge(HTTPException):
     """A body that grew over the cap while it was read (chunked, or longer than its
     Content-Length said). An HTTPException so that FastAPI's body reading passes it on
@@ -59,16 +83,12 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = None
         length = None
         for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                incoming = value.decode("latin-1")
-            elif name == b"content-length":
+            if name == b"content-length":
                 length = value
-        request_id = incoming if incoming and _SAFE_ID.match(incoming) else os.urandom(16).hex()
-        state = scope.setdefault("state", {})
-        state["request_id"] = request_id
+        request_id = request_id_of(scope)
+        state = scope["state"]
         header = (b"x-request-id", request_id.encode())
         started = False
 
@@ -117,14 +137,10 @@ class RequestContext:
         the error is logged by class only."""
         from starlette.requests import Request
 
-        from services.api.problems import described, log, unexpected
+        from services.api.problems import unexpected
 
         if started:
-            log.error(
-                "error after the response started: %s, request_id=%s",
-                described(exc),
-                scope.get("state", {}).get("request_id", "-"),
-            )
+            failed_after_start(scope, exc)
             return
         response = await unexpected(Request(scope), exc)
         await response(scope, _nothing_received, send)

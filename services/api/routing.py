@@ -253,9 +253,23 @@ class GuardlineRoute(APIRoute):
         direct = getattr(self.endpoint, "guardline_direct", None)
         if direct is not None:
             endpoint = _direct_first(direct, endpoint)
+        return self._handling(endpoint)  # type: ignore[return-value]  # never None: ``endpoint`` always answers
+
+    def fast_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response | None]] | None:
+        """The handler of the fast lane (``services.api.edge``) for a GET ``hot_read`` or
+        ``fast_path`` route: its direct handler with this route's unit of work, answering
+        None where the direct handler declines. None for any other route."""
+        if "GET" not in (self.methods or ()):
+            return None
+        if getattr(self.endpoint, "guardline_hot", False):
+            return self._handling(_DirectRead(self))
+        direct = getattr(self.endpoint, "guardline_direct", None)
+        return None if direct is None else self._handling(direct)
+
+    def _handling(self, endpoint) -> Callable[[Request], Coroutine[Any, Any, Response | None]]:
         always_read_only = getattr(self.endpoint, "guardline_read_only", False)
 
-        async def handler(request: Request) -> Response:
+        async def handler(request: Request) -> Response | None:
             # The session is opened by the ``Session`` dependency, only for endpoints that
             # ask for one; reads through a ``Reader`` need none.
             state = request.state
@@ -266,6 +280,8 @@ class GuardlineRoute(APIRoute):
             writes = not state.readonly
             try:
                 response = await endpoint(request)
+                if response is None:  # a direct handler declined, before it did anything
+                    return None
                 session = state.session
                 if session is not None and writes:
                     claim = state.idempotency

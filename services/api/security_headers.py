@@ -55,6 +55,23 @@ def is_private(path: str) -> bool:
     return path.startswith("/api/") and not path.startswith(PUBLIC_PREFIX)
 
 
+def secure(raw: list[tuple[bytes, bytes]], private: bool) -> bool:
+    """Set the headers of every response on ``raw`` (a response's raw headers, changed in
+    place) and the API's CSP unless it has one. False for HTML, whose CSP depends on its
+    body (``html_policy``): the caller sets it once the body is known."""
+    headers = MutableHeaders(raw=raw)
+    for name, value in _ALWAYS.items():
+        headers[name] = value
+    if private:
+        headers["cache-control"] = "no-store"
+        headers["pragma"] = "no-cache"
+    if headers.get("content-type", "").startswith("text/html"):
+        return False
+    if "content-security-policy" not in headers:
+        headers["content-security-policy"] = API_CSP
+    return True
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -71,18 +88,10 @@ class SecurityHeaders:
             nonlocal held
             if message["type"] == "http.response.start":
                 raw = list(message.get("headers", []))
-                headers = MutableHeaders(raw=raw)
-                for name, value in _ALWAYS.items():
-                    headers[name] = value
-                if private:
-                    headers["cache-control"] = "no-store"
-                    headers["pragma"] = "no-cache"
                 message = {**message, "headers": raw}
-                if headers.get("content-type", "").startswith("text/html"):
+                if not secure(raw, private):
                     held = message
                     return
-                if "content-security-policy" not in headers:
-                    headers["content-security-policy"] = API_CSP
             elif held is not None and message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
                 if message.get("more_body", False):

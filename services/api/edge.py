@@ -1,0 +1,209 @@
+"""The fast lane: the busiest reads answered at the edge of the application.
+
+A GET of a route with a direct handler — a ``hot_read`` (one household) or a
+``fast_path`` (the lists mobile apps page through) — would otherwise pass through eleven
+layers before its handler runs: compression, security headers, Starlette's error
+middleware, telemetry, the body limit, metrics, ``RequestContext``, the exception
+middleware, the exit stack, the router and FastAPI's request handling; on a list page that
+costs about as much CPU as the rest of the request, the database round trip included.
+
+``FastLane`` wraps the whole stack. For such a request it finds the route itself (a
+dictionary for literal paths, the route's own pattern otherwise, never where an earlier
+route of the application would take the path) and does, in one pass, what each layer
+does, with the same functions they use:
+
+* the request id and its log context (``middleware.request_id_of``), the RateLimit headers;
+* the route's unit of work (``GuardlineRoute.fast_handler``: the sensitive-read audit, the
+  304 of ``If-None-Match``); errors answered by the application's own exception handlers,
+  an unexpected one by ``problems.unexpected`` as ``RequestContext`` does;
+* the metrics and the access log line (``metrics.HttpObserver.begin/end``);
+* the security headers (``security_headers.secure``) and gzip (``compression.whole_body``).
+
+Anything else goes through the stack as it is: other routes and methods, a request with a
+body, and every request a direct handler declines (it declines before doing anything). The
+answers are the stack's, byte for byte: ``tests/api/test_fast_lane.py`` sends each
+request both ways.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from services.api import compression, problems, security_headers
+from services.api.compression import accepts_gzip
+from services.api.metrics import HttpObserver
+from services.api.middleware import _behind_proxies, failed_after_start, request_id_of
+from services.api.routing import GuardlineRoute
+from services.core.logs import REQUEST_ID
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response | None]]
+_ANSWERED = "guardline.fast_lane"  # set in a scope the lane answered
+
+
+class _Lane:
+    """One route of the lane: its handler, and the patterns of the routes before it that
+    could take the same paths (they keep them)."""
+
+    def __init__(self, route: GuardlineRoute, handler: Handler, earlier: list[re.Pattern[str]]):
+        self.route = route
+        self.handler = handler
+        self.earlier = earlier
+
+
+def _routes(routes: list[Any]) -> Iterator[Any]:
+    """The application's routes in the order the router tries them."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _routes(included.routes)
+        else:
+            yield route
+
+
+def _literal_head(path: str) -> str:
+    return path.partition("{")[0]
+
+
+class FastLane:
+    def __init__(self, app: FastAPI, stack: ASGIApp, settings: Any) -> None:
+        self.app = app
+        self.stack = stack
+        self.settings = settings
+        self.observer = HttpObserver(stack, getattr(app.state, "metrics", None))
+        self._exact: dict[str, _Lane] | None = None  # built on the first request
+        self._patterns: list[_Lane] = []
+        self._answer_asgi: ASGIApp = self._answer_as_asgi
+        if settings.trusted_proxies:  # the client's address as ``RequestContext`` takes it
+            self._answer_asgi = _behind_proxies(self._answer_as_asgi, settings.trusted_proxies)
+
+    def _build(self) -> dict[str, _Lane]:
+        exact: dict[str, _Lane] = {}
+        gets: list[Any] = []  # GET routes so far, in order
+        for route in _routes(self.app.router.routes):
+            methods = getattr(route, "methods", None)
+            if methods is not None and "GET" not in methods:
+                continue
+            handler = route.fast_handler() if isinstance(route, GuardlineRoute) else None
+            if handler is not None:
+                head = _literal_head(route.path)
+                earlier = [r.path_regex for r in gets if _literal_head(getattr(r, "path", "")).startswith(head)]
+                if route.param_convertors:
+                    self._patterns.append(_Lane(route, handler, earlier))
+                elif not earlier and route.path not in exact:
+                    exact[route.path] = _Lane(route, handler, [])
+            gets.append(route)
+        return exact
+
+    def _lane_for(self, path: str) -> tuple[_Lane, dict[str, Any]] | None:
+        exact = self._exact
+        if exact is None:
+            exact = self._exact = self._build()
+        lane = exact.get(path)
+        if lane is not None:
+            return lane, {}
+        for lane in self._patterns:
+            match = lane.route.path_regex.match(path)
+            if match is not None:
+                if any(earlier.match(path) for earlier in lane.earlier):
+                    return None
+                convertors = lane.route.param_convertors
+                return lane, {key: convertors[key].convert(value) for key, value in match.groupdict().items()}
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and not _has_body(scope):
+            found = self._lane_for(scope["path"])
+            if found is not None:
+                lane_scope = {**scope, "headers": scope["headers"], "guardline.lane": found}
+                await self._answer_asgi(lane_scope, receive, send)
+                if lane_scope.get(_ANSWERED):
+                    return
+        await self.stack(scope, receive, send)
+
+    async def _answer_as_asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        lane, path_params = scope["guardline.lane"]
+        scope[_ANSWERED] = await self._answer(scope, receive, send, lane, path_params)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, lane: _Lane, path_params: dict) -> bool:
+        started = self.observer.begin()
+        scope["app"] = self.app
+        scope["route"] = lane.route
+        scope["endpoint"] = lane.route.endpoint
+        scope["path_params"] = path_params
+        request_id = request_id_of(scope)
+        context = REQUEST_ID.set(request_id)
+        status = 500  # unless an answer starts (nothing does when the client went away)
+        declined = False
+        try:
+            request = Request(scope, receive)
+            try:
+                response = await lane.handler(request)
+            except Exception as exc:
+                response = await self._handled(request, exc)
+            if response is None:  # declined: the stack answers it, and observes it
+                declined = True
+                return False
+            status = response.status_code
+            try:
+                await self._send(scope, send, response, request_id)
+                if response.background is not None:
+                    await response.background()
+            except Exception as exc:  # the client went away, or a background task failed
+                failed_after_start(scope, exc)
+            return True
+        finally:
+            REQUEST_ID.reset(context)
+            if declined:
+                self.observer.withdraw()
+            else:
+                self.observer.end(scope, status, started)
+
+    async def _handled(self, request: Request, exc: Exception) -> Response:
+        """``exc`` answered as the stack answers it: by the application's handler of its
+        class (the problems), else as an unexpected error."""
+        for kind in type(exc).__mro__:
+            handle = self.app.exception_handlers.get(kind)
+            if handle is not None and kind is not Exception:
+                try:
+                    answer = handle(request, exc)
+                    return await answer if inspect.isawaitable(answer) else answer
+                except Exception as failed:
+                    return await problems.unexpected(request, failed)
+        return await problems.unexpected(request, exc)
+
+    async def _send(self, scope: Scope, send: Send, response: Response, request_id: str) -> None:
+        raw = list(response.raw_headers)
+        raw.append((b"x-request-id", request_id.encode()))
+        counted = scope["state"].get("ratelimit")
+        if counted is not None:
+            raw += counted.headers()
+        security_headers.secure(raw, security_headers.is_private(scope["path"]))
+        gzip = False
+        for name, value in scope["headers"]:
+            if name == b"accept-encoding":
+                gzip = accepts_gzip(value.decode("latin-1"))
+                break
+        body = compression.whole_body(raw, response.status_code, bytes(response.body), gzip, self.settings)
+        await send({"type": "http.response.start", "status": response.status_code, "headers": raw})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _has_body(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+            return True
+    return False
+
+
+def install(app, settings) -> None:
+    """Around the whole stack (call last, after ``compression.install``)."""
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: FastLane(app, build(), settings)
