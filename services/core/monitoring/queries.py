@@ -6,8 +6,9 @@ the bulk clue intake (region bounds from ``services.core.scope``)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import Text, and_, cast, func, literal, or_, select, text
+from sqlalchemy import BigInteger, String, Text, and_, bindparam, cast, func, literal, or_, select, text
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by, array, array_agg
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
@@ -15,6 +16,7 @@ from sqlalchemy.sql import Select
 from services.core.guarantees.models import HouseholdGuarantees, Item
 from services.core.households.enums import PersonStatus
 from services.core.households.models import Household, Person
+from services.core.households.service import region_bounds
 from services.core.income.models import IncomeRecord
 from services.core.monitoring.enums import (
     Action,
@@ -27,6 +29,7 @@ from services.core.monitoring.enums import (
     RiskType,
 )
 from services.core.monitoring.models import (
+    RISKS,
     CalendarDay,
     CalendarYear,
     CaseTransition,
@@ -38,8 +41,65 @@ from services.core.monitoring.models import (
     Visit,
     VisitBreach,
 )
-from services.core.paging import KeyPage, decode_cursor, keyset_page, page_of
+from services.core.paging import KeyPage, ListReads, decode_cursor, keyset_page, page_of
 from services.core.scope import region_sql, scoped_text, under
+
+CLUE_ORDER = [(RiskClue.id, True)]  # newest first
+CASE_ORDER = [(MonitoringCase.id, True)]
+
+
+def clue_list_statement(
+    base: Select,
+    *,
+    region: tuple[Any, Any] | None = None,
+    status: Any = None,
+    channels: Any = None,
+    risk_types: Any = None,
+    household_id: Any = None,
+) -> Select:
+    """The clues of a list before its page (``keyset``): ``base`` (the entity, or the
+    columns of the direct handler) with the filters given, each a value or a bind parameter
+    (None: no such filter). ``region`` is a prefix's (low, high) bounds
+    (``households.service.region_bounds``); ``channels`` and ``risk_types`` are lists the
+    clue's must contain. The service runs it with values, the direct list handler compiles
+    it once per shape with bind parameters (``CLUE_LISTS``): one statement for both."""
+    if region is not None:
+        base = base.where(RiskClue.region_code >= region[0], RiskClue.region_code < region[1])
+    if status is not None:
+        base = base.where(RiskClue.status == status)
+    if channels is not None:
+        base = base.where(RiskClue.channels.contains(channels))
+    if risk_types is not None:
+        base = base.where(RiskClue.risk_types.contains(risk_types))
+    if household_id is not None:
+        base = base.where(RiskClue.household_id == household_id)
+    return base
+
+
+def case_list_statement(
+    base: Select,
+    *,
+    region: tuple[Any, Any] | None = None,
+    status: Any = None,
+    case_type: Any = None,
+    risk_types: Any = None,
+    household_id: Any = None,
+    cadre_user_id: Any = None,
+) -> Select:
+    """The cases of a list before its page, as ``clue_list_statement`` (``CASE_LISTS``)."""
+    if region is not None:
+        base = base.where(MonitoringCase.region_code >= region[0], MonitoringCase.region_code < region[1])
+    if status is not None:
+        base = base.where(MonitoringCase.status == status)
+    if case_type is not None:
+        base = base.where(MonitoringCase.case_type == case_type)
+    if risk_types is not None:
+        base = base.where(MonitoringCase.risk_types.contains(risk_types))
+    if household_id is not None:
+        base = base.where(MonitoringCase.household_id == household_id)
+    if cadre_user_id is not None:
+        base = base.where(MonitoringCase.cadre_user_id == cadre_user_id)
+    return base
 
 
 async def list_clues(
@@ -53,18 +113,15 @@ async def list_clues(
     cursor: str | None,
     limit: int,
 ) -> KeyPage[RiskClue]:
-    stmt = select(RiskClue)
-    if region:
-        stmt = stmt.where(under(RiskClue.region_code, region))
-    if status is not None:
-        stmt = stmt.where(RiskClue.status == status)
-    if channel is not None:
-        stmt = stmt.where(RiskClue.channels.contains([channel.value]))
-    if risk_type is not None:
-        stmt = stmt.where(RiskClue.risk_types.contains([risk_type.value]))
-    if household_id is not None:
-        stmt = stmt.where(RiskClue.household_id == household_id)
-    return await keyset_page(session, stmt, [(RiskClue.id, True)], cursor, limit)
+    stmt = clue_list_statement(
+        select(RiskClue),
+        region=region_bounds(region) if region else None,
+        status=status,
+        channels=None if channel is None else [channel.value],
+        risk_types=None if risk_type is None else [risk_type.value],
+        household_id=household_id,
+    )
+    return await keyset_page(session, stmt, CLUE_ORDER, cursor, limit)
 
 
 async def list_cases(
@@ -79,20 +136,50 @@ async def list_cases(
     cursor: str | None,
     limit: int,
 ) -> KeyPage[MonitoringCase]:
-    stmt = select(MonitoringCase)
-    if region:
-        stmt = stmt.where(under(MonitoringCase.region_code, region))
-    if status is not None:
-        stmt = stmt.where(MonitoringCase.status == status)
-    if case_type is not None:
-        stmt = stmt.where(MonitoringCase.case_type == case_type)
-    if risk_type is not None:
-        stmt = stmt.where(MonitoringCase.risk_types.contains([risk_type.value]))
-    if household_id is not None:
-        stmt = stmt.where(MonitoringCase.household_id == household_id)
-    if cadre_user_id is not None:
-        stmt = stmt.where(MonitoringCase.cadre_user_id == cadre_user_id)
-    return await keyset_page(session, stmt, [(MonitoringCase.id, True)], cursor, limit)
+    stmt = case_list_statement(
+        select(MonitoringCase),
+        region=region_bounds(region) if region else None,
+        status=status,
+        case_type=case_type,
+        risk_types=None if risk_type is None else [risk_type.value],
+        household_id=household_id,
+        cadre_user_id=cadre_user_id,
+    )
+    return await keyset_page(session, stmt, CASE_ORDER, cursor, limit)
+
+
+# The lists' direct handlers (``services.api.monitoring.listing``) run the same statements,
+# over the columns of their items, compiled once per shape and region prefix.
+def _bounds() -> tuple[Any, Any]:
+    return bindparam("filter_lo", type_=String), bindparam("filter_hi", type_=String)
+
+
+def _item_columns(model: Any) -> list[Any]:
+    """The columns an item of a list shows (not the row's bookkeeping), as the entity's
+    attributes: the region filter (``scope.limit_to``) finds the entity through them."""
+    keys = [c.key for c in model.__table__.columns if c.key != "version"]
+    return [getattr(model, key) for key in keys]
+
+
+CLUE_LISTS = ListReads(
+    CLUE_ORDER,
+    lambda **filters: clue_list_statement(select(*_item_columns(RiskClue)), **filters),
+    region=_bounds(),
+    status=bindparam("status"),
+    channels=bindparam("channels", type_=RiskClue.channels.type),
+    risk_types=bindparam("risk_types", type_=RISKS),
+    household_id=bindparam("household_id", type_=BigInteger),
+)
+CASE_LISTS = ListReads(
+    CASE_ORDER,
+    lambda **filters: case_list_statement(select(*_item_columns(MonitoringCase)), **filters),
+    region=_bounds(),
+    status=bindparam("status"),
+    case_type=bindparam("case_type"),
+    risk_types=bindparam("risk_types", type_=RISKS),
+    household_id=bindparam("household_id", type_=BigInteger),
+    cadre_user_id=bindparam("cadre_user_id", type_=BigInteger),
+)
 
 
 async def visit_breaches(
