@@ -254,3 +254,85 @@ def test_a_row_of_the_read_pool_shows_its_json_as_the_engine_decodes_it():
         assert item(as_text, caller) == item(row, caller)
         assert item(as_text, caller)["deadline_breaches"] == breaches
         assert item(row, caller)["risk_types"] == ["disaster"]  # an auditor does not see illness
+
+
+OVERDUE = "/api/v1/monitoring-cases/overdue"
+OVERDUE_PARSER = "services.api.monitoring.listing._overdue_query"
+
+
+def _overdue_queries(other_household_id: int) -> list[list[tuple[str, str]]]:
+    return [
+        [],
+        [("within_days", "7")],
+        [("within_days", "30"), ("limit", "1")],
+        [("within_days", "366")],
+        [("within_days", "367")],  # 422 (left to FastAPI)
+        [("within_days", "-1")],
+        [("within_days", "07")],
+        [("as_of", "2025-04-01")],
+        [("as_of", "2025-04-01"), ("within_days", "40")],
+        [("as_of", "2025-04-01"), ("within_days", "30")],  # the day before the stored case's deadline
+        [("as_of", "2025-03-07")],  # the day before the stored clue's deadline
+        [("as_of", "2025-03-08"), ("subject", "clue")],  # its day
+        [("as_of", "2025-02-30")],
+        [("as_of", "2025-4-1")],
+        [("as_of", "2025-04-01T00:00:00")],
+        [("kind", "identification"), ("within_days", "366")],
+        [("kind", "clue_acceptance"), ("within_days", "366")],
+        [("kind", "monthly_visit")],
+        [("kind", "nope")],
+        [("subject", "case"), ("within_days", "366")],
+        [("subject", "clue"), ("within_days", "366")],
+        [("subject", "other")],
+        [("cadre_user_id", "5")],
+        [("cadre_user_id", "5"), ("subject", "clue")],
+        [("cadre_user_id", "0")],
+        [("region", VILLAGE), ("within_days", "366")],
+        [("region", "529901")],
+        [("region", "529902")],  # another county: 404 for most
+        [("region", "529901009")],
+        [("region", "52990")],
+        [("limit", "0")],
+        [("limit", "500"), ("within_days", "366")],
+        [("cursor", encode_cursor(["2025-04-01", "case", 1])), ("within_days", "366")],
+        [("cursor", encode_cursor(["2025-03-08", "clue", 0])), ("within_days", "366")],
+        [("cursor", encode_cursor(["2025-03-08", "a", 0])), ("within_days", "366"), ("limit", "1")],
+        [("cursor", encode_cursor(["2025-03-08", "z", 0]))],
+        [("cursor", encode_cursor(["2025-13-08", "case", 1]))],
+        [("cursor", encode_cursor([1]))],
+        [("cursor", "not-a-cursor")],
+        [("unknown", "1")],
+        [("region", "529902"), ("cursor", "not-a-cursor")],
+        [("household_id", str(other_household_id))],  # not a filter of this list: FastAPI ignores it
+    ]
+
+
+async def test_direct_overdue_list_answers_like_fastapi(client, auth, monitoring, monkeypatch):
+    queries = _overdue_queries(monitoring["other"]["id"])
+    assert sum(taken(listing._overdue_query, query) for query in queries) >= 20
+    for user in USERS:
+        headers = auth(user)
+        for query in queries:
+            direct, general = await both(client, monkeypatch, OVERDUE, OVERDUE_PARSER, query, headers)
+            same((OVERDUE, user, query), direct, general)
+    for headers in ({}, {"Authorization": "Bearer x.y.z"}):
+        direct, general = await both(client, monkeypatch, OVERDUE, OVERDUE_PARSER, [], headers)
+        same((OVERDUE, headers), direct, general)
+
+
+async def test_direct_overdue_pages_follow_their_cursors(client, auth, monitoring, monkeypatch):
+    for user in ("county_staff.county", "township_staff.township"):
+        headers = auth(user)
+        base = [("within_days", "366"), ("limit", "2")]
+        query = base
+        seen = []
+        while True:
+            direct, general = await both(client, monkeypatch, OVERDUE, OVERDUE_PARSER, query, headers)
+            same((OVERDUE, user, query), direct, general)
+            assert direct.status_code == 200
+            page = direct.json()
+            seen += [(item["due"], item["subject"], item["id"]) for item in page["items"]]
+            if page["next_cursor"] is None:
+                break
+            query = [*base, ("cursor", page["next_cursor"])]
+        assert seen == sorted(set(seen)) and {subject for _, subject, _ in seen} == {"case", "clue"}, seen

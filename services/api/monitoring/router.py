@@ -13,7 +13,7 @@ from services.api import tags
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
 from services.api.monitoring.bodies import case_body, clue_body, no_health_filter
-from services.api.monitoring.listing import list_cases_directly, list_clues_directly
+from services.api.monitoring.listing import list_cases_directly, list_clues_directly, list_overdue_directly
 from services.api.pagination import Page, page_limit
 from services.api.params import Cursor, Id, IdQ, Limit, RegionPrefix, RegionQ
 from services.api.problems import rendered_errors
@@ -303,6 +303,7 @@ async def list_cases(
     "China's working-day calendar; `provisional` marks those computed over a year whose "
     "official holiday schedule is not known yet.",
 )
+@fast_path(list_overdue_directly)  # the common queries; the same answers (tests/api/test_monitoring_list_direct.py)
 async def list_overdue(
     request: Request,
     session: Session,
