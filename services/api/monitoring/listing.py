@@ -116,15 +116,26 @@ def _case_query(request: Request) -> dict[str, Any]:
     return _read(request, _CASES, _CASE_SINGLE)
 
 
+async def check_list_filters(
+    source: Any, caller: Any, region: str | None, risk_type: RiskType | None, household_id: int | None
+) -> None:
+    """The filters of the clue and case lists (the routes' and the direct handlers'; ``source``
+    a session or a ``Reader``): a health risk type 403 for a role that does not see health,
+    first; then a region or household the caller cannot see 404, as a missing one (the
+    region is checked here, not by ``params.RegionQ``, for that order)."""
+    no_health_filter(risk_type, caller)
+    if region is not None:
+        await check_prefix_visible(source, region)
+    if household_id is not None:
+        await check_household_visible(source, household_id)
+
+
 async def _answer(request: Request, kind: _List, query: dict[str, Any]) -> Response:
     caller, reader = await list_reader(request, Permission.monitoring_read)
     risk_type, region, filters = query["risk_type"], query["region"], query["filters"]
-    no_health_filter(risk_type, caller)
+    await check_list_filters(reader, caller, region, risk_type, filters.get("household_id"))
     if region is not None:
-        await check_prefix_visible(reader, region)
         filters["region"] = region_bounds(region)
-    if "household_id" in filters:
-        await check_household_visible(reader, filters["household_id"])
     if risk_type is not None:
         filters["risk_types"] = [risk_type.value]
     limit = page_limit(request, query["limit"])

@@ -12,8 +12,13 @@ from fastapi import Path as PathParam
 from services.api import tags
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
-from services.api.monitoring.bodies import case_body, clue_body, no_health_filter
-from services.api.monitoring.listing import list_cases_directly, list_clues_directly, list_overdue_directly
+from services.api.monitoring.bodies import case_body, clue_body
+from services.api.monitoring.listing import (
+    check_list_filters,
+    list_cases_directly,
+    list_clues_directly,
+    list_overdue_directly,
+)
 from services.api.pagination import Page, page_limit
 from services.api.params import Cursor, Id, IdQ, Limit, RegionPrefix, RegionQ
 from services.api.problems import rendered_errors
@@ -22,7 +27,6 @@ from services.api.responses import JSON, etag
 from services.api.routing import GuardlineRoute, fast_path
 from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller
-from services.core.households.service import get_household
 from services.core.i18n import wants_chinese
 from services.core.monitoring import cases as case_service
 from services.core.monitoring import queries, service
@@ -62,7 +66,6 @@ from services.core.monitoring.schemas import (
     VisitIn,
     VisitOut,
 )
-from services.core.regions.service import check_prefix_visible
 from services.core.timeutil import today
 from services.core.types import Day
 
@@ -96,18 +99,6 @@ ELIMINATION_GUARD = (
     "`elimination_conditions_unmet`, every unmet condition listed, as `elimination-check` gives "
     "them) unless the policy's conditions hold on the step's day; a rejection is always allowed. "
 )
-
-
-async def _check_filters(
-    session, caller: Caller, region: str | None, risk_type: RiskType | None, household_id: int | None
-) -> None:
-    """List filters: a region or household the caller cannot see answers 404 as a missing one.
-    The region is checked here, not by ``params.RegionQ``: a health filter's 403 comes first."""
-    no_health_filter(risk_type, caller)
-    if region is not None:
-        await check_prefix_visible(session, region)
-    if household_id is not None:
-        await get_household(session, household_id)
 
 
 def _actor(caller: Caller) -> Reporter:
@@ -167,7 +158,7 @@ async def list_clues(
     """Risk clues (风险线索) in your regions, newest first, filtered by region, status, channel, risk type or
     household. Risk types that tell health (illness, disability) are shown and filterable only for roles that
     see health details (filtering by them otherwise answers 403). Needs monitoring:read. 风险线索列表。"""
-    await _check_filters(session, caller, region, risk_type, household_id)
+    await check_list_filters(session, caller, region, risk_type, household_id)
     limit = page_limit(request, limit)
     rows, next_cursor = await queries.list_clues(
         session,
@@ -274,7 +265,7 @@ async def list_cases(
     """Monitoring cases (监测对象) in your regions, newest first, filtered by region, status, case type, risk type,
     household or assistance cadre. Health risk types only for roles that see health details. Needs
     monitoring:read. 监测对象列表。"""
-    await _check_filters(session, caller, region, risk_type, household_id)
+    await check_list_filters(session, caller, region, risk_type, household_id)
     limit = page_limit(request, limit)
     rows, next_cursor = await queries.list_cases(
         session,
