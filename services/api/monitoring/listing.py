@@ -24,6 +24,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cached_property
 from typing import Any
 
 from starlette.requests import Request
@@ -63,8 +64,9 @@ class _List:
     key: tuple[type, ...]
     item: Callable[[Any, Any], dict[str, Any]]
 
-    @property
+    @cached_property
     def single(self) -> frozenset[str]:
+        """The query's parameters (each at most once)."""
         return frozenset({"region", "risk_type", "limit", "cursor", *self.enums, *self.ids})
 
 
@@ -82,14 +84,12 @@ _CASES = _List(
     key=key_types(CASE_ORDER),
     item=case_item,
 )
-_CLUE_SINGLE = _CLUES.single
-_CASE_SINGLE = _CASES.single
 
 
-def _read(request: Request, kind: _List, single: frozenset[str]) -> dict[str, Any]:
+def _read(request: Request, kind: _List) -> dict[str, Any]:
     """The list's parameters as the route would get them, or ``Declined`` for anything but
     their plain valid forms. Only reads the query: nothing has happened yet."""
-    given, _ = plain_query(request, single)
+    given, _ = plain_query(request, kind.single)
     filters: dict[str, Any] = {}
     for name, (enum, filter_name) in kind.enums.items():
         value = enum_of(enum, given.get(name))
@@ -109,11 +109,11 @@ def _read(request: Request, kind: _List, single: frozenset[str]) -> dict[str, An
 
 
 def _clue_query(request: Request) -> dict[str, Any]:
-    return _read(request, _CLUES, _CLUE_SINGLE)
+    return _read(request, _CLUES)
 
 
 def _case_query(request: Request) -> dict[str, Any]:
-    return _read(request, _CASES, _CASE_SINGLE)
+    return _read(request, _CASES)
 
 
 async def check_list_filters(
