@@ -36,7 +36,8 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, name: str, target: list[str], env: dict, logdir: Path):
+    def __init__(self, name: str, target: list[str], env: dict, logdir: Path, cwd: Path = ROOT):
+        """``cwd``: the checkout whose code the server runs (``python -m`` imports from it first)."""
         self.name = name
         self.port = free_port()
         self.log_path = logdir / f"{name}.log"
@@ -59,7 +60,7 @@ class Server:
                 "--log-level",
                 "warning",
             ],
-            cwd=ROOT,
+            cwd=cwd,
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -221,3 +221,75 @@ async def keyset_page(
         raise ValueError(f"rows: scalars, mappings or rows, not {rows!r}")
     items, next_cursor = page_of(fetched, limit, key or _key_of(order))
     return KeyPage([row(item) for item in items] if row is not None else items, next_cursor)
+
+
+# ---- one list's statements, compiled once per shape ---------------------------------------
+
+
+class ListReads:
+    """The pages of one list as its direct handler reads them (``services.api.listing``):
+    the statement its service runs, built with bind parameters instead of values and
+    compiled once per shape — which filters are given, whether a cursor is, and
+    ``options`` such as whether health flags are shown — and, by ``ScopedRead``, once per
+    region prefix. Only the values are bound per request.
+
+    ``statement(**filters, **options)`` builds the list before its page, as the service does
+    with values (a filter not given is not passed); ``binds`` holds each filter's argument as
+    bind parameters (one, or a tuple of them for a filter of several values, such as a
+    region's bounds). The key (``order``) has one column: a page binds ``after`` (its value
+    in the cursor) and ``limit`` (the page size; ``keyset`` reads one row more)."""
+
+    def __init__(self, order: Order, statement: Callable[..., Select], **binds: Any):
+        if len(order) != 1:
+            raise ValueError("ListReads pages by a one-column key")
+        self.order = order
+        self.statement = statement
+        self.binds = binds
+        self._reads: dict[tuple[Any, ...], Any] = {}
+
+    def read(self, filters: Iterable[str], *, after: bool, **options: Any) -> Any:
+        """The ``ScopedRead`` of one shape (see the class)."""
+        given = frozenset(filters)
+        shape = (given, after, tuple(sorted(options.items())))
+        found = self._reads.get(shape)
+        if found is None:
+            found = self._reads[shape] = self._compose(given, after, options)
+        return found
+
+    def _compose(self, filters: frozenset[str], after: bool, options: dict[str, Any]) -> Any:
+        from sqlalchemy import Integer, bindparam
+
+        from services.core.scope import ScopedRead
+
+        args = {name: self.binds[name] for name in filters}
+        names = ["limit"] + [bind.key for arg in args.values() for bind in _each(arg)]
+        column = self.order[0][0]
+        key = None
+        if after:
+            names.append("after")
+            key = (bindparam("after", type_=column.type),)
+        stmt = self.statement(**args, **options)
+        page_size: Any = bindparam("limit", type_=Integer)  # ``keyset`` adds the extra row to it
+        return ScopedRead(keyset(stmt, self.order, key, page_size), *names)
+
+    def values(self, limit: int, after: tuple[Any, ...] | None, **filters: Any) -> dict[str, Any]:
+        """The bound values of a page: ``filters`` by name, each a value (a tuple of values
+        for a filter of several bind parameters)."""
+        out: dict[str, Any] = {"limit": limit}
+        for name, value in filters.items():
+            out.update(zip((bind.key for bind in _each(self.binds[name])), _each(value), strict=True))
+        if after is not None:
+            out["after"] = after[0]
+        return out
+
+    async def page(
+        self, read: Any, source: Any, limit: int, after: tuple[Any, ...] | None, **filters: Any
+    ) -> tuple[list[Any], str | None]:
+        """The rows (driver records) of a page of ``read`` (``self.read``'s) and the next page's cursor."""
+        name = self.order[0][0].key
+        rows = await read.all(source, **self.values(limit, after, **filters))
+        return page_of(rows, limit, lambda row: [row[name]])
+
+
+def _each(arg: Any) -> tuple[Any, ...]:
+    return arg if isinstance(arg, tuple) else (arg,)

@@ -3,60 +3,26 @@ as the route's FastAPI handling does: each request is sent twice to the same app
 it comes (the direct handler takes it on where it can) and once with the direct handler
 declining everything, and the two answers must be the same, byte for byte."""
 
-import httpx
 import pytest
-from starlette.requests import Request
 
 from services.api.households import listing
-from services.api.ratelimit import RateLimiter
 from services.core.paging import encode_cursor
+from tests.api.direct_twin import both, same, taken
 from tests.api.test_households import create
 from tests.factories import OTHER_COUNTY_VILLAGE, OTHER_TOWNSHIP_VILLAGE, VILLAGE, VILLAGE_2, person
 
-_VOLATILE_HEADERS = {"date", "x-request-id", "server-timing"}
+PARSER = "services.api.households.listing._query"
 
 
 def _taken(query: list[tuple[str, str]]) -> bool:
-    """Whether the direct handler takes the query on (rather than leaving it to FastAPI)."""
-    from urllib.parse import urlencode
-
-    request = Request({"type": "http", "method": "GET", "query_string": urlencode(query).encode(), "headers": []})
-    try:
-        listing._query(request)
-    except listing._Declined:
-        return False
-    return True
+    return taken(listing._query, query)
 
 
-def _declined(request):
-    raise listing._Declined
+async def _both(client, monkeypatch, query, headers):
+    return await both(client, monkeypatch, "/api/v1/households", PARSER, query, headers)
 
 
-async def _both(client, monkeypatch, query, headers) -> tuple[httpx.Response, httpx.Response]:
-    app = client._transport.app
-    app.state.rate_limiter = RateLimiter()  # the same count for both (the RateLimit headers)
-    direct = await client.get("/api/v1/households", params=query, headers=headers)
-    app.state.rate_limiter = RateLimiter()
-    with monkeypatch.context() as patch:
-        patch.setattr(listing, "_query", _declined)
-        general = await client.get("/api/v1/households", params=query, headers=headers)
-    return direct, general
-
-
-def _same(query, direct: httpx.Response, general: httpx.Response) -> None:
-    where = (query, direct.text, general.text)
-    assert direct.status_code == general.status_code, where
-    assert {k: v for k, v in direct.headers.items() if k not in _VOLATILE_HEADERS} == {
-        k: v for k, v in general.headers.items() if k not in _VOLATILE_HEADERS
-    }, where
-    if direct.status_code == 200:
-        assert direct.content == general.content, where
-    else:  # a problem names its own request
-        a, b = direct.json(), general.json()
-        for volatile in ("request_id", "instance"):
-            a.pop(volatile, None)
-            b.pop(volatile, None)
-        assert a == b, where
+_same = same
 
 
 @pytest.fixture

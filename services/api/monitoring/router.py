@@ -4,7 +4,7 @@ parse, look up in scope, check If-Match, call the service, shape the response.""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
@@ -12,22 +12,26 @@ from fastapi import Path as PathParam
 from services.api import tags
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
+from services.api.monitoring.bodies import case_body, clue_body
+from services.api.monitoring.listing import (
+    check_list_filters,
+    list_cases_directly,
+    list_clues_directly,
+    list_overdue_directly,
+)
 from services.api.pagination import Page, page_limit
 from services.api.params import Cursor, Id, IdQ, Limit, RegionPrefix, RegionQ
 from services.api.problems import rendered_errors
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
-from services.api.routing import GuardlineRoute
+from services.api.routing import GuardlineRoute, fast_path
 from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller
-from services.core.errors import Forbidden
-from services.core.households.service import get_household
 from services.core.i18n import wants_chinese
 from services.core.monitoring import cases as case_service
 from services.core.monitoring import queries, service
 from services.core.monitoring.deadlines import Deadline
 from services.core.monitoring.enums import (
-    HEALTH_RISKS,
     Action,
     CaseStatus,
     CaseType,
@@ -36,7 +40,6 @@ from services.core.monitoring.enums import (
     DeadlineKind,
     RiskType,
 )
-from services.core.monitoring.machine import allowed
 from services.core.monitoring.models import Measure, MonitoringCase, RiskClue
 from services.core.monitoring.schemas import (
     CadreIn,
@@ -63,7 +66,6 @@ from services.core.monitoring.schemas import (
     VisitIn,
     VisitOut,
 )
-from services.core.regions.service import check_prefix_visible
 from services.core.timeutil import today
 from services.core.types import Day
 
@@ -99,101 +101,11 @@ ELIMINATION_GUARD = (
 )
 
 
-def _shows_health(caller: Caller) -> bool:
-    return Permission.registry_health in caller.permissions
-
-
-def _risks(risks: list[str], caller: Caller) -> list[str]:
-    """Risk types that tell health (illness, disability) only for roles that may see health."""
-    return risks if _shows_health(caller) else [r for r in risks if r not in HEALTH_RISKS]
-
-
-def _no_health_filter(risk_type: RiskType | None, caller: Caller) -> None:
-    if risk_type in HEALTH_RISKS and not _shows_health(caller):
-        raise Forbidden("health_risk_forbidden", field="risk_type")
-
-
-async def _check_filters(
-    session, caller: Caller, region: str | None, risk_type: RiskType | None, household_id: int | None
-) -> None:
-    """List filters: a region or household the caller cannot see answers 404 as a missing one.
-    The region is checked here, not by ``params.RegionQ``: a health filter's 403 comes first."""
-    _no_health_filter(risk_type, caller)
-    if region is not None:
-        await check_prefix_visible(session, region)
-    if household_id is not None:
-        await get_household(session, household_id)
-
-
-def _deadline(d: Deadline) -> dict:
-    return {"kind": d.kind, "due": d.due, "provisional": d.provisional}
-
-
-def _stored_next(row) -> dict | None:
-    if row.next_deadline is None:
-        return None
-    return {"kind": row.next_deadline_kind, "due": row.next_deadline, "provisional": row.deadline_provisional}
-
-
 def _actor(caller: Caller) -> Reporter:
     return Reporter(caller.user_id, caller.client_id)
 
 
 # ---------------------------------------------------------------- clues
-
-
-def clue_body(
-    clue: RiskClue,
-    caller: Caller,
-    deadlines: list[Deadline] | None = None,
-    reports: list | None = None,
-    outcome: str | None = None,
-) -> dict[str, Any]:
-    body = {
-        f: getattr(clue, f)
-        for f in (
-            "id",
-            "household_id",
-            "region_code",
-            "channels",
-            "status",
-            "first_reported_on",
-            "report_count",
-            "deadline_breaches",
-            "case_id",
-            "dismissal_reason",
-            "handled_by",
-            "handled_at",
-        )
-    }
-    body["risk_types"] = _risks(clue.risk_types, caller)
-    body["next_deadline"] = _stored_next(clue)
-    body["deadlines"] = [_deadline(d) for d in deadlines] if deadlines is not None else None
-    if reports is not None:
-        body["reports"] = [
-            {
-                **{
-                    f: getattr(r, f)
-                    for f in (
-                        "id",
-                        "channel",
-                        "evidence",
-                        "attachments",
-                        "reported_on",
-                        "reporter_user_id",
-                        "reporter_client_id",
-                        "declarant_name",
-                        "source",
-                        "external_ref",
-                        "created_at",
-                    )
-                },
-                "risk_types": _risks(r.risk_types, caller),
-            }
-            for r in reports
-        ]
-    body["outcome"] = outcome
-    return body
 
 
 def _clue_response(clue: RiskClue, body: dict, status: int = 200) -> JSON:
@@ -230,6 +142,7 @@ async def report_clue(request: Request, body: ClueIn, session: Session, caller: 
     responses=responses(403, 404),
     summary="Risk clues, newest first 风险线索列表",
 )
+@fast_path(list_clues_directly)  # the common queries; the same answers (tests/api/test_monitoring_list_direct.py)
 async def list_clues(
     request: Request,
     session: Session,
@@ -245,7 +158,7 @@ async def list_clues(
     """Risk clues (风险线索) in your regions, newest first, filtered by region, status, channel, risk type or
     household. Risk types that tell health (illness, disability) are shown and filterable only for roles that
     see health details (filtering by them otherwise answers 403). Needs monitoring:read. 风险线索列表。"""
-    await _check_filters(session, caller, region, risk_type, household_id)
+    await check_list_filters(session, caller, region, risk_type, household_id)
     limit = page_limit(request, limit)
     rows, next_cursor = await queries.list_clues(
         session,
@@ -315,19 +228,6 @@ async def open_case(request: Request, clue_id: ClueId, body: CaseFromClue, sessi
 # ---------------------------------------------------------------- cases
 
 
-def case_body(case: MonitoringCase, caller: Caller, deadlines: list[Deadline] | None = None) -> dict[str, Any]:
-    body = {
-        f: getattr(case, f)
-        for f in CaseOut.model_fields
-        if f not in ("risk_types", "next_deadline", "deadlines", "allowed_actions")
-    }
-    body["risk_types"] = _risks(case.risk_types, caller)
-    body["next_deadline"] = _stored_next(case)
-    body["deadlines"] = [_deadline(d) for d in deadlines] if deadlines is not None else None
-    body["allowed_actions"] = allowed(case.status)
-    return body
-
-
 async def _case_response(session, case: MonitoringCase, caller: Caller, status: int = 200) -> JSON:
     return _case_json(case, caller, await service.case_deadlines(session, case), status)
 
@@ -348,6 +248,7 @@ def _case_json(case: MonitoringCase, caller: Caller, deadlines: list[Deadline], 
     responses=responses(403, 404),
     summary="Monitoring cases, newest first 监测对象列表",
 )
+@fast_path(list_cases_directly)  # the common queries; the same answers (tests/api/test_monitoring_list_direct.py)
 async def list_cases(
     request: Request,
     session: Session,
@@ -364,7 +265,7 @@ async def list_cases(
     """Monitoring cases (监测对象) in your regions, newest first, filtered by region, status, case type, risk type,
     household or assistance cadre. Health risk types only for roles that see health details. Needs
     monitoring:read. 监测对象列表。"""
-    await _check_filters(session, caller, region, risk_type, household_id)
+    await check_list_filters(session, caller, region, risk_type, household_id)
     limit = page_limit(request, limit)
     rows, next_cursor = await queries.list_cases(
         session,
@@ -393,6 +294,7 @@ async def list_cases(
     "China's working-day calendar; `provisional` marks those computed over a year whose "
     "official holiday schedule is not known yet.",
 )
+@fast_path(list_overdue_directly)  # the common queries; the same answers (tests/api/test_monitoring_list_direct.py)
 async def list_overdue(
     request: Request,
     session: Session,

@@ -56,7 +56,7 @@ from services.core.households.schemas import (
     PersonUpdate,
     SplitRequest,
 )
-from services.core.paging import KeyPage, after_key, keyset, keyset_page
+from services.core.paging import KeyPage, ListReads, after_key, keyset_page
 from services.core.regions.service import get_village
 from services.core.repository import by_id
 from services.core.scope import ScopedRead, scope_of
@@ -380,45 +380,22 @@ async def list_households(
 # The list's direct handler (``services.api.households.listing``) runs the same statement,
 # compiled once per shape — which filters are given, whether health flags are shown, whether
 # a cursor is — and region prefix; only the values are bound per request.
-_HOUSEHOLD_LISTS: dict[tuple[bool, ...], ScopedRead] = {}
+HOUSEHOLD_LISTS = ListReads(
+    HOUSEHOLD_ORDER,
+    household_list_statement,
+    region=(bindparam("filter_lo", type_=String), bindparam("filter_hi", type_=String)),
+    category=bindparam("category"),
+    flags=bindparam("flags", type_=Household.flags.type),
+    status=bindparam("status"),
+    income=(bindparam("income_below"), bindparam("income_year")),
+    name_like=bindparam("name_like", type_=String),
+)
 
 
-def household_list_read(
-    *, health: bool, region: bool, category: bool, flags: bool, income: bool, name: bool, after: bool
-) -> ScopedRead:
-    """The ``ScopedRead`` of one shape of the household list: its bind parameters are
-    ``filter_lo``/``filter_hi`` (region), ``category``, ``flags``, ``status``,
-    ``income_below``/``income_year``, ``name_like``, ``after`` and ``limit``."""
-    shape = (health, region, category, flags, income, name, after)
-    read = _HOUSEHOLD_LISTS.get(shape)
-    if read is not None:
-        return read
-    names = ["status", "limit"]
-    if region:
-        names += ["filter_lo", "filter_hi"]
-    if category:
-        names.append("category")
-    if flags:
-        names.append("flags")
-    if income:
-        names += ["income_below", "income_year"]
-    if name:
-        names.append("name_like")
-    if after:
-        names.append("after")
-    stmt = household_list_statement(
-        health=health,
-        region=(bindparam("filter_lo", type_=String), bindparam("filter_hi", type_=String)) if region else None,
-        category=bindparam("category") if category else None,
-        flags=bindparam("flags", type_=Household.flags.type) if flags else None,
-        status=bindparam("status"),
-        income=(bindparam("income_below"), bindparam("income_year")) if income else None,
-        name_like=bindparam("name_like", type_=String) if name else None,
-    )
-    # The page as ``keyset_page`` asks for it: after the cursor's key, ``limit + 1`` rows.
-    key = (bindparam("after", type_=BigInteger),) if after else None
-    page_size: Any = bindparam("limit", type_=Integer)
-    read = _HOUSEHOLD_LISTS[shape] = ScopedRead(keyset(stmt, HOUSEHOLD_ORDER, key, page_size), *names)
+def household_list_read(filters: Iterable[str], *, health: bool, after: bool) -> ScopedRead:
+    """The ``ScopedRead`` of one shape of the household list (``HOUSEHOLD_LISTS``): the
+    filters given, by the names of ``household_list_statement``'s arguments."""
+    read: ScopedRead = HOUSEHOLD_LISTS.read(filters, after=after, health=health)
     return read
 
 
@@ -426,6 +403,18 @@ async def get_household(
     session: AsyncSession, household_id: int, *, for_update: bool = False, field: str = "household_id"
 ) -> Household:
     return await by_id(session, Household, household_id, "household_not_found", field, for_update=for_update)
+
+
+_HOUSEHOLD_SEEN = ScopedRead(
+    select(Household.id).where(Household.id == bindparam("household_id", type_=BigInteger)), "household_id"
+)
+
+
+async def check_household_visible(source: Any, household_id: int, field: str = "household_id") -> None:
+    """A list's household filter: 404 for a household missing or outside the caller's
+    regions, as ``get_household`` answers (``source``: a session or a list's ``Reader``)."""
+    if await _HOUSEHOLD_SEEN.first(source, household_id=household_id) is None:
+        raise NotFound("household_not_found", field=field, id=household_id)
 
 
 async def get_active_household(session: AsyncSession, household_id: int, field: str = "household_id") -> Household:

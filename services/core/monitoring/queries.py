@@ -6,8 +6,9 @@ the bulk clue intake (region bounds from ``services.core.scope``)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import Text, and_, cast, func, literal, or_, select, text
+from sqlalchemy import BigInteger, Date, Integer, String, Text, and_, bindparam, cast, func, literal, or_, select, text
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by, array, array_agg
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
@@ -15,6 +16,7 @@ from sqlalchemy.sql import Select
 from services.core.guarantees.models import HouseholdGuarantees, Item
 from services.core.households.enums import PersonStatus
 from services.core.households.models import Household, Person
+from services.core.households.service import region_bounds
 from services.core.income.models import IncomeRecord
 from services.core.monitoring.enums import (
     Action,
@@ -27,6 +29,7 @@ from services.core.monitoring.enums import (
     RiskType,
 )
 from services.core.monitoring.models import (
+    RISKS,
     CalendarDay,
     CalendarYear,
     CaseTransition,
@@ -38,8 +41,66 @@ from services.core.monitoring.models import (
     Visit,
     VisitBreach,
 )
-from services.core.paging import KeyPage, decode_cursor, keyset_page, page_of
-from services.core.scope import region_sql, scoped_text, under
+from services.core.paging import KeyPage, ListReads, decode_cursor, keyset_page, page_of
+from services.core.scope import ScopedRead, region_sql, scoped_text, under
+
+CLUE_ORDER = [(RiskClue.id, True)]  # newest first
+CASE_ORDER = [(MonitoringCase.id, True)]
+
+
+def _monitored(
+    base: Select, model: Any, region: tuple[Any, Any] | None, status: Any, risk_types: Any, household_id: Any
+) -> Select:
+    """The filters clues and cases share (see ``clue_list_statement``)."""
+    if region is not None:
+        base = base.where(model.region_code >= region[0], model.region_code < region[1])
+    if status is not None:
+        base = base.where(model.status == status)
+    if risk_types is not None:
+        base = base.where(model.risk_types.contains(risk_types))
+    if household_id is not None:
+        base = base.where(model.household_id == household_id)
+    return base
+
+
+def clue_list_statement(
+    base: Select,
+    *,
+    region: tuple[Any, Any] | None = None,
+    status: Any = None,
+    channels: Any = None,
+    risk_types: Any = None,
+    household_id: Any = None,
+) -> Select:
+    """The clues of a list before its page (``keyset``): ``base`` (the entity, or the
+    columns of the direct handler) with the filters given, each a value or a bind parameter
+    (None: no such filter). ``region`` is a prefix's (low, high) bounds
+    (``households.service.region_bounds``); ``channels`` and ``risk_types`` are lists the
+    clue's must contain. The service runs it with values, the direct list handler compiles
+    it once per shape with bind parameters (``CLUE_LISTS``): one statement for both."""
+    base = _monitored(base, RiskClue, region, status, risk_types, household_id)
+    if channels is not None:
+        base = base.where(RiskClue.channels.contains(channels))
+    return base
+
+
+def case_list_statement(
+    base: Select,
+    *,
+    region: tuple[Any, Any] | None = None,
+    status: Any = None,
+    case_type: Any = None,
+    risk_types: Any = None,
+    household_id: Any = None,
+    cadre_user_id: Any = None,
+) -> Select:
+    """The cases of a list before its page, as ``clue_list_statement`` (``CASE_LISTS``)."""
+    base = _monitored(base, MonitoringCase, region, status, risk_types, household_id)
+    if case_type is not None:
+        base = base.where(MonitoringCase.case_type == case_type)
+    if cadre_user_id is not None:
+        base = base.where(MonitoringCase.cadre_user_id == cadre_user_id)
+    return base
 
 
 async def list_clues(
@@ -53,18 +114,15 @@ async def list_clues(
     cursor: str | None,
     limit: int,
 ) -> KeyPage[RiskClue]:
-    stmt = select(RiskClue)
-    if region:
-        stmt = stmt.where(under(RiskClue.region_code, region))
-    if status is not None:
-        stmt = stmt.where(RiskClue.status == status)
-    if channel is not None:
-        stmt = stmt.where(RiskClue.channels.contains([channel.value]))
-    if risk_type is not None:
-        stmt = stmt.where(RiskClue.risk_types.contains([risk_type.value]))
-    if household_id is not None:
-        stmt = stmt.where(RiskClue.household_id == household_id)
-    return await keyset_page(session, stmt, [(RiskClue.id, True)], cursor, limit)
+    stmt = clue_list_statement(
+        select(RiskClue),
+        region=region_bounds(region) if region else None,
+        status=status,
+        channels=None if channel is None else [channel.value],
+        risk_types=None if risk_type is None else [risk_type.value],
+        household_id=household_id,
+    )
+    return await keyset_page(session, stmt, CLUE_ORDER, cursor, limit)
 
 
 async def list_cases(
@@ -79,20 +137,50 @@ async def list_cases(
     cursor: str | None,
     limit: int,
 ) -> KeyPage[MonitoringCase]:
-    stmt = select(MonitoringCase)
-    if region:
-        stmt = stmt.where(under(MonitoringCase.region_code, region))
-    if status is not None:
-        stmt = stmt.where(MonitoringCase.status == status)
-    if case_type is not None:
-        stmt = stmt.where(MonitoringCase.case_type == case_type)
-    if risk_type is not None:
-        stmt = stmt.where(MonitoringCase.risk_types.contains([risk_type.value]))
-    if household_id is not None:
-        stmt = stmt.where(MonitoringCase.household_id == household_id)
-    if cadre_user_id is not None:
-        stmt = stmt.where(MonitoringCase.cadre_user_id == cadre_user_id)
-    return await keyset_page(session, stmt, [(MonitoringCase.id, True)], cursor, limit)
+    stmt = case_list_statement(
+        select(MonitoringCase),
+        region=region_bounds(region) if region else None,
+        status=status,
+        case_type=case_type,
+        risk_types=None if risk_type is None else [risk_type.value],
+        household_id=household_id,
+        cadre_user_id=cadre_user_id,
+    )
+    return await keyset_page(session, stmt, CASE_ORDER, cursor, limit)
+
+
+# The lists' direct handlers (``services.api.monitoring.listing``) run the same statements,
+# over the columns of their items, compiled once per shape and region prefix.
+def _bounds() -> tuple[Any, Any]:
+    return bindparam("filter_lo", type_=String), bindparam("filter_hi", type_=String)
+
+
+def _item_columns(model: Any) -> list[Any]:
+    """The columns an item of a list shows (not the row's bookkeeping), as the entity's
+    attributes: the region filter (``scope.limit_to``) finds the entity through them."""
+    keys = [c.key for c in model.__table__.columns if c.key != "version"]
+    return [getattr(model, key) for key in keys]
+
+
+CLUE_LISTS = ListReads(
+    CLUE_ORDER,
+    lambda **filters: clue_list_statement(select(*_item_columns(RiskClue)), **filters),
+    region=_bounds(),
+    status=bindparam("status"),
+    channels=bindparam("channels", type_=RiskClue.channels.type),
+    risk_types=bindparam("risk_types", type_=RISKS),
+    household_id=bindparam("household_id", type_=BigInteger),
+)
+CASE_LISTS = ListReads(
+    CASE_ORDER,
+    lambda **filters: case_list_statement(select(*_item_columns(MonitoringCase)), **filters),
+    region=_bounds(),
+    status=bindparam("status"),
+    case_type=bindparam("case_type"),
+    risk_types=bindparam("risk_types", type_=RISKS),
+    household_id=bindparam("household_id", type_=BigInteger),
+    cadre_user_id=bindparam("cadre_user_id", type_=BigInteger),
+)
 
 
 async def visit_breaches(
@@ -123,6 +211,84 @@ SUBJECTS = ("case", "clue")
 OVERDUE_KEY = (date, str, int)  # due, subject, id
 
 
+def overdue_sources(subject: str | None, cadre_user_id: Any) -> list[tuple[str, Any]]:
+    """The (subject, model) pairs the overdue list reads: both, or the one asked for; clues
+    have no cadre yet, so a cadre filter reads cases only."""
+    return [
+        (name, model)
+        for name, model in (("case", MonitoringCase), ("clue", RiskClue))
+        if subject in (None, name) and not (cadre_user_id is not None and model is RiskClue)
+    ]
+
+
+def overdue_relation(name: str, after_subject: str) -> str:
+    """How one source's rows follow a cursor's key (due, subject, id): a later subject from
+    the same day on (``ge``), the same subject after the key (``key``), an earlier subject
+    from the next day (``gt``)."""
+    return "ge" if name > after_subject else "key" if name == after_subject else "gt"
+
+
+def overdue_statement(
+    name: str,
+    model: Any,
+    *,
+    until: Any,
+    size: Any,
+    region: tuple[Any, Any] | None = None,
+    kind: Any = None,
+    cadre_user_id: Any = None,
+    after: tuple[str, Any, Any] | None = None,
+) -> Select:
+    """One source of the overdue list, in deadline order from its partial index: ``size``
+    rows due by ``until``, each argument a value or a bind parameter (None: no such filter);
+    ``region`` a prefix's bounds, ``after`` (``overdue_relation``, due, id) a cursor's key.
+    The service runs it with values, the direct list handler compiled (``overdue_read``)."""
+    columns = [
+        literal(name).label("subject"),
+        model.id,
+        model.household_id,
+        Household.head_name,
+        model.region_code,
+        model.status,
+        model.next_deadline_kind.label("deadline_kind"),
+        model.next_deadline.label("due"),
+        model.deadline_provisional.label("provisional"),
+        (model.cadre_user_id if model is MonitoringCase else literal(None)).label("cadre_user_id"),
+    ]
+    stmt = (
+        select(*columns)
+        .join(Household, Household.id == model.household_id)
+        .where(model.next_deadline.is_not(None), model.next_deadline <= until)
+    )
+    if model is RiskClue:
+        stmt = stmt.where(RiskClue.status == ClueStatus.open)
+    if region is not None:
+        stmt = stmt.where(model.region_code >= region[0], model.region_code < region[1])
+    if kind is not None:
+        stmt = stmt.where(model.next_deadline_kind == kind)
+    if cadre_user_id is not None:
+        stmt = stmt.where(MonitoringCase.cadre_user_id == cadre_user_id)
+    if after is not None:
+        relation, due, after_id = after
+        if relation == "ge":
+            stmt = stmt.where(model.next_deadline >= due)
+        elif relation == "key":
+            stmt = stmt.where(or_(model.next_deadline > due, and_(model.next_deadline == due, model.id > after_id)))
+        else:
+            stmt = stmt.where(model.next_deadline > due)
+    return stmt.order_by(model.next_deadline, model.id).limit(size)
+
+
+def overdue_page(rows: list[dict], as_of: date, limit: int) -> KeyPage[dict]:
+    """The page of the sources' rows (each read ``limit + 1``), merged in the key's order."""
+    rows.sort(key=lambda r: (r["due"], r["subject"], r["id"]))
+    out, next_cursor = page_of(rows, limit, lambda r: [r["due"], r["subject"], r["id"]])
+    for row in out:
+        row["days_late"] = (as_of - row["due"]).days
+        row["status"] = getattr(row["status"], "value", row["status"])
+    return KeyPage(out, next_cursor)
+
+
 async def overdue(
     session: AsyncSession,
     *,
@@ -140,54 +306,59 @@ async def overdue(
     order from its partial index and the two are merged (so the key's bounds are written
     here, per source, rather than by ``keyset_page``)."""
     after = decode_cursor(cursor, OVERDUE_KEY)
-    until = as_of + timedelta(days=within_days)
     out: list[dict] = []
-    for name, model in (("case", MonitoringCase), ("clue", RiskClue)):
-        if subject not in (None, name):
-            continue
-        if cadre_user_id is not None and model is RiskClue:
-            continue  # clues have no cadre yet
-        columns = [
-            literal(name).label("subject"),
-            model.id,
-            model.household_id,
-            Household.head_name,
-            model.region_code,
-            model.status,
-            model.next_deadline_kind.label("deadline_kind"),
-            model.next_deadline.label("due"),
-            model.deadline_provisional.label("provisional"),
-            (model.cadre_user_id if model is MonitoringCase else literal(None)).label("cadre_user_id"),
-        ]
-        stmt = (
-            select(*columns)
-            .join(Household, Household.id == model.household_id)
-            .where(model.next_deadline.is_not(None), model.next_deadline <= until)
+    for name, model in overdue_sources(subject, cadre_user_id):
+        stmt = overdue_statement(
+            name,
+            model,
+            until=as_of + timedelta(days=within_days),
+            size=limit + 1,
+            region=region_bounds(region) if region else None,
+            kind=kind,
+            cadre_user_id=cadre_user_id,
+            after=None if after is None else (overdue_relation(name, after[1]), after[0], after[2]),
         )
-        if model is RiskClue:
-            stmt = stmt.where(RiskClue.status == ClueStatus.open)
-        if region:
-            stmt = stmt.where(under(model.region_code, region))
-        if kind is not None:
-            stmt = stmt.where(model.next_deadline_kind == kind)
-        if cadre_user_id is not None:
-            stmt = stmt.where(MonitoringCase.cadre_user_id == cadre_user_id)
-        if after is not None:
-            due, after_subject, after_id = after
-            if name > after_subject:
-                stmt = stmt.where(model.next_deadline >= due)
-            elif name == after_subject:
-                stmt = stmt.where(or_(model.next_deadline > due, and_(model.next_deadline == due, model.id > after_id)))
-            else:
-                stmt = stmt.where(model.next_deadline > due)
-        stmt = stmt.order_by(model.next_deadline, model.id).limit(limit + 1)
         out.extend(dict(row._mapping) for row in await session.execute(stmt))
-    out.sort(key=lambda r: (r["due"], r["subject"], r["id"]))
-    out, next_cursor = page_of(out, limit, lambda r: [r["due"], r["subject"], r["id"]])
-    for row in out:
-        row["days_late"] = (as_of - row["due"]).days
-        row["status"] = getattr(row["status"], "value", row["status"])
-    return KeyPage(out, next_cursor)
+    return overdue_page(out, as_of, limit)
+
+
+# The list's direct handler (``services.api.monitoring.listing``) runs the same statements,
+# compiled once per shape and region prefix.
+_OVERDUE_READS: dict[tuple[Any, ...], ScopedRead] = {}
+
+
+def overdue_read(name: str, *, region: bool, kind: bool, cadre: bool, relation: str | None) -> ScopedRead:
+    """The ``ScopedRead`` of one source of the overdue list in one shape: its bind parameters
+    are ``until``, ``size`` (rows to read), ``filter_lo``/``filter_hi``, ``kind``,
+    ``cadre_user_id``, ``after_due`` and (``relation`` ``key``) ``after_id``."""
+    shape = (name, region, kind, cadre, relation)
+    found = _OVERDUE_READS.get(shape)
+    if found is not None:
+        return found
+    model = MonitoringCase if name == "case" else RiskClue
+    names = ["until", "size"]
+    if region:
+        names += ["filter_lo", "filter_hi"]
+    if kind:
+        names.append("kind")
+    if cadre:
+        names.append("cadre_user_id")
+    if relation is not None:
+        names += ["after_due", "after_id"] if relation == "key" else ["after_due"]
+    stmt = overdue_statement(
+        name,
+        model,
+        until=bindparam("until", type_=Date),
+        size=bindparam("size", type_=Integer),
+        region=_bounds() if region else None,
+        kind=bindparam("kind") if kind else None,
+        cadre_user_id=bindparam("cadre_user_id", type_=BigInteger) if cadre else None,
+        after=None
+        if relation is None
+        else (relation, bindparam("after_due", type_=Date), bindparam("after_id", type_=BigInteger)),
+    )
+    found = _OVERDUE_READS[shape] = ScopedRead(stmt, *names)
+    return found
 
 
 # ---------------------------------------------------------------- a case's step

@@ -1,0 +1,136 @@
+"""Before and after a change of the API, side by side: the monitoring case list (or another
+list) served by two checkouts of our app on the same bench database, interleaved and
+repeated (``benchmarks/README.md``: the method).
+
+``python -m benchmarks.direct_lists --before /tmp/old-checkout`` runs the code of
+``--before`` (a plain copy of an earlier commit, e.g. ``git archive <commit> | tar -x -C
+DIR``) as ``before`` and this checkout as ``after``, each under uvicorn as the main
+benchmark runs ours, and measures ``GET /api/v1/monitoring-cases?limit=50`` at pages of every
+depth (one request in twenty the first page) as county staff, at 16 clients by default
+(``--list clues``: the risk clues so; ``--list overdue``: the first page of the work list).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import tempfile
+from pathlib import Path
+
+from benchmarks import stats
+from benchmarks.__main__ import BENCH_DB, BULK_READS_PER_MINUTE, PREFIX, SEED, bench_users, fmt, prepare_database
+from benchmarks.harness import Server, plain_dsn, postmaster_pid, run_load
+
+PATHS = {
+    "cases": "/api/v1/monitoring-cases?limit=50{}",
+    "clues": "/api/v1/risk-clues?limit=50{}",
+    "overdue": "/api/v1/monitoring-cases/overdue?within_days=7{}",  # the first page, as the main benchmark asks it
+}
+TABLES = {"cases": "monitoring_cases", "clues": "risk_clues"}
+
+
+async def _cursors(url: str, table: str, count: int) -> list[str]:
+    import asyncpg
+
+    from services.core.paging import encode_cursor
+
+    conn = await asyncpg.connect(plain_dsn(url))
+    try:
+        rows = await conn.fetch(f"SELECT id FROM {table} WHERE region_code LIKE $1", PREFIX + "%")
+        ids = [row[0] for row in rows]
+    finally:
+        await conn.close()
+    rng = random.Random(SEED)
+    return ["" if i % 20 == 0 else "&cursor=" + encode_cursor([rng.choice(ids)]) for i in range(count)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", type=Path, required=True, help="a checkout of the code before the change")
+    parser.add_argument("--list", choices=sorted(PATHS), default="cases")
+    parser.add_argument("--persons", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--warmup", type=float, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    os.environ["GUARDLINE_ENV"] = "development"
+    os.environ.pop("GUARDLINE_DATABASE_URL", None)
+    from services.core.accounts.roles import Role
+    from services.core.accounts.security import Caller, issue_token
+    from services.core.db import embedded_url
+    from services.core.settings import Settings
+
+    settings = Settings(env="development", database_url=None)
+    url, _ = prepare_database(settings, args.persons)
+    assert url == embedded_url(settings.data_dir, BENCH_DB)
+    ids = asyncio.run(bench_users(url, ["county_staff"]))
+    token = issue_token(settings, Caller(ids["county_staff"], "county_staff.county", Role.county_staff, PREFIX))[0]
+    values = asyncio.run(_cursors(url, TABLES[args.list], 400)) if args.list in TABLES else [""]
+    env = {
+        **os.environ,
+        "GUARDLINE_DATABASE_URL": url,
+        "GUARDLINE_RATE_LIMITS__BULK_READS_PER_MINUTE": str(BULK_READS_PER_MINUTE),
+    }
+    runs: dict[str, list[dict]] = {"before": [], "after": []}
+    children: list = []
+    with tempfile.TemporaryDirectory(prefix="guardline-lists-") as tmp:
+        workdir = Path(tmp)
+        servers = {
+            "before": Server("before", ["--factory", "services.api.app:create_app"], env, workdir, cwd=args.before),
+            "after": Server("after", ["--factory", "services.api.app:create_app"], env, workdir),
+        }
+        try:
+            for server in servers.values():
+                server.wait_healthy()
+            path = PATHS[args.list]
+            headers = {"Authorization": f"Bearer {token}"}
+            answers = {name: s.get(path.format(values[-1]), headers) for name, s in servers.items()}
+            if answers["before"][0] != 200 or answers["before"][2] != answers["after"][2]:
+                raise SystemExit(f"the two apps answer differently: {answers}")
+            print(f"same answer from both ({len(answers['after'][2])} bytes)", flush=True)
+            for rep, app in stats.interleaved(["before", "after"], args.repeat):
+                result = run_load(
+                    {
+                        "scenario": args.list,
+                        "app": app,
+                        "port": servers[app].port,
+                        "token": token,
+                        "values": values,
+                        "concurrency": args.clients,
+                        "warmup": args.warmup,
+                        "seconds": args.seconds,
+                        "server_pid": servers[app].proc.pid,
+                        "postmaster_pid": postmaster_pid(url),
+                        "dsn": plain_dsn(url),
+                        "kind": "get",
+                        "path": path,
+                    },
+                    workdir,
+                    children,
+                )
+                runs[app].append(result)
+                print(
+                    f"{app} run {rep + 1}: {result['rps']:.0f} req/s, p50 {fmt(result['p50_ms'])} ms, "
+                    f"p99 {fmt(result['p99_ms'])} ms, errors {result['errors']}",
+                    flush=True,
+                )
+        finally:
+            for server in servers.values():
+                server.stop()
+    for app, results in runs.items():
+        rps = sorted(r["rps"] for r in results)
+        p50 = sorted(r["p50_ms"] for r in results)
+        print(f"{app}: {rps[len(rps) // 2]:.0f} req/s ({rps[0]:.0f}–{rps[-1]:.0f}), p50 {p50[len(p50) // 2]:.1f} ms")
+    ratios = sorted(a["rps"] / b["rps"] for a, b in zip(runs["after"], runs["before"], strict=True))
+    print(
+        f"after/before throughput per repetition: median {ratios[len(ratios) // 2]:.2f} ({ratios[0]:.2f}–{ratios[-1]:.2f})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
