@@ -69,7 +69,13 @@ def _routes(routes: list[Any]) -> Iterator[Any]:
 
 
 def _literal_head(path: str) -> str:
+    """A route's path up to its first parameter."""
     return path.partition("{")[0]
+
+
+def _overlap(head: str, other: str) -> bool:
+    """Whether paths of routes with these literal heads can be the same path."""
+    return head.startswith(other) or other.startswith(head)
 
 
 class FastLane:
@@ -93,11 +99,11 @@ class FastLane:
                 continue
             handler = route.fast_handler() if isinstance(route, GuardlineRoute) else None
             if handler is not None:
-                head = _literal_head(route.path)
-                earlier = [r.path_regex for r in gets if _literal_head(getattr(r, "path", "")).startswith(head)]
-                if route.param_convertors:
+                if route.param_convertors:  # the earlier routes whose paths may overlap its own
+                    head = _literal_head(route.path)
+                    earlier = [r.path_regex for r in gets if _overlap(head, _literal_head(getattr(r, "path", "")))]
                     self._patterns.append(_Lane(route, handler, earlier))
-                elif not earlier and route.path not in exact:
+                elif route.path not in exact and not any(r.path_regex.match(route.path) for r in gets):
                     exact[route.path] = _Lane(route, handler, [])
             gets.append(route)
         return exact

@@ -132,7 +132,7 @@ async def test_a_lane_answer_is_counted_and_logged_like_any_other(client, auth, 
 
 
 async def test_an_unexpected_error_in_the_lane_is_a_clean_500(client, auth, monkeypatch, caplog, answered):
-    def broken(**shape):
+    def broken(*args, **shape):
         raise RuntimeError("secret value 110101199003070000")
 
     monkeypatch.setattr(listing, "household_list_read", broken)
@@ -154,8 +154,12 @@ async def test_an_earlier_route_keeps_its_paths(settings, db, auth, answered):
     async def special_page() -> dict:
         return {"special": True}
 
+    @special.get("/api/v1/monitoring-cases/{name}")
+    async def any_case_page(name: str) -> dict:
+        return {"name": name}
+
     app.include_router(special)
-    app.router.routes.insert(0, app.router.routes.pop())  # before the households' routes
+    app.router.routes.insert(0, app.router.routes.pop())  # before every other route
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         r = await c.get("/api/v1/households/special", headers=auth("county_staff.county"))
@@ -164,4 +168,6 @@ async def test_an_earlier_route_keeps_its_paths(settings, db, auth, answered):
         assert r.status_code == 404
         r = await c.get("/api/v1/households/1", headers=auth("county_staff.county"))
         assert r.status_code == 404
+        r = await c.get("/api/v1/monitoring-cases/overdue", headers=auth("county_staff.county"))
+        assert r.status_code == 200 and r.json() == {"name": "overdue"}
     assert answered == ["/api/v1/households/1"]
