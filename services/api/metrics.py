@@ -80,10 +80,28 @@ class Metrics:
         self.in_flight = Gauge(
             "guardline_http_requests_in_flight", "Requests being handled now", registry=self.registry
         )
+        # Each label set's child, looked up once (``labels`` takes a lock and builds a key).
+        self._counted: dict[tuple[str, str, int], Any] = {}
+        self._timed: dict[tuple[str, str], Any] = {}
         self.registry.register(ProcessFigures(app))
         self.sync = SyncFigures()
         self.registry.register(self.sync)
         ProcessCollector(registry=self.registry)
+
+
+    def counted(self, method: str, route: str, status: int):
+        """The request counter of these labels (routes are templates: the set is bounded)."""
+        child = self._counted.get((method, route, status))
+        if child is None:
+            child = self._counted[(method, route, status)] = self.requests.labels(method, route, str(status))
+        return child
+
+    def timed(self, method: str, route: str):
+        """The duration histogram of these labels."""
+        child = self._timed.get((method, route))
+        if child is None:
+            child = self._timed[(method, route)] = self.duration.labels(method, route)
+        return child
 
 
 class HttpObserver:
@@ -129,8 +147,8 @@ class HttpObserver:
         metrics = self.metrics
         if metrics is not None:
             metrics.in_flight.dec()
-            metrics.requests.labels(method, route, str(status)).inc()
-            metrics.duration.labels(method, route).observe(elapsed)
+            metrics.counted(method, route, status).inc()
+            metrics.timed(method, route).observe(elapsed)
         if access_log.isEnabledFor(logging.INFO):
             ms = round(elapsed * 1000, 1)
             access_log.info(

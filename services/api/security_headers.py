@@ -57,19 +57,35 @@ def is_private(path: str) -> bool:
 
 def secure(raw: list[tuple[bytes, bytes]], private: bool) -> bool:
     """Set the headers of every response on ``raw`` (a response's raw headers, changed in
-    place) and the API's CSP unless it has one. False for HTML, whose CSP depends on its
-    body (``html_policy``): the caller sets it once the body is known."""
-    headers = MutableHeaders(raw=raw)
-    for name, value in _ALWAYS.items():
-        headers[name] = value
-    if private:
-        headers["cache-control"] = "no-store"
-        headers["pragma"] = "no-cache"
-    if headers.get("content-type", "").startswith("text/html"):
-        return False
-    if "content-security-policy" not in headers:
-        headers["content-security-policy"] = API_CSP
-    return True
+    place: each set replaces the first header of its name and drops the others, as
+    ``MutableHeaders`` does) and the API's CSP unless it has one. False for HTML, whose
+    CSP depends on its body (``html_policy``): the caller sets it once the body is known.
+    One pass over the headers: this runs on every response."""
+    wanted = _PRIVATE if private else _PUBLIC
+    seen: set[bytes] = set()
+    html = has_csp = False
+    kept = []
+    for name, value in raw:
+        if name in wanted:
+            if name in seen:
+                continue
+            value = wanted[name]
+        elif name == b"content-type":
+            html = html or (name not in seen and value.startswith(b"text/html"))
+        elif name == b"content-security-policy":
+            has_csp = True
+        seen.add(name)
+        kept.append((name, value))
+    kept += [(name, value) for name, value in wanted.items() if name not in seen]
+    if not (html or has_csp):
+        kept.append((b"content-security-policy", _API_CSP))
+    raw[:] = kept
+    return not html
+
+
+_PUBLIC = {name.encode(): value.encode() for name, value in _ALWAYS.items()}
+_PRIVATE = {**_PUBLIC, b"cache-control": b"no-store", b"pragma": b"no-cache"}
+_API_CSP = API_CSP.encode()
 
 
 class SecurityHeaders:

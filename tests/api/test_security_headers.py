@@ -7,6 +7,7 @@ import hashlib
 import re
 
 import httpx
+import pytest
 
 from services.api.app import create_app
 from services.api.security_headers import API_CSP
@@ -114,3 +115,46 @@ async def test_a_server_error_carries_the_headers_too(settings, db):
         r = await client.get("/api/v1/test-boom")
     assert r.status_code == 500
     assert r.headers["x-content-type-options"] == "nosniff" and r.headers["cache-control"] == "no-store"
+
+
+def _reference(raw: list[tuple[bytes, bytes]], private: bool) -> tuple[list[tuple[bytes, bytes]], bool]:
+    """What ``secure`` does, spelled with Starlette's MutableHeaders (its former body)."""
+    from starlette.datastructures import MutableHeaders
+
+    from services.api.security_headers import _ALWAYS, API_CSP
+
+    raw = list(raw)
+    headers = MutableHeaders(raw=raw)
+    for name, value in _ALWAYS.items():
+        headers[name] = value
+    if private:
+        headers["cache-control"] = "no-store"
+        headers["pragma"] = "no-cache"
+    if headers.get("content-type", "").startswith("text/html"):
+        return raw, False
+    if "content-security-policy" not in headers:
+        headers["content-security-policy"] = API_CSP
+    return raw, True
+
+
+@pytest.mark.parametrize("private", [True, False])
+def test_secure_sets_each_header_once_as_mutable_headers_would(private):
+    from itertools import combinations
+
+    from services.api.security_headers import secure
+
+    pool = [
+        (b"content-type", b"application/json"),
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"cache-control", b"max-age=60"),
+        (b"x-frame-options", b"SAMEORIGIN"),
+        (b"x-frame-options", b"ALLOW"),
+        (b"content-security-policy", b"default-src 'self'"),
+        (b"etag", b'"household-1-v2"'),
+        (b"pragma", b"x"),
+    ]
+    for size in range(len(pool) + 1):
+        for chosen in combinations(pool, size):
+            raw = list(chosen)
+            html = secure(raw, private)
+            assert (raw, html) == _reference(list(chosen), private), chosen
