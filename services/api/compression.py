@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import zlib
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware, IdentityResponder
 from starlette.types import Receive, Scope, Send
 
@@ -59,23 +59,45 @@ def whole_body(raw: list[tuple[bytes, bytes]], status: int, body: bytes, gzip: b
     Content-Encoding and Content-Length when the client accepts it. For the JSON of the
     fast lane (``services.api.edge``): what Starlette's middleware does with one body,
     byte for byte."""
-    headers = MutableHeaders(raw=raw)
-    media = headers.get("content-type", "").partition(";")[0].strip().lower()
-    if (
-        "content-encoding" in headers
-        or status == 206
-        or {media, media.partition("/")[0] + "/*"} & _EXCLUDED
-        or len(body) < settings.compression.min_bytes
-    ):
+    if status == 206 or len(body) < settings.compression.min_bytes:
         return body
-    headers.add_vary_header("Accept-Encoding")
+    media = None
+    varies: list[bytes] = []
+    for name, value in raw:
+        if name == b"content-encoding":
+            return body
+        if name == b"content-type" and media is None:
+            media = value.decode("latin-1").partition(";")[0].strip().lower()
+        elif name == b"vary":
+            varies.append(value)
+    media = media or ""
+    if {media, media.partition("/")[0] + "/*"} & _EXCLUDED:
+        return body
+    _set(raw, b"vary", b", ".join([*varies, b"Accept-Encoding"]))
     if not gzip:
         return body
     compressor = zlib.compressobj(settings.compression.level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     body = compressor.compress(body) + compressor.flush()
-    headers["Content-Encoding"] = "gzip"
-    headers["Content-Length"] = str(len(body))
+    _set(raw, b"content-encoding", b"gzip")
+    _set(raw, b"content-length", str(len(body)).encode())
     return body
+
+
+def _set(raw: list[tuple[bytes, bytes]], name: bytes, value: bytes) -> None:
+    """``MutableHeaders``' setting on raw headers: the first header of the name takes the
+    value, the others go; appended when there is none."""
+    found = False
+    kept = []
+    for item in raw:
+        if item[0] == name:
+            if found:
+                continue
+            found = True
+            item = (name, value)
+        kept.append(item)
+    if not found:
+        kept.append((name, value))
+    raw[:] = kept
 
 
 _EXCLUDED = frozenset(DEFAULT_EXCLUDED_CONTENT_TYPES)

@@ -88,7 +88,6 @@ class Metrics:
         self.registry.register(self.sync)
         ProcessCollector(registry=self.registry)
 
-
     def counted(self, method: str, route: str, status: int):
         """The request counter of these labels (routes are templates: the set is bounded)."""
         child = self._counted.get((method, route, status))

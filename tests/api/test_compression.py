@@ -124,3 +124,54 @@ async def test_the_docs_page_keeps_its_script_hashes_when_gzipped(settings, db):
     assert zipped.headers["content-encoding"] == "gzip" and gzip.decompress(body) == html
     assert zipped.headers["content-security-policy"] == plain.headers["content-security-policy"]
     assert "'sha256-" in plain.headers["content-security-policy"]
+
+
+async def _through_starlette(raw, status, body, zipped: bool, settings) -> tuple[list, bytes]:
+    """What Starlette's GZipMiddleware (as ``Compression`` uses it) sends for one answer."""
+    from starlette.middleware.gzip import GZipMiddleware, IdentityResponder
+
+    async def answer(scope, receive, send):
+        await send({"type": "http.response.start", "status": status, "headers": list(raw)})
+        await send({"type": "http.response.body", "body": body})
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "headers": [(b"accept-encoding", b"gzip")] if zipped else []}
+    if zipped:
+        middleware = GZipMiddleware(
+            answer, minimum_size=settings.compression.min_bytes, compresslevel=settings.compression.level
+        )
+    else:
+        middleware = IdentityResponder(answer, settings.compression.min_bytes)
+    await middleware(scope, None, send)
+    return sent[0]["headers"], sent[1]["body"]
+
+
+async def test_the_fast_lanes_compression_is_starlettes_byte_for_byte(settings):
+    """``compression.whole_body`` (the fast lane's) against the middleware, on every
+    combination that changes what it does."""
+    from itertools import product
+
+    from services.api.compression import whole_body
+
+    bodies = [b"{}", b'{"items": [' + b'{"name": "\xe5\xbc\xa0"},' * 400 + b"{}]}"]
+    header_sets = [
+        [(b"content-type", b"application/json"), (b"content-length", b"0")],
+        [(b"content-type", b"application/problem+json"), (b"vary", b"Authorization"), (b"content-length", b"0")],
+        [(b"content-type", b"application/json"), (b"vary", b"A"), (b"vary", b"B"), (b"content-length", b"0")],
+        [(b"content-type", b"image/png"), (b"content-length", b"0")],
+        [(b"content-type", b"application/json"), (b"content-encoding", b"br"), (b"content-length", b"0")],
+        [(b"etag", b'"x"')],
+    ]
+    for body, headers, status, zipped in product(bodies, header_sets, (200, 206, 404), (True, False)):
+        headers = [(n, str(len(body)).encode()) if n == b"content-length" else (n, v) for n, v in headers]
+        ours = list(headers)
+        ours_body = whole_body(ours, status, body, zipped, settings)
+        assert (ours, ours_body) == await _through_starlette(headers, status, body, zipped, settings), (
+            headers,
+            status,
+            zipped,
+        )
