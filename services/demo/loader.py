@@ -14,7 +14,7 @@ are kept) with the output of ``generator.DemoGenerator``:
    index and constraint is recreated from its saved definition — same name, same
    definition, so ``alembic check`` stays clean — and each id sequence is moved past the
    largest id. A failure anywhere rolls all of it back;
-3. the tables are analysed.
+3. the tables are analysed (on two connections at once).
 
 The pieces: ``plan`` (villages, households' sizes and histories, chunks), ``generator``
 (households and people, with ``income`` and ``cases``), ``render`` (the COPY text of a
@@ -24,6 +24,7 @@ demo's accounts), ``layout`` (the tables and their columns); this module runs th
 
 from __future__ import annotations
 
+import asyncio
 import time
 from contextlib import aclosing
 from datetime import date
@@ -322,7 +323,17 @@ async def load_demo(
                     f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
                 )
         say(Step("commit", f"committed  {elapsed()}"))
-        await conn.execute(f"ANALYZE {', '.join(LOADED_TABLES)}, monitoring_case_counts")
+        # Half of the tables are analysed on a second connection meanwhile: nothing else runs
+        # now, and two ANALYZEs use two cores (300,000 persons: 1.6 s instead of 2.15 s).
+        analysed = (*LOADED_TABLES, "monitoring_case_counts")
+        other = await asyncpg.connect(asyncpg_dsn(url), server_settings={"application_name": "guardline-demo"})
+        try:
+            await asyncio.gather(
+                conn.execute(f"ANALYZE {', '.join(analysed[0::2])}"),
+                other.execute(f"ANALYZE {', '.join(analysed[1::2])}"),
+            )
+        finally:
+            await other.close()
         say(Step("analyse", f"analysed  {elapsed()}"))
         from services.demo.funds import load_funds
 
