@@ -162,6 +162,10 @@ class ScopedRead:
         if found is not None:
             return found
         compiled = limit_to(self.statement, prefix).compile(dialect=dialect)
+        if prefix != UNRESTRICTED and compiled.string == self.statement.compile(dialect=dialect).string:
+            # Nothing in it is a region-scoped entity as the ORM sees one (e.g. a table's
+            # plain columns rather than the model's): it would read every region.
+            raise ScopeMissing("a ScopedRead whose statement the region filter does not reach")
         processors = compiled._bind_processors
         order = list(compiled.positiontup or ())
         args: list = []
