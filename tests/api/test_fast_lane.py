@@ -12,10 +12,9 @@ from services.api.app import create_app
 from services.api.households import listing
 from services.api.ratelimit import RateLimiter
 from services.api.routing import GuardlineRoute
+from tests.api.direct_twin import same
 from tests.api.test_households import create
 from tests.factories import OTHER_COUNTY_VILLAGE, person
-
-_VOLATILE = {"date", "x-request-id", "server-timing"}
 
 
 @pytest.fixture
@@ -45,21 +44,6 @@ async def _both(client, monkeypatch, path, headers, params=None) -> tuple[httpx.
     return lane, stack
 
 
-def _same(lane: httpx.Response, stack: httpx.Response, where) -> None:
-    assert lane.status_code == stack.status_code, where
-    assert {k: v for k, v in lane.headers.multi_items() if k not in _VOLATILE} == {
-        k: v for k, v in stack.headers.multi_items() if k not in _VOLATILE
-    }, where
-    if lane.status_code == 200 or lane.status_code == 304:
-        assert lane.content == stack.content, where
-    else:  # a problem names its own request
-        a, b = lane.json(), stack.json()
-        for volatile in ("request_id", "instance"):
-            a.pop(volatile, None)
-            b.pop(volatile, None)
-        assert a == b, where
-
-
 async def test_the_lane_answers_one_household_as_the_stack_does(client, auth, monkeypatch, answered):
     made = await create(client, auth, members=[person("head"), person("child")], flags=["disabled"])
     other = await create(client, auth, user="county_staff.other", region=OTHER_COUNTY_VILLAGE)
@@ -80,12 +64,12 @@ async def test_the_lane_answers_one_household_as_the_stack_does(client, auth, mo
             for extra in variants:
                 headers = {**auth(user), **extra}
                 lane, stack = await _both(client, monkeypatch, f"/api/v1/households/{household}", headers)
-                _same(lane, stack, (user, household, extra))
+                same((user, household, extra), lane, stack)
                 if "X-Request-ID" in extra:
                     assert lane.headers["x-request-id"] == "mine-123"
     for headers in ({}, {"Authorization": "Bearer nonsense"}):
         lane, stack = await _both(client, monkeypatch, f"/api/v1/households/{hid}", headers)
-        _same(lane, stack, headers)
+        same(headers, lane, stack)
         assert lane.status_code == 401
     assert answered.count(f"/api/v1/households/{hid}") >= 5 * len(variants)
 
@@ -99,7 +83,7 @@ async def test_the_lane_answers_list_pages_gzipped_as_the_stack_does(client, aut
             lane, stack = await _both(
                 client, monkeypatch, "/api/v1/households", {**auth("county_staff.county"), **extra}, params
             )
-            _same(lane, stack, (params, extra))
+            same((params, extra), lane, stack)
     big = await client.get(
         "/api/v1/households",
         params={"limit": "200"},

@@ -13,7 +13,7 @@ import pytest
 from services.api.monitoring import listing
 from services.core.monitoring.models import MonitoringCase, RiskClue
 from services.core.paging import encode_cursor
-from tests.api.direct_twin import both, same, taken
+from tests.api.direct_twin import PAGING_QUERIES, both, same, taken
 from tests.api.monitoring_helpers import open_case, report
 from tests.api.test_households import create
 from tests.factories import OTHER_COUNTY_VILLAGE, OTHER_TOWNSHIP_VILLAGE, VILLAGE, VILLAGE_2
@@ -132,17 +132,7 @@ def _queries(households, other) -> list[list[tuple[str, str]]]:
         [("case_type", "other")],
         [("cadre_user_id", "5")],
         [("cadre_user_id", "-5")],
-        [("limit", "0")],
-        [("limit", "500")],
-        [("limit", "501")],
-        [("limit", "01")],
-        [("limit", "2"), ("limit", "3")],
-        [("cursor", "not-a-cursor")],
-        [("cursor", "")],
-        [("cursor", encode_cursor([-1]))],
-        [("cursor", encode_cursor([2**40]))],
-        [("cursor", encode_cursor([2**40])), ("limit", "2")],
-        [("cursor", "x" * 600)],
+        *PAGING_QUERIES,
         [("unknown", "1")],
         [("region", "529902"), ("cursor", "not-a-cursor")],
         [("risk_type", "illness"), ("household_id", o)],
