@@ -74,6 +74,18 @@ def clean(raw: str) -> str:
 
 
 def normalise(raw: str, *, allow_15: bool = False) -> IdNumber:
+    text, born = checked(raw, allow_15=allow_15)
+    return IdNumber(
+        value=text,
+        birth_date=born,
+        sex="male" if int(text[16]) % 2 else "female",
+        address_code=text[:6],
+    )
+
+
+def checked(raw: str, *, allow_15: bool = False) -> tuple[str, date]:
+    """The number cleaned and checked (18 characters) and its birth date: ``normalise``
+    without the rest, for a million department records."""
     if not isinstance(raw, str):
         raise InvalidIdNumber("format", "ID number must be a string")
     text = clean(raw)
@@ -83,20 +95,32 @@ def normalise(raw: str, *, allow_15: bool = False) -> IdNumber:
         text = first17 + check_character(first17)
     if len(text) != 18 or not text.isascii() or not text[:17].isdigit() or not (text[17].isdigit() or text[17] == "X"):
         raise InvalidIdNumber("format", "ID number must have 17 digits followed by a digit or X")
-    try:
-        born = date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
-    except ValueError:
-        raise InvalidIdNumber("birth_date", "ID number contains an impossible birth date") from None
-    if born.year < 1880 or born > _today():
+    born = _birth_date(text[6:14])
+    if born is None or born > _today():
         raise InvalidIdNumber("birth_date", "ID number contains an impossible birth date")
     if check_character(text[:17]) != text[17]:
         raise InvalidIdNumber("check_digit", "ID number check digit does not match")
-    return IdNumber(
-        value=text,
-        birth_date=born,
-        sex="male" if int(text[16]) % 2 else "female",
-        address_code=text[:6],
-    )
+    return text, born
+
+
+_UNKNOWN = date.min  # never a day kept (before 1880)
+_BIRTH_DATES: dict[str, date | None] = {}  # YYYYMMDD → the day (None: impossible, or before 1880)
+
+
+def _birth_date(digits: str) -> date | None:
+    """The day of 8 digits (a few tens of thousands of distinct days among any number of
+    persons: each is worked out once)."""
+    found = _BIRTH_DATES.get(digits, _UNKNOWN)
+    if found is _UNKNOWN:
+        try:
+            found = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+        except ValueError:
+            found = None
+        if found is not None and found.year < 1880:
+            found = None
+        if len(_BIRTH_DATES) < 100_000:
+            _BIRTH_DATES[digits] = found
+    return found
 
 
 # Characters of a number a mask shows: the address code (the person's county, known from
