@@ -1,5 +1,5 @@
 """PostgreSQL's binary COPY format, as far as staging writes it: the preparing processes turn
-each record into its row's fields (``field``, ``text``, ``fixed``), and the writer puts a
+each record into its row's fields (``text``, ``int8``, ``jsonb_length``, …), and the writer puts a
 page's rows together (``table``) and hands the bytes to ``COPY … FROM STDIN (FORMAT
 binary)`` as they are — no encoding per value in the process that talks to the database.
 
@@ -36,23 +36,15 @@ def text(value: str | None) -> bytes:
     return length(len(data)) + data
 
 
-def field(value: bytes | None) -> bytes:
-    """A bytea, or any value already in its binary form."""
-    return NULL if value is None else length(len(value)) + value
-
-
 def int8(value: int) -> bytes:
     return _INT8.pack(8, value)
 
 
-def days(day: date) -> int:
-    """A date as the binary format counts it (a ``fixed`` struct packs it with its length)."""
-    return day.toordinal() - EPOCH
-
-
-def jsonb(document: bytes) -> bytes:
-    """A jsonb field of the JSON text ``document`` (UTF-8)."""
-    return _JSONB.pack(len(document) + 1, 1) + document
+def jsonb_length(document: bytes) -> bytes:
+    """What comes before the JSON text ``document`` (UTF-8) in a jsonb field: the field's
+    length and the format's version (1). A date is ``day.toordinal() - EPOCH`` as a 32-bit
+    field (packed by the caller with the fields around it)."""
+    return _JSONB.pack(len(document) + 1, 1)
 
 
 def table(start: bytes, rows: list[bytes]) -> bytes:

@@ -92,9 +92,10 @@ def _jsonable(value: Any, depth: int) -> Any:
     return _jsonable(str(value), depth + 1)
 
 
-# The fixed-size fields that start a staged record's row: id_hash, raw_hash (32 bytes each),
-# birth_date (days), id_masked (18 characters), each after its length.
-_FIXED = struct.Struct("!i32si32siii18s")
+# The fixed-size fields that start a staged record's row, each after its length: id_hash,
+# raw_hash (32 bytes each), birth_date (days since 2000-01-01), id_masked (18 characters);
+# then the length of the external key.
+_FIXED = struct.Struct("!i32si32siii18si")
 
 
 def _column(text: str | None, width: int = 64) -> str | None:
@@ -207,30 +208,32 @@ class Stager:
 
     def _row(self, result: Normal, digest: bytes, raw_enc: bytes) -> bytes:
         """A staged record's fields, ``queries.RECORD_COLUMNS`` in COPY's binary format."""
-        data = result.data
-        if result.id_note:
-            data = {**data, "id_note": result.id_note}
-        record_type = self._types.get(result.record_type)
-        if record_type is None:
-            record_type = self._types[result.record_type] = copyformat.text(result.record_type)
-        key = result.external_key.encode()
+        external_key, record_type, id_number, id_note, name, birth_date, data = result
+        if id_note:
+            data = {**data, "id_note": id_note}
+        type_field = self._types.get(record_type)
+        if type_field is None:
+            type_field = self._types[record_type] = copyformat.text(record_type)
+        key = external_key.encode()
+        document = orjson.dumps(data)
         return b"".join(
             (
                 _FIXED.pack(
                     32,
-                    keyed_hash(result.id_number, self.id_hash_key),
+                    keyed_hash(id_number, self.id_hash_key),
                     32,
                     digest,
                     4,
-                    copyformat.days(result.birth_date),
+                    birth_date.toordinal() - copyformat.EPOCH,
                     18,
-                    mask(result.id_number).encode(),
+                    mask(id_number).encode(),
+                    len(key),
                 ),
-                copyformat.length(len(key)),
                 key,
-                record_type,
-                copyformat.text(result.name),
-                copyformat.jsonb(orjson.dumps(data)),
+                type_field,
+                copyformat.text(name),
+                copyformat.jsonb_length(document),
+                document,
                 copyformat.length(len(raw_enc)),
                 raw_enc,
             )
@@ -385,12 +388,28 @@ def _child_prepare(page: bytes | tuple) -> Prepared:
     return _CHILD_STAGER.prepare(items, locations)
 
 
-class Preparer:
-    """Normalising, hashing and encrypting a page: in a separate process when
-    ``processes`` > 0, so it runs on another core while the event loop writes the previous
-    page and fetches the next; in the event loop otherwise."""
+MAX_DEFAULT_PROCESSES = 4
 
-    def __init__(self, stager: Stager, source, settings, processes: int):
+
+def idle_cores() -> int:
+    """Preparing processes when the settings name none: the cores this process may run on,
+    less the load of the last minute (rounded) — both of two cores when the machine is
+    otherwise idle, one when something else keeps a core busy — at least 1, at most
+    ``MAX_DEFAULT_PROCESSES``."""
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    return max(1, min(MAX_DEFAULT_PROCESSES, cores - round(os.getloadavg()[0])))
+
+
+class Preparer:
+    """Normalising, hashing, encrypting and encoding a page: in separate processes when
+    ``processes`` > 0 (None: ``idle_cores``), so it runs on other cores while the event loop
+    writes the previous page and fetches the next; in the event loop otherwise."""
+
+    def __init__(self, stager: Stager, source, settings, processes: int | None):
+        if processes is None:
+            processes = idle_cores()
         self.stager = stager
         self.depth = max(1, processes)
         self._pool = None
