@@ -484,7 +484,8 @@ class Normaliser:
             if len(name) > MAX_NAME_CHARS:
                 return None
         data.pop("record_id", None)
-        return Normal(external_key, record_type.value, id_number, _id_note(text_id), name, born, data)
+        note = None if len(text_id) == 18 else _id_note(text_id)
+        return Normal(external_key, record_type.value, id_number, note, name, born, data)
 
     def _plan(self, raw: dict) -> tuple[list[tuple], frozenset[str]]:
         """The quick path's steps for records with ``raw``'s columns — for each mapped
@@ -522,7 +523,7 @@ class Normaliser:
         def read(value: Any) -> Any:
             if type(value) is str:
                 value = value.strip()
-                if not value or (len(value) <= 2 and dash and _DASH.match(value)):
+                if not value or (dash and len(value) <= 2 and _DASH.match(value)):
                     return _BLANK
                 if len(value) > limit or not value.isprintable():  # ``_screen``'s str cases
                     return _ODD
@@ -538,7 +539,7 @@ class Normaliser:
                     return _ODD if found is None else _RECORD_TYPES[found]
                 converted = _KEPT_ONLY if convert is None else convert(value)
                 if role == _KEY:
-                    part = clean_text(value)
+                    part = converted if convert is clean_text else clean_text(value)
                     return (part, converted) if part else _ODD
                 return converted
             except Exception:  # whatever it is, the full path meets it the same way
