@@ -12,6 +12,7 @@ import hmac
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from operator import mul
@@ -141,6 +142,29 @@ def mask(value: str) -> str:
 def keyed_hash(value: str, key: bytes) -> bytes:
     """Lookup key for an ID number: HMAC-SHA256, so a dump of the index reveals nothing."""
     return hmac.digest(key, value.encode("ascii"), hashlib.sha256)
+
+
+_BLOCK = hashlib.sha256().block_size
+
+
+def keyed_hasher(key: bytes) -> Callable[[str], bytes]:
+    """``keyed_hash`` under one ``key``, for many numbers (a page of department records):
+    HMAC's two keyed SHA-256 states (RFC 2104) are set up once, and each number costs two
+    copies of them instead of the whole construction."""
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_BLOCK, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def digest(value: str) -> bytes:
+        first = inner.copy()
+        first.update(value.encode("ascii"))
+        second = outer.copy()
+        second.update(first.digest())
+        return second.digest()
+
+    return digest
 
 
 # Anything shaped like a full ID number (18 characters, or 15 digits of an old one), with

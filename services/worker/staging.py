@@ -23,7 +23,7 @@ import orjson
 from asyncpg.exceptions import UniqueViolationError
 
 from services.core.crypto import Keyring
-from services.core.idnumber import keyed_hash, mask
+from services.core.idnumber import keyed_hasher, mask
 from services.core.sync import runs
 from services.core.sync.models import QUARANTINE_AAD, RAW_AAD
 from services.core.sync.normalise import (
@@ -108,6 +108,7 @@ class Stager:
         self.normaliser = normaliser
         self.keyring = keyring
         self.id_hash_key = id_hash_key
+        self._id_hash = keyed_hasher(id_hash_key)
         self._types: dict[str, bytes] = {}  # record type → its COPY field
 
     def prepare(self, records: list[Any], locations: list[str] | None = None) -> Prepared:
@@ -220,7 +221,7 @@ class Stager:
             (
                 _FIXED.pack(
                     32,
-                    keyed_hash(id_number, self.id_hash_key),
+                    self._id_hash(id_number),
                     32,
                     digest,
                     4,
