@@ -13,8 +13,9 @@ simulator serves it (one enrolment per person for the year, plus claims for abou
    (Left out by ``--targets``, which needs only the next part.)
 2. **Staging against a server-side COPY of the same final rows, side by side**: the
    records, read once from the simulator into a file, are staged as the worker stages them
-   (``staging.pipeline``: normalise, hash, encrypt in one or two preparing processes; key
-   probe; COPY of the new records into ``dept_records``; quarantine; cursor), page by page.
+   (``staging.pipeline``: normalise, hash, encrypt and encode COPY rows in one or two
+   preparing processes; key probe; binary COPY of the new records into ``dept_records``;
+   quarantine; cursor), page by page.
    The rows the first staging wrote into ``dept_records`` are exported (COPY's text
    format) to a file, and the baseline loads exactly those rows into the same table (same
    indexes and constraints) with ``COPY dept_records (…) FROM '<file>'``, executed by the

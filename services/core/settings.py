@@ -144,8 +144,10 @@ class SyncSettings(BaseModel):
     sources_file: Path | None = None
     page_size: int = Field(1000, ge=1, le=5000)
     # Processes that normalise, hash and encrypt pages beside the one that fetches and
-    # writes them (0: all in one process, as tests and small imports may prefer).
-    prepare_processes: int = Field(1, ge=0, le=8)
+    # writes them (0: all in one process, as tests and small imports may prefer). None: as
+    # many as the machine has idle cores when a run starts (``staging.idle_cores``: both of
+    # two on an otherwise idle machine), 1 to 4.
+    prepare_processes: int | None = Field(None, ge=0, le=8)
     connect_timeout_seconds: float = Field(5.0, gt=0)
     read_timeout_seconds: float = Field(30.0, gt=0)
     # Attempts of one page (5xx, 429, time-outs, truncated or malformed pages) before the

@@ -107,33 +107,22 @@ SCHEMA_VERSION = "SELECT version_num FROM alembic_version"
 
 # ---- staging a page (``staging``) --------------------------------------------------------
 
+# A page's changed records (``staging._store``), COPYed in the binary format the preparing
+# processes wrote (``RECORD_COLUMNS``, in that order and of these types).
 STAGE_TABLE = """
-CREATE TEMP TABLE IF NOT EXISTS stage_in (
-    ord int, external_key text, record_type text, id_hash bytea, id_masked text, name text,
-    birth_date date, data text, raw_enc bytea, raw_hash bytea
+CREATE TEMP TABLE IF NOT EXISTS stage_records (
+    id_hash bytea, raw_hash bytea, birth_date date, id_masked text, external_key text, record_type text,
+    name text, data jsonb, raw_enc bytea
 ) ON COMMIT DELETE ROWS
 """
-STAGE_COLUMNS = (
-    "ord",
-    "external_key",
-    "record_type",
-    "id_hash",
-    "id_masked",
-    "name",
-    "birth_date",
-    "data",
-    "raw_enc",
-    "raw_hash",
-)
 
-# The last of a key within a page wins; a record whose payload hash is unchanged is not
-# written at all (the WHERE of DO UPDATE), so ``RETURNING`` lists only inserts and changes.
+# A record whose payload hash is unchanged is not written at all (the WHERE of DO UPDATE).
+# A page's keys are unique by then (the last of a key within a page wins).
 UPSERT = """
 INSERT INTO dept_records AS d (source, external_key, county, record_type, id_hash, id_masked, name, birth_date,
                                data, raw_enc, raw_hash, first_run_id, changed_run_id, changed_at)
-SELECT DISTINCT ON (external_key) $1, external_key, $2, record_type, id_hash, id_masked, name, birth_date,
-       data::jsonb, raw_enc, raw_hash, $3, $3, now()
-FROM stage_in ORDER BY external_key, ord DESC
+SELECT $1, external_key, $2, record_type, id_hash, id_masked, name, birth_date, data, raw_enc, raw_hash, $3, $3, now()
+FROM stage_records
 ON CONFLICT (source, external_key) DO UPDATE
 SET county = EXCLUDED.county, record_type = EXCLUDED.record_type, id_hash = EXCLUDED.id_hash,
     id_masked = EXCLUDED.id_masked, name = EXCLUDED.name, birth_date = EXCLUDED.birth_date, data = EXCLUDED.data,
@@ -163,19 +152,30 @@ ON CONFLICT (source, county) DO UPDATE
 SET position = EXCLUDED.position, run_id = EXCLUDED.run_id, complete = EXCLUDED.complete, updated_at = now()
 """
 
-EXISTING = "SELECT external_key, raw_hash FROM dept_records WHERE source = $1 AND external_key = ANY($2::text[])"
-DIRECT_COLUMNS = (
-    "source",
-    "external_key",
-    "county",
-    "record_type",
+# The keys of a page the table holds: one index probe per key (a join on the unnested keys;
+# ``= ANY`` of thousands of keys makes the planner scan every record of the source instead).
+EXISTING = (
+    "SELECT d.external_key, d.raw_hash FROM unnest($2::text[]) AS k(key) "
+    "JOIN dept_records d ON d.source = $1 AND d.external_key = k.key"
+)
+# Whether the table holds any of a few keys of a page (a sample: see ``staging._store``).
+ANY_KNOWN = (
+    "SELECT EXISTS (SELECT FROM unnest($2::text[]) AS k(key) "
+    "JOIN dept_records d ON d.source = $1 AND d.external_key = k.key)"
+)
+# The columns of a staged record, in the order its COPY row holds them (the fixed-size ones
+# first: ``staging._row`` packs them at once); a new record's row starts with the page's
+# own (``PAGE_COLUMNS``), a changed one's goes into ``stage_records`` as it is.
+PAGE_COLUMNS = ("source", "county", "first_run_id", "changed_run_id")
+RECORD_COLUMNS = (
     "id_hash",
-    "id_masked",
-    "name",
+    "raw_hash",
     "birth_date",
+    "id_masked",
+    "external_key",
+    "record_type",
+    "name",
     "data",
     "raw_enc",
-    "raw_hash",
-    "first_run_id",
-    "changed_run_id",
 )
+DIRECT_COLUMNS = PAGE_COLUMNS + RECORD_COLUMNS

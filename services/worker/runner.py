@@ -216,10 +216,10 @@ async def _roster_page(conn: Connection, source: SourceConfig, prepared, page: P
         declared = await runs.roster_period(conn, run_id, period)
         if declared != period:
             raise SourceDown("roster_changed", f"a page names roster period {period!r}, an earlier one {declared!r}")
-    keys = [row[1] for row in prepared.staged] + [row[0] for row in prepared.rejected if row[0] is not None]
+    keys = prepared.keys + [row[0] for row in prepared.rejected if row[0] is not None]
     if keys:
         await conn.execute(queries.ROSTER_ENTRIES, run_id, keys)
-    await runs.count_roster(conn, run_id, len(prepared.staged), len(prepared.rejected))
+    await runs.count_roster(conn, run_id, len(prepared.keys), len(prepared.rejected))
 
 
 async def _stage(
@@ -271,7 +271,7 @@ async def reprocess(ctx: Context, source: SourceConfig, claim: Claim, progress: 
         after = rows[-1]["id"]
         raws = [orjson.loads(ctx.keyring.decrypt(r["raw_enc"], QUARANTINE_AAD)) for r in rows]
         prepared = stager.prepare(raws)
-        passed = [rows[entry[0]]["id"] for entry in prepared.staged]
+        passed = [rows[i]["id"] for i in prepared.order]
         async with ctx.pool.acquire() as conn, conn.transaction():
             await write_page(conn, prepared, source=source.name, county=claim.county, run_id=claim.run_id)
             await conn.execute(queries.REPROCESSED, passed, claim.run_id)

@@ -4,13 +4,18 @@ payload and not written), the rejected ones into quarantine, the cursor that fol
 page and the run's counts. A crash before the commit leaves none of it; after, all of it —
 so a restarted run neither skips nor doubles a page.
 
-The page goes in with COPY into a temporary table, then one INSERT … ON CONFLICT
-(PERFORMANCE.md: COPY is ≈ 3× faster than row inserts).
+The preparing step (``Stager.prepare``, in a preparing process for a pipeline) turns each
+staged record into its row in COPY's binary format (``copyformat``); the writer looks up
+which keys the table holds, COPYs the new records' rows straight into ``dept_records`` and
+the changed ones' through a temporary table and one INSERT … ON CONFLICT, passing the bytes
+on as they are (PERFORMANCE.md: COPY is ≈ 3× faster than row inserts).
 """
 
 from __future__ import annotations
 
 import hashlib
+import marshal
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +23,7 @@ import orjson
 from asyncpg.exceptions import UniqueViolationError
 
 from services.core.crypto import Keyring
-from services.core.idnumber import keyed_hash, mask
+from services.core.idnumber import keyed_hasher, mask
 from services.core.sync import runs
 from services.core.sync.models import QUARANTINE_AAD, RAW_AAD
 from services.core.sync.normalise import (
@@ -32,7 +37,7 @@ from services.core.sync.normalise import (
     evidence,
     oversized,
 )
-from services.worker import queries
+from services.worker import copyformat, queries
 
 
 @dataclass
@@ -45,10 +50,16 @@ class PageCounts:
 
 @dataclass
 class Prepared:
-    """A page turned into rows: the normalising and encrypting happen outside the
-    transaction (and, for a pipeline, while the previous page is being written)."""
+    """A page turned into rows: the normalising, hashing, encrypting and encoding happen
+    outside the transaction (and, for a pipeline, in another process while the previous
+    page is being written). A staged record is its external key, its index in the page,
+    the hash of its payload and its row (``queries.RECORD_COLUMNS`` in COPY's binary
+    format); a rejected one a tuple of the quarantine's columns."""
 
-    staged: list[tuple] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    order: list[int] = field(default_factory=list)
+    digests: list[bytes] = field(default_factory=list)
+    rows: list[bytes] = field(default_factory=list)
     rejected: list[tuple] = field(default_factory=list)
     fetched: int = 0
 
@@ -81,6 +92,12 @@ def _jsonable(value: Any, depth: int) -> Any:
     return _jsonable(str(value), depth + 1)
 
 
+# The fixed-size fields that start a staged record's row, each after its length: id_hash,
+# raw_hash (32 bytes each), birth_date (days since 2000-01-01), id_masked (18 characters);
+# then the length of the external key.
+_FIXED = struct.Struct("!i32si32siii18si")
+
+
 def _column(text: str | None, width: int = 64) -> str | None:
     """A reason or field for a varchar(64) column (a generic source's field names are free)."""
     return text if text is None or len(text) <= width else text[:width]
@@ -91,6 +108,8 @@ class Stager:
         self.normaliser = normaliser
         self.keyring = keyring
         self.id_hash_key = id_hash_key
+        self._id_hash = keyed_hasher(id_hash_key)
+        self._types: dict[str, bytes] = {}  # record type → its COPY field
 
     def prepare(self, records: list[Any], locations: list[str] | None = None) -> Prepared:
         """Each record becomes a staged row or a quarantined one; nothing a record holds can
@@ -99,7 +118,10 @@ class Stager:
         as ``evidence`` with the digest of the whole; a NUL anywhere (PostgreSQL cannot
         store it) quarantines the record with the column that holds it."""
         out = Prepared(fetched=len(records))
+        staged: list[Normal] = []
+        bodies: list[bytes] = []  # of the staged records, encrypted at once
         encrypt = self.keyring.encrypt
+        encrypt_all = self.keyring.encrypt_all
         normalise = self.normaliser.normalise
         for i, raw in enumerate(records):
             where = locations[i] if locations else None
@@ -177,46 +199,107 @@ class Stager:
                 )
                 continue
             assert isinstance(result, Normal)
-            data = result.data
-            if result.id_note:
-                data = {**data, "id_note": result.id_note}
-            out.staged.append(
-                (
-                    i,
-                    result.external_key,
-                    result.record_type,
-                    keyed_hash(result.id_number, self.id_hash_key),
-                    mask(result.id_number),
-                    result.name,
-                    result.birth_date,
-                    orjson.dumps(data).decode(),
-                    encrypt(body, RAW_AAD),
-                    digest,
-                )
-            )
+            out.order.append(i)
+            out.keys.append(result.external_key)
+            out.digests.append(digest)
+            staged.append(result)
+            bodies.append(body)
+        out.rows = [self._row(*each) for each in zip(staged, out.digests, encrypt_all(bodies, RAW_AAD), strict=True)]
         return out
 
+    def _row(self, result: Normal, digest: bytes, raw_enc: bytes) -> bytes:
+        """A staged record's fields, ``queries.RECORD_COLUMNS`` in COPY's binary format."""
+        external_key, record_type, id_number, id_note, name, birth_date, data = result
+        if id_note:
+            data = {**data, "id_note": id_note}
+        type_field = self._types.get(record_type)
+        if type_field is None:
+            type_field = self._types[record_type] = copyformat.text(record_type)
+        key = external_key.encode()
+        document = orjson.dumps(data)
+        return b"".join(
+            (
+                _FIXED.pack(
+                    32,
+                    self._id_hash(id_number),
+                    32,
+                    digest,
+                    4,
+                    birth_date.toordinal() - copyformat.EPOCH,
+                    18,
+                    mask(id_number).encode(),
+                    len(key),
+                ),
+                key,
+                type_field,
+                copyformat.text(name),
+                copyformat.jsonb_length(document),
+                document,
+                copyformat.length(len(raw_enc)),
+                raw_enc,
+            )
+        )
 
-async def _store(conn, rows: list[tuple], source: str, county: str, run_id: int) -> int:
-    """Write the new and changed records of a page; returns how many. The keys the table
-    already holds are looked up first (one index probe each): unchanged records are left
-    alone, new ones are COPYed straight into the table, and only changed ones take the
-    slower path through the stage table and an upsert."""
-    latest = {row[1]: row for row in rows}  # the last of a key within a page wins
-    known = {r["external_key"]: bytes(r["raw_hash"]) for r in await conn.fetch(queries.EXISTING, source, list(latest))}
-    new = [(source, key, county, *row[2:], run_id, run_id) for key, row in latest.items() if key not in known]
-    changed = [row for key, row in latest.items() if key in known and known[key] != row[9]]
-    if new:
-        try:
-            async with conn.transaction():  # a savepoint: a key another run wrote meanwhile
-                await conn.copy_records_to_table("dept_records", records=new, columns=queries.DIRECT_COLUMNS)
-        except UniqueViolationError:
-            changed.extend(latest[r[1]] for r in new)
+
+# Keys of a page looked up before it is COPYed without the full lookup (``_store``).
+SAMPLE_KEYS = 16
+
+
+async def _store(conn, prepared: Prepared, source: str, county: str, run_id: int) -> int:
+    """Write the new and changed records of a page; returns how many. Unchanged records are
+    left alone, new ones are COPYed straight into the table, and only changed ones take the
+    slower path through the stage table and an upsert. Which is which takes a lookup of
+    every key (an index probe each) — unless none of a sample of the page's keys is known
+    (a first run, new records): then the page is COPYed as new at once, and only if the
+    table holds one of its keys after all is it looked up in full. The rows go as the
+    preparing step wrote them; only the page's own fields (source, county, run) are put in
+    front."""
+    latest = dict(zip(prepared.keys, range(len(prepared.keys)), strict=True))  # the last of a key wins
+    keys = list(latest)
+    sample = keys[:: max(1, len(keys) // SAMPLE_KEYS)]
+    if not await conn.fetchval(queries.ANY_KNOWN, source, sample) and await _copy_new(
+        conn, prepared, list(latest.values()), source, county, run_id
+    ):
+        return len(latest)
+    known = {r["external_key"]: bytes(r["raw_hash"]) for r in await conn.fetch(queries.EXISTING, source, keys)}
+    digests = prepared.digests
+    new = [i for key, i in latest.items() if key not in known]
+    changed = [i for key, i in latest.items() if key in known and known[key] != digests[i]]
+    if new and not await _copy_new(conn, prepared, new, source, county, run_id):
+        changed.extend(new)  # a key another run wrote meanwhile
     if changed:
         await conn.execute(queries.STAGE_TABLE)
-        await conn.copy_records_to_table("stage_in", records=changed, columns=queries.STAGE_COLUMNS)
+        rows = [prepared.rows[i] for i in changed]
+        data = copyformat.table(copyformat.count(len(queries.RECORD_COLUMNS)), rows)
+        await _copy(conn, "stage_records", data, queries.RECORD_COLUMNS)
         await conn.execute(queries.UPSERT, source, county, run_id)
     return len(new) + len(changed)
+
+
+async def _copy_new(conn, prepared: Prepared, which: list[int], source: str, county: str, run_id: int) -> bool:
+    """COPY the records ``which`` (indexes into the page) into ``dept_records`` as new ones,
+    in a savepoint; False (and nothing written) when the table holds one of their keys."""
+    start = b"".join(
+        (
+            copyformat.count(len(queries.DIRECT_COLUMNS)),
+            copyformat.text(source),
+            copyformat.text(county),
+            copyformat.int8(run_id),
+            copyformat.int8(run_id),
+        )
+    )
+    rows = prepared.rows
+    try:
+        async with conn.transaction():
+            await _copy(conn, "dept_records", copyformat.table(start, [rows[i] for i in which]), queries.DIRECT_COLUMNS)
+    except UniqueViolationError:
+        return False
+    return True
+
+
+async def _copy(conn, table: str, data: bytes, columns) -> None:
+    # A memoryview: asyncpg would take bytes for a file name.
+    await conn.copy_to_table(table, source=memoryview(data), columns=list(columns), format="binary")
 
 
 KEEP_CURSOR = object()  # imports and re-processing leave the pull's cursor alone
@@ -235,9 +318,9 @@ async def write_page(
 ) -> PageCounts:
     """Everything of one page, on ``conn`` (asyncpg) inside the caller's transaction."""
     counts = PageCounts(fetched=prepared.fetched)
-    if prepared.staged:
-        counts.staged = await _store(conn, prepared.staged, source, county, run_id)
-        counts.unchanged = len(prepared.staged) - counts.staged
+    if prepared.keys:
+        counts.staged = await _store(conn, prepared, source, county, run_id)
+        counts.unchanged = len(prepared.keys) - counts.staged
     if prepared.rejected:
         # The same payload twice in a page (a row a department's export repeats) is one
         # quarantine row: one statement may not upsert a row twice. The last one wins, as it
@@ -289,17 +372,45 @@ def _child_init(parent: int, source, settings) -> None:
     )
 
 
-def _child_prepare(items: list[Any], locations: list[str] | None) -> Prepared:
+def _send(page: PageIn) -> bytes | tuple:
+    """A page's records for a preparing process: with ``marshal`` where it holds every value
+    (what JSON gives: a few times cheaper than pickling, on both sides), as they are (pickled)
+    otherwise — a date or a time from a spreadsheet, say. Either way the values arrive of
+    the same types."""
+    try:
+        return marshal.dumps((page.items, page.locations))
+    except ValueError:
+        return (page.items, page.locations)
+
+
+def _child_prepare(page: bytes | tuple) -> Prepared:
     assert _CHILD_STAGER is not None
+    items, locations = marshal.loads(page) if isinstance(page, bytes) else page
     return _CHILD_STAGER.prepare(items, locations)
 
 
-class Preparer:
-    """Normalising, hashing and encrypting a page: in a separate process when
-    ``processes`` > 0, so it runs on another core while the event loop writes the previous
-    page and fetches the next; in the event loop otherwise."""
+MAX_DEFAULT_PROCESSES = 4
 
-    def __init__(self, stager: Stager, source, settings, processes: int):
+
+def idle_cores() -> int:
+    """Preparing processes when the settings name none: the cores this process may run on,
+    less the load of the last minute (rounded) — both of two cores when the machine is
+    otherwise idle, one when something else keeps a core busy — at least 1, at most
+    ``MAX_DEFAULT_PROCESSES``."""
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    return max(1, min(MAX_DEFAULT_PROCESSES, cores - round(os.getloadavg()[0])))
+
+
+class Preparer:
+    """Normalising, hashing, encrypting and encoding a page: in separate processes when
+    ``processes`` > 0 (None: ``idle_cores``), so it runs on other cores while the event loop
+    writes the previous page and fetches the next; in the event loop otherwise."""
+
+    def __init__(self, stager: Stager, source, settings, processes: int | None):
+        if processes is None:
+            processes = idle_cores()
         self.stager = stager
         self.depth = max(1, processes)
         self._pool = None
@@ -320,7 +431,7 @@ class Preparer:
             return self.stager.prepare(page.items, page.locations)
         import asyncio
 
-        return await asyncio.get_running_loop().run_in_executor(self._pool, _child_prepare, page.items, page.locations)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, _child_prepare, _send(page))
 
     def close(self) -> None:
         if self._pool is not None:

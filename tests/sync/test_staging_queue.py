@@ -105,6 +105,47 @@ async def test_the_same_page_again_changes_nothing_and_a_change_is_written(pool,
     assert orjson.loads(await pool.fetchval("SELECT data FROM dept_records"))["amount"] == "600.00"
 
 
+async def test_a_page_of_new_records_with_a_known_key_the_sample_missed(pool, settings):
+    """A page is COPYed as new when none of a sample of its keys is known; a known key
+    outside the sample makes that COPY fail, and the page is then looked up in full: the
+    known record unchanged (or changed) and the others new, as always."""
+    run_id = await new_run(pool)
+    await stage(pool, settings, run_id, [rec("K01"), rec("K03", yje="1.00")])
+    before = await pool.fetchrow("SELECT id, changed_run_id, changed_at FROM dept_records WHERE external_key = 'K01'")
+    page = [rec(f"K{n:02}") for n in range(40)]  # a sample of every other key: K01 and K03 are not in it
+    page[3] = rec("K03", yje="2.00")
+    counts = await stage(pool, settings, run_id, page)
+    assert (counts.staged, counts.unchanged, counts.quarantined) == (39, 1, 0)
+    assert await pool.fetchval("SELECT count(*) FROM dept_records") == 40
+    after = await pool.fetchrow("SELECT id, changed_run_id, changed_at FROM dept_records WHERE external_key = 'K01'")
+    assert after == before
+    changed = await pool.fetchval("SELECT data FROM dept_records WHERE external_key = 'K03'")
+    assert orjson.loads(changed)["amount"] == "2.00"
+    # A page whose sampled keys are all new but which repeats a key keeps the last of it.
+    again = await stage(pool, settings, run_id, [rec("N1", yje="1.00"), rec("N1", yje="3.00")])
+    assert (again.staged, again.unchanged) == (1, 1)  # the earlier of the two is not written
+    assert orjson.loads(await pool.fetchval("SELECT data FROM dept_records WHERE external_key = 'N1'"))["amount"] == (
+        "3.00"
+    )
+
+
+def test_preparing_processes_by_default_are_the_idle_cores(monkeypatch):
+    import os
+
+    from services.worker.staging import idle_cores
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.3, 0.2, 0.1))
+    assert idle_cores() == 2  # both of two cores of an otherwise idle machine
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.2, 1.0, 1.0))
+    assert idle_cores() == 1
+    monkeypatch.setattr(os, "getloadavg", lambda: (5.0, 5.0, 5.0))
+    assert idle_cores() == 1  # never none
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)))
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert idle_cores() == 4
+
+
 async def test_a_page_that_fails_to_commit_leaves_nothing(pool, settings):
     run_id = await new_run(pool)
     prepared = stager(settings).prepare([rec("A"), rec("B", sfzh="bad")])

@@ -35,6 +35,20 @@ def test_round_trip_and_format():
     assert ring.encrypt(b"same", b"a") != ring.encrypt(b"same", b"a")
 
 
+def test_a_page_encrypted_at_once_reads_as_one_by_one():
+    ring = Keyring({"2026-01": K1}, "2026-01")
+    plaintexts = [b"a", b"", b"same", b"same", b"x" * 1000]
+    blobs = ring.encrypt_all(plaintexts, b"dept_records.raw")
+    assert [ring.decrypt(b, b"dept_records.raw") for b in blobs] == plaintexts
+    assert all(
+        ring.is_current(b) and len(b) == 2 + 7 + 12 + len(p) + 16 for b, p in zip(blobs, plaintexts, strict=True)
+    )
+    assert len({b[9:21] for b in blobs}) == len(blobs)  # a nonce of its own each
+    with pytest.raises(DecryptionFailed):
+        ring.decrypt(blobs[0], b"sync_quarantine.raw")
+    assert ring.encrypt_all([], b"a") == []
+
+
 def test_a_value_is_bound_to_its_column_and_cannot_be_altered():
     ring = Keyring({"a": K1}, "a")
     blob = ring.encrypt(b"secret", b"persons.id_number")

@@ -84,3 +84,13 @@ def test_digits_of_other_scripts_are_not_id_numbers():
         with pytest.raises(InvalidIdNumber) as err:
             normalise(text)
         assert err.value.code == "format"
+
+
+def test_the_keyed_hasher_answers_as_keyed_hash():
+    from services.core.idnumber import keyed_hash, keyed_hasher
+
+    for key in (b"k" * 32, b"", b"short", b"x" * 64, b"y" * 65, bytes(range(200))):
+        hasher = keyed_hasher(key)
+        for value in ("11010519491231002X", "110105194912310021", ""):
+            assert hasher(value) == keyed_hash(value, key)
+    assert keyed_hasher(b"a")("11010519491231002X") != keyed_hasher(b"b")("11010519491231002X")

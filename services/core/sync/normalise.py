@@ -24,11 +24,11 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 from services.core.idnumber import InvalidIdNumber, mask
+from services.core.idnumber import checked as checked_id
 from services.core.idnumber import clean as clean_id
-from services.core.idnumber import normalise as normalise_id
 from services.core.sync.config import SourceConfig
 from services.core.sync.enums import RecordType
 from services.core.sync.headers import standard_headers
@@ -80,9 +80,18 @@ _CONTROL = re.compile(rf"[\x00-\x08\x0b\x0c\x0e-\x1f{C1}{INVISIBLE}]")
 _KEY_CONTROL = SINGLE_LINE_FORBIDDEN
 _LONG_INT = 10**MAX_VALUE_CHARS
 
+# The quick path (``Normaliser._quick``): what a column's value reads as, kept per field for
+# up to this many distinct values (a department repeats its codes, statuses and years).
+_KEPT_READINGS = 4096
+_BLANK = object()  # no value (None, blank, a dash where a dash means none)
+_ODD = object()  # some rule has something to say: the full path says it
+_UNREAD = object()
+_KEPT_ONLY = object()  # a value that passes but is not among the record's data
+_FIELD, _KEY, _TYPE, _ID = range(4)
+_SCALARS = frozenset((int, float, bool))
 
-@dataclass(frozen=True, slots=True)
-class Normal:
+
+class Normal(NamedTuple):  # a tuple: made for each of a million records, as cheaply as can be
     external_key: str
     record_type: str
     id_number: str  # 18 characters, checked
@@ -254,6 +263,12 @@ class Normaliser:
         self._limits["id_number"] = MAX_VALUE_CHARS
         self._required = {t: [c for c, spec in self.specs.items() if t in spec.required_for] for t in RecordType}
         self._dash_blank = frozenset(c for c, spec in self.specs.items() if spec.type in DASH_BLANK_TYPES)
+        self._required_sets = {t: frozenset(cs) for t, cs in self._required.items()}
+        # The quick path (``_quick``): not for a generic source (its fields are free), nor
+        # where the key is made of the ID number or the record type.
+        self._quick_ok = not self._generic and not {"id_number", "record_type"} & set(source.key)
+        self._plans: dict[tuple, tuple[list[tuple], frozenset[str]]] = {}
+        self._readers: dict[str, tuple] = {}
 
     def canonical_of(self, header: Any) -> str | None:
         return self._aliases.get(header_key(header))
@@ -283,6 +298,16 @@ class Normaliser:
         return layout
 
     def normalise(self, raw: dict) -> Normal | Rejected:
+        """The record in canonical form, or why it cannot be. Most records are plain: the
+        quick path reads those (and only those) in one pass; any other goes through every
+        rule in order (``_checked``), which names the first that fails."""
+        if self._quick_ok:
+            quick = self._quick(raw)
+            if quick is not None:
+                return quick
+        return self._checked(raw)
+
+    def _checked(self, raw: dict) -> Normal | Rejected:
         values: dict[str, Any] = {}
         for key, canonical in self._layout(raw):
             value = raw[key]
@@ -342,14 +367,14 @@ class Normaliser:
         raw_id = values.pop("id_number", None)
         if raw_id is None:
             return Rejected("missing.id_number", "id_number", "the record has no ID number", external_key)
-        text_id = raw_id if type(raw_id) is str else (f"{raw_id:.0f}" if isinstance(raw_id, float) else str(raw_id))
+        text_id = _id_text(raw_id)
         try:
-            parsed = normalise_id(text_id, allow_15=True)
+            id_number, born = checked_id(text_id, allow_15=True)
         except InvalidIdNumber as exc:
             return Rejected(
                 f"id_number.{exc.code}", "id_number", f"{exc} ({_id_shape(text_id)})", external_key, masked_id(text_id)
             )
-        note = "old_15" if len(text_id) != 18 and len(clean_id(text_id)) == 15 else None
+        note = _id_note(text_id)
 
         data: dict[str, Any] = {}
         for canonical in self._required.get(record_type, ()):
@@ -379,7 +404,149 @@ class Normaliser:
                     external_key,
                 )
         data.pop("record_id", None)
-        return Normal(external_key, record_type.value, parsed.value, note, name, parsed.birth_date, data)
+        return Normal(external_key, record_type.value, id_number, note, name, born, data)
+
+    def _quick(self, raw: dict) -> Normal | None:
+        """A plain record in one pass, or None when any rule has something to say of it (a
+        blank required field, a value too long or not of its type, a bad ID number …): the
+        full path (``_checked``) then reads it and names the reason. What each column's value
+        reads as depends on the value and the field alone, so it is kept per field
+        (``_reader``); a plain record is mostly dictionary lookups."""
+        plan = self._plans.get(tuple(raw))
+        if plan is None:
+            plan = self._plan(raw)
+        steps, mapped = plan
+        data: dict[str, Any] = {}
+        parts: dict[str, str] = {}
+        blank: list[str] = []
+        record_type = self._default_type
+        raw_id: Any = None
+        got: Any
+        for key, canonical, role, kept, keep, read in steps:
+            value = raw[key]
+            kind = type(value)
+            if kind is str:
+                got = kept.get(value, _UNREAD)
+                if got is _UNREAD:
+                    got = read(value)
+                    if len(kept) < keep:
+                        kept[value] = got
+            elif value is None:
+                blank.append(canonical)
+                continue
+            elif kind in _SCALARS:  # kept by type and value: 1 == True == 1.0
+                seen = (kind, value)
+                got = kept.get(seen, _UNREAD)
+                if got is _UNREAD:
+                    got = read(value)
+                    if len(kept) < keep:
+                        kept[seen] = got
+            else:
+                got = read(value)
+            if got is _ODD:
+                return None
+            if got is _BLANK:
+                blank.append(canonical)
+            elif role == _FIELD:
+                if got is not _KEPT_ONLY:
+                    data[canonical] = got
+            elif role == _KEY:
+                parts[canonical] = got[0]
+                if got[1] is not _KEPT_ONLY:
+                    data[canonical] = got[1]
+            elif role == _TYPE:
+                record_type = got
+            else:
+                raw_id = got
+        if record_type is None or raw_id is None:
+            return None
+        required = self._required_sets[record_type]
+        if not required <= mapped or not required.isdisjoint(blank):
+            return None
+        if self._single_key:
+            external_key = parts.get(self._single_key)
+            if external_key is None:
+                return None
+        else:
+            if len(parts) != len(self.source.key):
+                return None
+            external_key = "|".join([parts[k] for k in self.source.key])
+        if len(external_key) > MAX_EXTERNAL_KEY_CHARS:
+            return None
+        text_id = _id_text(raw_id)
+        try:
+            id_number, born = checked_id(text_id, allow_15=True)
+        except InvalidIdNumber:
+            return None
+        name = data.pop("name", None)
+        if name is not None:
+            name = "".join(name.split())
+            if len(name) > MAX_NAME_CHARS:
+                return None
+        data.pop("record_id", None)
+        note = None if len(text_id) == 18 else _id_note(text_id)
+        return Normal(external_key, record_type.value, id_number, note, name, born, data)
+
+    def _plan(self, raw: dict) -> tuple[list[tuple], frozenset[str]]:
+        """The quick path's steps for records with ``raw``'s columns — for each mapped
+        column (``_layout``): its field, role, kept readings and reader — and the fields
+        they map."""
+        steps = []
+        for key, canonical in self._layout(raw):
+            role, kept, read = self._reader(canonical)
+            steps.append((key, canonical, role, kept, 0 if role == _ID else _KEPT_READINGS, read))
+        plan = (steps, frozenset(canonical for _, canonical, *_ in steps))
+        if len(self._plans) < 64:
+            self._plans[tuple(raw)] = plan
+        return plan
+
+    def _reader(self, canonical: str) -> tuple:
+        """(role, kept readings, read) of a field for the quick path: ``read(value)`` is
+        ``_BLANK`` for no value, ``_ODD`` when any rule of the full path has something to
+        say of the value (too long, a control character, not of the field's type), else
+        what the record takes from it — the converted value (``_KEPT_ONLY`` for a field
+        without a converter), for a key also its part of the external key, for the record
+        type the type, for the ID number the value to parse."""
+        found = self._readers.get(canonical)
+        if found is not None:
+            return found
+        is_key = canonical in self.source.key
+        role = _TYPE if canonical == "record_type" else _ID if canonical == "id_number" else _KEY if is_key else _FIELD
+        control, limit = (
+            (_KEY_CONTROL, MAX_KEY_CHARS) if is_key else (_CONTROL, self._limits.get(canonical, MAX_TEXT_CHARS))
+        )
+        dash = canonical in self._dash_blank
+        convert = self._converters.get(canonical)
+        choices = self._choices.get("record_type", {})
+        screen = self._screen
+
+        def read(value: Any) -> Any:
+            if type(value) is str:
+                value = value.strip()
+                if not value or (dash and len(value) <= 2 and _DASH.match(value)):
+                    return _BLANK
+                if len(value) > limit or not value.isprintable():  # ``_screen``'s str cases
+                    return _ODD
+            elif screen(value, control, limit):
+                return _ODD
+            try:
+                if role == _ID:
+                    return value
+                if role == _TYPE:
+                    found = choices.get(value) if type(value) is str else None
+                    if found is None:
+                        found = choices.get(header_key(value))
+                    return _ODD if found is None else _RECORD_TYPES[found]
+                converted = _KEPT_ONLY if convert is None else convert(value)
+                if role == _KEY:
+                    part = converted if convert is clean_text else clean_text(value)
+                    return (part, converted) if part else _ODD
+                return converted
+            except Exception:  # whatever it is, the full path meets it the same way
+                return _ODD
+
+        found = self._readers[canonical] = (role, {}, read)
+        return found
 
     @staticmethod
     def _screen(value: Any, control: re.Pattern, limit: int) -> tuple[str, str] | None:
@@ -432,6 +599,17 @@ class Normaliser:
 
             return choose
         raise ValueError(f"unknown field type {spec.type}")  # kinds.py is fixed
+
+
+def _id_text(raw_id: Any) -> str:
+    """An ID number as text: a number from a spreadsheet cell without its ".0"."""
+    if type(raw_id) is str:
+        return raw_id
+    return f"{raw_id:.0f}" if isinstance(raw_id, float) else str(raw_id)
+
+
+def _id_note(text_id: str) -> str | None:
+    return "old_15" if len(text_id) != 18 and len(clean_id(text_id)) == 15 else None
 
 
 def _year_text(value: Any) -> Any:
