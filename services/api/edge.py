@@ -128,7 +128,7 @@ class FastLane:
         if scope["type"] == "http" and scope["method"] == "GET" and not _has_body(scope):
             found = self._lane_for(scope["path"])
             if found is not None:
-                lane_scope = {**scope, "headers": scope["headers"], "guardline.lane": found}
+                lane_scope = {**scope, "guardline.lane": found}  # a copy: a decline leaves the scope as it came
                 await self._answer_asgi(lane_scope, receive, send)
                 if lane_scope.get(_ANSWERED):
                     return

@@ -17,41 +17,21 @@ from services.core.monitoring.deadlines import Deadline
 from services.core.monitoring.enums import HEALTH_RISKS, CaseStatus, RiskType
 from services.core.monitoring.machine import allowed
 from services.core.monitoring.models import MonitoringCase, RiskClue
-from services.core.monitoring.schemas import CaseOut
+from services.core.monitoring.schemas import CaseOut, ClueOut, ClueReportOut
 
 # A field of the item by its name: the attribute of an ORM object or the column of a row.
 Get = Callable[[str], Any]
 
-_CLUE_FIELDS = (
-    "id",
-    "household_id",
-    "region_code",
-    "channels",
-    "status",
-    "first_reported_on",
-    "report_count",
-    "deadline_breaches",
-    "case_id",
-    "dismissal_reason",
-    "handled_by",
-    "handled_at",
-)
-_CASE_FIELDS = tuple(
-    f for f in CaseOut.model_fields if f not in ("risk_types", "next_deadline", "deadlines", "allowed_actions")
-)
-_REPORT_FIELDS = (
-    "id",
-    "channel",
-    "evidence",
-    "attachments",
-    "reported_on",
-    "reporter_user_id",
-    "reporter_client_id",
-    "declarant_name",
-    "source",
-    "external_ref",
-    "created_at",
-)
+
+def _plain(schema, *computed: str) -> tuple[str, ...]:
+    """The fields of ``schema`` taken as they are, in its order (``computed``: worked out
+    here per caller instead)."""
+    return tuple(f for f in schema.model_fields if f not in computed)
+
+
+_CLUE_FIELDS = _plain(ClueOut, "risk_types", "next_deadline", "deadlines", "reports", "outcome")
+_CASE_FIELDS = _plain(CaseOut, "risk_types", "next_deadline", "deadlines", "allowed_actions")
+_REPORT_FIELDS = _plain(ClueReportOut, "risk_types")
 
 
 def shows_health(caller: Caller) -> bool:
