@@ -88,6 +88,9 @@ async def caller_of(request: Request, token: str | None) -> Caller:
     (which must exist and be active, with the token's role and region prefix)."""
     if not token:
         raise Unauthorized("not_authenticated", headers=_CHALLENGE)
+    verified = getattr(request.state, "verified", None)
+    if verified is not None and verified[0] == token:
+        return verified[1]  # checked already in this request (a route's dependencies ask several times)
     state = request.app.state
     try:
         caller = read_token(state.settings, token, state.revocations)
@@ -97,6 +100,7 @@ async def caller_of(request: Request, token: str | None) -> Caller:
     if account.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
         raise Forbidden("password_change_required")
     request.state.caller = caller
+    request.state.verified = (token, caller)
     return caller
 
 

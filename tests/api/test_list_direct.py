@@ -152,3 +152,24 @@ async def test_direct_list_shows_health_flags_to_registry_health_only(client, au
         not any({"disabled", "serious_illness"} & set(item["flags"]) for item in hidden.json()["items"])
         and hidden.json()["items"]
     )
+
+
+@pytest.mark.parametrize("direct", [True, False])
+async def test_the_token_is_checked_once_per_request(client, auth, registry, monkeypatch, direct):
+    """The list's dependencies (the permission and the rate limit) each ask for the caller:
+    the token's signature and its account are checked once, through either handling."""
+    from services.api import deps
+
+    if not direct:
+        monkeypatch.setattr(PARSER, lambda request: (_ for _ in ()).throw(listing.Declined()))
+    checked = []
+    read = deps.read_token
+
+    def counting(*args, **kwargs):
+        checked.append(1)
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(deps, "read_token", counting)
+    response = await client.get("/api/v1/households", headers=auth("county_staff.county"))
+    assert response.status_code == 200
+    assert len(checked) == 1
