@@ -36,10 +36,12 @@ GROUP BY f.level, f.kind
 
 
 def _top(where: str, order: str, figures: str) -> str:
-    """The first ``:top`` projects of ``pr`` that satisfy ``where``, the worst first, as JSON."""
+    """The first ``:top`` projects of ``pr`` that satisfy ``where``, the worst first, as JSON.
+    Their ``figures`` (text, ratios) are computed for those alone, not for every project
+    that satisfies ``where`` before the sort."""
     return f"""(SELECT coalesce(jsonb_agg(x), '[]') FROM (
-        SELECT id, name, region_code, category, status, {figures} FROM pr WHERE {where}
-        ORDER BY {order}, id LIMIT :top) x)"""
+        SELECT id, name, region_code, category, status, {figures} FROM (
+            SELECT * FROM pr WHERE {where} ORDER BY {order}, id LIMIT :top) pr) x)"""
 
 
 _BY_LEVEL = ",\n".join(
@@ -106,8 +108,11 @@ def _indicators(money: str, paid: str, joins: str, last_on: str, fen: bool = Fal
         "coalesce(a.higher_general, 0) * CAST(:labour_share AS numeric)"
         " + coalesce(a.higher_dedicated, 0) * CAST(:labour_dedicated AS numeric)"
     )
-    required = f"round({owed})::bigint" if fen else f"round({owed}, 2)"
-    gap = f"round(spendable * CAST(:expected AS numeric) - spent{to_cent})"
+    # The labour pay a project needs: used for labour projects alone (``labour_project``).
+    required = f"round({owed}{to_cent})" + ("::bigint" if fen else "")
+    required = f"CASE WHEN p.category IN :labour_categories THEN {required} END"
+    # How far its spending is behind the day's expected progress (the gap, to the fen).
+    behind = f"round(coalesce(a.spendable, 0) * CAST(:expected AS numeric) - coalesce({paid}.spent, 0){to_cent})"
     fee_share = f"round(fee{num} / allocated, 4)"
     level_totals = ",\n".join(
         f"{yuan(f'sum(ind_{lv}) FILTER (WHERE industry)')} AS num_{lv}, {yuan(f'sum(ind_{lv})')} AS all_{lv}"
@@ -133,7 +138,7 @@ WITH {money}, pr AS MATERIALIZED (
            p.category IN :labour_categories AND coalesce(p.cancelled_on > :as_of, true)
                AND coalesce(a.higher_general, 0) + coalesce(a.higher_dedicated, 0) > 0 AS labour_project,
            coalesce({paid}.spent, 0) AS spent, coalesce({paid}.labour, 0) AS labour,
-           coalesce({paid}.fee, 0) AS fee{", a.last_on" if last_on else ""}
+           coalesce({paid}.fee, 0) AS fee, {behind} AS behind{", a.last_on" if last_on else ""}
     FROM projects p {joins}
     WHERE p.year = :year AND {region_sql("p")} AND p.reviewed_on <= :as_of
 )
@@ -141,10 +146,10 @@ SELECT t.*,
        {level_tops},
        {
         _top(
-            f"spendable > 0 AND {gap} > 0",
-            f"{gap} DESC",
+            "spendable > 0 AND behind > 0",
+            "behind DESC",
             f"{yuan('spendable')}::text AS allocated, {yuan('spent')}::text AS disbursed, "
-            f"round(spent{num} / spendable, 4)::text AS progress, {cents(gap)}::text AS gap",
+            f"round(spent{num} / spendable, 4)::text AS progress, {cents('behind')}::text AS gap",
         )
     } AS top_spending,
        {_top("live AND NOT started", "planned_start", "planned_start, planned_start <= :as_of AS late")} AS top_start,
@@ -175,7 +180,7 @@ FROM (
            count(*) FILTER (WHERE labour_project AND labour < required) AS labour_short,
            count(*) FILTER (WHERE labour_project AND labour < required AND completed) AS labour_short_completed,
            coalesce({yuan("sum(fee)")}, 0) AS fee, coalesce({yuan("sum(allocated)")}, 0) AS allocated{
-        ", max(last_on) AS last_on, count(*) - count(DISTINCT id) AS repeated" if last_on else ""
+        ", max(last_on) AS last_on, (SELECT count(*) - count(DISTINCT id) FROM pr) AS repeated" if last_on else ""
     }
     FROM pr
 ) t
