@@ -104,6 +104,7 @@ def _indicators(money: str, paid: str, joins: str, last_on: str, fen: bool = Fal
 
         cents = yuan
     to_cent, num = ("", "::numeric") if fen else (", 2", "")
+    # The shares are cast: beside a bigint the server would take a parameter for a bigint.
     owed = (
         "coalesce(a.higher_general, 0) * CAST(:labour_share AS numeric)"
         " + coalesce(a.higher_dedicated, 0) * CAST(:labour_dedicated AS numeric)"
