@@ -1,9 +1,10 @@
 """The running totals of the projects' money (``fund_project_totals``, kept by triggers) always
 equal the totals computed afresh from the allocations and payments — after inserts,
 corrections, moves between funds, deletes, a fund's kind changed, TRUNCATE and COPY loads,
-and after the migration's backfill — and the compliance indicators as of today computed
-from them equal the full computation at every level, while a past day (or a row dated after
-the day) takes the full computation."""
+and after the migrations' backfill and conversion to whole fen — and the compliance
+indicators as of today computed from them equal the full computation at every level, to the
+last written digit (``0`` against ``0.00``, the fen of odd amounts), while a past day (or a
+row dated after the day) takes the full computation."""
 
 from __future__ import annotations
 
@@ -73,8 +74,21 @@ async def compute_on(session, monkeypatch, prefix: str, year: int, as_of: date, 
     return result, spy.seen
 
 
+def written(value):
+    """``value`` as it is written out: a number by its type and digits (``Decimal("0")`` and
+    ``Decimal("0.00")`` are equal, but written differently)."""
+    if isinstance(value, dict):
+        return {k: written(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [written(v) for v in value]
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return (type(value).__name__, str(value))
+    return value
+
+
 async def assert_indicators_exact(session, monkeypatch, years=(YEAR, YEAR - 1)) -> None:
-    """For every prefix and year: as of today from the totals == the full computation."""
+    """For every prefix and year: as of today from the totals == the full computation, as
+    written out."""
     await session.flush()
     for prefix in PREFIXES:
         for year in years:
@@ -83,7 +97,7 @@ async def assert_indicators_exact(session, monkeypatch, years=(YEAR, YEAR - 1)) 
             # The same day asked for the next day: a past day, computed from the rows.
             full, seen = await compute_on(session, monkeypatch, prefix, year, DAY, DAY + timedelta(days=1))
             assert seen == ["rows"], (prefix, year)
-            assert fast == full, (prefix, year)
+            assert written(fast) == written(full), (prefix, year)
 
 
 async def _fund(session, county: str, level: str, kind: str, amount: str, year: int = YEAR) -> Fund:
@@ -204,15 +218,15 @@ async def test_totals_and_indicators_follow_every_write(session, monkeypatch):
     await assert_totals_exact(session)
     kept, _ = await _totals(session)
     figures, _last_on = kept[(VILLAGE, tea.id, YEAR)]
-    assert {k: v for k, v in figures.items() if v} == {
-        "allocated": Decimal("700000.00"),
-        "alloc_central_transition": Decimal("600000.00"),
-        "alloc_provincial_transition": Decimal("100000.00"),
-        "paid_transition": Decimal("245000.00"),
-        "management_fee": Decimal("5000.00"),
+    assert {k: v for k, v in figures.items() if v} == {  # in whole fen
+        "allocated": 70000000,
+        "alloc_central_transition": 60000000,
+        "alloc_provincial_transition": 10000000,
+        "paid_transition": 24500000,
+        "management_fee": 500000,
         "entries": 5,
     }
-    assert str(figures["labour_pay"]) == "0"  # a total without rows is 0, as their sum would be
+    assert figures["labour_pay"] == 0
     await assert_indicators_exact(session, monkeypatch)
 
     # Corrections: an amount, a payment moved to another fund and item, an allocation moved
@@ -291,12 +305,12 @@ async def test_a_past_day_and_a_row_dated_after_the_day_take_the_full_computatio
     await assert_totals_exact(session)
     result, seen = await compute_on(session, monkeypatch, "529901", YEAR, DAY, DAY)
     assert seen == ["totals", "rows"]
-    assert result == before
+    assert written(result) == written(before)
     # On that day or later, the totals count it rightly.
     later, seen = await compute_on(session, monkeypatch, "529901", YEAR, DAY + timedelta(days=3), DAY)
     assert seen == ["totals"]
     full, _ = await compute_on(session, monkeypatch, "529901", YEAR, DAY + timedelta(days=3), DAY + timedelta(days=9))
-    assert later == full != before
+    assert written(later) == written(full) != written(before)
 
 
 async def test_a_project_with_rows_under_two_regions_takes_the_full_computation(session, monkeypatch):
@@ -313,11 +327,89 @@ async def test_a_project_with_rows_under_two_regions_takes_the_full_computation(
     result, seen = await compute_on(session, monkeypatch, "529901", YEAR, DAY, DAY)
     assert seen == ["totals", "rows"]
     full, _ = await compute_on(session, monkeypatch, "529901", YEAR, DAY, DAY + timedelta(days=1))
-    assert result == full
+    assert written(result) == written(full)
     # The other village: the project is not one of its own, its stray row counts nowhere.
     village, seen = await compute_on(session, monkeypatch, VILLAGE_2, YEAR, DAY, DAY)
     assert seen == ["totals"]
-    assert village == (await compute_on(session, monkeypatch, VILLAGE_2, YEAR, DAY, DAY + timedelta(days=1)))[0]
+    full, _ = await compute_on(session, monkeypatch, VILLAGE_2, YEAR, DAY, DAY + timedelta(days=1))
+    assert written(village) == written(full)
+
+
+async def test_odd_amounts_are_written_as_the_rows_sums(session, monkeypatch):
+    """The totals keep whole fen and the read gives yuan back: single fen, amounts with a
+    zero last digit, large ones, projects without payments or without any money, a project
+    with nothing spendable, and figures rounded half away from zero (a labour requirement of
+    exactly half a fen, a spending gap of half a fen) are written as the full computation
+    writes them."""
+    central = await _fund(session, "529901", "central", "transition", "3000000.00")
+    provincial = await _fund(session, "529901", "provincial", "transition", "50000.00")
+    east_west = await _fund(session, "529901", "central", "east_west", "5000.00")
+    city_relief = await _fund(session, "529901", "city", "work_relief", "1000.00")
+    county = await _fund(session, "529901", "county", "transition", "1000.00")
+
+    penny = await _project(session, VILLAGE, "industry", "started", started_on=day(3, 20))
+    odd = await _project(session, VILLAGE, "infrastructure", "started", started_on=day(3, 2))
+    fee = await _project(session, VILLAGE_2, "employment", "approved")
+    unspendable = await _project(session, VILLAGE_2, "work_relief", "started", started_on=day(4, 1))
+    half = await _project(session, OTHER_TOWNSHIP_VILLAGE, "work_relief", "approved")
+    gap = await _project(session, OTHER_TOWNSHIP_VILLAGE, "village_construction", "started", started_on=day(4, 2))
+    await _project(session, OTHER_TOWNSHIP_VILLAGE, "industry", "approved")  # no money at all
+
+    session.add_all(
+        [
+            _allocation(central, penny, "0.01", day(3, 1)),
+            _allocation(central, odd, "1234567.89", day(3, 1)),
+            _allocation(provincial, odd, "12.50", day(3, 2)),
+            _allocation(county, fee, "100.01", day(3, 3)),
+            # Nothing spendable (east-west and work-relief funds): required 333.33 × 0.10 +
+            # 0.07 × 0.15 = 33.3435, written 33.34.
+            _allocation(east_west, unspendable, "333.33", day(3, 3)),
+            _allocation(city_relief, unspendable, "0.07", day(3, 4)),
+            _allocation(east_west, half, "0.05", day(3, 4)),  # required 0.005: 0.01
+            _allocation(central, gap, "50.00", day(3, 5)),  # × 0.5027 expected − 0.01 paid = 25.125: 25.13
+        ]
+    )
+    await session.flush()
+    session.add_all(
+        [
+            _payment(central, odd, "12.35", day(4, 1)),
+            _payment(central, odd, "0.03", day(4, 2), "management_fee"),
+            _payment(provincial, odd, "0.10", day(4, 3), "labour_pay"),
+            _payment(county, fee, "1.99", day(4, 4), "management_fee"),
+            _payment(east_west, unspendable, "0.20", day(5, 1), "labour_pay"),
+            _payment(central, gap, "0.01", day(5, 2)),
+        ]
+    )
+    await session.flush()
+    await assert_totals_exact(session)
+    kept, _ = await _totals(session)
+    assert kept[(VILLAGE, odd.id, YEAR)][0]["allocated"] == 123458039
+    await assert_indicators_exact(session, monkeypatch, years=(YEAR,))
+
+    result, seen = await compute_on(session, monkeypatch, "529901", YEAR, DAY, DAY)
+    assert seen == ["totals"]
+    by_id = {i["id"]: i for i in result["indicators"]}
+    labour = {p["id"]: p["figures"] for p in by_id["labour_pay_share"]["projects"]}
+    assert labour[unspendable.id] == {
+        "higher_level_funds": "333.40",
+        "dedicated_funds": "0.07",
+        "required": "33.34",
+        "labour_pay": "0.20",
+        "completed": False,
+    }
+    assert labour[half.id] == {
+        "higher_level_funds": "0.05",
+        "dedicated_funds": "0",
+        "required": "0.01",
+        "labour_pay": "0",
+        "completed": False,
+    }
+    spending = {p["id"]: p["figures"] for p in by_id["spending_progress"]["projects"]}
+    assert spending[gap.id] == {"allocated": "50.00", "disbursed": "0.01", "progress": "0.0002", "gap": "25.13"}
+    assert spending[penny.id] == {"allocated": "0.01", "disbursed": "0", "progress": "0.0000", "gap": "0.01"}
+    fees = {p["id"]: p["figures"] for p in by_id["management_fee_share"]["projects"]}
+    assert fees == {fee.id: {"allocated": "100.01", "management_fee": "1.99", "share": "0.0199"}}
+    assert str(by_id["management_fee_share"]["numerator"]) == "2.02"
 
 
 async def test_a_copy_load_is_counted(session, monkeypatch):
@@ -366,13 +458,20 @@ async def test_a_copy_load_is_counted(session, monkeypatch):
     await assert_indicators_exact(session, monkeypatch, years=(YEAR,))
 
 
-async def test_the_migration_backfills_the_totals(engine, settings, monkeypatch):
-    """Rows written before the totals existed (the migration before it), then the migration:
-    the totals are those computed afresh, and the indicators as of today agree."""
+FEN_REVISION = "3b188b9db128"  # the totals in whole fen, the latest revision to write their functions
+
+
+async def test_the_migrations_backfill_the_totals_and_turn_them_to_fen(engine, settings, monkeypatch):
+    """Rows written before the totals existed (the migration before them), then the
+    migrations: the totals are those computed afresh, and the indicators as of today agree.
+    Down to numeric yuan (a zero as ``0``, as that revision's functions kept it) and up to
+    whole fen again, exactly."""
     import asyncio
 
+    from alembic import command
+
     from services.core.db import create_engine
-    from services.core.migrate import upgrade
+    from services.core.migrate import alembic_config, upgrade
     from services.core.regions.models import Region
     from services.core.regions.rules import level_of, parent_of
     from tests.conftest import scratch_database
@@ -389,11 +488,50 @@ async def test_the_migration_backfills_the_totals(engine, settings, monkeypatch)
                     await session.flush()
                 await _year_of_money(session)
                 await session.commit()
-            await asyncio.to_thread(upgrade, url, "14c57a6a5273")
+            await asyncio.to_thread(upgrade, url, "14c57a6a5273")  # the totals, in yuan
+            async with AsyncSession(eng) as session:
+                yuan = (await session.execute(text(f"SELECT {KEY}, {', '.join(SUMS)} FROM fund_project_totals"))).all()
+            assert len(yuan) == 6
+            await asyncio.to_thread(upgrade, url, FEN_REVISION)
             async with AsyncSession(eng) as session:
                 bind_scope(session, UNRESTRICTED)
                 kept, expected = await _totals(session)
                 assert kept == expected and len(kept) == 6
+                assert {k: v[0] for k, v in kept.items()} == {
+                    tuple(r[:3]): {s: v if s == "entries" else int(v * 100) for s, v in zip(SUMS, r[3:], strict=True)}
+                    for r in yuan
+                }
+                await assert_indicators_exact(session, monkeypatch)
+
+            await asyncio.to_thread(command.downgrade, alembic_config(url), "14c57a6a5273")
+            async with AsyncSession(eng) as session:
+                back = (await session.execute(text(f"SELECT {KEY}, {', '.join(SUMS)} FROM fund_project_totals"))).all()
+            assert sorted(map(written, back)) == sorted(map(written, yuan))  # "0" and "12.50" alike
+            await asyncio.to_thread(upgrade, url, FEN_REVISION)
+            async with AsyncSession(eng) as session:
+                bind_scope(session, UNRESTRICTED)
+                again, expected = await _totals(session)
+                assert again == expected == kept
+                # The triggers made anew count in fen.
+                await session.execute(update(Disbursement).values(amount=Disbursement.amount + Decimal("0.01")))
+                await assert_totals_exact(session)
                 await assert_indicators_exact(session, monkeypatch)
         finally:
             await eng.dispose()
+
+
+def test_the_migration_writes_out_the_functions_of_the_code():
+    """The fen revision's SQL, written out as literals, is what ``totals`` generates now: a
+    change to the functions needs a migration of its own."""
+    import importlib.util
+
+    from services.core.funds import totals
+    from tests.conftest import ROOT
+
+    (path,) = (ROOT / "migrations" / "versions").glob(f"*-{FEN_REVISION}_*.py")
+    spec = importlib.util.spec_from_file_location("fen_revision", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.CREATE_SQL == totals.CREATE_SQL
+    assert module.DROP_SQL == totals.DROP_SQL

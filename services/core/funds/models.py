@@ -18,7 +18,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    Numeric,
     SmallInteger,
     String,
     Table,
@@ -170,11 +169,11 @@ fund_project_totals = Table(
     Column("region_code", RegionCode, primary_key=True),
     Column("project_id", BigInteger, primary_key=True),
     Column("year", SmallInteger, primary_key=True),  # the fund's
-    Column("allocated", Numeric, nullable=False),
-    *(Column(f"alloc_{lv.value}_{k.value}", Numeric, nullable=False) for lv in FundLevel for k in FundKind),
-    *(Column(f"paid_{k.value}", Numeric, nullable=False) for k in FundKind),
-    Column("labour_pay", Numeric, nullable=False),
-    Column("management_fee", Numeric, nullable=False),
+    Column("allocated", BigInteger, nullable=False),  # money in whole fen (totals.py)
+    *(Column(f"alloc_{lv.value}_{k.value}", BigInteger, nullable=False) for lv in FundLevel for k in FundKind),
+    *(Column(f"paid_{k.value}", BigInteger, nullable=False) for k in FundKind),
+    Column("labour_pay", BigInteger, nullable=False),
+    Column("management_fee", BigInteger, nullable=False),
     Column("entries", Integer, nullable=False),  # allocations and payments counted
     Column("last_on", Date),  # the latest day counted (never lowered)
 )

@@ -36,10 +36,12 @@ GROUP BY f.level, f.kind
 
 
 def _top(where: str, order: str, figures: str) -> str:
-    """The first ``:top`` projects of ``pr`` that satisfy ``where``, the worst first, as JSON."""
+    """The first ``:top`` projects of ``pr`` that satisfy ``where``, the worst first, as JSON.
+    Their ``figures`` (text, ratios) are computed for those alone, not for every project
+    that satisfies ``where`` before the sort."""
     return f"""(SELECT coalesce(jsonb_agg(x), '[]') FROM (
-        SELECT id, name, region_code, category, status, {figures} FROM pr WHERE {where}
-        ORDER BY {order}, id LIMIT :top) x)"""
+        SELECT id, name, region_code, category, status, {figures} FROM (
+            SELECT * FROM pr WHERE {where} ORDER BY {order}, id LIMIT :top) pr) x)"""
 
 
 _BY_LEVEL = ",\n".join(
@@ -47,15 +49,6 @@ _BY_LEVEL = ",\n".join(
     for lv in _LEVELS
 )
 _LEVEL_COLUMNS = ", ".join(f"coalesce(a.ind_{lv}, 0) AS ind_{lv}" for lv in _LEVELS)
-_LEVEL_TOTALS = ",\n".join(
-    f"sum(ind_{lv}) FILTER (WHERE industry) AS num_{lv}, sum(ind_{lv}) AS all_{lv}" for lv in _LEVELS
-)
-_LEVEL_TOPS = ",\n".join(
-    _top(f"NOT industry AND ind_{lv} > 0", f"ind_{lv} DESC", f"ind_{lv}::text AS allocated") + f" AS top_{lv}"
-    for lv in _LEVELS
-)
-_GAP = "round(spendable * :expected - spent, 2)"
-_FEE_SHARE = "round(fee / allocated, 4)"
 
 # The money of each project as of the day, from the rows themselves: ``a`` its allocations
 # by level and kind, ``d`` its payments.
@@ -79,14 +72,58 @@ _MONEY_OF_ROWS = f"""a AS (
 )"""
 
 
-def _indicators(money: str, paid: str, joins: str, last_on: str) -> str:
+def _indicators(money: str, paid: str, joins: str, last_on: str, fen: bool = False) -> str:
     """The indicators' statement over ``money`` (the CTEs of each project's money): ``paid``
     is the alias of the payments' figures, ``joins`` joins them to ``p``; ``last_on`` adds
     the latest day counted and how many projects came twice (or nothing).
 
     ``pr``: the projects of the year in the library by the day, with their money as of the
     day (computed once); then every indicator's sums and, for each, the projects that pull
-    it down. Amounts in the lists are text: JSON numbers would pass through floats."""
+    it down. Amounts in the lists are text: JSON numbers would pass through floats.
+
+    ``fen``: ``money`` is in whole fen (the running totals), summed and compared as
+    integers, and turned into yuan only where it is given out, written as the rows' yuan
+    would be. A sum of amounts (``numeric(14,2)``, positive) is ``0`` when no row counts and
+    has two places when any does, so a figure in fen is written ``0`` when zero and to the
+    fen otherwise (``yuan``); a figure rounded to the fen (``round(…, 2)``) always has two
+    places (``cents``). Rounding to the fen in yuan is rounding to the unit in fen (exact
+    decimals, half away from zero either way), and a ratio of two figures in one unit is the
+    same in the other (``::numeric``: not an integer division)."""
+    if fen:
+
+        def yuan(x: str) -> str:
+            return f"(CASE WHEN {x} = 0 THEN 0 ELSE {x} * 0.01 END)"
+
+        def cents(x: str) -> str:
+            return f"({x} * 0.01)"
+
+    else:
+
+        def yuan(x: str) -> str:
+            return x
+
+        cents = yuan
+    to_cent, num = ("", "::numeric") if fen else (", 2", "")
+    # The shares are cast: beside a bigint the server would take a parameter for a bigint.
+    owed = (
+        "coalesce(a.higher_general, 0) * CAST(:labour_share AS numeric)"
+        " + coalesce(a.higher_dedicated, 0) * CAST(:labour_dedicated AS numeric)"
+    )
+    # The labour pay a project needs: used for labour projects alone (``labour_project``).
+    required = f"round({owed}{to_cent})" + ("::bigint" if fen else "")
+    required = f"CASE WHEN p.category IN :labour_categories THEN {required} END"
+    # How far its spending is behind the day's expected progress (the gap, to the fen).
+    behind = f"round(coalesce(a.spendable, 0) * CAST(:expected AS numeric) - coalesce({paid}.spent, 0){to_cent})"
+    fee_share = f"round(fee{num} / allocated, 4)"
+    level_totals = ",\n".join(
+        f"{yuan(f'sum(ind_{lv}) FILTER (WHERE industry)')} AS num_{lv}, {yuan(f'sum(ind_{lv})')} AS all_{lv}"
+        for lv in _LEVELS
+    )
+    level_tops = ",\n".join(
+        _top(f"NOT industry AND ind_{lv} > 0", f"ind_{lv} DESC", f"{yuan(f'ind_{lv}')}::text AS allocated")
+        + f" AS top_{lv}"
+        for lv in _LEVELS
+    )
     return f"""
 WITH {money}, pr AS MATERIALIZED (
     SELECT p.id, p.name, p.region_code, p.category, p.status, p.planned_start,
@@ -98,23 +135,22 @@ WITH {money}, pr AS MATERIALIZED (
            coalesce(a.spendable, 0) AS spendable,
            coalesce(a.higher_general, 0) + coalesce(a.higher_dedicated, 0) AS higher,
            coalesce(a.higher_dedicated, 0) AS dedicated,
-           round(coalesce(a.higher_general, 0) * :labour_share
-                 + coalesce(a.higher_dedicated, 0) * :labour_dedicated, 2) AS required,
+           {required} AS required,
            p.category IN :labour_categories AND coalesce(p.cancelled_on > :as_of, true)
                AND coalesce(a.higher_general, 0) + coalesce(a.higher_dedicated, 0) > 0 AS labour_project,
            coalesce({paid}.spent, 0) AS spent, coalesce({paid}.labour, 0) AS labour,
-           coalesce({paid}.fee, 0) AS fee{", a.last_on" if last_on else ""}
+           coalesce({paid}.fee, 0) AS fee, {behind} AS behind{", a.last_on" if last_on else ""}
     FROM projects p {joins}
     WHERE p.year = :year AND {region_sql("p")} AND p.reviewed_on <= :as_of
 )
 SELECT t.*,
-       {_LEVEL_TOPS},
+       {level_tops},
        {
         _top(
-            f"spendable > 0 AND {_GAP} > 0",
-            f"{_GAP} DESC",
-            f"spendable::text AS allocated, spent::text AS disbursed, round(spent / spendable, 4)::text AS progress, "
-            f"{_GAP}::text AS gap",
+            "spendable > 0 AND behind > 0",
+            "behind DESC",
+            f"{yuan('spendable')}::text AS allocated, {yuan('spent')}::text AS disbursed, "
+            f"round(spent{num} / spendable, 4)::text AS progress, {cents('behind')}::text AS gap",
         )
     } AS top_spending,
        {_top("live AND NOT started", "planned_start", "planned_start, planned_start <= :as_of AS late")} AS top_start,
@@ -122,29 +158,30 @@ SELECT t.*,
         _top(
             "labour_project AND labour < required",
             "required - labour DESC",
-            "higher::text AS higher_level_funds, dedicated::text AS dedicated_funds, required::text AS required, "
-            "labour::text AS labour_pay, completed",
+            f"{yuan('higher')}::text AS higher_level_funds, {yuan('dedicated')}::text AS dedicated_funds, "
+            f"{cents('required')}::text AS required, {yuan('labour')}::text AS labour_pay, completed",
         )
     } AS top_labour,
        {
         _top(
-            f"allocated > 0 AND fee > 0 AND {_FEE_SHARE} > :fee_cap",
-            f"{_FEE_SHARE} DESC",
-            f"allocated::text AS allocated, fee::text AS management_fee, {_FEE_SHARE}::text AS share",
+            f"allocated > 0 AND fee > 0 AND {fee_share} > :fee_cap",
+            f"{fee_share} DESC",
+            f"{yuan('allocated')}::text AS allocated, {yuan('fee')}::text AS management_fee, "
+            f"{fee_share}::text AS share",
         )
     } AS top_fee
 FROM (
-    SELECT {_LEVEL_TOTALS},
-           coalesce(sum(spent), 0) AS spent,
+    SELECT {level_totals},
+           coalesce({yuan("sum(spent)")}, 0) AS spent,
            count(*) FILTER (WHERE live) AS live, count(*) FILTER (WHERE live AND started) AS started,
-           coalesce(sum(higher) FILTER (WHERE labour_project), 0) AS labour_base,
-           coalesce(sum(required) FILTER (WHERE labour_project), 0) AS labour_required,
-           coalesce(sum(labour) FILTER (WHERE labour_project), 0) AS labour_paid,
+           coalesce({yuan("sum(higher) FILTER (WHERE labour_project)")}, 0) AS labour_base,
+           coalesce({cents("sum(required) FILTER (WHERE labour_project)")}, 0) AS labour_required,
+           coalesce({yuan("sum(labour) FILTER (WHERE labour_project)")}, 0) AS labour_paid,
            count(*) FILTER (WHERE labour_project) AS labour_projects,
            count(*) FILTER (WHERE labour_project AND labour < required) AS labour_short,
            count(*) FILTER (WHERE labour_project AND labour < required AND completed) AS labour_short_completed,
-           coalesce(sum(fee), 0) AS fee, coalesce(sum(allocated), 0) AS allocated{
-        ", max(last_on) AS last_on, count(*) - count(DISTINCT id) AS repeated" if last_on else ""
+           coalesce({yuan("sum(fee)")}, 0) AS fee, coalesce({yuan("sum(allocated)")}, 0) AS allocated{
+        ", max(last_on) AS last_on, (SELECT count(*) - count(DISTINCT id) FROM pr) AS repeated" if last_on else ""
     }
     FROM pr
 ) t
@@ -177,8 +214,8 @@ def indicators_of_totals(
     after the day, which ``last_on`` (the latest day counted of the projects in the set)
     tells, and when each project has one row in the region (``repeated`` = 0: its rows
     are all in its own village or township, as the service writes them; raw SQL could
-    write others). A cell without rows holds ``0``, so the sums are written as the rows'
-    sums."""
+    write others). The cells are in whole fen (``fen``: summed as integers, given out in
+    yuan as the rows' sums are written)."""
     levels = [lv.value for lv in FundLevel]
     kinds = [k.value for k in FundKind]
     by_level = ",\n".join(f"{_cells([lv], industry_kinds)} AS ind_{lv}" for lv in levels)
@@ -196,7 +233,7 @@ def indicators_of_totals(
     FROM fund_project_totals t
     WHERE {region_sql("t")} AND t.year = :year
 )"""
-    return scoped_text(_indicators(money, "a", "LEFT JOIN a ON a.project_id = p.id", "last_on")).bindparams(
+    return scoped_text(_indicators(money, "a", "LEFT JOIN a ON a.project_id = p.id", "last_on", fen=True)).bindparams(
         *(bindparam(n, expanding=True) for n in ("industry_categories", "labour_categories"))
     )
 
