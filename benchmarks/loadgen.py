@@ -101,8 +101,12 @@ def build_requests(config: dict) -> list[bytes]:
             path = config["path"].format(value)
             out.append(f"GET {path} HTTP/1.1\r\n{host}{auth}Accept: application/json\r\n\r\n".encode())
     else:
-        for value in config["values"]:
-            body = json.dumps({config["body_field"]: value}, separators=(",", ":")).encode()
+        # Whole bodies (``bodies``: JSON texts), or one field of each value.
+        bodies = config.get("bodies") or [
+            json.dumps({config["body_field"]: value}, separators=(",", ":")) for value in config["values"]
+        ]
+        for text in bodies:
+            body = text.encode()
             out.append(
                 f"POST {config['path']} HTTP/1.1\r\n{host}{auth}Accept: application/json\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()

@@ -218,7 +218,7 @@ async def committing_client(settings: Settings, engine: AsyncEngine) -> AsyncIte
             await conn.execute(
                 text(
                     "TRUNCATE households, persons, memberships, household_events, income_records, income_years, "
-                    "household_guarantees, guarantee_changes, idempotency_keys, rate_limit_counts CASCADE"
+                    "household_guarantees, guarantee_changes, idempotency_keys, rate_limit_counts, events CASCADE"
                 )
             )
 

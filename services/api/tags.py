@@ -37,6 +37,7 @@ PROJECTS = "projects"
 ASSETS = "assets"
 FUND_FINDINGS = "fund-findings"
 PUBLIC_DISCLOSURE = "public-disclosure"
+EVENTS = "events"
 AUDIT = "audit"
 ADMIN = "admin"
 HEALTH = "health"
@@ -86,6 +87,11 @@ TAGS = [
     _tag(FUND_FINDINGS, "资金和资产监管发现", "What the scan of funds and assets found."),
     _tag(
         PUBLIC_DISCLOSURE, "公告公示", "Projects and fund allocations as published, without login (no personal data)."
+    ),
+    _tag(
+        EVENTS,
+        "事件",
+        "What changed, in commit order, for systems that keep in step with Guardline (no personal data).",
     ),
     _tag(AUDIT, "审计", "The audit trail, for auditors (append-only, hash-chained)."),
     _tag(ADMIN, "系统管理", "User accounts, roles and system clients (administrators only)."),

@@ -254,6 +254,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "审计记录 {id} 不存在或不在您的权限范围内。",
     ),
     "audit_object_id_needs_type": ("object_id needs object_type.", "按 object_id 查询时须同时提供 object_type。"),
+    "event_type_forbidden": (
+        "Your role may not see events of type {type}.",
+        "您的角色无权查看 {type} 类型的事件。",
+    ),
     "audit_time_range": ("since must be before until.", "起始时间（since）须早于截止时间（until）。"),
     # monitoring — clues, cases, measures, visits
     "clue_not_found": ("No risk clue {id} in your regions.", "您的管辖范围内没有风险线索 {id}。"),

@@ -3,6 +3,7 @@
 from services.core.accounts.models import User
 from services.core.audit.models import AuditEvent
 from services.core.base import Base
+from services.core.events.models import events
 from services.core.funds.models import (
     Allocation,
     Asset,
@@ -88,6 +89,7 @@ __all__ = [
     "SyncRun",
     "User",
     "Visit",
+    "events",
     "fund_project_totals",
     "metadata",
 ]

@@ -236,7 +236,8 @@ MONITORING_TABLES = (
 )
 LOADED_TABLES = REGISTRY_TABLES + MONITORING_TABLES
 # Emptied too: they hang off households and would point at households that no longer exist.
-DEPENDENT_TABLES = ("guarantee_changes",)
+# The events (``services.core.events``) go as well: they tell of the objects replaced.
+DEPENDENT_TABLES = ("guarantee_changes", "events")
 SERIAL_TABLES = (
     "households",
     "persons",

@@ -33,6 +33,7 @@ import asyncpg
 
 from services.core.crypto import decode_key, keyring
 from services.core.db import asyncpg_dsn
+from services.core.events.triggers import trigger_names
 from services.core.monitoring.counts import REBUILD_SQL
 from services.core.progress import Report, Step, silent
 from services.core.regions.importer import DEMO_REGIONS_CSV, import_regions_csv, parse_regions_csv
@@ -228,6 +229,7 @@ async def load_demo(
         parallel = persons >= IN_PROCESS_BELOW
 
     counts: dict[str, float] = dict.fromkeys(LOADED_TABLES, 0)  # and the seconds taken
+    event_triggers = [(table, name) for table in LOADED_TABLES for name in trigger_names(table)]
     conn = await asyncpg.connect(
         asyncpg_dsn(url),
         server_settings={
@@ -251,6 +253,9 @@ async def load_demo(
             indexes, constraints = await _drop_secondary(conn, LOADED_TABLES)
             # The statistics' running counts are computed once after the load, not per row.
             await conn.execute("ALTER TABLE monitoring_cases DISABLE TRIGGER monitoring_cases_count")
+            # A loaded county is history, not news: no event for each of its rows.
+            for table, name in event_triggers:
+                await conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER {name}")
             say(
                 Step(
                     "prepare",
@@ -317,6 +322,8 @@ async def load_demo(
             for sql in REBUILD_SQL:
                 await conn.execute(sql)
             await conn.execute("ALTER TABLE monitoring_cases ENABLE TRIGGER monitoring_cases_count")
+            for table, name in event_triggers:
+                await conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER {name}")
             for table in SERIAL_TABLES:
                 await conn.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "

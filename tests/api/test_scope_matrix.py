@@ -212,6 +212,8 @@ def cases(t):
         "listAuditEvents": Case("GET", "/api/v1/audit/events", Permission.audit_read, params={"region": t["village"]}),
         "getAuditEvent": Case("GET", "/api/v1/audit/events/{event_id}", Permission.audit_read),
         "listRevealCounts": Case("GET", "/api/v1/audit/reveals", Permission.audit_read, targetless=True),
+        # The stream of the caller's own regions, of the types its role may see (none: empty).
+        "listEvents": Case("GET", "/api/v1/events", None, targetless=True),
         # monitoring: {case_id} is at its verification visit, {assisting_case_id} identified (see
         # tests/api/monitoring_helpers.monitoring_objects). Steps the state does not allow answer 409 to
         # callers who may take them, which is all this matrix needs.

@@ -375,8 +375,14 @@ async def test_reload_replaces_the_registry_and_keeps_users_and_regions(demo_url
     assert await _scalar(demo_engine, "SELECT max(id) FROM persons") == smaller
     assert await _scalar(demo_engine, "SELECT count(*) FROM households WHERE household_no = 'LEFTOVER'") == 0
     assert before["guarantee_changes"] == 1
+    assert before["events"] >= 1  # the leftover household's
     for table in DEPENDENT_TABLES:
         assert after[table] == 0
+    # The load switched the event triggers off for its rows, and on again.
+    assert (
+        await _scalar(demo_engine, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'events_%' AND tgenabled <> 'O'")
+        == 0
+    )
     # Users and regions are untouched, our own ones included.
     assert (after["users"], after["regions"]) == (before["users"], before["regions"])
     assert await _scalar(demo_engine, "SELECT name FROM regions WHERE code = '529901001099'") == "自建村"

@@ -1,0 +1,68 @@
+"""Events for systems that cannot receive calls (issue 20): read the stream by number.
+
+``GET /api/v1/events?after=N`` gives the events numbered above N in the caller's regions, of
+the types its permissions let it see (``services.core.events.types``), oldest first, and the
+number to ask after next. Numbers follow the commit order, so reading on from the last one
+seen never misses an event (``services.core.events.triggers``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from services.api import tags
+from services.api.deps import CurrentCaller, Session
+from services.api.errors_doc import responses
+from services.api.pagination import page_limit
+from services.api.params import Limit
+from services.api.ratelimit import bulk_read
+from services.api.responses import JSON
+from services.api.routing import GuardlineRoute
+from services.core.accounts.roles import Permission
+from services.core.errors import Forbidden
+from services.core.events import service
+from services.core.events.schemas import EventPage
+from services.core.events.types import EventType, visible_types
+
+router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
+
+
+@router.get(
+    "/events",
+    response_model=EventPage,
+    operation_id="listEvents",
+    tags=[tags.EVENTS],
+    dependencies=[Depends(bulk_read)],
+    responses=responses(403, 429),
+    summary="Read the events after a number 按序号读取事件",
+    description="The events numbered above `after` in your regions, oldest first, of the `types` asked for "
+    "(default: every type your role may see; none, for a role that may see no events). Numbers follow the order in which the changes were committed: "
+    "keep `next_after` and ask again with it, and no event is missed. A household or person that moved out of "
+    "your regions shows as its move (`old_region_code`). 按提交顺序读取本辖区事件，保存 next_after 继续读取即不遗漏。",
+)
+async def list_events(
+    request: Request,
+    session: Session,
+    caller: CurrentCaller,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1, description="Events numbered above this 起始序号（不含）")] = 0,
+    types: Annotated[
+        list[EventType] | None, Query(max_length=len(EventType), description="Only these types 事件类型")
+    ] = None,
+    limit: Limit = None,
+):
+    allowed = visible_types(caller.permissions)
+    if types is not None:
+        refused = [t for t in types if t not in allowed]
+        if refused:
+            raise Forbidden("event_type_forbidden", field="types", type=refused[0].value)
+    items, next_after = await service.events_after(
+        session,
+        caller.region_prefix,
+        after=after,
+        types=[t.value for t in (types or allowed)],
+        health=Permission.registry_health in caller.permissions,
+        limit=page_limit(request, limit),
+    )
+    return JSON({"items": items, "next_after": next_after})

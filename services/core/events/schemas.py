@@ -1,0 +1,37 @@
+"""What the events API answers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from services.core.events.types import EventType
+
+
+class EventObject(BaseModel):
+    type: str = Field(description="Kind of object, e.g. household, case, measure 对象类型")
+    id: str = Field(description="Its id (a number, or a uuid for measures and visits) 对象标识")
+
+
+class EventOut(BaseModel):
+    id: int = Field(description="The event's number: numbers follow the commit order 事件序号（按提交顺序）")
+    type: EventType
+    object: EventObject
+    region_code: str = Field(description="The object's region after the change 变更后所在区划")
+    old_region_code: str | None = Field(description="Its region before, when the change moved it 迁移前区划")
+    household_id: int | None = Field(description="The household it concerns 所涉农户")
+    at: datetime = Field(description="When it was committed 提交时间")
+    data: dict[str, Any] = Field(
+        description="Ids and states of the object after the change; never names, ID numbers, addresses, phones "
+        "or health details: read the object itself for those 变更后的标识和状态（不含个人敏感信息）"
+    )
+
+
+class EventPage(BaseModel):
+    items: list[EventOut] = Field(description="The events, by number 事件列表")
+    next_after: int = Field(
+        description="Pass as `after` to read on: the last number given, or the one asked after when none "
+        "was new 下次查询的 after"
+    )
