@@ -226,7 +226,11 @@ def health_keyring(request: Request, caller: Caller) -> Keyring | None:
     """The keyring that decrypts health and disability details, only for a role allowed
     to see them (``registry:health``); None leaves them out of the response."""
     if Permission.registry_health in caller.permissions:
-        return keyring(request.app.state.settings)
+        state = request.app.state
+        ring = getattr(state, "health_keyring", None)
+        if ring is None:  # the settings do not change while the application runs
+            ring = state.health_keyring = keyring(state.settings)
+        return ring
     return None
 
 

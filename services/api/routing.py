@@ -16,6 +16,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import SecurityScopes
+import annotated_types
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -95,6 +96,35 @@ def no_idempotency(endpoint):
     return endpoint
 
 
+def _id_bounds(field_info: Any) -> tuple[int, int] | None:
+    """(ge, le) of an ``int`` path parameter bounded on both sides by ``ge`` and ``le`` only
+    (an id: ``params.IdPath``), else None."""
+    if field_info.annotation is not int:
+        return None
+    low = high = None
+    for constraint in field_info.metadata:
+        if isinstance(constraint, annotated_types.Ge):
+            low = constraint.ge
+        elif isinstance(constraint, annotated_types.Le):
+            high = constraint.le
+        else:
+            return None
+    if not (isinstance(low, int) and isinstance(high, int)):
+        return None
+    return low, high
+
+
+def plain_id(raw: Any, bounds: tuple[int, int]) -> int | None:
+    """An id written plainly (ASCII digits, no leading zero) within ``bounds`` is that number,
+    as the parameter's validation would say, without running it; anything else is None (and
+    goes through the validation)."""
+    if isinstance(raw, str) and 0 < len(raw) < 19 and raw.isascii() and raw.isdigit() and raw[0] != "0":
+        value = int(raw)
+        if bounds[0] <= value <= bounds[1]:
+            return value
+    return None
+
+
 class _DirectRead:
     """The handler of a ``hot_read`` route (see there)."""
 
@@ -113,10 +143,10 @@ class _DirectRead:
                 raise TypeError(f"hot_read {name}: the body must be a pydantic model")
             self.body = body.name, model
         # Path parameters validated by their own annotation and constraints, as FastAPI does.
-        self.path: list[tuple[str, str, TypeAdapter[Any]]] = []
+        self.path: list[tuple[str, str, TypeAdapter[Any], tuple[int, int] | None]] = []
         for p in dependant.path_params:
             declared: Any = Annotated[p.field_info.annotation, p.field_info]  # a type made at run time
-            self.path.append((p.name, p.alias, TypeAdapter(declared)))
+            self.path.append((p.name, p.alias, TypeAdapter(declared), _id_bounds(p.field_info)))
         readers = [d for d in dependant.dependencies if d.call is scoped_reader]
         if len(readers) != 1 or len(dependant.dependencies) != 1:
             raise TypeError(f"hot_read {name}: the only dependency may be a Reader (Reads(...))")
@@ -131,9 +161,13 @@ class _DirectRead:
         reader = await scoped_reader(request, self.scopes, await oauth2(request))
         kwargs: dict[str, Any] = {self.reader_name: reader}
         errors: list[Any] = []
-        for name, alias, adapter in self.path:
+        for name, alias, adapter, bounds in self.path:
+            raw = request.path_params[alias]
+            if bounds is not None and (value := plain_id(raw, bounds)) is not None:
+                kwargs[name] = value
+                continue
             try:
-                kwargs[name] = adapter.validate_python(request.path_params[alias])
+                kwargs[name] = adapter.validate_python(raw)
             except ValidationError as exc:
                 errors += _located(exc, "path", alias)
         if self.body is not None:

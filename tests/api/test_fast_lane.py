@@ -155,3 +155,50 @@ async def test_an_earlier_route_keeps_its_paths(settings, db, auth, answered):
         r = await c.get("/api/v1/monitoring-cases/overdue", headers=auth("county_staff.county"))
         assert r.status_code == 200 and r.json() == {"name": "overdue"}
     assert answered == ["/api/v1/households/1"]
+
+
+def test_a_plain_id_is_what_the_validation_would_make_of_it():
+    """``routing.plain_id`` skips the id's validation only where the validation would give
+    the same number; everything else is left to it."""
+    from typing import Annotated
+
+    from pydantic import TypeAdapter, ValidationError
+
+    from services.api.params import MAX_ID, IdPath
+    from services.api.routing import _id_bounds, plain_id
+
+    info = IdPath()
+    info.annotation = int
+    bounds = _id_bounds(info)
+    assert bounds == (1, MAX_ID)
+    adapter = TypeAdapter(Annotated[int, IdPath()])
+    taken = 0
+    for raw in (
+        "1",
+        "42",
+        "007",
+        "0",
+        "-1",
+        "+5",
+        " 5",
+        "5 ",
+        "1e3",
+        "4.0",
+        "٣",
+        "１２",
+        "",
+        "9" * 18,
+        str(MAX_ID),
+        str(MAX_ID + 1),
+        "99999999999999999999",
+        "12a",
+    ):
+        fast = plain_id(raw, bounds)
+        try:
+            validated = adapter.validate_python(raw)
+        except ValidationError:
+            validated = None
+        if fast is not None:
+            taken += 1
+            assert fast == validated, raw
+    assert taken == 3  # "1", "42" and eighteen nines
