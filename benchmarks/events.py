@@ -12,6 +12,12 @@ Printed: households written per second each way, median and spread over the repe
 their ratio (issue 20: the outbox costs < 10 % of the write throughput, a ratio ≥ 0.9), and
 the events written per second with the triggers on. Figures in
 ``benchmarks/results/events.json``.
+
+Then the change feed (issue 20: a village of 300 households after 10,000 changes elsewhere
+in the county answers in < 100 ms): 300 households are written into one village, a phone of
+the village takes its first sync's token, 10,000 households elsewhere in the county change
+(one event each) and 5 of the village's do; then ``GET /api/v1/changes?family=households``
+with that token, as the village's staff, ``--feed-runs`` times one after the other: p50, p95.
 """
 
 from __future__ import annotations
@@ -124,12 +130,90 @@ async def _count(url: str, sql: str) -> int:
         await conn.close()
 
 
+FEED_TARGET_MS = 100.0  # issue 20
+FEED_HOUSEHOLDS = 300
+FEED_ELSEWHERE = 10_000
+
+
+async def _feed(url: str, settings, port: int, villages: list[str], runs: int) -> dict:
+    """The change feed's figures (see the module)."""
+    import time
+
+    import asyncpg
+    import httpx
+
+    from services.core.accounts.roles import Role
+    from services.core.accounts.security import Caller, issue_token
+
+    village, others = villages[0], villages[1:]
+    conn = await asyncpg.connect(plain_dsn(url))
+    try:
+        insert = (
+            "INSERT INTO households (household_no, region_code, category, flags, status, member_count, version) "
+            "SELECT $1 || n, $2, 'ordinary', '{}', 'active', 0, 1 FROM generate_series(1, $3) AS n"
+        )
+        await conn.execute(insert, f"FEED{village}-", village, FEED_HOUSEHOLDS)
+        per_village = -(-FEED_ELSEWHERE // len(others))
+        for other in others:
+            await conn.execute(insert, f"FEED{other}-", other, per_village)
+        user = await conn.fetchval(
+            "INSERT INTO users (username, display_name, password_hash, role, region_prefix, active, version) "
+            "VALUES ('village_staff.feed', 'village_staff', '-', 'village_staff', $1, true, 1) RETURNING id",
+            village,
+        )
+    finally:
+        await conn.close()
+    token = issue_token(settings, Caller(user, "village_staff.feed", Role.village_staff, village))[0]
+    headers = {"Authorization": f"Bearer {token}"}
+    base = f"http://127.0.0.1:{port}/api/v1/changes"
+    async with httpx.AsyncClient(timeout=30) as client:
+        since, more = None, True
+        while more:  # the phone's first sync
+            first: dict[str, str | int] = {"family": "households", "limit": 200, **({"since": since} if since else {})}
+            page = (await client.get(base, params=first, headers=headers)).raise_for_status().json()
+            since, more = page["next"], page["more"]
+        conn = await asyncpg.connect(plain_dsn(url))
+        try:
+            await conn.execute(
+                "UPDATE households SET version = version + 1 WHERE household_no LIKE 'FEED%' AND region_code <> $1 "
+                "AND id IN (SELECT id FROM households WHERE household_no LIKE 'FEED%' AND region_code <> $1 "
+                "ORDER BY id LIMIT $2)",
+                village,
+                FEED_ELSEWHERE,
+            )
+            await conn.execute(
+                "UPDATE households SET version = version + 1 WHERE id IN (SELECT id FROM households "
+                "WHERE region_code = $1 AND household_no LIKE 'FEED%' ORDER BY id LIMIT 5)",
+                village,
+            )
+            await conn.execute("ANALYZE events")
+        finally:
+            await conn.close()
+        params = {"family": "households", "since": since, "limit": 200}
+        times, items = [], 0
+        for _ in range(runs + 3):
+            started = time.perf_counter()
+            page = (await client.get(base, params=params, headers=headers)).raise_for_status().json()
+            times.append((time.perf_counter() - started) * 1000)
+            items = len(page["items"])
+        times = sorted(times[3:])
+    return {
+        "village_households": FEED_HOUSEHOLDS,
+        "elsewhere": FEED_ELSEWHERE,
+        "changed": 5,
+        "items": items,
+        "p50_ms": times[len(times) // 2],
+        "p95_ms": times[min(len(times) - 1, int(len(times) * 0.95))],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.events", description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--feed-runs", type=int, default=50)
     args = parser.parse_args(argv)
     if args.repeat < 3:
         parser.error("--repeat must be at least 3 (medians and spread)")
@@ -185,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
                         flush=True,
                     )
                     figures[mode].append(result)
+            asyncio.run(_switch(url, True))
+            feed = asyncio.run(_feed(url, settings, server.port, villages, args.feed_runs))
         finally:
             asyncio.run(_switch(url, True))
             server.stop()
@@ -205,14 +291,27 @@ def main(argv: list[str] | None = None) -> int:
     print(f"households/s without events: {spread(off)}")
     print(f"with/without: {spread(ratios, '.3f')}   target ≥ {TARGET_RATIO}: {verdict}")
     print(f"events written per second (triggers on): {spread(event_rates)}")
+    feed_verdict = "PASS" if feed["p95_ms"] < FEED_TARGET_MS else "FAIL"
+    print(
+        f"change feed, a village of {feed['village_households']} households after {feed['elsewhere']:,} changes "
+        f"elsewhere and {feed['changed']} in it: p50 {feed['p50_ms']:.1f} ms, p95 {feed['p95_ms']:.1f} ms "
+        f"({feed['items']} items)   target p95 < {FEED_TARGET_MS:g} ms: {feed_verdict}"
+    )
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(
         json.dumps(
-            {"clients": args.clients, "seconds": args.seconds, "runs": figures, "ratio": ratio, "verdict": verdict},
+            {
+                "clients": args.clients,
+                "seconds": args.seconds,
+                "runs": figures,
+                "ratio": ratio,
+                "verdict": verdict,
+                "feed": {**feed, "verdict": feed_verdict},
+            },
             indent=2,
         )
     )
-    return 0 if verdict == "PASS" else 1
+    return 0 if verdict == feed_verdict == "PASS" else 1
 
 
 if __name__ == "__main__":

@@ -258,6 +258,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Your role may not see events of type {type}.",
         "您的角色无权查看 {type} 类型的事件。",
     ),
+    "changes_token_invalid": (
+        "since is not a token this feed gave for this family: start again without since.",
+        "since 不是本类别同步返回的令牌：请不带 since 重新开始同步。",
+    ),
     "audit_time_range": ("since must be before until.", "起始时间（since）须早于截止时间（until）。"),
     # monitoring — clues, cases, measures, visits
     "clue_not_found": ("No risk clue {id} in your regions.", "您的管辖范围内没有风险线索 {id}。"),

@@ -214,6 +214,10 @@ def cases(t):
         "listRevealCounts": Case("GET", "/api/v1/audit/reveals", Permission.audit_read, targetless=True),
         # The stream of the caller's own regions, of the types its role may see (none: empty).
         "listEvents": Case("GET", "/api/v1/events", None, targetless=True),
+        # A phone's sync of its own regions.
+        "listChanges": Case(
+            "GET", "/api/v1/changes", Permission.registry_read, params={"family": "households"}, targetless=True
+        ),
         # monitoring: {case_id} is at its verification visit, {assisting_case_id} identified (see
         # tests/api/monitoring_helpers.monitoring_objects). Steps the state does not allow answer 409 to
         # callers who may take them, which is all this matrix needs.

@@ -13,17 +13,19 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from services.api import tags
-from services.api.deps import CurrentCaller, Session
+from services.api.deps import CurrentCaller, Needs, Session
 from services.api.errors_doc import responses
+from services.api.events import feed
 from services.api.pagination import page_limit
 from services.api.params import Limit
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON
 from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
+from services.core.accounts.security import Caller
 from services.core.errors import Forbidden
 from services.core.events import service
-from services.core.events.schemas import EventPage
+from services.core.events.schemas import ChangeFamily, ChangePage, EventPage
 from services.core.events.types import EventType, visible_types
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
@@ -66,3 +68,37 @@ async def list_events(
         limit=page_limit(request, limit),
     )
     return JSON({"items": items, "next_after": next_after})
+
+
+@router.get(
+    "/changes",
+    response_model=ChangePage,
+    operation_id="listChanges",
+    tags=[tags.EVENTS],
+    dependencies=[Depends(bulk_read)],
+    responses=responses(403, 422, 429),
+    summary="What changed in your regions since the last sync 增量同步",
+    description="For a phone that works offline. Without `since`: every object of the family in your regions, page "
+    "by page (`more`). Then pass the `next` you were given as `since`: each object that changed since is given once, "
+    "as it is now (`upsert`), or as `removed` when it left your regions. Repeat while `more` is true. Health details "
+    "are never in the feed (read them with GET /households/{id}, audited). households and persons need "
+    "registry:read; cases, measures and visits monitoring:read. 离线同步：首次不带 since 取全量，此后以 next 取增量。",
+)
+async def list_changes(
+    request: Request,
+    session: Session,
+    caller: Annotated[Caller, Needs(Permission.registry_read)],
+    family: Annotated[ChangeFamily, Query(description="Which objects 数据类别")],
+    since: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=feed.TOKEN_MAX_LENGTH,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="The `next` of your last sync 上次同步返回的 next",
+        ),
+    ] = None,
+    limit: Limit = None,
+):
+    page = await feed.changes(session, caller, family.value, since, page_limit(request, limit))
+    return JSON(page)

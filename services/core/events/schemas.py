@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from services.core.events.types import EventType
+from services.core.labels import LabelledEnum
 
 
 class EventObject(BaseModel):
@@ -35,3 +36,31 @@ class EventPage(BaseModel):
         description="Pass as `after` to read on: the last number given, or the one asked after when none "
         "was new 下次查询的 after"
     )
+
+
+class ChangeFamily(LabelledEnum):
+    """A resource family of the change feed 同步数据类别."""
+
+    households = "households", "农户（含成员）"
+    persons = "persons", "人员"
+    cases = "cases", "监测对象（案件）"
+    measures = "measures", "帮扶措施"
+    visits = "visits", "走访记录"
+
+
+class ChangeItem(BaseModel):
+    id: str = Field(description="The object's id 对象标识")
+    change: Literal["upsert", "removed"] = Field(
+        description="upsert: the object as it is now (`data`); removed: it left your regions (a tombstone: drop it) "
+        "upsert 为对象当前内容；removed 表示已迁出辖区，应删除本地副本"
+    )
+    data: dict[str, Any] | None = Field(
+        description="The object as the API shows it to your role, without health details (null when removed) 对象内容"
+    )
+
+
+class ChangePage(BaseModel):
+    family: ChangeFamily
+    items: list[ChangeItem] = Field(description="Each object once, in the order of its latest change 变更对象")
+    next: str = Field(description="Pass as `since` next time 下次同步令牌")
+    more: bool = Field(description="More right now: ask again with `next` at once 是否还有更多")

@@ -154,7 +154,9 @@ def household_detail_statement(household_id, *, health_flags: bool = True, birth
     ``household_id`` may be a value or a bind parameter; the benchmark's bare endpoint
     runs the same SQL compiled from here. Without ``health_flags`` the flags that tell health are
     left out (the encrypted details are returned either way; only a keyring opens them);
-    without ``birth_date`` the members' birth dates are null (their birth years remain)."""
+    without ``birth_date`` the members' birth dates are null (their birth years remain).
+    ``household_id`` None: (id, document) of each household of the bind parameter ``ids``
+    (the change feed, ``services.core.events.changes``)."""
 
     def of_members(aggregate):
         return select(aggregate).where(Person.household_id == Household.id).correlate(Household).scalar_subquery()
@@ -200,6 +202,8 @@ def household_detail_statement(household_id, *, health_flags: bool = True, birth
         "members",
         members,
     )
+    if household_id is None:  # the documents of several households (``household_documents``)
+        return select(h.id, cast(doc, String)).where(h.id.in_(bindparam("ids", expanding=True)))
     return select(h.version, cast(doc, String), health).where(h.id == household_id)
 
 
