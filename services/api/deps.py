@@ -183,11 +183,17 @@ async def scoped_session(request: Request, token: Token) -> AsyncSession:
     state = request.state
     session = state.session or open_session(request, caller.region_prefix)
     key = request.headers.get("idempotency-key")
-    if not state.readonly and request.method == "POST" and key is not None and not _never_replayed(request):
+    if not state.readonly and key is not None and _idempotent(request) and not _never_replayed(request):
         request.state.idempotency = await idempotency.claim(
             session, request, caller.principal, key, request.app.state.settings
         )
     return session
+
+
+def _idempotent(request: Request) -> bool:
+    """A POST honours Idempotency-Key; so does an update run for an item of a batch
+    (``services.api.batch``: the item's client id makes a repeated upload replay it)."""
+    return request.method == "POST" or (request.method == "PUT" and bool(request.scope.get("guardline.batch")))
 
 
 def _never_replayed(request: Request) -> bool:

@@ -38,6 +38,7 @@ ASSETS = "assets"
 FUND_FINDINGS = "fund-findings"
 PUBLIC_DISCLOSURE = "public-disclosure"
 EVENTS = "events"
+OFFLINE = "offline"
 AUDIT = "audit"
 ADMIN = "admin"
 HEALTH = "health"
@@ -92,6 +93,12 @@ TAGS = [
         EVENTS,
         "事件",
         "What changed, in commit order, for systems that keep in step with Guardline (no personal data).",
+    ),
+    _tag(
+        OFFLINE,
+        "离线同步",
+        "For phones that work offline: what changed in their village since the last sync, and the upload of "
+        "what was recorded offline, answered item by item.",
     ),
     _tag(AUDIT, "审计", "The audit trail, for auditors (append-only, hash-chained)."),
     _tag(ADMIN, "系统管理", "User accounts, roles and system clients (administrators only)."),

@@ -262,6 +262,25 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "since is not a token this feed gave for this family: start again without since.",
         "since 不是本类别同步返回的令牌：请不带 since 重新开始同步。",
     ),
+    "batch_client_id": (
+        "Each item needs a client_id: 1 to 64 letters, digits or . _ : -.",
+        "每一项都须有 client_id：1 至 64 个字母、数字或 . _ : -。",
+    ),
+    "batch_client_id_repeated": (
+        "client_id {client_id} is used by two items of the batch.",
+        "批次中有两项使用了同一 client_id {client_id}。",
+    ),
+    "batch_item_kind": ("kind must be one of: {kinds}.", "kind 须为以下之一：{kinds}。"),
+    "batch_item_field": ("This field is not part of a batch item.", "批次项中不应有此字段。"),
+    "batch_item_param": (
+        "{param} is missing or not a valid id for this kind of item.",
+        "{param} 缺失或不是此类记录的有效标识。",
+    ),
+    "batch_item_if_match": (
+        "An update needs the if_match (the ETag the phone had).",
+        "更新须提供 if_match（手机上记录的版本标识 ETag）。",
+    ),
+    "batch_item_body": ("body must be a JSON object.", "body 须为 JSON 对象。"),
     "audit_time_range": ("since must be before until.", "起始时间（since）须早于截止时间（until）。"),
     # monitoring — clues, cases, measures, visits
     "clue_not_found": ("No risk clue {id} in your regions.", "您的管辖范围内没有风险线索 {id}。"),

@@ -214,6 +214,15 @@ def cases(t):
         "listRevealCounts": Case("GET", "/api/v1/audit/reveals", Permission.audit_read, targetless=True),
         # The stream of the caller's own regions, of the types its role may see (none: empty).
         "listEvents": Case("GET", "/api/v1/events", None, targetless=True),
+        # An offline upload: answered 200 whoever sends it; each item is refused or done on its own
+        # (tests/events/test_batch.py), as its operation answers alone (this matrix).
+        "uploadBatch": Case(
+            "POST",
+            "/api/v1/batch",
+            None,
+            body={"items": [{"client_id": "matrix-1", "kind": "clue", "body": {}}]},
+            targetless=True,
+        ),
         # A phone's sync of its own regions.
         "listChanges": Case(
             "GET", "/api/v1/changes", Permission.registry_read, params={"family": "households"}, targetless=True

@@ -74,7 +74,7 @@ async def list_events(
     "/changes",
     response_model=ChangePage,
     operation_id="listChanges",
-    tags=[tags.EVENTS],
+    tags=[tags.OFFLINE],
     dependencies=[Depends(bulk_read)],
     responses=responses(403, 422, 429),
     summary="What changed in your regions since the last sync 增量同步",
