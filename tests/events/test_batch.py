@@ -144,7 +144,7 @@ async def test_the_batch_itself_is_checked(client, auth):
 
 
 async def test_an_item_the_role_may_not_do_is_refused_alone(client, auth):
-    h, case = await _case(client, auth)
+    _, case = await _case(client, auth)
     auditor = auth("auditor.county")
     items = [
         {"client_id": "a1", "kind": "measure", "case_id": case["id"], "body": _measure(str(uuid.uuid4()))},
