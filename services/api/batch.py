@@ -27,7 +27,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Body, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.api import tags
 from services.api.deps import CurrentCaller
@@ -83,6 +83,8 @@ class BatchOut(BaseModel):
 
 
 class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     items: list[dict[str, Any]] = Field(
         min_length=1,
         max_length=MAX_ITEMS,

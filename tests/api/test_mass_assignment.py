@@ -173,6 +173,8 @@ VALID: dict[str, Callable[[World], Valid]] = {
             "status": "in_progress",
         },
     ),
+    # an offline upload: its items are the operations above, each checked as sent alone
+    "uploadBatch": lambda w: Valid({}, {"items": [{"client_id": "mass-1", "kind": "clue", "body": {}}]}),
     "addVisit": lambda w: Valid(
         {"case_id": w.monitoring["case_id"]}, {"visited_on": str(china_today()), "findings": "了解情况"}, 201
     ),

@@ -137,6 +137,8 @@ def fuzz_live(base: str, token: dict, values: dict, reset) -> list[str]:
                     # A cursor is opaque: only one the server handed out is valid, and the
                     # document cannot list those. Positive examples start at the first page.
                     (case.query or {}).pop("cursor", None)
+                    # So is the change feed's token (``since``): a first sync starts without one.
+                    (case.query or {}).pop("since", None)
                     # An Idempotency-Key binds the request it was first sent with: a key used
                     # before with another request is refused (422), whatever its form. Positive
                     # examples send a fresh one, as a client does for each new request.

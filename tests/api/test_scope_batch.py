@@ -318,6 +318,10 @@ QUERY_TARGETS = {
 # The value of each parameter that names something of the caller's own (answered 200).
 OWN_VALUES = {"county": "529901"}
 NOT_TARGETS = {
+    # the events and the change feed: kinds and positions in the caller's own stream
+    "family",
+    "after",
+    "types",
     "category",
     "flags",
     "income_below",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -18,8 +18,8 @@ class EventObject(BaseModel):
 
 class EventOut(BaseModel):
     id: int = Field(description="The event's number: numbers follow the commit order 事件序号（按提交顺序）")
-    type: EventType
-    object: EventObject
+    type: EventType = Field(description="What happened 事件类型")
+    object: EventObject = Field(description="The object it happened to 事件对象")
     region_code: str = Field(description="The object's region after the change 变更后所在区划")
     old_region_code: str | None = Field(description="Its region before, when the change moved it 迁移前区划")
     household_id: int | None = Field(description="The household it concerns 所涉农户")
@@ -48,9 +48,16 @@ class ChangeFamily(LabelledEnum):
     visits = "visits", "走访记录"
 
 
+class ChangeKind(LabelledEnum):
+    """What the phone does with an item of the change feed 变更类型."""
+
+    upsert = "upsert", "新增或更新本地副本"
+    removed = "removed", "已迁出辖区，删除本地副本"
+
+
 class ChangeItem(BaseModel):
     id: str = Field(description="The object's id 对象标识")
-    change: Literal["upsert", "removed"] = Field(
+    change: ChangeKind = Field(
         description="upsert: the object as it is now (`data`); removed: it left your regions (a tombstone: drop it) "
         "upsert 为对象当前内容；removed 表示已迁出辖区，应删除本地副本"
     )
@@ -60,7 +67,7 @@ class ChangeItem(BaseModel):
 
 
 class ChangePage(BaseModel):
-    family: ChangeFamily
+    family: ChangeFamily = Field(description="The family asked for 数据类别")
     items: list[ChangeItem] = Field(description="Each object once, in the order of its latest change 变更对象")
     next: str = Field(description="Pass as `since` next time 下次同步令牌")
     more: bool = Field(description="More right now: ask again with `next` at once 是否还有更多")
