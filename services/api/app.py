@@ -16,6 +16,7 @@ from services.api.audit.router import router as audit_router
 from services.api.auditing import ReadAuditBuffer
 from services.api.auth.router import router as auth_router
 from services.api.events.router import router as events_router
+from services.api.events.subscriptions import router as subscriptions_router
 from services.api.funds.assets import router as assets_router
 from services.api.funds.projects import router as projects_router
 from services.api.funds.public import router as public_router
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         auth_router,
         audit_router,
         events_router,
+        subscriptions_router,
         admin_router,
         monitoring_reports_router,
         findings_router,
