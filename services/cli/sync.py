@@ -62,8 +62,10 @@ def cmd_sync(args) -> int:
                     )
                 stop = asyncio.Event()
                 w.stop_on_signals(stop)
-                done = await w.work(session, stop=stop, once=args.once)
-                w.log.info("%s runs carried out", done)
+                done, delivered = await asyncio.gather(
+                    w.work(session, stop=stop, once=args.once), w.deliver_events(session, stop=stop, once=args.once)
+                )
+                w.log.info("%s runs carried out, %s event deliveries attempted", done, delivered)
                 return 0
             if args.sync_command == "check-registry":
                 return await _check_registry(w, session, args.county)

@@ -94,9 +94,7 @@ def create_receiver(receiver: Receiver | None = None) -> Starlette:
         return Response(status_code=204)
 
     async def deliveries(request: Request) -> Response:
-        return JSONResponse(
-            {"accepted": state.accepted, "attempts": dict(state.attempts), "rejected": state.rejected}
-        )
+        return JSONResponse({"accepted": state.accepted, "attempts": dict(state.attempts), "rejected": state.rejected})
 
     async def config(request: Request) -> Response:
         changes = orjson.loads(await request.body())

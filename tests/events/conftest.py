@@ -84,5 +84,3 @@ async def drain(engine, settings, done, seconds: float = 20.0) -> None:
             assert time.monotonic() < deadline, "deliveries did not arrive in time"
             await delivery.deliver(engine, settings, once=True, http=http)
             await asyncio.sleep(0.05)
-
-

@@ -411,5 +411,3 @@ async def replay_events(subscription_id: SubscriptionId, body: Replay, session: 
     sub = await _one(session, caller, subscription_id, for_update=True)
     count = await delivery.replay(session, sub, await _owner_permissions(session, sub), body.from_event_id)
     return JSON({"requeued": count})
-
-

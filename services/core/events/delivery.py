@@ -310,17 +310,21 @@ async def claim(
     ring = keyring(settings)
     async with engine.begin() as conn:
         ids = (
-            await conn.execute(
-                CLAIM,
-                {
-                    "busy_ids": list(busy),
-                    "busy_n": list(busy.values()),
-                    "cap": settings.events.per_subscription,
-                    "limit": limit,
-                    "lease": settings.events.lease_seconds,
-                },
+            (
+                await conn.execute(
+                    CLAIM,
+                    {
+                        "busy_ids": list(busy),
+                        "busy_n": list(busy.values()),
+                        "cap": settings.events.per_subscription,
+                        "limit": limit,
+                        "lease": settings.events.lease_seconds,
+                    },
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         if not ids:
             return []
         rows = (await conn.execute(CLAIMED, {"ids": list(ids)})).all()
@@ -409,7 +413,9 @@ async def record(engine: AsyncEngine, settings: Settings, outcomes: Iterable[Out
 
 
 def http_client(settings: Settings, **kwargs: Any) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=settings.events.concurrency, max_keepalive_connections=settings.events.concurrency)
+    limits = httpx.Limits(
+        max_connections=settings.events.concurrency, max_keepalive_connections=settings.events.concurrency
+    )
     return httpx.AsyncClient(
         timeout=settings.events.timeout_seconds, limits=limits, follow_redirects=False, trust_env=False, **kwargs
     )
@@ -459,7 +465,9 @@ async def deliver(
                 running.add(task)
             attempted += len(claimed)
             if running:
-                await asyncio.wait(set(running), timeout=settings.events.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    set(running), timeout=settings.events.poll_seconds, return_when=asyncio.FIRST_COMPLETED
+                )
                 continue
             if outcomes:
                 continue

@@ -87,9 +87,7 @@ class Delivery(Base):
     __tablename__ = "deliveries"
 
     id: Mapped[int] = bigint_pk()
-    subscription_id: Mapped[int] = mapped_column(
-        ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False
-    )
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), nullable=False)
     object_key: Mapped[str] = mapped_column(String(64), nullable=False)  # object_type:object_id (the order)
     status: Mapped[DeliveryStatus] = mapped_column(str_enum(DeliveryStatus, "delivery_status"), nullable=False)
