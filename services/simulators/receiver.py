@@ -40,6 +40,8 @@ class Receiver:
     accepted: list[dict] = field(default_factory=list)
     attempts: Counter = field(default_factory=Counter)
     rejected: int = 0
+    # Every verified attempt in the order it came: (object, event number, accepted).
+    log: list[tuple[str, int, bool]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.random = random.Random(self.seed)
@@ -77,15 +79,18 @@ def create_receiver(receiver: Receiver | None = None) -> Starlette:
         state.attempts[message_id] += 1
         if state.sleep_seconds:
             await asyncio.sleep(state.sleep_seconds)
-        if state.attempts[message_id] <= state.fail_first or state.random.random() < state.fail_rate:
-            return Response(status_code=state.fail_status)
         event = orjson.loads(body)
+        key = f"{event['object']['type']}:{event['object']['id']}"
+        if state.attempts[message_id] <= state.fail_first or state.random.random() < state.fail_rate:
+            state.log.append((key, event["id"], False))
+            return Response(status_code=state.fail_status)
+        state.log.append((key, event["id"], True))
         state.accepted.append(
             {
                 "message_id": message_id,
                 "event_id": event["id"],
                 "type": event["type"],
-                "object": f"{event['object']['type']}:{event['object']['id']}",
+                "object": key,
                 "region_code": event["region_code"],
                 "subscription_id": event["subscription_id"],
                 "attempt": state.attempts[message_id],
@@ -107,6 +112,7 @@ def create_receiver(receiver: Receiver | None = None) -> Starlette:
         state.accepted.clear()
         state.attempts.clear()
         state.rejected = 0
+        state.log.clear()
         return Response(status_code=204)
 
     app = Starlette(
