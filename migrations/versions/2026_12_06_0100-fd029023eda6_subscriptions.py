@@ -67,7 +67,7 @@ def upgrade() -> None:
         sa.UniqueConstraint('subscription_id', 'event_id', name=op.f('uq_deliveries_subscription_id_event_id')),
     )
     op.create_index(
-        'ix_deliveries_due', 'deliveries', ['subscription_id', 'next_attempt_at'], unique=False,
+        'ix_deliveries_due', 'deliveries', ['subscription_id', 'next_attempt_at', 'id'], unique=False,
         postgresql_where=sa.text("status = 'pending'"),
     )
     op.create_index(

@@ -228,6 +228,9 @@ class EventsSettings(BaseModel):
     per_subscription: int = Field(4, ge=1)
     concurrency: int = Field(64, ge=1)
     # Events fanned out per subscription and step; how often an idle worker looks again.
+    # After a call ends, the worker waits this long for others to end too before it records
+    # the outcomes and claims more (fewer, larger transactions).
+    batch_seconds: float = Field(0.005, ge=0)
     fan_out_batch: int = Field(1000, ge=1)
     poll_seconds: float = Field(1.0, gt=0)
     # ``guardline sync worker`` delivers events beside its runs; off when separate

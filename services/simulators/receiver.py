@@ -6,7 +6,7 @@ then meets the faults it is set to — the first N attempts of every message fai
 attempts fail at random, every answer waits a while (slow, or longer than the sender's time
 limit) — and records the delivery it accepted. ``GET /deliveries`` lists what it accepted
 and how many attempts each message took; ``POST /config`` sets the secret and the faults;
-``POST /reset`` forgets everything. State is in memory: one receiver per test.
+``POST /reset`` forgets everything; ``GET /healthz`` answers 200. State is in memory: one receiver per test.
 """
 
 from __future__ import annotations
@@ -121,6 +121,7 @@ def create_receiver(receiver: Receiver | None = None) -> Starlette:
             Route("/deliveries", deliveries, methods=["GET"]),
             Route("/config", config, methods=["POST"]),
             Route("/reset", reset, methods=["POST"]),
+            Route("/healthz", lambda request: Response(status_code=200), methods=["GET"]),
         ]
     )
     app.state.receiver = state

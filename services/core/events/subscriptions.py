@@ -109,6 +109,7 @@ class Delivery(Base):
             "ix_deliveries_due",
             "subscription_id",
             "next_attempt_at",
+            "id",
             postgresql_where=text("status = 'pending'"),
         ),
         # The per-object order: is an earlier event of the object still pending?
