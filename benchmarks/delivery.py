@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                 receiver.get("/reset", body=b"")
                 asyncio.run(_write_events(url, args.events))
                 seconds = asyncio.run(_pass(url, settings))
-                status, _, body = receiver.get("/deliveries")
+                _, _, body = receiver.get("/deliveries")
                 seen = json.loads(body)
                 accepted, rejected = len(seen["accepted"]), seen["rejected"]
                 expected = args.events * args.subscriptions

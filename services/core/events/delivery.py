@@ -33,7 +33,6 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
