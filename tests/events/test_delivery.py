@@ -211,3 +211,37 @@ async def test_a_slow_subscriber_does_not_hold_up_the_others(committing_client, 
                 )
             ).scalar_one()
         assert in_flight is not None
+
+
+async def test_paused_holds_and_expired_ends(committing_client, auth, systems, receiver, fast, engine):
+    state, url = receiver
+    _, headers = await systems("dept.deliver-f")
+    sub = await subscribe(committing_client, headers, url, types=["household.created"])
+    state.secrets = [sub["secret"]]
+    path = f"{SUBS}/{sub['id']}"
+    paused = await committing_client.patch(
+        path, json={"status": "paused"}, headers=headers(**{"If-Match": f'"subscription-{sub["id"]}-v1"'})
+    )
+    assert paused.status_code == 200, paused.text
+    await create(committing_client, auth, members=[person("head")])
+    await delivery.deliver(engine, fast, once=True)
+    assert state.accepted == []  # queued, not sent
+    queued = await committing_client.get(f"{path}/deliveries", params={"status": "pending"}, headers=headers())
+    assert len(queued.json()["items"]) == 1
+    resumed = await committing_client.patch(
+        path, json={"status": "active"}, headers=headers(**{"If-Match": paused.headers["etag"]})
+    )
+    assert resumed.status_code == 200
+    await drain(engine, fast, lambda: len(state.accepted) == 1)
+    # Past its expiry nothing more is queued, and the worker marks it expired.
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE subscriptions SET expires_at = now() WHERE id = :id"), {"id": sub["id"]})
+    await create(committing_client, auth, members=[person("head")])
+    await delivery.deliver(engine, fast, once=True)
+    assert len(state.accepted) == 1
+    gone = await committing_client.get(path, headers=headers())
+    assert gone.json()["status"] == "expired"
+    refused = await committing_client.patch(
+        path, json={"status": "active"}, headers=headers(**{"If-Match": gone.headers["etag"]})
+    )
+    assert refused.status_code == 409 and refused.json()["code"] == "subscription_expired"
