@@ -10,7 +10,7 @@ Every other user is refused (403) before anything is looked up, so a refusal tel
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
@@ -43,6 +43,7 @@ from services.core.events.subscriptions import (
 )
 from services.core.events.types import EventType, visible_types
 from services.core.households.schemas import Input
+from services.core.labels import labelled
 from services.core.paging import keyset_page
 from services.core.regions.service import check_prefix_visible
 from services.core.timeutil import now
@@ -60,7 +61,7 @@ class SubscriptionOut(BaseModel):
     region_prefix: str = Field(description="Events of objects in this region (or that moved out of it) 区划前缀")
     types: list[EventType] = Field(description="The event types delivered 订阅的事件类型")
     callback_url: str = Field(description="Where the events are POSTed 回调地址")
-    status: SubscriptionStatus
+    status: SubscriptionStatus = Field(description="active, paused or expired 订阅状态")
     expires_at: datetime = Field(description="When the subscription ends unless renewed 到期时间")
     fanned_out_to: int = Field(description="The last event number queued for delivery 已排队的最后事件序号")
     created_at: datetime = Field(description="When it was made 创建时间")
@@ -85,8 +86,15 @@ class SubscriptionCreate(Input):
     expires_at: datetime | None = Field(None, description="When it ends; default a year from now 到期时间")
 
 
+SettableStatus = labelled(
+    "SettableSubscriptionStatus",
+    [(s.value, s.label) for s in (SubscriptionStatus.active, SubscriptionStatus.paused)],
+    "A state a subscription may be put in 可设置的订阅状态",
+)
+
+
 class SubscriptionUpdate(Input):
-    status: Literal["active", "paused"] | None = Field(
+    status: SettableStatus | None = Field(  # type: ignore[valid-type]
         None, description="paused: events queue up but are not delivered; active: delivery resumes 暂停或恢复"
     )
     types: list[EventType] | None = Field(None, min_length=1, description="Event types, replacing the list 事件类型")
@@ -98,7 +106,7 @@ class DeliveryOut(BaseModel):
     id: int = Field(description="Delivery id 投递标识")
     event_id: int = Field(description="The event delivered 事件序号")
     object_key: str = Field(description="`object_type:object_id`: the order of delivery is per object 对象")
-    status: DeliveryStatus
+    status: DeliveryStatus = Field(description="pending, delivered or dead 投递状态")
     attempts: int = Field(description="Attempts made so far 已尝试次数")
     next_attempt_at: datetime = Field(description="When the next attempt is due (pending) 下次尝试时间")
     last_status_code: int | None = Field(description="The HTTP status of the last attempt 最近一次响应状态码")
@@ -299,7 +307,7 @@ async def update_subscription(
     if body.status is not None:
         if sub.status == SubscriptionStatus.expired:
             raise Conflict("subscription_expired", field="status")
-        sub.status = SubscriptionStatus(body.status)
+        sub.status = SubscriptionStatus(body.status.value)
     await session.flush()
     return _response(sub)
 
