@@ -430,11 +430,11 @@ async def subscription_objects(db, settings, client: dict) -> dict:
     allowed to read the registry (so that it may subscribe to household events)."""
     from datetime import UTC, datetime, timedelta
 
+    from sqlalchemy import text
+
     from services.core.accounts.roles import Permission, Role
     from services.core.accounts.security import Caller, issue_token
     from services.core.events.subscriptions import Subscription, SubscriptionStatus
-
-    from sqlalchemy import text
 
     # A token's grants must be the client's own: let it read the registry.
     await db.connection.execute(
