@@ -318,6 +318,8 @@ QUERY_TARGETS = {
 # The value of each parameter that names something of the caller's own (answered 200).
 OWN_VALUES = {"county": "529901"}
 NOT_TARGETS = {
+    "after",  # an event number (the events themselves are filtered by the caller's regions)
+    "types",  # event types
     "category",
     "flags",
     "income_below",
