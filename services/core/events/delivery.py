@@ -138,6 +138,7 @@ WITH busy AS (
         FOR UPDATE OF d SKIP LOCKED
     ) p
     WHERE s.status = 'active' AND s.expires_at > now()
+      AND EXISTS (SELECT 1 FROM api_clients c WHERE c.id = s.client_id AND c.active)
 ), ranked AS (
     SELECT picked.id, picked.next_attempt_at,
            row_number() OVER (PARTITION BY picked.subscription_id ORDER BY picked.next_attempt_at, picked.id) AS rn,
@@ -363,7 +364,7 @@ async def attempt(http: httpx.AsyncClient, item: Claimed) -> Outcome:
         response = await http.post(item.callback_url, content=item.body, headers=headers)
     except httpx.TimeoutException:
         return Outcome(item.delivery_id, item.subscription_id, item.attempts, False, None, "timeout")
-    except httpx.HTTPError as exc:
+    except Exception as exc:  # any failure of the call is a failed attempt, never the worker's end
         error = f"{type(exc).__name__}: {exc}"[:_ERROR_LENGTH]
         return Outcome(item.delivery_id, item.subscription_id, item.attempts, False, None, error)
     ok = 200 <= response.status_code < 300

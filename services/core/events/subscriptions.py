@@ -137,10 +137,9 @@ def callback_problem(url: str, *, allow_insecure: bool) -> str | None:
     subscribers' networks (docs/events.md, "SSRF")."""
     try:
         parts = urlsplit(url)
-        port = parts.port
+        _ = parts.port  # a port that is no number raises here
     except ValueError:
         return "callback_url_invalid"
-    del port
     if parts.scheme not in ("https", "http") or not parts.hostname:
         return "callback_url_invalid"
     if parts.scheme == "http" and not allow_insecure:
