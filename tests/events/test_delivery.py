@@ -245,3 +245,41 @@ async def test_paused_holds_and_expired_ends(committing_client, auth, systems, r
         path, json={"status": "active"}, headers=headers(**{"If-Match": gone.headers["etag"]})
     )
     assert refused.status_code == 409 and refused.json()["code"] == "subscription_expired"
+
+
+async def test_findings_that_tell_health_go_only_to_clients_that_may_see_it(committing_client, systems, fast, engine):
+    from services.core.accounts.roles import Permission
+
+    plain, _ = await systems("dept.deliver-plain", [Permission.findings_read])
+    health, _ = await systems("dept.deliver-health", [Permission.findings_read, Permission.registry_health])
+    async with engine.begin() as conn:
+        for client in (plain, health):
+            await conn.execute(
+                text(
+                    "INSERT INTO subscriptions (client_id, region_prefix, types, callback_url, secret, status, "
+                    "expires_at, fanned_out_to, version) VALUES (:c, :p, '{finding.opened}', 'http://x.test/h', "
+                    "'\\x00', 'paused', now() + interval '1 day', (SELECT coalesce(max(id), 0) FROM events), 1)"
+                ),
+                {"c": client, "p": VILLAGE[:6]},
+            )
+        # Two findings' events as the triggers write them: one tells a person's health.
+        await conn.execute(
+            text(
+                "INSERT INTO events (id, type, object_type, object_id, region_code, sensitive, body) "
+                "SELECT nextval('events_id_seq'), 'finding.opened', 'finding', n::text, :v, n = 2, '{}' "
+                "FROM generate_series(1, 2) n"
+            ),
+            {"v": VILLAGE},
+        )
+    await delivery.fan_out(engine, fast)
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT s.client_id, d.object_key FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id "
+                    "WHERE s.client_id = ANY(:ids) ORDER BY 1, 2"
+                ),
+                {"ids": [plain, health]},
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [(plain, "finding:1"), (health, "finding:1"), (health, "finding:2")]
