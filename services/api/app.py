@@ -17,6 +17,7 @@ from services.api.auditing import ReadAuditBuffer
 from services.api.auth.router import router as auth_router
 from services.api.batch import router as batch_router
 from services.api.events.router import router as events_router
+from services.api.events.subscriptions import router as subscriptions_router
 from services.api.funds.assets import router as assets_router
 from services.api.funds.projects import router as projects_router
 from services.api.funds.public import router as public_router
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         audit_router,
         events_router,
         batch_router,
+        subscriptions_router,
         admin_router,
         monitoring_reports_router,
         findings_router,

@@ -46,6 +46,7 @@ ETAGGED = frozenset(
         "getFundFinding",
         "getFundPolicy",
         "getSyncPolicy",
+        "getSubscription",
         # writes and the lookup (a POST): the ETag of the record as it is now
         "lookupPerson",
         "createHousehold",
@@ -96,6 +97,8 @@ ETAGGED = frozenset(
         "updateFundPolicy",
         "createSyncPolicy",
         "updateSyncPolicy",
+        "createSubscription",
+        "updateSubscription",
     }
 )
 

@@ -9,6 +9,7 @@ from datetime import date
 from services.cli.accounts import cmd_admin, cmd_grant_app
 from services.cli.audit import cmd_audit_purge, cmd_audit_verify
 from services.cli.backup import cmd_backup, cmd_restore
+from services.cli.events import cmd_events_deliver
 from services.cli.funds import cmd_funds_scan
 from services.cli.keys import cmd_keys
 from services.cli.openapi import OPENAPI_FILE, cmd_openapi
@@ -163,6 +164,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", help="region prefix (default: every region)")
     p.add_argument("--as-of", type=date.fromisoformat, help="the day to judge by, YYYY-MM-DD (default today)")
     p.set_defaults(func=cmd_funds_scan)
+
+    events = sub.add_parser("events", help="events: deliver them to the subscribers' callback URLs")
+    events_sub = events.add_subparsers(dest="events_command", required=True)
+    p = events_sub.add_parser(
+        "deliver",
+        help="fan the events out to the subscriptions and deliver them, with retries, until stopped "
+        "(the sync worker does the same beside its runs)",
+    )
+    p.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
+    p.set_defaults(func=cmd_events_deliver)
 
     admin = sub.add_parser("admin", help="accounts from the command line: the first administrator, the demo's accounts")
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import sys
 from pathlib import Path
@@ -62,8 +63,12 @@ def cmd_sync(args) -> int:
                     )
                 stop = asyncio.Event()
                 w.stop_on_signals(stop)
-                done = await w.work(session, stop=stop, once=args.once)
+                done, delivered = await asyncio.gather(
+                    w.work(session, stop=stop, once=args.once), w.deliver_events(session, stop=stop, once=args.once)
+                )
                 w.log.info("%s runs carried out", done)
+                if delivered:
+                    logging.getLogger("guardline.events").info("%s event deliveries attempted", delivered)
                 return 0
             if args.sync_command == "check-registry":
                 return await _check_registry(w, session, args.county)

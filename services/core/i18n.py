@@ -281,6 +281,42 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "更新须提供 if_match（手机上记录的版本标识 ETag）。",
     ),
     "batch_item_body": ("body must be a JSON object.", "body 须为 JSON 对象。"),
+    "subscription_needs_client": (
+        "Only system clients subscribe to events; a user reads them with GET /api/v1/events.",
+        "仅接入系统可以订阅事件；用户请通过 GET /api/v1/events 读取事件。",
+    ),
+    "subscriptions_forbidden": (
+        "Only the subscribing system client, or an administrator of system clients, sees subscriptions.",
+        "仅订阅的接入系统本身或接入系统管理员可以查看订阅。",
+    ),
+    "subscription_not_found": ("No subscription {id} of yours.", "没有您可查看的订阅 {id}。"),
+    "subscription_exists": (
+        "You already have subscription {id} for this callback URL and region.",
+        "您已有相同回调地址和区划的订阅 {id}。",
+    ),
+    "subscription_expired": (
+        "The subscription has expired; give a new expires_at to renew it.",
+        "订阅已过期；请提供新的 expires_at 以续订。",
+    ),
+    "subscription_expiry_range": (
+        "expires_at must be in the future and at most {days} days from now.",
+        "expires_at 须晚于当前时间，且不超过 {days} 天。",
+    ),
+    "callback_url_invalid": ("The callback URL is not a valid http(s) URL.", "回调地址不是有效的 http(s) 地址。"),
+    "callback_url_not_https": ("The callback URL must use https.", "回调地址必须使用 https。"),
+    "callback_url_credentials": (
+        "The callback URL must not hold a user name or password; the signature authenticates each delivery.",
+        "回调地址不得包含用户名或密码；每次投递均带签名认证。",
+    ),
+    "callback_url_internal": (
+        "The callback URL must not point to this machine, a private or link-local network.",
+        "回调地址不得指向本机、内网或链路本地地址。",
+    ),
+    "delivery_not_found": ("No delivery {id} of this subscription.", "该订阅没有投递记录 {id}。"),
+    "delivery_not_dead": (
+        "Delivery {id} is {status}: only dead deliveries are sent again.",
+        "投递记录 {id} 状态为 {status}：仅投递失败的记录可以重新投递。",
+    ),
     "audit_time_range": ("since must be before until.", "起始时间（since）须早于截止时间（until）。"),
     # monitoring — clues, cases, measures, visits
     "clue_not_found": ("No risk clue {id} in your regions.", "您的管辖范围内没有风险线索 {id}。"),

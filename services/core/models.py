@@ -4,6 +4,7 @@ from services.core.accounts.models import User
 from services.core.audit.models import AuditEvent
 from services.core.base import Base
 from services.core.events.models import events
+from services.core.events.subscriptions import Delivery, Subscription
 from services.core.funds.models import (
     Allocation,
     Asset,
@@ -58,6 +59,7 @@ __all__ = [
     "CalendarYear",
     "CaseTransition",
     "ClueReport",
+    "Delivery",
     "DeptRecord",
     "Disbursement",
     "Finding",
@@ -85,6 +87,7 @@ __all__ = [
     "Region",
     "RiskClue",
     "SourceState",
+    "Subscription",
     "SyncCursor",
     "SyncRun",
     "User",

@@ -148,6 +148,28 @@ async def work(session: Session, *, stop: asyncio.Event, once: bool = False, nam
     return done
 
 
+async def deliver_events(session: Session, *, stop: asyncio.Event, once: bool = False) -> int:
+    """The delivery of events to the subscribers (``services.core.events.delivery``), beside
+    the runs, so that an installation needs no process of its own for it. Its state is in
+    the database: a failure (the database went away) is logged and the loop starts again
+    after a pause; the worker lives on. Returns the deliveries attempted."""
+    from services.core.events import delivery
+
+    settings = session.ctx.settings
+    if not settings.events.deliver_in_sync_worker:
+        return 0
+    while not stop.is_set():
+        try:
+            return await delivery.deliver(session.ctx.db.engine, settings, stop=stop, once=once)
+        except Exception:
+            log.exception("event delivery failed; it starts again")
+            if once:
+                return 0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), settings.sync.poll_seconds)
+    return 0
+
+
 async def _unless_stopped(work, stop: asyncio.Event):
     """The result of the coroutine ``work``, or None if ``stop`` is set first: then ``work``
     is cancelled, which leaves a run as a crash would (its pages written so far stay, and

@@ -121,7 +121,8 @@ async def test_every_list_refuses_crafted_cursors(client, auth, db, settings):
             path, params, headers = PUBLIC[op][0], dict(PUBLIC[op][1] or {}), {}
         else:
             case = cases(t)[op]
-            path, params, headers = case.path.format(**t), dict(case.params or {}), auth(_user_for(scopes[op]))
+            needs = scopes[op] | ({case.user_needs.value} if case.user_needs else set())  # checked by the handler
+            path, params, headers = case.path.format(**t), dict(case.params or {}), auth(_user_for(needs))
         ok = await client.get(path, params=params, headers=headers)
         assert ok.status_code == 200, (op, ok.text)
         for raw in CRAFTED:

@@ -59,6 +59,7 @@ class Valid:
     ok: int = 200
     user: str = WRITER
     if_match: bool = False  # an action sent with POST that needs If-Match
+    headers: dict | None = None  # a system client's (instead of ``user``'s)
 
 
 ADMIN = "admin.county"
@@ -312,6 +313,16 @@ VALID: dict[str, Callable[[World], Valid]] = {
         201,
     ),
     "scanFundFindings": lambda w: Valid({}, {"region": VILLAGE}),
+    # events: subscriptions are a system client's; the county's administrator manages them too
+    "createSubscription": lambda w: Valid(
+        {},
+        {"types": ["household.created"], "callback_url": "https://dept.example.cn/h2"},
+        201,
+        headers=w.subscription["headers"],
+    ),
+    "updateSubscription": lambda w: Valid({"subscription_id": w.subscription["id"]}, {"status": "paused"}, user=ADMIN),
+    "redeliver": lambda w: Valid({"subscription_id": w.subscription["id"]}, {}, user=ADMIN),
+    "replayEvents": lambda w: Valid({"subscription_id": w.subscription["id"]}, {"from_event_id": 1}, user=ADMIN),
 }
 
 
@@ -391,7 +402,7 @@ async def _current_etag(client, headers: dict, path: str) -> str:
 
 async def _send(client, auth, op_id: str, valid: Valid, body: dict):
     method, path, _ = WRITES[op_id]
-    headers = auth(valid.user)
+    headers = dict(valid.headers) if valid.headers is not None else auth(valid.user)
     path = path.format(**valid.path)
     if method in ("PUT", "PATCH") or valid.if_match:
         headers["If-Match"] = await _current_etag(client, headers, path)
@@ -412,7 +423,49 @@ async def full_world(client, auth, db, settings) -> World:
     )
     assert thresholds.status_code == 201, thresholds.text
     world.sync_policy_id = thresholds.json()["id"]
+    world.subscription = await subscription_objects(db, settings, world.client)
     return world
+
+
+async def subscription_objects(db, settings, client: dict) -> dict:
+    """A subscription of the world's system client, and headers with a token of that client
+    allowed to read the registry (so that it may subscribe to household events)."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import text
+
+    from services.core.accounts.roles import Permission, Role
+    from services.core.accounts.security import Caller, issue_token
+    from services.core.events.subscriptions import Subscription, SubscriptionStatus
+
+    # A token's grants must be the client's own: let it read the registry.
+    await db.connection.execute(
+        text("UPDATE api_clients SET permissions = array_append(permissions, 'registry:read') WHERE id = :id"),
+        {"id": client["id"]},
+    )
+    session = db.session()
+    subscription = Subscription(
+        client_id=client["id"],
+        region_prefix=client["region_prefix"],
+        types=["household.created"],
+        callback_url="https://dept.example.cn/h",
+        secret=b"not used here",
+        status=SubscriptionStatus.active,
+        expires_at=datetime.now(UTC) + timedelta(days=30),
+        fanned_out_to=0,
+    )
+    session.add(subscription)
+    await session.commit()
+    caller = Caller(
+        None,
+        client["name"],
+        Role.department_system,
+        client["region_prefix"],
+        client_id=client["id"],
+        granted=frozenset({Permission.registry_read, *(Permission(p) for p in client["permissions"])}),
+    )
+    token, _ = issue_token(settings, caller)
+    return {"id": subscription.id, "headers": {"Authorization": f"Bearer {token}"}}
 
 
 @pytest.mark.parametrize("op_id", sorted(VALID))

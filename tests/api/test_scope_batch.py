@@ -320,8 +320,8 @@ OWN_VALUES = {"county": "529901"}
 NOT_TARGETS = {
     # the events and the change feed: kinds and positions in the caller's own stream
     "family",
-    "after",
-    "types",
+    "after",  # an event number (the events themselves are filtered by the caller's regions)
+    "types",  # event types
     "category",
     "flags",
     "income_below",

@@ -10,6 +10,7 @@ A new route fails ``test_every_route_is_in_the_matrix`` until it is described he
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -18,6 +19,7 @@ from services.api.conditional import ETAGGED
 from services.core.accounts.models import ApiClient, User
 from services.core.accounts.roles import PERMISSIONS, Permission
 from services.core.accounts.security import hash_password
+from services.core.events.subscriptions import Subscription, SubscriptionStatus
 from services.core.settings import Settings
 from services.core.timeutil import today as china_today
 from tests.api.asset_helpers import asset_objects
@@ -59,6 +61,11 @@ class Case:
     # within the county or above it, but only callers whose regions cover the county may
     # change it (403 for the narrower ones).
     county_wide: bool = False
+    # Only system clients may (subscribing to events): every user gets 403.
+    clients_only: bool = False
+    # Checked by the handler, not declared as a scope (a system client needs none of it for
+    # its own rows): a user without it gets 403, before anything is looked up.
+    user_needs: Permission | None = None
 
 
 def cases(t):
@@ -226,6 +233,45 @@ def cases(t):
         # A phone's sync of its own regions.
         "listChanges": Case(
             "GET", "/api/v1/changes", Permission.registry_read, params={"family": "households"}, targetless=True
+        ),
+        # Subscriptions: a system client's own; of users only the administrators of clients see
+        # them (those of clients in their regions). {subscription_id} is the target client's.
+        "createSubscription": Case(
+            "POST", "/api/v1/subscriptions", None, body={"callback_url": "https://dept.example.cn/h"}, clients_only=True
+        ),
+        "listSubscriptions": Case(
+            "GET", "/api/v1/subscriptions", None, targetless=True, user_needs=Permission.clients_admin
+        ),
+        "getSubscription": Case(
+            "GET", "/api/v1/subscriptions/{subscription_id}", None, user_needs=Permission.clients_admin
+        ),
+        "updateSubscription": Case(
+            "PATCH",
+            "/api/v1/subscriptions/{subscription_id}",
+            None,
+            body={"status": "paused"},
+            needs_if_match="subscription",
+            user_needs=Permission.clients_admin,
+        ),
+        "deleteSubscription": Case(
+            "DELETE", "/api/v1/subscriptions/{subscription_id}", None, ok=204, user_needs=Permission.clients_admin
+        ),
+        "listDeliveries": Case(
+            "GET", "/api/v1/subscriptions/{subscription_id}/deliveries", None, user_needs=Permission.clients_admin
+        ),
+        "redeliver": Case(
+            "POST",
+            "/api/v1/subscriptions/{subscription_id}/redeliver",
+            None,
+            body={},
+            user_needs=Permission.clients_admin,
+        ),
+        "replayEvents": Case(
+            "POST",
+            "/api/v1/subscriptions/{subscription_id}/replay",
+            None,
+            body={"from_event_id": 1},
+            user_needs=Permission.clients_admin,
         ),
         # monitoring: {case_id} is at its verification visit, {assisting_case_id} identified (see
         # tests/api/monitoring_helpers.monitoring_objects). Steps the state does not allow answer 409 to
@@ -876,6 +922,18 @@ async def _make_target(client, auth, db, settings, user, village):
     )
     system = ApiClient(name=f"target.{village}", permissions=["persons:lookup"], region_prefix=village)
     session.add_all([account, system])
+    await session.flush()
+    subscription = Subscription(
+        client_id=system.id,
+        region_prefix=village,
+        types=["household.created"],
+        callback_url="https://dept.example.cn/h",
+        secret=b"not used here",
+        status=SubscriptionStatus.active,
+        expires_at=datetime.now(UTC) + timedelta(days=30),
+        fanned_out_to=0,
+    )
+    session.add(subscription)
     await session.commit()
     monitoring = await monitoring_objects(client, h, db, hh["id"], other["id"])
     sync = await sync_objects(db, settings, village, hh)
@@ -888,6 +946,7 @@ async def _make_target(client, auth, db, settings, user, village):
         **assets,
         "user_id": account.id,
         "client_id": system.id,
+        "subscription_id": subscription.id,
         "village": village,
         "household_id": hh["id"],
         "person_id": hh["members"][0]["id"],
@@ -916,6 +975,7 @@ async def _etag(client, kind, t, headers):
         "guarantees": f"/api/v1/households/{t['household_id']}/guarantees",
         "user": f"/api/v1/admin/users/{t['user_id']}",
         "client": f"/api/v1/admin/clients/{t['client_id']}",
+        "subscription": f"/api/v1/subscriptions/{t['subscription_id']}",
         "clue": f"/api/v1/risk-clues/{t['clue_id']}",
         "case": f"/api/v1/monitoring-cases/{t['case_id']}",
         "assisting_case": f"/api/v1/monitoring-cases/{t['assisting_case_id']}",
@@ -960,6 +1020,7 @@ async def test_access_matrix(client, auth, db, settings, target_village):
                 "event_id",
                 "user_id",
                 "client_id",
+                "subscription_id",
                 "clue_id",
                 "case_id",
                 "assisting_case_id",
@@ -1008,6 +1069,8 @@ async def test_access_matrix(client, auth, db, settings, target_village):
                 expected = 404
             else:
                 expected = 403
+            if case.clients_only or (case.user_needs is not None and case.user_needs not in PERMISSIONS[role]):
+                expected = 403
             if r.status_code != expected:
                 failures.append(f"{op} as {username} on {target_village}: {r.status_code} != {expected} {r.text[:160]}")
                 continue
@@ -1039,6 +1102,7 @@ async def test_requests_without_token_are_401(client):
         "record_id": 1,
         "user_id": 1,
         "client_id": 1,
+        "subscription_id": 1,
         "event_id": 1,
         "code": VILLAGE,
         "clue_id": 1,

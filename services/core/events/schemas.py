@@ -18,8 +18,8 @@ class EventObject(BaseModel):
 
 class EventOut(BaseModel):
     id: int = Field(description="The event's number: numbers follow the commit order 事件序号（按提交顺序）")
-    type: EventType = Field(description="What happened 事件类型")
-    object: EventObject = Field(description="The object it happened to 事件对象")
+    type: EventType = Field(description="What happened, `<object>.<change>` 事件类型")
+    object: EventObject = Field(description="The object that changed 变更对象")
     region_code: str = Field(description="The object's region after the change 变更后所在区划")
     old_region_code: str | None = Field(description="Its region before, when the change moved it 迁移前区划")
     household_id: int | None = Field(description="The household it concerns 所涉农户")
