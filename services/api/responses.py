@@ -43,6 +43,29 @@ class ProblemJSON(JSON):
     media_type = "application/problem+json"
 
 
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def resource_response(
+    body: dict[str, Any],
+    tag: str,
+    *,
+    status: int = 200,
+    location: str | None = None,
+    secret: tuple[str, str] | None = None,
+) -> JSON:
+    """A resource's answer with its ETag (``tag``); a 201 names it in ``Location``. A secret
+    shown once (``secret``: its member and value — a client's or a subscription's) makes the
+    answer ``no-store``, so that no cache and no stored idempotent replay keeps it."""
+    headers = {"ETag": tag}
+    if secret is not None:
+        body = {**body, secret[0]: secret[1]}
+        headers.update(NO_STORE)
+    if status == 201 and location is not None:
+        headers["Location"] = location
+    return JSON(body, status_code=status, headers=headers)
+
+
 def etag(kind: str, ident: Any, version: int) -> str:
     """Strong ETag naming the resource and its version, e.g. "household-12-v3"."""
     return f'"{kind}-{ident}-v{version}"'

@@ -18,7 +18,7 @@ from services.api.errors_doc import responses
 from services.api.pagination import Page, page_limit
 from services.api.params import Cursor, Id, Limit
 from services.api.ratelimit import bulk_read
-from services.api.responses import JSON, etag
+from services.api.responses import JSON, etag, resource_response
 from services.api.routing import GuardlineRoute
 from services.core.accounts import service
 from services.core.accounts.models import ApiClient, User
@@ -39,7 +39,6 @@ UserId = Id
 ClientId = Id
 USERNAME = r"^[A-Za-z0-9_.\-]{3,64}$"
 PREFIX = r"^[0-9]{2}([0-9]{2}([0-9]{2}([0-9]{3}([0-9]{3})?)?)?)?$"
-NO_STORE = {"Cache-Control": "no-store"}
 
 
 class UserOut(BaseModel):
@@ -158,14 +157,13 @@ def client_out(client: ApiClient) -> dict:
 
 
 def _client_response(client: ApiClient, status: int = 200, secret: str | None = None) -> JSON:
-    headers = {"ETag": etag("client", client.id, client.version)}
-    body = client_out(client)
-    if secret is not None:
-        body["client_secret"] = secret
-        headers.update(NO_STORE)
-    if status == 201:
-        headers["Location"] = f"/api/v1/admin/clients/{client.id}"
-    return JSON(body, status_code=status, headers=headers)
+    return resource_response(
+        client_out(client),
+        etag("client", client.id, client.version),
+        status=status,
+        location=f"/api/v1/admin/clients/{client.id}",
+        secret=("client_secret", secret) if secret is not None else None,
+    )
 
 
 # ---- users ------------------------------------------------------------------------------

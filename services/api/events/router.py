@@ -23,10 +23,9 @@ from services.api.responses import JSON
 from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller
-from services.core.errors import Forbidden
 from services.core.events import service
 from services.core.events.schemas import ChangeFamily, ChangePage, EventPage
-from services.core.events.types import EventType, visible_types
+from services.core.events.types import EventType, check_visible, visible_types
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
 
@@ -56,9 +55,7 @@ async def list_events(
 ):
     allowed = visible_types(caller.permissions)
     if types is not None:
-        refused = [t for t in types if t not in allowed]
-        if refused:
-            raise Forbidden("event_type_forbidden", field="types", type=refused[0].value)
+        check_visible(caller.permissions, types)
     items, next_after = await service.events_after(
         session,
         caller.region_prefix,

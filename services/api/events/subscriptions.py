@@ -24,7 +24,7 @@ from services.api.errors_doc import responses
 from services.api.pagination import Page, page_limit
 from services.api.params import Cursor, IdPath, Limit
 from services.api.ratelimit import bulk_read
-from services.api.responses import JSON, etag
+from services.api.responses import JSON, etag, resource_response
 from services.api.routing import GuardlineRoute
 from services.core.accounts.models import ApiClient
 from services.core.accounts.roles import Permission
@@ -41,7 +41,7 @@ from services.core.events.subscriptions import (
     SubscriptionStatus,
     callback_problem,
 )
-from services.core.events.types import EventType, visible_types
+from services.core.events.types import EventType, check_visible, visible_types
 from services.core.households.schemas import Input
 from services.core.labels import labelled
 from services.core.paging import keyset_page
@@ -51,7 +51,6 @@ from services.core.timeutil import now
 router = APIRouter(prefix="/api/v1", tags=[tags.EVENTS], route_class=GuardlineRoute)
 
 PREFIX = r"^[0-9]{2}([0-9]{2}([0-9]{2}([0-9]{3}([0-9]{3})?)?)?)?$"
-NO_STORE = {"Cache-Control": "no-store"}
 SubscriptionId = Annotated[int, IdPath("Subscription id 订阅标识")]
 
 
@@ -132,14 +131,13 @@ def subscription_out(sub: Subscription) -> dict:
 
 
 def _response(sub: Subscription, status: int = 200, secret: str | None = None) -> JSON:
-    headers = {"ETag": etag("subscription", sub.id, sub.version)}
-    body = subscription_out(sub)
-    if secret is not None:
-        body["secret"] = secret
-        headers.update(NO_STORE)
-    if status == 201:
-        headers["Location"] = f"/api/v1/subscriptions/{sub.id}"
-    return JSON(body, status_code=status, headers=headers)
+    return resource_response(
+        subscription_out(sub),
+        etag("subscription", sub.id, sub.version),
+        status=status,
+        location=f"/api/v1/subscriptions/{sub.id}",
+        secret=("secret", secret) if secret is not None else None,
+    )
 
 
 def _visible_to(caller: Caller):
@@ -162,13 +160,6 @@ async def _one(session: AsyncSession, caller: Caller, ident: int, *, for_update:
     if found is None:
         raise NotFound("subscription_not_found", field="subscription_id", id=ident)
     return found
-
-
-def _check_types(caller_permissions: frozenset[Permission], types: list[EventType]) -> None:
-    allowed = visible_types(caller_permissions)
-    refused = [t for t in types if t not in allowed]
-    if refused:
-        raise Forbidden("event_type_forbidden", field="types", type=refused[0].value)
 
 
 def _check_callback(request: Request, url: str) -> None:
@@ -208,7 +199,7 @@ async def create_subscription(request: Request, body: SubscriptionCreate, sessio
     if caller.client_id is None:
         raise Forbidden("subscription_needs_client")
     types = body.types or visible_types(caller.permissions)
-    _check_types(caller.permissions, types)
+    check_visible(caller.permissions, types)
     region = body.region_prefix if body.region_prefix is not None else caller.region_prefix
     await check_prefix_visible(session, region, field="region_prefix")
     _check_callback(request, body.callback_url)
@@ -295,7 +286,7 @@ async def update_subscription(
     sub = await _one(session, caller, subscription_id, for_update=True)
     check_if_match(request, etag("subscription", sub.id, sub.version))
     if body.types is not None:
-        _check_types(await _owner_permissions(session, sub), body.types)
+        check_visible(await _owner_permissions(session, sub), body.types)
         sub.types = sorted({t.value for t in body.types})
     if body.callback_url is not None:
         _check_callback(request, body.callback_url)

@@ -59,3 +59,14 @@ OBJECT_PERMISSION: dict[str, Permission] = {
 def visible_types(permissions: frozenset[Permission]) -> list[EventType]:
     """The event types a caller with ``permissions`` may see."""
     return [t for t in EventType if OBJECT_PERMISSION[t.object_type] in permissions]
+
+
+def check_visible(permissions: frozenset[Permission], types: list[EventType]) -> None:
+    """403 ``event_type_forbidden`` (field ``types``) for the first of ``types`` that a
+    caller with ``permissions`` may not see."""
+    from services.core.errors import Forbidden
+
+    allowed = visible_types(permissions)
+    refused = [t for t in types if t not in allowed]
+    if refused:
+        raise Forbidden("event_type_forbidden", field="types", type=refused[0].value)
