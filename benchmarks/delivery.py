@@ -111,33 +111,39 @@ async def _write_events(url: str, count: int) -> None:
         await conn.close()
 
 
-async def _http_only(settings, callback: str, secret: str, count: int) -> float:
-    """The same number of signed POSTs to the receiver from the same HTTP client, without
-    the database: the ceiling the worker's bookkeeping is measured against."""
+async def _http_only(settings, callback: str, secret: str, count: int, subscriptions: int) -> float:
+    """The same number of signed POSTs to the receiver, as the worker makes them (a client of
+    ``per_subscription`` connections for each subscription, that many calls in flight on
+    each), without the database: the ceiling the worker's bookkeeping is measured against."""
     from services.core.events import delivery
 
-    async with delivery.http_client(settings) as http:
-        room = asyncio.Semaphore(settings.events.per_subscription * 4)
+    per = settings.events.per_subscription
+    clients = [delivery.http_client(settings, per) for _ in range(subscriptions)]
+    rooms = [asyncio.Semaphore(per) for _ in range(subscriptions)]
 
-        async def one(i: int) -> None:
-            body = json.dumps(
-                {
-                    "subscription_id": 0,
-                    "id": i,
-                    "type": "household.created",
-                    "object": {"type": "household", "id": str(i)},
-                    "region_code": "529901001001",
-                }
-            )
-            item = delivery.Claimed(i, 0, f"ceiling-{i}", 1, callback, secret, body.encode())
-            async with room:
-                outcome = await delivery.attempt(http, item)
-            if not outcome.ok:
-                raise SystemExit(f"the receiver refused a plain POST: {outcome}")
+    async def one(i: int) -> None:
+        body = json.dumps(
+            {
+                "subscription_id": 0,
+                "id": i,
+                "type": "household.created",
+                "object": {"type": "household", "id": str(i)},
+                "region_code": "529901001001",
+            }
+        )
+        item = delivery.Claimed(i, 0, f"ceiling-{i}", 1, callback, secret, body.encode())
+        async with rooms[i % subscriptions]:
+            outcome = await delivery.attempt(clients[i % subscriptions], item)
+        if not outcome.ok:
+            raise SystemExit(f"the receiver refused a plain POST: {outcome}")
 
+    try:
         started = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(count)))
         return time.perf_counter() - started
+    finally:
+        for client in clients:
+            await client.aclose()
 
 
 async def _pass(url: str, settings) -> float:
@@ -193,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
                     raise SystemExit(f"run {repetition + 1}: {accepted}/{expected} accepted, {rejected} rejected")
                 rates.append(expected / seconds)
                 plain = asyncio.run(
-                    _http_only(settings, f"http://127.0.0.1:{receiver.port}/hook", secrets[0], expected)
+                    _http_only(
+                        settings, f"http://127.0.0.1:{receiver.port}/hook", secrets[0], expected, args.subscriptions
+                    )
                 )
                 ceilings.append(expected / plain)
                 print(
