@@ -31,6 +31,7 @@ from pathlib import Path
 
 from benchmarks import fresh_database
 from benchmarks.harness import Server, plain_dsn
+from services.cli.events import run_loop
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "delivery.json"
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             for repetition in range(args.repeat):
                 receiver.get("/reset", body=b"")
                 asyncio.run(_write_events(url, args.events))
-                seconds = asyncio.run(_pass(url, settings))
+                seconds = run_loop(_pass(url, settings))  # as `guardline events deliver` runs it
                 _, _, body = receiver.get("/deliveries")
                 seen = json.loads(body)
                 accepted, rejected = len(seen["accepted"]), seen["rejected"]
@@ -198,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                 if accepted < expected or rejected:
                     raise SystemExit(f"run {repetition + 1}: {accepted}/{expected} accepted, {rejected} rejected")
                 rates.append(expected / seconds)
-                plain = asyncio.run(
+                plain = run_loop(
                     _http_only(
                         settings, f"http://127.0.0.1:{receiver.port}/hook", secrets[0], expected, args.subscriptions
                     )

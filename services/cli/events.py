@@ -9,8 +9,22 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from services.cli.common import load_settings
+
+T = TypeVar("T")
+
+
+def run_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run the worker on uvloop where it is installed (a dependency on Linux and macOS): at a
+    thousand calls a second the event loop's own work is a tenth of the worker's time."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 def cmd_events_deliver(args) -> int:
@@ -36,4 +50,4 @@ def cmd_events_deliver(args) -> int:
         print(json.dumps({"attempted": attempted}))
         return 0
 
-    return asyncio.run(run())
+    return run_loop(run())
