@@ -430,13 +430,11 @@ async def full_world(client, auth, db, settings) -> World:
 async def subscription_objects(db, settings, client: dict) -> dict:
     """A subscription of the world's system client, and headers with a token of that client
     allowed to read the registry (so that it may subscribe to household events)."""
-    from datetime import UTC, datetime, timedelta
-
     from sqlalchemy import text
 
     from services.core.accounts.roles import Permission, Role
     from services.core.accounts.security import Caller, issue_token
-    from services.core.events.subscriptions import Subscription, SubscriptionStatus
+    from tests.api.subscription_helpers import subscription_row
 
     # A token's grants must be the client's own: let it read the registry.
     await db.connection.execute(
@@ -444,16 +442,7 @@ async def subscription_objects(db, settings, client: dict) -> dict:
         {"id": client["id"]},
     )
     session = db.session()
-    subscription = Subscription(
-        client_id=client["id"],
-        region_prefix=client["region_prefix"],
-        types=["household.created"],
-        callback_url="https://dept.example.cn/h",
-        secret=b"not used here",
-        status=SubscriptionStatus.active,
-        expires_at=datetime.now(UTC) + timedelta(days=30),
-        fanned_out_to=0,
-    )
+    subscription = subscription_row(client["id"], client["region_prefix"])
     session.add(subscription)
     await session.commit()
     caller = Caller(

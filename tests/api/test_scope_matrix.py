@@ -10,7 +10,6 @@ A new route fails ``test_every_route_is_in_the_matrix`` until it is described he
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -19,12 +18,12 @@ from services.api.conditional import ETAGGED
 from services.core.accounts.models import ApiClient, User
 from services.core.accounts.roles import PERMISSIONS, Permission
 from services.core.accounts.security import hash_password
-from services.core.events.subscriptions import Subscription, SubscriptionStatus
 from services.core.settings import Settings
 from services.core.timeutil import today as china_today
 from tests.api.asset_helpers import asset_objects
 from tests.api.funds_helpers import funds_objects
 from tests.api.monitoring_helpers import monitoring_objects
+from tests.api.subscription_helpers import subscription_row
 from tests.api.sync_helpers import settings_with_sources, sync_objects
 from tests.conftest import _client
 from tests.factories import OTHER_COUNTY_VILLAGE, USERS, VILLAGE, household, person
@@ -923,16 +922,7 @@ async def _make_target(client, auth, db, settings, user, village):
     system = ApiClient(name=f"target.{village}", permissions=["persons:lookup"], region_prefix=village)
     session.add_all([account, system])
     await session.flush()
-    subscription = Subscription(
-        client_id=system.id,
-        region_prefix=village,
-        types=["household.created"],
-        callback_url="https://dept.example.cn/h",
-        secret=b"not used here",
-        status=SubscriptionStatus.active,
-        expires_at=datetime.now(UTC) + timedelta(days=30),
-        fanned_out_to=0,
-    )
+    subscription = subscription_row(system.id, village)
     session.add(subscription)
     await session.commit()
     monitoring = await monitoring_objects(client, h, db, hh["id"], other["id"])
