@@ -134,7 +134,7 @@ async def _http_only(settings, callback: str, secret: str, count: int, subscript
         )
         item = delivery.Claimed(i, 0, f"ceiling-{i}", 1, callback, secret, body.encode())
         async with rooms[i % subscriptions]:
-            outcome = await delivery.attempt(clients[i % subscriptions], item)
+            outcome = await delivery.attempt(clients[i % subscriptions], item, settings.events.timeout_seconds)
         if not outcome.ok:
             raise SystemExit(f"the receiver refused a plain POST: {outcome}")
 

@@ -348,11 +348,12 @@ async def claim(
     return out
 
 
-async def attempt(http: httpx.AsyncClient, item: Claimed) -> Outcome:
+async def attempt(http: httpx.AsyncBaseTransport, item: Claimed, limit_seconds: float) -> Outcome:
     """One call of the subscriber's callback. A 2xx answer is a delivery; anything else —
     another status, a time-out, a refused connection — a failed attempt. Redirects are not
     followed (the callback is the URL registered, nothing else). The answer's body is
-    never kept: the error names only what went wrong."""
+    never kept: the error names only what went wrong. ``limit_seconds``: the time limit of each of
+    connecting, sending, waiting for the answer and for a free connection of the pool."""
     timestamp = int(time.time())
     headers = {
         "content-type": "application/json",
@@ -361,7 +362,18 @@ async def attempt(http: httpx.AsyncClient, item: Claimed) -> Outcome:
         "webhook-signature": sign(item.secret, item.message_id, timestamp, item.body),
     }
     try:
-        response = await http.post(item.callback_url, content=item.body, headers=headers)
+        request = httpx.Request(
+            "POST",
+            item.callback_url,
+            content=item.body,
+            headers=headers,
+            extensions={"timeout": dict.fromkeys(("connect", "read", "write", "pool"), limit_seconds)},
+        )
+        response = await http.handle_async_request(request)
+        try:
+            await response.aread()  # the connection goes back to the pool once the answer is read
+        finally:
+            await response.aclose()
     except httpx.TimeoutException:
         return Outcome(item.delivery_id, item.subscription_id, item.attempts, False, None, "timeout")
     except Exception as exc:  # any failure of the call is a failed attempt, never the worker's end
@@ -427,19 +439,19 @@ def _without_sniffio() -> None:
         sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
-def http_client(settings: Settings, connections: int | None = None, **kwargs: Any) -> httpx.AsyncClient:
-    """An HTTP client of at most ``connections`` (default: ``events.concurrency``) kept-alive
-    connections. The worker gives each subscription a client of its own, as large as its
-    calls in flight (``per_subscription``): httpcore looks over every connection of its pool
-    for each request it places, so one pool of 16 connections cost 1.3 ms of CPU a request
-    against 0.57 ms for four pools of four (measured with 16 concurrent POSTs to a local
-    server)."""
+def http_client(settings: Settings, connections: int | None = None, **kwargs: Any) -> httpx.AsyncHTTPTransport:
+    """A pool of at most ``connections`` (default: ``events.concurrency``) kept-alive HTTP
+    connections, used as an httpx transport: a callback is one plain POST — no cookies,
+    redirects, proxies from the environment or authentication — and the client's own layer
+    over the transport cost a quarter of the CPU of each call (0.51 against 0.38 ms,
+    measured with 16 concurrent POSTs to a local server). The worker gives each subscription
+    a pool of its own, as large as its calls in flight (``per_subscription``): httpcore looks
+    over every connection of its pool for each request it places, so one pool of 16
+    connections cost 1.3 ms of CPU a request against 0.57 ms for four pools of four."""
     _without_sniffio()
     size = connections or settings.events.concurrency
     limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-    return httpx.AsyncClient(
-        timeout=settings.events.timeout_seconds, limits=limits, follow_redirects=False, trust_env=False, **kwargs
-    )
+    return httpx.AsyncHTTPTransport(limits=limits, retries=0, **kwargs)
 
 
 async def deliver(
@@ -448,15 +460,15 @@ async def deliver(
     *,
     stop: asyncio.Event | None = None,
     once: bool = False,
-    http: httpx.AsyncClient | None = None,
+    http: httpx.AsyncBaseTransport | None = None,
 ) -> int:
     """Fan out and deliver until ``stop`` is set, or — with ``once`` — until nothing is due
     any more and nothing is in flight (retries due later are left for a later run). Returns
     the deliveries attempted."""
     stop = stop or asyncio.Event()
-    clients: dict[int, httpx.AsyncClient] = {}  # a client of its own for each subscription (``http_client``)
+    clients: dict[int, httpx.AsyncBaseTransport] = {}  # a pool of its own for each subscription (``http_client``)
 
-    def client_for(subscription_id: int) -> httpx.AsyncClient:
+    def client_for(subscription_id: int) -> httpx.AsyncBaseTransport:
         if http is not None:
             return http
         found = clients.get(subscription_id)
@@ -487,7 +499,9 @@ async def deliver(
             claimed = await claim(engine, settings, room, busy, taken) if room > 0 or taken else []
             for item in claimed:
                 busy[item.subscription_id] = busy.get(item.subscription_id, 0) + 1
-                task = asyncio.create_task(attempt(client_for(item.subscription_id), item))
+                task = asyncio.create_task(
+                    attempt(client_for(item.subscription_id), item, settings.events.timeout_seconds)
+                )
                 task.add_done_callback(finished)
                 running.add(task)
             attempted += len(claimed)
