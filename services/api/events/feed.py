@@ -98,8 +98,9 @@ def decode_token(family: str, token: str) -> tuple[int, str | None]:
         ):
             raise ValueError
         if after is not None:  # an id of the family's kind
-            uuid.UUID(after) if FAMILIES[family].uuid_ids else int(after)
-            if not FAMILIES[family].uuid_ids and not after.isdigit():
+            if FAMILIES[family].uuid_ids:
+                uuid.UUID(after)
+            elif not after.isdigit():
                 raise ValueError
     except (ValueError, KeyError, TypeError, binascii.Error, orjson.JSONDecodeError):
         raise Unprocessable("changes_token_invalid", field="since") from None
