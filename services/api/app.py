@@ -90,7 +90,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         owned = database is None
         if owned:
             url = application_url(settings)  # never the owner: the audit trail stays append-only
-            app.state.db = Database(create_engine(url, settings, "api"), read_pool_size=settings.db_read_pool_size)
+            limit_ms = int(settings.api_statement_timeout_seconds * 1000)
+            app.state.db = Database(
+                create_engine(url, settings, "api", statement_timeout_ms=limit_ms),
+                read_pool_size=settings.db_read_pool_size,
+                statement_timeout_ms=limit_ms,
+            )
         else:
             app.state.db = database
         # Everything built so far (routes, models, mappers) lives as long as the process:

@@ -19,6 +19,8 @@ import functools
 import ipaddress
 import logging
 import re
+import time
+import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -28,7 +30,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session as OrmSession
 
 from services.core.audit import AuditRecord, AuditResult, record, record_now
-from services.core.audit.queries import INSERT_ROWS_SQL
+from services.core.audit.queries import INSERT_BATCH_SQL, PURGE_BATCHES_SQL
 from services.core.audit.service import CHANGES_KEY, rows_json
 from services.core.idempotency import IdempotencyRecord
 
@@ -261,6 +263,8 @@ class ReadAuditBuffer:
         self.max_batch = max_batch
         self.high_water = high_water
         self.pending: list[AuditRecord | dict] = []
+        self._inflight: tuple[uuid.UUID, int] | None = None  # the batch being written: token, size
+        self._purged = time.monotonic()
         self.wake = asyncio.Event()
         self._lock = asyncio.Lock()
         # Since the start (``/metrics``): events written, failed batch writes, readers that waited.
@@ -280,14 +284,28 @@ class ReadAuditBuffer:
     async def flush(self) -> None:
         async with self._lock:  # one writer at a time: a batch is removed only once written
             while self.pending:
-                batch = self.pending[: self.max_batch]
+                # A batch that failed is sent again as it was, under the same token: if its
+                # commit went through and only the answer was lost, the token is found and
+                # nothing is written twice; events that came meanwhile wait for the next.
+                if self._inflight is None:
+                    self._inflight = (uuid.uuid4(), min(len(self.pending), self.max_batch))
+                token, size = self._inflight
                 try:
-                    await self.database.fetch_rows(INSERT_ROWS_SQL, [rows_json(batch)], wait_for_disk=False)
+                    await self.database.fetch_rows(
+                        INSERT_BATCH_SQL, [rows_json(self.pending[:size]), token], wait_for_disk=False
+                    )
                 except Exception:
                     self.failures += 1
                     raise
-                del self.pending[: len(batch)]  # a failed batch stays for the next try
-                self.written += len(batch)
+                del self.pending[:size]
+                self._inflight = None
+                self.written += size
+
+    async def purge(self) -> None:
+        """Forget the tokens of batches written more than a day ago (at most hourly)."""
+        if time.monotonic() - self._purged > 3600:
+            await self.database.fetch_rows(PURGE_BATCHES_SQL, [])
+            self._purged = time.monotonic()
 
     async def run(self) -> None:
         while True:
@@ -296,10 +314,19 @@ class ReadAuditBuffer:
             self.wake.clear()
             try:
                 await self.flush()
+                await self.purge()
             except Exception as exc:  # kept in memory, retried next time
                 from services.api.problems import described, frames
+                from services.core.db import unavailable
 
-                log.error("could not write sensitive-read events; will retry: %s\n%s", described(exc), frames(exc))
+                if unavailable(exc):  # one line each time, while the database is away
+                    log.warning(
+                        "could not write %d sensitive-read events (database unavailable: %s); kept, will retry",
+                        len(self.pending),
+                        type(exc).__name__,
+                    )
+                else:
+                    log.error("could not write sensitive-read events; will retry: %s\n%s", described(exc), frames(exc))
 
 
 async def record_sensitive_read(

@@ -106,27 +106,9 @@ def _validation_errors(exc: RequestValidationError) -> list[FieldError]:
 
 
 def _database_unavailable(exc: BaseException) -> bool:
-    """The database cannot be reached or has no connection to spare: a passing condition
-    (503, try again), not a defect of the request or of the service (500)."""
-    import asyncpg
-    from sqlalchemy.exc import DBAPIError
-    from sqlalchemy.exc import TimeoutError as PoolTimeout
+    from services.core.db import unavailable
 
-    unreachable = (
-        OSError,
-        asyncpg.PostgresConnectionError,
-        asyncpg.CannotConnectNowError,
-        asyncpg.TooManyConnectionsError,
-    )
-    if isinstance(exc, (PoolTimeout, *unreachable)):
-        return True
-    if isinstance(exc, DBAPIError):
-        return (
-            exc.connection_invalidated
-            or isinstance(exc.orig, unreachable)
-            or isinstance(getattr(exc.orig, "__cause__", None), unreachable)
-        )
-    return False
+    return unavailable(exc)
 
 
 def _value_not_storable(exc: BaseException) -> bool:

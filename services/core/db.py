@@ -7,6 +7,7 @@ Nothing here runs at import time; the API's lifespan, the worker and the CLI cal
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import warnings
@@ -315,27 +316,91 @@ def asyncpg_dsn(url: str) -> str:
     return url
 
 
-def session_settings(application_name: str) -> dict[str, str]:
+def session_settings(application_name: str, statement_timeout_ms: int = 0) -> dict[str, str]:
     """Settings of every database session: named for pg_stat_activity, and in China time
-    (dates and times that PostgreSQL writes into JSON come out in Asia/Shanghai)."""
-    return {"application_name": f"guardline-{application_name}", "timezone": "Asia/Shanghai"}
+    (dates and times that PostgreSQL writes into JSON come out in Asia/Shanghai). A
+    ``statement_timeout_ms`` bounds each statement, waits for locks included (0: none)."""
+    values = {"application_name": f"guardline-{application_name}", "timezone": "Asia/Shanghai"}
+    if statement_timeout_ms:
+        values["statement_timeout"] = str(statement_timeout_ms)
+    return values
 
 
-def create_engine(url: str, settings: Settings, application_name: str) -> AsyncEngine:
+def unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached, went away in the middle, has no connection to spare,
+    or did not answer within its time: a passing condition (503, try again), not a defect
+    of the request or of the service (500). Wherever it surfaces: the driver's own errors,
+    the same wrapped by SQLAlchemy, a pool that timed out, a socket that is gone.
+
+    asyncpg's ``InterfaceError`` and ``InternalClientError`` say a connection is in no state
+    to be used ("connection is closed", "cannot switch to state …" after a restart cut it
+    mid-statement); class 57 of SQLSTATE is the server's operator intervention: shut down,
+    crashed, starting up, or a statement cancelled by ``statement_timeout``."""
+    import asyncpg
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(exc, (PoolTimeout, TimeoutError, *_unreachable(asyncpg))):
+        return True
+    if isinstance(exc, DBAPIError):
+        return (
+            exc.connection_invalidated
+            or isinstance(exc.orig, _unreachable(asyncpg))
+            or isinstance(getattr(exc.orig, "__cause__", None), _unreachable(asyncpg))
+        )
+    return False
+
+
+def _unreachable(asyncpg) -> tuple[type[BaseException], ...]:
+    return (
+        OSError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+        asyncpg.exceptions.OperatorInterventionError,
+        asyncpg.TooManyConnectionsError,
+    )
+
+
+def broken_connection(exc: BaseException) -> bool:
+    """``exc`` leaves the connection it came from unusable (throw it away, never reuse it):
+    every unavailability except a statement the server cancelled on a sound connection."""
+    import asyncpg
+
+    cause = getattr(getattr(exc, "orig", None), "__cause__", None) or exc
+    if isinstance(cause, asyncpg.exceptions.QueryCanceledError):
+        return False
+    return unavailable(exc)
+
+
+def create_engine(url: str, settings: Settings, application_name: str, statement_timeout_ms: int = 0) -> AsyncEngine:
     import orjson
+    from sqlalchemy import event
 
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         json_serializer=lambda obj: orjson.dumps(obj, default=_json_default).decode(),
         json_deserializer=orjson.loads,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
         pool_pre_ping=False,
         # A statement's parameters are the request's values (names, addresses): an error's
         # message (which may be logged) must not quote them.
         hide_parameters=True,
-        connect_args={"server_settings": session_settings(application_name)},
+        connect_args={"server_settings": session_settings(application_name, statement_timeout_ms)},
     )
+    event.listen(engine.sync_engine, "handle_error", _throw_away_broken)
+    return engine
+
+
+def _throw_away_broken(context) -> None:
+    """SQLAlchemy recognises some lost connections by their message only; every error that
+    leaves a connection unusable counts as one, so the pool discards it (and every
+    connection opened before it: a restarted server ended them all) instead of handing it
+    to the next request."""
+    if not context.is_disconnect and broken_connection(context.original_exception):
+        context.is_disconnect = True
 
 
 def _json_default(obj):
@@ -348,6 +413,20 @@ def _json_default(obj):
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def _discard_if_broken(connection, exc: BaseException) -> None:
+    """A read-pool connection that a lost server, or a statement cut short by a cancelled
+    request, left in an unknown state is closed, so that the pool opens a new one rather
+    than give it to the next request (where it would fail with "another operation is in
+    progress")."""
+    import asyncpg
+
+    if isinstance(exc, asyncio.CancelledError) or broken_connection(exc):
+        # A connection the server closed may have gone back to the pool already (asyncpg
+        # releases it when it learns of the loss): then the pool replaces it itself.
+        with contextlib.suppress(asyncpg.InterfaceError):
+            connection.terminate()
 
 
 async def _keep_session_state(connection) -> None:
@@ -363,8 +442,19 @@ class Database:
     driver connections, opened on first use: checking a connection out through a session
     costs several times what the query itself costs."""
 
-    def __init__(self, engine: AsyncEngine, read_pool_size: int = 10):
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        read_pool_size: int = 10,
+        *,
+        acquire_timeout: float | None = None,
+        statement_timeout_ms: int = 0,
+    ):
         self.engine = engine
+        # How long a request waits for a read-pool connection (None: the engine pool's wait).
+        pool_wait = getattr(engine.pool, "timeout", None)  # a QueuePool's; other pools do not wait
+        self.acquire_timeout = acquire_timeout if acquire_timeout is not None else (pool_wait() if pool_wait else 30.0)
+        self.statement_timeout_ms = statement_timeout_ms
         self._rw = create_sessionmaker(engine)
         self._ro = create_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
         self._read_pool_size = read_pool_size
@@ -377,8 +467,12 @@ class Database:
     async def fetch_row(self, sql: str, args: list):
         """Run one compiled SELECT on the read pool (``scope.ScopedRead`` only)."""
         pool = self._read_pool or await self.read_pool()
-        async with pool.acquire() as connection:
-            return await connection.fetchrow(sql, *args)
+        async with pool.acquire(timeout=self.acquire_timeout) as connection:
+            try:
+                return await connection.fetchrow(sql, *args)
+            except BaseException as exc:
+                _discard_if_broken(connection, exc)
+                raise
 
     async def fetch_rows(self, sql: str, args: list, *, wait_for_disk: bool = True):
         """Run one statement on the read pool's connections, in a transaction of its own
@@ -387,12 +481,16 @@ class Database:
         Without ``wait_for_disk`` the commit does not wait for the WAL flush: a crash of the
         database may lose the last moment of such statements, never part of one."""
         pool = self._read_pool or await self.read_pool()
-        async with pool.acquire() as connection:
-            if wait_for_disk:
-                return await connection.fetch(sql, *args)
-            async with connection.transaction():
-                await connection.execute("SET LOCAL synchronous_commit = off")
-                return await connection.fetch(sql, *args)
+        async with pool.acquire(timeout=self.acquire_timeout) as connection:
+            try:
+                if wait_for_disk:
+                    return await connection.fetch(sql, *args)
+                async with connection.transaction():
+                    await connection.execute("SET LOCAL synchronous_commit = off")
+                    return await connection.fetch(sql, *args)
+            except BaseException as exc:
+                _discard_if_broken(connection, exc)
+                raise
 
     async def read_pool(self):
         """The asyncpg pool of the hot reads (with the engine's session settings). If
@@ -412,7 +510,7 @@ class Database:
             min_size=1,
             max_size=self._read_pool_size,
             reset=_keep_session_state,
-            server_settings=session_settings("read"),
+            server_settings=session_settings("read", self.statement_timeout_ms),
         )
 
     def read_pool_figures(self) -> dict[str, int] | None:

@@ -97,7 +97,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "修改操作需要携带 If-Match 请求头（资源的 ETag）。",
     ),
     "payload_too_large": ("The request body is larger than {limit} bytes.", "请求体超过 {limit} 字节上限。"),
-    "service_unavailable": ("The database is not reachable.", "数据库无法连接。"),
+    "service_unavailable": (
+        "The database is unavailable for the moment (unreachable or busy); try again after Retry-After.",
+        "数据库暂时不可用（无法连接或繁忙），请在 Retry-After 所示秒数后重试。",
+    ),
     "internal_error": ("An internal error occurred; it has been logged.", "服务器内部错误，已记录。"),
     "idempotency_key_reused": (
         "This Idempotency-Key was already used with a different request.",

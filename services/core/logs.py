@@ -90,7 +90,18 @@ def _exception(record: logging.LogRecord) -> str | None:
     if not record.exc_info or record.exc_info[1] is None:
         return None
     exc = record.exc_info[1]
+    if _passing(exc):
+        return described(exc)
     return described(exc) + "\n" + "".join(traceback.format_tb(exc.__traceback__)).rstrip()
+
+
+def _passing(exc: BaseException) -> bool:
+    """A database that is away for a moment: every request and every background task meets
+    it at once, and its frames say nothing new, so such a record keeps to one line (the
+    error's classes, which name the cause)."""
+    from services.core.db import unavailable
+
+    return unavailable(exc)
 
 
 def _context(record: logging.LogRecord) -> tuple[str | None, int | None]:
@@ -146,7 +157,7 @@ class TextFormatter(logging.Formatter):
         )
         exception = _exception(record)
         if exception is not None:
-            line += "\n" + exception
+            line += ("\n" if "\n" in exception else " ") + exception
         return scrub(line)
 
 

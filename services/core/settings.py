@@ -303,6 +303,12 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(0, ge=0)
     # Plain driver connections for the hottest reads (one household, a person by ID number).
     db_read_pool_size: int = Field(10, ge=1)
+    # How long a request waits for a free connection before it is answered 503 (Retry-After):
+    # requests never pile up without bound behind an exhausted pool.
+    db_pool_timeout_seconds: float = Field(5.0, gt=0, le=300)
+    # Longest statement the API lets run, waits for locks included (503 when it is passed);
+    # the sync worker and the command line have none. 0: no limit.
+    api_statement_timeout_seconds: float = Field(30.0, ge=0, le=3600)
     # FastAPI's native OpenTelemetry (traces, metrics, logs to the process's global
     # providers). Off by default: a closed network usually has no collector, and the
     # checks cost time on every request.

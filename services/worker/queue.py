@@ -21,7 +21,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from services.core import timeutil
-from services.core.db import Database
+from services.core.db import Database, unavailable
 from services.core.scope import UNRESTRICTED, bind_scope
 from services.core.settings import SyncSettings
 from services.core.sync import runs
@@ -55,8 +55,14 @@ class Claim:
             return
         try:
             await self.lock.execute(queries.UNLOCK, LOCK_SPACE, self.run_id)
+        except Exception as exc:
+            if not unavailable(exc):
+                raise
+            # The database went away: its lock went with the connection. Nothing to undo.
+            self.lock.terminate()
         finally:
-            await self.lock.close()
+            if not self.lock.is_closed():
+                await self.lock.close()
 
 
 async def claim(dsn: str, sources: list[str], worker: str, run_id: int | None = None) -> Claim | None:

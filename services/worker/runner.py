@@ -15,7 +15,7 @@ import asyncpg
 import orjson
 
 from services.core.crypto import Keyring, keyring
-from services.core.db import Database
+from services.core.db import Database, unavailable
 from services.core.scope import UNRESTRICTED, bind_scope
 from services.core.settings import Settings
 from services.core.sync import runs
@@ -93,6 +93,10 @@ async def execute(
         await _fail(ctx, claim, exc.code, str(exc), retry=True)
         return "failed"
     except Exception as exc:  # whatever it is, the run ends failed and the source goes on
+        if unavailable(exc):
+            # Not the run's fault, nor the source's: the run stays ``running`` and is taken up
+            # again from its last committed page once the database answers (the worker's loop).
+            raise
         await _fail(ctx, claim, INTERNAL_ERROR, internal_message(claim.run_id, exc), retry=True)
         return "failed"
     return "succeeded"

@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 
-from services.core.db import Database, application_url, asyncpg_dsn, create_engine
+from services.core.db import Database, application_url, asyncpg_dsn, create_engine, unavailable
 from services.core.logs import RUN_ID, log_context
 from services.core.progress import Step
 from services.core.settings import Settings
@@ -89,25 +89,23 @@ async def work(session: Session, *, stop: asyncio.Event, once: bool = False, nam
     worker = name or queue.worker_name()
     names = ctx.sources.names()
     done = 0
-    checked: date | None = None
-    visits_checked: date | None = None
-    registry_checked: date | None = None
+    state = _Daily()
     while not stop.is_set():
-        if not once and ctx.settings.sync.asset_checks:
-            checked = await daily_asset_checks(ctx, checked)
-        if not once and ctx.settings.sync.visit_breaches:
-            visits_checked = await daily_visit_breaches(ctx, visits_checked)
-        if not once and ctx.settings.sync.registry_checks:
-            registry_checked = await daily_registry_checks(ctx, registry_checked, worker)
-        due = [(s.name, c, s.every_hours) for s in ctx.sources if s.pulls and s.every_hours for c in s.counties]
-        if due and not once:
-            for run_id in await queue.schedule_due(ctx.db, due):
-                log.info("scheduled run %s", run_id)
-        if stop.is_set():
-            break
-        claim = await queue.claim(session.dsn, names, worker)
-        if claim is None:
+        try:
+            claim = await _next_claim(ctx, session, names, worker, once, state)
+        except Exception as exc:
+            if not unavailable(exc):
+                raise
+            # The database restarts or is away: nothing is lost (the queue and every run's
+            # progress are in it); ask again after a pause.
+            log.warning("the database is unavailable (%s); the worker waits and tries again", type(exc).__name__)
             if once:
+                return done
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), ctx.settings.sync.poll_seconds)
+            continue
+        if claim is None:
+            if once or stop.is_set():
                 return done
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), ctx.settings.sync.poll_seconds)
@@ -133,12 +131,20 @@ async def work(session: Session, *, stop: asyncio.Event, once: bool = False, nam
                 break
             log.info("run %s %s", claim.run_id, status, extra={"run_id": claim.run_id})
             done += 1
-        except Exception:  # recording the failure failed (the database went away)
+        except Exception as exc:  # the database went away (or recording the failure failed)
             # The run stays ``running`` with its lock released below: the next claim takes
             # it up again from its last committed page. The worker lives on.
-            log.exception(
-                "run %s could not be closed; it is taken up again", claim.run_id, extra={"run_id": claim.run_id}
-            )
+            if unavailable(exc):
+                log.warning(
+                    "run %s paused: the database is unavailable (%s); it is taken up again from its last written page",
+                    claim.run_id,
+                    type(exc).__name__,
+                    extra={"run_id": claim.run_id},
+                )
+            else:
+                log.exception(
+                    "run %s could not be closed; it is taken up again", claim.run_id, extra={"run_id": claim.run_id}
+                )
             if once:
                 return done
             with contextlib.suppress(TimeoutError):
@@ -146,6 +152,30 @@ async def work(session: Session, *, stop: asyncio.Event, once: bool = False, nam
         finally:
             await claim.release()
     return done
+
+
+@dataclass
+class _Daily:
+    """The days the worker's daily checks last ran."""
+
+    assets: date | None = None
+    visits: date | None = None
+    registry: date | None = None
+
+
+async def _next_claim(ctx, session: Session, names: list[str], worker: str, once: bool, state: _Daily):
+    """The daily checks when due, the scheduled runs, then the next ready run (or None)."""
+    if not once and ctx.settings.sync.asset_checks:
+        state.assets = await daily_asset_checks(ctx, state.assets)
+    if not once and ctx.settings.sync.visit_breaches:
+        state.visits = await daily_visit_breaches(ctx, state.visits)
+    if not once and ctx.settings.sync.registry_checks:
+        state.registry = await daily_registry_checks(ctx, state.registry, worker)
+    due = [(s.name, c, s.every_hours) for s in ctx.sources if s.pulls and s.every_hours for c in s.counties]
+    if due and not once:
+        for run_id in await queue.schedule_due(ctx.db, due):
+            log.info("scheduled run %s", run_id)
+    return await queue.claim(session.dsn, names, worker)
 
 
 async def deliver_events(session: Session, *, stop: asyncio.Event, once: bool = False) -> int:

@@ -86,7 +86,7 @@ async def test_an_unreachable_database_is_503_on_every_read_path(settings, auth)
                 assert (path, r.status_code, r.headers.get("retry-after")) == (path, 503, "5"), r.text
                 assert r.headers["content-type"] == "application/problem+json"
                 assert r.json()["code"] == "service_unavailable" and "nonexistent" not in r.text
-            assert r.json()["detail"] == "数据库无法连接。"
+            assert r.json()["detail"] == "数据库暂时不可用（无法连接或繁忙），请在 Retry-After 所示秒数后重试。"
     finally:
         await broken.dispose()
 

@@ -5,7 +5,6 @@ the demo county, serves the API and the offline docs, and lets a demo user log i
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,60 +16,24 @@ import pytest
 from services.core.settings import DEMO_PASSWORD
 from services.simulators import demo
 from tests.impostor import impostor
+from tests.serving import clean_env, free_port, serving
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def served(tmp_path):
     # The demo's department simulators listen on --port + 101..103; another demo's simulator
     # (a stranger showing another token) already holds the first of them.
-    port = _free_port()
+    port = free_port()
     while not all(demo.port_free(demo.derived_port(port, kind)) for kind in demo.KINDS):
-        port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GUARDLINE_")}
-    env.update({"GUARDLINE_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"})
-    with impostor(port + 101, instance="another-demo") as other_demo:
-        log = open(tmp_path / "serve.log", "w+b")  # noqa: SIM115 (yielded to the tests; closed in finally)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "serve", "--demo", "--persons", "2000", "--port", str(port)],
-            cwd=tmp_path,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                if proc.poll() is not None:
-                    log.seek(0)
-                    pytest.fail(f"serve exited with {proc.returncode}:\n{log.read().decode(errors='replace')}")
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail("serve did not become ready in 120 s")
-                time.sleep(0.3)
-            yield base, proc, log, other_demo
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGINT)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-            log.close()
+        port = free_port()
+    env = clean_env(tmp_path / "data")
+    with (
+        impostor(port + 101, instance="another-demo") as other_demo,
+        serving(tmp_path, env, port, "--demo", "--persons", "2000") as (base, proc, log),
+    ):
+        yield base, proc, log, other_demo
 
 
 def test_serve_demo_on_a_fresh_machine(served, tmp_path):

@@ -536,3 +536,88 @@ async def test_a_spreadsheet_declared_a_roster_makes_absence_a_finding(
         assert set(declared) == {"medical-insurance", "education"}, declared
     finally:
         await conn.close()
+
+
+async def _cut_connections(url: str, application: str, seconds: float) -> int:
+    """What a database restart does to a worker: every connection it holds is ended, and
+    those it opens again for ``seconds`` too. (The test server is shared by the whole suite,
+    so it is not itself restarted: see tests/platform/test_database_outage.py for that.)"""
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    cut = 0
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            cut += await conn.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND application_name LIKE $1",
+                application,
+            )
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+    return cut
+
+
+async def _wait_for_end(url: str, run_id: int, timeout: float = 180) -> str:  # noqa: ASYNC109 (a poll)
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = await conn.fetchval("SELECT status FROM sync_runs WHERE id = $1", run_id)
+            if status not in ("queued", "running"):
+                return status
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"run {run_id} did not end")
+    finally:
+        await conn.close()
+
+
+async def test_a_database_restart_mid_run_ends_as_an_undisturbed_run(
+    databases, simulators, sources_file, settings, ports
+):
+    """The worker's connections are cut in the middle of a run (the database restarted): the
+    worker stays up, and once the database answers again the run ends in the same tables
+    as a run nothing disturbed."""
+    source = "civil-affairs"
+    a, b = databases
+    await asyncio.gather(reset(a), reset(b))
+    small = {"GUARDLINE_SYNC__PAGE_SIZE": "40"}
+    reference = await asyncio.to_thread(
+        guardline, worker_env(settings, b, sources_file, **small), "sync", "run", "--source", source
+    )
+    assert reference.returncode == 0, reference.stderr[-3000:]
+
+    await control(ports[source], slow_rate=1.0, slow_ms=40)
+    env = worker_env(settings, a, sources_file, **small)
+    db = Database(create_engine(a, settings, "tests"))
+    try:
+        run_id, _ = await enqueue_run(db, source, "529901", Trigger.manual)
+    finally:
+        await db.dispose()
+    worker = subprocess.Popen(  # noqa: ASYNC220 (started, not waited for)
+        [sys.executable, "-m", "services.cli", "sync", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert await _wait_for_pages(a, source, 3) == run_id
+        assert await _cut_connections(a, "guardline-sync%", 1.0) > 0
+        await control(ports[source], slow_rate=0.0)
+        status = await _wait_for_end(a, run_id)
+        assert worker.poll() is None  # the worker rode it out
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            _, stderr = worker.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            _, stderr = worker.communicate()
+    assert status == "succeeded", stderr.decode(errors="replace")[-3000:]
+    disturbed, undisturbed = await asyncio.gather(snapshot(a, source), snapshot(b, source))
+    assert disturbed["records"] and disturbed["findings"]
+    assert disturbed == undisturbed
+    # One line for each thing the outage interrupted, no traceback.
+    assert b"Traceback" not in stderr, stderr.decode(errors="replace")[-3000:]
+    assert b"database is unavailable" in stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import BigInteger, FetchedValue, Index, LargeBinary, SmallInteger, String, func
 from sqlalchemy.dialects.postgresql import INET, JSONB
@@ -73,3 +74,16 @@ class AuditEvent(Base):
         Index("ix_audit_log_at_id", "at", "id"),
         Index("ix_audit_log_region_code_id", "region_code", "id"),
     )
+
+
+class AuditBatch(Base):
+    """A batch of sensitive-read events that reached ``audit_log``, by the token the API's
+    read buffer gave it. Written in the batch's own statement, so that a batch sent again
+    after its answer was lost (the connection cut during the commit) is recognised and not
+    written twice. Tokens only matter while a batch may be retried: the buffer purges those
+    older than a day."""
+
+    __tablename__ = "audit_batches"
+
+    token: Mapped[UUID] = mapped_column(primary_key=True)
+    written_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False, index=True)

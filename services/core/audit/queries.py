@@ -38,8 +38,15 @@ INSERT_ROWS = text(
     "CROSS JOIN LATERAL jsonb_populate_record(NULL::audit_log, e.doc) AS r ORDER BY e.n "
     "RETURNING id, hash"
 )
-# The same for a plain driver connection (``Database.fetch_rows``).
-INSERT_ROWS_SQL = INSERT_ROWS.text.replace(":rows", "$1")
+# A batch of the read buffer, on a plain driver connection (``Database.fetch_rows``): the
+# rows are written only when the batch's token ($2) is new, in the same statement, so a
+# batch sent again after its commit's answer was lost writes nothing the second time.
+INSERT_BATCH_SQL = (
+    "WITH claimed AS (INSERT INTO audit_batches (token) VALUES ($2) ON CONFLICT DO NOTHING RETURNING token) "
+    + INSERT_ROWS.text.replace(":rows", "$1").replace("CROSS JOIN LATERAL", "CROSS JOIN claimed CROSS JOIN LATERAL")
+)
+# Tokens are needed only while their batch may be retried.
+PURGE_BATCHES_SQL = "DELETE FROM audit_batches WHERE written_at < now() - interval '1 day' RETURNING 1"
 
 # ---- reveals of complete ID numbers -------------------------------------------------------
 
