@@ -40,7 +40,16 @@ def _streams(params: dict, stream_ids) -> dict[int, DemoGenerator]:
 async def local_chunks(params: dict, plans: list[ChunkPlan]) -> AsyncGenerator[Rendered, None]:
     streams = _streams(params, range(STREAMS))
     for plan in plans:
-        yield render(streams[plan.index % STREAMS].chunk(plan), params["key"], params["keyring"])
+        # Without the cyclic collector while a chunk is made (see ``_worker_main``), and
+        # with it again while the chunk is loaded.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            rendered = render(streams[plan.index % STREAMS].chunk(plan), params["key"], params["keyring"])
+        finally:
+            if collecting:
+                gc.enable()
+        yield rendered
 
 
 async def _read_chunks(proc: asyncio.subprocess.Process, count: int, ready: asyncio.Queue) -> None:
