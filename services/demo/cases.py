@@ -19,6 +19,7 @@ Rows are tuples in the column orders of the ``layout.*_COLUMNS`` constants; date
 from __future__ import annotations
 
 import json
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -612,10 +613,12 @@ class CaseMaker:
 
         def pending(state_status, visits_until: int | None = None) -> list[dl.Deadline]:
             facts.status = state_status
-            counted = [d(v) for v in visit_days if visits_until is None or v <= visits_until]
+            # The visits are in date order: those up to a day are a prefix of them.
+            counted = visit_dates if visits_until is None else visit_dates[: bisect_right(visit_days, visits_until)]
             return dl.case_deadlines(facts, counted, _policy_for, self.cal)
 
         visit_days: list[int] = []
+        visit_dates: list[date] = []
         if identified is None:
             # identification phase or rejected
             if status == S.rejected:
@@ -654,6 +657,7 @@ class CaseMaker:
             # visits, then the breaches of the cadre and the plan (met when they were)
             if cadre is not None and cadre_on is not None:  # assigned on cadre_on
                 visit_days = self._visits(h, case_id, cadre, identified, cadre_on, last_day, closed is None, out)
+                visit_dates = [d(v) for v in visit_days]
             events = sorted((on, which) for on, which in ((cadre_on, 0), (plan_on, 1)) if on is not None)
             for day, which in events:
                 before = pending(S.assisting, day)

@@ -10,6 +10,7 @@ import random
 from services.demo.income import (
     AWARDS,
     BREEDING,
+    CENTS,
     DIBAO,
     DIVIDENDS,
     ECO,
@@ -194,6 +195,7 @@ class IncomeMaker:
         nz = [i for i, v in enumerate(y) if v]
         deduct = self.deduct_eligible_spending
         records = batch.income_records
+        cents = CENTS
         next_id = self.next_income_id
         half = 2 * n
         for year, quarters in ((self.last_year, 4), (self.this_year, self.quarters_this_year)):
@@ -234,7 +236,7 @@ class IncomeMaker:
                         v = vals[q]
                         if v:
                             subtotal += v
-                            inner.append(f'{key}{v // 100}.{v % 100:02d}"')
+                            inner.append(f'{key}{v // 100}.{cents[v % 100]}"')
                     if inner:
                         parts[part] = subtotal
                         sums[part] += subtotal

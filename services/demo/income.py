@@ -62,11 +62,16 @@ CRITICISED_LINE = 710_000  # fen: households below 7,100 yuan last year "should 
 # ---- money -----------------------------------------------------------------------------
 
 
+# The two decimals of every amount of fen: a tuple index is several times cheaper than the
+# format spec ``:02d`` (the demo loader writes some 30 million amounts per million persons).
+CENTS = tuple(f"{i:02d}" for i in range(100))
+
+
 def fen_text(fen: int) -> str:
     """12345 -> "123.45" (exact; the text COPY and the JSON details use it)."""
     if fen < 0:
         return "-" + fen_text(-fen)
-    return f"{fen // 100}.{fen % 100:02d}"
+    return f"{fen // 100}.{CENTS[fen % 100]}"
 
 
 def fen_decimal(fen: int) -> Decimal:

@@ -11,12 +11,10 @@ columns).
 
 from __future__ import annotations
 
-import hmac
-
 from services.core.crypto import Keyring
 from services.core.households.sensitive import HEALTH_AAD, ID_NUMBER_AAD, health_plaintext
-from services.core.idnumber import mask
-from services.demo.income import fen_text
+from services.core.idnumber import keyed_hasher, mask
+from services.demo.income import CENTS, fen_text
 from services.demo.layout import LOADED_TABLES, MONITORING_TABLES
 from services.demo.plan import Batch
 
@@ -177,6 +175,20 @@ def render_monitoring(batch: Batch) -> list[tuple[str, bytes, int]]:
     return out
 
 
+_HEALTH_PLAIN: dict[tuple, bytes] = {}
+
+
+def _health_plaintext(health: str, disability_grade: int | None, illness: str | None) -> bytes:
+    """``health_plaintext``, kept for each of the few combinations the generator makes."""
+    key = (health, disability_grade, illness)
+    plain = _HEALTH_PLAIN.get(key)
+    if plain is None:
+        if len(_HEALTH_PLAIN) > 4096:  # the generator's lists are short; bound it anyway
+            _HEALTH_PLAIN.clear()
+        plain = _HEALTH_PLAIN[key] = health_plaintext(health, disability_grade, illness)
+    return plain
+
+
 def render(batch: Batch, id_hash_key: bytes, keyring: Keyring) -> list[tuple[str, bytes, int]]:
     """(table, COPY text, rows) for each table of a batch, in load order (``LOADED_TABLES``).
 
@@ -184,10 +196,11 @@ def render(batch: Batch, id_hash_key: bytes, keyring: Keyring) -> list[tuple[str
     negative are formatted inline, which is measurably faster than a call per value. ID
     numbers and health details are encrypted here (in the worker processes of a large
     load), as ``services.core.households.sensitive`` stores them."""
-    digest = hmac.digest
+    digest = keyed_hasher(id_hash_key)
     ft = fen_text
-    seal = keyring.encrypt
-    health_plain = health_plaintext
+    cents = CENTS
+    seal_all = keyring.encrypt_all
+    health_plain = _health_plaintext
     out: list[tuple[str, bytes, int]] = []
 
     lines = [
@@ -198,42 +211,51 @@ def render(batch: Batch, id_hash_key: bytes, keyring: Keyring) -> list[tuple[str
     ]
     out.append(("households", "".join(lines).encode(), len(lines)))
 
+    # The two blobs of every person are sealed a column at a time (``encrypt_all``: the
+    # nonces drawn from the system in one call); the ID-number hash is ``keyed_hasher``'s
+    # (HMAC's keyed states set up once, not per number); the few distinct health
+    # plaintexts are made once each.
+    persons = batch.persons
+    id_blobs = seal_all([row[1].encode() for row in persons], ID_NUMBER_AAD)
+    health_blobs = seal_all([health_plain(row[8], row[9], row[10]) for row in persons], HEALTH_AAD)
     lines = [
-        f"{pid}\t\\\\x{seal(idn.encode(), ID_NUMBER_AAD).hex()}\t"
-        f"\\\\x{digest(id_hash_key, idn.encode(), 'sha256').hex()}\t{mask(idn)}\t{name}\t{sex}\t"
-        f"{born}\t{hid}\t{region}\t{N if rel is None else rel}\t"
-        f"\\\\x{seal(health_plain(health, grade, illness), HEALTH_AAD).hex()}\t{labour}\t"
+        f"{pid}\t\\\\x{id_blob.hex()}\t\\\\x{digest(idn).hex()}\t{mask(idn)}\t{name}\t{sex}\t"
+        f"{born}\t{hid}\t{region}\t{N if rel is None else rel}\t\\\\x{health_blob.hex()}\t{labour}\t"
         f"{N if edu is None else edu}\t{schooling}\t"
         f"{N if school is None else school}\t{'t' if med else 'f'}\t{'t' if pension else 'f'}\t"
         f"{'t' if doctor else 'f'}\t{emp}\t{N if place is None else place}\t{N if months is None else months}\t"
         f"{N if income is None else ft(income)}\t{N if phone is None else phone}\t{status}\t{version}\n"
         for (
-            pid,
-            idn,
-            name,
-            sex,
-            born,
-            hid,
-            region,
-            rel,
-            health,
-            grade,
-            illness,
-            labour,
-            edu,
-            schooling,
-            school,
-            med,
-            pension,
-            doctor,
-            emp,
-            place,
-            months,
-            income,
-            phone,
-            status,
-            version,
-        ) in batch.persons
+            (
+                pid,
+                idn,
+                name,
+                sex,
+                born,
+                hid,
+                region,
+                rel,
+                _health,
+                _grade,
+                _illness,
+                labour,
+                edu,
+                schooling,
+                school,
+                med,
+                pension,
+                doctor,
+                emp,
+                place,
+                months,
+                income,
+                phone,
+                status,
+                version,
+            ),
+            id_blob,
+            health_blob,
+        ) in zip(persons, id_blobs, health_blobs, strict=True)
     ]
     out.append(("persons", "".join(lines).encode(), len(lines)))
 
@@ -249,17 +271,20 @@ def render(batch: Batch, id_hash_key: bytes, keyring: Keyring) -> list[tuple[str
     ]
     out.append(("household_events", "".join(lines).encode(), len(lines)))
 
-    # The four parts, costs and spending are never negative; net income can be.
+    # The four parts, costs and spending are never negative (here and in the yearly totals); net
+    # income can be.
     lines = [
-        f"{rid}\t{hid}\t{region}\t{year}\t{quarter}\t{w // 100}.{w % 100:02d}\t{b // 100}.{b % 100:02d}\t"
-        f"{p // 100}.{p % 100:02d}\t{t // 100}.{t % 100:02d}\t{details}\t{c // 100}.{c % 100:02d}\t"
-        f"{e // 100}.{e % 100:02d}\t{n}\t{ft(net)}\t{ft(pc)}\t{version}\n"
+        f"{rid}\t{hid}\t{region}\t{year}\t{quarter}\t{w // 100}.{cents[w % 100]}\t{b // 100}.{cents[b % 100]}\t"
+        f"{p // 100}.{cents[p % 100]}\t{t // 100}.{cents[t % 100]}\t{details}\t{c // 100}.{cents[c % 100]}\t"
+        f"{e // 100}.{cents[e % 100]}\t{n}\t{ft(net)}\t{ft(pc)}\t{version}\n"
         for rid, hid, region, year, quarter, w, b, p, t, details, c, e, n, net, pc, version in batch.income_records
     ]
     out.append(("income_records", "".join(lines).encode(), len(lines)))
 
     lines = [
-        f"{hid}\t{year}\t{region}\t{quarters}\t{ft(w)}\t{ft(b)}\t{ft(p)}\t{ft(t)}\t{ft(c)}\t{ft(e)}\t"
+        f"{hid}\t{year}\t{region}\t{quarters}\t{w // 100}.{cents[w % 100]}\t{b // 100}.{cents[b % 100]}\t"
+        f"{p // 100}.{cents[p % 100]}\t{t // 100}.{cents[t % 100]}\t{c // 100}.{cents[c % 100]}\t"
+        f"{e // 100}.{cents[e % 100]}\t"
         f"{n}\t{ft(net)}\t{ft(pc)}\n"
         for hid, year, region, quarters, w, b, p, t, c, e, n, net, pc in batch.income_years
     ]

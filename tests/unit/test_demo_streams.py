@@ -2,6 +2,7 @@
 in-process ones, and a worker that fails stops the stream with an error (no database)."""
 
 import asyncio
+import gc
 from datetime import date
 
 import pytest
@@ -11,7 +12,8 @@ from services.core.settings import Settings
 from services.demo.layout import LOADED_TABLES
 from services.demo.loader import demo_villages
 from services.demo.plan import STREAMS, placeholder_cadres, plan_chunks
-from services.demo.streams import local_chunks, worker_chunks
+from services.demo.render import render
+from services.demo.streams import _streams, local_chunks, worker_chunks
 
 TODAY = date(2026, 5, 20)
 PERSONS, CHUNK = 3_000, 700  # five chunks: each worker makes more than one
@@ -62,3 +64,23 @@ async def test_a_failing_worker_stops_the_stream_with_an_error():
     plans = plan_chunks(PERSONS, seed=7, today=TODAY, chunk_persons=CHUNK)
     with pytest.raises(RuntimeError, match="demo generator process"):
         await asyncio.wait_for(_collect(worker_chunks(params, plans)), 120)
+
+
+def test_a_chunk_leaves_no_reference_cycles():
+    """The worker processes run with the cyclic garbage collector off: generating and
+    rendering chunks must leave nothing that only the collector would free."""
+    params = _params()
+    plans = plan_chunks(PERSONS, seed=7, today=TODAY, chunk_persons=CHUNK)
+    streams = _streams(params, range(STREAMS))
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for plan in plans:
+            rendered = render(streams[plan.index % STREAMS].chunk(plan), params["key"], params["keyring"])
+            assert rendered
+            del rendered
+            assert gc.collect() == 0, f"chunk {plan.index} left reference cycles"
+    finally:
+        if was_enabled:
+            gc.enable()
