@@ -33,7 +33,7 @@ class Cluster:
         self.socket_dir = info.socket_dir
 
     def _pg_ctl(self, *args: str) -> None:
-        from pgserver._commands import pg_ctl
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
         pg_ctl(["-w", *args], pgdata=self.pgdata, user=self.user, timeout=60)
 

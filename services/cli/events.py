@@ -44,7 +44,7 @@ def cmd_events_deliver(args) -> int:
                     return 1
             stop = asyncio.Event()
             stop_on_signals(stop)
-            attempted = await delivery.deliver(engine, settings, stop=stop, once=args.once)
+            attempted = await delivery.deliver_on(engine, settings, stop=stop, once=args.once)
         finally:
             await engine.dispose()
         print(json.dumps({"attempted": attempted}))

@@ -180,24 +180,14 @@ async def _next_claim(ctx, session: Session, names: list[str], worker: str, once
 
 async def deliver_events(session: Session, *, stop: asyncio.Event, once: bool = False) -> int:
     """The delivery of events to the subscribers (``services.core.events.delivery``), beside
-    the runs, so that an installation needs no process of its own for it. Its state is in
-    the database: a failure (the database went away) is logged and the loop starts again
-    after a pause; the worker lives on. Returns the deliveries attempted."""
+    the runs, so that an installation needs no process of its own for it. Returns the
+    deliveries attempted."""
     from services.core.events import delivery
 
     settings = session.ctx.settings
     if not settings.events.deliver_in_sync_worker:
         return 0
-    while not stop.is_set():
-        try:
-            return await delivery.deliver(session.ctx.db.engine, settings, stop=stop, once=once)
-        except Exception:
-            log.exception("event delivery failed; it starts again")
-            if once:
-                return 0
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), settings.sync.poll_seconds)
-    return 0
+    return await delivery.deliver_on(session.ctx.db.engine, settings, stop=stop, once=once)
 
 
 async def _unless_stopped(work, stop: asyncio.Event):

@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.core.accounts.roles import Permission
 from services.core.crypto import keyring
+from services.core.db import unavailable
 from services.core.events.service import event_out
 from services.core.events.subscriptions import SECRET_AAD, SECRET_PREFIX
 from services.core.events.types import visible_types
@@ -452,6 +453,25 @@ def http_client(settings: Settings, connections: int | None = None, **kwargs: An
     size = connections or settings.events.concurrency
     limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
     return httpx.AsyncHTTPTransport(limits=limits, retries=0, **kwargs)
+
+
+async def deliver_on(engine: AsyncEngine, settings: Settings, *, stop: asyncio.Event, once: bool = False) -> int:
+    """``deliver`` until ``stop``, through failures: its state is in the database, so when
+    the database goes away (or anything else fails) the failure is logged and delivery
+    starts again after a pause; the process lives on. Returns the deliveries attempted."""
+    while not stop.is_set():
+        try:
+            return await deliver(engine, settings, stop=stop, once=once)
+        except Exception as exc:
+            if unavailable(exc):
+                log.warning("event delivery waits: the database is unavailable (%s)", type(exc).__name__)
+            else:
+                log.exception("event delivery failed; it starts again")
+            if once:
+                return 0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), settings.events.poll_seconds)
+    return 0
 
 
 async def deliver(
