@@ -18,6 +18,7 @@ from services.api.auth.router import router as auth_router
 from services.api.batch import router as batch_router
 from services.api.events.router import router as events_router
 from services.api.events.subscriptions import router as subscriptions_router
+from services.api.exports.router import router as exports_router
 from services.api.funds.assets import router as assets_router
 from services.api.funds.projects import router as projects_router
 from services.api.funds.public import router as public_router
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     contract.install(app)
     # Routes are matched in order: the busiest first.
     for router in (
+        exports_router,  # before the lists: /households/export is not a household's id
         households_router,
         income_router,
         guarantees_router,
