@@ -71,6 +71,26 @@ def cases(t):
     """Requests aimed at target ``t`` (a dict of ids of a household in some village)."""
     return {
         "listHouseholds": Case("GET", "/api/v1/households", None, params={"region": t["village"]}),
+        # ledgers out (tests/api/test_exports.py): each with the filters of its list
+        "exportHouseholds": Case("GET", "/api/v1/households/export", None, params={"region": t["village"]}),
+        "exportMonitoringCases": Case(
+            "GET", "/api/v1/monitoring-cases/export", Permission.monitoring_read, params={"region": t["village"]}
+        ),
+        "exportMeasures": Case(
+            "GET", "/api/v1/measures/export", Permission.monitoring_read, params={"region": t["village"]}
+        ),
+        "exportVisits": Case(
+            "GET", "/api/v1/visits/export", Permission.monitoring_read, params={"region": t["village"]}
+        ),
+        "exportFindings": Case(
+            "GET", "/api/v1/findings/export", Permission.findings_read, params={"region": t["village"]}
+        ),
+        "exportProjects": Case(
+            "GET", "/api/v1/projects/export", Permission.funds_read, params={"region": t["village"]}
+        ),
+        "exportPayments": Case(
+            "GET", "/api/v1/payments/export", Permission.funds_read, params={"region": t["village"]}
+        ),
         "createHousehold": Case(
             "POST",
             "/api/v1/households",
