@@ -34,6 +34,8 @@ from services.api.ratelimit import RateLimiter, SharedCounts
 from services.api.regions.router import router as regions_router
 from services.api.responses import JSON
 from services.api.sync.findings import router as findings_router
+from services.api.sync.imports import UPLOAD_PATHS
+from services.api.sync.imports import router as imports_router
 from services.api.sync.policies import router as sync_policies_router
 from services.api.sync.router import router as sync_router
 from services.api.tags import TAGS
@@ -164,6 +166,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         monitoring_reports_router,
         findings_router,
         sync_router,
+        imports_router,
         sync_policies_router,
         projects_router,
         funds_router,
@@ -172,7 +175,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         health_router,
     ):
         app.include_router(router)
-    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes, trusted_proxies=settings.trusted_proxies)
+    app.add_middleware(
+        RequestContext,
+        max_body_bytes=settings.max_body_bytes,
+        trusted_proxies=settings.trusted_proxies,
+        uploads=(UPLOAD_PATHS, settings.sync.max_upload_bytes),
+    )
     metrics.install(app, settings)  # around RequestContext: /metrics, request counts, the access log
     security_headers.install(app)  # outermost: every response, a 500 too
     compression.install(app, settings)  # around even that: it must see bodies uncompressed
