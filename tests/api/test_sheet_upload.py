@@ -81,7 +81,7 @@ async def api(upload_url, settings, pool):
 
 async def post(client: httpx.AsyncClient, headers, name: str, content: bytes, county: str = "529901", **extra):
     return await client.post(
-        PATH, params={"county": county}, files={"file": (name, content)}, headers={**headers, **extra}
+        PATH, data={"county": county}, files={"file": (name, content)}, headers={**headers, **extra}
     )
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from pydantic import BaseModel, Field
 
 from services.api import tags
@@ -91,7 +91,7 @@ def _save(upload: Any, path: Path) -> bytes:
     tags=[tags.SYNC],
     responses=responses(404, 409, 413, 415),
     summary="Import a department spreadsheet 上传导入部门数据表",
-    description="A department's file for `county` (multipart, field `file`): .xlsx, .xls (Excel 97–2003) or .csv "
+    description="A department's file for `county` (multipart/form-data: fields `county` and `file`): .xlsx, .xls (Excel 97–2003) or .csv "
     "(UTF-8 or GB18030), read exactly as `guardline sync import` reads it — the same header search, "
     "normaliser, quarantine and reconciliation — and answered with a per-row report: the accepted rows "
     "and each quarantined row with its number and reason. The file is checked whole first: another kind "
@@ -104,7 +104,7 @@ async def import_spreadsheet(
     name: SourcePath,
     session: Session,
     caller: SyncRunner,
-    county: Annotated[str, Query(pattern=r"^\d{6}$", description="County code, 6 digits 县级区划代码")],
+    county: Annotated[str, Form(pattern=r"^\d{6}$", description="County code, 6 digits 县级区划代码")],
     file: Annotated[UploadFile, File(description="The spreadsheet (.xlsx, .xls or .csv) 数据表文件")],
 ):
     from services.worker import worker as w
