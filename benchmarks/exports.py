@@ -87,7 +87,7 @@ async def _prepare(url: str, settings, rows: int) -> tuple[int, str]:
                                     version)
             SELECT ($2::text[])[1 + n % array_length($2::text[], 1)] || lpad(n::text, 8, '0'),
                    ($2::text[])[1 + n % array_length($2::text[], 1)],
-                   (ARRAY['lifted_out', 'monitored', 'general'])[1 + n % 3]::category,
+                   (ARRAY['lifted_out', 'monitored', 'ordinary'])[1 + n % 3],
                    CASE WHEN n % 7 = 0 THEN ARRAY['dibao'] ELSE '{}' END,
                    'active', CASE WHEN n % 97 = 0 THEN '=户主' || n ELSE '户主' || n END, 1 + n % 6, 1
             FROM generate_series(1, $1) AS n
