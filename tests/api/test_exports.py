@@ -300,3 +300,36 @@ def test_formula_cells_are_defused():
     assert sheet_writer.cell("a=b") == "a=b"
     assert sheet_writer.cell(-5) == -5  # numbers are numbers, not text
     assert sheet_writer.cell(True) == "是"
+
+
+async def test_an_xlsx_is_not_gzipped_again_but_a_csv_is(client, auth, world):
+    headers = auth("county_staff.county", **{"Accept-Encoding": "gzip"})
+    r = await client.get("/api/v1/households/export", headers=headers)
+    assert "content-encoding" not in r.headers  # a zip already
+    r = await client.get("/api/v1/households/export", params={"format": "csv"}, headers=headers)
+    assert r.headers.get("content-encoding") == "gzip"
+    assert r.content.startswith(b"\xef\xbb\xbf")  # httpx decoded it
+
+
+async def test_an_export_cut_short_is_audited_as_such(client, auth, world, monkeypatch, db):
+    from services.core.households import service as households
+
+    monkeypatch.setattr(export_stream, "BATCH_ROWS", 2)
+    real = households.list_households
+    calls = 0
+
+    async def failing(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("the database went away")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(households, "list_households", failing)
+    try:
+        await client.get("/api/v1/households/export", headers=auth("county_staff.county"))
+    except Exception:  # the stream broke after it started: the client sees a cut connection
+        pass
+    [event] = await audited_exports(db)
+    assert event["result"] == "failure"
+    assert event["detail"]["complete"] is False and event["detail"]["rows"] == 2

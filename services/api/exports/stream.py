@@ -105,6 +105,8 @@ async def ledger_response(
             yield writer.end()
             complete = True
         finally:
+            if not complete:
+                writer.discard()
             with anyio.CancelScope(shield=True):  # recorded even when the client went away
                 await _audit(request, caller, ledger, fmt, given, writer.count, complete, health)
 

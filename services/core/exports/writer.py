@@ -22,6 +22,7 @@ injection"): a name or a note typed by anyone never runs as a formula in the cou
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import re
@@ -146,6 +147,9 @@ class SheetWriter:
 
     def end(self) -> bytes:
         raise NotImplementedError
+
+    def discard(self) -> None:
+        """A file given up half-way (the client went away, a read failed): let go of it."""
 
 
 def stream(writer: SheetWriter, batches: Iterable[Iterable[Mapping[str, Any]]]) -> Iterator[bytes]:
@@ -374,7 +378,16 @@ class XlsxWriter(SheetWriter):
         self._sheet.write(_SHEET_END.encode())
         self._sheet.close()
         self._book.close()
+        self._book = None
         return self._sink.drain()
+
+    def discard(self) -> None:
+        if self._book is not None:
+            with contextlib.suppress(Exception):  # the zip is abandoned: its bytes go nowhere
+                self._sheet.close()
+                self._book.close()
+            self._book = None
+        self._sink.drain()
 
 
 WRITERS: dict[str, type[SheetWriter]] = {"xlsx": XlsxWriter, "csv": CsvWriter}
