@@ -3,6 +3,7 @@ headers, as XLSX or CSV, streamed a batch at a time, and audited."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from urllib.parse import unquote
@@ -326,10 +327,9 @@ async def test_an_export_cut_short_is_audited_as_such(client, auth, world, monke
         return await real(*args, **kwargs)
 
     monkeypatch.setattr(households, "list_households", failing)
-    try:
+    # the stream breaks after it started: the client sees a cut connection
+    with contextlib.suppress(Exception):
         await client.get("/api/v1/households/export", headers=auth("county_staff.county"))
-    except Exception:  # the stream broke after it started: the client sees a cut connection
-        pass
     [event] = await audited_exports(db)
     assert event["result"] == "failure"
     assert event["detail"]["complete"] is False and event["detail"]["rows"] == 2
