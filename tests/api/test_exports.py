@@ -333,3 +333,49 @@ async def test_an_export_cut_short_is_audited_as_such(client, auth, world, monke
     [event] = await audited_exports(db)
     assert event["result"] == "failure"
     assert event["detail"]["complete"] is False and event["detail"]["rows"] == 2
+
+
+async def test_another_townships_staff_see_none_of_its_rows_in_any_ledger(client, auth, db, settings):
+    """Rows of every ledger in a township of the county: the county's staff find them in each
+    export, the staff of another township in none."""
+    from services.core.scope import UNRESTRICTED, bind_scope
+    from tests.factories import OTHER_TOWNSHIP_VILLAGE
+
+    county = auth("county_staff.county")
+    made = []
+    for name in ("钱甲", "孙乙"):
+        r = await client.post(
+            "/api/v1/households",
+            json=household(region=OTHER_TOWNSHIP_VILLAGE, members=[person("head", name=name)]),
+            headers=county,
+        )
+        assert r.status_code == 201, r.text
+        made.append(r.json())
+    ids = await monitoring_objects(client, county, db, made[0]["id"], made[1]["id"])
+    funds = await funds_objects(client, county, OTHER_TOWNSHIP_VILLAGE, made[0]["id"])
+    session = db.session()
+    bind_scope(session, UNRESTRICTED)
+    run = await add_run(session, "medical-insurance", "529901")
+    finding = await add_finding(
+        session, region_code=OTHER_TOWNSHIP_VILLAGE, run_id=run.id, person_id=made[0]["members"][0]["id"]
+    )
+    await session.commit()
+    await session.close()
+    expected = {
+        "households": ("农户标识", made[0]["id"]),
+        "monitoring-cases": ("监测对象标识", ids["case_id"]),
+        "measures": ("措施标识", ids["measure_id"]),
+        "findings": ("问题标识", finding.id),
+        "projects": ("项目标识", funds["project_id"]),
+        "payments": ("项目标识", funds["approved_project_id"]),
+    }
+    for ledger, (header, value) in expected.items():
+        everyone = sheet(await client.get(f"/api/v1/{ledger}/export", headers=county))
+        assert value in column(everyone, header), ledger
+        for user in ("township_staff.township", "village_staff.village"):
+            theirs = sheet(await client.get(f"/api/v1/{ledger}/export", headers=auth(user)))
+            assert value not in column(theirs, header), (ledger, user)
+            r = await client.get(
+                f"/api/v1/{ledger}/export", params={"region": OTHER_TOWNSHIP_VILLAGE}, headers=auth(user)
+            )
+            assert r.status_code == 404, (ledger, user)
