@@ -19,16 +19,13 @@ from services.api.deps import Needs, Session
 from services.api.errors_doc import responses
 from services.api.exports import ledgers
 from services.api.exports.stream import ExportFormat, ledger_response
-from services.api.funds.projects import _body as project_body
-from services.api.funds.projects import _disbursement as disbursement_body
+from services.api.funds.projects import disbursement_body, project_body
 from services.api.monitoring.bodies import case_body, shows_health
 from services.api.monitoring.listing import check_list_filters
 from services.api.params import Amount, IdQ, IdQuery, PlainText, RegionPrefix, RegionQ
 from services.api.ratelimit import bulk_read
 from services.api.routing import GuardlineRoute
-from services.api.sync.findings import RuleQ
-from services.api.sync.findings import _bodies as finding_bodies
-from services.api.sync.findings import _check_filters as check_finding_filters
+from services.api.sync.findings import RuleQ, check_finding_filters, finding_bodies
 from services.api.sync.router import SourceQ
 from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller

@@ -21,10 +21,11 @@ from services.api.deps import Session
 from services.api.errors_doc import responses
 from services.api.responses import JSON
 from services.api.routing import GuardlineRoute
-from services.api.sync.router import SourcePath, SyncRunner, _sources
+from services.api.sync.router import SourcePath, SyncRunner
 from services.core.audit import AuditRecord, record
 from services.core.errors import Conflict, Unprocessable, UnsupportedMediaType
 from services.core.sync import service
+from services.core.sync.config import load_sources
 from services.core.sync.enums import RunStatus
 from services.core.sync.normalise import Normaliser
 from services.worker import uploads
@@ -110,7 +111,7 @@ async def import_spreadsheet(
     from services.worker import worker as w
 
     settings = request.app.state.settings
-    source = service.check_target(_sources(request), name, county, caller.region_prefix)
+    source = service.check_target(load_sources(settings), name, county, caller.region_prefix)
     file_name = _safe_name(file.filename)
     with tempfile.TemporaryDirectory(prefix="guardline-upload-") as directory:
         path = Path(directory) / file_name
