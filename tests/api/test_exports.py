@@ -353,6 +353,15 @@ async def test_another_townships_staff_see_none_of_its_rows_in_any_ledger(client
         made.append(r.json())
     ids = await monitoring_objects(client, county, db, made[0]["id"], made[1]["id"])
     funds = await funds_objects(client, county, OTHER_TOWNSHIP_VILLAGE, made[0]["id"])
+    from services.core.timeutil import today as china_today
+
+    r = await client.post(
+        f"/api/v1/monitoring-cases/{ids['assisting_case_id']}/visits",
+        json={"visited_on": str(china_today()), "findings": "=了解情况"},
+        headers=county,
+    )
+    assert r.status_code == 201, r.text
+    visit = r.json()["id"]
     session = db.session()
     bind_scope(session, UNRESTRICTED)
     run = await add_run(session, "medical-insurance", "529901")
@@ -365,6 +374,7 @@ async def test_another_townships_staff_see_none_of_its_rows_in_any_ledger(client
         "households": ("农户标识", made[0]["id"]),
         "monitoring-cases": ("监测对象标识", ids["case_id"]),
         "measures": ("措施标识", ids["measure_id"]),
+        "visits": ("走访记录标识", visit),
         "findings": ("问题标识", finding.id),
         "projects": ("项目标识", funds["project_id"]),
         "payments": ("项目标识", funds["approved_project_id"]),
@@ -372,6 +382,8 @@ async def test_another_townships_staff_see_none_of_its_rows_in_any_ledger(client
     for ledger, (header, value) in expected.items():
         everyone = sheet(await client.get(f"/api/v1/{ledger}/export", headers=county))
         assert value in column(everyone, header), ledger
+        if ledger == "visits":
+            assert column(everyone, "走访情况") == ["'=了解情况"]  # typed by anyone: defused
         for user in ("township_staff.township", "village_staff.village"):
             theirs = sheet(await client.get(f"/api/v1/{ledger}/export", headers=auth(user)))
             assert value not in column(theirs, header), (ledger, user)
