@@ -18,6 +18,7 @@ from services.api.auth.router import router as auth_router
 from services.api.batch import router as batch_router
 from services.api.events.router import router as events_router
 from services.api.events.subscriptions import router as subscriptions_router
+from services.api.exports.router import router as exports_router
 from services.api.funds.assets import router as assets_router
 from services.api.funds.projects import router as projects_router
 from services.api.funds.public import router as public_router
@@ -33,6 +34,8 @@ from services.api.ratelimit import RateLimiter, SharedCounts
 from services.api.regions.router import router as regions_router
 from services.api.responses import JSON
 from services.api.sync.findings import router as findings_router
+from services.api.sync.imports import UPLOAD_PATHS
+from services.api.sync.imports import router as imports_router
 from services.api.sync.policies import router as sync_policies_router
 from services.api.sync.router import router as sync_router
 from services.api.tags import TAGS
@@ -153,6 +156,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     contract.install(app)
     # Routes are matched in order: the busiest first.
     for router in (
+        exports_router,  # before the lists: /households/export is not a household's id
         households_router,
         income_router,
         guarantees_router,
@@ -167,6 +171,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         monitoring_reports_router,
         findings_router,
         sync_router,
+        imports_router,
         sync_policies_router,
         projects_router,
         funds_router,
@@ -175,7 +180,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         health_router,
     ):
         app.include_router(router)
-    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes, trusted_proxies=settings.trusted_proxies)
+    app.add_middleware(
+        RequestContext,
+        max_body_bytes=settings.max_body_bytes,
+        trusted_proxies=settings.trusted_proxies,
+        uploads=(UPLOAD_PATHS, settings.sync.max_upload_bytes),
+    )
     metrics.install(app, settings)  # around RequestContext: /metrics, request counts, the access log
     security_headers.install(app)  # outermost: every response, a 500 too
     compression.install(app, settings)  # around even that: it must see bodies uncompressed

@@ -101,11 +101,18 @@ def _set(raw: list[tuple[bytes, bytes]], name: bytes, value: bytes) -> None:
 
 
 _EXCLUDED = frozenset(DEFAULT_EXCLUDED_CONTENT_TYPES)
+# An XLSX is a zip already (the ledgers, services/api/exports): gzip would spend a core for
+# nothing. A CSV ledger is text and is compressed like any other answer.
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+ALREADY_COMPRESSED = (*DEFAULT_EXCLUDED_CONTENT_TYPES, XLSX)
 
 
 def install(app, settings) -> None:
     """Wrap the whole stack (call after ``security_headers.install``)."""
     build = app.build_middleware_stack
     app.build_middleware_stack = lambda: Compression(
-        build(), minimum_size=settings.compression.min_bytes, compresslevel=settings.compression.level
+        build(),
+        minimum_size=settings.compression.min_bytes,
+        compresslevel=settings.compression.level,
+        exclude_content_types=ALREADY_COMPRESSED,
     )

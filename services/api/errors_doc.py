@@ -47,6 +47,7 @@ _DESCRIPTIONS = {
     409: "Conflicts with the current state",
     412: "If-Match does not match the current ETag",
     413: "Request body too large",
+    415: "The file is not of a kind this operation reads",
     422: "Invalid input; `errors` lists each field",
     428: "If-Match header required",
     429: "Too many requests; wait for Retry-After seconds",

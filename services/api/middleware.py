@@ -72,12 +72,25 @@ class RequestContext:
     before the endpoint reads them, adds the RateLimit headers of rate-limited routes, and
     answers every error that no exception handler took (never raising it to the server)."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, trusted_proxies: list[str] | None = None):
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        trusted_proxies: list[str] | None = None,
+        uploads: tuple[re.Pattern[str], int] | None = None,
+    ):
         # The client's address (rate limits, the audit trail) is the peer's. Only a peer among
         # ``trusted_proxies`` may name another in X-Forwarded-For: the right-most address
         # there that is not itself a trusted proxy (uvicorn's middleware, with our list).
         self.app = _behind_proxies(app, trusted_proxies) if trusted_proxies else app
         self.max_body = max_body_bytes
+        # (paths, cap): the routes that take a file, whose bodies have a cap of their own.
+        self.uploads = uploads
+
+    def _cap(self, scope: Scope) -> int:
+        if self.uploads is not None and self.uploads[0].match(scope.get("path", "")):
+            return self.uploads[1]
+        return self.max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -102,8 +115,9 @@ class RequestContext:
                     message["headers"] += counted.headers()
             await send(message)
 
-        if length is not None and length.isdigit() and int(length) > self.max_body:
-            await self._too_large(scope, send_with_id)
+        cap = self._cap(scope)
+        if length is not None and length.isdigit() and int(length) > cap:
+            await self._too_large(scope, send_with_id, cap)
             return
 
         seen = 0
@@ -113,8 +127,8 @@ class RequestContext:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    raise BodyTooLarge(self.max_body)
+                if seen > cap:
+                    raise BodyTooLarge(cap)
             return message
 
         context = REQUEST_ID.set(request_id)  # on every log line of the request (services.core.logs)
@@ -122,7 +136,7 @@ class RequestContext:
             await self.app(scope, capped_receive, send_with_id)
         except BodyTooLarge:
             if not started:
-                await self._too_large(scope, send_with_id)
+                await self._too_large(scope, send_with_id, cap)
         except Exception as exc:  # every error ends here, answered or not
             await self._unexpected(scope, send_with_id, exc, started)
         finally:
@@ -145,10 +159,10 @@ class RequestContext:
         response = await unexpected(Request(scope), exc)
         await response(scope, _nothing_received, send)
 
-    async def _too_large(self, scope: Scope, send: Send) -> None:
+    async def _too_large(self, scope: Scope, send: Send, cap: int) -> None:
         from starlette.requests import Request
 
         from services.api.problems import problem
 
-        response = problem(Request(scope), 413, "payload_too_large", {"limit": self.max_body})
+        response = problem(Request(scope), 413, "payload_too_large", {"limit": cap})
         await response(scope, _nothing_received, send)

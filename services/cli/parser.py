@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sync)
     p = sync_sub.add_parser(
         "import",
-        help="import a department spreadsheet (CSV or XLSX) through the same normaliser, quarantine and reconciliation",
+        help="import a department spreadsheet (CSV, XLSX or XLS) through the same normaliser, quarantine and reconciliation",
     )
     p.add_argument("--source", required=True)
     p.add_argument("--county", help="6-digit county code (needed when the source serves several)")

@@ -77,6 +77,11 @@ class Unprocessable(GuardlineError):
     default_code = "validation_failed"
 
 
+class UnsupportedMediaType(GuardlineError):
+    status = 415
+    default_code = "unsupported_media_type"
+
+
 class PreconditionRequired(GuardlineError):
     status = 428
     default_code = "precondition_required"

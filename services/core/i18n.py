@@ -467,6 +467,33 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "There is no county {county} you can see (runs and quarantine are seen from county level up).",
         "县 {county} 不存在或不在您的权限范围内（同步任务和隔离记录仅县级及以上可见）。",
     ),
+    "unsupported_media_type": ("The file is not of a kind this operation reads.", "不支持该文件类型。"),
+    "upload_type_unsupported": (
+        "{file} is not a spreadsheet this import reads: send an .xlsx, .xls or .csv file.",
+        "{file} 不是可导入的表格文件：请上传 .xlsx、.xls 或 .csv 文件。",
+    ),
+    "upload_type_mismatch": (
+        "{file} is not what its name says ({suffix}): its content is of another kind. Save it again as .xlsx or .csv.",
+        "{file} 的内容与其扩展名（{suffix}）不符，请另存为 .xlsx 或 .csv 后重新上传。",
+    ),
+    "upload_empty": ("The file {file} is empty.", "文件 {file} 为空。"),
+    "upload_unreadable": (
+        "The file {file} cannot be read ({detail}); nothing was imported.",
+        "文件 {file} 已损坏或无法读取（{detail}），未导入任何数据。",
+    ),
+    "upload_no_header": (
+        "No header row found in {file}: the first rows must name the ID number column and at least one other "
+        "known column; nothing was imported.",
+        "文件 {file} 中未找到表头：前几行须包含身份证号列及至少一个可识别的列，未导入任何数据。",
+    ),
+    "upload_too_large": (
+        "The file {file} is too large to read safely ({detail}); nothing was imported. Split it or save it as CSV.",
+        "文件 {file} 过大，无法安全读取（{detail}），未导入任何数据。请拆分文件或另存为 CSV。",
+    ),
+    "sync_import_busy": (
+        "A run of {source} for county {county} is queued or running; import the file when it ends.",
+        "数据源 {source} 在县 {county} 的同步任务正在排队或运行，请待其结束后再导入。",
+    ),
     "sync_county_not_served": (
         "Source {source} does not serve county {county}.",
         "数据源 {source} 不含县 {county} 的数据。",

@@ -188,6 +188,9 @@ class SyncSettings(BaseModel):
     max_xlsx_shared_strings_bytes: int = Field(64_000_000, ge=100_000)
     max_xlsx_entries: int = Field(1000, ge=10)
     max_csv_line_chars: int = Field(1_000_000, ge=10_000)
+    # A spreadsheet uploaded over the API (``POST /api/v1/sync/sources/{name}/imports``): the
+    # whole request body, refused with 413 beyond it (other requests keep ``max_body_bytes``).
+    max_upload_bytes: int = Field(20_000_000, ge=100_000)
 
 
 class CompressionSettings(BaseModel):

@@ -1,5 +1,6 @@
 """Department spreadsheets as they really come: CSV (UTF-8 with or without BOM, or GB18030
-as Chinese Excel writes it) and XLSX; English or Chinese headers; title rows above the
+as Chinese Excel writes it), XLSX and the old Excel 97–2003 XLS (read by python-calamine);
+English or Chinese headers; title rows above the
 header; blank rows; ID numbers typed as numbers. Rows are read one at a time (openpyxl's
 read-only mode), so a file of any size is never held in memory.
 
@@ -207,14 +208,77 @@ def _xlsx_rows(path: Path, limits: SyncSettings) -> Iterator[list[Any]]:
         book.close()
 
 
+# An XLS file starts with the OLE2 compound document's signature.
+XLS_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _xls_rows(path: Path, limits: SyncSettings) -> Iterator[list[Any]]:
+    """An Excel 97–2003 workbook's first sheet, by python-calamine. An XLS is not compressed
+    (at most 65,536 rows): its size on disk bounds what reading it costs, and it is held to
+    the XLSX's unpacked limit."""
+    from python_calamine import CalamineWorkbook
+
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            signature = f.read(len(XLS_SIGNATURE))
+    except OSError as exc:
+        raise SheetError("unreadable", f"the XLS file cannot be opened: {exc.__class__.__name__}") from None
+    if size > limits.max_xlsx_uncompressed_bytes:
+        raise SheetError(
+            "too_large",
+            f"the XLS file has {size} bytes (at most {limits.max_xlsx_uncompressed_bytes}): refused unopened",
+        )
+    if signature != XLS_SIGNATURE:
+        raise SheetError("unreadable", "the XLS file is not an Excel 97–2003 workbook")
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+        sheet = book.get_sheet_by_index(0)
+        rows = sheet.iter_rows()
+    except Exception as exc:  # calamine raises its own kinds (CalamineError, XmlError …) and others
+        raise SheetError("unreadable", f"the XLS file cannot be opened: {exc.__class__.__name__}") from None
+    number = 0
+    try:
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                return
+            except Exception as exc:
+                raise SheetError(
+                    "unreadable", f"the XLS file cannot be read past row {number}: {exc.__class__.__name__}"
+                ) from None
+            number += 1
+            # calamine gives an empty cell as "" and a whole number typed in Excel as a float
+            yield [_xls_cell(c) for c in row]
+    finally:
+        book.close()
+
+
+def _xls_cell(value: Any) -> Any:
+    if value == "":
+        return None
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
+# What each kind of file is read by, by its name's suffix.
+READERS = {
+    ".csv": _csv_rows,
+    ".txt": _csv_rows,
+    ".xlsx": _xlsx_rows,
+    ".xlsm": _xlsx_rows,
+    ".xls": _xls_rows,
+}
+
+
 def raw_rows(path: Path, limits: SyncSettings | None = None) -> Iterator[list[Any] | Oversize]:
     limits = limits or SyncSettings()
-    suffix = path.suffix.lower()
-    if suffix in (".csv", ".txt"):
-        return _csv_rows(path, limits)
-    if suffix in (".xlsx", ".xlsm"):
-        return _xlsx_rows(path, limits)
-    raise SheetError("unsupported", f"{path.name}: only .csv and .xlsx files are read (save .xls as .xlsx)")
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise SheetError("unsupported", f"{path.name}: only .csv, .xlsx and .xls files are read")
+    return reader(path, limits)
 
 
 def _blank(cell: Any) -> bool:

@@ -65,12 +65,35 @@ class Case:
     # Checked by the handler, not declared as a scope (a system client needs none of it for
     # its own rows): a user without it gets 403, before anything is looked up.
     user_needs: Permission | None = None
+    # A multipart body instead of JSON: the form's fields and its files (a spreadsheet upload).
+    form: dict | None = None
+    files: dict | None = None
 
 
 def cases(t):
     """Requests aimed at target ``t`` (a dict of ids of a household in some village)."""
     return {
         "listHouseholds": Case("GET", "/api/v1/households", None, params={"region": t["village"]}),
+        # ledgers out (tests/api/test_exports.py): each with the filters of its list
+        "exportHouseholds": Case("GET", "/api/v1/households/export", None, params={"region": t["village"]}),
+        "exportMonitoringCases": Case(
+            "GET", "/api/v1/monitoring-cases/export", Permission.monitoring_read, params={"region": t["village"]}
+        ),
+        "exportMeasures": Case(
+            "GET", "/api/v1/measures/export", Permission.monitoring_read, params={"region": t["village"]}
+        ),
+        "exportVisits": Case(
+            "GET", "/api/v1/visits/export", Permission.monitoring_read, params={"region": t["village"]}
+        ),
+        "exportFindings": Case(
+            "GET", "/api/v1/findings/export", Permission.findings_read, params={"region": t["village"]}
+        ),
+        "exportProjects": Case(
+            "GET", "/api/v1/projects/export", Permission.funds_read, params={"region": t["village"]}
+        ),
+        "exportPayments": Case(
+            "GET", "/api/v1/payments/export", Permission.funds_read, params={"region": t["village"]}
+        ),
         "createHousehold": Case(
             "POST",
             "/api/v1/households",
@@ -484,6 +507,17 @@ def cases(t):
             ok=202,
             county_level=True,
             body={"source": t["source"], "county": t["county"]},
+        ),
+        # An empty file: the caller and the county pass every check, then the file is refused
+        # (422 upload_empty) before anything is imported (tests/api/test_sheet_upload.py imports).
+        "importSpreadsheet": Case(
+            "POST",
+            "/api/v1/sync/sources/{source}/imports",
+            Permission.sync_run,
+            ok=422,
+            county_level=True,
+            form={"county": t["county"]},
+            files={"file": ("名单.csv", b"")},
         ),
         "listQuarantine": Case(
             "GET", "/api/v1/sync/quarantine", Permission.sync_read, params={"county": t["county"]}, county_level=True
@@ -988,7 +1022,9 @@ async def _send(client, case: Case, t, headers):
     h = dict(headers)
     if case.needs_if_match:
         h["If-Match"] = await _etag(client, case.needs_if_match, t, headers)
-    return await client.request(case.method, path, json=case.body, params=case.params, headers=h)
+    return await client.request(
+        case.method, path, json=case.body, params=case.params, data=case.form, files=case.files, headers=h
+    )
 
 
 STRIP = ("request_id", "instance", "detail", "errors")
@@ -1119,7 +1155,9 @@ async def test_requests_without_token_are_401(client):
     for op, case in cases(
         {"village": VILLAGE, "other_household_id": 2, "id_number": person("head")["id_number"], **ids}
     ).items():
-        r = await client.request(case.method, case.path.format(**ids), json=case.body, params=case.params)
+        r = await client.request(
+            case.method, case.path.format(**ids), json=case.body, params=case.params, data=case.form, files=case.files
+        )
         assert r.status_code == 401, op
         assert r.headers["www-authenticate"] == "Bearer"
         assert r.headers["content-type"].startswith("application/problem+json")

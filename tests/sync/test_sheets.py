@@ -89,11 +89,17 @@ def test_a_file_without_a_known_header_is_refused(tmp_path):
 
 
 def test_other_formats_are_refused(tmp_path):
-    path = tmp_path / "x.xls"
-    path.write_bytes(b"\xd0\xcf\x11\xe0")
+    path = tmp_path / "x.ods"
+    path.write_bytes(b"PK\x03\x04")
     with pytest.raises(SheetError) as err:
         list(records(path, CIVIL))
     assert err.value.code == "unsupported"
+    # an .xls is read (python-calamine), but one cut short after its signature is unreadable
+    old = tmp_path / "x.xls"
+    old.write_bytes(b"\xd0\xcf\x11\xe0")
+    with pytest.raises(SheetError) as err:
+        list(records(old, CIVIL))
+    assert err.value.code == "unreadable"
     broken = tmp_path / "x.xlsx"
     broken.write_bytes(b"not a zip")
     with pytest.raises(SheetError) as err:

@@ -48,7 +48,7 @@ path_object("project_id", Project)
 _FIELDS = tuple(f for f in ProjectOut.model_fields if f not in ("next_steps", "allocated", "disbursed"))
 
 
-def _body(p: Project, allocated, disbursed) -> dict[str, Any]:
+def project_body(p: Project, allocated, disbursed) -> dict[str, Any]:
     return {
         **{f: getattr(p, f) for f in _FIELDS},
         "next_steps": service.next_steps(p.status),
@@ -62,7 +62,7 @@ async def _response(session, p: Project, status: int = 200) -> JSON:
     headers = {"ETag": etag("project", p.id, p.version)}
     if status == 201:
         headers["Location"] = f"/api/v1/projects/{p.id}"
-    return JSON(_body(p, *figures[p.id]), status_code=status, headers=headers)
+    return JSON(project_body(p, *figures[p.id]), status_code=status, headers=headers)
 
 
 @router.post(
@@ -105,7 +105,7 @@ async def list_projects(
         session, region=region, year=year, category=category, status=status, cursor=cursor, limit=limit
     )
     figures = await service.money_of(session, [p.id for p in rows])
-    return JSON({"items": [_body(p, *figures[p.id]) for p in rows], "next_cursor": next_cursor})
+    return JSON({"items": [project_body(p, *figures[p.id]) for p in rows], "next_cursor": next_cursor})
 
 
 @router.get(
@@ -204,7 +204,7 @@ async def list_beneficiaries(
 # ---- money of a project -----------------------------------------------------------------------
 
 
-def _disbursement(d) -> dict[str, Any]:
+def disbursement_body(d) -> dict[str, Any]:
     return {f: getattr(d, f) for f in DisbursementOut.model_fields}
 
 
@@ -223,7 +223,7 @@ def _disbursement(d) -> dict[str, Any]:
 async def record_disbursement(project_id: Id, body: DisbursementIn, session: Session, caller: FundsWriter):
     project = await service.get(session, project_id, for_update=True)
     row, _negative = await money.disburse(session, project, body, caller.user_id)
-    return JSON(_disbursement(row), status_code=201)
+    return JSON(disbursement_body(row), status_code=201)
 
 
 @router.get(
@@ -243,7 +243,7 @@ async def list_disbursements(
     await service.get(session, project_id)
     limit = page_limit(request, limit)
     rows, next_cursor = await money.disbursements(session, project_id=project_id, cursor=cursor, limit=limit)
-    return JSON({"items": [_disbursement(d) for d in rows], "next_cursor": next_cursor})
+    return JSON({"items": [disbursement_body(d) for d in rows], "next_cursor": next_cursor})
 
 
 @router.get(

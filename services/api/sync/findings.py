@@ -90,14 +90,14 @@ def finding_body(f: Finding, persons: dict, households: dict, chinese: bool) -> 
     return body
 
 
-async def _bodies(request: Request, session, findings: list[Finding]) -> list[dict]:
+async def finding_bodies(request: Request, session, findings: list[Finding]) -> list[dict]:
     persons, households = await service.subjects_of(session, findings)
     chinese = wants_chinese(request.headers.get("accept-language"))
     return [finding_body(f, persons, households, chinese) for f in findings]
 
 
 async def _response(request: Request, session, finding: Finding) -> JSON:
-    [body] = await _bodies(request, session, [finding])
+    [body] = await finding_bodies(request, session, [finding])
     return JSON(body, headers={"ETag": etag("finding", finding.id, finding.version)})
 
 
@@ -108,7 +108,7 @@ async def _audit_health(request: Request, caller: Caller, findings: list[Finding
         await record_sensitive_read(request, caller, "finding.read_health", "finding", object_id, findings=shown)
 
 
-async def _check_filters(
+async def check_finding_filters(
     session, caller: Caller, rule_id: str | None, region: str | None, household_id: int | None, person_id: int | None
 ) -> None:
     """Filters naming what the caller may not see: a health rule is 403 for a role without
@@ -154,7 +154,7 @@ async def list_findings(
     limit: Limit = None,
     cursor: Cursor = None,
 ):
-    await _check_filters(session, caller, rule_id, region, household_id, person_id)
+    await check_finding_filters(session, caller, rule_id, region, household_id, person_id)
     if seen_since is not None and seen_since.tzinfo is None:
         seen_since = seen_since.replace(tzinfo=CHINA)
     limit = page_limit(request, limit)
@@ -173,7 +173,7 @@ async def list_findings(
         limit=limit,
     )
     await _audit_health(request, caller, rows, "list")
-    return JSON({"items": await _bodies(request, session, rows), "next_cursor": next_cursor})
+    return JSON({"items": await finding_bodies(request, session, rows), "next_cursor": next_cursor})
 
 
 @router.get(

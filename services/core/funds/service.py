@@ -235,6 +235,21 @@ async def disbursements(
     return await keyset_page(session, stmt, [(Disbursement.id, False)], cursor, limit)
 
 
+async def disbursements_in(
+    session: AsyncSession, *, region: str | None, project_id: int | None, cursor: str | None, limit: int
+) -> KeyPage[Disbursement]:
+    """The payments in the caller's regions, by id (``ix_fund_disbursements_region``): under
+    ``region``, of ``project_id`` when given (the payments ledger)."""
+    from services.core.scope import under
+
+    stmt = select(Disbursement)
+    if region is not None:
+        stmt = stmt.where(under(Disbursement.region_code, region))
+    if project_id is not None:
+        stmt = stmt.where(Disbursement.project_id == project_id)
+    return await keyset_page(session, stmt, [(Disbursement.id, False)], cursor, limit)
+
+
 async def import_disbursements(
     session: AsyncSession, rows: list[dict[str, Any]], user_id: int | None, message
 ) -> dict[str, Any]:

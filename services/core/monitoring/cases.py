@@ -75,6 +75,36 @@ async def visits_of(session: AsyncSession, case_id: int, *, cursor: str | None, 
     return await keyset_page(session, stmt, VISIT_ORDER, cursor, limit)
 
 
+# The measures and visits of a region, not of one case (the ledgers, ``services.api.exports``):
+# by id, the primary key, so that each batch continues where the last one ended on the index.
+REGION_MEASURE_ORDER = [(Measure.id, False)]
+REGION_VISIT_ORDER = [(Visit.id, False)]
+
+
+async def measures_in(
+    session: AsyncSession, *, region: str | None, case_id: int | None, cursor: str | None, limit: int
+) -> KeyPage[Measure]:
+    """The measures in the caller's regions (under ``region``, of ``case_id`` when given)."""
+    stmt = select(Measure)
+    if region is not None:
+        stmt = stmt.where(under(Measure.region_code, region))
+    if case_id is not None:
+        stmt = stmt.where(Measure.case_id == case_id)
+    return await keyset_page(session, stmt, REGION_MEASURE_ORDER, cursor, limit)
+
+
+async def visits_in(
+    session: AsyncSession, *, region: str | None, case_id: int | None, cursor: str | None, limit: int
+) -> KeyPage[Visit]:
+    """The visits in the caller's regions (under ``region``, of ``case_id`` when given)."""
+    stmt = select(Visit)
+    if region is not None:
+        stmt = stmt.where(under(Visit.region_code, region))
+    if case_id is not None:
+        stmt = stmt.where(Visit.case_id == case_id)
+    return await keyset_page(session, stmt, REGION_VISIT_ORDER, cursor, limit)
+
+
 # ---------------------------------------------------------------- deadlines
 
 

@@ -1,0 +1,1 @@
+"""Ledgers out: every list a township keeps on paper, as XLSX or CSV (``router``)."""
