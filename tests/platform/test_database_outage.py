@@ -26,7 +26,9 @@ RECOVERY_SECONDS = 2.0
 
 @pytest.fixture
 def served(tmp_path):
-    env = clean_env(tmp_path / "data", GUARDLINE_AUDIT__READ_FLUSH_MS="100")
+    env = clean_env(
+        tmp_path / "data", GUARDLINE_AUDIT__READ_FLUSH_MS="100", GUARDLINE_RATE_LIMITS__BULK_READS_PER_MINUTE="100000"
+    )
     args = ("--demo", "--no-departments", "--persons", "300", "--no-access-log")
     with serving(tmp_path, env, free_port(), *args) as (base, proc, log):
         yield base, proc, log, tmp_path / "data"
