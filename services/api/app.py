@@ -18,6 +18,7 @@ from services.api.auth.router import router as auth_router
 from services.api.batch import router as batch_router
 from services.api.events.router import router as events_router
 from services.api.events.subscriptions import router as subscriptions_router
+from services.api.followup.router import router as followup_router
 from services.api.funds.assets import router as assets_router
 from services.api.funds.projects import router as projects_router
 from services.api.funds.public import router as public_router
@@ -160,6 +161,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         subscriptions_router,
         admin_router,
         monitoring_reports_router,
+        followup_router,
         findings_router,
         sync_router,
         sync_policies_router,
