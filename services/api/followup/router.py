@@ -18,8 +18,9 @@ from services.api.routing import GuardlineRoute
 from services.core.accounts.models import User
 from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller
+from services.core.errors import Unprocessable
 from services.core.followup import service
-from services.core.followup.rules import IncomeFlag
+from services.core.followup.rules import IncomeFlag, previous_quarter
 from services.core.followup.schemas import (
     AssignmentIn,
     AssignmentOut,
@@ -32,7 +33,7 @@ from services.core.followup.schemas import (
 )
 from services.core.households.service import get_active_household, get_household
 from services.core.monitoring.context import load_policy_context
-from services.core.timeutil import today
+from services.core.timeutil import current_quarter, today
 from services.core.types import Day
 
 router = APIRouter(prefix="/api/v1", tags=[tags.FOLLOW_UP], route_class=GuardlineRoute)
@@ -42,13 +43,22 @@ Assistant = Annotated[Caller, Needs(Permission.cases_assist)]
 MonitoringReader = Annotated[Caller, Needs(Permission.monitoring_read)]
 RegistryReader = Annotated[Caller, Needs(Permission.registry_read)]
 HouseholdId = Id
-Year = Annotated[int, Query(ge=2000, le=2100)]
-Quarter = Annotated[int, Query(ge=1, le=4)]
+Year = Annotated[int | None, Query(ge=2000, le=2100)]
+Quarter = Annotated[int | None, Query(ge=1, le=4)]
 # A cadre named in the path: a user within the caller's regions (404 otherwise, like a missing one).
 path_object("cadre_user_id", User, visible=service.cadre_visible)
 
 _ASSIGNMENT_FIELDS = tuple(AssignmentOut.model_fields)
 _VISIT_FIELDS = tuple(FollowUpVisitOut.model_fields)
+
+
+def _both(year: int | None, quarter: int | None) -> tuple[int, int]:
+    """A quarter is named by its year and number together (422 naming the one left out)."""
+    if year is None:
+        raise Unprocessable("field_required", field="year")
+    if quarter is None:
+        raise Unprocessable("field_required", field="quarter")
+    return year, quarter
 
 
 def _assignment(row) -> dict:
@@ -207,8 +217,8 @@ async def list_missing_income(
     request: Request,
     session: Session,
     caller: RegistryReader,
-    year: Year,
-    quarter: Quarter,
+    year: Year = None,
+    quarter: Quarter = None,
     region: RegionQ = None,
     as_of: Day | None = None,
     limit: Limit = None,
@@ -216,17 +226,21 @@ async def list_missing_income(
 ):
     """Formerly poor and monitored households (脱贫户、监测户) with no income recorded for the quarter, once the
     quarter's entry deadline (the policy's days after the quarter's last day, working days on China's official
-    calendar by default) is before `as_of` (default today). 422 `income_quarter_not_due` while the deadline has
-    not passed. By household id. Needs registry:read. 季度收入未按时录入农户。"""
+    calendar by default) is before `as_of` (default today). Without `year` and `quarter`: the latest quarter whose
+    deadline has passed. 422 `income_quarter_not_due` while the deadline has not passed. By household id. Needs registry:read. 季度收入未按时录入农户。"""
     ctx = await load_policy_context(session)
     prefix = service.list_prefix(caller.region_prefix, region)
+    day = as_of or today()
+    if year is None and quarter is None:
+        year, quarter = service.last_due_quarter(ctx, prefix, day)
+    year, quarter = _both(year, quarter)
     found = await service.missing_income(
         session,
         ctx,
         prefix,
         year=year,
         quarter=quarter,
-        as_of=as_of or today(),
+        as_of=day,
         cursor=cursor,
         limit=page_limit(request, limit),
     )
@@ -244,8 +258,8 @@ async def list_income_flags(
     request: Request,
     session: Session,
     caller: RegistryReader,
-    year: Year,
-    quarter: Quarter,
+    year: Year = None,
+    quarter: Quarter = None,
     region: RegionQ = None,
     flag: IncomeFlag | None = None,
     limit: Limit = None,
@@ -253,10 +267,13 @@ async def list_income_flags(
 ):
     """Formerly poor and monitored households whose per-capita net income over the complete rolling year ending with
     the quarter is under the policy's watch line (seed: 10,000 yuan, 人均纯收入1万元以下) or lower than over the
-    rolling year ending with the same quarter a year earlier (收入不增反降). An incomplete year is never flagged. By
-    household id. Needs registry:read. 收入关注农户。"""
+    rolling year ending with the same quarter a year earlier (收入不增反降). Without `year` and `quarter`: the last
+    completed quarter. An incomplete year is never flagged. By household id. Needs registry:read. 收入关注农户。"""
     ctx = await load_policy_context(session)
     prefix = service.list_prefix(caller.region_prefix, region)
+    if year is None and quarter is None:
+        year, quarter = previous_quarter(*current_quarter())
+    year, quarter = _both(year, quarter)
     found = await service.income_flags(
         session, ctx, prefix, year=year, quarter=quarter, flag=flag, cursor=cursor, limit=page_limit(request, limit)
     )

@@ -32,6 +32,7 @@ from services.core.followup.rules import (
     VisitPeriod,
     income_deadline,
     latest_period,
+    previous_quarter,
 )
 from services.core.followup.schemas import AssignmentIn, FollowUpVisitIn
 from services.core.households.enums import Category, HouseholdStatus
@@ -391,6 +392,14 @@ def _income_households():
         Household.status == HouseholdStatus.active,
         Household.category.in_([Category.lifted_out.value, Category.monitored.value]),
     )
+
+
+def last_due_quarter(ctx: PolicyContext, prefix: str, as_of: date) -> tuple[int, int]:
+    """The latest quarter whose income entry deadline (in the region's own policy) is before ``as_of``."""
+    year, quarter = previous_quarter(as_of.year, (as_of.month - 1) // 3 + 1)
+    while income_deadline(year, quarter, ctx.policy(prefix, year), ctx.calendar)[0] >= as_of:
+        year, quarter = previous_quarter(year, quarter)
+    return year, quarter
 
 
 async def missing_income(
