@@ -278,5 +278,3 @@ async def list_income_flags(
         session, ctx, prefix, year=year, quarter=quarter, flag=flag, cursor=cursor, limit=page_limit(request, limit)
     )
     return JSON(found.body())
-
-

@@ -35,11 +35,11 @@ class CadreAssignment(RegionScoped, Base):
 
     __table_args__ = (
         Index("ix_household_cadres_household_id_from_on", "household_id", "from_on"),
-        Index(
-            "uq_household_cadres_current", "household_id", unique=True, postgresql_where=text("to_on IS NULL")
-        ),
+        Index("uq_household_cadres_current", "household_id", unique=True, postgresql_where=text("to_on IS NULL")),
         # A cadre's households (the current ones), paged by household.
-        Index("ix_household_cadres_cadre_current", "cadre_user_id", "household_id", postgresql_where=text("to_on IS NULL")),
+        Index(
+            "ix_household_cadres_cadre_current", "cadre_user_id", "household_id", postgresql_where=text("to_on IS NULL")
+        ),
     )
 
 

@@ -112,9 +112,7 @@ def previous_quarter(year: int, quarter: int) -> tuple[int, int]:
     return quarter_of_index(quarter_index(year, quarter) - 1)
 
 
-def income_flags(
-    current: RollingIncome | None, year_before: RollingIncome | None, watch: Decimal
-) -> list[IncomeFlag]:
+def income_flags(current: RollingIncome | None, year_before: RollingIncome | None, watch: Decimal) -> list[IncomeFlag]:
     """Why the household's income is to be looked at first: the complete rolling year ending
     with the quarter is under ``watch`` per capita (人均纯收入1万元以下), and/or lower per capita
     than the complete rolling year ending with the same quarter a year earlier (收入不增反降).

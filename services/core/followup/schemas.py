@@ -64,7 +64,9 @@ class FollowUpVisitIn(Input):
     visited_on: Day = Field(description="Day of the visit, not in the future 走访日期")
     mode: VisitMode = Field(VisitMode.in_person, description="How the household was visited 走访方式")
     findings: LongText = Field(description="What the visit found, the policies explained 走访情况")
-    attachments: Attachments = Field(default_factory=list, description="Documents or photos of the visit (up to 20) 附件")
+    attachments: Attachments = Field(
+        default_factory=list, description="Documents or photos of the visit (up to 20) 附件"
+    )
     cadre_user_id: Ident | None = Field(None, description="Who visited (default: the caller) 走访人")
 
     @field_validator("visited_on")

@@ -102,17 +102,18 @@ async def _eligible_cadre(session: AsyncSession, region_code: str, user_id: int,
     """An active user whose role assists households and whose regions include the household
     (the rule a case's cadre follows)."""
     user = await session.get(User, user_id)
-    if user is None or not user.active or user.role not in ASSISTING_ROLES or not region_code.startswith(
-        user.region_prefix
+    if (
+        user is None
+        or not user.active
+        or user.role not in ASSISTING_ROLES
+        or not region_code.startswith(user.region_prefix)
     ):
         raise Unprocessable("cadre_not_eligible", field=field, id=user_id)
     return user
 
 
 async def current_assignment(session: AsyncSession, household_id: int) -> CadreAssignment | None:
-    stmt = select(CadreAssignment).where(
-        CadreAssignment.household_id == household_id, CadreAssignment.to_on.is_(None)
-    )
+    stmt = select(CadreAssignment).where(CadreAssignment.household_id == household_id, CadreAssignment.to_on.is_(None))
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
@@ -159,9 +160,7 @@ def cadre_visible(prefix: str) -> ColumnElement[bool]:
 
 
 async def get_cadre(session: AsyncSession, prefix: str, user_id: int) -> User:
-    user = (
-        await session.execute(select(User).where(User.id == user_id, cadre_visible(prefix)))
-    ).scalar_one_or_none()
+    user = (await session.execute(select(User).where(User.id == user_id, cadre_visible(prefix)))).scalar_one_or_none()
     if user is None:
         raise NotFound("user_not_found", field="cadre_user_id", id=user_id)
     return user
@@ -486,9 +485,11 @@ async def income_flags(
         watch: Decimal = ctx.policy(zone.prefix, year).income_watch_per_capita
         now = rolling_income(upto)
         before = _rolling_table(upto - 4)
-        prev = select(before.c.per_capita_net).where(
-            before.c.quarters == WINDOW, before.c.last_q == upto - 4
-        ).scalar_subquery()
+        prev = (
+            select(before.c.per_capita_net)
+            .where(before.c.quarters == WINDOW, before.c.last_q == upto - 4)
+            .scalar_subquery()
+        )
         below = now.c.per_capita_net < watch
         fell = now.c.per_capita_net < prev
         condition = {IncomeFlag.below_watch_line: below, IncomeFlag.fell: fell, None: or_(below, fell)}[flag]
@@ -527,5 +528,3 @@ async def income_flags(
         pages.append(page)
     items, next_cursor = _merge(pages, limit, lambda row: row["household_id"])
     return KeyPage(items, next_cursor)
-
-
