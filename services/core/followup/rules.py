@@ -45,7 +45,7 @@ class FollowUpReason(LabelledEnum):
 
 
 def last_workday(day: date, cal: WorkCalendar) -> tuple[date, bool]:
-    """The last working day on or before ``day`` and whether it rests on a provisional calendar."""
+    """The last working day (工作日) on or before ``day`` and whether it rests on a provisional calendar."""
     provisional = False
     while True:
         provisional = provisional or cal.is_provisional(day)
@@ -62,8 +62,8 @@ def visit_due(year: int, month: int, cal: WorkCalendar) -> tuple[date, bool]:
 
 @dataclass(frozen=True, slots=True)
 class VisitPeriod:
-    """One scheduled follow-up visit: its month (first day), the day it is due, and the
-    policy figures of its year that the list needs."""
+    """One scheduled follow-up visit (定期走访): its month (first day), the day it is due, and
+    the policy figures of its year that the list needs."""
 
     month: date
     due: date
@@ -79,8 +79,9 @@ class VisitPeriod:
 
 
 def latest_period(policy_for, as_of: date, cal: WorkCalendar) -> VisitPeriod | None:
-    """The latest scheduled visit whose due day is before ``as_of`` (so missing it is late
-    on ``as_of``), looking back over this year and last; None when the policy schedules none."""
+    """The latest scheduled visit (定期走访) whose due day is before ``as_of`` (so missing it is
+    late, 逾期, on ``as_of``), looking back over this year and last; None when the policy
+    schedules none."""
     found: VisitPeriod | None = None
     for year in (as_of.year - 1, as_of.year):
         policy: MonitoringPolicy = policy_for(year)
@@ -98,6 +99,7 @@ def latest_period(policy_for, as_of: date, cal: WorkCalendar) -> VisitPeriod | N
 
 
 def quarter_end(year: int, quarter: int) -> date:
+    """The quarter's last day (季度末)."""
     return month_end(date(year, quarter * 3, 1))
 
 
@@ -109,6 +111,7 @@ def income_deadline(year: int, quarter: int, policy: MonitoringPolicy, cal: Work
 
 
 def previous_quarter(year: int, quarter: int) -> tuple[int, int]:
+    """The quarter before (上一季度), as (year, quarter)."""
     return quarter_of_index(quarter_index(year, quarter) - 1)
 
 
