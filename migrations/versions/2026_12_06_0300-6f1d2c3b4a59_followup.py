@@ -1,7 +1,7 @@
 """Follow-up of everyone (issue 21): the cadre responsible for each household, with its
 history (household_cadres), the scheduled follow-up visits of formerly poor and eliminated
 households (followup_visits), and an index of case visits by household (the follow-up list
-counts them). The policy's new figures live in monitoring_policies' values: no column.
+counts them, and the visits of a month). The policy's new figures live in monitoring_policies' values: no column.
 
 Revision ID: 6f1d2c3b4a59
 Revises: fd029023eda6
@@ -71,9 +71,13 @@ def upgrade() -> None:
     op.create_index(
         'ix_case_visits_household_id_visited_on', 'case_visits', ['household_id', 'visited_on'], unique=False
     )
+    op.create_index('ix_followup_visits_visited_on', 'followup_visits', ['visited_on'], unique=False)
+    op.create_index('ix_case_visits_visited_on', 'case_visits', ['visited_on'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_case_visits_visited_on', table_name='case_visits')
+    op.drop_index('ix_followup_visits_visited_on', table_name='followup_visits')
     op.drop_index('ix_case_visits_household_id_visited_on', table_name='case_visits')
     op.drop_index('ix_followup_visits_household_id_visited_on', table_name='followup_visits')
     op.drop_index(op.f('ix_followup_visits_region_code'), table_name='followup_visits')

@@ -61,4 +61,8 @@ class FollowUpVisit(RegionScoped, Base):
     recorded_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
 
-    __table_args__ = (Index("ix_followup_visits_household_id_visited_on", "household_id", "visited_on"),)
+    __table_args__ = (
+        Index("ix_followup_visits_household_id_visited_on", "household_id", "visited_on"),
+        # The overdue list reads one scheduled month's visits.
+        Index("ix_followup_visits_visited_on", "visited_on"),
+    )

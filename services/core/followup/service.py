@@ -19,7 +19,21 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Numeric, and_, column, exists, func, not_, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    Numeric,
+    and_,
+    bindparam,
+    column,
+    exists,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -269,21 +283,34 @@ async def visits_of(
 # ---------------------------------------------------------------- the overdue follow-up list
 
 
+def _day(value: date):
+    """A day written into the SQL text: with parameters PostgreSQL switches to a generic plan
+    after five runs, which cannot see that a month's window is a small range of an index."""
+    return bindparam(None, value, Date, literal_execute=True)
+
+
 def _visited(period: VisitPeriod) -> ColumnElement[bool]:
-    """A counted visit of the household (follow-up or case visit) in the period's month, by its due day."""
-    follow = exists().where(
-        FollowUpVisit.household_id == Household.id,
-        FollowUpVisit.visited_on >= period.month,
-        FollowUpVisit.visited_on <= period.due,
-        FollowUpVisit.mode.in_(period.modes),
+    """A counted visit of the household (follow-up or case visit) in the period's month, by its
+    due day: read once per page from the visits of that month (an index range), then hashed."""
+    first, due = _day(period.month), _day(period.due)
+    follow = select(FollowUpVisit.household_id).where(
+        FollowUpVisit.visited_on >= first, FollowUpVisit.visited_on <= due, FollowUpVisit.mode.in_(period.modes)
     )
-    case = exists().where(
-        Visit.household_id == Household.id,
-        Visit.visited_on >= period.month,
-        Visit.visited_on <= period.due,
-        Visit.mode.in_(period.modes),
+    case = select(Visit.household_id).where(
+        Visit.visited_on >= first, Visit.visited_on <= due, Visit.mode.in_(period.modes)
     )
-    return or_(follow, case)
+    return or_(Household.id.in_(follow), Household.id.in_(case))
+
+
+def _eliminated_in(period: VisitPeriod) -> ColumnElement[bool]:
+    """The household's risk was eliminated within the months that keep it on the period's visit."""
+    return Household.id.in_(
+        select(MonitoringCase.household_id).where(
+            MonitoringCase.status == CaseStatus.eliminated,
+            MonitoringCase.eliminated_on >= _day(period.eliminated_since),
+            MonitoringCase.eliminated_on <= _day(period.due),
+        )
+    )
 
 
 def _eliminated_on(period: VisitPeriod):
@@ -325,7 +352,7 @@ def overdue_statement(zone: Zone, period: VisitPeriod, cadre_user_id: int | None
         Household.status == HouseholdStatus.active,
         or_(
             Household.category == Category.lifted_out,
-            and_(Household.category == Category.ordinary, eliminated_on.is_not(None)),
+            and_(Household.category == Category.ordinary, _eliminated_in(period)),
         ),
         ~_visited(period),
     )

@@ -245,6 +245,7 @@ class Visit(RegionScoped, Base):
         Index("ix_case_visits_case_id_visited_on", "case_id", "visited_on"),
         # The follow-up list counts a case's visits as the household's (docs/follow-up.md).
         Index("ix_case_visits_household_id_visited_on", "household_id", "visited_on"),
+        Index("ix_case_visits_visited_on", "visited_on"),
     )
 
 
