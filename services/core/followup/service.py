@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Date,
     Integer,
@@ -73,8 +74,9 @@ class Zone:
     excluded: tuple[str, ...]
 
     def condition(self, column) -> ColumnElement[bool]:
-        parts = [under(column, self.prefix)] if self.prefix else []
-        parts += [not_(under(column, q)) for q in self.excluded]
+        # Inline bounds (prefixes are checked digits): see ``_day``.
+        parts = [under(column, self.prefix, inline=True)] if self.prefix else []
+        parts += [not_(under(column, q, inline=True)) for q in self.excluded]
         return and_(true(), *parts)
 
 
@@ -289,6 +291,11 @@ def _day(value: date):
     return bindparam(None, value, Date, literal_execute=True)
 
 
+def _after(household_id: int):
+    """The page's lower bound, written into the SQL text (see ``_day``)."""
+    return bindparam(None, household_id, BigInteger, literal_execute=True)
+
+
 def _visited(period: VisitPeriod) -> ColumnElement[bool]:
     """A counted visit of the household (follow-up or case visit) in the period's month, by its
     due day: read once per page from the visits of that month (an index range), then hashed."""
@@ -387,7 +394,7 @@ async def overdue(
             continue
         stmt = overdue_statement(zone, period, cadre_user_id)
         if after is not None:
-            stmt = stmt.where(Household.id > after[0])
+            stmt = stmt.where(Household.id > _after(after[0]))
         rows = await session.execute(stmt.order_by(Household.id).limit(limit + 1))
         pages.append(
             [
@@ -467,7 +474,7 @@ async def missing_income(
             ),
         )
         if after is not None:
-            stmt = stmt.where(Household.id > after[0])
+            stmt = stmt.where(Household.id > _after(after[0]))
         rows = await session.execute(stmt.order_by(Household.id).limit(limit + 1))
         pages.append([{**row, "deadline": deadline, "provisional": provisional} for row in rows.mappings()])
     if not pages and earliest is not None:
@@ -541,7 +548,7 @@ async def income_flags(
             )
         )
         if after is not None:
-            stmt = stmt.where(Household.id > after[0])
+            stmt = stmt.where(Household.id > _after(after[0]))
         rows = await session.execute(stmt.order_by(Household.id).limit(limit + 1))
         page = []
         for row in rows.mappings():
