@@ -1,9 +1,11 @@
 """The demo county's follow-up (docs/follow-up.md): a responsible cadre (帮扶责任人) for every
 formerly poor, monitored or eliminated household, a few reassignments in the history, and
 the scheduled follow-up visits (定期走访) of the last twelve months — most made on time, some
-missed, so the overdue list shows something true. Quarterly income needs nothing here: the
-registry's income already lets the income flags show households under the watch line or
-whose income fell (the generator's growth is below 1 for some).
+missed, so the overdue list shows something true — and the latest quarter whose entry deadline
+has passed is not yet entered for a few formerly poor and monitored households (their yearly
+totals recomputed with core's ``income.rules.year_totals``), so the missing-income list has
+something to show. The registry's income already lets the income flags show households under
+the watch line or whose income fell (the generator's growth is below 1 for some).
 
 Deterministic for a seed and a day (a hash of the household id, not a random stream).
 Written after the registry, by plain SQL over it: a few statements, cheap at any size. The
@@ -16,13 +18,16 @@ from datetime import date
 
 import asyncpg
 
-from services.core.followup.rules import visit_due
+from services.core.events.triggers import trigger_names
+from services.core.followup.rules import income_deadline, previous_quarter, visit_due
+from services.core.income.rules import Figures, year_totals
 from services.core.policy.monitoring import MonitoringPolicy
 from services.core.workdays import WorkCalendar, add_months
 
 TABLES = ("household_cadres", "followup_visits")
 MISSED_PER_MILLE = 120  # scheduled visits not made (shown on the overdue list)
 REASSIGNED_PER_MILLE = 60  # households whose cadre changed once (a history of two rows)
+NOT_ENTERED_PER_MILLE = 40  # formerly poor and monitored households whose latest due quarter is not entered
 
 # One cadre per household: the open case's cadre when it has one, else one of the village's
 # demo cadres, chosen by the household id. Those reassigned had another cadre before.
@@ -87,19 +92,92 @@ def scheduled(today: date, cal: WorkCalendar, policy: MonitoringPolicy) -> list[
     return out
 
 
+NOT_ENTERED_SQL = """
+DELETE FROM income_records r USING households h
+WHERE r.household_id = h.id AND h.region_code LIKE $1 AND h.status = 'active'
+  AND h.category IN ('lifted_out', 'monitored') AND r.year = $2 AND r.quarter = $3
+  AND (h.id * 40503 + 17) % 1000 < $4
+RETURNING r.household_id
+"""
+PARTS = ("wages", "business", "property", "transfers", "production_costs", "eligible_spending")
+
+
+def last_due_quarter(today: date, cal: WorkCalendar, policy: MonitoringPolicy) -> tuple[int, int]:
+    """The latest quarter whose income entry deadline is before ``today``."""
+    year, quarter = previous_quarter(today.year, (today.month - 1) // 3 + 1)
+    while income_deadline(year, quarter, policy, cal)[0] >= today:
+        year, quarter = previous_quarter(year, quarter)
+    return year, quarter
+
+
+async def _not_entered(conn: asyncpg.Connection, like: str, year: int, quarter: int) -> int:
+    """Delete the quarter's records of a few households and recompute their year's totals."""
+    households = [
+        r["household_id"] for r in await conn.fetch(NOT_ENTERED_SQL, like, year, quarter, NOT_ENTERED_PER_MILLE)
+    ]
+    if not households:
+        return 0
+    rows = await conn.fetch(
+        f"SELECT household_id, quarter, member_count, net_income, {', '.join(PARTS)} FROM income_records "
+        "WHERE household_id = ANY($1) AND year = $2",
+        households,
+        year,
+    )
+    left: dict[int, list] = {}
+    for r in rows:
+        left.setdefault(r["household_id"], []).append(
+            (r["quarter"], Figures(*(r[p] for p in PARTS)), r["member_count"], r["net_income"])
+        )
+    gone = [h for h in households if h not in left]
+    if gone:
+        await conn.execute("DELETE FROM income_years WHERE household_id = ANY($1) AND year = $2", gone, year)
+    updates = []
+    for household, quarters in left.items():
+        totals = year_totals(quarters)
+        figures = totals.figures
+        updates.append(
+            (
+                household,
+                year,
+                totals.quarters,
+                *(getattr(figures, p) for p in PARTS),
+                totals.member_count,
+                totals.net_income,
+                totals.per_capita_net,
+            )
+        )
+    await conn.executemany(
+        "UPDATE income_years SET quarters = $3, wages = $4, business = $5, property = $6, transfers = $7, "
+        "production_costs = $8, eligible_spending = $9, member_count = $10, net_income = $11, per_capita_net = $12 "
+        "WHERE household_id = $1 AND year = $2",
+        updates,
+    )
+    return len(households)
+
+
 async def load_followup(conn: asyncpg.Connection, county: str, today: date, seed: int = 2026) -> dict[str, int]:
-    """Replace the assignments and follow-up visits of the demo county."""
+    """Replace the assignments and follow-up visits of the demo county, and leave the latest
+    due quarter's income not entered for a few households."""
     policy = MonitoringPolicy()
     like = f"{county}%"
+    calendar = WorkCalendar()
+    income_tables = ("income_records", "income_years")
+    # The demo's gaps are history, not news: no event per row (services.core.events).
+    switched = [(table, name) for table in income_tables for name in trigger_names(table)]
     async with conn.transaction():
+        for table, name in switched:
+            await conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER {name}")
+        not_entered = await _not_entered(conn, like, *last_due_quarter(today, calendar, policy))
+        for table, name in switched:
+            await conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER {name}")
         await conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY")
         await conn.execute(ASSIGN_SQL, like, today)
         await conn.execute(HISTORY_SQL, REASSIGNED_PER_MILLE)
-        for first, due in scheduled(today, WorkCalendar(), policy):
+        for first, due in scheduled(today, calendar, policy):
             since = add_months(first, -policy.followup_after_elimination_months)
             await conn.execute(VISIT_SQL, like, first, due, since, seed + first.toordinal(), MISSED_PER_MILLE)
-    counts = {}
+    counts = {"income_not_entered": not_entered}
     for table in TABLES:
         counts[table] = await conn.fetchval(f"SELECT count(*) FROM {table}")
-    await conn.execute(f"ANALYZE {', '.join(TABLES)}")
+    await conn.execute(f"ANALYZE {', '.join(TABLES + income_tables)}")
     return counts

@@ -357,11 +357,13 @@ async def load_demo(
 
         followup = await load_followup(conn, villages[0].code[:6], day, seed)
         counts.update(followup)
+        counts["income_records"] -= followup["income_not_entered"]  # the latest due quarter, not yet entered
         say(
             Step(
                 "followup",
                 f"follow-up: {followup['household_cadres']} cadre assignments, "
-                f"{followup['followup_visits']} scheduled visits  {elapsed()}",
+                f"{followup['followup_visits']} scheduled visits, {followup['income_not_entered']} quarters of "
+                f"income not yet entered  {elapsed()}",
             )
         )
     finally:

@@ -162,7 +162,10 @@ async def test_in_process_load_makes_a_consistent_registry(demo_url, demo_engine
     households = in_db["households"]
     assert in_db["memberships"] == PERSONS
     assert in_db["household_events"] == in_db["household_guarantees"] == households
-    assert in_db["income_records"] == households * sum(income_quarters(TODAY))
+    # The latest quarter whose entry deadline has passed is not yet entered for a few
+    # households (services/demo/followup.py): the missing-income list shows them.
+    assert 0 < counts["income_not_entered"] < households // 10
+    assert in_db["income_records"] == households * sum(income_quarters(TODAY)) - counts["income_not_entered"]
     assert isinstance(counts["seconds"], float)
     # ids are contiguous from 1 (the identities were restarted)
     assert await _scalar(demo_engine, "SELECT min(id) || '-' || max(id) FROM persons") == f"1-{PERSONS}"
@@ -469,6 +472,8 @@ async def test_demo_users_can_use_the_api_on_the_loaded_county(demo_url, demo_en
             r = await client.get("/api/v1/follow-up/overdue", params={"as_of": str(TODAY)}, headers=county)
             assert r.status_code == 200 and r.json()["items"], r.text
             assert all(i["cadre_user_id"] for i in r.json()["items"])
+            r = await client.get("/api/v1/follow-up/income-missing", params={"as_of": str(TODAY)}, headers=county)
+            assert r.status_code == 200 and r.json()["items"], r.text
             r = await client.get(
                 "/api/v1/follow-up/income-flags", params={"year": TODAY.year - 1, "quarter": 4}, headers=county
             )
