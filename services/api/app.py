@@ -19,6 +19,7 @@ from services.api.batch import router as batch_router
 from services.api.events.router import router as events_router
 from services.api.events.subscriptions import router as subscriptions_router
 from services.api.exports.router import router as exports_router
+from services.api.followup.router import router as followup_router
 from services.api.funds.assets import router as assets_router
 from services.api.funds.projects import router as projects_router
 from services.api.funds.public import router as public_router
@@ -169,6 +170,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         subscriptions_router,
         admin_router,
         monitoring_reports_router,
+        followup_router,
         findings_router,
         sync_router,
         imports_router,

@@ -26,6 +26,7 @@ RISK_CLUES = "risk-clues"
 MONITORING_CASES = "monitoring-cases"
 ASSISTANCE = "assistance"
 MONITORING_REPORTS = "monitoring-reports"
+FOLLOW_UP = "follow-up"
 MONITORING_POLICY = "monitoring-policy"
 SYNC = "sync"
 SYNC_POLICY = "sync-policy"
@@ -59,6 +60,12 @@ TAGS = [
         "Identification, assistance and risk elimination as a state machine, with the policy's deadlines.",
     ),
     _tag(ASSISTANCE, "帮扶措施和走访", "One household, one plan: measures, visits, the assistance cadre."),
+    _tag(
+        FOLLOW_UP,
+        "跟踪帮扶",
+        "Everyone followed, not only open cases: responsible cadres, scheduled visits of formerly poor and eliminated "
+        "households, quarterly income collection.",
+    ),
     _tag(
         MONITORING_REPORTS,
         "监测统计",

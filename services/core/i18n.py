@@ -391,6 +391,27 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "User {id} cannot be this case's assistance cadre (an active user who assists households in its region).",
         "用户 {id} 不能担任该户帮扶责任人（须为负责该区域帮扶工作的在用账号）。",
     ),
+    # follow-up (docs/follow-up.md)
+    "cadre_already_assigned": (
+        "User {id} is already the household's responsible cadre.",
+        "用户 {id} 已是该户的帮扶责任人。",
+    ),
+    "assignment_before_current": (
+        "A reassignment cannot start before the current cadre's first day ({since}).",
+        "调整帮扶责任人的起始日期不能早于现任帮扶责任人的起始日期（{since}）。",
+    ),
+    "followup_case_open": (
+        "Household {id} has an open monitoring case: record the visit on the case (its monthly visits count).",
+        "农户 {id} 有未结案的监测对象，请在监测对象下记录走访（每月走访计入跟踪走访）。",
+    ),
+    "followup_not_applicable": (
+        "Household {id} is not on follow-up: neither formerly poor nor a household whose risk was eliminated.",
+        "农户 {id} 不在跟踪范围内：既非脱贫户，也非风险已消除户。",
+    ),
+    "income_quarter_not_due": (
+        "The quarter's income is due by {deadline}: nothing is missing before that day has passed.",
+        "该季度收入录入截止日期为 {deadline}，截止日期过后才统计未录入农户。",
+    ),
     "client_id_reused": (
         "This id is already used for another record; a re-upload must send the same content.",
         "该 id 已被其他记录使用；重复上传须内容一致。",

@@ -5,6 +5,7 @@ from services.core.audit.models import AuditEvent
 from services.core.base import Base
 from services.core.events.models import events
 from services.core.events.subscriptions import Delivery, Subscription
+from services.core.followup.models import CadreAssignment, FollowUpVisit
 from services.core.funds.models import (
     Allocation,
     Asset,
@@ -55,6 +56,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Beneficiary",
+    "CadreAssignment",
     "CalendarDay",
     "CalendarYear",
     "CaseTransition",
@@ -63,6 +65,7 @@ __all__ = [
     "DeptRecord",
     "Disbursement",
     "Finding",
+    "FollowUpVisit",
     "Fund",
     "FundFinding",
     "FundPolicyRow",

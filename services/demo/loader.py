@@ -353,6 +353,19 @@ async def load_demo(
                 f"{funds['fund_disbursements']} payments, {funds['project_assets']} assets  {elapsed()}",
             )
         )
+        from services.demo.followup import load_followup
+
+        followup = await load_followup(conn, villages[0].code[:6], day, seed)
+        counts.update(followup)
+        counts["income_records"] -= followup["income_not_entered"]  # the latest due quarter, not yet entered
+        say(
+            Step(
+                "followup",
+                f"follow-up: {followup['household_cadres']} cadre assignments, "
+                f"{followup['followup_visits']} scheduled visits, {followup['income_not_entered']} quarters of "
+                f"income not yet entered  {elapsed()}",
+            )
+        )
     finally:
         await conn.close()
     counts["seconds"] = round(time.perf_counter() - started, 1)

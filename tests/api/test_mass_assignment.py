@@ -179,6 +179,13 @@ VALID: dict[str, Callable[[World], Valid]] = {
     "addVisit": lambda w: Valid(
         {"case_id": w.monitoring["case_id"]}, {"visited_on": str(china_today()), "findings": "了解情况"}, 201
     ),
+    # follow-up (docs/follow-up.md)
+    "assignHouseholdCadre": lambda w: Valid(
+        {"household_id": w.home["id"]}, {"cadre_user_id": w.accounts["assistance_cadre.village"]}, 201
+    ),
+    "addFollowUpVisit": lambda w: Valid(
+        {"household_id": w.home["id"]}, {"visited_on": str(china_today()), "findings": "定期走访"}, 201
+    ),
     # monitoring reports and policy settings
     "putIncomeLine": lambda w: Valid(
         {"year": w.line["year"], "province_code": "52"}, {"amount": "6100.00"}, user="county_staff.province"

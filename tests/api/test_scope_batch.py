@@ -350,6 +350,8 @@ NOT_TARGETS = {
     "kind",
     "subject",
     "on",
+    "quarter",  # a quarter of the year (follow-up income lists)
+    "flag",  # why a household's income is flagged
     # A filter by user: lists of cases show the same (nothing) for a hidden or a missing user.
     "cadre_user_id",
     # Households by id: 404 for hidden and missing alike, tested with real ids in

@@ -329,6 +329,45 @@ def cases(t):
         "listMonitoringCases": Case(
             "GET", "/api/v1/monitoring-cases", Permission.monitoring_read, params={"region": t["village"]}
         ),
+        # follow-up (docs/follow-up.md)
+        "assignHouseholdCadre": Case(
+            "POST",
+            "/api/v1/households/{household_id}/cadre-assignments",
+            Permission.cases_assign,
+            body={"cadre_user_id": t["cadre_id"]},
+            ok=201,
+        ),
+        "listHouseholdCadres": Case(
+            "GET", "/api/v1/households/{household_id}/cadre-assignments", Permission.monitoring_read
+        ),
+        "listCadreHouseholds": Case(
+            "GET", "/api/v1/follow-up/cadres/{cadre_id}/households", Permission.monitoring_read
+        ),
+        "addFollowUpVisit": Case(
+            "POST",
+            "/api/v1/households/{household_id}/follow-up-visits",
+            Permission.cases_assist,
+            body={"visited_on": str(china_today()), "findings": "定期走访"},
+            ok=201,
+        ),
+        "listFollowUpVisits": Case(
+            "GET", "/api/v1/households/{household_id}/follow-up-visits", Permission.monitoring_read
+        ),
+        "listOverdueFollowUps": Case(
+            "GET", "/api/v1/follow-up/overdue", Permission.monitoring_read, params={"region": t["village"]}
+        ),
+        "listMissingIncome": Case(
+            "GET",
+            "/api/v1/follow-up/income-missing",
+            Permission.registry_read,
+            params={"region": t["village"], "year": LAST_YEAR, "quarter": 1},
+        ),
+        "listIncomeFlags": Case(
+            "GET",
+            "/api/v1/follow-up/income-flags",
+            Permission.registry_read,
+            params={"region": t["village"], "year": LAST_YEAR, "quarter": 1},
+        ),
         "listOverdue": Case(
             "GET", "/api/v1/monitoring-cases/overdue", Permission.monitoring_read, params={"region": t["village"]}
         ),
@@ -811,6 +850,7 @@ SCOPED_PATH_OBJECTS = (
     "{asset_id}",
     "{fund_finding_id}",
     "{sync_policy_id}",
+    "{cadre_id}",
 )
 # Keys of a target that the fake targets below need besides ids.
 FAKE = dict.fromkeys(
@@ -821,6 +861,7 @@ FAKE = dict.fromkeys(
         "id_number",
         "household_id",
         "user_id",
+        "cadre_id",
         "county",
         "source",
         "fund_id",
@@ -969,6 +1010,7 @@ async def _make_target(client, auth, db, settings, user, village):
         **funds,
         **assets,
         "user_id": account.id,
+        "cadre_id": account.id,
         "client_id": system.id,
         "subscription_id": subscription.id,
         "village": village,
@@ -1062,6 +1104,7 @@ async def test_access_matrix(client, auth, db, settings, target_village):
                 "asset_id",
                 "fund_finding_id",
                 "sync_policy_id",
+                "cadre_id",
             ),
             MISSING,
         ),
@@ -1151,6 +1194,7 @@ async def test_requests_without_token_are_401(client):
         "asset_id": 1,
         "fund_finding_id": 1,
         "sync_policy_id": 1,
+        "cadre_id": 1,
     }
     for op, case in cases(
         {"village": VILLAGE, "other_household_id": 2, "id_number": person("head")["id_number"], **ids}

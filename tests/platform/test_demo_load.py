@@ -162,7 +162,10 @@ async def test_in_process_load_makes_a_consistent_registry(demo_url, demo_engine
     households = in_db["households"]
     assert in_db["memberships"] == PERSONS
     assert in_db["household_events"] == in_db["household_guarantees"] == households
-    assert in_db["income_records"] == households * sum(income_quarters(TODAY))
+    # The latest quarter whose entry deadline has passed is not yet entered for a few
+    # households (services/demo/followup.py): the missing-income list shows them.
+    assert 0 < counts["income_not_entered"] < households // 10
+    assert in_db["income_records"] == households * sum(income_quarters(TODAY)) - counts["income_not_entered"]
     assert isinstance(counts["seconds"], float)
     # ids are contiguous from 1 (the identities were restarted)
     assert await _scalar(demo_engine, "SELECT min(id) || '-' || max(id) FROM persons") == f"1-{PERSONS}"
@@ -322,7 +325,10 @@ async def test_parallel_load_gives_the_same_rows_as_in_process(demo_url, demo_en
     assert parallel_counts["persons"] == PERSONS
     assert {t: parallel_counts[t] for t in LOADED_TABLES} == {t: local_counts[t] for t in LOADED_TABLES}
     assert await _fingerprint(demo_engine, settings) == local
-    assert messages[-2].startswith("analysed") and messages[-1].startswith("fund year: 6 funds")
+    assert messages[-3].startswith("analysed") and messages[-2].startswith("fund year: 6 funds")
+    assert messages[-1].startswith("follow-up: ")
+    assert parallel_counts["household_cadres"] == local_counts["household_cadres"] > 0
+    assert parallel_counts["followup_visits"] == local_counts["followup_visits"] > 0
 
     # The fingerprint does see a difference: another seed gives other rows.
     await _load(demo_url, settings, persons=PERSONS, seed=SEED + 1)
@@ -460,6 +466,18 @@ async def test_demo_users_can_use_the_api_on_the_loaded_county(demo_url, demo_en
             r = await client.post("/api/v1/persons/lookup", json={"id_number": id_number}, headers=county)
             assert r.status_code == 200, r.text
             assert r.json()["id"] == person_id
+
+            # The follow-up of the demo county (services/demo/followup.py): some scheduled visits
+            # were missed, and the income flags find households under the watch line.
+            r = await client.get("/api/v1/follow-up/overdue", params={"as_of": str(TODAY)}, headers=county)
+            assert r.status_code == 200 and r.json()["items"], r.text
+            assert all(i["cadre_user_id"] for i in r.json()["items"])
+            r = await client.get("/api/v1/follow-up/income-missing", params={"as_of": str(TODAY)}, headers=county)
+            assert r.status_code == 200 and r.json()["items"], r.text
+            r = await client.get(
+                "/api/v1/follow-up/income-flags", params={"year": TODAY.year - 1, "quarter": 4}, headers=county
+            )
+            assert r.status_code == 200 and r.json()["items"], r.text
 
             village = await login("village_staff.village")
             r = await client.get(f"/api/v1/households/{other_id}", headers=village)

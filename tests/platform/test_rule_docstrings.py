@@ -35,6 +35,7 @@ RULE_MODULES: dict[str, tuple[str, ...] | None] = {
     "services.core.funds.indicators": None,
     "services.core.income.rules": None,
     "services.core.income.rolling": None,
+    "services.core.followup.rules": None,
     "services.core.guarantees.service": ("all_secure",),
     "services.core.funds.assets": ("check_region", "check_shares", "priority_share", "Distribution", "distribution"),
     "services.core.funds.projects": ("next_steps", "last_step_on", "check_step"),

@@ -241,7 +241,12 @@ class Visit(RegionScoped, Base):
     recorded_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
 
-    __table_args__ = (Index("ix_case_visits_case_id_visited_on", "case_id", "visited_on"),)
+    __table_args__ = (
+        Index("ix_case_visits_case_id_visited_on", "case_id", "visited_on"),
+        # The follow-up list counts a case's visits as the household's (docs/follow-up.md).
+        Index("ix_case_visits_household_id_visited_on", "household_id", "visited_on"),
+        Index("ix_case_visits_visited_on", "visited_on"),
+    )
 
 
 class VisitBreach(RegionScoped, Base):

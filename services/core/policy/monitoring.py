@@ -15,8 +15,9 @@ change.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.households.enums import LabourCapacity
@@ -132,6 +133,54 @@ class MonitoringPolicy(BaseModel):
         min_length=1,
         description="Labour capacities that count as able to work 视为有劳动能力的劳动技能",
     )
+    # Follow-up of everyone, not only open cases (docs/follow-up.md). Assistance cadres visit
+    # formerly poor households (脱贫户) in March, August and November [004 §6] …
+    followup_visit_months: list[int] = Field(
+        default_factory=lambda: [3, 8, 11],
+        min_length=1,
+        max_length=12,
+        description="Months in which assistance cadres visit formerly poor households (seed: 3, 8, 11); each visit "
+        "is due by its month's last working day 脱贫户定期走访月份",
+    )
+    # … and households whose risk was eliminated stay on that follow-up for this long after
+    # elimination (持续跟踪、动态保障 [003]; the seeds give no figure: docs/follow-up.md).
+    followup_after_elimination_months: int = Field(
+        12,
+        ge=0,
+        le=120,
+        description="Months an eliminated household stays on the scheduled follow-up visits after elimination "
+        "(the seeds give no figure; 12 chosen) 风险消除后持续跟踪月数",
+    )
+    # Quarterly income of formerly poor and monitored households is entered "within the set
+    # time" after the quarter (在规定时限内 [000 §三.三]; no figure: docs/follow-up.md).
+    income_entry_days: int = Field(
+        10,
+        ge=1,
+        le=90,
+        description="A quarter's income is entered within this many days after the quarter's last day "
+        "(the seed says only 规定时限内; 10 chosen) 季度收入录入时限",
+    )
+    income_entry_unit: DayUnit = Field(
+        DayUnit.working, description="Whether income_entry_days counts calendar or working days 收入录入时限单位"
+    )
+    # Households to look at first: per-capita net income under this figure [000 §二.二:
+    # 人均纯收入1万元以下的农户] or falling year on year (收入不增反降).
+    income_watch_per_capita: Decimal = Field(
+        Decimal("10000.00"),
+        ge=0,
+        le=Decimal("1000000"),
+        max_digits=12,
+        decimal_places=2,
+        description="Per-capita net income (rolling year) under which a household is flagged (seed 000: 10,000 "
+        "yuan) 人均纯收入关注线",
+    )
+
+    @field_validator("followup_visit_months")
+    @classmethod
+    def _months(cls, value: list[int]) -> list[int]:
+        if any(not 1 <= m <= 12 for m in value) or len(set(value)) != len(value):
+            raise ValueError("months are distinct numbers 1 to 12")
+        return sorted(value)
 
 
 FIELDS = frozenset(MonitoringPolicy.model_fields)

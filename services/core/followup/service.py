@@ -1,0 +1,564 @@
+"""The follow-up's rules applied to the rows: assignments of cadres to households, follow-up
+visits, the overdue follow-up list, the households missing a quarter's income and those whose
+income is to be looked at first (docs/follow-up.md). Services flush, never commit.
+
+The lists are region-scoped by the session (every table read is ``RegionScoped``). The policy
+may differ between the regions a list covers (a township's own override), so a list is read
+per **zone** — the caller's region less the sub-regions that have overrides of their own,
+and each of those the same way — with each zone's policy, and the pages are merged by
+household id (usually there is one zone).
+"""
+
+from __future__ import annotations
+
+import heapq
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Date,
+    Integer,
+    Numeric,
+    and_,
+    bindparam,
+    column,
+    exists,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.core.accounts.models import User
+from services.core.errors import Conflict, NotFound, Unprocessable
+from services.core.followup.models import CadreAssignment, FollowUpVisit
+from services.core.followup.rules import (
+    FollowUpReason,
+    IncomeFlag,
+    VisitPeriod,
+    income_deadline,
+    latest_period,
+    previous_quarter,
+)
+from services.core.followup.schemas import AssignmentIn, FollowUpVisitIn
+from services.core.households.enums import Category, HouseholdStatus
+from services.core.households.models import Household
+from services.core.income.models import IncomeRecord
+from services.core.income.rolling import WINDOW, quarter_index
+from services.core.monitoring.cases import ASSISTING_ROLES
+from services.core.monitoring.context import PolicyContext
+from services.core.monitoring.enums import CaseStatus
+from services.core.monitoring.models import MonitoringCase, Visit
+from services.core.monitoring.uncovered import rolling_income
+from services.core.paging import KeyPage, decode_cursor, keyset_page, page_of
+from services.core.scope import under
+from services.core.timeutil import today
+
+# ---------------------------------------------------------------- zones
+
+
+@dataclass(frozen=True, slots=True)
+class Zone:
+    """Regions under ``prefix`` but not under any of ``excluded``: one policy holds in all of them."""
+
+    prefix: str
+    excluded: tuple[str, ...]
+
+    def condition(self, column) -> ColumnElement[bool]:
+        # Inline bounds (prefixes are checked digits): see ``_day``.
+        parts = [under(column, self.prefix, inline=True)] if self.prefix else []
+        parts += [not_(under(column, q, inline=True)) for q in self.excluded]
+        return and_(true(), *parts)
+
+
+def zones(prefix: str, override_prefixes: Iterable[str]) -> list[Zone]:
+    """The zones of region ``prefix``: itself less every sub-region with an override of its
+    own, and each such sub-region the same way. Every region code under ``prefix`` lies in
+    exactly one zone, and the policy of a zone is that of its prefix."""
+    inner = {p for p in override_prefixes if p.startswith(prefix) and len(p) > len(prefix)}
+    every = sorted(inner | {prefix})
+    return [Zone(p, tuple(q for q in every if q != p and q.startswith(p))) for p in every]
+
+
+def list_prefix(caller_prefix: str, region: str | None) -> str:
+    """The region a list covers: the filter when it lies within the caller's regions, the
+    caller's regions otherwise (the session's scope limits the rows either way)."""
+    if region and region.startswith(caller_prefix):
+        return region
+    return caller_prefix
+
+
+def _merge(pages: Sequence[list[Any]], limit: int, key: Callable[[Any], int]) -> tuple[list[Any], str | None]:
+    """Zone pages (each ordered by ``key``, up to ``limit + 1`` rows) merged into one page."""
+    merged = list(heapq.merge(*pages, key=key))
+    return page_of(merged[: limit + 1], limit, lambda row: [key(row)])
+
+
+def _current_cadre():
+    return (
+        select(CadreAssignment.cadre_user_id)
+        .where(CadreAssignment.household_id == Household.id, CadreAssignment.to_on.is_(None))
+        .scalar_subquery()
+    )
+
+
+# ---------------------------------------------------------------- assignments
+
+
+async def _eligible_cadre(session: AsyncSession, region_code: str, user_id: int, field: str) -> User:
+    """An active user whose role assists households and whose regions include the household
+    (the rule a case's cadre follows)."""
+    user = await session.get(User, user_id)
+    if (
+        user is None
+        or not user.active
+        or user.role not in ASSISTING_ROLES
+        or not region_code.startswith(user.region_prefix)
+    ):
+        raise Unprocessable("cadre_not_eligible", field=field, id=user_id)
+    return user
+
+
+async def current_assignment(session: AsyncSession, household_id: int) -> CadreAssignment | None:
+    stmt = select(CadreAssignment).where(CadreAssignment.household_id == household_id, CadreAssignment.to_on.is_(None))
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def assign(
+    session: AsyncSession, household: Household, data: AssignmentIn, actor_id: int | None
+) -> CadreAssignment:
+    """Make ``data.cadre_user_id`` the household's responsible cadre (帮扶责任人) from
+    ``data.from_on``; the current assignment, if any, ends that day. The household row is
+    locked by the caller (``get_active_household``), so two reassignments queue."""
+    cadre = await _eligible_cadre(session, household.region_code, data.cadre_user_id, "cadre_user_id")
+    day = data.from_on or today()
+    current = await current_assignment(session, household.id)
+    if current is not None:
+        if current.cadre_user_id == cadre.id:
+            raise Conflict("cadre_already_assigned", field="cadre_user_id", id=cadre.id)
+        if day < current.from_on:
+            raise Unprocessable("assignment_before_current", field="from_on", since=current.from_on.isoformat())
+        current.to_on = day
+        await session.flush()  # the unique current row must be ended before the new one
+    row = CadreAssignment(
+        household_id=household.id,
+        region_code=household.region_code,
+        cadre_user_id=cadre.id,
+        from_on=day,
+        note=data.note,
+        assigned_by=actor_id,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def assignments_of(
+    session: AsyncSession, household_id: int, *, cursor: str | None, limit: int
+) -> KeyPage[CadreAssignment]:
+    """The household's assignments, oldest first (key: id)."""
+    stmt = select(CadreAssignment).where(CadreAssignment.household_id == household_id)
+    return await keyset_page(session, stmt, [(CadreAssignment.id, False)], cursor, limit)
+
+
+def cadre_visible(prefix: str) -> ColumnElement[bool]:
+    """The users a caller with region ``prefix`` may ask about as cadres: those within its regions."""
+    return under(User.region_prefix, prefix)
+
+
+async def get_cadre(session: AsyncSession, prefix: str, user_id: int) -> User:
+    user = (await session.execute(select(User).where(User.id == user_id, cadre_visible(prefix)))).scalar_one_or_none()
+    if user is None:
+        raise NotFound("user_not_found", field="cadre_user_id", id=user_id)
+    return user
+
+
+async def households_of(session: AsyncSession, cadre_id: int, *, cursor: str | None, limit: int) -> KeyPage[dict]:
+    """The households the cadre is responsible for now, by household id (in the caller's regions)."""
+    stmt = (
+        select(
+            CadreAssignment.household_id,
+            Household.household_no,
+            Household.head_name,
+            Household.region_code,
+            Household.category,
+            CadreAssignment.from_on,
+        )
+        .join(Household, Household.id == CadreAssignment.household_id)
+        .where(CadreAssignment.cadre_user_id == cadre_id, CadreAssignment.to_on.is_(None))
+    )
+    return await keyset_page(
+        session, stmt, [(CadreAssignment.household_id, False)], cursor, limit, rows="mappings", row=dict
+    )
+
+
+# ---------------------------------------------------------------- follow-up visits
+
+VISIT_FIELDS = ("visited_on", "mode", "findings", "attachments")
+
+
+async def _followed(session: AsyncSession, household: Household) -> None:
+    """A follow-up visit is for a household on follow-up: formerly poor (脱贫户), or one whose
+    risk was eliminated. A household with an open case is visited through its case (409)."""
+    if household.category == Category.monitored:
+        raise Conflict("followup_case_open", field="household_id", id=household.id)
+    if household.category == Category.lifted_out:
+        return
+    eliminated = await session.execute(
+        select(MonitoringCase.id).where(
+            MonitoringCase.household_id == household.id, MonitoringCase.status == CaseStatus.eliminated
+        )
+    )
+    if eliminated.first() is None:
+        raise Conflict("followup_not_applicable", field="household_id", id=household.id)
+
+
+def _same(existing: FollowUpVisit, data: FollowUpVisitIn) -> bool:
+    attachments = [a.model_dump() for a in data.attachments]
+    return (
+        existing.visited_on == data.visited_on
+        and existing.mode == data.mode
+        and existing.findings == data.findings
+        and existing.attachments == attachments
+    )
+
+
+async def add_visit(
+    session: AsyncSession, household: Household, data: FollowUpVisitIn, actor_id: int | None
+) -> tuple[FollowUpVisit, bool]:
+    """Record a follow-up visit (定期走访); the same client id with the same values again
+    returns the stored visit (False: not created)."""
+    if data.id is not None:
+        existing = (
+            await session.execute(select(FollowUpVisit).where(FollowUpVisit.id == data.id))
+        ).scalar_one_or_none()
+        if existing is not None:
+            if existing.household_id != household.id or not _same(existing, data):
+                raise Conflict("client_id_reused", field="id")
+            return existing, False
+    await _followed(session, household)
+    if data.cadre_user_id is not None and data.cadre_user_id != actor_id:
+        cadre_id = (await _eligible_cadre(session, household.region_code, data.cadre_user_id, "cadre_user_id")).id
+    elif actor_id is not None:
+        cadre_id = actor_id
+    else:
+        raise Unprocessable("field_required", field="cadre_user_id")
+    visit = FollowUpVisit(
+        id=data.id or uuid.uuid4(),
+        household_id=household.id,
+        region_code=household.region_code,
+        cadre_user_id=cadre_id,
+        visited_on=data.visited_on,
+        mode=data.mode,
+        findings=data.findings,
+        attachments=[a.model_dump() for a in data.attachments],
+        recorded_by=actor_id,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(visit)
+            await session.flush()
+    except IntegrityError:
+        # The id is taken by a visit the caller cannot see (ids are global).
+        raise Conflict("client_id_reused", field="id") from None
+    return visit, True
+
+
+async def visits_of(
+    session: AsyncSession, household_id: int, *, cursor: str | None, limit: int
+) -> KeyPage[FollowUpVisit]:
+    """The household's follow-up visits by day (key: visited_on, id)."""
+    stmt = select(FollowUpVisit).where(FollowUpVisit.household_id == household_id)
+    order = [(FollowUpVisit.visited_on, False), (FollowUpVisit.id, False)]
+    return await keyset_page(session, stmt, order, cursor, limit)
+
+
+# ---------------------------------------------------------------- the overdue follow-up list
+
+
+def _day(value: date):
+    """A day written into the SQL text: with parameters PostgreSQL switches to a generic plan
+    after five runs, which cannot see that a month's window is a small range of an index."""
+    return bindparam(None, value, Date, literal_execute=True)
+
+
+def _after(household_id: int):
+    """The page's lower bound, written into the SQL text (see ``_day``)."""
+    return bindparam(None, household_id, BigInteger, literal_execute=True)
+
+
+def _visited(period: VisitPeriod) -> ColumnElement[bool]:
+    """A counted visit of the household (follow-up or case visit) in the period's month, by its
+    due day: read once per page from the visits of that month (an index range), then hashed."""
+    first, due = _day(period.month), _day(period.due)
+    follow = select(FollowUpVisit.household_id).where(
+        FollowUpVisit.visited_on >= first, FollowUpVisit.visited_on <= due, FollowUpVisit.mode.in_(period.modes)
+    )
+    case = select(Visit.household_id).where(
+        Visit.visited_on >= first, Visit.visited_on <= due, Visit.mode.in_(period.modes)
+    )
+    return or_(Household.id.in_(follow), Household.id.in_(case))
+
+
+def _eliminated_in(period: VisitPeriod) -> ColumnElement[bool]:
+    """The household's risk was eliminated within the months that keep it on the period's visit."""
+    return Household.id.in_(
+        select(MonitoringCase.household_id).where(
+            MonitoringCase.status == CaseStatus.eliminated,
+            MonitoringCase.eliminated_on >= _day(period.eliminated_since),
+            MonitoringCase.eliminated_on <= _day(period.due),
+        )
+    )
+
+
+def _eliminated_on(period: VisitPeriod):
+    """The latest elimination of the household that keeps it on the period's visit, or NULL."""
+    return (
+        select(func.max(MonitoringCase.eliminated_on))
+        .where(
+            MonitoringCase.household_id == Household.id,
+            MonitoringCase.status == CaseStatus.eliminated,
+            MonitoringCase.eliminated_on >= period.eliminated_since,
+            MonitoringCase.eliminated_on <= period.due,
+        )
+        .scalar_subquery()
+    )
+
+
+def _last_visit():
+    follow = select(func.max(FollowUpVisit.visited_on)).where(FollowUpVisit.household_id == Household.id)
+    case = select(func.max(Visit.visited_on)).where(Visit.household_id == Household.id)
+    return func.greatest(follow.scalar_subquery(), case.scalar_subquery())
+
+
+def overdue_statement(zone: Zone, period: VisitPeriod, cadre_user_id: int | None):
+    """The households of ``zone`` on follow-up whose ``period`` visit was not made, by id:
+    formerly poor (脱贫户, without an open case: a case's own monthly visits cover it) or
+    eliminated within the policy's months before the due day."""
+    eliminated_on = _eliminated_on(period)
+    stmt = select(
+        Household.id.label("household_id"),
+        Household.household_no,
+        Household.head_name,
+        Household.region_code,
+        Household.category,
+        eliminated_on.label("eliminated_on"),
+        _current_cadre().label("cadre_user_id"),
+        _last_visit().label("last_visit_on"),
+    ).where(
+        zone.condition(Household.region_code),
+        Household.status == HouseholdStatus.active,
+        or_(
+            Household.category == Category.lifted_out,
+            and_(Household.category == Category.ordinary, _eliminated_in(period)),
+        ),
+        ~_visited(period),
+    )
+    if cadre_user_id is not None:
+        stmt = stmt.where(
+            exists().where(
+                CadreAssignment.household_id == Household.id,
+                CadreAssignment.to_on.is_(None),
+                CadreAssignment.cadre_user_id == cadre_user_id,
+            )
+        )
+    return stmt
+
+
+async def overdue(
+    session: AsyncSession,
+    ctx: PolicyContext,
+    prefix: str,
+    *,
+    as_of: date,
+    cadre_user_id: int | None,
+    cursor: str | None,
+    limit: int,
+) -> KeyPage[dict]:
+    """The households whose latest scheduled follow-up visit before ``as_of`` was not made
+    (keyset: household id), each with the visit's month, due day and days late."""
+    after = decode_cursor(cursor, (int,))
+    pages: list[list[dict]] = []
+    for zone in zones(prefix, (o.region_prefix for o in ctx.overrides)):
+        period = latest_period(lambda year, p=zone.prefix: ctx.policy(p, year), as_of, ctx.calendar)
+        if period is None:
+            continue
+        stmt = overdue_statement(zone, period, cadre_user_id)
+        if after is not None:
+            stmt = stmt.where(Household.id > _after(after[0]))
+        rows = await session.execute(stmt.order_by(Household.id).limit(limit + 1))
+        pages.append(
+            [
+                {
+                    **row,
+                    "reason": FollowUpReason.lifted_out
+                    if row["category"] == Category.lifted_out
+                    else FollowUpReason.eliminated,
+                    "eliminated_on": row["eliminated_on"] if row["category"] != Category.lifted_out else None,
+                    "month": period.month,
+                    "due": period.due,
+                    "days_late": (as_of - period.due).days,
+                    "provisional": period.provisional,
+                }
+                for row in rows.mappings()
+            ]
+        )
+    items, next_cursor = _merge(pages, limit, lambda row: row["household_id"])
+    return KeyPage(items, next_cursor)
+
+
+# ---------------------------------------------------------------- quarterly income
+
+
+def _income_households():
+    """Formerly poor and monitored households (脱贫户、监测户), active."""
+    return and_(
+        Household.status == HouseholdStatus.active,
+        Household.category.in_([Category.lifted_out.value, Category.monitored.value]),
+    )
+
+
+def last_due_quarter(ctx: PolicyContext, prefix: str, as_of: date) -> tuple[int, int]:
+    """The latest quarter whose income entry deadline (in the region's own policy) is before ``as_of``."""
+    year, quarter = previous_quarter(as_of.year, (as_of.month - 1) // 3 + 1)
+    while income_deadline(year, quarter, ctx.policy(prefix, year), ctx.calendar)[0] >= as_of:
+        year, quarter = previous_quarter(year, quarter)
+    return year, quarter
+
+
+async def missing_income(
+    session: AsyncSession,
+    ctx: PolicyContext,
+    prefix: str,
+    *,
+    year: int,
+    quarter: int,
+    as_of: date,
+    cursor: str | None,
+    limit: int,
+) -> KeyPage[dict]:
+    """Formerly poor and monitored households without the quarter's income once the
+    quarter's entry deadline has passed (keyset: household id). 422 when the deadline has
+    passed nowhere in the region yet."""
+    after = decode_cursor(cursor, (int,))
+    pages: list[list[dict]] = []
+    earliest: date | None = None
+    for zone in zones(prefix, (o.region_prefix for o in ctx.overrides)):
+        deadline, provisional = income_deadline(year, quarter, ctx.policy(zone.prefix, year), ctx.calendar)
+        if deadline >= as_of:
+            earliest = deadline if earliest is None else min(earliest, deadline)
+            continue
+        stmt = select(
+            Household.id.label("household_id"),
+            Household.household_no,
+            Household.head_name,
+            Household.region_code,
+            Household.category,
+            _current_cadre().label("cadre_user_id"),
+        ).where(
+            zone.condition(Household.region_code),
+            _income_households(),
+            ~exists().where(
+                IncomeRecord.household_id == Household.id,
+                IncomeRecord.year == year,
+                IncomeRecord.quarter == quarter,
+            ),
+        )
+        if after is not None:
+            stmt = stmt.where(Household.id > _after(after[0]))
+        rows = await session.execute(stmt.order_by(Household.id).limit(limit + 1))
+        pages.append([{**row, "deadline": deadline, "provisional": provisional} for row in rows.mappings()])
+    if not pages and earliest is not None:
+        raise Unprocessable("income_quarter_not_due", field="quarter", deadline=earliest.isoformat())
+    items, next_cursor = _merge(pages, limit, lambda row: row["household_id"])
+    return KeyPage(items, next_cursor)
+
+
+def _rolling_table(upto: int):
+    """``income_rolling(households.id, upto)`` as a table for a correlated subquery (the
+    rolling year a year earlier)."""
+    return (
+        func.income_rolling(Household.id, upto)
+        .table_valued(
+            column("quarters", Integer),
+            column("last_q", Integer),
+            column("per_capita_net", Numeric),
+        )
+        .alias("rolling_before")
+    )
+
+
+async def income_flags(
+    session: AsyncSession,
+    ctx: PolicyContext,
+    prefix: str,
+    *,
+    year: int,
+    quarter: int,
+    flag: IncomeFlag | None,
+    cursor: str | None,
+    limit: int,
+) -> KeyPage[dict]:
+    """Formerly poor and monitored households whose complete rolling year ending with the
+    quarter is under the policy's watch line per capita, or lower than the complete rolling
+    year ending with the same quarter a year earlier (keyset: household id). The rule is
+    ``rules.income_flags``; this is its set-based form over ``income_rolling``."""
+    after = decode_cursor(cursor, (int,))
+    upto = quarter_index(year, quarter)
+    pages: list[list[dict]] = []
+    for zone in zones(prefix, (o.region_prefix for o in ctx.overrides)):
+        watch: Decimal = ctx.policy(zone.prefix, year).income_watch_per_capita
+        now = rolling_income(upto)
+        before = _rolling_table(upto - 4)
+        prev = (
+            select(before.c.per_capita_net)
+            .where(before.c.quarters == WINDOW, before.c.last_q == upto - 4)
+            .scalar_subquery()
+        )
+        below = now.c.per_capita_net < watch
+        fell = now.c.per_capita_net < prev
+        condition = {IncomeFlag.below_watch_line: below, IncomeFlag.fell: fell, None: or_(below, fell)}[flag]
+        stmt = (
+            select(
+                Household.id.label("household_id"),
+                Household.household_no,
+                Household.head_name,
+                Household.region_code,
+                Household.category,
+                now.c.per_capita_net,
+                prev.label("per_capita_net_year_before"),
+            )
+            .select_from(Household)
+            .join(now, true())
+            .where(
+                zone.condition(Household.region_code),
+                _income_households(),
+                now.c.quarters == WINDOW,
+                now.c.last_q == upto,
+                condition,
+            )
+        )
+        if after is not None:
+            stmt = stmt.where(Household.id > _after(after[0]))
+        rows = await session.execute(stmt.order_by(Household.id).limit(limit + 1))
+        page = []
+        for row in rows.mappings():
+            flags = []
+            if row["per_capita_net"] < watch:
+                flags.append(IncomeFlag.below_watch_line)
+            previous = row["per_capita_net_year_before"]
+            if previous is not None and row["per_capita_net"] < previous:
+                flags.append(IncomeFlag.fell)
+            page.append({**row, "flags": flags, "watch_line": watch})
+        pages.append(page)
+    items, next_cursor = _merge(pages, limit, lambda row: row["household_id"])
+    return KeyPage(items, next_cursor)
