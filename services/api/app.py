@@ -18,6 +18,7 @@ from services.api.auth.router import router as auth_router
 from services.api.batch import router as batch_router
 from services.api.events.router import router as events_router
 from services.api.events.subscriptions import router as subscriptions_router
+from services.api.fieldwork.router import router as fieldwork_router
 from services.api.funds.assets import router as assets_router
 from services.api.funds.projects import router as projects_router
 from services.api.funds.public import router as public_router
@@ -164,6 +165,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         sync_router,
         sync_policies_router,
         projects_router,
+        fieldwork_router,
         funds_router,
         assets_router,
         public_router,

@@ -5,6 +5,13 @@ from services.core.audit.models import AuditEvent
 from services.core.base import Base
 from services.core.events.models import events
 from services.core.events.subscriptions import Delivery, Subscription
+from services.core.fieldwork.models import (
+    Campaign,
+    CampaignTeam,
+    CampaignVisit,
+    ResidentAttendance,
+    RosterMember,
+)
 from services.core.funds.models import (
     Allocation,
     Asset,
@@ -57,6 +64,9 @@ __all__ = [
     "Beneficiary",
     "CalendarDay",
     "CalendarYear",
+    "Campaign",
+    "CampaignTeam",
+    "CampaignVisit",
     "CaseTransition",
     "ClueReport",
     "Delivery",
@@ -85,7 +95,9 @@ __all__ = [
     "QuarantinedRecord",
     "RateLimitCount",
     "Region",
+    "ResidentAttendance",
     "RiskClue",
+    "RosterMember",
     "SourceState",
     "Subscription",
     "SyncCursor",
