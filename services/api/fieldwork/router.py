@@ -222,7 +222,7 @@ async def attendance_shortfalls(
     request: Request,
     session: Session,
     caller: Reader,
-    month: MonthQ,
+    month: MonthQ = None,
     region: RegionQ = None,
     limit: Limit = None,
     cursor: Cursor = None,
@@ -232,7 +232,7 @@ async def attendance_shortfalls(
     or who recorded none, by member id. Needs campaigns:read. 驻村时间不足。"""
     limit = page_limit(request, limit)
     rows, next_cursor = await roster_service.attendance_shortfalls(
-        session, region or caller.region_prefix, month, cursor, limit
+        session, region or caller.region_prefix, month or rules.month_text(rules.last_month(today())), cursor, limit
     )
     return JSON({"items": rows, "next_cursor": next_cursor})
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar
-from datetime import date
+from datetime import date, timedelta
 
 from services.core.fieldwork.enums import OfficerLevel
 from services.core.policy.monitoring import MonitoringPolicy
@@ -28,6 +28,11 @@ def month_end(first: date) -> date:
 
 def month_text(first: date) -> str:
     return f"{first.year:04d}-{first.month:02d}"
+
+
+def last_month(day: date) -> date:
+    """The first day of the month before ``day``'s (the last complete month)."""
+    return (day.replace(day=1) - timedelta(days=1)).replace(day=1)
 
 
 def required_days(policy: MonitoringPolicy, first: date) -> int:
