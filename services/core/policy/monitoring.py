@@ -29,6 +29,10 @@ from services.core.policy.overrides import PolicyOverride, PolicyTable
 from services.core.workdays import DayUnit
 
 
+# 区级2名、镇街2名、村社1名 [004 §17].
+OFFICERS_REQUIRED = {OfficerLevel.county: 2, OfficerLevel.township: 2, OfficerLevel.village: 1}
+
+
 class MonitoringPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -138,7 +142,7 @@ class MonitoringPolicy(BaseModel):
     # Field work (docs/field-work.md). Information officers (防止返贫监测信息员) each level's
     # region needs, at least: 区级2名、镇街2名、村社1名 [004 §17] …
     officers_required: dict[OfficerLevel, Annotated[int, Field(ge=0, le=100)]] = Field(
-        default_factory=lambda: {OfficerLevel.county: 2, OfficerLevel.township: 2, OfficerLevel.village: 1},
+        default_factory=lambda: dict(OFFICERS_REQUIRED),
         description="Information officers each county, township and village needs, at least (seed: county 2, "
         "township 2, village 1) 防止返贫监测信息员配备标准",
     )
@@ -160,6 +164,12 @@ class MonitoringPolicy(BaseModel):
         description="Share of a month's calendar days a village-based team member must spend in the village, as a "
         "fraction (seed: 2/3) 驻村工作队员每月在村时间比例",
     )
+
+    @field_validator("officers_required")
+    @classmethod
+    def _every_level(cls, value: dict) -> dict:
+        # An override naming one level (a village's own figure) keeps the others' defaults.
+        return {**OFFICERS_REQUIRED, **value}
 
     @field_validator("resident_share_of_month")
     @classmethod
