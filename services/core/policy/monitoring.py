@@ -28,7 +28,6 @@ from services.core.policy import overrides
 from services.core.policy.overrides import PolicyOverride, PolicyTable
 from services.core.workdays import DayUnit
 
-
 # 区级2名、镇街2名、村社1名 [004 §17].
 OFFICERS_REQUIRED = {OfficerLevel.county: 2, OfficerLevel.township: 2, OfficerLevel.village: 1}
 
