@@ -152,7 +152,18 @@ def upgrade() -> None:
     )
 
 
+    # Active households per village, counted from the index alone (a campaign's progress).
+    op.create_index(
+        'ix_households_active_region_code',
+        'households',
+        ['region_code'],
+        unique=False,
+        postgresql_where=sa.text("status = 'active'"),
+    )
+
+
 def downgrade() -> None:
+    op.drop_index('ix_households_active_region_code', table_name='households')
     op.drop_table('resident_attendance')
     op.drop_table('field_campaign_visits')
     op.drop_table('field_campaign_teams')

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, literal, or_, select
+from sqlalchemy import String, bindparam, exists, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -34,7 +34,13 @@ from services.core.repository import by_id
 from services.core.scope import scope_of, under
 from services.core.timeutil import CHINA, now, today
 
-CLUE_SOURCE = "field_campaign"  # the clue intake's ``source`` of clues raised from a visit
+CLUE_SOURCE = "field_campaign"
+# Written into the SQL rather than sent as a parameter: a generic plan (PostgreSQL's choice
+# after five runs of a statement) cannot match a parameter to the partial index
+# ``ix_households_active_region_code`` and counts from the table instead (4 times slower).
+ACTIVE = Household.status == bindparam(
+    None, HouseholdStatus.active.value, String, literal_execute=True
+)  # the clue intake's ``source`` of clues raised from a visit
 
 
 def visible_to(prefix: str):
@@ -276,7 +282,7 @@ async def progress(session: AsyncSession, campaign: Campaign, region: str | None
         (
             await session.execute(
                 select(Household.region_code, func.count())
-                .where(under(Household.region_code, prefix, inline=True), Household.status == HouseholdStatus.active)
+                .where(under(Household.region_code, prefix, inline=True), ACTIVE)
                 .group_by(Household.region_code)
             )
         ).all()
