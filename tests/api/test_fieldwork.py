@@ -483,3 +483,17 @@ def test_required_days_round_up_on_the_calendar():
     assert [required_days(policy, date(2026, m, 1)) for m in (2, 4, 10)] == [19, 20, 21]
     assert required_days(MonitoringPolicy(resident_share_of_month="1/2"), date(2026, 10, 1)) == 16
     assert last_month(date(2026, 1, 15)) == date(2025, 12, 1)
+
+
+async def test_attendance_shortfalls_default_to_the_last_complete_month(client, auth):
+    from services.core.fieldwork.rules import last_month, month_text
+
+    h = auth("township_staff.township")
+    resident = await _member(client, h, role="resident_team", active_from="2020-01-01")
+    month = month_text(last_month(china_today()))
+    assert (
+        await client.post(f"{ROSTER}/{resident['id']}/attendance", json={"month": month, "days": 1}, headers=h)
+    ).status_code == 201
+    r = await client.get("/api/v1/resident-attendance/shortfalls", headers=h)
+    assert r.status_code == 200, r.text
+    assert {(row["member_id"], row["month"], row["days"]) for row in r.json()["items"]} == {(resident["id"], month, 1)}

@@ -67,7 +67,14 @@ path_object("campaign_id", Campaign, visible=campaign_service.visible_to)
 path_object("campaign_visit_id", CampaignVisit)
 
 OnDay = Annotated[Day | None, Query(description="The day the members serve on (default today, China time) 在岗日期")]
-MonthQ = Annotated[str, Query(pattern=MONTH_PATTERN, description="The month, `YYYY-MM` 月份", examples=["2026-11"])]
+MonthQ = Annotated[
+    str | None,
+    Query(
+        pattern=MONTH_PATTERN,
+        description="The month, `YYYY-MM` (default: the last complete month, China time) 月份",
+        examples=["2026-11"],
+    ),
+]
 
 
 # ---- roster -------------------------------------------------------------------------------------
