@@ -5,19 +5,20 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, field_validator, model_validator
 
 from services.core.base import VERSION_DESCRIPTION
 from services.core.fieldwork.enums import CampaignStatus, Check, OfficerLevel, RosterRole
 from services.core.households.enums import Category
 from services.core.households.schemas import Input
 from services.core.monitoring.schemas import Comment, Ident, RiskTypes
-from services.core.types import Day, Moment, Name, Phone, RegionCodeStr, RegionPrefixStr, Text100
+from services.core.types import Day, Moment, Name, Phone, RegionCodeStr, RegionPrefixStr, Text100, checked_text
 
 # A month as ``YYYY-MM`` (China's calendar month).
 MONTH_PATTERN = r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$"
 Month = Annotated[str, StringConstraints(pattern=MONTH_PATTERN), Field(examples=["2026-11"])]
-PhotoRef = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# Checked item by item, so that a refusal names the photo (``photos.0``).
+PhotoRef = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(checked_text)]
 Checks = Annotated[list[Check], Field(min_length=1, max_length=len(Check))]
 
 

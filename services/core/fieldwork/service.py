@@ -18,7 +18,7 @@ from services.core.fieldwork.schemas import AttendanceIn, RosterMemberIn, Roster
 from services.core.monitoring.context import load_policy_context
 from services.core.paging import KeyPage, decode_cursor, encode_cursor, keyset_page
 from services.core.regions.models import Region
-from services.core.regions.rules import Level
+from services.core.regions.rules import Level, is_valid_prefix
 from services.core.regions.service import get_region
 from services.core.repository import by_id
 from services.core.scope import scope_of, under
@@ -109,7 +109,7 @@ async def officer_shortfalls(
     """Counties, townships and villages under ``prefix`` with fewer information officers serving
     on ``on`` than the policy in force there requires, by region code. The regions of a prefix
     are few (a county: a few hundred), so all after the cursor are read and judged here."""
-    after = decode_cursor(cursor, (str,))
+    after = decode_cursor(cursor, (str,), lambda key: is_valid_prefix(key[0]) and len(key[0]) == 12)
     regions = select(Region.code, Region.name, Region.level).where(
         under(Region.code, prefix), Region.level >= Level.county
     )
