@@ -19,6 +19,7 @@ from services.api.batch import router as batch_router
 from services.api.events.router import router as events_router
 from services.api.events.subscriptions import router as subscriptions_router
 from services.api.exports.router import router as exports_router
+from services.api.fieldwork.router import router as fieldwork_router
 from services.api.followup.router import router as followup_router
 from services.api.funds.assets import router as assets_router
 from services.api.funds.projects import router as projects_router
@@ -176,6 +177,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         imports_router,
         sync_policies_router,
         projects_router,
+        fieldwork_router,
         funds_router,
         assets_router,
         public_router,

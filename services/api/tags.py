@@ -38,6 +38,8 @@ PROJECTS = "projects"
 ASSETS = "assets"
 FUND_FINDINGS = "fund-findings"
 PUBLIC_DISCLOSURE = "public-disclosure"
+FIELD_ROSTER = "field-roster"
+CAMPAIGNS = "campaigns"
 EVENTS = "events"
 OFFLINE = "offline"
 AUDIT = "audit"
@@ -95,6 +97,18 @@ TAGS = [
     _tag(FUND_FINDINGS, "资金和资产监管发现", "What the scan of funds and assets found."),
     _tag(
         PUBLIC_DISCLOSURE, "公告公示", "Projects and fund allocations as published, without login (no personal data)."
+    ),
+    _tag(
+        FIELD_ROSTER,
+        "信息员名册和驻村考勤",
+        "Information officers, grid workers and village-based team members; regions short of officers; "
+        "the teams' days in the village.",
+    ),
+    _tag(
+        CAMPAIGNS,
+        "大走访大排查",
+        "Screening campaigns: teams of two, household visits, progress per village, households not yet visited, "
+        "findings turned into risk clues.",
     ),
     _tag(
         EVENTS,

@@ -663,6 +663,95 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "分配金额合计 {distributed} 超过收益金额 {amount}。",
     ),
     "share_household_twice": ("Household {id} has more than one share.", "农户 {id} 重复分配。"),
+    # field work — roster, screening campaigns, village-based teams (docs/field-work.md)
+    "roster_member_not_found": (
+        "There is no roster member {id} you can see.",
+        "人员 {id} 不存在或不在您的权限范围内。",
+    ),
+    "roster_region_level": (
+        "A roster member covers a county, a township or a village.",
+        "名册人员的负责区域须为区县、乡镇（街道）或村（社区）。",
+    ),
+    "roster_period_reversed": ("The last day of service comes before the first.", "离岗日期早于到岗日期。"),
+    "attendance_not_resident": (
+        "Attendance is recorded for village-based team members (role resident_team) only.",
+        "只有驻村工作队员才能登记在村天数。",
+    ),
+    "attendance_days_exceed_month": ("The month has only {days} days.", "该月只有 {days} 天。"),
+    "attendance_outside_service": (
+        "The member does not serve in that month.",
+        "该队员在该月不在岗。",
+    ),
+    "attendance_exists": (
+        "Attendance for {month} is already recorded for this member.",
+        "该队员 {month} 的在村天数已登记。",
+    ),
+    "campaign_not_found": ("There is no campaign {id} you can see.", "排查行动 {id} 不存在或不在您的权限范围内。"),
+    "campaign_region_too_wide": (
+        "The campaign covers a wider region than yours: only its own region's staff may change it.",
+        "该排查行动的范围大于您的管辖范围，只能由上级组织者修改。",
+    ),
+    "campaign_region_level": (
+        "A campaign screens a county, a township or a village (6, 9 or 12 digits).",
+        "排查范围须为区县、乡镇或村（6、9 或 12 位区划代码）。",
+    ),
+    "campaign_period_reversed": ("The last day comes before the first.", "结束日期早于开始日期。"),
+    "campaign_visits_outside_period": (
+        "Visits already recorded would fall outside the new period.",
+        "已有走访记录将落在新的期间之外。",
+    ),
+    "campaign_village_outside": (
+        "The village is not in the campaign's region {region}.",
+        "该村不在排查行动的范围 {region} 内。",
+    ),
+    "campaign_team_size": (
+        "A team has {size} members (the policy in force).",
+        "按现行政策，每组须为 {size} 人。",
+    ),
+    "roster_member_inactive": (
+        "Roster member {id} does not serve during the campaign.",
+        "人员 {id} 在排查期间不在岗。",
+    ),
+    "campaign_household_outside": (
+        "The household is not in the campaign's region {region}.",
+        "该农户不在排查行动的范围 {region} 内。",
+    ),
+    "campaign_visit_outside_period": (
+        "The visit's day (China time) is outside the campaign's period, {starts_on} to {ends_on}.",
+        "走访日期（北京时间）不在排查期间 {starts_on} 至 {ends_on} 内。",
+    ),
+    "visit_check_not_in_campaign": (
+        "{check} is not among the campaign's checks.",
+        "{check} 不在本次排查内容之内。",
+    ),
+    "visit_problem_unchecked": (
+        "A problem can only be reported for an item that was checked.",
+        "只能对已排查的项目报告问题。",
+    ),
+    "campaign_team_not_found": (
+        "The campaign has no team {id} you can see.",
+        "本次排查行动中没有小组 {id}，或不在您的权限范围内。",
+    ),
+    "campaign_team_other_village": (
+        "That team is assigned another village.",
+        "该小组负责的是其他村。",
+    ),
+    "campaign_visit_exists": (
+        "The household already has a visit record in this campaign (record {id}).",
+        "该农户在本次排查中已有走访记录（记录 {id}）。",
+    ),
+    "campaign_visit_not_found": (
+        "There is no campaign visit {id} you can see.",
+        "走访记录 {id} 不存在或不在您的权限范围内。",
+    ),
+    "campaign_visit_clue_exists": (
+        "This visit's finding is already risk clue {id}.",
+        "该走访发现已转为风险线索 {id}。",
+    ),
+    "campaign_region_outside": (
+        "That region is outside the campaign's region {region}.",
+        "该区域不在排查行动的范围 {region} 内。",
+    ),
 }
 
 

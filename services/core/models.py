@@ -5,6 +5,13 @@ from services.core.audit.models import AuditEvent
 from services.core.base import Base
 from services.core.events.models import events
 from services.core.events.subscriptions import Delivery, Subscription
+from services.core.fieldwork.models import (
+    Campaign,
+    CampaignTeam,
+    CampaignVisit,
+    ResidentAttendance,
+    RosterMember,
+)
 from services.core.followup.models import CadreAssignment, FollowUpVisit
 from services.core.funds.models import (
     Allocation,
@@ -59,6 +66,9 @@ __all__ = [
     "CadreAssignment",
     "CalendarDay",
     "CalendarYear",
+    "Campaign",
+    "CampaignTeam",
+    "CampaignVisit",
     "CaseTransition",
     "ClueReport",
     "Delivery",
@@ -88,7 +98,9 @@ __all__ = [
     "QuarantinedRecord",
     "RateLimitCount",
     "Region",
+    "ResidentAttendance",
     "RiskClue",
+    "RosterMember",
     "SourceState",
     "Subscription",
     "SyncCursor",

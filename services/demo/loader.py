@@ -366,6 +366,17 @@ async def load_demo(
                 f"income not yet entered  {elapsed()}",
             )
         )
+        from services.demo.fieldwork import load_fieldwork
+
+        field = await load_fieldwork(conn, villages[0].code[:6], day, seed)
+        counts.update(field)
+        say(
+            Step(
+                "fieldwork",
+                f"field work: {field['field_roster']} on the roster, a campaign with "
+                f"{field['field_campaign_visits']} households visited  {elapsed()}",
+            )
+        )
     finally:
         await conn.close()
     counts["seconds"] = round(time.perf_counter() - started, 1)

@@ -23,6 +23,7 @@ from services.api.app import create_app
 from services.core.settings import Settings
 from services.core.timeutil import today as china_today
 from tests.api.asset_helpers import asset_objects
+from tests.api.fieldwork_helpers import campaign_body, fieldwork_objects, member_body
 from tests.api.funds_helpers import funds_objects
 from tests.api.monitoring_helpers import monitoring_objects
 from tests.api.sync_helpers import sync_objects
@@ -320,6 +321,27 @@ VALID: dict[str, Callable[[World], Valid]] = {
         201,
     ),
     "scanFundFindings": lambda w: Valid({}, {"region": VILLAGE}),
+    # field work (w.fieldwork: see tests/api/fieldwork_helpers.fieldwork_objects)
+    "createRosterMember": lambda w: Valid({}, member_body(VILLAGE), 201),
+    "updateRosterMember": lambda w: Valid({"roster_member_id": w.fieldwork["roster_member_id"]}, {"note": "第一书记"}),
+    "recordAttendance": lambda w: Valid(
+        {"roster_member_id": w.fieldwork["roster_member_id"]}, {"month": w.fieldwork["month"], "days": 21}, 201
+    ),
+    "createCampaign": lambda w: Valid({}, campaign_body(VILLAGE[:9]), 201),
+    "updateCampaign": lambda w: Valid({"campaign_id": w.fieldwork["campaign_id"]}, {"name": "冬季大排查"}),
+    "assignCampaignTeam": lambda w: Valid(
+        {"campaign_id": w.fieldwork["campaign_id"]},
+        {"village": VILLAGE, "member_ids": w.fieldwork["team_member_ids"]},
+        201,
+    ),
+    "recordCampaignVisit": lambda w: Valid(
+        {"campaign_id": w.fieldwork["campaign_id"]},
+        {"household_id": w.home["id"], "checks": ["income", "water"], "problems": ["water"], "findings": "水量不足"},
+        201,
+    ),
+    "raiseClueFromVisit": lambda w: Valid(
+        {"campaign_visit_id": w.fieldwork["campaign_visit_id"]}, {"risk_types": ["unsafe_housing"]}, 201
+    ),
     # events: subscriptions are a system client's; the county's administrator manages them too
     "createSubscription": lambda w: Valid(
         {},
@@ -423,6 +445,7 @@ async def full_world(client, auth, db, settings) -> World:
     world.sync = await sync_objects(db, settings, VILLAGE, world.home)
     world.funds = await funds_objects(client, auth(WRITER), VILLAGE, world.home["id"])
     world.assets = await asset_objects(db, VILLAGE)
+    world.fieldwork = await fieldwork_objects(client, auth(WRITER), VILLAGE, world.home["id"], world.neighbour["id"])
     thresholds = await client.post(
         "/api/v1/sync-policies",
         headers=auth(WRITER),

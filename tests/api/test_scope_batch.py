@@ -14,6 +14,7 @@ import pytest
 
 from services.api.app import create_app
 from services.core.settings import Settings
+from tests.api.fieldwork_helpers import campaign_body
 from tests.api.world import MISSING, World, make_world
 from tests.dbstate import changed_tables, fingerprint
 from tests.factories import OTHER_COUNTY_VILLAGE, VILLAGE, VILLAGE_2, household, person
@@ -376,6 +377,8 @@ NOT_TARGETS = {
     # (tested with real ids in tests/api/test_exports.py)
     "format",
     "case_id",
+    # field work: a day of service (the roster is filtered by the caller's regions)
+    "active_on",
 }
 
 
@@ -419,9 +422,15 @@ _REGION_QUERIES = [q for q in _query_operations() if q[3] in QUERY_TARGETS and q
 
 
 @pytest.mark.parametrize("op_id,method,path,name", _REGION_QUERIES, ids=[f"{q[0]}?{q[3]}" for q in _REGION_QUERIES])
-async def test_query_parameters_naming_hidden_regions(world, send, auth, op_id, method, path, name):
-    # Paths with ids are aimed at a household the caller can see, so only the query varies.
-    target = path.format(household_id=world.home["id"], person_id=world.member("home", 0), record_id=world.record["id"])
+async def test_query_parameters_naming_hidden_regions(world, client, send, auth, op_id, method, path, name):
+    # Paths with ids are aimed at a household (or a county's campaign) the caller can see, so only the query varies.
+    ids = {"household_id": world.home["id"], "person_id": world.member("home", 0), "record_id": world.record["id"]}
+    if "{campaign_id}" in path:
+        campaign = await client.post(
+            "/api/v1/campaigns", json=campaign_body(VILLAGE[:6]), headers=auth("county_staff.county")
+        )
+        ids["campaign_id"] = campaign.json()["id"]
+    target = path.format(**ids)
     for username, (hidden_value, missing_value) in QUERY_TARGETS[name].items():
         username = _allowed_user(op_id, username)
         h = auth(username)

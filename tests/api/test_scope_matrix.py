@@ -21,6 +21,7 @@ from services.core.accounts.security import hash_password
 from services.core.settings import Settings
 from services.core.timeutil import today as china_today
 from tests.api.asset_helpers import asset_objects
+from tests.api.fieldwork_helpers import campaign_body, fieldwork_objects, member_body
 from tests.api.funds_helpers import funds_objects
 from tests.api.monitoring_helpers import monitoring_objects
 from tests.api.subscription_helpers import subscription_row
@@ -781,6 +782,75 @@ def cases(t):
                 "handover_on": str(china_today()),
             },
         ),
+        # field work (tests/api/fieldwork_helpers.fieldwork_objects): a roster member, a running campaign of
+        # the village, a visit with a finding
+        "createRosterMember": Case(
+            "POST", "/api/v1/field-roster", Permission.campaigns_write, body=member_body(t["village"]), ok=201
+        ),
+        "listRosterMembers": Case(
+            "GET", "/api/v1/field-roster", Permission.campaigns_read, params={"region": t["village"]}
+        ),
+        "listOfficerShortfalls": Case(
+            "GET", "/api/v1/field-roster/shortfalls", Permission.campaigns_read, params={"region": t["village"]}
+        ),
+        "getRosterMember": Case("GET", "/api/v1/field-roster/{roster_member_id}", Permission.campaigns_read),
+        "updateRosterMember": Case(
+            "PATCH",
+            "/api/v1/field-roster/{roster_member_id}",
+            Permission.campaigns_write,
+            body={"note": "驻村第一书记"},
+            needs_if_match="roster_member",
+        ),
+        "recordAttendance": Case(
+            "POST",
+            "/api/v1/field-roster/{roster_member_id}/attendance",
+            Permission.campaigns_write,
+            body={"month": t["month"], "days": 5},
+            ok=201,
+        ),
+        "listAttendanceShortfalls": Case(
+            "GET",
+            "/api/v1/resident-attendance/shortfalls",
+            Permission.campaigns_read,
+            params={"region": t["village"], "month": t["month"]},
+        ),
+        "createCampaign": Case(
+            "POST", "/api/v1/campaigns", Permission.campaigns_write, body=campaign_body(t["village"]), ok=201
+        ),
+        "listCampaigns": Case("GET", "/api/v1/campaigns", Permission.campaigns_read, params={"region": t["village"]}),
+        "getCampaign": Case("GET", "/api/v1/campaigns/{campaign_id}", Permission.campaigns_read),
+        "updateCampaign": Case(
+            "PATCH",
+            "/api/v1/campaigns/{campaign_id}",
+            Permission.campaigns_write,
+            body={"note": "两人一组进村入户"},
+            needs_if_match="campaign",
+        ),
+        "assignCampaignTeam": Case(
+            "POST",
+            "/api/v1/campaigns/{campaign_id}/teams",
+            Permission.campaigns_write,
+            body={"village": t["village"], "member_ids": t["team_member_ids"]},
+            ok=201,
+        ),
+        "listCampaignTeams": Case("GET", "/api/v1/campaigns/{campaign_id}/teams", Permission.campaigns_read),
+        "recordCampaignVisit": Case(
+            "POST",
+            "/api/v1/campaigns/{campaign_id}/visits",
+            Permission.campaigns_visit,
+            body={"household_id": t["household_id"], "checks": ["income"]},
+            ok=201,
+        ),
+        "getCampaignVisit": Case("GET", "/api/v1/campaign-visits/{campaign_visit_id}", Permission.campaigns_read),
+        "raiseClueFromVisit": Case(
+            "POST",
+            "/api/v1/campaign-visits/{campaign_visit_id}/clue",
+            Permission.campaigns_visit,
+            body={"risk_types": ["unsafe_housing"]},
+            ok=201,
+        ),
+        "getCampaignProgress": Case("GET", "/api/v1/campaigns/{campaign_id}/progress", Permission.campaigns_read),
+        "listUnvisitedHouseholds": Case("GET", "/api/v1/campaigns/{campaign_id}/unvisited", Permission.campaigns_read),
         "listAssets": Case("GET", "/api/v1/assets", Permission.funds_read, params={"region": t["village"]}),
         "getAsset": Case("GET", "/api/v1/assets/{asset_id}", Permission.funds_read),
         "updateAsset": Case(
@@ -851,6 +921,9 @@ SCOPED_PATH_OBJECTS = (
     "{fund_finding_id}",
     "{sync_policy_id}",
     "{cadre_id}",
+    "{roster_member_id}",
+    "{campaign_id}",
+    "{campaign_visit_id}",
 )
 # Keys of a target that the fake targets below need besides ids.
 FAKE = dict.fromkeys(
@@ -866,6 +939,8 @@ FAKE = dict.fromkeys(
         "source",
         "fund_id",
         "approved_project_id",
+        "month",
+        "team_member_ids",
     ),
     1,
 )
@@ -1004,8 +1079,10 @@ async def _make_target(client, auth, db, settings, user, village):
     sync = await sync_objects(db, settings, village, hh)
     funds = await funds_objects(client, h, village, hh["id"])
     assets = await asset_objects(db, village)
+    fieldwork = await fieldwork_objects(client, h, village, hh["id"], other["id"])
     return {
         **monitoring,
+        **fieldwork,
         **sync,
         **funds,
         **assets,
@@ -1054,6 +1131,8 @@ async def _etag(client, kind, t, headers):
         "fund_policy": f"/api/v1/fund-policies/{t['fund_policy_id']}",
         "sync_policy": f"/api/v1/sync-policies/{t['sync_policy_id']}",
         "asset": f"/api/v1/assets/{t['asset_id']}",
+        "roster_member": f"/api/v1/field-roster/{t['roster_member_id']}",
+        "campaign": f"/api/v1/campaigns/{t['campaign_id']}",
     }[kind]
     r = await client.get(path, headers=headers)
     return r.headers.get("etag", '"none"')
@@ -1105,6 +1184,9 @@ async def test_access_matrix(client, auth, db, settings, target_village):
                 "fund_finding_id",
                 "sync_policy_id",
                 "cadre_id",
+                "roster_member_id",
+                "campaign_id",
+                "campaign_visit_id",
             ),
             MISSING,
         ),
@@ -1195,9 +1277,19 @@ async def test_requests_without_token_are_401(client):
         "fund_finding_id": 1,
         "sync_policy_id": 1,
         "cadre_id": 1,
+        "roster_member_id": 1,
+        "campaign_id": 1,
+        "campaign_visit_id": 1,
     }
     for op, case in cases(
-        {"village": VILLAGE, "other_household_id": 2, "id_number": person("head")["id_number"], **ids}
+        {
+            "village": VILLAGE,
+            "other_household_id": 2,
+            "id_number": person("head")["id_number"],
+            "month": "2026-11",
+            "team_member_ids": [1, 2],
+            **ids,
+        }
     ).items():
         r = await client.request(
             case.method, case.path.format(**ids), json=case.body, params=case.params, data=case.form, files=case.files

@@ -325,10 +325,11 @@ async def test_parallel_load_gives_the_same_rows_as_in_process(demo_url, demo_en
     assert parallel_counts["persons"] == PERSONS
     assert {t: parallel_counts[t] for t in LOADED_TABLES} == {t: local_counts[t] for t in LOADED_TABLES}
     assert await _fingerprint(demo_engine, settings) == local
-    assert messages[-3].startswith("analysed") and messages[-2].startswith("fund year: 6 funds")
-    assert messages[-1].startswith("follow-up: ")
+    assert messages[-4].startswith("analysed") and messages[-3].startswith("fund year: 6 funds")
+    assert messages[-2].startswith("follow-up: ")
     assert parallel_counts["household_cadres"] == local_counts["household_cadres"] > 0
     assert parallel_counts["followup_visits"] == local_counts["followup_visits"] > 0
+    assert messages[-1].startswith("field work: ")
 
     # The fingerprint does see a difference: another seed gives other rows.
     await _load(demo_url, settings, persons=PERSONS, seed=SEED + 1)

@@ -85,6 +85,19 @@ class Permission(LabelledEnum):
         "assets:write",
         "Register project assets, their income and its distribution 管理扶贫项目资产和收益分配",
     )
+    # field work (docs/field-work.md): the roster, screening campaigns, village-based teams
+    campaigns_read = (
+        "campaigns:read",
+        "Read the field roster, screening campaigns, their progress and the teams' attendance "
+        "查看信息员名册、大走访大排查和驻村考勤",
+    )
+    # open and change campaigns, assign their teams, keep the roster and the attendance
+    campaigns_write = (
+        "campaigns:write",
+        "Open screening campaigns, assign teams, keep the roster and attendance 组织大走访大排查、管理名册和驻村考勤",
+    )
+    # record a household visited in a campaign, turn its finding into a risk clue
+    campaigns_visit = "campaigns:visit", "Record campaign visits to households 录入入户排查情况"
 
 
 # The scopes of the OAuth2 scheme describe each permission with its label.
@@ -100,6 +113,9 @@ _FIELD_MONITORING = {
 }
 # Those who follow up department findings in their regions (cadres, village and township staff).
 _FINDINGS = {Permission.findings_read, Permission.findings_handle}
+# Field work: those who visit record visits in their regions; townships and counties organise.
+_FIELD_VISIT = {Permission.campaigns_read, Permission.campaigns_visit}
+_FIELD_ORGANISE = _FIELD_VISIT | {Permission.campaigns_write}
 _FUNDS = {Permission.funds_read, Permission.funds_write, Permission.projects_write, Permission.assets_write}
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -110,15 +126,18 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Role.grid_worker: _READ
         | _FIELD_WRITE
         | _FIELD_MONITORING
+        | _FIELD_VISIT
         | {Permission.registry_health, Permission.findings_read},
         Role.assistance_cadre: _READ
         | _FIELD_MONITORING
         | _FINDINGS
+        | _FIELD_VISIT
         | {Permission.registry_health, Permission.income_write, Permission.guarantees_write},
         Role.village_staff: _READ
         | _FIELD_WRITE
         | _FIELD_MONITORING
         | _FINDINGS
+        | _FIELD_VISIT
         | {
             Permission.registry_health,
             Permission.registry_unmask,
@@ -132,6 +151,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
         | _FIELD_WRITE
         | _FIELD_MONITORING
         | _FINDINGS
+        | _FIELD_ORGANISE
         | {
             Permission.registry_health,
             Permission.registry_unmask,
@@ -148,6 +168,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
         | _FIELD_MONITORING
         | _FINDINGS
         | _FUNDS
+        | _FIELD_ORGANISE
         | {
             Permission.registry_health,
             Permission.registry_unmask,
@@ -164,6 +185,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.cases_approve,
             Permission.findings_read,
             Permission.funds_read,
+            Permission.campaigns_read,
         },
         # A department system's own permissions are set per client (see CLIENT_GRANTABLE);
         # this is what a user account of that role (if any) gets.
@@ -175,6 +197,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.findings_read,
             Permission.sync_read,
             Permission.funds_read,
+            Permission.campaigns_read,
         },
         # Separation of duties (等保 三权分立): the administrator manages accounts, not people's data.
         Role.admin: {Permission.users_admin, Permission.clients_admin},

@@ -62,6 +62,9 @@ class Household(RegionScoped, Versioned, Base):
         Index("ix_households_region_code_id", "region_code", "id"),
         Index("ix_households_category_id", "category", "id"),
         Index("ix_households_flags", "flags", postgresql_using="gin"),
+        # Active households per village (a campaign's progress, services.core.fieldwork): an
+        # index-only count, without reading the rows.
+        Index("ix_households_active_region_code", "region_code", postgresql_where=text("status = 'active'")),
     )
 
 

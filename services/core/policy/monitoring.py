@@ -16,16 +16,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.core.fieldwork.enums import OfficerLevel, RosterRole
 from services.core.households.enums import LabourCapacity
 from services.core.monitoring.enums import VisitMode
 from services.core.monitoring.models import MonitoringPolicyRow
 from services.core.policy import overrides
 from services.core.policy.overrides import PolicyOverride, PolicyTable
 from services.core.workdays import DayUnit
+
+# 区级2名、镇街2名、村社1名 [004 §17].
+OFFICERS_REQUIRED = {OfficerLevel.county: 2, OfficerLevel.township: 2, OfficerLevel.village: 1}
 
 
 class MonitoringPolicy(BaseModel):
@@ -181,6 +186,46 @@ class MonitoringPolicy(BaseModel):
         if any(not 1 <= m <= 12 for m in value) or len(set(value)) != len(value):
             raise ValueError("months are distinct numbers 1 to 12")
         return sorted(value)
+
+    # Field work (docs/field-work.md). Information officers (防止返贫监测信息员) each level's
+    # region needs, at least: 区级2名、镇街2名、村社1名 [004 §17] …
+    officers_required: dict[OfficerLevel, Annotated[int, Field(ge=0, le=100)]] = Field(
+        default_factory=lambda: dict(OFFICERS_REQUIRED),
+        description="Information officers each county, township and village needs, at least (seed: county 2, "
+        "township 2, village 1) 防止返贫监测信息员配备标准",
+    )
+    # … counting these roster roles.
+    officer_roles_counted: list[RosterRole] = Field(
+        default_factory=lambda: [RosterRole.information_officer],
+        min_length=1,
+        description="Roster roles that count towards the information officers 计入信息员的人员类别",
+    )
+    # Screening campaigns go from house to house in teams of two (两人一组进村入户) [004 §18].
+    campaign_team_size: int = Field(
+        2, ge=1, le=10, description="Members of a screening campaign's team (seed: 2) 大走访大排查每组人数"
+    )
+    # Village-based team members live and work in the village at least two thirds of each
+    # month (每月三分之二以上时间“三在村”) [004 §6]: a fraction of the month's calendar days.
+    resident_share_of_month: str = Field(
+        "2/3",
+        pattern=r"^[1-9][0-9]?/[1-9][0-9]?$",
+        description="Share of a month's calendar days a village-based team member must spend in the village, as a "
+        "fraction (seed: 2/3) 驻村工作队员每月在村时间比例",
+    )
+
+    @field_validator("officers_required")
+    @classmethod
+    def _every_level(cls, value: dict) -> dict:
+        # An override naming one level (a village's own figure) keeps the others' defaults.
+        return {**OFFICERS_REQUIRED, **value}
+
+    @field_validator("resident_share_of_month")
+    @classmethod
+    def _proper_fraction(cls, value: str) -> str:
+        numerator, denominator = (int(part) for part in value.split("/"))
+        if numerator > denominator:
+            raise ValueError("a share of the month is at most 1")
+        return value
 
 
 FIELDS = frozenset(MonitoringPolicy.model_fields)
