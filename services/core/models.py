@@ -22,6 +22,7 @@ from services.core.guarantees.models import GuaranteeChange, HouseholdGuarantees
 from services.core.households.models import Household, HouseholdEvent, Membership, Person
 from services.core.idempotency import IdempotencyRecord
 from services.core.income.models import IncomeRecord, IncomeYear
+from services.core.ledgers.models import ClearingEntry, Rectification, RectificationStep
 from services.core.monitoring.models import (
     CalendarDay,
     CalendarYear,
@@ -58,6 +59,7 @@ __all__ = [
     "CalendarDay",
     "CalendarYear",
     "CaseTransition",
+    "ClearingEntry",
     "ClueReport",
     "Delivery",
     "DeptRecord",
@@ -84,6 +86,8 @@ __all__ = [
     "Project",
     "QuarantinedRecord",
     "RateLimitCount",
+    "Rectification",
+    "RectificationStep",
     "Region",
     "RiskClue",
     "SourceState",

@@ -86,6 +86,19 @@ class Permission(LabelledEnum):
         "Register project assets, their income and its distribution 管理扶贫项目资产和收益分配",
     )
 
+    # the monthly clearing ledger and the rectification ledger (月清零台账, 问题整改台账)
+    ledgers_read = (
+        "ledgers:read",
+        "Read the clearing ledger, the rectification ledger and their monthly reports 查看清零和整改台账",
+    )
+    # open and clear clearing-ledger entries; record problems, their steps and closure requests
+    ledgers_write = (
+        "ledgers:write",
+        "Record and clear ledger items; record problems, progress and closure requests 登记台账、清零、整改",
+    )
+    # approve or refuse a closure someone else requested (销号审批)
+    ledgers_approve = "ledgers:approve", "Approve the closure of a rectified problem 整改销号审批"
+
 
 # The scopes of the OAuth2 scheme describe each permission with its label.
 DESCRIPTIONS: dict[Permission, str] = {permission: permission.label for permission in Permission}
@@ -100,6 +113,8 @@ _FIELD_MONITORING = {
 }
 # Those who follow up department findings in their regions (cadres, village and township staff).
 _FINDINGS = {Permission.findings_read, Permission.findings_handle}
+# Those who keep the ledgers of their regions (village, township and county staff).
+_LEDGERS = {Permission.ledgers_read, Permission.ledgers_write}
 _FUNDS = {Permission.funds_read, Permission.funds_write, Permission.projects_write, Permission.assets_write}
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -114,11 +129,13 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Role.assistance_cadre: _READ
         | _FIELD_MONITORING
         | _FINDINGS
+        | {Permission.ledgers_read}
         | {Permission.registry_health, Permission.income_write, Permission.guarantees_write},
         Role.village_staff: _READ
         | _FIELD_WRITE
         | _FIELD_MONITORING
         | _FINDINGS
+        | _LEDGERS
         | {
             Permission.registry_health,
             Permission.registry_unmask,
@@ -132,6 +149,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
         | _FIELD_WRITE
         | _FIELD_MONITORING
         | _FINDINGS
+        | _LEDGERS
         | {
             Permission.registry_health,
             Permission.registry_unmask,
@@ -148,6 +166,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
         | _FIELD_MONITORING
         | _FINDINGS
         | _FUNDS
+        | _LEDGERS
         | {
             Permission.registry_health,
             Permission.registry_unmask,
@@ -164,6 +183,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.cases_approve,
             Permission.findings_read,
             Permission.funds_read,
+            Permission.ledgers_read,
+            Permission.ledgers_approve,
         },
         # A department system's own permissions are set per client (see CLIENT_GRANTABLE);
         # this is what a user account of that role (if any) gets.
@@ -175,6 +196,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.findings_read,
             Permission.sync_read,
             Permission.funds_read,
+            Permission.ledgers_read,
         },
         # Separation of duties (等保 三权分立): the administrator manages accounts, not people's data.
         Role.admin: {Permission.users_admin, Permission.clients_admin},
