@@ -370,6 +370,8 @@ NOT_TARGETS = {
     "project_id",
     "asset_id",
     "asset_class",
+    # the ledgers: whether past its deadline
+    "overdue",
 }
 
 

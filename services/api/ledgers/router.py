@@ -55,7 +55,12 @@ path_object("clearing_entry_id", ClearingEntry)
 path_object("rectification_id", Rectification)
 
 Month = Annotated[
-    str, Query(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$", description="The month, YYYY-MM 月份", examples=["2026-10"])
+    str | None,
+    Query(
+        pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$",
+        description="The month, YYYY-MM (default: this month) 月份",
+        examples=["2026-10"],
+    ),
 ]
 AsOf = Annotated[
     Day | None,
@@ -232,12 +237,13 @@ async def scan_entries(body: EntryScanIn, session: Session, caller: LedgerWriter
     summary="Monthly clearing report by township 月清零通报",
 )
 async def clearing_report(
-    session: Session, caller: LedgerReader, month: Month, region: RegionQ = None, as_of: AsOf = None
+    session: Session, caller: LedgerReader, month: Month = None, region: RegionQ = None, as_of: AsOf = None
 ):
     """For a month (月通报): per township under `region` (default: your regions), the items found and cleared in
     the month, and those open and overdue at its end (or at `as_of`, when earlier). A past month gives the same
     figures whenever it is asked. Needs ledgers:read. 月清零通报。"""
     prefix = await _within(session, caller, region)
+    month = month or today().isoformat()[:7]
     first, cut = clearing.month_bounds(month, as_of, today())
     rows = await clearing.monthly_report(session, "clearing_entries", prefix, first, cut)
     return _report(month, prefix, cut, rows)
@@ -386,12 +392,13 @@ async def decide_closure(
     summary="Monthly rectification summary by township 整改月度汇总",
 )
 async def rectification_report(
-    session: Session, caller: LedgerReader, month: Month, region: RegionQ = None, as_of: AsOf = None
+    session: Session, caller: LedgerReader, month: Month = None, region: RegionQ = None, as_of: AsOf = None
 ):
     """For a month: per township under `region` (default: your regions), problems found (`opened`) and closed
     (`cleared`) in the month, and those not closed and overdue at its end (or at `as_of`). Reproducible for a
     past month. Needs ledgers:read. 整改月度汇总。"""
     prefix = await _within(session, caller, region)
+    month = month or today().isoformat()[:7]
     first, cut = clearing.month_bounds(month, as_of, today())
     rows = await clearing.monthly_report(session, "rectifications", prefix, first, cut)
     return _report(month, prefix, cut, rows)

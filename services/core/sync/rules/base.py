@@ -12,6 +12,7 @@ from services.core.sync.enums import Severity, SourceKind
 
 ANY_KIND = frozenset(SourceKind)
 CIVIL, MEDICAL, EDUCATION = SourceKind.civil_affairs, SourceKind.medical_insurance, SourceKind.education
+HOUSING = SourceKind.housing
 NO_SEED = "provincial data-quality check"
 
 
