@@ -532,7 +532,7 @@ class Deriver:
             grade = "A级" if u[2] < 0.7 else "B级"
         return [
             {
-                "fwbh": f"ZJ{p.household_id:010d}",
+                "fwbh": f"ZJ{p.id:010d}",
                 "hzsfzh": None,
                 "hzxm": None,
                 "jddj": grade,
