@@ -42,9 +42,10 @@ ITEM_LABELS = {i.value: i.label for i in Item}
 
 
 def clearing_deadline(ctx: PolicyContext, region_code: str, found_on: date) -> tuple[date, bool]:
-    """The day by which an item found on ``found_on`` must be cleared, and whether the day
-    rests on a provisional calendar: the policy's ``clearing_days`` (working days by
-    default, on the official calendar) of the region and year it was found in."""
+    """The day by which an item found on ``found_on`` must be cleared (清零时限, 月清零), and
+    whether the day rests on a provisional calendar: the policy's ``clearing_days`` (working
+    days by default, on the official calendar: 法定节假日 and 调休) of the region and year it
+    was found in."""
     policy = ctx.policy(region_code, found_on.year)
     return ctx.calendar.add(found_on, policy.clearing_days, policy.clearing_unit)
 
@@ -55,13 +56,14 @@ def department_of(ctx: PolicyContext, region_code: str, year: int, kind: Item) -
 
 
 def is_overdue(status: Any, deadline: date, on: date) -> bool:
-    """Still open after the deadline day (the deadline day itself is in time)."""
+    """Still open after the deadline day (超期未清零; the deadline day itself is in time)."""
     return status == EntryStatus.open and on > deadline
 
 
 def month_bounds(month: str, as_of: date | None, today: date) -> tuple[date, date]:
-    """The first day of ``month`` (YYYY-MM) and the report's cut-off: the month's last day,
-    or ``as_of`` / today when earlier. A month that has not begun is refused."""
+    """The first day of ``month`` (YYYY-MM) and the monthly report's cut-off (月通报统计截止日):
+    the month's last day, or ``as_of`` / today when earlier. A month that has not begun is
+    refused."""
     first = date(int(month[:4]), int(month[5:7]), 1)
     cut = min(month_end(first), as_of or today, today)
     if cut < first:
@@ -99,13 +101,15 @@ def _opened_rows(ctx: PolicyContext, candidates, on: date, actor_id: int | None)
     return rows
 
 
-async def open_from_known(session: AsyncSession, prefix: str, on: date | None = None) -> int:
+async def open_from_known(
+    session: AsyncSession, prefix: str, on: date | None = None, *, household_id: int | None = None
+) -> int:
     """Open an entry for every item at risk under ``prefix`` that has none open: an item of a
     household's guarantee status at risk, and an open (or acknowledged) department finding
     whose rule names an item (``Rule.guarantee``). A department finding wins over the
     status for the same household and item (it names the person and the records). Returns
-    how many were opened. The caller checks ``prefix`` lies within the caller's regions; the
-    SQL is bounded by it."""
+    how many were opened (of ``household_id`` alone, when given). The caller checks
+    ``prefix`` lies within the caller's regions; the SQL is bounded by it."""
     from services.core.sync.rules import RULES
 
     on = on or china_today()
@@ -115,6 +119,7 @@ async def open_from_known(session: AsyncSession, prefix: str, on: date | None = 
         rule_ids=[m[0] for m in mapped],
         rule_items=[m[1] for m in mapped],
         rule_texts=[m[2] for m in mapped],
+        household_id=household_id,
     )
     candidates = (await session.execute(CANDIDATES, params)).all()
     if not candidates:

@@ -18,6 +18,7 @@ WITH rule_items AS (
     JOIN rule_items m ON m.rule_id = f.rule_id
     JOIN households h ON h.id = f.household_id
     WHERE {region_sql("f")} AND {region_sql("h")} AND f.status <> 'resolved' AND h.status = 'active'
+      AND (CAST(:household_id AS bigint) IS NULL OR h.id = CAST(:household_id AS bigint))
     UNION ALL
     SELECT g.household_id, NULL, k.kind, 'guarantees', NULL, h.region_code,
            '“三保障”和饮水安全状况：' || k.label || '存在风险'
@@ -31,6 +32,7 @@ WITH rule_items AS (
                                ('housing', g.housing, '住房安全保障'), ('water', g.water, '饮水安全'))
         AS k(kind, status, label)
     WHERE {region_sql("g")} AND {region_sql("h")} AND k.status = 'at_risk' AND h.status = 'active'
+      AND (CAST(:household_id AS bigint) IS NULL OR h.id = CAST(:household_id AS bigint))
 )
 SELECT DISTINCT ON (household_id, kind) household_id, person_id, kind, origin, finding_id, region_code, description
 FROM found

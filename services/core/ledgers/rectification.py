@@ -33,8 +33,8 @@ OPEN = (RectificationStatus.open, RectificationStatus.closure_requested)
 
 
 def rectification_deadline(ctx: PolicyContext, region_code: str, found_on: date) -> tuple[date, bool]:
-    """Rectify by: the policy's ``rectification_days`` (working days by default, on the
-    official calendar) from the day the problem was found."""
+    """Rectify by (整改时限): the policy's ``rectification_days`` (working days by default, on
+    the official calendar) from the day the problem was found."""
     policy = ctx.policy(region_code, found_on.year)
     return ctx.calendar.add(found_on, policy.rectification_days, policy.rectification_unit)
 
@@ -46,6 +46,7 @@ def check_not_own(requested_by: int | None, approver_id: int | None) -> None:
 
 
 def is_overdue(status: RectificationStatus, deadline: date, on: date) -> bool:
+    """Not closed after the deadline day (超期未整改销号)."""
     return status != RectificationStatus.closed and on > deadline
 
 
