@@ -324,6 +324,21 @@ async def test_rectification_scope_and_overdue_list(client, auth, today_is):
         headers=auth("county_staff.county"),
     )
     assert other.status_code == 404
+    # A household named must lie within the problem's region.
+    elsewhere = await create(client, auth, user="county_staff.county", region=OTHER_TOWNSHIP_VILLAGE)
+    r = await client.post(
+        RECT,
+        json={
+            "region_code": VILLAGE,
+            "source": "system",
+            "title": "t",
+            "description": "d",
+            "responsible_unit": "u",
+            "household_id": elsewhere["id"],
+        },
+        headers=auth("county_staff.county"),
+    )
+    assert (r.status_code, code_of(r), r.json()["field"]) == (422, "household_outside_region", "household_id")
     today_is(date(2026, 9, 1))
     late = await client.get(RECT, params={"overdue": "true", "region": VILLAGE}, headers=auth(WRITER))
     assert [r["id"] for r in late.json()["items"]] == [row["id"]] and late.json()["items"][0]["overdue"]

@@ -21,6 +21,7 @@ from services.core.ledgers.models import Rectification, RectificationStep
 from services.core.ledgers.schemas import ClosureRequestIn, DecisionIn, RectificationIn, StepIn
 from services.core.monitoring.context import PolicyContext, load_policy_context
 from services.core.paging import KeyPage, keyset_page
+from services.core.regions.rules import prefix_of
 from services.core.regions.service import get_region
 from services.core.repository import by_id
 from services.core.scope import under
@@ -57,7 +58,7 @@ async def create(session: AsyncSession, data: RectificationIn, actor_id: int | N
     region = await get_region(session, data.region_code)
     if data.household_id is not None:
         household = await by_id(session, Household, data.household_id, "household_not_found", "household_id")
-        if not household.region_code.startswith(_prefix(region.code)):
+        if not household.region_code.startswith(prefix_of(region.code)):
             raise Unprocessable("household_outside_region", field="household_id", id=household.id, region=region.code)
     found_on = data.found_on or china_today()
     ctx = await load_policy_context(session)
@@ -80,12 +81,6 @@ async def create(session: AsyncSession, data: RectificationIn, actor_id: int | N
     session.add(row)
     await session.flush()
     return row
-
-
-def _prefix(code: str) -> str:
-    from services.core.regions.rules import prefix_of
-
-    return prefix_of(code)
 
 
 def _not_closed(row: Rectification) -> None:
