@@ -76,9 +76,14 @@ def month_bounds(month: str, as_of: date | None, today: date) -> tuple[date, dat
 
 def _opened_rows(ctx: PolicyContext, candidates, on: date, actor_id: int | None):
     rows = []
+    # One deadline per village: every candidate is found on the same day.
+    deadlines: dict[str, tuple[date, bool]] = {}
     for c in candidates:
         kind = Item(c.kind)
-        deadline, provisional = clearing_deadline(ctx, c.region_code, on)
+        found = deadlines.get(c.region_code)
+        if found is None:
+            found = deadlines[c.region_code] = clearing_deadline(ctx, c.region_code, on)
+        deadline, provisional = found
         rows.append(
             {
                 "region_code": c.region_code,
