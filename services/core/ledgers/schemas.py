@@ -11,7 +11,7 @@ from services.core.base import VERSION_DESCRIPTION
 from services.core.guarantees.models import Item
 from services.core.households.schemas import Input
 from services.core.ledgers.enums import EntryOrigin, EntryStatus, ProblemSource, RectificationStatus
-from services.core.types import MULTILINE, Day, RegionCodeStr, RegionPrefixStr
+from services.core.types import MULTILINE, Day, RegionCodeStr, RegionPrefixStr, checked_text
 
 
 def _strip(value):
@@ -28,7 +28,10 @@ def _not_in_future(value: date | None) -> date | None:
 
 Line = Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=200)]
 Unit = Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=100)]
-Ref = Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=200)]
+# Each reference checked on its own, so that a refusal names its place (``evidence_refs.0``).
+Ref = Annotated[
+    str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=200), AfterValidator(checked_text)
+]
 LongText = Annotated[str, MULTILINE, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=2000)]
 Note = Annotated[str, MULTILINE, BeforeValidator(_strip), StringConstraints(max_length=2000)]
 PastDay = Annotated[Day, AfterValidator(_not_in_future)]
