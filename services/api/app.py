@@ -29,6 +29,7 @@ from services.api.guarantees.router import router as guarantees_router
 from services.api.health import router as health_router
 from services.api.households.router import router as households_router
 from services.api.income.router import router as income_router
+from services.api.ledgers.router import router as ledgers_router
 from services.api.middleware import RequestContext
 from services.api.monitoring.reports import router as monitoring_reports_router
 from services.api.monitoring.router import router as monitoring_router
@@ -180,6 +181,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         fieldwork_router,
         funds_router,
         assets_router,
+        ledgers_router,
         public_router,
         health_router,
     ):

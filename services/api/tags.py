@@ -37,6 +37,8 @@ COMPLIANCE_INDICATORS = "compliance-indicators"
 PROJECTS = "projects"
 ASSETS = "assets"
 FUND_FINDINGS = "fund-findings"
+CLEARING = "clearing-ledger"
+RECTIFICATION = "rectification-ledger"
 PUBLIC_DISCLOSURE = "public-disclosure"
 FIELD_ROSTER = "field-roster"
 CAMPAIGNS = "campaigns"
@@ -88,6 +90,17 @@ TAGS = [
         FINDINGS,
         "部门比对发现",
         "What cross-checking department data with the registry found: acknowledge, resolve, reopen.",
+    ),
+    _tag(
+        CLEARING,
+        "三保障和饮水安全月清零台账",
+        "Items of the three guarantees and safe water found at risk, their departments, deadlines and clearing; "
+        "the monthly report by township (月清零、月调度、月通报).",
+    ),
+    _tag(
+        RECTIFICATION,
+        "问题整改台账",
+        "Problems found by inspections, audits, assessments or the system: steps, evidence, two-person closure.",
     ),
     _tag(FUNDS, "衔接资金", "Funds, their allocations to projects and imported disbursements."),
     _tag(FUNDS_POLICY, "资金项目政策参数", "The funds policy's figures per region and year."),

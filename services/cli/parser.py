@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "simulate",
         help="run a simulated department system (civil affairs, medical insurance, "
-        "education) on the registry's data, or export its records",
+        "education, housing) on the registry's data, or export its records",
     )
     from services.simulators.main import add_arguments  # options only: nothing heavy is imported
 

@@ -752,6 +752,46 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "That region is outside the campaign's region {region}.",
         "该区域不在排查行动的范围 {region} 内。",
     ),
+    # the clearing ledger and the rectification ledger
+    "clearing_entry_not_found": (
+        "There is no clearing-ledger entry {id} you can see.",
+        "清零台账记录 {id} 不存在或不在您的权限范围内。",
+    ),
+    "clearing_entry_open": (
+        "The household already has an open entry for {kind} (entry {id}).",
+        "该户的 {kind} 问题已有未清零的台账记录（{id}），不重复登记。",
+    ),
+    "clearing_entry_cleared": ("Entry {id} is already cleared.", "台账记录 {id} 已清零销号。"),
+    "person_not_in_household": (
+        "Person {id} is not a member of household {household}.",
+        "人员 {id} 不是农户 {household} 的成员。",
+    ),
+    "date_before_opening": (
+        "The date ({date}) cannot be before the day the problem was found ({earliest}).",
+        "日期（{date}）不能早于问题发现日期（{earliest}）。",
+    ),
+    "month_not_begun": ("The month {month} has not begun yet.", "月份 {month} 尚未开始。"),
+    "rectification_not_found": (
+        "There is no problem {id} you can see in the rectification ledger.",
+        "整改问题 {id} 不存在或不在您的权限范围内。",
+    ),
+    "rectification_closed": ("Problem {id} is closed and changes no more.", "整改问题 {id} 已销号，不能再变更。"),
+    "rectification_not_open": (
+        "Closure can be requested only for a problem being rectified (problem {id} is {status}).",
+        "只有整改中的问题才能申请销号（问题 {id} 当前为 {status}）。",
+    ),
+    "rectification_no_request": (
+        "No closure of problem {id} has been requested (it is {status}).",
+        "问题 {id} 尚未申请销号（当前为 {status}）。",
+    ),
+    "approve_own_request": (
+        "You requested this closure: a second person with the approver's role must decide it.",
+        "销号申请由您本人提出，须由另一名具有审批权限的人员审批。",
+    ),
+    "household_outside_region": (
+        "Household {id} does not lie within region {region}.",
+        "农户 {id} 不在区划 {region} 范围内。",
+    ),
 }
 
 

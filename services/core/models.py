@@ -30,6 +30,7 @@ from services.core.guarantees.models import GuaranteeChange, HouseholdGuarantees
 from services.core.households.models import Household, HouseholdEvent, Membership, Person
 from services.core.idempotency import IdempotencyRecord
 from services.core.income.models import IncomeRecord, IncomeYear
+from services.core.ledgers.models import ClearingEntry, Rectification, RectificationStep
 from services.core.monitoring.models import (
     CalendarDay,
     CalendarYear,
@@ -70,6 +71,7 @@ __all__ = [
     "CampaignTeam",
     "CampaignVisit",
     "CaseTransition",
+    "ClearingEntry",
     "ClueReport",
     "Delivery",
     "DeptRecord",
@@ -97,6 +99,8 @@ __all__ = [
     "Project",
     "QuarantinedRecord",
     "RateLimitCount",
+    "Rectification",
+    "RectificationStep",
     "Region",
     "ResidentAttendance",
     "RiskClue",

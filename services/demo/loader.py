@@ -377,6 +377,17 @@ async def load_demo(
                 f"{field['field_campaign_visits']} households visited  {elapsed()}",
             )
         )
+        from services.demo.ledgers import load_ledgers
+
+        ledgers = await load_ledgers(conn, villages[0].code[:6], day)
+        counts.update(ledgers)
+        say(
+            Step(
+                "ledgers",
+                f"ledgers: {ledgers['clearing_entries']} clearing entries, "
+                f"{ledgers['rectifications']} rectifications  {elapsed()}",
+            )
+        )
     finally:
         await conn.close()
     counts["seconds"] = round(time.perf_counter() - started, 1)

@@ -41,7 +41,12 @@ from services.simulators.paging import BadRequest, Position
 from services.simulators.records import Deriver
 from services.simulators.registry import COUNTY, Registry
 
-DATA_PATHS = {"civil-affairs": "/api/assistance", "medical-insurance": "/api/v2/records", "education": "/edu/students"}
+DATA_PATHS = {
+    "civil-affairs": "/api/assistance",
+    "medical-insurance": "/api/v2/records",
+    "education": "/edu/students",
+    "housing": "/zj/houses",
+}
 _NOT_JSON = ("<html><head><title>系统维护</title></head><body><h1>系统维护中，请稍后再试</h1></body></html>").encode()
 _BAD_GATEWAY = (
     b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>"
@@ -267,7 +272,9 @@ def create_app(config: SimConfig, settings: Settings, database_url: str) -> Star
 
             return serve_medical
 
-        token_name, size_name = ("cursor", "limit") if kind == "civil-affairs" else ("page_token", "page_size")
+        token_name, size_name = (
+            ("cursor", "limit") if kind in ("civil-affairs", "housing") else ("page_token", "page_size")
+        )
         limit = paging.parse_limit(query.get(size_name), 500, size_name)
         token = query.get(token_name) or None
         at = Position.decode(token, county) if token else paging.START
@@ -280,6 +287,8 @@ def create_app(config: SimConfig, settings: Settings, database_url: str) -> Star
             nxt = after.encode(county) if after is not None else None
             if kind == "civil-affairs":
                 return {"code": 0, "data": {"records": records, "next_cursor": nxt}}, "records"
+            if kind == "housing":
+                return {"houses": records, "next": nxt}, "houses"
             # Every pull is the term's complete school roster (学籍名册) of the county.
             return {"students": records, "nextPageToken": nxt or "", "roster": {"term": deriver.term}}, "students"
 

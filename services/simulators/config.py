@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from datetime import date
 
-KINDS = ("civil-affairs", "medical-insurance", "education")
-DEFAULT_PORTS = {"civil-affairs": 8101, "medical-insurance": 8102, "education": 8103}
+KINDS = ("civil-affairs", "medical-insurance", "education", "housing")
+DEFAULT_PORTS = {"civil-affairs": 8101, "medical-insurance": 8102, "education": 8103, "housing": 8104}
 DEFAULT_SEED = 2026
 DEFAULT_CLIENT_ID = "guardline"
 
@@ -48,6 +48,9 @@ class Problems:
     no_family_doctor_rate: float = 0.03
     # Enrolled students of lifted-out, monitored, 低保 or 特困 households given no aid this term.
     no_aid_rate: float = 0.05
+    # Households whose house the housing office appraised C or D (危房); about a third of
+    # them already renovated (已改造), the rest findings (住房安全保障).
+    unsafe_house_rate: float = 0.02
 
 
 @dataclass

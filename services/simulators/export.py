@@ -25,6 +25,8 @@ civil-affairs (民政)        medical-insurance (医保)        education (教�
   gxsj  更新时间               total_cost   医疗总费用
                                out_of_pocket 个人自付费用
                                updated_at   更新时间
+housing (住建): fwbh 鉴定编号, hzsfzh 户主身份证号, hzxm 户主姓名, jddj 鉴定等级 (A级 … D级危房),
+  jdrq 鉴定日期, fwdz 房屋地址, gzzt 改造状态 (未改造/已改造), jgrq 竣工日期, gxsj 更新时间
 """
 
 from __future__ import annotations
@@ -87,12 +89,28 @@ FIELDS: dict[str, list[tuple[str, str]]] = {
         ("zzlx", "aid_kind"),
         ("zzje", "aid_amount"),
     ],
+    "housing": [
+        ("fwbh", "record_id"),
+        ("hzsfzh", "id_number"),
+        ("hzxm", "name"),
+        ("jddj", "grade"),
+        ("jdrq", "appraised_on"),
+        ("fwdz", "address"),
+        ("gzzt", "renovation"),
+        ("jgrq", "renovated_on"),
+        ("gxsj", "updated_at"),
+    ],
 }
 HEADERS: dict[str, list[tuple[str, str]]] = {
     kind: [(name, export_header(kind, canonical)) for name, canonical in columns] for kind, columns in FIELDS.items()
 }
 _TYPES = {"enrolment": "参保", "claim": "结算"}
-SHEET_NAMES = {"civil-affairs": "社会救助对象", "medical-insurance": "参保及结算", "education": "学生名单"}
+SHEET_NAMES = {
+    "civil-affairs": "社会救助对象",
+    "medical-insurance": "参保及结算",
+    "education": "学生名单",
+    "housing": "农房安全鉴定",
+}
 _BATCH = 5000
 
 
@@ -102,6 +120,7 @@ def title(kind: str, county_name: str, deriver: Deriver) -> str:
         "civil-affairs": f"{county_name}民政局社会救助对象名单（{month}）",
         "medical-insurance": f"{county_name}医疗保障局城乡居民参保及结算明细（{month}）",
         "education": f"{county_name}教育局学生学籍及资助名单（{deriver.term}）",
+        "housing": f"{county_name}住房和城乡建设局农村住房安全性鉴定名单（{month}）",
     }[kind]
 
 

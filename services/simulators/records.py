@@ -25,9 +25,9 @@ from services.simulators.config import Problems, SimConfig
 from services.simulators.registry import Person
 
 # Field names of the ID number and the name in each department's records.
-ID_FIELD = {"civil-affairs": "sfzh", "medical-insurance": "id_no", "education": "sfzjh"}
-NAME_FIELD = {"civil-affairs": "xm", "medical-insurance": "name", "education": "xsxm"}
-KEY_FIELD = {"civil-affairs": "jzid", "medical-insurance": "key", "education": "xjh"}
+ID_FIELD = {"civil-affairs": "sfzh", "medical-insurance": "id_no", "education": "sfzjh", "housing": "hzsfzh"}
+NAME_FIELD = {"civil-affairs": "xm", "medical-insurance": "name", "education": "xsxm", "housing": "hzxm"}
+KEY_FIELD = {"civil-affairs": "jzid", "medical-insurance": "key", "education": "xjh", "housing": "fwbh"}
 
 JZLX = ("低保", "低保边缘", "特困", "临时救助", "孤儿")
 XJZT = ("在读", "辍学", "休学", "毕业", "转学")
@@ -172,6 +172,7 @@ class Deriver:
             "civil-affairs": self._civil,
             "medical-insurance": self._medical,
             "education": self._education,
+            "housing": self._housing,
         }[self.kind]
 
     # ---- the entry point ----------------------------------------------------------------
@@ -511,6 +512,52 @@ class Deriver:
             "zzje": None,
         }
 
+    # ---- housing (住建) -------------------------------------------------------------------
+
+    def _housing(self, p: Person) -> list[dict]:
+        """The appraisal of the household's house (农村住房安全性鉴定), keyed on its head."""
+        if p.relation != "head" or not p.alive or p.household_id is None:
+            return []
+        r = rng(self.seed, self.kind, "h", p.household_id)
+        u = r.take(5)
+        appraised = self._days_ago(u[1], 30, 700)
+        renovation, renovated = None, None
+        if u[0] < self.rates.unsafe_house_rate:
+            grade = "C级" if u[2] < 0.6 else "D级危房"
+            if u[3] < 0.35:
+                renovation, renovated = "已改造", iso(min(appraised + timedelta(days=90 + int(u[4] * 120)), self.today))
+            else:
+                renovation = "未改造"
+        else:
+            grade = "A级" if u[2] < 0.7 else "B级"
+        return [
+            {
+                "fwbh": f"ZJ{p.id:010d}",
+                "hzsfzh": None,
+                "hzxm": None,
+                "jddj": grade,
+                "jdrq": iso(appraised),
+                "fwdz": f"{self.county_name}{p.household_id % 97 + 1}组{p.household_id % 53 + 1}号",
+                "gzzt": renovation,
+                "jgrq": renovated,
+                "gxsj": self._stamp(appraised, p.id),
+            }
+        ]
+
+    def _housing_stranger(self, s: Stranger, r: Draws) -> dict:
+        appraised = self._days_ago(r.random(), 30, 700)
+        return {
+            "fwbh": f"ZW{s.id:010d}",
+            "hzsfzh": s.id_number,
+            "hzxm": s.name,
+            "jddj": "B级",
+            "jdrq": iso(appraised),
+            "fwdz": None,
+            "gzzt": None,
+            "jgrq": None,
+            "gxsj": self._stamp(appraised, s.id),
+        }
+
     # ---- problems -----------------------------------------------------------------------
 
     def _problems(self, p: Person, records: list[dict]) -> None:
@@ -544,6 +591,7 @@ class Deriver:
                 "civil-affairs": self._civil_stranger,
                 "medical-insurance": self._medical_stranger,
                 "education": self._education_stranger,
+                "housing": self._housing_stranger,
             }[self.kind]
             extra = build(stranger, rng(self.seed, self.kind, p.id, "stranger-record"))
             # keep the key order: a medical stranger sorts right after the host's enrolment
@@ -559,6 +607,8 @@ class Deriver:
             choices = [("sfzh", None), ("ksrq", impossible), ("yje", "abc"), ("jzlx", "五保")]
         elif self.kind == "education":
             choices = [("sfzjh", None), ("xjzt", "在籍"), ("zzje", "abc"), ("xd", "幼儿园")]
+        elif self.kind == "housing":
+            choices = [("hzsfzh", None), ("jddj", "E级"), ("jdrq", impossible), ("jdrq", None)]
         elif rec["type"] == "enrolment":
             choices = [("id_no", None), ("status", "参保中断"), ("death_date", impossible)]
         else:

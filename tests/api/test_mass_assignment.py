@@ -25,6 +25,7 @@ from services.core.timeutil import today as china_today
 from tests.api.asset_helpers import asset_objects
 from tests.api.fieldwork_helpers import campaign_body, fieldwork_objects, member_body
 from tests.api.funds_helpers import funds_objects
+from tests.api.ledger_helpers import ledger_objects
 from tests.api.monitoring_helpers import monitoring_objects
 from tests.api.sync_helpers import sync_objects
 from tests.api.world import World, income_body, make_world
@@ -342,6 +343,41 @@ VALID: dict[str, Callable[[World], Valid]] = {
     "raiseClueFromVisit": lambda w: Valid(
         {"campaign_visit_id": w.fieldwork["campaign_visit_id"]}, {"risk_types": ["unsafe_housing"]}, 201
     ),
+    # the ledgers (w.ledgers: see tests/api/ledger_helpers.ledger_objects)
+    "openClearingEntry": lambda w: Valid(
+        {}, {"household_id": w.home["id"], "kind": "housing", "description": "墙体开裂"}, 201
+    ),
+    "clearClearingEntry": lambda w: Valid(
+        {"clearing_entry_id": w.ledgers["clearing_entry_id"]},
+        {"evidence": "已通自来水", "evidence_refs": ["照片-1"]},
+        if_match=True,
+    ),
+    "scanClearingEntries": lambda w: Valid({}, {"region": VILLAGE}),
+    "recordRectification": lambda w: Valid(
+        {},
+        {
+            "region_code": VILLAGE,
+            "source": "audit",
+            "title": "资产未登记",
+            "description": "审计发现",
+            "responsible_unit": "村委会",
+        },
+        201,
+    ),
+    "addRectificationStep": lambda w: Valid(
+        {"rectification_id": w.ledgers["rectification_id"]}, {"content": "已入户核实"}, 201
+    ),
+    "requestRectificationClosure": lambda w: Valid(
+        {"rectification_id": w.ledgers["rectification_id"]},
+        {"evidence": "已整改", "evidence_refs": ["验收单-2"]},
+        if_match=True,
+    ),
+    "decideRectificationClosure": lambda w: Valid(
+        {"rectification_id": w.ledgers["requested_rectification_id"]},
+        {"approve": True},
+        user="county_approver.county",
+        if_match=True,
+    ),
     # events: subscriptions are a system client's; the county's administrator manages them too
     "createSubscription": lambda w: Valid(
         {},
@@ -446,6 +482,7 @@ async def full_world(client, auth, db, settings) -> World:
     world.funds = await funds_objects(client, auth(WRITER), VILLAGE, world.home["id"])
     world.assets = await asset_objects(db, VILLAGE)
     world.fieldwork = await fieldwork_objects(client, auth(WRITER), VILLAGE, world.home["id"], world.neighbour["id"])
+    world.ledgers = await ledger_objects(db, VILLAGE, world.home["id"])
     thresholds = await client.post(
         "/api/v1/sync-policies",
         headers=auth(WRITER),

@@ -57,6 +57,7 @@ from services.api.ratelimit import RateLimiter
 from services.core.settings import Settings
 from tests.api.asset_helpers import asset_objects
 from tests.api.funds_helpers import funds_objects
+from tests.api.ledger_helpers import ledger_objects
 from tests.api.sync_helpers import sync_objects
 from tests.api.world import LAST_YEAR, MISSING, World, make_world
 from tests.factories import COUNTY, OTHER_COUNTY_VILLAGE, USERS, VILLAGE, VILLAGE_2, id_number
@@ -186,6 +187,20 @@ def pools(w: World) -> dict[str, list]:
             else {}
         ),
         "source": ["civil-affairs", "medical-insurance", "housing"],
+        # the ledgers (tests/api/ledger_helpers.ledger_objects): an open clearing entry, a problem
+        # being rectified and one awaiting approval
+        **(
+            {
+                "clearing_entry_id": [w.ledgers["clearing_entry_id"], MISSING],
+                "rectification_id": [
+                    w.ledgers["rectification_id"],
+                    w.ledgers["requested_rectification_id"],
+                    MISSING,
+                ],
+            }
+            if w.ledgers
+            else {}
+        ),
         # funds and projects (tests/api/funds_helpers.funds_objects): a proposed and an approved project
         **(
             {
@@ -427,6 +442,7 @@ async def seeded_world(client, db, auth, settings) -> World:
     world.sync = await sync_objects(db, settings, VILLAGE, world.home)
     world.funds = await funds_objects(client, auth("county_staff.county"), VILLAGE, world.home["id"])
     world.assets = await asset_objects(db, VILLAGE)
+    world.ledgers = await ledger_objects(db, VILLAGE, world.home["id"])
     thresholds = await client.post(
         "/api/v1/sync-policies",
         headers=auth("county_staff.county"),

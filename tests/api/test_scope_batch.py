@@ -379,6 +379,8 @@ NOT_TARGETS = {
     "case_id",
     # field work: a day of service (the roster is filtered by the caller's regions)
     "active_on",
+    # the ledgers: whether past its deadline
+    "overdue",
 }
 
 

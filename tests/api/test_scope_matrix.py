@@ -23,6 +23,7 @@ from services.core.timeutil import today as china_today
 from tests.api.asset_helpers import asset_objects
 from tests.api.fieldwork_helpers import campaign_body, fieldwork_objects, member_body
 from tests.api.funds_helpers import funds_objects
+from tests.api.ledger_helpers import ledger_objects
 from tests.api.monitoring_helpers import monitoring_objects
 from tests.api.subscription_helpers import subscription_row
 from tests.api.sync_helpers import settings_with_sources, sync_objects
@@ -886,6 +887,79 @@ def cases(t):
         "scanFundFindings": Case(
             "POST", "/api/v1/fund-findings/scan", Permission.assets_write, body={"region": t["village"]}
         ),
+        # the ledgers (tests/api/ledger_helpers.ledger_objects): {clearing_entry_id} is open,
+        # {rectification_id} being rectified, {requested_rectification_id} awaiting approval
+        "openClearingEntry": Case(
+            "POST",
+            "/api/v1/clearing-entries",
+            Permission.ledgers_write,
+            ok=201,
+            body={"household_id": t["household_id"], "kind": "housing", "description": "墙体开裂"},
+        ),
+        "listClearingEntries": Case(
+            "GET", "/api/v1/clearing-entries", Permission.ledgers_read, params={"region": t["village"]}
+        ),
+        "getClearingEntry": Case("GET", "/api/v1/clearing-entries/{clearing_entry_id}", Permission.ledgers_read),
+        "clearClearingEntry": Case(
+            "POST",
+            "/api/v1/clearing-entries/{clearing_entry_id}/closure",
+            Permission.ledgers_write,
+            needs_if_match="clearing_entry",
+            body={"evidence": "已通自来水", "evidence_refs": ["照片-1"]},
+        ),
+        "scanClearingEntries": Case(
+            "POST", "/api/v1/clearing-entries/scan", Permission.ledgers_write, body={"region": t["village"]}
+        ),
+        "getClearingReport": Case(
+            "GET",
+            "/api/v1/clearing-report",
+            Permission.ledgers_read,
+            params={"month": str(china_today())[:7], "region": t["village"]},
+        ),
+        "recordRectification": Case(
+            "POST",
+            "/api/v1/rectifications",
+            Permission.ledgers_write,
+            ok=201,
+            body={
+                "region_code": t["village"],
+                "source": "audit",
+                "title": "资产未登记",
+                "description": "审计发现",
+                "responsible_unit": "村委会",
+            },
+        ),
+        "listRectifications": Case(
+            "GET", "/api/v1/rectifications", Permission.ledgers_read, params={"region": t["village"]}
+        ),
+        "getRectification": Case("GET", "/api/v1/rectifications/{rectification_id}", Permission.ledgers_read),
+        "addRectificationStep": Case(
+            "POST",
+            "/api/v1/rectifications/{rectification_id}/steps",
+            Permission.ledgers_write,
+            ok=201,
+            body={"content": "已入户核实"},
+        ),
+        "requestRectificationClosure": Case(
+            "POST",
+            "/api/v1/rectifications/{rectification_id}/closure-request",
+            Permission.ledgers_write,
+            needs_if_match="rectification",
+            body={"evidence": "已整改", "evidence_refs": ["验收单-2"]},
+        ),
+        "decideRectificationClosure": Case(
+            "POST",
+            "/api/v1/rectifications/{requested_rectification_id}/decision",
+            Permission.ledgers_approve,
+            needs_if_match="requested_rectification",
+            body={"approve": True},
+        ),
+        "getRectificationReport": Case(
+            "GET",
+            "/api/v1/rectification-report",
+            Permission.ledgers_read,
+            params={"month": str(china_today())[:7], "region": t["village"]},
+        ),
     }
 
 
@@ -924,6 +998,9 @@ SCOPED_PATH_OBJECTS = (
     "{roster_member_id}",
     "{campaign_id}",
     "{campaign_visit_id}",
+    "{clearing_entry_id}",
+    "{rectification_id}",
+    "{requested_rectification_id}",
 )
 # Keys of a target that the fake targets below need besides ids.
 FAKE = dict.fromkeys(
@@ -1080,7 +1157,9 @@ async def _make_target(client, auth, db, settings, user, village):
     funds = await funds_objects(client, h, village, hh["id"])
     assets = await asset_objects(db, village)
     fieldwork = await fieldwork_objects(client, h, village, hh["id"], other["id"])
+    ledgers = await ledger_objects(db, village, hh["id"])
     return {
+        **ledgers,
         **monitoring,
         **fieldwork,
         **sync,
@@ -1133,6 +1212,9 @@ async def _etag(client, kind, t, headers):
         "asset": f"/api/v1/assets/{t['asset_id']}",
         "roster_member": f"/api/v1/field-roster/{t['roster_member_id']}",
         "campaign": f"/api/v1/campaigns/{t['campaign_id']}",
+        "clearing_entry": f"/api/v1/clearing-entries/{t['clearing_entry_id']}",
+        "rectification": f"/api/v1/rectifications/{t['rectification_id']}",
+        "requested_rectification": f"/api/v1/rectifications/{t['requested_rectification_id']}",
     }[kind]
     r = await client.get(path, headers=headers)
     return r.headers.get("etag", '"none"')
@@ -1187,6 +1269,9 @@ async def test_access_matrix(client, auth, db, settings, target_village):
                 "roster_member_id",
                 "campaign_id",
                 "campaign_visit_id",
+                "clearing_entry_id",
+                "rectification_id",
+                "requested_rectification_id",
             ),
             MISSING,
         ),
@@ -1280,6 +1365,9 @@ async def test_requests_without_token_are_401(client):
         "roster_member_id": 1,
         "campaign_id": 1,
         "campaign_visit_id": 1,
+        "clearing_entry_id": 1,
+        "rectification_id": 1,
+        "requested_rectification_id": 1,
     }
     for op, case in cases(
         {

@@ -40,6 +40,7 @@ class World:
     funds: dict | None = None  # tests/api/funds_helpers.funds_objects, when a test adds them
     assets: dict | None = None  # tests/api/asset_helpers.asset_objects, when a test adds them
     fieldwork: dict | None = None  # tests/api/fieldwork_helpers.fieldwork_objects, when a test adds them
+    ledgers: dict | None = None  # tests/api/ledger_helpers.ledger_objects, when a test adds them
     subscription: dict | None = None  # a subscription of ``client``, and the client's headers, when a test adds them
 
     def member(self, which: str, index: int) -> int:

@@ -29,7 +29,7 @@ async def test_worker_process_shares_the_embedded_server(engine, settings):
     assert out.returncode == 0, out.stderr
     status = json.loads(out.stdout.strip().splitlines()[-1])
     assert status["schema"]
-    assert [s["name"] for s in status["sources"]] == ["civil-affairs", "medical-insurance", "education"]
+    assert [s["name"] for s in status["sources"]] == ["civil-affairs", "medical-insurance", "education", "housing"]
     from sqlalchemy import text
 
     async with engine.connect() as conn:  # still up for us

@@ -93,7 +93,7 @@ def test_production_without_a_sources_file_has_no_sources_never_the_demos(tmp_pa
     assert sources_path(production) is None and len(load_sources(production)) == 0
     development = Settings.model_validate({"env": "development"})
     assert sources_path(development) == BUILTIN_SOURCES
-    assert load_sources(development).names() == ["civil-affairs", "medical-insurance", "education"]
+    assert load_sources(development).names() == ["civil-affairs", "medical-insurance", "education", "housing"]
     county = tmp_path / "sources.toml"
     county.write_text((ROOT / "deploy" / "sources.toml").read_text(encoding="utf-8"), encoding="utf-8")
     configured = Settings.model_validate(

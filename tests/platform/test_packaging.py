@@ -110,10 +110,10 @@ def test_compose_gives_the_api_and_the_worker_the_countys_sources_file():
         assert f"./deploy/sources.toml:{SOURCES_IN_CONTAINER}:ro" in services[name]["volumes"], name
     # As shipped the file lists no source (the worker runs only the daily checks) ...
     assert len(parse_sources((ROOT / "deploy" / "sources.toml").read_text(encoding="utf-8"))) == 0
-    # ... and its examples, once uncommented, are a valid file of the three departments whose
+    # ... and its examples, once uncommented, are a valid file of the four departments whose
     # secrets come from the environment that compose passes to the worker.
     sources = list(parse_sources(uncommented(ROOT / "deploy" / "sources.toml")))
-    assert [s.kind.value for s in sources] == ["civil-affairs", "medical-insurance", "education"]
+    assert [s.kind.value for s in sources] == ["civil-affairs", "medical-insurance", "education", "housing"]
     for source in sources:
         assert source.auth.client_secret is None and source.auth.client_secret_env, source.name
         assert source.auth.client_secret_env in services["sync"]["environment"], source.name

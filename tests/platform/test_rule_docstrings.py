@@ -40,6 +40,8 @@ RULE_MODULES: dict[str, tuple[str, ...] | None] = {
     "services.core.funds.assets": ("check_region", "check_shares", "priority_share", "Distribution", "distribution"),
     "services.core.funds.projects": ("next_steps", "last_step_on", "check_step"),
     "services.core.funds.findings": ("scan_assets",),
+    "services.core.ledgers.clearing": ("clearing_deadline", "department_of", "is_overdue", "month_bounds"),
+    "services.core.ledgers.rectification": ("rectification_deadline", "check_not_own", "is_overdue"),
 }
 
 

@@ -43,8 +43,9 @@ def test_serve_demo_on_a_fresh_machine(served, tmp_path):
     assert f"{base}/docs" in printed and DEMO_PASSWORD in printed  # says where the docs are, how to log in
     # The simulators follow --port, and the one whose port another demo holds moved elsewhere.
     port = int(base.rsplit(":", 1)[1])
-    shown = dict(re.findall(r"(civil-affairs|medical-insurance|education) :(\d+)", printed))
+    shown = dict(re.findall(r"(civil-affairs|medical-insurance|education|housing) :(\d+)", printed))
     assert shown["medical-insurance"] == str(port + 102) and shown["education"] == str(port + 103), printed
+    assert shown["housing"] == str(port + 104), printed
     assert shown["civil-affairs"] != str(port + 101), printed
 
     with httpx.Client(base_url=base, timeout=10) as http:

@@ -295,7 +295,9 @@ class Sim:
                     return out
                 params = {"limit": size, "updated_since": out[-1]["updated_at"], "after": out[-1]["key"]}
         else:
-            token_name, size_name = ("cursor", "limit") if self.kind == "civil-affairs" else ("page_token", "page_size")
+            token_name, size_name = (
+                ("cursor", "limit") if self.kind in ("civil-affairs", "housing") else ("page_token", "page_size")
+            )
             params = {size_name: size}
             for _ in range(max_pages):
                 r = await self.page(client, headers, county, **params)
@@ -312,18 +314,22 @@ def unwrap(kind: str, body: dict) -> tuple[list[dict], str | None]:
     """A cursor page's records and next cursor ("" / None at the end)."""
     if kind == "civil-affairs":
         return body["data"]["records"], body["data"]["next_cursor"]
+    if kind == "housing":
+        return body["houses"], body["next"]
     return body["students"], body["nextPageToken"]
 
 
-ID_FIELD = {"civil-affairs": "sfzh", "medical-insurance": "id_no", "education": "sfzjh"}
-NAME_FIELD = {"civil-affairs": "xm", "medical-insurance": "name", "education": "xsxm"}
-KEY_FIELD = {"civil-affairs": "jzid", "medical-insurance": "key", "education": "xjh"}
+ID_FIELD = {"civil-affairs": "sfzh", "medical-insurance": "id_no", "education": "sfzjh", "housing": "hzsfzh"}
+NAME_FIELD = {"civil-affairs": "xm", "medical-insurance": "name", "education": "xsxm", "housing": "hzxm"}
+KEY_FIELD = {"civil-affairs": "jzid", "medical-insurance": "key", "education": "xjh", "housing": "fwbh"}
 
 
 def person_id(kind: str, rec: dict) -> int:
     """The registry person a record was derived from (or rides along with, for a stranger)."""
     key = rec[KEY_FIELD[kind]]
-    return int({"civil-affairs": key[2:12], "medical-insurance": key[6:16], "education": key[2:14]}[kind])
+    return int(
+        {"civil-affairs": key[2:12], "medical-insurance": key[6:16], "education": key[2:14], "housing": key[2:12]}[kind]
+    )
 
 
 def is_stranger(kind: str, rec: dict) -> bool:
@@ -332,4 +338,5 @@ def is_stranger(kind: str, rec: dict) -> bool:
         "civil-affairs": key.endswith("99"),
         "medical-insurance": key.endswith("U"),
         "education": key.startswith("XW"),
+        "housing": key.startswith("ZW"),
     }[kind]

@@ -73,6 +73,11 @@ def defects(kind: str, rec: dict) -> list[str]:
             for name in ("total_cost", "out_of_pocket"):
                 if not _amount(rec[name]):
                     found.append(name)
+    elif kind == "housing":
+        if rec["jddj"] not in ("A级", "B级", "C级", "D级危房"):
+            found.append("jddj")
+        if _date(rec["jdrq"]) is None:
+            found.append("jdrq")
     else:
         if rec["xjzt"] not in XJZT:
             found.append("xjzt")
@@ -135,6 +140,12 @@ async def test_clean_records_are_the_registry_persons(simulator, world, kind):
                 if TODAY.month == 1
                 else f"{TODAY.year}春"
             )
+    elif kind == "housing":
+        # One appraisal per household, of its living head.
+        households = [county[pid].household_id for pid in holders]
+        assert holders and len(set(households)) == len(households) == len(records)
+        assert all(county[pid].status == "alive" for pid in holders)
+        assert all(rec["gxsj"].endswith("+08:00") for rec in records)
     else:
         kinds_of = {}
         for rec in records:
@@ -370,6 +381,7 @@ async def test_malformed_records(simulator, world, kind):
         "civil-affairs": {"no ID number", "ksrq", "yje", "jzlx"},
         "medical-insurance": {"no ID number", "status", "death_date", "settled_on", "out_of_pocket", "total_cost"},
         "education": {"no ID number", "xjzt", "zzje", "xd"},
+        "housing": {"no ID number", "jddj", "jdrq"},
     }[kind]
     assert kinds_of_defect == expected
 

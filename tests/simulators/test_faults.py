@@ -15,7 +15,7 @@ from services.simulators.config import KINDS, Faults
 from services.simulators.paging import START, Position
 from tests.simulators.conftest import COUNTY, unwrap
 
-RECORDS_KEY = {"civil-affairs": "records", "medical-insurance": "items", "education": "students"}
+RECORDS_KEY = {"civil-affairs": "records", "medical-insurance": "items", "education": "students", "housing": "houses"}
 
 
 def has_records(kind: str, body) -> bool:

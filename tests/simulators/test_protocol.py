@@ -194,7 +194,12 @@ async def test_county_filter(simulator, world, kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 async def test_bad_parameters_are_refused(simulator, kind):
-    token_name = {"civil-affairs": "cursor", "education": "page_token", "medical-insurance": "updated_since"}[kind]
+    token_name = {
+        "civil-affairs": "cursor",
+        "education": "page_token",
+        "medical-insurance": "updated_since",
+        "housing": "cursor",
+    }[kind]
     with simulator(kind) as sim:
         async with httpx.AsyncClient() as client:
             headers = await sim.token(client)

@@ -11,7 +11,7 @@ import pytest
 
 from services.core.db import create_engine
 from tests.conftest import _load_base_data, scratch_database
-from tests.sync.labelled import Thresholds, World, run
+from tests.sync.labelled import KINDS, Thresholds, World, run
 
 HOUSEHOLDS = 150  # background households; each injector and control runs twice
 MIN_RECALL = 0.995
@@ -44,8 +44,19 @@ async def test_the_labelled_county_is_judged_right(labelled_url, settings, tmp_p
     assert result.quarantine_accuracy == 1.0, result.quarantine_wrong
     assert result.false_quarantines == []
     assert result.unstaged == []
-    # Every implemented rule is judged on at least one injected risk.
-    implemented = [r for r in result.rules.values() if r.implemented]
+    # Every implemented rule is judged on at least one injected risk — of the departments the
+    # labelled county has files of (civil affairs, medical insurance, education) and the
+    # registry's; a rule of another source only (housing's unsafe_house) is judged by its own
+    # tests (tests/sync/test_housing_source.py) until the county gets that department's file.
+    from services.core.sync.enums import SourceKind
+    from services.core.sync.rules import BY_ID
+
+    labelled = {SourceKind(k) for k in KINDS}
+    implemented = [
+        r
+        for r in result.rules.values()
+        if r.implemented and (not BY_ID[r.rule].kinds or BY_ID[r.rule].kinds & labelled)
+    ]
     assert all(r.tp + r.fn > 0 for r in implemented), [r.rule for r in implemented if r.tp + r.fn == 0]
 
 

@@ -34,7 +34,7 @@ from tests.sync.conftest import SYNC_TABLES
 
 PERSONS = 1200
 COUNTY = "529901"
-KINDS = ("civil-affairs", "medical-insurance", "education")
+KINDS = ("civil-affairs", "medical-insurance", "education", "housing")
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from services.core.accounts.security import Caller
 from services.core.guarantees import service
 from services.core.guarantees.models import HouseholdGuarantees
 from services.core.guarantees.schemas import GuaranteeChangeOut, GuaranteesOut, GuaranteesUpdate
+from services.core.ledgers.clearing import open_from_known
 
 READ = [Needs(Permission.registry_read)]
 # The caller of a route, with the permission it needs (``deps.Needs``).
@@ -59,11 +60,15 @@ async def put_guarantees(
     request: Request, household_id: HouseholdId, body: GuaranteesUpdate, session: Session, caller: GuaranteesWriter
 ):
     """Sets the whole status of the four guarantees at once (PUT); an at-risk item must be cleared (动态清零). A C or D
-    unsafe-house grade only with housing at risk. Each changed item is kept in the history. Needs
+    unsafe-house grade only with housing at risk. Each changed item is kept in the history; an item at risk opens
+    its entry of the monthly clearing ledger (once while it is open). Needs
     guarantees:write and If-Match with the guarantees' ETag. 更新保障状况。"""
     current = await service.get(session, household_id, for_update=True)
     check_if_match(request, etag("guarantees", household_id, current.version))
-    return _out(await service.update(session, current, body, caller.user_id))
+    updated = await service.update(session, current, body, caller.user_id)
+    # An item now at risk opens its entry of the monthly clearing ledger (月清零), once.
+    await open_from_known(session, updated.region_code, household_id=household_id)
+    return _out(updated)
 
 
 @router.get(

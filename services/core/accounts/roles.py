@@ -99,6 +99,19 @@ class Permission(LabelledEnum):
     # record a household visited in a campaign, turn its finding into a risk clue
     campaigns_visit = "campaigns:visit", "Record campaign visits to households 录入入户排查情况"
 
+    # the monthly clearing ledger and the rectification ledger (月清零台账, 问题整改台账)
+    ledgers_read = (
+        "ledgers:read",
+        "Read the clearing ledger, the rectification ledger and their monthly reports 查看清零和整改台账",
+    )
+    # open and clear clearing-ledger entries; record problems, their steps and closure requests
+    ledgers_write = (
+        "ledgers:write",
+        "Record and clear ledger items; record problems, progress and closure requests 登记台账、清零、整改",
+    )
+    # approve or refuse a closure someone else requested (销号审批)
+    ledgers_approve = "ledgers:approve", "Approve the closure of a rectified problem 整改销号审批"
+
 
 # The scopes of the OAuth2 scheme describe each permission with its label.
 DESCRIPTIONS: dict[Permission, str] = {permission: permission.label for permission in Permission}
@@ -116,6 +129,8 @@ _FINDINGS = {Permission.findings_read, Permission.findings_handle}
 # Field work: those who visit record visits in their regions; townships and counties organise.
 _FIELD_VISIT = {Permission.campaigns_read, Permission.campaigns_visit}
 _FIELD_ORGANISE = _FIELD_VISIT | {Permission.campaigns_write}
+# Those who keep the ledgers of their regions (village, township and county staff).
+_LEDGERS = {Permission.ledgers_read, Permission.ledgers_write}
 _FUNDS = {Permission.funds_read, Permission.funds_write, Permission.projects_write, Permission.assets_write}
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -132,12 +147,14 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
         | _FIELD_MONITORING
         | _FINDINGS
         | _FIELD_VISIT
+        | {Permission.ledgers_read}
         | {Permission.registry_health, Permission.income_write, Permission.guarantees_write},
         Role.village_staff: _READ
         | _FIELD_WRITE
         | _FIELD_MONITORING
         | _FINDINGS
         | _FIELD_VISIT
+        | _LEDGERS
         | {
             Permission.registry_health,
             Permission.registry_unmask,
@@ -152,6 +169,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
         | _FIELD_MONITORING
         | _FINDINGS
         | _FIELD_ORGANISE
+        | _LEDGERS
         | {
             Permission.registry_health,
             Permission.registry_unmask,
@@ -169,6 +187,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
         | _FINDINGS
         | _FUNDS
         | _FIELD_ORGANISE
+        | _LEDGERS
         | {
             Permission.registry_health,
             Permission.registry_unmask,
@@ -186,6 +205,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.findings_read,
             Permission.funds_read,
             Permission.campaigns_read,
+            Permission.ledgers_read,
+            Permission.ledgers_approve,
         },
         # A department system's own permissions are set per client (see CLIENT_GRANTABLE);
         # this is what a user account of that role (if any) gets.
@@ -198,6 +219,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.sync_read,
             Permission.funds_read,
             Permission.campaigns_read,
+            Permission.ledgers_read,
         },
         # Separation of duties (等保 三权分立): the administrator manages accounts, not people's data.
         Role.admin: {Permission.users_admin, Permission.clients_admin},

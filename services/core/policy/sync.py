@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from services.core.households.enums import Category
 from services.core.labels import LabelledEnum
 from services.core.policy.overrides import PolicyTable, effective
-from services.core.sync.enums import KeyGroup, StudentStatus
+from services.core.sync.enums import HouseGrade, KeyGroup, StudentStatus
 from services.core.sync.models import SyncPolicyRow
 
 Yuan = Annotated[Decimal, Field(ge=0, le=10_000_000, max_digits=12, decimal_places=2)]
@@ -89,6 +89,13 @@ class SyncPolicy(BaseModel):
         le=120,
         description="A primary or junior-secondary student record for someone older than this contradicts itself "
         "义务教育阶段最大合理年龄",
+    )
+    # 住建: appraisal grades that make a house unsafe (危房: C 局部危险, D 整体危险; seed 004
+    # §11 发现一户、保障一户), unless renovated.
+    unsafe_house_grades: list[HouseGrade] = Field(
+        default_factory=lambda: [HouseGrade.c, HouseGrade.d],
+        min_length=1,
+        description="Appraisal grades of an unsafe house (C, D) 危房鉴定等级",
     )
     # 新纳入低保、特困: a grant that started within this many months is "new" (the civil
     # affairs office has just means-tested the household; the monitoring has not caught up).

@@ -11,7 +11,8 @@ class SourceKind(LabelledEnum):
     civil_affairs = "civil-affairs", "民政"  # 低保, 低保边缘, 特困, 临时救助, 孤儿
     medical_insurance = "medical-insurance", "医保"  # enrolment, settled claims
     education = "education", "教育"  # students by term, aid
-    generic = "generic", "其他部门（住建、残联、人社等）"
+    housing = "housing", "住建"  # rural house safety appraisals (C/D-grade unsafe houses)
+    generic = "generic", "其他部门（残联、人社等）"
 
 
 class RecordType(LabelledEnum):
@@ -19,6 +20,7 @@ class RecordType(LabelledEnum):
     enrolment = "enrolment", "医保参保"  # basic medical insurance enrolment of a year
     claim = "claim", "医疗结算"  # a settled medical claim
     student = "student", "学生学籍"  # a student in a term
+    house = "house", "农房安全鉴定"  # a house's safety appraisal (危房鉴定), keyed on the household head
     generic = "generic", "其他部门记录"
 
 
@@ -46,6 +48,23 @@ class StudentStatus(LabelledEnum):
     suspended = "suspended", "休学"
     graduated = "graduated", "毕业"
     transferred = "transferred", "转学"
+
+
+class HouseGrade(LabelledEnum):
+    """Grade of a rural house safety appraisal 农村住房安全性鉴定等级 (C, D: unsafe 危房)."""
+
+    a = "A", "A级（安全）"
+    b = "B", "B级（基本安全）"
+    c = "C", "C级危房（局部危险）"
+    d = "D", "D级危房（整体危险）"
+
+
+class Renovation(LabelledEnum):
+    """Whether an unsafe house was renovated 危房改造状态."""
+
+    none = "none", "未改造"
+    in_progress = "in_progress", "改造中"
+    done = "done", "已改造（竣工验收）"
 
 
 class KeyGroup(LabelledEnum):

@@ -85,6 +85,17 @@ STANDARD_HEADERS: dict[SourceKind, dict[str, tuple[str, ...]]] = {
         "aid_kind": ("资助类型", "资助项目"),
         "aid_amount": ("资助金额",),
     },
+    SourceKind.housing: {
+        "record_id": ("鉴定编号", "房屋编号", "鉴定报告编号", "农房编号"),
+        "id_number": ("户主身份证号", "户主身份证号码", *_COMMON["id_number"]),
+        "name": ("户主姓名", "姓名", "户主"),
+        "grade": ("鉴定等级", "危房等级", "房屋安全等级", "安全等级"),
+        "appraised_on": ("鉴定日期", "鉴定时间"),
+        "address": ("房屋地址", "住址", "地址"),
+        "renovation": ("改造状态", "是否改造", "危改状态"),
+        "renovated_on": ("竣工日期", "改造完成日期", "验收日期"),
+        "updated_at": _COMMON["updated_at"],
+    },
     SourceKind.generic: {
         "id_number": _COMMON["id_number"],
         "name": _COMMON["name"],

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from services.core.sync.enums import Benefit, RecordType, SchoolStage, SourceKind, StudentStatus
+from services.core.sync.enums import (
+    Benefit,
+    HouseGrade,
+    RecordType,
+    Renovation,
+    SchoolStage,
+    SourceKind,
+    StudentStatus,
+)
 
 
 @dataclass(frozen=True)
@@ -143,6 +151,28 @@ _STUDENT_STATUS = _same(StudentStatus) | {
     "转出": "transferred",
 }
 
+# 农村住房安全性鉴定: grades as appraisers and clerks write them (A级, C级危房, d …).
+_GRADES = {g.value: g.value for g in HouseGrade} | {
+    **{f"{g}级": g for g in "ABCD"},
+    **{f"{g}级危房": g for g in "CD"},
+    **{g.lower(): g for g in "ABCD"},
+    **{f"{g.lower()}级": g for g in "ABCD"},
+    "安全": "A",
+    "基本安全": "B",
+    "局部危险": "C",
+    "整体危险": "D",
+}
+_RENOVATION = _same(Renovation) | {
+    "未改造": "none",
+    "待改造": "none",
+    "改造中": "in_progress",
+    "在建": "in_progress",
+    "已改造": "done",
+    "已竣工": "done",
+    "竣工验收": "done",
+    "已验收": "done",
+}
+
 KIND_FIELDS: dict[SourceKind, dict[str, FieldSpec]] = {
     SourceKind.civil_affairs: {
         "benefit": FieldSpec("enum", _req(RecordType.assistance), _BENEFITS),
@@ -175,6 +205,14 @@ KIND_FIELDS: dict[SourceKind, dict[str, FieldSpec]] = {
         "aid_kind": FieldSpec("text"),
         "aid_amount": FieldSpec("decimal"),
     },
+    # 住建: rural house safety appraisals, one record per house, keyed on the household head's ID number.
+    SourceKind.housing: {
+        "grade": FieldSpec("enum", _req(RecordType.house), _GRADES),
+        "appraised_on": FieldSpec("date", _req(RecordType.house)),
+        "address": FieldSpec("text"),
+        "renovation": FieldSpec("enum", choices=_RENOVATION),
+        "renovated_on": FieldSpec("date"),
+    },
     SourceKind.generic: {},
 }
 
@@ -183,6 +221,7 @@ DEFAULT_TYPE: dict[SourceKind, RecordType | None] = {
     SourceKind.civil_affairs: RecordType.assistance,
     SourceKind.medical_insurance: None,
     SourceKind.education: RecordType.student,
+    SourceKind.housing: RecordType.house,
     SourceKind.generic: RecordType.generic,
 }
 RECORD_TYPE_CHOICES: dict[SourceKind, dict[str, str]] = {

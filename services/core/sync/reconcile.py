@@ -192,6 +192,12 @@ async def reconcile(
 
     opened, resolved, still_open = await merge_candidates(session, params, [r.id for r in rules])
     phase("merge")
+    # Findings that put an item of the three guarantees or safe water at risk open entries of
+    # the monthly clearing ledger (月清零), once per household and item, in this transaction.
+    from services.core.ledgers.clearing import open_from_known
+
+    clearing_opened = await open_from_known(session, county)
+    phase("clearing")
 
     await tune(session, **work_mem)
     counts = {
@@ -201,7 +207,15 @@ async def reconcile(
         "findings_resolved": resolved,
         "findings_open": still_open,
     }
-    log.info("reconciled %s/%s run %s: %s; seconds %s", source.name, county, run_id, counts, phases)
+    log.info(
+        "reconciled %s/%s run %s: %s, clearing entries opened %s; seconds %s",
+        source.name,
+        county,
+        run_id,
+        counts,
+        clearing_opened,
+        phases,
+    )
     return counts
 
 

@@ -5,7 +5,7 @@ its seed and thresholds: docs/department-rules.md).
 Each rule is defined once, as a ``Rule`` (``base``): its id, Chinese term, seed, severity,
 risk type, explanations, the ``SyncPolicy`` thresholds it reads and its SQL, one set-based
 SELECT over ``sync_rec`` (``sql``). One module per source family: ``common`` (any kind),
-``civil_affairs``, ``medical_insurance``, ``education``, and ``registry`` for rules about
+``civil_affairs``, ``medical_insurance``, ``education``, ``housing``, and ``registry`` for rules about
 the registry's own data. ``reconcile`` runs ``rules_for(kind)``; the findings API explains
 findings from ``BY_ID``.
 """
@@ -13,12 +13,12 @@ findings from ``BY_ID``.
 from __future__ import annotations
 
 from services.core.sync.enums import SourceKind
-from services.core.sync.rules import civil_affairs, common, education, medical_insurance, registry
+from services.core.sync.rules import civil_affairs, common, education, housing, medical_insurance, registry
 from services.core.sync.rules.base import ANY_KIND, NO_SEED, Rule, RuleContext
 from services.core.sync.rules.sql import KIND_COLUMNS, REC_COLUMNS
 
 RULES: tuple[Rule, ...] = (
-    common.RULES + civil_affairs.RULES + medical_insurance.RULES + education.RULES + registry.RULES
+    common.RULES + civil_affairs.RULES + medical_insurance.RULES + education.RULES + housing.RULES + registry.RULES
 )
 BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
 assert len(BY_ID) == len(RULES), "rule ids must be unique"

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from services.core.guarantees.models import Item
 from services.core.monitoring.enums import RiskType
 from services.core.policy.sync import SyncPolicy
 from services.core.sync.enums import Severity, SourceKind
 
 ANY_KIND = frozenset(SourceKind)
 CIVIL, MEDICAL, EDUCATION = SourceKind.civil_affairs, SourceKind.medical_insurance, SourceKind.education
+HOUSING = SourceKind.housing
 NO_SEED = "provincial data-quality check"
 
 
@@ -50,6 +52,10 @@ class Rule:
     # itself, not only through ``sync_rec``: it is limited by ``scope.region_sql``'s bounds
     # (the county's), and is run through ``scope.scoped_text``, which refuses it without them.
     scoped: bool = False
+    # The item of the three guarantees and safe water its findings put at risk: each open
+    # finding about a household opens an entry of the monthly clearing ledger
+    # (``services.core.ledgers.clearing``; 月清零).
+    guarantee: Item | None = None
 
     @property
     def risk(self) -> bool:

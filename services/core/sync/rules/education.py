@@ -3,6 +3,7 @@ aid for students of monitored households (教育帮扶) and the registry's schoo
 
 from __future__ import annotations
 
+from services.core.guarantees.models import Item
 from services.core.households.enums import Schooling
 from services.core.monitoring.enums import RiskType
 from services.core.scope import region_sql
@@ -110,6 +111,7 @@ def _student_without_aid_sql(ctx: RuleContext) -> str | None:
 RULES: tuple[Rule, ...] = (
     Rule(
         id="out_of_school",
+        guarantee=Item.education,
         term_zh="控辍保学（义务教育适龄儿童失学辍学）",
         seed="001 §二(一); 003",
         severity=Severity.high,
@@ -132,6 +134,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="missing_from_school_roster",
+        guarantee=Item.education,
         term_zh="控辍保学（学籍名册中无此适龄儿童）",
         seed="004 §9; 000 一",
         severity=Severity.high,

@@ -3,6 +3,7 @@ enrolment roster, family doctor contracts (签约一人、做实一人) and sett
 
 from __future__ import annotations
 
+from services.core.guarantees.models import Item
 from services.core.households.enums import Category
 from services.core.monitoring.enums import FINAL, RiskType
 from services.core.scope import region_sql
@@ -163,6 +164,7 @@ RULES: tuple[Rule, ...] = (
     # clue says "other" and the evidence says what it is.
     Rule(
         id="not_insured",
+        guarantee=Item.medical,
         term_zh="应保尽保（未参加基本医疗保险）",
         seed="001 §二(一); 004 §10",
         severity=Severity.high,
@@ -191,6 +193,7 @@ RULES: tuple[Rule, ...] = (
     # knows (应保尽保 broken), the same risk as not_insured, so the same clue type.
     Rule(
         id="missing_from_insurance_roster",
+        guarantee=Item.medical,
         term_zh="应保尽保（参保名册中无此人）",
         seed="004 §10; 000 三",
         severity=Severity.high,

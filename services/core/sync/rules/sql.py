@@ -56,6 +56,9 @@ KIND_COLUMNS: dict[SourceKind, str] = {
     r.data->>'term' AS term, r.data->>'school' AS school, r.data->>'stage' AS stage, r.data->>'status' AS status,
     r.data->>'aid_kind' AS aid_kind, (r.data->>'aid_amount')::numeric AS aid_amount,
     {TERM_RANK_SQL} AS term_rank""",
+    SourceKind.housing: """,
+    r.data->>'grade' AS grade, (r.data->>'appraised_on')::date AS appraised_on, r.data->>'address' AS address,
+    r.data->>'renovation' AS renovation, (r.data->>'renovated_on')::date AS renovated_on""",
     SourceKind.generic: "",
 }
 

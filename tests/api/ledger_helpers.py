@@ -1,0 +1,58 @@
+"""Objects to aim the ledger routes at, written straight to the database: an open clearing
+entry (``clearing_entry_id``), a problem being rectified (``rectification_id``) and one whose
+closure was requested by the system (``requested_rectification_id``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from services.core.timeutil import today as china_today
+
+
+async def ledger_objects(db, village: str, household_id: int) -> dict:
+    from services.core.guarantees.models import Item
+    from services.core.ledgers.enums import EntryOrigin, EntryStatus, ProblemSource, RectificationStatus
+    from services.core.ledgers.models import ClearingEntry, Rectification
+    from services.core.scope import UNRESTRICTED, bind_scope
+
+    day = china_today() - timedelta(days=3)
+    entry = ClearingEntry(
+        region_code=village,
+        household_id=household_id,
+        kind=Item.water,
+        origin=EntryOrigin.manual,
+        department="县水务局",
+        description="季节性缺水",
+        opened_on=day,
+        deadline=day + timedelta(days=28),
+        status=EntryStatus.open,
+        evidence_refs=[],
+    )
+
+    def problem(status: RectificationStatus) -> Rectification:
+        return Rectification(
+            region_code=village,
+            source=ProblemSource.inspection,
+            title="危房未改造",
+            description="暗访发现",
+            responsible_unit="镇村建办",
+            found_on=day,
+            deadline=day + timedelta(days=40),
+            status=status,
+            evidence="已改造" if status == RectificationStatus.closure_requested else None,
+            evidence_refs=["验收单-1"] if status == RectificationStatus.closure_requested else [],
+        )
+
+    open_one, requested = problem(RectificationStatus.open), problem(RectificationStatus.closure_requested)
+    session = db.session()
+    bind_scope(session, UNRESTRICTED)
+    try:
+        session.add_all([entry, open_one, requested])
+        await session.commit()
+        return {
+            "clearing_entry_id": entry.id,
+            "rectification_id": open_one.id,
+            "requested_rectification_id": requested.id,
+        }
+    finally:
+        await session.close()
