@@ -13,5 +13,5 @@ class ReportKind(LabelledEnum):
 class ReportFormat(LabelledEnum):
     """The answer's format 报表格式."""
 
-    json = "json", "JSON"
+    json = "json", "JSON 数据"
     xlsx = "xlsx", "Excel 工作簿（.xlsx），中文表头"
