@@ -332,6 +332,18 @@ async def generate_due(session: AsyncSession, prefix: str, day: date) -> dict[st
     return stored
 
 
+async def generate(session: AsyncSession, prefix: str, kind: ReportKind, period: str, today: date) -> int:
+    """Store the report of ``period`` (a past month or quarter) for every township under
+    ``prefix`` that has none yet, whatever the due day (the demo county's history)."""
+    if kind == ReportKind.monthly:
+        first, cut = month_period(period, None, today)
+        rows = await compute_monthly(session, prefix, first, cut)
+    else:
+        first, cut, year, q = quarter_period(period, None, today)
+        rows = await compute_quarterly(session, await load_policy_context(session), prefix, first, cut, year, q)
+    return await _store(session, kind, period, first, cut, rows, FIGURES[kind])
+
+
 # ---------------------------------------------------------------- stored reports
 
 
