@@ -353,3 +353,19 @@ async def test_scope_roles_and_failure_paths(client, auth, db, today_is):
     assert malformed.status_code == 422
     missing = await client.get("/api/v1/reports/999999", headers=auth(COUNTY))
     assert (missing.status_code, code_of(missing)) == (404, "report_not_found")
+
+
+async def test_the_due_day_is_a_policy_figure_within_the_month(client, auth):
+    h = auth(COUNTY)
+    bad = await client.post(
+        "/api/v1/monitoring-policies",
+        headers=h,
+        json={"region_prefix": "529901", "year": 2026, "values": {"monthly_report_day": 31}},
+    )
+    assert (bad.status_code, bad.json()["field"]) == (422, "values.monthly_report_day")
+    good = await client.post(
+        "/api/v1/monitoring-policies",
+        headers=h,
+        json={"region_prefix": "529901001", "year": 2026, "values": {"monthly_report_day": 22}},
+    )
+    assert good.status_code == 201, good.text
