@@ -265,7 +265,7 @@ async def test_the_schedule_stores_each_report_once_and_serves_it_as_stored(clie
     hidden = await client.get(f"/api/v1/reports/{t2_id}", headers=auth("township_staff.township"))
     assert hidden.status_code == 404
     xlsx = await client.get(f"/api/v1/reports/{one['id']}", params={"format": "xlsx"}, headers=h)
-    assert xlsx.status_code == 200 and "监测户数" in _sheet(xlsx.content)
+    assert xlsx.status_code == 200 and "监测户数" in _sheet(xlsx.content) and "石门镇" in _sheet(xlsx.content)
 
 
 def _sheet(content: bytes) -> str:

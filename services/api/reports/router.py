@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field, create_model
+from sqlalchemy import select
 
 from services.api import tags
 from services.api.auditing import record_sensitive_read
@@ -23,6 +24,7 @@ from services.api.routing import GuardlineRoute
 from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller
 from services.core.exports.writer import XLSX_MEDIA_TYPE, Column, Ledger, field
+from services.core.regions.models import Region
 from services.core.reports import service
 from services.core.reports.enums import ReportFormat, ReportKind
 from services.core.reports.models import GeneratedReport
@@ -294,7 +296,8 @@ async def get_report(
     if fmt == ReportFormat.json:
         await _audit(request, caller, r.kind, {"report_id": r.id}, 1)
         return JSON(_stored_body(r))
-    row = {"township": r.region_code, "name": None, **r.figures, "generated_at": r.generated_at}
+    name = await session.scalar(select(Region.name).where(Region.code == r.region_code))
+    row = {"township": r.region_code, "name": name, **r.figures, "generated_at": r.generated_at}
     return await _answer(
         request, session, caller, r.kind, r.period, r.region_code, r.cut_off, [row], fmt, {"report_id": r.id}
     )
