@@ -369,3 +369,14 @@ async def test_the_due_day_is_a_policy_figure_within_the_month(client, auth):
         json={"region_prefix": "529901001", "year": 2026, "values": {"monthly_report_day": 22}},
     )
     assert good.status_code == 201, good.text
+
+
+async def test_a_failed_scheduled_run_is_tried_again():
+    from services.worker.worker import daily_reports
+
+    class Broken:
+        def session(self):
+            raise OSError("database down")
+
+    before = date(2026, 11, 1)
+    assert await daily_reports(SimpleNamespace(db=Broken()), before) == before
