@@ -35,6 +35,7 @@ from services.api.monitoring.reports import router as monitoring_reports_router
 from services.api.monitoring.router import router as monitoring_router
 from services.api.ratelimit import RateLimiter, SharedCounts
 from services.api.regions.router import router as regions_router
+from services.api.reports.router import router as reports_router
 from services.api.responses import JSON
 from services.api.sync.findings import router as findings_router
 from services.api.sync.imports import UPLOAD_PATHS
@@ -182,6 +183,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         funds_router,
         assets_router,
         ledgers_router,
+        reports_router,
         public_router,
         health_router,
     ):

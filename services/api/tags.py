@@ -39,6 +39,7 @@ ASSETS = "assets"
 FUND_FINDINGS = "fund-findings"
 CLEARING = "clearing-ledger"
 RECTIFICATION = "rectification-ledger"
+REPORTS = "reports"
 PUBLIC_DISCLOSURE = "public-disclosure"
 FIELD_ROSTER = "field-roster"
 CAMPAIGNS = "campaigns"
@@ -101,6 +102,11 @@ TAGS = [
         RECTIFICATION,
         "问题整改台账",
         "Problems found by inspections, audits, assessments or the system: steps, evidence, two-person closure.",
+    ),
+    _tag(
+        REPORTS,
+        "乡镇月报季报",
+        "Township monthly and quarterly reports, computed on demand and stored by the schedule (JSON or XLSX).",
     ),
     _tag(FUNDS, "衔接资金", "Funds, their allocations to projects and imported disbursements."),
     _tag(FUNDS_POLICY, "资金项目政策参数", "The funds policy's figures per region and year."),

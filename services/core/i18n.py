@@ -771,6 +771,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "日期（{date}）不能早于问题发现日期（{earliest}）。",
     ),
     "month_not_begun": ("The month {month} has not begun yet.", "月份 {month} 尚未开始。"),
+    "quarter_not_begun": ("The quarter {quarter} has not begun yet.", "季度 {quarter} 尚未开始。"),
+    "report_period_malformed": (
+        "The period {period} is not a month (YYYY-MM) or a quarter (YYYY-Qn).",
+        "报表期间 {period} 格式不正确，月份应为 YYYY-MM，季度应为 YYYY-Qn。",
+    ),
+    "report_not_found": (
+        "There is no stored report {id} you can see.",
+        "报表 {id} 不存在或不在您的权限范围内。",
+    ),
     "rectification_not_found": (
         "There is no problem {id} you can see in the rectification ledger.",
         "整改问题 {id} 不存在或不在您的权限范围内。",

@@ -46,6 +46,7 @@ from services.core.monitoring.models import (
 )
 from services.core.ratelimit import RateLimitCount
 from services.core.regions.models import Region
+from services.core.reports.models import GeneratedReport
 from services.core.sync.models import (
     DeptRecord,
     Finding,
@@ -81,6 +82,7 @@ __all__ = [
     "Fund",
     "FundFinding",
     "FundPolicyRow",
+    "GeneratedReport",
     "GuaranteeChange",
     "Household",
     "HouseholdEvent",

@@ -176,6 +176,9 @@ class SyncSettings(BaseModel):
     # Once a day a worker runs the registry checks of every county with households (rules on
     # the registry alone: services.core.sync.registry_check).
     registry_checks: bool = True
+    # Once a day a worker stores each township's monthly and quarterly report that fell due
+    # (services.core.reports.service.generate_due; once per township and period).
+    reports: bool = True
     # PostgreSQL's work_mem during a reconciliation (its joins and aggregates of a million
     # records stay in memory instead of spilling to disk in batches).
     reconcile_work_mem: str = Field("256MB", pattern=r"^[0-9]+(kB|MB|GB)$")

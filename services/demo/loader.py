@@ -390,5 +390,10 @@ async def load_demo(
         )
     finally:
         await conn.close()
+    from services.demo.reports import load_reports
+
+    reports = await load_reports(url, settings, villages[0].code[:6], day)
+    counts.update(reports)
+    say(Step("reports", f"reports: {reports['generated_reports']} township reports stored  {elapsed()}"))
     counts["seconds"] = round(time.perf_counter() - started, 1)
     return counts

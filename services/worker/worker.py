@@ -161,6 +161,7 @@ class _Daily:
     assets: date | None = None
     visits: date | None = None
     registry: date | None = None
+    reports: date | None = None
 
 
 async def _next_claim(ctx, session: Session, names: list[str], worker: str, once: bool, state: _Daily):
@@ -171,6 +172,8 @@ async def _next_claim(ctx, session: Session, names: list[str], worker: str, once
         state.visits = await daily_visit_breaches(ctx, state.visits)
     if not once and ctx.settings.sync.registry_checks:
         state.registry = await daily_registry_checks(ctx, state.registry, worker)
+    if not once and ctx.settings.sync.reports:
+        state.reports = await daily_reports(ctx, state.reports)
     due = [(s.name, c, s.every_hours) for s in ctx.sources if s.pulls and s.every_hours for c in s.counties]
     if due and not once:
         for run_id in await queue.schedule_due(ctx.db, due):
@@ -256,6 +259,18 @@ async def daily_visit_breaches(ctx, last: date | None) -> date | None:
         return f"{await record_missed_visits(session, UNRESTRICTED, day)} recorded"
 
     return await _once_a_day(ctx, last, "visit breaches", job)
+
+
+async def daily_reports(ctx, last: date | None) -> date | None:
+    """The township reports that fell due by today, stored once (``_once_a_day``; one per
+    township, kind and period, so a second worker or a second day stores nothing more)."""
+    from services.core.reports.service import generate_due
+    from services.core.scope import UNRESTRICTED
+
+    async def job(session, day):
+        return await generate_due(session, UNRESTRICTED, day)
+
+    return await _once_a_day(ctx, last, "township reports", job)
 
 
 async def check_registry(ctx, county: str, trigger: Trigger, worker: str | None = None) -> dict | None:

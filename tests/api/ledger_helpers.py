@@ -56,3 +56,30 @@ async def ledger_objects(db, village: str, household_id: int) -> dict:
         }
     finally:
         await session.close()
+
+
+async def report_objects(db, village: str) -> dict:
+    """A stored township report (``report_id``) for the access matrix, kept in the target's
+    village so that the matrix's rule (visible to those who see the village) holds."""
+    from services.core.reports.enums import ReportKind
+    from services.core.reports.models import GeneratedReport
+    from services.core.reports.service import MONTHLY_FIGURES
+    from services.core.scope import UNRESTRICTED, bind_scope
+
+    first = china_today().replace(day=1)
+    row = GeneratedReport(
+        region_code=village,
+        kind=ReportKind.monthly,
+        period="2026-01",
+        period_start=first,
+        cut_off=first,
+        figures={f.key: 0 for f in MONTHLY_FIGURES},
+    )
+    session = db.session()
+    bind_scope(session, UNRESTRICTED)
+    try:
+        session.add(row)
+        await session.commit()
+        return {"report_id": row.id}
+    finally:
+        await session.close()

@@ -57,7 +57,7 @@ from services.api.ratelimit import RateLimiter
 from services.core.settings import Settings
 from tests.api.asset_helpers import asset_objects
 from tests.api.funds_helpers import funds_objects
-from tests.api.ledger_helpers import ledger_objects
+from tests.api.ledger_helpers import ledger_objects, report_objects
 from tests.api.sync_helpers import sync_objects
 from tests.api.world import LAST_YEAR, MISSING, World, make_world
 from tests.factories import COUNTY, OTHER_COUNTY_VILLAGE, USERS, VILLAGE, VILLAGE_2, id_number
@@ -197,6 +197,8 @@ def pools(w: World) -> dict[str, list]:
                     w.ledgers["requested_rectification_id"],
                     MISSING,
                 ],
+                # a stored township report (ledger_helpers.report_objects)
+                "report_id": [w.ledgers["report_id"], MISSING],
             }
             if w.ledgers
             else {}
@@ -442,7 +444,7 @@ async def seeded_world(client, db, auth, settings) -> World:
     world.sync = await sync_objects(db, settings, VILLAGE, world.home)
     world.funds = await funds_objects(client, auth("county_staff.county"), VILLAGE, world.home["id"])
     world.assets = await asset_objects(db, VILLAGE)
-    world.ledgers = await ledger_objects(db, VILLAGE, world.home["id"])
+    world.ledgers = {**await ledger_objects(db, VILLAGE, world.home["id"]), **await report_objects(db, VILLAGE)}
     thresholds = await client.post(
         "/api/v1/sync-policies",
         headers=auth("county_staff.county"),

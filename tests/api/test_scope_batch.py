@@ -352,6 +352,7 @@ NOT_TARGETS = {
     "subject",
     "on",
     "quarter",  # a quarter of the year (follow-up income lists)
+    "period",  # a report's period (YYYY-MM or YYYY-Qn): stored reports
     "flag",  # why a household's income is flagged
     # A filter by user: lists of cases show the same (nothing) for a hidden or a missing user.
     "cadre_user_id",

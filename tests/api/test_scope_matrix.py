@@ -23,7 +23,7 @@ from services.core.timeutil import today as china_today
 from tests.api.asset_helpers import asset_objects
 from tests.api.fieldwork_helpers import campaign_body, fieldwork_objects, member_body
 from tests.api.funds_helpers import funds_objects
-from tests.api.ledger_helpers import ledger_objects
+from tests.api.ledger_helpers import ledger_objects, report_objects
 from tests.api.monitoring_helpers import monitoring_objects
 from tests.api.subscription_helpers import subscription_row
 from tests.api.sync_helpers import settings_with_sources, sync_objects
@@ -960,6 +960,21 @@ def cases(t):
             Permission.ledgers_read,
             params={"month": str(china_today())[:7], "region": t["village"]},
         ),
+        # township reports (tests/reports): {report_id} a stored report kept in the village
+        "getTownshipMonthlyReport": Case(
+            "GET",
+            "/api/v1/reports/monthly",
+            Permission.ledgers_read,
+            params={"month": str(china_today())[:7], "region": t["village"]},
+        ),
+        "getTownshipQuarterlyReport": Case(
+            "GET",
+            "/api/v1/reports/quarterly",
+            Permission.ledgers_read,
+            params={"quarter": f"{china_today().year}-Q{(china_today().month - 1) // 3 + 1}", "region": t["village"]},
+        ),
+        "listStoredReports": Case("GET", "/api/v1/reports", Permission.ledgers_read, params={"region": t["village"]}),
+        "getStoredReport": Case("GET", "/api/v1/reports/{report_id}", Permission.ledgers_read),
     }
 
 
@@ -1001,6 +1016,7 @@ SCOPED_PATH_OBJECTS = (
     "{clearing_entry_id}",
     "{rectification_id}",
     "{requested_rectification_id}",
+    "{report_id}",
 )
 # Keys of a target that the fake targets below need besides ids.
 FAKE = dict.fromkeys(
@@ -1160,6 +1176,7 @@ async def _make_target(client, auth, db, settings, user, village):
     ledgers = await ledger_objects(db, village, hh["id"])
     return {
         **ledgers,
+        **await report_objects(db, village),
         **monitoring,
         **fieldwork,
         **sync,
@@ -1272,6 +1289,7 @@ async def test_access_matrix(client, auth, db, settings, target_village):
                 "clearing_entry_id",
                 "rectification_id",
                 "requested_rectification_id",
+                "report_id",
             ),
             MISSING,
         ),
@@ -1368,6 +1386,7 @@ async def test_requests_without_token_are_401(client):
         "clearing_entry_id": 1,
         "rectification_id": 1,
         "requested_rectification_id": 1,
+        "report_id": 1,
     }
     for op, case in cases(
         {

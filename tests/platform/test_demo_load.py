@@ -325,13 +325,16 @@ async def test_parallel_load_gives_the_same_rows_as_in_process(demo_url, demo_en
     assert parallel_counts["persons"] == PERSONS
     assert {t: parallel_counts[t] for t in LOADED_TABLES} == {t: local_counts[t] for t in LOADED_TABLES}
     assert await _fingerprint(demo_engine, settings) == local
-    assert messages[-5].startswith("analysed") and messages[-4].startswith("fund year: 6 funds")
-    assert messages[-3].startswith("follow-up: ")
+    assert messages[-6].startswith("analysed") and messages[-5].startswith("fund year: 6 funds")
+    assert messages[-4].startswith("follow-up: ")
     assert parallel_counts["household_cadres"] == local_counts["household_cadres"] > 0
     assert parallel_counts["followup_visits"] == local_counts["followup_visits"] > 0
-    assert messages[-2].startswith("field work: ")
+    assert messages[-3].startswith("field work: ")
     # The demo county's ledgers: entries from the households at risk, three rectifications.
-    assert messages[-1].startswith("ledgers: ")
+    assert messages[-2].startswith("ledgers: ")
+    # Its township reports of the previous month and quarter, as the schedule stores them.
+    assert messages[-1].startswith("reports: ")
+    assert parallel_counts["generated_reports"] == local_counts["generated_reports"] > 0
     assert parallel_counts["clearing_entries"] == local_counts["clearing_entries"] > 0
     assert parallel_counts["rectifications"] == 3
 

@@ -197,7 +197,7 @@ async def test_a_worker_asked_to_stop_mid_run_stops_at_once_and_the_run_is_taken
     with serving(hanging_department(asked, answer)) as url:
         try:
             async with opened(
-                sync_url, settings, url, asset_checks=False, visit_breaches=False, registry_checks=False
+                sync_url, settings, url, asset_checks=False, visit_breaches=False, registry_checks=False, reports=False
             ) as session:
                 run_id, _ = await queue.enqueue_run(session.ctx.db, "civil-affairs", "529901", Trigger.manual)
                 stop = asyncio.Event()

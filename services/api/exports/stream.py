@@ -78,9 +78,11 @@ async def ledger_response(
     page: PageOf,
     *,
     health: bool = False,
+    names: tuple[str, str] | None = None,
 ) -> StreamingResponse:
     """The streamed file of ``ledger`` (see the module). ``filters`` are recorded in the audit
-    event as given (None ones left out); ``health``: whether the rows may show health details."""
+    event as given (None ones left out); ``health``: whether the rows may show health details;
+    ``names``: the (ASCII, Chinese) file names when not the ledger's of today (``file_name``)."""
     first, cursor = await page(session, None, BATCH_ROWS)  # every check of the list happens here
     writer = WRITERS[fmt.value](ledger)
     database = request.app.state.db
@@ -110,7 +112,7 @@ async def ledger_response(
             with anyio.CancelScope(shield=True):  # recorded even when the client went away
                 await _audit(request, caller, ledger, fmt, given, writer.count, complete, health)
 
-    ascii_name, name = file_name(ledger, fmt)
+    ascii_name, name = names or file_name(ledger, fmt)
     return StreamingResponse(
         body(),
         media_type=writer.media_type,

@@ -102,7 +102,8 @@ class Permission(LabelledEnum):
     # the monthly clearing ledger and the rectification ledger (月清零台账, 问题整改台账)
     ledgers_read = (
         "ledgers:read",
-        "Read the clearing ledger, the rectification ledger and their monthly reports 查看清零和整改台账",
+        "Read the clearing and rectification ledgers, their monthly reports and the township reports "
+        "查看清零和整改台账及乡镇月报季报",
     )
     # open and clear clearing-ledger entries; record problems, their steps and closure requests
     ledgers_write = (

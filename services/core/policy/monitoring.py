@@ -263,6 +263,18 @@ class MonitoringPolicy(BaseModel):
     rectification_unit: DayUnit = Field(
         DayUnit.working, description="Whether rectification_days counts calendar or working days 整改时限单位"
     )
+    # The township monthly report (乡镇月报) is due by this day of the following month: the
+    # townships report to the county by the 20th (每月20日前…报送, seed 001 五); villages
+    # report to the township by the 22nd (每月22日前…报镇乡村振兴办, seed 000), which a
+    # region sets as its own figure (docs/reports.md). The sync worker generates the
+    # previous month's report on or after this day.
+    monthly_report_day: int = Field(
+        20,
+        ge=1,
+        le=28,
+        description="Day of the month by which the previous month's township report is due; the scheduled "
+        "report is generated on or after it (seed 001: 20; seed 000: 22 for villages) 月报报送日",
+    )
 
 
 FIELDS = frozenset(MonitoringPolicy.model_fields)
