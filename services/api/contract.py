@@ -170,6 +170,11 @@ def declared(request: Request, what: str) -> None:
 PARAMETER_DESCRIPTIONS: dict[str | tuple[str, str], str] = {
     "asset_id": "Project asset id 扶贫项目资产编号",
     "case_id": "Monitoring case id 监测对象（帮扶案件）编号",
+    "campaign_id": "Screening campaign id 排查行动编号",
+    "campaign_visit_id": "A campaign visit's record id 排查走访记录编号",
+    "roster_member_id": "Roster member id (information officer, grid worker, village-based team member) 名册人员编号",
+    "clearing_entry_id": "Clearing-ledger entry id 清零台账记录编号",
+    "rectification_id": "Rectification-ledger problem id 整改问题编号",
     "client_id": "System client id 系统接入方编号",
     "clue_id": "Risk clue id 风险线索编号",
     "code": "Region code (统计用区划代码, 2 to 12 digits) 区划代码",
@@ -226,6 +231,8 @@ PARAMETER_DESCRIPTIONS: dict[str | tuple[str, str], str] = {
     ("listMonitoringCases", "household_id"): "Only cases of this household 按农户筛选",
     ("listRiskClues", "household_id"): "Only clues about this household 按农户筛选",
     ("listFunds", "kind"): "Only funds of this kind 按资金类型筛选",
+    ("listRectifications", "source"): "Only problems found this way (inspection, audit, assessment, the system, "
+    "self-check) 按问题来源筛选",
 }
 
 

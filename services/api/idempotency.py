@@ -72,11 +72,32 @@ class Claim:
 
 
 async def request_hash(request: Request) -> bytes:
-    body = await request.body()
+    body = await _content(request)
     h = hashlib.sha256()
     for part in (request.method.encode(), request.url.path.encode(), request.url.query.encode(), body):
         h.update(len(part).to_bytes(8, "big"))
         h.update(part)
+    return h.digest()
+
+
+async def _content(request: Request) -> bytes:
+    """The request's body, or — for a form the endpoint has already parsed (a multipart
+    upload; its stream is read) — a digest of its fields and files in their order."""
+    form = getattr(request, "_form", None)
+    if form is None or hasattr(request, "_body"):
+        return await request.body()
+    h = hashlib.sha256()
+    for name, value in form.multi_items():
+        h.update(f"{len(name)}:{name}".encode())
+        if isinstance(value, str):
+            h.update(b"s" + len(value.encode()).to_bytes(8, "big") + value.encode())
+            continue
+        h.update(b"f" + f"{len(value.filename or '')}:{value.filename or ''}".encode())
+        position = value.file.tell()
+        value.file.seek(0)
+        while chunk := value.file.read(1 << 20):
+            h.update(chunk)
+        value.file.seek(position)
     return h.digest()
 
 

@@ -223,3 +223,22 @@ async def test_size_scope_and_role(api, pool):
     r = await post(client, auth("township_staff.township"), "名单.csv", csv_text([HEADER, row("S1")]))
     assert r.status_code == 403
     assert await counts(pool) == (0, 0, 0)
+
+
+async def test_an_upload_sent_again_with_its_idempotency_key_is_imported_once(api, pool):
+    """A phone on a bad network sends the same upload again under its Idempotency-Key: the
+    first answer comes back and nothing is imported twice; another file under the key is
+    refused."""
+    client, auth = api
+    rows = [HEADER, row("IK1"), row("IK2")]
+    headers = auth("county_staff.county")
+    first = await post(client, headers, "名单.csv", csv_text(rows), **{"Idempotency-Key": "upload-ik-1"})
+    assert first.status_code == 200, first.text
+    runs = await pool.fetchval("SELECT count(*) FROM sync_runs")
+    again = await post(client, headers, "名单.csv", csv_text(rows), **{"Idempotency-Key": "upload-ik-1"})
+    assert again.status_code == 200 and again.json()["run_id"] == first.json()["run_id"]
+    assert await pool.fetchval("SELECT count(*) FROM sync_runs") == runs
+    other = await post(
+        client, headers, "名单.csv", csv_text([HEADER, row("IK3")]), **{"Idempotency-Key": "upload-ik-1"}
+    )
+    assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"

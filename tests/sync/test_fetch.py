@@ -238,5 +238,6 @@ def test_sources_on_moves_the_named_sources_and_gives_them_the_instance():
         ("civil-affairs", "http://127.0.0.1:18101", "this-demo"),
         ("medical-insurance", "http://127.0.0.1:8102", None),
         ("education", "http://127.0.0.1:18103", "this-demo"),
+        ("housing", "http://127.0.0.1:8104", None),
     ]
     assert parse_sources(text).get("civil-affairs").instance is None  # the text given is not changed

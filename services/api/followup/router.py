@@ -18,7 +18,6 @@ from services.api.routing import GuardlineRoute
 from services.core.accounts.models import User
 from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller
-from services.core.errors import Unprocessable
 from services.core.followup import service
 from services.core.followup.rules import IncomeFlag, previous_quarter
 from services.core.followup.schemas import (
@@ -52,12 +51,19 @@ _ASSIGNMENT_FIELDS = tuple(AssignmentOut.model_fields)
 _VISIT_FIELDS = tuple(FollowUpVisitOut.model_fields)
 
 
-def _both(year: int | None, quarter: int | None) -> tuple[int, int]:
-    """A quarter is named by its year and number together (422 naming the one left out)."""
+def _both(year: int | None, quarter: int | None, latest: tuple[int, int]) -> tuple[int, int]:
+    """The quarter asked for, completed from ``latest`` (the latest quarter the list can
+    judge): neither given, ``latest`` itself; a quarter without its year, the latest year
+    in which that quarter can be judged; a year without its quarter, that year's last
+    quarter that can be judged (its fourth for a past year)."""
+    last_year, last_quarter = latest
+    if year is None and quarter is None:
+        return latest
     if year is None:
-        raise Unprocessable("field_required", field="year")
+        assert quarter is not None
+        return (last_year if quarter <= last_quarter else last_year - 1), quarter
     if quarter is None:
-        raise Unprocessable("field_required", field="quarter")
+        return year, (last_quarter if year == last_year else 4 if year < last_year else 1)
     return year, quarter
 
 
@@ -227,13 +233,11 @@ async def list_missing_income(
     """Formerly poor and monitored households (脱贫户、监测户) with no income recorded for the quarter, once the
     quarter's entry deadline (the policy's days after the quarter's last day, working days on China's official
     calendar by default) is before `as_of` (default today). Without `year` and `quarter`: the latest quarter whose
-    deadline has passed. 422 `income_quarter_not_due` while the deadline has not passed. By household id. Needs registry:read. 季度收入未按时录入农户。"""
+    deadline has passed (a quarter alone: its latest year so; a year alone: its latest quarter so). 422 `income_quarter_not_due` while the deadline has not passed. By household id. Needs registry:read. 季度收入未按时录入农户。"""
     ctx = await load_policy_context(session)
     prefix = service.list_prefix(caller.region_prefix, region)
     day = as_of or today()
-    if year is None and quarter is None:
-        year, quarter = service.last_due_quarter(ctx, prefix, day)
-    year, quarter = _both(year, quarter)
+    year, quarter = _both(year, quarter, service.last_due_quarter(ctx, prefix, day))
     found = await service.missing_income(
         session,
         ctx,
@@ -271,9 +275,7 @@ async def list_income_flags(
     completed quarter. An incomplete year is never flagged. By household id. Needs registry:read. 收入关注农户。"""
     ctx = await load_policy_context(session)
     prefix = service.list_prefix(caller.region_prefix, region)
-    if year is None and quarter is None:
-        year, quarter = previous_quarter(*current_quarter())
-    year, quarter = _both(year, quarter)
+    year, quarter = _both(year, quarter, previous_quarter(*current_quarter()))
     found = await service.income_flags(
         session, ctx, prefix, year=year, quarter=quarter, flag=flag, cursor=cursor, limit=page_limit(request, limit)
     )

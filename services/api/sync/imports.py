@@ -24,7 +24,7 @@ from services.api.routing import GuardlineRoute
 from services.api.sync.router import SourcePath, SyncRunner
 from services.core.audit import AuditRecord, record
 from services.core.errors import Conflict, Unprocessable, UnsupportedMediaType
-from services.core.sync import service
+from services.core.sync import runs, service
 from services.core.sync.config import load_sources
 from services.core.sync.enums import RunStatus
 from services.core.sync.normalise import Normaliser
@@ -132,9 +132,7 @@ async def import_spreadsheet(
                 run = await w.import_file(worker, source, county, path, lambda _run: None)
             except RuntimeError:
                 raise Conflict("sync_import_busy", field="county", source=name, county=county) from None
-            await worker.ctx.pool.execute(
-                "UPDATE sync_runs SET requested_by = $1 WHERE id = $2", caller.user_id, run["id"]
-            )
+            await runs.requested_by(worker.ctx.pool, run["id"], caller.user_id)
             report = await uploads.report(worker.ctx.pool, name, county, run["id"], numbers)
         finally:
             await worker.close()

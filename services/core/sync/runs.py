@@ -213,6 +213,11 @@ async def open_import(
     return await conn.fetchval(_OPEN_IMPORT, source, county, file_name, roster_period, roster_region, roster_records)
 
 
+async def requested_by(conn: Driver, run_id: int, user_id: int | None) -> None:
+    """Who asked for the run (an upload through the API)."""
+    await conn.execute("UPDATE sync_runs SET requested_by = $1 WHERE id = $2", user_id, run_id)
+
+
 async def import_started(conn: Driver, run_id: int, worker: str) -> None:
     await conn.execute(_IMPORT_STARTED, run_id, worker)
 
