@@ -175,6 +175,7 @@ PARAMETER_DESCRIPTIONS: dict[str | tuple[str, str], str] = {
     "roster_member_id": "Roster member id (information officer, grid worker, village-based team member) 名册人员编号",
     "clearing_entry_id": "Clearing-ledger entry id 清零台账记录编号",
     "rectification_id": "Rectification-ledger problem id 整改问题编号",
+    "report_id": "A stored township report's id 已生成乡镇报表编号",
     "client_id": "System client id 系统接入方编号",
     "clue_id": "Risk clue id 风险线索编号",
     "code": "Region code (统计用区划代码, 2 to 12 digits) 区划代码",

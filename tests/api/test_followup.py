@@ -479,9 +479,13 @@ async def test_the_quarter_by_default(client, auth):
     [item] = [i for i in page["items"] if i["household_id"] == home["id"]]
     assert item["deadline"] == "2026-04-15"  # Qingming: 4–6 April 2026 off
     assert (await _get(client, county, "/api/v1/follow-up/income-flags"))["items"] == []
-    for params, field in (({"year": 2026}, "quarter"), ({"quarter": 2}, "year")):
-        r = await client.get(
-            "/api/v1/follow-up/income-missing", params=params, headers={**county, "Accept-Language": "zh"}
-        )
-        assert r.status_code == 422 and r.json()["errors"][0]["field"] == field
-        assert r.json()["errors"][0]["message"] == "该字段为必填项。"
+    # A year alone or a quarter alone is completed from the latest quarter that is due: 2026
+    # alone is its Q1; Q1 alone is 2026's; Q2 alone is 2025's (2026's is not due).
+    for params in ({"year": 2026}, {"quarter": 1}):
+        r = await client.get("/api/v1/follow-up/income-missing", params=params, headers=county)
+        assert r.status_code == 200, (params, r.text)
+        [item] = [i for i in r.json()["items"] if i["household_id"] == home["id"]]
+        assert item["deadline"] == "2026-04-15", params
+    r = await client.get("/api/v1/follow-up/income-missing", params={"quarter": 2}, headers=county)
+    assert r.status_code == 200
+    assert all(i["deadline"].startswith("2025-07") for i in r.json()["items"]), r.json()["items"][:2]
