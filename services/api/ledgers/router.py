@@ -30,11 +30,11 @@ from services.core.ledgers.schemas import (
     EntryIn,
     EntryOut,
     EntryScanIn,
+    EntryScanOut,
     MonthlyReport,
     RectificationIn,
     RectificationOut,
-    ScanOut,
-    StepIn,
+    RectificationStepIn,
     StepOut,
 )
 from services.core.regions.service import check_prefix_visible
@@ -212,7 +212,7 @@ async def clear_entry(
 
 @router.post(
     "/clearing-entries/scan",
-    response_model=ScanOut,
+    response_model=EntryScanOut,
     operation_id="scanClearingEntries",
     tags=CLEARING,
     responses=responses(403, 404),
@@ -339,7 +339,7 @@ async def get_rectification(rectification_id: Id, session: Session):
     description="A step of the rectification with its evidence references; not for a closed problem (409). "
     "Answers the problem with its steps. Send an `Idempotency-Key`.",
 )
-async def add_step(rectification_id: Id, body: StepIn, session: Session, caller: LedgerWriter):
+async def add_step(rectification_id: Id, body: RectificationStepIn, session: Session, caller: LedgerWriter):
     row = await rectification.get(session, rectification_id, for_update=True)
     await rectification.add_step(session, row, body, caller.user_id)
     return await _rect_response(session, row, 201)

@@ -18,7 +18,7 @@ from services.core.errors import Conflict, Forbidden, Unprocessable
 from services.core.households.models import Household
 from services.core.ledgers.enums import ProblemSource, RectificationStatus
 from services.core.ledgers.models import Rectification, RectificationStep
-from services.core.ledgers.schemas import ClosureRequestIn, DecisionIn, RectificationIn, StepIn
+from services.core.ledgers.schemas import ClosureRequestIn, DecisionIn, RectificationIn, RectificationStepIn
 from services.core.monitoring.context import PolicyContext, load_policy_context
 from services.core.paging import KeyPage, keyset_page
 from services.core.regions.rules import prefix_of
@@ -88,7 +88,9 @@ def _not_closed(row: Rectification) -> None:
         raise Conflict("rectification_closed", field="rectification_id", id=row.id)
 
 
-async def add_step(session: AsyncSession, row: Rectification, data: StepIn, actor_id: int | None) -> RectificationStep:
+async def add_step(
+    session: AsyncSession, row: Rectification, data: RectificationStepIn, actor_id: int | None
+) -> RectificationStep:
     _not_closed(row)
     done_on = data.done_on or china_today()
     if done_on < row.found_on:

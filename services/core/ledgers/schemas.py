@@ -102,7 +102,7 @@ class EntryOut(BaseModel):
     version: int = Field(description=VERSION_DESCRIPTION)
 
 
-class ScanOut(BaseModel):
+class EntryScanOut(BaseModel):
     region: str = Field(description="Region prefix scanned 区划前缀")
     opened: int = Field(description="Entries opened by this scan 本次新增")
 
@@ -144,7 +144,7 @@ class RectificationIn(Input):
     found_on: PastDay | None = Field(None, description="Day it was found (default today) 发现日期")
 
 
-class StepIn(Input):
+class RectificationStepIn(Input):
     content: LongText = Field(description="What was done 整改进展")
     refs: list[Ref] = Field(default_factory=list, max_length=20, description="References of the evidence 佐证材料编号")
     done_on: PastDay | None = Field(None, description="Day it was done (default today) 日期")
