@@ -96,6 +96,25 @@ def cases(t):
         "exportPayments": Case(
             "GET", "/api/v1/payments/export", Permission.funds_read, params={"region": t["village"]}
         ),
+        "exportClearingEntries": Case(
+            "GET", "/api/v1/clearing-entries/export", Permission.ledgers_read, params={"region": t["village"]}
+        ),
+        "exportRectifications": Case(
+            "GET", "/api/v1/rectifications/export", Permission.ledgers_read, params={"region": t["village"]}
+        ),
+        "exportCampaignVisits": Case("GET", "/api/v1/campaigns/{campaign_id}/visits/export", Permission.campaigns_read),
+        "exportUnvisitedHouseholds": Case(
+            "GET", "/api/v1/campaigns/{campaign_id}/unvisited/export", Permission.campaigns_read
+        ),
+        "exportOverdueFollowUps": Case(
+            "GET", "/api/v1/follow-up/overdue/export", Permission.monitoring_read, params={"region": t["village"]}
+        ),
+        "exportMissingIncome": Case(
+            "GET",
+            "/api/v1/follow-up/income-missing/export",
+            Permission.registry_read,
+            params={"region": t["village"], "year": LAST_YEAR, "quarter": 1},
+        ),
         "createHousehold": Case(
             "POST",
             "/api/v1/households",
@@ -842,6 +861,7 @@ def cases(t):
             body={"household_id": t["household_id"], "checks": ["income"]},
             ok=201,
         ),
+        "listCampaignVisits": Case("GET", "/api/v1/campaigns/{campaign_id}/visits", Permission.campaigns_read),
         "getCampaignVisit": Case("GET", "/api/v1/campaign-visits/{campaign_visit_id}", Permission.campaigns_read),
         "raiseClueFromVisit": Case(
             "POST",

@@ -258,6 +258,18 @@ async def raise_clue(
     return outcome
 
 
+async def visits(
+    session: AsyncSession, campaign: Campaign, region: str | None, cursor: str | None, limit: int
+) -> KeyPage[CampaignVisit]:
+    """The campaign's visit records in its region and the caller's (and within ``region``), by
+    household id (the key of the campaign's unique index: one record per household)."""
+    prefix = _prefix(campaign, session, region)
+    stmt = select(CampaignVisit).where(
+        CampaignVisit.campaign_id == campaign.id, under(CampaignVisit.region_code, prefix)
+    )
+    return await keyset_page(session, stmt, [(CampaignVisit.household_id, False)], cursor, limit)
+
+
 # ---- progress --------------------------------------------------------------------------------
 
 
