@@ -7,6 +7,7 @@ Adding a ledger is one declaration here and one route in ``router`` (see docs/le
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from services.core.exports.writer import Column, Ledger, field, label_of
@@ -262,7 +263,7 @@ UNVISITED = Ledger(
 )
 
 
-def _month(row: dict) -> str | None:
+def _month(row: Mapping[str, Any]) -> str | None:
     month = row.get("month")
     return None if month is None else f"{month.year:04d}-{month.month:02d}"
 
