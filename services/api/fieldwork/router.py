@@ -24,12 +24,13 @@ from services.core.fieldwork import campaigns as campaign_service
 from services.core.fieldwork import rules
 from services.core.fieldwork import service as roster_service
 from services.core.fieldwork.enums import RosterRole
-from services.core.fieldwork.models import Campaign, CampaignTeam, CampaignVisit, RosterMember
+from services.core.fieldwork.models import Campaign, CampaignTeam, CampaignVisit, ResidentAttendance, RosterMember
 from services.core.fieldwork.schemas import (
     MONTH_PATTERN,
     AttendanceIn,
     AttendanceOut,
     AttendanceShortfallOut,
+    AttendanceUpdate,
     CampaignIn,
     CampaignOut,
     CampaignUpdate,
@@ -65,6 +66,7 @@ ClueRaiser = Annotated[Caller, Needs(Permission.campaigns_visit, Permission.clue
 path_object("roster_member_id", RosterMember)
 path_object("campaign_id", Campaign, visible=campaign_service.visible_to)
 path_object("campaign_visit_id", CampaignVisit)
+path_object("attendance_id", ResidentAttendance)
 
 OnDay = Annotated[Day | None, Query(description="The day the members serve on (default today, China time) 在岗日期")]
 MonthQ = Annotated[
@@ -212,8 +214,16 @@ async def update_member(
 async def record_attendance(roster_member_id: Id, body: AttendanceIn, session: Session, caller: Organiser):
     member = await roster_service.get_member(session, roster_member_id)
     row, required = await roster_service.record_attendance(session, member, body, caller.user_id)
+    return _attendance_response(row, required, 201)
+
+
+def _attendance_response(row: ResidentAttendance, required: int, status: int = 200) -> JSON:
     out = {f: getattr(row, f) for f in AttendanceOut.model_fields if f not in ("month", "required")}
-    return JSON({**out, "month": rules.month_text(row.month), "required": required}, status_code=201)
+    headers = {"ETag": etag("resident_attendance", row.id, row.version)}
+    if status == 201:
+        headers["Location"] = f"/api/v1/resident-attendance/{row.id}"
+    body = {**out, "month": rules.month_text(row.month), "required": required}
+    return JSON(body, status_code=status, headers=headers)
 
 
 @router.get(
@@ -242,6 +252,41 @@ async def attendance_shortfalls(
         session, region or caller.region_prefix, month or rules.month_text(rules.last_month(today())), cursor, limit
     )
     return JSON({"items": rows, "next_cursor": next_cursor})
+
+
+@router.get(
+    "/resident-attendance/{attendance_id}",
+    response_model=AttendanceOut,
+    operation_id="getAttendance",
+    tags=ROSTER,
+    dependencies=READ,
+    responses=responses(404),
+    summary="One month's days in the village 驻村记录详情",
+)
+async def get_attendance(attendance_id: Id, session: Session):
+    """A village-based team member's record of a month, with the days the policy requires and its ETag. Needs
+    campaigns:read. 驻村记录详情。"""
+    row = await roster_service.get_attendance(session, attendance_id)
+    return _attendance_response(row, await roster_service.required_days(session, row))
+
+
+@router.patch(
+    "/resident-attendance/{attendance_id}",
+    response_model=AttendanceOut,
+    operation_id="updateAttendance",
+    tags=ROSTER,
+    responses=responses(403, 404, 412, 428),
+    summary="Correct a month's days in the village 更正驻村天数",
+    description="Only the fields sent change: the days (at most the month's, 422 otherwise) or the note; the month "
+    "is the record's (a wrong month is a new record). Needs campaigns:write and `If-Match` with the record's ETag.",
+)
+async def update_attendance(
+    request: Request, attendance_id: Id, body: AttendanceUpdate, session: Session, caller: Organiser
+):
+    row = await roster_service.get_attendance(session, attendance_id, for_update=True)
+    check_if_match(request, etag("resident_attendance", row.id, row.version))
+    row = await roster_service.correct_attendance(session, row, body)
+    return _attendance_response(row, await roster_service.required_days(session, row))
 
 
 # ---- campaigns ----------------------------------------------------------------------------------

@@ -108,6 +108,20 @@ class AttendanceIn(Input):
     note: Comment | None = Field(None, description="Note (sign-in sheets, spot checks …) 备注")
 
 
+class AttendanceUpdate(Input):
+    """A correction of a month's record: only the fields sent change (the month is the record's: a
+    wrong month is a new record)."""
+
+    days: int | None = Field(None, ge=0, le=31, description="Days spent in the village that month 在村天数")
+    note: Comment | None = Field(None, description="Note (sign-in sheets, spot checks …) 备注")
+
+    @model_validator(mode="after")
+    def _days_stay(self) -> AttendanceUpdate:
+        if "days" in self.model_fields_set and self.days is None:
+            raise ValueError("field_required@days")
+        return self
+
+
 class AttendanceOut(BaseModel):
     id: int = Field(description="Attendance record id 记录标识")
     member_id: int = Field(description="The roster member 驻村工作队员")
