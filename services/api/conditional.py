@@ -50,6 +50,7 @@ ETAGGED = frozenset(
         "getRosterMember",
         "getAttendance",
         "getCampaign",
+        "getCampaignVisit",
         "getClearingEntry",
         "getRectification",
         # writes and the lookup (a POST): the ETag of the record as it is now
@@ -60,6 +61,8 @@ ETAGGED = frozenset(
         "updateAttendance",
         "createCampaign",
         "updateCampaign",
+        "recordCampaignVisit",
+        "updateCampaignVisit",
         "openClearingEntry",
         "clearClearingEntry",
         "recordRectification",

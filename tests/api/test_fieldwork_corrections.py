@@ -54,3 +54,82 @@ async def test_a_months_days_are_corrected_with_if_match(client, auth):
         assert hidden.status_code == 404
     assert (await client.get("/api/v1/resident-attendance/999999999", headers=h)).status_code == 404
     assert (await client.get(path, headers=h)).json()["days"] == 21
+
+
+async def test_a_campaign_visit_is_corrected_within_the_campaigns_rules(client, auth):
+    from datetime import datetime, timedelta
+
+    from services.core.timeutil import CHINA
+    from services.core.timeutil import today as china_today
+    from tests.api.fieldwork_helpers import campaign_body
+    from tests.factories import household, person
+
+    h = auth("township_staff.township")
+    r = await client.post(
+        "/api/v1/households",
+        json=household(members=[person("head", name="冯改")]),
+        headers=auth("village_staff.village"),
+    )
+    assert r.status_code == 201, r.text
+    home = r.json()
+    r = await client.post(
+        "/api/v1/campaigns", json=campaign_body("529901001", checks=["income", "housing", "water"]), headers=h
+    )
+    assert r.status_code == 201, r.text
+    campaign = r.json()
+    r = await client.post(
+        f"/api/v1/campaigns/{campaign['id']}/visits",
+        json={"household_id": home["id"], "checks": ["income", "housing"], "problems": ["housing"], "findings": "裂缝"},
+        headers=auth("grid_worker.village"),
+    )
+    assert r.status_code == 201, r.text
+    visit, tag = r.json(), r.headers["etag"]
+    path = f"/api/v1/campaign-visits/{visit['id']}"
+    assert (await client.get(path, headers=h)).headers["etag"] == tag
+
+    # the day before yesterday at 23:30 in Beijing is that day, whatever UTC says
+    day = china_today() - timedelta(days=2)
+    at = datetime(day.year, day.month, day.day, 23, 30, tzinfo=CHINA)
+    body = {"visited_at": at.isoformat(), "checks": ["income", "water"], "problems": ["water"], "findings": "饮水不便"}
+    r = await client.patch(path, json=body, headers={**auth("grid_worker.village"), "If-Match": tag})
+    assert r.status_code == 200, r.text
+    fixed = r.json()
+    assert (fixed["visited_on"], fixed["checks"], fixed["problems"], fixed["findings"]) == (
+        str(day),
+        ["income", "water"],
+        ["water"],
+        "饮水不便",
+    )
+    assert fixed["version"] == visit["version"] + 1 and fixed["household_id"] == home["id"]
+    assert (await client.patch(path, json={"findings": "x"}, headers={**h, "If-Match": tag})).status_code == 412
+    assert (await client.patch(path, json={"findings": "x"}, headers=h)).status_code == 428
+    tag = r.headers["etag"]
+
+    before = campaign_body("529901001")["starts_on"]
+    early = datetime.fromisoformat(before).replace(tzinfo=CHINA) - timedelta(days=1)
+    for sent, field, code in (
+        ({"visited_at": early.isoformat()}, "visited_at", "campaign_visit_outside_period"),
+        ({"checks": ["medical"]}, "checks", "visit_check_not_in_campaign"),
+        ({"problems": ["housing"]}, "problems", "visit_problem_unchecked"),
+        ({"checks": ["income"]}, "checks", "visit_problem_unchecked"),  # the water problem would go unchecked
+        ({"checks": None}, "checks", None),
+        ({"household_id": home["id"]}, "household_id", None),
+        ({"team_id": 999999999}, "team_id", "campaign_team_not_found"),
+    ):
+        bad = await client.patch(path, json=sent, headers={**h, **ZH, "If-Match": tag})
+        assert bad.status_code in (404, 422), (sent, bad.text)
+        assert bad.json()["errors"][0]["field"] == field, (sent, bad.json())
+        if code:
+            assert bad.json()["code"] == code, (sent, bad.json())
+        assert bad.json()["errors"][0]["message"], sent
+    assert (await client.get(path, headers=h)).json()["findings"] == "饮水不便"  # nothing half-changed
+    # an auditor reads but does not visit; another county does not see the record
+    assert (
+        await client.patch(path, json={"findings": "x"}, headers={**auth("auditor.county"), "If-Match": tag})
+    ).status_code == 403
+    assert (
+        await client.patch(path, json={"findings": "x"}, headers={**auth("county_staff.other"), "If-Match": tag})
+    ).status_code == 404
+    # the visit list shows the correction
+    listed = (await client.get(f"/api/v1/campaigns/{campaign['id']}/visits", headers=h)).json()["items"]
+    assert [(v["id"], v["findings"]) for v in listed] == [(visit["id"], "饮水不便")]

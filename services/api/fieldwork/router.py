@@ -46,6 +46,7 @@ from services.core.fieldwork.schemas import (
     VisitClueOut,
     VisitIn,
     VisitOut,
+    VisitUpdate,
 )
 from services.core.households.models import Household
 from services.core.monitoring.schemas import Reporter
@@ -436,7 +437,14 @@ async def list_teams(request: Request, campaign_id: Id, session: Session, limit:
 async def record_visit(campaign_id: Id, body: VisitIn, session: Session, caller: Visitor):
     campaign = await campaign_service.get(session, campaign_id)
     visit = await campaign_service.record_visit(session, campaign, body, caller.user_id)
-    return JSON(visit_body(visit), status_code=201, headers={"Location": f"/api/v1/campaign-visits/{visit.id}"})
+    return _visit_response(visit, 201)
+
+
+def _visit_response(visit: CampaignVisit, status: int = 200) -> JSON:
+    headers = {"ETag": etag("campaign_visit", visit.id, visit.version)}
+    if status == 201:
+        headers["Location"] = f"/api/v1/campaign-visits/{visit.id}"
+    return JSON(visit_body(visit), status_code=status, headers=headers)
 
 
 @router.get(
@@ -475,7 +483,26 @@ async def list_visits(
 async def get_visit(campaign_visit_id: Id, session: Session):
     """One household's visit record of a campaign, with the risk clue raised from it. Needs campaigns:read.
     走访记录详情。"""
-    return JSON(visit_body(await campaign_service.get_visit(session, campaign_visit_id)))
+    return _visit_response(await campaign_service.get_visit(session, campaign_visit_id))
+
+
+@router.patch(
+    "/campaign-visits/{campaign_visit_id}",
+    response_model=VisitOut,
+    operation_id="updateCampaignVisit",
+    tags=CAMPAIGNS,
+    responses=responses(403, 404, 412, 428),
+    summary="Correct a campaign visit 更正入户排查记录",
+    description="Only the fields sent change, under the rules of a new record: `visited_at`'s China date in the "
+    "campaign's period, checks among the campaign's, problems among the checks, the team of the household's "
+    "village (422 naming the field otherwise). The household and a clue already raised stay (a wrong household is "
+    "a new record). Needs campaigns:visit and `If-Match` with the record's ETag.",
+)
+async def update_visit(request: Request, campaign_visit_id: Id, body: VisitUpdate, session: Session, caller: Visitor):
+    visit = await campaign_service.get_visit(session, campaign_visit_id, for_update=True)
+    check_if_match(request, etag("campaign_visit", visit.id, visit.version))
+    campaign = await campaign_service.get(session, visit.campaign_id)
+    return _visit_response(await campaign_service.correct_visit(session, campaign, visit, body))
 
 
 @router.post(

@@ -241,6 +241,37 @@ class VisitIn(Input):
         return self
 
 
+class VisitUpdate(Input):
+    """A correction of a visit record: only the fields sent change, under the rules of a new record
+    (the day in the campaign's period, checks among the campaign's, problems among those checked, the
+    team of the household's village). The household is the record's: a wrong one is a new record."""
+
+    visited_at: Moment | None = Field(
+        None, description="When (ISO 8601 with an offset); its China date must be in the campaign's period 走访时间"
+    )
+    team_id: Ident | None = Field(None, description="The team that visited; null: none 走访小组")
+    checks: Checks | None = Field(None, description="What was checked 排查内容")
+    problems: list[Check] | None = Field(
+        None, max_length=len(Check), description="Checks that found a problem 发现问题的项目"
+    )
+    photos: list[PhotoRef] | None = Field(
+        None, max_length=20, description="References of photos kept elsewhere (ids, not uploads) 照片"
+    )
+    findings: Comment | None = Field(None, description="What was found; null clears it 排查发现")
+
+    @field_validator("checks", "problems")
+    @classmethod
+    def _distinct_lists(cls, value):
+        return None if value is None else _distinct(value)
+
+    @model_validator(mode="after")
+    def _required_stay(self) -> VisitUpdate:
+        for name in ("visited_at", "checks", "problems", "photos"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"field_required@{name}")
+        return self
+
+
 class VisitOut(BaseModel):
     id: int = Field(description="Visit record id 走访记录标识")
     campaign_id: int = Field(description="The campaign 行动标识")
@@ -255,6 +286,7 @@ class VisitOut(BaseModel):
     findings: str | None = Field(description="What was found 排查发现")
     clue_id: int | None = Field(description="The risk clue raised from it, if any 转为的风险线索")
     recorded_by: int | None = Field(description="User who recorded it 录入人")
+    version: int = Field(description=VERSION_DESCRIPTION)
 
 
 class VisitClueIn(Input):
