@@ -668,6 +668,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "There is no roster member {id} you can see.",
         "人员 {id} 不存在或不在您的权限范围内。",
     ),
+    "attendance_not_found": (
+        "There is no attendance record {id} you can see.",
+        "驻村记录 {id} 不存在或不在您的权限范围内。",
+    ),
     "roster_region_level": (
         "A roster member covers a county, a township or a village.",
         "名册人员的负责区域须为区县、乡镇（街道）或村（社区）。",

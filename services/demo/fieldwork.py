@@ -119,6 +119,7 @@ async def load_fieldwork(conn: asyncpg.Connection, county: str, today: date, see
                     [c.value for c in problems],
                     [f"demo/visits/{household_id}-1.jpg"] if problems else [],
                     "；".join(_FINDINGS[c] for c in problems) or None,
+                    1,
                 )
             )
 
@@ -157,6 +158,7 @@ async def load_fieldwork(conn: asyncpg.Connection, county: str, today: date, see
                 "problems",
                 "photos",
                 "findings",
+                "version",
             ),
         )
         for table in TABLES:

@@ -38,7 +38,7 @@ def campaign_body(prefix: str, **kw) -> dict:
 
 async def fieldwork_objects(client, headers, village: str, household_id: int, other_household_id: int) -> dict:
     """``roster_member_id`` (a village-based team member of ``village``), ``campaign_id`` (a campaign
-    of the village, running), ``team_member_ids`` (two information officers), ``campaign_visit_id``
+    of the village, running), ``attendance_id`` (its record of last month), ``team_member_ids`` (two information officers), ``campaign_visit_id``
     (``other_household_id`` visited, with a finding): ``household_id`` is left to visit."""
     resident = await client.post("/api/v1/field-roster", json=member_body(village, "resident_team"), headers=headers)
     assert resident.status_code == 201, resident.text
@@ -62,7 +62,16 @@ async def fieldwork_objects(client, headers, village: str, household_id: int, ot
         headers=headers,
     )
     assert visit.status_code == 201, visit.text
+    # a record of last month (the matrix records this month's)
+    last = china_today().replace(day=1) - timedelta(days=1)
+    attendance = await client.post(
+        f"/api/v1/field-roster/{resident.json()['id']}/attendance",
+        json={"month": f"{last.year:04d}-{last.month:02d}", "days": 12},
+        headers=headers,
+    )
+    assert attendance.status_code == 201, attendance.text
     return {
+        "attendance_id": attendance.json()["id"],
         "roster_member_id": resident.json()["id"],
         "team_member_ids": officers,
         "campaign_id": cid,

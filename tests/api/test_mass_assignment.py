@@ -328,6 +328,10 @@ VALID: dict[str, Callable[[World], Valid]] = {
     "recordAttendance": lambda w: Valid(
         {"roster_member_id": w.fieldwork["roster_member_id"]}, {"month": w.fieldwork["month"], "days": 21}, 201
     ),
+    "updateAttendance": lambda w: Valid({"attendance_id": w.fieldwork["attendance_id"]}, {"note": "已核对签到表"}),
+    "updateCampaignVisit": lambda w: Valid(
+        {"campaign_visit_id": w.fieldwork["campaign_visit_id"]}, {"findings": "复核：墙体裂缝已加固"}
+    ),
     "createCampaign": lambda w: Valid({}, campaign_body(VILLAGE[:9]), 201),
     "updateCampaign": lambda w: Valid({"campaign_id": w.fieldwork["campaign_id"]}, {"name": "冬季大排查"}),
     "assignCampaignTeam": lambda w: Valid(

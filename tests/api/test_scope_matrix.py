@@ -96,6 +96,25 @@ def cases(t):
         "exportPayments": Case(
             "GET", "/api/v1/payments/export", Permission.funds_read, params={"region": t["village"]}
         ),
+        "exportClearingEntries": Case(
+            "GET", "/api/v1/clearing-entries/export", Permission.ledgers_read, params={"region": t["village"]}
+        ),
+        "exportRectifications": Case(
+            "GET", "/api/v1/rectifications/export", Permission.ledgers_read, params={"region": t["village"]}
+        ),
+        "exportCampaignVisits": Case("GET", "/api/v1/campaigns/{campaign_id}/visits/export", Permission.campaigns_read),
+        "exportUnvisitedHouseholds": Case(
+            "GET", "/api/v1/campaigns/{campaign_id}/unvisited/export", Permission.campaigns_read
+        ),
+        "exportOverdueFollowUps": Case(
+            "GET", "/api/v1/follow-up/overdue/export", Permission.monitoring_read, params={"region": t["village"]}
+        ),
+        "exportMissingIncome": Case(
+            "GET",
+            "/api/v1/follow-up/income-missing/export",
+            Permission.registry_read,
+            params={"region": t["village"], "year": LAST_YEAR, "quarter": 1},
+        ),
         "createHousehold": Case(
             "POST",
             "/api/v1/households",
@@ -809,6 +828,14 @@ def cases(t):
             body={"month": t["month"], "days": 5},
             ok=201,
         ),
+        "getAttendance": Case("GET", "/api/v1/resident-attendance/{attendance_id}", Permission.campaigns_read),
+        "updateAttendance": Case(
+            "PATCH",
+            "/api/v1/resident-attendance/{attendance_id}",
+            Permission.campaigns_write,
+            body={"days": 22},
+            needs_if_match="attendance",
+        ),
         "listAttendanceShortfalls": Case(
             "GET",
             "/api/v1/resident-attendance/shortfalls",
@@ -841,6 +868,14 @@ def cases(t):
             Permission.campaigns_visit,
             body={"household_id": t["household_id"], "checks": ["income"]},
             ok=201,
+        ),
+        "listCampaignVisits": Case("GET", "/api/v1/campaigns/{campaign_id}/visits", Permission.campaigns_read),
+        "updateCampaignVisit": Case(
+            "PATCH",
+            "/api/v1/campaign-visits/{campaign_visit_id}",
+            Permission.campaigns_visit,
+            body={"findings": "复核：墙体裂缝已加固"},
+            needs_if_match="campaign_visit",
         ),
         "getCampaignVisit": Case("GET", "/api/v1/campaign-visits/{campaign_visit_id}", Permission.campaigns_read),
         "raiseClueFromVisit": Case(
@@ -1011,6 +1046,7 @@ SCOPED_PATH_OBJECTS = (
     "{sync_policy_id}",
     "{cadre_id}",
     "{roster_member_id}",
+    "{attendance_id}",
     "{campaign_id}",
     "{campaign_visit_id}",
     "{clearing_entry_id}",
@@ -1228,7 +1264,9 @@ async def _etag(client, kind, t, headers):
         "sync_policy": f"/api/v1/sync-policies/{t['sync_policy_id']}",
         "asset": f"/api/v1/assets/{t['asset_id']}",
         "roster_member": f"/api/v1/field-roster/{t['roster_member_id']}",
+        "attendance": f"/api/v1/resident-attendance/{t['attendance_id']}",
         "campaign": f"/api/v1/campaigns/{t['campaign_id']}",
+        "campaign_visit": f"/api/v1/campaign-visits/{t['campaign_visit_id']}",
         "clearing_entry": f"/api/v1/clearing-entries/{t['clearing_entry_id']}",
         "rectification": f"/api/v1/rectifications/{t['rectification_id']}",
         "requested_rectification": f"/api/v1/rectifications/{t['requested_rectification_id']}",
@@ -1284,6 +1322,7 @@ async def test_access_matrix(client, auth, db, settings, target_village):
                 "sync_policy_id",
                 "cadre_id",
                 "roster_member_id",
+                "attendance_id",
                 "campaign_id",
                 "campaign_visit_id",
                 "clearing_entry_id",
@@ -1381,6 +1420,7 @@ async def test_requests_without_token_are_401(client):
         "sync_policy_id": 1,
         "cadre_id": 1,
         "roster_member_id": 1,
+        "attendance_id": 1,
         "campaign_id": 1,
         "campaign_visit_id": 1,
         "clearing_entry_id": 1,

@@ -7,11 +7,16 @@ Adding a ledger is one declaration here and one route in ``router`` (see docs/le
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from services.core.exports.writer import Column, Ledger, field, label_of
+from services.core.fieldwork.enums import Check
+from services.core.followup.rules import FollowUpReason
 from services.core.funds.enums import ProjectCategory, ProjectStatus, SpendingItem
+from services.core.guarantees.models import Item
 from services.core.households.enums import Category, Flag, HouseholdStatus
+from services.core.ledgers.enums import EntryOrigin, EntryStatus, ProblemSource, RectificationStatus
 from services.core.monitoring.enums import (
     CaseStatus,
     CaseType,
@@ -168,5 +173,132 @@ PAYMENTS = Ledger(
         Column("收款方", field("payee")),
         Column("备注", field("note")),
         Column("财务系统导入", field("imported")),
+    ),
+)
+
+CLEARING = Ledger(
+    "clearing-entries",
+    "清零台账",
+    (
+        Column("台账标识", field("id")),
+        Column("所属行政村代码", field("region_code")),
+        Column("农户标识", field("household_id")),
+        Column("人员标识", field("person_id")),
+        Column("问题类别", field("kind", label_of(Item))),
+        Column("问题来源", field("origin", label_of(EntryOrigin))),
+        Column("比对发现标识", field("finding_id")),
+        Column("责任部门", field("department")),
+        Column("问题描述", field("description")),
+        Column("发现日期", field("opened_on")),
+        Column("清零时限", field("deadline")),
+        Column("时限为暂定", field("deadline_provisional")),
+        Column("是否超期", field("overdue")),
+        Column("清零状态", field("status", label_of(EntryStatus))),
+        Column("清零日期", field("closed_on")),
+        Column("清零情况说明", field("evidence")),
+        Column("佐证材料编号", field("evidence_refs")),
+        Column("销号人", field("closed_by")),
+        Column("登记人", field("created_by")),
+    ),
+)
+
+RECTIFICATIONS = Ledger(
+    "rectifications",
+    "问题整改台账",
+    (
+        Column("问题标识", field("id")),
+        Column("区划代码", field("region_code")),
+        Column("问题来源", field("source", label_of(ProblemSource))),
+        Column("来源文号", field("source_ref")),
+        Column("问题概述", field("title")),
+        Column("问题描述", field("description")),
+        Column("责任单位", field("responsible_unit")),
+        Column("农户标识", field("household_id")),
+        Column("发现日期", field("found_on")),
+        Column("整改时限", field("deadline")),
+        Column("时限为暂定", field("deadline_provisional")),
+        Column("是否超期", field("overdue")),
+        Column("整改状态", field("status", label_of(RectificationStatus))),
+        Column("整改完成情况", field("evidence")),
+        Column("佐证材料编号", field("evidence_refs")),
+        Column("申请销号人", field("closure_requested_by")),
+        Column("申请销号日期", field("closure_requested_on")),
+        Column("审批人", field("approved_by")),
+        Column("审批意见", field("decision_note")),
+        Column("销号日期", field("closed_on")),
+        Column("登记人", field("created_by")),
+    ),
+)
+
+CAMPAIGN_VISITS = Ledger(
+    "campaign-visits",
+    "排查走访台账",
+    (
+        Column("走访记录标识", field("id")),
+        Column("行动标识", field("campaign_id")),
+        Column("农户标识", field("household_id")),
+        Column("所在村区划代码", field("region_code")),
+        Column("走访小组", field("team_id")),
+        Column("走访时间", field("visited_at")),
+        Column("走访日期", field("visited_on")),
+        Column("排查内容", field("checks", _labels(Check))),
+        Column("发现问题的项目", field("problems", _labels(Check))),
+        Column("照片", field("photos")),
+        Column("排查发现", field("findings")),
+        Column("转为的风险线索", field("clue_id")),
+        Column("录入人", field("recorded_by")),
+    ),
+)
+
+UNVISITED = Ledger(
+    "unvisited-households",
+    "未走访农户台账",
+    (
+        Column("农户标识", field("household_id")),
+        Column("户编号", field("household_no")),
+        Column("所属行政村代码", field("region_code")),
+        Column("户主姓名", field("head_name")),
+        Column("户类型", field("category", label_of(Category))),
+    ),
+)
+
+
+def _month(row: Mapping[str, Any]) -> str | None:
+    month = row.get("month")
+    return None if month is None else f"{month.year:04d}-{month.month:02d}"
+
+
+OVERDUE_FOLLOW_UPS = Ledger(
+    "overdue-follow-ups",
+    "定期走访逾期台账",
+    (
+        Column("农户标识", field("household_id")),
+        Column("户编号", field("household_no")),
+        Column("户主姓名", field("head_name")),
+        Column("所属行政村代码", field("region_code")),
+        Column("跟踪原因", field("reason", label_of(FollowUpReason))),
+        Column("风险消除日期", field("eliminated_on")),
+        Column("走访月份", _month),
+        Column("应走访截止日期", field("due")),
+        Column("逾期天数", field("days_late")),
+        Column("截止日期为暂定", field("provisional")),
+        Column("帮扶责任人", field("cadre_user_id")),
+        Column("最近走访日期", field("last_visit_on")),
+    ),
+)
+
+MISSING_INCOME = Ledger(
+    "missing-income",
+    "季度收入未录入台账",
+    (
+        Column("农户标识", field("household_id")),
+        Column("户编号", field("household_no")),
+        Column("户主姓名", field("head_name")),
+        Column("所属行政村代码", field("region_code")),
+        Column("户类型", field("category", label_of(Category))),
+        Column("季度", field("quarter")),
+        Column("录入截止日期", field("deadline")),
+        Column("截止日期为暂定", field("provisional")),
+        Column("帮扶责任人", field("cadre_user_id")),
     ),
 )

@@ -19,10 +19,12 @@ from services.api.deps import Needs, Session
 from services.api.errors_doc import responses
 from services.api.exports import ledgers
 from services.api.exports.stream import ExportFormat, ledger_response
+from services.api.fieldwork.router import unvisited_body, visit_body
 from services.api.funds.projects import disbursement_body, project_body
+from services.api.ledgers.router import entry_body, rect_body
 from services.api.monitoring.bodies import case_body, shows_health
 from services.api.monitoring.listing import check_list_filters
-from services.api.params import Amount, IdQ, IdQuery, PlainText, RegionPrefix, RegionQ
+from services.api.params import Amount, Id, IdQ, IdQuery, PlainText, RegionPrefix, RegionQ
 from services.api.ratelimit import bulk_read
 from services.api.routing import GuardlineRoute
 from services.api.sync.findings import RuleQ, check_finding_filters, finding_bodies
@@ -31,19 +33,26 @@ from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller
 from services.core.errors import Unprocessable
 from services.core.exports.writer import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
+from services.core.fieldwork import campaigns as campaign_service
+from services.core.followup import service as followup_service
 from services.core.funds import projects as project_service
 from services.core.funds import service as money
 from services.core.funds.enums import ProjectCategory, ProjectStatus
+from services.core.guarantees.models import Item
 from services.core.households import service as household_service
 from services.core.households.enums import Category, Flag, HouseholdStatus
+from services.core.ledgers import clearing as clearing_service
+from services.core.ledgers import rectification as rectification_service
+from services.core.ledgers.enums import EntryStatus, ProblemSource, RectificationStatus
 from services.core.monitoring import cases as case_service
 from services.core.monitoring import queries as case_queries
+from services.core.monitoring.context import load_policy_context
 from services.core.monitoring.enums import CaseStatus, CaseType, RiskType
 from services.core.monitoring.schemas import MeasureOut, VisitOut
 from services.core.sync import service as sync_service
 from services.core.sync.enums import FindingStatus, Severity
-from services.core.timeutil import CHINA
-from services.core.types import Moment
+from services.core.timeutil import CHINA, today
+from services.core.types import Day, Moment
 
 router = APIRouter(prefix="/api/v1", route_class=GuardlineRoute)
 
@@ -55,6 +64,11 @@ RegistryReader = Annotated[Caller, Needs(Permission.registry_read)]
 MonitoringReader = Annotated[Caller, Needs(Permission.monitoring_read)]
 FindingsReader = Annotated[Caller, Needs(Permission.findings_read)]
 FundsReader = Annotated[Caller, Needs(Permission.funds_read)]
+LedgerReader = Annotated[Caller, Needs(Permission.ledgers_read)]
+CampaignReader = Annotated[Caller, Needs(Permission.campaigns_read)]
+Overdue = Annotated[
+    bool | None, Query(description="true: only those open past their deadline; false: only the others 是否超期")
+]
 CaseQ = Annotated[int | None, IdQuery("Only this monitoring case's 监测对象（案件）标识")]
 ProjectQ = Annotated[int | None, IdQuery("Only this project's 项目标识")]
 
@@ -393,3 +407,229 @@ async def export_payments(
 
     filters = {"region": region, "project_id": project_id}
     return await ledger_response(request, session, caller, ledgers.PAYMENTS, fmt, filters, page)
+
+
+# ---- the clearing and rectification ledgers (services/api/ledgers) ---------------------------
+
+
+@router.get(
+    "/clearing-entries/export",
+    operation_id="exportClearingEntries",
+    tags=[tags.CLEARING],
+    dependencies=[Depends(bulk_read)],
+    **FILE_ANSWER,
+    summary="The clearing ledger (XLSX/CSV) 清零台账导出",
+    description=_doc(
+        "The entries of `listClearingEntries`, every page, newest first: items of the three guarantees and safe "
+        "water found at risk, their deadlines, whether overdue (today, China time) and their clearing. Needs "
+        "ledgers:read."
+    ),
+)
+async def export_clearing_entries(
+    request: Request,
+    session: Session,
+    caller: LedgerReader,
+    fmt: Format = ExportFormat.xlsx,
+    region: RegionQ = None,
+    kind: Item | None = None,
+    status: EntryStatus | None = None,
+    overdue: Overdue = None,
+    household_id: IdQ = None,
+):
+    on = today()
+
+    async def page(source, cursor, limit):
+        rows, next_cursor = await clearing_service.list_entries(
+            source,
+            region=region,
+            kind=kind,
+            status=status,
+            overdue=overdue,
+            household_id=household_id,
+            on=on,
+            cursor=cursor,
+            limit=limit,
+        )
+        return [entry_body(e, on) for e in rows], next_cursor
+
+    filters = {"region": region, "kind": kind, "status": status, "overdue": overdue, "household_id": household_id}
+    return await ledger_response(request, session, caller, ledgers.CLEARING, fmt, filters, page)
+
+
+@router.get(
+    "/rectifications/export",
+    operation_id="exportRectifications",
+    tags=[tags.RECTIFICATION],
+    dependencies=[Depends(bulk_read)],
+    **FILE_ANSWER,
+    summary="The rectification ledger (XLSX/CSV) 问题整改台账导出",
+    description=_doc(
+        "The problems of `listRectifications`, every page, newest first (without their steps, as in the list; "
+        "`overdue=true` is the overdue list). Needs ledgers:read."
+    ),
+)
+async def export_rectifications(
+    request: Request,
+    session: Session,
+    caller: LedgerReader,
+    fmt: Format = ExportFormat.xlsx,
+    region: RegionQ = None,
+    source: ProblemSource | None = None,
+    status: RectificationStatus | None = None,
+    overdue: Overdue = None,
+):
+    on = today()
+
+    async def page(db_source, cursor, limit):
+        rows, next_cursor = await rectification_service.list_rows(
+            db_source, region=region, source=source, status=status, overdue=overdue, on=on, cursor=cursor, limit=limit
+        )
+        return [rect_body(r, None, on) for r in rows], next_cursor
+
+    filters = {"region": region, "source": source, "status": status, "overdue": overdue}
+    return await ledger_response(request, session, caller, ledgers.RECTIFICATIONS, fmt, filters, page)
+
+
+# ---- screening campaigns (services/api/fieldwork) ---------------------------------------------
+
+
+@router.get(
+    "/campaigns/{campaign_id}/visits/export",
+    operation_id="exportCampaignVisits",
+    tags=[tags.CAMPAIGNS],
+    dependencies=[Depends(bulk_read)],
+    **FILE_ANSWER,
+    summary="The campaign's visits as a ledger (XLSX/CSV) 排查走访台账导出",
+    description=_doc(
+        "The visit records of `listCampaignVisits`, every page, by household id: the campaign's region within "
+        "yours (and within `region`). Needs campaigns:read."
+    ),
+)
+async def export_campaign_visits(
+    request: Request,
+    campaign_id: Id,
+    session: Session,
+    caller: CampaignReader,
+    fmt: Format = ExportFormat.xlsx,
+    region: RegionQ = None,
+):
+    campaign = await campaign_service.get(session, campaign_id)
+
+    async def page(source, cursor, limit):
+        rows, next_cursor = await campaign_service.visits(source, campaign, region, cursor, limit)
+        return [visit_body(v) for v in rows], next_cursor
+
+    filters = {"campaign_id": campaign_id, "region": region}
+    return await ledger_response(request, session, caller, ledgers.CAMPAIGN_VISITS, fmt, filters, page)
+
+
+@router.get(
+    "/campaigns/{campaign_id}/unvisited/export",
+    operation_id="exportUnvisitedHouseholds",
+    tags=[tags.CAMPAIGNS],
+    dependencies=[Depends(bulk_read)],
+    **FILE_ANSWER,
+    summary="Households not yet visited as a ledger (XLSX/CSV) 未走访农户台账导出",
+    description=_doc(
+        "The households of `listUnvisitedHouseholds`, every page, by id: active households of the campaign's "
+        "region within yours (and within `region`) without a visit record. Needs campaigns:read."
+    ),
+)
+async def export_unvisited(
+    request: Request,
+    campaign_id: Id,
+    session: Session,
+    caller: CampaignReader,
+    fmt: Format = ExportFormat.xlsx,
+    region: RegionQ = None,
+):
+    campaign = await campaign_service.get(session, campaign_id)
+
+    async def page(source, cursor, limit):
+        rows, next_cursor = await campaign_service.unvisited(source, campaign, region, cursor, limit)
+        return [unvisited_body(h) for h in rows], next_cursor
+
+    filters = {"campaign_id": campaign_id, "region": region}
+    return await ledger_response(request, session, caller, ledgers.UNVISITED, fmt, filters, page)
+
+
+# ---- follow-up (services/api/followup) --------------------------------------------------------
+
+
+@router.get(
+    "/follow-up/overdue/export",
+    operation_id="exportOverdueFollowUps",
+    tags=[tags.FOLLOW_UP],
+    dependencies=[Depends(bulk_read)],
+    **FILE_ANSWER,
+    summary="Households whose follow-up visit is late, as a ledger (XLSX/CSV) 定期走访逾期台账导出",
+    description=_doc(
+        "The households of `listOverdueFollowUps`, every page, by household id: their scheduled follow-up visit "
+        "due before `as_of` (default today, China time) was not made. Needs monitoring:read."
+    ),
+)
+async def export_overdue_follow_ups(
+    request: Request,
+    session: Session,
+    caller: MonitoringReader,
+    fmt: Format = ExportFormat.xlsx,
+    region: RegionQ = None,
+    as_of: Day | None = None,
+    cadre_user_id: IdQ = None,
+):
+    ctx = await load_policy_context(session)
+    prefix = followup_service.list_prefix(caller.region_prefix, region)
+    day = as_of or today()
+
+    async def page(source, cursor, limit):
+        found = await followup_service.overdue(
+            source, ctx, prefix, as_of=day, cadre_user_id=cadre_user_id, cursor=cursor, limit=limit
+        )
+        return found.items, found.next_cursor
+
+    filters = {"region": region, "as_of": as_of, "cadre_user_id": cadre_user_id}
+    return await ledger_response(request, session, caller, ledgers.OVERDUE_FOLLOW_UPS, fmt, filters, page)
+
+
+@router.get(
+    "/follow-up/income-missing/export",
+    operation_id="exportMissingIncome",
+    tags=[tags.FOLLOW_UP],
+    dependencies=[Depends(bulk_read)],
+    **FILE_ANSWER,
+    summary="Households missing a quarter's income, as a ledger (XLSX/CSV) 季度收入未录入台账导出",
+    description=_doc(
+        "The households of `listMissingIncome`, every page, by household id, with the quarter in each row. "
+        "Without `year` and `quarter`: the latest quarter whose deadline has passed; 422 "
+        "`income_quarter_not_due` while the deadline has not passed. Needs registry:read."
+    ),
+)
+async def export_missing_income(
+    request: Request,
+    session: Session,
+    caller: RegistryReader,
+    fmt: Format = ExportFormat.xlsx,
+    year: Annotated[int | None, Query(ge=2000, le=2100, description="The quarter's year 年度")] = None,
+    quarter: Annotated[int | None, Query(ge=1, le=4, description="The quarter, 1 to 4 季度")] = None,
+    region: RegionQ = None,
+    as_of: Day | None = None,
+):
+    ctx = await load_policy_context(session)
+    prefix = followup_service.list_prefix(caller.region_prefix, region)
+    day = as_of or today()
+    if year is None and quarter is None:
+        year, quarter = followup_service.last_due_quarter(ctx, prefix, day)
+    if year is None:
+        raise Unprocessable("field_required", field="year")
+    if quarter is None:
+        raise Unprocessable("field_required", field="quarter")
+    named = f"{year}年第{quarter}季度"
+
+    async def page(source, cursor, limit):
+        found = await followup_service.missing_income(
+            source, ctx, prefix, year=year, quarter=quarter, as_of=day, cursor=cursor, limit=limit
+        )
+        return [{**row, "quarter": named} for row in found.items], found.next_cursor
+
+    filters = {"year": year, "quarter": quarter, "region": region, "as_of": as_of}
+    return await ledger_response(request, session, caller, ledgers.MISSING_INCOME, fmt, filters, page)

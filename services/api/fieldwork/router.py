@@ -24,15 +24,18 @@ from services.core.fieldwork import campaigns as campaign_service
 from services.core.fieldwork import rules
 from services.core.fieldwork import service as roster_service
 from services.core.fieldwork.enums import RosterRole
-from services.core.fieldwork.models import Campaign, CampaignTeam, CampaignVisit, RosterMember
+from services.core.fieldwork.models import Campaign, CampaignTeam, CampaignVisit, ResidentAttendance, RosterMember
 from services.core.fieldwork.schemas import (
     MONTH_PATTERN,
     AttendanceIn,
     AttendanceOut,
     AttendanceShortfallOut,
+    AttendanceUpdate,
     CampaignIn,
     CampaignOut,
     CampaignUpdate,
+    CampaignVisitIn,
+    CampaignVisitOut,
     OfficerShortfallOut,
     ProgressOut,
     RosterMemberIn,
@@ -43,8 +46,7 @@ from services.core.fieldwork.schemas import (
     UnvisitedOut,
     VisitClueIn,
     VisitClueOut,
-    VisitIn,
-    VisitOut,
+    VisitUpdate,
 )
 from services.core.households.models import Household
 from services.core.monitoring.schemas import Reporter
@@ -65,6 +67,7 @@ ClueRaiser = Annotated[Caller, Needs(Permission.campaigns_visit, Permission.clue
 path_object("roster_member_id", RosterMember)
 path_object("campaign_id", Campaign, visible=campaign_service.visible_to)
 path_object("campaign_visit_id", CampaignVisit)
+path_object("attendance_id", ResidentAttendance)
 
 OnDay = Annotated[Day | None, Query(description="The day the members serve on (default today, China time) 在岗日期")]
 MonthQ = Annotated[
@@ -212,8 +215,16 @@ async def update_member(
 async def record_attendance(roster_member_id: Id, body: AttendanceIn, session: Session, caller: Organiser):
     member = await roster_service.get_member(session, roster_member_id)
     row, required = await roster_service.record_attendance(session, member, body, caller.user_id)
+    return _attendance_response(row, required, 201)
+
+
+def _attendance_response(row: ResidentAttendance, required: int, status: int = 200) -> JSON:
     out = {f: getattr(row, f) for f in AttendanceOut.model_fields if f not in ("month", "required")}
-    return JSON({**out, "month": rules.month_text(row.month), "required": required}, status_code=201)
+    headers = {"ETag": etag("resident_attendance", row.id, row.version)}
+    if status == 201:
+        headers["Location"] = f"/api/v1/resident-attendance/{row.id}"
+    body = {**out, "month": rules.month_text(row.month), "required": required}
+    return JSON(body, status_code=status, headers=headers)
 
 
 @router.get(
@@ -244,6 +255,41 @@ async def attendance_shortfalls(
     return JSON({"items": rows, "next_cursor": next_cursor})
 
 
+@router.get(
+    "/resident-attendance/{attendance_id}",
+    response_model=AttendanceOut,
+    operation_id="getAttendance",
+    tags=ROSTER,
+    dependencies=READ,
+    responses=responses(404),
+    summary="One month's days in the village 驻村记录详情",
+)
+async def get_attendance(attendance_id: Id, session: Session):
+    """A village-based team member's record of a month, with the days the policy requires and its ETag. Needs
+    campaigns:read. 驻村记录详情。"""
+    row = await roster_service.get_attendance(session, attendance_id)
+    return _attendance_response(row, await roster_service.required_days(session, row))
+
+
+@router.patch(
+    "/resident-attendance/{attendance_id}",
+    response_model=AttendanceOut,
+    operation_id="updateAttendance",
+    tags=ROSTER,
+    responses=responses(403, 404, 412, 428),
+    summary="Correct a month's days in the village 更正驻村天数",
+    description="Only the fields sent change: the days (at most the month's, 422 otherwise) or the note; the month "
+    "is the record's (a wrong month is a new record). Needs campaigns:write and `If-Match` with the record's ETag.",
+)
+async def update_attendance(
+    request: Request, attendance_id: Id, body: AttendanceUpdate, session: Session, caller: Organiser
+):
+    row = await roster_service.get_attendance(session, attendance_id, for_update=True)
+    check_if_match(request, etag("resident_attendance", row.id, row.version))
+    row = await roster_service.correct_attendance(session, row, body)
+    return _attendance_response(row, await roster_service.required_days(session, row))
+
+
 # ---- campaigns ----------------------------------------------------------------------------------
 
 
@@ -260,8 +306,8 @@ def _campaign_response(c: Campaign, status: int = 200) -> JSON:
     return JSON(_campaign(c), status_code=status, headers=headers)
 
 
-def _visit(v: CampaignVisit) -> dict[str, Any]:
-    return {f: getattr(v, f) for f in VisitOut.model_fields}
+def visit_body(v: CampaignVisit) -> dict[str, Any]:
+    return {f: getattr(v, f) for f in CampaignVisitOut.model_fields}
 
 
 @router.post(
@@ -378,7 +424,7 @@ async def list_teams(request: Request, campaign_id: Id, session: Session, limit:
 @router.post(
     "/campaigns/{campaign_id}/visits",
     status_code=201,
-    response_model=VisitOut,
+    response_model=CampaignVisitOut,
     operation_id="recordCampaignVisit",
     tags=CAMPAIGNS,
     responses=responses(403, 404, 409),
@@ -388,15 +434,46 @@ async def list_teams(request: Request, campaign_id: Id, session: Session, limit:
     "references and findings. A household outside the campaign's region is 422, outside yours 404; one record "
     "per household and campaign (409 for a second). Needs campaigns:visit. " + IDEMPOTENCY_DOC,
 )
-async def record_visit(campaign_id: Id, body: VisitIn, session: Session, caller: Visitor):
+async def record_visit(campaign_id: Id, body: CampaignVisitIn, session: Session, caller: Visitor):
     campaign = await campaign_service.get(session, campaign_id)
     visit = await campaign_service.record_visit(session, campaign, body, caller.user_id)
-    return JSON(_visit(visit), status_code=201, headers={"Location": f"/api/v1/campaign-visits/{visit.id}"})
+    return _visit_response(visit, 201)
+
+
+def _visit_response(visit: CampaignVisit, status: int = 200) -> JSON:
+    headers = {"ETag": etag("campaign_visit", visit.id, visit.version)}
+    if status == 201:
+        headers["Location"] = f"/api/v1/campaign-visits/{visit.id}"
+    return JSON(visit_body(visit), status_code=status, headers=headers)
+
+
+@router.get(
+    "/campaigns/{campaign_id}/visits",
+    response_model=Page[CampaignVisitOut],
+    operation_id="listCampaignVisits",
+    tags=CAMPAIGNS,
+    dependencies=LIST,
+    responses=responses(404),
+    summary="The campaign's visit records 排查走访台账",
+)
+async def list_visits(
+    request: Request,
+    campaign_id: Id,
+    session: Session,
+    region: RegionQ = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
+):
+    """The households visited in the campaign, in its region within yours (and within `region`), by household id:
+    who, when, what was checked and found, the clue raised. Needs campaigns:read. 排查走访台账。"""
+    campaign = await campaign_service.get(session, campaign_id)
+    rows, next_cursor = await campaign_service.visits(session, campaign, region, cursor, page_limit(request, limit))
+    return JSON({"items": [visit_body(v) for v in rows], "next_cursor": next_cursor})
 
 
 @router.get(
     "/campaign-visits/{campaign_visit_id}",
-    response_model=VisitOut,
+    response_model=CampaignVisitOut,
     operation_id="getCampaignVisit",
     tags=CAMPAIGNS,
     dependencies=READ,
@@ -406,7 +483,26 @@ async def record_visit(campaign_id: Id, body: VisitIn, session: Session, caller:
 async def get_visit(campaign_visit_id: Id, session: Session):
     """One household's visit record of a campaign, with the risk clue raised from it. Needs campaigns:read.
     走访记录详情。"""
-    return JSON(_visit(await campaign_service.get_visit(session, campaign_visit_id)))
+    return _visit_response(await campaign_service.get_visit(session, campaign_visit_id))
+
+
+@router.patch(
+    "/campaign-visits/{campaign_visit_id}",
+    response_model=CampaignVisitOut,
+    operation_id="updateCampaignVisit",
+    tags=CAMPAIGNS,
+    responses=responses(403, 404, 412, 428),
+    summary="Correct a campaign visit 更正入户排查记录",
+    description="Only the fields sent change, under the rules of a new record: `visited_at`'s China date in the "
+    "campaign's period, checks among the campaign's, problems among the checks, the team of the household's "
+    "village (422 naming the field otherwise). The household and a clue already raised stay (a wrong household is "
+    "a new record). Needs campaigns:visit and `If-Match` with the record's ETag.",
+)
+async def update_visit(request: Request, campaign_visit_id: Id, body: VisitUpdate, session: Session, caller: Visitor):
+    visit = await campaign_service.get_visit(session, campaign_visit_id, for_update=True)
+    check_if_match(request, etag("campaign_visit", visit.id, visit.version))
+    campaign = await campaign_service.get(session, visit.campaign_id)
+    return _visit_response(await campaign_service.correct_visit(session, campaign, visit, body))
 
 
 @router.post(
@@ -427,7 +523,7 @@ async def raise_clue(request: Request, campaign_visit_id: Id, body: VisitClueIn,
     outcome = await campaign_service.raise_clue(
         session, visit, body, Reporter(caller.user_id, caller.client_id), request.app.state.settings.id_hash_key
     )
-    return JSON({**_visit(visit), "outcome": outcome}, status_code=201)
+    return JSON({**visit_body(visit), "outcome": outcome}, status_code=201)
 
 
 @router.get(
@@ -467,10 +563,10 @@ async def unvisited(
     (逐户逐人: every household, not only the formerly poor). Needs campaigns:read. 未走访农户。"""
     campaign = await campaign_service.get(session, campaign_id)
     rows, next_cursor = await campaign_service.unvisited(session, campaign, region, cursor, page_limit(request, limit))
-    return JSON({"items": [_unvisited(h) for h in rows], "next_cursor": next_cursor})
+    return JSON({"items": [unvisited_body(h) for h in rows], "next_cursor": next_cursor})
 
 
-def _unvisited(h: Household) -> dict[str, Any]:
+def unvisited_body(h: Household) -> dict[str, Any]:
     return {
         "household_id": h.id,
         "household_no": h.household_no,

@@ -9,7 +9,7 @@ inside it, as for a policy)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, bindparam, exists, func, literal, or_, select
@@ -17,9 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from services.core.fieldwork import rules
-from services.core.fieldwork.enums import CampaignStatus
+from services.core.fieldwork.enums import CampaignStatus, Check
 from services.core.fieldwork.models import Campaign, CampaignTeam, CampaignVisit, RosterMember
-from services.core.fieldwork.schemas import CampaignIn, CampaignUpdate, TeamIn, VisitClueIn, VisitIn
+from services.core.fieldwork.schemas import (
+    CampaignIn,
+    CampaignUpdate,
+    CampaignVisitIn,
+    TeamIn,
+    VisitClueIn,
+    VisitUpdate,
+)
 from services.core.households.enums import HouseholdStatus
 from services.core.households.models import Household
 from services.core.monitoring import service as monitoring
@@ -166,7 +173,9 @@ async def teams(session: AsyncSession, campaign: Campaign, cursor: str | None, l
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-async def record_visit(session: AsyncSession, campaign: Campaign, data: VisitIn, user_id: int | None) -> CampaignVisit:
+async def record_visit(
+    session: AsyncSession, campaign: Campaign, data: CampaignVisitIn, user_id: int | None
+) -> CampaignVisit:
     """One household visited: in the campaign's region (422 otherwise) and, by its China date,
     in its period (422 otherwise); what was checked must be among the campaign's checks."""
     household = (await session.execute(select(Household).where(Household.id == data.household_id))).scalar_one_or_none()
@@ -177,29 +186,9 @@ async def record_visit(session: AsyncSession, campaign: Campaign, data: VisitIn,
     if household.status != HouseholdStatus.active:
         raise Unprocessable("household_dissolved", field="household_id", id=household.id)
     at = data.visited_at or now()
-    if at > now() + CLOCK_SKEW:
-        raise Unprocessable("date_in_future", field="visited_at")
-    on = at.astimezone(CHINA).date()
-    if not campaign.starts_on <= on <= campaign.ends_on:
-        raise Unprocessable(
-            "campaign_visit_outside_period",
-            field="visited_at",
-            starts_on=campaign.starts_on.isoformat(),
-            ends_on=campaign.ends_on.isoformat(),
-        )
-    unchecked = [c.value for c in data.checks if c.value not in campaign.checks]
-    if unchecked:
-        raise Unprocessable("visit_check_not_in_campaign", field="checks", check=unchecked[0])
-    if data.team_id is not None:
-        team = (
-            await session.execute(
-                select(CampaignTeam).where(CampaignTeam.id == data.team_id, CampaignTeam.campaign_id == campaign.id)
-            )
-        ).scalar_one_or_none()
-        if team is None:
-            raise NotFound("campaign_team_not_found", field="team_id", id=data.team_id)
-        if team.region_code != household.region_code:
-            raise Unprocessable("campaign_team_other_village", field="team_id")
+    on = _day_in_period(campaign, at)
+    _checks_of_campaign(campaign, data.checks)
+    await _check_team(session, campaign, data.team_id, household.region_code)
     taken = await session.execute(
         select(CampaignVisit.id).where(
             CampaignVisit.campaign_id == campaign.id, CampaignVisit.household_id == household.id
@@ -221,6 +210,70 @@ async def record_visit(session: AsyncSession, campaign: Campaign, data: VisitIn,
         recorded_by=user_id,
     )
     session.add(visit)
+    await session.flush()
+    return visit
+
+
+def _day_in_period(campaign: Campaign, at: datetime) -> date:
+    """The China date of ``at``, in the campaign's period (422 otherwise) and not in the future."""
+    if at > now() + CLOCK_SKEW:
+        raise Unprocessable("date_in_future", field="visited_at")
+    on = at.astimezone(CHINA).date()
+    if not campaign.starts_on <= on <= campaign.ends_on:
+        raise Unprocessable(
+            "campaign_visit_outside_period",
+            field="visited_at",
+            starts_on=campaign.starts_on.isoformat(),
+            ends_on=campaign.ends_on.isoformat(),
+        )
+    return on
+
+
+def _checks_of_campaign(campaign: Campaign, checks: list[Check]) -> None:
+    unchecked = [c.value for c in checks if c.value not in campaign.checks]
+    if unchecked:
+        raise Unprocessable("visit_check_not_in_campaign", field="checks", check=unchecked[0])
+
+
+async def _check_team(session: AsyncSession, campaign: Campaign, team_id: int | None, village: str) -> None:
+    if team_id is None:
+        return
+    team = (
+        await session.execute(
+            select(CampaignTeam).where(CampaignTeam.id == team_id, CampaignTeam.campaign_id == campaign.id)
+        )
+    ).scalar_one_or_none()
+    if team is None:
+        raise NotFound("campaign_team_not_found", field="team_id", id=team_id)
+    if team.region_code != village:
+        raise Unprocessable("campaign_team_other_village", field="team_id")
+
+
+async def correct_visit(
+    session: AsyncSession, campaign: Campaign, visit: CampaignVisit, data: VisitUpdate
+) -> CampaignVisit:
+    """A visit record corrected: only the fields sent change, under the rules of a new record —
+    the day in the campaign's period (as it stands now), the checks among the campaign's, the
+    problems among the checks (as they stand after the change), the team of the household's
+    village. The household and the clue raised stay."""
+    changes = data.model_fields_set
+    if "visited_at" in changes and data.visited_at is not None:
+        visit.visited_on = _day_in_period(campaign, data.visited_at)
+        visit.visited_at = data.visited_at
+    if "checks" in changes and data.checks is not None:
+        _checks_of_campaign(campaign, data.checks)
+        visit.checks = [c.value for c in data.checks]
+    if "problems" in changes and data.problems is not None:
+        visit.problems = [c.value for c in data.problems]
+    if not set(visit.problems) <= set(visit.checks):
+        raise Unprocessable("visit_problem_unchecked", field="problems" if "problems" in changes else "checks")
+    if "team_id" in changes:
+        await _check_team(session, campaign, data.team_id, visit.region_code)
+        visit.team_id = data.team_id
+    if "photos" in changes and data.photos is not None:
+        visit.photos = list(data.photos)
+    if "findings" in changes:
+        visit.findings = data.findings
     await session.flush()
     return visit
 
@@ -256,6 +309,18 @@ async def raise_clue(
     visit.clue_id = clue.id
     await session.flush()
     return outcome
+
+
+async def visits(
+    session: AsyncSession, campaign: Campaign, region: str | None, cursor: str | None, limit: int
+) -> KeyPage[CampaignVisit]:
+    """The campaign's visit records in its region and the caller's (and within ``region``), by
+    household id (the key of the campaign's unique index: one record per household)."""
+    prefix = _prefix(campaign, session, region)
+    stmt = select(CampaignVisit).where(
+        CampaignVisit.campaign_id == campaign.id, under(CampaignVisit.region_code, prefix)
+    )
+    return await keyset_page(session, stmt, [(CampaignVisit.household_id, False)], cursor, limit)
 
 
 # ---- progress --------------------------------------------------------------------------------

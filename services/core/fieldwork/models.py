@@ -66,8 +66,9 @@ class CampaignTeam(RegionScoped, Base):
     __table_args__ = (Index("ix_field_campaign_teams_campaign_id_region_code", "campaign_id", "region_code"),)
 
 
-class CampaignVisit(RegionScoped, Base):
-    """One household visited in a campaign: who, when, what was checked and found."""
+class CampaignVisit(RegionScoped, Versioned, Base):
+    """One household visited in a campaign: who, when, what was checked and found (corrected
+    with If-Match: ``version``)."""
 
     __tablename__ = "field_campaign_visits"
 
@@ -84,7 +85,6 @@ class CampaignVisit(RegionScoped, Base):
     findings: Mapped[str | None] = mapped_column(Text)
     clue_id: Mapped[int | None] = mapped_column(ForeignKey("risk_clues.id"))
     recorded_by: Mapped[int | None] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
 
     __table_args__ = (
         # One record per household and campaign; progress counts them per village.

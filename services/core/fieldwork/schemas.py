@@ -108,6 +108,20 @@ class AttendanceIn(Input):
     note: Comment | None = Field(None, description="Note (sign-in sheets, spot checks …) 备注")
 
 
+class AttendanceUpdate(Input):
+    """A correction of a month's record: only the fields sent change (the month is the record's: a
+    wrong month is a new record)."""
+
+    days: int | None = Field(None, ge=0, le=31, description="Days spent in the village that month 在村天数")
+    note: Comment | None = Field(None, description="Note (sign-in sheets, spot checks …) 备注")
+
+    @model_validator(mode="after")
+    def _days_stay(self) -> AttendanceUpdate:
+        if "days" in self.model_fields_set and self.days is None:
+            raise ValueError("field_required@days")
+        return self
+
+
 class AttendanceOut(BaseModel):
     id: int = Field(description="Attendance record id 记录标识")
     member_id: int = Field(description="The roster member 驻村工作队员")
@@ -201,7 +215,7 @@ class TeamOut(BaseModel):
     created_at: datetime = Field(description="When assigned 分组时间")
 
 
-class VisitIn(Input):
+class CampaignVisitIn(Input):
     household_id: Ident = Field(description="The household visited 农户标识")
     visited_at: Moment | None = Field(
         None,
@@ -221,13 +235,44 @@ class VisitIn(Input):
     _checks = field_validator("checks", "problems")(_distinct)
 
     @model_validator(mode="after")
-    def _problems_checked(self) -> VisitIn:
+    def _problems_checked(self) -> CampaignVisitIn:
         if not set(self.problems) <= set(self.checks):
             raise ValueError("visit_problem_unchecked@problems")
         return self
 
 
-class VisitOut(BaseModel):
+class VisitUpdate(Input):
+    """A correction of a visit record: only the fields sent change, under the rules of a new record
+    (the day in the campaign's period, checks among the campaign's, problems among those checked, the
+    team of the household's village). The household is the record's: a wrong one is a new record."""
+
+    visited_at: Moment | None = Field(
+        None, description="When (ISO 8601 with an offset); its China date must be in the campaign's period 走访时间"
+    )
+    team_id: Ident | None = Field(None, description="The team that visited; null: none 走访小组")
+    checks: Checks | None = Field(None, description="What was checked 排查内容")
+    problems: list[Check] | None = Field(
+        None, max_length=len(Check), description="Checks that found a problem 发现问题的项目"
+    )
+    photos: list[PhotoRef] | None = Field(
+        None, max_length=20, description="References of photos kept elsewhere (ids, not uploads) 照片"
+    )
+    findings: Comment | None = Field(None, description="What was found; null clears it 排查发现")
+
+    @field_validator("checks", "problems")
+    @classmethod
+    def _distinct_lists(cls, value):
+        return None if value is None else _distinct(value)
+
+    @model_validator(mode="after")
+    def _required_stay(self) -> VisitUpdate:
+        for name in ("visited_at", "checks", "problems", "photos"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"field_required@{name}")
+        return self
+
+
+class CampaignVisitOut(BaseModel):
     id: int = Field(description="Visit record id 走访记录标识")
     campaign_id: int = Field(description="The campaign 行动标识")
     household_id: int = Field(description="The household 农户标识")
@@ -241,6 +286,7 @@ class VisitOut(BaseModel):
     findings: str | None = Field(description="What was found 排查发现")
     clue_id: int | None = Field(description="The risk clue raised from it, if any 转为的风险线索")
     recorded_by: int | None = Field(description="User who recorded it 录入人")
+    version: int = Field(description=VERSION_DESCRIPTION)
 
 
 class VisitClueIn(Input):
@@ -248,7 +294,7 @@ class VisitClueIn(Input):
     evidence: Comment | None = Field(None, description="What the clue says; default the visit's findings 线索内容")
 
 
-class VisitClueOut(VisitOut):
+class VisitClueOut(CampaignVisitOut):
     outcome: str = Field(
         description="What the clue intake did: created (a new clue), merged (into an open clue of the household) "
         "or duplicate 线索受理结果"

@@ -14,7 +14,7 @@ from services.core.errors import Conflict, NotFound, Unprocessable
 from services.core.fieldwork import rules
 from services.core.fieldwork.enums import RosterRole
 from services.core.fieldwork.models import ResidentAttendance, RosterMember
-from services.core.fieldwork.schemas import AttendanceIn, RosterMemberIn, RosterMemberUpdate
+from services.core.fieldwork.schemas import AttendanceIn, AttendanceUpdate, RosterMemberIn, RosterMemberUpdate
 from services.core.monitoring.context import load_policy_context
 from services.core.paging import KeyPage, decode_cursor, encode_cursor, keyset_page
 from services.core.regions.models import Region
@@ -180,6 +180,34 @@ async def record_attendance(
     await session.flush()
     ctx = await load_policy_context(session)
     return row, rules.required_days(ctx.policy(member.region_code, first.year), first)
+
+
+async def get_attendance(session: AsyncSession, attendance_id: int, *, for_update: bool = False) -> ResidentAttendance:
+    return await by_id(
+        session, ResidentAttendance, attendance_id, "attendance_not_found", "attendance_id", for_update=for_update
+    )
+
+
+async def required_days(session: AsyncSession, row: ResidentAttendance) -> int:
+    """The days the policy in force in the record's village requires in its month."""
+    ctx = await load_policy_context(session)
+    return rules.required_days(ctx.policy(row.region_code, row.month.year), row.month)
+
+
+async def correct_attendance(
+    session: AsyncSession, row: ResidentAttendance, data: AttendanceUpdate
+) -> ResidentAttendance:
+    """A month's record corrected (the days from the sign-in sheets once checked, a note): the
+    days stay within the month's (422 otherwise, as when recorded)."""
+    if "days" in data.model_fields_set and data.days is not None:
+        last = rules.month_end(row.month)
+        if data.days > last.day:
+            raise Unprocessable("attendance_days_exceed_month", field="days", days=last.day)
+        row.days = data.days
+    if "note" in data.model_fields_set:
+        row.note = data.note
+    await session.flush()
+    return row
 
 
 async def attendance_shortfalls(
