@@ -176,6 +176,7 @@ PARAMETER_DESCRIPTIONS: dict[str | tuple[str, str], str] = {
     "clearing_entry_id": "Clearing-ledger entry id 清零台账记录编号",
     "rectification_id": "Rectification-ledger problem id 整改问题编号",
     "report_id": "A stored township report's id 已生成乡镇报表编号",
+    "attendance_id": "A village-based team member's record of a month's days in the village 驻村天数记录编号",
     "client_id": "System client id 系统接入方编号",
     "clue_id": "Risk clue id 风险线索编号",
     "code": "Region code (统计用区划代码, 2 to 12 digits) 区划代码",
@@ -216,6 +217,10 @@ PARAMETER_DESCRIPTIONS: dict[str | tuple[str, str], str] = {
     ("listMissingIncome", "year"): "The year of the quarter 年度",
     ("listMissingIncome", "quarter"): "The quarter (1–4) 季度",
     ("listMissingIncome", "as_of"): "The day the deadline is compared with (default today, China time) 基准日期",
+    ("exportMissingIncome", "as_of"): "The day the deadline is compared with (default today, China time) 基准日期",
+    ("exportOverdueFollowUps", "as_of"): "The day lateness is measured on (default today, China time) 基准日期",
+    ("exportRectifications", "source"): "Only problems found this way (inspection, audit, assessment, the system, "
+    "self-check) 按问题来源筛选",
     ("listIncomeFlags", "year"): "The year of the quarter the rolling year ends with 年度",
     ("listIncomeFlags", "quarter"): "The quarter (1–4) the rolling year ends with 季度",
     ("listIncomeFlags", "flag"): "Only households flagged for this reason 按关注原因筛选",

@@ -180,6 +180,9 @@ def install(app: FastAPI) -> None:
             # FastAPI answers 400 for a JSON body that is not UTF-8 but 422 for one that is not
             # JSON; to a client both are the same fault (and the direct read handlers say 422).
             return problem(request, 422, "validation_failed", errors=[FieldError("body", "json_invalid")])
+        if exc.status_code == 400 and request.headers.get("content-type", "").startswith("multipart/"):
+            # A multipart body the form parser cannot read: a fault of the body, as for JSON.
+            return problem(request, 422, "validation_failed", errors=[FieldError("body", "multipart_invalid")])
         code = {404: "route_not_found", 405: "method_not_allowed", 401: "not_authenticated"}.get(
             exc.status_code, "bad_request"
         )

@@ -153,6 +153,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "dict_type": ("Must be an object.", "须为对象。"),
     "model_type": ("Must be an object.", "须为对象。"),
     "json_invalid": ("The body is not valid JSON.", "请求体不是有效的 JSON。"),
+    "multipart_invalid": ("The body is not a readable multipart form.", "请求体不是可解析的 multipart 表单。"),
     "too_short": ("At least {min_length} items.", "至少 {min_length} 项。"),
     "too_long": ("At most {max_length} items.", "最多 {max_length} 项。"),
     "value_error": ("The value is not valid.", "取值无效。"),

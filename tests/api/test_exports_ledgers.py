@@ -233,14 +233,15 @@ async def test_follow_up_ledgers(client, auth, today_is, db):
     assert {str(near["id"]), str(far["id"])} <= set(column(rows, "农户标识"))
     assert set(column(rows, "季度")) == {"2025年第3季度"} and set(column(rows, "录入截止日期")) == {"2025-10-21"}
     await _not_theirs(client, auth, missing, "农户标识", far["id"], **quarter)
-    # the list's 422s, before a byte of the file: the quarter is not due yet, a year without its quarter
+    # the list's 422, before a byte of the file: the quarter is not due yet
     r = await client.get(
         missing, params={**quarter, "as_of": "2025-10-21"}, headers={**county, "Accept-Language": "zh"}
     )
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
     assert r.json()["errors"][0]["field"] == "quarter"
-    r = await client.get(missing, params={"year": 2025}, headers=county)
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "quarter"
+    # a year alone is completed as the list completes it: 2025's last quarter that is due, Q4
+    r = await client.get(missing, params={"year": 2025, "format": "csv"}, headers=county)
+    assert r.status_code == 200 and "2025年第4季度" in r.content.decode("utf-8-sig")
 
     # an administrator reads neither list; a department system neither
     for user in ("admin.county", "department_system.county"):

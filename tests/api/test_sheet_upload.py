@@ -242,3 +242,20 @@ async def test_an_upload_sent_again_with_its_idempotency_key_is_imported_once(ap
         client, headers, "名单.csv", csv_text([HEADER, row("IK3")]), **{"Idempotency-Key": "upload-ik-1"}
     )
     assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
+
+
+async def test_a_multipart_body_that_cannot_be_read_is_422_naming_the_body(api):
+    client, auth = api
+    r = await client.post(
+        PATH,
+        content=b"--x\r\nnot a part at all",
+        headers={
+            **auth("county_staff.county"),
+            "Content-Type": "multipart/form-data; boundary=x",
+            "Accept-Language": "zh",
+        },
+    )
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["errors"][0]["field"] == "body" and r.json()["errors"][0]["code"] == "multipart_invalid"
+    assert r.json()["errors"][0]["message"] == "请求体不是可解析的 multipart 表单。"

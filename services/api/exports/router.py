@@ -617,12 +617,9 @@ async def export_missing_income(
     ctx = await load_policy_context(session)
     prefix = followup_service.list_prefix(caller.region_prefix, region)
     day = as_of or today()
-    if year is None and quarter is None:
-        year, quarter = followup_service.last_due_quarter(ctx, prefix, day)
-    if year is None:
-        raise Unprocessable("field_required", field="year")
-    if quarter is None:
-        raise Unprocessable("field_required", field="quarter")
+    year, quarter = followup_service.complete_quarter(
+        year, quarter, followup_service.last_due_quarter(ctx, prefix, day)
+    )
     named = f"{year}年第{quarter}季度"
 
     async def page(source, cursor, limit):

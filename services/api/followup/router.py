@@ -51,22 +51,6 @@ _ASSIGNMENT_FIELDS = tuple(AssignmentOut.model_fields)
 _VISIT_FIELDS = tuple(FollowUpVisitOut.model_fields)
 
 
-def _both(year: int | None, quarter: int | None, latest: tuple[int, int]) -> tuple[int, int]:
-    """The quarter asked for, completed from ``latest`` (the latest quarter the list can
-    judge): neither given, ``latest`` itself; a quarter without its year, the latest year
-    in which that quarter can be judged; a year without its quarter, that year's last
-    quarter that can be judged (its fourth for a past year)."""
-    last_year, last_quarter = latest
-    if year is None and quarter is None:
-        return latest
-    if year is None:
-        assert quarter is not None
-        return (last_year if quarter <= last_quarter else last_year - 1), quarter
-    if quarter is None:
-        return year, (last_quarter if year == last_year else 4 if year < last_year else 1)
-    return year, quarter
-
-
 def _assignment(row) -> dict:
     return {f: getattr(row, f) for f in _ASSIGNMENT_FIELDS}
 
@@ -237,7 +221,7 @@ async def list_missing_income(
     ctx = await load_policy_context(session)
     prefix = service.list_prefix(caller.region_prefix, region)
     day = as_of or today()
-    year, quarter = _both(year, quarter, service.last_due_quarter(ctx, prefix, day))
+    year, quarter = service.complete_quarter(year, quarter, service.last_due_quarter(ctx, prefix, day))
     found = await service.missing_income(
         session,
         ctx,
@@ -275,7 +259,7 @@ async def list_income_flags(
     completed quarter. An incomplete year is never flagged. By household id. Needs registry:read. 收入关注农户。"""
     ctx = await load_policy_context(session)
     prefix = service.list_prefix(caller.region_prefix, region)
-    year, quarter = _both(year, quarter, previous_quarter(*current_quarter()))
+    year, quarter = service.complete_quarter(year, quarter, previous_quarter(*current_quarter()))
     found = await service.income_flags(
         session, ctx, prefix, year=year, quarter=quarter, flag=flag, cursor=cursor, limit=page_limit(request, limit)
     )

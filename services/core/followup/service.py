@@ -562,3 +562,19 @@ async def income_flags(
         pages.append(page)
     items, next_cursor = _merge(pages, limit, lambda row: row["household_id"])
     return KeyPage(items, next_cursor)
+
+
+def complete_quarter(year: int | None, quarter: int | None, latest: tuple[int, int]) -> tuple[int, int]:
+    """The quarter asked for, completed from ``latest`` (the latest quarter the list can
+    judge): neither given, ``latest`` itself; a quarter without its year, the latest year
+    in which that quarter can be judged; a year without its quarter, that year's last
+    quarter that can be judged (its fourth for a past year)."""
+    last_year, last_quarter = latest
+    if year is None and quarter is None:
+        return latest
+    if year is None:
+        assert quarter is not None
+        return (last_year if quarter <= last_quarter else last_year - 1), quarter
+    if quarter is None:
+        return year, (last_quarter if year == last_year else 4 if year < last_year else 1)
+    return year, quarter
