@@ -93,8 +93,11 @@ def main() -> None:
             folder / "data", GUARDLINE_AUDIT__READ_FLUSH_MS="100", GUARDLINE_RATE_LIMITS__BULK_READS_PER_MINUTE="100000"
         )
         serve_args = ("--demo", "--no-departments", "--persons", str(args.persons), "--no-access-log")
-        with serving(folder, env, free_port(), *serve_args) as (base, _proc, _log):
-            results = asyncio.run(_measure(base, folder / "data", args.clients, args.repeat))
+        try:
+            with serving(folder, env, free_port(), *serve_args) as (base, _proc, _log):
+                results = asyncio.run(_measure(base, folder / "data", args.clients, args.repeat))
+        finally:
+            Cluster.stop_left_running(folder / "data" / "pgdata")
     last = [r["last_failure_after_return_s"] for r in results]
     firsts = [max(v for v in r["first_success_after_return_s"].values() if v is not None) for r in results]
     print(

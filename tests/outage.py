@@ -44,6 +44,17 @@ class Cluster:
     def stop(self) -> None:
         self._pg_ctl("-m", "fast", "stop")
 
+    @staticmethod
+    def stop_left_running(pgdata: Path) -> None:
+        """Stop the server in ``pgdata`` if it still runs: one this test started itself with
+        ``pg_ctl`` is no longer the one ``guardline serve`` stops when it exits."""
+        import_pgserver()
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+
+        if (pgdata / "postmaster.pid").exists():
+            user = "pgserver" if os.geteuid() == 0 else None
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=60)
+
     def start(self) -> None:
         """Start as pgserver does: no TCP, the socket in the same folder as before."""
         self._pg_ctl("-o", '-h ""', "-o", f"-k {self.socket_dir}", "-l", str(self.pgdata / "log"), "start")

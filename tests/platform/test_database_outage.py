@@ -30,8 +30,11 @@ def served(tmp_path):
         tmp_path / "data", GUARDLINE_AUDIT__READ_FLUSH_MS="100", GUARDLINE_RATE_LIMITS__BULK_READS_PER_MINUTE="100000"
     )
     args = ("--demo", "--no-departments", "--persons", "300", "--no-access-log")
-    with serving(tmp_path, env, free_port(), *args) as (base, proc, log):
-        yield base, proc, log, tmp_path / "data"
+    try:
+        with serving(tmp_path, env, free_port(), *args) as (base, proc, log):
+            yield base, proc, log, tmp_path / "data"
+    finally:
+        Cluster.stop_left_running(tmp_path / "data" / "pgdata")
 
 
 async def _outage(load: Load, cluster: Cluster) -> dict[str, float]:
