@@ -33,10 +33,9 @@ NOT_ENTERED_PER_MILLE = 40  # formerly poor and monitored households whose lates
 # demo cadres, chosen by the household id. Those reassigned had another cadre before.
 ASSIGN_SQL = """
 WITH cadres AS (
-    SELECT id, region_prefix AS village,
-           row_number() OVER (PARTITION BY region_prefix ORDER BY id) - 1 AS k,
-           count(*) OVER (PARTITION BY region_prefix) AS n
+    SELECT region_prefix AS village, array_agg(id ORDER BY id) AS ids
     FROM users WHERE role = 'assistance_cadre' AND username LIKE 'cadre.%' AND active
+    GROUP BY region_prefix
 ), followed AS (
     SELECT h.id, h.region_code,
            (SELECT c.cadre_user_id FROM monitoring_cases c
@@ -47,21 +46,24 @@ WITH cadres AS (
            OR EXISTS (SELECT 1 FROM monitoring_cases c WHERE c.household_id = h.id AND c.status = 'eliminated'))
 )
 INSERT INTO household_cadres (household_id, region_code, cadre_user_id, from_on, to_on, note)
-SELECT f.id, f.region_code, coalesce(f.case_cadre, c.id), $2::date - (f.id % 400)::int, NULL, '包户联系'
-FROM followed f JOIN cadres c ON c.village = f.region_code AND c.k = f.id % c.n
+SELECT f.id, f.region_code, coalesce(f.case_cadre, c.ids[1 + f.id % cardinality(c.ids)]),
+       $2::date - (f.id % 400)::int, NULL, '包户联系'
+FROM followed f JOIN cadres c ON c.village = f.region_code
 """
 HISTORY_SQL = """
 WITH cadres AS (
-    SELECT id, region_prefix AS village,
-           row_number() OVER (PARTITION BY region_prefix ORDER BY id) - 1 AS k,
-           count(*) OVER (PARTITION BY region_prefix) AS n
+    SELECT region_prefix AS village, array_agg(id ORDER BY id) AS ids
     FROM users WHERE role = 'assistance_cadre' AND username LIKE 'cadre.%' AND active
+    GROUP BY region_prefix
+), earlier AS (
+    SELECT a.household_id, a.region_code, a.cadre_user_id, a.from_on,
+           c.ids[1 + (a.household_id + 1) % cardinality(c.ids)] AS cadre
+    FROM household_cadres a JOIN cadres c ON c.village = a.region_code
+    WHERE a.to_on IS NULL AND (a.household_id * 7919) % 1000 < $1
 )
 INSERT INTO household_cadres (household_id, region_code, cadre_user_id, from_on, to_on, note)
-SELECT a.household_id, a.region_code, c.id, a.from_on - 365, a.from_on, '干部调整前'
-FROM household_cadres a
-JOIN cadres c ON c.village = a.region_code AND c.k = (a.household_id + 1) % c.n
-WHERE a.to_on IS NULL AND c.id <> a.cadre_user_id AND (a.household_id * 7919) % 1000 < $1
+SELECT household_id, region_code, cadre, from_on - 365, from_on, '干部调整前'
+FROM earlier WHERE cadre <> cadre_user_id
 """
 # The visit of one scheduled month, by the current cadre, for the households followed then
 # (formerly poor, or eliminated since the month twelve months before), except the missed ones.
