@@ -283,12 +283,16 @@ class ReadAuditBuffer:
 
     async def flush(self) -> None:
         async with self._lock:  # one writer at a time: a batch is removed only once written
-            while self.pending:
+            # What is pending now, not what arrives while it is written: under steady reads
+            # the loop would otherwise never end, writing a handful of events per round trip
+            # (a transaction and a commit each) instead of the interval's worth at once.
+            due = len(self.pending)
+            while due > 0 and self.pending:
                 # A batch that failed is sent again as it was, under the same token: if its
                 # commit went through and only the answer was lost, the token is found and
                 # nothing is written twice; events that came meanwhile wait for the next.
                 if self._inflight is None:
-                    self._inflight = (uuid.uuid4(), min(len(self.pending), self.max_batch))
+                    self._inflight = (uuid.uuid4(), min(due, self.max_batch))
                 token, size = self._inflight
                 try:
                     await self.database.fetch_rows(
@@ -300,6 +304,7 @@ class ReadAuditBuffer:
                 del self.pending[:size]
                 self._inflight = None
                 self.written += size
+                due -= size
 
     async def purge(self) -> None:
         """Forget the tokens of batches written more than a day ago (at most hourly)."""

@@ -467,12 +467,14 @@ class Database:
     async def fetch_row(self, sql: str, args: list):
         """Run one compiled SELECT on the read pool (``scope.ScopedRead`` only)."""
         pool = self._read_pool or await self.read_pool()
-        async with pool.acquire(timeout=self.acquire_timeout) as connection:
-            try:
-                return await connection.fetchrow(sql, *args)
-            except BaseException as exc:
-                _discard_if_broken(connection, exc)
-                raise
+        connection = await self._checked_out(pool)
+        try:
+            return await connection.fetchrow(sql, *args)
+        except BaseException as exc:
+            _discard_if_broken(connection, exc)
+            raise
+        finally:
+            await pool.release(connection)
 
     async def fetch_rows(self, sql: str, args: list, *, wait_for_disk: bool = True):
         """Run one statement on the read pool's connections, in a transaction of its own
@@ -481,16 +483,26 @@ class Database:
         Without ``wait_for_disk`` the commit does not wait for the WAL flush: a crash of the
         database may lose the last moment of such statements, never part of one."""
         pool = self._read_pool or await self.read_pool()
-        async with pool.acquire(timeout=self.acquire_timeout) as connection:
-            try:
-                if wait_for_disk:
-                    return await connection.fetch(sql, *args)
-                async with connection.transaction():
-                    await connection.execute("SET LOCAL synchronous_commit = off")
-                    return await connection.fetch(sql, *args)
-            except BaseException as exc:
-                _discard_if_broken(connection, exc)
-                raise
+        connection = await self._checked_out(pool)
+        try:
+            if wait_for_disk:
+                return await connection.fetch(sql, *args)
+            async with connection.transaction():
+                await connection.execute("SET LOCAL synchronous_commit = off")
+                return await connection.fetch(sql, *args)
+        except BaseException as exc:
+            _discard_if_broken(connection, exc)
+            raise
+        finally:
+            await pool.release(connection)
+
+    async def _checked_out(self, pool):
+        """A connection of the read pool, waiting at most ``acquire_timeout`` (then
+        ``TimeoutError``). Bounded by ``asyncio.timeout`` around a plain acquire: asyncpg's
+        own ``acquire(timeout=…)`` runs the wait as a task of its own (``wait_for``), which
+        cost a busy read more CPU than its query's decoding."""
+        async with asyncio.timeout(self.acquire_timeout):
+            return await pool.acquire()
 
     async def read_pool(self):
         """The asyncpg pool of the hot reads (with the engine's session settings). If

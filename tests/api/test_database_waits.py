@@ -5,6 +5,7 @@ cut-short statement leaves behind are thrown away, not handed to the next reques
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 
@@ -161,6 +162,57 @@ async def test_a_batch_whose_commit_answer_was_lost_is_written_once(settings, en
             "SELECT request_id FROM audit_log WHERE request_id LIKE $1 ORDER BY id", [f"{run}-%"]
         )
         assert [r["request_id"] for r in rows] == [f"{run}-{n}" for n in range(4)]
+    finally:
+        await database.dispose()
+
+
+async def test_a_flush_writes_what_was_pending_when_it_began(settings, engine):
+    """Reads go on while a batch is written: the events they add wait for the next
+    interval's flush instead of keeping this one writing a few events per transaction (it
+    used to loop until the buffer was empty, which under steady reads it never was)."""
+    database = Database(engine)
+    run = uuid.uuid4().hex[:12]
+    buffer: ReadAuditBuffer
+
+    def event(n: int) -> dict:
+        return {
+            "action": "household.read_health",
+            "result": "success",
+            "status": 200,
+            "object_type": "household",
+            "object_id": str(n),
+            "request_id": f"{run}-{n}",
+        }
+
+    class ReadsMeanwhile:
+        """Each batch's write takes a moment in which two more reads are audited."""
+
+        def __init__(self):
+            self.batches: list[int] = []
+
+        async def fetch_rows(self, sql, args, **kw):
+            self.batches.append(len(json.loads(args[0])))
+            result = await database.fetch_rows(sql, args, **kw)
+            n = len(buffer.pending) + buffer.written
+            buffer.add(event(n))
+            buffer.add(event(n + 1))
+            return result
+
+    target = ReadsMeanwhile()
+    buffer = ReadAuditBuffer(target, flush_ms=100, max_batch=4)
+    try:
+        for n in range(10):
+            buffer.add(event(n))
+        await asyncio.wait_for(buffer.flush(), 30)  # (the old loop never ended here)
+        # The ten pending at the start, in batches of at most four; what came meanwhile waits.
+        assert target.batches == [4, 4, 2]
+        assert buffer.written == 10 and len(buffer.pending) == 6
+        await asyncio.wait_for(buffer.flush(), 30)  # the next interval's: the six, in order after the ten
+        assert target.batches == [4, 4, 2, 4, 2] and buffer.written == 16
+        rows = await database.fetch_rows(
+            "SELECT request_id FROM audit_log WHERE request_id LIKE $1 ORDER BY id", [f"{run}-%"]
+        )
+        assert [r["request_id"] for r in rows] == [f"{run}-{n}" for n in range(16)]
     finally:
         await database.dispose()
 
