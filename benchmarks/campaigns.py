@@ -34,16 +34,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.harness import plain_dsn
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "campaigns.json"
 BENCH_DB = "guardline_bench_campaigns"
 COUNTY = "529901"
 TARGET_P50_MS = 200.0
 WARMUPS = 2
-
-
-def plain_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 def summary(times: list[float]) -> dict:

@@ -35,6 +35,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.harness import plain_dsn
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "clues.json"
 BENCH_DB = "guardline_bench_clues"
@@ -43,10 +45,6 @@ SOURCE = "medical-insurance"
 TARGET_PER_S = 2000.0
 RUN_ID = 1
 FORMER_BATCH = 200  # findings per transaction before the bulk intake
-
-
-def plain_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 _REGIONS = f"""

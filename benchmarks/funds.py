@@ -40,6 +40,8 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from benchmarks.harness import plain_dsn
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "funds.json"
 YEAR = 2026
@@ -101,10 +103,6 @@ ASSETS_OF = frozenset({"accepted", "handed_over"})
 LAST_DAY = date(YEAR, 11, 30)  # nothing generated happens after this day
 
 N = "\\N"
-
-
-def plain_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 def scale_of(value: float | None) -> float:

@@ -19,11 +19,14 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+from services.core.db import asyncpg_dsn
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def plain_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    """The benchmarks' database URL (SQLAlchemy's) as an asyncpg DSN."""
+    return asyncpg_dsn(url)
 
 
 # ---- processes --------------------------------------------------------------------------

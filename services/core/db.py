@@ -434,6 +434,31 @@ async def _keep_session_state(connection) -> None:
     pool only runs single SELECT statements, which leave no session state behind."""
 
 
+class _Checkout:
+    """A read-pool connection for one statement: waited for at most ``timeout`` seconds
+    (then ``TimeoutError``), closed instead of reused when the statement was cut short
+    (``_discard_if_broken``), given back in any case. The wait is bounded by
+    ``asyncio.timeout`` around a plain acquire: asyncpg's own ``acquire(timeout=…)`` runs it
+    as a task of its own (``wait_for``), which cost a busy read more CPU than decoding its
+    row. A class, not ``asynccontextmanager``: this runs on every hot read."""
+
+    __slots__ = ("connection", "pool", "timeout")
+
+    def __init__(self, pool, timeout: float):
+        self.pool = pool
+        self.timeout = timeout
+
+    async def __aenter__(self):
+        async with asyncio.timeout(self.timeout):
+            self.connection = await self.pool.acquire()
+        return self.connection
+
+    async def __aexit__(self, kind, exc, traceback) -> None:
+        if exc is not None:
+            _discard_if_broken(self.connection, exc)
+        await self.pool.release(self.connection)
+
+
 class Database:
     """Engine and sessions of one process. Reads (GET) use an autocommit session, which
     saves the BEGIN and ROLLBACK round trips; writes get one transaction per request.
@@ -466,15 +491,8 @@ class Database:
 
     async def fetch_row(self, sql: str, args: list):
         """Run one compiled SELECT on the read pool (``scope.ScopedRead`` only)."""
-        pool = self._read_pool or await self.read_pool()
-        connection = await self._checked_out(pool)
-        try:
+        async with _Checkout(self._read_pool or await self.read_pool(), self.acquire_timeout) as connection:
             return await connection.fetchrow(sql, *args)
-        except BaseException as exc:
-            _discard_if_broken(connection, exc)
-            raise
-        finally:
-            await pool.release(connection)
 
     async def fetch_rows(self, sql: str, args: list, *, wait_for_disk: bool = True):
         """Run one statement on the read pool's connections, in a transaction of its own
@@ -482,27 +500,12 @@ class Database:
         wait for an ORM session).
         Without ``wait_for_disk`` the commit does not wait for the WAL flush: a crash of the
         database may lose the last moment of such statements, never part of one."""
-        pool = self._read_pool or await self.read_pool()
-        connection = await self._checked_out(pool)
-        try:
+        async with _Checkout(self._read_pool or await self.read_pool(), self.acquire_timeout) as connection:
             if wait_for_disk:
                 return await connection.fetch(sql, *args)
             async with connection.transaction():
                 await connection.execute("SET LOCAL synchronous_commit = off")
                 return await connection.fetch(sql, *args)
-        except BaseException as exc:
-            _discard_if_broken(connection, exc)
-            raise
-        finally:
-            await pool.release(connection)
-
-    async def _checked_out(self, pool):
-        """A connection of the read pool, waiting at most ``acquire_timeout`` (then
-        ``TimeoutError``). Bounded by ``asyncio.timeout`` around a plain acquire: asyncpg's
-        own ``acquire(timeout=…)`` runs the wait as a task of its own (``wait_for``), which
-        cost a busy read more CPU than its query's decoding."""
-        async with asyncio.timeout(self.acquire_timeout):
-            return await pool.acquire()
 
     async def read_pool(self):
         """The asyncpg pool of the hot reads (with the engine's session settings). If

@@ -117,6 +117,18 @@ async def test_a_statement_cut_short_leaves_no_broken_connection_behind(settings
         await database.dispose()
 
 
+def _event(run: str, n: int) -> dict:
+    """The n-th sensitive-read event of a test run (found again by its request id)."""
+    return {
+        "action": "household.read_health",
+        "result": "success",
+        "status": 200,
+        "object_type": "household",
+        "object_id": str(n),
+        "request_id": f"{run}-{n}",
+    }
+
+
 async def test_a_batch_whose_commit_answer_was_lost_is_written_once(settings, engine):
     """The database committed a batch of read events but the connection was cut before the
     answer came back: the buffer sends the same batch again, and it is not written twice;
@@ -137,25 +149,15 @@ async def test_a_batch_whose_commit_answer_was_lost_is_written_once(settings, en
                 raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
             return result
 
-    def event(n: int) -> dict:
-        return {
-            "action": "household.read_health",
-            "result": "success",
-            "status": 200,
-            "object_type": "household",
-            "object_id": str(n),
-            "request_id": f"{run}-{n}",
-        }
-
     target = AnswerLost()
     buffer = ReadAuditBuffer(target, flush_ms=100)
     try:
         for n in range(3):
-            buffer.add(event(n))
+            buffer.add(_event(run, n))
         with pytest.raises(asyncpg.ConnectionDoesNotExistError):
             await buffer.flush()
         assert len(buffer.pending) == 3 and buffer.failures == 1  # kept: the outcome is unknown here
-        buffer.add(event(3))
+        buffer.add(_event(run, 3))
         await buffer.flush()
         assert buffer.pending == [] and buffer.written == 4
         rows = await database.fetch_rows(
@@ -174,16 +176,6 @@ async def test_a_flush_writes_what_was_pending_when_it_began(settings, engine):
     run = uuid.uuid4().hex[:12]
     buffer: ReadAuditBuffer
 
-    def event(n: int) -> dict:
-        return {
-            "action": "household.read_health",
-            "result": "success",
-            "status": 200,
-            "object_type": "household",
-            "object_id": str(n),
-            "request_id": f"{run}-{n}",
-        }
-
     class ReadsMeanwhile:
         """Each batch's write takes a moment in which two more reads are audited."""
 
@@ -194,15 +186,15 @@ async def test_a_flush_writes_what_was_pending_when_it_began(settings, engine):
             self.batches.append(len(json.loads(args[0])))
             result = await database.fetch_rows(sql, args, **kw)
             n = len(buffer.pending) + buffer.written
-            buffer.add(event(n))
-            buffer.add(event(n + 1))
+            buffer.add(_event(run, n))
+            buffer.add(_event(run, n + 1))
             return result
 
     target = ReadsMeanwhile()
     buffer = ReadAuditBuffer(target, flush_ms=100, max_batch=4)
     try:
         for n in range(10):
-            buffer.add(event(n))
+            buffer.add(_event(run, n))
         await asyncio.wait_for(buffer.flush(), 30)  # (the old loop never ended here)
         # The ten pending at the start, in batches of at most four; what came meanwhile waits.
         assert target.batches == [4, 4, 2]
