@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlparse
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from services.core.readpool import ReadPool
 from services.core.settings import Settings
 
 log = logging.getLogger("guardline.db")
@@ -423,40 +424,30 @@ def _discard_if_broken(connection, exc: BaseException) -> None:
     import asyncpg
 
     if isinstance(exc, asyncio.CancelledError) or broken_connection(exc):
-        # A connection the server closed may have gone back to the pool already (asyncpg
-        # releases it when it learns of the loss): then the pool replaces it itself.
+        # A connection the server closed is closed already: the pool replaces it.
         with contextlib.suppress(asyncpg.InterfaceError):
             connection.terminate()
-
-
-async def _keep_session_state(connection) -> None:
-    """Release a read-pool connection without asyncpg's reset query (a round trip): the
-    pool only runs single SELECT statements, which leave no session state behind."""
 
 
 class _Checkout:
     """A read-pool connection for one statement: waited for at most ``timeout`` seconds
     (then ``TimeoutError``), closed instead of reused when the statement was cut short
-    (``_discard_if_broken``), given back in any case. The wait is bounded by
-    ``asyncio.timeout`` around a plain acquire: asyncpg's own ``acquire(timeout=…)`` runs it
-    as a task of its own (``wait_for``), which cost a busy read more CPU than decoding its
-    row. A class, not ``asynccontextmanager``: this runs on every hot read."""
+    (``_discard_if_broken``), given back in any case."""
 
     __slots__ = ("connection", "pool", "timeout")
 
-    def __init__(self, pool, timeout: float):
+    def __init__(self, pool: ReadPool, timeout: float):
         self.pool = pool
         self.timeout = timeout
 
     async def __aenter__(self):
-        async with asyncio.timeout(self.timeout):
-            self.connection = await self.pool.acquire()
+        self.connection = await self.pool.acquire(self.timeout)
         return self.connection
 
     async def __aexit__(self, kind, exc, traceback) -> None:
         if exc is not None:
             _discard_if_broken(self.connection, exc)
-        await self.pool.release(self.connection)
+        self.pool.release(self.connection)
 
 
 class Database:
@@ -515,26 +506,18 @@ class Database:
                 self._read_pool = await self._open_read_pool()
         return self._read_pool
 
-    async def _open_read_pool(self):
+    async def _open_read_pool(self) -> ReadPool:
         import asyncpg
 
         url = self.engine.url
         dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        return await asyncpg.create_pool(
-            dsn,
-            min_size=1,
-            max_size=self._read_pool_size,
-            reset=_keep_session_state,
-            server_settings=session_settings("read", self.statement_timeout_ms),
-        )
+        settings = session_settings("read", self.statement_timeout_ms)
+        return ReadPool(lambda: asyncpg.connect(dsn, server_settings=settings), self._read_pool_size)
 
     def read_pool_figures(self) -> dict[str, int] | None:
         """The hot reads' pool as it is now (``/metrics``); None before it is opened."""
         pool = getattr(self, "_read_pool", None)
-        if pool is None:
-            return None
-        opened = pool.get_size()
-        return {"max": pool.get_max_size(), "open": opened, "checked_out": opened - pool.get_idle_size()}
+        return None if pool is None else pool.figures()
 
     async def dispose(self) -> None:
         if self._read_pool is not None:

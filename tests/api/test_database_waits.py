@@ -65,9 +65,13 @@ async def test_an_exhausted_pool_is_503_after_the_pool_timeout(settings, engine,
     assert database.acquire_timeout == 0.3
     try:
         pool = await database.read_pool()
-        async with database.engine.connect() as held, pool.acquire():
-            await held.exec_driver_sql("SELECT 1")
-            answers = await _answers(database, narrow, auth("county_staff.county"))
+        taken = await pool.acquire(5)
+        try:
+            async with database.engine.connect() as held:
+                await held.exec_driver_sql("SELECT 1")
+                answers = await _answers(database, narrow, auth("county_staff.county"))
+        finally:
+            pool.release(taken)
         for path, status, retry_after, seconds in answers:
             assert (path, status, retry_after) == (path, 503, "5")
             assert seconds < 3, (path, seconds)
