@@ -32,6 +32,26 @@ async def _nothing_received() -> Message:
     return {"type": "http.disconnect"}
 
 
+class _RandomIds:
+    """128-bit random request ids, hex: from the system's random source 256 at a time (one
+    ``os.urandom`` call each, not one per request), drawn afresh in a forked process."""
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._bytes = b""
+        self._at = 0
+
+    def __call__(self) -> str:
+        at = self._at
+        if at >= len(self._bytes) or self._pid != os.getpid():
+            self._pid, self._bytes, at = os.getpid(), os.urandom(4096), 0
+        self._at = at + 16
+        return self._bytes[at : at + 16].hex()
+
+
+_new_id = _RandomIds()
+
+
 def request_id_of(scope: Scope) -> str:
     """The request's id, put in its state: the client's ``X-Request-ID`` when it is a safe
     token, else a new random one."""
@@ -39,7 +59,7 @@ def request_id_of(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
             incoming = value.decode("latin-1")
-    request_id = incoming if incoming and _SAFE_ID.match(incoming) else os.urandom(16).hex()
+    request_id = incoming if incoming and _SAFE_ID.match(incoming) else _new_id()
     scope.setdefault("state", {})["request_id"] = request_id
     return request_id
 
