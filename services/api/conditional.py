@@ -167,6 +167,11 @@ def _opaque(tag: str) -> str | None:
 def not_modified(request: Request, response: Response) -> Response:
     """The 304 that stands for ``response`` when the request's If-None-Match matches it;
     else ``response`` itself. Only a GET's 200 with an ETag qualifies."""
+    for name, _ in request.scope["headers"]:  # most requests have none: no Headers made for them
+        if name == b"if-none-match":
+            break
+    else:
+        return response
     header = request.headers.get("if-none-match")
     current = response.headers.get("etag")
     if header is None or current is None or request.method != "GET" or response.status_code != 200:
