@@ -218,6 +218,17 @@ async def _check_case(session, case_id: int | None) -> None:
         await case_service.get_case(session, case_id)
 
 
+def _case_pages(fetch, schema, region: str | None, case_id: int | None):
+    """The pages of a case-level list (measures, visits) under ``region`` or of one case, as
+    rows of its response schema's fields."""
+
+    async def page(source, cursor, limit):
+        rows, next_cursor = await fetch(source, region=region, case_id=case_id, cursor=cursor, limit=limit)
+        return [{f: getattr(row, f) for f in schema.model_fields} for row in rows], next_cursor
+
+    return page
+
+
 @router.get(
     "/measures/export",
     operation_id="exportMeasures",
@@ -239,13 +250,7 @@ async def export_measures(
     case_id: CaseQ = None,
 ):
     await _check_case(session, case_id)
-
-    async def page(source, cursor, limit):
-        rows, next_cursor = await case_service.measures_in(
-            source, region=region, case_id=case_id, cursor=cursor, limit=limit
-        )
-        return [{f: getattr(m, f) for f in MeasureOut.model_fields} for m in rows], next_cursor
-
+    page = _case_pages(case_service.measures_in, MeasureOut, region, case_id)
     filters = {"region": region, "case_id": case_id}
     return await ledger_response(request, session, caller, ledgers.MEASURES, fmt, filters, page)
 
@@ -271,13 +276,7 @@ async def export_visits(
     case_id: CaseQ = None,
 ):
     await _check_case(session, case_id)
-
-    async def page(source, cursor, limit):
-        rows, next_cursor = await case_service.visits_in(
-            source, region=region, case_id=case_id, cursor=cursor, limit=limit
-        )
-        return [{f: getattr(v, f) for f in VisitOut.model_fields} for v in rows], next_cursor
-
+    page = _case_pages(case_service.visits_in, VisitOut, region, case_id)
     filters = {"region": region, "case_id": case_id}
     return await ledger_response(request, session, caller, ledgers.VISITS, fmt, filters, page)
 
