@@ -474,8 +474,7 @@ class Database:
         self._rw = create_sessionmaker(engine)
         self._ro = create_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
         self._read_pool_size = read_pool_size
-        self._read_pool = None
-        self._read_pool_lock = asyncio.Lock()  # one opening, however many requests wait
+        self._read_pool: ReadPool | None = None
 
     def session(self, readonly: bool = False) -> AsyncSession:
         return (self._ro if readonly else self._rw)()
@@ -498,21 +497,16 @@ class Database:
                 await connection.execute("SET LOCAL synchronous_commit = off")
                 return await connection.fetch(sql, *args)
 
-    async def read_pool(self):
-        """The asyncpg pool of the hot reads (with the engine's session settings). If
-        opening it fails, the request fails and the next one tries again."""
-        async with self._read_pool_lock:
-            if self._read_pool is None:
-                self._read_pool = await self._open_read_pool()
+    async def read_pool(self) -> ReadPool:
+        """The hot reads' pool, made on first use (nothing to wait for: its connections,
+        with the engine's session settings, are opened as reads need them)."""
+        if self._read_pool is None:
+            import asyncpg
+
+            dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            settings = session_settings("read", self.statement_timeout_ms)
+            self._read_pool = ReadPool(lambda: asyncpg.connect(dsn, server_settings=settings), self._read_pool_size)
         return self._read_pool
-
-    async def _open_read_pool(self) -> ReadPool:
-        import asyncpg
-
-        url = self.engine.url
-        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        settings = session_settings("read", self.statement_timeout_ms)
-        return ReadPool(lambda: asyncpg.connect(dsn, server_settings=settings), self._read_pool_size)
 
     def read_pool_figures(self) -> dict[str, int] | None:
         """The hot reads' pool as it is now (``/metrics``); None before it is opened."""
