@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from services.api.app import create_app
 from services.core.accounts.models import User
 from services.core.accounts.security import Caller, hash_password, issue_token
-from services.core.db import Database, create_engine, embedded_url
+from services.core.db import Database, create_engine, embedded_url, release_embedded_server
 from services.core.migrate import upgrade_on
 from services.core.regions.models import Region
 from services.core.regions.rules import level_of, parent_of
@@ -35,12 +35,19 @@ TEST_DB = "guardline_test"
 # PostgreSQL, of its own, so the databases, files and server users of the workers never meet
 # (the scratch databases keep their names). Without xdist: .guardline/ as before.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+DATA_DIR = ROOT / ".guardline" / f"xdist-{WORKER}" if WORKER else ROOT / ".guardline"
 
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    data_dir = ROOT / ".guardline" / f"xdist-{WORKER}" if WORKER else ROOT / ".guardline"
-    return Settings(env="test", data_dir=data_dir, database_url=None)
+    return Settings(env="test", data_dir=DATA_DIR, database_url=None)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The embedded server stops with the session, not only at the process's exit: an xdist
+    worker that takes long to shut down is ended without its exit handlers, and its server
+    would otherwise run on after the tests."""
+    release_embedded_server(DATA_DIR)
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sys
 import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -195,6 +196,24 @@ def forget_departed_users(data_dir: Path) -> list[int]:
         if gone:
             server.global_process_id_list.put([pid for pid in users if pid not in gone])
     return gone
+
+
+def release_embedded_server(data_dir: Path) -> bool:
+    """Take this process off the list of the embedded server's users now, stopping the
+    server when it was the last; what pgserver's exit handler does, for a process that may
+    not reach it (a pytest-xdist worker that is slow to shut down is ended with
+    ``os._exit``, and its server would run on). False when this process has not used the
+    server of ``data_dir``. The exit handler, if it runs later, finds nothing left to do."""
+    pgserver = sys.modules.get("pgserver.postgres_server")
+    if pgserver is None:
+        return False
+    server = pgserver.PostgresServer._instances.get(data_dir.expanduser().resolve() / "pgdata")
+    if server is None:
+        return False
+    server.cleanup()
+    # Used again later in this process, the server is joined afresh (and this process listed).
+    pgserver.PostgresServer._instances.pop(server.pgdata, None)
+    return True
 
 
 def embedded_url(data_dir: Path, database: str = DEFAULT_DB_NAME) -> str:

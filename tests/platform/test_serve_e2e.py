@@ -146,6 +146,43 @@ def test_departed_users_of_the_embedded_server_are_forgotten(settings):
     assert departed.pid not in users and os.getpid() in users
 
 
+def test_a_process_releases_the_embedded_server_before_its_exit(tmp_path):
+    """``release_embedded_server`` (the test session's end) does what pgserver's exit
+    handler would: this process leaves the list of users, and the server stops when it was
+    the last of them, not while another process still uses it."""
+    from pgserver.postgres_server import PostgresServer
+
+    from services.core.db import _embedded_server, forget_departed_users, release_embedded_server
+
+    data = tmp_path / "data"
+    pgdata = data / "pgdata"
+    assert not release_embedded_server(data)  # not used by this process
+    server = _embedded_server(data)
+    assert (pgdata / "postmaster.pid").exists() and os.getpid() in server.global_process_id_list.get()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        with PostgresServer._lock:
+            server.global_process_id_list.get_and_add(other.pid)
+        assert release_embedded_server(data)
+        users = server.global_process_id_list.get()
+        assert os.getpid() not in users and other.pid in users
+        assert (pgdata / "postmaster.pid").exists()  # the other user still has it
+        assert not release_embedded_server(data)  # released once
+
+        server = _embedded_server(data)  # joined again: listed again
+        assert os.getpid() in server.global_process_id_list.get()
+    finally:
+        other.kill()
+        other.wait()
+    assert forget_departed_users(data) == [other.pid]
+    assert release_embedded_server(data)  # the last user: the server stops
+    deadline = time.monotonic() + 60
+    while (pgdata / "postmaster.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not (pgdata / "postmaster.pid").exists()
+    assert server.global_process_id_list.get() == []
+
+
 def test_an_interrupted_rewrite_leaves_the_list_of_users_whole(tmp_path, monkeypatch, caplog):
     """pgserver rewrote its list of users in place: a KeyboardInterrupt between truncating the
     file and writing it left an empty list, and every later start failed on it."""
