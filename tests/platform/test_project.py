@@ -37,6 +37,33 @@ async def test_models_and_migrations_do_not_drift(engine):
     assert diff == [], diff
 
 
+async def test_included_index_columns_do_not_drift(engine):
+    """Alembic's comparison does not look at an index's INCLUDE columns: every model index
+    that declares some has exactly those in the database (and one without has none)."""
+    declared = {
+        index.name: list(index.dialect_options["postgresql"]["include"] or [])
+        for table in metadata.tables.values()
+        for index in table.indexes
+    }
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+                    "JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = ANY(:names)"
+                ),
+                {"names": list(declared)},
+            )
+        ).all()
+    found = {}
+    for name, ddl in rows:
+        included = re.search(r" INCLUDE \(([^)]*)\)", ddl)
+        found[name] = [c.strip() for c in included.group(1).split(",")] if included else []
+    assert found.keys() == declared.keys()
+    assert {n: c for n, c in found.items() if c != declared[n]} == {}
+    assert found["ix_monitoring_cases_deadline"] == ["region_code", "status"]
+
+
 async def test_migrations_downgrade_and_upgrade_cleanly(engine, settings):
     """Every migration is reversible: down to base and up again on a scratch database."""
     from alembic import command
