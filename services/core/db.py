@@ -57,9 +57,14 @@ def _embedded_server(data_dir: Path):
 
     _keep_user_list_whole()
     _tune_new_servers()
-    data_dir = data_dir.expanduser().resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return pgserver.get_server(data_dir / "pgdata", cleanup_mode="stop")
+    pgdata = _pgdata(data_dir)
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    return pgserver.get_server(pgdata, cleanup_mode="stop")
+
+
+def _pgdata(data_dir: Path) -> Path:
+    """The embedded server's folder in ``data_dir``, as pgserver names its server (resolved)."""
+    return data_dir.expanduser().resolve() / "pgdata"
 
 
 def _keep_user_list_whole() -> None:
@@ -207,7 +212,7 @@ def release_embedded_server(data_dir: Path) -> bool:
     pgserver = sys.modules.get("pgserver.postgres_server")
     if pgserver is None:
         return False
-    server = pgserver.PostgresServer._instances.get(data_dir.expanduser().resolve() / "pgdata")
+    server = pgserver.PostgresServer._instances.get(_pgdata(data_dir))
     if server is None:
         return False
     server.cleanup()

@@ -117,11 +117,15 @@ def test_serve_demo_on_a_fresh_machine(served, tmp_path):
     code = proc.wait(timeout=120)
     log.seek(0)
     assert code == 0, log.read().decode(errors="replace")[-4000:]
-    pgdata = tmp_path / "data" / "pgdata"
-    deadline = time.monotonic() + 60
+    assert _stops(tmp_path / "data" / "pgdata")
+
+
+def _stops(pgdata: Path, seconds: float = 60) -> bool:
+    """Whether the server of ``pgdata`` has stopped (its postmaster.pid gone) within ``seconds``."""
+    deadline = time.monotonic() + seconds
     while (pgdata / "postmaster.pid").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not (pgdata / "postmaster.pid").exists()
+    return not (pgdata / "postmaster.pid").exists()
 
 
 def test_departed_users_of_the_embedded_server_are_forgotten(settings):
@@ -176,10 +180,7 @@ def test_a_process_releases_the_embedded_server_before_its_exit(tmp_path):
         other.wait()
     assert forget_departed_users(data) == [other.pid]
     assert release_embedded_server(data)  # the last user: the server stops
-    deadline = time.monotonic() + 60
-    while (pgdata / "postmaster.pid").exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not (pgdata / "postmaster.pid").exists()
+    assert _stops(pgdata)
     assert server.global_process_id_list.get() == []
 
 
