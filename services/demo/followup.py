@@ -23,6 +23,7 @@ from services.core.followup.rules import income_deadline, previous_quarter, visi
 from services.core.income.rules import Figures, year_totals
 from services.core.policy.monitoring import MonitoringPolicy
 from services.core.workdays import WorkCalendar, add_months
+from services.demo.setaside import put_back, set_aside
 
 TABLES = ("household_cadres", "followup_visits")
 MISSED_PER_MILLE = 120  # scheduled visits not made (shown on the overdue list)
@@ -65,19 +66,26 @@ INSERT INTO household_cadres (household_id, region_code, cadre_user_id, from_on,
 SELECT household_id, region_code, cadre, from_on - 365, from_on, '干部调整前'
 FROM earlier WHERE cadre <> cadre_user_id
 """
-# The visit of one scheduled month, by the current cadre, for the households followed then
-# (formerly poor, or eliminated since the month twelve months before), except the missed ones.
-VISIT_SQL = """
+# The visits of the scheduled months (first day, due day, the start of the months in which an
+# elimination still counts, and a salt per month), by the current cadre, for the households
+# followed then (formerly poor, or eliminated since that start), except the missed ones. One
+# pass over the households and their cadres for all the months.
+VISITS_SQL = """
+WITH followed AS MATERIALIZED (
+    SELECT h.id, h.region_code, h.category, a.cadre_user_id
+    FROM households h
+    JOIN household_cadres a ON a.household_id = h.id AND a.to_on IS NULL
+    WHERE h.status = 'active' AND h.region_code LIKE $1 AND h.category <> 'monitored'
+)
 INSERT INTO followup_visits (id, household_id, region_code, cadre_user_id, visited_on, mode, findings, attachments)
-SELECT gen_random_uuid(), h.id, h.region_code, a.cadre_user_id,
-       least($2::date + (h.id % 25)::int, $3::date), 'in_person', '入户走访，宣传政策，了解家庭收支和“三保障”情况', '[]'
-FROM households h
-JOIN household_cadres a ON a.household_id = h.id AND a.to_on IS NULL
-WHERE h.status = 'active' AND h.region_code LIKE $1 AND h.category <> 'monitored'
-  AND (h.category = 'lifted_out'
-       OR EXISTS (SELECT 1 FROM monitoring_cases c WHERE c.household_id = h.id AND c.status = 'eliminated'
-                  AND c.eliminated_on BETWEEN $4::date AND $3::date))
-  AND (h.id * 2654435761 + $5::bigint) % 1000 >= $6
+SELECT gen_random_uuid(), f.id, f.region_code, f.cadre_user_id,
+       least(m.first + (f.id % 25)::int, m.due), 'in_person', '入户走访，宣传政策，了解家庭收支和“三保障”情况', '[]'
+FROM unnest($2::date[], $3::date[], $4::date[], $5::bigint[]) AS m(first, due, since, salt)
+CROSS JOIN followed f
+WHERE (f.id * 2654435761 + m.salt) % 1000 >= $6
+  AND (f.category = 'lifted_out'
+       OR EXISTS (SELECT 1 FROM monitoring_cases c WHERE c.household_id = f.id AND c.status = 'eliminated'
+                  AND c.eliminated_on BETWEEN m.since AND m.due))
 """
 
 
@@ -173,13 +181,27 @@ async def load_followup(conn: asyncpg.Connection, county: str, today: date, seed
         for table, name in switched:
             await conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER {name}")
         await conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY")
+        # Checked and indexed once over the whole tables, not row by row: the rows' two
+        # foreign-key checks each cost more than writing them (the one-current-cadre index
+        # stays, it is what the assignments' queries below look up).
+        aside = await set_aside(conn, TABLES, keep={"uq_household_cadres_current"})
         await conn.execute(ASSIGN_SQL, like, today)
         await conn.execute(HISTORY_SQL, REASSIGNED_PER_MILLE)
-        for first, due in scheduled(today, calendar, policy):
-            since = add_months(first, -policy.followup_after_elimination_months)
-            await conn.execute(VISIT_SQL, like, first, due, since, seed + first.toordinal(), MISSED_PER_MILLE)
+        months = scheduled(today, calendar, policy)
+        await conn.execute(
+            VISITS_SQL,
+            like,
+            [first for first, _ in months],
+            [due for _, due in months],
+            [add_months(first, -policy.followup_after_elimination_months) for first, _ in months],
+            [seed + first.toordinal() for first, _ in months],
+            MISSED_PER_MILLE,
+        )
+        await put_back(conn, aside)
     counts = {"income_not_entered": not_entered}
     for table in TABLES:
         counts[table] = await conn.fetchval(f"SELECT count(*) FROM {table}")
-    await conn.execute(f"ANALYZE {', '.join(TABLES + income_tables)}")
+    # The income tables were analysed with the registry; the few quarters taken out above
+    # (0.2 % of their rows) do not change their statistics.
+    await conn.execute(f"ANALYZE {', '.join(TABLES)}")
     return counts

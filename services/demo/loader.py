@@ -15,9 +15,9 @@ are kept) with the output of ``generator.DemoGenerator``:
    definition, so ``alembic check`` stays clean — and each id sequence is moved past the
    largest id. A failure anywhere rolls all of it back;
 3. the tables are analysed (on two connections at once);
-4. the county's fund year, follow-up, field work and ledgers are written over the registry:
-   the follow-up (a few statements the server works through) on a second connection while
-   the first writes the others (mostly this process's work), then the township reports.
+4. the county's fund year, follow-up, field work and ledgers are written over the registry,
+   one after the other (the follow-up and the field work set their foreign keys and indexes
+   aside for their bulk rows, as step 2 does), then the township reports.
 
 The pieces: ``plan`` (villages, households' sizes and histories, chunks), ``generator``
 (households and people, with ``income`` and ``cases``), ``render`` (the COPY text of a
@@ -44,6 +44,7 @@ from services.core.settings import Settings
 from services.demo.income import DEMO_PROVINCE, demo_income_line, fen_text
 from services.demo.layout import COPY_COLUMNS, DEPENDENT_TABLES, LOADED_TABLES, SERIAL_TABLES
 from services.demo.plan import plan_chunks, villages_from_regions
+from services.demo.setaside import put_back, set_aside
 from services.demo.streams import local_chunks, worker_chunks
 from services.demo.users import cadres_per_village, create_demo_users, ensure_demo_cadres
 
@@ -94,55 +95,6 @@ KEEP_DURING_COPY = frozenset(
         "uq_monitoring_cases_open_household",
     }
 )
-
-_SECONDARY_INDEXES = """
-SELECT quote_ident(n.nspname) || '.' || quote_ident(ci.relname) AS name, pg_get_indexdef(i.indexrelid) AS ddl
-FROM pg_index i
-JOIN pg_class ci ON ci.oid = i.indexrelid
-JOIN pg_namespace n ON n.oid = ci.relnamespace
-WHERE i.indrelid = ANY($1::regclass[])
-  AND NOT i.indisprimary
-  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
-ORDER BY ci.relname
-"""
-# Unique constraints no foreign key depends on, and foreign keys of the loaded tables.
-_CONSTRAINTS = """
-SELECT c.contype, c.conrelid::regclass::text AS tbl, quote_ident(c.conname) AS name,
-       pg_get_constraintdef(c.oid) AS ddl
-FROM pg_constraint c
-WHERE c.conrelid = ANY($1::regclass[])
-  AND (c.contype = 'f'
-       OR (c.contype = 'u' AND NOT EXISTS (
-             SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = c.conindid)))
-ORDER BY c.contype DESC, c.conrelid::regclass::text, c.conname
-"""
-
-
-async def _drop_secondary(conn: asyncpg.Connection, tables: tuple[str, ...]) -> tuple[list, list]:
-    """Drop what slows COPY down; return what is needed to put it back exactly."""
-    indexes = [
-        (r["name"], r["ddl"])
-        for r in await conn.fetch(_SECONDARY_INDEXES, list(tables))
-        if r["name"].rpartition(".")[2] not in KEEP_DURING_COPY
-    ]
-    constraints = [
-        (r["contype"], r["tbl"], r["name"], r["ddl"])
-        for r in await conn.fetch(_CONSTRAINTS, list(tables))
-        if r["name"] not in KEEP_DURING_COPY
-    ]
-    for _kind, table, name, _ in constraints:
-        await conn.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
-    for name, _ in indexes:
-        await conn.execute(f"DROP INDEX {name}")
-    return indexes, constraints
-
-
-async def _restore_secondary(conn: asyncpg.Connection, indexes: list, constraints: list) -> None:
-    for _, ddl in indexes:
-        await conn.execute(ddl)
-    for _kind, table, name, ddl in sorted(constraints, key=lambda c: c[0] == "f"):  # unique before foreign
-        await conn.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {ddl}")
-
 
 # ---- income lines ------------------------------------------------------------------------
 
@@ -249,7 +201,7 @@ async def load_demo(
             lines = await upsert_income_lines(conn, day)
             tables = ", ".join(LOADED_TABLES + DEPENDENT_TABLES)
             await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-            indexes, constraints = await _drop_secondary(conn, LOADED_TABLES)
+            indexes, constraints = aside = await set_aside(conn, LOADED_TABLES, KEEP_DURING_COPY)
             # The statistics' running counts are computed once after the load, not per row.
             await conn.execute("ALTER TABLE monitoring_cases DISABLE TRIGGER monitoring_cases_count")
             # A loaded county is history, not news: no event for each of its rows.
@@ -317,7 +269,7 @@ async def load_demo(
                     await copy(table)
 
             say(Step("indexes", f"rebuilding {len(indexes)} indexes and {len(constraints)} constraints  {elapsed()}"))
-            await _restore_secondary(conn, indexes, constraints)
+            await put_back(conn, aside)
             for sql in REBUILD_SQL:
                 await conn.execute(sql)
             await conn.execute("ALTER TABLE monitoring_cases ENABLE TRIGGER monitoring_cases_count")
@@ -345,20 +297,10 @@ async def load_demo(
 
         county = villages[0].code[:6]  # the demo is one county
 
-        async def funds_fieldwork_ledgers() -> tuple[dict, dict, dict]:
-            funds = await load_funds(conn, county, day, seed)
-            field = await load_fieldwork(conn, county, day, seed)
-            return funds, field, await load_ledgers(conn, county, day)
-
-        # The follow-up (server work: a few statements over the registry) on the second
-        # connection while this one writes the rest (mostly this process's work): they
-        # share no table, and on two cores that takes the longer of the two, not the sum.
-        followup, (funds, field, ledgers) = await asyncio.gather(
-            load_followup(other, county, day, seed), funds_fieldwork_ledgers()
-        )
-        for part in (funds, followup, field, ledgers):
-            counts.update(part)
-        counts["income_records"] -= followup["income_not_entered"]  # the latest due quarter, not yet entered
+        # One after the other on one connection: the follow-up and the field work each set
+        # their tables' foreign keys aside for their bulk rows (``setaside``), which locks the
+        # households and the users until they commit — side by side, they could deadlock.
+        funds = await load_funds(conn, county, day, seed)
         say(
             Step(
                 "funds",
@@ -366,6 +308,7 @@ async def load_demo(
                 f"{funds['fund_disbursements']} payments, {funds['project_assets']} assets  {elapsed()}",
             )
         )
+        followup = await load_followup(conn, county, day, seed)
         say(
             Step(
                 "followup",
@@ -374,6 +317,7 @@ async def load_demo(
                 f"income not yet entered  {elapsed()}",
             )
         )
+        field = await load_fieldwork(conn, county, day, seed)
         say(
             Step(
                 "fieldwork",
@@ -381,6 +325,7 @@ async def load_demo(
                 f"{field['field_campaign_visits']} households visited  {elapsed()}",
             )
         )
+        ledgers = await load_ledgers(conn, county, day)
         say(
             Step(
                 "ledgers",
@@ -388,6 +333,9 @@ async def load_demo(
                 f"{ledgers['rectifications']} rectifications  {elapsed()}",
             )
         )
+        for part in (funds, followup, field, ledgers):
+            counts.update(part)
+        counts["income_records"] -= followup["income_not_entered"]  # the latest due quarter, not yet entered
     finally:
         await conn.close()
         if other is not None:

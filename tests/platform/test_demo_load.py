@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import AsyncIterator
 from datetime import date
 
+import asyncpg
 import httpx
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -22,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from services.api.app import create_app
 from services.core.accounts.models import User
 from services.core.crypto import key_id_of, keyring
-from services.core.db import Database, create_engine
+from services.core.db import Database, asyncpg_dsn, create_engine
 from services.core.households.enums import Category
 from services.core.households.models import Household
 from services.core.households.sensitive import health_json, open_id_number
@@ -38,6 +39,7 @@ from services.demo.income import demo_income_line, fen_decimal, income_quarters
 from services.demo.layout import COPY_COLUMNS, DEPENDENT_TABLES, LOADED_TABLES, MONITORING_TABLES, SERIAL_TABLES
 from services.demo.loader import create_demo_users, demo_villages, load_demo
 from services.demo.plan import plan_chunks
+from services.demo.setaside import put_back, set_aside
 from tests.conftest import scratch_database
 
 DEMO_DB = "guardline_test_demo"
@@ -532,6 +534,40 @@ async def test_demo_users_can_use_the_api_on_the_loaded_county(demo_url, demo_en
 
 
 # ---- 5. production ---------------------------------------------------------------------------
+
+
+async def test_a_row_breaking_a_set_aside_foreign_key_fails_the_write_and_changes_nothing(
+    demo_url, demo_engine, settings, migrated_catalog
+):
+    """``setaside``: the foreign keys put back check the rows written meanwhile, and a row
+    that breaks one fails the transaction, which restores the indexes and constraints too."""
+    await _load(demo_url, settings, persons=400)
+    before = await _scalar(demo_engine, "SELECT count(*) FROM household_cadres")
+    conn = await asyncpg.connect(asyncpg_dsn(demo_url))
+    try:
+        with pytest.raises(asyncpg.ForeignKeyViolationError, match="household_id"):
+            async with conn.transaction():
+                aside = await set_aside(conn, ("household_cadres",), keep={"uq_household_cadres_current"})
+                assert {name for name, _ in aside[0]} == {
+                    "public.ix_household_cadres_household_id_from_on",
+                    "public.ix_household_cadres_cadre_current",
+                }
+                assert {c[2] for c in aside[1]} == {
+                    "fk_household_cadres_household_id_households",
+                    "fk_household_cadres_cadre_user_id_users",
+                }
+                cadre = await conn.fetchval("SELECT min(id) FROM users")
+                await conn.execute(
+                    "INSERT INTO household_cadres (household_id, region_code, cadre_user_id, from_on, note) "
+                    "VALUES (-1, $1, $2, current_date, 'no such household')",
+                    VILLAGE,
+                    cadre,
+                )
+                await put_back(conn, aside)
+    finally:
+        await conn.close()
+    assert await _scalar(demo_engine, "SELECT count(*) FROM household_cadres") == before
+    assert await _catalog(demo_engine) == migrated_catalog
 
 
 async def test_production_refuses_and_leaves_the_data_alone(demo_url, demo_engine, settings):
