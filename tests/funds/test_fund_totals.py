@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import delete, text, update
+from sqlalchemy import delete, event, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.core import tuning
 from services.core.funds import indicators, queries
 from services.core.funds.models import Allocation, Disbursement, Fund, Project
 from services.core.funds.totals import EXPECTED_SQL, KEY, SUMS
@@ -541,3 +542,47 @@ def test_the_migration_writes_out_the_functions_of_the_code():
     spec.loader.exec_module(module)
     assert module.CREATE_SQL == totals.CREATE_SQL
     assert module.DROP_SQL == totals.DROP_SQL
+
+
+async def test_a_parallel_plan_gives_the_same_indicators(session, monkeypatch):
+    """The indicators' statements may run with a parallel worker (``indicators._SETTINGS``: from
+    1 MB of table on). Forced onto these small tables, the worker is really used (EXPLAIN
+    ANALYZE shows it launched) and every figure is the one computed without a worker, both
+    from the totals and from the rows."""
+    await _year_of_money(session)
+    await session.flush()
+    tuned = indicators._SETTINGS
+    answers: dict[str, list] = {}
+    statements: list[tuple[str, object]] = []
+    connection = await session.connection()
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if "WITH a AS" in statement:
+            statements.append((statement, parameters))
+
+    for mode, workers, smallest in (("alone", "0", "1MB"), ("parallel", "1", "0")):
+        monkeypatch.setattr(
+            indicators,
+            "_SETTINGS",
+            {**tuned, "max_parallel_workers_per_gather": workers, "min_parallel_table_scan_size": smallest},
+        )
+        event.listen(connection.sync_connection, "before_cursor_execute", capture)
+        try:
+            answers[mode] = [
+                written((await compute_on(session, monkeypatch, prefix, YEAR, DAY, on_today))[0])
+                for prefix in ("52", "529901", "529901001001")
+                for on_today in (DAY, DAY + timedelta(days=1))  # from the totals, from the rows
+            ]
+        finally:
+            event.remove(connection.sync_connection, "before_cursor_execute", capture)
+    assert answers["parallel"] == answers["alone"]
+    assert len(statements) == 2 * len(answers["alone"]) and answers["alone"][0]["indicators"]
+
+    # The statements the parallel pass ran (totals and rows), explained under its settings.
+    ran = statements[len(statements) // 2 :]
+    assert {"fund_project_totals" in s for s, _ in ran} == {True, False}
+    for statement, parameters in ran:
+        async with tuning.tuned(session, **indicators._SETTINGS):
+            plan = (await connection.exec_driver_sql("EXPLAIN (ANALYZE, COSTS OFF) " + statement, parameters)).all()
+        text_plan = "\n".join(row[0] for row in plan)
+        assert "Workers Launched: 1" in text_plan, text_plan

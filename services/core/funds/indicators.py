@@ -52,7 +52,23 @@ COUNTY_DIGITS = 6
 # to disk at the default), and the plan is made for the region's own bounds: a generic plan
 # for any prefix, which PostgreSQL may switch to after a few runs, is far slower.
 # (``tuned``: also on the API's autocommit read sessions, where ``SET LOCAL`` alone is lost.)
-_SETTINGS = {"work_mem": "32MB", "plan_cache_mode": "force_custom_plan"}
+#
+# One parallel worker beside the request's own backend joins and computes the projects'
+# rows (``pr``): for a province's 19,000 projects about a quarter of the statement's time
+# (benchmarks/README.md). PostgreSQL's default costs plan that join on one process until a
+# table passes 8 MB; a worker costs about a millisecond to start, so from a table of 1 MB
+# on it pays. One, not more: a province's report is read one request at a time, and a
+# second worker fights the first for a small server's cores. Where the server allows no
+# parallel workers (``max_parallel_workers`` 0, or none free) the plan runs on the backend
+# alone, with the same answer.
+_SETTINGS = {
+    "work_mem": "32MB",
+    "plan_cache_mode": "force_custom_plan",
+    "max_parallel_workers_per_gather": "1",
+    "parallel_setup_cost": "0",
+    "parallel_tuple_cost": "0",
+    "min_parallel_table_scan_size": "1MB",
+}
 
 
 def ratio(numerator: Decimal, denominator: Decimal) -> Decimal:
@@ -327,10 +343,10 @@ async def compute(
                 params["dedicated"],
             )
             totals = dict((await session.execute(of_totals, params)).mappings().one())
-            last_on, repeated = totals.pop("last_on"), totals.pop("repeated")
-            # A row dated after the day (counted, must not be), or a project's rows under two
-            # region codes (one row each): the rows themselves, as of the day.
-            if (last_on is not None and last_on > as_of) or repeated:
+            last_on, strays = totals.pop("last_on"), totals.pop("strays")
+            # A row dated after the day (counted, must not be), or a project's row under
+            # another region code than its own (it may have two): the rows themselves.
+            if (last_on is not None and last_on > as_of) or strays:
                 totals = None
         if totals is None:
             totals = dict((await session.execute(INDICATORS, params)).mappings().one())

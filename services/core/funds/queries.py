@@ -75,7 +75,8 @@ _MONEY_OF_ROWS = f"""a AS (
 def _indicators(money: str, paid: str, joins: str, last_on: str, fen: bool = False) -> str:
     """The indicators' statement over ``money`` (the CTEs of each project's money): ``paid``
     is the alias of the payments' figures, ``joins`` joins them to ``p``; ``last_on`` adds
-    the latest day counted and how many projects came twice (or nothing).
+    the latest day counted and how many projects' money rows lie under another region code
+    than the project's own (``strays``; or nothing).
 
     ``pr``: the projects of the year in the library by the day, with their money as of the
     day (computed once); then every indicator's sums and, for each, the projects that pull
@@ -114,6 +115,8 @@ def _indicators(money: str, paid: str, joins: str, last_on: str, fen: bool = Fal
     required = f"CASE WHEN p.category IN :labour_categories THEN {required} END"
     # How far its spending is behind the day's expected progress (the gap, to the fen).
     behind = f"round(coalesce(a.spendable, 0) * CAST(:expected AS numeric) - coalesce({paid}.spent, 0){to_cent})"
+    if fen:  # a whole number of fen: filtered and ranked as an integer, cheaper than numeric
+        behind += "::bigint"
     fee_share = f"round(fee{num} / allocated, 4)"
     level_totals = ",\n".join(
         f"{yuan(f'sum(ind_{lv}) FILTER (WHERE industry)')} AS num_{lv}, {yuan(f'sum(ind_{lv})')} AS all_{lv}"
@@ -139,7 +142,9 @@ WITH {money}, pr AS MATERIALIZED (
            p.category IN :labour_categories AND coalesce(p.cancelled_on > :as_of, true)
                AND coalesce(a.higher_general, 0) + coalesce(a.higher_dedicated, 0) > 0 AS labour_project,
            coalesce({paid}.spent, 0) AS spent, coalesce({paid}.labour, 0) AS labour,
-           coalesce({paid}.fee, 0) AS fee, {behind} AS behind{", a.last_on" if last_on else ""}
+           coalesce({paid}.fee, 0) AS fee, {behind} AS behind{
+        ", a.last_on, a.region_code <> p.region_code AS stray" if last_on else ""
+    }
     FROM projects p {joins}
     WHERE p.year = :year AND {region_sql("p")} AND p.reviewed_on <= :as_of
 )
@@ -181,7 +186,7 @@ FROM (
            count(*) FILTER (WHERE labour_project AND labour < required) AS labour_short,
            count(*) FILTER (WHERE labour_project AND labour < required AND completed) AS labour_short_completed,
            coalesce({yuan("sum(fee)")}, 0) AS fee, coalesce({yuan("sum(allocated)")}, 0) AS allocated{
-        ", max(last_on) AS last_on, (SELECT count(*) - count(DISTINCT id) FROM pr) AS repeated" if last_on else ""
+        ", max(last_on) AS last_on, count(*) FILTER (WHERE stray) AS strays" if last_on else ""
     }
     FROM pr
 ) t
@@ -212,9 +217,11 @@ def indicators_of_totals(
     row, whatever its day, the policy's kinds picking the cells (so the statement is made
     per policy's kinds, and kept). Exact when no allocation or payment counted is dated
     after the day, which ``last_on`` (the latest day counted of the projects in the set)
-    tells, and when each project has one row in the region (``repeated`` = 0: its rows
-    are all in its own village or township, as the service writes them; raw SQL could
-    write others). The cells are in whole fen (``fen``: summed as integers, given out in
+    tells, and when each project's row lies under the project's own region code (``strays``
+    = 0: the service writes a project's allocations and payments in its own village or
+    township; raw SQL could write others, and a project could then have two rows in the
+    region, which the full computation sums as one — checked this way, without a sort of
+    the projects' ids). The cells are in whole fen (``fen``: summed as integers, given out in
     yuan as the rows' sums are written)."""
     levels = [lv.value for lv in FundLevel]
     kinds = [k.value for k in FundKind]
@@ -223,7 +230,7 @@ def indicators_of_totals(
     if not set(paid) <= set(totals.PAID):
         raise ValueError(f"no totals for {paid}")
     money = f"""a AS (
-    SELECT t.project_id, t.allocated,
+    SELECT t.project_id, t.region_code, t.allocated,
            {by_level},
            {_cells(levels, spending_kinds)} AS spendable,
            {_cells(higher, [k for k in kinds if k != dedicated])} AS higher_general,
