@@ -21,7 +21,7 @@ import logging
 import re
 import time
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -338,10 +338,14 @@ async def record_sensitive_read(
     request: Request, caller, action: str, object_type: str, object_id: Any, **detail: Any
 ) -> None:
     """A read that showed health details. Kept as a plain row (no model validation on the
-    busiest reads): every value comes from the verified token or from the server itself."""
+    busiest reads): every value comes from the verified token or from the server itself.
+    It carries the moment of the read (``at``): the buffer writes it up to an interval
+    later, or, while the database is away, once it is back — the row still says when the
+    details were seen, not when the row was written."""
     row = base_event(
         request,
         caller,
+        at=datetime.now(UTC),
         action=action,
         result="success",
         status=200,

@@ -205,3 +205,53 @@ async def test_concurrent_flushes_write_each_event_once_and_a_full_buffer_says_s
         select(AuditEvent.object_id).where(AuditEvent.request_id == "concurrent-test").order_by(AuditEvent.id)
     )
     assert [r for (r,) in rows] == ["0", "1", "2", "3", "4"]
+
+
+async def test_a_read_written_after_an_outage_keeps_the_moment_it_was_seen(settings, db, auth, session):
+    """A health-detail read goes to the buffer; the database is away at the next flush and
+    back a second later. The row written then says when the details were seen (between the
+    request's start and its answer), not when the row was written; a write's event, which
+    brings no time of its own, still takes the transaction's."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    import httpx
+
+    from services.api.app import create_app
+    from services.api.auditing import ReadAuditBuffer
+
+    class AwayOnce:
+        def __init__(self):
+            self.calls = 0
+
+        async def fetch_rows(self, sql, args, **options):
+            self.calls += 1
+            if self.calls == 1:
+                raise ConnectionError("database restarting")
+            return await db.fetch_rows(sql, args, **options)
+
+    app = create_app(settings, database=db)
+    buffer = ReadAuditBuffer(AwayOnce(), flush_ms=200)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        head = person("head", health="disabled", disability_grade=2)
+        created = await client.post(
+            "/api/v1/households", json=household(members=[head]), headers=auth("county_staff.county")
+        )
+        app.state.read_audit = buffer
+        await asyncio.sleep(0.05)  # the read comes well after the transaction's start
+        before = datetime.now(UTC)
+        seen = await client.get(f"/api/v1/households/{created.json()['id']}", headers=auth("county_staff.county"))
+        after = datetime.now(UTC)
+    assert seen.status_code == 200 and len(buffer.pending) == 1
+    with contextlib.suppress(ConnectionError):
+        await buffer.flush()
+    assert len(buffer.pending) == 1  # kept while the database is away
+    await asyncio.sleep(1)
+    await buffer.flush()
+    assert buffer.pending == []
+    [event] = await _events(session, seen)
+    assert event.action == "household.read_health"
+    assert before <= event.at <= after, (before, event.at, after)
+    [write] = await _events(session, created)
+    now = (await session.execute(text("SELECT now()"))).scalar_one()
+    assert write.at == now  # this test's one transaction: the column's time, as before

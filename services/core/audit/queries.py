@@ -32,9 +32,12 @@ _NAMES = ", ".join(
         "detail",
     )
 )
+# A row's time is the transaction's (``now()``, as the column's default would give) unless
+# the event brings its own: a sensitive read buffered before it is written carries the
+# moment of the read (``services.api.auditing.record_sensitive_read``).
 INSERT_ROWS = text(
-    f"INSERT INTO audit_log ({_NAMES.replace('r.', '')}) "
-    f"SELECT {_NAMES} FROM jsonb_array_elements(CAST(:rows AS jsonb)) WITH ORDINALITY AS e(doc, n) "
+    f"INSERT INTO audit_log (at, {_NAMES.replace('r.', '')}) "
+    f"SELECT coalesce(r.at, now()), {_NAMES} FROM jsonb_array_elements(CAST(:rows AS jsonb)) WITH ORDINALITY AS e(doc, n) "
     "CROSS JOIN LATERAL jsonb_populate_record(NULL::audit_log, e.doc) AS r ORDER BY e.n "
     "RETURNING id, hash"
 )
