@@ -139,22 +139,24 @@ async def test_the_audit_table_holds_no_full_id_number(client, auth, session):
     assert head["id_number"] not in dump and "白血病" not in dump
 
 
+class Flaky:
+    """The database ``db``, failing its first write (away, then back)."""
+
+    def __init__(self, db):
+        self.db = db
+        self.calls = 0
+
+    async def fetch_rows(self, sql, args, **options):
+        self.calls += 1
+        if self.calls == 1:
+            raise ConnectionError("database restarting")
+        return await self.db.fetch_rows(sql, args, **options)
+
+
 async def test_the_read_buffer_writes_in_order_and_keeps_a_batch_that_failed(db, session):
     from services.api.auditing import ReadAuditBuffer
 
-    class Flaky:
-        """The database, failing its first write."""
-
-        def __init__(self):
-            self.calls = 0
-
-        async def fetch_rows(self, sql, args, **options):
-            self.calls += 1
-            if self.calls == 1:
-                raise ConnectionError("database restarting")
-            return await db.fetch_rows(sql, args, **options)
-
-    flaky = Flaky()
+    flaky = Flaky(db)
     buffer = ReadAuditBuffer(flaky, flush_ms=200, max_batch=2)
     for n in range(5):
         buffer.add(
@@ -220,18 +222,8 @@ async def test_a_read_written_after_an_outage_keeps_the_moment_it_was_seen(setti
     from services.api.app import create_app
     from services.api.auditing import ReadAuditBuffer
 
-    class AwayOnce:
-        def __init__(self):
-            self.calls = 0
-
-        async def fetch_rows(self, sql, args, **options):
-            self.calls += 1
-            if self.calls == 1:
-                raise ConnectionError("database restarting")
-            return await db.fetch_rows(sql, args, **options)
-
     app = create_app(settings, database=db)
-    buffer = ReadAuditBuffer(AwayOnce(), flush_ms=200)
+    buffer = ReadAuditBuffer(Flaky(db), flush_ms=200)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
         head = person("head", health="disabled", disability_grade=2)
         created = await client.post(
