@@ -1,13 +1,17 @@
 """Before and after a change of the API, side by side: the monitoring case list (or another
-list) served by two checkouts of our app on the same bench database, interleaved and
-repeated (``benchmarks/README.md``: the method).
+list, or one household) served by two checkouts of our app on the same bench database,
+interleaved and repeated (``benchmarks/README.md``: the method).
 
 ``python -m benchmarks.direct_lists --before /tmp/old-checkout`` runs the code of
 ``--before`` (a plain copy of an earlier commit, e.g. ``git archive <commit> | tar -x -C
 DIR``) as ``before`` and this checkout as ``after``, each under uvicorn as the main
 benchmark runs ours, and measures ``GET /api/v1/monitoring-cases?limit=50`` at pages of every
 depth (one request in twenty the first page) as county staff, at 16 clients by default
-(``--list clues``: the risk clues so; ``--list overdue``: the first page of the work list).
+(``--list clues``: the risk clues so; ``--list overdue``: the first page of the work list;
+``--list household``: ``GET /api/v1/households/{id}`` of random households of the county;
+``--list followup-overdue``: the late follow-up visits, ``GET /api/v1/follow-up/overdue``).
+``--gzip`` asks for gzip (``Accept-Encoding: gzip``), as mobile apps' HTTP clients do.
+It prints each app's throughput, latency and CPU per request (the app's and the database's).
 """
 
 from __future__ import annotations
@@ -20,15 +24,27 @@ import tempfile
 from pathlib import Path
 
 from benchmarks import stats
-from benchmarks.__main__ import BENCH_DB, BULK_READS_PER_MINUTE, PREFIX, SEED, bench_users, fmt, prepare_database
+from benchmarks.__main__ import (
+    BENCH_DB,
+    BULK_READS_PER_MINUTE,
+    PREFIX,
+    SEED,
+    bench_users,
+    fmt,
+    per_request_us,
+    prepare_database,
+    sample,
+)
 from benchmarks.harness import Server, plain_dsn, postmaster_pid, run_load
 
 PATHS = {
     "cases": "/api/v1/monitoring-cases?limit=50{}",
     "clues": "/api/v1/risk-clues?limit=50{}",
     "overdue": "/api/v1/monitoring-cases/overdue?within_days=7{}",  # the first page, as the main benchmark asks it
+    "household": "/api/v1/households/{}",
+    "followup-overdue": "/api/v1/follow-up/overdue?limit=50{}",
 }
-TABLES = {"cases": "monitoring_cases", "clues": "risk_clues"}
+TABLES = {"cases": "monitoring_cases", "clues": "risk_clues", "followup-overdue": "households"}
 
 
 async def _cursors(url: str, table: str, count: int) -> list[str]:
@@ -55,6 +71,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--warmup", type=float, default=2)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--gzip", action="store_true", help="ask for gzip, as mobile apps do")
     args = parser.parse_args()
 
     os.environ["GUARDLINE_ENV"] = "development"
@@ -69,7 +86,12 @@ def main() -> int:
     assert url == embedded_url(settings.data_dir, BENCH_DB)
     ids = asyncio.run(bench_users(url, ["county_staff"]))
     token = issue_token(settings, Caller(ids["county_staff"], "county_staff.county", Role.county_staff, PREFIX))[0]
-    values = asyncio.run(_cursors(url, TABLES[args.list], 400)) if args.list in TABLES else [""]
+    if args.list in TABLES:
+        values = asyncio.run(_cursors(url, TABLES[args.list], 400))
+    elif args.list == "household":
+        values = [str(i) for i in asyncio.run(sample(url, settings))["household_ids"]]
+    else:
+        values = [""]
     env = {
         **os.environ,
         "GUARDLINE_DATABASE_URL": url,
@@ -88,6 +110,8 @@ def main() -> int:
                 server.wait_healthy()
             path = PATHS[args.list]
             headers = {"Authorization": f"Bearer {token}"}
+            if args.gzip:
+                headers["Accept-Encoding"] = "gzip"
             answers = {name: s.get(path.format(values[-1]), headers) for name, s in servers.items()}
             if answers["before"][0] != 200 or answers["before"][2] != answers["after"][2]:
                 raise SystemExit(f"the two apps answer differently: {answers}")
@@ -108,6 +132,7 @@ def main() -> int:
                         "dsn": plain_dsn(url),
                         "kind": "get",
                         "path": path,
+                        "accept_encoding": "gzip" if args.gzip else None,
                     },
                     workdir,
                     children,
@@ -115,7 +140,9 @@ def main() -> int:
                 runs[app].append(result)
                 print(
                     f"{app} run {rep + 1}: {result['rps']:.0f} req/s, p50 {fmt(result['p50_ms'])} ms, "
-                    f"p99 {fmt(result['p99_ms'])} ms, errors {result['errors']}",
+                    f"p99 {fmt(result['p99_ms'])} ms, errors {result['errors']}, CPU a request: app "
+                    f"{fmt(per_request_us(result, 'server_cpu_s'), '.0f')} µs, "
+                    f"database {fmt(per_request_us(result, 'db_cpu_s'), '.0f')} µs",
                     flush=True,
                 )
         finally:
@@ -124,7 +151,11 @@ def main() -> int:
     for app, results in runs.items():
         rps = sorted(r["rps"] for r in results)
         p50 = sorted(r["p50_ms"] for r in results)
-        print(f"{app}: {rps[len(rps) // 2]:.0f} req/s ({rps[0]:.0f}–{rps[-1]:.0f}), p50 {p50[len(p50) // 2]:.1f} ms")
+        cpu = sorted(per_request_us(r, "server_cpu_s") or 0.0 for r in results)
+        print(
+            f"{app}: {rps[len(rps) // 2]:.0f} req/s ({rps[0]:.0f}–{rps[-1]:.0f}), p50 {p50[len(p50) // 2]:.1f} ms, "
+            f"app CPU {cpu[len(cpu) // 2]:.0f} µs a request ({cpu[0]:.0f}–{cpu[-1]:.0f})"
+        )
     ratios = sorted(a["rps"] / b["rps"] for a, b in zip(runs["after"], runs["before"], strict=True))
     print(
         f"after/before throughput per repetition: median {ratios[len(ratios) // 2]:.2f} ({ratios[0]:.2f}–{ratios[-1]:.2f})"

@@ -95,6 +95,8 @@ class Connection(asyncio.Protocol):
 def build_requests(config: dict) -> list[bytes]:
     host = f"Host: 127.0.0.1:{config['port']}\r\n"
     auth = f"Authorization: Bearer {config['token']}\r\n" if config.get("token") else ""
+    if config.get("accept_encoding"):  # e.g. gzip, as mobile apps' HTTP clients send it
+        auth += f"Accept-Encoding: {config['accept_encoding']}\r\n"
     out = []
     if config["kind"] == "get":
         for value in config["values"]:
