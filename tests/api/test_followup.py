@@ -317,19 +317,30 @@ async def _any_user(session) -> int:
 
 
 async def test_overdue_list_pages_by_household(client, auth):
-    county = auth(COUNTY)
-    ids = [(await create(client, auth, members=[person("head")]))["id"] for _ in range(3)]
-    seen, cursor = [], None
+    """Every page after the first keeps the visits of its own households: households visited
+    in March, between and after the overdue ones, are on no page."""
+    county, cadre = auth(COUNTY), auth("assistance_cadre.village")
+    ids, visited = [], []
+    for n in range(7):
+        made = (await create(client, auth, members=[person("head")]))["id"]
+        if n in (2, 5, 6):
+            await visit(client, cadre, made, "2026-03-20")
+            visited.append(made)
+        else:
+            ids.append(made)
+    seen, cursor, pages = [], None, 0
     while True:
         params = {"as_of": "2026-04-01", "limit": 2, "region": "529901001001"}
         if cursor:
             params["cursor"] = cursor
         page = await _get(client, county, "/api/v1/follow-up/overdue", **params)
         seen += [i["household_id"] for i in page["items"]]
+        pages += 1
         cursor = page["next_cursor"]
         if not cursor:
             break
-    assert set(ids) <= set(seen) and seen == sorted(seen)
+    assert set(ids) <= set(seen) and seen == sorted(seen) and len(seen) == len(set(seen))
+    assert not set(visited) & set(seen) and pages >= 2
     r = await client.get("/api/v1/follow-up/overdue", params={"cursor": "not-a-cursor"}, headers=county)
     assert r.status_code == 422 and code_of(r) == "cursor_invalid"
 
