@@ -1,0 +1,145 @@
+"""The first page of every list a county reads, one request at a time: where a read is slow.
+
+    .venv/bin/python -m benchmarks.first_pages [--persons 1000000] [--requests 12]
+
+On the bench database (the demo county, loaded as the main benchmark loads it), our API
+under uvicorn is asked, as county staff and as an auditor of the county, for the first page
+(50 rows) of each list below and a few single reads, ``--requests`` times one after the
+other. It prints the status, the rows on the page and the median and slowest latency of the
+requests after the first two, slowest first: a list far above the others is one to look at
+with ``EXPLAIN ANALYZE``. The ids in paths (a campaign, the cadre with most households, the
+household with most follow-up visits) are read from the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.__main__ import BULK_READS_PER_MINUTE, PREFIX, bench_users, prepare_database
+from benchmarks.harness import Server, plain_dsn
+
+COUNTY_STAFF = [
+    "/api/v1/households?limit=50",
+    "/api/v1/monitoring-cases?limit=50",
+    "/api/v1/risk-clues?limit=50",
+    "/api/v1/monitoring-cases/overdue?within_days=7",
+    "/api/v1/monitoring/statistics?region=529901&level=township",
+    "/api/v1/monitoring/uncovered-households?limit=50",
+    "/api/v1/monitoring/visit-breaches?limit=50",
+    "/api/v1/campaigns?limit=50",
+    "/api/v1/campaigns/{campaign}/unvisited?limit=50",
+    "/api/v1/campaigns/{campaign}/visits?limit=50",
+    "/api/v1/campaigns/{campaign}/teams?limit=50",
+    "/api/v1/field-roster?limit=50",
+    "/api/v1/field-roster/shortfalls?limit=50",
+    "/api/v1/resident-attendance/shortfalls?limit=50",
+    "/api/v1/follow-up/cadres/{cadre}/households?limit=50",
+    "/api/v1/follow-up/overdue?limit=50",
+    "/api/v1/follow-up/income-flags?limit=50",
+    "/api/v1/follow-up/income-missing?limit=50",
+    "/api/v1/findings?limit=50",
+    "/api/v1/clearing-entries?limit=50",
+    "/api/v1/rectifications?limit=50",
+    "/api/v1/reports?limit=50",
+    "/api/v1/funds?limit=50",
+    "/api/v1/projects?limit=50",
+    "/api/v1/assets?limit=50",
+    "/api/v1/fund-findings?limit=50",
+    "/api/v1/sync/runs?limit=50",
+    "/api/v1/sync/quarantine?limit=50",
+    "/api/v1/regions?limit=50",
+    "/api/v1/income-lines?limit=50",
+    "/api/v1/households/{household}",
+    "/api/v1/households/{household}/income-records?limit=50",
+    "/api/v1/households/{household}/follow-up-visits?limit=50",
+    "/api/v1/households/{household}/cadre-assignments?limit=50",
+]
+AUDITOR = [
+    "/api/v1/audit/events?limit=50",
+    "/api/v1/audit/events?limit=50&result=failure",
+    "/api/v1/audit/events?limit=50&result=denied",
+    "/api/v1/audit/events?limit=50&action=household.read_health",
+    "/api/v1/audit/events?limit=50&object_type=household&object_id={household}",
+    "/api/v1/audit/events?limit=50&region=529901002",
+]
+
+
+async def _ids(url: str) -> dict[str, int]:
+    import asyncpg
+
+    conn = await asyncpg.connect(plain_dsn(url))
+    try:
+        return {
+            "campaign": await conn.fetchval("SELECT max(id) FROM field_campaigns") or 0,
+            "cadre": await conn.fetchval(
+                "SELECT cadre_user_id FROM household_cadres WHERE to_on IS NULL "
+                "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
+            )
+            or 0,
+            "household": await conn.fetchval(
+                "SELECT household_id FROM followup_visits GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
+            )
+            or 0,
+        }
+    finally:
+        await conn.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--persons", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=12)
+    args = parser.parse_args()
+
+    os.environ["GUARDLINE_ENV"] = "development"
+    os.environ.pop("GUARDLINE_DATABASE_URL", None)
+    from services.core.accounts.roles import Role
+    from services.core.accounts.security import Caller, issue_token
+    from services.core.settings import Settings
+
+    settings = Settings(env="development", database_url=None)
+    url, _ = prepare_database(settings, args.persons)
+    ids = asyncio.run(_ids(url))
+    users = asyncio.run(bench_users(url, ["county_staff", "auditor"]))
+    tokens = {
+        role: issue_token(settings, Caller(users[role], f"{role}.county", Role(role), PREFIX))[0] for role in users
+    }
+    env = {
+        **os.environ,
+        "GUARDLINE_DATABASE_URL": url,
+        "GUARDLINE_RATE_LIMITS__BULK_READS_PER_MINUTE": str(BULK_READS_PER_MINUTE),
+    }
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="guardline-pages-") as tmp:
+        server = Server("ours", ["--factory", "services.api.app:create_app"], env, Path(tmp))
+        try:
+            server.wait_healthy()
+            for role, paths in (("county_staff", COUNTY_STAFF), ("auditor", AUDITOR)):
+                headers = {"Authorization": f"Bearer {tokens[role]}"}
+                for template in paths:
+                    path = template.format(**ids)
+                    took = []
+                    for _ in range(max(3, args.requests)):
+                        started = time.perf_counter()
+                        status, _, body = server.get(path, headers)
+                        took.append((time.perf_counter() - started) * 1000)
+                    items = json.loads(body).get("items") if status == 200 else None
+                    rows.append((statistics.median(took[2:]), max(took[2:]), status, items, role, path))
+        finally:
+            server.stop()
+    print(f"{'median ms':>9} {'max ms':>8} status {'rows':>5}  role          path")
+    for median, slowest, status, items, role, path in sorted(rows, reverse=True):
+        count = "—" if items is None else str(len(items))
+        print(f"{median:>9.1f} {slowest:>8.1f} {status:>6} {count:>5}  {role:<13} {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
