@@ -489,12 +489,19 @@ async def orm_executions(url: str, settings, household_id: int, id_hash: bytes) 
 
 
 def verify_sql(statements: dict, orm: dict, household_id: int, id_hash: bytes) -> None:
+    from services.core.scope import inline_fixed
+
     for name in statements:
         value = household_id if name.startswith("household") else id_hash
         ours = statements[name]
         params = list(ours["params"])
         params[ours["slot"]] = value
         sql, orm_params = orm[name]
+        # The direct read writes its fixed values (region bounds, constants) into the text
+        # (``scope.inline_fixed``): the ORM's statement, so written, must be the same.
+        if value in orm_params:
+            sql, orm_params, slots = inline_fixed(sql, list(orm_params), [(list(orm_params).index(value), "", None)])
+            orm_params[slots[0][0]] = value
         if sql != ours["sql"] or list(orm_params) != params:
             raise SystemExit(
                 f"the {name} SQL compiled for the bare app differs from what the ORM runs:\n"

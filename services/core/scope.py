@@ -13,6 +13,7 @@ are given — the same filter, applied in the same place.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,9 +181,10 @@ class ScopedRead:
                 args.append(processor(value) if processor else value)
         if {name for _, name, _ in slots} != self.names:
             raise ValueError(f"statement lacks parameters {sorted(self.names - {n for _, n, _ in slots})}")
+        found = inline_fixed(compiled.string, args, slots)
         if len(self._compiled) >= self.MAX_PREFIXES:
             self._compiled.clear()
-        found = self._compiled[key] = (compiled.string, args, slots)
+        self._compiled[key] = found
         return found
 
     def _bind(self, prefix: str, dialect, values: dict) -> tuple[str, list]:
@@ -221,3 +223,41 @@ class ScopedRead:
             if driver.is_closed():  # the pool must not hand out a dead connection again
                 await connection.invalidate(exc)
             raise
+
+
+_PLACEHOLDER = re.compile(r"\$(\d+)\b")
+
+
+def _sql_literal(value: Any) -> str | None:
+    """``value`` as a PostgreSQL literal, or None when it is not a plain string or integer."""
+    if isinstance(value, str) and "\x00" not in value:
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def inline_fixed(sql: str, args: list, slots: list) -> tuple[str, list, list]:
+    """The compiled read with its fixed parameters (the region bounds, constants) written into
+    the text and only the per-call ones left as ``$n``, renumbered.
+
+    The text is compiled per region prefix anyway; with the bounds as parameters, a plan
+    PostgreSQL makes once for every call of a statement (after five, it may) could not see
+    them, took a county for a handful of rows and chose accordingly: the overdue work list's
+    pages after the first took 12–15 ms instead of 1 ms. Left as it is when a fixed value is
+    not a plain string or integer, or when the text has quotes of its own (a ``$n`` there
+    would not be a parameter)."""
+    fixed = set(range(len(args))) - {position for position, _, _ in slots}
+    literals = {position: _sql_literal(args[position]) for position in fixed}
+    if "'" in sql or any(text is None for text in literals.values()):
+        return sql, args, slots
+    renumbered = {position: index for index, (position, _, _) in enumerate(slots)}
+
+    def replace(match: re.Match[str]) -> str:
+        position = int(match.group(1)) - 1
+        if position in renumbered:
+            return f"${renumbered[position] + 1}"
+        return literals[position]  # type: ignore[return-value]  # checked above: none is None
+
+    text = _PLACEHOLDER.sub(replace, sql)
+    return text, [None] * len(slots), [(index, name, processor) for index, (_, name, processor) in enumerate(slots)]

@@ -19,7 +19,40 @@ def test_a_read_of_plain_table_columns_is_refused():
 
 def test_the_same_read_through_the_model_carries_the_filter():
     read = ScopedRead(select(Household.id).where(Household.id == bindparam("wanted")), "wanted")
-    sql, args, _ = read.compile("529901", dialect())
-    assert "region_code >=" in sql and "529901" in args
+    sql, args, slots = read.compile("529901", dialect())
+    # The region's bounds are written into the text (a plan made once for every call must
+    # see them); only the per-call value is a parameter, now $1.
+    assert "region_code >= '529901'" in sql and "$2" not in sql and "households.id = $1" in sql
+    assert args == [None] and [(position, name) for position, name, _ in slots] == [(0, "wanted")]
     # The unrestricted scope (system work) has no filter to add, and needs none.
     assert "region_code" not in read.compile(UNRESTRICTED, dialect())[0]
+
+
+def test_fixed_values_are_written_as_literals_and_the_rest_renumbered():
+    """Constants become quoted literals (a quote doubled), per-call parameters keep their order
+    under new numbers; a constant that is neither text nor a whole number (a date here) keeps
+    every parameter as it was."""
+    from datetime import date
+
+    from sqlalchemy import literal
+
+    read = ScopedRead(
+        select(Household.id, literal("O'Brien").label("who"))
+        .where(Household.id > bindparam("after"), Household.household_no != literal("x"))
+        .limit(bindparam("size")),
+        "after",
+        "size",
+    )
+    sql, args, slots = read.compile("529901", dialect())
+    assert "'O''Brien'" in sql and "'x'" in sql and "'529901'" in sql
+    assert "households.id > $1" in sql and "LIMIT $2" in sql and "$3" not in sql
+    assert args == [None, None] and [(position, name) for position, name, _ in slots] == [(0, "after"), (1, "size")]
+
+    dated = ScopedRead(
+        select(Household.id).where(
+            Household.id == bindparam("wanted"), Household.created_at > literal(date(2026, 1, 1))
+        ),
+        "wanted",
+    )
+    sql, args, slots = dated.compile("529901", dialect())
+    assert "'529901'" not in sql and date(2026, 1, 1) in args and "529901" in args
