@@ -19,10 +19,16 @@ does, with the same functions they use:
 * the metrics and the access log line (``metrics.HttpObserver.begin/end``);
 * the security headers (``security_headers.secure``) and gzip (``compression.whole_body``).
 
-Anything else goes through the stack as it is: other routes and methods, a request with a
-body, and every request a direct handler declines (it declines before doing anything). The
-answers are the stack's, byte for byte: ``tests/api/test_fast_lane.py`` sends each
-request both ways.
+A POST ``hot_read`` (a lookup whose key travels in the body, so it stays out of access
+logs) takes the lane too when its body is small and its length declared
+(``Content-Length`` at most ``LANE_BODY_BYTES`` and within ``max_body_bytes``; no
+``Transfer-Encoding``, no ``Expect``): the direct handler reads and validates it as FastAPI
+would, and such a route changes nothing (no transaction, no idempotency record).
+
+Anything else goes through the stack as it is: other routes and methods, a GET with a body
+or a POST with a large or undeclared one, and every request a direct handler declines (it
+declines before doing anything). The answers are the stack's, byte for byte:
+``tests/api/test_fast_lane.py`` sends each request both ways.
 """
 
 from __future__ import annotations
@@ -46,6 +52,9 @@ from services.core.logs import REQUEST_ID
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response | None]]
 _ANSWERED = "guardline.fast_lane"  # set in a scope the lane answered
+LANE_METHODS = ("GET", "POST")
+# The largest body a POST may have to take the lane (a lookup's is under 100 bytes).
+LANE_BODY_BYTES = 16 * 1024
 
 
 class _Lane:
@@ -84,38 +93,43 @@ class FastLane:
         self.stack = stack
         self.settings = settings
         self.observer = HttpObserver(stack, getattr(app.state, "metrics", None))
-        self._exact: dict[str, _Lane] | None = None  # built on the first request
-        self._patterns: list[_Lane] = []
+        # Per method: literal paths, and the routes with path parameters (built on the first request).
+        self._exact: dict[str, dict[str, _Lane]] | None = None
+        self._patterns: dict[str, list[_Lane]] = {method: [] for method in LANE_METHODS}
+        self._body_bytes = min(LANE_BODY_BYTES, getattr(settings, "max_body_bytes", LANE_BODY_BYTES))
         self._answer_asgi: ASGIApp = self._answer_as_asgi
         if settings.trusted_proxies:  # the client's address as ``RequestContext`` takes it
             self._answer_asgi = _behind_proxies(self._answer_as_asgi, settings.trusted_proxies)
 
-    def _build(self) -> dict[str, _Lane]:
-        exact: dict[str, _Lane] = {}
-        gets: list[Any] = []  # GET routes so far, in order
-        for route in _routes(self.app.router.routes):
-            methods = getattr(route, "methods", None)
-            if methods is not None and "GET" not in methods:
-                continue
-            handler = route.fast_handler() if isinstance(route, GuardlineRoute) else None
-            if handler is not None:
-                if route.param_convertors:  # the earlier routes whose paths may overlap its own
-                    head = _literal_head(route.path)
-                    earlier = [r.path_regex for r in gets if _overlap(head, _literal_head(getattr(r, "path", "")))]
-                    self._patterns.append(_Lane(route, handler, earlier))
-                elif route.path not in exact and not any(r.path_regex.match(route.path) for r in gets):
-                    exact[route.path] = _Lane(route, handler, [])
-            gets.append(route)
+    def _build(self) -> dict[str, dict[str, _Lane]]:
+        exact: dict[str, dict[str, _Lane]] = {method: {} for method in LANE_METHODS}
+        for method in LANE_METHODS:
+            taking: list[Any] = []  # the routes so far that take this method, in order
+            for route in _routes(self.app.router.routes):
+                methods = getattr(route, "methods", None)
+                if methods is not None and method not in methods:
+                    continue
+                handler = route.fast_handler(method) if isinstance(route, GuardlineRoute) else None
+                if handler is not None:
+                    if route.param_convertors:  # the earlier routes whose paths may overlap its own
+                        head = _literal_head(route.path)
+                        earlier = [
+                            r.path_regex for r in taking if _overlap(head, _literal_head(getattr(r, "path", "")))
+                        ]
+                        self._patterns[method].append(_Lane(route, handler, earlier))
+                    elif route.path not in exact[method] and not any(r.path_regex.match(route.path) for r in taking):
+                        exact[method][route.path] = _Lane(route, handler, [])
+                taking.append(route)
         return exact
 
-    def _lane_for(self, path: str) -> tuple[_Lane, dict[str, Any]] | None:
+    def _lane_for(self, path: str, method: str = "GET") -> tuple[_Lane, dict[str, Any]] | None:
         exact = self._exact
         if exact is None:
             exact = self._exact = self._build()
-        lane = exact.get(path)
+        lane = exact[method].get(path)
         if lane is not None:
             return lane, {}
-        for lane in self._patterns:
+        for lane in self._patterns[method]:
             match = lane.route.path_regex.match(path)
             if match is not None:
                 if any(earlier.match(path) for earlier in lane.earlier):
@@ -125,14 +139,21 @@ class FastLane:
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and not _has_body(scope):
-            found = self._lane_for(scope["path"])
+        if scope["type"] == "http" and self._may_take(scope):
+            found = self._lane_for(scope["path"], scope["method"])
             if found is not None:
                 lane_scope = {**scope, "guardline.lane": found}  # a copy: a decline leaves the scope as it came
                 await self._answer_asgi(lane_scope, receive, send)
                 if lane_scope.get(_ANSWERED):
                     return
         await self.stack(scope, receive, send)
+
+    def _may_take(self, scope: Scope) -> bool:
+        """A GET without a body, or a POST with a small body of declared length."""
+        method = scope["method"]
+        if method == "GET":
+            return not _has_body(scope)
+        return method == "POST" and _small_body(scope, self._body_bytes)
 
     async def _answer_as_asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
         lane, path_params = scope["guardline.lane"]
@@ -207,6 +228,20 @@ def _has_body(scope: Scope) -> bool:
         if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
             return True
     return False
+
+
+def _small_body(scope: Scope, most: int) -> bool:
+    """A body of declared length, at most ``most`` bytes, sent without waiting for a
+    ``100 Continue``."""
+    length = None
+    for name, value in scope["headers"]:
+        if name in (b"transfer-encoding", b"expect"):
+            return False
+        if name == b"content-length":
+            if length is not None or not value.isdigit():
+                return False
+            length = int(value)
+    return length is not None and length <= most
 
 
 def install(app, settings) -> None:

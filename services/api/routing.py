@@ -289,16 +289,17 @@ class GuardlineRoute(APIRoute):
             endpoint = _direct_first(direct, endpoint)
         return self._handling(endpoint)  # type: ignore[return-value]  # never None: ``endpoint`` always answers
 
-    def fast_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response | None]] | None:
-        """The handler of the fast lane (``services.api.edge``) for a GET ``hot_read`` or
-        ``fast_path`` route: its direct handler with this route's unit of work, answering
-        None where the direct handler declines. None for any other route."""
-        if "GET" not in (self.methods or ()):
+    def fast_handler(self, method: str = "GET") -> Callable[[Request], Coroutine[Any, Any, Response | None]] | None:
+        """The handler of the fast lane (``services.api.edge``) for ``method`` on a GET
+        ``hot_read`` or ``fast_path`` route, or a POST ``hot_read`` (a lookup, read-only): its
+        direct handler with this route's unit of work, answering None where the direct
+        handler declines. None for any other route or method."""
+        if method not in (self.methods or ()):
             return None
-        if getattr(self.endpoint, "guardline_hot", False):
+        if getattr(self.endpoint, "guardline_hot", False) and method in ("GET", "POST"):
             return self._handling(_DirectRead(self))
         direct = getattr(self.endpoint, "guardline_direct", None)
-        return None if direct is None else self._handling(direct)
+        return None if direct is None or method != "GET" else self._handling(direct)
 
     def _handling(self, endpoint) -> Callable[[Request], Coroutine[Any, Any, Response | None]]:
         always_read_only = getattr(self.endpoint, "guardline_read_only", False)

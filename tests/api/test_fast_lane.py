@@ -15,6 +15,7 @@ from services.api.routing import GuardlineRoute
 from tests.api.direct_twin import same
 from tests.api.test_households import create
 from tests.factories import OTHER_COUNTY_VILLAGE, person
+from tests.factories import household as household_body
 
 
 @pytest.fixture
@@ -33,14 +34,16 @@ def answered(monkeypatch) -> list[str]:
     return paths
 
 
-async def _both(client, monkeypatch, path, headers, params=None) -> tuple[httpx.Response, httpx.Response]:
+async def _both(
+    client, monkeypatch, path, headers, params=None, method="GET", **body
+) -> tuple[httpx.Response, httpx.Response]:
     app = client._transport.app
     app.state.rate_limiter = RateLimiter()  # the same counts both ways (the RateLimit headers)
-    lane = await client.get(path, headers=headers, params=params)
+    lane = await client.request(method, path, headers=headers, params=params, **body)
     app.state.rate_limiter = RateLimiter()
     with monkeypatch.context() as patch:
-        patch.setattr(edge.FastLane, "_lane_for", lambda self, path: None)
-        stack = await client.get(path, headers=headers, params=params)
+        patch.setattr(edge.FastLane, "_lane_for", lambda self, path, method="GET": None)
+        stack = await client.request(method, path, headers=headers, params=params, **body)
     return lane, stack
 
 
@@ -72,6 +75,59 @@ async def test_the_lane_answers_one_household_as_the_stack_does(client, auth, mo
         same(headers, lane, stack)
         assert lane.status_code == 401
     assert answered.count(f"/api/v1/households/{hid}") >= 5 * len(variants)
+
+
+async def test_the_lane_answers_a_lookup_as_the_stack_does(client, auth, monkeypatch, answered):
+    """A POST lookup (the ID number in a small body) takes the lane, answered as the stack
+    answers it for every role, body and header; a large body, one of undeclared length, a
+    GET or another POST route go to the stack."""
+    member = person("head")
+    await create(client, auth, members=[member])
+    number = member["id_number"]
+    json_type = {"Content-Type": "application/json"}
+    bodies: list[dict] = [
+        {"json": {"id_number": number}},
+        {"json": {"id_number": number.lower()}},
+        {"json": {"id_number": person("head")["id_number"]}},  # unknown: 404
+        {"json": {"id_number": "110105194912310021"}},  # check digit
+        {"json": {}},
+        {"json": {"id_number": number, "extra": 1}},
+        {"content": b'{"id_number": ', "headers": json_type},  # malformed JSON
+        {"content": b"", "headers": json_type},  # no body
+        {"content": b'{"id_number": "x"}', "headers": {"Content-Type": "text/plain"}},
+    ]
+    users = ("county_staff.county", "auditor.county", "grid_worker.village", "county_staff.other", "admin.county")
+    for user in users:
+        for variant in bodies:
+            extra = dict(variant)
+            headers = {**auth(user), **extra.pop("headers", {})}
+            for more in ({}, {"Accept-Encoding": "gzip", "Accept-Language": "zh"}, {"X-Request-ID": "mine-1"}):
+                lane, stack = await _both(
+                    client, monkeypatch, "/api/v1/persons/lookup", {**headers, **more}, method="POST", **extra
+                )
+                same((user, variant, more), lane, stack)
+    for headers in ({}, {"Authorization": "Bearer nonsense"}):
+        lane, stack = await _both(client, monkeypatch, "/api/v1/persons/lookup", headers, method="POST", json={})
+        same(headers, lane, stack)
+        assert lane.status_code == 401
+    taken = len(users) * len(bodies) * 3 + 2
+    assert answered.count("/api/v1/persons/lookup") == taken
+    # Not for the lane: a body over its limit (the stack refuses or reads it), a body of
+    # undeclared length, a GET of the lookup's path, a POST to another route.
+    county = auth("county_staff.county")
+    big = {"id_number": number, "pad": "x" * edge.LANE_BODY_BYTES}
+    lane, stack = await _both(client, monkeypatch, "/api/v1/persons/lookup", county, method="POST", json=big)
+    same("big", lane, stack)
+
+    async def chunks():
+        yield b'{"id_number": "' + number.encode() + b'"}'
+
+    streamed = await client.post("/api/v1/persons/lookup", headers={**county, **json_type}, content=chunks())
+    assert streamed.status_code == 200 and streamed.json()["id"]
+    assert (await client.get("/api/v1/persons/lookup", headers=county)).status_code == 405
+    made = await client.post("/api/v1/households", headers=county, json=household_body())
+    assert made.status_code == 201, made.text
+    assert answered.count("/api/v1/persons/lookup") == taken and "/api/v1/households" not in answered
 
 
 async def test_the_lane_answers_list_pages_gzipped_as_the_stack_does(client, auth, monkeypatch, answered):
