@@ -8,6 +8,7 @@ DIR``) as ``before`` and this checkout as ``after``, each under uvicorn as the m
 benchmark runs ours, and measures ``GET /api/v1/monitoring-cases?limit=50`` at pages of every
 depth (one request in twenty the first page) as county staff, at 16 clients by default
 (``--list clues``: the risk clues so; ``--list overdue``: the first page of the work list;
+``--list overdue-pages``: its first 40 pages, following ``next_cursor``, one request in twenty the first;
 ``--list household``: ``GET /api/v1/households/{id}`` of random households of the county;
 ``--list followup-overdue``: the late follow-up visits, ``GET /api/v1/follow-up/overdue``).
 ``--gzip`` asks for gzip (``Accept-Encoding: gzip``), as mobile apps' HTTP clients do.
@@ -41,6 +42,7 @@ PATHS = {
     "cases": "/api/v1/monitoring-cases?limit=50{}",
     "clues": "/api/v1/risk-clues?limit=50{}",
     "overdue": "/api/v1/monitoring-cases/overdue?within_days=7{}",  # the first page, as the main benchmark asks it
+    "overdue-pages": "/api/v1/monitoring-cases/overdue?within_days=7{}",
     "household": "/api/v1/households/{}",
     "followup-overdue": "/api/v1/follow-up/overdue?limit=50{}",
 }
@@ -60,6 +62,20 @@ async def _cursors(url: str, table: str, count: int) -> list[str]:
         await conn.close()
     rng = random.Random(SEED)
     return ["" if i % 20 == 0 else "&cursor=" + encode_cursor([rng.choice(ids)]) for i in range(count)]
+
+
+def _walked(server: Server, path: str, headers: dict, pages: int) -> list[str]:
+    """Query suffixes of the list's pages after the first, by ``next_cursor`` (up to
+    ``pages``), one in twenty the first page."""
+    import json
+    from urllib.parse import quote
+
+    out: list[str] = []
+    cursor = json.loads(server.get(path.format(""), headers)[2]).get("next_cursor")
+    while cursor and len(out) < pages:
+        out.append(f"&cursor={quote(cursor)}")
+        cursor = json.loads(server.get(path.format(out[-1]), headers)[2]).get("next_cursor")
+    return ["" if i % 20 == 0 else out[i % len(out)] for i in range(400)]
 
 
 def main() -> int:
@@ -110,6 +126,8 @@ def main() -> int:
                 server.wait_healthy()
             path = PATHS[args.list]
             headers = {"Authorization": f"Bearer {token}"}
+            if args.list == "overdue-pages":
+                values = _walked(servers["after"], path, headers, 40)
             if args.gzip:
                 headers["Accept-Encoding"] = "gzip"
             answers = {name: s.get(path.format(values[-1]), headers) for name, s in servers.items()}

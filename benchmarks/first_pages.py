@@ -103,6 +103,9 @@ def main() -> int:
     parser.add_argument("--persons", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=12)
     parser.add_argument("--pages", type=int, default=20, help="pages to walk through each list (20)")
+    parser.add_argument(
+        "--only", metavar="TEXT", help="only the paths containing TEXT, and each page's time printed in turn"
+    )
     args = parser.parse_args()
 
     os.environ["GUARDLINE_ENV"] = "development"
@@ -132,6 +135,8 @@ def main() -> int:
                 headers = {"Authorization": f"Bearer {tokens[role]}"}
                 for template in paths:
                     path = template.format(**ids)
+                    if args.only and args.only not in path:
+                        continue
                     took = []
                     for _ in range(max(3, args.requests)):
                         started = time.perf_counter()
@@ -154,6 +159,8 @@ def main() -> int:
             else f"{0:>5} {'':>6} {'':>6}"
         )
         print(f"{median:>18.1f} {slowest:>6.1f} {deeper} {status:>6} {count:>4}  {role:<13} {path}")
+        if args.only and walked:
+            print(f"{'':>18} pages after the first, ms: {' '.join(f'{ms:.1f}' for ms in walked)}")
     return 0
 
 

@@ -229,7 +229,10 @@ _PLACEHOLDER = re.compile(r"\$(\d+)\b")
 
 
 def _sql_literal(value: Any) -> str | None:
-    """``value`` as a PostgreSQL literal, or None when it is not a plain string or integer."""
+    """``value`` as a PostgreSQL literal, or None when it is not a plain string or integer
+    or None (``NULL``: its type is taken from where it stands, as the parameter's was)."""
+    if value is None:
+        return "NULL"
     if isinstance(value, str) and "\x00" not in value:
         return "'" + value.replace("'", "''") + "'"
     if isinstance(value, int) and not isinstance(value, bool):
@@ -245,8 +248,8 @@ def inline_fixed(sql: str, args: list, slots: list) -> tuple[str, list, list]:
     PostgreSQL makes once for every call of a statement (after five, it may) could not see
     them, took a county for a handful of rows and chose accordingly: the overdue work list's
     pages after the first took 12–15 ms instead of 1 ms. Left as it is when a fixed value is
-    not a plain string or integer, or when the text has quotes of its own (a ``$n`` there
-    would not be a parameter)."""
+    not a plain string, integer or None, or when the text has quotes of its own (a ``$n``
+    there would not be a parameter)."""
     fixed = set(range(len(args))) - {position for position, _, _ in slots}
     literals = {position: _sql_literal(args[position]) for position in fixed}
     if "'" in sql or any(text is None for text in literals.values()):

@@ -8,7 +8,21 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, Integer, String, Text, and_, bindparam, cast, func, literal, or_, select, text
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Integer,
+    String,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by, array, array_agg
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
@@ -273,7 +287,9 @@ def overdue_statement(
         if relation == "ge":
             stmt = stmt.where(model.next_deadline >= due)
         elif relation == "key":
-            stmt = stmt.where(or_(model.next_deadline > due, and_(model.next_deadline == due, model.id > after_id)))
+            # A row comparison: the (deadline, id) index seeks straight to the key, where the
+            # same condition written with OR read (and dropped) every row due before it.
+            stmt = stmt.where(tuple_(model.next_deadline, model.id) > tuple_(due, after_id))
         else:
             stmt = stmt.where(model.next_deadline > due)
     return stmt.order_by(model.next_deadline, model.id).limit(size)
