@@ -24,7 +24,7 @@ from datetime import date, datetime
 from typing import Any, Generic, NamedTuple, TypeVar
 
 import orjson
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select, and_, or_, tuple_, type_coerce
 
 from services.core.errors import Unprocessable
 
@@ -139,7 +139,14 @@ def keyset(stmt: Select, order: Order, after: Sequence[Any] | None, limit: int) 
     """``stmt`` ordered by ``order`` (column, descending) pairs, a unique key, from the row
     after ``after`` (that key's values, or None for the first page), ``limit + 1`` rows: the
     extra row tells that a next page exists (``page_of``)."""
-    if after is not None:
+    directions = {desc for _, desc in order}
+    if after is not None and len(order) > 1 and len(directions) == 1:
+        # One direction for every column: a row comparison, which an index on the key's
+        # columns seeks to; written with OR, the rows before the cursor were read and dropped.
+        columns = tuple_(*(col for col, _ in order))
+        values = tuple_(*(type_coerce(v, col.type) for (col, _), v in zip(order, after, strict=True)))
+        stmt = stmt.where(columns < values if directions == {True} else columns > values)
+    elif after is not None:
         stmt = stmt.where(
             or_(
                 *(
