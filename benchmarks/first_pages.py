@@ -2,6 +2,7 @@
 time: where a read is slow.
 
     .venv/bin/python -m benchmarks.first_pages [--persons 1000000] [--requests 12] [--pages 20]
+        [--only TEXT] [--before DIR]
 
 On the bench database (the demo county, loaded as the main benchmark loads it), our API
 under uvicorn is asked, as county staff and as an auditor of the county, for the first page
@@ -106,6 +107,12 @@ def main() -> int:
     parser.add_argument(
         "--only", metavar="TEXT", help="only the paths containing TEXT, and each page's time printed in turn"
     )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        metavar="DIR",
+        help="a checkout of the code before a change: each list's pages asked of both apps in turn, side by side",
+    )
     args = parser.parse_args()
 
     os.environ["GUARDLINE_ENV"] = "development"
@@ -126,6 +133,8 @@ def main() -> int:
         "GUARDLINE_DATABASE_URL": url,
         "GUARDLINE_RATE_LIMITS__BULK_READS_PER_MINUTE": str(BULK_READS_PER_MINUTE),
     }
+    if args.before is not None:
+        return _compare(args, env, ids, tokens)
     rows = []
     with tempfile.TemporaryDirectory(prefix="guardline-pages-") as tmp:
         server = Server("ours", ["--factory", "services.api.app:create_app"], env, Path(tmp))
@@ -161,6 +170,62 @@ def main() -> int:
         print(f"{median:>18.1f} {slowest:>6.1f} {deeper} {status:>6} {count:>4}  {role:<13} {path}")
         if args.only and walked:
             print(f"{'':>18} pages after the first, ms: {' '.join(f'{ms:.1f}' for ms in walked)}")
+    return 0
+
+
+def _compare(args, env: dict, ids: dict, tokens: dict) -> int:
+    """``--before``: the code of ``args.before`` and this checkout, each under uvicorn, asked
+    for the same pages in turn (before-after, then after-before, …), ``--requests`` rounds;
+    each list's first page and the pages after it (up to ``--pages``, by ``next_cursor``),
+    their median milliseconds for each app and after/before of the sums of those medians."""
+    from benchmarks import stats
+
+    with tempfile.TemporaryDirectory(prefix="guardline-pages-") as tmp:
+        servers = {
+            "before": Server("before", ["--factory", "services.api.app:create_app"], env, Path(tmp), cwd=args.before),
+            "after": Server("after", ["--factory", "services.api.app:create_app"], env, Path(tmp)),
+        }
+        try:
+            for server in servers.values():
+                server.wait_healthy()
+            print(
+                f"{'first page: before':>18} {'after':>6} {'pages':>5} {'before':>6} {'after':>6} {'after/before':>12}  path"
+            )
+            for role, paths in (("county_staff", COUNTY_STAFF), ("auditor", AUDITOR)):
+                headers = {"Authorization": f"Bearer {tokens[role]}"}
+                for template in paths:
+                    path = template.format(**ids)
+                    if args.only and args.only not in path:
+                        continue
+                    status, _, body = servers["after"].get(path, headers)
+                    cursor = json.loads(body).get("next_cursor") if status == 200 else None
+                    urls = [path]
+                    while cursor and len(urls) <= args.pages:
+                        urls.append(f"{path}&cursor={quote(cursor)}")
+                        status, _, body = servers["after"].get(urls[-1], headers)
+                        cursor = json.loads(body).get("next_cursor") if status == 200 else None
+                    took: dict[str, list[list[float]]] = {name: [[] for _ in urls] for name in servers}
+                    for _, name in stats.interleaved(list(servers), max(3, args.requests)):
+                        for i, url in enumerate(urls):
+                            started = time.perf_counter()
+                            servers[name].get(url, headers)
+                            took[name][i].append((time.perf_counter() - started) * 1000)
+                    medians = {name: [statistics.median(t) for t in took[name]] for name in servers}
+                    deeper = (
+                        f"{len(urls) - 1:>5} {statistics.median(medians['before'][1:]):>6.1f} "
+                        f"{statistics.median(medians['after'][1:]):>6.1f}"
+                        if len(urls) > 1
+                        else f"{0:>5} {'':>6} {'':>6}"
+                    )
+                    ratio = sum(medians["after"]) / sum(medians["before"])
+                    print(
+                        f"{medians['before'][0]:>18.1f} {medians['after'][0]:>6.1f} {deeper} {ratio:>12.2f}  "
+                        f"{role[:7]} {path}",
+                        flush=True,
+                    )
+        finally:
+            for server in servers.values():
+                server.stop()
     return 0
 
 

@@ -292,9 +292,13 @@ def _day(value: date):
     return bindparam(None, value, Date, literal_execute=True)
 
 
-def _after(household_id: int):
-    """The page's lower bound, written into the SQL text (see ``_day``)."""
-    return bindparam(None, household_id, BigInteger, literal_execute=True)
+def _after(household_id: int, *, literal: bool = True):
+    """The page's lower bound, written into the SQL text (see ``_day``): each page is a new
+    statement, prepared and planned for its values. ``literal=False``: a parameter, for the
+    late visits' list, whose statements run with custom plans anyway (``overdue``): the
+    same text for every page, prepared once, where a text of its own made each page prepare
+    a statement first (a round trip more, and the driver's statement cache churned)."""
+    return bindparam(None, household_id, BigInteger, literal_execute=literal)
 
 
 def _not_visited(period: VisitPeriod, after: int | None) -> list[ColumnElement[bool]]:
@@ -320,8 +324,8 @@ def _not_visited(period: VisitPeriod, after: int | None) -> list[ColumnElement[b
         Visit.mode.in_(period.modes),
     )
     if after is not None:
-        follow = follow.where(FollowUpVisit.household_id > _after(after))
-        case = case.where(Visit.household_id > _after(after))
+        follow = follow.where(FollowUpVisit.household_id > _after(after, literal=False))
+        case = case.where(Visit.household_id > _after(after, literal=False))
     return [~follow, ~case]
 
 
@@ -348,7 +352,8 @@ def _last_visit():
 def overdue_statement(zone: Zone, period: VisitPeriod, cadre_user_id: int | None, after: int | None = None):
     """The households of ``zone`` on follow-up whose ``period`` visit was not made, by id
     (from ``after`` on, excluded): formerly poor (脱贫户, without an open case: a case's own
-    monthly visits cover it) or eliminated within the policy's months before the due day."""
+    monthly visits cover it) or eliminated within the policy's months before the due day.
+    Its page bound is a parameter: run it with custom plans, as ``overdue`` does."""
     eliminated_on = _eliminated_on(period)
     stmt = select(
         Household.id.label("household_id"),
@@ -372,7 +377,7 @@ def overdue_statement(zone: Zone, period: VisitPeriod, cadre_user_id: int | None
         *_not_visited(period, after),
     )
     if after is not None:
-        stmt = stmt.where(Household.id > _after(after))
+        stmt = stmt.where(Household.id > _after(after, literal=False))
     if cadre_user_id is not None:
         stmt = stmt.where(
             exists().where(
