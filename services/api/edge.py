@@ -96,7 +96,7 @@ class FastLane:
         # Per method: literal paths, and the routes with path parameters (built on the first request).
         self._exact: dict[str, dict[str, _Lane]] | None = None
         self._patterns: dict[str, list[_Lane]] = {method: [] for method in LANE_METHODS}
-        self._body_bytes = min(LANE_BODY_BYTES, getattr(settings, "max_body_bytes", LANE_BODY_BYTES))
+        self._body_bytes = min(LANE_BODY_BYTES, settings.max_body_bytes)
         self._answer_asgi: ASGIApp = self._answer_as_asgi
         if settings.trusted_proxies:  # the client's address as ``RequestContext`` takes it
             self._answer_asgi = _behind_proxies(self._answer_as_asgi, settings.trusted_proxies)

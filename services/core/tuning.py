@@ -23,7 +23,7 @@ settings and returns the previous values, to be given to ``tune`` again afterwar
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,3 +63,17 @@ async def tuned(session: AsyncSession, **settings: str) -> AsyncIterator[None]:
     previous = await tune(session, **settings)
     yield
     await tune(session, **previous)
+
+
+def custom_plans(session: AsyncSession) -> AbstractAsyncContextManager[None]:
+    """``tuned`` with ``plan_cache_mode = force_custom_plan``: the block's statements planned
+    for their own values on every run.
+
+    The ORM prepares a statement once per connection and runs it again with other values;
+    after five runs PostgreSQL may keep one plan for any values (a generic plan), which
+    cannot see how few rows a village, or the page after a cursor, holds. For the lists
+    whose pages share one text that plan was far slower: the uncovered households 1.4 s a
+    page instead of 20–30 ms, the late follow-up visits 60–180 ms instead of 4–18. Not for
+    every statement: planning each run costs 40–90 µs (``benchmarks/README.md``), which a
+    write of ten statements would pay for nothing."""
+    return tuned(session, plan_cache_mode="force_custom_plan")

@@ -62,7 +62,7 @@ from services.core.monitoring.uncovered import rolling_income
 from services.core.paging import KeyPage, decode_cursor, keyset_page, page_of
 from services.core.scope import under
 from services.core.timeutil import today
-from services.core.tuning import tuned
+from services.core.tuning import custom_plans
 
 # ---------------------------------------------------------------- zones
 
@@ -406,7 +406,7 @@ async def overdue(
     # Planned for each page's own values: a plan made once for any region and any page (which
     # PostgreSQL switches to after five runs of the same text) cannot tell a county's
     # households from a village's and read the whole county on every page, ten times slower.
-    async with tuned(session, plan_cache_mode="force_custom_plan"):
+    async with custom_plans(session):
         for zone in zones(prefix, (o.region_prefix for o in ctx.overrides)):
             period = latest_period(lambda year, p=zone.prefix: ctx.policy(p, year), as_of, ctx.calendar)
             if period is None:

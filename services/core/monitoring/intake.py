@@ -167,7 +167,8 @@ async def report_many(
     await session.flush()  # the statements below read the tables, not the session's pending objects
     # Plans made for each batch's values and the tables' present size: a generic plan made
     # while the reports were few (a first run) keeps scanning them whole as they grow —
-    # measured 40 times slower by the third 10,000 clues. For the rest of the transaction.
+    # measured 40 times slower by the third 10,000 clues. For the rest of the transaction
+    # (``tuning.custom_plans`` is the same for a block).
     await session.execute(queries.INTAKE_CUSTOM_PLANS)
     keys = sorted({(i.source, i.external_ref) for i in items if i.external_ref is not None})
     # (source, external_ref); a source is always given with a reference (ClueIn checks it)

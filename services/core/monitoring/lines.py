@@ -20,7 +20,7 @@ from services.core.monitoring.models import IncomeLine
 from services.core.paging import KeyPage, cursor_id, keyset_page, page_of
 from services.core.regions.models import Region
 from services.core.regions.rules import Level
-from services.core.tuning import tuned
+from services.core.tuning import custom_plans
 
 
 def provinces_seen_by(prefix: str) -> str | None:
@@ -133,7 +133,7 @@ async def uncovered(
     # sorted them to keep the page (on the loaded million: 48,819 households, 1.4 s a page
     # instead of 20–30 ms). The clue run reads the county this way too, batch by batch.
     out = []
-    async with tuned(session, plan_cache_mode="force_custom_plan"):
+    async with custom_plans(session):
         rows = (await session.execute(stmt.limit(limit + 1))).all()
     for row in rows:
         item = row._asdict()
