@@ -140,21 +140,16 @@ def main() -> int:
         server = Server("ours", ["--factory", "services.api.app:create_app"], env, Path(tmp))
         try:
             server.wait_healthy()
-            for role, paths in (("county_staff", COUNTY_STAFF), ("auditor", AUDITOR)):
-                headers = {"Authorization": f"Bearer {tokens[role]}"}
-                for template in paths:
-                    path = template.format(**ids)
-                    if args.only and args.only not in path:
-                        continue
-                    took = []
-                    for _ in range(max(3, args.requests)):
-                        started = time.perf_counter()
-                        status, _, body = server.get(path, headers)
-                        took.append((time.perf_counter() - started) * 1000)
-                    document = json.loads(body) if status == 200 else {}
-                    walked = _walk(server, path, headers, document.get("next_cursor"), args.pages)
-                    first = (statistics.median(took[2:]), max(took[2:]))
-                    rows.append((max(first[1], max(walked, default=0.0)), first, walked, status, document, role, path))
+            for role, headers, path in _paths(args, ids, tokens):
+                took = []
+                for _ in range(max(3, args.requests)):
+                    started = time.perf_counter()
+                    status, _, body = server.get(path, headers)
+                    took.append((time.perf_counter() - started) * 1000)
+                document = json.loads(body) if status == 200 else {}
+                walked = _walk(server, path, headers, document.get("next_cursor"), args.pages)
+                first = (statistics.median(took[2:]), max(took[2:]))
+                rows.append((max(first[1], max(walked, default=0.0)), first, walked, status, document, role, path))
         finally:
             server.stop()
     print(
@@ -171,6 +166,16 @@ def main() -> int:
         if args.only and walked:
             print(f"{'':>18} pages after the first, ms: {' '.join(f'{ms:.1f}' for ms in walked)}")
     return 0
+
+
+def _paths(args, ids: dict, tokens: dict):
+    """(role, its headers, path) of every list asked for (``--only``: those containing it)."""
+    for role, paths in (("county_staff", COUNTY_STAFF), ("auditor", AUDITOR)):
+        headers = {"Authorization": f"Bearer {tokens[role]}"}
+        for template in paths:
+            path = template.format(**ids)
+            if not args.only or args.only in path:
+                yield role, headers, path
 
 
 def _compare(args, env: dict, ids: dict, tokens: dict) -> int:
@@ -191,38 +196,33 @@ def _compare(args, env: dict, ids: dict, tokens: dict) -> int:
             print(
                 f"{'first page: before':>18} {'after':>6} {'pages':>5} {'before':>6} {'after':>6} {'after/before':>12}  path"
             )
-            for role, paths in (("county_staff", COUNTY_STAFF), ("auditor", AUDITOR)):
-                headers = {"Authorization": f"Bearer {tokens[role]}"}
-                for template in paths:
-                    path = template.format(**ids)
-                    if args.only and args.only not in path:
-                        continue
-                    status, _, body = servers["after"].get(path, headers)
+            for role, headers, path in _paths(args, ids, tokens):
+                status, _, body = servers["after"].get(path, headers)
+                cursor = json.loads(body).get("next_cursor") if status == 200 else None
+                urls = [path]
+                while cursor and len(urls) <= args.pages:
+                    urls.append(f"{path}&cursor={quote(cursor)}")
+                    status, _, body = servers["after"].get(urls[-1], headers)
                     cursor = json.loads(body).get("next_cursor") if status == 200 else None
-                    urls = [path]
-                    while cursor and len(urls) <= args.pages:
-                        urls.append(f"{path}&cursor={quote(cursor)}")
-                        status, _, body = servers["after"].get(urls[-1], headers)
-                        cursor = json.loads(body).get("next_cursor") if status == 200 else None
-                    took: dict[str, list[list[float]]] = {name: [[] for _ in urls] for name in servers}
-                    for _, name in stats.interleaved(list(servers), max(3, args.requests)):
-                        for i, url in enumerate(urls):
-                            started = time.perf_counter()
-                            servers[name].get(url, headers)
-                            took[name][i].append((time.perf_counter() - started) * 1000)
-                    medians = {name: [statistics.median(t) for t in took[name]] for name in servers}
-                    deeper = (
-                        f"{len(urls) - 1:>5} {statistics.median(medians['before'][1:]):>6.1f} "
-                        f"{statistics.median(medians['after'][1:]):>6.1f}"
-                        if len(urls) > 1
-                        else f"{0:>5} {'':>6} {'':>6}"
-                    )
-                    ratio = sum(medians["after"]) / sum(medians["before"])
-                    print(
-                        f"{medians['before'][0]:>18.1f} {medians['after'][0]:>6.1f} {deeper} {ratio:>12.2f}  "
-                        f"{role[:7]} {path}",
-                        flush=True,
-                    )
+                took: dict[str, list[list[float]]] = {name: [[] for _ in urls] for name in servers}
+                for _, name in stats.interleaved(list(servers), max(3, args.requests)):
+                    for i, url in enumerate(urls):
+                        started = time.perf_counter()
+                        servers[name].get(url, headers)
+                        took[name][i].append((time.perf_counter() - started) * 1000)
+                medians = {name: [statistics.median(t) for t in took[name]] for name in servers}
+                deeper = (
+                    f"{len(urls) - 1:>5} {statistics.median(medians['before'][1:]):>6.1f} "
+                    f"{statistics.median(medians['after'][1:]):>6.1f}"
+                    if len(urls) > 1
+                    else f"{0:>5} {'':>6} {'':>6}"
+                )
+                ratio = sum(medians["after"]) / sum(medians["before"])
+                print(
+                    f"{medians['before'][0]:>18.1f} {medians['after'][0]:>6.1f} {deeper} {ratio:>12.2f}  "
+                    f"{role[:7]} {path}",
+                    flush=True,
+                )
         finally:
             for server in servers.values():
                 server.stop()
