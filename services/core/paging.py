@@ -135,29 +135,33 @@ class KeyPage(NamedTuple, Generic[T]):
         return {"items": items, "next_cursor": self.next_cursor}
 
 
+def follows_key(order: Order, after: Sequence[Any]) -> Any:
+    """The condition "the row's key comes after ``after``" in the order of ``order``. When
+    every column runs one way, a row comparison, which an index on the key's columns seeks
+    to; written with OR (needed when they do not), the rows before the cursor were read and
+    dropped."""
+    directions = {desc for _, desc in order}
+    if len(order) > 1 and len(directions) == 1:
+        columns = tuple_(*(col for col, _ in order))
+        values = tuple_(*(type_coerce(v, col.type) for (col, _), v in zip(order, after, strict=True)))
+        return columns < values if directions == {True} else columns > values
+    return or_(
+        *(
+            and_(
+                *(c == v for (c, _), v in zip(order[:i], after[:i], strict=True)),
+                col < after[i] if desc else col > after[i],
+            )
+            for i, (col, desc) in enumerate(order)
+        )
+    )
+
+
 def keyset(stmt: Select, order: Order, after: Sequence[Any] | None, limit: int) -> Select:
     """``stmt`` ordered by ``order`` (column, descending) pairs, a unique key, from the row
     after ``after`` (that key's values, or None for the first page), ``limit + 1`` rows: the
     extra row tells that a next page exists (``page_of``)."""
-    directions = {desc for _, desc in order}
-    if after is not None and len(order) > 1 and len(directions) == 1:
-        # One direction for every column: a row comparison, which an index on the key's
-        # columns seeks to; written with OR, the rows before the cursor were read and dropped.
-        columns = tuple_(*(col for col, _ in order))
-        values = tuple_(*(type_coerce(v, col.type) for (col, _), v in zip(order, after, strict=True)))
-        stmt = stmt.where(columns < values if directions == {True} else columns > values)
-    elif after is not None:
-        stmt = stmt.where(
-            or_(
-                *(
-                    and_(
-                        *(c == v for (c, _), v in zip(order[:i], after[:i], strict=True)),
-                        col < after[i] if desc else col > after[i],
-                    )
-                    for i, (col, desc) in enumerate(order)
-                )
-            )
-        )
+    if after is not None:
+        stmt = stmt.where(follows_key(order, after))
     return stmt.order_by(*(col.desc() if desc else col for col, desc in order)).limit(limit + 1)
 
 

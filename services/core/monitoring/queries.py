@@ -21,7 +21,6 @@ from sqlalchemy import (
     literal,
     select,
     text,
-    tuple_,
 )
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by, array, array_agg
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,7 +54,7 @@ from services.core.monitoring.models import (
     Visit,
     VisitBreach,
 )
-from services.core.paging import KeyPage, ListReads, decode_cursor, keyset_page, page_of
+from services.core.paging import KeyPage, ListReads, decode_cursor, follows_key, keyset_page, page_of
 from services.core.scope import ScopedRead, region_sql, scoped_text, under
 
 CLUE_ORDER = [(RiskClue.id, True)]  # newest first
@@ -287,9 +286,7 @@ def overdue_statement(
         if relation == "ge":
             stmt = stmt.where(model.next_deadline >= due)
         elif relation == "key":
-            # A row comparison: the (deadline, id) index seeks straight to the key, where the
-            # same condition written with OR read (and dropped) every row due before it.
-            stmt = stmt.where(tuple_(model.next_deadline, model.id) > tuple_(due, after_id))
+            stmt = stmt.where(follows_key([(model.next_deadline, False), (model.id, False)], [due, after_id]))
         else:
             stmt = stmt.where(model.next_deadline > due)
     return stmt.order_by(model.next_deadline, model.id).limit(size)
