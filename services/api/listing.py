@@ -13,6 +13,7 @@ always, with its 422s. Then it answers as the route does: the caller (``list_rea
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from fastapi.security import SecurityScopes
@@ -31,6 +32,7 @@ from services.core.scope import Reader
 _LIMIT = re.compile(r"[1-9][0-9]{0,3}")
 _ID = re.compile(r"[1-9][0-9]{0,18}")
 _CURSOR = re.compile(CURSOR_PATTERN)
+_DAY = re.compile(r"(20[0-9]{2}|2100)-[0-9]{2}-[0-9]{2}")
 _PREFIX = re.compile(PREFIX_PATTERN)
 _SCOPES = {permission: SecurityScopes([permission.value]) for permission in Permission}
 
@@ -84,6 +86,19 @@ def id_of(raw: str | None) -> int | None:
     return int(raw)
 
 
+def day_of(raw: str | None) -> date | None:
+    """A day (``types.Day``) from 2000 to 2100 in ``YYYY-MM-DD``: other years, though valid,
+    are left to FastAPI."""
+    if raw is None:
+        return None
+    if not _DAY.fullmatch(raw):
+        raise Declined
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise Declined from None
+
+
 def cursor_of(raw: str | None, types: tuple[type, ...]) -> tuple[Any, ...] | None:
     """The key a well-formed cursor holds (``paging.decode_cursor``)."""
     if raw is None:
@@ -110,11 +125,12 @@ def prefix_of(raw: str | None) -> str | None:
     return raw
 
 
-async def list_reader(request: Request, permission: Permission) -> tuple[Caller, Reader]:
-    """The caller of a list route whose dependencies are ``Needs(permission)`` and
+async def list_reader(request: Request, permission: Permission, *, bulk: bool = True) -> tuple[Caller, Reader]:
+    """The caller of a list route whose dependencies are ``Needs(permission)`` and (``bulk``)
     ``bulk_read``, checked as FastAPI solves them (401, 403, then the rate limit), and a
     ``Reader`` in its regions."""
     token = await oauth2(request)
     caller = await authorized(request, _SCOPES[permission], token)
-    await bulk_read(request, token)
+    if bulk:
+        await bulk_read(request, token)
     return caller, Reader(request.app.state.db, caller.region_prefix, caller)

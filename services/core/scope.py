@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import String, TextClause, and_, bindparam, event, text
@@ -167,8 +168,12 @@ class ScopedRead:
             # Nothing in it is a region-scoped entity as the ORM sees one (e.g. a table's
             # plain columns rather than the model's): it would read every region.
             raise ScopeMissing("a ScopedRead whose statement the region filter does not reach")
-        processors = compiled._bind_processors
-        order = list(compiled.positiontup or ())
+        # The text the driver runs: values written in when a statement is run (``IN`` lists,
+        # ``literal_execute``) are rendered now, from its fixed values (the per-call ones,
+        # which must be plain parameters, are None here).
+        state = compiled.construct_expanded_state(dict.fromkeys(self.names), escape_names=False)
+        processors = {**compiled._bind_processors, **state.processors}
+        order = list(state.positiontup or ())
         args: list = []
         slots: list = []
         for position, name in enumerate(order):
@@ -177,11 +182,11 @@ class ScopedRead:
                 slots.append((position, name, processor))
                 args.append(None)
             else:
-                value = compiled.params[name]
+                value = state.parameters[name]
                 args.append(processor(value) if processor else value)
-        if {name for _, name, _ in slots} != self.names:
-            raise ValueError(f"statement lacks parameters {sorted(self.names - {n for _, n, _ in slots})}")
-        found = inline_fixed(compiled.string, args, slots)
+        if sorted(name for _, name, _ in slots) != sorted(self.names):  # each once, none expanded
+            raise ValueError(f"the per-call parameters {sorted(self.names)} must each be one plain parameter")
+        found = inline_fixed(state.statement, args, slots)
         if len(self._compiled) >= self.MAX_PREFIXES:
             self._compiled.clear()
         self._compiled[key] = found
@@ -226,17 +231,25 @@ class ScopedRead:
 
 
 _PLACEHOLDER = re.compile(r"\$(\d+)\b")
+# A quoted literal of the compiled text ('' is a quote inside it): no parameter is in one.
+_QUOTED = re.compile(r"'(?:[^']|'')*'")
 
 
 def _sql_literal(value: Any) -> str | None:
-    """``value`` as a PostgreSQL literal, or None when it is not a plain string or integer
-    or None (``NULL``: its type is taken from where it stands, as the parameter's was)."""
+    """``value`` as a PostgreSQL literal, or None when it is not a plain string, integer,
+    boolean, day or None (``NULL``: its type is taken from where it stands, as the
+    parameter's was). The compiled text casts most parameters (``$3::DATE``): the literal
+    takes the same cast."""
     if value is None:
         return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, str) and "\x00" not in value:
         return "'" + value.replace("'", "''") + "'"
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, int):
         return str(value)
+    if type(value) is date:  # not a datetime (a subclass): its time zone would matter
+        return f"'{value.isoformat()}'"
     return None
 
 
@@ -247,12 +260,13 @@ def inline_fixed(sql: str, args: list, slots: list) -> tuple[str, list, list]:
     The text is compiled per region prefix anyway; with the bounds as parameters, a plan
     PostgreSQL makes once for every call of a statement (after five, it may) could not see
     them, took a county for a handful of rows and chose accordingly: the overdue work list's
-    pages after the first took 12–15 ms instead of 1 ms. Left as it is when a fixed value is
-    not a plain string, integer or None, or when the text has quotes of its own (a ``$n``
-    there would not be a parameter)."""
+    pages after the first took 12–15 ms instead of 1 ms. Literals the text has already
+    (quoted, as ``literal_execute`` writes a day) are left as they are: ``$n`` is replaced
+    outside them only. Left as it is when a fixed value is not one ``_sql_literal`` writes,
+    or when the text quotes in another way (``E'…'``, ``$$…$$``)."""
     fixed = set(range(len(args))) - {position for position, _, _ in slots}
     literals = {position: _sql_literal(args[position]) for position in fixed}
-    if "'" in sql or any(text is None for text in literals.values()):
+    if "$$" in sql or re.search(r"\bE'", sql) or any(text is None for text in literals.values()):
         return sql, args, slots
     renumbered = {position: index for index, (position, _, _) in enumerate(slots)}
 
@@ -262,5 +276,12 @@ def inline_fixed(sql: str, args: list, slots: list) -> tuple[str, list, list]:
             return f"${renumbered[position] + 1}"
         return literals[position]  # type: ignore[return-value]  # checked above: none is None
 
-    text = _PLACEHOLDER.sub(replace, sql)
+    parts, start = [], 0
+    for quoted in _QUOTED.finditer(sql):
+        parts += [_PLACEHOLDER.sub(replace, sql[start : quoted.start()]), quoted.group()]
+        start = quoted.end()
+    if "'" in sql[start:]:  # a quote left open: not a text this reads
+        return sql, args, slots
+    parts.append(_PLACEHOLDER.sub(replace, sql[start:]))
+    text = "".join(parts)
     return text, [None] * len(slots), [(index, name, processor) for index, (_, name, processor) in enumerate(slots)]

@@ -73,7 +73,8 @@ def custom_plans(session: AsyncSession) -> AbstractAsyncContextManager[None]:
     after five runs PostgreSQL may keep one plan for any values (a generic plan), which
     cannot see how few rows a village, or the page after a cursor, holds. For the lists
     whose pages share one text that plan was far slower: the uncovered households 1.4 s a
-    page instead of 20–30 ms, the late follow-up visits 60–180 ms instead of 4–18. Not for
-    every statement: planning each run costs 40–90 µs (``benchmarks/README.md``), which a
-    write of ten statements would pay for nothing."""
+    page instead of 20–30 ms. Not for every statement: planning each run costs 40–90 µs
+    (``benchmarks/README.md``), which a write of ten statements would pay for nothing. A
+    compiled read (``scope.ScopedRead``) needs none: its fixed values are in its text, and
+    the plan kept for it sees them (the late follow-up visits, ``followup.service``)."""
     return tuned(session, plan_cache_mode="force_custom_plan")

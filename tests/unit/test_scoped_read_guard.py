@@ -29,10 +29,11 @@ def test_the_same_read_through_the_model_carries_the_filter():
 
 
 def test_fixed_values_are_written_as_literals_and_the_rest_renumbered():
-    """Constants become quoted literals (a quote doubled), per-call parameters keep their order
-    under new numbers; a constant that is neither text nor a whole number (a date here) keeps
-    every parameter as it was."""
-    from datetime import date
+    """Constants become literals (a quote doubled, a day in ISO form under the parameter's own
+    cast), per-call parameters keep their order under new numbers; a constant of another
+    kind (a moment here, whose text would depend on a time zone) keeps every parameter as it
+    was."""
+    from datetime import UTC, date, datetime
 
     from sqlalchemy import literal
 
@@ -55,7 +56,40 @@ def test_fixed_values_are_written_as_literals_and_the_rest_renumbered():
         "wanted",
     )
     sql, args, slots = dated.compile("529901", dialect())
-    assert "'529901'" not in sql and date(2026, 1, 1) in args and "529901" in args
+    assert "> '2026-01-01'::DATE" in sql and "households.id = $1" in sql and "$2" not in sql and args == [None]
+
+    timed = ScopedRead(
+        select(Household.id).where(
+            Household.id == bindparam("wanted"), Household.created_at > literal(datetime(2026, 1, 1, tzinfo=UTC))
+        ),
+        "wanted",
+    )
+    sql, args, slots = timed.compile("529901", dialect())
+    assert "'529901'" not in sql and "529901" in args and len(args) == 4
+
+
+def test_literals_already_in_the_text_stay_as_they_are():
+    """Values the statement writes into its own text (``literal_execute``, a list of ``IN``)
+    are rendered when it is compiled; the other constants are written around them, never
+    inside a quoted literal (a '$1' there is text, not a parameter)."""
+    from datetime import date
+
+    from sqlalchemy import Date, literal
+
+    read = ScopedRead(
+        select(Household.id, literal("costs $1 or $2").label("note")).where(
+            Household.id > bindparam("after"),
+            Household.created_at >= bindparam(None, date(2026, 3, 1), Date, literal_execute=True),
+            Household.category.in_(["lifted_out", "monitored"]),
+            Household.head_name.is_not(None) == literal(True),
+        ),
+        "after",
+    )
+    sql, args, slots = read.compile("529901", dialect())
+    assert "'costs $1 or $2'" in sql and "'2026-03-01'" in sql and "POSTCOMPILE" not in sql
+    assert "IN ('lifted_out', 'monitored')" in sql and "= true::BOOLEAN" in sql
+    assert "households.id > $1" in sql and "$2" not in sql.replace("'costs $1 or $2'", "")
+    assert args == [None] and [name for _, name, _ in slots] == ["after"]
 
 
 def test_a_null_constant_is_written_as_null():

@@ -11,10 +11,11 @@ from fastapi import APIRouter, Query, Request
 from services.api import tags
 from services.api.deps import Needs, Session, path_object
 from services.api.errors_doc import responses
+from services.api.followup.listing import list_overdue_directly
 from services.api.pagination import Page, page_limit
 from services.api.params import Cursor, Id, IdQ, Limit, RegionQ
 from services.api.responses import JSON
-from services.api.routing import GuardlineRoute
+from services.api.routing import GuardlineRoute, fast_path
 from services.core.accounts.models import User
 from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller
@@ -167,6 +168,7 @@ async def list_visits(
     responses=responses(403, 404),
     summary="Households whose scheduled follow-up visit is late 定期走访逾期农户",
 )
+@fast_path(list_overdue_directly)  # the plain queries; the same answers (tests/api/test_followup_list_direct.py)
 async def list_overdue(
     request: Request,
     session: Session,

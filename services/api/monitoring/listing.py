@@ -23,14 +23,24 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.api.listing import Declined, cursor_of, enum_of, id_of, limit_of, list_reader, plain_query, prefix_of
+from services.api.listing import (
+    Declined,
+    cursor_of,
+    day_of,
+    enum_of,
+    id_of,
+    limit_of,
+    list_reader,
+    plain_query,
+    prefix_of,
+)
 from services.api.monitoring.bodies import case_item, clue_item, no_health_filter
 from services.api.pagination import page_limit
 from services.api.responses import JSON
@@ -167,7 +177,6 @@ async def list_cases_directly(request: Request) -> Response | None:
 
 _OVERDUE_SINGLE = frozenset({"region", "within_days", "as_of", "kind", "subject", "cadre_user_id", "limit", "cursor"})
 _DAYS = re.compile(r"0|[1-9][0-9]{0,2}")
-_DAY = re.compile(r"(20[0-9]{2}|2100)-[0-9]{2}-[0-9]{2}")
 
 
 def _overdue_query(request: Request) -> dict[str, Any]:
@@ -176,22 +185,13 @@ def _overdue_query(request: Request) -> dict[str, Any]:
     days = given.get("within_days", "0")
     if not (_DAYS.fullmatch(days) and int(days) <= 366):
         raise Declined
-    as_of = given.get("as_of")
-    day = None
-    if as_of is not None:
-        if not _DAY.fullmatch(as_of):
-            raise Declined
-        try:
-            day = date.fromisoformat(as_of)
-        except ValueError:
-            raise Declined from None
     subject = given.get("subject")
     if subject not in (None, "case", "clue"):
         raise Declined
     return {
         "region": prefix_of(given.get("region")),
         "within_days": int(days),
-        "as_of": day,
+        "as_of": day_of(given.get("as_of")),
         "kind": enum_of(DeadlineKind, given.get("kind")),
         "subject": subject,
         "cadre_user_id": id_of(given.get("cadre_user_id")),

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.monitoring import queries
 from services.core.monitoring.deadlines import PolicyFor
 from services.core.policy.monitoring import MonitoringPolicy, resolve
 from services.core.policy.overrides import PolicyOverride
+from services.core.scope import UNRESTRICTED, Reader, ScopedRead
 from services.core.workdays import WorkCalendar
 
 
@@ -35,12 +37,25 @@ class PolicyContext:
         return lambda year: self.policy(region_code, year)
 
 
-async def load_policy_context(session: AsyncSession) -> PolicyContext:
+async def load_policy_context(source: AsyncSession | Reader) -> PolicyContext:
     """The calendar and policy overrides as stored now, in one round trip. The tables are
-    not region-scoped (they hold public rules, not people's data)."""
-    days, workdays, years, overrides = (await session.execute(queries.POLICY_CONTEXT)).one()
+    not region-scoped (they hold public rules, not people's data). ``source``: a session,
+    or a ``Reader`` (a direct handler, on the read pool, whose plain connections give the
+    overrides' JSON as its text)."""
+    if isinstance(source, Reader):
+        sql, args, _ = _POLICY_READ.compile(UNRESTRICTED, source.db.engine.dialect)
+        days, workdays, years, overrides = await source.db.fetch_row(sql, args)
+        if isinstance(overrides, str):
+            overrides = orjson.loads(overrides)
+    else:
+        days, workdays, years, overrides = (await source.execute(queries.POLICY_CONTEXT)).one()
     calendar = WorkCalendar(dict(zip(days or [], workdays or [], strict=True)), frozenset(years or []))
     return PolicyContext(
         calendar,
         [PolicyOverride(region_prefix=o["region_prefix"], year=o["year"], values=o["values"]) for o in overrides or []],
     )
+
+
+# The same statement compiled for the read pool: it reads no region-scoped table, so it is
+# compiled without a region filter (``UNRESTRICTED``), whoever reads.
+_POLICY_READ = ScopedRead(queries.POLICY_CONTEXT)

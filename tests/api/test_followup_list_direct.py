@@ -1,0 +1,201 @@
+"""The direct handler of the late follow-up visits (``services.api.followup.listing``)
+answers exactly as the route's FastAPI handling does: each request goes twice to the same
+app, once as it comes and once with the direct handler declining everything, and the two
+answers must be the same, byte for byte (``tests.api.direct_twin``)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import pytest
+
+from services.api.followup import listing
+from services.core.monitoring.models import MonitoringCase, MonitoringPolicyRow, Visit
+from services.core.paging import encode_cursor
+from tests.api.direct_twin import PAGING_QUERIES, both, same, taken
+from tests.api.test_followup import assign, visit
+from tests.api.test_households import create
+from tests.factories import OTHER_COUNTY_VILLAGE, OTHER_TOWNSHIP_VILLAGE, VILLAGE, VILLAGE_2
+
+PATH = "/api/v1/follow-up/overdue"
+PARSER = "services.api.followup.listing._overdue_query"
+
+USERS = [
+    "county_staff.county",
+    "auditor.county",  # monitoring:read
+    "assistance_cadre.village",
+    "village_staff.village2",  # a village with months of its own
+    "township_staff.township",
+    "county_staff.other",  # another county: 404 for this county's regions
+    "department_system.county",  # no monitoring:read: 403
+    "admin.county",  # no monitoring:read: 403
+]
+
+
+@pytest.fixture(autouse=True)
+def _on_a_fixed_day(today_is):
+    today_is(date(2026, 7, 1))
+
+
+@pytest.fixture
+async def followed(client, auth, session, user_ids):
+    """Formerly poor households in three villages and another county, one visited in March
+    and one visited by phone (which does not count), an ordinary household whose risk was
+    eliminated (on follow-up) and one eliminated long ago (not), a case visit in March,
+    cadres assigned, and a village that visits in February from 2026 (a zone of its own)."""
+    county, cadre = auth("county_staff.county"), auth("assistance_cadre.village")
+    homes = [
+        await create(client, auth, user="county_staff.county", region=region)
+        for region in (VILLAGE, VILLAGE, VILLAGE_2, VILLAGE, VILLAGE, OTHER_TOWNSHIP_VILLAGE)
+    ]
+    other = await create(client, auth, user="county_staff.other", region=OTHER_COUNTY_VILLAGE)
+    cadre_id = user_ids["assistance_cadre.village"]
+    for home in (homes[0], homes[1], homes[3]):
+        await assign(client, county, home["id"], cadre_id, from_on="2026-01-05")
+    await visit(client, cadre, homes[1]["id"], "2026-03-20")
+    await visit(client, cadre, homes[3]["id"], "2026-03-20", mode="phone")
+    eliminated = []
+    for on in (date(2025, 10, 15), date(2024, 1, 10)):
+        home = await create(client, auth, category="ordinary")
+        case = MonitoringCase(
+            household_id=home["id"],
+            region_code=home["region_code"],
+            case_type="marginal",
+            risk_types=["illness"],
+            status="eliminated",
+            first_clue_on=date(2023, 9, 1),
+            opened_on=date(2023, 9, 1),
+            identified_on=date(2023, 9, 20),
+            eliminated_on=on,
+            elimination_way="by_assistance",
+            category_before="ordinary",
+            deadline_breaches=[],
+        )
+        session.add(case)
+        await session.flush()
+        eliminated.append((home, case))
+    home, case = eliminated[0]
+    session.add(
+        Visit(
+            id=uuid.uuid4(),
+            case_id=case.id,
+            household_id=homes[4]["id"],
+            region_code=homes[4]["region_code"],
+            cadre_user_id=cadre_id,
+            visited_on=date(2026, 3, 5),
+            mode="in_person",
+            findings="回头看",
+            attachments=[],
+        )
+    )
+    session.add(MonitoringPolicyRow(region_prefix=VILLAGE_2, year=2026, values={"followup_visit_months": [2]}))
+    await session.flush()
+    return {"homes": homes, "other": other, "eliminated": [home for home, _ in eliminated], "cadre": cadre_id}
+
+
+def _queries(followed) -> list[list[tuple[str, str]]]:
+    cadre = str(followed["cadre"])
+    first = str(followed["homes"][0]["id"])
+    return [
+        [],
+        [("as_of", "2026-04-01")],
+        [("as_of", "2026-03-31")],  # the due day itself: the November visit
+        [("as_of", "2026-03-02")],  # the village of its own months: its February visit
+        [("as_of", "2026-12-01")],
+        [("as_of", "2025-12-01")],
+        [("as_of", "2026-04-01"), ("limit", "1")],
+        [("as_of", "2026-04-01"), ("limit", "2"), ("cursor", encode_cursor([int(first)]))],
+        [("as_of", "2026-04-01"), ("region", VILLAGE)],
+        [("as_of", "2026-04-01"), ("region", VILLAGE_2)],
+        [("as_of", "2026-04-01"), ("region", "529901001")],
+        [("as_of", "2026-04-01"), ("region", "5299")],
+        [("region", "529902")],  # another county: 404 for most
+        [("region", "529901009")],  # no such township: 404
+        [("region", "52990")],  # malformed: 422 (left to FastAPI)
+        [("as_of", "2026-04-01"), ("cadre_user_id", cadre)],
+        [("as_of", "2026-04-01"), ("cadre_user_id", cadre), ("region", VILLAGE_2)],
+        [("cadre_user_id", "999999999")],
+        [("cadre_user_id", "0")],
+        [("cadre_user_id", "x")],
+        [("as_of", "2026-02-30")],
+        [("as_of", "2026-4-1")],
+        [("as_of", "1999-04-01")],  # valid, left to FastAPI
+        [("as_of", "2026-04-01T00:00:00")],
+        *PAGING_QUERIES,
+        [("unknown", "1")],
+        [("region", "529902"), ("cursor", "not-a-cursor")],
+        [("as_of", "2026-04-01"), ("as_of", "2026-04-02")],
+    ]
+
+
+async def test_the_direct_overdue_follow_ups_answer_like_fastapi(client, auth, followed, monkeypatch):
+    queries = _queries(followed)
+    assert sum(taken(listing._overdue_query, query) for query in queries) >= 18
+    listed = 0
+    for user in USERS:
+        headers = auth(user)
+        for query in queries:
+            direct, general = await both(client, monkeypatch, PATH, PARSER, query, headers)
+            same((PATH, user, query), direct, general)
+            if direct.status_code == 200:
+                listed += len(direct.json()["items"])
+    assert listed > 50  # the answers compared are not all empty
+    for headers in ({}, {"Authorization": "Bearer x.y.z"}, {"Authorization": "Basic abc"}):
+        direct, general = await both(client, monkeypatch, PATH, PARSER, [("limit", "2")], headers)
+        same((PATH, headers), direct, general)
+
+
+async def test_the_direct_overdue_follow_ups_are_the_households_owed_a_visit(client, auth, followed):
+    """What the direct way answers, checked on its own: the households owed March's visit on
+    1 April, the zone of its own months with February's, and each household once."""
+    homes, eliminated = followed["homes"], followed["eliminated"]
+    r = await client.get(PATH, params={"as_of": "2026-04-01", "limit": 50}, headers=auth("county_staff.county"))
+    assert r.status_code == 200
+    items = {item["household_id"]: item for item in r.json()["items"]}
+    owed = {homes[0]["id"], homes[2]["id"], homes[3]["id"], homes[5]["id"], eliminated[0]["id"]}
+    assert owed <= set(items) and not {homes[1]["id"], homes[4]["id"], eliminated[1]["id"]} & set(items)
+    assert items[homes[0]["id"]]["month"] == "2026-03-01" and items[homes[0]["id"]]["days_late"] == 1
+    assert items[homes[2]["id"]]["month"] == "2026-02-01"  # the village's own months
+    assert items[eliminated[0]["id"]]["reason"] == "eliminated"
+    assert items[eliminated[0]["id"]]["eliminated_on"] == "2025-10-15"
+    assert items[homes[0]["id"]]["cadre_user_id"] == followed["cadre"]
+    assert followed["other"]["id"] not in items
+
+
+async def test_the_direct_overdue_pages_follow_their_cursors(client, auth, followed, monkeypatch):
+    """Paging through one at a time, both ways: the same pages, by household id, every
+    household once, across the zones."""
+    for user in ("county_staff.county", "township_staff.township", "assistance_cadre.village"):
+        headers = auth(user)
+        base = [("as_of", "2026-04-01"), ("limit", "1")]
+        query = base
+        seen = []
+        while True:
+            direct, general = await both(client, monkeypatch, PATH, PARSER, query, headers)
+            same((PATH, user, query), direct, general)
+            assert direct.status_code == 200
+            page = direct.json()
+            seen += [item["household_id"] for item in page["items"]]
+            if page["next_cursor"] is None:
+                break
+            query = [*base, ("cursor", page["next_cursor"])]
+        assert seen == sorted(set(seen)) and seen, (user, seen)
+        whole = await client.get(PATH, params={"as_of": "2026-04-01", "limit": 100}, headers=headers)
+        assert [item["household_id"] for item in whole.json()["items"]] == seen
+
+
+def test_the_direct_overdue_list_takes_the_plain_queries_only():
+    assert taken(listing._overdue_query, [("as_of", "2026-04-01"), ("cursor", encode_cursor([7])), ("limit", "9")])
+    assert taken(listing._overdue_query, [("region", VILLAGE), ("cadre_user_id", "3")])
+    for query in (
+        [("limit", "0")],
+        [("cursor", "not-a-cursor")],
+        [("cursor", encode_cursor(["7"]))],
+        [("region", "52990")],
+        [("as_of", "2026-02-30")],
+        [("cadre_user_id", "+3")],
+        [("within_days", "7")],  # not a parameter of this list
+        [("limit", "1"), ("limit", "2")],
+    ):
+        assert not taken(listing._overdue_query, query), query
