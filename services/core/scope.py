@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import String, TextClause, and_, bindparam, event, text
@@ -237,7 +238,7 @@ _QUOTED = re.compile(r"'(?:[^']|'')*'")
 
 def _sql_literal(value: Any) -> str | None:
     """``value`` as a PostgreSQL literal, or None when it is not a plain string, integer,
-    boolean, day or None (``NULL``: its type is taken from where it stands, as the
+    boolean, day, finite decimal or None (``NULL``: its type is taken from where it stands, as the
     parameter's was). The compiled text casts most parameters (``$3::DATE``): the literal
     takes the same cast."""
     if value is None:
@@ -250,6 +251,8 @@ def _sql_literal(value: Any) -> str | None:
         return str(value)
     if type(value) is date:  # not a datetime (a subclass): its time zone would matter
         return f"'{value.isoformat()}'"
+    if isinstance(value, Decimal) and value.is_finite():
+        return str(value)
     return None
 
 

@@ -32,6 +32,21 @@ async def overdue(client, headers, **params):
     return (await _get(client, headers, "/api/v1/follow-up/overdue", **params))["items"]
 
 
+async def walked(client, headers, path, **params) -> list[int]:
+    """The list's households page by page, one a page, following each cursor; checked against
+    one page of them all (the page after a cursor is its own statement)."""
+    seen, cursor = [], None
+    for _ in range(100):  # a cursor that does not move on would page for ever
+        page = await _get(client, headers, path, limit=1, **params, **({"cursor": cursor} if cursor else {}))
+        seen += [item["household_id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    whole = await _get(client, headers, path, limit=100, **params)
+    assert seen == [item["household_id"] for item in whole["items"]] == sorted(set(seen)), (path, seen)
+    return seen
+
+
 async def assign(client, headers, household_id, cadre_id, expect=201, **body):
     r = await client.post(
         f"/api/v1/households/{household_id}/cadre-assignments",
@@ -378,6 +393,8 @@ async def test_missing_income_after_the_deadline_across_national_day(client, aut
     missing = {i["household_id"]: i for i in page["items"]}
     assert home["id"] in missing and monitored["id"] in missing
     assert ordinary["id"] not in missing and recorded["id"] not in missing
+    paged = await walked(client, county, "/api/v1/follow-up/income-missing", year=2025, quarter=3, as_of="2025-10-22")
+    assert {home["id"], monitored["id"]} <= set(paged) and recorded["id"] not in paged
     assert (missing[home["id"]]["deadline"], missing[home["id"]]["provisional"]) == ("2025-10-21", False)
     # Scope and roles.
     other = await _get(
@@ -456,6 +473,8 @@ async def test_income_flags(client, auth):
     assert r.status_code == 201, r.text
     page = await _get(client, county, "/api/v1/follow-up/income-flags", year=2025, quarter=4)
     assert steady["id"] in {i["household_id"] for i in page["items"]}
+    paged = await walked(client, county, "/api/v1/follow-up/income-flags", year=2025, quarter=4)
+    assert {low["id"], fell["id"], steady["id"]} <= set(paged) and incomplete["id"] not in paged
     # Regions.
     assert (await _get(client, auth("village_staff.village2"), "/api/v1/follow-up/income-flags", year=2025, quarter=4))[
         "items"

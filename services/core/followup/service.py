@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy import (
@@ -37,6 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import BindParameter
 
 from services.core.accounts.models import User
@@ -292,15 +294,13 @@ def _day(value: date):
     return bindparam(None, value, Date, literal_execute=True)
 
 
-def _after(household_id: Any, *, literal: bool = True):
-    """The page's lower bound, written into the SQL text (see ``_day``): each page is a new
-    statement, prepared and planned for its values. ``literal=False``: a parameter, for the
-    late visits' list (``overdue_read``), whose statement has every other value in its text,
-    so that the plan PostgreSQL keeps for it sees them: the same text for every page,
-    prepared once. A bind parameter given is used as it is."""
+def _after(household_id: Any):
+    """The page's lower bound: the bind parameter of a compiled page (``_page_read``), whose
+    statement has every other value in its text, so that the plan PostgreSQL keeps for it
+    sees them (the same text for every page, prepared once); or a value."""
     if isinstance(household_id, BindParameter):
         return household_id
-    return bindparam(None, household_id, BigInteger, literal_execute=literal)
+    return bindparam(None, household_id, BigInteger)
 
 
 def _not_visited(period: VisitPeriod, after: Any) -> list[ColumnElement[bool]]:
@@ -326,8 +326,8 @@ def _not_visited(period: VisitPeriod, after: Any) -> list[ColumnElement[bool]]:
         Visit.mode.in_(period.modes),
     )
     if after is not None:
-        follow = follow.where(FollowUpVisit.household_id > _after(after, literal=False))
-        case = case.where(Visit.household_id > _after(after, literal=False))
+        follow = follow.where(FollowUpVisit.household_id > _after(after))
+        case = case.where(Visit.household_id > _after(after))
     return [~follow, ~case]
 
 
@@ -379,7 +379,7 @@ def overdue_statement(zone: Zone, period: VisitPeriod, cadre_user_id: Any = None
         *_not_visited(period, after),
     )
     if after is not None:
-        stmt = stmt.where(Household.id > _after(after, literal=False))
+        stmt = stmt.where(Household.id > _after(after))
     if cadre_user_id is not None:
         stmt = stmt.where(
             exists().where(
@@ -391,10 +391,34 @@ def overdue_statement(zone: Zone, period: VisitPeriod, cadre_user_id: Any = None
     return stmt
 
 
-# The compiled reads of the list, by zone, visit period and shape: a handful per county (its
-# zones, and a period a few times a year).
-_OVERDUE_READS: dict[tuple[Zone, VisitPeriod, bool, bool], ScopedRead] = {}
-_OVERDUE_READS_MAX = 256
+# The compiled pages of the lists, by list, zone, the values written into the text and shape:
+# a handful per county (its zones; a visit period or a quarter a few times a year).
+_PAGE_READS: dict[tuple, ScopedRead] = {}
+_PAGE_READS_MAX = 512
+
+
+def _page_read(shape: tuple, statement: Callable[[Any], Any], after: bool, *names: str) -> ScopedRead:
+    """The ``ScopedRead`` of one list page: ``statement(after)`` (``after`` the bind
+    parameter of the page's lower bound, or None) ordered by household id, ``size`` rows;
+    its parameters ``size``, ``after`` (``after``) and ``names``; every other value in its text."""
+    key = (*shape, after, names)
+    found = _PAGE_READS.get(key)
+    if found is None:
+        stmt = statement(bindparam("after", type_=BigInteger) if after else None)
+        stmt = stmt.order_by(Household.id).limit(bindparam("size", type_=Integer))
+        found = ScopedRead(stmt, "size", *(["after"] if after else []), *names)
+        if len(_PAGE_READS) >= _PAGE_READS_MAX:
+            _PAGE_READS.clear()
+        _PAGE_READS[key] = found
+    return found
+
+
+def _page_values(limit: int, after: tuple | None, **values: Any) -> dict[str, Any]:
+    """The per-call values of a ``_page_read``: the rows to read, the page's lower bound."""
+    values["size"] = limit + 1
+    if after is not None:
+        values["after"] = after[0]
+    return values
 
 
 def overdue_read(zone: Zone, period: VisitPeriod, *, cadre: bool, after: bool) -> ScopedRead:
@@ -406,21 +430,9 @@ def overdue_read(zone: Zone, period: VisitPeriod, *, cadre: bool, after: bool) -
     month's visits from the page's first household on. With those values as parameters,
     that plan read the county's households by region and its month's visits by day, then
     sorted them (130 ms a page instead of 3 on the loaded million)."""
-    shape = (zone, period, cadre, after)
-    found = _OVERDUE_READS.get(shape)
-    if found is None:
-        stmt = overdue_statement(
-            zone,
-            period,
-            bindparam("cadre_user_id", type_=BigInteger) if cadre else None,
-            bindparam("after", type_=BigInteger) if after else None,
-        )
-        names = ["size", *(["cadre_user_id"] if cadre else []), *(["after"] if after else [])]
-        found = ScopedRead(stmt.order_by(Household.id).limit(bindparam("size", type_=Integer)), *names)
-        if len(_OVERDUE_READS) >= _OVERDUE_READS_MAX:
-            _OVERDUE_READS.clear()
-        _OVERDUE_READS[shape] = found
-    return found
+    cadre_id = bindparam("cadre_user_id", type_=BigInteger) if cadre else None
+    names = ("cadre_user_id",) if cadre else ()
+    return _page_read(("overdue", zone, period), partial(overdue_statement, zone, period, cadre_id), after, *names)
 
 
 def _overdue_item(row: Any, period: VisitPeriod, as_of: date) -> dict[str, Any]:
@@ -452,11 +464,9 @@ async def overdue(
     a scoped session, or a ``Reader`` (the list's direct handler, on the read pool)."""
     after = decode_cursor(cursor, (int,))
     pages: list[list[dict]] = []
-    values: dict[str, Any] = {"size": limit + 1}
+    values = _page_values(limit, after)
     if cadre_user_id is not None:
         values["cadre_user_id"] = cadre_user_id
-    if after is not None:
-        values["after"] = after[0]
     for zone in zones(prefix, (o.region_prefix for o in ctx.overrides)):
         period = latest_period(lambda year, p=zone.prefix: ctx.policy(p, year), as_of, ctx.calendar)
         if period is None:
@@ -486,8 +496,32 @@ def last_due_quarter(ctx: PolicyContext, prefix: str, as_of: date) -> tuple[int,
     return year, quarter
 
 
+def _missing_income_statement(zone: Zone, year: int, quarter: int, after: Any) -> Select:
+    """The formerly poor and monitored households of ``zone`` without the quarter's income,
+    from ``after`` on (excluded; a value or a bind parameter)."""
+    stmt = select(
+        Household.id.label("household_id"),
+        Household.household_no,
+        Household.head_name,
+        Household.region_code,
+        Household.category,
+        _current_cadre().label("cadre_user_id"),
+    ).where(
+        zone.condition(Household.region_code),
+        _income_households(),
+        ~exists().where(
+            IncomeRecord.household_id == Household.id,
+            IncomeRecord.year == year,
+            IncomeRecord.quarter == quarter,
+        ),
+    )
+    if after is not None:
+        stmt = stmt.where(Household.id > _after(after))
+    return stmt
+
+
 async def missing_income(
-    session: AsyncSession,
+    source: Any,
     ctx: PolicyContext,
     prefix: str,
     *,
@@ -499,35 +533,24 @@ async def missing_income(
 ) -> KeyPage[dict]:
     """Formerly poor and monitored households without the quarter's income once the
     quarter's entry deadline has passed (keyset: household id). 422 when the deadline has
-    passed nowhere in the region yet."""
+    passed nowhere in the region yet. ``source``: a scoped session or a ``Reader``; each
+    zone's page is a ``ScopedRead`` with the zone, year and quarter in its text."""
     after = decode_cursor(cursor, (int,))
     pages: list[list[dict]] = []
     earliest: date | None = None
+    values = _page_values(limit, after)
     for zone in zones(prefix, (o.region_prefix for o in ctx.overrides)):
         deadline, provisional = income_deadline(year, quarter, ctx.policy(zone.prefix, year), ctx.calendar)
         if deadline >= as_of:
             earliest = deadline if earliest is None else min(earliest, deadline)
             continue
-        stmt = select(
-            Household.id.label("household_id"),
-            Household.household_no,
-            Household.head_name,
-            Household.region_code,
-            Household.category,
-            _current_cadre().label("cadre_user_id"),
-        ).where(
-            zone.condition(Household.region_code),
-            _income_households(),
-            ~exists().where(
-                IncomeRecord.household_id == Household.id,
-                IncomeRecord.year == year,
-                IncomeRecord.quarter == quarter,
-            ),
+        read = _page_read(
+            ("missing_income", zone, year, quarter),
+            partial(_missing_income_statement, zone, year, quarter),
+            after is not None,
         )
-        if after is not None:
-            stmt = stmt.where(Household.id > _after(after[0]))
-        rows = await session.execute(stmt.order_by(Household.id).limit(limit + 1))
-        pages.append([{**row, "deadline": deadline, "provisional": provisional} for row in rows.mappings()])
+        rows = await read.all(source, **values)
+        pages.append([{**dict(row.items()), "deadline": deadline, "provisional": provisional} for row in rows])
     if not pages and earliest is not None:
         raise Unprocessable("income_quarter_not_due", field="quarter", deadline=earliest.isoformat())
     items, next_cursor = _merge(pages, limit, lambda row: row["household_id"])
@@ -548,8 +571,47 @@ def _rolling_table(upto: int):
     )
 
 
+def _income_flags_statement(zone: Zone, upto: int, watch: Decimal, flag: IncomeFlag | None, after: Any) -> Select:
+    """The formerly poor and monitored households of ``zone`` whose complete rolling year to
+    ``upto`` is under ``watch`` or fell (``flag``: one of them, None either), from ``after`` on
+    (excluded; a value or a bind parameter)."""
+    now = rolling_income(upto)
+    before = _rolling_table(upto - 4)
+    prev = (
+        select(before.c.per_capita_net)
+        .where(before.c.quarters == WINDOW, before.c.last_q == upto - 4)
+        .scalar_subquery()
+    )
+    below = now.c.per_capita_net < watch
+    fell = now.c.per_capita_net < prev
+    condition = {IncomeFlag.below_watch_line: below, IncomeFlag.fell: fell, None: or_(below, fell)}[flag]
+    stmt = (
+        select(
+            Household.id.label("household_id"),
+            Household.household_no,
+            Household.head_name,
+            Household.region_code,
+            Household.category,
+            now.c.per_capita_net,
+            prev.label("per_capita_net_year_before"),
+        )
+        .select_from(Household)
+        .join(now, true())
+        .where(
+            zone.condition(Household.region_code),
+            _income_households(),
+            now.c.quarters == WINDOW,
+            now.c.last_q == upto,
+            condition,
+        )
+    )
+    if after is not None:
+        stmt = stmt.where(Household.id > _after(after))
+    return stmt
+
+
 async def income_flags(
-    session: AsyncSession,
+    source: Any,
     ctx: PolicyContext,
     prefix: str,
     *,
@@ -562,54 +624,29 @@ async def income_flags(
     """Formerly poor and monitored households whose complete rolling year ending with the
     quarter is under the policy's watch line per capita, or lower than the complete rolling
     year ending with the same quarter a year earlier (keyset: household id). The rule is
-    ``rules.income_flags``; this is its set-based form over ``income_rolling``."""
+    ``rules.income_flags``; this is its set-based form over ``income_rolling``, a
+    ``ScopedRead`` per zone with the quarter and the watch line in its text."""
     after = decode_cursor(cursor, (int,))
     upto = quarter_index(year, quarter)
     pages: list[list[dict]] = []
+    values = _page_values(limit, after)
     for zone in zones(prefix, (o.region_prefix for o in ctx.overrides)):
         watch: Decimal = ctx.policy(zone.prefix, year).income_watch_per_capita
-        now = rolling_income(upto)
-        before = _rolling_table(upto - 4)
-        prev = (
-            select(before.c.per_capita_net)
-            .where(before.c.quarters == WINDOW, before.c.last_q == upto - 4)
-            .scalar_subquery()
+        read = _page_read(
+            ("income_flags", zone, upto, watch, flag),
+            partial(_income_flags_statement, zone, upto, watch, flag),
+            after is not None,
         )
-        below = now.c.per_capita_net < watch
-        fell = now.c.per_capita_net < prev
-        condition = {IncomeFlag.below_watch_line: below, IncomeFlag.fell: fell, None: or_(below, fell)}[flag]
-        stmt = (
-            select(
-                Household.id.label("household_id"),
-                Household.household_no,
-                Household.head_name,
-                Household.region_code,
-                Household.category,
-                now.c.per_capita_net,
-                prev.label("per_capita_net_year_before"),
-            )
-            .select_from(Household)
-            .join(now, true())
-            .where(
-                zone.condition(Household.region_code),
-                _income_households(),
-                now.c.quarters == WINDOW,
-                now.c.last_q == upto,
-                condition,
-            )
-        )
-        if after is not None:
-            stmt = stmt.where(Household.id > _after(after[0]))
-        rows = await session.execute(stmt.order_by(Household.id).limit(limit + 1))
         page = []
-        for row in rows.mappings():
+        for row in await read.all(source, **values):
+            item = dict(row.items())
             flags = []
-            if row["per_capita_net"] < watch:
+            if item["per_capita_net"] < watch:
                 flags.append(IncomeFlag.below_watch_line)
-            previous = row["per_capita_net_year_before"]
-            if previous is not None and row["per_capita_net"] < previous:
+            previous = item["per_capita_net_year_before"]
+            if previous is not None and item["per_capita_net"] < previous:
                 flags.append(IncomeFlag.fell)
-            page.append({**row, "flags": flags, "watch_line": watch})
+            page.append({**item, "flags": flags, "watch_line": watch})
         pages.append(page)
     items, next_cursor = _merge(pages, limit, lambda row: row["household_id"])
     return KeyPage(items, next_cursor)
