@@ -10,7 +10,9 @@ depth (one request in twenty the first page) as county staff, at 16 clients by d
 (``--list clues``: the risk clues so; ``--list overdue``: the first page of the work list;
 ``--list overdue-pages``: its first 40 pages, following ``next_cursor``, one request in twenty the first;
 ``--list household``: ``GET /api/v1/households/{id}`` of random households of the county;
-``--list followup-overdue``: the late follow-up visits, ``GET /api/v1/follow-up/overdue``).
+``--list followup-overdue``: the late follow-up visits, ``GET /api/v1/follow-up/overdue``;
+``--list income-missing``: the households missing the latest due quarter's income,
+``GET /api/v1/follow-up/income-missing``).
 ``--gzip`` asks for gzip (``Accept-Encoding: gzip``), as mobile apps' HTTP clients do.
 It prints each app's throughput, latency and CPU per request (the app's and the database's).
 """
@@ -45,8 +47,14 @@ PATHS = {
     "overdue-pages": "/api/v1/monitoring-cases/overdue?within_days=7{}",
     "household": "/api/v1/households/{}",
     "followup-overdue": "/api/v1/follow-up/overdue?limit=50{}",
+    "income-missing": "/api/v1/follow-up/income-missing?limit=50{}",
 }
-TABLES = {"cases": "monitoring_cases", "clues": "risk_clues", "followup-overdue": "households"}
+TABLES = {
+    "cases": "monitoring_cases",
+    "clues": "risk_clues",
+    "followup-overdue": "households",
+    "income-missing": "households",
+}
 
 
 async def _cursors(url: str, table: str, count: int) -> list[str]:

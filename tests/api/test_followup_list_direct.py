@@ -1,7 +1,8 @@
-"""The direct handler of the late follow-up visits (``services.api.followup.listing``)
-answers exactly as the route's FastAPI handling does: each request goes twice to the same
-app, once as it comes and once with the direct handler declining everything, and the two
-answers must be the same, byte for byte (``tests.api.direct_twin``)."""
+"""The direct handlers of the late follow-up visits and of the households missing a
+quarter's income (``services.api.followup.listing``) answer exactly as the routes' FastAPI
+handling does: each request goes twice to the same app, once as it comes and once with the
+direct handler declining everything, and the two answers must be the same, byte for byte
+(``tests.api.direct_twin``)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ from services.api.followup import listing
 from services.core.monitoring.models import MonitoringCase, MonitoringPolicyRow, Visit
 from services.core.paging import encode_cursor
 from tests.api.direct_twin import PAGING_QUERIES, both, same, taken
-from tests.api.test_followup import assign, visit
+from tests.api.test_followup import _record, assign, visit
 from tests.api.test_households import create
 from tests.factories import OTHER_COUNTY_VILLAGE, OTHER_TOWNSHIP_VILLAGE, VILLAGE, VILLAGE_2
 
 PATH = "/api/v1/follow-up/overdue"
 PARSER = "services.api.followup.listing._overdue_query"
+
+MISSING = "/api/v1/follow-up/income-missing"
+MISSING_PARSER = "services.api.followup.listing._missing_query"
 
 USERS = [
     "county_staff.county",
@@ -89,8 +93,13 @@ async def followed(client, auth, session, user_ids):
             attachments=[],
         )
     )
-    session.add(MonitoringPolicyRow(region_prefix=VILLAGE_2, year=2026, values={"followup_visit_months": [2]}))
+    # The village visits in February, and its income is due 20 working days after the
+    # quarter's end (the county's: 10).
+    values = {"followup_visit_months": [2], "income_entry_days": 20}
+    session.add(MonitoringPolicyRow(region_prefix=VILLAGE_2, year=2026, values=values))
     await session.flush()
+    for quarter in (4, 1):  # Q4 2025 and Q1 2026 entered for one household
+        await _record(client, county, homes[0]["id"], 2026 if quarter == 1 else 2025, quarter)
     return {"homes": homes, "other": other, "eliminated": [home for home, _ in eliminated], "cadre": cadre_id}
 
 
@@ -199,3 +208,93 @@ def test_the_direct_overdue_list_takes_the_plain_queries_only():
         [("limit", "1"), ("limit", "2")],
     ):
         assert not taken(listing._overdue_query, query), query
+
+
+def _missing_queries(followed) -> list[list[tuple[str, str]]]:
+    first = str(followed["homes"][0]["id"])
+    return [
+        [],
+        [("year", "2026"), ("quarter", "1")],
+        [("year", "2025"), ("quarter", "4")],
+        [("quarter", "4")],
+        [("year", "2025")],
+        [("year", "2026"), ("quarter", "2")],  # not due on 1 July: 422
+        [("year", "2026"), ("quarter", "1"), ("as_of", "2026-04-15")],  # due in the county, not in the village
+        [("year", "2026"), ("quarter", "1"), ("as_of", "2026-04-10")],  # due nowhere yet: 422
+        [("as_of", "2026-04-15")],
+        [("as_of", "2026-02-01")],
+        [("year", "2026"), ("quarter", "1"), ("region", VILLAGE)],
+        [("year", "2026"), ("quarter", "1"), ("region", VILLAGE_2), ("as_of", "2026-04-15")],
+        [("region", "5299")],
+        [("region", "529902")],  # another county: 404 for most
+        [("region", "529901009")],  # no such township: 404
+        [("region", "52990")],
+        [("year", "2026"), ("quarter", "1"), ("limit", "1")],
+        [("year", "2026"), ("quarter", "1"), ("limit", "2"), ("cursor", encode_cursor([int(first)]))],
+        [("year", "1999")],  # left to FastAPI (422)
+        [("year", "2101")],
+        [("year", "02026")],
+        [("quarter", "5")],
+        [("quarter", "0")],
+        [("quarter", "+1")],
+        [("as_of", "2026-13-01")],
+        *PAGING_QUERIES,
+        [("unknown", "1")],
+        [("cadre_user_id", "5")],  # not a parameter of this list: FastAPI ignores it
+        [("region", "529902"), ("cursor", "not-a-cursor")],
+    ]
+
+
+async def test_the_direct_missing_income_list_answers_like_fastapi(client, auth, followed, monkeypatch):
+    queries = _missing_queries(followed)
+    assert sum(taken(listing._missing_query, query) for query in queries) >= 18
+    listed = problems = 0
+    for user in USERS:
+        headers = auth(user)
+        for query in queries:
+            direct, general = await both(client, monkeypatch, MISSING, MISSING_PARSER, query, headers)
+            same((MISSING, user, query), direct, general)
+            if direct.status_code == 200:
+                listed += len(direct.json()["items"])
+            problems += direct.status_code == 422 and direct.json().get("code") == "income_quarter_not_due"
+    assert listed > 50 and problems >= 5  # pages with households, and quarters not yet due, compared
+    for headers in ({}, {"Authorization": "Bearer x.y.z"}):
+        direct, general = await both(client, monkeypatch, MISSING, MISSING_PARSER, [("limit", "2")], headers)
+        same((MISSING, headers), direct, general)
+
+
+async def test_the_direct_missing_income_pages_follow_their_cursors(client, auth, followed, monkeypatch):
+    homes = followed["homes"]
+    for user in ("county_staff.county", "township_staff.township", "village_staff.village"):
+        headers = auth(user)
+        base = [("year", "2026"), ("quarter", "1"), ("limit", "1")]
+        query, seen = base, []
+        for _ in range(100):
+            direct, general = await both(client, monkeypatch, MISSING, MISSING_PARSER, query, headers)
+            same((MISSING, user, query), direct, general)
+            assert direct.status_code == 200
+            page = direct.json()
+            seen += [item["household_id"] for item in page["items"]]
+            if page["next_cursor"] is None:
+                break
+            query = [*base, ("cursor", page["next_cursor"])]
+        assert seen == sorted(set(seen)) and seen and homes[0]["id"] not in seen, (user, seen)
+    county = await client.get(MISSING, params={"year": 2026, "quarter": 1}, headers=auth("county_staff.county"))
+    items = {item["household_id"]: item for item in county.json()["items"]}
+    assert homes[1]["id"] in items and homes[0]["id"] not in items
+    assert items[homes[2]["id"]]["deadline"] > items[homes[1]["id"]]["deadline"]  # the village's own days
+
+
+def test_the_direct_missing_income_list_takes_the_plain_queries_only():
+    assert taken(listing._missing_query, [("year", "2026"), ("quarter", "1"), ("cursor", encode_cursor([7]))])
+    assert taken(listing._missing_query, [("region", VILLAGE), ("as_of", "2026-04-15"), ("limit", "9")])
+    for query in (
+        [("year", "1999")],
+        [("quarter", "5")],
+        [("quarter", "01")],
+        [("cursor", encode_cursor(["7"]))],
+        [("region", "52990")],
+        [("flag", "fell")],
+        [("year", "2026"), ("year", "2025")],
+    ):
+        assert not taken(listing._missing_query, query), query

@@ -1,21 +1,25 @@
-"""The direct handler (``routing.fast_path``) of the late follow-up visits
-(``GET /api/v1/follow-up/overdue``): the households whose scheduled visit a cadre has not
-made, the list assistance cadres page through. It is answered without FastAPI's dependency
-solving and without building the statement at run time (``services.api.listing``).
+"""The direct handlers (``routing.fast_path``) of the follow-up work lists that cadres and
+grid workers page through: the late follow-up visits (``GET /api/v1/follow-up/overdue``: the
+households whose scheduled visit was not made) and the households missing a quarter's
+income (``GET /api/v1/follow-up/income-missing``). They are answered without FastAPI's
+dependency solving and without building the statement at run time (``services.api.listing``).
 
-It takes on only queries whose every parameter has its plain valid form, each at most
+Each takes on only queries whose every parameter has its plain valid form, each at most
 once, and declines (None) anything else before doing anything, so FastAPI's handling of
 the route answers it as always. What it takes on, it answers as the route does, in the
-same order: the caller (401, 403 without ``monitoring:read``; the route has no rate limit of
-its own), the region filter (404 when missing or outside the caller's regions), then the
-page: the policy context read in one round trip, and the service's own ``overdue`` on the
-read pool (each zone's page a ``ScopedRead`` compiled once per zone, visit period and region
-prefix). ``tests/api/test_followup_list_direct.py`` holds it to the route's answers, input by
-input.
+same order: the caller (401, 403 without the route's permission; neither route has a rate
+limit of its own), the region filter (404 when missing or outside the caller's regions),
+then the page: the policy context read in one round trip, and the service's own function
+on the read pool (each zone's page a ``ScopedRead`` compiled once per zone, the values of
+its text and region prefix), its errors (a quarter not yet due: 422) answered by the
+application's handlers as the route's are. ``tests/api/test_followup_list_direct.py`` holds
+both to the routes' answers, input by input.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -26,8 +30,10 @@ from services.api.pagination import page_limit
 from services.api.responses import JSON
 from services.core.accounts.roles import Permission
 from services.core.followup import service
-from services.core.monitoring.context import load_policy_context
+from services.core.monitoring.context import PolicyContext, load_policy_context
+from services.core.paging import KeyPage
 from services.core.regions.service import check_prefix_visible
+from services.core.scope import Reader
 from services.core.timeutil import today
 
 _OVERDUE_SINGLE = frozenset({"region", "as_of", "cadre_user_id", "limit", "cursor"})
@@ -47,24 +53,77 @@ def _overdue_query(request: Request) -> dict[str, Any]:
     }
 
 
+_MISSING_SINGLE = frozenset({"region", "year", "quarter", "as_of", "limit", "cursor"})
+_YEAR = re.compile(r"20[0-9]{2}|2100")
+_QUARTER = re.compile(r"[1-4]")
+
+
+def _missing_query(request: Request) -> dict[str, Any]:
+    """The missing-income list's parameters as the route would get them, or ``Declined``."""
+    given, _ = plain_query(request, _MISSING_SINGLE)
+    year, quarter, cursor = given.get("year"), given.get("quarter"), given.get("cursor")
+    if (year is not None and not _YEAR.fullmatch(year)) or (quarter is not None and not _QUARTER.fullmatch(quarter)):
+        raise Declined
+    cursor_of(cursor, (int,))
+    return {
+        "region": prefix_of(given.get("region")),
+        "year": None if year is None else int(year),
+        "quarter": None if quarter is None else int(quarter),
+        "as_of": day_of(given.get("as_of")),
+        "limit": limit_of(given.get("limit")),
+        "cursor": cursor,
+    }
+
+
+async def _answer(
+    request: Request,
+    query: dict[str, Any],
+    permission: Permission,
+    page: Callable[[Reader, PolicyContext, str, int], Awaitable[KeyPage[dict]]],
+) -> Response:
+    """The caller, the region filter, the policy context, then ``page(reader, ctx, prefix,
+    limit)``: the steps of both routes, in their order."""
+    caller, reader = await list_reader(request, permission, bulk=False)
+    region = query["region"]
+    if region is not None:
+        await check_prefix_visible(reader, region, field="region")
+    ctx = await load_policy_context(reader)
+    found = await page(
+        reader, ctx, service.list_prefix(caller.region_prefix, region), page_limit(request, query["limit"])
+    )
+    return JSON(found.body())
+
+
 async def list_overdue_directly(request: Request) -> Response | None:
     """``GET /api/v1/follow-up/overdue`` (see the module), or None to leave it to FastAPI."""
     try:
         query = _overdue_query(request)
     except Declined:
         return None
-    caller, reader = await list_reader(request, Permission.monitoring_read, bulk=False)
-    region = query["region"]
-    if region is not None:
-        await check_prefix_visible(reader, region, field="region")
-    ctx = await load_policy_context(reader)
-    found = await service.overdue(
-        reader,
-        ctx,
-        service.list_prefix(caller.region_prefix, region),
-        as_of=query["as_of"] or today(),
-        cadre_user_id=query["cadre_user_id"],
-        cursor=query["cursor"],
-        limit=page_limit(request, query["limit"]),
-    )
-    return JSON(found.body())
+
+    async def page(reader: Reader, ctx: PolicyContext, prefix: str, limit: int) -> KeyPage[dict]:
+        day = query["as_of"] or today()
+        return await service.overdue(
+            reader, ctx, prefix, as_of=day, cadre_user_id=query["cadre_user_id"], cursor=query["cursor"], limit=limit
+        )
+
+    return await _answer(request, query, Permission.monitoring_read, page)
+
+
+async def list_missing_income_directly(request: Request) -> Response | None:
+    """``GET /api/v1/follow-up/income-missing`` (see the module), or None to leave it to FastAPI."""
+    try:
+        query = _missing_query(request)
+    except Declined:
+        return None
+
+    async def page(reader: Reader, ctx: PolicyContext, prefix: str, limit: int) -> KeyPage[dict]:
+        day = query["as_of"] or today()
+        year, quarter = service.complete_quarter(
+            query["year"], query["quarter"], service.last_due_quarter(ctx, prefix, day)
+        )
+        return await service.missing_income(
+            reader, ctx, prefix, year=year, quarter=quarter, as_of=day, cursor=query["cursor"], limit=limit
+        )
+
+    return await _answer(request, query, Permission.registry_read, page)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from services.api import tags
 from services.api.deps import Needs, Session, path_object
 from services.api.errors_doc import responses
-from services.api.followup.listing import list_overdue_directly
+from services.api.followup.listing import list_missing_income_directly, list_overdue_directly
 from services.api.pagination import Page, page_limit
 from services.api.params import Cursor, Id, IdQ, Limit, RegionQ
 from services.api.responses import JSON
@@ -205,6 +205,7 @@ async def list_overdue(
     responses=responses(403, 404),
     summary="Households missing a quarter's income after its deadline 季度收入未按时录入农户",
 )
+@fast_path(list_missing_income_directly)  # the plain queries; the same answers (tests/api/test_followup_list_direct.py)
 async def list_missing_income(
     request: Request,
     session: Session,
