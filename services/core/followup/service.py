@@ -397,34 +397,35 @@ _PAGE_READS: dict[tuple, ScopedRead] = {}
 _PAGE_READS_MAX = 512
 
 
-def _page_read(shape: tuple, statement: Callable[[Any], Any], after: bool, *names: str) -> ScopedRead:
+def _page_read(shape: tuple, statement: Callable[[Any], Any], size: int, after: bool, *names: str) -> ScopedRead:
     """The ``ScopedRead`` of one list page: ``statement(after)`` (``after`` the bind
     parameter of the page's lower bound, or None) ordered by household id, ``size`` rows;
-    its parameters ``size``, ``after`` (``after``) and ``names``; every other value in its text."""
-    key = (*shape, after, names)
+    its parameters ``after`` (``after``) and ``names``, every other value in its text — the
+    number of rows too: a plan kept for a ``LIMIT $n`` expects a tenth of the table, and
+    for the missing-income list PostgreSQL then started two parallel workers for every page
+    (8 ms of the database's CPU a page; apps ask one page size)."""
+    key = (*shape, size, after, names)
     found = _PAGE_READS.get(key)
     if found is None:
         stmt = statement(bindparam("after", type_=BigInteger) if after else None)
-        stmt = stmt.order_by(Household.id).limit(bindparam("size", type_=Integer))
-        found = ScopedRead(stmt, "size", *(["after"] if after else []), *names)
+        found = ScopedRead(stmt.order_by(Household.id).limit(size), *(["after"] if after else []), *names)
         if len(_PAGE_READS) >= _PAGE_READS_MAX:
             _PAGE_READS.clear()
         _PAGE_READS[key] = found
     return found
 
 
-def _page_values(limit: int, after: tuple | None, **values: Any) -> dict[str, Any]:
-    """The per-call values of a ``_page_read``: the rows to read, the page's lower bound."""
-    values["size"] = limit + 1
+def _page_values(after: tuple | None, **values: Any) -> dict[str, Any]:
+    """The per-call values of a ``_page_read``: the page's lower bound, and ``values``."""
     if after is not None:
         values["after"] = after[0]
     return values
 
 
-def overdue_read(zone: Zone, period: VisitPeriod, *, cadre: bool, after: bool) -> ScopedRead:
-    """One page of ``overdue_statement`` as a ``ScopedRead``: its bind parameters are
-    ``size`` (rows to read), ``cadre_user_id`` (``cadre``) and ``after`` (``after``); the zone's
-    bounds, the period's days and the policy's visit modes are in its text. So the plan
+def overdue_read(zone: Zone, period: VisitPeriod, size: int, *, cadre: bool, after: bool) -> ScopedRead:
+    """One page of ``overdue_statement``, ``size`` rows, as a ``ScopedRead``: its bind
+    parameters are ``cadre_user_id`` (``cadre``) and ``after`` (``after``); the zone's bounds,
+    the period's days, the policy's visit modes and the size are in its text. So the plan
     PostgreSQL makes once for every page (after five runs of a text, it may) sees them, and
     is the one each page would get of its own: a merge of the households by id with the
     month's visits from the page's first household on. With those values as parameters,
@@ -432,7 +433,9 @@ def overdue_read(zone: Zone, period: VisitPeriod, *, cadre: bool, after: bool) -
     sorted them (130 ms a page instead of 3 on the loaded million)."""
     cadre_id = bindparam("cadre_user_id", type_=BigInteger) if cadre else None
     names = ("cadre_user_id",) if cadre else ()
-    return _page_read(("overdue", zone, period), partial(overdue_statement, zone, period, cadre_id), after, *names)
+    return _page_read(
+        ("overdue", zone, period), partial(overdue_statement, zone, period, cadre_id), size, after, *names
+    )
 
 
 def _overdue_item(row: Any, period: VisitPeriod, as_of: date) -> dict[str, Any]:
@@ -464,14 +467,14 @@ async def overdue(
     a scoped session, or a ``Reader`` (the list's direct handler, on the read pool)."""
     after = decode_cursor(cursor, (int,))
     pages: list[list[dict]] = []
-    values = _page_values(limit, after)
+    values = _page_values(after)
     if cadre_user_id is not None:
         values["cadre_user_id"] = cadre_user_id
     for zone in zones(prefix, (o.region_prefix for o in ctx.overrides)):
         period = latest_period(lambda year, p=zone.prefix: ctx.policy(p, year), as_of, ctx.calendar)
         if period is None:
             continue
-        read = overdue_read(zone, period, cadre=cadre_user_id is not None, after=after is not None)
+        read = overdue_read(zone, period, limit + 1, cadre=cadre_user_id is not None, after=after is not None)
         pages.append([_overdue_item(row, period, as_of) for row in await read.all(source, **values)])
     items, next_cursor = _merge(pages, limit, lambda row: row["household_id"])
     return KeyPage(items, next_cursor)
@@ -538,7 +541,7 @@ async def missing_income(
     after = decode_cursor(cursor, (int,))
     pages: list[list[dict]] = []
     earliest: date | None = None
-    values = _page_values(limit, after)
+    values = _page_values(after)
     for zone in zones(prefix, (o.region_prefix for o in ctx.overrides)):
         deadline, provisional = income_deadline(year, quarter, ctx.policy(zone.prefix, year), ctx.calendar)
         if deadline >= as_of:
@@ -547,6 +550,7 @@ async def missing_income(
         read = _page_read(
             ("missing_income", zone, year, quarter),
             partial(_missing_income_statement, zone, year, quarter),
+            limit + 1,
             after is not None,
         )
         rows = await read.all(source, **values)
@@ -629,12 +633,13 @@ async def income_flags(
     after = decode_cursor(cursor, (int,))
     upto = quarter_index(year, quarter)
     pages: list[list[dict]] = []
-    values = _page_values(limit, after)
+    values = _page_values(after)
     for zone in zones(prefix, (o.region_prefix for o in ctx.overrides)):
         watch: Decimal = ctx.policy(zone.prefix, year).income_watch_per_capita
         read = _page_read(
             ("income_flags", zone, upto, watch, flag),
             partial(_income_flags_statement, zone, upto, watch, flag),
+            limit + 1,
             after is not None,
         )
         page = []
