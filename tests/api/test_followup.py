@@ -67,6 +67,28 @@ async def visit(client, headers, household_id, on, expect=201, **body):
     return r.json()
 
 
+async def eliminated_case(session, home: dict, on: date) -> MonitoringCase:
+    """A case of ``home`` whose risk was eliminated ``on`` that day (written directly: the
+    API would take months to get there)."""
+    case = MonitoringCase(
+        household_id=home["id"],
+        region_code=home["region_code"],
+        case_type="marginal",
+        risk_types=["illness"],
+        status="eliminated",
+        first_clue_on=date(2023, 9, 1),
+        opened_on=date(2023, 9, 1),
+        identified_on=date(2023, 9, 20),
+        eliminated_on=on,
+        elimination_way="by_assistance",
+        category_before="ordinary",
+        deadline_breaches=[],
+    )
+    session.add(case)
+    await session.flush()
+    return case
+
+
 async def monitored_household(client, auth, session) -> dict:
     """A household that became 监测户 (only a case makes one: set here directly)."""
     from sqlalchemy import update
@@ -281,22 +303,7 @@ async def test_the_regions_months_and_an_adjusted_saturday(client, auth, session
 async def test_eliminated_households_stay_on_follow_up_for_the_policy_period(client, auth, session):
     county = auth(COUNTY)
     home = await create(client, auth, category="ordinary")
-    case = MonitoringCase(
-        household_id=home["id"],
-        region_code=home["region_code"],
-        case_type="marginal",
-        risk_types=["illness"],
-        status="eliminated",
-        first_clue_on=date(2024, 9, 1),
-        opened_on=date(2024, 9, 1),
-        identified_on=date(2024, 9, 20),
-        eliminated_on=date(2025, 10, 15),
-        elimination_way="by_assistance",
-        category_before="ordinary",
-        deadline_breaches=[],
-    )
-    session.add(case)
-    await session.flush()
+    case = await eliminated_case(session, home, date(2025, 10, 15))
     [item] = [i for i in await overdue(client, county, as_of="2026-04-01") if i["household_id"] == home["id"]]
     assert (item["reason"], item["eliminated_on"]) == ("eliminated", "2025-10-15")
     # Twelve months after elimination (the default) end in October 2026: the November visit is not owed.

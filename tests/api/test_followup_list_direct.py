@@ -12,10 +12,10 @@ from datetime import date
 import pytest
 
 from services.api.followup import listing
-from services.core.monitoring.models import MonitoringCase, MonitoringPolicyRow, Visit
+from services.core.monitoring.models import MonitoringPolicyRow, Visit
 from services.core.paging import encode_cursor
 from tests.api.direct_twin import PAGING_QUERIES, both, same, taken
-from tests.api.test_followup import _record, assign, visit
+from tests.api.test_followup import _record, assign, eliminated_case, visit
 from tests.api.test_households import create
 from tests.factories import OTHER_COUNTY_VILLAGE, OTHER_TOWNSHIP_VILLAGE, VILLAGE, VILLAGE_2
 
@@ -62,23 +62,7 @@ async def followed(client, auth, session, user_ids):
     eliminated = []
     for on in (date(2025, 10, 15), date(2024, 1, 10)):
         home = await create(client, auth, category="ordinary")
-        case = MonitoringCase(
-            household_id=home["id"],
-            region_code=home["region_code"],
-            case_type="marginal",
-            risk_types=["illness"],
-            status="eliminated",
-            first_clue_on=date(2023, 9, 1),
-            opened_on=date(2023, 9, 1),
-            identified_on=date(2023, 9, 20),
-            eliminated_on=on,
-            elimination_way="by_assistance",
-            category_before="ordinary",
-            deadline_breaches=[],
-        )
-        session.add(case)
-        await session.flush()
-        eliminated.append((home, case))
+        eliminated.append((home, await eliminated_case(session, home, on)))
     home, case = eliminated[0]
     session.add(
         Visit(
@@ -138,21 +122,45 @@ def _queries(followed) -> list[list[tuple[str, str]]]:
     ]
 
 
-async def test_the_direct_overdue_follow_ups_answer_like_fastapi(client, auth, followed, monkeypatch):
-    queries = _queries(followed)
-    assert sum(taken(listing._overdue_query, query) for query in queries) >= 18
-    listed = 0
+async def walked_both(client, monkeypatch, path: str, parser: str, base: list, headers: dict) -> list[int]:
+    """The list's households, one a page, following each cursor, each page asked both ways
+    and the same: by household id, every household once (checked)."""
+    query, seen = [*base, ("limit", "1")], []
+    for _ in range(100):  # a cursor that does not move on would page for ever
+        direct, general = await both(client, monkeypatch, path, parser, query, headers)
+        same((path, query), direct, general)
+        assert direct.status_code == 200
+        page = direct.json()
+        seen += [item["household_id"] for item in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        query = [*base, ("limit", "1"), ("cursor", page["next_cursor"])]
+    assert seen == sorted(set(seen)), (path, seen)
+    return seen
+
+
+async def compared(client, auth, monkeypatch, path: str, parser: str, queries: list) -> list:
+    """Every query as every user of ``USERS``, and a page without a valid token, both ways
+    and the same; the direct answers."""
+    answers = []
     for user in USERS:
         headers = auth(user)
         for query in queries:
-            direct, general = await both(client, monkeypatch, PATH, PARSER, query, headers)
-            same((PATH, user, query), direct, general)
-            if direct.status_code == 200:
-                listed += len(direct.json()["items"])
-    assert listed > 50  # the answers compared are not all empty
+            direct, general = await both(client, monkeypatch, path, parser, query, headers)
+            same((path, user, query), direct, general)
+            answers.append(direct)
     for headers in ({}, {"Authorization": "Bearer x.y.z"}, {"Authorization": "Basic abc"}):
-        direct, general = await both(client, monkeypatch, PATH, PARSER, [("limit", "2")], headers)
-        same((PATH, headers), direct, general)
+        direct, general = await both(client, monkeypatch, path, parser, [("limit", "2")], headers)
+        same((path, headers), direct, general)
+    return answers
+
+
+async def test_the_direct_overdue_follow_ups_answer_like_fastapi(client, auth, followed, monkeypatch):
+    queries = _queries(followed)
+    assert sum(taken(listing._overdue_query, query) for query in queries) >= 18
+    answers = await compared(client, auth, monkeypatch, PATH, PARSER, queries)
+    listed = sum(len(r.json()["items"]) for r in answers if r.status_code == 200)
+    assert listed > 50  # the answers compared are not all empty
 
 
 async def test_the_direct_overdue_follow_ups_are_the_households_owed_a_visit(client, auth, followed):
@@ -177,19 +185,8 @@ async def test_the_direct_overdue_pages_follow_their_cursors(client, auth, follo
     household once, across the zones."""
     for user in ("county_staff.county", "township_staff.township", "assistance_cadre.village"):
         headers = auth(user)
-        base = [("as_of", "2026-04-01"), ("limit", "1")]
-        query = base
-        seen = []
-        while True:
-            direct, general = await both(client, monkeypatch, PATH, PARSER, query, headers)
-            same((PATH, user, query), direct, general)
-            assert direct.status_code == 200
-            page = direct.json()
-            seen += [item["household_id"] for item in page["items"]]
-            if page["next_cursor"] is None:
-                break
-            query = [*base, ("cursor", page["next_cursor"])]
-        assert seen == sorted(set(seen)) and seen, (user, seen)
+        seen = await walked_both(client, monkeypatch, PATH, PARSER, [("as_of", "2026-04-01")], headers)
+        assert seen, user
         whole = await client.get(PATH, params={"as_of": "2026-04-01", "limit": 100}, headers=headers)
         assert [item["household_id"] for item in whole.json()["items"]] == seen
 
@@ -248,37 +245,18 @@ def _missing_queries(followed) -> list[list[tuple[str, str]]]:
 async def test_the_direct_missing_income_list_answers_like_fastapi(client, auth, followed, monkeypatch):
     queries = _missing_queries(followed)
     assert sum(taken(listing._missing_query, query) for query in queries) >= 18
-    listed = problems = 0
-    for user in USERS:
-        headers = auth(user)
-        for query in queries:
-            direct, general = await both(client, monkeypatch, MISSING, MISSING_PARSER, query, headers)
-            same((MISSING, user, query), direct, general)
-            if direct.status_code == 200:
-                listed += len(direct.json()["items"])
-            problems += direct.status_code == 422 and direct.json().get("code") == "income_quarter_not_due"
-    assert listed > 50 and problems >= 5  # pages with households, and quarters not yet due, compared
-    for headers in ({}, {"Authorization": "Bearer x.y.z"}):
-        direct, general = await both(client, monkeypatch, MISSING, MISSING_PARSER, [("limit", "2")], headers)
-        same((MISSING, headers), direct, general)
+    answers = await compared(client, auth, monkeypatch, MISSING, MISSING_PARSER, queries)
+    listed = sum(len(r.json()["items"]) for r in answers if r.status_code == 200)
+    not_due = sum(r.status_code == 422 and r.json().get("code") == "income_quarter_not_due" for r in answers)
+    assert listed > 50 and not_due >= 5  # pages with households, and quarters not yet due, compared
 
 
 async def test_the_direct_missing_income_pages_follow_their_cursors(client, auth, followed, monkeypatch):
     homes = followed["homes"]
     for user in ("county_staff.county", "township_staff.township", "village_staff.village"):
-        headers = auth(user)
-        base = [("year", "2026"), ("quarter", "1"), ("limit", "1")]
-        query, seen = base, []
-        for _ in range(100):
-            direct, general = await both(client, monkeypatch, MISSING, MISSING_PARSER, query, headers)
-            same((MISSING, user, query), direct, general)
-            assert direct.status_code == 200
-            page = direct.json()
-            seen += [item["household_id"] for item in page["items"]]
-            if page["next_cursor"] is None:
-                break
-            query = [*base, ("cursor", page["next_cursor"])]
-        assert seen == sorted(set(seen)) and seen and homes[0]["id"] not in seen, (user, seen)
+        base = [("year", "2026"), ("quarter", "1")]
+        seen = await walked_both(client, monkeypatch, MISSING, MISSING_PARSER, base, auth(user))
+        assert seen and homes[0]["id"] not in seen, (user, seen)
     county = await client.get(MISSING, params={"year": 2026, "quarter": 1}, headers=auth("county_staff.county"))
     items = {item["household_id"]: item for item in county.json()["items"]}
     assert homes[1]["id"] in items and homes[0]["id"] not in items

@@ -106,6 +106,17 @@ def _merge(pages: Sequence[list[Any]], limit: int, key: Callable[[Any], int]) ->
     return page_of(merged[: limit + 1], limit, lambda row: [key(row)])
 
 
+def _household_columns() -> tuple[Any, ...]:
+    """What the follow-up lists show of a household (their items' first fields)."""
+    return (
+        Household.id.label("household_id"),
+        Household.household_no,
+        Household.head_name,
+        Household.region_code,
+        Household.category,
+    )
+
+
 def _current_cadre():
     return (
         select(CadreAssignment.cadre_user_id)
@@ -358,11 +369,7 @@ def overdue_statement(zone: Zone, period: VisitPeriod, cadre_user_id: Any = None
     ``cadre_user_id`` and ``after`` are values or bind parameters (``overdue_read``)."""
     eliminated_on = _eliminated_on(period)
     stmt = select(
-        Household.id.label("household_id"),
-        Household.household_no,
-        Household.head_name,
-        Household.region_code,
-        Household.category,
+        *_household_columns(),
         eliminated_on.label("eliminated_on"),
         _current_cadre().label("cadre_user_id"),
         _last_visit().label("last_visit_on"),
@@ -503,11 +510,7 @@ def _missing_income_statement(zone: Zone, year: int, quarter: int, after: Any) -
     """The formerly poor and monitored households of ``zone`` without the quarter's income,
     from ``after`` on (excluded; a value or a bind parameter)."""
     stmt = select(
-        Household.id.label("household_id"),
-        Household.household_no,
-        Household.head_name,
-        Household.region_code,
-        Household.category,
+        *_household_columns(),
         _current_cadre().label("cadre_user_id"),
     ).where(
         zone.condition(Household.region_code),
@@ -591,11 +594,7 @@ def _income_flags_statement(zone: Zone, upto: int, watch: Decimal, flag: IncomeF
     condition = {IncomeFlag.below_watch_line: below, IncomeFlag.fell: fell, None: or_(below, fell)}[flag]
     stmt = (
         select(
-            Household.id.label("household_id"),
-            Household.household_no,
-            Household.head_name,
-            Household.region_code,
-            Household.category,
+            *_household_columns(),
             now.c.per_capita_net,
             prev.label("per_capita_net_year_before"),
         )
