@@ -399,7 +399,10 @@ def overdue_statement(zone: Zone, period: VisitPeriod, cadre_user_id: Any = None
 
 
 # The compiled pages of the lists, by list, zone, the values written into the text and shape:
-# a handful per county (its zones; a visit period or a quarter a few times a year).
+# a few per region a list is asked for (its zones; a new visit period or quarter a few times a
+# year). A region filter is a zone of its own, so a province's villages asked one by one can
+# fill it: it is then emptied, and each page compiled again as it comes (a few ms, as every
+# page cost before).
 _PAGE_READS: dict[tuple, ScopedRead] = {}
 _PAGE_READS_MAX = 512
 
