@@ -616,9 +616,7 @@ async def export_missing_income(
     ctx = await load_policy_context(session)
     prefix = followup_service.list_prefix(caller.region_prefix, region)
     day = as_of or today()
-    year, quarter = followup_service.complete_quarter(
-        year, quarter, followup_service.last_due_quarter(ctx, prefix, day)
-    )
+    year, quarter = followup_service.asked_quarter(ctx, prefix, year, quarter, day)
     named = f"{year}年第{quarter}季度"
 
     async def page(source, cursor, limit):

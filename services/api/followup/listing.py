@@ -119,9 +119,7 @@ async def list_missing_income_directly(request: Request) -> Response | None:
 
     async def page(reader: Reader, ctx: PolicyContext, prefix: str, limit: int) -> KeyPage[dict]:
         day = query["as_of"] or today()
-        year, quarter = service.complete_quarter(
-            query["year"], query["quarter"], service.last_due_quarter(ctx, prefix, day)
-        )
+        year, quarter = service.asked_quarter(ctx, prefix, query["year"], query["quarter"], day)
         return await service.missing_income(
             reader, ctx, prefix, year=year, quarter=quarter, as_of=day, cursor=query["cursor"], limit=limit
         )

@@ -224,7 +224,7 @@ async def list_missing_income(
     ctx = await load_policy_context(session)
     prefix = service.list_prefix(caller.region_prefix, region)
     day = as_of or today()
-    year, quarter = service.complete_quarter(year, quarter, service.last_due_quarter(ctx, prefix, day))
+    year, quarter = service.asked_quarter(ctx, prefix, year, quarter, day)
     found = await service.missing_income(
         session,
         ctx,

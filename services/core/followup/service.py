@@ -673,3 +673,12 @@ def complete_quarter(year: int | None, quarter: int | None, latest: tuple[int, i
     if quarter is None:
         return year, (last_quarter if year == last_year else 4 if year < last_year else 1)
     return year, quarter
+
+
+def asked_quarter(
+    ctx: PolicyContext, prefix: str, year: int | None, quarter: int | None, as_of: date
+) -> tuple[int, int]:
+    """The quarter a missing-income list asks for (``complete_quarter``), completed from the
+    latest one whose entry deadline in ``prefix``'s policy is before ``as_of``: for the route,
+    its export and its direct handler alike."""
+    return complete_quarter(year, quarter, last_due_quarter(ctx, prefix, as_of))
