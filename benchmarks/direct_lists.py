@@ -12,7 +12,8 @@ depth (one request in twenty the first page) as county staff, at 16 clients by d
 ``--list household``: ``GET /api/v1/households/{id}`` of random households of the county;
 ``--list followup-overdue``: the late follow-up visits, ``GET /api/v1/follow-up/overdue``;
 ``--list income-missing``: the households missing the latest due quarter's income,
-``GET /api/v1/follow-up/income-missing``).
+``GET /api/v1/follow-up/income-missing``; ``--list unvisited``: the households the county's
+screening campaign has not visited, ``GET /api/v1/campaigns/{id}/unvisited``).
 ``--gzip`` asks for gzip (``Accept-Encoding: gzip``), as mobile apps' HTTP clients do.
 It prints each app's throughput, latency and CPU per request (the app's and the database's).
 """
@@ -48,13 +49,29 @@ PATHS = {
     "household": "/api/v1/households/{}",
     "followup-overdue": "/api/v1/follow-up/overdue?limit=50{}",
     "income-missing": "/api/v1/follow-up/income-missing?limit=50{}",
+    "unvisited": "/api/v1/campaigns/{campaign}/unvisited?limit=50{}",
 }
 TABLES = {
     "cases": "monitoring_cases",
     "clues": "risk_clues",
     "followup-overdue": "households",
     "income-missing": "households",
+    "unvisited": "households",
 }
+
+
+async def _campaign(url: str) -> int:
+    """The demo county's screening campaign (the demo load makes one)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(plain_dsn(url))
+    try:
+        found = await conn.fetchval("SELECT min(id) FROM field_campaigns WHERE region_prefix LIKE $1", PREFIX + "%")
+    finally:
+        await conn.close()
+    if found is None:
+        raise SystemExit("the bench database has no campaign of the county: reload it (python -m benchmarks --reload)")
+    return found
 
 
 async def _cursors(url: str, table: str, count: int) -> list[str]:
@@ -133,6 +150,8 @@ def main() -> int:
             for server in servers.values():
                 server.wait_healthy()
             path = PATHS[args.list]
+            if args.list == "unvisited":
+                path = path.replace("{campaign}", str(asyncio.run(_campaign(url))))
             headers = {"Authorization": f"Bearer {token}"}
             if args.list == "overdue-pages":
                 values = _walked(servers["after"], path, headers, 40)

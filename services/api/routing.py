@@ -66,9 +66,17 @@ def hot_read(endpoint):
     do for exactly those: the caller from the bearer token (401 as usual), path parameters
     and the JSON body validated by the same annotations with the same error locations
     (422 as usual). ``tests/api/test_hot_read.py`` holds it to that, input by input."""
+    _not_routed(endpoint, "hot_read")
     endpoint.guardline_read_only = True
     endpoint.guardline_hot = True
     return endpoint
+
+
+def _not_routed(endpoint, marker: str) -> None:
+    """A route's handler is built when the route is declared: a marker put on its endpoint
+    afterwards (written above ``@router.get``, not below it) would be ignored in silence."""
+    if getattr(endpoint, "guardline_routed", False):
+        raise TypeError(f"@{marker} on {endpoint.__qualname__} must come below the route's decorator")
 
 
 def fast_path(direct: Callable[[Request], Coroutine[Any, Any, Response | None]]):
@@ -82,6 +90,7 @@ def fast_path(direct: Callable[[Request], Coroutine[Any, Any, Response | None]])
     (signature, OpenAPI) stays as it is."""
 
     def mark(endpoint):
+        _not_routed(endpoint, "fast_path")
         endpoint.guardline_direct = direct
         return endpoint
 
@@ -244,6 +253,7 @@ def _calls(dependant) -> set:
 
 class GuardlineRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        endpoint.guardline_routed = True  # type: ignore[attr-defined]  # see ``_not_routed``
         endpoint = check_visible_regions(endpoint)  # its region filters (``params.RegionQ``)
         super().__init__(path, endpoint, **kwargs)
         self._document_preconditions()

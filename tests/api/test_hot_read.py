@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, Request
 from services.api.app import create_app
 from services.api.deps import Reads, Session
 from services.api.households.router import HouseholdId, get_household, lookup_person
-from services.api.routing import GuardlineRoute, _DirectRead, hot_read
+from services.api.routing import GuardlineRoute, _DirectRead, fast_path, hot_read
 from services.core.accounts.roles import Permission
 from services.core.households.schemas import PersonLookup
 from services.core.scope import Reader
@@ -151,6 +151,25 @@ def test_hot_read_refuses_what_it_cannot_serve(signature):
     with pytest.raises(TypeError, match="hot_read"):
         router.post(path)(hot_read(endpoint))
         _DirectRead(router.routes[-1])
+
+
+@pytest.mark.parametrize("marker", ["hot_read", "fast_path"])
+def test_a_marker_above_the_route_decorator_is_refused(marker):
+    """Written above ``@router.get`` a marker would come after the route's handler was built,
+    and be ignored: the route would never take the direct way."""
+    router = APIRouter(route_class=GuardlineRoute)
+
+    async def endpoint(request: Request, reader: ReadAccess): ...
+
+    mark = hot_read if marker == "hot_read" else fast_path(lambda request: None)
+    routed = router.get("/x")(endpoint)
+    with pytest.raises(TypeError, match=f"@{marker} on .*endpoint must come below"):
+        mark(routed)
+
+    async def below(request: Request, reader: ReadAccess): ...
+
+    router.get("/y")(mark(below))  # the right order
+    assert getattr(router.routes[-1].endpoint, "guardline_hot" if marker == "hot_read" else "guardline_direct")
 
 
 async def test_hot_reads_on_the_read_pool(committing_client, auth):

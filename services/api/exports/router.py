@@ -19,7 +19,7 @@ from services.api.deps import Needs, Session
 from services.api.errors_doc import responses
 from services.api.exports import ledgers
 from services.api.exports.stream import ExportFormat, ledger_response
-from services.api.fieldwork.router import unvisited_body, visit_body
+from services.api.fieldwork.router import visit_body
 from services.api.funds.projects import disbursement_body, project_body
 from services.api.ledgers.router import entry_body, rect_body
 from services.api.monitoring.bodies import case_body, shows_health
@@ -545,8 +545,7 @@ async def export_unvisited(
     campaign = await campaign_service.get(session, campaign_id)
 
     async def page(source, cursor, limit):
-        rows, next_cursor = await campaign_service.unvisited(source, campaign, region, cursor, limit)
-        return [unvisited_body(h) for h in rows], next_cursor
+        return await campaign_service.unvisited(source, campaign.id, campaign.region_prefix, region, cursor, limit)
 
     filters = {"campaign_id": campaign_id, "region": region}
     return await ledger_response(request, session, caller, ledgers.UNVISITED, fmt, filters, page)

@@ -12,12 +12,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from services.api import tags
 from services.api.deps import Needs, Session, check_if_match, path_object
 from services.api.errors_doc import responses
+from services.api.fieldwork.listing import list_unvisited_directly
 from services.api.idempotency import IDEMPOTENCY_DOC
 from services.api.pagination import Page, page_limit
 from services.api.params import Cursor, Id, Limit, RegionQ
 from services.api.ratelimit import bulk_read
 from services.api.responses import JSON, etag
-from services.api.routing import GuardlineRoute
+from services.api.routing import GuardlineRoute, fast_path
 from services.core.accounts.roles import Permission
 from services.core.accounts.security import Caller
 from services.core.fieldwork import campaigns as campaign_service
@@ -48,7 +49,6 @@ from services.core.fieldwork.schemas import (
     VisitClueOut,
     VisitUpdate,
 )
-from services.core.households.models import Household
 from services.core.monitoring.schemas import Reporter
 from services.core.timeutil import today
 from services.core.types import Day
@@ -551,6 +551,7 @@ async def campaign_progress(campaign_id: Id, session: Session, region: RegionQ =
     responses=responses(404),
     summary="Households not yet visited 未走访农户",
 )
+@fast_path(list_unvisited_directly)  # the plain queries; the same answers (tests/api/test_fieldwork_list_direct.py)
 async def unvisited(
     request: Request,
     campaign_id: Id,
@@ -562,15 +563,7 @@ async def unvisited(
     """Active households of the campaign's region within yours (and within `region`) without a visit record, by id
     (逐户逐人: every household, not only the formerly poor). Needs campaigns:read. 未走访农户。"""
     campaign = await campaign_service.get(session, campaign_id)
-    rows, next_cursor = await campaign_service.unvisited(session, campaign, region, cursor, page_limit(request, limit))
-    return JSON({"items": [unvisited_body(h) for h in rows], "next_cursor": next_cursor})
-
-
-def unvisited_body(h: Household) -> dict[str, Any]:
-    return {
-        "household_id": h.id,
-        "household_no": h.household_no,
-        "region_code": h.region_code,
-        "head_name": h.head_name,
-        "category": h.category,
-    }
+    found = await campaign_service.unvisited(
+        session, campaign.id, campaign.region_prefix, region, cursor, page_limit(request, limit)
+    )
+    return JSON(found.body())

@@ -10,9 +10,10 @@ inside it, as for a policy)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
-from sqlalchemy import String, bindparam, exists, func, literal, or_, select
+from sqlalchemy import BigInteger, String, bindparam, exists, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -33,12 +34,12 @@ from services.core.monitoring import service as monitoring
 from services.core.monitoring.context import load_policy_context
 from services.core.monitoring.enums import Channel
 from services.core.monitoring.schemas import Attachment, ClueIn, Reporter
-from services.core.paging import KeyPage, keyset_page
+from services.core.paging import KeyPage, compiled_page, decode_cursor, keyset_page, page_of, page_values
 from services.core.regions.models import Region
 from services.core.regions.rules import Level, code_of_prefix
 from services.core.regions.service import get_region, get_village
 from services.core.repository import by_id
-from services.core.scope import scope_of, under
+from services.core.scope import UNRESTRICTED, Reader, ScopedRead, scope_of, under
 from services.core.timeutil import CHINA, now, today
 
 CLUE_SOURCE = "field_campaign"
@@ -51,7 +52,7 @@ ACTIVE = Household.status == bindparam(
 
 
 def visible_to(prefix: str):
-    """Campaigns within ``prefix`` or whose region ``prefix`` lies in."""
+    """Campaigns within ``prefix`` or whose region ``prefix`` lies in (``rules.visible``)."""
     column = Campaign.region_prefix
     return or_(under(column, prefix), func.left(literal(prefix), func.length(column)) == column)
 
@@ -61,6 +62,22 @@ def status_of(campaign: Campaign, on: date | None = None) -> CampaignStatus:
     if day < campaign.starts_on:
         return CampaignStatus.planned
     return CampaignStatus.running if day <= campaign.ends_on else CampaignStatus.ended
+
+
+# A campaign's region by id, whoever asks: campaigns are not region-scoped (a county's campaign
+# is seen by its townships too), so who sees one is ``rules.visible``, checked by ``region_of``.
+_CAMPAIGN_REGION = ScopedRead(
+    select(Campaign.region_prefix).where(Campaign.id == bindparam("campaign_id", type_=BigInteger)), "campaign_id"
+)
+
+
+async def region_of(reader: Reader, campaign_id: int) -> str:
+    """The region prefix of the campaign ``campaign_id`` if ``reader`` can see it, read on the
+    read pool; else 404 ``campaign_not_found``, as ``get``."""
+    row = await _CAMPAIGN_REGION.first(Reader(reader.db, UNRESTRICTED, reader.caller), campaign_id=campaign_id)
+    if row is None or not rules.visible(row[0], reader.prefix):
+        raise NotFound("campaign_not_found", field="campaign_id", id=campaign_id)
+    return row[0]
 
 
 async def get(session: AsyncSession, campaign_id: int, *, for_update: bool = False) -> Campaign:
@@ -327,9 +344,15 @@ async def visits(
 
 
 def _prefix(campaign: Campaign, session: AsyncSession, region: str | None) -> str:
-    prefix = rules.narrowest(campaign.region_prefix, scope_of(session), *([region] if region else []))
+    return _narrowest(campaign.region_prefix, scope_of(session), region)
+
+
+def _narrowest(campaign_prefix: str, scope: str, region: str | None) -> str:
+    """The households a campaign's lists cover: its region within the caller's ``scope`` (and
+    within ``region``); 422 when they do not meet."""
+    prefix = rules.narrowest(campaign_prefix, scope, *([region] if region else []))
     if prefix is None:
-        raise Unprocessable("campaign_region_outside", field="region", region=campaign.region_prefix)
+        raise Unprocessable("campaign_region_outside", field="region", region=campaign_prefix)
     return prefix
 
 
@@ -386,13 +409,43 @@ async def progress(session: AsyncSession, campaign: Campaign, region: str | None
     }
 
 
-async def unvisited(
-    session: AsyncSession, campaign: Campaign, region: str | None, cursor: str | None, limit: int
-) -> KeyPage[Household]:
-    """Active households of the campaign's region (and the caller's) without a visit record, by id."""
-    prefix = _prefix(campaign, session, region)
-    seen = exists().where(CampaignVisit.campaign_id == campaign.id, CampaignVisit.household_id == Household.id)
-    stmt = select(Household).where(
-        under(Household.region_code, prefix), Household.status == HouseholdStatus.active, ~seen
+def _unvisited_statement(prefix: str, after: Any):
+    """Active households under ``prefix`` without a visit record of the campaign (the bind
+    parameter ``campaign_id``), from ``after`` on (excluded)."""
+    seen = exists().where(
+        CampaignVisit.campaign_id == bindparam("campaign_id", type_=BigInteger),
+        CampaignVisit.household_id == Household.id,
     )
-    return await keyset_page(session, stmt, [(Household.id, False)], cursor, limit)
+    stmt = select(
+        Household.id.label("household_id"),
+        Household.household_no,
+        Household.region_code,
+        Household.head_name,
+        Household.category,
+    ).where(under(Household.region_code, prefix), Household.status == HouseholdStatus.active, ~seen)
+    if after is not None:
+        stmt = stmt.where(Household.id > after)
+    return stmt
+
+
+async def unvisited(
+    source: Any, campaign_id: int, campaign_prefix: str, region: str | None, cursor: str | None, limit: int
+) -> KeyPage[dict[str, Any]]:
+    """Active households of the campaign's region (and the caller's, and ``region``) without a
+    visit record, by id; each item as the list shows it. ``source``: a scoped session, or a
+    ``Reader`` (the list's direct handler, on the read pool). Each page is a ``ScopedRead``
+    compiled per region prefix, with the region's bounds and the page size in its text."""
+    prefix = _narrowest(
+        campaign_prefix, scope_of(source) if isinstance(source, AsyncSession) else source.prefix, region
+    )
+    after = decode_cursor(cursor, (int,))
+    read = compiled_page(
+        ("unvisited", prefix),
+        partial(_unvisited_statement, prefix),
+        Household.id,
+        limit + 1,
+        after is not None,
+        "campaign_id",
+    )
+    rows = await read.all(source, **page_values(after, campaign_id=campaign_id))
+    return KeyPage(*page_of([dict(row.items()) for row in rows], limit, lambda item: [item["household_id"]]))

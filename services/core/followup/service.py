@@ -62,7 +62,7 @@ from services.core.monitoring.context import PolicyContext
 from services.core.monitoring.enums import CaseStatus
 from services.core.monitoring.models import MonitoringCase, Visit
 from services.core.monitoring.uncovered import rolling_income
-from services.core.paging import KeyPage, decode_cursor, keyset_page, page_of
+from services.core.paging import KeyPage, compiled_page, decode_cursor, keyset_page, page_of, page_values
 from services.core.scope import ScopedRead, under
 from services.core.timeutil import today
 
@@ -306,7 +306,7 @@ def _day(value: date):
 
 
 def _after(household_id: Any):
-    """The page's lower bound: the bind parameter of a compiled page (``_page_read``), whose
+    """The page's lower bound: the bind parameter of a compiled page (``paging.compiled_page``), whose
     statement has every other value in its text, so that the plan PostgreSQL keeps for it
     sees them (the same text for every page, prepared once); or a value."""
     if isinstance(household_id, BindParameter):
@@ -398,40 +398,6 @@ def overdue_statement(zone: Zone, period: VisitPeriod, cadre_user_id: Any = None
     return stmt
 
 
-# The compiled pages of the lists, by list, zone, the values written into the text and shape:
-# a few per region a list is asked for (its zones; a new visit period or quarter a few times a
-# year). A region filter is a zone of its own, so a province's villages asked one by one can
-# fill it: it is then emptied, and each page compiled again as it comes (a few ms, as every
-# page cost before).
-_PAGE_READS: dict[tuple, ScopedRead] = {}
-_PAGE_READS_MAX = 512
-
-
-def _page_read(shape: tuple, statement: Callable[[Any], Any], size: int, after: bool, *names: str) -> ScopedRead:
-    """The ``ScopedRead`` of one list page: ``statement(after)`` (``after`` the bind
-    parameter of the page's lower bound, or None) ordered by household id, ``size`` rows;
-    its parameters ``after`` (``after``) and ``names``, every other value in its text — the
-    number of rows too: a plan kept for a ``LIMIT $n`` expects a tenth of the table, and
-    for the missing-income list PostgreSQL then started two parallel workers for every page
-    (8 ms of the database's CPU a page; apps ask one page size)."""
-    key = (*shape, size, after, names)
-    found = _PAGE_READS.get(key)
-    if found is None:
-        stmt = statement(bindparam("after", type_=BigInteger) if after else None)
-        found = ScopedRead(stmt.order_by(Household.id).limit(size), *(["after"] if after else []), *names)
-        if len(_PAGE_READS) >= _PAGE_READS_MAX:
-            _PAGE_READS.clear()
-        _PAGE_READS[key] = found
-    return found
-
-
-def _page_values(after: tuple | None, **values: Any) -> dict[str, Any]:
-    """The per-call values of a ``_page_read``: the page's lower bound, and ``values``."""
-    if after is not None:
-        values["after"] = after[0]
-    return values
-
-
 def overdue_read(zone: Zone, period: VisitPeriod, size: int, *, cadre: bool, after: bool) -> ScopedRead:
     """One page of ``overdue_statement``, ``size`` rows, as a ``ScopedRead``: its bind
     parameters are ``cadre_user_id`` (``cadre``) and ``after`` (``after``); the zone's bounds,
@@ -443,8 +409,8 @@ def overdue_read(zone: Zone, period: VisitPeriod, size: int, *, cadre: bool, aft
     sorted them (130 ms a page instead of 3 on the loaded million)."""
     cadre_id = bindparam("cadre_user_id", type_=BigInteger) if cadre else None
     names = ("cadre_user_id",) if cadre else ()
-    return _page_read(
-        ("overdue", zone, period), partial(overdue_statement, zone, period, cadre_id), size, after, *names
+    return compiled_page(
+        ("overdue", zone, period), partial(overdue_statement, zone, period, cadre_id), Household.id, size, after, *names
     )
 
 
@@ -477,7 +443,7 @@ async def overdue(
     a scoped session, or a ``Reader`` (the list's direct handler, on the read pool)."""
     after = decode_cursor(cursor, (int,))
     pages: list[list[dict]] = []
-    values = _page_values(after)
+    values = page_values(after)
     if cadre_user_id is not None:
         values["cadre_user_id"] = cadre_user_id
     for zone in zones(prefix, (o.region_prefix for o in ctx.overrides)):
@@ -547,15 +513,16 @@ async def missing_income(
     after = decode_cursor(cursor, (int,))
     pages: list[list[dict]] = []
     earliest: date | None = None
-    values = _page_values(after)
+    values = page_values(after)
     for zone in zones(prefix, (o.region_prefix for o in ctx.overrides)):
         deadline, provisional = income_deadline(year, quarter, ctx.policy(zone.prefix, year), ctx.calendar)
         if deadline >= as_of:
             earliest = deadline if earliest is None else min(earliest, deadline)
             continue
-        read = _page_read(
+        read = compiled_page(
             ("missing_income", zone, year, quarter),
             partial(_missing_income_statement, zone, year, quarter),
+            Household.id,
             limit + 1,
             after is not None,
         )
@@ -635,12 +602,13 @@ async def income_flags(
     after = decode_cursor(cursor, (int,))
     upto = quarter_index(year, quarter)
     pages: list[list[dict]] = []
-    values = _page_values(after)
+    values = page_values(after)
     for zone in zones(prefix, (o.region_prefix for o in ctx.overrides)):
         watch: Decimal = ctx.policy(zone.prefix, year).income_watch_per_capita
-        read = _page_read(
+        read = compiled_page(
             ("income_flags", zone, upto, watch, flag),
             partial(_income_flags_statement, zone, upto, watch, flag),
+            Household.id,
             limit + 1,
             after is not None,
         )
