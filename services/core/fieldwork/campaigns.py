@@ -411,11 +411,17 @@ async def progress(session: AsyncSession, campaign: Campaign, region: str | None
 
 def _unvisited_statement(prefix: str, after: Any):
     """Active households under ``prefix`` without a visit record of the campaign (the bind
-    parameter ``campaign_id``), from ``after`` on (excluded)."""
+    parameter ``campaign_id``), from ``after`` on (excluded). The page's lower bound is
+    repeated on the visits' side, so that the merge of households and visits (an anti-join
+    by household id) starts both at the page: without it, it read the campaign's visits from
+    its first household on, every page (a page in the middle of a county of a million whose
+    campaign has 130,000 visits: 47 ms, 0.5 with the bound)."""
     seen = exists().where(
         CampaignVisit.campaign_id == bindparam("campaign_id", type_=BigInteger),
         CampaignVisit.household_id == Household.id,
     )
+    if after is not None:
+        seen = seen.where(CampaignVisit.household_id > after)
     stmt = select(
         Household.id.label("household_id"),
         Household.household_no,
