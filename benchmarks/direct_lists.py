@@ -13,7 +13,9 @@ depth (one request in twenty the first page) as county staff, at 16 clients by d
 ``--list followup-overdue``: the late follow-up visits, ``GET /api/v1/follow-up/overdue``;
 ``--list income-missing``: the households missing the latest due quarter's income,
 ``GET /api/v1/follow-up/income-missing``; ``--list unvisited``: the households the county's
-screening campaign has not visited, ``GET /api/v1/campaigns/{id}/unvisited``).
+screening campaign has not visited, ``GET /api/v1/campaigns/{id}/unvisited``;
+``--list cadre-households``: the households of random assistance cadres of the county, ``GET
+/api/v1/follow-up/cadres/{id}/households``).
 ``--gzip`` asks for gzip (``Accept-Encoding: gzip``), as mobile apps' HTTP clients do.
 It prints each app's throughput, latency and CPU per request (the app's and the database's).
 """
@@ -50,6 +52,7 @@ PATHS = {
     "followup-overdue": "/api/v1/follow-up/overdue?limit=50{}",
     "income-missing": "/api/v1/follow-up/income-missing?limit=50{}",
     "unvisited": "/api/v1/campaigns/{campaign}/unvisited?limit=50{}",
+    "cadre-households": "/api/v1/follow-up/cadres/{}/households?limit=50",
 }
 TABLES = {
     "cases": "monitoring_cases",
@@ -72,6 +75,22 @@ async def _campaign(url: str) -> int:
     if found is None:
         raise SystemExit("the bench database has no campaign of the county: reload it (python -m benchmarks --reload)")
     return found
+
+
+async def _cadres(url: str, count: int) -> list[str]:
+    """Random assistance cadres of the county with households now."""
+    import asyncpg
+
+    conn = await asyncpg.connect(plain_dsn(url))
+    try:
+        rows = await conn.fetch(
+            "SELECT DISTINCT cadre_user_id FROM household_cadres WHERE to_on IS NULL AND region_code LIKE $1",
+            PREFIX + "%",
+        )
+    finally:
+        await conn.close()
+    rng = random.Random(SEED)
+    return [str(rng.choice(rows)[0]) for _ in range(count)]
 
 
 async def _cursors(url: str, table: str, count: int) -> list[str]:
@@ -129,6 +148,8 @@ def main() -> int:
     token = issue_token(settings, Caller(ids["county_staff"], "county_staff.county", Role.county_staff, PREFIX))[0]
     if args.list in TABLES:
         values = asyncio.run(_cursors(url, TABLES[args.list], 400))
+    elif args.list == "cadre-households":
+        values = asyncio.run(_cadres(url, 400))
     elif args.list == "household":
         values = [str(i) for i in asyncio.run(sample(url, settings))["household_ids"]]
     else:

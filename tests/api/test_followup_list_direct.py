@@ -12,6 +12,7 @@ from datetime import date
 import pytest
 
 from services.api.followup import listing
+from services.core.followup import service
 from services.core.monitoring.models import MonitoringPolicyRow, Visit
 from services.core.paging import encode_cursor
 from tests.api.direct_twin import PAGING_QUERIES, both, same, taken
@@ -276,3 +277,70 @@ def test_the_direct_missing_income_list_takes_the_plain_queries_only():
         [("year", "2026"), ("year", "2025")],
     ):
         assert not taken(listing._missing_query, query), query
+
+
+CADRE_PARSER = "services.api.followup.listing._cadre_query"
+
+
+def _cadre_paths(followed, user_ids) -> list[str]:
+    ids = [followed["cadre"], user_ids["township_staff.township"], user_ids["county_staff.other"], 987654321]
+    return [f"/api/v1/follow-up/cadres/{i}/households" for i in [*ids, "0", "01", "abc", 2**62 + 1]]
+
+
+async def test_the_direct_cadre_households_answer_like_fastapi(client, auth, followed, user_ids, monkeypatch):
+    first = followed["homes"][0]["id"]
+    queries = [
+        [],
+        [("limit", "1")],
+        [("limit", "2"), ("cursor", encode_cursor([first]))],
+        *PAGING_QUERIES,
+        [("region", VILLAGE)],  # not a parameter of this list: FastAPI ignores it
+        [("unknown", "1")],
+    ]
+    assert sum(taken(listing._cadre_query, query) for query in queries) >= 5
+    checked = []  # the cadres the direct handler looked up: it did answer
+    check = service.check_cadre
+
+    async def check_cadre(reader, user_id):
+        checked.append(user_id)
+        await check(reader, user_id)
+
+    monkeypatch.setattr(service, "check_cadre", check_cadre)
+    answers = []
+    for user in USERS:
+        headers = auth(user)
+        for path in _cadre_paths(followed, user_ids):
+            for query in queries:
+                direct, general = await both(client, monkeypatch, path, CADRE_PARSER, query, headers)
+                same((path, user, query), direct, general)
+                answers.append(direct)
+    listed = sum(len(r.json()["items"]) for r in answers if r.status_code == 200)
+    codes = {r.json().get("code") for r in answers if r.status_code >= 400}
+    assert listed > 50 and {"user_not_found", "cursor_invalid"} <= codes, (listed, codes)
+    assert followed["cadre"] in checked and user_ids["county_staff.other"] in checked
+
+
+async def test_the_direct_cadre_households_are_the_cadres_own(client, auth, followed, user_ids, monkeypatch):
+    """The cadre's three households now, by id, walked a page at a time both ways; another
+    county's user is not found."""
+    homes, cadre = followed["homes"], followed["cadre"]
+    path = f"/api/v1/follow-up/cadres/{cadre}/households"
+    for user in ("county_staff.county", "assistance_cadre.village", "township_staff.township"):
+        seen = await walked_both(client, monkeypatch, path, CADRE_PARSER, [], auth(user))
+        assert seen == sorted(h["id"] for h in (homes[0], homes[1], homes[3])), (user, seen)
+    page = await client.get(path, headers=auth("county_staff.county"))
+    item = page.json()["items"][0]
+    assert item == {
+        "household_id": homes[0]["id"],
+        "household_no": homes[0]["household_no"],
+        "head_name": homes[0]["head_name"],
+        "region_code": homes[0]["region_code"],
+        "category": homes[0]["category"],
+        "from_on": "2026-01-05",
+    }
+    other = await client.get(
+        f"/api/v1/follow-up/cadres/{user_ids['county_staff.other']}/households", headers=auth("county_staff.county")
+    )
+    assert other.status_code == 404 and other.json()["code"] == "user_not_found"
+    theirs = await client.get(path, headers=auth("county_staff.other"))
+    assert theirs.status_code == 404 and theirs.json()["code"] == "user_not_found"

@@ -1,7 +1,8 @@
 """The direct handlers (``routing.fast_path``) of the follow-up work lists that cadres and
 grid workers page through: the late follow-up visits (``GET /api/v1/follow-up/overdue``: the
-households whose scheduled visit was not made) and the households missing a quarter's
-income (``GET /api/v1/follow-up/income-missing``). They are answered without FastAPI's
+households whose scheduled visit was not made), the households missing a quarter's
+income (``GET /api/v1/follow-up/income-missing``) and a cadre's own households (``GET
+/api/v1/follow-up/cadres/{cadre_user_id}/households``: the cadre's app's home list). They are answered without FastAPI's
 dependency solving and without building the statement at run time (``services.api.listing``).
 
 Each takes on only queries whose every parameter has its plain valid form, each at most
@@ -12,8 +13,10 @@ limit of its own), the region filter (404 when missing or outside the caller's r
 then the page: the policy context read in one round trip, and the service's own function
 on the read pool (each zone's page a ``ScopedRead`` compiled once per zone, the values of
 its text and region prefix), its errors (a quarter not yet due: 422) answered by the
-application's handlers as the route's are. ``tests/api/test_followup_list_direct.py`` holds
-both to the routes' answers, input by input.
+application's handlers as the route's are. A cadre's households are
+answered in their route's order too: the caller (401, 403), the cadre (404 outside the
+caller's regions), the page. ``tests/api/test_followup_list_direct.py`` holds all three to
+the routes' answers, input by input.
 """
 
 from __future__ import annotations
@@ -125,3 +128,31 @@ async def list_missing_income_directly(request: Request) -> Response | None:
         )
 
     return await _answer(request, query, Permission.registry_read, page)
+
+
+_CADRE_SINGLE = frozenset({"limit", "cursor"})
+
+
+def _cadre_query(request: Request) -> dict[str, Any]:
+    """A cadre's households' query parameters as the route would get them, or ``Declined``."""
+    given, _ = plain_query(request, _CADRE_SINGLE)
+    cursor = given.get("cursor")
+    cursor_of(cursor, (int,))
+    return {"limit": limit_of(given.get("limit")), "cursor": cursor}
+
+
+async def list_cadre_households_directly(request: Request) -> Response | None:
+    """``GET /api/v1/follow-up/cadres/{cadre_user_id}/households`` (see the module), or None
+    to leave it to FastAPI."""
+    try:
+        query = _cadre_query(request)
+        cadre_id = id_of(request.path_params["cadre_user_id"])
+    except Declined:
+        return None
+    if cadre_id is None:  # not reached: the path has an id
+        return None
+    _, reader = await list_reader(request, Permission.monitoring_read, bulk=False)
+    await service.check_cadre(reader, cadre_id)
+    limit = page_limit(request, query["limit"])
+    found = await service.households_of(reader, cadre_id, cursor=query["cursor"], limit=limit)
+    return JSON(found.body())

@@ -11,7 +11,11 @@ from fastapi import APIRouter, Query, Request
 from services.api import tags
 from services.api.deps import Needs, Session, path_object
 from services.api.errors_doc import responses
-from services.api.followup.listing import list_missing_income_directly, list_overdue_directly
+from services.api.followup.listing import (
+    list_cadre_households_directly,
+    list_missing_income_directly,
+    list_overdue_directly,
+)
 from services.api.pagination import Page, page_limit
 from services.api.params import Cursor, Id, IdQ, Limit, RegionQ
 from services.api.responses import JSON
@@ -106,6 +110,9 @@ async def list_assignments(
     responses=responses(403, 404),
     summary="The households a cadre is responsible for 帮扶责任人联系的农户",
 )
+@fast_path(
+    list_cadre_households_directly
+)  # the plain queries; the same answers (tests/api/test_followup_list_direct.py)
 async def list_cadre_households(
     request: Request,
     cadre_user_id: Id,

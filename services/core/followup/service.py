@@ -63,7 +63,7 @@ from services.core.monitoring.enums import CaseStatus
 from services.core.monitoring.models import MonitoringCase, Visit
 from services.core.monitoring.uncovered import rolling_income
 from services.core.paging import KeyPage, compiled_page, decode_cursor, keyset_page, page_of, page_values
-from services.core.scope import ScopedRead, under
+from services.core.scope import UNRESTRICTED, Reader, ScopedRead, under
 from services.core.timeutil import today
 
 # ---------------------------------------------------------------- zones
@@ -196,8 +196,27 @@ async def get_cadre(session: AsyncSession, prefix: str, user_id: int) -> User:
     return user
 
 
-async def households_of(session: AsyncSession, cadre_id: int, *, cursor: str | None, limit: int) -> KeyPage[dict]:
-    """The households the cadre is responsible for now, by household id (in the caller's regions)."""
+# ``check_cadre``'s reads, one per caller prefix (users are not region-scoped: who may be asked
+# about is ``cadre_visible``, written into each read's text).
+_CADRE_READS: dict[str, ScopedRead] = {}
+
+
+async def check_cadre(reader: Reader, user_id: int) -> None:
+    """``get_cadre`` on the read pool: 404 ``user_not_found`` unless the user is within the
+    reader's regions."""
+    read = _CADRE_READS.get(reader.prefix)
+    if read is None:
+        if len(_CADRE_READS) >= ScopedRead.MAX_PREFIXES:
+            _CADRE_READS.clear()
+        stmt = select(User.id).where(User.id == bindparam("user_id", type_=BigInteger), cadre_visible(reader.prefix))
+        read = _CADRE_READS[reader.prefix] = ScopedRead(stmt, "user_id")
+    if await read.first(Reader(reader.db, UNRESTRICTED, reader.caller), user_id=user_id) is None:
+        raise NotFound("user_not_found", field="cadre_user_id", id=user_id)
+
+
+def _cadre_households_statement(after: Any):
+    """The households a cadre (the bind parameter ``cadre_id``) is responsible for now, from
+    ``after`` on (excluded)."""
     stmt = (
         select(
             CadreAssignment.household_id,
@@ -208,11 +227,30 @@ async def households_of(session: AsyncSession, cadre_id: int, *, cursor: str | N
             CadreAssignment.from_on,
         )
         .join(Household, Household.id == CadreAssignment.household_id)
-        .where(CadreAssignment.cadre_user_id == cadre_id, CadreAssignment.to_on.is_(None))
+        .where(
+            CadreAssignment.cadre_user_id == bindparam("cadre_id", type_=BigInteger), CadreAssignment.to_on.is_(None)
+        )
     )
-    return await keyset_page(
-        session, stmt, [(CadreAssignment.household_id, False)], cursor, limit, rows="mappings", row=dict
+    if after is not None:
+        stmt = stmt.where(CadreAssignment.household_id > after)
+    return stmt
+
+
+async def households_of(source: Any, cadre_id: int, *, cursor: str | None, limit: int) -> KeyPage[dict]:
+    """The households the cadre is responsible for now, by household id (in the caller's
+    regions). ``source``: a scoped session, or a ``Reader`` (the list's direct handler, on the
+    read pool); a page is one ``ScopedRead`` per region prefix."""
+    after = decode_cursor(cursor, (int,))
+    read = compiled_page(
+        ("cadre_households",),
+        _cadre_households_statement,
+        CadreAssignment.household_id,
+        limit + 1,
+        after is not None,
+        "cadre_id",
     )
+    rows = await read.all(source, **page_values(after, cadre_id=cadre_id))
+    return KeyPage(*page_of([dict(row.items()) for row in rows], limit, lambda item: [item["household_id"]]))
 
 
 # ---------------------------------------------------------------- follow-up visits
