@@ -14,7 +14,8 @@ depth (one request in twenty the first page) as county staff, at 16 clients by d
 ``--list income-missing``: the households missing the latest due quarter's income,
 ``GET /api/v1/follow-up/income-missing``; ``--list unvisited``: the households the county's
 screening campaign has not visited, ``GET /api/v1/campaigns/{id}/unvisited``;
-``--list cadre-households``: the households of random assistance cadres of the county, ``GET
+``--list income-flags``: the households whose income is low or fell, ``GET
+/api/v1/follow-up/income-flags``; ``--list cadre-households``: the households of random assistance cadres of the county, ``GET
 /api/v1/follow-up/cadres/{id}/households``).
 ``--gzip`` asks for gzip (``Accept-Encoding: gzip``), as mobile apps' HTTP clients do.
 It prints each app's throughput, latency and CPU per request (the app's and the database's).
@@ -52,6 +53,7 @@ PATHS = {
     "followup-overdue": "/api/v1/follow-up/overdue?limit=50{}",
     "income-missing": "/api/v1/follow-up/income-missing?limit=50{}",
     "unvisited": "/api/v1/campaigns/{campaign}/unvisited?limit=50{}",
+    "income-flags": "/api/v1/follow-up/income-flags?limit=50{}",
     "cadre-households": "/api/v1/follow-up/cadres/{}/households?limit=50",
 }
 TABLES = {
@@ -60,6 +62,7 @@ TABLES = {
     "followup-overdue": "households",
     "income-missing": "households",
     "unvisited": "households",
+    "income-flags": "households",
 }
 
 

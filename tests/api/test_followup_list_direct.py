@@ -344,3 +344,77 @@ async def test_the_direct_cadre_households_are_the_cadres_own(client, auth, foll
     assert other.status_code == 404 and other.json()["code"] == "user_not_found"
     theirs = await client.get(path, headers=auth("county_staff.other"))
     assert theirs.status_code == 404 and theirs.json()["code"] == "user_not_found"
+
+
+FLAGS = "/api/v1/follow-up/income-flags"
+FLAGS_PARSER = "services.api.followup.listing._flags_query"
+
+
+@pytest.fixture
+async def flagged(client, auth, session):
+    """Households of two villages with complete years of income from 2024 to mid-2026: some
+    under the watch line, some whose income fell, some steady; one with a single quarter; and
+    a village that watches under a line of its own (a zone of its own)."""
+    county = auth("county_staff.county")
+    wages = {"low": "6000.00", "fell": "12000.00", "steady": "9000.00"}
+    homes = {}
+    for region in (VILLAGE, VILLAGE_2):
+        for kind, amount in wages.items():
+            home = await create(client, auth, user="county_staff.county", region=region)
+            homes[(region, kind)] = home
+            for year, quarters in ((2024, range(1, 5)), (2025, range(1, 5)), (2026, range(1, 3))):
+                for quarter in quarters:
+                    paid = "10500.50" if kind == "fell" and year > 2024 else amount
+                    await _record(client, county, home["id"], year, quarter, paid)
+    single = await create(client, auth, user="county_staff.county", region=VILLAGE)
+    await _record(client, county, single["id"], 2025, 4, "100.00")
+    for year in (2025, 2026):
+        values = {"income_watch_per_capita": "40000"}
+        session.add(MonitoringPolicyRow(region_prefix=VILLAGE_2, year=year, values=values))
+    await session.flush()
+    return homes
+
+
+async def test_the_direct_income_flags_answer_like_fastapi(client, auth, flagged, monkeypatch):
+    first = flagged[(VILLAGE, "low")]["id"]
+    queries = [
+        [],
+        [("year", "2025"), ("quarter", "4")],
+        [("year", "2026"), ("quarter", "1")],
+        [("year", "2025")],
+        [("quarter", "3")],
+        [("flag", "fell")],
+        [("flag", "below_watch_line"), ("year", "2025"), ("quarter", "4")],
+        [("flag", "rose")],  # not a flag: left to FastAPI
+        [("region", VILLAGE)],
+        [("region", VILLAGE_2), ("year", "2025"), ("quarter", "4")],
+        [("region", "5299")],
+        [("region", "529902")],  # another county: 404 for most
+        [("region", "529901009")],  # no such township: 404
+        [("region", "52990")],
+        [("year", "1999")],
+        [("quarter", "5")],
+        [("limit", "1")],
+        [("limit", "2"), ("cursor", encode_cursor([first]))],
+        *PAGING_QUERIES,
+        [("unknown", "1")],
+        [("flag", "fell"), ("flag", "below_watch_line")],
+    ]
+    assert sum(taken(listing._flags_query, query) for query in queries) >= 14
+    answers = await compared(client, auth, monkeypatch, FLAGS, FLAGS_PARSER, queries)
+    listed = sum(len(r.json()["items"]) for r in answers if r.status_code == 200)
+    assert listed > 50  # the answers compared are not all empty
+
+
+async def test_the_direct_income_flags_page_through_both_zones(client, auth, flagged, monkeypatch):
+    """A page at a time, both ways: each household once, the same as one page of all; the
+    village with a watch line of its own flags its steady household too."""
+    for user in ("county_staff.county", "township_staff.township"):
+        headers = auth(user)
+        seen = await walked_both(
+            client, monkeypatch, FLAGS, FLAGS_PARSER, [("year", "2025"), ("quarter", "4")], headers
+        )
+        whole = await client.get(FLAGS, params={"year": 2025, "quarter": 4, "limit": 100}, headers=headers)
+        assert [item["household_id"] for item in whole.json()["items"]] == seen
+        assert flagged[(VILLAGE_2, "steady")]["id"] in seen and flagged[(VILLAGE, "steady")]["id"] not in seen
+        assert {flagged[(VILLAGE, "low")]["id"], flagged[(VILLAGE, "fell")]["id"]} <= set(seen), (user, seen)

@@ -1,7 +1,8 @@
 """The direct handlers (``routing.fast_path``) of the follow-up work lists that cadres and
 grid workers page through: the late follow-up visits (``GET /api/v1/follow-up/overdue``: the
 households whose scheduled visit was not made), the households missing a quarter's
-income (``GET /api/v1/follow-up/income-missing``) and a cadre's own households (``GET
+income (``GET /api/v1/follow-up/income-missing``), the households whose income is low or
+fell (``GET /api/v1/follow-up/income-flags``) and a cadre's own households (``GET
 /api/v1/follow-up/cadres/{cadre_user_id}/households``: the cadre's app's home list). They are answered without FastAPI's
 dependency solving and without building the statement at run time (``services.api.listing``).
 
@@ -28,16 +29,27 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.api.listing import Declined, cursor_of, day_of, id_of, limit_of, list_reader, plain_query, prefix_of
+from services.api.listing import (
+    Declined,
+    cursor_of,
+    day_of,
+    enum_of,
+    id_of,
+    limit_of,
+    list_reader,
+    plain_query,
+    prefix_of,
+)
 from services.api.pagination import page_limit
 from services.api.responses import JSON
 from services.core.accounts.roles import Permission
 from services.core.followup import service
+from services.core.followup.rules import IncomeFlag, previous_quarter
 from services.core.monitoring.context import PolicyContext, load_policy_context
 from services.core.paging import KeyPage
 from services.core.regions.service import check_prefix_visible
 from services.core.scope import Reader
-from services.core.timeutil import today
+from services.core.timeutil import current_quarter, today
 
 _OVERDUE_SINGLE = frozenset({"region", "as_of", "cadre_user_id", "limit", "cursor"})
 
@@ -73,6 +85,26 @@ def _missing_query(request: Request) -> dict[str, Any]:
         "year": None if year is None else int(year),
         "quarter": None if quarter is None else int(quarter),
         "as_of": day_of(given.get("as_of")),
+        "limit": limit_of(given.get("limit")),
+        "cursor": cursor,
+    }
+
+
+_FLAGS_SINGLE = frozenset({"region", "year", "quarter", "flag", "limit", "cursor"})
+
+
+def _flags_query(request: Request) -> dict[str, Any]:
+    """The income flags' parameters as the route would get them, or ``Declined``."""
+    given, _ = plain_query(request, _FLAGS_SINGLE)
+    year, quarter, cursor = given.get("year"), given.get("quarter"), given.get("cursor")
+    if (year is not None and not _YEAR.fullmatch(year)) or (quarter is not None and not _QUARTER.fullmatch(quarter)):
+        raise Declined
+    cursor_of(cursor, (int,))
+    return {
+        "region": prefix_of(given.get("region")),
+        "year": None if year is None else int(year),
+        "quarter": None if quarter is None else int(quarter),
+        "flag": enum_of(IncomeFlag, given.get("flag")),
         "limit": limit_of(given.get("limit")),
         "cursor": cursor,
     }
@@ -156,3 +188,19 @@ async def list_cadre_households_directly(request: Request) -> Response | None:
     limit = page_limit(request, query["limit"])
     found = await service.households_of(reader, cadre_id, cursor=query["cursor"], limit=limit)
     return JSON(found.body())
+
+
+async def list_income_flags_directly(request: Request) -> Response | None:
+    """``GET /api/v1/follow-up/income-flags`` (see the module), or None to leave it to FastAPI."""
+    try:
+        query = _flags_query(request)
+    except Declined:
+        return None
+
+    async def page(reader: Reader, ctx: PolicyContext, prefix: str, limit: int) -> KeyPage[dict]:
+        year, quarter = service.complete_quarter(query["year"], query["quarter"], previous_quarter(*current_quarter()))
+        return await service.income_flags(
+            reader, ctx, prefix, year=year, quarter=quarter, flag=query["flag"], cursor=query["cursor"], limit=limit
+        )
+
+    return await _answer(request, query, Permission.registry_read, page)

@@ -13,6 +13,7 @@ from services.api.deps import Needs, Session, path_object
 from services.api.errors_doc import responses
 from services.api.followup.listing import (
     list_cadre_households_directly,
+    list_income_flags_directly,
     list_missing_income_directly,
     list_overdue_directly,
 )
@@ -252,6 +253,7 @@ async def list_missing_income(
     responses=responses(403, 404),
     summary="Households whose income is low or fell 人均纯收入低于关注线或不增反降农户",
 )
+@fast_path(list_income_flags_directly)  # the plain queries; the same answers (tests/api/test_followup_list_direct.py)
 async def list_income_flags(
     request: Request,
     session: Session,
