@@ -14,6 +14,7 @@ are given — the same filter, applied in the same place.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -229,6 +230,27 @@ class ScopedRead:
             if driver.is_closed():  # the pool must not hand out a dead connection again
                 await connection.invalidate(exc)
             raise
+
+
+class VisibleRead:
+    """A read on the read pool of a table that is not region-scoped (users, campaigns), whose
+    statement says itself which rows a caller's prefix sees: ``statement(prefix)``, compiled
+    once per caller prefix (the prefix, from the verified token, written into its text) and
+    run without the registry's filter. ``names`` are its per-call bind parameters."""
+
+    def __init__(self, statement: Callable[[str], Any], *names: str):
+        self.statement = statement
+        self.names = names
+        self._reads: dict[str, ScopedRead] = {}
+
+    async def first(self, reader: Reader, **values):
+        """The first row the reader's prefix sees (a driver record), or None."""
+        read = self._reads.get(reader.prefix)
+        if read is None:
+            if len(self._reads) >= ScopedRead.MAX_PREFIXES:
+                self._reads.clear()
+            read = self._reads[reader.prefix] = ScopedRead(self.statement(reader.prefix), *self.names)
+        return await read.first(Reader(reader.db, UNRESTRICTED, reader.caller), **values)
 
 
 _PLACEHOLDER = re.compile(r"\$(\d+)\b")

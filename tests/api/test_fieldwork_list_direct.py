@@ -7,16 +7,11 @@ by their own users and by others."""
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from services.api.fieldwork import listing
 from services.core.fieldwork import campaigns as campaign_service
-from services.core.fieldwork.campaigns import visible_to
-from services.core.fieldwork.models import Campaign
-from services.core.fieldwork.rules import visible
 from services.core.households.models import Household
 from services.core.paging import encode_cursor
 from tests.api.direct_twin import PAGING_QUERIES, both, same, taken
@@ -201,21 +196,3 @@ def test_the_direct_unvisited_list_takes_the_plain_queries_only():
         [("limit", "1"), ("limit", "2")],
     ):
         assert not taken(listing._query, query), query
-
-
-async def test_who_sees_a_campaign_is_one_rule_in_sql_and_in_python(session):
-    """``rules.visible`` (the direct handler's) and ``campaigns.visible_to`` (the ORM's) agree
-    for campaigns and callers of every level, nested or not, and see what they should."""
-    prefixes = ["52", "5299", COUNTY, TOWNSHIP, VILLAGE, VILLAGE_2, OTHER_TOWNSHIP_VILLAGE, "529902", "53"]
-    rows = [
-        Campaign(region_prefix=p, name="走访", starts_on=date(2026, 1, 1), ends_on=date(2026, 2, 1), checks=["income"])
-        for p in prefixes
-    ]
-    session.add_all(rows)
-    await session.flush()
-    ids = [row.id for row in rows]
-    for prefix in prefixes:
-        seen = await session.scalars(select(Campaign.region_prefix).where(Campaign.id.in_(ids), visible_to(prefix)))
-        assert sorted(seen) == sorted(p for p in prefixes if visible(p, prefix)), prefix
-    assert visible(COUNTY, VILLAGE) and visible(VILLAGE, COUNTY) and visible(VILLAGE, VILLAGE)
-    assert not visible(VILLAGE, VILLAGE_2) and not visible(COUNTY, "529902") and not visible("53", COUNTY)

@@ -1,10 +1,11 @@
 """The direct handlers (``routing.fast_path``) of the follow-up work lists that cadres and
 grid workers page through: the late follow-up visits (``GET /api/v1/follow-up/overdue``: the
-households whose scheduled visit was not made), the households missing a quarter's
-income (``GET /api/v1/follow-up/income-missing``), the households whose income is low or
-fell (``GET /api/v1/follow-up/income-flags``) and a cadre's own households (``GET
-/api/v1/follow-up/cadres/{cadre_user_id}/households``: the cadre's app's home list). They are answered without FastAPI's
-dependency solving and without building the statement at run time (``services.api.listing``).
+households whose scheduled visit was not made), the households missing a quarter's income
+(``GET /api/v1/follow-up/income-missing``), the households whose income is low or fell
+(``GET /api/v1/follow-up/income-flags``) and a cadre's own households (``GET
+/api/v1/follow-up/cadres/{cadre_user_id}/households``: the cadre's app's home list). They are
+answered without FastAPI's dependency solving and without building the statement at run
+time (``services.api.listing``).
 
 Each takes on only queries whose every parameter has its plain valid form, each at most
 once, and declines (None) anything else before doing anything, so FastAPI's handling of
@@ -14,10 +15,10 @@ limit of its own), the region filter (404 when missing or outside the caller's r
 then the page: the policy context read in one round trip, and the service's own function
 on the read pool (each zone's page a ``ScopedRead`` compiled once per zone, the values of
 its text and region prefix), its errors (a quarter not yet due: 422) answered by the
-application's handlers as the route's are. A cadre's households are
-answered in their route's order too: the caller (401, 403), the cadre (404 outside the
-caller's regions), the page. ``tests/api/test_followup_list_direct.py`` holds all three to
-the routes' answers, input by input.
+application's handlers as the route's are. A cadre's households are answered in their
+route's order too: the caller (401, 403), the cadre (404 outside the caller's regions), the
+page. ``tests/api/test_followup_list_direct.py`` holds each to its route's answers, input by
+input.
 """
 
 from __future__ import annotations

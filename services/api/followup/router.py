@@ -111,9 +111,7 @@ async def list_assignments(
     responses=responses(403, 404),
     summary="The households a cadre is responsible for 帮扶责任人联系的农户",
 )
-@fast_path(
-    list_cadre_households_directly
-)  # the plain queries; the same answers (tests/api/test_followup_list_direct.py)
+@fast_path(list_cadre_households_directly)  # the same answers (tests/api/test_followup_list_direct.py)
 async def list_cadre_households(
     request: Request,
     cadre_user_id: Id,

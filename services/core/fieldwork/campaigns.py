@@ -39,7 +39,7 @@ from services.core.regions.models import Region
 from services.core.regions.rules import Level, code_of_prefix
 from services.core.regions.service import get_region, get_village
 from services.core.repository import by_id
-from services.core.scope import UNRESTRICTED, Reader, ScopedRead, scope_of, under
+from services.core.scope import Reader, VisibleRead, scope_of, under
 from services.core.timeutil import CHINA, now, today
 
 CLUE_SOURCE = "field_campaign"
@@ -52,7 +52,7 @@ ACTIVE = Household.status == bindparam(
 
 
 def visible_to(prefix: str):
-    """Campaigns within ``prefix`` or whose region ``prefix`` lies in (``rules.visible``)."""
+    """Campaigns within ``prefix`` or whose region ``prefix`` lies in."""
     column = Campaign.region_prefix
     return or_(under(column, prefix), func.left(literal(prefix), func.length(column)) == column)
 
@@ -64,18 +64,20 @@ def status_of(campaign: Campaign, on: date | None = None) -> CampaignStatus:
     return CampaignStatus.running if day <= campaign.ends_on else CampaignStatus.ended
 
 
-# A campaign's region by id, whoever asks: campaigns are not region-scoped (a county's campaign
-# is seen by its townships too), so who sees one is ``rules.visible``, checked by ``region_of``.
-_CAMPAIGN_REGION = ScopedRead(
-    select(Campaign.region_prefix).where(Campaign.id == bindparam("campaign_id", type_=BigInteger)), "campaign_id"
+# A campaign's region by id, as a caller sees it (``visible_to``), on the read pool.
+_CAMPAIGN_REGION = VisibleRead(
+    lambda prefix: select(Campaign.region_prefix).where(
+        Campaign.id == bindparam("campaign_id", type_=BigInteger), visible_to(prefix)
+    ),
+    "campaign_id",
 )
 
 
 async def region_of(reader: Reader, campaign_id: int) -> str:
     """The region prefix of the campaign ``campaign_id`` if ``reader`` can see it, read on the
     read pool; else 404 ``campaign_not_found``, as ``get``."""
-    row = await _CAMPAIGN_REGION.first(Reader(reader.db, UNRESTRICTED, reader.caller), campaign_id=campaign_id)
-    if row is None or not rules.visible(row[0], reader.prefix):
+    row = await _CAMPAIGN_REGION.first(reader, campaign_id=campaign_id)
+    if row is None:
         raise NotFound("campaign_not_found", field="campaign_id", id=campaign_id)
     return row[0]
 

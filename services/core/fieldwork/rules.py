@@ -63,13 +63,6 @@ def mask_phone(phone: str | None) -> str | None:
     return phone[:3] + "****" + phone[-4:] if len(phone) > 7 else "****"
 
 
-def visible(campaign_prefix: str, prefix: str) -> bool:
-    """A campaign of ``campaign_prefix`` is seen by a caller of ``prefix`` when either lies in
-    the other (a county's campaign by its townships, a village's by its county); the SQL of
-    the same rule is ``campaigns.visible_to``."""
-    return campaign_prefix.startswith(prefix) or prefix.startswith(campaign_prefix)
-
-
 def narrowest(*prefixes: str) -> str | None:
     """The longest of nested region prefixes, or None when two of them are disjoint."""
     longest = max(prefixes, key=len)

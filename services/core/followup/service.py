@@ -63,7 +63,7 @@ from services.core.monitoring.enums import CaseStatus
 from services.core.monitoring.models import MonitoringCase, Visit
 from services.core.monitoring.uncovered import rolling_income
 from services.core.paging import KeyPage, compiled_page, decode_cursor, keyset_page, page_of, page_values
-from services.core.scope import UNRESTRICTED, Reader, ScopedRead, under
+from services.core.scope import Reader, ScopedRead, VisibleRead, under
 from services.core.timeutil import today
 
 # ---------------------------------------------------------------- zones
@@ -196,21 +196,17 @@ async def get_cadre(session: AsyncSession, prefix: str, user_id: int) -> User:
     return user
 
 
-# ``check_cadre``'s reads, one per caller prefix (users are not region-scoped: who may be asked
-# about is ``cadre_visible``, written into each read's text).
-_CADRE_READS: dict[str, ScopedRead] = {}
+# A cadre by id, as a caller may ask about one (``cadre_visible``), on the read pool.
+_CADRE = VisibleRead(
+    lambda prefix: select(User.id).where(User.id == bindparam("user_id", type_=BigInteger), cadre_visible(prefix)),
+    "user_id",
+)
 
 
 async def check_cadre(reader: Reader, user_id: int) -> None:
     """``get_cadre`` on the read pool: 404 ``user_not_found`` unless the user is within the
     reader's regions."""
-    read = _CADRE_READS.get(reader.prefix)
-    if read is None:
-        if len(_CADRE_READS) >= ScopedRead.MAX_PREFIXES:
-            _CADRE_READS.clear()
-        stmt = select(User.id).where(User.id == bindparam("user_id", type_=BigInteger), cadre_visible(reader.prefix))
-        read = _CADRE_READS[reader.prefix] = ScopedRead(stmt, "user_id")
-    if await read.first(Reader(reader.db, UNRESTRICTED, reader.caller), user_id=user_id) is None:
+    if await _CADRE.first(reader, user_id=user_id) is None:
         raise NotFound("user_not_found", field="cadre_user_id", id=user_id)
 
 
