@@ -32,6 +32,8 @@ from services.core.scope import Reader
 _LIMIT = re.compile(r"[1-9][0-9]{0,3}")
 _ID = re.compile(r"[1-9][0-9]{0,18}")
 _CURSOR = re.compile(CURSOR_PATTERN)
+_YEAR = re.compile(r"20[0-9]{2}|2100")
+_QUARTER = re.compile(r"[1-4]")
 _DAY = re.compile(r"(20[0-9]{2}|2100)-[0-9]{2}-[0-9]{2}")
 _PREFIX = re.compile(PREFIX_PATTERN)
 _SCOPES = {permission: SecurityScopes([permission.value]) for permission in Permission}
@@ -84,6 +86,23 @@ def id_of(raw: str | None) -> int | None:
     if not (_ID.fullmatch(raw) and int(raw) <= MAX_ID):
         raise Declined
     return int(raw)
+
+
+def path_id(request: Request, name: str) -> int:
+    """The id in the path parameter ``name`` (``params.Id``), in plain digits."""
+    found = id_of(request.path_params.get(name))
+    if found is None:
+        raise Declined
+    return found
+
+
+def quarter_of(given: dict[str, str]) -> tuple[int | None, int | None]:
+    """``?year=`` (2000 to 2100) and ``?quarter=`` (1 to 4), each in plain digits, None when
+    not given."""
+    year, quarter = given.get("year"), given.get("quarter")
+    if (year is not None and not _YEAR.fullmatch(year)) or (quarter is not None and not _QUARTER.fullmatch(quarter)):
+        raise Declined
+    return (None if year is None else int(year)), (None if quarter is None else int(quarter))
 
 
 def day_of(raw: str | None) -> date | None:

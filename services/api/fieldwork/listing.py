@@ -21,7 +21,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.api.listing import Declined, cursor_of, id_of, limit_of, list_reader, plain_query, prefix_of
+from services.api.listing import Declined, cursor_of, limit_of, list_reader, path_id, plain_query, prefix_of
 from services.api.pagination import page_limit
 from services.api.responses import JSON
 from services.core.accounts.roles import Permission
@@ -44,10 +44,8 @@ async def list_unvisited_directly(request: Request) -> Response | None:
     to FastAPI."""
     try:
         query = _query(request)
-        campaign_id = id_of(request.path_params["campaign_id"])
+        campaign_id = path_id(request, "campaign_id")
     except Declined:
-        return None
-    if campaign_id is None:  # not reached: the path has an id
         return None
     _, reader = await list_reader(request, Permission.campaigns_read)
     region = query["region"]

@@ -23,7 +23,6 @@ input.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -38,8 +37,10 @@ from services.api.listing import (
     id_of,
     limit_of,
     list_reader,
+    path_id,
     plain_query,
     prefix_of,
+    quarter_of,
 )
 from services.api.pagination import page_limit
 from services.api.responses import JSON
@@ -70,45 +71,36 @@ def _overdue_query(request: Request) -> dict[str, Any]:
 
 
 _MISSING_SINGLE = frozenset({"region", "year", "quarter", "as_of", "limit", "cursor"})
-_YEAR = re.compile(r"20[0-9]{2}|2100")
-_QUARTER = re.compile(r"[1-4]")
+_FLAGS_SINGLE = frozenset({"region", "year", "quarter", "flag", "limit", "cursor"})
+
+
+def _quarterly_query(request: Request, single: frozenset[str]) -> tuple[dict[str, str], dict[str, Any]]:
+    """The query of a list by quarter (missing income, income flags): the raw parameters, and
+    those the two lists share as the route would get them; or ``Declined``."""
+    given, _ = plain_query(request, single)
+    year, quarter = quarter_of(given)
+    cursor = given.get("cursor")
+    cursor_of(cursor, (int,))
+    shared = {
+        "region": prefix_of(given.get("region")),
+        "year": year,
+        "quarter": quarter,
+        "limit": limit_of(given.get("limit")),
+        "cursor": cursor,
+    }
+    return given, shared
 
 
 def _missing_query(request: Request) -> dict[str, Any]:
     """The missing-income list's parameters as the route would get them, or ``Declined``."""
-    given, _ = plain_query(request, _MISSING_SINGLE)
-    year, quarter, cursor = given.get("year"), given.get("quarter"), given.get("cursor")
-    if (year is not None and not _YEAR.fullmatch(year)) or (quarter is not None and not _QUARTER.fullmatch(quarter)):
-        raise Declined
-    cursor_of(cursor, (int,))
-    return {
-        "region": prefix_of(given.get("region")),
-        "year": None if year is None else int(year),
-        "quarter": None if quarter is None else int(quarter),
-        "as_of": day_of(given.get("as_of")),
-        "limit": limit_of(given.get("limit")),
-        "cursor": cursor,
-    }
-
-
-_FLAGS_SINGLE = frozenset({"region", "year", "quarter", "flag", "limit", "cursor"})
+    given, query = _quarterly_query(request, _MISSING_SINGLE)
+    return {**query, "as_of": day_of(given.get("as_of"))}
 
 
 def _flags_query(request: Request) -> dict[str, Any]:
     """The income flags' parameters as the route would get them, or ``Declined``."""
-    given, _ = plain_query(request, _FLAGS_SINGLE)
-    year, quarter, cursor = given.get("year"), given.get("quarter"), given.get("cursor")
-    if (year is not None and not _YEAR.fullmatch(year)) or (quarter is not None and not _QUARTER.fullmatch(quarter)):
-        raise Declined
-    cursor_of(cursor, (int,))
-    return {
-        "region": prefix_of(given.get("region")),
-        "year": None if year is None else int(year),
-        "quarter": None if quarter is None else int(quarter),
-        "flag": enum_of(IncomeFlag, given.get("flag")),
-        "limit": limit_of(given.get("limit")),
-        "cursor": cursor,
-    }
+    given, query = _quarterly_query(request, _FLAGS_SINGLE)
+    return {**query, "flag": enum_of(IncomeFlag, given.get("flag"))}
 
 
 async def _answer(
@@ -179,10 +171,8 @@ async def list_cadre_households_directly(request: Request) -> Response | None:
     to leave it to FastAPI."""
     try:
         query = _cadre_query(request)
-        cadre_id = id_of(request.path_params["cadre_user_id"])
+        cadre_id = path_id(request, "cadre_user_id")
     except Declined:
-        return None
-    if cadre_id is None:  # not reached: the path has an id
         return None
     _, reader = await list_reader(request, Permission.monitoring_read, bulk=False)
     await service.check_cadre(reader, cadre_id)
