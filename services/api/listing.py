@@ -6,8 +6,9 @@ below); anything but the plain, valid form of every parameter — a malformed va
 unknown parameter, one given twice, a bad cursor — raises ``Declined`` before anything has
 happened, and the handler returns None so that the route's FastAPI handling answers it as
 always, with its 422s. Then it answers as the route does: the caller (``list_reader``: 401,
-403, the rate limit), the route's own checks in the route's order, and the page
-(``paging.ListReads``), rendered as the route renders it (``responses.JSON``).
+403, the rate limit, 404 for a region filter outside the caller's regions), the route's own
+checks in the route's order, and the page (``paging.ListReads``), rendered as the route
+renders it (``responses.JSON``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from services.core.accounts.security import Caller
 from services.core.errors import Unprocessable
 from services.core.paging import decode_cursor
 from services.core.regions.rules import PREFIX_PATTERN, InvalidRegionCode, is_valid_prefix, level_of
+from services.core.regions.service import check_prefix_visible
 from services.core.scope import Reader
 
 _LIMIT = re.compile(r"[1-9][0-9]{0,3}")
@@ -144,12 +146,18 @@ def prefix_of(raw: str | None) -> str | None:
     return raw
 
 
-async def list_reader(request: Request, permission: Permission, *, bulk: bool = True) -> tuple[Caller, Reader]:
-    """The caller of a list route whose dependencies are ``Needs(permission)`` and (``bulk``)
-    ``bulk_read``, checked as FastAPI solves them (401, 403, then the rate limit), and a
+async def list_reader(
+    request: Request, permission: Permission, *, bulk: bool = True, region: str | None = None
+) -> tuple[Caller, Reader]:
+    """The caller of a list route whose dependencies are ``Needs(permission)``, (``bulk``)
+    ``bulk_read`` and its region filter (``params.RegionQ``), checked as FastAPI solves them
+    (401, 403, the rate limit, then 404 for a ``region`` outside the caller's regions), and a
     ``Reader`` in its regions."""
     token = await oauth2(request)
     caller = await authorized(request, _SCOPES[permission], token)
     if bulk:
         await bulk_read(request, token)
-    return caller, Reader(request.app.state.db, caller.region_prefix, caller)
+    reader = Reader(request.app.state.db, caller.region_prefix, caller)
+    if region is not None:
+        await check_prefix_visible(reader, region, field="region")
+    return caller, reader

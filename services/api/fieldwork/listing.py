@@ -26,7 +26,6 @@ from services.api.pagination import page_limit
 from services.api.responses import JSON
 from services.core.accounts.roles import Permission
 from services.core.fieldwork import campaigns
-from services.core.regions.service import check_prefix_visible
 
 _SINGLE = frozenset({"region", "limit", "cursor"})
 
@@ -47,10 +46,8 @@ async def list_unvisited_directly(request: Request) -> Response | None:
         campaign_id = path_id(request, "campaign_id")
     except Declined:
         return None
-    _, reader = await list_reader(request, Permission.campaigns_read)
     region = query["region"]
-    if region is not None:
-        await check_prefix_visible(reader, region, field="region")
+    _, reader = await list_reader(request, Permission.campaigns_read, region=region)
     campaign_prefix = await campaigns.region_of(reader, campaign_id)
     limit = page_limit(request, query["limit"])
     found = await campaigns.unvisited(reader, campaign_id, campaign_prefix, region, query["cursor"], limit)

@@ -49,7 +49,6 @@ from services.core.followup import service
 from services.core.followup.rules import IncomeFlag, previous_quarter
 from services.core.monitoring.context import PolicyContext, load_policy_context
 from services.core.paging import KeyPage
-from services.core.regions.service import check_prefix_visible
 from services.core.scope import Reader
 from services.core.timeutil import current_quarter, today
 
@@ -111,10 +110,8 @@ async def _answer(
 ) -> Response:
     """The caller, the region filter, the policy context, then ``page(reader, ctx, prefix,
     limit)``: the steps of both routes, in their order."""
-    caller, reader = await list_reader(request, permission, bulk=False)
     region = query["region"]
-    if region is not None:
-        await check_prefix_visible(reader, region, field="region")
+    caller, reader = await list_reader(request, permission, bulk=False, region=region)
     ctx = await load_policy_context(reader)
     found = await page(
         reader, ctx, service.list_prefix(caller.region_prefix, region), page_limit(request, query["limit"])

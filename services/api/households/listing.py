@@ -37,7 +37,6 @@ from services.core.households.service import (
     starts_with,
 )
 from services.core.paging import key_types
-from services.core.regions.service import check_prefix_visible
 
 _KEY = key_types(HOUSEHOLD_ORDER)  # what ``after_key(cursor, HOUSEHOLD_ORDER)`` decodes
 _SINGLE = frozenset({"region", "category", "income_below", "income_year", "name", "status", "limit", "cursor"})
@@ -83,10 +82,8 @@ async def list_households_directly(request: Request) -> Response | None:
         query = _query(request)
     except Declined:
         return None
-    caller, reader = await list_reader(request, Permission.registry_read)
     region = query["region"]
-    if region is not None:
-        await check_prefix_visible(reader, region, field="region")
+    caller, reader = await list_reader(request, Permission.registry_read, region=region)
     limit = page_limit(request, query["limit"])
     health = Permission.registry_health in caller.permissions
     flags, name = query["flags"], query["name"]

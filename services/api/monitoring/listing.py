@@ -206,10 +206,8 @@ async def list_overdue_directly(request: Request) -> Response | None:
         query = _overdue_query(request)
     except Declined:
         return None
-    _, reader = await list_reader(request, Permission.monitoring_read)
     region, kind, cadre, after = query["region"], query["kind"], query["cadre_user_id"], query["after"]
-    if region is not None:
-        await check_prefix_visible(reader, region, field="region")
+    _, reader = await list_reader(request, Permission.monitoring_read, region=region)
     limit = page_limit(request, query["limit"])
     as_of = query["as_of"] or today()
     values: dict[str, Any] = {"until": as_of + timedelta(days=query["within_days"]), "size": limit + 1}
