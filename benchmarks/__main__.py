@@ -8,7 +8,8 @@ With the demo county loaded (``--persons``, default 1,000,000) it measures, unde
 concurrent keep-alive clients (``--clients``), reads of our API (uvicorn, uvloop, httptools,
 one worker) and the same reads from ``benchmarks/bare_app.py``, which runs the byte-identical
 SQL on the same database and does the same work with the rows for the scenario's role
-(decrypting health details for county staff, nothing for the masked roles):
+(decrypting health details for county staff and writing each such read's audit event as
+ours does, nothing of either for the masked roles):
 
 * household, household-masked: ``GET /api/v1/households/{id}``
 * lookup, lookup-masked:        ``POST /api/v1/persons/lookup`` (same JSON body)
@@ -606,7 +607,59 @@ def compare_responses(ours: Server, bare: Server, tokens: dict, data: dict) -> l
     missing = (ours.get(f"/api/v1/households/{2**62}", auth)[0], bare.get(f"/households/{2**62}")[0])
     if missing != (404, 404):
         problems.append(f"missing household: ours {missing[0]}, bare {missing[1]}")
+    # One sensitive-read event for each health read above (five households, five look-ups).
+    status, _headers, body = bare.get("/audit-written")
+    written = json.loads(body)["written"] if status == 200 else None
+    if written != 10:
+        problems.append(f"the bare app wrote {written} audit events for its 10 reads of health details")
     return problems
+
+
+AUDIT_COMPARED = (
+    "actor, actor_name, client, role, action, object_type, object_id, region_code, result, status, ip, detail"
+)
+
+
+async def compare_audit_rows(url: str, data: dict) -> list[str]:
+    """The response check's health reads left the same audit rows from both apps: for each
+    household and person read, two rows alike in every column but the id, the hash chain,
+    the moment and the request id."""
+    import asyncpg
+
+    households = {str(h) for h in data["household_ids"][:5]}
+    conn = await asyncpg.connect(plain_dsn(url))
+    try:
+        for _ in range(100):  # ours writes its events within audit.read_flush_ms
+            rows = await conn.fetch(
+                f"SELECT {AUDIT_COMPARED} FROM audit_log "
+                "WHERE action IN ('household.read_health', 'person.read_health') ORDER BY id DESC LIMIT 20"
+            )
+            seen: dict[tuple, int] = {}
+            for row in rows:
+                seen[tuple(row)] = seen.get(tuple(row), 0) + 1
+            read = {r["object_id"] for r in rows if r["object_type"] == "household"}
+            if len(rows) == 20 and all(n == 2 for n in seen.values()) and read == households:
+                return []
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+    return [f"the two apps' audit rows of the response check differ: {len(seen)} kinds of {len(rows)} rows"]
+
+
+def audit_caller(user_id: int) -> dict:
+    """The caller's fields of a sensitive-read event (``auditing.base_event``) of the county's
+    staff, for the bare app's audit rows."""
+    from services.core.accounts.roles import Role
+    from services.core.accounts.security import Caller
+
+    caller = Caller(user_id, "county_staff.county", Role.county_staff, PREFIX)
+    return {
+        "actor": caller.principal,
+        "actor_name": caller.username,
+        "role": caller.role.value,
+        "client": None,
+        "region_code": caller.region_prefix or None,
+    }
 
 
 def check_monitoring(ours: Server, tokens: dict, data: dict, names: list[str]) -> list[str]:
@@ -926,6 +979,8 @@ def main(argv: list[str] | None = None) -> int:
                     "pool_max": pool_size,
                     "pool_reset": False,  # see bare_app._keep_session
                     "server_settings": session_settings("bench-bare"),
+                    # Its health reads are audited as ours are, as county staff of the county.
+                    "audit": {"flush_ms": settings.audit.read_flush_ms, "caller": audit_caller(ids["county_staff"])},
                     **statements,
                 }
             )
@@ -951,6 +1006,7 @@ def main(argv: list[str] | None = None) -> int:
                 server.wait_healthy()
             if with_bare:
                 problems = compare_responses(ours, bare, tokens, data)
+                problems += asyncio.run(compare_audit_rows(url, data))
                 if problems:
                     print("WARNING: the two apps answer differently:\n  " + "\n  ".join(problems))
                 else:

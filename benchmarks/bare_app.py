@@ -7,7 +7,10 @@ the scenario, no more and no less:
 
 * ``/households/{id}``, ``/persons/lookup``: the statements of a role that sees health
   details, whose health details are decrypted and added to PostgreSQL's JSON document (as
-  ours does for county staff);
+  ours does for county staff); each such read is a sensitive-read event in the audit trail,
+  as ours writes it: the same row (the caller's fields, the moment, the action, the object)
+  handed to the same buffer (``services.api.auditing.ReadAuditBuffer``), which writes it
+  with the same statement (``INSERT_BATCH_SQL``) every ``audit.read_flush_ms``;
 * ``/masked/households/{id}``, ``/masked/persons/lookup``: the statements of a role that
   does not (compiled for that role: no health flags, birth year only where the role sees
   no birth dates), PostgreSQL's document returned as it is, nothing decrypted;
@@ -22,9 +25,12 @@ Run: ``python -m uvicorn benchmarks.bare_app:app --loop uvloop --http httptools`
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import os
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -34,6 +40,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from services.api.auditing import ReadAuditBuffer
 from services.core.crypto import Keyring, decode_key
 from services.core.households.sensitive import household_with_health, person_with_health
 from services.core.idnumber import keyed_hash
@@ -66,7 +73,49 @@ _LIST = _config["households_list"]
 _NOT_FOUND = b'{"status":404,"title":"Not Found"}'
 _BAD_REQUEST = b'{"status":400,"title":"Bad Request"}'
 
+# The sensitive reads' audit events: the caller's fields, as our API takes them from the token.
+_AUDIT = _config["audit"]
+_CALLER: dict = _AUDIT["caller"]
+API_PREFIX = "/api/v1"
+
 pool: asyncpg.Pool | None = None
+audit: ReadAuditBuffer | None = None
+
+
+class _PoolDatabase:
+    """What ``ReadAuditBuffer`` needs of ``services.core.db.Database``: one statement in a
+    transaction of its own, whose commit need not wait for the disk (as ``fetch_rows``)."""
+
+    def __init__(self, pool: asyncpg.Pool):
+        self.pool = pool
+
+    async def fetch_rows(self, sql: str, args: list, *, wait_for_disk: bool = True):
+        async with self.pool.acquire() as connection:
+            if wait_for_disk:
+                return await connection.fetch(sql, *args)
+            async with connection.transaction():
+                await connection.execute("SET LOCAL synchronous_commit = off")
+                return await connection.fetch(sql, *args)
+
+
+def _audited(request: Request, action: str, object_type: str, object_id, **detail) -> None:
+    """The event our API's ``record_sensitive_read`` makes (``base_event`` + its fields)."""
+    client = request.scope.get("client")
+    row = {
+        "request_id": os.urandom(8).hex(),
+        "ip": client[0] if client else None,
+        **_CALLER,
+        "at": datetime.now(UTC),
+        "action": action,
+        "result": "success",
+        "status": 200,
+        "object_type": object_type,
+        "object_id": str(object_id),
+        "detail": {"path": API_PREFIX + request.scope["path"], **detail},  # the path of ours's route
+    }
+    if audit is None:
+        raise RuntimeError("the audit buffer is made when the app starts (lifespan)")
+    audit.add(row)
 
 
 def _pool() -> asyncpg.Pool:
@@ -91,14 +140,30 @@ async def lifespan(app):
         server_settings=_config["server_settings"],
         reset=None if _config.get("pool_reset") else _keep_session,
     )
+    global audit
+    audit = ReadAuditBuffer(_PoolDatabase(pool), _AUDIT["flush_ms"])
+    flusher = asyncio.create_task(audit.run())
     try:
         yield
     finally:
+        flusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await flusher
+        await audit.flush()
         await pool.close()
 
 
 async def healthz(request: Request) -> Response:
     return Response(b'{"status":"ok"}', media_type="application/json")
+
+
+async def audit_written(request: Request) -> Response:
+    """The sensitive-read events written so far, after a flush of those pending (the
+    benchmark checks that the bare app writes its audit rows)."""
+    if audit is None:
+        raise RuntimeError("the audit buffer is made when the app starts (lifespan)")
+    await audit.flush()
+    return Response(orjson.dumps({"written": audit.written}), media_type="application/json")
 
 
 async def household(request: Request) -> Response:
@@ -109,8 +174,10 @@ async def household(request: Request) -> Response:
         row = await conn.fetchrow(_HOUSEHOLD_SQL, *params)
     if row is None:
         return Response(_NOT_FOUND, status_code=404, media_type="application/problem+json")
+    document = household_with_health(row[1], row[2], _keyring)
+    _audited(request, "household.read_health", "household", household_id)
     return Response(
-        household_with_health(row[1], row[2], _keyring),
+        document,
         media_type="application/json",
         headers={"ETag": f'"household-{household_id}-v{row[0]}"'},
     )
@@ -128,8 +195,10 @@ async def lookup(request: Request) -> Response:
         row = await conn.fetchrow(_LOOKUP_SQL, *params)
     if row is None:
         return Response(_NOT_FOUND, status_code=404, media_type="application/problem+json")
+    document = person_with_health(row[2], row[3], _keyring)
+    _audited(request, "person.read_health", "person", row[1], via="lookup")
     return Response(
-        person_with_health(row[2], row[3], _keyring),
+        document,
         media_type="application/json",
         headers={"ETag": f'"person-{row[1]}-v{row[0]}"'},
     )
@@ -195,6 +264,7 @@ async def households_list(request: Request) -> Response:
 app = Starlette(
     routes=[
         Route("/healthz", healthz),
+        Route("/audit-written", audit_written),
         Route("/households/{household_id:int}", household),
         Route("/persons/lookup", lookup, methods=["POST"]),
         Route("/masked/households/{household_id:int}", household_masked),
