@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlalchemy import text
+
 from tests.api.test_households import create
 from tests.factories import OTHER_TOWNSHIP_VILLAGE, VILLAGE, code_of
 
@@ -111,6 +113,42 @@ async def test_entries_open_from_the_guarantees_once_and_close_with_evidence(cli
     assert (twice.status_code, code_of(twice)) == (409, "clearing_entry_cleared")
     # Still at risk in the status: the next scan opens it again (not cleared in fact).
     assert (await client.post(f"{ENTRIES}/scan", json={}, headers=h)).json()["opened"] == 1
+
+
+MANY = 2600  # households at risk in two items each: 5,200 entries, 78,000 parameters as one statement
+
+
+async def test_a_scan_opens_thousands_of_entries(client, auth, db):
+    """A county's scan (and the department sync's reconciliation, which runs it) opens every
+    entry however many items are at risk: one statement of all of them would pass the
+    driver's limit of 32,767 parameters and open none."""
+    hh = await create(client, auth)
+    await db.connection.execute(
+        text(
+            "INSERT INTO households (household_no, region_code, category, flags, status, head_name, member_count, version) "
+            "SELECT 'MANY-' || n, region_code, category, flags, status, head_name, member_count, 1 "
+            "FROM households, generate_series(1, :many) AS n WHERE id = :id"
+        ),
+        {"many": MANY, "id": hh["id"]},
+    )
+    await db.connection.execute(
+        text(
+            "INSERT INTO household_guarantees (household_id, region_code, education, medical, housing, water, version) "
+            "SELECT id, region_code, 'secure', 'at_risk', 'secure', 'at_risk', 1 FROM households "
+            "WHERE household_no LIKE 'MANY-%'"
+        )
+    )
+    h = auth("township_staff.township")
+    scan = await client.post(f"{ENTRIES}/scan", json={}, headers=h)
+    assert scan.status_code == 200 and scan.json()["opened"] == 2 * MANY, scan.text
+    opened = await db.connection.execute(
+        text(
+            "SELECT count(*), count(DISTINCT (e.household_id, e.kind)) FROM clearing_entries e "
+            "JOIN households h ON h.id = e.household_id WHERE h.household_no LIKE 'MANY-%' AND e.status = 'open'"
+        )
+    )
+    assert opened.one() == (2 * MANY, 2 * MANY)
+    assert (await client.post(f"{ENTRIES}/scan", json={}, headers=h)).json()["opened"] == 0
 
 
 async def test_clearing_scope_and_roles(client, auth):

@@ -131,12 +131,22 @@ async def open_from_known(
         return 0
     ctx = await load_policy_context(session)
     rows = _opened_rows(ctx, candidates, on, None)
-    stmt = (
-        insert(table_of(ClearingEntry))
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["household_id", "kind"], index_where=text("status = 'open'"))
-    )
-    return len((await session.execute(stmt.returning(table_of(ClearingEntry).c.id))).scalars().all())
+    table = table_of(ClearingEntry)
+    opened = 0
+    # A statement's rows are its parameters (15 each): a county's thousands of items at risk
+    # go in slices, each under the driver's limit of 32,767 parameters.
+    for start in range(0, len(rows), INSERT_SLICE):
+        stmt = (
+            insert(table)
+            .values(rows[start : start + INSERT_SLICE])
+            .on_conflict_do_nothing(index_elements=["household_id", "kind"], index_where=text("status = 'open'"))
+            .returning(table.c.id)
+        )
+        opened += len((await session.execute(stmt)).scalars().all())
+    return opened
+
+
+INSERT_SLICE = 1000  # rows of clearing entries a statement
 
 
 CANDIDATES = scoped_text(queries.CLEARING_CANDIDATES)
