@@ -26,8 +26,9 @@ simulator serves it (one enrolment per person for the year, plus claims for abou
    pages in Python and COPYed them raw into a plain table, which made the COPY look slower
    than it is and flattered the ratio about twofold. Staging with one preparing process,
    the COPY and staging with two run interleaved (``benchmarks/stats.interleaved``),
-   ``--repeat`` times; the share COPY seconds / staging seconds is taken per repetition,
-   reported as median (min–max).
+   ``--repeat`` times, each from the same settled state (``settle``: the previous run's
+   rows deleted and vacuumed, a checkpoint taken); the share COPY seconds / staging
+   seconds is taken per repetition, reported as median (min–max).
 
 Targets: staging ≥ 0.5 of the server-side COPY (issue 19); reconciliation of 1,000,000
 records < 60 s; worker peak memory < 500 MB. The figures go to
