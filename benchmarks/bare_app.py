@@ -111,7 +111,7 @@ def _audited(request: Request, action: str, object_type: str, object_id, **detai
         "status": 200,
         "object_type": object_type,
         "object_id": str(object_id),
-        "detail": {"path": API_PREFIX + request.scope["path"], **detail},  # the path of ours's route
+        "detail": {"path": API_PREFIX + request.scope["path"], **detail},  # the path as ours records it
     }
     if audit is None:
         raise RuntimeError("the audit buffer is made when the app starts (lifespan)")
