@@ -359,21 +359,52 @@ def unavailable(exc: BaseException) -> bool:
 
     asyncpg's ``InterfaceError`` and ``InternalClientError`` say a connection is in no state
     to be used ("connection is closed", "cannot switch to state …" after a restart cut it
-    mid-statement); class 57 of SQLSTATE is the server's operator intervention: shut down,
-    crashed, starting up, or a statement cancelled by ``statement_timeout``."""
+    mid-statement) — except the ``InterfaceError`` s that blame the statement (``misused``),
+    which no retry can cure; class 57 of SQLSTATE is the server's operator intervention: shut
+    down, crashed, starting up, or a statement cancelled by ``statement_timeout``."""
     import asyncpg
     from sqlalchemy.exc import DBAPIError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-    if isinstance(exc, (PoolTimeout, TimeoutError, *_unreachable(asyncpg))):
+    def lost(error: BaseException | None) -> bool:
+        return isinstance(error, _unreachable(asyncpg)) and not misused(error)
+
+    if isinstance(exc, (PoolTimeout, TimeoutError)) or lost(exc):
         return True
     if isinstance(exc, DBAPIError):
-        return (
-            exc.connection_invalidated
-            or isinstance(exc.orig, _unreachable(asyncpg))
-            or isinstance(getattr(exc.orig, "__cause__", None), _unreachable(asyncpg))
-        )
+        cause = getattr(exc.orig, "__cause__", None)
+        if misused(exc.orig) or misused(cause):
+            return False
+        return exc.connection_invalidated or lost(exc.orig) or lost(cause)
     return False
+
+
+# What asyncpg raises, as a plain ``InterfaceError``, for a statement built wrongly. (A value
+# it cannot encode is a ``DataError`` of SQLSTATE's class 22, never unavailability, or, when
+# its codec raised an ``InterfaceError``, that error as "query argument $n: …".)
+_MISUSE_MESSAGES = ("the number of query arguments cannot exceed", "the server expects", "query argument $")
+
+
+def misused(exc: BaseException | None) -> bool:
+    """An asyncpg ``InterfaceError`` that blames the statement, not the connection: a value
+    the driver cannot encode for its parameter, a setting it does not take (a
+    ``ValueError`` too), a feature the client or server lacks, more than 32,767 parameters,
+    or not the number the statement has. A defect of ours (500), the same on
+    every retry — never a passing unavailability (503), and its connection stays usable."""
+    import asyncpg
+
+    if not isinstance(exc, asyncpg.InterfaceError):
+        return False
+    if isinstance(
+        exc,
+        (
+            ValueError,
+            asyncpg.exceptions.UnsupportedClientFeatureError,
+            asyncpg.exceptions.UnsupportedServerFeatureError,
+        ),
+    ):
+        return True
+    return str(exc).startswith(_MISUSE_MESSAGES)
 
 
 def _unreachable(asyncpg) -> tuple[type[BaseException], ...]:

@@ -243,3 +243,77 @@ def test_every_way_a_lost_database_surfaces_is_unavailability():
     assert unavailable(cancelled) and not broken_connection(cancelled)
     for exc in (ValueError("bad"), asyncpg.UniqueViolationError("duplicate key"), KeyError("x")):
         assert not unavailable(exc) and not broken_connection(exc), exc
+
+
+async def _driver_misuses(dsn: str) -> list[Exception]:
+    """What the driver itself raises for a statement built wrongly, before sending it; the
+    connection answers the next statement."""
+    conn = await asyncpg.connect(dsn)
+    raised = []
+    try:
+        for statement, args, kind in (
+            ("SELECT $1::int", ["not a number"], asyncpg.DataError),  # a value it cannot encode
+            ("SELECT 1", list(range(40_000)), asyncpg.InterfaceError),  # more than 32,767 parameters
+            ("SELECT $1::int + $2::int", [1], asyncpg.InterfaceError),  # fewer than the statement has
+        ):
+            with pytest.raises(kind) as caught:
+                await conn.fetchval(statement, *args)
+            raised.append(caught.value)
+        assert await conn.fetchval("SELECT 41 + 1") == 42
+    finally:
+        await conn.close()
+    return raised
+
+
+async def test_a_statement_built_wrongly_is_a_defect_not_an_outage(settings, engine):
+    """asyncpg raises ``InterfaceError`` for a lost connection and for a statement of ours
+    that it refuses to send. The second is the same on every retry: not unavailability (a
+    503 asking the client to try again), and its connection is not thrown away."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from services.core.db import broken_connection, unavailable
+
+    raised = await _driver_misuses(asyncpg_dsn(_url(engine)))
+    assert "cannot exceed 32767" in str(raised[1]) and "expects 2 arguments" in str(raised[2])
+    for exc in raised:
+        assert not unavailable(exc) and not broken_connection(exc), exc
+    async with engine.connect() as conn:  # as SQLAlchemy hands it on to the API's sessions
+        with pytest.raises(DBAPIError) as wrapped:
+            await conn.execute(text("SELECT CAST(:n AS int)"), {"n": "not a number"})
+        assert not unavailable(wrapped.value) and not broken_connection(wrapped.value)
+        assert not wrapped.value.connection_invalidated
+        await conn.rollback()
+        assert (await conn.execute(text("SELECT 42"))).scalar() == 42
+    lost = asyncpg.InterfaceError("cannot perform operation: connection is closed")
+    assert unavailable(lost) and broken_connection(lost)  # still an outage
+
+
+async def test_a_statement_built_wrongly_is_answered_500(settings, engine, auth, monkeypatch):
+    """On the list's both paths (the direct read and the session's), the driver's refusal of
+    a statement is a 500 internal error, not a 503 with Retry-After."""
+    from services.api.households import listing
+    from services.core.households import service
+
+    too_many = (await _driver_misuses(asyncpg_dsn(_url(engine))))[1]
+
+    async def refused(*args, **kwargs):
+        raise too_many
+
+    def refused_read(*args, **kwargs):
+        raise too_many
+
+    monkeypatch.setattr(service, "list_households", refused)
+    monkeypatch.setattr(listing, "household_list_read", refused_read)
+    database = Database(create_engine(_url(engine), settings, "tests"))
+    try:
+        app = create_app(settings, database=database)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t"
+        ) as client:
+            for query in ("", "?name=x"):
+                r = await client.get(f"/api/v1/households{query}", headers=auth("county_staff.county"))
+                assert (r.status_code, r.json()["code"]) == (500, "internal_error"), r.text
+                assert "retry-after" not in r.headers
+    finally:
+        await database.dispose()
