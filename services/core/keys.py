@@ -19,7 +19,7 @@ from services.core.accounts.sealing import TOTP_AAD
 from services.core.crypto import Keyring
 from services.core.households.sensitive import HEALTH_AAD, ID_NUMBER_AAD
 from services.core.idempotency import BODY_AAD
-from services.core.sync.models import QUARANTINE_AAD, RAW_AAD
+from services.core.sync.sealing import QUARANTINE_AAD, RAW_AAD
 
 
 @dataclass(frozen=True)

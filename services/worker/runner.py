@@ -20,10 +20,10 @@ from services.core.scope import UNRESTRICTED, bind_scope
 from services.core.settings import Settings
 from services.core.sync import runs
 from services.core.sync.config import SourceConfig, Sources, UnknownSource
-from services.core.sync.models import QUARANTINE_AAD
 from services.core.sync.normalise import Normaliser
 from services.core.sync.queries import PRUNE_ROSTERS
 from services.core.sync.rosters import RosterError, parse_period
+from services.core.sync.sealing import QUARANTINE_AAD
 from services.core.timeutil import today as china_today
 from services.worker import queries
 from services.worker.fetch import SourceClient, SourceDown

@@ -11,7 +11,8 @@ import orjson
 
 from services.core.crypto import keyring
 from services.core.settings import Settings
-from services.core.sync.models import QUARANTINE_AAD, Finding, QuarantinedRecord, SourceState, SyncRun
+from services.core.sync.models import Finding, QuarantinedRecord, SourceState, SyncRun
+from services.core.sync.sealing import QUARANTINE_AAD
 
 
 def civil_affairs_pull(base_url: str) -> str:

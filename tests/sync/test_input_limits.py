@@ -18,8 +18,8 @@ from openpyxl import Workbook
 from services.core.crypto import keyring
 from services.core.sync.config import parse_sources
 from services.core.sync.enums import Trigger
-from services.core.sync.models import QUARANTINE_AAD
 from services.core.sync.normalise import EVIDENCE, MAX_CELL_CHARS
+from services.core.sync.sealing import QUARANTINE_AAD
 from services.worker import queue
 from services.worker.fetch import SourceClient
 from services.worker.runner import execute

@@ -12,8 +12,8 @@ import pytest
 from services.core.crypto import keyring
 from services.core.sync.config import load_sources
 from services.core.sync.enums import Trigger
-from services.core.sync.models import QUARANTINE_AAD, RAW_AAD
 from services.core.sync.normalise import Normaliser
+from services.core.sync.sealing import QUARANTINE_AAD, RAW_AAD
 from services.worker import queue
 from services.worker.staging import Stager, write_page
 

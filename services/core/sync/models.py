@@ -28,10 +28,6 @@ from services.core.base import Base, PolicyOverrideRow, RegionCode, RegionScoped
 from services.core.sync.enums import FindingStatus, QuarantineStatus, RunPhase, RunStatus, Severity, Trigger
 
 SOURCE = String(64)
-# Associated data of the encrypted payloads (the column name: a blob moved to another
-# column does not decrypt).
-RAW_AAD = b"dept_records.raw_enc"
-QUARANTINE_AAD = b"sync_quarantine.raw_enc"
 COUNTY = String(6, collation="C")
 
 

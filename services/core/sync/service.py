@@ -31,8 +31,9 @@ from services.core.scope import under
 from services.core.sync.config import SourceConfig, Sources
 from services.core.sync.enums import FindingStatus, QuarantineStatus, RunStatus, Severity
 from services.core.sync.headers import standard_headers
-from services.core.sync.models import QUARANTINE_AAD, Finding, QuarantinedRecord, SourceState, SyncRun
+from services.core.sync.models import Finding, QuarantinedRecord, SourceState, SyncRun
 from services.core.sync.normalise import header_key
+from services.core.sync.sealing import QUARANTINE_AAD
 from services.core.timeutil import now
 
 

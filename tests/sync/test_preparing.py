@@ -1,0 +1,55 @@
+"""A preparing process (``staging.Preparer`` with processes > 0) does the whole of a page's
+preparation and imports only what that needs: no database layer, no web framework. Each
+of those it imported cost every preparing process of every worker its memory and its
+start-up (SQLAlchemy and the ORM models were about half of a process's 71 MB)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.core.crypto import keyring
+from services.core.sync.normalise import Normaliser
+from services.core.sync.sealing import QUARANTINE_AAD, RAW_AAD
+from services.worker.staging import PageIn, Preparer, Stager, payload_bytes
+from tests.sync.test_staging_queue import VALID, rec
+
+HEAVY = ("sqlalchemy", "asyncpg", "fastapi", "starlette", "httpx", "uvicorn", "alembic")
+
+
+def _loaded_in_child(preparer: Preparer) -> list[str]:
+    # ``eval`` is pickled by name, so the process runs it without importing anything of ours.
+    return preparer._pool.submit(eval, "sorted(__import__('sys').modules)").result(timeout=120)  # type: ignore[union-attr]
+
+
+def test_a_preparing_process_prepares_a_page_without_the_database_layer(settings):
+    from services.core.sync.config import load_sources
+
+    source = load_sources(settings).get("civil-affairs")
+    ring = keyring(settings)
+    stager = Stager(Normaliser(source), ring, settings.data_protection.id_hash_key.get_secret_value().encode())
+    page = PageIn([rec("A1"), rec("A2", sfzh="110105194912310021"), "not an object", rec("A3")])
+    preparer = Preparer(stager, source, settings, processes=1)
+    try:
+        prepared = asyncio.run(preparer.prepare(page))
+        loaded = _loaded_in_child(preparer)
+    finally:
+        preparer.close()
+    # The page was prepared in full there: the same as in this process, bar the nonces.
+    here = stager.prepare(page.items)
+    assert prepared.keys == here.keys == ["A1", "A3"]
+    assert prepared.order == here.order == [0, 3] and prepared.digests == here.digests
+    assert (
+        [r[1] for r in prepared.rejected]
+        == [r[1] for r in here.rejected]
+        == ["id_number.check_digit", "invalid.record"]
+    )
+    assert ring.decrypt(prepared.rejected[1][5], QUARANTINE_AAD) == b'"not an object"'
+    row = prepared.rows[0]
+    assert len(row) == len(here.rows[0])  # one row's layout, whichever process made it
+    assert VALID.encode() not in row  # the ID number hashed, masked and sealed, never plain
+    # The row ends with the sealed payload, which this process's key ring opens.
+    payload = payload_bytes(page.items[0])
+    sealed = row[-len(ring.encrypt(payload, RAW_AAD)) :]
+    assert ring.decrypt(sealed, RAW_AAD) == payload
+    assert "services.worker.preparing" in loaded and "services.core.sync.normalise" in loaded
+    assert not [m for m in loaded if m.split(".")[0] in HEAVY], [m for m in loaded if m.split(".")[0] in HEAVY]
