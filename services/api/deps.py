@@ -88,7 +88,9 @@ async def caller_of(request: Request, token: str | None) -> Caller:
     (which must exist and be active, with the token's role and region prefix)."""
     if not token:
         raise Unauthorized("not_authenticated", headers=_CHALLENGE)
-    verified = getattr(request.state, "verified", None)
+    # ``request.state``'s own dictionary: a miss there (every request's first call) raised
+    # and caught two exceptions.
+    verified = request.scope.setdefault("state", {}).get("verified")
     if verified is not None and verified[0] == token:
         return verified[1]  # checked already in this request (a route's dependencies ask several times)
     state = request.app.state

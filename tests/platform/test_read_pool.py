@@ -90,6 +90,29 @@ async def test_a_wait_is_bounded_and_leaves_nothing_behind(connect, pools):
     assert await pool.acquire(0.2) is held
 
 
+async def test_a_wait_that_timed_out_leaves_the_line_to_the_next(connect, pools):
+    """Two in line, the first with the shorter bound: it times out, and the connection given
+    back afterwards goes to the second, not to the one that gave up."""
+    pool = pools(connect, 1)
+    held = await pool.acquire(5)
+    short = asyncio.create_task(pool.acquire(0.1))
+    patient = asyncio.create_task(pool.acquire(5))
+    with pytest.raises(TimeoutError):
+        await short
+    assert not patient.done()
+    pool.release(held)
+    assert await patient is held
+    assert pool.figures() == {"max": 1, "open": 1, "checked_out": 1}
+    # A wait that got its connection in time: nothing happens to it after its bound.
+    waiting = asyncio.create_task(pool.acquire(0.3))
+    await asyncio.sleep(0.05)
+    pool.release(held)
+    got = await waiting
+    await asyncio.sleep(0.4)
+    assert got is held and await got.fetchval("SELECT 4") == 4
+    assert pool.figures() == {"max": 1, "open": 1, "checked_out": 1}
+
+
 async def test_a_dead_connection_leaves_and_its_place_goes_to_the_next_in_line(connect, pools):
     pool = pools(connect, 1)
     held = await pool.acquire(5)
