@@ -297,7 +297,8 @@ async def staging(dsn: str, settings, source, path: Path, processes: int, run_id
     stays (``export_final_rows`` reads it; ``clear_staged`` removes it)."""
     from services.core.crypto import keyring
     from services.core.sync.normalise import Normaliser
-    from services.worker.staging import PageIn, Preparer, Stager, pipeline, write_page
+    from services.worker.preparing import Stager
+    from services.worker.staging import PageIn, Preparer, pipeline, write_page
 
     await clear_staged(dsn)
     stager = Stager(

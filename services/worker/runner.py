@@ -27,8 +27,9 @@ from services.core.sync.sealing import QUARANTINE_AAD
 from services.core.timeutil import today as china_today
 from services.worker import queries
 from services.worker.fetch import SourceClient, SourceDown
+from services.worker.preparing import Stager
 from services.worker.queue import Claim, Connection, record_failure, record_success
-from services.worker.staging import PageIn, Preparer, Stager, pipeline, write_page
+from services.worker.staging import PageIn, Preparer, pipeline, write_page
 
 log = logging.getLogger("guardline.sync")
 Progress = Callable[[dict], None]

@@ -5,10 +5,10 @@ page and the run's counts. A crash before the commit leaves none of it; after, a
 so a restarted run neither skips nor doubles a page.
 
 The preparing step (``preparing.Stager.prepare``, in a preparing process for a pipeline)
-turns each staged record into its row in COPY's binary format (``copyformat``); the writer looks up
-which keys the table holds, COPYs the new records' rows straight into ``dept_records`` and
-the changed ones' through a temporary table and one INSERT … ON CONFLICT, passing the bytes
-on as they are (PERFORMANCE.md: COPY is ≈ 3× faster than row inserts).
+turns each staged record into its row in COPY's binary format (``copyformat``); the writer
+looks up which keys the table holds, COPYs the new records' rows straight into
+``dept_records`` and the changed ones' through a temporary table and one INSERT … ON
+CONFLICT, passing the bytes on as they are (COPY is ≈ 3× faster than row inserts).
 """
 
 from __future__ import annotations
@@ -21,19 +21,7 @@ from asyncpg.exceptions import UniqueViolationError
 
 from services.core.sync import runs
 from services.worker import copyformat, queries
-from services.worker.preparing import Prepared, Stager, child_init, child_prepare, for_child, payload_bytes
-
-__all__ = [
-    "KEEP_CURSOR",
-    "PageCounts",
-    "PageIn",
-    "Prepared",
-    "Preparer",
-    "Stager",
-    "payload_bytes",
-    "pipeline",
-    "write_page",
-]
+from services.worker.preparing import Prepared, Stager, child_init, child_prepare, for_child
 
 
 @dataclass

@@ -2796,8 +2796,8 @@ def _quarantine_keys(path: Path, source, expected: dict[str, tuple[str, str]]) -
     import hashlib
 
     from services.core.sync.normalise import Normaliser
+    from services.worker.preparing import payload_bytes
     from services.worker.sheets import records
-    from services.worker.staging import payload_bytes
 
     wanted = {location for location, (reason, _) in expected.items() if reason in ID_REASONS}
     return {

@@ -306,7 +306,7 @@ async def test_a_pulled_page_with_bad_records_is_staged_around_them(session, poo
 def test_payload_bytes_takes_what_json_cannot():
     """An XLSX cell may hold an integer beyond 64 bits; the payload is still hashed (the
     same way each time) and kept."""
-    from services.worker.staging import payload_bytes
+    from services.worker.preparing import payload_bytes
 
     body = payload_bytes({"a": 10**30, "b": "\ud800", "c": 10**20000})
     assert orjson.loads(body)["a"] == str(10**30)

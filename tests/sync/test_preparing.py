@@ -10,7 +10,8 @@ import asyncio
 from services.core.crypto import keyring
 from services.core.sync.normalise import Normaliser
 from services.core.sync.sealing import QUARANTINE_AAD, RAW_AAD
-from services.worker.staging import PageIn, Preparer, Stager, payload_bytes
+from services.worker.preparing import Stager, payload_bytes
+from services.worker.staging import PageIn, Preparer
 from tests.sync.test_staging_queue import VALID, rec
 
 HEAVY = ("sqlalchemy", "asyncpg", "fastapi", "starlette", "httpx", "uvicorn", "alembic")

@@ -15,7 +15,8 @@ from services.core.sync.enums import Trigger
 from services.core.sync.normalise import Normaliser
 from services.core.sync.sealing import QUARANTINE_AAD, RAW_AAD
 from services.worker import queue
-from services.worker.staging import Stager, write_page
+from services.worker.preparing import Stager
+from services.worker.staging import write_page
 
 VALID = "11010519491231002X"
 
