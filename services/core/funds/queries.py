@@ -35,13 +35,17 @@ GROUP BY f.level, f.kind
 """)
 
 
-def _top(where: str, order: str, figures: str) -> str:
+def _top(where: str, order: str, figures: str, uses: str) -> str:
     """The first ``:top`` projects of ``pr`` that satisfy ``where``, the worst first, as JSON.
     Their ``figures`` (text, ratios) are computed for those alone, not for every project
-    that satisfies ``where`` before the sort."""
+    that satisfies ``where`` before the sort. ``uses``: the columns of ``pr`` that
+    ``figures`` and ``order`` read — the sort keeps only those, and the winners' names and
+    statuses are looked up by id (a province's lists sort thousands of projects each, and
+    narrow rows make them cheaper: ``benchmarks/README.md``)."""
     return f"""(SELECT coalesce(jsonb_agg(x), '[]') FROM (
-        SELECT id, name, region_code, category, status, {figures} FROM (
-            SELECT * FROM pr WHERE {where} ORDER BY {order}, id LIMIT :top) pr) x)"""
+        SELECT id, (SELECT n.name FROM projects n WHERE n.id = pr.id) AS name, region_code, category,
+               (SELECT n.status FROM projects n WHERE n.id = pr.id) AS status, {figures} FROM (
+            SELECT id, region_code, category, {uses} FROM pr WHERE {where} ORDER BY {order}, id LIMIT :top) pr) x)"""
 
 
 _BY_LEVEL = ",\n".join(
@@ -123,13 +127,13 @@ def _indicators(money: str, paid: str, joins: str, last_on: str, fen: bool = Fal
         for lv in _LEVELS
     )
     level_tops = ",\n".join(
-        _top(f"NOT industry AND ind_{lv} > 0", f"ind_{lv} DESC", f"{yuan(f'ind_{lv}')}::text AS allocated")
+        _top(f"NOT industry AND ind_{lv} > 0", f"ind_{lv} DESC", f"{yuan(f'ind_{lv}')}::text AS allocated", f"ind_{lv}")
         + f" AS top_{lv}"
         for lv in _LEVELS
     )
     return f"""
 WITH {money}, pr AS MATERIALIZED (
-    SELECT p.id, p.name, p.region_code, p.category, p.status, p.planned_start,
+    SELECT p.id, p.region_code, p.category, p.planned_start,
            p.category IN :industry_categories AS industry,
            coalesce(p.cancelled_on > :as_of, true) AS live,
            coalesce(p.started_on <= :as_of, false) AS started,
@@ -156,15 +160,19 @@ SELECT t.*,
             "behind DESC",
             f"{yuan('spendable')}::text AS allocated, {yuan('spent')}::text AS disbursed, "
             f"round(spent{num} / spendable, 4)::text AS progress, {cents('behind')}::text AS gap",
+            "spendable, spent, behind",
         )
     } AS top_spending,
-       {_top("live AND NOT started", "planned_start", "planned_start, planned_start <= :as_of AS late")} AS top_start,
+       {
+        _top("live AND NOT started", "planned_start", "planned_start, planned_start <= :as_of AS late", "planned_start")
+    } AS top_start,
        {
         _top(
             "labour_project AND labour < required",
             "required - labour DESC",
             f"{yuan('higher')}::text AS higher_level_funds, {yuan('dedicated')}::text AS dedicated_funds, "
             f"{cents('required')}::text AS required, {yuan('labour')}::text AS labour_pay, completed",
+            "higher, dedicated, required, labour, completed",
         )
     } AS top_labour,
        {
@@ -173,6 +181,7 @@ SELECT t.*,
             f"{fee_share} DESC",
             f"{yuan('allocated')}::text AS allocated, {yuan('fee')}::text AS management_fee, "
             f"{fee_share}::text AS share",
+            "allocated, fee",
         )
     } AS top_fee
 FROM (
