@@ -241,6 +241,15 @@ async def test_a_fund_year_and_its_indicators(client, auth):
     assert lp["projects"][0]["figures"]["required"] == "40000.00"
     fee = got["management_fee_share"]
     assert (fee["value"], fee["target"], fee["status"], fee["comparison"]) == ("0.0000", "0.0100", "met", "at_most")
+    # Every listed project is named as the project itself is (the lists look the names and
+    # statuses up by id after the sort).
+    listed = [item for indicator in got.values() for item in indicator["projects"]]
+    assert {item["id"] for item in listed} == {p2, p3, p4}
+    for item in listed:
+        own = (await client.get(f"/api/v1/projects/{item['id']}", headers=h)).json()
+        assert {k: item[k] for k in ("name", "region_code", "category", "status")} == {
+            k: own[k] for k in ("name", "region_code", "category", "status")
+        }
 
     # ---- 31 December ----
     got = _by_id(
