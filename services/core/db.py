@@ -366,16 +366,19 @@ def unavailable(exc: BaseException) -> bool:
     from sqlalchemy.exc import DBAPIError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-    def lost(error: BaseException | None) -> bool:
-        return isinstance(error, _unreachable(asyncpg)) and not misused(error)
-
-    if isinstance(exc, (PoolTimeout, TimeoutError)) or lost(exc):
+    if isinstance(exc, (PoolTimeout, TimeoutError)):
         return True
+    if isinstance(exc, _unreachable(asyncpg)):
+        return not misused(exc)
     if isinstance(exc, DBAPIError):
         cause = getattr(exc.orig, "__cause__", None)
-        if misused(exc.orig) or misused(cause):
+        if misused(exc.orig) or misused(cause):  # whatever SQLAlchemy made of the connection
             return False
-        return exc.connection_invalidated or lost(exc.orig) or lost(cause)
+        return (
+            exc.connection_invalidated
+            or isinstance(exc.orig, _unreachable(asyncpg))
+            or isinstance(cause, _unreachable(asyncpg))
+        )
     return False
 
 
