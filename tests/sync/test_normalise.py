@@ -145,6 +145,31 @@ def test_dates_as_departments_write_them(text, day):
     assert parse_date(text) == day
 
 
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("2026-01-01T08:00:00+08:00", "2026-01-01T08:00:00+08:00"),  # as isoformat writes it: kept
+        ("2026-01-01T08:00:00-05:30", "2026-01-01T08:00:00-05:30"),
+        ("2026-01-01T08:00:00+00:00", "2026-01-01T08:00:00+00:00"),
+        ("2026-01-01 08:00:00+08:00", "2026-01-01T08:00:00+08:00"),  # a space for the T
+        ("2026-01-01t08:00:00+08:00", "2026-01-01T08:00:00+08:00"),
+        ("2026-01-01T08:00:00-00:00", "2026-01-01T08:00:00+00:00"),
+        ("2026-01-01T08:00:00+08:60", "2026-01-01T08:00:00+09:00"),  # sixty minutes of offset
+        ("2026-W01-4T08:00:00+08:00", "2026-01-01T08:00:00+08:00"),  # a week date
+        ("2026-01-01T08:00:00.12345", "2026-01-01T08:00:00.123450+08:00"),  # no offset: China's
+        ("2026-01-01T08:00:00", "2026-01-01T08:00:00+08:00"),
+        ("２０２６-01-01T08:00:00+08:00", "2026-01-01T08:00:00+08:00"),  # full-width digits
+    ],
+)
+def test_a_time_is_written_with_its_offset_whatever_its_length(text, written):
+    """Every path writes the same instant the same way; a 25-character time of another shape
+    once kept its lack of offset (``2026-01-01T08:00:00.12345``) where a shorter one got
+    China's."""
+    out = MEDICAL.normalise(medical(updated_at=text))
+    assert isinstance(out, Normal)
+    assert out.data["updated_at"] == written
+
+
 def test_amounts_are_decimal_yuan():
     assert str(parse_decimal("1,234.5")) == "1234.50"
     assert str(parse_decimal(0.1)) == "0.10"

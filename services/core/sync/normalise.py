@@ -629,15 +629,34 @@ def _date_text(value: Any) -> str:
 
 
 def _timestamp_text(value: Any) -> str:
-    if type(value) is str and len(value) == 25:
-        try:
+    """An instant as ``isoformat`` writes it, with China's offset where it has none."""
+    if type(value) is str and _is_iso_instant(value):
+        try:  # the common case, written as isoformat writes it: the value itself, once checked
             moment = datetime.fromisoformat(value)
         except ValueError:
             pass
         else:
             _in_years(moment.date())
-            return moment.isoformat()
+            return value
     return parse_timestamp(value).isoformat()
+
+
+def _is_iso_instant(text: str) -> bool:
+    """Whether ``text`` has the shape ``isoformat`` gives an instant with an offset in whole
+    minutes: ``YYYY-MM-DDTHH:MM:SS±HH:MM``. Once ``fromisoformat`` accepts such a text,
+    writing it again gives it back unchanged — but for an offset's minutes past 59
+    (``+08:60`` is read as ``+09:00``) and ``-00:00`` (written ``+00:00``), excluded here."""
+    return (
+        len(text) == 25
+        and text[10] == "T"
+        and text[19] in "+-"
+        and text[22] == ":"
+        and text[23] < "6"
+        and text[4] == "-" == text[7]
+        and text[13] == ":" == text[16]
+        and text.isascii()
+        and text[19:] != "-00:00"
+    )
 
 
 _RECORD_TYPES = {t.value: t for t in RecordType}
