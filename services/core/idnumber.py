@@ -96,29 +96,46 @@ def checked(raw: str, *, allow_15: bool = False) -> tuple[str, date]:
         text = first17 + check_character(first17)
     if len(text) != 18 or not text.isascii() or not text[:17].isdigit() or not (text[17].isdigit() or text[17] == "X"):
         raise InvalidIdNumber("format", "ID number must have 17 digits followed by a digit or X")
-    born = _birth_date(text[6:14])
+    born, birth_sum = _birth_date(text[6:14])
     if born is None or born > _today():
         raise InvalidIdNumber("birth_date", "ID number contains an impossible birth date")
-    if check_character(text[:17]) != text[17]:
+    # ``check_character`` in parts: the weighted sums of the address code and of the birth
+    # date are worked out once each, the sequence's are a table (a million department
+    # records, a few hundred counties and some thirty thousand days among them).
+    address = text[:6]
+    address_sum = _ADDRESS_SUMS.get(address)
+    if address_sum is None:
+        address_sum = _weighted(address, 0)
+        if len(_ADDRESS_SUMS) < 10_000:
+            _ADDRESS_SUMS[address] = address_sum
+    if CHECK_MAP[(address_sum + birth_sum + _SEQUENCE_SUMS[text[14:17]]) % 11] != text[17]:
         raise InvalidIdNumber("check_digit", "ID number check digit does not match")
     return text, born
 
 
-_UNKNOWN = date.min  # never a day kept (before 1880)
-_BIRTH_DATES: dict[str, date | None] = {}  # YYYYMMDD → the day (None: impossible, or before 1880)
+def _weighted(digits: str, start: int) -> int:
+    """The digits' part of the check sum, the first of them at position ``start``."""
+    return sum(map(mul, digits.encode("ascii"), WEIGHTS[start:])) - ord("0") * sum(WEIGHTS[start : start + len(digits)])
 
 
-def _birth_date(digits: str) -> date | None:
-    """The day of 8 digits (a few tens of thousands of distinct days among any number of
-    persons: each is worked out once)."""
-    found = _BIRTH_DATES.get(digits, _UNKNOWN)
-    if found is _UNKNOWN:
+_ADDRESS_SUMS: dict[str, int] = {}  # 6 digits → their part of the check sum
+_SEQUENCE_SUMS = {f"{n:03d}": _weighted(f"{n:03d}", 14) for n in range(1000)}
+_BIRTH_DATES: dict[str, tuple[date | None, int]] = {}  # YYYYMMDD → (the day or None, its part of the sum)
+
+
+def _birth_date(digits: str) -> tuple[date | None, int]:
+    """The day of 8 digits (None: impossible, or before 1880) and their part of the check
+    sum (a few tens of thousands of distinct days among any number of persons: each is
+    worked out once)."""
+    found = _BIRTH_DATES.get(digits)
+    if found is None:
         try:
-            found = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+            day: date | None = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
         except ValueError:
-            found = None
-        if found is not None and found.year < 1880:
-            found = None
+            day = None
+        if day is not None and day.year < 1880:
+            day = None
+        found = (day, _weighted(digits, 6))
         if len(_BIRTH_DATES) < 100_000:
             _BIRTH_DATES[digits] = found
     return found

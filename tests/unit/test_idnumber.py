@@ -94,3 +94,41 @@ def test_the_keyed_hasher_answers_as_keyed_hash():
         for value in ("11010519491231002X", "110105194912310021", ""):
             assert hasher(value) == keyed_hash(value, key)
     assert keyed_hasher(b"a")("11010519491231002X") != keyed_hasher(b"b")("11010519491231002X")
+
+
+def test_checked_answers_as_the_rule_whatever_it_has_seen_before():
+    """``checked`` adds up the check sum from parts it keeps (address codes, birth dates, a
+    table of sequences): for thousands of numbers — right and wrong check characters,
+    impossible and future days, the same address and day met again — it answers what
+    the rule itself (``check_character``, the calendar) answers."""
+    import random
+
+    rng = random.Random(19)
+    today = china_today()
+    addresses = [f"{rng.randint(110000, 659999)}" for _ in range(12)]
+    wrong = 0
+    for _ in range(20_000):
+        first17 = (
+            rng.choice(addresses)
+            + f"{rng.randint(1870, today.year + 1):04d}{rng.randint(0, 13):02d}{rng.randint(0, 32):02d}"
+            + f"{rng.randint(0, 999):03d}"
+        )
+        right = idnumber.check_character(first17)
+        last = rng.choice("0123456789X") if rng.random() < 0.3 else right
+        try:
+            day = date(int(first17[6:10]), int(first17[10:12]), int(first17[12:14]))
+        except ValueError:
+            day = None
+        if day is None or day.year < 1880 or day > today:
+            expected: object = "birth_date"
+        elif last != right:
+            expected = "check_digit"
+            wrong += 1
+        else:
+            expected = (first17 + last, day)
+        try:
+            got: object = idnumber.checked(first17 + last)
+        except InvalidIdNumber as exc:
+            got = exc.code
+        assert got == expected, first17 + last
+    assert wrong > 1000  # the wrong check characters were met, not only the right ones
