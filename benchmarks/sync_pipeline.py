@@ -310,7 +310,7 @@ async def staging(dsn: str, settings, source, path: Path, processes: int, run_id
 
         async def read():
             for number, items in enumerate(pages(path)):
-                yield PageIn(items, None, {"page": number}, False)
+                yield PageIn(items, None, {"page": number}, False, parsed_json=True)  # as the worker's pulled pages
 
         async def write(page, prepared) -> None:
             async with pool.acquire() as conn, conn.transaction():

@@ -196,7 +196,16 @@ async def pull(
         at = position
         while True:
             page = await client.page(at, claim.county)
-            yield RosterPageIn(page.items, None, page.position, page.done, page.retries, page.roster_period)
+            # The records are as ``orjson.loads`` made them (``SourceClient``): JSON to a preparing process.
+            yield RosterPageIn(
+                page.items,
+                None,
+                page.position,
+                page.done,
+                page.retries,
+                parsed_json=True,
+                roster_period=page.roster_period,
+            )
             if page.done:
                 return
             at = page.position

@@ -139,13 +139,16 @@ async def write_page(
 @dataclass
 class PageIn:
     """A page on its way in: its records, where each came from (spreadsheet rows), and what
-    the cursor becomes once it is written."""
+    the cursor becomes once it is written. ``parsed_json``: the records are exactly what
+    ``orjson.loads`` made of a source's answer (a pulled page), so they can travel to a
+    preparing process as JSON (``preparing.for_child``)."""
 
     items: list[Any]
     locations: list[str] | None = None
     position: Any = KEEP_CURSOR
     complete: bool = False
     retries: int = 0
+    parsed_json: bool = False
 
 
 MAX_DEFAULT_PROCESSES = 4
@@ -191,7 +194,7 @@ class Preparer:
         import asyncio
 
         return await asyncio.get_running_loop().run_in_executor(
-            self._pool, child_prepare, for_child(page.items, page.locations)
+            self._pool, child_prepare, for_child(page.items, page.locations, page.parsed_json)
         )
 
     def close(self) -> None:

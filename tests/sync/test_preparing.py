@@ -99,3 +99,46 @@ def test_a_page_is_prepared_without_the_collector_and_leaves_no_cycles_for_it(se
     assert prepared.keys == ["A1", "A8"]
     assert len(prepared.rejected) == 7
     assert gc.isenabled()
+
+
+def test_a_pulled_page_travels_as_json_and_is_prepared_as_any_other(settings):
+    """A pulled page's records (as ``orjson.loads`` makes them) go to a preparing process as
+    JSON text and come out prepared exactly as here: same keys, digests (of the same values
+    of the same types), reasons. Records of a spreadsheet keep ``marshal`` or pickling, and
+    a value JSON cannot hold falls back to them."""
+    from datetime import date
+
+    import orjson
+
+    from services.core.sync.config import load_sources
+    from services.worker.preparing import JsonPage, for_child
+
+    answer = [
+        rec("A1"),
+        rec("A2", yje=580.5, extra=[1, {"b": None, "c": True}], big=2**64 - 1, small=-(2**63)),
+        "not an object",
+        rec("A3", sfzh="110105194912310021"),
+        rec("A4", xm="张\u3000三", note="—"),
+    ]
+    items = orjson.loads(orjson.dumps(answer))
+    assert isinstance(for_child(items, None, parsed_json=True), JsonPage)
+    assert isinstance(for_child(items, None), bytes)  # marshal
+    assert isinstance(for_child(items, ["row 2"] * len(items), parsed_json=True), bytes)
+    assert isinstance(for_child([rec("B1", ksrq=date(2023, 5, 1))], None, parsed_json=True), tuple)  # pickled
+
+    source = load_sources(settings).get("civil-affairs")
+    stager = Stager(
+        Normaliser(source), keyring(settings), settings.data_protection.id_hash_key.get_secret_value().encode()
+    )
+    preparer = Preparer(stager, source, settings, processes=1)
+    try:
+        there = asyncio.run(preparer.prepare(PageIn(items, parsed_json=True)))
+    finally:
+        preparer.close()
+    here = stager.prepare(items)
+    assert there.keys == here.keys == ["A1", "A2", "A4"]
+    assert there.order == here.order and there.digests == here.digests
+    assert (
+        [r[1] for r in there.rejected] == [r[1] for r in here.rejected] == ["invalid.record", "id_number.check_digit"]
+    )
+    assert [len(r) for r in there.rows] == [len(r) for r in here.rows]
