@@ -57,13 +57,8 @@ def _today() -> date:
     return _TODAY[1]
 
 
-_DIGIT_BIAS = ord("0") * sum(WEIGHTS)
-
-
 def check_character(first17: str) -> str:
-    # The digits' code points weighted, less the weighted "0"s: no int() per character.
-    total = sum(map(mul, first17.encode("ascii"), WEIGHTS)) - _DIGIT_BIAS
-    return CHECK_MAP[total % 11]
+    return CHECK_MAP[_weighted(first17, 0) % 11]
 
 
 def clean(raw: str) -> str:
@@ -114,7 +109,8 @@ def checked(raw: str, *, allow_15: bool = False) -> tuple[str, date]:
 
 
 def _weighted(digits: str, start: int) -> int:
-    """The digits' part of the check sum, the first of them at position ``start``."""
+    """The digits' part of the check sum, the first of them at position ``start``: their code
+    points weighted, less the weighted "0"s (no int() per character)."""
     return sum(map(mul, digits.encode("ascii"), WEIGHTS[start:])) - ord("0") * sum(WEIGHTS[start : start + len(digits)])
 
 
