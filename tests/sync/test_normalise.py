@@ -538,3 +538,44 @@ def test_the_quick_path_reads_every_record_as_the_full_rules_do(normaliser, base
         quick += normaliser._quick(raw) is not None
     assert normaliser._quick(base) is not None  # a plain record takes the quick path
     assert 0 < quick < len(records) * 2
+
+
+def test_values_that_never_repeat_are_read_without_being_looked_up_and_read_the_same():
+    """The quick path keeps each field's readings of its values (a department repeats its
+    codes and statuses). A field whose values hardly repeat (names, times, amounts) filled
+    them again and again for nothing: once they have filled ``_REFILLS`` times, its values
+    are read without a lookup; the external key and the ID number never are looked up. What
+    a value reads as is the same either way (the full rules say so of every record)."""
+    from services.core.sync import normalise
+
+    normaliser = Normaliser(SOURCES.get("medical-insurance"))
+    base = {
+        "key": "CB1",
+        "type": "enrolment",
+        "id_no": VALID,
+        "name": "王华",
+        "year": 2026,
+        "insured": True,
+        "status": "正常",
+        "family_doctor": "未签约",
+        "updated_at": "2026-01-01T00:00:01+08:00",
+    }
+
+    def keeps() -> dict[str, int]:
+        normaliser._quick(base)
+        ((steps, _),) = normaliser._plans.values()
+        return {canonical: keep for _key, canonical, _role, _kept, keep, _read in steps}
+
+    first = keeps()
+    assert first["record_id"] == first["id_number"] == 0  # the key and the ID number
+    assert first["name"] == first["status"] == normalise._KEPT_READINGS
+    distinct = (normalise._KEPT_READINGS + 1) * normalise._REFILLS  # each fill, then one more
+    for n in range(distinct):
+        raw = {**base, "key": f"CB{n}", "name": f"王{chr(0x4E00 + n)}"}  # a name never seen before
+        assert normaliser.normalise(raw) == normaliser._checked(raw)
+    after = keeps()
+    assert after["name"] == 0  # no longer looked up
+    assert after["status"] == normalise._KEPT_READINGS  # one value all along: still kept
+    assert normaliser._readers["status"][1]  # and its reading is there
+    for raw in ({**base, "name": "王一"}, {**base, "name": "王" + chr(0x4E00 + 7)}, {**base, "name": " "}):
+        assert normaliser.normalise(raw) == normaliser._checked(raw)

@@ -83,6 +83,10 @@ _LONG_INT = 10**MAX_VALUE_CHARS
 # The quick path (``Normaliser._quick``): what a column's value reads as, kept per field for
 # up to this many distinct values (a department repeats its codes, statuses and years).
 _KEPT_READINGS = 4096
+# A field whose kept readings fill up this many times holds values that hardly repeat (a
+# name, a time of day, an amount): its values are read without looking them up first. An
+# external key of one field and an ID number never repeat but in a duplicate: never kept.
+_REFILLS = 3
 _BLANK = object()  # no value (None, blank, a dash where a dash means none)
 _ODD = object()  # some rule has something to say: the full path says it
 _UNREAD = object()
@@ -269,6 +273,7 @@ class Normaliser:
         self._quick_ok = not self._generic and not {"id_number", "record_type"} & set(source.key)
         self._plans: dict[tuple, tuple[list[tuple], frozenset[str]]] = {}
         self._readers: dict[str, tuple] = {}
+        self._refills: dict[str, int] = {}  # field → how often its kept readings filled up
 
     def canonical_of(self, header: Any) -> str | None:
         return self._aliases.get(header_key(header))
@@ -425,24 +430,20 @@ class Normaliser:
         for key, canonical, role, kept, keep, read in steps:
             value = raw[key]
             kind = type(value)
-            if kind is str:
-                got = kept.get(value, _UNREAD)
-                if got is _UNREAD:
-                    got = read(value)
-                    if len(kept) < keep:
-                        kept[value] = got
-            elif value is None:
+            if value is None:
                 blank.append(canonical)
                 continue
-            elif kind in _SCALARS:  # kept by type and value: 1 == True == 1.0
-                seen = (kind, value)
+            if not keep or (kind is not str and kind not in _SCALARS):
+                got = read(value)
+            else:
+                seen = value if kind is str else (kind, value)  # by type and value: 1 == True == 1.0
                 got = kept.get(seen, _UNREAD)
                 if got is _UNREAD:
                     got = read(value)
                     if len(kept) < keep:
                         kept[seen] = got
-            else:
-                got = read(value)
+                    else:
+                        self._refilled(canonical, kept)
             if got is _ODD:
                 return None
             if got is _BLANK:
@@ -494,11 +495,26 @@ class Normaliser:
         steps = []
         for key, canonical in self._layout(raw):
             role, kept, read = self._reader(canonical)
-            steps.append((key, canonical, role, kept, 0 if role == _ID else _KEPT_READINGS, read))
+            unique = (
+                role == _ID
+                or (role == _KEY and self._single_key is not None)
+                or self._refills.get(canonical, 0) >= _REFILLS
+            )
+            steps.append((key, canonical, role, kept, 0 if unique else _KEPT_READINGS, read))
         plan = (steps, frozenset(canonical for _, canonical, *_ in steps))
         if len(self._plans) < 64:
             self._plans[tuple(raw)] = plan
         return plan
+
+    def _refilled(self, canonical: str, kept: dict) -> None:
+        """A field's kept readings are full and a value was not among them: they start again,
+        and once they have filled ``_REFILLS`` times the field's values are no longer looked
+        up (the plans are made again without it). Only what is looked up first changes:
+        a value reads the same either way."""
+        kept.clear()
+        refills = self._refills[canonical] = self._refills.get(canonical, 0) + 1
+        if refills >= _REFILLS:
+            self._plans.clear()
 
     def _reader(self, canonical: str) -> tuple:
         """(role, kept readings, read) of a field for the quick path: ``read(value)`` is
