@@ -33,18 +33,17 @@ import argparse
 import asyncio
 import gc
 import json
-import os
-import resource
 import time
 from collections import Counter
 from datetime import date
 from pathlib import Path
 
+from benchmarks.harness import own_cpu, server_cpu
+
 RESULTS = Path(__file__).resolve().parent / "results" / "demo_load.json"
 BENCH_DB = "guardline_bench_demo"
 SEED = 2026
 TODAY = date(2026, 12, 6)  # fixed: the same county on every day
-_TICK = os.sysconf("SC_CLK_TCK")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -108,32 +107,6 @@ def generation(persons: int) -> dict:
     }
 
 
-def server_cpu(postmaster: int | None) -> float | None:
-    """CPU seconds of a PostgreSQL server so far: the postmaster with its reaped children,
-    and its live children (backends, parallel workers)."""
-    if postmaster is None:
-        return None
-    total = 0.0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(entry.name) == postmaster:
-            total += sum(int(x) for x in fields[11:15]) / _TICK
-        elif int(fields[1]) == postmaster:
-            total += (int(fields[11]) + int(fields[12])) / _TICK
-    return total
-
-
-def _own_cpu() -> tuple[float, float]:
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
-
-
 async def _fresh_database(url: str) -> None:
     import asyncpg
 
@@ -178,13 +151,13 @@ async def _load(url: str, settings, persons: int, postmaster: int | None, source
 
     stages: list[dict] = []
     pg0 = server_cpu(postmaster)
-    me0, kids0 = _own_cpu()
+    me0, kids0 = own_cpu()
     started = time.perf_counter()
 
     def mark(step) -> None:
         if step.stage == "persons" and step.done != step.total:
             return
-        me, kids = _own_cpu()
+        me, kids = own_cpu()
         pg = server_cpu(postmaster)
         stages.append(
             {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -143,3 +144,41 @@ def postmaster_pid(url: str) -> int | None:
         return int((Path(host) / "postmaster.pid").read_text().split()[0])
     except (OSError, ValueError, IndexError, TypeError):
         return None
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(postmaster: int | None) -> float | None:
+    """CPU seconds of a PostgreSQL server so far: the postmaster with its reaped children,
+    and its live children (backends, parallel workers)."""
+    if postmaster is None:
+        return None
+    total = 0.0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == postmaster:
+            total += sum(int(x) for x in fields[11:15]) / TICK
+        elif int(fields[1]) == postmaster:
+            total += (int(fields[11]) + int(fields[12])) / TICK
+    return total
+
+
+def own_cpu() -> tuple[float, float]:
+    """CPU seconds of this process and of its children it has waited for."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+
+def io_wait() -> float:
+    """Seconds every core of the machine has waited for I/O since it started (``/proc/stat``)."""
+    try:
+        return int(Path("/proc/stat").read_text().split("\n", 1)[0].split()[5]) / TICK
+    except (OSError, IndexError, ValueError):
+        return 0.0

@@ -50,7 +50,7 @@ from pathlib import Path
 import asyncpg
 import orjson
 
-from benchmarks.harness import free_port
+from benchmarks.harness import free_port, io_wait, own_cpu, postmaster_pid, server_cpu
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "sync.json"
@@ -185,6 +185,32 @@ def pages(path: Path):
 STAGING_SOURCE = "bench-staging"  # its own source name: every record is new, as on a first run
 
 
+def usage(dsn: str) -> tuple:
+    """CPU seconds so far of this process, of its children it has waited for (the preparing
+    processes) and of the database server (``None`` unless it runs here), and the machine's
+    I/O wait: a run's share of each is the difference of two such readings."""
+    me, children = own_cpu()
+    return me, children, server_cpu(postmaster_pid(dsn)), io_wait()
+
+
+def used(before: tuple, after: tuple) -> dict:
+    """What a run used between two ``usage`` readings: CPU seconds and the I/O wait, so
+    that a slow run says whether it did more work or waited (for the disk, or for
+    something else on the machine)."""
+    names = ("this_process", "preparing_processes", "server", "io_wait")
+    return {
+        n: None if a is None or b is None else round(b - a, 2) for n, a, b in zip(names, before, after, strict=True)
+    }
+
+
+def usage_text(cpu: dict) -> str:
+    server = "n/a" if cpu["server"] is None else f"{cpu['server']:.1f}"
+    return (
+        f"CPU-s: this process {cpu['this_process']:.1f}, preparing processes {cpu['preparing_processes']:.1f}, "
+        f"server {server}; I/O wait {cpu['io_wait']:.1f} s"
+    )
+
+
 async def superuser(dsn: str) -> bool:
     conn = await asyncpg.connect(dsn)
     try:
@@ -255,7 +281,7 @@ async def export_final_rows(dsn: str, path: Path) -> int:
         await conn.close()
 
 
-async def server_copy(dsn: str, path: Path, data: bytes | None) -> float:
+async def server_copy(dsn: str, path: Path, data: bytes | None) -> tuple[float, dict]:
     """The baseline: the same final rows COPYed into the same table (same indexes and
     constraints), in one statement. With ``server_side`` (the bench role is a superuser)
     the server reads the file itself (``COPY … FROM '<file>'``): no client, no Python per
@@ -269,9 +295,11 @@ async def server_copy(dsn: str, path: Path, data: bytes | None) -> float:
         await clear_staged_on(conn)
         if data is None:
             literal = str(path).replace("'", "''")
+            before = usage(dsn)
             began = time.perf_counter()
             await conn.execute(f"COPY dept_records ({columns}) FROM '{literal}'")
         else:
+            before = usage(dsn)
             began = time.perf_counter()
             await conn.copy_to_table(
                 "dept_records",
@@ -281,7 +309,7 @@ async def server_copy(dsn: str, path: Path, data: bytes | None) -> float:
             )
         # Left in place: the next timed run clears and settles before its clock starts, and
         # ``side_by_side`` clears at the end.
-        return time.perf_counter() - began
+        return time.perf_counter() - began, used(before, usage(dsn))
     finally:
         await conn.close()
 
@@ -291,7 +319,7 @@ async def clear_staged_on(conn) -> None:
     await settle(conn)
 
 
-async def staging(dsn: str, settings, source, path: Path, processes: int, run_id: int) -> tuple[float, dict]:
+async def staging(dsn: str, settings, source, path: Path, processes: int, run_id: int) -> tuple[float, dict, dict]:
     """The worker's staging (``staging.pipeline``: pages prepared in ``processes`` other
     processes while the previous one is written) of the pages in ``path``. What it wrote
     stays (``export_final_rows`` reads it; ``clear_staged`` removes it)."""
@@ -329,12 +357,13 @@ async def staging(dsn: str, settings, source, path: Path, processes: int, run_id
         preparer = Preparer(stager, source, settings, processes)
         # The preparing processes start before the clock does.
         await asyncio.gather(*(preparer.prepare(PageIn([])) for _ in range(preparer.depth)))
+        before = usage(dsn)
         began = time.perf_counter()
         try:
             await pipeline(read(), preparer, write)
         finally:
-            preparer.close()
-        return time.perf_counter() - began, totals
+            preparer.close()  # waits for the preparing processes: their CPU is counted
+        return time.perf_counter() - began, totals, used(before, usage(dsn))
     finally:
         await pool.close()
 
@@ -348,15 +377,16 @@ def side_by_side(dsn: str, settings, source, dump: Path, workdir: Path, repeat: 
     server_side = asyncio.run(superuser(dsn))
     run_id = asyncio.run(staging_run(dsn))
     times: dict[str, list[float]] = {"staging-1": [], "copy": [], "staging-2": []}
+    cpu: dict[str, list[dict]] = {op: [] for op in times}
     records = final_rows = 0
     data: bytes | None = None
     try:
         # Staging first: the COPY loads what the first staging wrote.
         for rep, op in stats.interleaved(list(times), repeat):
             if op == "copy":
-                seconds = asyncio.run(server_copy(dsn, final, data))
+                seconds, spent = asyncio.run(server_copy(dsn, final, data))
             else:
-                seconds, totals = asyncio.run(staging(dsn, settings, source, dump, int(op[-1]), run_id))
+                seconds, totals, spent = asyncio.run(staging(dsn, settings, source, dump, int(op[-1]), run_id))
                 records = totals["fetched"]
                 if not final.exists():
                     final_rows = asyncio.run(export_final_rows(dsn, final))
@@ -367,8 +397,9 @@ def side_by_side(dsn: str, settings, source, dump: Path, workdir: Path, repeat: 
                     )
                     if not server_side:
                         data = final.read_bytes()
-            print(f"  {op} run {rep + 1}/{repeat}: {seconds:.2f} s", flush=True)
+            print(f"  {op} run {rep + 1}/{repeat}: {seconds:.2f} s ({usage_text(spent)})", flush=True)
             times[op].append(seconds)
+            cpu[op].append(spent)
     finally:
         asyncio.run(clear_staged(dsn, run_id))
     shares = {
@@ -381,6 +412,7 @@ def side_by_side(dsn: str, settings, source, dump: Path, workdir: Path, repeat: 
         "repeat": repeat,
         "copy_method": "server-side COPY FROM file" if server_side else "COPY FROM STDIN of bytes in memory",
         "seconds": times,
+        "cpu_s": cpu,
         "copy_rows_per_s": stats.spread([final_rows / t for t in times["copy"]]),
         "staging_records_per_s_by_processes": {
             n: stats.spread([records / t for t in times[f"staging-{n}"]]) for n in (1, 2)
