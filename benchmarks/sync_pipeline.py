@@ -203,11 +203,25 @@ def used(before: tuple, after: tuple) -> dict:
     }
 
 
+async def seq_rows(dsn: str) -> int:
+    """Rows of ``dept_records`` read by sequential scans so far. A staging reads none: each
+    page's probe of its keys is an index scan (``staging._store``), whatever the table's
+    size; rows read here would say a plan chose to scan the table instead."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetchval(
+            "SELECT coalesce(sum(seq_tup_read), 0) FROM pg_stat_user_tables WHERE relname = 'dept_records'"
+        )
+    finally:
+        await conn.close()
+
+
 def usage_text(cpu: dict) -> str:
     server = "n/a" if cpu["server"] is None else f"{cpu['server']:.1f}"
+    scans = f"; rows read by sequential scans {cpu['seq_rows']:,}" if "seq_rows" in cpu else ""
     return (
         f"CPU-s: this process {cpu['this_process']:.1f}, preparing processes {cpu['preparing_processes']:.1f}, "
-        f"server {server}; I/O wait {cpu['io_wait']:.1f} s"
+        f"server {server}; I/O wait {cpu['io_wait']:.1f} s{scans}"
     )
 
 
@@ -248,6 +262,17 @@ async def clear_staged(dsn: str, run_id: int | None = None) -> None:
         await conn.close()
 
 
+SETTLE_WAIT_S = 120.0  # at most, for the deleted rows of the last run to be removable
+
+
+async def dead_rows(conn) -> int:
+    """Rows of ``dept_records`` that the last VACUUM found deleted but could not remove."""
+    await conn.execute("SELECT pg_stat_clear_snapshot()")
+    return await conn.fetchval(
+        "SELECT coalesce(sum(n_dead_tup), 0) FROM pg_stat_user_tables WHERE relname = 'dept_records'"
+    )
+
+
 async def settle(conn) -> None:
     """Every timed run, staging or COPY, starts from the same state: the million rows the
     last one wrote and the clearing deleted are vacuumed away now, and a checkpoint has
@@ -257,6 +282,30 @@ async def settle(conn) -> None:
     run took 81–98 s against 20–24 s for the first three, and the COPYs 11–14 s against
     8.4–8.6 s once settled."""
     await conn.execute("VACUUM (ANALYZE) dept_records, sync_quarantine")
+    # VACUUM cannot remove a deleted row that a transaction open since before the delete
+    # may still see (an autovacuum worker's ANALYZE of another table, say). Such rows are
+    # the very keys the next run writes again: each new row's unique check then visits its
+    # dead namesakes (a staging after a clearing whose rows a transaction held: the server's
+    # 5.8 CPU-s became 10.1). So the clearing waits for them to go, and says what held them.
+    waited, told = 0.0, False
+    while (dead := await dead_rows(conn)) and waited < SETTLE_WAIT_S:
+        holders = await conn.fetch(
+            "SELECT pid, backend_type, datname, state, now() - xact_start AS open_for, left(query, 80) AS query "
+            "FROM pg_stat_activity WHERE backend_xmin IS NOT NULL AND pid <> pg_backend_pid()"
+        )
+        if holders and not told:
+            held = "; ".join(
+                f"{r['backend_type']} {r['pid']} in {r['datname']} ({r['state']}, open {r['open_for']}): {r['query']}"
+                for r in holders
+            )
+            print(f"  settling: {dead:,} deleted rows of dept_records not removable yet, waiting for: {held}")
+            told = True
+        if holders:
+            await asyncio.sleep(1.0)
+        waited += 1.0  # (without a holder the count was one the last VACUUM had not yet replaced)
+        await conn.execute("VACUUM dept_records")
+    if dead:
+        print(f"  settling: {dead:,} deleted rows still there after {SETTLE_WAIT_S:.0f} s: this run pays for them")
     if await conn.fetchval(
         "SELECT rolsuper OR pg_has_role(current_user, 'pg_checkpoint', 'MEMBER') FROM pg_roles WHERE rolname = current_user"
     ):
@@ -357,15 +406,19 @@ async def staging(dsn: str, settings, source, path: Path, processes: int, run_id
         preparer = Preparer(stager, source, settings, processes)
         # The preparing processes start before the clock does.
         await asyncio.gather(*(preparer.prepare(PageIn([])) for _ in range(preparer.depth)))
+        scanned = await seq_rows(dsn)
         before = usage(dsn)
         began = time.perf_counter()
         try:
             await pipeline(read(), preparer, write)
         finally:
             preparer.close()  # waits for the preparing processes: their CPU is counted
-        return time.perf_counter() - began, totals, used(before, usage(dsn))
+        seconds, spent = time.perf_counter() - began, used(before, usage(dsn))
     finally:
         await pool.close()
+    await asyncio.sleep(0.5)  # the pool's backends report their counts as they exit
+    spent["seq_rows"] = await seq_rows(dsn) - scanned
+    return seconds, totals, spent
 
 
 def side_by_side(dsn: str, settings, source, dump: Path, workdir: Path, repeat: int) -> dict:
