@@ -27,8 +27,11 @@ simulator serves it (one enrolment per person for the year, plus claims for abou
    than it is and flattered the ratio about twofold. Staging with one preparing process,
    the COPY and staging with two run interleaved (``benchmarks/stats.interleaved``),
    ``--repeat`` times, each from the same settled state (``settle``: the previous run's
-   rows deleted and vacuumed, a checkpoint taken); the share COPY seconds / staging
-   seconds is taken per repetition, reported as median (min–max).
+   rows deleted and vacuumed — waiting, if need be, until VACUUM could remove them — and a
+   checkpoint taken); the share COPY seconds / staging seconds is taken per repetition,
+   reported as median (min–max). Each run prints what it used: CPU-s of this process, of
+   the preparing processes and of the server, the machine's I/O wait, and for a staging the
+   rows its plans read by sequential scans (``cpu_s`` in the results).
 
 Targets: staging ≥ 0.5 of the server-side COPY (issue 19); reconciliation of 1,000,000
 records < 60 s; worker peak memory < 500 MB. The figures go to
