@@ -213,7 +213,7 @@ async def seq_rows(dsn: str) -> int:
     conn = await asyncpg.connect(dsn)
     try:
         return await conn.fetchval(
-            "SELECT coalesce(sum(seq_tup_read), 0) FROM pg_stat_user_tables WHERE relname = 'dept_records'"
+            "SELECT coalesce(sum(seq_tup_read), 0)::bigint FROM pg_stat_user_tables WHERE relname = 'dept_records'"
         )
     finally:
         await conn.close()
@@ -272,7 +272,7 @@ async def dead_rows(conn) -> int:
     """Rows of ``dept_records`` that the last VACUUM found deleted but could not remove."""
     await conn.execute("SELECT pg_stat_clear_snapshot()")
     return await conn.fetchval(
-        "SELECT coalesce(sum(n_dead_tup), 0) FROM pg_stat_user_tables WHERE relname = 'dept_records'"
+        "SELECT coalesce(sum(n_dead_tup), 0)::bigint FROM pg_stat_user_tables WHERE relname = 'dept_records'"
     )
 
 
