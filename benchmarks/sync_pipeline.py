@@ -269,7 +269,8 @@ SETTLE_WAIT_S = 120.0  # at most, for the deleted rows of the last run to be rem
 
 
 async def dead_rows(conn) -> int:
-    """Rows of ``dept_records`` that the last VACUUM found deleted but could not remove."""
+    """Rows of ``dept_records`` that the last VACUUM found deleted but could not remove (as
+    its report left them: a plain VACUUM's, not one with ANALYZE)."""
     await conn.execute("SELECT pg_stat_clear_snapshot()")
     return await conn.fetchval(
         "SELECT coalesce(sum(n_dead_tup), 0)::bigint FROM pg_stat_user_tables WHERE relname = 'dept_records'"
@@ -284,7 +285,7 @@ async def settle(conn) -> None:
     run) and were vacuumed whenever autovacuum came to them: the last three stagings of that
     run took 81–98 s against 20–24 s for the first three, and the COPYs 11–14 s against
     8.4–8.6 s once settled."""
-    await conn.execute("VACUUM (ANALYZE) dept_records, sync_quarantine")
+    await conn.execute("VACUUM dept_records, sync_quarantine")
     # VACUUM cannot remove a deleted row that a transaction open since before the delete
     # may still see (an autovacuum worker's ANALYZE of another table, say). Such rows are
     # the very keys the next run writes again: each new row's unique check then visits its
@@ -294,7 +295,8 @@ async def settle(conn) -> None:
     while (dead := await dead_rows(conn)) and waited < SETTLE_WAIT_S:
         holders = await conn.fetch(
             "SELECT pid, backend_type, datname, state, now() - xact_start AS open_for, left(query, 80) AS query "
-            "FROM pg_stat_activity WHERE backend_xmin IS NOT NULL AND pid <> pg_backend_pid()"
+            "FROM pg_stat_activity WHERE backend_xmin IS NOT NULL AND pid <> pg_backend_pid() "
+            "AND datname = current_database()"  # (another database's transactions hold no row of this one)
         )
         if holders and not told:
             held = "; ".join(
@@ -309,6 +311,9 @@ async def settle(conn) -> None:
         await conn.execute("VACUUM dept_records")
     if dead:
         print(f"  settling: {dead:,} deleted rows still there after {SETTLE_WAIT_S:.0f} s: this run pays for them")
+    # After, not with the VACUUM: ANALYZE counts what it samples afresh, and a deleted row still
+    # held is not among what it counts as dead (so ``dead_rows`` would read 0).
+    await conn.execute("ANALYZE dept_records, sync_quarantine")
     if await conn.fetchval(
         "SELECT rolsuper OR pg_has_role(current_user, 'pg_checkpoint', 'MEMBER') FROM pg_roles WHERE rolname = current_user"
     ):
