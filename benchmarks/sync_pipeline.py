@@ -350,14 +350,12 @@ async def server_copy(dsn: str, path: Path, data: bytes | None) -> tuple[float, 
     conn = await asyncpg.connect(dsn)
     try:
         await clear_staged_on(conn)
+        literal = str(path).replace("'", "''")
+        before = usage(dsn)
+        began = time.perf_counter()
         if data is None:
-            literal = str(path).replace("'", "''")
-            before = usage(dsn)
-            began = time.perf_counter()
             await conn.execute(f"COPY dept_records ({columns}) FROM '{literal}'")
         else:
-            before = usage(dsn)
-            began = time.perf_counter()
             await conn.copy_to_table(
                 "dept_records",
                 source=memoryview(data),  # type: ignore[arg-type]  # asyncpg takes any buffer
